@@ -1,0 +1,115 @@
+"""The plain data classes every stage passes around."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date
+
+_ARXIV_NEW = re.compile(r"(\d{4}\.\d{4,5})(v\d+)?")
+_ARXIV_OLD = re.compile(r"([a-z\-]+(?:\.[A-Z]{2})?/\d{7})(v\d+)?")
+_SPACE = re.compile(r"\s+")
+
+
+def normalize_space(text: str) -> str:
+    """Collapse runs of whitespace (arXiv hard wraps, tabs, CR/LF) to one space."""
+    return _SPACE.sub(" ", text).strip()
+
+
+def title_key(title: str) -> str:
+    """A form of a title that survives case, punctuation and wrapping changes."""
+    text = unicodedata.normalize("NFKC", title).casefold()
+    return " ".join(re.findall(r"\w+", text))
+
+
+def arxiv_id(text: str) -> str | None:
+    """The versionless arXiv id inside ``text`` (an id, abs/pdf URL or OAI guid)."""
+    match = _ARXIV_NEW.search(text) or _ARXIV_OLD.search(text)
+    return match.group(1) if match else None
+
+
+def title_id(title: str) -> str:
+    """A stable id for papers without an arXiv id: a hash of the title key."""
+    digest = hashlib.sha256(title_key(title).encode()).hexdigest()[:16]
+    return f"title:{digest}"
+
+
+@dataclass(frozen=True, slots=True)
+class Paper:
+    """One paper from a listing; untrusted text, already whitespace-normalised."""
+
+    id: str
+    title: str
+    abstract: str
+    authors: tuple[str, ...] = ()
+    authors_count: int | None = None
+    published: date | None = None
+    upvotes: int | None = None
+    url: str | None = None
+    github: str | None = None
+    organization: str | None = None
+    keywords: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "abstract": self.abstract,
+            "authors": list(self.authors),
+            "authors_count": self.authors_count,
+            "published": self.published.isoformat() if self.published else None,
+            "upvotes": self.upvotes,
+            "url": self.url,
+            "github": self.github,
+            "organization": self.organization,
+            "keywords": list(self.keywords),
+        }
+
+
+def make_paper(
+    title: str,
+    abstract: str,
+    *,
+    id: str | None = None,
+    authors: tuple[str, ...] | list[str] = (),
+    **extra: object,
+) -> Paper:
+    """Build a Paper with normalised text and a stable id."""
+    clean_title = normalize_space(title)
+    found = arxiv_id(id) if id else None
+    paper_id = found or (normalize_space(id) if id else None) or title_id(clean_title)
+    names = tuple(normalize_space(a) for a in authors if a and a.strip())
+    if extra.get("authors_count") is None and names:
+        extra["authors_count"] = len(names)
+    if extra.get("url") is None and found:
+        extra["url"] = f"https://arxiv.org/abs/{found}"
+    return Paper(
+        id=paper_id,
+        title=clean_title,
+        abstract=normalize_space(abstract),
+        authors=names,
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """The papers a source gave, with warnings about items it had to skip."""
+
+    source: str
+    papers: list[Paper]
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Subscriber:
+    """One reader: where to send and what they want."""
+
+    email: str
+    keywords: tuple[str, ...]
+    name: str = ""
+    max_items: int | None = None
+    min_score: float | None = None
+    enabled: bool = True

@@ -1,0 +1,241 @@
+"""Typed settings from ``DIGEST_*`` keys in the environment and a ``.env`` file.
+
+Loaded once, at the edge (the CLI); components receive a ``Settings`` and never
+read ``os.environ`` themselves. Every invalid or unknown key is reported in one
+``ConfigError``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from dotenv import dotenv_values
+
+from .errors import ConfigError
+
+PREFIX = "DIGEST_"
+SECURITY_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
+_EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
+
+
+def default_state_db() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "digest" / "state.db"
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "digest"
+
+
+@dataclass(frozen=True)
+class Settings:
+    source: str = "hf"
+    keywords: str = ""
+    to: str = ""
+    from_addr: str = ""
+    subscribers: Path | None = None
+    smtp_host: str = "localhost"
+    smtp_port: int = 0  # 0: the usual port for smtp_security
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_security: str = "starttls"
+    smtp_timeout: float = 30.0
+    smtp_ca_file: Path | None = None
+    schedule: str = "0 7 * * 1-5"
+    timezone: str = "UTC"
+    max_items: int = 20
+    min_score: float = 1.0
+    state_db: Path = Path()
+    templates_dir: Path | None = None
+    send_empty: bool = False
+    unsubscribe_url: str = ""
+    lookback_days: int = 3
+    cache_dir: Path = Path()
+    hf_base_url: str = "https://huggingface.co"
+    arxiv_base_url: str = "https://rss.arxiv.org"
+    arxiv_delay: float = 3.0
+    http_timeout: float = 20.0
+    grace_hours: float = 6.0
+
+    @property
+    def port(self) -> int:
+        return self.smtp_port or SECURITY_PORTS[self.smtp_security]
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    def __repr__(self) -> str:  # never show the password
+        shown = {f.name: getattr(self, f.name) for f in fields(self)}
+        shown["smtp_password"] = "***" if self.smtp_password else ""
+        return f"Settings({shown})"
+
+    def summary(self) -> dict[str, str]:
+        """What the daemon logs at start: everything but secrets."""
+        return {
+            "source": self.source,
+            "subscribers": str(self.subscribers) if self.subscribers else (self.to or "-"),
+            "smtp": f"{self.smtp_host}:{self.port} ({self.smtp_security})",
+            "smtp_user": self.smtp_user or "-",
+            "schedule": self.schedule,
+            "timezone": self.timezone,
+            "state_db": str(self.state_db),
+        }
+
+
+def _text(value: str) -> str:
+    return value.strip()
+
+
+def _path(value: str) -> Path | None:
+    return Path(value.strip()).expanduser() if value.strip() else None
+
+
+def _positive_int(value: str) -> int:
+    number = int(value)
+    if number < 0:
+        raise ValueError("must be 0 or more")
+    return number
+
+
+def _number(value: str) -> float:
+    number = float(value)
+    if number < 0:
+        raise ValueError("must be 0 or more")
+    return number
+
+
+def _bool(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError("use true or false")
+
+
+def _security(value: str) -> str:
+    lowered = value.strip().lower()
+    if lowered not in SECURITY_PORTS:
+        raise ValueError("use starttls, ssl or none")
+    return lowered
+
+
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value.strip())
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError("not an IANA time zone (e.g. Europe/Berlin, UTC)") from None
+    return value.strip()
+
+
+def _email_or_empty(value: str) -> str:
+    text = value.strip()
+    address = text.rsplit("<", 1)[-1].rstrip(">").strip() if "<" in text else text
+    if text and not _EMAIL.match(address):
+        raise ValueError("not an email address")
+    return text
+
+
+def _port(value: str) -> int:
+    port = int(value)
+    if not 0 <= port <= 65535:
+        raise ValueError("must be a port number, 1-65535")
+    return port
+
+
+def _schedule(value: str) -> str:
+    from .cron import parse_cron
+
+    parse_cron(value.strip(), "UTC")
+    return value.strip()
+
+
+_PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
+    "DIGEST_SOURCE": ("source", _text),
+    "DIGEST_KEYWORDS": ("keywords", _text),
+    "DIGEST_TO": ("to", _email_or_empty),
+    "DIGEST_FROM": ("from_addr", _email_or_empty),
+    "DIGEST_SUBSCRIBERS": ("subscribers", _path),
+    "DIGEST_SMTP_HOST": ("smtp_host", _text),
+    "DIGEST_SMTP_PORT": ("smtp_port", _port),
+    "DIGEST_SMTP_USER": ("smtp_user", _text),
+    "DIGEST_SMTP_PASSWORD": ("smtp_password", str),
+    "DIGEST_SMTP_SECURITY": ("smtp_security", _security),
+    "DIGEST_SMTP_TIMEOUT": ("smtp_timeout", _number),
+    "DIGEST_SMTP_CA_FILE": ("smtp_ca_file", _path),
+    "DIGEST_SCHEDULE": ("schedule", _schedule),
+    "DIGEST_TIMEZONE": ("timezone", _timezone),
+    "DIGEST_MAX_ITEMS": ("max_items", _positive_int),
+    "DIGEST_MIN_SCORE": ("min_score", _number),
+    "DIGEST_STATE_DB": ("state_db", _path),
+    "DIGEST_TEMPLATES_DIR": ("templates_dir", _path),
+    "DIGEST_SEND_EMPTY": ("send_empty", _bool),
+    "DIGEST_UNSUBSCRIBE_URL": ("unsubscribe_url", _text),
+    "DIGEST_LOOKBACK_DAYS": ("lookback_days", _positive_int),
+    "DIGEST_CACHE_DIR": ("cache_dir", _path),
+    "DIGEST_HF_BASE_URL": ("hf_base_url", _text),
+    "DIGEST_ARXIV_BASE_URL": ("arxiv_base_url", _text),
+    "DIGEST_ARXIV_DELAY": ("arxiv_delay", _number),
+    "DIGEST_HTTP_TIMEOUT": ("http_timeout", _number),
+    "DIGEST_GRACE_HOURS": ("grace_hours", _number),
+}
+KEYS = tuple(_PARSERS)
+
+
+def read_env(env_file: Path | None, environ: Mapping[str, str]) -> dict[str, str]:
+    """The ``DIGEST_*`` keys of the file overlaid by the real environment.
+
+    ``interpolate=False``: a password with ``$`` in it must stay as written.
+    """
+    values: dict[str, str] = {}
+    if env_file is not None and env_file.is_file():
+        for key, value in dotenv_values(env_file, interpolate=False).items():
+            values[key] = value or ""
+    values.update(environ)
+    return {k: v for k, v in values.items() if k.startswith(PREFIX)}
+
+
+def load_settings(env_file: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Parse and validate every key; one ConfigError lists every problem."""
+    raw = read_env(env_file, os.environ if environ is None else environ)
+    values: dict[str, Any] = {"state_db": default_state_db(), "cache_dir": default_cache_dir()}
+    problems: list[str] = []
+    for key, value in sorted(raw.items()):
+        if key not in _PARSERS:
+            problems.append(_unknown_key(key))
+            continue
+        name, parse = _PARSERS[key]
+        try:
+            parsed = parse(value)
+        except (ValueError, ConfigError) as err:
+            shown = "***" if "PASSWORD" in key else repr(value)
+            problems.append(f"{key}={shown}: {_reason(err)}")
+            continue
+        if parsed is not None or name not in ("state_db", "cache_dir"):
+            values[name] = parsed
+    if problems:
+        where = f" (from the environment or {env_file})" if env_file else ""
+        raise ConfigError(f"invalid settings{where}: " + "; ".join(problems))
+    return Settings(**values)
+
+
+def _unknown_key(key: str) -> str:
+    close = difflib.get_close_matches(key, KEYS, n=1)
+    hint = f"; did you mean {close[0]}?" if close else "; see config.example.env"
+    return f"{key} is not a known setting{hint}"
+
+
+def _reason(err: Exception) -> str:
+    text = str(err)
+    if text.startswith("invalid literal") or text.startswith("could not convert"):
+        return "not a number"
+    return text

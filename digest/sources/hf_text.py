@@ -1,0 +1,130 @@
+"""Text saved from Hugging Face Daily Papers pages (select all, copy, paste).
+
+Three layouts exist in the wild:
+
+* blocks separated by blank lines: a page header, then title / abstract pairs;
+* no blank lines at all, the first title glued to the header word ``Subscribe``;
+* either of the above where an abstract may be followed by a metadata block:
+  ``  • 10 authors`` or an organisation line, then ``·``, then a date line
+  (``Jul 7``, ``Nov 14, 2023``) optionally followed by an upvote count.
+
+Blank lines carry no meaning here, so the parser works on non-blank lines.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from ..model import Paper, make_paper
+
+HEADER_LINES = {
+    "new",
+    "get trending papers in your email inbox!",
+    "get trending papers in your email inbox once a day!",
+    "subscribe",
+    "daily papers",
+    "byak and the research community",
+}
+_MONTHS = "Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec"
+DATE_LINE = re.compile(
+    rf"^(?P<mon>{_MONTHS})[a-z]* (?P<day>\d{{1,2}})(?:, (?P<year>\d{{4}}))?(?: (?P<up>\d+))?$"
+)
+AUTHORS_LINE = re.compile(r"^•\s*(?P<n>\d+) authors?$")
+SEPARATOR = "·"
+_GLUED = re.compile(r"^Subscribe(?=\S)")
+
+
+def looks_like_hf_text(lines: list[str]) -> bool:
+    """A page header, or else a title-sized line followed by an abstract-sized one."""
+    head = [line.casefold() for line in lines[:8]]
+    if any(line in HEADER_LINES or line.startswith("subscribe") for line in head):
+        return True
+    return len(lines) >= 2 and len(lines[0]) <= 300 and len(lines[1]) >= 80
+
+
+def parse_hf_text(text: str, *, today: date | None = None) -> tuple[list[Paper], list[str]]:
+    """Parse a saved page; returns the papers and warnings about odd blocks."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    lines = _drop_header(lines)
+    papers: list[Paper] = []
+    warnings: list[str] = []
+    i = 0
+    while i < len(lines):
+        title = lines[i]
+        if i + 1 >= len(lines):
+            warnings.append(f"title without an abstract at the end: {title[:60]!r}")
+            break
+        abstract = lines[i + 1]
+        meta, i = _read_metadata(lines, i + 2)
+        papers.append(_paper(title, abstract, meta, today))
+    return papers, warnings
+
+
+def _drop_header(lines: list[str]) -> list[str]:
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        if line.casefold() in HEADER_LINES or DATE_LINE.match(line):
+            i += 1
+        elif _GLUED.match(line):
+            return [_GLUED.sub("", line), *lines[i + 1 :]]
+        else:
+            break
+    return lines[i:]
+
+
+def _read_metadata(lines: list[str], i: int) -> tuple[dict[str, str], int]:
+    """Read an optional metadata block starting at ``lines[i]``."""
+    meta: dict[str, str] = {}
+    j = i
+    while j < len(lines) and j < i + 3:
+        if lines[j] == SEPARATOR:
+            break
+        j += 1
+    else:
+        return meta, i
+    if j >= len(lines) or j == i or (j - i == 2 and not AUTHORS_LINE.match(lines[i])):
+        return meta, i
+    for line in lines[i:j]:
+        authors = AUTHORS_LINE.match(line)
+        if authors:
+            meta["authors_count"] = authors.group("n")
+        else:
+            meta["organization"] = line
+    j += 1
+    if j < len(lines) and DATE_LINE.match(lines[j]):
+        meta["date"] = lines[j]
+        j += 1
+    return meta, j
+
+
+def _paper(title: str, abstract: str, meta: dict[str, str], today: date | None) -> Paper:
+    extra: dict[str, object] = {}
+    if "authors_count" in meta:
+        extra["authors_count"] = int(meta["authors_count"])
+    if "organization" in meta:
+        extra["organization"] = meta["organization"]
+    if "date" in meta:
+        published, upvotes = _parse_date_line(meta["date"], today)
+        extra["published"] = published
+        extra["upvotes"] = upvotes
+    return make_paper(title, abstract, **extra)
+
+
+def _parse_date_line(line: str, today: date | None) -> tuple[date | None, int | None]:
+    """A page date; without a year it is the latest such date not after ``today``."""
+    match = DATE_LINE.match(line)
+    assert match
+    month = _MONTHS.split("|").index(match.group("mon")) + 1
+    day = int(match.group("day"))
+    up = int(match.group("up")) if match.group("up") else None
+    try:
+        if match.group("year"):
+            return date(int(match.group("year")), month, day), up
+        if today is None:
+            return None, up
+        guess = date(today.year, month, day)
+        return (guess if guess <= today else date(today.year - 1, month, day)), up
+    except ValueError:
+        return None, up

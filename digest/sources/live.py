@@ -1,0 +1,1 @@
+"""Live sources over HTTP (filled in by the live-sources issue)."""

@@ -1,0 +1,96 @@
+"""arXiv API (Atom) and arXiv RSS, parsed with defusedxml (no entity expansion)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from email.utils import parsedate_to_datetime
+from xml.etree.ElementTree import Element
+
+from ..model import Paper, arxiv_id, make_paper
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+ARXIV = "{http://arxiv.org/schemas/atom}"
+DC = "{http://purl.org/dc/elements/1.1/}"
+
+Parsed = tuple[list[Paper], list[str]]
+
+
+class FeedError(ValueError):
+    """The feed itself reports an error (arXiv answers errors as an Atom entry)."""
+
+
+def parse_atom(root: Element) -> Parsed:
+    papers: list[Paper] = []
+    warnings: list[str] = []
+    for entry in root.iter(f"{ATOM}entry"):
+        entry_id = _text(entry, f"{ATOM}id")
+        if "/api/errors" in entry_id:
+            raise FeedError(f"arXiv API error: {_text(entry, f'{ATOM}summary')}")
+        title, summary = _text(entry, f"{ATOM}title"), _text(entry, f"{ATOM}summary")
+        if not title or not summary:
+            warnings.append(f"entry {entry_id or '?'} skipped: missing title or summary")
+            continue
+        papers.append(
+            make_paper(
+                title,
+                summary,
+                id=entry_id,
+                authors=[_text(a, f"{ATOM}name") for a in entry.iter(f"{ATOM}author")],
+                published=_iso_date(_text(entry, f"{ATOM}published")),
+                url=f"https://arxiv.org/abs/{arxiv_id(entry_id)}" if arxiv_id(entry_id) else None,
+            )
+        )
+    return papers, warnings
+
+
+def parse_rss(root: Element, announce_types: frozenset[str] | None = None) -> Parsed:
+    """arXiv RSS; ``announce_types`` keeps e.g. only ``new`` and ``cross`` items."""
+    papers: list[Paper] = []
+    warnings: list[str] = []
+    for item in root.iter("item"):
+        kind = _text(item, f"{ARXIV}announce_type") or "new"
+        if announce_types is not None and kind not in announce_types:
+            continue
+        title = _text(item, "title")
+        ident = _text(item, "guid") or _text(item, "link")
+        abstract = _rss_abstract(_text(item, "description"))
+        if not title or not abstract:
+            warnings.append(f"item {ident or '?'} skipped: missing title or abstract")
+            continue
+        creators = _text(item, f"{DC}creator")
+        papers.append(
+            make_paper(
+                title,
+                abstract,
+                id=ident or None,
+                authors=[name for name in creators.split(",")] if creators else [],
+                published=_rfc_date(_text(item, "pubDate")),
+                url=_text(item, "link") or None,
+            )
+        )
+    return papers, warnings
+
+
+def _rss_abstract(description: str) -> str:
+    """arXiv puts ``arXiv:ID Announce Type: new \\nAbstract: ...`` in the description."""
+    marker = description.find("Abstract:")
+    return description[marker + len("Abstract:") :] if marker >= 0 else description
+
+
+def _text(node: Element, tag: str) -> str:
+    child = node.find(tag)
+    return (child.text or "").strip() if child is not None else ""
+
+
+def _iso_date(text: str) -> date | None:
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).date() if text else None
+    except ValueError:
+        return None
+
+
+def _rfc_date(text: str) -> date | None:
+    try:
+        return parsedate_to_datetime(text).date() if text else None
+    except (TypeError, ValueError):
+        return None
