@@ -17,7 +17,10 @@ from pathlib import Path
 from . import __version__
 from .app import Digest, make_digest
 from .errors import DigestError
-from .model import Listing
+from .errors import KeywordError
+from .keywords import split_keywords
+from .model import Listing, Subscriber
+from .subscribers import subscribers_from_settings
 from .settings import Settings, load_settings
 
 Command = Callable[[argparse.Namespace], int]
@@ -57,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="show progress logs")
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for add in (_add_papers,):
+    for add in (_add_papers, _add_rank):
         add(commands)
     return parser
 
@@ -113,3 +116,58 @@ def run_papers(args: argparse.Namespace) -> int:
 
 def clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(width - 1, 1)] + "…"
+
+
+# rank -----------------------------------------------------------------------
+
+def _add_rank(commands: argparse._SubParsersAction) -> None:
+    cmd = commands.add_parser("rank", help="show what each reader would get, and why")
+    _source_option(cmd)
+    who = cmd.add_mutually_exclusive_group()
+    who.add_argument("--keywords", help='e.g. "reward model*, RLHF^2, -survey"')
+    who.add_argument("--subscribers", type=Path, metavar="FILE", help="subscribers TOML file")
+    cmd.add_argument("--limit", type=int, metavar="N", help="at most N picks per reader")
+    cmd.add_argument("--json", action="store_true", help="one JSON object per pick")
+    cmd.set_defaults(func=run_rank)
+
+
+def readers_for(args: argparse.Namespace, settings: Settings) -> list[Subscriber]:
+    if getattr(args, "keywords", None) is not None:
+        if not args.keywords.strip():
+            raise KeywordError("--keywords is empty; e.g. --keywords 'reinforcement learning, -survey'")
+        return [Subscriber(email=settings.to, keywords=tuple(split_keywords(args.keywords)))]
+    return subscribers_from_settings(settings, getattr(args, "subscribers", None))
+
+
+def run_rank(args: argparse.Namespace) -> int:
+    settings = settings_for(args)
+    readers = readers_for(args, settings)
+    with make_digest(settings) as app:
+        listing = app.load_listing(args.source, offline=args.offline)
+        _warn(listing)
+        results = app.rank_readers(listing, readers, app.sent_ids(readers), limit=args.limit)
+    for reader, picks in results:
+        if args.json:
+            for pick in picks:
+                print(json.dumps({
+                    "subscriber": reader.email or None, "rank": pick.rank, "id": pick.paper.id,
+                    "title": pick.paper.title, "score": pick.score,
+                    "matched": [m.keyword for m in pick.matched],
+                    "where": {m.keyword: list(m.fields) for m in pick.matched},
+                }, ensure_ascii=False))
+        else:
+            print_picks(reader, picks, len(results) > 1)
+    return 0
+
+
+def print_picks(reader: Subscriber, picks: list, heading: bool) -> None:
+    if heading:
+        print(f"\n== {reader.name or reader.email} <{reader.email}>: {len(picks)} picks")
+    if not picks:
+        print("(nothing new matches)")
+        return
+    width = shutil.get_terminal_size((110, 20)).columns
+    print(f"{'#':>3} {'SCORE':>6}  {'TITLE':<60}  MATCHED")
+    for pick in picks:
+        where = "; ".join(f"{m} [{'+'.join(f[0] for f in m.fields)}]" for m in pick.matched)
+        print(f"{pick.rank:>3} {pick.score:>6.2f}  {clip(pick.paper.title, 60):<60}  {clip(where, max(width - 74, 20))}")

@@ -52,7 +52,7 @@ class Settings:
     schedule: str = "0 7 * * 1-5"
     timezone: str = "UTC"
     max_items: int = 20
-    min_score: float = 1.0
+    min_score: float = 2.0
     state_db: Path = Path()
     templates_dir: Path | None = None
     send_empty: bool = False
