@@ -153,6 +153,7 @@ class Index:
         if keyword.exact or keyword.prefix:
             return alts
         joined = " ".join(keyword.words)
+        joined = joined if joined in self.acronyms else (singular(joined) or joined)
         if joined in self.acronyms:
             alts.append(tuple(frozenset([s]) for s in _stems(self.acronyms[joined]).split()))
         acronym = self._expansions.get(_stems(joined))
@@ -162,7 +163,7 @@ class Index:
 
     def _groups(self, keyword: Keyword) -> Alternative:
         kept = [w for w in keyword.words if w not in STOPWORDS] or list(keyword.words)
-        groups = [frozenset([stem(w)]) for w in kept]
+        groups = [frozenset({stem(w), stem(singular(w) or w)}) for w in kept]
         if keyword.prefix:
             last = kept[-1]
             groups[-1] = frozenset(s for raw, stems in self.vocabulary.items() if raw.startswith(last) for s in stems)

@@ -79,7 +79,8 @@ def _parse_json(text: str, source: str) -> tuple[list, list[str]]:
     except json.JSONDecodeError as err:
         if text.startswith("{") and "\n" in text.strip():
             return parse_jsonl(text)
-        problem = "truncated JSON" if err.pos >= len(text.rstrip()) - 1 else "malformed JSON"
+        truncated = err.msg.startswith("Unterminated") or err.pos >= len(text.rstrip()) - 1
+        problem = "truncated JSON" if truncated else "malformed JSON"
         raise ListingError(source, f"{problem} at line {err.lineno} column {err.colno}") from err
     try:
         return parse_json_document(data)

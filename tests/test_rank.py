@@ -1,0 +1,108 @@
+"""Keyword syntax and the ranker, specified one behaviour at a time."""
+
+from __future__ import annotations
+
+import pytest
+
+from digest.errors import KeywordError
+from digest.keywords import parse_keyword, parse_profile
+from digest.model import make_paper
+from digest.rank import Index, Selection, learn_acronyms, rank
+
+PAPERS = [
+    make_paper("Reward Modeling with Uncertainty", "We train reward models on human preferences.", id="2601.00001", upvotes=5),
+    make_paper("Exploration via Intrinsic Motivation", "Curiosity drives exploration in sparse-reward games.", id="2601.00002", upvotes=9),
+    make_paper("A Survey of Exploration Methods", "This survey covers exploration in reinforcement learning.", id="2601.00003", upvotes=50),
+    make_paper("Scaling Large Language Models", "Large language models (LLMs) improve with scale and data.", id="2601.00004"),
+    make_paper("Learning to Reinforce Words", "Word learning with reinforcement from teachers in a classroom setting.", id="2601.00005"),
+    make_paper("Reinforcement Learning for Robots", "We apply reinforcement learning to robot arms.", id="2601.00006"),
+    make_paper("Reward Modeling with Uncertainty", "We train reward models on human preferences (v2 listing).", id="2601.00007"),
+]
+EVERYTHING = Selection(max_items=None, min_score=0.0)
+
+
+def ids(keywords: str | list[str], sent: set[str] | None = None, selection: Selection = EVERYTHING) -> list[str]:
+    picks = rank(Index(PAPERS), parse_profile(keywords), sent=sent or set(), selection=selection)
+    return [p.paper.id for p in picks]
+
+
+def test_keyword_syntax_is_parsed() -> None:
+    k = parse_keyword('-"reward model"^2')
+    assert (k.words, k.exact, k.exclude, k.weight) == (("reward", "model"), True, True, 2.0)
+    p = parse_keyword("reward model*")
+    assert p.prefix and p.words == ("reward", "model")
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("", "no keywords"), ("  , ,", "no keywords"), ("-survey", "only exclusions"),
+    ("*", "no words"), ("x^y", "must be a number"), ('"open', "unbalanced quote"), ("a*b", "only allowed at the end"),
+])
+def test_invalid_keywords_are_clear_errors(spec: str, message: str) -> None:
+    with pytest.raises(KeywordError, match=message):
+        parse_profile(spec)
+
+
+def test_exclusion_drops_matching_papers() -> None:
+    assert "2601.00003" in ids("exploration")
+    assert "2601.00003" not in ids("exploration, -survey")
+
+
+def test_plural_and_inflected_forms_match() -> None:
+    assert ids("reward models")[0] == "2601.00001"
+
+
+def test_prefix_matches_word_starts() -> None:
+    assert "2601.00001" in ids("reward model*") and "2601.00001" in ids("reward mod*")
+
+
+def test_weight_lifts_a_keyword() -> None:
+    assert ids("robot, curiosity^3")[0] == "2601.00002"
+    assert ids("robot^3, curiosity")[0] == "2601.00006"
+
+
+def test_phrase_beats_scattered_words() -> None:
+    order = ids("reinforcement learning")
+    assert order.index("2601.00006") < order.index("2601.00005")
+
+
+def test_exact_phrase_needs_the_exact_words() -> None:
+    assert "2601.00001" not in ids('"reward modeled"')
+    assert ids('"reward modeling"')[0] == "2601.00001"
+
+
+@pytest.mark.parametrize("keyword", ["LLM", "llms", "large language models"])
+def test_acronym_and_expansion_find_each_other(keyword: str) -> None:
+    assert ids(keyword)[0] == "2601.00004"
+
+
+def test_acronyms_are_learned_from_the_listing() -> None:
+    paper = make_paper("T", "We use proximal policy optimization (PPO) for tuning.")
+    assert learn_acronyms([paper])["ppo"] == "proximal policy optimization"
+
+
+def test_sent_papers_are_never_picked_again() -> None:
+    first = ids("exploration", selection=Selection(max_items=1))
+    second = ids("exploration", sent=set(first), selection=Selection(max_items=1))
+    assert first and second and first != second
+
+
+def test_near_duplicates_are_picked_once() -> None:
+    assert sum(i in ("2601.00001", "2601.00007") for i in ids("reward model")) == 1
+
+
+def test_threshold_and_max_items() -> None:
+    assert len(ids("exploration", selection=Selection(max_items=1))) == 1
+    assert ids("exploration", selection=Selection(max_items=None, min_score=1000.0)) == []
+
+
+def test_ties_are_broken_by_upvotes() -> None:
+    papers = [make_paper("Same Words", "alpha", id="1", upvotes=1), make_paper("Same Words", "alpha", id="2", upvotes=9)]
+    picks = rank(Index(papers), parse_profile("alpha"), selection=EVERYTHING)
+    assert picks[0].paper.id == "2"
+
+
+def test_picks_explain_where_they_matched() -> None:
+    pick = rank(Index(PAPERS), parse_profile("exploration, curiosity"), selection=EVERYTHING)[0]
+    assert pick.paper.id == "2601.00002"
+    where = {m.keyword: m.fields for m in pick.matched}
+    assert where == {"exploration": ("title", "abstract"), "curiosity": ("abstract",)}
