@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import logging
+from dataclasses import dataclass, field
 from datetime import date, datetime
+from email.utils import format_datetime, make_msgid, parseaddr
+from pathlib import Path
 from typing import Any
 
 from collections.abc import Mapping, Sequence
@@ -10,16 +14,75 @@ from collections.abc import Mapping, Sequence
 from . import sources
 from .keywords import parse_profile
 from .model import Listing, Subscriber
+from .errors import ConfigError
+from .lock import SendLock
+from .mime import build_message, encode_address, encode_header
 from .rank import Index, Pick, Selection, rank
+from .render import Renderer, Rendered
+
+log = logging.getLogger("digest")
+
+
+@dataclass
+class SendReport:
+    """What a send did, for the summary line and the exit code."""
+
+    sent: list[str] = field(default_factory=list)
+    nothing_new: list[str] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+    written: list[Path] = field(default_factory=list)
+    note: str = ""
+
+    def summary(self) -> str:
+        parts = [f"sent {len(self.sent)}", f"nothing new {len(self.nothing_new)}", f"failed {len(self.failed)}"]
+        if self.written:
+            parts.append(f"written {len(self.written)} (dry run)")
+        return ", ".join(parts) + (f" ({self.note})" if self.note else "")
 from .settings import Settings
 
 
 class Digest:
     """The library API the CLI, the daemon and the preview server call."""
 
-    def __init__(self, settings: Settings, *, http: Any = None) -> None:
+    def __init__(self, settings: Settings, *, http: Any = None, renderer: Renderer | None = None) -> None:
         self.settings = settings
         self.http = http
+        self._renderer = renderer
+
+    @property
+    def renderer(self) -> Renderer:
+        if self._renderer is None:
+            self._renderer = Renderer(self.settings.templates_dir)
+        return self._renderer
+
+    def unsubscribe_for(self, reader: Subscriber) -> str:
+        if self.settings.unsubscribe_url:
+            return self.settings.unsubscribe_url
+        address = parseaddr(self.settings.from_addr)[1]
+        return f"mailto:{address}?subject=unsubscribe" if address else ""
+
+    def render(self, reader: Subscriber, picks: list[Pick], day: date | None = None) -> Rendered:
+        """The one render call: the preview and the mailer both use it."""
+        return self.renderer.render(reader, picks, day=day or self.today(), unsubscribe=self.unsubscribe_for(reader))
+
+    def build(self, reader: Subscriber, rendered: Rendered, now: datetime | None = None) -> tuple[str, bytes]:
+        """(Message-ID, the message bytes) for one reader."""
+        sender = self.settings.from_addr
+        domain = parseaddr(sender)[1].rpartition("@")[2] or "digest.invalid"
+        message_id = make_msgid(domain=domain)
+        headers = [
+            ("From", encode_address(sender)),
+            ("To", encode_address(f"{reader.name} <{reader.email}>" if reader.name else reader.email)),
+            ("Subject", encode_header(rendered.subject)),
+            ("Date", format_datetime(now or datetime.now(self.settings.zone))),
+            ("Message-ID", message_id),
+        ]
+        unsubscribe = self.unsubscribe_for(reader)
+        if unsubscribe:
+            headers.append(("List-Unsubscribe", f"<{encode_header(unsubscribe)}>"))
+            if unsubscribe.startswith("https://"):
+                headers.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
+        return message_id, build_message(headers, rendered.text, rendered.html)
 
     def today(self) -> date:
         return datetime.now(self.settings.zone).date()
@@ -60,6 +123,76 @@ class Digest:
             results.append((reader, picks))
         return results
 
+    def send(
+        self,
+        readers: Sequence[Subscriber],
+        *,
+        source: str | None = None,
+        dry_run: bool = False,
+        outbox: Path | None = None,
+        force: bool = False,
+        offline: bool = False,
+        progress: Any = None,
+    ) -> SendReport:
+        """Rank, render, build and deliver each reader's digest exactly once."""
+        from .mail import Mailer
+        from .store import Store
+
+        if not self.settings.from_addr:
+            raise ConfigError("DIGEST_FROM is not set; set it to the sender address, e.g. Digest <digest@example.org>")
+        missing = [r for r in readers if not r.email]
+        if missing:
+            raise ConfigError("no recipient: set DIGEST_TO, or use DIGEST_SUBSCRIBERS")
+        listing = self.load_listing(source, offline=offline)
+        for warning in listing.warnings:
+            log.warning("warning: %s", warning)
+        report = SendReport()
+        if not listing.papers:
+            report.note = "; ".join(listing.warnings) or "no papers listed"
+            return report
+        mailer = None if dry_run else Mailer(self.settings)
+        lock = SendLock(self.settings.state_db.with_name(self.settings.state_db.name + ".lock"))
+        with lock, Store.open(self.settings.state_db) as store:
+            run_id = None if dry_run else store.start_run(self.today().isoformat())
+            try:
+                if not dry_run:
+                    store.record_seen(listing.papers)
+                sent = {} if force else store.all_sent_ids()
+                results = self.rank_readers(listing, readers, sent)
+                for number, (reader, picks) in enumerate(results, 1):
+                    self._deliver(reader, picks, store, mailer, report, outbox if dry_run else None)
+                    if progress:
+                        progress(number, len(results))
+            finally:
+                if mailer:
+                    mailer.close()
+                if run_id is not None:
+                    store.finish_run(run_id, len(report.sent), len(report.nothing_new), len(report.failed))
+        return report
+
+    def _deliver(self, reader: Subscriber, picks: list[Pick], store: Any, mailer: Any,
+                 report: SendReport, outbox: Path | None) -> None:
+        if not picks and not self.settings.send_empty:
+            report.nothing_new.append(reader.email)
+            return
+        rendered = self.render(reader, picks)
+        message_id, message = self.build(reader, rendered)
+        shown = [p.paper.id for p in picks[: rendered.shown]]
+        if outbox is not None or mailer is None:
+            folder = outbox or Path("outbox")
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"{self.today().isoformat()}-{_file_safe(reader.email)}.eml"
+            path.write_bytes(message)
+            report.written.append(path)
+            return
+        delivery = mailer.send(parseaddr(self.settings.from_addr)[1], reader.email, message)
+        if delivery.ok:
+            store.record_sent(reader.email, message_id, shown)
+            report.sent.append(reader.email)
+        else:
+            store.record_failed(reader.email, message_id, delivery.error, len(shown))
+            report.failed[reader.email] = delivery.error
+
     def sent_ids(self, readers: Sequence[Subscriber]) -> dict[str, set[str]]:
         """Papers each reader already got, from the state store if there is one yet."""
         if not self.settings.state_db.exists():
@@ -89,3 +222,7 @@ class Digest:
 
 def make_digest(settings: Settings) -> Digest:
     return Digest(settings)
+
+
+def _file_safe(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "@.-_" else "_" for c in text)

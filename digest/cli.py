@@ -17,7 +17,7 @@ from pathlib import Path
 from . import __version__
 from .app import Digest, make_digest
 from .errors import DigestError
-from .errors import KeywordError
+from .errors import ConfigError, KeywordError
 from .keywords import split_keywords
 from .model import Listing, Subscriber
 from .subscribers import subscribers_from_settings
@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="show progress logs")
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for add in (_add_papers, _add_rank):
+    for add in (_add_papers, _add_rank, _add_send, _add_check, _add_preview, _add_status):
         add(commands)
     return parser
 
@@ -171,3 +171,131 @@ def print_picks(reader: Subscriber, picks: list, heading: bool) -> None:
     for pick in picks:
         where = "; ".join(f"{m} [{'+'.join(f[0] for f in m.fields)}]" for m in pick.matched)
         print(f"{pick.rank:>3} {pick.score:>6.2f}  {clip(pick.paper.title, 60):<60}  {clip(where, max(width - 74, 20))}")
+
+
+# send -----------------------------------------------------------------------
+
+def _add_send(commands: argparse._SubParsersAction) -> None:
+    cmd = commands.add_parser("send", help="send today's digests once (for cron or CI)")
+    _source_option(cmd)
+    cmd.add_argument("--subscriber", metavar="EMAIL", help="only this reader")
+    cmd.add_argument("--subscribers", type=Path, metavar="FILE", help="subscribers TOML file")
+    cmd.add_argument("--dry-run", action="store_true", help="write .eml files instead of sending; record nothing")
+    cmd.add_argument("--outbox", type=Path, default=Path("outbox"), metavar="DIR", help="where --dry-run writes (./outbox)")
+    cmd.add_argument("--force", action="store_true", help="send even papers already sent")
+    cmd.set_defaults(func=run_send)
+
+
+def chosen_readers(args: argparse.Namespace, settings: Settings) -> list[Subscriber]:
+    readers = readers_for(args, settings)
+    if getattr(args, "subscriber", None):
+        readers = [r for r in readers if r.email.lower() == args.subscriber.lower()]
+        if not readers:
+            raise ConfigError(f"no subscriber {args.subscriber} in the configured readers")
+    return readers
+
+
+def run_send(args: argparse.Namespace) -> int:
+    settings = settings_for(args)
+    readers = chosen_readers(args, settings)
+    progress = _progress_bar if sys.stderr.isatty() and len(readers) > 20 else None
+    with make_digest(settings) as app:
+        report = app.send(readers, source=args.source, dry_run=args.dry_run, outbox=args.outbox,
+                          force=args.force, offline=args.offline, progress=progress)
+    for email, error in report.failed.items():
+        print(f"digest: failed: {email}: {error}", file=sys.stderr)
+    for path in report.written:
+        print(f"wrote {path}")
+    print(report.summary())
+    return 1 if report.failed else 0
+
+
+def _progress_bar(done: int, total: int) -> None:
+    width = 30
+    filled = width * done // total
+    end = "\n" if done == total else ""
+    print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end=end, file=sys.stderr, flush=True)
+
+
+# check ----------------------------------------------------------------------
+
+def _add_check(commands: argparse._SubParsersAction) -> None:
+    cmd = commands.add_parser("check", help="validate settings and log in to the SMTP server")
+    cmd.add_argument("--no-smtp", action="store_true", help="skip the SMTP login")
+    cmd.set_defaults(func=run_check)
+
+
+def run_check(args: argparse.Namespace) -> int:
+    from .mail import Mailer
+    from .render import Renderer
+
+    settings = settings_for(args)
+    readers = subscribers_from_settings(settings)
+    Renderer(settings.templates_dir)
+    print(f"settings ok: {len(readers)} reader(s), templates ok")
+    if not settings.from_addr:
+        raise ConfigError("DIGEST_FROM is not set; set it to the sender address")
+    if not args.no_smtp:
+        mailer = Mailer(settings)
+        mailer.connect()
+        mailer.close()
+        print(f"SMTP ok: {settings.smtp_host}:{settings.port} ({settings.smtp_security})"
+              + (f", logged in as {settings.smtp_user}" if settings.smtp_user else ""))
+    return 0
+
+
+# status ---------------------------------------------------------------------
+
+def _add_status(commands: argparse._SubParsersAction) -> None:
+    cmd = commands.add_parser("status", help="recent runs, history size and the next scheduled run")
+    cmd.set_defaults(func=run_status)
+
+
+def run_status(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from .cron import parse_cron
+    from .store import Store
+
+    settings = settings_for(args)
+    trigger = parse_cron(settings.schedule, settings.timezone)
+    now = datetime.now(settings.zone)
+    print(f"next run: {trigger.get_next_fire_time(None, now):%Y-%m-%d %H:%M %Z} ({settings.schedule}, {settings.timezone})")
+    if not settings.state_db.exists():
+        print(f"no history yet ({settings.state_db})")
+        return 0
+    with Store.open(settings.state_db) as store:
+        counts = store.counts()
+        print(f"history: {counts['messages']} messages to {counts['readers']} readers, {counts['papers']} papers seen")
+        for run in store.last_runs():
+            state = "" if run.finished else " (unfinished)"
+            print(f"  {run.started}  sent {run.sent}, nothing new {run.nothing_new}, failed {run.failed}{state}")
+    return 0
+
+
+# preview --------------------------------------------------------------------
+
+def _add_preview(commands: argparse._SubParsersAction) -> None:
+    cmd = commands.add_parser("preview", help="the email in your browser, exactly as it would be sent")
+    _source_option(cmd)
+    cmd.add_argument("--subscriber", metavar="EMAIL", help="preview this reader's digest")
+    cmd.add_argument("--subscribers", type=Path, metavar="FILE", help="subscribers TOML file")
+    cmd.add_argument("--keywords", help="preview for these keywords instead")
+    cmd.add_argument("--output", type=Path, metavar="FILE", help="write the HTML to FILE and exit")
+    cmd.add_argument("--port", type=int, default=8025, metavar="N", help="port on 127.0.0.1 (default 8025)")
+    cmd.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    cmd.set_defaults(func=run_preview)
+
+
+def run_preview(args: argparse.Namespace) -> int:
+    from .preview import Preview, serve
+
+    settings = settings_for(args)
+    readers = chosen_readers(args, settings)
+    with make_digest(settings) as app:
+        preview = Preview(app, readers[0], source=args.source, offline=args.offline)
+        if args.output:
+            args.output.write_text(preview.rendered().html, encoding="utf-8")
+            print(f"wrote {args.output}")
+            return 0
+        return serve(preview, args.port, open_browser=not args.no_browser)
