@@ -1,0 +1,187 @@
+"""Sending against a real aiosmtpd server: every digest delivered once, nothing lost."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import trustme
+
+from digest.app import Digest
+from digest.errors import AuthError, MailError
+from digest.model import Subscriber
+from digest.settings import load_settings
+from digest.store import Store
+
+from .conftest import FIXTURES
+from .smtp_server import Authenticator, Inbox, start
+
+READERS = [
+    Subscriber("ada@example.org", ("reward model", "RLHF"), name="Ada"),
+    Subscriber("bob@example.org", ("exploration",)),
+]
+
+
+@pytest.fixture
+def inbox() -> Inbox:
+    return Inbox()
+
+
+@pytest.fixture
+def server(inbox: Inbox):
+    controller = start(inbox)
+    yield controller
+    controller.stop()
+
+
+def settings_for(controller, tmp_path: Path, **extra: str):
+    env = {
+        "DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(controller.port),
+        "DIGEST_SMTP_SECURITY": "none", "DIGEST_FROM": "Digest <digest@example.com>",
+        "DIGEST_STATE_DB": str(tmp_path / "state.db"), "DIGEST_MIN_SCORE": "1",
+        "DIGEST_SMTP_TIMEOUT": "5", **extra,
+    }
+    return load_settings(None, env)
+
+
+def send(settings, readers=READERS, **kwargs):
+    return Digest(settings).send(readers, source=str(FIXTURES / "papers.jsonl"), **kwargs)
+
+
+def test_one_message_per_reader_with_both_parts_and_headers(server, inbox, tmp_path) -> None:
+    report = send(settings_for(server, tmp_path))
+    assert sorted(report.sent) == ["ada@example.org", "bob@example.org"]
+    message = inbox.to("ada@example.org")[0]
+    for header in ("From", "To", "Subject", "Date", "Message-ID", "List-Unsubscribe"):
+        assert message[header], header
+    assert message["List-Unsubscribe"] == "<mailto:digest@example.com?subject=unsubscribe>"
+    assert message.get_content_type() == "multipart/alternative"
+    kinds = [part.get_content_type() for part in message.iter_parts()]
+    assert kinds == ["text/plain", "text/html"]
+    assert "Reward Models for RLHF" in message.get_body(("html",)).get_content()
+    assert "Reward Models for RLHF" in message.get_body(("plain",)).get_content()
+
+
+def test_a_second_send_the_same_day_sends_nothing(server, inbox, tmp_path) -> None:
+    settings = settings_for(server, tmp_path)
+    send(settings)
+    again = send(settings)
+    assert again.sent == [] and sorted(again.nothing_new) == ["ada@example.org", "bob@example.org"]
+    assert len(inbox.messages) == 2
+    forced = send(settings, force=True)
+    assert len(forced.sent) == 2
+
+
+def test_https_unsubscribe_adds_one_click(server, inbox, tmp_path) -> None:
+    send(settings_for(server, tmp_path, DIGEST_UNSUBSCRIBE_URL="https://example.com/u?id=1"))
+    message = inbox.messages[0]
+    assert message["List-Unsubscribe"] == "<https://example.com/u?id=1>"
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+
+def test_transient_451_is_retried_and_delivered_once(server, inbox, tmp_path) -> None:
+    inbox.replies.append("451 4.3.0 try again later")
+    report = send(settings_for(server, tmp_path), readers=READERS[:1])
+    assert report.sent == ["ada@example.org"] and len(inbox.messages) == 1
+
+
+def test_permanent_550_fails_one_reader_and_the_next_run_retries_only_them(server, inbox, tmp_path) -> None:
+    settings = settings_for(server, tmp_path)
+    inbox.refuse.add("bob@example.org")
+    report = send(settings)
+    assert report.sent == ["ada@example.org"] and "bob@example.org" in report.failed
+    inbox.refuse.clear()
+    second = send(settings)
+    assert second.sent == ["bob@example.org"]
+    assert len(inbox.to("ada@example.org")) == 1 and len(inbox.to("bob@example.org")) == 1
+
+
+def test_server_down_records_nothing_and_the_next_run_delivers(inbox, tmp_path) -> None:
+    controller = start(inbox)
+    controller.stop()
+    settings = settings_for(controller, tmp_path)
+    with pytest.raises(MailError, match="cannot connect"):
+        send(settings)
+    with Store.open(settings.state_db) as store:
+        assert store.all_sent_ids() == {}
+    controller = start(inbox)
+    try:
+        report = send(settings_for(controller, tmp_path))
+    finally:
+        controller.stop()
+    assert len(report.sent) == 2 and len(inbox.messages) == 2
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+def tls_settings(controller, tmp_path, ca, security: str, **extra: str):
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    return settings_for(controller, tmp_path, DIGEST_SMTP_SECURITY=security, DIGEST_SMTP_CA_FILE=str(ca_file),
+                        DIGEST_SMTP_HOST="localhost", **extra)
+
+
+def server_context(ca):
+    import ssl
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost", "127.0.0.1").configure_cert(context)
+    return context
+
+
+@pytest.mark.parametrize("security, implicit", [("starttls", False), ("ssl", True)])
+def test_tls_with_a_trusted_certificate_and_login(inbox, tmp_path, ca, security, implicit) -> None:
+    controller = start(inbox, tls=server_context(ca), implicit=implicit, auth=Authenticator("ada", "s3cret"))
+    try:
+        report = send(tls_settings(controller, tmp_path, ca, security, DIGEST_SMTP_USER="ada", DIGEST_SMTP_PASSWORD="s3cret"))
+    finally:
+        controller.stop()
+    assert len(report.sent) == 2
+
+
+def test_wrong_password_stops_at_once_and_never_shows_it(inbox, tmp_path, ca) -> None:
+    controller = start(inbox, tls=server_context(ca), auth=Authenticator("ada", "s3cret"))
+    try:
+        settings = tls_settings(controller, tmp_path, ca, "starttls", DIGEST_SMTP_USER="ada", DIGEST_SMTP_PASSWORD="wrong-pw")
+        with pytest.raises(AuthError) as info:
+            send(settings)
+    finally:
+        controller.stop()
+    assert "DIGEST_SMTP_PASSWORD" in str(info.value) and "wrong-pw" not in str(info.value)
+    assert inbox.messages == []
+
+
+def test_untrusted_certificate_is_refused(inbox, tmp_path, ca) -> None:
+    controller = start(inbox, tls=server_context(ca))
+    try:
+        settings = settings_for(controller, tmp_path, DIGEST_SMTP_SECURITY="starttls", DIGEST_SMTP_HOST="localhost")
+        with pytest.raises(MailError, match="not trusted"):
+            send(settings)
+    finally:
+        controller.stop()
+
+
+def test_dry_run_writes_eml_files_and_records_nothing(tmp_path) -> None:
+    settings = load_settings(None, {"DIGEST_FROM": "d@example.com", "DIGEST_STATE_DB": str(tmp_path / "s.db"), "DIGEST_MIN_SCORE": "1"})
+    report = send(settings, dry_run=True, outbox=tmp_path / "out")
+    assert len(report.written) == 2 and all(p.read_bytes().startswith(b"From: ") for p in report.written)
+    with Store.open(settings.state_db) as store:
+        assert store.all_sent_ids() == {}
+
+
+def test_two_processes_started_together_deliver_once(server, inbox, tmp_path) -> None:
+    env = {**os.environ, "DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(server.port),
+           "DIGEST_SMTP_SECURITY": "none", "DIGEST_FROM": "digest@example.com", "DIGEST_TO": "ada@example.org",
+           "DIGEST_KEYWORDS": "reward model, exploration", "DIGEST_STATE_DB": str(tmp_path / "state.db"),
+           "DIGEST_MIN_SCORE": "1"}
+    command = [sys.executable, "-m", "digest", "send", "--source", str(FIXTURES / "papers.jsonl")]
+    procs = [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    codes = [p.wait(timeout=60) for p in procs]
+    assert codes == [0, 0]
+    assert len(inbox.messages) == 1
