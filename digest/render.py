@@ -28,7 +28,7 @@ HTML_TEMPLATE = "digest.mjml.j2"
 TEXT_TEMPLATE = "digest.txt.j2"
 SUBJECT_TEMPLATE = "subject.txt.j2"
 MAX_MESSAGE_BYTES = 100_000  # Gmail clips at ~102 KB
-SNIPPET_CHARS = (420, 200, 90)
+SNIPPET_CHARS = (420, 240)
 AUTHORS_SHOWN = 3
 
 

@@ -1,0 +1,94 @@
+"""`digest preview` served on 127.0.0.1 and loaded in real headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import urllib.request
+from html import escape
+from pathlib import Path
+
+import pytest
+
+from .conftest import FIXTURES
+from .smtp_server import free_port
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+ARTIFACTS = Path(__file__).parent / "artifacts"
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None and not os.environ.get("CI"), reason="Debian chromium not installed (.ci/run installs it)"
+)
+MEASURE = """<script>
+window.addEventListener('load', () => {
+  const titles = [...document.querySelectorAll('.paper-title a')].map(a => {
+    const r = a.getBoundingClientRect();
+    return {text: a.textContent.trim(), visible: r.width > 0 && r.height > 0 && r.right <= innerWidth + 1};
+  });
+  const out = document.createElement('pre');
+  out.id = 'measure';
+  out.textContent = JSON.stringify({scrollWidth: document.documentElement.scrollWidth, innerWidth, titles});
+  parent.document.body.appendChild(out);
+});
+</script>"""
+
+
+@pytest.fixture
+def preview(tmp_path: Path):
+    port = free_port()
+    env = {**os.environ, "DIGEST_KEYWORDS": "exploration, reward model", "DIGEST_TO": "ada@example.org",
+           "DIGEST_FROM": "digest@example.com", "DIGEST_MIN_SCORE": "1", "DIGEST_STATE_DB": str(tmp_path / "s.db")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "digest", "preview", "--no-browser", "--port", str(port),
+         "--source", str(FIXTURES / "hf_api.json")],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    line = proc.stdout.readline()
+    match = re.search(r"http://127\.0\.0\.1:\d+/", line)
+    assert match, line + proc.stderr.read()
+    yield match.group(0)
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def chromium(*args: str, profile: Path) -> str:
+    assert CHROMIUM, "chromium is required in CI"
+    command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+               "--disable-component-update", "--no-first-run", "--disable-sync", f"--user-data-dir={profile}", *args]
+    return subprocess.run(command, capture_output=True, text=True, timeout=90).stdout
+
+
+def test_preview_serves_exactly_what_is_sent(preview: str) -> None:
+    html = urllib.request.urlopen(preview).read().decode()
+    text = urllib.request.urlopen(preview + "text").read().decode()
+    eml = urllib.request.urlopen(preview + "eml").read()
+    assert "Reward Models for RLHF" in html and "Reward Models for RLHF" in text
+    assert eml.startswith(b"From: ") and b"Message-ID: <" in eml
+
+
+@needs_chromium
+@pytest.mark.parametrize("width", [375, 1280])
+def test_titles_visible_and_no_horizontal_overflow(preview: str, width: int, tmp_path: Path) -> None:
+    html = urllib.request.urlopen(preview).read().decode()
+    page = tmp_path / "measured.html"
+    # Headless windows are at least 500 px wide: a same-origin srcdoc iframe gives the
+    # email a true 375 px viewport (its media queries see that width too).
+    inner = escape(html.replace("</body>", MEASURE + "</body>"), quote=True)
+    page.write_text(f'<html><body style="margin:0"><iframe style="width:{width}px;height:900px;border:0" '
+                    f'srcdoc="{inner}"></iframe></body></html>')
+    dom = chromium("--window-size=1400,1000", "--virtual-time-budget=5000", "--dump-dom", page.as_uri(), profile=tmp_path / "p1")
+    found = re.search(r'<pre id="measure">(.*?)</pre>', dom, re.S)
+    assert found, dom[-500:]
+    measured = json.loads(found.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+    assert measured["innerWidth"] == width
+    assert measured["scrollWidth"] <= width
+    titles = [t["text"] for t in measured["titles"] if t["visible"]]
+    assert any("Reward Models for RLHF" in t for t in titles)
+    assert len(titles) == len(measured["titles"]) >= 2
+    ARTIFACTS.mkdir(exist_ok=True)
+    shot = ARTIFACTS / f"preview-{width}.png"
+    chromium(f"--window-size={width},1400", f"--screenshot={shot}", preview, profile=tmp_path / "p2")
+    assert shot.stat().st_size > 1000
