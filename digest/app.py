@@ -93,9 +93,10 @@ class Digest:
         context = sources.FetchContext(
             today=self.today(), http=self._http_for(chosen, offline),
             lookback_days=self.settings.lookback_days,
+            hf_base_url=self.settings.hf_base_url, arxiv_base_url=self.settings.arxiv_base_url,
         )
         listing = sources.fetch_all(chosen, context)
-        return Listing(listing.source, listing.papers, [*listing.warnings, *context.notes])
+        return Listing(listing.source, listing.papers, listing.warnings, [*listing.notes, *context.notes])
 
     def selection_for(self, reader: Subscriber, limit: int | None = None) -> Selection:
         max_items = reader.max_items if reader.max_items is not None else self.settings.max_items
@@ -146,9 +147,11 @@ class Digest:
         listing = self.load_listing(source, offline=offline)
         for warning in listing.warnings:
             log.warning("warning: %s", warning)
+        for note in listing.notes:
+            log.warning("%s", note)
         report = SendReport()
         if not listing.papers:
-            report.note = "; ".join(listing.warnings) or "no papers listed"
+            report.note = "; ".join(listing.notes) or "no papers listed"
             return report
         mailer = None if dry_run else Mailer(self.settings)
         lock = SendLock(self.settings.state_db.with_name(self.settings.state_db.name + ".lock"))

@@ -83,6 +83,8 @@ def settings_for(args: argparse.Namespace) -> Settings:
 def _warn(listing: Listing) -> None:
     for warning in listing.warnings:
         print(f"digest: warning: {warning}", file=sys.stderr)
+    for note in listing.notes:
+        print(f"digest: {note}", file=sys.stderr)
 
 
 # papers ---------------------------------------------------------------------
@@ -99,7 +101,8 @@ def run_papers(args: argparse.Namespace) -> int:
         listing = app.load_listing(args.source, offline=args.offline)
     _warn(listing)
     if not listing.papers:
-        print(f"digest: no papers listed in {listing.source}", file=sys.stderr)
+        if not listing.notes:
+            print(f"digest: no papers listed in {listing.source}", file=sys.stderr)
         return 1
     if args.json:
         for paper in listing.papers:

@@ -96,11 +96,16 @@ def make_paper(
 
 @dataclass(frozen=True, slots=True)
 class Listing:
-    """The papers a source gave, with warnings about items it had to skip."""
+    """The papers a source gave, with warnings about items it had to skip.
+
+    ``notes`` say what is worth knowing but is not a problem: an empty day, a
+    listing served from the cache while offline.
+    """
 
     source: str
     papers: list[Paper]
     warnings: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

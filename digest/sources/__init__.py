@@ -29,6 +29,8 @@ class FetchContext:
     http: Any = None
     lookback_days: int = 1
     announce_types: frozenset[str] = frozenset({"new", "cross"})
+    hf_base_url: str = "https://huggingface.co"
+    arxiv_base_url: str = "https://rss.arxiv.org"
     notes: list[str] = field(default_factory=list)
 
 

@@ -1,30 +1,216 @@
-"""Live sources over HTTP: hf, hf:YYYY-MM-DD, arxiv:CATS, http(s) URLs.
+"""Live sources over HTTP: ``hf``, ``hf:YYYY-MM-DD``, ``arxiv:CATS`` and listing URLs.
 
-Fetching is not built yet (the live-sources issue); the names are registered so
-that they give a clear error instead of being taken for file names.
+Each source asks the shared :class:`~digest.sources.http.Fetcher` (in the fetch
+context) for bytes and hands them to the same parser as a saved file, so a live
+listing and a saved one give the same papers.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 
-from ..errors import SourceError
-from ..model import Listing
+from ..errors import ConfigError, EmptyListingError, SourceError
+from ..model import Listing, Paper
 from . import FetchContext, register
+from .parse import parse_listing
+
+log = logging.getLogger("digest.sources")
+
+HF_PAGE_SIZE = 100
+HF_MAX_PAGES = 50
+_CATEGORY = re.compile(r"^[a-z][a-z-]*(\.[A-Za-z][A-Za-z-]*)?$")
 
 
 @dataclass
-class PendingLiveSource:
-    name: str
+class _CacheAges:
+    """The oldest cached copy a source used offline, for one note per source."""
+
+    oldest: float | None = None
+    missing: list[str] = field(default_factory=list)
+
+    def add(self, fetched) -> None:
+        if fetched.from_cache and (self.oldest is None or fetched.fetched_at < self.oldest):
+            self.oldest = fetched.fetched_at
+
+    def note(self, name: str, context: FetchContext) -> None:
+        if context.http is None or not context.http.offline or self.oldest is None:
+            return
+        from .http import describe_age  # imported late: file sources never load httpx
+
+        context.notes.append(f"{name}: offline, using the cache (oldest copy {describe_age(time.time() - self.oldest)})")
+
+
+def _http(context: FetchContext, name: str):
+    if context.http is None:
+        raise SourceError(name, "no HTTP client available for a live source")
+    return context.http
+
+
+@dataclass
+class HuggingFaceSource:
+    """Hugging Face Daily Papers: one day, or today and the lookback days before it."""
+
+    day: date | None = None
+    needs_http = True
+
+    @property
+    def name(self) -> str:
+        return f"hf:{self.day.isoformat()}" if self.day else "hf"
+
+    def days(self, context: FetchContext) -> list[date]:
+        if self.day:
+            return [self.day]
+        return [context.today - timedelta(days=n) for n in range(max(context.lookback_days, 1))]
 
     def fetch(self, context: FetchContext) -> Listing:
-        raise SourceError(
-            self.name, "live fetching is not available in this version; save the listing to a file "
-            "and pass its path, or use --source sample"
+        http = _http(context, self.name)
+        ages = _CacheAges()
+        papers: dict[str, Paper] = {}
+        warnings: list[str] = []
+        empty: list[date] = []
+        for day in self.days(context):  # newest first: a paper listed twice keeps its latest entry
+            day_papers, day_warnings = self._fetch_day(http, context, day, ages)
+            if not day_papers:
+                empty.append(day)
+            warnings.extend(day_warnings)
+            for paper in day_papers:
+                papers.setdefault(paper.id, paper)
+        ages.note(self.name, context)
+        if ages.missing and len(ages.missing) == len(self.days(context)):
+            raise SourceError(self.name, "nothing in the cache; run once without --offline to fetch it")
+        for day in ages.missing:
+            context.notes.append(f"{self.name}: no cached copy for {day}; skipped (offline)")
+        if not papers:
+            raise EmptyListingError(self.name, f"no papers listed for {_dates(empty)}")
+        for day in empty:
+            log.info("%s: no papers listed for %s", self.name, day)
+        return Listing(source=self.name, papers=list(papers.values()), warnings=warnings)
+
+    def _fetch_day(self, http, context: FetchContext, day: date, ages: _CacheAges) -> tuple[list[Paper], list[str]]:
+        url = f"{context.hf_base_url.rstrip('/')}/api/daily_papers"
+        papers: list[Paper] = []
+        warnings: list[str] = []
+        seen: set[str] = set()
+        for page in range(HF_MAX_PAGES):
+            try:
+                fetched = http.get(url, {"date": day.isoformat(), "limit": HF_PAGE_SIZE, "p": page})
+            except SourceError:
+                if http.offline and page == 0:
+                    ages.missing.append(day.isoformat())
+                    return [], []
+                raise
+            ages.add(fetched)
+            try:
+                listing = parse_listing(fetched.content, fetched.url, today=day)
+            except EmptyListingError:
+                break
+            new = [p for p in listing.papers if p.id not in seen]
+            if not new:  # the server ignored the page number: stop instead of looping
+                break
+            seen.update(p.id for p in new)
+            papers.extend(new)
+            warnings.extend(f"{day}: {w}" for w in listing.warnings)
+            if _item_count(fetched.content) < HF_PAGE_SIZE:
+                break
+        return papers, warnings
+
+
+def _item_count(content: bytes) -> int:
+    try:
+        data = json.loads(content)
+    except ValueError:
+        return 0
+    return len(data) if isinstance(data, list) else 0
+
+
+def _dates(days: list[date]) -> str:
+    texts = [d.isoformat() for d in sorted(days)]
+    if len(texts) <= 2:
+        return " or ".join(texts)
+    return f"{texts[0]} to {texts[-1]}"
+
+
+@dataclass
+class ArxivSource:
+    """Today's arXiv RSS announcements for ``cs.LG+cs.AI`` (new and cross-lists by default)."""
+
+    categories: str
+    needs_http = True
+
+    @property
+    def name(self) -> str:
+        return f"arxiv:{self.categories}"
+
+    def fetch(self, context: FetchContext) -> Listing:
+        http = _http(context, self.name)
+        fetched = http.get(f"{context.arxiv_base_url.rstrip('/')}/rss/{self.categories}")
+        ages = _CacheAges()
+        ages.add(fetched)
+        ages.note(self.name, context)
+        try:
+            listing = parse_listing(fetched.content, fetched.url, today=context.today,
+                                    announce_types=context.announce_types)
+        except EmptyListingError as err:
+            raise EmptyListingError(
+                self.name, f"no papers listed for {context.today} (arXiv announces nothing on weekends "
+                "and holidays)"
+            ) from err
+        return Listing(source=self.name, papers=listing.papers, warnings=listing.warnings)
+
+
+@dataclass
+class UrlSource:
+    """Any listing file on the web, in a format the file loader reads."""
+
+    url: str
+    needs_http = True
+
+    @property
+    def name(self) -> str:
+        return self.url
+
+    def fetch(self, context: FetchContext) -> Listing:
+        fetched = _http(context, self.name).get(self.url)
+        ages = _CacheAges()
+        ages.add(fetched)
+        ages.note(self.name, context)
+        return parse_listing(fetched.content, self.url, today=context.today,
+                             announce_types=context.announce_types)
+
+
+@register(exact="hf")
+def _hf_today(spec: str) -> HuggingFaceSource:
+    return HuggingFaceSource()
+
+
+@register(prefix="hf:")
+def _hf_day(spec: str) -> HuggingFaceSource:
+    text = spec[3:].strip()
+    try:
+        return HuggingFaceSource(date.fromisoformat(text))
+    except ValueError:
+        raise ConfigError(f"source {spec!r}: {text!r} is not a date; use hf:YYYY-MM-DD, e.g. hf:2026-08-13") from None
+
+
+@register(prefix="arxiv:")
+def _arxiv(spec: str) -> ArxivSource:
+    categories = spec[6:].strip()
+    parts = categories.split("+")
+    bad = [part for part in parts if not _CATEGORY.match(part)]
+    if not categories or bad:
+        raise ConfigError(
+            f"source {spec!r}: {bad[0] if bad and bad[0] else 'no category'!r} is not an arXiv category; "
+            "use e.g. arxiv:cs.LG or arxiv:cs.LG+cs.AI"
         )
+    return ArxivSource(categories)
 
 
-for _exact in ("hf",):
-    register(exact=_exact)(PendingLiveSource)
-for _prefix in ("hf:", "arxiv:", "http://", "https://"):
-    register(prefix=_prefix)(PendingLiveSource)
+@register(prefix="http://")
+@register(prefix="https://")
+def _url(spec: str) -> UrlSource:
+    return UrlSource(spec)

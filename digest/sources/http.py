@@ -1,0 +1,324 @@
+"""One polite HTTP client for every live source.
+
+Retries connection errors, 5xx and 429 (honouring ``Retry-After``) with bounded
+backoff, spaces requests to arXiv as its terms ask, refuses redirects to another
+host, and keeps a conditional-request cache (ETag / Last-Modified) on disk so a
+re-run revalidates instead of downloading again, and ``--offline`` can work from
+it alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urljoin, urlsplit
+
+import httpx
+
+from .. import __version__
+from ..errors import SourceError
+
+log = logging.getLogger("digest.http")
+
+USER_AGENT = f"digest/{__version__} (+https://github.com/digest-papers/digest; research-paper email digest)"
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+MAX_REDIRECTS = 5
+CACHE_MAX_AGE_DAYS = 30
+
+
+@dataclass(frozen=True)
+class Fetched:
+    """A response body, and whether (and how old) it came from the cache."""
+
+    url: str
+    content: bytes
+    from_cache: bool = False
+    fetched_at: float = 0.0
+
+    def age_text(self, now: float | None = None) -> str:
+        return describe_age((now or time.time()) - self.fetched_at)
+
+
+def describe_age(seconds: float) -> str:
+    minutes = int(max(seconds, 0) // 60)
+    if minutes < 1:
+        return "less than a minute old"
+    if minutes < 120:
+        return f"{minutes} min old"
+    hours = minutes // 60
+    if hours < 48:
+        return f"{hours} h old"
+    return f"{hours // 24} days old"
+
+
+class Cache:
+    """Response bodies and their validators, one pair of files per URL."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+
+    def _paths(self, url: str) -> tuple[Path, Path]:
+        key = hashlib.sha256(url.encode()).hexdigest()[:40]
+        return self.directory / f"{key}.body", self.directory / f"{key}.json"
+
+    def load(self, url: str) -> tuple[bytes, dict[str, Any]] | None:
+        body_path, meta_path = self._paths(url)
+        try:
+            meta = json.loads(meta_path.read_text("utf-8"))
+            body = body_path.read_bytes()
+        except (OSError, ValueError):
+            return None
+        if meta.get("url") != url or meta.get("size") != len(body):
+            return None
+        return body, meta
+
+    def save(self, url: str, body: bytes, headers: Mapping[str, str]) -> None:
+        meta = {
+            "url": url,
+            "size": len(body),
+            "etag": headers.get("etag"),
+            "last_modified": headers.get("last-modified"),
+            "fetched_at": time.time(),
+        }
+        body_path, meta_path = self._paths(url)
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            _write_atomic(body_path, body)
+            _write_atomic(meta_path, json.dumps(meta).encode())
+        except OSError as err:  # a cache we cannot write only costs a refetch
+            log.warning("cannot write the HTTP cache in %s: %s", self.directory, err.strerror)
+
+    def touch(self, url: str, meta: dict[str, Any]) -> None:
+        """A 304 confirmed the copy: it is as fresh as now."""
+        _, meta_path = self._paths(url)
+        try:
+            _write_atomic(meta_path, json.dumps({**meta, "fetched_at": time.time()}).encode())
+        except OSError:
+            pass
+
+    def prune(self, max_age_days: float = CACHE_MAX_AGE_DAYS) -> None:
+        cutoff = time.time() - max_age_days * 86400
+        try:
+            entries = list(self.directory.iterdir())
+        except OSError:
+            return
+        for path in entries:
+            try:
+                if path.stat().st_mtime < cutoff:
+                    path.unlink()
+            except OSError:
+                pass
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.{threading.get_ident()}")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)
+
+
+class Fetcher:
+    """GET with retries, politeness, redirect checks and a conditional cache."""
+
+    def __init__(
+        self,
+        *,
+        cache_dir: Path | None,
+        timeout: float = 20.0,
+        offline: bool = False,
+        retries: int = 3,
+        backoff: float = 1.0,
+        max_wait: float = 60.0,
+        min_interval: Mapping[str, float] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.offline = offline
+        self.retries = retries
+        self.backoff = backoff
+        self.max_wait = max_wait
+        self.timeout = timeout
+        self.min_interval = dict(min_interval or {})
+        self.sleep = sleep
+        self.cache = Cache(cache_dir) if cache_dir else None
+        if self.cache and not offline:
+            self.cache.prune()
+        self._last_request: dict[str, float] = {}
+        self._client = httpx.Client(
+            timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
+            headers={"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"},
+            follow_redirects=False,
+        )
+
+    @classmethod
+    def from_settings(cls, settings: Any, *, offline: bool = False) -> "Fetcher":
+        arxiv_hosts = {urlsplit(settings.arxiv_base_url).hostname or "", "arxiv.org",
+                       "export.arxiv.org", "rss.arxiv.org"}
+        return cls(
+            cache_dir=settings.cache_dir,
+            timeout=settings.http_timeout,
+            offline=offline,
+            min_interval={host: settings.arxiv_delay for host in arxiv_hosts if host},
+        )
+
+    def close(self) -> None:
+        self._client.close()
+
+    def get(self, url: str, params: Mapping[str, Any] | None = None) -> Fetched:
+        """The body at ``url``; from the cache when offline or when the server says 304."""
+        if params:
+            url = f"{url}{'&' if '?' in url else '?'}{urlencode(params)}"
+        cached = self.cache.load(url) if self.cache else None
+        if self.offline:
+            if cached is None:
+                raise SourceError(url, "not in the cache; run once without --offline to fetch it")
+            return Fetched(url, cached[0], from_cache=True, fetched_at=cached[1]["fetched_at"])
+        headers = _validators(cached[1]) if cached else {}
+        response = self._request(url, headers)
+        if response.status_code == 304 and cached:
+            log.debug("%s: not modified, using the cached copy", url)
+            self.cache.touch(url, cached[1])  # type: ignore[union-attr]
+            return Fetched(url, cached[0], from_cache=True, fetched_at=time.time())
+        if response.status_code != 200:
+            raise SourceError(url, _status_problem(response))
+        body = response.content
+        if self.cache:
+            self.cache.save(url, body, response.headers)
+        return Fetched(url, body, fetched_at=time.time())
+
+    def _request(self, url: str, headers: dict[str, str]) -> httpx.Response:
+        """One logical GET: redirects on the same host, retries on transient failures."""
+        origin = urlsplit(url).hostname
+        current = url
+        for _ in range(MAX_REDIRECTS + 1):
+            response = self._with_retries(current, headers)
+            if response.status_code not in (301, 302, 303, 307, 308):
+                return response
+            location = response.headers.get("location", "")
+            target = urljoin(current, location)
+            if not location or urlsplit(target).hostname != origin:
+                raise SourceError(
+                    url, f"redirected to another host ({urlsplit(target).hostname or location}); "
+                    "refusing to follow it. Check the URL or the base URL setting"
+                )
+            current = target
+        raise SourceError(url, f"more than {MAX_REDIRECTS} redirects")
+
+    def _with_retries(self, url: str, headers: dict[str, str]) -> httpx.Response:
+        attempt = 0
+        while True:
+            self._wait_turn(url)
+            try:
+                response = self._client.get(url, headers=headers)
+            except httpx.TimeoutException as err:
+                if isinstance(err, httpx.ConnectTimeout) and attempt < self.retries:
+                    attempt += 1
+                    self._pause(url, self._backoff(attempt), "connection timed out")
+                    continue
+                raise SourceError(url, _timeout_problem(err, self.timeout)) from err
+            except httpx.TransportError as err:
+                if attempt < self.retries:
+                    attempt += 1
+                    self._pause(url, self._backoff(attempt), _transport_problem(err, attempt))
+                    continue
+                raise SourceError(url, _transport_problem(err, attempt + 1)) from err
+            if response.status_code not in RETRY_STATUSES:
+                return response
+            if attempt >= self.retries:
+                raise SourceError(url, f"{_status_problem(response)} (after {attempt + 1} attempts)")
+            attempt += 1
+            wait = _retry_after(response.headers.get("retry-after"))
+            if wait is None:
+                wait = self._backoff(attempt)
+            elif wait > self.max_wait:
+                raise SourceError(
+                    url, f"HTTP {response.status_code}: the server asks to wait {int(wait)} s; try again later"
+                )
+            self._pause(url, wait, f"HTTP {response.status_code}")
+
+    def _backoff(self, attempt: int) -> float:
+        return min(self.backoff * 2 ** (attempt - 1), self.max_wait)
+
+    def _pause(self, url: str, seconds: float, why: str) -> None:
+        log.info("%s: %s; retrying in %.1f s", url, why, seconds)
+        self.sleep(seconds)
+
+    def _wait_turn(self, url: str) -> None:
+        """At most one request per ``min_interval`` seconds to hosts that ask for it (arXiv)."""
+        host = urlsplit(url).hostname or ""
+        interval = self.min_interval.get(host)
+        if not interval:
+            return
+        last = self._last_request.get(host)
+        if last is not None:
+            remaining = last + interval - time.monotonic()
+            if remaining > 0:
+                self.sleep(remaining)
+        self._last_request[host] = time.monotonic()
+
+
+def _validators(meta: Mapping[str, Any]) -> dict[str, str]:
+    headers = {}
+    if meta.get("etag"):
+        headers["If-None-Match"] = meta["etag"]
+    if meta.get("last_modified"):
+        headers["If-Modified-Since"] = meta["last_modified"]
+    return headers
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a ``Retry-After`` header: a number, or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=timezone.utc)
+    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+
+
+def _status_problem(response: httpx.Response) -> str:
+    reason = response.reason_phrase or ""
+    detail = ""
+    if "json" in response.headers.get("content-type", ""):
+        try:
+            data = response.json()
+            if isinstance(data, dict) and isinstance(data.get("error"), str):
+                detail = f": {data['error'][:200]}"
+        except ValueError:
+            pass
+    hint = ""
+    if response.status_code == 429:
+        hint = "; rate limited, try again later"
+    elif response.status_code >= 500:
+        hint = "; the server is having trouble, try again later"
+    elif response.status_code == 404:
+        hint = "; check the source name or URL"
+    return f"HTTP {response.status_code} {reason}{detail}{hint}".replace("  ", " ")
+
+
+def _timeout_problem(err: httpx.TimeoutException, timeout: float) -> str:
+    if isinstance(err, httpx.ConnectTimeout):
+        return f"could not connect within {timeout:g} s; check the network"
+    return (f"timed out after {timeout:g} s waiting for the server; try again later "
+            "or raise DIGEST_HTTP_TIMEOUT")
+
+
+def _transport_problem(err: httpx.TransportError, attempts: int) -> str:
+    detail = str(err).removeprefix("[Errno -2] ").removeprefix("[Errno 111] ") or type(err).__name__
+    if isinstance(err, httpx.ConnectError):
+        return f"cannot connect after {attempts} attempts ({detail}); check the network and the URL"
+    return f"connection broken after {attempts} attempts ({detail}); try again later"

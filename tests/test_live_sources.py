@@ -1,0 +1,461 @@
+"""Live sources against a real HTTP server on 127.0.0.1 playing back recorded responses."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from digest.errors import ConfigError, EmptyListingError, ListingError, SourceError
+from digest.sources import FetchContext, fetch_all, resolve
+from digest.sources.http import USER_AGENT, Fetcher
+
+from . import http_server
+from .conftest import FIXTURES, SHARED
+from .http_server import PlaybackServer, Reply
+
+API = "/api/daily_papers"
+HF_FIXTURE = (FIXTURES / "hf_api.json").read_bytes()
+RSS_FIXTURE = (FIXTURES / "arxiv_rss.xml").read_bytes()
+EMPTY_RSS = (FIXTURES / "arxiv_empty.xml").read_bytes()
+
+
+def hf_item(number: int, day: str = "2026-08-13", upvotes: int = 1) -> dict:
+    """One item shaped like ``GET /api/daily_papers``."""
+    return {
+        "paper": {
+            "id": f"2608.{number:05d}",
+            "authors": [{"_id": "x", "name": f"Author {number}", "hidden": False}],
+            "publishedAt": f"{day}T00:00:00.000Z",
+            "title": f"Paper number {number} on exploration",
+            "summary": f"Abstract of paper {number}.",
+            "upvotes": upvotes,
+        },
+        "publishedAt": f"{day}T00:00:00.000Z",
+        "title": f"Paper number {number} on exploration",
+    }
+
+
+def hf_page(numbers: range | list[int], day: str = "2026-08-13") -> Reply:
+    return Reply.json(json.dumps([hf_item(n, day) for n in numbers]))
+
+
+@pytest.fixture
+def server() -> Iterator[PlaybackServer]:
+    playback = http_server.start()
+    yield playback
+    playback.shutdown()
+    playback.server_close()
+
+
+@pytest.fixture
+def fetcher(tmp_path: Path) -> Iterator[Fetcher]:
+    """Short timeouts and backoff so the retry tests take a fraction of a second."""
+    client = Fetcher(cache_dir=tmp_path / "http-cache", timeout=0.5, backoff=0.05)
+    yield client
+    client.close()
+
+
+def context(server: PlaybackServer, fetcher: Fetcher, today: date = date(2026, 8, 13), lookback: int = 1) -> FetchContext:
+    return FetchContext(today=today, http=fetcher, lookback_days=lookback,
+                        hf_base_url=server.url, arxiv_base_url=server.url)
+
+
+def fetch(spec: str, server: PlaybackServer, fetcher: Fetcher, **kwargs):
+    return fetch_all(resolve(spec), context(server, fetcher, **kwargs))
+
+
+@pytest.fixture
+def live_env(server: PlaybackServer, monkeypatch: pytest.MonkeyPatch) -> PlaybackServer:
+    """Settings pointing the CLI's sources at the local server."""
+    monkeypatch.setenv("DIGEST_HF_BASE_URL", server.url)
+    monkeypatch.setenv("DIGEST_ARXIV_BASE_URL", server.url)
+    monkeypatch.setenv("DIGEST_ARXIV_DELAY", "0")
+    monkeypatch.setenv("DIGEST_HTTP_TIMEOUT", "2")
+    return server
+
+
+# Hugging Face Daily Papers -----------------------------------------------------
+
+def test_hf_paginates_until_a_short_page(server, fetcher):
+    server.route(f"{API}?date=2026-08-13&limit=100&p=0", hf_page(range(0, 100)))
+    server.route(f"{API}?date=2026-08-13&limit=100&p=1", hf_page(range(100, 200)))
+    server.route(f"{API}?date=2026-08-13&limit=100&p=2", hf_page(range(200, 237)))
+
+    listing = fetch("hf:2026-08-13", server, fetcher)
+
+    assert len(listing.papers) == 237
+    assert len({p.id for p in listing.papers}) == 237
+    assert [r.query["p"] for r in server.requests] == ["0", "1", "2"]
+
+
+def test_hf_stops_when_the_server_ignores_the_page_number(server, fetcher):
+    server.route(API, hf_page(range(0, 100)))  # every page is the same full page
+
+    listing = fetch("hf:2026-08-13", server, fetcher)
+
+    assert len(listing.papers) == 100
+    assert len(server.requests) == 2
+
+
+def test_an_empty_weekend_day_is_a_note_not_an_error(server, fetcher):
+    server.route(API, Reply.json("[]"))
+    ctx = context(server, fetcher)
+
+    listing = fetch_all(resolve("hf:2026-08-15"), ctx)
+
+    assert listing.papers == []
+    assert ctx.notes == ["hf:2026-08-15: no papers listed for 2026-08-15"]
+
+
+def test_lookback_merges_three_days_without_duplicates(server, fetcher):
+    server.route(f"{API}?date=2026-08-17&limit=100&p=0", hf_page([1, 2, 3], "2026-08-17"))
+    server.route(f"{API}?date=2026-08-16&limit=100&p=0", hf_page([3, 4], "2026-08-16"))
+    server.route(f"{API}?date=2026-08-15&limit=100&p=0", hf_page([4, 5, 1], "2026-08-15"))
+
+    listing = fetch("hf", server, fetcher, today=date(2026, 8, 17), lookback=3)
+
+    assert sorted(p.id for p in listing.papers) == [f"2608.{n:05d}" for n in (1, 2, 3, 4, 5)]
+    assert sorted(r.query["date"] for r in server.requests) == ["2026-08-15", "2026-08-16", "2026-08-17"]
+
+
+def test_lookback_with_an_empty_weekend_still_lists_the_other_days(server, fetcher):
+    server.route(f"{API}?date=2026-08-17&limit=100&p=0", hf_page([1, 2], "2026-08-17"))
+    server.route(API, Reply.json("[]"))
+
+    listing = fetch("hf", server, fetcher, today=date(2026, 8, 17), lookback=3)
+
+    assert [p.id for p in listing.papers] == ["2608.00001", "2608.00002"]
+
+
+def test_hf_today_is_the_date_in_digest_timezone(live_env, monkeypatch, run_cli):
+    monkeypatch.setenv("DIGEST_TIMEZONE", "Pacific/Kiritimati")  # UTC+14: differs from UTC half the day
+    monkeypatch.setenv("DIGEST_LOOKBACK_DAYS", "1")
+    live_env.route(API, Reply.json(HF_FIXTURE))
+
+    code, out, err = run_cli("papers", "--source", "hf")
+
+    assert code == 0, err
+    expected = datetime.now(ZoneInfo("Pacific/Kiritimati")).date().isoformat()
+    assert [r.query["date"] for r in live_env.requests] == [expected]
+
+
+def test_cli_hf_day_gives_the_same_papers_as_the_fixture_file(live_env, run_cli):
+    live_env.route(f"{API}?date=2026-08-13&limit=100&p=0", Reply.json(HF_FIXTURE))
+    live = run_cli("papers", "--source", "hf:2026-08-13", "--json")
+    saved = run_cli("papers", "--source", str(FIXTURES / "hf_api.json"), "--json")
+
+    assert live[0] == 0, live[2]
+    assert live[1] == saved[1]
+    assert len(live[1].splitlines()) == 3
+
+
+@pytest.mark.skipif(not (SHARED / "fixtures" / "hf_api").is_dir(), reason="needs ../shared")
+def test_cli_hf_day_matches_the_recorded_api_response(live_env, run_cli):
+    recorded = SHARED / "fixtures" / "hf_api" / "daily_papers_2026-08-13.json"
+    live_env.route(f"{API}?date=2026-08-13&limit=100&p=0", Reply.json(recorded.read_bytes()))
+
+    live = run_cli("papers", "--source", "hf:2026-08-13", "--json")
+    saved = run_cli("papers", "--source", str(recorded), "--json")
+
+    assert live[0] == 0, live[2]
+    assert live[1] == saved[1]
+    assert len(live[1].splitlines()) == 20
+
+
+def test_cli_empty_day_says_no_papers_listed_for_the_date(live_env, run_cli):
+    live_env.route(API, Reply.json("[]"))
+
+    code, out, err = run_cli("papers", "--source", "hf:2026-08-15")
+
+    assert err.strip().splitlines() == ["digest: hf:2026-08-15: no papers listed for 2026-08-15"]
+    assert out == ""
+
+
+@pytest.mark.parametrize("spec", ["hf:2026-13-01", "hf:yesterday", "arxiv:", "arxiv:cs.LG+", "arxiv:cs LG"])
+def test_bad_source_specs_are_config_errors(spec):
+    with pytest.raises(ConfigError, match="source"):
+        resolve(spec)
+
+
+# arXiv -----------------------------------------------------------------------------
+
+def test_arxiv_rss_keeps_new_and_cross_announcements(server, fetcher):
+    server.route("/rss/cs.LG+cs.AI", Reply(body=RSS_FIXTURE, headers={"Content-Type": "application/rss+xml"}))
+
+    listing = fetch("arxiv:cs.LG+cs.AI", server, fetcher)
+
+    assert listing.papers
+    assert server.requests[0].path == "/rss/cs.LG+cs.AI"
+    expected = fetch_all(resolve(str(FIXTURES / "arxiv_rss.xml")), context(server, fetcher))
+    assert [p.id for p in listing.papers] == [p.id for p in expected.papers]
+
+
+def test_arxiv_holiday_feed_says_no_papers_listed_for_today(server, fetcher):
+    server.route("/rss/cs.LG", Reply(body=EMPTY_RSS))
+    ctx = context(server, fetcher, today=date(2025, 12, 31))
+
+    listing = fetch_all(resolve("arxiv:cs.LG"), ctx)
+
+    assert listing.papers == []
+    assert ctx.notes[0].startswith("arxiv:cs.LG: no papers listed for 2025-12-31")
+
+
+def test_arxiv_requests_are_spaced_by_the_delay(server, tmp_path):
+    server.route("/rss/cs.LG", Reply(body=RSS_FIXTURE))
+    polite = Fetcher(cache_dir=None, min_interval={"127.0.0.1": 0.6})
+    try:
+        for _ in range(3):
+            polite.get(f"{server.url}/rss/cs.LG")
+    finally:
+        polite.close()
+
+    times = [r.at for r in server.requests]
+    assert len(times) == 3
+    assert all(later - earlier >= 0.55 for earlier, later in zip(times, times[1:]))
+
+
+def test_the_arxiv_delay_setting_applies_to_the_arxiv_host():
+    from digest.settings import load_settings
+
+    settings = load_settings(None, {"DIGEST_ARXIV_BASE_URL": "http://127.0.0.1:9", "DIGEST_ARXIV_DELAY": "3"})
+    client = Fetcher.from_settings(settings)
+    try:
+        assert client.min_interval["127.0.0.1"] == 3
+        assert client.min_interval["export.arxiv.org"] == 3
+        assert "huggingface.co" not in client.min_interval
+    finally:
+        client.close()
+
+
+# several sources -----------------------------------------------------------------
+
+def test_several_sources_are_merged_and_deduplicated(server, fetcher):
+    server.route(API, Reply.json(HF_FIXTURE))
+    server.route("/rss/cs.LG", Reply(body=RSS_FIXTURE))
+    one = fetch("hf:2026-08-13", server, fetcher)
+    other = fetch("arxiv:cs.LG", server, fetcher)
+
+    both = fetch("hf:2026-08-13, arxiv:cs.LG, hf:2026-08-13", server, fetcher)
+
+    assert sorted(p.id for p in both.papers) == sorted({p.id for p in one.papers + other.papers})
+
+
+def test_one_failing_source_warns_and_the_others_go_on(server, fetcher):
+    server.route(API, Reply.json(HF_FIXTURE))
+    server.route("/rss/cs.LG", Reply(503))
+
+    listing = fetch("hf:2026-08-13, arxiv:cs.LG", server, fetcher)
+
+    assert len(listing.papers) == 3
+    assert any("/rss/cs.LG" in w and "HTTP 503" in w for w in listing.warnings)
+
+
+def test_all_sources_failing_names_each_one(server, fetcher):
+    server.route(API, Reply(500))
+    server.route("/rss/cs.LG", Reply(404))
+
+    with pytest.raises(SourceError) as caught:
+        fetch("hf:2026-08-13, arxiv:cs.LG", server, fetcher)
+
+    message = str(caught.value)
+    assert "api/daily_papers?date=2026-08-13" in message and "HTTP 500" in message
+    assert "/rss/cs.LG" in message and "HTTP 404" in message
+
+
+# the HTTP client ---------------------------------------------------------------------
+
+def test_429_with_retry_after_is_retried_once_after_the_wait(server, fetcher):
+    server.route(API, Reply(429, headers={"Retry-After": "1"}), Reply.json(HF_FIXTURE))
+
+    listing = fetch("hf:2026-08-13", server, fetcher)
+
+    assert len(listing.papers) == 3
+    first, second = server.requests
+    assert second.at - first.at >= 0.95
+
+
+def test_500_twice_then_200_is_delivered(server, fetcher):
+    server.route(API, Reply(500), Reply(500), Reply.json(HF_FIXTURE))
+
+    listing = fetch("hf:2026-08-13", server, fetcher)
+
+    assert len(listing.papers) == 3
+    assert len(server.requests) == 3
+
+
+def test_persistent_503_gives_up_after_the_retries(server, fetcher):
+    server.route(API, Reply(503))
+
+    with pytest.raises(SourceError, match=r"HTTP 503 .*after 4 attempts"):
+        fetch("hf:2026-08-13", server, fetcher)
+    assert len(server.requests) == 4
+
+
+def test_a_retry_after_longer_than_we_wait_fails_at_once(server, fetcher):
+    server.route(API, Reply(429, headers={"Retry-After": "3600"}))
+
+    with pytest.raises(SourceError, match="asks to wait 3600 s"):
+        fetch("hf:2026-08-13", server, fetcher)
+    assert len(server.requests) == 1
+
+
+def test_a_response_slower_than_the_read_timeout_names_the_url(server, fetcher):
+    server.route(API, Reply.json(HF_FIXTURE, delay=1.5))
+
+    with pytest.raises(SourceError) as caught:
+        fetch("hf:2026-08-13", server, fetcher)
+
+    message = str(caught.value)
+    assert message.startswith(f"{server.url}{API}?date=2026-08-13")
+    assert "timed out after 0.5 s" in message
+
+
+def test_a_server_that_is_down_is_a_clear_error(tmp_path):
+    from .smtp_server import free_port
+
+    client = Fetcher(cache_dir=None, backoff=0.01)
+    try:
+        with pytest.raises(SourceError, match="cannot connect after 4 attempts"):
+            client.get(f"http://127.0.0.1:{free_port()}/rss/cs.LG")
+    finally:
+        client.close()
+
+
+def test_a_second_fetch_revalidates_with_if_none_match_and_uses_the_cache(server, fetcher):
+    server.route(API, Reply.json(HF_FIXTURE, etag='"v1"'))
+
+    first = fetch("hf:2026-08-13", server, fetcher)
+    second = fetch("hf:2026-08-13", server, fetcher)
+
+    assert [p.id for p in second.papers] == [p.id for p in first.papers]
+    assert "if-none-match" not in server.requests[0].headers
+    assert server.requests[1].headers["if-none-match"] == '"v1"'
+
+
+def test_last_modified_is_sent_back_as_if_modified_since(server, fetcher):
+    stamp = "Thu, 13 Aug 2026 08:00:00 GMT"
+    server.route(API, Reply.json(HF_FIXTURE, headers={"Last-Modified": stamp}))
+
+    fetch("hf:2026-08-13", server, fetcher)
+    fetch("hf:2026-08-13", server, fetcher)
+
+    assert server.requests[1].headers["if-modified-since"] == stamp
+
+
+def test_offline_uses_only_the_cache_and_says_how_old_it_is(server, fetcher, tmp_path):
+    server.route(API, Reply.json(HF_FIXTURE))
+    online = fetch("hf:2026-08-13", server, fetcher)
+    asked = len(server.requests)
+    offline = Fetcher(cache_dir=tmp_path / "http-cache", offline=True)
+    ctx = context(server, offline)
+
+    listing = fetch_all(resolve("hf:2026-08-13"), ctx)
+
+    assert [p.id for p in listing.papers] == [p.id for p in online.papers]
+    assert len(server.requests) == asked
+    assert ctx.notes == ["hf:2026-08-13: offline, using the cache (oldest copy less than a minute old)"]
+
+
+def test_offline_without_a_cached_copy_is_a_clear_error(server, tmp_path):
+    offline = Fetcher(cache_dir=tmp_path / "empty-cache", offline=True)
+
+    with pytest.raises(SourceError, match="nothing in the cache; run once without --offline"):
+        fetch("hf:2026-08-13", server, offline)
+    assert server.requests == []
+
+
+def test_cli_offline_reads_what_an_online_run_cached(live_env, run_cli):
+    live_env.route(API, Reply.json(HF_FIXTURE))
+    online = run_cli("papers", "--source", "hf:2026-08-13", "--json")
+    live_env.routes.clear()
+
+    offline = run_cli("papers", "--source", "hf:2026-08-13", "--json", "--offline")
+
+    assert offline[0] == 0, offline[2]
+    assert offline[1] == online[1]
+    assert "offline, using the cache" in offline[2]
+
+
+def test_requests_name_the_project_in_the_user_agent(server, fetcher):
+    server.route(API, Reply.json(HF_FIXTURE))
+
+    fetch("hf:2026-08-13", server, fetcher)
+
+    assert server.requests[0].headers["user-agent"] == USER_AGENT
+    assert USER_AGENT.startswith("digest/0.1.0")
+
+
+@pytest.mark.parametrize(
+    ("reply", "problem"),
+    [
+        (Reply.json('[{"paper": {"id": "2608.1", '), "truncated JSON"),
+        (Reply.json("{not json at all}"), "malformed JSON"),
+        (Reply(body=b"<!DOCTYPE html><html><body>Service Unavailable</body></html>",
+               headers={"Content-Type": "text/html"}), "HTML page"),
+        (Reply.json('{"error": "oops"}'), "not a paper listing"),
+    ],
+    ids=["truncated-json", "malformed-json", "html-page", "json-object"],
+)
+def test_malformed_responses_are_errors_naming_the_url(server, fetcher, reply, problem):
+    server.route(API, reply)
+
+    with pytest.raises(ListingError) as caught:
+        fetch("hf:2026-08-13", server, fetcher)
+
+    assert str(caught.value).startswith(f"{server.url}{API}?date=2026-08-13")
+    assert problem in str(caught.value)
+
+
+def test_a_redirect_to_another_host_is_refused(server, fetcher):
+    server.route(API, Reply(302, headers={"Location": "http://example.invalid/api/daily_papers"}))
+
+    with pytest.raises(SourceError, match=r"redirected to another host \(example.invalid\)"):
+        fetch("hf:2026-08-13", server, fetcher)
+    assert len(server.requests) == 1
+
+
+def test_a_redirect_on_the_same_host_is_followed(server, fetcher):
+    server.route("/old.json", Reply(301, headers={"Location": "/new.json"}))
+    server.route("/new.json", Reply.json(HF_FIXTURE))
+
+    listing = fetch(f"{server.url}/old.json", server, fetcher)
+
+    assert len(listing.papers) == 3
+
+
+def test_http_errors_name_the_status_and_the_url(server, fetcher):
+    server.route("/missing.json", Reply(404, b"nope"))
+
+    with pytest.raises(SourceError, match=r"/missing.json: HTTP 404 Not Found; check the source name or URL"):
+        fetch(f"{server.url}/missing.json", server, fetcher)
+
+
+def test_cli_timeout_is_one_line_without_traceback(live_env, monkeypatch, run_cli):
+    monkeypatch.setenv("DIGEST_HTTP_TIMEOUT", "0.3")
+    live_env.route(API, Reply.json(HF_FIXTURE, delay=1))
+
+    code, out, err = run_cli("papers", "--source", "hf:2026-08-13")
+
+    assert code == 1
+    lines = err.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith(f"digest: error: {live_env.url}{API}?date=2026-08-13")
+    assert "timed out" in lines[0] and "DIGEST_HTTP_TIMEOUT" in lines[0]
+
+
+def test_empty_day_is_not_an_error_for_send(live_env, monkeypatch, run_cli):
+    monkeypatch.setenv("DIGEST_FROM", "digest@example.org")
+    monkeypatch.setenv("DIGEST_TO", "ada@example.org")
+    monkeypatch.setenv("DIGEST_KEYWORDS", "exploration")
+    live_env.route(API, Reply.json("[]"))
+
+    code, out, err = run_cli("send", "--source", "hf:2026-08-15", "--dry-run")
+
+    assert code == 0, err
+    assert out.strip() == "sent 0, nothing new 0, failed 0 (hf:2026-08-15: no papers listed for 2026-08-15)"
