@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time
 from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
 from typing import Any
@@ -87,6 +87,9 @@ class Digest:
     def today(self) -> date:
         return datetime.now(self.settings.zone).date()
 
+    def start_of_today(self) -> datetime:
+        return datetime.combine(self.today(), time(), tzinfo=self.settings.zone)
+
     def load_listing(self, spec: str | None = None, *, offline: bool = False) -> Listing:
         """Fetch or load every source in ``spec`` (default ``DIGEST_SOURCE``), merged by id."""
         chosen = sources.resolve(spec or self.settings.source)
@@ -134,8 +137,15 @@ class Digest:
         force: bool = False,
         offline: bool = False,
         progress: Any = None,
+        slot: str | None = None,
     ) -> SendReport:
-        """Rank, render, build and deliver each reader's digest exactly once."""
+        """Rank, render, build and deliver each reader's digest exactly once.
+
+        A reader gets at most one digest a day (in ``DIGEST_TIMEZONE``) unless
+        ``force``: a second run the same day sends nothing, even when the listing
+        has grown since; the new papers go out with tomorrow's digest. ``slot``
+        names the scheduled time a daemon run serves, for the daemon's guard.
+        """
         from .mail import Mailer
         from .store import Store
 
@@ -152,26 +162,45 @@ class Digest:
         report = SendReport()
         if not listing.papers:
             report.note = "; ".join(listing.notes) or "no papers listed"
+            if not dry_run:
+                self._record_empty_run(slot, report.note)
             return report
         mailer = None if dry_run else Mailer(self.settings)
         lock = SendLock(self.settings.state_db.with_name(self.settings.state_db.name + ".lock"))
         with lock, Store.open(self.settings.state_db) as store:
-            run_id = None if dry_run else store.start_run(self.today().isoformat())
+            run_id = None if dry_run else store.start_run(self.today().isoformat(), slot)
             try:
                 if not dry_run:
                     store.record_seen(listing.papers)
                 sent = {} if force else store.all_sent_ids()
-                results = self.rank_readers(listing, readers, sent)
+                done_today = set() if force else store.readers_sent_since(self.start_of_today())
+                for reader in readers:
+                    if reader.email.lower() in done_today:
+                        log.info("%s already got today's digest; skipped (--force sends again)", reader.email)
+                        report.nothing_new.append(reader.email)
+                results = self.rank_readers(listing, [r for r in readers if r.email.lower() not in done_today], sent)
                 for number, (reader, picks) in enumerate(results, 1):
                     self._deliver(reader, picks, store, mailer, report, outbox if dry_run else None)
                     if progress:
                         progress(number, len(results))
+            except BaseException as err:
+                error = str(err) or type(err).__name__
+                raise
+            else:
+                error = None
             finally:
                 if mailer:
                     mailer.close()
                 if run_id is not None:
-                    store.finish_run(run_id, len(report.sent), len(report.nothing_new), len(report.failed))
+                    store.finish_run(run_id, len(report.sent), len(report.nothing_new), len(report.failed),
+                                     error=error)
         return report
+
+    def _record_empty_run(self, slot: str | None, note: str) -> None:
+        from .store import Store
+
+        with Store.open(self.settings.state_db) as store:
+            store.finish_run(store.start_run(self.today().isoformat(), slot), 0, 0, 0, note=note)
 
     def _deliver(self, reader: Subscriber, picks: list[Pick], store: Any, mailer: Any,
                  report: SendReport, outbox: Path | None) -> None:

@@ -60,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="show progress logs")
     parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for add in (_add_papers, _add_rank, _add_send, _add_check, _add_preview, _add_status):
+    for add in (_add_papers, _add_rank, _add_preview, _add_send, _add_run, _add_check, _add_status):
         add(commands)
     return parser
 
@@ -220,6 +220,41 @@ def _progress_bar(done: int, total: int) -> None:
     print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end=end, file=sys.stderr, flush=True)
 
 
+# run ------------------------------------------------------------------------
+
+def _add_run(commands: argparse._SubParsersAction) -> None:
+    cmd = commands.add_parser("run", help="the daemon: send on DIGEST_SCHEDULE in DIGEST_TIMEZONE")
+    cmd.add_argument("--now", action="store_true", help="also run once at start")
+    cmd.add_argument("--source", metavar="SRC", help="listing source(s) (default DIGEST_SOURCE)")
+    cmd.add_argument("--subscribers", type=Path, metavar="FILE", help="subscribers TOML file")
+    cmd.set_defaults(func=run_run)
+
+
+def run_run(args: argparse.Namespace) -> int:
+    from . import sources
+    from .render import Renderer
+    from .schedule import Daemon
+
+    settings = settings_for(args)
+    readers = readers_for(args, settings)
+    if not settings.from_addr:
+        raise ConfigError("DIGEST_FROM is not set; set it to the sender address, e.g. Digest <digest@example.org>")
+    if any(not reader.email for reader in readers):
+        raise ConfigError("no recipient: set DIGEST_TO, or use DIGEST_SUBSCRIBERS")
+    sources.resolve(args.source or settings.source)  # a bad source spec fails now, not at 7 a.m.
+    Renderer(settings.templates_dir)
+    _log_with_time(args.debug)
+    return Daemon(settings, readers, source=args.source).serve(now=args.now)
+
+
+def _log_with_time(debug: bool) -> None:
+    """The daemon logs its progress (INFO) with timestamps, whatever -v says."""
+    logging.getLogger("digest").setLevel(logging.DEBUG if debug else logging.INFO)
+    logging.getLogger("apscheduler").setLevel(logging.INFO if debug else logging.WARNING)
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S"))
+
+
 # check ----------------------------------------------------------------------
 
 def _add_check(commands: argparse._SubParsersAction) -> None:
@@ -263,16 +298,25 @@ def run_status(args: argparse.Namespace) -> int:
     settings = settings_for(args)
     trigger = parse_cron(settings.schedule, settings.timezone)
     now = datetime.now(settings.zone)
-    print(f"next run: {trigger.get_next_fire_time(None, now):%Y-%m-%d %H:%M %Z} ({settings.schedule}, {settings.timezone})")
+    upcoming = trigger.get_next_fire_time(None, now)
+    when = f"{upcoming.astimezone(settings.zone):%Y-%m-%d %H:%M %Z}" if upcoming else "never"
+    print(f"next run: {when} ({settings.schedule}, {settings.timezone})")
     if not settings.state_db.exists():
         print(f"no history yet ({settings.state_db})")
         return 0
     with Store.open(settings.state_db) as store:
         counts = store.counts()
         print(f"history: {counts['messages']} messages to {counts['readers']} readers, {counts['papers']} papers seen")
-        for run in store.last_runs():
-            state = "" if run.finished else " (unfinished)"
-            print(f"  {run.started}  sent {run.sent}, nothing new {run.nothing_new}, failed {run.failed}{state}")
+        runs = store.last_runs()
+        print("last runs:" if runs else "no runs yet")
+        for run in runs:
+            started = datetime.fromisoformat(run.started).astimezone(settings.zone)
+            state = "" if run.finished else " (unfinished: interrupted, or still running)"
+            state = f" (stopped: {run.error})" if run.error else state
+            state += f" ({run.note})" if run.note and not run.sent else ""
+            kind = "scheduled" if run.slot else "one-off"
+            print(f"  {started:%Y-%m-%d %H:%M %Z}  {kind:<9}  sent {run.sent}, nothing new {run.nothing_new}, "
+                  f"failed {run.failed}{state}")
     return 0
 
 

@@ -1,21 +1,86 @@
-"""Standard 5-field cron expressions, translated for APScheduler 3.x.
+"""Standard 5-field cron expressions for APScheduler 3.x, with crontab semantics.
 
-In a crontab ``1-5`` is Monday to Friday and ``0``/``7`` are Sunday; APScheduler's
-``CronTrigger.from_crontab`` numbers weekdays from Monday = 0, so ``1-5`` would fire
-Tuesday to Saturday. We expand the weekday field ourselves and hand APScheduler
-weekday *names*, which it cannot misread.
+Two things APScheduler 3 gets wrong for a daily digest, and this module fixes:
+
+* Weekdays. In a crontab ``1-5`` is Monday to Friday and ``0``/``7`` are Sunday;
+  ``CronTrigger.from_crontab`` numbers weekdays from Monday = 0, so ``1-5`` would
+  fire Tuesday to Saturday. We expand the weekday field ourselves and hand
+  APScheduler weekday *names*, which it cannot misread.
+* Daylight saving. With a zoneinfo time zone, APScheduler 3.11's ``CronTrigger``
+  returns the repeated autumn hour again and again (and can step backwards), so a
+  ``30 2 * * *`` job would fire twice or more on the autumn change day.
+  :class:`LocalCronTrigger` matches the expression against local *wall-clock*
+  time and fires each matching wall-clock minute once, like cron: a time in the
+  spring gap runs right after the change (02:30 -> 03:30), a time in the repeated
+  autumn hour runs at its first occurrence only.
 """
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone as dt_timezone
+from zoneinfo import ZoneInfo
+
+from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 
 from .errors import ConfigError
 
 DAY_NAMES = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
+UTC = dt_timezone.utc
 
 
-def parse_cron(expr: str, timezone: str) -> CronTrigger:
+class LocalCronTrigger(BaseTrigger):
+    """A cron schedule in a time zone's wall-clock time, each slot fired once."""
+
+    def __init__(self, expr: str, wall: CronTrigger, zone: ZoneInfo) -> None:
+        self.expr = expr
+        self.zone = zone
+        self._wall = wall  # the same fields, evaluated on wall-clock times written as UTC
+
+    def get_next_fire_time(self, previous_fire_time: datetime | None, now: datetime) -> datetime | None:
+        """The first slot at or after ``now`` (and after ``previous_fire_time``), in UTC."""
+        floor = now.astimezone(UTC)
+        if previous_fire_time is not None:
+            floor = max(floor, previous_fire_time.astimezone(UTC) + timedelta(seconds=1))
+        wall = self.to_wall(floor) - timedelta(hours=3)  # a slot in a gap or repeat may map later
+        for _ in range(10_000):
+            candidate = self._wall.get_next_fire_time(None, wall)
+            if candidate is None:
+                return None
+            instant = self.from_wall(candidate)
+            if instant >= floor:
+                return instant
+            wall = candidate + timedelta(minutes=1)
+        return None
+
+    def fire_times(self, start: datetime, end: datetime) -> list[datetime]:
+        """Every fire time in [start, end): for tests, ``status`` and the catch-up run."""
+        times: list[datetime] = []
+        previous = None
+        moment = start
+        while True:
+            fire = self.get_next_fire_time(previous, moment)
+            if fire is None or fire >= end.astimezone(UTC):
+                return times
+            times.append(fire)
+            previous = moment = fire
+
+    def to_wall(self, instant: datetime) -> datetime:
+        return instant.astimezone(self.zone).replace(tzinfo=UTC, fold=0)
+
+    def from_wall(self, wall: datetime) -> datetime:
+        """Wall-clock time -> instant: first occurrence when repeated, pushed past a gap."""
+        return wall.replace(tzinfo=self.zone, fold=0).astimezone(UTC)
+
+    def slot(self, fire_time: datetime) -> str:
+        """The wall-clock slot a fire time belongs to: one run per slot, ever."""
+        return f"{fire_time.astimezone(self.zone):%Y-%m-%d %H:%M} {self.zone.key}"
+
+    def __str__(self) -> str:
+        return f"cron[{self.expr}] in {self.zone.key}"
+
+
+def parse_cron(expr: str, timezone: str) -> LocalCronTrigger:
     fields = expr.split()
     if len(fields) != 5:
         raise ConfigError(
@@ -24,12 +89,13 @@ def parse_cron(expr: str, timezone: str) -> CronTrigger:
         )
     minute, hour, day, month, weekday = fields
     try:
-        return CronTrigger(
+        wall = CronTrigger(
             minute=minute, hour=hour, day=day, month=month,
-            day_of_week=standard_weekdays(weekday), timezone=timezone,
+            day_of_week=standard_weekdays(weekday), timezone=UTC,
         )
     except ValueError as err:
         raise ConfigError(f"DIGEST_SCHEDULE={expr!r}: {err}") from err
+    return LocalCronTrigger(expr, wall, ZoneInfo(timezone))
 
 
 def standard_weekdays(field: str) -> str:

@@ -155,7 +155,10 @@ def _port(value: str) -> int:
 def _schedule(value: str) -> str:
     from .cron import parse_cron
 
-    parse_cron(value.strip(), "UTC")
+    try:
+        parse_cron(value.strip(), "UTC")
+    except ConfigError as err:  # drop parse_cron's own "DIGEST_SCHEDULE=..." prefix
+        raise ValueError(str(err).partition(": ")[2]) from None
     return value.strip()
 
 

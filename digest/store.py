@@ -33,6 +33,12 @@ MIGRATIONS = [
         failed INTEGER NOT NULL DEFAULT 0, note TEXT
     );
     """,
+    """
+    ALTER TABLE runs ADD COLUMN slot TEXT;
+    ALTER TABLE runs ADD COLUMN error TEXT;
+    CREATE INDEX runs_by_slot ON runs (slot);
+    CREATE INDEX messages_by_email ON messages (email, created);
+    """,
 ]
 
 
@@ -50,6 +56,8 @@ class Run:
     nothing_new: int
     failed: int
     note: str | None
+    slot: str | None = None
+    error: str | None = None
 
 
 class Store:
@@ -153,24 +161,45 @@ class Store:
 
     # --- runs ------------------------------------------------------------------------
 
-    def start_run(self, run_date: str) -> int:
+    def start_run(self, run_date: str, slot: str | None = None) -> int:
+        """``slot`` names the scheduled time a daemon run serves (see ``slot_done``)."""
         with self.transaction():
             cursor = self.db.execute(
-                "INSERT INTO runs (started, run_date) VALUES (:now, :day)", {"now": utcnow(), "day": run_date}
+                "INSERT INTO runs (started, run_date, slot) VALUES (:now, :day, :slot)",
+                {"now": utcnow(), "day": run_date, "slot": slot},
             )
         return int(cursor.lastrowid or 0)
 
-    def finish_run(self, run_id: int, sent: int, nothing_new: int, failed: int, note: str = "") -> None:
+    def slot_done(self, slot: str) -> bool:
+        """Whether a run for this scheduled slot finished: the daemon never serves a slot twice."""
+        row = self.db.execute(
+            "SELECT 1 FROM runs WHERE slot = :slot AND finished IS NOT NULL AND error IS NULL LIMIT 1",
+            {"slot": slot},
+        ).fetchone()
+        return row is not None
+
+    def readers_sent_since(self, since: datetime) -> set[str]:
+        """Readers whose digest the server accepted at or after ``since``."""
+        rows = self.db.execute(
+            "SELECT DISTINCT email FROM messages WHERE status = 'sent' AND created >= :since",
+            {"since": since.astimezone(timezone.utc).isoformat(timespec="seconds")},
+        )
+        return {row[0] for row in rows}
+
+    def finish_run(self, run_id: int, sent: int, nothing_new: int, failed: int, note: str = "",
+                   error: str | None = None) -> None:
+        """``error``: the run stopped early (SMTP down, ...); its slot stays open for a retry."""
         with self.transaction():
             self.db.execute(
-                "UPDATE runs SET finished = :now, sent = :sent, nothing_new = :nn, failed = :failed, note = :note "
-                "WHERE id = :id",
-                {"now": utcnow(), "sent": sent, "nn": nothing_new, "failed": failed, "note": note, "id": run_id},
+                "UPDATE runs SET finished = :now, sent = :sent, nothing_new = :nn, failed = :failed, note = :note, "
+                "error = :error WHERE id = :id",
+                {"now": utcnow(), "sent": sent, "nn": nothing_new, "failed": failed, "note": note,
+                 "error": error, "id": run_id},
             )
 
     def last_runs(self, limit: int = 10) -> list[Run]:
         rows = self.db.execute(
-            "SELECT id, started, finished, run_date, sent, nothing_new, failed, note FROM runs "
+            "SELECT id, started, finished, run_date, sent, nothing_new, failed, note, slot, error FROM runs "
             "ORDER BY id DESC LIMIT :limit", {"limit": limit},
         )
         return [Run(*row) for row in rows]

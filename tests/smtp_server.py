@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import ssl
+import threading
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -24,6 +26,8 @@ class Inbox:
     messages: list[EmailMessage] = field(default_factory=list)
     replies: list[str] = field(default_factory=list)  # canned replies to DATA, used first
     refuse: set[str] = field(default_factory=set)  # recipients answered with 550
+    delay: float = 0.0  # seconds to sit on DATA before answering: a send in progress
+    receiving: threading.Event = field(default_factory=threading.Event)  # set when DATA arrives
 
     async def handle_RCPT(self, server, session, envelope, address, options):  # noqa: N802
         if address in self.refuse:
@@ -32,6 +36,9 @@ class Inbox:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        self.receiving.set()
+        if self.delay:
+            await asyncio.sleep(self.delay)
         if self.replies:
             return self.replies.pop(0)
         self.messages.append(message_from_bytes(envelope.original_content, policy=policy.default))

@@ -1,0 +1,200 @@
+"""The daemon: ``digest send`` on a cron schedule, in the reader's time zone, once per slot.
+
+APScheduler 3 runs the job on one worker thread (runs never overlap); the main
+thread only waits for SIGTERM/SIGINT, then lets a running send finish before it
+exits. Each scheduled time is a *slot* ("2026-10-25 02:30 Europe/Berlin"); a slot
+with a finished run in the state store is never served again, which guards the
+autumn DST day and restarts. A slot missed while the machine slept or the daemon
+was down runs once at start-up when it is less than ``DIGEST_GRACE_HOURS`` old.
+A run that fails (network down, SMTP outage) is retried a few times within the
+grace period; exactly-once delivery makes retries safe.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from types import FrameType
+from typing import Any
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.date import DateTrigger
+
+from .app import Digest, SendReport
+from .cron import LocalCronTrigger, parse_cron
+from .errors import DigestError
+from .model import Subscriber
+from .settings import Settings
+
+log = logging.getLogger("digest.daemon")
+
+RETRY_MINUTES = (5, 15, 30, 60, 60, 60)
+JOB_ID = "digest"
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def missed_slot(trigger: LocalCronTrigger, now: datetime, grace: timedelta,
+                done: Callable[[str], bool]) -> datetime | None:
+    """The latest scheduled time within ``grace`` before ``now`` that no run has served."""
+    recent = trigger.fire_times(now - grace, now)
+    if not recent or done(trigger.slot(recent[-1])):
+        return None
+    return recent[-1]
+
+
+def slot_for(trigger: LocalCronTrigger, now: datetime, grace: timedelta) -> datetime | None:
+    """The scheduled time a job starting at ``now`` serves (it may start late, within grace)."""
+    recent = trigger.fire_times(now - grace - timedelta(minutes=1), now + timedelta(seconds=1))
+    return recent[-1] if recent else None
+
+
+@dataclass
+class Daemon:
+    """``digest run``: the library side; the CLI only builds it and calls ``serve``."""
+
+    settings: Settings
+    readers: Sequence[Subscriber]
+    source: str | None = None
+    app_factory: Callable[[Settings], Digest] = Digest
+    trigger: LocalCronTrigger = field(init=False)
+    runs: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
+        self.trigger = parse_cron(self.settings.schedule, self.settings.timezone)
+        self.grace = timedelta(hours=self.settings.grace_hours)
+        self._stop = threading.Event()
+        self._busy = threading.Lock()
+        self.scheduler = BackgroundScheduler(
+            timezone=self.settings.zone,
+            executors={"default": ThreadPoolExecutor(1)},
+            job_defaults={"coalesce": True, "max_instances": 1,
+                          "misfire_grace_time": max(int(self.grace.total_seconds()), 1)},
+        )
+
+    # --- the loop ----------------------------------------------------------------------
+
+    def serve(self, *, now: bool = False) -> int:
+        """Run until SIGTERM/SIGINT; returns the exit code (0 after a clean stop)."""
+        self.log_start()
+        self.scheduler.add_job(self.scheduled_run, self.trigger, id=JOB_ID, name="daily digest")
+        catch_up = self.missed_at_start()
+        if catch_up is not None:
+            log.info("missed the run at %s; running it now (within DIGEST_GRACE_HOURS=%g)",
+                     self.local(catch_up), self.settings.grace_hours)
+        if now or catch_up is not None:
+            slot = self.trigger.slot(catch_up) if catch_up is not None else None
+            self.scheduler.add_job(self.run_once, DateTrigger(utcnow()), kwargs={"slot": slot},
+                                   id="start", misfire_grace_time=None)
+        previous = self.install_signal_handlers()
+        try:
+            self.scheduler.start()
+            while not self._stop.wait(1.0):
+                pass
+            if self._busy.locked():
+                log.info("stopping: letting the current send finish")
+            self.scheduler.shutdown(wait=True)
+        finally:
+            self.restore_signal_handlers(previous)
+        log.info("stopped")
+        return 0
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def install_signal_handlers(self) -> dict[int, Any]:
+        previous = {}
+        if threading.current_thread() is not threading.main_thread():
+            return previous
+        for number in (signal.SIGTERM, signal.SIGINT):
+            previous[number] = signal.signal(number, self._on_signal)
+        return previous
+
+    def restore_signal_handlers(self, previous: dict[int, Any]) -> None:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+    def _on_signal(self, number: int, frame: FrameType | None) -> None:
+        log.info("received %s", signal.Signals(number).name)
+        self._stop.set()
+
+    # --- one run --------------------------------------------------------------------------
+
+    def missed_at_start(self) -> datetime | None:
+        from .store import Store
+
+        if not self.settings.state_db.exists():
+            done: Callable[[str], bool] = lambda slot: False  # noqa: E731
+            return missed_slot(self.trigger, utcnow(), self.grace, done)
+        with Store.open(self.settings.state_db) as store:
+            return missed_slot(self.trigger, utcnow(), self.grace, store.slot_done)
+
+    def scheduled_run(self) -> None:
+        fire = slot_for(self.trigger, utcnow(), self.grace)
+        self.run_once(slot=self.trigger.slot(fire) if fire else None)
+
+    def run_once(self, slot: str | None = None, retry: int = 0) -> SendReport | None:
+        """One ``digest send``; never raises, so one bad morning does not stop the daemon."""
+        with self._busy:
+            if self._stop.is_set():
+                return None
+            if slot and not retry and self._slot_done(slot):
+                log.info("the run for %s already happened; skipping", slot)
+                return None
+            self.runs += 1
+            report: SendReport | None = None
+            try:
+                with self.app_factory(self.settings) as app:
+                    report = app.send(self.readers, source=self.source, slot=slot)
+                log.info("%s", report.summary())
+                for email, error in report.failed.items():
+                    log.warning("failed: %s: %s", email, error)
+            except DigestError as err:
+                log.error("run failed: %s", err)
+            except Exception:  # a bug: keep the daemon alive, keep the traceback
+                log.exception("run failed with an unexpected error")
+            if report is None or report.failed:
+                self.schedule_retry(slot, retry)
+            log.info("next run: %s", self.next_run_text())
+            return report
+
+    def schedule_retry(self, slot: str | None, retry: int) -> None:
+        if retry >= len(RETRY_MINUTES) or self._stop.is_set():
+            return
+        at = utcnow() + timedelta(minutes=RETRY_MINUTES[retry])
+        log.info("will retry at %s", self.local(at))
+        self.scheduler.add_job(self.run_once, DateTrigger(at), kwargs={"slot": slot, "retry": retry + 1},
+                               id=f"retry-{slot}", replace_existing=True, misfire_grace_time=None)
+
+    def _slot_done(self, slot: str) -> bool:
+        from .store import Store
+
+        if not self.settings.state_db.exists():
+            return False
+        with Store.open(self.settings.state_db) as store:
+            return store.slot_done(slot)
+
+    # --- what it says -------------------------------------------------------------------
+
+    def next_run(self) -> datetime | None:
+        return self.trigger.get_next_fire_time(None, utcnow())
+
+    def next_run_text(self) -> str:
+        upcoming = self.next_run()
+        return self.local(upcoming) if upcoming else "never (the schedule has no future times)"
+
+    def local(self, moment: datetime) -> str:
+        return f"{moment.astimezone(self.settings.zone):%Y-%m-%d %H:%M %Z}"
+
+    def log_start(self) -> None:
+        summary = ", ".join(f"{key}={value}" for key, value in self.settings.summary().items())
+        log.info("digest daemon starting: %s, %d reader(s)", summary, len(self.readers))
+        log.info("schedule %r in %s; next run: %s", self.settings.schedule, self.settings.timezone,
+                 self.next_run_text())

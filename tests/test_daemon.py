@@ -1,0 +1,208 @@
+"""`digest run`: a real daemon in a subprocess, sending to a real aiosmtpd server."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from digest.schedule import Daemon
+from digest.settings import load_settings
+from digest.store import Store
+
+from .conftest import FIXTURES
+from .smtp_server import Inbox, start
+
+READER = "ada@example.org"
+
+
+@pytest.fixture
+def inbox() -> Inbox:
+    return Inbox()
+
+
+@pytest.fixture
+def smtp(inbox: Inbox):
+    controller = start(inbox)
+    yield controller
+    controller.stop()
+
+
+def daemon_env(smtp, tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("DIGEST_")}
+    env.update({
+        "DIGEST_SOURCE": str(FIXTURES / "papers.jsonl"),
+        "DIGEST_KEYWORDS": "exploration, intrinsic motivation",
+        "DIGEST_TO": READER,
+        "DIGEST_FROM": "Digest <digest@example.com>",
+        "DIGEST_MIN_SCORE": "1",
+        "DIGEST_SMTP_HOST": "127.0.0.1",
+        "DIGEST_SMTP_PORT": str(smtp.port),
+        "DIGEST_SMTP_SECURITY": "none",
+        "DIGEST_SMTP_TIMEOUT": "10",
+        "DIGEST_STATE_DB": str(tmp_path / "state.db"),
+        "DIGEST_TIMEZONE": "Europe/Berlin",
+        "DIGEST_GRACE_HOURS": "0",  # no catch-up run unless a test asks for one
+        **extra,
+    })
+    return env
+
+
+class Running:
+    """A `digest run` process whose log goes to a file the test can poll."""
+
+    def __init__(self, env: dict[str, str], cwd: Path, *args: str) -> None:
+        self.log_path = cwd / f"daemon-{time.monotonic_ns()}.log"
+        self._log = self.log_path.open("wb")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "digest", "run", *args],
+            env=env, cwd=cwd, stdout=self._log, stderr=subprocess.STDOUT,
+        )
+
+    @property
+    def log(self) -> str:
+        return self.log_path.read_text("utf-8", errors="replace")
+
+    def wait_for_log(self, text: str, timeout: float = 30) -> None:
+        wait_until(lambda: text in self.log or self.process.poll() is not None, timeout)
+        assert text in self.log, self.log
+
+    def terminate(self, timeout: float = 10) -> tuple[int, float]:
+        began = time.monotonic()
+        self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(timeout)
+        self._log.close()
+        return code, time.monotonic() - began
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+        self._log.close()
+
+
+def wait_until(condition: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def daemons() -> Iterator[list[Running]]:
+    started: list[Running] = []
+    yield started
+    for daemon in started:
+        daemon.kill()
+
+
+def launch(daemons: list[Running], env: dict[str, str], cwd: Path, *args: str) -> Running:
+    daemon = Running(env, cwd, *args)
+    daemons.append(daemon)
+    return daemon
+
+
+def test_now_delivers_one_digest_and_sigterm_exits_zero(smtp, inbox, tmp_path, daemons):
+    daemon = launch(daemons, daemon_env(smtp, tmp_path), tmp_path, "--now")
+
+    wait_until(lambda: len(inbox.messages) >= 1, timeout=30)
+    daemon.wait_for_log("sent 1, nothing new 0, failed 0")
+    code, took = daemon.terminate()
+
+    assert len(inbox.messages) == 1
+    assert inbox.messages[0]["To"] == READER
+    assert code == 0 and took < 5
+    log = daemon.log
+    assert "digest daemon starting: source=" in log and "timezone=Europe/Berlin" in log
+    assert "next run: " in log and ("CET" in log or "CEST" in log)
+    assert "Traceback" not in log
+
+
+def test_restarting_with_now_the_same_day_sends_nothing_new(smtp, inbox, tmp_path, daemons):
+    env = daemon_env(smtp, tmp_path)
+    first = launch(daemons, env, tmp_path, "--now")
+    first.wait_for_log("sent 1, nothing new 0, failed 0")
+    assert first.terminate()[0] == 0
+
+    second = launch(daemons, env, tmp_path, "--now")
+    second.wait_for_log("sent 0, nothing new 1, failed 0")
+    assert second.terminate()[0] == 0
+
+    assert len(inbox.messages) == 1
+
+
+def test_sigterm_during_a_send_lets_it_finish_and_records_it(smtp, inbox, tmp_path, daemons):
+    inbox.delay = 2.0  # the server sits on DATA: the signal lands mid-send
+    daemon = launch(daemons, daemon_env(smtp, tmp_path), tmp_path, "--now")
+    wait_until(inbox.receiving.is_set, timeout=30)
+    assert inbox.receiving.is_set(), daemon.log
+
+    code, _ = daemon.terminate(timeout=20)
+
+    assert code == 0, daemon.log
+    assert len(inbox.messages) == 1
+    assert "letting the current send finish" in daemon.log
+    with Store.open(tmp_path / "state.db") as store:
+        assert store.sent_ids(READER), "the accepted message must be recorded as sent"
+        assert [status for _, status in store.message_status(READER)] == ["sent"]
+
+
+def test_a_missed_run_within_the_grace_period_runs_once_at_start(smtp, inbox, tmp_path, daemons):
+    missed = datetime.now(timezone.utc) - timedelta(minutes=3)
+    env = daemon_env(smtp, tmp_path, DIGEST_TIMEZONE="UTC", DIGEST_GRACE_HOURS="1",
+                     DIGEST_SCHEDULE=f"{missed.minute} {missed.hour} * * *")
+
+    first = launch(daemons, env, tmp_path)  # no --now: only the catch-up may send
+    first.wait_for_log("sent 1, nothing new 0, failed 0")
+    assert "missed the run at" in first.log
+    assert first.terminate()[0] == 0
+
+    second = launch(daemons, env, tmp_path)
+    second.wait_for_log("next run: ")
+    time.sleep(1.0)
+    assert second.terminate()[0] == 0
+
+    assert "missed the run" not in second.log
+    assert len(inbox.messages) == 1
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "problem"),
+    [
+        ("DIGEST_SCHEDULE", "0 7 * * 8", "DIGEST_SCHEDULE='0 7 * * 8': weekday 8 out of range"),
+        ("DIGEST_SCHEDULE", "every morning", "DIGEST_SCHEDULE='every morning': a cron schedule has 5 fields"),
+        ("DIGEST_TIMEZONE", "Europe/Bärlin", "DIGEST_TIMEZONE='Europe/Bärlin': not an IANA time zone"),
+        ("DIGEST_SOURCE", "hf:tomorrow", "'tomorrow' is not a date"),
+    ],
+)
+def test_invalid_settings_fail_at_start_with_one_line(monkeypatch, run_cli, key, value, problem):
+    monkeypatch.setenv("DIGEST_KEYWORDS", "exploration")
+    monkeypatch.setenv("DIGEST_TO", READER)
+    monkeypatch.setenv("DIGEST_FROM", "digest@example.com")
+    monkeypatch.setenv(key, value)
+
+    code, out, err = run_cli("run")
+
+    assert code == 1
+    assert len(err.strip().splitlines()) == 1
+    assert problem in err
+
+
+def test_the_start_log_never_shows_the_password(tmp_path, caplog):
+    settings = load_settings(None, {
+        "DIGEST_KEYWORDS": "x", "DIGEST_TO": READER, "DIGEST_FROM": "d@example.com",
+        "DIGEST_SMTP_USER": "ada", "DIGEST_SMTP_PASSWORD": "s3cret-Pa55", "DIGEST_STATE_DB": str(tmp_path / "s.db"),
+    })
+    caplog.set_level(logging.INFO, logger="digest")
+
+    Daemon(settings, []).log_start()
+
+    assert "smtp_user=ada" in caplog.text
+    assert "s3cret" not in caplog.text
