@@ -17,7 +17,7 @@ from .model import Listing, Subscriber
 from .errors import ConfigError
 from .lock import SendLock
 from .mime import build_message, encode_address, encode_header
-from .rank import Index, Pick, Selection, rank
+from .rank import Index, Pick, Selection, rank_many
 from .render import Renderer, Rendered
 
 log = logging.getLogger("digest")
@@ -117,15 +117,14 @@ class Digest:
     ) -> list[tuple[Subscriber, list[Pick]]]:
         """Index the listing once and rank it for every enabled reader."""
         index = Index(listing.papers)
-        results = []
-        for reader in readers:
-            if not reader.enabled:
-                continue
-            already = (sent or {}).get(reader.email.lower(), set())
-            picks = rank(index, parse_profile(reader.keywords), sent=already,
-                         selection=self.selection_for(reader, limit))
-            results.append((reader, picks))
-        return results
+        enabled = [reader for reader in readers if reader.enabled]
+        picks = rank_many(
+            index,
+            [parse_profile(reader.keywords) for reader in enabled],
+            [(sent or {}).get(reader.email.lower(), set()) for reader in enabled],
+            [self.selection_for(reader, limit) for reader in enabled],
+        )
+        return list(zip(enabled, picks))
 
     def send(
         self,

@@ -12,8 +12,9 @@ Matching is case-insensitive; plural and inflected forms match through stemming.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .errors import KeywordError
 
@@ -34,14 +35,12 @@ class Keyword:
 @dataclass(frozen=True, slots=True)
 class Profile:
     keywords: tuple[Keyword, ...]
+    wanted: tuple[Keyword, ...] = field(init=False)
+    excluded: tuple[Keyword, ...] = field(init=False)
 
-    @property
-    def wanted(self) -> tuple[Keyword, ...]:
-        return tuple(k for k in self.keywords if not k.exclude)
-
-    @property
-    def excluded(self) -> tuple[Keyword, ...]:
-        return tuple(k for k in self.keywords if k.exclude)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "wanted", tuple(k for k in self.keywords if not k.exclude))
+        object.__setattr__(self, "excluded", tuple(k for k in self.keywords if k.exclude))
 
 
 def split_keywords(spec: str) -> list[str]:
@@ -71,7 +70,9 @@ def parse_profile(spec: str | Sequence[str]) -> Profile:
     return Profile(_merge_duplicates(keywords))
 
 
+@lru_cache(maxsize=100_000)
 def parse_keyword(item: str) -> Keyword:
+    """One keyword expression; cached, since readers of one list share most keywords."""
     text = item.strip()
     weight = 1.0
     match = _WEIGHT.search(text)

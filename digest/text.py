@@ -31,14 +31,15 @@ def stem(word: str) -> str:
 def words(text: str) -> list[tuple[str, str]]:
     """``[(raw_lower, stem), ...]``; hyphenated words give their parts."""
     out: list[tuple[str, str]] = []
-    for match in _TOKEN.finditer(text):
-        token = match.group()
-        for part in re.split(r"[-']", token):
-            if part:
-                out.append(_word(part))
+    for token in _TOKEN.findall(text):
+        if "-" in token or "'" in token:
+            out.extend(_word(part) for part in token.replace("'", "-").split("-") if part)
+        else:
+            out.append(_word(token))
     return out
 
 
+@lru_cache(maxsize=200_000)
 def _word(part: str) -> tuple[str, str]:
     if len(part) >= 3 and part[-1] == "s" and part[:-1].isupper():
         part = part[:-1]  # LLMs -> LLM
@@ -50,9 +51,12 @@ def hyphen_joins(text: str) -> list[tuple[int, str]]:
     """``multi-modal`` also indexes ``multimodal``: (index of first part, joined stem)."""
     out: list[tuple[int, str]] = []
     index = 0
-    for match in _TOKEN.finditer(text):
-        parts = [p for p in re.split(r"[-']", match.group()) if p]
-        if len(parts) > 1 and "-" in match.group():
+    for token in _TOKEN.findall(text):
+        if "-" not in token and "'" not in token:
+            index += 1
+            continue
+        parts = [p for p in token.replace("'", "-").split("-") if p]
+        if len(parts) > 1 and "-" in token:
             out.append((index, stem("".join(parts).lower())))
         index += len(parts)
     return out

@@ -106,3 +106,55 @@ def test_picks_explain_where_they_matched() -> None:
     assert pick.paper.id == "2601.00002"
     where = {m.keyword: m.fields for m in pick.matched}
     assert where == {"exploration": ("title", "abstract"), "curiosity": ("abstract",)}
+
+
+# --- many readers: the fast paths give the same picks as the plain one ----------------
+
+def _listing(count: int = 120) -> list:
+    import random
+
+    rng = random.Random(3)
+    topics = ["reward model", "exploration", "language model", "graph neural network", "diffusion",
+              "robot arm", "survey", "curiosity", "speech", "retrieval", "agents", "vision"]
+    papers = []
+    for n in range(count):
+        words = rng.sample(topics, 3)
+        title = f"{words[0].title()} and {words[1]} number {n}"
+        abstract = f"We study {words[0]} with {words[1]}. " + " ".join(rng.sample(topics, 4)) + f" {words[2]}."
+        papers.append(make_paper(title, abstract, id=f"2602.{n:05d}", upvotes=rng.randint(0, 30)))
+    return papers
+
+
+PROFILES = ["exploration, curiosity", "language model*, -survey", "reward model^2, agents, retrieval",
+            "diffusion, vision, speech, robot arm", '"graph neural network", agents', "survey"]
+
+
+@pytest.mark.parametrize("spec", PROFILES)
+@pytest.mark.parametrize("max_items,min_score", [(3, 2.0), (10, 1.0), (5, 4.0)])
+def test_the_top_k_shortcut_picks_exactly_what_full_scoring_picks(spec: str, max_items: int, min_score: float) -> None:
+    from digest.rank import _select, score_profile
+
+    index = Index(_listing())
+    profile = parse_profile(spec)
+    selection = Selection(max_items=max_items, min_score=min_score)
+
+    fast = rank(index, profile, sent={"2602.00004"}, selection=selection)
+    full = _select(index, profile, score_profile(index, profile), {"2602.00004"}, selection)
+
+    assert [(p.paper.id, p.score) for p in fast] == [(p.paper.id, p.score) for p in full]
+    assert len(fast) <= max_items and all(p.score >= min_score for p in fast)
+
+
+def test_rank_many_in_two_workers_equals_one_by_one() -> None:
+    from digest.rank import rank_many
+
+    papers = _listing()
+    profiles = [parse_profile(PROFILES[n % len(PROFILES)]) for n in range(60)]
+    selections = [Selection(max_items=1 + n % 7, min_score=1.0) for n in range(60)]
+    sent = [{f"2602.{n:05d}"} for n in range(60)]
+
+    together = rank_many(Index(papers), profiles, sent, selections, workers=2, parallel_min=10)
+    alone = [rank(Index(papers), p, sent=s, selection=sel) for p, s, sel in zip(profiles, sent, selections)]
+
+    assert [[(p.paper.id, p.score, p.matched, p.rank) for p in r] for r in together] == \
+        [[(p.paper.id, p.score, p.matched, p.rank) for p in r] for r in alone]
