@@ -7,11 +7,13 @@ plain text, verifies certificates, and never puts the password in a message.
 from __future__ import annotations
 
 import logging
+import queue
 import smtplib
 import socket
 import ssl
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from .errors import AuthError, ConfigError, MailError
@@ -137,3 +139,93 @@ def _describe(err: BaseException) -> str:
     if isinstance(err, smtplib.SMTPResponseException):
         return f"{err.smtp_code} {_text(err.smtp_error)}"
     return str(err) or type(err).__name__
+
+
+@dataclass
+class Outgoing:
+    """One built message on its way, with what to record once the server has it."""
+
+    recipient: str
+    message_id: str
+    message: bytes
+    paper_ids: list[str]
+
+
+class SendQueue:
+    """Deliver on one background thread while the caller renders the next digests.
+
+    SMTP is mostly waiting for the server's reply; a sender thread (the wait
+    releases the GIL) lets rendering and building overlap it, on the same single
+    connection. Results come back to the caller's thread, which records them: a
+    message is recorded as sent only after the server accepted it. A fatal error
+    (server gone after the retries, refused login) stops the queue; the messages
+    behind it are neither sent nor recorded, so the next run sends them.
+    """
+
+    def __init__(self, mailer: "Mailer", sender: str, depth: int = 4) -> None:
+        self.mailer = mailer
+        self.sender = sender
+        self._todo: queue.Queue[Outgoing | None] = queue.Queue(maxsize=depth)
+        self._done: queue.Queue[tuple[Outgoing, Delivery]] = queue.Queue()
+        self._error: BaseException | None = None
+        self._stopped = threading.Event()
+        # started by the first submit: a producer may fork before, while this process has one thread
+        self._thread = threading.Thread(target=self._run, name="digest-smtp", daemon=True)
+
+    def _run(self) -> None:
+        while True:
+            item = self._todo.get()
+            if item is None or self._error is not None:
+                if item is None:
+                    return
+                continue
+            try:
+                delivery = self.mailer.send(self.sender, item.recipient, item.message)
+            except BaseException as err:  # noqa: BLE001 (handed to the caller's thread)
+                self._error = err
+                self._stopped.set()
+                continue
+            self._done.put((item, delivery))
+
+    def submit(self, item: Outgoing) -> None:
+        """Queue one message; waits while ``depth`` messages are ahead of it."""
+        if not self._thread.is_alive() and self._thread.ident is None:
+            self._thread.start()
+        while not self._stopped.is_set():
+            try:
+                self._todo.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def finished(self) -> Iterator[tuple[Outgoing, Delivery]]:
+        """Deliveries the server has answered since the last call."""
+        while True:
+            try:
+                yield self._done.get_nowait()
+            except queue.Empty:
+                return
+
+    def close(self) -> None:
+        """Wait for everything queued (unless stopped by an error)."""
+        if self._thread.ident is None:
+            return
+        while self._thread.is_alive():
+            try:
+                self._todo.put(None, timeout=0.1)
+                break
+            except queue.Full:
+                if self._stopped.is_set():
+                    self._drop_pending()
+        self._thread.join()
+
+    def _drop_pending(self) -> None:
+        while True:
+            try:
+                self._todo.get_nowait()
+            except queue.Empty:
+                return
+
+    def raise_error(self) -> None:
+        if self._error is not None:
+            raise self._error

@@ -8,10 +8,11 @@ the email package's own helpers, and CR/LF never reaches a header.
 
 from __future__ import annotations
 
+import base64
 import binascii
 import re
 import uuid
-from email.header import Header
+from functools import lru_cache
 from email.utils import formataddr, parseaddr
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
@@ -23,17 +24,35 @@ def clean_header(value: str) -> str:
 
 
 def encode_header(value: str) -> str:
+    """RFC 2047 base64 encoded-words, folded, for anything that is not short plain ASCII."""
     value = clean_header(value)
     if value.isascii() and len(value) < 900:
         return value
-    return Header(value, "utf-8", maxlinelen=76).encode()
+    return "\r\n ".join(f"=?utf-8?b?{base64.b64encode(chunk).decode()}?=" for chunk in _utf8_chunks(value, 45))
 
 
+def _utf8_chunks(value: str, size: int) -> list[bytes]:
+    """UTF-8 pieces of at most ``size`` bytes that never split a character."""
+    chunks: list[bytes] = []
+    current = bytearray()
+    for char in value:
+        data = char.encode("utf-8")
+        if len(current) + len(data) > size:
+            chunks.append(bytes(current))
+            current = bytearray()
+        current += data
+    if current:
+        chunks.append(bytes(current))
+    return chunks
+
+
+@lru_cache(maxsize=1024)
 def encode_address(value: str) -> str:
     name, address = parseaddr(clean_header(value))
     return formataddr((name, address), charset="utf-8") if name else address
 
 
+@lru_cache(maxsize=16)  # render measures the size, build encodes the same text again
 def qp(text: str) -> bytes:
     """Quoted-printable with CRLF line ends, as SMTP wants them."""
     body = binascii.b2a_qp(text.replace("\r\n", "\n").encode("utf-8"), istext=True)

@@ -662,7 +662,7 @@ def rank_many(
     sent = sent if sent is not None else [frozenset()] * len(profiles)
     selections = selections if selections is not None else [Selection()] * len(profiles)
     workers = min(workers or os.cpu_count() or 1, max(len(profiles) // max(parallel_min // 2, 1), 1))
-    if workers < 2 or len(profiles) < parallel_min or not _fork_is_safe():
+    if workers < 2 or len(profiles) < parallel_min or not fork_is_safe():
         return [rank(index, p, sent=s, selection=sel) for p, s, sel in zip(profiles, sent, selections)]
     index.prepare(profiles)
     global _SHARED
@@ -695,5 +695,5 @@ def _rank_slice(bounds: tuple[int, int]) -> list[list[tuple[int, float, tuple[Ma
     ]
 
 
-def _fork_is_safe() -> bool:
+def fork_is_safe() -> bool:
     return threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods()

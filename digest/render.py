@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -57,8 +58,23 @@ class Renderer:
             undefined=jinja2.StrictUndefined,
             keep_trailing_newline=True,
         )
+        self.env.filters["wordwrap"] = self._cached_wordwrap(self.env)
         self._stamp: tuple[float, ...] = ()
         self.load()
+
+    @staticmethod
+    def _cached_wordwrap(env: jinja2.Environment) -> Any:
+        """Jinja's own ``wordwrap``, remembered: the same abstract is wrapped for many readers."""
+
+        @lru_cache(maxsize=4096)
+        def wrap(text: str, width: int = 79, break_long_words: bool = True, wrapstring: str | None = None,
+                 break_on_hyphens: bool = True) -> str:
+            return jinja2.filters.do_wordwrap(env, text, width, break_long_words, wrapstring, break_on_hyphens)
+
+        def wordwrap(text: Any, *args: Any, **kwargs: Any) -> str:
+            return wrap(str(text), *args, **kwargs)
+
+        return wordwrap
 
     def load(self) -> None:
         """(Re)compile the templates; a broken template is a TemplateError naming it."""
@@ -159,18 +175,33 @@ def shorten(text: str, chars: int) -> str:
     return cut.rstrip(",;:") + " …"
 
 
-def highlight(text: str, stems: set[str]) -> Markup:
+def highlight(text: str, stems: set[str] | frozenset[str]) -> Markup:
     """Escape ``text`` and bold the words whose stem a keyword has."""
+    return _highlight(text, frozenset(stems))
+
+
+@lru_cache(maxsize=8192)  # readers who share a keyword get the same snippet for the same paper
+def _highlight(text: str, stems: frozenset[str]) -> Markup:
     out: list[str] = []
     last = 0
-    for match in re.finditer(r"[^\W_]+", text):
-        word = match.group()
-        if stems and words(word) and words(word)[0][1] in stems:
-            out.append(str(escape(text[last:match.start()])))
-            out.append(f"<strong>{escape(word)}</strong>")
-            last = match.end()
+    for start, end, word_stem in _stemmed_words(text) if stems else ():
+        if word_stem in stems:
+            out.append(str(escape(text[last:start])))
+            out.append(f"<strong>{escape(text[start:end])}</strong>")
+            last = end
     out.append(str(escape(text[last:])))
     return Markup("".join(out))
+
+
+@lru_cache(maxsize=4096)
+def _stemmed_words(text: str) -> tuple[tuple[int, int, str], ...]:
+    """(start, end, stem) of each word: a snippet is shared by every reader it is picked for."""
+    found = []
+    for match in re.finditer(r"[^\W_]+", text):
+        tokens = words(match.group())
+        if tokens:
+            found.append((match.start(), match.end(), tokens[0][1]))
+    return tuple(found)
 
 
 def safe_url(url: str | None) -> str | None:

@@ -132,25 +132,35 @@ class Store:
 
     def record_sent(self, email: str, message_id: str, paper_ids: Iterable[str]) -> None:
         """Called only after the server accepted the message: one transaction."""
+        self.record_deliveries([(email, message_id, list(paper_ids), None)])
+
+    def record_failed(self, email: str, message_id: str, error: str, papers: int) -> None:
+        self.record_deliveries([(email, message_id, ["?"] * papers, error)])
+
+    def record_deliveries(self, deliveries: Iterable[tuple[str, str, list[str], str | None]]) -> None:
+        """(email, Message-ID, paper ids, error or None) of messages the server has answered.
+
+        One transaction for the lot: a batch commits as soon as the replies are in.
+        """
         now = utcnow()
-        ids = list(paper_ids)
+        messages, sent = [], []
+        for email, message_id, paper_ids, error in deliveries:
+            status = "failed" if error else "sent"
+            messages.append({"mid": message_id, "email": email.lower(), "now": now, "status": status,
+                             "error": error, "n": len(paper_ids)})
+            if not error:
+                sent.extend({"email": email.lower(), "pid": pid, "mid": message_id, "now": now} for pid in paper_ids)
+        if not messages:
+            return
         with self.transaction():
-            self.db.execute(
+            self.db.executemany(
                 "INSERT OR REPLACE INTO messages (message_id, email, created, status, error, papers) "
-                "VALUES (:mid, :email, :now, 'sent', NULL, :n)",
-                {"mid": message_id, "email": email.lower(), "now": now, "n": len(ids)},
+                "VALUES (:mid, :email, :now, :status, :error, :n)",
+                messages,
             )
             self.db.executemany(
                 "INSERT OR REPLACE INTO sent (email, paper_id, message_id, sent_at) VALUES (:email, :pid, :mid, :now)",
-                [{"email": email.lower(), "pid": pid, "mid": message_id, "now": now} for pid in ids],
-            )
-
-    def record_failed(self, email: str, message_id: str, error: str, papers: int) -> None:
-        with self.transaction():
-            self.db.execute(
-                "INSERT OR REPLACE INTO messages (message_id, email, created, status, error, papers) "
-                "VALUES (:mid, :email, :now, 'failed', :error, :n)",
-                {"mid": message_id, "email": email.lower(), "now": utcnow(), "error": error, "n": papers},
+                sent,
             )
 
     def message_status(self, email: str) -> list[tuple[str, str]]:

@@ -185,3 +185,45 @@ def test_two_processes_started_together_deliver_once(server, inbox, tmp_path) ->
     codes = [p.wait(timeout=60) for p in procs]
     assert codes == [0, 0]
     assert len(inbox.messages) == 1
+
+
+def test_a_big_list_built_by_a_forked_producer_is_delivered_once_each(server, inbox, tmp_path) -> None:
+    """`digest send` in its own (single-threaded) process forks a renderer for big lists."""
+    from digest.app import PRODUCER_MIN
+
+    readers = PRODUCER_MIN + 20
+    lines = []
+    for n in range(readers):
+        keywords = '["reward model", "exploration"]' if n % 3 else '["quantum chromodynamics"]'
+        lines.append(f'[[subscribers]]\nemail = "reader{n}@example.org"\nkeywords = {keywords}\n')
+    subscribers = tmp_path / "subscribers.toml"
+    subscribers.write_text("\n".join(lines), encoding="utf-8")
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")},
+           "DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(server.port), "DIGEST_SMTP_SECURITY": "none",
+           "DIGEST_FROM": "digest@example.com", "DIGEST_SUBSCRIBERS": str(subscribers),
+           "DIGEST_STATE_DB": str(tmp_path / "state.db"), "DIGEST_MIN_SCORE": "1"}
+    command = [sys.executable, "-m", "digest", "-v", "send", "--source", str(FIXTURES / "papers.jsonl")]
+
+    first = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    again = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+
+    matching = sum(1 for n in range(readers) if n % 3)
+    assert first.returncode == 0, first.stderr
+    assert f"building {readers} messages in a second process" in first.stderr
+    assert first.stdout.strip().endswith(f"sent {matching}, nothing new {readers - matching}, failed 0")
+    assert sorted(m["To"] for m in inbox.messages) == sorted(f"reader{n}@example.org" for n in range(readers) if n % 3)
+    assert again.stdout.strip().endswith(f"sent 0, nothing new {readers}, failed 0")
+    with Store.open(tmp_path / "state.db") as store:
+        assert len(store.all_sent_ids()) == matching
+
+
+def test_non_ascii_subjects_are_encoded_words_that_decode_back() -> None:
+    from email.header import decode_header, make_header
+
+    from digest.mime import encode_header
+
+    subject = "Paper digest · 12 new: Über-große Sprachmodelle und 数学 " + "x" * 80
+    encoded = encode_header(subject)
+
+    assert encoded.isascii() and all(len(line) <= 78 for line in encoded.split("\r\n"))
+    assert str(make_header(decode_header(encoded))) == subject
