@@ -267,10 +267,13 @@ def run_check(args: argparse.Namespace) -> int:
     from .mail import Mailer
     from .render import Renderer
 
+    from . import sources
+
     settings = settings_for(args)
     readers = subscribers_from_settings(settings)
+    chosen = sources.resolve(settings.source)
     Renderer(settings.templates_dir)
-    print(f"settings ok: {len(readers)} reader(s), templates ok")
+    print(f"settings ok: {len(readers)} reader(s), source {', '.join(s.name for s in chosen)}, templates ok")
     if not settings.from_addr:
         raise ConfigError("DIGEST_FROM is not set; set it to the sender address")
     if not args.no_smtp:
