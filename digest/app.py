@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import queue
+import threading
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from email.utils import format_datetime, make_msgid, parseaddr
@@ -35,11 +36,14 @@ class SendReport:
     failed: dict[str, str] = field(default_factory=dict)
     written: list[Path] = field(default_factory=list)
     note: str = ""
+    stopped: int = 0  # readers left for the next run after a stop signal
 
     def summary(self) -> str:
         parts = [f"sent {len(self.sent)}", f"nothing new {len(self.nothing_new)}", f"failed {len(self.failed)}"]
         if self.written:
             parts.append(f"written {len(self.written)} (dry run)")
+        if self.stopped:
+            parts.append(f"stopped early, {self.stopped} left for the next run")
         return ", ".join(parts) + (f" ({self.note})" if self.note else "")
 from .settings import Settings
 
@@ -51,6 +55,7 @@ class Digest:
         self.settings = settings
         self.http = http
         self._renderer = renderer
+        self.stopping = threading.Event()  # set by a signal: finish the message in hand, then stop
 
     @property
     def renderer(self) -> Renderer:
@@ -183,6 +188,9 @@ class Digest:
                         report.nothing_new.append(reader.email)
                 todo = [r for r in readers if r.enabled and r.email.lower() not in done_today]
                 for number, (reader, item) in enumerate(self._produce(listing, todo, sent), 1):
+                    if self.stopping.is_set():
+                        report.stopped = len(todo) - number + 1
+                        break
                     if item is None:
                         report.nothing_new.append(reader.email)
                     elif outgoing is None:
@@ -193,6 +201,8 @@ class Digest:
                     if progress:
                         progress(number, len(todo))
                 if outgoing is not None:
+                    if self.stopping.is_set():
+                        report.stopped += outgoing.drop_pending()
                     outgoing.close()
                     self._record(outgoing, store, report)
                     outgoing.raise_error()

@@ -7,11 +7,14 @@ bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import shutil
+import signal
 import sys
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from . import __version__
@@ -202,7 +205,7 @@ def run_send(args: argparse.Namespace) -> int:
     settings = settings_for(args)
     readers = chosen_readers(args, settings)
     progress = _progress_bar if sys.stderr.isatty() and len(readers) > 20 else None
-    with make_digest(settings) as app:
+    with make_digest(settings) as app, _stop_on_signals(app.stopping):
         report = app.send(readers, source=args.source, dry_run=args.dry_run, outbox=args.outbox,
                           force=args.force, offline=args.offline, progress=progress)
     for email, error in report.failed.items():
@@ -210,7 +213,25 @@ def run_send(args: argparse.Namespace) -> int:
     for path in report.written:
         print(f"wrote {path}")
     print(report.summary())
-    return 1 if report.failed else 0
+    return 1 if report.failed or report.stopped else 0
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stopping: threading.Event) -> Iterator[None]:
+    """SIGTERM/SIGINT: finish the message in hand and record it, then stop (a second one kills)."""
+    def ask_to_stop(number: int, frame: object) -> None:
+        print(f"digest: {signal.Signals(number).name}: stopping after the current message", file=sys.stderr)
+        stopping.set()
+        signal.signal(number, previous[number])
+
+    previous = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGINT)}
+    for number in previous:
+        signal.signal(number, ask_to_stop)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def _progress_bar(done: int, total: int) -> None:

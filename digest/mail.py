@@ -219,12 +219,18 @@ class SendQueue:
                     self._drop_pending()
         self._thread.join()
 
-    def _drop_pending(self) -> None:
+    def _drop_pending(self) -> int:
+        dropped = 0
         while True:
             try:
-                self._todo.get_nowait()
+                if self._todo.get_nowait() is not None:
+                    dropped += 1
             except queue.Empty:
-                return
+                return dropped
+
+    def drop_pending(self) -> int:
+        """Forget the messages not handed to the server yet (a stop): they go next run."""
+        return self._drop_pending()
 
     def raise_error(self) -> None:
         if self._error is not None:

@@ -227,3 +227,41 @@ def test_non_ascii_subjects_are_encoded_words_that_decode_back() -> None:
 
     assert encoded.isascii() and all(len(line) <= 78 for line in encoded.split("\r\n"))
     assert str(make_header(decode_header(encoded))) == subject
+
+
+def test_sigterm_during_a_send_records_what_went_out_and_the_next_run_sends_the_rest(inbox, tmp_path) -> None:
+    import signal
+    import time
+
+    inbox.delay = 0.4  # each message takes a while: the signal lands mid-batch
+    controller = start(inbox)
+    try:
+        lines = [f'[[subscribers]]\nemail = "reader{n}@example.org"\nkeywords = ["exploration"]\n' for n in range(6)]
+        (tmp_path / "subscribers.toml").write_text("\n".join(lines), encoding="utf-8")
+        env = {**{k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")},
+               "DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(controller.port),
+               "DIGEST_SMTP_SECURITY": "none", "DIGEST_FROM": "digest@example.com",
+               "DIGEST_SUBSCRIBERS": str(tmp_path / "subscribers.toml"),
+               "DIGEST_STATE_DB": str(tmp_path / "state.db"), "DIGEST_MIN_SCORE": "1"}
+        command = [sys.executable, "-m", "digest", "send", "--source", str(FIXTURES / "papers.jsonl")]
+        first = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        while not inbox.receiving.is_set() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        first.send_signal(signal.SIGTERM)
+        out, err = first.communicate(timeout=30)
+        delivered_first = len(inbox.messages)
+
+        with Store.open(tmp_path / "state.db") as store:
+            recorded = {email for email, ids in store.all_sent_ids().items() if ids}
+        inbox.delay = 0
+        second = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    finally:
+        controller.stop()
+
+    assert first.returncode == 1, err
+    assert "stopping after the current message" in err and "stopped early" in out
+    assert 1 <= delivered_first < 6
+    assert recorded == {m["To"] for m in inbox.messages[:delivered_first]}
+    assert second.returncode == 0, second.stderr
+    assert sorted(m["To"] for m in inbox.messages) == sorted(f"reader{n}@example.org" for n in range(6))
