@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
@@ -11,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from digest.errors import ConfigError, EmptyListingError, ListingError, SourceError
+from digest.errors import ConfigError, ListingError, SourceError
 from digest.sources import FetchContext, fetch_all, resolve
 from digest.sources.http import USER_AGENT, Fetcher
 
