@@ -57,10 +57,16 @@ def bm25_baseline(docs: list[dict], queries: list[str]) -> list[list[str]]:
     return runs
 
 
-def our_runs(docs: list[dict], queries: list[str], feedback: bool = False) -> tuple[list[list[str]], float, float]:
+def our_runs(docs: list[dict], queries: list[str], feedback: bool = False,
+             semantic: bool = False) -> tuple[list[list[str]], float, float]:
     started = time.perf_counter()
     papers = [make_paper(d["title"], d["abstract"], id=d["id"]) for d in docs]
-    index = Index(papers, feedback=feedback)
+    embedder = None
+    if semantic:
+        from digest.semantic import Embedder
+
+        embedder = Embedder()
+    index = Index(papers, feedback=feedback, embedder=embedder)
     indexed = time.perf_counter()
     everything = Selection(max_items=None, min_score=0.0)
     runs = [[p.paper.id for p in rank(index, parse_profile([q]), selection=everything)][:50] for q in queries]
@@ -81,10 +87,18 @@ def main() -> int:
     base = bm25_baseline(docs, queries)
     ours, index_s, query_s = our_runs(docs, queries)
     with_feedback, _, _ = our_runs(docs, queries, feedback=True)
+    runs = [("bm25 baseline", base), ("digest", ours), ("digest + feedback (off)", with_feedback)]
+    from digest.semantic import available
+
+    if available():
+        semantic, _, semantic_query_s = our_runs(docs, queries, semantic=True)
+        runs.append(("digest + semantic (extra)", semantic))
+    else:
+        print("(digest[semantic] is not installed: no semantic row)")
     print(f"{len(docs)} documents, {len(queries)} queries; digest index {index_s:.2f} s, queries {query_s:.2f} s")
     print(f"{'ranker':<24} {'nDCG@10':>8} {'P@10':>7} {'R@50':>7}")
-    for name, runs in (("bm25 baseline", base), ("digest", ours), ("digest + feedback (off)", with_feedback)):
-        rows = [metrics(r, set(q["relevant_ids"])) for r, q in zip(runs, qrels)]
+    for name, ranked in runs:
+        rows = [metrics(r, set(q["relevant_ids"])) for r, q in zip(ranked, qrels)]
         mean = {k: sum(r[k] for r in rows) / len(rows) for k in rows[0]}
         print(f"{name:<24} {mean['ndcg@10']:>8.3f} {mean['p@10']:>7.3f} {mean['recall@50']:>7.3f}")
     return 0

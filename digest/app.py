@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 
 from . import sources
 from .keywords import parse_profile
-from .model import Listing, Subscriber
+from .model import Listing, Paper, Subscriber
 from .errors import ConfigError, DigestError
 from .lock import SendLock
 from .mail import Outgoing, SendQueue
@@ -109,6 +109,15 @@ class Digest:
         listing = sources.fetch_all(chosen, context)
         return Listing(listing.source, listing.papers, listing.warnings, [*listing.notes, *context.notes])
 
+    def make_index(self, papers: Sequence[Paper]) -> Index:
+        """The day's index; with DIGEST_SEMANTIC=true (and the extra) it also embeds the papers."""
+        embedder = None
+        if self.settings.semantic:
+            from .semantic import Embedder
+
+            embedder = Embedder()
+        return Index(papers, embedder=embedder)
+
     def selection_for(self, reader: Subscriber, limit: int | None = None) -> Selection:
         max_items = reader.max_items if reader.max_items is not None else self.settings.max_items
         if limit is not None:
@@ -124,7 +133,7 @@ class Digest:
         limit: int | None = None,
     ) -> list[tuple[Subscriber, list[Pick]]]:
         """Index the listing once and rank it for every enabled reader."""
-        index = Index(listing.papers)
+        index = self.make_index(listing.papers)
         enabled = [reader for reader in readers if reader.enabled]
         picks = rank_many(
             index,
@@ -339,7 +348,7 @@ def _produce_in_child(app: Digest, listing: Listing, readers: Sequence[Subscribe
                       sent: Mapping[str, set[str]], channel: Any) -> None:
     """In the forked child: rank and build each reader's message, one by one, in order."""
     try:
-        index = Index(listing.papers)
+        index = app.make_index(listing.papers)
         for number, reader in enumerate(readers):
             picks = rank(index, parse_profile(reader.keywords), sent=sent.get(reader.email.lower(), set()),
                          selection=app.selection_for(reader))

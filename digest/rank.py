@@ -36,6 +36,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from .keywords import Keyword, Profile
 from .model import Paper, title_key
@@ -105,9 +106,11 @@ class Index:
     """The day's listing, tokenised once and shared by every reader's profile."""
 
     def __init__(self, papers: Sequence[Paper], acronyms: Mapping[str, str] | None = None,
-                 feedback: bool = False) -> None:
+                 feedback: bool = False, embedder: Any = None) -> None:
         self.papers = list(papers)
         self.feedback = feedback
+        self.embedder = embedder  # digest.semantic.Embedder, or None (lexical only)
+        self._vectors = embedder.embed([f"{p.title}. {p.abstract}" for p in self.papers]) if embedder and self.papers else None
         self.postings: dict[str, dict[int, list[int]]] = defaultdict(dict)
         self.surface: dict[str, dict[int, list[int]]] = defaultdict(dict)  # the word as written, give or take a plural
         self.docs: list[_Doc] = [self._add(i, p) for i, p in enumerate(self.papers)]
@@ -248,6 +251,9 @@ class Index:
             if feedback and not keyword.exact and scores:
                 for i, s in self._feedback_scores(scores, keyword).items():
                     scores[i] = scores.get(i, 0.0) + s
+            if self._vectors is not None and not keyword.exact:
+                for i, s in self._semantic_scores(keyword).items():
+                    scores[i] = scores.get(i, 0.0) + s
             # traces of feedback alone cannot lift a paper over any useful threshold, but summing
             # them costs most of the time when thousands of profiles share a listing
             self._cache[key] = {i: s for i, s in scores.items() if s >= MIN_CONTRIBUTION}
@@ -325,6 +331,15 @@ class Index:
             if starts:
                 found[i] = starts
         return found
+
+    def _semantic_scores(self, keyword: Keyword) -> dict[int, float]:
+        """Meaning, not words: closeness of the keyword and each paper above a floor."""
+        from .semantic import SEMANTIC_FLOOR, SEMANTIC_WEIGHT
+
+        query = self.embedder.embed([" ".join(keyword.words)])[0]
+        similarity = self._vectors @ query
+        return {int(i): SEMANTIC_WEIGHT * (float(similarity[i]) - SEMANTIC_FLOOR)
+                for i in (similarity > SEMANTIC_FLOOR).nonzero()[0]}
 
     def _term_shares(self, i: int) -> list[tuple[str, float]]:
         """A paper's stems (longer than 2 letters): share of its length times idf."""

@@ -56,6 +56,7 @@ class Settings:
     state_db: Path = Path()
     templates_dir: Path | None = None
     send_empty: bool = False
+    semantic: bool = False
     unsubscribe_url: str = ""
     lookback_days: int = 3
     cache_dir: Path = Path()
@@ -182,6 +183,7 @@ _PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "DIGEST_STATE_DB": ("state_db", _path),
     "DIGEST_TEMPLATES_DIR": ("templates_dir", _path),
     "DIGEST_SEND_EMPTY": ("send_empty", _bool),
+    "DIGEST_SEMANTIC": ("semantic", _bool),
     "DIGEST_UNSUBSCRIBE_URL": ("unsubscribe_url", _text),
     "DIGEST_LOOKBACK_DAYS": ("lookback_days", _positive_int),
     "DIGEST_CACHE_DIR": ("cache_dir", _path),

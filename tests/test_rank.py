@@ -158,3 +158,57 @@ def test_rank_many_in_two_workers_equals_one_by_one() -> None:
 
     assert [[(p.paper.id, p.score, p.matched, p.rank) for p in r] for r in together] == \
         [[(p.paper.id, p.score, p.matched, p.rank) for p in r] for r in alone]
+
+
+# --- optional semantic matching ---------------------------------------------------------
+
+def test_semantic_without_the_extra_is_one_clear_line(monkeypatch, run_cli) -> None:
+    import sys
+
+    from digest import semantic
+
+    monkeypatch.setitem(sys.modules, "wordllama", None)  # as if the extra were not installed
+    monkeypatch.setattr(semantic.Embedder, "_model", None)
+    monkeypatch.setenv("DIGEST_SEMANTIC", "true")
+
+    code, out, err = run_cli("rank", "--source", "sample", "--keywords", "exploration")
+
+    assert code == 1
+    assert err.strip().splitlines() == [
+        "digest: error: DIGEST_SEMANTIC=true needs the optional extra: pip install 'digest[semantic]' (or set it to false)"
+    ]
+
+
+semantic_installed = pytest.mark.skipif(
+    not __import__("digest.semantic", fromlist=["available"]).available(), reason="digest[semantic] not installed"
+)
+
+
+@semantic_installed
+def test_semantic_matching_finds_a_paper_by_meaning_but_never_picks_on_meaning_alone() -> None:
+    from digest.semantic import Embedder
+
+    papers = [
+        make_paper("Automobile Crash Safety", "We study how cars and trucks protect drivers in collisions.", id="2603.00001"),
+        make_paper("Protein Folding Kinetics", "Proteins fold through intermediate states in the cell.", id="2603.00002"),
+    ]
+    lexical = Index(papers)
+    semantic = Index(papers, embedder=Embedder())
+    keyword = parse_profile("vehicle").wanted[0]
+
+    assert lexical.keyword_scores(keyword) == {}
+    scores = semantic.keyword_scores(keyword)
+    assert scores.get(0, 0) > scores.get(1, 0) and scores[0] > 0
+    assert rank(semantic, parse_profile("vehicle"), selection=Selection(max_items=5, min_score=2.0)) == []
+
+
+@semantic_installed
+def test_semantic_scores_add_to_word_matches(monkeypatch) -> None:
+    from digest.semantic import Embedder
+
+    plain = rank(Index(PAPERS), parse_profile("exploration"), selection=EVERYTHING)
+    boosted = rank(Index(PAPERS, embedder=Embedder()), parse_profile("exploration"), selection=EVERYTHING)
+
+    assert {p.paper.id for p in plain} <= {p.paper.id for p in boosted}
+    by_id = {p.paper.id: p.score for p in boosted}
+    assert all(by_id[p.paper.id] >= p.score for p in plain)
