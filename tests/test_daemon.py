@@ -206,3 +206,27 @@ def test_the_start_log_never_shows_the_password(tmp_path, caplog):
 
     assert "smtp_user=ada" in caplog.text
     assert "s3cret" not in caplog.text
+
+
+def test_status_shows_the_next_run_the_history_and_the_last_runs(smtp, inbox, tmp_path, monkeypatch, run_cli):
+    from digest.app import Digest
+    from digest.subscribers import subscribers_from_settings
+
+    for key, value in daemon_env(smtp, tmp_path, DIGEST_SCHEDULE="30 6 * * 1-5").items():
+        if key.startswith("DIGEST_"):
+            monkeypatch.setenv(key, value)
+    code, out, _ = run_cli("status")
+    assert code == 0 and "no history yet" in out
+
+    settings = load_settings(None)
+    with Digest(settings) as app:
+        app.send(subscribers_from_settings(settings), slot="2026-11-23 06:30 Europe/Berlin")
+    code, out, err = run_cli("status")
+
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith("next run: ") and lines[0].endswith("(30 6 * * 1-5, Europe/Berlin)")
+    assert " 06:30 " in lines[0] and ("CET" in lines[0] or "CEST" in lines[0])
+    assert lines[1].startswith("history: 1 messages to 1 readers")
+    assert lines[2] == "last runs:"
+    assert "scheduled" in lines[3] and "sent 1, nothing new 0, failed 0" in lines[3]
