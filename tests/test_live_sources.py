@@ -458,3 +458,17 @@ def test_empty_day_is_not_an_error_for_send(live_env, monkeypatch, run_cli):
 
     assert code == 0, err
     assert out.strip() == "sent 0, nothing new 0, failed 0 (hf:2026-08-15: no papers listed for 2026-08-15)"
+
+
+def test_a_rerun_asks_again_only_for_today_not_for_the_earlier_days(server, fetcher):
+    for day in ("2026-08-17", "2026-08-16", "2026-08-15"):
+        server.route(f"{API}?date={day}&limit=100&p=0", Reply.json(json.dumps([hf_item(int(day[-2:]), day)]), etag='"v"'))
+
+    first = fetch("hf", server, fetcher, today=date(2026, 8, 17), lookback=3)
+    asked = len(server.requests)
+    second = fetch("hf", server, fetcher, today=date(2026, 8, 17), lookback=3)
+
+    assert asked == 3
+    assert [r.query["date"] for r in server.requests[asked:]] == ["2026-08-17"]
+    assert server.requests[-1].headers["if-none-match"] == '"v"'
+    assert sorted(p.id for p in second.papers) == sorted(p.id for p in first.papers)

@@ -172,14 +172,18 @@ class Fetcher:
     def close(self) -> None:
         self._client.close()
 
-    def get(self, url: str, params: Mapping[str, Any] | None = None) -> Fetched:
-        """The body at ``url``; from the cache when offline or when the server says 304."""
+    def get(self, url: str, params: Mapping[str, Any] | None = None, *, fresh_for: float = 0.0) -> Fetched:
+        """The body at ``url``; from the cache when offline, when the cached copy is younger
+        than ``fresh_for`` seconds (no request at all), or when the server says 304."""
         if params:
             url = f"{url}{'&' if '?' in url else '?'}{urlencode(params)}"
         cached = self.cache.load(url) if self.cache else None
         if self.offline:
             if cached is None:
                 raise SourceError(url, "not in the cache; run once without --offline to fetch it")
+            return Fetched(url, cached[0], from_cache=True, fetched_at=cached[1]["fetched_at"])
+        if cached and time.time() - cached[1]["fetched_at"] < fresh_for:
+            log.debug("%s: cached copy is fresh, not asking again", url)
             return Fetched(url, cached[0], from_cache=True, fetched_at=cached[1]["fetched_at"])
         headers = _validators(cached[1]) if cached else {}
         response = self._request(url, headers)

@@ -23,6 +23,7 @@ log = logging.getLogger("digest.sources")
 
 HF_PAGE_SIZE = 100
 HF_MAX_PAGES = 50
+PAST_DAY_FRESH = 6 * 3600  # seconds: an earlier day's listing barely changes; today's is revalidated
 _CATEGORY = re.compile(r"^[a-z][a-z-]*(\.[A-Za-z][A-Za-z-]*)?$")
 
 
@@ -98,7 +99,8 @@ class HuggingFaceSource:
         seen: set[str] = set()
         for page in range(HF_MAX_PAGES):
             try:
-                fetched = http.get(url, {"date": day.isoformat(), "limit": HF_PAGE_SIZE, "p": page})
+                fetched = http.get(url, {"date": day.isoformat(), "limit": HF_PAGE_SIZE, "p": page},
+                                   fresh_for=PAST_DAY_FRESH if day < context.today else 0.0)
             except SourceError:
                 if http.offline and page == 0:
                     ages.missing.append(day.isoformat())
