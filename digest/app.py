@@ -105,6 +105,7 @@ class Digest:
             today=self.today(), http=self._http_for(chosen, offline),
             lookback_days=self.settings.lookback_days,
             hf_base_url=self.settings.hf_base_url, arxiv_base_url=self.settings.arxiv_base_url,
+            announce_types=self.settings.arxiv_announce,
         )
         listing = sources.fetch_all(chosen, context)
         return Listing(listing.source, listing.papers, listing.warnings, [*listing.notes, *context.notes])

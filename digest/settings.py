@@ -57,6 +57,7 @@ class Settings:
     templates_dir: Path | None = None
     send_empty: bool = False
     semantic: bool = False
+    arxiv_announce: frozenset[str] = frozenset({"new", "cross"})
     unsubscribe_url: str = ""
     lookback_days: int = 3
     cache_dir: Path = Path()
@@ -112,6 +113,17 @@ def _number(value: str) -> float:
     if number < 0:
         raise ValueError("must be 0 or more")
     return number
+
+
+ANNOUNCE_TYPES = ("new", "cross", "replace", "replace-cross")
+
+
+def _announce_types(value: str) -> frozenset[str]:
+    chosen = {part.strip().lower() for part in value.split(",") if part.strip()}
+    unknown = sorted(chosen - set(ANNOUNCE_TYPES))
+    if unknown or not chosen:
+        raise ValueError(f"use a comma-separated list of {', '.join(ANNOUNCE_TYPES)}")
+    return frozenset(chosen)
 
 
 def _bool(value: str) -> bool:
@@ -184,6 +196,7 @@ _PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "DIGEST_TEMPLATES_DIR": ("templates_dir", _path),
     "DIGEST_SEND_EMPTY": ("send_empty", _bool),
     "DIGEST_SEMANTIC": ("semantic", _bool),
+    "DIGEST_ARXIV_ANNOUNCE": ("arxiv_announce", _announce_types),
     "DIGEST_UNSUBSCRIBE_URL": ("unsubscribe_url", _text),
     "DIGEST_LOOKBACK_DAYS": ("lookback_days", _positive_int),
     "DIGEST_CACHE_DIR": ("cache_dir", _path),

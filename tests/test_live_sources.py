@@ -472,3 +472,23 @@ def test_a_rerun_asks_again_only_for_today_not_for_the_earlier_days(server, fetc
     assert [r.query["date"] for r in server.requests[asked:]] == ["2026-08-17"]
     assert server.requests[-1].headers["if-none-match"] == '"v"'
     assert sorted(p.id for p in second.papers) == sorted(p.id for p in first.papers)
+
+
+@pytest.mark.parametrize(("announce", "kinds"), [(None, 3), ("new", 2), ("new, cross, replace", 4)])
+def test_digest_arxiv_announce_chooses_the_announcement_types(live_env, monkeypatch, run_cli, announce, kinds):
+    if announce:
+        monkeypatch.setenv("DIGEST_ARXIV_ANNOUNCE", announce)
+    live_env.route("/rss/cs.LG", Reply(body=RSS_FIXTURE))
+
+    code, out, err = run_cli("papers", "--source", "arxiv:cs.LG", "--json")
+
+    assert code == 0, err
+    assert len(out.splitlines()) == kinds
+
+
+def test_an_unknown_announcement_type_is_a_settings_error(monkeypatch, run_cli):
+    monkeypatch.setenv("DIGEST_ARXIV_ANNOUNCE", "new, fresh")
+
+    code, out, err = run_cli("papers", "--source", "sample")
+
+    assert code == 1 and "DIGEST_ARXIV_ANNOUNCE='new, fresh': use a comma-separated list of new, cross" in err
