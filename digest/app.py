@@ -208,28 +208,29 @@ class Digest:
                     else:
                         outgoing.submit(item)
                         self._record(outgoing, store, report)
+                        if outgoing.error is not None:
+                            break  # the connection is gone: the rest go next run
                     if progress:
                         progress(number, len(todo))
-                if outgoing is not None:
-                    if self.stopping.is_set():
-                        report.stopped += outgoing.drop_pending()
-                    outgoing.close()
-                    self._record(outgoing, store, report)
-                    outgoing.raise_error()
+                if outgoing is not None and self.stopping.is_set():
+                    report.stopped += outgoing.drop_pending()
             except BaseException as err:
-                error = str(err) or type(err).__name__
+                error: str | None = str(err) or type(err).__name__
                 raise
             else:
                 error = None
             finally:
                 if outgoing is not None:
-                    outgoing.close()
+                    outgoing.close()  # waits for what is queued, unless the connection failed
                     self._record(outgoing, store, report)  # whatever the server accepted is recorded
+                    error = error or (str(outgoing.error) if outgoing.error else None)
                 if mailer:
                     mailer.close()
                 if run_id is not None:
                     store.finish_run(run_id, len(report.sent), len(report.nothing_new), len(report.failed),
                                      error=error)
+        if outgoing is not None:
+            outgoing.raise_error()
         return report
 
     def _prepare(self, reader: Subscriber, picks: list[Pick]) -> Outgoing | None:

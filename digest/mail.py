@@ -232,6 +232,11 @@ class SendQueue:
         """Forget the messages not handed to the server yet (a stop): they go next run."""
         return self._drop_pending()
 
+    @property
+    def error(self) -> BaseException | None:
+        """What stopped the queue (server gone after the retries, refused login), if anything."""
+        return self._error
+
     def raise_error(self) -> None:
         if self._error is not None:
             raise self._error
