@@ -254,8 +254,8 @@ class Index:
             if self._vectors is not None and not keyword.exact:
                 for i, s in self._semantic_scores(keyword).items():
                     scores[i] = scores.get(i, 0.0) + s
-            # traces of feedback alone cannot lift a paper over any useful threshold, but summing
-            # them costs most of the time when thousands of profiles share a listing
+            # traces this faint (a common word once in a long abstract) cannot lift a paper
+            # over any useful threshold, but summing them costs time with thousands of readers
             self._cache[key] = {i: s for i, s in scores.items() if s >= MIN_CONTRIBUTION}
         return self._cache[key]
 
@@ -468,20 +468,6 @@ def _consecutive(postings: list[dict[int, list[int]]]) -> dict[int, list[int]]:
     return found
 
 
-def _fields_of(places: list[tuple[bool, bool] | None]) -> tuple[tuple[str, ...], bool]:
-    """Fields a keyword shows in, from each of its word groups' (in title, in abstract)."""
-    present = [p for p in places if p]
-    if not present:
-        return (), False
-    full = len(present) == len(places)
-    fields: tuple[str, ...] = ()
-    if any(title for title, _ in present) and (not full or all(title for title, _ in present)):
-        fields = ("title",)
-    if any(abstract for _, abstract in present):
-        fields = (*fields, "abstract")
-    return fields, full
-
-
 @lru_cache(maxsize=200_000)
 def surface_form(word: str) -> str:
     """The key of the surface index: the word as written, give or take a plural."""
@@ -605,7 +591,7 @@ def _select(index: Index, profile: Profile, scores: dict[int, float], sent: froz
     picks: list[Pick] = []
     seen_titles: set[str] = set()
     explanations = [index.explanations(k) for k in profile.wanted]
-    for i in _best_first(index, qualified, selection.max_items, len(sent)):
+    for i in _best_first(index, qualified):
         paper = index.papers[i]
         key = index.title_keys[i]
         if paper.id in sent or key in seen_titles:
@@ -620,7 +606,7 @@ def _select(index: Index, profile: Profile, scores: dict[int, float], sent: froz
     return picks
 
 
-def _best_first(index: Index, qualified: list[tuple[int, float]], wanted: int | None, skips: int) -> Iterator[int]:
+def _best_first(index: Index, qualified: list[tuple[int, float]]) -> Iterator[int]:
     """Paper numbers by score, then upvotes, then recency, then title.
 
     Sorting by the bare score runs in C; the rare runs of equal scores (within
