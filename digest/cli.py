@@ -265,7 +265,8 @@ def run_run(args: argparse.Namespace) -> int:
     sources.resolve(args.source or settings.source)  # a bad source spec fails now, not at 7 a.m.
     Renderer(settings.templates_dir)
     _log_with_time(args.debug)
-    return Daemon(settings, readers, source=args.source).serve(now=args.now)
+    return Daemon(settings, readers, source=args.source,
+                  reload_readers=lambda: readers_for(args, settings)).serve(now=args.now)
 
 
 def _log_with_time(debug: bool) -> None:

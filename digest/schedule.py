@@ -63,6 +63,7 @@ class Daemon:
     settings: Settings
     readers: Sequence[Subscriber]
     source: str | None = None
+    reload_readers: Callable[[], Sequence[Subscriber]] | None = None  # re-read the subscribers file each run
     app_factory: Callable[[Settings], Digest] = Digest
     trigger: LocalCronTrigger = field(init=False)
     runs: int = field(default=0, init=False)
@@ -151,6 +152,7 @@ class Daemon:
             self.runs += 1
             report: SendReport | None = None
             try:
+                self.refresh_readers()
                 with self.app_factory(self.settings) as app:
                     report = app.send(self.readers, source=self.source, slot=slot)
                 log.info("%s", report.summary())
@@ -164,6 +166,20 @@ class Daemon:
                 self.schedule_retry(slot, retry)
             log.info("next run: %s", self.next_run_text())
             return report
+
+    def refresh_readers(self) -> None:
+        """Pick up readers added to or removed from the subscribers file since the last run;
+        a file that no longer parses keeps the previous list (and says why)."""
+        if self.reload_readers is None:
+            return
+        try:
+            readers = list(self.reload_readers())
+        except DigestError as err:
+            log.error("keeping the previous %d reader(s): %s", len(self.readers), err)
+            return
+        if len(readers) != len(self.readers):
+            log.info("readers: %d (were %d)", len(readers), len(self.readers))
+        self.readers = readers
 
     def schedule_retry(self, slot: str | None, retry: int) -> None:
         if retry >= len(RETRY_MINUTES) or self._stop.is_set():

@@ -230,3 +230,23 @@ def test_status_shows_the_next_run_the_history_and_the_last_runs(smtp, inbox, tm
     assert lines[1].startswith("history: 1 messages to 1 readers")
     assert lines[2] == "last runs:"
     assert "scheduled" in lines[3] and "sent 1, nothing new 0, failed 0" in lines[3]
+
+
+def test_each_run_rereads_the_subscribers_file_and_keeps_the_old_list_if_it_breaks(tmp_path, caplog):
+    from digest.subscribers import load_subscribers
+
+    path = tmp_path / "subscribers.toml"
+    path.write_text('[[subscribers]]\nemail = "ada@example.org"\nkeywords = ["x"]\n', encoding="utf-8")
+    settings = load_settings(None, {"DIGEST_SUBSCRIBERS": str(path), "DIGEST_FROM": "d@example.com",
+                                    "DIGEST_STATE_DB": str(tmp_path / "s.db")})
+    daemon = Daemon(settings, load_subscribers(path), reload_readers=lambda: load_subscribers(path))
+
+    path.write_text(path.read_text() + '[[subscribers]]\nemail = "bob@example.org"\nkeywords = ["y"]\n')
+    daemon.refresh_readers()
+    assert [r.email for r in daemon.readers] == ["ada@example.org", "bob@example.org"]
+
+    path.write_text("[[subscribers]\nbroken")
+    caplog.set_level(logging.ERROR, logger="digest")
+    daemon.refresh_readers()
+    assert [r.email for r in daemon.readers] == ["ada@example.org", "bob@example.org"]
+    assert "keeping the previous 2 reader(s)" in caplog.text
