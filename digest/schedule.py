@@ -129,13 +129,7 @@ class Daemon:
     # --- one run --------------------------------------------------------------------------
 
     def missed_at_start(self) -> datetime | None:
-        from .store import Store
-
-        if not self.settings.state_db.exists():
-            done: Callable[[str], bool] = lambda slot: False  # noqa: E731
-            return missed_slot(self.trigger, utcnow(), self.grace, done)
-        with Store.open(self.settings.state_db) as store:
-            return missed_slot(self.trigger, utcnow(), self.grace, store.slot_done)
+        return missed_slot(self.trigger, utcnow(), self.grace, self._slot_done)
 
     def scheduled_run(self) -> None:
         fire = slot_for(self.trigger, utcnow(), self.grace)
@@ -190,6 +184,7 @@ class Daemon:
                                id=f"retry-{slot}", replace_existing=True, misfire_grace_time=None)
 
     def _slot_done(self, slot: str) -> bool:
+        """Whether the state store has a finished run for ``slot`` (no store yet: no)."""
         from .store import Store
 
         if not self.settings.state_db.exists():

@@ -30,3 +30,21 @@ def run_cli(capsys: pytest.CaptureFixture[str]):
         return code, out, err
 
     return run
+
+
+@pytest.fixture
+def inbox():
+    """What a real aiosmtpd server on 127.0.0.1 received (see tests/smtp_server.py)."""
+    from .smtp_server import Inbox
+
+    return Inbox()
+
+
+@pytest.fixture
+def server(inbox):
+    """A real aiosmtpd server on 127.0.0.1, on a free port, delivering into ``inbox``."""
+    from .smtp_server import start
+
+    controller = start(inbox)
+    yield controller
+    controller.stop()

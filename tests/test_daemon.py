@@ -19,24 +19,11 @@ from digest.settings import load_settings
 from digest.store import Store
 
 from .conftest import FIXTURES
-from .smtp_server import Inbox, start
 
 READER = "ada@example.org"
 
 
-@pytest.fixture
-def inbox() -> Inbox:
-    return Inbox()
-
-
-@pytest.fixture
-def smtp(inbox: Inbox):
-    controller = start(inbox)
-    yield controller
-    controller.stop()
-
-
-def daemon_env(smtp, tmp_path: Path, **extra: str) -> dict[str, str]:
+def daemon_env(server, tmp_path: Path, **extra: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if not key.startswith("DIGEST_")}
     env.update({
         "DIGEST_SOURCE": str(FIXTURES / "papers.jsonl"),
@@ -45,7 +32,7 @@ def daemon_env(smtp, tmp_path: Path, **extra: str) -> dict[str, str]:
         "DIGEST_FROM": "Digest <digest@example.com>",
         "DIGEST_MIN_SCORE": "1",
         "DIGEST_SMTP_HOST": "127.0.0.1",
-        "DIGEST_SMTP_PORT": str(smtp.port),
+        "DIGEST_SMTP_PORT": str(server.port),
         "DIGEST_SMTP_SECURITY": "none",
         "DIGEST_SMTP_TIMEOUT": "10",
         "DIGEST_STATE_DB": str(tmp_path / "state.db"),
@@ -109,8 +96,8 @@ def launch(daemons: list[Running], env: dict[str, str], cwd: Path, *args: str) -
     return daemon
 
 
-def test_now_delivers_one_digest_and_sigterm_exits_zero(smtp, inbox, tmp_path, daemons):
-    daemon = launch(daemons, daemon_env(smtp, tmp_path), tmp_path, "--now")
+def test_now_delivers_one_digest_and_sigterm_exits_zero(server, inbox, tmp_path, daemons):
+    daemon = launch(daemons, daemon_env(server, tmp_path), tmp_path, "--now")
 
     wait_until(lambda: len(inbox.messages) >= 1, timeout=30)
     daemon.wait_for_log("sent 1, nothing new 0, failed 0")
@@ -125,8 +112,8 @@ def test_now_delivers_one_digest_and_sigterm_exits_zero(smtp, inbox, tmp_path, d
     assert "Traceback" not in log
 
 
-def test_restarting_with_now_the_same_day_sends_nothing_new(smtp, inbox, tmp_path, daemons):
-    env = daemon_env(smtp, tmp_path)
+def test_restarting_with_now_the_same_day_sends_nothing_new(server, inbox, tmp_path, daemons):
+    env = daemon_env(server, tmp_path)
     first = launch(daemons, env, tmp_path, "--now")
     first.wait_for_log("sent 1, nothing new 0, failed 0")
     assert first.terminate()[0] == 0
@@ -138,9 +125,9 @@ def test_restarting_with_now_the_same_day_sends_nothing_new(smtp, inbox, tmp_pat
     assert len(inbox.messages) == 1
 
 
-def test_sigterm_during_a_send_lets_it_finish_and_records_it(smtp, inbox, tmp_path, daemons):
+def test_sigterm_during_a_send_lets_it_finish_and_records_it(server, inbox, tmp_path, daemons):
     inbox.delay = 2.0  # the server sits on DATA: the signal lands mid-send
-    daemon = launch(daemons, daemon_env(smtp, tmp_path), tmp_path, "--now")
+    daemon = launch(daemons, daemon_env(server, tmp_path), tmp_path, "--now")
     wait_until(inbox.receiving.is_set, timeout=30)
     assert inbox.receiving.is_set(), daemon.log
 
@@ -154,9 +141,9 @@ def test_sigterm_during_a_send_lets_it_finish_and_records_it(smtp, inbox, tmp_pa
         assert [status for _, status in store.message_status(READER)] == ["sent"]
 
 
-def test_a_missed_run_within_the_grace_period_runs_once_at_start(smtp, inbox, tmp_path, daemons):
+def test_a_missed_run_within_the_grace_period_runs_once_at_start(server, inbox, tmp_path, daemons):
     missed = datetime.now(timezone.utc) - timedelta(minutes=3)
-    env = daemon_env(smtp, tmp_path, DIGEST_TIMEZONE="UTC", DIGEST_GRACE_HOURS="1",
+    env = daemon_env(server, tmp_path, DIGEST_TIMEZONE="UTC", DIGEST_GRACE_HOURS="1",
                      DIGEST_SCHEDULE=f"{missed.minute} {missed.hour} * * *")
 
     first = launch(daemons, env, tmp_path)  # no --now: only the catch-up may send
@@ -208,11 +195,11 @@ def test_the_start_log_never_shows_the_password(tmp_path, caplog):
     assert "s3cret" not in caplog.text
 
 
-def test_status_shows_the_next_run_the_history_and_the_last_runs(smtp, inbox, tmp_path, monkeypatch, run_cli):
+def test_status_shows_the_next_run_the_history_and_the_last_runs(server, inbox, tmp_path, monkeypatch, run_cli):
     from digest.app import Digest
     from digest.subscribers import subscribers_from_settings
 
-    for key, value in daemon_env(smtp, tmp_path, DIGEST_SCHEDULE="30 6 * * 1-5").items():
+    for key, value in daemon_env(server, tmp_path, DIGEST_SCHEDULE="30 6 * * 1-5").items():
         if key.startswith("DIGEST_"):
             monkeypatch.setenv(key, value)
     code, out, _ = run_cli("status")

@@ -17,24 +17,12 @@ from digest.settings import load_settings
 from digest.store import Store
 
 from .conftest import FIXTURES
-from .smtp_server import Authenticator, Inbox, start
+from .smtp_server import Authenticator, start
 
 READERS = [
     Subscriber("ada@example.org", ("reward model", "RLHF"), name="Ada"),
     Subscriber("bob@example.org", ("exploration",)),
 ]
-
-
-@pytest.fixture
-def inbox() -> Inbox:
-    return Inbox()
-
-
-@pytest.fixture
-def server(inbox: Inbox):
-    controller = start(inbox)
-    yield controller
-    controller.stop()
 
 
 def settings_for(controller, tmp_path: Path, **extra: str):
