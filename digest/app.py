@@ -166,11 +166,7 @@ class Digest:
         from .mail import Mailer
         from .store import Store
 
-        if not self.settings.from_addr:
-            raise ConfigError("DIGEST_FROM is not set; set it to the sender address, e.g. Digest <digest@example.org>")
-        missing = [r for r in readers if not r.email]
-        if missing:
-            raise ConfigError("no recipient: set DIGEST_TO, or use DIGEST_SUBSCRIBERS")
+        check_sendable(self.settings, readers)
         listing = self.load_listing(source, offline=offline)
         for warning in listing.warnings:
             log.warning("warning: %s", warning)
@@ -311,6 +307,14 @@ class Digest:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def check_sendable(settings: Settings, readers: Sequence[Subscriber]) -> None:
+    """A sender and a recipient for every reader: what a send needs before it starts."""
+    if not settings.from_addr:
+        raise ConfigError("DIGEST_FROM is not set; set it to the sender address, e.g. Digest <digest@example.org>")
+    if any(not reader.email for reader in readers):
+        raise ConfigError("no recipient: set DIGEST_TO, or use DIGEST_SUBSCRIBERS")
 
 
 PRODUCER_MIN = 200  # readers; below this a second process is not worth starting

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from . import __version__
-from .app import Digest, make_digest
+from .app import Digest, check_sendable, make_digest
 from .errors import DigestError
 from .errors import ConfigError, KeywordError
 from .keywords import split_keywords
@@ -258,10 +258,7 @@ def run_run(args: argparse.Namespace) -> int:
 
     settings = settings_for(args)
     readers = readers_for(args, settings)
-    if not settings.from_addr:
-        raise ConfigError("DIGEST_FROM is not set; set it to the sender address, e.g. Digest <digest@example.org>")
-    if any(not reader.email for reader in readers):
-        raise ConfigError("no recipient: set DIGEST_TO, or use DIGEST_SUBSCRIBERS")
+    check_sendable(settings, readers)
     sources.resolve(args.source or settings.source)  # a bad source spec fails now, not at 7 a.m.
     Renderer(settings.templates_dir)
     _log_with_time(args.debug)
