@@ -64,11 +64,19 @@ def build_parser() -> argparse.ArgumentParser:
                         help="settings file (default ./.env if there is one; real environment variables win)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     parser.add_argument("-v", "--verbose", action="store_true", help="show progress logs")
-    parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
+    parser.set_defaults(func=_help_for(parser))
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     for add in (_add_papers, _add_rank, _add_preview, _add_send, _add_run, _add_check, _add_status):
         add(commands)
     return parser
+
+
+def _help_for(parser: argparse.ArgumentParser) -> Command:
+    """``digest`` with no command: the help, and exit code 2 (a usage error)."""
+    def show(args: argparse.Namespace) -> int:
+        parser.print_help()
+        return 2
+    return show
 
 
 def _source_option(parser: argparse.ArgumentParser) -> None:
@@ -130,7 +138,7 @@ def run_papers(args: argparse.Namespace) -> int:
     for paper in listing.papers:
         up = "" if paper.upvotes is None else str(paper.upvotes)
         print(f"{paper.id:<24} {up:>4}  {clip(paper.title, width - 31)}")
-    print(f"{len(listing.papers)} papers from {listing.source}", file=sys.stderr)
+    print(f"{plural(len(listing.papers), 'paper')} from {listing.source}", file=sys.stderr)
     return 0
 
 
