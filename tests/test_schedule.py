@@ -33,6 +33,8 @@ def weekdays_fired(expr: str) -> list[str]:
         ("0 7 * * 1,3,5", ["Mon", "Wed", "Fri"]),
         ("0 7 * * */2", ["Tue", "Thu", "Sat", "Sun"]),
         ("0 7 * * *", ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]),
+        ("0 7 ? * mon", ["Mon"]),  # "?" (Quartz, APScheduler) means "*"
+        ("0 7 * * ?", ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]),
     ],
 )
 def test_weekdays_follow_crontab_not_apscheduler(expr, days):
