@@ -368,3 +368,65 @@ def test_a_late_job_serves_the_slot_it_was_scheduled_for():
 
     assert slot_for(trigger, BERLIN_7AM + timedelta(minutes=40), timedelta(hours=6)) == BERLIN_7AM
     assert slot_for(trigger, BERLIN_7AM + timedelta(seconds=0.2), timedelta(hours=6)) == BERLIN_7AM
+
+
+# any expression, against cronsim -----------------------------------------------------------
+
+def cron_part(draw, low: int, high: int, names: tuple[str, ...] = (), first_name: int = 0) -> str:
+    from hypothesis import strategies as st
+
+    def show(value: int) -> str:
+        if names and 0 <= value - first_name < len(names) and draw(st.booleans()):
+            name = names[value - first_name]
+            return draw(st.sampled_from([name, name.upper(), name.title()]))
+        return str(value)
+
+    start = draw(st.integers(low, high))
+    end = draw(st.integers(start, high))
+    step = draw(st.integers(1, high + 1))
+    forms = ["*", f"*/{step}", show(start), f"{show(start)}-{show(end)}", f"{show(start)}/{step}"]
+    if end > start:  # cronsim reads a range of one with a step, "N-N/S", as "N/S"; cronie does not
+        forms.append(f"{show(start)}-{show(end)}/{step}")
+    return draw(st.sampled_from(forms))
+
+
+def cron_field(draw, *spec) -> str:
+    from hypothesis import strategies as st
+
+    return ",".join(cron_part(draw, *spec) for _ in range(draw(st.integers(1, 2))))
+
+
+def random_expressions():
+    from hypothesis import strategies as st
+
+    @st.composite
+    def build(draw):
+        minute = str(draw(st.integers(0, 59)))  # one time a day keeps a year's fire times few
+        hour = str(draw(st.integers(0, 23)))
+        day = cron_field(draw, 1, 31)
+        month = cron_field(draw, 1, 12, ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep",
+                                         "oct", "nov", "dec"), 1)
+        weekday = cron_field(draw, 0, 7, ("sun", "mon", "tue", "wed", "thu", "fri", "sat"), 0)
+        return f"{minute} {hour} {day} {month} {weekday}"
+
+    return build()
+
+
+def test_any_day_and_month_fields_fire_when_cronsim_says():
+    pytest.importorskip("cronsim")
+    from cronsim import CronSimError
+    from hypothesis import given, settings
+
+    @settings(max_examples=30, deadline=None)
+    @given(random_expressions())
+    def check(expr):
+        start, end = datetime(2026, 1, 1, tzinfo=UTC), datetime(2027, 1, 1, tzinfo=UTC)
+        try:
+            theirs = cronsim_fires(expr, ZoneInfo("UTC"), start, end)
+        except CronSimError:
+            with pytest.raises(ConfigError, match="never occurs"):
+                parse_cron(expr, "UTC")
+            return
+        assert parse_cron(expr, "UTC").fire_times(start, end) == theirs, expr
+
+    check()
