@@ -33,6 +33,7 @@ class SendReport:
 
     sent: list[str] = field(default_factory=list)
     nothing_new: list[str] = field(default_factory=list)
+    already_today: list[str] = field(default_factory=list)  # also in nothing_new: got today's digest before
     failed: dict[str, str] = field(default_factory=dict)
     written: list[Path] = field(default_factory=list)
     note: str = ""
@@ -121,8 +122,8 @@ class Digest:
 
     def selection_for(self, reader: Subscriber, limit: int | None = None) -> Selection:
         max_items = reader.max_items if reader.max_items is not None else self.settings.max_items
-        if limit is not None:
-            max_items = min(max_items, limit) if max_items else limit
+        if limit is not None:  # asked for on the command line (rank --limit): it wins
+            max_items = limit
         min_score = reader.min_score if reader.min_score is not None else self.settings.min_score
         return Selection(max_items=max_items or None, min_score=min_score)
 
@@ -192,6 +193,7 @@ class Digest:
                     if reader.email.lower() in done_today:
                         log.info("%s already got today's digest; skipped (--force sends again)", reader.email)
                         report.nothing_new.append(reader.email)
+                        report.already_today.append(reader.email)
                 todo = [r for r in readers if r.enabled and r.email.lower() not in done_today]
                 for number, (reader, item) in enumerate(self._produce(listing, todo, sent), 1):
                     if self.stopping.is_set():

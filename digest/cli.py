@@ -15,16 +15,19 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from . import __version__
-from .app import Digest, check_sendable, make_digest
+from .app import Digest, SendReport, check_sendable, make_digest
 from .errors import DigestError
 from .errors import ConfigError, KeywordError
 from .keywords import split_keywords
 from .model import Listing, Subscriber
+from .rank import Pick
 from .subscribers import subscribers_from_settings
-from .settings import Settings, load_settings
+from .settings import Settings, default_env_file, load_settings
 
 Command = Callable[[argparse.Namespace], int]
 log = logging.getLogger("digest")
@@ -57,15 +60,23 @@ def build_parser() -> argparse.ArgumentParser:
         prog="digest", description="The day's research papers, ranked for you, by email."
     )
     parser.add_argument("--version", action="version", version=f"digest {__version__}")
-    parser.add_argument("--env-file", type=Path, default=Path(".env"), metavar="PATH",
-                        help="settings file (default ./.env; real environment variables win)")
+    parser.add_argument("--env-file", type=Path, metavar="PATH",
+                        help="settings file (default ./.env if there is one; real environment variables win)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     parser.add_argument("-v", "--verbose", action="store_true", help="show progress logs")
-    parser.set_defaults(func=lambda args: (parser.print_help(), 2)[1])
+    parser.set_defaults(func=_help_for(parser))
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     for add in (_add_papers, _add_rank, _add_preview, _add_send, _add_run, _add_check, _add_status):
         add(commands)
     return parser
+
+
+def _help_for(parser: argparse.ArgumentParser) -> Command:
+    """``digest`` with no command: the help, and exit code 2 (a usage error)."""
+    def show(args: argparse.Namespace) -> int:
+        parser.print_help()
+        return 2
+    return show
 
 
 def _source_option(parser: argparse.ArgumentParser) -> None:
@@ -80,7 +91,18 @@ def _app(args: argparse.Namespace) -> Digest:
 
 
 def settings_for(args: argparse.Namespace) -> Settings:
-    return load_settings(args.env_file)
+    return load_settings(args.env_file if args.env_file is not None else default_env_file())
+
+
+def count(text: str) -> int:
+    """An argparse type: a whole number, 0 or more."""
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 0 or more")
+    return int(text)
+
+
+def plural(number: int, word: str) -> str:
+    return f"{number} {word}" + ("" if number == 1 else "s")
 
 
 def _warn(listing: Listing) -> None:
@@ -116,7 +138,7 @@ def run_papers(args: argparse.Namespace) -> int:
     for paper in listing.papers:
         up = "" if paper.upvotes is None else str(paper.upvotes)
         print(f"{paper.id:<24} {up:>4}  {clip(paper.title, width - 31)}")
-    print(f"{len(listing.papers)} papers from {listing.source}", file=sys.stderr)
+    print(f"{plural(len(listing.papers), 'paper')} from {listing.source}", file=sys.stderr)
     return 0
 
 
@@ -132,7 +154,8 @@ def _add_rank(commands: argparse._SubParsersAction) -> None:
     who = cmd.add_mutually_exclusive_group()
     who.add_argument("--keywords", help='e.g. "reward model*, RLHF^2, -survey"')
     who.add_argument("--subscribers", type=Path, metavar="FILE", help="subscribers TOML file")
-    cmd.add_argument("--limit", type=int, metavar="N", help="at most N picks per reader")
+    cmd.add_argument("--limit", type=count, metavar="N",
+                     help="at most N picks per reader, instead of DIGEST_MAX_ITEMS (0: no limit)")
     cmd.add_argument("--json", action="store_true", help="one JSON object per pick")
     cmd.set_defaults(func=run_rank)
 
@@ -154,29 +177,47 @@ def run_rank(args: argparse.Namespace) -> int:
         results = app.rank_readers(listing, readers, app.sent_ids(readers), limit=args.limit)
     for reader, picks in results:
         if args.json:
-            for pick in picks:
-                print(json.dumps({
-                    "subscriber": reader.email or None, "rank": pick.rank, "id": pick.paper.id,
-                    "title": pick.paper.title, "score": pick.score,
-                    "matched": [m.keyword for m in pick.matched],
-                    "where": {m.keyword: list(m.fields) for m in pick.matched},
-                }, ensure_ascii=False))
+            print_picks_json(reader, picks)
         else:
             print_picks(reader, picks, len(results) > 1)
+    if not args.json and any(picks for _, picks in results):
+        print(LEGEND)
     return 0
 
 
-def print_picks(reader: Subscriber, picks: list, heading: bool) -> None:
+LEGEND = "where found: [t] title, [a] abstract, [t+a] both"
+
+
+def print_picks_json(reader: Subscriber, picks: list[Pick]) -> None:
+    for pick in picks:
+        print(json.dumps({
+            "subscriber": reader.email or None, "rank": pick.rank, "id": pick.paper.id,
+            "title": pick.paper.title, "score": pick.score,
+            "matched": [m.keyword for m in pick.matched],
+            "where": {m.keyword: list(m.fields) for m in pick.matched},
+        }, ensure_ascii=False))
+
+
+def print_picks(reader: Subscriber, picks: list[Pick], heading: bool) -> None:
+    """A table as wide as the terminal: the title gets what the matched keywords leave."""
     if heading:
-        print(f"\n== {reader.name or reader.email} <{reader.email}>: {len(picks)} picks")
+        print(f"\n== {reader.name or reader.email} <{reader.email}>: {plural(len(picks), 'pick')}")
     if not picks:
         print("(nothing new matches)")
         return
-    width = shutil.get_terminal_size((110, 20)).columns
-    print(f"{'#':>3} {'SCORE':>6}  {'TITLE':<60}  MATCHED")
-    for pick in picks:
-        where = "; ".join(f"{m} [{'+'.join(f[0] for f in m.fields)}]" for m in pick.matched)
-        print(f"{pick.rank:>3} {pick.score:>6.2f}  {clip(pick.paper.title, 60):<60}  {clip(where, max(width - 74, 20))}")
+    wheres = [matched_where(pick) for pick in picks]
+    room = shutil.get_terminal_size((110, 20)).columns - 14  # "#", SCORE and the gaps between columns
+    matched_width = min(max(len(w) for w in wheres + ["MATCHED"]), max(room // 2, 20))
+    title_width = max(room - matched_width, 20)
+    print(f"{'#':>3} {'SCORE':>6}  {'TITLE':<{title_width}}  MATCHED")
+    for pick, where in zip(picks, wheres):
+        title = clip(pick.paper.title, title_width)
+        print(f"{pick.rank:>3} {pick.score:>6.2f}  {title:<{title_width}}  {clip(where, matched_width)}".rstrip())
+
+
+def matched_where(pick: Pick) -> str:
+    """``reward model [t+a]; RLHF [a]``: each keyword and the fields it was found in."""
+    return "; ".join(f"{m} [{'+'.join(f[0] for f in m.fields)}]" for m in pick.matched)
 
 
 # send -----------------------------------------------------------------------
@@ -213,7 +254,15 @@ def run_send(args: argparse.Namespace) -> int:
     for path in report.written:
         print(f"wrote {path}")
     print(report.summary())
+    _explain_skipped(report)
     return 1 if report.failed or report.stopped else 0
+
+
+def _explain_skipped(report: SendReport) -> None:
+    """Why nothing went out to some readers, without -v: they already got today's digest."""
+    if report.already_today:
+        who = plural(len(report.already_today), "reader")
+        print(f"digest: {who} already got today's digest; --force sends again", file=sys.stderr)
 
 
 @contextlib.contextmanager
@@ -261,17 +310,28 @@ def run_run(args: argparse.Namespace) -> int:
     check_sendable(settings, readers)
     sources.resolve(args.source or settings.source)  # a bad source spec fails now, not at 7 a.m.
     Renderer(settings.templates_dir)
-    _log_with_time(args.debug)
+    _log_with_time(args.debug, settings.zone)
     return Daemon(settings, readers, source=args.source,
                   reload_readers=lambda: readers_for(args, settings)).serve(now=args.now)
 
 
-def _log_with_time(debug: bool) -> None:
+def _log_with_time(debug: bool, zone: ZoneInfo) -> None:
     """The daemon logs its progress (INFO) with timestamps, whatever -v says."""
     logging.getLogger("digest").setLevel(logging.DEBUG if debug else logging.INFO)
     logging.getLogger("apscheduler").setLevel(logging.INFO if debug else logging.WARNING)
     for handler in logging.getLogger().handlers:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S"))
+        handler.setFormatter(ZonedFormatter(zone))
+
+
+class ZonedFormatter(logging.Formatter):
+    """``2026-11-23 07:00:01 CET INFO ...``: log times in DIGEST_TIMEZONE, zone shown."""
+
+    def __init__(self, zone: ZoneInfo) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S %Z")
+        self.zone = zone
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return datetime.fromtimestamp(record.created, self.zone).strftime(datefmt or self.default_time_format)
 
 
 # check ----------------------------------------------------------------------
@@ -312,8 +372,6 @@ def _add_status(commands: argparse._SubParsersAction) -> None:
 
 
 def run_status(args: argparse.Namespace) -> int:
-    from datetime import datetime
-
     from .cron import parse_cron
     from .store import Store
 
@@ -328,7 +386,8 @@ def run_status(args: argparse.Namespace) -> int:
         return 0
     with Store.open(settings.state_db) as store:
         counts = store.counts()
-        print(f"history: {counts['messages']} messages to {counts['readers']} readers, {counts['papers']} papers seen")
+        print(f"history: {plural(counts['messages'], 'message')} to {plural(counts['readers'], 'reader')}, "
+              f"{plural(counts['papers'], 'paper')} seen")
         runs = store.last_runs()
         print("last runs:" if runs else "no runs yet")
         for run in runs:
@@ -356,11 +415,24 @@ def _add_preview(commands: argparse._SubParsersAction) -> None:
     cmd.set_defaults(func=run_preview)
 
 
+SAMPLE_KEYWORDS = "reinforcement learning, reward model*, LLM, -survey"  # what the sample is about
+
+
+def preview_readers(args: argparse.Namespace, settings: Settings) -> list[Subscriber]:
+    """The configured readers; with none, the bundled sample previews for its demo keywords."""
+    configured = args.keywords or args.subscriber or args.subscribers or settings.subscribers or settings.keywords
+    if configured or (args.source or settings.source).strip() != "sample":
+        return chosen_readers(args, settings)
+    print(f"digest: no reader configured (DIGEST_KEYWORDS, DIGEST_SUBSCRIBERS); "
+          f"previewing the sample for its demo keywords: {SAMPLE_KEYWORDS}", file=sys.stderr)
+    return [Subscriber(email=settings.to, keywords=tuple(split_keywords(SAMPLE_KEYWORDS)))]
+
+
 def run_preview(args: argparse.Namespace) -> int:
     from .preview import Preview, serve
 
     settings = settings_for(args)
-    readers = chosen_readers(args, settings)
+    readers = preview_readers(args, settings)
     with make_digest(settings) as app:
         preview = Preview(app, readers[0], source=args.source, offline=args.offline)
         if args.output:

@@ -166,12 +166,9 @@ def _port(value: str) -> int:
 
 
 def _schedule(value: str) -> str:
-    from .cron import parse_cron
+    from .cron import parse_spec
 
-    try:
-        parse_cron(value.strip(), "UTC")
-    except ConfigError as err:  # drop parse_cron's own "DIGEST_SCHEDULE=..." prefix
-        raise ValueError(str(err).partition(": ")[2]) from None
+    parse_spec(value.strip())  # a ValueError says what is wrong
     return value.strip()
 
 
@@ -209,17 +206,39 @@ _PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
 KEYS = tuple(_PARSERS)
 
 
+DEFAULT_ENV_FILE = Path(".env")
+
+
 def read_env(env_file: Path | None, environ: Mapping[str, str]) -> dict[str, str]:
     """The ``DIGEST_*`` keys of the file overlaid by the real environment.
 
+    A file named here must exist (the CLI passes ``./.env`` only when it is there).
     ``interpolate=False``: a password with ``$`` in it must stay as written.
     """
     values: dict[str, str] = {}
-    if env_file is not None and env_file.is_file():
-        for key, value in dotenv_values(env_file, interpolate=False).items():
+    if env_file is not None:
+        for key, value in dotenv_values(_readable(env_file), interpolate=False).items():
             values[key] = value or ""
     values.update(environ)
     return {k: v for k, v in values.items() if k.startswith(PREFIX)}
+
+
+def default_env_file() -> Path | None:
+    """``./.env`` when there is one: the settings file used when none is named."""
+    return DEFAULT_ENV_FILE if DEFAULT_ENV_FILE.is_file() else None
+
+
+def _readable(env_file: Path) -> Path:
+    if not env_file.exists():
+        raise ConfigError(f"--env-file {env_file}: no such file; check the path "
+                          "(without --env-file, ./.env is used if present)")
+    if env_file.is_dir():
+        raise ConfigError(f"--env-file {env_file}: is a directory; name a settings file like config.example.env")
+    try:
+        with env_file.open("rb"):
+            return env_file
+    except OSError as err:
+        raise ConfigError(f"--env-file {env_file}: cannot read it ({err.strerror})") from None
 
 
 def load_settings(env_file: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:

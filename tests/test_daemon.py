@@ -214,7 +214,7 @@ def test_status_shows_the_next_run_the_history_and_the_last_runs(server, inbox, 
     lines = out.splitlines()
     assert lines[0].startswith("next run: ") and lines[0].endswith("(30 6 * * 1-5, Europe/Berlin)")
     assert " 06:30 " in lines[0] and ("CET" in lines[0] or "CEST" in lines[0])
-    assert lines[1].startswith("history: 1 messages to 1 readers")
+    assert lines[1].startswith("history: 1 message to 1 reader, ")
     assert lines[2] == "last runs:"
     assert "scheduled" in lines[3] and "sent 1, nothing new 0, failed 0" in lines[3]
 

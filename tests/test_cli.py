@@ -1,0 +1,241 @@
+"""The ``digest`` command as a newcomer meets it: the README's commands work as written."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from datetime import datetime, timezone
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from digest.cli import LEGEND, ZonedFormatter, build_parser
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+SAMPLE_TITLE = "Reward Models That Know What They"  # the sample's best match for its demo keywords
+
+
+def smtp_env(monkeypatch: pytest.MonkeyPatch, server, tmp_path: Path, **extra: str) -> None:
+    env = {
+        "DIGEST_SOURCE": "sample", "DIGEST_FROM": "Digest <digest@example.com>",
+        "DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(server.port), "DIGEST_SMTP_SECURITY": "none",
+        "DIGEST_SMTP_TIMEOUT": "10", "DIGEST_STATE_DB": str(tmp_path / "state.db"), **extra,
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+
+
+# preview ------------------------------------------------------------------------------
+
+def test_the_readme_preview_command_works_with_no_settings_at_all(run_cli, tmp_path):
+    code, out, err = run_cli("preview", "--source", "sample", "--output", "preview.html")
+
+    assert code == 0, err
+    assert SAMPLE_TITLE in (tmp_path / "preview.html").read_text(encoding="utf-8")
+    assert "no reader configured" in err and "demo keywords" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_a_configured_reader_is_previewed_without_the_demo_note(run_cli, monkeypatch, tmp_path):
+    monkeypatch.setenv("DIGEST_KEYWORDS", "exploration")
+
+    code, out, err = run_cli("preview", "--source", "sample", "--output", "preview.html")
+
+    assert code == 0, err
+    assert "demo keywords" not in err
+    assert SAMPLE_TITLE not in (tmp_path / "preview.html").read_text(encoding="utf-8")
+
+
+def test_a_live_source_with_no_reader_still_says_how_to_configure_one(run_cli):
+    code, out, err = run_cli("preview", "--source", "hf", "--output", "preview.html")
+
+    assert code == 1
+    assert err.strip().splitlines() == [
+        "digest: error: no readers: set DIGEST_KEYWORDS (and DIGEST_TO), or DIGEST_SUBSCRIBERS"]
+
+
+# --env-file ---------------------------------------------------------------------------
+
+def test_an_env_file_named_but_missing_is_an_error(run_cli):
+    code, out, err = run_cli("--env-file", "missing.env", "status")
+
+    assert code == 1
+    assert err.strip().splitlines() == [
+        "digest: error: --env-file missing.env: no such file; check the path "
+        "(without --env-file, ./.env is used if present)"]
+
+
+def test_an_env_file_that_is_a_directory_is_an_error(run_cli, tmp_path):
+    (tmp_path / "conf").mkdir()
+
+    code, out, err = run_cli("--env-file", "conf", "status")
+
+    assert code == 1 and "--env-file conf: is a directory" in err
+
+
+def test_without_env_file_a_missing_dot_env_is_fine_and_a_present_one_is_read(run_cli, tmp_path):
+    code, out, _ = run_cli("status")
+    assert code == 0 and "(0 7 * * 1-5, UTC)" in out
+
+    (tmp_path / ".env").write_text("DIGEST_TIMEZONE=Europe/Berlin\n", encoding="utf-8")
+    code, out, _ = run_cli("status")
+    assert code == 0 and "(0 7 * * 1-5, Europe/Berlin)" in out
+
+
+def test_the_quickstart_env_file_is_read(run_cli, tmp_path):
+    example = Path(__file__).resolve().parents[1] / "config.example.env"
+
+    code, out, err = run_cli("--env-file", str(example), "status")
+
+    assert code == 0, err
+    assert "Europe/Berlin" in out
+
+
+# rank -------------------------------------------------------------------------------
+
+def rank_json(run_cli, *args: str) -> list[dict]:
+    code, out, err = run_cli("rank", "--source", "sample", "--json", *args)
+    assert code == 0, err
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def test_rank_limit_wins_over_digest_max_items(run_cli, monkeypatch):
+    monkeypatch.setenv("DIGEST_MIN_SCORE", "0.5")
+    everything = rank_json(run_cli, "--keywords", "learning, model")
+    assert len(everything) >= 6
+    monkeypatch.setenv("DIGEST_MAX_ITEMS", "2")
+
+    assert len(rank_json(run_cli, "--keywords", "learning, model")) == 2
+    assert len(rank_json(run_cli, "--keywords", "learning, model", "--limit", "5")) == 5
+    assert len(rank_json(run_cli, "--keywords", "learning, model", "--limit", "0")) == len(everything)
+
+
+def test_a_negative_limit_is_a_usage_error(run_cli, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        run_cli("rank", "--source", "sample", "--keywords", "x", "--limit", "-1")
+
+    assert stopped.value.code == 2
+    assert "--limit: '-1' is not a whole number of 0 or more" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("columns", [60, 100, 200])
+def test_the_rank_table_fits_the_terminal_and_explains_where_keywords_matched(run_cli, monkeypatch, columns):
+    monkeypatch.setenv("COLUMNS", str(columns))
+
+    code, out, err = run_cli("rank", "--source", "sample", "--keywords", "reward model*, RLHF, reinforcement learning")
+
+    lines = out.splitlines()
+    assert code == 0, err
+    assert max(len(line) for line in lines) <= columns
+    assert lines[-1] == LEGEND == "where found: [t] title, [a] abstract, [t+a] both"
+    assert "[t+a]" in out
+    if columns >= 200:
+        assert SAMPLE_TITLE in out  # a wide terminal shows whole titles
+    else:
+        assert "…" in out
+
+
+def test_the_legend_comes_once_after_every_readers_table(run_cli, tmp_path):
+    (tmp_path / "subscribers.toml").write_text(
+        '[[subscribers]]\nemail = "ada@example.org"\nkeywords = ["reward model"]\n\n'
+        '[[subscribers]]\nemail = "bob@example.org"\nkeywords = ["exploration"]\n', encoding="utf-8")
+
+    code, out, err = run_cli("rank", "--source", "sample", "--subscribers", "subscribers.toml")
+
+    assert code == 0, err
+    assert out.count("== ") == 2 and out.count(LEGEND) == 1
+    assert out.rstrip().endswith(LEGEND)
+
+
+# send and status ----------------------------------------------------------------------
+
+def test_a_second_send_the_same_day_says_why_nothing_went_out(run_cli, monkeypatch, server, inbox, tmp_path):
+    smtp_env(monkeypatch, server, tmp_path, DIGEST_KEYWORDS="reward model", DIGEST_TO="ada@example.org")
+
+    first = run_cli("send")
+    again = run_cli("send")
+
+    assert first[0] == 0 and "already got" not in first[2]
+    assert again[0] == 0
+    assert again[1].strip() == "sent 0, nothing new 1, failed 0"
+    assert again[2].strip().splitlines() == ["digest: 1 reader already got today's digest; --force sends again"]
+    assert len(inbox.messages) == 1
+
+
+def test_the_note_counts_readers_in_the_plural(run_cli, monkeypatch, server, inbox, tmp_path):
+    (tmp_path / "subscribers.toml").write_text(
+        '[[subscribers]]\nemail = "ada@example.org"\nkeywords = ["reward model"]\n\n'
+        '[[subscribers]]\nemail = "bob@example.org"\nkeywords = ["exploration"]\n', encoding="utf-8")
+    smtp_env(monkeypatch, server, tmp_path, DIGEST_SUBSCRIBERS="subscribers.toml")
+
+    run_cli("send")
+    code, out, err = run_cli("send")
+
+    assert "digest: 2 readers already got today's digest; --force sends again" in err
+    code, out, err = run_cli("status")
+    assert "history: 2 messages to 2 readers, " in out
+
+
+def test_status_counts_one_message_in_the_singular(run_cli, monkeypatch, server, inbox, tmp_path):
+    smtp_env(monkeypatch, server, tmp_path, DIGEST_KEYWORDS="reward model", DIGEST_TO="ada@example.org")
+    run_cli("send")
+
+    code, out, err = run_cli("status")
+
+    assert code == 0, err
+    assert "history: 1 message to 1 reader, 12 papers seen" in out
+
+
+# the daemon's log times -------------------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("zone", "utc", "shown"),
+    [
+        ("Europe/Berlin", datetime(2026, 11, 23, 6, 0, 1), "2026-11-23 07:00:01 CET"),
+        ("Europe/Berlin", datetime(2026, 7, 13, 5, 0, 1), "2026-07-13 07:00:01 CEST"),
+        ("America/New_York", datetime(2026, 11, 23, 12, 0, 1), "2026-11-23 07:00:01 EST"),
+        ("UTC", datetime(2026, 11, 23, 7, 0, 1), "2026-11-23 07:00:01 UTC"),
+    ],
+)
+def test_daemon_log_times_are_in_digest_timezone_and_name_it(zone, utc, shown):
+    record = logging.LogRecord("digest.daemon", logging.INFO, __file__, 1, "sent 1", None, None)
+    record.created = utc.replace(tzinfo=timezone.utc).timestamp()
+
+    assert ZonedFormatter(ZoneInfo(zone)).format(record) == f"{shown} INFO sent 1"
+
+
+# the README's command table ----------------------------------------------------------------
+
+def options(parser: argparse.ArgumentParser) -> list[str]:
+    return [option for action in parser._actions if not isinstance(action, argparse._HelpAction)
+            for option in action.option_strings]
+
+
+def subcommands() -> dict[str, argparse.ArgumentParser]:
+    parser = build_parser()
+    (commands,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    return dict(commands.choices)
+
+
+def readme_row(command: str) -> str:
+    rows = [line for line in README.read_text(encoding="utf-8").splitlines()
+            if line.startswith(f"| `digest {command}")]
+    assert len(rows) == 1, f"README's command table has no single row for `digest {command}`"
+    return rows[0]
+
+
+@pytest.mark.parametrize("command", sorted(subcommands()))
+def test_the_readme_command_table_lists_every_option_of_each_command(command):
+    row = readme_row(command)
+
+    missing = [option for option in options(subcommands()[command]) if option not in row]
+
+    assert missing == [], f"README's `digest {command}` row lacks {missing}"
+
+
+def test_the_readme_lists_the_global_options():
+    text = README.read_text(encoding="utf-8")
+
+    assert [option for option in options(build_parser()) if f"`{option}" not in text] == []
