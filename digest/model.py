@@ -94,8 +94,9 @@ def make_paper(
     clean_title, clean_abstract = normalize_space(title), normalize_space(abstract)
     if not clean_title or not clean_abstract:
         raise MissingText("missing title" if not clean_title else "missing abstract")
-    found = arxiv_id(id) if id else None
-    paper_id = found or (normalize_space(id) if id else None) or title_id(clean_title)
+    clean_id = normalize_space(id) if id else ""
+    found = arxiv_id(clean_id) if clean_id else None
+    paper_id = found or clean_id or title_id(clean_title)
     names = tuple(name for name in (normalize_space(a) for a in authors if a) if name)
     for key in ("url", "github", "organization"):
         if isinstance(extra.get(key), str):
