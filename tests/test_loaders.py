@@ -408,3 +408,13 @@ def test_a_file_read_whole_is_limited_to_max_bytes(tmp_path: Path) -> None:
     assert str(caught.value) == (f"{path}: larger than 10 kB (DIGEST_HTTP_MAX_BYTES), the limit for a listing "
                                  "read whole; save it as JSON Lines (digest papers --json) or raise "
                                  "DIGEST_HTTP_MAX_BYTES")
+
+
+def test_an_id_is_matched_as_an_arxiv_id_once_cleaned_so_round_trips_agree() -> None:
+    item = jsonl_item(id="2608.\u202e00001")
+    [paper] = parse_listing(json.dumps([item]).encode(), "listing.json").papers
+
+    [again] = parse_listing(json.dumps([paper.to_json()]).encode(), "again.json").papers
+
+    assert paper.id == "2608.00001" and paper.url == "https://arxiv.org/abs/2608.00001"
+    assert again == paper
