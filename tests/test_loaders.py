@@ -418,3 +418,13 @@ def test_an_id_is_matched_as_an_arxiv_id_once_cleaned_so_round_trips_agree() -> 
 
     assert paper.id == "2608.00001" and paper.url == "https://arxiv.org/abs/2608.00001"
     assert again == paper
+
+
+def test_a_line_separator_inside_a_jsonl_string_does_not_split_the_line() -> None:
+    lines = [json.dumps(jsonl_item(id=f"2608.0000{n}", title=f"Reward\u2028Models {n}"), ensure_ascii=False)
+             for n in (1, 2)]
+
+    listing = parse_listing("\n".join(lines).encode(), "papers.jsonl")
+
+    assert [p.title for p in listing.papers] == ["Reward Models 1", "Reward Models 2"]
+    assert listing.warnings == []

@@ -222,7 +222,7 @@ class Fetcher:
             self.cache.save(url, response.body, response.headers)
         return Fetched(url, response.body, fetched_at=time.time())
 
-    def _request(self, url: str, headers: dict[str, str]) -> "Answer":
+    def _request(self, url: str, headers: dict[str, str]) -> Answer:
         """One logical GET: redirects on the same host, retries on transient failures."""
         origin = urlsplit(url).hostname
         current = url
@@ -240,7 +240,7 @@ class Fetcher:
             current = target
         raise SourceError(url, f"more than {MAX_REDIRECTS} redirects")
 
-    def _with_retries(self, url: str, headers: dict[str, str]) -> "Answer":
+    def _with_retries(self, url: str, headers: dict[str, str]) -> Answer:
         attempt = 0
         while True:
             self._wait_turn(url)
@@ -272,7 +272,7 @@ class Fetcher:
                 )
             self._pause(url, wait, f"HTTP {response.status_code}")
 
-    def _exchange(self, url: str, headers: dict[str, str]) -> "Answer":
+    def _exchange(self, url: str, headers: dict[str, str]) -> Answer:
         """One GET, its body read within the deadline and the size cap."""
         deadline = time.monotonic() + self.deadline
         token = _DEADLINE.set(deadline)
@@ -334,7 +334,7 @@ def _retry_after(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
-def _status_problem(response: "Answer") -> str:
+def _status_problem(response: Answer) -> str:
     reason = response.reason_phrase or ""
     detail = ""
     if "json" in response.headers.get("content-type", ""):

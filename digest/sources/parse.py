@@ -121,7 +121,7 @@ def _parse_json(text: str, source: str) -> tuple[list, list[str]]:
         raise ListingError(source, "JSON nested too deeply to be a listing") from err
     except ValueError as err:
         if text.startswith("{") and "\n" in text.strip():
-            return parse_jsonl(text.splitlines())
+            return parse_jsonl(text.split("\n"))  # not splitlines(): U+2028 may sit inside a string
         raise ListingError(source, _json_problem(err, text)) from err
     try:
         return parse_json_document(data)
