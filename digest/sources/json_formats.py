@@ -1,7 +1,8 @@
 """Hugging Face Daily Papers API JSON, and our own JSON Lines of papers.
 
 Items are untrusted and checked by type here, at the edge. An item whose title or
-abstract is missing or not text is skipped with a warning. An optional field of
+abstract (or, from the HF API, paper id) is missing or not text is skipped with a
+warning; a JSON Lines id may also be a whole number. An optional field of
 the wrong type (a number for ``url``, ``upvotes: 1e999``, a list for an author's
 name, a date that is not one) is dropped with one warning naming the fields, and
 the paper is kept: a bad upvote count is no reason to lose the paper.
