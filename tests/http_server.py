@@ -4,6 +4,7 @@ and misbehaves on request: trickled headers or body, endless chunked bodies, gzi
 from __future__ import annotations
 
 import functools
+import ssl
 import threading
 import time
 import zlib
@@ -56,9 +57,11 @@ class PlaybackServer(ThreadingHTTPServer):
         self.requests: list[Request] = []
         self._lock = threading.Lock()
 
+    scheme = "http"
+
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server_address[1]}"
+        return f"{self.scheme}://127.0.0.1:{self.server_address[1]}"
 
     def route(self, target: str, *replies: Reply) -> None:
         self.routes[target] = list(replies)
@@ -165,7 +168,11 @@ def gzip_bomb(size: int = 50_000_000) -> bytes:
     return b"".join(parts) + packer.compress(bytes(size % len(block))) + packer.flush()
 
 
-def start() -> PlaybackServer:
+def start(tls: ssl.SSLContext | None = None) -> PlaybackServer:
+    """A server on a free port of 127.0.0.1; with ``tls``, it speaks HTTPS."""
     server = PlaybackServer()
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+        server.scheme = "https"
     threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
     return server

@@ -197,3 +197,35 @@ def test_the_settings_reach_the_fetcher():
         assert (client.timeout, client.deadline, client.max_bytes) == (4, 12, 2_000_000)
     finally:
         client.close()
+
+
+@pytest.fixture
+def tls_web(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[PlaybackServer]:
+    """The playback server behind TLS, its CA trusted through SSL_CERT_FILE."""
+    import ssl
+
+    import trustme
+
+    ca = trustme.CA()
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    playback = http_server.start(tls=context)
+    yield playback
+    playback.shutdown()
+    playback.server_close()
+
+
+@pytest.mark.slow
+def test_the_deadline_holds_over_tls_too(tls_web, cache_dir):
+    tls_web.route("/listing.json", Reply.json(LISTING, drip=0.1))
+    client = Fetcher(cache_dir=cache_dir, timeout=TIMEOUT, max_bytes=MAX_BYTES)
+    try:
+        assert tls_web.url.startswith("https://")
+        message, took = failure(client, f"{tls_web.url}/listing.json")
+    finally:
+        client.close()
+
+    assert "no complete response within 1.5 s" in message
+    assert took < DEADLINE + 1.5
