@@ -107,6 +107,7 @@ class Digest:
             lookback_days=self.settings.lookback_days,
             hf_base_url=self.settings.hf_base_url, arxiv_base_url=self.settings.arxiv_base_url,
             announce_types=self.settings.arxiv_announce,
+            max_papers=self.settings.max_papers, max_bytes=self.settings.http_max_bytes,
         )
         listing = sources.fetch_all(chosen, context)
         return Listing(listing.source, listing.papers, listing.warnings, [*listing.notes, *context.notes])

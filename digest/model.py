@@ -11,11 +11,17 @@ from datetime import date
 _ARXIV_NEW = re.compile(r"(\d{4}\.\d{4,5})(v\d+)?")
 _ARXIV_OLD = re.compile(r"([a-z\-]+(?:\.[A-Z]{2})?/\d{7})(v\d+)?")
 _SPACE = re.compile(r"\s+")
+# Bidirectional controls (U+202E turns "gpj.exe" into "exe.jpg" on screen) and the
+# C0/C1 control characters other than whitespace: never meaningful in a listing,
+# and they would reach the Subject line and the HTML as they are.
+_INVISIBLE = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+                        "\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
 
 
 def normalize_space(text: str) -> str:
-    """Collapse runs of whitespace (arXiv hard wraps, tabs, CR/LF) to one space."""
-    return _SPACE.sub(" ", text).strip()
+    """Collapse runs of whitespace (arXiv hard wraps, tabs, CR/LF) to one space, and drop
+    bidirectional and control characters."""
+    return _SPACE.sub(" ", _INVISIBLE.sub("", text)).strip()
 
 
 def title_key(title: str) -> str:
@@ -68,6 +74,10 @@ class Paper:
         }
 
 
+class MissingText(ValueError):
+    """A paper without a title or an abstract once its text is cleaned."""
+
+
 def make_paper(
     title: str,
     abstract: str,
@@ -76,11 +86,21 @@ def make_paper(
     authors: tuple[str, ...] | list[str] = (),
     **extra: object,
 ) -> Paper:
-    """Build a Paper with normalised text and a stable id."""
-    clean_title = normalize_space(title)
-    found = arxiv_id(id) if id else None
-    paper_id = found or (normalize_space(id) if id else None) or title_id(clean_title)
-    names = tuple(normalize_space(a) for a in authors if a and a.strip())
+    """Build a Paper with normalised text and a stable id.
+
+    Raises MissingText when the title or abstract is empty once cleaned (a title
+    made only of bidirectional controls, say); loaders skip such items.
+    """
+    clean_title, clean_abstract = normalize_space(title), normalize_space(abstract)
+    if not clean_title or not clean_abstract:
+        raise MissingText("missing title" if not clean_title else "missing abstract")
+    clean_id = normalize_space(id) if id else ""
+    found = arxiv_id(clean_id) if clean_id else None
+    paper_id = found or clean_id or title_id(clean_title)
+    names = tuple(name for name in (normalize_space(a) for a in authors if a) if name)
+    for key in ("url", "github", "organization"):
+        if isinstance(extra.get(key), str):
+            extra[key] = normalize_space(extra[key]) or None  # type: ignore[arg-type]
     if extra.get("authors_count") is None and names:
         extra["authors_count"] = len(names)
     if extra.get("url") is None and found:
@@ -88,7 +108,7 @@ def make_paper(
     return Paper(
         id=paper_id,
         title=clean_title,
-        abstract=normalize_space(abstract),
+        abstract=clean_abstract,
         authors=names,
         **extra,  # type: ignore[arg-type]
     )

@@ -65,6 +65,8 @@ class Settings:
     arxiv_base_url: str = "https://rss.arxiv.org"
     arxiv_delay: float = 3.0
     http_timeout: float = 20.0
+    http_max_bytes: int = 50_000_000
+    max_papers: int = 5000
     grace_hours: float = 6.0
 
     @property
@@ -112,6 +114,27 @@ def _number(value: str) -> float:
     number = float(value)
     if number < 0:
         raise ValueError("must be 0 or more")
+    return number
+
+
+_SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmg]?)b?$", re.IGNORECASE)
+
+
+def _byte_size(value: str) -> int:
+    """``50000000``, ``50MB``, ``512 kB`` or ``1G`` (decimal units)."""
+    match = _SIZE.match(value.strip())
+    if not match:
+        raise ValueError("use a number of bytes, e.g. 50MB or 50000000")
+    size = int(float(match.group(1)) * 1000 ** " kmg".index(match.group(2).lower() or " "))
+    if size < 1:
+        raise ValueError("must be 1 or more")
+    return size
+
+
+def _at_least_one(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise ValueError("must be 1 or more")
     return number
 
 
@@ -201,6 +224,8 @@ _PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "DIGEST_ARXIV_BASE_URL": ("arxiv_base_url", _text),
     "DIGEST_ARXIV_DELAY": ("arxiv_delay", _number),
     "DIGEST_HTTP_TIMEOUT": ("http_timeout", _number),
+    "DIGEST_HTTP_MAX_BYTES": ("http_max_bytes", _byte_size),
+    "DIGEST_MAX_PAPERS": ("max_papers", _at_least_one),
     "DIGEST_GRACE_HOURS": ("grace_hours", _number),
 }
 KEYS = tuple(_PARSERS)

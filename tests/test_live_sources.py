@@ -492,3 +492,21 @@ def test_an_unknown_announcement_type_is_a_settings_error(monkeypatch, run_cli):
     code, out, err = run_cli("papers", "--source", "sample")
 
     assert code == 1 and "DIGEST_ARXIV_ANNOUNCE='new, fresh': use a comma-separated list of new, cross" in err
+
+
+def test_hf_items_with_fields_of_the_wrong_type_are_kept_without_them(server, fetcher):
+    broken = hf_item(1)
+    broken["paper"].update(githubRepo=5, upvotes=1e300, authors=[{"name": {"first": "Ada"}}])
+    broken["organization"] = {"fullname": ["Tiny", "Lab"]}
+    server.route(API, Reply.json(json.dumps([broken, hf_item(2)]).replace("1e+300", "1e999")))
+
+    listing = fetch("hf:2026-08-13", server, fetcher)
+
+    first = listing.papers[0]
+    assert [p.id for p in listing.papers] == ["2608.00001", "2608.00002"]
+    assert (first.github, first.upvotes, first.authors, first.organization) == (None, None, (), None)
+    assert listing.warnings == [
+        "hf:2026-08-13: 2026-08-13: item 1: ignored authors (entries that are not names), "
+        "upvotes (a JSON number out of range, not a count), githubRepo (a JSON number, not text), "
+        "organization (a JSON array, not text)"
+    ]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from digest.errors import EmptyListingError, ListingError
-from digest.sources import FetchContext, FileSource, SampleSource
+from digest.sources import FetchContext, FileSource, SampleSource, fetch_all, resolve
 from digest.sources.parse import parse_listing
 
 from .conftest import FIXTURES, SHARED
@@ -181,3 +181,250 @@ def test_real_arxiv_fixtures() -> None:
         load(folder / "arxiv_api_error_400_bad_id.xml")
     with pytest.raises(EmptyListingError):
         load(folder / "arxiv_rss_physics_2025-12-31_EMPTY_transcribed.xml")
+
+
+# Untrusted fields: checked by type at the loader ----------------------------------
+
+def hf_item(**paper: object) -> dict:
+    fields = {"id": "2608.00001", "title": "Reward Models", "summary": "We train reward models.", **paper}
+    return {"paper": fields, "title": fields["title"]}
+
+
+def jsonl_item(**fields: object) -> dict:
+    return {"id": "2608.00001", "title": "Reward Models", "abstract": "We train reward models.", **fields}
+
+
+WRONG_OPTIONAL_FIELDS = [
+    (hf_item(githubRepo=5), "githubRepo (a JSON number, not text)", "github"),
+    (hf_item(upvotes="many"), "upvotes (a JSON string, not a count)", "upvotes"),
+    (hf_item(upvotes=-3), "upvotes (a JSON number, not a count)", "upvotes"),
+    (hf_item(publishedAt=20260813), "publishedAt (a JSON number, not a date)", "published"),
+    (hf_item(publishedAt="yesterday"), "publishedAt (a JSON string, not a date)", "published"),
+    (hf_item(ai_keywords="rl"), "ai_keywords (a JSON string, not a list of text)", "keywords"),
+    ({**hf_item(), "organization": {"fullname": ["Tiny", "Lab"]}}, "organization (a JSON array, not text)",
+     "organization"),
+    (jsonl_item(id="local-1", url=42), "url (a JSON number, not text)", "url"),
+    (jsonl_item(github={"repo": "x"}), "github (a JSON object, not text)", "github"),
+    (jsonl_item(organization=True), "organization (a JSON boolean, not text)", "organization"),
+    (jsonl_item(id=[1]), "id (a JSON array, not text)", None),
+    (jsonl_item(authors_count=1.5), "authors_count (a JSON number, not a count)", "authors_count"),
+]
+
+
+@pytest.mark.parametrize("item, problem, field", WRONG_OPTIONAL_FIELDS, ids=[w[1].split()[0] + str(i) for i, w in
+                                                                           enumerate(WRONG_OPTIONAL_FIELDS)])
+def test_an_optional_field_of_the_wrong_type_is_dropped_and_the_paper_kept(item, problem, field) -> None:
+    listing = parse_listing(json.dumps([item]).encode(), "listing.json")
+
+    [paper] = listing.papers
+    assert paper.title == "Reward Models"
+    if field:
+        assert getattr(paper, field) in (None, ())
+    assert listing.warnings == [f"item 1: ignored {problem}"]
+
+
+def test_authors_whose_name_is_not_text_are_dropped_the_others_kept() -> None:
+    authors = [{"name": "Ada Lovelace"}, {"name": 7}, "Alan Turing", {"name": ["x"]}]
+    listing = parse_listing(json.dumps([hf_item(authors=authors)]).encode(), "listing.json")
+
+    assert listing.papers[0].authors == ("Ada Lovelace",)
+    assert listing.warnings == ["item 1: ignored authors (entries that are not names)"]
+
+
+def test_jsonl_authors_must_be_text() -> None:
+    line = json.dumps(jsonl_item(authors=["Ada Lovelace", 3, None]))
+    listing = parse_listing(f"{line}\n{line}\n".encode(), "papers.jsonl")
+
+    assert listing.papers[0].authors == ("Ada Lovelace",)
+    assert listing.warnings[0] == "line 1: ignored authors (entries that are not text)"
+
+
+@pytest.mark.parametrize("number", ["1e999", "-1e999", "9" * 5000, "1" + "0" * 40])
+def test_absurd_upvote_counts_are_dropped_not_a_crash(number: str) -> None:
+    data = json.dumps([hf_item(upvotes="N")]).replace('"N"', number).encode()
+    listing = parse_listing(data, "listing.json")
+
+    assert listing.papers[0].upvotes is None
+    assert listing.warnings == ["item 1: ignored upvotes (a JSON number out of range, not a count)"]
+
+
+@pytest.mark.parametrize("item, problem", [
+    (hf_item(title=12), "title is a JSON number, not text"),
+    (hf_item(summary={"text": "x"}), "summary is a JSON object, not text"),
+    (hf_item(id=2608.00001), "id is a JSON number, not text"),
+    (jsonl_item(abstract=["a", "b"]), "abstract is a JSON array, not text"),
+    (jsonl_item(title="\u202e\u2066"), "missing title"),
+])
+def test_an_item_whose_title_abstract_or_hf_id_is_not_text_is_skipped(item, problem) -> None:
+    good = jsonl_item(id="2608.00002", title="Good")
+    listing = parse_listing(json.dumps([item, good]).encode(), "listing.json")
+
+    assert [p.title for p in listing.papers] == ["Good"]
+    assert listing.warnings == [f"item 1 skipped: {problem}"]
+
+
+def test_json_nested_100000_deep_is_one_clear_error() -> None:
+    with pytest.raises(ListingError, match="listing.json: JSON nested too deeply"):
+        parse_listing(b"[" * 100_000 + b"]" * 100_000, "listing.json")
+
+
+def test_a_jsonl_line_nested_100000_deep_is_skipped(tmp_path: Path) -> None:
+    path = tmp_path / "papers.jsonl"
+    path.write_text(json.dumps(jsonl_item()) + "\n" + "[" * 100_000 + "]" * 100_000 + "\n")
+
+    listing = load(path)
+
+    assert len(listing.papers) == 1
+    assert listing.warnings == ["line 2 skipped: JSON nested too deeply"]
+
+
+def test_a_hf_text_count_too_long_to_be_one_is_ignored() -> None:
+    text = ("Daily Papers\nReward Models\n" + "We train reward models. " * 5
+            + "\n• " + "9" * 5000 + " authors\n·\nJul 7 " + "9" * 5000 + "\n")
+    [paper] = parse_listing(text.encode(), "page.txt", today=date(2026, 8, 13)).papers
+    assert paper.authors_count is None and paper.upvotes is None
+    assert paper.published == date(2026, 7, 7)
+
+
+def test_a_flood_of_broken_items_gives_a_bounded_list_of_warnings() -> None:
+    items = [jsonl_item(title=n) for n in range(500)] + [jsonl_item()]
+    listing = parse_listing(json.dumps(items).encode(), "listing.json")
+
+    assert len(listing.papers) == 1
+    assert len(listing.warnings) == 51
+    assert listing.warnings[-1] == "... and 450 more like these"
+
+
+# Text encodings and invisible characters ----------------------------------------
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32"])
+@pytest.mark.parametrize("name", ["hf_blank.txt", "papers.jsonl", "hf_api.json"])
+def test_utf16_utf32_and_bom_files_load_like_utf8(tmp_path: Path, name: str, encoding: str) -> None:
+    original = FIXTURES / name
+    copy = tmp_path / name
+    copy.write_bytes(original.read_text("utf-8").encode(encoding))
+
+    assert load(copy).papers == load(original).papers
+
+
+@pytest.mark.parametrize("encoding", ["ISO-8859-1", "windows-1252", "UTF-16"])
+def test_xml_is_decoded_as_its_declaration_says(encoding: str) -> None:
+    feed = (f'<?xml version="1.0" encoding="{encoding}"?>\n'
+            '<feed xmlns="http://www.w3.org/2005/Atom"><entry><id>http://arxiv.org/abs/2608.00001v2</id>'
+            "<title>Caf\u00e9 na\u00efve r\u00e9sum\u00e9</title><summary>\u00c9tude.</summary>"
+            "<author><name>Jos\u00e9 Mu\u00f1oz</name></author></entry></feed>")
+
+    [paper] = parse_listing(feed.encode(encoding), "feed.xml").papers
+
+    assert paper.title == "Caf\u00e9 na\u00efve r\u00e9sum\u00e9"
+    assert paper.authors == ("Jos\u00e9 Mu\u00f1oz",)
+
+
+BIDI = "\u202e\u202a\u202b\u202c\u202d\u200e\u200f\u2066\u2067\u2068\u2069\u061c"
+
+
+def test_bidirectional_controls_are_stripped_from_every_text_field() -> None:
+    item = jsonl_item(title=f"Reward {BIDI}Models", abstract=f"We train\u202e reward models{BIDI}.",
+                      authors=["Ada \u202eLovelace", BIDI], organization="\u2067Tiny Lab\u2069")
+
+    [paper] = parse_listing(json.dumps([item]).encode(), "listing.json").papers
+
+    assert (paper.title, paper.abstract) == ("Reward Models", "We train reward models.")
+    assert paper.authors == ("Ada Lovelace",) and paper.organization == "Tiny Lab"
+
+
+@pytest.mark.parametrize("name", ["hf_blank.txt", "arxiv_atom.xml", "arxiv_rss.xml"])
+def test_bidirectional_controls_are_stripped_in_every_format(tmp_path: Path, name: str) -> None:
+    text = (FIXTURES / name).read_text("utf-8")
+    spiked = tmp_path / name
+    spiked.write_text(text.replace("Reward Models", "Reward \u202eModels\u2066"), "utf-8")
+
+    assert [p.title for p in load(spiked).papers] == [p.title for p in load(FIXTURES / name).papers]
+
+
+# Large files --------------------------------------------------------------------
+
+def big_jsonl(path: Path, count: int, start: int = 0) -> Path:
+    with path.open("w") as out:
+        for n in range(start, start + count):
+            out.write(json.dumps(jsonl_item(id=f"2608.{n:05d}", title=f"Paper {n}")) + "\n")
+    return path
+
+
+def test_a_listing_keeps_at_most_max_papers_and_says_how_many_were_dropped(tmp_path: Path) -> None:
+    path = big_jsonl(tmp_path / "big.jsonl", 130)
+
+    listing = fetch_all(resolve(str(path)), FetchContext(today=date(2026, 8, 13), max_papers=100))
+
+    assert [p.title for p in listing.papers] == [f"Paper {n}" for n in range(100)]
+    assert listing.warnings == [f"{path}: kept the first 100 papers; 30 more lines not read "
+                                "(raise DIGEST_MAX_PAPERS to keep more)"]
+
+
+def test_several_sources_together_are_capped_too(tmp_path: Path) -> None:
+    spec = f"{big_jsonl(tmp_path / 'a.jsonl', 40)}, {big_jsonl(tmp_path / 'b.jsonl', 40, start=100)}"
+
+    listing = fetch_all(resolve(spec), FetchContext(today=date(2026, 8, 13), max_papers=50))
+
+    assert len(listing.papers) == 50
+    assert listing.warnings == [f"{spec}: kept the first 50 of 80 papers; 30 dropped "
+                                "(raise DIGEST_MAX_PAPERS to keep more)"]
+
+
+def test_jsonl_is_read_line_by_line_not_whole(tmp_path: Path) -> None:
+    """A JSON Lines file far larger than DIGEST_HTTP_MAX_BYTES still loads: it is streamed."""
+    path = big_jsonl(tmp_path / "big.jsonl", 2000)
+    context = FetchContext(today=date(2026, 8, 13), max_bytes=10_000, max_papers=10)
+
+    listing = FileSource(path).fetch(context)
+
+    assert path.stat().st_size > 10 * context.max_bytes
+    assert len(listing.papers) == 10
+
+
+def test_a_jsonl_line_too_long_or_not_utf8_is_skipped(tmp_path: Path) -> None:
+    from digest.sources.files import MAX_LINE_BYTES
+
+    good = json.dumps(jsonl_item()).encode()
+    path = tmp_path / "papers.jsonl"
+    path.write_bytes(good + b"\n" + b'{"title": "' + b"x" * (MAX_LINE_BYTES + 10) + b'"}\n'
+                     + b'{"title": "\xff"}\n' + good.replace(b"00001", b"00002") + b"\n")
+
+    listing = load(path)
+
+    assert [p.id for p in listing.papers] == ["2608.00001", "2608.00002"]
+    assert listing.warnings == ["line 2 skipped: longer than 1 MB",
+                                "line 3 skipped: not valid UTF-8 (bad byte at column 12)"]
+
+
+def test_a_file_read_whole_is_limited_to_max_bytes(tmp_path: Path) -> None:
+    path = tmp_path / "big.json"
+    path.write_text(json.dumps([jsonl_item(title=f"Paper {n}") for n in range(300)]))
+    context = FetchContext(today=date(2026, 8, 13), max_bytes=10_000)
+
+    with pytest.raises(ListingError) as caught:
+        FileSource(path).fetch(context)
+
+    assert str(caught.value) == (f"{path}: larger than 10 kB (DIGEST_HTTP_MAX_BYTES), the limit for a listing "
+                                 "read whole; save it as JSON Lines (digest papers --json) or raise "
+                                 "DIGEST_HTTP_MAX_BYTES")
+
+
+def test_an_id_is_matched_as_an_arxiv_id_once_cleaned_so_round_trips_agree() -> None:
+    item = jsonl_item(id="2608.\u202e00001")
+    [paper] = parse_listing(json.dumps([item]).encode(), "listing.json").papers
+
+    [again] = parse_listing(json.dumps([paper.to_json()]).encode(), "again.json").papers
+
+    assert paper.id == "2608.00001" and paper.url == "https://arxiv.org/abs/2608.00001"
+    assert again == paper
+
+
+def test_a_line_separator_inside_a_jsonl_string_does_not_split_the_line() -> None:
+    lines = [json.dumps(jsonl_item(id=f"2608.0000{n}", title=f"Reward\u2028Models {n}"), ensure_ascii=False)
+             for n in (1, 2)]
+
+    listing = parse_listing("\n".join(lines).encode(), "papers.jsonl")
+
+    assert [p.title for p in listing.papers] == ["Reward Models 1", "Reward Models 2"]
+    assert listing.warnings == []

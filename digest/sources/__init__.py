@@ -16,9 +16,12 @@ from typing import Any, Protocol
 
 from ..errors import ConfigError, EmptyListingError, ListingError, SourceError
 from ..model import Listing, Paper
+from .files import load_listing_file
 from .parse import parse_listing
 
 log = logging.getLogger("digest.sources")
+DEFAULT_MAX_PAPERS = 5000
+DEFAULT_MAX_BYTES = 50_000_000
 
 
 @dataclass
@@ -32,6 +35,8 @@ class FetchContext:
     hf_base_url: str = "https://huggingface.co"
     arxiv_base_url: str = "https://rss.arxiv.org"
     notes: list[str] = field(default_factory=list)
+    max_papers: int = DEFAULT_MAX_PAPERS  # DIGEST_MAX_PAPERS: papers kept per listing
+    max_bytes: int = DEFAULT_MAX_BYTES  # DIGEST_HTTP_MAX_BYTES: a file read whole is no larger
 
 
 class Source(Protocol):
@@ -49,9 +54,9 @@ class FileSource:
         return str(self.path)
 
     def fetch(self, context: FetchContext) -> Listing:
-        return parse_listing(
-            read_listing_file(self.path), self.name, today=context.today,
-            announce_types=context.announce_types,
+        return load_listing_file(
+            self.path, today=context.today, announce_types=context.announce_types,
+            max_papers=context.max_papers, max_bytes=context.max_bytes,
         )
 
 
@@ -62,19 +67,6 @@ class SampleSource:
     def fetch(self, context: FetchContext) -> Listing:
         data = resources.files("digest").joinpath("data/sample.jsonl").read_bytes()
         return parse_listing(data, self.name, today=context.today)
-
-
-def read_listing_file(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError as err:
-        raise ListingError(str(path), "no such file; check the path given to --source") from err
-    except IsADirectoryError as err:
-        raise ListingError(str(path), "is a directory; give a listing file") from err
-    except PermissionError as err:
-        raise ListingError(str(path), "permission denied") from err
-    except OSError as err:
-        raise ListingError(str(path), f"cannot read: {err.strerror}") from err
 
 
 SourceFactory = Callable[[str], Source]
@@ -133,7 +125,12 @@ def fetch_all(sources: list[Source], context: FetchContext) -> Listing:
     if failures and len(failures) == len(sources):
         raise SourceError("all sources", "; ".join(failures))
     name = ", ".join(s.name for s in sources)
-    return Listing(source=name, papers=list(papers.values()), warnings=warnings)
+    kept = list(papers.values())
+    if len(kept) > context.max_papers:
+        warnings.append(f"{name}: kept the first {context.max_papers} of {len(kept)} papers; "
+                        f"{len(kept) - context.max_papers} dropped (raise DIGEST_MAX_PAPERS to keep more)")
+        del kept[context.max_papers:]
+    return Listing(source=name, papers=kept, warnings=warnings)
 
 
 from . import live  # noqa: E402,F401  (registers hf, arxiv: and http(s) sources)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from ..model import Paper, make_paper
+from ..model import MissingText, Paper, make_paper
 
 HEADER_LINES = {
     "new",
@@ -57,7 +57,10 @@ def parse_hf_text(text: str, *, today: date | None = None) -> tuple[list[Paper],
             break
         abstract = lines[i + 1]
         meta, i = _read_metadata(lines, i + 2)
-        papers.append(_paper(title, abstract, meta, today))
+        try:
+            papers.append(_paper(title, abstract, meta, today))
+        except MissingText as err:
+            warnings.append(f"{title[:60]!r} skipped: {err}")
     return papers, warnings
 
 
@@ -102,7 +105,7 @@ def _read_metadata(lines: list[str], i: int) -> tuple[dict[str, str], int]:
 def _paper(title: str, abstract: str, meta: dict[str, str], today: date | None) -> Paper:
     extra: dict[str, object] = {}
     if "authors_count" in meta:
-        extra["authors_count"] = int(meta["authors_count"])
+        extra["authors_count"] = _count(meta["authors_count"])
     if "organization" in meta:
         extra["organization"] = meta["organization"]
     if "date" in meta:
@@ -112,13 +115,18 @@ def _paper(title: str, abstract: str, meta: dict[str, str], today: date | None) 
     return make_paper(title, abstract, **extra)
 
 
+def _count(digits: str) -> int | None:
+    """A count from the page; a run of digits too long to be one (or to parse) is ignored."""
+    return int(digits) if len(digits) <= 9 else None
+
+
 def _parse_date_line(line: str, today: date | None) -> tuple[date | None, int | None]:
     """A page date; without a year it is the latest such date not after ``today``."""
     match = DATE_LINE.match(line)
     assert match
     month = _MONTHS.split("|").index(match.group("mon")) + 1
     day = int(match.group("day"))
-    up = int(match.group("up")) if match.group("up") else None
+    up = _count(match.group("up")) if match.group("up") else None
     try:
         if match.group("year"):
             return date(int(match.group("year")), month, day), up

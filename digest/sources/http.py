@@ -5,6 +5,17 @@ backoff, spaces requests to arXiv as its terms ask, refuses redirects to another
 host, and keeps a conditional-request cache (ETag / Last-Modified) on disk so a
 re-run revalidates instead of downloading again, and ``--offline`` can work from
 it alone.
+
+Every request is bounded, whatever the server does:
+
+* in time: httpx's timeouts apply to each socket operation, so a server dripping
+  one byte a second never trips them. Each exchange (connect, headers, body) also
+  has a total deadline of ``DEADLINE_FACTOR`` x ``DIGEST_HTTP_TIMEOUT``, enforced
+  below httpx by a network backend that shortens every socket timeout to what is
+  left of it;
+* in size: the body is decompressed here, a bounded piece at a time, and counted
+  as it arrives; past ``DIGEST_HTTP_MAX_BYTES`` reading stops (a 50 KB gzip bomb
+  never becomes 50 MB in memory). What was cut short is never cached.
 """
 
 from __future__ import annotations
@@ -15,7 +26,9 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+import zlib
+from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -23,10 +36,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
+import httpcore
 import httpx
 
 from .. import __version__
 from ..errors import SourceError
+from .files import describe_size
 
 log = logging.getLogger("digest.http")
 
@@ -34,6 +49,10 @@ USER_AGENT = f"digest/{__version__} (+https://github.com/digest-papers/digest; r
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_REDIRECTS = 5
 CACHE_MAX_AGE_DAYS = 30
+DEADLINE_FACTOR = 3  # a whole exchange gets 3 x DIGEST_HTTP_TIMEOUT (60 s by default)
+DEFAULT_MAX_BYTES = 50_000_000
+ERROR_BODY_BYTES = 64 * 1024  # of an error page, only enough for its message
+DECODE_STEP = 64 * 1024  # bytes a compressed body may grow to in one step
 
 
 @dataclass(frozen=True)
@@ -140,8 +159,12 @@ class Fetcher:
         max_wait: float = 60.0,
         min_interval: Mapping[str, float] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        deadline: float | None = None,
     ) -> None:
         self.offline = offline
+        self.max_bytes = max_bytes
+        self.deadline = deadline if deadline is not None else DEADLINE_FACTOR * timeout
         self.retries = retries
         self.backoff = backoff
         self.max_wait = max_wait
@@ -157,6 +180,7 @@ class Fetcher:
             headers={"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"},
             follow_redirects=False,
         )
+        _install_deadlines(self._client)
 
     @classmethod
     def from_settings(cls, settings: Any, *, offline: bool = False) -> "Fetcher":
@@ -165,6 +189,7 @@ class Fetcher:
         return cls(
             cache_dir=settings.cache_dir,
             timeout=settings.http_timeout,
+            max_bytes=settings.http_max_bytes,
             offline=offline,
             min_interval={host: settings.arxiv_delay for host in arxiv_hosts if host},
         )
@@ -193,12 +218,11 @@ class Fetcher:
             return Fetched(url, cached[0], from_cache=True, fetched_at=time.time())
         if response.status_code != 200:
             raise SourceError(url, _status_problem(response))
-        body = response.content
         if self.cache:
-            self.cache.save(url, body, response.headers)
-        return Fetched(url, body, fetched_at=time.time())
+            self.cache.save(url, response.body, response.headers)
+        return Fetched(url, response.body, fetched_at=time.time())
 
-    def _request(self, url: str, headers: dict[str, str]) -> httpx.Response:
+    def _request(self, url: str, headers: dict[str, str]) -> Answer:
         """One logical GET: redirects on the same host, retries on transient failures."""
         origin = urlsplit(url).hostname
         current = url
@@ -216,12 +240,12 @@ class Fetcher:
             current = target
         raise SourceError(url, f"more than {MAX_REDIRECTS} redirects")
 
-    def _with_retries(self, url: str, headers: dict[str, str]) -> httpx.Response:
+    def _with_retries(self, url: str, headers: dict[str, str]) -> Answer:
         attempt = 0
         while True:
             self._wait_turn(url)
             try:
-                response = self._client.get(url, headers=headers)
+                response = self._exchange(url, headers)
             except httpx.TimeoutException as err:
                 if isinstance(err, httpx.ConnectTimeout) and attempt < self.retries:
                     attempt += 1
@@ -247,6 +271,22 @@ class Fetcher:
                     url, f"HTTP {response.status_code}: the server asks to wait {int(wait)} s; try again later"
                 )
             self._pause(url, wait, f"HTTP {response.status_code}")
+
+    def _exchange(self, url: str, headers: dict[str, str]) -> Answer:
+        """One GET, its body read within the deadline and the size cap."""
+        deadline = time.monotonic() + self.deadline
+        token = _DEADLINE.set(deadline)
+        try:
+            with self._client.stream("GET", url, headers=headers) as response:
+                ok = response.status_code == 200
+                body = _read_body(response, url, self.max_bytes if ok else ERROR_BODY_BYTES, strict=ok)
+                return Answer(response.status_code, response.reason_phrase, response.headers, body)
+        except httpx.TimeoutException as err:
+            if time.monotonic() >= deadline - 0.01:
+                raise SourceError(url, _deadline_problem(self.deadline)) from err
+            raise
+        finally:
+            _DEADLINE.reset(token)
 
     def _backoff(self, attempt: int) -> float:
         return min(self.backoff * 2 ** (attempt - 1), self.max_wait)
@@ -294,15 +334,15 @@ def _retry_after(value: str | None) -> float | None:
     return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
 
 
-def _status_problem(response: httpx.Response) -> str:
+def _status_problem(response: Answer) -> str:
     reason = response.reason_phrase or ""
     detail = ""
     if "json" in response.headers.get("content-type", ""):
         try:
-            data = response.json()
+            data = json.loads(response.body)
             if isinstance(data, dict) and isinstance(data.get("error"), str):
                 detail = f": {data['error'][:200]}"
-        except ValueError:
+        except (ValueError, RecursionError):
             pass
     hint = ""
     if response.status_code == 429:
@@ -312,6 +352,11 @@ def _status_problem(response: httpx.Response) -> str:
     elif response.status_code == 404:
         hint = "; check the source name or URL"
     return f"HTTP {response.status_code} {reason}{detail}{hint}".replace("  ", " ")
+
+
+def _deadline_problem(deadline: float) -> str:
+    return (f"no complete response within {deadline:g} s ({DEADLINE_FACTOR} x DIGEST_HTTP_TIMEOUT); "
+            "the server is too slow, try again later or raise DIGEST_HTTP_TIMEOUT")
 
 
 def _timeout_problem(err: httpx.TimeoutException, timeout: float) -> str:
@@ -326,3 +371,151 @@ def _transport_problem(err: httpx.TransportError, attempts: int) -> str:
     if isinstance(err, httpx.ConnectError):
         return f"cannot connect after {attempts} attempts ({detail}); check the network and the URL"
     return f"connection broken after {attempts} attempts ({detail}); try again later"
+
+
+# Bounded bodies ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Answer:
+    """A response with its body already read (within the deadline and the size cap)."""
+
+    status_code: int
+    reason_phrase: str
+    headers: httpx.Headers
+    body: bytes
+
+
+def _read_body(response: httpx.Response, url: str, limit: int, *, strict: bool) -> bytes:
+    """The decoded body, up to ``limit`` bytes: past it, an error (``strict``) or cut short."""
+    encoded = response.headers.get("content-encoding", "identity").strip().lower() not in ("", "identity")
+    declared = response.headers.get("content-length", "")
+    if strict and not encoded and declared.isdigit() and int(declared) > limit:
+        raise SourceError(url, _too_big(limit, f" (the server announces {describe_size(int(declared))})"))
+    body = bytearray()
+    for piece in _decoded(response, url):
+        if len(body) + len(piece) > limit:
+            if strict:
+                raise SourceError(url, _too_big(limit, " after decompression" if encoded else ""))
+            return bytes(body + piece[: limit - len(body)])
+        body += piece
+    return bytes(body)
+
+
+def _too_big(limit: int, detail: str) -> str:
+    return (f"the response is larger than {describe_size(limit)} (DIGEST_HTTP_MAX_BYTES){detail}; "
+            "stopped reading. Raise DIGEST_HTTP_MAX_BYTES if the listing really is that large")
+
+
+def _decoded(response: httpx.Response, url: str) -> Iterator[bytes]:
+    decoder = _Inflater(response.headers.get("content-encoding", ""), url)
+    for raw in response.iter_raw():
+        yield from decoder.decode(raw)
+    yield decoder.flush()
+
+
+class _Inflater:
+    """gzip or deflate, inflated at most ``DECODE_STEP`` bytes at a time (httpx would
+    inflate a whole network read at once: 64 KB of gzip bomb is 64 MB)."""
+
+    def __init__(self, encoding: str, url: str) -> None:
+        names = [e.strip().lower() for e in encoding.split(",") if e.strip().lower() not in ("", "identity")]
+        if len(names) > 1 or (names and names[0] not in ("gzip", "x-gzip", "deflate")):
+            raise SourceError(url, f"the server sent Content-Encoding {encoding!r}, which digest cannot read")
+        self.url = url
+        self.kind = names[0] if names else None
+        self._zlib = zlib.decompressobj(zlib.MAX_WBITS | 16 if self.kind != "deflate" else zlib.MAX_WBITS)
+        self._started = False
+
+    def decode(self, data: bytes) -> Iterator[bytes]:
+        if self.kind is None:
+            yield data
+            return
+        while data:
+            yield self._step(data)
+            data = self._zlib.unconsumed_tail
+
+    def _step(self, data: bytes) -> bytes:
+        try:
+            out = self._zlib.decompress(data, DECODE_STEP)
+        except zlib.error as err:
+            if self.kind == "deflate" and not self._started:  # raw deflate, without the zlib header
+                self._zlib, self._started = zlib.decompressobj(-zlib.MAX_WBITS), True
+                return self._step(data)
+            raise SourceError(self.url, f"the response is not valid {self.kind} data ({err})") from err
+        self._started = True
+        return out
+
+    def flush(self) -> bytes:
+        return self._zlib.flush() if self.kind else b""
+
+
+# The deadline, below httpx ---------------------------------------------------------
+
+_DEADLINE: ContextVar[float | None] = ContextVar("digest_http_deadline", default=None)
+
+
+def _left(timeout: float | None, expired: type[Exception]) -> float | None:
+    """``timeout`` shortened to what is left before this exchange's deadline."""
+    deadline = _DEADLINE.get()
+    if deadline is None:
+        return timeout
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise expired("the request deadline has passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    def __init__(self, stream: httpcore.NetworkStream) -> None:
+        self._stream = stream
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._stream.read(max_bytes, _left(timeout, httpcore.ReadTimeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._stream.write(buffer, _left(timeout, httpcore.WriteTimeout))
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def start_tls(self, ssl_context: Any, server_hostname: str | None = None,
+                  timeout: float | None = None) -> httpcore.NetworkStream:
+        tls = self._stream.start_tls(ssl_context, server_hostname, _left(timeout, httpcore.ConnectTimeout))
+        return _DeadlineStream(tls)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    def __init__(self, backend: httpcore.NetworkBackend) -> None:
+        self._backend = backend
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                    local_address: str | None = None, socket_options: Any = None) -> httpcore.NetworkStream:
+        stream = self._backend.connect_tcp(host, port, _left(timeout, httpcore.ConnectTimeout),
+                                           local_address, socket_options)
+        return _DeadlineStream(stream)
+
+    def connect_unix_socket(self, path: str, timeout: float | None = None,
+                            socket_options: Any = None) -> httpcore.NetworkStream:
+        stream = self._backend.connect_unix_socket(path, _left(timeout, httpcore.ConnectTimeout), socket_options)
+        return _DeadlineStream(stream)
+
+    def sleep(self, seconds: float) -> None:
+        self._backend.sleep(seconds)
+
+
+def _install_deadlines(client: httpx.Client) -> None:
+    """Put the deadline backend under every transport of ``client`` (proxies included).
+
+    httpx has no public seam for a network backend; its transports keep an httpcore
+    pool in ``_pool``. Should a new httpx change that, fail here, loudly, rather than
+    run without deadlines.
+    """
+    transports = [client._transport, *(t for t in client._mounts.values() if t is not None)]
+    for transport in transports:
+        pool = getattr(transport, "_pool", None)
+        if not isinstance(getattr(pool, "_network_backend", None), httpcore.NetworkBackend):
+            raise RuntimeError("cannot install request deadlines in this httpx version")
+        pool._network_backend = _DeadlineBackend(pool._network_backend)  # type: ignore[union-attr]

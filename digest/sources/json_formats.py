@@ -1,18 +1,60 @@
-"""Hugging Face Daily Papers API JSON, and our own JSON Lines of papers."""
+"""Hugging Face Daily Papers API JSON, and our own JSON Lines of papers.
+
+Items are untrusted and checked by type here, at the edge. An item whose title or
+abstract (or, from the HF API, paper id) is missing or not text is skipped with a
+warning; a JSON Lines id may also be a whole number. An optional field of
+the wrong type (a number for ``url``, ``upvotes: 1e999``, a list for an author's
+name, a date that is not one) is dropped with one warning naming the fields, and
+the paper is kept: a bad upvote count is no reason to lose the paper.
+"""
 
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
 from ..model import Paper, make_paper
 
 Parsed = tuple[list[Paper], list[str]]
+MAX_COUNT = 10**9  # more upvotes or authors than this is not a count
+MAX_INT_DIGITS = 30  # longer integers (Python refuses > 4,300 digits) become floats, then fail the type check
+
+
+MAX_WARNINGS = 50
 
 
 class ShapeError(ValueError):
     """The JSON parsed but is not a listing."""
+
+
+class Warnings:
+    """Warnings about broken items: the first ``MAX_WARNINGS``, then only a count, so a
+    file of a million broken lines costs no memory and a screenful of output."""
+
+    def __init__(self) -> None:
+        self.shown: list[str] = []
+        self.more = 0
+
+    def add(self, text: str) -> None:
+        if len(self.shown) < MAX_WARNINGS:
+            self.shown.append(text)
+        else:
+            self.more += 1
+
+    def lines(self) -> list[str]:
+        return [*self.shown, *([f"... and {self.more} more like these"] if self.more else [])]
+
+
+def loads(text: str) -> Any:
+    """``json.loads`` that turns absurdly long integers into (rejected) floats instead of raising."""
+    return json.loads(text, parse_int=_parse_int)
+
+
+def _parse_int(digits: str) -> int | float:
+    return int(digits) if len(digits) <= MAX_INT_DIGITS else float(digits)
 
 
 def parse_json_document(data: Any) -> Parsed:
@@ -23,61 +65,73 @@ def parse_json_document(data: Any) -> Parsed:
         data = [data]
     if not isinstance(data, list):
         raise ShapeError(f"expected a JSON array of papers, got a JSON {_kind(data)}")
-    return _parse_items(data, _paper_from_any)
-
-
-def parse_jsonl(text: str) -> Parsed:
     papers: list[Paper] = []
-    warnings: list[str] = []
-    for number, line in enumerate(text.splitlines(), 1):
+    warnings = Warnings()
+    for number, item in enumerate(data, 1):
+        _convert(item, f"item {number}", papers, warnings)
+    return papers, warnings.lines()
+
+
+def parse_jsonl(lines: Iterable[str], max_papers: int | None = None, warnings: Warnings | None = None) -> Parsed:
+    """Our JSON Lines, one line at a time; past ``max_papers`` lines are only counted."""
+    papers: list[Paper] = []
+    warnings = warnings or Warnings()
+    unread = 0
+    for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
+        if max_papers is not None and len(papers) >= max_papers:
+            unread += 1
+            continue
         try:
-            papers.append(paper_from_json(json.loads(line)))
-        except (ValueError, TypeError, KeyError) as err:
-            warnings.append(f"line {number} skipped: {_reason(err)}")
-    return papers, warnings
+            item = loads(line)
+        except (ValueError, RecursionError) as err:
+            warnings.add(f"line {number} skipped: {_reason(err)}")
+            continue
+        _convert(item, f"line {number}", papers, warnings)
+    capped = [f"kept the first {max_papers} papers; {unread} more lines not read "
+              "(raise DIGEST_MAX_PAPERS to keep more)"] if unread else []
+    return papers, [*warnings.lines(), *capped]
 
 
-def _parse_items(items: list[Any], convert: Any) -> Parsed:
-    papers: list[Paper] = []
-    warnings: list[str] = []
-    for number, item in enumerate(items, 1):
-        try:
-            papers.append(convert(item))
-        except (ValueError, TypeError, KeyError) as err:
-            warnings.append(f"item {number} skipped: {_reason(err)}")
-    return papers, warnings
+def _convert(item: Any, label: str, papers: list[Paper], warnings: Warnings) -> None:
+    fields = Fields()
+    try:
+        papers.append(_paper_from_any(item, fields))
+    except (ValueError, KeyError) as err:
+        warnings.add(f"{label} skipped: {_reason(err)}")
+        return
+    if fields.dropped:
+        warnings.add(f"{label}: ignored {', '.join(fields.dropped)}")
 
 
-def _paper_from_any(item: Any) -> Paper:
+def _paper_from_any(item: Any, fields: "Fields") -> Paper:
     if isinstance(item, dict) and isinstance(item.get("paper"), dict):
-        return paper_from_hf(item)
-    return paper_from_json(item)
+        return paper_from_hf(item, fields)
+    return paper_from_json(item, fields)
 
 
-def paper_from_hf(item: dict[str, Any]) -> Paper:
+def paper_from_hf(item: dict[str, Any], fields: "Fields") -> Paper:
     """One item of ``GET /api/daily_papers``."""
     paper = item["paper"]
     title = item.get("title") or paper.get("title")
     abstract = paper.get("summary") or item.get("summary")
     _require_text(title=title, summary=abstract, id=paper.get("id"))
-    org = item.get("organization") or paper.get("organization") or {}
     return make_paper(
         title,
         abstract,
-        id=str(paper["id"]),
-        authors=[a.get("name", "") for a in paper.get("authors") or [] if isinstance(a, dict)],
-        published=_date(paper.get("publishedAt") or item.get("publishedAt")),
-        upvotes=_int(paper.get("upvotes")),
+        id=paper["id"],
+        authors=fields.names(paper.get("authors"), "authors"),
+        published=fields.day(paper.get("publishedAt") or item.get("publishedAt"), "publishedAt"),
+        upvotes=fields.count(paper.get("upvotes"), "upvotes"),
         url=f"https://huggingface.co/papers/{paper['id']}",
-        github=paper.get("githubRepo") or None,
-        organization=(org.get("fullname") or org.get("name")) if isinstance(org, dict) else None,
-        keywords=tuple(str(k) for k in paper.get("ai_keywords") or []),
+        github=fields.text(paper.get("githubRepo"), "githubRepo"),
+        organization=fields.organization(item.get("organization") or paper.get("organization")),
+        keywords=fields.texts(paper.get("ai_keywords"), "ai_keywords"),
     )
 
 
-def paper_from_json(obj: Any) -> Paper:
+def paper_from_json(obj: Any, fields: "Fields") -> Paper:
     """One object of our JSON Lines format (what ``digest papers --json`` prints)."""
     if not isinstance(obj, dict):
         raise ShapeError(f"expected an object, got a JSON {_kind(obj)}")
@@ -86,45 +140,128 @@ def paper_from_json(obj: Any) -> Paper:
     return make_paper(
         obj["title"],
         abstract,
-        id=str(obj["id"]) if obj.get("id") else None,
-        authors=[str(a) for a in obj.get("authors") or []],
-        authors_count=_int(obj.get("authors_count")),
-        published=_date(obj.get("published")),
-        upvotes=_int(obj.get("upvotes")),
-        url=obj.get("url") or None,
-        github=obj.get("github") or None,
-        organization=obj.get("organization") or None,
-        keywords=tuple(str(k) for k in obj.get("keywords") or []),
+        id=fields.ident(obj.get("id")),
+        authors=fields.texts(obj.get("authors"), "authors"),
+        authors_count=fields.count(obj.get("authors_count"), "authors_count"),
+        published=fields.day(obj.get("published"), "published"),
+        upvotes=fields.count(obj.get("upvotes"), "upvotes"),
+        url=fields.text(obj.get("url"), "url"),
+        github=fields.text(obj.get("github"), "github"),
+        organization=fields.text(obj.get("organization"), "organization"),
+        keywords=fields.texts(obj.get("keywords"), "keywords"),
     )
+
+
+class Fields:
+    """Typed reads of an item's optional fields; what has the wrong type is dropped and named."""
+
+    def __init__(self) -> None:
+        self.dropped: list[str] = []
+
+    def _drop(self, name: str, value: Any, expected: str) -> None:
+        if isinstance(value, list) and expected.startswith("a list of "):
+            why = f"entries that are not {expected.removeprefix('a list of ')}"
+        else:
+            why = f"a JSON {_kind(value)}, not {expected}"
+        if not any(entry.startswith(f"{name} ") for entry in self.dropped):
+            self.dropped.append(f"{name} ({why})")
+
+    def text(self, value: Any, name: str) -> str | None:
+        if value is None or value == "":
+            return None
+        if isinstance(value, str):
+            return value
+        self._drop(name, value, "text")
+        return None
+
+    def ident(self, value: Any) -> str | None:
+        """An id may be a whole number; anything else but text is dropped (the title gives one)."""
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        return self.text(value, "id")
+
+    def count(self, value: Any, name: str) -> int | None:
+        if value is None or value == "":
+            return None
+        if isinstance(value, str) and value.strip().isdecimal() and len(value.strip()) <= 10:
+            value = int(value)
+        elif isinstance(value, float) and value.is_integer():  # 12.0; not inf, nan or 1.5
+            value = int(value)
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_COUNT:
+            return value
+        self._drop(name, value, "a count")
+        return None
+
+    def day(self, value: Any, name: str) -> date | None:
+        if value is None or value == "":
+            return None
+        if isinstance(value, str):
+            parsed = _date(value)
+            if parsed is not None:
+                return parsed
+        self._drop(name, value, "a date")
+        return None
+
+    def texts(self, value: Any, name: str) -> tuple[str, ...]:
+        """A list of strings; entries that are not text are dropped."""
+        if value is None:
+            return ()
+        entries = value if isinstance(value, list) else []
+        good = tuple(v for v in entries if isinstance(v, str))
+        if len(good) != len(entries) or not isinstance(value, list):
+            self._drop(name, value, "a list of text")
+        return good
+
+    def names(self, value: Any, name: str) -> tuple[str, ...]:
+        """HF authors: ``[{"name": "Ada Lovelace", ...}, ...]``."""
+        if value is None:
+            return ()
+        entries = value if isinstance(value, list) else []
+        good = tuple(a["name"] for a in entries if isinstance(a, dict) and isinstance(a.get("name"), str))
+        if len(good) != len(entries) or not isinstance(value, list):
+            self._drop(name, value, "a list of names")
+        return good
+
+    def organization(self, value: Any) -> str | None:
+        """HF gives ``{"fullname": ..., "name": ...}``; plain text is taken as it is."""
+        if isinstance(value, dict):
+            return self.text(value.get("fullname") or value.get("name"), "organization")
+        return self.text(value or None, "organization")
 
 
 def _require_text(**fields: Any) -> None:
     for name, value in fields.items():
-        if not isinstance(value, str) or not value.strip():
+        if value is None or (isinstance(value, str) and not value.strip()):
             raise ShapeError(f"missing {name}")
+        if not isinstance(value, str):
+            raise ShapeError(f"{name} is a JSON {_kind(value)}, not text")
 
 
-def _date(value: Any) -> date | None:
-    if not value:
-        return None
-    text = str(value).replace("Z", "+00:00")
+def _date(text: str) -> date | None:
     try:
-        return datetime.fromisoformat(text).date()
+        return datetime.fromisoformat(text.replace("Z", "+00:00")).date()
     except ValueError:
+        pass
+    try:
         return date.fromisoformat(text[:10])
-
-
-def _int(value: Any) -> int | None:
-    if value is None or value == "":
+    except ValueError:
         return None
-    return int(value)
 
 
 def _kind(data: Any) -> str:
-    return {dict: "object", list: "array", str: "string"}.get(type(data), type(data).__name__)
+    if isinstance(data, float) and not math.isfinite(data):
+        return "number out of range"
+    if isinstance(data, (int, float)) and not isinstance(data, bool):
+        return "number" if abs(data) <= MAX_COUNT else "number out of range"
+    names = {dict: "object", list: "array", str: "string", bool: "boolean"}
+    return "null" if data is None else names.get(type(data), type(data).__name__)
 
 
-def _reason(err: Exception) -> str:
+def _reason(err: BaseException) -> str:
     if isinstance(err, KeyError):
         return f"missing {err.args[0]}"
+    if isinstance(err, RecursionError):
+        return "JSON nested too deeply"
+    if isinstance(err, json.JSONDecodeError):
+        return f"not JSON ({err.msg})"
     return str(err)

@@ -125,7 +125,7 @@ class HuggingFaceSource:
 def _item_count(content: bytes) -> int:
     try:
         data = json.loads(content)
-    except ValueError:
+    except (ValueError, RecursionError):
         return 0
     return len(data) if isinstance(data, list) else 0
 

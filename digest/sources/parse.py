@@ -1,9 +1,15 @@
-"""Turn the bytes of a listing into papers, choosing the format by content."""
+"""Turn the bytes of a listing into papers, choosing the format by content.
+
+Text is read as UTF-8, or as UTF-16/UTF-32 when a byte-order mark (or the zero
+bytes of BOM-less UTF-16) says so. XML is handed to the XML parser as bytes, so
+it decodes what its declaration says (ISO-8859-1, windows-1252, ...).
+"""
 
 from __future__ import annotations
 
-import json
+import codecs
 from datetime import date
+from xml.etree.ElementTree import Element
 
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
@@ -11,10 +17,14 @@ from defusedxml import DefusedXmlException
 from ..errors import EmptyListingError, ListingError
 from ..model import Listing
 from .hf_text import looks_like_hf_text, parse_hf_text
-from .json_formats import ShapeError, parse_json_document, parse_jsonl
+from .json_formats import ShapeError, loads, parse_json_document, parse_jsonl
 from .xml_formats import ATOM, FeedError, parse_atom, parse_rss
 
 FORMATS = ("hf-text", "hf-json", "jsonl", "arxiv-atom", "arxiv-rss")
+_BOMS = (  # UTF-32 LE first: its mark starts with UTF-16 LE's
+    (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
+)
 
 
 def parse_listing(
@@ -25,44 +35,64 @@ def parse_listing(
     announce_types: frozenset[str] | None = None,
 ) -> Listing:
     """Parse ``data``; raise ListingError naming ``source`` when it is not a listing."""
-    text = _decode(data, source)
-    stripped = text.lstrip()
-    if stripped.startswith("<"):
-        papers, warnings = _parse_xml(stripped, source, announce_types)
-    elif stripped.startswith(("[", "{")):
-        papers, warnings = _parse_json(stripped, source)
+    if not data.strip():
+        raise ListingError(source, "the file is empty; expected a paper listing")
+    encoding = sniff_encoding(data)
+    if looks_like_xml(data, encoding):
+        papers, warnings = _parse_xml(data, source, announce_types)
     else:
-        papers, warnings = _parse_text(text, source, today)
+        text = _decode(data, encoding, source)
+        stripped = text.lstrip()
+        if stripped.startswith(("[", "{")):
+            papers, warnings = _parse_json(stripped, source)
+        else:
+            papers, warnings = _parse_text(text, source, today)
     if not papers:
         detail = f" ({len(warnings)} broken items: {warnings[0]})" if warnings else ""
         raise EmptyListingError(source, f"no papers listed{detail}")
     return Listing(source=source, papers=papers, warnings=warnings)
 
 
-def _decode(data: bytes, source: str) -> str:
-    if not data.strip():
-        raise ListingError(source, "the file is empty; expected a paper listing")
-    if b"\x00" in data[:4096]:
+def sniff_encoding(data: bytes) -> str:
+    """The text encoding of a listing: a byte-order mark, BOM-less UTF-16, or UTF-8."""
+    for bom, name in _BOMS:
+        if data.startswith(bom):
+            return name
+    head = data[: min(64, len(data) // 2 * 2)]
+    if len(head) >= 2:
+        if not any(head[1::2]) and all(head[0::2]):
+            return "utf-16-le"
+        if not any(head[0::2]) and all(head[1::2]):
+            return "utf-16-be"
+    return "utf-8"
+
+
+def looks_like_xml(data: bytes, encoding: str) -> bool:
+    return _head(data, encoding).lstrip().startswith("<")
+
+
+def _head(data: bytes, encoding: str) -> str:
+    return codecs.getincrementaldecoder(encoding)("replace").decode(data[:1024])
+
+
+def _decode(data: bytes, encoding: str, source: str) -> str:
+    if encoding == "utf-8" and b"\x00" in data[:4096]:
         raise ListingError(source, "this is a binary file, not a paper listing")
     try:
-        return data.decode("utf-8-sig")
+        return data.decode(encoding)
     except UnicodeDecodeError as err:
+        name = "UTF-8" if encoding.startswith("utf-8") else encoding.upper().replace("-LE", "").replace("-BE", "")
         raise ListingError(
-            source, f"not valid UTF-8 (bad byte at offset {err.start}); save the listing as UTF-8"
+            source, f"not valid {name} (bad byte at offset {err.start}); save the listing as UTF-8"
         ) from err
 
 
 def _parse_xml(
-    text: str, source: str, announce_types: frozenset[str] | None
+    data: bytes, source: str, announce_types: frozenset[str] | None
 ) -> tuple[list, list[str]]:
-    if text[:200].lower().startswith(("<!doctype html", "<html")):
+    if _head(data, sniff_encoding(data))[:200].lstrip().lower().startswith(("<!doctype html", "<html")):
         raise ListingError(source, "this is an HTML page, not a listing (an error page?)")
-    try:
-        root = SafeET.fromstring(text, forbid_dtd=True)
-    except DefusedXmlException as err:
-        raise ListingError(source, f"refused unsafe XML ({type(err).__name__})") from err
-    except SafeET.ParseError as err:
-        raise ListingError(source, f"malformed XML: {err}") from err
+    root = _xml_root(data, source)
     try:
         if root.tag == f"{ATOM}feed":
             return parse_atom(root)
@@ -70,22 +100,42 @@ def _parse_xml(
             return parse_rss(root, announce_types)
     except FeedError as err:
         raise ListingError(source, str(err)) from err
-    raise ListingError(source, f"unknown XML document <{root.tag}>; expected arXiv Atom or RSS")
+    raise ListingError(source, f"unknown XML document <{str(root.tag)[:100]}>; expected arXiv Atom or RSS")
+
+
+def _xml_root(data: bytes, source: str) -> Element:
+    try:
+        return SafeET.fromstring(data, forbid_dtd=True)
+    except DefusedXmlException as err:
+        raise ListingError(source, f"refused unsafe XML ({type(err).__name__})") from err
+    except SafeET.ParseError as err:
+        raise ListingError(source, f"malformed XML: {err}") from err
+    except (ValueError, LookupError) as err:  # an encoding Python does not know, for one
+        raise ListingError(source, f"malformed XML: {err}") from err
 
 
 def _parse_json(text: str, source: str) -> tuple[list, list[str]]:
     try:
-        data = json.loads(text)
-    except json.JSONDecodeError as err:
+        data = loads(text)
+    except RecursionError as err:
+        raise ListingError(source, "JSON nested too deeply to be a listing") from err
+    except ValueError as err:
         if text.startswith("{") and "\n" in text.strip():
-            return parse_jsonl(text)
-        truncated = err.msg.startswith("Unterminated") or err.pos >= len(text.rstrip()) - 1
-        problem = "truncated JSON" if truncated else "malformed JSON"
-        raise ListingError(source, f"{problem} at line {err.lineno} column {err.colno}") from err
+            return parse_jsonl(text.split("\n"))  # not splitlines(): U+2028 may sit inside a string
+        raise ListingError(source, _json_problem(err, text)) from err
     try:
         return parse_json_document(data)
     except ShapeError as err:
         raise ListingError(source, f"not a paper listing: {err}") from err
+
+
+def _json_problem(err: ValueError, text: str) -> str:
+    msg, pos = getattr(err, "msg", str(err)), getattr(err, "pos", 0)
+    truncated = msg.startswith("Unterminated") or pos >= len(text.rstrip()) - 1
+    problem = "truncated JSON" if truncated else "malformed JSON"
+    if hasattr(err, "lineno"):
+        return f"{problem} at line {err.lineno} column {err.colno}"  # type: ignore[attr-defined]
+    return f"{problem}: {msg}"
 
 
 def _parse_text(text: str, source: str, today: date | None) -> tuple[list, list[str]]:

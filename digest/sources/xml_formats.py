@@ -6,7 +6,7 @@ from datetime import date, datetime
 from email.utils import parsedate_to_datetime
 from xml.etree.ElementTree import Element
 
-from ..model import Paper, arxiv_id, make_paper
+from ..model import MissingText, Paper, arxiv_id, make_paper
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 ARXIV = "{http://arxiv.org/schemas/atom}"
@@ -30,16 +30,17 @@ def parse_atom(root: Element) -> Parsed:
         if not title or not summary:
             warnings.append(f"entry {entry_id or '?'} skipped: missing title or summary")
             continue
-        papers.append(
-            make_paper(
+        try:
+            papers.append(make_paper(
                 title,
                 summary,
                 id=entry_id,
                 authors=[_text(a, f"{ATOM}name") for a in entry.iter(f"{ATOM}author")],
                 published=_iso_date(_text(entry, f"{ATOM}published")),
                 url=f"https://arxiv.org/abs/{arxiv_id(entry_id)}" if arxiv_id(entry_id) else None,
-            )
-        )
+            ))
+        except MissingText as err:
+            warnings.append(f"entry {entry_id or '?'} skipped: {err}")
     return papers, warnings
 
 
@@ -58,16 +59,17 @@ def parse_rss(root: Element, announce_types: frozenset[str] | None = None) -> Pa
             warnings.append(f"item {ident or '?'} skipped: missing title or abstract")
             continue
         creators = _text(item, f"{DC}creator")
-        papers.append(
-            make_paper(
+        try:
+            papers.append(make_paper(
                 title,
                 abstract,
                 id=ident or None,
                 authors=[name for name in creators.split(",")] if creators else [],
                 published=_rfc_date(_text(item, "pubDate")),
                 url=_text(item, "link") or None,
-            )
-        )
+            ))
+        except MissingText as err:
+            warnings.append(f"item {ident or '?'} skipped: {err}")
     return papers, warnings
 
 
