@@ -20,7 +20,8 @@ from .model import Listing, Paper, Subscriber
 from .errors import ConfigError, DigestError
 from .lock import SendLock
 from .mail import Outgoing, SendQueue
-from .mime import build_message, encode_address, encode_header
+from .addresses import parse_mailbox
+from .mime import build_message, encode_header, format_address
 from .rank import Index, Pick, Selection, fork_is_safe, rank, rank_many
 from .render import Renderer, Rendered
 
@@ -75,12 +76,11 @@ class Digest:
 
     def build(self, reader: Subscriber, rendered: Rendered, now: datetime | None = None) -> tuple[str, bytes]:
         """(Message-ID, the message bytes) for one reader."""
-        sender = self.settings.from_addr
-        domain = parseaddr(sender)[1].rpartition("@")[2] or "digest.invalid"
-        message_id = make_msgid(domain=domain)
+        sender = parse_mailbox(self.settings.from_addr)
+        message_id = make_msgid(domain=sender.address.rpartition("@")[2])
         headers = [
-            ("From", encode_address(sender)),
-            ("To", encode_address(f"{reader.name} <{reader.email}>" if reader.name else reader.email)),
+            ("From", format_address(sender.name, sender.address)),
+            ("To", format_address(reader.name, reader.email)),
             ("Subject", encode_header(rendered.subject)),
             ("Date", format_datetime(now or datetime.now(self.settings.zone))),
             ("Message-ID", message_id),

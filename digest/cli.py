@@ -21,9 +21,8 @@ from . import __version__
 from .app import Digest, check_sendable, make_digest
 from .errors import DigestError
 from .errors import ConfigError, KeywordError
-from .keywords import split_keywords
 from .model import Listing, Subscriber
-from .subscribers import subscribers_from_settings
+from .subscribers import single_reader, subscribers_from_settings
 from .settings import Settings, load_settings
 
 Command = Callable[[argparse.Namespace], int]
@@ -141,7 +140,7 @@ def readers_for(args: argparse.Namespace, settings: Settings) -> list[Subscriber
     if getattr(args, "keywords", None) is not None:
         if not args.keywords.strip():
             raise KeywordError("--keywords is empty; e.g. --keywords 'reinforcement learning, -survey'")
-        return [Subscriber(email=settings.to, keywords=tuple(split_keywords(args.keywords)))]
+        return [single_reader(settings, args.keywords)]
     return subscribers_from_settings(settings, getattr(args, "subscribers", None))
 
 
