@@ -14,7 +14,7 @@ from digest.app import Digest
 from digest.keywords import parse_profile
 from digest.model import Listing, Subscriber, make_paper
 from digest.rank import Index, Selection, count_matches, rank
-from digest.render import Renderer
+from digest.render import Renderer, describe_listing
 from digest.settings import load_settings
 from digest.sources import FetchContext, FileSource
 
@@ -40,7 +40,7 @@ def fixture_papers():
 @pytest.mark.parametrize("part", ["text", "html"])
 def test_golden_files(part: str) -> None:
     papers = fixture_papers()
-    rendered = app().render(READER, picks_for(papers), listing=Listing("hf", papers))
+    rendered = app().render(READER, picks_for(papers), day=DAY, listing=Listing("hf", papers))
     golden = GOLDEN / f"digest.{part}"
     actual = getattr(rendered, part)
     if os.environ.get("UPDATE_GOLDEN"):
@@ -138,18 +138,29 @@ def test_an_arxiv_id_gives_the_abstract_and_the_pdf() -> None:
 # --- the header says which listing, and which day --------------------------------------
 
 @pytest.mark.parametrize("source, expected", [
-    ("hf:2026-03-12", "Hugging Face Daily Papers, 12 Mar"),
-    ("arxiv:cs.LG+cs.AI", "arXiv cs.LG, cs.AI, 12 Aug"),
-    ("hf, arxiv:cs.LG", "Hugging Face Daily Papers + arXiv cs.LG, 12 Aug"),
-    ("/home/ada/saved/daily-papers.txt", "daily-papers.txt, 12 Aug"),
+    ("hf", ("Hugging Face Daily Papers", date(2026, 8, 12))),  # the papers' latest day
+    ("hf:2026-03-12", ("Hugging Face Daily Papers", date(2026, 3, 12))),  # the day the source names
+    ("arxiv:cs.LG+cs.AI", ("arXiv cs.LG, cs.AI", date(2026, 8, 12))),
+    ("hf, arxiv:cs.LG", ("Hugging Face Daily Papers + arXiv cs.LG", date(2026, 8, 12))),
+    ("/home/ada/saved/daily-papers.txt", ("daily-papers.txt", date(2026, 8, 12))),
+    ("https://example.org/listing.json", ("example.org", date(2026, 8, 12))),
 ])
-def test_the_header_names_the_listing_and_its_day(source: str, expected: str) -> None:
-    papers = fixture_papers()  # published 2026-08-12
-    rendered = app().render(READER, picks_for(papers), listing=Listing(source, papers))
-    assert f">{expected}<" in rendered.html
-    assert rendered.text.startswith(expected.rsplit(", ", 1)[0])
-    assert rendered.subject.startswith(expected + ":")
-    assert " new " not in rendered.subject + rendered.text
+def test_a_listing_is_described_by_its_source_and_day(source: str, expected: tuple[str, date]) -> None:
+    assert describe_listing(Listing(source, fixture_papers()), today=DAY) == expected  # papers of 2026-08-12
+
+
+def test_a_listing_without_dates_is_todays() -> None:
+    undated = [make_paper("Exploration", "exploration", id="2608.1")]
+    assert describe_listing(Listing("sample", undated), today=DAY) == ("Sample papers", DAY)
+
+
+def test_the_header_and_subject_name_the_listing_and_its_day() -> None:
+    papers = fixture_papers()
+    rendered = app().render(READER, picks_for(papers), listing=Listing("hf:2026-03-12", papers))
+    assert ">Hugging Face Daily Papers, 12 Mar<" in rendered.html
+    assert rendered.text.startswith("Hugging Face Daily Papers, Thursday 12 Mar 2026\n3 papers matched your keywords")
+    assert rendered.subject.startswith("12 Mar: 3 papers · ")
+    assert " new " not in rendered.subject + rendered.text + rendered.html
 
 
 # --- the subject --------------------------------------------------------------------
