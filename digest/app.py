@@ -83,6 +83,8 @@ class Digest:
 
     def build(self, reader: Subscriber, rendered: Rendered, now: datetime | None = None) -> tuple[str, bytes]:
         """(Message-ID, the message bytes) for one reader."""
+        if not self.settings.from_addr:
+            raise ConfigError("DIGEST_FROM is not set; set it to the sender address, e.g. Digest <digest@example.org>")
         sender = parse_mailbox(self.settings.from_addr)
         message_id = make_msgid(domain=sender.address.rpartition("@")[2])
         headers = [

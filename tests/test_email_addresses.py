@@ -145,3 +145,10 @@ def test_the_cli_reports_a_bad_address_in_one_line(run_cli, monkeypatch: pytest.
     code, out, err = run_cli("rank", "--source", "sample", "--keywords", "exploration")
     assert code == 1 and out == ""
     assert err.count("\n") == 1 and "DIGEST_TO" in err and "Traceback" not in err
+
+
+def test_building_without_a_sender_names_the_setting() -> None:
+    digest = Digest(load_settings(None, {}))
+    reader = Subscriber("ada@example.org", ("exploration",))
+    with pytest.raises(ConfigError, match="DIGEST_FROM is not set"):
+        digest.build(reader, digest.render(reader, [], day=DAY))
