@@ -229,8 +229,9 @@ def _authors(paper: Paper) -> str:
     if not paper.authors:
         count = paper.authors_count
         return f"{count} authors" if count and count > 1 else ""
-    shown = ", ".join(paper.authors[:AUTHORS_SHOWN])
-    return shown + (" et al." if len(paper.authors) > AUTHORS_SHOWN or (paper.authors_count or 0) > AUTHORS_SHOWN else "")
+    named = paper.authors[:AUTHORS_SHOWN]
+    more = max(len(paper.authors), paper.authors_count or 0) > len(named)
+    return ", ".join(named) + (" et al." if more else "")
 
 
 def paper_links(paper: Paper) -> dict[str, str | None]:

@@ -210,7 +210,8 @@ def test_the_text_part_says_how_to_unsubscribe_in_words(env: dict[str, str], wor
 # --- "20 of 30" ---------------------------------------------------------------------
 
 def many_papers(count: int) -> list:
-    return [make_paper(f"Exploration study {n}", f"exploration number {n}", id=f"2608.{20000 + n}") for n in range(count)]
+    return [make_paper(f"Exploration study {n}", f"exploration number {n}", id=f"2608.{20000 + n}")
+            for n in range(count)]
 
 
 def test_a_cut_list_says_how_many_matched_in_all() -> None:
@@ -257,3 +258,15 @@ def test_the_preheader_is_hidden_without_a_low_contrast_colour() -> None:
     style, text = preheader.groups()
     assert "display:none" in style and "mso-hide:all" in style and "color" not in style
     assert text.startswith("3 papers matched your keywords: Reward Models for RLHF")
+
+
+@pytest.mark.parametrize("authors, count, shown", [
+    (["Ada Lovelace", "Alan Turing"], None, "Ada Lovelace, Alan Turing"),
+    (["A", "B", "C", "D"], None, "A, B, C et al."),
+    (["Grace Hopper"], 7, "Grace Hopper et al."),
+    ([], 10, "10 authors"),
+])
+def test_authors_line(authors: list[str], count: int | None, shown: str) -> None:
+    paper = make_paper("Exploration", "exploration", id="2608.3", authors=authors, authors_count=count)
+    rendered = app().render(READER, picks_for([paper]), day=DAY)
+    assert f"\n   {shown}\n" in rendered.text
