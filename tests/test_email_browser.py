@@ -105,6 +105,7 @@ class View:
 
     nodes: list[dict]
     shot: object  # a PIL image of the whole page, at 2 device pixels per CSS pixel
+    inner_width: int
     scroll_width: int
     card_background: str
 
@@ -137,7 +138,7 @@ def look(page, mode: str, width: int) -> View:
     (ARTIFACTS / f"digest-{mode}-{width}.png").write_bytes(png)
     return View(
         nodes=page.evaluate(TEXT_NODES), shot=Image.open(io.BytesIO(png)).convert("RGB"),
-        scroll_width=page.evaluate("document.scrollingElement.scrollWidth"),
+        inner_width=page.evaluate("innerWidth"), scroll_width=page.evaluate("document.scrollingElement.scrollWidth"),
         card_background=page.evaluate("getComputedStyle(document.querySelector('.card > table')).backgroundColor"),
     )
 
@@ -182,7 +183,9 @@ def test_the_dark_scheme_reaches_the_cards(views, mode: str) -> None:
 
 @pytest.mark.parametrize("width", WIDTHS)
 def test_nothing_scrolls_sideways(views, width: int) -> None:
-    assert all(views[mode, width].scroll_width <= width for mode in ("light", "dark", "forced-dark"))
+    for mode in ("light", "dark", "forced-dark"):
+        assert views[mode, width].inner_width == width  # the email's media queries saw this width
+        assert views[mode, width].scroll_width <= width, mode
 
 
 def computed_contrast(node: dict, dark_canvas: bool) -> Measured:
