@@ -20,9 +20,10 @@ from .model import Listing, Paper, Subscriber
 from .errors import ConfigError, DigestError
 from .lock import SendLock
 from .mail import Outgoing, SendQueue
-from .mime import build_message, encode_address, encode_header
+from .addresses import parse_mailbox
+from .mime import build_message, encode_header, format_address
 from .rank import Index, Pick, Selection, fork_is_safe, rank, rank_many
-from .render import Renderer, Rendered
+from .render import Renderer, Rendered, describe_listing
 
 log = logging.getLogger("digest")
 
@@ -70,18 +71,26 @@ class Digest:
         address = parseaddr(self.settings.from_addr)[1]
         return f"mailto:{address}?subject=unsubscribe" if address else ""
 
-    def render(self, reader: Subscriber, picks: list[Pick], day: date | None = None) -> Rendered:
-        """The one render call: the preview and the mailer both use it."""
-        return self.renderer.render(reader, picks, day=day or self.today(), unsubscribe=self.unsubscribe_for(reader))
+    def render(self, reader: Subscriber, picks: list[Pick], day: date | None = None, *,
+               listing: Listing | None = None, total: int | None = None) -> Rendered:
+        """The one render call: the preview and the mailer both use it.
+
+        ``listing`` names the source and day in the header; ``total`` is how many
+        papers matched before ``max_items`` (``rank.count_matches``).
+        """
+        source, listed = describe_listing(listing, self.today()) if listing else ("", self.today())
+        return self.renderer.render(reader, picks, day=day or listed, source=source, total=total,
+                                    unsubscribe=self.unsubscribe_for(reader))
 
     def build(self, reader: Subscriber, rendered: Rendered, now: datetime | None = None) -> tuple[str, bytes]:
         """(Message-ID, the message bytes) for one reader."""
-        sender = self.settings.from_addr
-        domain = parseaddr(sender)[1].rpartition("@")[2] or "digest.invalid"
-        message_id = make_msgid(domain=domain)
+        if not self.settings.from_addr:
+            raise ConfigError("DIGEST_FROM is not set; set it to the sender address, e.g. Digest <digest@example.org>")
+        sender = parse_mailbox(self.settings.from_addr)
+        message_id = make_msgid(domain=sender.address.rpartition("@")[2])
         headers = [
-            ("From", encode_address(sender)),
-            ("To", encode_address(f"{reader.name} <{reader.email}>" if reader.name else reader.email)),
+            ("From", format_address(sender.name, sender.address)),
+            ("To", format_address(reader.name, reader.email)),
             ("Subject", encode_header(rendered.subject)),
             ("Date", format_datetime(now or datetime.now(self.settings.zone))),
             ("Message-ID", message_id),

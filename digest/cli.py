@@ -23,10 +23,9 @@ from . import __version__
 from .app import Digest, SendReport, check_sendable, make_digest
 from .errors import DigestError
 from .errors import ConfigError, KeywordError
-from .keywords import split_keywords
 from .model import Listing, Subscriber
 from .rank import Pick
-from .subscribers import subscribers_from_settings
+from .subscribers import single_reader, subscribers_from_settings
 from .settings import Settings, default_env_file, load_settings
 
 Command = Callable[[argparse.Namespace], int]
@@ -164,7 +163,7 @@ def readers_for(args: argparse.Namespace, settings: Settings) -> list[Subscriber
     if getattr(args, "keywords", None) is not None:
         if not args.keywords.strip():
             raise KeywordError("--keywords is empty; e.g. --keywords 'reinforcement learning, -survey'")
-        return [Subscriber(email=settings.to, keywords=tuple(split_keywords(args.keywords)))]
+        return [single_reader(settings, args.keywords)]
     return subscribers_from_settings(settings, getattr(args, "subscribers", None))
 
 
@@ -425,7 +424,7 @@ def preview_readers(args: argparse.Namespace, settings: Settings) -> list[Subscr
         return chosen_readers(args, settings)
     print(f"digest: no reader configured (DIGEST_KEYWORDS, DIGEST_SUBSCRIBERS); "
           f"previewing the sample for its demo keywords: {SAMPLE_KEYWORDS}", file=sys.stderr)
-    return [Subscriber(email=settings.to, keywords=tuple(split_keywords(SAMPLE_KEYWORDS)))]
+    return [single_reader(settings, SAMPLE_KEYWORDS)]
 
 
 def run_preview(args: argparse.Namespace) -> int:

@@ -13,7 +13,9 @@ import binascii
 import re
 import uuid
 from functools import lru_cache
-from email.utils import formataddr, parseaddr
+from email.utils import formataddr
+
+from .errors import ConfigError
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
@@ -23,10 +25,10 @@ def clean_header(value: str) -> str:
     return _CONTROL.sub(" ", value).strip()
 
 
-def encode_header(value: str) -> str:
+def encode_header(value: str, *, always: bool = False) -> str:
     """RFC 2047 base64 encoded-words, folded, for anything that is not short plain ASCII."""
     value = clean_header(value)
-    if value.isascii() and len(value) < 900:
+    if value.isascii() and len(value) < 900 and not always:
         return value
     return "\r\n ".join(f"=?utf-8?b?{base64.b64encode(chunk).decode()}?=" for chunk in _utf8_chunks(value, 45))
 
@@ -46,10 +48,24 @@ def _utf8_chunks(value: str, size: int) -> list[bytes]:
     return chunks
 
 
-@lru_cache(maxsize=1024)
-def encode_address(value: str) -> str:
-    name, address = parseaddr(clean_header(value))
-    return formataddr((name, address), charset="utf-8") if name else address
+_ADDR_SPEC = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9.-]+")
+
+
+@lru_cache(maxsize=4096)
+def format_address(name: str, address: str) -> str:
+    """An address header value built from the pair, never parsed from a string.
+
+    ``address`` must be a validated bare address (``addresses.parse_address``);
+    the name is data: quoted when it has specials, RFC 2047 when it is not ASCII.
+    """
+    if not _ADDR_SPEC.fullmatch(address):
+        raise ConfigError(f"{address!r} is not a plain email address; check the reader's email")
+    name = clean_header(name)
+    if not name:
+        return address
+    if name.isascii() and len(name) <= 200 and "=?" not in name:
+        return formataddr((name, address))
+    return f"{encode_header(name, always=True)} <{address}>"
 
 
 @lru_cache(maxsize=16)  # render measures the size, build encodes the same text again

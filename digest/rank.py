@@ -698,3 +698,15 @@ def _rank_slice(bounds: tuple[int, int]) -> list[list[tuple[int, float, tuple[Ma
 
 def fork_is_safe() -> bool:
     return threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods()
+
+
+def count_matches(index: Index, profile: Profile, *, sent: Collection[str] = frozenset(),
+                  min_score: float = 0.0) -> int:
+    """How many picks ``rank`` would give without ``max_items``: the 30 in "20 of 30".
+
+    Scores every paper for the profile (about 0.1 ms for 1,000 papers), so call it
+    only when the picks came back full.
+    """
+    scores = score_profile(index, profile)
+    papers, keys = index.papers, index.title_keys
+    return len({keys[i] for i, s in scores.items() if s >= min_score and s > 0 and papers[i].id not in sent})

@@ -9,21 +9,24 @@ The preview server and the mailer call the same ``render``.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from datetime import date
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote_plus, urlsplit
 
 import jinja2
 import mjml
 from markupsafe import Markup, escape
 
-from .errors import TemplateError
+from .errors import KeywordError, TemplateError
+from .keywords import parse_keyword
 from .mime import clean_header, encoded_size
-from .model import Subscriber
+from .model import Listing, Paper, Subscriber, arxiv_id
 from .rank import Pick
-from .text import stem, words
+from .text import cut_words, stem, words
 
 HTML_TEMPLATE = "digest.mjml.j2"
 TEXT_TEMPLATE = "digest.txt.j2"
@@ -31,6 +34,7 @@ SUBJECT_TEMPLATE = "subject.txt.j2"
 MAX_MESSAGE_BYTES = 100_000  # Gmail clips at ~102 KB
 SNIPPET_CHARS = (420, 240)
 AUTHORS_SHOWN = 3
+SUBJECT_CHARS = 78
 
 
 def bundled_templates() -> Path:
@@ -83,7 +87,7 @@ class Renderer:
         if missing:
             raise TemplateError(f"template {missing[0]} not found; check DIGEST_TEMPLATES_DIR")
         try:
-            compiled = mjml.mjml2html(paths[0].read_text(encoding="utf-8"))
+            compiled = mjml.mjml2html(paths[0].read_text(encoding="utf-8"), fonts={})  # no remote fonts
             self.html = self.env.from_string(compiled)
             self.text = self.env.get_template(TEXT_TEMPLATE)
             self.subject = self.env.get_template(SUBJECT_TEMPLATE)
@@ -106,66 +110,201 @@ class Renderer:
         return True
 
     def render(self, reader: Subscriber, picks: list[Pick], *, day: date, unsubscribe: str,
-               budget: int = MAX_MESSAGE_BYTES) -> Rendered:
-        """Render within the size budget: shorter snippets first, then fewer picks."""
+               source: str = "", total: int | None = None, budget: int = MAX_MESSAGE_BYTES) -> Rendered:
+        """Render within the size budget: shorter snippets first, then fewer picks.
+
+        ``day`` and ``source`` describe the listing ("Hugging Face Daily Papers",
+        12 Mar); ``total`` is how many papers matched before ``DIGEST_MAX_ITEMS``
+        cut the picks (default: just the picks).
+        """
+        frame = _Frame(reader, picks, day, unsubscribe, source or "Paper digest", max(total or 0, len(picks)))
         for chars in SNIPPET_CHARS:
-            result = self._render(reader, picks, len(picks), day, unsubscribe, chars)
+            result = self._render(frame, len(picks), chars)
             if encoded_size(result.text, result.html) <= budget:
                 return result
         low, high = 0, len(picks)
-        best = self._render(reader, picks, 0, day, unsubscribe, SNIPPET_CHARS[-1])
+        best = self._render(frame, 0, SNIPPET_CHARS[-1])
         while low < high:  # the most picks that fit
             middle = (low + high + 1) // 2
-            attempt = self._render(reader, picks, middle, day, unsubscribe, SNIPPET_CHARS[-1])
+            attempt = self._render(frame, middle, SNIPPET_CHARS[-1])
             if encoded_size(attempt.text, attempt.html) <= budget:
                 low, best = middle, attempt
             else:
                 high = middle - 1
         return best
 
-    def _render(self, reader: Subscriber, picks: list[Pick], shown: int, day: date,
-                unsubscribe: str, chars: int) -> Rendered:
-        context = self._context(reader, picks, shown, day, unsubscribe, chars)
+    def _render(self, frame: _Frame, shown: int, chars: int) -> Rendered:
+        context = _context(frame, shown, chars)
         try:
-            subject = clean_header(self.subject.render(context))
+            subject = cut_words(clean_header(self.subject.render(context)), SUBJECT_CHARS)
             context["subject"] = subject
-            return Rendered(subject, self.text.render(context), self.html.render(context), shown, len(picks) - shown)
+            return Rendered(subject, self.text.render(context), self.html.render(context), shown, frame.total - shown)
         except jinja2.TemplateError as err:
             raise TemplateError(f"rendering the digest failed: {err}") from err
 
-    def _context(self, reader: Subscriber, picks: list[Pick], shown: int, day: date,
-                 unsubscribe: str, chars: int) -> dict[str, Any]:
-        items = [_item(p, chars) for p in picks[:shown]]
-        count = len(picks)
-        headline = f"{count} new paper{'s' if count != 1 else ''} matched your keywords" if count else "Nothing new today"
-        top = picks[0].paper.title if picks else ""
-        return {
-            "items": items, "count": count, "overflow": count - shown, "date_text": day.strftime("%a %d %b %Y"),
-            "headline": headline, "top_title": clean_header(top)[:80],
-            "preheader": f"{headline}: " + "; ".join(i["title"] for i in items[:3]),
-            "reader_email": reader.email, "reader_name": reader.name,
-            "keywords": ", ".join(reader.keywords), "unsubscribe": unsubscribe,
-            "unsubscribe_text": unsubscribe.removeprefix("mailto:").split("?")[0] if unsubscribe else "reply to this email",
-            "subject": "",
-        }
+
+@dataclass(frozen=True, slots=True)
+class _Frame:
+    """What one reader's render is about, whatever the size budget leaves of it."""
+
+    reader: Subscriber
+    picks: list[Pick]
+    day: date
+    unsubscribe: str
+    source: str
+    total: int
+
+
+def _context(frame: _Frame, shown: int, chars: int) -> dict[str, Any]:
+    items = [_item(p, chars) for p in frame.picks[:shown]]
+    top = frame.picks[0].paper.title if frame.picks else ""
+    headline = _headline(shown, frame.total)
+    return {
+        "items": items, "count": frame.total, "shown": shown, "overflow": frame.total - shown,
+        "overflow_reason": _overflow_reason(shown, len(frame.picks)),
+        "count_text": _count_text(shown, frame.total), "headline": headline,
+        "source_text": frame.source, "date_text": f"{frame.day.day} {frame.day:%b %Y}",
+        "day_text": f"{frame.day.day} {frame.day:%b}", "weekday_text": f"{frame.day:%A}",
+        "top_title": clean_header(top),
+        "preheader": f"{headline}: " + "; ".join(i["title"] for i in items[:3]) if items else headline,
+        "reader_email": frame.reader.email, "reader_name": frame.reader.name,
+        "keywords": readable_keywords(frame.reader.keywords), "subject": "",
+        **_unsubscribe_words(frame.unsubscribe),
+    }
+
+
+def _count_text(shown: int, total: int) -> str:
+    """``3 papers``, ``1 paper``, ``20 of 30 papers``."""
+    noun = "paper" if total == 1 else "papers"
+    return f"{shown} of {total} {noun}" if shown < total else f"{total} {noun}"
+
+
+def _headline(shown: int, total: int) -> str:
+    if not total:
+        return "Nothing new matched your keywords"
+    if shown < total:
+        return f"The best {shown} of {total} papers that matched your keywords"
+    return f"{total} paper{'s' if total != 1 else ''} matched your keywords"
+
+
+def _overflow_reason(shown: int, picked: int) -> str:
+    if shown < picked:
+        return "to keep this email readable in every mail app"
+    return f"your digest shows at most {picked} paper{'s' if picked != 1 else ''}"
+
+
+def _unsubscribe_words(unsubscribe: str) -> dict[str, str]:
+    """How to stop: the link, its kind, and a sentence for the text part."""
+    if unsubscribe.startswith("mailto:"):
+        address = unsubscribe.removeprefix("mailto:").split("?")[0]
+        words = f'send an email with the subject "unsubscribe" to {address}'
+        return {"unsubscribe": unsubscribe, "unsubscribe_kind": "mailto", "unsubscribe_text": address,
+                "unsubscribe_words": words}
+    if unsubscribe:
+        return {"unsubscribe": unsubscribe, "unsubscribe_kind": "link", "unsubscribe_text": unsubscribe,
+                "unsubscribe_words": f"open this link: {unsubscribe}"}
+    return {"unsubscribe": "", "unsubscribe_kind": "reply", "unsubscribe_text": "",
+            "unsubscribe_words": "reply to this email and ask to be removed"}
 
 
 def _item(pick: Pick, chars: int) -> dict[str, Any]:
     paper = pick.paper
     snippet = shorten(paper.abstract, chars)
     stems = {stem(w) for m in pick.matched for w in re.findall(r"\w+", m.keyword.lower())}
-    authors = ", ".join(paper.authors[:AUTHORS_SHOWN]) + (" et al." if len(paper.authors) > AUTHORS_SHOWN else "")
     extras = [f"▲ {paper.upvotes} upvotes"] if paper.upvotes else []
     if paper.organization:
         extras.append(paper.organization)
     if paper.published:
         extras.append(paper.published.isoformat())
+    links = paper_links(paper)
     return {
-        "rank": pick.rank, "title": paper.title, "url": safe_url(paper.url) or "#", "authors": authors,
+        "rank": pick.rank, "title": paper.title, "authors": _authors(paper),
         "snippet": highlight(snippet, stems), "snippet_text": snippet,
-        "matched": pick.matched_text or "related to your keywords", "score": pick.score,
-        "extras": " · ".join(extras), "github": safe_url(paper.github),
+        "matched": ", ".join(_readable_match(m) for m in pick.matched) or "related to your keywords",
+        "score": pick.score, "extras": " · ".join(extras), **links,
     }
+
+
+def _authors(paper: Paper) -> str:
+    if not paper.authors:
+        count = paper.authors_count
+        return f"{count} authors" if count and count > 1 else ""
+    named = paper.authors[:AUTHORS_SHOWN]
+    more = max(len(paper.authors), paper.authors_count or 0) > len(named)
+    return ", ".join(named) + (" et al." if more else "")
+
+
+def paper_links(paper: Paper) -> dict[str, str | None]:
+    """Somewhere real to go: the paper's page, else a title search; a PDF when the arXiv id is known.
+
+    Saved Daily Papers pages carry neither ids nor URLs; a link to ``#`` (as
+    before) is a dead end, so the title becomes an exact-title arXiv search.
+    """
+    known = arxiv_id(paper.id)
+    arxiv = known if known == paper.id else None
+    page = safe_url(paper.url) or (f"https://arxiv.org/abs/{arxiv}" if arxiv else None)
+    search = None if page else f"https://arxiv.org/search/?query={quote_plus(paper.title)}&searchtype=title"
+    return {
+        "url": page or search, "url_label": "Abstract" if page else "Search arXiv for this title",
+        "pdf": f"https://arxiv.org/pdf/{arxiv}" if arxiv else None, "github": safe_url(paper.github),
+    }
+
+
+def readable_keywords(keywords: Sequence[str]) -> str:
+    """The reader's keywords as a person reads them: ``reward model…, RLHF; not: survey``.
+
+    No syntax: no ``-``, ``*`` or ``^2``; exact phrases keep their quotes.
+    """
+    wanted: list[str] = []
+    excluded: list[str] = []
+    for item in keywords:
+        try:
+            keyword = parse_keyword(item)
+        except KeywordError:
+            continue
+        text = keyword.text.rstrip("*") + ("…" if keyword.prefix else "")
+        (excluded if keyword.exclude else wanted).append(f"“{text}”" if keyword.exact else text)
+    shown = ", ".join(wanted)
+    return f"{shown}; not: {', '.join(excluded)}" if excluded else shown
+
+
+def _readable_match(match: Any) -> str:
+    text = str(match.keyword)
+    text = text[:-1] + "…" if text.endswith("*") else text
+    return f"{text} (partly)" if match.partial else text
+
+
+def describe_listing(listing: Listing, today: date) -> tuple[str, date]:
+    """("Hugging Face Daily Papers", its day) for the header, from the listing's source and papers.
+
+    The day is the one a source names (``hf:2026-03-12``), else the latest
+    publication date among its papers (a saved page is shown for its own day),
+    else ``today``.
+    """
+    specs = [part.strip() for part in listing.source.split(", ") if part.strip()]
+    labels = list(dict.fromkeys(_source_label(spec) for spec in specs))
+    named = [day for spec in specs if (day := _named_day(spec))]
+    published = [p.published for p in listing.papers if p.published and p.published <= today]
+    return " + ".join(labels) or "Paper digest", max(named or published, default=today)
+
+
+def _source_label(spec: str) -> str:
+    if spec == "hf" or spec.startswith("hf:"):
+        return "Hugging Face Daily Papers"
+    if spec.startswith("arxiv:"):
+        return "arXiv " + ", ".join(spec.removeprefix("arxiv:").split("+"))
+    if spec == "sample":
+        return "Sample papers"
+    if spec.startswith(("http://", "https://")):
+        return urlsplit(spec).hostname or spec
+    return Path(spec).name or spec
+
+
+def _named_day(spec: str) -> date | None:
+    try:
+        return date.fromisoformat(spec.removeprefix("hf:")) if spec.startswith("hf:") else None
+    except ValueError:
+        return None
 
 
 def shorten(text: str, chars: int) -> str:

@@ -22,7 +22,6 @@ from .errors import ConfigError
 
 PREFIX = "DIGEST_"
 SECURITY_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
-_EMAIL = re.compile(r"^[^@\s<>,;\"]+@[^@\s<>,;\"]+\.[^@\s<>,;\"]+$")
 
 
 def default_state_db() -> Path:
@@ -173,12 +172,11 @@ def _timezone(value: str) -> str:
     return value.strip()
 
 
-def _email_or_empty(value: str) -> str:
-    text = value.strip()
-    address = text.rsplit("<", 1)[-1].rstrip(">").strip() if "<" in text else text
-    if text and not _EMAIL.match(address):
-        raise ValueError("not an email address")
-    return text
+def _mailbox_or_empty(value: str) -> str:
+    """``you@example.org`` or ``Name <you@example.org>``, validated; kept in canonical form."""
+    from .addresses import parse_mailbox
+
+    return str(parse_mailbox(value)) if value.strip() else ""
 
 
 def _port(value: str) -> int:
@@ -198,8 +196,8 @@ def _schedule(value: str) -> str:
 _PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "DIGEST_SOURCE": ("source", _text),
     "DIGEST_KEYWORDS": ("keywords", _text),
-    "DIGEST_TO": ("to", _email_or_empty),
-    "DIGEST_FROM": ("from_addr", _email_or_empty),
+    "DIGEST_TO": ("to", _mailbox_or_empty),
+    "DIGEST_FROM": ("from_addr", _mailbox_or_empty),
     "DIGEST_SUBSCRIBERS": ("subscribers", _path),
     "DIGEST_SMTP_HOST": ("smtp_host", _text),
     "DIGEST_SMTP_PORT": ("smtp_port", _port),

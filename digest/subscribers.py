@@ -18,7 +18,8 @@ from typing import Any
 from .errors import ConfigError, KeywordError
 from .keywords import parse_profile, split_keywords
 from .model import Subscriber
-from .settings import Settings, _EMAIL
+from .addresses import clean_name, parse_address, parse_mailbox
+from .settings import Settings
 
 _FIELDS = {"email", "name", "keywords", "max_items", "min_score", "enabled"}
 
@@ -59,9 +60,10 @@ def subscriber_from_table(table: Any) -> Subscriber:
     unknown = set(table) - _FIELDS
     if unknown:
         raise ConfigError(f"unknown field(s) {', '.join(sorted(unknown))}")
-    email = table.get("email")
-    if not isinstance(email, str) or not _EMAIL.match(email.strip()):
-        raise ConfigError(f"bad email address {email!r}")
+    email = _email(table.get("email"))
+    name = table.get("name", "")
+    if not isinstance(name, str):
+        raise ConfigError(f"{email}: name must be a string")
     keywords = table.get("keywords")
     if isinstance(keywords, str):
         keywords = [keywords]
@@ -69,13 +71,25 @@ def subscriber_from_table(table: Any) -> Subscriber:
         raise ConfigError(f"{email}: keywords must be a non-empty list of strings")
     parse_profile(keywords)
     return Subscriber(
-        email=email.strip(),
+        email=email,
         keywords=tuple(keywords),
-        name=str(table.get("name", "")),
+        name=clean_name(name),
         max_items=_optional(table, "max_items", int),
         min_score=_optional(table, "min_score", (int, float)),
         enabled=bool(table.get("enabled", True)),
     )
+
+
+def _email(value: Any) -> str:
+    """The validated bare address; the display name has its own ``name`` field."""
+    if value is None:
+        raise ConfigError("no email address (email = ...)")
+    if not isinstance(value, str):
+        raise ConfigError(f"email must be a string, not {value!r}")
+    try:
+        return parse_address(value)
+    except ConfigError as err:
+        raise ConfigError(f"bad email address {value!r}: {err}") from None
 
 
 def _optional(table: dict[str, Any], key: str, kind: Any) -> Any:
@@ -95,4 +109,11 @@ def subscribers_from_settings(settings: Settings, path: Path | None = None) -> l
     if not settings.keywords:
         raise ConfigError("no readers: set DIGEST_KEYWORDS (and DIGEST_TO), or DIGEST_SUBSCRIBERS")
     parse_profile(settings.keywords)
-    return [Subscriber(email=settings.to, keywords=tuple(split_keywords(settings.keywords)))]
+    return [single_reader(settings, settings.keywords)]
+
+
+def single_reader(settings: Settings, keywords: str) -> Subscriber:
+    """The reader of ``DIGEST_TO`` (validated by the settings) with these keywords."""
+    to = parse_mailbox(settings.to) if settings.to else None
+    return Subscriber(email=to.address if to else "", keywords=tuple(split_keywords(keywords)),
+                      name=to.name if to else "")

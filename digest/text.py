@@ -60,3 +60,16 @@ def hyphen_joins(text: str) -> list[tuple[int, str]]:
             out.append((index, stem("".join(parts).lower())))
         index += len(parts)
     return out
+
+
+def cut_words(text: str, limit: int) -> str:
+    """``text`` in at most ``limit`` characters, cut at a word boundary with an ellipsis.
+
+    A first word longer than the limit is cut inside the word: better than nothing.
+    """
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 1]
+    if not text[limit - 1].isspace() and " " in head:
+        head = head.rsplit(" ", 1)[0]
+    return head.rstrip(" ,;:·-–—") + "…"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from datetime import date
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -11,9 +12,9 @@ import pytest
 
 from digest.app import Digest
 from digest.keywords import parse_profile
-from digest.model import Subscriber, make_paper
-from digest.rank import Index, Selection, rank
-from digest.render import Renderer
+from digest.model import Listing, Subscriber, make_paper
+from digest.rank import Index, Selection, count_matches, rank
+from digest.render import Renderer, describe_listing
 from digest.settings import load_settings
 from digest.sources import FetchContext, FileSource
 
@@ -38,7 +39,8 @@ def fixture_papers():
 
 @pytest.mark.parametrize("part", ["text", "html"])
 def test_golden_files(part: str) -> None:
-    rendered = app().render(READER, picks_for(fixture_papers()), day=DAY)
+    papers = fixture_papers()
+    rendered = app().render(READER, picks_for(papers), day=DAY, listing=Listing("hf", papers))
     golden = GOLDEN / f"digest.{part}"
     actual = getattr(rendered, part)
     if os.environ.get("UPDATE_GOLDEN"):
@@ -55,7 +57,7 @@ def test_content_per_paper() -> None:
     assert "Matched: exploration" in rendered.text
     assert "github.com/example/tiny" in rendered.html
     assert "unsubscribe" in rendered.html.lower()
-    assert "Thu 13 Aug 2026" in rendered.subject
+    assert "13 Aug" in rendered.subject
 
 
 def test_titles_and_abstracts_are_escaped() -> None:
@@ -110,3 +112,161 @@ def test_custom_templates_dir_and_broken_template(tmp_path: Path) -> None:
     (tmp_path / "digest.txt.j2").write_text("{% for %}")
     with pytest.raises(TemplateError, match="digest.txt.j2"):
         Renderer(tmp_path)
+
+
+# --- links (a title always goes somewhere real) --------------------------------------
+
+def test_a_paper_without_id_or_url_links_to_a_search_for_its_exact_title() -> None:
+    saved = make_paper("Exploration & Curiosity: 100% Offline?", "exploration in grid worlds")
+    assert saved.url is None and saved.id.startswith("title:")
+    rendered = app().render(READER, picks_for([saved]), day=DAY)
+    search = "https://arxiv.org/search/?query=Exploration+%26+Curiosity%3A+100%25+Offline%3F&searchtype=title"
+    assert f'href="{search.replace("&", "&amp;")}"' in rendered.html
+    assert search in rendered.text
+    assert 'href="#"' not in rendered.html and "\n   #\n" not in rendered.text
+    assert "/pdf/" not in rendered.html  # no arXiv id, no PDF link
+
+
+def test_an_arxiv_id_gives_the_abstract_and_the_pdf() -> None:
+    paper = make_paper("Exploration at scale", "exploration", id="2608.01234")
+    rendered = app().render(READER, picks_for([paper]), day=DAY)
+    assert 'href="https://arxiv.org/abs/2608.01234"' in rendered.html
+    assert 'href="https://arxiv.org/pdf/2608.01234"' in rendered.html
+    assert "PDF: https://arxiv.org/pdf/2608.01234" in rendered.text
+
+
+# --- the header says which listing, and which day --------------------------------------
+
+@pytest.mark.parametrize("source, expected", [
+    ("hf", ("Hugging Face Daily Papers", date(2026, 8, 12))),  # the papers' latest day
+    ("hf:2026-03-12", ("Hugging Face Daily Papers", date(2026, 3, 12))),  # the day the source names
+    ("arxiv:cs.LG+cs.AI", ("arXiv cs.LG, cs.AI", date(2026, 8, 12))),
+    ("hf, arxiv:cs.LG", ("Hugging Face Daily Papers + arXiv cs.LG", date(2026, 8, 12))),
+    ("/home/ada/saved/daily-papers.txt", ("daily-papers.txt", date(2026, 8, 12))),
+    ("https://example.org/listing.json", ("example.org", date(2026, 8, 12))),
+])
+def test_a_listing_is_described_by_its_source_and_day(source: str, expected: tuple[str, date]) -> None:
+    assert describe_listing(Listing(source, fixture_papers()), today=DAY) == expected  # papers of 2026-08-12
+
+
+def test_a_listing_without_dates_is_todays() -> None:
+    undated = [make_paper("Exploration", "exploration", id="2608.1")]
+    assert describe_listing(Listing("sample", undated), today=DAY) == ("Sample papers", DAY)
+
+
+def test_the_header_and_subject_name_the_listing_and_its_day() -> None:
+    papers = fixture_papers()
+    rendered = app().render(READER, picks_for(papers), listing=Listing("hf:2026-03-12", papers))
+    assert ">Hugging Face Daily Papers, 12 Mar<" in rendered.html
+    assert rendered.text.startswith("Hugging Face Daily Papers, Thursday 12 Mar 2026\n3 papers matched your keywords")
+    assert rendered.subject.startswith("12 Mar: 3 papers · ")
+    assert " new " not in rendered.subject + rendered.text + rendered.html
+
+
+# --- the subject --------------------------------------------------------------------
+
+def test_a_long_subject_is_cut_at_a_word_with_an_ellipsis() -> None:
+    title = "Exploration via Calibrated Preference Learning for Multi-Turn Reinforcement Learning Agents"
+    rendered = app().render(READER, picks_for([make_paper(title, "exploration", id="2608.00042")]), day=DAY)
+    assert len(rendered.subject) <= 78 and rendered.subject.endswith("…")
+    cut = rendered.subject.removesuffix("…")
+    assert (cut.rsplit(" ", 1)[-1] + " ") in (title + " ")  # the last word shown is a whole word
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("short", "short"),
+    ("Calibrated Preference Learning for Reward Models", "Calibrated Preference…"),
+    ("Calibrated Preference Learning", "Calibrated Preference Learning"),
+    ("Calibrated: Preference", "Calibrated…"),
+    ("Supercalifragilisticexpialidocious", "Supercalifragilisti…"),
+])
+def test_cut_words(text: str, expected: str) -> None:
+    from digest.text import cut_words
+
+    assert cut_words(text, 30 if "Learning" in text else 20) == expected
+
+
+# --- the footer speaks plainly ---------------------------------------------------------
+
+def test_the_footer_shows_keywords_as_readers_understand_them() -> None:
+    reader = Subscriber("ada@example.org", ("reward model*", "RLHF^2", '"world model"', "-survey", "-review^3"))
+    rendered = app().render(reader, picks_for(fixture_papers(), reader), day=DAY)
+    expected = "follows: reward model…, RLHF, “world model”; not: survey, review."
+    assert expected in rendered.text and expected in rendered.html
+    for syntax in ("-survey", "model*", "^2", "^3"):
+        assert syntax not in rendered.text and syntax not in rendered.html
+
+
+@pytest.mark.parametrize("env, words", [
+    ({}, 'To stop getting this digest, send an email with the subject "unsubscribe" to digest@example.com.'),
+    ({"DIGEST_UNSUBSCRIBE_URL": "https://example.com/u?id=1"},
+     "To stop getting this digest, open this link: https://example.com/u?id=1."),
+])
+def test_the_text_part_says_how_to_unsubscribe_in_words(env: dict[str, str], words: str) -> None:
+    rendered = app(**env).render(READER, picks_for(fixture_papers()), day=DAY)
+    assert rendered.text.rstrip().endswith(words)
+
+
+# --- "20 of 30" ---------------------------------------------------------------------
+
+def many_papers(count: int) -> list:
+    return [make_paper(f"Exploration study {n}", f"exploration number {n}", id=f"2608.{20000 + n}")
+            for n in range(count)]
+
+
+def test_a_cut_list_says_how_many_matched_in_all() -> None:
+    papers = many_papers(30)
+    index, profile = Index(papers), parse_profile(READER.keywords)
+    picks = rank(index, profile, selection=Selection(max_items=20, min_score=0.5))
+    total = count_matches(index, profile, min_score=0.5)
+    assert (len(picks), total) == (20, 30)
+    rendered = app().render(READER, picks, day=DAY, total=total)
+    assert "20 of 30 papers" in rendered.subject
+    assert "The best 20 of 30 papers that matched your keywords" in rendered.text
+    assert "and 10 more matches, not shown: your digest shows at most 20 papers." in rendered.text
+    assert "And 10 more matches, not shown: your digest shows at most 20 papers." in rendered.html
+    assert (rendered.shown, rendered.overflow) == (20, 10)
+
+
+def test_a_full_list_says_nothing_of_more() -> None:
+    rendered = app().render(READER, picks_for(many_papers(5)), day=DAY, total=5)
+    assert "5 papers matched your keywords" in rendered.text and "more match" not in rendered.text
+
+
+@pytest.mark.parametrize("max_items", [None, 3, 50])
+def test_count_matches_is_what_rank_gives_without_a_limit(max_items: int | None) -> None:
+    papers = [*many_papers(12), make_paper("A survey of exploration", "exploration survey", id="2608.29999"),
+              make_paper("Exploration study 3", "exploration number 3 again", id="2608.29998")]  # a duplicate title
+    profile, sent = parse_profile(["exploration", "-survey"]), {"2608.20001", "2608.20002"}
+    index = Index(papers)
+    unlimited = rank(index, profile, sent=sent, selection=Selection(max_items=None, min_score=0.5))
+    assert count_matches(index, profile, sent=sent, min_score=0.5) == len(unlimited) == 10
+
+
+# --- nothing remote, nothing that looks like a trick -------------------------------------
+
+def test_the_html_loads_nothing_from_the_network() -> None:
+    html = app().render(READER, picks_for(fixture_papers()), day=DAY).html
+    assert "fonts.googleapis" not in html and "@import" not in html and "<link" not in html
+    assert " src=" not in html and "url(" not in html
+
+
+def test_the_preheader_is_hidden_without_a_low_contrast_colour() -> None:
+    html = app().render(READER, picks_for(fixture_papers()), day=DAY).html
+    preheader = re.search(r'<div class="preheader" style="([^"]*)">([^<]*)</div>', html)
+    assert preheader, "no preheader"
+    style, text = preheader.groups()
+    assert "display:none" in style and "mso-hide:all" in style and "color" not in style
+    assert text.startswith("3 papers matched your keywords: Reward Models for RLHF")
+
+
+@pytest.mark.parametrize("authors, count, shown", [
+    (["Ada Lovelace", "Alan Turing"], None, "Ada Lovelace, Alan Turing"),
+    (["A", "B", "C", "D"], None, "A, B, C et al."),
+    (["Grace Hopper"], 7, "Grace Hopper et al."),
+    ([], 10, "10 authors"),
+])
+def test_authors_line(authors: list[str], count: int | None, shown: str) -> None:
+    paper = make_paper("Exploration", "exploration", id="2608.3", authors=authors, authors_count=count)
+    rendered = app().render(READER, picks_for([paper]), day=DAY)
+    assert f"\n   {shown}\n" in rendered.text

@@ -1,0 +1,231 @@
+"""The digest in real headless Chromium: every text readable in light, dark and forced-dark modes.
+
+Every visible text node is measured, at 375, 600 and 1024 px wide:
+
+- light and dark (``prefers-color-scheme`` emulated): the text's computed
+  colour against its effective background, found by compositing the computed
+  background colours of the node's ancestors (alpha included) over the canvas;
+- forced dark: Chromium's algorithmic darkening (the ``WebContentsForceDark``
+  feature, what Android's WebView, and so the Gmail app, applies to light
+  emails). It recolours at paint time and leaves computed styles untouched, so
+  the colours are read from a screenshot instead: the most common pixel in the
+  text's box is its background, the pixel farthest from it is the text. In
+  this Chromium (headless, 156) ``--force-dark-mode`` alone changes nothing
+  (neither the media query nor the painting); ``--enable-features=WebContentsForceDark``
+  darkens the page while the page still sees ``prefers-color-scheme: light``
+  (with ``dark`` it leaves the page's own dark styles alone). Both flags are
+  passed, and the test checks that the page really was darkened.
+
+WCAG AA asks for a contrast of 4.5:1 for body text. Screenshots go to
+``tests/artifacts/`` (git-ignored) for a human look.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from digest.app import Digest
+from digest.keywords import parse_profile
+from digest.model import Subscriber, make_paper
+from digest.rank import Index, Selection, rank
+from digest.settings import load_settings
+from digest.sources import FetchContext, FileSource
+
+from .conftest import FIXTURES
+
+CHROMIUM = Path("/usr/bin/chromium")
+if not CHROMIUM.exists() and not os.environ.get("CI"):
+    pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
+sync_api = pytest.importorskip("playwright.sync_api")
+Image = pytest.importorskip("PIL.Image")
+
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+FORCED_DARK = ["--force-dark-mode", "--enable-features=WebContentsForceDark"]
+WIDTHS = (375, 600, 1024)
+MINIMUM = 4.5
+ARTIFACTS = Path(__file__).parent / "artifacts"
+READER = Subscriber("ada@example.org", ("exploration", "reward model*", "RLHF^2", "-survey"), name="Ada")
+
+TEXT_NODES = """() => {
+  const out = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    if (!node.textContent.trim()) continue;
+    const range = document.createRange();
+    range.selectNodeContents(node);
+    const rects = [...range.getClientRects()].filter(r => r.width >= 1 && r.height >= 1);
+    if (!rects.length) continue;
+    const layers = [];
+    let hidden = false;
+    for (let e = node.parentElement; e; e = e.parentElement) {
+      const style = getComputedStyle(e);
+      if (style.visibility === 'hidden' || style.opacity === '0') hidden = true;
+      layers.push(style.backgroundColor);
+    }
+    if (hidden) continue;
+    out.push({text: node.textContent.trim().slice(0, 50), color: getComputedStyle(node.parentElement).color,
+              layers, rects: rects.map(r => [r.left + scrollX, r.top + scrollY, r.width, r.height])});
+  }
+  return out;
+}"""
+
+
+@dataclass
+class Measured:
+    text: str
+    contrast: float
+    colours: tuple[tuple[int, int, int], tuple[int, int, int]]  # text, background
+
+
+def digest_html() -> str:
+    """A digest with every kind of line: links, PDF, code, a title search, authors, the overflow note."""
+    papers = FileSource(FIXTURES / "hf_api.json").fetch(FetchContext(today=date(2026, 8, 13))).papers
+    papers += [
+        make_paper("Exploration without identifiers: a saved page", "Exploration " + "x" * 90 + " in grid worlds.",
+                   authors=["Grace Hopper"], authors_count=7),
+        make_paper("RLHF reward modelling at scale", "Reward modelling for RLHF, with exploration.", id="2608.00009",
+                   authors=["A. Author", "B. Author", "C. Author", "D. Author"], organization="Lab"),
+    ]
+    picks = rank(Index(papers), parse_profile(READER.keywords), selection=Selection(max_items=None, min_score=0.5))
+    digest = Digest(load_settings(None, {"DIGEST_FROM": "Digest <digest@example.com>"}))
+    return digest.render(READER, picks, day=date(2026, 8, 13), total=len(picks) + 7).html
+
+
+@dataclass
+class View:
+    """What one mode at one width showed: the text nodes, the painted pixels, the layout."""
+
+    nodes: list[dict]
+    shot: object  # a PIL image of the whole page, at 2 device pixels per CSS pixel
+    inner_width: int
+    scroll_width: int
+    card_background: str
+
+
+@pytest.fixture(scope="module")
+def views():
+    """Each (mode, width) rendered once: one page per mode, resized to each width."""
+    html = digest_html()
+    ARTIFACTS.mkdir(exist_ok=True)
+    found: dict[tuple[str, int], View] = {}
+    with sync_api.sync_playwright() as playwright:
+        for mode in ("light", "dark", "forced-dark"):
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM),
+                                                 args=ARGS + (FORCED_DARK if mode == "forced-dark" else []))
+            try:
+                page = browser.new_page(viewport={"width": WIDTHS[0], "height": 800}, device_scale_factor=2)
+                page.emulate_media(color_scheme="dark" if mode == "dark" else "light")
+                page.route("**/*", lambda route: route.abort())  # nothing may load from the network
+                page.set_content(html, wait_until="load")
+                for width in WIDTHS:
+                    found[mode, width] = look(page, mode, width)
+            finally:
+                browser.close()
+    return found
+
+
+def look(page, mode: str, width: int) -> View:
+    page.set_viewport_size({"width": width, "height": 800})
+    png = page.screenshot(full_page=True)
+    (ARTIFACTS / f"digest-{mode}-{width}.png").write_bytes(png)
+    return View(
+        nodes=page.evaluate(TEXT_NODES), shot=Image.open(io.BytesIO(png)).convert("RGB"),
+        inner_width=page.evaluate("innerWidth"), scroll_width=page.evaluate("document.scrollingElement.scrollWidth"),
+        card_background=page.evaluate("getComputedStyle(document.querySelector('.card > table')).backgroundColor"),
+    )
+
+
+def report(poor: list[Measured]) -> str:
+    return "; ".join(f"{m.text!r} {m.contrast:.2f}:1 (text, background {m.colours})" for m in poor)
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+@pytest.mark.parametrize("mode", ["light", "dark"])
+def test_every_text_has_enough_contrast(views, mode: str, width: int) -> None:
+    measured = [computed_contrast(node, dark_canvas=mode == "dark") for node in views[mode, width].nodes]
+    assert len(measured) > 20, "the digest's text was not found"
+    poor = [m for m in measured if m.contrast < MINIMUM]
+    assert not poor, f"{mode} at {width}px: {report(poor)}"
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_every_text_has_enough_contrast_in_forced_dark_mode(views, width: int) -> None:
+    view = views["forced-dark", width]
+    assert luminance(view.shot.getpixel((4, 4))) < 0.1, "Chromium did not darken the page: the test measures nothing"
+    measured = [pixel_contrast(view.shot, node) for node in view.nodes]
+    assert len(measured) > 20, "the digest's text was not found"
+    poor = [m for m in measured if m.contrast < MINIMUM]
+    assert not poor, f"forced dark at {width}px: {report(poor)}"
+
+
+def test_pixel_measurement_agrees_with_computed_styles(views) -> None:
+    """The forced-dark method, checked where the truth is known."""
+    for mode in ("light", "dark"):
+        view = views[mode, 600]
+        for node in view.nodes:
+            computed, painted = computed_contrast(node, dark_canvas=mode == "dark"), pixel_contrast(view.shot, node)
+            assert painted.contrast == pytest.approx(computed.contrast, rel=0.2), (mode, node["text"])
+
+
+@pytest.mark.parametrize("mode", ["light", "dark"])
+def test_the_dark_scheme_reaches_the_cards(views, mode: str) -> None:
+    card = parse_colour(views[mode, 600].card_background)
+    assert (luminance(card[:3]) < 0.05) == (mode == "dark")
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_nothing_scrolls_sideways(views, width: int) -> None:
+    for mode in ("light", "dark", "forced-dark"):
+        assert views[mode, width].inner_width == width  # the email's media queries saw this width
+        assert views[mode, width].scroll_width <= width, mode
+
+
+def computed_contrast(node: dict, dark_canvas: bool) -> Measured:
+    background = (18, 18, 18) if dark_canvas else (255, 255, 255)  # Chromium's canvas for each scheme
+    for layer in reversed(node["layers"]):  # the root first, the text's own element last
+        background = composite(parse_colour(layer), background)
+    text = composite(parse_colour(node["color"]), background)
+    return Measured(node["text"], contrast(text, background), (text, background))
+
+
+def pixel_contrast(shot, node: dict) -> Measured:
+    left, top, width, height = (round(v * 2) for v in node["rects"][0])
+    box = shot.crop((left, top, left + max(width, 1), top + max(height, 1)))
+    colours = box.getcolors(maxcolors=box.width * box.height)
+    background = max(colours)[1]
+    seen = [colour for count, colour in colours if count >= 2] or [background]
+    text = max(seen, key=lambda colour: contrast(colour, background))
+    return Measured(node["text"], contrast(text, background), (text, background))
+
+
+def parse_colour(css: str) -> tuple[int, int, int, float]:
+    numbers = [float(n) for n in re.findall(r"[\d.]+", css)]
+    red, green, blue = (round(n) for n in numbers[:3])
+    return red, green, blue, numbers[3] if len(numbers) > 3 else 1.0
+
+
+def composite(colour: tuple[int, int, int, float], under: tuple[int, int, int]) -> tuple[int, int, int]:
+    *rgb, alpha = colour
+    return tuple(round(alpha * c + (1 - alpha) * u) for c, u in zip(rgb, under))  # type: ignore[return-value]
+
+
+def luminance(rgb: tuple[int, ...]) -> float:
+    def channel(value: int) -> float:
+        c = value / 255
+        return c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4
+
+    red, green, blue = (channel(v) for v in rgb[:3])
+    return 0.2126 * red + 0.7152 * green + 0.0722 * blue
+
+
+def contrast(first: tuple[int, ...], second: tuple[int, ...]) -> float:
+    lighter, darker = sorted((luminance(first), luminance(second)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)

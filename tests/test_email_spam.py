@@ -1,0 +1,68 @@
+"""A fully built digest (headers included, as ``Digest.build`` makes it) is not spam to SpamAssassin.
+
+Runs Debian's ``spamassassin`` with its shipped rules, local tests only (``-L``:
+no network). Skipped where it is not installed, except in CI (``apt-get install
+spamassassin``), where a missing program is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from datetime import date
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+
+from digest.app import Digest
+from digest.keywords import parse_profile
+from digest.model import Listing, Subscriber, make_paper
+from digest.rank import Index, Selection, count_matches, rank
+from digest.settings import load_settings
+from digest.sources import FetchContext, FileSource
+
+from .conftest import FIXTURES
+
+SPAMASSASSIN = shutil.which("spamassassin")
+pytestmark = pytest.mark.skipif(SPAMASSASSIN is None and not os.environ.get("CI"),
+                                reason="spamassassin is not installed (apt-get install spamassassin)")
+READER = Subscriber("ada@example.org", ("exploration", "reward model*", "RLHF^2", "-survey"), name="Ada Lovelace")
+
+
+def live_listing() -> Listing:
+    return Listing("hf", FileSource(FIXTURES / "hf_api.json").fetch(FetchContext(today=date(2026, 8, 13))).papers)
+
+
+def saved_page_listing() -> Listing:
+    """No ids or URLs (title searches instead), and more matches than fit."""
+    papers = [make_paper(f"Exploration with reward models, part {n}", "Exploration guided by a learned reward model "
+                         "in sparse-reward tasks, with an ablation of curiosity bonuses.", published=date(2026, 3, 12))
+              for n in range(30)]
+    return Listing(str(FIXTURES / "hf_meta.txt"), papers)
+
+
+def built_digest(listing: Listing, **env: str) -> bytes:
+    digest = Digest(load_settings(None, {"DIGEST_FROM": "Paper digest <digest@example.com>", **env}))
+    index, profile = Index(listing.papers), parse_profile(READER.keywords)
+    picks = rank(index, profile, selection=Selection(max_items=20, min_score=0.5))
+    rendered = digest.render(READER, picks, listing=listing, total=count_matches(index, profile, min_score=0.5))
+    return digest.build(READER, rendered)[1]
+
+
+@pytest.mark.parametrize("listing, env", [
+    (live_listing, {}),
+    (saved_page_listing, {"DIGEST_UNSUBSCRIBE_URL": "https://digest.example.com/unsubscribe?id=ada"}),
+], ids=["hf-mailto-unsubscribe", "saved-page-https-unsubscribe"])
+def test_a_built_digest_scores_at_most_zero(listing, env: dict[str, str], tmp_path: Path) -> None:
+    raw = built_digest(listing(), **env)
+    assert message_from_bytes(raw, policy=policy.default)["Message-ID"].endswith("@example.com>")
+    assert SPAMASSASSIN, "spamassassin is required in CI"
+    result = subprocess.run([SPAMASSASSIN, "-L", "-t"], input=raw, capture_output=True, timeout=120,
+                            env={**os.environ, "HOME": str(tmp_path)})  # its user_prefs go to tmp_path
+    found = re.search(rb"^X-Spam-Status: \w+, score=(-?[\d.]+)", result.stdout, re.M)
+    assert found, result.stderr.decode(errors="replace")[-2000:]
+    rules = result.stdout.rpartition(b"Content analysis details:")[2].decode(errors="replace")
+    assert float(found.group(1)) <= 0, rules
