@@ -80,7 +80,7 @@ class Site:
             raise bad_link() from None
 
     async def email_of(self, rid: str) -> str:
-        """The address behind a link id: the store first, then the roster (re-read on a miss)."""
+        """The address behind a link id: sign-ups by their stored id, others by the roster (re-read on a miss)."""
         email = await self.in_store(lambda store: self._find(store, rid))
         if email is None:
             raise HTTPException(404, "This link's reader is not on the list any more. "
@@ -88,13 +88,7 @@ class Site:
         return email
 
     def _find(self, store: Store, rid: str) -> str | None:
-        email = store.reader_by_rid(rid)
-        if email is not None:
-            return email
-        email = self._roster_email(rid, store)
-        if email is not None:
-            store.remember_rid(email, rid)
-        return email
+        return store.reader_by_rid(rid) or self._roster_email(rid, store)
 
     def _roster_email(self, rid: str, store: Store) -> str | None:
         with self._roster_lock:
