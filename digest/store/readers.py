@@ -126,16 +126,17 @@ class Readers(Connection):
 
     # sign-ups ---------------------------------------------------------------------
 
-    def request_signup(self, email: str, rid: str, keywords: list[str]) -> bool:
+    def request_signup(self, email: str, rid: str, keywords: list[str], listed: bool = False) -> bool:
         """A web sign-up; True when it needs confirming (new, pending or unsubscribed address).
 
-        An address that already gets the digest (or paused it) keeps its state: the
-        visitor's form never changes an existing reader's settings.
+        An address that already gets the digest (``listed`` in the roster, or with an
+        active or paused row) keeps its state: a visitor's form never changes an
+        existing reader's settings.
         """
         with self.transaction():
             self._expire_pending()
             state = self.reader_state(email)
-            if state is not None and state.status in ("active", "paused"):
+            if (state is None and listed) or (state is not None and state.status in ("active", "paused")):
                 return False
             self._ensure(email, rid, origin="web", status="pending")
             self.db.execute("UPDATE readers SET keywords = :k, updated = :now WHERE email = :e AND status = 'pending'",

@@ -23,7 +23,7 @@ from .security import EMAIL_CSP, Guard, allowed_hosts
 from .site import HERE, Site
 
 log = logging.getLogger("digest.web")
-TITLES = {400: "This link does not work", 403: "Please try again", 404: "Not found", 405: "Not allowed",
+TITLES = {400: "That did not work", 403: "Please try again", 404: "Not found", 405: "Not allowed",
           413: "Too much", 429: "Slow down", 500: "Something went wrong"}
 
 

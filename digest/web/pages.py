@@ -24,7 +24,7 @@ from ..model import Paper
 from ..store import Store
 from ..subscribers import subscribers_from_settings
 from ..store.readers import FREQUENCIES, WEEKDAYS
-from .security import EMAIL_CSP
+from .security import EMAIL_CSP, MAX_BODY
 from .site import Site
 
 MAX_KEYWORDS_TEXT = 2000
@@ -47,7 +47,7 @@ def routes(site: Site) -> list[Route]:
 
 
 async def form_of(site: Site, request: Request, csrf: bool = True) -> FormData:
-    form = await request.form(max_files=0, max_fields=20, max_part_size=MAX_KEYWORDS_TEXT * 2)
+    form = await request.form(max_files=0, max_fields=20, max_part_size=MAX_BODY)
     if csrf:
         site.csrf.check(request, form.get("csrf"))
     return form

@@ -91,7 +91,7 @@ def _sign_up(site: Site, store: Store, email: str, keywords: list[str], base: st
     if not store.hit(f"signup:{email.lower()}", today, PER_ADDRESS_PER_DAY):
         return
     rid = reader_id(site.signer.secret, email)
-    if store.request_signup(email, rid, keywords):
+    if store.request_signup(email, rid, keywords, listed=email.lower() in site.roster_emails()):
         link = f"{base}/confirm/{site.signer.dumps('confirm', rid)}"
         body = (f"Someone (we hope you) asked to receive the research-paper digest at this address, "
                 f"for these keywords:\n\n  {', '.join(keywords)}\n\nTo confirm, open this link within 48 hours:\n\n"

@@ -97,11 +97,14 @@ class Site:
             return self._roster.get(rid)
 
     def _known(self, store: Store) -> list[str]:
+        return self.roster_emails() + store.known_emails()
+
+    def roster_emails(self) -> list[str]:
+        """The operator's readers (none, or a broken file: the pages still work for the others)."""
         try:
-            roster = [r.email.lower() for r in subscribers_from_settings(self.settings) if r.email]
+            return [r.email.lower() for r in subscribers_from_settings(self.settings) if r.email]
         except (ConfigError, DigestError):
-            roster = []
-        return roster + store.known_emails()
+            return []
 
     def links(self, rid: str) -> dict[str, str]:
         """This reader's own page paths (never another reader's)."""
