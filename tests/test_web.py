@@ -264,3 +264,53 @@ def test_view_in_browser_is_the_html_as_sent(web: Web) -> None:
     assert answer.status_code == 200 and answer.text == html
     assert "script" not in answer.headers["content-security-policy"]
     assert httpx.get(web.links("bob@example.org").view).status_code == 404  # bob's day has no copy
+
+
+# the command --------------------------------------------------------------------------------
+
+def test_serve_without_a_secret_key_says_how_to_make_one(run_cli) -> None:
+    code, _, err = run_cli("serve")
+    assert code == 1 and err.count("\n") == 1
+    assert "DIGEST_SECRET_KEY" in err and "secrets.token_urlsafe(32)" in err
+
+
+def test_check_and_send_want_a_secret_key_with_a_public_url(run_cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in {"DIGEST_PUBLIC_URL": "https://digest.example.org", "DIGEST_KEYWORDS": "diffusion",
+                       "DIGEST_TO": "a@example.org", "DIGEST_FROM": "d@example.org", "DIGEST_SOURCE": "sample"}.items():
+        monkeypatch.setenv(key, value)
+    for argv in (("check", "--no-smtp"), ("send", "--dry-run")):
+        code, _, err = run_cli(*argv)
+        assert code == 1 and "DIGEST_SECRET_KEY" in err and "token_urlsafe" in err
+
+
+def test_a_short_secret_key_is_refused_without_showing_it(run_cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DIGEST_SECRET_KEY", "hunter2")
+    code, _, err = run_cli("serve")
+    assert code == 1 and "DIGEST_SECRET_KEY=***: too short" in err and "hunter2" not in err
+
+
+def test_digest_serve_runs_the_pages_on_127_0_0_1(tmp_path: Path) -> None:
+    import os
+    import re
+    import subprocess
+    import sys
+
+    from .smtp_server import free_port
+    from .web_server import SECRET, make_settings
+
+    port = free_port()
+    settings = make_settings(tmp_path, port)
+    env = {**os.environ, "DIGEST_SECRET_KEY": SECRET, "DIGEST_STATE_DB": str(settings.state_db),
+           "DIGEST_SUBSCRIBERS": str(settings.subscribers), "DIGEST_PUBLIC_URL": settings.public_url}
+    proc = subprocess.Popen([sys.executable, "-m", "digest", "serve", "--port", str(port)], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert re.match(rf"reader pages at http://127\.0\.0\.1:{port}/", proc.stdout.readline())
+        from digest.tokens import links_for
+
+        answer = httpx.post(links_for(settings, "ada@example.org").unsubscribe, **ONE_CLICK)
+        assert answer.status_code == 200
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=15)
+    assert "Traceback" not in err and SECRET not in err and "/unsubscribe/" not in err  # no access log of tokens

@@ -34,6 +34,7 @@ def make_app(settings: Settings, bind_host: str = "127.0.0.1", mailer_factory: A
         routes=[
             Route("/", partial(index, site), methods=["GET"]),
             Route("/static/site.css", stylesheet, methods=["GET"]),
+            Route("/favicon.ico", lambda request: Response(status_code=204), methods=["GET"]),
             *pages.routes(site),
             *signup.routes(site),
         ],
