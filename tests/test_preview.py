@@ -51,7 +51,8 @@ def preview(tmp_path: Path):
     assert match, line + proc.stderr.read()
     yield match.group(0)
     proc.terminate()
-    proc.wait(timeout=10)
+    _, err = proc.communicate(timeout=10)
+    assert "Traceback" not in err and "Exception" not in err  # hung-up clients, bad hosts: no tracebacks
 
 
 def chromium(*args: str, profile: Path) -> str:
@@ -135,3 +136,30 @@ def test_preview_output_writes_the_html_and_exits(run_cli, tmp_path: Path, monke
     code, out, _ = run_cli("preview", "--source", str(FIXTURES / "hf_api.json"), "--output", "out.html")
     html = (tmp_path / "out.html").read_text()
     assert code == 0 and out.startswith("wrote out.html") and "Reward Models for RLHF" in html
+
+
+
+def test_preview_re_renders_when_a_template_changes(tmp_path: Path) -> None:
+    from digest.render import bundled_templates
+
+    templates = tmp_path / "templates"
+    shutil.copytree(bundled_templates(), templates)
+    port = free_port()
+    env = {**os.environ, "DIGEST_KEYWORDS": "reward model", "DIGEST_TO": "ada@example.org",
+           "DIGEST_FROM": "digest@example.com", "DIGEST_MIN_SCORE": "1", "DIGEST_STATE_DB": str(tmp_path / "s.db"),
+           "DIGEST_TEMPLATES_DIR": str(templates)}
+    proc = subprocess.Popen([sys.executable, "-m", "digest", "preview", "--no-browser", "--port", str(port),
+                             "--source", str(FIXTURES / "hf_api.json")],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = re.search(r"http://127\.0\.0\.1:\d+/", proc.stdout.readline()).group(0)
+        assert "EDITED" not in urllib.request.urlopen(url + "text").read().decode()
+        text = templates / "digest.txt.j2"
+        text.write_text(text.read_text() + "\nEDITED\n")
+        later = text.stat().st_mtime + 2
+        os.utime(text, (later, later))
+        assert "EDITED" in urllib.request.urlopen(url + "text").read().decode()
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=15)
+    assert "Traceback" not in err

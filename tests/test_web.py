@@ -314,3 +314,23 @@ def test_digest_serve_runs_the_pages_on_127_0_0_1(tmp_path: Path) -> None:
         proc.terminate()
         _, err = proc.communicate(timeout=15)
     assert "Traceback" not in err and SECRET not in err and "/unsubscribe/" not in err  # no access log of tokens
+
+
+def test_the_public_urls_host_name_is_answered_too(tmp_path: Path) -> None:
+    with running(tmp_path, public_url="https://digest.example.org") as web:
+        assert httpx.get(web.url + "/", headers={"host": "digest.example.org"}).status_code == 200
+        assert httpx.get(web.url + "/", headers={"host": "localhost:8026"}).status_code == 200
+        assert httpx.get(web.url + "/", headers={"host": "digest.example.org.evil.example"}).status_code == 400
+
+
+@pytest.mark.slow
+def test_an_idle_connection_is_closed(web: Web) -> None:
+    host, port = web.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=15) as raw:
+        raw.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        received = b""
+        while b"</html>" not in received:
+            received += raw.recv(65536)
+        assert received.startswith(b"HTTP/1.1 200")
+        raw.settimeout(15)
+        assert raw.recv(1024) == b""  # closed by the server after its keep-alive timeout (5 s)
