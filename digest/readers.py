@@ -43,12 +43,11 @@ def effective_readers(roster: Sequence[Subscriber], store: ReaderStore, today: d
 
 def apply_changes(reader: Subscriber, state: ReaderState) -> Subscriber:
     """The reader's own keywords and ``max_items`` win over the roster's."""
-    changes: dict[str, object] = {}
-    if state.keywords is not None:
-        changes["keywords"] = state.keywords
-    if state.max_items is not None:
-        changes["max_items"] = state.max_items
-    return replace(reader, **changes) if changes else reader
+    return replace(
+        reader,
+        keywords=reader.keywords if state.keywords is None else state.keywords,
+        max_items=reader.max_items if state.max_items is None else state.max_items,
+    )
 
 
 def suppressed(store: ReaderStore, email: str) -> bool:

@@ -59,7 +59,7 @@ async def unsubscribe_page(site: Site, request: Request) -> Response:
     rid = site.rid_of("unsubscribe", request.path_params["token"])
     email = await site.email_of(rid)
     status = await site.in_store(lambda store: store.reader_status(email))
-    return site.page(request, "unsubscribe.html", email=email, done=status == "unsubscribed", **site.links(rid))
+    return site.page(request, "unsubscribe.html", email=email, done=status == "unsubscribed", links=site.links(rid))
 
 
 async def unsubscribe(site: Site, request: Request) -> Response:
@@ -67,7 +67,7 @@ async def unsubscribe(site: Site, request: Request) -> Response:
     rid = site.rid_of("unsubscribe", request.path_params["token"])
     email = await site.email_of(rid)
     await site.in_store(lambda store: store.set_status(email, "unsubscribed", by="web"))
-    return site.page(request, "unsubscribe.html", email=email, done=True, **site.links(rid))
+    return site.page(request, "unsubscribe.html", email=email, done=True, links=site.links(rid))
 
 
 # preferences ----------------------------------------------------------------------------
@@ -120,7 +120,7 @@ def _roster(site: Site) -> list[Any]:
 def preferences_response(site: Site, request: Request, rid: str, email: str, values: dict[str, Any],
                          status: int = 200, **extra: Any) -> HTMLResponse:
     return site.page(request, "preferences.html", status=status, email=email, values=values,
-                     days=DAY_NAMES, default_max=site.settings.max_items, **site.links(rid), **extra)
+                     days=DAY_NAMES, default_max=site.settings.max_items, links=site.links(rid), **extra)
 
 
 async def preferences_page(site: Site, request: Request) -> Response:
@@ -163,7 +163,7 @@ async def feedback_page(site: Site, request: Request) -> Response:
     vote = _vote_of(request.query_params.get("vote"))
     await site.email_of(rid)
     title = await site.in_store(lambda store: store.paper_title(paper_id))
-    return site.page(request, "feedback.html", title=title or paper_id, vote=vote, recorded=False, **site.links(rid))
+    return site.page(request, "feedback.html", title=title or paper_id, vote=vote, recorded=False, links=site.links(rid))
 
 
 async def vote(site: Site, request: Request) -> Response:
@@ -178,7 +178,7 @@ async def vote(site: Site, request: Request) -> Response:
         return title or paper_id
 
     title = await site.in_store(record)
-    return site.page(request, "feedback.html", title=title, vote=value, recorded=True, **site.links(rid))
+    return site.page(request, "feedback.html", title=title, vote=value, recorded=True, links=site.links(rid))
 
 
 # view in browser --------------------------------------------------------------------------
