@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import socket
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import httpx
@@ -144,9 +144,11 @@ def test_invalid_keywords_show_the_error_and_change_nothing(web: Web, keywords: 
     assert readers_today(web)["ada@example.org"] == ("reward model*", "exploration")
 
 
-def test_a_bad_max_items_is_refused(web: Web) -> None:
-    answer = save(web, "ada@example.org", keywords="exploration", max_items="-1")
+@pytest.mark.parametrize("max_items", ["-1", "0", "201", "9" * 5000, "٣", "1e3"])
+def test_a_bad_max_items_is_refused(web: Web, max_items: str) -> None:
+    answer = save(web, "ada@example.org", keywords="exploration", max_items=max_items)
     assert answer.status_code == 400 and "papers per digest" in answer.text
+    assert web.status("ada@example.org") is None
 
 
 def test_hostile_keywords_are_escaped_on_the_page(web: Web) -> None:
@@ -259,7 +261,7 @@ def test_a_feedback_get_records_nothing(web: Web) -> None:
 def test_view_in_browser_is_the_html_as_sent(web: Web) -> None:
     html = "<!doctype html><html><body><h1>Today</h1><p style=\"color:red\">é</p></body></html>"
     with web.store() as store:
-        store.archive("ada@example.org", "<m1@example.com>", date.today(), html)
+        store.archive("ada@example.org", "<m1@example.com>", datetime.now(timezone.utc).date(), html)  # DIGEST_TIMEZONE
     answer = httpx.get(web.links("ada@example.org").view)
     assert answer.status_code == 200 and answer.text == html
     assert "script" not in answer.headers["content-security-policy"]
@@ -334,3 +336,25 @@ def test_an_idle_connection_is_closed(web: Web) -> None:
         assert received.startswith(b"HTTP/1.1 200")
         raw.settimeout(15)
         assert raw.recv(1024) == b""  # closed by the server after its keep-alive timeout (5 s)
+
+
+# the links -------------------------------------------------------------------------------------
+
+def test_links_name_the_reader_by_an_opaque_id_only(web: Web) -> None:
+    import base64
+
+    links = web.links("ada@example.org", ("2401.00001",))
+    urls = [links.unsubscribe, links.preferences, links.view, links.feedback["2401.00001"].up]
+    assert all(u.startswith(web.settings.public_url + "/") for u in urls)
+    for url in urls:
+        payload = url.rsplit("/", 1)[1].split(".")[0]
+        decoded = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+        assert b"ada" not in decoded and b"example.org" not in decoded
+    assert web.links("ada@example.org") == web.links("ADA@example.org ")  # stable per reader
+    assert web.links("ada@example.org").unsubscribe != web.links("bob@example.org").unsubscribe
+
+
+def test_a_feedback_token_cannot_be_used_as_an_unsubscribe_token(web: Web) -> None:
+    token = web.links("ada@example.org", ("2401.00001",)).feedback["2401.00001"].up.split("/")[-1].split("?")[0]
+    assert httpx.post(f"{web.url}/unsubscribe/{token}").status_code == 400
+    assert web.status("ada@example.org") is None

@@ -8,6 +8,7 @@ form is CSRF-checked.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -91,7 +92,7 @@ def parse_choices(form: FormData) -> Choices:
         raise KeywordError(f"too many keywords (at most {MAX_KEYWORDS})")
     parse_profile(keywords)
     raw_max = str(form.get("max_items", "")).strip()
-    if raw_max and not (raw_max.isdigit() and 1 <= int(raw_max) <= MAX_ITEMS_LIMIT):
+    if raw_max and not (re.fullmatch(r"[0-9]{1,3}", raw_max) and 1 <= int(raw_max) <= MAX_ITEMS_LIMIT):
         raise KeywordError(f"papers per digest must be a whole number from 1 to {MAX_ITEMS_LIMIT}, or empty")
     frequency = str(form.get("frequency", "run"))
     status = str(form.get("status", "active"))
