@@ -358,3 +358,13 @@ def test_a_feedback_token_cannot_be_used_as_an_unsubscribe_token(web: Web) -> No
     token = web.links("ada@example.org", ("2401.00001",)).feedback["2401.00001"].up.split("/")[-1].split("?")[0]
     assert httpx.post(f"{web.url}/unsubscribe/{token}").status_code == 400
     assert web.status("ada@example.org") is None
+
+
+def test_an_unsubscribed_reader_stays_so_unless_they_choose_to_resume(web: Web) -> None:
+    httpx.post(web.links("ada@example.org").unsubscribe)
+    page = httpx.get(web.links("ada@example.org").preferences).text
+    assert 'value="unsubscribed" checked' in page and "You are unsubscribed" in page
+    save(web, "ada@example.org", keywords="graphs", status="unsubscribed")
+    assert web.status("ada@example.org") == "unsubscribed" and "ada@example.org" not in readers_today(web)
+    save(web, "ada@example.org", keywords="graphs", status="active")
+    assert readers_today(web)["ada@example.org"] == ("graphs",)

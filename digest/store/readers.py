@@ -105,7 +105,7 @@ class Readers(Connection):
     def save_preferences(self, email: str, *, keywords: list[str], max_items: int | None, frequency: str,
                          status: str) -> None:
         """The reader's own settings from the preferences page, in one transaction."""
-        if frequency not in FREQUENCIES or status not in ("active", "paused"):
+        if frequency not in FREQUENCIES or status not in ("active", "paused", "unsubscribed"):
             raise ValueError("bad frequency or status")
         with self.transaction():
             before = self.reader_state(email)

@@ -96,7 +96,7 @@ def parse_choices(form: FormData) -> Choices:
         raise KeywordError(f"papers per digest must be a whole number from 1 to {MAX_ITEMS_LIMIT}, or empty")
     frequency = str(form.get("frequency", "run"))
     status = str(form.get("status", "active"))
-    if frequency not in FREQUENCIES or status not in ("active", "paused"):
+    if frequency not in FREQUENCIES or status not in ("active", "paused", "unsubscribed"):
         raise KeywordError("choose how often and whether to receive the digest from the lists")
     return Choices(keywords, int(raw_max) if raw_max else None, frequency, status)
 
