@@ -368,3 +368,13 @@ def test_an_unsubscribed_reader_stays_so_unless_they_choose_to_resume(web: Web) 
     assert web.status("ada@example.org") == "unsubscribed" and "ada@example.org" not in readers_today(web)
     save(web, "ada@example.org", keywords="graphs", status="active")
     assert readers_today(web)["ada@example.org"] == ("graphs",)
+
+
+def test_the_secret_key_is_never_shown(web: Web) -> None:
+    assert web.settings.secret_key not in repr(web.settings)
+    assert web.settings.secret_key not in str(web.settings.summary())
+    from digest import ConfigError, load_settings
+
+    with pytest.raises(ConfigError) as raised:
+        load_settings(environ={"DIGEST_SECRET_KEY": "hunter2", "DIGEST_PUBLIC_URL": "ftp://x"})
+    assert "hunter2" not in str(raised.value) and "DIGEST_PUBLIC_URL='ftp://x'" in str(raised.value)
