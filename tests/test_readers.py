@@ -170,3 +170,10 @@ def test_remove_wipes_the_readers_data(run_cli, roster: Path, tmp_path: Path) ->
 def test_readers_errors_are_one_line(run_cli, roster: Path, argv: tuple[str, ...]) -> None:
     code, out, err = run_cli(*argv)
     assert code == 1 and err.startswith("digest: error: ") and err.count("\n") == 1
+
+
+def test_old_rate_limit_counters_are_pruned(store: Store) -> None:
+    store.hit("client:1.2.3.4", "2020-01-01T10", 5)
+    store.hit("signup:a@example.org", "2020-01-01", 5)
+    store.hit("client:5.6.7.8", "2999-01-01T10", 5)
+    assert store.db.execute("SELECT key FROM counters").fetchall() == [("client:5.6.7.8",)]

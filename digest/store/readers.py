@@ -162,8 +162,10 @@ class Readers(Connection):
 
     def hit(self, key: str, period: str, limit: int) -> bool:
         """Count one attempt for ``key`` in ``period``; False once over ``limit`` (store-backed rate limit)."""
+        stale = (datetime.now(timezone.utc) - timedelta(days=2)).date().isoformat()  # periods sort as text
         with self.transaction():
-            self.db.execute("DELETE FROM counters WHERE period < :p AND key = :k", {"p": period, "k": key})
+            self.db.execute("DELETE FROM counters WHERE (period < :p AND key = :k) OR period < :stale",
+                            {"p": period, "k": key, "stale": stale})
             self.db.execute(
                 "INSERT INTO counters (key, period, hits) VALUES (:k, :p, 1) "
                 "ON CONFLICT (key, period) DO UPDATE SET hits = hits + 1", {"k": key, "p": period})
