@@ -16,6 +16,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import __version__
 from .app import Digest, check_sendable, make_digest
@@ -25,6 +26,9 @@ from .keywords import split_keywords
 from .model import Listing, Subscriber
 from .subscribers import subscribers_from_settings
 from .settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from .store import Store
 
 Command = Callable[[argparse.Namespace], int]
 log = logging.getLogger("digest")
@@ -439,8 +443,8 @@ def _roster_or_none(settings: Settings, path: Path | None) -> list[Subscriber]:
     return [r for r in subscribers_from_settings(settings, path) if r.email]
 
 
-def _readers_list(roster: list[Subscriber], store: object) -> int:
-    states = store.reader_states()  # type: ignore[attr-defined]
+def _readers_list(roster: list[Subscriber], store: Store) -> int:
+    states = store.reader_states()
     emails = sorted({r.email.lower() for r in roster} | set(states))
     listed = {r.email.lower() for r in roster}
     print(f"{'EMAIL':<36} {'STATUS':<13} {'FROM':<7} {'HOW OFTEN':<9} KEYWORDS")
@@ -455,20 +459,20 @@ def _readers_list(roster: list[Subscriber], store: object) -> int:
     return 0
 
 
-def _reader_action(action: str, email: str, roster: list[Subscriber], store: object) -> int:
-    known = email in {r.email.lower() for r in roster} or email in store.known_emails()  # type: ignore[attr-defined]
+def _reader_action(action: str, email: str, roster: list[Subscriber], store: Store) -> int:
+    known = email in {r.email.lower() for r in roster} or email in store.known_emails()
     if not known:
         raise ConfigError(f"no reader {email} in the roster or the state store; see digest readers list")
     if action == "show":
-        print(json.dumps(store.export_reader(email), indent=2, ensure_ascii=False))  # type: ignore[attr-defined]
+        print(json.dumps(store.export_reader(email), indent=2, ensure_ascii=False))
     elif action == "remove":
-        store.remove_reader(email)  # type: ignore[attr-defined]
+        store.remove_reader(email)
         still = email in {r.email.lower() for r in roster}
         print(f"removed everything stored about {email}"
               + ("; they are still in the subscribers file: remove them there too, or they get the next digest"
                  if still else ""))
     else:
-        before = store.set_status(email, "paused" if action == "pause" else "active")  # type: ignore[attr-defined]
+        before = store.set_status(email, "paused" if action == "pause" else "active")
         if action == "pause":
             print(f"paused: {email} gets no digest until digest readers resume {email}")
         else:
