@@ -85,10 +85,6 @@ class Readers(Connection):
         self.db.execute("INSERT INTO reader_changes (email, at, change) VALUES (:e, :at, :c)",
                         {"e": email.lower(), "at": utcnow(), "c": change})
 
-    def remember_rid(self, email: str, rid: str) -> None:
-        with self.transaction():
-            self._ensure(email, rid)
-
     def set_status(self, email: str, status: str, by: str = "operator") -> str | None:
         """Set the status; returns the previous one (None: the reader had no row)."""
         if status not in STATUSES:
