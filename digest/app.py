@@ -327,6 +327,9 @@ def check_sendable(settings: Settings, readers: Sequence[Subscriber]) -> None:
         raise ConfigError("DIGEST_FROM is not set; set it to the sender address, e.g. Digest <digest@example.org>")
     if any(not reader.email for reader in readers):
         raise ConfigError("no recipient: set DIGEST_TO, or use DIGEST_SUBSCRIBERS")
+    if settings.public_url and not settings.secret_key:
+        raise ConfigError('DIGEST_PUBLIC_URL is set but DIGEST_SECRET_KEY is not; it signs the readers\' links: '
+                          'make one with python -c "import secrets; print(secrets.token_urlsafe(32))"')
 
 
 PRODUCER_MIN = 200  # readers; below this a second process is not worth starting

@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from . import __version__
@@ -27,6 +28,9 @@ from .model import Listing, Subscriber
 from .rank import Pick
 from .subscribers import single_reader, subscribers_from_settings
 from .settings import Settings, default_env_file, load_settings
+
+if TYPE_CHECKING:
+    from .store import Store
 
 Command = Callable[[argparse.Namespace], int]
 log = logging.getLogger("digest")
@@ -65,7 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("-v", "--verbose", action="store_true", help="show progress logs")
     parser.set_defaults(func=_help_for(parser))
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for add in (_add_papers, _add_rank, _add_preview, _add_send, _add_run, _add_check, _add_status):
+    for add in (_add_papers, _add_rank, _add_preview, _add_send, _add_run, _add_check, _add_status,
+                _add_serve, _add_readers):
         add(commands)
     return parser
 
@@ -351,6 +356,7 @@ def run_check(args: argparse.Namespace) -> int:
     readers = subscribers_from_settings(settings)
     chosen = sources.resolve(settings.source)
     Renderer(settings.templates_dir)
+    _check_links(settings)
     print(f"settings ok: {len(readers)} reader(s), source {', '.join(s.name for s in chosen)}, templates ok")
     if not settings.from_addr:
         raise ConfigError("DIGEST_FROM is not set; set it to the sender address")
@@ -361,6 +367,14 @@ def run_check(args: argparse.Namespace) -> int:
         print(f"SMTP ok: {settings.smtp_host}:{settings.port} ({settings.smtp_security})"
               + (f", logged in as {settings.smtp_user}" if settings.smtp_user else ""))
     return 0
+
+
+def _check_links(settings: Settings) -> None:
+    """With DIGEST_PUBLIC_URL every email carries signed links: a secret key is needed."""
+    if settings.public_url:
+        from .tokens import require_secret
+
+        require_secret(settings)
 
 
 # status ---------------------------------------------------------------------
@@ -439,3 +453,100 @@ def run_preview(args: argparse.Namespace) -> int:
             print(f"wrote {args.output}")
             return 0
         return serve(preview, args.port, open_browser=not args.no_browser)
+
+
+# serve and readers (the reader's side) ----------------------------------------
+
+def _add_serve(commands: argparse._SubParsersAction) -> None:
+    cmd = commands.add_parser("serve", help="the reader pages: unsubscribe, preferences, feedback, sign-up")
+    cmd.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; put a proxy in front)")
+    cmd.add_argument("--port", type=int, default=8026, metavar="N", help="port (default 8026)")
+    cmd.set_defaults(func=run_serve)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from .web import make_app
+    from .web.server import bind, run, url_of
+
+    settings = settings_for(args)
+    app = make_app(settings, bind_host=args.host)  # a missing DIGEST_SECRET_KEY fails here, before binding
+    sock = bind(args.host, args.port)
+    if not settings.public_url:
+        print("digest: note: DIGEST_PUBLIC_URL is not set, so emails carry no links to these pages", file=sys.stderr)
+    print(f"reader pages at {url_of(sock)}  (Ctrl-C to stop)", flush=True)
+    try:
+        run(app, sock)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _add_readers(commands: argparse._SubParsersAction) -> None:
+    cmd = commands.add_parser("readers", help="who reads: list, show, pause, resume, remove, export")
+    cmd.add_argument("action", nargs="?", default="list",
+                     choices=("list", "show", "pause", "resume", "remove", "export"))
+    cmd.add_argument("email", nargs="?", metavar="EMAIL", help="the reader (show, pause, resume, remove)")
+    cmd.add_argument("--subscribers", type=Path, metavar="FILE", help="subscribers TOML file")
+    cmd.set_defaults(func=run_readers)
+
+
+def run_readers(args: argparse.Namespace) -> int:
+    from .store import Store
+
+    settings = settings_for(args)
+    if args.action in ("show", "pause", "resume", "remove") and not args.email:
+        raise ConfigError(f"digest readers {args.action} needs the reader's address: digest readers {args.action} EMAIL")
+    roster = _roster_or_none(settings, args.subscribers)
+    with Store.open(settings.state_db) as store:
+        if args.action == "list":
+            return _readers_list(roster, store)
+        if args.action == "export":
+            emails = sorted({r.email.lower() for r in roster} | set(store.known_emails()))
+            print(json.dumps({"readers": [store.export_reader(e) for e in emails]}, indent=2, ensure_ascii=False))
+            return 0
+        return _reader_action(args.action, args.email.strip().lower(), roster, store)
+
+
+def _roster_or_none(settings: Settings, path: Path | None) -> list[Subscriber]:
+    """The operator's roster; none at all is fine here (readers may all be web sign-ups)."""
+    if not (path or settings.subscribers or settings.keywords):
+        return []
+    return [r for r in subscribers_from_settings(settings, path) if r.email]
+
+
+def _readers_list(roster: list[Subscriber], store: Store) -> int:
+    states = store.reader_states()
+    emails = sorted({r.email.lower() for r in roster} | set(states))
+    listed = {r.email.lower() for r in roster}
+    print(f"{'EMAIL':<36} {'STATUS':<13} {'FROM':<7} {'HOW OFTEN':<9} KEYWORDS")
+    for email in emails:
+        state = states.get(email)
+        reader = next((r for r in roster if r.email.lower() == email), None)
+        keywords = state.keywords if state and state.keywords is not None else (reader.keywords if reader else ())
+        origin = "file" if email in listed else ("web" if state and state.origin == "web" else "store")
+        print(f"{email:<36} {state.status if state else 'active':<13} {origin:<7} "
+              f"{state.frequency if state else 'run':<9} {clip(', '.join(keywords), 60)}")
+    print(f"{len(emails)} reader(s)", file=sys.stderr)
+    return 0
+
+
+def _reader_action(action: str, email: str, roster: list[Subscriber], store: Store) -> int:
+    known = email in {r.email.lower() for r in roster} or email in store.known_emails()
+    if not known:
+        raise ConfigError(f"no reader {email} in the roster or the state store; see digest readers list")
+    if action == "show":
+        print(json.dumps(store.export_reader(email), indent=2, ensure_ascii=False))
+    elif action == "remove":
+        store.remove_reader(email)
+        still = email in {r.email.lower() for r in roster}
+        print(f"removed everything stored about {email}"
+              + ("; they are still in the subscribers file: remove them there too, or they get the next digest"
+                 if still else ""))
+    else:
+        before = store.set_status(email, "paused" if action == "pause" else "active")
+        if action == "pause":
+            print(f"paused: {email} gets no digest until digest readers resume {email}")
+        else:
+            was = f" (was {before})" if before and before != "active" else ""
+            print(f"resumed: {email} gets the next digest{was}")
+    return 0

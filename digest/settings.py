@@ -67,6 +67,10 @@ class Settings:
     http_max_bytes: int = 50_000_000
     max_papers: int = 5000
     grace_hours: float = 6.0
+    public_url: str = ""
+    secret_key: str = ""
+    signup: bool = False
+    archive_days: int = 90
 
     @property
     def port(self) -> int:
@@ -79,6 +83,7 @@ class Settings:
     def __repr__(self) -> str:  # never show the password
         shown = {f.name: getattr(self, f.name) for f in fields(self)}
         shown["smtp_password"] = "***" if self.smtp_password else ""
+        shown["secret_key"] = "***" if self.secret_key else ""
         return f"Settings({shown})"
 
     def summary(self) -> dict[str, str]:
@@ -186,6 +191,22 @@ def _port(value: str) -> int:
     return port
 
 
+def _public_url(value: str) -> str:
+    url = value.strip().rstrip("/")
+    if url and (not re.match(r"^https?://[^/\s?#]+(/[^\s?#]*)?$", url)):
+        raise ValueError("use the base URL readers open, e.g. https://digest.example.org")
+    return url
+
+
+MAKE_SECRET = "python -c \"import secrets; print(secrets.token_urlsafe(32))\""
+
+
+def _secret(value: str) -> str:
+    if value and len(value) < 16:
+        raise ValueError(f"too short (16 characters or more); make one with {MAKE_SECRET}")
+    return value
+
+
 def _schedule(value: str) -> str:
     from .cron import parse_spec
 
@@ -225,6 +246,10 @@ _PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "DIGEST_HTTP_MAX_BYTES": ("http_max_bytes", _byte_size),
     "DIGEST_MAX_PAPERS": ("max_papers", _at_least_one),
     "DIGEST_GRACE_HOURS": ("grace_hours", _number),
+    "DIGEST_PUBLIC_URL": ("public_url", _public_url),
+    "DIGEST_SECRET_KEY": ("secret_key", _secret),
+    "DIGEST_SIGNUP": ("signup", _bool),
+    "DIGEST_ARCHIVE_DAYS": ("archive_days", _positive_int),
 }
 KEYS = tuple(_PARSERS)
 
@@ -277,7 +302,7 @@ def load_settings(env_file: Path | None = None, environ: Mapping[str, str] | Non
         try:
             parsed = parse(value)
         except (ValueError, ConfigError) as err:
-            shown = "***" if "PASSWORD" in key else repr(value)
+            shown = "***" if "PASSWORD" in key or "SECRET" in key else repr(value)
             problems.append(f"{key}={shown}: {_reason(err)}")
             continue
         if parsed is not None or name not in ("state_db", "cache_dir"):

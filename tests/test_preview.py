@@ -51,7 +51,8 @@ def preview(tmp_path: Path):
     assert match, line + proc.stderr.read()
     yield match.group(0)
     proc.terminate()
-    proc.wait(timeout=10)
+    _, err = proc.communicate(timeout=10)
+    assert "Traceback" not in err and "Exception" not in err  # hung-up clients, bad hosts: no tracebacks
 
 
 def chromium(*args: str, profile: Path) -> str:
@@ -92,3 +93,73 @@ def test_titles_visible_and_no_horizontal_overflow(preview: str, width: int, tmp
     shot = ARTIFACTS / f"preview-{width}.png"
     chromium(f"--window-size={width},1400", f"--screenshot={shot}", preview, profile=tmp_path / "p2")
     assert shot.stat().st_size > 1000
+
+
+def test_preview_answers_only_its_own_host_names(preview: str) -> None:
+    """DNS rebinding: a page on another name resolving to 127.0.0.1 must not read the reader's digest."""
+    import http.client
+
+    host, port = preview.removeprefix("http://").rstrip("/").split(":")
+    for name, expected in (("evil.example", 400), (f"evil.example:{port}", 400), (f"localhost:{port}", 200),
+                           (f"127.0.0.1:{port}", 200)):
+        connection = http.client.HTTPConnection(host, int(port), timeout=10)
+        connection.request("GET", "/", headers={"Host": name})
+        answer = connection.getresponse()
+        body = answer.read().decode()
+        connection.close()
+        assert answer.status == expected, name
+        if expected == 400:
+            assert "Reward Models" not in body and "ada@example.org" not in body
+
+
+def test_preview_pages_carry_the_security_headers(preview: str) -> None:
+    answer = urllib.request.urlopen(preview)
+    assert answer.headers["X-Frame-Options"] == "DENY"
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
+    assert "script-src" not in answer.headers["Content-Security-Policy"]
+
+
+def test_preview_survives_clients_that_hang_up(preview: str) -> None:
+    import socket
+
+    host, port = preview.removeprefix("http://").rstrip("/").split(":")
+    for _ in range(5):
+        with socket.create_connection((host, int(port))) as raw:
+            raw.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")  # and hang up before reading
+    assert b"Reward Models for RLHF" in urllib.request.urlopen(preview).read()
+
+
+def test_preview_output_writes_the_html_and_exits(run_cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, value in {"DIGEST_KEYWORDS": "exploration, reward model", "DIGEST_TO": "ada@example.org",
+                       "DIGEST_FROM": "digest@example.com", "DIGEST_MIN_SCORE": "1"}.items():
+        monkeypatch.setenv(key, value)
+    code, out, _ = run_cli("preview", "--source", str(FIXTURES / "hf_api.json"), "--output", "out.html")
+    html = (tmp_path / "out.html").read_text()
+    assert code == 0 and out.startswith("wrote out.html") and "Reward Models for RLHF" in html
+
+
+
+def test_preview_re_renders_when_a_template_changes(tmp_path: Path) -> None:
+    from digest.render import bundled_templates
+
+    templates = tmp_path / "templates"
+    shutil.copytree(bundled_templates(), templates)
+    port = free_port()
+    env = {**os.environ, "DIGEST_KEYWORDS": "reward model", "DIGEST_TO": "ada@example.org",
+           "DIGEST_FROM": "digest@example.com", "DIGEST_MIN_SCORE": "1", "DIGEST_STATE_DB": str(tmp_path / "s.db"),
+           "DIGEST_TEMPLATES_DIR": str(templates)}
+    proc = subprocess.Popen([sys.executable, "-m", "digest", "preview", "--no-browser", "--port", str(port),
+                             "--source", str(FIXTURES / "hf_api.json")],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = re.search(r"http://127\.0\.0\.1:\d+/", proc.stdout.readline()).group(0)
+        assert "EDITED" not in urllib.request.urlopen(url + "text").read().decode()
+        text = templates / "digest.txt.j2"
+        text.write_text(text.read_text() + "\nEDITED\n")
+        later = text.stat().st_mtime + 2
+        os.utime(text, (later, later))
+        assert "EDITED" in urllib.request.urlopen(url + "text").read().decode()
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=15)
+    assert "Traceback" not in err

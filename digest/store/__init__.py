@@ -1,4 +1,4 @@
-"""The state store: what each reader was sent, the runs, and (later) the readers.
+"""The state store: what each reader was sent, the runs, and the readers' own changes.
 
 One SQLite file. The schema and its migrations live in ``schema``; each table
 group is a small mixin in its own module, put together here.
@@ -11,13 +11,14 @@ from pathlib import Path
 
 from ..errors import StoreError
 from .deliveries import Deliveries
+from .readers import Readers, ReaderState, Vote
 from .runs import Run, Runs
 from .schema import MIGRATIONS, utcnow
 
-__all__ = ["MIGRATIONS", "Run", "Store", "utcnow"]
+__all__ = ["MIGRATIONS", "ReaderState", "Run", "Store", "Vote", "utcnow"]
 
 
-class Store(Deliveries, Runs):
+class Store(Deliveries, Runs, Readers):
     @classmethod
     def open(cls, path: Path) -> "Store":
         try:

@@ -38,6 +38,29 @@ MIGRATIONS = [
     CREATE INDEX runs_by_slot ON runs (slot);
     CREATE INDEX messages_by_email ON messages (email, created);
     """,
+    # readers: web preferences, suppressions, sign-ups, votes, the archive, rate-limit counters
+    """
+    CREATE TABLE readers (
+        email TEXT PRIMARY KEY, rid TEXT UNIQUE,
+        status TEXT NOT NULL DEFAULT 'active' CHECK (status IN ('active', 'paused', 'unsubscribed', 'pending')),
+        origin TEXT NOT NULL DEFAULT 'roster' CHECK (origin IN ('roster', 'web')),
+        keywords TEXT, max_items INTEGER, frequency TEXT NOT NULL DEFAULT 'run',
+        created TEXT NOT NULL, updated TEXT NOT NULL
+    );
+    CREATE TABLE reader_changes (id INTEGER PRIMARY KEY, email TEXT NOT NULL, at TEXT NOT NULL, change TEXT NOT NULL);
+    CREATE INDEX reader_changes_by_email ON reader_changes (email);
+    CREATE TABLE votes (
+        email TEXT NOT NULL, paper_id TEXT NOT NULL, title TEXT NOT NULL, abstract TEXT NOT NULL,
+        vote INTEGER NOT NULL CHECK (vote IN (-1, 1)), at TEXT NOT NULL, PRIMARY KEY (email, paper_id)
+    );
+    CREATE TABLE archive (
+        email TEXT NOT NULL, message_id TEXT NOT NULL, day TEXT NOT NULL, html TEXT NOT NULL,
+        created TEXT NOT NULL, PRIMARY KEY (email, message_id)
+    );
+    CREATE INDEX archive_by_email ON archive (email, day);
+    CREATE INDEX archive_by_day ON archive (day);
+    CREATE TABLE counters (key TEXT NOT NULL, period TEXT NOT NULL, hits INTEGER NOT NULL, PRIMARY KEY (key, period));
+    """,
 ]
 
 

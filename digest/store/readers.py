@@ -1,0 +1,244 @@
+"""Readers: what each reader changed on the web, their votes, the archive of sent digests.
+
+The subscribers file and ``DIGEST_TO`` are the operator's roster; a row here is the
+reader's own word and wins over the file for that reader. ``unsubscribed`` is a
+suppression: nothing but an explicit resume (``digest readers resume``, or the
+reader on their preferences page) lifts it. Every change is one transaction and
+is logged with its time in ``reader_changes``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from datetime import date, datetime, timedelta, timezone
+from typing import Any
+
+from ..model import Paper
+from .schema import Connection, utcnow
+
+STATUSES = ("active", "paused", "unsubscribed", "pending")
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+FREQUENCIES = ("run", *WEEKDAYS)  # every run, or weekly on that day
+_COLUMNS = "email, rid, status, origin, keywords, max_items, frequency, created, updated"
+
+
+@dataclass(frozen=True, slots=True)
+class ReaderState:
+    """One reader's row: ``keywords``/``max_items`` are None unless the reader edited them."""
+
+    email: str
+    rid: str | None
+    status: str
+    origin: str  # roster: the operator's file; web: a sign-up
+    keywords: tuple[str, ...] | None
+    max_items: int | None
+    frequency: str
+    created: str
+    updated: str
+
+    @classmethod
+    def from_row(cls, row: tuple[Any, ...]) -> "ReaderState":
+        values = list(row)
+        values[4] = tuple(json.loads(values[4])) if values[4] is not None else None
+        return cls(*values)
+
+    def due(self, day: date) -> bool:
+        return self.frequency == "run" or WEEKDAYS[day.weekday()] == self.frequency
+
+
+@dataclass(frozen=True, slots=True)
+class Vote:
+    paper_id: str
+    title: str
+    abstract: str
+    vote: int
+    at: str
+
+
+class Readers(Connection):
+    def reader_states(self) -> dict[str, ReaderState]:
+        rows = self.db.execute(f"SELECT {_COLUMNS} FROM readers")
+        return {row[0]: ReaderState.from_row(row) for row in rows}
+
+    def reader_state(self, email: str) -> ReaderState | None:
+        row = self.db.execute(f"SELECT {_COLUMNS} FROM readers WHERE email = :e", {"e": email.lower()}).fetchone()
+        return ReaderState.from_row(row) if row else None
+
+    def reader_status(self, email: str) -> str | None:
+        state = self.reader_state(email)
+        return state.status if state else None
+
+    def reader_by_rid(self, rid: str) -> str | None:
+        row = self.db.execute("SELECT email FROM readers WHERE rid = :rid", {"rid": rid}).fetchone()
+        return row[0] if row else None
+
+    def _ensure(self, email: str, rid: str | None = None, origin: str = "roster", status: str = "active") -> None:
+        """Inside a transaction: the reader's row exists (and knows its link id)."""
+        self.db.execute(
+            "INSERT INTO readers (email, rid, status, origin, created, updated) VALUES (:e, :rid, :s, :o, :now, :now) "
+            "ON CONFLICT (email) DO UPDATE SET rid = coalesce(readers.rid, excluded.rid)",
+            {"e": email.lower(), "rid": rid, "s": status, "o": origin, "now": utcnow()},
+        )
+
+    def _log(self, email: str, change: str) -> None:
+        self.db.execute("INSERT INTO reader_changes (email, at, change) VALUES (:e, :at, :c)",
+                        {"e": email.lower(), "at": utcnow(), "c": change})
+
+    def set_status(self, email: str, status: str, by: str = "operator") -> str | None:
+        """Set the status; returns the previous one (None: the reader had no row)."""
+        if status not in STATUSES:
+            raise ValueError(f"unknown reader status {status!r}")
+        with self.transaction():
+            before = self.reader_status(email)
+            self._ensure(email, status=status)
+            if before != status:
+                self.db.execute("UPDATE readers SET status = :s, updated = :now WHERE email = :e",
+                                {"s": status, "now": utcnow(), "e": email.lower()})
+                self._log(email, f"status {before or 'active'} -> {status} ({by})")
+        return before
+
+    def save_preferences(self, email: str, *, keywords: list[str], max_items: int | None, frequency: str,
+                         status: str) -> None:
+        """The reader's own settings from the preferences page, in one transaction."""
+        if frequency not in FREQUENCIES or status not in ("active", "paused", "unsubscribed"):
+            raise ValueError("bad frequency or status")
+        with self.transaction():
+            before = self.reader_state(email)
+            self._ensure(email)
+            self.db.execute(
+                "UPDATE readers SET keywords = :k, max_items = :m, frequency = :f, status = :s, updated = :now "
+                "WHERE email = :e",
+                {"k": json.dumps(keywords), "m": max_items, "f": frequency, "s": status, "now": utcnow(),
+                 "e": email.lower()},
+            )
+            was = before.status if before else "active"
+            self._log(email, "preferences saved" + (f"; status {was} -> {status}" if was != status else "") + " (web)")
+
+    def reader_changes(self, email: str) -> list[tuple[str, str]]:
+        rows = self.db.execute("SELECT at, change FROM reader_changes WHERE email = :e ORDER BY id",
+                               {"e": email.lower()})
+        return [(r[0], r[1]) for r in rows]
+
+    # sign-ups ---------------------------------------------------------------------
+
+    def request_signup(self, email: str, rid: str, keywords: list[str], listed: bool = False) -> bool:
+        """A web sign-up; True when it needs confirming (new, pending or unsubscribed address).
+
+        An address that already gets the digest (``listed`` in the roster, or with an
+        active or paused row) keeps its state: a visitor's form never changes an
+        existing reader's settings.
+        """
+        with self.transaction():
+            self._expire_pending()
+            state = self.reader_state(email)
+            if (state is None and listed) or (state is not None and state.status in ("active", "paused")):
+                return False
+            self._ensure(email, rid, origin="web", status="pending")
+            self.db.execute("UPDATE readers SET keywords = :k, updated = :now WHERE email = :e AND status = 'pending'",
+                            {"k": json.dumps(keywords), "now": utcnow(), "e": email.lower()})
+            self._log(email, "sign-up requested (web)")
+            return True
+
+    def confirm_signup(self, email: str, keywords: list[str] | None = None) -> bool:
+        """The confirmation link was followed: activate (pending or unsubscribed) readers."""
+        with self.transaction():
+            state = self.reader_state(email)
+            if state is None or state.status not in ("pending", "unsubscribed"):
+                return False
+            self.db.execute(
+                "UPDATE readers SET status = 'active', keywords = coalesce(:k, keywords), updated = :now "
+                "WHERE email = :e", {"k": json.dumps(keywords) if keywords else None, "now": utcnow(), "e": email.lower()})
+            self._log(email, f"status {state.status} -> active (confirmed sign-up, web)")
+            return True
+
+    def _expire_pending(self, hours: float = 48) -> None:
+        before = (datetime.now(timezone.utc) - timedelta(hours=hours)).isoformat(timespec="seconds")
+        self.db.execute("DELETE FROM readers WHERE status = 'pending' AND created < :before", {"before": before})
+
+    def hit(self, key: str, period: str, limit: int) -> bool:
+        """Count one attempt for ``key`` in ``period``; False once over ``limit`` (store-backed rate limit)."""
+        stale = (datetime.now(timezone.utc) - timedelta(days=2)).date().isoformat()  # periods sort as text
+        with self.transaction():
+            self.db.execute("DELETE FROM counters WHERE (period < :p AND key = :k) OR period < :stale",
+                            {"p": period, "k": key, "stale": stale})
+            self.db.execute(
+                "INSERT INTO counters (key, period, hits) VALUES (:k, :p, 1) "
+                "ON CONFLICT (key, period) DO UPDATE SET hits = hits + 1", {"k": key, "p": period})
+            hits = self.db.execute("SELECT hits FROM counters WHERE key = :k AND period = :p",
+                                   {"k": key, "p": period}).fetchone()[0]
+        return int(hits) <= limit
+
+    # votes and the archive ----------------------------------------------------------
+
+    def record_vote(self, email: str, paper: Paper, vote: int) -> None:
+        """+1 or -1 on a paper; a later vote on the same paper replaces the earlier one."""
+        if vote not in (1, -1):
+            raise ValueError("a vote is +1 or -1")
+        with self.transaction():
+            self.db.execute(
+                "INSERT OR REPLACE INTO votes (email, paper_id, title, abstract, vote, at) "
+                "VALUES (:e, :id, :title, :abstract, :vote, :at)",
+                {"e": email.lower(), "id": paper.id, "title": paper.title, "abstract": paper.abstract,
+                 "vote": vote, "at": utcnow()},
+            )
+
+    def votes(self, email: str) -> list[Vote]:
+        rows = self.db.execute("SELECT paper_id, title, abstract, vote, at FROM votes WHERE email = :e ORDER BY at",
+                               {"e": email.lower()})
+        return [Vote(*row) for row in rows]
+
+    def paper_title(self, paper_id: str) -> str | None:
+        row = self.db.execute("SELECT title FROM papers WHERE id = :id", {"id": paper_id}).fetchone()
+        return row[0] if row else None
+
+    def archive(self, email: str, message_id: str, day: date, html: str, keep_days: int = 90) -> None:
+        """Keep the HTML of a sent digest for "view in browser"; older copies are pruned here."""
+        oldest = (day - timedelta(days=keep_days)).isoformat()
+        with self.transaction():
+            self.db.execute(
+                "INSERT OR REPLACE INTO archive (email, message_id, day, html, created) VALUES (:e, :m, :d, :h, :now)",
+                {"e": email.lower(), "m": message_id, "d": day.isoformat(), "h": html, "now": utcnow()},
+            )
+            self.db.execute("DELETE FROM archive WHERE day < :oldest", {"oldest": oldest})
+
+    def archived(self, email: str, day: str) -> str | None:
+        row = self.db.execute("SELECT html FROM archive WHERE email = :e AND day = :d ORDER BY created DESC LIMIT 1",
+                              {"e": email.lower(), "d": day}).fetchone()
+        return row[0] if row else None
+
+    # the reader's data as a whole -----------------------------------------------------
+
+    def export_reader(self, email: str) -> dict[str, Any]:
+        """Everything the store holds about one reader."""
+        e = {"e": email.lower()}
+        state = self.reader_state(email)
+        return {
+            "email": email.lower(),
+            "state": asdict(state) if state else None,
+            "changes": [{"at": at, "change": c} for at, c in self.reader_changes(email)],
+            "votes": [asdict(v) for v in self.votes(email)],
+            "messages": [dict(zip(("message_id", "created", "status", "error", "papers"), r)) for r in self.db.execute(
+                "SELECT message_id, created, status, error, papers FROM messages WHERE email = :e ORDER BY created", e)],
+            "sent": [dict(zip(("paper_id", "message_id", "sent_at"), r)) for r in self.db.execute(
+                "SELECT paper_id, message_id, sent_at FROM sent WHERE email = :e ORDER BY sent_at", e)],
+            "archive": [dict(zip(("message_id", "day", "html"), r)) for r in self.db.execute(
+                "SELECT message_id, day, html FROM archive WHERE email = :e ORDER BY day", e)],
+        }
+
+    def known_emails(self) -> list[str]:
+        """Every address the store holds anything about."""
+        rows = self.db.execute(
+            "SELECT email FROM readers UNION SELECT email FROM votes UNION SELECT email FROM archive "
+            "UNION SELECT email FROM messages ORDER BY 1")
+        return [r[0] for r in rows]
+
+    def remove_reader(self, email: str) -> bool:
+        """Wipe the reader's data: row, changes, votes, archive, deliveries. True if there was any."""
+        e = {"e": email.lower()}
+        with self.transaction():
+            removed = 0
+            for table in ("readers", "reader_changes", "votes", "archive", "sent", "messages"):
+                removed += self.db.execute(f"DELETE FROM {table} WHERE email = :e", e).rowcount
+            self.db.execute("DELETE FROM counters WHERE key = :k", {"k": f"signup:{email.lower()}"})
+        return removed > 0

@@ -1,0 +1,118 @@
+"""Signed per-reader links: unsubscribe, preferences, feedback, view in browser, confirm.
+
+A token names the reader by an opaque id (a keyed hash of the address, never the
+address itself) and, for feedback, the paper; it is signed with
+``DIGEST_SECRET_KEY`` and a salt per purpose, so an unsubscribe token cannot be
+replayed as a feedback token, nor one reader's token turned into another's. The
+sign-up confirmation token also expires (48 hours).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from itsdangerous import BadData, URLSafeSerializer, URLSafeTimedSerializer
+
+from .errors import ConfigError
+from .settings import MAKE_SECRET, Settings
+
+PURPOSES = ("unsubscribe", "preferences", "feedback", "view", "confirm", "csrf")
+CONFIRM_MAX_AGE = 48 * 3600
+
+
+class BadToken(Exception):
+    """A tampered, truncated, expired or foreign token: the page says so and nothing changes."""
+
+
+def require_secret(settings: Settings) -> str:
+    """The key every link is signed with; links cannot exist without one."""
+    if not settings.secret_key:
+        raise ConfigError(f"DIGEST_SECRET_KEY is not set; it signs the readers' links: make one with {MAKE_SECRET}")
+    return settings.secret_key
+
+
+def reader_id(secret: str, email: str) -> str:
+    """The opaque, stable id a token carries instead of the address."""
+    mac = hmac.new(secret.encode(), b"reader-id:" + email.strip().lower().encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac[:15]).decode()
+
+
+class Signer:
+    """Signs and checks tokens for one secret key, a salt per purpose."""
+
+    def __init__(self, secret: str) -> None:
+        self.secret = secret
+        self._plain = {p: URLSafeSerializer(secret, salt=f"digest.{p}") for p in PURPOSES}
+        self._timed = URLSafeTimedSerializer(secret, salt="digest.confirm")
+
+    def dumps(self, purpose: str, payload: Any) -> str:
+        if purpose == "confirm":
+            return str(self._timed.dumps(payload))
+        return str(self._plain[purpose].dumps(payload))
+
+    def loads(self, purpose: str, token: str) -> Any:
+        try:
+            if purpose == "confirm":
+                return self._timed.loads(token, max_age=CONFIRM_MAX_AGE)
+            return self._plain[purpose].loads(token)
+        except (BadData, UnicodeError, ValueError) as err:
+            raise BadToken(purpose) from err
+
+    def reader(self, purpose: str, token: str) -> str:
+        """The reader id a one-reader token (unsubscribe, preferences, confirm) names."""
+        payload = self.loads(purpose, token)
+        if not isinstance(payload, str) or not payload:
+            raise BadToken(purpose)
+        return payload
+
+    def pair(self, purpose: str, token: str) -> tuple[str, str]:
+        """(reader id, paper id or day) from a feedback or view token."""
+        payload = self.loads(purpose, token)
+        if not (isinstance(payload, list) and len(payload) == 2 and all(isinstance(x, str) and x for x in payload)):
+            raise BadToken(purpose)
+        return payload[0], payload[1]
+
+
+@dataclass(frozen=True)
+class Feedback:
+    up: str
+    down: str
+
+
+@dataclass(frozen=True)
+class ReaderLinks:
+    """The links one reader's digest carries."""
+
+    unsubscribe: str
+    preferences: str
+    view: str
+    feedback: dict[str, Feedback] = field(default_factory=dict)
+
+
+def links_for(settings: Settings, reader_id_or_email: str, paper_ids: list[str] | tuple[str, ...] = (),
+              day: date | None = None) -> ReaderLinks:
+    """Every link of one reader's digest for ``day`` (default today in DIGEST_TIMEZONE).
+
+    Needs DIGEST_PUBLIC_URL (where ``digest serve`` is reached) and DIGEST_SECRET_KEY.
+    """
+    if not settings.public_url:
+        raise ConfigError("DIGEST_PUBLIC_URL is not set; set it to where `digest serve` is reached")
+    signer = Signer(require_secret(settings))
+    rid = reader_id(signer.secret, reader_id_or_email) if "@" in reader_id_or_email else reader_id_or_email
+    base = settings.public_url
+    when = (day or datetime.now(settings.zone).date()).isoformat()
+    feedback = {}
+    for paper_id in paper_ids:
+        token = signer.dumps("feedback", [rid, paper_id])
+        feedback[paper_id] = Feedback(f"{base}/feedback/{token}?vote=up", f"{base}/feedback/{token}?vote=down")
+    return ReaderLinks(
+        unsubscribe=f"{base}/unsubscribe/{signer.dumps('unsubscribe', rid)}",
+        preferences=f"{base}/preferences/{signer.dumps('preferences', rid)}",
+        view=f"{base}/d/{signer.dumps('view', [rid, when])}",
+        feedback=feedback,
+    )

@@ -1,0 +1,12 @@
+"""The reader's side of digest: ``digest serve`` and the ``digest preview`` server.
+
+Starlette pages (unsubscribe, preferences, feedback, view in browser, sign-up)
+behind one guard, served by uvicorn. No JavaScript: every action is a form.
+"""
+
+from __future__ import annotations
+
+from .app import make_app, make_preview_app
+from .server import ServerHandle, serve_in_thread, start_in_thread
+
+__all__ = ["ServerHandle", "make_app", "make_preview_app", "serve_in_thread", "start_in_thread"]

@@ -1,0 +1,97 @@
+"""The web apps: the reader's side (``digest serve``) and the local preview (``digest preview``).
+
+One Starlette stack, one guard (Host allow-list, security headers, body cap) and
+one server (``digest.web.server``) for both.
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import FileResponse, HTMLResponse, Response
+from starlette.routing import Route
+
+from ..errors import DigestError
+from ..settings import Settings
+from . import pages, signup
+from .security import EMAIL_CSP, Guard, allowed_hosts
+from .site import HERE, Site
+
+log = logging.getLogger("digest.web")
+TITLES = {400: "That did not work", 403: "Please try again", 404: "Not found", 405: "Not allowed",
+          413: "Too much", 429: "Slow down", 500: "Something went wrong"}
+
+
+def make_app(settings: Settings, bind_host: str = "127.0.0.1", mailer_factory: Any = None) -> Guard:
+    """The reader's side; needs DIGEST_SECRET_KEY (a ConfigError says how to make one)."""
+    site = Site(settings, mailer_factory)
+    app = Starlette(
+        routes=[
+            Route("/", partial(index, site), methods=["GET"]),
+            Route("/static/site.css", stylesheet, methods=["GET"]),
+            Route("/favicon.ico", lambda request: Response(status_code=204), methods=["GET"]),
+            *pages.routes(site),
+            *signup.routes(site),
+        ],
+        exception_handlers={HTTPException: partial(error_page, site), ClientDisconnect: disconnected,
+                            DigestError: partial(digest_error, site)},
+    )
+    return Guard(app, allowed_hosts(bind_host, settings.public_url))
+
+
+async def index(site: Site, request: Request) -> Response:
+    return site.page(request, "index.html")
+
+
+async def stylesheet(request: Request) -> Response:
+    return FileResponse(HERE / "static" / "site.css", media_type="text/css", headers={"cache-control": "max-age=3600"})
+
+
+async def error_page(site: Site, request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    status = exc.status_code
+    detail = exc.detail if status != 405 else "This page only takes the buttons on it."
+    return site.page(request, "message.html", status=status, title=TITLES.get(status, "Error"), text=detail)
+
+
+async def digest_error(site: Site, request: Request, exc: Exception) -> Response:
+    log.error("web: %s", exc)  # e.g. the store cannot be opened: the operator's log says why
+    return site.page(request, "message.html", status=500, title=TITLES[500],
+                     text="The server could not do that just now; please try again later.")
+
+
+async def disconnected(request: Request, exc: Exception) -> Response:
+    """The client went away mid-request: nothing to answer, nothing to log."""
+    return Response(status_code=400)
+
+
+def make_preview_app(preview: Any) -> Guard:
+    """``digest preview``: the email exactly as sent on /, its text on /text, the message on /eml."""
+    async def html(request: Request) -> Response:
+        return HTMLResponse(await _call(preview.rendered, "html"), headers={"content-security-policy": EMAIL_CSP})
+
+    async def text(request: Request) -> Response:
+        return Response(await _call(preview.rendered, "text"), media_type="text/plain; charset=utf-8")
+
+    async def eml(request: Request) -> Response:
+        return Response(await _call(preview.message), media_type="message/rfc822")
+
+    app = Starlette(routes=[Route("/", html), Route("/index.html", html), Route("/text", text), Route("/eml", eml)],
+                    exception_handlers={ClientDisconnect: disconnected, DigestError: _preview_error})
+    return Guard(app, allowed_hosts("127.0.0.1"))
+
+
+async def _call(render: Any, part: str | None = None) -> Any:
+    from starlette.concurrency import run_in_threadpool
+
+    result = await run_in_threadpool(render)
+    return getattr(result, part) if part else result
+
+
+async def _preview_error(request: Request, exc: Exception) -> Response:
+    return Response(f"digest: error: {exc}\n", status_code=500, media_type="text/plain; charset=utf-8")

@@ -1,0 +1,195 @@
+"""The reader's pages: unsubscribe, preferences, feedback, view in browser.
+
+Every link carries a signed token naming the reader (and, for feedback, the
+paper). GETs never change anything; each POST is one store transaction. The
+one-click unsubscribe POST needs nothing but its token (RFC 8058); every other
+form is CSRF-checked.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route
+
+from ..errors import DigestError, KeywordError
+from ..keywords import parse_profile, split_keywords
+from ..model import Paper
+from ..store import Store
+from ..subscribers import subscribers_from_settings
+from ..store.readers import FREQUENCIES, WEEKDAYS
+from .security import EMAIL_CSP, MAX_BODY
+from .site import Site
+
+MAX_KEYWORDS_TEXT = 2000
+MAX_KEYWORDS = 50
+MAX_ITEMS_LIMIT = 200
+DAY_NAMES = dict(zip(WEEKDAYS, ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")))
+VOTES = {"up": 1, "down": -1}
+
+
+def routes(site: Site) -> list[Route]:
+    return [
+        Route("/unsubscribe/{token}", partial(unsubscribe_page, site), methods=["GET"]),
+        Route("/unsubscribe/{token}", partial(unsubscribe, site), methods=["POST"]),
+        Route("/preferences/{token}", partial(preferences_page, site), methods=["GET"]),
+        Route("/preferences/{token}", partial(save_preferences, site), methods=["POST"]),
+        Route("/feedback/{token}", partial(feedback_page, site), methods=["GET"]),
+        Route("/feedback/{token}", partial(vote, site), methods=["POST"]),
+        Route("/d/{token}", partial(view, site), methods=["GET"]),
+    ]
+
+
+async def form_of(site: Site, request: Request, csrf: bool = True) -> FormData:
+    form = await request.form(max_files=0, max_fields=20, max_part_size=MAX_BODY)
+    if csrf:
+        site.csrf.check(request, form.get("csrf"))
+    return form
+
+
+# unsubscribe ------------------------------------------------------------------------
+
+async def unsubscribe_page(site: Site, request: Request) -> Response:
+    rid = site.rid_of("unsubscribe", request.path_params["token"])
+    email = await site.email_of(rid)
+    status = await site.in_store(lambda store: store.reader_status(email))
+    return site.page(request, "unsubscribe.html", email=email, done=status == "unsubscribed", links=site.links(rid))
+
+
+async def unsubscribe(site: Site, request: Request) -> Response:
+    """RFC 8058 one-click: any body (``List-Unsubscribe=One-Click``, a form, nothing) unsubscribes."""
+    rid = site.rid_of("unsubscribe", request.path_params["token"])
+    email = await site.email_of(rid)
+    await site.in_store(lambda store: store.set_status(email, "unsubscribed", by="web"))
+    return site.page(request, "unsubscribe.html", email=email, done=True, links=site.links(rid))
+
+
+# preferences ----------------------------------------------------------------------------
+
+@dataclass
+class Choices:
+    """What the preferences form says, validated."""
+
+    keywords: list[str]
+    max_items: int | None
+    frequency: str
+    status: str
+
+
+def parse_choices(form: FormData) -> Choices:
+    text = str(form.get("keywords", ""))
+    if len(text) > MAX_KEYWORDS_TEXT:
+        raise KeywordError(f"keywords are too long (at most {MAX_KEYWORDS_TEXT} characters)")
+    keywords = [k for line in text.splitlines() for k in split_keywords(line)]
+    if len(keywords) > MAX_KEYWORDS:
+        raise KeywordError(f"too many keywords (at most {MAX_KEYWORDS})")
+    parse_profile(keywords)
+    raw_max = str(form.get("max_items", "")).strip()
+    if raw_max and not (re.fullmatch(r"[0-9]{1,3}", raw_max) and 1 <= int(raw_max) <= MAX_ITEMS_LIMIT):
+        raise KeywordError(f"papers per digest must be a whole number from 1 to {MAX_ITEMS_LIMIT}, or empty")
+    frequency = str(form.get("frequency", "run"))
+    status = str(form.get("status", "active"))
+    if frequency not in FREQUENCIES or status not in ("active", "paused", "unsubscribed"):
+        raise KeywordError("choose how often and whether to receive the digest from the lists")
+    return Choices(keywords, int(raw_max) if raw_max else None, frequency, status)
+
+
+def current(site: Site, store: Store, email: str) -> dict[str, Any]:
+    """The reader's settings as the form shows them: their own, else the roster's."""
+    state = store.reader_state(email)
+    roster = next((r for r in _roster(site) if r.email.lower() == email), None)
+    keywords = state.keywords if state and state.keywords is not None else (roster.keywords if roster else ())
+    max_items = state.max_items if state and state.max_items is not None else (roster.max_items if roster else None)
+    return {"keywords": "\n".join(keywords), "max_items": "" if max_items is None else str(max_items),
+            "frequency": state.frequency if state else "run", "status": state.status if state else "active"}
+
+
+def _roster(site: Site) -> list[Any]:
+    try:
+        return subscribers_from_settings(site.settings)
+    except DigestError:  # no roster, or a broken file: the reader's page still works
+        return []
+
+
+def preferences_response(site: Site, request: Request, rid: str, email: str, values: dict[str, Any],
+                         status: int = 200, **extra: Any) -> HTMLResponse:
+    return site.page(request, "preferences.html", status=status, email=email, values=values,
+                     days=DAY_NAMES, default_max=site.settings.max_items, links=site.links(rid), **extra)
+
+
+async def preferences_page(site: Site, request: Request) -> Response:
+    rid = site.rid_of("preferences", request.path_params["token"])
+    email = await site.email_of(rid)
+    values = await site.in_store(lambda store: current(site, store, email))
+    return preferences_response(site, request, rid, email, values)
+
+
+async def save_preferences(site: Site, request: Request) -> Response:
+    rid = site.rid_of("preferences", request.path_params["token"])
+    email = await site.email_of(rid)
+    form = await form_of(site, request)
+    if form.get("action") == "pause":
+        await site.in_store(lambda store: store.set_status(email, "paused", by="web"))
+        values = await site.in_store(lambda store: current(site, store, email))
+        return preferences_response(site, request, rid, email, values, saved="Paused: no digests until you resume.")
+    try:
+        choices = parse_choices(form)
+    except KeywordError as err:
+        values = {k: str(form.get(k, "")) for k in ("keywords", "max_items", "frequency", "status")}
+        return preferences_response(site, request, rid, email, values, status=400, error=str(err))
+    await site.in_store(lambda store: store.save_preferences(
+        email, keywords=choices.keywords, max_items=choices.max_items, frequency=choices.frequency,
+        status=choices.status))
+    values = await site.in_store(lambda store: current(site, store, email))
+    return preferences_response(site, request, rid, email, values, saved="Saved: your next digest uses these settings.")
+
+
+# feedback ---------------------------------------------------------------------------------
+
+def _vote_of(value: object) -> int:
+    if value not in VOTES:
+        raise HTTPException(400, "This feedback link is incomplete (it should end in ?vote=up or ?vote=down).")
+    return VOTES[str(value)]
+
+
+async def feedback_page(site: Site, request: Request) -> Response:
+    rid, paper_id = site.pair_of("feedback", request.path_params["token"])
+    vote = _vote_of(request.query_params.get("vote"))
+    await site.email_of(rid)
+    title = await site.in_store(lambda store: store.paper_title(paper_id))
+    return site.page(request, "feedback.html", title=title or paper_id, vote=vote, recorded=False, links=site.links(rid))
+
+
+async def vote(site: Site, request: Request) -> Response:
+    rid, paper_id = site.pair_of("feedback", request.path_params["token"])
+    email = await site.email_of(rid)
+    form = await form_of(site, request)
+    value = _vote_of(form.get("vote") or request.query_params.get("vote"))
+
+    def record(store: Store) -> str:
+        title = store.paper_title(paper_id)
+        store.record_vote(email, Paper(id=paper_id, title=title or "", abstract=""), value)
+        return title or paper_id
+
+    title = await site.in_store(record)
+    return site.page(request, "feedback.html", title=title, vote=value, recorded=True, links=site.links(rid))
+
+
+# view in browser --------------------------------------------------------------------------
+
+async def view(site: Site, request: Request) -> Response:
+    rid, day = site.pair_of("view", request.path_params["token"])
+    email = await site.email_of(rid)
+    html = await site.in_store(lambda store: store.archived(email, day))
+    if html is None:
+        raise HTTPException(404, f"The digest of {day} is not kept any more (digests are kept "
+                                 f"{site.settings.archive_days} days).")
+    return HTMLResponse(html, headers={"content-security-policy": EMAIL_CSP})
+

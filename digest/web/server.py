@@ -1,0 +1,102 @@
+"""Uvicorn, configured once for ``serve``, ``preview`` and ``digest run``'s in-process server.
+
+Idle keep-alive connections close after 5 s, at most 100 connections are served
+at once (the rest get a 503), no access log (links carry tokens), and a client
+that disconnects mid-response is not an error.
+"""
+
+from __future__ import annotations
+
+import errno
+import socket
+import sys
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+import uvicorn
+
+from ..errors import ConfigError
+from ..settings import Settings
+
+KEEP_ALIVE = 5
+CONCURRENCY = 100
+
+
+def bind(host: str, port: int, *, fallback: bool = False) -> socket.socket:
+    """A listening socket; with ``fallback``, a busy port gives way to a free one (and says so)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as err:
+        if not (fallback and err.errno == errno.EADDRINUSE):
+            sock.close()
+            raise ConfigError(f"cannot listen on {host}:{port} ({err.strerror}); choose another --port") from None
+        sock.bind((host, 0))
+        print(f"port {port} is busy; using {sock.getsockname()[1]} instead", file=sys.stderr)
+    sock.listen(128)
+    sock.set_inheritable(True)
+    return sock
+
+
+def make_server(app: Any) -> uvicorn.Server:
+    config = uvicorn.Config(
+        app, log_config=None, access_log=False, server_header=False, timeout_keep_alive=KEEP_ALIVE,
+        limit_concurrency=CONCURRENCY, proxy_headers=True, forwarded_allow_ips="127.0.0.1",
+        lifespan="off", timeout_graceful_shutdown=5,
+    )
+    return uvicorn.Server(config)
+
+
+def url_of(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
+
+
+def run(app: Any, sock: socket.socket) -> None:
+    """Serve until SIGTERM/SIGINT (uvicorn's own handlers: finish what is in flight, then stop)."""
+    try:
+        make_server(app).run(sockets=[sock])
+    finally:
+        sock.close()
+
+
+@dataclass
+class ServerHandle:
+    """A server running in a thread of this process; ``stop()`` ends it."""
+
+    server: uvicorn.Server
+    thread: threading.Thread
+    url: str
+    port: int
+
+    def stop(self, timeout: float = 10) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout)
+
+
+def start_in_thread(app: Any, host: str, port: int) -> ServerHandle:
+    sock = bind(host, port)
+    server = make_server(app)
+    thread = threading.Thread(target=_serve, args=(server, sock), name="digest-web", daemon=True)
+    thread.start()
+    handle = ServerHandle(server, thread, url_of(sock), sock.getsockname()[1])
+    while not server.started and thread.is_alive():
+        thread.join(0.01)
+    return handle
+
+
+def _serve(server: uvicorn.Server, sock: socket.socket) -> None:
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+
+
+def serve_in_thread(app_settings: Settings, host: str = "127.0.0.1", port: int = 8026) -> ServerHandle:
+    """The reader's side in a thread (``digest run --serve``); ``port=0`` takes a free one."""
+    from .app import make_app
+
+    return start_in_thread(make_app(app_settings, bind_host=host), host, port)

@@ -1,0 +1,119 @@
+"""What the reader pages share: settings, the signer, page templates, the store, the roster.
+
+Store calls run in Starlette's thread pool, each on its own short-lived
+connection (SQLite connections are per thread): WAL, ``BEGIN IMMEDIATE`` and a
+30 s busy timeout let ``serve`` and a running ``send`` share the file.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import jinja2
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import HTMLResponse
+
+from ..errors import ConfigError, DigestError
+from ..settings import Settings
+from ..store import Store
+from ..subscribers import subscribers_from_settings
+from ..tokens import BadToken, Signer, reader_id, require_secret
+from .security import Csrf
+
+HERE = Path(__file__).parent
+T = TypeVar("T")
+
+
+class Site:
+    def __init__(self, settings: Settings, mailer_factory: Callable[[], Any] | None = None) -> None:
+        self.settings = settings
+        self.signer = Signer(require_secret(settings))
+        self.csrf = Csrf(self.signer, secure=settings.public_url.startswith("https://"))
+        self.pages = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True, undefined=jinja2.StrictUndefined,
+        )
+        self.mailer_factory = mailer_factory
+        self._roster: dict[str, str] = {}
+        self._roster_lock = threading.Lock()
+
+    def make_mailer(self) -> Any:
+        if self.mailer_factory is not None:
+            return self.mailer_factory()
+        from ..mail import Mailer
+
+        return Mailer(self.settings)
+
+    def store(self) -> Store:
+        return Store.open(self.settings.state_db)
+
+    async def in_store(self, work: Callable[[Store], T]) -> T:
+        """Run ``work(store)`` in the thread pool on a connection of its own."""
+        def call() -> T:
+            with self.store() as store:
+                return work(store)
+
+        return await run_in_threadpool(call)
+
+    def page(self, request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+        """A page with a fresh CSRF field (the cookie is set if the browser has none)."""
+        field, fresh = self.csrf.field(request)
+        html = self.pages.get_template(name).render(csrf=field, signup=self.settings.signup, **context)
+        return self.csrf.set_cookie(HTMLResponse(html, status_code=status), fresh)  # type: ignore[return-value]
+
+    # who a token names ------------------------------------------------------------------
+
+    def rid_of(self, purpose: str, token: str) -> str:
+        try:
+            return self.signer.reader(purpose, token)
+        except BadToken:
+            raise bad_link() from None
+
+    def pair_of(self, purpose: str, token: str) -> tuple[str, str]:
+        try:
+            return self.signer.pair(purpose, token)
+        except BadToken:
+            raise bad_link() from None
+
+    async def email_of(self, rid: str) -> str:
+        """The address behind a link id: sign-ups by their stored id, others by the roster (re-read on a miss)."""
+        email = await self.in_store(lambda store: self._find(store, rid))
+        if email is None:
+            raise HTTPException(404, "This link's reader is not on the list any more. "
+                                     "If you still get the digest, use the link in your latest email.")
+        return email
+
+    def _find(self, store: Store, rid: str) -> str | None:
+        return store.reader_by_rid(rid) or self._roster_email(rid, store)
+
+    def _roster_email(self, rid: str, store: Store) -> str | None:
+        with self._roster_lock:
+            if rid not in self._roster:
+                self._roster = {reader_id(self.signer.secret, e): e for e in self._known(store)}
+            return self._roster.get(rid)
+
+    def _known(self, store: Store) -> list[str]:
+        return self.roster_emails() + store.known_emails()
+
+    def roster_emails(self) -> list[str]:
+        """The operator's readers (none, or a broken file: the pages still work for the others)."""
+        try:
+            return [r.email.lower() for r in subscribers_from_settings(self.settings) if r.email]
+        except (ConfigError, DigestError):
+            return []
+
+    def links(self, rid: str) -> dict[str, str]:
+        """This reader's own page paths (never another reader's)."""
+        return {
+            "unsubscribe": f"/unsubscribe/{self.signer.dumps('unsubscribe', rid)}",
+            "preferences": f"/preferences/{self.signer.dumps('preferences', rid)}",
+        }
+
+
+def bad_link() -> HTTPException:
+    return HTTPException(400, "This link is damaged or was not made by this server: nothing was changed. "
+                              "Copy the whole link from your email and try again.")

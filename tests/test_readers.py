@@ -1,0 +1,179 @@
+"""Readers in the state store, the roster merged with them, and `digest readers`."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from digest.model import Subscriber, make_paper
+from digest.readers import effective_readers, suppressed
+from digest.store import Store, Vote
+
+MONDAY, TUESDAY = date(2026, 11, 23), date(2026, 11, 24)
+ADA = Subscriber("ada@example.org", ("reward model*",), name="Ada", max_items=10)
+BOB = Subscriber("Bob@Example.org", ("diffusion",))
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    with Store.open(tmp_path / "state.db") as opened:
+        yield opened
+
+
+def emails(readers: list[Subscriber]) -> list[str]:
+    return [r.email for r in readers]
+
+
+def test_without_web_changes_the_roster_is_unchanged(store: Store) -> None:
+    assert effective_readers([ADA, BOB], store, MONDAY) == [ADA, BOB]
+
+
+@pytest.mark.parametrize("status", ["unsubscribed", "paused", "pending"])
+def test_unsubscribed_paused_and_pending_readers_get_nothing(store: Store, status: str) -> None:
+    store.set_status("bob@example.org", status)
+    assert emails(effective_readers([ADA, BOB], store, MONDAY)) == ["ada@example.org"]
+    assert suppressed(store, "BOB@example.org")
+    assert not suppressed(store, "ada@example.org")
+
+
+def test_the_readers_own_keywords_and_max_items_win_over_the_file(store: Store) -> None:
+    store.save_preferences("ada@example.org", keywords=["graphs", "-survey"], max_items=4, frequency="run",
+                           status="active")
+    [ada] = effective_readers([ADA], store, MONDAY)
+    assert (ada.keywords, ada.max_items, ada.name) == (("graphs", "-survey"), 4, "Ada")
+
+
+def test_weekly_readers_get_the_digest_on_their_day_only(store: Store) -> None:
+    store.save_preferences("ada@example.org", keywords=["graphs"], max_items=None, frequency="mon", status="active")
+    assert emails(effective_readers([ADA], store, MONDAY)) == ["ada@example.org"]
+    assert effective_readers([ADA], store, TUESDAY) == []
+    assert effective_readers([ADA], store, MONDAY)[0].max_items == 10  # not edited: the file's
+
+
+def test_confirmed_web_signups_are_added(store: Store) -> None:
+    assert store.request_signup("new@example.org", "rid1", ["graphs"])
+    assert emails(effective_readers([ADA], store, MONDAY)) == ["ada@example.org"]  # pending
+    assert store.confirm_signup("new@example.org")
+    assert effective_readers([ADA], store, MONDAY)[1] == Subscriber("new@example.org", ("graphs",))
+
+
+def test_re_adding_an_unsubscribed_address_to_the_file_does_not_resume(store: Store) -> None:
+    store.set_status("ada@example.org", "unsubscribed", by="web")
+    assert effective_readers([ADA], store, MONDAY) == []
+    assert effective_readers([ADA, ADA], store, MONDAY) == []
+    store.set_status("ada@example.org", "active")
+    assert effective_readers([ADA], store, MONDAY) == [ADA]
+
+
+def test_each_change_is_logged_with_its_time(store: Store) -> None:
+    store.set_status("ada@example.org", "paused")
+    store.set_status("ada@example.org", "paused")  # no change, no entry
+    store.set_status("ada@example.org", "unsubscribed", by="web")
+    changes = store.reader_changes("ada@example.org")
+    assert [c for _, c in changes] == ["status active -> paused (operator)", "status paused -> unsubscribed (web)"]
+    assert all(at.endswith("+00:00") for at, _ in changes)
+
+
+def test_a_later_vote_on_a_paper_replaces_the_earlier_one(store: Store) -> None:
+    paper = make_paper("Reward Models", "We study reward models.", id="2401.00001")
+    other = make_paper("Diffusion", "Noise.", id="2401.00002")
+    store.record_vote("ada@example.org", paper, 1)
+    store.record_vote("ada@example.org", other, 1)
+    store.record_vote("ADA@example.org", paper, -1)
+    votes = store.votes("ada@example.org")
+    assert sorted((v.paper_id, v.vote) for v in votes) == [("2401.00001", -1), ("2401.00002", 1)]
+    assert isinstance(votes[0], Vote) and {v.abstract for v in votes} == {"We study reward models.", "Noise."}
+    with pytest.raises(ValueError):
+        store.record_vote("ada@example.org", paper, 2)
+
+
+def test_the_archive_keeps_archive_days_and_prunes_on_write(store: Store) -> None:
+    store.archive("ada@example.org", "<old@x>", date(2026, 1, 1), "<p>old</p>", keep_days=90)
+    store.archive("ada@example.org", "<new@x>", date(2026, 11, 23), "<p>new</p>", keep_days=90)
+    assert store.archived("ada@example.org", "2026-11-23") == "<p>new</p>"
+    assert store.archived("ada@example.org", "2026-01-01") is None
+
+
+def test_the_rate_limit_counts_per_key_and_period(store: Store) -> None:
+    assert [store.hit("client:1.2.3.4", "2026-11-23T10", 2) for _ in range(3)] == [True, True, False]
+    assert store.hit("client:1.2.3.4", "2026-11-23T11", 2)
+    assert store.hit("client:5.6.7.8", "2026-11-23T10", 2)
+
+
+# digest readers ---------------------------------------------------------------------------
+
+@pytest.fixture
+def roster(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "subscribers.toml"
+    path.write_text('[[subscribers]]\nemail = "ada@example.org"\nkeywords = ["reward model*"]\n\n'
+                    '[[subscribers]]\nemail = "bob@example.org"\nkeywords = ["diffusion"]\n')
+    monkeypatch.setenv("DIGEST_SUBSCRIBERS", str(path))
+    monkeypatch.setenv("DIGEST_STATE_DB", str(tmp_path / "state.db"))
+    return path
+
+
+def test_readers_list_shows_the_roster_with_web_changes(run_cli, roster: Path, tmp_path: Path) -> None:
+    with Store.open(tmp_path / "state.db") as store:
+        store.set_status("bob@example.org", "unsubscribed", by="web")
+        store.request_signup("web@example.org", "rid", ["graphs"])
+    code, out, err = run_cli("readers", "list")
+    assert code == 0 and "3 reader(s)" in err
+    lines = {line.split()[0]: line.split()[1:4] for line in out.splitlines()[1:]}
+    assert lines == {"ada@example.org": ["active", "file", "run"], "bob@example.org": ["unsubscribed", "file", "run"],
+                     "web@example.org": ["pending", "web", "run"]}
+
+
+def test_pause_and_resume_round_trip_and_resume_says_so(run_cli, roster: Path, tmp_path: Path) -> None:
+    assert run_cli("readers", "pause", "ada@example.org")[0] == 0
+    with Store.open(tmp_path / "state.db") as store:
+        assert store.reader_status("ada@example.org") == "paused"
+        store.set_status("bob@example.org", "unsubscribed", by="web")
+    code, out, _ = run_cli("readers", "resume", "bob@example.org")
+    assert code == 0 and out.strip() == "resumed: bob@example.org gets the next digest (was unsubscribed)"
+    with Store.open(tmp_path / "state.db") as store:
+        assert store.reader_status("bob@example.org") == "active"
+
+
+def test_show_and_export_print_everything_stored_as_json(run_cli, roster: Path, tmp_path: Path) -> None:
+    with Store.open(tmp_path / "state.db") as store:
+        store.record_vote("ada@example.org", make_paper("T", "A", id="2401.00001"), 1)
+        store.archive("ada@example.org", "<m@x>", date.today(), "<p>hi</p>")
+        store.record_sent("ada@example.org", "<m@x>", ["2401.00001"])
+    code, out, _ = run_cli("readers", "show", "ada@example.org")
+    shown = json.loads(out)
+    assert code == 0 and shown["votes"][0]["paper_id"] == "2401.00001" and shown["archive"][0]["html"] == "<p>hi</p>"
+    assert shown["sent"][0]["paper_id"] == "2401.00001"
+    code, out, _ = run_cli("readers", "export")
+    exported = {r["email"]: r for r in json.loads(out)["readers"]}
+    assert code == 0 and set(exported) == {"ada@example.org", "bob@example.org"}
+    assert exported["ada@example.org"] == shown
+
+
+def test_remove_wipes_the_readers_data(run_cli, roster: Path, tmp_path: Path) -> None:
+    with Store.open(tmp_path / "state.db") as store:
+        store.record_vote("ada@example.org", make_paper("T", "A", id="2401.00001"), 1)
+        store.archive("ada@example.org", "<m@x>", date.today(), "<p>hi</p>")
+        store.set_status("ada@example.org", "paused")
+        store.record_sent("ada@example.org", "<m@x>", ["2401.00001"])
+    code, out, _ = run_cli("readers", "remove", "ada@example.org")
+    assert code == 0 and "still in the subscribers file" in out
+    with Store.open(tmp_path / "state.db") as store:
+        assert store.export_reader("ada@example.org") == {
+            "email": "ada@example.org", "state": None, "changes": [], "votes": [], "messages": [], "sent": [],
+            "archive": []}
+
+
+@pytest.mark.parametrize("argv", [("readers", "pause"), ("readers", "show", "nobody@example.org")])
+def test_readers_errors_are_one_line(run_cli, roster: Path, argv: tuple[str, ...]) -> None:
+    code, out, err = run_cli(*argv)
+    assert code == 1 and err.startswith("digest: error: ") and err.count("\n") == 1
+
+
+def test_old_rate_limit_counters_are_pruned(store: Store) -> None:
+    store.hit("client:1.2.3.4", "2020-01-01T10", 5)
+    store.hit("signup:a@example.org", "2020-01-01", 5)
+    store.hit("client:5.6.7.8", "2999-01-01T10", 5)
+    assert store.db.execute("SELECT key FROM counters").fetchall() == [("client:5.6.7.8",)]

@@ -1,0 +1,95 @@
+"""The reader pages in real headless Chromium (Debian's /usr/bin/chromium, driven by Playwright)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from .web_server import running
+
+CHROMIUM = "/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else shutil.which("chromium")
+ARTIFACTS = Path(__file__).parent / "artifacts"
+ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+pytestmark = pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"),
+                                reason="Debian chromium not installed (.ci/run installs it)")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    with playwright_api.sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context(viewport={"width": 800, "height": 900})
+    opened = context.new_page()
+    errors: list[str] = []
+    opened.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    yield opened
+    context.close()
+    assert [e for e in errors if "Failed to load resource" not in e] == []  # e.g. a CSP violation
+    assert not [e for e in errors if "404" in e]  # every stylesheet and icon is there
+
+
+def test_a_reader_changes_keywords_in_the_browser(page, tmp_path: Path) -> None:
+    with running(tmp_path) as web:
+        page.goto(web.links("ada@example.org").preferences)
+        assert page.input_value("#keywords") == "reward model*\nexploration"
+        page.fill("#keywords", "graph neural network*\n-survey")
+        page.fill("#max_items", "7")
+        page.select_option("#frequency", "fri")
+        page.click("button[type=submit]")
+        assert "Saved" in page.text_content("[role=status]")
+        page.goto(web.links("ada@example.org").preferences)  # a fresh load shows the stored state
+        assert page.input_value("#keywords") == "graph neural network*\n-survey"
+        assert page.input_value("#max_items") == "7" and page.input_value("#frequency") == "fri"
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "preferences.png"), full_page=True)
+        with web.store() as store:
+            state = store.reader_state("ada@example.org")
+    assert state is not None and state.keywords == ("graph neural network*", "-survey") and state.frequency == "fri"
+
+
+def test_an_invalid_keyword_is_explained_on_the_page(page, tmp_path: Path) -> None:
+    with running(tmp_path) as web:
+        page.goto(web.links("ada@example.org").preferences)
+        page.fill("#keywords", "-survey")
+        page.click("button[type=submit]")
+        assert "only exclusions given" in page.text_content("[role=alert]")
+        assert web.status("ada@example.org") is None
+
+
+def test_double_opt_in_through_the_browser(page, tmp_path: Path, server, inbox) -> None:
+    with running(tmp_path, signup=True, smtp_host="127.0.0.1", smtp_port=server.port, smtp_security="none") as web:
+        page.goto(f"{web.url}/subscribe")
+        page.fill("#email", "new@example.org")
+        page.fill("#keywords", "world model*")
+        page.click("button[type=submit]")
+        assert page.text_content("h1") == "Check your inbox"
+        [message] = inbox.to("new@example.org")
+        link = re.search(r"http://127\.0\.0\.1:\d+/confirm/\S+", message.get_content()).group(0)
+        page.goto(link)
+        assert web.status("new@example.org") == "pending"
+        page.click("button[type=submit]")
+        assert page.text_content("h1") == "You are subscribed"
+        assert web.status("new@example.org") == "active"
+
+
+def test_unsubscribe_button_and_pause_instead(page, tmp_path: Path) -> None:
+    with running(tmp_path) as web:
+        page.goto(web.links("bob@example.org").unsubscribe)
+        page.click("text=Pause instead")
+        assert web.status("bob@example.org") == "paused"
+        page.goto(web.links("ada@example.org").unsubscribe)
+        page.click("button:has-text('Unsubscribe')")
+        assert page.text_content("h1") == "You are unsubscribed"
+        assert web.status("ada@example.org") == "unsubscribed"

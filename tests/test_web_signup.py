@@ -1,0 +1,128 @@
+"""Sign-up with double opt-in: a real aiosmtpd receives the confirmation, its link activates."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from datetime import date
+from pathlib import Path
+
+import httpx
+import pytest
+
+from digest.readers import effective_readers
+
+from .web_server import Web, csrf_of, running
+
+
+@pytest.fixture
+def web(tmp_path: Path, server, inbox):
+    with running(tmp_path, signup=True, smtp_host="127.0.0.1", smtp_port=server.port,
+                 smtp_security="none") as site:
+        yield site
+
+
+def sign_up(web: Web, client: httpx.Client, email: str, keywords: str = "graph neural network*") -> httpx.Response:
+    page = client.get(f"{web.url}/subscribe")
+    return client.post(f"{web.url}/subscribe", data={"csrf": csrf_of(page.text), "email": email, "keywords": keywords})
+
+
+def link_in(message) -> str:
+    found = re.search(r"http://127\.0\.0\.1:\d+/\S+", message.get_content())
+    assert found, message.get_content()
+    return found.group(0)
+
+
+def test_signup_is_404_unless_enabled(tmp_path: Path) -> None:
+    with running(tmp_path) as web:
+        assert httpx.get(f"{web.url}/subscribe").status_code == 404
+        assert httpx.post(f"{web.url}/subscribe", data={"email": "a@example.org"}).status_code == 404
+
+
+def test_the_confirmation_link_activates_the_reader(web: Web, inbox) -> None:
+    with web.client() as client:
+        answer = sign_up(web, client, "new@example.org", "graph neural network*\n-survey")
+        assert answer.status_code == 200 and "Check your inbox" in answer.text
+        assert web.status("new@example.org") == "pending"
+        [message] = inbox.to("new@example.org")
+        assert "graph neural network*, -survey" in message.get_content()
+        assert message["From"] == "Digest <digest@example.com>"
+        link = link_in(message)
+        page = client.get(link)  # a mail scanner following the link confirms nothing
+        assert web.status("new@example.org") == "pending"
+        done = client.post(link, data={"csrf": csrf_of(page.text)})
+    assert done.status_code == 200 and "You are subscribed" in done.text
+    assert web.status("new@example.org") == "active"
+    with web.store() as store:
+        readers = effective_readers([], store, date.today())
+    assert [(r.email, r.keywords) for r in readers] == [("new@example.org", ("graph neural network*", "-survey"))]
+
+
+def test_an_unconfirmed_reader_gets_nothing_and_expires_after_48_hours(web: Web) -> None:
+    with web.client() as client:
+        sign_up(web, client, "late@example.org")
+    with web.store() as store:
+        assert effective_readers([], store, date.today()) == []
+    with sqlite3.connect(web.settings.state_db) as db:
+        db.execute("UPDATE readers SET created = '2020-01-01T00:00:00+00:00'")
+    with web.client() as client:
+        sign_up(web, client, "other@example.org")  # any sign-up prunes the expired ones
+    assert web.status("late@example.org") is None
+
+
+def _same(page: str) -> str:
+    return re.sub(r'name="csrf" value="[^"]+"', "", page)
+
+
+def test_the_answer_is_the_same_for_a_new_and_a_known_address(web: Web, inbox) -> None:
+    with web.client() as client:
+        known = sign_up(web, client, "ada@example.org")
+        new = sign_up(web, client, "fresh@example.org")
+    assert known.status_code == new.status_code == 200
+    assert _same(known.text) == _same(new.text)
+    assert web.status("ada@example.org") is None  # the roster reader's settings are untouched
+    [note] = inbox.to("ada@example.org")
+    assert "already receives" in note.get_content() and "/preferences/" in link_in(note)
+
+
+def test_a_flood_from_one_client_is_rate_limited(web: Web, inbox) -> None:
+    with web.client() as client:
+        answers = [sign_up(web, client, f"flood{n}@example.org").status_code for n in range(12)]
+    assert answers[:10] == [200] * 10 and answers[10:] == [429, 429]
+    assert len(inbox.messages) == 10
+
+
+def test_one_address_gets_at_most_three_mails_a_day(web: Web, inbox) -> None:
+    with web.client() as client:
+        answers = [sign_up(web, client, "again@example.org").status_code for _ in range(5)]
+    assert answers == [200] * 5  # the same answer: nothing tells the visitor the limit was reached
+    assert len(inbox.to("again@example.org")) == 3
+
+
+@pytest.mark.parametrize(("email", "keywords", "error"), [
+    ("not-an-address", "diffusion", "does not look like an email address"),
+    ("x@example.org\r\nBcc: victim@example.org", "diffusion", "does not look like an email address"),
+    ("a" * 300 + "@example.org", "diffusion", "does not look like an email address"),
+    ("b@example.org", "-survey", "only exclusions"),
+    ("b@example.org", "<script>x</script>\n" * 200, "too long"),
+])
+def test_bad_signups_are_refused_with_a_reason(web: Web, inbox, email: str, keywords: str, error: str) -> None:
+    with web.client() as client:
+        answer = sign_up(web, client, email, keywords)
+    assert answer.status_code == 400 and error in answer.text
+    assert "<script>x" not in answer.text
+    assert inbox.messages == []
+
+
+def test_signup_without_csrf_is_forbidden(web: Web, inbox) -> None:
+    answer = httpx.post(f"{web.url}/subscribe", data={"email": "c@example.org", "keywords": "diffusion"})
+    assert answer.status_code == 403 and inbox.messages == []
+
+
+def test_a_confirmation_link_with_a_damaged_token_does_nothing(web: Web, inbox) -> None:
+    with web.client() as client:
+        sign_up(web, client, "d@example.org")
+        link = link_in(inbox.to("d@example.org")[0])
+        page = client.get(f"{web.url}/subscribe")
+        answer = client.post(link[:-3], data={"csrf": csrf_of(page.text)})
+    assert answer.status_code == 400 and web.status("d@example.org") == "pending"

@@ -1,0 +1,75 @@
+"""The reader-side app served for real by uvicorn on 127.0.0.1 (a thread, a free port), over a real SQLite file."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import httpx
+
+from digest.settings import Settings
+from digest.store import Store
+from digest.tokens import ReaderLinks, links_for
+from digest.web import ServerHandle, serve_in_thread
+
+from .smtp_server import free_port
+
+SECRET = "test-secret-key-0123456789abcdef"
+ROSTER = """
+[[subscribers]]
+email = "ada@example.org"
+keywords = ["reward model*", "exploration"]
+
+[[subscribers]]
+email = "bob@example.org"
+keywords = ["diffusion"]
+max_items = 3
+"""
+
+
+@dataclass
+class Web:
+    settings: Settings
+    handle: ServerHandle
+    url: str
+
+    def links(self, email: str, papers: tuple[str, ...] = ()) -> ReaderLinks:
+        return links_for(self.settings, email, list(papers))
+
+    def store(self) -> Store:
+        return Store.open(self.settings.state_db)
+
+    def status(self, email: str) -> str | None:
+        with self.store() as store:
+            return store.reader_status(email)
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(timeout=10)
+
+
+def csrf_of(page: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert found, page
+    return found.group(1)
+
+
+def make_settings(tmp_path: Path, port: int, **changes: object) -> Settings:
+    roster = tmp_path / "subscribers.toml"
+    roster.write_text(ROSTER)
+    base = Settings(state_db=tmp_path / "state.db", secret_key=SECRET, public_url=f"http://127.0.0.1:{port}",
+                    subscribers=roster, from_addr="Digest <digest@example.com>")
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+@contextmanager
+def running(tmp_path: Path, **changes: object) -> Iterator[Web]:
+    port = free_port()
+    settings = make_settings(tmp_path, port, **changes)
+    handle = serve_in_thread(settings, "127.0.0.1", port)
+    try:
+        yield Web(settings, handle, handle.url.rstrip("/"))
+    finally:
+        handle.stop()
