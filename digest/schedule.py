@@ -142,21 +142,13 @@ class Daemon:
         with self._busy:
             if self._stop.is_set():
                 return None
-            if slot and not retry and self._slot_done(slot):
-                log.info("the run for %s already happened; skipping", slot)
-                return None
-            self.runs += 1
             report: SendReport | None = None
             retry_it = True
             try:
-                self.refresh_readers()
-                with self.app_factory(self.settings) as app:
-                    report = app.send(self.readers, source=self.source, slot=slot)
-                log.info("%s", report.summary())
-                for kind, errors in (("failed", report.failed), ("deferred", report.deferred),
-                                     ("uncertain", report.uncertain)):
-                    for email, error in errors.items():
-                        log.warning("%s: %s: %s", kind, email, error)
+                if slot and not retry and self._slot_done(slot):
+                    log.info("the run for %s already happened; skipping", slot)
+                    return None
+                report = self._send(slot)
             except StoreError as err:
                 log.error("run failed: %s", err)
                 log.error("not retrying: the state store cannot record deliveries; fix it, and the next "
@@ -170,6 +162,18 @@ class Daemon:
                 self.schedule_retry(slot, retry)
             log.info("next run: %s", self.next_run_text())
             return report
+
+    def _send(self, slot: str | None) -> SendReport:
+        self.runs += 1
+        self.refresh_readers()
+        with self.app_factory(self.settings) as app:
+            report = app.send(self.readers, source=self.source, slot=slot)
+        log.info("%s", report.summary())
+        for kind, errors in (("failed", report.failed), ("deferred", report.deferred),
+                             ("uncertain", report.uncertain)):
+            for email, error in errors.items():
+                log.warning("%s: %s: %s", kind, email, error)
+        return report
 
     def refresh_readers(self) -> None:
         """Pick up readers added to or removed from the subscribers file since the last run;

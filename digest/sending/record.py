@@ -40,7 +40,7 @@ class Recorder:
                 record_entries(self.store, entries)
             except StoreError as err:
                 self.broken = err
-                log.error("%s; keeping the deliveries in %s", err, self.journal.path)
+                log.info("%s; keeping the deliveries in %s", err, self.journal.path)
         if self.broken is not None:
             self._journal(entries)
         for entry in entries:

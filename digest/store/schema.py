@@ -69,8 +69,10 @@ def store_error(path: Path, err: BaseException) -> StoreError:
     code = getattr(err, "errno", None)
     if "locked" in text or "busy" in text:
         problem = f"is locked by another program for more than {BUSY_SECONDS} s; stop it, or wait, and run again"
-    elif "full" in text or code == errno.ENOSPC:
+    elif "full" in text or code in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
         problem = "cannot be written: the disk is full; free some space and run again"
+    elif "disk i/o error" in text:
+        problem = "cannot be written (disk I/O error): the disk is full or failing; free some space or check it"
     elif "not a database" in text or "malformed" in text or "corrupt" in text:
         problem = (f"is damaged ({err}); restore it from a backup, or move it away to start a new history "
                    "(set DIGEST_STATE_DB)")
