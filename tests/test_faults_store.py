@@ -76,6 +76,8 @@ def test_a_store_that_fails_mid_run_stops_sending_and_the_journal_is_recorded_be
     sent_first = len(faults.received)
     journal = tmp_path / "state.db.journal"
     journaled = len(journal.read_text().splitlines())
+    status = subprocess.run([sys.executable, "-m", "digest", "status"], env=env, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=60)
     second = digest_send(env, tmp_path)
 
     assert first.returncode == 1 and "Traceback" not in first.stderr
@@ -83,6 +85,7 @@ def test_a_store_that_fails_mid_run_stops_sending_and_the_journal_is_recorded_be
     assert len(error) == 1 and str(tmp_path / "state.db") in error[0] and str(journal) in error[0]
     assert 0 < sent_first < 40, "sending stops at the first failed record"
     assert journaled >= 1
+    assert f"journal: {journaled} deliveries wait in {journal} to be recorded" in status.stdout
     assert second.returncode == 0, second.stderr
     assert f"recorded {journaled} deliveries from {journal}" in second.stderr
     assert not journal.exists()
