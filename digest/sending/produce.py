@@ -44,7 +44,7 @@ PRODUCER_MIN = 200  # readers; below this a second process is not worth starting
 JOIN_SECONDS = 2.0  # how long the parent waits for a terminated child before killing it
 PR_SET_PDEATHSIG = 1
 
-Produced = Iterator[tuple[Subscriber, "Outgoing | None"]]
+Produced = Iterator[tuple[Subscriber, Outgoing | None]]
 
 
 def produce(app: "Digest", listing: Listing, readers: Sequence[Subscriber], sent: Mapping[str, set[str]],
