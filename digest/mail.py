@@ -26,6 +26,7 @@ import re
 import smtplib
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -67,8 +68,31 @@ class _Retry(Exception):
         self.reconnect, self.recipient = reconnect, recipient
 
 
+class Tally:
+    """What the server said so far in this run, shared by every connection of a pool."""
+
+    def __init__(self) -> None:
+        self.accepted = 0
+        self.streak: tuple[int, int] = (0, 0)  # (5xx code, readers in a row refused with it)
+        self.connected = False  # some connection of this run got through: later refusals are worth retrying
+        self.lock = threading.Lock()
+
+    def count(self, delivery: Delivery) -> int:
+        """Count one answer; returns how many readers in a row (nobody accepted yet) got this same 5xx."""
+        with self.lock:
+            if delivery.status != FAILED:
+                self.accepted += delivery.ok
+                self.streak = (0, 0)
+                return 0
+            code = int(delivery.error[:3]) if delivery.error[:3].isdigit() else 0
+            same = self.streak[1] + 1 if self.streak[0] == code else 1
+            self.streak = (code, same)
+            return 0 if self.accepted else same
+
+
 class Mailer:
-    def __init__(self, settings: Settings, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, settings: Settings, sleep: Callable[[float], None] = time.sleep,
+                 tally: Tally | None = None) -> None:
         if settings.smtp_security == "none" and settings.smtp_user:
             raise ConfigError(
                 "DIGEST_SMTP_USER is set but DIGEST_SMTP_SECURITY=none: refusing to send a password "
@@ -77,9 +101,7 @@ class Mailer:
         self.settings = settings
         self.sleep = sleep
         self.smtp: smtplib.SMTP | None = None
-        self.connected_once = False
-        self.accepted = 0
-        self._streak: tuple[int, int] = (0, 0)  # (5xx code, readers in a row refused with it)
+        self.tally = tally or Tally()
 
     @property
     def where(self) -> str:
@@ -112,7 +134,7 @@ class Mailer:
                 raise
             raise self._unreachable(err) from None
         self.smtp = smtp
-        self.connected_once = True
+        self.tally.connected = True
 
     def _open(self) -> smtplib.SMTP:
         s = self.settings
@@ -174,7 +196,7 @@ class Mailer:
         except AuthError:
             raise
         except MailError as err:
-            if not self.connected_once:
+            if not self.tally.connected:
                 raise
             raise _Retry(f"cannot reconnect ({err})") from None
 
@@ -251,14 +273,9 @@ class Mailer:
 
     def _count(self, delivery: Delivery) -> Delivery:
         """Stop the run when every reader so far was refused with the same 5xx: that is the account."""
-        if delivery.status != FAILED:
-            self.accepted += delivery.ok
-            self._streak = (0, 0)
-            return delivery
-        code = int(delivery.error[:3]) if delivery.error[:3].isdigit() else 0
-        same = self._streak[1] + 1 if self._streak[0] == code else 1
-        self._streak = (code, same)
-        if not self.accepted and same >= SAME_FAILURE_STOPS:
+        same = self.tally.count(delivery)
+        if same >= SAME_FAILURE_STOPS:
+            code = int(delivery.error[:3])
             raise MailError(f"the SMTP server refused the first {same} messages with {delivery.error}; "
                             + FIXES.get(code, "check DIGEST_FROM and what the server allows this account to send"))
         return delivery

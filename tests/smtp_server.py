@@ -80,12 +80,14 @@ class Faults:
     """What the faulty server does wrong; every list is used up front to back, one entry per event."""
 
     greet: dict[int, str] = field(default_factory=dict)  # connection number (from 1) -> greeting instead of 220
-    mail: list[str] = field(default_factory=list)  # replies to the next MAIL commands ("" = 250)
+    mail: list[str] = field(default_factory=list)  # replies to the next MAIL commands ("" = 250, "drop" = hang up)
     mail_always: str = ""  # the reply to every MAIL (e.g. 530), after ``mail`` is used up
     rcpt: dict[str, str] = field(default_factory=dict)  # address -> its reply to RCPT
     after_dot: list[str] = field(default_factory=list)  # next messages: "drop", "silence" or a reply
     after_dot_always: str = ""  # the reply to every message, after ``after_dot`` is used up
     connections: int = 0
+    open_now: int = 0
+    most_open: int = 0  # the most connections open at once
     mail_commands: int = 0
     received: list[tuple[str, bytes]] = field(default_factory=list)  # (recipient, message) the server queued
 
@@ -125,6 +127,8 @@ class FaultyServer:
     async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         faults = self.faults
         faults.connections += 1
+        faults.open_now += 1
+        faults.most_open = max(faults.most_open, faults.open_now)
         greeting = faults.greet.get(faults.connections, "220 faulty ESMTP")
         try:
             await _say(writer, greeting)
@@ -133,6 +137,7 @@ class FaultyServer:
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
+            faults.open_now -= 1
             writer.close()
 
     async def _commands(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -144,8 +149,10 @@ class FaultyServer:
             elif verb == b"MAIL":
                 recipients = []
                 self.faults.mail_commands += 1
-                await _say(writer, (self.faults.mail.pop(0) if self.faults.mail else "") or self.faults.mail_always
-                           or "250 OK")
+                reply = (self.faults.mail.pop(0) if self.faults.mail else "") or self.faults.mail_always or "250 OK"
+                if reply == "drop":
+                    return
+                await _say(writer, reply)
             elif verb == b"RCPT":
                 address = line.decode().partition("<")[2].partition(">")[0]
                 reply = self.faults.rcpt.get(address, "250 OK")

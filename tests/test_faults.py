@@ -45,7 +45,8 @@ def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
 def env_for(port: int, tmp_path: Path, **extra: str) -> dict[str, str]:
     return {"DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(port), "DIGEST_SMTP_SECURITY": "none",
             "DIGEST_FROM": "Digest <digest@example.com>", "DIGEST_STATE_DB": str(tmp_path / "state.db"),
-            "DIGEST_MIN_SCORE": "1", "DIGEST_SMTP_TIMEOUT": "2", **extra}
+            "DIGEST_MIN_SCORE": "1", "DIGEST_SMTP_TIMEOUT": "2",
+            "DIGEST_SMTP_CONNECTIONS": "1", **extra}  # one connection: the faults apply in order
 
 
 def send(server, tmp_path: Path, readers=READERS, **extra: str):

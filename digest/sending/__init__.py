@@ -29,7 +29,7 @@ from ..mail import Mailer
 from ..model import Listing, Subscriber
 from ..store import Store
 from ..store.journal import Journal
-from .deliver import Outgoing, SendQueue
+from .deliver import Outgoing, Pace, SendQueue
 from .produce import PRODUCER_MIN, produce
 from .record import Recorder
 from .report import SendReport
@@ -61,7 +61,7 @@ def send_digests(app: "Digest", readers: Sequence[Subscriber], *, source: str | 
         if not dry_run:
             _record_empty_run(app, slot, report.note)
         return report
-    mailer = None if dry_run else Mailer(app.settings)
+    mailer = None if dry_run else Mailer(app.settings)  # checks the SMTP settings before anything is opened
     db = app.settings.state_db
     with SendLock(lock_path(db)) as lock, Store.open(db) as store:
         if mailer is not None:
@@ -130,7 +130,7 @@ class Session:
     def __init__(self, app: "Digest", store: Store, mailer: Mailer, report: SendReport, lock: SendLock,
                  progress: Progress | None) -> None:
         self.app, self.store, self.report, self.lock, self.progress = app, store, report, lock, progress
-        self.outgoing = SendQueue(mailer, parseaddr(app.settings.from_addr)[1])
+        self.outgoing = pool(app.settings, mailer, halt=app.stopping)
         self.recorder = Recorder(store, Journal.beside(app.settings.state_db), report)
 
     def run(self, listing: Listing, todo: list[Subscriber], sent: Any, slot: str | None) -> None:
@@ -143,7 +143,9 @@ class Session:
             error = str(err) or type(err).__name__
             raise
         finally:
-            self.outgoing.close()  # the message in hand finishes; the queue waits unless stopped
+            self.outgoing.close()  # the messages in hand finish; the queue waits unless stopped
+            if self.app.stopping.is_set():
+                self.report.stopped += self.outgoing.dropped
             self.recorder.record(list(self.outgoing.finished()))
             error = error or _text(self.outgoing.error) or _text(self.recorder.broken)
             self._finish(run_id, error)
@@ -162,8 +164,6 @@ class Session:
                     break
                 if self.progress:
                     self.progress(number, len(todo))
-        if self.app.stopping.is_set():
-            self.report.stopped += self.outgoing.drop_pending()
 
     def _hand_over(self, item: Outgoing) -> bool:
         """Queue one message and record what was answered; False: stop (server gone, store broken)."""
@@ -183,6 +183,12 @@ class Session:
             if error is None:
                 raise
             log.error("could not record the end of the run: %s", err)
+
+
+def pool(settings: Any, first: Mailer, halt: Any = None) -> SendQueue:
+    """``DIGEST_SMTP_CONNECTIONS`` mailers sharing one tally, paced by ``DIGEST_SMTP_RATE``."""
+    mailers = [first] + [Mailer(settings, tally=first.tally) for _ in range(settings.smtp_connections - 1)]
+    return SendQueue(mailers, parseaddr(settings.from_addr)[1], pace=Pace(settings.smtp_rate), halt=halt)
 
 
 def _text(err: BaseException | None) -> str | None:
