@@ -113,7 +113,7 @@ class Daemon:
         self._stop.set()
 
     def install_signal_handlers(self) -> dict[int, Any]:
-        previous = {}
+        previous: dict[int, Any] = {}
         if threading.current_thread() is not threading.main_thread():
             return previous
         for number in (signal.SIGTERM, signal.SIGINT):

@@ -25,7 +25,7 @@ import multiprocessing
 import os
 import queue
 import signal
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from ..errors import DigestError
@@ -44,7 +44,7 @@ PRODUCER_MIN = 200  # readers; below this a second process is not worth starting
 JOIN_SECONDS = 2.0  # how long the parent waits for a terminated child before killing it
 PR_SET_PDEATHSIG = 1
 
-Produced = Iterator[tuple[Subscriber, Outgoing | None]]
+Produced = Generator[tuple[Subscriber, Outgoing | None], None, None]
 
 
 def produce(app: "Digest", listing: Listing, readers: Sequence[Subscriber], sent: Mapping[str, set[str]],
