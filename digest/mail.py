@@ -68,6 +68,10 @@ class _Retry(Exception):
         self.reconnect, self.recipient = reconnect, recipient
 
 
+class _ServerBusy(MailError):
+    """A 4xx greeting (421): the server is there but busy; a send retries, ``digest check`` reports it."""
+
+
 class Tally:
     """What the server said so far in this run, shared by every connection of a pool."""
 
@@ -117,7 +121,7 @@ class Mailer:
         return context
 
     def connect(self) -> None:
-        """Connect, secure and log in; a 421 greeting (server busy) is ``_Retry``, the rest ``MailError``."""
+        """Connect, secure and log in, or a ``MailError`` saying which setting to check."""
         try:
             smtp = self._open()
             if self.settings.smtp_user:
@@ -127,7 +131,8 @@ class Mailer:
                             "check DIGEST_SMTP_HOST or DIGEST_SMTP_CA_FILE") from None
         except smtplib.SMTPConnectError as err:
             if 400 <= err.smtp_code < 500:
-                raise _Retry(f"{err.smtp_code} {_text(err.smtp_error)}") from None
+                raise _ServerBusy(f"the SMTP server {self.where} is busy ({err.smtp_code} {_text(err.smtp_error)}); "
+                                  "try again later") from None
             raise self._unreachable(err) from None
         except (ssl.SSLError, smtplib.SMTPException, OSError) as err:
             if isinstance(err, MailError):
@@ -193,6 +198,8 @@ class Mailer:
         """The first connection of a run fails at once; later ones (after a drop) are retried."""
         try:
             self.connect()
+        except _ServerBusy as err:
+            raise _Retry(str(err)) from None
         except AuthError:
             raise
         except MailError as err:

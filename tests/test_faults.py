@@ -196,3 +196,13 @@ def test_a_552_for_one_reader_among_accepted_ones_fails_only_that_reader(faulty,
     report = send(faulty, tmp_path)
 
     assert sorted(report.sent) == [ADA, CAROL] and list(report.failed) == [BOB]
+
+
+def test_digest_check_reports_a_busy_server_in_one_line(faulty, faults, tmp_path, monkeypatch, run_cli):
+    faults.greet[1] = "421 4.3.2 busy, try again"
+    use_env(monkeypatch, env_for(faulty.port, tmp_path, DIGEST_TO=ADA, DIGEST_KEYWORDS="exploration"))
+
+    code, _, err = run_cli("check")
+
+    assert code == 1 and err.strip().splitlines() == [
+        f"digest: error: the SMTP server 127.0.0.1:{faulty.port} is busy (421 4.3.2 busy, try again); try again later"]
