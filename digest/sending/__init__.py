@@ -100,6 +100,7 @@ def due_today(app: "Digest", store: Store, readers: Sequence[Subscriber], force:
         if email in done:
             log.info("%s already got today's digest; skipped (--force sends again)", reader.email)
             report.nothing_new.append(reader.email)
+            report.already_today.append(reader.email)
         elif uncertain.get(email, 0) >= 2:
             log.warning("%s: the server's reply was lost twice today; not sending again before tomorrow", reader.email)
             report.nothing_new.append(reader.email)

@@ -10,6 +10,7 @@ from pathlib import Path
 class SendReport:
     sent: list[str] = field(default_factory=list)
     nothing_new: list[str] = field(default_factory=list)
+    already_today: list[str] = field(default_factory=list)  # also in nothing_new: got today's digest before
     failed: dict[str, str] = field(default_factory=dict)  # a 5xx for this reader: retried next run
     deferred: dict[str, str] = field(default_factory=dict)  # a 4xx after the retries: retried next run
     uncertain: dict[str, str] = field(default_factory=dict)  # the server's reply was lost: the next run decides
