@@ -3,51 +3,28 @@
 from __future__ import annotations
 
 import logging
-import multiprocessing
-import queue
 import threading
-from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
 from typing import Any
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 from . import sources
 from .keywords import parse_profile
 from .model import Listing, Paper, Subscriber
-from .errors import ConfigError, DigestError
-from .lock import SendLock
-from .mail import Outgoing, SendQueue
+from .errors import ConfigError
 from .addresses import parse_mailbox
 from .mime import build_message, encode_header, format_address
-from .rank import Index, Pick, Selection, fork_is_safe, rank, rank_many
+from .rank import Index, Pick, Selection, rank_many
 from .render import Renderer, Rendered, describe_listing
+from .sending import PRODUCER_MIN, Outgoing, SendReport, send_digests
+from .settings import Settings
+
+__all__ = ["PRODUCER_MIN", "Digest", "SendReport", "check_sendable", "make_digest"]
 
 log = logging.getLogger("digest")
-
-
-@dataclass
-class SendReport:
-    """What a send did, for the summary line and the exit code."""
-
-    sent: list[str] = field(default_factory=list)
-    nothing_new: list[str] = field(default_factory=list)
-    already_today: list[str] = field(default_factory=list)  # also in nothing_new: got today's digest before
-    failed: dict[str, str] = field(default_factory=dict)
-    written: list[Path] = field(default_factory=list)
-    note: str = ""
-    stopped: int = 0  # readers left for the next run after a stop signal
-
-    def summary(self) -> str:
-        parts = [f"sent {len(self.sent)}", f"nothing new {len(self.nothing_new)}", f"failed {len(self.failed)}"]
-        if self.written:
-            parts.append(f"written {len(self.written)} (dry run)")
-        if self.stopped:
-            parts.append(f"stopped early, {self.stopped} left for the next run")
-        return ", ".join(parts) + (f" ({self.note})" if self.note else "")
-from .settings import Settings
 
 
 class Digest:
@@ -167,79 +144,16 @@ class Digest:
         progress: Any = None,
         slot: str | None = None,
     ) -> SendReport:
-        """Rank, render, build and deliver each reader's digest exactly once.
+        """Rank, render, build and deliver each reader's digest exactly once (see ``digest.sending``).
 
         A reader gets at most one digest a day (in ``DIGEST_TIMEZONE``) unless
         ``force``: a second run the same day sends nothing, even when the listing
         has grown since; the new papers go out with tomorrow's digest. ``slot``
         names the scheduled time a daemon run serves, for the daemon's guard.
         """
-        from .mail import Mailer
-        from .store import Store
-
         check_sendable(self.settings, readers)
-        listing = self.load_listing(source, offline=offline)
-        for warning in listing.warnings:
-            log.warning("warning: %s", warning)
-        for note in listing.notes:
-            log.warning("%s", note)
-        report = SendReport()
-        if not listing.papers:
-            report.note = "; ".join(listing.notes) or "no papers listed"
-            if not dry_run:
-                self._record_empty_run(slot, report.note)
-            return report
-        mailer = None if dry_run else Mailer(self.settings)
-        lock = SendLock(self.settings.state_db.with_name(self.settings.state_db.name + ".lock"))
-        with lock, Store.open(self.settings.state_db) as store:
-            run_id = None if dry_run else store.start_run(self.today().isoformat(), slot)
-            outgoing = None if mailer is None else SendQueue(mailer, parseaddr(self.settings.from_addr)[1])
-            try:
-                if not dry_run:
-                    store.record_seen(listing.papers)
-                sent = {} if force else store.all_sent_ids()
-                done_today = set() if force else store.readers_sent_since(self.start_of_today())
-                for reader in readers:
-                    if reader.email.lower() in done_today:
-                        log.info("%s already got today's digest; skipped (--force sends again)", reader.email)
-                        report.nothing_new.append(reader.email)
-                        report.already_today.append(reader.email)
-                todo = [r for r in readers if r.enabled and r.email.lower() not in done_today]
-                for number, (reader, item) in enumerate(self._produce(listing, todo, sent), 1):
-                    if self.stopping.is_set():
-                        report.stopped = len(todo) - number + 1
-                        break
-                    if item is None:
-                        report.nothing_new.append(reader.email)
-                    elif outgoing is None:
-                        report.written.append(self._write_eml(reader, item, outbox))
-                    else:
-                        outgoing.submit(item)
-                        self._record(outgoing, store, report)
-                        if outgoing.error is not None:
-                            break  # the connection is gone: the rest go next run
-                    if progress:
-                        progress(number, len(todo))
-                if outgoing is not None and self.stopping.is_set():
-                    report.stopped += outgoing.drop_pending()
-            except BaseException as err:
-                error: str | None = str(err) or type(err).__name__
-                raise
-            else:
-                error = None
-            finally:
-                if outgoing is not None:
-                    outgoing.close()  # waits for what is queued, unless the connection failed
-                    self._record(outgoing, store, report)  # whatever the server accepted is recorded
-                    error = error or (str(outgoing.error) if outgoing.error else None)
-                if mailer:
-                    mailer.close()
-                if run_id is not None:
-                    store.finish_run(run_id, len(report.sent), len(report.nothing_new), len(report.failed),
-                                     error=error)
-        if outgoing is not None:
-            outgoing.raise_error()
-        return report
+        return send_digests(self, readers, source=source, dry_run=dry_run, outbox=outbox, force=force,
+                            offline=offline, progress=progress, slot=slot)
 
     def _prepare(self, reader: Subscriber, picks: list[Pick]) -> Outgoing | None:
         """Render and build one reader's message (None: nothing new, and no empty digests)."""
@@ -249,50 +163,12 @@ class Digest:
         message_id, message = self.build(reader, rendered)
         return Outgoing(reader.email, message_id, message, [p.paper.id for p in picks[: rendered.shown]])
 
-    def _produce(self, listing: Listing, readers: Sequence[Subscriber],
-                 sent: Mapping[str, set[str]]) -> Iterator[tuple[Subscriber, Outgoing | None]]:
-        """Each reader's message, in order: built here, or by a forked producer for big lists.
-
-        Ranking, rendering and building are CPU work, sending is mostly waiting for
-        the server. For a big list (and a single-threaded process: forking a threaded
-        one is unsafe) a forked child does the CPU work on another core and hands the
-        built messages over a bounded queue, so the two overlap without sharing a GIL.
-        Nothing is recorded by the child: only this process records, after the server
-        accepted a message.
-        """
-        if len(readers) >= PRODUCER_MIN and fork_is_safe():
-            log.info("building %d messages in a second process while sending", len(readers))
-            yield from _from_child(self, listing, readers, sent)
-            return
-        for reader, picks in self.rank_readers(listing, readers, sent):
-            yield reader, self._prepare(reader, picks)
-
     def _write_eml(self, reader: Subscriber, item: Outgoing, outbox: Path | None) -> Path:
         folder = outbox or Path("outbox")
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{self.today().isoformat()}-{_file_safe(reader.email)}.eml"
         path.write_bytes(item.message)
         return path
-
-    @staticmethod
-    def _record(outgoing: SendQueue, store: Any, report: SendReport) -> None:
-        """Record what the server has answered; only accepted messages count as sent."""
-        answered = list(outgoing.finished())
-        store.record_deliveries(
-            (item.recipient, item.message_id, item.paper_ids, None if delivery.ok else delivery.error)
-            for item, delivery in answered
-        )
-        for item, delivery in answered:
-            if delivery.ok:
-                report.sent.append(item.recipient)
-            else:
-                report.failed[item.recipient] = delivery.error
-
-    def _record_empty_run(self, slot: str | None, note: str) -> None:
-        from .store import Store
-
-        with Store.open(self.settings.state_db) as store:
-            store.finish_run(store.start_run(self.today().isoformat(), slot), 0, 0, 0, note=note)
 
     def sent_ids(self, readers: Sequence[Subscriber]) -> dict[str, set[str]]:
         """Papers each reader already got, from the state store if there is one yet."""
@@ -330,55 +206,6 @@ def check_sendable(settings: Settings, readers: Sequence[Subscriber]) -> None:
     if settings.public_url and not settings.secret_key:
         raise ConfigError('DIGEST_PUBLIC_URL is set but DIGEST_SECRET_KEY is not; it signs the readers\' links: '
                           'make one with python -c "import secrets; print(secrets.token_urlsafe(32))"')
-
-
-PRODUCER_MIN = 200  # readers; below this a second process is not worth starting
-
-
-def _from_child(app: Digest, listing: Listing, readers: Sequence[Subscriber],
-                sent: Mapping[str, set[str]]) -> Iterator[tuple[Subscriber, Outgoing | None]]:
-    context = multiprocessing.get_context("fork")
-    channel = context.Queue(maxsize=64)  # bounds memory: the child waits for the sender
-    child = context.Process(target=_produce_in_child, args=(app, listing, readers, sent, channel),
-                            name="digest-render", daemon=True)
-    child.start()
-    try:
-        for _ in readers:
-            message = _receive(channel, child)
-            if isinstance(message, BaseException):
-                raise message
-            number, item = message
-            yield readers[number], item
-    finally:
-        if child.is_alive():
-            child.terminate()
-        child.join()
-        channel.close()
-
-
-def _receive(channel: Any, child: Any) -> Any:
-    while True:
-        try:
-            return channel.get(timeout=1.0)
-        except queue.Empty:
-            if not child.is_alive():
-                raise DigestError(f"the rendering process stopped unexpectedly (exit code {child.exitcode})") from None
-
-
-def _produce_in_child(app: Digest, listing: Listing, readers: Sequence[Subscriber],
-                      sent: Mapping[str, set[str]], channel: Any) -> None:
-    """In the forked child: rank and build each reader's message, one by one, in order."""
-    try:
-        index = app.make_index(listing.papers)
-        for number, reader in enumerate(readers):
-            picks = rank(index, parse_profile(reader.keywords), sent=sent.get(reader.email.lower(), set()),
-                         selection=app.selection_for(reader))
-            channel.put((number, app._prepare(reader, picks)))
-    except BaseException as err:  # noqa: BLE001 (handed to the parent, which raises it)
-        channel.put(err if isinstance(err, DigestError) else DigestError(f"rendering failed: {err!r}"))
-    finally:
-        channel.close()
-        channel.join_thread()
 
 
 def make_digest(settings: Settings) -> Digest:

@@ -253,13 +253,15 @@ def run_send(args: argparse.Namespace) -> int:
     with make_digest(settings) as app, _stop_on_signals(app.stopping):
         report = app.send(readers, source=args.source, dry_run=args.dry_run, outbox=args.outbox,
                           force=args.force, offline=args.offline, progress=progress)
-    for email, error in report.failed.items():
-        print(f"digest: failed: {email}: {error}", file=sys.stderr)
+    for kind, readers_errors in (("failed", report.failed), ("deferred", report.deferred),
+                                 ("uncertain", report.uncertain)):
+        for email, error in readers_errors.items():
+            print(f"digest: {kind}: {email}: {error}", file=sys.stderr)
     for path in report.written:
         print(f"wrote {path}")
     print(report.summary())
     _explain_skipped(report)
-    return 1 if report.failed or report.stopped else 0
+    return 1 if report.incomplete else 0
 
 
 def _explain_skipped(report: SendReport) -> None:
@@ -397,7 +399,9 @@ def run_status(args: argparse.Namespace) -> int:
     if not settings.state_db.exists():
         print(f"no history yet ({settings.state_db})")
         return 0
+    _show_pending(settings)
     with Store.open(settings.state_db) as store:
+        _show_uncertain(store, settings)
         counts = store.counts()
         print(f"history: {plural(counts['messages'], 'message')} to {plural(counts['readers'], 'reader')}, "
               f"{plural(counts['papers'], 'paper')} seen")
@@ -412,6 +416,29 @@ def run_status(args: argparse.Namespace) -> int:
             print(f"  {started:%Y-%m-%d %H:%M %Z}  {kind:<9}  sent {run.sent}, nothing new {run.nothing_new}, "
                   f"failed {run.failed}{state}")
     return 0
+
+
+def _show_pending(settings: Settings) -> None:
+    """Deliveries the server answered that wait in the journal for the database (replayed by the next send)."""
+    from .store.journal import Journal
+
+    journal = Journal.beside(settings.state_db)
+    pending = journal.pending()
+    if pending:
+        print(f"journal: {len(pending)} deliveries wait in {journal.path} to be recorded "
+              "(the database could not take them; the next send records them first)")
+
+
+def _show_uncertain(store: object, settings: Settings) -> None:
+    from datetime import datetime
+
+    open_ones = store.open_uncertain()  # type: ignore[attr-defined]
+    if not open_ones:
+        return
+    print(f"uncertain: {len(open_ones)} deliveries whose reply the server never gave "
+          "(the next run sends them once more; at most one extra copy)")
+    for email, created, error in open_ones:
+        print(f"  {datetime.fromisoformat(created).astimezone(settings.zone):%Y-%m-%d %H:%M %Z}  {email}: {error}")
 
 
 # preview --------------------------------------------------------------------

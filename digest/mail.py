@@ -1,19 +1,34 @@
-"""SMTP delivery: one connection per batch, retries for what is worth retrying.
+"""SMTP delivery: one connection, retries only for what is safe to retry.
 
 Never sends credentials over an unencrypted connection, never falls back to
 plain text, verifies certificates, and never puts the password in a message.
+
+Each message is one SMTP transaction (MAIL, RCPT, DATA) driven step by step, so
+the mailer knows whether the whole message, final "." included, reached the
+server. What happens to a failure depends on that point:
+
+- before the end of the message (dropped connection, 421, a 4xx to MAIL or
+  DATA): nothing can have been queued; reconnect and retry, with backoff;
+- a 4xx to RCPT (mailbox full, greylisting): retried, then that reader is
+  *deferred* (recorded, retried next run) and the batch goes on;
+- a 5xx to RCPT or after the message: that reader *failed*, the batch goes on;
+  the same 5xx for the first readers in a row (nobody accepted yet) is a
+  problem of the account, not of the readers: the run stops with one error;
+- a 5xx to MAIL (or 530 anywhere): the sender or the login is wrong; the run stops;
+- after the end of the message, no reply (connection dropped, timeout): the
+  server may have queued it. That is *uncertain*, never resent in this run.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
+import re
 import smtplib
 import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .errors import AuthError, ConfigError, MailError
@@ -22,16 +37,66 @@ from .settings import Settings
 log = logging.getLogger("digest.mail")
 RETRIES = 4
 BACKOFF = (0.5, 2.0, 5.0, 10.0)
+SAME_FAILURE_STOPS = 3  # the same 5xx for this many readers in a row, before any success, stops the run
+NEEDS_LOGIN = ("the SMTP server requires a login ({reply}): set DIGEST_SMTP_USER and DIGEST_SMTP_PASSWORD "
+               "(with DIGEST_SMTP_SECURITY=starttls or ssl)")
+FIXES = {
+    552: "the server refuses the message size or is out of storage: lower DIGEST_MAX_ITEMS, "
+         "or ask the mail provider about its limits",
+}
+
+SENT, FAILED, DEFERRED, UNCERTAIN = "sent", "failed", "deferred", "uncertain"
 
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    ok: bool
+    """What became of one message: sent, failed (5xx), deferred (4xx after retries) or uncertain."""
+
+    status: str
     error: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == SENT
+
+
+class _Retry(Exception):
+    """Nothing was queued: safe to try again (after a reconnect when ``reconnect``)."""
+
+    def __init__(self, reply: str, *, reconnect: bool = True, recipient: bool = False) -> None:
+        super().__init__(reply)
+        self.reconnect, self.recipient = reconnect, recipient
+
+
+class _ServerBusy(MailError):
+    """A 4xx greeting (421): the server is there but busy; a send retries, ``digest check`` reports it."""
+
+
+class Tally:
+    """What the server said so far in this run, shared by every connection of a pool."""
+
+    def __init__(self) -> None:
+        self.accepted = 0
+        self.streak: tuple[int, int] = (0, 0)  # (5xx code, readers in a row refused with it)
+        self.connected = False  # some connection of this run got through: later refusals are worth retrying
+        self.lock = threading.Lock()
+
+    def count(self, delivery: Delivery) -> int:
+        """Count one answer; returns how many readers in a row (nobody accepted yet) got this same 5xx."""
+        with self.lock:
+            if delivery.status != FAILED:
+                self.accepted += delivery.ok
+                self.streak = (0, 0)
+                return 0
+            code = int(delivery.error[:3]) if delivery.error[:3].isdigit() else 0
+            same = self.streak[1] + 1 if self.streak[0] == code else 1
+            self.streak = (code, same)
+            return 0 if self.accepted else same
 
 
 class Mailer:
-    def __init__(self, settings: Settings, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(self, settings: Settings, sleep: Callable[[float], None] = time.sleep,
+                 tally: Tally | None = None) -> None:
         if settings.smtp_security == "none" and settings.smtp_user:
             raise ConfigError(
                 "DIGEST_SMTP_USER is set but DIGEST_SMTP_SECURITY=none: refusing to send a password "
@@ -40,6 +105,11 @@ class Mailer:
         self.settings = settings
         self.sleep = sleep
         self.smtp: smtplib.SMTP | None = None
+        self.tally = tally or Tally()
+
+    @property
+    def where(self) -> str:
+        return f"{self.settings.smtp_host}:{self.settings.port}"
 
     def _context(self) -> ssl.SSLContext:
         context = ssl.create_default_context()
@@ -51,29 +121,44 @@ class Mailer:
         return context
 
     def connect(self) -> None:
-        s = self.settings
-        where = f"{s.smtp_host}:{s.port}"
+        """Connect, secure and log in, or a ``MailError`` saying which setting to check."""
         try:
-            if s.smtp_security == "ssl":
-                smtp: smtplib.SMTP = smtplib.SMTP_SSL(s.smtp_host, s.port, timeout=s.smtp_timeout, context=self._context())
-            else:
-                smtp = smtplib.SMTP(s.smtp_host, s.port, timeout=s.smtp_timeout)
-                if s.smtp_security == "starttls":
-                    smtp.ehlo()
-                    if not smtp.has_extn("starttls"):
-                        smtp.close()
-                        raise MailError(f"{where} does not offer STARTTLS; set DIGEST_SMTP_SECURITY=ssl (port 465) or check DIGEST_SMTP_HOST")
-                    smtp.starttls(context=self._context())
-                    smtp.ehlo()
-            if s.smtp_user:
+            smtp = self._open()
+            if self.settings.smtp_user:
                 self._login(smtp)
         except ssl.SSLCertVerificationError as err:
-            raise MailError(f"{where}: TLS certificate not trusted ({err.verify_message}); check DIGEST_SMTP_HOST or DIGEST_SMTP_CA_FILE") from None
+            raise MailError(f"{self.where}: TLS certificate not trusted ({err.verify_message}); "
+                            "check DIGEST_SMTP_HOST or DIGEST_SMTP_CA_FILE") from None
+        except smtplib.SMTPConnectError as err:
+            if 400 <= err.smtp_code < 500:
+                raise _ServerBusy(f"the SMTP server {self.where} is busy ({err.smtp_code} {_text(err.smtp_error)}); "
+                                  "try again later") from None
+            raise self._unreachable(err) from None
         except (ssl.SSLError, smtplib.SMTPException, OSError) as err:
             if isinstance(err, MailError):
                 raise
-            raise MailError(f"cannot connect to the SMTP server {where} ({_describe(err)}); check DIGEST_SMTP_HOST, DIGEST_SMTP_PORT and DIGEST_SMTP_SECURITY") from None
+            raise self._unreachable(err) from None
         self.smtp = smtp
+        self.tally.connected = True
+
+    def _open(self) -> smtplib.SMTP:
+        s = self.settings
+        if s.smtp_security == "ssl":
+            return smtplib.SMTP_SSL(s.smtp_host, s.port, timeout=s.smtp_timeout, context=self._context())
+        smtp = smtplib.SMTP(s.smtp_host, s.port, timeout=s.smtp_timeout)
+        if s.smtp_security == "starttls":
+            smtp.ehlo()
+            if not smtp.has_extn("starttls"):
+                smtp.close()
+                raise MailError(f"{self.where} does not offer STARTTLS; set DIGEST_SMTP_SECURITY=ssl (port 465) "
+                                "or check DIGEST_SMTP_HOST")
+            smtp.starttls(context=self._context())
+            smtp.ehlo()
+        return smtp
+
+    def _unreachable(self, err: BaseException) -> MailError:
+        return MailError(f"cannot connect to the SMTP server {self.where} ({_describe(err)}); "
+                         "check DIGEST_SMTP_HOST, DIGEST_SMTP_PORT and DIGEST_SMTP_SECURITY")
 
     def _login(self, smtp: smtplib.SMTP) -> None:
         try:
@@ -88,35 +173,119 @@ class Mailer:
             raise AuthError("the SMTP server offers no login; unset DIGEST_SMTP_USER or check DIGEST_SMTP_SECURITY") from None
 
     def send(self, sender: str, recipient: str, message: bytes) -> Delivery:
-        """Deliver one message; transient failures are retried, permanent ones reported."""
+        """Deliver one message: ``Delivery`` for what concerns this reader, ``MailError`` to stop the run."""
+        error = ""
         for attempt in range(RETRIES + 1):
             try:
                 if self.smtp is None:
-                    self.connect()
-                assert self.smtp is not None
-                self.smtp.sendmail(sender, [recipient], message)
-                return Delivery(True)
-            except smtplib.SMTPServerDisconnected:
-                self.smtp = None
-                error = "connection dropped"
-            except smtplib.SMTPRecipientsRefused as err:
-                code, text = next(iter(err.recipients.values()))
-                if code >= 500:
-                    return Delivery(False, f"{code} {_text(text)}")
-                error = f"{code} {_text(text)}"
-            except smtplib.SMTPResponseException as err:
-                if err.smtp_code >= 500:
-                    return Delivery(False, f"{err.smtp_code} {_text(err.smtp_error)}")
-                if err.smtp_code == 421:
+                    self._reconnect()
+                delivery = self._transaction(sender, recipient, message)
+                return self._count(delivery)
+            except _Retry as retry:
+                error = str(retry)
+                if retry.reconnect:
                     self.close()
-                error = f"{err.smtp_code} {_text(err.smtp_error)}"
-            except (OSError, smtplib.SMTPException) as err:
-                self.close()
-                error = _describe(err)
+                if retry.recipient and attempt == RETRIES:
+                    log.warning("deferring %s to the next run: %s", recipient, error)
+                    return Delivery(DEFERRED, f"{error} (deferred to the next run)")
             if attempt < RETRIES:
                 log.info("retrying %s after: %s", recipient, error)
                 self.sleep(BACKOFF[min(attempt, len(BACKOFF) - 1)])
-        raise MailError(f"cannot deliver to the SMTP server {self.settings.smtp_host}:{self.settings.port}: {error}; check DIGEST_SMTP_HOST or try again later")
+        raise MailError(f"cannot deliver to the SMTP server {self.where}: {error}; "
+                        "check DIGEST_SMTP_HOST or try again later")
+
+    def _reconnect(self) -> None:
+        """The first connection of a run fails at once; later ones (after a drop) are retried."""
+        try:
+            self.connect()
+        except _ServerBusy as err:
+            raise _Retry(str(err)) from None
+        except AuthError:
+            raise
+        except MailError as err:
+            if not self.tally.connected:
+                raise
+            raise _Retry(f"cannot reconnect ({err})") from None
+
+    def _transaction(self, sender: str, recipient: str, message: bytes) -> Delivery:
+        smtp = self.smtp
+        assert smtp is not None
+        try:
+            smtp.ehlo_or_helo_if_needed()
+            self._mail(smtp, sender)
+            refused = self._rcpt(smtp, recipient)
+            if refused is not None:
+                return refused
+            return self._data(smtp, message)
+        except (smtplib.SMTPServerDisconnected, OSError) as err:
+            raise _Retry(f"connection dropped ({_describe(err)})") from None
+
+    def _mail(self, smtp: smtplib.SMTP, sender: str) -> None:
+        code, text = smtp.mail(sender)
+        if code == 250:
+            return
+        self._reset(smtp)
+        reply = f"{code} {_text(text)}"
+        if code == 530:
+            raise AuthError(NEEDS_LOGIN.format(reply=reply))
+        if code == 421 or code < 500:
+            raise _Retry(reply, reconnect=code == 421)
+        raise MailError(f"the SMTP server refused the sender {sender} ({reply}); "
+                        + FIXES.get(code, "check DIGEST_FROM and what the server allows this account to send"))
+
+    def _rcpt(self, smtp: smtplib.SMTP, recipient: str) -> Delivery | None:
+        code, text = smtp.rcpt(recipient)
+        if code in (250, 251):
+            return None
+        self._reset(smtp)
+        reply = f"{code} {_text(text)}"
+        if code == 530:
+            raise AuthError(NEEDS_LOGIN.format(reply=reply))
+        if code == 421:
+            raise _Retry(reply)
+        if code < 500:
+            raise _Retry(reply, reconnect=False, recipient=True)
+        return Delivery(FAILED, reply)
+
+    def _data(self, smtp: smtplib.SMTP, message: bytes) -> Delivery:
+        code, text = smtp.docmd("data")
+        if code != 354:
+            return self._refused(smtp, code, text)
+        smtp.send(_dot_stuffed(message))
+        try:  # the whole message is with the server now: from here on a lost reply is ambiguous
+            code, text = smtp.getreply()
+        except (smtplib.SMTPServerDisconnected, OSError) as err:
+            self.close()
+            return Delivery(UNCERTAIN, f"the server's reply to the message was lost ({_describe(err)}); "
+                                       "it may have been delivered")
+        if code == 250:
+            return Delivery(SENT)
+        return self._refused(smtp, code, text)
+
+    def _refused(self, smtp: smtplib.SMTP, code: int, text: bytes) -> Delivery:
+        """A clear refusal of DATA or of the message: nothing was queued."""
+        reply = f"{code} {_text(text)}"
+        if code == 530:
+            raise AuthError(NEEDS_LOGIN.format(reply=reply))
+        if code < 500:
+            self._reset(smtp)
+            raise _Retry(reply, reconnect=code == 421)
+        return Delivery(FAILED, reply)
+
+    def _reset(self, smtp: smtplib.SMTP) -> None:
+        try:
+            smtp.rset()
+        except (smtplib.SMTPException, OSError):
+            self.close()
+
+    def _count(self, delivery: Delivery) -> Delivery:
+        """Stop the run when every reader so far was refused with the same 5xx: that is the account."""
+        same = self.tally.count(delivery)
+        if same >= SAME_FAILURE_STOPS:
+            code = int(delivery.error[:3])
+            raise MailError(f"the SMTP server refused the first {same} messages with {delivery.error}; "
+                            + FIXES.get(code, "check DIGEST_FROM and what the server allows this account to send"))
+        return delivery
 
     def close(self) -> None:
         if self.smtp is not None:
@@ -127,116 +296,23 @@ class Mailer:
         self.smtp = None
 
 
+def _dot_stuffed(message: bytes) -> bytes:
+    """The DATA payload: lines starting with "." doubled, CRLF at the end, then the final ".", as RFC 5321 says."""
+    body = re.sub(rb"(?m)^\.", b"..", message)
+    if not body.endswith(b"\r\n"):
+        body += b"\r\n"
+    return body + b".\r\n"
+
+
 def _text(value: bytes | str) -> str:
     return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
 
 
 def _describe(err: BaseException) -> str:
-    if isinstance(err, socket.timeout):
+    if isinstance(err, socket.timeout) or "timed out" in str(err):
         return "timed out"
     if isinstance(err, ConnectionRefusedError):
         return "connection refused"
     if isinstance(err, smtplib.SMTPResponseException):
         return f"{err.smtp_code} {_text(err.smtp_error)}"
     return str(err) or type(err).__name__
-
-
-@dataclass
-class Outgoing:
-    """One built message on its way, with what to record once the server has it."""
-
-    recipient: str
-    message_id: str
-    message: bytes
-    paper_ids: list[str]
-
-
-class SendQueue:
-    """Deliver on one background thread while the caller renders the next digests.
-
-    SMTP is mostly waiting for the server's reply; a sender thread (the wait
-    releases the GIL) lets rendering and building overlap it, on the same single
-    connection. Results come back to the caller's thread, which records them: a
-    message is recorded as sent only after the server accepted it. A fatal error
-    (server gone after the retries, refused login) stops the queue; the messages
-    behind it are neither sent nor recorded, so the next run sends them.
-    """
-
-    def __init__(self, mailer: "Mailer", sender: str, depth: int = 4) -> None:
-        self.mailer = mailer
-        self.sender = sender
-        self._todo: queue.Queue[Outgoing | None] = queue.Queue(maxsize=depth)
-        self._done: queue.Queue[tuple[Outgoing, Delivery]] = queue.Queue()
-        self._error: BaseException | None = None
-        self._stopped = threading.Event()
-        # started by the first submit: a producer may fork before, while this process has one thread
-        self._thread = threading.Thread(target=self._run, name="digest-smtp", daemon=True)
-
-    def _run(self) -> None:
-        while True:
-            item = self._todo.get()
-            if item is None or self._error is not None:
-                if item is None:
-                    return
-                continue
-            try:
-                delivery = self.mailer.send(self.sender, item.recipient, item.message)
-            except BaseException as err:  # noqa: BLE001 (handed to the caller's thread)
-                self._error = err
-                self._stopped.set()
-                continue
-            self._done.put((item, delivery))
-
-    def submit(self, item: Outgoing) -> None:
-        """Queue one message; waits while ``depth`` messages are ahead of it."""
-        if not self._thread.is_alive() and self._thread.ident is None:
-            self._thread.start()
-        while not self._stopped.is_set():
-            try:
-                self._todo.put(item, timeout=0.1)
-                return
-            except queue.Full:
-                continue
-
-    def finished(self) -> Iterator[tuple[Outgoing, Delivery]]:
-        """Deliveries the server has answered since the last call."""
-        while True:
-            try:
-                yield self._done.get_nowait()
-            except queue.Empty:
-                return
-
-    def close(self) -> None:
-        """Wait for everything queued (unless stopped by an error)."""
-        if self._thread.ident is None:
-            return
-        while self._thread.is_alive():
-            try:
-                self._todo.put(None, timeout=0.1)
-                break
-            except queue.Full:
-                if self._stopped.is_set():
-                    self._drop_pending()
-        self._thread.join()
-
-    def _drop_pending(self) -> int:
-        dropped = 0
-        while True:
-            try:
-                if self._todo.get_nowait() is not None:
-                    dropped += 1
-            except queue.Empty:
-                return dropped
-
-    def drop_pending(self) -> int:
-        """Forget the messages not handed to the server yet (a stop): they go next run."""
-        return self._drop_pending()
-
-    @property
-    def error(self) -> BaseException | None:
-        """What stopped the queue (server gone after the retries, refused login), if anything."""
-        return self._error
-
-    def raise_error(self) -> None:
-        if self._error is not None:
-            raise self._error

@@ -7,7 +7,9 @@ with a finished run in the state store is never served again, which guards the
 autumn DST day and restarts. A slot missed while the machine slept or the daemon
 was down runs once at start-up when it is less than ``DIGEST_GRACE_HOURS`` old.
 A run that fails (network down, SMTP outage) is retried a few times within the
-grace period; exactly-once delivery makes retries safe.
+grace period; exactly-once delivery makes retries safe. A run whose state store
+cannot record (disk full, damaged database) is not retried: a retry would send
+what it cannot record.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from apscheduler.triggers.date import DateTrigger
 
 from .app import Digest, SendReport
 from .cron import LocalCronTrigger, parse_cron
-from .errors import DigestError
+from .errors import DigestError, StoreError
 from .model import Subscriber
 from .settings import Settings
 
@@ -111,7 +113,7 @@ class Daemon:
         self._stop.set()
 
     def install_signal_handlers(self) -> dict[int, Any]:
-        previous = {}
+        previous: dict[int, Any] = {}
         if threading.current_thread() is not threading.main_thread():
             return previous
         for number in (signal.SIGTERM, signal.SIGINT):
@@ -140,26 +142,38 @@ class Daemon:
         with self._busy:
             if self._stop.is_set():
                 return None
-            if slot and not retry and self._slot_done(slot):
-                log.info("the run for %s already happened; skipping", slot)
-                return None
-            self.runs += 1
             report: SendReport | None = None
+            retry_it = True
             try:
-                self.refresh_readers()
-                with self.app_factory(self.settings) as app:
-                    report = app.send(self.readers, source=self.source, slot=slot)
-                log.info("%s", report.summary())
-                for email, error in report.failed.items():
-                    log.warning("failed: %s: %s", email, error)
+                if slot and not retry and self._slot_done(slot):
+                    log.info("the run for %s already happened; skipping", slot)
+                    return None
+                report = self._send(slot)
+            except StoreError as err:
+                log.error("run failed: %s", err)
+                log.error("not retrying: the state store cannot record deliveries; fix it, and the next "
+                          "scheduled run (or digest send) records what is pending first")
+                retry_it = False
             except DigestError as err:
                 log.error("run failed: %s", err)
             except Exception:  # a bug: keep the daemon alive, keep the traceback
                 log.exception("run failed with an unexpected error")
-            if report is None or report.failed:
+            if retry_it and (report is None or report.incomplete):
                 self.schedule_retry(slot, retry)
             log.info("next run: %s", self.next_run_text())
             return report
+
+    def _send(self, slot: str | None) -> SendReport:
+        self.runs += 1
+        self.refresh_readers()
+        with self.app_factory(self.settings) as app:
+            report = app.send(self.readers, source=self.source, slot=slot)
+        log.info("%s", report.summary())
+        for kind, errors in (("failed", report.failed), ("deferred", report.deferred),
+                             ("uncertain", report.uncertain)):
+            for email, error in errors.items():
+                log.warning("%s: %s: %s", kind, email, error)
+        return report
 
     def refresh_readers(self) -> None:
         """Pick up readers added to or removed from the subscribers file since the last run;

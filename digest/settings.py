@@ -48,6 +48,8 @@ class Settings:
     smtp_security: str = "starttls"
     smtp_timeout: float = 30.0
     smtp_ca_file: Path | None = None
+    smtp_connections: int = 4
+    smtp_rate: float = 0.0  # messages per minute across all connections; 0 = no limit
     schedule: str = "0 7 * * 1-5"
     timezone: str = "UTC"
     max_items: int = 20
@@ -111,6 +113,13 @@ def _positive_int(value: str) -> int:
     number = int(value)
     if number < 0:
         raise ValueError("must be 0 or more")
+    return number
+
+
+def _connections(value: str) -> int:
+    number = int(value)
+    if not 1 <= number <= 32:
+        raise ValueError("must be 1-32")
     return number
 
 
@@ -227,6 +236,8 @@ _PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "DIGEST_SMTP_SECURITY": ("smtp_security", _security),
     "DIGEST_SMTP_TIMEOUT": ("smtp_timeout", _number),
     "DIGEST_SMTP_CA_FILE": ("smtp_ca_file", _path),
+    "DIGEST_SMTP_CONNECTIONS": ("smtp_connections", _connections),
+    "DIGEST_SMTP_RATE": ("smtp_rate", _number),
     "DIGEST_SCHEDULE": ("schedule", _schedule),
     "DIGEST_TIMEZONE": ("timezone", _timezone),
     "DIGEST_MAX_ITEMS": ("max_items", _positive_int),

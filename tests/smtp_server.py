@@ -73,3 +73,115 @@ def start(inbox: Inbox, *, tls: ssl.SSLContext | None = None, implicit: bool = F
     controller = Controller(inbox, **kwargs)
     controller.start()
     return controller
+
+
+@dataclass
+class Faults:
+    """What the faulty server does wrong; every list is used up front to back, one entry per event."""
+
+    greet: dict[int, str] = field(default_factory=dict)  # connection number (from 1) -> greeting instead of 220
+    mail: list[str] = field(default_factory=list)  # replies to the next MAIL commands ("" = 250, "drop" = hang up)
+    mail_always: str = ""  # the reply to every MAIL (e.g. 530), after ``mail`` is used up
+    rcpt: dict[str, str] = field(default_factory=dict)  # address -> its reply to RCPT
+    after_dot: list[str] = field(default_factory=list)  # next messages: "drop", "silence" or a reply
+    after_dot_always: str = ""  # the reply to every message, after ``after_dot`` is used up
+    connections: int = 0
+    open_now: int = 0
+    most_open: int = 0  # the most connections open at once
+    mail_commands: int = 0
+    received: list[tuple[str, bytes]] = field(default_factory=list)  # (recipient, message) the server queued
+
+    def to(self, address: str) -> int:
+        return sum(1 for recipient, _ in self.received if recipient == address)
+
+
+class FaultyServer:
+    """A small asyncio SMTP server on 127.0.0.1 that fails on purpose (see ``Faults``)."""
+
+    def __init__(self, faults: Faults) -> None:
+        self.faults = faults
+        self.port = free_port()
+        self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self._server: asyncio.AbstractServer | None = None
+
+    def start(self) -> "FaultyServer":
+        self._thread.start()
+        future = asyncio.run_coroutine_threadsafe(
+            asyncio.start_server(self._session, "127.0.0.1", self.port), self.loop)
+        self._server = future.result(5)
+        return self
+
+    def stop(self) -> None:
+        async def shutdown() -> None:
+            assert self._server is not None
+            self._server.close()
+            for task in asyncio.all_tasks():
+                if task is not asyncio.current_task():
+                    task.cancel()
+
+        asyncio.run_coroutine_threadsafe(shutdown(), self.loop).result(5)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(5)
+
+    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        faults = self.faults
+        faults.connections += 1
+        faults.open_now += 1
+        faults.most_open = max(faults.most_open, faults.open_now)
+        greeting = faults.greet.get(faults.connections, "220 faulty ESMTP")
+        try:
+            await _say(writer, greeting)
+            if greeting.startswith("220"):
+                await self._commands(reader, writer)
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            faults.open_now -= 1
+            writer.close()
+
+    async def _commands(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        recipients: list[str] = []
+        while line := await reader.readline():
+            verb = line[:4].upper()
+            if verb in (b"EHLO", b"HELO"):
+                await _say(writer, "250-faulty\r\n250 8BITMIME")
+            elif verb == b"MAIL":
+                recipients = []
+                self.faults.mail_commands += 1
+                reply = (self.faults.mail.pop(0) if self.faults.mail else "") or self.faults.mail_always or "250 OK"
+                if reply == "drop":
+                    return
+                await _say(writer, reply)
+            elif verb == b"RCPT":
+                address = line.decode().partition("<")[2].partition(">")[0]
+                reply = self.faults.rcpt.get(address, "250 OK")
+                recipients += [address] if reply.startswith("250") else []
+                await _say(writer, reply)
+            elif verb == b"DATA":
+                await _say(writer, "354 go ahead")
+                if not await self._message(reader, writer, recipients):
+                    return
+            elif verb == b"QUIT":
+                await _say(writer, "221 bye")
+                return
+            else:
+                await _say(writer, "250 OK")
+
+    async def _message(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, recipients: list[str]) -> bool:
+        data = await reader.readuntil(b"\r\n.\r\n")
+        faults = self.faults
+        action = faults.after_dot.pop(0) if faults.after_dot else faults.after_dot_always or "250 OK"
+        if action in ("drop", "silence") or action.startswith("250"):
+            faults.received.extend((recipient, data) for recipient in recipients)
+        if action == "drop":
+            return False
+        if action == "silence":
+            await asyncio.sleep(3600)
+        await _say(writer, action)
+        return True
+
+
+async def _say(writer: asyncio.StreamWriter, reply: str) -> None:
+    writer.write(reply.encode() + b"\r\n")
+    await writer.drain()

@@ -1,7 +1,8 @@
 """The state store: what each reader was sent, the runs, and the readers' own changes.
 
 One SQLite file. The schema and its migrations live in ``schema``; each table
-group is a small mixin in its own module, put together here.
+group is a small mixin in its own module, put together here. Accepted
+deliveries the database could not take wait in the ``journal`` beside it.
 """
 
 from __future__ import annotations
@@ -9,27 +10,33 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from ..errors import StoreError
 from .deliveries import Deliveries
 from .readers import Readers, ReaderState, Vote
 from .runs import Run, Runs
-from .schema import MIGRATIONS, utcnow
+from .schema import MIGRATIONS, store_error, utcnow
+from .uncertain import Uncertain
 
 __all__ = ["MIGRATIONS", "ReaderState", "Run", "Store", "Vote", "utcnow"]
 
 
-class Store(Deliveries, Runs, Readers):
+class Store(Deliveries, Runs, Readers, Uncertain):
     @classmethod
     def open(cls, path: Path) -> "Store":
+        db: sqlite3.Connection | None = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            store = cls(cls.connect(path), path)
+            db = cls.connect(path)
+            store = cls(db, path)
             store._migrate()
             return store
-        except sqlite3.DatabaseError as err:
-            raise StoreError(f"{path}: cannot open the state database ({err}); check DIGEST_STATE_DB") from err
-        except OSError as err:
-            raise StoreError(f"{path}: cannot create the state database ({err.strerror}); check DIGEST_STATE_DB") from err
+        except (sqlite3.Error, OSError) as err:
+            if db is not None:
+                db.close()
+            raise store_error(path, err) from err
+        except BaseException:
+            if db is not None:
+                db.close()
+            raise
 
     def __enter__(self) -> "Store":
         return self

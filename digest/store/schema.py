@@ -3,17 +3,25 @@
 Plain sqlite3, WAL, named parameters, schema versioned with ``PRAGMA user_version``
 and migrated on open. Each table group (deliveries, runs, readers, ...) is a small
 mixin in its own module; ``digest.store.Store`` puts them together.
+
+Every ``sqlite3.Error`` and ``OSError`` from the database, on a read or in a
+transaction, becomes one ``StoreError`` naming the file and the fix
+(``store_error``): the table mixins never translate errors themselves.
 """
 
 from __future__ import annotations
 
+import errno
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from ..errors import StoreError
+
+BUSY_SECONDS = 30  # how long a write waits for another program's lock on the database
 
 MIGRATIONS = [
     """
@@ -61,6 +69,14 @@ MIGRATIONS = [
     CREATE INDEX archive_by_day ON archive (day);
     CREATE TABLE counters (key TEXT NOT NULL, period TEXT NOT NULL, hits INTEGER NOT NULL, PRIMARY KEY (key, period));
     """,
+    # deliveries whose fate is unknown: the whole message went out, the server's reply was lost
+    """
+    CREATE TABLE uncertain (
+        message_id TEXT PRIMARY KEY, email TEXT NOT NULL, created TEXT NOT NULL,
+        papers TEXT NOT NULL, error TEXT NOT NULL, resolved TEXT
+    );
+    CREATE INDEX uncertain_by_email ON uncertain (email, created);
+    """,
 ]
 
 
@@ -68,16 +84,98 @@ def utcnow() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def store_error(path: Path, err: BaseException) -> StoreError:
+    """One line naming the database, what is wrong with it and what to do."""
+    if isinstance(err, StoreError):
+        return err
+    text = str(err).lower()
+    code = getattr(err, "errno", None)
+    if "locked" in text or "busy" in text:
+        problem = f"is locked by another program for more than {BUSY_SECONDS} s; stop it, or wait, and run again"
+    elif "full" in text or code in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+        problem = "cannot be written: the disk is full; free some space and run again"
+    elif "disk i/o error" in text:
+        problem = "cannot be written (disk I/O error): the disk is full or failing; free some space or check it"
+    elif "not a database" in text or "malformed" in text or "corrupt" in text:
+        problem = (f"is damaged ({err}); restore it from a backup, or move it away to start a new history "
+                   "(set DIGEST_STATE_DB)")
+    elif "readonly" in text or "read-only" in text or code in (errno.EROFS, errno.EACCES, errno.EPERM):
+        problem = (f"cannot be written ({_reason(err)}); make it and its folder writable, "
+                   "or set DIGEST_STATE_DB to a writable place")
+    elif code in (errno.ENOTDIR, errno.EEXIST):
+        problem = f"cannot be created ({_reason(err)}): a file is in the way of its folder; set DIGEST_STATE_DB"
+    else:
+        problem = f"cannot be used ({_reason(err)}); check DIGEST_STATE_DB"
+    return StoreError(f"the state database {path} {problem}")
+
+
+def _reason(err: BaseException) -> str:
+    return getattr(err, "strerror", None) or str(err) or type(err).__name__
+
+
+@contextmanager
+def guarded(path: Path) -> Iterator[None]:
+    """Turn database and file-system errors inside the block into a ``StoreError``."""
+    try:
+        yield
+    except (sqlite3.Error, OSError) as err:
+        raise store_error(path, err) from err
+
+
+class _Cursor:
+    """A cursor whose reads map errors like the connection does (a damaged page shows up late)."""
+
+    def __init__(self, cursor: sqlite3.Cursor, path: Path) -> None:
+        self._cursor, self._path = cursor, path
+
+    @property
+    def lastrowid(self) -> int | None:
+        return self._cursor.lastrowid
+
+    @property
+    def rowcount(self) -> int:
+        return self._cursor.rowcount
+
+    def fetchone(self) -> Any:
+        with guarded(self._path):
+            return self._cursor.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        with guarded(self._path):
+            return self._cursor.fetchall()
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.fetchall())
+
+
+class _Database:
+    """``sqlite3.Connection``'s execute calls, with errors mapped to ``StoreError``."""
+
+    def __init__(self, db: sqlite3.Connection, path: Path) -> None:
+        self.raw, self._path = db, path
+
+    def execute(self, sql: str, parameters: Any = ()) -> _Cursor:
+        with guarded(self._path):
+            return _Cursor(self.raw.execute(sql, parameters), self._path)
+
+    def executemany(self, sql: str, rows: Any) -> _Cursor:
+        with guarded(self._path):
+            return _Cursor(self.raw.executemany(sql, rows), self._path)
+
+    def close(self) -> None:
+        self.raw.close()
+
+
 class Connection:
     """The open database: migrations, transactions, closing. Table mixins build on it."""
 
     def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
-        self.db = connection
+        self.db = _Database(connection, path)
         self.path = path
 
     @classmethod
     def connect(cls, path: Path) -> sqlite3.Connection:
-        db = sqlite3.connect(path, timeout=30, isolation_level=None)
+        db = sqlite3.connect(path, timeout=BUSY_SECONDS, isolation_level=None)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA foreign_keys=ON")
@@ -95,13 +193,21 @@ class Connection:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
+        """One write transaction; any failure inside it (disk full, damaged page) is a ``StoreError``."""
         self.db.execute("BEGIN IMMEDIATE")
         try:
-            yield
+            with guarded(self.path):
+                yield
+                self.db.raw.execute("COMMIT")
         except BaseException:
-            self.db.execute("ROLLBACK")
+            self._rollback()
             raise
-        self.db.execute("COMMIT")
+
+    def _rollback(self) -> None:
+        try:
+            self.db.raw.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass  # no transaction left to roll back (SQLite already did, e.g. on a full disk)
 
     def close(self) -> None:
         self.db.close()

@@ -1,0 +1,201 @@
+"""The send pipeline: produce, deliver, record (with the journal), under the send lock.
+
+``send_digests`` is what ``Digest.send`` does. Each stage has its module and
+each fault rule its home:
+
+- ``produce``: the messages, built here or by a forked child that never
+  outlives its parent nor keeps the lock;
+- ``deliver``: the SMTP sender thread; what a server reply means is decided by
+  ``digest.mail`` (retry, defer, fail, uncertain, stop the run);
+- ``record``: the store, or the journal when the store fails, after which
+  nothing more is handed to the server;
+- here: the order of things. Replay the journal before anything is sent; then
+  decide who is due today (once a day; a reader whose last digest is uncertain
+  gets it once more; two uncertain ones wait for tomorrow); then send.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from contextlib import closing
+from email.utils import parseaddr
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import StoreError
+from ..lock import SendLock
+from ..mail import Mailer
+from ..model import Listing, Subscriber
+from ..store import Store
+from ..store.journal import Journal
+from .deliver import Outgoing, Pace, SendQueue
+from .produce import PRODUCER_MIN, produce
+from .record import Recorder
+from .report import SendReport
+
+if TYPE_CHECKING:
+    from ..app import Digest
+
+__all__ = ["PRODUCER_MIN", "Outgoing", "SendReport", "lock_path", "send_digests"]
+
+log = logging.getLogger("digest")
+Progress = Callable[[int, int], None]
+
+
+def lock_path(state_db: Path) -> Path:
+    return state_db.with_name(state_db.name + ".lock")
+
+
+def send_digests(app: "Digest", readers: Sequence[Subscriber], *, source: str | None = None,
+                 dry_run: bool = False, outbox: Path | None = None, force: bool = False, offline: bool = False,
+                 progress: Progress | None = None, slot: str | None = None) -> SendReport:
+    listing = app.load_listing(source, offline=offline)
+    for warning in listing.warnings:
+        log.warning("warning: %s", warning)
+    for note in listing.notes:
+        log.warning("%s", note)
+    report = SendReport()
+    if not listing.papers:
+        report.note = "; ".join(listing.notes) or "no papers listed"
+        if not dry_run:
+            _record_empty_run(app, slot, report.note)
+        return report
+    mailer = None if dry_run else Mailer(app.settings)  # checks the SMTP settings before anything is opened
+    db = app.settings.state_db
+    with SendLock(lock_path(db)) as lock, Store.open(db) as store:
+        if mailer is not None:
+            _replay(Journal.beside(db), store)
+        todo = due_today(app, store, readers, force, report)
+        sent = {} if force else store.all_sent_ids()
+        if mailer is None:
+            _write_all(app, listing, todo, sent, outbox, report, progress)
+            return report
+        Session(app, store, mailer, report, lock, progress).run(listing, todo, sent, slot)
+    return report
+
+
+def _replay(journal: Journal, store: Store) -> None:
+    """Deliveries a failed store could not take are recorded before anything is sent."""
+    waiting = len(journal.pending())
+    try:
+        journal.replay(store)
+    except StoreError as err:
+        raise StoreError(f"refusing to send: {waiting} deliveries the server answered wait in {journal.path} "
+                         f"to be recorded, and {err}") from err
+    journal.check_writable()
+
+
+def due_today(app: "Digest", store: Store, readers: Sequence[Subscriber], force: bool,
+              report: SendReport) -> list[Subscriber]:
+    """The readers to send to: once a day, and at most one extra copy after a lost reply."""
+    if force:
+        return [reader for reader in readers if reader.enabled]
+    start = app.start_of_today()
+    done = store.readers_sent_since(start)
+    uncertain = store.uncertain_since(start)
+    todo = []
+    for reader in readers:
+        email = reader.email.lower()
+        if email in done:
+            log.info("%s already got today's digest; skipped (--force sends again)", reader.email)
+            report.nothing_new.append(reader.email)
+            report.already_today.append(reader.email)
+        elif uncertain.get(email, 0) >= 2:
+            log.warning("%s: the server's reply was lost twice today; not sending again before tomorrow", reader.email)
+            report.nothing_new.append(reader.email)
+        elif reader.enabled:
+            if email in uncertain:
+                log.warning("%s: sending again, the server's reply to today's digest was lost "
+                            "(it may arrive twice)", reader.email)
+            todo.append(reader)
+    return todo
+
+
+def _write_all(app: "Digest", listing: Listing, todo: list[Subscriber], sent: Any, outbox: Path | None,
+               report: SendReport, progress: Progress | None) -> None:
+    """--dry-run: .eml files instead of SMTP; nothing recorded."""
+    with closing(produce(app, listing, todo, sent)) as produced:
+        for number, (reader, item) in enumerate(produced, 1):
+            if item is None:
+                report.nothing_new.append(reader.email)
+            else:
+                report.written.append(app._write_eml(reader, item, outbox))
+            if progress:
+                progress(number, len(todo))
+
+
+class Session:
+    """One real send: produce, hand to the server, record; finish the run whatever happens."""
+
+    def __init__(self, app: "Digest", store: Store, mailer: Mailer, report: SendReport, lock: SendLock,
+                 progress: Progress | None) -> None:
+        self.app, self.store, self.report, self.lock, self.progress = app, store, report, lock, progress
+        self.outgoing = pool(app.settings, mailer, halt=app.stopping)
+        self.recorder = Recorder(store, Journal.beside(app.settings.state_db), report)
+
+    def run(self, listing: Listing, todo: list[Subscriber], sent: Any, slot: str | None) -> None:
+        self.store.record_seen(listing.papers)
+        run_id = self.store.start_run(self.app.today().isoformat(), slot)
+        error: str | None = None
+        try:
+            self._deliver(listing, todo, sent)
+        except BaseException as err:
+            error = str(err) or type(err).__name__
+            raise
+        finally:
+            self.outgoing.close()  # the messages in hand finish; the queue waits unless stopped
+            if self.app.stopping.is_set():
+                self.report.stopped += self.outgoing.dropped
+            self.recorder.record(list(self.outgoing.finished()))
+            error = error or _text(self.outgoing.error) or _text(self.recorder.broken)
+            self._finish(run_id, error)
+        self.outgoing.raise_error()
+        self.recorder.raise_if_broken()
+
+    def _deliver(self, listing: Listing, todo: list[Subscriber], sent: Any) -> None:
+        with closing(produce(self.app, listing, todo, sent, self.lock)) as produced:
+            for number, (reader, item) in enumerate(produced, 1):
+                if self.app.stopping.is_set():
+                    self.report.stopped = len(todo) - number + 1
+                    break
+                if item is None:
+                    self.report.nothing_new.append(reader.email)
+                elif not self._hand_over(item):
+                    break
+                if self.progress:
+                    self.progress(number, len(todo))
+
+    def _hand_over(self, item: Outgoing) -> bool:
+        """Queue one message and record what was answered; False: stop (server gone, store broken)."""
+        self.outgoing.submit(item)
+        self.recorder.record(list(self.outgoing.finished()))
+        if self.recorder.broken is not None:
+            self.outgoing.stop()  # nothing more goes out that could not be recorded
+            return False
+        return self.outgoing.error is None
+
+    def _finish(self, run_id: int, error: str | None) -> None:
+        report = self.report
+        try:
+            self.store.finish_run(run_id, len(report.sent), len(report.nothing_new),
+                                  len(report.failed) + len(report.deferred), error=error)
+        except StoreError as err:
+            if error is None:
+                raise
+            log.error("could not record the end of the run: %s", err)
+
+
+def pool(settings: Any, first: Mailer, halt: Any = None) -> SendQueue:
+    """``DIGEST_SMTP_CONNECTIONS`` mailers sharing one tally, paced by ``DIGEST_SMTP_RATE``."""
+    mailers = [first] + [Mailer(settings, tally=first.tally) for _ in range(settings.smtp_connections - 1)]
+    return SendQueue(mailers, parseaddr(settings.from_addr)[1], pace=Pace(settings.smtp_rate), halt=halt)
+
+
+def _text(err: BaseException | None) -> str | None:
+    return (str(err) or type(err).__name__) if err is not None else None
+
+
+def _record_empty_run(app: "Digest", slot: str | None, note: str) -> None:
+    with Store.open(app.settings.state_db) as store:
+        store.finish_run(store.start_run(app.today().isoformat(), slot), 0, 0, 0, note=note)

@@ -1,0 +1,157 @@
+"""Deliver: sender threads talk SMTP while the caller's thread builds and records.
+
+SMTP is mostly waiting for the server's reply; sender threads (the wait releases
+the GIL) let rendering and building overlap it. Each thread has its own
+connection (``DIGEST_SMTP_CONNECTIONS``, one ``Mailer`` each, all with the same
+security, login and retry rules) and takes the next message from one queue fed
+by the one producer; ``DIGEST_SMTP_RATE`` paces them together. A message whose
+connection drops before the end of DATA is retried (on a new connection) by the
+thread that holds it; the others go on. Results come back to the caller's
+thread, which records them: a message counts as sent only after the server
+accepted it. A fatal error (server gone after the retries, refused login) stops
+the queue once: the messages in hand finish, the ones behind are neither sent
+nor recorded, so the next run sends them.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+from ..mail import Delivery, Mailer
+
+
+@dataclass
+class Outgoing:
+    """One built message on its way, with what to record once the server has answered."""
+
+    recipient: str
+    message_id: str
+    message: bytes
+    paper_ids: list[str]
+
+
+class Pace:
+    """At most ``per_minute`` messages a minute across every connection (0: no limit)."""
+
+    def __init__(self, per_minute: float) -> None:
+        self.interval = 60.0 / per_minute if per_minute > 0 else 0.0
+        self._next = 0.0
+        self._lock = threading.Lock()
+
+    def wait(self, halted: Callable[[], bool]) -> bool:
+        """Wait for this message's turn; False if the queue was halted meanwhile."""
+        if self.interval:
+            with self._lock:
+                turn = max(time.monotonic(), self._next)
+                self._next = turn + self.interval
+            while not halted() and time.monotonic() < turn:
+                time.sleep(min(turn - time.monotonic(), 0.05))
+        return not halted()
+
+
+class SendQueue:
+    def __init__(self, mailers: Mailer | Sequence[Mailer], sender: str, depth: int = 4,
+                 pace: Pace | None = None, halt: threading.Event | None = None) -> None:
+        """``halt`` (a stop signal): no connection starts another message; the ones in hand finish."""
+        self.mailers = [mailers] if isinstance(mailers, Mailer) else list(mailers)
+        self.sender = sender
+        self.pace = pace or Pace(0)
+        self.halt = halt or threading.Event()
+        self.dropped = 0  # messages never handed to the server (stopped, halted): they go next run
+        self._todo: queue.Queue[Outgoing | None] = queue.Queue(maxsize=max(depth, 2 * len(self.mailers)))
+        self._done: queue.Queue[tuple[Outgoing, Delivery]] = queue.Queue()
+        self._error: BaseException | None = None
+        self._error_lock = threading.Lock()
+        self._stopped = threading.Event()
+        # started by the first submit: a producer may fork before, while this process has one thread
+        self._threads = [threading.Thread(target=self._run, args=(mailer,), name=f"digest-smtp-{number}", daemon=True)
+                         for number, mailer in enumerate(self.mailers, 1)]
+
+    def _run(self, mailer: Mailer) -> None:
+        try:
+            while (item := self._todo.get()) is not None:
+                if not self.pace.wait(self._halted):
+                    self._count_dropped(1)
+                    continue
+                try:
+                    delivery = mailer.send(self.sender, item.recipient, item.message)
+                except BaseException as err:  # noqa: BLE001 (handed to the caller's thread)
+                    self._fail(err)
+                    continue
+                self._done.put((item, delivery))
+        finally:
+            mailer.close()
+
+    def _halted(self) -> bool:
+        return self._stopped.is_set() or self.halt.is_set()
+
+    def _count_dropped(self, number: int) -> None:
+        with self._error_lock:
+            self.dropped += number
+
+    def _fail(self, err: BaseException) -> None:
+        """The first fatal error stops every connection; later ones (the same outage) are not news."""
+        with self._error_lock:
+            if self._error is None:
+                self._error = err
+        self._stopped.set()
+
+    def submit(self, item: Outgoing) -> None:
+        """Queue one message; waits while the queue is full."""
+        if self._threads[0].ident is None:
+            for thread in self._threads:
+                thread.start()
+        while not self._stopped.is_set():
+            try:
+                self._todo.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def finished(self) -> Iterator[tuple[Outgoing, Delivery]]:
+        """Deliveries the server has answered since the last call."""
+        while True:
+            try:
+                yield self._done.get_nowait()
+            except queue.Empty:
+                return
+
+    def stop(self) -> int:
+        """Hand nothing more to the server (the messages in hand finish); returns how many were dropped."""
+        self._stopped.set()
+        return self.drop_pending()
+
+    def drop_pending(self) -> int:
+        """Forget the messages not handed to the server yet: they go next run."""
+        dropped = 0
+        while True:
+            try:
+                if self._todo.get_nowait() is not None:
+                    dropped += 1
+            except queue.Empty:
+                self._count_dropped(dropped)
+                return dropped
+
+    def close(self) -> None:
+        """Wait for everything queued (unless stopped) and for the messages in hand; then disconnect."""
+        if self._threads[0].ident is None:
+            return
+        if self._halted():
+            self.drop_pending()
+        for _ in self._threads:
+            self._todo.put(None)  # one end mark per thread; the threads keep taking, so there is room
+        for thread in self._threads:
+            thread.join()
+
+    @property
+    def error(self) -> BaseException | None:
+        """What stopped the queue (server gone after the retries, refused login), if anything."""
+        return self._error
+
+    def raise_error(self) -> None:
+        if self._error is not None:
+            raise self._error

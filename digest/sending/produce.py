@@ -1,0 +1,141 @@
+"""Produce: each reader's message, in order, built here or by a forked child for big lists.
+
+Ranking, rendering and building are CPU work, sending is mostly waiting for the
+server. For a big list (and a single-threaded process: forking a threaded one is
+unsafe) a forked child does the CPU work on another core and hands the built
+messages over a bounded queue. The child records nothing, holds nothing and
+outlives nothing:
+
+- it closes its inherited copy of the send lock at once, so a killed parent
+  never leaves the lock held;
+- it asks the kernel to kill it when its parent dies (``PR_SET_PDEATHSIG`` on
+  Linux) and, everywhere, gives up when its parent is gone while it waits;
+- it restores the default SIGTERM (the CLI's "finish the message in hand"
+  handler is the parent's business) and ignores SIGINT (Ctrl-C reaches the
+  whole process group; the parent decides);
+- the parent never waits for it without a bound: terminate, join with a
+  timeout, then kill.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import multiprocessing
+import os
+import queue
+import signal
+from collections.abc import Generator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from ..errors import DigestError
+from ..keywords import parse_profile
+from ..model import Listing, Subscriber
+from ..rank import fork_is_safe, rank
+from .deliver import Outgoing
+
+if TYPE_CHECKING:
+    from ..app import Digest
+    from ..lock import SendLock
+
+log = logging.getLogger("digest")
+
+PRODUCER_MIN = 200  # readers; below this a second process is not worth starting
+JOIN_SECONDS = 2.0  # how long the parent waits for a terminated child before killing it
+PR_SET_PDEATHSIG = 1
+
+Produced = Generator[tuple[Subscriber, Outgoing | None], None, None]
+
+
+def produce(app: "Digest", listing: Listing, readers: Sequence[Subscriber], sent: Mapping[str, set[str]],
+            lock: "SendLock | None" = None) -> Produced:
+    """Each reader with its built message (None: nothing new), in the readers' order."""
+    if len(readers) >= PRODUCER_MIN and fork_is_safe():
+        log.info("building %d messages in a second process while sending", len(readers))
+        yield from _from_child(app, listing, readers, sent, lock)
+        return
+    for reader, picks in app.rank_readers(listing, readers, sent):
+        yield reader, app._prepare(reader, picks)
+
+
+def _from_child(app: "Digest", listing: Listing, readers: Sequence[Subscriber],
+                sent: Mapping[str, set[str]], lock: "SendLock | None") -> Produced:
+    context = multiprocessing.get_context("fork")
+    channel = context.Queue(maxsize=64)  # bounds memory: the child waits for the sender
+    child = context.Process(target=_child_main, args=(app, listing, readers, sent, channel, lock, os.getpid()),
+                            name="digest-render", daemon=True)
+    child.start()
+    try:
+        for _ in readers:
+            message = _receive(channel, child)
+            if isinstance(message, BaseException):
+                raise message
+            number, item = message
+            yield readers[number], item
+    finally:
+        _end(child)
+        channel.close()
+        channel.cancel_join_thread()
+
+
+def _end(child: Any) -> None:
+    """Stop the child, waiting a bounded time: SIGTERM, then SIGKILL."""
+    if child.is_alive():
+        child.terminate()
+        child.join(JOIN_SECONDS)
+    if child.is_alive():
+        log.warning("the rendering process did not stop; killing it")
+        child.kill()
+    child.join(JOIN_SECONDS)
+
+
+def _receive(channel: Any, child: Any) -> Any:
+    while True:
+        try:
+            return channel.get(timeout=1.0)
+        except queue.Empty:
+            if not child.is_alive():
+                raise DigestError(f"the rendering process stopped unexpectedly (exit code {child.exitcode})") from None
+
+
+def _child_main(app: "Digest", listing: Listing, readers: Sequence[Subscriber], sent: Mapping[str, set[str]],
+                channel: Any, lock: "SendLock | None", parent: int) -> None:
+    """In the forked child: let go of the parent's things, then build each message in order."""
+    if lock is not None:
+        lock.close_inherited()
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with(parent)
+    try:
+        index = app.make_index(listing.papers)
+        for number, reader in enumerate(readers):
+            picks = rank(index, parse_profile(reader.keywords), sent=sent.get(reader.email.lower(), set()),
+                         selection=app.selection_for(reader))
+            _put(channel, (number, app._prepare(reader, picks)), parent)
+    except BaseException as err:  # noqa: BLE001 (handed to the parent, which raises it)
+        _put(channel, err if isinstance(err, DigestError) else DigestError(f"rendering failed: {err!r}"), parent)
+    finally:
+        channel.close()
+        channel.join_thread()
+
+
+def _die_with(parent: int) -> None:
+    """Ask Linux to SIGKILL this process when the parent dies (elsewhere ``_put`` notices)."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        pass
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+
+
+def _put(channel: Any, message: Any, parent: int) -> None:
+    """Put, waiting for room while the parent lives."""
+    while True:
+        try:
+            channel.put(message, timeout=1.0)
+            return
+        except queue.Full:
+            if os.getppid() != parent:
+                os._exit(1)

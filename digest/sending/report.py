@@ -1,0 +1,36 @@
+"""What a send did, for the summary line, the exit code and the daemon's retry."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass
+class SendReport:
+    sent: list[str] = field(default_factory=list)
+    nothing_new: list[str] = field(default_factory=list)
+    already_today: list[str] = field(default_factory=list)  # also in nothing_new: got today's digest before
+    failed: dict[str, str] = field(default_factory=dict)  # a 5xx for this reader: retried next run
+    deferred: dict[str, str] = field(default_factory=dict)  # a 4xx after the retries: retried next run
+    uncertain: dict[str, str] = field(default_factory=dict)  # the server's reply was lost: the next run decides
+    written: list[Path] = field(default_factory=list)
+    note: str = ""
+    stopped: int = 0  # readers left for the next run after a stop signal
+
+    @property
+    def incomplete(self) -> bool:
+        """Some reader is left for the next run (the exit code is 1, the daemon retries)."""
+        return bool(self.failed or self.deferred or self.uncertain or self.stopped)
+
+    def summary(self) -> str:
+        parts = [f"sent {len(self.sent)}", f"nothing new {len(self.nothing_new)}", f"failed {len(self.failed)}"]
+        if self.deferred:
+            parts.append(f"deferred {len(self.deferred)} (retried next run)")
+        if self.uncertain:
+            parts.append(f"uncertain {len(self.uncertain)} (the server's reply was lost; the next run sends once more)")
+        if self.written:
+            parts.append(f"written {len(self.written)} (dry run)")
+        if self.stopped:
+            parts.append(f"stopped early, {self.stopped} left for the next run")
+        return ", ".join(parts) + (f" ({self.note})" if self.note else "")

@@ -1,0 +1,208 @@
+"""The send pipeline under faults: each rule of issue #11, against a server that fails on purpose.
+
+``faulty`` (tests/smtp_server.py) is a small real SMTP server on 127.0.0.1 that
+drops the connection after the final ".", never answers it, refuses one
+mailbox with 452, greets with 421, or answers 530/552 to everyone; it counts
+what it queued, so "delivered once" is counted at the server.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from digest.app import Digest
+from digest.model import Subscriber
+from digest.settings import load_settings
+from digest.store import Store
+
+from .conftest import FIXTURES
+from .smtp_server import Faults, FaultyServer
+
+ADA, BOB, CAROL = "ada@example.org", "bob@example.org", "carol@example.org"
+READERS = [Subscriber(email, ("reward model", "exploration")) for email in (ADA, BOB, CAROL)]
+
+
+@pytest.fixture
+def faults() -> Faults:
+    return Faults()
+
+
+@pytest.fixture
+def faulty(faults):
+    server = FaultyServer(faults).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(autouse=True)
+def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real backoff is seconds; the retry rules are the same with a short one."""
+    monkeypatch.setattr("digest.mail.BACKOFF", (0.01, 0.01, 0.01, 0.01))
+
+
+def env_for(port: int, tmp_path: Path, **extra: str) -> dict[str, str]:
+    return {"DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(port), "DIGEST_SMTP_SECURITY": "none",
+            "DIGEST_FROM": "Digest <digest@example.com>", "DIGEST_STATE_DB": str(tmp_path / "state.db"),
+            "DIGEST_MIN_SCORE": "1", "DIGEST_SMTP_TIMEOUT": "2",
+            "DIGEST_SMTP_CONNECTIONS": "1", **extra}  # one connection: the faults apply in order
+
+
+def send(server, tmp_path: Path, readers=READERS, **extra: str):
+    settings = load_settings(None, env_for(server.port, tmp_path, **extra))
+    with Digest(settings) as app:
+        return app.send(readers, source=str(FIXTURES / "papers.jsonl"))
+
+
+def use_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+
+
+# 1. an ambiguous end of DATA ---------------------------------------------------------------
+
+@pytest.mark.parametrize("lost", ["drop", "silence"])
+def test_a_reply_lost_after_the_message_is_not_resent_in_the_same_run(faulty, faults, tmp_path, lost):
+    faults.after_dot.append(lost)  # the server queues ada's digest, then its reply is lost
+
+    report = send(faulty, tmp_path, DIGEST_SMTP_TIMEOUT="1")
+
+    assert faults.to(ADA) == 1, "an ambiguous delivery must not be sent again in the same run"
+    assert list(report.uncertain) == [ADA] and "may have been delivered" in report.uncertain[ADA]
+    assert sorted(report.sent) == [BOB, CAROL] and faults.to(BOB) == faults.to(CAROL) == 1
+
+
+def test_the_next_run_sends_an_uncertain_digest_once_more_and_then_never_again(faulty, faults, tmp_path):
+    faults.after_dot.append("drop")
+    send(faulty, tmp_path)
+
+    second = send(faulty, tmp_path)
+    third = send(faulty, tmp_path)
+
+    assert second.sent == [ADA] and sorted(second.nothing_new) == [BOB, CAROL]
+    assert third.sent == [] and len(third.nothing_new) == 3
+    assert faults.to(ADA) == 2, "at most one extra copy"
+
+
+def test_two_lost_replies_in_a_day_wait_for_tomorrow_not_for_ever(faulty, faults, tmp_path):
+    faults.after_dot += ["drop", "drop"]
+    send(faulty, tmp_path, readers=READERS[:1])
+    send(faulty, tmp_path, readers=READERS[:1])
+
+    third = send(faulty, tmp_path, readers=READERS[:1])
+
+    assert third.sent == [] and faults.to(ADA) == 2
+    with Store.open(tmp_path / "state.db") as store:
+        assert store.sent_ids(ADA) == set(), "unconfirmed papers stay unsent: tomorrow's digest has them again"
+
+
+def test_status_shows_an_uncertain_delivery_until_a_later_digest_settles_it(faulty, faults, tmp_path,
+                                                                            monkeypatch, run_cli):
+    faults.after_dot.append("drop")
+    send(faulty, tmp_path, readers=READERS[:1])
+    use_env(monkeypatch, env_for(faulty.port, tmp_path))
+
+    code, out, _ = run_cli("status")
+    assert code == 0 and "uncertain: 1 deliveries" in out and ADA in out
+
+    send(faulty, tmp_path, readers=READERS[:1])
+    code, out, _ = run_cli("status")
+    assert code == 0 and "uncertain" not in out
+
+
+def test_the_cli_names_the_uncertain_reader_and_exits_1(faulty, faults, tmp_path, monkeypatch, run_cli):
+    faults.after_dot.append("drop")
+    use_env(monkeypatch, env_for(faulty.port, tmp_path, DIGEST_TO=ADA, DIGEST_KEYWORDS="exploration"))
+
+    code, out, err = run_cli("send", "--source", str(FIXTURES / "papers.jsonl"))
+
+    assert code == 1
+    assert f"digest: uncertain: {ADA}: the server's reply to the message was lost" in err
+    assert "uncertain 1" in out
+
+
+# 4. one reader's 4xx, 421, and account-wide refusals ---------------------------------------
+
+def test_a_persistent_452_for_one_mailbox_defers_that_reader_and_the_batch_goes_on(faulty, faults, tmp_path):
+    faults.rcpt[BOB] = "452 4.2.2 mailbox full"
+
+    first = send(faulty, tmp_path)
+    faults.rcpt.clear()
+    second = send(faulty, tmp_path)
+
+    assert sorted(first.sent) == [ADA, CAROL]
+    assert list(first.deferred) == [BOB] and "452 4.2.2 mailbox full" in first.deferred[BOB]
+    assert second.sent == [BOB]
+    assert [faults.to(r) for r in (ADA, BOB, CAROL)] == [1, 1, 1]
+
+
+def test_a_deferred_reader_is_named_on_stderr(faulty, faults, tmp_path, monkeypatch, run_cli):
+    faults.rcpt[ADA] = "452 4.2.2 mailbox full"
+    use_env(monkeypatch, env_for(faulty.port, tmp_path, DIGEST_TO=ADA, DIGEST_KEYWORDS="exploration"))
+
+    code, out, err = run_cli("send", "--source", str(FIXTURES / "papers.jsonl"))
+
+    assert code == 1 and f"digest: deferred: {ADA}: 452 4.2.2 mailbox full" in err
+    assert "deferred 1" in out
+
+
+def test_a_421_greeting_on_connect_and_on_reconnect_is_retried(faulty, faults, tmp_path):
+    faults.greet[1] = "421 4.3.2 busy, try again"
+    faults.mail += ["", "421 4.4.2 closing connection"]  # bob's MAIL: the server hangs up
+    faults.greet[3] = "421 4.3.2 still busy"  # and is busy on the reconnect
+
+    report = send(faulty, tmp_path)
+
+    assert sorted(report.sent) == [ADA, BOB, CAROL]
+    assert [faults.to(r) for r in (ADA, BOB, CAROL)] == [1, 1, 1]
+    assert faults.connections == 4
+
+
+def test_530_for_every_reader_is_one_line_with_the_fix(faulty, faults, tmp_path, monkeypatch, run_cli):
+    faults.mail_always = "530 5.7.0 Authentication required"
+    use_env(monkeypatch, env_for(faulty.port, tmp_path))
+    subscribers = tmp_path / "subscribers.toml"
+    subscribers.write_text("".join(f'[[subscribers]]\nemail = "r{n}@example.org"\nkeywords = ["exploration"]\n'
+                                   for n in range(50)), encoding="utf-8")
+
+    code, out, err = run_cli("send", "--subscribers", str(subscribers), "--source", str(FIXTURES / "papers.jsonl"))
+
+    assert code == 1
+    assert err.strip().splitlines() == [
+        "digest: error: the SMTP server requires a login (530 5.7.0 Authentication required): set "
+        "DIGEST_SMTP_USER and DIGEST_SMTP_PASSWORD (with DIGEST_SMTP_SECURITY=starttls or ssl)"]
+    assert faults.mail_commands == 1
+
+
+def test_552_for_every_reader_stops_the_run_once_with_the_fix(faulty, faults, tmp_path, monkeypatch, run_cli):
+    faults.after_dot_always = "552 5.3.4 message size exceeds limit"
+    use_env(monkeypatch, env_for(faulty.port, tmp_path))
+    subscribers = tmp_path / "subscribers.toml"
+    subscribers.write_text("".join(f'[[subscribers]]\nemail = "r{n}@example.org"\nkeywords = ["exploration"]\n'
+                                   for n in range(50)), encoding="utf-8")
+
+    code, _, err = run_cli("send", "--subscribers", str(subscribers), "--source", str(FIXTURES / "papers.jsonl"))
+
+    lines = err.strip().splitlines()
+    assert code == 1 and len(lines) == 1
+    assert "552 5.3.4 message size exceeds limit" in lines[0] and "DIGEST_MAX_ITEMS" in lines[0]
+    assert faults.mail_commands == 3
+
+
+def test_a_552_for_one_reader_among_accepted_ones_fails_only_that_reader(faulty, faults, tmp_path):
+    faults.after_dot += ["250 OK", "552 5.3.4 too big for this mailbox"]
+
+    report = send(faulty, tmp_path)
+
+    assert sorted(report.sent) == [ADA, CAROL] and list(report.failed) == [BOB]
+
+
+def test_digest_check_reports_a_busy_server_in_one_line(faulty, faults, tmp_path, monkeypatch, run_cli):
+    faults.greet[1] = "421 4.3.2 busy, try again"
+    use_env(monkeypatch, env_for(faulty.port, tmp_path, DIGEST_TO=ADA, DIGEST_KEYWORDS="exploration"))
+
+    code, _, err = run_cli("check")
+
+    assert code == 1 and err.strip().splitlines() == [
+        f"digest: error: the SMTP server 127.0.0.1:{faulty.port} is busy (421 4.3.2 busy, try again); try again later"]
