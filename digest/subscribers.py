@@ -7,6 +7,8 @@
     max_items = 10        # optional
     min_score = 2.0       # optional
     enabled = true        # optional
+    library = "ada.bib"   # optional: liked papers (BibTeX, RIS, Zotero CSV, arXiv ids),
+                          # relative to this file
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from .keywords import parse_profile, split_keywords
 from .model import Subscriber
 from .settings import Settings, _EMAIL
 
-_FIELDS = {"email", "name", "keywords", "max_items", "min_score", "enabled"}
+_FIELDS = {"email", "name", "keywords", "max_items", "min_score", "enabled", "library"}
 
 
 def load_subscribers(path: Path) -> list[Subscriber]:
@@ -40,7 +42,7 @@ def load_subscribers(path: Path) -> list[Subscriber]:
     seen: set[str] = set()
     for number, table in enumerate(tables, 1):
         try:
-            reader = subscriber_from_table(table)
+            reader = subscriber_from_table(table, path.parent)
         except (ConfigError, KeywordError) as err:
             problems.append(f"subscriber {number}: {err}")
             continue
@@ -53,7 +55,7 @@ def load_subscribers(path: Path) -> list[Subscriber]:
     return readers
 
 
-def subscriber_from_table(table: Any) -> Subscriber:
+def subscriber_from_table(table: Any, folder: Path | None = None) -> Subscriber:
     if not isinstance(table, dict):
         raise ConfigError("not a table")
     unknown = set(table) - _FIELDS
@@ -75,7 +77,18 @@ def subscriber_from_table(table: Any) -> Subscriber:
         max_items=_optional(table, "max_items", int),
         min_score=_optional(table, "min_score", (int, float)),
         enabled=bool(table.get("enabled", True)),
+        library=_library(table, folder),
     )
+
+
+def _library(table: dict[str, Any], folder: Path | None) -> Path | None:
+    value = table.get("library")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"library must be the path of a file, not {value!r}")
+    path = Path(value.strip()).expanduser()
+    return path if path.is_absolute() or folder is None else folder / path
 
 
 def _optional(table: dict[str, Any], key: str, kind: Any) -> Any:
@@ -95,4 +108,4 @@ def subscribers_from_settings(settings: Settings, path: Path | None = None) -> l
     if not settings.keywords:
         raise ConfigError("no readers: set DIGEST_KEYWORDS (and DIGEST_TO), or DIGEST_SUBSCRIBERS")
     parse_profile(settings.keywords)
-    return [Subscriber(email=settings.to, keywords=tuple(split_keywords(settings.keywords)))]
+    return [Subscriber(email=settings.to, keywords=tuple(split_keywords(settings.keywords)), library=settings.library)]
