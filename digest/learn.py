@@ -32,6 +32,7 @@ import weakref
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from .text import STOPWORDS, words
@@ -47,7 +48,9 @@ DISLIKE_FLOOR = 0.25
 PENALTY_CAP = 3.0
 UNMATCHED_CAP = 1.0  # the most a paper matching no keyword can score: the model alone never picks it
 EXPLAIN_MIN = 0.3  # a lift this large is named in the pick
-TERMS = 60  # an example is compared on its strongest terms (its norm counts them all)
+TERMS = 60  # an example is compared on its strongest terms (its norm counts them all),
+COMMON = 0.2  # leaving out those in more than this share of the papers: they cost the most and say the least
+SMALL_LISTING = 250  # a listing smaller than this keeps every term: it is cheap, and every term is "common"
 
 Source = Literal["vote", "library"]
 
@@ -137,6 +140,15 @@ def model_for(index: Index, examples: Examples | None) -> ReaderModel | None:
     return ReaderModel(adjust, {i: why for i, why in reasons.items() if adjust[i] >= EXPLAIN_MIN})
 
 
+def prepare(index: Index, examples: Iterable[Examples | None]) -> None:
+    """Compare every example that several readers share with the index now (before forking workers)."""
+    counts = Counter(e for group in examples if group for e in (*group.liked, *group.disliked))
+    vectors = term_vectors(index)
+    for example, readers in counts.items():
+        if readers > 1:
+            vectors.similar(example)
+
+
 def _closest(vectors: TermVectors, examples: Sequence[Example]) -> dict[int, tuple[float, Example]]:
     """Per paper: its summed cosine to the examples (each above the cache floor), and the closest one."""
     best: dict[int, tuple[float, Example]] = {}
@@ -166,22 +178,28 @@ class TermVectors:
     def __init__(self, index: Index) -> None:
         self.index = index
         self.ids = {p.id: i for i, p in enumerate(index.papers)}
+        self._idfs: dict[str, float] = {}
         self.norms = [math.sqrt(sum(w * w for w in self._weights(doc.counts).values())) or 1.0 for doc in index.docs]
         self._postings: dict[str, list[tuple[int, float]]] = {}
         self._similar: dict[tuple[str, str, str], dict[int, float]] = {}
         self.floor = min(LIKE_FLOOR, DISLIKE_FLOOR)
 
     def _weights(self, counts: Counter[str]) -> dict[str, float]:
-        idf = self.index.idf
-        postings = self.index.postings
-        return {st: (1 + math.log(tf)) * idf(len(postings.get(st, ()))) for st, tf in counts.items() if len(st) > 2}
+        idf = self._idf
+        return {st: (1 + math.log(tf)) * idf(st) for st, tf in counts.items() if len(st) > 2}
+
+    def _idf(self, st: str) -> float:
+        found = self._idfs.get(st)
+        if found is None:
+            found = self._idfs[st] = self.index.idf(len(self.index.postings.get(st, ())))
+        return found
 
     def _term(self, st: str) -> list[tuple[int, float]]:
         """Papers with the stem and its normalised weight in each."""
         found = self._postings.get(st)
         if found is None:
             docs, norms = self.index.docs, self.norms
-            idf = self.index.idf(len(self.index.postings.get(st, ())))
+            idf = self._idf(st)
             found = self._postings[st] = [
                 (i, (1 + math.log(tf)) * idf / norms[i])
                 for i in self.index.postings.get(st, {}) if (tf := docs[i].counts.get(st, 0))
@@ -204,9 +222,12 @@ class TermVectors:
             counts = Counter(st for raw, st in words(f"{example.title} {example.abstract}") if raw not in STOPWORDS)
         weights = self._weights(counts)
         norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
+        common = COMMON * len(self.norms) if len(self.norms) >= SMALL_LISTING else len(self.norms)
+        postings = self.index.postings
+        rare = [(st, w) for st, w in weights.items() if len(postings.get(st, ())) <= common]
         totals: dict[int, float] = {}
         get = totals.get
-        for st, w in heapq.nlargest(TERMS, weights.items(), key=lambda item: item[1]):
+        for st, w in heapq.nlargest(TERMS, rare, key=itemgetter(1)):
             share = w / norm
             for i, dw in self._term(st):
                 totals[i] = get(i, 0.0) + share * dw

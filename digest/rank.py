@@ -618,12 +618,14 @@ def _rank_with_model(index: Index, profile: Profile, sent: frozenset[str] | set[
                      model: ReaderModel) -> list[Pick]:
     """``rank`` for a reader with a model: the papers it moves are scored exactly, the rest as usual.
 
-    Only the papers in ``model.adjust`` change score, so the best ``needed`` of the
-    others come from the keyword shortcut asked for ``needed`` more than that.
+    Only the papers in ``model.adjust`` change score, and they are scored exactly.
+    Of the others, the keyword shortcut finds the best ``needed``; asked for as many
+    more as there are demoted papers, it still finds them when all of those fall.
     """
     floor = selection.min_score
     if selection.max_items and floor > 0 and profile.wanted:
-        needed = selection.max_items + len(sent) + DUPLICATE_MARGIN + len(model.adjust)
+        demoted = sum(1 for points in model.adjust.values() if points < 0)
+        needed = selection.max_items + len(sent) + DUPLICATE_MARGIN + demoted
         scores, complete = top_scores(index, profile, floor, needed)
         scores = _adjusted(index, profile, scores, model, exact=False)
         picks = _select(index, profile, scores, sent, selection, model.reasons)
@@ -739,6 +741,7 @@ def rank_many(
         return [rank(index, p, sent=s, selection=sel, examples=e)
                 for p, s, sel, e in zip(profiles, sent, selections, examples)]
     index.prepare(profiles)
+    learn.prepare(index, examples)
     global _SHARED
     _SHARED = (index, profiles, sent, selections, examples)
     try:
