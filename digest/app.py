@@ -21,6 +21,8 @@ from .errors import ConfigError, DigestError
 from .lock import SendLock
 from .mail import Outgoing, SendQueue
 from .mime import build_message, encode_address, encode_header
+from .learn import Examples, examples_for
+from .library import Library, fill_from, load_library
 from .rank import Index, Pick, Selection, fork_is_safe, rank, rank_many
 from .render import Renderer, Rendered
 
@@ -141,8 +143,26 @@ class Digest:
             [parse_profile(reader.keywords) for reader in enabled],
             [(sent or {}).get(reader.email.lower(), set()) for reader in enabled],
             [self.selection_for(reader, limit) for reader in enabled],
+            self.examples_for_readers(enabled, listing.papers),
         )
         return list(zip(enabled, picks))
+
+    def examples_for_readers(self, readers: Sequence[Subscriber], papers: Sequence[Paper]) -> list[Examples | None]:
+        """Each reader's liked and disliked papers for the ranker: their library file, read once per path.
+
+        (Votes join here once the store keeps them: ``examples_for(reader, store.votes(email), entries)``.)
+        """
+        libraries: dict[Path, Library] = {}
+        out: list[Examples | None] = []
+        for reader in readers:
+            if reader.library is None:
+                out.append(None)
+                continue
+            if reader.library not in libraries:
+                libraries[reader.library] = library = fill_from(load_library(reader.library), papers)
+                log.info("library %s", library.summary())
+            out.append(examples_for(reader, [], libraries[reader.library].entries) or None)
+        return out
 
     def send(
         self,
@@ -355,9 +375,10 @@ def _produce_in_child(app: Digest, listing: Listing, readers: Sequence[Subscribe
     """In the forked child: rank and build each reader's message, one by one, in order."""
     try:
         index = app.make_index(listing.papers)
+        examples = app.examples_for_readers(readers, listing.papers)
         for number, reader in enumerate(readers):
             picks = rank(index, parse_profile(reader.keywords), sent=sent.get(reader.email.lower(), set()),
-                         selection=app.selection_for(reader))
+                         selection=app.selection_for(reader), examples=examples[number])
             channel.put((number, app._prepare(reader, picks)))
     except BaseException as err:  # noqa: BLE001 (handed to the parent, which raises it)
         channel.put(err if isinstance(err, DigestError) else DigestError(f"rendering failed: {err!r}"))

@@ -168,3 +168,31 @@ def test_examples_for_a_reader_the_latest_vote_wins_and_a_down_vote_overrides_th
 
     assert [(e.paper_id, e.source) for e in examples.liked] == [("b", "vote"), ("c", "library"), ("library:4", "library")]
     assert [(e.paper_id, e.source) for e in examples.disliked] == [("a", "vote")]
+
+
+def test_a_subscribers_library_file_lifts_and_explains_their_picks(tmp_path) -> None:
+    from digest.app import Digest
+    from digest.model import Listing
+    from digest.settings import load_settings
+
+    (tmp_path / "ada.ris").write_text(
+        "TY  - JOUR\nTI  - Protein structure prediction from folding targets\n"
+        "AB  - Residue contact maps and folding targets improve protein structure prediction.\nER  - \n",
+        encoding="utf-8")
+    readers = [Subscriber(email="ada@example.org", keywords=("benchmark",), library=tmp_path / "ada.ris"),
+               Subscriber(email="bo@example.org", keywords=("benchmark",))]
+    ranked = Digest(load_settings(None, {})).rank_readers(Listing("test", LISTING), readers)
+    (ada, ada_picks), (bo, bo_picks) = ranked
+    assert ada_picks[0].paper.id == PROTEIN.id and ada_picks[0].because.startswith("like 'Protein structure")
+    assert [p.because for p in bo_picks] == [""] * len(bo_picks)
+
+
+def test_a_missing_library_file_stops_the_ranking_with_one_line_naming_it(tmp_path) -> None:
+    from digest.app import Digest
+    from digest.errors import ConfigError
+    from digest.model import Listing
+    from digest.settings import load_settings
+
+    readers = [Subscriber(email="ada@example.org", keywords=("benchmark",), library=tmp_path / "gone.bib")]
+    with pytest.raises(ConfigError, match="gone.bib: library file not found"):
+        Digest(load_settings(None, {})).rank_readers(Listing("test", LISTING), readers)

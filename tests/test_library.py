@@ -96,3 +96,12 @@ def test_digest_library_is_the_one_readers_library(tmp_path: Path) -> None:
     settings = load_settings(None, {"DIGEST_KEYWORDS": "exploration", "DIGEST_TO": "ada@example.org",
                                     "DIGEST_LIBRARY": str(tmp_path / "mine.ris")})
     assert subscribers_from_settings(settings)[0].library == tmp_path / "mine.ris"
+
+
+def test_digest_rank_with_a_missing_library_is_one_line_and_exit_1(tmp_path: Path, run_cli) -> None:
+    (tmp_path / "readers.toml").write_text(
+        '[[subscribers]]\nemail = "ada@example.org"\nkeywords = ["exploration"]\nlibrary = "ada.bib"\n', encoding="utf-8")
+    code, out, err = run_cli("rank", "--source", "sample", "--subscribers", str(tmp_path / "readers.toml"))
+    assert code == 1
+    assert err.strip().splitlines() == [f"digest: error: {tmp_path / 'ada.bib'}: library file not found; "
+                                        "check the reader's library = or DIGEST_LIBRARY"]
