@@ -452,9 +452,9 @@ class Index:
     def excluded(self, keyword: Keyword) -> set[int]:
         """Papers about what an exclusion names, not those that mention it in passing (cached).
 
-        The words, together, in the title; or in the abstract when each of them is
-        among the paper's ``STRONGEST`` terms (tf-idf), as for a paper that keeps
-        coming back to it. "We survey the methods..." once in an abstract is not a survey.
+        The words, together, in the title; or in the abstract when they come back
+        (twice or more) and each of them is among the paper's ``STRONGEST`` terms
+        (tf-idf), as for a paper that keeps coming back to it. "We survey the methods..." once in an abstract is not a survey.
         """
         key = (keyword.words, keyword.exact, keyword.prefix)
         if key not in self._excluded:
@@ -462,7 +462,7 @@ class Index:
             for alt in self.alternatives(keyword):
                 postings = [self._positions(g) for g in alt]
                 for i, starts in self._phrase_starts(postings, keyword.exact, keyword.words).items():
-                    if min(starts) < ABSTRACT_OFFSET or self._about(i, alt):
+                    if min(starts) < ABSTRACT_OFFSET or (len(starts) > 1 and self._about(i, alt)):
                         hit.add(i)
             self._excluded[key] = hit
         return self._excluded[key]
