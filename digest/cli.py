@@ -160,6 +160,7 @@ def run_rank(args: argparse.Namespace) -> int:
                     "title": pick.paper.title, "score": pick.score,
                     "matched": [m.keyword for m in pick.matched],
                     "where": {m.keyword: list(m.fields) for m in pick.matched},
+                    "because": pick.because or None,
                 }, ensure_ascii=False))
         else:
             print_picks(reader, picks, len(results) > 1)
@@ -175,7 +176,8 @@ def print_picks(reader: Subscriber, picks: list, heading: bool) -> None:
     width = shutil.get_terminal_size((110, 20)).columns
     print(f"{'#':>3} {'SCORE':>6}  {'TITLE':<60}  MATCHED")
     for pick in picks:
-        where = "; ".join(f"{m} [{'+'.join(f[0] for f in m.fields)}]" for m in pick.matched)
+        reasons = [f"{m} [{'+'.join(f[0] for f in m.fields)}]" for m in pick.matched]
+        where = "; ".join(reasons + [pick.because] if pick.because else reasons)
         print(f"{pick.rank:>3} {pick.score:>6.2f}  {clip(pick.paper.title, 60):<60}  {clip(where, max(width - 74, 20))}")
 
 

@@ -196,3 +196,19 @@ def test_a_missing_library_file_stops_the_ranking_with_one_line_naming_it(tmp_pa
     readers = [Subscriber(email="ada@example.org", keywords=("benchmark",), library=tmp_path / "gone.bib")]
     with pytest.raises(ConfigError, match="gone.bib: library file not found"):
         Digest(load_settings(None, {})).rank_readers(Listing("test", LISTING), readers)
+
+
+def test_digest_rank_says_which_liked_paper_lifted_a_pick(tmp_path, run_cli) -> None:
+    import json
+
+    (tmp_path / "listing.jsonl").write_text("".join(json.dumps(p.to_json()) + "\n" for p in LISTING), encoding="utf-8")
+    (tmp_path / "ada.txt").write_text(f"{PROTEIN.id}\n", encoding="utf-8")  # an id the listing knows
+    (tmp_path / "readers.toml").write_text(
+        '[[subscribers]]\nemail = "ada@example.org"\nkeywords = ["benchmark"]\nmin_score = 0\nlibrary = "ada.txt"\n',
+        encoding="utf-8")
+    code, out, err = run_cli("rank", "--source", str(tmp_path / "listing.jsonl"),
+                             "--subscribers", str(tmp_path / "readers.toml"), "--json")
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 0, err
+    assert (rows[0]["id"], rows[0]["because"]) == (PROTEIN.id, f"like '{PROTEIN.title}'")
+    assert rows[1]["because"] is None
