@@ -212,3 +212,27 @@ def test_digest_rank_says_which_liked_paper_lifted_a_pick(tmp_path, run_cli) -> 
     assert code == 0, err
     assert (rows[0]["id"], rows[0]["because"]) == (PROTEIN.id, f"like '{PROTEIN.title}'")
     assert rows[1]["because"] is None
+
+
+@pytest.mark.parametrize("spec", PROFILES)
+def test_no_mix_of_likes_and_dislikes_moves_a_paper_past_the_documented_bounds(spec: str) -> None:
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    papers = _listing()
+    index = Index(papers)
+    profile = parse_profile(spec)
+    plain = {p.paper.id: p.score for p in rank(index, profile, selection=EVERYTHING)}
+    pool = [Example(p.id, p.title, p.abstract) for p in papers[:40]]
+
+    @settings(max_examples=15, deadline=None)
+    @given(st.lists(st.sampled_from(pool), max_size=8), st.lists(st.sampled_from(pool), max_size=4))
+    def check(liked: list[Example], disliked: list[Example]) -> None:
+        for pick in rank(index, profile, selection=EVERYTHING, examples=Examples(tuple(liked), tuple(disliked))):
+            before = plain.get(pick.paper.id)
+            if before is None:
+                assert pick.score <= learn.UNMATCHED_CAP
+            else:
+                assert pick.score - before <= learn.LIFT_CAP + 1e-3
+
+    check()
