@@ -17,6 +17,8 @@ from .model import Listing, Paper, Subscriber
 from .errors import ConfigError
 from .addresses import parse_mailbox
 from .mime import build_message, encode_header, format_address
+from .learn import Examples, examples_for
+from .library import Library, fill_from, load_library
 from .rank import Index, Pick, Selection, rank_many
 from .render import Renderer, Rendered, describe_listing
 from .sending import PRODUCER_MIN, Outgoing, SendReport, send_digests
@@ -129,8 +131,26 @@ class Digest:
             [parse_profile(reader.keywords) for reader in enabled],
             [(sent or {}).get(reader.email.lower(), set()) for reader in enabled],
             [self.selection_for(reader, limit) for reader in enabled],
+            self.examples_for_readers(enabled, listing.papers),
         )
         return list(zip(enabled, picks))
+
+    def examples_for_readers(self, readers: Sequence[Subscriber], papers: Sequence[Paper]) -> list[Examples | None]:
+        """Each reader's liked and disliked papers for the ranker: their library file, read once per path.
+
+        (Votes join here once the store keeps them: ``examples_for(reader, store.votes(email), entries)``.)
+        """
+        libraries: dict[Path, Library] = {}
+        out: list[Examples | None] = []
+        for reader in readers:
+            if reader.library is None:
+                out.append(None)
+                continue
+            if reader.library not in libraries:
+                libraries[reader.library] = library = fill_from(load_library(reader.library), papers)
+                log.info("library %s", library.summary())
+            out.append(examples_for(reader, [], libraries[reader.library].entries) or None)
+        return out
 
     def send(
         self,

@@ -199,6 +199,7 @@ def print_picks_json(reader: Subscriber, picks: list[Pick]) -> None:
             "title": pick.paper.title, "score": pick.score,
             "matched": [m.keyword for m in pick.matched],
             "where": {m.keyword: list(m.fields) for m in pick.matched},
+            "because": pick.because or None,
         }, ensure_ascii=False))
 
 
@@ -220,8 +221,9 @@ def print_picks(reader: Subscriber, picks: list[Pick], heading: bool) -> None:
 
 
 def matched_where(pick: Pick) -> str:
-    """``reward model [t+a]; RLHF [a]``: each keyword and the fields it was found in."""
-    return "; ".join(f"{m} [{'+'.join(f[0] for f in m.fields)}]" for m in pick.matched)
+    """``reward model [t+a]; RLHF [a]``: each keyword and the fields it was found in (and why a liked paper lifted it)."""
+    reasons = [f"{m} [{'+'.join(f[0] for f in m.fields)}]" for m in pick.matched]
+    return "; ".join(reasons + [pick.because] if pick.because else reasons)
 
 
 # send -----------------------------------------------------------------------

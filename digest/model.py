@@ -7,6 +7,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 
 _ARXIV_NEW = re.compile(r"(\d{4}\.\d{4,5})(v\d+)?")
 _ARXIV_OLD = re.compile(r"([a-z\-]+(?:\.[A-Z]{2})?/\d{7})(v\d+)?")
@@ -138,3 +139,4 @@ class Subscriber:
     max_items: int | None = None
     min_score: float | None = None
     enabled: bool = True
+    library: Path | None = None  # a file of liked papers (digest.library)

@@ -39,6 +39,8 @@ from datetime import date
 from typing import Any
 
 from .keywords import Keyword, Profile
+from . import learn
+from .learn import Examples, ReaderModel, model_for
 from .model import Paper, title_key
 from .text import STOPWORDS, hyphen_joins, stem, words
 
@@ -56,6 +58,7 @@ MIN_CONTRIBUTION = 0.05  # per keyword; smaller scores are dropped (see keyword_
 SURFACE_WEIGHT = 2.0  # the keyword's own word forms beat inflected ones
 PROXIMITY_WINDOW = 5
 ABSTRACT_OFFSET = 10_000  # positions at or above this are in the abstract
+STRONGEST = 8  # an exclusion found only in the abstract counts when among this many top terms
 
 BUILTIN_ACRONYMS = {
     "llm": "large language model", "lm": "language model", "rl": "reinforcement learning",
@@ -87,10 +90,12 @@ class Pick:
     score: float
     matched: tuple[Match, ...]
     rank: int = 0
+    because: str = ""  # a pick the reader's votes or library lifted: "like 'Title'"
 
     @property
     def matched_text(self) -> str:
-        return ", ".join(str(m) for m in self.matched)
+        text = ", ".join(str(m) for m in self.matched)
+        return f"{text}; {self.because}" if text and self.because else text or self.because
 
 
 @dataclass(slots=True)
@@ -100,6 +105,7 @@ class _Doc:
     raw: dict[int, str]
     counts: Counter[str] = field(default_factory=Counter)
     shares: list[tuple[str, float]] | None = None
+    strongest: frozenset[str] | None = None
 
 
 class Index:
@@ -444,15 +450,29 @@ class Index:
         return set().union(*(self.excluded(k) for k in keywords))
 
     def excluded(self, keyword: Keyword) -> set[int]:
-        """Papers an exclusion keyword matches: all its words together, anywhere (cached)."""
+        """Papers about what an exclusion names, not those that mention it in passing (cached).
+
+        The words, together, in the title; or in the abstract when they come back
+        (twice or more) and each of them is among the paper's ``STRONGEST`` terms
+        (tf-idf), as for a paper that keeps coming back to it. "We survey the methods..." once in an abstract is not a survey.
+        """
         key = (keyword.words, keyword.exact, keyword.prefix)
         if key not in self._excluded:
             hit: set[int] = set()
             for alt in self.alternatives(keyword):
                 postings = [self._positions(g) for g in alt]
-                hit |= set(self._phrase_starts(postings, keyword.exact, keyword.words))
+                for i, starts in self._phrase_starts(postings, keyword.exact, keyword.words).items():
+                    if min(starts) < ABSTRACT_OFFSET or (len(starts) > 1 and self._about(i, alt)):
+                        hit.add(i)
             self._excluded[key] = hit
         return self._excluded[key]
+
+    def _about(self, i: int, alt: Alternative) -> bool:
+        doc = self.docs[i]
+        if doc.strongest is None:
+            top = heapq.nlargest(STRONGEST, self._term_shares(i), key=itemgetter(1))
+            doc.strongest = frozenset(st for st, _ in top)
+        return all(group & doc.strongest for group in alt)
 
 
 def _consecutive(postings: list[dict[int, list[int]]]) -> dict[int, list[int]]:
@@ -574,8 +594,17 @@ def rank(
     *,
     sent: frozenset[str] | set[str] = frozenset(),
     selection: Selection = Selection(),
+    examples: Examples | None = None,
 ) -> list[Pick]:
-    """The reader's picks: best first, above the threshold, never a sent paper."""
+    """The reader's picks: best first, above the threshold, never a sent paper.
+
+    ``examples`` (the reader's votes and library, ``learn.examples_for``) nudge the
+    keyword scores within the bounds ``digest.learn`` documents; without them the
+    ranking is the keyword ranking, exactly.
+    """
+    model = model_for(index, examples)
+    if model is not None:
+        return _rank_with_model(index, profile, sent, selection, model)
     floor = selection.min_score
     if selection.max_items and floor > 0 and profile.wanted:
         scores, complete = top_scores(index, profile, floor, selection.max_items + len(sent) + DUPLICATE_MARGIN)
@@ -585,12 +614,54 @@ def rank(
     return _select(index, profile, score_profile(index, profile), sent, selection)
 
 
+def _rank_with_model(index: Index, profile: Profile, sent: frozenset[str] | set[str], selection: Selection,
+                     model: ReaderModel) -> list[Pick]:
+    """``rank`` for a reader with a model: the papers it moves are scored exactly, the rest as usual.
+
+    Only the papers in ``model.adjust`` change score, and they are scored exactly.
+    Of the others, the keyword shortcut finds the best ``needed``; asked for as many
+    more as there are demoted papers, it still finds them when all of those fall.
+    """
+    floor = selection.min_score
+    if selection.max_items and floor > 0 and profile.wanted:
+        demoted = sum(1 for points in model.adjust.values() if points < 0)
+        needed = selection.max_items + len(sent) + DUPLICATE_MARGIN + demoted
+        scores, complete = top_scores(index, profile, floor, needed)
+        scores = _adjusted(index, profile, scores, model, exact=False)
+        picks = _select(index, profile, scores, sent, selection, model.reasons)
+        if complete or len(picks) == selection.max_items:
+            return picks
+    scores = _adjusted(index, profile, score_profile(index, profile), model, exact=True)
+    return _select(index, profile, scores, sent, selection, model.reasons)
+
+
+def _adjusted(index: Index, profile: Profile, scores: dict[int, float], model: ReaderModel,
+              exact: bool) -> dict[int, float]:
+    """Keyword scores plus the model's points; at most ``UNMATCHED_CAP`` for a paper no keyword matches."""
+    excluded = index.excluded_union(profile.excluded)
+    tables = [(k.weight, index.keyword_scores(k)) for k in profile.wanted]
+    out = dict(scores)
+    for i, points in model.adjust.items():
+        if i in excluded:
+            continue
+        keyword = scores.get(i, 0.0) if exact or i in scores else sum(w * t.get(i, 0.0) for w, t in tables)
+        if keyword < MIN_CONTRIBUTION:  # matches no keyword: the model alone may not pick it
+            keyword, points = 0.0, min(points, learn.UNMATCHED_CAP)
+        total = keyword + points
+        if total > 0:
+            out[i] = total
+        else:
+            out.pop(i, None)
+    return out
+
+
 def _select(index: Index, profile: Profile, scores: dict[int, float], sent: frozenset[str] | set[str],
-            selection: Selection) -> list[Pick]:
+            selection: Selection, reasons: Mapping[int, str] | None = None) -> list[Pick]:
     qualified = [(i, s) for i, s in scores.items() if s >= selection.min_score and s > 0]
     picks: list[Pick] = []
     seen_titles: set[str] = set()
     explanations = [index.explanations(k) for k in profile.wanted]
+    reasons = reasons or {}
     for i in _best_first(index, qualified):
         paper = index.papers[i]
         key = index.title_keys[i]
@@ -600,7 +671,7 @@ def _select(index: Index, profile: Profile, scores: dict[int, float], sent: froz
         matched = [m for table in explanations if (m := table.get(i)) is not None]
         if len(matched) > 1:  # name the keywords it matches fully, when there are any
             matched = [m for m in matched if not m.partial] or matched
-        picks.append(Pick(paper, round(scores[i], 3), tuple(matched), rank=len(picks) + 1))
+        picks.append(Pick(paper, round(scores[i], 3), tuple(matched), rank=len(picks) + 1, because=reasons.get(i, "")))
         if selection.max_items and len(picks) >= selection.max_items:
             break
     return picks
@@ -640,7 +711,8 @@ def _tie_key(paper: Paper) -> tuple[int, int, str]:
 
 PARALLEL_MIN = 2_000  # below this, forking costs more than it saves
 
-_SHARED: tuple[Index, Sequence[Profile], Sequence[Collection[str]], Sequence[Selection]] | None = None
+_SHARED: tuple[Index, Sequence[Profile], Sequence[Collection[str]], Sequence[Selection],
+               Sequence[Examples | None]] | None = None
 
 
 def rank_many(
@@ -648,6 +720,7 @@ def rank_many(
     profiles: Sequence[Profile],
     sent: Sequence[Collection[str]] | None = None,
     selections: Sequence[Selection] | None = None,
+    examples: Sequence[Examples | None] | None = None,
     *,
     workers: int | None = None,
     parallel_min: int = PARALLEL_MIN,
@@ -662,12 +735,15 @@ def rank_many(
     """
     sent = sent if sent is not None else [frozenset()] * len(profiles)
     selections = selections if selections is not None else [Selection()] * len(profiles)
+    examples = examples if examples is not None else [None] * len(profiles)
     workers = min(workers or os.cpu_count() or 1, max(len(profiles) // max(parallel_min // 2, 1), 1))
     if workers < 2 or len(profiles) < parallel_min or not fork_is_safe():
-        return [rank(index, p, sent=s, selection=sel) for p, s, sel in zip(profiles, sent, selections)]
+        return [rank(index, p, sent=s, selection=sel, examples=e)
+                for p, s, sel, e in zip(profiles, sent, selections, examples)]
     index.prepare(profiles)
+    learn.prepare(index, examples)
     global _SHARED
-    _SHARED = (index, profiles, sent, selections)
+    _SHARED = (index, profiles, sent, selections, examples)
     try:
         bounds = [len(profiles) * n // workers for n in range(workers + 1)]
         context = multiprocessing.get_context("fork")
@@ -681,17 +757,19 @@ def rank_many(
         _SHARED = None
     papers = index.papers
     return [
-        [Pick(papers[i], score, matched, rank=number) for number, (i, score, matched) in enumerate(picks, 1)]
+        [Pick(papers[i], score, matched, rank=number, because=because)
+         for number, (i, score, matched, because) in enumerate(picks, 1)]
         for part in parts for picks in part
     ]
 
 
-def _rank_slice(bounds: tuple[int, int]) -> list[list[tuple[int, float, tuple[Match, ...]]]]:
+def _rank_slice(bounds: tuple[int, int]) -> list[list[tuple[int, float, tuple[Match, ...], str]]]:
     assert _SHARED is not None
-    index, profiles, sent, selections = _SHARED
+    index, profiles, sent, selections, examples = _SHARED
     numbers = {id(paper): n for n, paper in enumerate(index.papers)}
     return [
-        [(numbers[id(p.paper)], p.score, p.matched) for p in rank(index, profiles[n], sent=sent[n], selection=selections[n])]
+        [(numbers[id(p.paper)], p.score, p.matched, p.because)
+         for p in rank(index, profiles[n], sent=sent[n], selection=selections[n], examples=examples[n])]
         for n in range(*bounds)
     ]
 

@@ -41,6 +41,7 @@ class Settings:
     to: str = ""
     from_addr: str = ""
     subscribers: Path | None = None
+    library: Path | None = None  # the one reader's library of liked papers
     smtp_host: str = "localhost"
     smtp_port: int = 0  # 0: the usual port for smtp_security
     smtp_user: str = ""
@@ -229,6 +230,7 @@ _PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "DIGEST_TO": ("to", _mailbox_or_empty),
     "DIGEST_FROM": ("from_addr", _mailbox_or_empty),
     "DIGEST_SUBSCRIBERS": ("subscribers", _path),
+    "DIGEST_LIBRARY": ("library", _path),
     "DIGEST_SMTP_HOST": ("smtp_host", _text),
     "DIGEST_SMTP_PORT": ("smtp_port", _port),
     "DIGEST_SMTP_USER": ("smtp_user", _text),

@@ -7,6 +7,8 @@
     max_items = 10        # optional
     min_score = 2.0       # optional
     enabled = true        # optional
+    library = "ada.bib"   # optional: liked papers (BibTeX, RIS, Zotero CSV, arXiv ids),
+                          # relative to this file
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from .model import Subscriber
 from .addresses import clean_name, parse_address, parse_mailbox
 from .settings import Settings
 
-_FIELDS = {"email", "name", "keywords", "max_items", "min_score", "enabled"}
+_FIELDS = {"email", "name", "keywords", "max_items", "min_score", "enabled", "library"}
 
 
 def load_subscribers(path: Path) -> list[Subscriber]:
@@ -41,7 +43,7 @@ def load_subscribers(path: Path) -> list[Subscriber]:
     seen: set[str] = set()
     for number, table in enumerate(tables, 1):
         try:
-            reader = subscriber_from_table(table)
+            reader = subscriber_from_table(table, path.parent)
         except (ConfigError, KeywordError) as err:
             problems.append(f"subscriber {number}: {err}")
             continue
@@ -54,7 +56,7 @@ def load_subscribers(path: Path) -> list[Subscriber]:
     return readers
 
 
-def subscriber_from_table(table: Any) -> Subscriber:
+def subscriber_from_table(table: Any, folder: Path | None = None) -> Subscriber:
     if not isinstance(table, dict):
         raise ConfigError("not a table")
     unknown = set(table) - _FIELDS
@@ -77,6 +79,7 @@ def subscriber_from_table(table: Any) -> Subscriber:
         max_items=_optional(table, "max_items", int),
         min_score=_optional(table, "min_score", (int, float)),
         enabled=bool(table.get("enabled", True)),
+        library=_library(table, folder),
     )
 
 
@@ -90,6 +93,16 @@ def _email(value: Any) -> str:
         return parse_address(value)
     except ConfigError as err:
         raise ConfigError(f"bad email address {value!r}: {err}") from None
+
+
+def _library(table: dict[str, Any], folder: Path | None) -> Path | None:
+    value = table.get("library")
+    if value is None:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"library must be the path of a file, not {value!r}")
+    path = Path(value.strip()).expanduser()
+    return path if path.is_absolute() or folder is None else folder / path
 
 
 def _optional(table: dict[str, Any], key: str, kind: Any) -> Any:
@@ -116,4 +129,4 @@ def single_reader(settings: Settings, keywords: str) -> Subscriber:
     """The reader of ``DIGEST_TO`` (validated by the settings) with these keywords."""
     to = parse_mailbox(settings.to) if settings.to else None
     return Subscriber(email=to.address if to else "", keywords=tuple(split_keywords(keywords)),
-                      name=to.name if to else "")
+                      name=to.name if to else "", library=settings.library)

@@ -47,6 +47,31 @@ def test_exclusion_drops_matching_papers() -> None:
     assert "2601.00003" not in ids("exploration, -survey")
 
 
+MENTIONS = [
+    make_paper("Offline exploration benchmarks", "We survey the methods briefly, then test exploration offline on "
+               "robot benchmarks with sparse rewards and long horizons.", id="2601.00011"),
+    make_paper("Exploration methods reviewed", "This survey of exploration compares survey findings and "
+               "organises surveyed exploration work into a survey taxonomy.", id="2601.00012"),
+    *PAPERS,
+]
+
+
+def test_an_exclusion_in_the_title_drops_the_paper() -> None:
+    picked = [p.paper.id for p in rank(Index(MENTIONS), parse_profile("exploration, -survey"), selection=EVERYTHING)]
+    assert "2601.00003" not in picked  # "A Survey of Exploration Methods"
+
+
+def test_an_exclusion_mentioned_in_passing_in_the_abstract_keeps_the_paper() -> None:
+    picked = [p.paper.id for p in rank(Index(MENTIONS), parse_profile("exploration, -survey"), selection=EVERYTHING)]
+    assert "2601.00011" in picked  # "We survey the methods briefly, then ..."
+
+
+def test_an_exclusion_the_abstract_is_about_drops_the_paper() -> None:
+    picked = [p.paper.id for p in rank(Index(MENTIONS), parse_profile("exploration, -survey"), selection=EVERYTHING)]
+    assert "2601.00012" in [p.paper.id for p in rank(Index(MENTIONS), parse_profile("exploration"), selection=EVERYTHING)]
+    assert "2601.00012" not in picked  # the abstract keeps coming back to surveys
+
+
 def test_plural_and_inflected_forms_match() -> None:
     assert ids("reward models")[0] == "2601.00001"
 

@@ -108,9 +108,10 @@ def _child_main(app: "Digest", listing: Listing, readers: Sequence[Subscriber], 
     _die_with(parent)
     try:
         index = app.make_index(listing.papers)
+        examples = app.examples_for_readers(readers, listing.papers)
         for number, reader in enumerate(readers):
             picks = rank(index, parse_profile(reader.keywords), sent=sent.get(reader.email.lower(), set()),
-                         selection=app.selection_for(reader))
+                         selection=app.selection_for(reader), examples=examples[number])
             _put(channel, (number, app._prepare(reader, picks)), parent)
     except BaseException as err:  # noqa: BLE001 (handed to the parent, which raises it)
         _put(channel, err if isinstance(err, DigestError) else DigestError(f"rendering failed: {err!r}"), parent)
