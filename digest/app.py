@@ -186,7 +186,7 @@ class Digest:
             try:
                 if not dry_run:
                     store.record_seen(listing.papers)
-                sent = {} if force else store.all_sent_ids()
+                sent = {} if force else store.sent_among(paper.id for paper in listing.papers)
                 done_today = set() if force else store.readers_sent_since(self.start_of_today())
                 for reader in readers:
                     if reader.email.lower() in done_today:
@@ -225,6 +225,7 @@ class Digest:
                 if run_id is not None:
                     store.finish_run(run_id, len(report.sent), len(report.nothing_new), len(report.failed),
                                      error=error)
+                    store.prune(self.settings.keep_days)
         if outgoing is not None:
             outgoing.raise_error()
         return report
@@ -282,14 +283,14 @@ class Digest:
         with Store.open(self.settings.state_db) as store:
             store.finish_run(store.start_run(self.today().isoformat(), slot), 0, 0, 0, note=note)
 
-    def sent_ids(self, readers: Sequence[Subscriber]) -> dict[str, set[str]]:
-        """Papers each reader already got, from the state store if there is one yet."""
+    def sent_ids(self, readers: Sequence[Subscriber], papers: Sequence[Paper]) -> dict[str, set[str]]:
+        """Which of these papers each reader already got (the send's own query), if there is a store yet."""
         if not self.settings.state_db.exists():
             return {}
         from .store import Store
 
         with Store.open(self.settings.state_db) as store:
-            return {r.email.lower(): store.sent_ids(r.email) for r in readers}
+            return store.sent_among((paper.id for paper in papers), (reader.email for reader in readers))
 
     def _http_for(self, chosen: list[Any], offline: bool) -> Any:
         if self.http is None and any(getattr(s, "needs_http", False) for s in chosen):

@@ -151,7 +151,7 @@ def run_rank(args: argparse.Namespace) -> int:
     with make_digest(settings) as app:
         listing = app.load_listing(args.source, offline=args.offline)
         _warn(listing)
-        results = app.rank_readers(listing, readers, app.sent_ids(readers), limit=args.limit)
+        results = app.rank_readers(listing, readers, app.sent_ids(readers, listing.papers), limit=args.limit)
     for reader, picks in results:
         if args.json:
             for pick in picks:

@@ -66,6 +66,7 @@ class Settings:
     arxiv_delay: float = 3.0
     http_timeout: float = 20.0
     grace_hours: float = 6.0
+    keep_days: int = 400
 
     @property
     def port(self) -> int:
@@ -165,6 +166,13 @@ def _port(value: str) -> int:
     return port
 
 
+def _keep_days(value: str) -> int:
+    days = int(value)
+    if days < 1:
+        raise ValueError("must be 1 or more (today's messages say who already got today's digest)")
+    return days
+
+
 def _schedule(value: str) -> str:
     from .cron import parse_cron
 
@@ -205,6 +213,7 @@ _PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "DIGEST_ARXIV_DELAY": ("arxiv_delay", _number),
     "DIGEST_HTTP_TIMEOUT": ("http_timeout", _number),
     "DIGEST_GRACE_HOURS": ("grace_hours", _number),
+    "DIGEST_KEEP_DAYS": ("keep_days", _keep_days),
 }
 KEYS = tuple(_PARSERS)
 
