@@ -18,7 +18,7 @@ from . import sources
 from .keywords import parse_profile
 from .model import Listing, Paper, Subscriber
 from .errors import ConfigError, DigestError
-from .lock import SendLock
+from .lock import Shard, send_lock
 from .mail import Outgoing, SendQueue
 from .mime import build_message, encode_address, encode_header
 from .rank import Index, Pick, Selection, fork_is_safe, rank, rank_many
@@ -155,6 +155,7 @@ class Digest:
         offline: bool = False,
         progress: Any = None,
         slot: str | None = None,
+        shard: Shard | None = None,
     ) -> SendReport:
         """Rank, render, build and deliver each reader's digest exactly once.
 
@@ -162,10 +163,12 @@ class Digest:
         ``force``: a second run the same day sends nothing, even when the listing
         has grown since; the new papers go out with tomorrow's digest. ``slot``
         names the scheduled time a daemon run serves, for the daemon's guard.
+        ``shard``: only this shard's readers, under the shard's own lock.
         """
         from .mail import Mailer
         from .store import Store
 
+        readers = shard.select(readers) if shard else readers
         check_sendable(self.settings, readers)
         listing = self.load_listing(source, offline=offline)
         for warning in listing.warnings:
@@ -179,7 +182,7 @@ class Digest:
                 self._record_empty_run(slot, report.note)
             return report
         mailer = None if dry_run else Mailer(self.settings)
-        lock = SendLock(self.settings.state_db.with_name(self.settings.state_db.name + ".lock"))
+        lock = send_lock(self.settings.state_db, shard)
         with lock, Store.open(self.settings.state_db) as store:
             run_id = None if dry_run else store.start_run(self.today().isoformat(), slot)
             outgoing = None if mailer is None else SendQueue(mailer, parseaddr(self.settings.from_addr)[1])

@@ -22,6 +22,7 @@ from .app import Digest, check_sendable, make_digest
 from .errors import DigestError
 from .errors import ConfigError, KeywordError
 from .keywords import split_keywords
+from .lock import Shard
 from .model import Listing, Subscriber
 from .subscribers import subscribers_from_settings
 from .settings import Settings, load_settings
@@ -189,6 +190,7 @@ def _add_send(commands: argparse._SubParsersAction) -> None:
     cmd.add_argument("--dry-run", action="store_true", help="write .eml files instead of sending; record nothing")
     cmd.add_argument("--outbox", type=Path, default=Path("outbox"), metavar="DIR", help="where --dry-run writes (./outbox)")
     cmd.add_argument("--force", action="store_true", help="send even papers already sent")
+    cmd.add_argument("--shard", metavar="K/N", help="only the K-th of N parts of the readers (split by address)")
     cmd.set_defaults(func=run_send)
 
 
@@ -203,11 +205,12 @@ def chosen_readers(args: argparse.Namespace, settings: Settings) -> list[Subscri
 
 def run_send(args: argparse.Namespace) -> int:
     settings = settings_for(args)
+    shard = None if args.shard is None else Shard.parse(args.shard)
     readers = chosen_readers(args, settings)
     progress = _progress_bar if sys.stderr.isatty() and len(readers) > 20 else None
     with make_digest(settings) as app, _stop_on_signals(app.stopping):
         report = app.send(readers, source=args.source, dry_run=args.dry_run, outbox=args.outbox,
-                          force=args.force, offline=args.offline, progress=progress)
+                          force=args.force, offline=args.offline, progress=progress, shard=shard)
     for email, error in report.failed.items():
         print(f"digest: failed: {email}: {error}", file=sys.stderr)
     for path in report.written:

@@ -95,14 +95,20 @@ class Connection:
         return db
 
     def _migrate(self) -> None:
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        if version > len(MIGRATIONS):
-            raise StoreError(f"{self.path} was written by a newer digest (schema {version}); upgrade digest")
-        for number, script in enumerate(MIGRATIONS[version:], version + 1):
+        for number, script in enumerate(MIGRATIONS, 1):
+            if self._version() >= number:
+                continue
             with self.transaction():
+                if self._version() >= number:  # another process (a shard) migrated it meanwhile
+                    continue
                 for statement in filter(str.strip, script.split(";")):
                     self.db.execute(statement)
                 self.db.execute(f"PRAGMA user_version = {number}")
+        if self._version() > len(MIGRATIONS):
+            raise StoreError(f"{self.path} was written by a newer digest (schema {self._version()}); upgrade digest")
+
+    def _version(self) -> int:
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
