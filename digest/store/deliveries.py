@@ -90,16 +90,18 @@ class Deliveries(Connection):
     def record_failed(self, email: str, message_id: str, error: str, papers: int) -> None:
         self.record_deliveries([(email, message_id, ["?"] * papers, error)])
 
-    def record_deliveries(self, deliveries: Iterable[tuple[str, str, list[str], str | None]]) -> None:
+    def record_deliveries(self, deliveries: Iterable[tuple[str, str, list[str], str | None]],
+                          at: datetime | None = None) -> None:
         """(email, Message-ID, paper ids, error or None) of messages the server has answered.
 
         One transaction for the lot: a batch commits as soon as the replies are in. A
-        Message-ID recorded again replaces its earlier status.
+        Message-ID recorded again replaces its earlier status. ``at``: when the server
+        answered (default now; an import or a benchmark writes the past).
         """
         rows = [(email.lower(), message_id, list(paper_ids), error) for email, message_id, paper_ids, error in deliveries]
         if not rows:
             return
-        now = int(time.time())
+        now = int(at.timestamp() if at is not None else time.time())
         with self.transaction():
             readers = self._keys("addresses", "email", "id", {row[0] for row in rows})
             papers = self._keys("papers", "id", "key", {pid for row in rows if row[3] is None for pid in row[2]})
@@ -157,7 +159,9 @@ class Deliveries(Connection):
 
 
 def _grouped(rows: Iterable[tuple[str, str]]) -> dict[str, set[str]]:
+    """Pairs as a set of paper ids per reader; each id one string object, however many readers got it."""
     out: dict[str, set[str]] = {}
+    ids: dict[str, str] = {}
     for email, paper_id in rows:
-        out.setdefault(email, set()).add(paper_id)
+        out.setdefault(email, set()).add(ids.setdefault(paper_id, paper_id))
     return out
