@@ -19,6 +19,7 @@ a synthetic listing; the readers' keywords are drawn as in ``throughput.py``. Us
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -68,6 +69,19 @@ def build_history(path: Path, emails: list[str], days: int, per_day: int, listed
             "messages": messages, "tables": tables}
 
 
+def reuse_or_build(work: Path, emails: list[str], args: argparse.Namespace) -> dict:
+    key = f"{len(emails)} {args.days} {args.per_day} {args.listed}"
+    figures = work / "history.json"
+    if (work / "history.db").exists() and figures.exists() and json.loads(figures.read_text())["key"] == key:
+        print("  history: reusing the one built before in " + str(work), file=sys.stderr)
+        return json.loads(figures.read_text())
+    for name in ("history.db", "history.db-wal", "history.db-shm"):
+        (work / name).unlink(missing_ok=True)
+    history = build_history(work / "history.db", emails, args.days, args.per_day, args.listed)
+    figures.write_text(json.dumps({**history, "key": key}))
+    return history
+
+
 def todays_listing(pool: list[Paper], today: int, listed: int) -> list[Paper]:
     """Today's new papers, then the last LOOKBACK days' papers (already sent to many readers)."""
     fresh = pool[:today]
@@ -92,14 +106,14 @@ def child(state_db: Path, listing: Path, readers_file: Path, outbox: Path) -> No
     papers = [json.loads(line)["id"] for line in listing.read_text(encoding="utf-8").splitlines()]
     started = time.perf_counter()
     with Store.open(state_db) as store:  # the history check alone, as the send does it
-        sent = store.sent_among(papers)
+        known = sum(map(len, store.sent_among(papers).values()))
         store.readers_sent_since(app.start_of_today())
     check_s = time.perf_counter() - started
     started, cpu = time.perf_counter(), cpu_seconds()
     report = app.send(readers, source=str(listing), dry_run=True, outbox=outbox)
     seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu
     print(json.dumps({
-        "seconds": seconds, "cpu_s": cpu, "check_s": check_s, "known": sum(map(len, sent.values())),
+        "seconds": seconds, "cpu_s": cpu, "check_s": check_s, "known": known,
         "written": len(report.written), "nothing_new": len(report.nothing_new),
         "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "child_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
@@ -184,7 +198,8 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=2, help="runs of each send; the best counts")
     parser.add_argument("--old-load", action="store_true", help="also time the old full load of the history")
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
-    parser.add_argument("--workdir", type=Path, help="keep the files here (default: a temporary folder)")
+    parser.add_argument("--workdir", type=Path, help="keep the files here, and reuse a history built there before "
+                                                     "with the same options (default: a temporary folder)")
     args = parser.parse_args()
     if args.per_day > args.listed:
         parser.error("--per-day must be at most --listed")
@@ -193,14 +208,15 @@ def main() -> int:
     profiles = distinct_profiles(keyword_pool(pool, args.shared), args.readers)
     print(f"readers: {args.readers:,}, history: {args.days} days x {args.per_day} papers each; "
           f"today's listing: {args.today} new + {LOOKBACK * args.listed} from the last {LOOKBACK} days ({origin})")
-    with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
-        work = Path(tmp)
+    with contextlib.ExitStack() as stack:
+        work = args.workdir or Path(stack.enter_context(tempfile.TemporaryDirectory()))
+        work.mkdir(parents=True, exist_ok=True)
         listing = todays_listing(pool, args.today, args.listed)
         (work / "listing.jsonl").write_text("".join(json.dumps(p.to_json()) + "\n" for p in listing), encoding="utf-8")
         emails = [f"reader{n}@example.org" for n in range(len(profiles))]
         (work / "readers.json").write_text(json.dumps(
             [{"email": e, "keywords": list(p)} for e, p in zip(emails, profiles)]), encoding="utf-8")
-        history = build_history(work / "history.db", emails, args.days, args.per_day, args.listed)
+        history = reuse_or_build(work, emails, args)
         empty, full = send_both(work, work / "history.db", args.repeat)
         old = measure("--old-load-child", str(work / "history.db")) if args.old_load else None
         report(history, empty, full, old)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 
 from ..model import Paper
@@ -55,7 +55,7 @@ class Deliveries(Connection):
                 [{"id": p.id, "title": p.title, "now": now} for p in papers],
             )
 
-    def sent_among(self, paper_ids: Iterable[str], emails: Iterable[str] | None = None) -> dict[str, set[str]]:
+    def sent_among(self, paper_ids: Iterable[str], emails: Iterable[str] | None = None) -> "SentIds":
         """Which of these papers each reader already got (readers by lower-case address).
 
         The never-twice check of a send, a preview or ``digest rank``: pass the day's
@@ -67,7 +67,7 @@ class Deliveries(Connection):
         if emails is not None:
             params["emails"] = json.dumps(sorted({email.lower() for email in emails}))
             query = _SENT_AMONG_READERS
-        return _grouped(self.db.execute(query, params))
+        return SentIds(self.db.execute(query, params))
 
     def sent_ids(self, email: str) -> set[str]:
         """One reader's whole history: reads the ledger from end to end (tests, diagnostics)."""
@@ -158,10 +158,37 @@ class Deliveries(Connection):
         }
 
 
+class SentIds(Mapping[str, set[str]]):
+    """Reader -> the paper ids they already got, read-only, kept as tuples.
+
+    A set per reader costs about 2 KB for 20 ids, a tuple 200 bytes: with 10,000
+    readers who got yesterday's papers that is 23 MB against 2 MB. Each lookup hands
+    out a fresh set (changing it changes nothing here).
+    """
+
+    def __init__(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """``pairs``: distinct (email, paper id) pairs."""
+        lists: dict[str, list[str]] = {}
+        ids: dict[str, str] = {}  # one string object per paper id
+        for email, paper_id in pairs:
+            lists.setdefault(email, []).append(ids.setdefault(paper_id, paper_id))
+        self._ids = {email: tuple(papers) for email, papers in lists.items()}
+
+    def __getitem__(self, email: str) -> set[str]:
+        return set(self._ids[email])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._ids)
+
+    def __len__(self) -> int:
+        return len(self._ids)
+
+    def __repr__(self) -> str:
+        return f"SentIds({dict(self.items())!r})"
+
+
 def _grouped(rows: Iterable[tuple[str, str]]) -> dict[str, set[str]]:
-    """Pairs as a set of paper ids per reader; each id one string object, however many readers got it."""
     out: dict[str, set[str]] = {}
-    ids: dict[str, str] = {}
     for email, paper_id in rows:
-        out.setdefault(email, set()).add(ids.setdefault(paper_id, paper_id))
+        out.setdefault(email, set()).add(paper_id)
     return out
