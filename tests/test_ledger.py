@@ -164,3 +164,15 @@ def test_paper_ids_and_addresses_are_stored_once(tmp_path) -> None:
     assert db.execute("SELECT count(*) FROM papers").fetchone()[0] == 2
     assert db.execute("SELECT count(*) FROM addresses").fetchone()[0] == 20
     assert db.execute("SELECT typeof(paper), typeof(reader) FROM sent LIMIT 1").fetchone() == ("integer", "integer")
+
+
+def test_two_stores_on_one_file_agree_on_the_keys_of_papers_and_readers(tmp_path) -> None:
+    """Keys are remembered only once committed; another process (a shard) may add the same paper."""
+    with Store.open(tmp_path / "state.db") as one, Store.open(tmp_path / "state.db") as two:
+        one.record_sent("ada@example.org", "<1@x>", ["2608.00001", "2608.00002"])
+        two.record_sent("bob@example.org", "<2@x>", ["2608.00002", "2608.00003"])
+        one.record_sent("chloé@example.fr", "<3@x>", ["2608.00003", "2608.00002"])
+        expected = {"ada@example.org": {"2608.00002"}, "bob@example.org": {"2608.00002"},
+                    "chloé@example.fr": {"2608.00002"}}
+        assert one.sent_among(["2608.00002"]) == two.sent_among(["2608.00002"]) == expected
+        assert two.sent_ids("chloé@example.fr") == {"2608.00002", "2608.00003"}

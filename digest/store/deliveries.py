@@ -104,7 +104,8 @@ class Deliveries(Connection):
         now = int(at.timestamp() if at is not None else time.time())
         with self.transaction():
             readers = self._keys("addresses", "email", "id", {row[0] for row in rows})
-            papers = self._keys("papers", "id", "key", {pid for row in rows if row[3] is None for pid in row[2]})
+            papers = self._keys("papers", "id", "key", {pid for row in rows if row[3] is None for pid in row[2]},
+                                self._paper_keys)
             self.db.executemany(
                 "INSERT OR REPLACE INTO messages (message_id, reader, created, status, error, papers) "
                 "VALUES (:mid, :reader, :now, :status, :error, :n)",
@@ -113,17 +114,30 @@ class Deliveries(Connection):
             )
             pairs = {(papers[pid], readers[email]) for email, _, pids, error in rows if error is None for pid in pids}
             self.db.executemany("INSERT OR IGNORE INTO sent (paper, reader) VALUES (?, ?)", sorted(pairs))
+        if len(self._paper_keys) < 100_000:  # committed: these keys are now for good
+            self._paper_keys.update(papers)
 
-    def _keys(self, table: str, column: str, key: str, values: set[str]) -> dict[str, int]:
+    @property
+    def _paper_keys(self) -> dict[str, int]:
+        """Paper keys committed before: a send records today's few hundred papers thousands of times."""
+        return self.__dict__.setdefault("_committed_paper_keys", {})
+
+    def _keys(self, table: str, column: str, key: str, values: set[str],
+              known: dict[str, int] | None = None) -> dict[str, int]:
         """The integer key of each value, adding the values not stored yet (inside a transaction)."""
-        if not values:
-            return {}
-        self.db.executemany(f"INSERT OR IGNORE INTO {table} ({column}) VALUES (?)", [(v,) for v in sorted(values)])
+        found = {value: known[value] for value in values if value in known} if known else {}
+        missing = sorted(values - found.keys())
+        if not missing:
+            return found
+        self.db.executemany(f"INSERT OR IGNORE INTO {table} ({column}) VALUES (?)", [(v,) for v in missing])
+        if len(missing) <= 16:  # a message or two: plain lookups beat encoding a JSON list
+            select = f"SELECT {key} FROM {table} WHERE {column} = ?"
+            return found | {value: self.db.execute(select, (value,)).fetchone()[0] for value in missing}
         rows = self.db.execute(
             f"SELECT v.value, t.{key} FROM json_each(:values) AS v CROSS JOIN {table} AS t ON t.{column} = v.value",
-            {"values": json.dumps(sorted(values))},
+            {"values": json.dumps(missing)},
         )
-        return dict(rows)
+        return found | dict(rows)
 
     def message_status(self, email: str) -> list[tuple[str, str]]:
         rows = self.db.execute(
