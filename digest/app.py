@@ -286,7 +286,7 @@ class Digest:
         with Store.open(self.settings.state_db) as store:
             store.finish_run(store.start_run(self.today().isoformat(), slot), 0, 0, 0, note=note)
 
-    def sent_ids(self, readers: Sequence[Subscriber], papers: Sequence[Paper]) -> dict[str, set[str]]:
+    def sent_ids(self, readers: Sequence[Subscriber], papers: Sequence[Paper]) -> Mapping[str, set[str]]:
         """Which of these papers each reader already got (the send's own query), if there is a store yet."""
         if not self.settings.state_db.exists():
             return {}
