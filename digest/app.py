@@ -15,6 +15,7 @@ from . import sources
 from .keywords import parse_profile
 from .model import Listing, Paper, Subscriber
 from .errors import ConfigError
+from .lock import Shard
 from .addresses import parse_mailbox
 from .mime import build_message, encode_header, format_address
 from .learn import Examples, examples_for
@@ -163,6 +164,7 @@ class Digest:
         offline: bool = False,
         progress: Any = None,
         slot: str | None = None,
+        shard: Shard | None = None,
     ) -> SendReport:
         """Rank, render, build and deliver each reader's digest exactly once (see ``digest.sending``).
 
@@ -170,10 +172,11 @@ class Digest:
         ``force``: a second run the same day sends nothing, even when the listing
         has grown since; the new papers go out with tomorrow's digest. ``slot``
         names the scheduled time a daemon run serves, for the daemon's guard.
+        ``shard``: only this shard's readers, under the shard's own lock.
         """
         check_sendable(self.settings, readers)
         return send_digests(self, readers, source=source, dry_run=dry_run, outbox=outbox, force=force,
-                            offline=offline, progress=progress, slot=slot)
+                            offline=offline, progress=progress, slot=slot, shard=shard)
 
     def _prepare(self, reader: Subscriber, picks: list[Pick]) -> Outgoing | None:
         """Render and build one reader's message (None: nothing new, and no empty digests)."""
@@ -190,14 +193,14 @@ class Digest:
         path.write_bytes(item.message)
         return path
 
-    def sent_ids(self, readers: Sequence[Subscriber]) -> dict[str, set[str]]:
-        """Papers each reader already got, from the state store if there is one yet."""
+    def sent_ids(self, readers: Sequence[Subscriber], papers: Sequence[Paper]) -> Mapping[str, set[str]]:
+        """Which of these papers each reader already got (the send's own query), if there is a store yet."""
         if not self.settings.state_db.exists():
             return {}
         from .store import Store
 
         with Store.open(self.settings.state_db) as store:
-            return {r.email.lower(): store.sent_ids(r.email) for r in readers}
+            return store.sent_among((paper.id for paper in papers), (reader.email for reader in readers))
 
     def _http_for(self, chosen: list[Any], offline: bool) -> Any:
         if self.http is None and any(getattr(s, "needs_http", False) for s in chosen):

@@ -24,6 +24,7 @@ from . import __version__
 from .app import Digest, SendReport, check_sendable, make_digest
 from .errors import DigestError
 from .errors import ConfigError, KeywordError
+from .lock import Shard
 from .model import Listing, Subscriber
 from .rank import Pick
 from .subscribers import single_reader, subscribers_from_settings
@@ -178,7 +179,7 @@ def run_rank(args: argparse.Namespace) -> int:
     with make_digest(settings) as app:
         listing = app.load_listing(args.source, offline=args.offline)
         _warn(listing)
-        results = app.rank_readers(listing, readers, app.sent_ids(readers), limit=args.limit)
+        results = app.rank_readers(listing, readers, app.sent_ids(readers, listing.papers), limit=args.limit)
     for reader, picks in results:
         if args.json:
             print_picks_json(reader, picks)
@@ -236,6 +237,7 @@ def _add_send(commands: argparse._SubParsersAction) -> None:
     cmd.add_argument("--dry-run", action="store_true", help="write .eml files instead of sending; record nothing")
     cmd.add_argument("--outbox", type=Path, default=Path("outbox"), metavar="DIR", help="where --dry-run writes (./outbox)")
     cmd.add_argument("--force", action="store_true", help="send even papers already sent")
+    cmd.add_argument("--shard", metavar="K/N", help="only the K-th of N parts of the readers (split by address)")
     cmd.set_defaults(func=run_send)
 
 
@@ -250,11 +252,12 @@ def chosen_readers(args: argparse.Namespace, settings: Settings) -> list[Subscri
 
 def run_send(args: argparse.Namespace) -> int:
     settings = settings_for(args)
+    shard = None if args.shard is None else Shard.parse(args.shard)
     readers = chosen_readers(args, settings)
     progress = _progress_bar if sys.stderr.isatty() and len(readers) > 20 else None
     with make_digest(settings) as app, _stop_on_signals(app.stopping):
         report = app.send(readers, source=args.source, dry_run=args.dry_run, outbox=args.outbox,
-                          force=args.force, offline=args.offline, progress=progress)
+                          force=args.force, offline=args.offline, progress=progress, shard=shard)
     for kind, readers_errors in (("failed", report.failed), ("deferred", report.deferred),
                                  ("uncertain", report.uncertain)):
         for email, error in readers_errors.items():

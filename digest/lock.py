@@ -1,4 +1,12 @@
-"""A file lock so that overlapping runs (cron plus daemon) never send twice.
+"""File locks so that overlapping runs (cron plus daemon) never send twice, and shards of a list.
+
+A send of the whole list holds ``state.db.lock`` alone. ``digest send --shard K/N``
+sends to the readers whose address hashes to K of N (sha256: the same split on
+every machine and every run, whatever the order of the subscribers file); it shares
+``state.db.lock`` with the other shards and holds its own ``state.db.shard-K-of-N.lock``.
+So the N shards run side by side on one state store, a second run of the same shard
+waits, and a whole-list send waits for all of them (and they for it). Every worker
+must use the same N: shards of different N overlap.
 
 The lock is an ``flock`` on a file beside the database; the kernel drops it when
 the holder's last descriptor closes, so a run killed with ``kill -9`` never
@@ -9,23 +17,33 @@ once (``close_inherited``), so it can never keep the lock after its parent died.
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import logging
 import os
+import re
 import time
+from collections.abc import Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from .errors import LockedError, StoreError
+from .errors import ConfigError, LockedError, StoreError
+from .model import Subscriber
 
 log = logging.getLogger("digest")
 
 
 class SendLock:
-    """Held for a whole send; a second run waits up to ``wait`` seconds, then gives up."""
+    """Held for a whole send; a second run waits up to ``wait`` seconds, then gives up.
 
-    def __init__(self, path: Path, wait: float = 600.0) -> None:
+    ``shared``: other holders in shared mode may hold it too (the shards of a list).
+    """
+
+    def __init__(self, path: Path, wait: float = 600.0, *, shared: bool = False) -> None:
         self.path = path
         self.wait = wait
+        self.mode = fcntl.LOCK_SH if shared else fcntl.LOCK_EX
         self.fd: int | None = None
 
     def __enter__(self) -> "SendLock":
@@ -34,7 +52,7 @@ class SendLock:
         waiting = False
         while True:
             try:
-                fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(self.fd, self.mode | fcntl.LOCK_NB)
                 self._write_pid()
                 return self
             except BlockingIOError:
@@ -89,3 +107,59 @@ class SendLock:
         if self.fd is not None:
             fcntl.flock(self.fd, fcntl.LOCK_UN)
             self._close()
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Shard ``number`` of ``count`` (1-based, as written: ``--shard 2/4``)."""
+
+    number: int
+    count: int
+
+    @classmethod
+    def parse(cls, text: str) -> "Shard":
+        match = re.fullmatch(r"\s*(\d{1,6})\s*/\s*(\d{1,6})\s*", text)
+        if not match or not 1 <= int(match[1]) <= int(match[2]):
+            raise ConfigError(f"--shard {text}: use K/N with 1 <= K <= N, e.g. --shard 1/4 (the first of four)")
+        return cls(int(match[1]), int(match[2]))
+
+    def owns(self, email: str) -> bool:
+        digest = hashlib.sha256(email.strip().lower().encode("utf-8")).digest()
+        return int.from_bytes(digest[:8], "big") % self.count == self.number - 1
+
+    def select(self, readers: Sequence[Subscriber]) -> list[Subscriber]:
+        return [reader for reader in readers if self.owns(reader.email)]
+
+    def __str__(self) -> str:
+        return f"{self.number}/{self.count}"
+
+
+class SendLocks:
+    """The locks a send (of the whole list, or of one shard) holds beside the state store."""
+
+    def __init__(self, state_db: Path, shard: Shard | None = None, wait: float = 600.0) -> None:
+        whole = state_db.with_name(state_db.name + ".lock")
+        if shard is None:
+            self.locks = [SendLock(whole, wait)]
+        else:
+            own = state_db.with_name(f"{state_db.name}.shard-{shard.number}-of-{shard.count}.lock")
+            self.locks = [SendLock(whole, wait, shared=True), SendLock(own, wait)]
+
+    def __enter__(self) -> "SendLocks":
+        with ExitStack() as stack:
+            for lock in self.locks:
+                stack.enter_context(lock)
+            self._held = stack.pop_all()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._held.close()
+
+    def close_inherited(self) -> None:
+        """In a forked child: drop every inherited descriptor (the parent keeps the locks)."""
+        for lock in self.locks:
+            lock.close_inherited()
+
+
+def send_lock(state_db: Path, shard: Shard | None = None, wait: float = 600.0) -> SendLocks:
+    return SendLocks(state_db, shard, wait)

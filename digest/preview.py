@@ -23,7 +23,7 @@ class Preview:
         self.app = app
         self.reader = reader
         self.listing = app.load_listing(source, offline=offline)
-        sent = app.sent_ids([reader])
+        sent = app.sent_ids([reader], self.listing.papers)
         self.picks = app.rank_readers(self.listing, [reader], sent)[0][1]
         self.lock = threading.Lock()
 

@@ -74,6 +74,7 @@ class Settings:
     secret_key: str = ""
     signup: bool = False
     archive_days: int = 90
+    keep_days: int = 400
 
     @property
     def port(self) -> int:
@@ -208,6 +209,14 @@ def _public_url(value: str) -> str:
     return url
 
 
+def _keep_days(value: str) -> int:
+    days = int(value)
+    if days < 1:
+        raise ValueError("must be 1 or more (today's messages say who already got today's digest)")
+    return days
+
+
+
 MAKE_SECRET = "python -c \"import secrets; print(secrets.token_urlsafe(32))\""
 
 
@@ -263,6 +272,7 @@ _PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "DIGEST_SECRET_KEY": ("secret_key", _secret),
     "DIGEST_SIGNUP": ("signup", _bool),
     "DIGEST_ARCHIVE_DAYS": ("archive_days", _positive_int),
+    "DIGEST_KEEP_DAYS": ("keep_days", _keep_days),
 }
 KEYS = tuple(_PARSERS)
 

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import StoreError
-from ..lock import SendLock
+from ..lock import SendLocks, Shard, send_lock
 from ..mail import Mailer
 from ..model import Listing, Subscriber
 from ..store import Store
@@ -49,7 +49,10 @@ def lock_path(state_db: Path) -> Path:
 
 def send_digests(app: "Digest", readers: Sequence[Subscriber], *, source: str | None = None,
                  dry_run: bool = False, outbox: Path | None = None, force: bool = False, offline: bool = False,
-                 progress: Progress | None = None, slot: str | None = None) -> SendReport:
+                 progress: Progress | None = None, slot: str | None = None,
+                 shard: Shard | None = None) -> SendReport:
+    """``shard``: only this shard's readers, under the shard's own lock (``digest send --shard K/N``)."""
+    readers = shard.select(readers) if shard else readers
     listing = app.load_listing(source, offline=offline)
     for warning in listing.warnings:
         log.warning("warning: %s", warning)
@@ -63,11 +66,11 @@ def send_digests(app: "Digest", readers: Sequence[Subscriber], *, source: str | 
         return report
     mailer = None if dry_run else Mailer(app.settings)  # checks the SMTP settings before anything is opened
     db = app.settings.state_db
-    with SendLock(lock_path(db)) as lock, Store.open(db) as store:
+    with send_lock(db, shard) as lock, Store.open(db) as store:
         if mailer is not None:
             _replay(Journal.beside(db), store)
         todo = due_today(app, store, readers, force, report)
-        sent = {} if force else store.all_sent_ids()
+        sent = {} if force else store.sent_among(paper.id for paper in listing.papers)
         if mailer is None:
             _write_all(app, listing, todo, sent, outbox, report, progress)
             return report
@@ -128,7 +131,7 @@ def _write_all(app: "Digest", listing: Listing, todo: list[Subscriber], sent: An
 class Session:
     """One real send: produce, hand to the server, record; finish the run whatever happens."""
 
-    def __init__(self, app: "Digest", store: Store, mailer: Mailer, report: SendReport, lock: SendLock,
+    def __init__(self, app: "Digest", store: Store, mailer: Mailer, report: SendReport, lock: SendLocks,
                  progress: Progress | None) -> None:
         self.app, self.store, self.report, self.lock, self.progress = app, store, report, lock, progress
         self.outgoing = pool(app.settings, mailer, halt=app.stopping)
@@ -180,6 +183,7 @@ class Session:
         try:
             self.store.finish_run(run_id, len(report.sent), len(report.nothing_new),
                                   len(report.failed) + len(report.deferred), error=error)
+            self.store.prune(self.app.settings.keep_days)  # per-message bookkeeping; never the never-twice record
         except StoreError as err:
             if error is None:
                 raise

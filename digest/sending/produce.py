@@ -36,7 +36,7 @@ from .deliver import Outgoing
 
 if TYPE_CHECKING:
     from ..app import Digest
-    from ..lock import SendLock
+    from ..lock import SendLocks
 
 log = logging.getLogger("digest")
 
@@ -48,7 +48,7 @@ Produced = Generator[tuple[Subscriber, Outgoing | None], None, None]
 
 
 def produce(app: "Digest", listing: Listing, readers: Sequence[Subscriber], sent: Mapping[str, set[str]],
-            lock: "SendLock | None" = None) -> Produced:
+            lock: "SendLocks | None" = None) -> Produced:
     """Each reader with its built message (None: nothing new), in the readers' order."""
     if len(readers) >= PRODUCER_MIN and fork_is_safe():
         log.info("building %d messages in a second process while sending", len(readers))
@@ -59,7 +59,7 @@ def produce(app: "Digest", listing: Listing, readers: Sequence[Subscriber], sent
 
 
 def _from_child(app: "Digest", listing: Listing, readers: Sequence[Subscriber],
-                sent: Mapping[str, set[str]], lock: "SendLock | None") -> Produced:
+                sent: Mapping[str, set[str]], lock: "SendLocks | None") -> Produced:
     context = multiprocessing.get_context("fork")
     channel = context.Queue(maxsize=64)  # bounds memory: the child waits for the sender
     child = context.Process(target=_child_main, args=(app, listing, readers, sent, channel, lock, os.getpid()),
@@ -99,7 +99,7 @@ def _receive(channel: Any, child: Any) -> Any:
 
 
 def _child_main(app: "Digest", listing: Listing, readers: Sequence[Subscriber], sent: Mapping[str, set[str]],
-                channel: Any, lock: "SendLock | None", parent: int) -> None:
+                channel: Any, lock: "SendLocks | None", parent: int) -> None:
     """In the forked child: let go of the parent's things, then build each message in order."""
     if lock is not None:
         lock.close_inherited()

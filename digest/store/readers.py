@@ -218,10 +218,7 @@ class Readers(Connection):
             "state": asdict(state) if state else None,
             "changes": [{"at": at, "change": c} for at, c in self.reader_changes(email)],
             "votes": [asdict(v) for v in self.votes(email)],
-            "messages": [dict(zip(("message_id", "created", "status", "error", "papers"), r)) for r in self.db.execute(
-                "SELECT message_id, created, status, error, papers FROM messages WHERE email = :e ORDER BY created", e)],
-            "sent": [dict(zip(("paper_id", "message_id", "sent_at"), r)) for r in self.db.execute(
-                "SELECT paper_id, message_id, sent_at FROM sent WHERE email = :e ORDER BY sent_at", e)],
+            **self.deliveries_of(email),
             "archive": [dict(zip(("message_id", "day", "html"), r)) for r in self.db.execute(
                 "SELECT message_id, day, html FROM archive WHERE email = :e ORDER BY day", e)],
         }
@@ -230,7 +227,7 @@ class Readers(Connection):
         """Every address the store holds anything about."""
         rows = self.db.execute(
             "SELECT email FROM readers UNION SELECT email FROM votes UNION SELECT email FROM archive "
-            "UNION SELECT email FROM messages ORDER BY 1")
+            "UNION SELECT email FROM addresses ORDER BY 1")
         return [r[0] for r in rows]
 
     def remove_reader(self, email: str) -> bool:
@@ -238,7 +235,8 @@ class Readers(Connection):
         e = {"e": email.lower()}
         with self.transaction():
             removed = 0
-            for table in ("readers", "reader_changes", "votes", "archive", "sent", "messages"):
+            for table in ("readers", "reader_changes", "votes", "archive", "uncertain"):
                 removed += self.db.execute(f"DELETE FROM {table} WHERE email = :e", e).rowcount
+            removed += self.forget_deliveries(email)
             self.db.execute("DELETE FROM counters WHERE key = :k", {"k": f"signup:{email.lower()}"})
         return removed > 0

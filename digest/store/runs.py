@@ -60,11 +60,3 @@ class Runs(Connection):
     def last_finished_run_date(self) -> str | None:
         row = self.db.execute("SELECT max(run_date) FROM runs WHERE finished IS NOT NULL").fetchone()
         return row[0] if row else None
-
-    def counts(self) -> dict[str, int]:
-        one = lambda sql: int(self.db.execute(sql).fetchone()[0])  # noqa: E731
-        return {
-            "papers": one("SELECT count(*) FROM papers"),
-            "messages": one("SELECT count(*) FROM messages WHERE status = 'sent'"),
-            "readers": one("SELECT count(DISTINCT email) FROM sent"),
-        }

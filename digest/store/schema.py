@@ -77,6 +77,40 @@ MIGRATIONS = [
     );
     CREATE INDEX uncertain_by_email ON uncertain (email, created);
     """,
+    # The compact ledger (issue #13): addresses and paper ids stored once, integer keys,
+    # the never-twice record as (paper, reader) pairs in a WITHOUT ROWID table keyed by
+    # paper (a send asks about today's papers only), Message-ID and time once per
+    # message, times as Unix seconds, and a status column open to more states.
+    # Every recorded delivery is carried over.
+    """
+    CREATE TABLE addresses (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE);
+    INSERT INTO addresses (email) SELECT email FROM messages UNION SELECT email FROM sent;
+    CREATE TABLE papers_v3 (
+        key INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, title TEXT NOT NULL DEFAULT '',
+        first_seen TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%S+00:00', 'now'))
+    );
+    INSERT INTO papers_v3 (id, title, first_seen) SELECT id, title, first_seen FROM papers ORDER BY first_seen, id;
+    INSERT OR IGNORE INTO papers_v3 (id, first_seen) SELECT paper_id, min(sent_at) FROM sent GROUP BY paper_id;
+    CREATE TABLE messages_v3 (
+        id INTEGER PRIMARY KEY, reader INTEGER NOT NULL REFERENCES addresses, created INTEGER NOT NULL,
+        status TEXT NOT NULL, error TEXT, papers INTEGER NOT NULL, message_id TEXT NOT NULL UNIQUE
+    );
+    INSERT INTO messages_v3 (reader, created, status, error, papers, message_id)
+        SELECT a.id, coalesce(CAST(strftime('%s', m.created) AS INTEGER), 0), m.status, m.error, m.papers, m.message_id
+        FROM messages AS m JOIN addresses AS a ON a.email = m.email ORDER BY m.created, m.rowid;
+    CREATE TABLE sent_v3 (paper INTEGER NOT NULL, reader INTEGER NOT NULL, PRIMARY KEY (paper, reader)) WITHOUT ROWID;
+    INSERT INTO sent_v3 (paper, reader)
+        SELECT p.key, a.id FROM sent AS s JOIN papers_v3 AS p ON p.id = s.paper_id JOIN addresses AS a ON a.email = s.email
+        ORDER BY 1, 2;
+    DROP TABLE sent;
+    DROP TABLE messages;
+    DROP TABLE papers;
+    ALTER TABLE papers_v3 RENAME TO papers;
+    ALTER TABLE messages_v3 RENAME TO messages;
+    ALTER TABLE sent_v3 RENAME TO sent;
+    CREATE INDEX messages_by_reader ON messages (reader, created);
+    CREATE INDEX messages_by_created ON messages (created);
+    """,
 ]
 
 
@@ -182,14 +216,20 @@ class Connection:
         return db
 
     def _migrate(self) -> None:
-        version = self.db.execute("PRAGMA user_version").fetchone()[0]
-        if version > len(MIGRATIONS):
-            raise StoreError(f"{self.path} was written by a newer digest (schema {version}); upgrade digest")
-        for number, script in enumerate(MIGRATIONS[version:], version + 1):
+        for number, script in enumerate(MIGRATIONS, 1):
+            if self._version() >= number:
+                continue
             with self.transaction():
+                if self._version() >= number:  # another process (a shard) migrated it meanwhile
+                    continue
                 for statement in filter(str.strip, script.split(";")):
                     self.db.execute(statement)
                 self.db.execute(f"PRAGMA user_version = {number}")
+        if self._version() > len(MIGRATIONS):
+            raise StoreError(f"{self.path} was written by a newer digest (schema {self._version()}); upgrade digest")
+
+    def _version(self) -> int:
+        return int(self.db.execute("PRAGMA user_version").fetchone()[0])
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
