@@ -77,6 +77,11 @@ MIGRATIONS = [
     );
     CREATE INDEX uncertain_by_email ON uncertain (email, created);
     """,
+    # the text of recently listed papers: a vote from an email link keeps the abstract, a library id finds its text
+    """
+    CREATE TABLE paper_texts (id TEXT PRIMARY KEY, title TEXT NOT NULL, abstract TEXT NOT NULL, seen TEXT NOT NULL);
+    CREATE INDEX paper_texts_by_seen ON paper_texts (seen);
+    """,
 ]
 
 
