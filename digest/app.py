@@ -153,8 +153,9 @@ class Digest:
                              libraries[reader.library].entries if reader.library is not None else ()) or None
                 for reader in readers]
 
-    def _stored(self, readers: Sequence[Subscriber], ids: Sequence[str]) -> tuple[Mapping[str, Sequence[Any]], list[Paper]]:
-        """(the readers' votes by lower-case address, the remembered papers among ``ids``); nothing without a store."""
+    def _stored(self, readers: Sequence[Subscriber],
+                ids: Sequence[str]) -> tuple[Mapping[str, Sequence[Any]], list[Paper]]:
+        """(the readers' votes by lower-case address, the remembered papers among ``ids``); none without a store."""
         if not self.settings.state_db.exists():
             return {}, []
         from .store import Store

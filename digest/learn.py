@@ -167,7 +167,7 @@ def prepare(index: Index, examples: Iterable[Examples | None]) -> None:
 
 def _closest(vectors: TermVectors, examples: Sequence[Example],
              summed: bool = True) -> dict[int, tuple[float, Example]]:
-    """Per paper: its summed (or else greatest) cosine to the examples (each above the cache floor), and the closest one."""
+    """Per paper: its summed (or else greatest) cosine to the examples (each above the cache floor), and the closest."""
     best: dict[int, tuple[float, Example]] = {}
     total: dict[int, float] = {}
     for example in examples:

@@ -95,6 +95,15 @@ def test_keywords_on_the_command_line_rank_with_that_readers_votes(days, run_cli
     assert rows[0]["id"] == PROTEIN.id and rows[0]["because"] == f"like '{OLD_PROTEIN.title}'"
 
 
+def test_the_preview_ranks_with_the_readers_votes(days, run_cli, tmp_path) -> None:
+    yesterday, today = days
+    run_cli("feedback", "--reader", ADA, "--source", yesterday, "--like", OLD_PROTEIN.id)
+    code, _, err = run_cli("preview", "--source", today, "--subscriber", ADA, "--output", str(tmp_path / "ada.html"))
+    html = (tmp_path / "ada.html").read_text(encoding="utf-8")
+    assert code == 0, err
+    assert html.index(PROTEIN.title) < html.index(LEGAL.title)
+
+
 def test_votes_show_in_readers_show_with_title_direction_and_time(days, run_cli) -> None:
     yesterday, _ = days
     run_cli("feedback", "--reader", ADA, "--source", yesterday, "--like", f"{OLD_LEGAL.id},{OLD_PROTEIN.id}")
