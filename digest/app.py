@@ -19,7 +19,7 @@ from .lock import Shard
 from .addresses import parse_mailbox
 from .mime import build_message, encode_header, format_address
 from .learn import Examples, examples_for
-from .library import Library, fill_from, load_library
+from .library import fill_from, load_library
 from .rank import Index, Pick, Selection, rank_many
 from .render import Renderer, Rendered, describe_listing
 from .sending import PRODUCER_MIN, Outgoing, SendReport, send_digests
@@ -137,21 +137,32 @@ class Digest:
         return list(zip(enabled, picks))
 
     def examples_for_readers(self, readers: Sequence[Subscriber], papers: Sequence[Paper]) -> list[Examples | None]:
-        """Each reader's liked and disliked papers for the ranker: their library file, read once per path.
+        """Each reader's liked and disliked papers for the ranker: their votes and their library.
 
-        (Votes join here once the store keeps them: ``examples_for(reader, store.votes(email), entries)``.)
+        Votes come from the state store in one query for all readers; a library file
+        is read once per path. A library entry with only an id takes its text from
+        the listing, else from the papers the store remembers from recent listings.
         """
-        libraries: dict[Path, Library] = {}
-        out: list[Examples | None] = []
-        for reader in readers:
-            if reader.library is None:
-                out.append(None)
-                continue
-            if reader.library not in libraries:
-                libraries[reader.library] = library = fill_from(load_library(reader.library), papers)
-                log.info("library %s", library.summary())
-            out.append(examples_for(reader, [], libraries[reader.library].entries) or None)
-        return out
+        libraries = {path: fill_from(load_library(path), papers)
+                     for path in dict.fromkeys(r.library for r in readers if r.library is not None)}
+        votes, known = self._stored(readers, [e.paper_id for lib in libraries.values()
+                                              for e in lib.entries if e.paper_id and not e.abstract])
+        for path, library in libraries.items():
+            libraries[path] = library = fill_from(library, known)
+            log.info("library %s", library.summary())
+        return [examples_for(reader, votes.get(reader.email.lower(), ()),
+                             libraries[reader.library].entries if reader.library is not None else ()) or None
+                for reader in readers]
+
+    def _stored(self, readers: Sequence[Subscriber],
+                ids: Sequence[str]) -> tuple[Mapping[str, Sequence[Any]], list[Paper]]:
+        """(the readers' votes by lower-case address, the remembered papers among ``ids``); none without a store."""
+        if not self.settings.state_db.exists():
+            return {}, []
+        from .store import Store
+
+        with Store.open(self.settings.state_db) as store:
+            return store.votes_for(r.email for r in readers if r.email), store.known_papers(ids) if ids else []
 
     def send(
         self,

@@ -15,17 +15,19 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from . import __version__
+from .addresses import parse_address
 from .app import Digest, SendReport, check_sendable, make_digest
 from .errors import DigestError
 from .errors import ConfigError, KeywordError
 from .lock import Shard
-from .model import Listing, Subscriber
+from .model import Listing, Paper, Subscriber
 from .rank import Pick
 from .subscribers import single_reader, subscribers_from_settings
 from .settings import Settings, default_env_file, load_settings
@@ -71,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.set_defaults(func=_help_for(parser))
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     for add in (_add_papers, _add_rank, _add_preview, _add_send, _add_run, _add_check, _add_status,
-                _add_serve, _add_readers):
+                _add_serve, _add_readers, _add_feedback):
         add(commands)
     return parser
 
@@ -159,6 +161,8 @@ def _add_rank(commands: argparse._SubParsersAction) -> None:
     who = cmd.add_mutually_exclusive_group()
     who.add_argument("--keywords", help='e.g. "reward model*, RLHF^2, -survey"')
     who.add_argument("--subscribers", type=Path, metavar="FILE", help="subscribers TOML file")
+    cmd.add_argument("--subscriber", metavar="EMAIL",
+                     help="only this reader (with --keywords: those keywords with this reader's votes)")
     cmd.add_argument("--limit", type=count, metavar="N",
                      help="at most N picks per reader, instead of DIGEST_MAX_ITEMS (0: no limit)")
     cmd.add_argument("--json", action="store_true", help="one JSON object per pick")
@@ -175,7 +179,10 @@ def readers_for(args: argparse.Namespace, settings: Settings) -> list[Subscriber
 
 def run_rank(args: argparse.Namespace) -> int:
     settings = settings_for(args)
-    readers = readers_for(args, settings)
+    if args.keywords is not None and args.subscriber:  # these keywords, ranked with that reader's votes
+        readers = [replace(readers_for(args, settings)[0], email=parse_address(args.subscriber), name="")]
+    else:
+        readers = chosen_readers(args, settings)
     with make_digest(settings) as app:
         listing = app.load_listing(args.source, offline=args.offline)
         _warn(listing)
@@ -582,3 +589,68 @@ def _reader_action(action: str, email: str, roster: list[Subscriber], store: Sto
             was = f" (was {before})" if before and before != "active" else ""
             print(f"resumed: {email} gets the next digest{was}")
     return 0
+
+
+# feedback -------------------------------------------------------------------------
+
+def _add_feedback(commands: argparse._SubParsersAction) -> None:
+    cmd = commands.add_parser("feedback", help="record a reader's votes: more (or fewer) papers like these")
+    _source_option(cmd)
+    cmd.add_argument("--reader", required=True, metavar="EMAIL", help="the reader who votes")
+    vote = cmd.add_mutually_exclusive_group(required=True)
+    vote.add_argument("--like", type=id_list, metavar="ID[,ID...]", help="more like these papers (ids in SRC)")
+    vote.add_argument("--dislike", type=id_list, metavar="ID[,ID...]", help="fewer like these papers (ids in SRC)")
+    cmd.add_argument("--subscribers", type=Path, metavar="FILE", help="subscribers TOML file")
+    cmd.set_defaults(func=run_feedback)
+
+
+def id_list(text: str) -> list[str]:
+    """An argparse type: comma-separated paper ids (or arXiv URLs)."""
+    ids = [part.strip() for part in text.split(",") if part.strip()]
+    if not ids:
+        raise argparse.ArgumentTypeError("no paper id given; e.g. --like 2401.00001,2401.00002")
+    return ids
+
+
+def run_feedback(args: argparse.Namespace) -> int:
+    from .store import Store
+
+    settings = settings_for(args)
+    email = args.reader.strip().lower()
+    require_reader(settings, args.subscribers, email)
+    with make_digest(settings) as app:
+        listing = app.load_listing(args.source, offline=args.offline)
+    _warn(listing)
+    papers = papers_named(args.like or args.dislike, listing)
+    value = 1 if args.like else -1
+    with Store.open(settings.state_db) as store:
+        store.record_votes(email, papers, value)
+    for paper in papers:
+        print(f"{'liked' if value > 0 else 'disliked'} by {email}: {paper.id}  {paper.title}")
+    return 0
+
+
+def require_reader(settings: Settings, subscribers: Path | None, email: str) -> None:
+    """The reader is in the roster or the state store, or a ``ConfigError`` says so."""
+    from .store import Store
+
+    if email in {r.email.lower() for r in _roster_or_none(settings, subscribers)}:
+        return
+    if settings.state_db.exists():
+        with Store.open(settings.state_db) as store:
+            if email in store.known_emails():
+                return
+    raise ConfigError(f"no reader {email} in the roster or the state store; check the address (digest readers list)")
+
+
+def papers_named(ids: Sequence[str], listing: Listing) -> list[Paper]:
+    """The listing's papers with these ids (or arXiv URLs); every unknown id in one ``ConfigError``."""
+    from .model import arxiv_id
+
+    by_id = {paper.id: paper for paper in listing.papers}
+    found = {given: by_id.get(given) or by_id.get(arxiv_id(given) or "") for given in ids}
+    missing = [given for given, paper in found.items() if paper is None]
+    if missing:
+        raise ConfigError(f"{', '.join(missing)}: not in {listing.source}; nothing recorded "
+                          f"(see the ids with digest papers --source {listing.source})")
+    return list({paper.id: paper for paper in found.values() if paper is not None}.values())

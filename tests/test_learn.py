@@ -10,7 +10,7 @@ from digest import learn
 from digest.keywords import parse_profile
 from digest.learn import Example, Examples, examples_for
 from digest.library import Entry
-from digest.model import Paper, Subscriber, make_paper
+from digest.model import Listing, Paper, Subscriber, make_paper
 from digest.rank import Index, Selection, rank
 
 from .test_rank import PROFILES, _listing
@@ -236,3 +236,66 @@ def test_no_mix_of_likes_and_dislikes_moves_a_paper_past_the_documented_bounds(s
                 assert pick.score - before <= learn.LIFT_CAP + 1e-3
 
     check()
+
+
+# votes and library texts from the state store ---------------------------------------------------
+
+def _app_with_store(tmp_path):
+    from digest.app import Digest
+    from digest.settings import load_settings
+
+    return Digest(load_settings(None, {"DIGEST_STATE_DB": str(tmp_path / "state.db")}))
+
+
+def test_the_votes_of_many_readers_are_read_in_one_query(tmp_path, monkeypatch) -> None:
+    from digest.store import Store
+
+    with Store.open(tmp_path / "state.db") as store:
+        store.record_vote("r7@example.org", make_paper(LIKED_PROTEIN.title, LIKED_PROTEIN.abstract,
+                                                       id=LIKED_PROTEIN.paper_id), +1)
+        store.record_vote("r9@example.org", PROTEIN, -1)
+    statements: list[str] = []
+    opened = Store.open
+
+    def traced(path):
+        store = opened(path)
+        store.db.raw.set_trace_callback(statements.append)
+        return store
+
+    monkeypatch.setattr(Store, "open", traced)
+    readers = [Subscriber(email=f"R{n}@example.org", keywords=("benchmark",)) for n in range(2000)]
+
+    examples = _app_with_store(tmp_path).examples_for_readers(readers, LISTING)
+
+    assert [n for n, e in enumerate(examples) if e] == [7, 9]
+    assert [e.paper_id for e in examples[7].liked] == [LIKED_PROTEIN.paper_id] and not examples[7].disliked
+    assert [e.paper_id for e in examples[9].disliked] == [PROTEIN.id]
+    assert sum("FROM votes" in s for s in statements) == 1
+
+
+def test_a_library_id_missing_from_the_listing_takes_its_text_from_the_stores_recent_papers(tmp_path, caplog) -> None:
+    import logging
+
+    from digest.store import Store
+
+    old = make_paper(LIKED_PROTEIN.title, LIKED_PROTEIN.abstract, id=LIKED_PROTEIN.paper_id)
+    (tmp_path / "ada.txt").write_text(f"{old.id}\n2601.55555\n", encoding="utf-8")
+    reader = Subscriber(email="ada@example.org", keywords=("benchmark",), library=tmp_path / "ada.txt")
+    with Store.open(tmp_path / "state.db") as store:
+        store.remember_papers([old])
+
+    with caplog.at_level(logging.INFO, logger="digest"):
+        [(_, ranked)] = _app_with_store(tmp_path).rank_readers(Listing("test", LISTING), [reader])
+
+    assert ranked[0].paper.id == PROTEIN.id and ranked[0].because == f"like '{old.title}'"
+    assert "2 id list entries, 1 with an id but no title or abstract" in caplog.text
+
+
+def test_the_store_forgets_listed_papers_after_the_archive_span(tmp_path) -> None:
+    from digest.store import Store
+
+    with Store.open(tmp_path / "state.db") as store:
+        store.remember_papers([PROTEIN])
+        store.db.execute("UPDATE paper_texts SET seen = '2000-01-01T00:00:00+00:00'")
+        store.remember_papers([LEGAL], keep_days=90)
+        assert [p.id for p in store.known_papers([PROTEIN.id, LEGAL.id, "2699.00001"])] == [LEGAL.id]

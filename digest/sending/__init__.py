@@ -139,6 +139,7 @@ class Session:
 
     def run(self, listing: Listing, todo: list[Subscriber], sent: Any, slot: str | None) -> None:
         self.store.record_seen(listing.papers)
+        self.store.remember_papers(listing.papers, self.app.settings.archive_days)  # votes from links keep the text
         run_id = self.store.start_run(self.app.today().isoformat(), slot)
         error: str | None = None
         try:

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import DigestError
 from ..keywords import parse_profile
+from ..learn import Examples
 from ..model import Listing, Subscriber
 from ..rank import fork_is_safe, rank
 from .deliver import Outgoing
@@ -62,7 +63,9 @@ def _from_child(app: "Digest", listing: Listing, readers: Sequence[Subscriber],
                 sent: Mapping[str, set[str]], lock: "SendLocks | None") -> Produced:
     context = multiprocessing.get_context("fork")
     channel = context.Queue(maxsize=64)  # bounds memory: the child waits for the sender
-    child = context.Process(target=_child_main, args=(app, listing, readers, sent, channel, lock, os.getpid()),
+    examples = app.examples_for_readers(readers, listing.papers)  # the store is read here: never in the child
+    child = context.Process(target=_child_main,
+                            args=(app, listing, readers, sent, examples, channel, lock, os.getpid()),
                             name="digest-render", daemon=True)
     child.start()
     try:
@@ -99,7 +102,7 @@ def _receive(channel: Any, child: Any) -> Any:
 
 
 def _child_main(app: "Digest", listing: Listing, readers: Sequence[Subscriber], sent: Mapping[str, set[str]],
-                channel: Any, lock: "SendLocks | None", parent: int) -> None:
+                examples: Sequence[Examples | None], channel: Any, lock: "SendLocks | None", parent: int) -> None:
     """In the forked child: let go of the parent's things, then build each message in order."""
     if lock is not None:
         lock.close_inherited()
@@ -108,7 +111,6 @@ def _child_main(app: "Digest", listing: Listing, readers: Sequence[Subscriber], 
     _die_with(parent)
     try:
         index = app.make_index(listing.papers)
-        examples = app.examples_for_readers(readers, listing.papers)
         for number, reader in enumerate(readers):
             picks = rank(index, parse_profile(reader.keywords), sent=sent.get(reader.email.lower(), set()),
                          selection=app.selection_for(reader), examples=examples[number])

@@ -10,6 +10,7 @@ is logged with its time in ``reader_changes``.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
@@ -173,23 +174,65 @@ class Readers(Connection):
 
     def record_vote(self, email: str, paper: Paper, vote: int) -> None:
         """+1 or -1 on a paper; a later vote on the same paper replaces the earlier one."""
+        self.record_votes(email, [paper], vote)
+
+    def record_votes(self, email: str, papers: Iterable[Paper], vote: int) -> None:
+        """The same vote on several papers, in one transaction.
+
+        A paper given without its text (a vote from an email link names only the id)
+        takes the title and abstract the store keeps from recent listings
+        (``remember_papers``), so the vote keeps working after the listing is gone.
+        """
         if vote not in (1, -1):
             raise ValueError("a vote is +1 or -1")
+        now = utcnow()
         with self.transaction():
-            self.db.execute(
-                "INSERT OR REPLACE INTO votes (email, paper_id, title, abstract, vote, at) "
-                "VALUES (:e, :id, :title, :abstract, :vote, :at)",
-                {"e": email.lower(), "id": paper.id, "title": paper.title, "abstract": paper.abstract,
-                 "vote": vote, "at": utcnow()},
+            self.db.executemany(
+                "INSERT OR REPLACE INTO votes (email, paper_id, title, abstract, vote, at) VALUES (:e, :id, "
+                "coalesce(nullif(:title, ''), (SELECT title FROM paper_texts WHERE id = :id), "
+                "(SELECT title FROM papers WHERE id = :id), ''), "
+                "coalesce(nullif(:abstract, ''), (SELECT abstract FROM paper_texts WHERE id = :id), ''), :vote, :at)",
+                [{"e": email.lower(), "id": p.id, "title": p.title, "abstract": p.abstract, "vote": vote, "at": now}
+                 for p in papers],
             )
 
     def votes(self, email: str) -> list[Vote]:
-        rows = self.db.execute("SELECT paper_id, title, abstract, vote, at FROM votes WHERE email = :e ORDER BY at",
-                               {"e": email.lower()})
-        return [Vote(*row) for row in rows]
+        """One reader's votes, oldest first."""
+        return self.votes_for([email]).get(email.lower(), [])
+
+    def votes_for(self, emails: Iterable[str]) -> dict[str, list[Vote]]:
+        """Votes of many readers (lower-case address -> votes, oldest first) in one query."""
+        rows = self.db.execute(
+            "SELECT email, paper_id, title, abstract, vote, at FROM votes "
+            "WHERE email IN (SELECT value FROM json_each(:emails)) ORDER BY email, at, rowid",
+            {"emails": json.dumps(sorted({e.lower() for e in emails}))})
+        out: dict[str, list[Vote]] = {}
+        for email, *vote in rows:
+            out.setdefault(email, []).append(Vote(*vote))
+        return out
+
+    def remember_papers(self, papers: Iterable[Paper], keep_days: int = 90) -> None:
+        """Keep the listing's texts ``keep_days`` (the archive's span: as long as its links can vote)."""
+        now = datetime.now(timezone.utc)
+        with self.transaction():
+            self.db.executemany(
+                "INSERT OR REPLACE INTO paper_texts (id, title, abstract, seen) VALUES (:id, :title, :abstract, :now)",
+                [{"id": p.id, "title": p.title, "abstract": p.abstract, "now": now.isoformat(timespec="seconds")}
+                 for p in papers])
+            self.db.execute("DELETE FROM paper_texts WHERE seen < :oldest",
+                            {"oldest": (now - timedelta(days=keep_days)).isoformat(timespec="seconds")})
+
+    def known_papers(self, ids: Iterable[str]) -> list[Paper]:
+        """The papers among ``ids`` whose text the store keeps (``remember_papers``)."""
+        rows = self.db.execute(
+            "SELECT id, title, abstract FROM paper_texts WHERE id IN (SELECT value FROM json_each(:ids))",
+            {"ids": json.dumps(sorted(set(ids)))})
+        return [Paper(id=row[0], title=row[1], abstract=row[2]) for row in rows]
 
     def paper_title(self, paper_id: str) -> str | None:
-        row = self.db.execute("SELECT title FROM papers WHERE id = :id", {"id": paper_id}).fetchone()
+        row = self.db.execute(
+            "SELECT coalesce((SELECT title FROM paper_texts WHERE id = :id), (SELECT title FROM papers WHERE id = :id))",
+            {"id": paper_id}).fetchone()
         return row[0] if row else None
 
     def archive(self, email: str, message_id: str, day: date, html: str, keep_days: int = 90) -> None:

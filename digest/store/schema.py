@@ -111,6 +111,11 @@ MIGRATIONS = [
     CREATE INDEX messages_by_reader ON messages (reader, created);
     CREATE INDEX messages_by_created ON messages (created);
     """,
+    # the text of recently listed papers: a vote from an email link keeps the abstract, a library id finds its text
+    """
+    CREATE TABLE paper_texts (id TEXT PRIMARY KEY, title TEXT NOT NULL, abstract TEXT NOT NULL, seen TEXT NOT NULL);
+    CREATE INDEX paper_texts_by_seen ON paper_texts (seen);
+    """,
 ]
 
 
