@@ -38,6 +38,7 @@ class Digest:
         self.http = http
         self._renderer = renderer
         self.stopping = threading.Event()  # set by a signal: finish the message in hand, then stop
+        self._described: tuple[Listing, tuple[str, date]] | None = None  # the last listing's header
 
     @property
     def renderer(self) -> Renderer:
@@ -75,10 +76,18 @@ class Digest:
         papers matched before ``max_items`` (``rank.count_matches``). With
         DIGEST_PUBLIC_URL the reader's signed links are in it (``links_for``).
         """
-        source, listed = describe_listing(listing, self.today()) if listing else ("", self.today())
+        source, listed = self._describe(listing)
         links = self.links_for(reader, picks, sent_on)
         return self.renderer.render(reader, picks, day=day or listed, source=source, total=total,
                                     unsubscribe=self.unsubscribe_for(reader, links), links=links)
+
+    def _describe(self, listing: Listing | None) -> tuple[str, date]:
+        """The header's source and day, worked out once per listing (it looks at every paper)."""
+        if listing is None:
+            return "", self.today()
+        if self._described is None or self._described[0] is not listing:
+            self._described = (listing, describe_listing(listing, self.today()))
+        return self._described[1]
 
     def build(self, reader: Subscriber, rendered: Rendered, now: datetime | None = None) -> tuple[str, bytes]:
         """(Message-ID, the message bytes) for one reader."""

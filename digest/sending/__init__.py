@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from contextlib import closing
+from datetime import date
 from email.utils import parseaddr
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -110,7 +111,7 @@ def who_gets_mail(app: "Digest", store: Store, roster: Sequence[Subscriber], rep
     return readers
 
 
-def _why_not(state: ReaderState | None, today: Any) -> str:
+def _why_not(state: ReaderState | None, today: date) -> str:
     if state is not None and state.status != "active":
         return state.status
     if state is not None and not state.due(today):
