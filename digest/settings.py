@@ -74,6 +74,7 @@ class Settings:
     secret_key: str = ""
     signup: bool = False
     archive_days: int = 90
+    serve: bool = False  # digest run also serves the reader pages (as --serve)
 
     @property
     def port(self) -> int:
@@ -263,6 +264,7 @@ _PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "DIGEST_SECRET_KEY": ("secret_key", _secret),
     "DIGEST_SIGNUP": ("signup", _bool),
     "DIGEST_ARCHIVE_DAYS": ("archive_days", _positive_int),
+    "DIGEST_SERVE": ("serve", _bool),
 }
 KEYS = tuple(_PARSERS)
 

@@ -46,3 +46,10 @@ def test_run_serve_without_a_secret_key_is_one_line_and_exit_1(run_cli, tmp_path
                                    "DIGEST_FROM=Digest <digest@example.com>\n")
     code, out, err = run_cli("run", "--serve")
     assert code == 1 and err.count("\n") == 1 and "DIGEST_SECRET_KEY" in err and "Traceback" not in err
+
+
+def test_digest_serve_setting_serves_like_the_option(run_cli, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("DIGEST_TO=ada@example.org\nDIGEST_KEYWORDS=exploration\n"
+                                   "DIGEST_FROM=Digest <digest@example.com>\nDIGEST_SERVE=true\n")
+    code, out, err = run_cli("run")
+    assert code == 1 and "DIGEST_SECRET_KEY" in err  # serving needs the key: checked before the daemon starts
