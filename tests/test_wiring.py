@@ -324,3 +324,20 @@ def test_golden_files_with_links(part: str) -> None:
     if os.environ.get("UPDATE_GOLDEN"):
         golden.write_text(actual)
     assert actual == golden.read_text()
+
+
+def test_digest_send_on_the_command_line_skips_an_unsubscribed_reader_even_with_force(web: Web, inbox,
+                                                                                      run_cli) -> None:
+    settings = web.settings
+    env = web.settings.state_db.parent / "digest.env"
+    env.write_text("\n".join([
+        f"DIGEST_SUBSCRIBERS={settings.subscribers}", f"DIGEST_STATE_DB={settings.state_db}",
+        "DIGEST_SOURCE=sample", "DIGEST_FROM=Digest <digest@example.com>", "DIGEST_MIN_SCORE=1",
+        "DIGEST_SMTP_HOST=127.0.0.1", f"DIGEST_SMTP_PORT={settings.smtp_port}", "DIGEST_SMTP_SECURITY=none",
+        f"DIGEST_PUBLIC_URL={settings.public_url}", f"DIGEST_SECRET_KEY={settings.secret_key}", ""]))
+    assert run_cli("--env-file", str(env), "send")[0] == 0
+    assert httpx.post(header_links(inbox.to(ADA)[0])[0], **ONE_CLICK).status_code == 200
+    for args in (["send"], ["send", "--force"]):
+        code, out, err = run_cli("--env-file", str(env), *args)
+        assert code == 0 and "skipped 1 (1 unsubscribed)" in out, out + err
+    assert len(inbox.to(ADA)) == 1 and len(inbox.to(BOB)) == 2
