@@ -10,7 +10,7 @@ import re
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
 from dataclasses import replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -46,6 +46,11 @@ def site(tmp_path: Path, server, **changes: object) -> Iterator[Web]:
 def web(tmp_path: Path, server) -> Iterator[Web]:
     with site(tmp_path, server) as running_site:
         yield running_site
+
+
+def today() -> date:
+    """Today in DIGEST_TIMEZONE (UTC here), as the send sees it."""
+    return datetime.now(timezone.utc).date()
 
 
 def send(web: Web, **kwargs: object) -> SendReport:
@@ -146,7 +151,7 @@ def test_a_get_on_the_unsubscribe_link_changes_nothing(web: Web, inbox) -> None:
 # who gets mail ------------------------------------------------------------------------------
 
 def test_paused_and_not_due_readers_get_nothing_and_the_report_says_why(web: Web, inbox) -> None:
-    tomorrow = (date.today() + timedelta(days=1)).strftime("%a").lower()
+    tomorrow = (today() + timedelta(days=1)).strftime("%a").lower()
     with web.store() as store:
         store.set_status(ADA, "paused", by="web")
         store.save_preferences(BOB, keywords=["diffusion"], max_items=None, frequency=tomorrow, status="active")
@@ -248,7 +253,7 @@ def test_an_archive_that_fails_costs_the_copy_not_the_delivery(web: Web, inbox, 
     assert sorted(report.sent) == [ADA, BOB] and not report.incomplete
     with web.store() as store:
         assert [status for _, status in store.message_status(ADA)] == ["sent"]
-        assert store.archived(ADA, date.today().isoformat()) is None
+        assert store.archived(ADA, today().isoformat()) is None
     assert "not archived" in caplog.text
     assert len(send(web).already_today) == 2  # recorded: the next run sends nothing again
 
@@ -259,7 +264,7 @@ def test_without_a_public_url_the_digest_has_no_links_and_is_not_archived(tmp_pa
         with Digest(plain) as app:
             app.send(load_subscribers(plain.subscribers))  # type: ignore[arg-type]
         with web.store() as store:
-            assert store.archived(ADA, date.today().isoformat()) is None
+            assert store.archived(ADA, today().isoformat()) is None
     text, html = parts(inbox.to(ADA)[0])
     assert "/feedback/" not in text + html and "/preferences/" not in text + html
     assert inbox.to(ADA)[0]["List-Unsubscribe"] == "<mailto:digest@example.com?subject=unsubscribe>"
