@@ -17,13 +17,14 @@ from .model import Listing, Paper, Subscriber
 from .errors import ConfigError
 from .lock import Shard
 from .addresses import parse_mailbox
-from .mime import build_message, encode_header, format_address
+from .mime import build_message, clean_header, encode_header, format_address
 from .learn import Examples, examples_for
 from .library import fill_from, load_library
 from .rank import Index, Pick, Selection, rank_many
 from .render import Renderer, Rendered, describe_listing
 from .sending import PRODUCER_MIN, Outgoing, SendReport, send_digests
 from .settings import Settings
+from .tokens import ReaderLinks, links_for
 
 __all__ = ["PRODUCER_MIN", "Digest", "SendReport", "check_sendable", "make_digest"]
 
@@ -38,6 +39,7 @@ class Digest:
         self.http = http
         self._renderer = renderer
         self.stopping = threading.Event()  # set by a signal: finish the message in hand, then stop
+        self._described: tuple[Listing, tuple[str, date]] | None = None  # the last listing's header
 
     @property
     def renderer(self) -> Renderer:
@@ -45,22 +47,48 @@ class Digest:
             self._renderer = Renderer(self.settings.templates_dir)
         return self._renderer
 
-    def unsubscribe_for(self, reader: Subscriber) -> str:
+    def links_for(self, reader: Subscriber, picks: Sequence[Pick], sent_on: date | None = None) -> ReaderLinks | None:
+        """The reader's own signed links (with DIGEST_PUBLIC_URL), else None: no links, as before.
+
+        ``sent_on`` is the day the digest goes out (default today): its "view in
+        browser" link shows the copy archived for that day.
+        """
+        if not self.settings.public_url:
+            return None
+        return links_for(self.settings, reader.email, [p.paper.id for p in picks], day=sent_on or self.today())
+
+    def unsubscribe_for(self, reader: Subscriber, links: ReaderLinks | None = None) -> str:
+        """The reader's signed link; else DIGEST_UNSUBSCRIBE_URL (only without DIGEST_PUBLIC_URL); else mailto."""
+        if links is not None:
+            return links.unsubscribe
         if self.settings.unsubscribe_url:
             return self.settings.unsubscribe_url
+        return self._mailto_unsubscribe()
+
+    def _mailto_unsubscribe(self) -> str:
         address = parseaddr(self.settings.from_addr)[1]
         return f"mailto:{address}?subject=unsubscribe" if address else ""
 
     def render(self, reader: Subscriber, picks: list[Pick], day: date | None = None, *,
-               listing: Listing | None = None, total: int | None = None) -> Rendered:
+               listing: Listing | None = None, total: int | None = None, sent_on: date | None = None) -> Rendered:
         """The one render call: the preview and the mailer both use it.
 
         ``listing`` names the source and day in the header; ``total`` is how many
-        papers matched before ``max_items`` (``rank.count_matches``).
+        papers matched before ``max_items`` (``rank.count_matches``). With
+        DIGEST_PUBLIC_URL the reader's signed links are in it (``links_for``).
         """
-        source, listed = describe_listing(listing, self.today()) if listing else ("", self.today())
+        source, listed = self._describe(listing)
+        links = self.links_for(reader, picks, sent_on)
         return self.renderer.render(reader, picks, day=day or listed, source=source, total=total,
-                                    unsubscribe=self.unsubscribe_for(reader))
+                                    unsubscribe=self.unsubscribe_for(reader, links), links=links)
+
+    def _describe(self, listing: Listing | None) -> tuple[str, date]:
+        """The header's source and day, worked out once per listing (it looks at every paper)."""
+        if listing is None:
+            return "", self.today()
+        if self._described is None or self._described[0] is not listing:
+            self._described = (listing, describe_listing(listing, self.today()))
+        return self._described[1]
 
     def build(self, reader: Subscriber, rendered: Rendered, now: datetime | None = None) -> tuple[str, bytes]:
         """(Message-ID, the message bytes) for one reader."""
@@ -74,13 +102,27 @@ class Digest:
             ("Subject", encode_header(rendered.subject)),
             ("Date", format_datetime(now or datetime.now(self.settings.zone))),
             ("Message-ID", message_id),
+            *self._unsubscribe_headers(rendered),
         ]
-        unsubscribe = self.unsubscribe_for(reader)
-        if unsubscribe:
-            headers.append(("List-Unsubscribe", f"<{encode_header(unsubscribe)}>"))
-            if unsubscribe.startswith("https://"):
-                headers.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
         return message_id, build_message(headers, rendered.text, rendered.html)
+
+    def _unsubscribe_headers(self, rendered: Rendered) -> list[tuple[str, str]]:
+        """List-Unsubscribe (RFC 2369) and, for an https link, One-Click (RFC 8058).
+
+        Built from link strings only (signed tokens, the checked DIGEST_PUBLIC_URL),
+        never from a listing or a reader's data; ``clean_header`` anyway.
+        """
+        if rendered.links is not None:
+            links = [rendered.links.unsubscribe, self._mailto_unsubscribe()]
+            value = ",\r\n ".join(f"<{clean_header(link)}>" for link in links if link)
+            return [("List-Unsubscribe", value), ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")]
+        unsubscribe = self.settings.unsubscribe_url or self._mailto_unsubscribe()
+        if not unsubscribe:
+            return []
+        headers = [("List-Unsubscribe", f"<{encode_header(unsubscribe)}>")]
+        if unsubscribe.startswith("https://"):
+            headers.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
+        return headers
 
     def today(self) -> date:
         return datetime.now(self.settings.zone).date()
@@ -176,26 +218,35 @@ class Digest:
         progress: Any = None,
         slot: str | None = None,
         shard: Shard | None = None,
+        only: str | None = None,
     ) -> SendReport:
         """Rank, render, build and deliver each reader's digest exactly once (see ``digest.sending``).
 
         A reader gets at most one digest a day (in ``DIGEST_TIMEZONE``) unless
         ``force``: a second run the same day sends nothing, even when the listing
         has grown since; the new papers go out with tomorrow's digest. ``slot``
-        names the scheduled time a daemon run serves, for the daemon's guard.
-        ``shard``: only this shard's readers, under the shard's own lock.
+        names the scheduled time a daemon run serves, for the daemon's guard;
+        ``only`` limits the send to that reader (``--subscriber``); ``shard``: only this
+        shard's readers, under the shard's own lock.
         """
         check_sendable(self.settings, readers)
         return send_digests(self, readers, source=source, dry_run=dry_run, outbox=outbox, force=force,
-                            offline=offline, progress=progress, slot=slot, shard=shard)
+                            offline=offline, progress=progress, slot=slot, only=only, shard=shard)
 
-    def _prepare(self, reader: Subscriber, picks: list[Pick]) -> Outgoing | None:
-        """Render and build one reader's message (None: nothing new, and no empty digests)."""
+    def _prepare(self, reader: Subscriber, picks: list[Pick], *, listing: Listing | None = None,
+                 total: int | None = None) -> Outgoing | None:
+        """Render and build one reader's message (None: nothing new, and no empty digests).
+
+        With DIGEST_PUBLIC_URL the HTML travels with the message, to be archived
+        for "view in browser" once the server has accepted it.
+        """
         if not picks and not self.settings.send_empty:
             return None
-        rendered = self.render(reader, picks)
+        today = self.today()
+        rendered = self.render(reader, picks, listing=listing, total=total, sent_on=today)
         message_id, message = self.build(reader, rendered)
-        return Outgoing(reader.email, message_id, message, [p.paper.id for p in picks[: rendered.shown]])
+        return Outgoing(reader.email, message_id, message, [p.paper.id for p in picks[: rendered.shown]],
+                        day=today, html=rendered.html if rendered.links is not None else "")
 
     def _write_eml(self, reader: Subscriber, item: Outgoing, outbox: Path | None) -> Path:
         folder = outbox or Path("outbox")

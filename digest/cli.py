@@ -264,7 +264,8 @@ def run_send(args: argparse.Namespace) -> int:
     progress = _progress_bar if sys.stderr.isatty() and len(readers) > 20 else None
     with make_digest(settings) as app, _stop_on_signals(app.stopping):
         report = app.send(readers, source=args.source, dry_run=args.dry_run, outbox=args.outbox,
-                          force=args.force, offline=args.offline, progress=progress, shard=shard)
+                          force=args.force, offline=args.offline, progress=progress, shard=shard,
+                          only=args.subscriber)
     for kind, readers_errors in (("failed", report.failed), ("deferred", report.deferred),
                                  ("uncertain", report.uncertain)):
         for email, error in readers_errors.items():
@@ -315,6 +316,10 @@ def _add_run(commands: argparse._SubParsersAction) -> None:
     cmd.add_argument("--now", action="store_true", help="also run once at start")
     cmd.add_argument("--source", metavar="SRC", help="listing source(s) (default DIGEST_SOURCE)")
     cmd.add_argument("--subscribers", type=Path, metavar="FILE", help="subscribers TOML file")
+    cmd.add_argument("--serve", action="store_true",
+                     help="also serve the reader pages, as digest serve does (DIGEST_SERVE=true does too)")
+    cmd.add_argument("--host", default="127.0.0.1", help="with --serve: address to bind (default 127.0.0.1)")
+    cmd.add_argument("--port", type=int, default=8026, metavar="N", help="with --serve: port (default 8026)")
     cmd.set_defaults(func=run_run)
 
 
@@ -328,9 +333,14 @@ def run_run(args: argparse.Namespace) -> int:
     check_sendable(settings, readers)
     sources.resolve(args.source or settings.source)  # a bad source spec fails now, not at 7 a.m.
     Renderer(settings.templates_dir)
+    serving = args.serve or settings.serve
+    if serving:
+        from .tokens import require_secret
+
+        require_secret(settings)  # the pages sign their links: fail now, not after the daemon started
     _log_with_time(args.debug, settings.zone)
-    return Daemon(settings, readers, source=args.source,
-                  reload_readers=lambda: readers_for(args, settings)).serve(now=args.now)
+    return Daemon(settings, readers, source=args.source, reload_readers=lambda: readers_for(args, settings),
+                  web=(args.host, args.port) if serving else None).serve(now=args.now)
 
 
 def _log_with_time(debug: bool, zone: ZoneInfo) -> None:

@@ -12,29 +12,48 @@ import webbrowser
 from .app import Digest
 from .model import Subscriber
 from .render import Rendered
+from .sending.produce import picks_and_total
 from .web.app import make_preview_app
 from .web.server import bind, run, url_of
 
 
 class Preview:
-    """Loads the listing once; renders with the mailer's own render call on demand."""
+    """Loads the listing once; renders with the mailer's own render call on demand.
+
+    The picks, the "20 of 30" count, the header and (with DIGEST_PUBLIC_URL) the
+    reader's signed links are what the send would put in this reader's digest.
+    """
 
     def __init__(self, app: Digest, reader: Subscriber, source: str | None = None, offline: bool = False) -> None:
         self.app = app
-        self.reader = reader
+        self.reader = reader = with_own_changes(app, reader)
         self.listing = app.load_listing(source, offline=offline)
-        sent = app.sent_ids([reader], self.listing.papers)
-        self.picks = app.rank_readers(self.listing, [reader], sent)[0][1]
+        sent = app.sent_ids([reader], self.listing.papers).get(reader.email.lower(), set())
+        index = app.make_index(self.listing.papers)
+        examples = app.examples_for_readers([reader], self.listing.papers)[0]
+        self.picks, self.total = picks_and_total(app, index, reader, sent, examples)
         self.lock = threading.Lock()
 
     def rendered(self) -> Rendered:
         with self.lock:
             self.app.renderer.reload_if_changed()
-            return self.app.render(self.reader, self.picks)
+            return self.app.render(self.reader, self.picks, listing=self.listing, total=self.total)
 
     def message(self) -> bytes:
         rendered = self.rendered()
         return self.app.build(self.reader, rendered)[1]
+
+
+def with_own_changes(app: Digest, reader: Subscriber) -> Subscriber:
+    """The reader as the send sees them: their keywords and papers per digest from the web win."""
+    if not app.settings.state_db.exists():
+        return reader
+    from .readers import apply_changes
+    from .store import Store
+
+    with Store.open(app.settings.state_db) as store:
+        state = store.reader_state(reader.email)
+    return apply_changes(reader, state) if state else reader
 
 
 def serve(preview: Preview, port: int, open_browser: bool = True) -> int:

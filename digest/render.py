@@ -27,6 +27,7 @@ from .mime import clean_header, encoded_size
 from .model import Listing, Paper, Subscriber, arxiv_id
 from .rank import Pick
 from .text import cut_words, stem, words
+from .tokens import ReaderLinks
 
 HTML_TEMPLATE = "digest.mjml.j2"
 TEXT_TEMPLATE = "digest.txt.j2"
@@ -51,6 +52,7 @@ class Rendered:
     html: str
     shown: int
     overflow: int
+    links: ReaderLinks | None = None  # the reader's signed links, when the digest carries them
 
 
 class Renderer:
@@ -110,14 +112,17 @@ class Renderer:
         return True
 
     def render(self, reader: Subscriber, picks: list[Pick], *, day: date, unsubscribe: str,
-               source: str = "", total: int | None = None, budget: int = MAX_MESSAGE_BYTES) -> Rendered:
+               source: str = "", total: int | None = None, budget: int = MAX_MESSAGE_BYTES,
+               links: ReaderLinks | None = None) -> Rendered:
         """Render within the size budget: shorter snippets first, then fewer picks.
 
         ``day`` and ``source`` describe the listing ("Hugging Face Daily Papers",
         12 Mar); ``total`` is how many papers matched before ``DIGEST_MAX_ITEMS``
-        cut the picks (default: just the picks).
+        cut the picks (default: just the picks). ``links`` (with
+        ``DIGEST_PUBLIC_URL``) are the reader's own signed links: view in browser,
+        more/less like this under each paper, preferences and unsubscribe.
         """
-        frame = _Frame(reader, picks, day, unsubscribe, source or "Paper digest", max(total or 0, len(picks)))
+        frame = _Frame(reader, picks, day, unsubscribe, source or "Paper digest", max(total or 0, len(picks)), links)
         for chars in SNIPPET_CHARS:
             result = self._render(frame, len(picks), chars)
             if encoded_size(result.text, result.html) <= budget:
@@ -138,7 +143,8 @@ class Renderer:
         try:
             subject = cut_words(clean_header(self.subject.render(context)), SUBJECT_CHARS)
             context["subject"] = subject
-            return Rendered(subject, self.text.render(context), self.html.render(context), shown, frame.total - shown)
+            return Rendered(subject, self.text.render(context), self.html.render(context), shown, frame.total - shown,
+                            frame.links)
         except jinja2.TemplateError as err:
             raise TemplateError(f"rendering the digest failed: {err}") from err
 
@@ -153,10 +159,11 @@ class _Frame:
     unsubscribe: str
     source: str
     total: int
+    links: ReaderLinks | None = None
 
 
 def _context(frame: _Frame, shown: int, chars: int) -> dict[str, Any]:
-    items = [_item(p, chars) for p in frame.picks[:shown]]
+    items = [_item(p, chars, frame.links) for p in frame.picks[:shown]]
     top = frame.picks[0].paper.title if frame.picks else ""
     headline = _headline(shown, frame.total)
     return {
@@ -170,6 +177,8 @@ def _context(frame: _Frame, shown: int, chars: int) -> dict[str, Any]:
         "reader_email": frame.reader.email, "reader_name": frame.reader.name,
         "keywords": readable_keywords(frame.reader.keywords), "subject": "",
         **_unsubscribe_words(frame.unsubscribe),
+        "view_url": frame.links.view if frame.links else "",
+        "preferences_url": frame.links.preferences if frame.links else "",
     }
 
 
@@ -207,8 +216,9 @@ def _unsubscribe_words(unsubscribe: str) -> dict[str, str]:
             "unsubscribe_words": "reply to this email and ask to be removed"}
 
 
-def _item(pick: Pick, chars: int) -> dict[str, Any]:
+def _item(pick: Pick, chars: int, reader_links: ReaderLinks | None = None) -> dict[str, Any]:
     paper = pick.paper
+    feedback = reader_links.feedback.get(paper.id) if reader_links else None
     snippet = shorten(paper.abstract, chars)
     stems = {stem(w) for m in pick.matched for w in re.findall(r"\w+", m.keyword.lower())}
     extras = [f"▲ {paper.upvotes} upvotes"] if paper.upvotes else []
@@ -222,6 +232,7 @@ def _item(pick: Pick, chars: int) -> dict[str, Any]:
         "snippet": highlight(snippet, stems), "snippet_text": snippet,
         "matched": ", ".join(_readable_match(m) for m in pick.matched) or "related to your keywords",
         "score": pick.score, "extras": " · ".join(extras), **links,
+        "more_url": feedback.up if feedback else "", "less_url": feedback.down if feedback else "",
     }
 
 

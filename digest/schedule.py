@@ -2,7 +2,8 @@
 
 APScheduler 3 runs the job on one worker thread (runs never overlap); the main
 thread only waits for SIGTERM/SIGINT, then lets a running send finish before it
-exits. Each scheduled time is a *slot* ("2026-10-25 02:30 Europe/Berlin"); a slot
+exits. With ``web`` (``digest run --serve``) the reader pages are served from
+a thread of the same process until then. Each scheduled time is a *slot* ("2026-10-25 02:30 Europe/Berlin"); a slot
 with a finished run in the state store is never served again, which guards the
 autumn DST day and restarts. A slot missed while the machine slept or the daemon
 was down runs once at start-up when it is less than ``DIGEST_GRACE_HOURS`` old.
@@ -67,6 +68,7 @@ class Daemon:
     source: str | None = None
     reload_readers: Callable[[], Sequence[Subscriber]] | None = None  # re-read the subscribers file each run
     app_factory: Callable[[Settings], Digest] = Digest
+    web: tuple[str, int] | None = None  # (host, port): also serve the reader pages (digest run --serve)
     trigger: LocalCronTrigger = field(init=False)
     runs: int = field(default=0, init=False)
 
@@ -87,6 +89,7 @@ class Daemon:
     def serve(self, *, now: bool = False) -> int:
         """Run until SIGTERM/SIGINT; returns the exit code (0 after a clean stop)."""
         self.log_start()
+        server = self.start_web()
         self.scheduler.add_job(self.scheduled_run, self.trigger, id=JOB_ID, name="daily digest")
         catch_up = self.missed_at_start()
         if catch_up is not None:
@@ -106,11 +109,23 @@ class Daemon:
             self.scheduler.shutdown(wait=True)
         finally:
             self.restore_signal_handlers(previous)
+            if server is not None:
+                server.stop()
         log.info("stopped")
         return 0
 
     def stop(self) -> None:
         self._stop.set()
+
+    def start_web(self) -> Any:
+        """The reader pages in a thread of this process (``web``), or None."""
+        if self.web is None:
+            return None
+        from .web import serve_in_thread
+
+        handle = serve_in_thread(self.settings, *self.web)
+        log.info("reader pages at %s", handle.url)
+        return handle
 
     def install_signal_handlers(self) -> dict[int, Any]:
         previous: dict[int, Any] = {}

@@ -75,6 +75,7 @@ class Settings:
     signup: bool = False
     archive_days: int = 90
     keep_days: int = 400
+    serve: bool = False  # digest run also serves the reader pages (as --serve)
 
     @property
     def port(self) -> int:
@@ -273,6 +274,7 @@ _PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "DIGEST_SIGNUP": ("signup", _bool),
     "DIGEST_ARCHIVE_DAYS": ("archive_days", _positive_int),
     "DIGEST_KEEP_DAYS": ("keep_days", _keep_days),
+    "DIGEST_SERVE": ("serve", _bool),
 }
 KEYS = tuple(_PARSERS)
 

@@ -10,8 +10,12 @@ each fault rule its home:
 - ``record``: the store, or the journal when the store fails, after which
   nothing more is handed to the server;
 - here: the order of things. Replay the journal before anything is sent; then
-  decide who is due today (once a day; a reader whose last digest is uncertain
-  gets it once more; two uncertain ones wait for tomorrow); then send.
+  decide who gets mail (the roster with the readers' own changes from the web:
+  unsubscribed, paused, pending and not-due-this-week readers get nothing, even
+  with ``--force``; confirmed sign-ups join) and who is due today (once a day; a
+  reader whose last digest is uncertain gets it once more; two uncertain ones
+  wait for tomorrow); then send. The producer asks the store again just before
+  each message is built, so an unsubscribe that arrives mid-send is honoured.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from contextlib import closing
+from datetime import date
 from email.utils import parseaddr
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,10 +32,12 @@ from ..errors import StoreError
 from ..lock import SendLocks, Shard, send_lock
 from ..mail import Mailer
 from ..model import Listing, Subscriber
+from ..readers import effective_readers
 from ..store import Store
+from ..store.readers import ReaderState
 from ..store.journal import Journal
 from .deliver import Outgoing, Pace, SendQueue
-from .produce import PRODUCER_MIN, produce
+from .produce import PRODUCER_MIN, Skipped, produce
 from .record import Recorder
 from .report import SendReport
 
@@ -49,10 +56,11 @@ def lock_path(state_db: Path) -> Path:
 
 def send_digests(app: "Digest", readers: Sequence[Subscriber], *, source: str | None = None,
                  dry_run: bool = False, outbox: Path | None = None, force: bool = False, offline: bool = False,
-                 progress: Progress | None = None, slot: str | None = None,
+                 progress: Progress | None = None, slot: str | None = None, only: str | None = None,
                  shard: Shard | None = None) -> SendReport:
-    """``shard``: only this shard's readers, under the shard's own lock (``digest send --shard K/N``)."""
-    readers = shard.select(readers) if shard else readers
+    """``only``: that one reader (``--subscriber``), not the whole list and its web sign-ups;
+    ``shard``: only this shard's readers, under the shard's own lock (``digest send --shard K/N``).
+    """
     listing = app.load_listing(source, offline=offline)
     for warning in listing.warnings:
         log.warning("warning: %s", warning)
@@ -69,10 +77,15 @@ def send_digests(app: "Digest", readers: Sequence[Subscriber], *, source: str | 
     with send_lock(db, shard) as lock, Store.open(db) as store:
         if mailer is not None:
             _replay(Journal.beside(db), store)
-        todo = due_today(app, store, readers, force, report)
+        wanted = who_gets_mail(app, store, readers, report)
+        if only is not None:
+            wanted = [reader for reader in wanted if reader.email.lower() == only.lower()]
+        if shard is not None:
+            wanted = shard.select(wanted)  # after the sign-ups joined: they are sharded too
+        todo = due_today(app, store, wanted, force, report)
         sent = {} if force else store.sent_among(paper.id for paper in listing.papers)
         if mailer is None:
-            _write_all(app, listing, todo, sent, outbox, report, progress)
+            _write_all(app, listing, todo, sent, outbox, report, progress, store)
             return report
         Session(app, store, mailer, report, lock, progress).run(listing, todo, sent, slot)
     return report
@@ -87,6 +100,28 @@ def _replay(journal: Journal, store: Store) -> None:
         raise StoreError(f"refusing to send: {waiting} deliveries the server answered wait in {journal.path} "
                          f"to be recorded, and {err}") from err
     journal.check_writable()
+
+
+def who_gets_mail(app: "Digest", store: Store, roster: Sequence[Subscriber], report: SendReport) -> list[Subscriber]:
+    """The roster with the readers' own changes, plus confirmed sign-ups; the others counted by why."""
+    today = app.today()
+    readers = effective_readers(roster, store, today)
+    kept = {reader.email.lower() for reader in readers}
+    states = store.reader_states()
+    for reader in roster:
+        if reader.email.lower() not in kept:
+            report.skipped[reader.email] = _why_not(states.get(reader.email.lower()), today)
+    if report.skipped:
+        log.info("skipped %s", report.skipped_text())
+    return readers
+
+
+def _why_not(state: ReaderState | None, today: date) -> str:
+    if state is not None and state.status != "active":
+        return state.status
+    if state is not None and not state.due(today):
+        return "not due today"
+    return "no keywords"
 
 
 def due_today(app: "Digest", store: Store, readers: Sequence[Subscriber], force: bool,
@@ -116,11 +151,13 @@ def due_today(app: "Digest", store: Store, readers: Sequence[Subscriber], force:
 
 
 def _write_all(app: "Digest", listing: Listing, todo: list[Subscriber], sent: Any, outbox: Path | None,
-               report: SendReport, progress: Progress | None) -> None:
+               report: SendReport, progress: Progress | None, store: Store) -> None:
     """--dry-run: .eml files instead of SMTP; nothing recorded."""
-    with closing(produce(app, listing, todo, sent)) as produced:
+    with closing(produce(app, listing, todo, sent, store=store)) as produced:
         for number, (reader, item) in enumerate(produced, 1):
-            if item is None:
+            if isinstance(item, Skipped):
+                report.skipped[reader.email] = item.status
+            elif item is None:
                 report.nothing_new.append(reader.email)
             else:
                 report.written.append(app._write_eml(reader, item, outbox))
@@ -135,7 +172,8 @@ class Session:
                  progress: Progress | None) -> None:
         self.app, self.store, self.report, self.lock, self.progress = app, store, report, lock, progress
         self.outgoing = pool(app.settings, mailer, halt=app.stopping)
-        self.recorder = Recorder(store, Journal.beside(app.settings.state_db), report)
+        self.recorder = Recorder(store, Journal.beside(app.settings.state_db), report,
+                                 keep_days=app.settings.archive_days)
 
     def run(self, listing: Listing, todo: list[Subscriber], sent: Any, slot: str | None) -> None:
         self.store.record_seen(listing.papers)
@@ -158,12 +196,14 @@ class Session:
         self.recorder.raise_if_broken()
 
     def _deliver(self, listing: Listing, todo: list[Subscriber], sent: Any) -> None:
-        with closing(produce(self.app, listing, todo, sent, self.lock)) as produced:
+        with closing(produce(self.app, listing, todo, sent, self.lock, self.store)) as produced:
             for number, (reader, item) in enumerate(produced, 1):
                 if self.app.stopping.is_set():
                     self.report.stopped = len(todo) - number + 1
                     break
-                if item is None:
+                if isinstance(item, Skipped):
+                    self.report.skipped[reader.email] = item.status
+                elif item is None:
                     self.report.nothing_new.append(reader.email)
                 elif not self._hand_over(item):
                     break

@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from datetime import date
 
 from ..mail import Delivery, Mailer
 
@@ -32,6 +33,8 @@ class Outgoing:
     message_id: str
     message: bytes
     paper_ids: list[str]
+    day: date | None = None  # the day it is sent on (the archive's "view in browser" day)
+    html: str = ""  # the HTML part, archived once accepted (only when the digest links to it)
 
 
 class Pace:

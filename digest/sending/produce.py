@@ -14,7 +14,11 @@ outlives nothing:
   handler is the parent's business) and ignores SIGINT (Ctrl-C reaches the
   whole process group; the parent decides);
 - the parent never waits for it without a bound: terminate, join with a
-  timeout, then kill.
+  timeout, then kill;
+- it opens its own connection to the state store (a SQLite connection never
+  crosses a fork) to ask, just before each message is built, whether the
+  reader still wants mail: an unsubscribe that arrives mid-send is honoured
+  for every message built after it.
 """
 
 from __future__ import annotations
@@ -26,13 +30,17 @@ import os
 import queue
 import signal
 from collections.abc import Generator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import DigestError
 from ..keywords import parse_profile
 from ..learn import Examples
 from ..model import Listing, Subscriber
-from ..rank import fork_is_safe, rank
+from ..rank import Index, Pick, count_matches, fork_is_safe, rank
+from ..readers import suppressed
+from ..store import Store
 from .deliver import Outgoing
 
 if TYPE_CHECKING:
@@ -45,18 +53,82 @@ PRODUCER_MIN = 200  # readers; below this a second process is not worth starting
 JOIN_SECONDS = 2.0  # how long the parent waits for a terminated child before killing it
 PR_SET_PDEATHSIG = 1
 
-Produced = Generator[tuple[Subscriber, Outgoing | None], None, None]
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """The reader asked for no mail (unsubscribed, paused) after the send started: nothing built."""
+
+    status: str
+
+
+Produced = Generator[tuple[Subscriber, Outgoing | Skipped | None], None, None]
 
 
 def produce(app: "Digest", listing: Listing, readers: Sequence[Subscriber], sent: Mapping[str, set[str]],
-            lock: "SendLocks | None" = None) -> Produced:
-    """Each reader with its built message (None: nothing new), in the readers' order."""
+            lock: "SendLocks | None" = None, store: Store | None = None) -> Produced:
+    """Each reader with its built message (None: nothing new; Skipped), in the readers' order.
+
+    ``store`` (this process's connection) answers whether a reader still wants
+    mail; the forked child opens its own.
+    """
     if len(readers) >= PRODUCER_MIN and fork_is_safe():
         log.info("building %d messages in a second process while sending", len(readers))
         yield from _from_child(app, listing, readers, sent, lock)
         return
-    for reader, picks in app.rank_readers(listing, readers, sent):
-        yield reader, app._prepare(reader, picks)
+    with Gate(app.settings.state_db, store) as gate:
+        yield from build_all(app, listing, readers, sent, gate)
+
+
+class Gate:
+    """Asks the store, just before each message is built, whether the reader still wants it."""
+
+    def __init__(self, db: Path, store: Store | None = None) -> None:
+        self.db, self.store, self._own = db, store, store is None
+
+    def refused(self, email: str) -> str | None:
+        """The reader's status when it forbids mail now (unsubscribed, paused, pending), else None."""
+        if self.store is None:
+            self.store = Store.open(self.db)
+        return self.store.reader_status(email) if suppressed(self.store, email) else None
+
+    def __enter__(self) -> "Gate":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._own and self.store is not None:
+            self.store.close()
+
+
+def build_all(app: "Digest", listing: Listing, readers: Sequence[Subscriber], sent: Mapping[str, set[str]],
+              gate: Gate, examples: Sequence[Examples | None] | None = None) -> Produced:
+    """Rank, render and build each reader's message in turn (the index is made once).
+
+    ``examples``: each reader's votes and library, worked out before a fork (the
+    child never reads them from the store); read here when not given.
+    """
+    index = app.make_index(listing.papers)
+    if examples is None:
+        examples = app.examples_for_readers(readers, listing.papers)
+    for number, reader in enumerate(readers):
+        status = gate.refused(reader.email)
+        if status is not None:
+            log.info("%s is %s now; nothing built", reader.email, status)
+            yield reader, Skipped(status)
+            continue
+        picks, total = picks_and_total(app, index, reader, sent.get(reader.email.lower(), set()), examples[number])
+        yield reader, app._prepare(reader, picks, listing=listing, total=total)
+
+
+def picks_and_total(app: "Digest", index: Index, reader: Subscriber, sent: set[str] | frozenset[str],
+                    examples: Examples | None = None) -> tuple[list[Pick], int | None]:
+    """The reader's picks, and how many matched in all when ``max_items`` cut the list ("20 of 30")."""
+    profile = parse_profile(reader.keywords)
+    selection = app.selection_for(reader)
+    picks = rank(index, profile, sent=sent, selection=selection, examples=examples)
+    if selection.max_items is None or len(picks) < selection.max_items:
+        return picks, None
+    return picks, count_matches(index, profile, sent=sent, min_score=selection.min_score)
 
 
 def _from_child(app: "Digest", listing: Listing, readers: Sequence[Subscriber],
@@ -110,11 +182,9 @@ def _child_main(app: "Digest", listing: Listing, readers: Sequence[Subscriber], 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with(parent)
     try:
-        index = app.make_index(listing.papers)
-        for number, reader in enumerate(readers):
-            picks = rank(index, parse_profile(reader.keywords), sent=sent.get(reader.email.lower(), set()),
-                         selection=app.selection_for(reader), examples=examples[number])
-            _put(channel, (number, app._prepare(reader, picks)), parent)
+        with Gate(app.settings.state_db) as gate:  # its own connection, opened after the fork
+            for number, (_, item) in enumerate(build_all(app, listing, readers, sent, gate, examples)):
+                _put(channel, (number, item), parent)
     except BaseException as err:  # noqa: BLE001 (handed to the parent, which raises it)
         _put(channel, err if isinstance(err, DigestError) else DigestError(f"rendering failed: {err!r}"), parent)
     finally:

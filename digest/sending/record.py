@@ -22,8 +22,9 @@ log = logging.getLogger("digest")
 
 
 class Recorder:
-    def __init__(self, store: Any, journal: Journal, report: SendReport) -> None:
+    def __init__(self, store: Any, journal: Journal, report: SendReport, keep_days: int = 90) -> None:
         self.store = store
+        self.keep_days = keep_days
         self.journal = journal
         self.report = report
         self.broken: StoreError | None = None  # the store failed: stop sending
@@ -41,10 +42,22 @@ class Recorder:
             except StoreError as err:
                 self.broken = err
                 log.info("%s; keeping the deliveries in %s", err, self.journal.path)
+            else:
+                self._archive(answered)
         if self.broken is not None:
             self._journal(entries)
         for entry in entries:
             self._count(entry)
+
+    def _archive(self, answered: list[tuple[Outgoing, Delivery]]) -> None:
+        """Keep each accepted digest's HTML for "view in browser"; a failure costs the copy, not the delivery."""
+        for item, delivery in answered:
+            if delivery.status != SENT or not item.html or item.day is None:
+                continue
+            try:
+                self.store.archive(item.recipient, item.message_id, item.day, item.html, keep_days=self.keep_days)
+            except StoreError as err:
+                log.warning("%s's digest was sent but not archived for \"view in browser\": %s", item.recipient, err)
 
     def _journal(self, entries: list[Entry]) -> None:
         try:

@@ -14,6 +14,7 @@ class SendReport:
     failed: dict[str, str] = field(default_factory=dict)  # a 5xx for this reader: retried next run
     deferred: dict[str, str] = field(default_factory=dict)  # a 4xx after the retries: retried next run
     uncertain: dict[str, str] = field(default_factory=dict)  # the server's reply was lost: the next run decides
+    skipped: dict[str, str] = field(default_factory=dict)  # why not: unsubscribed, paused, not due today, ...
     written: list[Path] = field(default_factory=list)
     note: str = ""
     stopped: int = 0  # readers left for the next run after a stop signal
@@ -29,8 +30,17 @@ class SendReport:
             parts.append(f"deferred {len(self.deferred)} (retried next run)")
         if self.uncertain:
             parts.append(f"uncertain {len(self.uncertain)} (the server's reply was lost; the next run sends once more)")
+        if self.skipped:
+            parts.append(f"skipped {self.skipped_text()}")
         if self.written:
             parts.append(f"written {len(self.written)} (dry run)")
         if self.stopped:
             parts.append(f"stopped early, {self.stopped} left for the next run")
         return ", ".join(parts) + (f" ({self.note})" if self.note else "")
+
+    def skipped_text(self) -> str:
+        """``3 (2 unsubscribed, 1 paused)``: the readers who get nothing by their own choice, and why."""
+        reasons: dict[str, int] = {}
+        for why in self.skipped.values():
+            reasons[why] = reasons.get(why, 0) + 1
+        return f"{len(self.skipped)} (" + ", ".join(f"{n} {why}" for why, n in sorted(reasons.items())) + ")"
