@@ -260,7 +260,9 @@ def chosen_readers(args: argparse.Namespace, settings: Settings) -> list[Subscri
 def run_send(args: argparse.Namespace) -> int:
     settings = settings_for(args)
     shard = None if args.shard is None else Shard.parse(args.shard)
-    readers = chosen_readers(args, settings)
+    readers = readers_for(args, settings)
+    if args.subscriber and not _known_reader(settings, readers, args.subscriber):
+        raise ConfigError(f"no subscriber {args.subscriber} in the configured readers or the web sign-ups")
     progress = _progress_bar if sys.stderr.isatty() and len(readers) > 20 else None
     with make_digest(settings) as app, _stop_on_signals(app.stopping):
         report = app.send(readers, source=args.source, dry_run=args.dry_run, outbox=args.outbox,
@@ -275,6 +277,18 @@ def run_send(args: argparse.Namespace) -> int:
     print(report.summary())
     _explain_skipped(report)
     return 1 if report.incomplete else 0
+
+
+def _known_reader(settings: Settings, roster: Sequence[Subscriber], email: str) -> bool:
+    """In the roster, or known to the store (a reader who signed up on the web)."""
+    if any(reader.email.lower() == email.lower() for reader in roster):
+        return True
+    if not settings.state_db.exists():
+        return False
+    from .store import Store
+
+    with Store.open(settings.state_db) as store:
+        return store.reader_status(email) is not None
 
 
 def _explain_skipped(report: SendReport) -> None:

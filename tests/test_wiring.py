@@ -331,8 +331,8 @@ def test_golden_files_with_links(part: str) -> None:
     assert actual == golden.read_text()
 
 
-def test_digest_send_on_the_command_line_skips_an_unsubscribed_reader_even_with_force(web: Web, inbox,
-                                                                                      run_cli) -> None:
+def env_file(web: Web) -> Path:
+    """The running site's settings as a .env file, for the command line."""
     settings = web.settings
     env = web.settings.state_db.parent / "digest.env"
     env.write_text("\n".join([
@@ -340,9 +340,31 @@ def test_digest_send_on_the_command_line_skips_an_unsubscribed_reader_even_with_
         "DIGEST_SOURCE=sample", "DIGEST_FROM=Digest <digest@example.com>", "DIGEST_MIN_SCORE=1",
         "DIGEST_SMTP_HOST=127.0.0.1", f"DIGEST_SMTP_PORT={settings.smtp_port}", "DIGEST_SMTP_SECURITY=none",
         f"DIGEST_PUBLIC_URL={settings.public_url}", f"DIGEST_SECRET_KEY={settings.secret_key}", ""]))
+    return env
+
+
+def test_digest_send_on_the_command_line_skips_an_unsubscribed_reader_even_with_force(web: Web, inbox,
+                                                                                      run_cli) -> None:
+    env = env_file(web)
     assert run_cli("--env-file", str(env), "send")[0] == 0
     assert httpx.post(header_links(inbox.to(ADA)[0])[0], **ONE_CLICK).status_code == 200
     for args in (["send"], ["send", "--force"]):
         code, out, err = run_cli("--env-file", str(env), *args)
         assert code == 0 and "skipped 1 (1 unsubscribed)" in out, out + err
     assert len(inbox.to(ADA)) == 1 and len(inbox.to(BOB)) == 2
+
+
+def test_send_subscriber_reaches_a_reader_who_signed_up_on_the_web(web: Web, inbox, run_cli) -> None:
+    with web.store() as store:
+        store.request_signup("carol@example.net", "x", ["world model*"])
+        store.confirm_signup("carol@example.net")
+    code, out, err = run_cli("--env-file", str(env_file(web)), "send", "--subscriber", "carol@example.net")
+    assert code == 0, out + err
+    assert [m["To"] for m in inbox.messages] == ["carol@example.net"]
+
+
+def test_send_subscriber_names_an_unknown_reader_in_one_line(web: Web, inbox, run_cli) -> None:
+    code, out, err = run_cli("--env-file", str(env_file(web)), "send", "--subscriber", "nobody@example.net")
+    assert code == 1 and err.strip() == (
+        "digest: error: no subscriber nobody@example.net in the configured readers or the web sign-ups")
+    assert inbox.messages == []
