@@ -505,7 +505,7 @@ def preview_readers(args: argparse.Namespace, settings: Settings) -> list[Subscr
 
 
 def run_preview(args: argparse.Namespace) -> int:
-    from .preview import Preview, serve
+    from .web.preview import Preview, serve
 
     settings = settings_for(args)
     readers = preview_readers(args, settings)

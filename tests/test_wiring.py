@@ -19,7 +19,7 @@ import pytest
 
 from digest.app import Digest
 from digest.model import Subscriber
-from digest.preview import Preview
+from digest.web.preview import Preview
 from digest.sending import SendReport
 from digest.sending.produce import Skipped, produce
 from digest.store import Store

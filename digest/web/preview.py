@@ -9,12 +9,12 @@ import sys
 import threading
 import webbrowser
 
-from .app import Digest
-from .model import Subscriber
-from .render import Rendered
-from .sending.produce import picks_and_total
-from .web.app import make_preview_app
-from .web.server import bind, run, url_of
+from ..app import Digest
+from ..model import Subscriber
+from ..render import Rendered
+from ..sending.produce import picks_and_total
+from .app import make_preview_app
+from .server import bind, run, url_of
 
 
 class Preview:
@@ -48,8 +48,8 @@ def with_own_changes(app: Digest, reader: Subscriber) -> Subscriber:
     """The reader as the send sees them: their keywords and papers per digest from the web win."""
     if not app.settings.state_db.exists():
         return reader
-    from .readers import apply_changes
-    from .store import Store
+    from ..readers import apply_changes
+    from ..store import Store
 
     with Store.open(app.settings.state_db) as store:
         state = store.reader_state(reader.email)
