@@ -8,14 +8,16 @@ sets TCP_NODELAY on both legs, so nothing is held back on top of the delay.
 
 Run it in its own process (it then has its own core and GIL):
 
-    python benchmarks/delay_proxy.py LISTEN_PORT TARGET_PORT ROUND_TRIP_MS
+    python benchmarks/delay_proxy.py LISTEN_PORT TARGET_PORT ROUND_TRIP_MS [PARENT_PID]
 
-or from another script with ``start_proxy(target_port, round_trip_ms)``.
+or from another script with ``start_proxy(target_port, round_trip_ms)``. Given
+PARENT_PID, it exits once that process is gone.
 """
 
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import subprocess
 import sys
@@ -69,7 +71,13 @@ async def _connection(client_r: asyncio.StreamReader, client_w: asyncio.StreamWr
             writer.close()
 
 
-async def serve(listen_port: int, target_port: int, round_trip: float) -> None:
+async def _orphaned(parent: int) -> None:
+    """Return once the process that started the proxy is gone (it cannot always stop the proxy itself)."""
+    while os.getppid() == parent:
+        await asyncio.sleep(1)
+
+
+async def serve(listen_port: int, target_port: int, round_trip: float, parent: int | None = None) -> None:
     one_way = round_trip / 2
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -77,7 +85,10 @@ async def serve(listen_port: int, target_port: int, round_trip: float) -> None:
 
     server = await asyncio.start_server(handle, "127.0.0.1", listen_port)
     async with server:
-        await server.serve_forever()
+        if parent is None:
+            await server.serve_forever()
+        else:
+            await _orphaned(parent)
 
 
 def free_port() -> int:
@@ -102,15 +113,16 @@ def start_proxy(target_port: int, round_trip_ms: float) -> tuple[subprocess.Pope
     """The proxy in its own process, listening on a free port: (process, port)."""
     port = free_port()
     process = subprocess.Popen([sys.executable, str(Path(__file__).resolve()), str(port), str(target_port),
-                                str(round_trip_ms)])
+                                str(round_trip_ms), str(os.getpid())])
     wait_for_port(port, process, "the delaying proxy")
     return process, port
 
 
 def main() -> int:
     listen_port, target_port, round_trip_ms = int(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])
+    parent = int(sys.argv[4]) if len(sys.argv) > 4 else None
     try:
-        asyncio.run(serve(listen_port, target_port, round_trip_ms / 1000))
+        asyncio.run(serve(listen_port, target_port, round_trip_ms / 1000, parent))
     except KeyboardInterrupt:
         pass
     return 0
