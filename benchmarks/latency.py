@@ -135,7 +135,8 @@ def readers_for(wanted: int, reference: float, with_picks: float, max_seconds: f
     return max(min(wanted, fits), min(wanted, MIN_READERS))
 
 
-def pipeline(port: int, connections: int, readers: list[Subscriber], listing: Path, state_db: Path) -> tuple[int, int, float]:
+def pipeline(port: int, connections: int, readers: list[Subscriber], listing: Path,
+             state_db: Path) -> tuple[int, int, float]:
     """``digest send`` through the library API: (sent, failed, seconds), ranking and recording included."""
     app = make_digest(load_settings(None, settings_for(port, connections, state_db)))
     started = time.perf_counter()
