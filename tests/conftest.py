@@ -48,3 +48,27 @@ def server(inbox):
     controller = start(inbox)
     yield controller
     controller.stop()
+
+
+@pytest.fixture
+def faults():
+    """What the scripted SMTP server (tests/smtp_server.py) should get wrong, and when."""
+    from .smtp_server import Faults
+
+    return Faults()
+
+
+@pytest.fixture
+def faulty(faults):
+    """A small asyncio SMTP server on 127.0.0.1 that fails on purpose, as ``faults`` says."""
+    from .smtp_server import FaultyServer
+
+    server = FaultyServer(faults).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real backoff is seconds; the retry rules are the same with a short one."""
+    monkeypatch.setattr("digest.mail.BACKOFF", (0.01, 0.01, 0.01, 0.01))

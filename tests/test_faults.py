@@ -18,28 +18,12 @@ from digest.settings import load_settings
 from digest.store import Store
 
 from .conftest import FIXTURES
-from .smtp_server import Faults, FaultyServer
 
 ADA, BOB, CAROL = "ada@example.org", "bob@example.org", "carol@example.org"
 READERS = [Subscriber(email, ("reward model", "exploration")) for email in (ADA, BOB, CAROL)]
 
 
-@pytest.fixture
-def faults() -> Faults:
-    return Faults()
-
-
-@pytest.fixture
-def faulty(faults):
-    server = FaultyServer(faults).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(autouse=True)
-def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The real backoff is seconds; the retry rules are the same with a short one."""
-    monkeypatch.setattr("digest.mail.BACKOFF", (0.01, 0.01, 0.01, 0.01))
+pytestmark = pytest.mark.usefixtures("fast_retries")
 
 
 def env_for(port: int, tmp_path: Path, **extra: str) -> dict[str, str]:

@@ -19,21 +19,9 @@ from digest.settings import load_settings
 from digest.store import Store
 
 from .conftest import FIXTURES
-from .smtp_server import Faults, FaultyServer, free_port
+from .smtp_server import free_port
 
 LISTING = str(FIXTURES / "papers.jsonl")
-
-
-@pytest.fixture
-def faults() -> Faults:
-    return Faults()
-
-
-@pytest.fixture
-def faulty(faults):
-    server = FaultyServer(faults).start()
-    yield server
-    server.stop()
 
 
 def readers_file(tmp_path: Path, count: int) -> Path:

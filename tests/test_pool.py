@@ -16,26 +16,11 @@ from digest.settings import load_settings
 from digest.store import Store
 
 from .conftest import FIXTURES
-from .smtp_server import Faults, FaultyServer
 
 READERS = [Subscriber(f"r{n}@example.org", ("exploration",)) for n in range(30)]
 
 
-@pytest.fixture
-def faults() -> Faults:
-    return Faults()
-
-
-@pytest.fixture
-def faulty(faults):
-    server = FaultyServer(faults).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture(autouse=True)
-def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr("digest.mail.BACKOFF", (0.01, 0.01, 0.01, 0.01))
+pytestmark = pytest.mark.usefixtures("fast_retries")
 
 
 def app_for(port: int, tmp_path: Path, **extra: str) -> Digest:
