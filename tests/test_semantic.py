@@ -111,6 +111,25 @@ def test_vectors_are_kept_per_model(tmp_path: Path) -> None:
             "2603.00001", "2603.00002", "2603.00003"}
 
 
+def test_keywords_come_back_from_the_store_the_next_day_without_their_words(tmp_path: Path) -> None:
+    db = tmp_path / "state.db"
+    profiles = [parse_profile("vehicle, protein folding")]
+    model = Concepts()
+    rank_many(Index(PAPERS, embedder=cached(model, db)), profiles)
+    assert sorted(model.texts[3:]) == ["protein folding", "vehicle"]
+    Embedder._keywords.clear()  # a new process: tomorrow's run
+    model.texts.clear()
+
+    tomorrow = cached(model, db)
+    rank_many(Index(PAPERS, embedder=tomorrow), profiles)
+
+    assert model.texts == [] and tomorrow.keywords_embedded == 0
+    written = b"".join(f.read_bytes() for f in tmp_path.glob("state.db*"))  # the database and its WAL
+    assert b"vehicle" not in written and b"protein folding" not in written
+    with Store.open(db) as store:
+        assert len(store.db.execute("SELECT key FROM embeddings WHERE key LIKE 'keyword:%'").fetchall()) == 2
+
+
 def test_a_store_that_cannot_be_written_still_ranks_and_says_why(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
