@@ -144,12 +144,14 @@ class Digest:
         return Listing(listing.source, listing.papers, listing.warnings, [*listing.notes, *context.notes])
 
     def make_index(self, papers: Sequence[Paper]) -> Index:
-        """The day's index; with DIGEST_SEMANTIC=true (and the extra) it also embeds the papers."""
+        """The day's index; with DIGEST_SEMANTIC on it also embeds the papers the store has no vector for."""
         embedder = None
-        if self.settings.semantic:
-            from .semantic import Embedder
+        if self.settings.semantic != "false":
+            from .semantic import CachedEmbedder, make_embedder
+            from .store import Store
 
-            embedder = Embedder()
+            embedder = CachedEmbedder(make_embedder(self.settings.semantic), lambda: Store.open(self.settings.state_db),
+                                      on_error=lambda err: log.warning("embeddings not cached: %s", err))
         return Index(papers, embedder=embedder)
 
     def selection_for(self, reader: Subscriber, limit: int | None = None) -> Selection:

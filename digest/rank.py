@@ -116,7 +116,7 @@ class Index:
         self.papers = list(papers)
         self.feedback = feedback
         self.embedder = embedder  # digest.semantic.Embedder, or None (lexical only)
-        self._vectors = embedder.embed([f"{p.title}. {p.abstract}" for p in self.papers]) if embedder and self.papers else None
+        self._vectors = embedder.embed_papers(self.papers) if embedder and self.papers else None
         self.postings: dict[str, dict[int, list[int]]] = defaultdict(dict)
         self.surface: dict[str, dict[int, list[int]]] = defaultdict(dict)  # the word as written, give or take a plural
         self.docs: list[_Doc] = [self._add(i, p) for i, p in enumerate(self.papers)]
@@ -339,13 +339,15 @@ class Index:
         return found
 
     def _semantic_scores(self, keyword: Keyword) -> dict[int, float]:
-        """Meaning, not words: closeness of the keyword and each paper above a floor."""
-        from .semantic import SEMANTIC_FLOOR, SEMANTIC_WEIGHT
+        """Meaning, not words: the embedder's capped bonus for papers close to the keyword."""
+        query = self.embedder.embed_keywords([" ".join(keyword.words)])[0]
+        bonus = self.embedder.bonus(self._vectors @ query)
+        return dict(zip(bonus.nonzero()[0].tolist(), bonus[bonus > 0].tolist()))
 
-        query = self.embedder.embed([" ".join(keyword.words)])[0]
-        similarity = self._vectors @ query
-        return {int(i): SEMANTIC_WEIGHT * (float(similarity[i]) - SEMANTIC_FLOOR)
-                for i in (similarity > SEMANTIC_FLOOR).nonzero()[0]}
+    def embed_keywords(self, profiles: Iterable[Profile]) -> None:
+        """Embed every distinct keyword of ``profiles`` in one batch (the embedder keeps them)."""
+        if self._vectors is not None:
+            self.embedder.embed_keywords([" ".join(k.words) for p in profiles for k in p.wanted if not k.exact])
 
     def _term_shares(self, i: int) -> list[tuple[str, float]]:
         """A paper's stems (longer than 2 letters): share of its length times idf."""
@@ -737,6 +739,7 @@ def rank_many(
     selections = selections if selections is not None else [Selection()] * len(profiles)
     examples = examples if examples is not None else [None] * len(profiles)
     workers = min(workers or os.cpu_count() or 1, max(len(profiles) // max(parallel_min // 2, 1), 1))
+    index.embed_keywords(profiles)
     if workers < 2 or len(profiles) < parallel_min or not fork_is_safe():
         return [rank(index, p, sent=s, selection=sel, examples=e)
                 for p, s, sel, e in zip(profiles, sent, selections, examples)]

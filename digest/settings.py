@@ -58,7 +58,7 @@ class Settings:
     state_db: Path = Path()
     templates_dir: Path | None = None
     send_empty: bool = False
-    semantic: bool = False
+    semantic: str = "false"  # DIGEST_SEMANTIC: false, true (the best installed), minilm or wordllama
     arxiv_announce: frozenset[str] = frozenset({"new", "cross"})
     unsubscribe_url: str = ""
     lookback_days: int = 3
@@ -165,6 +165,16 @@ def _announce_types(value: str) -> frozenset[str]:
     return frozenset(chosen)
 
 
+def _semantic(value: str) -> str:
+    lowered = value.strip().lower()
+    if lowered in {"minilm", "wordllama"}:
+        return lowered
+    try:
+        return "true" if _bool(value) else "false"
+    except ValueError:
+        raise ValueError("use false, true (the best installed), minilm or wordllama") from None
+
+
 def _bool(value: str) -> bool:
     lowered = value.strip().lower()
     if lowered in {"1", "true", "yes", "on"}:
@@ -257,7 +267,7 @@ _PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "DIGEST_STATE_DB": ("state_db", _path),
     "DIGEST_TEMPLATES_DIR": ("templates_dir", _path),
     "DIGEST_SEND_EMPTY": ("send_empty", _bool),
-    "DIGEST_SEMANTIC": ("semantic", _bool),
+    "DIGEST_SEMANTIC": ("semantic", _semantic),
     "DIGEST_ARXIV_ANNOUNCE": ("arxiv_announce", _announce_types),
     "DIGEST_UNSUBSCRIBE_URL": ("unsubscribe_url", _text),
     "DIGEST_LOOKBACK_DAYS": ("lookback_days", _positive_int),

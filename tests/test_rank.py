@@ -193,25 +193,27 @@ def test_semantic_without_the_extra_is_one_clear_line(monkeypatch, run_cli) -> N
     from digest import semantic
 
     monkeypatch.setitem(sys.modules, "wordllama", None)  # as if the extra were not installed
-    monkeypatch.setattr(semantic.Embedder, "_model", None)
-    monkeypatch.setenv("DIGEST_SEMANTIC", "true")
+    monkeypatch.setattr(semantic.WordLlama, "_model", None)
+    monkeypatch.setenv("DIGEST_SEMANTIC", "wordllama")
 
     code, out, err = run_cli("rank", "--source", "sample", "--keywords", "exploration")
 
     assert code == 1
     assert err.strip().splitlines() == [
-        "digest: error: DIGEST_SEMANTIC=true needs the optional extra: pip install 'digest[semantic]' (or set it to false)"
+        "digest: error: DIGEST_SEMANTIC=wordllama needs the optional extra: pip install 'digest[semantic]' "
+        "(or set DIGEST_SEMANTIC=false)"
     ]
 
 
 semantic_installed = pytest.mark.skipif(
-    not __import__("digest.semantic", fromlist=["available"]).available(), reason="digest[semantic] not installed"
+    not __import__("digest.semantic", fromlist=["wordllama_available"]).wordllama_available(),
+    reason="digest[semantic] not installed"
 )
 
 
 @semantic_installed
 def test_semantic_matching_finds_a_paper_by_meaning_but_never_picks_on_meaning_alone() -> None:
-    from digest.semantic import Embedder
+    from digest.semantic import WordLlama as Embedder
 
     papers = [
         make_paper("Automobile Crash Safety", "We study how cars and trucks protect drivers in collisions.", id="2603.00001"),
@@ -229,7 +231,7 @@ def test_semantic_matching_finds_a_paper_by_meaning_but_never_picks_on_meaning_a
 
 @semantic_installed
 def test_semantic_scores_add_to_word_matches(monkeypatch) -> None:
-    from digest.semantic import Embedder
+    from digest.semantic import WordLlama as Embedder
 
     plain = rank(Index(PAPERS), parse_profile("exploration"), selection=EVERYTHING)
     boosted = rank(Index(PAPERS, embedder=Embedder()), parse_profile("exploration"), selection=EVERYTHING)

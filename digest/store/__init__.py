@@ -11,6 +11,7 @@ import sqlite3
 from pathlib import Path
 
 from .deliveries import Deliveries
+from .embeddings import Embeddings
 from .readers import Readers, ReaderState, Vote
 from .runs import Run, Runs
 from .schema import MIGRATIONS, store_error, utcnow
@@ -19,7 +20,7 @@ from .uncertain import Uncertain
 __all__ = ["MIGRATIONS", "ReaderState", "Run", "Store", "Vote", "utcnow"]
 
 
-class Store(Deliveries, Runs, Readers, Uncertain):
+class Store(Deliveries, Runs, Readers, Uncertain, Embeddings):
     @classmethod
     def open(cls, path: Path) -> "Store":
         db: sqlite3.Connection | None = None

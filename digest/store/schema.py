@@ -116,6 +116,14 @@ MIGRATIONS = [
     CREATE TABLE paper_texts (id TEXT PRIMARY KEY, title TEXT NOT NULL, abstract TEXT NOT NULL, seen TEXT NOT NULL);
     CREATE INDEX paper_texts_by_seen ON paper_texts (seen);
     """,
+    # embeddings for matching by meaning (DIGEST_SEMANTIC): each paper (or keyword) embedded once per model
+    """
+    CREATE TABLE embeddings (
+        key TEXT NOT NULL, model TEXT NOT NULL, vector BLOB NOT NULL, used TEXT NOT NULL,
+        PRIMARY KEY (key, model)
+    ) WITHOUT ROWID;
+    CREATE INDEX embeddings_by_used ON embeddings (used);
+    """,
 ]
 
 
