@@ -669,8 +669,10 @@ def _select(index: Index, profile: Profile, scores: dict[int, float], sent: froz
         key = index.title_keys[i]
         if paper.id in sent or key in seen_titles:
             continue
-        seen_titles.add(key)
         matched = [m for table in explanations if (m := table.get(i)) is not None]
+        if not matched and not reasons.get(i):
+            continue  # meaning alone (no keyword's words, no liked paper) never picks a paper
+        seen_titles.add(key)
         if len(matched) > 1:  # name the keywords it matches fully, when there are any
             matched = [m for m in matched if not m.partial] or matched
         picks.append(Pick(paper, round(scores[i], 3), tuple(matched), rank=len(picks) + 1, because=reasons.get(i, "")))
@@ -790,4 +792,6 @@ def count_matches(index: Index, profile: Profile, *, sent: Collection[str] = fro
     """
     scores = score_profile(index, profile)
     papers, keys = index.papers, index.title_keys
-    return len({keys[i] for i, s in scores.items() if s >= min_score and s > 0 and papers[i].id not in sent})
+    named = set().union(*(index.explanations(k) for k in profile.wanted)) if profile.wanted else set()
+    return len({keys[i] for i, s in scores.items()
+                if s >= min_score and s > 0 and papers[i].id not in sent and i in named})

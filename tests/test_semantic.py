@@ -180,6 +180,17 @@ def test_meaning_alone_never_picks_a_paper() -> None:
     assert rank(index, parse_profile("vehicle"), selection=Selection(max_items=5, min_score=2.0)) == []
 
 
+def test_meaning_alone_never_picks_a_paper_even_summed_over_several_keywords() -> None:
+    papers = [*PAPERS, make_paper("Cars and Trucks", "Car, truck, automobile: driving cars.", id="2603.00004")]
+    index = Index(papers, embedder=Concepts())
+    profile = parse_profile("vehicle, vehicle fleet")  # neither word is in paper 4
+
+    scores = {i: sum(index.keyword_scores(k).get(i, 0.0) for k in profile.wanted) for i in range(len(papers))}
+    assert scores[3] >= 2.0  # several bonuses together pass DIGEST_MIN_SCORE ...
+    picked = rank(index, profile, selection=Selection(max_items=5, min_score=2.0))
+    assert "2603.00004" not in [p.paper.id for p in picked]  # ... but a pick must match a keyword in words
+
+
 def test_meaning_lifts_the_paper_that_also_matches_in_words() -> None:
     papers = [
         make_paper("Learning Curves of Image Classifiers", "We study learning in image classifiers.", id="2603.00011"),
