@@ -25,7 +25,7 @@ from . import __version__
 from .addresses import parse_address
 from .app import Digest, SendReport, check_sendable, make_digest
 from .errors import DigestError
-from .errors import ConfigError, KeywordError
+from .errors import ConfigError, KeywordError, OutputError
 from .lock import Shard
 from .model import Listing, Paper, Subscriber
 from .rank import Pick
@@ -512,7 +512,11 @@ def run_preview(args: argparse.Namespace) -> int:
     with make_digest(settings) as app:
         preview = Preview(app, readers[0], source=args.source, offline=args.offline)
         if args.output:
-            args.output.write_text(preview.rendered().html, encoding="utf-8")
+            html = preview.rendered().html
+            try:
+                args.output.write_text(html, encoding="utf-8")
+            except OSError as err:
+                raise OutputError.writing(args.output, err, "choose another file with --output FILE") from err
             print(f"wrote {args.output}")
             return 0
         return serve(preview, args.port, open_browser=not args.no_browser)
