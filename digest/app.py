@@ -34,8 +34,10 @@ log = logging.getLogger("digest")
 class Digest:
     """The library API the CLI, the daemon and the preview server call."""
 
-    def __init__(self, settings: Settings, *, http: Any = None, renderer: Renderer | None = None) -> None:
+    def __init__(self, settings: Settings, *, http: Any = None, renderer: Renderer | None = None,
+                 started_by: str = "one-off") -> None:
         self.settings = settings
+        self.started_by = started_by  # what digest status calls its runs: "daemon" (digest run) or "one-off"
         self.http = http
         self._renderer = renderer
         self.stopping = threading.Event()  # set by a signal: finish the message in hand, then stop

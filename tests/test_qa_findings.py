@@ -10,7 +10,12 @@ import pytest
 
 from digest.errors import OutputError, why_not_writable
 
-from .test_cli import smtp_env
+from digest.model import Subscriber
+
+from .conftest import FIXTURES
+
+ADA, BOB, CAROL = "ada@example.org", "bob@example.org", "carol@example.org"
+READERS = [Subscriber(email, ("reward model", "exploration")) for email in (ADA, BOB, CAROL)]
 
 
 def one_line_error(code: int, err: str) -> str:
@@ -55,3 +60,125 @@ def test_a_write_that_the_system_refuses_is_named_in_words(tmp_path, number, wor
     message = str(OutputError.writing(tmp_path / "pv.html", err, "choose another file with --output FILE"))
 
     assert message == f"cannot write {tmp_path / 'pv.html'}: {words}; choose another file with --output FILE"
+
+
+# a truthful digest status ------------------------------------------------------------------
+
+def status_runs(run_cli) -> list[str]:
+    code, out, err = run_cli("status")
+    assert code == 0, err
+    lines = out.splitlines()
+    return lines[lines.index("last runs:") + 1:]
+
+
+def faulty_send(port: int, tmp_path: Path, readers, **kwargs):
+    from digest.app import Digest
+    from digest.settings import load_settings
+
+    from .test_faults import env_for
+
+    settings = load_settings(None, env_for(port, tmp_path))
+    with Digest(settings, started_by=kwargs.pop("started_by", "one-off")) as app:
+        if kwargs.pop("stop_after_first", False):
+            kwargs["progress"] = lambda done, total: app.stopping.set()
+        return app.send(readers, source=str(FIXTURES / "papers.jsonl"), **kwargs)
+
+
+def use_faulty_env(monkeypatch, faulty, tmp_path):
+    from .test_faults import env_for
+
+    for key, value in env_for(faulty.port, tmp_path).items():
+        monkeypatch.setenv(key, value)
+
+
+def test_a_run_killed_midway_shows_what_it_recorded_before_it_ended(faulty, faults, tmp_path, monkeypatch, run_cli):
+    import sqlite3
+
+    faulty_send(faulty.port, tmp_path, READERS)
+    with sqlite3.connect(tmp_path / "state.db") as db:  # what kill -9 leaves: the run's end never written
+        db.execute("UPDATE runs SET finished = NULL, sent = 0, nothing_new = 0, failed = 0")
+    use_faulty_env(monkeypatch, faulty, tmp_path)
+
+    [line] = status_runs(run_cli)
+
+    assert "sent 3, failed 0 (recorded before it ended)" in line
+    assert "unfinished" in line
+
+
+def test_readers_who_already_had_todays_digest_are_not_nothing_new(faulty, faults, tmp_path, monkeypatch, run_cli):
+    faulty_send(faulty.port, tmp_path, READERS)
+    again = faulty_send(faulty.port, tmp_path, READERS)
+    use_faulty_env(monkeypatch, faulty, tmp_path)
+
+    assert again.summary() == "sent 0, nothing new 0, failed 0, already had today's 3"
+    second, first = status_runs(run_cli)
+    assert "sent 0, nothing new 0, failed 0, already had today's 3" in second
+    assert "sent 3, nothing new 0, failed 0" in first and "already" not in first
+
+
+@pytest.mark.usefixtures("fast_retries")
+def test_failed_and_deferred_readers_are_counted_apart(faulty, faults, tmp_path, monkeypatch, run_cli):
+    faults.rcpt[ADA] = "550 5.1.1 no such user"
+    faults.rcpt[BOB] = "452 4.2.2 mailbox full"
+
+    report = faulty_send(faulty.port, tmp_path, READERS)
+    use_faulty_env(monkeypatch, faulty, tmp_path)
+
+    assert list(report.failed) == [ADA] and list(report.deferred) == [BOB]
+    [line] = status_runs(run_cli)
+    assert "sent 1, nothing new 0, failed 1, deferred 1" in line
+
+
+def test_a_run_stopped_by_a_signal_shows_as_stopped_with_how_many_were_left(faulty, faults, tmp_path, monkeypatch,
+                                                                            run_cli):
+    report = faulty_send(faulty.port, tmp_path, READERS, stop_after_first=True)
+    use_faulty_env(monkeypatch, faulty, tmp_path)
+
+    assert report.stopped >= 2 and len(report.sent) + report.stopped == 3
+    [line] = status_runs(run_cli)
+    assert f"sent {len(report.sent)}, " in line
+    assert line.endswith(f"(stopped early: {report.stopped} left for the next run)")
+
+
+def test_runs_are_labelled_by_who_started_them(faulty, faults, tmp_path, monkeypatch, run_cli):
+    faulty_send(faulty.port, tmp_path, READERS[:1])
+    faulty_send(faulty.port, tmp_path, READERS[1:2], started_by="daemon")
+    faulty_send(faulty.port, tmp_path, READERS[2:], slot="2026-11-23 07:00 UTC", started_by="daemon")
+    use_faulty_env(monkeypatch, faulty, tmp_path)
+
+    kinds = [line.split()[3] for line in status_runs(run_cli)]
+
+    assert kinds == ["scheduled", "daemon", "one-off"]
+
+
+def test_a_digest_run_now_run_is_labelled_the_daemons(server, inbox, tmp_path, monkeypatch, run_cli):
+    from .test_daemon import daemon_env, launch
+
+    env = daemon_env(server, tmp_path, DIGEST_SCHEDULE="0 7 29 2 *")  # no slot to catch up at start
+    started = []
+    try:
+        daemon = launch(started, env, tmp_path, "--now")
+        daemon.wait_for_log("sent 1, nothing new 0, failed 0")
+        assert daemon.terminate()[0] == 0
+    finally:
+        for running in started:
+            running.kill()
+    for key, value in env.items():
+        if key.startswith("DIGEST_"):
+            monkeypatch.setenv(key, value)
+
+    [line] = status_runs(run_cli)
+
+    assert line.split()[3] == "daemon"
+
+
+def test_status_on_a_damaged_store_says_the_history_cannot_be_read(run_cli, monkeypatch, tmp_path):
+    (tmp_path / "state.db").write_bytes(b"this is not a database, just some bytes" * 40)
+    monkeypatch.setenv("DIGEST_STATE_DB", str(tmp_path / "state.db"))
+
+    code, out, err = run_cli("status")
+
+    line = one_line_error(code, err)
+    assert out.startswith("next run: ")
+    assert line.startswith("digest: error: cannot show the run history: ")
+    assert str(tmp_path / "state.db") in line and "restore it from a backup" in line

@@ -116,6 +116,15 @@ MIGRATIONS = [
     CREATE TABLE paper_texts (id TEXT PRIMARY KEY, title TEXT NOT NULL, abstract TEXT NOT NULL, seen TEXT NOT NULL);
     CREATE INDEX paper_texts_by_seen ON paper_texts (seen);
     """,
+    # runs, told truthfully in digest status: who started each (scheduled, daemon, one-off), the
+    # readers who already had the day's digest apart from "nothing new", deferred apart from
+    # failed, and how many readers a stop signal left for the next run
+    """
+    ALTER TABLE runs ADD COLUMN started_by TEXT;
+    ALTER TABLE runs ADD COLUMN already INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN deferred INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN left_over INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 
