@@ -53,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DigestError as err:
         if args.debug:
             raise
-        print(f"digest: error: {err}", file=sys.stderr)
+        print(f"digest: error: {clean(str(err))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("digest: interrupted", file=sys.stderr)
@@ -115,9 +115,9 @@ def plural(number: int, word: str) -> str:
 
 def _warn(listing: Listing) -> None:
     for warning in listing.warnings:
-        print(f"digest: warning: {warning}", file=sys.stderr)
+        print(f"digest: warning: {clean(warning)}", file=sys.stderr)
     for note in listing.notes:
-        print(f"digest: {note}", file=sys.stderr)
+        print(f"digest: {clean(note)}", file=sys.stderr)
 
 
 # papers ---------------------------------------------------------------------
@@ -145,8 +145,8 @@ def run_papers(args: argparse.Namespace) -> int:
     print(f"{'ID':<24} {'UP':>4}  TITLE")
     for paper in listing.papers:
         up = "" if paper.upvotes is None else str(paper.upvotes)
-        print(f"{paper.id:<24} {up:>4}  {clip(paper.title, width - 31)}")
-    print(f"{plural(len(listing.papers), 'paper')} from {listing.source}", file=sys.stderr)
+        print(f"{clean(paper.id):<24} {up:>4}  {clip(paper.title, width - 31)}")
+    print(f"{plural(len(listing.papers), 'paper')} from {clean(listing.source)}", file=sys.stderr)
     return 0
 
 
@@ -225,7 +225,7 @@ def print_picks_json(reader: Subscriber, picks: list[Pick]) -> None:
 def print_picks(reader: Subscriber, picks: list[Pick], heading: bool) -> None:
     """A table as wide as the terminal: the title gets what the matched keywords leave."""
     if heading:
-        print(f"\n== {reader.name or reader.email} <{reader.email}>: {plural(len(picks), 'pick')}")
+        print(f"\n== {clean(reader.name or reader.email)} <{clean(reader.email)}>: {plural(len(picks), 'pick')}")
     if not picks:
         print("(nothing new matches)")
         return
@@ -282,7 +282,7 @@ def run_send(args: argparse.Namespace) -> int:
     for kind, readers_errors in (("failed", report.failed), ("deferred", report.deferred),
                                  ("uncertain", report.uncertain)):
         for email, error in readers_errors.items():
-            print(f"digest: {kind}: {email}: {error}", file=sys.stderr)
+            print(f"digest: {kind}: {clean(email)}: {clean(error)}", file=sys.stderr)
     for path in report.written:
         print(f"wrote {path}")
     print(report.summary())
@@ -507,7 +507,7 @@ def _show_uncertain(store: object, settings: Settings) -> None:
     print(f"uncertain: {len(open_ones)} deliveries whose reply the server never gave "
           "(the next run sends them once more; at most one extra copy)")
     for email, created, error in open_ones:
-        print(f"  {datetime.fromisoformat(created).astimezone(settings.zone):%Y-%m-%d %H:%M %Z}  {email}: {error}")
+        print(f"  {datetime.fromisoformat(created).astimezone(settings.zone):%Y-%m-%d %H:%M %Z}  {clean(email)}: {clean(error)}")
 
 
 # preview --------------------------------------------------------------------
@@ -624,7 +624,7 @@ def _readers_list(roster: list[Subscriber], store: Store) -> int:
         reader = next((r for r in roster if r.email.lower() == email), None)
         keywords = state.keywords if state and state.keywords is not None else (reader.keywords if reader else ())
         origin = "file" if email in listed else ("web" if state and state.origin == "web" else "store")
-        print(f"{email:<36} {state.status if state else 'active':<13} {origin:<7} "
+        print(f"{clean(email):<36} {state.status if state else 'active':<13} {origin:<7} "
               f"{state.frequency if state else 'run':<9} {clip(', '.join(keywords), 60)}")
     print(f"{len(emails)} reader(s)", file=sys.stderr)
     return 0
@@ -687,7 +687,7 @@ def run_feedback(args: argparse.Namespace) -> int:
     with Store.open(settings.state_db) as store:
         store.record_votes(email, papers, value)
     for paper in papers:
-        print(f"{'liked' if value > 0 else 'disliked'} by {email}: {paper.id}  {paper.title}")
+        print(f"{'liked' if value > 0 else 'disliked'} by {clean(email)}: {clean(paper.id)}  {clean(paper.title)}")
     return 0
 
 

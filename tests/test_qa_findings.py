@@ -4,6 +4,8 @@ input, no traceback; a truthful ``digest status``; junk in a listing stays out o
 from __future__ import annotations
 
 import errno
+import json
+import re
 from pathlib import Path
 
 import pytest
@@ -15,6 +17,7 @@ from digest.model import Subscriber
 from .conftest import FIXTURES
 
 ADA, BOB, CAROL = "ada@example.org", "bob@example.org", "carol@example.org"
+CONTROL = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f]")
 READERS = [Subscriber(email, ("reward model", "exploration")) for email in (ADA, BOB, CAROL)]
 
 
@@ -182,3 +185,60 @@ def test_status_on_a_damaged_store_says_the_history_cannot_be_read(run_cli, monk
     assert out.startswith("next run: ")
     assert line.startswith("digest: error: cannot show the run history: ")
     assert str(tmp_path / "state.db") in line and "restore it from a backup" in line
+
+
+# junk in a saved page, control characters on the terminal ------------------------------------
+
+ABSTRACT = ("We study how agents explore sparse-reward environments and show that a simple count-based "
+            "bonus matches far more elaborate methods on every benchmark we tried.")
+PAGE = f"""Daily Papers
+
+Exploration Bonuses Revisited
+
+{ABSTRACT}
+
+Reward Models That Know What They Do Not Know
+
+{ABSTRACT.replace("explore", "learn rewards in")}
+"""
+JUNK = "lorem ipsum \x1b[31m junk\n<script>alert(1)</script>\n"
+
+
+@pytest.mark.parametrize("where", ["end", "middle"])
+def test_a_junk_line_in_a_saved_page_is_skipped_with_a_warning_not_listed_as_a_paper(run_cli, tmp_path, where):
+    first, second = PAGE.split("Reward Models")
+    page = PAGE + JUNK if where == "end" else first + JUNK + "Reward Models" + second
+    (tmp_path / "page.txt").write_text(page, encoding="utf-8")
+
+    code, out, err = run_cli("papers", "--source", "page.txt")
+
+    assert code == 0, err
+    titles = [line.split(None, 1)[1] for line in out.splitlines()[1:]]
+    assert titles == ["Exploration Bonuses Revisited", "Reward Models That Know What They Do Not Know"]
+    assert "2 papers from page.txt" in err
+    assert "'lorem ipsum \\x1b[31m junk' skipped: not a paper" in err
+    assert "\x1b" not in out + err
+
+
+def test_the_papers_table_never_prints_control_characters_whatever_the_listing_holds(run_cli, tmp_path):
+    title = "Red \x1b[31mAlert\x1b[0m and a bell\x07 and a CSI \x9b2J"
+    (tmp_path / "papers.jsonl").write_text(
+        json.dumps({"id": "2401.00001", "title": title, "abstract": ABSTRACT}) + "\n", encoding="utf-8")
+
+    code, out, err = run_cli("papers", "--source", "papers.jsonl")
+
+    assert code == 0, err
+    assert not CONTROL.search(out + err)
+    assert "Red [31mAlert[0m and a bell and a CSI 2J" in out
+
+
+def test_the_rank_table_never_prints_control_characters(run_cli, tmp_path):
+    (tmp_path / "papers.jsonl").write_text(
+        json.dumps({"id": "2401.00001", "title": "Exploration \x1b]0;pwned\x07 bonuses", "abstract": ABSTRACT})
+        + "\n", encoding="utf-8")
+
+    code, out, err = run_cli("rank", "--source", "papers.jsonl", "--keywords", "exploration")
+
+    assert code == 0, err
+    assert "Exploration ]0;pwned bonuses" in out
+    assert not CONTROL.search(out + err)
