@@ -242,3 +242,49 @@ def test_the_rank_table_never_prints_control_characters(run_cli, tmp_path):
     assert code == 0, err
     assert "Exploration ]0;pwned bonuses" in out
     assert not CONTROL.search(out + err)
+
+
+# messages that name the real problem --------------------------------------------------------------
+
+def test_a_state_db_under_a_file_says_that_file_is_not_a_folder(run_cli, monkeypatch, tmp_path):
+    (tmp_path / "afile").write_text("x", encoding="utf-8")
+    monkeypatch.setenv("DIGEST_STATE_DB", str(tmp_path / "afile" / "state.db"))
+    for key, value in {"DIGEST_FROM": "d@example.com", "DIGEST_TO": "ada@example.org",
+                       "DIGEST_KEYWORDS": "reward model", "DIGEST_SMTP_HOST": "127.0.0.1"}.items():
+        monkeypatch.setenv(key, value)
+
+    for command in (["send", "--source", "sample"], ["readers", "list"]):
+        code, out, err = run_cli(*command)
+        line = one_line_error(code, err)
+        assert f"{tmp_path / 'afile'} is a file, not a folder; set DIGEST_STATE_DB to a path in a folder" in line
+        assert "File exists" not in line and "make its folder writable" not in line
+
+
+@pytest.mark.parametrize("spec", ["ftp://x", "file:///etc/papers.txt", "sample,gopher://old.example/1"])
+def test_a_url_of_another_scheme_is_not_taken_for_a_file_name(run_cli, spec):
+    code, out, err = run_cli("papers", "--source", spec)
+
+    line = one_line_error(code, err)
+    assert line.endswith("not a source digest can read; a source is an http(s) URL, a file, "
+                         "sample, hf, hf:YYYY-MM-DD or arxiv:CATS")
+    assert spec.split(",")[-1] + ":" in line
+
+
+def test_the_summary_names_only_the_sources_that_loaded(run_cli):
+    code, out, err = run_cli("papers", "--source", "sample,nope.txt")
+
+    assert code == 0, err
+    assert "skipped nope.txt: no such file" in err
+    assert err.strip().splitlines()[-1] == "12 papers from sample"
+
+
+def test_serve_on_a_damaged_store_fails_at_start_in_one_line(run_cli, monkeypatch, tmp_path):
+    (tmp_path / "state.db").write_bytes(b"this is not a database, just some bytes" * 40)
+    monkeypatch.setenv("DIGEST_STATE_DB", str(tmp_path / "state.db"))
+    monkeypatch.setenv("DIGEST_SECRET_KEY", "k" * 40)
+
+    code, out, err = run_cli("serve", "--port", "0")
+
+    line = one_line_error(code, err)
+    assert line.startswith("digest: error: cannot serve the reader pages: the state database ")
+    assert "is damaged" in line and "reader pages at" not in out

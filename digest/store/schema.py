@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..errors import StoreError
+from ..errors import StoreError, file_in_the_way
 
 BUSY_SECONDS = 30  # how long a write waits for another program's lock on the database
 
@@ -150,6 +150,9 @@ def store_error(path: Path, err: BaseException) -> StoreError:
     elif "readonly" in text or "read-only" in text or code in (errno.EROFS, errno.EACCES, errno.EPERM):
         problem = (f"cannot be written ({_reason(err)}); make it and its folder writable, "
                    "or set DIGEST_STATE_DB to a writable place")
+    elif file_in_the_way(path) is not None:
+        problem = (f"cannot be created: {file_in_the_way(path)} is a file, not a folder; "
+                   "set DIGEST_STATE_DB to a path in a folder")
     elif code in (errno.ENOTDIR, errno.EEXIST):
         problem = f"cannot be created ({_reason(err)}): a file is in the way of its folder; set DIGEST_STATE_DB"
     else:
