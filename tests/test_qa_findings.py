@@ -288,3 +288,16 @@ def test_serve_on_a_damaged_store_fails_at_start_in_one_line(run_cli, monkeypatc
     line = one_line_error(code, err)
     assert line.startswith("digest: error: cannot serve the reader pages: the state database ")
     assert "is damaged" in line and "reader pages at" not in out
+
+
+def test_readers_list_never_prints_control_characters(run_cli, monkeypatch, tmp_path):
+    (tmp_path / "subscribers.toml").write_text(
+        '[[subscribers]]\nemail = "ada@example.org"\nkeywords = ["exploration \\u001b[2J", "RLHF"]\n', encoding="utf-8")
+    monkeypatch.setenv("DIGEST_SUBSCRIBERS", "subscribers.toml")
+    monkeypatch.setenv("DIGEST_STATE_DB", str(tmp_path / "state.db"))
+
+    code, out, err = run_cli("readers", "list")
+
+    assert code == 0, err
+    assert "ada@example.org" in out and "[2J" in out
+    assert not CONTROL.search(out + err)
