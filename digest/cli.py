@@ -476,7 +476,7 @@ def run_line(store: Store, run: Run, next_started: str | None, zone: ZoneInfo) -
         counts = f"sent {sent}, nothing new {run.nothing_new}, failed {failed}"
     else:  # killed midway: its counts were never written; the messages it recorded say what it did
         sent, failed = store.recorded_during(run, next_started)
-        counts = f"sent {sent}, failed {failed} (recorded before it ended)"
+        counts = f"sent {sent}, failed {failed} recorded so far"
     extras = [f"deferred {run.deferred}"] if run.deferred else []
     extras += [f"already had today's {run.already}"] if run.already else []
     state = " (unfinished: interrupted, or still running)" if not run.finished else ""

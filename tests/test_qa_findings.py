@@ -104,7 +104,7 @@ def test_a_run_killed_midway_shows_what_it_recorded_before_it_ended(faulty, faul
 
     [line] = status_runs(run_cli)
 
-    assert "sent 3, failed 0 (recorded before it ended)" in line
+    assert "sent 3, failed 0 recorded so far (unfinished: interrupted, or still running)" in line
     assert "unfinished" in line
 
 
