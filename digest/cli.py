@@ -507,7 +507,8 @@ def _show_uncertain(store: object, settings: Settings) -> None:
     print(f"uncertain: {len(open_ones)} deliveries whose reply the server never gave "
           "(the next run sends them once more; at most one extra copy)")
     for email, created, error in open_ones:
-        print(f"  {datetime.fromisoformat(created).astimezone(settings.zone):%Y-%m-%d %H:%M %Z}  {clean(email)}: {clean(error)}")
+        when = datetime.fromisoformat(created).astimezone(settings.zone)
+        print(f"  {when:%Y-%m-%d %H:%M %Z}  {clean(email)}: {clean(error)}")
 
 
 # preview --------------------------------------------------------------------

@@ -23,7 +23,7 @@ class Run:
     note: str | None
     slot: str | None = None
     error: str | None = None
-    started_by: str | None = None  # "scheduled", "daemon" (at start, or its retry) or "one-off"; None: before this was kept
+    started_by: str | None = None  # "scheduled", "daemon" (--now, a retry) or "one-off"; None: an older run
     already: int = 0  # readers who already had the day's digest
     deferred: int = 0
     left_over: int = 0  # readers a stop signal left for the next run
