@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from . import sources
 from .keywords import parse_profile
 from .model import Listing, Paper, Subscriber
-from .errors import ConfigError
+from .errors import ConfigError, OutputError
 from .lock import Shard
 from .addresses import parse_mailbox
 from .mime import build_message, clean_header, encode_header, format_address
@@ -34,8 +34,10 @@ log = logging.getLogger("digest")
 class Digest:
     """The library API the CLI, the daemon and the preview server call."""
 
-    def __init__(self, settings: Settings, *, http: Any = None, renderer: Renderer | None = None) -> None:
+    def __init__(self, settings: Settings, *, http: Any = None, renderer: Renderer | None = None,
+                 started_by: str = "one-off") -> None:
         self.settings = settings
+        self.started_by = started_by  # what digest status calls its runs: "daemon" (digest run) or "one-off"
         self.http = http
         self._renderer = renderer
         self.stopping = threading.Event()  # set by a signal: finish the message in hand, then stop
@@ -252,9 +254,12 @@ class Digest:
 
     def _write_eml(self, reader: Subscriber, item: Outgoing, outbox: Path | None) -> Path:
         folder = outbox or Path("outbox")
-        folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{self.today().isoformat()}-{_file_safe(reader.email)}.eml"
-        path.write_bytes(item.message)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(item.message)
+        except OSError as err:
+            raise OutputError.writing(path, err, "choose another folder with --outbox DIR") from err
         return path
 
     def sent_ids(self, readers: Sequence[Subscriber], papers: Sequence[Paper]) -> Mapping[str, set[str]]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import json
 import logging
 import shutil
@@ -25,7 +26,7 @@ from . import __version__
 from .addresses import parse_address
 from .app import Digest, SendReport, check_sendable, make_digest
 from .errors import DigestError
-from .errors import ConfigError, KeywordError
+from .errors import ConfigError, KeywordError, OutputError, StoreError
 from .lock import Shard
 from .model import Listing, Paper, Subscriber
 from .rank import Pick
@@ -33,7 +34,7 @@ from .subscribers import single_reader, subscribers_from_settings
 from .settings import Settings, default_env_file, load_settings
 
 if TYPE_CHECKING:
-    from .store import Store
+    from .store import Run, Store
 
 Command = Callable[[argparse.Namespace], int]
 log = logging.getLogger("digest")
@@ -52,7 +53,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DigestError as err:
         if args.debug:
             raise
-        print(f"digest: error: {err}", file=sys.stderr)
+        print(f"digest: error: {clean(str(err))}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("digest: interrupted", file=sys.stderr)
@@ -114,9 +115,9 @@ def plural(number: int, word: str) -> str:
 
 def _warn(listing: Listing) -> None:
     for warning in listing.warnings:
-        print(f"digest: warning: {warning}", file=sys.stderr)
+        print(f"digest: warning: {clean(warning)}", file=sys.stderr)
     for note in listing.notes:
-        print(f"digest: {note}", file=sys.stderr)
+        print(f"digest: {clean(note)}", file=sys.stderr)
 
 
 # papers ---------------------------------------------------------------------
@@ -144,13 +145,23 @@ def run_papers(args: argparse.Namespace) -> int:
     print(f"{'ID':<24} {'UP':>4}  TITLE")
     for paper in listing.papers:
         up = "" if paper.upvotes is None else str(paper.upvotes)
-        print(f"{paper.id:<24} {up:>4}  {clip(paper.title, width - 31)}")
-    print(f"{plural(len(listing.papers), 'paper')} from {listing.source}", file=sys.stderr)
+        print(f"{clean(paper.id):<24} {up:>4}  {clip(paper.title, width - 31)}")
+    print(f"{plural(len(listing.papers), 'paper')} from {clean(listing.source)}", file=sys.stderr)
     return 0
 
 
 def clip(text: str, width: int) -> str:
+    text = clean(text)
     return text if len(text) <= width else text[: max(width - 1, 1)] + "…"
+
+
+_CONTROLS = {code: None for code in [*range(0x20), 0x7F, *range(0x80, 0xA0)] if code != 0x0A} | {0x09: " "}
+
+
+def clean(text: str) -> str:
+    """Text for the terminal: no control characters (C0 and C1, but newline) from a listing or a store,
+    whatever they hold: an escape sequence in a title must not recolour or rewrite the screen."""
+    return text.translate(_CONTROLS)
 
 
 # rank -----------------------------------------------------------------------
@@ -214,7 +225,7 @@ def print_picks_json(reader: Subscriber, picks: list[Pick]) -> None:
 def print_picks(reader: Subscriber, picks: list[Pick], heading: bool) -> None:
     """A table as wide as the terminal: the title gets what the matched keywords leave."""
     if heading:
-        print(f"\n== {reader.name or reader.email} <{reader.email}>: {plural(len(picks), 'pick')}")
+        print(f"\n== {clean(reader.name or reader.email)} <{clean(reader.email)}>: {plural(len(picks), 'pick')}")
     if not picks:
         print("(nothing new matches)")
         return
@@ -271,7 +282,7 @@ def run_send(args: argparse.Namespace) -> int:
     for kind, readers_errors in (("failed", report.failed), ("deferred", report.deferred),
                                  ("uncertain", report.uncertain)):
         for email, error in readers_errors.items():
-            print(f"digest: {kind}: {email}: {error}", file=sys.stderr)
+            print(f"digest: {kind}: {clean(email)}: {clean(error)}", file=sys.stderr)
     for path in report.written:
         print(f"wrote {path}")
     print(report.summary())
@@ -354,6 +365,7 @@ def run_run(args: argparse.Namespace) -> int:
         require_secret(settings)  # the pages sign their links: fail now, not after the daemon started
     _log_with_time(args.debug, settings.zone)
     return Daemon(settings, readers, source=args.source, reload_readers=lambda: readers_for(args, settings),
+                  app_factory=functools.partial(Digest, started_by="daemon"),
                   web=(args.host, args.port) if serving else None).serve(now=args.now)
 
 
@@ -424,7 +436,6 @@ def _add_status(commands: argparse._SubParsersAction) -> None:
 
 def run_status(args: argparse.Namespace) -> int:
     from .cron import parse_cron
-    from .store import Store
 
     settings = settings_for(args)
     trigger = parse_cron(settings.schedule, settings.timezone)
@@ -435,6 +446,16 @@ def run_status(args: argparse.Namespace) -> int:
     if not settings.state_db.exists():
         print(f"no history yet ({settings.state_db})")
         return 0
+    try:
+        _show_history(settings)
+    except DigestError as err:
+        raise StoreError(f"cannot show the run history: {err}") from err
+    return 0
+
+
+def _show_history(settings: Settings) -> None:
+    from .store import Store
+
     _show_pending(settings)
     with Store.open(settings.state_db) as store:
         _show_uncertain(store, settings)
@@ -443,15 +464,27 @@ def run_status(args: argparse.Namespace) -> int:
               f"{plural(counts['papers'], 'paper')} seen")
         runs = store.last_runs()
         print("last runs:" if runs else "no runs yet")
-        for run in runs:
-            started = datetime.fromisoformat(run.started).astimezone(settings.zone)
-            state = "" if run.finished else " (unfinished: interrupted, or still running)"
-            state = f" (stopped: {run.error})" if run.error else state
-            state += f" ({run.note})" if run.note and not run.sent else ""
-            kind = "scheduled" if run.slot else "one-off"
-            print(f"  {started:%Y-%m-%d %H:%M %Z}  {kind:<9}  sent {run.sent}, nothing new {run.nothing_new}, "
-                  f"failed {run.failed}{state}")
-    return 0
+        for newer, run in zip([None, *runs], runs):
+            print("  " + run_line(store, run, newer.started if newer else None, settings.zone))
+
+
+def run_line(store: Store, run: Run, next_started: str | None, zone: ZoneInfo) -> str:
+    """``2026-11-23 07:00 CET  scheduled  sent 38, nothing new 2, failed 0``, and what else happened."""
+    started = datetime.fromisoformat(run.started).astimezone(zone)
+    if run.finished:
+        sent, failed = run.sent, run.failed
+        counts = f"sent {sent}, nothing new {run.nothing_new}, failed {failed}"
+    else:  # killed midway: its counts were never written; the messages it recorded say what it did
+        sent, failed = store.recorded_during(run, next_started)
+        counts = f"sent {sent}, failed {failed} recorded so far"
+    extras = [f"deferred {run.deferred}"] if run.deferred else []
+    extras += [f"already had today's {run.already}"] if run.already else []
+    state = " (unfinished: interrupted, or still running)" if not run.finished else ""
+    if run.left_over:
+        state = f" (stopped early: {run.left_over} left for the next run)"
+    state = f" (stopped: {clean(run.error)})" if run.error else state
+    state += f" ({clean(run.note)})" if run.note and not sent else ""
+    return f"{started:%Y-%m-%d %H:%M %Z}  {run.kind:<9}  " + ", ".join([counts, *extras]) + state
 
 
 def _show_pending(settings: Settings) -> None:
@@ -474,7 +507,8 @@ def _show_uncertain(store: object, settings: Settings) -> None:
     print(f"uncertain: {len(open_ones)} deliveries whose reply the server never gave "
           "(the next run sends them once more; at most one extra copy)")
     for email, created, error in open_ones:
-        print(f"  {datetime.fromisoformat(created).astimezone(settings.zone):%Y-%m-%d %H:%M %Z}  {email}: {error}")
+        when = datetime.fromisoformat(created).astimezone(settings.zone)
+        print(f"  {when:%Y-%m-%d %H:%M %Z}  {clean(email)}: {clean(error)}")
 
 
 # preview --------------------------------------------------------------------
@@ -512,7 +546,11 @@ def run_preview(args: argparse.Namespace) -> int:
     with make_digest(settings) as app:
         preview = Preview(app, readers[0], source=args.source, offline=args.offline)
         if args.output:
-            args.output.write_text(preview.rendered().html, encoding="utf-8")
+            html = preview.rendered().html
+            try:
+                args.output.write_text(html, encoding="utf-8")
+            except OSError as err:
+                raise OutputError.writing(args.output, err, "choose another file with --output FILE") from err
             print(f"wrote {args.output}")
             return 0
         return serve(preview, args.port, open_browser=not args.no_browser)
@@ -587,7 +625,7 @@ def _readers_list(roster: list[Subscriber], store: Store) -> int:
         reader = next((r for r in roster if r.email.lower() == email), None)
         keywords = state.keywords if state and state.keywords is not None else (reader.keywords if reader else ())
         origin = "file" if email in listed else ("web" if state and state.origin == "web" else "store")
-        print(f"{email:<36} {state.status if state else 'active':<13} {origin:<7} "
+        print(f"{clean(email):<36} {state.status if state else 'active':<13} {origin:<7} "
               f"{state.frequency if state else 'run':<9} {clip(', '.join(keywords), 60)}")
     print(f"{len(emails)} reader(s)", file=sys.stderr)
     return 0
@@ -650,7 +688,7 @@ def run_feedback(args: argparse.Namespace) -> int:
     with Store.open(settings.state_db) as store:
         store.record_votes(email, papers, value)
     for paper in papers:
-        print(f"{'liked' if value > 0 else 'disliked'} by {email}: {paper.id}  {paper.title}")
+        print(f"{'liked' if value > 0 else 'disliked'} by {clean(email)}: {clean(paper.id)}  {clean(paper.title)}")
     return 0
 
 

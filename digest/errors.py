@@ -11,12 +11,16 @@ one line on stderr. Anything else is a bug and keeps its traceback.
     ├── KeywordError           a keyword expression is invalid
     ├── TemplateError          a template cannot be loaded or rendered
     ├── StoreError             the state database cannot be used
+    ├── OutputError            a file or folder digest writes to cannot be written
     ├── LockedError            another run holds the send lock
     └── MailError              SMTP delivery failed
         └── AuthError          the SMTP server refused the login
 """
 
 from __future__ import annotations
+
+import errno
+from pathlib import Path
 
 
 class DigestError(Exception):
@@ -67,3 +71,37 @@ class MailError(DigestError):
 
 class AuthError(MailError):
     pass
+
+
+
+class OutputError(DigestError):
+    @classmethod
+    def writing(cls, path: Path, err: OSError, fix: str) -> "OutputError":
+        """One line naming ``path``, what is wrong with it and ``fix`` (e.g. "choose another --outbox")."""
+        return cls(f"cannot write {path}: {why_not_writable(path, err)}; {fix}")
+
+
+def file_in_the_way(path: Path) -> Path | None:
+    """The first folder in ``path`` that is really a file, if any (``/a/file.txt/x`` -> ``/a/file.txt``)."""
+    for folder in reversed(path.parents):
+        if folder.exists() and not folder.is_dir():
+            return folder
+    return None
+
+
+def why_not_writable(path: Path, err: OSError) -> str:
+    """What an ``OSError`` from writing ``path`` (or making its folder) means, in words."""
+    blocker = file_in_the_way(path)
+    if blocker is not None:
+        return f"{blocker} is a file, not a folder"
+    if isinstance(err, IsADirectoryError) or path.is_dir() and err.errno == errno.EISDIR:
+        return f"{path} is a folder"
+    if isinstance(err, FileNotFoundError):
+        return f"the folder {path.parent} does not exist"
+    if err.errno == errno.EROFS:
+        return "the file system is read-only"
+    if err.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return "the disk is full"
+    return err.strerror or str(err) or type(err).__name__

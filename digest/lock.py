@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
-from .errors import ConfigError, LockedError, StoreError
+from .errors import ConfigError, LockedError, StoreError, file_in_the_way
 from .model import Subscriber
 
 log = logging.getLogger("digest")
@@ -70,6 +70,10 @@ class SendLock:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         except OSError as err:
+            blocker = file_in_the_way(self.path)
+            if blocker is not None:
+                raise StoreError(f"cannot open the send lock {self.path}: {blocker} is a file, not a folder; "
+                                 "set DIGEST_STATE_DB to a path in a folder") from err
             raise StoreError(f"cannot open the send lock {self.path} ({err.strerror or err}); make its folder "
                              "writable, or set DIGEST_STATE_DB to a writable place") from err
 

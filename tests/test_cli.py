@@ -159,7 +159,7 @@ def test_a_second_send_the_same_day_says_why_nothing_went_out(run_cli, monkeypat
 
     assert first[0] == 0 and "already got" not in first[2]
     assert again[0] == 0
-    assert again[1].strip() == "sent 0, nothing new 1, failed 0"
+    assert again[1].strip() == "sent 0, nothing new 0, failed 0, already had today's 1"
     assert again[2].strip().splitlines() == ["digest: 1 reader already got today's digest; --force sends again"]
     assert len(inbox.messages) == 1
 

@@ -119,7 +119,7 @@ def test_restarting_with_now_the_same_day_sends_nothing_new(server, inbox, tmp_p
     assert first.terminate()[0] == 0
 
     second = launch(daemons, env, tmp_path, "--now")
-    second.wait_for_log("sent 0, nothing new 1, failed 0")
+    second.wait_for_log("sent 0, nothing new 0, failed 0, already had today's 1")
     assert second.terminate()[0] == 0
 
     assert len(inbox.messages) == 1

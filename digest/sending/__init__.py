@@ -178,7 +178,7 @@ class Session:
     def run(self, listing: Listing, todo: list[Subscriber], sent: Any, slot: str | None) -> None:
         self.store.record_seen(listing.papers)
         self.store.remember_papers(listing.papers, self.app.settings.archive_days)  # votes from links keep the text
-        run_id = self.store.start_run(self.app.today().isoformat(), slot)
+        run_id = self.store.start_run(self.app.today().isoformat(), slot, self.app.started_by)
         error: str | None = None
         try:
             self._deliver(listing, todo, sent)
@@ -222,8 +222,7 @@ class Session:
     def _finish(self, run_id: int, error: str | None) -> None:
         report = self.report
         try:
-            self.store.finish_run(run_id, len(report.sent), len(report.nothing_new),
-                                  len(report.failed) + len(report.deferred), error=error)
+            self.store.finish_run(run_id, 0, 0, 0, error=error, tally=report.tally())
             self.store.prune(self.app.settings.keep_days)  # per-message bookkeeping; never the never-twice record
         except StoreError as err:
             if error is None:
@@ -243,4 +242,4 @@ def _text(err: BaseException | None) -> str | None:
 
 def _record_empty_run(app: "Digest", slot: str | None, note: str) -> None:
     with Store.open(app.settings.state_db) as store:
-        store.finish_run(store.start_run(app.today().isoformat(), slot), 0, 0, 0, note=note)
+        store.finish_run(store.start_run(app.today().isoformat(), slot, app.started_by), 0, 0, 0, note=note)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..store.runs import Tally
+
 
 @dataclass
 class SendReport:
@@ -25,7 +27,10 @@ class SendReport:
         return bool(self.failed or self.deferred or self.uncertain or self.stopped)
 
     def summary(self) -> str:
-        parts = [f"sent {len(self.sent)}", f"nothing new {len(self.nothing_new)}", f"failed {len(self.failed)}"]
+        parts = [f"sent {len(self.sent)}", f"nothing new {len(self.nothing_new) - len(self.already_today)}",
+                 f"failed {len(self.failed)}"]
+        if self.already_today:
+            parts.append(f"already had today's {len(self.already_today)}")
         if self.deferred:
             parts.append(f"deferred {len(self.deferred)} (retried next run)")
         if self.uncertain:
@@ -37,6 +42,12 @@ class SendReport:
         if self.stopped:
             parts.append(f"stopped early, {self.stopped} left for the next run")
         return ", ".join(parts) + (f" ({self.note})" if self.note else "")
+
+    def tally(self) -> Tally:
+        """The counts a run keeps in the store, each kind apart (``digest status``)."""
+        return Tally(sent=len(self.sent), nothing_new=len(self.nothing_new) - len(self.already_today),
+                     failed=len(self.failed), already=len(self.already_today), deferred=len(self.deferred),
+                     left_over=self.stopped)
 
     def skipped_text(self) -> str:
         """``3 (2 unsubscribed, 1 paused)``: the readers who get nothing by their own choice, and why."""

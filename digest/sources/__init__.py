@@ -7,6 +7,7 @@ chosen by its spec's prefix from a registry, never an if/elif chain.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -69,6 +70,7 @@ class SampleSource:
         return parse_listing(data, self.name, today=context.today)
 
 
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 SourceFactory = Callable[[str], Source]
 _REGISTRY: dict[str, SourceFactory] = {"sample": lambda spec: SampleSource()}
 _PREFIXES: list[tuple[str, SourceFactory]] = []
@@ -99,6 +101,9 @@ def _resolve_one(spec: str) -> Source:
     for prefix, factory in _PREFIXES:
         if spec.startswith(prefix):
             return factory(spec)
+    if _URL.match(spec):  # a URL of another kind, not a file name (Path would fold "ftp://x" into "ftp:/x")
+        raise ConfigError(f"{spec}: not a source digest can read; a source is an http(s) URL, a file, "
+                          "sample, hf, hf:YYYY-MM-DD or arxiv:CATS")
     return FileSource(Path(spec).expanduser())
 
 
@@ -107,6 +112,7 @@ def fetch_all(sources: list[Source], context: FetchContext) -> Listing:
     papers: dict[str, Paper] = {}
     warnings: list[str] = []
     failures: list[str] = []
+    loaded: list[str] = []  # the summary names only these: a source that failed is in the warnings
     for source in sources:
         try:
             listing = source.fetch(context)
@@ -119,12 +125,13 @@ def fetch_all(sources: list[Source], context: FetchContext) -> Listing:
             failures.append(str(err))
             warnings.append(f"skipped {err}")
             continue
+        loaded.append(source.name)
         warnings.extend(f"{listing.source}: {w}" for w in listing.warnings)
         for paper in listing.papers:
             papers.setdefault(paper.id, paper)
     if failures and len(failures) == len(sources):
         raise SourceError("all sources", "; ".join(failures))
-    name = ", ".join(s.name for s in sources)
+    name = ", ".join(loaded or [s.name for s in sources])
     kept = list(papers.values())
     if len(kept) > context.max_papers:
         warnings.append(f"{name}: kept the first {context.max_papers} of {len(kept)} papers; "

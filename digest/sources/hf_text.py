@@ -33,6 +33,9 @@ DATE_LINE = re.compile(
 AUTHORS_LINE = re.compile(r"^•\s*(?P<n>\d+) authors?$")
 SEPARATOR = "·"
 _GLUED = re.compile(r"^Subscribe(?=\S)")
+MIN_ABSTRACT = 80  # characters: the shortest abstract a real page shows is far longer
+MAX_TITLE = 300
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def looks_like_hf_text(lines: list[str]) -> bool:
@@ -40,7 +43,7 @@ def looks_like_hf_text(lines: list[str]) -> bool:
     head = [line.casefold() for line in lines[:8]]
     if any(line in HEADER_LINES or line.startswith("subscribe") for line in head):
         return True
-    return len(lines) >= 2 and len(lines[0]) <= 300 and len(lines[1]) >= 80
+    return len(lines) >= 2 and len(lines[0]) <= MAX_TITLE and len(lines[1]) >= MIN_ABSTRACT
 
 
 def parse_hf_text(text: str, *, today: date | None = None) -> tuple[list[Paper], list[str]]:
@@ -56,12 +59,26 @@ def parse_hf_text(text: str, *, today: date | None = None) -> tuple[list[Paper],
             warnings.append(f"title without an abstract at the end: {title[:60]!r}")
             break
         abstract = lines[i + 1]
+        if not looks_like_paper(title, abstract):
+            warnings.append(f"{title[:60]!r} skipped: not a paper (a title, then an abstract of at least "
+                            f"{MIN_ABSTRACT} characters)")
+            i += 1  # the next line may start a paper again: a junk line does not shift every pair after it
+            continue
         meta, i = _read_metadata(lines, i + 2)
         try:
             papers.append(_paper(title, abstract, meta, today))
         except MissingText as err:
             warnings.append(f"{title[:60]!r} skipped: {err}")
     return papers, warnings
+
+
+def looks_like_paper(title: str, abstract: str) -> bool:
+    """The shape of a listed paper: a title-sized line, then a longer abstract of several words;
+    no control characters in either (a stray line, a log or an escape sequence pasted in is not one)."""
+    if _CONTROL.search(title) or _CONTROL.search(abstract):
+        return False
+    return (len(title) <= MAX_TITLE and len(abstract) >= MIN_ABSTRACT and len(abstract) > len(title)
+            and len(abstract.split()) >= 8)
 
 
 def _drop_header(lines: list[str]) -> list[str]:

@@ -1,10 +1,14 @@
-"""Runs: each send, when it started and finished, what it did, and the slot it served."""
+"""Runs: each send, when it started and finished, what it did, who started it and the slot it served."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from .schema import Connection, utcnow
+
+RUN_COLUMNS = ("id, started, finished, run_date, sent, nothing_new, failed, note, slot, error, "
+               "started_by, already, deferred, left_over")
 
 
 @dataclass(frozen=True, slots=True)
@@ -14,20 +18,40 @@ class Run:
     finished: str | None
     run_date: str
     sent: int
-    nothing_new: int
-    failed: int
+    nothing_new: int  # not counting ``already``
+    failed: int  # not counting ``deferred``
     note: str | None
     slot: str | None = None
     error: str | None = None
+    started_by: str | None = None  # "scheduled", "daemon" (--now, a retry) or "one-off"; None: an older run
+    already: int = 0  # readers who already had the day's digest
+    deferred: int = 0
+    left_over: int = 0  # readers a stop signal left for the next run
+
+    @property
+    def kind(self) -> str:
+        return "scheduled" if self.slot else (self.started_by or "one-off")
+
+
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """What a run did, as the send counted it."""
+
+    sent: int = 0
+    nothing_new: int = 0
+    failed: int = 0
+    already: int = 0
+    deferred: int = 0
+    left_over: int = 0
 
 
 class Runs(Connection):
-    def start_run(self, run_date: str, slot: str | None = None) -> int:
+    def start_run(self, run_date: str, slot: str | None = None, started_by: str | None = None) -> int:
         """``slot`` names the scheduled time a daemon run serves (see ``slot_done``)."""
         with self.transaction():
             cursor = self.db.execute(
-                "INSERT INTO runs (started, run_date, slot) VALUES (:now, :day, :slot)",
-                {"now": utcnow(), "day": run_date, "slot": slot},
+                "INSERT INTO runs (started, run_date, slot, started_by) VALUES (:now, :day, :slot, :by)",
+                {"now": utcnow(), "day": run_date, "slot": slot, "by": "scheduled" if slot else started_by},
             )
         return int(cursor.lastrowid or 0)
 
@@ -40,22 +64,36 @@ class Runs(Connection):
         return row is not None
 
     def finish_run(self, run_id: int, sent: int, nothing_new: int, failed: int, note: str = "",
-                   error: str | None = None) -> None:
-        """``error``: the run stopped early (SMTP down, ...); its slot stays open for a retry."""
+                   error: str | None = None, *, tally: Tally | None = None) -> None:
+        """``error``: the run stopped early (SMTP down, ...); its slot stays open for a retry.
+
+        ``tally`` (when given) wins over the three counts: it keeps the kinds apart.
+        """
+        tally = tally or Tally(sent, nothing_new, failed)
         with self.transaction():
             self.db.execute(
-                "UPDATE runs SET finished = :now, sent = :sent, nothing_new = :nn, failed = :failed, note = :note, "
-                "error = :error WHERE id = :id",
-                {"now": utcnow(), "sent": sent, "nn": nothing_new, "failed": failed, "note": note,
-                 "error": error, "id": run_id},
+                "UPDATE runs SET finished = :now, sent = :sent, nothing_new = :nothing_new, failed = :failed, "
+                "note = :note, error = :error, already = :already, deferred = :deferred, left_over = :left_over "
+                "WHERE id = :id",
+                {"now": utcnow(), "note": note, "error": error, "id": run_id, "sent": tally.sent,
+                 "nothing_new": tally.nothing_new, "failed": tally.failed, "already": tally.already,
+                 "deferred": tally.deferred, "left_over": tally.left_over},
             )
 
     def last_runs(self, limit: int = 10) -> list[Run]:
-        rows = self.db.execute(
-            "SELECT id, started, finished, run_date, sent, nothing_new, failed, note, slot, error FROM runs "
-            "ORDER BY id DESC LIMIT :limit", {"limit": limit},
-        )
+        rows = self.db.execute(f"SELECT {RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT :limit", {"limit": limit})
         return [Run(*row) for row in rows]
+
+    def recorded_during(self, run: Run, until: str | None = None) -> tuple[int, int]:
+        """(sent, failed) messages recorded from the run's start to ``until`` (the next run's start,
+        or now): what an unfinished run (killed midway) got done, which its own counts never say."""
+        since = int(datetime.fromisoformat(run.started).timestamp())
+        end = int(datetime.fromisoformat(until).timestamp()) if until else 2**62
+        row = self.db.execute(
+            "SELECT count(*) FILTER (WHERE status = 'sent'), count(*) FILTER (WHERE status != 'sent') "
+            "FROM messages WHERE created >= :since AND created < :end", {"since": since, "end": end},
+        ).fetchone()
+        return int(row[0] or 0), int(row[1] or 0)
 
     def last_finished_run_date(self) -> str | None:
         row = self.db.execute("SELECT max(run_date) FROM runs WHERE finished IS NOT NULL").fetchone()

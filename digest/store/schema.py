@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ..errors import StoreError
+from ..errors import StoreError, file_in_the_way
 
 BUSY_SECONDS = 30  # how long a write waits for another program's lock on the database
 
@@ -124,6 +124,15 @@ MIGRATIONS = [
     ) WITHOUT ROWID;
     CREATE INDEX embeddings_by_used ON embeddings (used);
     """,
+    # runs, told truthfully in digest status: who started each (scheduled, daemon, one-off), the
+    # readers who already had the day's digest apart from "nothing new", deferred apart from
+    # failed, and how many readers a stop signal left for the next run
+    """
+    ALTER TABLE runs ADD COLUMN started_by TEXT;
+    ALTER TABLE runs ADD COLUMN already INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN deferred INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN left_over INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 
@@ -149,6 +158,9 @@ def store_error(path: Path, err: BaseException) -> StoreError:
     elif "readonly" in text or "read-only" in text or code in (errno.EROFS, errno.EACCES, errno.EPERM):
         problem = (f"cannot be written ({_reason(err)}); make it and its folder writable, "
                    "or set DIGEST_STATE_DB to a writable place")
+    elif file_in_the_way(path) is not None:
+        problem = (f"cannot be created: {file_in_the_way(path)} is a file, not a folder; "
+                   "set DIGEST_STATE_DB to a path in a folder")
     elif code in (errno.ENOTDIR, errno.EEXIST):
         problem = f"cannot be created ({_reason(err)}): a file is in the way of its folder; set DIGEST_STATE_DB"
     else:

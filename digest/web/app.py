@@ -16,7 +16,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Route
 
-from ..errors import DigestError
+from ..errors import DigestError, StoreError
 from ..settings import Settings
 from . import pages, signup
 from .security import EMAIL_CSP, Guard, allowed_hosts
@@ -28,8 +28,10 @@ TITLES = {400: "That did not work", 403: "Please try again", 404: "Not found", 4
 
 
 def make_app(settings: Settings, bind_host: str = "127.0.0.1", mailer_factory: Any = None) -> Guard:
-    """The reader's side; needs DIGEST_SECRET_KEY (a ConfigError says how to make one)."""
+    """The reader's side; needs DIGEST_SECRET_KEY (a ConfigError says how to make one) and a
+    state store it can open: a damaged one fails here, in one line, not in every request."""
     site = Site(settings, mailer_factory)
+    check_store(settings)
     app = Starlette(
         routes=[
             Route("/", partial(index, site), methods=["GET"]),
@@ -42,6 +44,17 @@ def make_app(settings: Settings, bind_host: str = "127.0.0.1", mailer_factory: A
                             DigestError: partial(digest_error, site)},
     )
     return Guard(app, allowed_hosts(bind_host, settings.public_url))
+
+
+def check_store(settings: Settings) -> None:
+    """Open the state store once before serving (the pages read and write it on every request)."""
+    from ..store import Store
+
+    try:
+        with Store.open(settings.state_db):
+            pass
+    except StoreError as err:
+        raise StoreError(f"cannot serve the reader pages: {err}") from err
 
 
 async def index(site: Site, request: Request) -> Response:
