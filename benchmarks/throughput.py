@@ -266,7 +266,12 @@ def raw_rate(port: int, messages: list[bytes], seconds: float = 10.0) -> float:
     return sent / elapsed
 
 
-def bench_send(papers: list[Paper], profiles: list[tuple[str, ...]], workdir: Path) -> dict[str, float]:
+LINKS = {"DIGEST_PUBLIC_URL": "https://digest.example.org", "DIGEST_SECRET_KEY": "benchmark-secret-" + "k" * 32}
+
+
+def bench_send(papers: list[Paper], profiles: list[tuple[str, ...]], workdir: Path,
+               links: bool = False) -> dict[str, float]:
+    """``links``: each digest carries the reader's signed links and is archived for "view in browser"."""
     listing = workdir / "listing.jsonl"
     listing.write_text("".join(json.dumps(p.to_json()) + "\n" for p in papers), encoding="utf-8")
     server, port = start_smtp()
@@ -275,6 +280,7 @@ def bench_send(papers: list[Paper], profiles: list[tuple[str, ...]], workdir: Pa
             "DIGEST_FROM": "Digest <digest@example.org>", "DIGEST_SMTP_HOST": "127.0.0.1",
             "DIGEST_SMTP_PORT": str(port), "DIGEST_SMTP_SECURITY": "none",
             "DIGEST_STATE_DB": str(workdir / "state.db"), "DIGEST_MAX_ITEMS": "10",
+            **(LINKS if links else {}),
         })
         readers = [Subscriber(email=f"reader{n}@example.org", keywords=profile) for n, profile in enumerate(profiles)]
         # the reference: the same kind of messages, built beforehand
