@@ -42,6 +42,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from datetime import date
 from pathlib import Path
 
 from digest.app import Digest
@@ -70,7 +71,6 @@ def load_papers(count: int, shared: Path) -> tuple[list[Paper], str]:
 
 
 def synthetic_papers(count: int) -> list[Paper]:
-    from datetime import date
 
     sample = SampleSource().fetch(FetchContext(today=date.today())).papers
     sentences = [s.strip() for p in sample for s in re.split(r"(?<=\.)\s+", p.abstract) if s.strip()]
@@ -313,6 +313,79 @@ def bench_send(papers: list[Paper], profiles: list[tuple[str, ...]], workdir: Pa
     }
 
 
+def bench_components(papers: list[Paper], profiles: list[tuple[str, ...]], workdir: Path,
+                     count: int = 3000) -> dict[str, float]:
+    """The send's own costs per message, each beside the way it was done before, in the same run.
+
+    Recording: ``count`` answers handed to the recorder one at a time, as the send does,
+    into a real store; the reference records each in its own transaction (``batch=1``).
+    With the archive, each carries a real digest's HTML. Signing: one reader's links
+    (10 papers) with ``links_for``, against itsdangerous serializers built per reader.
+    """
+    from itsdangerous import URLSafeSerializer, URLSafeTimedSerializer
+
+    import digest.store.readers as readers_module
+
+    from digest.mail import Delivery
+    from digest.sending.deliver import Outgoing
+    from digest.sending.record import Recorder
+    from digest.sending.report import SendReport
+    from digest.store import Store
+    from digest.store.journal import Journal
+    from digest.tokens import PURPOSES, links_for, reader_id
+
+    settings = load_settings(None, {"DIGEST_FROM": "digest@example.org", "DIGEST_MAX_ITEMS": "10", **LINKS})
+    app = Digest(settings)
+    index = Index(papers)
+    reader = next(Subscriber(email="ada@example.org", keywords=p) for p in profiles
+                  if rank(index, parse_profile(", ".join(p)), selection=Selection(max_items=10, min_score=2.0)))
+    picks = rank(index, parse_profile(", ".join(reader.keywords)), selection=app.selection_for(reader))
+    html = app.render(reader, picks).html
+    out: dict[str, float] = {"html_kb": len(html.encode()) / 1024}
+    for name, archived, batch in [("old", "", 1), ("new", "", 50), ("old_archive", html, 1), ("new_archive", html, 50)]:
+        db = workdir / f"components-{name}.db"
+        pack = readers_module._pack
+        if name == "old_archive":
+            readers_module._pack = str  # the reference keeps the HTML as text, as the archive did
+        with Store.open(db) as store:
+            recorder = Recorder(store, Journal.beside(db), SendReport(), batch=batch)
+            answers = [(Outgoing(f"r{n}@example.org", f"<{n}@example.org>", b"", [p.paper.id for p in picks],
+                                 day=date.today(), html=archived), Delivery("sent")) for n in range(count)]
+            started = time.perf_counter()
+            for answer in answers:
+                recorder.record([answer])
+            recorder.flush()
+            out[name] = (time.perf_counter() - started) / count
+        readers_module._pack = pack
+        out[name + "_kb"] = db.stat().st_size / count / 1024
+    ids = [p.paper.id for p in picks]
+    started = time.perf_counter()
+    for n in range(count):
+        links_for(settings, f"r{n}@example.org", ids)
+    out["sign_new"] = (time.perf_counter() - started) / count
+    started = time.perf_counter()
+    secret = LINKS["DIGEST_SECRET_KEY"]
+    for n in range(count):  # what links_for did before: a new Signer per reader, itsdangerous per token
+        signers = {p: URLSafeSerializer(secret, salt=f"digest.{p}") for p in PURPOSES}
+        URLSafeTimedSerializer(secret, salt="digest.confirm")
+        rid = reader_id(secret, f"r{n}@example.org")
+        [signers["feedback"].dumps([rid, i]) for i in ids] + [signers["unsubscribe"].dumps(rid),
+                                                              signers["preferences"].dumps(rid),
+                                                              signers["view"].dumps([rid, "2026-11-23"])]
+    out["sign_old"] = (time.perf_counter() - started) / count
+    return out
+
+
+def report_components(c: dict[str, float]) -> None:
+    print(f"recording one answer: {c['new'] * 1e3:.3f} ms in batches, {c['old'] * 1e3:.3f} ms one transaction "
+          f"each ({c['old'] / c['new']:.1f}x); with the archive ({c['html_kb']:.0f} KB of HTML): "
+          f"{c['new_archive'] * 1e3:.3f} ms and {c['new_archive_kb']:.1f} KB on disk, against "
+          f"{c['old_archive'] * 1e3:.3f} ms and {c['old_archive_kb']:.1f} KB uncompressed, one transaction each "
+          f"({c['old_archive'] / c['new_archive']:.1f}x)")
+    print(f"signing one reader's links (10 papers): {c['sign_new'] * 1e3:.3f} ms, against {c['sign_old'] * 1e3:.3f} "
+          f"ms with itsdangerous serializers built per reader ({c['sign_old'] / c['sign_new']:.1f}x)")
+
+
 def cpu_split(since: os.times_result) -> tuple[float, float]:
     """CPU seconds since ``since``: this process (all its threads), and its reaped children (the producer)."""
     now = os.times()
@@ -388,6 +461,7 @@ def main() -> int:
 
     if args.send_only:
         with tempfile.TemporaryDirectory() as tmp:
+            report_components(bench_components(papers, profiles, Path(tmp)))
             report_send(bench_send(papers, profiles, Path(tmp), links=args.links), args.links)
         return 0
     figures = bench_rank(papers, profiles)
@@ -419,7 +493,9 @@ def main() -> int:
               f"file, SMTP on 127.0.0.1); the bare interpreter starts in {cold['python_s']:.2f} s "
               f"[target <= 1 s: {'ok' if cold['send_s'] <= 1 else 'MISSED'}] ({cold['summary']})")
         send = bench_send(papers, profiles, Path(tmp), links=args.links)
+        components = bench_components(papers, profiles, Path(tmp))
     report_send(send, args.links)
+    report_components(components)
     return 0
 
 
