@@ -20,7 +20,11 @@ Each figure is measured in the same run as its reference:
 Papers come from ../shared/ranking/docs.jsonl when it is beside the project (read
 in place), else from a synthetic listing built from the bundled sample. Usage:
 
-    python benchmarks/throughput.py [--readers 10000] [--papers 1000] [--shared PATH] [--skip-send] [--huge N]
+    python benchmarks/throughput.py [--readers 10000] [--papers 1000] [--shared PATH] [--skip-send] [--send-only]
+                                    [--links] [--huge N]
+
+``--links`` sends as with DIGEST_PUBLIC_URL and DIGEST_SECRET_KEY set: every digest
+carries the reader's signed links and is archived for "view in browser".
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from datetime import date
 from pathlib import Path
 
 from digest.app import Digest
@@ -66,7 +71,6 @@ def load_papers(count: int, shared: Path) -> tuple[list[Paper], str]:
 
 
 def synthetic_papers(count: int) -> list[Paper]:
-    from datetime import date
 
     sample = SampleSource().fetch(FetchContext(today=date.today())).papers
     sentences = [s.strip() for p in sample for s in re.split(r"(?<=\.)\s+", p.abstract) if s.strip()]
@@ -266,7 +270,12 @@ def raw_rate(port: int, messages: list[bytes], seconds: float = 10.0) -> float:
     return sent / elapsed
 
 
-def bench_send(papers: list[Paper], profiles: list[tuple[str, ...]], workdir: Path) -> dict[str, float]:
+LINKS = {"DIGEST_PUBLIC_URL": "https://digest.example.org", "DIGEST_SECRET_KEY": "benchmark-secret-" + "k" * 32}
+
+
+def bench_send(papers: list[Paper], profiles: list[tuple[str, ...]], workdir: Path,
+               links: bool = False) -> dict[str, float]:
+    """``links``: each digest carries the reader's signed links and is archived for "view in browser"."""
     listing = workdir / "listing.jsonl"
     listing.write_text("".join(json.dumps(p.to_json()) + "\n" for p in papers), encoding="utf-8")
     server, port = start_smtp()
@@ -275,6 +284,7 @@ def bench_send(papers: list[Paper], profiles: list[tuple[str, ...]], workdir: Pa
             "DIGEST_FROM": "Digest <digest@example.org>", "DIGEST_SMTP_HOST": "127.0.0.1",
             "DIGEST_SMTP_PORT": str(port), "DIGEST_SMTP_SECURITY": "none",
             "DIGEST_STATE_DB": str(workdir / "state.db"), "DIGEST_MAX_ITEMS": "10",
+            **(LINKS if links else {}),
         })
         readers = [Subscriber(email=f"reader{n}@example.org", keywords=profile) for n, profile in enumerate(profiles)]
         # the reference: the same kind of messages, built beforehand
@@ -285,19 +295,102 @@ def bench_send(papers: list[Paper], profiles: list[tuple[str, ...]], workdir: Pa
             picks = rank(index, parse_profile(", ".join(reader.keywords)), selection=app.selection_for(reader))
             if picks:
                 sample.append(app.build(reader, app.render(reader, picks))[1])
-        reference = raw_rate(port, sample)
-        started = time.perf_counter()
+        before = raw_rate(port, sample, seconds=5.0)
+        started, own = time.perf_counter(), os.times()
         report = app.send(readers, source=str(listing))
         elapsed = time.perf_counter() - started
+        own_cpu, child_cpu = cpu_split(own)  # CPU time: what a loaded machine disturbs least
+        after = raw_rate(port, sample, seconds=5.0)  # before and after: a shared machine's load drifts
+        reference = (before + after) / 2
     finally:
         server.terminate()
         server.wait()
     rate = len(report.sent) / elapsed
     return {
-        "reference_rate": reference, "pipeline_rate": rate, "ratio": rate / reference,
-        "elapsed_s": elapsed, "sent": len(report.sent), "nothing_new": len(report.nothing_new),
+        "reference_rate": reference, "before": before, "after": after, "pipeline_rate": rate, "ratio": rate / reference,
+        "elapsed_s": elapsed, "sent": len(report.sent), "sender_cpu": own_cpu, "producer_cpu": child_cpu, "nothing_new": len(report.nothing_new),
         "failed": len(report.failed), "mean_kb": sum(map(len, sample)) / len(sample) / 1024,
     }
+
+
+def bench_components(papers: list[Paper], profiles: list[tuple[str, ...]], workdir: Path,
+                     count: int = 3000) -> dict[str, float]:
+    """The send's own costs per message, each beside the way it was done before, in the same run.
+
+    Recording: ``count`` answers handed to the recorder one at a time, as the send does,
+    into a real store; the reference records each in its own transaction (``batch=1``).
+    With the archive, each carries a real digest's HTML. Signing: one reader's links
+    (10 papers) with ``links_for``, against itsdangerous serializers built per reader.
+    """
+    from itsdangerous import URLSafeSerializer, URLSafeTimedSerializer
+
+    import digest.store.readers as readers_module
+
+    from digest.mail import Delivery
+    from digest.sending.deliver import Outgoing
+    from digest.sending.record import Recorder
+    from digest.sending.report import SendReport
+    from digest.store import Store
+    from digest.store.journal import Journal
+    from digest.tokens import PURPOSES, links_for, reader_id
+
+    settings = load_settings(None, {"DIGEST_FROM": "digest@example.org", "DIGEST_MAX_ITEMS": "10", **LINKS})
+    app = Digest(settings)
+    index = Index(papers)
+    reader = next(Subscriber(email="ada@example.org", keywords=p) for p in profiles
+                  if rank(index, parse_profile(", ".join(p)), selection=Selection(max_items=10, min_score=2.0)))
+    picks = rank(index, parse_profile(", ".join(reader.keywords)), selection=app.selection_for(reader))
+    html = app.render(reader, picks).html
+    out: dict[str, float] = {"html_kb": len(html.encode()) / 1024}
+    for name, archived, batch in [("old", "", 1), ("new", "", 50), ("old_archive", html, 1), ("new_archive", html, 50)]:
+        db = workdir / f"components-{name}.db"
+        pack = readers_module._pack
+        if name == "old_archive":
+            readers_module._pack = str  # the reference keeps the HTML as text, as the archive did
+        with Store.open(db) as store:
+            recorder = Recorder(store, Journal.beside(db), SendReport(), batch=batch)
+            answers = [(Outgoing(f"r{n}@example.org", f"<{n}@example.org>", b"", [p.paper.id for p in picks],
+                                 day=date.today(), html=archived), Delivery("sent")) for n in range(count)]
+            started = time.perf_counter()
+            for answer in answers:
+                recorder.record([answer])
+            recorder.flush()
+            out[name] = (time.perf_counter() - started) / count
+        readers_module._pack = pack
+        out[name + "_kb"] = db.stat().st_size / count / 1024
+    ids = [p.paper.id for p in picks]
+    started = time.perf_counter()
+    for n in range(count):
+        links_for(settings, f"r{n}@example.org", ids)
+    out["sign_new"] = (time.perf_counter() - started) / count
+    started = time.perf_counter()
+    secret = LINKS["DIGEST_SECRET_KEY"]
+    for n in range(count):  # what links_for did before: a new Signer per reader, itsdangerous per token
+        signers = {p: URLSafeSerializer(secret, salt=f"digest.{p}") for p in PURPOSES}
+        URLSafeTimedSerializer(secret, salt="digest.confirm")
+        rid = reader_id(secret, f"r{n}@example.org")
+        [signers["feedback"].dumps([rid, i]) for i in ids] + [signers["unsubscribe"].dumps(rid),
+                                                              signers["preferences"].dumps(rid),
+                                                              signers["view"].dumps([rid, "2026-11-23"])]
+    out["sign_old"] = (time.perf_counter() - started) / count
+    return out
+
+
+def report_components(c: dict[str, float]) -> None:
+    print(f"recording one answer: {c['new'] * 1e3:.3f} ms in batches, {c['old'] * 1e3:.3f} ms one transaction "
+          f"each ({c['old'] / c['new']:.1f}x); with the archive ({c['html_kb']:.0f} KB of HTML): "
+          f"{c['new_archive'] * 1e3:.3f} ms and {c['new_archive_kb']:.1f} KB on disk, against "
+          f"{c['old_archive'] * 1e3:.3f} ms and {c['old_archive_kb']:.1f} KB uncompressed, one transaction each "
+          f"({c['old_archive'] / c['new_archive']:.1f}x)")
+    print(f"signing one reader's links (10 papers): {c['sign_new'] * 1e3:.3f} ms, against {c['sign_old'] * 1e3:.3f} "
+          f"ms with itsdangerous serializers built per reader ({c['sign_old'] / c['sign_new']:.1f}x)")
+
+
+def cpu_split(since: os.times_result) -> tuple[float, float]:
+    """CPU seconds since ``since``: this process (all its threads), and its reaped children (the producer)."""
+    now = os.times()
+    return now.user + now.system - since.user - since.system, \
+        now.children_user + now.children_system - since.children_user - since.children_system
 
 
 def bench_cold(papers: list[Paper], workdir: Path, runs: int = 3) -> dict[str, float]:
@@ -352,6 +445,9 @@ def main() -> int:
     parser.add_argument("--papers", type=int, default=1_000)
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     parser.add_argument("--skip-send", action="store_true", help="only the ranking figures")
+    parser.add_argument("--send-only", action="store_true", help="only the sending figures")
+    parser.add_argument("--links", action="store_true",
+                        help="send with DIGEST_PUBLIC_URL and DIGEST_SECRET_KEY: signed links, and each digest archived")
     parser.add_argument("--huge", type=int, default=0, metavar="N", help="also read and rank N readers (100000)")
     args = parser.parse_args()
 
@@ -363,6 +459,11 @@ def main() -> int:
     print(f"readers: {len(profiles)} distinct profiles, {distinct_keywords} distinct keywords "
           f"(of a pool of {len(pool)})")
 
+    if args.send_only:
+        with tempfile.TemporaryDirectory() as tmp:
+            report_components(bench_components(papers, profiles, Path(tmp)))
+            report_send(bench_send(papers, profiles, Path(tmp), links=args.links), args.links)
+        return 0
     figures = bench_rank(papers, profiles)
     print(f"ranking: {figures['total_s']:.2f} s in all (parse {figures['parse_s']:.2f} s, index "
           f"{figures['index_s']:.2f} s, rank {figures['rank_s']:.2f} s = "
@@ -391,13 +492,24 @@ def main() -> int:
               f"({len(papers)} papers from a "
               f"file, SMTP on 127.0.0.1); the bare interpreter starts in {cold['python_s']:.2f} s "
               f"[target <= 1 s: {'ok' if cold['send_s'] <= 1 else 'MISSED'}] ({cold['summary']})")
-        send = bench_send(papers, profiles, Path(tmp))
-    print(f"sending: reference {send['reference_rate']:.0f} msg/s (pre-built, {send['mean_kb']:.0f} KB, one "
-          f"connection); pipeline {send['pipeline_rate']:.0f} msg/s (rank + render + build + send + record, "
-          f"{send['sent']} sent, {send['nothing_new']} with nothing new, {send['failed']} failed, "
-          f"{send['elapsed_s']:.1f} s) = {send['ratio']:.0%} of the reference "
-          f"[target >= 60%: {'ok' if send['ratio'] >= 0.6 else 'MISSED'}]")
+        send = bench_send(papers, profiles, Path(tmp), links=args.links)
+        components = bench_components(papers, profiles, Path(tmp))
+    report_send(send, args.links)
+    report_components(components)
     return 0
+
+
+def report_send(send: dict, links: bool) -> None:
+    print(f"sending{' with signed links and the archive' if links else ''}: reference "
+          f"{send['reference_rate']:.0f} msg/s ({send['before']:.0f} before, {send['after']:.0f} after; pre-built, "
+          f"{send['mean_kb']:.0f} KB, one connection); pipeline {send['pipeline_rate']:.0f} msg/s "
+          f"(rank + render + build + send + record, {send['sent']} sent, {send['nothing_new']} with nothing new, {send['failed']} failed, "
+          f"{send['elapsed_s']:.1f} s) = {send['ratio']:.0%} of the reference "
+          f"[target >= 60%: {'ok' if send['ratio'] >= 0.6 else 'MISSED'}]; load average "
+          f"{' '.join(f'{x:.1f}' for x in os.getloadavg())}")
+    print(f"sending CPU per message: {send['sender_cpu'] / send['sent'] * 1e3:.2f} ms in the sending process "
+          f"(SMTP client, recording), {send['producer_cpu'] / send['sent'] * 1e3:.2f} ms in the producer "
+          f"(rank, render, build)")
 
 
 if __name__ == "__main__":

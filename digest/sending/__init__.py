@@ -190,6 +190,7 @@ class Session:
             if self.app.stopping.is_set():
                 self.report.stopped += self.outgoing.dropped
             self.recorder.record(list(self.outgoing.finished()))
+            self.recorder.flush()  # the last batch
             error = error or _text(self.outgoing.error) or _text(self.recorder.broken)
             self._finish(run_id, error)
         self.outgoing.raise_error()
