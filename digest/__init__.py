@@ -13,6 +13,7 @@ from .errors import (
     ListingError,
     LockedError,
     MailError,
+    OutputError,
     SourceError,
     StoreError,
     TemplateError,
@@ -20,9 +21,22 @@ from .errors import (
 from .model import Listing, Paper, Subscriber
 from .settings import Settings, load_settings
 
+_LAZY = {"Digest": "app", "make_digest": "app", "SendReport": "sending"}
+
+
+def __getattr__(name: str) -> object:
+    """The library API (``make_digest``, ``Digest``, ``SendReport``), imported on first use:
+    ``import digest`` stays cheap for a command that only parses settings."""
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 __all__ = [
     "AuthError",
     "ConfigError",
+    "Digest",
     "DigestError",
     "EmptyListingError",
     "KeywordError",
@@ -30,7 +44,9 @@ __all__ = [
     "ListingError",
     "LockedError",
     "MailError",
+    "OutputError",
     "Paper",
+    "SendReport",
     "Settings",
     "SourceError",
     "StoreError",
@@ -38,4 +54,5 @@ __all__ = [
     "TemplateError",
     "__version__",
     "load_settings",
+    "make_digest",
 ]
