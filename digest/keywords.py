@@ -45,7 +45,9 @@ class Profile:
 
 def split_keywords(spec: str) -> list[str]:
     """``'a, "b, c", -d'`` -> ``['a', '"b, c"', '-d']`` (commas inside quotes stay)."""
-    parts, current, quoted = [], [], False
+    parts: list[str] = []
+    current: list[str] = []
+    quoted = False
     for char in spec:
         if char == '"':
             quoted = not quoted

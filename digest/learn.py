@@ -89,16 +89,27 @@ class Examples:
 
 
 class VoteLike(Protocol):
-    paper_id: str
-    title: str
-    abstract: str
-    vote: int
+    """What examples_for reads of a vote (read-only, so frozen dataclasses fit)."""
+
+    @property
+    def paper_id(self) -> str: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def abstract(self) -> str: ...
+    @property
+    def vote(self) -> int: ...
 
 
 class EntryLike(Protocol):
-    paper_id: str | None
-    title: str
-    abstract: str
+    """What examples_for reads of a library entry (read-only, so frozen dataclasses fit)."""
+
+    @property
+    def paper_id(self) -> str | None: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def abstract(self) -> str: ...
 
 
 def examples_for(reader: object, votes: Iterable[VoteLike], library_entries: Iterable[EntryLike]) -> Examples:

@@ -8,6 +8,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import TypedDict, Unpack
 
 _ARXIV_NEW = re.compile(r"(\d{4}\.\d{4,5})(v\d+)?")
 _ARXIV_OLD = re.compile(r"([a-z\-]+(?:\.[A-Z]{2})?/\d{7})(v\d+)?")
@@ -75,6 +76,18 @@ class Paper:
         }
 
 
+class PaperExtra(TypedDict, total=False):
+    """The optional fields of a Paper that make_paper takes as keywords."""
+
+    authors_count: int | None
+    published: date | None
+    upvotes: int | None
+    url: str | None
+    github: str | None
+    organization: str | None
+    keywords: tuple[str, ...]
+
+
 class MissingText(ValueError):
     """A paper without a title or an abstract once its text is cleaned."""
 
@@ -85,7 +98,7 @@ def make_paper(
     *,
     id: str | None = None,
     authors: tuple[str, ...] | list[str] = (),
-    **extra: object,
+    **extra: Unpack[PaperExtra],
 ) -> Paper:
     """Build a Paper with normalised text and a stable id.
 
@@ -99,20 +112,21 @@ def make_paper(
     found = arxiv_id(clean_id) if clean_id else None
     paper_id = found or clean_id or title_id(clean_title)
     names = tuple(name for name in (normalize_space(a) for a in authors if a) if name)
-    for key in ("url", "github", "organization"):
-        if isinstance(extra.get(key), str):
-            extra[key] = normalize_space(extra[key]) or None  # type: ignore[arg-type]
-    if extra.get("authors_count") is None and names:
-        extra["authors_count"] = len(names)
-    if extra.get("url") is None and found:
-        extra["url"] = f"https://arxiv.org/abs/{found}"
-    return Paper(
-        id=paper_id,
-        title=clean_title,
-        abstract=clean_abstract,
-        authors=names,
-        **extra,  # type: ignore[arg-type]
-    )
+    url = _clean(extra.get("url"))
+    authors_count = extra.get("authors_count")
+    fields: PaperExtra = {
+        **extra,
+        "url": f"https://arxiv.org/abs/{found}" if url is None and found else url,
+        "github": _clean(extra.get("github")),
+        "organization": _clean(extra.get("organization")),
+        "authors_count": len(names) if authors_count is None and names else authors_count,
+    }
+    return Paper(id=paper_id, title=clean_title, abstract=clean_abstract, authors=names, **fields)
+
+
+def _clean(text: str | None) -> str | None:
+    """Optional text normalised; blank is None."""
+    return normalize_space(text) or None if isinstance(text, str) else text
 
 
 @dataclass(frozen=True, slots=True)

@@ -594,7 +594,7 @@ def rank(
     index: Index,
     profile: Profile,
     *,
-    sent: frozenset[str] | set[str] = frozenset(),
+    sent: Collection[str] = frozenset(),
     selection: Selection = Selection(),
     examples: Examples | None = None,
 ) -> list[Pick]:
@@ -616,7 +616,7 @@ def rank(
     return _select(index, profile, score_profile(index, profile), sent, selection)
 
 
-def _rank_with_model(index: Index, profile: Profile, sent: frozenset[str] | set[str], selection: Selection,
+def _rank_with_model(index: Index, profile: Profile, sent: Collection[str], selection: Selection,
                      model: ReaderModel) -> list[Pick]:
     """``rank`` for a reader with a model: the papers it moves are scored exactly, the rest as usual.
 
@@ -657,7 +657,7 @@ def _adjusted(index: Index, profile: Profile, scores: dict[int, float], model: R
     return out
 
 
-def _select(index: Index, profile: Profile, scores: dict[int, float], sent: frozenset[str] | set[str],
+def _select(index: Index, profile: Profile, scores: dict[int, float], sent: Collection[str],
             selection: Selection, reasons: Mapping[int, str] | None = None) -> list[Pick]:
     qualified = [(i, s) for i, s in scores.items() if s >= selection.min_score and s > 0]
     picks: list[Pick] = []

@@ -41,7 +41,8 @@ class FetchContext:
 
 
 class Source(Protocol):
-    name: str
+    @property
+    def name(self) -> str: ...  # read-only: a plain attribute or a property both satisfy it
 
     def fetch(self, context: FetchContext) -> Listing: ...
 

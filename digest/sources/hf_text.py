@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from ..model import MissingText, Paper, make_paper
+from ..model import MissingText, Paper, PaperExtra, make_paper
 
 HEADER_LINES = {
     "new",
@@ -120,7 +120,7 @@ def _read_metadata(lines: list[str], i: int) -> tuple[dict[str, str], int]:
 
 
 def _paper(title: str, abstract: str, meta: dict[str, str], today: date | None) -> Paper:
-    extra: dict[str, object] = {}
+    extra: PaperExtra = {}
     if "authors_count" in meta:
         extra["authors_count"] = _count(meta["authors_count"])
     if "organization" in meta:

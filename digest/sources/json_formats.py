@@ -114,9 +114,9 @@ def _paper_from_any(item: Any, fields: "Fields") -> Paper:
 def paper_from_hf(item: dict[str, Any], fields: "Fields") -> Paper:
     """One item of ``GET /api/daily_papers``."""
     paper = item["paper"]
-    title = item.get("title") or paper.get("title")
-    abstract = paper.get("summary") or item.get("summary")
-    _require_text(title=title, summary=abstract, id=paper.get("id"))
+    title = _required(item.get("title") or paper.get("title"), "title")
+    abstract = _required(paper.get("summary") or item.get("summary"), "summary")
+    _required(paper.get("id"), "id")
     return make_paper(
         title,
         abstract,
@@ -135,10 +135,10 @@ def paper_from_json(obj: Any, fields: "Fields") -> Paper:
     """One object of our JSON Lines format (what ``digest papers --json`` prints)."""
     if not isinstance(obj, dict):
         raise ShapeError(f"expected an object, got a JSON {_kind(obj)}")
-    abstract = obj.get("abstract", obj.get("summary"))
-    _require_text(title=obj.get("title"), abstract=abstract)
+    title = _required(obj.get("title"), "title")
+    abstract = _required(obj.get("abstract", obj.get("summary")), "abstract")
     return make_paper(
-        obj["title"],
+        title,
         abstract,
         id=fields.ident(obj.get("id")),
         authors=fields.texts(obj.get("authors"), "authors"),
@@ -229,12 +229,13 @@ class Fields:
         return self.text(value or None, "organization")
 
 
-def _require_text(**fields: Any) -> None:
-    for name, value in fields.items():
-        if value is None or (isinstance(value, str) and not value.strip()):
-            raise ShapeError(f"missing {name}")
-        if not isinstance(value, str):
-            raise ShapeError(f"{name} is a JSON {_kind(value)}, not text")
+def _required(value: Any, name: str) -> str:
+    """``value`` when it is non-blank text; ShapeError naming the field otherwise."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise ShapeError(f"missing {name}")
+    if not isinstance(value, str):
+        raise ShapeError(f"{name} is a JSON {_kind(value)}, not text")
+    return value
 
 
 def _date(text: str) -> date | None:

@@ -84,8 +84,8 @@ class HuggingFaceSource:
         ages.note(self.name, context)
         if ages.missing and len(ages.missing) == len(self.days(context)):
             raise SourceError(self.name, "nothing in the cache; run once without --offline to fetch it")
-        for day in ages.missing:
-            context.notes.append(f"{self.name}: no cached copy for {day}; skipped (offline)")
+        for missing in ages.missing:
+            context.notes.append(f"{self.name}: no cached copy for {missing}; skipped (offline)")
         if not papers:
             raise EmptyListingError(self.name, f"no papers listed for {_dates(empty)}")
         for day in empty:

@@ -14,7 +14,7 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta, timezone
-from typing import Any
+from typing import Any, Protocol
 
 from ..model import Paper
 from .schema import Connection, utcnow
@@ -58,7 +58,15 @@ class Vote:
     at: str
 
 
-class Readers(Connection):
+class _DeliveryRecords(Protocol):
+    """What Readers uses of the Deliveries mixin, which Store combines with it."""
+
+    def deliveries_of(self, email: str) -> dict[str, list[dict[str, object]]]: ...
+
+    def forget_deliveries(self, email: str) -> int: ...
+
+
+class Readers(Connection, _DeliveryRecords):
     def reader_states(self) -> dict[str, ReaderState]:
         rows = self.db.execute(f"SELECT {_COLUMNS} FROM readers")
         return {row[0]: ReaderState.from_row(row) for row in rows}
@@ -249,11 +257,12 @@ class Readers(Connection):
         written before.
         """
         now = utcnow()
-        rows = [{"e": email.lower(), "m": message_id, "d": day.isoformat(), "h": _pack(html), "now": now}
-                for email, message_id, day, html in digests]
-        if not rows:
+        items = list(digests)
+        if not items:
             return
-        oldest = (date.fromisoformat(max(row["d"] for row in rows)) - timedelta(days=keep_days)).isoformat()
+        rows = [{"e": email.lower(), "m": message_id, "d": day.isoformat(), "h": _pack(html), "now": now}
+                for email, message_id, day, html in items]
+        oldest = (max(day for _, _, day, _ in items) - timedelta(days=keep_days)).isoformat()
         with self.transaction():
             self.db.executemany(
                 "INSERT OR REPLACE INTO archive (email, message_id, day, html, created) VALUES (:e, :m, :d, :h, :now)",
