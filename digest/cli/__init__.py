@@ -1,0 +1,75 @@
+"""The ``digest`` command: a thin shell over the library API.
+
+A ``DigestError`` becomes one line on stderr and exit code 1; anything else is a
+bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from .. import __version__
+from ..errors import DigestError
+from .common import chosen_readers, clean, clip, count, plural, readers_for, settings_for
+from .listing import LEGEND, _add_papers, _add_preview, _add_rank
+from .readers import _add_feedback, _add_readers, _add_serve
+from .sending import ZonedFormatter, _add_check, _add_run, _add_send, _add_status
+
+__all__ = [
+    "LEGEND", "ZonedFormatter", "build_parser", "chosen_readers", "clean", "clip", "count", "main", "plural",
+    "readers_for", "settings_for",
+]
+
+Command = Callable[[argparse.Namespace], int]
+log = logging.getLogger("digest")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s" if args.debug else "%(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("httpx").setLevel(logging.INFO if args.debug else logging.WARNING)
+    try:
+        return int(args.func(args))
+    except DigestError as err:
+        if args.debug:
+            raise
+        print(f"digest: error: {clean(str(err))}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("digest: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="digest", description="The day's research papers, ranked for you, by email."
+    )
+    parser.add_argument("--version", action="version", version=f"digest {__version__}")
+    parser.add_argument("--env-file", type=Path, metavar="PATH",
+                        help="settings file (default ./.env if there is one; real environment variables win)")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show progress logs")
+    parser.set_defaults(func=_help_for(parser))
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    for add in (_add_papers, _add_rank, _add_preview, _add_send, _add_run, _add_check, _add_status,
+                _add_serve, _add_readers, _add_feedback):
+        add(commands)
+    return parser
+
+
+def _help_for(parser: argparse.ArgumentParser) -> Command:
+    """``digest`` with no command: the help, and exit code 2 (a usage error)."""
+    def show(args: argparse.Namespace) -> int:
+        parser.print_help()
+        return 2
+    return show

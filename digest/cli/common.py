@@ -1,0 +1,77 @@
+"""What every command group shares: settings and app loading, the source option,
+the readers to act on, and text made safe for the terminal."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from ..app import Digest, make_digest
+from ..errors import ConfigError, KeywordError
+from ..model import Listing, Subscriber
+from ..subscribers import single_reader, subscribers_from_settings
+from ..settings import Settings, default_env_file, load_settings
+
+
+def _source_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--source", metavar="SRC",
+                        help="file, sample, hf, hf:YYYY-MM-DD, arxiv:CATS or URL; "
+                             "several comma-separated (default DIGEST_SOURCE)")
+    parser.add_argument("--offline", action="store_true", help="use only the HTTP cache")
+
+
+def _app(args: argparse.Namespace) -> Digest:
+    return make_digest(settings_for(args))
+
+
+def settings_for(args: argparse.Namespace) -> Settings:
+    return load_settings(args.env_file if args.env_file is not None else default_env_file())
+
+
+def count(text: str) -> int:
+    """An argparse type: a whole number, 0 or more."""
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 0 or more")
+    return int(text)
+
+
+def plural(number: int, word: str) -> str:
+    return f"{number} {word}" + ("" if number == 1 else "s")
+
+
+def _warn(listing: Listing) -> None:
+    for warning in listing.warnings:
+        print(f"digest: warning: {clean(warning)}", file=sys.stderr)
+    for note in listing.notes:
+        print(f"digest: {clean(note)}", file=sys.stderr)
+
+
+def clip(text: str, width: int) -> str:
+    text = clean(text)
+    return text if len(text) <= width else text[: max(width - 1, 1)] + "…"
+
+
+_CONTROLS = {code: None for code in [*range(0x20), 0x7F, *range(0x80, 0xA0)] if code != 0x0A} | {0x09: " "}
+
+
+def clean(text: str) -> str:
+    """Text for the terminal: no control characters (C0 and C1, but newline) from a listing or a store,
+    whatever they hold: an escape sequence in a title must not recolour or rewrite the screen."""
+    return text.translate(_CONTROLS)
+
+
+def readers_for(args: argparse.Namespace, settings: Settings) -> list[Subscriber]:
+    if getattr(args, "keywords", None) is not None:
+        if not args.keywords.strip():
+            raise KeywordError("--keywords is empty; e.g. --keywords 'reinforcement learning, -survey'")
+        return [single_reader(settings, args.keywords)]
+    return subscribers_from_settings(settings, getattr(args, "subscribers", None))
+
+
+def chosen_readers(args: argparse.Namespace, settings: Settings) -> list[Subscriber]:
+    readers = readers_for(args, settings)
+    if getattr(args, "subscriber", None):
+        readers = [r for r in readers if r.email.lower() == args.subscriber.lower()]
+        if not readers:
+            raise ConfigError(f"no subscriber {args.subscriber} in the configured readers")
+    return readers

@@ -1,0 +1,167 @@
+"""The listing commands: papers, rank and preview."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from ..addresses import parse_address
+from ..app import make_digest
+from ..errors import OutputError
+from ..model import Subscriber
+from ..rank import Pick
+from ..subscribers import single_reader
+from ..settings import Settings
+from .common import _app, _source_option, _warn, chosen_readers, clean, clip, count, plural, readers_for, settings_for
+
+
+# papers ---------------------------------------------------------------------
+
+def _add_papers(commands: argparse._SubParsersAction) -> None:
+    cmd = commands.add_parser("papers", help="load a listing and show its papers")
+    _source_option(cmd)
+    cmd.add_argument("--json", action="store_true", help="one JSON object per line")
+    cmd.set_defaults(func=run_papers)
+
+
+def run_papers(args: argparse.Namespace) -> int:
+    with _app(args) as app:
+        listing = app.load_listing(args.source, offline=args.offline)
+    _warn(listing)
+    if not listing.papers:
+        if not listing.notes:
+            print(f"digest: no papers listed in {listing.source}", file=sys.stderr)
+        return 1
+    if args.json:
+        for paper in listing.papers:
+            print(json.dumps(paper.to_json(), ensure_ascii=False))
+        return 0
+    width = shutil.get_terminal_size((100, 20)).columns
+    print(f"{'ID':<24} {'UP':>4}  TITLE")
+    for paper in listing.papers:
+        up = "" if paper.upvotes is None else str(paper.upvotes)
+        print(f"{clean(paper.id):<24} {up:>4}  {clip(paper.title, width - 31)}")
+    print(f"{plural(len(listing.papers), 'paper')} from {clean(listing.source)}", file=sys.stderr)
+    return 0
+
+
+# rank -----------------------------------------------------------------------
+
+def _add_rank(commands: argparse._SubParsersAction) -> None:
+    cmd = commands.add_parser("rank", help="show what each reader would get, and why")
+    _source_option(cmd)
+    who = cmd.add_mutually_exclusive_group()
+    who.add_argument("--keywords", help='e.g. "reward model*, RLHF^2, -survey"')
+    who.add_argument("--subscribers", type=Path, metavar="FILE", help="subscribers TOML file")
+    cmd.add_argument("--subscriber", metavar="EMAIL",
+                     help="only this reader (with --keywords: those keywords with this reader's votes)")
+    cmd.add_argument("--limit", type=count, metavar="N",
+                     help="at most N picks per reader, instead of DIGEST_MAX_ITEMS (0: no limit)")
+    cmd.add_argument("--json", action="store_true", help="one JSON object per pick")
+    cmd.set_defaults(func=run_rank)
+
+
+def run_rank(args: argparse.Namespace) -> int:
+    settings = settings_for(args)
+    if args.keywords is not None and args.subscriber:  # these keywords, ranked with that reader's votes
+        readers = [replace(readers_for(args, settings)[0], email=parse_address(args.subscriber), name="")]
+    else:
+        readers = chosen_readers(args, settings)
+    with make_digest(settings) as app:
+        listing = app.load_listing(args.source, offline=args.offline)
+        _warn(listing)
+        results = app.rank_readers(listing, readers, app.sent_ids(readers, listing.papers), limit=args.limit)
+    for reader, picks in results:
+        if args.json:
+            print_picks_json(reader, picks)
+        else:
+            print_picks(reader, picks, len(results) > 1)
+    if not args.json and any(picks for _, picks in results):
+        print(LEGEND)
+    return 0
+
+
+LEGEND = "where found: [t] title, [a] abstract, [t+a] both"
+
+
+def print_picks_json(reader: Subscriber, picks: list[Pick]) -> None:
+    for pick in picks:
+        print(json.dumps({
+            "subscriber": reader.email or None, "rank": pick.rank, "id": pick.paper.id,
+            "title": pick.paper.title, "score": pick.score,
+            "matched": [m.keyword for m in pick.matched],
+            "where": {m.keyword: list(m.fields) for m in pick.matched},
+            "because": pick.because or None,
+        }, ensure_ascii=False))
+
+
+def print_picks(reader: Subscriber, picks: list[Pick], heading: bool) -> None:
+    """A table as wide as the terminal: the title gets what the matched keywords leave."""
+    if heading:
+        print(f"\n== {clean(reader.name or reader.email)} <{clean(reader.email)}>: {plural(len(picks), 'pick')}")
+    if not picks:
+        print("(nothing new matches)")
+        return
+    wheres = [matched_where(pick) for pick in picks]
+    room = shutil.get_terminal_size((110, 20)).columns - 14  # "#", SCORE and the gaps between columns
+    matched_width = min(max(len(w) for w in wheres + ["MATCHED"]), max(room // 2, 20))
+    title_width = max(room - matched_width, 20)
+    print(f"{'#':>3} {'SCORE':>6}  {'TITLE':<{title_width}}  MATCHED")
+    for pick, where in zip(picks, wheres):
+        title = clip(pick.paper.title, title_width)
+        print(f"{pick.rank:>3} {pick.score:>6.2f}  {title:<{title_width}}  {clip(where, matched_width)}".rstrip())
+
+
+def matched_where(pick: Pick) -> str:
+    """``reward model [t+a]; RLHF [a]``: each keyword and the fields it was found in (and why a liked paper lifted it)."""
+    reasons = [f"{m} [{'+'.join(f[0] for f in m.fields)}]" for m in pick.matched]
+    return "; ".join(reasons + [pick.because] if pick.because else reasons)
+
+
+# preview --------------------------------------------------------------------
+
+def _add_preview(commands: argparse._SubParsersAction) -> None:
+    cmd = commands.add_parser("preview", help="the email in your browser, exactly as it would be sent")
+    _source_option(cmd)
+    cmd.add_argument("--subscriber", metavar="EMAIL", help="preview this reader's digest")
+    cmd.add_argument("--subscribers", type=Path, metavar="FILE", help="subscribers TOML file")
+    cmd.add_argument("--keywords", help="preview for these keywords instead")
+    cmd.add_argument("--output", type=Path, metavar="FILE", help="write the HTML to FILE and exit")
+    cmd.add_argument("--port", type=int, default=8025, metavar="N", help="port on 127.0.0.1 (default 8025)")
+    cmd.add_argument("--no-browser", action="store_true", help="do not open a browser")
+    cmd.set_defaults(func=run_preview)
+
+
+SAMPLE_KEYWORDS = "reinforcement learning, reward model*, LLM, -survey"  # what the sample is about
+
+
+def preview_readers(args: argparse.Namespace, settings: Settings) -> list[Subscriber]:
+    """The configured readers; with none, the bundled sample previews for its demo keywords."""
+    configured = args.keywords or args.subscriber or args.subscribers or settings.subscribers or settings.keywords
+    if configured or (args.source or settings.source).strip() != "sample":
+        return chosen_readers(args, settings)
+    print(f"digest: no reader configured (DIGEST_KEYWORDS, DIGEST_SUBSCRIBERS); "
+          f"previewing the sample for its demo keywords: {SAMPLE_KEYWORDS}", file=sys.stderr)
+    return [single_reader(settings, SAMPLE_KEYWORDS)]
+
+
+def run_preview(args: argparse.Namespace) -> int:
+    from ..web.preview import Preview, serve
+
+    settings = settings_for(args)
+    readers = preview_readers(args, settings)
+    with make_digest(settings) as app:
+        preview = Preview(app, readers[0], source=args.source, offline=args.offline)
+        if args.output:
+            html = preview.rendered().html
+            try:
+                args.output.write_text(html, encoding="utf-8")
+            except OSError as err:
+                raise OutputError.writing(args.output, err, "choose another file with --output FILE") from err
+            print(f"wrote {args.output}")
+            return 0
+        return serve(preview, args.port, open_browser=not args.no_browser)

@@ -1,0 +1,182 @@
+"""The reader's side: serve (the reader pages), readers and feedback."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..app import make_digest
+from ..errors import ConfigError
+from ..model import Listing, Paper, Subscriber
+from ..subscribers import subscribers_from_settings
+from ..settings import Settings
+from .common import _source_option, _warn, clean, clip, settings_for
+
+if TYPE_CHECKING:
+    from ..store import Store
+
+
+# serve and readers (the reader's side) ----------------------------------------
+
+def _add_serve(commands: argparse._SubParsersAction) -> None:
+    cmd = commands.add_parser("serve", help="the reader pages: unsubscribe, preferences, feedback, sign-up")
+    cmd.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; put a proxy in front)")
+    cmd.add_argument("--port", type=int, default=8026, metavar="N", help="port (default 8026)")
+    cmd.set_defaults(func=run_serve)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from ..web import make_app
+    from ..web.server import bind, run, url_of
+
+    settings = settings_for(args)
+    app = make_app(settings, bind_host=args.host)  # a missing DIGEST_SECRET_KEY fails here, before binding
+    sock = bind(args.host, args.port)
+    if not settings.public_url:
+        print("digest: note: DIGEST_PUBLIC_URL is not set, so emails carry no links to these pages", file=sys.stderr)
+    print(f"reader pages at {url_of(sock)}  (Ctrl-C to stop)", flush=True)
+    try:
+        run(app, sock)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _add_readers(commands: argparse._SubParsersAction) -> None:
+    cmd = commands.add_parser("readers", help="who reads: list, show, pause, resume, remove, export")
+    cmd.add_argument("action", nargs="?", default="list",
+                     choices=("list", "show", "pause", "resume", "remove", "export"))
+    cmd.add_argument("email", nargs="?", metavar="EMAIL", help="the reader (show, pause, resume, remove)")
+    cmd.add_argument("--subscribers", type=Path, metavar="FILE", help="subscribers TOML file")
+    cmd.set_defaults(func=run_readers)
+
+
+def run_readers(args: argparse.Namespace) -> int:
+    from ..store import Store
+
+    settings = settings_for(args)
+    if args.action in ("show", "pause", "resume", "remove") and not args.email:
+        raise ConfigError(f"digest readers {args.action} needs the reader's address: digest readers {args.action} EMAIL")
+    roster = _roster_or_none(settings, args.subscribers)
+    with Store.open(settings.state_db) as store:
+        if args.action == "list":
+            return _readers_list(roster, store)
+        if args.action == "export":
+            emails = sorted({r.email.lower() for r in roster} | set(store.known_emails()))
+            print(json.dumps({"readers": [store.export_reader(e) for e in emails]}, indent=2, ensure_ascii=False))
+            return 0
+        return _reader_action(args.action, args.email.strip().lower(), roster, store)
+
+
+def _roster_or_none(settings: Settings, path: Path | None) -> list[Subscriber]:
+    """The operator's roster; none at all is fine here (readers may all be web sign-ups)."""
+    if not (path or settings.subscribers or settings.keywords):
+        return []
+    return [r for r in subscribers_from_settings(settings, path) if r.email]
+
+
+def _readers_list(roster: list[Subscriber], store: Store) -> int:
+    states = store.reader_states()
+    emails = sorted({r.email.lower() for r in roster} | set(states))
+    listed = {r.email.lower() for r in roster}
+    print(f"{'EMAIL':<36} {'STATUS':<13} {'FROM':<7} {'HOW OFTEN':<9} KEYWORDS")
+    for email in emails:
+        state = states.get(email)
+        reader = next((r for r in roster if r.email.lower() == email), None)
+        keywords = state.keywords if state and state.keywords is not None else (reader.keywords if reader else ())
+        origin = "file" if email in listed else ("web" if state and state.origin == "web" else "store")
+        print(f"{clean(email):<36} {state.status if state else 'active':<13} {origin:<7} "
+              f"{state.frequency if state else 'run':<9} {clip(', '.join(keywords), 60)}")
+    print(f"{len(emails)} reader(s)", file=sys.stderr)
+    return 0
+
+
+def _reader_action(action: str, email: str, roster: list[Subscriber], store: Store) -> int:
+    known = email in {r.email.lower() for r in roster} or email in store.known_emails()
+    if not known:
+        raise ConfigError(f"no reader {email} in the roster or the state store; see digest readers list")
+    if action == "show":
+        print(json.dumps(store.export_reader(email), indent=2, ensure_ascii=False))
+    elif action == "remove":
+        store.remove_reader(email)
+        still = email in {r.email.lower() for r in roster}
+        print(f"removed everything stored about {email}"
+              + ("; they are still in the subscribers file: remove them there too, or they get the next digest"
+                 if still else ""))
+    else:
+        before = store.set_status(email, "paused" if action == "pause" else "active")
+        if action == "pause":
+            print(f"paused: {email} gets no digest until digest readers resume {email}")
+        else:
+            was = f" (was {before})" if before and before != "active" else ""
+            print(f"resumed: {email} gets the next digest{was}")
+    return 0
+
+
+# feedback -------------------------------------------------------------------------
+
+def _add_feedback(commands: argparse._SubParsersAction) -> None:
+    cmd = commands.add_parser("feedback", help="record a reader's votes: more (or fewer) papers like these")
+    _source_option(cmd)
+    cmd.add_argument("--reader", required=True, metavar="EMAIL", help="the reader who votes")
+    vote = cmd.add_mutually_exclusive_group(required=True)
+    vote.add_argument("--like", type=id_list, metavar="ID[,ID...]", help="more like these papers (ids in SRC)")
+    vote.add_argument("--dislike", type=id_list, metavar="ID[,ID...]", help="fewer like these papers (ids in SRC)")
+    cmd.add_argument("--subscribers", type=Path, metavar="FILE", help="subscribers TOML file")
+    cmd.set_defaults(func=run_feedback)
+
+
+def id_list(text: str) -> list[str]:
+    """An argparse type: comma-separated paper ids (or arXiv URLs)."""
+    ids = [part.strip() for part in text.split(",") if part.strip()]
+    if not ids:
+        raise argparse.ArgumentTypeError("no paper id given; e.g. --like 2401.00001,2401.00002")
+    return ids
+
+
+def run_feedback(args: argparse.Namespace) -> int:
+    from ..store import Store
+
+    settings = settings_for(args)
+    email = args.reader.strip().lower()
+    require_reader(settings, args.subscribers, email)
+    with make_digest(settings) as app:
+        listing = app.load_listing(args.source, offline=args.offline)
+    _warn(listing)
+    papers = papers_named(args.like or args.dislike, listing)
+    value = 1 if args.like else -1
+    with Store.open(settings.state_db) as store:
+        store.record_votes(email, papers, value)
+    for paper in papers:
+        print(f"{'liked' if value > 0 else 'disliked'} by {clean(email)}: {clean(paper.id)}  {clean(paper.title)}")
+    return 0
+
+
+def require_reader(settings: Settings, subscribers: Path | None, email: str) -> None:
+    """The reader is in the roster or the state store, or a ``ConfigError`` says so."""
+    from ..store import Store
+
+    if email in {r.email.lower() for r in _roster_or_none(settings, subscribers)}:
+        return
+    if settings.state_db.exists():
+        with Store.open(settings.state_db) as store:
+            if email in store.known_emails():
+                return
+    raise ConfigError(f"no reader {email} in the roster or the state store; check the address (digest readers list)")
+
+
+def papers_named(ids: Sequence[str], listing: Listing) -> list[Paper]:
+    """The listing's papers with these ids (or arXiv URLs); every unknown id in one ``ConfigError``."""
+    from ..model import arxiv_id
+
+    by_id = {paper.id: paper for paper in listing.papers}
+    found = {given: by_id.get(given) or by_id.get(arxiv_id(given) or "") for given in ids}
+    missing = [given for given, paper in found.items() if paper is None]
+    if missing:
+        raise ConfigError(f"{', '.join(missing)}: not in {listing.source}; nothing recorded "
+                          f"(see the ids with digest papers --source {listing.source})")
+    return list({paper.id: paper for paper in found.values() if paper is not None}.values())

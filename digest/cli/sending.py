@@ -1,0 +1,285 @@
+"""The sending commands: send, run (the daemon), check and status."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING
+from zoneinfo import ZoneInfo
+
+from ..app import Digest, SendReport, check_sendable, make_digest
+from ..errors import DigestError
+from ..errors import ConfigError, StoreError
+from ..lock import Shard
+from ..model import Subscriber
+from ..subscribers import subscribers_from_settings
+from ..settings import Settings
+from .common import _source_option, clean, plural, readers_for, settings_for
+
+if TYPE_CHECKING:
+    from ..store import Run, Store
+
+
+# send -----------------------------------------------------------------------
+
+def _add_send(commands: argparse._SubParsersAction) -> None:
+    cmd = commands.add_parser("send", help="send today's digests once (for cron or CI)")
+    _source_option(cmd)
+    cmd.add_argument("--subscriber", metavar="EMAIL", help="only this reader")
+    cmd.add_argument("--subscribers", type=Path, metavar="FILE", help="subscribers TOML file")
+    cmd.add_argument("--dry-run", action="store_true", help="write .eml files instead of sending; record nothing")
+    cmd.add_argument("--outbox", type=Path, default=Path("outbox"), metavar="DIR", help="where --dry-run writes (./outbox)")
+    cmd.add_argument("--force", action="store_true", help="send even papers already sent")
+    cmd.add_argument("--shard", metavar="K/N", help="only the K-th of N parts of the readers (split by address)")
+    cmd.set_defaults(func=run_send)
+
+
+def run_send(args: argparse.Namespace) -> int:
+    settings = settings_for(args)
+    shard = None if args.shard is None else Shard.parse(args.shard)
+    readers = readers_for(args, settings)
+    if args.subscriber and not _known_reader(settings, readers, args.subscriber):
+        raise ConfigError(f"no subscriber {args.subscriber} in the configured readers or the web sign-ups")
+    progress = _progress_bar if sys.stderr.isatty() and len(readers) > 20 else None
+    with make_digest(settings) as app, _stop_on_signals(app.stopping):
+        report = app.send(readers, source=args.source, dry_run=args.dry_run, outbox=args.outbox,
+                          force=args.force, offline=args.offline, progress=progress, shard=shard,
+                          only=args.subscriber)
+    for kind, readers_errors in (("failed", report.failed), ("deferred", report.deferred),
+                                 ("uncertain", report.uncertain)):
+        for email, error in readers_errors.items():
+            print(f"digest: {kind}: {clean(email)}: {clean(error)}", file=sys.stderr)
+    for path in report.written:
+        print(f"wrote {path}")
+    print(report.summary())
+    _explain_skipped(report)
+    return 1 if report.incomplete else 0
+
+
+def _known_reader(settings: Settings, roster: Sequence[Subscriber], email: str) -> bool:
+    """In the roster, or known to the store (a reader who signed up on the web)."""
+    if any(reader.email.lower() == email.lower() for reader in roster):
+        return True
+    if not settings.state_db.exists():
+        return False
+    from ..store import Store
+
+    with Store.open(settings.state_db) as store:
+        return store.reader_status(email) is not None
+
+
+def _explain_skipped(report: SendReport) -> None:
+    """Why nothing went out to some readers, without -v: they already got today's digest."""
+    if report.already_today:
+        who = plural(len(report.already_today), "reader")
+        print(f"digest: {who} already got today's digest; --force sends again", file=sys.stderr)
+
+
+@contextlib.contextmanager
+def _stop_on_signals(stopping: threading.Event) -> Iterator[None]:
+    """SIGTERM/SIGINT: finish the message in hand and record it, then stop (a second one kills)."""
+    def ask_to_stop(number: int, frame: object) -> None:
+        print(f"digest: {signal.Signals(number).name}: stopping after the current message", file=sys.stderr)
+        stopping.set()
+        signal.signal(number, previous[number])
+
+    previous = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGINT)}
+    for number in previous:
+        signal.signal(number, ask_to_stop)
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+
+
+def _progress_bar(done: int, total: int) -> None:
+    width = 30
+    filled = width * done // total
+    end = "\n" if done == total else ""
+    print(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total}", end=end, file=sys.stderr, flush=True)
+
+
+# run ------------------------------------------------------------------------
+
+def _add_run(commands: argparse._SubParsersAction) -> None:
+    cmd = commands.add_parser("run", help="the daemon: send on DIGEST_SCHEDULE in DIGEST_TIMEZONE")
+    cmd.add_argument("--now", action="store_true", help="also run once at start")
+    cmd.add_argument("--source", metavar="SRC", help="listing source(s) (default DIGEST_SOURCE)")
+    cmd.add_argument("--subscribers", type=Path, metavar="FILE", help="subscribers TOML file")
+    cmd.add_argument("--serve", action="store_true",
+                     help="also serve the reader pages, as digest serve does (DIGEST_SERVE=true does too)")
+    cmd.add_argument("--host", default="127.0.0.1", help="with --serve: address to bind (default 127.0.0.1)")
+    cmd.add_argument("--port", type=int, default=8026, metavar="N", help="with --serve: port (default 8026)")
+    cmd.set_defaults(func=run_run)
+
+
+def run_run(args: argparse.Namespace) -> int:
+    from .. import sources
+    from ..render import Renderer
+    from ..schedule import Daemon
+
+    settings = settings_for(args)
+    readers = readers_for(args, settings)
+    check_sendable(settings, readers)
+    sources.resolve(args.source or settings.source)  # a bad source spec fails now, not at 7 a.m.
+    Renderer(settings.templates_dir)
+    serving = args.serve or settings.serve
+    if serving:
+        from ..tokens import require_secret
+
+        require_secret(settings)  # the pages sign their links: fail now, not after the daemon started
+    _log_with_time(args.debug, settings.zone)
+    return Daemon(settings, readers, source=args.source, reload_readers=lambda: readers_for(args, settings),
+                  app_factory=functools.partial(Digest, started_by="daemon"),
+                  web=(args.host, args.port) if serving else None).serve(now=args.now)
+
+
+def _log_with_time(debug: bool, zone: ZoneInfo) -> None:
+    """The daemon logs its progress (INFO) with timestamps, whatever -v says."""
+    logging.getLogger("digest").setLevel(logging.DEBUG if debug else logging.INFO)
+    logging.getLogger("apscheduler").setLevel(logging.INFO if debug else logging.WARNING)
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(ZonedFormatter(zone))
+
+
+class ZonedFormatter(logging.Formatter):
+    """``2026-11-23 07:00:01 CET INFO ...``: log times in DIGEST_TIMEZONE, zone shown."""
+
+    def __init__(self, zone: ZoneInfo) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(message)s", "%Y-%m-%d %H:%M:%S %Z")
+        self.zone = zone
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return datetime.fromtimestamp(record.created, self.zone).strftime(datefmt or self.default_time_format)
+
+
+# check ----------------------------------------------------------------------
+
+def _add_check(commands: argparse._SubParsersAction) -> None:
+    cmd = commands.add_parser("check", help="validate settings and log in to the SMTP server")
+    cmd.add_argument("--no-smtp", action="store_true", help="skip the SMTP login")
+    cmd.set_defaults(func=run_check)
+
+
+def run_check(args: argparse.Namespace) -> int:
+    from ..mail import Mailer
+    from ..render import Renderer
+
+    from .. import sources
+
+    settings = settings_for(args)
+    readers = subscribers_from_settings(settings)
+    chosen = sources.resolve(settings.source)
+    Renderer(settings.templates_dir)
+    _check_links(settings)
+    print(f"settings ok: {len(readers)} reader(s), source {', '.join(s.name for s in chosen)}, templates ok")
+    if not settings.from_addr:
+        raise ConfigError("DIGEST_FROM is not set; set it to the sender address")
+    if not args.no_smtp:
+        mailer = Mailer(settings)
+        mailer.connect()
+        mailer.close()
+        print(f"SMTP ok: {settings.smtp_host}:{settings.port} ({settings.smtp_security})"
+              + (f", logged in as {settings.smtp_user}" if settings.smtp_user else ""))
+    return 0
+
+
+def _check_links(settings: Settings) -> None:
+    """With DIGEST_PUBLIC_URL every email carries signed links: a secret key is needed."""
+    if settings.public_url:
+        from ..tokens import require_secret
+
+        require_secret(settings)
+
+
+# status ---------------------------------------------------------------------
+
+def _add_status(commands: argparse._SubParsersAction) -> None:
+    cmd = commands.add_parser("status", help="recent runs, history size and the next scheduled run")
+    cmd.set_defaults(func=run_status)
+
+
+def run_status(args: argparse.Namespace) -> int:
+    from ..cron import parse_cron
+
+    settings = settings_for(args)
+    trigger = parse_cron(settings.schedule, settings.timezone)
+    now = datetime.now(settings.zone)
+    upcoming = trigger.get_next_fire_time(None, now)
+    when = f"{upcoming.astimezone(settings.zone):%Y-%m-%d %H:%M %Z}" if upcoming else "never"
+    print(f"next run: {when} ({settings.schedule}, {settings.timezone})")
+    if not settings.state_db.exists():
+        print(f"no history yet ({settings.state_db})")
+        return 0
+    try:
+        _show_history(settings)
+    except DigestError as err:
+        raise StoreError(f"cannot show the run history: {err}") from err
+    return 0
+
+
+def _show_history(settings: Settings) -> None:
+    from ..store import Store
+
+    _show_pending(settings)
+    with Store.open(settings.state_db) as store:
+        _show_uncertain(store, settings)
+        counts = store.counts()
+        print(f"history: {plural(counts['messages'], 'message')} to {plural(counts['readers'], 'reader')}, "
+              f"{plural(counts['papers'], 'paper')} seen")
+        runs = store.last_runs()
+        print("last runs:" if runs else "no runs yet")
+        for newer, run in zip([None, *runs], runs):
+            print("  " + run_line(store, run, newer.started if newer else None, settings.zone))
+
+
+def run_line(store: Store, run: Run, next_started: str | None, zone: ZoneInfo) -> str:
+    """``2026-11-23 07:00 CET  scheduled  sent 38, nothing new 2, failed 0``, and what else happened."""
+    started = datetime.fromisoformat(run.started).astimezone(zone)
+    if run.finished:
+        sent, failed = run.sent, run.failed
+        counts = f"sent {sent}, nothing new {run.nothing_new}, failed {failed}"
+    else:  # killed midway: its counts were never written; the messages it recorded say what it did
+        sent, failed = store.recorded_during(run, next_started)
+        counts = f"sent {sent}, failed {failed} recorded so far"
+    extras = [f"deferred {run.deferred}"] if run.deferred else []
+    extras += [f"already had today's {run.already}"] if run.already else []
+    state = " (unfinished: interrupted, or still running)" if not run.finished else ""
+    if run.left_over:
+        state = f" (stopped early: {run.left_over} left for the next run)"
+    state = f" (stopped: {clean(run.error)})" if run.error else state
+    state += f" ({clean(run.note)})" if run.note and not sent else ""
+    return f"{started:%Y-%m-%d %H:%M %Z}  {run.kind:<9}  " + ", ".join([counts, *extras]) + state
+
+
+def _show_pending(settings: Settings) -> None:
+    """Deliveries the server answered that wait in the journal for the database (replayed by the next send)."""
+    from ..store.journal import Journal
+
+    journal = Journal.beside(settings.state_db)
+    pending = journal.pending()
+    if pending:
+        print(f"journal: {len(pending)} deliveries wait in {journal.path} to be recorded "
+              "(the database could not take them; the next send records them first)")
+
+
+def _show_uncertain(store: object, settings: Settings) -> None:
+    from datetime import datetime
+
+    open_ones = store.open_uncertain()  # type: ignore[attr-defined]
+    if not open_ones:
+        return
+    print(f"uncertain: {len(open_ones)} deliveries whose reply the server never gave "
+          "(the next run sends them once more; at most one extra copy)")
+    for email, created, error in open_ones:
+        when = datetime.fromisoformat(created).astimezone(settings.zone)
+        print(f"  {when:%Y-%m-%d %H:%M %Z}  {clean(email)}: {clean(error)}")
