@@ -89,7 +89,7 @@ def _stop_on_signals(stopping: threading.Event) -> Iterator[None]:
     def ask_to_stop(number: int, frame: object) -> None:
         print(f"digest: {signal.Signals(number).name}: stopping after the current message", file=sys.stderr)
         stopping.set()
-        signal.signal(number, previous[number])
+        signal.signal(number, previous[signal.Signals(number)])
 
     previous = {number: signal.getsignal(number) for number in (signal.SIGTERM, signal.SIGINT)}
     for number in previous:
