@@ -143,6 +143,11 @@ class ReaderModel:
     adjust: dict[int, float]
     reasons: dict[int, str]
 
+    @property
+    def lifted(self) -> set[int]:
+        """Papers the reader's liked examples vouch for: picked even without a keyword in words."""
+        return {i for i, points in self.adjust.items() if points > 0}
+
 
 def model_for(index: Index, examples: Examples | None) -> ReaderModel | None:
     """The reader's model on this index; None without examples (keyword ranking unchanged)."""

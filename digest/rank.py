@@ -630,11 +630,11 @@ def _rank_with_model(index: Index, profile: Profile, sent: Collection[str], sele
         needed = selection.max_items + len(sent) + DUPLICATE_MARGIN + demoted
         scores, complete = top_scores(index, profile, floor, needed)
         scores = _adjusted(index, profile, scores, model, exact=False)
-        picks = _select(index, profile, scores, sent, selection, model.reasons)
+        picks = _select(index, profile, scores, sent, selection, model.reasons, model.lifted)
         if complete or len(picks) == selection.max_items:
             return picks
     scores = _adjusted(index, profile, score_profile(index, profile), model, exact=True)
-    return _select(index, profile, scores, sent, selection, model.reasons)
+    return _select(index, profile, scores, sent, selection, model.reasons, model.lifted)
 
 
 def _adjusted(index: Index, profile: Profile, scores: dict[int, float], model: ReaderModel,
@@ -658,7 +658,9 @@ def _adjusted(index: Index, profile: Profile, scores: dict[int, float], model: R
 
 
 def _select(index: Index, profile: Profile, scores: dict[int, float], sent: Collection[str],
-            selection: Selection, reasons: Mapping[int, str] | None = None) -> list[Pick]:
+            selection: Selection, reasons: Mapping[int, str] | None = None,
+            lifted: Collection[int] = ()) -> list[Pick]:
+    """The picks, best first: each matches a keyword in words or resembles a paper the reader liked."""
     qualified = [(i, s) for i, s in scores.items() if s >= selection.min_score and s > 0]
     picks: list[Pick] = []
     seen_titles: set[str] = set()
@@ -670,7 +672,7 @@ def _select(index: Index, profile: Profile, scores: dict[int, float], sent: Coll
         if paper.id in sent or key in seen_titles:
             continue
         matched = [m for table in explanations if (m := table.get(i)) is not None]
-        if not matched and not reasons.get(i):
+        if not matched and i not in lifted:
             continue  # meaning alone (no keyword's words, no liked paper) never picks a paper
         seen_titles.add(key)
         if len(matched) > 1:  # name the keywords it matches fully, when there are any
