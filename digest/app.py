@@ -7,7 +7,7 @@ import threading
 from datetime import date, datetime, time
 from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from collections.abc import Mapping, Sequence
 
@@ -25,6 +25,9 @@ from .render import Renderer, Rendered, describe_listing
 from .sending import PRODUCER_MIN, Outgoing, SendReport, send_digests
 from .settings import Settings
 from .tokens import ReaderLinks, links_for
+
+if TYPE_CHECKING:
+    from .store import Store
 
 __all__ = ["PRODUCER_MIN", "Digest", "SendReport", "check_sendable", "make_digest"]
 
@@ -182,17 +185,19 @@ class Digest:
         )
         return list(zip(enabled, picks))
 
-    def examples_for_readers(self, readers: Sequence[Subscriber], papers: Sequence[Paper]) -> list[Examples | None]:
+    def examples_for_readers(self, readers: Sequence[Subscriber], papers: Sequence[Paper],
+                             store: Store | None = None) -> list[Examples | None]:
         """Each reader's liked and disliked papers for the ranker: their votes and their library.
 
-        Votes come from the state store in one query for all readers; a library file
-        is read once per path. A library entry with only an id takes its text from
-        the listing, else from the papers the store remembers from recent listings.
+        Votes come from the state store in one query for all readers (``store``: a send's
+        open connection; else one is opened); a library file is read once per path. A
+        library entry with only an id takes its text from the listing, else from the
+        papers the store remembers from recent listings.
         """
         libraries = {path: fill_from(load_library(path), papers)
                      for path in dict.fromkeys(r.library for r in readers if r.library is not None)}
         votes, known = self._stored(readers, [e.paper_id for lib in libraries.values()
-                                              for e in lib.entries if e.paper_id and not e.abstract])
+                                              for e in lib.entries if e.paper_id and not e.abstract], store)
         for path, library in libraries.items():
             libraries[path] = library = fill_from(library, known)
             log.info("library %s", library.summary())
@@ -200,15 +205,17 @@ class Digest:
                              libraries[reader.library].entries if reader.library is not None else ()) or None
                 for reader in readers]
 
-    def _stored(self, readers: Sequence[Subscriber],
-                ids: Sequence[str]) -> tuple[Mapping[str, Sequence[Any]], list[Paper]]:
+    def _stored(self, readers: Sequence[Subscriber], ids: Sequence[str],
+                store: Store | None = None) -> tuple[Mapping[str, Sequence[Any]], list[Paper]]:
         """(the readers' votes by lower-case address, the remembered papers among ``ids``); none without a store."""
+        if store is not None:
+            return store.votes_for(r.email for r in readers if r.email), store.known_papers(ids) if ids else []
         if not self.settings.state_db.exists():
             return {}, []
         from .store import Store
 
-        with Store.open(self.settings.state_db) as store:
-            return store.votes_for(r.email for r in readers if r.email), store.known_papers(ids) if ids else []
+        with Store.open(self.settings.state_db) as opened:
+            return self._stored(readers, ids, opened)
 
     def send(
         self,

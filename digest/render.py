@@ -26,7 +26,7 @@ from .keywords import parse_keyword
 from .mime import clean_header, encoded_size
 from .model import Listing, Paper, Subscriber, arxiv_id
 from .rank import Pick
-from .text import cut_words, stem, words
+from .text import cut_words, plural, stem, words
 from .tokens import ReaderLinks
 
 HTML_TEMPLATE = "digest.mjml.j2"
@@ -193,13 +193,13 @@ def _headline(shown: int, total: int) -> str:
         return "Nothing new matched your keywords"
     if shown < total:
         return f"The best {shown} of {total} papers that matched your keywords"
-    return f"{total} paper{'s' if total != 1 else ''} matched your keywords"
+    return f"{plural(total, 'paper')} matched your keywords"
 
 
 def _overflow_reason(shown: int, picked: int) -> str:
     if shown < picked:
         return "to keep this email readable in every mail app"
-    return f"your digest shows at most {picked} paper{'s' if picked != 1 else ''}"
+    return f"your digest shows at most {plural(picked, 'paper')}"
 
 
 def _unsubscribe_words(unsubscribe: str) -> dict[str, str]:

@@ -112,18 +112,16 @@ def _path(value: str) -> Path | None:
     return Path(value.strip()).expanduser() if value.strip() else None
 
 
-def _positive_int(value: str) -> int:
-    number = int(value)
-    if number < 0:
-        raise ValueError("must be 0 or more")
-    return number
+def _whole(low: int, high: int | None = None) -> Callable[[str], int]:
+    """A parser of whole numbers from ``low`` (to ``high``); the error says the range."""
 
+    def parse(value: str) -> int:
+        number = int(value)
+        if number < low or (high is not None and number > high):
+            raise ValueError(f"must be {low}-{high}" if high is not None else f"must be {low} or more")
+        return number
 
-def _connections(value: str) -> int:
-    number = int(value)
-    if not 1 <= number <= 32:
-        raise ValueError("must be 1-32")
-    return number
+    return parse
 
 
 def _number(value: str) -> float:
@@ -145,13 +143,6 @@ def _byte_size(value: str) -> int:
     if size < 1:
         raise ValueError("must be 1 or more")
     return size
-
-
-def _at_least_one(value: str) -> int:
-    number = int(value)
-    if number < 1:
-        raise ValueError("must be 1 or more")
-    return number
 
 
 ANNOUNCE_TYPES = ("new", "cross", "replace", "replace-cross")
@@ -258,11 +249,11 @@ _PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "DIGEST_SMTP_SECURITY": ("smtp_security", _security),
     "DIGEST_SMTP_TIMEOUT": ("smtp_timeout", _number),
     "DIGEST_SMTP_CA_FILE": ("smtp_ca_file", _path),
-    "DIGEST_SMTP_CONNECTIONS": ("smtp_connections", _connections),
+    "DIGEST_SMTP_CONNECTIONS": ("smtp_connections", _whole(1, 32)),
     "DIGEST_SMTP_RATE": ("smtp_rate", _number),
     "DIGEST_SCHEDULE": ("schedule", _schedule),
     "DIGEST_TIMEZONE": ("timezone", _timezone),
-    "DIGEST_MAX_ITEMS": ("max_items", _positive_int),
+    "DIGEST_MAX_ITEMS": ("max_items", _whole(0)),
     "DIGEST_MIN_SCORE": ("min_score", _number),
     "DIGEST_STATE_DB": ("state_db", _path),
     "DIGEST_TEMPLATES_DIR": ("templates_dir", _path),
@@ -270,19 +261,19 @@ _PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "DIGEST_SEMANTIC": ("semantic", _semantic),
     "DIGEST_ARXIV_ANNOUNCE": ("arxiv_announce", _announce_types),
     "DIGEST_UNSUBSCRIBE_URL": ("unsubscribe_url", _text),
-    "DIGEST_LOOKBACK_DAYS": ("lookback_days", _positive_int),
+    "DIGEST_LOOKBACK_DAYS": ("lookback_days", _whole(0)),
     "DIGEST_CACHE_DIR": ("cache_dir", _path),
     "DIGEST_HF_BASE_URL": ("hf_base_url", _text),
     "DIGEST_ARXIV_BASE_URL": ("arxiv_base_url", _text),
     "DIGEST_ARXIV_DELAY": ("arxiv_delay", _number),
     "DIGEST_HTTP_TIMEOUT": ("http_timeout", _number),
     "DIGEST_HTTP_MAX_BYTES": ("http_max_bytes", _byte_size),
-    "DIGEST_MAX_PAPERS": ("max_papers", _at_least_one),
+    "DIGEST_MAX_PAPERS": ("max_papers", _whole(1)),
     "DIGEST_GRACE_HOURS": ("grace_hours", _number),
     "DIGEST_PUBLIC_URL": ("public_url", _public_url),
     "DIGEST_SECRET_KEY": ("secret_key", _secret),
     "DIGEST_SIGNUP": ("signup", _bool),
-    "DIGEST_ARCHIVE_DAYS": ("archive_days", _positive_int),
+    "DIGEST_ARCHIVE_DAYS": ("archive_days", _whole(0)),
     "DIGEST_KEEP_DAYS": ("keep_days", _keep_days),
     "DIGEST_SERVE": ("serve", _bool),
 }

@@ -73,3 +73,8 @@ def cut_words(text: str, limit: int) -> str:
     if not text[limit - 1].isspace() and " " in head:
         head = head.rsplit(" ", 1)[0]
     return head.rstrip(" ,;:·-–—") + "…"
+
+
+def plural(number: int, word: str) -> str:
+    """``1 paper``, ``3 papers``: English nouns with a plain ``s``."""
+    return f"{number} {word}" + ("" if number == 1 else "s")

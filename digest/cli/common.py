@@ -11,6 +11,7 @@ from ..errors import ConfigError, KeywordError
 from ..model import Listing, Subscriber
 from ..subscribers import single_reader, subscribers_from_settings
 from ..settings import Settings, default_env_file, load_settings
+from ..text import plural  # noqa: F401  (the command modules take it from here)
 
 
 def _source_option(parser: argparse.ArgumentParser) -> None:
@@ -33,10 +34,6 @@ def count(text: str) -> int:
     if not text.isdigit():
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 0 or more")
     return int(text)
-
-
-def plural(number: int, word: str) -> str:
-    return f"{number} {word}" + ("" if number == 1 else "s")
 
 
 def _warn(listing: Listing) -> None:

@@ -44,14 +44,10 @@ from .report import SendReport
 if TYPE_CHECKING:
     from ..app import Digest
 
-__all__ = ["PRODUCER_MIN", "Outgoing", "SendReport", "lock_path", "send_digests"]
+__all__ = ["PRODUCER_MIN", "Outgoing", "SendReport", "send_digests"]
 
 log = logging.getLogger("digest")
 Progress = Callable[[int, int], None]
-
-
-def lock_path(state_db: Path) -> Path:
-    return state_db.with_name(state_db.name + ".lock")
 
 
 def send_digests(app: "Digest", readers: Sequence[Subscriber], *, source: str | None = None,

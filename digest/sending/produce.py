@@ -69,15 +69,16 @@ def produce(app: "Digest", listing: Listing, readers: Sequence[Subscriber], sent
             lock: "SendLocks | None" = None, store: Store | None = None) -> Produced:
     """Each reader with its built message (None: nothing new; Skipped), in the readers' order.
 
-    ``store`` (this process's connection) answers whether a reader still wants
-    mail; the forked child opens its own.
+    ``store`` (this process's connection) gives the readers' votes and answers
+    whether a reader still wants mail; the forked child opens its own for the latter.
     """
+    examples = app.examples_for_readers(readers, listing.papers, store)  # read here: never in the child
     if len(readers) >= PRODUCER_MIN and fork_is_safe():
         log.info("building %d messages in a second process while sending", len(readers))
-        yield from _from_child(app, listing, readers, sent, lock)
+        yield from _from_child(app, listing, readers, sent, examples, lock)
         return
     with Gate(app.settings.state_db, store) as gate:
-        yield from build_all(app, listing, readers, sent, gate)
+        yield from build_all(app, listing, readers, sent, gate, examples)
 
 
 class Gate:
@@ -101,15 +102,13 @@ class Gate:
 
 
 def build_all(app: "Digest", listing: Listing, readers: Sequence[Subscriber], sent: Mapping[str, set[str]],
-              gate: Gate, examples: Sequence[Examples | None] | None = None) -> Produced:
+              gate: Gate, examples: Sequence[Examples | None]) -> Produced:
     """Rank, render and build each reader's message in turn (the index is made once).
 
     ``examples``: each reader's votes and library, worked out before a fork (the
-    child never reads them from the store); read here when not given.
+    child never reads them from the store).
     """
     index = app.make_index(listing.papers)
-    if examples is None:
-        examples = app.examples_for_readers(readers, listing.papers)
     for number, reader in enumerate(readers):
         status = gate.refused(reader.email)
         if status is not None:
@@ -131,11 +130,10 @@ def picks_and_total(app: "Digest", index: Index, reader: Subscriber, sent: set[s
     return picks, count_matches(index, profile, sent=sent, min_score=selection.min_score)
 
 
-def _from_child(app: "Digest", listing: Listing, readers: Sequence[Subscriber],
-                sent: Mapping[str, set[str]], lock: "SendLocks | None") -> Produced:
+def _from_child(app: "Digest", listing: Listing, readers: Sequence[Subscriber], sent: Mapping[str, set[str]],
+                examples: Sequence[Examples | None], lock: "SendLocks | None") -> Produced:
     context = multiprocessing.get_context("fork")
     channel = context.Queue(maxsize=64)  # bounds memory: the child waits for the sender
-    examples = app.examples_for_readers(readers, listing.papers)  # the store is read here: never in the child
     child = context.Process(target=_child_main,
                             args=(app, listing, readers, sent, examples, channel, lock, os.getpid()),
                             name="digest-render", daemon=True)

@@ -64,9 +64,6 @@ class Fetched:
     from_cache: bool = False
     fetched_at: float = 0.0
 
-    def age_text(self, now: float | None = None) -> str:
-        return describe_age((now or time.time()) - self.fetched_at)
-
 
 def describe_age(seconds: float) -> str:
     minutes = int(max(seconds, 0) // 60)

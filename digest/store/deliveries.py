@@ -78,7 +78,8 @@ class Deliveries(Connection):
         return {r[0] for r in rows}
 
     def all_sent_ids(self) -> dict[str, set[str]]:
-        """Every reader's whole history, in memory: for tests and exports; a send uses ``sent_among``."""
+        """Every reader's whole history, in memory: for tests (``readers export`` reads one reader at a
+        time, a send uses ``sent_among``)."""
         return _grouped(self.db.execute(
             "SELECT a.email, p.id FROM sent AS s JOIN addresses AS a ON a.id = s.reader JOIN papers AS p ON p.key = s.paper"
         ))

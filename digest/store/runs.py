@@ -94,7 +94,3 @@ class Runs(Connection):
             "FROM messages WHERE created >= :since AND created < :end", {"since": since, "end": end},
         ).fetchone()
         return int(row[0] or 0), int(row[1] or 0)
-
-    def last_finished_run_date(self) -> str | None:
-        row = self.db.execute("SELECT max(run_date) FROM runs WHERE finished IS NOT NULL").fetchone()
-        return row[0] if row else None
