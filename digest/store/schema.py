@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import errno
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -225,6 +226,25 @@ class _Database:
         self.raw.close()
 
 
+def _use_wal(db: sqlite3.Connection) -> None:
+    """WAL, once per database file (it persists).
+
+    Switching a new file to WAL needs it to itself, and SQLite answers "locked" at
+    once, without the busy wait, when another process (a second shard) opens the
+    same new file at that moment: so wait and try again, as the busy timeout would.
+    """
+    deadline = time.monotonic() + BUSY_SECONDS
+    while True:
+        try:
+            if db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)
+
+
 class Connection:
     """The open database: migrations, transactions, closing. Table mixins build on it."""
 
@@ -235,7 +255,7 @@ class Connection:
     @classmethod
     def connect(cls, path: Path) -> sqlite3.Connection:
         db = sqlite3.connect(path, timeout=BUSY_SECONDS, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
+        _use_wal(db)
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA foreign_keys=ON")
         return db
