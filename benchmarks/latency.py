@@ -41,12 +41,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from delay_proxy import start_proxy  # noqa: E402
-from throughput import distinct_profiles, keyword_pool, load_papers, start_smtp  # noqa: E402
+from throughput import built_sample, distinct_profiles, keyword_pool, load_papers, start_smtp  # noqa: E402
 
 from digest.app import make_digest  # noqa: E402
-from digest.keywords import parse_profile  # noqa: E402
 from digest.model import Paper, Subscriber  # noqa: E402
-from digest.rank import Index, rank  # noqa: E402
 from digest.settings import load_settings  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,13 +83,7 @@ def settings_for(port: int, connections: int, state_db: Path) -> dict[str, str]:
 
 def sample_messages(papers: list[Paper], readers: list[Subscriber], workdir: Path) -> tuple[list[bytes], float]:
     """Messages built as the pipeline builds them (first 200 readers), and the share of readers with picks."""
-    app = make_digest(load_settings(None, settings_for(25, 1, workdir / "sample.db")))
-    index = Index(papers)
-    sample = []
-    for reader in readers[:200]:
-        picks = rank(index, parse_profile(", ".join(reader.keywords)), selection=app.selection_for(reader))
-        if picks:
-            sample.append(app.build(reader, app.render(reader, picks))[1])
+    sample = built_sample(make_digest(load_settings(None, settings_for(25, 1, workdir / "sample.db"))), papers, readers)
     return sample, len(sample) / min(len(readers), 200)
 
 

@@ -289,12 +289,7 @@ def bench_send(papers: list[Paper], profiles: list[tuple[str, ...]], workdir: Pa
         readers = [Subscriber(email=f"reader{n}@example.org", keywords=profile) for n, profile in enumerate(profiles)]
         # the reference: the same kind of messages, built beforehand
         app = Digest(settings)
-        index = Index(papers)
-        sample = []
-        for reader in readers[:200]:
-            picks = rank(index, parse_profile(", ".join(reader.keywords)), selection=app.selection_for(reader))
-            if picks:
-                sample.append(app.build(reader, app.render(reader, picks))[1])
+        sample = built_sample(app, papers, readers)
         before = raw_rate(port, sample, seconds=5.0)
         started, own = time.perf_counter(), os.times()
         report = app.send(readers, source=str(listing))
@@ -434,6 +429,17 @@ def report_many(small: dict, huge: dict) -> None:
     print(f"memory per reader: {per_reader[1]:.1f} KB at {huge['readers']:,}, {per_reader[0]:.1f} KB at "
           f"{small['readers']:,} [target: linear, at most 1.1x: "
           f"{'ok' if per_reader[1] <= per_reader[0] * 1.1 else 'MISSED'}]")
+
+
+def built_sample(app: Digest, papers: list[Paper], readers: list[Subscriber]) -> list[bytes]:
+    """Messages built as the pipeline builds them, for the first 200 readers with picks."""
+    index = Index(papers)
+    sample = []
+    for reader in readers[:200]:
+        picks = rank(index, parse_profile(", ".join(reader.keywords)), selection=app.selection_for(reader))
+        if picks:
+            sample.append(app.build(reader, app.render(reader, picks))[1])
+    return sample
 
 
 def main() -> int:
