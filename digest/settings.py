@@ -62,6 +62,7 @@ class Settings:
     arxiv_announce: frozenset[str] = frozenset({"new", "cross"})
     unsubscribe_url: str = ""
     lookback_days: int = 3
+    catchup_days: int = 14  # a reader's digest covers what arrived since their last one, at most this many days
     cache_dir: Path = Path()
     hf_base_url: str = "https://huggingface.co"
     arxiv_base_url: str = "https://rss.arxiv.org"
@@ -262,6 +263,7 @@ _PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "DIGEST_ARXIV_ANNOUNCE": ("arxiv_announce", _announce_types),
     "DIGEST_UNSUBSCRIBE_URL": ("unsubscribe_url", _text),
     "DIGEST_LOOKBACK_DAYS": ("lookback_days", _whole(0)),
+    "DIGEST_CATCHUP_DAYS": ("catchup_days", _whole(1, 366)),
     "DIGEST_CACHE_DIR": ("cache_dir", _path),
     "DIGEST_HF_BASE_URL": ("hf_base_url", _text),
     "DIGEST_ARXIV_BASE_URL": ("arxiv_base_url", _text),

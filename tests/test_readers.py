@@ -103,6 +103,14 @@ def test_the_rate_limit_counts_per_key_and_period(store: Store) -> None:
     assert store.hit("client:5.6.7.8", "2026-11-23T10", 2)
 
 
+def test_the_rate_limit_prunes_by_the_callers_clock_not_the_machines(store: Store) -> None:
+    # a period years away from today still counts (the test passes on any date)
+    assert [store.hit("signup:a@x.org", "2031-01-05", 1) for _ in range(2)] == [True, False]
+    # three days later the old counter is stale and pruned
+    assert store.hit("signup:b@x.org", "2031-01-08", 1)
+    assert store.db.execute("SELECT count(*) FROM counters WHERE period = '2031-01-05'").fetchone()[0] == 0
+
+
 # digest readers ---------------------------------------------------------------------------
 
 @pytest.fixture

@@ -167,8 +167,12 @@ class Readers(Connection, _DeliveryRecords):
         self.db.execute("DELETE FROM readers WHERE status = 'pending' AND created < :before", {"before": before})
 
     def hit(self, key: str, period: str, limit: int) -> bool:
-        """Count one attempt for ``key`` in ``period``; False once over ``limit`` (store-backed rate limit)."""
-        stale = (datetime.now(timezone.utc) - timedelta(days=2)).date().isoformat()  # periods sort as text
+        """Count one attempt for ``key`` in ``period``; False once over ``limit`` (store-backed rate limit).
+
+        ``period`` starts with the caller's ISO date ("2026-11-23" or "2026-11-23T10"): the
+        clock is the caller's, so counters more than two days older than it are pruned.
+        """
+        stale = (date.fromisoformat(period[:10]) - timedelta(days=2)).isoformat()  # periods sort as text
         with self.transaction():
             self.db.execute("DELETE FROM counters WHERE (period < :p AND key = :k) OR period < :stale",
                             {"p": period, "k": key, "stale": stale})
