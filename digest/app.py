@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import date, datetime, time
+import time
+from datetime import date, datetime
+from datetime import time as clock_time
 from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from . import sources
 from .keywords import parse_profile
@@ -38,8 +40,9 @@ class Digest:
     """The library API the CLI, the daemon and the preview server call."""
 
     def __init__(self, settings: Settings, *, http: Any = None, renderer: Renderer | None = None,
-                 started_by: str = "one-off") -> None:
+                 started_by: str = "one-off", clock: Callable[[], float] | None = None) -> None:
         self.settings = settings
+        self.clock = clock or time.time  # Unix seconds: "today", what arrived when, when a digest went out
         self.started_by = started_by  # what digest status calls its runs: "daemon" (digest run) or "one-off"
         self.http = http
         self._renderer = renderer
@@ -75,17 +78,19 @@ class Digest:
         return f"mailto:{address}?subject=unsubscribe" if address else ""
 
     def render(self, reader: Subscriber, picks: list[Pick], day: date | None = None, *,
-               listing: Listing | None = None, total: int | None = None, sent_on: date | None = None) -> Rendered:
+               listing: Listing | None = None, total: int | None = None, sent_on: date | None = None,
+               since: date | None = None) -> Rendered:
         """The one render call: the preview and the mailer both use it.
 
-        ``listing`` names the source and day in the header; ``total`` is how many
+        ``listing`` names the source and day in the header; ``since``: the first day a
+        catch-up digest covers; ``total`` is how many
         papers matched before ``max_items`` (``rank.count_matches``). With
         DIGEST_PUBLIC_URL the reader's signed links are in it (``links_for``).
         """
         source, listed = self._describe(listing)
         links = self.links_for(reader, picks, sent_on)
         return self.renderer.render(reader, picks, day=day or listed, source=source, total=total,
-                                    unsubscribe=self.unsubscribe_for(reader, links), links=links)
+                                    unsubscribe=self.unsubscribe_for(reader, links), links=links, since=since)
 
     def _describe(self, listing: Listing | None) -> tuple[str, date]:
         """The header's source and day, worked out once per listing (it looks at every paper)."""
@@ -105,7 +110,7 @@ class Digest:
             ("From", format_address(sender.name, sender.address)),
             ("To", format_address(reader.name, reader.email)),
             ("Subject", encode_header(rendered.subject)),
-            ("Date", format_datetime(now or datetime.now(self.settings.zone))),
+            ("Date", format_datetime(now or self.now())),
             ("Message-ID", message_id),
             *self._unsubscribe_headers(rendered),
         ]
@@ -129,11 +134,14 @@ class Digest:
             headers.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
         return headers
 
+    def now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), self.settings.zone)
+
     def today(self) -> date:
-        return datetime.now(self.settings.zone).date()
+        return self.now().date()
 
     def start_of_today(self) -> datetime:
-        return datetime.combine(self.today(), time(), tzinfo=self.settings.zone)
+        return datetime.combine(self.today(), clock_time(), tzinfo=self.settings.zone)
 
     def load_listing(self, spec: str | None = None, *, offline: bool = False) -> Listing:
         """Fetch or load every source in ``spec`` (default ``DIGEST_SOURCE``), merged by id."""
@@ -245,7 +253,7 @@ class Digest:
                             offline=offline, progress=progress, slot=slot, only=only, shard=shard)
 
     def _prepare(self, reader: Subscriber, picks: list[Pick], *, listing: Listing | None = None,
-                 total: int | None = None) -> Outgoing | None:
+                 total: int | None = None, since: date | None = None) -> Outgoing | None:
         """Render and build one reader's message (None: nothing new, and no empty digests).
 
         With DIGEST_PUBLIC_URL the HTML travels with the message, to be archived
@@ -254,7 +262,7 @@ class Digest:
         if not picks and not self.settings.send_empty:
             return None
         today = self.today()
-        rendered = self.render(reader, picks, listing=listing, total=total, sent_on=today)
+        rendered = self.render(reader, picks, listing=listing, total=total, sent_on=today, since=since)
         message_id, message = self.build(reader, rendered)
         return Outgoing(reader.email, message_id, message, [p.paper.id for p in picks[: rendered.shown]],
                         day=today, html=rendered.html if rendered.links is not None else "")

@@ -6,6 +6,7 @@ import hashlib
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from dataclasses import fields as dataclass_fields
 from datetime import date
 from pathlib import Path
 from typing import TypedDict, Unpack
@@ -122,6 +123,18 @@ def make_paper(
         "authors_count": len(names) if authors_count is None and names else authors_count,
     }
     return Paper(id=paper_id, title=clean_title, abstract=clean_abstract, authors=names, **fields)
+
+
+def paper_from_stored(data: dict[str, object]) -> Paper:
+    """A Paper back from ``Paper.to_json`` (the store's copy; fields it does not know are ignored)."""
+    known = {f.name for f in dataclass_fields(Paper)}
+    values: dict[str, object] = {k: v for k, v in data.items() if k in known}
+    for name in ("authors", "keywords"):
+        items = values.get(name)
+        values[name] = tuple(items) if isinstance(items, (list, tuple)) else ()
+    if isinstance(values.get("published"), str):
+        values["published"] = date.fromisoformat(str(values["published"]))
+    return Paper(**values)  # type: ignore[arg-type]
 
 
 def _clean(text: str | None) -> str | None:

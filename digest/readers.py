@@ -8,7 +8,7 @@ confirmed web sign-ups are added.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import date
 from typing import Protocol
@@ -23,8 +23,13 @@ class ReaderStore(Protocol):
     def reader_status(self, email: str) -> str | None: ...
 
 
-def effective_readers(roster: Sequence[Subscriber], store: ReaderStore, today: date) -> list[Subscriber]:
-    """The readers to send to ``today``: the roster with web changes applied, plus web sign-ups."""
+def effective_readers(roster: Sequence[Subscriber], store: ReaderStore, today: date,
+                      last: Mapping[str, date] | None = None) -> list[Subscriber]:
+    """The readers to send to ``today``: the roster with web changes applied, plus web sign-ups.
+
+    ``last``: each reader's (lower-case address) day of their last digest, for the weekly rule.
+    """
+    last = last or {}
     states = store.reader_states()
     readers: list[Subscriber] = []
     listed: set[str] = set()
@@ -33,10 +38,10 @@ def effective_readers(roster: Sequence[Subscriber], store: ReaderStore, today: d
         state = states.get(reader.email.lower())
         if state is None:
             readers.append(reader)
-        elif state.status == "active" and state.due(today):
+        elif state.status == "active" and state.due(today, last.get(reader.email.lower())):
             readers.append(apply_changes(reader, state))
     for email, state in sorted(states.items()):
-        if email not in listed and state.origin == "web" and state.status == "active" and state.due(today):
+        if email not in listed and state.origin == "web" and state.status == "active" and state.due(today, last.get(email)):
             readers.append(apply_changes(Subscriber(email=email, keywords=()), state))
     return [r for r in readers if r.keywords]
 

@@ -113,16 +113,18 @@ class Renderer:
 
     def render(self, reader: Subscriber, picks: list[Pick], *, day: date, unsubscribe: str,
                source: str = "", total: int | None = None, budget: int = MAX_MESSAGE_BYTES,
-               links: ReaderLinks | None = None) -> Rendered:
+               links: ReaderLinks | None = None, since: date | None = None) -> Rendered:
         """Render within the size budget: shorter snippets first, then fewer picks.
 
         ``day`` and ``source`` describe the listing ("Hugging Face Daily Papers",
         12 Mar); ``total`` is how many papers matched before ``DIGEST_MAX_ITEMS``
         cut the picks (default: just the picks). ``links`` (with
         ``DIGEST_PUBLIC_URL``) are the reader's own signed links: view in browser,
-        more/less like this under each paper, preferences and unsubscribe.
+        more/less like this under each paper, preferences and unsubscribe. ``since``: the
+        first day a catch-up digest covers ("Papers from 9–13 Mar"; None or ``day``: one day).
         """
-        frame = _Frame(reader, picks, day, unsubscribe, source or "Paper digest", max(total or 0, len(picks)), links)
+        frame = _Frame(reader, picks, day, unsubscribe, source or "Paper digest", max(total or 0, len(picks)), links,
+                       since if since is not None and since < day else None)
         for chars in SNIPPET_CHARS:
             result = self._render(frame, len(picks), chars)
             if encoded_size(result.text, result.html) <= budget:
@@ -160,6 +162,7 @@ class _Frame:
     source: str
     total: int
     links: ReaderLinks | None = None
+    since: date | None = None  # a catch-up digest covers since..day
 
 
 def _context(frame: _Frame, shown: int, chars: int) -> dict[str, Any]:
@@ -171,7 +174,8 @@ def _context(frame: _Frame, shown: int, chars: int) -> dict[str, Any]:
         "overflow_reason": _overflow_reason(shown, len(frame.picks)),
         "count_text": _count_text(shown, frame.total), "headline": headline,
         "source_text": frame.source, "date_text": f"{frame.day.day} {frame.day:%b %Y}",
-        "day_text": f"{frame.day.day} {frame.day:%b}", "weekday_text": f"{frame.day:%A}",
+        "day_text": period_text(frame.since, frame.day), "weekday_text": f"{frame.day:%A}",
+        "period_text": f"Papers from {period_text(frame.since, frame.day)}" if frame.since else "",
         "top_title": clean_header(top),
         "preheader": f"{headline}: " + "; ".join(i["title"] for i in items[:3]) if items else headline,
         "reader_email": frame.reader.email, "reader_name": frame.reader.name,
@@ -180,6 +184,17 @@ def _context(frame: _Frame, shown: int, chars: int) -> dict[str, Any]:
         "view_url": frame.links.view if frame.links else "",
         "preferences_url": frame.links.preferences if frame.links else "",
     }
+
+
+def period_text(since: date | None, day: date) -> str:
+    """``13 Mar``, or for a catch-up ``9–13 Mar``, ``28 Feb–3 Mar``, ``30 Dec 2026–2 Jan 2027``."""
+    if since is None or since >= day:
+        return f"{day.day} {day:%b}"
+    if since.year != day.year:
+        return f"{since.day} {since:%b %Y}–{day.day} {day:%b %Y}"
+    if since.month != day.month:
+        return f"{since.day} {since:%b}–{day.day} {day:%b}"
+    return f"{since.day}–{day.day} {day:%b}"
 
 
 def _count_text(shown: int, total: int) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -46,11 +46,23 @@ def test_the_readers_own_keywords_and_max_items_win_over_the_file(store: Store) 
     assert (ada.keywords, ada.max_items, ada.name) == (("graphs", "-survey"), 4, "Ada")
 
 
-def test_weekly_readers_get_the_digest_on_their_day_only(store: Store) -> None:
+def test_weekly_readers_get_the_digest_once_a_week_on_their_day(store: Store) -> None:
     store.save_preferences("ada@example.org", keywords=["graphs"], max_items=None, frequency="mon", status="active")
+    got_monday = {"ada@example.org": MONDAY}
     assert emails(effective_readers([ADA], store, MONDAY)) == ["ada@example.org"]
-    assert effective_readers([ADA], store, TUESDAY) == []
+    assert effective_readers([ADA], store, TUESDAY, got_monday) == []
+    assert emails(effective_readers([ADA], store, MONDAY + timedelta(days=7), got_monday)) == ["ada@example.org"]
     assert effective_readers([ADA], store, MONDAY)[0].max_items == 10  # not edited: the file's
+
+
+def test_a_weekly_digest_missed_on_its_day_goes_out_at_the_next_run(store: Store) -> None:
+    # Saturday under a Monday-to-Friday schedule: the week arrives on Monday, once
+    store.save_preferences("ada@example.org", keywords=["graphs"], max_items=None, frequency="sat", status="active")
+    got_last_monday = {"ada@example.org": MONDAY - timedelta(days=7)}
+    assert effective_readers([ADA], store, MONDAY - timedelta(days=3), got_last_monday) == []  # Friday
+    assert emails(effective_readers([ADA], store, MONDAY, got_last_monday)) == ["ada@example.org"]
+    assert effective_readers([ADA], store, TUESDAY, {"ada@example.org": MONDAY}) == []
+    assert emails(effective_readers([ADA], store, TUESDAY)) == ["ada@example.org"]  # never had one: the next run
 
 
 def test_confirmed_web_signups_are_added(store: Store) -> None:

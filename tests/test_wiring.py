@@ -155,9 +155,11 @@ def test_paused_and_not_due_readers_get_nothing_and_the_report_says_why(web: Web
     with web.store() as store:
         store.set_status(ADA, "paused", by="web")
         store.save_preferences(BOB, keywords=["diffusion"], max_items=None, frequency=tomorrow, status="active")
+        store.record_sent(BOB, "<earlier@example.org>", [])  # this week's digest went out: next one tomorrow
     report = send(web, force=True)
     assert report.sent == [] and inbox.messages == []
-    assert report.skipped == {ADA: "paused", BOB: "not due today"}
+    assert report.skipped == {ADA: "paused", BOB: f"weekly on {tomorrow.capitalize()}"}
+    assert f"1 weekly on {tomorrow.capitalize()}: {BOB}" in report.summary()
 
 
 def test_keywords_and_papers_per_digest_from_the_web_win_over_the_file(web: Web, inbox) -> None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from contextlib import closing
-from datetime import date
+from datetime import date, datetime, tzinfo
 from email.utils import parseaddr
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,6 +36,7 @@ from ..readers import effective_readers
 from ..store import Store
 from ..store.readers import ReaderState
 from ..store.journal import Journal
+from . import catchup
 from .deliver import Outgoing, Pace, SendQueue
 from .produce import PRODUCER_MIN, Skipped, produce
 from .record import Recorder
@@ -71,19 +72,26 @@ def send_digests(app: "Digest", readers: Sequence[Subscriber], *, source: str | 
     mailer = None if dry_run else Mailer(app.settings)  # checks the SMTP settings before anything is opened
     db = app.settings.state_db
     with send_lock(db, shard) as lock, Store.open(db) as store:
+        store.clock = app.clock
         if mailer is not None:
             _replay(Journal.beside(db), store)
+            store.remember_listing(listing.papers, app.clock(), keep_days=app.settings.catchup_days)
         wanted = who_gets_mail(app, store, readers, report)
         if only is not None:
             wanted = [reader for reader in wanted if reader.email.lower() == only.lower()]
         if shard is not None:
             wanted = shard.select(wanted)  # after the sign-ups joined: they are sharded too
         todo = due_today(app, store, wanted, force, report)
-        sent = {} if force else store.sent_among(paper.id for paper in listing.papers)
+        if mailer is not None:
+            store.mark_due((reader.email for reader in todo), app.clock())
+        candidates = catchup.plan(store, listing, todo, now=app.clock(), window_days=app.settings.catchup_days,
+                                  zone=app.settings.zone)
+        if not force:
+            candidates.sent = store.sent_among(paper.id for paper in candidates.listing.papers)
         if mailer is None:
-            _write_all(app, listing, todo, sent, outbox, report, progress, store)
+            _write_all(app, candidates.listing, todo, candidates, outbox, report, progress, store)
             return report
-        Session(app, store, mailer, report, lock, progress).run(listing, todo, sent, slot)
+        Session(app, store, mailer, report, lock, progress).run(candidates.listing, todo, candidates, slot)
     return report
 
 
@@ -101,22 +109,29 @@ def _replay(journal: Journal, store: Store) -> None:
 def who_gets_mail(app: "Digest", store: Store, roster: Sequence[Subscriber], report: SendReport) -> list[Subscriber]:
     """The roster with the readers' own changes, plus confirmed sign-ups; the others counted by why."""
     today = app.today()
-    readers = effective_readers(roster, store, today)
+    last = last_digest_days(store, app.settings.zone)
+    readers = effective_readers(roster, store, today, last)
     kept = {reader.email.lower() for reader in readers}
     states = store.reader_states()
     for reader in roster:
         if reader.email.lower() not in kept:
-            report.skipped[reader.email] = _why_not(states.get(reader.email.lower()), today)
+            report.skipped[reader.email] = _why_not(states.get(reader.email.lower()), today, last)
     if report.skipped:
         log.info("skipped %s", report.skipped_text())
     return readers
 
 
-def _why_not(state: ReaderState | None, today: date) -> str:
+def last_digest_days(store: Store, zone: tzinfo) -> dict[str, date]:
+    """Each reader's (lower-case address) day of their last accepted digest, in ``zone``."""
+    return {email: datetime.fromtimestamp(last, zone).date()
+            for email, (last, _) in store.catchup_marks().items() if last is not None}
+
+
+def _why_not(state: ReaderState | None, today: date, last: dict[str, date]) -> str:
     if state is not None and state.status != "active":
         return state.status
-    if state is not None and not state.due(today):
-        return "not due today"
+    if state is not None and not state.due(today, last.get(state.email)):
+        return f"weekly on {state.frequency.capitalize()}"
     return "no keywords"
 
 

@@ -29,7 +29,7 @@ import multiprocessing
 import os
 import queue
 import signal
-from collections.abc import Generator, Mapping, Sequence
+from collections.abc import Collection, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -41,6 +41,7 @@ from ..model import Listing, Subscriber
 from ..rank import Index, Pick, count_matches, fork_is_safe, rank
 from ..readers import suppressed
 from ..store import Store
+from .catchup import Plan
 from .deliver import Outgoing
 
 if TYPE_CHECKING:
@@ -65,7 +66,7 @@ class Skipped:
 Produced = Generator[tuple[Subscriber, Outgoing | Skipped | None], None, None]
 
 
-def produce(app: "Digest", listing: Listing, readers: Sequence[Subscriber], sent: Mapping[str, set[str]],
+def produce(app: "Digest", listing: Listing, readers: Sequence[Subscriber], sent: Mapping[str, Collection[str]],
             lock: "SendLocks | None" = None, store: Store | None = None) -> Produced:
     """Each reader with its built message (None: nothing new; Skipped), in the readers' order.
 
@@ -101,7 +102,7 @@ class Gate:
             self.store.close()
 
 
-def build_all(app: "Digest", listing: Listing, readers: Sequence[Subscriber], sent: Mapping[str, set[str]],
+def build_all(app: "Digest", listing: Listing, readers: Sequence[Subscriber], sent: Mapping[str, Collection[str]],
               gate: Gate, examples: Sequence[Examples | None]) -> Produced:
     """Rank, render and build each reader's message in turn (the index is made once).
 
@@ -116,10 +117,11 @@ def build_all(app: "Digest", listing: Listing, readers: Sequence[Subscriber], se
             yield reader, Skipped(status)
             continue
         picks, total = picks_and_total(app, index, reader, sent.get(reader.email.lower(), set()), examples[number])
-        yield reader, app._prepare(reader, picks, listing=listing, total=total)
+        since = sent.covers(reader.email) if isinstance(sent, Plan) else None
+        yield reader, app._prepare(reader, picks, listing=listing, total=total, since=since)
 
 
-def picks_and_total(app: "Digest", index: Index, reader: Subscriber, sent: set[str] | frozenset[str],
+def picks_and_total(app: "Digest", index: Index, reader: Subscriber, sent: Collection[str],
                     examples: Examples | None = None) -> tuple[list[Pick], int | None]:
     """The reader's picks, and how many matched in all when ``max_items`` cut the list ("20 of 30")."""
     profile = parse_profile(reader.keywords)
@@ -130,7 +132,7 @@ def picks_and_total(app: "Digest", index: Index, reader: Subscriber, sent: set[s
     return picks, count_matches(index, profile, sent=sent, min_score=selection.min_score)
 
 
-def _from_child(app: "Digest", listing: Listing, readers: Sequence[Subscriber], sent: Mapping[str, set[str]],
+def _from_child(app: "Digest", listing: Listing, readers: Sequence[Subscriber], sent: Mapping[str, Collection[str]],
                 examples: Sequence[Examples | None], lock: "SendLocks | None") -> Produced:
     context = multiprocessing.get_context("fork")
     channel = context.Queue(maxsize=64)  # bounds memory: the child waits for the sender
@@ -171,7 +173,7 @@ def _receive(channel: Any, child: Any) -> Any:
                 raise DigestError(f"the rendering process stopped unexpectedly (exit code {child.exitcode})") from None
 
 
-def _child_main(app: "Digest", listing: Listing, readers: Sequence[Subscriber], sent: Mapping[str, set[str]],
+def _child_main(app: "Digest", listing: Listing, readers: Sequence[Subscriber], sent: Mapping[str, Collection[str]],
                 examples: Sequence[Examples | None], channel: Any, lock: "SendLocks | None", parent: int) -> None:
     """In the forked child: let go of the parent's things, then build each message in order."""
     if lock is not None:

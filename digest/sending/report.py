@@ -7,6 +7,8 @@ from pathlib import Path
 
 from ..store.runs import Tally
 
+NAMED = 5  # readers named in the summary line for each kind of problem
+
 
 @dataclass
 class SendReport:
@@ -16,7 +18,8 @@ class SendReport:
     failed: dict[str, str] = field(default_factory=dict)  # a 5xx for this reader: retried next run
     deferred: dict[str, str] = field(default_factory=dict)  # a 4xx after the retries: retried next run
     uncertain: dict[str, str] = field(default_factory=dict)  # the server's reply was lost: the next run decides
-    skipped: dict[str, str] = field(default_factory=dict)  # why not: unsubscribed, paused, not due today, ...
+    skipped: dict[str, str] = field(default_factory=dict)  # why not: unsubscribed, paused, weekly on Mon, ...
+    problems: dict[str, str] = field(default_factory=dict)  # a reader's own problem (their library): sent without it
     written: list[Path] = field(default_factory=list)
     note: str = ""
     stopped: int = 0  # readers left for the next run after a stop signal
@@ -37,6 +40,8 @@ class SendReport:
             parts.append(f"uncertain {len(self.uncertain)} (the server's reply was lost; the next run sends once more)")
         if self.skipped:
             parts.append(f"skipped {self.skipped_text()}")
+        if self.problems:
+            parts.append(f"problems {len(self.problems)} ({named(self.problems)})")
         if self.written:
             parts.append(f"written {len(self.written)} (dry run)")
         if self.stopped:
@@ -50,8 +55,25 @@ class SendReport:
                      left_over=self.stopped)
 
     def skipped_text(self) -> str:
-        """``3 (2 unsubscribed, 1 paused)``: the readers who get nothing by their own choice, and why."""
-        reasons: dict[str, int] = {}
-        for why in self.skipped.values():
-            reasons[why] = reasons.get(why, 0) + 1
-        return f"{len(self.skipped)} (" + ", ".join(f"{n} {why}" for why, n in sorted(reasons.items())) + ")"
+        """``3 (2 unsubscribed, 1 weekly on Sat: bo@example.org)``: who gets nothing by their own choice, and why.
+
+        Readers who are not due (weekly) are named, a few of them: "not due" must not read like a fault.
+        """
+        reasons: dict[str, list[str]] = {}
+        for email, why in self.skipped.items():
+            reasons.setdefault(why, []).append(email)
+        parts = [f"{len(who)} {why}" + (f": {_few(who)}" if why.startswith("weekly") else "")
+                 for why, who in sorted(reasons.items())]
+        return f"{len(self.skipped)} (" + ", ".join(parts) + ")"
+
+
+def named(problems: dict[str, str], shown: int = NAMED) -> str:
+    """``ada@example.org: library ada.bib: no such file; ...`` (the first few, then how many more)."""
+    items = [f"{email}: {why}" for email, why in sorted(problems.items())]
+    more = f"; and {len(items) - shown} more" if len(items) > shown else ""
+    return "; ".join(items[:shown]) + more
+
+
+def _few(emails: list[str], shown: int = NAMED) -> str:
+    more = f" and {len(emails) - shown} more" if len(emails) > shown else ""
+    return ", ".join(sorted(emails)[:shown]) + more

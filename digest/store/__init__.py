@@ -12,6 +12,7 @@ from pathlib import Path
 
 from .deliveries import Deliveries
 from .embeddings import Embeddings
+from .listed import Listed
 from .readers import Readers, ReaderState, Vote
 from .runs import Run, Runs
 from .schema import MIGRATIONS, store_error, utcnow
@@ -20,7 +21,7 @@ from .uncertain import Uncertain
 __all__ = ["MIGRATIONS", "ReaderState", "Run", "Store", "Vote", "utcnow"]
 
 
-class Store(Deliveries, Runs, Readers, Uncertain, Embeddings):
+class Store(Deliveries, Runs, Readers, Uncertain, Embeddings, Listed):
     @classmethod
     def open(cls, path: Path) -> "Store":
         db: sqlite3.Connection | None = None

@@ -102,7 +102,7 @@ class Deliveries(Connection):
         rows = [(email.lower(), message_id, list(paper_ids), error) for email, message_id, paper_ids, error in deliveries]
         if not rows:
             return
-        now = int(at.timestamp() if at is not None else time.time())
+        now = int(at.timestamp() if at is not None else self.clock())
         with self.transaction():
             readers = self._keys("addresses", "email", "id", {row[0] for row in rows})
             papers = self._keys("papers", "id", "key", {pid for row in rows if row[3] is None for pid in row[2]},
@@ -115,6 +115,10 @@ class Deliveries(Connection):
             )
             pairs = {(papers[pid], readers[email]) for email, _, pids, error in rows if error is None for pid in pids}
             self.db.executemany("INSERT OR IGNORE INTO sent (paper, reader) VALUES (?, ?)", sorted(pairs))
+            self.db.executemany(  # from when the reader's next digest catches up (digest.store.listed)
+                "INSERT INTO reader_marks (reader, last_digest) VALUES (?, ?) ON CONFLICT (reader) DO UPDATE "
+                "SET last_digest = max(coalesce(last_digest, 0), excluded.last_digest)",
+                sorted({(readers[email], now) for email, _, _, error in rows if error is None}))
         if len(self._paper_keys) < 100_000:  # committed: these keys are now for good
             self._paper_keys.update(papers)
 
@@ -177,6 +181,7 @@ class Deliveries(Connection):
             return 0
         removed = 0
         for sql in ("DELETE FROM sent WHERE reader = :id", "DELETE FROM messages WHERE reader = :id",
+                    "DELETE FROM reader_marks WHERE reader = :id",
                     "DELETE FROM addresses WHERE id = :id"):
             removed += self.db.execute(sql, {"id": row[0]}).rowcount
         return removed

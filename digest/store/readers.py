@@ -45,8 +45,18 @@ class ReaderState:
         values[4] = tuple(json.loads(values[4])) if values[4] is not None else None
         return cls(*values)
 
-    def due(self, day: date) -> bool:
-        return self.frequency == "run" or WEEKDAYS[day.weekday()] == self.frequency
+    def due(self, day: date, last: date | None = None) -> bool:
+        """Every run; or weekly: at the first run on or after the chosen weekday since the last digest.
+
+        So a reader who picks Saturday under a Monday-to-Friday schedule gets the week on
+        Monday, and a weekly digest missed on its day (a holiday, a deferral) goes out at the
+        next run. ``last``: the day of the reader's last digest (None: never).
+        """
+        if self.frequency == "run":
+            return True
+        chosen = WEEKDAYS.index(self.frequency)
+        latest = day - timedelta(days=(day.weekday() - chosen) % 7)  # the chosen weekday, on or before ``day``
+        return last is None or last < latest
 
 
 @dataclass(frozen=True, slots=True)

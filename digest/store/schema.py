@@ -14,7 +14,7 @@ from __future__ import annotations
 import errno
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
@@ -134,6 +134,17 @@ MIGRATIONS = [
     ALTER TABLE runs ADD COLUMN deferred INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE runs ADD COLUMN left_over INTEGER NOT NULL DEFAULT 0;
     """,
+    # catch-up (issue #17): every listing's papers as they arrived, and per reader when their last
+    # digest was accepted and when a send first found them due; the last digest is carried over
+    # from the kept messages. Runs keep the readers who had a problem of their own (by address).
+    """
+    CREATE TABLE listed (id TEXT PRIMARY KEY, arrived INTEGER NOT NULL, paper BLOB NOT NULL);
+    CREATE INDEX listed_by_arrived ON listed (arrived);
+    CREATE TABLE reader_marks (reader INTEGER PRIMARY KEY, last_digest INTEGER, first_due INTEGER);
+    INSERT INTO reader_marks (reader, last_digest)
+        SELECT reader, max(created) FROM messages WHERE status = 'sent' GROUP BY reader;
+    ALTER TABLE runs ADD COLUMN problems TEXT;
+    """,
 ]
 
 
@@ -251,6 +262,7 @@ class Connection:
     def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
         self.db = _Database(connection, path)
         self.path = path
+        self.clock: Callable[[], float] = time.time  # when a delivery is recorded; a send sets its own clock
 
     @classmethod
     def connect(cls, path: Path) -> sqlite3.Connection:

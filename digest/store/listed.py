@@ -1,0 +1,84 @@
+"""Catch-up: the papers each listing brought, and from when each reader's next digest covers.
+
+A source like arXiv RSS lists only today's announcements: a reader who was not
+served today (weekly, deferred by their server, paused) would never see them.
+So every listing's papers are kept here as they arrive (``listed``: the whole
+paper, compressed, with the time it first arrived), for ``DIGEST_CATCHUP_DAYS``,
+and each reader has a mark (``reader_marks``):
+
+- ``last_digest``: when the server last accepted a digest for them (written with
+  the delivery, in the same transaction);
+- ``first_due``: when a send first found them due (a reader who never got a
+  digest still catches up from then).
+
+A reader's candidates are the day's listing plus the kept papers that arrived
+after their mark (``since``), at most the catch-up window back; what they
+already got is dropped by the never-twice ledger as always.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import zlib
+from collections.abc import Iterable, Sequence
+
+from ..model import Paper, paper_from_stored
+from .schema import Connection
+
+DAY = 86_400
+
+
+class Listed(Connection):
+    def remember_listing(self, papers: Iterable[Paper], now: float | None = None, keep_days: int = 14) -> None:
+        """Keep the listing's papers (a paper listed again keeps its first arrival, takes the new text)."""
+        at = int(now if now is not None else time.time())
+        rows = [{"id": p.id, "at": at, "paper": _pack(p)} for p in papers]
+        with self.transaction():
+            self.db.executemany(
+                "INSERT INTO listed (id, arrived, paper) VALUES (:id, :at, :paper) "
+                "ON CONFLICT (id) DO UPDATE SET paper = excluded.paper", rows)
+            self.db.execute("DELETE FROM listed WHERE arrived < :oldest", {"oldest": at - (keep_days + 1) * DAY})
+
+    def arrived_since(self, since: float, leave_out: Iterable[str] = ()) -> list[tuple[Paper, int]]:
+        """(paper, arrival time) of the kept papers that arrived at or after ``since``, oldest first."""
+        skip = set(leave_out)
+        rows = self.db.execute("SELECT id, arrived, paper FROM listed WHERE arrived >= :since ORDER BY arrived, id",
+                               {"since": int(since)})
+        return [(_unpack(blob), int(arrived)) for pid, arrived, blob in rows if pid not in skip]
+
+    def mark_due(self, emails: Iterable[str], now: float | None = None) -> None:
+        """Readers a send found due: the first time sets when their catch-up starts."""
+        wanted = {email.lower() for email in emails}
+        if not wanted:
+            return
+        at = int(now if now is not None else time.time())
+        with self.transaction():
+            keys = self._reader_keys(wanted)
+            self.db.executemany("INSERT INTO reader_marks (reader, first_due) VALUES (?, ?) "
+                                "ON CONFLICT (reader) DO UPDATE SET first_due = coalesce(first_due, excluded.first_due)",
+                                [(key, at) for key in keys.values()])
+
+    def catchup_marks(self, emails: Sequence[str] | None = None) -> dict[str, tuple[int | None, int | None]]:
+        """Reader (lower case) -> (last accepted digest, first found due), Unix seconds; absent: never seen."""
+        query = ("SELECT a.email, m.last_digest, m.first_due FROM reader_marks AS m "
+                 "JOIN addresses AS a ON a.id = m.reader")
+        if emails is None:
+            return {row[0]: (row[1], row[2]) for row in self.db.execute(query)}
+        rows = self.db.execute(query + " WHERE a.email IN (SELECT value FROM json_each(:emails))",
+                               {"emails": json.dumps(sorted({e.lower() for e in emails}))})
+        return {row[0]: (row[1], row[2]) for row in rows}
+
+    def _reader_keys(self, emails: set[str]) -> dict[str, int]:
+        self.db.executemany("INSERT OR IGNORE INTO addresses (email) VALUES (?)", [(e,) for e in sorted(emails)])
+        rows = self.db.execute("SELECT email, id FROM addresses WHERE email IN (SELECT value FROM json_each(:e))",
+                               {"e": json.dumps(sorted(emails))})
+        return {row[0]: int(row[1]) for row in rows}
+
+
+def _pack(paper: Paper) -> bytes:
+    return zlib.compress(json.dumps(paper.to_json()).encode("ascii"))
+
+
+def _unpack(blob: bytes) -> Paper:
+    return paper_from_stored(json.loads(zlib.decompress(blob).decode("ascii")))
