@@ -19,7 +19,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime, tzinfo
+from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Protocol
 
 from ..model import Listing, Paper, Subscriber
@@ -63,7 +63,7 @@ class Plan(Mapping[str, Collection[str]]):
 
     listing: Listing
     sent: Mapping[str, Collection[str]]
-    since: dict[str, int]  # reader -> their mark, clamped to the window (absent: today's listing only)
+    since: dict[str, int]  # reader -> kept papers from this arrival time on (absent: today's listing only)
     arrivals: list[int]  # of the kept papers added to the listing, oldest first
     kept_ids: list[str]
     zone: tzinfo
@@ -106,11 +106,12 @@ def plan(store: CatchupStore, listing: Listing, readers: Sequence[Subscriber], *
     """
     emails = [reader.email.lower() for reader in readers]
     marks = store.catchup_marks(emails) if emails else {}
-    oldest = now - window_days * DAY
+    first_day = datetime.fromtimestamp(now, zone).date() - timedelta(days=window_days)
+    oldest = datetime.combine(first_day, time(), tzinfo=zone).timestamp()  # the window: whole local days
     since: dict[str, int] = {}
     for email in emails:
         last, first = marks.get(email, (None, None))
-        mark = last if last is not None else first
+        mark = last + 1 if last is not None else first  # after the last digest; or from when first due
         if mark is not None:
             since[email] = int(max(mark, oldest))
     kept: list[tuple[Paper, int]] = []

@@ -1,0 +1,192 @@
+"""Nothing missed: a reader's digest covers everything that arrived since their last one.
+
+Each simulated day has its own listing file that lists only that day's papers (as
+arXiv RSS does), a Digest whose clock reads 07:00 UTC on that day, and a real SMTP
+server on 127.0.0.1 that counts what it queued. Dates are the tests' own, far from
+today: the clock is injected, so the tests pass on any date.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from digest.app import Digest
+from digest.model import Subscriber
+from digest.sending import SendReport
+from digest.settings import load_settings
+from digest.store import Store
+
+DAILY, WEEKLY, OTHER = "daily@example.org", "weekly@example.org", "other@example.org"
+KEYWORDS = ("graph neural network",)
+MONDAY = date(2031, 3, 3)
+
+pytestmark = pytest.mark.usefixtures("fast_retries")
+
+
+def listing_for(folder: Path, day: date, matching: int = 4, other: int = 3) -> Path:
+    """A day's listing: ``matching`` papers about graph neural networks, ``other`` about something else."""
+    lines = []
+    for n in range(matching + other):
+        about = "graph neural network" if n < matching else "protein folding"
+        lines.append({"id": f"{day:%y%m}.{day.day:02d}{n:03d}", "title": f"A {about} study {day:%a} {n}",
+                      "abstract": f"We present a {about} method. The {about} results are strong on day {day}."})
+    path = folder / f"{day.isoformat()}.jsonl"
+    path.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return path
+
+
+def ids_of(day: date, numbers: range = range(4)) -> set[str]:
+    return {f"{day:%y%m}.{day.day:02d}{n:03d}" for n in numbers}
+
+
+def at_seven(day: date) -> float:
+    return datetime(day.year, day.month, day.day, 7, tzinfo=timezone.utc).timestamp()
+
+
+def send_on(day: date, port: int, tmp_path: Path, readers: list[Subscriber], **extra: str) -> SendReport:
+    env = {"DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(port), "DIGEST_SMTP_SECURITY": "none",
+           "DIGEST_FROM": "Digest <digest@example.com>", "DIGEST_STATE_DB": str(tmp_path / "state.db"),
+           "DIGEST_SMTP_TIMEOUT": "2", "DIGEST_SMTP_CONNECTIONS": "1", "DIGEST_MAX_ITEMS": "0", **extra}
+    source = listing_for(tmp_path, day)
+    with Digest(load_settings(None, env), clock=lambda: at_seven(day)) as app:
+        return app.send(readers, source=str(source))
+
+
+def got(tmp_path: Path, email: str) -> set[str]:
+    with Store.open(tmp_path / "state.db") as store:
+        return store.sent_ids(email)
+
+
+def weekly_on_monday(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "state.db") as store:
+        store.save_preferences(WEEKLY, keywords=list(KEYWORDS), max_items=None, frequency="mon", status="active")
+
+
+def test_a_weekly_reader_gets_the_same_papers_as_a_daily_readers_week(faulty, faults, tmp_path):
+    readers = [Subscriber(DAILY, KEYWORDS), Subscriber(WEEKLY, KEYWORDS)]
+    weekly_on_monday(tmp_path)
+    send_on(MONDAY, faulty.port, tmp_path, readers)
+    after_monday = got(tmp_path, DAILY)
+    for offset in range(1, 8):  # Tuesday to the next Monday
+        send_on(MONDAY + timedelta(days=offset), faulty.port, tmp_path, readers)
+
+    week = got(tmp_path, DAILY) - after_monday
+    assert week == set().union(*(ids_of(MONDAY + timedelta(days=d)) for d in range(1, 8)))
+    assert got(tmp_path, WEEKLY) - after_monday == week
+    assert faults.to(DAILY) == 8 and faults.to(WEEKLY) == 2
+
+
+def test_a_weekly_readers_week_is_capped_by_their_max_items(faulty, faults, tmp_path):
+    weekly_on_monday(tmp_path)
+    readers = [Subscriber(WEEKLY, KEYWORDS, max_items=5)]
+    for offset in range(8):
+        send_on(MONDAY + timedelta(days=offset), faulty.port, tmp_path, readers)
+    assert faults.to(WEEKLY) == 2 and len(got(tmp_path, WEEKLY)) == 4 + 5  # Monday's 4, then the week's best 5
+
+
+@pytest.mark.parametrize("fault", ["452 4.2.2 mailbox full", "554 5.7.1 refused for now"])
+def test_a_reader_not_served_on_a_day_gets_that_days_papers_the_next_day(faulty, faults, tmp_path, fault):
+    readers = [Subscriber(DAILY, KEYWORDS), Subscriber(OTHER, KEYWORDS)]
+    send_on(MONDAY, faulty.port, tmp_path, readers)
+    faults.rcpt[OTHER] = fault
+    tuesday = send_on(MONDAY + timedelta(days=1), faulty.port, tmp_path, readers)
+    faults.rcpt.clear()
+    wednesday = send_on(MONDAY + timedelta(days=2), faulty.port, tmp_path, readers)
+
+    assert OTHER in tuesday.deferred or OTHER in tuesday.failed
+    assert OTHER in wednesday.sent
+    days = [MONDAY + timedelta(days=d) for d in range(3)]
+    assert got(tmp_path, OTHER) == set().union(*(ids_of(day) for day in days)) == got(tmp_path, DAILY)
+
+
+def test_a_catch_up_digest_says_which_days_it_covers(server, inbox, tmp_path):
+    readers = [Subscriber(DAILY, KEYWORDS)]
+    send_on(MONDAY, server.port, tmp_path, readers)
+    inbox.refuse.add(DAILY)
+    send_on(MONDAY + timedelta(days=1), server.port, tmp_path, readers)
+    inbox.refuse.clear()
+    send_on(MONDAY + timedelta(days=2), server.port, tmp_path, readers)
+
+    first, caught_up = inbox.to(DAILY)
+    assert "Papers from" not in first.get_body(("plain",)).get_content()
+    assert "4–5 Mar" in caught_up["Subject"]
+    assert "Papers from 4–5 Mar, since your last digest" in caught_up.get_body(("plain",)).get_content()
+    assert "Papers from 4–5 Mar" in caught_up.get_body(("html",)).get_content()
+
+
+def test_a_paused_reader_who_comes_back_gets_what_arrived_while_away(faulty, faults, tmp_path):
+    readers = [Subscriber(DAILY, KEYWORDS)]
+    send_on(MONDAY, faulty.port, tmp_path, readers)
+    with Store.open(tmp_path / "state.db") as store:
+        store.set_status(DAILY, "paused", by="web")
+    for offset in (1, 2, 3):
+        assert send_on(MONDAY + timedelta(days=offset), faulty.port, tmp_path, readers).skipped == {DAILY: "paused"}
+    with Store.open(tmp_path / "state.db") as store:
+        store.set_status(DAILY, "active", by="web")
+    back = send_on(MONDAY + timedelta(days=4), faulty.port, tmp_path, readers)
+
+    assert back.sent == [DAILY] and faults.to(DAILY) == 2
+    assert got(tmp_path, DAILY) == set().union(*(ids_of(MONDAY + timedelta(days=d)) for d in range(5)))
+
+
+def test_catching_up_reaches_back_at_most_the_catch_up_window(faulty, faults, tmp_path):
+    readers = [Subscriber(DAILY, KEYWORDS)]
+    send_on(MONDAY, faulty.port, tmp_path, readers)
+    faults.rcpt[DAILY] = "554 5.7.1 refused for now"
+    for offset in range(1, 6):
+        send_on(MONDAY + timedelta(days=offset), faulty.port, tmp_path, readers, DIGEST_CATCHUP_DAYS="2")
+    faults.rcpt.clear()
+    send_on(MONDAY + timedelta(days=6), faulty.port, tmp_path, readers, DIGEST_CATCHUP_DAYS="2")
+
+    later = got(tmp_path, DAILY) - ids_of(MONDAY)  # Sunday's digest: from Friday on (two whole days back)
+    assert later == set().union(*(ids_of(MONDAY + timedelta(days=d)) for d in (4, 5, 6)))
+
+
+def test_a_new_reader_gets_the_days_listing_not_the_kept_history(faulty, faults, tmp_path):
+    send_on(MONDAY, faulty.port, tmp_path, [Subscriber(DAILY, KEYWORDS)])
+    both = [Subscriber(DAILY, KEYWORDS), Subscriber(OTHER, KEYWORDS)]
+    send_on(MONDAY + timedelta(days=1), faulty.port, tmp_path, both)
+    assert got(tmp_path, OTHER) == ids_of(MONDAY + timedelta(days=1))
+
+
+def test_a_new_reader_whose_first_digest_failed_catches_up_from_that_day(faulty, faults, tmp_path):
+    faults.rcpt[OTHER] = "554 5.7.1 refused for now"
+    send_on(MONDAY, faulty.port, tmp_path, [Subscriber(OTHER, KEYWORDS)])
+    faults.rcpt.clear()
+    send_on(MONDAY + timedelta(days=1), faulty.port, tmp_path, [Subscriber(OTHER, KEYWORDS)])
+    assert got(tmp_path, OTHER) == ids_of(MONDAY) | ids_of(MONDAY + timedelta(days=1))
+
+
+def test_a_dry_run_shows_the_catch_up_and_records_nothing(faulty, faults, tmp_path):
+    readers = [Subscriber(DAILY, KEYWORDS)]
+    send_on(MONDAY, faulty.port, tmp_path, readers)
+    faults.rcpt[DAILY] = "554 5.7.1 refused for now"
+    send_on(MONDAY + timedelta(days=1), faulty.port, tmp_path, readers)
+    env = {"DIGEST_FROM": "Digest <digest@example.com>", "DIGEST_STATE_DB": str(tmp_path / "state.db"),
+           "DIGEST_MAX_ITEMS": "0"}
+    wednesday = MONDAY + timedelta(days=2)
+    source = listing_for(tmp_path, wednesday)
+    with Digest(load_settings(None, env), clock=lambda: at_seven(wednesday)) as app:
+        report = app.send(readers, source=str(source), dry_run=True, outbox=tmp_path / "out")
+    [written] = report.written
+    text = written.read_text()
+    assert "Papers from 4–5 Mar" in text or "4=E2=80=935 Mar" in text
+    with Store.open(tmp_path / "state.db") as store:
+        assert store.sent_ids(DAILY) == ids_of(MONDAY)
+        assert store.catchup_marks([DAILY])[DAILY][0] == int(at_seven(MONDAY))
+
+
+def test_the_store_keeps_a_papers_first_arrival_and_forgets_after_the_window(tmp_path):
+    from digest.model import make_paper
+
+    paper = make_paper("Graph study", "A graph neural network.", id="2403.00001")
+    with Store.open(tmp_path / "state.db") as store:
+        store.remember_listing([paper], now=1_000_000, keep_days=3)
+        store.remember_listing([paper], now=1_000_000 + 86_400, keep_days=3)
+        assert store.arrived_since(0) == [(paper, 1_000_000)]
+        store.remember_listing([], now=1_000_000 + 5 * 86_400, keep_days=3)
+        assert store.arrived_since(0) == []
