@@ -11,7 +11,7 @@ from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 
 from . import sources
 from .keywords import parse_profile
@@ -25,6 +25,7 @@ from .library import fill_from, load_library
 from .rank import Index, Pick, Selection, rank_many
 from .render import Renderer, Rendered, describe_listing
 from .sending import PRODUCER_MIN, Outgoing, SendReport, send_digests
+from .sending.catchup import Plan, candidates
 from .settings import Settings
 from .tokens import ReaderLinks, links_for
 
@@ -178,7 +179,7 @@ class Digest:
         self,
         listing: Listing,
         readers: Sequence[Subscriber],
-        sent: Mapping[str, set[str]] | None = None,
+        sent: Mapping[str, Collection[str]] | None = None,
         limit: int | None = None,
     ) -> list[tuple[Subscriber, list[Pick]]]:
         """Index the listing once and rank it for every enabled reader."""
@@ -276,6 +277,19 @@ class Digest:
         except OSError as err:
             raise OutputError.writing(path, err, "choose another folder with --outbox DIR") from err
         return path
+
+    def candidates(self, listing: Listing, readers: Sequence[Subscriber]) -> Plan:
+        """What a send would rank for these readers: the listing with their catch-up, minus what they got.
+
+        ``digest rank`` and the preview use it, so they show what the send would send.
+        """
+        if not self.settings.state_db.exists():
+            return Plan(listing, {}, {}, [], [], self.settings.zone)
+        from .store import Store
+
+        with Store.open(self.settings.state_db) as store:
+            return candidates(store, listing, readers, now=self.clock(), window_days=self.settings.catchup_days,
+                              zone=self.settings.zone, few=len(readers) <= 16)
 
     def sent_ids(self, readers: Sequence[Subscriber], papers: Sequence[Paper]) -> Mapping[str, set[str]]:
         """Which of these papers each reader already got (the send's own query), if there is a store yet."""

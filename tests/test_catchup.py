@@ -190,3 +190,24 @@ def test_the_store_keeps_a_papers_first_arrival_and_forgets_after_the_window(tmp
         assert store.arrived_since(0) == [(paper, 1_000_000)]
         store.remember_listing([], now=1_000_000 + 5 * 86_400, keep_days=3)
         assert store.arrived_since(0) == []
+
+
+def test_rank_and_the_preview_show_the_catch_up_the_send_would_send(faulty, faults, tmp_path):
+    from digest.web.preview import Preview
+
+    readers = [Subscriber(DAILY, KEYWORDS)]
+    send_on(MONDAY, faulty.port, tmp_path, readers)
+    faults.rcpt[DAILY] = "554 5.7.1 refused for now"
+    send_on(MONDAY + timedelta(days=1), faulty.port, tmp_path, readers)
+    wednesday = MONDAY + timedelta(days=2)
+    env = {"DIGEST_FROM": "Digest <digest@example.com>", "DIGEST_STATE_DB": str(tmp_path / "state.db"),
+           "DIGEST_MAX_ITEMS": "0"}
+    with Digest(load_settings(None, env), clock=lambda: at_seven(wednesday)) as app:
+        listing = app.load_listing(str(listing_for(tmp_path, wednesday)))
+        plan = app.candidates(listing, readers)
+        [(_, picks)] = app.rank_readers(plan.listing, readers, plan)
+        preview = Preview(app, readers[0], str(listing_for(tmp_path, wednesday)))
+        subject = preview.rendered().subject
+    expected = ids_of(MONDAY + timedelta(days=1)) | ids_of(wednesday)
+    assert {pick.paper.id for pick in picks} == expected
+    assert {pick.paper.id for pick in preview.picks} == expected and subject.startswith("4–5 Mar")

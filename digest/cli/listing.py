@@ -74,7 +74,8 @@ def run_rank(args: argparse.Namespace) -> int:
     with make_digest(settings) as app:
         listing = app.load_listing(args.source, offline=args.offline)
         _warn(listing)
-        results = app.rank_readers(listing, readers, app.sent_ids(readers, listing.papers), limit=args.limit)
+        plan = app.candidates(listing, readers)
+        results = app.rank_readers(plan.listing, readers, plan, limit=args.limit)
     for reader, picks in results:
         if args.json:
             print_picks_json(reader, picks)

@@ -84,10 +84,8 @@ def send_digests(app: "Digest", readers: Sequence[Subscriber], *, source: str | 
         todo = due_today(app, store, wanted, force, report)
         if mailer is not None:
             store.mark_due((reader.email for reader in todo), app.clock())
-        candidates = catchup.plan(store, listing, todo, now=app.clock(), window_days=app.settings.catchup_days,
-                                  zone=app.settings.zone)
-        if not force:
-            candidates.sent = store.sent_among(paper.id for paper in candidates.listing.papers)
+        candidates = catchup.candidates(store, listing, todo, now=app.clock(), window_days=app.settings.catchup_days,
+                                        zone=app.settings.zone, ledger=not force)
         if mailer is None:
             _write_all(app, candidates.listing, todo, candidates, outbox, report, progress, store)
             return report

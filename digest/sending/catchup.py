@@ -30,6 +30,8 @@ DAY = 86_400
 class CatchupStore(Protocol):
     """What the plan asks of the store (``digest.store.Store`` is one)."""
 
+    def sent_among(self, paper_ids: Iterable[str], emails: Iterable[str] | None = None) -> Mapping[str, set[str]]: ...
+
     def catchup_marks(self, emails: Sequence[str] | None = None) -> dict[str, tuple[int | None, int | None]]: ...
 
     def arrived_since(self, since: float, leave_out: Iterable[str] = ()) -> list[tuple[Paper, int]]: ...
@@ -119,3 +121,16 @@ def plan(store: CatchupStore, listing: Listing, readers: Sequence[Subscriber], *
         kept = store.arrived_since(min(since.values()), leave_out={p.id for p in listing.papers})
     combined = replace(listing, papers=[*listing.papers, *(paper for paper, _ in kept)]) if kept else listing
     return Plan(combined, {}, since, [at for _, at in kept], [paper.id for paper, _ in kept], zone)
+
+
+def candidates(store: CatchupStore, listing: Listing, readers: Sequence[Subscriber], *, now: float,
+               window_days: int, zone: tzinfo, ledger: bool = True, few: bool = False) -> Plan:
+    """``plan``, with what each reader already got among its papers (``ledger``: False for ``--force``).
+
+    ``few``: ask the ledger about these readers only (a preview, ``rank --subscriber``).
+    """
+    found = plan(store, listing, readers, now=now, window_days=window_days, zone=zone)
+    if ledger:
+        ids = (paper.id for paper in found.listing.papers)
+        found.sent = store.sent_among(ids, [r.email for r in readers] if few else None)
+    return found

@@ -27,8 +27,9 @@ class Preview:
     def __init__(self, app: Digest, reader: Subscriber, source: str | None = None, offline: bool = False) -> None:
         self.app = app
         self.reader = reader = with_own_changes(app, reader)
-        self.listing = app.load_listing(source, offline=offline)
-        sent = app.sent_ids([reader], self.listing.papers).get(reader.email.lower(), set())
+        plan = app.candidates(app.load_listing(source, offline=offline), [reader])
+        self.listing, self.since = plan.listing, plan.covers(reader.email)
+        sent = plan.get(reader.email.lower(), frozenset())
         index = app.make_index(self.listing.papers)
         examples = app.examples_for_readers([reader], self.listing.papers)[0]
         self.picks, self.total = picks_and_total(app, index, reader, sent, examples)
@@ -37,7 +38,7 @@ class Preview:
     def rendered(self) -> Rendered:
         with self.lock:
             self.app.renderer.reload_if_changed()
-            return self.app.render(self.reader, self.picks, listing=self.listing, total=self.total)
+            return self.app.render(self.reader, self.picks, listing=self.listing, total=self.total, since=self.since)
 
     def message(self) -> bytes:
         rendered = self.rendered()
