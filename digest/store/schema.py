@@ -134,6 +134,11 @@ MIGRATIONS = [
     ALTER TABLE runs ADD COLUMN deferred INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE runs ADD COLUMN left_over INTEGER NOT NULL DEFAULT 0;
     """,
+    # which process runs each send (host and pid): digest status tells a run that died from one still running
+    """
+    ALTER TABLE runs ADD COLUMN host TEXT;
+    ALTER TABLE runs ADD COLUMN pid INTEGER;
+    """,
 ]
 
 
