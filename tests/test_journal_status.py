@@ -71,7 +71,7 @@ def test_the_last_runs_deferred_and_failed_readers_are_named_by_address(faulty, 
 
     out = status(run_cli, monkeypatch, tmp_path, faulty.port)
 
-    assert "last run's refused readers (2; the next run retries them):" in out
+    assert "refused in the last run: 2 readers (the next run retries them)\n" in out
     assert f"  deferred: {BOB}: 452 4.2.2 over quota\n" in out
     assert f"  failed: {CAROL}: 554 5.7.1 refused\n" in out
-    assert ADA not in out.partition("refused readers")[2]
+    assert ADA not in out.partition("refused in the last run")[2]

@@ -239,13 +239,13 @@ def _show_history(settings: Settings) -> None:
         print(f"history: {plural(counts['messages'], 'message')} to {plural(counts['readers'], 'reader')}, "
               f"{plural(counts['papers'], 'paper')} seen")
         runs = store.last_runs()
+        if runs:
+            _show_refused(store, runs[0])
         print("last runs:" if runs else "no runs yet")
         running = send_running(settings.state_db)
         for newer, run in zip([None, *runs], runs):
             print("  " + run_line(store, run, newer.started if newer else None, settings.zone,
                                   unfinished=_unfinished(run, running)))
-        if runs:
-            _show_refused(store, runs[0])
 
 
 def _unfinished(run: Run, running: bool) -> str:
@@ -264,7 +264,7 @@ def _show_refused(store: Store, run: Run, limit: int = 20) -> None:
     refused = store.refused_during(run)
     if not refused:
         return
-    print(f"last run's refused readers ({len(refused)}; the next run retries them):")
+    print(f"refused in the last run: {plural(len(refused), 'reader')} (the next run retries them)")
     for email, error in refused[:limit]:
         kind = "deferred" if error.endswith(DEFERRED_NOTE) else "failed"
         print(f"  {kind}: {clean(email)}: {clean(error.removesuffix(DEFERRED_NOTE))}")
