@@ -158,7 +158,7 @@ class Recorder:
                              f"since are kept in {self.journal.path} and recorded before the next send") from self.broken
 
     def _lost(self) -> str:
-        """``3 readers whose digest the server accepted were recorded nowhere and get it again ...``: exact."""
+        """``3 readers whose digest the server accepted could be recorded nowhere ...``: the exact count, named."""
         count, names = len(self.unrecorded), ", ".join(self.unrecorded[:NAMED])
         more = f" and {count - NAMED} more" if count > NAMED else ""
         if not count:
