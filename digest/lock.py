@@ -167,3 +167,35 @@ class SendLocks:
 
 def send_lock(state_db: Path, shard: Shard | None = None, wait: float = 600.0) -> SendLocks:
     return SendLocks(state_db, shard, wait)
+
+
+def send_running(state_db: Path) -> bool:
+    """Whether some send (of the whole list or a shard) holds the lock beside ``state_db`` now.
+
+    Asks for the lock alone without waiting and lets go at once: refused means a
+    send holds it. Creates nothing (``digest status`` only looks).
+    """
+    try:
+        fd = os.open(state_db.with_name(state_db.name + ".lock"), os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)  # also lets go of the lock if it was granted
+    return False
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this machine."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

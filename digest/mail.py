@@ -7,13 +7,16 @@ Each message is one SMTP transaction (MAIL, RCPT, DATA) driven step by step, so
 the mailer knows whether the whole message, final "." included, reached the
 server. What happens to a failure depends on that point:
 
-- before the end of the message (dropped connection, 421, a 4xx to MAIL or
-  DATA): nothing can have been queued; reconnect and retry, with backoff;
-- a 4xx to RCPT (mailbox full, greylisting): retried, then that reader is
-  *deferred* (recorded, retried next run) and the batch goes on;
-- a 5xx to RCPT or after the message: that reader *failed*, the batch goes on;
-  the same 5xx for the first readers in a row (nobody accepted yet) is a
-  problem of the account, not of the readers: the run stops with one error;
+- before the end of the message (dropped connection, 421, a 4xx to MAIL):
+  nothing can have been queued; reconnect and retry, with backoff;
+- a 4xx to RCPT, to DATA or to the final "." (mailbox full, over quota,
+  greylisting, content greylisting): retried, then that reader is *deferred*
+  (recorded, retried next run) and the batch goes on;
+- a 5xx to RCPT, to DATA or after the message: that reader *failed*, the batch
+  goes on;
+- the same refusal (4xx or 5xx) for the first readers in a row (nobody accepted
+  yet) is a problem of the server or the account, not of the readers: the run
+  stops with one error;
 - a 5xx to MAIL (or 530 anywhere): the sender or the login is wrong; the run stops;
 - after the end of the message, no reply (connection dropped, timeout): the
   server may have queued it. That is *uncertain*, never resent in this run.
@@ -37,7 +40,7 @@ from .settings import Settings
 log = logging.getLogger("digest.mail")
 RETRIES = 4
 BACKOFF = (0.5, 2.0, 5.0, 10.0)
-SAME_FAILURE_STOPS = 3  # the same 5xx for this many readers in a row, before any success, stops the run
+SAME_FAILURE_STOPS = 3  # the same refusal for this many readers in a row, before any success, stops the run
 NEEDS_LOGIN = ("the SMTP server requires a login ({reply}): set DIGEST_SMTP_USER and DIGEST_SMTP_PASSWORD "
                "(with DIGEST_SMTP_SECURITY=starttls or ssl)")
 FIXES = {
@@ -46,6 +49,7 @@ FIXES = {
 }
 
 SENT, FAILED, DEFERRED, UNCERTAIN = "sent", "failed", "deferred", "uncertain"
+DEFERRED_NOTE = " (deferred to the next run)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,14 +81,14 @@ class Tally:
 
     def __init__(self) -> None:
         self.accepted = 0
-        self.streak: tuple[int, int] = (0, 0)  # (5xx code, readers in a row refused with it)
+        self.streak: tuple[int, int] = (0, 0)  # (reply code, readers in a row refused or deferred with it)
         self.connected = False  # some connection of this run got through: later refusals are worth retrying
         self.lock = threading.Lock()
 
     def count(self, delivery: Delivery) -> int:
-        """Count one answer; returns how many readers in a row (nobody accepted yet) got this same 5xx."""
+        """Count one answer; returns how many readers in a row (nobody accepted yet) got this same refusal."""
         with self.lock:
-            if delivery.status != FAILED:
+            if delivery.status not in (FAILED, DEFERRED):
                 self.accepted += delivery.ok
                 self.streak = (0, 0)
                 return 0
@@ -187,11 +191,11 @@ class Mailer:
                     self.close()
                 if retry.recipient and attempt == RETRIES:
                     log.warning("deferring %s to the next run: %s", recipient, error)
-                    return Delivery(DEFERRED, f"{error} (deferred to the next run)")
+                    return self._count(Delivery(DEFERRED, error + DEFERRED_NOTE))
             if attempt < RETRIES:
                 log.info("retrying %s after: %s", recipient, error)
                 self.sleep(BACKOFF[min(attempt, len(BACKOFF) - 1)])
-        raise MailError(f"cannot deliver to the SMTP server {self.where}: {error}; "
+        raise MailError(f"cannot deliver to the SMTP server {self.where}: {error} (while sending to {recipient}); "
                         "check DIGEST_SMTP_HOST or try again later")
 
     def _reconnect(self) -> None:
@@ -263,13 +267,18 @@ class Mailer:
         return self._refused(smtp, code, text)
 
     def _refused(self, smtp: smtplib.SMTP, code: int, text: bytes) -> Delivery:
-        """A clear refusal of DATA or of the message: nothing was queued."""
+        """A clear refusal of DATA or of the message: nothing was queued.
+
+        With one recipient per transaction, a 4xx here (over quota, content
+        greylisting) is about this reader, as a 4xx to RCPT is: retried, then
+        deferred; only a 421 (the server closing) is about the connection.
+        """
         reply = f"{code} {_text(text)}"
         if code == 530:
             raise AuthError(NEEDS_LOGIN.format(reply=reply))
         if code < 500:
             self._reset(smtp)
-            raise _Retry(reply, reconnect=code == 421)
+            raise _Retry(reply, reconnect=code == 421, recipient=code != 421)
         return Delivery(FAILED, reply)
 
     def _reset(self, smtp: smtplib.SMTP) -> None:
@@ -281,11 +290,16 @@ class Mailer:
     def _count(self, delivery: Delivery) -> Delivery:
         """Stop the run when every reader so far was refused with the same 5xx: that is the account."""
         same = self.tally.count(delivery)
-        if same >= SAME_FAILURE_STOPS:
-            code = int(delivery.error[:3])
-            raise MailError(f"the SMTP server refused the first {same} messages with {delivery.error}; "
-                            + FIXES.get(code, "check DIGEST_FROM and what the server allows this account to send"))
-        return delivery
+        if same < SAME_FAILURE_STOPS:
+            return delivery
+        code = int(delivery.error[:3])
+        reply = delivery.error.removesuffix(DEFERRED_NOTE)
+        if code < 500:
+            raise MailError(f"the SMTP server {self.where} turned away the first {same} messages with {reply}: "
+                            "a problem of the server or the account, not of the readers; try again later, "
+                            "or ask the mail provider")
+        raise MailError(f"the SMTP server refused the first {same} messages with {reply}; "
+                        + FIXES.get(code, "check DIGEST_FROM and what the server allows this account to send"))
 
     def close(self) -> None:
         if self.smtp is not None:

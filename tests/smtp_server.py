@@ -85,6 +85,9 @@ class Faults:
     rcpt: dict[str, str] = field(default_factory=dict)  # address -> its reply to RCPT
     after_dot: list[str] = field(default_factory=list)  # next messages: "drop", "silence" or a reply
     after_dot_always: str = ""  # the reply to every message, after ``after_dot`` is used up
+    data: dict[str, str] = field(default_factory=dict)  # address -> its reply to DATA instead of 354
+    after_dot_for: dict[str, str] = field(default_factory=dict)  # address -> the reply to its every message
+    on_received: list = field(default_factory=list)  # (count, callback): called once the server queued that many
     connections: int = 0
     open_now: int = 0
     most_open: int = 0  # the most connections open at once
@@ -159,6 +162,10 @@ class FaultyServer:
                 recipients += [address] if reply.startswith("250") else []
                 await _say(writer, reply)
             elif verb == b"DATA":
+                refusal = next((self.faults.data[r] for r in recipients if r in self.faults.data), "")
+                if refusal:
+                    await _say(writer, refusal)
+                    continue
                 await _say(writer, "354 go ahead")
                 if not await self._message(reader, writer, recipients):
                     return
@@ -171,15 +178,26 @@ class FaultyServer:
     async def _message(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, recipients: list[str]) -> bool:
         data = await reader.readuntil(b"\r\n.\r\n")
         faults = self.faults
-        action = faults.after_dot.pop(0) if faults.after_dot else faults.after_dot_always or "250 OK"
+        action = next((faults.after_dot_for[r] for r in recipients if r in faults.after_dot_for), "")
+        if not action:
+            action = faults.after_dot.pop(0) if faults.after_dot else faults.after_dot_always or "250 OK"
         if action in ("drop", "silence") or action.startswith("250"):
             faults.received.extend((recipient, data) for recipient in recipients)
+            self._when_received()
         if action == "drop":
             return False
         if action == "silence":
             await asyncio.sleep(3600)
         await _say(writer, action)
         return True
+
+
+    def _when_received(self) -> None:
+        """Run the callbacks due at this many queued messages (before the 250 goes out)."""
+        due = [entry for entry in self.faults.on_received if len(self.faults.received) >= entry[0]]
+        for entry in due:
+            self.faults.on_received.remove(entry)
+            entry[1]()
 
 
 async def _say(writer: asyncio.StreamWriter, reply: str) -> None:

@@ -104,8 +104,8 @@ def test_a_run_killed_midway_shows_what_it_recorded_before_it_ended(faulty, faul
 
     [line] = status_runs(run_cli)
 
-    assert "sent 3, failed 0 recorded so far (unfinished: interrupted, or still running)" in line
-    assert "unfinished" in line
+    assert "sent 3, failed 0 recorded so far (failed: it ended without recording its end" in line
+    assert "still running" not in line, "no send holds the lock: the run is not running (issue #17)"
 
 
 def test_readers_who_already_had_todays_digest_are_not_nothing_new(faulty, faults, tmp_path, monkeypatch, run_cli):

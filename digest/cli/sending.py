@@ -7,6 +7,7 @@ import contextlib
 import functools
 import logging
 import signal
+import socket
 import sys
 import threading
 from collections.abc import Iterator, Sequence
@@ -18,7 +19,8 @@ from zoneinfo import ZoneInfo
 from ..app import Digest, SendReport, check_sendable, make_digest
 from ..errors import DigestError
 from ..errors import ConfigError, StoreError
-from ..lock import Shard
+from ..lock import Shard, process_alive, send_running
+from ..mail import DEFERRED_NOTE
 from ..model import Subscriber
 from ..subscribers import subscribers_from_settings
 from ..settings import Settings
@@ -237,12 +239,40 @@ def _show_history(settings: Settings) -> None:
         print(f"history: {plural(counts['messages'], 'message')} to {plural(counts['readers'], 'reader')}, "
               f"{plural(counts['papers'], 'paper')} seen")
         runs = store.last_runs()
+        if runs:
+            _show_refused(store, runs[0])
         print("last runs:" if runs else "no runs yet")
+        running = send_running(settings.state_db)
         for newer, run in zip([None, *runs], runs):
-            print("  " + run_line(store, run, newer.started if newer else None, settings.zone))
+            print("  " + run_line(store, run, newer.started if newer else None, settings.zone,
+                                  unfinished=_unfinished(run, running)))
 
 
-def run_line(store: Store, run: Run, next_started: str | None, zone: ZoneInfo) -> str:
+def _unfinished(run: Run, running: bool) -> str:
+    """What became of a run that never wrote its end: still running, or failed (killed, a store that could not
+    record), told from its process and the send lock; ``running``: some send holds the lock now."""
+    died = "failed: it ended without recording its end (killed, or the database could not be written)"
+    if run.pid is None:  # a run from before digest kept its process id
+        return "unfinished: interrupted, or still running" if running else died
+    if run.host != socket.gethostname():
+        return f"unfinished: started on {clean(run.host or '?')}; interrupted, or still running there"
+    return "still running" if running and process_alive(run.pid) else died
+
+
+def _show_refused(store: Store, run: Run, limit: int = 20) -> None:
+    """The last run's deferred and failed readers, by address: who waits for the next run, and why."""
+    refused = store.refused_during(run)
+    if not refused:
+        return
+    print(f"refused in the last run: {plural(len(refused), 'reader')} (the next run retries them)")
+    for email, error in refused[:limit]:
+        kind = "deferred" if error.endswith(DEFERRED_NOTE) else "failed"
+        print(f"  {kind}: {clean(email)}: {clean(error.removesuffix(DEFERRED_NOTE))}")
+    if len(refused) > limit:
+        print(f"  and {len(refused) - limit} more")
+
+
+def run_line(store: Store, run: Run, next_started: str | None, zone: ZoneInfo, unfinished: str = "") -> str:
     """``2026-11-23 07:00 CET  scheduled  sent 38, nothing new 2, failed 0``, and what else happened."""
     started = datetime.fromisoformat(run.started).astimezone(zone)
     if run.finished:
@@ -253,7 +283,7 @@ def run_line(store: Store, run: Run, next_started: str | None, zone: ZoneInfo) -
         counts = f"sent {sent}, failed {failed} recorded so far"
     extras = [f"deferred {run.deferred}"] if run.deferred else []
     extras += [f"already had today's {run.already}"] if run.already else []
-    state = " (unfinished: interrupted, or still running)" if not run.finished else ""
+    state = f" ({unfinished or 'unfinished: interrupted, or still running'})" if not run.finished else ""
     if run.left_over:
         state = f" (stopped early: {run.left_over} left for the next run)"
     state = f" (stopped: {clean(run.error)})" if run.error else state

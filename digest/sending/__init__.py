@@ -39,7 +39,7 @@ from ..store.journal import Journal
 from . import catchup
 from .deliver import Outgoing, Pace, SendQueue
 from .produce import PRODUCER_MIN, Skipped, produce
-from .record import Recorder
+from .record import Recording
 from .report import SendReport
 
 if TYPE_CHECKING:
@@ -181,8 +181,8 @@ class Session:
                  progress: Progress | None) -> None:
         self.app, self.store, self.report, self.lock, self.progress = app, store, report, lock, progress
         self.outgoing = pool(app.settings, mailer, halt=app.stopping)
-        self.recorder = Recorder(store, Journal.beside(app.settings.state_db), report,
-                                 keep_days=app.settings.archive_days)
+        self.recorder = Recording(app.settings.state_db, self.outgoing, Journal.beside(app.settings.state_db),
+                                  report, keep_days=app.settings.archive_days, clock=app.clock)
 
     def run(self, listing: Listing, todo: list[Subscriber], sent: Any, slot: str | None) -> None:
         self.store.record_seen(listing.papers)
@@ -198,8 +198,7 @@ class Session:
             self.outgoing.close()  # the messages in hand finish; the queue waits unless stopped
             if self.app.stopping.is_set():
                 self.report.stopped += self.outgoing.dropped
-            self.recorder.record(list(self.outgoing.finished()))
-            self.recorder.flush()  # the last batch
+            self.recorder.close()  # the last answers are recorded (or journaled) before the run's end
             error = error or _text(self.outgoing.error) or _text(self.recorder.broken)
             self._finish(run_id, error)
         self.outgoing.raise_error()
@@ -221,13 +220,14 @@ class Session:
                     self.progress(number, len(todo))
 
     def _hand_over(self, item: Outgoing) -> bool:
-        """Queue one message and record what was answered; False: stop (server gone, store broken)."""
+        """Queue one message (the recording thread records the answers); False: stop (server gone, store broken).
+
+        A broken store halts the queue from the recording thread itself: nothing
+        more goes out that could not be recorded, whatever this thread is doing.
+        """
         self.outgoing.submit(item)
-        self.recorder.record(list(self.outgoing.finished()))
-        if self.recorder.broken is not None:
-            self.outgoing.stop()  # nothing more goes out that could not be recorded
-            return False
-        return self.outgoing.error is None
+        self.recorder.start()  # after the first message: the producer has forked by now
+        return self.recorder.broken is None and self.outgoing.error is None
 
     def _finish(self, run_id: int, error: str | None) -> None:
         report = self.report

@@ -1,4 +1,4 @@
-"""Deliver: sender threads talk SMTP while the caller's thread builds and records.
+"""Deliver: sender threads talk SMTP while the caller's thread builds and another records.
 
 SMTP is mostly waiting for the server's reply; sender threads (the wait releases
 the GIL) let rendering and building overlap it. Each thread has its own
@@ -6,8 +6,9 @@ connection (``DIGEST_SMTP_CONNECTIONS``, one ``Mailer`` each, all with the same
 security, login and retry rules) and takes the next message from one queue fed
 by the one producer; ``DIGEST_SMTP_RATE`` paces them together. A message whose
 connection drops before the end of DATA is retried (on a new connection) by the
-thread that holds it; the others go on. Results come back to the caller's
-thread, which records them: a message counts as sent only after the server
+thread that holds it; the others go on. Results go to the recording
+thread (``record.Recording``), which records them within ``LINGER`` seconds
+whatever the builder is doing: a message counts as sent only after the server
 accepted it. A fatal error (server gone after the retries, refused login) stops
 the queue once: the messages in hand finish, the ones behind are neither sent
 nor recorded, so the next run sends them.
@@ -122,6 +123,14 @@ class SendQueue:
                 yield self._done.get_nowait()
             except queue.Empty:
                 return
+
+    def answered(self, timeout: float) -> list[tuple[Outgoing, Delivery]]:
+        """Wait up to ``timeout`` seconds for an answer, then take every answer there is."""
+        try:
+            first = self._done.get(timeout=timeout) if timeout > 0 else self._done.get_nowait()
+        except queue.Empty:
+            return []
+        return [first, *self.finished()]
 
     def stop(self) -> int:
         """Hand nothing more to the server (the messages in hand finish); returns how many were dropped."""

@@ -8,10 +8,18 @@ next send replays it into the database before it sends anything, then removes
 it; replaying twice is harmless (deliveries are keyed by Message-ID). A line
 torn by a crash is skipped: its message was never confirmed as recorded, so at
 worst that reader gets it again.
+
+Shards of a list share the journal, so every change to it (an append, a
+replay from reading to removing, the writability check) holds an ``flock`` on
+the file and makes sure it is still the file at ``path``: a shard that waited
+while another replayed and removed the journal appends to a new one, never to
+the removed one. A failed append is cut back to where it began, so a partial
+line never swallows the next one.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import os
@@ -52,25 +60,44 @@ class Journal:
         if not data:
             return
         try:
-            created = not self.path.exists()
-            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            fd = self._open_locked(create=True)
+            assert fd is not None
             try:
-                os.write(fd, data)
-                os.fsync(fd)
+                _append(fd, data, self.path.parent)
             finally:
                 os.close(fd)
-            if created:
-                _fsync_dir(self.path.parent)
         except OSError as err:
             raise StoreError(f"cannot write the delivery journal {self.path} ({err.strerror or err})") from err
+
+    def _open_locked(self, *, create: bool) -> int | None:
+        """The journal, opened and flocked, and still the file at ``path``; None if there is none (``create`` off)."""
+        flags = os.O_RDWR | os.O_APPEND | os.O_CLOEXEC | (os.O_CREAT if create else 0)
+        while True:
+            try:
+                fd = os.open(self.path, flags, 0o600)
+            except FileNotFoundError:
+                if create:
+                    raise
+                return None
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                if _same_file(fd, self.path):
+                    return fd
+            except BaseException:
+                os.close(fd)
+                raise
+            os.close(fd)  # removed by a replay while we waited: open the new one
 
     def check_writable(self) -> None:
         """Before a send: if the database fails mid-run, the journal must be able to take over."""
         try:
-            existed = self.path.exists()
-            os.close(os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC, 0o600))
-            if not existed:
-                self.path.unlink()
+            fd = self._open_locked(create=True)
+            assert fd is not None
+            try:
+                if os.fstat(fd).st_size == 0:
+                    self.path.unlink()  # under the lock: nobody appended to it meanwhile
+            finally:
+                os.close(fd)
         except OSError as err:
             raise StoreError(f"refusing to send: the delivery journal {self.path} cannot be written "
                              f"({err.strerror or err}); make the folder of DIGEST_STATE_DB writable") from err
@@ -87,12 +114,22 @@ class Journal:
         return [entry for entry in map(_parse, lines) if entry is not None]
 
     def replay(self, store: Any) -> int:
-        """Record the pending entries in ``store`` (one transaction each kind), then remove the journal."""
-        entries = self.pending()
-        if entries:
-            record_entries(store, entries)
-            log.warning("recorded %d deliveries from %s", len(entries), self.path)
-        self.clear()
+        """Record the pending entries in ``store``, then remove the journal; no other process appends meanwhile."""
+        try:
+            fd = self._open_locked(create=False)
+        except OSError as err:
+            raise StoreError(f"cannot read the delivery journal {self.path} ({err.strerror or err}); "
+                             "make it readable, or move it away (its deliveries may then be sent again)") from err
+        if fd is None:
+            return 0
+        try:
+            entries = self.pending()
+            if entries:
+                record_entries(store, entries)
+                log.warning("recorded %d deliveries from %s", len(entries), self.path)
+            self.clear()
+        finally:
+            os.close(fd)  # lets a waiting append go on, into a new file
         return len(entries)
 
     def clear(self) -> None:
@@ -118,6 +155,33 @@ def _parse(line: bytes) -> Entry | None:
         return Entry(**json.loads(line))
     except (ValueError, TypeError):
         return None
+
+
+def _append(fd: int, data: bytes, folder: Path) -> None:
+    """Append all of ``data`` after a whole line and fsync; on failure, cut the file back to where it was."""
+    size = os.fstat(fd).st_size
+    if size and os.pread(fd, 1, size - 1) != b"\n":
+        data = b"\n" + data  # a line torn by a crash: end it, so it does not swallow ours
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]  # a write may be short (a file size limit, a full disk)
+        os.fsync(fd)
+    except OSError:
+        try:
+            os.ftruncate(fd, size)
+        except OSError:
+            pass
+        raise
+    if size == 0:
+        _fsync_dir(folder)  # a new file: its name must survive a crash too
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    try:
+        return os.path.samestat(os.fstat(fd), os.stat(path))
+    except FileNotFoundError:
+        return False
 
 
 def _fsync_dir(folder: Path) -> None:

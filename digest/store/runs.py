@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import socket
 from dataclasses import dataclass
 from datetime import datetime
 
 from .schema import Connection, utcnow
 
 RUN_COLUMNS = ("id, started, finished, run_date, sent, nothing_new, failed, note, slot, error, "
-               "started_by, already, deferred, left_over")
+               "started_by, already, deferred, left_over, host, pid")
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +29,8 @@ class Run:
     already: int = 0  # readers who already had the day's digest
     deferred: int = 0
     left_over: int = 0  # readers a stop signal left for the next run
+    host: str | None = None  # where the send ran, and its process id; None: an older run
+    pid: int | None = None
 
     @property
     def kind(self) -> str:
@@ -50,8 +54,10 @@ class Runs(Connection):
         """``slot`` names the scheduled time a daemon run serves (see ``slot_done``)."""
         with self.transaction():
             cursor = self.db.execute(
-                "INSERT INTO runs (started, run_date, slot, started_by) VALUES (:now, :day, :slot, :by)",
-                {"now": utcnow(), "day": run_date, "slot": slot, "by": "scheduled" if slot else started_by},
+                "INSERT INTO runs (started, run_date, slot, started_by, host, pid) "
+                "VALUES (:now, :day, :slot, :by, :host, :pid)",
+                {"now": utcnow(), "day": run_date, "slot": slot, "by": "scheduled" if slot else started_by,
+                 "host": socket.gethostname(), "pid": os.getpid()},
             )
         return int(cursor.lastrowid or 0)
 
@@ -94,3 +100,14 @@ class Runs(Connection):
             "FROM messages WHERE created >= :since AND created < :end", {"since": since, "end": end},
         ).fetchone()
         return int(row[0] or 0), int(row[1] or 0)
+
+    def refused_during(self, run: Run, until: str | None = None) -> list[tuple[str, str]]:
+        """(address, error) of the messages refused (failed or deferred) from the run's start to ``until``."""
+        since = int(datetime.fromisoformat(run.started).timestamp())
+        end = int(datetime.fromisoformat(until).timestamp()) if until else 2**62
+        rows = self.db.execute(
+            "SELECT a.email, coalesce(m.error, '') FROM messages AS m JOIN addresses AS a ON a.id = m.reader "
+            "WHERE m.created >= :since AND m.created < :end AND m.status != 'sent' ORDER BY m.created, m.id",
+            {"since": since, "end": end},
+        )
+        return [(row[0], row[1]) for row in rows]

@@ -145,6 +145,11 @@ MIGRATIONS = [
         SELECT reader, max(created) FROM messages WHERE status = 'sent' GROUP BY reader;
     ALTER TABLE runs ADD COLUMN problems TEXT;
     """,
+    # which process runs each send (host and pid): digest status tells a run that died from one still running
+    """
+    ALTER TABLE runs ADD COLUMN host TEXT;
+    ALTER TABLE runs ADD COLUMN pid INTEGER;
+    """,
 ]
 
 

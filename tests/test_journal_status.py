@@ -1,0 +1,77 @@
+"""`digest status` (issue #17): a run that died is told from one still running, and the
+last run's deferred and failed readers are named."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from digest.lock import send_lock
+from digest.store import Store
+
+from .test_faults import ADA, BOB, CAROL, env_for, send, use_env
+
+pytestmark = pytest.mark.usefixtures("fast_retries")
+
+
+def start_run(db: Path, pid: int) -> None:
+    with Store.open(db) as store:
+        run_id = store.start_run("2026-11-23", None, "one-off")
+        store.db.execute("UPDATE runs SET pid = :pid WHERE id = :id", {"pid": pid, "id": run_id})
+
+
+def status(run_cli, monkeypatch, tmp_path: Path, port: int = 2525) -> str:
+    use_env(monkeypatch, env_for(port, tmp_path))
+    code, out, err = run_cli("status")
+    assert code == 0, err
+    return out
+
+
+def dead_pid() -> int:
+    child = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    return int(child.stdout)
+
+
+def test_a_run_whose_process_is_gone_is_reported_failed_not_running(tmp_path, monkeypatch, run_cli):
+    start_run(tmp_path / "state.db", dead_pid())
+
+    out = status(run_cli, monkeypatch, tmp_path)
+
+    assert "(failed: it ended without recording its end (killed, or the database could not be written))" in out
+    assert "still running" not in out
+
+
+def test_a_run_whose_process_holds_the_send_lock_is_still_running(tmp_path, monkeypatch, run_cli):
+    import os
+
+    start_run(tmp_path / "state.db", os.getpid())
+    with send_lock(tmp_path / "state.db"):
+        out = status(run_cli, monkeypatch, tmp_path)
+
+    assert "(still running)" in out and "(failed" not in out
+
+
+def test_a_run_whose_process_lives_but_holds_no_lock_failed(tmp_path, monkeypatch, run_cli):
+    """Its pid was reused, or it survived its send: no send holds the lock, so none is running."""
+    import os
+
+    start_run(tmp_path / "state.db", os.getpid())
+
+    assert "(failed: it ended without recording its end" in status(run_cli, monkeypatch, tmp_path)
+
+
+def test_the_last_runs_deferred_and_failed_readers_are_named_by_address(faulty, faults, tmp_path, monkeypatch,
+                                                                          run_cli):
+    faults.after_dot_for[BOB] = "452 4.2.2 over quota"
+    faults.after_dot_for[CAROL] = "554 5.7.1 refused"
+    send(faulty, tmp_path)
+
+    out = status(run_cli, monkeypatch, tmp_path, faulty.port)
+
+    assert "refused in the last run: 2 readers (the next run retries them)\n" in out
+    assert f"  deferred: {BOB}: 452 4.2.2 over quota\n" in out
+    assert f"  failed: {CAROL}: 554 5.7.1 refused\n" in out
+    assert ADA not in out.partition("refused in the last run")[2]
