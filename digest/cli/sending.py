@@ -241,6 +241,7 @@ def _show_history(settings: Settings) -> None:
         runs = store.last_runs()
         if runs:
             _show_refused(store, runs[0])
+            _show_problems(runs[0])
         print("last runs:" if runs else "no runs yet")
         running = send_running(settings.state_db)
         for newer, run in zip([None, *runs], runs):
@@ -257,6 +258,18 @@ def _unfinished(run: Run, running: bool) -> str:
     if run.host != socket.gethostname():
         return f"unfinished: started on {clean(run.host or '?')}; interrupted, or still running there"
     return "still running" if running and process_alive(run.pid) else died
+
+
+def _show_problems(run: Run, limit: int = 20) -> None:
+    """Readers the last run sent to without something of theirs (a library it could not read)."""
+    problems = run.reader_problems()
+    if not problems:
+        return
+    print(f"problems in the last run: {plural(len(problems), 'reader')} (sent without it; fix it for the next run)")
+    for email, problem in sorted(problems.items())[:limit]:
+        print(f"  {clean(email)}: {clean(problem)}")
+    if len(problems) > limit:
+        print(f"  and {len(problems) - limit} more")
 
 
 def _show_refused(store: Store, run: Run, limit: int = 20) -> None:

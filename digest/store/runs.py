@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import os
 import socket
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
 from .schema import Connection, utcnow
 
 RUN_COLUMNS = ("id, started, finished, run_date, sent, nothing_new, failed, note, slot, error, "
-               "started_by, already, deferred, left_over, host, pid")
+               "started_by, already, deferred, left_over, host, pid, problems")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,11 @@ class Run:
     left_over: int = 0  # readers a stop signal left for the next run
     host: str | None = None  # where the send ran, and its process id; None: an older run
     pid: int | None = None
+    problems: str | None = None  # JSON {address: problem}: readers sent without something of theirs (a library)
+
+    def reader_problems(self) -> dict[str, str]:
+        loaded = json.loads(self.problems) if self.problems else {}
+        return {str(k): str(v) for k, v in loaded.items()} if isinstance(loaded, dict) else {}
 
     @property
     def kind(self) -> str:
@@ -47,6 +53,7 @@ class Tally:
     already: int = 0
     deferred: int = 0
     left_over: int = 0
+    problems: tuple[tuple[str, str], ...] = ()  # (address, problem) of readers with a problem of their own
 
 
 class Runs(Connection):
@@ -79,11 +86,12 @@ class Runs(Connection):
         with self.transaction():
             self.db.execute(
                 "UPDATE runs SET finished = :now, sent = :sent, nothing_new = :nothing_new, failed = :failed, "
-                "note = :note, error = :error, already = :already, deferred = :deferred, left_over = :left_over "
-                "WHERE id = :id",
+                "note = :note, error = :error, already = :already, deferred = :deferred, left_over = :left_over, "
+                "problems = :problems WHERE id = :id",
                 {"now": utcnow(), "note": note, "error": error, "id": run_id, "sent": tally.sent,
                  "nothing_new": tally.nothing_new, "failed": tally.failed, "already": tally.already,
-                 "deferred": tally.deferred, "left_over": tally.left_over},
+                 "deferred": tally.deferred, "left_over": tally.left_over,
+                 "problems": json.dumps(dict(tally.problems)) if tally.problems else None},
             )
 
     def last_runs(self, limit: int = 10) -> list[Run]:
