@@ -182,13 +182,17 @@ class Listing:
     """The papers a source gave, with warnings about items it had to skip.
 
     ``notes`` say what is worth knowing but is not a problem: an empty day, a
-    listing served from the cache while offline.
+    listing served from the cache while offline. ``day`` is the day the listing
+    itself names, when it names one: the Hugging Face Daily Papers day it was
+    published for (not the arXiv dates of its papers, which are earlier), or the
+    date a saved page shows. The digest is dated by it.
     """
 
     source: str
     papers: list[Paper]
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    day: date | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -144,3 +144,18 @@ def _body(data: bytes) -> str:
     body = message.get_body(("plain",))
     assert body is not None
     return str(body.get_content())
+
+
+def test_a_listing_file_name_that_is_not_utf8_cannot_stop_the_subject(tmp_path: Path) -> None:
+    from digest.app import Digest
+    from digest.model import Listing, Subscriber
+    from digest.settings import load_settings
+
+    name = str(tmp_path / "papers-\udcff.json")  # how the command line gives the byte 0xff
+    digest = Digest(load_settings(None, {"DIGEST_FROM": "Digest <digest@example.com>"}))
+
+    rendered = digest.render(Subscriber("ada@example.org", ("exploration",)), [],
+                             listing=Listing(name, [make_paper("T", "A")]))
+
+    (rendered.subject + rendered.text + rendered.html).encode("utf-8")
+    assert "papers-\ufffd.json" in rendered.text
