@@ -155,7 +155,7 @@ class Digest:
             max_papers=self.settings.max_papers, max_bytes=self.settings.http_max_bytes,
         )
         listing = sources.fetch_all(chosen, context)
-        return Listing(listing.source, listing.papers, listing.warnings, [*listing.notes, *context.notes])
+        return Listing(listing.source, listing.papers, listing.warnings, [*listing.notes, *context.notes], listing.day)
 
     def make_index(self, papers: Sequence[Paper]) -> Index:
         """The day's index; with DIGEST_SEMANTIC on it also embeds the papers the store has no vector for."""

@@ -19,12 +19,25 @@ _SPACE = re.compile(r"\s+")
 # and they would reach the Subject line and the HTML as they are.
 _INVISIBLE = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
                         "\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def encodable(text: str) -> str:
+    """``text`` as UTF-8 can encode it: a surrogate pair written as two escapes becomes the
+    character it stands for, and a lone surrogate (JSON's ``"\\ud800"``) becomes U+FFFD.
+
+    Surrogates are the only code points a Python string may hold that no UTF-8 encoder
+    takes; one left in a title would stop the digest at the first ``.encode()``.
+    """
+    if not _SURROGATE.search(text):
+        return text
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
 
 
 def normalize_space(text: str) -> str:
-    """Collapse runs of whitespace (arXiv hard wraps, tabs, CR/LF) to one space, and drop
-    bidirectional and control characters."""
-    return _SPACE.sub(" ", _INVISIBLE.sub("", text)).strip()
+    """Collapse runs of whitespace (arXiv hard wraps, tabs, CR/LF) to one space, drop
+    bidirectional and control characters, and mend what UTF-8 cannot encode."""
+    return _SPACE.sub(" ", _INVISIBLE.sub("", encodable(text))).strip()
 
 
 def title_key(title: str) -> str:
@@ -90,7 +103,8 @@ class PaperExtra(TypedDict, total=False):
 
 
 class MissingText(ValueError):
-    """A paper without a title or an abstract once its text is cleaned."""
+    """A paper without a title or an abstract once its text is cleaned, or whose title or
+    abstract is not text at all."""
 
 
 def make_paper(
@@ -103,26 +117,32 @@ def make_paper(
 ) -> Paper:
     """Build a Paper with normalised text and a stable id.
 
-    Raises MissingText when the title or abstract is empty once cleaned (a title
-    made only of bidirectional controls, say); loaders skip such items.
+    Every loader comes through here, so this is where listing text is made safe for
+    every later stage: whitespace collapsed, controls dropped, surrogates mended
+    (``encodable``), and each field checked by type, whatever the caller passed
+    (an optional field that is not what it should be is dropped).
+
+    Raises MissingText when the title or abstract is not text, or is empty once
+    cleaned (a title made only of bidirectional controls, say); loaders skip such items.
     """
-    clean_title, clean_abstract = normalize_space(title), normalize_space(abstract)
-    if not clean_title or not clean_abstract:
-        raise MissingText("missing title" if not clean_title else "missing abstract")
-    clean_id = normalize_space(id) if id else ""
+    clean_title, clean_abstract = _required(title, "title"), _required(abstract, "abstract")
+    clean_id = _clean(str(id) if type(id) is int else id) or ""
     found = arxiv_id(clean_id) if clean_id else None
-    paper_id = found or clean_id or title_id(clean_title)
-    names = tuple(name for name in (normalize_space(a) for a in authors if a) if name)
+    names = _texts(authors)
     url = _clean(extra.get("url"))
-    authors_count = extra.get("authors_count")
+    authors_count = _count(extra.get("authors_count"))
+    published = extra.get("published")
     fields: PaperExtra = {
-        **extra,
         "url": f"https://arxiv.org/abs/{found}" if url is None and found else url,
         "github": _clean(extra.get("github")),
         "organization": _clean(extra.get("organization")),
         "authors_count": len(names) if authors_count is None and names else authors_count,
+        "published": published if isinstance(published, date) else None,
+        "upvotes": _count(extra.get("upvotes")),
+        "keywords": _texts(extra.get("keywords", ())),
     }
-    return Paper(id=paper_id, title=clean_title, abstract=clean_abstract, authors=names, **fields)
+    return Paper(id=found or clean_id or title_id(clean_title), title=clean_title, abstract=clean_abstract,
+                 authors=names, **fields)
 
 
 def paper_from_stored(data: dict[str, object]) -> Paper:
@@ -137,9 +157,37 @@ def paper_from_stored(data: dict[str, object]) -> Paper:
     return Paper(**values)  # type: ignore[arg-type]
 
 
-def _clean(text: str | None) -> str | None:
-    """Optional text normalised; blank is None."""
-    return normalize_space(text) or None if isinstance(text, str) else text
+def _required(text: object, name: str) -> str:
+    if text is None:
+        raise MissingText(f"missing {name}")
+    if not isinstance(text, str):
+        raise MissingText(f"{name} is {_kind(text)}, not text")
+    clean = normalize_space(text)
+    if not clean:
+        raise MissingText(f"missing {name}")
+    return clean
+
+
+def _clean(text: object) -> str | None:
+    """Optional text normalised; blank, or not text at all, is None."""
+    return normalize_space(text) or None if isinstance(text, str) else None
+
+
+def _texts(values: object) -> tuple[str, ...]:
+    """The entries of a list that are text, cleaned; blank ones and the rest dropped."""
+    if not isinstance(values, (list, tuple)):
+        return ()
+    return tuple(clean for value in values if (clean := _clean(value)))
+
+
+def _count(value: object) -> int | None:
+    return value if type(value) is int and value >= 0 else None
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return "a number"
+    return f"a {type(value).__name__}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,13 +195,17 @@ class Listing:
     """The papers a source gave, with warnings about items it had to skip.
 
     ``notes`` say what is worth knowing but is not a problem: an empty day, a
-    listing served from the cache while offline.
+    listing served from the cache while offline. ``day`` is the day the listing
+    itself names, when it names one: the Hugging Face Daily Papers day it was
+    published for (not the arXiv dates of its papers, which are earlier), or the
+    date a saved page shows. The digest is dated by it.
     """
 
     source: str
     papers: list[Paper]
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    day: date | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from markupsafe import Markup, escape
 from .errors import KeywordError, TemplateError
 from .keywords import parse_keyword
 from .mime import clean_header, encoded_size
-from .model import Listing, Paper, Subscriber, arxiv_id
+from .model import Listing, Paper, Subscriber, arxiv_id, encodable
 from .rank import Pick
 from .text import cut_words, plural, stem, words
 from .tokens import ReaderLinks
@@ -303,15 +303,17 @@ def _readable_match(match: Any) -> str:
 def describe_listing(listing: Listing, today: date) -> tuple[str, date]:
     """("Hugging Face Daily Papers", its day) for the header, from the listing's source and papers.
 
-    The day is the one a source names (``hf:2026-03-12``), else the latest
-    publication date among its papers (a saved page is shown for its own day),
-    else ``today``.
+    The day is the one the listing names (``Listing.day``: the Daily Papers day
+    it was published for, which is later than its papers' arXiv dates), else the
+    one its source names (``hf:2026-03-12``), else the latest publication date
+    among its papers, else ``today``.
     """
     specs = [part.strip() for part in listing.source.split(", ") if part.strip()]
-    labels = list(dict.fromkeys(_source_label(spec) for spec in specs))
+    # encodable: a file name that is not UTF-8 comes from the command line as "\\udcff"
+    labels = list(dict.fromkeys(encodable(_source_label(spec)) for spec in specs))
     named = [day for spec in specs if (day := _named_day(spec))]
     published = [p.published for p in listing.papers if p.published and p.published <= today]
-    return " + ".join(labels) or "Paper digest", max(named or published, default=today)
+    return " + ".join(labels) or "Paper digest", listing.day or max(named or published, default=today)
 
 
 def _source_label(spec: str) -> str:

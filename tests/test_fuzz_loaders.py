@@ -10,6 +10,7 @@ import json
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from xml.etree import ElementTree as ET
@@ -19,9 +20,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from digest.errors import DigestError
-from digest.model import Listing, Paper
-from digest.sources import FetchContext, FileSource
+from digest.model import Listing, MissingText, Paper, make_paper
+from digest.sources import FetchContext, FileSource, fetch_all, resolve
+from digest.sources.hf_text import parse_hf_text
+from digest.sources.http import Fetcher
 from digest.sources.parse import parse_listing
+
+from . import http_server
+from .http_server import Reply
 
 TODAY = date(2026, 8, 13)
 FUZZ = settings(max_examples=150, deadline=None, database=None,
@@ -29,9 +35,20 @@ FUZZ = settings(max_examples=150, deadline=None, database=None,
 FUZZ_SHAPES = settings(FUZZ, max_examples=50)  # generating nested JSON costs more than parsing it
 INVISIBLE = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
 
-# Text that likes to break things: bidi controls, NUL, odd whitespace, surrogates' neighbours.
-nasty_chars = st.sampled_from("\u202e\u2066\u2069\u200f\u061c\x00\x1b\x85\u2028\t\n\r \ufeff\U0001f600")
-nasty_text = st.text(st.one_of(nasty_chars, st.characters(exclude_categories=("Cs",))), max_size=40)
+# Text that likes to break things: bidi controls, NUL, odd whitespace, lone surrogates (valid
+# JSON: "\ud800") and the halves of a pair. Every Unicode category is drawn, Cs included.
+nasty_chars = st.sampled_from("\u202e\u2066\u2069\u200f\u061c\x00\x1b\x85\u2028\t\n\r \ufeff\U0001f600"
+                              "\ud800\udbff\udc00\udfff\ud83d\ude00")
+any_char = st.characters()  # no codec and no exclusions: every category, Cs (surrogates) included
+
+
+def text_of(chars: st.SearchStrategy[str], min_size: int = 0, max_size: int = 40) -> st.SearchStrategy[str]:
+    """Not ``st.text``: it merges an alphabet of several strategies into code point ranges,
+    where the few surrogates among a million code points are almost never drawn."""
+    return st.lists(chars, min_size=min_size, max_size=max_size).map("".join)
+
+
+nasty_text = text_of(st.one_of(nasty_chars, any_char))
 json_scalars = (st.none() | st.booleans() | st.integers() | st.integers(min_value=10**40)
                 | st.floats() | nasty_text)
 json_values = st.recursive(
@@ -41,12 +58,23 @@ json_values = st.recursive(
 )
 
 
+@pytest.fixture(scope="module")
+def http(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[http_server.PlaybackServer, Fetcher]]:
+    """One real local HTTP server and client for every example (no cache: each example is fresh)."""
+    server = http_server.start()
+    fetcher = Fetcher(cache_dir=None, timeout=2, retries=0)
+    yield server, fetcher
+    fetcher.close()
+    server.shutdown()
+    server.server_close()
+
+
 def maybe(good: st.SearchStrategy) -> st.SearchStrategy:
     """Usually the right type, sometimes any JSON value at all."""
     return st.one_of(good, good, json_values)
 
 
-words = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=30)
+words = text_of(st.one_of(any_char, any_char, any_char, nasty_chars), min_size=1, max_size=30)
 hf_paper = st.fixed_dictionaries(
     {"id": maybe(st.sampled_from(["2608.00001", "2608.00002", "cs/0101001", "x"])),
      "title": maybe(words | nasty_text), "summary": maybe(words | nasty_text)},
@@ -74,6 +102,9 @@ def check(paper: Paper) -> None:
         assert not INVISIBLE.search(text) and "\n" not in text
     for optional in (paper.url, paper.github, paper.organization):
         assert optional is None or (isinstance(optional, str) and optional and not INVISIBLE.search(optional))
+    for text in (paper.id, paper.title, paper.abstract, *paper.authors, *paper.keywords,
+                 paper.url or "", paper.github or "", paper.organization or ""):
+        text.encode("utf-8")  # a lone surrogate here is a UnicodeEncodeError in the store, render and mail
     for count in (paper.upvotes, paper.authors_count):
         assert count is None or (type(count) is int and 0 <= count <= 10**9)
     assert paper.published is None or isinstance(paper.published, date)
@@ -111,12 +142,13 @@ def test_bytes_that_start_like_each_format_give_papers_or_a_digest_error(prefix:
 
 
 @FUZZ_SHAPES
-@given(items, st.sampled_from(["utf-8", "utf-16", "utf-8-sig"]))
-def test_hf_api_shaped_json_with_wrong_types_gives_checked_papers(value: list, encoding: str) -> None:
-    load_or_fail(json.dumps(value, ensure_ascii=False).encode(encoding, "surrogatepass"))
+@given(items, st.sampled_from(["utf-8", "utf-16", "utf-8-sig"]), st.booleans())
+def test_hf_api_shaped_json_with_wrong_types_gives_checked_papers(value: list, encoding: str, escaped: bool) -> None:
+    """``escaped``: non-ASCII as ``\\uXXXX``, as the HF API sends it, so a lone surrogate reaches the loader."""
+    load_or_fail(json.dumps(value, ensure_ascii=escaped).encode(encoding, "surrogatepass"))
 
 
-dense_nasty = st.text(st.one_of(nasty_chars, st.sampled_from("ab ")), min_size=1, max_size=12)
+dense_nasty = text_of(st.one_of(nasty_chars, st.sampled_from("ab ")), min_size=1, max_size=12)
 
 
 @FUZZ
@@ -178,6 +210,50 @@ def _feed(entries: list[tuple[str, str, str]], atom: bool) -> bytes:
 def test_saved_hf_pages_with_nasty_text_give_checked_papers(blocks: list) -> None:
     body = "\n\n".join(f"{title}\n{abstract} " + "x" * 80 for title, abstract in blocks)
     load_or_fail(f"Daily Papers\n\n{body}\n".encode("utf-8", "surrogatepass"))
+
+
+@FUZZ
+@given(st.lists(st.tuples(nasty_text, nasty_text), min_size=1, max_size=4))
+def test_saved_hf_page_text_with_any_characters_gives_checked_papers(blocks: list) -> None:
+    """The text parser itself, handed a string that no file decoder would give (a lone surrogate)."""
+    body = "\n\n".join(f"{title}\n{abstract} " + "x y " * 40 for title, abstract in blocks)
+    papers, _ = parse_hf_text(f"Daily Papers\n\n{body}\n", today=TODAY)
+    for paper in papers:
+        check(paper)
+
+
+@FUZZ
+@given(nasty_text, nasty_text, st.lists(nasty_text, max_size=3), nasty_text, st.lists(nasty_text, max_size=3))
+def test_make_paper_gives_encodable_text_whatever_it_is_handed(title, abstract, authors, org, keywords) -> None:
+    """Every loader ends here, so this is the one place the text is made safe."""
+    try:
+        paper = make_paper(title, abstract, id=org, authors=authors, organization=org, url=org, github=org,
+                           keywords=tuple(keywords))
+    except MissingText:
+        return
+    check(paper)
+
+
+hf_text_item = st.builds(
+    lambda number, title, summary, names, org: {
+        "paper": {"id": f"2608.{number:05d}", "title": title, "summary": summary,
+                  "authors": [{"name": name} for name in names], "ai_keywords": names},
+        "organization": {"fullname": org}},
+    st.integers(1, 99999), nasty_text, nasty_text, st.lists(nasty_text, max_size=3), nasty_text)
+
+
+@FUZZ_SHAPES
+@given(st.lists(st.one_of(hf_text_item, hf_item), min_size=1, max_size=4), st.sampled_from(["hf", "url"]))
+def test_hf_api_over_http_gives_checked_papers(http: tuple, value: list, spec: str) -> None:
+    server, fetcher = http
+    server.route("/api/daily_papers", Reply.json(json.dumps(value)))  # non-ASCII escaped, as the API sends it
+    source = "hf" if spec == "hf" else f"{server.url}/api/daily_papers"
+    try:
+        listing = fetch_all(resolve(source), FetchContext(today=TODAY, http=fetcher, hf_base_url=server.url))
+    except DigestError:
+        return
+    for paper in listing.papers:
+        check(paper)
 
 
 @FUZZ_SHAPES

@@ -114,6 +114,7 @@ def fetch_all(sources: list[Source], context: FetchContext) -> Listing:
     warnings: list[str] = []
     failures: list[str] = []
     loaded: list[str] = []  # the summary names only these: a source that failed is in the warnings
+    days: list[date] = []  # the days the listings name (Daily Papers days); the newest dates the merge
     for source in sources:
         try:
             listing = source.fetch(context)
@@ -127,18 +128,22 @@ def fetch_all(sources: list[Source], context: FetchContext) -> Listing:
             warnings.append(f"skipped {err}")
             continue
         loaded.append(source.name)
+        days.extend([listing.day] if listing.day else [])
         warnings.extend(f"{listing.source}: {w}" for w in listing.warnings)
         for paper in listing.papers:
             papers.setdefault(paper.id, paper)
     if failures and len(failures) == len(sources):
         raise SourceError("all sources", "; ".join(failures))
     name = ", ".join(loaded or [s.name for s in sources])
-    kept = list(papers.values())
-    if len(kept) > context.max_papers:
-        warnings.append(f"{name}: kept the first {context.max_papers} of {len(kept)} papers; "
-                        f"{len(kept) - context.max_papers} dropped (raise DIGEST_MAX_PAPERS to keep more)")
-        del kept[context.max_papers:]
-    return Listing(source=name, papers=kept, warnings=warnings)
+    kept = _capped(list(papers.values()), name, context.max_papers, warnings)
+    return Listing(source=name, papers=kept, warnings=warnings, day=max(days, default=None))
+
+
+def _capped(papers: list[Paper], name: str, max_papers: int, warnings: list[str]) -> list[Paper]:
+    if len(papers) > max_papers:
+        warnings.append(f"{name}: kept the first {max_papers} of {len(papers)} papers; "
+                        f"{len(papers) - max_papers} dropped (raise DIGEST_MAX_PAPERS to keep more)")
+    return papers[:max_papers]
 
 
 from . import live  # noqa: E402,F401  (registers hf, arxiv: and http(s) sources)

@@ -48,8 +48,7 @@ def looks_like_hf_text(lines: list[str]) -> bool:
 
 def parse_hf_text(text: str, *, today: date | None = None) -> tuple[list[Paper], list[str]]:
     """Parse a saved page; returns the papers and warnings about odd blocks."""
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    lines = _drop_header(lines)
+    _, lines = _split_header([line.strip() for line in text.splitlines() if line.strip()])
     papers: list[Paper] = []
     warnings: list[str] = []
     i = 0
@@ -81,17 +80,26 @@ def looks_like_paper(title: str, abstract: str) -> bool:
             and len(abstract.split()) >= 8)
 
 
-def _drop_header(lines: list[str]) -> list[str]:
+def page_day(lines: list[str], *, today: date | None = None) -> date | None:
+    """The day a saved page (its non-blank lines) shows in its header (``Mar 12``: the Daily
+    Papers day it is for), or None; without a year it is the latest such date not after ``today``."""
+    header, _ = _split_header(lines)
+    shown = [line for line in header if DATE_LINE.match(line)]
+    return _parse_date_line(shown[0], today)[0] if shown else None
+
+
+def _split_header(lines: list[str]) -> tuple[list[str], list[str]]:
+    """(the page header's lines, the rest); a title glued to ``Subscribe`` is freed."""
     i = 0
     while i < len(lines):
         line = lines[i]
         if line.casefold() in HEADER_LINES or DATE_LINE.match(line):
             i += 1
         elif _GLUED.match(line):
-            return [_GLUED.sub("", line), *lines[i + 1 :]]
+            return lines[:i], [_GLUED.sub("", line), *lines[i + 1 :]]
         else:
             break
-    return lines[i:]
+    return lines[:i], lines[i:]
 
 
 def _read_metadata(lines: list[str], i: int) -> tuple[dict[str, str], int]:

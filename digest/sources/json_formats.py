@@ -59,17 +59,45 @@ def _parse_int(digits: str) -> int | float:
 
 def parse_json_document(data: Any) -> Parsed:
     """A whole JSON document: an HF API array, or an array of plain papers."""
-    if isinstance(data, dict) and isinstance(data.get("papers"), list):
-        data = data["papers"]
-    elif isinstance(data, dict) and "title" in data:
-        data = [data]
-    if not isinstance(data, list):
-        raise ShapeError(f"expected a JSON array of papers, got a JSON {_kind(data)}")
     papers: list[Paper] = []
     warnings = Warnings()
-    for number, item in enumerate(data, 1):
+    for number, item in enumerate(_items(data), 1):
         _convert(item, f"item {number}", papers, warnings)
     return papers, warnings.lines()
+
+
+def daily_papers_day(data: Any) -> date | None:
+    """The Daily Papers day an HF API response is for: the newest of its entries' own dates.
+
+    An entry's day is ``paper.submittedOnDailyAt``; older responses have none, and
+    there the item's own ``publishedAt`` is the entry's (today it is arXiv's date, so
+    it is read only as the fallback). ``paper.publishedAt`` is always arXiv's, a day
+    or more earlier: the digest is not dated by it. None for a list of plain papers.
+    """
+    try:
+        items = _items(data)
+    except ShapeError:
+        return None
+    days = [day for item in items if (day := _entry_day(item))]
+    return max(days, default=None)
+
+
+def _entry_day(item: Any) -> date | None:
+    if not isinstance(item, dict) or not isinstance(item.get("paper"), dict):
+        return None
+    value = item["paper"].get("submittedOnDailyAt") or item.get("publishedAt")
+    return _date(value) if isinstance(value, str) else None
+
+
+def _items(data: Any) -> list[Any]:
+    """The items of a listing document: an array, ``{"papers": [...]}``, or one paper."""
+    if isinstance(data, dict) and isinstance(data.get("papers"), list):
+        return list(data["papers"])
+    if isinstance(data, dict) and "title" in data:
+        return [data]
+    if not isinstance(data, list):
+        raise ShapeError(f"expected a JSON array of papers, got a JSON {_kind(data)}")
+    return data
 
 
 def parse_jsonl(lines: Iterable[str], max_papers: int | None = None, warnings: Warnings | None = None) -> Parsed:

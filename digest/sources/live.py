@@ -74,10 +74,10 @@ class HuggingFaceSource:
         papers: dict[str, Paper] = {}
         warnings: list[str] = []
         empty: list[date] = []
+        listed: list[date] = []
         for day in self.days(context):  # newest first: a paper listed twice keeps its latest entry
             day_papers, day_warnings = self._fetch_day(http, context, day, ages)
-            if not day_papers:
-                empty.append(day)
+            (listed if day_papers else empty).append(day)
             warnings.extend(day_warnings)
             for paper in day_papers:
                 papers.setdefault(paper.id, paper)
@@ -90,7 +90,8 @@ class HuggingFaceSource:
             raise EmptyListingError(self.name, f"no papers listed for {_dates(empty)}")
         for day in empty:
             log.info("%s: no papers listed for %s", self.name, day)
-        return Listing(source=self.name, papers=list(papers.values()), warnings=warnings)
+        # Dated by the newest Daily Papers day that listed papers, not by its papers' arXiv dates
+        return Listing(source=self.name, papers=list(papers.values()), warnings=warnings, day=max(listed))
 
     def _fetch_day(self, http, context: FetchContext, day: date, ages: _CacheAges) -> tuple[list[Paper], list[str]]:
         url = f"{context.hf_base_url.rstrip('/')}/api/daily_papers"
@@ -162,7 +163,7 @@ class ArxivSource:
                 self.name, f"no papers listed for {context.today} (arXiv announces nothing on weekends "
                 "and holidays)"
             ) from err
-        return Listing(source=self.name, papers=listing.papers, warnings=listing.warnings)
+        return Listing(source=self.name, papers=listing.papers, warnings=listing.warnings, day=listing.day)
 
 
 @dataclass

@@ -15,11 +15,12 @@ import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException
 
 from ..errors import EmptyListingError, ListingError
-from ..model import Listing
-from .hf_text import looks_like_hf_text, parse_hf_text
-from .json_formats import ShapeError, loads, parse_json_document, parse_jsonl
+from ..model import Listing, Paper
+from .hf_text import looks_like_hf_text, page_day, parse_hf_text
+from .json_formats import ShapeError, daily_papers_day, loads, parse_json_document, parse_jsonl
 from .xml_formats import ATOM, FeedError, parse_atom, parse_rss
 
+Parsed = tuple[list[Paper], list[str], date | None]  # papers, warnings, the day the listing names
 FORMATS = ("hf-text", "hf-json", "jsonl", "arxiv-atom", "arxiv-rss")
 _BOMS = (  # UTF-32 LE first: its mark starts with UTF-16 LE's
     (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
@@ -39,18 +40,18 @@ def parse_listing(
         raise ListingError(source, "the file is empty; expected a paper listing")
     encoding = sniff_encoding(data)
     if looks_like_xml(data, encoding):
-        papers, warnings = _parse_xml(data, source, announce_types)
+        papers, warnings, day = _parse_xml(data, source, announce_types)
     else:
         text = _decode(data, encoding, source)
         stripped = text.lstrip()
         if stripped.startswith(("[", "{")):
-            papers, warnings = _parse_json(stripped, source)
+            papers, warnings, day = _parse_json(stripped, source)
         else:
-            papers, warnings = _parse_text(text, source, today)
+            papers, warnings, day = _parse_text(text, source, today)
     if not papers:
         detail = f" ({len(warnings)} broken items: {warnings[0]})" if warnings else ""
         raise EmptyListingError(source, f"no papers listed{detail}")
-    return Listing(source=source, papers=papers, warnings=warnings)
+    return Listing(source=source, papers=papers, warnings=warnings, day=day)
 
 
 def sniff_encoding(data: bytes) -> str:
@@ -87,17 +88,15 @@ def _decode(data: bytes, encoding: str, source: str) -> str:
         ) from err
 
 
-def _parse_xml(
-    data: bytes, source: str, announce_types: frozenset[str] | None
-) -> tuple[list, list[str]]:
+def _parse_xml(data: bytes, source: str, announce_types: frozenset[str] | None) -> Parsed:
     if _head(data, sniff_encoding(data))[:200].lstrip().lower().startswith(("<!doctype html", "<html")):
         raise ListingError(source, "this is an HTML page, not a listing (an error page?)")
     root = _xml_root(data, source)
     try:
         if root.tag == f"{ATOM}feed":
-            return parse_atom(root)
+            return (*parse_atom(root), None)
         if root.tag == "rss":
-            return parse_rss(root, announce_types)
+            return (*parse_rss(root, announce_types), None)
     except FeedError as err:
         raise ListingError(source, str(err)) from err
     raise ListingError(source, f"unknown XML document <{str(root.tag)[:100]}>; expected arXiv Atom or RSS")
@@ -114,17 +113,17 @@ def _xml_root(data: bytes, source: str) -> Element:
         raise ListingError(source, f"malformed XML: {err}") from err
 
 
-def _parse_json(text: str, source: str) -> tuple[list, list[str]]:
+def _parse_json(text: str, source: str) -> Parsed:
     try:
         data = loads(text)
     except RecursionError as err:
         raise ListingError(source, "JSON nested too deeply to be a listing") from err
     except ValueError as err:
         if text.startswith("{") and "\n" in text.strip():
-            return parse_jsonl(text.split("\n"))  # not splitlines(): U+2028 may sit inside a string
+            return (*parse_jsonl(text.split("\n")), None)  # not splitlines(): U+2028 may sit inside a string
         raise ListingError(source, _json_problem(err, text)) from err
     try:
-        return parse_json_document(data)
+        return (*parse_json_document(data), daily_papers_day(data))
     except ShapeError as err:
         raise ListingError(source, f"not a paper listing: {err}") from err
 
@@ -138,7 +137,7 @@ def _json_problem(err: ValueError, text: str) -> str:
     return f"{problem}: {msg}"
 
 
-def _parse_text(text: str, source: str, today: date | None) -> tuple[list, list[str]]:
+def _parse_text(text: str, source: str, today: date | None) -> Parsed:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if not looks_like_hf_text(lines):
         raise ListingError(
@@ -146,4 +145,4 @@ def _parse_text(text: str, source: str, today: date | None) -> tuple[list, list[
             "unknown format; expected a saved Hugging Face Daily Papers page, "
             "HF API JSON, JSON Lines, or arXiv Atom/RSS",
         )
-    return parse_hf_text(text, today=today)
+    return (*parse_hf_text(text, today=today), page_day(lines, today=today))
