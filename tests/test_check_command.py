@@ -143,9 +143,9 @@ def test_check_renders_the_templates_not_only_loads_them(run_cli, monkeypatch, t
 
 def test_check_reads_the_subscribers_file_strictly(run_cli, monkeypatch, tmp_path) -> None:
     path = subscribers_file(tmp_path, SUBSCRIBERS.replace("enabled = false", 'enabled = "false"'))
-    configure(monkeypatch, tmp_path)
+    configure(monkeypatch, tmp_path, DIGEST_SUBSCRIBERS=str(path))
 
-    code, out, err = run_cli("check", "--no-smtp", "--subscribers", str(path))
+    code, out, err = run_cli("check", "--no-smtp")
 
     assert code == 1 and out == ""
     (line,) = errors(err)
@@ -179,9 +179,10 @@ def test_check_reports_a_missing_ca_file_without_smtp(run_cli, monkeypatch, tmp_
 
 def test_check_resolves_live_sources_without_fetching_them(run_cli, monkeypatch, tmp_path) -> None:
     configure(monkeypatch, tmp_path, DIGEST_TO="ada@example.org", DIGEST_KEYWORDS="exploration",
-              DIGEST_HF_BASE_URL="http://127.0.0.1:9")  # nothing listens there: a fetch would fail
+              DIGEST_SOURCE="hf, arxiv:cs.LG", DIGEST_HF_BASE_URL="http://127.0.0.1:9",
+              DIGEST_ARXIV_BASE_URL="http://127.0.0.1:9")  # nothing listens there: a fetch would fail
 
-    code, out, err = run_cli("check", "--no-smtp", "--source", "hf, arxiv:cs.LG")
+    code, out, err = run_cli("check", "--no-smtp")
 
     assert code == 0, err
     assert "source hf, arxiv:cs.LG, templates ok" in out

@@ -167,8 +167,6 @@ def _add_check(commands: argparse._SubParsersAction) -> None:
     cmd = commands.add_parser("check", help="validate everything a send uses, show each reader's keywords "
                                             "as understood, and log in to the SMTP server")
     cmd.add_argument("--no-smtp", action="store_true", help="skip the SMTP login")
-    cmd.add_argument("--source", metavar="SRC", help="listing source(s) to check (default DIGEST_SOURCE)")
-    cmd.add_argument("--subscribers", type=Path, metavar="FILE", help="subscribers TOML file to check")
     cmd.set_defaults(func=run_check)
 
 
@@ -177,7 +175,7 @@ def run_check(args: argparse.Namespace) -> int:
     from ..checks import check_setup, understood
 
     settings = settings_for(args)
-    result = check_setup(settings, source=args.source, subscribers=args.subscribers)
+    result = check_setup(settings)
     for reader in result.readers:
         print(clean(understood(reader)))
     problems = list(result.problems)
