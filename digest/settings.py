@@ -251,7 +251,7 @@ def _state_db(value: str) -> Path | None:
         raise ValueError(f"{path} is a folder; name the database file in it, e.g. {path / 'state.db'}")
     blocker = file_in_the_way(path)
     if blocker is not None:
-        raise ValueError(f"{blocker} is a file, not a folder; choose another path")
+        raise ValueError(f"{blocker} is a file, not a folder; set DIGEST_STATE_DB to a path in a folder")
     return path
 
 
