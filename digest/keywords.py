@@ -6,6 +6,13 @@
     reward model*            the last word is a prefix
     diffusion^2              weight 2 (default 1)
 
+Keywords are separated by commas or semicolons. Two natural spellings are
+understood rather than misread: ``NOT survey`` is ``-survey``, and a trailing
+acronym in parentheses means both, ``Reinforcement Learning (RL)`` being the two
+keywords ``Reinforcement Learning`` and ``RL``. Other parentheses and the
+operators ``OR``, ``AND`` are refused with a hint: a search engine's syntax
+would otherwise become one phrase that never matches.
+
 Matching is case-insensitive; plural and inflected forms match through stemming.
 """
 
@@ -19,6 +26,14 @@ from dataclasses import dataclass, field
 from .errors import KeywordError
 
 _WEIGHT = re.compile(r"\^(?P<w>[^\s^]*)$")
+_NOT = re.compile(r"^NOT\s+(?=\S)", re.IGNORECASE)
+_ACRONYM = re.compile(r"^(?P<phrase>[^()]*?\S)\s*\((?P<short>[^()\s]+)\)$")
+_OPERATOR = re.compile(r"(?:^|\s)(OR|AND|NOT)(?:\s|$)")
+_OPERATOR_HINTS = {
+    "OR": "write the alternatives as separate keywords, comma-separated: 'a, b'",
+    "AND": "a keyword already wants all its words: write 'a b'",
+    "NOT": "write the exclusion as its own keyword: 'a, -b'",
+}
 WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
 
 
@@ -44,14 +59,14 @@ class Profile:
 
 
 def split_keywords(spec: str) -> list[str]:
-    """``'a, "b, c", -d'`` -> ``['a', '"b, c"', '-d']`` (commas inside quotes stay)."""
+    """``'a, "b, c"; -d'`` -> ``['a', '"b, c"', '-d']`` (commas and semicolons inside quotes stay)."""
     parts: list[str] = []
     current: list[str] = []
     quoted = False
     for char in spec:
         if char == '"':
             quoted = not quoted
-        if char == "," and not quoted:
+        if char in ",;" and not quoted:
             parts.append("".join(current))
             current = []
         else:
@@ -60,9 +75,30 @@ def split_keywords(spec: str) -> list[str]:
     return [p.strip() for p in parts if p.strip()]
 
 
+def normalize_keywords(spec: str | Sequence[str]) -> list[str]:
+    """The keyword items a reader meant, in plain syntax: a string or each item of a list
+    is split at commas and semicolons, ``NOT x`` becomes ``-x`` and ``Phrase (ACR)`` two items."""
+    items = [spec] if isinstance(spec, str) else list(spec)
+    return [plain for item in items for part in split_keywords(item) for plain in expand_keyword(part)]
+
+
+def expand_keyword(item: str) -> list[str]:
+    """``-Reinforcement Learning (RL)^2`` -> ``['-Reinforcement Learning^2', '-RL^2']``; ``NOT x`` -> ``['-x']``."""
+    text = item.strip()
+    sign = ""
+    negated = _NOT.match(text)
+    if negated or text.startswith("-"):
+        sign, text = "-", (text[negated.end():] if negated else text[1:]).strip()
+    weight = _WEIGHT.search(text)
+    suffix = text[weight.start():] if weight else ""
+    text = text[: weight.start()].strip() if weight else text
+    acronym = _ACRONYM.match(text) if not text.startswith('"') or text.endswith(")") else None
+    parts = [acronym.group("phrase"), acronym.group("short")] if acronym else [text]
+    return [f"{sign}{part}{suffix}" for part in parts]
+
+
 def parse_profile(spec: str | Sequence[str]) -> Profile:
-    items = split_keywords(spec) if isinstance(spec, str) else [s.strip() for s in spec if s.strip()]
-    keywords = tuple(parse_keyword(item) for item in items)
+    keywords = tuple(parse_keyword(item) for item in normalize_keywords(spec))
     if not keywords:
         raise KeywordError("no keywords given; e.g. --keywords 'reinforcement learning, -survey'")
     if not any(not k.exclude for k in keywords):
@@ -70,6 +106,19 @@ def parse_profile(spec: str | Sequence[str]) -> Profile:
             "only exclusions given; add at least one keyword to look for (exclusions start with -)"
         )
     return Profile(_merge_duplicates(keywords))
+
+
+def describe_keyword(keyword: Keyword) -> str:
+    """The keyword as understood, in the syntax a reader writes: ``-"world model"^2``, ``reward model*``."""
+    words = " ".join(keyword.words)
+    text = f'"{words}"' if keyword.exact else words + ("*" if keyword.prefix else "")
+    weight = repr(keyword.weight).removesuffix(".0")
+    return ("-" if keyword.exclude else "") + text + ("" if keyword.weight == 1 else f"^{weight}")
+
+
+def describe_profile(profile: Profile) -> str:
+    """``reinforcement learning, rl, -survey``: what ``digest check`` shows for a reader."""
+    return ", ".join(describe_keyword(k) for k in profile.keywords)
 
 
 @lru_cache(maxsize=100_000)
@@ -81,12 +130,15 @@ def parse_keyword(item: str) -> Keyword:
     if match:
         weight = _weight(match.group("w"), item)
         text = text[: match.start()].strip()
-    exclude = text.startswith("-")
-    text = text.lstrip("-").strip()
+    negated = _NOT.match(text)
+    exclude = text.startswith("-") or negated is not None
+    text = text[negated.end():] if negated else text.lstrip("-").strip()
     exact = len(text) >= 2 and text.startswith('"') and text.endswith('"')
     text = text.strip('"').strip() if exact else text
     if text.count('"'):
         raise KeywordError(f"keyword {item!r}: unbalanced quote")
+    if not exact:
+        _refuse_search_syntax(item, text)
     prefix = text.endswith("*") and not exact
     words = tuple(w.lower() for w in WORD.findall(text.rstrip("*")))
     if not words:
@@ -94,6 +146,18 @@ def parse_keyword(item: str) -> Keyword:
     if "*" in text.rstrip("*"):
         raise KeywordError(f"keyword {item!r}: * is only allowed at the end (reward model*)")
     return Keyword(text=text, words=words, exact=exact, prefix=prefix, exclude=exclude, weight=weight)
+
+
+def _refuse_search_syntax(item: str, text: str) -> None:
+    """Parentheses and OR/AND/NOT would silently become words of one phrase: say how to write it."""
+    if "(" in text or ")" in text:
+        raise KeywordError(f"keyword {item!r}: parentheses are understood only around a trailing acronym, "
+                           "'reinforcement learning (RL)'; write other alternatives as separate keywords, "
+                           "comma-separated")
+    operator = _OPERATOR.search(text)
+    if operator:
+        raise KeywordError(f"keyword {item!r}: {operator.group(1)} is not an operator here; "
+                           f"{_OPERATOR_HINTS[operator.group(1)]}")
 
 
 def _weight(raw: str, item: str) -> float:

@@ -29,6 +29,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
 
 from .app import Digest, SendReport
+from .checks import require_ready
 from .cron import LocalCronTrigger, parse_cron
 from .errors import DigestError, StoreError
 from .model import Subscriber
@@ -87,7 +88,12 @@ class Daemon:
     # --- the loop ----------------------------------------------------------------------
 
     def serve(self, *, now: bool = False) -> int:
-        """Run until SIGTERM/SIGINT; returns the exit code (0 after a clean stop)."""
+        """Run until SIGTERM/SIGINT; returns the exit code (0 after a clean stop).
+
+        Refuses to start (a ``ConfigError`` naming every problem) when a send
+        would fail anyway: better now, with the operator watching, than at 07:00.
+        """
+        require_ready(self.settings, self.readers, source=self.source)
         self.log_start()
         server = self.start_web()
         self.scheduler.add_job(self.scheduled_run, self.trigger, id=JOB_ID, name="daily digest")

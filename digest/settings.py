@@ -7,7 +7,10 @@ read ``os.environ`` themselves. Every invalid or unknown key is reported in one
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import ipaddress
+import math
 import os
 import re
 from collections.abc import Callable, Mapping
@@ -18,9 +21,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
 
-from .errors import ConfigError
+from .errors import ConfigError, file_in_the_way
 
 PREFIX = "DIGEST_"
+MAX_DAYS = 36_500  # 100 years: longer is a typo, and overflows a date
+MAX_TIMEOUT = 3600.0  # seconds: a server that takes longer is down
+MAX_ITEMS = 10_000  # papers in one digest (DIGEST_MAX_ITEMS, max_items)
+MAX_SCORE = 1000.0  # DIGEST_MIN_SCORE, min_score: one keyword found as written scores ~3.5
 SECURITY_PORTS = {"starttls": 587, "ssl": 465, "none": 25}
 
 
@@ -125,13 +132,29 @@ def _whole(low: int, high: int | None = None) -> Callable[[str], int]:
     return parse
 
 
-def _number(value: str) -> float:
-    number = float(value)
-    if number < 0:
-        raise ValueError("must be 0 or more")
-    return number
+def _number(low: float, high: float, *, above: bool = False) -> Callable[[str], float]:
+    """A parser of finite numbers in ``[low, high]`` (``(low, high]`` with ``above``); the error says the range.
+
+    ``nan`` and ``inf`` parse as floats but break a send hours later (a socket
+    timeout, a ``timedelta``): they are refused here, at the edge.
+    """
+
+    def parse(value: str) -> float:
+        number = float(value)
+        if not math.isfinite(number):
+            raise ValueError(f"must be a finite number, {_range(low, high, above)}")
+        if number > high or number < low or (above and number == low):
+            raise ValueError(f"must be {_range(low, high, above)}")
+        return number
+
+    return parse
 
 
+def _range(low: float, high: float, above: bool) -> str:
+    return f"more than {low:g} and at most {high:g}" if above else f"{low:g}-{high:g}"
+
+
+MAX_BYTES = 10_000_000_000
 _SIZE = re.compile(r"^(\d+(?:\.\d+)?)\s*([kmg]?)b?$", re.IGNORECASE)
 
 
@@ -141,8 +164,8 @@ def _byte_size(value: str) -> int:
     if not match:
         raise ValueError("use a number of bytes, e.g. 50MB or 50000000")
     size = int(float(match.group(1)) * 1000 ** " kmg".index(match.group(2).lower() or " "))
-    if size < 1:
-        raise ValueError("must be 1 or more")
+    if not 1 <= size <= MAX_BYTES:
+        raise ValueError("must be 1 byte to 10GB")
     return size
 
 
@@ -183,12 +206,60 @@ def _security(value: str) -> str:
     return lowered
 
 
+_ZONE_NAME = re.compile(r"^[A-Za-z0-9_+-]+(?:/[A-Za-z0-9_+-]+)*$")
+_ZONE_HINT = "not an IANA time zone (e.g. Europe/Berlin, UTC)"
+
+
 def _timezone(value: str) -> str:
+    """An IANA name the zone database has; a long or odd name never reaches the file system."""
+    name = value.strip()
+    if len(name) > 64 or not _ZONE_NAME.match(name):
+        raise ValueError(_ZONE_HINT)
     try:
-        ZoneInfo(value.strip())
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError("not an IANA time zone (e.g. Europe/Berlin, UTC)") from None
-    return value.strip()
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(_ZONE_HINT) from None
+    return name
+
+
+_LABEL = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$")
+_HOST_HINT = "not a host name or IP address (e.g. smtp.example.org)"
+
+
+def _hostname(value: str) -> str:
+    """A name DNS can hold (labels of 1-63 characters, 253 in all) or an IP address; empty: localhost."""
+    host = value.strip()
+    if not host:
+        return "localhost"
+    with contextlib.suppress(ValueError):
+        return str(ipaddress.ip_address(host.strip("[]")))
+    try:
+        ascii_host = host.encode("idna").decode("ascii").rstrip(".")
+    except UnicodeError:
+        raise ValueError(_HOST_HINT) from None
+    if len(ascii_host) > 253 or not all(_LABEL.match(label) for label in ascii_host.split(".")):
+        raise ValueError(_HOST_HINT)
+    return host
+
+
+def _state_db(value: str) -> Path | None:
+    """The database file: not a folder (``/``), and no file where a folder on its path should be."""
+    path = _path(value)
+    if path is None:
+        return None
+    if path.is_dir():
+        raise ValueError(f"{path} is a folder; name the database file in it, e.g. {path / 'state.db'}")
+    blocker = file_in_the_way(path)
+    if blocker is not None:
+        raise ValueError(f"{blocker} is a file, not a folder; set DIGEST_STATE_DB to a path in a folder")
+    return path
+
+
+def _cache_dir(value: str) -> Path | None:
+    path = _path(value)
+    if path is not None and path.exists() and not path.is_dir():
+        raise ValueError(f"{path} is a file; name a folder for the HTTP cache")
+    return path
 
 
 def _mailbox_or_empty(value: str) -> str:
@@ -216,8 +287,9 @@ def _keep_days(value: str) -> int:
     days = int(value)
     if days < 1:
         raise ValueError("must be 1 or more (today's messages say who already got today's digest)")
+    if days > MAX_DAYS:
+        raise ValueError(f"must be {MAX_DAYS} or less (100 years)")
     return days
-
 
 
 MAKE_SECRET = "python -c \"import secrets; print(secrets.token_urlsafe(32))\""
@@ -243,39 +315,39 @@ _PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "DIGEST_FROM": ("from_addr", _mailbox_or_empty),
     "DIGEST_SUBSCRIBERS": ("subscribers", _path),
     "DIGEST_LIBRARY": ("library", _path),
-    "DIGEST_SMTP_HOST": ("smtp_host", _text),
+    "DIGEST_SMTP_HOST": ("smtp_host", _hostname),
     "DIGEST_SMTP_PORT": ("smtp_port", _port),
     "DIGEST_SMTP_USER": ("smtp_user", _text),
     "DIGEST_SMTP_PASSWORD": ("smtp_password", str),
     "DIGEST_SMTP_SECURITY": ("smtp_security", _security),
-    "DIGEST_SMTP_TIMEOUT": ("smtp_timeout", _number),
+    "DIGEST_SMTP_TIMEOUT": ("smtp_timeout", _number(0, MAX_TIMEOUT, above=True)),
     "DIGEST_SMTP_CA_FILE": ("smtp_ca_file", _path),
     "DIGEST_SMTP_CONNECTIONS": ("smtp_connections", _whole(1, 32)),
-    "DIGEST_SMTP_RATE": ("smtp_rate", _number),
+    "DIGEST_SMTP_RATE": ("smtp_rate", _number(0, 100_000)),
     "DIGEST_SCHEDULE": ("schedule", _schedule),
     "DIGEST_TIMEZONE": ("timezone", _timezone),
-    "DIGEST_MAX_ITEMS": ("max_items", _whole(0)),
-    "DIGEST_MIN_SCORE": ("min_score", _number),
-    "DIGEST_STATE_DB": ("state_db", _path),
+    "DIGEST_MAX_ITEMS": ("max_items", _whole(0, MAX_ITEMS)),
+    "DIGEST_MIN_SCORE": ("min_score", _number(0, MAX_SCORE)),
+    "DIGEST_STATE_DB": ("state_db", _state_db),
     "DIGEST_TEMPLATES_DIR": ("templates_dir", _path),
     "DIGEST_SEND_EMPTY": ("send_empty", _bool),
     "DIGEST_SEMANTIC": ("semantic", _semantic),
     "DIGEST_ARXIV_ANNOUNCE": ("arxiv_announce", _announce_types),
     "DIGEST_UNSUBSCRIBE_URL": ("unsubscribe_url", _text),
-    "DIGEST_LOOKBACK_DAYS": ("lookback_days", _whole(0)),
+    "DIGEST_LOOKBACK_DAYS": ("lookback_days", _whole(0, 366)),
     "DIGEST_CATCHUP_DAYS": ("catchup_days", _whole(1, 366)),
-    "DIGEST_CACHE_DIR": ("cache_dir", _path),
+    "DIGEST_CACHE_DIR": ("cache_dir", _cache_dir),
     "DIGEST_HF_BASE_URL": ("hf_base_url", _text),
     "DIGEST_ARXIV_BASE_URL": ("arxiv_base_url", _text),
-    "DIGEST_ARXIV_DELAY": ("arxiv_delay", _number),
-    "DIGEST_HTTP_TIMEOUT": ("http_timeout", _number),
+    "DIGEST_ARXIV_DELAY": ("arxiv_delay", _number(0, 600)),
+    "DIGEST_HTTP_TIMEOUT": ("http_timeout", _number(0, MAX_TIMEOUT, above=True)),
     "DIGEST_HTTP_MAX_BYTES": ("http_max_bytes", _byte_size),
-    "DIGEST_MAX_PAPERS": ("max_papers", _whole(1)),
-    "DIGEST_GRACE_HOURS": ("grace_hours", _number),
+    "DIGEST_MAX_PAPERS": ("max_papers", _whole(1, 1_000_000)),
+    "DIGEST_GRACE_HOURS": ("grace_hours", _number(0, 168)),
     "DIGEST_PUBLIC_URL": ("public_url", _public_url),
     "DIGEST_SECRET_KEY": ("secret_key", _secret),
     "DIGEST_SIGNUP": ("signup", _bool),
-    "DIGEST_ARCHIVE_DAYS": ("archive_days", _whole(0)),
+    "DIGEST_ARCHIVE_DAYS": ("archive_days", _whole(0, MAX_DAYS)),
     "DIGEST_KEEP_DAYS": ("keep_days", _keep_days),
     "DIGEST_SERVE": ("serve", _bool),
 }
@@ -330,8 +402,7 @@ def load_settings(env_file: Path | None = None, environ: Mapping[str, str] | Non
         try:
             parsed = parse(value)
         except (ValueError, ConfigError) as err:
-            shown = "***" if "PASSWORD" in key or "SECRET" in key else repr(value)
-            problems.append(f"{key}={shown}: {_reason(err)}")
+            problems.append(f"{key}={_shown(key, value)}: {_reason(err)}")
             continue
         if parsed is not None or name not in ("state_db", "cache_dir"):
             values[name] = parsed
@@ -339,6 +410,13 @@ def load_settings(env_file: Path | None = None, environ: Mapping[str, str] | Non
         where = f" (from the environment or {env_file})" if env_file else ""
         raise ConfigError(f"invalid settings{where}: " + "; ".join(problems))
     return Settings(**values)
+
+
+def _shown(key: str, value: str) -> str:
+    """The value as the error quotes it: never a secret, and a long one cut (the message stays one line)."""
+    if "PASSWORD" in key or "SECRET" in key:
+        return "***"
+    return repr(value) if len(value) <= 80 else f"{value[:40]!r}… ({len(value)} characters)"
 
 
 def _unknown_key(key: str) -> str:

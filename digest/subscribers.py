@@ -3,7 +3,7 @@
     [[subscribers]]
     email = "ada@example.org"
     name = "Ada"
-    keywords = ["reinforcement learning", "-survey"]
+    keywords = ["reinforcement learning", "-survey"]   # or one string: "reinforcement learning, -survey"
     max_items = 10        # optional
     min_score = 2.0       # optional
     enabled = true        # optional
@@ -13,15 +13,16 @@
 
 from __future__ import annotations
 
+import json
 import tomllib
 from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, KeywordError
-from .keywords import parse_profile, split_keywords
+from .keywords import normalize_keywords, parse_profile
 from .model import Subscriber
 from .addresses import clean_name, parse_address, parse_mailbox
-from .settings import Settings
+from .settings import MAX_ITEMS, MAX_SCORE, Settings
 
 _FIELDS = {"email", "name", "keywords", "max_items", "min_score", "enabled", "library"}
 
@@ -57,30 +58,83 @@ def load_subscribers(path: Path) -> list[Subscriber]:
 
 
 def subscriber_from_table(table: Any, folder: Path | None = None) -> Subscriber:
+    """One ``[[subscribers]]`` table, read strictly: a value of the wrong type is an error
+    that says how to write it, never a guess (``enabled = "false"`` is not true)."""
     if not isinstance(table, dict):
         raise ConfigError("not a table")
     unknown = set(table) - _FIELDS
     if unknown:
-        raise ConfigError(f"unknown field(s) {', '.join(sorted(unknown))}")
+        raise ConfigError(f"unknown field(s) {', '.join(sorted(unknown))}; the fields are {', '.join(sorted(_FIELDS))}")
     email = _email(table.get("email"))
-    name = table.get("name", "")
-    if not isinstance(name, str):
-        raise ConfigError(f"{email}: name must be a string")
-    keywords = table.get("keywords")
-    if isinstance(keywords, str):
-        keywords = [keywords]
-    if not isinstance(keywords, list) or not keywords or not all(isinstance(k, str) for k in keywords):
-        raise ConfigError(f"{email}: keywords must be a non-empty list of strings")
-    parse_profile(keywords)
-    return Subscriber(
-        email=email,
-        keywords=tuple(keywords),
-        name=clean_name(name),
-        max_items=_optional(table, "max_items", int),
-        min_score=_optional(table, "min_score", (int, float)),
-        enabled=bool(table.get("enabled", True)),
-        library=_library(table, folder),
-    )
+    try:
+        return Subscriber(
+            email=email,
+            keywords=_keywords(table.get("keywords")),
+            name=clean_name(_name(table.get("name", ""))),
+            max_items=_count(table.get("max_items")),
+            min_score=_score(table.get("min_score")),
+            enabled=_enabled(table.get("enabled", True)),
+            library=_library(table, folder),
+        )
+    except (ConfigError, KeywordError) as err:
+        raise ConfigError(f"{email}: {err}") from None
+
+
+def _keywords(value: Any) -> tuple[str, ...]:
+    """A list of keywords, or one string split like ``DIGEST_KEYWORDS``; checked as a profile."""
+    if value is None:
+        raise ConfigError('no keywords; add keywords = ["reinforcement learning", "-survey"]')
+    if not isinstance(value, str) and not (isinstance(value, list) and all(isinstance(k, str) for k in value)):
+        raise ConfigError(f'keywords must be a list of strings or one comma-separated string, not {value!r}; '
+                          'e.g. keywords = ["reinforcement learning", "-survey"]')
+    items = normalize_keywords(value)
+    parse_profile(items)  # a KeywordError says which keyword and how to write it
+    return tuple(items)
+
+
+def _name(value: Any) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f'name must be a string, not {value!r}; e.g. name = "Ada"')
+    return value
+
+
+def _enabled(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        raise ConfigError(f"enabled = {_toml(value)} is text, not true or false; "
+                          f"write enabled = {value.strip().lower()} without quotes")
+    raise ConfigError(f"enabled must be true or false, not {_toml(value)}")
+
+
+def _count(value: Any) -> int | None:
+    """``max_items``: a whole number, 0 (no limit) to MAX_ITEMS."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        raise ConfigError(f"max_items = {_toml(value)} is text; write the number without quotes")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_ITEMS:
+        raise ConfigError(f"max_items must be a whole number from 0 (no limit) to {MAX_ITEMS}, not {_toml(value)}")
+    return value
+
+
+def _score(value: Any) -> float | None:
+    """``min_score``: a finite number, 0 to MAX_SCORE (``nan`` would let every paper through, or none)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        raise ConfigError(f"min_score = {_toml(value)} is text; write the number without quotes")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= MAX_SCORE:
+        raise ConfigError(f"min_score must be a number from 0 to {MAX_SCORE:g}, not {_toml(value)}")
+    return float(value)
+
+
+def _toml(value: Any) -> str:
+    """A value as it is written in the file (``"false"``, ``nan``, ``true``), cut to stay on one line."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    text = json.dumps(value, ensure_ascii=False) if isinstance(value, str) else repr(value)
+    return text if len(text) <= 80 else text[:60] + "…"
 
 
 def _email(value: Any) -> str:
@@ -105,15 +159,6 @@ def _library(table: dict[str, Any], folder: Path | None) -> Path | None:
     return path if path.is_absolute() or folder is None else folder / path
 
 
-def _optional(table: dict[str, Any], key: str, kind: Any) -> Any:
-    value = table.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, kind) or value < 0:
-        raise ConfigError(f"{key} must be a number of 0 or more, not {value!r}")
-    return value
-
-
 def subscribers_from_settings(settings: Settings, path: Path | None = None) -> list[Subscriber]:
     """The file if one is named, else the single reader of DIGEST_TO + DIGEST_KEYWORDS."""
     chosen = path or settings.subscribers
@@ -128,5 +173,5 @@ def subscribers_from_settings(settings: Settings, path: Path | None = None) -> l
 def single_reader(settings: Settings, keywords: str) -> Subscriber:
     """The reader of ``DIGEST_TO`` (validated by the settings) with these keywords."""
     to = parse_mailbox(settings.to) if settings.to else None
-    return Subscriber(email=to.address if to else "", keywords=tuple(split_keywords(keywords)),
+    return Subscriber(email=to.address if to else "", keywords=tuple(normalize_keywords(keywords)),
                       name=to.name if to else "", library=settings.library)

@@ -52,3 +52,60 @@ def test_example_config_documents_every_key() -> None:
     example = (Path(__file__).parents[1] / "config.example.env").read_text()
     for key in KEYS:
         assert f"{key}=" in example, key
+
+
+# strict values (issue #17): what parsed here but broke a send hours later --------------------
+
+@pytest.mark.parametrize(("key", "value", "problem"), [
+    ("DIGEST_SMTP_TIMEOUT", "0", "more than 0 and at most 3600"),
+    ("DIGEST_SMTP_TIMEOUT", "nan", "must be a finite number"),
+    ("DIGEST_SMTP_TIMEOUT", "inf", "must be a finite number"),
+    ("DIGEST_HTTP_TIMEOUT", "-inf", "must be a finite number"),
+    ("DIGEST_GRACE_HOURS", "inf", "must be a finite number, 0-168"),
+    ("DIGEST_GRACE_HOURS", "169", "0-168"),
+    ("DIGEST_MIN_SCORE", "nan", "must be a finite number"),
+    ("DIGEST_ARCHIVE_DAYS", "1000000000000", "must be 0-36500"),
+    ("DIGEST_KEEP_DAYS", "99999999", "36500 or less"),
+    ("DIGEST_LOOKBACK_DAYS", "1000000000", "must be 0-366"),
+    ("DIGEST_TIMEZONE", "A" * 5000, "not an IANA time zone"),
+    ("DIGEST_TIMEZONE", "../../etc/passwd", "not an IANA time zone"),
+    ("DIGEST_SMTP_HOST", "a" * 300, "not a host name"),
+    ("DIGEST_SMTP_HOST", "smtp..example.org", "not a host name"),
+    ("DIGEST_SMTP_HOST", "smtp example.org", "not a host name"),
+    ("DIGEST_STATE_DB", "/", "is a folder; name the database file in it"),
+])
+def test_a_value_that_would_break_a_send_later_is_refused_when_the_settings_load(key, value, problem) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(None, {key: value})
+
+    message = str(info.value)
+    assert f"{key}=" in message and problem in message
+    assert "\n" not in message and len(message) < 300  # one readable line, even for a 5,000-character value
+
+
+def test_a_state_db_that_names_an_existing_folder_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match=f"is a folder; name the database file in it, e.g. {tmp_path / 'state.db'}"):
+        load_settings(None, {"DIGEST_STATE_DB": str(tmp_path)})
+
+
+def test_a_state_db_under_a_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("a file")
+    with pytest.raises(ConfigError, match="notes.txt is a file, not a folder"):
+        load_settings(None, {"DIGEST_STATE_DB": str(tmp_path / "notes.txt" / "state.db")})
+
+
+@pytest.mark.parametrize(("key", "value", "attribute", "expected"), [
+    ("DIGEST_SMTP_TIMEOUT", "0.5", "smtp_timeout", 0.5),
+    ("DIGEST_SMTP_TIMEOUT", "3600", "smtp_timeout", 3600.0),
+    ("DIGEST_GRACE_HOURS", "0", "grace_hours", 0.0),
+    ("DIGEST_GRACE_HOURS", "168", "grace_hours", 168.0),
+    ("DIGEST_ARCHIVE_DAYS", "36500", "archive_days", 36500),
+    ("DIGEST_TIMEZONE", "America/Argentina/Buenos_Aires", "timezone", "America/Argentina/Buenos_Aires"),
+    ("DIGEST_TIMEZONE", "Etc/GMT+5", "timezone", "Etc/GMT+5"),
+    ("DIGEST_SMTP_HOST", "mail-1.example.org", "smtp_host", "mail-1.example.org"),
+    ("DIGEST_SMTP_HOST", "::1", "smtp_host", "::1"),
+    ("DIGEST_SMTP_HOST", "bücher.example", "smtp_host", "bücher.example"),
+    ("DIGEST_SMTP_HOST", "", "smtp_host", "localhost"),
+])
+def test_sane_values_at_the_edges_of_each_range_are_kept(key, value, attribute, expected) -> None:
+    assert getattr(load_settings(None, {key: value}), attribute) == expected

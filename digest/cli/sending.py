@@ -22,7 +22,6 @@ from ..errors import ConfigError, StoreError
 from ..lock import Shard, process_alive, send_running
 from ..mail import DEFERRED_NOTE
 from ..model import Subscriber
-from ..subscribers import subscribers_from_settings
 from ..settings import Settings
 from .common import _source_option, clean, plural, readers_for, settings_for
 
@@ -167,40 +166,45 @@ class ZonedFormatter(logging.Formatter):
 # check ----------------------------------------------------------------------
 
 def _add_check(commands: argparse._SubParsersAction) -> None:
-    cmd = commands.add_parser("check", help="validate settings and log in to the SMTP server")
+    cmd = commands.add_parser("check", help="validate everything a send uses, show each reader's keywords "
+                                            "as understood, and log in to the SMTP server")
     cmd.add_argument("--no-smtp", action="store_true", help="skip the SMTP login")
     cmd.set_defaults(func=run_check)
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from ..mail import Mailer
-    from ..render import Renderer
-
-    from .. import sources
+    """Every problem on its own line (stderr) and exit 1; else "settings ok" and, unless --no-smtp, the login."""
+    from ..checks import check_setup, understood
 
     settings = settings_for(args)
-    readers = subscribers_from_settings(settings)
-    chosen = sources.resolve(settings.source)
-    Renderer(settings.templates_dir)
-    _check_links(settings)
-    print(f"settings ok: {len(readers)} reader(s), source {', '.join(s.name for s in chosen)}, templates ok")
-    if not settings.from_addr:
-        raise ConfigError("DIGEST_FROM is not set; set it to the sender address")
+    result = check_setup(settings)
+    for reader in result.readers:
+        print(clean(understood(reader)))
+    problems = list(result.problems)
+    if not args.no_smtp and not problems:  # a login is worth trying once the settings are right
+        problems += _smtp_problems(settings)
+    for problem in problems:
+        print(f"digest: error: {clean(problem)}", file=sys.stderr)
+    if problems:
+        return 1
+    print(f"settings ok: {plural(len(result.readers), 'reader')}, source {', '.join(result.sources)}, templates ok")
     if not args.no_smtp:
-        mailer = Mailer(settings)
-        mailer.connect()
-        mailer.close()
         print(f"SMTP ok: {settings.smtp_host}:{settings.port} ({settings.smtp_security})"
               + (f", logged in as {settings.smtp_user}" if settings.smtp_user else ""))
     return 0
 
 
-def _check_links(settings: Settings) -> None:
-    """With DIGEST_PUBLIC_URL every email carries signed links: a secret key is needed."""
-    if settings.public_url:
-        from ..tokens import require_secret
+def _smtp_problems(settings: Settings) -> list[str]:
+    """The login ``digest check`` does itself: the library check never touches the network."""
+    from ..mail import Mailer
 
-        require_secret(settings)
+    try:
+        mailer = Mailer(settings)
+        mailer.connect()
+        mailer.close()
+    except DigestError as err:
+        return [str(err)]
+    return []
 
 
 # status ---------------------------------------------------------------------

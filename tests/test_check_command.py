@@ -1,0 +1,238 @@
+"""`digest check` verifies everything a send uses, and shows each reader's keywords as the ranker reads them;
+`digest run` refuses to start on the same problems (issue #17)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from digest.checks import check_setup, require_ready
+from digest.errors import ConfigError
+from digest.settings import load_settings
+from digest.subscribers import load_subscribers
+
+from .conftest import FIXTURES
+
+REPO = Path(__file__).resolve().parents[1]
+LISTING = str(FIXTURES / "papers.jsonl")
+SUBSCRIBERS = """\
+[[subscribers]]
+email = "ada@example.org"
+keywords = "Reinforcement Learning (RL); NOT survey"
+
+[[subscribers]]
+email = "bob@example.org"
+keywords = ["reward model*", "diffusion^2"]
+enabled = false
+"""
+
+
+def configure(monkeypatch: pytest.MonkeyPatch, tmp_path: Path, **extra: str) -> None:
+    env = {"DIGEST_SOURCE": LISTING, "DIGEST_FROM": "Digest <digest@example.com>",
+           "DIGEST_STATE_DB": str(tmp_path / "state.db"), **extra}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+
+
+def subscribers_file(tmp_path: Path, text: str = SUBSCRIBERS) -> Path:
+    path = tmp_path / "subscribers.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def errors(err: str) -> list[str]:
+    lines = err.strip().splitlines()
+    assert all(line.startswith("digest: error: ") for line in lines), err
+    return lines
+
+
+# what check shows ------------------------------------------------------------------------------
+
+def test_check_prints_each_readers_keywords_as_understood(run_cli, monkeypatch, tmp_path) -> None:
+    configure(monkeypatch, tmp_path, DIGEST_SUBSCRIBERS=str(subscribers_file(tmp_path)))
+
+    code, out, err = run_cli("check", "--no-smtp")
+
+    assert code == 0, err
+    assert out.splitlines() == [
+        "ada@example.org: reinforcement learning, rl, -survey",
+        "bob@example.org (enabled = false): reward model*, diffusion^2",
+        f"settings ok: 2 readers, source {LISTING}, templates ok",
+    ]
+
+
+def test_check_shows_the_one_readers_keywords_from_digest_keywords(run_cli, monkeypatch, tmp_path) -> None:
+    configure(monkeypatch, tmp_path, DIGEST_TO="ada@example.org", DIGEST_KEYWORDS="LLM; a OR-less phrase, NOT survey")
+
+    code, out, err = run_cli("check", "--no-smtp")
+
+    assert code == 0, err
+    assert out.splitlines()[0] == "ada@example.org: llm, a or less phrase, -survey"
+
+
+def test_check_logs_in_to_a_real_smtp_server_after_the_settings_pass(run_cli, monkeypatch, tmp_path, server) -> None:
+    configure(monkeypatch, tmp_path, DIGEST_TO="ada@example.org", DIGEST_KEYWORDS="exploration",
+              DIGEST_SMTP_HOST="127.0.0.1", DIGEST_SMTP_PORT=str(server.port), DIGEST_SMTP_SECURITY="none")
+
+    code, out, err = run_cli("check")
+
+    assert code == 0, err
+    assert out.splitlines() == ["ada@example.org: exploration",
+                                f"settings ok: 1 reader, source {LISTING}, templates ok",
+                                f"SMTP ok: 127.0.0.1:{server.port} (none)"]
+
+
+# what check finds ------------------------------------------------------------------------------
+
+def test_check_reports_every_problem_at_once_each_with_its_fix(run_cli, monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("DIGEST_SOURCE", "huggingface")
+    monkeypatch.setenv("DIGEST_KEYWORDS", "exploration")
+
+    code, out, err = run_cli("check", "--no-smtp")
+
+    assert code == 1
+    assert out.splitlines() == ["(no address: set DIGEST_TO): exploration"]
+    lines = errors(err)
+    assert len(lines) == 3
+    assert "source huggingface: not a source name, and no such file; a source is sample, hf" in lines[0]
+    assert "DIGEST_FROM is not set; set it to the sender address" in lines[1]
+    assert "no recipient: set DIGEST_TO" in lines[2]
+    assert "settings ok" not in out
+
+
+def test_check_names_the_reader_whose_library_is_missing(run_cli, monkeypatch, tmp_path) -> None:
+    path = subscribers_file(tmp_path, SUBSCRIBERS.replace('NOT survey"\n', 'NOT survey"\nlibrary = "ada.bib"\n'))
+    configure(monkeypatch, tmp_path, DIGEST_SUBSCRIBERS=str(path))
+
+    code, out, err = run_cli("check", "--no-smtp")
+
+    assert code == 1
+    (line,) = errors(err)
+    assert line.startswith(f"digest: error: ada@example.org: {tmp_path / 'ada.bib'}: library file not found")
+
+
+def test_check_does_not_read_the_library_of_a_paused_reader(run_cli, monkeypatch, tmp_path) -> None:
+    path = subscribers_file(tmp_path, SUBSCRIBERS + 'library = "bob.bib"\n')
+    configure(monkeypatch, tmp_path, DIGEST_SUBSCRIBERS=str(path))
+
+    code, _, err = run_cli("check", "--no-smtp")
+
+    assert code == 0, err
+
+
+def test_check_renders_the_templates_not_only_loads_them(run_cli, monkeypatch, tmp_path) -> None:
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    for name in ("digest.mjml.j2", "digest.txt.j2"):
+        (templates / name).write_bytes((REPO / "templates" / name).read_bytes())
+    (templates / "subject.txt.j2").write_text("{{ no_such_variable }} papers\n", encoding="utf-8")
+    configure(monkeypatch, tmp_path, DIGEST_TO="ada@example.org", DIGEST_KEYWORDS="exploration",
+              DIGEST_TEMPLATES_DIR=str(templates))
+
+    code, _, err = run_cli("check", "--no-smtp")
+
+    assert code == 1
+    (line,) = errors(err)
+    assert "rendering the digest failed" in line and "no_such_variable" in line
+
+
+def test_check_reads_the_subscribers_file_strictly(run_cli, monkeypatch, tmp_path) -> None:
+    path = subscribers_file(tmp_path, SUBSCRIBERS.replace("enabled = false", 'enabled = "false"'))
+    configure(monkeypatch, tmp_path, DIGEST_SUBSCRIBERS=str(path))
+
+    code, out, err = run_cli("check", "--no-smtp")
+
+    assert code == 1 and out == ""
+    (line,) = errors(err)
+    assert 'subscriber 2: bob@example.org: enabled = "false" is text, not true or false' in line
+
+
+@pytest.mark.parametrize(("key", "value"), [
+    ("DIGEST_SMTP_TIMEOUT", "0"), ("DIGEST_SMTP_TIMEOUT", "nan"), ("DIGEST_SMTP_TIMEOUT", "inf"),
+    ("DIGEST_GRACE_HOURS", "inf"), ("DIGEST_ARCHIVE_DAYS", "1000000000000"), ("DIGEST_TIMEZONE", "Z" * 5000),
+    ("DIGEST_STATE_DB", "/"), ("DIGEST_SMTP_HOST", "h" * 300),
+])
+def test_check_refuses_each_setting_that_used_to_crash_a_send_later(run_cli, monkeypatch, tmp_path, key,
+                                                                   value) -> None:
+    configure(monkeypatch, tmp_path, DIGEST_TO="ada@example.org", DIGEST_KEYWORDS="exploration", **{key: value})
+
+    code, out, err = run_cli("check", "--no-smtp")
+
+    assert code == 1 and out == ""
+    (line,) = errors(err)
+    assert f"{key}=" in line and "Traceback" not in err
+
+
+def test_check_reports_a_missing_ca_file_without_smtp(run_cli, monkeypatch, tmp_path) -> None:
+    configure(monkeypatch, tmp_path, DIGEST_TO="ada@example.org", DIGEST_KEYWORDS="exploration",
+              DIGEST_SMTP_CA_FILE=str(tmp_path / "ca.pem"))
+
+    code, _, err = run_cli("check", "--no-smtp")
+
+    assert code == 1 and f"DIGEST_SMTP_CA_FILE={tmp_path / 'ca.pem'}: cannot load it" in err
+
+
+def test_check_resolves_live_sources_without_fetching_them(run_cli, monkeypatch, tmp_path) -> None:
+    configure(monkeypatch, tmp_path, DIGEST_TO="ada@example.org", DIGEST_KEYWORDS="exploration",
+              DIGEST_SOURCE="hf, arxiv:cs.LG", DIGEST_HF_BASE_URL="http://127.0.0.1:9",
+              DIGEST_ARXIV_BASE_URL="http://127.0.0.1:9")  # nothing listens there: a fetch would fail
+
+    code, out, err = run_cli("check", "--no-smtp")
+
+    assert code == 0, err
+    assert "source hf, arxiv:cs.LG, templates ok" in out
+
+
+# the library function the daemon uses ------------------------------------------------------------
+
+def test_the_library_check_returns_every_problem_and_the_readers(tmp_path) -> None:
+    settings = load_settings(None, {"DIGEST_SOURCE": f"sample, {tmp_path}", "DIGEST_KEYWORDS": "exploration",
+                                    "DIGEST_PUBLIC_URL": "https://digest.example.org"})
+
+    result = check_setup(settings, today=date(2026, 3, 9))
+
+    assert not result.ok and result.sources == ("sample",)
+    assert [r.keywords for r in result.readers] == [("exploration",)]
+    assert any(f"source {tmp_path}: not a source name, and a folder" in p for p in result.problems)
+    assert any("DIGEST_SECRET_KEY is not set" in p for p in result.problems)
+    assert len(result.problems) == 4  # the folder, DIGEST_FROM, DIGEST_SECRET_KEY, DIGEST_TO
+
+
+def test_require_ready_names_every_problem_in_one_line(tmp_path) -> None:
+    path = subscribers_file(tmp_path, SUBSCRIBERS.replace('NOT survey"\n', 'NOT survey"\nlibrary = "ada.bib"\n'))
+    settings = load_settings(None, {"DIGEST_SOURCE": "huggingface", "DIGEST_FROM": "d@example.org"})
+
+    with pytest.raises(ConfigError) as info:
+        require_ready(settings, load_subscribers(path))
+
+    message = str(info.value)
+    assert message.startswith("not starting: source huggingface: not a source name")
+    assert "ada@example.org: " in message and "ada.bib: library file not found" in message
+    assert "\n" not in message
+
+
+# the daemon ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("extra", "problem"), [
+    ({"DIGEST_SOURCE": "huggingface"}, "source huggingface: not a source name"),
+    ({"DIGEST_LIBRARY": "missing.bib"}, "missing.bib: library file not found"),
+    ({"DIGEST_TO": ""}, "no recipient: set DIGEST_TO"),
+])
+def test_the_daemon_refuses_to_start_with_one_line_instead_of_failing_at_the_first_run(tmp_path, extra,
+                                                                                      problem) -> None:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("DIGEST_")}
+    env.update({"PYTHONPATH": str(REPO), "DIGEST_SOURCE": LISTING, "DIGEST_KEYWORDS": "exploration",
+                "DIGEST_TO": "ada@example.org", "DIGEST_FROM": "d@example.org",
+                "DIGEST_STATE_DB": str(tmp_path / "state.db"), "DIGEST_GRACE_HOURS": "0", **extra})
+
+    result = subprocess.run([sys.executable, "-m", "digest", "run"], env=env, cwd=tmp_path, capture_output=True,
+                            text=True, timeout=60)  # a daemon that started would run until this timeout
+
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
+    assert result.stderr.startswith("digest: error: ") and problem in result.stderr
