@@ -10,6 +10,7 @@ logs in to the SMTP server itself, and live sources are only resolved, not fetch
 
 from __future__ import annotations
 
+import logging
 import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from .keywords import describe_profile, parse_profile
 from .model import Paper, Subscriber
 from .settings import Settings
 
+log = logging.getLogger("digest")
+
 SOURCE_FORMS = "sample, hf, hf:YYYY-MM-DD, arxiv:CATS (e.g. arxiv:cs.LG), an http(s) URL or a listing file"
 
 
@@ -29,6 +32,9 @@ class CheckResult:
     readers: tuple[Subscriber, ...]  # as the settings name them (empty if they cannot be read)
     sources: tuple[str, ...]  # the names of the sources that resolved
     problems: tuple[str, ...]  # one line each: what is wrong and how to fix it
+    # of those, the ones a daemon can start with: one reader's library (that reader is sent without it)
+    # and a listing file not written yet (it may be there by the first run)
+    bearable: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -39,20 +45,29 @@ def check_setup(settings: Settings, readers: Sequence[Subscriber] | None = None,
                 subscribers: Path | None = None, today: date | None = None) -> CheckResult:
     """Every problem a send with these settings would meet; ``readers`` default to the configured ones."""
     problems: list[str] = []
+    bearable: list[str] = []
     if readers is None:
         readers = _configured_readers(settings, subscribers, problems)
-    sources = _source_names(source or settings.source, problems)
+    sources = _source_names(source or settings.source, problems, bearable)
     for find in _CHECKS:
         problems += find(settings, readers)
+    bearable += _library_problems(settings, readers)
     problems += _template_problems(settings, readers, today or date.today())
-    return CheckResult(tuple(readers), tuple(sources), tuple(problems))
+    return CheckResult(tuple(readers), tuple(sources), tuple(problems + bearable), tuple(bearable))
 
 
 def require_ready(settings: Settings, readers: Sequence[Subscriber], *, source: str | None = None) -> None:
-    """The daemon's start: one ``ConfigError`` naming every problem, rather than a failure at the first run."""
-    problems = check_setup(settings, readers, source=source).problems
-    if problems:
-        raise ConfigError("not starting: " + "; ".join(problems))
+    """The daemon's start: one ``ConfigError`` naming every problem, rather than a failure at the first run.
+
+    A problem of one reader's (their library) or a listing file not written yet is
+    logged, not fatal: the others' digests go out, and that reader's without it.
+    """
+    result = check_setup(settings, readers, source=source)
+    for problem in result.bearable:
+        log.warning("warning: %s", problem)
+    fatal = [problem for problem in result.problems if problem not in result.bearable]
+    if fatal:
+        raise ConfigError("not starting: " + "; ".join(fatal))
 
 
 def understood(reader: Subscriber) -> str:
@@ -76,7 +91,7 @@ def _configured_readers(settings: Settings, path: Path | None, problems: list[st
         return []
 
 
-def _source_names(spec: str, problems: list[str]) -> list[str]:
+def _source_names(spec: str, problems: list[str], bearable: list[str]) -> list[str]:
     """Each part of ``spec`` resolves; a file source must be a file (``huggingface`` is neither)."""
     from .sources import resolve
 
@@ -93,7 +108,8 @@ def _source_names(spec: str, problems: list[str]) -> list[str]:
             continue
         problem = _missing_file(part, chosen)
         if problem:
-            problems.append(problem)
+            later = "no such file" in problem and ("/" in part or "." in Path(part).name)  # a path, not a typo
+            (bearable if later else problems).append(problem)
         else:
             names.append(chosen.name)
     return names
@@ -181,5 +197,5 @@ def _failures(step: Callable[[], object]) -> list[str]:
 
 
 _CHECKS: tuple[Callable[[Settings, Sequence[Subscriber]], list[str]], ...] = (
-    _sender_problems, _recipient_problems, _library_problems,
+    _sender_problems, _recipient_problems,
 )

@@ -203,7 +203,7 @@ def test_the_library_check_returns_every_problem_and_the_readers(tmp_path) -> No
     assert len(result.problems) == 4  # the folder, DIGEST_FROM, DIGEST_SECRET_KEY, DIGEST_TO
 
 
-def test_require_ready_names_every_problem_in_one_line(tmp_path) -> None:
+def test_require_ready_names_every_problem_in_one_line(tmp_path, caplog) -> None:
     path = subscribers_file(tmp_path, SUBSCRIBERS.replace('NOT survey"\n', 'NOT survey"\nlibrary = "ada.bib"\n'))
     settings = load_settings(None, {"DIGEST_SOURCE": "huggingface", "DIGEST_FROM": "d@example.org"})
 
@@ -212,15 +212,25 @@ def test_require_ready_names_every_problem_in_one_line(tmp_path) -> None:
 
     message = str(info.value)
     assert message.startswith("not starting: source huggingface: not a source name")
-    assert "ada@example.org: " in message and "ada.bib: library file not found" in message
     assert "\n" not in message
+    # one reader's library is that reader's problem: logged, never a reason to stop everybody's digest
+    assert "ada.bib" not in message and "ada.bib: library file not found" in caplog.text
+
+
+def test_the_daemon_starts_despite_one_readers_library_or_a_listing_file_not_yet_written(tmp_path, caplog) -> None:
+    path = subscribers_file(tmp_path, SUBSCRIBERS.replace('NOT survey"\n', 'NOT survey"\nlibrary = "ada.bib"\n'))
+    settings = load_settings(None, {"DIGEST_SOURCE": str(tmp_path / "today.jsonl"), "DIGEST_FROM": "d@example.org"})
+
+    require_ready(settings, load_subscribers(path))  # no error
+
+    assert "ada.bib: library file not found" in caplog.text and "today.jsonl" in caplog.text
+    assert not check_setup(settings, load_subscribers(path)).ok  # digest check still reports both
 
 
 # the daemon ------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize(("extra", "problem"), [
     ({"DIGEST_SOURCE": "huggingface"}, "source huggingface: not a source name"),
-    ({"DIGEST_LIBRARY": "missing.bib"}, "missing.bib: library file not found"),
     ({"DIGEST_TO": ""}, "no recipient: set DIGEST_TO"),
 ])
 def test_the_daemon_refuses_to_start_with_one_line_instead_of_failing_at_the_first_run(tmp_path, extra,

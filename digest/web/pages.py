@@ -20,7 +20,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from ..errors import DigestError, KeywordError
-from ..keywords import parse_profile, split_keywords
+from ..keywords import normalize_keywords, parse_profile
 from ..model import Paper
 from ..store import Store
 from ..subscribers import subscribers_from_settings
@@ -87,7 +87,7 @@ def parse_choices(form: FormData) -> Choices:
     text = str(form.get("keywords", ""))
     if len(text) > MAX_KEYWORDS_TEXT:
         raise KeywordError(f"keywords are too long (at most {MAX_KEYWORDS_TEXT} characters)")
-    keywords = [k for line in text.splitlines() for k in split_keywords(line)]
+    keywords = normalize_keywords(text.splitlines())
     if len(keywords) > MAX_KEYWORDS:
         raise KeywordError(f"too many keywords (at most {MAX_KEYWORDS})")
     parse_profile(keywords)

@@ -20,7 +20,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..errors import ConfigError, DigestError, KeywordError
-from ..keywords import parse_profile, split_keywords
+from ..keywords import normalize_keywords, parse_profile
 from ..addresses import parse_address
 from ..store import Store
 from ..tokens import reader_id
@@ -58,7 +58,7 @@ def parse_signup(email: str, text: str) -> list[str]:
         raise KeywordError("that does not look like an email address") from None
     if len(text) > MAX_KEYWORDS_TEXT:
         raise KeywordError(f"keywords are too long (at most {MAX_KEYWORDS_TEXT} characters)")
-    keywords = [k for line in text.splitlines() for k in split_keywords(line)]
+    keywords = normalize_keywords(text.splitlines())
     if len(keywords) > MAX_KEYWORDS:
         raise KeywordError(f"too many keywords (at most {MAX_KEYWORDS})")
     parse_profile(keywords)
