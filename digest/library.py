@@ -35,7 +35,7 @@ the limits below, checked before parsing, bound it at about 10 s (measured on
 
 Only the title and abstract are decoded from LaTeX, by ``latex_to_text``: a
 single regular-expression pass for what titles and abstracts hold (accents,
-``\ss`` and friends, escaped characters, ``\emph{...}``, grouping braces).
+``\\ss`` and friends, escaped characters, ``\\emph{...}``, grouping braces).
 bibtexparser's ``LatexDecodingMiddleware`` decoded every field of every entry
 with pylatexenc, 30 to 180 us a character (a 350 KB field took 13 s, a 21 MB one
 over 3 minutes) and a RecursionError on a few hundred nested braces. The csv
