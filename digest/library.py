@@ -50,6 +50,7 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import math
 import re
 import stat
 import unicodedata
@@ -72,6 +73,7 @@ _RIS_START = re.compile(r"^[ \t]*TY  - ", re.M)
 _RIS_END = re.compile(r"^ER  -.*$", re.M)
 _BIB_ENTRY = re.compile(r"^[ \t]*@\w+[ \t]*[{(]", re.M)
 _BIB_MARKS = '{}",=@\n\\'
+_LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 _UNBRACE = {ord("{"): None, ord("}"): None, ord("~"): " "}
 _EXPORT_AGAIN = "export it again as UTF-8 BibTeX, RIS or CSV"
 _EXPORT_FEWER = "export only the papers you want more like (a collection), without notes or attachments"
@@ -130,7 +132,7 @@ class _TooManyEntries(Exception):
 
 def _over_bounds(kind: str, text: str) -> str:
     """What of ``text`` is past its limit, in words ("" when nothing is); counted by C loops, not parsed."""
-    lines = text.count("\n")
+    lines = sum(text.count(c) for c in _LINE_BREAKS) - text.count("\r\n")  # as str.splitlines (rispy, ids) counts
     if lines > MAX_LINES:
         return f"{lines:,} lines; at most {MAX_LINES:,}"
     if kind == "BibTeX" and (marks := sum(text.count(c) for c in _BIB_MARKS)) > MAX_BIBTEX_MARKS:
@@ -154,7 +156,25 @@ def read_libraries(paths: Iterable[Path]) -> tuple[dict[Path, Library], dict[Pat
 
 
 def _read(path: Path) -> str:
-    """The file's text; checked before reading that it exists, is a file (not a folder or a pipe) and is not too big."""
+    """The file's text, read only after ``_checked_size`` (at most ``MAX_LIBRARY_BYTES``, even if it grows meanwhile)."""
+    size = _checked_size(path)
+    try:
+        with path.open("rb") as file:
+            data = file.read(MAX_LIBRARY_BYTES + 1)
+    except OSError as err:
+        raise LibraryError(path, f"cannot read library file ({err.strerror or err})", "check its permissions") from err
+    if max(size, len(data)) > MAX_LIBRARY_BYTES:
+        raise LibraryError(path, f"library file too big ({math.ceil(max(size, len(data)) / 1e5) / 10:.1f} MB; digest "
+                           f"reads at most {MAX_LIBRARY_BYTES / 1e6:g} MB)", _EXPORT_FEWER)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise LibraryError(path, f"cannot read library file (not UTF-8: byte {data[err.start]:#04x} at offset "
+                           f"{err.start})", _EXPORT_AGAIN) from err
+
+
+def _checked_size(path: Path) -> int:
+    """The size of ``path``, once it is known to be a file: a folder or a pipe (which would block) is refused."""
     try:
         info = path.stat()
     except (FileNotFoundError, NotADirectoryError) as err:
@@ -164,20 +184,8 @@ def _read(path: Path) -> str:
     if stat.S_ISDIR(info.st_mode):
         raise LibraryError(path, "library file is a folder", "set library = to the file your reference manager exported")
     if not stat.S_ISREG(info.st_mode):
-        raise LibraryError(path, "library file is not a regular file", "export the library to a file and name that")
-    try:
-        with path.open("rb") as file:
-            data = file.read(min(info.st_size, MAX_LIBRARY_BYTES) + 1)  # +1: a file that grew is still caught
-    except OSError as err:
-        raise LibraryError(path, f"cannot read library file ({err.strerror or err})", "check its permissions") from err
-    if max(info.st_size, len(data)) > MAX_LIBRARY_BYTES:
-        raise LibraryError(path, f"library file too big ({max(info.st_size, len(data)) / 1e6:.1f} MB; digest reads "
-                           f"at most {MAX_LIBRARY_BYTES / 1e6:g} MB)", "export only the papers you want more like")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        raise LibraryError(path, f"cannot read library file (not UTF-8: byte {data[err.start]:#04x} at offset "
-                           f"{err.start})", _EXPORT_AGAIN) from err
+        raise LibraryError(path, "library file is not a regular file", "export the library to a file and name that file")
+    return info.st_size
 
 
 def _detect(text: str) -> tuple[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -81,6 +82,12 @@ def test_a_folder_given_as_the_library_is_one_library_error_saying_so() -> None:
         load_library(Path("papers"))
 
 
+def test_a_named_pipe_given_as_the_library_is_refused_without_waiting_for_a_writer() -> None:
+    os.mkfifo("pipe.bib")  # opening it to read would block until something writes
+    with pytest.raises(LibraryError, match=r"^pipe\.bib: library file is not a regular file; export the library"):
+        load_library(Path("pipe.bib"))
+
+
 def test_a_library_file_that_is_not_utf8_is_one_library_error_naming_the_byte() -> None:
     Path("binary.bib").write_bytes(b"\xff\xfe\x00@article{")
     with pytest.raises(LibraryError, match=r"^binary\.bib: cannot read library file \(not UTF-8: byte 0xff at offset 0\); "
@@ -91,7 +98,7 @@ def test_a_library_file_that_is_not_utf8_is_one_library_error_naming_the_byte() 
 def test_a_library_over_the_size_cap_is_refused_from_its_size_without_reading_it() -> None:
     with open("huge.bib", "wb") as file:
         file.truncate(MAX_LIBRARY_BYTES + 1)  # sparse: no disk used, and reading it would take seconds
-    with pytest.raises(LibraryError, match=r"^huge\.bib: library file too big \(20\.0 MB; digest reads at most 20 MB\); "
+    with pytest.raises(LibraryError, match=r"^huge\.bib: library file too big \(20\.1 MB; digest reads at most 20 MB\); "
                                            r"export only"):
         load_library(Path("huge.bib"))
 
@@ -115,6 +122,14 @@ def test_a_bibtex_file_of_a_million_braces_is_refused_in_bounded_time_not_parsed
     with pytest.raises(LibraryError, match=r"1,000,0\d\d braces, backslashes, quotes, commas and line breaks; "
                                            r"at most 1,000,000\); export only"):
         load_library(Path("braces.bib"))
+
+
+@pytest.mark.parametrize("newline", ["\n", "\r", "\r\n", "\u2028"])
+def test_a_library_of_more_lines_than_the_bound_is_refused_whatever_ends_its_lines(newline: str) -> None:
+    Path("lines.txt").write_text("2501.01234" + newline * 500_001, encoding="utf-8", newline="")
+    with pytest.raises(LibraryError, match=r"^lines\.txt: library file too big to read in bounded time "
+                                           r"\(500,001 lines; at most 500,000\)"):
+        load_library(Path("lines.txt"))
 
 
 def test_a_zotero_csv_with_a_200_kb_note_loads_with_its_abstract_cut() -> None:
@@ -150,7 +165,7 @@ def test_a_bibtex_field_of_megabytes_reads_in_seconds_not_minutes() -> None:
     ("letters.txt", "a" * 40_000 + "\n"),
 ])
 def test_shapes_that_took_minutes_read_in_seconds(name: str, text: str) -> None:
-    Path(name).write_text(text, encoding="utf-8")
+    Path(name).write_text(text, encoding="utf-8", newline="")
     assert _seconds_to_load(Path(name)) < 10  # each took over a minute on today's main
 
 
