@@ -21,7 +21,7 @@ from .lock import Shard
 from .addresses import parse_mailbox
 from .mime import build_message, clean_header, encode_header, format_address
 from .learn import Examples, examples_for
-from .library import fill_from, load_library
+from .library import fill_from, read_libraries
 from .rank import Index, Pick, Selection, rank_many
 from .render import Renderer, Rendered, describe_listing
 from .sending import PRODUCER_MIN, Outgoing, SendReport, send_digests
@@ -195,23 +195,31 @@ class Digest:
         return list(zip(enabled, picks))
 
     def examples_for_readers(self, readers: Sequence[Subscriber], papers: Sequence[Paper],
-                             store: Store | None = None) -> list[Examples | None]:
+                             store: Store | None = None, *,
+                             problems: dict[str, str] | None = None) -> list[Examples | None]:
         """Each reader's liked and disliked papers for the ranker: their votes and their library.
 
         Votes come from the state store in one query for all readers (``store``: a send's
         open connection; else one is opened); a library file is read once per path. A
         library entry with only an id takes its text from the listing, else from the
-        papers the store remembers from recent listings.
+        papers the store remembers from recent listings. A library that cannot be read
+        (``LibraryError``) stops no one: its readers are ranked on keywords and votes, a
+        warning names each, and ``problems`` (when given) maps their address to the reason.
         """
-        libraries = {path: fill_from(load_library(path), papers)
-                     for path in dict.fromkeys(r.library for r in readers if r.library is not None)}
+        libraries, failed = read_libraries(r.library for r in readers if r.library is not None)
+        libraries = {path: fill_from(library, papers) for path, library in libraries.items()}
         votes, known = self._stored(readers, [e.paper_id for lib in libraries.values()
                                               for e in lib.entries if e.paper_id and not e.abstract], store)
         for path, library in libraries.items():
             libraries[path] = library = fill_from(library, known)
             log.info("library %s", library.summary())
+        for reader in readers:
+            if reader.library in failed:
+                log.warning("%s: ranked without their library: %s", reader.email, failed[reader.library])
+                if problems is not None:
+                    problems[reader.email] = str(failed[reader.library])
         return [examples_for(reader, votes.get(reader.email.lower(), ()),
-                             libraries[reader.library].entries if reader.library is not None else ()) or None
+                             libraries[reader.library].entries if reader.library in libraries else ()) or None
                 for reader in readers]
 
     def _stored(self, readers: Sequence[Subscriber], ids: Sequence[str],

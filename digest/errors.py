@@ -5,6 +5,7 @@ one line on stderr. Anything else is a bug and keeps its traceback.
 
     DigestError
     ├── ConfigError            a setting or the subscribers file is wrong
+    │   └── LibraryError       a reader's library file cannot be read (carries the path)
     ├── ListingError           a listing file or response cannot be read
     │   └── EmptyListingError  the listing is valid but lists no papers
     ├── SourceError            a live source failed (network, HTTP status)
@@ -29,6 +30,20 @@ class DigestError(Exception):
 
 class ConfigError(DigestError):
     pass
+
+
+class LibraryError(ConfigError):
+    """A reader's library file is missing, unreadable, too big or malformed.
+
+    A ``ConfigError`` (the file is named by the subscribers file or DIGEST_LIBRARY),
+    so ``digest check`` and the CLI report it as one; a send ranks that reader
+    without it. The message is one line: the file, the problem, the fix.
+    """
+
+    def __init__(self, path: Path, problem: str, fix: str) -> None:
+        super().__init__(f"{path}: {problem}; {fix}")
+        self.path = path
+        self.problem = problem
 
 
 class ListingError(DigestError):

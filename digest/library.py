@@ -10,8 +10,39 @@ abstract where the file has them, and an arXiv id where one can be found (an
 ``eprint`` field, an arxiv.org URL, an arXiv DOI, Google Scholar's "arXiv preprint
 arXiv:..." journal). An entry with only an id takes its text from the day's
 listings (``fill_from``). Entries with neither text nor id are skipped and
-counted, never a crash; a missing or unreadable file is one ``ConfigError``
-naming the path.
+counted, never a crash.
+
+A file that cannot be read at all (missing, a folder, unreadable, not UTF-8, too
+big, malformed) is one ``LibraryError`` (a ``ConfigError``): one line naming the
+file, the problem and the fix. ``load_library`` is what ``digest check`` calls to
+validate a reader's library; a send catches the error, ranks that reader on their
+keywords and votes alone and reports the reader by address (``Digest.examples_for_readers``).
+
+A library is one reader's file, so it is read within bounds that keep one export
+from stalling everybody's digest. Every step is linear in the file's size, and
+the limits below, checked before parsing, bound it at about 10 s (measured on
+2 busy cores; a real Zotero export of 12,000 papers with abstracts is 18 MB,
+0.7 million BibTeX marks and 110,000 lines, and reads in 3 to 5 s):
+
+    MAX_LIBRARY_BYTES  20 MB, from the file's size, before reading it
+    MAX_ENTRIES        50,000 entries (records, rows, ids); each costs 30 to 90 us
+    MAX_LINES          500,000 lines (RIS is parsed line by line, 15 to 30 us each)
+    MAX_BIBTEX_MARKS   1,000,000 braces, backslashes, quotes, commas, "=", "@" and
+                       line breaks: bibtexparser's time grows with these (4 to 10 us
+                       each), and decoding the LaTeX of titles and abstracts with
+                       the backslashes
+    MAX_TEXT_CHARS     5,000: a title, abstract or id field is cut to this first
+
+Only the title and abstract are decoded from LaTeX, by ``latex_to_text``: a
+single regular-expression pass for what titles and abstracts hold (accents,
+``\\ss`` and friends, escaped characters, ``\\emph{...}``, grouping braces).
+bibtexparser's ``LatexDecodingMiddleware`` decoded every field of every entry
+with pylatexenc, 30 to 180 us a character (a 350 KB field took 13 s, a 21 MB one
+over 3 minutes) and a RecursionError on a few hundred nested braces. The csv
+module's field limit (128 KB by default: a longer Zotero note was a
+``_csv.Error``) is process-wide; reading a CSV library raises it to
+``MAX_LIBRARY_BYTES``, never lowers it, and nothing in digest relies on the
+smaller one.
 """
 
 from __future__ import annotations
@@ -19,18 +50,33 @@ from __future__ import annotations
 import csv
 import io
 import logging
+import math
 import re
+import stat
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from .errors import LibraryError
 from .model import Paper, arxiv_id, normalize_space
 
-_RIS_START = re.compile(r"^\s*TY  - ", re.M)
+MAX_LIBRARY_BYTES = 20_000_000
+MAX_ENTRIES = 50_000
+MAX_LINES = 500_000
+MAX_BIBTEX_MARKS = 1_000_000
+MAX_TEXT_CHARS = 5_000
+
+# [ \t]*, not \s*: \s* spans line breaks, so each of n blank lines rescanned the rest (80 KB took 36 s)
+_RIS_START = re.compile(r"^[ \t]*TY  - ", re.M)
 _RIS_END = re.compile(r"^ER  -.*$", re.M)
-_BIB_ENTRY = re.compile(r"^\s*@\w+\s*[{(]", re.M)
+_BIB_ENTRY = re.compile(r"^[ \t]*@\w+[ \t]*[{(]", re.M)
+_BIB_MARKS = '{}",=@\n\\'
+_LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+_UNBRACE = {ord("{"): None, ord("}"): None, ord("~"): " "}
+_EXPORT_AGAIN = "export it again as UTF-8 BibTeX, RIS or CSV"
+_EXPORT_FEWER = "export only the papers you want more like (a collection), without notes or attachments"
 _CSV_TITLE = {"title"}
 _CSV_ABSTRACT = ("abstract note", "abstract")
 _CSV_IDS = ("url", "doi", "extra", "archive id", "arxiv id")
@@ -63,17 +109,83 @@ class Library:
 
 
 def load_library(path: Path) -> Library:
-    """Read a library file in any supported format; ``ConfigError`` if it cannot be read."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: library file not found; check the reader's library = or DIGEST_LIBRARY") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{path}: cannot read library file ({err}); export it again as UTF-8 BibTeX, RIS or CSV") from None
+    """Read a library file in any supported format; one ``LibraryError`` naming it if it cannot be read."""
+    text = _read(path)
     kind, parser = _detect(text)
-    entries, skipped = parser(text)
+    too_much = _over_bounds(kind, text)
+    if too_much:
+        raise LibraryError(path, f"library file too big to read in bounded time ({too_much})", _EXPORT_FEWER)
+    try:
+        entries, skipped = parser(text)
+    except _TooManyEntries:
+        raise LibraryError(path, f"library file too big to read in bounded time (over {MAX_ENTRIES:,} "
+                           "entries)", _EXPORT_FEWER) from None
+    except csv.Error as err:
+        raise LibraryError(path, f"cannot read library file as CSV ({err})", _EXPORT_AGAIN) from err
     library = Library(path, kind, tuple(entries), skipped)
     return replace(library, without_text=sum(1 for e in entries if not (e.title or e.abstract)))
+
+
+class _TooManyEntries(Exception):
+    """A parser counted past ``MAX_ENTRIES`` (CSV rows and id lines are only counted while parsing)."""
+
+
+def _over_bounds(kind: str, text: str) -> str:
+    """What of ``text`` is past its limit, in words ("" when nothing is); counted by C loops, not parsed."""
+    lines = sum(text.count(c) for c in _LINE_BREAKS) - text.count("\r\n")  # as str.splitlines (rispy, ids) counts
+    if lines > MAX_LINES:
+        return f"{lines:,} lines; at most {MAX_LINES:,}"
+    if kind == "BibTeX" and (marks := sum(text.count(c) for c in _BIB_MARKS)) > MAX_BIBTEX_MARKS:
+        return f"{marks:,} braces, backslashes, quotes, commas and line breaks; at most {MAX_BIBTEX_MARKS:,}"
+    pattern = {"BibTeX": _BIB_ENTRY, "RIS": _RIS_START}.get(kind)
+    if pattern is not None and (entries := sum(1 for _ in pattern.finditer(text))) > MAX_ENTRIES:
+        return f"{entries:,} entries; at most {MAX_ENTRIES:,}"
+    return ""
+
+
+def read_libraries(paths: Iterable[Path]) -> tuple[dict[Path, Library], dict[Path, LibraryError]]:
+    """Each file once: (the libraries read, the error of each that could not be), so one bad file costs only its readers."""
+    read: dict[Path, Library] = {}
+    failed: dict[Path, LibraryError] = {}
+    for path in dict.fromkeys(paths):
+        try:
+            read[path] = load_library(path)
+        except LibraryError as err:
+            failed[path] = err
+    return read, failed
+
+
+def _read(path: Path) -> str:
+    """The file's text, read only after ``_checked_size`` (at most ``MAX_LIBRARY_BYTES``, even if it grows meanwhile)."""
+    size = _checked_size(path)
+    try:
+        with path.open("rb") as file:
+            data = file.read(MAX_LIBRARY_BYTES + 1)
+    except OSError as err:
+        raise LibraryError(path, f"cannot read library file ({err.strerror or err})", "check its permissions") from err
+    if max(size, len(data)) > MAX_LIBRARY_BYTES:
+        raise LibraryError(path, f"library file too big ({math.ceil(max(size, len(data)) / 1e5) / 10:.1f} MB; digest "
+                           f"reads at most {MAX_LIBRARY_BYTES / 1e6:g} MB)", _EXPORT_FEWER)
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise LibraryError(path, f"cannot read library file (not UTF-8: byte {data[err.start]:#04x} at offset "
+                           f"{err.start})", _EXPORT_AGAIN) from err
+
+
+def _checked_size(path: Path) -> int:
+    """The size of ``path``, once it is known to be a file: a folder or a pipe (which would block) is refused."""
+    try:
+        info = path.stat()
+    except (FileNotFoundError, NotADirectoryError) as err:
+        raise LibraryError(path, "library file not found", "check the reader's library = or DIGEST_LIBRARY") from err
+    except OSError as err:
+        raise LibraryError(path, f"cannot read library file ({err.strerror or err})", "check its permissions") from err
+    if stat.S_ISDIR(info.st_mode):
+        raise LibraryError(path, "library file is a folder", "set library = to the file your reference manager exported")
+    if not stat.S_ISREG(info.st_mode):
+        raise LibraryError(path, "library file is not a regular file", "export the library to a file and name that file")
+    return info.st_size
 
 
 def _detect(text: str) -> tuple[str, Any]:
@@ -102,11 +214,11 @@ def fill_from(library: Library, papers: Iterable[Paper]) -> Library:
 
 def _entry(title: str | None, abstract: str | None, *id_fields: str | None) -> Entry | None:
     """An entry from a record's fields; None when it has neither a title nor an arXiv id."""
-    found = next((i for f in id_fields if f and (i := _arxiv(f))), None)
-    title = normalize_space(title or "")
+    found = next((i for f in id_fields if f and (i := _arxiv(f[:MAX_TEXT_CHARS]))), None)
+    title = normalize_space((title or "")[:MAX_TEXT_CHARS])
     if not title and not found:
         return None
-    return Entry(found, title, normalize_space(abstract or ""))
+    return Entry(found, title, normalize_space((abstract or "")[:MAX_TEXT_CHARS]))
 
 
 def _arxiv(text: str) -> str | None:
@@ -121,11 +233,11 @@ def _arxiv(text: str) -> str | None:
 
 
 def parse_bibtex(text: str) -> tuple[list[Entry], int]:
+    """Fields as written; only the title and abstract are decoded from LaTeX, cut to ``MAX_TEXT_CHARS`` first."""
     import bibtexparser
-    from bibtexparser.middlewares import LatexDecodingMiddleware
 
     logging.getLogger("bibtexparser").setLevel(logging.ERROR)  # it logs each broken block; we count them
-    parsed = bibtexparser.parse_string(text, append_middleware=[LatexDecodingMiddleware()])
+    parsed = bibtexparser.parse_string(text)
     entries: list[Entry] = []
     skipped = len(parsed.failed_blocks)
     for item in parsed.entries:
@@ -133,13 +245,56 @@ def parse_bibtex(text: str) -> tuple[list[Entry], int]:
         eprint = fields.get("eprint")
         if eprint and "arxiv" in (fields.get("archiveprefix", "") + fields.get("eprinttype", "")).lower():
             eprint = f"arXiv:{eprint}"
-        entry = _entry(fields.get("title"), fields.get("abstract"), eprint, fields.get("arxivid"),
+        entry = _entry(_decoded(fields.get("title")), _decoded(fields.get("abstract")), eprint, fields.get("arxivid"),
                        fields.get("url"), fields.get("doi"), fields.get("journal"), fields.get("note"))
         if entry is None:
             skipped += 1
         else:
             entries.append(entry)
     return entries, skipped
+
+
+def _decoded(value: str | None) -> str:
+    return latex_to_text((value or "")[:MAX_TEXT_CHARS])
+
+
+_ACCENTS = {"'": "\u0301", "`": "\u0300", "^": "\u0302", '"': "\u0308", "~": "\u0303", "=": "\u0304",
+            ".": "\u0307", "c": "\u0327", "v": "\u030c", "u": "\u0306", "H": "\u030b", "r": "\u030a",
+            "k": "\u0328", "d": "\u0323", "b": "\u0331"}
+_SYMBOLS = {"ss": "ß", "o": "ø", "O": "Ø", "ae": "æ", "AE": "Æ", "aa": "å", "AA": "Å", "l": "ł", "L": "Ł",
+            "oe": "œ", "OE": "Œ", "i": "ı", "j": "ȷ", "LaTeX": "LaTeX", "TeX": "TeX"}
+_LATEX = re.compile(r"""
+    \\(?P<accent>[.'`^"~=]|[cvuHrkdb](?=\s*\{))\s*(?:\{\s*(?P<in_braces>\\?[A-Za-z])\s*\}|(?P<bare>\\?[A-Za-z]))
+  | \\(?P<name>[A-Za-z]+)\s*(?P<empty>\{\})?
+  | \\(?P<escaped>[^A-Za-z])
+""", re.X)
+
+
+def latex_to_text(text: str) -> str:
+    """LaTeX as titles and abstracts write it, in one linear pass: ``{\\"U}ber {GPT}--4`` is "Über GPT–4".
+
+    Accents become the accented letter; ``\\ss``, ``\\o`` and friends their letter; a
+    command with an argument (``\\emph{x}``) leaves the argument; other commands
+    their name (``\\alpha`` is "alpha"); math is kept as written, less its braces.
+    """
+    if "\\" in text:  # one call per command: at most MAX_BIBTEX_MARKS in a file
+        text = _LATEX.sub(_latex_token, text)
+    text = text.translate(_UNBRACE).replace("---", "—").replace("--", "–")
+    return unicodedata.normalize("NFC", text)
+
+
+def _latex_token(match: re.Match[str]) -> str:
+    if match["accent"]:
+        letter = (match["in_braces"] or match["bare"]).lstrip("\\")
+        return letter + _ACCENTS[match["accent"]]
+    if match["name"]:
+        name = match["name"]
+        if name in _SYMBOLS:
+            return _SYMBOLS[name]
+        if match.string.startswith("{", match.end()):
+            return ""  # \emph{x}: the argument stays, its braces go
+        return name + (" " if match[0][-1].isspace() else "")  # "\alpha beta" keeps two words
+    return " " if match["escaped"] == "\\" else match["escaped"]  # \\ is a line break; \% is %
 
 
 # --- RIS ---------------------------------------------------------------------
@@ -179,6 +334,9 @@ def _ris_records(text: str) -> list[str]:
 
 
 def parse_csv(text: str) -> tuple[list[Entry], int]:
+    """Zotero's columns by name; a field may be as long as the file (a long note is no ``_csv.Error``)."""
+    if csv.field_size_limit() < MAX_LIBRARY_BYTES:
+        csv.field_size_limit(MAX_LIBRARY_BYTES)  # process-wide, only ever raised: see the module docstring
     dialect = "excel-tab" if "\t" in text.split("\n", 1)[0] and "," not in text.split("\n", 1)[0] else "excel"
     reader = csv.DictReader(io.StringIO(text), dialect=dialect)
     names = {name.strip().lower(): name for name in reader.fieldnames or []}
@@ -188,6 +346,8 @@ def parse_csv(text: str) -> tuple[list[Entry], int]:
     entries: list[Entry] = []
     skipped = 0
     for row in reader:
+        if len(entries) + skipped >= MAX_ENTRIES:
+            raise _TooManyEntries
         if None in row or None in row.values():  # too many or too few cells: a broken row
             skipped += 1
             continue
@@ -209,6 +369,11 @@ def parse_ids(text: str) -> tuple[list[Entry], int]:
     for line in text.splitlines():
         line = re.split(r"(?:^|\s)#", line, maxsplit=1)[0].strip()
         if not line:
+            continue
+        if len(entries) + skipped >= MAX_ENTRIES:
+            raise _TooManyEntries
+        if len(line) > MAX_TEXT_CHARS:  # no id or URL is this long
+            skipped += 1
             continue
         found = arxiv_id(line)
         if found:

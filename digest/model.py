@@ -12,7 +12,9 @@ from pathlib import Path
 from typing import TypedDict, Unpack
 
 _ARXIV_NEW = re.compile(r"(\d{4}\.\d{4,5})(v\d+)?")
-_ARXIV_OLD = re.compile(r"([a-z\-]+(?:\.[A-Z]{2})?/\d{7})(v\d+)?")
+# The look-behind starts a match only where a run of letters starts: without it, a long run
+# (a 40 KB "url" field in a library, a hostile feed id) took minutes, each start rescanning the run.
+_ARXIV_OLD = re.compile(r"(?<![a-z\-])([a-z\-]+(?:\.[A-Z]{2})?/\d{7})(v\d+)?")
 _SPACE = re.compile(r"\s+")
 # Bidirectional controls (U+202E turns "gpj.exe" into "exe.jpg" on screen) and the
 # C0/C1 control characters other than whitespace: never meaningful in a listing,

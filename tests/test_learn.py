@@ -187,15 +187,16 @@ def test_a_subscribers_library_file_lifts_and_explains_their_picks(tmp_path) -> 
     assert [p.because for p in bo_picks] == [""] * len(bo_picks)
 
 
-def test_a_missing_library_file_stops_the_ranking_with_one_line_naming_it(tmp_path) -> None:
+def test_a_missing_library_file_leaves_the_reader_ranked_on_keywords_alone(tmp_path) -> None:
     from digest.app import Digest
-    from digest.errors import ConfigError
     from digest.model import Listing
     from digest.settings import load_settings
 
     readers = [Subscriber(email="ada@example.org", keywords=("benchmark",), library=tmp_path / "gone.bib")]
-    with pytest.raises(ConfigError, match="gone.bib: library file not found"):
-        Digest(load_settings(None, {})).rank_readers(Listing("test", LISTING), readers)
+    [(_, picks)] = Digest(load_settings(None, {})).rank_readers(Listing("test", LISTING), readers)
+    [(_, plain)] = Digest(load_settings(None, {})).rank_readers(Listing("test", LISTING), [Subscriber(
+        email="ada@example.org", keywords=("benchmark",))])
+    assert picks == plain and picks
 
 
 def test_digest_rank_says_which_liked_paper_lifted_a_pick(tmp_path, run_cli) -> None:

@@ -1,0 +1,94 @@
+"""One reader's library never stops the others: it is reported by address, and the run goes on."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from digest import make_digest
+from digest.model import Listing, Subscriber, make_paper
+from digest.settings import load_settings
+from digest.subscribers import load_subscribers
+
+from .conftest import FIXTURES
+
+LIKED = make_paper("Reward models generalize across preference tasks",
+                   "Reward models trained on human preferences generalize to unseen tasks.", id="2608.00003")
+HOSTILE = "@article{k, title={" + "{}" * 600_000 + "}}\n"  # 1.2 million braces: over MAX_BIBTEX_MARKS
+SUBSCRIBERS = """
+[[subscribers]]
+email = "ada@example.org"
+keywords = ["reward model", "exploration"]
+library = "ada.ris"
+
+[[subscribers]]
+email = "bo@example.org"
+keywords = ["reward model", "exploration"]
+library = "ada.bib"   # the README's example, copied as written: no such file here
+
+[[subscribers]]
+email = "cy@example.org"
+keywords = ["reward model", "exploration"]
+library = "cy.bib"
+"""
+
+
+@pytest.fixture
+def readers(tmp_path: Path) -> list[Subscriber]:
+    (tmp_path / "ada.ris").write_text(f"TY  - JOUR\nTI  - {LIKED.title}\nAB  - {LIKED.abstract}\nER  - \n",
+                                      encoding="utf-8")
+    (tmp_path / "cy.bib").write_text(HOSTILE, encoding="utf-8")
+    (tmp_path / "subscribers.toml").write_text(SUBSCRIBERS, encoding="utf-8")
+    return load_subscribers(tmp_path / "subscribers.toml")
+
+
+def _settings(tmp_path: Path):
+    return load_settings(None, {"DIGEST_FROM": "Digest <digest@example.com>", "DIGEST_MIN_SCORE": "1",
+                                "DIGEST_STATE_DB": str(tmp_path / "state.db"),
+                                "DIGEST_SUBSCRIBERS": str(tmp_path / "subscribers.toml")})
+
+
+def test_readers_whose_library_cannot_be_read_are_named_in_problems_with_the_reason(
+        tmp_path: Path, readers: list[Subscriber]) -> None:
+    problems: dict[str, str] = {}
+    examples = make_digest(_settings(tmp_path)).examples_for_readers(readers, [LIKED], problems=problems)
+    assert sorted(problems) == ["bo@example.org", "cy@example.org"]
+    assert problems["bo@example.org"] == (f"{tmp_path / 'ada.bib'}: library file not found; "
+                                          "check the reader's library = or DIGEST_LIBRARY")
+    assert problems["cy@example.org"].startswith(f"{tmp_path / 'cy.bib'}: library file too big to read in bounded time")
+    assert [e.paper_id for e in examples[0].liked] == ["library:0"] and examples[1:] == [None, None]
+
+
+def test_each_reader_of_a_bad_shared_library_gets_a_warning_naming_their_address_and_the_file(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    shared = tmp_path / "team.bib"
+    readers = [Subscriber(f"{name}@example.org", ("exploration",), library=shared) for name in ("ann", "ben")]
+    with caplog.at_level(logging.WARNING, logger="digest"):
+        make_digest(_settings(tmp_path)).examples_for_readers(readers, [LIKED])
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{name}@example.org: ranked without their library: {shared}: library file not found; "
+        "check the reader's library = or DIGEST_LIBRARY" for name in ("ann", "ben")]
+
+
+def test_a_reader_without_a_readable_library_is_ranked_exactly_as_on_keywords_alone(
+        tmp_path: Path, readers: list[Subscriber]) -> None:
+    listing = Listing("test", [LIKED, *[make_paper(f"Exploration study {n}", "Exploration bonuses.", id=f"2608.1{n:04d}")
+                                        for n in range(5)]])
+    app = make_digest(_settings(tmp_path))
+    ranked = app.rank_readers(listing, readers)
+    plain = app.rank_readers(listing, [Subscriber(r.email, r.keywords) for r in readers])
+    assert [picks for _, picks in ranked[1:]] == [picks for _, picks in plain[1:]]
+    assert ranked[0][1][0].because.startswith("like 'Reward models generalize")
+
+
+def test_a_dry_run_writes_every_readers_digest_when_two_libraries_are_bad(
+        tmp_path: Path, readers: list[Subscriber]) -> None:
+    with make_digest(_settings(tmp_path)) as app:
+        report = app.send(readers, source=str(FIXTURES / "papers.jsonl"), dry_run=True, outbox=tmp_path / "out")
+    written = sorted(path.name.split("-", 3)[-1] for path in report.written)
+    assert written == ["ada@example.org.eml", "bo@example.org.eml", "cy@example.org.eml"]
+    assert all(b"\r\nTo: " in path.read_bytes() and b"Reward Models for RLHF" in path.read_bytes()
+               for path in report.written)
+    assert not report.failed and not report.incomplete
