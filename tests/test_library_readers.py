@@ -92,3 +92,21 @@ def test_a_dry_run_writes_every_readers_digest_when_two_libraries_are_bad(
     assert all(b"\r\nTo: " in path.read_bytes() and b"Reward Models for RLHF" in path.read_bytes()
                for path in report.written)
     assert not report.failed and not report.incomplete
+
+
+def test_a_send_names_the_readers_sent_without_their_library_in_the_summary_and_in_status(
+        tmp_path: Path, readers: list[Subscriber], server, inbox, monkeypatch, run_cli) -> None:
+    env = {"DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(server.port), "DIGEST_SMTP_SECURITY": "none",
+           "DIGEST_FROM": "Digest <digest@example.com>", "DIGEST_MIN_SCORE": "1",
+           "DIGEST_STATE_DB": str(tmp_path / "state.db"), "DIGEST_SUBSCRIBERS": str(tmp_path / "subscribers.toml")}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+
+    code, out, err = run_cli("send", "--source", str(FIXTURES / "papers.jsonl"))
+    assert code == 0 and "Traceback" not in err
+    assert sorted(m["To"] for m in inbox.messages) == ["ada@example.org", "bo@example.org", "cy@example.org"]
+    assert "problems 2 (bo@example.org: " in out and "cy@example.org: " in out
+
+    code, out, _ = run_cli("status")
+    assert code == 0 and "problems in the last run: 2 readers" in out
+    assert f"  bo@example.org: {tmp_path / 'ada.bib'}: library file not found" in out

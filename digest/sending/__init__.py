@@ -162,7 +162,7 @@ def due_today(app: "Digest", store: Store, readers: Sequence[Subscriber], force:
 def _write_all(app: "Digest", listing: Listing, todo: list[Subscriber], sent: Any, outbox: Path | None,
                report: SendReport, progress: Progress | None, store: Store) -> None:
     """--dry-run: .eml files instead of SMTP; nothing recorded."""
-    with closing(produce(app, listing, todo, sent, store=store)) as produced:
+    with closing(produce(app, listing, todo, sent, store=store, problems=report.problems)) as produced:
         for number, (reader, item) in enumerate(produced, 1):
             if isinstance(item, Skipped):
                 report.skipped[reader.email] = item.status
@@ -205,7 +205,7 @@ class Session:
         self.recorder.raise_if_broken()
 
     def _deliver(self, listing: Listing, todo: list[Subscriber], sent: Any) -> None:
-        with closing(produce(self.app, listing, todo, sent, self.lock, self.store)) as produced:
+        with closing(produce(self.app, listing, todo, sent, self.lock, self.store, self.report.problems)) as produced:
             for number, (reader, item) in enumerate(produced, 1):
                 if self.app.stopping.is_set():
                     self.report.stopped = len(todo) - number + 1

@@ -67,13 +67,15 @@ Produced = Generator[tuple[Subscriber, Outgoing | Skipped | None], None, None]
 
 
 def produce(app: "Digest", listing: Listing, readers: Sequence[Subscriber], sent: Mapping[str, Collection[str]],
-            lock: "SendLocks | None" = None, store: Store | None = None) -> Produced:
+            lock: "SendLocks | None" = None, store: Store | None = None,
+            problems: dict[str, str] | None = None) -> Produced:
     """Each reader with its built message (None: nothing new; Skipped), in the readers' order.
 
     ``store`` (this process's connection) gives the readers' votes and answers
     whether a reader still wants mail; the forked child opens its own for the latter.
+    ``problems`` gets the readers ranked without something of theirs (a library it could not read).
     """
-    examples = app.examples_for_readers(readers, listing.papers, store)  # read here: never in the child
+    examples = app.examples_for_readers(readers, listing.papers, store, problems=problems)  # never in the child
     if len(readers) >= PRODUCER_MIN and fork_is_safe():
         log.info("building %d messages in a second process while sending", len(readers))
         yield from _from_child(app, listing, readers, sent, examples, lock)
