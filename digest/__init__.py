@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 __version__ = "0.1.0"
 
 from .errors import (
@@ -19,15 +21,23 @@ from .errors import (
     StoreError,
     TemplateError,
 )
-from .model import Listing, Paper, Subscriber
-from .settings import Settings, load_settings
 
-_LAZY = {"Digest": "app", "make_digest": "app", "SendReport": "sending"}
+if TYPE_CHECKING:
+    from .app import Digest, make_digest
+    from .model import Listing, Paper, Subscriber
+    from .sending import SendReport
+    from .settings import Settings, load_settings
+
+_LAZY = {
+    "Digest": "app", "make_digest": "app", "SendReport": "sending",
+    "Listing": "model", "Paper": "model", "Subscriber": "model",
+    "Settings": "settings", "load_settings": "settings",
+}
 
 
 def __getattr__(name: str) -> object:
-    """The library API (``make_digest``, ``Digest``, ``SendReport``), imported on first use:
-    ``import digest`` stays cheap for a command that only parses settings."""
+    """The library API but the exceptions, imported on first use: ``import digest`` (which
+    every ``digest.*`` import runs first) stays cheap, so ``digest --help`` loads no library."""
     if name in _LAZY:
         from importlib import import_module
 

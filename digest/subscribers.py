@@ -14,7 +14,6 @@
 from __future__ import annotations
 
 import json
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,8 @@ _FIELDS = {"email", "name", "keywords", "max_items", "min_score", "enabled", "li
 
 
 def load_subscribers(path: Path) -> list[Subscriber]:
+    import tomllib  # only a subscribers file needs it: one reader from DIGEST_KEYWORDS starts without
+
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
-from ..app import Digest, make_digest
 from ..errors import ConfigError, KeywordError
-from ..model import Listing, Subscriber
-from ..subscribers import single_reader, subscribers_from_settings
-from ..settings import Settings, default_env_file, load_settings
-from ..text import plural  # noqa: F401  (the command modules take it from here)
+
+if TYPE_CHECKING:  # the library is imported by the command that runs, after the arguments are parsed
+    from ..app import Digest
+    from ..model import Listing, Subscriber
+    from ..settings import Settings
 
 
 def _source_option(parser: argparse.ArgumentParser) -> None:
@@ -22,10 +23,14 @@ def _source_option(parser: argparse.ArgumentParser) -> None:
 
 
 def _app(args: argparse.Namespace) -> Digest:
+    from ..app import make_digest
+
     return make_digest(settings_for(args))
 
 
 def settings_for(args: argparse.Namespace) -> Settings:
+    from ..settings import default_env_file, load_settings
+
     return load_settings(args.env_file if args.env_file is not None else default_env_file())
 
 
@@ -57,7 +62,16 @@ def clean(text: str) -> str:
     return text.translate(_CONTROLS)
 
 
+def plural(number: int, word: str) -> str:
+    """``text.plural`` for the command modules, imported when first used (``text`` loads a stemmer)."""
+    from ..text import plural
+
+    return plural(number, word)
+
+
 def readers_for(args: argparse.Namespace, settings: Settings) -> list[Subscriber]:
+    from ..subscribers import single_reader, subscribers_from_settings
+
     if getattr(args, "keywords", None) is not None:
         if not args.keywords.strip():
             raise KeywordError("--keywords is empty; e.g. --keywords 'reinforcement learning, -survey'")

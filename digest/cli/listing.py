@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import shutil
 import sys
-from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..addresses import parse_address
-from ..app import make_digest
 from ..errors import OutputError
-from ..model import Subscriber
-from ..rank import Pick
-from ..subscribers import single_reader
-from ..settings import Settings
 from .common import _app, _source_option, _warn, chosen_readers, clean, clip, count, plural, readers_for, settings_for
+
+if TYPE_CHECKING:
+    from ..model import Subscriber
+    from ..rank import Pick
+    from ..settings import Settings
 
 
 # papers ---------------------------------------------------------------------
@@ -29,6 +27,8 @@ def _add_papers(commands: argparse._SubParsersAction) -> None:
 
 
 def run_papers(args: argparse.Namespace) -> int:
+    import shutil
+
     with _app(args) as app:
         listing = app.load_listing(args.source, offline=args.offline)
     _warn(listing)
@@ -66,6 +66,11 @@ def _add_rank(commands: argparse._SubParsersAction) -> None:
 
 
 def run_rank(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
+    from ..addresses import parse_address
+    from ..app import make_digest
+
     settings = settings_for(args)
     if args.keywords is not None and args.subscriber:  # these keywords, ranked with that reader's votes
         readers = [replace(readers_for(args, settings)[0], email=parse_address(args.subscriber), name="")]
@@ -102,6 +107,8 @@ def print_picks_json(reader: Subscriber, picks: list[Pick]) -> None:
 
 def print_picks(reader: Subscriber, picks: list[Pick], heading: bool) -> None:
     """A table as wide as the terminal: the title gets what the matched keywords leave."""
+    import shutil
+
     if heading:
         print(f"\n== {clean(reader.name or reader.email)} <{clean(reader.email)}>: {plural(len(picks), 'pick')}")
     if not picks:
@@ -142,6 +149,8 @@ SAMPLE_KEYWORDS = "reinforcement learning, reward model*, LLM, -survey"  # what 
 
 def preview_readers(args: argparse.Namespace, settings: Settings) -> list[Subscriber]:
     """The configured readers; with none, the bundled sample previews for its demo keywords."""
+    from ..subscribers import single_reader
+
     configured = args.keywords or args.subscriber or args.subscribers or settings.subscribers or settings.keywords
     if configured or (args.source or settings.source).strip() != "sample":
         return chosen_readers(args, settings)
@@ -151,6 +160,7 @@ def preview_readers(args: argparse.Namespace, settings: Settings) -> list[Subscr
 
 
 def run_preview(args: argparse.Namespace) -> int:
+    from ..app import make_digest
     from ..web.preview import Preview, serve
 
     settings = settings_for(args)

@@ -9,14 +9,12 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..app import make_digest
 from ..errors import ConfigError
-from ..model import Listing, Paper, Subscriber
-from ..subscribers import subscribers_from_settings
-from ..settings import Settings
 from .common import _source_option, _warn, clean, clip, settings_for
 
 if TYPE_CHECKING:
+    from ..model import Listing, Paper, Subscriber
+    from ..settings import Settings
     from ..store import Store
 
 
@@ -74,6 +72,8 @@ def run_readers(args: argparse.Namespace) -> int:
 
 def _roster_or_none(settings: Settings, path: Path | None) -> list[Subscriber]:
     """The operator's roster; none at all is fine here (readers may all be web sign-ups)."""
+    from ..subscribers import subscribers_from_settings
+
     if not (path or settings.subscribers or settings.keywords):
         return []
     return [r for r in subscribers_from_settings(settings, path) if r.email]
@@ -139,6 +139,7 @@ def id_list(text: str) -> list[str]:
 
 
 def run_feedback(args: argparse.Namespace) -> int:
+    from ..app import make_digest
     from ..store import Store
 
     settings = settings_for(args)

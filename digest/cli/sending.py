@@ -7,25 +7,23 @@ import contextlib
 import functools
 import logging
 import signal
-import socket
 import sys
-import threading
 from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
-from zoneinfo import ZoneInfo
 
-from ..app import Digest, SendReport, check_sendable, make_digest
 from ..errors import DigestError
 from ..errors import ConfigError, StoreError
-from ..lock import Shard, process_alive, send_running
-from ..mail import DEFERRED_NOTE
-from ..model import Subscriber
-from ..settings import Settings
 from .common import _source_option, clean, plural, readers_for, settings_for
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the library is imported by the command that runs, after the arguments are parsed
+    import threading
+    from zoneinfo import ZoneInfo
+
+    from ..app import SendReport
+    from ..model import Subscriber
+    from ..settings import Settings
     from ..store import Run, Store
 
 
@@ -44,6 +42,9 @@ def _add_send(commands: argparse._SubParsersAction) -> None:
 
 
 def run_send(args: argparse.Namespace) -> int:
+    from ..app import make_digest
+    from ..lock import Shard
+
     settings = settings_for(args)
     shard = None if args.shard is None else Shard.parse(args.shard)
     readers = readers_for(args, settings)
@@ -125,6 +126,7 @@ def _add_run(commands: argparse._SubParsersAction) -> None:
 
 def run_run(args: argparse.Namespace) -> int:
     from .. import sources
+    from ..app import Digest, check_sendable
     from ..render import Renderer
     from ..schedule import Daemon
 
@@ -234,6 +236,7 @@ def run_status(args: argparse.Namespace) -> int:
 
 
 def _show_history(settings: Settings) -> None:
+    from ..lock import send_running
     from ..store import Store
 
     _show_pending(settings)
@@ -256,6 +259,10 @@ def _show_history(settings: Settings) -> None:
 def _unfinished(run: Run, running: bool) -> str:
     """What became of a run that never wrote its end: still running, or failed (killed, a store that could not
     record), told from its process and the send lock; ``running``: some send holds the lock now."""
+    import socket
+
+    from ..lock import process_alive
+
     died = "failed: it ended without recording its end (killed, or the database could not be written)"
     if run.pid is None:  # a run from before digest kept its process id
         return "unfinished: interrupted, or still running" if running else died
@@ -278,6 +285,8 @@ def _show_problems(run: Run, limit: int = 20) -> None:
 
 def _show_refused(store: Store, run: Run, limit: int = 20) -> None:
     """The last run's deferred and failed readers, by address: who waits for the next run, and why."""
+    from ..mail import DEFERRED_NOTE
+
     refused = store.refused_during(run)
     if not refused:
         return
