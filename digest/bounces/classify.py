@@ -32,6 +32,7 @@ _STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
 _REPLY_CODE = re.compile(r"^\s*(5\d\d)\b")
 _UNSUBSCRIBE = re.compile(r"^\W*(unsubscribe|remove me|stop)\b", re.IGNORECASE)
 _ROBOT_FROM = re.compile(r"^(mailer-daemon|postmaster|no-?reply)@", re.IGNORECASE)
+_QUOTED_ID = re.compile(r"^Message-ID:\s*(<[^<>\s]+>)\s*$", re.IGNORECASE | re.MULTILINE)
 _ADDRESS_HEADERS = ("To", "Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To", "Return-Path")
 
 
@@ -132,9 +133,7 @@ def _detected(msg: Message) -> tuple[str, str, tuple[str, ...]] | None:
     body = _text_of(msg)
     match = _STATUS.search(body)
     status = match.group(0) if match else ""
-    kind = kind_of(status) if status else ("hard" if permanent else "soft")
-    if not permanent and kind == "hard":
-        kind = "soft"
+    kind = kind_of(status) if status else ("hard" if permanent else "soft")  # the code, when given, decides
     line = next((ln.strip() for ln in body.splitlines() if status and status in ln), status)
     addresses = tuple(sorted(a.decode("utf-8", "replace").lower() for a in permanent | temporary))
     return kind, _one_line(line or "bounce"), addresses
@@ -161,6 +160,7 @@ def _links(msg: Message) -> tuple[tuple[str, ...], tuple[str, ...]]:
         for headers in _returned_headers(part, kind):
             texts += [str(v) for name in ("Return-Path", "From", "Sender") for v in headers.get_all(name, [])]
             mids += [str(v).strip() for v in headers.get_all("Message-ID", [])]
+    mids += _QUOTED_ID.findall(_text_of(msg))  # a copy returned as plain text (Exim, qmail)
     return tuple(texts), tuple(dict.fromkeys(m for m in mids if m))
 
 

@@ -102,8 +102,11 @@ def _connect(where: Where, context: ssl.SSLContext) -> imaplib.IMAP4:
         imap = imaplib.IMAP4(where.host, where.port, timeout=TIMEOUT)
         try:
             imap.starttls(ssl_context=context)
-        except (imaplib.IMAP4.error, OSError):
-            imap.shutdown()
+        except BaseException:
+            try:
+                imap.shutdown()
+            except OSError:
+                pass  # the failed handshake may have closed the socket already
             raise
         return imap
     except ssl.SSLCertVerificationError as err:
