@@ -100,7 +100,9 @@ def _reader_action(action: str, email: str, roster: list[Subscriber], store: Sto
     if not known:
         raise ConfigError(f"no reader {email} in the roster or the state store; see digest readers list")
     if action == "show":
-        print(json.dumps(store.export_reader(email) | store.bounce_summary(email), indent=2, ensure_ascii=False))
+        bounces = store.bounce_summary(email)  # shown once the reader has bounced (or is suppressed)
+        shown = store.export_reader(email) | (bounces if bounces["bounces"] or bounces["suppressed"] else {})
+        print(json.dumps(shown, indent=2, ensure_ascii=False))
     elif action == "remove":
         store.remove_reader(email)
         still = email in {r.email.lower() for r in roster}
