@@ -14,8 +14,9 @@ one line on stderr. Anything else is a bug and keeps its traceback.
     ├── StoreError             the state database cannot be used
     ├── OutputError            a file or folder digest writes to cannot be written
     ├── LockedError            another run holds the send lock
-    └── MailError              SMTP delivery failed
-        └── AuthError          the SMTP server refused the login
+    ├── MailError              SMTP delivery failed
+    │   └── AuthError          the SMTP server refused the login
+    └── MailboxError           the bounce mailbox (IMAP) cannot be read
 """
 
 from __future__ import annotations
@@ -85,6 +86,10 @@ class MailError(DigestError):
 
 
 class AuthError(MailError):
+    pass
+
+
+class MailboxError(DigestError):
     pass
 
 

@@ -20,6 +20,11 @@ server. What happens to a failure depends on that point:
 - a 5xx to MAIL (or 530 anywhere): the sender or the login is wrong; the run stops;
 - after the end of the message, no reply (connection dropped, timeout): the
   server may have queued it. That is *uncertain*, never resent in this run.
+
+With ``DIGEST_BOUNCE_ADDRESS`` the envelope sender is that address in its per-reader
+(VERP) form (``digest.bounces.verp``), so later bounces name the reader. A 5xx to
+RCPT is recorded with ``AT_RCPT`` after the reply: the bounce score counts it
+(``digest.bounces``), as a bounce that arrives later by mail.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .bounces.verp import envelope_sender
 from .errors import AuthError, ConfigError, MailError
 from .settings import Settings
 
@@ -50,6 +56,7 @@ FIXES = {
 
 SENT, FAILED, DEFERRED, UNCERTAIN = "sent", "failed", "deferred", "uncertain"
 DEFERRED_NOTE = " (deferred to the next run)"
+AT_RCPT = " (refused at RCPT)"  # the reader's address itself was refused: counted towards a suppression
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +186,7 @@ class Mailer:
     def send(self, sender: str, recipient: str, message: bytes) -> Delivery:
         """Deliver one message: ``Delivery`` for what concerns this reader, ``MailError`` to stop the run."""
         error = ""
+        sender = envelope_sender(self.settings, recipient) or sender
         for attempt in range(RETRIES + 1):
             try:
                 if self.smtp is None:
@@ -234,8 +242,9 @@ class Mailer:
             raise AuthError(NEEDS_LOGIN.format(reply=reply))
         if code == 421 or code < 500:
             raise _Retry(reply, reconnect=code == 421)
+        setting = "DIGEST_BOUNCE_ADDRESS" if self.settings.bounce_address else "DIGEST_FROM"
         raise MailError(f"the SMTP server refused the sender {sender} ({reply}); "
-                        + FIXES.get(code, "check DIGEST_FROM and what the server allows this account to send"))
+                        + FIXES.get(code, f"check {setting} and what the server allows this account to send"))
 
     def _rcpt(self, smtp: smtplib.SMTP, recipient: str) -> Delivery | None:
         code, text = smtp.rcpt(recipient)
@@ -249,7 +258,7 @@ class Mailer:
             raise _Retry(reply)
         if code < 500:
             raise _Retry(reply, reconnect=False, recipient=True)
-        return Delivery(FAILED, reply)
+        return Delivery(FAILED, reply + AT_RCPT)
 
     def _data(self, smtp: smtplib.SMTP, message: bytes) -> Delivery:
         code, text = smtp.docmd("data")

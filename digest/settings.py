@@ -84,6 +84,11 @@ class Settings:
     archive_days: int = 90
     keep_days: int = 400
     serve: bool = False  # digest run also serves the reader pages (as --serve)
+    bounce_address: str = ""  # the envelope sender (MAIL FROM); per reader bounces+<reader id>@host
+    bounce_imap_url: str = ""  # imaps://user:password@host/INBOX: the mailbox digest bounces reads
+    bounce_ca_file: Path | None = None
+    bounce_threshold: float = 5.0  # bounce score that suppresses a reader (hard 1, soft 0.5, once a day)
+    bounce_stale_days: int = 7  # a score with no bounce for this many days starts again from zero
 
     @property
     def port(self) -> int:
@@ -97,6 +102,7 @@ class Settings:
         shown = {f.name: getattr(self, f.name) for f in fields(self)}
         shown["smtp_password"] = "***" if self.smtp_password else ""
         shown["secret_key"] = "***" if self.secret_key else ""
+        shown["bounce_imap_url"] = _without_password(self.bounce_imap_url)
         return f"Settings({shown})"
 
     def summary(self) -> dict[str, str]:
@@ -301,6 +307,37 @@ def _secret(value: str) -> str:
     return value
 
 
+def _bare_address(value: str) -> str:
+    """An address alone (``bounces@example.org``): it becomes the envelope sender, with ``+<id>`` added."""
+    from .addresses import parse_address
+
+    return parse_address(value) if value.strip() else ""
+
+
+def _imap_url(value: str) -> str:
+    """``imaps://user:password@host[:port][/MAILBOX]`` (TLS) or ``imap://`` (STARTTLS, required)."""
+    from urllib.parse import urlsplit
+
+    url = value.strip()
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    if parts.scheme not in ("imaps", "imap") or not parts.hostname or not parts.username or parts.password is None:
+        raise ValueError("use imaps://USER:PASSWORD@HOST/INBOX (or imap:// for STARTTLS); "
+                         "percent-encode @ : / in the user or password")
+    parts.port  # a ValueError for a port that is not a number
+    return url
+
+
+def _without_password(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return url.replace(f":{parts.password}@", ":***@", 1)
+
+
 def _schedule(value: str) -> str:
     from .cron import parse_spec
 
@@ -350,6 +387,11 @@ _PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "DIGEST_ARCHIVE_DAYS": ("archive_days", _whole(0, MAX_DAYS)),
     "DIGEST_KEEP_DAYS": ("keep_days", _keep_days),
     "DIGEST_SERVE": ("serve", _bool),
+    "DIGEST_BOUNCE_ADDRESS": ("bounce_address", _bare_address),
+    "DIGEST_BOUNCE_IMAP_URL": ("bounce_imap_url", _imap_url),
+    "DIGEST_BOUNCE_CA_FILE": ("bounce_ca_file", _path),
+    "DIGEST_BOUNCE_THRESHOLD": ("bounce_threshold", _number(0, 1000, above=True)),
+    "DIGEST_BOUNCE_STALE_DAYS": ("bounce_stale_days", _whole(1, 366)),
 }
 KEYS = tuple(_PARSERS)
 
@@ -416,6 +458,8 @@ def _shown(key: str, value: str) -> str:
     """The value as the error quotes it: never a secret, and a long one cut (the message stays one line)."""
     if "PASSWORD" in key or "SECRET" in key:
         return "***"
+    if key == "DIGEST_BOUNCE_IMAP_URL":
+        value = _without_password(value)
     return repr(value) if len(value) <= 80 else f"{value[:40]!r}… ({len(value)} characters)"
 
 

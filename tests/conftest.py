@@ -72,3 +72,15 @@ def faulty(faults):
 def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     """The real backoff is seconds; the retry rules are the same with a short one."""
     monkeypatch.setattr("digest.mail.BACKOFF", (0.01, 0.01, 0.01, 0.01))
+
+
+@pytest.fixture
+def dovecot(tmp_path: Path):
+    """A real IMAP server (dovecot) on 127.0.0.1 with TLS, one mailbox user (see tests/imap_server.py)."""
+    from .imap_server import DOVECOT, start
+
+    if not DOVECOT.exists():
+        pytest.skip(f"{DOVECOT} is not installed (apt-get install dovecot-imapd; .ci/run installs it)")
+    server = start(tmp_path / "imap")
+    yield server
+    server.stop()

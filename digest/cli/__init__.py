@@ -14,6 +14,7 @@ from pathlib import Path
 
 from .. import __version__
 from ..errors import DigestError
+from .bounces import _add_bounces
 from .common import chosen_readers, clean, clip, count, plural, readers_for, settings_for
 from .listing import LEGEND, _add_papers, _add_preview, _add_rank
 from .readers import _add_feedback, _add_readers, _add_serve
@@ -62,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.set_defaults(func=_help_for(parser))
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     for add in (_add_papers, _add_rank, _add_preview, _add_send, _add_run, _add_check, _add_status,
-                _add_serve, _add_readers, _add_feedback):
+                _add_serve, _add_readers, _add_feedback, _add_bounces):
         add(commands)
     return parser
 

@@ -100,7 +100,9 @@ def _reader_action(action: str, email: str, roster: list[Subscriber], store: Sto
     if not known:
         raise ConfigError(f"no reader {email} in the roster or the state store; see digest readers list")
     if action == "show":
-        print(json.dumps(store.export_reader(email), indent=2, ensure_ascii=False))
+        bounces = store.bounce_summary(email)  # shown once the reader has bounced (or is suppressed)
+        shown = store.export_reader(email) | (bounces if bounces["bounces"] or bounces["suppressed"] else {})
+        print(json.dumps(shown, indent=2, ensure_ascii=False))
     elif action == "remove":
         store.remove_reader(email)
         still = email in {r.email.lower() for r in roster}
@@ -112,8 +114,9 @@ def _reader_action(action: str, email: str, roster: list[Subscriber], store: Sto
         if action == "pause":
             print(f"paused: {email} gets no digest until digest readers resume {email}")
         else:
-            was = f" (was {before})" if before and before != "active" else ""
-            print(f"resumed: {email} gets the next digest{was}")
+            lifted = store.lift_suppression(email)  # a suppression (bounces, a complaint) is lifted too
+            was = before if before and before != "active" else f"suppressed: {lifted.reason}" if lifted else ""
+            print(clean(f"resumed: {email} gets the next digest" + (f" (was {was})" if was else "")))
     return 0
 
 

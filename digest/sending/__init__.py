@@ -28,6 +28,7 @@ from email.utils import parseaddr
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..bounces import score_refusals
 from ..errors import StoreError
 from ..lock import SendLocks, Shard, send_lock
 from ..mail import Mailer
@@ -108,8 +109,14 @@ def who_gets_mail(app: "Digest", store: Store, roster: Sequence[Subscriber], rep
     """The roster with the readers' own changes, plus confirmed sign-ups; the others counted by why."""
     today = app.today()
     last = last_digest_days(store, app.settings.zone)
+    score_refusals(app.settings, store, app.settings.zone)  # the last runs' 5xx at RCPT count towards suppression
+    suppressed = store.suppressions()
     readers = effective_readers(roster, store, today, last)
-    kept = {reader.email.lower() for reader in readers}
+    for reader in readers:
+        if reader.email.lower() in suppressed:
+            report.skipped[reader.email] = f"suppressed ({suppressed[reader.email.lower()].reason.split(':')[0]})"
+    readers = [reader for reader in readers if reader.email.lower() not in suppressed]
+    kept = {reader.email.lower() for reader in readers} | set(report.skipped)
     states = store.reader_states()
     for reader in roster:
         if reader.email.lower() not in kept:

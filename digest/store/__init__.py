@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from .bounces import Bounces
 from .deliveries import Deliveries
 from .embeddings import Embeddings
 from .listed import Listed
@@ -21,7 +22,7 @@ from .uncertain import Uncertain
 __all__ = ["MIGRATIONS", "ReaderState", "Run", "Store", "Vote", "utcnow"]
 
 
-class Store(Deliveries, Runs, Readers, Uncertain, Embeddings, Listed):
+class Store(Deliveries, Runs, Readers, Uncertain, Embeddings, Listed, Bounces):
     @classmethod
     def open(cls, path: Path) -> "Store":
         db: sqlite3.Connection | None = None

@@ -150,6 +150,18 @@ MIGRATIONS = [
     ALTER TABLE runs ADD COLUMN host TEXT;
     ALTER TABLE runs ADD COLUMN pid INTEGER;
     """,
+    # bounces and complaints (issue #20): every bounce, complaint or reply read once (by a key:
+    # the mailbox message's digest, or the refused message's Message-ID), each reader's bounce
+    # score Mailman's way, and the readers suppressed, with why, until `digest readers resume`
+    """
+    CREATE TABLE bounce_events (
+        id INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, email TEXT, day TEXT NOT NULL, kind TEXT NOT NULL,
+        detail TEXT NOT NULL, counted REAL NOT NULL DEFAULT 0
+    );
+    CREATE INDEX bounce_events_by_email ON bounce_events (email, day);
+    CREATE TABLE bounce_scores (email TEXT PRIMARY KEY, score REAL NOT NULL, last_day TEXT NOT NULL);
+    CREATE TABLE suppressions (email TEXT PRIMARY KEY, reason TEXT NOT NULL, at TEXT NOT NULL);
+    """,
 ]
 
 

@@ -1,0 +1,216 @@
+"""What one message in the bounce mailbox is: a bounce (hard, soft, policy, delayed), a
+complaint, an unsubscribe reply, or nothing to act on. Pure: bytes in, a ``Finding`` out.
+
+- RFC 3464 delivery status notifications (Gmail, Outlook, Postfix, Exim with DSN):
+  the ``Action`` and ``Status`` of each recipient decide. ``failed`` with 5.x.x is hard,
+  but 5.7.x is a policy refusal (the provider refused *us*, for all its readers) and
+  5.2.2 (mailbox full) is soft; ``failed`` with 4.x.x (gave up retrying) is soft;
+  ``delayed`` is only news, counted nowhere.
+- Other bounces (Exim's plain "Mail delivery failed", qmail, old Exchange):
+  ``flufl.bounce`` (Mailman's detector) says permanent or temporary; an enhanced
+  status code in the text refines it as above.
+- RFC 5965 ARF reports (``feedback-report``) are complaints.
+- A reply whose subject or first line says "unsubscribe", not sent by a robot, is
+  the reader's unsubscribe (the ``mailto:`` link every digest carries).
+
+What links the message to a reader is gathered, never trusted to be an address we
+act on blindly: the VERP ids in its headers and in the returned message's
+headers, and the returned message's Message-ID. A reply is matched by its sender.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from email import message_from_bytes, policy
+from email.message import Message
+from email.utils import parseaddr
+
+from flufl.bounce import all_failures
+
+_STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
+_REPLY_CODE = re.compile(r"^\s*(5\d\d)\b")
+_UNSUBSCRIBE = re.compile(r"^\W*(unsubscribe|remove me|stop)\b", re.IGNORECASE)
+_ROBOT_FROM = re.compile(r"^(mailer-daemon|postmaster|no-?reply)@", re.IGNORECASE)
+_QUOTED_ID = re.compile(r"^Message-ID:\s*(<[^<>\s]+>)\s*$", re.IGNORECASE | re.MULTILINE)
+_ADDRESS_HEADERS = ("To", "Delivered-To", "X-Original-To", "Envelope-To", "X-Envelope-To", "Return-Path")
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    kind: str  # hard, soft, policy, delayed, complaint, unsubscribe, other
+    detail: str = ""  # the status and diagnostic, or the report's type, in one short line
+    texts: tuple[str, ...] = ()  # header values that may carry a VERP id
+    message_ids: tuple[str, ...] = ()  # of the returned digest
+    sender: str = ""  # the From address (an unsubscribe reply is matched by it)
+    recipients: tuple[str, ...] = field(default=())  # the failed addresses the report names
+
+
+def classify(raw: bytes) -> Finding:
+    msg = message_from_bytes(raw, policy=policy.compat32)  # compat32: flufl.bounce and broken mail
+    texts, mids = _links(msg)
+    sender = parseaddr(str(msg.get("From", "")))[1].lower()
+    report = _report_type(msg)
+    if report == "feedback-report":
+        return Finding("complaint", _feedback(msg), texts, mids, sender)
+    if report == "delivery-status":
+        kind, detail, recipients = _delivery_status(msg)
+        if kind:
+            return Finding(kind, detail, texts, mids, sender, recipients)
+    found = _detected(msg)
+    if found is not None:
+        return Finding(found[0], found[1], texts, mids, sender, found[2])
+    if _is_unsubscribe(msg, sender):
+        return Finding("unsubscribe", "reply asking to unsubscribe", texts, mids, sender)
+    return Finding("other", str(msg.get("Subject", ""))[:100], texts, mids, sender)
+
+
+def kind_of(status: str, action: str = "failed") -> str:
+    """hard, soft, policy or delayed, from an RFC 3463 status (``5.1.1``) and an RFC 3464 action."""
+    if action.lower() in ("delayed", "relayed", "delivered", "expanded"):
+        return "delayed" if action.lower() == "delayed" else "other"
+    match = _STATUS.search(status)
+    if match is None:
+        return "hard"
+    klass, subject, detail = match.groups()
+    if klass == "5" and subject == "7":
+        return "policy"
+    if klass == "4" or (subject, detail) in (("2", "2"), ("3", "1"), ("4", "7")):
+        return "soft"  # 4.x.x after retries, mailbox full, system full, delivery time expired
+    return "hard" if klass == "5" else "other"
+
+
+def kind_of_reply(reply: str) -> str:
+    """The same for an SMTP reply to RCPT (``550 5.1.1 user unknown``); no enhanced code: 550/551/553 hard."""
+    if _STATUS.search(reply):
+        return kind_of(reply)
+    code = _REPLY_CODE.match(reply)
+    return "hard" if code and code.group(1) in ("550", "551", "553") else "soft"
+
+
+def _report_type(msg: Message) -> str:
+    if msg.get_content_type() != "multipart/report":
+        return ""
+    return str(msg.get_param("report-type", "", header="content-type") or "").lower()
+
+
+def _delivery_status(msg: Message) -> tuple[str, str, tuple[str, ...]]:
+    """The worst per-recipient verdict of an RFC 3464 report: hard over soft over policy over delayed."""
+    verdicts: list[tuple[str, str, str]] = []
+    for part in msg.walk():
+        if part.get_content_type() != "message/delivery-status":
+            continue
+        for group in _field_groups(part)[1:]:  # the first group is per message, the rest per recipient
+            status = group.get("status", "")
+            kind = kind_of(status, group.get("action", "failed"))
+            detail = " ".join(v for v in (status, group.get("diagnostic-code", "")) if v)
+            verdicts.append((kind, detail, _bare(group.get("final-recipient", ""))))
+    order = ("hard", "soft", "policy", "delayed", "other")
+    verdicts.sort(key=lambda v: order.index(v[0]))
+    if not verdicts:
+        return "", "", ()
+    return verdicts[0][0], _one_line(verdicts[0][1]), tuple(v[2] for v in verdicts if v[2])
+
+
+def _field_groups(part: Message) -> list[dict[str, str]]:
+    """The header groups of a ``message/delivery-status`` part, keys lower-cased."""
+    payload = part.get_payload()
+    if isinstance(payload, list):  # the email package parses each group as a message
+        return [{k.lower(): _one_line(str(v)) for k, v in sub.items()} for sub in payload if isinstance(sub, Message)]
+    text = payload if isinstance(payload, str) else ""
+    groups = []
+    for block in re.split(r"\r?\n\s*\r?\n", text.strip()):
+        sub = message_from_bytes(block.encode("utf-8", "replace"), policy=policy.compat32)
+        groups.append({k.lower(): _one_line(str(v)) for k, v in sub.items()})
+    return groups
+
+
+def _detected(msg: Message) -> tuple[str, str, tuple[str, ...]] | None:
+    """flufl.bounce's verdict on a bounce in any of the shapes it knows; None when it is not one."""
+    permanent, temporary = all_failures(msg)
+    if not permanent and not temporary:
+        return None
+    body = _text_of(msg)
+    match = _STATUS.search(body)
+    status = match.group(0) if match else ""
+    kind = kind_of(status) if status else ("hard" if permanent else "soft")  # the code, when given, decides
+    line = next((ln.strip() for ln in body.splitlines() if status and status in ln), status)
+    addresses = tuple(sorted(a.decode("utf-8", "replace").lower() for a in permanent | temporary))
+    return kind, _one_line(line or "bounce"), addresses
+
+
+def _feedback(msg: Message) -> str:
+    for part in msg.walk():
+        if part.get_content_type() == "message/feedback-report":
+            groups = _field_groups(part)
+            fields = groups[0] if groups else {}
+            agent = fields.get("user-agent", "")
+            return _one_line(f"{fields.get('feedback-type', 'abuse')} report" + (f" ({agent})" if agent else ""))
+    return "abuse report"
+
+
+def _links(msg: Message) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Header values that may carry a VERP id, and the returned message's Message-IDs."""
+    texts: list[str] = [str(v) for name in _ADDRESS_HEADERS for v in msg.get_all(name, [])]
+    mids: list[str] = []
+    for part in msg.walk():
+        kind = part.get_content_type()
+        if kind == "message/feedback-report":
+            texts += [f"{k}: {v}" for group in _field_groups(part) for k, v in group.items()]
+        for headers in _returned_headers(part, kind):
+            texts += [str(v) for name in ("Return-Path", "From", "Sender") for v in headers.get_all(name, [])]
+            mids += [str(v).strip() for v in headers.get_all("Message-ID", [])]
+    mids += _QUOTED_ID.findall(_text_of(msg))  # a copy returned as plain text (Exim, qmail)
+    return tuple(texts), tuple(dict.fromkeys(m for m in mids if m))
+
+
+def _returned_headers(part: Message, kind: str) -> list[Message]:
+    if kind in ("message/rfc822", "message/rfc822-headers"):
+        payload = part.get_payload()
+        return [m for m in payload if isinstance(m, Message)] if isinstance(payload, list) else []
+    if kind == "text/rfc822-headers":
+        raw = part.get_payload(decode=True)
+        return [message_from_bytes(raw, policy=policy.compat32)] if isinstance(raw, bytes) else []
+    return []
+
+
+def _is_unsubscribe(msg: Message, sender: str) -> bool:
+    if not sender or _ROBOT_FROM.match(sender) or str(msg.get("Auto-Submitted", "no")).strip().lower() != "no":
+        return False
+    if msg.get("List-Id") or str(msg.get("Precedence", "")).lower() in ("bulk", "junk", "list"):
+        return False
+    subject = str(msg.get("Subject", ""))
+    first = next((line for line in _text_of(msg).splitlines() if line.strip()), "")
+    return bool(_UNSUBSCRIBE.search(re.sub(r"^\s*(re|aw|sv|fwd?)\s*:\s*", "", subject, flags=re.I))
+                or _UNSUBSCRIBE.search(first))
+
+
+def _text_of(msg: Message) -> str:
+    """The first text/plain part, decoded (the part a person or a bounce robot wrote)."""
+    for part in msg.walk():
+        if part.get_content_type() == "text/plain" and not _inside_returned(msg, part):
+            raw = part.get_payload(decode=True)
+            if isinstance(raw, bytes):
+                return raw.decode(part.get_content_charset() or "utf-8", "replace")
+    return ""
+
+
+def _inside_returned(msg: Message, wanted: Message) -> bool:
+    for part in msg.walk():
+        if part.get_content_type() == "message/rfc822" and part is not wanted:
+            if any(sub is wanted for sub in part.walk() if sub is not part):
+                return True
+    return False
+
+
+def _bare(value: str) -> str:
+    """``rfc822; bob@example.net`` -> ``bob@example.net``."""
+    address = value.split(";", 1)[-1].strip()
+    return address.strip("<>").lower()
+
+
+def _one_line(text: str) -> str:
+    return re.sub(r"\s+", " ", text).strip()[:300]
+
+
+__all__ = ["Finding", "classify", "kind_of", "kind_of_reply"]

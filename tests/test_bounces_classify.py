@@ -1,0 +1,105 @@
+"""Each stored report is what it says: the shapes Gmail, Outlook, Postfix, Exim and Yahoo send."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from digest.bounces.classify import classify, kind_of, kind_of_reply
+from digest.bounces.verp import verp_ids
+from digest.errors import ConfigError
+from digest.settings import load_settings
+from digest.store.bounces import next_score
+from digest.tokens import reader_id
+
+from .test_bounces_mailbox import BOUNCES, KEY, message, message_id
+
+READER = "ada@example.net"
+RID = reader_id(KEY, READER)
+
+
+@pytest.mark.parametrize("name, kind, status", [
+    ("postfix_5.1.1.eml", "hard", "5.1.1"),
+    ("gmail_5.1.1.eml", "hard", "5.1.1"),
+    ("outlook_5.1.10.eml", "hard", "5.1.10"),
+    ("exim_failed.eml", "hard", "5.1.1"),
+    ("gmail_5.7.1_policy.eml", "policy", "5.7.1"),
+    ("postfix_4.2.2_full.eml", "soft", "4.2.2"),
+    ("postfix_delayed.eml", "delayed", "4.4.1"),
+    ("yahoo_arf_abuse.eml", "complaint", ""),
+    ("outlook_jmrp_abuse.eml", "complaint", ""),
+    ("reply_unsubscribe.eml", "unsubscribe", ""),
+    ("reply_out_of_office.eml", "other", ""),
+])
+def test_each_report_is_classified_by_its_status_code(name, kind, status) -> None:
+    finding = classify(message(name, READER, 4))
+    assert finding.kind == kind
+    assert status in finding.detail
+
+
+@pytest.mark.parametrize("name", ["postfix_5.1.1.eml", "gmail_5.1.1.eml", "outlook_5.1.10.eml", "exim_failed.eml",
+                                  "yahoo_arf_abuse.eml", "outlook_jmrp_abuse.eml"])
+def test_each_report_leads_back_to_the_reader_by_verp_id_and_message_id(name) -> None:
+    finding = classify(message(name, READER, 4))
+    assert RID.lower() in {rid for text in finding.texts for rid in verp_ids(BOUNCES, text)}
+    assert message_id(READER, 4) in finding.message_ids
+
+
+@pytest.mark.parametrize("status, action, kind", [
+    ("5.1.1", "failed", "hard"), ("5.2.1", "failed", "hard"), ("5.2.2", "failed", "soft"),
+    ("4.4.7", "failed", "soft"), ("5.7.26", "failed", "policy"), ("5.7.1", "failed", "policy"),
+    ("4.4.1", "delayed", "delayed"), ("2.0.0", "delivered", "other"),
+])
+def test_rfc_3463_status_codes_decide_the_kind(status, action, kind) -> None:
+    assert kind_of(status, action) == kind
+
+
+@pytest.mark.parametrize("reply, kind", [
+    ("550 5.1.1 mailbox unavailable", "hard"), ("550 No such user here", "hard"),
+    ("554 5.7.1 Service unavailable; client host blocked", "policy"), ("552 5.2.2 over quota", "soft"),
+    ("554 transaction failed", "soft"),
+])
+def test_a_refusal_at_rcpt_is_classified_like_a_bounce(reply, kind) -> None:
+    assert kind_of_reply(reply) == kind
+
+
+def test_a_verp_id_is_found_in_any_case_and_only_for_our_bounce_address() -> None:
+    text = f"To: BOUNCES+{RID.upper()}@EXAMPLE.ORG, bounces+{RID}@example.org.evil"
+    assert verp_ids(BOUNCES, text) == {RID.lower()}
+    assert verp_ids(BOUNCES, f"notbounces+{RID}@example.org") == set()
+
+
+D = date(2024, 2, 5)
+
+
+@pytest.mark.parametrize("score, last, weight, day, expected", [
+    (0.0, None, 1.0, D, (1.0, True)),
+    (3.0, D, 1.0, D, (3.0, False)),  # at most once a day
+    (3.0, D, 1.0, D - timedelta(days=1), (3.0, False)),  # never backwards
+    (3.0, D, 0.5, D + timedelta(days=1), (3.5, True)),
+    (4.0, D, 1.0, D + timedelta(days=7), (5.0, True)),
+    (4.0, D, 1.0, D + timedelta(days=8), (1.0, True)),  # stale: starts again
+])
+def test_the_score_follows_mailmans_rule(score, last, weight, day, expected) -> None:
+    assert next_score(score, last, weight, day, stale_days=7) == expected
+
+
+@pytest.mark.parametrize("key, value, says", [
+    ("DIGEST_BOUNCE_IMAP_URL", "http://mail.example.org", "imaps://USER:PASSWORD@HOST/INBOX"),
+    ("DIGEST_BOUNCE_IMAP_URL", "imaps://mail.example.org/INBOX", "imaps://USER:PASSWORD@HOST/INBOX"),
+    ("DIGEST_BOUNCE_ADDRESS", "Bounces <bounces@example.org>", "bare address"),
+    ("DIGEST_BOUNCE_THRESHOLD", "0", "must be"),
+])
+def test_bad_bounce_settings_are_named(key, value, says) -> None:
+    with pytest.raises(ConfigError, match=key) as caught:
+        load_settings(None, {key: value})
+    assert says in str(caught.value)
+
+
+def test_the_imap_password_is_never_shown() -> None:
+    settings = load_settings(None, {"DIGEST_BOUNCE_IMAP_URL": "imaps://bounces:hunter2-secret@mail.example.org/INBOX"})
+    assert "hunter2-secret" not in repr(settings)
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None, {"DIGEST_BOUNCE_IMAP_URL": "imaps://bounces:hunter2-secret@mail.example.org:port/INBOX"})
+    assert "hunter2-secret" not in str(caught.value)
