@@ -27,6 +27,7 @@ from typing import Any
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
+from apscheduler.triggers.interval import IntervalTrigger
 
 from .app import Digest, SendReport
 from .checks import require_ready
@@ -39,6 +40,7 @@ log = logging.getLogger("digest.daemon")
 
 RETRY_MINUTES = (5, 15, 30, 60, 60, 60)
 JOB_ID = "digest"
+BOUNCE_MINUTES = 30  # how often the daemon reads the bounce mailbox (DIGEST_BOUNCE_IMAP_URL)
 
 
 def utcnow() -> datetime:
@@ -97,6 +99,9 @@ class Daemon:
         self.log_start()
         server = self.start_web()
         self.scheduler.add_job(self.scheduled_run, self.trigger, id=JOB_ID, name="daily digest")
+        if self.settings.bounce_imap_url:
+            self.scheduler.add_job(self.read_bounces, IntervalTrigger(minutes=BOUNCE_MINUTES), id="bounces",
+                                   name="bounce mailbox", next_run_time=utcnow(), misfire_grace_time=None)
         catch_up = self.missed_at_start()
         if catch_up is not None:
             log.info("missed the run at %s; running it now (within DIGEST_GRACE_HOURS=%g)",
@@ -122,6 +127,21 @@ class Daemon:
 
     def stop(self) -> None:
         self._stop.set()
+
+    def read_bounces(self) -> None:
+        """The bounce mailbox, every ``BOUNCE_MINUTES``: a failure is logged and tried again next time."""
+        from .bounces import check_bounces
+        from .store import Store
+
+        try:
+            with Store.open(self.settings.state_db) as store:
+                report = check_bounces(self.settings, store, [r.email for r in self.readers],
+                                       datetime.now(self.settings.zone).date())
+        except DigestError as err:
+            log.error("bounce mailbox: %s (tried again in %d minutes)", err, BOUNCE_MINUTES)
+            return
+        for line in report.lines():
+            log.info("bounces: %s", line)
 
     def start_web(self) -> Any:
         """The reader pages in a thread of this process (``web``), or None."""
