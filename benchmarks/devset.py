@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from digest.keywords import parse_profile
+from digest.errors import KeywordError
+from digest.keywords import Profile, parse_profile
 from digest.model import Paper, make_paper
 from digest.rank import Index, Selection, rank
 
@@ -54,6 +55,26 @@ def load(shared: Path) -> DevSet | None:
     return DevSet(docs, qrels)
 
 
+def reader_profile(query: str) -> Profile:
+    """The query as a reader's one keyword.
+
+    Digest reads parentheses only around a trailing acronym and refuses the others,
+    as in one query of the set, "rendering (computer graphics)": a reader writes
+    the same words without them.
+    """
+    try:
+        return parse_profile([query])
+    except KeywordError:
+        return parse_profile([re.sub(r"[()]", " ", query)])
+
+
+def measured() -> str:
+    """Where the digest being measured was imported from (this checkout's, when run from it)."""
+    import digest
+
+    return str(Path(digest.__file__).parent)
+
+
 def papers(docs: Sequence[dict[str, str]]) -> list[Paper]:
     return [make_paper(d["title"], d["abstract"], id=d["id"]) for d in docs]
 
@@ -64,7 +85,7 @@ def our_runs(docs: list[dict[str, str]], queries: list[str], feedback: bool = Fa
     started = time.perf_counter()
     index = Index(papers(docs), feedback=feedback, embedder=embedder)
     indexed = time.perf_counter()
-    profiles = [parse_profile([q]) for q in queries]
+    profiles = [reader_profile(q) for q in queries]
     index.embed_keywords(profiles)  # one batch, as rank_many does for many readers
     runs = [[p.paper.id for p in rank(index, profile, selection=EVERYTHING)][:50] for profile in profiles]
     return runs, indexed - started, time.perf_counter() - indexed

@@ -36,14 +36,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent)]  # these helpers, and this checkout's digest before an installed one
 
 from devset import (  # noqa: E402
-    ABSENT, EVERYTHING, SHARED, DevSet, bm25s_installed, embedders, load, lucene_bm25, our_runs, papers, plain_bm25,
+    ABSENT, EVERYTHING, SHARED, DevSet, bm25s_installed, embedders, load, lucene_bm25, measured, our_runs, papers,
+    plain_bm25, reader_profile,
 )
 from setquality import Cutoffs, Scored, Sent, SetQuality, best_threshold, best_top_k, judge, ndcg, summarise  # noqa: E402
 
-from digest.keywords import parse_profile  # noqa: E402
 from digest.rank import Index, Selection, rank_many  # noqa: E402
 from digest.settings import Settings  # noqa: E402
 
@@ -80,7 +81,7 @@ def on_day(devset: DevSet, day: Docs) -> list[set[str]]:
 
 def digest_days(devset: DevSet, listings: list[Docs], embedder: Any) -> tuple[list[Sent], list[Scored]]:
     """What every (reader, day) is sent with the default selection, and everything they could be, scored."""
-    profiles = [parse_profile([q]) for q in devset.queries]
+    profiles = [reader_profile(q) for q in devset.queries]
     sent: list[Sent] = []
     scored: list[Scored] = []
     for day in listings:
@@ -196,6 +197,7 @@ def main() -> int:
     devset = load(args.shared)
     if devset is None:
         return ABSENT
+    print(f"measuring the digest package at {measured()}")
     backends = list(embedders(skip=("minilm",) if args.quick else (), store=args.store))
     report(devset, [("", None), *backends])
     return 0

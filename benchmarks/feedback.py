@@ -30,9 +30,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent)]  # these helpers, and this checkout's digest before an installed one
 
-from devset import ABSENT, EVERYTHING, SHARED, DevSet, bm25_baseline, load, papers  # noqa: E402
+from devset import (  # noqa: E402
+    ABSENT, EVERYTHING, SHARED, DevSet, bm25_baseline, load, measured, papers, reader_profile,
+)
 from setquality import ndcg  # noqa: E402
 
 from digest.keywords import parse_profile  # noqa: E402
@@ -55,7 +58,7 @@ def as_example(paper: Paper, source: str) -> Example:
 
 def reader_examples(earlier: Index, query: str, relevant: set[str], rng: random.Random) -> tuple[Examples, Examples]:
     """The votes a reader of the earlier half would give, and a library of relevant earlier papers."""
-    seen = rank(earlier, parse_profile([query]), selection=Selection(max_items=SEEN, min_score=0.0))
+    seen = rank(earlier, reader_profile(query), selection=Selection(max_items=SEEN, min_score=0.0))
     votes = Examples(
         liked=tuple(as_example(p.paper, "vote") for p in seen if p.paper.id in relevant),
         disliked=tuple(as_example(p.paper, "vote") for p in seen if p.paper.id not in relevant),
@@ -82,7 +85,7 @@ def run(devset: DevSet, seed: int) -> dict[str, list[float]]:
         relevant = set(q["relevant_ids"])
         later_relevant = relevant & later_ids
         votes, library = reader_examples(earlier, q["query"], relevant, rng)
-        profile = parse_profile([q["query"]])
+        profile = reader_profile(q["query"])
         scores["bm25"].append(ndcg(base, later_relevant))
         for name, examples in (("keywords", None), ("votes", votes), ("library", library)):
             picks = rank(later, profile, selection=EVERYTHING, examples=examples)
@@ -177,6 +180,7 @@ def main() -> int:
     devset = load(args.shared)
     if devset is None:
         return ABSENT
+    print(f"measuring the digest package at {measured()}")
     started = time.perf_counter()
     splits = [measure(run(devset, seed), seed) for seed in range(args.seed, args.seed + args.splits)]
     print(f"{args.splits} random splits of {len(devset.docs)} papers into earlier and later halves;"

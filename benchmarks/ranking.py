@@ -20,10 +20,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent)]  # these helpers, and this checkout's digest before an installed one
 
 import digests  # noqa: E402
-from devset import ABSENT, SHARED, DevSet, bm25_baseline, embedders, load, our_runs, papers  # noqa: E402
+from devset import ABSENT, SHARED, DevSet, bm25_baseline, embedders, load, measured, our_runs, papers  # noqa: E402
 from setquality import ndcg  # noqa: E402
 
 from digest.keywords import parse_profile  # noqa: E402
@@ -96,6 +97,7 @@ def main() -> int:
     devset = load(args.shared)
     if devset is None:
         return ABSENT
+    print(f"measuring the digest package at {measured()}")
     docs, queries = devset.docs, devset.queries
     base = bm25_baseline(docs, queries)
     ours, index_s, query_s = our_runs(docs, queries)
