@@ -43,7 +43,9 @@ from devset import (  # noqa: E402
     ABSENT, EVERYTHING, SHARED, DevSet, bm25s_installed, embedders, load, lucene_bm25, measured, our_runs, papers,
     plain_bm25, reader_profile,
 )
-from setquality import Cutoffs, Scored, Sent, SetQuality, best_threshold, best_top_k, judge, ndcg, summarise  # noqa: E402
+from setquality import (  # noqa: E402
+    Cutoffs, Scored, Sent, SetQuality, best_threshold, best_top_k, judge, ndcg, summarise,
+)
 
 from digest.rank import Index, Selection, rank_many  # noqa: E402
 from digest.settings import Settings  # noqa: E402
@@ -147,7 +149,8 @@ def print_table(rows: Sequence[Row], listings: int, readers: int) -> None:
     print(f"\nWhat is sent: {readers} readers x {listings} days of {DAY_SIZE} papers (DAY_SEED {DAY_SEED});"
           f" default selection min_score {DEFAULT.min_score:g}, max_items {DEFAULT.max_items};"
           " [tuned] = cut-off chosen on this same data (an upper bound)")
-    print("| ranker | nDCG@10 | P | R | F1 | P pooled | R pooled | F1 pooled | picks/digest | empty % | silent-empty % |")
+    print("| ranker | nDCG@10 | P | R | F1 | P pooled | R pooled | F1 pooled | picks/digest | empty %"
+          " | silent-empty % |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for row in rows:
         q = row.quality
