@@ -55,17 +55,23 @@ def load(shared: Path) -> DevSet | None:
     return DevSet(docs, qrels)
 
 
-def reader_profile(query: str) -> Profile:
-    """The query as a reader's one keyword.
+def as_written(keyword: str) -> str:
+    """The keyword as a reader can write it.
 
     Digest reads parentheses only around a trailing acronym and refuses the others,
     as in one query of the set, "rendering (computer graphics)": a reader writes
     the same words without them.
     """
     try:
-        return parse_profile([query])
+        parse_profile([keyword])
     except KeywordError:
-        return parse_profile([re.sub(r"[()]", " ", query)])
+        return re.sub(r"[()]", " ", keyword)
+    return keyword
+
+
+def reader_profile(keywords: str | Sequence[str]) -> Profile:
+    """A reader's profile of these keywords (one string is one keyword), each as written."""
+    return parse_profile([as_written(k) for k in ([keywords] if isinstance(keywords, str) else keywords)])
 
 
 def measured() -> str:

@@ -38,7 +38,6 @@ from devset import (  # noqa: E402
 )
 from setquality import ndcg  # noqa: E402
 
-from digest.keywords import parse_profile  # noqa: E402
 from digest.learn import Example, Examples  # noqa: E402
 from digest.model import Paper  # noqa: E402
 from digest.rank import Index, Selection, rank  # noqa: E402
@@ -153,7 +152,7 @@ def speed(shared: Path, readers: int) -> None:
     papers, _ = load_papers(1000, shared)
     earlier, _ = load_papers(3000, shared)
     earlier = [p for p in earlier if p.id not in {q.id for q in papers}] or papers
-    profiles = [parse_profile(", ".join(p)) for p in distinct_profiles(keyword_pool(papers, shared), readers)]
+    profiles = [reader_profile(p) for p in distinct_profiles(keyword_pool(papers, shared), readers)]
     rng = random.Random(5)
     examples = [Examples(tuple(as_example(p, "vote") for p in rng.sample(earlier, 4)),
                          tuple(as_example(p, "vote") for p in rng.sample(earlier, 2))) for _ in profiles]

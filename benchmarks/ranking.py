@@ -24,10 +24,11 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]  # these helpers, and this checkout's digest before an installed one
 
 import digests  # noqa: E402
-from devset import ABSENT, SHARED, DevSet, bm25_baseline, embedders, load, measured, our_runs, papers  # noqa: E402
+from devset import (  # noqa: E402
+    ABSENT, SHARED, DevSet, bm25_baseline, embedders, load, measured, our_runs, papers, reader_profile,
+)
 from setquality import ndcg  # noqa: E402
 
-from digest.keywords import parse_profile  # noqa: E402
 from digest.rank import Index, Selection, rank_many  # noqa: E402
 
 
@@ -57,7 +58,7 @@ def many_readers(docs: list[dict[str, str]], embedder: object, readers: int, sha
     from throughput import distinct_profiles, keyword_pool
 
     listing = papers(docs[:1000])
-    profiles = [parse_profile(", ".join(p)) for p in distinct_profiles(keyword_pool(listing, shared), readers)]
+    profiles = [reader_profile(p) for p in distinct_profiles(keyword_pool(listing, shared), readers)]
     selection = [Selection(max_items=10, min_score=2.0)] * len(profiles)
     timings = {}
     for label, chosen in (("lexical", None), ("semantic", embedder)):
