@@ -1,42 +1,54 @@
 """What votes and a library add to the keyword ranking, on the labelled set in ../shared/ranking.
 
-The 2,000 documents are split at random (fixed seed) into an "earlier" and a
-"later" half. For each query (one keyword), a simulated reader saw their top 10
-of the earlier half and voted up the relevant ones and down the others; another
-keeps a library of 5 relevant earlier papers. The later half is then ranked for
+The 2,000 documents are split at random into an "earlier" and a "later" half,
+five times (seeds ``--seed`` to ``--seed`` + 4, printed). For each query (one
+keyword), a simulated reader saw their top 10 of the earlier half and voted up
+the relevant ones and down the others; another keeps a library of 5 relevant earlier papers. The later half is then ranked for
 keywords alone, keywords + votes and keywords + library, and scored with nDCG@10
 beside plain BM25 on the same half in the same run. Queries with no relevant
-paper in the later half are left out. The data is read in place, never copied.
+paper in the later half are left out. For each split it prints the gain over
+keywords alone and the worst query's change, then the mean gain and whether
+issue #18's targets hold: votes at least +0.03 and a library +0.05 in the mean,
+each at least +0.02 in every split, and no query worse by more than 0.1 in any
+split. The data is read in place, never copied; without it the script says so
+and exits with 2.
 
 With ``--speed``, it times instead 10,000 readers (benchmarks/throughput.py's
 profiles, 1,000 papers) ranked with and without votes: 4 liked and 2 disliked
 papers each, drawn from 2,000 earlier papers, as readers of one list vote on the
 papers they were sent.
 
-Usage: python benchmarks/feedback.py [--shared PATH] [--seed N] [--speed [--readers N]]
+Usage: python benchmarks/feedback.py [--shared PATH] [--seed N] [--splits N] [--speed [--readers N]]
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import random
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent)]  # these helpers, and this checkout's digest before an installed one
 
-from ranking import bm25_baseline, ndcg  # noqa: E402
+from devset import (  # noqa: E402
+    ABSENT, EVERYTHING, SHARED, DevSet, bm25_baseline, load, measured, papers, reader_profile,
+)
+from setquality import ndcg  # noqa: E402
 
-from digest.keywords import parse_profile  # noqa: E402
 from digest.learn import Example, Examples  # noqa: E402
-from digest.model import Paper, make_paper  # noqa: E402
+from digest.model import Paper  # noqa: E402
 from digest.rank import Index, Selection, rank  # noqa: E402
 
-EVERYTHING = Selection(max_items=None, min_score=0.0)
 LIBRARY_SIZE = 5
 SEEN = 10
+SPLITS = 5
+SEED = 20261123
+MEAN_GAIN = {"votes": 0.03, "library": 0.05}  # issue #18's targets, nDCG@10 over keywords alone
+SPLIT_GAIN = 0.02  # in every split
+WORST_DROP = 0.1  # no query loses more, in any split
 
 
 def as_example(paper: Paper, source: str) -> Example:
@@ -45,7 +57,7 @@ def as_example(paper: Paper, source: str) -> Example:
 
 def reader_examples(earlier: Index, query: str, relevant: set[str], rng: random.Random) -> tuple[Examples, Examples]:
     """The votes a reader of the earlier half would give, and a library of relevant earlier papers."""
-    seen = rank(earlier, parse_profile([query]), selection=Selection(max_items=SEEN, min_score=0.0))
+    seen = rank(earlier, reader_profile(query), selection=Selection(max_items=SEEN, min_score=0.0))
     votes = Examples(
         liked=tuple(as_example(p.paper, "vote") for p in seen if p.paper.id in relevant),
         disliked=tuple(as_example(p.paper, "vote") for p in seen if p.paper.id not in relevant),
@@ -55,14 +67,15 @@ def reader_examples(earlier: Index, query: str, relevant: set[str], rng: random.
     return votes, Examples(liked=tuple(as_example(p, "library") for p in chosen))
 
 
-def run(docs: list[dict], qrels: list[dict], seed: int) -> dict[str, list[float]]:
+def run(devset: DevSet, seed: int) -> dict[str, list[float]]:
+    """Per query, nDCG@10 on the later half for BM25, keywords alone, + votes and + library."""
+    docs, qrels = devset.docs, devset.qrels
     rng = random.Random(seed)
     order = docs[:]
     rng.shuffle(order)
     half = len(order) // 2
     earlier_docs, later_docs = order[:half], order[half:]
-    earlier = Index([make_paper(d["title"], d["abstract"], id=d["id"]) for d in earlier_docs])
-    later = Index([make_paper(d["title"], d["abstract"], id=d["id"]) for d in later_docs])
+    earlier, later = Index(papers(earlier_docs)), Index(papers(later_docs))
     later_ids = {d["id"] for d in later_docs}
     kept = [q for q in qrels if later_ids & set(q["relevant_ids"])]
     bm25 = bm25_baseline(later_docs, [q["query"] for q in kept])
@@ -71,7 +84,7 @@ def run(docs: list[dict], qrels: list[dict], seed: int) -> dict[str, list[float]
         relevant = set(q["relevant_ids"])
         later_relevant = relevant & later_ids
         votes, library = reader_examples(earlier, q["query"], relevant, rng)
-        profile = parse_profile([q["query"]])
+        profile = reader_profile(q["query"])
         scores["bm25"].append(ndcg(base, later_relevant))
         for name, examples in (("keywords", None), ("votes", votes), ("library", library)):
             picks = rank(later, profile, selection=EVERYTHING, examples=examples)
@@ -79,16 +92,56 @@ def run(docs: list[dict], qrels: list[dict], seed: int) -> dict[str, list[float]
     return scores
 
 
-def report(scores: dict[str, list[float]], seconds: float) -> None:
+@dataclass(frozen=True)
+class Split:
+    """One random split: mean nDCG@10 per ranker, and per learner its gain and worst query."""
+
+    seed: int
+    queries: int
+    mean: dict[str, float]
+    worst: dict[str, float]  # the largest loss of one query against keywords alone (negative)
+    dropped: dict[str, int]  # queries worse by more than WORST_DROP
+
+    def gain(self, name: str) -> float:
+        return self.mean[name] - self.mean["keywords"]
+
+
+def measure(scores: dict[str, list[float]], seed: int) -> Split:
     count = len(scores["keywords"])
-    mean = {name: sum(values) / count for name, values in scores.items()}
-    print(f"{count} queries with relevant papers in the later half; {seconds:.1f} s")
-    print(f"{'ranker (later half)':<22} {'nDCG@10':>8} {'vs keywords':>12} {'bm25':>7} {'worst query':>12} {'worse >0.1':>11}")
-    for name in ("keywords", "votes", "library"):
-        deltas = [a - b for a, b in zip(scores[name], scores["keywords"])]
-        label = {"keywords": "keywords alone", "votes": "keywords + votes", "library": "keywords + library"}[name]
-        print(f"{label:<22} {mean[name]:>8.3f} {mean[name] - mean['keywords']:>+12.3f} {mean['bm25']:>7.3f}"
-              f" {min(deltas):>+12.3f} {sum(d < -0.1 for d in deltas):>11}")
+    deltas = {name: [a - b for a, b in zip(scores[name], scores["keywords"])] for name in MEAN_GAIN}
+    return Split(seed, count, {name: sum(values) / count for name, values in scores.items()},
+                 {name: min(d) for name, d in deltas.items()},
+                 {name: sum(x < -WORST_DROP for x in d) for name, d in deltas.items()})
+
+
+def report(splits: list[Split]) -> None:
+    print("| seed | queries | BM25 | keywords | + votes | + library | worst query, votes | worst query, library"
+          f" | worse by >{WORST_DROP} (votes / library) |")
+    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    for s in splits:
+        print(f"| {s.seed} | {s.queries} | {s.mean['bm25']:.3f} | {s.mean['keywords']:.3f} | {s.gain('votes'):+.3f}"
+              f" | {s.gain('library'):+.3f} | {s.worst['votes']:+.3f} | {s.worst['library']:+.3f}"
+              f" | {s.dropped['votes']} / {s.dropped['library']} |")
+    mean = {name: sum(s.gain(name) for s in splits) / len(splits) for name in MEAN_GAIN}
+    print(f"| mean | | {sum(s.mean['bm25'] for s in splits) / len(splits):.3f}"
+          f" | {sum(s.mean['keywords'] for s in splits) / len(splits):.3f} | {mean['votes']:+.3f}"
+          f" | {mean['library']:+.3f} | | | |")
+
+
+def targets(splits: list[Split]) -> list[tuple[str, bool]]:
+    """Issue #18's targets for votes and a library, each with whether it holds."""
+    checks = []
+    for name, target in MEAN_GAIN.items():
+        gains = [s.gain(name) for s in splits]
+        mean = sum(gains) / len(gains)
+        worst, dropped = min(s.worst[name] for s in splits), sum(s.dropped[name] for s in splits)
+        checks += [
+            (f"{name}: mean gain ≥ +{target}: {mean:+.3f}", mean >= target),
+            (f"{name}: every split ≥ +{SPLIT_GAIN}: lowest {min(gains):+.3f}", min(gains) >= SPLIT_GAIN),
+            (f"{name}: no query worse by more than {WORST_DROP} in any split: worst {worst:+.3f},"
+             f" {dropped} (query, split) pairs worse by more", dropped == 0),
+        ]
+    return checks
 
 
 def speed(shared: Path, readers: int) -> None:
@@ -99,7 +152,7 @@ def speed(shared: Path, readers: int) -> None:
     papers, _ = load_papers(1000, shared)
     earlier, _ = load_papers(3000, shared)
     earlier = [p for p in earlier if p.id not in {q.id for q in papers}] or papers
-    profiles = [parse_profile(", ".join(p)) for p in distinct_profiles(keyword_pool(papers, shared), readers)]
+    profiles = [reader_profile(p) for p in distinct_profiles(keyword_pool(papers, shared), readers)]
     rng = random.Random(5)
     examples = [Examples(tuple(as_example(p, "vote") for p in rng.sample(earlier, 4)),
                          tuple(as_example(p, "vote") for p in rng.sample(earlier, 2))) for _ in profiles]
@@ -114,23 +167,27 @@ def speed(shared: Path, readers: int) -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--shared", type=Path, default=Path(__file__).resolve().parents[2] / "shared")
-    parser.add_argument("--seed", type=int, default=20261123)
+    parser.add_argument("--shared", type=Path, default=SHARED)
+    parser.add_argument("--seed", type=int, default=SEED, help="the first split's seed; the others follow it")
+    parser.add_argument("--splits", type=int, default=SPLITS)
     parser.add_argument("--speed", action="store_true")
     parser.add_argument("--readers", type=int, default=10_000)
     args = parser.parse_args()
     if args.speed:
         speed(args.shared, args.readers)
         return 0
-    folder = args.shared / "ranking"
-    if not (folder / "docs.jsonl").exists():
-        print(f"no ranking data at {folder}", file=sys.stderr)
-        return 1
-    docs = [json.loads(line) for line in (folder / "docs.jsonl").open(encoding="utf-8")]
-    qrels = [json.loads(line) for line in (folder / "qrels.jsonl").open(encoding="utf-8")]
+    devset = load(args.shared)
+    if devset is None:
+        return ABSENT
+    print(f"measuring the digest package at {measured()}")
     started = time.perf_counter()
-    scores = run(docs, qrels, args.seed)
-    report(scores, time.perf_counter() - started)
+    splits = [measure(run(devset, seed), seed) for seed in range(args.seed, args.seed + args.splits)]
+    print(f"{args.splits} random splits of {len(devset.docs)} papers into earlier and later halves;"
+          f" nDCG@10 on the later half; {time.perf_counter() - started:.0f} s")
+    report(splits)
+    print("\nTargets (issue #18, development set):")
+    for text, holds in targets(splits):
+        print(f"  {'✔' if holds else '✘'} {text}")
     return 0
 
 
