@@ -90,7 +90,8 @@ def keyword_pool(papers: list[Paper], shared: Path) -> list[str]:
     pool: list[str] = []
     qrels = shared / "ranking" / "qrels.jsonl"
     if qrels.exists():
-        pool += [json.loads(line)["query"] for line in qrels.open(encoding="utf-8")]
+        # as a reader writes them: digest refuses parentheses other than a trailing acronym
+        pool += [json.loads(line)["query"].replace("(", "").replace(")", "") for line in qrels.open(encoding="utf-8")]
     words = Counter()
     pairs = Counter()
     for paper in papers:
