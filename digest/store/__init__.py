@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from .archive import Archive, KeptDigest, KeptPick
 from .deliveries import Deliveries
 from .embeddings import Embeddings
 from .listed import Listed
@@ -18,10 +19,10 @@ from .runs import Run, Runs
 from .schema import MIGRATIONS, store_error, utcnow
 from .uncertain import Uncertain
 
-__all__ = ["MIGRATIONS", "ReaderState", "Run", "Store", "Vote", "utcnow"]
+__all__ = ["MIGRATIONS", "KeptDigest", "KeptPick", "ReaderState", "Run", "Store", "Vote", "utcnow"]
 
 
-class Store(Deliveries, Runs, Readers, Uncertain, Embeddings, Listed):
+class Store(Deliveries, Runs, Readers, Uncertain, Embeddings, Listed, Archive):
     @classmethod
     def open(cls, path: Path) -> "Store":
         db: sqlite3.Connection | None = None

@@ -150,6 +150,18 @@ MIGRATIONS = [
     ALTER TABLE runs ADD COLUMN host TEXT;
     ALTER TABLE runs ADD COLUMN pid INTEGER;
     """,
+    # the archive as records (issue #19): what a digest's page is re-rendered from, a few hundred bytes,
+    # with papers, profiles and editions stored once; the HTML rows of before are read until they expire
+    """
+    CREATE TABLE archive_papers (id INTEGER PRIMARY KEY, hash BLOB NOT NULL UNIQUE, paper BLOB NOT NULL,
+                                 last INTEGER NOT NULL);
+    CREATE TABLE archive_profiles (id INTEGER PRIMARY KEY, value TEXT NOT NULL UNIQUE, last INTEGER NOT NULL);
+    CREATE TABLE archive_editions (id INTEGER PRIMARY KEY, value TEXT NOT NULL UNIQUE, last INTEGER NOT NULL);
+    CREATE TABLE archive_records (
+        day INTEGER NOT NULL, reader INTEGER NOT NULL, edition INTEGER NOT NULL, profile INTEGER NOT NULL,
+        message_id TEXT NOT NULL, record BLOB NOT NULL, PRIMARY KEY (day, reader)
+    ) WITHOUT ROWID;
+    """,
 ]
 
 
@@ -273,6 +285,7 @@ class Connection:
     def connect(cls, path: Path) -> sqlite3.Connection:
         db = sqlite3.connect(path, timeout=BUSY_SECONDS, isolation_level=None)
         _use_wal(db)
+        db.execute("PRAGMA auto_vacuum=INCREMENTAL")  # takes effect on a new file; an old one: digest store compact
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA foreign_keys=ON")
         return db
