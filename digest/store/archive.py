@@ -37,7 +37,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from ..model import Paper, paper_from_stored
-from .schema import Connection, utcnow
+from .schema import Connection, guarded, utcnow
 
 FORMAT = 1  # the first byte of a record
 
@@ -123,8 +123,16 @@ class Archive(Connection):
             removed += self.db.execute("DELETE FROM archive WHERE day < :d", {"d": oldest.isoformat()}).rowcount
         memo.pruned_before = cut
         memo.papers = {pid: known for pid, known in memo.papers.items() if known[2] >= cut}
-        self.db.execute("PRAGMA incremental_vacuum").fetchall()  # each row a page freed; a no-op unless incremental
+        self._give_back()
         return removed
+
+    def _give_back(self) -> None:
+        """Free pages back to the disk (auto_vacuum incremental; a no-op otherwise).
+
+        ``executescript``: the pragma frees one page per step, and ``execute`` steps once.
+        """
+        with guarded(self.path):
+            self.db.raw.executescript("PRAGMA incremental_vacuum")
 
     def kept_digest(self, email: str, day: str) -> KeptDigest | None:
         """The digest ``email`` was sent on ``day`` (ISO), to re-render; None if not kept (or kept as HTML)."""
@@ -174,6 +182,22 @@ class Archive(Connection):
         removed += self.db.execute("DELETE FROM archive_records WHERE reader = :r", {"r": row[0]}).rowcount
         self.db.executemany("DELETE FROM archive_profiles WHERE id = ?", [(p,) for p in profiles])
         return removed
+
+    def compact(self) -> tuple[int, int]:
+        """Rewrite the file without its free pages, in incremental auto-vacuum mode from now on.
+
+        (bytes before, bytes after). VACUUM needs the database to itself for as long
+        as it copies it: ``digest store compact`` holds the send lock meanwhile.
+        """
+        before = self._file_bytes()
+        self.db.execute("PRAGMA auto_vacuum=INCREMENTAL")  # an old file takes it at the VACUUM
+        self.db.execute("VACUUM")
+        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        return before, self._file_bytes()
+
+    def _file_bytes(self) -> int:
+        wal = self.path.with_name(self.path.name + "-wal")
+        return self.path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
 
     # the HTML rows written before records --------------------------------------------------
 

@@ -284,8 +284,8 @@ class Connection:
     @classmethod
     def connect(cls, path: Path) -> sqlite3.Connection:
         db = sqlite3.connect(path, timeout=BUSY_SECONDS, isolation_level=None)
+        db.execute("PRAGMA auto_vacuum=INCREMENTAL")  # before WAL writes a new file's header; old: digest store compact
         _use_wal(db)
-        db.execute("PRAGMA auto_vacuum=INCREMENTAL")  # takes effect on a new file; an old one: digest store compact
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA foreign_keys=ON")
         return db
