@@ -6,7 +6,7 @@ does it (with DIGEST_PUBLIC_URL links), then archived twice through the store's 
 in batches of 50 as the recorder writes them: once as zlib-compressed HTML (the archive
 before, ``archive_many``), once as records (``archive_digests``). Prints the bytes each
 adds to an empty database per digest, the shared tables included (papers, profiles), the
-time per digest, and checks a sample of pages re-renders byte for byte.
+time per digest, the share of each table, and checks a sample of pages re-renders byte for byte.
 
     PYTHONPATH=. python benchmarks/archive.py [--readers 10000] [--picks 20] [--papers 1000] [--workdir DIR]
 """
@@ -103,8 +103,20 @@ def main() -> int:
           f"({old / new:.1f}x smaller; target 500 bytes)")
     print(f"90 days of {count} readers: {old * 90 / 2**30:.2f} GiB before, {new * 90 / 2**30:.2f} GiB now "
           "(papers shared within a day only: an upper bound)")
+    shares = table_bytes(workdir / "records.db")
+    print("  of which, per digest: " + ", ".join(f"{name} {size / count:.0f}" for name, size in shares.items()))
+    steady = (new - shares["archive_profiles"]) / count
+    print(f"  from the second day on (a reader's profile is stored once, not daily): {steady:.0f} bytes per digest")
     print("50 sampled pages re-rendered byte for byte from their records")
     return 0
+
+
+def table_bytes(path: Path) -> dict[str, int]:
+    """Bytes of each archive table with its indexes (SQLite's dbstat)."""
+    with Store.open(path) as store:
+        rows = store.db.execute("SELECT coalesce(t.tbl_name, d.name), sum(d.pgsize) FROM dbstat AS d "
+                                "LEFT JOIN sqlite_master AS t ON t.name = d.name GROUP BY 1").fetchall()
+    return {name: int(size) for name, size in rows if name.startswith(("archive_", "addresses"))}
 
 
 if __name__ == "__main__":

@@ -9,8 +9,12 @@ covered. What many digests share is stored once and referenced by an integer:
   content (a paper whose abstract changed later is a second row: an old digest
   re-renders with the text it was sent with);
 - ``archive_profiles``: the reader's address as written, name, keywords and the
-  keyword texts the ranker matched (one row per reader until they change them);
+  keyword texts the ranker matched, where they differ (one row per reader until
+  they change them);
 - ``archive_editions``: the listing's source and day and the template version.
+
+Profiles and editions are found again by a 16-byte hash of their text, not by
+an index on it (which would store each profile twice).
 
 ``archive_records`` has one row per reader and day, keyed ``(day, reader)``
 without a rowid: opening a page is one key lookup, pruning a range delete, and
@@ -92,8 +96,10 @@ class Archive(Connection):
         day = kept.sent_on.toordinal()
         keys = [papers.key_of(self, pick.paper, day) for pick in kept.picks]
         terms = list(dict.fromkeys([*kept.terms, *(k for p in kept.picks for k, _ in p.matched)]))
-        profile = json.dumps({"email": kept.email, "name": kept.name, "keywords": list(kept.keywords),
-                              "terms": terms}, ensure_ascii=False, separators=(",", ":"))
+        who: dict[str, Any] = {"email": kept.email, "name": kept.name, "keywords": list(kept.keywords)}
+        if terms != list(kept.keywords):
+            who["terms"] = terms  # the ranker's spelling of a keyword differs ("reward model" for '"reward model"')
+        profile = json.dumps(who, ensure_ascii=False, separators=(",", ":"))
         edition = json.dumps([kept.source, kept.day.isoformat(), kept.templates], ensure_ascii=False)
         return (day, self._address(kept.email), self._shared("archive_editions", edition, day),
                 self._shared("archive_profiles", profile, day), kept.message_id, _encode(kept, keys, terms))
@@ -105,9 +111,9 @@ class Archive(Connection):
     def _shared(self, table: str, value: str, day: int) -> int:
         """The key of a shared profile or edition, its ``last`` day brought up to ``day``."""
         row = self.db.execute(
-            f"INSERT INTO {table} (value, last) VALUES (:v, :d) "
-            "ON CONFLICT (value) DO UPDATE SET last = max(last, excluded.last) RETURNING id",
-            {"v": value, "d": day}).fetchone()
+            f"INSERT INTO {table} (hash, value, last) VALUES (:h, :v, :d) "
+            "ON CONFLICT (hash) DO UPDATE SET last = max(last, excluded.last) RETURNING id",
+            {"h": hashlib.sha256(value.encode()).digest()[:16], "v": value, "d": day}).fetchone()
         return int(row[0])
 
     def prune_archive(self, oldest: date) -> int:
@@ -158,6 +164,7 @@ class Archive(Connection):
     def _decode_row(self, day: date, message_id: str, record: bytes, edition: str, profile: str) -> KeptDigest:
         source, listed, templates = json.loads(edition)
         who = json.loads(profile)
+        who.setdefault("terms", who["keywords"])
         keys, header, picks = _decode(record, who["terms"])
         papers = self._papers_by_key(keys)
         return KeptDigest(

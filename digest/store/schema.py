@@ -155,8 +155,10 @@ MIGRATIONS = [
     """
     CREATE TABLE archive_papers (id INTEGER PRIMARY KEY, hash BLOB NOT NULL UNIQUE, paper BLOB NOT NULL,
                                  last INTEGER NOT NULL);
-    CREATE TABLE archive_profiles (id INTEGER PRIMARY KEY, value TEXT NOT NULL UNIQUE, last INTEGER NOT NULL);
-    CREATE TABLE archive_editions (id INTEGER PRIMARY KEY, value TEXT NOT NULL UNIQUE, last INTEGER NOT NULL);
+    CREATE TABLE archive_profiles (id INTEGER PRIMARY KEY, hash BLOB NOT NULL UNIQUE, value TEXT NOT NULL,
+                                   last INTEGER NOT NULL);
+    CREATE TABLE archive_editions (id INTEGER PRIMARY KEY, hash BLOB NOT NULL UNIQUE, value TEXT NOT NULL,
+                                   last INTEGER NOT NULL);
     CREATE TABLE archive_records (
         day INTEGER NOT NULL, reader INTEGER NOT NULL, edition INTEGER NOT NULL, profile INTEGER NOT NULL,
         message_id TEXT NOT NULL, record BLOB NOT NULL, PRIMARY KEY (day, reader)
