@@ -286,7 +286,8 @@ class Connection:
     @classmethod
     def connect(cls, path: Path) -> sqlite3.Connection:
         db = sqlite3.connect(path, timeout=BUSY_SECONDS, isolation_level=None)
-        db.execute("PRAGMA auto_vacuum=INCREMENTAL")  # before WAL writes a new file's header; old: digest store compact
+        if db.execute("PRAGMA page_count").fetchone()[0] == 0:  # a new file, before WAL writes its header
+            db.execute("PRAGMA auto_vacuum=INCREMENTAL")  # an old one switches at `digest store compact`
         _use_wal(db)
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA foreign_keys=ON")
