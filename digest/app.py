@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from collections.abc import Callable, Collection, Mapping, Sequence
 
 from . import sources
+from .archive import keep
 from .keywords import parse_profile
 from .model import Listing, Paper, Subscriber
 from .errors import ConfigError, OutputError
@@ -265,16 +266,21 @@ class Digest:
                  total: int | None = None, since: date | None = None) -> Outgoing | None:
         """Render and build one reader's message (None: nothing new, and no empty digests).
 
-        With DIGEST_PUBLIC_URL the HTML travels with the message, to be archived
-        for "view in browser" once the server has accepted it.
+        With DIGEST_PUBLIC_URL what the page is rendered from travels with the
+        message, to be archived for "view in browser" once the server has accepted it.
         """
         if not picks and not self.settings.send_empty:
             return None
         today = self.today()
         rendered = self.render(reader, picks, listing=listing, total=total, sent_on=today, since=since)
         message_id, message = self.build(reader, rendered)
+        kept = None
+        if rendered.links is not None:
+            source, day = self._describe(listing)
+            kept = keep(reader, picks, message_id=message_id, sent_on=today, source=source, day=day,
+                        templates=self.renderer.version, total=total, since=since)
         return Outgoing(reader.email, message_id, message, [p.paper.id for p in picks[: rendered.shown]],
-                        day=today, html=rendered.html if rendered.links is not None else "")
+                        day=today, kept=kept)
 
     def _write_eml(self, reader: Subscriber, item: Outgoing, outbox: Path | None) -> Path:
         folder = outbox or Path("outbox")

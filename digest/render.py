@@ -8,8 +8,9 @@ The preview server and the mailer call the same ``render``.
 
 from __future__ import annotations
 
+import hashlib
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from datetime import date
@@ -43,6 +44,11 @@ def bundled_templates() -> Path:
     here = Path(__file__).resolve().parent
     inside = here / "templates"
     return inside if inside.is_dir() else here.parent / "templates"
+
+
+def template_version(sources: Iterable[bytes]) -> str:
+    """What the archive records a digest was rendered with: a re-render from other templates differs."""
+    return hashlib.sha256(b"\0".join(sources)).hexdigest()[:16]
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +104,7 @@ class Renderer:
         except jinja2.TemplateError as err:
             raise TemplateError(f"{getattr(err, 'filename', None) or paths[0]}: {err}") from err
         self._stamp = tuple(p.stat().st_mtime_ns for p in paths)
+        self.version = template_version(p.read_bytes() for p in paths)
 
     def reload_if_changed(self) -> bool:
         paths = [self.folder / n for n in (HTML_TEMPLATE, TEXT_TEMPLATE, SUBJECT_TEMPLATE)]

@@ -98,3 +98,25 @@ def test_a_copy_archived_as_plain_text_before_compression_still_reads(store, tmp
     assert store.archived("ada@example.org", "2026-11-20") == "<p>old</p>"
     assert store.export_reader("ada@example.org")["archive"] == [
         {"message_id": "<m@x>", "day": "2026-11-20", "html": "<p>old</p>"}]
+
+
+def test_a_batch_archives_the_records_of_its_sent_digests_not_their_html(store, tmp_path) -> None:
+    from dataclasses import replace
+
+    from digest.model import Paper
+    from digest.store import KeptDigest, KeptPick
+
+    kept = KeptDigest(email="r0@example.org", message_id="<0@example.org>", sent_on=DAY, source="arXiv cs.LG",
+                      day=DAY, templates="t1", total=1, keywords=("agents",), terms=("agents",),
+                      picks=(KeptPick(Paper(id="2611.00001", title="Agents", abstract="About agents."), 2.5, 1,
+                                      (("agents", False),)),))
+    sent, refused = answer(0), answer(1, "failed")
+    rec = recorder(store, tmp_path, batch=1)
+
+    rec.record([(replace(sent[0], kept=kept), sent[1]),
+                (replace(refused[0], kept=replace(kept, email="r1@example.org")), refused[1])])
+    rec.flush()
+
+    assert store.kept_digest("r0@example.org", DAY.isoformat()) == kept
+    assert store.kept_digest("r1@example.org", DAY.isoformat()) is None, "only accepted digests are archived"
+    assert store.db.execute("SELECT count(*) FROM archive").fetchone()[0] == 0

@@ -250,7 +250,8 @@ def test_view_in_browser_shows_exactly_the_html_the_server_received(web: Web, in
 
 def test_an_archive_that_fails_costs_the_copy_not_the_delivery(web: Web, inbox, caplog) -> None:
     with web.store() as store:
-        store.db.execute("CREATE TRIGGER no_room BEFORE INSERT ON archive BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+        store.db.execute("CREATE TRIGGER no_room BEFORE INSERT ON archive_records "
+                         "BEGIN SELECT RAISE(ABORT, 'disk full'); END")
     report = send(web)
     assert sorted(report.sent) == [ADA, BOB] and not report.incomplete
     with web.store() as store:

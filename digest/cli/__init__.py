@@ -19,6 +19,7 @@ from .common import chosen_readers, clean, clip, count, plural, readers_for, set
 from .listing import LEGEND, _add_papers, _add_preview, _add_rank
 from .readers import _add_feedback, _add_readers, _add_serve
 from .sending import ZonedFormatter, _add_check, _add_run, _add_send, _add_status
+from .store import _add_store
 
 __all__ = [
     "LEGEND", "ZonedFormatter", "build_parser", "chosen_readers", "clean", "clip", "count", "main", "plural",
@@ -63,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.set_defaults(func=_help_for(parser))
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     for add in (_add_papers, _add_rank, _add_preview, _add_send, _add_run, _add_check, _add_status,
-                _add_serve, _add_readers, _add_feedback, _add_bounces):
+                _add_serve, _add_readers, _add_feedback, _add_bounces, _add_store):
         add(commands)
     return parser
 

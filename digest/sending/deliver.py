@@ -22,8 +22,12 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
 from ..mail import Delivery, Mailer
+
+if TYPE_CHECKING:
+    from ..store import KeptDigest
 
 
 @dataclass
@@ -35,7 +39,8 @@ class Outgoing:
     message: bytes
     paper_ids: list[str]
     day: date | None = None  # the day it is sent on (the archive's "view in browser" day)
-    html: str = ""  # the HTML part, archived once accepted (only when the digest links to it)
+    html: str = ""  # an HTML copy to archive as it is, once accepted (the archive's old form)
+    kept: KeptDigest | None = None  # what its page is re-rendered from, archived once accepted
 
 
 class Pace:

@@ -25,8 +25,9 @@ what changes is the window in which a ``kill -9`` loses accepted deliveries (the
 documented ambiguous case: those readers get the digest once more): at most one
 batch, at most ``LINGER`` seconds of sending. A store that fails is noticed at the
 batch's commit: that batch goes into the journal and nothing more is handed to the
-server. The archive of the batch's digests ("view in browser") is written after
-its deliveries committed, in a transaction of its own.
+server. The archive of the batch's digests ("view in browser": what each page is
+re-rendered from, see ``digest.archive``) is written after its deliveries
+committed, in a transaction of its own.
 """
 
 from __future__ import annotations
@@ -117,16 +118,19 @@ class Recorder:
             self._count(entry)
 
     def _archive(self, answered: list[tuple[Outgoing, Delivery]]) -> None:
-        """Keep each accepted digest's HTML for "view in browser"; a failure costs the copies, not the deliveries."""
-        kept = [(item.recipient, item.message_id, item.day, item.html) for item, delivery in answered
-                if delivery.status == SENT and item.html and item.day is not None]
-        if not kept:
-            return
+        """Keep each accepted digest for "view in browser"; a failure costs the copies, not the deliveries."""
+        accepted = [item for item, delivery in answered if delivery.status == SENT]
+        records = [item.kept for item in accepted if item.kept is not None]
+        pages = [(item.recipient, item.message_id, item.day, item.html) for item in accepted
+                 if item.kept is None and item.html and item.day is not None]
         try:
-            self.store.archive_many(kept, keep_days=self.keep_days)
+            if records:
+                self.store.archive_digests(records, keep_days=self.keep_days)
+            if pages:
+                self.store.archive_many(pages, keep_days=self.keep_days)
         except StoreError as err:
             log.warning("%d digests (%s, ...) were sent but not archived for \"view in browser\": %s",
-                        len(kept), kept[0][0], err)
+                        len(records) + len(pages), accepted[0].recipient, err)
 
     def _journal(self, entries: list[Entry]) -> None:
         """Keep the answers in the journal; if it cannot take them either, count the accepted ones lost."""

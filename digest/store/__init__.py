@@ -11,6 +11,7 @@ import sqlite3
 from pathlib import Path
 
 from .bounces import Bounces
+from .archive import Archive, KeptDigest, KeptPick
 from .deliveries import Deliveries
 from .embeddings import Embeddings
 from .listed import Listed
@@ -19,10 +20,10 @@ from .runs import Run, Runs
 from .schema import MIGRATIONS, store_error, utcnow
 from .uncertain import Uncertain
 
-__all__ = ["MIGRATIONS", "ReaderState", "Run", "Store", "Vote", "utcnow"]
+__all__ = ["MIGRATIONS", "KeptDigest", "KeptPick", "ReaderState", "Run", "Store", "Vote", "utcnow"]
 
 
-class Store(Deliveries, Runs, Readers, Uncertain, Embeddings, Listed, Bounces):
+class Store(Deliveries, Runs, Readers, Uncertain, Embeddings, Listed, Bounces, Archive):
     @classmethod
     def open(cls, path: Path) -> "Store":
         db: sqlite3.Connection | None = None

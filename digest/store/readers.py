@@ -1,4 +1,4 @@
-"""Readers: what each reader changed on the web, their votes, the archive of sent digests.
+"""Readers: what each reader changed on the web and their votes (the archive of sent digests: ``archive``).
 
 The subscribers file and ``DIGEST_TO`` are the operator's roster; a row here is the
 reader's own word and wins over the file for that reader. ``unsubscribed`` is a
@@ -10,7 +10,6 @@ is logged with its time in ``reader_changes``.
 from __future__ import annotations
 
 import json
-import zlib
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta, timezone
@@ -76,7 +75,15 @@ class _DeliveryRecords(Protocol):
     def forget_deliveries(self, email: str) -> int: ...
 
 
-class Readers(Connection, _DeliveryRecords):
+class _ArchiveRecords(Protocol):
+    """What Readers uses of the Archive mixin."""
+
+    def archive_of(self, email: str) -> list[dict[str, object]]: ...
+
+    def forget_archive(self, email: str) -> int: ...
+
+
+class Readers(Connection, _DeliveryRecords, _ArchiveRecords):
     def reader_states(self) -> dict[str, ReaderState]:
         rows = self.db.execute(f"SELECT {_COLUMNS} FROM readers")
         return {row[0]: ReaderState.from_row(row) for row in rows}
@@ -193,7 +200,7 @@ class Readers(Connection, _DeliveryRecords):
                                    {"k": key, "p": period}).fetchone()[0]
         return int(hits) <= limit
 
-    # votes and the archive ----------------------------------------------------------
+    # votes ----------------------------------------------------------
 
     def record_vote(self, email: str, paper: Paper, vote: int) -> None:
         """+1 or -1 on a paper; a later vote on the same paper replaces the earlier one."""
@@ -258,41 +265,10 @@ class Readers(Connection, _DeliveryRecords):
             {"id": paper_id}).fetchone()
         return row[0] if row else None
 
-    def archive(self, email: str, message_id: str, day: date, html: str, keep_days: int = 90) -> None:
-        """Keep the HTML of a sent digest for "view in browser"; older copies are pruned here."""
-        self.archive_many([(email, message_id, day, html)], keep_days=keep_days)
-
-    def archive_many(self, digests: Iterable[tuple[str, str, date, str]], keep_days: int = 90) -> None:
-        """(email, Message-ID, day, HTML) of sent digests, in one transaction; copies older than
-        ``keep_days`` before the newest day are pruned.
-
-        The HTML is kept zlib-compressed (a 25 KB digest takes about 6 KB: 90 days of
-        10,000 readers is 5 GB, not 22); ``archived`` also reads the plain text rows
-        written before.
-        """
-        now = utcnow()
-        items = list(digests)
-        if not items:
-            return
-        rows = [{"e": email.lower(), "m": message_id, "d": day.isoformat(), "h": _pack(html), "now": now}
-                for email, message_id, day, html in items]
-        oldest = (max(day for _, _, day, _ in items) - timedelta(days=keep_days)).isoformat()
-        with self.transaction():
-            self.db.executemany(
-                "INSERT OR REPLACE INTO archive (email, message_id, day, html, created) VALUES (:e, :m, :d, :h, :now)",
-                rows)
-            self.db.execute("DELETE FROM archive WHERE day < :oldest", {"oldest": oldest})
-
-    def archived(self, email: str, day: str) -> str | None:
-        row = self.db.execute("SELECT html FROM archive WHERE email = :e AND day = :d ORDER BY created DESC LIMIT 1",
-                              {"e": email.lower(), "d": day}).fetchone()
-        return _unpack(row[0]) if row else None
-
     # the reader's data as a whole -----------------------------------------------------
 
     def export_reader(self, email: str) -> dict[str, Any]:
         """Everything the store holds about one reader."""
-        e = {"e": email.lower()}
         state = self.reader_state(email)
         return {
             "email": email.lower(),
@@ -300,8 +276,7 @@ class Readers(Connection, _DeliveryRecords):
             "changes": [{"at": at, "change": c} for at, c in self.reader_changes(email)],
             "votes": [asdict(v) for v in self.votes(email)],
             **self.deliveries_of(email),
-            "archive": [{"message_id": mid, "day": day, "html": _unpack(html)} for mid, day, html in self.db.execute(
-                "SELECT message_id, day, html FROM archive WHERE email = :e ORDER BY day", e)],
+            "archive": self.archive_of(email),
         }
 
     def known_emails(self) -> list[str]:
@@ -316,18 +291,10 @@ class Readers(Connection, _DeliveryRecords):
         e = {"e": email.lower()}
         with self.transaction():
             removed = 0
-            for table in ("readers", "reader_changes", "votes", "archive", "uncertain"):
+            for table in ("readers", "reader_changes", "votes", "uncertain"):
                 removed += self.db.execute(f"DELETE FROM {table} WHERE email = :e", e).rowcount
+            removed += self.forget_archive(email)  # before the address it is keyed by goes
             removed += self.forget_deliveries(email)
             self.db.execute("DELETE FROM counters WHERE key = :k", {"k": f"signup:{email.lower()}"})
         return removed > 0
 
-
-def _pack(html: str) -> bytes:
-    """Level 1: 4x smaller for about 0.15 ms a digest; higher levels gain a few percent for twice the time."""
-    return zlib.compress(html.encode("utf-8"), 1)
-
-
-def _unpack(stored: str | bytes) -> str:
-    """A compressed copy (BLOB), or the plain text the archive kept before compression."""
-    return zlib.decompress(stored).decode("utf-8") if isinstance(stored, bytes) else stored

@@ -162,6 +162,20 @@ MIGRATIONS = [
     CREATE TABLE bounce_scores (email TEXT PRIMARY KEY, score REAL NOT NULL, last_day TEXT NOT NULL);
     CREATE TABLE suppressions (email TEXT PRIMARY KEY, reason TEXT NOT NULL, at TEXT NOT NULL);
     """,
+    # the archive as records (issue #19): what a digest's page is re-rendered from, a few hundred bytes,
+    # with papers, profiles and editions stored once; the HTML rows of before are read until they expire
+    """
+    CREATE TABLE archive_papers (id INTEGER PRIMARY KEY, hash BLOB NOT NULL UNIQUE, paper BLOB NOT NULL,
+                                 last INTEGER NOT NULL);
+    CREATE TABLE archive_profiles (id INTEGER PRIMARY KEY, hash BLOB NOT NULL UNIQUE, value TEXT NOT NULL,
+                                   last INTEGER NOT NULL);
+    CREATE TABLE archive_editions (id INTEGER PRIMARY KEY, hash BLOB NOT NULL UNIQUE, value TEXT NOT NULL,
+                                   last INTEGER NOT NULL);
+    CREATE TABLE archive_records (
+        day INTEGER NOT NULL, reader INTEGER NOT NULL, edition INTEGER NOT NULL, profile INTEGER NOT NULL,
+        message_id TEXT NOT NULL, record BLOB NOT NULL, PRIMARY KEY (day, reader)
+    ) WITHOUT ROWID;
+    """,
 ]
 
 
@@ -284,6 +298,8 @@ class Connection:
     @classmethod
     def connect(cls, path: Path) -> sqlite3.Connection:
         db = sqlite3.connect(path, timeout=BUSY_SECONDS, isolation_level=None)
+        if db.execute("PRAGMA page_count").fetchone()[0] == 0:  # a new file, before WAL writes its header
+            db.execute("PRAGMA auto_vacuum=INCREMENTAL")  # an old one switches at `digest store compact`
         _use_wal(db)
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA foreign_keys=ON")

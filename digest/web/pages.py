@@ -187,9 +187,15 @@ async def vote(site: Site, request: Request) -> Response:
 async def view(site: Site, request: Request) -> Response:
     rid, day = site.pair_of("view", request.path_params["token"])
     email = await site.email_of(rid)
-    html = await site.in_store(lambda store: store.archived(email, day))
+    html = await site.in_store(lambda store: _kept_page(site, store, email, day))
     if html is None:
         raise HTTPException(404, f"The digest of {day} is not kept any more (digests are kept "
                                  f"{site.settings.archive_days} days).")
     return HTMLResponse(html, headers={"content-security-policy": EMAIL_CSP})
+
+
+def _kept_page(site: Site, store: Store, email: str, day: str) -> str | None:
+    """The digest re-rendered from its record; else the HTML kept before records (until it expires)."""
+    kept = store.kept_digest(email, day)
+    return site.reprinter.page(kept) if kept is not None else store.archived(email, day)
 

@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
+from ..archive import Reprinter
 from ..errors import ConfigError, DigestError
 from ..settings import Settings
 from ..store import Store
@@ -38,6 +39,7 @@ class Site:
             loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True, undefined=jinja2.StrictUndefined,
         )
         self.mailer_factory = mailer_factory
+        self.reprinter = Reprinter(settings)  # "view in browser" re-renders kept digests
         self._roster: dict[str, str] = {}
         self._roster_lock = threading.Lock()
 

@@ -1,0 +1,87 @@
+"""The archive's two ends: what a send keeps of a digest, and the page re-rendered from it.
+
+A digest's HTML is a function of the reader (address, name, keywords), the
+picks (papers, ranks, scores, matched keywords), how many matched, the listing's
+source and day, the first day a catch-up covers, the templates, and the reader's
+signed links; the links are deterministic for the same key, reader, papers and
+day. So the send keeps those (``keep``, a few hundred bytes in the store) and
+"view in browser" renders them again with the same ``Renderer.render`` call
+(``Reprinter``): the page is byte for byte the HTML part that was sent, as long
+as the templates (their version is kept), ``DIGEST_PUBLIC_URL`` and
+``DIGEST_SECRET_KEY`` are unchanged. After a template change a page is rendered
+with the current templates: the same papers, today's look.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from datetime import date
+
+from .errors import KeywordError
+from .keywords import parse_keyword
+from .model import Subscriber
+from .rank import Match, Pick
+from .render import Renderer
+from .settings import Settings
+from .store import KeptDigest, KeptPick
+from .tokens import links_for
+
+log = logging.getLogger("digest")
+
+
+def keep(reader: Subscriber, picks: Sequence[Pick], *, message_id: str, sent_on: date, source: str, day: date,
+         templates: str, total: int | None = None, since: date | None = None) -> KeptDigest:
+    """What the archive keeps of one digest: the arguments of its render call, nothing rendered."""
+    return KeptDigest(
+        email=reader.email, message_id=message_id, sent_on=sent_on, source=source, day=day, templates=templates,
+        picks=tuple(KeptPick(p.paper, p.score, p.rank, tuple((m.keyword, m.partial) for m in p.matched))
+                    for p in picks),
+        total=total or 0, since=since, name=reader.name, keywords=tuple(reader.keywords),
+        terms=_terms(reader.keywords))
+
+
+def _terms(keywords: Sequence[str]) -> tuple[str, ...]:
+    """The keyword texts the ranker reports matches by, so that a match is kept as a small number."""
+    texts = []
+    for item in keywords:
+        try:
+            texts.append(parse_keyword(item).text)
+        except KeywordError:
+            continue
+    return tuple(dict.fromkeys(texts))
+
+
+def render_kept(renderer: Renderer, settings: Settings, kept: KeptDigest) -> str:
+    """The HTML of a kept digest: ``Digest.render``'s call, with the kept arguments and the reader's links."""
+    reader = Subscriber(email=kept.email, keywords=kept.keywords, name=kept.name)
+    picks = [Pick(p.paper, p.score, tuple(Match(keyword, (), partial=partly) for keyword, partly in p.matched),
+                  rank=p.rank) for p in kept.picks]
+    links = links_for(settings, kept.email, [p.paper.id for p in picks], day=kept.sent_on)
+    return renderer.render(reader, picks, day=kept.day, source=kept.source, total=kept.total,
+                           unsubscribe=links.unsubscribe, links=links, since=kept.since).html
+
+
+class Reprinter:
+    """Renders kept digests for "view in browser"; the renderer is built on first use, then reused."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._renderer: Renderer | None = None
+        self._lock = threading.Lock()  # pages render on the web server's thread pool
+
+    def page(self, kept: KeptDigest) -> str:
+        with self._lock:
+            renderer = self._current()
+            if kept.templates != renderer.version:
+                log.info("the digest of %s was rendered with other templates (%s, now %s): showing it with today's",
+                         kept.sent_on, kept.templates, renderer.version)
+            return render_kept(renderer, self.settings, kept)
+
+    def _current(self) -> Renderer:
+        if self._renderer is None:
+            self._renderer = Renderer(self.settings.templates_dir)
+        else:
+            self._renderer.reload_if_changed()
+        return self._renderer
