@@ -11,7 +11,20 @@ words standing together, a larger one when they stand in the keyword's own form
 keyword found once, as written, in an average abstract scores about 3.5; its words
 scattered about 1. That is what makes ``DIGEST_MIN_SCORE`` (default 2) a
 threshold that means the same from day to day. Acronyms are learned from the
-listing ("large language models (LLMs)") and from a short built-in table.
+listing ("large language models (LLMs)") and from a short built-in table; a
+word also matches its other spellings found in the listing (colour/color,
+dialog/dialogue, optimise/optimize: ``text.spelling_variants``), and a
+hyphenated word its joined form (pre-training/pretraining), both ways.
+
+What is sent is decided by words, apart from the order (``_word_gate``): a
+keyword named once, only in the abstract, none of its words in the title (a
+passing mention), keeps its place in the order but counts at most
+``PASSING_MAX`` (1.9) toward ``min_score``; meaning's bonus reorders, and counts
+toward it only through ``meaning_swing`` (the bounded rule: a paper close in
+meaning needs up to half the bonus cap less in words, a far one as much more). When more
+papers pass than ``max_items``, each keyword gets a share of the places by its
+weight (``shares``: a keyword with fewer papers than its share leaves the rest
+to the others), so one broad keyword cannot crowd out the reader's specific ones.
 
 Pseudo-relevance feedback (words common in a keyword's best matches, at most 1.3)
 is available with ``Index(..., feedback=True)`` but off: on the labelled set it
@@ -58,7 +71,7 @@ MIN_CONTRIBUTION = 0.05  # per keyword; smaller scores are dropped (see keyword_
 SURFACE_WEIGHT = 2.0  # the keyword's own word forms beat inflected ones
 PROXIMITY_WINDOW = 5
 ABSTRACT_OFFSET = 10_000  # positions at or above this are in the abstract
-RECALL_POINTS = 0.0  # the most meaning may add toward the word threshold (see _word_gate)
+MEANING_SWING = 0.5  # meaning moves the word threshold by at most this share of its bonus cap (meaning_swing)
 PASSING = 0.45  # a keyword named once, only in the abstract, counts this much: a passing mention ...
 PASSING_MAX = 1.9  # ... and at most this: alone it stays below the default DIGEST_MIN_SCORE of 2
 STRONGEST = 8  # an exclusion found only in the abstract counts when among this many top terms
@@ -792,18 +805,33 @@ def _word_gate(index: Index, profile: Profile, scores: Mapping[int, float], floo
     """Words decide what is sent: the score without its meaning bonus, and with only part of a
     passing mention (``Index.passing_cuts``), must reach ``floor``.
 
-    Meaning may make up at most ``RECALL_POINTS`` of it, in total over the keywords:
-    the bounded recall rule. Model points (votes, library) count as they are.
+    The bounded rule for meaning (``meaning_swing``) moves that bar by at most
+    ``MEANING_SWING`` of the bonus cap either way. Model points (votes, library)
+    count as they are.
     """
     if floor <= 0:
         return lambda i: True
     tables = [(k.weight, index.meaning_scores(k), index.passing_cuts(k)) for k in profile.wanted]
+    weights = sum(k.weight for k in profile.wanted)
+    cap = index.embedder.bonus.cap if index.embedder is not None else 0.0
 
     def passes(i: int) -> bool:
         meaning = sum(weight * bonus.get(i, 0.0) for weight, bonus, _ in tables)
         cut = sum(weight * cuts.get(i, 0.0) for weight, _, cuts in tables)
-        return scores[i] - meaning - cut + min(meaning, RECALL_POINTS) >= floor
+        return scores[i] - meaning - cut + meaning_swing(meaning / weights, cap) >= floor
     return passes
+
+
+def meaning_swing(bonus: float, cap: float) -> float:
+    """What meaning does to the bar a paper's words must pass: ``MEANING_SWING * (2 * bonus - cap)``.
+
+    ``bonus`` is the paper's mean bonus over the reader's keywords (by weight). A
+    paper closer in meaning than halfway to the cap needs fewer points in words, a
+    farther one more, by at most half the cap (0.85 with MiniLM): meaning alone, or
+    scattered words with meaning, never send a paper. Chosen among the alternatives by
+    F1 of what is sent on the development set (README); no embedder: no change.
+    """
+    return MEANING_SWING * (2 * bonus - cap) if cap else 0.0
 
 
 def _owners(index: Index, profile: Profile, papers: list[int]) -> list[int | None]:
