@@ -41,6 +41,7 @@ import multiprocessing
 import os
 import threading
 from functools import lru_cache
+from itertools import islice
 import math
 from bisect import bisect_left, bisect_right
 from operator import itemgetter
@@ -305,14 +306,19 @@ class Index:
         key = ("words", keyword.words, keyword.exact, keyword.prefix, feedback)
         if key not in self._cache:
             scores: dict[int, float] = {}
+            kept: dict[int, float] = {}  # what counts toward the threshold (see passing_cuts)
             for alt in self.alternatives(keyword):
                 raw_words = self._alt_words.get(alt, keyword.words)
+                passing = self._passing(alt, keyword.exact, raw_words)
                 for i, s in self._alternative_scores(alt, keyword.exact, raw_words).items():
                     scores[i] = max(scores.get(i, 0.0), s)
+                    kept[i] = max(kept.get(i, 0.0), min(PASSING * s, PASSING_MAX) if i in passing else s)
+            cuts = {i: scores[i] - k for i, k in kept.items() if scores[i] - k > 1e-9}
             if feedback and not keyword.exact and scores:
                 for i, s in self._feedback_scores(scores, keyword).items():
                     scores[i] = scores.get(i, 0.0) + s
-            self._cache[key] = {i: s for i, s in scores.items() if s >= MIN_CONTRIBUTION}
+            self._cache[key] = table = {i: s for i, s in scores.items() if s >= MIN_CONTRIBUTION}
+            self._cache[("passing", *key[1:])] = {i: cut for i, cut in cuts.items() if i in table}
         return self._cache[key]
 
     def meaning_scores(self, keyword: Keyword) -> dict[int, float]:
@@ -349,18 +355,8 @@ class Index:
         at most ``PASSING_MAX``, counts toward ``min_score``: a second mention, the
         title or a second keyword is needed to send it.
         """
-        key = ("passing", keyword.words, keyword.exact, keyword.prefix)
-        if key not in self._cache:
-            words = self.word_scores(keyword)
-            kept: dict[int, float] = {}
-            for alt in self.alternatives(keyword):
-                raw_words = self._alt_words.get(alt, keyword.words)
-                scores = self._alternative_scores(alt, keyword.exact, raw_words)
-                passing = self._passing(alt, keyword.exact, raw_words)
-                for i, s in scores.items():
-                    kept[i] = max(kept.get(i, 0.0), min(PASSING * s, PASSING_MAX) if i in passing else s)
-            self._cache[key] = {i: words[i] - k for i, k in kept.items() if i in words and words[i] - k > 1e-9}
-        return self._cache[key]
+        self.word_scores(keyword)  # works them out
+        return self._cache[("passing", keyword.words, keyword.exact, keyword.prefix, self.feedback)]
 
     def _passing(self, alt: Alternative, exact: bool, raw_words: tuple[str, ...]) -> set[int]:
         """Papers that name the keyword once, in the abstract, and none of its words in the title."""
@@ -775,11 +771,12 @@ def _choose(index: Index, profile: Profile, scores: Mapping[int, float], sent: C
     """Paper numbers to send, best first, at most ``max_items``, each keyword within its share."""
     eligible = _eligible(index, profile, scores, sent, selection.min_score, lifted)
     limit = selection.max_items
-    if not limit or len(profile.wanted) < 2:
-        return list(eligible)[:limit] if limit else list(eligible)
-    found = list(eligible)
-    if len(found) <= limit:
-        return found
+    if not limit:
+        return list(eligible)
+    head = list(islice(eligible, limit))
+    if len(head) < limit or _within_every_share(index, profile, head):
+        return head  # no keyword over its smallest share: the shares change nothing
+    found = head + list(eligible)
     return fair_share(found, _owners(index, profile, found), [k.weight for k in profile.wanted], limit)
 
 
@@ -814,6 +811,9 @@ def _word_gate(index: Index, profile: Profile, scores: Mapping[int, float], floo
     tables = [(k.weight, index.meaning_scores(k), index.passing_cuts(k)) for k in profile.wanted]
     weights = sum(k.weight for k in profile.wanted)
     cap = index.embedder.bonus.cap if index.embedder is not None else 0.0
+    if not cap:
+        cuts = [(weight, table) for weight, _, table in tables if table]
+        return lambda i: scores[i] - sum(weight * table.get(i, 0.0) for weight, table in cuts) >= floor
 
     def passes(i: int) -> bool:
         meaning = sum(weight * bonus.get(i, 0.0) for weight, bonus, _ in tables)
