@@ -785,12 +785,12 @@ def _eligible(index: Index, profile: Profile, scores: Mapping[int, float], sent:
     """Papers past the word threshold, best first: not sent, not a duplicate, each matching a keyword in words
     or resembling a paper the reader liked (meaning alone never picks a paper)."""
     passes = _word_gate(index, profile, scores, floor)
-    qualified = [(i, s) for i, s in scores.items() if s > 0 and s >= floor and passes(i)]
+    qualified = [(i, s) for i, s in scores.items() if s > 0 and s >= floor]
     explanations = [index.explanations(k) for k in profile.wanted]
     seen_titles: set[str] = set()
     for i in _best_first(index, qualified):
         key = index.title_keys[i]
-        if index.papers[i].id in sent or key in seen_titles:
+        if index.papers[i].id in sent or key in seen_titles or not passes(i):
             continue
         if i not in lifted and not any(i in table for table in explanations):
             continue
