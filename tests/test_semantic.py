@@ -289,3 +289,80 @@ def test_a_run_whose_vectors_are_all_stored_never_loads_the_model(monkeypatch, t
     rank_many(index, [parse_profile("vehicle")])
 
     assert index.keyword_scores(parse_profile("vehicle").wanted[0])[0] > 0
+
+
+# --- meaning reorders; words decide what is sent (issue #18, item 3) ----------------------
+
+SENT = Selection(max_items=20, min_score=2.0)
+CAP = MiniLM.bonus.cap  # the stand-in's bonus is MiniLM's
+
+
+def _words_and_meaning(index: Index, profile, i: int) -> tuple[float, float]:
+    """(what the words give paper ``i`` toward the threshold, its mean meaning bonus over the keywords)."""
+    words = sum(k.weight * (index.word_scores(k).get(i, 0.0) - index.passing_cuts(k).get(i, 0.0))
+                for k in profile.wanted)
+    meaning = sum(k.weight * index.meaning_scores(k).get(i, 0.0) for k in profile.wanted)
+    return words, meaning / sum(k.weight for k in profile.wanted)
+
+
+@pytest.mark.parametrize("bonus, swing", [(0.0, -CAP / 2), (CAP / 2, 0.0), (CAP, CAP / 2)])
+def test_meaning_moves_the_word_threshold_by_at_most_half_the_cap(bonus: float, swing: float) -> None:
+    from digest.rank import meaning_swing
+
+    assert meaning_swing(bonus, CAP) == pytest.approx(swing)
+    assert meaning_swing(bonus, 0.0) == 0.0  # no embedder, no change
+
+
+def test_scattered_words_close_in_meaning_are_ranked_but_not_sent() -> None:
+    papers = [make_paper("Agents That Learn From Rewards", "A policy for agents trained by reward signals.", id="1"),
+              make_paper("Reinforcement learning for robots", "Reinforcement learning moves robot arms.", id="2")]
+    index = Index(papers, embedder=Concepts())
+    profile = parse_profile("reinforcement learning")
+    words, meaning = _words_and_meaning(index, profile, 0)
+    assert words + meaning >= SENT.min_score  # the bonus on top would carry it over the threshold ...
+    assert words + CAP / 2 < SENT.min_score  # ... but not even the closest meaning makes up for so few words
+
+    assert [p.paper.id for p in rank(index, profile, selection=SENT)] == ["2"]
+    assert "1" in [p.paper.id for p in rank(index, profile, selection=EVERYTHING)]
+
+
+def test_a_paper_just_short_on_words_and_close_in_meaning_is_sent_by_the_recall_rule() -> None:
+    papers = [make_paper("Agents and policies", "An agent policy improves as the agent gets a reward.", id="1"),
+              make_paper("Protein folding", "Proteins fold through states in the cell, slowly.", id="2"),
+              make_paper("Crash safety", "Cars and trucks protect people in a crash, mostly.", id="3")]
+    profile = parse_profile("reward")  # named once, in passing: short on words
+    words, meaning = _words_and_meaning(Index(papers, embedder=Concepts()), profile, 0)
+    assert words < SENT.min_score <= words + meaning - CAP / 2
+
+    assert rank(Index(papers), profile, selection=SENT) == []
+    assert [p.paper.id for p in rank(Index(papers, embedder=Concepts()), profile, selection=SENT)] == ["1"]
+
+
+def test_a_paper_past_the_word_threshold_but_far_in_meaning_needs_more_words() -> None:
+    papers = [make_paper("Reward", "Crash tests for cars, trucks, cars and trucks: automobile driving.", id="1"),
+              make_paper("Protein folding", "Proteins fold through states in the cell.", id="2")]
+    alone = Index(papers).word_scores(parse_profile("reward").wanted[0])[0]
+    profile = parse_profile(f"reward^{2.4 / alone:.4f}")  # weighted down to 2.4 points in words
+    words, meaning = _words_and_meaning(Index(papers, embedder=Concepts()), profile, 0)
+    assert SENT.min_score <= words < SENT.min_score + CAP / 2 - meaning
+
+    assert [p.paper.id for p in rank(Index(papers), profile, selection=SENT)] == ["1"]
+    assert rank(Index(papers, embedder=Concepts()), profile, selection=SENT) == []
+
+
+def test_with_meaning_on_every_paper_sent_passes_on_words_or_by_the_bounded_rule() -> None:
+    import random
+
+    rng = random.Random(18)
+    vocabulary = [*CONCEPTS, "method", "data", "study", "model", "results", "learning", "reinforcement"]
+    papers = [make_paper(" ".join(rng.sample(vocabulary, 3)).title(), " ".join(rng.choices(vocabulary, k=25)),
+                         id=f"2605.{n:05d}") for n in range(80)]
+    index = Index(papers, embedder=Concepts())
+    number = {p.id: n for n, p in enumerate(papers)}
+    for spec in ("vehicle", "reinforcement learning", "protein folding, reward", "car, enzyme^2, policy"):
+        profile = parse_profile(spec)
+        picks = rank(index, profile, selection=SENT)
+        assert picks, spec
+        for pick in picks:
+            words, meaning = _words_and_meaning(index, profile, number[pick.paper.id])
+            assert words + meaning - CAP / 2 >= SENT.min_score - 1e-9, (spec, pick.paper.title)
