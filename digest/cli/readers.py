@@ -80,17 +80,20 @@ def _roster_or_none(settings: Settings, path: Path | None) -> list[Subscriber]:
 
 
 def _readers_list(roster: list[Subscriber], store: Store) -> int:
+    """One line per reader, from one index of the roster (a search per line was quadratic)."""
     states = store.reader_states()
-    emails = sorted({r.email.lower() for r in roster} | set(states))
-    listed = {r.email.lower() for r in roster}
-    print(f"{'EMAIL':<36} {'STATUS':<13} {'FROM':<7} {'HOW OFTEN':<9} KEYWORDS")
+    listed: dict[str, Subscriber] = {}
+    for subscriber in roster:
+        listed.setdefault(subscriber.email.lower(), subscriber)
+    emails = sorted(listed.keys() | states.keys())
+    lines = [f"{'EMAIL':<36} {'STATUS':<13} {'FROM':<7} {'HOW OFTEN':<9} KEYWORDS"]
     for email in emails:
-        state = states.get(email)
-        reader = next((r for r in roster if r.email.lower() == email), None)
+        state, reader = states.get(email), listed.get(email)
         keywords = state.keywords if state and state.keywords is not None else (reader.keywords if reader else ())
-        origin = "file" if email in listed else ("web" if state and state.origin == "web" else "store")
-        print(f"{clean(email):<36} {state.status if state else 'active':<13} {origin:<7} "
-              f"{state.frequency if state else 'run':<9} {clip(', '.join(keywords), 60)}")
+        origin = "file" if reader else ("web" if state and state.origin == "web" else "store")
+        lines.append(f"{clean(email):<36} {state.status if state else 'active':<13} {origin:<7} "
+                     f"{state.frequency if state else 'run':<9} {clip(', '.join(keywords), 60)}")
+    print("\n".join(lines))
     print(f"{len(emails)} reader(s)", file=sys.stderr)
     return 0
 

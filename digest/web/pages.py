@@ -19,11 +19,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
-from ..errors import DigestError, KeywordError
+from ..errors import KeywordError
 from ..keywords import normalize_keywords, parse_profile
 from ..model import Paper
 from ..store import Store
-from ..subscribers import subscribers_from_settings
 from ..store.readers import FREQUENCIES, WEEKDAYS
 from .security import EMAIL_CSP, MAX_BODY
 from .site import Site
@@ -104,18 +103,11 @@ def parse_choices(form: FormData) -> Choices:
 def current(site: Site, store: Store, email: str) -> dict[str, Any]:
     """The reader's settings as the form shows them: their own, else the roster's."""
     state = store.reader_state(email)
-    roster = next((r for r in _roster(site) if r.email.lower() == email), None)
+    roster = site.roster.reader(email)
     keywords = state.keywords if state and state.keywords is not None else (roster.keywords if roster else ())
     max_items = state.max_items if state and state.max_items is not None else (roster.max_items if roster else None)
     return {"keywords": "\n".join(keywords), "max_items": "" if max_items is None else str(max_items),
             "frequency": state.frequency if state else "run", "status": state.status if state else "active"}
-
-
-def _roster(site: Site) -> list[Any]:
-    try:
-        return subscribers_from_settings(site.settings)
-    except DigestError:  # no roster, or a broken file: the reader's page still works
-        return []
 
 
 def preferences_response(site: Site, request: Request, rid: str, email: str, values: dict[str, Any],

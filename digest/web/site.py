@@ -7,7 +7,6 @@ connection (SQLite connections are per thread): WAL, ``BEGIN IMMEDIATE`` and a
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,11 +18,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
 from ..archive import Reprinter
-from ..errors import ConfigError, DigestError
 from ..settings import Settings
 from ..store import Store
-from ..subscribers import subscribers_from_settings
-from ..tokens import BadToken, Signer, reader_id, require_secret
+from ..tokens import BadToken, Signer, require_secret
+from .roster import Roster
 from .security import Csrf
 
 HERE = Path(__file__).parent
@@ -40,8 +38,7 @@ class Site:
         )
         self.mailer_factory = mailer_factory
         self.reprinter = Reprinter(settings)  # "view in browser" re-renders kept digests
-        self._roster: dict[str, str] = {}
-        self._roster_lock = threading.Lock()
+        self.roster = Roster(settings, self.signer.secret)
 
     def make_mailer(self) -> Any:
         if self.mailer_factory is not None:
@@ -82,7 +79,7 @@ class Site:
             raise bad_link() from None
 
     async def email_of(self, rid: str) -> str:
-        """The address behind a link id: sign-ups by their stored id, others by the roster (re-read on a miss)."""
+        """The address behind a link id: sign-ups by their stored id, others by the roster's index."""
         email = await self.in_store(lambda store: self._find(store, rid))
         if email is None:
             raise HTTPException(404, "This link's reader is not on the list any more. "
@@ -90,23 +87,11 @@ class Site:
         return email
 
     def _find(self, store: Store, rid: str) -> str | None:
-        return store.reader_by_rid(rid) or self._roster_email(rid, store)
-
-    def _roster_email(self, rid: str, store: Store) -> str | None:
-        with self._roster_lock:
-            if rid not in self._roster:
-                self._roster = {reader_id(self.signer.secret, e): e for e in self._known(store)}
-            return self._roster.get(rid)
-
-    def _known(self, store: Store) -> list[str]:
-        return self.roster_emails() + store.known_emails()
+        return store.reader_by_rid(rid) or self.roster.email_of(rid, store.known_emails)
 
     def roster_emails(self) -> list[str]:
         """The operator's readers (none, or a broken file: the pages still work for the others)."""
-        try:
-            return [r.email.lower() for r in subscribers_from_settings(self.settings) if r.email]
-        except (ConfigError, DigestError):
-            return []
+        return self.roster.emails()
 
     def links(self, rid: str) -> dict[str, str]:
         """This reader's own page paths (never another reader's)."""
