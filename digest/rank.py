@@ -73,12 +73,8 @@ SURFACE_WEIGHT = 2.0  # the keyword's own word forms beat inflected ones
 PROXIMITY_WINDOW = 5
 ABSTRACT_OFFSET = 10_000  # positions at or above this are in the abstract
 MEANING_SWING = 0.5  # meaning moves the word threshold by at most this share of its bonus cap (meaning_swing)
-# A keyword named once, only in the abstract (a passing mention), may count PASSING of its score and at
-# most PASSING_MAX toward min_score (0.45 and 1.9 keep it alone below the default 2). Off (1.0, no cap):
-# on the labelled set the rule cut F1 of what is sent from 0.248 to 0.175 (those mentions are as often
-# relevant as the others there) and silently-empty digests rose from 52% to 65% (benchmarks/digests.py).
-PASSING = 1.0
-PASSING_MAX = math.inf
+PASSING = 0.45  # a keyword named once, only in the abstract, counts this much: a passing mention ...
+PASSING_MAX = 1.9  # ... and at most this: alone it stays below the default DIGEST_MIN_SCORE of 2
 STRONGEST = 8  # an exclusion found only in the abstract counts when among this many top terms
 
 BUILTIN_ACRONYMS = {

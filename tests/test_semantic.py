@@ -326,9 +326,7 @@ def test_scattered_words_close_in_meaning_are_ranked_but_not_sent() -> None:
     assert "1" in [p.paper.id for p in rank(index, profile, selection=EVERYTHING)]
 
 
-def test_a_paper_just_short_on_words_and_close_in_meaning_is_sent_by_the_recall_rule(monkeypatch) -> None:
-    monkeypatch.setattr("digest.rank.PASSING", 0.45)  # the passing-mention rule (off by default) makes it short
-    monkeypatch.setattr("digest.rank.PASSING_MAX", 1.9)
+def test_a_paper_just_short_on_words_and_close_in_meaning_is_sent_by_the_recall_rule() -> None:
     papers = [make_paper("Agents and policies", "An agent policy improves as the agent gets a reward.", id="1"),
               make_paper("Protein folding", "Proteins fold through states in the cell, slowly.", id="2"),
               make_paper("Crash safety", "Cars and trucks protect people in a crash, mostly.", id="3")]
