@@ -11,20 +11,7 @@ words standing together, a larger one when they stand in the keyword's own form
 keyword found once, as written, in an average abstract scores about 3.5; its words
 scattered about 1. That is what makes ``DIGEST_MIN_SCORE`` (default 2) a
 threshold that means the same from day to day. Acronyms are learned from the
-listing ("large language models (LLMs)") and from a short built-in table; a
-word also matches its other spellings found in the listing (colour/color,
-dialog/dialogue, optimise/optimize: ``text.spelling_variants``), and a
-hyphenated word its joined form (pre-training/pretraining), both ways.
-
-What is sent is decided by words, apart from the order (``_word_gate``): a
-keyword named once, only in the abstract, none of its words in the title (a
-passing mention), keeps its place in the order but counts at most
-``PASSING_MAX`` (1.9) toward ``min_score``; meaning's bonus reorders, and counts
-toward it only through ``meaning_swing`` (the bounded rule: a paper close in
-meaning needs up to half the bonus cap less in words, a far one as much more). When more
-papers pass than ``max_items``, each keyword gets a share of the places by its
-weight (``shares``: a keyword with fewer papers than its share leaves the rest
-to the others), so one broad keyword cannot crowd out the reader's specific ones.
+listing ("large language models (LLMs)") and from a short built-in table.
 
 Pseudo-relevance feedback (words common in a keyword's best matches, at most 1.3)
 is available with ``Index(..., feedback=True)`` but off: on the labelled set it
@@ -41,7 +28,6 @@ import multiprocessing
 import os
 import threading
 from functools import lru_cache
-from itertools import islice
 import math
 from bisect import bisect_left, bisect_right
 from operator import itemgetter
@@ -56,7 +42,7 @@ from .keywords import Keyword, Profile
 from . import learn
 from .learn import Examples, ReaderModel, model_for
 from .model import Paper, title_key
-from .text import STOPWORDS, hyphen_words, spelling_variants, stem, words
+from .text import STOPWORDS, hyphen_joins, stem, words
 
 K1 = 1.2
 B = 0.75
@@ -72,9 +58,6 @@ MIN_CONTRIBUTION = 0.05  # per keyword; smaller scores are dropped (see keyword_
 SURFACE_WEIGHT = 2.0  # the keyword's own word forms beat inflected ones
 PROXIMITY_WINDOW = 5
 ABSTRACT_OFFSET = 10_000  # positions at or above this are in the abstract
-MEANING_SWING = 0.5  # meaning moves the word threshold by at most this share of its bonus cap (meaning_swing)
-PASSING = 0.45  # a keyword named once, only in the abstract, counts this much: a passing mention ...
-PASSING_MAX = 1.9  # ... and at most this: alone it stays below the default DIGEST_MIN_SCORE of 2
 STRONGEST = 8  # an exclusion found only in the abstract counts when among this many top terms
 
 BUILTIN_ACRONYMS = {
@@ -155,8 +138,6 @@ class Index:
         self._sorted_vocabulary = sorted(self.vocabulary)
         self._ranked: dict[tuple[object, ...], tuple[list[int], list[float]]] = {}
         self._fields: dict[Group, dict[int, tuple[bool, bool]]] = {}
-        self._surfaces: dict[str, dict[int, list[int]]] = {}
-        self._alt_words: dict[Alternative, tuple[str, ...]] = {}  # a joined alternative's own words
         self._explained: dict[tuple[object, ...], dict[int, Match]] = {}
         self.title_keys = [title_key(p.title) for p in self.papers]
         self.tie_keys = [_tie_key(p) for p in self.papers]
@@ -179,10 +160,9 @@ class Index:
                 stems.append(st)
                 positions.append(pos)
                 kept += 1
-            for at, joined in hyphen_words(text):  # pre-training is also pretraining, as written
+            for at, joined in hyphen_joins(text):
                 if at < len(positions) and positions[at] >= 0:
-                    postings[stem(joined)].setdefault(i, []).append(positions[at])
-                    surface[surface_form(joined)].setdefault(i, []).append(positions[at])
+                    postings[joined].setdefault(i, []).append(positions[at])
             setattr(doc, attr, kept)
         doc.counts = Counter(stems)
         return doc
@@ -217,48 +197,26 @@ class Index:
         return self._alternatives[key]
 
     def _find_alternatives(self, keyword: Keyword) -> list[Alternative]:
-        main = self._groups(keyword.words, keyword.prefix)
+        main = self._groups(keyword)
         alts = [main] if main else []
-        joined = _joined_words(keyword.text)
-        if joined and not keyword.exact:  # pre-training: also pretraining
-            alt = self._groups(joined, keyword.prefix)
-            self._alt_words[alt] = joined
-            alts.append(alt)
         if keyword.exact or keyword.prefix:
             return alts
-        phrase = " ".join(keyword.words)
-        phrase = phrase if phrase in self.acronyms else (singular(phrase) or phrase)
-        if phrase in self.acronyms:
-            alts.append(tuple(frozenset([s]) for s in _stems(self.acronyms[phrase]).split()))
-        acronym = self._expansions.get(_stems(phrase))
+        joined = " ".join(keyword.words)
+        joined = joined if joined in self.acronyms else (singular(joined) or joined)
+        if joined in self.acronyms:
+            alts.append(tuple(frozenset([s]) for s in _stems(self.acronyms[joined]).split()))
+        acronym = self._expansions.get(_stems(joined))
         if acronym:
             alts.append((frozenset([stem(acronym)]),))
         return [a for a in alts if a]
 
-    def _groups(self, raw_words: tuple[str, ...], prefix: bool) -> Alternative:
-        kept = [w for w in raw_words if w not in STOPWORDS] or list(raw_words)
-        groups = [self._group(w) for w in kept]
-        if prefix:
+    def _groups(self, keyword: Keyword) -> Alternative:
+        kept = [w for w in keyword.words if w not in STOPWORDS] or list(keyword.words)
+        groups = [frozenset({stem(w), stem(singular(w) or w)}) for w in kept]
+        if keyword.prefix:
             last = kept[-1]
             groups[-1] = frozenset(s for raw in self._words_starting(last) for s in self.vocabulary[raw])
         return tuple(g for g in groups if g)
-
-    def _group(self, word: str) -> Group:
-        """The stems one query word matches: its own, its singular's, and its other spellings' in the listing."""
-        forms = {word, singular(word) or word}
-        own = {stem(f) for f in forms}
-        variants = {stem(v) for f in forms for v in spelling_variants(f)} - own
-        return frozenset(own | {st for st in variants if st in self.postings})
-
-    def _surface(self, word: str) -> dict[int, list[int]]:
-        """Where the word stands as written, give or take a plural, in any of its spellings (cached)."""
-        found = self._surfaces.get(word)
-        if found is None:
-            keys = {surface_form(v) for v in spelling_variants(word)} | {surface_form(word)}
-            tables = [self.surface[k] for k in keys if k in self.surface]
-            found = tables[0] if len(tables) == 1 else _merge(tables)
-            self._surfaces[word] = found
-        return found
 
     def prepare(self, profiles: Iterable[Profile]) -> None:
         """Score, sort and explain every keyword of ``profiles`` now (before forking workers)."""
@@ -288,46 +246,23 @@ class Index:
         return words_[start:end]
 
     def keyword_scores(self, keyword: Keyword, feedback: bool | None = None) -> dict[int, float]:
-        """Score every paper for one keyword, in words and meaning (cached: readers share keywords)."""
+        """Score every paper for one keyword (cached: readers share keywords)."""
         feedback = self.feedback if feedback is None else feedback
         key = (keyword.words, keyword.exact, keyword.prefix, feedback)
         if key not in self._cache:
-            scores = dict(self.word_scores(keyword, feedback))
-            for i, s in self.meaning_scores(keyword).items():
-                scores[i] = scores.get(i, 0.0) + s
-            # traces this faint (a common word once in a long abstract) cannot lift a paper
-            # over any useful threshold, but summing them costs time with thousands of readers
-            self._cache[key] = {i: s for i, s in scores.items() if s >= MIN_CONTRIBUTION}
-        return self._cache[key]
-
-    def word_scores(self, keyword: Keyword, feedback: bool | None = None) -> dict[int, float]:
-        """The keyword's score in words alone: what decides whether a paper is sent (cached)."""
-        feedback = self.feedback if feedback is None else feedback
-        key = ("words", keyword.words, keyword.exact, keyword.prefix, feedback)
-        if key not in self._cache:
             scores: dict[int, float] = {}
-            kept: dict[int, float] = {}  # what counts toward the threshold (see passing_cuts)
             for alt in self.alternatives(keyword):
-                raw_words = self._alt_words.get(alt, keyword.words)
-                passing = self._passing(alt, keyword.exact, raw_words)
-                for i, s in self._alternative_scores(alt, keyword.exact, raw_words).items():
+                for i, s in self._alternative_scores(alt, keyword.exact, keyword.words).items():
                     scores[i] = max(scores.get(i, 0.0), s)
-                    kept[i] = max(kept.get(i, 0.0), min(PASSING * s, PASSING_MAX) if i in passing else s)
-            cuts = {i: scores[i] - k for i, k in kept.items() if scores[i] - k > 1e-9}
             if feedback and not keyword.exact and scores:
                 for i, s in self._feedback_scores(scores, keyword).items():
                     scores[i] = scores.get(i, 0.0) + s
-            self._cache[key] = table = {i: s for i, s in scores.items() if s >= MIN_CONTRIBUTION}
-            self._cache[("passing", *key[1:])] = {i: cut for i, cut in cuts.items() if i in table}
-        return self._cache[key]
-
-    def meaning_scores(self, keyword: Keyword) -> dict[int, float]:
-        """The semantic bonus of every paper close to the keyword in meaning; empty without an embedder."""
-        if self._vectors is None or keyword.exact:
-            return {}
-        key = ("meaning", keyword.words)
-        if key not in self._cache:
-            self._cache[key] = self._semantic_scores(keyword)
+            if self._vectors is not None and not keyword.exact:
+                for i, s in self._semantic_scores(keyword).items():
+                    scores[i] = scores.get(i, 0.0) + s
+            # traces this faint (a common word once in a long abstract) cannot lift a paper
+            # over any useful threshold, but summing them costs time with thousands of readers
+            self._cache[key] = {i: s for i, s in scores.items() if s >= MIN_CONTRIBUTION}
         return self._cache[key]
 
     def _positions(self, group: Group) -> dict[int, list[int]]:
@@ -347,25 +282,6 @@ class Index:
             self._saturated[group] = {i: self._saturate(i, pos) for i, pos in self._positions(group).items()}
         return self._saturated[group]
 
-    def passing_cuts(self, keyword: Keyword) -> dict[int, float]:
-        """What a passing mention of the keyword does not count toward the threshold, by paper (cached).
-
-        A paper that names the keyword once, in the abstract, with none of its words
-        in the title, keeps its place in the order, but only ``PASSING`` of its score,
-        at most ``PASSING_MAX``, counts toward ``min_score``: a second mention, the
-        title or a second keyword is needed to send it.
-        """
-        self.word_scores(keyword)  # works them out
-        return self._cache[("passing", keyword.words, keyword.exact, keyword.prefix, self.feedback)]
-
-    def _passing(self, alt: Alternative, exact: bool, raw_words: tuple[str, ...]) -> set[int]:
-        """Papers that name the keyword once, in the abstract, and none of its words in the title."""
-        postings = [self._positions(g) for g in alt]
-        mentions = postings[0] if len(alt) == 1 and not exact else self._phrase_starts(postings, exact, raw_words)
-        once = {i for i, starts in mentions.items() if len(starts) == 1 and starts[0] >= ABSTRACT_OFFSET}
-        titled = set().union(*({i for i, (title, _) in self._group_fields(g).items() if title} for g in alt))
-        return once - titled
-
     def _alternative_scores(self, alt: Alternative, exact: bool, raw_words: tuple[str, ...]) -> dict[int, float]:
         postings = [self._positions(g) for g in alt]
         idfs = [self.idf(len(p)) for p in postings]
@@ -384,7 +300,7 @@ class Index:
                 scores[i] += (PHRASE_WEIGHT + (1.0 if exact else 0.0)) * self._saturate(i, starts)
         raw = [w for w in raw_words if w not in STOPWORDS] or list(raw_words)
         if not exact and len(raw) == len(alt):
-            surface = [self._surface(w) for w in raw]
+            surface = [self.surface.get(surface_form(w), {}) for w in raw]
             for i, starts in _consecutive(surface).items():
                 scores[i] += SURFACE_WEIGHT * self._saturate(i, starts)
         if not exact and len(postings) > 1:
@@ -494,7 +410,7 @@ class Index:
         when any word is; papers with some of its words match partly. The first
         alternative that matches wins, unless a later one matches fully.
         """
-        domain = set(self.word_scores(keyword))
+        domain = set(self.keyword_scores(keyword))
         made: dict[tuple[tuple[str, ...], bool], Match] = {}
 
         def match(title: bool, abstract: bool, full: bool) -> Match:
@@ -559,24 +475,6 @@ class Index:
             top = heapq.nlargest(STRONGEST, self._term_shares(i), key=itemgetter(1))
             doc.strongest = frozenset(st for st, _ in top)
         return all(group & doc.strongest for group in alt)
-
-
-def _merge(tables: list[dict[int, list[int]]]) -> dict[int, list[int]]:
-    merged: dict[int, list[int]] = defaultdict(list)
-    for table in tables:
-        for i, positions in table.items():
-            merged[i].extend(positions)
-    return {i: sorted(p) for i, p in merged.items()}
-
-
-_HYPHENATED = re.compile(r"[^\W_]+(?:-[^\W_]+)+")
-
-
-def _joined_words(text: str) -> tuple[str, ...] | None:
-    """``pre-training data`` -> ``("pretraining", "data")``; None without a hyphenated word."""
-    if not _HYPHENATED.search(text):
-        return None
-    return tuple(t.replace("-", "").lower() for t in re.findall(r"[^\W_]+(?:-[^\W_]+)*", text.rstrip("*")))
 
 
 def _consecutive(postings: list[dict[int, list[int]]]) -> dict[int, list[int]]:
@@ -652,7 +550,7 @@ def score_profile(index: Index, profile: Profile) -> dict[int, float]:
     return totals
 
 
-def top_scores(index: Index, profile: Profile, floor: float, needed: int) -> tuple[dict[int, float], float]:
+def top_scores(index: Index, profile: Profile, floor: float, needed: int) -> tuple[dict[int, float], bool]:
     """Exact totals of every paper that can be among the ``needed`` best at or above ``floor``.
 
     Weights are positive, so a total of at least t over n keywords needs one
@@ -660,8 +558,8 @@ def top_scores(index: Index, profile: Profile, floor: float, needed: int) -> tup
     scores. t starts at ``floor`` and rises to the ``needed``-th best of the sums
     over the keywords' own top papers, which are lower bounds of real totals, so
     nothing that could rank in the top ``needed`` is left out. This is what makes
-    ten thousand readers against one listing cheap. Also returned: t, which every
-    paper left out scores below (t == ``floor``: every paper at or above it is in).
+    ten thousand readers against one listing cheap. The flag says whether every
+    paper at or above ``floor`` is in.
     """
     wanted = profile.wanted
     heads = [index.ranked(k) for k in wanted]
@@ -689,7 +587,7 @@ def top_scores(index: Index, profile: Profile, floor: float, needed: int) -> tup
         weight = keyword.weight
         for i in candidates.intersection(table):
             totals[i] += weight * table[i]
-    return {i: s for i, s in totals.items() if s >= floor}, theta
+    return {i: s for i, s in totals.items() if s >= floor}, theta <= floor
 
 
 def rank(
@@ -700,33 +598,48 @@ def rank(
     selection: Selection = Selection(),
     examples: Examples | None = None,
 ) -> list[Pick]:
-    """The reader's picks: best first, past the word threshold, never a sent paper.
+    """The reader's picks: best first, above the threshold, never a sent paper.
 
     ``examples`` (the reader's votes and library, ``learn.examples_for``) nudge the
     keyword scores within the bounds ``digest.learn`` documents; without them the
-    ranking is the keyword ranking, exactly. The shortcut (``top_scores``) is taken
-    when it provably gives what scoring every paper would.
+    ranking is the keyword ranking, exactly.
     """
     model = model_for(index, examples)
-    reasons, lifted = (model.reasons, model.lifted) if model else ({}, frozenset())
-    floor, limit = selection.min_score, selection.max_items
-    if limit and floor > 0 and profile.wanted:
-        demoted = sum(1 for points in model.adjust.values() if points < 0) if model else 0
-        keyword, theta = top_scores(index, profile, floor, limit + len(sent) + DUPLICATE_MARGIN + demoted)
-        scores = _adjusted(index, profile, keyword, model, exact=False)
-        chosen = _choose(index, profile, scores, sent, selection, lifted)
-        if theta <= floor or (len(chosen) == limit and all(keyword.get(i, -1.0) >= theta for i in chosen)
-                              and _within_every_share(index, profile, chosen)):
-            return _picks(index, profile, scores, chosen, reasons)
-    return _select(index, profile, _adjusted(index, profile, score_profile(index, profile), model, exact=True),
-                   sent, selection, reasons, lifted)
+    if model is not None:
+        return _rank_with_model(index, profile, sent, selection, model)
+    floor = selection.min_score
+    if selection.max_items and floor > 0 and profile.wanted:
+        scores, complete = top_scores(index, profile, floor, selection.max_items + len(sent) + DUPLICATE_MARGIN)
+        picks = _select(index, profile, scores, sent, selection)
+        if complete or len(picks) == selection.max_items:
+            return picks
+    return _select(index, profile, score_profile(index, profile), sent, selection)
 
 
-def _adjusted(index: Index, profile: Profile, scores: dict[int, float], model: ReaderModel | None,
+def _rank_with_model(index: Index, profile: Profile, sent: Collection[str], selection: Selection,
+                     model: ReaderModel) -> list[Pick]:
+    """``rank`` for a reader with a model: the papers it moves are scored exactly, the rest as usual.
+
+    Only the papers in ``model.adjust`` change score, and they are scored exactly.
+    Of the others, the keyword shortcut finds the best ``needed``; asked for as many
+    more as there are demoted papers, it still finds them when all of those fall.
+    """
+    floor = selection.min_score
+    if selection.max_items and floor > 0 and profile.wanted:
+        demoted = sum(1 for points in model.adjust.values() if points < 0)
+        needed = selection.max_items + len(sent) + DUPLICATE_MARGIN + demoted
+        scores, complete = top_scores(index, profile, floor, needed)
+        scores = _adjusted(index, profile, scores, model, exact=False)
+        picks = _select(index, profile, scores, sent, selection, model.reasons, model.lifted)
+        if complete or len(picks) == selection.max_items:
+            return picks
+    scores = _adjusted(index, profile, score_profile(index, profile), model, exact=True)
+    return _select(index, profile, scores, sent, selection, model.reasons, model.lifted)
+
+
+def _adjusted(index: Index, profile: Profile, scores: dict[int, float], model: ReaderModel,
               exact: bool) -> dict[int, float]:
     """Keyword scores plus the model's points; at most ``UNMATCHED_CAP`` for a paper no keyword matches."""
-    if model is None:
-        return scores
     excluded = index.excluded_union(profile.excluded)
     tables = [(k.weight, index.keyword_scores(k)) for k in profile.wanted]
     out = dict(scores)
@@ -747,151 +660,27 @@ def _adjusted(index: Index, profile: Profile, scores: dict[int, float], model: R
 def _select(index: Index, profile: Profile, scores: dict[int, float], sent: Collection[str],
             selection: Selection, reasons: Mapping[int, str] | None = None,
             lifted: Collection[int] = ()) -> list[Pick]:
-    """The picks from every paper's ``scores``, without the shortcut (what ``rank`` must equal)."""
-    return _picks(index, profile, scores, _choose(index, profile, scores, sent, selection, lifted), reasons)
-
-
-def _picks(index: Index, profile: Profile, scores: Mapping[int, float], chosen: list[int],
-           reasons: Mapping[int, str] | None) -> list[Pick]:
-    """Each chosen paper with its score and what it matched (the keywords it matches fully, when any)."""
+    """The picks, best first: each matches a keyword in words or resembles a paper the reader liked."""
+    qualified = [(i, s) for i, s in scores.items() if s >= selection.min_score and s > 0]
+    picks: list[Pick] = []
+    seen_titles: set[str] = set()
     explanations = [index.explanations(k) for k in profile.wanted]
     reasons = reasons or {}
-    picks: list[Pick] = []
-    for i in chosen:
-        matched = [m for table in explanations if (m := table.get(i)) is not None]
-        if len(matched) > 1:
-            matched = [m for m in matched if not m.partial] or matched
-        picks.append(Pick(index.papers[i], round(scores[i], 3), tuple(matched), rank=len(picks) + 1,
-                          because=reasons.get(i, "")))
-    return picks
-
-
-def _choose(index: Index, profile: Profile, scores: Mapping[int, float], sent: Collection[str],
-            selection: Selection, lifted: Collection[int] = ()) -> list[int]:
-    """Paper numbers to send, best first, at most ``max_items``, each keyword within its share."""
-    eligible = _eligible(index, profile, scores, sent, selection.min_score, lifted)
-    limit = selection.max_items
-    if not limit:
-        return list(eligible)
-    head = list(islice(eligible, limit))
-    if len(head) < limit or _within_every_share(index, profile, head):
-        return head  # no keyword over its smallest share: the shares change nothing
-    found = head + list(eligible)
-    return fair_share(found, _owners(index, profile, found), [k.weight for k in profile.wanted], limit)
-
-
-def _eligible(index: Index, profile: Profile, scores: Mapping[int, float], sent: Collection[str],
-              floor: float, lifted: Collection[int] = ()) -> Iterator[int]:
-    """Papers past the word threshold, best first: not sent, not a duplicate, each matching a keyword in words
-    or resembling a paper the reader liked (meaning alone never picks a paper)."""
-    passes = _word_gate(index, profile, scores, floor)
-    qualified = [(i, s) for i, s in scores.items() if s > 0 and s >= floor]
-    explanations = [index.explanations(k) for k in profile.wanted]
-    seen_titles: set[str] = set()
     for i in _best_first(index, qualified):
+        paper = index.papers[i]
         key = index.title_keys[i]
-        if index.papers[i].id in sent or key in seen_titles or not passes(i):
+        if paper.id in sent or key in seen_titles:
             continue
-        if i not in lifted and not any(i in table for table in explanations):
-            continue
+        matched = [m for table in explanations if (m := table.get(i)) is not None]
+        if not matched and i not in lifted:
+            continue  # meaning alone (no keyword's words, no liked paper) never picks a paper
         seen_titles.add(key)
-        yield i
-
-
-def _word_gate(index: Index, profile: Profile, scores: Mapping[int, float], floor: float) -> Callable[[int], bool]:
-    """Words decide what is sent: the score without its meaning bonus, and with only part of a
-    passing mention (``Index.passing_cuts``), must reach ``floor``.
-
-    The bounded rule for meaning (``meaning_swing``) moves that bar by at most
-    ``MEANING_SWING`` of the bonus cap either way. Model points (votes, library)
-    count as they are.
-    """
-    if floor <= 0:
-        return lambda i: True
-    tables = [(k.weight, index.meaning_scores(k), index.passing_cuts(k)) for k in profile.wanted]
-    weights = sum(k.weight for k in profile.wanted)
-    cap = index.embedder.bonus.cap if index.embedder is not None else 0.0
-    if not cap:
-        cuts = [(weight, table) for weight, _, table in tables if table]
-        return lambda i: scores[i] - sum(weight * table.get(i, 0.0) for weight, table in cuts) >= floor
-
-    def passes(i: int) -> bool:
-        meaning = sum(weight * bonus.get(i, 0.0) for weight, bonus, _ in tables)
-        cut = sum(weight * cuts.get(i, 0.0) for weight, _, cuts in tables)
-        return scores[i] - meaning - cut + meaning_swing(meaning / weights, cap) >= floor
-    return passes
-
-
-def meaning_swing(bonus: float, cap: float) -> float:
-    """What meaning does to the bar a paper's words must pass: ``MEANING_SWING * (2 * bonus - cap)``.
-
-    ``bonus`` is the paper's mean bonus over the reader's keywords (by weight). A
-    paper closer in meaning than halfway to the cap needs fewer points in words, a
-    farther one more, by at most half the cap (0.85 with MiniLM): meaning alone, or
-    scattered words with meaning, never send a paper. Chosen among the alternatives by
-    F1 of what is sent on the development set (README); no embedder: no change.
-    """
-    return MEANING_SWING * (2 * bonus - cap) if cap else 0.0
-
-
-def _owners(index: Index, profile: Profile, papers: list[int]) -> list[int | None]:
-    """For each paper, the keyword (its place in the profile) that gives it most in words; None for none."""
-    tables = [(k.weight, index.word_scores(k)) for k in profile.wanted]
-    owners: list[int | None] = []
-    for i in papers:
-        points = [weight * table.get(i, 0.0) for weight, table in tables]
-        best = max(range(len(points)), key=points.__getitem__)
-        owners.append(best if points[best] > 0 else None)
-    return owners
-
-
-def fair_share(papers: list[int], owners: list[int | None], weights: list[float], limit: int) -> list[int]:
-    """The best ``limit`` papers, no keyword taking more than its share of them (``shares``).
-
-    A paper counts for the keyword that gives it most; papers no keyword owns (a
-    liked paper's relative) are not counted. Papers stay in their order.
-    """
-    quota = shares(Counter(o for o in owners if o is not None), weights, limit)
-    taken: Counter[int] = Counter()
-    chosen: list[int] = []
-    skipped: list[int] = []
-    for i, owner in zip(papers, owners):
-        if owner is not None and taken[owner] >= quota[owner]:
-            skipped.append(i)
-            continue
-        taken[owner if owner is not None else -1] += 1
-        chosen.append(i)
-        if len(chosen) == limit:
-            return chosen
-    keep = set(chosen) | set(skipped[: limit - len(chosen)])  # unowned papers took places the shares counted on
-    return [i for i in papers if i in keep]
-
-
-def shares(available: Mapping[int, int], weights: list[float], limit: int) -> dict[int, int]:
-    """Places per keyword, by weight (water-filling): a keyword with fewer papers than its share
-    takes them all and leaves the rest to the others; a share is rounded up."""
-    quota: dict[int, int] = {}
-    active, room = {k for k, n in available.items() if n}, limit
-    while active:
-        total = sum(weights[k] for k in active)
-        small = {k for k in active if available[k] <= room * weights[k] / total}
-        if not small:
-            quota.update({k: math.ceil(room * weights[k] / total) for k in active})
+        if len(matched) > 1:  # name the keywords it matches fully, when there are any
+            matched = [m for m in matched if not m.partial] or matched
+        picks.append(Pick(paper, round(scores[i], 3), tuple(matched), rank=len(picks) + 1, because=reasons.get(i, "")))
+        if selection.max_items and len(picks) >= selection.max_items:
             break
-        for k in small:
-            quota[k] = available[k]
-            room -= available[k]
-        active -= small
-    return quota
-
-
-def _within_every_share(index: Index, profile: Profile, chosen: list[int]) -> bool:
-    """No keyword owns more of ``chosen`` than its smallest possible share (every keyword competing)."""
-    if len(profile.wanted) < 2:
-        return True
-    weights = [k.weight for k in profile.wanted]
-    owned = Counter(o for o in _owners(index, profile, chosen) if o is not None)
-    return all(n <= math.ceil(len(chosen) * weights[k] / sum(weights)) for k, n in owned.items())
+    return picks
 
 
 def _best_first(index: Index, qualified: list[tuple[int, float]]) -> Iterator[int]:
@@ -1003,4 +792,8 @@ def count_matches(index: Index, profile: Profile, *, sent: Collection[str] = fro
     Scores every paper for the profile (about 0.1 ms for 1,000 papers), so call it
     only when the picks came back full.
     """
-    return sum(1 for _ in _eligible(index, profile, score_profile(index, profile), sent, min_score))
+    scores = score_profile(index, profile)
+    papers, keys = index.papers, index.title_keys
+    named = set().union(*(index.explanations(k) for k in profile.wanted)) if profile.wanted else set()
+    return len({keys[i] for i, s in scores.items()
+                if s >= min_score and s > 0 and papers[i].id not in sent and i in named})
