@@ -1,7 +1,10 @@
 /* Loaded by tests/faketime_plugin.py under faketime: libfaketime 0.9.10 fakes CLOCK_MONOTONIC, and glibc then
    waits on an absolute deadline of the faked clock (90 days away), so every timed lock wait hangs.
-   These wrappers rebase each absolute CLOCK_MONOTONIC deadline from the faked clock to the kernel's. */
+   These wrappers rebase each absolute CLOCK_MONOTONIC deadline from the faked clock to the kernel's; with
+   FAKETIME_DONT_FAKE_MONOTONIC=1 (nothing to rebase) clock_nanosleep still goes to the kernel, which
+   libfaketime's own wrapper refuses with EINVAL. */
 #define _GNU_SOURCE
+#include <errno.h>
 #include <dlfcn.h>
 #include <pthread.h>
 #include <semaphore.h>
@@ -39,4 +42,14 @@ int pthread_mutex_clocklock(pthread_mutex_t *m, clockid_t clock, const struct ti
     if (!next) next = dlsym(RTLD_NEXT, "pthread_mutex_clocklock");
     struct timespec t; rebase(clock, abstime, &t);
     return next(m, clock, &t);
+}
+
+
+
+/* time.sleep: an absolute deadline on CLOCK_MONOTONIC, passed straight to the kernel (libfaketime's own
+   wrapper answers EINVAL when told not to fake the monotonic clock). */
+int clock_nanosleep(clockid_t clock, int flags, const struct timespec *request, struct timespec *remain) {
+    struct timespec t = *request;
+    if (flags & TIMER_ABSTIME) rebase(clock, request, &t);
+    return syscall(SYS_clock_nanosleep, clock, flags, &t, remain) == 0 ? 0 : errno;
 }
