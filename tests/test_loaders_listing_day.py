@@ -24,9 +24,9 @@ from digest.settings import load_settings
 from digest.sources import FetchContext, FileSource, fetch_all, resolve
 from digest.sources.http import Fetcher
 
-from . import http_server
 from .conftest import FIXTURES, SHARED
 from .http_server import PlaybackServer, Reply
+from .test_live_sources import server  # noqa: F401 (the playback server fixture)
 
 THURSDAY, WEDNESDAY = date(2026, 8, 13), date(2026, 8, 12)
 READER = Subscriber("ada@example.org", ("exploration",), name="Ada")
@@ -68,14 +68,6 @@ def test_the_listing_day_wins_over_the_newest_publication_date() -> None:
 
 
 # Where the day comes from ------------------------------------------------------------------
-
-@pytest.fixture
-def server() -> Iterator[PlaybackServer]:
-    playback = http_server.start()
-    yield playback
-    playback.shutdown()
-    playback.server_close()
-
 
 @pytest.fixture
 def fetcher(tmp_path: Path) -> Iterator[Fetcher]:
