@@ -25,7 +25,7 @@ from throughput import ROOT, distinct_profiles, keyword_pool, load_papers
 from digest.app import Digest
 from digest.archive import keep, render_kept
 from digest.errors import KeywordError
-from digest.keywords import parse_profile
+from digest.ranking.profile import parse_profile
 from digest.model import Listing, Subscriber
 from digest.settings import Settings
 from digest.store import Store

@@ -20,9 +20,10 @@ from pathlib import Path
 from typing import Any
 
 from digest.errors import KeywordError
-from digest.keywords import Profile, parse_profile
+from digest.ranking.profile import Profile, parse_profile
 from digest.model import Paper, make_paper
-from digest.rank import Index, Selection, rank
+from digest.ranking.index import Index
+from digest.ranking.select import Selection, rank
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 ABSENT = 2

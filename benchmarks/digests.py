@@ -47,7 +47,9 @@ from setquality import (  # noqa: E402
     Cutoffs, Scored, Sent, SetQuality, best_threshold, best_top_k, judge, ndcg, summarise,
 )
 
-from digest.rank import Index, Selection, rank_many  # noqa: E402
+from digest.ranking.index import Index  # noqa: E402
+from digest.ranking.select import Selection  # noqa: E402
+from digest.ranking.many import rank_many  # noqa: E402
 from digest.settings import Settings  # noqa: E402
 
 DAY_SIZE = 100

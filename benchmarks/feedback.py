@@ -38,9 +38,10 @@ from devset import (  # noqa: E402
 )
 from setquality import ndcg  # noqa: E402
 
-from digest.learn import Example, Examples  # noqa: E402
+from digest.ranking.reader import Example, Examples  # noqa: E402
 from digest.model import Paper  # noqa: E402
-from digest.rank import Index, Selection, rank  # noqa: E402
+from digest.ranking.index import Index  # noqa: E402
+from digest.ranking.select import Selection, rank  # noqa: E402
 
 LIBRARY_SIZE = 5
 SEEN = 10
@@ -147,7 +148,7 @@ def targets(splits: list[Split]) -> list[tuple[str, bool]]:
 def speed(shared: Path, readers: int) -> None:
     from throughput import distinct_profiles, keyword_pool, load_papers
 
-    from digest.rank import rank_many
+    from digest.ranking.many import rank_many
 
     papers, _ = load_papers(1000, shared)
     earlier, _ = load_papers(3000, shared)

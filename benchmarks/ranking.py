@@ -29,7 +29,9 @@ from devset import (  # noqa: E402
 )
 from setquality import ndcg  # noqa: E402
 
-from digest.rank import Index, Selection, rank_many  # noqa: E402
+from digest.ranking.index import Index  # noqa: E402
+from digest.ranking.select import Selection  # noqa: E402
+from digest.ranking.many import rank_many  # noqa: E402
 
 
 def metrics(ranked: list[str], rel: set[str]) -> dict[str, float]:

@@ -46,9 +46,11 @@ from datetime import date
 from pathlib import Path
 
 from digest.app import Digest
-from digest.keywords import parse_profile
+from digest.ranking.profile import parse_profile
 from digest.model import Paper, Subscriber, make_paper
-from digest.rank import Index, Selection, rank, rank_many
+from digest.ranking.index import Index
+from digest.ranking.select import Selection, rank
+from digest.ranking.many import rank_many
 from digest.settings import load_settings
 from digest.sources import FetchContext, SampleSource
 

@@ -15,15 +15,17 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 
 from . import sources
 from .archive import keep
-from .keywords import parse_profile
+from .ranking.profile import parse_profile
 from .model import Listing, Paper, Subscriber
 from .errors import ConfigError, OutputError
 from .lock import Shard
 from .addresses import parse_mailbox
 from .mime import build_message, clean_header, encode_header, format_address
-from .learn import Examples, examples_for
+from .ranking.reader import Examples, examples_for
 from .library import fill_from, read_libraries
-from .rank import Index, Pick, Selection, rank_many
+from .ranking.index import Index
+from .ranking.select import Pick, Selection
+from .ranking.many import rank_many
 from .render import Renderer, Rendered, describe_listing
 from .sending import PRODUCER_MIN, Outgoing, SendReport, send_digests
 from .sending.catchup import Plan, candidates

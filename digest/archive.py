@@ -20,9 +20,10 @@ from collections.abc import Sequence
 from datetime import date
 
 from .errors import KeywordError
-from .keywords import parse_keyword
+from .ranking.profile import parse_keyword
 from .model import Subscriber
-from .rank import Match, Pick
+from .ranking.explain import Match
+from .ranking.select import Pick
 from .render import Renderer
 from .settings import Settings
 from .store import KeptDigest, KeptPick

@@ -18,7 +18,7 @@ from datetime import date
 from pathlib import Path
 
 from .errors import ConfigError, DigestError
-from .keywords import describe_profile, parse_profile
+from .ranking.profile import describe_profile, parse_profile
 from .model import Paper, Subscriber
 from .settings import Settings
 
@@ -175,7 +175,8 @@ def _library_problems(settings: Settings, readers: Sequence[Subscriber]) -> list
 
 def _template_problems(settings: Settings, readers: Sequence[Subscriber], today: date) -> list[str]:
     """The templates load and render a digest of one paper for the first reader."""
-    from .rank import Match, Pick
+    from .ranking.explain import Match
+    from .ranking.select import Pick
     from .render import Renderer
 
     reader = next((r for r in readers if r.email), Subscriber(email="reader@example.org", keywords=("check",)))

@@ -23,11 +23,12 @@ import mjml
 from markupsafe import Markup, escape
 
 from .errors import KeywordError, TemplateError
-from .keywords import parse_keyword
+from .ranking.profile import parse_keyword
 from .mime import clean_header, encoded_size
 from .model import Listing, Paper, Subscriber, arxiv_id, encodable
-from .rank import Pick
-from .text import cut_words, plural, stem, words
+from .ranking.select import Pick
+from .ranking.tokens import stem, words
+from .text import cut_words, plural
 from .tokens import ReaderLinks
 
 HTML_TEMPLATE = "digest.mjml.j2"

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, KeywordError
-from .keywords import normalize_keywords, parse_profile
+from .ranking.profile import normalize_keywords, parse_profile
 from .model import Subscriber
 from .addresses import clean_name, parse_address, parse_mailbox
 from .settings import MAX_ITEMS, MAX_SCORE, Settings

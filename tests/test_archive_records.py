@@ -16,7 +16,7 @@ import pytest
 from digest.app import Digest
 from digest.archive import Reprinter, keep, render_kept
 from digest.model import Listing, Subscriber
-from digest.rank import Pick
+from digest.ranking.select import Pick
 from digest.store import KeptDigest, Store
 
 from .web_server import make_settings

@@ -18,9 +18,10 @@ from pathlib import Path
 import pytest
 
 from digest.app import Digest
-from digest.keywords import parse_profile
+from digest.ranking.profile import parse_profile
 from digest.model import Listing, Subscriber, make_paper
-from digest.rank import Index, Selection, count_matches, rank
+from digest.ranking.index import Index
+from digest.ranking.select import Selection, count_matches, rank
 from digest.settings import load_settings
 from digest.sources import FetchContext, FileSource
 

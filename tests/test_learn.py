@@ -6,12 +6,13 @@ from dataclasses import dataclass
 
 import pytest
 
-from digest import learn
-from digest.keywords import parse_profile
-from digest.learn import Example, Examples, examples_for
+from digest.ranking import reader as learn
+from digest.ranking.profile import parse_profile
+from digest.ranking.reader import Example, Examples, examples_for
 from digest.library import Entry
 from digest.model import Listing, Paper, Subscriber, make_paper
-from digest.rank import Index, Selection, rank
+from digest.ranking.index import Index
+from digest.ranking.select import Selection, rank
 
 from .test_rank import PROFILES, _listing
 
@@ -115,7 +116,7 @@ def _reader_examples(papers: list[Paper], n: int) -> Examples:
 @pytest.mark.parametrize("max_items,min_score", [(3, 2.0), (10, 1.0), (5, 4.0)])
 def test_with_a_model_the_top_k_shortcut_picks_exactly_what_full_scoring_picks(spec: str, max_items: int,
                                                                               min_score: float) -> None:
-    from digest.rank import _adjusted, _select, score_profile
+    from digest.ranking.select import _adjusted, _select, score_profile
 
     papers = _listing()
     index = Index(papers)
@@ -133,7 +134,7 @@ def test_with_a_model_the_top_k_shortcut_picks_exactly_what_full_scoring_picks(s
 
 
 def test_rank_many_with_examples_in_two_workers_equals_one_by_one() -> None:
-    from digest.rank import rank_many
+    from digest.ranking.many import rank_many
 
     papers = _listing()
     profiles = [parse_profile(PROFILES[n % len(PROFILES)]) for n in range(40)]

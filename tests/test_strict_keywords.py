@@ -8,9 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from digest.errors import KeywordError
-from digest.keywords import describe_profile, normalize_keywords, parse_profile
+from digest.ranking.profile import describe_profile, normalize_keywords, parse_profile
 from digest.model import Paper
-from digest.rank import Index, score_profile
+from digest.ranking.index import Index
+from digest.ranking.select import score_profile
 
 PAPERS = [
     Paper(id="control", title="Reinforcement Learning for Robot Control",

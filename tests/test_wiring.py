@@ -210,7 +210,7 @@ def test_an_unsubscribe_that_arrives_mid_send_stops_every_message_built_after_it
 
 def test_the_forked_builder_asks_the_store_on_its_own_connection(tmp_path: Path) -> None:
     """200 readers: built by a forked child, which opens the store itself after the fork."""
-    from digest.rank import fork_is_safe
+    from digest.ranking.many import fork_is_safe
     from digest.sending.produce import PRODUCER_MIN
 
     if not fork_is_safe():

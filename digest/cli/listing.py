@@ -13,7 +13,7 @@ from .common import _app, _source_option, _warn, chosen_readers, clean, clip, co
 
 if TYPE_CHECKING:
     from ..model import Subscriber
-    from ..rank import Pick
+    from ..ranking.select import Pick
     from ..settings import Settings
 
 

@@ -35,10 +35,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import DigestError
-from ..keywords import parse_profile
-from ..learn import Examples
+from ..ranking.profile import parse_profile
+from ..ranking.reader import Examples
 from ..model import Listing, Subscriber
-from ..rank import Index, Pick, count_matches, fork_is_safe, rank
+from ..ranking.index import Index
+from ..ranking.select import Pick, count_matches, rank
+from ..ranking.many import fork_is_safe
 from ..readers import suppressed
 from ..store import Store
 from .catchup import Plan

@@ -20,7 +20,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from ..errors import KeywordError
-from ..keywords import normalize_keywords, parse_profile
+from ..ranking.profile import normalize_keywords, parse_profile
 from ..model import Paper
 from ..store import Store
 from ..store.readers import FREQUENCIES, WEEKDAYS

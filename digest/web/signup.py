@@ -20,7 +20,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..errors import ConfigError, DigestError, KeywordError
-from ..keywords import normalize_keywords, parse_profile
+from ..ranking.profile import normalize_keywords, parse_profile
 from ..addresses import parse_address
 from ..store import Store
 from ..tokens import reader_id

@@ -23,7 +23,7 @@ from functools import lru_cache
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from .errors import KeywordError
+from ..errors import KeywordError
 
 _WEIGHT = re.compile(r"\^(?P<w>[^\s^]*)$")
 _NOT = re.compile(r"^NOT\s+(?=\S)", re.IGNORECASE)

@@ -5,7 +5,7 @@ papers; negatives are their down-votes ("less like this"). Each is an
 ``Example``: a paper id, its title and abstract (kept with the vote, so a vote
 keeps working after the listing is gone) and where it came from.
 
-How a paper's score changes, on top of the keyword score (``rank.rank``):
+How a paper's score changes, on top of the keyword score (``select.rank``):
 
 - similarity is TF-IDF cosine, ``(1 + log tf) * idf``, over the stems the index
   already holds (an example's 60 strongest terms; in a listing of 250 papers or
@@ -60,10 +60,10 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from .text import STOPWORDS, words
+from .tokens import STOPWORDS, words
 
 if TYPE_CHECKING:
-    from .rank import Index
+    from .index import Index
 
 LIKE_WEIGHT = 3.0
 LIKE_FLOOR = 0.1

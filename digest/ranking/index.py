@@ -1,0 +1,224 @@
+"""The day's listing, tokenised once: postings, field lengths, and every keyword's work, cached.
+
+Every reader of a run shares one ``Index``: a keyword two readers wrote is
+scored (``scoring``), explained (``explain``) and turned into a column of the
+score matrix (``columns``) once. The index holds the text statistics and the
+caches; the modules beside it hold the rules.
+"""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_left
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from ..model import Paper, title_key
+from . import explain, scoring
+from .acronyms import BUILTIN_ACRONYMS, learn_acronyms
+from .profile import Keyword, Profile
+from .tokens import ABSTRACT_OFFSET, STOPWORDS, hyphen_joins, singular, stem, stems_of, surface_form, words
+
+if TYPE_CHECKING:
+    from .explain import Match
+
+K1 = 1.2
+B = 0.75
+TITLE_WEIGHT = 2.5
+
+Group = frozenset[str]  # stems that count as one query word (a prefix expands to many)
+Alternative = tuple[Group, ...]
+Postings = dict[int, list[int]]  # paper number -> positions
+
+
+@dataclass(slots=True)
+class Doc:
+    title_len: int
+    abstract_len: int
+    raw: dict[int, str]
+    counts: Counter[str] = field(default_factory=Counter)
+    shares: list[tuple[str, float]] | None = None
+    strongest: frozenset[str] | None = None
+
+
+def keyword_key(keyword: Keyword) -> tuple[object, ...]:
+    """What makes two keywords score alike (their text and weight do not)."""
+    return (keyword.words, keyword.exact, keyword.prefix)
+
+
+class Index:
+    """The day's listing, tokenised once and shared by every reader's profile."""
+
+    def __init__(self, papers: Sequence[Paper], acronyms: Mapping[str, str] | None = None,
+                 feedback: bool = False, embedder: Any = None) -> None:
+        self.papers = list(papers)
+        self.feedback = feedback
+        self.embedder = embedder  # digest.semantic.Embedder, or None (lexical only)
+        self.vectors = embedder.embed_papers(self.papers) if embedder and self.papers else None
+        self.postings: dict[str, Postings] = defaultdict(dict)
+        self.surface: dict[str, Postings] = defaultdict(dict)  # the word as written, give or take a plural
+        self.docs: list[Doc] = [self._add(i, p) for i, p in enumerate(self.papers)]
+        n = max(len(self.docs), 1)
+        self.avg_title = sum(d.title_len for d in self.docs) / n or 1.0
+        self.avg_abstract = sum(d.abstract_len for d in self.docs) / n or 1.0
+        self.vocabulary: dict[str, set[str]] = defaultdict(set)  # raw word -> stems
+        for doc in self.docs:
+            for raw in doc.raw.values():
+                self.vocabulary[raw].add(stem(raw))
+        self.acronyms = {**BUILTIN_ACRONYMS, **learn_acronyms(self.papers), **(acronyms or {})}
+        self._expansions = {stems_of(v): k for k, v in self.acronyms.items()}
+        self._sorted_vocabulary = sorted(self.vocabulary)
+        self.title_keys = [title_key(p.title) for p in self.papers]
+        self.tie_keys = [tie_key(p) for p in self.papers]
+        self.cache: dict[str, dict[Any, Any]] = defaultdict(dict)  # per kind of work, per keyword or group
+
+    def _add(self, i: int, paper: Paper) -> Doc:
+        doc = Doc(0, 0, {})
+        postings, surface, raw_at = self.postings, self.surface, doc.raw
+        stems: list[str] = []
+        for offset, text, attr in ((0, paper.title, "title_len"), (ABSTRACT_OFFSET, paper.abstract, "abstract_len")):
+            kept = 0
+            positions: list[int] = []
+            for raw, st in words(text):
+                if raw in STOPWORDS:
+                    positions.append(-1)
+                    continue
+                pos = offset + kept
+                postings[st].setdefault(i, []).append(pos)
+                surface[surface_form(raw)].setdefault(i, []).append(pos)
+                raw_at[pos] = raw
+                stems.append(st)
+                positions.append(pos)
+                kept += 1
+            for at, joined in hyphen_joins(text):
+                if at < len(positions) and positions[at] >= 0:
+                    postings[joined].setdefault(i, []).append(positions[at])
+            setattr(doc, attr, kept)
+        doc.counts = Counter(stems)
+        return doc
+
+    def _cached(self, kind: str, key: Any, make: Any) -> Any:
+        table = self.cache[kind]
+        found = table.get(key)
+        if found is None:
+            found = table[key] = make()
+        return found
+
+    # --- statistics -------------------------------------------------------
+
+    def idf(self, docs: int) -> float:
+        n = len(self.docs)
+        return math.log(1 + (n - docs + 0.5) / (docs + 0.5))
+
+    def stem_idf(self, st: str) -> float:
+        return self._cached("idf", st, lambda: self.idf(len(self.postings[st])))
+
+    def saturate(self, i: int, positions: Iterable[int]) -> float:
+        """BM25F's saturated term frequency of these positions in paper ``i`` (the title weighted up)."""
+        doc = self.docs[i]
+        title_norm = 1 - B + B * doc.title_len / self.avg_title
+        abstract_norm = 1 - B + B * doc.abstract_len / self.avg_abstract
+        in_title = sum(1 for p in positions if p < ABSTRACT_OFFSET)
+        in_abstract = sum(1 for p in positions if p >= ABSTRACT_OFFSET)
+        tf = TITLE_WEIGHT * in_title / title_norm + in_abstract / abstract_norm
+        return tf * (K1 + 1) / (tf + K1)
+
+    def positions(self, group: Group) -> Postings:
+        """Where any stem of the group stands, per paper (merged once per group)."""
+        if len(group) == 1:
+            return self.postings.get(next(iter(group)), {})
+        return self._cached("merged", group, lambda: _merge(self.postings, group))
+
+    def group_weights(self, group: Group) -> dict[int, float]:
+        """Saturated term frequency of a stem group in every paper (cached: profiles share words)."""
+        return self._cached("saturated", group,
+                            lambda: {i: self.saturate(i, pos) for i, pos in self.positions(group).items()})
+
+    def term_shares(self, i: int) -> list[tuple[str, float]]:
+        """A paper's stems (longer than 2 letters): share of its length times idf."""
+        doc = self.docs[i]
+        if doc.shares is None:
+            length = doc.title_len + doc.abstract_len or 1
+            doc.shares = [(st, count / length * self.stem_idf(st)) for st, count in doc.counts.items() if len(st) > 2]
+        return doc.shares
+
+    # --- keywords -----------------------------------------------------------
+
+    def alternatives(self, keyword: Keyword) -> list[Alternative]:
+        """The stem groups a keyword can match: itself, and its acronym or expansion (cached)."""
+        return self._cached("alternatives", keyword_key(keyword), lambda: self._find_alternatives(keyword))
+
+    def _find_alternatives(self, keyword: Keyword) -> list[Alternative]:
+        main = self._groups(keyword)
+        alts = [main] if main else []
+        if keyword.exact or keyword.prefix:
+            return alts
+        joined = " ".join(keyword.words)
+        joined = joined if joined in self.acronyms else (singular(joined) or joined)
+        if joined in self.acronyms:
+            alts.append(tuple(frozenset([s]) for s in stems_of(self.acronyms[joined]).split()))
+        acronym = self._expansions.get(stems_of(joined))
+        if acronym:
+            alts.append((frozenset([stem(acronym)]),))
+        return [a for a in alts if a]
+
+    def _groups(self, keyword: Keyword) -> Alternative:
+        kept = [w for w in keyword.words if w not in STOPWORDS] or list(keyword.words)
+        groups = [frozenset({stem(w), stem(singular(w) or w)}) for w in kept]
+        if keyword.prefix:
+            last = kept[-1]
+            groups[-1] = frozenset(s for raw in self._words_starting(last) for s in self.vocabulary[raw])
+        return tuple(g for g in groups if g)
+
+    def _words_starting(self, prefix: str) -> list[str]:
+        words_ = self._sorted_vocabulary
+        start = bisect_left(words_, prefix)
+        end = start
+        while end < len(words_) and words_[end].startswith(prefix):
+            end += 1
+        return words_[start:end]
+
+    def keyword_scores(self, keyword: Keyword, feedback: bool | None = None) -> dict[int, float]:
+        """Score every paper for one keyword (cached: readers share keywords)."""
+        feedback = self.feedback if feedback is None else feedback
+        return self._cached("scores", (*keyword_key(keyword), feedback),
+                            lambda: scoring.keyword_table(self, keyword, feedback))
+
+    def explanations(self, keyword: Keyword) -> dict[int, Match]:
+        """Every paper's match for ``keyword``, worked out once for all readers who have it."""
+        return self._cached("explained", (keyword.text, *keyword_key(keyword)),
+                            lambda: explain.explain_all(self, keyword))
+
+    def explain(self, i: int, keyword: Keyword) -> Match | None:
+        """Where paper ``i`` matches ``keyword``: which fields, and whether all its words."""
+        return self.explanations(keyword).get(i)
+
+    def excluded(self, keyword: Keyword) -> set[int]:
+        """Papers about what an exclusion names (``explain.excluded``), cached."""
+        return self._cached("excluded", keyword_key(keyword), lambda: explain.excluded(self, keyword))
+
+    def excluded_union(self, keywords: Sequence[Keyword]) -> set[int]:
+        if not keywords:
+            return set()
+        return set().union(*(self.excluded(k) for k in keywords))
+
+    def embed_keywords(self, profiles: Iterable[Profile]) -> None:
+        """Embed every distinct keyword of ``profiles`` in one batch (the embedder keeps them)."""
+        if self.vectors is not None:
+            self.embedder.embed_keywords([" ".join(k.words) for p in profiles for k in p.wanted if not k.exact])
+
+
+def _merge(postings: Mapping[str, Postings], group: Group) -> Postings:
+    merged: dict[int, list[int]] = defaultdict(list)
+    for st in group:
+        for i, pos in postings.get(st, {}).items():
+            merged[i].extend(pos)
+    return dict(merged)
+
+
+def tie_key(paper: Paper) -> tuple[int, int, str]:
+    published = paper.published.toordinal() if isinstance(paper.published, date) else 0
+    return (-(paper.upvotes or 0), -published, paper.title)

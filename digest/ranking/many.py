@@ -1,0 +1,96 @@
+"""Many readers against one index: the keyword work shared, the readers split across forked workers."""
+
+from __future__ import annotations
+
+import gc
+import multiprocessing
+import os
+import threading
+from collections.abc import Collection, Iterable, Sequence
+
+from . import reader
+from .explain import Match
+from .index import Index
+from .profile import Profile
+from .reader import Examples
+from .select import Pick, Selection, rank, ranked
+
+PARALLEL_MIN = 2_000  # below this, forking costs more than it saves
+
+_SHARED: tuple[Index, Sequence[Profile], Sequence[Collection[str]], Sequence[Selection],
+               Sequence[Examples | None]] | None = None
+
+
+def rank_many(
+    index: Index,
+    profiles: Sequence[Profile],
+    sent: Sequence[Collection[str]] | None = None,
+    selections: Sequence[Selection] | None = None,
+    examples: Sequence[Examples | None] | None = None,
+    *,
+    workers: int | None = None,
+    parallel_min: int = PARALLEL_MIN,
+) -> list[list[Pick]]:
+    """``rank`` for every reader, sharing the keyword work; same results as one by one.
+
+    Every distinct keyword is scored and explained once on the index. With many
+    readers, several cores, and a single-threaded process (forking a threaded one
+    is unsafe: the daemon ranks serially), the readers are then split across
+    forked workers that inherit the warm index; they send back paper numbers and
+    matches, never papers.
+    """
+    sent = sent if sent is not None else [frozenset()] * len(profiles)
+    selections = selections if selections is not None else [Selection()] * len(profiles)
+    examples = examples if examples is not None else [None] * len(profiles)
+    workers = min(workers or os.cpu_count() or 1, max(len(profiles) // max(parallel_min // 2, 1), 1))
+    index.embed_keywords(profiles)
+    if workers < 2 or len(profiles) < parallel_min or not fork_is_safe():
+        return [rank(index, p, sent=s, selection=sel, examples=e)
+                for p, s, sel, e in zip(profiles, sent, selections, examples)]
+    prepare(index, profiles)
+    reader.prepare(index, examples)
+    global _SHARED
+    _SHARED = (index, profiles, sent, selections, examples)
+    try:
+        bounds = [len(profiles) * n // workers for n in range(workers + 1)]
+        context = multiprocessing.get_context("fork")
+        gc.freeze()  # the workers' collector would otherwise touch, and so copy, every inherited object
+        try:
+            with context.Pool(workers) as pool:
+                parts = pool.map(_rank_slice, list(zip(bounds, bounds[1:])))
+        finally:
+            gc.unfreeze()
+    finally:
+        _SHARED = None
+    papers = index.papers
+    return [
+        [Pick(papers[i], score, matched, rank=number, because=because)
+         for number, (i, score, matched, because) in enumerate(picks, 1)]
+        for part in parts for picks in part
+    ]
+
+
+def _rank_slice(bounds: tuple[int, int]) -> list[list[tuple[int, float, tuple[Match, ...], str]]]:
+    assert _SHARED is not None
+    index, profiles, sent, selections, examples = _SHARED
+    numbers = {id(paper): n for n, paper in enumerate(index.papers)}
+    return [
+        [(numbers[id(p.paper)], p.score, p.matched, p.because)
+         for p in rank(index, profiles[n], sent=sent[n], selection=selections[n], examples=examples[n])]
+        for n in range(*bounds)
+    ]
+
+
+def fork_is_safe() -> bool:
+    return threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods()
+
+
+
+def prepare(index: Index, profiles: Iterable[Profile]) -> None:
+    """Score, sort and explain every keyword of ``profiles`` now (before forking workers)."""
+    for profile in profiles:
+        for keyword in profile.wanted:
+            ranked(index, keyword)
+            index.explanations(keyword)
+        for keyword in profile.excluded:
+            index.excluded(keyword)

@@ -1,0 +1,81 @@
+"""Tokenising and stemming, shared by the index, the queries and the reader model."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+import snowballstemmer
+
+ABSTRACT_OFFSET = 10_000  # an index position at or above this is in the abstract
+_TOKEN = re.compile(r"[^\W_]+(?:[-'][^\W_]+)*", re.UNICODE)
+_STEMMER = snowballstemmer.stemmer("english")
+
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before
+    being below between both but by can could did do does doing down during each few for from
+    further had has have having he her here hers herself him himself his how i if in into is it
+    its itself just me more most my myself no nor not now of off on once only or other our ours
+    ourselves out over own same she should so some such than that the their theirs them
+    themselves then there these they this those through to too under until up very was we were
+    what when where which while who whom why will with would you your yours yourself yourselves
+    via also using based new paper propose proposed show""".split()
+)
+
+
+@lru_cache(maxsize=200_000)
+def stem(word: str) -> str:
+    """Stem one lowercased word; plural acronyms (``llms``) lose their ``s`` first."""
+    return _STEMMER.stemWord(word)
+
+
+def words(text: str) -> list[tuple[str, str]]:
+    """``[(raw_lower, stem), ...]``; hyphenated words give their parts."""
+    out: list[tuple[str, str]] = []
+    for token in _TOKEN.findall(text):
+        if "-" in token or "'" in token:
+            out.extend(_word(part) for part in token.replace("'", "-").split("-") if part)
+        else:
+            out.append(_word(token))
+    return out
+
+
+@lru_cache(maxsize=200_000)
+def _word(part: str) -> tuple[str, str]:
+    if len(part) >= 3 and part[-1] == "s" and part[:-1].isupper():
+        part = part[:-1]  # LLMs -> LLM
+    lower = part.lower()
+    return lower, stem(lower)
+
+
+def hyphen_joins(text: str) -> list[tuple[int, str]]:
+    """``multi-modal`` also indexes ``multimodal``: (index of first part, joined stem)."""
+    out: list[tuple[int, str]] = []
+    index = 0
+    for token in _TOKEN.findall(text):
+        if "-" not in token and "'" not in token:
+            index += 1
+            continue
+        parts = [p for p in token.replace("'", "-").split("-") if p]
+        if len(parts) > 1 and "-" in token:
+            out.append((index, stem("".join(parts).lower())))
+        index += len(parts)
+    return out
+
+
+@lru_cache(maxsize=200_000)
+def surface_form(word: str) -> str:
+    """The key of the surface index: the word as written, give or take a plural."""
+    return singular(word) or word
+
+
+def singular(word: str | None) -> str | None:
+    """The word without a plural ending: a reader's own form, give or take number."""
+    if word is None or len(word) < 4 or not word.endswith("s") or word.endswith("ss"):
+        return word
+    return word[:-3] + "y" if word.endswith("ies") else word[:-1]
+
+
+def stems_of(text: str) -> str:
+    """The text's stems, stopwords left out, space-separated: ``large language models`` -> ``larg languag model``."""
+    return " ".join(st for raw, st in words(text) if raw not in STOPWORDS)
