@@ -2,11 +2,14 @@
 
 Each figure is measured in the same run as its reference:
 
-1. Ranking: 10,000 distinct keyword profiles against 1,000 papers (index once,
-   score and explain every profile), beside the ``bm25s`` library retrieving the
-   top 10 for the same 10,000 keyword queries over the same papers (tokenize, index,
-   retrieve; ``pip install -e '.[bench]'``). Target: at most 4x bm25s's time (the
-   old "under 2 s on 2 cores" bar, where bm25s takes about 0.5 s).
+1. Ranking: 10,000 distinct keyword profiles against 1,000 papers on one core
+   (parse, index once, score and explain every profile), alone (``rank_many``, top
+   10) and as the send's producer ranks (``rank`` plus ``count_matches`` for full
+   digests, ``max_items`` 20), beside two references retrieving the top 10 for the
+   same 10,000 keyword queries over the same papers in a child process (tokenize,
+   index, retrieve): ``bm25s`` on its fastest single-core path (``pip install -e
+   '.[bench]'``), and a 30-line BM25 in scipy.sparse, the floor. CPU time, the
+   least of ``--rounds`` interleaved rounds. Targets: at most 2x bm25s, 3x the floor.
 2. Sending: rank + render + build + send for 10,000 readers into a local SMTP
    server (aiosmtpd on 127.0.0.1), against the rate the same server accepts
    pre-built messages of the same size on one connection. Target: >= 60%.
@@ -49,7 +52,7 @@ from digest.app import Digest
 from digest.ranking.profile import parse_profile
 from digest.model import Paper, Subscriber, make_paper
 from digest.ranking.index import Index
-from digest.ranking.select import Selection, rank
+from digest.ranking.select import Selection, count_matches, rank
 from digest.ranking.many import rank_many
 from digest.settings import load_settings
 from digest.sources import FetchContext, SampleSource
@@ -136,6 +139,7 @@ def distinct_profiles(pool: list[str], count: int, seed: int = 11) -> list[tuple
 
 
 def bench_rank(papers: list[Paper], profiles: list[tuple[str, ...]]) -> dict[str, float]:
+    """``rank_many`` as the app calls it (forked workers with many readers), and whether one core picks the same."""
     started = time.perf_counter()
     parsed = [parse_profile(", ".join(p)) for p in profiles]
     parse_s = time.perf_counter() - started
@@ -146,19 +150,33 @@ def bench_rank(papers: list[Paper], profiles: list[tuple[str, ...]]) -> dict[str
     started = time.perf_counter()
     picks = rank_many(index, parsed, selections=[selection] * len(parsed))
     rank_s = time.perf_counter() - started
-    started, cpu = time.perf_counter(), cpu_seconds()
-    parsed = [parse_profile(", ".join(p)) for p in profiles]  # the same work on one core, from a cold index
-    serial_index = Index(papers)
-    serial = rank_many(serial_index, parsed, selections=[selection] * len(parsed), workers=1)
-    serial_s, serial_cpu = time.perf_counter() - started, cpu_seconds() - cpu
+    serial = rank_many(Index(papers), parsed, selections=[selection] * len(parsed), workers=1)
     same = [[p.paper.id for p in r] for r in serial] == [[p.paper.id for p in r] for r in picks]
     return {
-        "parse_s": parse_s, "index_s": index_s, "rank_s": rank_s, "serial_s": serial_s, "same": same,
-        "serial_cpu": serial_cpu,
+        "parse_s": parse_s, "index_s": index_s, "rank_s": rank_s, "same": same,
         "total_s": parse_s + index_s + rank_s,
         "mean_picks": sum(map(len, picks)) / len(picks),
         "readers_with_picks": sum(1 for p in picks if p) / len(picks),
     }
+
+
+def cold() -> None:
+    """Forget what an earlier round parsed and stemmed: each round pays for its own words."""
+    from digest.ranking import tokens
+    from digest.ranking.profile import parse_keyword
+
+    for cached in (parse_keyword, tokens.stem, tokens._word, tokens.surface_form):
+        cached.cache_clear()
+
+
+def bench_serial(papers: list[Paper], profiles: list[tuple[str, ...]]) -> dict[str, float]:
+    """Rank alone on one core from a cold index: parse, index, ``rank_many(workers=1)``, top 10."""
+    selection = Selection(max_items=10, min_score=2.0)
+    cold()
+    started, cpu = time.perf_counter(), cpu_seconds()
+    parsed = [parse_profile(", ".join(p)) for p in profiles]
+    rank_many(Index(papers), parsed, selections=[selection] * len(parsed), workers=1)
+    return {"total_s": time.perf_counter() - started, "cpu_s": cpu_seconds() - cpu}
 
 
 def cpu_seconds() -> float:
@@ -174,7 +192,12 @@ def bm25s_queries(profiles: list[tuple[str, ...]]) -> list[str]:
 
 
 def bench_bm25s(papers: list[Paper], profiles: list[tuple[str, ...]]) -> dict[str, float] | None:
-    """The reference: bm25s (sparse-matrix BM25, the same Snowball stemmer), top 10 per query."""
+    """The reference: bm25s (sparse-matrix BM25, the same Snowball stemmer), top 10 per query.
+
+    Its fastest single-core path: the numpy backend and ``n_threads=0``, a plain
+    ``map`` over the queries (``n_threads=1`` runs the same work through a
+    one-thread pool, about 1.5x slower).
+    """
     try:
         import bm25s
         import Stemmer
@@ -184,11 +207,76 @@ def bench_bm25s(papers: list[Paper], profiles: list[tuple[str, ...]]) -> dict[st
     started, cpu = time.perf_counter(), cpu_seconds()
     corpus = bm25s.tokenize([f"{p.title} {p.abstract}" for p in papers], stopwords="en", stemmer=stemmer,
                             show_progress=False)
-    retriever = bm25s.BM25()
+    retriever = bm25s.BM25(backend="numpy")
     retriever.index(corpus, show_progress=False)
     queries = bm25s.tokenize(bm25s_queries(profiles), stopwords="en", stemmer=stemmer, show_progress=False)
-    retriever.retrieve(queries, k=min(10, len(papers)), show_progress=False, n_threads=1)
+    retriever.retrieve(queries, k=min(10, len(papers)), show_progress=False, n_threads=0)
     return {"total_s": time.perf_counter() - started, "cpu_s": cpu_seconds() - cpu}
+
+
+def bench_floor(papers: list[Paper], profiles: list[tuple[str, ...]]) -> dict[str, float]:
+    """The floor: plain BM25 in scipy.sparse, about 30 lines, top 10 per query (no phrases, no explanations)."""
+    import numpy as np
+    import Stemmer
+    from scipy import sparse
+
+    started, cpu = time.perf_counter(), cpu_seconds()
+    stem = Stemmer.Stemmer("english").stemWords
+    token = re.compile(r"[a-z0-9]{2,}")
+    vocabulary: dict[str, int] = {}
+    rows, cols = [], []
+    for number, paper in enumerate(papers):
+        terms = stem([t for t in token.findall(f"{paper.title} {paper.abstract}".lower()) if t not in STOP])
+        cols += [vocabulary.setdefault(t, len(vocabulary)) for t in terms]
+        rows += [number] * len(terms)
+    counts = sparse.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(len(papers), len(vocabulary)))
+    counts.sum_duplicates()
+    length = np.asarray(counts.sum(axis=1)).ravel()
+    df = np.bincount(counts.indices, minlength=len(vocabulary))
+    idf = np.log(1 + (len(papers) - df + 0.5) / (df + 0.5))
+    k1, b = 1.2, 0.75
+    tf = counts.data
+    norm = np.repeat(k1 * (1 - b + b * length / length.mean()), np.diff(counts.indptr))
+    weights = sparse.csr_matrix((tf * (k1 + 1) / (tf + norm) * idf[counts.indices], counts.indices, counts.indptr),
+                                shape=counts.shape).T.tocsr()  # terms x papers
+    k = min(10, len(papers))
+    for query in bm25s_queries(profiles):
+        ids = [vocabulary[t] for t in stem(token.findall(query.lower())) if t in vocabulary]
+        scores = np.asarray(weights[ids].sum(axis=0)).ravel()
+        top = np.argpartition(-scores, k - 1)[:k]
+        top[np.argsort(-scores[top])]
+    return {"total_s": time.perf_counter() - started, "cpu_s": cpu_seconds() - cpu}
+
+
+def reference_child(papers_count: int, shared: Path, readers: int) -> None:
+    """In a fresh process, so that no thread bm25s leaves behind (tqdm's monitor) stops the send from forking."""
+    papers, _ = load_papers(papers_count, shared)
+    profiles = distinct_profiles(keyword_pool(papers, shared), readers)
+    bench_floor(papers, profiles[:200])  # warm the imports and caches, as digest's own run is warm
+    print(json.dumps({"floor": bench_floor(papers, profiles), "bm25s": bench_bm25s(papers, profiles)}))
+
+
+def bench_references(papers_count: int, shared: Path, readers: int) -> dict:
+    done = subprocess.run([sys.executable, __file__, "--reference-child", str(papers_count), str(shared), str(readers)],
+                          capture_output=True, text=True, check=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def bench_producer(papers: list[Paper], profiles: list[tuple[str, ...]]) -> dict[str, float]:
+    """As the send's producer ranks, on one core from a cold index: rank, and count_matches when the picks are full."""
+    selection = Selection(max_items=20, min_score=2.0)
+    cold()
+    started, cpu = time.perf_counter(), cpu_seconds()
+    parsed = [parse_profile(", ".join(p)) for p in profiles]
+    index = Index(papers)
+    index.embed_keywords(parsed)
+    full = 0
+    for profile in parsed:
+        picks = rank(index, profile, selection=selection)
+        if len(picks) == selection.max_items:
+            full += 1
+            count_matches(index, profile, min_score=selection.min_score)
+    return {"total_s": time.perf_counter() - started, "cpu_s": cpu_seconds() - cpu, "full": full / len(profiles)}
 
 
 # --- many readers: memory ------------------------------------------------------------
@@ -449,6 +537,9 @@ def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--rank-child":
         rank_child(Path(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4]))
         return 0
+    if len(sys.argv) > 1 and sys.argv[1] == "--reference-child":
+        reference_child(int(sys.argv[2]), Path(sys.argv[3]), int(sys.argv[4]))
+        return 0
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--readers", type=int, default=10_000)
     parser.add_argument("--papers", type=int, default=1_000)
@@ -457,6 +548,8 @@ def main() -> int:
     parser.add_argument("--send-only", action="store_true", help="only the sending figures")
     parser.add_argument("--links", action="store_true",
                         help="send with DIGEST_PUBLIC_URL and DIGEST_SECRET_KEY: signed links, and each digest archived")
+    parser.add_argument("--rounds", type=int, default=2,
+                        help="ranking rounds, digest and the references interleaved; the least CPU of each counts")
     parser.add_argument("--huge", type=int, default=0, metavar="N", help="also read and rank N readers (100000)")
     args = parser.parse_args()
 
@@ -477,18 +570,9 @@ def main() -> int:
     print(f"ranking: {figures['total_s']:.2f} s in all (parse {figures['parse_s']:.2f} s, index "
           f"{figures['index_s']:.2f} s, rank {figures['rank_s']:.2f} s = "
           f"{figures['rank_s'] / len(profiles) * 1e3:.3f} ms per reader); "
-          f"{figures['readers_with_picks']:.0%} of readers get picks, {figures['mean_picks']:.1f} on average")
-    print(f"ranking on one core: {figures['serial_s']:.2f} s in all ({figures['serial_cpu']:.2f} s CPU); "
-          f"same picks as the two-core run: {figures['same']}")
-    reference = bench_bm25s(papers, profiles)
-    if reference is None:
-        print("reference: bm25s is not installed (pip install -e '.[bench]'): no ratio")
-    else:
-        ratio = figures["serial_cpu"] / reference["cpu_s"]
-        print(f"reference: bm25s, the same {len(profiles):,} queries (top 10, no explanations, exclusions, phrases "
-              f"or prefixes), {reference['total_s']:.2f} s ({reference['cpu_s']:.2f} s CPU) on one core; digest on "
-              f"one core = {ratio:.1f}x its CPU time [target <= 4x: {'ok' if ratio <= 4 else 'MISSED'}]; "
-              f"on 2 cores {figures['total_s'] / reference['total_s']:.1f}x its wall time")
+          f"{figures['readers_with_picks']:.0%} of readers get picks, {figures['mean_picks']:.1f} on average; "
+          f"same picks on one core as on two: {figures['same']}")
+    report_rank_ratios(rank_rounds(papers, profiles, args), len(profiles))
     with tempfile.TemporaryDirectory() as tmp:
         if args.huge:
             small = bench_many(profiles, args.papers, args.shared, Path(tmp))
@@ -506,6 +590,35 @@ def main() -> int:
     report_send(send, args.links)
     report_components(components)
     return 0
+
+
+def rank_rounds(papers: list[Paper], profiles: list[tuple[str, ...]], args: argparse.Namespace) -> dict[str, float]:
+    """Each figure's least CPU time over ``--rounds`` rounds; the references run in a child process each round."""
+    best: dict[str, float] = {}
+    for _ in range(max(args.rounds, 1)):
+        references = bench_references(len(papers), args.shared, len(profiles))
+        serial = bench_serial(papers, profiles)
+        producer = bench_producer(papers, profiles)
+        found = {"floor": references["floor"]["cpu_s"], "digest": serial["cpu_s"], "producer": producer["cpu_s"],
+                 "bm25s": references["bm25s"]["cpu_s"] if references["bm25s"] else float("nan")}
+        best = {k: min(v, best.get(k, v)) for k, v in found.items()}
+        best["full"] = producer["full"]
+    return best
+
+
+def report_rank_ratios(best: dict[str, float], readers: int) -> None:
+    floor, bm25s = best["floor"], best["bm25s"]
+    print(f"references, one core, {readers:,} queries, top 10 (CPU, least of the rounds): a 30-line scipy.sparse "
+          f"BM25 {floor:.2f} s; bm25s (numpy backend, n_threads=0) " +
+          (f"{bm25s:.2f} s" if bm25s == bm25s else "not installed (pip install -e '.[bench]')"))
+    for name, label in (("digest", "rank alone (rank_many, one core, top 10)"),
+                        ("producer", f"as the send's producer ranks (rank + count_matches, max_items 20; "
+                                     f"{best['full']:.0%} of readers full)")):
+        cpu = best[name]
+        to_bm25s, to_floor = cpu / bm25s, cpu / floor
+        print(f"digest {label}: {cpu:.2f} s CPU (parse, index, rank) = {to_bm25s:.2f}x bm25s "
+              f"[target <= 2x: {'ok' if to_bm25s <= 2 else 'MISSED'}], {to_floor:.2f}x the floor "
+              f"[target <= 3x: {'ok' if to_floor <= 3 else 'MISSED'}]")
 
 
 def report_send(send: dict, links: bool) -> None:

@@ -116,7 +116,7 @@ def _reader_examples(papers: list[Paper], n: int) -> Examples:
 @pytest.mark.parametrize("max_items,min_score", [(3, 2.0), (10, 1.0), (5, 4.0)])
 def test_with_a_model_the_top_k_shortcut_picks_exactly_what_full_scoring_picks(spec: str, max_items: int,
                                                                               min_score: float) -> None:
-    from digest.ranking.select import _adjusted, _select, score_profile
+    from . import reference_rank as oracle  # the ranker before vectorisation, scoring every paper
 
     papers = _listing()
     index = Index(papers)
@@ -127,8 +127,11 @@ def test_with_a_model_the_top_k_shortcut_picks_exactly_what_full_scoring_picks(s
     assert model is not None and model.adjust
 
     fast = rank(index, profile, sent={"2602.00004"}, selection=selection, examples=examples)
-    scores = _adjusted(index, profile, score_profile(index, profile), model, exact=True)
-    full = _select(index, profile, scores, {"2602.00004"}, selection, model.reasons)
+    reference = oracle.Index(papers)
+    model = learn.model_for(reference, examples)
+    scores = oracle._adjusted(reference, profile, oracle.score_profile(reference, profile), model, exact=True)
+    full = oracle._select(reference, profile, scores, {"2602.00004"}, oracle.Selection(max_items, min_score),
+                          model.reasons, model.lifted)
 
     assert [(p.paper.id, p.score, p.because) for p in fast] == [(p.paper.id, p.score, p.because) for p in full]
 

@@ -159,14 +159,16 @@ PROFILES = ["exploration, curiosity", "language model*, -survey", "reward model^
 @pytest.mark.parametrize("spec", PROFILES)
 @pytest.mark.parametrize("max_items,min_score", [(3, 2.0), (10, 1.0), (5, 4.0)])
 def test_the_top_k_shortcut_picks_exactly_what_full_scoring_picks(spec: str, max_items: int, min_score: float) -> None:
-    from digest.ranking.select import _select, score_profile
+    from . import reference_rank as oracle  # the ranker before vectorisation, scoring every paper
 
-    index = Index(_listing())
+    papers = _listing()
     profile = parse_profile(spec)
     selection = Selection(max_items=max_items, min_score=min_score)
 
-    fast = rank(index, profile, sent={"2602.00004"}, selection=selection)
-    full = _select(index, profile, score_profile(index, profile), {"2602.00004"}, selection)
+    fast = rank(Index(papers), profile, sent={"2602.00004"}, selection=selection)
+    reference = oracle.Index(papers)
+    full = oracle._select(reference, profile, oracle.score_profile(reference, profile), {"2602.00004"},
+                          oracle.Selection(max_items, min_score))
 
     assert [(p.paper.id, p.score) for p in fast] == [(p.paper.id, p.score) for p in full]
     assert len(fast) <= max_items and all(p.score >= min_score for p in fast)

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import heapq
 from dataclasses import dataclass
+from functools import lru_cache
 from operator import itemgetter
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from .profile import Keyword
 from .scoring import phrase_starts
@@ -31,51 +34,80 @@ class Match:
         return f"{self.keyword} (partly)" if self.partial else self.keyword
 
 
+TITLE, ABSTRACT, PARTIAL = 1, 2, 4  # bits of a match code; 0: no match
+
+
 def explain_all(index: Index, keyword: Keyword) -> dict[int, Match]:
-    """Matches for the papers the keyword scores, set-wise.
+    """Every paper's match for ``keyword``."""
+    codes = match_codes(index, keyword)
+    return {i: match(keyword.text, code) for i, code in zip(codes.nonzero()[0].tolist(), codes[codes > 0].tolist())}
 
-    Per alternative (the keyword, its acronym or expansion): papers with all its
-    words match fully, in the title when every word is there, and in the abstract
-    when any word is; papers with some of its words match partly. The first
-    alternative that matches wins, unless a later one matches fully.
+
+def match_codes(index: Index, keyword: Keyword) -> np.ndarray:
+    """Per paper, how it matches ``keyword``: ``TITLE | ABSTRACT``, plus ``PARTIAL`` for some of the words.
+
+    Only papers the keyword scores match. Per alternative (the keyword, its acronym
+    or expansion): a paper with all its words matches fully, in the title when every
+    word is there, and in the abstract when any word is; a paper with some of its
+    words matches partly. The first alternative that matches wins, unless a later
+    one matches fully. Worked out with a few array operations per keyword (cached
+    on the index); ``match`` turns a code into a ``Match`` for the picks only.
     """
-    domain = set(index.keyword_scores(keyword))
-    made: dict[tuple[tuple[str, ...], bool], Match] = {}
-
-    def match(title: bool, abstract: bool, full: bool) -> Match:
-        fields = ("title",) * title + ("abstract",) * abstract
-        found = made.get((fields, full))
-        if found is None:
-            found = made[(fields, full)] = Match(keyword.text, fields, partial=not full)
+    key = (keyword.words, keyword.exact, keyword.prefix)
+    found = index.cache["codes"].get(key)
+    if found is not None:
         return found
-
-    best: dict[int, Match] = {}
+    size = len(index.papers)
+    domain = np.zeros(size, dtype=bool)
+    domain[list(index.keyword_scores(keyword))] = True
+    codes = np.zeros(size, dtype=np.int8)
     for alt in index.alternatives(keyword):
-        tables = [group_fields(index, g) for g in alt]
-        everywhere = domain.intersection(*tables)
+        titles, abstracts = zip(*(group_fields(index, g) for g in alt))
+        present = [t | a for t, a in zip(titles, abstracts)]
+        everywhere = domain & np.logical_and.reduce(present)
         if keyword.exact:
-            everywhere &= set(phrase_starts(index, [index.positions(g) for g in alt], True, keyword.words))
-        for i in everywhere:
-            if i not in best or best[i].partial:
-                flags = [t[i] for t in tables]
-                best[i] = match(all(f[0] for f in flags), any(f[1] for f in flags), True)
-        if keyword.exact or len(tables) == 1:
+            everywhere &= _exact_papers(index, alt, keyword.words)
+        in_abstract = np.logical_or.reduce(abstracts)
+        full = everywhere & ((codes == 0) | (codes >= PARTIAL))
+        codes[full] = (TITLE * np.logical_and.reduce(titles) + ABSTRACT * in_abstract)[full]
+        if keyword.exact or len(alt) == 1:
             continue
-        for i in domain.intersection(set().union(*tables)) - everywhere - best.keys():
-            flags = [t[i] for t in tables if i in t]
-            best[i] = match(any(f[0] for f in flags), any(f[1] for f in flags), False)
-    return {i: m for i, m in best.items() if m.fields}
+        partly = domain & np.logical_or.reduce(present) & ~everywhere & (codes == 0)
+        codes[partly] = (PARTIAL + TITLE * np.logical_or.reduce(titles) + ABSTRACT * in_abstract)[partly]
+    codes[codes == PARTIAL] = 0  # no field: not a match (cannot happen with positions, kept for safety)
+    index.cache["codes"][key] = codes
+    return codes
 
 
-def group_fields(index: Index, group: Group) -> dict[int, tuple[bool, bool]]:
-    """For each paper with the group: (in the title, in the abstract). Cached on the index."""
+@lru_cache(maxsize=100_000)
+def match(keyword: str, code: int) -> Match:
+    """The ``Match`` a code stands for (shared: a match is a value)."""
+    fields = ("title",) * bool(code & TITLE) + ("abstract",) * bool(code & ABSTRACT)
+    return Match(keyword, fields, partial=bool(code & PARTIAL))
+
+
+def group_fields(index: Index, group: Group) -> tuple[np.ndarray, np.ndarray]:
+    """Which papers have the group in the title, and which in the abstract. Cached on the index."""
     table = index.cache["fields"]
     found = table.get(group)
     if found is None:
-        found = table[group] = {
-            i: (any(p < ABSTRACT_OFFSET for p in pos), any(p >= ABSTRACT_OFFSET for p in pos))
-            for i, pos in index.positions(group).items()
-        }
+        size = len(index.papers)
+        title, abstract = np.zeros(size, dtype=bool), np.zeros(size, dtype=bool)
+        for i, pos in index.positions(group).items():
+            title[i] = min(pos) < ABSTRACT_OFFSET
+            abstract[i] = max(pos) >= ABSTRACT_OFFSET
+        found = table[group] = (title, abstract)
+    return found
+
+
+def _exact_papers(index: Index, alt: Alternative, raw_words: tuple[str, ...]) -> np.ndarray:
+    """Papers where the alternative stands as written (cached per alternative and words)."""
+    table = index.cache["exact"]
+    found = table.get((alt, raw_words))
+    if found is None:
+        found = np.zeros(len(index.papers), dtype=bool)
+        found[list(phrase_starts(index, [index.positions(g) for g in alt], True, raw_words))] = True
+        table[(alt, raw_words)] = found
     return found
 
 

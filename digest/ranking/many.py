@@ -13,7 +13,8 @@ from .explain import Match
 from .index import Index
 from .profile import Profile
 from .reader import Examples
-from .select import Pick, Selection, rank, ranked
+from .columns import columns
+from .select import Pick, Selection, rank
 
 PARALLEL_MIN = 2_000  # below this, forking costs more than it saves
 
@@ -86,11 +87,6 @@ def fork_is_safe() -> bool:
 
 
 
-def prepare(index: Index, profiles: Iterable[Profile]) -> None:
-    """Score, sort and explain every keyword of ``profiles`` now (before forking workers)."""
-    for profile in profiles:
-        for keyword in profile.wanted:
-            ranked(index, keyword)
-            index.explanations(keyword)
-        for keyword in profile.excluded:
-            index.excluded(keyword)
+def prepare(index: Index, profiles: Sequence[Profile]) -> None:
+    """Every keyword's column and exclusion now (before forking workers that would each redo them)."""
+    columns(index).prepare(profiles)

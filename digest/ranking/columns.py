@@ -1,0 +1,112 @@
+"""The index's keyword work as arrays: the day's papers by distinct keywords.
+
+Each keyword a reader wrote becomes, once per index, a dense column of its score
+in every paper (``scoring``, zero where it does not match), a column of how each
+paper matches it (``explain.match_codes``) and, for an exclusion, the numbers of
+the papers it removes. A reader's total is then the weighted sum
+of a few columns, added in the order of their keywords (so every total is the
+same float, bit for bit, as summing the keyword tables one paper at a time), and
+selection needs no per-paper Python: a threshold is a comparison, the best few a
+partition. ``Match`` objects are made for the papers picked only.
+
+With 1,000 papers a column is 8 KB: 5,000 distinct keywords cost 40 MB, shared by
+every reader (and, copy-on-write, by forked workers).
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Sequence
+
+import numpy as np
+
+from .explain import match_codes
+from .index import Index, keyword_key
+from .profile import Keyword, Profile
+
+
+class Columns:
+    """Per keyword: a score column, a match-code column, and for an exclusion the papers removed."""
+
+    def __init__(self, index: Index) -> None:
+        self.index = index
+        self.size = len(index.papers)
+        self._scores: dict[tuple[object, ...], np.ndarray] = {}
+        self._excluded: dict[tuple[object, ...], np.ndarray] = {}
+        self._complete: dict[tuple[object, ...], bool] = {}
+
+    def scores(self, keyword: Keyword) -> np.ndarray:
+        key = keyword_key(keyword)
+        column = self._scores.get(key)
+        if column is None:
+            table = self.index.keyword_scores(keyword)
+            column = np.zeros(self.size)
+            column[np.fromiter(table.keys(), np.intp, len(table))] = np.fromiter(table.values(), float, len(table))
+            self._scores[key] = column
+        return column
+
+    def excluded(self, keyword: Keyword) -> np.ndarray:
+        key = keyword_key(keyword)
+        found = self._excluded.get(key)
+        if found is None:
+            found = self._excluded[key] = np.array(sorted(self.index.excluded(keyword)), dtype=np.intp)
+        return found
+
+    def codes(self, keyword: Keyword) -> np.ndarray:
+        """How each paper matches the keyword (``explain.match_codes``; 0: it does not)."""
+        return match_codes(self.index, keyword)
+
+    def complete(self, keyword: Keyword) -> bool:
+        """Whether the keyword names a match for every paper it scores (it does, but for meaning or feedback)."""
+        key = keyword_key(keyword)
+        found = self._complete.get(key)
+        if found is None:
+            found = self._complete[key] = bool(np.array_equal(self.codes(keyword) > 0, self.scores(keyword) > 0))
+        return found
+
+    def totals(self, wanted: Sequence[Keyword]) -> np.ndarray:
+        """Each paper's weighted sum of the keywords' scores, added in the keywords' order."""
+        if not wanted:
+            return np.zeros(self.size)
+        first = wanted[0]
+        total = self.scores(first) * first.weight if first.weight != 1.0 else self.scores(first).copy()
+        for keyword in wanted[1:]:
+            if keyword.weight == 1.0:
+                total += self.scores(keyword)
+            else:
+                total += self.scores(keyword) * keyword.weight
+        return total
+
+    def removed(self, excluded: Sequence[Keyword]) -> np.ndarray | None:
+        """The numbers of the papers the profile's exclusions remove (None: none)."""
+        found = [self.excluded(k) for k in excluded]
+        found = [f for f in found if f.size]
+        if not found:
+            return None
+        return found[0] if len(found) == 1 else np.unique(np.concatenate(found))
+
+    def explained_mask(self, wanted: Sequence[Keyword]) -> np.ndarray | None:
+        """Papers some keyword names as a match; None when that is every paper a keyword scores."""
+        if all(self.complete(k) for k in wanted):
+            return None
+        return np.logical_or.reduce([self.codes(k) > 0 for k in wanted])
+
+    def prepare(self, profiles: Sequence[Profile]) -> None:
+        """Every keyword's column and exclusion now (before forking workers that would each redo them)."""
+        for profile in profiles:
+            for keyword in profile.wanted:
+                self.scores(keyword)
+                self.codes(keyword)
+            for keyword in profile.excluded:
+                self.excluded(keyword)
+
+
+_COLUMNS: weakref.WeakKeyDictionary[Index, Columns] = weakref.WeakKeyDictionary()
+
+
+def columns(index: Index) -> Columns:
+    """The index's columns, made once per index and shared by every reader."""
+    found = _COLUMNS.get(index)
+    if found is None:
+        found = _COLUMNS[index] = Columns(index)
+    return found
