@@ -39,10 +39,7 @@ class Columns:
         key = keyword_key(keyword)
         column = self._scores.get(key)
         if column is None:
-            table = self.index.keyword_scores(keyword)
-            column = np.zeros(self.size)
-            column[np.fromiter(table.keys(), np.intp, len(table))] = np.fromiter(table.values(), float, len(table))
-            self._scores[key] = column
+            column = self._scores[key] = self.index.keyword_column(keyword)
         return column
 
     def excluded(self, keyword: Keyword) -> np.ndarray:

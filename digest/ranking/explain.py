@@ -58,9 +58,9 @@ def match_codes(index: Index, keyword: Keyword) -> np.ndarray:
     if found is not None:
         return found
     size = len(index.papers)
-    domain = np.zeros(size, dtype=bool)
+    domain: np.ndarray = np.zeros(size, dtype=bool)
     domain[list(index.keyword_scores(keyword))] = True
-    codes = np.zeros(size, dtype=np.int8)
+    codes: np.ndarray = np.zeros(size, dtype=np.int8)
     for alt in index.alternatives(keyword):
         titles, abstracts = zip(*(group_fields(index, g) for g in alt))
         present = [t | a for t, a in zip(titles, abstracts)]
@@ -92,7 +92,8 @@ def group_fields(index: Index, group: Group) -> tuple[np.ndarray, np.ndarray]:
     found = table.get(group)
     if found is None:
         size = len(index.papers)
-        title, abstract = np.zeros(size, dtype=bool), np.zeros(size, dtype=bool)
+        title: np.ndarray = np.zeros(size, dtype=bool)
+        abstract: np.ndarray = np.zeros(size, dtype=bool)
         for i, pos in index.positions(group).items():
             title[i] = min(pos) < ABSTRACT_OFFSET
             abstract[i] = max(pos) >= ABSTRACT_OFFSET

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from ..model import Paper, title_key
 from . import explain, scoring
 from .acronyms import BUILTIN_ACRONYMS, learn_acronyms
@@ -71,6 +73,8 @@ class Index:
         self.acronyms = {**BUILTIN_ACRONYMS, **learn_acronyms(self.papers), **(acronyms or {})}
         self._expansions = {stems_of(v): k for k, v in self.acronyms.items()}
         self._sorted_vocabulary = sorted(self.vocabulary)
+        self.title_norms = np.array([1 - B + B * d.title_len / self.avg_title for d in self.docs])
+        self.abstract_norms = np.array([1 - B + B * d.abstract_len / self.avg_abstract for d in self.docs])
         self.title_keys = [title_key(p.title) for p in self.papers]
         self.tie_keys = [tie_key(p) for p in self.papers]
         self.cache: dict[str, dict[Any, Any]] = defaultdict(dict)  # per kind of work, per keyword or group
@@ -137,6 +141,25 @@ class Index:
         return self._cached("saturated", group,
                             lambda: {i: self.saturate(i, pos) for i, pos in self.positions(group).items()})
 
+    def group_array(self, group: Group) -> np.ndarray:
+        """``group_weights`` as a dense array over the papers (the same floats, computed at once)."""
+        return self._cached("arrays", group, lambda: self._saturated(self.positions(group)))
+
+    def _saturated(self, postings: Postings) -> np.ndarray:
+        out: np.ndarray = np.zeros(len(self.docs))
+        if postings:
+            numbers = np.fromiter(postings.keys(), np.intp, len(postings))
+            title = np.fromiter((sum(1 for p in pos if p < ABSTRACT_OFFSET) for pos in postings.values()),
+                                float, len(postings))
+            abstract = np.fromiter(map(len, postings.values()), float, len(postings)) - title
+            tf = TITLE_WEIGHT * title / self.title_norms[numbers] + abstract / self.abstract_norms[numbers]
+            out[numbers] = tf * (K1 + 1) / (tf + K1)
+        return out
+
+    def surface_array(self, form: str) -> np.ndarray:
+        """``group_array`` for a word as written (the surface index)."""
+        return self._cached("surface", form, lambda: self._saturated(self.surface.get(form, {})))
+
     def term_shares(self, i: int) -> list[tuple[str, float]]:
         """A paper's stems (longer than 2 letters): share of its length times idf."""
         doc = self.docs[i]
@@ -181,11 +204,18 @@ class Index:
             end += 1
         return words_[start:end]
 
-    def keyword_scores(self, keyword: Keyword, feedback: bool | None = None) -> dict[int, float]:
-        """Score every paper for one keyword (cached: readers share keywords)."""
+    def keyword_column(self, keyword: Keyword, feedback: bool | None = None) -> np.ndarray:
+        """Every paper's score for one keyword, 0 where it does not count (cached: readers share keywords)."""
         feedback = self.feedback if feedback is None else feedback
+        return self._cached("columns", (*keyword_key(keyword), feedback),
+                            lambda: scoring.keyword_column(self, keyword, feedback))
+
+    def keyword_scores(self, keyword: Keyword, feedback: bool | None = None) -> dict[int, float]:
+        """The papers one keyword scores, and their scores (cached)."""
+        feedback = self.feedback if feedback is None else feedback
+        column = self.keyword_column(keyword, feedback)
         return self._cached("scores", (*keyword_key(keyword), feedback),
-                            lambda: scoring.keyword_table(self, keyword, feedback))
+                            lambda: dict(zip(column.nonzero()[0].tolist(), column[column > 0].tolist())))
 
     def explanations(self, keyword: Keyword) -> dict[int, Match]:
         """Every paper's match for ``keyword``, worked out once for all readers who have it."""

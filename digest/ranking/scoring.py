@@ -25,6 +25,8 @@ from collections.abc import Callable
 from operator import itemgetter
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from .profile import Keyword
 from .tokens import STOPWORDS, surface_form
 
@@ -36,53 +38,55 @@ FEEDBACK_DOCS = 8
 FEEDBACK_TERMS = 12
 FEEDBACK_WEIGHT = 0.6
 PROXIMITY_WEIGHT = 0.5
-MIN_CONTRIBUTION = 0.05  # per keyword; smaller scores are dropped (see keyword_table)
+MIN_CONTRIBUTION = 0.05  # per keyword; smaller scores are dropped (see keyword_column)
 SURFACE_WEIGHT = 2.0  # the keyword's own word forms beat inflected ones
 PROXIMITY_WINDOW = 5
 
 
-def keyword_table(index: Index, keyword: Keyword, feedback: bool) -> dict[int, float]:
-    """Every paper's score for one keyword (the best of its alternatives), traces left out."""
-    scores: dict[int, float] = {}
+def keyword_column(index: Index, keyword: Keyword, feedback: bool) -> np.ndarray:
+    """Every paper's score for one keyword (the best of its alternatives); 0 for traces and misses."""
+    column: np.ndarray = np.zeros(len(index.papers))
     for alt in index.alternatives(keyword):
-        for i, s in alternative_scores(index, alt, keyword.exact, keyword.words).items():
-            scores[i] = max(scores.get(i, 0.0), s)
-    if feedback and not keyword.exact and scores:
-        for i, s in feedback_scores(index, scores, keyword).items():
-            scores[i] = scores.get(i, 0.0) + s
+        np.maximum(column, alternative_scores(index, alt, keyword.exact, keyword.words), out=column)
+    if feedback and not keyword.exact and column.any():
+        scored = column.nonzero()[0].tolist()
+        for i, s in feedback_scores(index, dict(zip(scored, column[scored].tolist())), keyword).items():
+            column[i] += s
     if index.vectors is not None and not keyword.exact:
         for i, s in semantic_scores(index, keyword).items():
-            scores[i] = scores.get(i, 0.0) + s
+            column[i] += s
     # traces this faint (a common word once in a long abstract) cannot lift a paper
     # over any useful threshold, but summing them costs time with thousands of readers
-    return {i: s for i, s in scores.items() if s >= MIN_CONTRIBUTION}
+    column[column < MIN_CONTRIBUTION] = 0.0
+    return column
 
 
-def alternative_scores(index: Index, alt: Alternative, exact: bool, raw_words: tuple[str, ...]) -> dict[int, float]:
+def alternative_scores(index: Index, alt: Alternative, exact: bool, raw_words: tuple[str, ...]) -> np.ndarray:
+    """One alternative's score in every paper: each component added for all papers in turn."""
     postings = [index.positions(g) for g in alt]
     idfs = [index.idf(len(p)) for p in postings]
     total_idf = sum(idfs) or 1.0
-    scores: dict[int, float] = defaultdict(float)
+    scores: np.ndarray = np.zeros(len(index.papers))
     if not exact:
         for group, idf in zip(alt, idfs):
-            share = idf / total_idf
-            for i, weight in index.group_weights(group).items():
-                scores[i] += share * weight
+            scores += (idf / total_idf) * index.group_array(group)
     if len(alt) == 1 and not exact:  # one word: it is its own phrase
-        for i, weight in index.group_weights(alt[0]).items():
-            scores[i] += PHRASE_WEIGHT * weight
+        scores += PHRASE_WEIGHT * index.group_array(alt[0])
     else:
         for i, starts in phrase_starts(index, postings, exact, raw_words).items():
             scores[i] += (PHRASE_WEIGHT + (1.0 if exact else 0.0)) * index.saturate(i, starts)
     raw = [w for w in raw_words if w not in STOPWORDS] or list(raw_words)
     if not exact and len(raw) == len(alt):
         surface = [index.surface.get(surface_form(w), {}) for w in raw]
-        for i, starts in consecutive(surface).items():
-            scores[i] += SURFACE_WEIGHT * index.saturate(i, starts)
+        if len(surface) == 1:
+            scores += SURFACE_WEIGHT * index.surface_array(surface_form(raw[0]))
+        else:
+            for i, starts in consecutive(surface).items():
+                scores[i] += SURFACE_WEIGHT * index.saturate(i, starts)
     if not exact and len(postings) > 1:
         for i, s in proximity_scores(index, postings).items():
             scores[i] += s
-    return dict(scores)
+    return scores
 
 
 def proximity_scores(index: Index, postings: list[Postings]) -> dict[int, float]:

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..errors import DigestError
+from ..errors import DigestError, KeywordError
 from ..ranking.profile import parse_profile
 from ..ranking.reader import Examples
 from ..model import Listing, Subscriber
@@ -114,6 +114,7 @@ def build_all(app: "Digest", listing: Listing, readers: Sequence[Subscriber], se
     child never reads them from the store).
     """
     index = app.make_index(listing.papers)
+    embed_keywords(index, readers)
     for number, reader in enumerate(readers):
         status = gate.refused(reader.email)
         if status is not None:
@@ -123,6 +124,23 @@ def build_all(app: "Digest", listing: Listing, readers: Sequence[Subscriber], se
         picks, total = picks_and_total(app, index, reader, sent.get(reader.email.lower(), set()), examples[number])
         since = sent.covers(reader.email) if isinstance(sent, Plan) else None
         yield reader, app._prepare(reader, picks, listing=listing, total=total, since=since)
+
+
+def embed_keywords(index: Index, readers: Sequence[Subscriber]) -> None:
+    """With meaning on, embed every reader's keywords in one batch, before the first reader is ranked.
+
+    One at a time, each new keyword is its own model call and store round trip.
+    A reader whose keywords do not parse is left to ``picks_and_total`` to report.
+    """
+    if index.vectors is None:
+        return
+    profiles = []
+    for reader in readers:
+        try:
+            profiles.append(parse_profile(reader.keywords))
+        except KeywordError:
+            continue
+    index.embed_keywords(profiles)
 
 
 def picks_and_total(app: "Digest", index: Index, reader: Subscriber, sent: Collection[str],
