@@ -1,6 +1,7 @@
 """Ranking: the day's papers scored against each reader's keywords, picked and explained.
 
-The modules, lowest first (each imports only those above it):
+The modules, lowest first (each imports only those above it when it runs; ``scoring``
+and ``explain`` name the ``Index`` they are handed for type checking only):
 
 - ``tokens``: words and stems, the same for papers and keywords;
 - ``profile``: the keyword syntax a reader writes, parsed into a ``Profile``;
