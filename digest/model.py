@@ -22,6 +22,7 @@ _SPACE = re.compile(r"\s+")
 _INVISIBLE = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
                         "\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_HTTPS_URL = re.compile(r"^https://[^\s\"'<>\\]+$")
 
 
 def encodable(text: str) -> str:
@@ -75,6 +76,11 @@ class Paper:
     github: str | None = None
     organization: str | None = None
     keywords: tuple[str, ...] = ()
+    summary: str | None = None  # a short plain-text summary (HF's ai_summary, or an LLM's)
+    summary_by: str | None = None  # who wrote it, shown as its label: "Hugging Face", an LLM model name
+    thumbnail: str | None = None  # an https URL of a picture of the paper
+    stars: int | None = None  # GitHub stars of the code repository
+    venue: str | None = None  # where it is published: "ICLR 2026", from the arXiv comment
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -89,6 +95,11 @@ class Paper:
             "github": self.github,
             "organization": self.organization,
             "keywords": list(self.keywords),
+            "summary": self.summary,
+            "summary_by": self.summary_by,
+            "thumbnail": self.thumbnail,
+            "stars": self.stars,
+            "venue": self.venue,
         }
 
 
@@ -102,6 +113,11 @@ class PaperExtra(TypedDict, total=False):
     github: str | None
     organization: str | None
     keywords: tuple[str, ...]
+    summary: str | None
+    summary_by: str | None
+    thumbnail: str | None
+    stars: int | None
+    venue: str | None
 
 
 class MissingText(ValueError):
@@ -142,6 +158,11 @@ def make_paper(
         "published": published if isinstance(published, date) else None,
         "upvotes": _count(extra.get("upvotes")),
         "keywords": _texts(extra.get("keywords", ())),
+        "summary": _clean(extra.get("summary")),
+        "summary_by": _clean(extra.get("summary_by")),
+        "thumbnail": _https(extra.get("thumbnail")),
+        "stars": _count(extra.get("stars")),
+        "venue": _clean(extra.get("venue")),
     }
     return Paper(id=found or clean_id or title_id(clean_title), title=clean_title, abstract=clean_abstract,
                  authors=names, **fields)
@@ -180,6 +201,13 @@ def _texts(values: object) -> tuple[str, ...]:
     if not isinstance(values, (list, tuple)):
         return ()
     return tuple(clean for value in values if (clean := _clean(value)))
+
+
+def _https(value: object) -> str | None:
+    """An https URL without spaces or quotes, or None: a picture over http (or a ``javascript:``
+    or ``data:`` URL) would make the mail app warn, or worse."""
+    url = _clean(value)
+    return url if url and _HTTPS_URL.match(url) else None
 
 
 def _count(value: object) -> int | None:

@@ -1,0 +1,97 @@
+"""What a paper is at a glance, from the listing: HF's summary, the thumbnail, GitHub stars, the venue.
+
+Each is optional, checked by type at the loader (a field that should be text may be a
+number or null), and kept by every saved copy (``Paper.to_json`` and back).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from digest.model import make_paper, paper_from_stored
+from digest.sources.parse import parse_listing
+
+from .conftest import SHARED
+
+HF_DAY = SHARED / "fixtures" / "hf_api" / "daily_papers_2026-08-13.json"
+ABSTRACT = "We train reward models on human preferences and study how they guide exploration."
+
+
+def hf_item(**paper: object) -> dict:
+    fields = {"id": "2608.00001", "title": "Reward Models", "summary": ABSTRACT, **paper}
+    item = {"paper": fields, "title": fields["title"]}
+    if "thumbnail" in paper:
+        item["thumbnail"] = fields.pop("thumbnail")
+    return item
+
+
+def load_hf(*items: dict):
+    return parse_listing(json.dumps(list(items)).encode(), "hf.json")
+
+
+RICH = dict(summary="Reward models, briefly.", summary_by="Hugging Face", venue="ICLR 2026", stars=42,
+            thumbnail="https://cdn-thumbnails.huggingface.co/social-thumbnails/papers/2608.00001.png")
+
+
+def test_the_new_fields_survive_json_lines_and_the_stores_copy() -> None:
+    paper = make_paper("Reward Models", ABSTRACT, id="2608.00001", **RICH)
+    line = json.dumps(paper.to_json())
+    assert parse_listing((line + "\n").encode(), "saved.jsonl").papers == [paper]
+    assert paper_from_stored(json.loads(line)) == paper
+
+
+def test_a_jsonl_line_without_an_abstract_reads_summary_as_the_abstract_only() -> None:
+    line = json.dumps({"id": "2608.00001", "title": "Reward Models", "summary": ABSTRACT})
+    [paper] = parse_listing((line + "\n").encode(), "old.jsonl").papers
+    assert paper.abstract == ABSTRACT and paper.summary is None
+
+
+def test_hf_ai_summary_thumbnail_and_stars_are_kept_and_labelled() -> None:
+    listing = load_hf(hf_item(ai_summary="  Reward models\n guide exploration. ", githubStars=42,
+                              githubRepo="https://github.com/example/rm",
+                              thumbnail="https://cdn-thumbnails.huggingface.co/x.png"))
+    [paper] = listing.papers
+    assert (paper.summary, paper.summary_by) == ("Reward models guide exploration.", "Hugging Face")
+    assert paper.thumbnail == "https://cdn-thumbnails.huggingface.co/x.png" and paper.stars == 42
+    assert listing.warnings == []
+
+
+@pytest.mark.parametrize("fields, warning", [
+    ({"ai_summary": 12}, "ai_summary (a JSON number, not text)"),
+    ({"ai_summary": {"text": "x"}}, "ai_summary (a JSON object, not text)"),
+    ({"thumbnail": 5}, "thumbnail (a JSON number, not text)"),
+    ({"githubStars": "lots", "githubRepo": "https://github.com/a/b"}, "githubStars (a JSON string, not a count)"),
+])
+def test_a_glance_field_of_the_wrong_type_is_dropped_with_a_warning_and_the_paper_kept(fields, warning) -> None:
+    listing = load_hf(hf_item(**fields))
+    [paper] = listing.papers
+    assert (paper.summary, paper.summary_by, paper.thumbnail, paper.stars) == (None, None, None, None)
+    assert listing.warnings == [f"item 1: ignored {warning}"]
+
+
+def test_null_glance_fields_are_simply_absent() -> None:
+    listing = load_hf(hf_item(ai_summary=None, thumbnail=None, githubStars=None))
+    assert listing.papers[0].summary is None and listing.warnings == []
+
+
+@pytest.mark.parametrize("url", ["http://example.org/a.png", "javascript:alert(1)", "data:image/png;base64,AAAA",
+                                 "https://example.org/a b.png", 'https://example.org/"onerror=x'])
+def test_only_https_thumbnails_are_kept(url: str) -> None:
+    assert load_hf(hf_item(thumbnail=url)).papers[0].thumbnail is None
+
+
+def test_stars_without_a_repository_are_not_shown() -> None:
+    assert load_hf(hf_item(githubStars=7)).papers[0].stars is None
+
+
+@pytest.mark.skipif(not HF_DAY.exists(), reason="../shared fixtures are absent")
+def test_a_real_hf_day_gives_summaries_thumbnails_and_stars() -> None:
+    papers = parse_listing(HF_DAY.read_bytes(), HF_DAY.name).papers
+    assert len(papers) == 20
+    assert all(p.summary and p.summary_by == "Hugging Face" for p in papers)
+    assert all(p.thumbnail and p.thumbnail.startswith("https://cdn-thumbnails.huggingface.co/") for p in papers)
+    assert sum(p.stars is not None for p in papers) == 10
+    assert all(p.github for p in papers if p.stars is not None)
