@@ -95,3 +95,70 @@ def test_a_real_hf_day_gives_summaries_thumbnails_and_stars() -> None:
     assert all(p.thumbnail and p.thumbnail.startswith("https://cdn-thumbnails.huggingface.co/") for p in papers)
     assert sum(p.stars is not None for p in papers) == 10
     assert all(p.github for p in papers if p.stars is not None)
+
+
+# --- the venue, from the arXiv comment -------------------------------------------------
+
+ARXIV_API = SHARED / "fixtures" / "arxiv" / "arxiv_api_query_all-testing_max10.xml"
+
+
+@pytest.mark.parametrize("comment, venue", [
+    ("Accepted at ICLR 2026", "ICLR 2026"),
+    ("NeurIPS 2025", "NeurIPS 2025"),
+    ("CVPR 2026 Findings", "CVPR 2026 Findings"),
+    ("Findings of ACL 2025", "ACL 2025 Findings"),
+    ("Accepted to EMNLP 2025 (main conference). 9 pages", "EMNLP 2025"),
+    ("NeurIPS'25 spotlight", "NeurIPS 2025"),
+    ("ICML 2025 Workshop on Efficient Systems", "ICML 2025 Workshop"),
+    # the real comments of the recorded arXiv API response
+    ("Accepted by the ACM SIGSOFT International Symposium on Software Testing and Analysis (ISSTA 2020)",
+     "ISSTA 2020"),
+    ("13 pages, 6 figures, In Proceedings of the 31st ACM SIGSOFT International Symposium on Software Testing "
+     "and Analysis (ISSTA) 2022", "ISSTA 2022"),
+    ("2023 IEEE International Conference on Software Testing, Verification and Validation Workshops (ICSTW), "
+     "8 pages, 2 tables, 6 figures", "ICSTW 2023"),
+    ("2025 IEEE/ACM International Workshop on Deep Learning for Testing and Testing for Deep Learning (DeepTest)",
+     "DeepTest 2025"),
+])
+def test_a_venue_named_with_its_year_is_read(comment: str, venue: str) -> None:
+    from digest.sources.venue import venue_from_comment
+
+    assert venue_from_comment(comment) == venue
+
+
+@pytest.mark.parametrize("comment", [
+    "10 pages, 11 figures; added reference",
+    "Web Testing, GUI Testing, front-end, survey, SBST, AI, fuzzing",  # acronyms, but topics
+    "Microcontroller, FPGA, Testing, TMR, SOC",
+    "3rd International Workshop on Artificial Intelligence in Software Testing (AIST) - International Conference "
+    "on Software Testing and Validation (ICST)",  # no year: which edition is not known
+    "Code: https://github.com/x/ICLR2026", "We compare with GPT 2024", "IEEE 2023", "COVID-19 cohorts", "", None,
+])
+def test_a_comment_that_names_no_venue_for_certain_gives_none(comment: str | None) -> None:
+    from digest.sources.venue import venue_from_comment
+
+    assert venue_from_comment(comment) is None
+
+
+ATOM_ENTRY = """<feed xmlns="http://www.w3.org/2005/Atom" xmlns:arxiv="http://arxiv.org/schemas/atom">
+<entry><id>http://arxiv.org/abs/2608.00001v1</id><title>Reward Models</title><summary>{abstract}</summary>
+<arxiv:comment>{comment}</arxiv:comment><author><name>Ada Lovelace</name></author></entry></feed>"""
+RSS_ITEM = """<rss xmlns:arxiv="http://arxiv.org/schemas/atom" version="2.0"><channel><item>
+<title>Reward Models</title><link>https://arxiv.org/abs/2608.00001</link>
+<description>arXiv:2608.00001v1 Announce Type: new
+Comments: {comment}
+Abstract: {abstract}</description><guid>oai:arXiv.org:2608.00001v1</guid></item></channel></rss>"""
+
+
+@pytest.mark.parametrize("template", [ATOM_ENTRY, RSS_ITEM], ids=["atom", "rss"])
+def test_arxiv_feeds_give_the_venue_of_their_comment(template: str) -> None:
+    data = template.format(abstract=ABSTRACT, comment="12 pages; accepted at ICLR 2026").encode()
+    [paper] = parse_listing(data, "arxiv.xml").papers
+    assert paper.venue == "ICLR 2026" and paper.abstract == ABSTRACT
+
+
+@pytest.mark.skipif(not ARXIV_API.exists(), reason="../shared fixtures are absent")
+def test_the_recorded_arxiv_response_gives_venues_only_where_a_comment_names_one() -> None:
+    papers = parse_listing(ARXIV_API.read_bytes(), ARXIV_API.name).papers
+    assert [p.venue for p in papers] == ["ICST 2022", None, "ISSTA 2020", "ISSTA 2022", "ICSTW 2023", None, None,
+                                         None, "DeepTest 2025", None]
