@@ -11,6 +11,8 @@ from datetime import date
 from pathlib import Path
 from typing import TypedDict, Unpack
 
+from .titles import readable_title
+
 _ARXIV_NEW = re.compile(r"(\d{4}\.\d{4,5})(v\d+)?")
 # The look-behind starts a match only where a run of letters starts: without it, a long run
 # (a 40 KB "url" field in a library, a hostile feed id) took minutes, each start rescanning the run.
@@ -137,13 +139,14 @@ def make_paper(
 
     Every loader comes through here, so this is where listing text is made safe for
     every later stage: whitespace collapsed, controls dropped, surrogates mended
-    (``encodable``), and each field checked by type, whatever the caller passed
-    (an optional field that is not what it should be is dropped).
+    (``encodable``), the title's LaTeX and markdown turned into plain text
+    (``readable_title``), and each field checked by type, whatever the caller passed
+    (an optional field that is not what it should be is dropped; a thumbnail must be https).
 
     Raises MissingText when the title or abstract is not text, or is empty once
     cleaned (a title made only of bidirectional controls, say); loaders skip such items.
     """
-    clean_title, clean_abstract = _required(title, "title"), _required(abstract, "abstract")
+    clean_title, clean_abstract = normalize_space(readable_title(_required(title, "title"))), _required(abstract, "abstract")
     clean_id = _clean(str(id) if type(id) is int else id) or ""
     found = arxiv_id(clean_id) if clean_id else None
     names = _texts(authors)

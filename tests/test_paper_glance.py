@@ -162,3 +162,28 @@ def test_the_recorded_arxiv_response_gives_venues_only_where_a_comment_names_one
     papers = parse_listing(ARXIV_API.read_bytes(), ARXIV_API.name).papers
     assert [p.venue for p in papers] == ["ICST 2022", None, "ISSTA 2020", "ISSTA 2022", "ICSTW 2023", None, None,
                                          None, "DeepTest 2025", None]
+
+
+# --- titles as people read them ----------------------------------------------------------
+
+@pytest.mark.parametrize("raw, shown", [
+    (r"Scaling Attention in $\mathcal{O}(n)$ Time", "Scaling Attention in 𝒪(n) Time"),
+    (r"$\alpha$-Divergence and $\beta$-VAEs", "α-Divergence and β-VAEs"),
+    (r"Schr\"odinger Bridges at Scale", "Schrödinger Bridges at Scale"),
+    (r"$O(\log n)$ Regret for \textit{Bandits}", "O(log n) Regret for Bandits"),
+    ("**Bold** Claims, *Careful* Checks and `code`", "Bold Claims, Careful Checks and code"),
+    # characters special to LaTeX but ordinary in a title stay as they are
+    (r"100% of $x^2$ Cases: A & B, C# and ~10x", "100% of x^2 Cases: A & B, C# and ~10x"),
+    ("A $5 and $10 Budget", "A $5 and $10 Budget"),  # money, not math
+    ("A* Search in 2*3 Grids", "A* Search in 2*3 Grids"),
+    (r"Broken $\frac{$ Markup", r"Broken $\frac{$ Markup"),  # pylatexenc cannot: the raw text
+    ("Plain Title", "Plain Title"),
+])
+def test_titles_lose_latex_and_markdown(raw: str, shown: str) -> None:
+    assert make_paper(raw, ABSTRACT, id="2608.00001").title == shown
+
+
+def test_a_malformed_title_is_kept_quietly(capfd: pytest.CaptureFixture[str]) -> None:
+    title = "\\" + "{" * 600 + "$x$"  # deep nesting: pylatexenc gives up
+    assert make_paper(title, ABSTRACT).title == title
+    assert capfd.readouterr().err == ""  # no pylatexenc warning reaches the terminal

@@ -146,19 +146,16 @@ def paper_from_hf(item: dict[str, Any], fields: "Fields") -> Paper:
     title = _required(item.get("title") or paper.get("title"), "title")
     abstract = _required(paper.get("summary") or item.get("summary"), "summary")
     _required(paper.get("id"), "id")
-    return make_paper(
-        title,
-        abstract,
-        id=paper["id"],
-        authors=fields.names(paper.get("authors"), "authors"),
-        published=fields.day(paper.get("publishedAt") or item.get("publishedAt"), "publishedAt"),
-        upvotes=fields.count(paper.get("upvotes"), "upvotes"),
-        url=f"https://huggingface.co/papers/{paper['id']}",
-        github=fields.text(paper.get("githubRepo"), "githubRepo"),
-        organization=fields.organization(item.get("organization") or paper.get("organization")),
-        keywords=fields.texts(paper.get("ai_keywords"), "ai_keywords"),
+    extra: PaperExtra = {
+        "published": fields.day(paper.get("publishedAt") or item.get("publishedAt"), "publishedAt"),
+        "upvotes": fields.count(paper.get("upvotes"), "upvotes"),
+        "url": f"https://huggingface.co/papers/{paper['id']}",
+        "github": fields.text(paper.get("githubRepo"), "githubRepo"),
+        "organization": fields.organization(item.get("organization") or paper.get("organization")),
+        "keywords": fields.texts(paper.get("ai_keywords"), "ai_keywords"),
         **_hf_glance(item, paper, fields),
-    )
+    }
+    return make_paper(title, abstract, id=paper["id"], authors=fields.names(paper.get("authors"), "authors"), **extra)
 
 
 def _hf_glance(item: dict[str, Any], paper: dict[str, Any], fields: "Fields") -> PaperExtra:
