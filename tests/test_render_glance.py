@@ -143,3 +143,55 @@ def test_titles_reach_the_email_and_subject_as_readable_text() -> None:
     assert "Curious Agents: Exploration with 𝒪(n) Memory" in rendered.html
     assert "Reward Models at Scale" in rendered.text and "**" not in rendered.html + rendered.text
     assert "\\mathcal" not in rendered.subject + rendered.html + rendered.text
+
+
+# --- 20 picks with everything still fit under Gmail's clip size -----------------------------
+
+from .conftest import SHARED  # noqa: E402
+
+HF_DAY = SHARED / "fixtures" / "hf_api" / "daily_papers_2026-08-13.json"
+LINKED = {"DIGEST_PUBLIC_URL": "https://digest.example.org", "DIGEST_SECRET_KEY": "k" * 40}
+
+
+def twenty_rich_papers() -> list:
+    summary = ("A learned reward model scores exploration bonuses for agents in sparse-reward worlds; the bonuses "
+               "transfer across procedurally generated levels, beat curiosity baselines on hard tasks and need no "
+               "tuning, which the authors show over twelve benchmarks and three model sizes with ablations.")
+    return [make_paper(f"Exploration with Reward Models, Part {n}: Scaling Count-Based Curiosity to Long-Horizon "
+                       "Multi-Agent Worlds with Sparse Feedback", "Exploration with reward models. " * 40,
+                       id=f"2608.{11000 + n}", authors=[f"Author {k}" for k in range(12)],
+                       url=f"https://huggingface.co/papers/2608.{11000 + n}", upvotes=100 + n,
+                       organization="A Very Long Research Laboratory Name", venue="NeurIPS 2026 Workshop",
+                       github=f"https://github.com/example-organisation/exploration-with-reward-models-{n}",
+                       stars=12_345, summary=summary, summary_by="Hugging Face",
+                       thumbnail=f"https://cdn-thumbnails.huggingface.co/social-thumbnails/papers/2608.{11000 + n}.png")
+            for n in range(20)]
+
+
+def built(papers, **env: str):
+    digest = app(**env)
+    picks = rank(Index(papers), parse_profile(READER.keywords), selection=Selection(max_items=20, min_score=0.5))
+    rendered = digest.render(READER, picks, day=DAY)
+    return rendered, digest.build(READER, rendered)[1]
+
+
+@pytest.mark.parametrize("env", [{}, LINKED], ids=["plain", "with-reader-links"])
+def test_twenty_picks_with_summaries_thumbnails_stars_and_venues_fit_whole(env: dict[str, str]) -> None:
+    rendered, raw = built(twenty_rich_papers(), **env)
+    assert rendered.shown == 20 and rendered.overflow == 0  # nothing had to be dropped to fit
+    assert rendered.html.count("<img ") == 20 and rendered.html.count("Summary by Hugging Face") == 20
+    assert len(raw) < 102_000, len(raw)
+
+
+@pytest.mark.skipif(not HF_DAY.exists(), reason="../shared fixtures are absent")
+def test_a_real_hf_day_of_twenty_papers_fits_whole() -> None:
+    from digest.sources.parse import parse_listing
+
+    papers = parse_listing(HF_DAY.read_bytes(), HF_DAY.name).papers
+    reader = Subscriber("ada@example.org", ("agent*", "model*", "learn*", "language", "data*", "reason*", "video*",
+                                            "benchmark*", "generat*", "train*"))  # between them, all 20 papers
+    digest = app(**LINKED)
+    picks = rank(Index(papers), parse_profile(reader.keywords), selection=Selection(max_items=20, min_score=0.1))
+    rendered = digest.render(reader, picks, day=DAY)
+    assert rendered.shown == len(picks) == 20
+    assert len(digest.build(reader, rendered)[1]) < 102_000
