@@ -146,6 +146,7 @@ def paper_from_hf(item: dict[str, Any], fields: "Fields") -> Paper:
     title = _required(item.get("title") or paper.get("title"), "title")
     abstract = _required(paper.get("summary") or item.get("summary"), "summary")
     _required(paper.get("id"), "id")
+    authors = fields.names(paper.get("authors"), "authors")
     extra: PaperExtra = {
         "published": fields.day(paper.get("publishedAt") or item.get("publishedAt"), "publishedAt"),
         "upvotes": fields.count(paper.get("upvotes"), "upvotes"),
@@ -155,7 +156,7 @@ def paper_from_hf(item: dict[str, Any], fields: "Fields") -> Paper:
         "keywords": fields.texts(paper.get("ai_keywords"), "ai_keywords"),
         **_hf_glance(item, paper, fields),
     }
-    return make_paper(title, abstract, id=paper["id"], authors=fields.names(paper.get("authors"), "authors"), **extra)
+    return make_paper(title, abstract, id=paper["id"], authors=authors, **extra)
 
 
 def _hf_glance(item: dict[str, Any], paper: dict[str, Any], fields: "Fields") -> PaperExtra:
