@@ -32,7 +32,7 @@ def readable_title(title: str) -> str:
     text = strip_markdown(title)
     if ("$" in text or "\\" in text) and len(text) <= MAX_LATEX:
         text = latex_to_text(text)
-    return text
+    return text if text.strip() else title  # "` `" is no title: keep what was typed
 
 
 def strip_markdown(text: str) -> str:

@@ -10,6 +10,8 @@ import json
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from digest.model import make_paper, paper_from_stored
 from digest.sources.parse import parse_listing
@@ -178,6 +180,7 @@ def test_the_recorded_arxiv_response_gives_venues_only_where_a_comment_names_one
     ("A* Search in 2*3 Grids", "A* Search in 2*3 Grids"),
     (r"Broken $\frac{$ Markup", r"Broken $\frac{$ Markup"),  # pylatexenc cannot: the raw text
     ("Plain Title", "Plain Title"),
+    ("` `", "` `"),  # markdown around nothing: what was typed
 ])
 def test_titles_lose_latex_and_markdown(raw: str, shown: str) -> None:
     assert make_paper(raw, ABSTRACT, id="2608.00001").title == shown
@@ -187,3 +190,20 @@ def test_a_malformed_title_is_kept_quietly(capfd: pytest.CaptureFixture[str]) ->
     title = "\\" + "{" * 600 + "$x$"  # deep nesting: pylatexenc gives up
     assert make_paper(title, ABSTRACT).title == title
     assert capfd.readouterr().err == ""  # no pylatexenc warning reaches the terminal
+
+
+LATEXISH = st.lists(st.sampled_from([*"ab $\\{}^_%&#~*`'\"-", "\\frac", "\\mathcal", "\\begin", "ا"]),
+                    max_size=40).map("".join)
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(LATEXISH)
+def test_any_title_gives_a_title_and_never_an_error(raw: str) -> None:
+    """Whatever an author typed, the paper is kept with some non-blank title (the raw one at worst)."""
+    if not raw.strip():
+        return
+    from digest.titles import readable_title
+
+    shown = readable_title(raw)
+    assert shown.strip()
+    assert "%s" not in shown or "%s" in raw  # never pylatexenc's unfilled "%s/%s"
