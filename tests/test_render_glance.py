@@ -195,3 +195,12 @@ def test_a_real_hf_day_of_twenty_papers_fits_whole() -> None:
     rendered = digest.render(reader, picks, day=DAY)
     assert rendered.shown == len(picks) == 20
     assert len(digest.build(reader, rendered)[1]) < 102_000
+
+
+@pytest.mark.parametrize("url", ["http://example.org/a.png", "javascript:alert(1)", 'https://x.org/"onerror="alert(1)'])
+def test_a_thumbnail_that_is_not_https_never_reaches_the_email_even_from_a_stored_copy(url: str) -> None:
+    from dataclasses import replace
+
+    paper = replace(rich(), thumbnail=url)  # as paper_from_stored would give it back, unchecked
+    html = rendered_for(paper).html
+    assert "<img" not in html and "javascript:" not in html and "example.org/a.png" not in html
