@@ -56,7 +56,7 @@ class Digest:
     @property
     def renderer(self) -> Renderer:
         if self._renderer is None:
-            self._renderer = Renderer(self.settings.templates_dir)
+            self._renderer = Renderer(self.settings.templates_dir, thumbnails=self.settings.thumbnails)
         return self._renderer
 
     def links_for(self, reader: Subscriber, picks: Sequence[Pick], sent_on: date | None = None) -> ReaderLinks | None:

@@ -82,7 +82,7 @@ class Reprinter:
 
     def _current(self) -> Renderer:
         if self._renderer is None:
-            self._renderer = Renderer(self.settings.templates_dir)
+            self._renderer = Renderer(self.settings.templates_dir, thumbnails=self.settings.thumbnails)
         else:
             self._renderer.reload_if_changed()
         return self._renderer

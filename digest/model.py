@@ -11,6 +11,8 @@ from datetime import date
 from pathlib import Path
 from typing import TypedDict, Unpack
 
+from .titles import readable_title
+
 _ARXIV_NEW = re.compile(r"(\d{4}\.\d{4,5})(v\d+)?")
 # The look-behind starts a match only where a run of letters starts: without it, a long run
 # (a 40 KB "url" field in a library, a hostile feed id) took minutes, each start rescanning the run.
@@ -22,6 +24,7 @@ _SPACE = re.compile(r"\s+")
 _INVISIBLE = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
                         "\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_HTTPS_URL = re.compile(r"^https://[^\s\"'<>\\]+$")
 
 
 def encodable(text: str) -> str:
@@ -75,6 +78,11 @@ class Paper:
     github: str | None = None
     organization: str | None = None
     keywords: tuple[str, ...] = ()
+    summary: str | None = None  # a short plain-text summary (HF's ai_summary, or an LLM's)
+    summary_by: str | None = None  # who wrote it, shown as its label: "Hugging Face", an LLM model name
+    thumbnail: str | None = None  # an https URL of a picture of the paper
+    stars: int | None = None  # GitHub stars of the code repository
+    venue: str | None = None  # where it is published: "ICLR 2026", from the arXiv comment
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -89,6 +97,11 @@ class Paper:
             "github": self.github,
             "organization": self.organization,
             "keywords": list(self.keywords),
+            "summary": self.summary,
+            "summary_by": self.summary_by,
+            "thumbnail": self.thumbnail,
+            "stars": self.stars,
+            "venue": self.venue,
         }
 
 
@@ -102,6 +115,11 @@ class PaperExtra(TypedDict, total=False):
     github: str | None
     organization: str | None
     keywords: tuple[str, ...]
+    summary: str | None
+    summary_by: str | None
+    thumbnail: str | None
+    stars: int | None
+    venue: str | None
 
 
 class MissingText(ValueError):
@@ -121,13 +139,14 @@ def make_paper(
 
     Every loader comes through here, so this is where listing text is made safe for
     every later stage: whitespace collapsed, controls dropped, surrogates mended
-    (``encodable``), and each field checked by type, whatever the caller passed
-    (an optional field that is not what it should be is dropped).
+    (``encodable``), the title's LaTeX and markdown turned into plain text
+    (``readable_title``), and each field checked by type, whatever the caller passed
+    (an optional field that is not what it should be is dropped; a thumbnail must be https).
 
     Raises MissingText when the title or abstract is not text, or is empty once
     cleaned (a title made only of bidirectional controls, say); loaders skip such items.
     """
-    clean_title, clean_abstract = _required(title, "title"), _required(abstract, "abstract")
+    clean_title, clean_abstract = normalize_space(readable_title(_required(title, "title"))), _required(abstract, "abstract")
     clean_id = _clean(str(id) if type(id) is int else id) or ""
     found = arxiv_id(clean_id) if clean_id else None
     names = _texts(authors)
@@ -142,6 +161,11 @@ def make_paper(
         "published": published if isinstance(published, date) else None,
         "upvotes": _count(extra.get("upvotes")),
         "keywords": _texts(extra.get("keywords", ())),
+        "summary": _clean(extra.get("summary")),
+        "summary_by": _clean(extra.get("summary_by")),
+        "thumbnail": _https(extra.get("thumbnail")),
+        "stars": _count(extra.get("stars")),
+        "venue": _clean(extra.get("venue")),
     }
     return Paper(id=found or clean_id or title_id(clean_title), title=clean_title, abstract=clean_abstract,
                  authors=names, **fields)
@@ -180,6 +204,13 @@ def _texts(values: object) -> tuple[str, ...]:
     if not isinstance(values, (list, tuple)):
         return ()
     return tuple(clean for value in values if (clean := _clean(value)))
+
+
+def _https(value: object) -> str | None:
+    """An https URL without spaces or quotes, or None: a picture over http (or a ``javascript:``
+    or ``data:`` URL) would make the mail app warn, or worse."""
+    url = _clean(value)
+    return url if url and _HTTPS_URL.match(url) else None
 
 
 def _count(value: object) -> int | None:

@@ -36,6 +36,8 @@ TEXT_TEMPLATE = "digest.txt.j2"
 SUBJECT_TEMPLATE = "subject.txt.j2"
 MAX_MESSAGE_BYTES = 100_000  # Gmail clips at ~102 KB
 SNIPPET_CHARS = (420, 240)
+SUMMARY_CHARS = 300  # a summary longer than this is cut at a word, with an ellipsis
+THUMBNAIL_SIZE = (192, 104)  # CSS pixels, fixed (no layout shift); object-fit: cover crops other shapes
 AUTHORS_SHOWN = 3
 SUBJECT_CHARS = 78
 
@@ -63,8 +65,9 @@ class Rendered:
 
 
 class Renderer:
-    def __init__(self, templates_dir: Path | None = None) -> None:
+    def __init__(self, templates_dir: Path | None = None, *, thumbnails: bool = True) -> None:
         self.folder = templates_dir or bundled_templates()
+        self.thumbnails = thumbnails  # DIGEST_THUMBNAILS
         self.env = jinja2.Environment(
             loader=jinja2.FileSystemLoader(self.folder),
             autoescape=jinja2.select_autoescape(enabled_extensions=("html", "mjml.j2"), default_for_string=True),
@@ -132,7 +135,7 @@ class Renderer:
         first day a catch-up digest covers ("Papers from 9–13 Mar"; None or ``day``: one day).
         """
         frame = _Frame(reader, picks, day, unsubscribe, source or "Paper digest", max(total or 0, len(picks)), links,
-                       since if since is not None and since < day else None)
+                       since if since is not None and since < day else None, self.thumbnails)
         for chars in SNIPPET_CHARS:
             result = self._render(frame, len(picks), chars)
             if encoded_size(result.text, result.html) <= budget:
@@ -171,10 +174,11 @@ class _Frame:
     total: int
     links: ReaderLinks | None = None
     since: date | None = None  # a catch-up digest covers since..day
+    thumbnails: bool = True
 
 
 def _context(frame: _Frame, shown: int, chars: int) -> dict[str, Any]:
-    items = [_item(p, chars, frame.links) for p in frame.picks[:shown]]
+    items = [_item(p, chars, frame.links, frame.thumbnails) for p in frame.picks[:shown]]
     top = frame.picks[0].paper.title if frame.picks else ""
     headline = _headline(shown, frame.total)
     return {
@@ -239,12 +243,14 @@ def _unsubscribe_words(unsubscribe: str) -> dict[str, str]:
             "unsubscribe_words": "reply to this email and ask to be removed"}
 
 
-def _item(pick: Pick, chars: int, reader_links: ReaderLinks | None = None) -> dict[str, Any]:
+def _item(pick: Pick, chars: int, reader_links: ReaderLinks | None = None, thumbnails: bool = True) -> dict[str, Any]:
     paper = pick.paper
     feedback = reader_links.feedback.get(paper.id) if reader_links else None
     snippet = shorten(paper.abstract, chars)
     stems = {stem(w) for m in pick.matched for w in re.findall(r"\w+", m.keyword.lower())}
-    extras = [f"▲ {paper.upvotes} upvotes"] if paper.upvotes else []
+    extras = [paper.venue] if paper.venue else []
+    if paper.upvotes:
+        extras.append(f"▲ {paper.upvotes} upvotes")
     if paper.organization:
         extras.append(paper.organization)
     if paper.published:
@@ -253,10 +259,41 @@ def _item(pick: Pick, chars: int, reader_links: ReaderLinks | None = None) -> di
     return {
         "rank": pick.rank, "title": paper.title, "authors": _authors(paper),
         "snippet": highlight(snippet, stems), "snippet_text": snippet,
+        **_summary(paper, stems), **_thumbnail(paper, thumbnails),
+        "stars": _stars(paper.stars) if links["github"] else "",
         "matched": ", ".join(_readable_match(m) for m in pick.matched) or "related to your keywords",
         "score": pick.score, "extras": " · ".join(extras), **links,
         "more_url": feedback.up if feedback else "", "less_url": feedback.down if feedback else "",
     }
+
+
+def _summary(paper: Paper, stems: set[str]) -> dict[str, Any]:
+    """A short summary, shown instead of the abstract's opening, and who wrote it: the label
+    says whose words these are ("Summary by Hugging Face", or the LLM's model name)."""
+    if not paper.summary:
+        return {"summary": "", "summary_text": "", "summary_by": ""}
+    text = cut_words(paper.summary, SUMMARY_CHARS)
+    return {"summary": highlight(text, stems), "summary_text": text, "summary_by": paper.summary_by or "a model"}
+
+
+def _thumbnail(paper: Paper, shown: bool) -> dict[str, Any]:
+    """The listing's picture of the paper (https only), with alt text naming the paper."""
+    url = paper.thumbnail if shown and paper.thumbnail and paper.thumbnail.startswith("https://") else None
+    if not safe_url(url):
+        return {"thumbnail": "", "thumbnail_alt": "", "thumbnail_width": 0, "thumbnail_height": 0}
+    width, height = THUMBNAIL_SIZE
+    return {"thumbnail": url or "", "thumbnail_alt": f"Thumbnail of {cut_words(paper.title, 80)}",
+            "thumbnail_width": width, "thumbnail_height": height}
+
+
+def _stars(stars: int | None) -> str:
+    """``★ 505``, ``★ 1.2k``, ``★ 12k``: GitHub's own short form."""
+    if stars is None:
+        return ""
+    if stars < 1000:
+        return f"★ {stars}"
+    short = f"{stars / 1000:.1f}".removesuffix(".0") if stars < 10_000 else str(round(stars / 1000))
+    return f"★ {short}k"
 
 
 def _authors(paper: Paper) -> str:

@@ -65,6 +65,7 @@ class Settings:
     state_db: Path = Path()
     templates_dir: Path | None = None
     send_empty: bool = False
+    thumbnails: bool = True  # DIGEST_THUMBNAILS: the listing's thumbnail beside each paper (hf gives one)
     semantic: str = "false"  # DIGEST_SEMANTIC: false, true (the best installed), minilm or wordllama
     arxiv_announce: frozenset[str] = frozenset({"new", "cross"})
     unsubscribe_url: str = ""
@@ -368,6 +369,7 @@ _PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "DIGEST_STATE_DB": ("state_db", _state_db),
     "DIGEST_TEMPLATES_DIR": ("templates_dir", _path),
     "DIGEST_SEND_EMPTY": ("send_empty", _bool),
+    "DIGEST_THUMBNAILS": ("thumbnails", _bool),
     "DIGEST_SEMANTIC": ("semantic", _semantic),
     "DIGEST_ARXIV_ANNOUNCE": ("arxiv_announce", _announce_types),
     "DIGEST_UNSUBSCRIBE_URL": ("unsubscribe_url", _text),

@@ -18,6 +18,12 @@ Every visible text node is measured, at 375, 600 and 1024 px wide:
 
 WCAG AA asks for a contrast of 4.5:1 for body text. Screenshots go to
 ``tests/artifacts/`` (git-ignored) for a human look.
+
+The digest measured has every kind of line, summaries, thumbnails (served as real
+PNGs from the route handler: nothing else may load), stars and venues included.
+axe-core (the copy bundled in ``axe-playwright-python``) checks it too, in light and
+dark: no serious or critical violation. Its page-level rules for documents (a
+``<main>`` landmark, an ``<h1>``) are moderate ones, and an email has neither.
 """
 
 from __future__ import annotations
@@ -46,11 +52,14 @@ if not CHROMIUM.exists() and not os.environ.get("CI"):
     pytest.skip("Debian's chromium is not installed (apt-get install chromium)", allow_module_level=True)
 sync_api = pytest.importorskip("playwright.sync_api")
 Image = pytest.importorskip("PIL.Image")
+axe_playwright = pytest.importorskip("axe_playwright_python.sync_playwright")
 
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
 FORCED_DARK = ["--force-dark-mode", "--enable-features=WebContentsForceDark"]
 WIDTHS = (375, 600, 1024)
+AXE_WIDTHS = (375, 1024)
+THUMBNAILS = "https://cdn-thumbnails.huggingface.co/social-thumbnails/papers/"
 MINIMUM = 4.5
 ARTIFACTS = Path(__file__).parent / "artifacts"
 READER = Subscriber("ada@example.org", ("exploration", "reward model*", "RLHF^2", "-survey"), name="Ada")
@@ -87,17 +96,49 @@ class Measured:
 
 
 def digest_html() -> str:
-    """A digest with every kind of line: links, PDF, code, a title search, authors, the overflow note."""
+    """A digest with every kind of line: links, PDF, code and stars, a title search, authors, summaries,
+    thumbnails, venues, right-to-left text, the overflow note."""
     papers = FileSource(FIXTURES / "hf_api.json").fetch(FetchContext(today=date(2026, 8, 13))).papers
     papers += [
         make_paper("Exploration without identifiers: a saved page", "Exploration " + "x" * 90 + " in grid worlds.",
                    authors=["Grace Hopper"], authors_count=7),
         make_paper("RLHF reward modelling at scale", "Reward modelling for RLHF, with exploration.", id="2608.00009",
                    authors=["A. Author", "B. Author", "C. Author", "D. Author"], organization="Lab"),
+        *glance_papers(),
     ]
     picks = rank(Index(papers), parse_profile(READER.keywords), selection=Selection(max_items=None, min_score=0.5))
     digest = Digest(load_settings(None, {"DIGEST_FROM": "Digest <digest@example.com>"}))
     return digest.render(READER, picks, day=date(2026, 8, 13), total=len(picks) + 7).html
+
+
+def glance_papers() -> list:
+    """Papers with a summary, a thumbnail, stars and a venue, one of them in Arabic."""
+    summary = ("Count-based exploration bonuses, computed from a learned reward model of states, are enough for "
+               "sparse-reward grid worlds and transfer to harder procedurally generated levels without tuning.")
+    return [
+        make_paper(f"Curious agents {n}: exploration with $\\mathcal{{O}}(n)$ memory", "Exploration. " * 20,
+                   id=f"2608.0010{n}", authors=["Ada Lovelace", "Alan Turing"], github="https://github.com/example/x",
+                   stars=1234 * n, upvotes=12, venue="ICLR 2026", summary=summary, summary_by="Hugging Face",
+                   thumbnail=f"{THUMBNAILS}2608.0010{n}.png")
+        for n in range(1, 4)
+    ] + [make_paper("استكشاف نماذج المكافأة", "نماذج المكافأة exploration في التعلم المعزز.", id="2608.00200",
+                    authors=["ليلى أحمد"], summary="ملخص exploration قصير.", summary_by="Hugging Face",
+                    thumbnail=f"{THUMBNAILS}2608.00200.png")]
+
+
+def thumbnail_png() -> bytes:
+    """What the thumbnail URLs serve here: a PNG the size of Hugging Face's social cards."""
+    picture = Image.new("RGB", (1200, 648), (240, 243, 246))
+    out = io.BytesIO()
+    picture.save(out, format="PNG")
+    return out.getvalue()
+
+
+def serve_only_thumbnails(route, png: bytes) -> None:
+    if route.request.url.startswith(THUMBNAILS):
+        route.fulfill(status=200, content_type="image/png", body=png)
+    else:
+        route.abort()
 
 
 @dataclass
@@ -109,12 +150,14 @@ class View:
     inner_width: int
     scroll_width: int
     card_background: str
+    violations: list[dict]  # axe-core's, where it ran (light and dark at AXE_WIDTHS)
+    images: list[dict]  # each <img>: its box before and after loading, and whether it loaded
 
 
 @pytest.fixture(scope="module")
 def views():
     """Each (mode, width) rendered once: one page per mode, resized to each width."""
-    html = digest_html()
+    html, png, axe = digest_html(), thumbnail_png(), axe_playwright.Axe()
     ARTIFACTS.mkdir(exist_ok=True)
     found: dict[tuple[str, int], View] = {}
     with sync_api.sync_playwright() as playwright:
@@ -124,16 +167,22 @@ def views():
             try:
                 page = browser.new_page(viewport={"width": WIDTHS[0], "height": 800}, device_scale_factor=2)
                 page.emulate_media(color_scheme="dark" if mode == "dark" else "light")
-                page.route("**/*", lambda route: route.abort())  # nothing may load from the network
+                page.route("**/*", lambda route: serve_only_thumbnails(route, png))  # nothing else may load
                 page.set_content(html, wait_until="load")
                 for width in WIDTHS:
-                    found[mode, width] = look(page, mode, width)
+                    found[mode, width] = look(page, mode, width, axe if mode != "forced-dark" and width in AXE_WIDTHS
+                                              else None)
             finally:
                 browser.close()
     return found
 
 
-def look(page, mode: str, width: int) -> View:
+IMAGES = """() => [...document.images].map(img => ({
+  alt: img.alt, loaded: img.complete && img.naturalWidth > 0, width: img.width, height: img.height,
+  attributes: [Number(img.getAttribute('width')), Number(img.getAttribute('height'))]}))"""
+
+
+def look(page, mode: str, width: int, axe=None) -> View:
     page.set_viewport_size({"width": width, "height": 800})
     png = page.screenshot(full_page=True)
     (ARTIFACTS / f"digest-{mode}-{width}.png").write_bytes(png)
@@ -141,6 +190,7 @@ def look(page, mode: str, width: int) -> View:
         nodes=page.evaluate(TEXT_NODES), shot=Image.open(io.BytesIO(png)).convert("RGB"),
         inner_width=page.evaluate("innerWidth"), scroll_width=page.evaluate("document.scrollingElement.scrollWidth"),
         card_background=page.evaluate("getComputedStyle(document.querySelector('.card > table')).backgroundColor"),
+        violations=axe.run(page).response["violations"] if axe else [], images=page.evaluate(IMAGES),
     )
 
 
@@ -187,6 +237,26 @@ def test_nothing_scrolls_sideways(views, width: int) -> None:
     for mode in ("light", "dark", "forced-dark"):
         assert views[mode, width].inner_width == width  # the email's media queries saw this width
         assert views[mode, width].scroll_width <= width, mode
+
+
+@pytest.mark.parametrize("width", AXE_WIDTHS)
+@pytest.mark.parametrize("mode", ["light", "dark"])
+def test_axe_core_finds_no_serious_violation(views, mode: str, width: int) -> None:
+    serious = [f"{v['id']} ({v['impact']}): {v['help']}, at {v['nodes'][0]['html'][:120]}"
+               for v in views[mode, width].violations if v["impact"] in ("serious", "critical")]
+    assert not serious, "; ".join(serious)
+
+
+def test_axe_core_really_ran(views) -> None:
+    """Its moderate page-level findings show it looked: an email has no <main> landmark."""
+    assert "landmark-one-main" in {v["id"] for v in views["light", 375].violations}
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_thumbnails_load_into_their_reserved_box(views, width: int) -> None:
+    images = views["light", width].images
+    assert len(images) == 4 and all(image["loaded"] and image["alt"].startswith("Thumbnail of ") for image in images)
+    assert all([image["width"], image["height"]] == image["attributes"] for image in images)  # no layout shift
 
 
 def computed_contrast(node: dict, dark_canvas: bool) -> Measured:

@@ -45,6 +45,19 @@ def saved_page_listing() -> Listing:
     return Listing(str(FIXTURES / "hf_meta.txt"), papers)
 
 
+def glance_listing() -> Listing:
+    """Twenty picks with a summary, a thumbnail (remote images weigh in some spam rules), stars and a venue."""
+    summary = ("Count-based exploration bonuses from a learned reward model are enough for sparse-reward grid worlds "
+               "and transfer to harder procedurally generated levels without any tuning.")
+    papers = [make_paper(f"Exploration with reward models, part {n}", "Exploration guided by a learned reward model "
+                         "in sparse-reward tasks, with an ablation of curiosity bonuses.", id=f"2608.{10100 + n}",
+                         authors=["Ada Lovelace", "Alan Turing"], github=f"https://github.com/example/rm-{n}",
+                         stars=40 * n, venue="ICLR 2026", summary=summary, summary_by="Hugging Face",
+                         thumbnail=f"https://cdn-thumbnails.huggingface.co/social-thumbnails/papers/2608.{10100 + n}.png")
+              for n in range(20)]
+    return Listing("hf", papers)
+
+
 def built_digest(listing: Listing, **env: str) -> bytes:
     digest = Digest(load_settings(None, {"DIGEST_FROM": "Paper digest <digest@example.com>", **env}))
     index, profile = Index(listing.papers), parse_profile(READER.keywords)
@@ -56,7 +69,8 @@ def built_digest(listing: Listing, **env: str) -> bytes:
 @pytest.mark.parametrize("listing, env", [
     (live_listing, {}),
     (saved_page_listing, {"DIGEST_UNSUBSCRIBE_URL": "https://digest.example.com/unsubscribe?id=ada"}),
-], ids=["hf-mailto-unsubscribe", "saved-page-https-unsubscribe"])
+    (glance_listing, {}),
+], ids=["hf-mailto-unsubscribe", "saved-page-https-unsubscribe", "summaries-thumbnails-stars-venues"])
 def test_a_built_digest_scores_at_most_zero(listing, env: dict[str, str], tmp_path: Path) -> None:
     raw = built_digest(listing(), **env)
     assert message_from_bytes(raw, policy=policy.default)["Message-ID"].endswith("@example.com>")

@@ -314,7 +314,11 @@ def test_a_hundred_picks_with_links_stay_under_gmails_clip_limit() -> None:
     _, raw = digest.build(READER, rendered)
     assert len(raw) < 102_000
     assert rendered.shown >= 20 and rendered.shown + rendered.overflow == 100
-    assert raw.count(b"/feedback/") == 2 * 2 * rendered.shown  # up and down, in both parts
+    from email import message_from_bytes, policy
+
+    parts = [part.get_content() for part in message_from_bytes(raw, policy=policy.default).walk()
+             if part.get_content_maintype() == "text"]  # decoded: a quoted-printable soft break may split a link
+    assert [part.count("/feedback/") for part in parts] == [2 * rendered.shown] * 2  # up and down, in both parts
 
 
 @pytest.mark.parametrize("part", ["text", "html"])

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
-from ..model import Paper, make_paper
+from ..model import Paper, PaperExtra, make_paper
 
 Parsed = tuple[list[Paper], list[str]]
 MAX_COUNT = 10**9  # more upvotes or authors than this is not a count
@@ -24,6 +24,7 @@ MAX_INT_DIGITS = 30  # longer integers (Python refuses > 4,300 digits) become fl
 
 
 MAX_WARNINGS = 50
+HF_SUMMARY_BY = "Hugging Face"  # the label of an ai_summary
 
 
 class ShapeError(ValueError):
@@ -145,18 +146,29 @@ def paper_from_hf(item: dict[str, Any], fields: "Fields") -> Paper:
     title = _required(item.get("title") or paper.get("title"), "title")
     abstract = _required(paper.get("summary") or item.get("summary"), "summary")
     _required(paper.get("id"), "id")
-    return make_paper(
-        title,
-        abstract,
-        id=paper["id"],
-        authors=fields.names(paper.get("authors"), "authors"),
-        published=fields.day(paper.get("publishedAt") or item.get("publishedAt"), "publishedAt"),
-        upvotes=fields.count(paper.get("upvotes"), "upvotes"),
-        url=f"https://huggingface.co/papers/{paper['id']}",
-        github=fields.text(paper.get("githubRepo"), "githubRepo"),
-        organization=fields.organization(item.get("organization") or paper.get("organization")),
-        keywords=fields.texts(paper.get("ai_keywords"), "ai_keywords"),
-    )
+    authors = fields.names(paper.get("authors"), "authors")
+    extra: PaperExtra = {
+        "published": fields.day(paper.get("publishedAt") or item.get("publishedAt"), "publishedAt"),
+        "upvotes": fields.count(paper.get("upvotes"), "upvotes"),
+        "url": f"https://huggingface.co/papers/{paper['id']}",
+        "github": fields.text(paper.get("githubRepo"), "githubRepo"),
+        "organization": fields.organization(item.get("organization") or paper.get("organization")),
+        "keywords": fields.texts(paper.get("ai_keywords"), "ai_keywords"),
+        **_hf_glance(item, paper, fields),
+    }
+    return make_paper(title, abstract, id=paper["id"], authors=authors, **extra)
+
+
+def _hf_glance(item: dict[str, Any], paper: dict[str, Any], fields: "Fields") -> PaperExtra:
+    """What the API adds to the abstract: its own summary (``ai_summary``, labelled as
+    Hugging Face's: a model of theirs wrote it), the social thumbnail and the repository's stars."""
+    summary = fields.text(paper.get("ai_summary"), "ai_summary")
+    stars = fields.count(paper.get("githubStars"), "githubStars")
+    return {
+        "summary": summary, "summary_by": HF_SUMMARY_BY if summary else None,
+        "thumbnail": fields.text(item.get("thumbnail") or paper.get("thumbnail"), "thumbnail"),
+        "stars": stars if paper.get("githubRepo") else None,
+    }
 
 
 def paper_from_json(obj: Any, fields: "Fields") -> Paper:
@@ -177,6 +189,12 @@ def paper_from_json(obj: Any, fields: "Fields") -> Paper:
         github=fields.text(obj.get("github"), "github"),
         organization=fields.text(obj.get("organization"), "organization"),
         keywords=fields.texts(obj.get("keywords"), "keywords"),
+        # "summary" is the abstract in a line without one (older files): then it is not also a summary
+        summary=fields.text(obj.get("summary"), "summary") if "abstract" in obj else None,
+        summary_by=fields.text(obj.get("summary_by"), "summary_by"),
+        thumbnail=fields.text(obj.get("thumbnail"), "thumbnail"),
+        stars=fields.count(obj.get("stars"), "stars"),
+        venue=fields.text(obj.get("venue"), "venue"),
     )
 
 

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from email.utils import parsedate_to_datetime
 from xml.etree.ElementTree import Element
 
 from ..model import MissingText, Paper, arxiv_id, make_paper
+from .venue import venue_from_comment
 
 ATOM = "{http://www.w3.org/2005/Atom}"
 ARXIV = "{http://arxiv.org/schemas/atom}"
 DC = "{http://purl.org/dc/elements/1.1/}"
 
 Parsed = tuple[list[Paper], list[str]]
+_COMMENTS = re.compile(r"^\s*Comments:\s*(.+)$", re.M)
 
 
 class FeedError(ValueError):
@@ -38,6 +41,7 @@ def parse_atom(root: Element) -> Parsed:
                 authors=[_text(a, f"{ATOM}name") for a in entry.iter(f"{ATOM}author")],
                 published=_iso_date(_text(entry, f"{ATOM}published")),
                 url=f"https://arxiv.org/abs/{arxiv_id(entry_id)}" if arxiv_id(entry_id) else None,
+                venue=venue_from_comment(_text(entry, f"{ARXIV}comment")),
             ))
         except MissingText as err:
             warnings.append(f"entry {entry_id or '?'} skipped: {err}")
@@ -54,7 +58,8 @@ def parse_rss(root: Element, announce_types: frozenset[str] | None = None) -> Pa
             continue
         title = _text(item, "title")
         ident = _text(item, "guid") or _text(item, "link")
-        abstract = _rss_abstract(_text(item, "description"))
+        description = _text(item, "description")
+        abstract = _rss_abstract(description)
         if not title or not abstract:
             warnings.append(f"item {ident or '?'} skipped: missing title or abstract")
             continue
@@ -67,6 +72,7 @@ def parse_rss(root: Element, announce_types: frozenset[str] | None = None) -> Pa
                 authors=[name for name in creators.split(",")] if creators else [],
                 published=_rfc_date(_text(item, "pubDate")),
                 url=_text(item, "link") or None,
+                venue=venue_from_comment(_rss_comment(description)),
             ))
         except MissingText as err:
             warnings.append(f"item {ident or '?'} skipped: {err}")
@@ -77,6 +83,13 @@ def _rss_abstract(description: str) -> str:
     """arXiv puts ``arXiv:ID Announce Type: new \\nAbstract: ...`` in the description."""
     marker = description.find("Abstract:")
     return description[marker + len("Abstract:") :] if marker >= 0 else description
+
+
+def _rss_comment(description: str) -> str | None:
+    """A ``Comments:`` line before the abstract, where a feed has one (today's arXiv RSS does not)."""
+    head = description[: max(description.find("Abstract:"), 0)]
+    match = _COMMENTS.search(head)
+    return match.group(1) if match else None
 
 
 def _text(node: Element, tag: str) -> str:
