@@ -152,6 +152,7 @@ class Digest:
             today=self.today(), http=self._http_for(chosen, offline),
             lookback_days=self.settings.lookback_days,
             hf_base_url=self.settings.hf_base_url, arxiv_base_url=self.settings.arxiv_base_url,
+            biorxiv_base_url=self.settings.biorxiv_base_url,
             announce_types=self.settings.arxiv_announce,
             max_papers=self.settings.max_papers, max_bytes=self.settings.http_max_bytes,
         )

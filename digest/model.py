@@ -54,6 +54,15 @@ def arxiv_id(text: str) -> str | None:
     return match.group(1) if match else None
 
 
+_DOI = re.compile(r"10\.\d{4,9}/\S+")
+
+
+def clean_doi(text: object) -> str | None:
+    """The DOI in ``text`` (a bare DOI, ``doi:``, or a doi.org URL), lower case (DOIs ignore case); else None."""
+    match = _DOI.search(text) if isinstance(text, str) else None
+    return match.group(0).rstrip(".,;").lower() if match else None
+
+
 def title_id(title: str) -> str:
     """A stable id for papers without an arXiv id: a hash of the title key."""
     digest = hashlib.sha256(title_key(title).encode()).hexdigest()[:16]
@@ -75,8 +84,13 @@ class Paper:
     github: str | None = None
     organization: str | None = None
     keywords: tuple[str, ...] = ()
+    summary: str | None = None
+    summary_by: str | None = None
+    doi: str | None = None  # lower case, without https://doi.org/: merges one paper listed by bioRxiv and arXiv
 
     def to_json(self) -> dict[str, object]:
+        """The paper as JSON; the summary and the DOI only when there is one (older copies have neither)."""
+        optional = {"summary": self.summary, "summary_by": self.summary_by, "doi": self.doi}
         return {
             "id": self.id,
             "title": self.title,
@@ -89,6 +103,7 @@ class Paper:
             "github": self.github,
             "organization": self.organization,
             "keywords": list(self.keywords),
+            **{name: value for name, value in optional.items() if value is not None},
         }
 
 
@@ -102,6 +117,7 @@ class PaperExtra(TypedDict, total=False):
     github: str | None
     organization: str | None
     keywords: tuple[str, ...]
+    doi: str | None
 
 
 class MissingText(ValueError):
@@ -142,6 +158,7 @@ def make_paper(
         "published": published if isinstance(published, date) else None,
         "upvotes": _count(extra.get("upvotes")),
         "keywords": _texts(extra.get("keywords", ())),
+        "doi": clean_doi(extra.get("doi")),
     }
     return Paper(id=found or clean_id or title_id(clean_title), title=clean_title, abstract=clean_abstract,
                  authors=names, **fields)
@@ -221,3 +238,4 @@ class Subscriber:
     min_score: float | None = None
     enabled: bool = True
     library: Path | None = None  # a file of liked papers (digest.library)
+    language: str | None = None  # of the LLM summaries (digest.summaries); None: English

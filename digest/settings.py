@@ -74,6 +74,7 @@ class Settings:
     hf_base_url: str = "https://huggingface.co"
     arxiv_base_url: str = "https://rss.arxiv.org"
     arxiv_delay: float = 3.0
+    biorxiv_base_url: str = "https://api.biorxiv.org"
     http_timeout: float = 20.0
     http_max_bytes: int = 50_000_000
     max_papers: int = 5000
@@ -377,6 +378,7 @@ _PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "DIGEST_HF_BASE_URL": ("hf_base_url", _text),
     "DIGEST_ARXIV_BASE_URL": ("arxiv_base_url", _text),
     "DIGEST_ARXIV_DELAY": ("arxiv_delay", _number(0, 600)),
+    "DIGEST_BIORXIV_BASE_URL": ("biorxiv_base_url", _text),
     "DIGEST_HTTP_TIMEOUT": ("http_timeout", _number(0, MAX_TIMEOUT, above=True)),
     "DIGEST_HTTP_MAX_BYTES": ("http_max_bytes", _byte_size),
     "DIGEST_MAX_PAPERS": ("max_papers", _whole(1, 1_000_000)),

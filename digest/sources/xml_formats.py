@@ -38,6 +38,7 @@ def parse_atom(root: Element) -> Parsed:
                 authors=[_text(a, f"{ATOM}name") for a in entry.iter(f"{ATOM}author")],
                 published=_iso_date(_text(entry, f"{ATOM}published")),
                 url=f"https://arxiv.org/abs/{arxiv_id(entry_id)}" if arxiv_id(entry_id) else None,
+                doi=_text(entry, f"{ARXIV}doi") or None,
             ))
         except MissingText as err:
             warnings.append(f"entry {entry_id or '?'} skipped: {err}")
@@ -67,6 +68,7 @@ def parse_rss(root: Element, announce_types: frozenset[str] | None = None) -> Pa
                 authors=[name for name in creators.split(",")] if creators else [],
                 published=_rfc_date(_text(item, "pubDate")),
                 url=_text(item, "link") or None,
+                doi=_text(item, f"{ARXIV}DOI") or None,  # the journal's (or bioRxiv's) DOI, when the authors gave one
             ))
         except MissingText as err:
             warnings.append(f"item {ident or '?'} skipped: {err}")
