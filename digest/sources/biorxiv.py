@@ -118,7 +118,7 @@ class RxivSource:
         base = f"{context.biorxiv_base_url.rstrip('/')}/details/{self.server}/{start}/{end}"
         params = {"category": ask.replace(" ", "_")} if ask else None
         papers: list[Paper] = []
-        seen: set[str] = set()
+        seen: set[tuple[str, int]] = set()
         cursor = 0
         for _ in range(MAX_PAGES):
             fetched = context.http.get(f"{base}/{cursor}/json", params)
@@ -215,9 +215,10 @@ def _paper(item: Any, server: str, warnings: Warnings) -> Paper | None:
 def _make(item: dict[str, Any], doi: str, server: str, fields: Fields) -> Paper:
     version = fields.count(item.get("version"), "version")
     suffix = f"v{version}" if version else ""
+    title: Any = item.get("title")  # make_paper checks its type (MissingText), and the abstract's
+    abstract: Any = item.get("abstract")
     paper = make_paper(
-        item.get("title"),  # type: ignore[arg-type]  (make_paper checks the type: MissingText)
-        item.get("abstract"),  # type: ignore[arg-type]
+        title, abstract,
         id=doi,
         authors=_authors(fields.text(item.get("authors"), "authors")),
         published=fields.day(item.get("date"), "date"),
