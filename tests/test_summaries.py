@@ -247,3 +247,34 @@ def test_a_send_with_a_hung_llm_waits_no_longer_than_the_deadline_and_sends_ever
     messages = sorted((tmp_path / "out").glob("*.eml"))
     assert len(messages) == 2
     assert b"Reward Models for RLHF" in next(m for m in messages if b"ada" in m.name.encode()).read_bytes()
+
+
+def test_a_big_list_built_by_a_forked_producer_gets_its_summaries_asked_once_each(llm, tmp_path):
+    """`digest send` forks a renderer for big lists: the summaries are asked for there, once per paper."""
+    import os
+    import subprocess
+    import sys
+
+    from digest.app import PRODUCER_MIN
+
+    lines = [f'[[subscribers]]\nemail = "reader{n}@example.org"\nkeywords = ["reward model", "exploration"]\n'
+             for n in range(PRODUCER_MIN + 5)]
+    (tmp_path / "subscribers.toml").write_text("\n".join(lines), encoding="utf-8")
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")},
+           "DIGEST_FROM": "digest@example.com", "DIGEST_SUBSCRIBERS": str(tmp_path / "subscribers.toml"),
+           "DIGEST_STATE_DB": str(tmp_path / "state.db"), "DIGEST_MIN_SCORE": "1",
+           "DIGEST_LLM_URL": llm.url, "DIGEST_LLM_MODEL": "tiny-model", "DIGEST_LLM_API_KEY": KEY,
+           "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    command = [sys.executable, "-m", "digest", "-v", "send", "--dry-run", "--outbox", str(tmp_path / "out"),
+               "--source", str(FIXTURES / "papers.jsonl")]
+
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+
+    assert result.returncode == 0, result.stderr
+    assert "building" in result.stderr and "in a second process" in result.stderr
+    assert KEY not in result.stderr + result.stdout
+    assert len(list((tmp_path / "out").glob("*.eml"))) == PRODUCER_MIN + 5
+    asked = [seen.body["messages"][1]["content"].split("\n")[0] for seen in llm.behaviour.seen]
+    assert len(asked) == len(set(asked)) > 0
+    with Store.open(tmp_path / "state.db") as store:
+        assert store.db.execute("SELECT count(*) FROM llm_summaries").fetchone()[0] == len(asked)
