@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import replace
 from datetime import date, datetime
 from datetime import time as clock_time
 from email.utils import format_datetime, make_msgid, parseaddr
@@ -30,6 +31,7 @@ from .render import Renderer, Rendered, describe_listing
 from .sending import PRODUCER_MIN, Outgoing, SendReport, send_digests
 from .sending.catchup import Plan, candidates
 from .settings import Settings
+from .summaries import Summarizer, summarizer_for
 from .tokens import ReaderLinks, links_for
 
 if TYPE_CHECKING:
@@ -52,6 +54,7 @@ class Digest:
         self._renderer = renderer
         self.stopping = threading.Event()  # set by a signal: finish the message in hand, then stop
         self._described: tuple[Listing, tuple[str, date]] | None = None  # the last listing's header
+        self.summarizer: Summarizer | None = None  # a send's LLM summaries (DIGEST_LLM_URL), made by send()
 
     @property
     def renderer(self) -> Renderer:
@@ -154,6 +157,7 @@ class Digest:
             today=self.today(), http=self._http_for(chosen, offline),
             lookback_days=self.settings.lookback_days,
             hf_base_url=self.settings.hf_base_url, arxiv_base_url=self.settings.arxiv_base_url,
+            biorxiv_base_url=self.settings.biorxiv_base_url,
             announce_types=self.settings.arxiv_announce,
             max_papers=self.settings.max_papers, max_bytes=self.settings.http_max_bytes,
         )
@@ -261,8 +265,17 @@ class Digest:
         shard's readers, under the shard's own lock.
         """
         check_sendable(self.settings, readers)
-        return send_digests(self, readers, source=source, dry_run=dry_run, outbox=outbox, force=force,
-                            offline=offline, progress=progress, slot=slot, only=only, shard=shard)
+        self.summarizer = summarizer_for(self.settings, self._open_store)  # a budget and deadline per send
+        try:
+            return send_digests(self, readers, source=source, dry_run=dry_run, outbox=outbox, force=force,
+                                offline=offline, progress=progress, slot=slot, only=only, shard=shard)
+        finally:
+            self.summarizer = None
+
+    def _open_store(self) -> Store:
+        from .store import Store
+
+        return Store.open(self.settings.state_db)
 
     def _prepare(self, reader: Subscriber, picks: list[Pick], *, listing: Listing | None = None,
                  total: int | None = None, since: date | None = None) -> Outgoing | None:
@@ -274,6 +287,9 @@ class Digest:
         if not picks and not self.settings.send_empty:
             return None
         today = self.today()
+        if self.summarizer is not None and picks:  # before rendering: the message waits at most DIGEST_LLM_DEADLINE
+            papers = self.summarizer.summarize([p.paper for p in picks], reader.language)
+            picks = [replace(pick, paper=paper) for pick, paper in zip(picks, papers)]
         rendered = self.render(reader, picks, listing=listing, total=total, sent_on=today, since=since)
         message_id, message = self.build(reader, rendered)
         kept = None

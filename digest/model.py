@@ -57,6 +57,15 @@ def arxiv_id(text: str) -> str | None:
     return match.group(1) if match else None
 
 
+_DOI = re.compile(r"10\.\d{4,9}/\S+")
+
+
+def clean_doi(text: object) -> str | None:
+    """The DOI in ``text`` (a bare DOI, ``doi:``, or a doi.org URL), lower case (DOIs ignore case); else None."""
+    match = _DOI.search(text) if isinstance(text, str) else None
+    return match.group(0).rstrip(".,;").lower() if match else None
+
+
 def title_id(title: str) -> str:
     """A stable id for papers without an arXiv id: a hash of the title key."""
     digest = hashlib.sha256(title_key(title).encode()).hexdigest()[:16]
@@ -83,8 +92,10 @@ class Paper:
     thumbnail: str | None = None  # an https URL of a picture of the paper
     stars: int | None = None  # GitHub stars of the code repository
     venue: str | None = None  # where it is published: "ICLR 2026", from the arXiv comment
+    doi: str | None = None  # lower case, without https://doi.org/: merges one paper listed by bioRxiv and arXiv
 
     def to_json(self) -> dict[str, object]:
+        """The paper as JSON; the DOI only when there is one (older copies have none)."""
         return {
             "id": self.id,
             "title": self.title,
@@ -102,6 +113,7 @@ class Paper:
             "thumbnail": self.thumbnail,
             "stars": self.stars,
             "venue": self.venue,
+            **({"doi": self.doi} if self.doi else {}),
         }
 
 
@@ -120,6 +132,7 @@ class PaperExtra(TypedDict, total=False):
     thumbnail: str | None
     stars: int | None
     venue: str | None
+    doi: str | None
 
 
 class MissingText(ValueError):
@@ -166,6 +179,7 @@ def make_paper(
         "thumbnail": _https(extra.get("thumbnail")),
         "stars": _count(extra.get("stars")),
         "venue": _clean(extra.get("venue")),
+        "doi": clean_doi(extra.get("doi")),
     }
     return Paper(id=found or clean_id or title_id(clean_title), title=clean_title, abstract=clean_abstract,
                  authors=names, **fields)
@@ -252,3 +266,4 @@ class Subscriber:
     min_score: float | None = None
     enabled: bool = True
     library: Path | None = None  # a file of liked papers (digest.library)
+    language: str | None = None  # of the LLM summaries (digest.summaries); None: English

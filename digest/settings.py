@@ -75,6 +75,7 @@ class Settings:
     hf_base_url: str = "https://huggingface.co"
     arxiv_base_url: str = "https://rss.arxiv.org"
     arxiv_delay: float = 3.0
+    biorxiv_base_url: str = "https://api.biorxiv.org"
     http_timeout: float = 20.0
     http_max_bytes: int = 50_000_000
     max_papers: int = 5000
@@ -90,6 +91,12 @@ class Settings:
     bounce_ca_file: Path | None = None
     bounce_threshold: float = 5.0  # bounce score that suppresses a reader (hard 1, soft 0.5, once a day)
     bounce_stale_days: int = 7  # a score with no bounce for this many days starts again from zero
+    llm_url: str = ""  # an OpenAI-compatible API (http://127.0.0.1:11434/v1); empty: no LLM summaries
+    llm_model: str = ""
+    llm_api_key: str = ""
+    llm_budget: int = 50  # requests a send may make
+    llm_timeout: float = 20.0  # seconds one request may take
+    llm_deadline: float = 120.0  # seconds all of a send's requests may take, from the first
 
     @property
     def port(self) -> int:
@@ -104,6 +111,8 @@ class Settings:
         shown["smtp_password"] = "***" if self.smtp_password else ""
         shown["secret_key"] = "***" if self.secret_key else ""
         shown["bounce_imap_url"] = _without_password(self.bounce_imap_url)
+        shown["llm_api_key"] = "***" if self.llm_api_key else ""
+        shown["llm_url"] = _without_password(self.llm_url)
         return f"Settings({shown})"
 
     def summary(self) -> dict[str, str]:
@@ -339,6 +348,13 @@ def _without_password(url: str) -> str:
     return url.replace(f":{parts.password}@", ":***@", 1)
 
 
+def _llm_url(value: str) -> str:
+    url = value.strip().rstrip("/")
+    if url and not re.match(r"^https?://[^/\s?#]+(/[^\s?#]*)?$", url):
+        raise ValueError("use the API's base URL, e.g. http://127.0.0.1:11434/v1 (digest adds /chat/completions)")
+    return url
+
+
 def _schedule(value: str) -> str:
     from .cron import parse_spec
 
@@ -379,6 +395,7 @@ _PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "DIGEST_HF_BASE_URL": ("hf_base_url", _text),
     "DIGEST_ARXIV_BASE_URL": ("arxiv_base_url", _text),
     "DIGEST_ARXIV_DELAY": ("arxiv_delay", _number(0, 600)),
+    "DIGEST_BIORXIV_BASE_URL": ("biorxiv_base_url", _text),
     "DIGEST_HTTP_TIMEOUT": ("http_timeout", _number(0, MAX_TIMEOUT, above=True)),
     "DIGEST_HTTP_MAX_BYTES": ("http_max_bytes", _byte_size),
     "DIGEST_MAX_PAPERS": ("max_papers", _whole(1, 1_000_000)),
@@ -394,6 +411,12 @@ _PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "DIGEST_BOUNCE_CA_FILE": ("bounce_ca_file", _path),
     "DIGEST_BOUNCE_THRESHOLD": ("bounce_threshold", _number(0, 1000, above=True)),
     "DIGEST_BOUNCE_STALE_DAYS": ("bounce_stale_days", _whole(1, 366)),
+    "DIGEST_LLM_URL": ("llm_url", _llm_url),
+    "DIGEST_LLM_MODEL": ("llm_model", _text),
+    "DIGEST_LLM_API_KEY": ("llm_api_key", _text),
+    "DIGEST_LLM_BUDGET": ("llm_budget", _whole(0, 100_000)),
+    "DIGEST_LLM_TIMEOUT": ("llm_timeout", _number(0, MAX_TIMEOUT, above=True)),
+    "DIGEST_LLM_DEADLINE": ("llm_deadline", _number(0, 24 * 3600, above=True)),
 }
 KEYS = tuple(_PARSERS)
 
@@ -450,6 +473,8 @@ def load_settings(env_file: Path | None = None, environ: Mapping[str, str] | Non
             continue
         if parsed is not None or name not in ("state_db", "cache_dir"):
             values[name] = parsed
+    if values.get("llm_url") and not values.get("llm_model"):
+        problems.append("DIGEST_LLM_URL is set but DIGEST_LLM_MODEL is not; name the model to ask, e.g. llama3.2")
     if problems:
         where = f" (from the environment or {env_file})" if env_file else ""
         raise ConfigError(f"invalid settings{where}: " + "; ".join(problems))
@@ -458,9 +483,9 @@ def load_settings(env_file: Path | None = None, environ: Mapping[str, str] | Non
 
 def _shown(key: str, value: str) -> str:
     """The value as the error quotes it: never a secret, and a long one cut (the message stays one line)."""
-    if "PASSWORD" in key or "SECRET" in key:
+    if "PASSWORD" in key or "SECRET" in key or key.endswith("API_KEY"):
         return "***"
-    if key == "DIGEST_BOUNCE_IMAP_URL":
+    if key in ("DIGEST_BOUNCE_IMAP_URL", "DIGEST_LLM_URL"):
         value = _without_password(value)
     return repr(value) if len(value) <= 80 else f"{value[:40]!r}… ({len(value)} characters)"
 

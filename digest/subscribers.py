@@ -9,11 +9,13 @@
     enabled = true        # optional
     library = "ada.bib"   # optional: liked papers (BibTeX, RIS, Zotero CSV, arXiv ids),
                           # relative to this file
+    language = "German"   # optional: of the LLM summaries (DIGEST_LLM_URL); default English
 """
 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,8 @@ from .model import Subscriber
 from .addresses import clean_name, parse_address, parse_mailbox
 from .settings import MAX_ITEMS, MAX_SCORE, Settings
 
-_FIELDS = {"email", "name", "keywords", "max_items", "min_score", "enabled", "library"}
+_FIELDS = {"email", "name", "keywords", "max_items", "min_score", "enabled", "library", "language"}
+_LANGUAGE = re.compile(r"[^\W\d_]+(?:[ -][^\W\d_]+){0,3}")  # "German", "pt-BR", "Brazilian Portuguese"
 
 
 def load_subscribers(path: Path) -> list[Subscriber]:
@@ -76,6 +79,7 @@ def subscriber_from_table(table: Any, folder: Path | None = None) -> Subscriber:
             min_score=_score(table.get("min_score")),
             enabled=_enabled(table.get("enabled", True)),
             library=_library(table, folder),
+            language=_language(table.get("language")),
         )
     except (ConfigError, KeywordError) as err:
         raise ConfigError(f"{email}: {err}") from None
@@ -148,6 +152,19 @@ def _email(value: Any) -> str:
         return parse_address(value)
     except ConfigError as err:
         raise ConfigError(f"bad email address {value!r}: {err}") from None
+
+
+def _language(value: Any) -> str | None:
+    """A language name or tag, as the summaries' prompt says it: letters, at most four words.
+
+    It goes into the prompt the LLM is given, so nothing else is let through.
+    """
+    if value is None:
+        return None
+    if not isinstance(value, str) or len(value.strip()) > 40 or not _LANGUAGE.fullmatch(value.strip()):
+        raise ConfigError(f'language must be a language name or tag, e.g. language = "German" or "pt-BR", '
+                          f"not {_toml(value)}")
+    return value.strip()
 
 
 def _library(table: dict[str, Any], folder: Path | None) -> Path | None:

@@ -266,7 +266,7 @@ def test_a_url_of_another_scheme_is_not_taken_for_a_file_name(run_cli, spec):
 
     line = one_line_error(code, err)
     assert line.endswith("not a source digest can read; a source is an http(s) URL, a file, "
-                         "sample, hf, hf:YYYY-MM-DD or arxiv:CATS")
+                         "sample, hf, hf:YYYY-MM-DD, arxiv:CATS, biorxiv:SUBJECT or medrxiv:SUBJECT")
     assert spec.split(",")[-1] + ":" in line
 
 

@@ -35,6 +35,7 @@ class FetchContext:
     announce_types: frozenset[str] = frozenset({"new", "cross"})
     hf_base_url: str = "https://huggingface.co"
     arxiv_base_url: str = "https://rss.arxiv.org"
+    biorxiv_base_url: str = "https://api.biorxiv.org"  # DIGEST_BIORXIV_BASE_URL: bioRxiv's and medRxiv's API
     notes: list[str] = field(default_factory=list)
     max_papers: int = DEFAULT_MAX_PAPERS  # DIGEST_MAX_PAPERS: papers kept per listing
     max_bytes: int = DEFAULT_MAX_BYTES  # DIGEST_HTTP_MAX_BYTES: a file read whole is no larger
@@ -104,7 +105,7 @@ def _resolve_one(spec: str) -> Source:
             return factory(spec)
     if _URL.match(spec):  # a URL of another kind, not a file name (Path would fold "ftp://x" into "ftp:/x")
         raise ConfigError(f"{spec}: not a source digest can read; a source is an http(s) URL, a file, "
-                          "sample, hf, hf:YYYY-MM-DD or arxiv:CATS")
+                          "sample, hf, hf:YYYY-MM-DD, arxiv:CATS, biorxiv:SUBJECT or medrxiv:SUBJECT")
     return FileSource(Path(spec).expanduser())
 
 
@@ -135,8 +136,22 @@ def fetch_all(sources: list[Source], context: FetchContext) -> Listing:
     if failures and len(failures) == len(sources):
         raise SourceError("all sources", "; ".join(failures))
     name = ", ".join(loaded or [s.name for s in sources])
-    kept = _capped(list(papers.values()), name, context.max_papers, warnings)
+    kept = _capped(_one_per_doi(list(papers.values())), name, context.max_papers, warnings)
     return Listing(source=name, papers=kept, warnings=warnings, day=max(days, default=None))
+
+
+def _one_per_doi(papers: list[Paper]) -> list[Paper]:
+    """One paper per DOI: a preprint bioRxiv lists and arXiv lists with the same DOI (``arxiv:DOI``)
+    is kept as the source named first listed it, as papers with the same id are."""
+    seen: set[str] = set()
+    kept = []
+    for paper in papers:
+        if paper.doi is not None and paper.doi in seen:
+            log.info("%s: the same paper (DOI %s) as one listed before; kept once", paper.id, paper.doi)
+            continue
+        seen.update([paper.doi] if paper.doi else [])
+        kept.append(paper)
+    return kept
 
 
 def _capped(papers: list[Paper], name: str, max_papers: int, warnings: list[str]) -> list[Paper]:

@@ -1,4 +1,4 @@
-"""Live sources over HTTP: ``hf``, ``hf:YYYY-MM-DD``, ``arxiv:CATS`` and listing URLs.
+"""Live sources over HTTP: ``hf``, ``hf:YYYY-MM-DD``, ``arxiv:CATS``, ``biorxiv:``/``medrxiv:SUBJECT`` and URLs.
 
 Each source asks the shared :class:`~digest.sources.http.Fetcher` (in the fetch
 context) for bytes and hands them to the same parser as a saved file, so a live
@@ -17,6 +17,8 @@ from datetime import date, timedelta
 from ..errors import ConfigError, EmptyListingError, SourceError
 from ..model import Listing, Paper
 from . import FetchContext, register
+from .biorxiv import RxivSource
+from .biorxiv import parse_spec as parse_rxiv_spec
 from .parse import parse_listing
 
 log = logging.getLogger("digest.sources")
@@ -211,6 +213,12 @@ def _arxiv(spec: str) -> ArxivSource:
             "use e.g. arxiv:cs.LG or arxiv:cs.LG+cs.AI"
         )
     return ArxivSource(categories)
+
+
+@register(prefix="biorxiv:")
+@register(prefix="medrxiv:")
+def _rxiv(spec: str) -> RxivSource:
+    return parse_rxiv_spec(spec)
 
 
 @register(prefix="http://")

@@ -42,6 +42,7 @@ def parse_atom(root: Element) -> Parsed:
                 published=_iso_date(_text(entry, f"{ATOM}published")),
                 url=f"https://arxiv.org/abs/{arxiv_id(entry_id)}" if arxiv_id(entry_id) else None,
                 venue=venue_from_comment(_text(entry, f"{ARXIV}comment")),
+                doi=_text(entry, f"{ARXIV}doi") or None,
             ))
         except MissingText as err:
             warnings.append(f"entry {entry_id or '?'} skipped: {err}")
@@ -73,6 +74,7 @@ def parse_rss(root: Element, announce_types: frozenset[str] | None = None) -> Pa
                 published=_rfc_date(_text(item, "pubDate")),
                 url=_text(item, "link") or None,
                 venue=venue_from_comment(_rss_comment(description)),
+                doi=_text(item, f"{ARXIV}DOI") or None,  # the journal's (or bioRxiv's) DOI, when the authors gave one
             ))
         except MissingText as err:
             warnings.append(f"item {ident or '?'} skipped: {err}")

@@ -18,12 +18,13 @@ from .listed import Listed
 from .readers import Readers, ReaderState, Vote
 from .runs import Run, Runs
 from .schema import MIGRATIONS, store_error, utcnow
+from .summaries import Summaries
 from .uncertain import Uncertain
 
 __all__ = ["MIGRATIONS", "KeptDigest", "KeptPick", "ReaderState", "Run", "Store", "Vote", "utcnow"]
 
 
-class Store(Deliveries, Runs, Readers, Uncertain, Embeddings, Listed, Bounces, Archive):
+class Store(Deliveries, Runs, Readers, Uncertain, Embeddings, Listed, Bounces, Archive, Summaries):
     @classmethod
     def open(cls, path: Path) -> "Store":
         db: sqlite3.Connection | None = None

@@ -176,6 +176,16 @@ MIGRATIONS = [
         message_id TEXT NOT NULL, record BLOB NOT NULL, PRIMARY KEY (day, reader)
     ) WITHOUT ROWID;
     """,
+    # LLM summaries (issue #21): one per paper, abstract, model, language and prompt version, kept
+    # until no run has used it for a while (digest.summaries)
+    """
+    CREATE TABLE llm_summaries (
+        paper_id TEXT NOT NULL, abstract_hash TEXT NOT NULL, model TEXT NOT NULL, language TEXT NOT NULL,
+        prompt_version TEXT NOT NULL, summary TEXT NOT NULL, used TEXT NOT NULL,
+        PRIMARY KEY (paper_id, abstract_hash, model, language, prompt_version)
+    ) WITHOUT ROWID;
+    CREATE INDEX llm_summaries_by_used ON llm_summaries (used);
+    """,
 ]
 
 
