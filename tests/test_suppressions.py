@@ -82,6 +82,8 @@ def test_removing_a_reader_still_in_the_file_keeps_only_a_keyed_hash_and_never_m
     assert inbox.to(BOB) == [] and len(inbox.messages) == 2
     code, out, _ = run_cli("--env-file", str(env), "readers", "list")
     assert [line.split()[:2] for line in out.splitlines() if line.startswith(BOB)] == [[BOB, "removed"]]
+    code, out, _ = run_cli("--env-file", str(env), "readers", "show", BOB)
+    assert code == 0 and f'"removed": "{how}"' in out
     db = sqlite3.connect(env.parent / "state.db")
     dump = "\n".join(db.iterdump())
     db.close()
