@@ -14,6 +14,8 @@ from datetime import date
 from typing import Protocol
 
 from .model import Subscriber
+from .tokens import address_hashes
+from .store.bounces import Suppression
 from .store.readers import ReaderState
 
 
@@ -21,6 +23,8 @@ class ReaderStore(Protocol):
     def reader_states(self) -> dict[str, ReaderState]: ...
 
     def reader_status(self, email: str) -> str | None: ...
+
+    def suppression(self, email: str) -> Suppression | None: ...
 
 
 def effective_readers(roster: Sequence[Subscriber], store: ReaderStore, today: date,
@@ -55,6 +59,38 @@ def apply_changes(reader: Subscriber, state: ReaderState) -> Subscriber:
     )
 
 
+def refusal(store: ReaderStore, email: str) -> str | None:
+    """Why this reader must get nothing now, or None (asked again just before each message is built).
+
+    Their own word (unsubscribed, paused, a pending sign-up), or a suppression: bounces,
+    a complaint, or an unsubscribe reply read by ``digest bounces`` (the daemon reads the
+    mailbox while a send runs: a reader suppressed mid-send gets no message built after).
+    """
+    status = store.reader_status(email)
+    if status in ("unsubscribed", "paused", "pending"):
+        return status
+    found = store.suppression(email)
+    return f"suppressed ({found.reason.split(':')[0]})" if found else None
+
+
 def suppressed(store: ReaderStore, email: str) -> bool:
-    """Whether this reader must get nothing now (asked again just before each message is built)."""
-    return store.reader_status(email) in ("unsubscribed", "paused", "pending")
+    """Whether this reader must get nothing now (``refusal`` says why)."""
+    return refusal(store, email) is not None
+
+
+def removed_refusals(readers: Sequence[Subscriber], states: Mapping[str, ReaderState], forgotten: Mapping[str, str],
+                     keys: tuple[str, ...]) -> dict[str, str]:
+    """Readers removed (``digest readers remove``) while unsubscribed or suppressed and still in the file,
+    found by the keyed hash of their address the store kept; lower-case address -> why they get nothing.
+
+    A reader with a row again (a new sign-up confirmed, ``digest readers resume``) is past it.
+    """
+    if not forgotten:
+        return {}
+    out = {}
+    for reader in readers:
+        email = reader.email.lower()
+        why = None if email in states else next((forgotten[h] for h in address_hashes(keys, email) if h in forgotten), None)
+        if why is not None:
+            out[email] = f"removed ({why})"
+    return out

@@ -82,6 +82,7 @@ class Settings:
     grace_hours: float = 6.0
     public_url: str = ""
     secret_key: str = ""
+    secret_keys_old: tuple[str, ...] = ()  # earlier keys: links signed with them still verify (key rotation)
     signup: bool = False
     archive_days: int = 90
     keep_days: int = 400
@@ -103,6 +104,11 @@ class Settings:
         return self.smtp_port or SECURITY_PORTS[self.smtp_security]
 
     @property
+    def secret_keys(self) -> tuple[str, ...]:
+        """Every key a link may be signed with: the current one (it signs new links) first."""
+        return tuple(dict.fromkeys(k for k in (self.secret_key, *self.secret_keys_old) if k))
+
+    @property
     def zone(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
@@ -110,6 +116,7 @@ class Settings:
         shown = {f.name: getattr(self, f.name) for f in fields(self)}
         shown["smtp_password"] = "***" if self.smtp_password else ""
         shown["secret_key"] = "***" if self.secret_key else ""
+        shown["secret_keys_old"] = tuple("***" for _ in self.secret_keys_old)
         shown["bounce_imap_url"] = _without_password(self.bounce_imap_url)
         shown["llm_api_key"] = "***" if self.llm_api_key else ""
         shown["llm_url"] = _without_password(self.llm_url)
@@ -312,9 +319,25 @@ MAKE_SECRET = "python -c \"import secrets; print(secrets.token_urlsafe(32))\""
 
 
 def _secret(value: str) -> str:
+    from .keystrength import MIN_BITS, entropy_bits
+
     if value and len(value) < 16:
         raise ValueError(f"too short (16 characters or more); make one with {MAKE_SECRET}")
+    if value and entropy_bits(value) < MIN_BITS:
+        raise ValueError(f"too easy to guess (about {entropy_bits(value):.0f} bits of entropy, {MIN_BITS:.0f} needed: "
+                         f"common words, repeats, sequences); make one with {MAKE_SECRET}")
     return value
+
+
+def _old_secrets(value: str) -> tuple[str, ...]:
+    """Earlier keys, comma-separated: links signed with them still verify; each must be as strong as a key."""
+    keys = tuple(dict.fromkeys(part.strip() for part in value.split(",") if part.strip()))
+    for number, key in enumerate(keys, 1):
+        try:
+            _secret(key)
+        except ValueError as err:
+            raise ValueError(f"key {number}: {err} (a weak old key lets anyone forge links: drop it)") from None
+    return keys
 
 
 def _bare_address(value: str) -> str:
@@ -402,6 +425,7 @@ _PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "DIGEST_GRACE_HOURS": ("grace_hours", _number(0, 168)),
     "DIGEST_PUBLIC_URL": ("public_url", _public_url),
     "DIGEST_SECRET_KEY": ("secret_key", _secret),
+    "DIGEST_SECRET_KEYS_OLD": ("secret_keys_old", _old_secrets),
     "DIGEST_SIGNUP": ("signup", _bool),
     "DIGEST_ARCHIVE_DAYS": ("archive_days", _whole(0, MAX_DAYS)),
     "DIGEST_KEEP_DAYS": ("keep_days", _keep_days),

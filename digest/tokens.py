@@ -45,6 +45,24 @@ def reader_id(secret: str, email: str) -> str:
     return base64.urlsafe_b64encode(mac[:15]).decode()
 
 
+def reader_ids(keys: tuple[str, ...] | list[str], email: str) -> list[str]:
+    """The reader's id under each key (the current one first): links and VERP addresses made before a rotation."""
+    return [reader_id(key, email) for key in keys]
+
+
+def address_hash(keys: tuple[str, ...] | list[str], email: str) -> str:
+    """A keyed hash of the address (HMAC with the current key; plain SHA-256 when there is none): what the store
+    keeps of a removed reader's suppression, so the subscribers file's entry is not mailed again."""
+    return address_hashes(keys[:1], email)[0]
+
+
+def address_hashes(keys: tuple[str, ...] | list[str], email: str) -> list[str]:
+    """The address's hash under every key, and unkeyed (one kept before a key was set)."""
+    data = b"suppressed:" + email.strip().lower().encode()
+    keyed = [hmac.new(key.encode(), data, hashlib.sha256).hexdigest() for key in keys]
+    return keyed + [hashlib.sha256(data).hexdigest()]
+
+
 class _Dumps:
     """``URLSafeSerializer(secret, salt).dumps``, byte for byte, several times faster.
 
@@ -88,13 +106,20 @@ def _b64(data: bytes) -> bytes:
 
 
 class Signer:
-    """Signs and checks tokens for one secret key, a salt per purpose."""
+    """Signs tokens with one secret key and checks them against it and any ``old`` keys, a salt per purpose.
 
-    def __init__(self, secret: str) -> None:
+    Key rotation: a link in a mail delivered before the key changed was signed with
+    what is now an old key (``DIGEST_SECRET_KEYS_OLD``); it still verifies, and names
+    the reader by the id that key made (``reader_ids`` gives every key's id).
+    """
+
+    def __init__(self, secret: str, old: tuple[str, ...] | list[str] = ()) -> None:
         self.secret = secret
-        self._plain = {p: URLSafeSerializer(secret, salt=f"digest.{p}") for p in PURPOSES}
+        self.keys = tuple(dict.fromkeys((secret, *old)))
+        ring = list(reversed(self.keys))  # itsdangerous signs with the last key and tries every one
+        self._plain = {p: URLSafeSerializer(ring, salt=f"digest.{p}") for p in PURPOSES}
         self._dumps = {p: _Dumps(secret, f"digest.{p}") for p in PURPOSES}
-        self._timed = URLSafeTimedSerializer(secret, salt="digest.confirm")
+        self._timed = URLSafeTimedSerializer(ring, salt="digest.confirm")
 
     def dumps(self, purpose: str, payload: Any) -> str:
         if purpose == "confirm":

@@ -281,7 +281,7 @@ def test_the_summary_names_only_the_sources_that_loaded(run_cli):
 def test_serve_on_a_damaged_store_fails_at_start_in_one_line(run_cli, monkeypatch, tmp_path):
     (tmp_path / "state.db").write_bytes(b"this is not a database, just some bytes" * 40)
     monkeypatch.setenv("DIGEST_STATE_DB", str(tmp_path / "state.db"))
-    monkeypatch.setenv("DIGEST_SECRET_KEY", "k" * 40)
+    monkeypatch.setenv("DIGEST_SECRET_KEY", "Ut4nW8qZ1xC6vB3mK9pR2sL7")
 
     code, out, err = run_cli("serve", "--port", "0")
 

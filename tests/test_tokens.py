@@ -48,7 +48,7 @@ def test_the_short_compression_test_sizes_payloads_as_zlib_does() -> None:
 
 
 def test_a_send_signs_with_one_signer_per_key() -> None:
-    settings = load_settings(None, {"DIGEST_PUBLIC_URL": "https://digest.example.org", "DIGEST_SECRET_KEY": "s" * 40})
+    settings = load_settings(None, {"DIGEST_PUBLIC_URL": "https://digest.example.org", "DIGEST_SECRET_KEY": "Ut4nW8qZ1xC6vB3mK9pR2sL7"})
 
     first = links_for(settings, "ada@example.org", ["2601.01234"])
     second = links_for(settings, "ada@example.org", ["2601.01234"])

@@ -17,7 +17,7 @@ ONE_CLICK = {"content": b"List-Unsubscribe=One-Click",
 def test_run_serve_sends_serves_the_links_it_sent_and_stops_on_sigterm(server, inbox, tmp_path: Path, daemons) -> None:
     port = free_port()
     env = daemon_env(server, tmp_path, DIGEST_PUBLIC_URL=f"http://127.0.0.1:{port}",
-                     DIGEST_SECRET_KEY="test-secret-key-0123456789abcdef")
+                     DIGEST_SECRET_KEY="Ut4nW8qZ1xC6vB3mK9pR2sL7")
     daemon = launch(daemons, env, tmp_path, "--now", "--serve", "--port", str(port))
     daemon.wait_for_log(f"reader pages at http://127.0.0.1:{port}/")
     wait_until(lambda: len(inbox.messages) >= 1, timeout=30)

@@ -17,7 +17,7 @@ from digest.web import ServerHandle, serve_in_thread
 
 from .smtp_server import free_port
 
-SECRET = "test-secret-key-0123456789abcdef"
+SECRET = "Zq7VhX2mN9pL4tR8wK3cF6yB1dG5sJ0a"  # as strong as digest check asks (a weak key is refused)
 ROSTER = """
 [[subscribers]]
 email = "ada@example.org"

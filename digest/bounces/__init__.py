@@ -25,7 +25,7 @@ from datetime import date, datetime, tzinfo
 from ..settings import Settings
 from ..store import Store as StoreLike
 from ..store.bounces import BounceEvent, Rule
-from ..tokens import reader_id
+from ..tokens import reader_ids
 from .classify import Finding, classify, kind_of_reply
 from .verp import envelope_sender, verp_ids
 
@@ -62,8 +62,8 @@ class Matcher:
     def __init__(self, settings: Settings, store: StoreLike, emails: Iterable[str]) -> None:
         self.settings, self.store = settings, store
         self.emails = {email.lower() for email in emails}
-        key = settings.secret_key
-        self.by_rid = {reader_id(key, email).lower(): email for email in self.emails} if key else {}
+        keys = settings.secret_keys  # a bounce of a digest sent before a key rotation carries the old key's id
+        self.by_rid = {rid.lower(): email for email in self.emails for rid in reader_ids(keys, email)}
 
     def reader_of(self, finding: Finding) -> str | None:
         if finding.kind == "unsubscribe":

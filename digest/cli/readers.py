@@ -15,7 +15,7 @@ from .common import _source_option, _warn, clean, clip, settings_for
 if TYPE_CHECKING:
     from ..model import Listing, Paper, Subscriber
     from ..settings import Settings
-    from ..store import Store
+    from ..store import ReaderState, Store
 
 
 # serve and readers (the reader's side) ----------------------------------------
@@ -62,12 +62,12 @@ def run_readers(args: argparse.Namespace) -> int:
     roster = _roster_or_none(settings, args.subscribers)
     with Store.open(settings.state_db) as store:
         if args.action == "list":
-            return _readers_list(roster, store)
+            return _readers_list(roster, store, settings)
         if args.action == "export":
             emails = sorted({r.email.lower() for r in roster} | set(store.known_emails()))
             print(json.dumps({"readers": [store.export_reader(e) for e in emails]}, indent=2, ensure_ascii=False))
             return 0
-        return _reader_action(args.action, args.email.strip().lower(), roster, store)
+        return _reader_action(args.action, args.email.strip().lower(), roster, store, settings)
 
 
 def _roster_or_none(settings: Settings, path: Path | None) -> list[Subscriber]:
@@ -79,48 +79,92 @@ def _roster_or_none(settings: Settings, path: Path | None) -> list[Subscriber]:
     return [r for r in subscribers_from_settings(settings, path) if r.email]
 
 
-def _readers_list(roster: list[Subscriber], store: Store) -> int:
+def _readers_list(roster: list[Subscriber], store: Store, settings: Settings) -> int:
     """One line per reader, from one index of the roster (a search per line was quadratic)."""
     states = store.reader_states()
     listed: dict[str, Subscriber] = {}
     for subscriber in roster:
         listed.setdefault(subscriber.email.lower(), subscriber)
     emails = sorted(listed.keys() | states.keys())
+    held = _held(roster, states, store, settings)
     lines = [f"{'EMAIL':<36} {'STATUS':<13} {'FROM':<7} {'HOW OFTEN':<9} KEYWORDS"]
     for email in emails:
         state, reader = states.get(email), listed.get(email)
         keywords = state.keywords if state and state.keywords is not None else (reader.keywords if reader else ())
         origin = "file" if reader else ("web" if state and state.origin == "web" else "store")
-        lines.append(f"{clean(email):<36} {state.status if state else 'active':<13} {origin:<7} "
+        status = state.status if state and state.status != "active" else held.get(email, "active")
+        lines.append(f"{clean(email):<36} {status:<13} {origin:<7} "
                      f"{state.frequency if state else 'run':<9} {clip(', '.join(keywords), 60)}")
     print("\n".join(lines))
     print(f"{len(emails)} reader(s)", file=sys.stderr)
     return 0
 
 
-def _reader_action(action: str, email: str, roster: list[Subscriber], store: Store) -> int:
+def _held(roster: list[Subscriber], states: dict[str, ReaderState], store: Store, settings: Settings) -> dict[str, str]:
+    """Readers held back by a suppression (bounces, a complaint) or a removal's hash: lower-case address -> status."""
+    from ..readers import removed_refusals
+
+    held = {email: "suppressed" for email in store.suppressions()}
+    return held | {email: "removed" for email in removed_refusals(roster, states, store.forgotten(), settings.secret_keys)}
+
+
+def _reader_action(action: str, email: str, roster: list[Subscriber], store: Store, settings: Settings) -> int:
     known = email in {r.email.lower() for r in roster} or email in store.known_emails()
     if not known:
         raise ConfigError(f"no reader {email} in the roster or the state store; see digest readers list")
     if action == "show":
         bounces = store.bounce_summary(email)  # shown once the reader has bounced (or is suppressed)
         shown = store.export_reader(email) | (bounces if bounces["bounces"] or bounces["suppressed"] else {})
-        print(json.dumps(shown, indent=2, ensure_ascii=False))
+        removed = _removed_why(store, settings, email)
+        print(json.dumps(shown | ({"removed": removed} if removed else {}), indent=2, ensure_ascii=False))
     elif action == "remove":
-        store.remove_reader(email)
-        still = email in {r.email.lower() for r in roster}
+        _remove(store, settings, email, still=email in {r.email.lower() for r in roster})
+    elif action == "pause":
+        store.set_status(email, "paused")
+        print(f"paused: {email} gets no digest until digest readers resume {email}")
+    else:
+        _resume(store, settings, email)
+    return 0
+
+
+def _remove(store: Store, settings: Settings, email: str, still: bool) -> None:
+    """Wipe the reader; an unsubscribe or a suppression stays, as a keyed hash of the address only."""
+    from ..readers import refusal
+    from ..tokens import address_hash
+
+    why = refusal(store, email)
+    keep = why if why is not None and why != "paused" and why != "pending" else None
+    store.forget_bounces(email, address_hash(settings.secret_keys, email) if keep else None,
+                         keep.removeprefix("suppressed (").rstrip(")") if keep else "")
+    store.remove_reader(email)
+    if keep:
+        print(f"removed everything stored about {email} but a keyed hash of the address, so they get no digest "
+              f"({keep}) even from the subscribers file; digest readers resume {email} lifts it")
+    else:
         print(f"removed everything stored about {email}"
               + ("; they are still in the subscribers file: remove them there too, or they get the next digest"
                  if still else ""))
-    else:
-        before = store.set_status(email, "paused" if action == "pause" else "active")
-        if action == "pause":
-            print(f"paused: {email} gets no digest until digest readers resume {email}")
-        else:
-            lifted = store.lift_suppression(email)  # a suppression (bounces, a complaint) is lifted too
-            was = before if before and before != "active" else f"suppressed: {lifted.reason}" if lifted else ""
-            print(clean(f"resumed: {email} gets the next digest" + (f" (was {was})" if was else "")))
-    return 0
+
+
+def _resume(store: Store, settings: Settings, email: str) -> None:
+    """Active again: their own pause or unsubscribe, a suppression (bounces, a complaint), a removal's hash."""
+    from ..tokens import address_hashes
+
+    removed = _removed_why(store, settings, email)
+    before = store.set_status(email, "active")
+    lifted = store.lift_suppression(email)
+    store.lift_forgotten(address_hashes(settings.secret_keys, email))
+    was = (before if before and before != "active" else f"suppressed: {lifted.reason}" if lifted
+           else f"removed while {removed}" if removed else "")
+    print(clean(f"resumed: {email} gets the next digest" + (f" (was {was})" if was else "")))
+
+
+def _removed_why(store: Store, settings: Settings, email: str) -> str | None:
+    """Why a removed reader gets nothing (the hash the removal kept), if it did."""
+    from ..tokens import address_hashes
+
+    forgotten = store.forgotten()
+    return next((forgotten[h] for h in address_hashes(settings.secret_keys, email) if h in forgotten), None)
 
 
 # feedback -------------------------------------------------------------------------

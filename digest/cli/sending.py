@@ -242,6 +242,7 @@ def _show_history(settings: Settings) -> None:
     _show_pending(settings)
     with Store.open(settings.state_db) as store:
         _show_uncertain(store, settings)
+        _show_suppressed(store)
         counts = store.counts()
         print(f"history: {plural(counts['messages'], 'message')} to {plural(counts['readers'], 'reader')}, "
               f"{plural(counts['papers'], 'paper')} seen")
@@ -315,6 +316,20 @@ def run_line(store: Store, run: Run, next_started: str | None, zone: ZoneInfo, u
     state = f" (stopped: {clean(run.error)})" if run.error else state
     state += f" ({clean(run.note)})" if run.note and not sent else ""
     return f"{started:%Y-%m-%d %H:%M %Z}  {run.kind:<9}  " + ", ".join([counts, *extras]) + state
+
+
+def _show_suppressed(store: Store, limit: int = 20) -> None:
+    """Readers every send skips until ``digest readers resume``: bounces, complaints, and removed ones."""
+    found = sorted(store.suppressions().values(), key=lambda s: (s.at, s.email))
+    removed = len(store.forgotten())
+    if not found and not removed:
+        return
+    print(f"suppressed: {plural(len(found), 'reader')} get no digest until digest readers resume EMAIL"
+          + (f" (and {removed} removed reader(s), kept only as a keyed hash)" if removed else ""))
+    for item in found[:limit]:
+        print(f"  {clean(item.email)}: {clean(item.reason)} (since {item.at[:10]})")
+    if len(found) > limit:
+        print(f"  and {len(found) - limit} more")
 
 
 def _show_pending(settings: Settings) -> None:

@@ -30,10 +30,11 @@ from typing import TYPE_CHECKING, Any
 
 from ..bounces import score_refusals
 from ..errors import StoreError
+from ..limits import Turns
 from ..lock import SendLocks, Shard, send_lock
 from ..mail import Mailer
 from ..model import Listing, Subscriber
-from ..readers import effective_readers
+from ..readers import effective_readers, removed_refusals
 from ..store import Store
 from ..store.readers import ReaderState
 from ..store.journal import Journal
@@ -110,14 +111,15 @@ def who_gets_mail(app: "Digest", store: Store, roster: Sequence[Subscriber], rep
     today = app.today()
     last = last_digest_days(store, app.settings.zone)
     score_refusals(app.settings, store, app.settings.zone)  # the last runs' 5xx at RCPT count towards suppression
-    suppressed = store.suppressions()
+    suppressed = {email: f"suppressed ({found.reason.split(':')[0]})" for email, found in store.suppressions().items()}
     readers = effective_readers(roster, store, today, last)
+    states = store.reader_states()
+    suppressed |= removed_refusals(readers, states, store.forgotten(), app.settings.secret_keys)
     for reader in readers:
         if reader.email.lower() in suppressed:
-            report.skipped[reader.email] = f"suppressed ({suppressed[reader.email.lower()].reason.split(':')[0]})"
+            report.skipped[reader.email] = suppressed[reader.email.lower()]
     readers = [reader for reader in readers if reader.email.lower() not in suppressed]
     kept = {reader.email.lower() for reader in readers} | set(report.skipped)
-    states = store.reader_states()
     for reader in roster:
         if reader.email.lower() not in kept:
             report.skipped[reader.email] = _why_not(states.get(reader.email.lower()), today, last)
@@ -248,9 +250,11 @@ class Session:
 
 
 def pool(settings: Any, first: Mailer, halt: Any = None) -> SendQueue:
-    """``DIGEST_SMTP_CONNECTIONS`` mailers sharing one tally, paced by ``DIGEST_SMTP_RATE``."""
+    """``DIGEST_SMTP_CONNECTIONS`` mailers sharing one tally, paced by ``DIGEST_SMTP_RATE`` across every
+    process that sends from this state store (shards included)."""
     mailers = [first] + [Mailer(settings, tally=first.tally) for _ in range(settings.smtp_connections - 1)]
-    return SendQueue(mailers, parseaddr(settings.from_addr)[1], pace=Pace(settings.smtp_rate), halt=halt)
+    shared = Turns(settings.state_db, "smtp", 60.0 / settings.smtp_rate) if settings.smtp_rate else None
+    return SendQueue(mailers, parseaddr(settings.from_addr)[1], pace=Pace(settings.smtp_rate, shared), halt=halt)
 
 
 def _text(err: BaseException | None) -> str | None:

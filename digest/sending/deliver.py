@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import queue
 import threading
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
+from ..limits import LocalTurns, Turns, wait_for_turn
 from ..mail import Delivery, Mailer
 
 if TYPE_CHECKING:
@@ -44,21 +44,17 @@ class Outgoing:
 
 
 class Pace:
-    """At most ``per_minute`` messages a minute across every connection (0: no limit)."""
+    """At most ``per_minute`` messages a minute across every connection (0: no limit), and across every
+    process sharing ``shared`` (the state store's bucket: ``digest.limits.Turns``)."""
 
-    def __init__(self, per_minute: float) -> None:
+    def __init__(self, per_minute: float, shared: Turns | None = None) -> None:
         self.interval = 60.0 / per_minute if per_minute > 0 else 0.0
-        self._next = 0.0
-        self._lock = threading.Lock()
+        self.turns: LocalTurns | Turns = shared or LocalTurns(self.interval)
 
     def wait(self, halted: Callable[[], bool]) -> bool:
         """Wait for this message's turn; False if the queue was halted meanwhile."""
         if self.interval:
-            with self._lock:
-                turn = max(time.monotonic(), self._next)
-                self._next = turn + self.interval
-            while not halted() and time.monotonic() < turn:
-                time.sleep(min(turn - time.monotonic(), 0.05))
+            return wait_for_turn(self.turns, halted)
         return not halted()
 
 

@@ -41,7 +41,7 @@ from ..model import Listing, Subscriber
 from ..ranking.index import Index
 from ..ranking.select import Pick, count_matches, rank
 from ..ranking.many import fork_is_safe
-from ..readers import suppressed
+from ..readers import refusal
 from ..store import Store
 from .catchup import Plan
 from .deliver import Outgoing
@@ -93,10 +93,10 @@ class Gate:
         self.db, self.store, self._own = db, store, store is None
 
     def refused(self, email: str) -> str | None:
-        """The reader's status when it forbids mail now (unsubscribed, paused, pending), else None."""
+        """Why the reader gets no mail now (unsubscribed, paused, pending, suppressed: bounces), else None."""
         if self.store is None:
             self.store = Store.open(self.db)
-        return self.store.reader_status(email) if suppressed(self.store, email) else None
+        return refusal(self.store, email)
 
     def __enter__(self) -> "Gate":
         return self

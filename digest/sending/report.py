@@ -8,6 +8,7 @@ from pathlib import Path
 from ..store.runs import Tally
 
 NAMED = 5  # readers named in the summary line for each kind of problem
+NAMED_WHY = ("weekly", "suppressed", "removed")  # skipped readers named in the summary line, a few of each reason
 
 
 @dataclass
@@ -57,12 +58,13 @@ class SendReport:
     def skipped_text(self) -> str:
         """``3 (2 unsubscribed, 1 weekly on Sat: bo@example.org)``: who gets nothing by their own choice, and why.
 
-        Readers who are not due (weekly) are named, a few of them: "not due" must not read like a fault.
+        Readers who are not due (weekly) are named, a few of them: "not due" must not read like a fault; so
+        are the suppressed (bounces, a complaint) and removed ones: the operator may want to look at them.
         """
         reasons: dict[str, list[str]] = {}
         for email, why in self.skipped.items():
             reasons.setdefault(why, []).append(email)
-        parts = [f"{len(who)} {why}" + (f": {_few(who)}" if why.startswith("weekly") else "")
+        parts = [f"{len(who)} {why}" + (f": {_few(who)}" if why.startswith(NAMED_WHY) else "")
                  for why, who in sorted(reasons.items())]
         return f"{len(self.skipped)} (" + ", ".join(parts) + ")"
 

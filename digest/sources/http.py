@@ -41,6 +41,7 @@ import httpx
 
 from .. import __version__
 from ..errors import SourceError
+from ..limits import LocalTurns, Turns
 from .files import describe_size
 
 log = logging.getLogger("digest.http")
@@ -158,6 +159,7 @@ class Fetcher:
         sleep: Callable[[float], None] = time.sleep,
         max_bytes: int = DEFAULT_MAX_BYTES,
         deadline: float | None = None,
+        shared: Path | None = None,
     ) -> None:
         self.offline = offline
         self.max_bytes = max_bytes
@@ -171,7 +173,8 @@ class Fetcher:
         self.cache = Cache(cache_dir) if cache_dir else None
         if self.cache and not offline:
             self.cache.prune()
-        self._last_request: dict[str, float] = {}
+        self.shared = shared  # the state store whose buckets space requests across processes (shards)
+        self._turns: dict[str, LocalTurns | Turns] = {}
         self._client = httpx.Client(
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             headers={"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"},
@@ -189,6 +192,7 @@ class Fetcher:
             max_bytes=settings.http_max_bytes,
             offline=offline,
             min_interval={host: settings.arxiv_delay for host in arxiv_hosts if host},
+            shared=settings.state_db,
         )
 
     def close(self) -> None:
@@ -293,17 +297,19 @@ class Fetcher:
         self.sleep(seconds)
 
     def _wait_turn(self, url: str) -> None:
-        """At most one request per ``min_interval`` seconds to hosts that ask for it (arXiv)."""
+        """At most one request per ``min_interval`` seconds to hosts that ask for it (arXiv), across every
+        process sharing the state store (four shards make one request per interval, not four)."""
         host = urlsplit(url).hostname or ""
         interval = self.min_interval.get(host)
         if not interval:
             return
-        last = self._last_request.get(host)
-        if last is not None:
-            remaining = last + interval - time.monotonic()
-            if remaining > 0:
-                self.sleep(remaining)
-        self._last_request[host] = time.monotonic()
+        turns = self._turns.get(host)
+        if turns is None:
+            turns = Turns(self.shared, f"http:{host}", interval) if self.shared else LocalTurns(interval)
+            self._turns[host] = turns
+        remaining = turns.take()
+        if remaining > 0:
+            self.sleep(remaining)
 
 
 def _validators(meta: Mapping[str, Any]) -> dict[str, str]:

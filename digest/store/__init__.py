@@ -11,6 +11,7 @@ import sqlite3
 from pathlib import Path
 
 from .bounces import Bounces
+from .buckets import Buckets
 from .archive import Archive, KeptDigest, KeptPick
 from .deliveries import Deliveries
 from .embeddings import Embeddings
@@ -24,7 +25,7 @@ from .uncertain import Uncertain
 __all__ = ["MIGRATIONS", "KeptDigest", "KeptPick", "ReaderState", "Run", "Store", "Vote", "utcnow"]
 
 
-class Store(Deliveries, Runs, Readers, Uncertain, Embeddings, Listed, Bounces, Archive, Summaries):
+class Store(Deliveries, Runs, Readers, Uncertain, Embeddings, Listed, Bounces, Buckets, Archive, Summaries):
     @classmethod
     def open(cls, path: Path) -> "Store":
         db: sqlite3.Connection | None = None

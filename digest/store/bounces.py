@@ -14,6 +14,7 @@ refused message's Message-ID) so that reading the same mailbox twice counts noth
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -112,6 +113,26 @@ class Bounces(Connection):
             self.db.execute("DELETE FROM suppressions WHERE email = :e", {"e": email.lower()})
             self.db.execute("DELETE FROM bounce_scores WHERE email = :e", {"e": email.lower()})
         return found
+
+    def forget_bounces(self, email: str, hashed: str | None = None, reason: str = "") -> None:
+        """Drop what bounces left about a reader being removed; ``hashed``: keep their suppression (or their
+        unsubscribe) as this keyed hash of the address, with a reason that names no one."""
+        e = {"e": email.lower()}
+        with self.transaction():
+            if hashed is not None:
+                self.db.execute("INSERT OR IGNORE INTO forgotten (hash, reason, at) VALUES (:h, :r, :at)",
+                                {"h": hashed, "r": reason[:100], "at": utcnow()})
+            for table in ("suppressions", "bounce_scores", "bounce_events"):
+                self.db.execute(f"DELETE FROM {table} WHERE email = :e", e)
+
+    def forgotten(self) -> dict[str, str]:
+        """The suppressions of removed readers: keyed hash of the address -> reason."""
+        return {row[0]: row[1] for row in self.db.execute("SELECT hash, reason FROM forgotten")}
+
+    def lift_forgotten(self, hashes: Iterable[str]) -> int:
+        """``digest readers resume`` of a removed reader: their hashed suppression goes."""
+        with self.transaction():
+            return sum(self.db.execute("DELETE FROM forgotten WHERE hash = :h", {"h": h}).rowcount for h in hashes)
 
     def bounce_summary(self, email: str, recent: int = 10) -> dict[str, Any]:
         """For ``digest readers show``: the score, the suppression and the latest events."""

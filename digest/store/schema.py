@@ -186,6 +186,13 @@ MIGRATIONS = [
     ) WITHOUT ROWID;
     CREATE INDEX llm_summaries_by_used ON llm_summaries (used);
     """,
+    # limits that hold across processes (issue #20): one row per bucket (the SMTP rate, a host's request
+    # spacing), the time of its next free turn; and the suppressions of readers since removed, kept only
+    # as a keyed hash of the address, so a removed reader still in the subscribers file is not mailed again
+    """
+    CREATE TABLE buckets (name TEXT PRIMARY KEY, next_at REAL NOT NULL);
+    CREATE TABLE forgotten (hash TEXT PRIMARY KEY, reason TEXT NOT NULL, at TEXT NOT NULL);
+    """,
 ]
 
 

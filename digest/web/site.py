@@ -31,7 +31,7 @@ T = TypeVar("T")
 class Site:
     def __init__(self, settings: Settings, mailer_factory: Callable[[], Any] | None = None) -> None:
         self.settings = settings
-        self.signer = Signer(require_secret(settings))
+        self.signer = Signer(require_secret(settings), settings.secret_keys_old)  # old keys: links before a rotation
         self.csrf = Csrf(self.signer, secure=settings.public_url.startswith("https://"))
         self.pages = jinja2.Environment(
             loader=jinja2.FileSystemLoader(HERE / "templates"), autoescape=True, undefined=jinja2.StrictUndefined,
@@ -39,6 +39,7 @@ class Site:
         self.mailer_factory = mailer_factory
         self.reprinter = Reprinter(settings)  # "view in browser" re-renders kept digests
         self.roster = Roster(settings, self.signer.secret)
+        self.old_rosters = [Roster(settings, key) for key in settings.secret_keys_old]  # ids an old key made
 
     def make_mailer(self) -> Any:
         if self.mailer_factory is not None:
@@ -87,7 +88,8 @@ class Site:
         return email
 
     def _find(self, store: Store, rid: str) -> str | None:
-        return store.reader_by_rid(rid) or self.roster.email_of(rid, store.known_emails)
+        return store.reader_by_rid(rid) or next(filter(None, (roster.email_of(rid, store.known_emails)
+                                                              for roster in (self.roster, *self.old_rosters))), None)
 
     def roster_emails(self) -> list[str]:
         """The operator's readers (none, or a broken file: the pages still work for the others)."""
