@@ -89,6 +89,9 @@ class Settings:
     bounce_ca_file: Path | None = None
     bounce_threshold: float = 5.0  # bounce score that suppresses a reader (hard 1, soft 0.5, once a day)
     bounce_stale_days: int = 7  # a score with no bounce for this many days starts again from zero
+    ses_topic_arn: str = ""  # POST /webhooks/ses answers only SNS messages of this topic
+    ses_cert_dir: Path | None = None  # pinned SNS signing certificates (else fetched from sns.<region>.amazonaws.com)
+    postmark_webhook_secret: str = ""  # user:password of POST /webhooks/postmark (HTTP Basic)
 
     @property
     def port(self) -> int:
@@ -103,6 +106,7 @@ class Settings:
         shown["smtp_password"] = "***" if self.smtp_password else ""
         shown["secret_key"] = "***" if self.secret_key else ""
         shown["bounce_imap_url"] = _without_password(self.bounce_imap_url)
+        shown["postmark_webhook_secret"] = "***" if self.postmark_webhook_secret else ""
         return f"Settings({shown})"
 
     def summary(self) -> dict[str, str]:
@@ -307,6 +311,23 @@ def _secret(value: str) -> str:
     return value
 
 
+def _topic_arn(value: str) -> str:
+    arn = value.strip()
+    if arn and not re.fullmatch(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_.-]{1,256}", arn):
+        raise ValueError("use the SNS topic's ARN, e.g. arn:aws:sns:eu-west-1:123456789012:digest-bounces")
+    return arn
+
+
+def _basic_credentials(value: str) -> str:
+    """``user:password`` as written into Postmark's webhook URL (https://user:password@host/...)."""
+    text = value.strip()
+    user, colon, password = text.partition(":")
+    if text and (not colon or not user or len(password) < 16 or not re.fullmatch(r"[A-Za-z0-9._~-]+", user + password)):
+        raise ValueError("use USER:PASSWORD, a password of 16 or more letters, digits, or . _ ~ - "
+                         f"(make one with {MAKE_SECRET})")
+    return text
+
+
 def _bare_address(value: str) -> str:
     """An address alone (``bounces@example.org``): it becomes the envelope sender, with ``+<id>`` added."""
     from .addresses import parse_address
@@ -392,6 +413,9 @@ _PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "DIGEST_BOUNCE_CA_FILE": ("bounce_ca_file", _path),
     "DIGEST_BOUNCE_THRESHOLD": ("bounce_threshold", _number(0, 1000, above=True)),
     "DIGEST_BOUNCE_STALE_DAYS": ("bounce_stale_days", _whole(1, 366)),
+    "DIGEST_SES_TOPIC_ARN": ("ses_topic_arn", _topic_arn),
+    "DIGEST_SES_CERT_DIR": ("ses_cert_dir", _path),
+    "DIGEST_POSTMARK_WEBHOOK_SECRET": ("postmark_webhook_secret", _basic_credentials),
 }
 KEYS = tuple(_PARSERS)
 
