@@ -215,3 +215,12 @@ def test_without_pinned_certificates_the_certificate_is_fetched_once(tmp_path: P
     for _ in range(2):
         verify(sns_message(key, ses_bounce(ADA)), certificates, TOPIC)
     assert fetched == [CERT_URL]
+
+
+def test_an_ses_notification_with_the_original_headers_may_be_larger_than_a_form(web: Web, key) -> None:
+    notification = ses_bounce(ADA)
+    notification["mail"]["headers"] = [{"name": f"X-Long-{n}", "value": "x" * 1000} for n in range(150)]
+    message = sns_message(key, notification)
+    assert len(json.dumps(message)) > 150_000  # a form is capped at 64 KB; SNS messages go up to 256 KB
+    assert post_ses(web, message).status_code == 200
+    assert bounces(web)["bounce_score"] == 1.0

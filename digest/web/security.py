@@ -23,6 +23,7 @@ from ..tokens import BadToken, Signer
 
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 MAX_BODY = 64 * 1024
+WEBHOOK_BODY = 256 * 1024  # an SNS message may be 256 KB (an SES notification with the original headers)
 PAGE_CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
             "frame-ancestors 'none'; base-uri 'none'")
 # The email as sent (archive, preview): its own inline styles and remote images, never a script.
@@ -89,19 +90,20 @@ class Guard:
             await _plain(400, "unknown Host header; open this server by its own name", scope, receive, send)
             return
         length = headers.get("content-length", "0")
-        if not length.isdigit() or int(length) > self.max_body:
-            await _plain(413, f"request body too large (at most {self.max_body // 1024} KB)", scope, receive, send)
+        cap = WEBHOOK_BODY if str(scope.get("path", "")).startswith("/webhooks/") else self.max_body
+        if not length.isdigit() or int(length) > cap:
+            await _plain(413, f"request body too large (at most {cap // 1024} KB)", scope, receive, send)
             return
-        await self.app(scope, self._capped(receive), send)
+        await self.app(scope, self._capped(receive, cap), send)
 
-    def _capped(self, receive: Receive) -> Receive:
+    def _capped(self, receive: Receive, cap: int) -> Receive:
         seen = 0
 
         async def capped() -> Message:
             nonlocal seen
             message = await receive()
             seen += len(message.get("body", b""))
-            if seen > self.max_body:
+            if seen > cap:
                 raise HTTPException(413, "request body too large")
             return message
 
