@@ -85,3 +85,28 @@ def parse_mailbox(text: str) -> Mailbox:
 def clean_name(name: str) -> str:
     """A display name as plain text: no control characters, single spaces."""
     return _SPACE.sub(" ", _CONTROL.sub(" ", name)).strip()
+
+
+# Providers that deliver ``name+tag@`` to ``name@`` (and, for Gmail, ignore dots): one person, one key.
+PLUS_TAGS = frozenset({
+    "gmail.com", "googlemail.com", "outlook.com", "hotmail.com", "live.com", "msn.com",
+    "fastmail.com", "fastmail.fm", "icloud.com", "me.com", "mac.com", "proton.me", "protonmail.com", "pm.me",
+})
+SAME_MAILBOX = {"googlemail.com": "gmail.com"}
+DOTS_IGNORED = frozenset({"gmail.com"})
+
+
+def canonical_address(address: str) -> str:
+    """The key of the person behind an address, for rate limits: every spelling of one mailbox, one key.
+
+    ``address`` is a validated ASCII address (``parse_address``: the domain already in
+    punycode). Case is folded; for the providers above the ``+tag`` goes, and Gmail's
+    dots and ``googlemail.com`` too. Never used as a delivery address.
+    """
+    local, _, domain = address.strip().lower().rpartition("@")
+    domain = SAME_MAILBOX.get(domain, domain)
+    if domain in PLUS_TAGS:
+        local = local.partition("+")[0]
+    if domain in DOTS_IGNORED:
+        local = local.replace(".", "")
+    return f"{local}@{domain}"

@@ -132,7 +132,10 @@ class Digest:
         if rendered.links is not None:
             links = [rendered.links.unsubscribe, self._mailto_unsubscribe()]
             value = ",\r\n ".join(f"<{clean_header(link)}>" for link in links if link)
-            return [("List-Unsubscribe", value), ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click")]
+            headers = [("List-Unsubscribe", value)]
+            if rendered.links.unsubscribe.startswith("https://"):  # RFC 8058: One-Click needs HTTPS
+                headers.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
+            return headers
         unsubscribe = self.settings.unsubscribe_url or self._mailto_unsubscribe()
         if not unsubscribe:
             return []

@@ -98,6 +98,9 @@ class Settings:
     llm_budget: int = 50  # requests a send may make
     llm_timeout: float = 20.0  # seconds one request may take
     llm_deadline: float = 120.0  # seconds all of a send's requests may take, from the first
+    ses_topic_arn: str = ""  # POST /webhooks/ses answers only SNS messages of this topic
+    ses_cert_dir: Path | None = None  # pinned SNS signing certificates (else fetched from sns.<region>.amazonaws.com)
+    postmark_webhook_secret: str = ""  # user:password of POST /webhooks/postmark (HTTP Basic)
 
     @property
     def port(self) -> int:
@@ -120,6 +123,7 @@ class Settings:
         shown["bounce_imap_url"] = _without_password(self.bounce_imap_url)
         shown["llm_api_key"] = "***" if self.llm_api_key else ""
         shown["llm_url"] = _without_password(self.llm_url)
+        shown["postmark_webhook_secret"] = "***" if self.postmark_webhook_secret else ""
         return f"Settings({shown})"
 
     def summary(self) -> dict[str, str]:
@@ -338,6 +342,21 @@ def _old_secrets(value: str) -> tuple[str, ...]:
         except ValueError as err:
             raise ValueError(f"key {number}: {err} (a weak old key lets anyone forge links: drop it)") from None
     return keys
+def _topic_arn(value: str) -> str:
+    arn = value.strip()
+    if arn and not re.fullmatch(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:[0-9]{12}:[A-Za-z0-9_.-]{1,256}", arn):
+        raise ValueError("use the SNS topic's ARN, e.g. arn:aws:sns:eu-west-1:123456789012:digest-bounces")
+    return arn
+
+
+def _basic_credentials(value: str) -> str:
+    """``user:password`` as written into Postmark's webhook URL (https://user:password@host/...)."""
+    text = value.strip()
+    user, colon, password = text.partition(":")
+    if text and (not colon or not user or len(password) < 16 or not re.fullmatch(r"[A-Za-z0-9._~-]+", user + password)):
+        raise ValueError("use USER:PASSWORD, a password of 16 or more letters, digits, or . _ ~ - "
+                         f"(make one with {MAKE_SECRET})")
+    return text
 
 
 def _bare_address(value: str) -> str:
@@ -441,6 +460,9 @@ _PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "DIGEST_LLM_BUDGET": ("llm_budget", _whole(0, 100_000)),
     "DIGEST_LLM_TIMEOUT": ("llm_timeout", _number(0, MAX_TIMEOUT, above=True)),
     "DIGEST_LLM_DEADLINE": ("llm_deadline", _number(0, 24 * 3600, above=True)),
+    "DIGEST_SES_TOPIC_ARN": ("ses_topic_arn", _topic_arn),
+    "DIGEST_SES_CERT_DIR": ("ses_cert_dir", _path),
+    "DIGEST_POSTMARK_WEBHOOK_SECRET": ("postmark_webhook_secret", _basic_credentials),
 }
 KEYS = tuple(_PARSERS)
 

@@ -57,6 +57,7 @@ def test_double_opt_in_then_the_first_digest_reaches_the_new_address(page, tmp_p
         page.fill("#email", new)
         page.fill("#keywords", "world model*")
         page.click("button[type=submit]")
+        web.drain()  # the confirmation goes through the outbox, sent in the background
         [confirmation] = inbox.to(new)
         send(web)
         assert len(inbox.to(new)) == 1  # not confirmed yet: only the confirmation email

@@ -75,6 +75,7 @@ def test_double_opt_in_through_the_browser(page, tmp_path: Path, server, inbox) 
         page.fill("#keywords", "world model*")
         page.click("button[type=submit]")
         assert page.text_content("h1") == "Check your inbox"
+        web.drain()  # the confirmation goes through the outbox, sent in the background
         [message] = inbox.to("new@example.org")
         link = re.search(r"http://127\.0\.0\.1:\d+/confirm/\S+", message.get_content()).group(0)
         page.goto(link)

@@ -44,6 +44,7 @@ def test_the_confirmation_link_activates_the_reader(web: Web, inbox) -> None:
         answer = sign_up(web, client, "new@example.org", "graph neural network*\n-survey")
         assert answer.status_code == 200 and "Check your inbox" in answer.text
         assert web.status("new@example.org") == "pending"
+        web.drain()
         [message] = inbox.to("new@example.org")
         assert "graph neural network*, -survey" in message.get_content()
         assert message["From"] == "Digest <digest@example.com>"
@@ -78,6 +79,7 @@ def test_the_answer_is_the_same_for_a_new_and_a_known_address(web: Web, inbox) -
     with web.client() as client:
         known = sign_up(web, client, "ada@example.org")
         new = sign_up(web, client, "fresh@example.org")
+    web.drain()
     assert known.status_code == new.status_code == 200
     assert _same(known.text) == _same(new.text)
     assert web.status("ada@example.org") is None  # the roster reader's settings are untouched
@@ -89,6 +91,7 @@ def test_a_flood_from_one_client_is_rate_limited(web: Web, inbox) -> None:
     with web.client() as client:
         answers = [sign_up(web, client, f"flood{n}@example.org").status_code for n in range(12)]
     assert answers[:10] == [200] * 10 and answers[10:] == [429, 429]
+    web.drain()
     assert len(inbox.messages) == 10
 
 
@@ -96,6 +99,7 @@ def test_one_address_gets_at_most_three_mails_a_day(web: Web, inbox) -> None:
     with web.client() as client:
         answers = [sign_up(web, client, "again@example.org").status_code for _ in range(5)]
     assert answers == [200] * 5  # the same answer: nothing tells the visitor the limit was reached
+    web.drain()
     assert len(inbox.to("again@example.org")) == 3
 
 
@@ -111,17 +115,18 @@ def test_bad_signups_are_refused_with_a_reason(web: Web, inbox, email: str, keyw
         answer = sign_up(web, client, email, keywords)
     assert answer.status_code == 400 and error in answer.text
     assert "<script>x" not in answer.text
-    assert inbox.messages == []
+    assert inbox.messages == [] and web.queued() == []
 
 
 def test_signup_without_csrf_is_forbidden(web: Web, inbox) -> None:
     answer = httpx.post(f"{web.url}/subscribe", data={"email": "c@example.org", "keywords": "diffusion"})
-    assert answer.status_code == 403 and inbox.messages == []
+    assert answer.status_code == 403 and inbox.messages == [] and web.queued() == []
 
 
 def test_a_confirmation_link_with_a_damaged_token_does_nothing(web: Web, inbox) -> None:
     with web.client() as client:
         sign_up(web, client, "d@example.org")
+        web.drain()
         link = link_in(inbox.to("d@example.org")[0])
         page = client.get(f"{web.url}/subscribe")
         answer = client.post(link[:-3], data={"csrf": csrf_of(page.text)})

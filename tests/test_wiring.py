@@ -97,6 +97,14 @@ def test_the_list_unsubscribe_headers_name_the_link_and_a_mailto(web: Web, inbox
     [message] = inbox.to(ADA)
     assert header_links(message) == [links_for(web.settings, ADA).unsubscribe,
                                      "mailto:digest@example.com?subject=unsubscribe"]
+    assert message["List-Unsubscribe-Post"] is None  # an http:// public URL: RFC 8058 One-Click needs https
+
+
+def test_one_click_is_advertised_for_an_https_public_url(tmp_path: Path, server, inbox) -> None:
+    with site(tmp_path, server, public_url="https://digest.example.org") as web:
+        send(web)
+    [message] = inbox.to(ADA)
+    assert header_links(message)[0].startswith("https://digest.example.org/unsubscribe/")
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -48,6 +49,21 @@ class Web:
 
     def client(self) -> httpx.Client:
         return httpx.Client(timeout=10)
+
+    def queued(self) -> list[tuple[str, int, str | None]]:
+        with self.store() as store:
+            return store.queued_mail()
+
+    def drain(self, timeout: float = 15) -> None:
+        """Wait until the outbox has sent (or given up) every mail queued so far."""
+        wait_until(lambda: not self.queued(), timeout, "the outbox never emptied")
+
+
+def wait_until(condition: Callable[[], object], timeout: float = 10, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, what
+        time.sleep(0.02)
 
 
 def csrf_of(page: str) -> str:

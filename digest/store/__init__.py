@@ -16,16 +16,17 @@ from .archive import Archive, KeptDigest, KeptPick
 from .deliveries import Deliveries
 from .embeddings import Embeddings
 from .listed import Listed
+from .outbox import Outbox, QueuedMail
 from .readers import Readers, ReaderState, Vote
 from .runs import Run, Runs
 from .schema import MIGRATIONS, store_error, utcnow
 from .summaries import Summaries
 from .uncertain import Uncertain
 
-__all__ = ["MIGRATIONS", "KeptDigest", "KeptPick", "ReaderState", "Run", "Store", "Vote", "utcnow"]
+__all__ = ["MIGRATIONS", "KeptDigest", "KeptPick", "QueuedMail", "ReaderState", "Run", "Store", "Vote", "utcnow"]
 
 
-class Store(Deliveries, Runs, Readers, Uncertain, Embeddings, Listed, Bounces, Buckets, Archive, Summaries):
+class Store(Deliveries, Runs, Readers, Uncertain, Embeddings, Listed, Bounces, Buckets, Archive, Summaries, Outbox):
     @classmethod
     def open(cls, path: Path) -> "Store":
         db: sqlite3.Connection | None = None

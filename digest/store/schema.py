@@ -193,6 +193,16 @@ MIGRATIONS = [
     CREATE TABLE buckets (name TEXT PRIMARY KEY, next_at REAL NOT NULL);
     CREATE TABLE forgotten (hash TEXT PRIMARY KEY, reason TEXT NOT NULL, at TEXT NOT NULL);
     """,
+    # the web app's outbox (issue #20): confirmation mails wait here for the relay (times in epoch
+    # seconds), sent in the background with retries; a sign-up's keywords held as typed until confirmed
+    """
+    CREATE TABLE outbox (
+        id INTEGER PRIMARY KEY, recipient TEXT NOT NULL, message BLOB NOT NULL, created REAL NOT NULL,
+        next_try REAL NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT
+    );
+    CREATE INDEX outbox_by_next_try ON outbox (next_try);
+    CREATE TABLE signup_holds (email TEXT PRIMARY KEY, keywords TEXT NOT NULL, created REAL NOT NULL);
+    """,
 ]
 
 

@@ -7,6 +7,8 @@ one server (``digest.web.server``) for both.
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any
 
@@ -16,10 +18,10 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, HTMLResponse, Response
 from starlette.routing import Route
 
-from ..errors import DigestError, StoreError
+from ..errors import ConfigError, DigestError, StoreError
 from ..settings import Settings
-from . import pages, signup
-from .security import EMAIL_CSP, Guard, allowed_hosts
+from . import pages, signup, webhooks
+from .security import EMAIL_CSP, Guard, allowed_hosts, is_loopback
 from .site import HERE, Site
 
 log = logging.getLogger("digest.web")
@@ -28,8 +30,12 @@ TITLES = {400: "That did not work", 403: "Please try again", 404: "Not found", 4
 
 
 def make_app(settings: Settings, bind_host: str = "127.0.0.1", mailer_factory: Any = None) -> Guard:
-    """The reader's side; needs DIGEST_SECRET_KEY (a ConfigError says how to make one) and a
-    state store it can open: a damaged one fails here, in one line, not in every request."""
+    """The reader's side; needs DIGEST_SECRET_KEY (a ConfigError says how to make one), a
+    state store it can open (a damaged one fails here, in one line, not in every request),
+    and beyond loopback DIGEST_PUBLIC_URL: links are made from it, never from a request's Host."""
+    if not is_loopback(bind_host) and not settings.public_url:
+        raise ConfigError(f"DIGEST_PUBLIC_URL is required to serve on {bind_host} (beyond this machine): set it to "
+                          "the address readers open, e.g. DIGEST_PUBLIC_URL=https://digest.example.org")
     site = Site(settings, mailer_factory)
     check_store(settings)
     app = Starlette(
@@ -39,11 +45,23 @@ def make_app(settings: Settings, bind_host: str = "127.0.0.1", mailer_factory: A
             Route("/favicon.ico", lambda request: Response(status_code=204), methods=["GET"]),
             *pages.routes(site),
             *signup.routes(site),
+            *webhooks.routes(site),
         ],
+        lifespan=partial(lifespan, site),
         exception_handlers={HTTPException: partial(error_page, site), ClientDisconnect: disconnected,
                             DigestError: partial(digest_error, site)},
     )
     return Guard(app, allowed_hosts(bind_host, settings.public_url))
+
+
+@asynccontextmanager
+async def lifespan(site: Site, app: Starlette) -> AsyncIterator[None]:
+    """The outbox is sent from this process while it serves (``digest.web.outbox``)."""
+    site.outbox.start()
+    try:
+        yield
+    finally:
+        site.outbox.stop()
 
 
 def check_store(settings: Settings) -> None:

@@ -8,6 +8,7 @@ and never a reader's address or keywords.
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import secrets
 from collections.abc import Iterable
 from urllib.parse import urlsplit
@@ -22,6 +23,7 @@ from ..tokens import BadToken, Signer
 
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 MAX_BODY = 64 * 1024
+WEBHOOK_BODY = 256 * 1024  # an SNS message may be 256 KB (an SES notification with the original headers)
 PAGE_CSP = ("default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
             "frame-ancestors 'none'; base-uri 'none'")
 # The email as sent (archive, preview): its own inline styles and remote images, never a script.
@@ -35,6 +37,9 @@ HEADERS = {
     "cache-control": "no-store",
 }
 CSRF_COOKIE = "digest_csrf"
+# Over https the cookie is ``__Host-`` prefixed: browsers then take it only from this origin, with
+# Secure and Path=/ and no Domain, so a sibling subdomain cannot plant a nonce of its own.
+SECURE_CSRF_COOKIE = "__Host-digest_csrf"
 
 
 def is_loopback(host: str) -> bool:
@@ -47,6 +52,17 @@ def allowed_hosts(bind_host: str, public_url: str = "") -> frozenset[str] | None
     if is_loopback(bind_host):
         return LOOPBACK_NAMES | {bind_host} | public
     return frozenset(public) or None
+
+
+def client_key(host: str) -> str:
+    """Who a per-client limit counts: an IPv4 address, or an IPv6 /64 (one subscriber's whole network)."""
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return host
+    if ip.version == 6 and ip.ipv4_mapped is None:
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(getattr(ip, "ipv4_mapped", None) or ip)
 
 
 def host_name(header: str) -> str:
@@ -74,19 +90,20 @@ class Guard:
             await _plain(400, "unknown Host header; open this server by its own name", scope, receive, send)
             return
         length = headers.get("content-length", "0")
-        if not length.isdigit() or int(length) > self.max_body:
-            await _plain(413, f"request body too large (at most {self.max_body // 1024} KB)", scope, receive, send)
+        cap = WEBHOOK_BODY if str(scope.get("path", "")).startswith("/webhooks/") else self.max_body
+        if not length.isdigit() or int(length) > cap:
+            await _plain(413, f"request body too large (at most {cap // 1024} KB)", scope, receive, send)
             return
-        await self.app(scope, self._capped(receive), send)
+        await self.app(scope, self._capped(receive, cap), send)
 
-    def _capped(self, receive: Receive) -> Receive:
+    def _capped(self, receive: Receive, cap: int) -> Receive:
         seen = 0
 
         async def capped() -> Message:
             nonlocal seen
             message = await receive()
             seen += len(message.get("body", b""))
-            if seen > self.max_body:
+            if seen > cap:
                 raise HTTPException(413, "request body too large")
             return message
 
@@ -116,10 +133,11 @@ class Csrf:
     def __init__(self, signer: Signer, secure: bool) -> None:
         self.signer = signer
         self.secure = secure
+        self.cookie = SECURE_CSRF_COOKIE if secure else CSRF_COOKIE
 
     def field(self, request: Request) -> tuple[str, str | None]:
         """(the form field value, a new cookie nonce to set or None)."""
-        nonce = request.cookies.get(CSRF_COOKIE)
+        nonce = request.cookies.get(self.cookie)
         fresh = None
         if not nonce or len(nonce) > 64:
             nonce = fresh = secrets.token_urlsafe(16)
@@ -127,11 +145,11 @@ class Csrf:
 
     def set_cookie(self, response: Response, fresh: str | None) -> Response:
         if fresh:
-            response.set_cookie(CSRF_COOKIE, fresh, httponly=True, samesite="strict", secure=self.secure, path="/")
+            response.set_cookie(self.cookie, fresh, httponly=True, samesite="strict", secure=self.secure, path="/")
         return response
 
     def check(self, request: Request, submitted: object) -> None:
-        nonce = request.cookies.get(CSRF_COOKIE, "")
+        nonce = request.cookies.get(self.cookie, "")
         try:
             expected = self.signer.loads("csrf", submitted) if isinstance(submitted, str) else None
         except BadToken:

@@ -1,8 +1,11 @@
 """Uvicorn, configured once for ``serve``, ``preview`` and ``digest run``'s in-process server.
 
-Idle keep-alive connections close after 5 s, at most 100 connections are served
-at once (the rest get a 503), no access log (links carry tokens), and a client
-that disconnects mid-response is not an error.
+Idle keep-alive connections close after 5 s, a connection that sends no request
+within 10 s is closed, one client holds at most 32 connections
+(``connections``), at most 100 requests are handled at once (the next gets a 503;
+idle connections do not count), no access log (links carry tokens), and a client
+that disconnects mid-response is not an error. The app's lifespan runs (the
+reader's side sends its outbox from it).
 """
 
 from __future__ import annotations
@@ -18,9 +21,9 @@ import uvicorn
 
 from ..errors import ConfigError
 from ..settings import Settings
+from .connections import IN_FLIGHT, ConnectionLimits, InFlight, protocol_for
 
 KEEP_ALIVE = 5
-CONCURRENCY = 100
 
 
 def bind(host: str, port: int, *, fallback: bool = False) -> socket.socket:
@@ -41,11 +44,11 @@ def bind(host: str, port: int, *, fallback: bool = False) -> socket.socket:
     return sock
 
 
-def make_server(app: Any) -> uvicorn.Server:
+def make_server(app: Any, limits: ConnectionLimits | None = None, in_flight: int = IN_FLIGHT) -> uvicorn.Server:
     config = uvicorn.Config(
-        app, log_config=None, access_log=False, server_header=False, timeout_keep_alive=KEEP_ALIVE,
-        limit_concurrency=CONCURRENCY, proxy_headers=True, forwarded_allow_ips="127.0.0.1",
-        lifespan="off", timeout_graceful_shutdown=5,
+        InFlight(app, in_flight), http=protocol_for(limits or ConnectionLimits()), log_config=None,
+        access_log=False, server_header=False, timeout_keep_alive=KEEP_ALIVE, limit_concurrency=None,
+        proxy_headers=True, forwarded_allow_ips="127.0.0.1", lifespan="on", timeout_graceful_shutdown=5,
     )
     return uvicorn.Server(config)
 
@@ -77,9 +80,9 @@ class ServerHandle:
         self.thread.join(timeout)
 
 
-def start_in_thread(app: Any, host: str, port: int) -> ServerHandle:
+def start_in_thread(app: Any, host: str, port: int, limits: ConnectionLimits | None = None) -> ServerHandle:
     sock = bind(host, port)
-    server = make_server(app)
+    server = make_server(app, limits)
     thread = threading.Thread(target=_serve, args=(server, sock), name="digest-web", daemon=True)
     thread.start()
     handle = ServerHandle(server, thread, url_of(sock), sock.getsockname()[1])

@@ -3,13 +3,16 @@
 The form answers the same page whatever the address (no enumeration): a new
 address gets a confirmation link, one that already gets the digest a link to its
 preferences. Unconfirmed sign-ups get nothing and expire after 48 hours.
-Sign-ups are rate-limited per address and per client in store-backed counters.
+Sign-ups are rate-limited per person (every spelling of one address) and per client
+(an IPv6 /64) in store-backed counters. The mail goes through the outbox: the page
+never waits on SMTP.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime, timezone
+from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid, parseaddr
 from functools import partial
@@ -19,12 +22,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ..addresses import canonical_address, parse_address
 from ..errors import ConfigError, DigestError, KeywordError
 from ..ranking.profile import normalize_keywords, parse_profile
-from ..addresses import parse_address
+from ..settings import Settings
 from ..store import Store
 from ..tokens import reader_id
 from .pages import MAX_KEYWORDS, MAX_KEYWORDS_TEXT, form_of
+from .security import client_key
 from .site import Site
 
 log = logging.getLogger("digest.web")
@@ -52,10 +57,7 @@ async def subscribe_page(site: Site, request: Request) -> Response:
 
 
 def parse_signup(email: str, text: str) -> list[str]:
-    try:
-        parse_address(email)
-    except ConfigError:
-        raise KeywordError("that does not look like an email address") from None
+    deliverable(email)
     if len(text) > MAX_KEYWORDS_TEXT:
         raise KeywordError(f"keywords are too long (at most {MAX_KEYWORDS_TEXT} characters)")
     keywords = normalize_keywords(text.splitlines())
@@ -68,61 +70,88 @@ def parse_signup(email: str, text: str) -> list[str]:
 async def subscribe(site: Site, request: Request) -> Response:
     _enabled(site)
     form = await form_of(site, request)
-    email, text = str(form.get("email", "")).strip(), str(form.get("keywords", ""))
+    typed, text = str(form.get("email", "")).strip(), str(form.get("keywords", ""))
     try:
-        keywords = parse_signup(email, text)
+        keywords = parse_signup(typed, text)
+        email = deliverable(typed).lower()
     except KeywordError as err:
-        values = {"email": email[:254], "keywords": text[:MAX_KEYWORDS_TEXT]}
+        values = {"email": typed[:254], "keywords": text[:MAX_KEYWORDS_TEXT]}
         return site.page(request, "subscribe.html", status=400, values=values, sent=False, error=str(err))
-    client = request.client.host if request.client else "?"
-    if not await site.in_store(lambda store: _allowed(store, client, email)):
+    client = client_key(request.client.host if request.client else "?")
+    if not await site.in_store(lambda store: _allowed(store, client)):
         raise HTTPException(429, "Too many sign-ups from your network; please try again in an hour.")
-    base = site.settings.public_url or str(request.base_url).rstrip("/")
-    await site.in_store(lambda store: _sign_up(site, store, email, keywords, base))
+    base = site.settings.public_url or str(request.base_url).rstrip("/")  # loopback only without it (make_app)
+    if await site.in_store(lambda store: _sign_up(site, store, email, keywords, base)):
+        site.outbox.wake()
     return site.page(request, "subscribe.html", values={"email": "", "keywords": ""}, sent=True, error="")
 
 
-def _allowed(store: Store, client: str, email: str) -> bool:
+def deliverable(typed: str) -> str:
+    """The address as mail carries it: an IDN domain in punycode; a non-ASCII mailbox name is refused."""
+    local = typed.strip().rpartition("@")[0]
+    if local and not local.isascii() and "\n" not in typed:
+        raise KeywordError("this server cannot yet send to an address with letters beyond ASCII before "
+                           "the @; please give another address")
+    try:
+        return parse_address(typed)
+    except ConfigError:
+        raise KeywordError("that does not look like an email address") from None
+
+
+def _allowed(store: Store, client: str) -> bool:
     now = datetime.now(timezone.utc)
     return store.hit(f"client:{client}", now.strftime("%Y-%m-%dT%H"), PER_CLIENT_PER_HOUR)
 
 
-def _sign_up(site: Site, store: Store, email: str, keywords: list[str], base: str) -> None:
-    """Record the request and mail the address; past the per-address limit, silently nothing."""
-    today = datetime.now(timezone.utc).strftime("%Y-%m-%d")
-    if not store.hit(f"signup:{email.lower()}", today, PER_ADDRESS_PER_DAY):
-        return
+def _sign_up(site: Site, store: Store, email: str, keywords: list[str], base: str) -> bool:
+    """Record the request and queue its mail (True); past the per-address limit, silently nothing.
+
+    The limit counts the person (``canonical_address``), whatever the spelling. A
+    sign-up not yet confirmed keeps the keywords first typed: a second form resends
+    the link and changes nothing.
+    """
+    now = datetime.now(timezone.utc)
+    if not store.hit(f"signup:{canonical_address(email)}", now.strftime("%Y-%m-%d"), PER_ADDRESS_PER_DAY):
+        return False
     rid = reader_id(site.signer.secret, email)
-    if store.request_signup(email, rid, keywords, listed=email.lower() in site.roster_emails()):
-        link = f"{base}/confirm/{site.signer.dumps('confirm', rid)}"
-        body = (f"Someone (we hope you) asked to receive the research-paper digest at this address, "
-                f"for these keywords:\n\n  {', '.join(keywords)}\n\nTo confirm, open this link within 48 hours:\n\n"
-                f"  {link}\n\nIf it was not you, ignore this email: you will get nothing more.\n")
-        subject = "Confirm your paper digest subscription"
+    held = store.held_signup(email, now.timestamp())
+    if held is not None and store.reader_status(email) in ("pending", "unsubscribed"):
+        pending, keywords = True, held
     else:
-        link = f"{base}/preferences/{site.signer.dumps('preferences', rid)}"
-        body = (f"Someone (we hope you) asked to subscribe this address to the research-paper digest, "
-                f"which it already receives. Nothing was changed.\n\nTo change your keywords or pause it:\n\n"
-                f"  {link}\n")
-        subject = "Your paper digest subscription"
-    _mail(site, email, subject, body)
+        pending = store.request_signup(email, rid, keywords, listed=email.lower() in site.roster_emails())
+        if pending:
+            keywords = store.hold_signup(email, keywords, now.timestamp())
+    subject, body = _confirmation(site, rid, keywords, base) if pending else _already(site, rid, base)
+    store.queue_mail(email, build_mail(site.settings, email, subject, body, now), now.timestamp())
+    return True
 
 
-def _mail(site: Site, to: str, subject: str, body: str) -> None:
+def _confirmation(site: Site, rid: str, keywords: list[str], base: str) -> tuple[str, str]:
+    link = f"{base}/confirm/{site.signer.dumps('confirm', rid)}"
+    return "Confirm your paper digest subscription", (
+        f"Someone (we hope you) asked to receive the research-paper digest at this address, "
+        f"for these keywords:\n\n  {', '.join(keywords)}\n\nTo confirm, open this link within 48 hours:\n\n"
+        f"  {link}\n\nIf it was not you, ignore this email: you will get nothing more.\n")
+
+
+def _already(site: Site, rid: str, base: str) -> tuple[str, str]:
+    link = f"{base}/preferences/{site.signer.dumps('preferences', rid)}"
+    return "Your paper digest subscription", (
+        f"Someone (we hope you) asked to subscribe this address to the research-paper digest, "
+        f"which it already receives. Nothing was changed.\n\nTo change your keywords or pause it:\n\n"
+        f"  {link}\n")
+
+
+def build_mail(settings: Settings, to: str, subject: str, body: str, now: datetime) -> bytes:
+    """The message as the relay gets it (CRLF lines): ``to`` is ASCII (``deliverable``)."""
     message = EmailMessage()
-    message["From"] = site.settings.from_addr
+    message["From"] = settings.from_addr
     message["To"] = to
     message["Subject"] = subject
-    message["Date"] = format_datetime(datetime.now(timezone.utc))
-    message["Message-ID"] = make_msgid(domain=parseaddr(site.settings.from_addr)[1].rpartition("@")[2] or None)
+    message["Date"] = format_datetime(now)
+    message["Message-ID"] = make_msgid(domain=parseaddr(settings.from_addr)[1].rpartition("@")[2] or None)
     message.set_content(body)
-    mailer = site.make_mailer()
-    try:
-        mailer.send(parseaddr(site.settings.from_addr)[1], to, message.as_bytes())
-    except DigestError as err:  # the visitor sees the same page; the operator sees why
-        log.warning("sign-up confirmation not sent: %s", err)
-    finally:
-        mailer.close()
+    return message.as_bytes(policy=policy.SMTP)
 
 
 async def confirm_page(site: Site, request: Request) -> Response:
@@ -137,5 +166,12 @@ async def confirm(site: Site, request: Request) -> Response:
     rid = site.rid_of("confirm", request.path_params["token"])
     await form_of(site, request)
     email = await site.email_of(rid)
-    await site.in_store(lambda store: store.confirm_signup(email))
+    await site.in_store(lambda store: _confirm(store, email))
     return site.page(request, "confirm.html", done=True, links=site.links(rid))
+
+
+def _confirm(store: Store, email: str) -> None:
+    """Activate with the keywords held since the sign-up (a re-subscription's new ones)."""
+    keywords = store.held_signup(email, datetime.now(timezone.utc).timestamp())
+    if store.confirm_signup(email, keywords):
+        store.release_signup(email)

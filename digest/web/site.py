@@ -21,6 +21,7 @@ from ..archive import Reprinter
 from ..settings import Settings
 from ..store import Store
 from ..tokens import BadToken, Signer, require_secret
+from .outbox import OutboxSender
 from .roster import Roster
 from .security import Csrf
 
@@ -40,6 +41,7 @@ class Site:
         self.reprinter = Reprinter(settings)  # "view in browser" re-renders kept digests
         self.roster = Roster(settings, self.signer.secret)
         self.old_rosters = [Roster(settings, key) for key in settings.secret_keys_old]  # ids an old key made
+        self.outbox = OutboxSender(settings, self.make_mailer)  # started and stopped by the app's lifespan
 
     def make_mailer(self) -> Any:
         if self.mailer_factory is not None:

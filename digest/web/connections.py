@@ -1,0 +1,125 @@
+"""What keeps idle sockets from starving the app: a deadline for each request head, a cap per client.
+
+uvicorn waits for ever for a connection's first request, and its
+``limit_concurrency`` counts open connections, so a few hundred sockets that never
+send anything used to turn every page into a 503. Here a connection must deliver a
+request head within ``first_request`` seconds of opening (and of each response; a
+keep-alive connection that says nothing is closed sooner, by uvicorn's keep-alive
+timeout), and one client address (an IPv6 /64) holds at most ``per_client``
+connections: one more closes that client's oldest connection with no request in
+flight. The reverse proxy's own address (loopback) is not capped: it speaks for
+everyone, and caps its clients itself. How many requests run at once is
+``InFlight``'s business, not the connections'.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from starlette.responses import PlainTextResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from .security import client_key
+
+FIRST_REQUEST = 10.0
+PER_CLIENT = 32
+IN_FLIGHT = 100
+
+
+@dataclass(frozen=True)
+class ConnectionLimits:
+    first_request: float = FIRST_REQUEST
+    per_client: int = PER_CLIENT
+    exempt: frozenset[str] = field(default_factory=lambda: frozenset({"127.0.0.1", "::1"}))
+
+
+class GuardedH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol with the deadline and the cap (one subclass per server: ``protocol_for``)."""
+
+    limits: ClassVar[ConnectionLimits] = ConnectionLimits()
+    open_by_client: ClassVar[dict[str, dict["GuardedH11Protocol", None]]] = {}
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._deadline: asyncio.TimerHandle | None = None
+        self._restart_deadline()
+        host = self.client[0] if self.client else ""
+        self._client = "" if host in self.limits.exempt else client_key(host)
+        if not self._client:
+            return
+        mine = self.open_by_client.setdefault(self._client, {})
+        mine[self] = None  # dicts keep order: the first is the oldest
+        if len(mine) > self.limits.per_client:
+            oldest_waiting = next((c for c in mine if c is not self and c.waiting()), self)
+            oldest_waiting.close_now()
+
+    def waiting(self) -> bool:
+        """No request in flight: nothing is lost by closing it."""
+        return self.cycle is None or self.cycle.response_complete
+
+    def close_now(self) -> None:
+        self._forget()
+        if not self.transport.is_closing():
+            self.transport.close()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._restart_deadline()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._forget()
+        super().connection_lost(exc)
+
+    def _restart_deadline(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+        self._deadline = self.loop.call_later(self.limits.first_request, self._past_deadline)
+
+    def _past_deadline(self) -> None:
+        if self.waiting():  # no complete request head since the deadline was set
+            self.close_now()
+
+    def _forget(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+        mine = self.open_by_client.get(getattr(self, "_client", ""))
+        if mine is not None:
+            mine.pop(self, None)
+            if not mine:
+                del self.open_by_client[self._client]
+
+
+def protocol_for(limits: ConnectionLimits) -> type[GuardedH11Protocol]:
+    """A protocol class with its own limits and its own book of connections (one per server)."""
+    return type("GuardedH11Protocol", (GuardedH11Protocol,), {"limits": limits, "open_by_client": {}})
+
+
+class InFlight:
+    """At most ``limit`` requests handled at once; the next gets a 503 at once, until one finishes.
+
+    Counts requests, not connections: an idle keep-alive connection is no work.
+    """
+
+    def __init__(self, app: ASGIApp, limit: int = IN_FLIGHT) -> None:
+        self.app = app
+        self.limit = limit
+        self.running = 0  # one event loop: no lock needed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        if self.running >= self.limit:
+            busy: Any = PlainTextResponse("busy; please try again in a moment\n", status_code=503,
+                                          headers={"retry-after": "1"})
+            await busy(scope, receive, send)
+            return
+        self.running += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.running -= 1

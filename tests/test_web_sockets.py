@@ -1,0 +1,124 @@
+"""Idle sockets cannot starve the reader's pages; open keep-alive connections are not work.
+
+The real app served by uvicorn on 127.0.0.1 (through the same ``make_server`` as
+``digest serve``), attacked with real TCP sockets. 127.0.0.2 stands in for a client
+on the internet: 127.0.0.1 is the reverse proxy's address, which is not capped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import http.client
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from digest.web import make_app, start_in_thread
+from digest.web.connections import PER_CLIENT, ConnectionLimits, InFlight
+
+from .smtp_server import free_port
+from .web_server import Web, make_settings, running, wait_until
+
+
+def idle_sockets(port: int, count: int, source: str) -> list[socket.socket]:
+    sockets = []
+    for _ in range(count):
+        sock = socket.socket()
+        sock.bind((source, 0))
+        sock.connect(("127.0.0.1", port))
+        sockets.append(sock)
+    return sockets
+
+
+def closed_by_server(sock: socket.socket) -> bool:
+    sock.settimeout(0.05)
+    try:
+        return sock.recv(1) == b""
+    except TimeoutError:
+        return False
+    except OSError:
+        return True
+
+
+@pytest.fixture
+def web(tmp_path: Path) -> Iterator[Web]:
+    with running(tmp_path) as site:
+        yield site
+
+
+@pytest.mark.parametrize("source", ["127.0.0.2", "127.0.0.1"], ids=["a client", "the proxy's address"])
+def test_300_idle_sockets_do_not_starve_a_readers_page(web: Web, source: str) -> None:
+    page = web.links("ada@example.org").preferences
+    sockets = idle_sockets(web.handle.port, 300, source)
+    try:
+        with httpx.Client(timeout=1.0) as client:  # "within 1 s": a slower answer is a timeout error
+            answer = client.get(page)
+        assert answer.status_code == 200 and "ada@example.org" in answer.text
+        if source == "127.0.0.2":  # one client keeps its newest PER_CLIENT connections, the rest are closed
+            wait_until(lambda: sum(map(closed_by_server, sockets)) >= 300 - PER_CLIENT, 5)
+            assert sum(map(closed_by_server, sockets)) == 300 - PER_CLIENT
+            assert not any(map(closed_by_server, sockets[-PER_CLIENT:]))
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def test_a_connection_that_sends_no_request_head_is_closed(tmp_path: Path) -> None:
+    port = free_port()
+    app = make_app(make_settings(tmp_path, port))
+    handle = start_in_thread(app, "127.0.0.1", port, ConnectionLimits(first_request=0.3))
+    try:
+        silent, partial = idle_sockets(port, 2, "127.0.0.1")
+        partial.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # a head that never ends (slowloris)
+        for sock in (silent, partial):
+            sock.settimeout(5)
+            assert sock.recv(1024) == b""
+            sock.close()
+        with httpx.Client(timeout=5) as client:  # a complete request is served as ever
+            assert client.get(handle.url).status_code == 200
+    finally:
+        handle.stop()
+
+
+def test_100_open_keep_alive_connections_are_not_refused(web: Web) -> None:
+    page = web.links("bob@example.org").preferences.removeprefix(web.url)
+    connections = [http.client.HTTPConnection("127.0.0.1", web.handle.port, timeout=10) for _ in range(100)]
+    try:
+        statuses = []
+        for round_ in range(2):  # the second round reuses all 100 open connections
+            for connection in connections:
+                connection.request("GET", page)
+                response = connection.getresponse()
+                response.read()
+                statuses.append(response.status)
+        assert statuses == [200] * 200
+        assert all(c.sock is not None for c in connections), "the connections stayed open"
+    finally:
+        for connection in connections:
+            connection.close()
+
+
+async def _slow_app(scope, receive, send, gate: asyncio.Event) -> None:
+    await gate.wait()
+    await send({"type": "http.response.start", "status": 200, "headers": []})
+    await send({"type": "http.response.body", "body": b"done"})
+
+
+def test_the_request_past_the_limit_in_flight_gets_a_503_and_the_next_one_after_is_served() -> None:
+    async def scenario() -> list[int]:
+        gate = asyncio.Event()
+        app = InFlight(lambda s, r, snd: _slow_app(s, r, snd, gate), limit=2)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+            first = [asyncio.create_task(client.get("/")) for _ in range(2)]
+            await asyncio.sleep(0.05)
+            third = await client.get("/")  # two in flight: this one is refused at once
+            gate.set()
+            done = [r.status_code for r in await asyncio.gather(*first)]
+            after = await client.get("/")
+        return [*done, third.status_code, after.status_code, int(third.headers["retry-after"])]
+
+    assert asyncio.run(scenario()) == [200, 200, 503, 200, 1]

@@ -1,0 +1,226 @@
+"""Provider webhooks: SES through SNS (signature checked against a pinned certificate) and Postmark.
+
+The real app served by uvicorn, a real SQLite file; the SNS messages are signed
+here with a locally made key and self-signed certificate, pinned in
+DIGEST_SES_CERT_DIR as an operator would pin Amazon's (no network in tests).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.x509.oid import NameOID
+
+from .web_server import Web, running
+
+TOPIC = "arn:aws:sns:eu-west-1:123456789012:digest-bounces"
+CERT_URL = "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-test.pem"
+POSTMARK = "postmark:0123456789abcdef-secret"
+ADA = "ada@example.org"
+
+
+def make_key_and_cert(folder: Path) -> rsa.RSAPrivateKey:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.amazonaws.com")])
+    now = datetime.now(timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(days=1))
+            .not_valid_after(now + timedelta(days=1)).sign(key, hashes.SHA256()))
+    folder.mkdir()
+    (folder / "SimpleNotificationService-test.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    return key
+
+
+def sns_message(key: rsa.RSAPrivateKey, notification: dict[str, Any] | None = None, *, kind: str = "Notification",
+                topic: str = TOPIC, cert_url: str = CERT_URL, version: str = "2") -> dict[str, str]:
+    """An SNS message, signed as AWS documents it: the fields in order, as Key\\nValue\\n lines."""
+    message = {"Type": kind, "MessageId": "9b3a-1", "TopicArn": topic, "Timestamp": "2026-03-02T10:00:00.000Z",
+               "Message": json.dumps(notification or {}), "SignatureVersion": version, "SigningCertURL": cert_url}
+    if kind == "Notification":
+        fields = ["Message", "MessageId", "Timestamp", "TopicArn", "Type"]
+    else:
+        message |= {"SubscribeURL": "https://sns.eu-west-1.amazonaws.com/?Action=ConfirmSubscription&Token=t0k",
+                    "Token": "t0k", "Message": "You have chosen to subscribe"}
+        fields = ["Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type"]
+    text = "".join(f"{name}\n{message[name]}\n" for name in fields).encode()
+    digest = hashes.SHA256() if version == "2" else hashes.SHA1()
+    message["Signature"] = base64.b64encode(key.sign(text, padding.PKCS1v15(), digest)).decode()
+    return message
+
+
+def ses_bounce(address: str, kind: str = "Permanent", status: str = "5.1.1", feedback: str = "fb-1") -> dict:
+    return {"notificationType": "Bounce", "mail": {"messageId": "ses-1"},
+            "bounce": {"bounceType": kind, "bounceSubType": "General", "feedbackId": feedback,
+                       "timestamp": "2026-03-02T09:59:00.000Z",
+                       "bouncedRecipients": [{"emailAddress": address, "status": status, "action": "failed",
+                                              "diagnosticCode": f"smtp; 550 {status} user unknown"}]}}
+
+
+def ses_complaint(address: str) -> dict:
+    return {"notificationType": "Complaint",
+            "complaint": {"feedbackId": "fb-c", "timestamp": "2026-03-02T09:59:00.000Z",
+                          "complaintFeedbackType": "abuse", "complainedRecipients": [{"emailAddress": address}]}}
+
+
+def postmark_record(address: str, kind: str = "HardBounce", record: str = "Bounce", ident: int = 42) -> dict:
+    return {"RecordType": record, "Type": kind, "ID": ident, "Email": address, "BouncedAt": "2026-03-02T10:00:00Z",
+            "Description": "The server was unable to deliver your message", "Details": "smtp;550 5.1.1"}
+
+
+@pytest.fixture
+def key(tmp_path: Path) -> rsa.RSAPrivateKey:
+    return make_key_and_cert(tmp_path / "certs")
+
+
+@pytest.fixture
+def web(tmp_path: Path, key) -> Iterator[Web]:
+    with running(tmp_path, ses_topic_arn=TOPIC, ses_cert_dir=tmp_path / "certs",
+                 postmark_webhook_secret=POSTMARK) as site:
+        yield site
+
+
+def bounces(web: Web, email: str = ADA) -> dict[str, Any]:
+    with web.store() as store:
+        return store.bounce_summary(email)
+
+
+def post_ses(web: Web, message: dict) -> httpx.Response:
+    return httpx.post(f"{web.url}/webhooks/ses", content=json.dumps(message),
+                      headers={"content-type": "text/plain; charset=UTF-8", "x-amz-sns-message-type": message["Type"]})
+
+
+def post_postmark(web: Web, record: dict, credentials: str | None = POSTMARK) -> httpx.Response:
+    auth = tuple(credentials.split(":", 1)) if credentials else None
+    return httpx.post(f"{web.url}/webhooks/postmark", json=record, auth=auth)  # type: ignore[arg-type]
+
+
+def tampered(message: dict[str, str]) -> dict[str, str]:
+    return message | {"Message": message["Message"].replace("Permanent", "Transient")}
+
+
+def test_a_good_ses_permanent_bounce_counts_one(web: Web, key) -> None:
+    answer = post_ses(web, sns_message(key, ses_bounce(ADA)))
+    assert answer.status_code == 200
+    summary = bounces(web)
+    assert summary["bounce_score"] == 1.0 and summary["suppressed"] is None
+    assert summary["bounces"][0]["kind"] == "hard" and "5.1.1" in summary["bounces"][0]["detail"]
+
+
+def test_signature_version_1_verifies_too(web: Web, key) -> None:
+    assert post_ses(web, sns_message(key, ses_bounce(ADA), version="1")).status_code == 200
+    assert bounces(web)["bounce_score"] == 1.0
+
+
+@pytest.mark.parametrize("forge", ["tampered", "other topic", "certificate elsewhere", "another key", "no signature"])
+def test_an_ses_message_not_signed_for_our_topic_changes_nothing(web: Web, key, forge: str) -> None:
+    good = sns_message(key, ses_bounce(ADA))
+    message = {
+        "tampered": lambda: tampered(good),
+        "other topic": lambda: sns_message(key, ses_bounce(ADA), topic=TOPIC.replace("123456789012", "999999999999")),
+        "certificate elsewhere": lambda: sns_message(
+            key, ses_bounce(ADA), cert_url="https://sns.eu-west-1.amazonaws.com.evil.example/SimpleNotificationService-test.pem"),
+        "another key": lambda: sns_message(rsa.generate_private_key(public_exponent=65537, key_size=2048), ses_bounce(ADA)),
+        "no signature": lambda: {k: v for k, v in good.items() if k != "Signature"},
+    }[forge]()
+    assert post_ses(web, message).status_code == 403
+    assert bounces(web) == {"suppressed": None, "bounce_score": 0.0, "last_bounce": None, "bounces": []}
+
+
+def test_an_ses_complaint_suppresses_at_once(web: Web, key) -> None:
+    assert post_ses(web, sns_message(key, ses_complaint(ADA))).status_code == 200
+    suppressed = bounces(web)["suppressed"]
+    assert suppressed is not None and "complaint" in suppressed["reason"]
+
+
+def test_an_ses_policy_refusal_is_recorded_and_never_counted(web: Web, key) -> None:
+    assert post_ses(web, sns_message(key, ses_bounce(ADA, status="5.7.1"))).status_code == 200
+    summary = bounces(web)
+    assert summary["bounce_score"] == 0.0 and [b["kind"] for b in summary["bounces"]] == ["policy"]
+
+
+def test_the_same_ses_report_twice_counts_once(web: Web, key) -> None:
+    message = sns_message(key, ses_bounce(ADA))
+    assert [post_ses(web, message).status_code for _ in range(2)] == [200, 200]  # SNS retries deliveries
+    assert bounces(web)["bounce_score"] == 1.0 and len(bounces(web)["bounces"]) == 1
+
+
+def test_a_subscription_request_is_logged_for_the_operator_not_followed(web: Web, key, caplog) -> None:
+    caplog.set_level(logging.WARNING, logger="digest.web")
+    assert post_ses(web, sns_message(key, kind="SubscriptionConfirmation")).status_code == 200
+    assert "Action=ConfirmSubscription&Token=t0k" in caplog.text and "open this link" in caplog.text
+
+
+def test_a_postmark_hard_bounce_counts_one(web: Web) -> None:
+    assert post_postmark(web, postmark_record(ADA)).status_code == 200
+    summary = bounces(web)
+    assert summary["bounce_score"] == 1.0 and summary["bounces"][0]["kind"] == "hard"
+
+
+def test_a_postmark_spam_complaint_suppresses_at_once(web: Web) -> None:
+    record = postmark_record(ADA, kind="SpamComplaint", record="SpamComplaint")
+    assert post_postmark(web, record).status_code == 200
+    assert bounces(web)["suppressed"] is not None
+
+
+@pytest.mark.parametrize("credentials", [None, "postmark:wrong-password-0000000", "other:0123456789abcdef-secret"])
+def test_a_postmark_call_without_the_credentials_changes_nothing(web: Web, credentials: str | None) -> None:
+    answer = post_postmark(web, postmark_record(ADA, kind="SpamComplaint", record="SpamComplaint"), credentials)
+    assert answer.status_code == 401 and answer.headers["www-authenticate"].startswith("Basic")
+    assert bounces(web)["suppressed"] is None and bounces(web)["bounces"] == []
+
+
+def test_webhooks_are_404_until_their_setting_is_given(tmp_path: Path, key) -> None:
+    with running(tmp_path) as web:
+        assert post_ses(web, sns_message(key, ses_bounce(ADA))).status_code == 404
+        assert post_postmark(web, postmark_record(ADA)).status_code == 404
+        assert bounces(web)["bounces"] == []
+
+
+def test_the_postmark_secret_never_shows_in_the_settings(web: Web) -> None:
+    assert "0123456789abcdef-secret" not in repr(web.settings)
+
+
+@pytest.mark.parametrize(("url", "ok"), [
+    (CERT_URL, True),
+    ("https://sns.cn-north-1.amazonaws.com.cn/SimpleNotificationService-x.pem", True),
+    ("http://sns.eu-west-1.amazonaws.com/SimpleNotificationService-x.pem", False),
+    ("https://sns.eu-west-1.amazonaws.com:8443/SimpleNotificationService-x.pem", False),
+    ("https://user@sns.eu-west-1.amazonaws.com/SimpleNotificationService-x.pem", False),
+    ("https://evil.example/sns.eu-west-1.amazonaws.com/x.pem", False),
+    ("https://sns.eu-west-1.amazonaws.com/x.txt", False),
+])
+def test_only_an_https_sns_host_may_name_the_certificate(url: str, ok: bool) -> None:
+    from digest.web.sns import certificate_url_ok
+
+    assert certificate_url_ok(url) is ok
+
+
+def test_without_pinned_certificates_the_certificate_is_fetched_once(tmp_path: Path, key) -> None:
+    from digest.web.sns import Certificates, verify
+
+    pem = (tmp_path / "certs" / "SimpleNotificationService-test.pem").read_bytes()
+    fetched: list[str] = []
+    certificates = Certificates(fetch=lambda url: fetched.append(url) or pem)
+    for _ in range(2):
+        verify(sns_message(key, ses_bounce(ADA)), certificates, TOPIC)
+    assert fetched == [CERT_URL]
+
+
+def test_an_ses_notification_with_the_original_headers_may_be_larger_than_a_form(web: Web, key) -> None:
+    notification = ses_bounce(ADA)
+    notification["mail"]["headers"] = [{"name": f"X-Long-{n}", "value": "x" * 1000} for n in range(150)]
+    message = sns_message(key, notification)
+    assert len(json.dumps(message)) > 150_000  # a form is capped at 64 KB; SNS messages go up to 256 KB
+    assert post_ses(web, message).status_code == 200
+    assert bounces(web)["bounce_score"] == 1.0
