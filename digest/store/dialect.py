@@ -94,7 +94,16 @@ def translate(sql: str, catalog: Catalog, *, parameters: bool = True) -> str:
     return _placeholders(text) if parameters else text
 
 
+# Columns SQLite types loosely: the archive's old HTML rows are TEXT by their declaration and zlib
+# bytes since (digest.store.archive): PostgreSQL needs the type of what they hold.
+LOOSE_COLUMNS = {"archive": {"html": "BYTEA"}}
+_TABLE_NAME = re.compile(r"^\s*CREATE\s+TABLE\s+(\w+)", re.I)
+
+
 def _ddl(text: str) -> str:
+    table = _TABLE_NAME.match(text)
+    for column, kind in LOOSE_COLUMNS.get(table[1] if table else "", {}).items():
+        text = re.sub(rf"\b{column}\s+TEXT\b", f"{column} {kind}", text, flags=re.I)
     for pattern, replacement in _DDL_TYPES:
         if replacement == "BIGINT":  # leave the identity columns just written alone
             parts = _IDENTITY.split(text)
