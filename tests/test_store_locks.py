@@ -82,3 +82,29 @@ def test_a_forked_helper_dropping_its_copy_leaves_the_parents_lock_held(url) -> 
         with pytest.raises(LockedError):
             with send_lock(url, wait=0.2):
                 pass
+
+
+def test_a_scheduled_slot_is_sent_once_even_by_two_daemons(url, server, inbox, tmp_path) -> None:
+    """Two daemons (two hosts) that both found the slot open: the second, once it has the lock,
+    finds the slot's run in the database and sends nothing."""
+    from digest.app import Digest
+    from digest.model import Subscriber
+    from digest.settings import load_settings
+
+    from .conftest import FIXTURES
+
+    settings = load_settings(None, {
+        "DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(server.port), "DIGEST_SMTP_SECURITY": "none",
+        "DIGEST_FROM": "digest@example.com", "DIGEST_STATE_DB": url.url, "DIGEST_MIN_SCORE": "1"})
+    readers = [Subscriber("ada@example.org", ("reward model", "exploration"))]
+    slot = "2031-01-06 08:00 UTC"
+
+    first = Digest(settings).send(readers, source=str(FIXTURES / "papers.jsonl"), slot=slot)
+    second = Digest(settings).send(readers, source=str(FIXTURES / "papers.jsonl"), slot=slot, force=True)
+
+    assert first.sent == ["ada@example.org"] and second.sent == [] and len(inbox.messages) == 1
+    assert "already happened" in second.note
+    from digest.store import Store
+
+    with Store.open(url) as store:
+        assert [run.slot for run in store.last_runs()] == [slot]
