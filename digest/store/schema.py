@@ -4,9 +4,11 @@ Plain sqlite3, WAL, named parameters, schema versioned with ``PRAGMA user_versio
 and migrated on open. Each table group (deliveries, runs, readers, ...) is a small
 mixin in its own module; ``digest.store.Store`` puts them together.
 
-Every ``sqlite3.Error`` and ``OSError`` from the database, on a read or in a
-transaction, becomes one ``StoreError`` naming the file and the fix
-(``store_error``): the table mixins never translate errors themselves.
+Every ``sqlite3.Error``, psycopg error and ``OSError`` from the database, on a
+read or in a transaction, becomes one ``StoreError`` naming the file (or the
+URL, without its password) and the fix (``store_error``): the table mixins never
+translate errors themselves. The same migrations run on PostgreSQL, translated
+statement by statement (``engine``, ``postgres``, ``dialect``).
 """
 
 from __future__ import annotations
@@ -401,11 +403,13 @@ class Connection:
             raise
 
     def _rollback(self) -> None:
+        """Roll back, if there is still a transaction (SQLite already did on a full disk; a PostgreSQL
+        connection that dropped has none)."""
         try:
             self.db.rollback()
         except Exception as err:
             if not is_database_error(err):
-                raise  # no transaction left to roll back (SQLite already did, e.g. on a full disk)
+                raise
 
     def close(self) -> None:
         self.db.close()
