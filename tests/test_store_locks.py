@@ -108,3 +108,15 @@ def test_a_scheduled_slot_is_sent_once_even_by_two_daemons(url, server, inbox, t
 
     with Store.open(url) as store:
         assert [run.slot for run in store.last_runs()] == [slot]
+
+
+def test_six_workers_opening_a_new_database_at_once_all_get_it(pg_server, tmp_path) -> None:  # noqa: F811
+    """The first open makes the schema; the others wait for it and find it made, none fails."""
+    for _ in range(3):
+        url = pg_server.new_database()
+        code = ("from pathlib import Path\nfrom digest.store import DatabaseURL, Store\n"
+                f"with Store.open(DatabaseURL({url!r}, Path({str(tmp_path)!r}))) as s:\n    s.counts()\n")
+        openers = [subprocess.Popen([sys.executable, "-c", code], cwd=ROOT, stderr=subprocess.PIPE, text=True,
+                                    env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}) for _ in range(6)]
+        errors = [opener.communicate(timeout=60)[1] for opener in openers]
+        assert [opener.returncode for opener in openers] == [0] * 6, errors

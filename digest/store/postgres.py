@@ -59,17 +59,34 @@ def connect(url: DatabaseURL, application: str = "digest") -> Any:
 
 
 def _bootstrap(conn: Any) -> None:
-    """Once per database: the schema version table and SQLite's missing functions, under the write lock."""
-    if conn.execute("SELECT to_regclass('schema_version')").fetchone()[0] is not None:
+    """Once per database: the schema version table and SQLite's missing functions, under the write lock.
+
+    Two processes may both find the database new: the second takes the lock after the first
+    committed, but an advisory lock does not refresh the session's catalog cache, so its own
+    check can still miss the table and its CREATE fail as a duplicate. Then the first one's
+    work is there (its transaction made all of it at once): asked again in a new transaction,
+    which does see it.
+    """
+    import psycopg
+
+    if _ready(conn):
         return
-    with conn.transaction():
-        conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
-        if conn.execute("SELECT to_regclass('schema_version')").fetchone()[0] is not None:
-            return
-        for statement in COMPAT_FUNCTIONS:
-            conn.execute(statement)
-        conn.execute("CREATE TABLE schema_version (version BIGINT NOT NULL)")
-        conn.execute("INSERT INTO schema_version (version) VALUES (0)")
+    try:
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            if _ready(conn):
+                return
+            for statement in COMPAT_FUNCTIONS:
+                conn.execute(statement)
+            conn.execute("CREATE TABLE schema_version (version BIGINT NOT NULL)")
+            conn.execute("INSERT INTO schema_version (version) VALUES (0)")
+    except (psycopg.errors.DuplicateTable, psycopg.errors.DuplicateFunction, psycopg.errors.UniqueViolation):
+        if not _ready(conn):
+            raise
+
+
+def _ready(conn: Any) -> bool:
+    return conn.execute("SELECT to_regclass('schema_version')").fetchone()[0] is not None
 
 
 class PgCursor:
