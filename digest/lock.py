@@ -12,6 +12,13 @@ The lock is an ``flock`` on a file beside the database; the kernel drops it when
 the holder's last descriptor closes, so a run killed with ``kill -9`` never
 leaves it behind. A forked helper (the renderer) closes its inherited copy at
 once (``close_inherited``), so it can never keep the lock after its parent died.
+
+With the store on PostgreSQL (``DIGEST_STATE_DB`` a URL) the same locks are
+advisory locks in the database (``ServerLock``), which hold across hosts: the
+whole-list lock (shared by the shards) and each shard's, on a connection of their
+own held for the send. The server drops them when that connection ends: a killed
+worker's at once (its socket closes), a vanished host's within about a minute
+(TCP keepalives: 30 s idle, then 3 probes 10 s apart).
 """
 
 from __future__ import annotations
@@ -21,15 +28,19 @@ import hashlib
 import logging
 import os
 import re
+import socket
 import time
 from collections.abc import Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from .errors import ConfigError, LockedError, StoreError, file_in_the_way
 from .model import Subscriber
+from .store.engine import DatabaseURL, lock_key
+from .store.schema import guarded
 
 log = logging.getLogger("digest")
 
@@ -142,6 +153,10 @@ class SendLocks:
     """The locks a send (of the whole list, or of one shard) holds beside the state store."""
 
     def __init__(self, state_db: Path, shard: Shard | None = None, wait: float = 600.0) -> None:
+        self.locks: list[SendLock | ServerLock]
+        if isinstance(state_db, DatabaseURL):
+            self.locks = [ServerLock(state_db, shard, wait)]
+            return
         whole = state_db.with_name(state_db.name + ".lock")
         if shard is None:
             self.locks = [SendLock(whole, wait)]
@@ -165,6 +180,81 @@ class SendLocks:
             lock.close_inherited()
 
 
+class ServerLock:
+    """The send's locks as PostgreSQL advisory locks, on a dedicated connection."""
+
+    def __init__(self, url: "DatabaseURL", shard: Shard | None = None, wait: float = 600.0) -> None:
+        self.url, self.wait = url, wait
+        whole = lock_key("send")
+        self.keys = [(whole, False)] if shard is None else [
+            (whole, True), (lock_key(f"shard-{shard.number}-of-{shard.count}"), False)]
+        self.conn: Any = None
+
+    def __enter__(self) -> "ServerLock":
+        self.conn = _lock_connection(self.url, f"digest send on {socket.gethostname()}, process {os.getpid()}")
+        try:
+            deadline = time.monotonic() + self.wait
+            for key, shared in self.keys:
+                self._take(key, shared, deadline)
+        except BaseException:
+            self.conn.close()
+            self.conn = None
+            raise
+        return self
+
+    def _take(self, key: int, shared: bool, deadline: float) -> None:
+        take = "pg_try_advisory_lock_shared" if shared else "pg_try_advisory_lock"
+        waiting = False
+        while not _ask(self.url, self.conn, f"SELECT {take}(%s)", key):
+            holder = _holder(self.url, self.conn, key)
+            if not waiting:
+                log.warning("waiting for another digest send (%s) to finish", holder)
+                waiting = True
+            if time.monotonic() >= deadline:
+                raise LockedError(f"another digest send ({holder}) holds the send lock of {self.url}; "
+                                  "try again when it has finished")
+            time.sleep(0.1)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.conn is not None:
+            self.conn.close()  # ends the session: the server lets go of every lock it held
+            self.conn = None
+
+    def close_inherited(self) -> None:
+        """In a forked child: let go of the inherited socket without a word to the server (the parent's
+        session, and its locks, go on); /dev/null takes its place, so nothing can ever write to it."""
+        if self.conn is not None:
+            null = os.open(os.devnull, os.O_RDWR)
+            try:
+                os.dup2(null, self.conn.fileno())
+            finally:
+                os.close(null)
+            self.conn = None
+
+
+def _lock_connection(url: "DatabaseURL", name: str) -> Any:
+    from .store.postgres import connect
+
+    with guarded(url):
+        return connect(url, application=name[:63])
+
+
+def _ask(url: "DatabaseURL", conn: Any, sql: str, key: int) -> bool:
+    with guarded(url):
+        return bool(conn.execute(sql, (key,)).fetchone()[0])
+
+
+def _holder(url: "DatabaseURL", conn: Any, key: int) -> str:
+    """Who holds the lock ``key``: the application name the holder's connection gave."""
+    with guarded(url):
+        row = conn.execute(
+            "SELECT a.application_name FROM pg_locks AS l JOIN pg_stat_activity AS a ON a.pid = l.pid "
+            "WHERE l.locktype = 'advisory' AND l.granted AND l.pid != pg_backend_pid() "
+            "AND ((l.classid::bigint << 32) | l.objid::bigint) = (%s::bigint & x'ffffffffffffffff'::bigint) LIMIT 1",
+            (key,)).fetchone()
+    return str(row[0]) if row and row[0] else "another process"
+
+
 def send_lock(state_db: Path, shard: Shard | None = None, wait: float = 600.0) -> SendLocks:
     return SendLocks(state_db, shard, wait)
 
@@ -175,6 +265,13 @@ def send_running(state_db: Path) -> bool:
     Asks for the lock alone without waiting and lets go at once: refused means a
     send holds it. Creates nothing (``digest status`` only looks).
     """
+    if isinstance(state_db, DatabaseURL):
+        conn = _lock_connection(state_db, "digest status")
+        try:
+            free = _ask(state_db, conn, "SELECT pg_try_advisory_lock(%s)", lock_key("send"))
+        finally:
+            conn.close()  # lets go of the lock if it was granted
+        return not free
     try:
         fd = os.open(state_db.with_name(state_db.name + ".lock"), os.O_RDONLY | os.O_CLOEXEC)
     except OSError:

@@ -270,7 +270,15 @@ def _hostname(value: str) -> str:
 
 
 def _state_db(value: str) -> Path | None:
-    """The database file: not a folder (``/``), and no file where a folder on its path should be."""
+    """The database file: not a folder (``/``), and no file where a folder on its path should be.
+
+    Or a PostgreSQL database, ``postgresql://USER:PASSWORD@HOST:PORT/DB`` (the ``postgres``
+    extra): what stays on this host (the delivery journal) goes beside the default file.
+    """
+    if value.strip().startswith(("postgresql://", "postgres://")):
+        from .store.engine import DatabaseURL
+
+        return DatabaseURL(value, default_state_db().parent)
     path = _path(value)
     if path is None:
         return None

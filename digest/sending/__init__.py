@@ -75,6 +75,9 @@ def send_digests(app: "Digest", readers: Sequence[Subscriber], *, source: str | 
     db = app.settings.state_db
     with send_lock(db, shard) as lock, Store.open(db) as store:
         store.clock = app.clock
+        if mailer is not None and slot and shard is None and store.slot_done(slot):
+            report.note = f"the run for {slot} already happened (another daemon)"  # asked under the lock: across hosts
+            return report
         if mailer is not None:
             _replay(Journal.beside(db), store)
             store.remember_listing(listing.papers, app.clock(), keep_days=app.settings.catchup_days)

@@ -41,7 +41,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from ..model import Paper, paper_from_stored
-from .schema import Connection, guarded, utcnow
+from .schema import Connection, utcnow
 
 FORMAT = 1  # the first byte of a record
 
@@ -137,8 +137,7 @@ class Archive(Connection):
 
         ``executescript``: the pragma frees one page per step, and ``execute`` steps once.
         """
-        with guarded(self.path):
-            self.db.raw.executescript("PRAGMA incremental_vacuum")
+        self.db.script("PRAGMA incremental_vacuum")
 
     def kept_digest(self, email: str, day: str) -> KeptDigest | None:
         """The digest ``email`` was sent on ``day`` (ISO), to re-render; None if not kept (or kept as HTML)."""
@@ -174,7 +173,8 @@ class Archive(Connection):
             picks=tuple(KeptPick(papers[key], score, rank, matched) for key, (score, rank, matched) in zip(keys, picks)))
 
     def _papers_by_key(self, keys: Sequence[int]) -> dict[int, Paper]:
-        rows = self.db.execute("SELECT id, paper FROM archive_papers WHERE id IN (SELECT value FROM json_each(:k))",
+        rows = self.db.execute("SELECT id, paper FROM archive_papers "
+                               "WHERE id IN (SELECT CAST(value AS INTEGER) FROM json_each(:k))",
                                {"k": json.dumps(sorted(set(keys)))})
         return {int(key): _unpack_paper(blob) for key, blob in rows}
 
@@ -196,15 +196,9 @@ class Archive(Connection):
         (bytes before, bytes after). VACUUM needs the database to itself for as long
         as it copies it: ``digest store compact`` holds the send lock meanwhile.
         """
-        before = self._file_bytes()
-        self.db.execute("PRAGMA auto_vacuum=INCREMENTAL")  # an old file takes it at the VACUUM
-        self.db.execute("VACUUM")
-        self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-        return before, self._file_bytes()
-
-    def _file_bytes(self) -> int:
-        wal = self.path.with_name(self.path.name + "-wal")
-        return self.path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
+        before = self.db.size_bytes()
+        self.db.compact()  # on PostgreSQL: VACUUM FULL
+        return before, self.db.size_bytes()
 
     # the HTML rows written before records --------------------------------------------------
 

@@ -4,9 +4,11 @@ Plain sqlite3, WAL, named parameters, schema versioned with ``PRAGMA user_versio
 and migrated on open. Each table group (deliveries, runs, readers, ...) is a small
 mixin in its own module; ``digest.store.Store`` puts them together.
 
-Every ``sqlite3.Error`` and ``OSError`` from the database, on a read or in a
-transaction, becomes one ``StoreError`` naming the file and the fix
-(``store_error``): the table mixins never translate errors themselves.
+Every ``sqlite3.Error``, psycopg error and ``OSError`` from the database, on a
+read or in a transaction, becomes one ``StoreError`` naming the file (or the
+URL, without its password) and the fix (``store_error``): the table mixins never
+translate errors themselves. The same migrations run on PostgreSQL, translated
+statement by statement (``engine``, ``postgres``, ``dialect``).
 """
 
 from __future__ import annotations
@@ -18,9 +20,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Union
+from urllib.parse import urlsplit
 
 from ..errors import StoreError, file_in_the_way
+from .engine import DatabaseURL, is_database_error
+
+if TYPE_CHECKING:
+    from .postgres import PgDatabase
 
 BUSY_SECONDS = 30  # how long a write waits for another program's lock on the database
 
@@ -214,6 +221,8 @@ def store_error(path: Path, err: BaseException) -> StoreError:
     """One line naming the database, what is wrong with it and what to do."""
     if isinstance(err, StoreError):
         return err
+    if isinstance(path, DatabaseURL):
+        return _server_error(path, err)
     text = str(err).lower()
     code = getattr(err, "errno", None)
     if "locked" in text or "busy" in text:
@@ -238,8 +247,30 @@ def store_error(path: Path, err: BaseException) -> StoreError:
     return StoreError(f"the state database {path} {problem}")
 
 
+def _server_error(url: DatabaseURL, err: BaseException) -> StoreError:
+    """PostgreSQL's errors, by SQLSTATE where it has one; the password never shows."""
+    state = getattr(err, "sqlstate", None) or ""
+    reason = " ".join(_reason(err).replace(url.url, str(url)).split())
+    password = urlsplit(url.url).password
+    if password:
+        reason = reason.replace(password, "***")
+    if state == "53100" or "no space left" in reason.lower():
+        problem = "cannot be written: the server's disk is full; free some space there and run again"
+    elif state == "57014":
+        problem = f"did not answer in time ({reason}); check the server's load and its statement_timeout"
+    elif state in ("28P01", "28000"):
+        problem = f"refused the login ({reason}); check the user and password in DIGEST_STATE_DB"
+    elif state.startswith("08") or state.startswith("57P") or not state:
+        problem = f"cannot be reached ({reason}); check that the server is running and DIGEST_STATE_DB"
+    elif state.startswith("40"):
+        problem = f"gave up a transaction ({reason}); run again"
+    else:
+        problem = f"cannot be used ({reason}); check DIGEST_STATE_DB"
+    return StoreError(f"the state database {url} {problem}")
+
+
 def _reason(err: BaseException) -> str:
-    return getattr(err, "strerror", None) or str(err) or type(err).__name__
+    return getattr(err, "strerror", None) or str(err).strip() or type(err).__name__
 
 
 @contextmanager
@@ -247,7 +278,9 @@ def guarded(path: Path) -> Iterator[None]:
     """Turn database and file-system errors inside the block into a ``StoreError``."""
     try:
         yield
-    except (sqlite3.Error, OSError) as err:
+    except Exception as err:
+        if not is_database_error(err):
+            raise
         raise store_error(path, err) from err
 
 
@@ -278,7 +311,12 @@ class _Cursor:
 
 
 class _Database:
-    """``sqlite3.Connection``'s execute calls, with errors mapped to ``StoreError``."""
+    """``sqlite3.Connection``'s execute calls, with errors mapped to ``StoreError``.
+
+    The PostgreSQL wrapper (``digest.store.postgres.PgDatabase``) has the same calls.
+    """
+
+    dialect = "sqlite"
 
     def __init__(self, db: sqlite3.Connection, path: Path) -> None:
         self.raw, self._path = db, path
@@ -291,8 +329,34 @@ class _Database:
         with guarded(self._path):
             return _Cursor(self.raw.executemany(sql, rows), self._path)
 
+    def begin(self) -> None:
+        self.execute("BEGIN IMMEDIATE")
+
+    def commit(self) -> None:
+        self.raw.execute("COMMIT")
+
+    def rollback(self) -> None:
+        self.raw.execute("ROLLBACK")
+
+    def script(self, sql: str) -> None:
+        """``executescript``: a pragma like ``incremental_vacuum`` takes every step, not one."""
+        with guarded(self._path):
+            self.raw.executescript(sql)
+
+    def size_bytes(self) -> int:
+        wal = self._path.with_name(self._path.name + "-wal")
+        return self._path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
+
+    def compact(self) -> None:
+        self.execute("PRAGMA auto_vacuum=INCREMENTAL")  # an old file takes it at the VACUUM
+        self.execute("VACUUM")
+        self.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+
     def close(self) -> None:
         self.raw.close()
+
+
+Database = Union[_Database, "PgDatabase"]
 
 
 def _use_wal(db: sqlite3.Connection) -> None:
@@ -317,13 +381,18 @@ def _use_wal(db: sqlite3.Connection) -> None:
 class Connection:
     """The open database: migrations, transactions, closing. Table mixins build on it."""
 
-    def __init__(self, connection: sqlite3.Connection, path: Path) -> None:
-        self.db = _Database(connection, path)
+    def __init__(self, connection: "sqlite3.Connection | Database", path: Path) -> None:
+        self.db: Database = _Database(connection, path) if isinstance(connection, sqlite3.Connection) else connection
         self.path = path
         self.clock: Callable[[], float] = time.time  # when a delivery is recorded; a send sets its own clock
 
     @classmethod
-    def connect(cls, path: Path) -> sqlite3.Connection:
+    def connect(cls, path: Path) -> "sqlite3.Connection | Database":
+        """A SQLite file (WAL) for a path; a PostgreSQL connection for a ``DatabaseURL``."""
+        if isinstance(path, DatabaseURL):
+            from .postgres import PgDatabase, connect
+
+            return PgDatabase(connect(path), path)
         db = sqlite3.connect(path, timeout=BUSY_SECONDS, isolation_level=None)
         if db.execute("PRAGMA page_count").fetchone()[0] == 0:  # a new file, before WAL writes its header
             db.execute("PRAGMA auto_vacuum=INCREMENTAL")  # an old one switches at `digest store compact`
@@ -351,20 +420,23 @@ class Connection:
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """One write transaction; any failure inside it (disk full, damaged page) is a ``StoreError``."""
-        self.db.execute("BEGIN IMMEDIATE")
+        self.db.begin()
         try:
             with guarded(self.path):
                 yield
-                self.db.raw.execute("COMMIT")
+                self.db.commit()
         except BaseException:
             self._rollback()
             raise
 
     def _rollback(self) -> None:
+        """Roll back, if there is still a transaction (SQLite already did on a full disk; a PostgreSQL
+        connection that dropped has none)."""
         try:
-            self.db.raw.execute("ROLLBACK")
-        except sqlite3.Error:
-            pass  # no transaction left to roll back (SQLite already did, e.g. on a full disk)
+            self.db.rollback()
+        except Exception as err:
+            if not is_database_error(err):
+                raise
 
     def close(self) -> None:
         self.db.close()

@@ -1,0 +1,220 @@
+"""The PostgreSQL side of the store's connection (psycopg 3, the ``postgres`` extra).
+
+Same calls as the SQLite wrapper in ``schema``: each statement is translated
+from the SQLite the mixins write (``dialect.translate``, cached), the
+connection runs in autocommit and the store issues ``BEGIN``/``COMMIT`` itself,
+as it does on SQLite. ``BEGIN IMMEDIATE`` becomes ``BEGIN`` plus a
+transaction-level advisory lock on the whole store: write transactions take
+turns, as SQLite's do, so a read-then-write inside one (a counter, a token
+bucket, the migrations) sees no other writer between its read and its write,
+across hosts. Reads outside a transaction never wait.
+
+``PRAGMA user_version`` reads and writes the ``schema_version`` table; any other
+``PRAGMA`` (WAL, vacuum steps, checkpoints: SQLite's own care) does nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from .dialect import COMPAT_FUNCTIONS, translate
+from .engine import DatabaseURL, lock_key
+from .schema import guarded
+
+WRITE_LOCK = lock_key("write")  # every write transaction of the store
+CONNECT_SECONDS = 10
+_VERSION_SET = re.compile(r"^\s*PRAGMA\s+user_version\s*=\s*(\d+)\s*$", re.I)
+_VERSION_GET = re.compile(r"^\s*PRAGMA\s+user_version\s*$", re.I)
+_PRAGMA = re.compile(r"^\s*PRAGMA\b", re.I)
+_BEGIN = re.compile(r"^\s*BEGIN(\s+(IMMEDIATE|EXCLUSIVE|DEFERRED))?\s*(TRANSACTION)?\s*$", re.I)
+_UNIQUE_KEYS = """
+    SELECT array_agg(a.attname::text ORDER BY k.ord)
+    FROM pg_index AS i JOIN pg_class AS c ON c.oid = i.indrelid
+    JOIN pg_namespace AS n ON n.oid = c.relnamespace AND n.nspname = current_schema()
+    CROSS JOIN LATERAL unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+    JOIN pg_attribute AS a ON a.attrelid = c.oid AND a.attnum = k.attnum
+    WHERE c.relname = %s AND i.indisunique GROUP BY i.indexrelid, i.indisprimary ORDER BY i.indisprimary DESC
+"""
+
+
+def connect(url: DatabaseURL, application: str = "digest") -> Any:
+    """A psycopg connection in autocommit, the database made ready for the migrations."""
+    try:
+        import psycopg
+    except ImportError:
+        from ..errors import ConfigError
+
+        raise ConfigError(f"DIGEST_STATE_DB is a PostgreSQL URL ({url}): install the postgres extra, "
+                          "pip install 'digest[postgres]'") from None
+    conn = psycopg.connect(url.url, autocommit=True, connect_timeout=CONNECT_SECONDS, application_name=application,
+                           keepalives=1, keepalives_idle=30, keepalives_interval=10, keepalives_count=3)
+    try:
+        _bootstrap(conn)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def _bootstrap(conn: Any) -> None:
+    """Once per database: the schema version table and SQLite's missing functions, under the write lock.
+
+    Two processes may both find the database new: the second takes the lock after the first
+    committed, but an advisory lock does not refresh the session's catalog cache, so its own
+    check can still miss the table and its CREATE fail as a duplicate. Then the first one's
+    work is there (its transaction made all of it at once): asked again in a new transaction,
+    which does see it.
+    """
+    import psycopg
+
+    if _ready(conn):
+        return
+    try:
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            if _ready(conn):
+                return
+            for statement in COMPAT_FUNCTIONS:
+                conn.execute(statement)
+            conn.execute("CREATE TABLE schema_version (version BIGINT NOT NULL)")
+            conn.execute("INSERT INTO schema_version (version) VALUES (0)")
+    except (psycopg.errors.DuplicateTable, psycopg.errors.DuplicateFunction, psycopg.errors.UniqueViolation):
+        if not _ready(conn):
+            raise
+
+
+def _ready(conn: Any) -> bool:
+    return conn.execute("SELECT to_regclass('schema_version')").fetchone()[0] is not None
+
+
+class PgCursor:
+    """What the mixins read of a cursor: rows, ``rowcount``, ``lastrowid``."""
+
+    def __init__(self, cursor: Any, db: "PgDatabase") -> None:
+        self._cursor, self._db = cursor, db
+
+    @property
+    def rowcount(self) -> int:
+        return int(self._cursor.rowcount) if self._cursor is not None else -1
+
+    @property
+    def lastrowid(self) -> int | None:
+        """The identity an INSERT just drew (``lastval()``); None if it drew none."""
+        with self._db.guarded():
+            try:
+                return int(self._db.raw.execute("SELECT lastval()").fetchone()[0])
+            except Exception as err:
+                if type(err).__module__.split(".")[0] != "psycopg" or self._db.in_transaction():
+                    raise
+                return None
+
+    def fetchone(self) -> Any:
+        if self._cursor is None or self._cursor.description is None:
+            return None
+        with self._db.guarded():
+            return self._cursor.fetchone()
+
+    def fetchall(self) -> list[Any]:
+        if self._cursor is None or self._cursor.description is None:
+            return []
+        with self._db.guarded():
+            return list(self._cursor.fetchall())
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self.fetchall())
+
+
+class PgDatabase:
+    """``execute``/``executemany`` of SQLite-dialect statements on a psycopg connection."""
+
+    dialect = "postgresql"
+
+    def __init__(self, conn: Any, url: DatabaseURL) -> None:
+        self.raw, self.url = conn, url
+        self._sql: dict[tuple[str, bool], str] = {}
+        self._keys: dict[str, list[list[str]]] = {}
+        self._columns: dict[str, list[str]] = {}
+
+    def guarded(self) -> Any:
+        return guarded(self.url)
+
+    def execute(self, sql: str, parameters: Any = ()) -> PgCursor:
+        with self.guarded():
+            special = self._special(sql, parameters)
+            if special is not None:
+                return special
+            text = self._translated(sql, bool(parameters))
+            return PgCursor(self.raw.execute(text, parameters or None), self)
+
+    def executemany(self, sql: str, rows: Any) -> PgCursor:
+        rows = list(rows)
+        with self.guarded():
+            cursor = self.raw.cursor()
+            if rows:
+                cursor.executemany(self._translated(sql, True), rows)
+            return PgCursor(cursor, self)
+
+    def _special(self, sql: str, parameters: Any) -> PgCursor | None:
+        """BEGIN [IMMEDIATE] and PRAGMAs, which PostgreSQL does its own way."""
+        if _BEGIN.match(sql):
+            self.raw.execute("BEGIN")
+            self.raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            return PgCursor(None, self)
+        if _VERSION_GET.match(sql):
+            return PgCursor(self.raw.execute("SELECT version FROM schema_version"), self)
+        version = _VERSION_SET.match(sql)
+        if version:
+            return PgCursor(self.raw.execute("UPDATE schema_version SET version = %s", (int(version[1]),)), self)
+        if _PRAGMA.match(sql):
+            return PgCursor(None, self)
+        return None
+
+    def _translated(self, sql: str, parameters: bool) -> str:
+        key = (sql, parameters)
+        text = self._sql.get(key)
+        if text is None:
+            text = self._sql[key] = translate(sql, self, parameters=parameters)
+        return text
+
+    def unique_keys(self, table: str) -> Sequence[Sequence[str]]:
+        """The table's unique keys (the primary key first), from the catalog; cached per connection."""
+        if table not in self._keys:
+            self._keys[table] = [list(row[0]) for row in self.raw.execute(_UNIQUE_KEYS, (table,))]
+        return self._keys[table]
+
+    def columns(self, table: str) -> Sequence[str]:
+        if table not in self._columns:
+            self._columns[table] = [row[0] for row in self.raw.execute(
+                "SELECT column_name::text FROM information_schema.columns "
+                "WHERE table_schema = current_schema() AND table_name = %s", (table,))]
+        return self._columns[table]
+
+    def begin(self) -> None:
+        self.execute("BEGIN IMMEDIATE")
+
+    def commit(self) -> None:
+        self.raw.execute("COMMIT")
+
+    def rollback(self) -> None:
+        self.raw.execute("ROLLBACK")
+
+    def in_transaction(self) -> bool:
+        from psycopg.pq import TransactionStatus
+
+        return bool(self.raw.info.transaction_status != TransactionStatus.IDLE)
+
+    def script(self, sql: str) -> None:
+        """Statements run as they are (SQLite's ``executescript``); PRAGMAs do nothing."""
+        for statement in filter(str.strip, sql.split(";")):
+            self.execute(statement)
+
+    def size_bytes(self) -> int:
+        return int(self.raw.execute("SELECT pg_database_size(current_database())").fetchone()[0])
+
+    def compact(self) -> None:
+        self.raw.execute("VACUUM FULL")
+
+    def close(self) -> None:
+        self.raw.close()

@@ -1,0 +1,109 @@
+"""``digest store copy``: a SQLite history moved into PostgreSQL, and a send on the copy never resends a paper.
+
+A real aiosmtpd server on 127.0.0.1 (tests/smtp_server.py) and a real PostgreSQL
+server (tests/pg_server.py).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import date
+from pathlib import Path
+
+from digest.app import Digest
+from digest.model import Paper, Subscriber
+from digest.settings import load_settings
+from digest.store import DatabaseURL, KeptDigest, KeptPick, Store
+
+from .conftest import FIXTURES
+from .pg_server import pg_server  # noqa: F401  (fixture)
+
+NEW = {"id": "2608.00099", "title": "Reward Models for Exploration with Diffusion Language Models",
+       "abstract": "A reward model guides exploration; diffusion language models write the plans."}
+OLD_TITLES = [json.loads(line)["title"] for line in (FIXTURES / "papers.jsonl").read_text().splitlines()]
+READERS = [Subscriber("ada@example.org", ("reward model", "exploration")),
+           Subscriber("bob@example.org", ("diffusion", "language model*"))]
+
+
+def settings_for(server, state_db: str):
+    return load_settings(None, {
+        "DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(server.port), "DIGEST_SMTP_SECURITY": "none",
+        "DIGEST_FROM": "digest@example.com", "DIGEST_STATE_DB": state_db, "DIGEST_MIN_SCORE": "1",
+    })
+
+
+def test_a_send_on_the_copy_never_resends_a_paper(server, inbox, tmp_path, pg_server, run_cli, monkeypatch) -> None:
+    sqlite_db = tmp_path / "state.db"
+    report = Digest(settings_for(server, str(sqlite_db))).send(READERS, source=str(FIXTURES / "papers.jsonl"))
+    assert sorted(report.sent) == ["ada@example.org", "bob@example.org"]
+    with Store.open(sqlite_db) as store:
+        before = store.all_sent_ids()
+    url = pg_server.new_database()
+    monkeypatch.setenv("DIGEST_STATE_DB", str(sqlite_db))
+
+    code, out, err = run_cli("store", "copy", "--to", url)
+
+    assert (code, err) == (0, "")
+    assert "sent: " in out and "runs: 1 rows" in out
+    with Store.open(DatabaseURL(url, tmp_path / "local")) as copy:
+        assert copy.all_sent_ids() == before
+    received = len(inbox.messages)
+    listing = tmp_path / "tomorrow.jsonl"  # the same papers again, and one new one for both readers
+    listing.write_text((FIXTURES / "papers.jsonl").read_text() + json.dumps(NEW) + "\n")
+    tomorrow = Digest(settings_for(server, url), clock=lambda: time.time() + 86_400)
+
+    again = tomorrow.send(READERS, source=str(listing))
+
+    assert sorted(again.sent) == ["ada@example.org", "bob@example.org"]
+    for message in inbox.messages[received:]:
+        text = message.get_body(("plain",)).get_content()
+        assert NEW["title"] in text
+        assert not any(title in text for title in OLD_TITLES), "a paper of the SQLite history came again"
+    with Store.open(DatabaseURL(url, tmp_path / "local")) as copy:
+        assert copy.all_sent_ids() == {email: ids | {NEW["id"]} for email, ids in before.items()}
+        assert [run.id for run in copy.last_runs()] == [2, 1]  # the copy's runs go on from the copied keys
+
+
+def test_every_table_comes_over_row_for_row(tmp_path, pg_server) -> None:
+    source = tmp_path / "state.db"
+    day = date(2031, 1, 6)
+    with Store.open(source) as store:
+        store.record_deliveries([("ada@example.org", "<1@x>", ["p1", "p2"], None)])
+        store.set_status("bob@example.org", "paused")
+        store.record_vote("ada@example.org", Paper(id="p1", title="T", abstract="A"), 1)
+        store.archive_many([("ada@example.org", "<1@x>", day, "<p>old page</p>")])
+        store.db.execute("INSERT INTO archive (email, message_id, day, html, created) "
+                         "VALUES ('old@example.org', '<0@x>', '2031-01-05', '<p>plain, from before</p>', 'x')")
+        store.archive_digests([KeptDigest("ada@example.org", "<1@x>", day, "sample", day, "t1",
+                                          (KeptPick(Paper(id="p1", title="T", abstract="A"), 1.0, 1),), terms=())])
+        store.save_embeddings("m", {"p1": b"\x00\x01"})
+        store.remember_listing([Paper(id="p1", title="T", abstract="A")])
+        store.record_uncertain([("bob@example.org", "<2@x>", ["p2"], "lost")])
+        store.finish_run(store.start_run("2031-01-06"), 1, 0, 0)
+        counts = {t: store.db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in (
+            "addresses", "papers", "messages", "sent", "readers", "reader_changes", "votes", "archive",
+            "archive_records", "embeddings", "listed", "reader_marks", "uncertain", "runs")}
+    from digest.store.copy import copy_store
+
+    url = DatabaseURL(pg_server.new_database(), tmp_path / "local")
+    with Store.open(source) as store, Store.open(url) as target:
+        copied = copy_store(store, target)
+        assert {t: copied[t] for t in counts} == counts
+        assert target.archived("ada@example.org", "2031-01-06") == "<p>old page</p>"
+        assert target.archived("old@example.org", "2031-01-05") == "<p>plain, from before</p>"
+        assert target.export_reader("ada@example.org")["votes"][0]["paper_id"] == "p1"
+        assert target.kept_digest("ada@example.org", "2031-01-06") is not None
+
+
+def test_a_copy_into_a_database_with_a_history_is_refused(tmp_path, pg_server, run_cli, monkeypatch) -> None:
+    source = tmp_path / "state.db"
+    with Store.open(source) as store:
+        store.record_sent("ada@example.org", "<1@x>", ["p1"])
+    url = pg_server.new_database()
+    monkeypatch.setenv("DIGEST_STATE_DB", str(source))
+    assert run_cli("store", "copy", "--to", url)[0] == 0
+
+    code, out, err = run_cli("store", "copy", "--to", url)
+
+    assert code != 0 and err.count("\n") == 1 and "already holds a history" in err and "Traceback" not in err

@@ -1,0 +1,93 @@
+"""PostgreSQL failing under the store: each failure is one line naming the database (never its
+password) and what to do, and the store works again once the server does. A real server
+(tests/pg_server.py); a closed port for a server that is not there."""
+
+from __future__ import annotations
+
+import subprocess
+
+import pytest
+
+from digest.errors import StoreError
+from digest.store import DatabaseURL, Store
+
+from .pg_server import pg_server  # noqa: F401  (fixture)
+from .smtp_server import free_port
+from .test_crash import counting, env_for, processes, readers_file, send_command, wait_for  # noqa: F401
+
+EXPECTED = {"2608.00001", "2608.00002", "2608.00003"}
+
+pytest.importorskip("psycopg", reason="psycopg is not installed (pip install 'digest[postgres]')")
+
+
+def test_a_server_that_is_not_there_is_one_line_without_the_password(tmp_path) -> None:
+    url = DatabaseURL(f"postgresql://digest:s3cret-pw@127.0.0.1:{free_port()}/digest", tmp_path)
+    with pytest.raises(StoreError) as caught:
+        Store.open(url)
+    message = str(caught.value)
+    assert "s3cret-pw" not in message and "\n" not in message
+    assert message.startswith("the state database postgresql://digest:***@127.0.0.1:")
+    assert "cannot be reached" in message and "DIGEST_STATE_DB" in message
+
+
+def test_digest_status_says_so_in_one_line_and_exits_non_zero(tmp_path, run_cli, monkeypatch) -> None:
+    monkeypatch.setenv("DIGEST_STATE_DB", f"postgresql://digest:s3cret-pw@127.0.0.1:{free_port()}/digest")
+    code, out, err = run_cli("status")
+    assert code != 0 and "s3cret-pw" not in out + err and "Traceback" not in err
+    assert err.strip().count("\n") == 0 and "cannot be reached" in err
+
+
+def test_a_dropped_connection_is_a_store_error_and_the_next_store_works(pg_server, tmp_path) -> None:  # noqa: F811
+    url = DatabaseURL(pg_server.new_database(), tmp_path)
+    with Store.open(url) as store, Store.open(url) as other:
+        store.record_sent("ada@example.org", "<1@x>", ["p1"])
+        pid = store.db.raw.info.backend_pid  # type: ignore[union-attr]
+        other.db.execute("SELECT pg_terminate_backend(:pid)", {"pid": pid})
+        with pytest.raises(StoreError, match="cannot be reached"):
+            store.record_sent("ada@example.org", "<2@x>", ["p2"])
+    with Store.open(url) as again:
+        assert again.sent_ids("ada@example.org") == {"p1"}  # the failed write left nothing half-done
+
+
+def test_a_statement_over_the_servers_timeout_is_one_line_naming_it(pg_server, tmp_path) -> None:  # noqa: F811
+    url = DatabaseURL(pg_server.new_database() + "?options=-c%20statement_timeout%3D200", tmp_path)
+    with Store.open(url) as store:
+        with pytest.raises(StoreError, match="did not answer in time .*statement_timeout"):
+            store.db.execute("SELECT pg_sleep(2)")
+        assert store.counts()["messages"] == 0  # and the connection goes on
+
+
+@pytest.mark.slow
+def test_the_database_restarted_mid_send_loses_nothing_and_duplicates_at_most_once(
+        counting, tmp_path, processes, pg_server) -> None:  # noqa: F811
+    """The server stops at once (as a crash would) while a 300-reader send is handing messages
+    over, and starts again: the send ends with one line or finishes through the journal; the
+    next send completes the list."""
+    url = pg_server.new_database()
+    env = env_for(counting.port, tmp_path, DIGEST_STATE_DB=url)
+    subscribers = readers_file(tmp_path / "readers.toml", "r")
+    counting.delay = 0.01
+    first = subprocess.Popen(send_command(subscribers), env=env, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+    processes.append(first)
+    assert wait_for(counting.receiving.is_set, 60)
+    pg_server.restart()
+    _, err = first.communicate(timeout=120)
+    last = err.strip().splitlines()[-1] if err.strip() else ""
+    assert first.returncode == 0 or (last.startswith("digest: error: the state database") and "cannot be reached" in last)
+    assert "Traceback" not in err
+    counting.delay = 0.0
+
+    after = subprocess.run(send_command(subscribers), env=env, cwd=tmp_path, capture_output=True, text=True,
+                           timeout=120)
+
+    assert after.returncode == 0, after.stderr
+    with Store.open(DatabaseURL(url, tmp_path / "data" / "digest")) as store:
+        recorded = store.all_sent_ids()
+    for n in range(300):
+        address = f"r{n}@example.org"
+        if n % 3 == 0:
+            assert counting.copies(address) == 0
+            continue
+        assert 1 <= len(counting.got[address]) <= 2, (address, len(counting.got[address]))
+        assert recorded[address] == EXPECTED, address
