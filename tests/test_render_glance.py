@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 
 from digest.app import Digest
-from digest.keywords import parse_profile
+from digest.ranking.profile import parse_profile
 from digest.model import Listing, Subscriber, make_paper
-from digest.rank import Index, Selection, rank
+from digest.ranking.index import Index
+from digest.ranking.select import Selection, rank
 from digest.render import SUMMARY_CHARS
 from digest.settings import load_settings
 
@@ -150,7 +151,7 @@ def test_titles_reach_the_email_and_subject_as_readable_text() -> None:
 from .conftest import SHARED  # noqa: E402
 
 HF_DAY = SHARED / "fixtures" / "hf_api" / "daily_papers_2026-08-13.json"
-LINKED = {"DIGEST_PUBLIC_URL": "https://digest.example.org", "DIGEST_SECRET_KEY": "k" * 40}
+LINKED = {"DIGEST_PUBLIC_URL": "https://digest.example.org", "DIGEST_SECRET_KEY": "Zq7VhX2mN9pL4tR8wK3cF6yB1dG5sJ0a"}
 
 
 def twenty_rich_papers() -> list:
