@@ -4,6 +4,8 @@
 same ``multipart/alternative`` (text, then HTML, quoted-printable) in well under
 a millisecond with ``binascii``. Header values are folded and RFC 2047-encoded by
 the email package's own helpers, and CR/LF never reaches a header.
+
+Each body is encoded once: ``Bodies`` holds the bytes that are both measured and sent.
 """
 
 from __future__ import annotations
@@ -12,10 +14,13 @@ import base64
 import binascii
 import re
 import uuid
+from dataclasses import dataclass
 from functools import lru_cache
 from email.utils import formataddr
 
 from .errors import ConfigError
+
+HEADER_BYTES = 1500  # what the size budget allows for the headers and the MIME framing
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
@@ -68,33 +73,44 @@ def format_address(name: str, address: str) -> str:
     return f"{encode_header(name, always=True)} <{address}>"
 
 
-@lru_cache(maxsize=16)  # render measures the size, build encodes the same text again
 def qp(text: str) -> bytes:
     """Quoted-printable with CRLF line ends, as SMTP wants them."""
     body = binascii.b2a_qp(text.replace("\r\n", "\n").encode("utf-8"), istext=True)
     return body.replace(b"\n", b"\r\n")
 
 
-def build_message(headers: list[tuple[str, str]], text: str, html: str) -> bytes:
-    """Headers (already safe) + text + HTML parts -> the bytes handed to SMTP."""
+@dataclass(frozen=True, slots=True)
+class Bodies:
+    """The text and HTML parts, encoded once: the bytes the size budget measures are the bytes sent."""
+
+    text: bytes
+    html: bytes
+
+    @classmethod
+    def encode(cls, text: str, html: str) -> "Bodies":
+        return cls(qp(text), qp(html))
+
+    def size(self, header_bytes: int = HEADER_BYTES) -> int:
+        """The message's size on the wire, give or take the headers (``header_bytes`` allows for them)."""
+        return len(self.text) + len(self.html) + header_bytes
+
+
+def build_message(headers: list[tuple[str, str]], bodies: Bodies) -> bytes:
+    """Headers + the encoded text and HTML parts -> the bytes handed to SMTP."""
     boundary = f"=_digest_{uuid.uuid4().hex}"
     head = "".join(f"{name}: {value}\r\n" for name, value in headers)
     parts = [
         head.encode("utf-8"),
         f"MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=\"{boundary}\"\r\n\r\n".encode(),
-        _part(boundary, "text/plain", text),
-        _part(boundary, "text/html", html),
+        _part(boundary, "text/plain", bodies.text),
+        _part(boundary, "text/html", bodies.html),
         f"--{boundary}--\r\n".encode(),
     ]
     return b"".join(parts)
 
 
-def _part(boundary: str, kind: str, body: str) -> bytes:
+def _part(boundary: str, kind: str, body: bytes) -> bytes:
     return (
         f"--{boundary}\r\nContent-Type: {kind}; charset=\"utf-8\"\r\n"
         "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
-    ).encode() + qp(body) + b"\r\n"
-
-
-def encoded_size(text: str, html: str, header_bytes: int = 1500) -> int:
-    return len(qp(text)) + len(qp(html)) + header_bytes
+    ).encode() + body + b"\r\n"
