@@ -28,22 +28,21 @@ from collections.abc import Set as AbstractSet
 from datetime import datetime
 
 from ..model import Paper
-from .schema import Connection, utcnow
+from .schema import Connection, guarded, utcnow
 
 DAY = 86_400
 
-# (reader key, position of the paper in the :ids array): integers only, one row per pair
+# per paper of the :ids array, its position there and the keys of the readers who got it ("3,17,42"): one
+# row per paper and the readers as one string, which is cheaper than a row per (reader, paper) pair
 _SENT_AMONG = """
-    SELECT s.reader, today.key FROM json_each(:ids) AS today
-    CROSS JOIN papers AS p ON p.id = today.value
-    CROSS JOIN sent AS s ON s.paper = p.key
+    SELECT today.key, (SELECT group_concat(s.reader) FROM sent AS s WHERE s.paper = p.key)
+    FROM json_each(:ids) AS today CROSS JOIN papers AS p ON p.id = today.value
 """
 _SENT_AMONG_READERS = """
-    SELECT a.id, today.key FROM json_each(:emails) AS who
-    CROSS JOIN addresses AS a ON a.email = who.value
-    CROSS JOIN json_each(:ids) AS today
-    CROSS JOIN papers AS p ON p.id = today.value
-    CROSS JOIN sent AS s ON s.paper = p.key AND s.reader = a.id
+    SELECT today.key, (
+        SELECT group_concat(s.reader) FROM sent AS s WHERE s.paper = p.key AND s.reader IN (
+            SELECT a.id FROM json_each(:emails) AS who CROSS JOIN addresses AS a ON a.email = who.value))
+    FROM json_each(:ids) AS today CROSS JOIN papers AS p ON p.id = today.value
 """
 _ADDRESSES_OF = "SELECT a.id, a.email FROM json_each(:readers) AS r CROSS JOIN addresses AS a ON a.id = r.value"
 
@@ -74,7 +73,8 @@ class Deliveries(Connection):
             params["emails"] = json.dumps(sorted({email.lower() for email in emails}))
             query = _SENT_AMONG_READERS
         typecode = "H" if len(ids) <= 0xFFFF else "I"
-        by_key = _positions_by_reader(self.db.execute(query, params), typecode)
+        with guarded(self.path):  # rows streamed from the raw cursor: millions of pairs are never all in a list
+            by_key = _positions_by_reader(self.db.raw.execute(query, params), typecode)
         addresses = dict(self.db.execute(_ADDRESSES_OF, {"readers": json.dumps(list(by_key))}))
         packed: dict[str, bytes] = {}
         while by_key:  # one reader's array at a time becomes bytes: never both copies at once
@@ -284,14 +284,16 @@ class SentPapers(AbstractSet[str]):
         return f"SentPapers({sorted(self)!r})"
 
 
-def _positions_by_reader(rows: Iterable[tuple[int, int]], typecode: str) -> dict[int, array]:
-    """(reader key, position) rows grouped by reader, each reader's positions in an array."""
+def _positions_by_reader(rows: Iterable[tuple[int, str | None]], typecode: str) -> dict[int, array]:
+    """(position, "reader,reader,...") rows turned round: per reader key, the positions in an array."""
     out: dict[int, array] = {}
-    for reader, position in rows:
-        positions = out.get(reader)
-        if positions is None:
-            out[reader] = positions = array(typecode)
-        positions.append(position)
+    get = out.get
+    for position, readers in rows:
+        for reader in map(int, readers.split(",")) if readers else ():
+            positions = get(reader)
+            if positions is None:
+                out[reader] = positions = array(typecode)
+            positions.append(position)
     return out
 
 
