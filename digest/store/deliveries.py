@@ -64,7 +64,8 @@ class Deliveries(Connection):
         paper ids, and the readers when only a few are wanted. Each id costs one index
         lookup, whatever the size of the history; the answer holds, per reader, the
         positions of their papers among these ids (2 bytes each), so its memory
-        follows today's work: about 130 bytes a reader plus 2 a pair.
+        follows today's work (``benchmarks/sentmemory.py``: 100,000 readers with 40
+        pairs each, +55 MB at the peak).
         """
         ids = sorted(set(paper_ids))
         params = {"ids": json.dumps(ids)}
@@ -222,8 +223,9 @@ class SentIds(Mapping[str, "SentPapers"]):
     Kept compact, because a big list with a few days of lookback holds millions of
     pairs: today's ids once, and per reader the positions of their papers among them
     packed in a bytes object (an ``array`` of 2-byte numbers, 4 past 65,535 ids).
-    Python sets took 229 bytes a pair; this takes 2, plus the reader's address and
-    about 60 bytes. Each lookup hands out a ``SentPapers`` view: a read-only set.
+    A set of ids per reader took 283 bytes a pair at the peak, this 14, the reader's
+    address included (``benchmarks/sentmemory.py``). Each lookup hands out a
+    ``SentPapers`` view: a read-only set.
     """
 
     def __init__(self, ids: Sequence[str], packed: dict[str, bytes], typecode: str = "H") -> None:
