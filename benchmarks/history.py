@@ -121,12 +121,20 @@ def check_child(state_db: Path, listing: Path) -> None:
     papers = [json.loads(line)["id"] for line in listing.read_text(encoding="utf-8").splitlines()]
     with Store.open(state_db) as store:
         store.db.execute("SELECT count(*) FROM addresses").fetchone()
-        started, before = time.perf_counter(), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        started, before = time.perf_counter(), status_kb("VmRSS")
         known = sum(map(len, store.sent_among(papers).values()))
         store.readers_sent_since(datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0))
         check_s = time.perf_counter() - started
     print(json.dumps({"check_s": check_s, "known": known,
-                      "check_mb": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024}))
+                      "check_mb": (status_kb("VmHWM") - before) / 1024}))
+
+
+def status_kb(field: str) -> int:
+    """A field of /proc/self/status in kB (VmRSS: resident now, VmHWM: the peak so far; Linux)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
 
 
 def cpu_seconds() -> float:
