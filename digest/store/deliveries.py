@@ -26,11 +26,13 @@ from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from datetime import datetime
+from typing import TypeVar
 
 from ..model import Paper
 from .schema import Connection, guarded, utcnow
 
 DAY = 86_400
+_T = TypeVar("_T")
 
 # per paper of the :ids array, its position there and the keys of the readers who got it ("3,17,42"): one
 # row per paper and the readers as one string, which is cheaper than a row per (reader, paper) pair
@@ -279,7 +281,7 @@ class SentPapers(AbstractSet[str]):
         return len(self._positions)
 
     @classmethod
-    def _from_iterable(cls, items: Iterable[str]) -> frozenset[str]:
+    def _from_iterable(cls, items: Iterable[_T]) -> AbstractSet[_T]:  # what &, |, - give: a plain frozenset
         return frozenset(items)
 
     def __repr__(self) -> str:
