@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from email import message_from_bytes, policy
 from pathlib import Path
 
 import pytest
