@@ -6,8 +6,9 @@ each got ``--per-day`` papers (10) of the ``--listed`` papers (50) of each of
 rank, render, build, write to an outbox; no SMTP: ``digest send --dry-run``'s code) in
 a fresh process, on that store and on an empty one, for the same readers and the same
 listing (``--today`` new papers, plus the last two days' papers, as a Monday's
-lookback has them). Prints time and peak memory side by side (target: at most 1.2x
-the empty store) and the store's bytes per delivery (target: at most 40).
+lookback has them). Prints CPU time, wall time and peak memory side by side with their
+ratios (target: at most 1.15x the empty store), the history check alone in a process of
+its own, and the store's bytes per delivery (target: at most 40).
 
 Papers come from ../shared/ranking/docs.jsonl when it is beside the project, else from
 a synthetic listing; the readers' keywords are drawn as in ``throughput.py``. Usage:
@@ -38,6 +39,7 @@ from digest.model import Paper, Subscriber, make_paper
 from digest.store import Store
 
 LOOKBACK = 2  # days of history that are in today's listing too
+TARGET = 1.15  # the day's send on the year-old store, against the same send on an empty store
 
 
 def history_ids(day: int, listed: int) -> list[str]:
@@ -103,21 +105,36 @@ def child(state_db: Path, listing: Path, readers_file: Path, outbox: Path) -> No
     settings = load_settings(None, {"DIGEST_FROM": "Digest <digest@example.org>", "DIGEST_STATE_DB": str(state_db),
                                     "DIGEST_MAX_ITEMS": "10"})
     app = Digest(settings)
-    papers = [json.loads(line)["id"] for line in listing.read_text(encoding="utf-8").splitlines()]
-    started = time.perf_counter()
-    with Store.open(state_db) as store:  # the history check alone, as the send does it
-        known = sum(map(len, store.sent_among(papers).values()))
-        store.readers_sent_since(app.start_of_today())
-    check_s = time.perf_counter() - started
     started, cpu = time.perf_counter(), cpu_seconds()
     report = app.send(readers, source=str(listing), dry_run=True, outbox=outbox)
     seconds, cpu = time.perf_counter() - started, cpu_seconds() - cpu
     print(json.dumps({
-        "seconds": seconds, "cpu_s": cpu, "check_s": check_s, "known": known,
+        "seconds": seconds, "cpu_s": cpu,
         "written": len(report.written), "nothing_new": len(report.nothing_new),
         "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "child_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024,
     }))
+
+
+def check_child(state_db: Path, listing: Path) -> None:
+    """The history check alone, as the send does it, in its own process (its memory is not the send's)."""
+    papers = [json.loads(line)["id"] for line in listing.read_text(encoding="utf-8").splitlines()]
+    with Store.open(state_db) as store:
+        store.db.execute("SELECT count(*) FROM addresses").fetchone()
+        started, before = time.perf_counter(), status_kb("VmRSS")
+        known = sum(map(len, store.sent_among(papers).values()))
+        store.readers_sent_since(datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0))
+        check_s = time.perf_counter() - started
+    print(json.dumps({"check_s": check_s, "known": known,
+                      "check_mb": (status_kb("VmHWM") - before) / 1024}))
+
+
+def status_kb(field: str) -> int:
+    """A field of /proc/self/status in kB (VmRSS: resident now, VmHWM: the peak so far; Linux)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    return 0
 
 
 def cpu_seconds() -> float:
@@ -153,6 +170,7 @@ def send_both(work: Path, history_db: Path, repeat: int) -> tuple[dict, dict]:
             db.unlink(missing_ok=True) if name == "empty" else None
             runs[name].append(measure("--child", str(db), str(work / "listing.jsonl"),
                                       str(work / "readers.json"), str(outbox)))
+            runs[name][-1].update(measure("--check-child", str(db), str(work / "listing.jsonl")))
     best = {name: {key: min(r[key] for r in results) for key in results[0]} for name, results in runs.items()}
     return best["empty"], best["history"]
 
@@ -166,14 +184,16 @@ def report(history: dict, empty: dict, full: dict, old: dict | None) -> None:
         f"{name} {size / history['deliveries']:.1f}" for name, size in
         sorted(history["tables"].items(), key=lambda item: -item[1]) if size / history["deliveries"] >= 0.05)
         + " bytes per delivery")
-    print(f"history check (sent_among today's ids + readers_sent_since): {full['check_s'] * 1e3:.0f} ms on the "
-          f"full store ({full['known']:,} (reader, paper) pairs already sent among today's papers), "
+    print(f"history check (sent_among today's ids + readers_sent_since), in a process of its own: "
+          f"{full['check_s'] * 1e3:.0f} ms and +{full['check_mb']:.1f} MB peak on the full store "
+          f"({full['known']:,} (reader, paper) pairs already sent among today's papers), "
           f"{empty['check_s'] * 1e3:.0f} ms on the empty one")
-    for label, key, unit in [("CPU time", "cpu_s", "s"), ("wall time", "seconds", "s"), ("memory, sending process", "rss_mb", "MB"),
-                             ("memory, rendering process", "child_rss_mb", "MB")]:
+    for label, key, unit in [("CPU time", "cpu_s", "s"), ("wall time", "seconds", "s"),
+                             ("peak memory, sending process", "rss_mb", "MB"),
+                             ("peak memory, rendering process", "child_rss_mb", "MB")]:
         ratio = full[key] / empty[key] if empty[key] else float("nan")
         print(f"today's send, {label}: {full[key]:.2f} {unit} with the history, {empty[key]:.2f} {unit} "
-              f"on an empty store = {ratio:.2f}x [target <= 1.2x: {'ok' if ratio <= 1.2 else 'MISSED'}]")
+              f"on an empty store = {ratio:.2f}x [target <= {TARGET}x: {'ok' if ratio <= TARGET else 'MISSED'}]")
     print(f"  ({full['written']:,} digests built, {full['nothing_new']:,} readers with nothing new; "
           f"empty store: {empty['written']:,} built; CPU time counts both processes, and is the figure "
           f"to trust on a busy machine)")
@@ -185,6 +205,9 @@ def report(history: dict, empty: dict, full: dict, old: dict | None) -> None:
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
         child(*map(Path, sys.argv[2:6]))
+        return 0
+    if len(sys.argv) > 1 and sys.argv[1] == "--check-child":
+        check_child(Path(sys.argv[2]), Path(sys.argv[3]))
         return 0
     if len(sys.argv) > 1 and sys.argv[1] == "--old-load-child":
         old_load(Path(sys.argv[2]))

@@ -121,7 +121,7 @@ class Digest:
             ("Message-ID", message_id),
             *self._unsubscribe_headers(rendered),
         ]
-        return message_id, build_message(headers, rendered.text, rendered.html)
+        return message_id, build_message(headers, rendered.bodies)  # the bytes the size budget measured
 
     def _unsubscribe_headers(self, rendered: Rendered) -> list[tuple[str, str]]:
         """List-Unsubscribe (RFC 2369) and, for an https link, One-Click (RFC 8058).
@@ -326,7 +326,7 @@ class Digest:
             return candidates(store, listing, readers, now=self.clock(), window_days=self.settings.catchup_days,
                               zone=self.settings.zone, few=len(readers) <= 16)
 
-    def sent_ids(self, readers: Sequence[Subscriber], papers: Sequence[Paper]) -> Mapping[str, set[str]]:
+    def sent_ids(self, readers: Sequence[Subscriber], papers: Sequence[Paper]) -> Mapping[str, Collection[str]]:
         """Which of these papers each reader already got (the send's own query), if there is a store yet."""
         if not self.settings.state_db.exists():
             return {}

@@ -320,8 +320,14 @@ class Mailer:
 
 
 def _dot_stuffed(message: bytes) -> bytes:
-    """The DATA payload: lines starting with "." doubled, CRLF at the end, then the final ".", as RFC 5321 says."""
-    body = re.sub(rb"(?m)^\.", b"..", message)
+    """The DATA payload: every line end CRLF, lines starting with "." doubled, then the final ".", as RFC 5321 says.
+
+    A lone CR or LF becomes CRLF first, so "." is stuffed after any line break and
+    nothing before the end can read as the end of the data (``<CR>.<CR><LF>``,
+    ``<LF>.<LF>``: SMTP smuggling on lenient servers). ``digest.mime`` writes none.
+    """
+    body = message.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
+    body = re.sub(rb"(?m)^\.", b"..", body)
     if not body.endswith(b"\r\n"):
         body += b"\r\n"
     return body + b".\r\n"

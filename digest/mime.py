@@ -4,6 +4,12 @@
 same ``multipart/alternative`` (text, then HTML, quoted-printable) in well under
 a millisecond with ``binascii``. Header values are folded and RFC 2047-encoded by
 the email package's own helpers, and CR/LF never reaches a header.
+
+Line ends: every CR, LF or CRLF in a body becomes one CRLF before it is encoded,
+and a header whose CR or LF is anything but folding (CRLF then a space or tab) is
+refused, so no lone CR or LF ever reaches the wire (where ``<CR>.<CR><LF>`` could
+end the message early on a lenient server: SMTP smuggling). Each body is encoded
+once: ``Bodies`` holds the bytes that are both measured and sent.
 """
 
 from __future__ import annotations
@@ -12,10 +18,13 @@ import base64
 import binascii
 import re
 import uuid
+from dataclasses import dataclass
 from functools import lru_cache
 from email.utils import formataddr
 
-from .errors import ConfigError
+from .errors import ConfigError, MailError
+
+HEADER_BYTES = 1500  # what the size budget allows for the headers and the MIME framing
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
 
@@ -68,33 +77,57 @@ def format_address(name: str, address: str) -> str:
     return f"{encode_header(name, always=True)} <{address}>"
 
 
-@lru_cache(maxsize=16)  # render measures the size, build encodes the same text again
 def qp(text: str) -> bytes:
-    """Quoted-printable with CRLF line ends, as SMTP wants them."""
-    body = binascii.b2a_qp(text.replace("\r\n", "\n").encode("utf-8"), istext=True)
-    return body.replace(b"\n", b"\r\n")
+    """Quoted-printable with CRLF line ends, as SMTP wants them; a lone CR or LF is a line end too."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n")
+    return binascii.b2a_qp(lines.encode("utf-8"), istext=True).replace(b"\n", b"\r\n")
 
 
-def build_message(headers: list[tuple[str, str]], text: str, html: str) -> bytes:
-    """Headers (already safe) + text + HTML parts -> the bytes handed to SMTP."""
+@dataclass(frozen=True, slots=True)
+class Bodies:
+    """The text and HTML parts, encoded once: the bytes the size budget measures are the bytes sent."""
+
+    text: bytes
+    html: bytes
+
+    @classmethod
+    def encode(cls, text: str, html: str) -> "Bodies":
+        return cls(qp(text), qp(html))
+
+    def size(self, header_bytes: int = HEADER_BYTES) -> int:
+        """The message's size on the wire, give or take the headers (``header_bytes`` allows for them)."""
+        return len(self.text) + len(self.html) + header_bytes
+
+
+_BAD_BREAK = re.compile(r"\r(?!\n[ \t])|(?<!\r)\n")  # any CR or LF that is not CRLF + space/tab (folding)
+_HEADER_NAME = re.compile(r"[!-9;-~]+")
+
+
+def check_headers(headers: list[tuple[str, str]]) -> None:
+    """Refuse a header with a lone CR or LF, or a line break that is not folding (MailError)."""
+    for name, value in headers:
+        if not _HEADER_NAME.fullmatch(name) or _BAD_BREAK.search(value):
+            raise MailError(f"refusing to build a message whose {name!r} header has a line break that is not "
+                            f"folding ({value[:60]!r}); clean the value with digest.mime.clean_header")
+
+
+def build_message(headers: list[tuple[str, str]], bodies: Bodies) -> bytes:
+    """Headers + the encoded text and HTML parts -> the bytes handed to SMTP."""
+    check_headers(headers)
     boundary = f"=_digest_{uuid.uuid4().hex}"
     head = "".join(f"{name}: {value}\r\n" for name, value in headers)
     parts = [
         head.encode("utf-8"),
         f"MIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=\"{boundary}\"\r\n\r\n".encode(),
-        _part(boundary, "text/plain", text),
-        _part(boundary, "text/html", html),
+        _part(boundary, "text/plain", bodies.text),
+        _part(boundary, "text/html", bodies.html),
         f"--{boundary}--\r\n".encode(),
     ]
     return b"".join(parts)
 
 
-def _part(boundary: str, kind: str, body: str) -> bytes:
+def _part(boundary: str, kind: str, body: bytes) -> bytes:
     return (
         f"--{boundary}\r\nContent-Type: {kind}; charset=\"utf-8\"\r\n"
         "Content-Transfer-Encoding: quoted-printable\r\n\r\n"
-    ).encode() + qp(body) + b"\r\n"
-
-
-def encoded_size(text: str, html: str, header_bytes: int = 1500) -> int:
-    return len(qp(text)) + len(qp(html)) + header_bytes
+    ).encode() + body + b"\r\n"

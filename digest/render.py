@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from datetime import date
 from pathlib import Path
@@ -24,7 +24,7 @@ from markupsafe import Markup, escape
 
 from .errors import KeywordError, TemplateError
 from .ranking.profile import parse_keyword
-from .mime import clean_header, encoded_size
+from .mime import Bodies, clean_header
 from .model import Listing, Paper, Subscriber, arxiv_id, encodable
 from .ranking.select import Pick
 from .ranking.tokens import stem, words
@@ -62,6 +62,10 @@ class Rendered:
     shown: int
     overflow: int
     links: ReaderLinks | None = None  # the reader's signed links, when the digest carries them
+    bodies: Bodies = field(init=False, repr=False, compare=False)  # text and HTML encoded: measured, then sent
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "bodies", Bodies.encode(self.text, self.html))
 
 
 class Renderer:
@@ -138,14 +142,14 @@ class Renderer:
                        since if since is not None and since < day else None, self.thumbnails)
         for chars in SNIPPET_CHARS:
             result = self._render(frame, len(picks), chars)
-            if encoded_size(result.text, result.html) <= budget:
+            if result.bodies.size() <= budget:
                 return result
         low, high = 0, len(picks)
         best = self._render(frame, 0, SNIPPET_CHARS[-1])
         while low < high:  # the most picks that fit
             middle = (low + high + 1) // 2
             attempt = self._render(frame, middle, SNIPPET_CHARS[-1])
-            if encoded_size(attempt.text, attempt.html) <= budget:
+            if attempt.bodies.size() <= budget:
                 low, best = middle, attempt
             else:
                 high = middle - 1

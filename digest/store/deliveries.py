@@ -22,27 +22,38 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from array import array
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from datetime import datetime
+from typing import TypeVar
 
 from ..model import Paper
-from .schema import Connection, utcnow
+from .schema import Connection, guarded, utcnow
 
 DAY = 86_400
+_T = TypeVar("_T")
 
+# per paper of the :ids array, its position there and the keys of the readers who got it ("3,17,42"): one
+# row per paper and the readers as one string, which is cheaper than a row per (reader, paper) pair
 _SENT_AMONG = """
-    SELECT a.email, p.id FROM json_each(:ids) AS today
-    CROSS JOIN papers AS p ON p.id = today.value
-    CROSS JOIN sent AS s ON s.paper = p.key
-    CROSS JOIN addresses AS a ON a.id = s.reader
+    SELECT today.key, (SELECT group_concat(s.reader) FROM sent AS s WHERE s.paper = p.key)
+    FROM json_each(:ids) AS today CROSS JOIN papers AS p ON p.id = today.value
+"""
+_SENT_PAIRS = """
+    SELECT p.id, s.reader FROM json_each(:ids) AS today JOIN papers AS p ON p.id = today.value
+    JOIN sent AS s ON s.paper = p.key
+"""
+_SENT_PAIRS_READERS = _SENT_PAIRS + """
+    WHERE s.reader IN (SELECT a.id FROM json_each(:emails) AS who JOIN addresses AS a ON a.email = who.value)
 """
 _SENT_AMONG_READERS = """
-    SELECT a.email, p.id FROM json_each(:emails) AS who
-    CROSS JOIN addresses AS a ON a.email = who.value
-    CROSS JOIN json_each(:ids) AS today
-    CROSS JOIN papers AS p ON p.id = today.value
-    CROSS JOIN sent AS s ON s.paper = p.key AND s.reader = a.id
+    SELECT today.key, (
+        SELECT group_concat(s.reader) FROM sent AS s WHERE s.paper = p.key AND s.reader IN (
+            SELECT a.id FROM json_each(:emails) AS who CROSS JOIN addresses AS a ON a.email = who.value))
+    FROM json_each(:ids) AS today CROSS JOIN papers AS p ON p.id = today.value
 """
+_ADDRESSES_OF = "SELECT a.id, a.email FROM json_each(:readers) AS r CROSS JOIN addresses AS a ON a.id = CAST(r.value AS INTEGER)"
 
 
 class Deliveries(Connection):
@@ -60,14 +71,36 @@ class Deliveries(Connection):
 
         The never-twice check of a send, a preview or ``digest rank``: pass the day's
         paper ids, and the readers when only a few are wanted. Each id costs one index
-        lookup, whatever the size of the history.
+        lookup, whatever the size of the history; the answer holds, per reader, the
+        positions of their papers among these ids (2 bytes each), so its memory
+        follows today's work (``benchmarks/sentmemory.py``: 100,000 readers with 40
+        pairs each, +55 MB at the peak).
         """
-        params = {"ids": json.dumps(sorted(set(paper_ids)))}
+        ids = sorted(set(paper_ids))
+        params = {"ids": json.dumps(ids)}
         query = _SENT_AMONG
         if emails is not None:
             params["emails"] = json.dumps(sorted({email.lower() for email in emails}))
             query = _SENT_AMONG_READERS
-        return SentIds(self.db.execute(query, params))
+        typecode = "H" if len(ids) <= 0xFFFF else "I"
+        if self.db.dialect == "sqlite":  # SQLite: rows streamed from the raw cursor, never all in a list
+            with guarded(self.path):
+                by_key = _positions_by_reader(self.db.raw.execute(query, params), typecode)
+        else:  # PostgreSQL: the same answer through the dialect layer (one row per pair)
+            by_key = _positions_by_reader(self._sent_pairs(ids, params), typecode)
+        addresses = dict(self.db.execute(_ADDRESSES_OF, {"readers": json.dumps(list(by_key))}))
+        packed: dict[str, bytes] = {}
+        while by_key:  # one reader's array at a time becomes bytes: never both copies at once
+            key, positions = by_key.popitem()
+            packed[addresses[key]] = positions.tobytes()
+        return SentIds(ids, packed, typecode)
+
+    def _sent_pairs(self, ids: list[str], params: dict[str, str]) -> Iterator[tuple[int, str]]:
+        """(position among ``ids``, reader key) of each pair already sent, in portable SQL."""
+        position = {paper_id: n for n, paper_id in enumerate(ids)}
+        query = _SENT_PAIRS_READERS if "emails" in params else _SENT_PAIRS
+        for paper_id, reader in self.db.execute(query, params):
+            yield position[paper_id], str(reader)
 
     def sent_ids(self, email: str) -> set[str]:
         """One reader's whole history: reads the ledger from end to end (tests, diagnostics)."""
@@ -203,33 +236,86 @@ class Deliveries(Connection):
         }
 
 
-class SentIds(Mapping[str, set[str]]):
-    """Reader -> the paper ids they already got, read-only, kept as tuples.
+class SentIds(Mapping[str, "SentPapers"]):
+    """Reader (lower case) -> the papers among today's they already got, read-only.
 
-    A set per reader costs about 2 KB for 20 ids, a tuple 200 bytes: with 10,000
-    readers who got yesterday's papers that is 23 MB against 2 MB. Each lookup hands
-    out a fresh set (changing it changes nothing here).
+    Kept compact, because a big list with a few days of lookback holds millions of
+    pairs: today's ids once, and per reader the positions of their papers among them
+    packed in a bytes object (an ``array`` of 2-byte numbers, 4 past 65,535 ids).
+    A set of ids per reader took 283 bytes a pair at the peak, this 14, the reader's
+    address included (``benchmarks/sentmemory.py``). Each lookup hands out a
+    ``SentPapers`` view: a read-only set.
     """
 
-    def __init__(self, pairs: Iterable[tuple[str, str]]) -> None:
-        """``pairs``: distinct (email, paper id) pairs."""
-        lists: dict[str, list[str]] = {}
-        ids: dict[str, str] = {}  # one string object per paper id
-        for email, paper_id in pairs:
-            lists.setdefault(email, []).append(ids.setdefault(paper_id, paper_id))
-        self._ids = {email: tuple(papers) for email, papers in lists.items()}
+    def __init__(self, ids: Sequence[str], packed: dict[str, bytes], typecode: str = "H") -> None:
+        """``ids``: today's paper ids; ``packed``: per reader, the positions in ``ids`` as array bytes."""
+        self._ids = tuple(ids)
+        self._position = {paper_id: number for number, paper_id in enumerate(self._ids)}
+        self._packed, self._typecode = packed, typecode
 
-    def __getitem__(self, email: str) -> set[str]:
-        return set(self._ids[email])
+    def __getitem__(self, email: str) -> "SentPapers":
+        return SentPapers(self._ids, self._position, array(self._typecode, self._packed[email]))
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._ids)
+        return iter(self._packed)
 
     def __len__(self) -> int:
-        return len(self._ids)
+        return len(self._packed)
+
+    def __contains__(self, email: object) -> bool:
+        return email in self._packed
 
     def __repr__(self) -> str:
-        return f"SentIds({dict(self.items())!r})"
+        return f"SentIds({ {email: sorted(papers) for email, papers in self.items()}!r})"
+
+
+class SentPapers(AbstractSet[str]):
+    """The papers one reader already got among today's: a read-only set of paper ids.
+
+    ``in`` answers from a small set of positions made on first use (a view lives for
+    one reader's ranking), ``len`` and iteration read the packed positions; it
+    compares equal to a ``set`` of the same ids, and ``&``, ``|``, ``-`` give frozensets.
+    """
+
+    __slots__ = ("_ids", "_position", "_positions", "_members")
+
+    def __init__(self, ids: tuple[str, ...], position: dict[str, int], positions: array) -> None:
+        self._ids, self._position, self._positions = ids, position, positions
+        self._members: frozenset[int] | None = None
+
+    def __contains__(self, paper_id: object) -> bool:
+        number = self._position.get(paper_id)  # type: ignore[call-overload]
+        if number is None:
+            return False
+        if self._members is None:
+            self._members = frozenset(self._positions)
+        return number in self._members
+
+    def __iter__(self) -> Iterator[str]:
+        return map(self._ids.__getitem__, self._positions)
+
+    def __len__(self) -> int:
+        return len(self._positions)
+
+    @classmethod
+    def _from_iterable(cls, items: Iterable[_T]) -> AbstractSet[_T]:  # what &, |, - give: a plain frozenset
+        return frozenset(items)
+
+    def __repr__(self) -> str:
+        return f"SentPapers({sorted(self)!r})"
+
+
+def _positions_by_reader(rows: Iterable[tuple[int, str | None]], typecode: str) -> dict[int, array]:
+    """(position, "reader,reader,...") rows turned round: per reader key, the positions in an array."""
+    out: dict[int, array] = {}
+    get = out.get
+    for position, readers in rows:
+        for reader in map(int, readers.split(",")) if readers else ():
+            positions = get(reader)
+            if positions is None:
+                out[reader] = positions = array(typecode)
+            positions.append(position)
+    return out
 
 
 def _grouped(rows: Iterable[tuple[str, str]]) -> dict[str, set[str]]:
