@@ -18,7 +18,16 @@ profiles, 1,000 papers) ranked with and without votes: 4 liked and 2 disliked
 papers each, drawn from 2,000 earlier papers, as readers of one list vote on the
 papers they were sent.
 
-Usage: python benchmarks/feedback.py [--shared PATH] [--seed N] [--splits N] [--speed [--readers N]]
+With ``--semantic minilm``, the later half is also indexed with MiniLM's paper
+vectors (DIGEST_SEMANTIC on: meaning adds to the keyword scores, and the reader's
+model measures likeness between vectors instead of TF-IDF): rows "+ votes
+(vectors)" and "+ library (vectors)" give their gain over keywords with meaning on
+that index, for the same simulated readers' examples, in the same run. ``--store
+PATH`` keeps the vectors in that state database (outside the project), so a
+re-run embeds nothing.
+
+Usage: python benchmarks/feedback.py [--shared PATH] [--seed N] [--splits N] [--semantic minilm [--store PATH]]
+                                     [--speed [--readers N]]
 """
 
 from __future__ import annotations
@@ -34,11 +43,11 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]  # these helpers, and this checkout's digest before an installed one
 
 from devset import (  # noqa: E402
-    ABSENT, EVERYTHING, SHARED, DevSet, bm25_baseline, load, measured, papers, reader_profile,
+    ABSENT, EVERYTHING, SHARED, DevSet, bm25_baseline, embedders, load, measured, papers, reader_profile,
 )
 from setquality import ndcg  # noqa: E402
 
-from digest.ranking.reader import Example, Examples  # noqa: E402
+from digest.ranking.reader import Example, Examples, embed_examples  # noqa: E402
 from digest.model import Paper  # noqa: E402
 from digest.ranking.index import Index  # noqa: E402
 from digest.ranking.select import Selection, rank  # noqa: E402
@@ -68,8 +77,11 @@ def reader_examples(earlier: Index, query: str, relevant: set[str], rng: random.
     return votes, Examples(liked=tuple(as_example(p, "library") for p in chosen))
 
 
-def run(devset: DevSet, seed: int) -> dict[str, list[float]]:
-    """Per query, nDCG@10 on the later half for BM25, keywords alone, + votes and + library."""
+def run(devset: DevSet, seed: int, embedder: object = None) -> dict[str, list[float]]:
+    """Per query, nDCG@10 on the later half for BM25, keywords alone, + votes and + library.
+
+    With ``embedder``, also keywords with meaning on and the vector model's + votes and + library.
+    """
     docs, qrels = devset.docs, devset.qrels
     rng = random.Random(seed)
     order = docs[:]
@@ -81,6 +93,10 @@ def run(devset: DevSet, seed: int) -> dict[str, list[float]]:
     kept = [q for q in qrels if later_ids & set(q["relevant_ids"])]
     bm25 = bm25_baseline(later_docs, [q["query"] for q in kept])
     scores: dict[str, list[float]] = {"bm25": [], "keywords": [], "votes": [], "library": []}
+    semantic = Index(papers(later_docs), embedder=embedder) if embedder is not None else None
+    if semantic is not None:
+        scores.update({"semantic": [], "votes (vectors)": [], "library (vectors)": []})
+        semantic.embed_keywords([reader_profile(q["query"]) for q in kept])
     for q, base in zip(kept, bm25):
         relevant = set(q["relevant_ids"])
         later_relevant = relevant & later_ids
@@ -90,6 +106,11 @@ def run(devset: DevSet, seed: int) -> dict[str, list[float]]:
         for name, examples in (("keywords", None), ("votes", votes), ("library", library)):
             picks = rank(later, profile, selection=EVERYTHING, examples=examples)
             scores[name].append(ndcg([p.paper.id for p in picks], later_relevant))
+        if semantic is not None:
+            embed_examples(semantic, [votes, library])
+            for name, examples in (("semantic", None), ("votes (vectors)", votes), ("library (vectors)", library)):
+                picks = rank(semantic, profile, selection=EVERYTHING, examples=examples)
+                scores[name].append(ndcg([p.paper.id for p in picks], later_relevant))
     return scores
 
 
@@ -104,35 +125,43 @@ class Split:
     dropped: dict[str, int]  # queries worse by more than WORST_DROP
 
     def gain(self, name: str) -> float:
-        return self.mean[name] - self.mean["keywords"]
+        return self.mean[name] - self.mean[BASE.get(name, "keywords")]
+
+
+VECTOR_ROWS = {"votes": "votes (vectors)", "library": "library (vectors)"}
+BASE = {"votes (vectors)": "semantic", "library (vectors)": "semantic"}  # their gain is over keywords with meaning
 
 
 def measure(scores: dict[str, list[float]], seed: int) -> Split:
     count = len(scores["keywords"])
-    deltas = {name: [a - b for a, b in zip(scores[name], scores["keywords"])] for name in MEAN_GAIN}
+    names = [*MEAN_GAIN, *(VECTOR_ROWS.values() if "semantic" in scores else ())]
+    deltas = {name: [a - b for a, b in zip(scores[name], scores[BASE.get(name, "keywords")])] for name in names}
     return Split(seed, count, {name: sum(values) / count for name, values in scores.items()},
                  {name: min(d) for name, d in deltas.items()},
                  {name: sum(x < -WORST_DROP for x in d) for name, d in deltas.items()})
 
 
-def report(splits: list[Split]) -> None:
-    print("| seed | queries | BM25 | keywords | + votes | + library | worst query, votes | worst query, library"
+def report(splits: list[Split], votes: str = "votes", library: str = "library") -> None:
+    """The table for one model: its gains over its keyword ranking (keywords alone, or with meaning)."""
+    base = BASE.get(votes, "keywords")
+    print(f"| seed | queries | BM25 | {base} | + {votes} | + {library} | worst query, votes | worst query, library"
           f" | worse by >{WORST_DROP} (votes / library) |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for s in splits:
-        print(f"| {s.seed} | {s.queries} | {s.mean['bm25']:.3f} | {s.mean['keywords']:.3f} | {s.gain('votes'):+.3f}"
-              f" | {s.gain('library'):+.3f} | {s.worst['votes']:+.3f} | {s.worst['library']:+.3f}"
-              f" | {s.dropped['votes']} / {s.dropped['library']} |")
-    mean = {name: sum(s.gain(name) for s in splits) / len(splits) for name in MEAN_GAIN}
+        print(f"| {s.seed} | {s.queries} | {s.mean['bm25']:.3f} | {s.mean[base]:.3f} | {s.gain(votes):+.3f}"
+              f" | {s.gain(library):+.3f} | {s.worst[votes]:+.3f} | {s.worst[library]:+.3f}"
+              f" | {s.dropped[votes]} / {s.dropped[library]} |")
+    mean = {name: sum(s.gain(name) for s in splits) / len(splits) for name in (votes, library)}
     print(f"| mean | | {sum(s.mean['bm25'] for s in splits) / len(splits):.3f}"
-          f" | {sum(s.mean['keywords'] for s in splits) / len(splits):.3f} | {mean['votes']:+.3f}"
-          f" | {mean['library']:+.3f} | | | |")
+          f" | {sum(s.mean[base] for s in splits) / len(splits):.3f} | {mean[votes]:+.3f}"
+          f" | {mean[library]:+.3f} | | | |")
 
 
 def targets(splits: list[Split]) -> list[tuple[str, bool]]:
-    """Issue #18's targets for votes and a library, each with whether it holds."""
+    """Issue #18's targets for votes and a library (and their vector rows, if measured), each with whether it holds."""
     checks = []
-    for name, target in MEAN_GAIN.items():
+    goals = {**MEAN_GAIN, **({VECTOR_ROWS[n]: t for n, t in MEAN_GAIN.items()} if "semantic" in splits[0].mean else {})}
+    for name, target in goals.items():
         gains = [s.gain(name) for s in splits]
         mean = sum(gains) / len(gains)
         worst, dropped = min(s.worst[name] for s in splits), sum(s.dropped[name] for s in splits)
@@ -171,6 +200,8 @@ def main() -> int:
     parser.add_argument("--shared", type=Path, default=SHARED)
     parser.add_argument("--seed", type=int, default=SEED, help="the first split's seed; the others follow it")
     parser.add_argument("--splits", type=int, default=SPLITS)
+    parser.add_argument("--semantic", choices=["minilm"], help="also the vector model, on MiniLM's paper vectors")
+    parser.add_argument("--store", type=Path, help="keep the vectors in this state database (a re-run embeds nothing)")
     parser.add_argument("--speed", action="store_true")
     parser.add_argument("--readers", type=int, default=10_000)
     args = parser.parse_args()
@@ -181,11 +212,21 @@ def main() -> int:
     if devset is None:
         return ABSENT
     print(f"measuring the digest package at {measured()}")
+    embedder = None
+    if args.semantic:
+        embedder = dict(embedders(skip=["wordllama"], store=args.store)).get(args.semantic)
+        if embedder is None:
+            print(f"--semantic {args.semantic}: its extra is not installed", file=sys.stderr)
+            return 2
+        embedder.embed_papers(papers(devset.docs))  # every paper once, in one batch (kept in the store)
     started = time.perf_counter()
-    splits = [measure(run(devset, seed), seed) for seed in range(args.seed, args.seed + args.splits)]
+    splits = [measure(run(devset, seed, embedder), seed) for seed in range(args.seed, args.seed + args.splits)]
     print(f"{args.splits} random splits of {len(devset.docs)} papers into earlier and later halves;"
           f" nDCG@10 on the later half; {time.perf_counter() - started:.0f} s")
     report(splits)
+    if embedder is not None:
+        print(f"\nWith {args.semantic} vectors (the model on vectors; gains over keywords with meaning on):")
+        report(splits, *VECTOR_ROWS.values())
     print("\nTargets (issue #18, development set):")
     for text, holds in targets(splits):
         print(f"  {'✔' if holds else '✘'} {text}")
