@@ -77,6 +77,7 @@ from dataclasses import dataclass
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from ..model import Paper
 from .tokens import STOPWORDS, words
 
 if TYPE_CHECKING:
@@ -213,7 +214,7 @@ def _vector_model(index: Index, examples: Examples) -> ReaderModel:
     papers = index.vectors
     adjust = np.zeros(len(index.papers))
     reasons: dict[int, str] = {}
-    closest = np.zeros(len(index.papers), dtype=np.intp)
+    closest: np.ndarray = np.zeros(len(index.papers), dtype=np.intp)
     if examples.liked:
         cosines = papers @ np.stack(example_vectors(index, examples.liked)).T
         adjust += np.minimum(LIFT_CAP, VECTOR_LIKE_WEIGHT * np.maximum(0.0, cosines - VECTOR_LIKE_FLOOR).sum(axis=1))
@@ -247,10 +248,8 @@ def embed_examples(index: Index, examples: Iterable[Examples | None]) -> None:
 
 def example_vectors(index: Index, examples: Sequence[Example]) -> list[Any]:
     """One vector per example: the listing's own for a paper in it, else embedded once (the store keeps it)."""
-    from ..model import Paper
-
     known = _EXAMPLE_VECTORS.setdefault(index, {})
-    if not known:
+    if not known and index.vectors is not None:
         known.update(zip((p.id for p in index.papers), index.vectors))
     missing = {key: e for e in examples if (key := example_key(e)) not in known}
     if missing:
