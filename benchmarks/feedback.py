@@ -19,10 +19,11 @@ papers each, drawn from 2,000 earlier papers, as readers of one list vote on the
 papers they were sent.
 
 With ``--semantic minilm``, the later half is also indexed with MiniLM's paper
-vectors (DIGEST_SEMANTIC on: meaning adds to the keyword scores, and the reader's
-model measures likeness between vectors instead of TF-IDF): rows "+ votes
-(vectors)" and "+ library (vectors)" give their gain over keywords with meaning on
-that index, for the same simulated readers' examples, in the same run. ``--store
+vectors, so the reader's model measures likeness between vectors instead of
+TF-IDF, for the same simulated readers' examples, in the same run, twice: with
+DIGEST_SEMANTIC's keyword bonus on (as a run with meaning on ranks: gains over
+keywords with meaning), and with that bonus zeroed (the keyword scores are the
+lexical ones: the vector model against the TF-IDF model, nothing else changed). ``--store
 PATH`` keeps the vectors in that state database (outside the project), so a
 re-run embeds nothing.
 
@@ -33,11 +34,13 @@ Usage: python benchmarks/feedback.py [--shared PATH] [--seed N] [--splits N] [--
 from __future__ import annotations
 
 import argparse
+import copy
 import random
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]  # these helpers, and this checkout's digest before an installed one
@@ -49,6 +52,7 @@ from setquality import ndcg  # noqa: E402
 
 from digest.ranking.reader import Example, Examples, embed_examples  # noqa: E402
 from digest.model import Paper  # noqa: E402
+from digest.semantic import Bonus  # noqa: E402
 from digest.ranking.index import Index  # noqa: E402
 from digest.ranking.select import Selection, rank  # noqa: E402
 
@@ -93,10 +97,10 @@ def run(devset: DevSet, seed: int, embedder: object = None) -> dict[str, list[fl
     kept = [q for q in qrels if later_ids & set(q["relevant_ids"])]
     bm25 = bm25_baseline(later_docs, [q["query"] for q in kept])
     scores: dict[str, list[float]] = {"bm25": [], "keywords": [], "votes": [], "library": []}
-    semantic = Index(papers(later_docs), embedder=embedder) if embedder is not None else None
-    if semantic is not None:
-        scores.update({"semantic": [], "votes (vectors)": [], "library (vectors)": []})
-        semantic.embed_keywords([reader_profile(q["query"]) for q in kept])
+    variants = {label: Index(papers(later_docs), embedder=e) for label, e in vector_variants(embedder).items()}
+    for label, index in variants.items():
+        scores.update({f"{name} ({label})": [] for name in ("keywords", "votes", "library")})
+        index.embed_keywords([reader_profile(q["query"]) for q in kept])
     for q, base in zip(kept, bm25):
         relevant = set(q["relevant_ids"])
         later_relevant = relevant & later_ids
@@ -106,12 +110,25 @@ def run(devset: DevSet, seed: int, embedder: object = None) -> dict[str, list[fl
         for name, examples in (("keywords", None), ("votes", votes), ("library", library)):
             picks = rank(later, profile, selection=EVERYTHING, examples=examples)
             scores[name].append(ndcg([p.paper.id for p in picks], later_relevant))
-        if semantic is not None:
-            embed_examples(semantic, [votes, library])
-            for name, examples in (("semantic", None), ("votes (vectors)", votes), ("library (vectors)", library)):
-                picks = rank(semantic, profile, selection=EVERYTHING, examples=examples)
-                scores[name].append(ndcg([p.paper.id for p in picks], later_relevant))
+        for label, index in variants.items():
+            embed_examples(index, [votes, library])
+            for name, examples in (("keywords", None), ("votes", votes), ("library", library)):
+                picks = rank(index, profile, selection=EVERYTHING, examples=examples)
+                scores[f"{name} ({label})"].append(ndcg([p.paper.id for p in picks], later_relevant))
     return scores
+
+
+MEANING = "vectors, meaning on"
+LEXICAL = "vectors, lexical keywords"
+
+
+def vector_variants(embedder: Any) -> dict[str, Any]:
+    """With an embedder: itself (meaning adds to keyword scores), and a copy whose keyword bonus is zero."""
+    if embedder is None:
+        return {}
+    lexical = copy.copy(embedder)
+    lexical.bonus = Bonus(0.0, 1.0, 0.0)
+    return {MEANING: embedder, LEXICAL: lexical}
 
 
 @dataclass(frozen=True)
@@ -125,17 +142,18 @@ class Split:
     dropped: dict[str, int]  # queries worse by more than WORST_DROP
 
     def gain(self, name: str) -> float:
-        return self.mean[name] - self.mean[BASE.get(name, "keywords")]
+        return self.mean[name] - self.mean[base(name)]
 
 
-VECTOR_ROWS = {"votes": "votes (vectors)", "library": "library (vectors)"}
-BASE = {"votes (vectors)": "semantic", "library (vectors)": "semantic"}  # their gain is over keywords with meaning
+def base(name: str) -> str:
+    """The keyword ranking a model's gain is over: "votes (x)" is over "keywords (x)"."""
+    return "keywords" + name[name.index(" "):] if " " in name else "keywords"
 
 
 def measure(scores: dict[str, list[float]], seed: int) -> Split:
     count = len(scores["keywords"])
-    names = [*MEAN_GAIN, *(VECTOR_ROWS.values() if "semantic" in scores else ())]
-    deltas = {name: [a - b for a, b in zip(scores[name], scores[BASE.get(name, "keywords")])] for name in names}
+    names = [name for name in scores if name.split(" ")[0] in MEAN_GAIN]
+    deltas = {name: [a - b for a, b in zip(scores[name], scores[base(name)])] for name in names}
     return Split(seed, count, {name: sum(values) / count for name, values in scores.items()},
                  {name: min(d) for name, d in deltas.items()},
                  {name: sum(x < -WORST_DROP for x in d) for name, d in deltas.items()})
@@ -143,25 +161,25 @@ def measure(scores: dict[str, list[float]], seed: int) -> Split:
 
 def report(splits: list[Split], votes: str = "votes", library: str = "library") -> None:
     """The table for one model: its gains over its keyword ranking (keywords alone, or with meaning)."""
-    base = BASE.get(votes, "keywords")
-    print(f"| seed | queries | BM25 | {base} | + {votes} | + {library} | worst query, votes | worst query, library"
+    keywords = base(votes)
+    print(f"| seed | queries | BM25 | {keywords} | + {votes} | + {library} | worst query, votes | worst query, library"
           f" | worse by >{WORST_DROP} (votes / library) |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for s in splits:
-        print(f"| {s.seed} | {s.queries} | {s.mean['bm25']:.3f} | {s.mean[base]:.3f} | {s.gain(votes):+.3f}"
+        print(f"| {s.seed} | {s.queries} | {s.mean['bm25']:.3f} | {s.mean[keywords]:.3f} | {s.gain(votes):+.3f}"
               f" | {s.gain(library):+.3f} | {s.worst[votes]:+.3f} | {s.worst[library]:+.3f}"
               f" | {s.dropped[votes]} / {s.dropped[library]} |")
     mean = {name: sum(s.gain(name) for s in splits) / len(splits) for name in (votes, library)}
     print(f"| mean | | {sum(s.mean['bm25'] for s in splits) / len(splits):.3f}"
-          f" | {sum(s.mean[base] for s in splits) / len(splits):.3f} | {mean[votes]:+.3f}"
+          f" | {sum(s.mean[keywords] for s in splits) / len(splits):.3f} | {mean[votes]:+.3f}"
           f" | {mean[library]:+.3f} | | | |")
 
 
 def targets(splits: list[Split]) -> list[tuple[str, bool]]:
     """Issue #18's targets for votes and a library (and their vector rows, if measured), each with whether it holds."""
     checks = []
-    goals = {**MEAN_GAIN, **({VECTOR_ROWS[n]: t for n, t in MEAN_GAIN.items()} if "semantic" in splits[0].mean else {})}
-    for name, target in goals.items():
+    for name in splits[0].worst:
+        target = MEAN_GAIN[name.split(" ")[0]]
         gains = [s.gain(name) for s in splits]
         mean = sum(gains) / len(gains)
         worst, dropped = min(s.worst[name] for s in splits), sum(s.dropped[name] for s in splits)
@@ -224,9 +242,9 @@ def main() -> int:
     print(f"{args.splits} random splits of {len(devset.docs)} papers into earlier and later halves;"
           f" nDCG@10 on the later half; {time.perf_counter() - started:.0f} s")
     report(splits)
-    if embedder is not None:
-        print(f"\nWith {args.semantic} vectors (the model on vectors; gains over keywords with meaning on):")
-        report(splits, *VECTOR_ROWS.values())
+    for label in vector_variants(embedder):
+        print(f"\nThe model on {args.semantic} {label}:")
+        report(splits, f"votes ({label})", f"library ({label})")
     print("\nTargets (issue #18, development set):")
     for text, holds in targets(splits):
         print(f"  {'✔' if holds else '✘'} {text}")
