@@ -140,3 +140,18 @@ def test_without_vectors_the_model_is_the_tf_idf_model_the_oracle_ranks_with() -
     scores = oracle._adjusted(reference, profile, oracle.score_profile(reference, profile), model, exact=True)
     full = oracle._select(reference, profile, scores, set(), oracle.Selection(10, 1.0), model.reasons, model.lifted)
     assert fast and [(p.paper.id, p.score, p.because) for p in fast] == [(p.paper.id, p.score, p.because) for p in full]
+
+
+def test_rank_many_embeds_every_readers_examples_in_one_call_before_ranking() -> None:
+    from digest.ranking.many import rank_many
+
+    fake = FakeEmbedder()
+    index = Index(LISTING, embedder=fake)
+    fake.calls.clear()
+    profiles = [parse_profile("benchmark")] * 2
+    lists = rank_many(index, profiles, examples=[Examples(liked=(CLOSE_TO_PROTEIN,)),
+                                                 Examples(disliked=(CLOSE_TO_LEGAL,))], workers=1)
+    examples = [call for call in fake.calls if "Folding targets, again" in " ".join(call)]
+    assert len(examples) == 1 and len(examples[0]) == 2  # both readers' examples, one call
+    assert [p.paper.id for p in lists[0]][0] == PROTEIN.id and lists[0][0].because
+    assert [p.paper.id for p in lists[1]][:2] == [PROTEIN.id, LEGAL.id]
