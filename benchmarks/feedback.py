@@ -18,28 +18,41 @@ profiles, 1,000 papers) ranked with and without votes: 4 liked and 2 disliked
 papers each, drawn from 2,000 earlier papers, as readers of one list vote on the
 papers they were sent.
 
-Usage: python benchmarks/feedback.py [--shared PATH] [--seed N] [--splits N] [--speed [--readers N]]
+With ``--semantic minilm``, the later half is also indexed with MiniLM's paper
+vectors, so the reader's model measures likeness between vectors instead of
+TF-IDF, for the same simulated readers' examples, in the same run, twice: with
+DIGEST_SEMANTIC's keyword bonus on (as a run with meaning on ranks: gains over
+keywords with meaning), and with that bonus zeroed (the keyword scores are the
+lexical ones: the vector model against the TF-IDF model, nothing else changed). ``--store
+PATH`` keeps the vectors in that state database (outside the project), so a
+re-run embeds nothing.
+
+Usage: python benchmarks/feedback.py [--shared PATH] [--seed N] [--splits N] [--semantic minilm [--store PATH]]
+                                     [--speed [--readers N]]
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import random
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]  # these helpers, and this checkout's digest before an installed one
 
 from devset import (  # noqa: E402
-    ABSENT, EVERYTHING, SHARED, DevSet, bm25_baseline, load, measured, papers, reader_profile,
+    ABSENT, EVERYTHING, SHARED, DevSet, bm25_baseline, embedders, load, measured, papers, reader_profile,
 )
 from setquality import ndcg  # noqa: E402
 
-from digest.ranking.reader import Example, Examples  # noqa: E402
+from digest.ranking.reader import Example, Examples, embed_examples  # noqa: E402
 from digest.model import Paper  # noqa: E402
+from digest.semantic import Bonus  # noqa: E402
 from digest.ranking.index import Index  # noqa: E402
 from digest.ranking.select import Selection, rank  # noqa: E402
 
@@ -68,8 +81,11 @@ def reader_examples(earlier: Index, query: str, relevant: set[str], rng: random.
     return votes, Examples(liked=tuple(as_example(p, "library") for p in chosen))
 
 
-def run(devset: DevSet, seed: int) -> dict[str, list[float]]:
-    """Per query, nDCG@10 on the later half for BM25, keywords alone, + votes and + library."""
+def run(devset: DevSet, seed: int, embedder: object = None) -> dict[str, list[float]]:
+    """Per query, nDCG@10 on the later half for BM25, keywords alone, + votes and + library.
+
+    With ``embedder``, also keywords with meaning on and the vector model's + votes and + library.
+    """
     docs, qrels = devset.docs, devset.qrels
     rng = random.Random(seed)
     order = docs[:]
@@ -81,6 +97,10 @@ def run(devset: DevSet, seed: int) -> dict[str, list[float]]:
     kept = [q for q in qrels if later_ids & set(q["relevant_ids"])]
     bm25 = bm25_baseline(later_docs, [q["query"] for q in kept])
     scores: dict[str, list[float]] = {"bm25": [], "keywords": [], "votes": [], "library": []}
+    variants = {label: Index(papers(later_docs), embedder=e) for label, e in vector_variants(embedder).items()}
+    for label, index in variants.items():
+        scores.update({f"{name} ({label})": [] for name in ("keywords", "votes", "library")})
+        index.embed_keywords([reader_profile(q["query"]) for q in kept])
     for q, base in zip(kept, bm25):
         relevant = set(q["relevant_ids"])
         later_relevant = relevant & later_ids
@@ -90,7 +110,25 @@ def run(devset: DevSet, seed: int) -> dict[str, list[float]]:
         for name, examples in (("keywords", None), ("votes", votes), ("library", library)):
             picks = rank(later, profile, selection=EVERYTHING, examples=examples)
             scores[name].append(ndcg([p.paper.id for p in picks], later_relevant))
+        for label, index in variants.items():
+            embed_examples(index, [votes, library])
+            for name, examples in (("keywords", None), ("votes", votes), ("library", library)):
+                picks = rank(index, profile, selection=EVERYTHING, examples=examples)
+                scores[f"{name} ({label})"].append(ndcg([p.paper.id for p in picks], later_relevant))
     return scores
+
+
+MEANING = "vectors, meaning on"
+LEXICAL = "vectors, lexical keywords"
+
+
+def vector_variants(embedder: Any) -> dict[str, Any]:
+    """With an embedder: itself (meaning adds to keyword scores), and a copy whose keyword bonus is zero."""
+    if embedder is None:
+        return {}
+    lexical = copy.copy(embedder)
+    lexical.bonus = Bonus(0.0, 1.0, 0.0)
+    return {MEANING: embedder, LEXICAL: lexical}
 
 
 @dataclass(frozen=True)
@@ -104,35 +142,44 @@ class Split:
     dropped: dict[str, int]  # queries worse by more than WORST_DROP
 
     def gain(self, name: str) -> float:
-        return self.mean[name] - self.mean["keywords"]
+        return self.mean[name] - self.mean[base(name)]
+
+
+def base(name: str) -> str:
+    """The keyword ranking a model's gain is over: "votes (x)" is over "keywords (x)"."""
+    return "keywords" + name[name.index(" "):] if " " in name else "keywords"
 
 
 def measure(scores: dict[str, list[float]], seed: int) -> Split:
     count = len(scores["keywords"])
-    deltas = {name: [a - b for a, b in zip(scores[name], scores["keywords"])] for name in MEAN_GAIN}
+    names = [name for name in scores if name.split(" ")[0] in MEAN_GAIN]
+    deltas = {name: [a - b for a, b in zip(scores[name], scores[base(name)])] for name in names}
     return Split(seed, count, {name: sum(values) / count for name, values in scores.items()},
                  {name: min(d) for name, d in deltas.items()},
                  {name: sum(x < -WORST_DROP for x in d) for name, d in deltas.items()})
 
 
-def report(splits: list[Split]) -> None:
-    print("| seed | queries | BM25 | keywords | + votes | + library | worst query, votes | worst query, library"
+def report(splits: list[Split], votes: str = "votes", library: str = "library") -> None:
+    """The table for one model: its gains over its keyword ranking (keywords alone, or with meaning)."""
+    keywords = base(votes)
+    print(f"| seed | queries | BM25 | {keywords} | + {votes} | + {library} | worst query, votes | worst query, library"
           f" | worse by >{WORST_DROP} (votes / library) |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
     for s in splits:
-        print(f"| {s.seed} | {s.queries} | {s.mean['bm25']:.3f} | {s.mean['keywords']:.3f} | {s.gain('votes'):+.3f}"
-              f" | {s.gain('library'):+.3f} | {s.worst['votes']:+.3f} | {s.worst['library']:+.3f}"
-              f" | {s.dropped['votes']} / {s.dropped['library']} |")
-    mean = {name: sum(s.gain(name) for s in splits) / len(splits) for name in MEAN_GAIN}
+        print(f"| {s.seed} | {s.queries} | {s.mean['bm25']:.3f} | {s.mean[keywords]:.3f} | {s.gain(votes):+.3f}"
+              f" | {s.gain(library):+.3f} | {s.worst[votes]:+.3f} | {s.worst[library]:+.3f}"
+              f" | {s.dropped[votes]} / {s.dropped[library]} |")
+    mean = {name: sum(s.gain(name) for s in splits) / len(splits) for name in (votes, library)}
     print(f"| mean | | {sum(s.mean['bm25'] for s in splits) / len(splits):.3f}"
-          f" | {sum(s.mean['keywords'] for s in splits) / len(splits):.3f} | {mean['votes']:+.3f}"
-          f" | {mean['library']:+.3f} | | | |")
+          f" | {sum(s.mean[keywords] for s in splits) / len(splits):.3f} | {mean[votes]:+.3f}"
+          f" | {mean[library]:+.3f} | | | |")
 
 
 def targets(splits: list[Split]) -> list[tuple[str, bool]]:
-    """Issue #18's targets for votes and a library, each with whether it holds."""
+    """Issue #18's targets for votes and a library (and their vector rows, if measured), each with whether it holds."""
     checks = []
-    for name, target in MEAN_GAIN.items():
+    for name in splits[0].worst:
+        target = MEAN_GAIN[name.split(" ")[0]]
         gains = [s.gain(name) for s in splits]
         mean = sum(gains) / len(gains)
         worst, dropped = min(s.worst[name] for s in splits), sum(s.dropped[name] for s in splits)
@@ -171,6 +218,8 @@ def main() -> int:
     parser.add_argument("--shared", type=Path, default=SHARED)
     parser.add_argument("--seed", type=int, default=SEED, help="the first split's seed; the others follow it")
     parser.add_argument("--splits", type=int, default=SPLITS)
+    parser.add_argument("--semantic", choices=["minilm"], help="also the vector model, on MiniLM's paper vectors")
+    parser.add_argument("--store", type=Path, help="keep the vectors in this state database (a re-run embeds nothing)")
     parser.add_argument("--speed", action="store_true")
     parser.add_argument("--readers", type=int, default=10_000)
     args = parser.parse_args()
@@ -181,11 +230,21 @@ def main() -> int:
     if devset is None:
         return ABSENT
     print(f"measuring the digest package at {measured()}")
+    embedder = None
+    if args.semantic:
+        embedder = dict(embedders(skip=["wordllama"], store=args.store)).get(args.semantic)
+        if embedder is None:
+            print(f"--semantic {args.semantic}: its extra is not installed", file=sys.stderr)
+            return 2
+        embedder.embed_papers(papers(devset.docs))  # every paper once, in one batch (kept in the store)
     started = time.perf_counter()
-    splits = [measure(run(devset, seed), seed) for seed in range(args.seed, args.seed + args.splits)]
+    splits = [measure(run(devset, seed, embedder), seed) for seed in range(args.seed, args.seed + args.splits)]
     print(f"{args.splits} random splits of {len(devset.docs)} papers into earlier and later halves;"
           f" nDCG@10 on the later half; {time.perf_counter() - started:.0f} s")
     report(splits)
+    for label in vector_variants(embedder):
+        print(f"\nThe model on {args.semantic} {label}:")
+        report(splits, f"votes ({label})", f"library ({label})")
     print("\nTargets (issue #18, development set):")
     for text, holds in targets(splits):
         print(f"  {'✔' if holds else '✘'} {text}")

@@ -45,6 +45,7 @@ def rank_many(
     examples = examples if examples is not None else [None] * len(profiles)
     workers = min(workers or os.cpu_count() or 1, max(len(profiles) // max(parallel_min // 2, 1), 1))
     index.embed_keywords(profiles)
+    reader.embed_examples(index, examples)  # one batch for every reader's votes and library
     if workers < 2 or len(profiles) < parallel_min or not fork_is_safe():
         return [rank(index, p, sent=s, selection=sel, examples=e)
                 for p, s, sel, e in zip(profiles, sent, selections, examples)]

@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import DigestError, KeywordError
 from ..ranking.profile import parse_profile
-from ..ranking.reader import Examples
+from ..ranking.reader import Examples, embed_examples
 from ..model import Listing, Subscriber
 from ..ranking.index import Index
 from ..ranking.select import Pick, count_matches, rank
@@ -115,6 +115,7 @@ def build_all(app: "Digest", listing: Listing, readers: Sequence[Subscriber], se
     """
     index = app.make_index(listing.papers)
     embed_keywords(index, readers)
+    embed_examples(index, examples)  # with meaning on, every reader's votes and library in one batch
     for number, reader in enumerate(readers):
         status = gate.refused(reader.email)
         if status is not None:
