@@ -42,6 +42,23 @@ class Columns:
             column = self._scores[key] = self.index.keyword_column(keyword)
         return column
 
+    def words(self, keyword: Keyword) -> np.ndarray:
+        """The keyword's score in every paper from its words alone (its score column without vectors)."""
+        if self.index.vectors is None:
+            return self.scores(keyword)
+        key = ("words", *keyword_key(keyword))
+        column = self._scores.get(key)
+        if column is None:
+            column = self._scores[key] = self.index.keyword_column(keyword, meaning=False)
+        return column
+
+    def word_totals(self, wanted: Sequence[Keyword]) -> np.ndarray:
+        """Each paper's weighted sum of the keywords' word scores (no meaning)."""
+        total = np.zeros(self.size)
+        for keyword in wanted:
+            total += self.words(keyword) * keyword.weight
+        return total
+
     def excluded(self, keyword: Keyword) -> np.ndarray:
         key = keyword_key(keyword)
         found = self._excluded.get(key)
@@ -93,6 +110,7 @@ class Columns:
         for profile in profiles:
             for keyword in profile.wanted:
                 self.scores(keyword)
+                self.words(keyword)
                 self.codes(keyword)
             for keyword in profile.excluded:
                 self.excluded(keyword)

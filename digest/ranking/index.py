@@ -204,11 +204,15 @@ class Index:
             end += 1
         return words_[start:end]
 
-    def keyword_column(self, keyword: Keyword, feedback: bool | None = None) -> np.ndarray:
-        """Every paper's score for one keyword, 0 where it does not count (cached: readers share keywords)."""
+    def keyword_column(self, keyword: Keyword, feedback: bool | None = None, meaning: bool = True) -> np.ndarray:
+        """Every paper's score for one keyword, 0 where it does not count (cached: readers share keywords).
+
+        ``meaning=False``: its words alone (the same column when the index has no vectors).
+        """
         feedback = self.feedback if feedback is None else feedback
-        return self._cached("columns", (*keyword_key(keyword), feedback),
-                            lambda: scoring.keyword_column(self, keyword, feedback))
+        meaning = meaning and self.vectors is not None
+        return self._cached("columns", (*keyword_key(keyword), feedback, meaning),
+                            lambda: scoring.keyword_column(self, keyword, feedback, meaning))
 
     def keyword_scores(self, keyword: Keyword, feedback: bool | None = None) -> dict[int, float]:
         """The papers one keyword scores, and their scores (cached)."""

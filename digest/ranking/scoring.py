@@ -43,8 +43,11 @@ SURFACE_WEIGHT = 2.0  # the keyword's own word forms beat inflected ones
 PROXIMITY_WINDOW = 5
 
 
-def keyword_column(index: Index, keyword: Keyword, feedback: bool) -> np.ndarray:
-    """Every paper's score for one keyword (the best of its alternatives); 0 for traces and misses."""
+def keyword_column(index: Index, keyword: Keyword, feedback: bool, meaning: bool = True) -> np.ndarray:
+    """Every paper's score for one keyword (the best of its alternatives); 0 for traces and misses.
+
+    ``meaning=False``: the words alone, without the semantic bonus (``select``'s word bar).
+    """
     column: np.ndarray = np.zeros(len(index.papers))
     for alt in index.alternatives(keyword):
         np.maximum(column, alternative_scores(index, alt, keyword.exact, keyword.words), out=column)
@@ -52,7 +55,7 @@ def keyword_column(index: Index, keyword: Keyword, feedback: bool) -> np.ndarray
         scored = column.nonzero()[0].tolist()
         for i, s in feedback_scores(index, dict(zip(scored, column[scored].tolist())), keyword).items():
             column[i] += s
-    if index.vectors is not None and not keyword.exact:
+    if meaning and index.vectors is not None and not keyword.exact:
         for i, s in semantic_scores(index, keyword).items():
             column[i] += s
     # traces this faint (a common word once in a long abstract) cannot lift a paper
