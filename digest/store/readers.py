@@ -226,6 +226,12 @@ class Readers(Connection, _DeliveryRecords, _ArchiveRecords):
                  for p in papers],
             )
 
+    def remove_vote(self, email: str, paper_id: str) -> bool:
+        """Forget one vote of a reader (the ranking no longer counts it); False if there was none."""
+        with self.transaction():
+            return self.db.execute("DELETE FROM votes WHERE email = :e AND paper_id = :id",
+                                   {"e": email.lower(), "id": paper_id}).rowcount > 0
+
     def votes(self, email: str) -> list[Vote]:
         """One reader's votes, oldest first."""
         return self.votes_for([email]).get(email.lower(), [])

@@ -99,9 +99,12 @@ class Site:
 
     def links(self, rid: str) -> dict[str, str]:
         """This reader's own page paths (never another reader's)."""
+        preferences = self.signer.dumps("preferences", rid)
         return {
             "unsubscribe": f"/unsubscribe/{self.signer.dumps('unsubscribe', rid)}",
-            "preferences": f"/preferences/{self.signer.dumps('preferences', rid)}",
+            "preferences": f"/preferences/{preferences}",
+            "feed": f"/feed/{preferences}",  # the reader's own pages share the preferences token
+            "votes": f"/votes/{preferences}",
         }
 
 
