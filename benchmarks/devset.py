@@ -23,7 +23,31 @@ from digest.errors import KeywordError
 from digest.ranking.profile import Profile, parse_profile
 from digest.model import Paper, make_paper
 from digest.ranking.index import Index
+from digest.ranking.rules import Rules
 from digest.ranking.select import Selection, rank
+
+RULES = Rules()  # which word rules digest applies; ``--rules`` changes it (``use_rules``)
+RULE_NAMES = ("spelling", "passing", "shares")
+
+
+def use_rules(spec: str) -> Rules:
+    """``all``, ``none`` or the names of the rules to keep, comma-separated (``spelling,shares``)."""
+    global RULES
+    names = {n.strip() for n in spec.split(",") if n.strip()}
+    if names == {"all"}:
+        names = set(RULE_NAMES)
+    elif names == {"none"}:
+        names = set()
+    unknown = names - set(RULE_NAMES)
+    if unknown:
+        raise SystemExit(f"--rules: unknown {', '.join(sorted(unknown))}; use all, none or {', '.join(RULE_NAMES)}")
+    RULES = Rules(**{n: n in names for n in RULE_NAMES})
+    return RULES
+
+
+def make_index(listing: Sequence[Paper], **options: Any) -> Index:
+    """digest's index of ``listing`` with the word rules chosen by ``--rules``."""
+    return Index(listing, rules=RULES, **options)
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 ABSENT = 2
@@ -90,7 +114,7 @@ def our_runs(docs: list[dict[str, str]], queries: list[str], feedback: bool = Fa
              embedder: object = None) -> tuple[list[list[str]], float, float]:
     """Each query's top 50 by digest over all ``docs``, and the seconds spent indexing and ranking."""
     started = time.perf_counter()
-    index = Index(papers(docs), feedback=feedback, embedder=embedder)
+    index = make_index(papers(docs), feedback=feedback, embedder=embedder)
     indexed = time.perf_counter()
     profiles = [reader_profile(q) for q in queries]
     index.embed_keywords(profiles)  # one batch, as rank_many does for many readers

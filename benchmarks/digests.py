@@ -41,7 +41,7 @@ sys.path[:0] = [str(HERE), str(HERE.parent)]  # these helpers, and this checkout
 
 from devset import (  # noqa: E402
     ABSENT, EVERYTHING, SHARED, DevSet, bm25s_installed, embedders, load, lucene_bm25, measured, our_runs, papers,
-    plain_bm25, reader_profile,
+    make_index, plain_bm25, reader_profile, use_rules,
 )
 from setquality import (  # noqa: E402
     Cutoffs, Scored, Sent, SetQuality, best_threshold, best_top_k, judge, ndcg, summarise,
@@ -89,7 +89,7 @@ def digest_days(devset: DevSet, listings: list[Docs], embedder: Any) -> tuple[li
     sent: list[Sent] = []
     scored: list[Scored] = []
     for day in listings:
-        index = Index(papers(day), embedder=embedder)
+        index = make_index(papers(day), embedder=embedder)
         picks = rank_many(index, profiles, selections=[DEFAULT] * len(profiles))
         every = rank_many(index, profiles, selections=[EVERYTHING] * len(profiles))
         for chosen, ranked, relevant in zip(picks, every, on_day(devset, day)):
@@ -196,9 +196,11 @@ def report(devset: DevSet, variants: Sequence[tuple[str, Any]], ndcgs: Mapping[s
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--shared", type=Path, default=SHARED)
+    parser.add_argument("--rules", default="all", help="word rules to apply: all, none, or names (spelling,passing,shares)")
     parser.add_argument("--quick", action="store_true", help="skip MiniLM (about a minute to embed the papers)")
     parser.add_argument("--store", type=Path, help="keep the papers' vectors in this state database")
     args = parser.parse_args()
+    use_rules(args.rules)
     devset = load(args.shared)
     if devset is None:
         return ABSENT

@@ -25,7 +25,8 @@ sys.path[:0] = [str(HERE), str(HERE.parent)]  # these helpers, and this checkout
 
 import digests  # noqa: E402
 from devset import (  # noqa: E402
-    ABSENT, SHARED, DevSet, bm25_baseline, embedders, load, measured, our_runs, papers, reader_profile,
+    ABSENT, SHARED, DevSet, bm25_baseline, embedders, load, make_index, measured, our_runs, papers, reader_profile,
+    use_rules,
 )
 from setquality import ndcg  # noqa: E402
 
@@ -65,7 +66,7 @@ def many_readers(docs: list[dict[str, str]], embedder: object, readers: int, sha
     timings = {}
     for label, chosen in (("lexical", None), ("semantic", embedder)):
         started = time.perf_counter()
-        index = Index(listing, embedder=chosen)
+        index = make_index(listing, embedder=chosen)
         indexed = time.perf_counter()
         index.embed_keywords(profiles)
         embedded = time.perf_counter()
@@ -92,11 +93,13 @@ def print_table(devset: DevSet, runs: list[tuple[str, list[list[str]]]]) -> dict
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--shared", type=Path, default=SHARED)
+    parser.add_argument("--rules", default="all", help="word rules to apply: all, none, or names (spelling,passing,shares)")
     parser.add_argument("--readers", type=int, default=10_000, help="profiles to time with cached vectors (0: skip)")
     parser.add_argument("--no-semantic", action="store_true", help="only the lexical rows")
     parser.add_argument("--quick", action="store_true", help="no MiniLM row (about a minute to embed the papers)")
     parser.add_argument("--store", type=Path, help="keep the papers' vectors in this state database (re-runs embed nothing)")
     args = parser.parse_args()
+    use_rules(args.rules)
     devset = load(args.shared)
     if devset is None:
         return ABSENT

@@ -12,6 +12,7 @@ from digest.ranking.reader import Example, Examples, examples_for
 from digest.library import Entry
 from digest.model import Listing, Paper, Subscriber, make_paper
 from digest.ranking.index import Index
+from digest.ranking.rules import Rules
 from digest.ranking.select import Selection, rank
 
 from .test_rank import PROFILES, _listing
@@ -119,7 +120,7 @@ def test_with_a_model_the_top_k_shortcut_picks_exactly_what_full_scoring_picks(s
     from . import reference_rank as oracle  # the ranker before vectorisation, scoring every paper
 
     papers = _listing()
-    index = Index(papers)
+    index = Index(papers, rules=Rules.none())  # the reference predates the word rules
     profile = parse_profile(spec)
     selection = Selection(max_items=max_items, min_score=min_score)
     examples = _reader_examples(papers, len(spec))

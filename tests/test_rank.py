@@ -8,6 +8,7 @@ from digest.errors import KeywordError
 from digest.ranking.profile import parse_keyword, parse_profile
 from digest.model import make_paper
 from digest.ranking.index import Index
+from digest.ranking.rules import Rules
 from digest.ranking.select import Selection, rank
 from digest.ranking.acronyms import learn_acronyms
 
@@ -165,7 +166,7 @@ def test_the_top_k_shortcut_picks_exactly_what_full_scoring_picks(spec: str, max
     profile = parse_profile(spec)
     selection = Selection(max_items=max_items, min_score=min_score)
 
-    fast = rank(Index(papers), profile, sent={"2602.00004"}, selection=selection)
+    fast = rank(Index(papers, rules=Rules.none()), profile, sent={"2602.00004"}, selection=selection)
     reference = oracle.Index(papers)
     full = oracle._select(reference, profile, oracle.score_profile(reference, profile), {"2602.00004"},
                           oracle.Selection(max_items, min_score))

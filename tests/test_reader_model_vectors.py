@@ -12,6 +12,7 @@ from digest.ranking import reader
 from digest.ranking.index import Index
 from digest.ranking.profile import parse_profile
 from digest.ranking.reader import Example, Examples
+from digest.ranking.rules import Rules
 from digest.ranking.select import Selection, rank
 from digest.semantic import CachedEmbedder, Embedder
 from digest.store import Store
@@ -131,7 +132,7 @@ def test_without_vectors_the_model_is_the_tf_idf_model_the_oracle_ranks_with() -
     papers = _listing()
     profile = parse_profile("transformer, protein*")
     examples = _reader_examples(papers, 3)
-    index = Index(papers)
+    index = Index(papers, rules=Rules.none())  # the reference predates the word rules
     assert index.vectors is None
     fast = rank(index, profile, selection=Selection(max_items=10, min_score=1.0), examples=examples)
     reference = oracle.Index(papers)

@@ -23,6 +23,10 @@ import numpy as np
 from .explain import match_codes
 from .index import Index, keyword_key
 from .profile import Keyword, Profile
+from .scoring import passing_mentions
+
+
+_NOTHING: tuple[np.ndarray, np.ndarray] = (np.zeros(0, dtype=np.intp), np.zeros(0))  # no passing mention counts
 
 
 class Columns:
@@ -34,6 +38,7 @@ class Columns:
         self._scores: dict[tuple[object, ...], np.ndarray] = {}
         self._excluded: dict[tuple[object, ...], np.ndarray] = {}
         self._complete: dict[tuple[object, ...], bool] = {}
+        self._over: dict[float, dict[tuple[object, ...], tuple[np.ndarray, np.ndarray]]] = {}  # per cap
 
     def scores(self, keyword: Keyword) -> np.ndarray:
         key = keyword_key(keyword)
@@ -58,6 +63,37 @@ class Columns:
         for keyword in wanted:
             total += self.words(keyword) * keyword.weight
         return total
+
+    def passing(self, keyword: Keyword) -> np.ndarray:
+        """The papers that mention the keyword in passing (``scoring.passing_mentions``)."""
+        key = ("passing", *keyword_key(keyword))
+        found = self._excluded.get(key)
+        if found is None:
+            found = self._excluded[key] = passing_mentions(self.index, keyword, self.words(keyword))
+        return found
+
+    def passing_excess(self, wanted: Sequence[Keyword], cap: float) -> np.ndarray | None:
+        """Per paper, the weighted word score above ``cap`` of the keywords it mentions only in passing."""
+        table = self._over.get(cap)
+        if table is None:
+            table = self._over[cap] = {}
+        over: np.ndarray | None = None
+        for keyword in wanted:
+            key = (keyword.words, keyword.exact, keyword.prefix, keyword.weight)  # keyword_key, and the weight
+            found = table.get(key)
+            if found is None:
+                found = table[key] = self._passing_over(keyword, cap)
+            if found is not _NOTHING:
+                over = np.zeros(self.size) if over is None else over
+                over[found[0]] += found[1]
+        return over
+
+    def _passing_over(self, keyword: Keyword, cap: float) -> tuple[np.ndarray, np.ndarray]:
+        """The papers where the keyword's passing mention scores above ``cap``, and by how much."""
+        numbers = self.passing(keyword)
+        excess = self.words(keyword)[numbers] * keyword.weight - cap
+        above = excess > 0
+        return (numbers[above], excess[above]) if above.any() else _NOTHING
 
     def excluded(self, keyword: Keyword) -> np.ndarray:
         key = keyword_key(keyword)
@@ -112,6 +148,8 @@ class Columns:
                 self.scores(keyword)
                 self.words(keyword)
                 self.codes(keyword)
+                if self.index.rules.passing:
+                    self.passing(keyword)
             for keyword in profile.excluded:
                 self.excluded(keyword)
 

@@ -6,10 +6,8 @@ Only papers a keyword scores are explained: a trace too faint to score (below
 
 from __future__ import annotations
 
-import heapq
 from dataclasses import dataclass
 from functools import lru_cache
-from operator import itemgetter
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -21,7 +19,6 @@ from .tokens import ABSTRACT_OFFSET
 if TYPE_CHECKING:
     from .index import Alternative, Group, Index
 
-STRONGEST = 8  # an exclusion found only in the abstract counts when among this many top terms
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +113,7 @@ def excluded(index: Index, keyword: Keyword) -> set[int]:
     """Papers about what an exclusion names, not those that mention it in passing.
 
     The words, together, in the title; or in the abstract when they come back
-    (twice or more) and each of them is among the paper's ``STRONGEST`` terms
+    (twice or more) and each of them is among the paper's ``index.STRONGEST`` terms
     (tf-idf), as for a paper that keeps coming back to it. "We survey the
     methods..." once in an abstract is not a survey.
     """
@@ -130,8 +127,5 @@ def excluded(index: Index, keyword: Keyword) -> set[int]:
 
 
 def _about(index: Index, i: int, alt: Alternative) -> bool:
-    doc = index.docs[i]
-    if doc.strongest is None:
-        top = heapq.nlargest(STRONGEST, index.term_shares(i), key=itemgetter(1))
-        doc.strongest = frozenset(st for st, _ in top)
-    return all(group & doc.strongest for group in alt)
+    strongest = index.strongest_terms(i)
+    return all(group & strongest for group in alt)

@@ -8,12 +8,14 @@ caches; the modules beside it hold the rules.
 
 from __future__ import annotations
 
+import heapq
 import math
 from bisect import bisect_left
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -22,7 +24,9 @@ from ..model import Paper, title_key
 from . import explain, scoring
 from .acronyms import BUILTIN_ACRONYMS, learn_acronyms
 from .profile import Keyword, Profile
-from .tokens import ABSTRACT_OFFSET, STOPWORDS, hyphen_joins, singular, stem, stems_of, surface_form, words
+from .rules import Rules
+from .spelling import joined_words, spelling_variants
+from .tokens import ABSTRACT_OFFSET, STOPWORDS, hyphen_words, singular, stem, stems_of, surface_form, words
 
 if TYPE_CHECKING:
     from .explain import Match
@@ -30,6 +34,7 @@ if TYPE_CHECKING:
 K1 = 1.2
 B = 0.75
 TITLE_WEIGHT = 2.5
+STRONGEST = 8  # a paper is about the terms among this many of its top tf-idf terms
 
 Group = frozenset[str]  # stems that count as one query word (a prefix expands to many)
 Alternative = tuple[Group, ...]
@@ -55,9 +60,10 @@ class Index:
     """The day's listing, tokenised once and shared by every reader's profile."""
 
     def __init__(self, papers: Sequence[Paper], acronyms: Mapping[str, str] | None = None,
-                 feedback: bool = False, embedder: Any = None) -> None:
+                 feedback: bool = False, embedder: Any = None, rules: Rules = Rules()) -> None:
         self.papers = list(papers)
         self.feedback = feedback
+        self.rules = rules
         self.embedder = embedder  # digest.semantic.Embedder, or None (lexical only)
         self.vectors = embedder.embed_papers(self.papers) if embedder and self.papers else None
         self.postings: dict[str, Postings] = defaultdict(dict)
@@ -97,9 +103,11 @@ class Index:
                 stems.append(st)
                 positions.append(pos)
                 kept += 1
-            for at, joined in hyphen_joins(text):
+            for at, joined in hyphen_words(text):  # multi-modal is also multimodal
                 if at < len(positions) and positions[at] >= 0:
-                    postings[joined].setdefault(i, []).append(positions[at])
+                    postings[stem(joined)].setdefault(i, []).append(positions[at])
+                    if self.rules.spelling:  # ... as written, too
+                        surface[surface_form(joined)].setdefault(i, []).append(positions[at])
             setattr(doc, attr, kept)
         doc.counts = Counter(stems)
         return doc
@@ -145,6 +153,16 @@ class Index:
         """``group_weights`` as a dense array over the papers (the same floats, computed at once)."""
         return self._cached("arrays", group, lambda: self._saturated(self.positions(group)))
 
+    def occurrences(self, group: Group) -> tuple[np.ndarray, np.ndarray]:
+        """How often the group stands in every paper's title, and in all (cached)."""
+        def count() -> tuple[np.ndarray, np.ndarray]:
+            title, total = np.zeros(len(self.docs), np.intp), np.zeros(len(self.docs), np.intp)
+            for i, pos in self.positions(group).items():
+                title[i] = sum(1 for p in pos if p < ABSTRACT_OFFSET)
+                total[i] = len(pos)
+            return title, total
+        return self._cached("occurrences", group, count)
+
     def _saturated(self, postings: Postings) -> np.ndarray:
         out: np.ndarray = np.zeros(len(self.docs))
         if postings:
@@ -156,9 +174,17 @@ class Index:
             out[numbers] = tf * (K1 + 1) / (tf + K1)
         return out
 
-    def surface_array(self, form: str) -> np.ndarray:
-        """``group_array`` for a word as written (the surface index)."""
-        return self._cached("surface", form, lambda: self._saturated(self.surface.get(form, {})))
+    def surface_postings(self, word: str) -> Postings:
+        """Where a query word stands as written, give or take a plural (and, with the
+        spelling rule, in any of its spellings); cached."""
+        if not self.rules.spelling:
+            return self.surface.get(surface_form(word), {})
+        return self._cached("surfaces", word, lambda: _merge(
+            self.surface, frozenset(surface_form(v) for v in spelling_variants(word) | {word})))
+
+    def surface_array(self, word: str) -> np.ndarray:
+        """``group_array`` for a query word as written (``surface_postings``)."""
+        return self._cached("surface", word, lambda: self._saturated(self.surface_postings(word)))
 
     def term_shares(self, i: int) -> list[tuple[str, float]]:
         """A paper's stems (longer than 2 letters): share of its length times idf."""
@@ -168,15 +194,33 @@ class Index:
             doc.shares = [(st, count / length * self.stem_idf(st)) for st, count in doc.counts.items() if len(st) > 2]
         return doc.shares
 
+    def strongest_terms(self, i: int) -> frozenset[str]:
+        """The ``STRONGEST`` stems of paper ``i`` by tf-idf: what it is about (cached)."""
+        doc = self.docs[i]
+        if doc.strongest is None:
+            top = heapq.nlargest(STRONGEST, self.term_shares(i), key=itemgetter(1))
+            doc.strongest = frozenset(st for st, _ in top)
+        return doc.strongest
+
     # --- keywords -----------------------------------------------------------
 
     def alternatives(self, keyword: Keyword) -> list[Alternative]:
         """The stem groups a keyword can match: itself, and its acronym or expansion (cached)."""
         return self._cached("alternatives", keyword_key(keyword), lambda: self._find_alternatives(keyword))
 
+    def alternative_words(self, keyword: Keyword, alt: Alternative) -> tuple[str, ...]:
+        """The query words an alternative stands for as written: the keyword's, or its joined form's."""
+        return self.cache["joined"].get((keyword_key(keyword), alt), keyword.words)
+
     def _find_alternatives(self, keyword: Keyword) -> list[Alternative]:
-        main = self._groups(keyword)
+        main = self._groups(keyword.words, keyword.prefix)
         alts = [main] if main else []
+        joined = joined_words(keyword.text) if self.rules.spelling and not keyword.exact else None
+        if joined:  # pre-training: also pretraining
+            alt = self._groups(joined, keyword.prefix)
+            if alt and alt != main:
+                self.cache["joined"][(keyword_key(keyword), alt)] = joined
+                alts.append(alt)
         if keyword.exact or keyword.prefix:
             return alts
         joined = " ".join(keyword.words)
@@ -188,13 +232,25 @@ class Index:
             alts.append((frozenset([stem(acronym)]),))
         return [a for a in alts if a]
 
-    def _groups(self, keyword: Keyword) -> Alternative:
-        kept = [w for w in keyword.words if w not in STOPWORDS] or list(keyword.words)
-        groups = [frozenset({stem(w), stem(singular(w) or w)}) for w in kept]
-        if keyword.prefix:
+    def _groups(self, raw_words: tuple[str, ...], prefix: bool) -> Alternative:
+        kept = [w for w in raw_words if w not in STOPWORDS] or list(raw_words)
+        groups = [self._group(w) for w in kept]
+        if prefix:
             last = kept[-1]
             groups[-1] = frozenset(s for raw in self._words_starting(last) for s in self.vocabulary[raw])
+            if not groups[-1]:
+                return ()  # no word of the listing starts so: the keyword matches nothing, not its other words
         return tuple(g for g in groups if g)
+
+    def _group(self, word: str) -> Group:
+        """The stems one query word matches: its own, its singular's and (the spelling rule)
+        those of its other spellings that the listing holds."""
+        forms = {word, singular(word) or word}
+        own = {stem(f) for f in forms}
+        if not self.rules.spelling:
+            return frozenset(own)
+        variants = {stem(v) for f in forms for v in spelling_variants(f)} - own
+        return frozenset(own | {st for st in variants if st in self.postings})
 
     def _words_starting(self, prefix: str) -> list[str]:
         words_ = self._sorted_vocabulary

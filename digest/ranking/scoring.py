@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .profile import Keyword
-from .tokens import STOPWORDS, surface_form
+from .tokens import STOPWORDS
 
 if TYPE_CHECKING:
     from .index import Alternative, Index, Postings
@@ -50,7 +50,8 @@ def keyword_column(index: Index, keyword: Keyword, feedback: bool, meaning: bool
     """
     column: np.ndarray = np.zeros(len(index.papers))
     for alt in index.alternatives(keyword):
-        np.maximum(column, alternative_scores(index, alt, keyword.exact, keyword.words), out=column)
+        np.maximum(column, alternative_scores(index, alt, keyword.exact, index.alternative_words(keyword, alt)),
+                   out=column)
     if feedback and not keyword.exact and column.any():
         scored = column.nonzero()[0].tolist()
         for i, s in feedback_scores(index, dict(zip(scored, column[scored].tolist())), keyword).items():
@@ -80,9 +81,9 @@ def alternative_scores(index: Index, alt: Alternative, exact: bool, raw_words: t
             scores[i] += (PHRASE_WEIGHT + (1.0 if exact else 0.0)) * index.saturate(i, starts)
     raw = [w for w in raw_words if w not in STOPWORDS] or list(raw_words)
     if not exact and len(raw) == len(alt):
-        surface = [index.surface.get(surface_form(w), {}) for w in raw]
+        surface = [index.surface_postings(w) for w in raw]
         if len(surface) == 1:
-            scores += SURFACE_WEIGHT * index.surface_array(surface_form(raw[0]))
+            scores += SURFACE_WEIGHT * index.surface_array(raw[0])
         else:
             for i, starts in consecutive(surface).items():
                 scores[i] += SURFACE_WEIGHT * index.saturate(i, starts)
@@ -162,3 +163,26 @@ def feedback_scores(index: Index, scores: dict[int, float], keyword: Keyword) ->
         for i, weight in index.group_weights(frozenset((st,))).items():
             extra[i] += share * weight
     return extra
+
+
+def passing_mentions(index: Index, keyword: Keyword, words: np.ndarray) -> np.ndarray:
+    """The papers that mention a one-word keyword only in passing: once, in the abstract.
+
+    A keyword of two words or more found once as written is specific enough to
+    count (on the development set such picks are relevant more often than the
+    rest); a single word (``planning``, ``agents``) is not.
+    A paper its words score (``words``) mentions it in passing when no word of the
+    keyword (nor of its acronym or expansion) stands in the title and no
+    alternative has every word twice or more: "we also use planning" once is a
+    mention; "planning" in the title, or planning discussed through the abstract,
+    is not.
+    """
+    if len([w for w in keyword.words if w not in STOPWORDS] or keyword.words) > 1:
+        return np.zeros(0, dtype=np.intp)
+    title: np.ndarray = np.zeros(len(index.papers), dtype=bool)
+    repeated: np.ndarray = np.zeros(len(index.papers), dtype=bool)
+    for alt in index.alternatives(keyword):
+        counts = [index.occurrences(g) for g in alt]
+        title |= np.logical_or.reduce([in_title > 0 for in_title, _ in counts])
+        repeated |= np.minimum.reduce([total for _, total in counts]) >= 2
+    return np.flatnonzero((words > 0) & ~title & ~repeated)

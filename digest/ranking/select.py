@@ -25,11 +25,13 @@ from .index import Index
 from .profile import Profile
 from .reader import UNMATCHED_CAP, Examples, ReaderModel, model_for
 from .scoring import MIN_CONTRIBUTION
+from .shares import Places, places
 
 TIE = 1e-6  # scores closer than this are equal; upvotes and recency decide
 DUPLICATE_MARGIN = 5  # papers a reader may skip as duplicates of a better-ranked one
 WORD_SHARE = 0.75  # with meaning on, the share of min_score a paper must reach on words alone
 CONFIRMED = 1.25  # ... and the multiple of min_score words plus meaning must reach (see qualified_mask)
+PASSING_SHARE = 0.9  # the most of min_score a keyword mentioned once, only in an abstract, counts for
 
 
 @dataclass(slots=True)
@@ -77,9 +79,14 @@ def rank(
     floor = selection.min_score
     candidates = np.flatnonzero(qualified_mask(table, profile, totals, floor))
     reasons, lifted = (model.reasons, model.lifted) if model is not None else ({}, set())
-    walk = Walk(index, table, profile, sent, selection, reasons, lifted)
+    shared = places(table, profile.wanted, candidates, selection.max_items) if index.rules.shares else None
+    walk = Walk(index, table, profile, sent, selection, reasons, lifted, shared)
     if selection.max_items:
-        head, cut = _head(totals, candidates, selection.max_items + DUPLICATE_MARGIN + len(sent))
+        room = DUPLICATE_MARGIN + len(sent)
+        if shared is not None:  # each keyword's own head: its places and the room for skips
+            head, cut = shared.head(totals, candidates, room, TIE)
+        else:
+            head, cut = _head(totals, candidates, selection.max_items + room)
         if cut is not None:
             picks = walk.picks(totals, head, cut)
             if picks is not None:
@@ -92,6 +99,10 @@ def rank(
 def qualified_mask(table: Columns, profile: Profile, totals: np.ndarray, floor: float) -> np.ndarray:
     """The papers that pass the reader's ``min_score``: words decide, meaning confirms.
 
+    A keyword mentioned once, only in an abstract (``Columns.passing``), counts
+    toward the floor for at most ``PASSING_SHARE`` of it: a mention in passing
+    alone does not send a paper; with a second keyword, or (with vectors) when the
+    paper is close in meaning, it does. It keeps its full score in the order.
     Without vectors, a paper passes when its total reaches the floor. With them
     (``DIGEST_SEMANTIC``), meaning reorders but cannot carry a paper on its own:
     its words must reach ``WORD_SHARE`` of the floor, and words plus meaning (plus
@@ -105,9 +116,13 @@ def qualified_mask(table: Columns, profile: Profile, totals: np.ndarray, floor: 
     """
     if floor <= 0:
         return totals > 0
+    words = totals if table.index.vectors is None else table.word_totals(profile.wanted)
+    if table.index.rules.passing:
+        over = table.passing_excess(profile.wanted, PASSING_SHARE * floor)
+        if over is not None:
+            words, totals = words - over, totals - over
     if table.index.vectors is None:
-        return totals >= floor
-    words = table.word_totals(profile.wanted)
+        return words >= floor
     return (words >= WORD_SHARE * floor) & (totals >= CONFIRMED * floor)
 
 
@@ -144,9 +159,11 @@ class Walk:
     """One reader's walk down the sorted candidates, skipping what a digest must not hold."""
 
     def __init__(self, index: Index, table: Columns, profile: Profile, sent: Collection[str],
-                 selection: Selection, reasons: Mapping[int, str], lifted: Collection[int]) -> None:
+                 selection: Selection, reasons: Mapping[int, str], lifted: Collection[int],
+                 shared: Places | None = None) -> None:
         self.index, self.table, self.wanted = index, table, profile.wanted
         self.sent, self.selection, self.reasons, self.lifted = sent, selection, reasons, lifted
+        self.shared = shared
 
     def picks(self, totals: np.ndarray, candidates: np.ndarray, cut: float | None) -> list[Pick] | None:
         """The picks from ``candidates``; None when they ran out below ``cut`` (more are needed)."""
@@ -155,24 +172,54 @@ class Walk:
         ordered = candidates[np.lexsort((candidates, -scores))]  # by score, then paper number
         numbers, values = ordered.tolist(), totals[ordered].tolist()
         codes = [(k.text, self.table.codes(k)[ordered].tolist()) for k in self.wanted]
-        picks: list[Pick] = []
+        shared = self.shared
+        owners = shared.owner_of[ordered].tolist() if shared is not None else None
+        quota = [shared.quota.get(k, 0) for k in range(len(self.wanted))] if shared is not None else []
+        used = [0] * len(quota)
+        per_keyword = shared is not None and cut is not None  # the head is cut per keyword (``Places.head``)
+        danger = shared.danger(used) if per_keyword and shared is not None else -np.inf
+        taken: list[tuple[int, int, tuple[Match, ...]]] = []  # (place in the walk, candidate, matches)
+        waiting: list[tuple[int, int]] = []  # their keyword's places were all used
         seen_titles: set[str] = set()
-        for n in _best_first(self.index, numbers, values, cut):
-            if n < 0:
+        for step, n in enumerate(_best_first(self.index, numbers, values, None if per_keyword else cut)):
+            if n < 0 or values[n] < danger:
                 return None
             i = numbers[n]
-            paper, key = papers[i], keys[i]
-            if paper.id in sent or key in seen_titles:
+            if papers[i].id in sent or keys[i] in seen_titles:
+                continue
+            k = owners[n] if owners is not None else -1
+            if k >= 0 and used[k] >= quota[k]:
+                waiting.append((step, n))
                 continue
             matched = _matched(codes, n)
             if not matched and i not in self.lifted:
                 continue  # meaning alone (no keyword's words, no liked paper) never picks a paper
-            seen_titles.add(key)
-            picks.append(Pick(paper, round(values[n], 3), matched, rank=len(picks) + 1,
-                              because=self.reasons.get(i, "")))
-            if most and len(picks) >= most:
-                return picks
-        return picks if cut is None else None
+            seen_titles.add(keys[i])
+            taken.append((step, n, matched))
+            if k >= 0:
+                used[k] += 1
+                if per_keyword and used[k] == quota[k] and shared is not None:
+                    danger = shared.danger(used)
+            if most and len(taken) >= most:
+                return self._picks(taken, numbers, values)
+        if cut is not None:
+            return None
+        for step, n in waiting:  # room left when every paper has been seen: the best of those that waited
+            if most and len(taken) >= most:
+                break
+            i = numbers[n]
+            matched = _matched(codes, n)
+            if keys[i] in seen_titles or (not matched and i not in self.lifted):
+                continue
+            seen_titles.add(keys[i])
+            taken.append((step, n, matched))
+        return self._picks(sorted(taken), numbers, values)
+
+    def _picks(self, chosen: list[tuple[int, int, tuple[Match, ...]]], numbers: list[int],
+               values: list[float]) -> list[Pick]:
+        papers = self.index.papers
+        return [Pick(papers[numbers[n]], round(values[n], 3), matched, rank=r,
+                     because=self.reasons.get(numbers[n], "")) for r, (_, n, matched) in enumerate(chosen, 1)]
 
 
 def _matched(codes: list[tuple[str, list[int]]], n: int) -> tuple[Match, ...]:

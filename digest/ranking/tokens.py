@@ -79,3 +79,15 @@ def singular(word: str | None) -> str | None:
 def stems_of(text: str) -> str:
     """The text's stems, stopwords left out, space-separated: ``large language models`` -> ``larg languag model``."""
     return " ".join(st for raw, st in words(text) if raw not in STOPWORDS)
+
+
+def hyphen_words(text: str) -> list[tuple[int, str]]:
+    """``hyphen_joins`` with the joined word as written: ``pre-training`` -> ``pretraining``."""
+    out: list[tuple[int, str]] = []
+    index = 0
+    for token in _TOKEN.findall(text):
+        parts = [p for p in token.replace("'", "-").split("-") if p] if ("-" in token or "'" in token) else [token]
+        if len(parts) > 1 and "-" in token:
+            out.append((index, "".join(parts).lower()))
+        index += len(parts)
+    return out
