@@ -21,7 +21,10 @@ from digest.ranking.select import Selection, count_matches, rank
 from digest.render import Renderer
 from digest.settings import load_settings
 from digest.sources.parse import parse_listing
+from digest.store import Store
 from digest.subscribers import load_subscribers
+
+from .pg_server import pg_server, state_db  # noqa: F401  (fixtures)
 
 DAY = date(2026, 11, 23)
 NOW = datetime(2026, 11, 23, 9, tzinfo=timezone.utc).timestamp()
@@ -311,3 +314,23 @@ def test_the_cli_reports_a_bad_authors_field_in_one_line(run_cli, tmp_path: Path
     assert code == 1 and out == ""
     assert err.count("\n") == 1 and err.startswith("digest: error: ") and "Traceback" not in err
     assert 'authors = "Yann LeCun" is text' in err
+
+
+# the store, on both engines ------------------------------------------------------------------------
+
+def test_the_readers_own_follows_are_kept_and_left_alone_when_not_given(state_db: Path) -> None:
+    with Store.open(state_db) as store:
+        store.save_preferences("ada@example.org", keywords=["diffusion"], max_items=None, frequency="run",
+                               status="active")
+        assert store.reader_state("ada@example.org").authors is None  # type: ignore[union-attr]
+        store.save_preferences("ada@example.org", keywords=["diffusion"], max_items=None, frequency="run",
+                               status="active", authors=["Léon Bottou", "@ylecun"], orgs=["Meta"])
+        store.save_preferences("ada@example.org", keywords=["graphs"], max_items=None, frequency="run",
+                               status="active")  # a caller that does not know of follows keeps them
+        state = store.reader_state("ada@example.org")
+        assert state is not None and state.keywords == ("graphs",)
+        assert state.authors == ("Léon Bottou", "@ylecun") and state.orgs == ("Meta",)
+        store.save_preferences("ada@example.org", keywords=["graphs"], max_items=None, frequency="run",
+                               status="active", authors=[], orgs=[])
+        state = store.reader_state("ada@example.org")
+        assert state is not None and state.authors == () and state.orgs == ()
