@@ -15,6 +15,8 @@ from digest.readers import effective_readers
 from digest.subscribers import load_subscribers
 
 from .test_follow_authors import DAY, LISTING, NOW
+from .test_web_browser import CHROMIUM, browser, page  # noqa: F401 (fixtures)
+from .test_wiring import ADA, parts, send, site, urls
 from .web_server import ROSTER, Web, csrf_of, running
 
 FOLLOWING_ROSTER = ROSTER.replace('keywords = ["reward model*", "exploration"]\n',
@@ -106,3 +108,23 @@ def test_a_follow_saved_on_the_page_is_used_by_the_next_send(web: Web, inbox, tm
     assert view, text
     page = httpx.get(view.group(1))  # the kept digest, rendered again: it says why too
     assert page.status_code == 200 and "Followed: by Yann LeCun" in page.text and "Followed: from AI at Meta" in page.text
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium not installed (.ci/run installs it)")
+def test_an_author_followed_from_the_digests_preferences_link_is_in_the_next_digest(page, tmp_path: Path, server,
+                                                                                     inbox) -> None:
+    with site(tmp_path, server) as web:
+        send(web)
+        text, _ = parts(inbox.to(ADA)[0])
+        assert "World Models for Robot Manipulation" not in text  # none of Ada's keywords
+        page.goto(next(u for u in urls(text) if "/preferences/" in u))
+        page.fill("#authors", "Schmidt, J.")
+        page.fill("#orgs", "nordic ai")
+        page.click("button[type=submit]")
+        assert "Saved" in page.text_content("[role=status]")
+        assert page.input_value("#authors") == "Schmidt, J."
+        send(web, force=True)
+    text, html = parts(inbox.to(ADA)[1])
+    for body in (text, html):
+        assert "World Models for Robot Manipulation" in body and "Followed: by Julia Schmidt" in body
+        assert "Followed: from Nordic AI Lab" in body
