@@ -22,6 +22,7 @@ from .errors import ConfigError, OutputError
 from .lock import Shard
 from .addresses import parse_mailbox
 from .mime import build_message, clean_header, encode_header, format_address
+from .ranking.authors import follows_of
 from .ranking.reader import Examples, examples_for
 from .library import fill_from, read_libraries
 from .ranking.index import Index
@@ -201,6 +202,7 @@ class Digest:
             [(sent or {}).get(reader.email.lower(), set()) for reader in enabled],
             [self.selection_for(reader, limit) for reader in enabled],
             self.examples_for_readers(enabled, listing.papers),
+            [follows_of(reader) for reader in enabled],
         )
         return list(zip(enabled, picks))
 

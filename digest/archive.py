@@ -1,7 +1,7 @@
 """The archive's two ends: what a send keeps of a digest, and the page re-rendered from it.
 
 A digest's HTML is a function of the reader (address, name, keywords), the
-picks (papers, ranks, scores, matched keywords), how many matched, the listing's
+picks (papers, ranks, scores, matched keywords; followed authors and labs), how many matched, the listing's
 source and day, the first day a catch-up covers, the templates, and the reader's
 signed links; the links are deterministic for the same key, reader, papers and
 day. So the send keeps those (``keep``, a few hundred bytes in the store) and
@@ -22,6 +22,7 @@ from datetime import date
 from .errors import KeywordError
 from .ranking.profile import parse_keyword
 from .model import Subscriber
+from .ranking.authors import follows_of, reasons_for
 from .ranking.explain import Match
 from .ranking.select import Pick
 from .render import Renderer
@@ -40,7 +41,7 @@ def keep(reader: Subscriber, picks: Sequence[Pick], *, message_id: str, sent_on:
         picks=tuple(KeptPick(p.paper, p.score, p.rank, tuple((m.keyword, m.partial) for m in p.matched))
                     for p in picks),
         total=total or 0, since=since, name=reader.name, keywords=tuple(reader.keywords),
-        terms=_terms(reader.keywords))
+        terms=_terms(reader.keywords), authors=tuple(reader.authors), orgs=tuple(reader.orgs))
 
 
 def _terms(keywords: Sequence[str]) -> tuple[str, ...]:
@@ -56,9 +57,12 @@ def _terms(keywords: Sequence[str]) -> tuple[str, ...]:
 
 def render_kept(renderer: Renderer, settings: Settings, kept: KeptDigest) -> str:
     """The HTML of a kept digest: ``Digest.render``'s call, with the kept arguments and the reader's links."""
-    reader = Subscriber(email=kept.email, keywords=kept.keywords, name=kept.name)
+    reader = Subscriber(email=kept.email, keywords=kept.keywords, name=kept.name, authors=kept.authors,
+                        orgs=kept.orgs)
+    follows = follows_of(reader)
+    followed = reasons_for([p.paper for p in kept.picks], follows) if follows else {}  # what the send said
     picks = [Pick(p.paper, p.score, tuple(Match(keyword, (), partial=partly) for keyword, partly in p.matched),
-                  rank=p.rank) for p in kept.picks]
+                  rank=p.rank, followed=followed.get(n, "")) for n, p in enumerate(kept.picks)]
     links = links_for(settings, kept.email, [p.paper.id for p in picks], day=kept.sent_on)
     return renderer.render(reader, picks, day=kept.day, source=kept.source, total=kept.total,
                            unsubscribe=links.unsubscribe, links=links, since=kept.since).html

@@ -93,9 +93,10 @@ class Paper:
     stars: int | None = None  # GitHub stars of the code repository
     venue: str | None = None  # where it is published: "ICLR 2026", from the arXiv comment
     doi: str | None = None  # lower case, without https://doi.org/: merges one paper listed by bioRxiv and arXiv
+    hf_users: tuple[str, ...] = ()  # the Hugging Face user names of the authors who claimed the paper there
 
     def to_json(self) -> dict[str, object]:
-        """The paper as JSON; the DOI only when there is one (older copies have none)."""
+        """The paper as JSON; the DOI and HF user names only when there are some (older copies have none)."""
         return {
             "id": self.id,
             "title": self.title,
@@ -114,6 +115,7 @@ class Paper:
             "stars": self.stars,
             "venue": self.venue,
             **({"doi": self.doi} if self.doi else {}),
+            **({"hf_users": list(self.hf_users)} if self.hf_users else {}),
         }
 
 
@@ -133,6 +135,7 @@ class PaperExtra(TypedDict, total=False):
     stars: int | None
     venue: str | None
     doi: str | None
+    hf_users: tuple[str, ...]
 
 
 class MissingText(ValueError):
@@ -180,6 +183,7 @@ def make_paper(
         "stars": _count(extra.get("stars")),
         "venue": _clean(extra.get("venue")),
         "doi": clean_doi(extra.get("doi")),
+        "hf_users": _texts(extra.get("hf_users", ())),
     }
     return Paper(id=found or clean_id or title_id(clean_title), title=clean_title, abstract=clean_abstract,
                  authors=names, **fields)
@@ -189,7 +193,7 @@ def paper_from_stored(data: dict[str, object]) -> Paper:
     """A Paper back from ``Paper.to_json`` (the store's copy; fields it does not know are ignored)."""
     known = {f.name for f in dataclass_fields(Paper)}
     values: dict[str, object] = {k: v for k, v in data.items() if k in known}
-    for name in ("authors", "keywords"):
+    for name in ("authors", "keywords", "hf_users"):
         items = values.get(name)
         values[name] = tuple(items) if isinstance(items, (list, tuple)) else ()
     if isinstance(values.get("published"), str):
@@ -267,3 +271,5 @@ class Subscriber:
     enabled: bool = True
     library: Path | None = None  # a file of liked papers (digest.library)
     language: str | None = None  # of the LLM summaries (digest.summaries); None: English
+    authors: tuple[str, ...] = ()  # followed: "Yann LeCun", "LeCun, Y.", "@ylecun" (digest.ranking.authors)
+    orgs: tuple[str, ...] = ()  # followed labs: "Meta AI" (the listing's organisation)

@@ -10,6 +10,8 @@
     library = "ada.bib"   # optional: liked papers (BibTeX, RIS, Zotero CSV, arXiv ids),
                           # relative to this file
     language = "German"   # optional: of the LLM summaries (DIGEST_LLM_URL); default English
+    authors = ["Yann LeCun", "@ylecun"]   # optional: their papers are always picked (digest.ranking.authors)
+    orgs = ["Meta AI"]    # optional: so are the papers of these organisations
 """
 
 from __future__ import annotations
@@ -20,12 +22,14 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigError, KeywordError
+from .ranking.authors import MAX_FOLLOWS, follow_problem
 from .ranking.profile import normalize_keywords, parse_profile
 from .model import Subscriber
 from .addresses import clean_name, parse_address, parse_mailbox
 from .settings import MAX_ITEMS, MAX_SCORE, Settings
 
-_FIELDS = {"email", "name", "keywords", "max_items", "min_score", "enabled", "library", "language"}
+_FIELDS = {"email", "name", "keywords", "max_items", "min_score", "enabled", "library", "language", "authors", "orgs"}
+_FOLLOW_EXAMPLES = {"authors": '["Yann LeCun", "LeCun, Y.", "@ylecun"]', "orgs": '["Meta AI"]'}
 _LANGUAGE = re.compile(r"[^\W\d_]+(?:[ -][^\W\d_]+){0,3}")  # "German", "pt-BR", "Brazilian Portuguese"
 
 
@@ -80,6 +84,8 @@ def subscriber_from_table(table: Any, folder: Path | None = None) -> Subscriber:
             enabled=_enabled(table.get("enabled", True)),
             library=_library(table, folder),
             language=_language(table.get("language")),
+            authors=_follows(table.get("authors"), "authors"),
+            orgs=_follows(table.get("orgs"), "orgs"),
         )
     except (ConfigError, KeywordError) as err:
         raise ConfigError(f"{email}: {err}") from None
@@ -165,6 +171,24 @@ def _language(value: Any) -> str | None:
         raise ConfigError(f'language must be a language name or tag, e.g. language = "German" or "pt-BR", '
                           f"not {_toml(value)}")
     return value.strip()
+
+
+def _follows(value: Any, field: str) -> tuple[str, ...]:
+    """``authors`` or ``orgs``: a list of names (``digest.ranking.authors`` says how they match)."""
+    if value is None:
+        return ()
+    example = f"{field} = {_FOLLOW_EXAMPLES[field]}"
+    if isinstance(value, str):
+        raise ConfigError(f"{field} = {_toml(value)} is text; write a list: {field} = [{_toml(value)}]")
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{field} must be a list of names, e.g. {example}, not {_toml(value)}")
+    if len(value) > MAX_FOLLOWS:
+        raise ConfigError(f"{field} has {len(value)} names; at most {MAX_FOLLOWS}")
+    for item in value:
+        problem = follow_problem(item, field)
+        if problem is not None:
+            raise ConfigError(f"{field}: {problem}; e.g. {example}")
+    return tuple(dict.fromkeys(" ".join(item.split()) for item in value))
 
 
 def _library(table: dict[str, Any], folder: Path | None) -> Path | None:

@@ -98,4 +98,4 @@ def test_a_reader_without_keywords_is_told_how_to_write_them(tmp_path: Path) -> 
 
 def test_an_unknown_field_lists_the_known_ones(tmp_path: Path) -> None:
     message = problem_of(tmp_path, ADA + "enable = false\n")
-    assert "unknown field(s) enable; the fields are email, enabled, keywords" in message
+    assert "unknown field(s) enable; the fields are authors, email, enabled, keywords" in message

@@ -102,6 +102,7 @@ def print_picks_json(reader: Subscriber, picks: list[Pick]) -> None:
             "matched": [m.keyword for m in pick.matched],
             "where": {m.keyword: list(m.fields) for m in pick.matched},
             "because": pick.because or None,
+            "followed": pick.followed or None,
         }, ensure_ascii=False))
 
 
@@ -125,9 +126,10 @@ def print_picks(reader: Subscriber, picks: list[Pick], heading: bool) -> None:
 
 
 def matched_where(pick: Pick) -> str:
-    """``reward model [t+a]; RLHF [a]``: each keyword and the fields it was found in (and why a liked paper lifted it)."""
+    """``reward model [t+a]; RLHF [a]``: each keyword and the fields it was found in (and why a liked paper
+    lifted it, and the followed author or lab it is by: ``by Yann LeCun``)."""
     reasons = [f"{m} [{'+'.join(f[0] for f in m.fields)}]" for m in pick.matched]
-    return "; ".join(reasons + [pick.because] if pick.because else reasons)
+    return "; ".join(reasons + [why for why in (pick.because, pick.followed) if why])
 
 
 # preview --------------------------------------------------------------------

@@ -11,6 +11,7 @@ and ``explain`` name the ``Index`` they are handed for type checking only):
 - ``index``: the listing tokenised once, with every keyword's work cached on it;
 - ``columns``: the same work as arrays, papers by keywords, for many readers at once;
 - ``reader``: a reader's votes and library as a bounded nudge to the keyword score;
+- ``authors``: the papers by the authors and labs a reader follows (no keyword needed);
 - ``select``: a reader's picks, best first, explained, never a paper sent before;
 - ``many``: every reader of a list against one index, forked across cores.
 

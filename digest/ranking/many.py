@@ -8,7 +8,8 @@ import os
 import threading
 from collections.abc import Collection, Iterable, Sequence
 
-from . import reader
+from . import authors, reader
+from .authors import Follows
 from .explain import Match
 from .index import Index
 from .profile import Profile
@@ -19,7 +20,7 @@ from .select import Pick, Selection, rank
 PARALLEL_MIN = 2_000  # below this, forking costs more than it saves
 
 _SHARED: tuple[Index, Sequence[Profile], Sequence[Collection[str]], Sequence[Selection],
-               Sequence[Examples | None]] | None = None
+               Sequence[Examples | None], Sequence[Follows | None]] | None = None
 
 
 def rank_many(
@@ -28,6 +29,7 @@ def rank_many(
     sent: Sequence[Collection[str]] | None = None,
     selections: Sequence[Selection] | None = None,
     examples: Sequence[Examples | None] | None = None,
+    follows: Sequence[Follows | None] | None = None,
     *,
     workers: int | None = None,
     parallel_min: int = PARALLEL_MIN,
@@ -43,16 +45,18 @@ def rank_many(
     sent = sent if sent is not None else [frozenset()] * len(profiles)
     selections = selections if selections is not None else [Selection()] * len(profiles)
     examples = examples if examples is not None else [None] * len(profiles)
+    follows = follows if follows is not None else [None] * len(profiles)
     workers = min(workers or os.cpu_count() or 1, max(len(profiles) // max(parallel_min // 2, 1), 1))
     index.embed_keywords(profiles)
     reader.embed_examples(index, examples)  # one batch for every reader's votes and library
     if workers < 2 or len(profiles) < parallel_min or not fork_is_safe():
-        return [rank(index, p, sent=s, selection=sel, examples=e)
-                for p, s, sel, e in zip(profiles, sent, selections, examples)]
+        return [rank(index, p, sent=s, selection=sel, examples=e, follows=f)
+                for p, s, sel, e, f in zip(profiles, sent, selections, examples, follows)]
     prepare(index, profiles)
     reader.prepare(index, examples)
+    authors.prepare(index, follows)
     global _SHARED
-    _SHARED = (index, profiles, sent, selections, examples)
+    _SHARED = (index, profiles, sent, selections, examples, follows)
     try:
         bounds = [len(profiles) * n // workers for n in range(workers + 1)]
         context = multiprocessing.get_context("fork")
@@ -66,19 +70,20 @@ def rank_many(
         _SHARED = None
     papers = index.papers
     return [
-        [Pick(papers[i], score, matched, rank=number, because=because)
-         for number, (i, score, matched, because) in enumerate(picks, 1)]
+        [Pick(papers[i], score, matched, rank=number, because=because, followed=followed)
+         for number, (i, score, matched, because, followed) in enumerate(picks, 1)]
         for part in parts for picks in part
     ]
 
 
-def _rank_slice(bounds: tuple[int, int]) -> list[list[tuple[int, float, tuple[Match, ...], str]]]:
+def _rank_slice(bounds: tuple[int, int]) -> list[list[tuple[int, float, tuple[Match, ...], str, str]]]:
     assert _SHARED is not None
-    index, profiles, sent, selections, examples = _SHARED
+    index, profiles, sent, selections, examples, follows = _SHARED
     numbers = {id(paper): n for n, paper in enumerate(index.papers)}
     return [
-        [(numbers[id(p.paper)], p.score, p.matched, p.because)
-         for p in rank(index, profiles[n], sent=sent[n], selection=selections[n], examples=examples[n])]
+        [(numbers[id(p.paper)], p.score, p.matched, p.because, p.followed)
+         for p in rank(index, profiles[n], sent=sent[n], selection=selections[n], examples=examples[n],
+                       follows=follows[n])]
         for n in range(*bounds)
     ]
 

@@ -9,16 +9,23 @@ papers at or above ``min_score``, only the head a digest can use is sorted: the
 ``max_items`` best plus room for the ones skipped (sent before, duplicate titles,
 no keyword named), with every paper tied to the last of them; should the skips
 eat the head, the rest is sorted too. Matches are worked out for the picks only.
+
+A reader who follows authors or labs (``authors``) gets the papers by them first,
+whatever their keyword score (below ``min_score``, or matching no keyword at all),
+best keyword score first; then the keyword picks not already there; ``max_items``
+in all. Exclusions, papers sent before and repeated titles still apply. A reader
+who follows nobody costs nothing more: the keyword ranking, exactly.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
-from ..model import Paper
+from ..model import Paper, title_key
+from .authors import Follows, followed_papers
 from .columns import Columns, columns
 from .explain import Match, match
 from .index import Index
@@ -41,11 +48,12 @@ class Pick:
     matched: tuple[Match, ...]
     rank: int = 0
     because: str = ""  # a pick the reader's votes or library lifted: "like 'Title'"
+    followed: str = ""  # a pick by an author or lab the reader follows: "by Yann LeCun", "from Meta AI"
 
     @property
     def matched_text(self) -> str:
-        text = ", ".join(str(m) for m in self.matched)
-        return f"{text}; {self.because}" if text and self.because else text or self.because
+        return "; ".join(text for text in (", ".join(str(m) for m in self.matched), self.because, self.followed)
+                         if text)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,12 +69,14 @@ def rank(
     sent: Collection[str] = frozenset(),
     selection: Selection = Selection(),
     examples: Examples | None = None,
+    follows: Follows | None = None,
 ) -> list[Pick]:
     """The reader's picks: best first, above the threshold, never a sent paper.
 
     ``examples`` (the reader's votes and library, ``reader.examples_for``) nudge the
     keyword scores within the bounds ``digest.ranking.reader`` documents; without
-    them the ranking is the keyword ranking, exactly.
+    them the ranking is the keyword ranking, exactly. ``follows`` (``authors.follows_of``):
+    the papers by the authors and labs the reader follows come first (module docstring).
     """
     table = columns(index)
     totals = table.totals(profile.wanted)
@@ -81,12 +91,23 @@ def rank(
     reasons, lifted = (model.reasons, model.lifted) if model is not None else ({}, set())
     shared = places(table, profile.wanted, candidates, selection.max_items) if index.rules.shares else None
     walk = Walk(index, table, profile, sent, selection, reasons, lifted, shared)
-    if selection.max_items:
-        room = DUPLICATE_MARGIN + len(sent)
-        if shared is not None:  # each keyword's own head: its places and the room for skips
-            head, cut = shared.head(totals, candidates, room, TIE)
+    picks = _keyword_picks(walk, totals, candidates, selection.max_items, len(sent))
+    if follows:
+        picks = followed_first(walk.followed(totals, followed_papers(index, follows), removed), picks,
+                               selection.max_items)
+    return picks
+
+
+def _keyword_picks(walk: Walk, totals: np.ndarray, candidates: np.ndarray, most: int | None,
+                   sent: int) -> list[Pick]:
+    """The walk down the head of the candidates (each keyword's head, with shares), or all of them
+    when the head runs out."""
+    if most:
+        room = DUPLICATE_MARGIN + sent
+        if walk.shared is not None:  # each keyword's own head: its places and the room for skips
+            head, cut = walk.shared.head(totals, candidates, room, TIE)
         else:
-            head, cut = _head(totals, candidates, selection.max_items + room)
+            head, cut = _head(totals, candidates, most + room)
         if cut is not None:
             picks = walk.picks(totals, head, cut)
             if picks is not None:
@@ -94,6 +115,15 @@ def rank(
     picks = walk.picks(totals, candidates, None)
     assert picks is not None
     return picks
+
+
+def followed_first(followed: list[Pick], picks: list[Pick], most: int | None) -> list[Pick]:
+    """The followed picks, then the keyword picks that are not among them (nor repeat their titles), renumbered."""
+    ids = {p.paper.id for p in followed}
+    titles = {title_key(p.paper.title) for p in followed}
+    rest = [p for p in picks if p.paper.id not in ids and title_key(p.paper.title) not in titles]
+    merged = (followed + rest)[:most] if most else followed + rest
+    return [replace(p, rank=n) for n, p in enumerate(merged, 1)]
 
 
 def qualified_mask(table: Columns, profile: Profile, totals: np.ndarray, floor: float) -> np.ndarray:
@@ -164,6 +194,30 @@ class Walk:
         self.index, self.table, self.wanted = index, table, profile.wanted
         self.sent, self.selection, self.reasons, self.lifted = sent, selection, reasons, lifted
         self.shared = shared
+
+    def followed(self, totals: np.ndarray, found: Mapping[int, str], removed: np.ndarray | None) -> list[Pick]:
+        """The papers by followed authors and labs (``found``: why each), best keyword score first.
+
+        Never a paper sent before, one an exclusion removes, or a title already picked;
+        at most ``max_items``. Their keyword matches are named as for any pick.
+        """
+        papers, keys, ties = self.index.papers, self.index.title_keys, self.index.tie_keys
+        gone = set(removed.tolist()) if removed is not None else set()
+        numbers = sorted((i for i in found if i not in gone and papers[i].id not in self.sent),
+                         key=lambda i: (-round(float(totals[i]), 6), ties[i], i))
+        codes = [(k.text, self.table.codes(k)) for k in self.wanted]
+        picks: list[Pick] = []
+        seen_titles: set[str] = set()
+        for i in numbers:
+            if keys[i] in seen_titles:
+                continue
+            seen_titles.add(keys[i])
+            matched = _matched([(text, [int(column[i])]) for text, column in codes], 0)
+            picks.append(Pick(papers[i], round(float(totals[i]), 3), matched, because=self.reasons.get(i, ""),
+                              followed=found[i]))
+            if self.selection.max_items and len(picks) >= self.selection.max_items:
+                break
+        return picks
 
     def picks(self, totals: np.ndarray, candidates: np.ndarray, cut: float | None) -> list[Pick] | None:
         """The picks from ``candidates``; None when they ran out below ``cut`` (more are needed)."""
@@ -267,7 +321,7 @@ def score_profile(index: Index, profile: Profile) -> dict[int, float]:
 
 
 def count_matches(index: Index, profile: Profile, *, sent: Collection[str] = frozenset(),
-                  min_score: float = 0.0) -> int:
+                  min_score: float = 0.0, follows: Follows | None = None) -> int:
     """How many picks ``rank`` would give without ``max_items``: the 30 in "20 of 30".
 
     Call it only when the picks came back full.
@@ -281,5 +335,9 @@ def count_matches(index: Index, profile: Profile, *, sent: Collection[str] = fro
     named = table.explained_mask(profile.wanted)
     if named is not None:
         passing &= named
+    if follows:
+        passing[list(followed_papers(index, follows))] = True
+        if removed is not None:
+            passing[removed] = False
     papers, keys = index.papers, index.title_keys
     return len({keys[i] for i in np.flatnonzero(passing).tolist() if papers[i].id not in sent})

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..errors import DigestError, KeywordError
+from ..ranking.authors import follows_of
 from ..ranking.profile import parse_profile
 from ..ranking.reader import Examples, embed_examples
 from ..model import Listing, Subscriber
@@ -149,10 +150,11 @@ def picks_and_total(app: "Digest", index: Index, reader: Subscriber, sent: Colle
     """The reader's picks, and how many matched in all when ``max_items`` cut the list ("20 of 30")."""
     profile = parse_profile(reader.keywords)
     selection = app.selection_for(reader)
-    picks = rank(index, profile, sent=sent, selection=selection, examples=examples)
+    follows = follows_of(reader)
+    picks = rank(index, profile, sent=sent, selection=selection, examples=examples, follows=follows)
     if selection.max_items is None or len(picks) < selection.max_items:
         return picks, None
-    return picks, count_matches(index, profile, sent=sent, min_score=selection.min_score)
+    return picks, count_matches(index, profile, sent=sent, min_score=selection.min_score, follows=follows)
 
 
 def _from_child(app: "Digest", listing: Listing, readers: Sequence[Subscriber], sent: Mapping[str, Collection[str]],

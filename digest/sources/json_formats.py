@@ -154,9 +154,27 @@ def paper_from_hf(item: dict[str, Any], fields: "Fields") -> Paper:
         "github": fields.text(paper.get("githubRepo"), "githubRepo"),
         "organization": fields.organization(item.get("organization") or paper.get("organization")),
         "keywords": fields.texts(paper.get("ai_keywords"), "ai_keywords"),
+        "hf_users": hf_users(paper.get("authors")),
         **_hf_glance(item, paper, fields),
     }
     return make_paper(title, abstract, id=paper["id"], authors=authors, **extra)
+
+
+def hf_users(authors: Any) -> tuple[str, ...]:
+    """The Hugging Face user names of the authors who claimed the paper: ``{"user": {"user": "ylecun"}}``.
+
+    An author without an account has no ``user``; one whose ``user`` is not what it
+    should be is left out quietly (the author's name, read by ``Fields.names``, stays).
+    """
+    if not isinstance(authors, list):
+        return ()
+    found = []
+    for author in authors:
+        user = author.get("user") if isinstance(author, dict) else None
+        handle = (user.get("user") or user.get("name")) if isinstance(user, dict) else None
+        if isinstance(handle, str) and handle.strip():
+            found.append(handle.strip())
+    return tuple(found)
 
 
 def _hf_glance(item: dict[str, Any], paper: dict[str, Any], fields: "Fields") -> PaperExtra:
@@ -195,6 +213,7 @@ def paper_from_json(obj: Any, fields: "Fields") -> Paper:
         thumbnail=fields.text(obj.get("thumbnail"), "thumbnail"),
         stars=fields.count(obj.get("stars"), "stars"),
         venue=fields.text(obj.get("venue"), "venue"),
+        hf_users=fields.texts(obj.get("hf_users"), "hf_users"),
     )
 
 

@@ -21,12 +21,12 @@ from .schema import Connection, utcnow
 STATUSES = ("active", "paused", "unsubscribed", "pending")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 FREQUENCIES = ("run", *WEEKDAYS)  # every run, or weekly on that day
-_COLUMNS = "email, rid, status, origin, keywords, max_items, frequency, created, updated"
+_COLUMNS = "email, rid, status, origin, keywords, max_items, frequency, created, updated, authors, orgs"
 
 
 @dataclass(frozen=True, slots=True)
 class ReaderState:
-    """One reader's row: ``keywords``/``max_items`` are None unless the reader edited them."""
+    """One reader's row: ``keywords``/``max_items``/``authors``/``orgs`` are None unless the reader edited them."""
 
     email: str
     rid: str | None
@@ -37,11 +37,14 @@ class ReaderState:
     frequency: str
     created: str
     updated: str
+    authors: tuple[str, ...] | None = None  # followed (digest.ranking.authors)
+    orgs: tuple[str, ...] | None = None
 
     @classmethod
     def from_row(cls, row: tuple[Any, ...]) -> "ReaderState":
         values = list(row)
-        values[4] = tuple(json.loads(values[4])) if values[4] is not None else None
+        for n in (4, 9, 10):
+            values[n] = tuple(json.loads(values[n])) if values[n] is not None else None
         return cls(*values)
 
     def due(self, day: date, last: date | None = None) -> bool:
@@ -126,18 +129,22 @@ class Readers(Connection, _DeliveryRecords, _ArchiveRecords):
         return before
 
     def save_preferences(self, email: str, *, keywords: list[str], max_items: int | None, frequency: str,
-                         status: str) -> None:
-        """The reader's own settings from the preferences page, in one transaction."""
+                         status: str, authors: list[str] | None = None, orgs: list[str] | None = None) -> None:
+        """The reader's own settings from the preferences page, in one transaction.
+
+        ``authors``/``orgs`` None: left as they are (an empty list follows nobody).
+        """
         if frequency not in FREQUENCIES or status not in ("active", "paused", "unsubscribed"):
             raise ValueError("bad frequency or status")
         with self.transaction():
             before = self.reader_state(email)
             self._ensure(email)
             self.db.execute(
-                "UPDATE readers SET keywords = :k, max_items = :m, frequency = :f, status = :s, updated = :now "
-                "WHERE email = :e",
+                "UPDATE readers SET keywords = :k, max_items = :m, frequency = :f, status = :s, updated = :now, "
+                "authors = coalesce(:a, authors), orgs = coalesce(:o, orgs) WHERE email = :e",
                 {"k": json.dumps(keywords), "m": max_items, "f": frequency, "s": status, "now": utcnow(),
-                 "e": email.lower()},
+                 "a": None if authors is None else json.dumps(authors, ensure_ascii=False),
+                 "o": None if orgs is None else json.dumps(orgs, ensure_ascii=False), "e": email.lower()},
             )
             was = before.status if before else "active"
             self._log(email, "preferences saved" + (f"; status {was} -> {status}" if was != status else "") + " (web)")

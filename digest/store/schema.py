@@ -210,6 +210,12 @@ MIGRATIONS = [
     CREATE INDEX outbox_by_next_try ON outbox (next_try);
     CREATE TABLE signup_holds (email TEXT PRIMARY KEY, keywords TEXT NOT NULL, created REAL NOT NULL);
     """,
+    # followed authors and labs (issue #21): a reader's own, from the preferences page, as JSON lists
+    # (NULL until they edit them: the subscribers file's are used)
+    """
+    ALTER TABLE readers ADD COLUMN authors TEXT;
+    ALTER TABLE readers ADD COLUMN orgs TEXT;
+    """,
 ]
 
 

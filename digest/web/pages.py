@@ -20,6 +20,7 @@ from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route
 
 from ..errors import KeywordError
+from ..ranking.authors import MAX_FOLLOW_CHARS, MAX_FOLLOWS, follow_problem
 from ..ranking.profile import normalize_keywords, parse_profile
 from ..model import Paper
 from ..store import Store
@@ -32,6 +33,7 @@ MAX_KEYWORDS = 50
 MAX_ITEMS_LIMIT = 200
 DAY_NAMES = dict(zip(WEEKDAYS, ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")))
 VOTES = {"up": 1, "down": -1}
+FOLLOWED = {"authors": "authors", "orgs": "labs"}  # form field -> what the page calls it
 
 
 def routes(site: Site) -> list[Route]:
@@ -80,6 +82,8 @@ class Choices:
     max_items: int | None
     frequency: str
     status: str
+    authors: list[str]
+    orgs: list[str]
 
 
 def parse_choices(form: FormData) -> Choices:
@@ -97,7 +101,23 @@ def parse_choices(form: FormData) -> Choices:
     status = str(form.get("status", "active"))
     if frequency not in FREQUENCIES or status not in ("active", "paused", "unsubscribed"):
         raise KeywordError("choose how often and whether to receive the digest from the lists")
-    return Choices(keywords, int(raw_max) if raw_max else None, frequency, status)
+    return Choices(keywords, int(raw_max) if raw_max else None, frequency, status,
+                   followed(form, "authors"), followed(form, "orgs"))
+
+
+def followed(form: FormData, field: str) -> list[str]:
+    """The authors or labs a reader follows, one a line (``digest.ranking.authors`` checks each)."""
+    text = str(form.get(field, ""))
+    if len(text) > MAX_FOLLOWS * (MAX_FOLLOW_CHARS + 2):
+        raise KeywordError(f"too much text in followed {FOLLOWED[field]}")
+    lines = list(dict.fromkeys(" ".join(line.split()) for line in text.splitlines() if line.strip()))
+    if len(lines) > MAX_FOLLOWS:
+        raise KeywordError(f"too many followed {FOLLOWED[field]} (at most {MAX_FOLLOWS})")
+    for line in lines:
+        problem = follow_problem(line, field)
+        if problem is not None:
+            raise KeywordError(f"followed {FOLLOWED[field]}: {problem}")
+    return lines
 
 
 def current(site: Site, store: Store, email: str) -> dict[str, Any]:
@@ -106,8 +126,11 @@ def current(site: Site, store: Store, email: str) -> dict[str, Any]:
     roster = site.roster.reader(email)
     keywords = state.keywords if state and state.keywords is not None else (roster.keywords if roster else ())
     max_items = state.max_items if state and state.max_items is not None else (roster.max_items if roster else None)
+    authors = state.authors if state and state.authors is not None else (roster.authors if roster else ())
+    orgs = state.orgs if state and state.orgs is not None else (roster.orgs if roster else ())
     return {"keywords": "\n".join(keywords), "max_items": "" if max_items is None else str(max_items),
-            "frequency": state.frequency if state else "run", "status": state.status if state else "active"}
+            "frequency": state.frequency if state else "run", "status": state.status if state else "active",
+            "authors": "\n".join(authors), "orgs": "\n".join(orgs)}
 
 
 def preferences_response(site: Site, request: Request, rid: str, email: str, values: dict[str, Any],
@@ -134,11 +157,11 @@ async def save_preferences(site: Site, request: Request) -> Response:
     try:
         choices = parse_choices(form)
     except KeywordError as err:
-        values = {k: str(form.get(k, "")) for k in ("keywords", "max_items", "frequency", "status")}
+        values = {k: str(form.get(k, "")) for k in ("keywords", "max_items", "frequency", "status", "authors", "orgs")}
         return preferences_response(site, request, rid, email, values, status=400, error=str(err))
     await site.in_store(lambda store: store.save_preferences(
         email, keywords=choices.keywords, max_items=choices.max_items, frequency=choices.frequency,
-        status=choices.status))
+        status=choices.status, authors=choices.authors, orgs=choices.orgs))
     values = await site.in_store(lambda store: current(site, store, email))
     return preferences_response(site, request, rid, email, values, saved="Saved: your next digest uses these settings.")
 
