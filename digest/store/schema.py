@@ -210,6 +210,16 @@ MIGRATIONS = [
     CREATE INDEX outbox_by_next_try ON outbox (next_try);
     CREATE TABLE signup_holds (email TEXT PRIMARY KEY, keywords TEXT NOT NULL, created REAL NOT NULL);
     """,
+    # reading lists (issue #21): the papers each reader saved from a digest, by the archive's copy of the paper
+    # (archive_papers, never pruned while a list holds it), saved_at in epoch seconds
+    """
+    CREATE TABLE reading_list (
+        reader INTEGER NOT NULL REFERENCES addresses, paper_id TEXT NOT NULL,
+        paper INTEGER NOT NULL REFERENCES archive_papers, saved_at INTEGER NOT NULL,
+        PRIMARY KEY (reader, paper_id)
+    );
+    CREATE INDEX reading_list_by_paper ON reading_list (paper);
+    """,
 ]
 
 
