@@ -268,6 +268,7 @@ def _item(pick: Pick, chars: int, reader_links: ReaderLinks | None = None, thumb
         "matched": ", ".join(_readable_match(m) for m in pick.matched) or "related to your keywords",
         "score": pick.score, "extras": " · ".join(extras), **links,
         "more_url": feedback.up if feedback else "", "less_url": feedback.down if feedback else "",
+        "save_url": feedback.save if feedback else "",
     }
 
 
