@@ -7,7 +7,9 @@ they must stay text in a format where some characters are commands:
   commands that print them, and the ligatures TeX would make (``--`` into a
   dash, two quotes into a curly one) are broken by an empty group, so that a
   title like ``50% {off} $\\alpha$ -- ½`` reads back as exactly that, and no field
-  can close early or open an ``@`` entry of its own. Non-ASCII text is written
+  can close early or open an ``@`` entry of its own (in a parser that skips escaped
+  braces, such as bibtexparser; classic bibtex counts them, so a title
+  with unbalanced braces may cost that one entry there). Non-ASCII text is written
   as UTF-8 (biber, Zotero and JabRef read it; so does bibtex with inputenc).
   A name holding " and " or a comma is braced whole, so it stays one name.
   URLs, DOIs and arXiv ids are written only when they are plain (no spaces,
