@@ -89,6 +89,18 @@ def test_removing_a_reader_removes_their_list_only(state_db: Path) -> None:
         assert [s.paper for s in store.reading_list(BOB)] == [REWARD]
 
 
+def test_a_reading_list_is_copied_into_postgresql_with_its_papers(tmp_path: Path, pg_server) -> None:  # noqa: F811
+    from digest.store import DatabaseURL
+    from digest.store.copy import copy_store
+
+    with Store.open(tmp_path / "state.db") as store:
+        store.archive_digests([kept(ADA, date(2031, 1, 6), REWARD, ODD)])
+        store.save_paper(ADA, ODD.id, now=NOON)
+        with Store.open(DatabaseURL(pg_server.new_database(), tmp_path / "local")) as target:
+            assert copy_store(store, target)["reading_list"] == 1
+            assert [(s.paper, s.saved_at) for s in target.reading_list(ADA)] == [(ODD, NOON)]
+
+
 # the exports, read back by real parsers ---------------------------------------------------
 
 def parsed_bibtex(text: str) -> list[dict[str, str]]:
@@ -161,6 +173,7 @@ def test_the_confirmed_save_lists_the_paper_for_that_reader_only(web: Web) -> No
     assert saved(web) == [REWARD.id] and saved(web, BOB) == []
     assert page.status_code == 200 and f'href="{REWARD.url}"' in page.text and "Ada Lovelace, Alan Turing" in page.text
     assert "Nothing saved yet" in httpx.get(reading_url(web, BOB)).text
+    assert "Already saved" in httpx.get(save_url(web, ADA, REWARD)).text  # asking again offers no second save
 
 
 def test_a_hostile_title_stays_data_on_the_page_and_in_both_exports(web: Web) -> None:
