@@ -270,6 +270,7 @@ def _item(pick: Pick, chars: int, reader_links: ReaderLinks | None = None, thumb
         "followed": pick.followed,
         "score": pick.score, "extras": " · ".join(extras), **links,
         "more_url": feedback.up if feedback else "", "less_url": feedback.down if feedback else "",
+        "save_url": feedback.save if feedback else "",
     }
 
 

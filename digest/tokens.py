@@ -1,7 +1,7 @@
-"""Signed per-reader links: unsubscribe, preferences, feedback, view in browser, confirm.
+"""Signed per-reader links: unsubscribe, preferences, feedback, save, view in browser, confirm.
 
 A token names the reader by an opaque id (a keyed hash of the address, never the
-address itself) and, for feedback, the paper; it is signed with
+address itself) and, for feedback and save, the paper; it is signed with
 ``DIGEST_SECRET_KEY`` and a salt per purpose, so an unsubscribe token cannot be
 replayed as a feedback token, nor one reader's token turned into another's. The
 sign-up confirmation token also expires (48 hours).
@@ -24,7 +24,7 @@ from itsdangerous import BadData, URLSafeSerializer, URLSafeTimedSerializer
 from .errors import ConfigError
 from .settings import MAKE_SECRET, Settings
 
-PURPOSES = ("unsubscribe", "preferences", "feedback", "view", "confirm", "csrf")
+PURPOSES = ("unsubscribe", "preferences", "feedback", "save", "view", "confirm", "csrf")
 CONFIRM_MAX_AGE = 48 * 3600
 
 
@@ -142,7 +142,7 @@ class Signer:
         return payload
 
     def pair(self, purpose: str, token: str) -> tuple[str, str]:
-        """(reader id, paper id or day) from a feedback or view token."""
+        """(reader id, paper id or day) from a feedback, save or view token."""
         payload = self.loads(purpose, token)
         if not (isinstance(payload, list) and len(payload) == 2 and all(isinstance(x, str) and x for x in payload)):
             raise BadToken(purpose)
@@ -157,8 +157,11 @@ def signer_for(secret: str) -> Signer:
 
 @dataclass(frozen=True)
 class Feedback:
+    """A paper's links in one reader's digest: more or less like this, and save it to the reading list."""
+
     up: str
     down: str
+    save: str = ""
 
 
 @dataclass(frozen=True)
@@ -186,7 +189,8 @@ def links_for(settings: Settings, reader_id_or_email: str, paper_ids: list[str] 
     feedback = {}
     for paper_id in paper_ids:
         token = signer.dumps("feedback", [rid, paper_id])
-        feedback[paper_id] = Feedback(f"{base}/feedback/{token}?vote=up", f"{base}/feedback/{token}?vote=down")
+        feedback[paper_id] = Feedback(f"{base}/feedback/{token}?vote=up", f"{base}/feedback/{token}?vote=down",
+                                      f"{base}/save/{signer.dumps('save', [rid, paper_id])}")
     return ReaderLinks(
         unsubscribe=f"{base}/unsubscribe/{signer.dumps('unsubscribe', rid)}",
         preferences=f"{base}/preferences/{signer.dumps('preferences', rid)}",

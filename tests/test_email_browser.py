@@ -121,7 +121,7 @@ def glance_papers() -> list:
                    stars=1234 * n, upvotes=12, venue="ICLR 2026", summary=summary, summary_by="Hugging Face",
                    thumbnail=f"{THUMBNAILS}2608.0010{n}.png")
         for n in range(1, 4)
-    ] + [make_paper("استكشاف نماذج المكافأة", "نماذج المكافأة exploration في التعلم المعزز.", id="2608.00200",
+    ] + [make_paper("استكشاف نماذج المكافأة", "نماذج المكافأة (reward model) exploration في التعلم المعزز.", id="2608.00200",
                     authors=["ليلى أحمد"], summary="ملخص exploration قصير.", summary_by="Hugging Face",
                     thumbnail=f"{THUMBNAILS}2608.00200.png")]
 

@@ -183,7 +183,7 @@ def test_remove_wipes_the_readers_data(run_cli, roster: Path, tmp_path: Path) ->
     with Store.open(tmp_path / "state.db") as store:
         assert store.export_reader("ada@example.org") == {
             "email": "ada@example.org", "state": None, "changes": [], "votes": [], "messages": [], "sent": [],
-            "archive": []}
+            "archive": [], "reading_list": []}
 
 
 @pytest.mark.parametrize("argv", [("readers", "pause"), ("readers", "show", "nobody@example.org")])

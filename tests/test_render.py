@@ -254,7 +254,7 @@ def test_the_html_loads_nothing_from_the_network() -> None:
 
 def test_the_preheader_is_hidden_without_a_low_contrast_colour() -> None:
     html = app().render(READER, picks_for(fixture_papers()), day=DAY).html
-    preheader = re.search(r'<div class="preheader" style="([^"]*)">([^<]*)</div>', html)
+    preheader = re.search(r'<div class="preheader"[^>]*? style="([^"]*)"[^>]*>([^<]*)</div>', html)
     assert preheader, "no preheader"
     style, text = preheader.groups()
     assert "display:none" in style and "mso-hide:all" in style and "color" not in style

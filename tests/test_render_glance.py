@@ -43,7 +43,7 @@ def glance_papers() -> list:
                    summary_by="Hugging Face", thumbnail=THUMB),
         make_paper("**Reward Models** at Scale", "Reward models trained on human preferences guide exploration.",
                    id="2608.00002", venue="ICLR 2026", authors=["Grace Hopper"]),
-        make_paper("استكشاف نماذج المكافأة", "نماذج المكافأة exploration في التعلم المعزز.", id="2608.00003",
+        make_paper("استكشاف نماذج المكافأة", "نماذج المكافأة (reward model) exploration في التعلم المعزز.", id="2608.00003",
                    authors=["ليلى أحمد"]),
         make_paper("Exploration, plainly", "Plain exploration, with no summary, picture or stars.", id="2608.00004"),
     ]

@@ -156,7 +156,8 @@ class Index:
     def occurrences(self, group: Group) -> tuple[np.ndarray, np.ndarray]:
         """How often the group stands in every paper's title, and in all (cached)."""
         def count() -> tuple[np.ndarray, np.ndarray]:
-            title, total = np.zeros(len(self.docs), np.intp), np.zeros(len(self.docs), np.intp)
+            title: np.ndarray = np.zeros(len(self.docs), np.intp)
+            total: np.ndarray = np.zeros(len(self.docs), np.intp)
             for i, pos in self.positions(group).items():
                 title[i] = sum(1 for p in pos if p < ABSTRACT_OFFSET)
                 total[i] = len(pos)
@@ -215,11 +216,11 @@ class Index:
     def _find_alternatives(self, keyword: Keyword) -> list[Alternative]:
         main = self._groups(keyword.words, keyword.prefix)
         alts = [main] if main else []
-        joined = joined_words(keyword.text) if self.rules.spelling and not keyword.exact else None
-        if joined:  # pre-training: also pretraining
-            alt = self._groups(joined, keyword.prefix)
+        written = joined_words(keyword.text) if self.rules.spelling and not keyword.exact else None
+        if written:  # pre-training: also pretraining
+            alt = self._groups(written, keyword.prefix)
             if alt and alt != main:
-                self.cache["joined"][(keyword_key(keyword), alt)] = joined
+                self.cache["joined"][(keyword_key(keyword), alt)] = written
                 alts.append(alt)
         if keyword.exact or keyword.prefix:
             return alts

@@ -53,7 +53,7 @@ def places(table: Columns, wanted: Sequence[Keyword], candidates: np.ndarray, li
     quota = shares(dict(enumerate(counts.tolist())), [k.weight for k in wanted], limit)
     if sum(min(quota.get(k, 0), n) for k, n in enumerate(counts.tolist())) >= len(candidates):
         return None
-    by_paper = np.full(len(table.index.papers), -1, dtype=np.intp)
+    by_paper: np.ndarray = np.full(len(table.index.papers), -1, dtype=np.intp)
     by_paper[candidates] = owner
     return Places(by_paper, quota)
 

@@ -20,15 +20,18 @@ from .engine import DatabaseURL, is_database_error
 from .listed import Listed
 from .outbox import Outbox, QueuedMail
 from .readers import Readers, ReaderState, Vote
+from .reading import ReadingList, SavedPaper
 from .runs import Run, Runs
 from .schema import MIGRATIONS, store_error, utcnow
 from .summaries import Summaries
 from .uncertain import Uncertain
 
-__all__ = ["MIGRATIONS", "DatabaseURL", "KeptDigest", "KeptPick", "QueuedMail", "ReaderState", "Run", "Store", "Vote", "utcnow"]
+__all__ = ["MIGRATIONS", "DatabaseURL", "KeptDigest", "KeptPick", "QueuedMail", "ReaderState", "Run", "SavedPaper", "Store", "Vote",
+           "utcnow"]
 
 
-class Store(Deliveries, Runs, Readers, Uncertain, Embeddings, Listed, Bounces, Buckets, Archive, Summaries, Outbox):
+class Store(Deliveries, Runs, Readers, Uncertain, Embeddings, Listed, Bounces, Buckets, Archive, Summaries, Outbox,
+            ReadingList):
     @classmethod
     def open(cls, path: Path) -> "Store":
         db: Any = None

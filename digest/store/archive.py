@@ -129,7 +129,9 @@ class Archive(Connection):
             return 0
         with self.transaction():
             removed = self.db.execute("DELETE FROM archive_records WHERE day < :d", {"d": cut}).rowcount
-            for table in ("archive_papers", "archive_profiles", "archive_editions"):
+            self.db.execute("DELETE FROM archive_papers WHERE last < :d "
+                            "AND id NOT IN (SELECT paper FROM reading_list)", {"d": cut})  # saved papers stay
+            for table in ("archive_profiles", "archive_editions"):
                 self.db.execute(f"DELETE FROM {table} WHERE last < :d", {"d": cut})
             removed += self.db.execute("DELETE FROM archive WHERE day < :d", {"d": oldest.isoformat()}).rowcount
         memo.pruned_before = cut
@@ -183,6 +185,24 @@ class Archive(Connection):
                                "WHERE id IN (SELECT CAST(value AS INTEGER) FROM json_each(:k))",
                                {"k": json.dumps(sorted(set(keys)))})
         return {int(key): _unpack_paper(blob) for key, blob in rows}
+
+    def archived_paper(self, email: str, paper_id: str) -> tuple[int, Paper] | None:
+        """The archive's copy of a paper sent to ``email`` (from their latest digest that had it), and its key."""
+        rows = self.db.execute(
+            "SELECT r.record FROM archive_records AS r JOIN addresses AS a ON a.id = r.reader "
+            "WHERE a.email = :e ORDER BY r.day DESC", {"e": email.lower()})
+        keys = list(dict.fromkeys(key for (record,) in rows for key in _keys_of(record)))
+        for start in range(0, len(keys), 100):  # the latest digests first: a paper saved today costs one batch
+            batch = keys[start:start + 100]
+            papers = self._papers_by_key(batch)
+            found = next((key for key in batch if key in papers and papers[key].id == paper_id), None)
+            if found is not None:
+                return found, papers[found]
+        return None
+
+    def archive_paper(self, paper: Paper, day: date) -> int:
+        """Keep one paper in ``archive_papers`` (once per distinct content, used on ``day``); its key."""
+        return _PaperKeys({}).key_of(self, paper, day.toordinal())
 
     def forget_archive(self, email: str) -> int:
         """Wipe one reader's kept digests and profiles (inside the caller's transaction)."""
@@ -311,6 +331,23 @@ def _decode(record: bytes, terms: Sequence[str]) -> tuple[list[int], tuple[int, 
         matched = tuple((terms[code >> 1], bool(code & 1)) for code in [reader.next() for _ in range(reader.next())])
         picks.append((score, rank, matched))
     return keys, (total, since), picks
+
+
+def _keys_of(record: bytes) -> list[int]:
+    """The paper keys of a record, in rank order (what ``_decode`` reads, without the reader's terms)."""
+    if record[0] != FORMAT:
+        raise ValueError(f"archive record format {record[0]} is newer than this digest")
+    reader = _Varints(record, 1)
+    for _ in range(2):
+        reader.next()  # total, since
+    keys = []
+    for _ in range(reader.next()):
+        keys.append(reader.next())
+        reader.next()  # rank
+        reader.float32()  # score
+        for _ in range(reader.next()):
+            reader.next()  # a matched keyword
+    return keys
 
 
 def _varint(out: bytearray, value: int) -> None:

@@ -47,6 +47,11 @@ class Listed(Connection):
                                {"since": int(since)})
         return [(_unpack(blob), int(arrived)) for pid, arrived, blob in rows if pid not in skip]
 
+    def listed_paper(self, paper_id: str) -> Paper | None:
+        """A kept listing's copy of one paper (None: not listed within the catch-up window)."""
+        row = self.db.execute("SELECT paper FROM listed WHERE id = :id", {"id": paper_id}).fetchone()
+        return _unpack(row[0]) if row else None
+
     def mark_due(self, emails: Iterable[str], now: float | None = None) -> None:
         """Readers a send found due: the first time sets when their catch-up starts."""
         wanted = {email.lower() for email in emails}

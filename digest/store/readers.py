@@ -86,7 +86,15 @@ class _ArchiveRecords(Protocol):
     def forget_archive(self, email: str) -> int: ...
 
 
-class Readers(Connection, _DeliveryRecords, _ArchiveRecords):
+class _ReadingRecords(Protocol):
+    """What Readers uses of the ReadingList mixin."""
+
+    def reading_list_of(self, email: str) -> list[dict[str, object]]: ...
+
+    def forget_reading_list(self, email: str) -> int: ...
+
+
+class Readers(Connection, _DeliveryRecords, _ArchiveRecords, _ReadingRecords):
     def reader_states(self) -> dict[str, ReaderState]:
         rows = self.db.execute(f"SELECT {_COLUMNS} FROM readers")
         return {row[0]: ReaderState.from_row(row) for row in rows}
@@ -290,6 +298,7 @@ class Readers(Connection, _DeliveryRecords, _ArchiveRecords):
             "votes": [asdict(v) for v in self.votes(email)],
             **self.deliveries_of(email),
             "archive": self.archive_of(email),
+            "reading_list": self.reading_list_of(email),
         }
 
     def known_emails(self) -> list[str]:
@@ -300,13 +309,14 @@ class Readers(Connection, _DeliveryRecords, _ArchiveRecords):
         return [r[0] for r in rows]
 
     def remove_reader(self, email: str) -> bool:
-        """Wipe the reader's data: row, changes, votes, archive, deliveries. True if there was any."""
+        """Wipe the reader's data: row, changes, votes, reading list, archive, deliveries. True if there was any."""
         e = {"e": email.lower()}
         with self.transaction():
             removed = 0
             for table in ("readers", "reader_changes", "votes", "uncertain"):
                 removed += self.db.execute(f"DELETE FROM {table} WHERE email = :e", e).rowcount
-            removed += self.forget_archive(email)  # before the address it is keyed by goes
+            removed += self.forget_reading_list(email)  # these two before the address they are keyed by goes
+            removed += self.forget_archive(email)
             removed += self.forget_deliveries(email)
             self.db.execute("DELETE FROM counters WHERE key = :k", {"k": f"signup:{email.lower()}"})
         return removed > 0

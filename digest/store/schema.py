@@ -216,6 +216,16 @@ MIGRATIONS = [
     ALTER TABLE readers ADD COLUMN authors TEXT;
     ALTER TABLE readers ADD COLUMN orgs TEXT;
     """,
+    # reading lists (issue #21): the papers each reader saved from a digest, by the archive's copy of the paper
+    # (archive_papers, never pruned while a list holds it), saved_at in epoch seconds
+    """
+    CREATE TABLE reading_list (
+        reader INTEGER NOT NULL REFERENCES addresses, paper_id TEXT NOT NULL,
+        paper INTEGER NOT NULL REFERENCES archive_papers, saved_at INTEGER NOT NULL,
+        PRIMARY KEY (reader, paper_id)
+    );
+    CREATE INDEX reading_list_by_paper ON reading_list (paper);
+    """,
 ]
 
 

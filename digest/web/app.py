@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from ..errors import ConfigError, DigestError, StoreError
 from ..settings import Settings
-from . import pages, reader_feed, signup, webhooks
+from . import pages, reader_feed, reading, signup, webhooks
 from .security import EMAIL_CSP, Guard, allowed_hosts, is_loopback
 from .site import HERE, Site
 
@@ -45,6 +45,7 @@ def make_app(settings: Settings, bind_host: str = "127.0.0.1", mailer_factory: A
             Route("/favicon.ico", lambda request: Response(status_code=204), methods=["GET"]),
             *pages.routes(site),
             *reader_feed.routes(site),
+            *reading.routes(site),
             *signup.routes(site),
             *webhooks.routes(site),
         ],
