@@ -210,6 +210,11 @@ MIGRATIONS = [
     CREATE INDEX outbox_by_next_try ON outbox (next_try);
     CREATE TABLE signup_holds (email TEXT PRIMARY KEY, keywords TEXT NOT NULL, created REAL NOT NULL);
     """,
+    # sends that split a list on PostgreSQL (issue #22): one row per reader (lower-case address) for a send
+    # to lock while it has that reader (SELECT ... FOR UPDATE SKIP LOCKED, digest.claims); unused on SQLite
+    """
+    CREATE TABLE claims (email TEXT PRIMARY KEY);
+    """,
 ]
 
 
