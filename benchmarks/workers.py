@@ -1,15 +1,16 @@
 """Workers against one PostgreSQL store, beside SQLite with one process, in the same run.
 
-Real ``digest send`` processes (``--shard K/N`` for N workers; a plain send for one)
-deliver to a local aiosmtpd sink (its own process, benchmarks/throughput.py's) from
+Real ``digest send`` processes deliver to a local aiosmtpd sink (its own process, benchmarks/throughput.py's) from
 a fresh store each: SQLite with one process, then PostgreSQL (a server started by
 tests/pg_server.py in a temporary folder, fsync off: the figures are for the
-database's work, not its disk) with 1, 2 and 4 workers. Each reader gets the three
+database's work, not its disk) with 1, 2 and 4 workers, split two ways: ``--shard K/N``
+(each worker a fixed part of the list) and plain sends that claim readers as they go
+(``SELECT ... FOR UPDATE SKIP LOCKED``, digest.claims). Each reader gets the three
 papers of tests/fixtures/papers.jsonl. Prints the wall time, messages a second and
 the store's bytes per delivered paper (SQLite: the file and its WAL; PostgreSQL:
 the tables and indexes of the store). Usage:
 
-    python benchmarks/workers.py [--readers 2000] [--workers 1,2,4]
+    python benchmarks/workers.py [--readers 2000] [--workers 1,2,4] [--split shard,claim]
 """
 
 from __future__ import annotations
@@ -42,14 +43,14 @@ def readers_file(path: Path, count: int) -> Path:
     return path
 
 
-def run_send(state_db: str, workers: int, readers: Path, port: int, folder: Path) -> float:
-    """Wall seconds for ``workers`` processes to send the whole list."""
+def run_send(state_db: str, workers: int, readers: Path, port: int, folder: Path, split: str = "shard") -> float:
+    """Wall seconds for ``workers`` processes to send the whole list (``split``: by shard, or by claiming)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")} | {
         "DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(port), "DIGEST_SMTP_SECURITY": "none",
         "DIGEST_FROM": "digest@example.org", "DIGEST_STATE_DB": state_db, "DIGEST_MIN_SCORE": "1",
         "PYTHONPATH": str(ROOT), "XDG_DATA_HOME": str(folder / "data"), "XDG_CACHE_HOME": str(folder / "cache")}
     command = [sys.executable, "-m", "digest", "send", "--subscribers", str(readers), "--source", str(LISTING)]
-    shards = [[] if workers == 1 else ["--shard", f"{k}/{workers}"] for k in range(1, workers + 1)]
+    shards = [[] if workers == 1 or split == "claim" else ["--shard", f"{k}/{workers}"] for k in range(1, workers + 1)]
     started = time.perf_counter()
     running = [subprocess.Popen(command + extra, env=env, cwd=folder, stdout=subprocess.DEVNULL,
                                 stderr=subprocess.PIPE, text=True) for extra in shards]
@@ -69,6 +70,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--readers", type=int, default=2000)
     parser.add_argument("--workers", default="1,2,4")
+    parser.add_argument("--split", default="shard,claim", help="how workers split the list: shard, claim or both")
     args = parser.parse_args()
     reason = why_not()
     if reason:
@@ -85,12 +87,13 @@ def main() -> int:
         size = sqlite.stat().st_size + (sqlite.with_name("state.db-wal").stat().st_size
                                         if sqlite.with_name("state.db-wal").exists() else 0)
         report("SQLite", 1, seconds, args.readers, size / deliveries(sqlite))
-        for count in (int(n) for n in args.workers.split(",")):
-            url = DatabaseURL(server.new_database(), folder / "local")
-            seconds = run_send(url.url, count, readers, port, folder)
-            with Store.open(url) as store:
-                size = int(store.db.execute(PG_SIZE).fetchone()[0])
-            report("PostgreSQL", count, seconds, args.readers, size / deliveries(url))
+        for split in args.split.split(","):
+            for count in (int(n) for n in args.workers.split(",")):
+                url = DatabaseURL(server.new_database(), folder / "local")
+                seconds = run_send(url.url, count, readers, port, folder, split)
+                with Store.open(url) as store:
+                    size = int(store.db.execute(PG_SIZE).fetchone()[0])
+                report(f"PostgreSQL, {split}", count, seconds, args.readers, size / deliveries(url))
     finally:
         server.stop()
         smtp.terminate()

@@ -18,7 +18,12 @@ advisory locks in the database (``ServerLock``), which hold across hosts: the
 whole-list lock (shared by the shards) and each shard's, on a connection of their
 own held for the send. The server drops them when that connection ends: a killed
 worker's at once (its socket closes), a vanished host's within about a minute
-(TCP keepalives: 30 s idle, then 3 probes 10 s apart).
+(TCP keepalives: 30 s idle, then 3 probes 10 s apart). There a send takes the
+whole-list lock shared (``together``): any number of sends run side by side and
+split the readers between them by claiming each one (``digest.claims``), and only
+the store's own upkeep (``digest store compact``, ``copy``) takes it alone. A
+daemon's run of a scheduled slot also tries the slot's lock, without waiting:
+another host's daemon holding it is running that slot, and this one skips it.
 """
 
 from __future__ import annotations
@@ -150,12 +155,16 @@ class Shard:
 
 
 class SendLocks:
-    """The locks a send (of the whole list, or of one shard) holds beside the state store."""
+    """The locks a send (of the whole list, or of one shard) holds beside the state store.
 
-    def __init__(self, state_db: Path, shard: Shard | None = None, wait: float = 600.0) -> None:
+    ``together`` and ``slot`` matter on PostgreSQL only (see the module's docstring).
+    """
+
+    def __init__(self, state_db: Path, shard: Shard | None = None, wait: float = 600.0, *,
+                 together: bool = False, slot: str | None = None) -> None:
         self.locks: list[SendLock | ServerLock]
         if isinstance(state_db, DatabaseURL):
-            self.locks = [ServerLock(state_db, shard, wait)]
+            self.locks = [ServerLock(state_db, shard, wait, together=together, slot=slot)]
             return
         whole = state_db.with_name(state_db.name + ".lock")
         if shard is None:
@@ -179,15 +188,23 @@ class SendLocks:
         for lock in self.locks:
             lock.close_inherited()
 
+    @property
+    def slot_elsewhere(self) -> bool:
+        """Another host's daemon holds the slot asked for: it is running it now."""
+        return any(isinstance(lock, ServerLock) and lock.slot_elsewhere for lock in self.locks)
+
 
 class ServerLock:
     """The send's locks as PostgreSQL advisory locks, on a dedicated connection."""
 
-    def __init__(self, url: "DatabaseURL", shard: Shard | None = None, wait: float = 600.0) -> None:
+    def __init__(self, url: "DatabaseURL", shard: Shard | None = None, wait: float = 600.0, *,
+                 together: bool = False, slot: str | None = None) -> None:
         self.url, self.wait = url, wait
         whole = lock_key("send")
-        self.keys = [(whole, False)] if shard is None else [
+        self.keys = [(whole, together)] if shard is None else [
             (whole, True), (lock_key(f"shard-{shard.number}-of-{shard.count}"), False)]
+        self.slot = None if slot is None else lock_key(f"slot:{slot}")
+        self.slot_elsewhere = False
         self.conn: Any = None
 
     def __enter__(self) -> "ServerLock":
@@ -196,6 +213,8 @@ class ServerLock:
             deadline = time.monotonic() + self.wait
             for key, shared in self.keys:
                 self._take(key, shared, deadline)
+            if self.slot is not None:  # never waited for: its holder is sending that slot
+                self.slot_elsewhere = not _ask(self.url, self.conn, "SELECT pg_try_advisory_lock(%s)", self.slot)
         except BaseException:
             self.conn.close()
             self.conn = None
@@ -255,8 +274,9 @@ def _holder(url: "DatabaseURL", conn: Any, key: int) -> str:
     return str(row[0]) if row and row[0] else "another process"
 
 
-def send_lock(state_db: Path, shard: Shard | None = None, wait: float = 600.0) -> SendLocks:
-    return SendLocks(state_db, shard, wait)
+def send_lock(state_db: Path, shard: Shard | None = None, wait: float = 600.0, *, together: bool = False,
+              slot: str | None = None) -> SendLocks:
+    return SendLocks(state_db, shard, wait, together=together, slot=slot)
 
 
 def send_running(state_db: Path) -> bool:

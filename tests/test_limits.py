@@ -24,6 +24,7 @@ from digest.store import Store
 
 from .conftest import FIXTURES
 from .http_server import Reply
+from .pg_server import pg_server  # noqa: F401  (fixture)
 from .smtp_server import free_port
 
 RSS = (FIXTURES / "arxiv_rss.xml").read_bytes()
@@ -58,7 +59,16 @@ def clean_env(**extra: str) -> dict[str, str]:
     return {**{k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}, **extra}
 
 
-def test_four_shards_together_keep_one_smtp_rate(tmp_path: Path) -> None:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def shared_store(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """DIGEST_STATE_DB for processes that share a store: a SQLite file, or a PostgreSQL database (as
+    processes on several hosts would)."""
+    if request.param == "sqlite":
+        return str(tmp_path / "state.db")
+    return str(request.getfixturevalue("pg_server").new_database())
+
+
+def test_four_shards_together_keep_one_smtp_rate(tmp_path: Path, shared_store: str) -> None:
     from aiosmtpd.controller import Controller
 
     arrivals = Arrivals()
@@ -69,7 +79,7 @@ def test_four_shards_together_keep_one_smtp_rate(tmp_path: Path) -> None:
     subscribers.write_text("".join(f'[[subscribers]]\nemail = "{e}"\nkeywords = ["reward model"]\n\n' for e in readers))
     env = clean_env(DIGEST_SMTP_HOST="127.0.0.1", DIGEST_SMTP_PORT=str(controller.port), DIGEST_SMTP_SECURITY="none",
                     DIGEST_FROM="digest@example.com", DIGEST_SUBSCRIBERS=str(subscribers), DIGEST_MIN_SCORE="1",
-                    DIGEST_STATE_DB=str(tmp_path / "state.db"), DIGEST_SMTP_RATE="600", DIGEST_SMTP_CONNECTIONS="2")
+                    DIGEST_STATE_DB=shared_store, DIGEST_SMTP_RATE="600", DIGEST_SMTP_CONNECTIONS="2")
     command = [sys.executable, "-m", "digest", "send", "--source", str(FIXTURES / "papers.jsonl"), "--shard"]
     try:
         procs = [subprocess.Popen([*command, f"{k}/4"], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -78,6 +88,7 @@ def test_four_shards_together_keep_one_smtp_rate(tmp_path: Path) -> None:
     finally:
         controller.stop()
     assert [code for _, _, code in results] == [0] * 4, results
+    assert not [err for _, err, _ in results if "holds for this process only" in err]  # the store's bucket, shared
     assert sorted(arrivals.recipients) == sorted(readers)
     # 600 a minute: 10 turns a second, and the first of the next. Turns are kept to the millisecond, but the
     # first message of each new connection reaches the server after its greeting, about one 0.1 s turn late
@@ -98,13 +109,13 @@ fetcher.close()
 """
 
 
-def test_four_processes_make_one_arxiv_request_per_interval(tmp_path: Path) -> None:
+def test_four_processes_make_one_arxiv_request_per_interval(tmp_path: Path, shared_store: str) -> None:
     from .http_server import start
 
     server = start()
     server.route("/rss/cs.LG", Reply(body=RSS))
     base = server.url
-    env = clean_env(DIGEST_ARXIV_BASE_URL=base, DIGEST_ARXIV_DELAY="0.5", DIGEST_STATE_DB=str(tmp_path / "state.db"),
+    env = clean_env(DIGEST_ARXIV_BASE_URL=base, DIGEST_ARXIV_DELAY="0.5", DIGEST_STATE_DB=shared_store,
                     DIGEST_CACHE_DIR=str(tmp_path / "cache"))
     try:
         procs = [subprocess.Popen([sys.executable, "-c", FETCH, f"{base}/rss/cs.LG"], env=env, stderr=subprocess.PIPE,
@@ -147,6 +158,42 @@ def test_a_process_killed_while_waiting_or_inside_the_transaction_leaves_nothing
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
     assert Turns(db, "smtp", 1.0).take() <= 1.0  # at most the turn the dead waiter had reserved
+
+
+def test_on_postgresql_a_turn_waits_with_the_store_unlocked(tmp_path: Path, pg_server) -> None:  # noqa: F811
+    import psycopg
+
+    from digest.store import DatabaseURL
+    from digest.store.postgres import WRITE_LOCK
+
+    url = pg_server.new_database()
+    turns = Turns(DatabaseURL(url, tmp_path), "smtp", interval=30.0)
+    assert turns.take() == 0.0
+    assert 29.0 < turns.take() <= 30.0
+    with psycopg.connect(url, autocommit=True) as other:  # any host's writer gets the store's write lock at once
+        assert other.execute("SELECT pg_try_advisory_lock(%s)", (WRITE_LOCK,)).fetchone() == (True,)
+        assert 29.0 < other.execute("SELECT next_at FROM buckets WHERE name = 'smtp'").fetchone()[0] - time.time() <= 60
+
+
+def test_on_postgresql_a_process_killed_inside_the_transaction_leaves_nothing_stuck(tmp_path: Path,
+                                                                                    pg_server) -> None:  # noqa: F811
+    from digest.store import DatabaseURL
+    from digest.store.postgres import WRITE_LOCK
+
+    url = pg_server.new_database()
+    Store.open(DatabaseURL(url, tmp_path)).close()
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time, psycopg\n"
+                               "db = psycopg.connect(sys.argv[1], autocommit=True)\n"
+                               "db.execute('BEGIN'); db.execute('SELECT pg_advisory_xact_lock(%s)', (int(sys.argv[2]),))\n"
+                               "db.execute('INSERT INTO buckets VALUES (%s, 1e12)', ('smtp',))\n"
+                               "print('holding', flush=True); time.sleep(600)\n", url, str(WRITE_LOCK)],
+                              env=clean_env(), stdout=subprocess.PIPE, text=True)
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "holding"
+    holder.send_signal(signal.SIGKILL)
+    holder.wait(timeout=10)
+    started = time.monotonic()
+    assert Turns(DatabaseURL(url, tmp_path), "smtp", 1.0).take() == 0.0  # its row was never committed
+    assert time.monotonic() - started < 5  # and its lock went with its connection
 
 
 def test_a_bucket_stepped_far_ahead_by_the_clock_starts_again_from_now(tmp_path: Path) -> None:

@@ -91,3 +91,49 @@ def test_the_database_restarted_mid_send_loses_nothing_and_duplicates_at_most_on
             continue
         assert 1 <= len(counting.got[address]) <= 2, (address, len(counting.got[address]))
         assert recorded[address] == EXPECTED, address
+
+
+@pytest.mark.slow
+def test_a_database_too_slow_for_its_statement_timeout_mid_send_is_one_line_and_no_duplicate(
+        counting, tmp_path, processes, pg_server) -> None:  # noqa: F811
+    """The database stops answering writes in time while a send is handing messages over: another
+    session holds the store's write lock, and the send's ``statement_timeout`` (0.5 s, set in the
+    URL as an operator would) cancels its next write. The send stops with one line naming the
+    setting and a non-zero exit; the next run replays what was accepted and sends the rest, each
+    digest exactly once."""
+    import psycopg
+
+    from digest.store.postgres import WRITE_LOCK
+
+    url = pg_server.new_database()
+    env = env_for(counting.port, tmp_path, DIGEST_STATE_DB=url + "?options=-c%20statement_timeout%3D500")
+    subscribers = readers_file(tmp_path / "readers.toml", "s")
+    counting.delay = 0.05
+    first = subprocess.Popen(send_command(subscribers), env=env, cwd=tmp_path, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+    processes.append(first)
+    assert wait_for(counting.receiving.is_set, 60)
+    with psycopg.connect(url, autocommit=True) as blocker:
+        blocker.execute("BEGIN")
+        blocker.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))  # a long write elsewhere
+        _, err = first.communicate(timeout=60)
+        blocker.execute("ROLLBACK")
+    counting.delay = 0.0
+    errors = [line for line in err.splitlines() if line.startswith("digest: error")]
+    assert first.returncode != 0 and "Traceback" not in err
+    assert len(errors) == 1 and errors[0].startswith("digest: error: the state database postgresql://"), err
+    assert "did not answer in time" in errors[0] and "statement_timeout" in errors[0]
+    sent_before = sum(counting.copies(f"s{n}@example.org") for n in range(300))
+    assert 0 < sent_before < 200, sent_before  # it stopped mid-send
+
+    after = subprocess.run(send_command(subscribers), env=env, cwd=tmp_path, capture_output=True, text=True,
+                           timeout=120)
+
+    assert after.returncode == 0, after.stderr
+    with Store.open(DatabaseURL(url, tmp_path / "local")) as store:
+        recorded = store.all_sent_ids()
+    for n in range(300):
+        address = f"s{n}@example.org"
+        assert counting.copies(address) == (0 if n % 3 == 0 else 1), (address, counting.copies(address))
+        if n % 3:
+            assert recorded[address] == EXPECTED, address

@@ -120,3 +120,46 @@ def test_six_workers_opening_a_new_database_at_once_all_get_it(pg_server, tmp_pa
                                     env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}) for _ in range(6)]
         errors = [opener.communicate(timeout=60)[1] for opener in openers]
         assert [opener.returncode for opener in openers] == [0] * 6, errors
+
+
+def test_a_second_daemon_skips_at_once_a_slot_another_host_is_running(url, server, inbox, tmp_path) -> None:
+    """Another host's daemon is mid-way through the slot (a real process, a slow relay): this one's run
+    of the same slot neither waits for it nor sends anything, and says why; once the first has
+    finished, the slot is done."""
+    import os
+
+    from digest.app import Digest
+    from digest.model import Subscriber
+    from digest.settings import load_settings
+
+    from .conftest import FIXTURES
+
+    values = {"DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(server.port), "DIGEST_SMTP_SECURITY": "none",
+              "DIGEST_FROM": "digest@example.com", "DIGEST_STATE_DB": url.url, "DIGEST_MIN_SCORE": "1",
+              "DIGEST_SMTP_CONNECTIONS": "1"}
+    source, slot = str(FIXTURES / "papers.jsonl"), "2031-01-06 08:00 UTC"
+    readers = [Subscriber(f"r{n}@example.org", ("reward model", "exploration")) for n in range(20)]
+    inbox.delay = 0.3  # the first host's run takes about 6 s
+    first_host = subprocess.Popen(
+        [sys.executable, "-c", "import sys\nfrom digest.app import Digest\nfrom digest.model import Subscriber\n"
+         "from digest.settings import load_settings\n"
+         f"settings = load_settings(None, {values!r})\n"
+         f"readers = [Subscriber(f'r{{n}}@example.org', ('reward model', 'exploration')) for n in range(20)]\n"
+         f"print(Digest(settings).send(readers, source={source!r}, slot={slot!r}).summary())\n"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT), "HOME": str(tmp_path)})
+    try:
+        assert inbox.receiving.wait(30)
+        started = time.monotonic()
+        second = Digest(load_settings(None, values)).send(readers, source=source, slot=slot)
+        took = time.monotonic() - started
+        out, err = first_host.communicate(timeout=60)
+    finally:
+        first_host.kill()
+        first_host.wait()
+    assert took < 3, f"the second daemon waited {took:.1f} s"
+    assert second.sent == [] and "under way on another host" in second.note
+    assert first_host.returncode == 0 and out.startswith("sent 20,"), (out, err)
+    assert sorted(m["To"] for m in inbox.messages) == sorted(r.email for r in readers)  # each once
+    third = Digest(load_settings(None, values)).send(readers, source=source, slot=slot)
+    assert third.sent == [] and "already happened" in third.note

@@ -16,6 +16,9 @@ each fault rule its home:
   reader whose last digest is uncertain gets it once more; two uncertain ones
   wait for tomorrow); then send. The producer asks the store again just before
   each message is built, so an unsubscribe that arrives mid-send is honoured.
+  On PostgreSQL sends run side by side, on any hosts, and claim their readers
+  a batch at a time (``claiming``); a daemon's slot that another host's daemon
+  is running is skipped at once.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from ..store import Store
 from ..store.readers import ReaderState
 from ..store.journal import Journal
 from . import catchup
+from .claiming import Batches, batches
 from .deliver import Outgoing, Pace, SendQueue
 from .produce import PRODUCER_MIN, Skipped, produce
 from .record import Recording
@@ -73,9 +77,13 @@ def send_digests(app: "Digest", readers: Sequence[Subscriber], *, source: str | 
         return report
     mailer = None if dry_run else Mailer(app.settings)  # checks the SMTP settings before anything is opened
     db = app.settings.state_db
-    with send_lock(db, shard) as lock, Store.open(db) as store:
+    slot_lock = slot if mailer is not None and shard is None else None
+    with send_lock(db, shard, together=True, slot=slot_lock) as lock, Store.open(db) as store:
         store.clock = app.clock
-        if mailer is not None and slot and shard is None and store.slot_done(slot):
+        if slot_lock and lock.slot_elsewhere:
+            report.note = f"the run for {slot} is under way on another host (another daemon)"
+            return report
+        if slot_lock and store.slot_done(slot_lock):
             report.note = f"the run for {slot} already happened (another daemon)"  # asked under the lock: across hosts
             return report
         if mailer is not None:
@@ -94,8 +102,17 @@ def send_digests(app: "Digest", readers: Sequence[Subscriber], *, source: str | 
         if mailer is None:
             _write_all(app, candidates.listing, todo, candidates, outbox, report, progress, store)
             return report
-        Session(app, store, mailer, report, lock, progress).run(candidates.listing, todo, candidates, slot)
+        with batches(db, todo, None if force else _sent_meanwhile(app, store)) as mine:
+            Session(app, store, mailer, report, lock, progress).run(candidates.listing, todo, candidates, slot, mine)
+            report.nothing_new += mine.done_elsewhere
+            report.already_today += mine.done_elsewhere
     return report
+
+
+def _sent_meanwhile(app: "Digest", store: Store) -> Callable[[list[str]], set[str]]:
+    """Of some readers just claimed, those whose digest went out today after all (another send's)."""
+    start = app.start_of_today()
+    return lambda emails: store.readers_sent_among(emails, start)
 
 
 def _replay(journal: Journal, store: Store) -> None:
@@ -196,13 +213,14 @@ class Session:
         self.recorder = Recording(app.settings.state_db, self.outgoing, Journal.beside(app.settings.state_db),
                                   report, keep_days=app.settings.archive_days, clock=app.clock)
 
-    def run(self, listing: Listing, todo: list[Subscriber], sent: Any, slot: str | None) -> None:
+    def run(self, listing: Listing, todo: list[Subscriber], sent: Any, slot: str | None,
+            mine: Batches | None = None) -> None:
         self.store.record_seen(listing.papers)
         self.store.remember_papers(listing.papers, self.app.settings.archive_days)  # votes from links keep the text
         run_id = self.store.start_run(self.app.today().isoformat(), slot, self.app.started_by)
         error: str | None = None
         try:
-            self._deliver(listing, todo, sent)
+            self._deliver(listing, todo, sent, mine or Batches(todo))
         except BaseException as err:
             error = str(err) or type(err).__name__
             raise
@@ -216,11 +234,14 @@ class Session:
         self.outgoing.raise_error()
         self.recorder.raise_if_broken()
 
-    def _deliver(self, listing: Listing, todo: list[Subscriber], sent: Any) -> None:
-        with closing(produce(self.app, listing, todo, sent, self.lock, self.store, self.report.problems)) as produced:
+    def _deliver(self, listing: Listing, todo: list[Subscriber], sent: Any, mine: Batches) -> None:
+        """``mine``: the readers this send builds (all of ``todo``, or those it claims as it goes)."""
+        number = 0
+        with closing(produce(self.app, listing, todo, sent, self.lock, self.store, self.report.problems,
+                             mine)) as produced:
             for number, (reader, item) in enumerate(produced, 1):
                 if self.app.stopping.is_set():
-                    self.report.stopped = len(todo) - number + 1
+                    self.report.stopped = mine.taken - number + 1
                     break
                 if isinstance(item, Skipped):
                     self.report.skipped[reader.email] = item.status
@@ -230,6 +251,8 @@ class Session:
                     break
                 if self.progress:
                     self.progress(number, len(todo))
+        if self.progress and 0 < number < len(todo) and mine.claims is not None:
+            self.progress(number, number)  # the rest was other sends' share: this one's part is done
 
     def _hand_over(self, item: Outgoing) -> bool:
         """Queue one message (the recording thread records the answers); False: stop (server gone, store broken).

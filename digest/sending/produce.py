@@ -19,6 +19,11 @@ outlives nothing:
   crosses a fork) to ask, just before each message is built, whether the
   reader still wants mail: an unsubscribe that arrives mid-send is honoured
   for every message built after it.
+
+Which readers are built comes in batches of positions (``digest.sending.claiming``):
+one batch of all of them, or on PostgreSQL the readers this send claimed, asked
+for only as the sender needs more; the parent claims, and hands the child each
+batch over a second queue.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ import multiprocessing
 import os
 import queue
 import signal
-from collections.abc import Collection, Generator, Mapping, Sequence
+from collections.abc import Collection, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -45,6 +50,7 @@ from ..ranking.many import fork_is_safe
 from ..readers import refusal
 from ..store import Store
 from .catchup import Plan
+from .claiming import Batches
 from .deliver import Outgoing
 
 if TYPE_CHECKING:
@@ -56,7 +62,7 @@ log = logging.getLogger("digest")
 PRODUCER_MIN = 200  # readers; below this a second process is not worth starting
 JOIN_SECONDS = 2.0  # how long the parent waits for a terminated child before killing it
 PR_SET_PDEATHSIG = 1
-
+AHEAD = 64  # readers handed to the child beyond those it has built (its channel holds as many)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,20 +77,24 @@ Produced = Generator[tuple[Subscriber, Outgoing | Skipped | None], None, None]
 
 def produce(app: "Digest", listing: Listing, readers: Sequence[Subscriber], sent: Mapping[str, Collection[str]],
             lock: "SendLocks | None" = None, store: Store | None = None,
-            problems: dict[str, str] | None = None) -> Produced:
+            problems: dict[str, str] | None = None, batches: "Batches | None" = None) -> Produced:
     """Each reader with its built message (None: nothing new; Skipped), in the readers' order.
 
     ``store`` (this process's connection) gives the readers' votes and answers
     whether a reader still wants mail; the forked child opens its own for the latter.
     ``problems`` gets the readers ranked without something of theirs (a library it could not read).
+    ``batches``: the positions to build (default: every reader).
     """
     examples = app.examples_for_readers(readers, listing.papers, store, problems=problems)  # never in the child
+    batches = batches if batches is not None else Batches(readers)
     if len(readers) >= PRODUCER_MIN and fork_is_safe():
         log.info("building %d messages in a second process while sending", len(readers))
-        yield from _from_child(app, listing, readers, sent, examples, lock)
+        yield from _from_child(app, listing, readers, sent, examples, lock, batches)
         return
     with Gate(app.settings.state_db, store) as gate:
-        yield from build_all(app, listing, readers, sent, gate, examples)
+        positions = (n for batch in batches for n in batch)
+        for number, item in build_all(app, listing, readers, sent, gate, examples, positions):
+            yield readers[number], item
 
 
 class Gate:
@@ -108,8 +118,10 @@ class Gate:
 
 
 def build_all(app: "Digest", listing: Listing, readers: Sequence[Subscriber], sent: Mapping[str, Collection[str]],
-              gate: Gate, examples: Sequence[Examples | None]) -> Produced:
-    """Rank, render and build each reader's message in turn (the index is made once).
+              gate: Gate, examples: Sequence[Examples | None],
+              positions: Iterable[int]) -> Generator[tuple[int, Outgoing | Skipped | None], None, None]:
+    """Rank, render and build the message of the reader at each of ``positions`` in turn (the index
+    is made once).
 
     ``examples``: each reader's votes and library, worked out before a fork (the
     child never reads them from the store).
@@ -117,15 +129,16 @@ def build_all(app: "Digest", listing: Listing, readers: Sequence[Subscriber], se
     index = app.make_index(listing.papers)
     embed_keywords(index, readers)
     embed_examples(index, examples)  # with meaning on, every reader's votes and library in one batch
-    for number, reader in enumerate(readers):
+    for number in positions:
+        reader = readers[number]
         status = gate.refused(reader.email)
         if status is not None:
             log.info("%s is %s now; nothing built", reader.email, status)
-            yield reader, Skipped(status)
+            yield number, Skipped(status)
             continue
         picks, total = picks_and_total(app, index, reader, sent.get(reader.email.lower(), set()), examples[number])
         since = sent.covers(reader.email) if isinstance(sent, Plan) else None
-        yield reader, app._prepare(reader, picks, listing=listing, total=total, since=since)
+        yield number, app._prepare(reader, picks, listing=listing, total=total, since=since)
 
 
 def embed_keywords(index: Index, readers: Sequence[Subscriber]) -> None:
@@ -158,24 +171,63 @@ def picks_and_total(app: "Digest", index: Index, reader: Subscriber, sent: Colle
 
 
 def _from_child(app: "Digest", listing: Listing, readers: Sequence[Subscriber], sent: Mapping[str, Collection[str]],
-                examples: Sequence[Examples | None], lock: "SendLocks | None") -> Produced:
+                examples: Sequence[Examples | None], lock: "SendLocks | None", batches: "Batches") -> Produced:
     context = multiprocessing.get_context("fork")
-    channel = context.Queue(maxsize=64)  # bounds memory: the child waits for the sender
+    channel = context.Queue(maxsize=AHEAD)  # bounds memory: the child waits for the sender
+    work = context.Queue()  # the batches of positions to build, then None
     child = context.Process(target=_child_main,
-                            args=(app, listing, readers, sent, examples, channel, lock, os.getpid()),
+                            args=(app, listing, readers, sent, examples, channel, work, (lock, batches), os.getpid()),
                             name="digest-render", daemon=True)
     child.start()
+    feed = Feed(work, batches)
     try:
-        for _ in readers:
+        feed.top_up()
+        while feed.outstanding:
             message = _receive(channel, child)
             if isinstance(message, BaseException):
                 raise message
             number, item = message
+            feed.outstanding -= 1
+            feed.top_up()
             yield readers[number], item
     finally:
         _end(child)
-        channel.close()
-        channel.cancel_join_thread()
+        for queue_ in (channel, work):
+            queue_.close()
+            queue_.cancel_join_thread()
+
+
+class Feed:
+    """The parent's side of the work queue: a batch more whenever fewer than ``AHEAD`` are unbuilt."""
+
+    def __init__(self, work: Any, batches: Iterable[list[int]]) -> None:
+        self.work, self.batches = work, iter(batches)
+        self.outstanding = 0  # handed to the child, not yet received back
+        self.ended = False
+
+    def top_up(self) -> None:
+        while not self.ended and self.outstanding < AHEAD:
+            batch = next(self.batches, None)
+            if batch is None:
+                self.work.put(None)
+                self.ended = True
+            else:
+                self.work.put(batch)
+                self.outstanding += len(batch)
+
+
+def _positions(work: Any, parent: int) -> Iterator[int]:
+    """In the child: the positions the parent hands over, until it says there are no more."""
+    while True:
+        try:
+            batch = work.get(timeout=1.0)
+        except queue.Empty:
+            if os.getppid() != parent:
+                os._exit(1)
+            continue
+        if batch is None:
+            return
+        yield from batch
 
 
 def _end(child: Any) -> None:
@@ -199,17 +251,20 @@ def _receive(channel: Any, child: Any) -> Any:
 
 
 def _child_main(app: "Digest", listing: Listing, readers: Sequence[Subscriber], sent: Mapping[str, Collection[str]],
-                examples: Sequence[Examples | None], channel: Any, lock: "SendLocks | None", parent: int) -> None:
-    """In the forked child: let go of the parent's things, then build each message in order."""
-    if lock is not None:
-        lock.close_inherited()
+                examples: Sequence[Examples | None], channel: Any, work: Any, inherited: Sequence[Any],
+                parent: int) -> None:
+    """In the forked child: let go of the parent's things (its locks, its claims), then build each
+    message it is handed, in order."""
+    for held in inherited:
+        if held is not None:
+            held.close_inherited()
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with(parent)
     try:
         with Gate(app.settings.state_db) as gate:  # its own connection, opened after the fork
-            for number, (_, item) in enumerate(build_all(app, listing, readers, sent, gate, examples)):
-                _put(channel, (number, item), parent)
+            for message in build_all(app, listing, readers, sent, gate, examples, _positions(work, parent)):
+                _put(channel, message, parent)
     except BaseException as err:  # noqa: BLE001 (handed to the parent, which raises it)
         _put(channel, err if isinstance(err, DigestError) else DigestError(f"rendering failed: {err!r}"), parent)
     finally:

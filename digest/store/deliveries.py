@@ -193,6 +193,16 @@ class Deliveries(Connection):
         )
         return {row[0] for row in rows}
 
+    def readers_sent_among(self, emails: Iterable[str], since: datetime) -> set[str]:
+        """Which of ``emails`` (lower case) had a digest accepted at or after ``since``: a few readers
+        asked again just before they are sent (another send may have had them meanwhile)."""
+        rows = self.db.execute(
+            "SELECT DISTINCT a.email FROM json_each(:emails) AS j JOIN addresses AS a ON a.email = j.value "
+            "JOIN messages AS m ON m.reader = a.id WHERE m.created >= :since AND m.status = 'sent'",
+            {"emails": json.dumps(list(emails)), "since": int(since.timestamp())},
+        )
+        return {row[0] for row in rows}
+
     def deliveries_of(self, email: str) -> dict[str, list[dict[str, object]]]:
         """For a reader's data export: their kept messages and every paper they were sent."""
         e = {"email": email.lower()}

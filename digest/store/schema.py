@@ -226,6 +226,11 @@ MIGRATIONS = [
     );
     CREATE INDEX reading_list_by_paper ON reading_list (paper);
     """,
+    # sends that split a list on PostgreSQL (issue #22): one row per reader (lower-case address) for a send
+    # to lock while it has that reader (SELECT ... FOR UPDATE SKIP LOCKED, digest.claims); unused on SQLite
+    """
+    CREATE TABLE claims (email TEXT PRIMARY KEY);
+    """,
 ]
 
 
