@@ -12,7 +12,8 @@ and ``explain`` name the ``Index`` they are handed for type checking only):
 - ``columns``: the same work as arrays, papers by keywords, for many readers at once;
 - ``reader``: a reader's votes and library as a bounded nudge to the keyword score;
 - ``select``: a reader's picks, best first, explained, never a paper sent before;
-- ``many``: every reader of a list against one index, forked across cores.
+- ``many``: every reader of a list against one index, forked across cores;
+- ``hints``: a reader's keywords that match nothing, and the listing's nearby terms.
 
 The package imports nothing heavy itself: ``from digest.ranking.profile import
 parse_profile`` (the web pages, the subscriber file) loads no index.
