@@ -17,6 +17,7 @@ from .archive import Archive, KeptDigest, KeptPick
 from .deliveries import Deliveries
 from .embeddings import Embeddings
 from .engine import DatabaseURL, is_database_error
+from .hints import Hints
 from .listed import Listed
 from .outbox import Outbox, QueuedMail
 from .readers import Readers, ReaderState, Vote
@@ -28,7 +29,8 @@ from .uncertain import Uncertain
 __all__ = ["MIGRATIONS", "DatabaseURL", "KeptDigest", "KeptPick", "QueuedMail", "ReaderState", "Run", "Store", "Vote", "utcnow"]
 
 
-class Store(Deliveries, Runs, Readers, Uncertain, Embeddings, Listed, Bounces, Buckets, Archive, Summaries, Outbox):
+class Store(Deliveries, Runs, Readers, Uncertain, Embeddings, Listed, Bounces, Buckets, Archive, Summaries, Outbox,
+            Hints):
     @classmethod
     def open(cls, path: Path) -> "Store":
         db: Any = None

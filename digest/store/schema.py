@@ -210,6 +210,11 @@ MIGRATIONS = [
     CREATE INDEX outbox_by_next_try ON outbox (next_try);
     CREATE TABLE signup_holds (email TEXT PRIMARY KEY, keywords TEXT NOT NULL, created REAL NOT NULL);
     """,
+    # no silent empty digest (issue #18): per reader, the keywords that matched nothing at the last send
+    # that ranked them, with what the papers say instead (JSON), for their preferences page
+    """
+    CREATE TABLE keyword_hints (email TEXT PRIMARY KEY, at REAL NOT NULL, hints TEXT NOT NULL);
+    """,
 ]
 
 
