@@ -38,6 +38,7 @@ from ..errors import DigestError, KeywordError
 from ..ranking.profile import parse_profile
 from ..ranking.reader import Examples, embed_examples
 from ..model import Listing, Subscriber
+from ..ranking.hints import KeywordHint
 from ..ranking.index import Index
 from ..ranking.select import Pick, count_matches, rank
 from ..ranking.many import fork_is_safe
@@ -65,13 +66,20 @@ class Skipped:
     status: str
 
 
-Produced = Generator[tuple[Subscriber, Outgoing | Skipped | None], None, None]
+@dataclass(frozen=True, slots=True)
+class Nothing:
+    """Nothing new for the reader (no empty digests), and their keywords that matched nothing."""
+
+    hints: tuple[KeywordHint, ...] = ()
+
+
+Produced = Generator[tuple[Subscriber, Outgoing | Skipped | Nothing], None, None]
 
 
 def produce(app: "Digest", listing: Listing, readers: Sequence[Subscriber], sent: Mapping[str, Collection[str]],
             lock: "SendLocks | None" = None, store: Store | None = None,
             problems: dict[str, str] | None = None) -> Produced:
-    """Each reader with its built message (None: nothing new; Skipped), in the readers' order.
+    """Each reader with its built message (``Nothing``: nothing new; ``Skipped``), in the readers' order.
 
     ``store`` (this process's connection) gives the readers' votes and answers
     whether a reader still wants mail; the forked child opens its own for the latter.
@@ -124,7 +132,9 @@ def build_all(app: "Digest", listing: Listing, readers: Sequence[Subscriber], se
             continue
         picks, total = picks_and_total(app, index, reader, sent.get(reader.email.lower(), set()), examples[number])
         since = sent.covers(reader.email) if isinstance(sent, Plan) else None
-        yield reader, app._prepare(reader, picks, listing=listing, total=total, since=since)
+        hints = app.keyword_hints(index, reader, sent)
+        built = app._prepare(reader, picks, listing=listing, total=total, since=since, hints=hints)
+        yield reader, Nothing(hints) if built is None else built
 
 
 def embed_keywords(index: Index, readers: Sequence[Subscriber]) -> None:

@@ -70,6 +70,7 @@ class KeptDigest:
     name: str = ""
     keywords: tuple[str, ...] = ()
     terms: tuple[str, ...] = ()  # the keyword texts the ranker matches by, in profile order
+    hints: tuple[dict[str, Any], ...] = ()  # keywords that matched nothing (``KeywordHint.to_json``), as said
 
 
 class Archive(Connection):
@@ -99,6 +100,8 @@ class Archive(Connection):
         who: dict[str, Any] = {"email": kept.email, "name": kept.name, "keywords": list(kept.keywords)}
         if terms != list(kept.keywords):
             who["terms"] = terms  # the ranker's spelling of a keyword differs ("reward model" for '"reward model"')
+        if kept.hints:
+            who["hints"] = list(kept.hints)  # rare: the profile row is shared while they stay the same
         profile = json.dumps(who, ensure_ascii=False, separators=(",", ":"))
         edition = json.dumps([kept.source, kept.day.isoformat(), kept.templates], ensure_ascii=False)
         return (day, self._address(kept.email), self._shared("archive_editions", edition, day),
@@ -170,6 +173,7 @@ class Archive(Connection):
             email=who["email"], message_id=message_id, sent_on=day, source=source, day=date.fromisoformat(listed),
             templates=templates, total=header[0], since=date.fromordinal(header[1]) if header[1] else None,
             name=who["name"], keywords=tuple(who["keywords"]), terms=tuple(who["terms"]),
+            hints=tuple(who.get("hints", ())),
             picks=tuple(KeptPick(papers[key], score, rank, matched) for key, (score, rank, matched) in zip(keys, picks)))
 
     def _papers_by_key(self, keys: Sequence[int]) -> dict[int, Paper]:
