@@ -25,6 +25,7 @@ from .mime import build_message, clean_header, encode_header, format_address
 from .ranking.authors import follows_of
 from .ranking.reader import Examples, examples_for
 from .library import fill_from, read_libraries
+from .ranking.hints import KeywordHint, keyword_hints
 from .ranking.index import Index
 from .ranking.select import Pick, Selection
 from .ranking.many import rank_many
@@ -87,18 +88,20 @@ class Digest:
 
     def render(self, reader: Subscriber, picks: list[Pick], day: date | None = None, *,
                listing: Listing | None = None, total: int | None = None, sent_on: date | None = None,
-               since: date | None = None) -> Rendered:
+               since: date | None = None, hints: Sequence[KeywordHint] = ()) -> Rendered:
         """The one render call: the preview and the mailer both use it.
 
         ``listing`` names the source and day in the header; ``since``: the first day a
         catch-up digest covers; ``total`` is how many
         papers matched before ``max_items`` (``rank.count_matches``). With
-        DIGEST_PUBLIC_URL the reader's signed links are in it (``links_for``).
+        DIGEST_PUBLIC_URL the reader's signed links are in it (``links_for``). ``hints``: the
+        reader's keywords that matched nothing (``keyword_hints``), said near the top.
         """
         source, listed = self._describe(listing)
         links = self.links_for(reader, picks, sent_on)
         return self.renderer.render(reader, picks, day=day or listed, source=source, total=total,
-                                    unsubscribe=self.unsubscribe_for(reader, links), links=links, since=since)
+                                    unsubscribe=self.unsubscribe_for(reader, links), links=links, since=since,
+                                    hints=hints)
 
     def _describe(self, listing: Listing | None) -> tuple[str, date]:
         """The header's source and day, worked out once per listing (it looks at every paper)."""
@@ -192,8 +195,12 @@ class Digest:
         readers: Sequence[Subscriber],
         sent: Mapping[str, Collection[str]] | None = None,
         limit: int | None = None,
+        hints: dict[str, tuple[KeywordHint, ...]] | None = None,
     ) -> list[tuple[Subscriber, list[Pick]]]:
-        """Index the listing once and rank it for every enabled reader."""
+        """Index the listing once and rank it for every enabled reader.
+
+        ``hints`` (when given) gets, per reader address, their keywords that match nothing (``keyword_hints``).
+        """
         index = self.make_index(listing.papers)
         enabled = [reader for reader in readers if reader.enabled]
         picks = rank_many(
@@ -204,7 +211,21 @@ class Digest:
             self.examples_for_readers(enabled, listing.papers),
             [follows_of(reader) for reader in enabled],
         )
+        if hints is not None:
+            hints.update((reader.email, self.keyword_hints(index, reader, sent or {})) for reader in enabled)
         return list(zip(enabled, picks))
+
+    def keyword_hints(self, index: Index, reader: Subscriber,
+                      sent: Mapping[str, Collection[str]]) -> tuple[KeywordHint, ...]:
+        """The reader's keywords no paper of their window matches, with nearby terms (``ranking.hints``).
+
+        The window is what the send ranks for them: with catch-up (``sent`` a ``Plan``)
+        the days since their last digest, at most DIGEST_CATCHUP_DAYS; else today's listing.
+        """
+        first = sent.covers(reader.email) if isinstance(sent, Plan) else None
+        days = (self.today() - first).days + 1 if first is not None else 1
+        outside = sent.older(reader.email) if isinstance(sent, Plan) else frozenset()
+        return tuple(keyword_hints(parse_profile(reader.keywords), index, days, leave_out=outside))
 
     def examples_for_readers(self, readers: Sequence[Subscriber], papers: Sequence[Paper],
                              store: Store | None = None, *,
@@ -283,7 +304,8 @@ class Digest:
         return Store.open(self.settings.state_db)
 
     def _prepare(self, reader: Subscriber, picks: list[Pick], *, listing: Listing | None = None,
-                 total: int | None = None, since: date | None = None) -> Outgoing | None:
+                 total: int | None = None, since: date | None = None,
+                 hints: Sequence[KeywordHint] = ()) -> Outgoing | None:
         """Render and build one reader's message (None: nothing new, and no empty digests).
 
         With DIGEST_PUBLIC_URL what the page is rendered from travels with the
@@ -295,15 +317,15 @@ class Digest:
         if self.summarizer is not None and picks:  # before rendering: the message waits at most DIGEST_LLM_DEADLINE
             papers = self.summarizer.summarize([p.paper for p in picks], reader.language)
             picks = [replace(pick, paper=paper) for pick, paper in zip(picks, papers)]
-        rendered = self.render(reader, picks, listing=listing, total=total, sent_on=today, since=since)
+        rendered = self.render(reader, picks, listing=listing, total=total, sent_on=today, since=since, hints=hints)
         message_id, message = self.build(reader, rendered)
         kept = None
         if rendered.links is not None:
             source, day = self._describe(listing)
             kept = keep(reader, picks, message_id=message_id, sent_on=today, source=source, day=day,
-                        templates=self.renderer.version, total=total, since=since)
+                        templates=self.renderer.version, total=total, since=since, hints=hints)
         return Outgoing(reader.email, message_id, message, [p.paper.id for p in picks[: rendered.shown]],
-                        day=today, kept=kept)
+                        day=today, kept=kept, hints=tuple(hints))
 
     def _write_eml(self, reader: Subscriber, item: Outgoing, outbox: Path | None) -> Path:
         folder = outbox or Path("outbox")

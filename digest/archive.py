@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from datetime import date
 
 from .errors import KeywordError
+from .ranking.hints import KeywordHint
 from .ranking.profile import parse_keyword
 from .model import Subscriber
 from .ranking.authors import follows_of, reasons_for
@@ -34,14 +35,16 @@ log = logging.getLogger("digest")
 
 
 def keep(reader: Subscriber, picks: Sequence[Pick], *, message_id: str, sent_on: date, source: str, day: date,
-         templates: str, total: int | None = None, since: date | None = None) -> KeptDigest:
+         templates: str, total: int | None = None, since: date | None = None,
+         hints: Sequence[KeywordHint] = ()) -> KeptDigest:
     """What the archive keeps of one digest: the arguments of its render call, nothing rendered."""
     return KeptDigest(
         email=reader.email, message_id=message_id, sent_on=sent_on, source=source, day=day, templates=templates,
         picks=tuple(KeptPick(p.paper, p.score, p.rank, tuple((m.keyword, m.partial) for m in p.matched))
                     for p in picks),
         total=total or 0, since=since, name=reader.name, keywords=tuple(reader.keywords),
-        terms=_terms(reader.keywords), authors=tuple(reader.authors), orgs=tuple(reader.orgs))
+        terms=_terms(reader.keywords), authors=tuple(reader.authors), orgs=tuple(reader.orgs),
+        hints=tuple(hint.to_json() for hint in hints))
 
 
 def _terms(keywords: Sequence[str]) -> tuple[str, ...]:
@@ -65,7 +68,8 @@ def render_kept(renderer: Renderer, settings: Settings, kept: KeptDigest) -> str
                   rank=p.rank, followed=followed.get(n, "")) for n, p in enumerate(kept.picks)]
     links = links_for(settings, kept.email, [p.paper.id for p in picks], day=kept.sent_on)
     return renderer.render(reader, picks, day=kept.day, source=kept.source, total=kept.total,
-                           unsubscribe=links.unsubscribe, links=links, since=kept.since).html
+                           unsubscribe=links.unsubscribe, links=links, since=kept.since,
+                           hints=[KeywordHint.from_json(hint) for hint in kept.hints]).html
 
 
 class Reprinter:

@@ -23,6 +23,7 @@ import mjml
 from markupsafe import Markup, escape
 
 from .errors import KeywordError, TemplateError
+from .ranking.hints import KeywordHint
 from .ranking.profile import parse_keyword
 from .mime import Bodies, clean_header
 from .model import Listing, Paper, Subscriber, arxiv_id, encodable
@@ -128,7 +129,8 @@ class Renderer:
 
     def render(self, reader: Subscriber, picks: list[Pick], *, day: date, unsubscribe: str,
                source: str = "", total: int | None = None, budget: int = MAX_MESSAGE_BYTES,
-               links: ReaderLinks | None = None, since: date | None = None) -> Rendered:
+               links: ReaderLinks | None = None, since: date | None = None,
+               hints: Sequence[KeywordHint] = ()) -> Rendered:
         """Render within the size budget: shorter snippets first, then fewer picks.
 
         ``day`` and ``source`` describe the listing ("Hugging Face Daily Papers",
@@ -137,9 +139,10 @@ class Renderer:
         ``DIGEST_PUBLIC_URL``) are the reader's own signed links: view in browser,
         more/less like this under each paper, preferences and unsubscribe. ``since``: the
         first day a catch-up digest covers ("Papers from 9–13 Mar"; None or ``day``: one day).
+        ``hints``: the reader's keywords that matched nothing (``ranking.hints``), one line each.
         """
         frame = _Frame(reader, picks, day, unsubscribe, source or "Paper digest", max(total or 0, len(picks)), links,
-                       since if since is not None and since < day else None, self.thumbnails)
+                       since if since is not None and since < day else None, self.thumbnails, tuple(hints))
         for chars in SNIPPET_CHARS:
             result = self._render(frame, len(picks), chars)
             if result.bodies.size() <= budget:
@@ -179,6 +182,7 @@ class _Frame:
     links: ReaderLinks | None = None
     since: date | None = None  # a catch-up digest covers since..day
     thumbnails: bool = True
+    hints: tuple[KeywordHint, ...] = ()  # keywords that matched nothing, and what the papers say
 
 
 def _context(frame: _Frame, shown: int, chars: int) -> dict[str, Any]:
@@ -199,6 +203,7 @@ def _context(frame: _Frame, shown: int, chars: int) -> dict[str, Any]:
         **_unsubscribe_words(frame.unsubscribe),
         "view_url": frame.links.view if frame.links else "",
         "preferences_url": frame.links.preferences if frame.links else "",
+        "hints": [hint.sentence() for hint in frame.hints],
     }
 
 

@@ -13,6 +13,7 @@ from .common import _app, _source_option, _warn, chosen_readers, clean, clip, co
 
 if TYPE_CHECKING:
     from ..model import Subscriber
+    from ..ranking.hints import KeywordHint
     from ..ranking.select import Pick
     from ..settings import Settings
 
@@ -80,7 +81,9 @@ def run_rank(args: argparse.Namespace) -> int:
         listing = app.load_listing(args.source, offline=args.offline)
         _warn(listing)
         plan = app.candidates(listing, readers)
-        results = app.rank_readers(plan.listing, readers, plan, limit=args.limit)
+        hints: dict[str, tuple[KeywordHint, ...]] = {}
+        results = app.rank_readers(plan.listing, readers, plan, limit=args.limit, hints=hints)
+    print_hints(hints)
     for reader, picks in results:
         if args.json:
             print_picks_json(reader, picks)
@@ -92,6 +95,14 @@ def run_rank(args: argparse.Namespace) -> int:
 
 
 LEGEND = "where found: [t] title, [a] abstract, [t+a] both"
+
+
+def print_hints(hints: dict[str, tuple[KeywordHint, ...]]) -> None:
+    """On stderr (stdout may be parsed): each keyword that matched nothing, and what the papers say."""
+    for email, found in hints.items():
+        for hint in found:
+            who = f"{clean(email)}: " if len(hints) > 1 and email else ""
+            print(f"digest: hint: {who}{clean(hint.sentence())}", file=sys.stderr)
 
 
 def print_picks_json(reader: Subscriber, picks: list[Pick]) -> None:

@@ -13,7 +13,8 @@ and ``explain`` name the ``Index`` they are handed for type checking only):
 - ``reader``: a reader's votes and library as a bounded nudge to the keyword score;
 - ``authors``: the papers by the authors and labs a reader follows (no keyword needed);
 - ``select``: a reader's picks, best first, explained, never a paper sent before;
-- ``many``: every reader of a list against one index, forked across cores.
+- ``many``: every reader of a list against one index, forked across cores;
+- ``hints``: a reader's keywords that match nothing, and the listing's nearby terms.
 
 The package imports nothing heavy itself: ``from digest.ranking.profile import
 parse_profile`` (the web pages, the subscriber file) loads no index.

@@ -44,7 +44,7 @@ from ..store.journal import Journal
 from . import catchup
 from .claiming import Batches, batches
 from .deliver import Outgoing, Pace, SendQueue
-from .produce import PRODUCER_MIN, Skipped, produce
+from .produce import PRODUCER_MIN, Nothing, Skipped, produce
 from .record import Recording
 from .report import SendReport
 
@@ -195,7 +195,7 @@ def _write_all(app: "Digest", listing: Listing, todo: list[Subscriber], sent: An
         for number, (reader, item) in enumerate(produced, 1):
             if isinstance(item, Skipped):
                 report.skipped[reader.email] = item.status
-            elif item is None:
+            elif isinstance(item, Nothing):
                 report.nothing_new.append(reader.email)
             else:
                 report.written.append(app._write_eml(reader, item, outbox))
@@ -209,6 +209,7 @@ class Session:
     def __init__(self, app: "Digest", store: Store, mailer: Mailer, report: SendReport, lock: SendLocks,
                  progress: Progress | None) -> None:
         self.app, self.store, self.report, self.lock, self.progress = app, store, report, lock, progress
+        self.hints: dict[str, list[dict[str, Any]]] = {}  # per reader ranked: keywords that matched nothing
         self.outgoing = pool(app.settings, mailer, halt=app.stopping)
         self.recorder = Recording(app.settings.state_db, self.outgoing, Journal.beside(app.settings.state_db),
                                   report, keep_days=app.settings.archive_days, clock=app.clock)
@@ -243,9 +244,11 @@ class Session:
                 if self.app.stopping.is_set():
                     self.report.stopped = mine.taken - number + 1
                     break
+                if not isinstance(item, Skipped):
+                    self.hints[reader.email] = [hint.to_json() for hint in item.hints]
                 if isinstance(item, Skipped):
                     self.report.skipped[reader.email] = item.status
-                elif item is None:
+                elif isinstance(item, Nothing):
                     self.report.nothing_new.append(reader.email)
                 elif not self._hand_over(item):
                     break
@@ -268,6 +271,7 @@ class Session:
         report = self.report
         try:
             self.store.finish_run(run_id, 0, 0, 0, error=error, tally=report.tally())
+            self.store.save_keyword_hints(self.hints, self.app.clock())  # for the preferences page
             self.store.prune(self.app.settings.keep_days)  # per-message bookkeeping; never the never-twice record
         except StoreError as err:
             if error is None:

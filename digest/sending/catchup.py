@@ -85,6 +85,10 @@ class Plan(Mapping[str, Collection[str]]):
     def __len__(self) -> int:
         return len(self.since.keys() | set(self.sent))
 
+    def older(self, email: str) -> frozenset[str]:
+        """The kept papers outside this reader's window (they arrived before their mark)."""
+        return self._older_than(self.since.get(email.lower())) if self.kept_ids else frozenset()
+
     def _older_than(self, mark: int | None) -> frozenset[str]:
         cut = len(self.arrivals) if mark is None else bisect.bisect_left(self.arrivals, mark)
         if cut not in self._old:

@@ -27,6 +27,7 @@ from ..limits import LocalTurns, Turns, wait_for_turn
 from ..mail import Delivery, Mailer
 
 if TYPE_CHECKING:
+    from ..ranking.hints import KeywordHint
     from ..store import KeptDigest
 
 
@@ -41,6 +42,7 @@ class Outgoing:
     day: date | None = None  # the day it is sent on (the archive's "view in browser" day)
     html: str = ""  # an HTML copy to archive as it is, once accepted (the archive's old form)
     kept: KeptDigest | None = None  # what its page is re-rendered from, archived once accepted
+    hints: tuple[KeywordHint, ...] = ()  # the reader's keywords that matched nothing (said in the message)
 
 
 class Pace:

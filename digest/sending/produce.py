@@ -44,6 +44,7 @@ from ..ranking.authors import follows_of
 from ..ranking.profile import parse_profile
 from ..ranking.reader import Examples, embed_examples
 from ..model import Listing, Subscriber
+from ..ranking.hints import KeywordHint
 from ..ranking.index import Index
 from ..ranking.select import Pick, count_matches, rank
 from ..ranking.many import fork_is_safe
@@ -72,13 +73,20 @@ class Skipped:
     status: str
 
 
-Produced = Generator[tuple[Subscriber, Outgoing | Skipped | None], None, None]
+@dataclass(frozen=True, slots=True)
+class Nothing:
+    """Nothing new for the reader (no empty digests), and their keywords that matched nothing."""
+
+    hints: tuple[KeywordHint, ...] = ()
+
+
+Produced = Generator[tuple[Subscriber, Outgoing | Skipped | Nothing], None, None]
 
 
 def produce(app: "Digest", listing: Listing, readers: Sequence[Subscriber], sent: Mapping[str, Collection[str]],
             lock: "SendLocks | None" = None, store: Store | None = None,
             problems: dict[str, str] | None = None, batches: "Batches | None" = None) -> Produced:
-    """Each reader with its built message (None: nothing new; Skipped), in the readers' order.
+    """Each reader with its built message (``Nothing``: nothing new; ``Skipped``), in the readers' order.
 
     ``store`` (this process's connection) gives the readers' votes and answers
     whether a reader still wants mail; the forked child opens its own for the latter.
@@ -119,7 +127,7 @@ class Gate:
 
 def build_all(app: "Digest", listing: Listing, readers: Sequence[Subscriber], sent: Mapping[str, Collection[str]],
               gate: Gate, examples: Sequence[Examples | None],
-              positions: Iterable[int]) -> Generator[tuple[int, Outgoing | Skipped | None], None, None]:
+              positions: Iterable[int]) -> Generator[tuple[int, Outgoing | Skipped | Nothing], None, None]:
     """Rank, render and build the message of the reader at each of ``positions`` in turn (the index
     is made once).
 
@@ -138,7 +146,9 @@ def build_all(app: "Digest", listing: Listing, readers: Sequence[Subscriber], se
             continue
         picks, total = picks_and_total(app, index, reader, sent.get(reader.email.lower(), set()), examples[number])
         since = sent.covers(reader.email) if isinstance(sent, Plan) else None
-        yield number, app._prepare(reader, picks, listing=listing, total=total, since=since)
+        hints = app.keyword_hints(index, reader, sent)
+        built = app._prepare(reader, picks, listing=listing, total=total, since=since, hints=hints)
+        yield number, Nothing(hints) if built is None else built
 
 
 def embed_keywords(index: Index, readers: Sequence[Subscriber]) -> None:

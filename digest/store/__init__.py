@@ -17,6 +17,7 @@ from .archive import Archive, KeptDigest, KeptPick
 from .deliveries import Deliveries
 from .embeddings import Embeddings
 from .engine import DatabaseURL, is_database_error
+from .hints import Hints
 from .listed import Listed
 from .outbox import Outbox, QueuedMail
 from .readers import Readers, ReaderState, Vote
@@ -31,7 +32,7 @@ __all__ = ["MIGRATIONS", "DatabaseURL", "KeptDigest", "KeptPick", "QueuedMail", 
 
 
 class Store(Deliveries, Runs, Readers, Uncertain, Embeddings, Listed, Bounces, Buckets, Archive, Summaries, Outbox,
-            ReadingList):
+            ReadingList, Hints):
     @classmethod
     def open(cls, path: Path) -> "Store":
         db: Any = None

@@ -72,6 +72,7 @@ class KeptDigest:
     terms: tuple[str, ...] = ()  # the keyword texts the ranker matches by, in profile order
     authors: tuple[str, ...] = ()  # followed: the "Followed: by ..." lines are worked out again from them
     orgs: tuple[str, ...] = ()
+    hints: tuple[dict[str, Any], ...] = ()  # keywords that matched nothing (``KeywordHint.to_json``), as said
 
 
 class Archive(Connection):
@@ -104,6 +105,8 @@ class Archive(Connection):
         for field, follows in (("authors", kept.authors), ("orgs", kept.orgs)):
             if follows:  # only then: a profile without follows is stored as before, and shared with older digests
                 who[field] = list(follows)
+        if kept.hints:
+            who["hints"] = list(kept.hints)  # rare: the profile row is shared while they stay the same
         profile = json.dumps(who, ensure_ascii=False, separators=(",", ":"))
         edition = json.dumps([kept.source, kept.day.isoformat(), kept.templates], ensure_ascii=False)
         return (day, self._address(kept.email), self._shared("archive_editions", edition, day),
@@ -178,6 +181,7 @@ class Archive(Connection):
             templates=templates, total=header[0], since=date.fromordinal(header[1]) if header[1] else None,
             name=who["name"], keywords=tuple(who["keywords"]), terms=tuple(who["terms"]),
             authors=tuple(who.get("authors", ())), orgs=tuple(who.get("orgs", ())),
+            hints=tuple(who.get("hints", ())),
             picks=tuple(KeptPick(papers[key], score, rank, matched) for key, (score, rank, matched) in zip(keys, picks)))
 
     def _papers_by_key(self, keys: Sequence[int]) -> dict[int, Paper]:

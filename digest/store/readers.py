@@ -313,7 +313,7 @@ class Readers(Connection, _DeliveryRecords, _ArchiveRecords, _ReadingRecords):
         e = {"e": email.lower()}
         with self.transaction():
             removed = 0
-            for table in ("readers", "reader_changes", "votes", "uncertain"):
+            for table in ("readers", "reader_changes", "votes", "uncertain", "keyword_hints"):
                 removed += self.db.execute(f"DELETE FROM {table} WHERE email = :e", e).rowcount
             removed += self.forget_reading_list(email)  # these two before the address they are keyed by goes
             removed += self.forget_archive(email)

@@ -231,6 +231,11 @@ MIGRATIONS = [
     """
     CREATE TABLE claims (email TEXT PRIMARY KEY);
     """,
+    # no silent empty digest (issue #18): per reader, the keywords that matched nothing at the last send
+    # that ranked them, with what the papers say instead (JSON), for their preferences page
+    """
+    CREATE TABLE keyword_hints (email TEXT PRIMARY KEY, at REAL NOT NULL, hints TEXT NOT NULL);
+    """,
 ]
 
 

@@ -21,7 +21,8 @@ from starlette.routing import Route
 
 from ..errors import KeywordError
 from ..ranking.authors import MAX_FOLLOW_CHARS, MAX_FOLLOWS, follow_problem
-from ..ranking.profile import normalize_keywords, parse_profile
+from ..ranking.hints import KeywordHint
+from ..ranking.profile import normalize_keywords, parse_keyword, parse_profile
 from ..model import Paper
 from ..store import Store
 from ..store.readers import FREQUENCIES, WEEKDAYS
@@ -133,17 +134,38 @@ def current(site: Site, store: Store, email: str) -> dict[str, Any]:
             "authors": "\n".join(authors), "orgs": "\n".join(orgs)}
 
 
+def keyword_hints(store: Store, email: str, keywords: str) -> list[str]:
+    """What the last send that ranked the reader found about their keywords that matched nothing.
+
+    Stored by that run (``Store.save_keyword_hints``); a keyword the reader has
+    since removed or changed is not mentioned (a new one is checked by the next send).
+    """
+    stored = store.keyword_hints_of(email)
+    if stored is None:
+        return []
+    wanted = set()
+    for item in normalize_keywords(keywords.splitlines()):
+        try:
+            wanted.add(parse_keyword(item).text)
+        except KeywordError:
+            continue
+    hints = (KeywordHint.from_json(found) for found in stored[1])
+    return [hint.sentence() for hint in hints if hint.keyword in wanted]
+
+
 def preferences_response(site: Site, request: Request, rid: str, email: str, values: dict[str, Any],
                          status: int = 200, **extra: Any) -> HTMLResponse:
     return site.page(request, "preferences.html", status=status, email=email, values=values,
-                     days=DAY_NAMES, default_max=site.settings.max_items, links=site.links(rid), **extra)
+                     days=DAY_NAMES, default_max=site.settings.max_items, links=site.links(rid),
+                     hints=extra.pop("hints", []), **extra)
 
 
 async def preferences_page(site: Site, request: Request) -> Response:
     rid = site.rid_of("preferences", request.path_params["token"])
     email = await site.email_of(rid)
     values = await site.in_store(lambda store: current(site, store, email))
-    return preferences_response(site, request, rid, email, values)
+    hints = await site.in_store(lambda store: keyword_hints(store, email, values["keywords"]))
+    return preferences_response(site, request, rid, email, values, hints=hints)
 
 
 async def save_preferences(site: Site, request: Request) -> Response:
@@ -163,7 +185,9 @@ async def save_preferences(site: Site, request: Request) -> Response:
         email, keywords=choices.keywords, max_items=choices.max_items, frequency=choices.frequency,
         status=choices.status, authors=choices.authors, orgs=choices.orgs))
     values = await site.in_store(lambda store: current(site, store, email))
-    return preferences_response(site, request, rid, email, values, saved="Saved: your next digest uses these settings.")
+    hints = await site.in_store(lambda store: keyword_hints(store, email, values["keywords"]))
+    return preferences_response(site, request, rid, email, values, hints=hints,
+                                saved="Saved: your next digest uses these settings.")
 
 
 # feedback ---------------------------------------------------------------------------------
