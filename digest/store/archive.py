@@ -3,7 +3,10 @@
 A digest is kept as what its page is rendered from, and re-rendered when the
 reader opens it (``digest.archive``): the picks in order (each paper by a key,
 its rank, score and matched keywords), how many matched, the first day a catch-up
-covered. What many digests share is stored once and referenced by an integer:
+covered, and the papers that matched beyond the reader's maximum (the "and N
+more" of the email, for the reader's whole ranked list: a key, a score and the
+matches each, their ranks following the picks'). What many digests share is
+stored once and referenced by an integer:
 
 - ``archive_papers``: each paper's whole JSON (compressed), once per distinct
   content (a paper whose abstract changed later is a second row: an old digest
@@ -70,6 +73,16 @@ class KeptDigest:
     name: str = ""
     keywords: tuple[str, ...] = ()
     terms: tuple[str, ...] = ()  # the keyword texts the ranker matches by, in profile order
+    more: tuple[KeptPick, ...] = ()  # what matched beyond the picks, ranked after them (the whole list's tail)
+
+
+@dataclass(frozen=True, slots=True)
+class KeptEntry:
+    """One line of a reader's archive: a kept digest's day and size, nothing decoded beyond its header."""
+
+    sent_on: date
+    papers: int  # the picks kept (the email may have shown fewer to stay under the size limit)
+    total: int  # how many matched in all (at least ``papers``)
 
 
 class Archive(Connection):
@@ -94,8 +107,8 @@ class Archive(Connection):
     def _record_row(self, papers: "_PaperKeys", kept: KeptDigest) -> tuple[Any, ...]:
         """One record (inside the transaction); a paper already stored today costs no query."""
         day = kept.sent_on.toordinal()
-        keys = [papers.key_of(self, pick.paper, day) for pick in kept.picks]
-        terms = list(dict.fromkeys([*kept.terms, *(k for p in kept.picks for k, _ in p.matched)]))
+        keys = [papers.key_of(self, pick.paper, day) for pick in (*kept.picks, *kept.more)]
+        terms = list(dict.fromkeys([*kept.terms, *(k for p in (*kept.picks, *kept.more) for k, _ in p.matched)]))
         who: dict[str, Any] = {"email": kept.email, "name": kept.name, "keywords": list(kept.keywords)}
         if terms != list(kept.keywords):
             who["terms"] = terms  # the ranker's spelling of a keyword differs ("reward model" for '"reward model"')
@@ -166,11 +179,25 @@ class Archive(Connection):
         who.setdefault("terms", who["keywords"])
         keys, header, picks = _decode(record, who["terms"])
         papers = self._papers_by_key(keys)
+        kept = tuple(KeptPick(papers[key], score, rank, matched) for key, (score, rank, matched) in zip(keys, picks))
+        shown = header[2]
         return KeptDigest(
             email=who["email"], message_id=message_id, sent_on=day, source=source, day=date.fromisoformat(listed),
             templates=templates, total=header[0], since=date.fromordinal(header[1]) if header[1] else None,
             name=who["name"], keywords=tuple(who["keywords"]), terms=tuple(who["terms"]),
-            picks=tuple(KeptPick(papers[key], score, rank, matched) for key, (score, rank, matched) in zip(keys, picks)))
+            picks=kept[:shown], more=kept[shown:])
+
+    def kept_entries(self, email: str, before: date | None = None, limit: int = 30) -> list[KeptEntry]:
+        """One reader's kept digests, newest first, at most ``limit`` sent before ``before`` (a page of them)."""
+        rows = self.db.execute(
+            "SELECT r.day, r.record FROM archive_records AS r JOIN addresses AS a ON a.id = r.reader "
+            "WHERE a.email = :e AND r.day < :before ORDER BY r.day DESC LIMIT :n",
+            {"e": email.lower(), "before": before.toordinal() if before else date.max.toordinal(), "n": limit})
+        entries = []
+        for day, record in rows:
+            _, (total, _, count) = _header(bytes(record))
+            entries.append(KeptEntry(date.fromordinal(day), count, max(total, count)))
+        return entries
 
     def _papers_by_key(self, keys: Sequence[int]) -> dict[int, Paper]:
         rows = self.db.execute("SELECT id, paper FROM archive_papers "
@@ -276,7 +303,13 @@ class _PaperKeys:
 # the record's bytes ------------------------------------------------------------------------
 
 def _encode(kept: KeptDigest, keys: Sequence[int], terms: Sequence[str]) -> bytes:
-    """Varints and 32-bit floats: format, total, since, picks; per pick key, rank, score, matches."""
+    """Varints and 32-bit floats: format, total, since, picks; per pick key, rank, score, matches.
+
+    Then, only when papers matched beyond the picks, their count and per paper a key,
+    score and matches (no rank: they follow the last pick's). A record without
+    that tail reads as one whose list ended with its picks, and a reader of the
+    format that predates the tail stops before it.
+    """
     index = {term: number for number, term in enumerate(terms)}
     out = bytearray([FORMAT])
     _varint(out, kept.total)
@@ -285,26 +318,48 @@ def _encode(kept: KeptDigest, keys: Sequence[int], terms: Sequence[str]) -> byte
     for key, pick in zip(keys, kept.picks):
         _varint(out, key)
         _varint(out, pick.rank)
-        out += struct.pack("<f", pick.score)
-        _varint(out, len(pick.matched))
-        for keyword, partly in pick.matched:
-            _varint(out, 2 * index[keyword] + partly)
+        _score_and_matches(out, pick, index)
+    if kept.more:
+        _varint(out, len(kept.more))
+        for key, pick in zip(keys[len(kept.picks):], kept.more):
+            _varint(out, key)
+            _score_and_matches(out, pick, index)
     return bytes(out)
 
 
-def _decode(record: bytes, terms: Sequence[str]) -> tuple[list[int], tuple[int, int], list[tuple[float, int, Any]]]:
+def _score_and_matches(out: bytearray, pick: KeptPick, index: dict[str, int]) -> None:
+    out += struct.pack("<f", pick.score)
+    _varint(out, len(pick.matched))
+    for keyword, partly in pick.matched:
+        _varint(out, 2 * index[keyword] + partly)
+
+
+def _header(record: bytes) -> tuple["_Varints", tuple[int, int, int]]:
+    """A reader placed after the header, and the header: (total, since, how many picks)."""
     if record[0] != FORMAT:
         raise ValueError(f"archive record format {record[0]} is newer than this digest")
     reader = _Varints(record, 1)
-    total, since, count = reader.next(), reader.next(), reader.next()
+    return reader, (reader.next(), reader.next(), reader.next())
+
+
+def _decode(record: bytes, terms: Sequence[str]) -> tuple[list[int], tuple[int, int, int],
+                                                          list[tuple[float, int, Any]]]:
+    """Keys, the header and (score, rank, matches) of the picks, then of the papers beyond them."""
+    reader, header = _header(record)
     keys, picks = [], []
-    for _ in range(count):
+    for _ in range(header[2]):
         keys.append(reader.next())
         rank = reader.next()
-        score = reader.float32()
-        matched = tuple((terms[code >> 1], bool(code & 1)) for code in [reader.next() for _ in range(reader.next())])
-        picks.append((score, rank, matched))
-    return keys, (total, since), picks
+        picks.append((reader.float32(), rank, _matches(reader, terms)))
+    last = picks[-1][1] if picks else 0
+    for number in range(reader.next() if reader.position < len(record) else 0):
+        keys.append(reader.next())
+        picks.append((reader.float32(), last + number + 1, _matches(reader, terms)))
+    return keys, header, picks
+
+
+def _matches(reader: "_Varints", terms: Sequence[str]) -> tuple[tuple[str, bool], ...]:
+    return tuple((terms[code >> 1], bool(code & 1)) for code in [reader.next() for _ in range(reader.next())])
 
 
 def _varint(out: bytearray, value: int) -> None:
