@@ -105,6 +105,7 @@ class Site:
             "preferences": f"/preferences/{preferences}",
             "feed": f"/feed/{preferences}",  # the reader's own pages share the preferences token
             "votes": f"/votes/{preferences}",
+            "archive": f"/archive/{preferences}",
         }
 
 
