@@ -21,7 +21,7 @@ from .schema import Connection, utcnow
 STATUSES = ("active", "paused", "unsubscribed", "pending")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 FREQUENCIES = ("run", *WEEKDAYS)  # every run, or weekly on that day
-_COLUMNS = "email, rid, status, origin, keywords, max_items, frequency, created, updated"
+_COLUMNS = "email, rid, status, origin, keywords, max_items, frequency, created, updated, language"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +37,7 @@ class ReaderState:
     frequency: str
     created: str
     updated: str
+    language: str | None = None  # of the LLM summaries: None the roster's, "" English (chosen on the web)
 
     @classmethod
     def from_row(cls, row: tuple[Any, ...]) -> "ReaderState":
@@ -126,18 +127,21 @@ class Readers(Connection, _DeliveryRecords, _ArchiveRecords):
         return before
 
     def save_preferences(self, email: str, *, keywords: list[str], max_items: int | None, frequency: str,
-                         status: str) -> None:
-        """The reader's own settings from the preferences page, in one transaction."""
+                         status: str, language: str | None = None) -> None:
+        """The reader's own settings from the preferences page, in one transaction.
+
+        ``language`` of the summaries: "" English, None the roster's (not chosen).
+        """
         if frequency not in FREQUENCIES or status not in ("active", "paused", "unsubscribed"):
             raise ValueError("bad frequency or status")
         with self.transaction():
             before = self.reader_state(email)
             self._ensure(email)
             self.db.execute(
-                "UPDATE readers SET keywords = :k, max_items = :m, frequency = :f, status = :s, updated = :now "
-                "WHERE email = :e",
-                {"k": json.dumps(keywords), "m": max_items, "f": frequency, "s": status, "now": utcnow(),
-                 "e": email.lower()},
+                "UPDATE readers SET keywords = :k, max_items = :m, frequency = :f, status = :s, language = :l, "
+                "updated = :now WHERE email = :e",
+                {"k": json.dumps(keywords), "m": max_items, "f": frequency, "s": status, "l": language,
+                 "now": utcnow(), "e": email.lower()},
             )
             was = before.status if before else "active"
             self._log(email, "preferences saved" + (f"; status {was} -> {status}" if was != status else "") + " (web)")

@@ -210,6 +210,10 @@ MIGRATIONS = [
     CREATE INDEX outbox_by_next_try ON outbox (next_try);
     CREATE TABLE signup_holds (email TEXT PRIMARY KEY, keywords TEXT NOT NULL, created REAL NOT NULL);
     """,
+    # the language of a reader's LLM summaries, chosen on the preferences page (issue #21); NULL: the roster's
+    """
+    ALTER TABLE readers ADD COLUMN language TEXT;
+    """,
 ]
 
 

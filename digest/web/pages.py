@@ -24,6 +24,7 @@ from ..ranking.profile import normalize_keywords, parse_profile
 from ..model import Paper
 from ..store import Store
 from ..store.readers import FREQUENCIES, WEEKDAYS
+from ..subscribers import valid_language
 from .security import EMAIL_CSP, MAX_BODY
 from .site import Site
 
@@ -80,6 +81,7 @@ class Choices:
     max_items: int | None
     frequency: str
     status: str
+    language: str = ""  # of the summaries; "" English
 
 
 def parse_choices(form: FormData) -> Choices:
@@ -97,7 +99,11 @@ def parse_choices(form: FormData) -> Choices:
     status = str(form.get("status", "active"))
     if frequency not in FREQUENCIES or status not in ("active", "paused", "unsubscribed"):
         raise KeywordError("choose how often and whether to receive the digest from the lists")
-    return Choices(keywords, int(raw_max) if raw_max else None, frequency, status)
+    language = " ".join(str(form.get("language", "")).split())
+    if language and not valid_language(language):
+        raise KeywordError("the summaries' language must be a language name or tag, such as German or pt-BR "
+                           "(letters, at most four words), or empty")
+    return Choices(keywords, int(raw_max) if raw_max else None, frequency, status, language)
 
 
 def current(site: Site, store: Store, email: str) -> dict[str, Any]:
@@ -106,8 +112,10 @@ def current(site: Site, store: Store, email: str) -> dict[str, Any]:
     roster = site.roster.reader(email)
     keywords = state.keywords if state and state.keywords is not None else (roster.keywords if roster else ())
     max_items = state.max_items if state and state.max_items is not None else (roster.max_items if roster else None)
+    language = state.language if state and state.language is not None else (roster.language if roster else None)
     return {"keywords": "\n".join(keywords), "max_items": "" if max_items is None else str(max_items),
-            "frequency": state.frequency if state else "run", "status": state.status if state else "active"}
+            "frequency": state.frequency if state else "run", "status": state.status if state else "active",
+            "language": language or ""}
 
 
 def preferences_response(site: Site, request: Request, rid: str, email: str, values: dict[str, Any],
@@ -134,11 +142,11 @@ async def save_preferences(site: Site, request: Request) -> Response:
     try:
         choices = parse_choices(form)
     except KeywordError as err:
-        values = {k: str(form.get(k, "")) for k in ("keywords", "max_items", "frequency", "status")}
+        values = {k: str(form.get(k, "")) for k in ("keywords", "max_items", "frequency", "status", "language")}
         return preferences_response(site, request, rid, email, values, status=400, error=str(err))
     await site.in_store(lambda store: store.save_preferences(
         email, keywords=choices.keywords, max_items=choices.max_items, frequency=choices.frequency,
-        status=choices.status))
+        status=choices.status, language=choices.language))
     values = await site.in_store(lambda store: current(site, store, email))
     return preferences_response(site, request, rid, email, values, saved="Saved: your next digest uses these settings.")
 
