@@ -47,22 +47,45 @@ def test_the_papers_beyond_the_picks_come_back_in_rank_order_with_scores_and_rea
     assert again.picks == digest.picks and again.more == digest.more  # papers, 32-bit scores, ranks 4..8, matches
 
 
-def test_the_papers_beyond_are_a_tail_after_the_records_old_layout(tmp_path: Path) -> None:
-    """The record of before, byte for byte, then the tail: a reader of the old format stops before it."""
+def test_the_list_is_kept_beside_the_record_which_stays_as_it_was(tmp_path: Path) -> None:
+    """The record of before, byte for byte (the view page and the feed read only it), the list apart."""
     with Store.open(tmp_path / "state.db") as store:
         store.archive_digests([kept(SENT_ON, picks=3, beyond=0, total=7),
                                kept(SENT_ON, picks=3, beyond=4, email="b@x.org")])
         short, long = [r[0] for r in store.db.execute("SELECT record FROM archive_records ORDER BY reader")]
+        lists = store.db.execute("SELECT count(*) FROM archive_lists").fetchone()[0]
         again = store.kept_digest("ada@example.org", SENT_ON.isoformat())
-    assert long.startswith(short) and len(long) > len(short)
+    assert short == long and lists == 1
     assert again is not None and again.more == ()
 
 
-def test_each_paper_beyond_the_picks_costs_a_few_bytes_of_the_record(tmp_path: Path) -> None:
+def test_a_second_digest_the_same_day_replaces_the_list_too(state_db: Path) -> None:
+    with Store.open(state_db) as store:
+        store.archive_digests([kept(SENT_ON, picks=2, beyond=4)])
+        store.archive_digests([kept(SENT_ON, picks=2, beyond=1)])
+        once = store.kept_digest("ada@example.org", SENT_ON.isoformat())
+        store.archive_digests([kept(SENT_ON, picks=3, beyond=0)])
+        twice = store.kept_digest("ada@example.org", SENT_ON.isoformat())
+    assert once is not None and [p.rank for p in once.more] == [3]
+    assert twice is not None and twice.more == () and len(twice.picks) == 3
+
+
+def test_removing_a_reader_removes_their_lists(state_db: Path) -> None:
+    with Store.open(state_db) as store:
+        store.archive_digests([kept(SENT_ON, picks=2, beyond=4), kept(SENT_ON, 2, 4, email="bob@example.org")])
+        with store.transaction():
+            store.forget_archive("ada@example.org")
+        assert store.db.execute("SELECT count(*) FROM archive_lists").fetchone()[0] == 1
+        bob = store.kept_digest("bob@example.org", SENT_ON.isoformat())
+    assert bob is not None and len(bob.more) == 4
+
+
+def test_each_paper_beyond_the_picks_costs_a_few_bytes_of_its_list(tmp_path: Path) -> None:
     with Store.open(tmp_path / "state.db") as store:
-        store.archive_digests([kept(SENT_ON, picks=20, beyond=0), kept(SENT_ON, picks=20, beyond=100, email="b@x.org")])
-        short, long = [len(r[0]) for r in store.db.execute("SELECT record FROM archive_records ORDER BY reader")]
-    assert long - short <= 1 + 9 * 100  # a count, then per paper a key (2-3 bytes), a 32-bit score, its matches
+        store.archive_digests([kept(SENT_ON, picks=20, beyond=100)])
+        (size,) = store.db.execute("SELECT length(tail) FROM archive_lists").fetchone()
+    assert size <= 4 + 6 * 100  # a count and a base key, then per paper a key above the base, the score's
+    # drop from the one before in thousandths (here 0.25: 2 bytes), one match (2 bytes)
 
 
 def test_a_papers_text_is_stored_once_however_many_lists_hold_it(tmp_path: Path) -> None:
@@ -77,6 +100,7 @@ def test_pruning_forgets_the_papers_only_old_lists_held(tmp_path: Path) -> None:
         store.archive_digests([kept(SENT_ON, 2, 6)], keep_days=90)
         store.archive_digests([kept(SENT_ON + timedelta(days=100), 2, 0)], keep_days=90)
         assert store.db.execute("SELECT count(*) FROM archive_papers").fetchone()[0] == 2
+        assert store.db.execute("SELECT count(*) FROM archive_lists").fetchone()[0] == 0
 
 
 def test_a_readers_digests_are_listed_newest_first_a_page_at_a_time(state_db: Path) -> None:

@@ -3,9 +3,10 @@
 A digest is kept as what its page is rendered from, and re-rendered when the
 reader opens it (``digest.archive``): the picks in order (each paper by a key,
 its rank, score and matched keywords), how many matched, the first day a catch-up
-covered, and the papers that matched beyond the reader's maximum (the "and N
-more" of the email, for the reader's whole ranked list: a key, a score and the
-matches each, their ranks following the picks'). What many digests share is
+covered; and apart, the papers that matched beyond the reader's maximum (the
+"and N more" of the email, for the reader's whole ranked list: a key, a score to
+the ranker's 0.001 and the matches each, a few bytes, their ranks following the
+picks'). What many digests share is
 stored once and referenced by an integer:
 
 - ``archive_papers``: each paper's whole JSON (compressed), once per distinct
@@ -15,6 +16,9 @@ stored once and referenced by an integer:
   keyword texts the ranker matched, where they differ (one row per reader until
   they change them);
 - ``archive_editions``: the listing's source and day and the template version.
+- ``archive_lists``: a digest's whole list beyond its picks, when the maximum cut
+  it, beside its record (a rowid table: a list of a few KB stays inside the
+  b-tree's pages, where in ``archive_records`` it would take an overflow page).
 
 Profiles and editions are found again by a 16-byte hash of their text, not by
 an index on it (which would store each profile twice).
@@ -100,12 +104,21 @@ class Archive(Connection):
             rows = [self._record_row(papers, kept) for kept in items]
             self.db.executemany(
                 "INSERT OR REPLACE INTO archive_records (day, reader, edition, profile, message_id, record) "
-                "VALUES (?, ?, ?, ?, ?, ?)", rows)
+                "VALUES (?, ?, ?, ?, ?, ?)", [row for row, _ in rows])
+            self._keep_lists(rows)
         memo.papers.update(papers.new)
         self.prune_archive(max(kept.sent_on for kept in items) - timedelta(days=keep_days))
 
-    def _record_row(self, papers: "_PaperKeys", kept: KeptDigest) -> tuple[Any, ...]:
-        """One record (inside the transaction); a paper already stored today costs no query."""
+    def _keep_lists(self, rows: Sequence[tuple[tuple[Any, ...], bytes]]) -> None:
+        """The whole lists' tails beside their records (a digest replaced by one without a tail loses its)."""
+        self.db.executemany("INSERT OR REPLACE INTO archive_lists (day, reader, tail) VALUES (?, ?, ?)",
+                            [(row[0], row[1], tail) for row, tail in rows if tail])
+        self.db.executemany("DELETE FROM archive_lists WHERE day = ? AND reader = ?",
+                            [(row[0], row[1]) for row, tail in rows if not tail])
+
+    def _record_row(self, papers: "_PaperKeys", kept: KeptDigest) -> tuple[tuple[Any, ...], bytes]:
+        """One record and its whole list's tail (inside the transaction); a paper already stored today costs
+        no query."""
         day = kept.sent_on.toordinal()
         keys = [papers.key_of(self, pick.paper, day) for pick in (*kept.picks, *kept.more)]
         terms = list(dict.fromkeys([*kept.terms, *(k for p in (*kept.picks, *kept.more) for k, _ in p.matched)]))
@@ -114,8 +127,10 @@ class Archive(Connection):
             who["terms"] = terms  # the ranker's spelling of a keyword differs ("reward model" for '"reward model"')
         profile = json.dumps(who, ensure_ascii=False, separators=(",", ":"))
         edition = json.dumps([kept.source, kept.day.isoformat(), kept.templates], ensure_ascii=False)
+        index = {term: number for number, term in enumerate(terms)}
+        tail = _encode_tail(kept.more, keys[len(kept.picks):], index) if kept.more else b""
         return (day, self._address(kept.email), self._shared("archive_editions", edition, day),
-                self._shared("archive_profiles", profile, day), kept.message_id, _encode(kept, keys, terms))
+                self._shared("archive_profiles", profile, day), kept.message_id, _encode(kept, keys, index)), tail
 
     def _address(self, email: str) -> int:
         self.db.execute("INSERT OR IGNORE INTO addresses (email) VALUES (:e)", {"e": email.lower()})
@@ -137,6 +152,7 @@ class Archive(Connection):
             return 0
         with self.transaction():
             removed = self.db.execute("DELETE FROM archive_records WHERE day < :d", {"d": cut}).rowcount
+            self.db.execute("DELETE FROM archive_lists WHERE day < :d", {"d": cut})
             for table in ("archive_papers", "archive_profiles", "archive_editions"):
                 self.db.execute(f"DELETE FROM {table} WHERE last < :d", {"d": cut})
             removed += self.db.execute("DELETE FROM archive WHERE day < :d", {"d": oldest.isoformat()}).rowcount
@@ -159,9 +175,10 @@ class Archive(Connection):
         except ValueError:
             return None
         row = self.db.execute(
-            "SELECT r.message_id, r.record, e.value, p.value FROM archive_records AS r "
+            "SELECT r.message_id, r.record, e.value, p.value, l.tail FROM archive_records AS r "
             "JOIN addresses AS a ON a.id = r.reader JOIN archive_editions AS e ON e.id = r.edition "
-            "JOIN archive_profiles AS p ON p.id = r.profile WHERE r.day = :d AND a.email = :e",
+            "JOIN archive_profiles AS p ON p.id = r.profile "
+            "LEFT JOIN archive_lists AS l ON l.day = r.day AND l.reader = r.reader WHERE r.day = :d AND a.email = :e",
             {"d": ordinal, "e": email.lower()}).fetchone()
         return self._decode_row(date.fromordinal(ordinal), *row) if row else None
 
@@ -173,11 +190,15 @@ class Archive(Connection):
             "JOIN archive_profiles AS p ON p.id = r.profile WHERE a.email = :e ORDER BY r.day", {"e": email.lower()})
         return [self._decode_row(date.fromordinal(day), *rest) for day, *rest in rows]
 
-    def _decode_row(self, day: date, message_id: str, record: bytes, edition: str, profile: str) -> KeptDigest:
+    def _decode_row(self, day: date, message_id: str, record: bytes, edition: str, profile: str,
+                    tail: bytes | None = None) -> KeptDigest:
+        """A kept digest; with ``tail``, the papers beyond its picks too (its whole list)."""
         source, listed, templates = json.loads(edition)
         who = json.loads(profile)
         who.setdefault("terms", who["keywords"])
         keys, header, picks = _decode(record, who["terms"])
+        if tail:
+            _decode_tail(_Varints(bytes(tail), 0), who["terms"], picks[-1][1] if picks else 0, keys, picks)
         papers = self._papers_by_key(keys)
         kept = tuple(KeptPick(papers[key], score, rank, matched) for key, (score, rank, matched) in zip(keys, picks))
         shown = header[2]
@@ -214,6 +235,7 @@ class Archive(Connection):
         profiles = [r[0] for r in self.db.execute("SELECT DISTINCT profile FROM archive_records WHERE reader = :r",
                                                    {"r": row[0]})]
         removed += self.db.execute("DELETE FROM archive_records WHERE reader = :r", {"r": row[0]}).rowcount
+        self.db.execute("DELETE FROM archive_lists WHERE reader = :r", {"r": row[0]})
         self.db.executemany("DELETE FROM archive_profiles WHERE id = ?", [(p,) for p in profiles])
         return removed
 
@@ -302,15 +324,8 @@ class _PaperKeys:
 
 # the record's bytes ------------------------------------------------------------------------
 
-def _encode(kept: KeptDigest, keys: Sequence[int], terms: Sequence[str]) -> bytes:
-    """Varints and 32-bit floats: format, total, since, picks; per pick key, rank, score, matches.
-
-    Then, only when papers matched beyond the picks, their count and per paper a key,
-    score and matches (no rank: they follow the last pick's). A record without
-    that tail reads as one whose list ended with its picks, and a reader of the
-    format that predates the tail stops before it.
-    """
-    index = {term: number for number, term in enumerate(terms)}
+def _encode(kept: KeptDigest, keys: Sequence[int], index: dict[str, int]) -> bytes:
+    """Varints and 32-bit floats: format, total, since, picks; per pick key, rank, score, matches."""
     out = bytearray([FORMAT])
     _varint(out, kept.total)
     _varint(out, kept.since.toordinal() if kept.since else 0)
@@ -318,20 +333,41 @@ def _encode(kept: KeptDigest, keys: Sequence[int], terms: Sequence[str]) -> byte
     for key, pick in zip(keys, kept.picks):
         _varint(out, key)
         _varint(out, pick.rank)
-        _score_and_matches(out, pick, index)
-    if kept.more:
-        _varint(out, len(kept.more))
-        for key, pick in zip(keys[len(kept.picks):], kept.more):
-            _varint(out, key)
-            _score_and_matches(out, pick, index)
+        out += struct.pack("<f", pick.score)
+        _encode_matches(out, pick, index)
     return bytes(out)
 
 
-def _score_and_matches(out: bytearray, pick: KeptPick, index: dict[str, int]) -> None:
-    out += struct.pack("<f", pick.score)
+def _encode_tail(more: Sequence[KeptPick], keys: Sequence[int], index: dict[str, int]) -> bytes:
+    """The papers beyond the picks, a few bytes each (a list can hold hundreds): their count and smallest key,
+    then per paper its key above that, its score in thousandths (the ranker's precision) as the drop from the
+    one before (zigzag: 1 byte, mostly), its matches. No rank: they follow the last pick's."""
+    out = bytearray()
+    base = min(keys)
+    _varint(out, len(more))
+    _varint(out, base)
+    before = 0
+    for key, pick in zip(keys, more):
+        _varint(out, key - base)
+        milli = round(pick.score * 1000)
+        _varint(out, _zigzag(before - milli))
+        before = milli
+        _encode_matches(out, pick, index)
+    return bytes(out)
+
+
+def _encode_matches(out: bytearray, pick: KeptPick, index: dict[str, int]) -> None:
     _varint(out, len(pick.matched))
     for keyword, partly in pick.matched:
         _varint(out, 2 * index[keyword] + partly)
+
+
+def _zigzag(value: int) -> int:
+    return 2 * value if value >= 0 else -2 * value - 1
+
+
+def _unzigzag(value: int) -> int:
+    return value // 2 if value % 2 == 0 else -(value + 1) // 2
 
 
 def _header(record: bytes) -> tuple["_Varints", tuple[int, int, int]]:
@@ -344,18 +380,24 @@ def _header(record: bytes) -> tuple["_Varints", tuple[int, int, int]]:
 
 def _decode(record: bytes, terms: Sequence[str]) -> tuple[list[int], tuple[int, int, int],
                                                           list[tuple[float, int, Any]]]:
-    """Keys, the header and (score, rank, matches) of the picks, then of the papers beyond them."""
+    """Keys, the header and (score, rank, matches) of the picks."""
     reader, header = _header(record)
     keys, picks = [], []
     for _ in range(header[2]):
         keys.append(reader.next())
         rank = reader.next()
         picks.append((reader.float32(), rank, _matches(reader, terms)))
-    last = picks[-1][1] if picks else 0
-    for number in range(reader.next() if reader.position < len(record) else 0):
-        keys.append(reader.next())
-        picks.append((reader.float32(), last + number + 1, _matches(reader, terms)))
     return keys, header, picks
+
+
+def _decode_tail(reader: "_Varints", terms: Sequence[str], last: int, keys: list[int],
+                 picks: list[tuple[float, int, Any]]) -> None:
+    count, base = reader.next(), reader.next()
+    milli = 0
+    for number in range(count):
+        keys.append(base + reader.next())
+        milli -= _unzigzag(reader.next())
+        picks.append((milli / 1000, last + number + 1, _matches(reader, terms)))
 
 
 def _matches(reader: "_Varints", terms: Sequence[str]) -> tuple[tuple[str, bool], ...]:

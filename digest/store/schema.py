@@ -210,9 +210,14 @@ MIGRATIONS = [
     CREATE INDEX outbox_by_next_try ON outbox (next_try);
     CREATE TABLE signup_holds (email TEXT PRIMARY KEY, keywords TEXT NOT NULL, created REAL NOT NULL);
     """,
-    # the language of a reader's LLM summaries, chosen on the preferences page (issue #21); NULL: the roster's
+    # the reader's own pages (issue #21): the language of their LLM summaries, chosen on the preferences
+    # page (NULL: the roster's); each digest's whole ranked list beyond its picks, kept beside its record in
+    # a rowid table, where a list of a few KB stays inside the b-tree's pages (archive_records is WITHOUT
+    # ROWID: a row over ~1 KB there spills to an overflow page of its own, mostly empty)
     """
     ALTER TABLE readers ADD COLUMN language TEXT;
+    CREATE TABLE archive_lists (day INTEGER NOT NULL, reader INTEGER NOT NULL, tail BLOB NOT NULL);
+    CREATE UNIQUE INDEX archive_lists_by_digest ON archive_lists (day, reader);
     """,
 ]
 
