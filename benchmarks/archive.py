@@ -1,14 +1,17 @@
 """Archive: bytes of database per archived digest, kept as records against the HTML kept before.
 
 One day's send of ``--readers`` readers (10,000) with up to ``--picks`` picks (20) each
-from ``--papers`` papers (1,000): each reader's digest is ranked and rendered as the send
-does it (with DIGEST_PUBLIC_URL links), then archived twice through the store's own API,
+from ``--papers`` papers (1,000) at ``--min-score`` (0: every reader's digest is full):
+each reader's digest is ranked and rendered as the send does it (with DIGEST_PUBLIC_URL
+links; a digest the maximum cut keeps the papers beyond its picks for the reader's whole
+list, as the send does), then archived twice through the store's own API,
 in batches of 50 as the recorder writes them: once as zlib-compressed HTML (the archive
 before, ``archive_many``), once as records (``archive_digests``). Prints the bytes each
 adds to an empty database per digest, the shared tables included (papers, profiles), the
 time per digest, the share of each table, and checks a sample of pages re-renders byte for byte.
 
-    PYTHONPATH=. python benchmarks/archive.py [--readers 10000] [--picks 20] [--papers 1000] [--workdir DIR]
+    PYTHONPATH=. python benchmarks/archive.py [--readers 10000] [--picks 20] [--papers 1000] [--min-score 0]
+                                              [--workdir DIR]
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from digest.archive import keep, render_kept
 from digest.errors import KeywordError
 from digest.ranking.profile import parse_profile
 from digest.model import Listing, Subscriber
+from digest.sending.produce import picks_and_total
 from digest.settings import Settings
 from digest.store import Store
 
@@ -39,14 +43,16 @@ def digests(app: Digest, listing: Listing, readers: list[Subscriber]) -> tuple[l
     pages, records = [], []
     today = app.today()
     source, day = app._describe(listing)
-    for reader, picks in app.rank_readers(listing, readers):
+    index = app.make_index(listing.papers)
+    for reader in readers:
+        picks, total, more = picks_and_total(app, index, reader, set())
         if not picks:
             continue
-        html = app.render(reader, picks, listing=listing, sent_on=today).html
+        html = app.render(reader, picks, listing=listing, total=total, sent_on=today).html
         message_id = f"<{int(NOON)}.{len(pages)}.{random.getrandbits(60)}@digest.example.org>"
         pages.append((reader.email, message_id, today, html))
         records.append(keep(reader, picks, message_id=message_id, sent_on=today, source=source, day=day,
-                            templates=app.renderer.version))
+                            templates=app.renderer.version, total=total, more=more))
     return pages, records
 
 
@@ -79,6 +85,7 @@ def main() -> int:
     parser.add_argument("--readers", type=int, default=10_000)
     parser.add_argument("--picks", type=int, default=20)
     parser.add_argument("--papers", type=int, default=1000)
+    parser.add_argument("--min-score", type=float, default=0.0)
     parser.add_argument("--workdir", type=Path)
     args = parser.parse_args()
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="digest-archive-"))
@@ -87,11 +94,13 @@ def main() -> int:
                 if _parses(p)][: args.readers]
     readers = [Subscriber(email=f"reader{n}@example.org", keywords=p) for n, p in enumerate(profiles)]
     settings = Settings(state_db=workdir / "unused.db", public_url="https://digest.example.org",
-                        secret_key="benchmark-secret-key-benchmark-secret", max_items=args.picks, min_score=0.0)
+                        secret_key="benchmark-secret-key-benchmark-secret", max_items=args.picks,
+                        min_score=args.min_score)
     with Digest(settings, clock=lambda: NOON) as app:
         started = time.perf_counter()
         pages, records = digests(app, Listing("arxiv:cs.LG", papers), readers)
         print(f"{len(records)} digests ({origin}), {sum(len(r.picks) for r in records) / len(records):.1f} picks "
+              f"and {sum(len(r.more) for r in records) / len(records):.1f} papers beyond them (whole lists) "
               f"each on average, ranked and rendered in {time.perf_counter() - started:.1f} s")
         emails = [email for email, *_ in pages]
         old, old_s = archived_bytes(workdir / "html.db", emails, lambda store: [
@@ -121,7 +130,7 @@ def table_bytes(path: Path) -> dict[str, int]:
     with Store.open(path) as store:
         rows = store.db.execute("SELECT coalesce(t.tbl_name, d.name), sum(d.pgsize) FROM dbstat AS d "
                                 "LEFT JOIN sqlite_master AS t ON t.name = d.name GROUP BY 1").fetchall()
-    return {name: int(size) for name, size in rows if name.startswith("archive_")}
+    return {name: int(size) for name, size in rows if name.startswith("archive_")}  # archive_lists: whole lists
 
 
 if __name__ == "__main__":

@@ -305,11 +305,12 @@ class Digest:
 
     def _prepare(self, reader: Subscriber, picks: list[Pick], *, listing: Listing | None = None,
                  total: int | None = None, since: date | None = None,
-                 hints: Sequence[KeywordHint] = ()) -> Outgoing | None:
+                 hints: Sequence[KeywordHint] = (), more: Sequence[Pick] = ()) -> Outgoing | None:
         """Render and build one reader's message (None: nothing new, and no empty digests).
 
         With DIGEST_PUBLIC_URL what the page is rendered from travels with the
-        message, to be archived for "view in browser" once the server has accepted it.
+        message, to be archived for "view in browser" once the server has accepted it,
+        with ``more`` (the papers that matched beyond the picks) for the reader's whole list.
         """
         if not picks and not self.settings.send_empty:
             return None
@@ -323,7 +324,7 @@ class Digest:
         if rendered.links is not None:
             source, day = self._describe(listing)
             kept = keep(reader, picks, message_id=message_id, sent_on=today, source=source, day=day,
-                        templates=self.renderer.version, total=total, since=since, hints=hints)
+                        templates=self.renderer.version, total=total, since=since, hints=hints, more=more)
         return Outgoing(reader.email, message_id, message, [p.paper.id for p in picks[: rendered.shown]],
                         day=today, kept=kept, hints=tuple(hints))
 

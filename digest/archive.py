@@ -32,19 +32,35 @@ from .store import KeptDigest, KeptPick
 from .tokens import links_for
 
 log = logging.getLogger("digest")
+KEPT_BEYOND = 500  # papers kept beyond a digest's picks for the reader's whole list (any more are only counted)
 
 
 def keep(reader: Subscriber, picks: Sequence[Pick], *, message_id: str, sent_on: date, source: str, day: date,
          templates: str, total: int | None = None, since: date | None = None,
-         hints: Sequence[KeywordHint] = ()) -> KeptDigest:
-    """What the archive keeps of one digest: the arguments of its render call, nothing rendered."""
+         hints: Sequence[KeywordHint] = (), more: Sequence[Pick] = ()) -> KeptDigest:
+    """What the archive keeps of one digest: the arguments of its render call, nothing rendered.
+
+    ``more``: the papers that matched beyond the picks, in rank order (the reader's whole list).
+    """
     return KeptDigest(
         email=reader.email, message_id=message_id, sent_on=sent_on, source=source, day=day, templates=templates,
-        picks=tuple(KeptPick(p.paper, p.score, p.rank, tuple((m.keyword, m.partial) for m in p.matched))
-                    for p in picks),
+        picks=tuple(_kept(p) for p in picks), more=tuple(_kept(p) for p in more),
         total=total or 0, since=since, name=reader.name, keywords=tuple(reader.keywords),
         terms=_terms(reader.keywords), authors=tuple(reader.authors), orgs=tuple(reader.orgs),
         hints=tuple(hint.to_json() for hint in hints))
+
+
+def _kept(pick: Pick) -> KeptPick:
+    return KeptPick(pick.paper, pick.score, pick.rank, tuple((m.keyword, m.partial) for m in pick.matched))
+
+
+def picks_of(kept: KeptDigest, beyond: bool = False) -> list[Pick]:
+    """The kept picks as the renderer takes them; ``beyond``: followed by the papers that matched beyond them."""
+    every = (*kept.picks, *kept.more) if beyond else kept.picks
+    follows = follows_of(Subscriber(email=kept.email, keywords=kept.keywords, authors=kept.authors, orgs=kept.orgs))
+    followed = reasons_for([p.paper for p in every], follows) if follows else {}  # what the send said
+    return [Pick(p.paper, p.score, tuple(Match(keyword, (), partial=partly) for keyword, partly in p.matched),
+                 rank=p.rank, followed=followed.get(n, "")) for n, p in enumerate(every)]
 
 
 def _terms(keywords: Sequence[str]) -> tuple[str, ...]:
@@ -62,10 +78,7 @@ def render_kept(renderer: Renderer, settings: Settings, kept: KeptDigest) -> str
     """The HTML of a kept digest: ``Digest.render``'s call, with the kept arguments and the reader's links."""
     reader = Subscriber(email=kept.email, keywords=kept.keywords, name=kept.name, authors=kept.authors,
                         orgs=kept.orgs)
-    follows = follows_of(reader)
-    followed = reasons_for([p.paper for p in kept.picks], follows) if follows else {}  # what the send said
-    picks = [Pick(p.paper, p.score, tuple(Match(keyword, (), partial=partly) for keyword, partly in p.matched),
-                  rank=p.rank, followed=followed.get(n, "")) for n, p in enumerate(kept.picks)]
+    picks = picks_of(kept)
     links = links_for(settings, kept.email, [p.paper.id for p in picks], day=kept.sent_on)
     return renderer.render(reader, picks, day=kept.day, source=kept.source, total=kept.total,
                            unsubscribe=links.unsubscribe, links=links, since=kept.since,

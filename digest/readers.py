@@ -51,13 +51,14 @@ def effective_readers(roster: Sequence[Subscriber], store: ReaderStore, today: d
 
 
 def apply_changes(reader: Subscriber, state: ReaderState) -> Subscriber:
-    """The reader's own keywords, ``max_items`` and follows win over the roster's."""
+    """The reader's own keywords, ``max_items``, follows and summary language win over the roster's."""
     return replace(
         reader,
         keywords=reader.keywords if state.keywords is None else state.keywords,
         max_items=reader.max_items if state.max_items is None else state.max_items,
         authors=reader.authors if state.authors is None else state.authors,
         orgs=reader.orgs if state.orgs is None else state.orgs,
+        language=reader.language if state.language is None else state.language or None,  # "": English
     )
 
 

@@ -204,6 +204,8 @@ def _context(frame: _Frame, shown: int, chars: int) -> dict[str, Any]:
         "view_url": frame.links.view if frame.links else "",
         "preferences_url": frame.links.preferences if frame.links else "",
         "hints": [hint.sentence() for hint in frame.hints],
+        "archive_url": frame.links.archive if frame.links else "",
+        "all_url": frame.links.whole_list if frame.links and frame.total > shown else "",
     }
 
 
@@ -250,6 +252,12 @@ def _unsubscribe_words(unsubscribe: str) -> dict[str, str]:
                 "unsubscribe_words": f"open this link: {unsubscribe}"}
     return {"unsubscribe": "", "unsubscribe_kind": "reply", "unsubscribe_text": "",
             "unsubscribe_words": "reply to this email and ask to be removed"}
+
+
+def paper_item(pick: Pick, chars: int = SNIPPET_CHARS[0]) -> dict[str, Any]:
+    """One paper as the digest shows it (title, authors, abstract's opening with the matched words
+    bold, why it matched, its links), for a page that lists more papers than an email holds."""
+    return {**_item(pick, chars, None, thumbnails=False), "id": pick.paper.id}
 
 
 def _item(pick: Pick, chars: int, reader_links: ReaderLinks | None = None, thumbnails: bool = True) -> dict[str, Any]:

@@ -160,6 +160,14 @@ def _email(value: Any) -> str:
         raise ConfigError(f"bad email address {value!r}: {err}") from None
 
 
+def valid_language(text: str) -> bool:
+    """A language name or tag the summaries' prompt may carry: letters, at most four words, 40 characters.
+
+    The subscribers file and the preferences page hold a reader's language to this one rule.
+    """
+    return len(text.strip()) <= 40 and _LANGUAGE.fullmatch(text.strip()) is not None
+
+
 def _language(value: Any) -> str | None:
     """A language name or tag, as the summaries' prompt says it: letters, at most four words.
 
@@ -167,7 +175,7 @@ def _language(value: Any) -> str | None:
     """
     if value is None:
         return None
-    if not isinstance(value, str) or len(value.strip()) > 40 or not _LANGUAGE.fullmatch(value.strip()):
+    if not isinstance(value, str) or not valid_language(value):
         raise ConfigError(f'language must be a language name or tag, e.g. language = "German" or "pt-BR", '
                           f"not {_toml(value)}")
     return value.strip()

@@ -172,6 +172,12 @@ class ReaderLinks:
     preferences: str
     view: str
     feedback: dict[str, Feedback] = field(default_factory=dict)
+    archive: str = ""  # the reader's past digests (the preferences token)
+
+    @property
+    def whole_list(self) -> str:
+        """This digest's every matching paper, ranked: the "and N more" link."""
+        return f"{self.view}/all"
 
 
 def links_for(settings: Settings, reader_id_or_email: str, paper_ids: list[str] | tuple[str, ...] = (),
@@ -186,6 +192,7 @@ def links_for(settings: Settings, reader_id_or_email: str, paper_ids: list[str] 
     rid = reader_id(signer.secret, reader_id_or_email) if "@" in reader_id_or_email else reader_id_or_email
     base = settings.public_url
     when = (day or datetime.now(settings.zone).date()).isoformat()
+    preferences = signer.dumps("preferences", rid)
     feedback = {}
     for paper_id in paper_ids:
         token = signer.dumps("feedback", [rid, paper_id])
@@ -193,7 +200,8 @@ def links_for(settings: Settings, reader_id_or_email: str, paper_ids: list[str] 
                                       f"{base}/save/{signer.dumps('save', [rid, paper_id])}")
     return ReaderLinks(
         unsubscribe=f"{base}/unsubscribe/{signer.dumps('unsubscribe', rid)}",
-        preferences=f"{base}/preferences/{signer.dumps('preferences', rid)}",
+        preferences=f"{base}/preferences/{preferences}",
         view=f"{base}/d/{signer.dumps('view', [rid, when])}",
         feedback=feedback,
+        archive=f"{base}/archive/{preferences}",
     )

@@ -35,10 +35,11 @@ import os
 import queue
 import signal
 from collections.abc import Collection, Generator, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..archive import KEPT_BEYOND
 from ..errors import DigestError, KeywordError
 from ..ranking.authors import follows_of
 from ..ranking.profile import parse_profile
@@ -46,7 +47,7 @@ from ..ranking.reader import Examples, embed_examples
 from ..model import Listing, Subscriber
 from ..ranking.hints import KeywordHint
 from ..ranking.index import Index
-from ..ranking.select import Pick, count_matches, rank
+from ..ranking.select import Pick, Selection, rank
 from ..ranking.many import fork_is_safe
 from ..readers import refusal
 from ..store import Store
@@ -144,10 +145,11 @@ def build_all(app: "Digest", listing: Listing, readers: Sequence[Subscriber], se
             log.info("%s is %s now; nothing built", reader.email, status)
             yield number, Skipped(status)
             continue
-        picks, total = picks_and_total(app, index, reader, sent.get(reader.email.lower(), set()), examples[number])
+        picks, total, more = picks_and_total(app, index, reader, sent.get(reader.email.lower(), set()),
+                                             examples[number])
         since = sent.covers(reader.email) if isinstance(sent, Plan) else None
         hints = app.keyword_hints(index, reader, sent)
-        built = app._prepare(reader, picks, listing=listing, total=total, since=since, hints=hints)
+        built = app._prepare(reader, picks, listing=listing, total=total, since=since, hints=hints, more=more)
         yield number, Nothing(hints) if built is None else built
 
 
@@ -169,15 +171,21 @@ def embed_keywords(index: Index, readers: Sequence[Subscriber]) -> None:
 
 
 def picks_and_total(app: "Digest", index: Index, reader: Subscriber, sent: Collection[str],
-                    examples: Examples | None = None) -> tuple[list[Pick], int | None]:
-    """The reader's picks, and how many matched in all when ``max_items`` cut the list ("20 of 30")."""
+                    examples: Examples | None = None) -> tuple[list[Pick], int | None, list[Pick]]:
+    """The reader's picks; when ``max_items`` cut the list, how many matched in all ("20 of 30") and the
+    papers beyond the picks, in rank order (the first ``KEPT_BEYOND``: the reader's whole list)."""
     profile = parse_profile(reader.keywords)
     selection = app.selection_for(reader)
     follows = follows_of(reader)
     picks = rank(index, profile, sent=sent, selection=selection, examples=examples, follows=follows)
     if selection.max_items is None or len(picks) < selection.max_items:
-        return picks, None
-    return picks, count_matches(index, profile, sent=sent, min_score=selection.min_score, follows=follows)
+        return picks, None, []
+    every = rank(index, profile, sent=sent, selection=Selection(None, selection.min_score), examples=examples,
+                 follows=follows)
+    chosen = {pick.paper.id for pick in picks}
+    beyond = [pick for pick in every if pick.paper.id not in chosen]
+    more = [replace(pick, rank=len(picks) + number) for number, pick in enumerate(beyond[:KEPT_BEYOND], 1)]
+    return picks, len(picks) + len(beyond), more
 
 
 def _from_child(app: "Digest", listing: Listing, readers: Sequence[Subscriber], sent: Mapping[str, Collection[str]],

@@ -13,7 +13,7 @@ from typing import Any
 
 from .bounces import Bounces
 from .buckets import Buckets
-from .archive import Archive, KeptDigest, KeptPick
+from .archive import Archive, KeptDigest, KeptEntry, KeptPick
 from .deliveries import Deliveries
 from .embeddings import Embeddings
 from .engine import DatabaseURL, is_database_error
@@ -27,8 +27,8 @@ from .schema import MIGRATIONS, store_error, utcnow
 from .summaries import Summaries
 from .uncertain import Uncertain
 
-__all__ = ["MIGRATIONS", "DatabaseURL", "KeptDigest", "KeptPick", "QueuedMail", "ReaderState", "Run", "SavedPaper", "Store", "Vote",
-           "utcnow"]
+__all__ = ["MIGRATIONS", "DatabaseURL", "KeptDigest", "KeptEntry", "KeptPick", "QueuedMail", "ReaderState", "Run", "SavedPaper",
+           "Store", "Vote", "utcnow"]
 
 
 class Store(Deliveries, Runs, Readers, Uncertain, Embeddings, Listed, Bounces, Buckets, Archive, Summaries, Outbox,

@@ -3,7 +3,11 @@
 A digest is kept as what its page is rendered from, and re-rendered when the
 reader opens it (``digest.archive``): the picks in order (each paper by a key,
 its rank, score and matched keywords), how many matched, the first day a catch-up
-covered. What many digests share is stored once and referenced by an integer:
+covered; and apart, the papers that matched beyond the reader's maximum (the
+"and N more" of the email, for the reader's whole ranked list: a key, a score to
+the ranker's 0.001 and the matches each, a few bytes, their ranks following the
+picks'). What many digests share is
+stored once and referenced by an integer:
 
 - ``archive_papers``: each paper's whole JSON (compressed), once per distinct
   content (a paper whose abstract changed later is a second row: an old digest
@@ -12,6 +16,9 @@ covered. What many digests share is stored once and referenced by an integer:
   keyword texts the ranker matched, where they differ (one row per reader until
   they change them);
 - ``archive_editions``: the listing's source and day and the template version.
+- ``archive_lists``: a digest's whole list beyond its picks, when the maximum cut
+  it, beside its record (a rowid table: a list of a few KB stays inside the
+  b-tree's pages, where in ``archive_records`` it would take an overflow page).
 
 Profiles and editions are found again by a 16-byte hash of their text, not by
 an index on it (which would store each profile twice).
@@ -73,6 +80,16 @@ class KeptDigest:
     authors: tuple[str, ...] = ()  # followed: the "Followed: by ..." lines are worked out again from them
     orgs: tuple[str, ...] = ()
     hints: tuple[dict[str, Any], ...] = ()  # keywords that matched nothing (``KeywordHint.to_json``), as said
+    more: tuple[KeptPick, ...] = ()  # what matched beyond the picks, ranked after them (the whole list's tail)
+
+
+@dataclass(frozen=True, slots=True)
+class KeptEntry:
+    """One line of a reader's archive: a kept digest's day and size, nothing decoded beyond its header."""
+
+    sent_on: date
+    papers: int  # the picks kept (the email may have shown fewer to stay under the size limit)
+    total: int  # how many matched in all (at least ``papers``)
 
 
 class Archive(Connection):
@@ -90,15 +107,24 @@ class Archive(Connection):
             rows = [self._record_row(papers, kept) for kept in items]
             self.db.executemany(
                 "INSERT OR REPLACE INTO archive_records (day, reader, edition, profile, message_id, record) "
-                "VALUES (?, ?, ?, ?, ?, ?)", rows)
+                "VALUES (?, ?, ?, ?, ?, ?)", [row for row, _ in rows])
+            self._keep_lists(rows)
         memo.papers.update(papers.new)
         self.prune_archive(max(kept.sent_on for kept in items) - timedelta(days=keep_days))
 
-    def _record_row(self, papers: "_PaperKeys", kept: KeptDigest) -> tuple[Any, ...]:
-        """One record (inside the transaction); a paper already stored today costs no query."""
+    def _keep_lists(self, rows: Sequence[tuple[tuple[Any, ...], bytes]]) -> None:
+        """The whole lists' tails beside their records (a digest replaced by one without a tail loses its)."""
+        self.db.executemany("INSERT OR REPLACE INTO archive_lists (day, reader, tail) VALUES (?, ?, ?)",
+                            [(row[0], row[1], tail) for row, tail in rows if tail])
+        self.db.executemany("DELETE FROM archive_lists WHERE day = ? AND reader = ?",
+                            [(row[0], row[1]) for row, tail in rows if not tail])
+
+    def _record_row(self, papers: "_PaperKeys", kept: KeptDigest) -> tuple[tuple[Any, ...], bytes]:
+        """One record and its whole list's tail (inside the transaction); a paper already stored today costs
+        no query."""
         day = kept.sent_on.toordinal()
-        keys = [papers.key_of(self, pick.paper, day) for pick in kept.picks]
-        terms = list(dict.fromkeys([*kept.terms, *(k for p in kept.picks for k, _ in p.matched)]))
+        keys = [papers.key_of(self, pick.paper, day) for pick in (*kept.picks, *kept.more)]
+        terms = list(dict.fromkeys([*kept.terms, *(k for p in (*kept.picks, *kept.more) for k, _ in p.matched)]))
         who: dict[str, Any] = {"email": kept.email, "name": kept.name, "keywords": list(kept.keywords)}
         if terms != list(kept.keywords):
             who["terms"] = terms  # the ranker's spelling of a keyword differs ("reward model" for '"reward model"')
@@ -109,8 +135,10 @@ class Archive(Connection):
             who["hints"] = list(kept.hints)  # rare: the profile row is shared while they stay the same
         profile = json.dumps(who, ensure_ascii=False, separators=(",", ":"))
         edition = json.dumps([kept.source, kept.day.isoformat(), kept.templates], ensure_ascii=False)
+        index = {term: number for number, term in enumerate(terms)}
+        tail = _encode_tail(kept.more, keys[len(kept.picks):], index) if kept.more else b""
         return (day, self._address(kept.email), self._shared("archive_editions", edition, day),
-                self._shared("archive_profiles", profile, day), kept.message_id, _encode(kept, keys, terms))
+                self._shared("archive_profiles", profile, day), kept.message_id, _encode(kept, keys, index)), tail
 
     def _address(self, email: str) -> int:
         self.db.execute("INSERT OR IGNORE INTO addresses (email) VALUES (:e)", {"e": email.lower()})
@@ -132,6 +160,7 @@ class Archive(Connection):
             return 0
         with self.transaction():
             removed = self.db.execute("DELETE FROM archive_records WHERE day < :d", {"d": cut}).rowcount
+            self.db.execute("DELETE FROM archive_lists WHERE day < :d", {"d": cut})
             self.db.execute("DELETE FROM archive_papers WHERE last < :d "
                             "AND id NOT IN (SELECT paper FROM reading_list)", {"d": cut})  # saved papers stay
             for table in ("archive_profiles", "archive_editions"):
@@ -156,9 +185,10 @@ class Archive(Connection):
         except ValueError:
             return None
         row = self.db.execute(
-            "SELECT r.message_id, r.record, e.value, p.value FROM archive_records AS r "
+            "SELECT r.message_id, r.record, e.value, p.value, l.tail FROM archive_records AS r "
             "JOIN addresses AS a ON a.id = r.reader JOIN archive_editions AS e ON e.id = r.edition "
-            "JOIN archive_profiles AS p ON p.id = r.profile WHERE r.day = :d AND a.email = :e",
+            "JOIN archive_profiles AS p ON p.id = r.profile "
+            "LEFT JOIN archive_lists AS l ON l.day = r.day AND l.reader = r.reader WHERE r.day = :d AND a.email = :e",
             {"d": ordinal, "e": email.lower()}).fetchone()
         return self._decode_row(date.fromordinal(ordinal), *row) if row else None
 
@@ -170,19 +200,37 @@ class Archive(Connection):
             "JOIN archive_profiles AS p ON p.id = r.profile WHERE a.email = :e ORDER BY r.day", {"e": email.lower()})
         return [self._decode_row(date.fromordinal(day), *rest) for day, *rest in rows]
 
-    def _decode_row(self, day: date, message_id: str, record: bytes, edition: str, profile: str) -> KeptDigest:
+    def _decode_row(self, day: date, message_id: str, record: bytes, edition: str, profile: str,
+                    tail: bytes | None = None) -> KeptDigest:
+        """A kept digest; with ``tail``, the papers beyond its picks too (its whole list)."""
         source, listed, templates = json.loads(edition)
         who = json.loads(profile)
         who.setdefault("terms", who["keywords"])
         keys, header, picks = _decode(record, who["terms"])
+        if tail:
+            _decode_tail(_Varints(bytes(tail), 0), who["terms"], picks[-1][1] if picks else 0, keys, picks)
         papers = self._papers_by_key(keys)
+        kept = tuple(KeptPick(papers[key], score, rank, matched) for key, (score, rank, matched) in zip(keys, picks))
+        shown = header[2]
         return KeptDigest(
             email=who["email"], message_id=message_id, sent_on=day, source=source, day=date.fromisoformat(listed),
             templates=templates, total=header[0], since=date.fromordinal(header[1]) if header[1] else None,
             name=who["name"], keywords=tuple(who["keywords"]), terms=tuple(who["terms"]),
             authors=tuple(who.get("authors", ())), orgs=tuple(who.get("orgs", ())),
             hints=tuple(who.get("hints", ())),
-            picks=tuple(KeptPick(papers[key], score, rank, matched) for key, (score, rank, matched) in zip(keys, picks)))
+            picks=kept[:shown], more=kept[shown:])
+
+    def kept_entries(self, email: str, before: date | None = None, limit: int = 30) -> list[KeptEntry]:
+        """One reader's kept digests, newest first, at most ``limit`` sent before ``before`` (a page of them)."""
+        rows = self.db.execute(
+            "SELECT r.day, r.record FROM archive_records AS r JOIN addresses AS a ON a.id = r.reader "
+            "WHERE a.email = :e AND r.day < :before ORDER BY r.day DESC LIMIT :n",
+            {"e": email.lower(), "before": before.toordinal() if before else date.max.toordinal(), "n": limit})
+        entries = []
+        for day, record in rows:
+            _, (total, _, count) = _header(bytes(record))
+            entries.append(KeptEntry(date.fromordinal(day), count, max(total, count)))
+        return entries
 
     def _papers_by_key(self, keys: Sequence[int]) -> dict[int, Paper]:
         rows = self.db.execute("SELECT id, paper FROM archive_papers "
@@ -217,6 +265,7 @@ class Archive(Connection):
         profiles = [r[0] for r in self.db.execute("SELECT DISTINCT profile FROM archive_records WHERE reader = :r",
                                                    {"r": row[0]})]
         removed += self.db.execute("DELETE FROM archive_records WHERE reader = :r", {"r": row[0]}).rowcount
+        self.db.execute("DELETE FROM archive_lists WHERE reader = :r", {"r": row[0]})
         self.db.executemany("DELETE FROM archive_profiles WHERE id = ?", [(p,) for p in profiles])
         return removed
 
@@ -305,9 +354,8 @@ class _PaperKeys:
 
 # the record's bytes ------------------------------------------------------------------------
 
-def _encode(kept: KeptDigest, keys: Sequence[int], terms: Sequence[str]) -> bytes:
+def _encode(kept: KeptDigest, keys: Sequence[int], index: dict[str, int]) -> bytes:
     """Varints and 32-bit floats: format, total, since, picks; per pick key, rank, score, matches."""
-    index = {term: number for number, term in enumerate(terms)}
     out = bytearray([FORMAT])
     _varint(out, kept.total)
     _varint(out, kept.since.toordinal() if kept.since else 0)
@@ -316,25 +364,74 @@ def _encode(kept: KeptDigest, keys: Sequence[int], terms: Sequence[str]) -> byte
         _varint(out, key)
         _varint(out, pick.rank)
         out += struct.pack("<f", pick.score)
-        _varint(out, len(pick.matched))
-        for keyword, partly in pick.matched:
-            _varint(out, 2 * index[keyword] + partly)
+        _encode_matches(out, pick, index)
     return bytes(out)
 
 
-def _decode(record: bytes, terms: Sequence[str]) -> tuple[list[int], tuple[int, int], list[tuple[float, int, Any]]]:
+def _encode_tail(more: Sequence[KeptPick], keys: Sequence[int], index: dict[str, int]) -> bytes:
+    """The papers beyond the picks, a few bytes each (a list can hold hundreds): their count and smallest key,
+    then per paper its key above that, its score in thousandths (the ranker's precision) as the drop from the
+    one before (zigzag: 1 byte, mostly), its matches. No rank: they follow the last pick's."""
+    out = bytearray()
+    base = min(keys)
+    _varint(out, len(more))
+    _varint(out, base)
+    before = 0
+    for key, pick in zip(keys, more):
+        _varint(out, key - base)
+        milli = round(pick.score * 1000)
+        _varint(out, _zigzag(before - milli))
+        before = milli
+        _encode_matches(out, pick, index)
+    return bytes(out)
+
+
+def _encode_matches(out: bytearray, pick: KeptPick, index: dict[str, int]) -> None:
+    _varint(out, len(pick.matched))
+    for keyword, partly in pick.matched:
+        _varint(out, 2 * index[keyword] + partly)
+
+
+def _zigzag(value: int) -> int:
+    return 2 * value if value >= 0 else -2 * value - 1
+
+
+def _unzigzag(value: int) -> int:
+    return value // 2 if value % 2 == 0 else -(value + 1) // 2
+
+
+def _header(record: bytes) -> tuple["_Varints", tuple[int, int, int]]:
+    """A reader placed after the header, and the header: (total, since, how many picks)."""
     if record[0] != FORMAT:
         raise ValueError(f"archive record format {record[0]} is newer than this digest")
     reader = _Varints(record, 1)
-    total, since, count = reader.next(), reader.next(), reader.next()
+    return reader, (reader.next(), reader.next(), reader.next())
+
+
+def _decode(record: bytes, terms: Sequence[str]) -> tuple[list[int], tuple[int, int, int],
+                                                          list[tuple[float, int, Any]]]:
+    """Keys, the header and (score, rank, matches) of the picks."""
+    reader, header = _header(record)
     keys, picks = [], []
-    for _ in range(count):
+    for _ in range(header[2]):
         keys.append(reader.next())
         rank = reader.next()
-        score = reader.float32()
-        matched = tuple((terms[code >> 1], bool(code & 1)) for code in [reader.next() for _ in range(reader.next())])
-        picks.append((score, rank, matched))
-    return keys, (total, since), picks
+        picks.append((reader.float32(), rank, _matches(reader, terms)))
+    return keys, header, picks
+
+
+def _decode_tail(reader: "_Varints", terms: Sequence[str], last: int, keys: list[int],
+                 picks: list[tuple[float, int, Any]]) -> None:
+    count, base = reader.next(), reader.next()
+    milli = 0
+    for number in range(count):
+        keys.append(base + reader.next())
+        milli -= _unzigzag(reader.next())
+        picks.append((milli / 1000, last + number + 1, _matches(reader, terms)))
+
+
+def _matches(reader: "_Varints", terms: Sequence[str]) -> tuple[tuple[str, bool], ...]:
+    return tuple((terms[code >> 1], bool(code & 1)) for code in [reader.next() for _ in range(reader.next())])
 
 
 def _keys_of(record: bytes) -> list[int]:

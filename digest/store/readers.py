@@ -21,7 +21,7 @@ from .schema import Connection, utcnow
 STATUSES = ("active", "paused", "unsubscribed", "pending")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 FREQUENCIES = ("run", *WEEKDAYS)  # every run, or weekly on that day
-_COLUMNS = "email, rid, status, origin, keywords, max_items, frequency, created, updated, authors, orgs"
+_COLUMNS = "email, rid, status, origin, keywords, max_items, frequency, created, updated, authors, orgs, language"
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +39,7 @@ class ReaderState:
     updated: str
     authors: tuple[str, ...] | None = None  # followed (digest.ranking.authors)
     orgs: tuple[str, ...] | None = None
+    language: str | None = None  # of the LLM summaries: None the roster's, "" English (chosen on the web)
 
     @classmethod
     def from_row(cls, row: tuple[Any, ...]) -> "ReaderState":
@@ -137,10 +138,12 @@ class Readers(Connection, _DeliveryRecords, _ArchiveRecords, _ReadingRecords):
         return before
 
     def save_preferences(self, email: str, *, keywords: list[str], max_items: int | None, frequency: str,
-                         status: str, authors: list[str] | None = None, orgs: list[str] | None = None) -> None:
+                         status: str, authors: list[str] | None = None, orgs: list[str] | None = None,
+                         language: str | None = None) -> None:
         """The reader's own settings from the preferences page, in one transaction.
 
         ``authors``/``orgs`` None: left as they are (an empty list follows nobody).
+        ``language`` of the summaries: "" English, None the roster's (not chosen).
         """
         if frequency not in FREQUENCIES or status not in ("active", "paused", "unsubscribed"):
             raise ValueError("bad frequency or status")
@@ -148,9 +151,9 @@ class Readers(Connection, _DeliveryRecords, _ArchiveRecords, _ReadingRecords):
             before = self.reader_state(email)
             self._ensure(email)
             self.db.execute(
-                "UPDATE readers SET keywords = :k, max_items = :m, frequency = :f, status = :s, updated = :now, "
-                "authors = coalesce(:a, authors), orgs = coalesce(:o, orgs) WHERE email = :e",
-                {"k": json.dumps(keywords), "m": max_items, "f": frequency, "s": status, "now": utcnow(),
+                "UPDATE readers SET keywords = :k, max_items = :m, frequency = :f, status = :s, language = :l, "
+                "updated = :now, authors = coalesce(:a, authors), orgs = coalesce(:o, orgs) WHERE email = :e",
+                {"k": json.dumps(keywords), "m": max_items, "f": frequency, "s": status, "l": language, "now": utcnow(),
                  "a": None if authors is None else json.dumps(authors, ensure_ascii=False),
                  "o": None if orgs is None else json.dumps(orgs, ensure_ascii=False), "e": email.lower()},
             )

@@ -236,6 +236,15 @@ MIGRATIONS = [
     """
     CREATE TABLE keyword_hints (email TEXT PRIMARY KEY, at REAL NOT NULL, hints TEXT NOT NULL);
     """,
+    # the reader's own pages (issue #21): the language of their LLM summaries, chosen on the preferences
+    # page (NULL: the roster's); each digest's whole ranked list beyond its picks, kept beside its record in
+    # a rowid table, where a list of a few KB stays inside the b-tree's pages (archive_records is WITHOUT
+    # ROWID: a row over ~1 KB there spills to an overflow page of its own, mostly empty)
+    """
+    ALTER TABLE readers ADD COLUMN language TEXT;
+    CREATE TABLE archive_lists (day INTEGER NOT NULL, reader INTEGER NOT NULL, tail BLOB NOT NULL);
+    CREATE UNIQUE INDEX archive_lists_by_digest ON archive_lists (day, reader);
+    """,
 ]
 
 

@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from ..errors import ConfigError, DigestError, StoreError
 from ..settings import Settings
-from . import pages, reader_feed, reading, signup, webhooks
+from . import history, pages, reader_feed, reading, signup, webhooks
 from .security import EMAIL_CSP, Guard, allowed_hosts, is_loopback
 from .site import HERE, Site
 
@@ -44,6 +44,7 @@ def make_app(settings: Settings, bind_host: str = "127.0.0.1", mailer_factory: A
             Route("/static/site.css", stylesheet, methods=["GET"]),
             Route("/favicon.ico", lambda request: Response(status_code=204), methods=["GET"]),
             *pages.routes(site),
+            *history.routes(site),
             *reader_feed.routes(site),
             *reading.routes(site),
             *signup.routes(site),

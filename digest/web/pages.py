@@ -26,6 +26,7 @@ from ..ranking.profile import normalize_keywords, parse_keyword, parse_profile
 from ..model import Paper
 from ..store import Store
 from ..store.readers import FREQUENCIES, WEEKDAYS
+from ..subscribers import valid_language
 from .security import EMAIL_CSP, MAX_BODY
 from .site import Site
 
@@ -85,6 +86,7 @@ class Choices:
     status: str
     authors: list[str]
     orgs: list[str]
+    language: str = ""  # of the summaries; "" English
 
 
 def parse_choices(form: FormData) -> Choices:
@@ -102,8 +104,12 @@ def parse_choices(form: FormData) -> Choices:
     status = str(form.get("status", "active"))
     if frequency not in FREQUENCIES or status not in ("active", "paused", "unsubscribed"):
         raise KeywordError("choose how often and whether to receive the digest from the lists")
+    language = " ".join(str(form.get("language", "")).split())
+    if language and not valid_language(language):
+        raise KeywordError("the summaries' language must be a language name or tag, such as German or pt-BR "
+                           "(letters, at most four words), or empty")
     return Choices(keywords, int(raw_max) if raw_max else None, frequency, status,
-                   followed(form, "authors"), followed(form, "orgs"))
+                   followed(form, "authors"), followed(form, "orgs"), language)
 
 
 def followed(form: FormData, field: str) -> list[str]:
@@ -129,9 +135,10 @@ def current(site: Site, store: Store, email: str) -> dict[str, Any]:
     max_items = state.max_items if state and state.max_items is not None else (roster.max_items if roster else None)
     authors = state.authors if state and state.authors is not None else (roster.authors if roster else ())
     orgs = state.orgs if state and state.orgs is not None else (roster.orgs if roster else ())
+    language = state.language if state and state.language is not None else (roster.language if roster else None)
     return {"keywords": "\n".join(keywords), "max_items": "" if max_items is None else str(max_items),
             "frequency": state.frequency if state else "run", "status": state.status if state else "active",
-            "authors": "\n".join(authors), "orgs": "\n".join(orgs)}
+            "authors": "\n".join(authors), "orgs": "\n".join(orgs), "language": language or ""}
 
 
 def keyword_hints(store: Store, email: str, keywords: str) -> list[str]:
@@ -179,11 +186,12 @@ async def save_preferences(site: Site, request: Request) -> Response:
     try:
         choices = parse_choices(form)
     except KeywordError as err:
-        values = {k: str(form.get(k, "")) for k in ("keywords", "max_items", "frequency", "status", "authors", "orgs")}
+        values = {k: str(form.get(k, "")) for k in ("keywords", "max_items", "frequency", "status", "authors", "orgs",
+                                                    "language")}
         return preferences_response(site, request, rid, email, values, status=400, error=str(err))
     await site.in_store(lambda store: store.save_preferences(
         email, keywords=choices.keywords, max_items=choices.max_items, frequency=choices.frequency,
-        status=choices.status, authors=choices.authors, orgs=choices.orgs))
+        status=choices.status, authors=choices.authors, orgs=choices.orgs, language=choices.language))
     values = await site.in_store(lambda store: current(site, store, email))
     hints = await site.in_store(lambda store: keyword_hints(store, email, values["keywords"]))
     return preferences_response(site, request, rid, email, values, hints=hints,

@@ -32,7 +32,7 @@ class Preview:
         sent = plan.get(reader.email.lower(), frozenset())
         index = app.make_index(self.listing.papers)
         examples = app.examples_for_readers([reader], self.listing.papers)[0]
-        self.picks, self.total = picks_and_total(app, index, reader, sent, examples)
+        self.picks, self.total, _ = picks_and_total(app, index, reader, sent, examples)
         self.lock = threading.Lock()
 
     def rendered(self) -> Rendered:

@@ -106,6 +106,7 @@ class Site:
             "feed": f"/feed/{preferences}",  # the reader's own pages share the preferences token
             "votes": f"/votes/{preferences}",
             "reading": f"/reading/{preferences}",
+            "archive": f"/archive/{preferences}",
         }
 
 
