@@ -1,0 +1,258 @@
+"""The bytes of an archive record and of a whole list's tail (``archive``): a few bits a paper.
+
+A ranked run of papers (a digest's picks, or the papers beyond them) is packed as
+a short header of varints and then a bit stream, per paper:
+
+- its key above the run's smallest, in as many bits as the largest needs
+  (a day's papers are stored together, so their keys are close);
+- its score's drop from the one before, in thousandths (the ranker's precision),
+  zigzag and exponential-Golomb coded with the order that makes the run shortest
+  (scores fall with the rank: mostly a few bits);
+- which of the run's distinct sets of matched keywords it has, by number (a
+  reader's papers share a handful of them), the sets themselves in the header.
+
+A record starts with its format: 1 (what this version wrote before: varints and a
+32-bit float per pick) is still read; 2 is the header (total, since, count), flags
+(the ranks are not 1..n, and follow; the Message-ID's three numbers follow, its domain
+kept once per edition), then the packed picks. A tail written before
+is a count then varints per paper; one packed starts with a zero byte (an old tail
+never does: its count is at least 1) and its format.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Sequence
+from typing import Protocol
+
+OLD, PACKED = 1, 2  # record formats
+TAIL = b"\x00\x02"  # a packed tail's first bytes
+
+Matches = tuple[tuple[str, bool], ...]
+Unpacked = tuple[float, int, Matches]  # (score, rank, matches) of one paper
+
+
+class Ranked(Protocol):
+    @property
+    def score(self) -> float: ...
+    @property
+    def rank(self) -> int: ...
+    @property
+    def matched(self) -> Matches: ...
+
+
+def encode_record(total: int, since: int, picks: Sequence[Ranked], keys: Sequence[int],
+                  index: dict[str, int], message: tuple[int, int, int] | None = None) -> bytes:
+    """Format 2: the header; flags (the ranks are not 1..n: they follow; the Message-ID's three numbers
+    follow, ``message``); then the picks packed."""
+    out = bytearray([PACKED])
+    for value in (total, since, len(picks)):
+        varint(out, value)
+    ranks = [pick.rank for pick in picks]
+    numbered = ranks == list(range(1, len(picks) + 1))
+    varint(out, (not numbered) | (message is not None) << 1)
+    for value in ([] if numbered else ranks) + list(message or ()):
+        varint(out, value)
+    out += pack(picks, keys, index)
+    return bytes(out)
+
+
+def encode_tail(more: Sequence[Ranked], keys: Sequence[int], index: dict[str, int]) -> bytes:
+    """The papers beyond the picks, packed (their ranks follow the last pick's)."""
+    return TAIL + pack(more, keys, index)
+
+
+def header(record: bytes) -> tuple["Varints", tuple[int, int, int]]:
+    """A reader placed after the header, and the header: (total, since, how many picks)."""
+    if record[0] not in (OLD, PACKED):
+        raise ValueError(f"archive record format {record[0]} is newer than this digest")
+    reader = Varints(record, 1)
+    return reader, (reader.next(), reader.next(), reader.next())
+
+
+def decode_record(record: bytes, terms: Sequence[str]) -> tuple[list[int], tuple[int, int, int], list[Unpacked]]:
+    """Keys, the header and (score, rank, matches) of the picks."""
+    return _decode_record(record, terms)[:3]  # type: ignore[return-value]
+
+
+def message_numbers(record: bytes) -> tuple[int, int, int] | None:
+    """The three numbers of the Message-ID a record carries (None: it is kept as text beside the record)."""
+    return _decode_record(record, None)[3]
+
+
+def _decode_record(record: bytes, terms: Sequence[str] | None) -> tuple[list[int], tuple[int, int, int], list[Unpacked],
+                                                                 tuple[int, int, int] | None]:
+    reader, head = header(record)
+    count = head[2]
+    if record[0] == OLD:
+        keys, picks = [], []
+        for _ in range(count):
+            keys.append(reader.next())
+            rank = reader.next()
+            picks.append((reader.float32(), rank, _old_matches(reader, terms)))
+        return keys, head, picks, None
+    flags = reader.next()
+    ranks = [reader.next() for _ in range(count)] if flags & 1 else list(range(1, count + 1))
+    message = (reader.next(), reader.next(), reader.next()) if flags & 2 else None
+    keys, scores, matches = unpack(reader, terms)
+    return keys, head, [(score, rank, found) for score, rank, found in zip(scores, ranks, matches)], message
+
+
+def keys_of(record: bytes) -> list[int]:
+    """The paper keys of a record, in rank order (what ``decode_record`` reads, without the reader's terms)."""
+    return _decode_record(record, None)[0]
+
+
+def decode_tail(tail: bytes, terms: Sequence[str], last: int) -> tuple[list[int], list[Unpacked]]:
+    """Keys and (score, rank, matches) of the papers beyond the picks, ranked after ``last``."""
+    if tail[:2] == TAIL:
+        keys, scores, matches = unpack(Varints(tail, 2), terms)
+        return keys, [(score, last + n, found) for n, (score, found) in enumerate(zip(scores, matches), 1)]
+    reader = Varints(tail, 0)  # written before: varints per paper
+    count, base = reader.next(), reader.next()
+    keys, papers, milli = [], [], 0
+    for number in range(count):
+        keys.append(base + reader.next())
+        milli -= unzigzag(reader.next())
+        papers.append((milli / 1000, last + number + 1, _old_matches(reader, terms)))
+    return keys, papers
+
+
+# a ranked run, packed ---------------------------------------------------------------------
+
+def pack(papers: Sequence[Ranked], keys: Sequence[int], index: dict[str, int]) -> bytes:
+    """Header varints (count, base key, key bits, first score, the Golomb order, the match sets), then bits."""
+    out = bytearray()
+    varint(out, len(papers))
+    if not papers:
+        return bytes(out)
+    base = min(keys)
+    width = (max(keys) - base).bit_length()
+    millis = [round(p.score * 1000) for p in papers]
+    drops = [zigzag(before - now) for before, now in zip(millis, millis[1:])]
+    order = _best_order(drops)
+    sets: dict[tuple[int, ...], int] = {}
+    codes = [sets.setdefault(tuple(2 * index[k] + partly for k, partly in p.matched), len(sets)) for p in papers]
+    for value in (base, width, zigzag(millis[0]), order, len(sets)):
+        varint(out, value)
+    for found in sets:
+        varint(out, len(found))
+        for code in found:
+            varint(out, code)
+    bits = Bits()
+    set_width = (len(sets) - 1).bit_length()
+    for number, key in enumerate(keys):
+        bits.put(key - base, width)
+        if number:
+            bits.golomb(drops[number - 1], order)
+        bits.put(codes[number], set_width)
+    return bytes(out) + bits.bytes()
+
+
+def unpack(reader: "Varints", terms: Sequence[str] | None) -> tuple[list[int], list[float], list[Matches]]:
+    count = reader.next()
+    if not count:
+        return [], [], []
+    base, width, first, order, many = (reader.next() for _ in range(5))
+    sets = [tuple(_term(terms, code) for code in [reader.next() for _ in range(reader.next())]) for _ in range(many)]
+    bits = BitReader(reader.data, reader.position)
+    set_width = (many - 1).bit_length()
+    keys, scores, matches = [], [], []
+    milli = unzigzag(first)
+    for number in range(count):
+        keys.append(base + bits.take(width))
+        if number:
+            milli -= unzigzag(bits.golomb(order))
+        scores.append(milli / 1000)
+        matches.append(sets[bits.take(set_width)])
+    return keys, scores, matches
+
+
+def _best_order(drops: Sequence[int]) -> int:
+    """The exponential-Golomb order that codes ``drops`` shortest, among those near their mean's size."""
+    guess = (sum(drops) // len(drops)).bit_length() if drops else 0
+    return min(range(max(guess - 2, 0), guess + 2),
+               key=lambda k: sum(2 * (d + (1 << k)).bit_length() - k - 1 for d in drops))
+
+
+class Bits:
+    """A bit stream written most significant bit first, into one integer."""
+
+    def __init__(self) -> None:
+        self.value = self.size = 0
+
+    def put(self, value: int, width: int) -> None:
+        self.value = (self.value << width) | value
+        self.size += width
+
+    def golomb(self, value: int, order: int) -> None:
+        """Exponential-Golomb of order ``order``: zeros as many as the bits after the first, then the bits."""
+        shifted = value + (1 << order)
+        self.put(shifted, 2 * shifted.bit_length() - order - 1)
+
+    def bytes(self) -> bytes:
+        pad = -self.size % 8
+        return (self.value << pad).to_bytes((self.size + pad) // 8, "big")
+
+
+class BitReader:
+    def __init__(self, data: bytes, start: int) -> None:
+        self.value = int.from_bytes(data[start:], "big")
+        self.left = 8 * (len(data) - start)  # bits not yet read
+
+    def take(self, width: int) -> int:
+        self.left -= width
+        return (self.value >> self.left) & ((1 << width) - 1)
+
+    def golomb(self, order: int) -> int:
+        zeros = 0
+        while not self.take(1):
+            zeros += 1
+        rest = zeros + order
+        return ((1 << rest) | self.take(rest)) - (1 << order)
+
+
+# varints ------------------------------------------------------------------------------------
+
+def varint(out: bytearray, value: int) -> None:
+    while value >= 0x80:
+        out.append((value & 0x7F) | 0x80)
+        value >>= 7
+    out.append(value)
+
+
+def zigzag(value: int) -> int:
+    return 2 * value if value >= 0 else -2 * value - 1
+
+
+def unzigzag(value: int) -> int:
+    return value // 2 if value % 2 == 0 else -(value + 1) // 2
+
+
+class Varints:
+    def __init__(self, data: bytes, position: int) -> None:
+        self.data, self.position = data, position
+
+    def next(self) -> int:
+        value = shift = 0
+        while True:
+            byte = self.data[self.position]
+            self.position += 1
+            value |= (byte & 0x7F) << shift
+            if byte < 0x80:
+                return value
+            shift += 7
+
+    def float32(self) -> float:
+        (value,) = struct.unpack_from("<f", self.data, self.position)
+        self.position += 4
+        return float(value)
+
+
+def _old_matches(reader: Varints, terms: Sequence[str] | None) -> Matches:
+    return tuple(_term(terms, code) for code in [reader.next() for _ in range(reader.next())])
+
+
+def _term(terms: Sequence[str] | None, code: int) -> tuple[str, bool]:
+    """A match's keyword and whether partly (no keyword text where only the keys are wanted: ``terms`` None)."""
+    return (terms[code >> 1] if terms is not None else "", bool(code & 1))
