@@ -182,6 +182,12 @@ class Digest:
                                       on_error=lambda err: log.warning("embeddings not cached: %s", err))
         return Index(papers, embedder=embedder)
 
+    @property
+    def archives(self) -> bool:
+        """Whether a send keeps its digests for "view in browser" and the reader's whole list (the signed
+        links: DIGEST_PUBLIC_URL and DIGEST_SECRET_KEY)."""
+        return bool(self.settings.public_url and self.settings.secret_key)
+
     def selection_for(self, reader: Subscriber, limit: int | None = None) -> Selection:
         max_items = reader.max_items if reader.max_items is not None else self.settings.max_items
         if limit is not None:  # asked for on the command line (rank --limit): it wins

@@ -78,24 +78,67 @@ def rank(
     them the ranking is the keyword ranking, exactly. ``follows`` (``authors.follows_of``):
     the papers by the authors and labs the reader follows come first (module docstring).
     """
-    table = columns(index)
-    totals = table.totals(profile.wanted)
-    removed = table.removed(profile.excluded)
-    model = model_for(index, examples)
-    if model is not None:
-        totals = adjusted(totals, model, removed)
-    if removed is not None:
-        totals[removed] = 0.0
-    floor = selection.min_score
-    candidates = np.flatnonzero(qualified_mask(table, profile, totals, floor))
-    reasons, lifted = (model.reasons, model.lifted) if model is not None else ({}, set())
-    shared = places(table, profile.wanted, candidates, selection.max_items) if index.rules.shares else None
-    walk = Walk(index, table, profile, sent, selection, reasons, lifted, shared)
-    picks = _keyword_picks(walk, totals, candidates, selection.max_items, len(sent))
-    if follows:
-        picks = followed_first(walk.followed(totals, followed_papers(index, follows), removed), picks,
-                               selection.max_items)
-    return picks
+    return Scored(index, profile, examples, selection.min_score).picks(sent, selection.max_items, follows)
+
+
+def rank_whole(
+    index: Index,
+    profile: Profile,
+    *,
+    sent: Collection[str] = frozenset(),
+    selection: Selection = Selection(),
+    examples: Examples | None = None,
+    follows: Follows | None = None,
+) -> tuple[list[Pick], list[Pick]]:
+    """``rank``'s picks and the reader's whole list (``rank`` without ``max_items``), scored once.
+
+    Unless the digest is shared among the keywords (``shares``), the picks are the
+    whole list's head: one walk gives both. A walk without a maximum takes what one
+    with it takes, in the same order (its head is a prefix of the sorted candidates,
+    cut between ties), and the followed papers' head is the same too.
+    """
+    scored = Scored(index, profile, examples, selection.min_score)
+    every = scored.picks(sent, None, follows)
+    most = selection.max_items
+    if not most:
+        return every, every
+    if scored.places(most) is None:
+        return every[:most], every
+    return scored.picks(sent, most, follows), every
+
+
+class Scored:
+    """One reader's scores and the papers that pass their ``min_score``, for one or more walks."""
+
+    def __init__(self, index: Index, profile: Profile, examples: Examples | None, floor: float) -> None:
+        self.index, self.profile, self.floor = index, profile, floor
+        self.table = table = columns(index)
+        totals = table.totals(profile.wanted)
+        self.removed = removed = table.removed(profile.excluded)
+        model = model_for(index, examples)
+        if model is not None:
+            totals = adjusted(totals, model, removed)
+        if removed is not None:
+            totals[removed] = 0.0
+        self.totals = totals
+        self.candidates = np.flatnonzero(qualified_mask(table, profile, totals, floor))
+        self.reasons, self.lifted = (model.reasons, model.lifted) if model is not None else ({}, set())
+
+    def places(self, most: int | None) -> Places | None:
+        """Each keyword's places in a digest of ``most`` (None: no share applies)."""
+        if not self.index.rules.shares:
+            return None
+        return places(self.table, self.profile.wanted, self.candidates, most)
+
+    def picks(self, sent: Collection[str], most: int | None, follows: Follows | None) -> list[Pick]:
+        selection = Selection(most, self.floor)
+        walk = Walk(self.index, self.table, self.profile, sent, selection, self.reasons, self.lifted,
+                    self.places(most))
+        picks = _keyword_picks(walk, self.totals, self.candidates, most, len(sent))
+        if follows:
+            picks = followed_first(walk.followed(self.totals, followed_papers(self.index, follows), self.removed),
+                                   picks, most)
+        return picks
 
 
 def _keyword_picks(walk: Walk, totals: np.ndarray, candidates: np.ndarray, most: int | None,
