@@ -139,14 +139,21 @@ def pack(papers: Sequence[Ranked], keys: Sequence[int], index: dict[str, int]) -
         varint(out, len(found))
         for code in found:
             varint(out, code)
-    bits = Bits()
-    set_width = (len(sets) - 1).bit_length()
-    for number, key in enumerate(keys):
-        bits.put(key - base, width)
-        if number:
-            bits.golomb(drops[number - 1], order)
-        bits.put(codes[number], set_width)
-    return bytes(out) + bits.bytes()
+    return bytes(out) + _bits(keys, base, width, drops, order, codes, (len(sets) - 1).bit_length())
+
+
+def _bits(keys: Sequence[int], base: int, width: int, drops: Sequence[int], order: int, codes: Sequence[int],
+          set_width: int) -> bytes:
+    """Per paper its key, its drop (exponential-Golomb: as many zeros as the bits after the first, then the
+    bits of drop + 2**order) and its set of matches, most significant bit first, in one integer."""
+    value, size, step = (keys[0] - base) << set_width | codes[0], width + set_width, 1 << order
+    for key, drop, code in zip(keys[1:], drops, codes[1:]):
+        shifted = drop + step
+        golomb = 2 * shifted.bit_length() - order - 1
+        value = (((value << width | key - base) << golomb | shifted) << set_width) | code
+        size += width + golomb + set_width
+    pad = -size % 8
+    return (value << pad).to_bytes((size + pad) // 8, "big")
 
 
 def unpack(reader: "Varints", terms: Sequence[str] | None) -> tuple[list[int], list[float], list[Matches]]:
@@ -155,61 +162,30 @@ def unpack(reader: "Varints", terms: Sequence[str] | None) -> tuple[list[int], l
         return [], [], []
     base, width, first, order, many = (reader.next() for _ in range(5))
     sets = [tuple(_term(terms, code) for code in [reader.next() for _ in range(reader.next())]) for _ in range(many)]
-    bits = BitReader(reader.data, reader.position)
+    data = reader.data[reader.position:]
+    bits = format(int.from_bytes(data, "big"), f"0{8 * len(data)}b") if data else ""
     set_width = (many - 1).bit_length()
     keys, scores, matches = [], [], []
-    milli = unzigzag(first)
+    milli, at, step = unzigzag(first), 0, 1 << order
     for number in range(count):
-        keys.append(base + bits.take(width))
+        keys.append(base + int(bits[at:at + width] or "0", 2))
+        at += width
         if number:
-            milli -= unzigzag(bits.golomb(order))
+            one = bits.index("1", at)  # the drop's zeros end where its bits begin
+            end = 2 * one - at + order + 1
+            milli -= unzigzag(int(bits[one:end], 2) - step)
+            at = end
         scores.append(milli / 1000)
-        matches.append(sets[bits.take(set_width)])
+        matches.append(sets[int(bits[at:at + set_width] or "0", 2)])
+        at += set_width
     return keys, scores, matches
 
 
 def _best_order(drops: Sequence[int]) -> int:
     """The exponential-Golomb order that codes ``drops`` shortest, among those near their mean's size."""
     guess = (sum(drops) // len(drops)).bit_length() if drops else 0
-    return min(range(max(guess - 2, 0), guess + 2),
+    return min(range(max(guess - 1, 0), guess + 2),
                key=lambda k: sum(2 * (d + (1 << k)).bit_length() - k - 1 for d in drops))
-
-
-class Bits:
-    """A bit stream written most significant bit first, into one integer."""
-
-    def __init__(self) -> None:
-        self.value = self.size = 0
-
-    def put(self, value: int, width: int) -> None:
-        self.value = (self.value << width) | value
-        self.size += width
-
-    def golomb(self, value: int, order: int) -> None:
-        """Exponential-Golomb of order ``order``: zeros as many as the bits after the first, then the bits."""
-        shifted = value + (1 << order)
-        self.put(shifted, 2 * shifted.bit_length() - order - 1)
-
-    def bytes(self) -> bytes:
-        pad = -self.size % 8
-        return (self.value << pad).to_bytes((self.size + pad) // 8, "big")
-
-
-class BitReader:
-    def __init__(self, data: bytes, start: int) -> None:
-        self.value = int.from_bytes(data[start:], "big")
-        self.left = 8 * (len(data) - start)  # bits not yet read
-
-    def take(self, width: int) -> int:
-        self.left -= width
-        return (self.value >> self.left) & ((1 << width) - 1)
-
-    def golomb(self, order: int) -> int:
-        zeros = 0
-        while not self.take(1):
-            zeros += 1
-        rest = zeros + order
-        return ((1 << rest) | self.take(rest)) - (1 << order)
 
 
 # varints ------------------------------------------------------------------------------------
