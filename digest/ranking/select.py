@@ -92,19 +92,19 @@ def rank_whole(
 ) -> tuple[list[Pick], list[Pick]]:
     """``rank``'s picks and the reader's whole list (``rank`` without ``max_items``), scored once.
 
-    Unless the digest is shared among the keywords (``shares``), the picks are the
-    whole list's head: one walk gives both. A walk without a maximum takes what one
-    with it takes, in the same order (its head is a prefix of the sorted candidates,
-    cut between ties), and the followed papers' head is the same too.
+    Picks that do not fill ``max_items`` are the whole list (the walk saw every
+    candidate), and a walk without the maximum is made only for picks that do. Unless
+    the digest is shared among the keywords (``shares``), the picks are then its head.
     """
     scored = Scored(index, profile, examples, selection.min_score)
-    every = scored.picks(sent, None, follows)
     most = selection.max_items
-    if not most:
-        return every, every
-    if scored.places(most) is None:
+    if most and scored.places(most) is None:
+        every = scored.picks(sent, None, follows)
         return every[:most], every
-    return scored.picks(sent, most, follows), every
+    picks = scored.picks(sent, most, follows)
+    if not most or len(picks) < most:
+        return picks, picks
+    return picks, scored.picks(sent, None, follows)
 
 
 class Scored:
@@ -123,12 +123,15 @@ class Scored:
         self.totals = totals
         self.candidates = np.flatnonzero(qualified_mask(table, profile, totals, floor))
         self.reasons, self.lifted = (model.reasons, model.lifted) if model is not None else ({}, set())
+        self._places: dict[int | None, Places | None] = {}
 
     def places(self, most: int | None) -> Places | None:
-        """Each keyword's places in a digest of ``most`` (None: no share applies)."""
+        """Each keyword's places in a digest of ``most`` (None: no share applies); worked out once."""
         if not self.index.rules.shares:
             return None
-        return places(self.table, self.profile.wanted, self.candidates, most)
+        if most not in self._places:
+            self._places[most] = places(self.table, self.profile.wanted, self.candidates, most)
+        return self._places[most]
 
     def picks(self, sent: Collection[str], most: int | None, follows: Follows | None) -> list[Pick]:
         selection = Selection(most, self.floor)
