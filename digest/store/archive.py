@@ -373,7 +373,7 @@ class _PaperKeys:
 
     def key_of(self, store: Archive, paper: Paper, day: int) -> int:
         known = self.known.get(paper.id)
-        if known is not None and known[2] >= day and known[0] == paper:
+        if known is not None and known[2] >= day and (known[0] is paper or known[0] == paper):
             return known[1]
         blob = _pack_paper(paper)
         row = store.db.execute(

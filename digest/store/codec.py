@@ -22,6 +22,7 @@ never does: its count is at least 1) and its format.
 from __future__ import annotations
 
 import struct
+from collections import Counter
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -131,29 +132,36 @@ def pack(papers: Sequence[Ranked], keys: Sequence[int], index: dict[str, int]) -
     millis = [round(p.score * 1000) for p in papers]
     drops = [zigzag(before - now) for before, now in zip(millis, millis[1:])]
     order = _best_order(drops)
-    sets: dict[tuple[int, ...], int] = {}
-    codes = [sets.setdefault(tuple(2 * index[k] + partly for k, partly in p.matched), len(sets)) for p in papers]
+    sets: dict[Matches, int] = {}  # each distinct set of matches, numbered in order of appearance
+    codes = [sets.setdefault(p.matched, len(sets)) for p in papers]
     for value in (base, width, zigzag(millis[0]), order, len(sets)):
         varint(out, value)
     for found in sets:
         varint(out, len(found))
-        for code in found:
-            varint(out, code)
+        for keyword, partly in found:
+            varint(out, 2 * index[keyword] + partly)
     return bytes(out) + _bits(keys, base, width, drops, order, codes, (len(sets) - 1).bit_length())
 
 
 def _bits(keys: Sequence[int], base: int, width: int, drops: Sequence[int], order: int, codes: Sequence[int],
           set_width: int) -> bytes:
     """Per paper its key, its drop (exponential-Golomb: as many zeros as the bits after the first, then the
-    bits of drop + 2**order) and its set of matches, most significant bit first, in one integer."""
+    bits of drop + 2**order) and its set of matches, most significant bit first: shifted into an integer a
+    few hundred bits at a time (one integer for all would be copied whole at each shift)."""
+    parts: list[str] = []
     value, size, step = (keys[0] - base) << set_width | codes[0], width + set_width, 1 << order
     for key, drop, code in zip(keys[1:], drops, codes[1:]):
         shifted = drop + step
         golomb = 2 * shifted.bit_length() - order - 1
         value = (((value << width | key - base) << golomb | shifted) << set_width) | code
         size += width + golomb + set_width
-    pad = -size % 8
-    return (value << pad).to_bytes((size + pad) // 8, "big")
+        if size > 512:
+            parts.append(f"{value:0{size}b}")
+            value = size = 0
+    parts.append(f"{value:0{size}b}" if size else "")
+    digits = "".join(parts)
+    digits += "0" * (-len(digits) % 8)
+    return int(digits, 2).to_bytes(len(digits) // 8, "big") if digits else b""
 
 
 def unpack(reader: "Varints", terms: Sequence[str] | None) -> tuple[list[int], list[float], list[Matches]]:
@@ -184,8 +192,11 @@ def unpack(reader: "Varints", terms: Sequence[str] | None) -> tuple[list[int], l
 def _best_order(drops: Sequence[int]) -> int:
     """The exponential-Golomb order that codes ``drops`` shortest, among those near their mean's size."""
     guess = (sum(drops) // len(drops)).bit_length() if drops else 0
+    if len(drops) < 32:  # a digest's picks: a few bits more or less
+        return max(guess - 1, 0)
+    counts = Counter(drops)
     return min(range(max(guess - 1, 0), guess + 2),
-               key=lambda k: sum(2 * (d + (1 << k)).bit_length() - k - 1 for d in drops))
+               key=lambda k: sum(n * (2 * (d + (1 << k)).bit_length() - k - 1) for d, n in counts.items()))
 
 
 # varints ------------------------------------------------------------------------------------
