@@ -89,3 +89,30 @@ def test_a_send_loads_only_what_its_readers_and_settings_use(tmp_path: Path) -> 
     assert result.returncode == 0 and "written 1 (dry run)" in result.stdout
     assert "digest.ranking.select" in modules  # the parsing sees what a send loads
     assert {"digest.library", "digest.summaries", "flufl.bounce", "httpx"} & modules == set()
+
+
+THREADS_AFTER_RANK = """
+import os, sys
+from digest.cli import main
+code = main(["rank", "--source", "sample"])
+print(code, os.environ.get("OPENBLAS_NUM_THREADS"), len(os.listdir("/proc/self/task")), file=sys.stderr)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="counts threads in /proc")
+@pytest.mark.parametrize("preset,threads", [(None, "1"), ("2", "2")])
+def test_the_cli_loads_numpy_with_one_blas_thread_unless_told_otherwise(tmp_path: Path, preset: str | None,
+                                                                        threads: str) -> None:
+    """OpenBLAS starts a spinning thread per core when numpy loads: a tenth of a second of CPU in a cold run."""
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("DIGEST_", "PYTHON", "OPENBLAS", "OMP_"))}
+    env |= {"PYTHONPATH": str(ROOT), "DIGEST_KEYWORDS": "diffusion", "DIGEST_STATE_DB": str(tmp_path / "state.db")}
+    if preset:
+        env["OPENBLAS_NUM_THREADS"] = preset
+    result = subprocess.run([sys.executable, "-c", THREADS_AFTER_RANK], env=env, cwd=tmp_path,
+                            capture_output=True, text=True, timeout=120)
+    code, told, running = result.stderr.split()[-3:]
+
+    assert code == "0" and told == threads
+    if preset is None:
+        assert running == "1"  # numpy is loaded (the ranking ran), and no BLAS thread beside the main one
