@@ -205,6 +205,7 @@ def _context(frame: _Frame, shown: int, chars: int) -> dict[str, Any]:
         "preferences_url": frame.links.preferences if frame.links else "",
         "hints": [hint.sentence() for hint in frame.hints],
         "archive_url": frame.links.archive if frame.links else "",
+        "feed_url": frame.links.feed if frame.links else "",
         "all_url": frame.links.whole_list if frame.links and frame.total > shown else "",
     }
 
