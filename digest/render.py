@@ -200,6 +200,7 @@ def _context(frame: _Frame, shown: int, chars: int) -> dict[str, Any]:
         "preheader": f"{headline}: " + "; ".join(i["title"] for i in items[:3]) if items else headline,
         "reader_email": frame.reader.email, "reader_name": frame.reader.name,
         "keywords": readable_keywords(frame.reader.keywords), "subject": "",
+        "followed_names": ", ".join((*frame.reader.authors, *frame.reader.orgs)),
         **_unsubscribe_words(frame.unsubscribe),
         "view_url": frame.links.view if frame.links else "",
         "preferences_url": frame.links.preferences if frame.links else "",
