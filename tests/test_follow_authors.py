@@ -273,6 +273,24 @@ def test_digest_rank_shows_the_followed_pick_and_why(run_cli, tmp_path: Path, mo
     assert rows[-1]["followed"] is None
 
 
+def test_digest_rank_uses_the_follows_a_reader_saved_on_the_web(run_cli, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setenv("DIGEST_STATE_DB", str(tmp_path / "state.db"))
+    (tmp_path / "subscribers.toml").write_text(
+        '[[subscribers]]\nemail = "ada@example.org"\nkeywords = ["diffusion"]\nmin_score = 0.5\n', encoding="utf-8")
+    listing = str(write_listing(tmp_path))
+    code, out, _ = run_cli("rank", "--source", listing, "--subscribers", "subscribers.toml")
+    assert code == 0 and "by Yann LeCun" not in out
+    with Store.open(tmp_path / "state.db") as store:
+        store.save_preferences("ada@example.org", keywords=["diffusion"], max_items=None, frequency="run",
+                               status="active", authors=["Yann LeCun"], orgs=[])
+
+    code, out, err = run_cli("rank", "--source", listing, "--subscribers", "subscribers.toml")
+
+    assert code == 0, err
+    assert out.splitlines()[1].rstrip().endswith("by Yann LeCun")  # as the next send will rank them
+
+
 # the subscribers file ----------------------------------------------------------------------------------
 
 def subscribers(tmp_path: Path, lines: str) -> Path:
