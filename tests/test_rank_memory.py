@@ -8,12 +8,15 @@ import weakref
 from digest.model import make_paper
 from digest.ranking.index import Index
 from digest.ranking.profile import parse_profile
+from digest.ranking.reader import Example, Examples
 from digest.ranking.select import rank
 
 
 def test_an_index_ranked_with_is_freed_when_dropped() -> None:
     index = Index([make_paper("Planning with language models", "We plan.", id="2601.00001")])
     assert [p.paper.id for p in rank(index, parse_profile(["planning"]))] == ["2601.00001"]
+    liked = Examples(liked=(Example("2512.00001", "Planning agents", "Language models that plan."),))
+    assert [p.paper.id for p in rank(index, parse_profile(["planning"]), examples=liked)] == ["2601.00001"]
     gone = weakref.ref(index)
     del index
     gc.collect()

@@ -142,8 +142,7 @@ class Index:
     # --- statistics -------------------------------------------------------
 
     def idf(self, docs: int) -> float:
-        n = len(self.docs)
-        return math.log(1 + (n - docs + 0.5) / (docs + 0.5))
+        return bm25_idf(len(self.docs), docs)
 
     def stem_idf(self, st: str) -> float:
         return self._cached("idf", st, lambda: self.idf(len(self.postings[st])))
@@ -321,6 +320,11 @@ class Index:
         """Embed every distinct keyword of ``profiles`` in one batch (the embedder keeps them)."""
         if self.vectors is not None:
             self.embedder.embed_keywords([" ".join(k.words) for p in profiles for k in p.wanted if not k.exact])
+
+
+def bm25_idf(papers: int, docs: int) -> float:
+    """BM25's inverse document frequency of a term found in ``docs`` of ``papers`` papers."""
+    return math.log(1 + (papers - docs + 0.5) / (docs + 0.5))
 
 
 def _merge(postings: Mapping[str, Postings], group: Group) -> Postings:

@@ -82,6 +82,7 @@ from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ..model import Paper
+from .index import bm25_idf
 from .tokens import STOPWORDS, words
 
 if TYPE_CHECKING:
@@ -299,7 +300,8 @@ class TermVectors:
     """TF-IDF, ``(1 + log tf) * idf``, over the index's stems; cosine to an example, cached."""
 
     def __init__(self, index: Index) -> None:
-        self.index = index
+        # the index's parts, not the index: ``_VECTORS``'s value must not keep its key alive
+        self.postings, self.docs = index.postings, index.docs
         self.ids = {p.id: i for i, p in enumerate(index.papers)}
         self._idfs: dict[str, float] = {}
         self.norms = [math.sqrt(sum(w * w for w in self._weights(doc.counts).values())) or 1.0 for doc in index.docs]
@@ -314,18 +316,18 @@ class TermVectors:
     def _idf(self, st: str) -> float:
         found = self._idfs.get(st)
         if found is None:
-            found = self._idfs[st] = self.index.idf(len(self.index.postings.get(st, ())))
+            found = self._idfs[st] = bm25_idf(len(self.docs), len(self.postings.get(st, ())))
         return found
 
     def _term(self, st: str) -> list[tuple[int, float]]:
         """Papers with the stem and its normalised weight in each."""
         found = self._postings.get(st)
         if found is None:
-            docs, norms = self.index.docs, self.norms
+            docs, norms = self.docs, self.norms
             idf = self._idf(st)
             found = self._postings[st] = [
                 (i, (1 + math.log(tf)) * idf / norms[i])
-                for i in self.index.postings.get(st, {}) if (tf := docs[i].counts.get(st, 0))
+                for i in self.postings.get(st, {}) if (tf := docs[i].counts.get(st, 0))
             ]
         return found
 
@@ -340,13 +342,13 @@ class TermVectors:
     def _compute(self, example: Example) -> dict[int, float]:
         number = self.ids.get(example.paper_id)
         if number is not None:
-            counts = self.index.docs[number].counts
+            counts = self.docs[number].counts
         else:
             counts = Counter(st for raw, st in words(f"{example.title} {example.abstract}") if raw not in STOPWORDS)
         weights = self._weights(counts)
         norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
         common = COMMON * len(self.norms) if len(self.norms) >= SMALL_LISTING else len(self.norms)
-        postings = self.index.postings
+        postings = self.postings
         rare = [(st, w) for st, w in weights.items() if len(postings.get(st, ())) <= common]
         totals: dict[int, float] = {}
         get = totals.get
