@@ -7,8 +7,8 @@ beside the current constants' on the same folds:
 1. the shape of MiniLM's bonus (``Bonus``: weight, floor, cap), by nDCG@10 over
    the 2,000 papers;
 2. given the bonus each fold chose, the qualification rules of ``select`` with
-   meaning on (``WORD_SHARE``, ``CONFIRMED``, and the bounded recall rule: the
-   bonus's ``recall`` cosine and ``RECALL_WORDS``), by the F1 of what is sent on
+   meaning on (``WORD_SHARE``, the bonus's ``confirmed``, and the bounded recall
+   rule: the bonus's ``recall`` cosine and ``RECALL_WORDS``), by the F1 of what is sent on
    benchmarks/digests.py's one-day slices, among the rules that send no more
    picks per digest than words alone on the same training queries.
 
@@ -59,7 +59,7 @@ from digest.ranking.many import rank_many  # noqa: E402
 from digest.semantic import Bonus  # noqa: E402
 
 BONUSES = [Bonus(w, f, c) for w, f, c in itertools.product((3.0, 4.0, 6.0), (0.08, 0.12, 0.16), (1.0, 1.3, 1.7))]
-# (WORD_SHARE, CONFIRMED, RECALL_COSINE, RECALL_WORDS)
+# (WORD_SHARE, Bonus.confirmed, Bonus.recall, RECALL_WORDS)
 QUALIFY = [(s, c, None, 0.0) for s, c in itertools.product((0.75, 0.9, 1.0), (1.25, 1.5, 1.75))] + \
     [(s, c, r, w) for s, c, r, w in itertools.product((0.75, 1.0), (1.25, 1.5, 1.75, 2.0), (0.3, 0.35, 0.4, 0.45),
                                                       (0.25, 0.5, 0.75))]
@@ -93,12 +93,12 @@ def ndcg_table(index: Index, devset: DevSet) -> np.ndarray:
 
 
 def use_rule(rule: Rule) -> None:
-    """``select``'s shares for this rule (its recall cosine goes on the bonus: ``with_rule``)."""
-    select.WORD_SHARE, select.CONFIRMED, _, select.RECALL_WORDS = rule
+    """``select``'s shares for this rule (the rest goes on the bonus: ``with_rule``)."""
+    select.WORD_SHARE, _, _, select.RECALL_WORDS = rule
 
 
 def with_rule(bonus: Bonus, rule: Rule) -> Bonus:
-    return replace(bonus, recall=rule[2])
+    return replace(bonus, confirmed=rule[1], recall=rule[2])
 
 
 def sent_per_reader(devset: DevSet, day_indexes: list[tuple[Index, list[set[str]]]]) -> list[list[Sent]]:
@@ -134,8 +134,8 @@ def main() -> int:
         return 1
     print(f"measuring the digest package at {measured()}")
     embedder, current_bonus = found["minilm"], found["minilm"].bonus
-    current_rule: Rule = (select.WORD_SHARE, select.CONFIRMED, current_bonus.recall, select.RECALL_WORDS)
-    current_bonus = replace(current_bonus, recall=None)
+    current_rule: Rule = (select.WORD_SHARE, current_bonus.confirmed, current_bonus.recall, select.RECALL_WORDS)
+    current_bonus = Bonus(current_bonus.weight, current_bonus.floor, current_bonus.cap)
     started = time.perf_counter()
     whole = make_index(papers(devset.docs), embedder=embedder)
     table = ndcg_table(whole, devset)

@@ -16,7 +16,7 @@ from digest.model import make_paper
 from digest.ranking.columns import columns
 from digest.ranking.index import Index
 from digest.ranking.profile import parse_profile
-from digest.ranking.select import CONFIRMED, RECALL_WORDS, WORD_SHARE, Selection, rank
+from digest.ranking.select import RECALL_WORDS, WORD_SHARE, Selection, rank
 from digest.semantic import Embedder, MiniLM
 
 KEYWORD = "protein folding"
@@ -68,8 +68,8 @@ def test_a_paper_a_little_short_on_words_is_sent_when_its_meaning_confirms_it() 
 
 
 def test_a_paper_passing_on_words_but_far_in_meaning_is_not_sent() -> None:
-    threshold = word_score() / 1.1  # words pass, but below CONFIRMED x min_score without meaning
-    assert 1.1 < CONFIRMED
+    threshold = word_score() / 1.1  # words pass, but below Bonus.confirmed x min_score without meaning
+    assert 1.1 < MiniLM.bonus.confirmed
     assert sent(threshold, meaning=False) == {"alpha", "omega", "beta"}
     assert sent(threshold, meaning=True) == {"alpha"}
 
