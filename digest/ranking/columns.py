@@ -68,9 +68,9 @@ class Columns:
         return total
 
     def recalled(self, wanted: Sequence[Keyword], cosine: float, words: float) -> np.ndarray:
-        """Papers some keyword is this close to in meaning (``cosine``) whose own words, weighted, score ``words`` or more
-        (and above 0)."""
-        found = np.zeros(self.size, dtype=bool)
+        """Papers close in meaning (``cosine`` or more) to a keyword whose own words, weighted, score
+        ``words`` or more (and above 0): ``select.qualified_mask``'s recall rule."""
+        found: np.ndarray = np.zeros(self.size, dtype=bool)
         for keyword in wanted:
             column = self.words(keyword) * keyword.weight
             found |= (column > 0) & (column >= words) & (self.closeness(keyword) >= cosine)
