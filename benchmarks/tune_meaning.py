@@ -28,7 +28,7 @@ alone 0.569). A first, smaller grid (confirmed at most 1.5, recall cosine 0.4-0.
 chose (0.75, 1.5, 0.4, 0.5) in four folds: F1 0.247, picks 0.543. Kept: the bonus
 (4, 0.12, 1.3) and the rule the folds chose most often, (0.75, 1.75, 0.35, 0.5).
 
-Usage: python benchmarks/tune_meaning.py [--shared PATH] [--store FILE] [--folds 5] [--seed 18] [--quick]
+Usage: python benchmarks/tune_meaning.py [--shared PATH] [--store FILE] [--folds 5] [--seed 18] [--bonus W,F,C]
 """
 
 from __future__ import annotations
@@ -124,7 +124,14 @@ def main() -> int:
     parser.add_argument("--store", type=Path)
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--seed", type=int, default=18)
+    parser.add_argument("--bonus", help="hold the bonus: weight,floor,cap (only the rules are chosen)")
     args = parser.parse_args()
+    if args.bonus:
+        try:
+            BONUSES[:] = [Bonus(*(float(v) for v in args.bonus.split(",")))]
+        except (TypeError, ValueError):
+            print("--bonus: three numbers, weight,floor,cap (e.g. 4,0.12,1.7)", file=sys.stderr)
+            return 2
     devset = load(args.shared)
     if devset is None:
         return ABSENT
