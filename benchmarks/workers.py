@@ -8,9 +8,11 @@ database's work, not its disk) with 1, 2 and 4 workers, split two ways: ``--shar
 (``SELECT ... FOR UPDATE SKIP LOCKED``, digest.claims). Each reader gets the three
 papers of tests/fixtures/papers.jsonl. Prints the wall time, messages a second and
 the store's bytes per delivered paper (SQLite: the file and its WAL; PostgreSQL:
-the tables and indexes of the store). Usage:
+the tables and indexes of the store). Each set of rows runs once straight into the
+sink and once through benchmarks/delay_proxy.py (``--round-trip``, milliseconds; 0 is
+straight), as if the relay were that far away. Usage:
 
-    python benchmarks/workers.py [--readers 2000] [--workers 1,2,4] [--split shard,claim]
+    python benchmarks/workers.py [--readers 100000] [--workers 1,2,4] [--split shard,claim] [--round-trip 0,20]
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT))
 
+from delay_proxy import start_proxy  # noqa: E402
 from tests.pg_server import Server, why_not  # noqa: E402
 from throughput import start_smtp  # noqa: E402
 
@@ -71,29 +74,26 @@ def main() -> int:
     parser.add_argument("--readers", type=int, default=2000)
     parser.add_argument("--workers", default="1,2,4")
     parser.add_argument("--split", default="shard,claim", help="how workers split the list: shard, claim or both")
+    parser.add_argument("--round-trip", default="0,20", help="SMTP round trips to measure, ms (0: no proxy)")
     args = parser.parse_args()
     reason = why_not()
     if reason:
         raise SystemExit(f"no PostgreSQL to measure: {reason}")
     folder = Path(tempfile.mkdtemp(prefix="digest-workers-"))
     readers = readers_file(folder / "readers.toml", args.readers)
-    smtp, port = start_smtp()
+    smtp, smtp_port = start_smtp()
     server = Server().start()
     try:
         print(f"{args.readers} readers, 3 papers each, sink SMTP server on 127.0.0.1; {os.cpu_count()} cores")
-        print(f"{'store':<24}{'workers':>8}{'wall s':>9}{'msg/s':>9}{'bytes/delivery':>16}")
-        sqlite = folder / "state.db"
-        seconds = run_send(str(sqlite), 1, readers, port, folder)
-        size = sqlite.stat().st_size + (sqlite.with_name("state.db-wal").stat().st_size
-                                        if sqlite.with_name("state.db-wal").exists() else 0)
-        report("SQLite", 1, seconds, args.readers, size / deliveries(sqlite))
-        for split in args.split.split(","):
-            for count in (int(n) for n in args.workers.split(",")):
-                url = DatabaseURL(server.new_database(), folder / "local")
-                seconds = run_send(url.url, count, readers, port, folder, split)
-                with Store.open(url) as store:
-                    size = int(store.db.execute(PG_SIZE).fetchone()[0])
-                report(f"PostgreSQL, {split}", count, seconds, args.readers, size / deliveries(url))
+        print(f"{'store':<24}{'rtt ms':>7}{'workers':>8}{'wall s':>9}{'msg/s':>9}{'bytes/delivery':>16}")
+        for round_trip in (float(ms) for ms in args.round_trip.split(",")):
+            proxy, port = start_proxy(smtp_port, round_trip) if round_trip > 0 else (None, smtp_port)
+            try:
+                measure(args, server, readers, port, folder, round_trip)
+            finally:
+                if proxy is not None:
+                    proxy.terminate()
+                    proxy.wait()
     finally:
         server.stop()
         smtp.terminate()
@@ -101,8 +101,26 @@ def main() -> int:
     return 0
 
 
-def report(store: str, workers: int, seconds: float, readers: int, per_delivery: float) -> None:
-    print(f"{store:<24}{workers:>8}{seconds:>9.1f}{readers / seconds:>9.0f}{per_delivery:>16.0f}")
+def measure(args: argparse.Namespace, server: Server, readers: Path, port: int, folder: Path,
+            round_trip: float) -> None:
+    """The rows for one SMTP round trip: SQLite with one process, then each split and worker count."""
+    sqlite = folder / f"state-{round_trip:g}.db"
+    seconds = run_send(str(sqlite), 1, readers, port, folder)
+    wal = sqlite.with_name(sqlite.name + "-wal")
+    size = sqlite.stat().st_size + (wal.stat().st_size if wal.exists() else 0)
+    report("SQLite", round_trip, 1, seconds, args.readers, size / deliveries(sqlite))
+    for split in args.split.split(","):
+        for count in (int(n) for n in args.workers.split(",")):
+            url = DatabaseURL(server.new_database(), folder / "local")
+            seconds = run_send(url.url, count, readers, port, folder, split)
+            with Store.open(url) as store:
+                size = int(store.db.execute(PG_SIZE).fetchone()[0])
+            report(f"PostgreSQL, {split}", round_trip, count, seconds, args.readers, size / deliveries(url))
+
+
+def report(store: str, round_trip: float, workers: int, seconds: float, readers: int, per_delivery: float) -> None:
+    print(f"{store:<24}{round_trip:>7g}{workers:>8}{seconds:>9.1f}{readers / seconds:>9.0f}{per_delivery:>16.0f}",
+          flush=True)
 
 
 if __name__ == "__main__":

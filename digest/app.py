@@ -260,6 +260,18 @@ class Digest:
                              libraries[reader.library].entries if reader.library in libraries else ()) or None
                 for reader in readers]
 
+    def with_own_changes(self, readers: Sequence[Subscriber]) -> list[Subscriber]:
+        """The readers with what they changed on the web app (keywords, maximum, follows, language) applied,
+        as the send applies them; unchanged without a store."""
+        if not self.settings.state_db.exists():
+            return list(readers)
+        from .readers import apply_changes
+        from .store import Store
+
+        with Store.open(self.settings.state_db) as store:
+            states = store.reader_states()
+        return [apply_changes(r, states[r.email.lower()]) if r.email.lower() in states else r for r in readers]
+
     def _stored(self, readers: Sequence[Subscriber], ids: Sequence[str],
                 store: Store | None = None) -> tuple[Mapping[str, Sequence[Any]], list[Paper]]:
         """(the readers' votes by lower-case address, the remembered papers among ``ids``); none without a store."""

@@ -200,11 +200,13 @@ def _context(frame: _Frame, shown: int, chars: int) -> dict[str, Any]:
         "preheader": f"{headline}: " + "; ".join(i["title"] for i in items[:3]) if items else headline,
         "reader_email": frame.reader.email, "reader_name": frame.reader.name,
         "keywords": readable_keywords(frame.reader.keywords), "subject": "",
+        "followed_names": ", ".join((*frame.reader.authors, *frame.reader.orgs)),
         **_unsubscribe_words(frame.unsubscribe),
         "view_url": frame.links.view if frame.links else "",
         "preferences_url": frame.links.preferences if frame.links else "",
         "hints": [hint.sentence() for hint in frame.hints],
         "archive_url": frame.links.archive if frame.links else "",
+        "feed_url": frame.links.feed if frame.links else "",
         "all_url": frame.links.whole_list if frame.links and frame.total > shown else "",
     }
 

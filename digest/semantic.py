@@ -41,11 +41,19 @@ _TOKENIZER = "l2_supercat_tokenizer_config.json"
 
 @dataclass(frozen=True, slots=True)
 class Bonus:
-    """What closeness in meaning adds to one keyword's score: ``min(cap, weight * (cosine - floor))``."""
+    """What closeness in meaning adds to one keyword's score: ``min(cap, weight * (cosine - floor))``.
+
+    How closeness helps a paper pass ``min_score`` (``select.qualified_mask``), on
+    this model's scale of cosines: ``confirmed``, the multiple of ``min_score`` words
+    plus meaning must reach; ``recall``, the cosine from which a paper also passes
+    on fewer words (None: no such rule for this model).
+    """
 
     weight: float
     floor: float
     cap: float
+    confirmed: float = 1.25
+    recall: float | None = None
 
     def __call__(self, similarity: Any) -> Any:
         import numpy as np
@@ -100,7 +108,8 @@ class MiniLM(Embedder):
 
     MAX_TOKENS = 128  # a paper's first 128 word pieces: as good as 256 on the labelled set, twice as fast
     name = f"all-MiniLM-L6-v2/{MAX_TOKENS}"
-    bonus = Bonus(weight=4.0, floor=0.12, cap=1.7)  # tuned on the whole labelled set: a plateau from 0.529 to 0.531
+    # chosen by 5-fold cross-validation over the labelled set's queries (benchmarks/tune_meaning.py)
+    bonus = Bonus(weight=4.0, floor=0.12, cap=1.3, confirmed=1.75, recall=0.35)
     _model: Any = None
 
     def __init__(self) -> None:

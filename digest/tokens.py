@@ -173,6 +173,7 @@ class ReaderLinks:
     view: str
     feedback: dict[str, Feedback] = field(default_factory=dict)
     archive: str = ""  # the reader's past digests (the preferences token)
+    feed: str = ""  # the same digests as a private Atom feed (the preferences token too)
 
     @property
     def whole_list(self) -> str:
@@ -204,4 +205,5 @@ def links_for(settings: Settings, reader_id_or_email: str, paper_ids: list[str] 
         view=f"{base}/d/{signer.dumps('view', [rid, when])}",
         feedback=feedback,
         archive=f"{base}/archive/{preferences}",
+        feed=f"{base}/feed/{preferences}",
     )

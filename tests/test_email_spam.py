@@ -66,13 +66,23 @@ def built_digest(listing: Listing, **env: str) -> bytes:
     return digest.build(READER, rendered)[1]
 
 
-@pytest.mark.parametrize("listing, env", [
-    (live_listing, {}),
-    (saved_page_listing, {"DIGEST_UNSUBSCRIBE_URL": "https://digest.example.com/unsubscribe?id=ada"}),
-    (glance_listing, {}),
-], ids=["hf-mailto-unsubscribe", "saved-page-https-unsubscribe", "summaries-thumbnails-stars-venues"])
-def test_a_built_digest_scores_at_most_zero(listing, env: dict[str, str], tmp_path: Path) -> None:
-    raw = built_digest(listing(), **env)
+def complete_digest() -> bytes:
+    """Issue #21's complete email: twenty picks with everything, a followed author, a hint, the reader's links."""
+    from .test_email_complete import READER as FOLLOWER, complete_digest
+
+    digest, rendered = complete_digest()
+    return digest.build(FOLLOWER, rendered)[1]
+
+
+@pytest.mark.parametrize("built", [
+    lambda: built_digest(live_listing()),
+    lambda: built_digest(saved_page_listing(), DIGEST_UNSUBSCRIBE_URL="https://digest.example.com/unsubscribe?id=ada"),
+    lambda: built_digest(glance_listing()),
+    complete_digest,
+], ids=["hf-mailto-unsubscribe", "saved-page-https-unsubscribe", "summaries-thumbnails-stars-venues",
+        "complete-with-followed-author-hint-and-reader-links"])
+def test_a_built_digest_scores_at_most_zero(built, tmp_path: Path) -> None:
+    raw = built()
     assert message_from_bytes(raw, policy=policy.default)["Message-ID"].endswith("@example.com>")
     assert SPAMASSASSIN, "spamassassin is required in CI"
     result = subprocess.run([SPAMASSASSIN, "-L", "-t"], input=raw, capture_output=True, timeout=120,

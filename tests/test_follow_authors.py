@@ -239,8 +239,10 @@ def test_a_followed_authors_paper_is_sent_by_email(server, inbox, tmp_path: Path
     for body in (text, html):
         assert "Self-supervised world models for planning" in body and "Followed: by Yann LeCun" in body
         assert "Followed: from AI at Meta" in body
+    assert "and the papers of " + ", ".join((*FOLLOWER.authors, *FOLLOWER.orgs)) in text  # why they get it, at the foot
     [bob] = inbox.to("bob@example.org")
     assert "Followed" not in bob.get_body(("plain",)).get_content()
+    assert "and the papers of" not in bob.get_body(("plain",)).get_content()
     assert "world models" not in bob.get_body(("plain",)).get_content()
 
 
@@ -269,6 +271,24 @@ def test_digest_rank_shows_the_followed_pick_and_why(run_cli, tmp_path: Path, mo
     rows = [json.loads(line) for line in out.splitlines()]
     assert rows[0]["followed"] == "by Yann LeCun" and rows[0]["matched"] == []
     assert rows[-1]["followed"] is None
+
+
+def test_digest_rank_uses_the_follows_a_reader_saved_on_the_web(run_cli, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("COLUMNS", "200")
+    monkeypatch.setenv("DIGEST_STATE_DB", str(tmp_path / "state.db"))
+    (tmp_path / "subscribers.toml").write_text(
+        '[[subscribers]]\nemail = "ada@example.org"\nkeywords = ["diffusion"]\nmin_score = 0.5\n', encoding="utf-8")
+    listing = str(write_listing(tmp_path))
+    code, out, _ = run_cli("rank", "--source", listing, "--subscribers", "subscribers.toml")
+    assert code == 0 and "by Yann LeCun" not in out
+    with Store.open(tmp_path / "state.db") as store:
+        store.save_preferences("ada@example.org", keywords=["diffusion"], max_items=None, frequency="run",
+                               status="active", authors=["Yann LeCun"], orgs=[])
+
+    code, out, err = run_cli("rank", "--source", listing, "--subscribers", "subscribers.toml")
+
+    assert code == 0, err
+    assert out.splitlines()[1].rstrip().endswith("by Yann LeCun")  # as the next send will rank them
 
 
 # the subscribers file ----------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from digest.ranking.reader import Example, Examples
 from digest.ranking.rules import Rules
 from digest.model import Subscriber
 from digest.ranking.authors import follows_of
+from digest.ranking.weights import Weights
 from digest.ranking.select import Pick, Selection, count_matches, rank, rank_whole, score_profile
 from digest.sources.files import load_listing_file
 
@@ -54,6 +55,8 @@ def _listings() -> list[tuple[str, list[Paper]]]:
 
 
 LISTINGS = _listings()
+REFERENCE_WEIGHTS = Weights(k1=oracle.K1, b=oracle.B, title=oracle.TITLE_WEIGHT, phrase=oracle.PHRASE_WEIGHT,
+                            surface=oracle.SURFACE_WEIGHT, proximity=oracle.PROXIMITY_WEIGHT)  # its constants, not ours
 
 
 def _phrases(papers: list[Paper], rng: random.Random) -> list[str]:
@@ -118,7 +121,7 @@ def _same(new: list[Pick], old: list) -> None:
 @pytest.mark.parametrize("name,papers", LISTINGS, ids=[name for name, _ in LISTINGS])
 def test_random_profiles_get_the_picks_scores_and_explanations_of_the_reference(name: str, papers: list[Paper]) -> None:
     rng = random.Random(f"oracle-{name}")
-    index, reference = Index(papers, rules=Rules.none()), oracle.Index(papers)
+    index, reference = Index(papers, rules=Rules.none(), weights=REFERENCE_WEIGHTS), oracle.Index(papers)
     ids = [p.id for p in papers]
     for profile in _profiles(papers, rng, 60):
         selection = rng.choice(SELECTIONS)
@@ -142,7 +145,7 @@ def test_many_readers_at_once_match_the_reference_one_by_one() -> None:
     selections = [rng.choice(SELECTIONS) for _ in profiles]
     examples = [_examples(papers, rng) for _ in profiles]
     sent = [set(rng.sample([p.id for p in papers], 3)) for _ in profiles]
-    together = rank_many(Index(papers, rules=Rules.none()), profiles, sent, selections, examples, workers=2, parallel_min=10)
+    together = rank_many(Index(papers, rules=Rules.none(), weights=REFERENCE_WEIGHTS), profiles, sent, selections, examples, workers=2, parallel_min=10)
     reference = oracle.Index(papers)
     for picks, profile, s, selection, e in zip(together, profiles, sent, selections, examples):
         _same(picks, oracle.rank(reference, profile, sent=s, selection=oracle.Selection(*_fields(selection)),

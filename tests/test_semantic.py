@@ -207,7 +207,7 @@ def test_meaning_lifts_the_paper_that_also_matches_in_words() -> None:
     lift = {p.paper.id: p.score - lexical[p.paper.id] for p in semantic_picks}
     assert max(lexical, key=lexical.get) != "2603.00012"  # in words alone, another paper leads
     assert semantic_picks[0].paper.id == "2603.00012"
-    assert lift["2603.00012"] == pytest.approx(MiniLM.bonus.cap) and lift["2603.00012"] > lift["2603.00013"] + 1.0
+    assert lift["2603.00012"] == pytest.approx(MiniLM.bonus.cap) and lift["2603.00012"] > lift["2603.00013"] + 0.5
     assert [m.keyword for m in semantic_picks[0].matched] == ["reinforcement learning"]  # still explained in words
 
 

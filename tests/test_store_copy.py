@@ -14,7 +14,9 @@ from pathlib import Path
 from digest.app import Digest
 from digest.model import Paper, Subscriber
 from digest.settings import load_settings
-from digest.store import DatabaseURL, KeptDigest, KeptPick, Store
+from digest.store import MIGRATIONS, DatabaseURL, KeptDigest, KeptPick, Store
+from digest.store.bounces import BounceEvent, Rule
+from digest.store.dialect import Retype
 
 from .conftest import FIXTURES
 from .pg_server import pg_server  # noqa: F401  (fixture)
@@ -22,6 +24,7 @@ from .pg_server import pg_server  # noqa: F401  (fixture)
 NEW = {"id": "2608.00099", "title": "Reward Models for Exploration with Diffusion Language Models",
        "abstract": "A reward model guides exploration; diffusion language models write the plans."}
 OLD_TITLES = [json.loads(line)["title"] for line in (FIXTURES / "papers.jsonl").read_text().splitlines()]
+TYPED = [column for step in MIGRATIONS if isinstance(step, Retype) for column in step.columns]
 READERS = [Subscriber("ada@example.org", ("reward model", "exploration")),
            Subscriber("bob@example.org", ("diffusion", "language model*"))]
 
@@ -74,13 +77,15 @@ def test_every_table_comes_over_row_for_row(tmp_path, pg_server) -> None:
         store.record_vote("ada@example.org", Paper(id="p1", title="T", abstract="A"), 1)
         store.archive_many([("ada@example.org", "<1@x>", day, "<p>old page</p>")])
         store.db.execute("INSERT INTO archive (email, message_id, day, html, created) "
-                         "VALUES ('old@example.org', '<0@x>', '2031-01-05', '<p>plain, from before</p>', 'x')")
+                         "VALUES ('old@example.org', '<0@x>', '2031-01-05', '<p>plain, from before</p>', '2031-01-05T07:30:00+00:00')")
         store.archive_digests([KeptDigest("ada@example.org", "<1@x>", day, "sample", day, "t1",
                                           (KeptPick(Paper(id="p1", title="T", abstract="A"), 1.0, 1),), terms=())])
         store.save_embeddings("m", {"p1": b"\x00\x01"})
         store.remember_listing([Paper(id="p1", title="T", abstract="A")])
         store.record_uncertain([("bob@example.org", "<2@x>", ["p2"], "lost")])
         store.finish_run(store.start_run("2031-01-06"), 1, 0, 0)
+        store.record_bounce(BounceEvent("k1", "bob@example.org", day, "hard", "550"), Rule(2.0, 7))
+        store.remember_papers([Paper(id="p1", title="T", abstract="A")])
         counts = {t: store.db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in (
             "addresses", "papers", "messages", "sent", "readers", "reader_changes", "votes", "archive",
             "archive_records", "embeddings", "listed", "reader_marks", "uncertain", "runs")}
@@ -94,6 +99,13 @@ def test_every_table_comes_over_row_for_row(tmp_path, pg_server) -> None:
         assert target.archived("old@example.org", "2031-01-05") == "<p>plain, from before</p>"
         assert target.export_reader("ada@example.org")["votes"][0]["paper_id"] == "p1"
         assert target.kept_digest("ada@example.org", "2031-01-06") is not None
+        for table, column, *_ in TYPED:  # timestamptz and date on the copy, the same ISO text read back
+            assert _values(target, table, column) == _values(store, table, column), (table, column)
+
+
+def _values(store: Store, table: str, column: str) -> list[object]:
+    return sorted((row[0] for row in store.db.execute(f"SELECT {column} FROM {table}")),
+                  key=lambda value: (value is None, str(value)))
 
 
 def test_a_copy_into_a_database_with_a_history_is_refused(tmp_path, pg_server, run_cli, monkeypatch) -> None:
@@ -107,3 +119,20 @@ def test_a_copy_into_a_database_with_a_history_is_refused(tmp_path, pg_server, r
     code, out, err = run_cli("store", "copy", "--to", url)
 
     assert code != 0 and err.count("\n") == 1 and "already holds a history" in err and "Traceback" not in err
+
+
+def test_a_time_postgresql_cannot_read_stops_the_copy_naming_the_table(tmp_path, pg_server, run_cli,
+                                                                        monkeypatch) -> None:
+    source = tmp_path / "state.db"
+    with Store.open(source) as store:
+        store.record_sent("ada@example.org", "<1@x>", ["p1"])
+        store.db.execute("INSERT INTO suppressions (email, reason, at) VALUES ('bob@example.org', 'hard', 'soon')")
+    url = pg_server.new_database()
+    monkeypatch.setenv("DIGEST_STATE_DB", str(source))
+
+    code, out, err = run_cli("store", "copy", "--to", url)
+
+    assert code != 0 and err.count("\n") == 1 and "Traceback" not in err
+    assert "suppressions" in err and "soon" in err
+    with Store.open(DatabaseURL(url, tmp_path / "local")) as target:  # nothing half-copied
+        assert target.all_sent_ids() == {}

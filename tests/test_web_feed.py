@@ -36,7 +36,8 @@ def keep(web: Web, email: str, sent_on: date, message_id: str, *titles: str) -> 
 
 
 def feed_url(web: Web, email: str) -> str:
-    return web.links(email).preferences.replace("/preferences/", "/feed/")
+    """The link the reader's emails carry in their footer."""
+    return web.links(email).feed
 
 
 def test_a_readers_two_digests_are_two_entries_newest_first(web: Web) -> None:

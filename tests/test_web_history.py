@@ -66,17 +66,20 @@ def test_without_a_public_url_the_line_says_how_many_and_links_nowhere() -> None
     picks = picks_for(fixture_papers())
     rendered = app().render(READER, picks, day=DAY, total=len(picks) + 5)
     assert "5 more matches, not shown" in rendered.text and "/all" not in rendered.text + rendered.html
-    assert "/archive/" not in rendered.text + rendered.html
+    assert "/archive/" not in rendered.text + rendered.html and "/feed/" not in rendered.text + rendered.html
 
 
-def test_a_digest_that_shows_every_match_has_no_whole_list_link_but_its_footer_links_the_archive() -> None:
+def test_a_digest_that_shows_every_match_has_no_whole_list_link_but_its_footer_links_the_archive_and_feed() -> None:
     from .test_render import READER, app, fixture_papers, picks_for
 
     digest = app(**LINKED)
     rendered = digest.render(READER, picks_for(fixture_papers()), day=DAY, sent_on=DAY)
-    archive = links_for(digest.settings, READER.email, day=DAY).archive
+    links = links_for(digest.settings, READER.email, day=DAY)
+    archive, feed = links.archive, links.feed
     assert "/all" not in rendered.text + rendered.html
     assert f"Your past digests: {archive}" in rendered.text and f'href="{archive}"' in rendered.html
+    assert f"as a feed (Atom), for a feed reader: {feed}" in rendered.text
+    assert f'href="{feed}" type="application/atom+xml"' in rendered.html
 
 
 # from the email to the pages, in Chromium ---------------------------------------------------------------

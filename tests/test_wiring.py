@@ -115,7 +115,7 @@ def test_one_readers_links_never_name_another(web: Web, inbox) -> None:
     named = set()
     for url in {u for u in urls(ada_text + ada_html) if u.startswith(web.url)}:
         kind, token = url.removeprefix(web.url).split("?")[0].strip("/").removesuffix("/all").split("/")
-        purpose = {"d": "view", "archive": "preferences"}.get(kind, kind)  # the archive: the preferences token
+        purpose = {"d": "view", "archive": "preferences", "feed": "preferences"}.get(kind, kind)  # the preferences token
         named.add(signer.reader(purpose, token) if purpose in ("unsubscribe", "preferences")
                   else signer.pair(purpose, token)[0])
     assert named == {reader_id(SECRET, ADA)}

@@ -78,6 +78,8 @@ def run_rank(args: argparse.Namespace) -> int:
     else:
         readers = chosen_readers(args, settings)
     with make_digest(settings) as app:
+        if args.keywords is None:  # a reader's own changes on the web app win, as in the send
+            readers = app.with_own_changes(readers)
         listing = app.load_listing(args.source, offline=args.offline)
         _warn(listing)
         plan = app.candidates(listing, readers)

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import weakref
 from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 
 from .explain import match_codes
 from .index import Index, keyword_key
 from .profile import Keyword, Profile
-from .scoring import passing_mentions
+from .scoring import closeness, passing_mentions
 
 
 _NOTHING: tuple[np.ndarray, np.ndarray] = (np.zeros(0, dtype=np.intp), np.zeros(0))  # no passing mention counts
@@ -33,7 +34,9 @@ class Columns:
     """Per keyword: a score column, a match-code column, and for an exclusion the papers removed."""
 
     def __init__(self, index: Index) -> None:
-        self.index = index
+        # a weak reference: the table lives as long as its index (``_COLUMNS``), and a strong
+        # one from the value to its key would keep every index ever ranked alive
+        self.index = cast(Index, weakref.proxy(index))
         self.size = len(index.papers)
         self._scores: dict[tuple[object, ...], np.ndarray] = {}
         self._excluded: dict[tuple[object, ...], np.ndarray] = {}
@@ -63,6 +66,23 @@ class Columns:
         for keyword in wanted:
             total += self.words(keyword) * keyword.weight
         return total
+
+    def recalled(self, wanted: Sequence[Keyword], cosine: float, words: float) -> np.ndarray:
+        """Papers close in meaning (``cosine`` or more) to a keyword whose own words, weighted, score
+        ``words`` or more (and above 0): ``select.qualified_mask``'s recall rule."""
+        found: np.ndarray = np.zeros(self.size, dtype=bool)
+        for keyword in wanted:
+            column = self.words(keyword) * keyword.weight
+            found |= (column > 0) & (column >= words) & (self.closeness(keyword) >= cosine)
+        return found
+
+    def closeness(self, keyword: Keyword) -> np.ndarray:
+        """Every paper's cosine to the keyword (``scoring.closeness``), cached."""
+        key = ("closeness", *keyword_key(keyword))
+        column = self._scores.get(key)
+        if column is None:
+            column = self._scores[key] = closeness(self.index, keyword)
+        return column
 
     def passing(self, keyword: Keyword) -> np.ndarray:
         """The papers that mention the keyword in passing (``scoring.passing_mentions``)."""

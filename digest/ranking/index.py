@@ -8,6 +8,7 @@ caches; the modules beside it hold the rules.
 
 from __future__ import annotations
 
+import copy
 import heapq
 import math
 from bisect import bisect_left
@@ -26,19 +27,19 @@ from .acronyms import BUILTIN_ACRONYMS, learn_acronyms
 from .profile import Keyword, Profile
 from .rules import Rules
 from .spelling import joined_words, spelling_variants
+from .weights import Weights
 from .tokens import ABSTRACT_OFFSET, STOPWORDS, hyphen_words, singular, stem, stems_of, surface_form, words
 
 if TYPE_CHECKING:
     from .explain import Match
 
-K1 = 1.2
-B = 0.75
-TITLE_WEIGHT = 2.5
 STRONGEST = 8  # a paper is about the terms among this many of its top tf-idf terms
 
 Group = frozenset[str]  # stems that count as one query word (a prefix expands to many)
 Alternative = tuple[Group, ...]
 Postings = dict[int, list[int]]  # paper number -> positions
+# the index's caches whose entries the weights do not change (``Index.reweighted``)
+_UNWEIGHTED = ("alternatives", "joined", "merged", "idf", "surfaces", "occurrences")
 
 
 @dataclass(slots=True)
@@ -60,10 +61,12 @@ class Index:
     """The day's listing, tokenised once and shared by every reader's profile."""
 
     def __init__(self, papers: Sequence[Paper], acronyms: Mapping[str, str] | None = None,
-                 feedback: bool = False, embedder: Any = None, rules: Rules = Rules()) -> None:
+                 feedback: bool = False, embedder: Any = None, rules: Rules = Rules(),
+                 weights: Weights = Weights()) -> None:
         self.papers = list(papers)
         self.feedback = feedback
         self.rules = rules
+        self.weights = weights
         self.embedder = embedder  # digest.semantic.Embedder, or None (lexical only)
         self.vectors = embedder.embed_papers(self.papers) if embedder and self.papers else None
         self.postings: dict[str, Postings] = defaultdict(dict)
@@ -79,8 +82,7 @@ class Index:
         self.acronyms = {**BUILTIN_ACRONYMS, **learn_acronyms(self.papers), **(acronyms or {})}
         self._expansions = {stems_of(v): k for k, v in self.acronyms.items()}
         self._sorted_vocabulary = sorted(self.vocabulary)
-        self.title_norms = np.array([1 - B + B * d.title_len / self.avg_title for d in self.docs])
-        self.abstract_norms = np.array([1 - B + B * d.abstract_len / self.avg_abstract for d in self.docs])
+        self.title_norms, self.abstract_norms = self._norms()
         self.title_keys = [title_key(p.title) for p in self.papers]
         self.tie_keys = [tie_key(p) for p in self.papers]
         self.cache: dict[str, dict[Any, Any]] = defaultdict(dict)  # per kind of work, per keyword or group
@@ -112,6 +114,24 @@ class Index:
         doc.counts = Counter(stems)
         return doc
 
+    def _norms(self) -> tuple[np.ndarray, np.ndarray]:
+        """BM25's length normalisation of every title and abstract."""
+        b = self.weights.b
+        return (np.array([1 - b + b * d.title_len / self.avg_title for d in self.docs]),
+                np.array([1 - b + b * d.abstract_len / self.avg_abstract for d in self.docs]))
+
+    def reweighted(self, weights: Weights) -> Index:
+        """The same listing, tokenised once, scored with other ``weights`` (benchmarks/tune.py's grid).
+
+        Only the work that does not depend on the weights is shared: postings,
+        statistics, each keyword's alternatives and merged postings.
+        """
+        other = copy.copy(self)
+        other.weights = weights
+        other.title_norms, other.abstract_norms = other._norms()
+        other.cache = defaultdict(dict, {kind: self.cache[kind] for kind in _UNWEIGHTED if kind in self.cache})
+        return other
+
     def _cached(self, kind: str, key: Any, make: Any) -> Any:
         table = self.cache[kind]
         found = table.get(key)
@@ -122,21 +142,20 @@ class Index:
     # --- statistics -------------------------------------------------------
 
     def idf(self, docs: int) -> float:
-        n = len(self.docs)
-        return math.log(1 + (n - docs + 0.5) / (docs + 0.5))
+        return bm25_idf(len(self.docs), docs)
 
     def stem_idf(self, st: str) -> float:
         return self._cached("idf", st, lambda: self.idf(len(self.postings[st])))
 
     def saturate(self, i: int, positions: Iterable[int]) -> float:
         """BM25F's saturated term frequency of these positions in paper ``i`` (the title weighted up)."""
-        doc = self.docs[i]
-        title_norm = 1 - B + B * doc.title_len / self.avg_title
-        abstract_norm = 1 - B + B * doc.abstract_len / self.avg_abstract
+        doc, w = self.docs[i], self.weights
+        title_norm = 1 - w.b + w.b * doc.title_len / self.avg_title
+        abstract_norm = 1 - w.b + w.b * doc.abstract_len / self.avg_abstract
         in_title = sum(1 for p in positions if p < ABSTRACT_OFFSET)
         in_abstract = sum(1 for p in positions if p >= ABSTRACT_OFFSET)
-        tf = TITLE_WEIGHT * in_title / title_norm + in_abstract / abstract_norm
-        return tf * (K1 + 1) / (tf + K1)
+        tf = w.title * in_title / title_norm + in_abstract / abstract_norm
+        return tf * (w.k1 + 1) / (tf + w.k1)
 
     def positions(self, group: Group) -> Postings:
         """Where any stem of the group stands, per paper (merged once per group)."""
@@ -171,8 +190,9 @@ class Index:
             title = np.fromiter((sum(1 for p in pos if p < ABSTRACT_OFFSET) for pos in postings.values()),
                                 float, len(postings))
             abstract = np.fromiter(map(len, postings.values()), float, len(postings)) - title
-            tf = TITLE_WEIGHT * title / self.title_norms[numbers] + abstract / self.abstract_norms[numbers]
-            out[numbers] = tf * (K1 + 1) / (tf + K1)
+            w = self.weights
+            tf = w.title * title / self.title_norms[numbers] + abstract / self.abstract_norms[numbers]
+            out[numbers] = tf * (w.k1 + 1) / (tf + w.k1)
         return out
 
     def surface_postings(self, word: str) -> Postings:
@@ -300,6 +320,11 @@ class Index:
         """Embed every distinct keyword of ``profiles`` in one batch (the embedder keeps them)."""
         if self.vectors is not None:
             self.embedder.embed_keywords([" ".join(k.words) for p in profiles for k in p.wanted if not k.exact])
+
+
+def bm25_idf(papers: int, docs: int) -> float:
+    """BM25's inverse document frequency of a term found in ``docs`` of ``papers`` papers."""
+    return math.log(1 + (papers - docs + 0.5) / (docs + 0.5))
 
 
 def _merge(postings: Mapping[str, Postings], group: Group) -> Postings:

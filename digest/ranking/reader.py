@@ -54,8 +54,10 @@ lexical keyword scores (the meaning bonus zeroed, so only the model differs),
 votes +0.034 nDCG@10 (every split at least +0.031), library +0.078 (at least
 +0.074), where the TF-IDF model gains +0.023 and +0.060 on the same splits. With
 the meaning bonus on, as DIGEST_SEMANTIC ranks, the keyword ranking starts higher
-(0.513 against 0.483) and the model adds less: votes +0.027 (at least +0.020),
-library +0.064 (at least +0.057). Without vectors the TF-IDF
+(0.517 against 0.489, bonus capped at 1.3) and the model adds less: votes +0.026
+(at least +0.022), library +0.061 (at least +0.054). benchmarks/tune_votes.py
+checks these constants by 5-fold cross-validation over queries: +0.001 held out,
+for twice the queries worse by more than 0.1, so they stay. Without vectors the TF-IDF
 model below is used, unchanged.
 
 Tuned on benchmarks/feedback.py (nDCG@10 on the later half of the labelled set;
@@ -82,6 +84,7 @@ from operator import itemgetter
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from ..model import Paper
+from .index import bm25_idf
 from .tokens import STOPWORDS, words
 
 if TYPE_CHECKING:
@@ -299,7 +302,8 @@ class TermVectors:
     """TF-IDF, ``(1 + log tf) * idf``, over the index's stems; cosine to an example, cached."""
 
     def __init__(self, index: Index) -> None:
-        self.index = index
+        # the index's parts, not the index: ``_VECTORS``'s value must not keep its key alive
+        self.postings, self.docs = index.postings, index.docs
         self.ids = {p.id: i for i, p in enumerate(index.papers)}
         self._idfs: dict[str, float] = {}
         self.norms = [math.sqrt(sum(w * w for w in self._weights(doc.counts).values())) or 1.0 for doc in index.docs]
@@ -314,18 +318,18 @@ class TermVectors:
     def _idf(self, st: str) -> float:
         found = self._idfs.get(st)
         if found is None:
-            found = self._idfs[st] = self.index.idf(len(self.index.postings.get(st, ())))
+            found = self._idfs[st] = bm25_idf(len(self.docs), len(self.postings.get(st, ())))
         return found
 
     def _term(self, st: str) -> list[tuple[int, float]]:
         """Papers with the stem and its normalised weight in each."""
         found = self._postings.get(st)
         if found is None:
-            docs, norms = self.index.docs, self.norms
+            docs, norms = self.docs, self.norms
             idf = self._idf(st)
             found = self._postings[st] = [
                 (i, (1 + math.log(tf)) * idf / norms[i])
-                for i in self.index.postings.get(st, {}) if (tf := docs[i].counts.get(st, 0))
+                for i in self.postings.get(st, {}) if (tf := docs[i].counts.get(st, 0))
             ]
         return found
 
@@ -340,13 +344,13 @@ class TermVectors:
     def _compute(self, example: Example) -> dict[int, float]:
         number = self.ids.get(example.paper_id)
         if number is not None:
-            counts = self.index.docs[number].counts
+            counts = self.docs[number].counts
         else:
             counts = Counter(st for raw, st in words(f"{example.title} {example.abstract}") if raw not in STOPWORDS)
         weights = self._weights(counts)
         norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
         common = COMMON * len(self.norms) if len(self.norms) >= SMALL_LISTING else len(self.norms)
-        postings = self.index.postings
+        postings = self.postings
         rare = [(st, w) for st, w in weights.items() if len(postings.get(st, ())) <= common]
         totals: dict[int, float] = {}
         get = totals.get

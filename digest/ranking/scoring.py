@@ -33,13 +33,10 @@ from .tokens import STOPWORDS
 if TYPE_CHECKING:
     from .index import Alternative, Index, Postings
 
-PHRASE_WEIGHT = 0.5
 FEEDBACK_DOCS = 8
 FEEDBACK_TERMS = 12
 FEEDBACK_WEIGHT = 0.6
-PROXIMITY_WEIGHT = 0.5
 MIN_CONTRIBUTION = 0.05  # per keyword; smaller scores are dropped (see keyword_column)
-SURFACE_WEIGHT = 2.0  # the keyword's own word forms beat inflected ones
 PROXIMITY_WINDOW = 5
 
 
@@ -67,6 +64,7 @@ def keyword_column(index: Index, keyword: Keyword, feedback: bool, meaning: bool
 
 def alternative_scores(index: Index, alt: Alternative, exact: bool, raw_words: tuple[str, ...]) -> np.ndarray:
     """One alternative's score in every paper: each component added for all papers in turn."""
+    weights = index.weights
     postings = [index.positions(g) for g in alt]
     idfs = [index.idf(len(p)) for p in postings]
     total_idf = sum(idfs) or 1.0
@@ -75,18 +73,18 @@ def alternative_scores(index: Index, alt: Alternative, exact: bool, raw_words: t
         for group, idf in zip(alt, idfs):
             scores += (idf / total_idf) * index.group_array(group)
     if len(alt) == 1 and not exact:  # one word: it is its own phrase
-        scores += PHRASE_WEIGHT * index.group_array(alt[0])
+        scores += weights.phrase * index.group_array(alt[0])
     else:
         for i, starts in phrase_starts(index, postings, exact, raw_words).items():
-            scores[i] += (PHRASE_WEIGHT + (1.0 if exact else 0.0)) * index.saturate(i, starts)
+            scores[i] += (weights.phrase + (1.0 if exact else 0.0)) * index.saturate(i, starts)
     raw = [w for w in raw_words if w not in STOPWORDS] or list(raw_words)
     if not exact and len(raw) == len(alt):
         surface = [index.surface_postings(w) for w in raw]
         if len(surface) == 1:
-            scores += SURFACE_WEIGHT * index.surface_array(raw[0])
+            scores += weights.surface * index.surface_array(raw[0])
         else:
             for i, starts in consecutive(surface).items():
-                scores[i] += SURFACE_WEIGHT * index.saturate(i, starts)
+                scores[i] += weights.surface * index.saturate(i, starts)
     if not exact and len(postings) > 1:
         for i, s in proximity_scores(index, postings).items():
             scores[i] += s
@@ -101,7 +99,7 @@ def proximity_scores(index: Index, postings: list[Postings]) -> dict[int, float]
         for i in set(left).intersection(right):
             near = [p for p in left[i] if any(abs(p - q) <= PROXIMITY_WINDOW for q in right[i])]
             if near:
-                scores[i] += PROXIMITY_WEIGHT * index.saturate(i, near) / len(pairs)
+                scores[i] += index.weights.proximity * index.saturate(i, near) / len(pairs)
     return scores
 
 
@@ -139,9 +137,16 @@ def consecutive(postings: list[Postings]) -> dict[int, list[int]]:
 
 def semantic_scores(index: Index, keyword: Keyword) -> dict[int, float]:
     """Meaning, not words: the embedder's capped bonus for papers close to the keyword."""
-    query = index.embedder.embed_keywords([" ".join(keyword.words)])[0]
-    bonus = index.embedder.bonus(index.vectors @ query)
+    bonus = index.embedder.bonus(closeness(index, keyword))
     return dict(zip(bonus.nonzero()[0].tolist(), bonus[bonus > 0].tolist()))
+
+
+def closeness(index: Index, keyword: Keyword) -> np.ndarray:
+    """Every paper's cosine to the keyword's meaning (0 for all without vectors, or for an exact phrase)."""
+    if index.vectors is None or keyword.exact:
+        return np.zeros(len(index.papers))
+    query = index.embedder.embed_keywords([" ".join(keyword.words)])[0]
+    return np.asarray(index.vectors @ query, dtype=float)
 
 
 def feedback_scores(index: Index, scores: dict[int, float], keyword: Keyword) -> dict[int, float]:

@@ -36,8 +36,8 @@ from .shares import Places, places
 
 TIE = 1e-6  # scores closer than this are equal; upvotes and recency decide
 DUPLICATE_MARGIN = 5  # papers a reader may skip as duplicates of a better-ranked one
-WORD_SHARE = 0.75  # with meaning on, the share of min_score a paper must reach on words alone
-CONFIRMED = 1.25  # ... and the multiple of min_score words plus meaning must reach (see qualified_mask)
+WORD_SHARE = 0.75  # with meaning on, the share of min_score a paper must reach on words alone (qualified_mask)
+RECALL_WORDS = 0.5  # or: close in meaning to a keyword (the embedder's ``Bonus.recall``) whose words reach this share
 PASSING_SHARE = 0.9  # the most of min_score a keyword mentioned once, only in an abstract, counts for
 
 
@@ -182,13 +182,17 @@ def qualified_mask(table: Columns, profile: Profile, totals: np.ndarray, floor: 
     Without vectors, a paper passes when its total reaches the floor. With them
     (``DIGEST_SEMANTIC``), meaning reorders but cannot carry a paper on its own:
     its words must reach ``WORD_SHARE`` of the floor, and words plus meaning (plus
-    the reader's votes) ``CONFIRMED`` times the floor. A paper a little short on
-    words that is close in meaning passes; one that passes on scattered words far
-    from the keyword's meaning does not. Measured on the development set's one-day
-    slices (benchmarks/digests.py): F1 of what is sent 0.257 against 0.245 for words
-    alone and 0.270 for the old "total >= floor" rule, with 0.76 picks per digest
-    against 0.77 and 1.10 (the old rule flooded); the shares were picked over a
-    small grid on the whole set, never per query.
+    the reader's votes) the embedder's ``Bonus.confirmed`` times the floor (MiniLM
+    1.75, WordLlama 1.25); or, the bounded recall rule, it is very close in meaning
+    to one keyword (cosine at least the embedder's ``Bonus.recall``: MiniLM 0.35,
+    none for WordLlama) whose own words score ``RECALL_WORDS`` of the floor or more. One that passes on scattered words far from the keyword's
+    meaning does not pass; one under ``RECALL_WORDS`` on words never does. The
+    constants were chosen by 5-fold cross-validation over the development set's
+    queries (benchmarks/tune_meaning.py: F1 of what is sent on one-day slices,
+    among the rules that send no more than words alone on the training folds),
+    never per query: held out, F1 0.243 against 0.242 for the rule before (words
+    at 0.75 and words plus meaning at 1.25 of the floor, no recall) and 0.220 for
+    words alone, with 0.55 picks per digest against 0.60 and 0.57.
     """
     if floor <= 0:
         return totals > 0
@@ -199,7 +203,12 @@ def qualified_mask(table: Columns, profile: Profile, totals: np.ndarray, floor: 
             words, totals = words - over, totals - over
     if table.index.vectors is None:
         return words >= floor
-    return (words >= WORD_SHARE * floor) & (totals >= CONFIRMED * floor)
+    bonus = table.index.embedder.bonus
+    confirmed = (words >= WORD_SHARE * floor) & (totals >= bonus.confirmed * floor)
+    recall = bonus.recall
+    if recall is None:
+        return confirmed
+    return confirmed | (table.recalled(profile.wanted, recall, RECALL_WORDS * floor) & (totals > 0))
 
 
 def adjusted(totals: np.ndarray, model: ReaderModel, removed: np.ndarray | None) -> np.ndarray:

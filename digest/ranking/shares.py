@@ -40,7 +40,8 @@ def shares(available: Mapping[int, int], weights: Sequence[float], limit: int) -
 
 def owners(table: Columns, wanted: Sequence[Keyword], candidates: np.ndarray) -> np.ndarray:
     """For each candidate, the position of the keyword that gives it most of its score."""
-    stacked = np.vstack([table.scores(k)[candidates] * k.weight for k in wanted])
+    stacked = np.vstack([table.scores(k)[candidates] * k.weight if k.weight != 1.0 else table.scores(k)[candidates]
+                         for k in wanted])
     return np.argmax(stacked, axis=0)
 
 
@@ -55,14 +56,15 @@ def places(table: Columns, wanted: Sequence[Keyword], candidates: np.ndarray, li
         return None
     by_paper: np.ndarray = np.full(len(table.index.papers), -1, dtype=np.intp)
     by_paper[candidates] = owner
-    return Places(by_paper, quota)
+    return Places(by_paper, quota, counts)
 
 
 class Places:
     """Each keyword's places in a full digest, and (``head``) how far down its papers were looked at."""
 
-    def __init__(self, owner_of: np.ndarray, quota: Mapping[int, int]) -> None:
+    def __init__(self, owner_of: np.ndarray, quota: Mapping[int, int], counts: np.ndarray | None = None) -> None:
         self.owner_of, self.quota = owner_of, quota
+        self.counts = counts  # candidates per keyword (``places``)
         self.cuts: dict[int, float] = {}  # keyword -> the score below which its papers are not in the head
 
     def danger(self, used: Sequence[int]) -> float:
@@ -80,21 +82,20 @@ class Places:
         head, by which time its places are taken. None for the cut: sort them all.
         """
         owner = self.owner_of[candidates]
-        parts: list[np.ndarray] = []
+        counts = self.counts if self.counts is not None else np.bincount(owner[owner >= 0], minlength=len(self.quota))
+        needed = np.array([self.quota.get(k, 0) for k in range(len(counts))]) + room
         cuts: dict[int, float] = {}
-        for k in np.unique(owner).tolist():
-            own = candidates[owner == k]
-            needed = (self.quota.get(k, 0) if k >= 0 else len(own)) + room
-            if len(own) <= needed:
-                parts.append(own)
-                continue
-            scores = totals[own]
-            cut = float(np.partition(scores, len(scores) - needed)[len(scores) - needed])
-            parts.append(own[scores > cut - tie])
+        keep: np.ndarray | None = None
+        for k in np.flatnonzero(counts > needed).tolist():  # only keywords with more papers than they can use
+            at = np.flatnonzero(owner == k)
+            scores = totals[candidates[at]]
+            cut = float(np.partition(scores, len(scores) - needed[k])[len(scores) - needed[k]])
+            keep = np.ones(len(candidates), dtype=bool) if keep is None else keep
+            keep[at] = scores > cut - tie
             cuts[k] = cut
-        if not cuts:
+        if keep is None:
             return candidates, None
-        head = np.concatenate(parts)
+        head = candidates[keep]
         if 2 * len(head) > len(candidates):
             return candidates, None
         self.cuts = cuts

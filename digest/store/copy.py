@@ -6,7 +6,9 @@ row, keys included, in one transaction on the target: a copy that fails
 leaves the target as it was. Both stores are opened first, so both are at the
 latest schema and have the same tables and columns. The target must hold no
 history yet (a copy merges nothing). Identity counters (``runs.id``, ...) are
-moved past the copied keys, so new rows never collide with old ones.
+moved past the copied keys, so new rows never collide with old ones. Times and
+days, ISO text in SQLite, become ``timestamptz`` and ``date`` values there
+(``dialect.Retype``); one PostgreSQL cannot read as such stops the copy.
 """
 
 from __future__ import annotations
@@ -34,7 +36,10 @@ def copy_store(source: Connection, target: Connection) -> dict[str, int]:
     copied: dict[str, int] = {}
     with target.transaction():
         for table in tables:
-            copied[table] = _copy_table(source, target, table)
+            try:
+                copied[table] = _copy_table(source, target, table)
+            except StoreError as err:  # a time PostgreSQL cannot read as one, say: name the table too
+                raise StoreError(f"{err} (copying the table {table})") from err
         if target.db.dialect == "postgresql":
             _move_identities(target)
     return copied

@@ -17,6 +17,14 @@ equivalent:
   ``INTEGER`` 64-bit, ``REAL`` double precision, ``BLOB`` ``BYTEA``, no
   ``WITHOUT ROWID``.
 
+Times and days: SQLite keeps them as ISO-8601 text, PostgreSQL in ``timestamptz``
+and ``date`` columns. The migrations declare them TEXT, as SQLite has them; a
+``Retype`` step in the migrations list (nothing on SQLite) gives the listed
+columns their type on PostgreSQL, and the connection reads them back as the
+same ISO text (``digest.store.postgres``), so the mixins never tell the engines
+apart. A parameter compared with or written into such a column is a str, which
+psycopg sends untyped: the server reads it as a time or a day.
+
 The scalar functions SQLite has and PostgreSQL lacks (two-argument ``max`` and
 ``min``, ``strftime``, ``datetime``) are created in the database instead
 (``COMPAT_FUNCTIONS``). ``PRAGMA``, ``BEGIN IMMEDIATE`` and the schema version
@@ -27,6 +35,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 _STRING = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
@@ -66,6 +75,37 @@ COMPAT_FUNCTIONS = [
     "CREATE OR REPLACE FUNCTION datetime(at bigint, unit text) RETURNS text LANGUAGE sql IMMUTABLE AS $$ "
     "SELECT to_char(to_timestamp(at) AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS') $$",
 ]
+
+
+@dataclass(frozen=True)
+class Retype:
+    """A migration step for PostgreSQL alone: ISO-text columns take their proper type.
+
+    ``columns`` are (table, column, type[, default]) with type ``timestamptz`` or
+    ``date``; a column with a default (SQLite's ``strftime(..., 'now')``) gets
+    PostgreSQL's own. SQLite has no column types to change: its values stay the
+    ISO text they are, and the step does nothing there.
+    """
+
+    columns: tuple[tuple[str, ...], ...]
+
+    def statements(self, dialect: str) -> list[str]:
+        if dialect != "postgresql":
+            return []
+        out = []
+        for table, column, kind, *default in self.columns:
+            out.append(f"ALTER TABLE {table} ALTER COLUMN {column} DROP DEFAULT, "
+                       f"ALTER COLUMN {column} TYPE {kind} USING CAST({column} AS {kind})")
+            out.extend(f"ALTER TABLE {table} ALTER COLUMN {column} SET DEFAULT {d}" for d in default)
+        return out
+
+
+def migration_steps(script: "str | Retype", dialect: str) -> list[str]:
+    """The statements of one entry of the migrations list, for ``dialect``."""
+    if isinstance(script, Retype):
+        return script.statements(dialect)
+    return [statement for statement in script.split(";") if statement.strip()]
+
 
 class Catalog(Protocol):
     """What the translation asks of the database about a table."""

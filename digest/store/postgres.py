@@ -11,12 +11,18 @@ across hosts. Reads outside a transaction never wait.
 
 ``PRAGMA user_version`` reads and writes the ``schema_version`` table; any other
 ``PRAGMA`` (WAL, vacuum steps, checkpoints: SQLite's own care) does nothing.
+
+The session runs in UTC, and ``timestamptz`` and ``date`` values are read back as
+the ISO text SQLite keeps (``2031-01-06T08:00:00+00:00``, ``2031-01-06``), so the
+code above the store sees the same values from either engine (``dialect.Retype``).
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
+from datetime import timezone
+from functools import cache
 from typing import Any
 
 from .dialect import COMPAT_FUNCTIONS, translate
@@ -51,11 +57,35 @@ def connect(url: DatabaseURL, application: str = "digest") -> Any:
     conn = psycopg.connect(url.url, autocommit=True, connect_timeout=CONNECT_SECONDS, application_name=application,
                            keepalives=1, keepalives_idle=30, keepalives_interval=10, keepalives_count=3)
     try:
+        _read_times_as_text(conn)
+        conn.execute("SET TIME ZONE 'UTC'")
         _bootstrap(conn)
     except BaseException:
         conn.close()
         raise
     return conn
+
+
+def _read_times_as_text(conn: Any) -> None:
+    for kind, loader in _iso_loaders().items():
+        conn.adapters.register_loader(kind, loader)
+
+
+@cache
+def _iso_loaders() -> dict[str, type]:
+    """``timestamptz`` as SQLite's ISO text in UTC (``isoformat``: seconds, or microseconds if any), ``date``
+    as ``YYYY-MM-DD``."""
+    from psycopg.types.datetime import DateLoader, TimestamptzLoader
+
+    class IsoTimestamp(TimestamptzLoader):
+        def load(self, data: Any) -> str:  # type: ignore[override]
+            return str(super().load(data).astimezone(timezone.utc).isoformat())
+
+    class IsoDate(DateLoader):
+        def load(self, data: Any) -> str:  # type: ignore[override]
+            return str(super().load(data).isoformat())
+
+    return {"timestamptz": IsoTimestamp, "date": IsoDate}
 
 
 def _bootstrap(conn: Any) -> None:

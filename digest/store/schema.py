@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any, Union
 from urllib.parse import urlsplit
 
 from ..errors import StoreError, file_in_the_way
+from .dialect import Retype, migration_steps
 from .engine import DatabaseURL, is_database_error
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
 
 BUSY_SECONDS = 30  # how long a write waits for another program's lock on the database
 
-MIGRATIONS = [
+MIGRATIONS: list[str | Retype] = [
     """
     CREATE TABLE papers (id TEXT PRIMARY KEY, title TEXT NOT NULL, first_seen TEXT NOT NULL);
     CREATE TABLE messages (
@@ -245,6 +246,19 @@ MIGRATIONS = [
     CREATE TABLE archive_lists (day INTEGER NOT NULL, reader INTEGER NOT NULL, tail BLOB NOT NULL);
     CREATE UNIQUE INDEX archive_lists_by_digest ON archive_lists (day, reader);
     """,
+    # times and days in their own types on PostgreSQL (issue #22): the ISO-text columns, read back as the
+    # same text (digest.store.dialect); the epoch-second columns stay numbers (README, "Typed columns")
+    Retype((
+        ("papers", "first_seen", "timestamptz", "now()"), ("runs", "started", "timestamptz"),
+        ("runs", "finished", "timestamptz"), ("runs", "run_date", "date"), ("readers", "created", "timestamptz"),
+        ("readers", "updated", "timestamptz"), ("reader_changes", "at", "timestamptz"),
+        ("votes", "at", "timestamptz"), ("archive", "day", "date"), ("archive", "created", "timestamptz"),
+        ("uncertain", "created", "timestamptz"), ("uncertain", "resolved", "timestamptz"),
+        ("paper_texts", "seen", "timestamptz"), ("embeddings", "used", "date"),
+        ("bounce_events", "day", "date"), ("bounce_scores", "last_day", "date"),
+        ("suppressions", "at", "timestamptz"), ("forgotten", "at", "timestamptz"),
+        ("llm_summaries", "used", "date"),
+    )),
 ]
 
 
@@ -443,7 +457,7 @@ class Connection:
             with self.transaction():
                 if self._version() >= number:  # another process (a shard) migrated it meanwhile
                     continue
-                for statement in filter(str.strip, script.split(";")):
+                for statement in migration_steps(script, self.db.dialect):
                     self.db.execute(statement)
                 self.db.execute(f"PRAGMA user_version = {number}")
         if self._version() > len(MIGRATIONS):
