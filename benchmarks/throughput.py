@@ -5,7 +5,9 @@ Each figure is measured in the same run as its reference:
 1. Ranking: 10,000 distinct keyword profiles against 1,000 papers on one core
    (parse, index once, score and explain every profile), alone (``rank_many``, top
    10) and as the send's producer ranks (``rank`` plus ``count_matches`` for full
-   digests, ``max_items`` 20), beside two references retrieving the top 10 for the
+   digests, ``max_items`` 20; with ``--links``, where the send keeps each reader's
+   whole list for the archive, ``rank_whole``: the picks and the whole list from one
+   scoring), beside two references retrieving the top 10 for the
    same 10,000 keyword queries over the same papers in a child process (tokenize,
    index, retrieve): ``bm25s`` on its fastest single-core path (``pip install -e
    '.[bench]'``), and a 30-line BM25 in scipy.sparse, the floor. CPU time, the
@@ -52,7 +54,7 @@ from digest.app import Digest
 from digest.ranking.profile import parse_profile
 from digest.model import Paper, Subscriber, make_paper
 from digest.ranking.index import Index
-from digest.ranking.select import Selection, count_matches, rank
+from digest.ranking.select import Selection, count_matches, rank, rank_whole
 from digest.ranking.many import rank_many
 from digest.settings import load_settings
 from digest.sources import FetchContext, SampleSource
@@ -267,8 +269,10 @@ def bench_references(papers_count: int, shared: Path, readers: int) -> dict:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def bench_producer(papers: list[Paper], profiles: list[tuple[str, ...]]) -> dict[str, float]:
-    """As the send's producer ranks, on one core from a cold index: rank, and count_matches when the picks are full."""
+def bench_producer(papers: list[Paper], profiles: list[tuple[str, ...]], links: bool = False) -> dict[str, float]:
+    """As the send's producer ranks (``picks_and_total``), on one core from a cold index: ``rank``, and
+    ``count_matches`` when the picks are full; with ``links`` (the archive on) ``rank_whole``, the picks and
+    the whole list kept for the reader's page, scored once."""
     selection = Selection(max_items=20, min_score=2.0)
     cold()
     started, cpu = time.perf_counter(), cpu_seconds()
@@ -277,10 +281,14 @@ def bench_producer(papers: list[Paper], profiles: list[tuple[str, ...]]) -> dict
     index.embed_keywords(parsed)
     full = 0
     for profile in parsed:
-        picks = rank(index, profile, selection=selection)
+        if links:
+            picks, _ = rank_whole(index, profile, selection=selection)
+        else:
+            picks = rank(index, profile, selection=selection)
         if len(picks) == selection.max_items:
             full += 1
-            count_matches(index, profile, min_score=selection.min_score)
+            if not links:
+                count_matches(index, profile, min_score=selection.min_score)
     return {"total_s": time.perf_counter() - started, "cpu_s": cpu_seconds() - cpu, "full": full / len(profiles)}
 
 
@@ -577,7 +585,7 @@ def main() -> int:
           f"{figures['rank_s'] / len(profiles) * 1e3:.3f} ms per reader); "
           f"{figures['readers_with_picks']:.0%} of readers get picks, {figures['mean_picks']:.1f} on average; "
           f"same picks on one core as on two: {figures['same']}")
-    report_rank_ratios(rank_rounds(papers, profiles, args), len(profiles))
+    report_rank_ratios(rank_rounds(papers, profiles, args), len(profiles), args.links)
     with tempfile.TemporaryDirectory() as tmp:
         if args.huge:
             small = bench_many(profiles, args.papers, args.shared, Path(tmp))
@@ -603,7 +611,7 @@ def rank_rounds(papers: list[Paper], profiles: list[tuple[str, ...]], args: argp
     for _ in range(max(args.rounds, 1)):
         references = bench_references(len(papers), args.shared, len(profiles))
         serial = bench_serial(papers, profiles)
-        producer = bench_producer(papers, profiles)
+        producer = bench_producer(papers, profiles, args.links)
         found = {"floor": references["floor"]["cpu_s"], "digest": serial["cpu_s"], "producer": producer["cpu_s"],
                  "bm25s": references["bm25s"]["cpu_s"] if references["bm25s"] else float("nan")}
         best = {k: min(v, best.get(k, v)) for k, v in found.items()}
@@ -611,13 +619,15 @@ def rank_rounds(papers: list[Paper], profiles: list[tuple[str, ...]], args: argp
     return best
 
 
-def report_rank_ratios(best: dict[str, float], readers: int) -> None:
+def report_rank_ratios(best: dict[str, float], readers: int, links: bool = False) -> None:
     floor, bm25s = best["floor"], best["bm25s"]
     print(f"references, one core, {readers:,} queries, top 10 (CPU, least of the rounds): a 30-line scipy.sparse "
           f"BM25 {floor:.2f} s; bm25s (numpy backend, n_threads=0) " +
           (f"{bm25s:.2f} s" if bm25s == bm25s else "not installed (pip install -e '.[bench]')"))
     for name, label in (("digest", "rank alone (rank_many, one core, top 10)"),
-                        ("producer", f"as the send's producer ranks (rank + count_matches, max_items 20; "
+                        ("producer", f"as the send's producer ranks ("
+                                     f"{'rank_whole: picks and whole list' if links else 'rank + count_matches'}, "
+                                     f"max_items 20; "
                                      f"{best['full']:.0%} of readers full)")):
         cpu = best[name]
         to_bm25s, to_floor = cpu / bm25s, cpu / floor

@@ -24,7 +24,6 @@ from .addresses import parse_mailbox
 from .mime import build_message, clean_header, encode_header, format_address
 from .ranking.authors import follows_of
 from .ranking.reader import Examples, examples_for
-from .library import fill_from, read_libraries
 from .ranking.hints import KeywordHint, keyword_hints
 from .ranking.index import Index
 from .ranking.select import Pick, Selection
@@ -33,10 +32,11 @@ from .render import Renderer, Rendered, describe_listing
 from .sending import PRODUCER_MIN, Outgoing, SendReport, send_digests
 from .sending.catchup import Plan, candidates
 from .settings import Settings
-from .summaries import Summarizer, summarizer_for
 from .tokens import ReaderLinks, links_for
 
 if TYPE_CHECKING:
+    from .library import Library
+    from .summaries import Summarizer
     from .store import Store
 
 __all__ = ["PRODUCER_MIN", "Digest", "SendReport", "check_sendable", "make_digest"]
@@ -182,6 +182,12 @@ class Digest:
                                       on_error=lambda err: log.warning("embeddings not cached: %s", err))
         return Index(papers, embedder=embedder)
 
+    @property
+    def archives(self) -> bool:
+        """Whether a send keeps its digests for "view in browser" and the reader's whole list (the signed
+        links: DIGEST_PUBLIC_URL and DIGEST_SECRET_KEY)."""
+        return bool(self.settings.public_url and self.settings.secret_key)
+
     def selection_for(self, reader: Subscriber, limit: int | None = None) -> Selection:
         max_items = reader.max_items if reader.max_items is not None else self.settings.max_items
         if limit is not None:  # asked for on the command line (rank --limit): it wins
@@ -239,12 +245,11 @@ class Digest:
         (``LibraryError``) stops no one: its readers are ranked on keywords and votes, a
         warning names each, and ``problems`` (when given) maps their address to the reason.
         """
-        libraries, failed = read_libraries(r.library for r in readers if r.library is not None)
-        libraries = {path: fill_from(library, papers) for path, library in libraries.items()}
+        libraries, failed = _read_libraries([r.library for r in readers if r.library is not None], papers)
         votes, known = self._stored(readers, [e.paper_id for lib in libraries.values()
                                               for e in lib.entries if e.paper_id and not e.abstract], store)
         for path, library in libraries.items():
-            libraries[path] = library = fill_from(library, known)
+            libraries[path] = library = _filled(library, known)
             log.info("library %s", library.summary())
         for reader in readers:
             if reader.library in failed:
@@ -303,7 +308,10 @@ class Digest:
         shard's readers, under the shard's own lock.
         """
         check_sendable(self.settings, readers)
-        self.summarizer = summarizer_for(self.settings, self._open_store)  # a budget and deadline per send
+        if self.settings.llm_url:  # only then: a send without summaries never loads their module
+            from .summaries import summarizer_for
+
+            self.summarizer = summarizer_for(self.settings, self._open_store)  # a budget and deadline per send
         try:
             return send_digests(self, readers, source=source, dry_run=dry_run, outbox=outbox, force=force,
                                 offline=offline, progress=progress, slot=slot, only=only, shard=shard)
@@ -388,6 +396,22 @@ class Digest:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _read_libraries(paths: list[Path], papers: Sequence[Paper]) -> tuple[dict[Path, "Library"], dict[Path, Any]]:
+    """The readers' library files (each once), filled from the listing; loaded only when a reader has one."""
+    if not paths:
+        return {}, {}
+    from .library import fill_from, read_libraries
+
+    libraries, failed = read_libraries(paths)
+    return {path: fill_from(library, papers) for path, library in libraries.items()}, failed
+
+
+def _filled(library: "Library", papers: Any) -> "Library":
+    from .library import fill_from
+
+    return fill_from(library, papers)
 
 
 def check_sendable(settings: Settings, readers: Sequence[Subscriber]) -> None:

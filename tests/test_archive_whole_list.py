@@ -159,3 +159,18 @@ def test_a_digest_kept_before_whole_lists_still_says_how_many_matched(state_db: 
         entries = store.kept_entries("ada@example.org")
     assert again is not None and len(again.picks) == 2 and again.more == () and again.total == 5
     assert entries == [KeptEntry(SENT_ON, 2, 5)]
+
+
+def test_without_the_archive_a_cut_digest_counts_its_list_and_keeps_none(tmp_path: Path) -> None:
+    """No DIGEST_PUBLIC_URL: nothing could show the whole list, so the send only counts it."""
+    reader = Subscriber(email="ada@example.org", keywords=("model*", "diffusion"), max_items=2)
+    with Digest(make_settings(tmp_path, 8026, min_score=0.5, public_url=""), clock=lambda: NOON) as plain, \
+            Digest(make_settings(tmp_path, 8026, min_score=0.5), clock=lambda: NOON) as archiving:
+        listing = plain.load_listing("sample", offline=True)
+        counted = picks_and_total(plain, plain.make_index(listing.papers), reader, set())
+        listed = picks_and_total(archiving, archiving.make_index(listing.papers), reader, set())
+
+    assert not plain.archives and archiving.archives
+    assert [p.paper.id for p in counted[0]] == [p.paper.id for p in listed[0]]
+    assert counted[1] == listed[1] == len(listed[0]) + len(listed[2]) > 2
+    assert counted[2] == []

@@ -24,8 +24,10 @@ from digest.ranking.many import rank_many
 from digest.ranking.profile import Profile, parse_profile
 from digest.ranking.reader import Example, Examples
 from digest.ranking.rules import Rules
+from digest.model import Subscriber
+from digest.ranking.authors import follows_of
 from digest.ranking.weights import Weights
-from digest.ranking.select import Pick, Selection, count_matches, rank, score_profile
+from digest.ranking.select import Pick, Selection, count_matches, rank, rank_whole, score_profile
 from digest.sources.files import load_listing_file
 
 from . import reference_rank as oracle
@@ -152,3 +154,27 @@ def test_many_readers_at_once_match_the_reference_one_by_one() -> None:
 
 def _fields(selection: Selection) -> tuple[int | None, float]:
     return selection.max_items, selection.min_score
+
+
+@pytest.mark.parametrize("rules", [Rules(), Rules.none()], ids=["word rules and shares", "no rules"])
+@pytest.mark.parametrize("name,papers", LISTINGS[:2] + LISTINGS[-1:], ids=[n for n, _ in LISTINGS[:2] + LISTINGS[-1:]])
+def test_the_picks_and_the_whole_list_scored_once_are_two_rankings(name: str, papers: list[Paper],
+                                                                   rules: Rules) -> None:
+    """``rank_whole`` (the send's producer with the archive on): the picks ``rank`` gives with the maximum,
+    the list it gives without, in one scoring (one walk when no keyword's share reorders the head)."""
+    rng = random.Random(f"whole-{name}")
+    index = Index(papers, rules=rules)
+    ids = [p.id for p in papers]
+    authors = [a for p in papers for a in p.authors][:40]
+    for profile in _profiles(papers, rng, 60):
+        selection = rng.choice([s for s in SELECTIONS if s.max_items])
+        sent = set(rng.sample(ids, rng.randint(0, min(5, len(ids)))))
+        examples = _examples(papers, rng)
+        chosen = tuple(rng.sample(authors, min(2, len(authors))))
+        follows = follows_of(Subscriber(email="a@x.org", keywords=("x",), authors=chosen)) \
+            if chosen and rng.random() < 0.3 else None
+        ranked = dict(sent=sent, examples=examples, follows=follows)
+        picks, every = rank_whole(index, profile, selection=selection, **ranked)  # type: ignore[arg-type]
+        assert _seen(picks) == _seen(rank(index, profile, selection=selection, **ranked))  # type: ignore[arg-type]
+        assert _seen(every) == _seen(rank(index, profile, selection=Selection(None, selection.min_score),
+                                          **ranked))  # type: ignore[arg-type]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -30,8 +31,16 @@ Command = Callable[[argparse.Namespace], int]
 log = logging.getLogger("digest")
 
 
+# OpenBLAS starts a thread per core when numpy loads, and they spin: a tenth of a second and more of CPU
+# in every cold ``digest`` process. digest's numpy work is column sums and small products on one core (a big
+# send forks its own second process), so one thread is all it uses. Read when numpy loads: after parsing.
+BLAS_THREADS = ("OPENBLAS_NUM_THREADS",)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    for name in BLAS_THREADS:  # one BLAS thread, unless the environment says otherwise
+        os.environ.setdefault(name, "1")
     logging.basicConfig(
         level=logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s" if args.debug else "%(message)s",

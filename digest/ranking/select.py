@@ -78,24 +78,70 @@ def rank(
     them the ranking is the keyword ranking, exactly. ``follows`` (``authors.follows_of``):
     the papers by the authors and labs the reader follows come first (module docstring).
     """
-    table = columns(index)
-    totals = table.totals(profile.wanted)
-    removed = table.removed(profile.excluded)
-    model = model_for(index, examples)
-    if model is not None:
-        totals = adjusted(totals, model, removed)
-    if removed is not None:
-        totals[removed] = 0.0
-    floor = selection.min_score
-    candidates = np.flatnonzero(qualified_mask(table, profile, totals, floor))
-    reasons, lifted = (model.reasons, model.lifted) if model is not None else ({}, set())
-    shared = places(table, profile.wanted, candidates, selection.max_items) if index.rules.shares else None
-    walk = Walk(index, table, profile, sent, selection, reasons, lifted, shared)
-    picks = _keyword_picks(walk, totals, candidates, selection.max_items, len(sent))
-    if follows:
-        picks = followed_first(walk.followed(totals, followed_papers(index, follows), removed), picks,
-                               selection.max_items)
-    return picks
+    return Scored(index, profile, examples, selection.min_score).picks(sent, selection.max_items, follows)
+
+
+def rank_whole(
+    index: Index,
+    profile: Profile,
+    *,
+    sent: Collection[str] = frozenset(),
+    selection: Selection = Selection(),
+    examples: Examples | None = None,
+    follows: Follows | None = None,
+) -> tuple[list[Pick], list[Pick]]:
+    """``rank``'s picks and the reader's whole list (``rank`` without ``max_items``), scored once.
+
+    Picks that do not fill ``max_items`` are the whole list (the walk saw every
+    candidate), and a walk without the maximum is made only for picks that do. Unless
+    the digest is shared among the keywords (``shares``), the picks are then its head.
+    """
+    scored = Scored(index, profile, examples, selection.min_score)
+    most = selection.max_items
+    if most and scored.places(most) is None:
+        every = scored.picks(sent, None, follows)
+        return every[:most], every
+    picks = scored.picks(sent, most, follows)
+    if not most or len(picks) < most:
+        return picks, picks
+    return picks, scored.picks(sent, None, follows)
+
+
+class Scored:
+    """One reader's scores and the papers that pass their ``min_score``, for one or more walks."""
+
+    def __init__(self, index: Index, profile: Profile, examples: Examples | None, floor: float) -> None:
+        self.index, self.profile, self.floor = index, profile, floor
+        self.table = table = columns(index)
+        totals = table.totals(profile.wanted)
+        self.removed = removed = table.removed(profile.excluded)
+        model = model_for(index, examples)
+        if model is not None:
+            totals = adjusted(totals, model, removed)
+        if removed is not None:
+            totals[removed] = 0.0
+        self.totals = totals
+        self.candidates = np.flatnonzero(qualified_mask(table, profile, totals, floor))
+        self.reasons, self.lifted = (model.reasons, model.lifted) if model is not None else ({}, set())
+        self._places: dict[int | None, Places | None] = {}
+
+    def places(self, most: int | None) -> Places | None:
+        """Each keyword's places in a digest of ``most`` (None: no share applies); worked out once."""
+        if not self.index.rules.shares:
+            return None
+        if most not in self._places:
+            self._places[most] = places(self.table, self.profile.wanted, self.candidates, most)
+        return self._places[most]
+
+    def picks(self, sent: Collection[str], most: int | None, follows: Follows | None) -> list[Pick]:
+        selection = Selection(most, self.floor)
+        walk = Walk(self.index, self.table, self.profile, sent, selection, self.reasons, self.lifted,
+                    self.places(most))
+        picks = _keyword_picks(walk, self.totals, self.candidates, most, len(sent))
+        if follows:
+            picks = followed_first(walk.followed(self.totals, followed_papers(self.index, follows), self.removed),
+                                   picks, most)
+        return picks
 
 
 def _keyword_picks(walk: Walk, totals: np.ndarray, candidates: np.ndarray, most: int | None,

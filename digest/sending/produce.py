@@ -47,7 +47,7 @@ from ..ranking.reader import Examples, embed_examples
 from ..model import Listing, Subscriber
 from ..ranking.hints import KeywordHint
 from ..ranking.index import Index
-from ..ranking.select import Pick, Selection, rank
+from ..ranking.select import Pick, count_matches, rank, rank_whole
 from ..ranking.many import fork_is_safe
 from ..readers import refusal
 from ..store import Store
@@ -172,16 +172,23 @@ def embed_keywords(index: Index, readers: Sequence[Subscriber]) -> None:
 
 def picks_and_total(app: "Digest", index: Index, reader: Subscriber, sent: Collection[str],
                     examples: Examples | None = None) -> tuple[list[Pick], int | None, list[Pick]]:
-    """The reader's picks; when ``max_items`` cut the list, how many matched in all ("20 of 30") and the
-    papers beyond the picks, in rank order (the first ``KEPT_BEYOND``: the reader's whole list)."""
+    """The reader's picks; when ``max_items`` cut the list, how many matched in all ("20 of 30") and, when the
+    digest is archived (``Digest.archives``), the papers beyond the picks, in rank order (the first
+    ``KEPT_BEYOND``: the reader's whole list).
+
+    Without the archive nothing shows the whole list: only its length is counted (``count_matches``).
+    """
     profile = parse_profile(reader.keywords)
     selection = app.selection_for(reader)
     follows = follows_of(reader)
-    picks = rank(index, profile, sent=sent, selection=selection, examples=examples, follows=follows)
+    if not app.archives:
+        picks = rank(index, profile, sent=sent, selection=selection, examples=examples, follows=follows)
+        if selection.max_items is None or len(picks) < selection.max_items:
+            return picks, None, []
+        return picks, count_matches(index, profile, sent=sent, min_score=selection.min_score, follows=follows), []
+    picks, every = rank_whole(index, profile, sent=sent, selection=selection, examples=examples, follows=follows)
     if selection.max_items is None or len(picks) < selection.max_items:
         return picks, None, []
-    every = rank(index, profile, sent=sent, selection=Selection(None, selection.min_score), examples=examples,
-                 follows=follows)
     chosen = {pick.paper.id for pick in picks}
     beyond = [pick for pick in every if pick.paper.id not in chosen]
     more = [replace(pick, rank=len(picks) + number) for number, pick in enumerate(beyond[:KEPT_BEYOND], 1)]

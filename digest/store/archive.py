@@ -3,19 +3,21 @@
 A digest is kept as what its page is rendered from, and re-rendered when the
 reader opens it (``digest.archive``): the picks in order (each paper by a key,
 its rank, score and matched keywords), how many matched, the first day a catch-up
-covered; and apart, the papers that matched beyond the reader's maximum (the
-"and N more" of the email, for the reader's whole ranked list: a key, a score to
-the ranker's 0.001 and the matches each, a few bytes, their ranks following the
-picks'). What many digests share is
-stored once and referenced by an integer:
+covered, the Message-ID's numbers; and apart, the papers that matched beyond the
+reader's maximum (the "and N more" of the email, for the reader's whole ranked
+list, their ranks following the picks'). Each paper costs a few bits (``codec``:
+its key, its score's drop to the ranker's 0.001, which of the digest's few sets of
+matched keywords). What many digests share is stored once and referenced by an
+integer:
 
 - ``archive_papers``: each paper's whole JSON (compressed), once per distinct
   content (a paper whose abstract changed later is a second row: an old digest
   re-renders with the text it was sent with);
 - ``archive_profiles``: the reader's address as written, name, keywords and the
   keyword texts the ranker matched, where they differ (one row per reader until
-  they change them);
-- ``archive_editions``: the listing's source and day and the template version.
+  they change them), as a JSON list (a JSON object before: still read);
+- ``archive_editions``: the listing's source and day, the template version and
+  the Message-IDs' domain.
 - ``archive_lists``: a digest's whole list beyond its picks, when the maximum cut
   it, beside its record (a rowid table: a list of a few KB stays inside the
   b-tree's pages, where in ``archive_records`` it would take an overflow page).
@@ -40,7 +42,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import struct
+import re
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -48,15 +50,13 @@ from datetime import date, timedelta
 from typing import Any
 
 from ..model import Paper, paper_from_stored
+from .codec import decode_record, decode_tail, encode_record, encode_tail, header, keys_of, message_numbers
 from .schema import Connection, utcnow
-
-FORMAT = 1  # the first byte of a record
-
 
 @dataclass(frozen=True, slots=True)
 class KeptPick:
     paper: Paper
-    score: float  # kept as a 32-bit float: the score shows nowhere in the bundled templates
+    score: float  # kept to the ranker's 0.001 (a 32-bit float before)
     rank: int
     matched: tuple[tuple[str, bool], ...] = ()  # (keyword as the ranker matched it, partly)
 
@@ -125,20 +125,16 @@ class Archive(Connection):
         day = kept.sent_on.toordinal()
         keys = [papers.key_of(self, pick.paper, day) for pick in (*kept.picks, *kept.more)]
         terms = list(dict.fromkeys([*kept.terms, *(k for p in (*kept.picks, *kept.more) for k, _ in p.matched)]))
-        who: dict[str, Any] = {"email": kept.email, "name": kept.name, "keywords": list(kept.keywords)}
-        if terms != list(kept.keywords):
-            who["terms"] = terms  # the ranker's spelling of a keyword differs ("reward model" for '"reward model"')
-        for field, follows in (("authors", kept.authors), ("orgs", kept.orgs)):
-            if follows:  # only then: a profile without follows is stored as before, and shared with older digests
-                who[field] = list(follows)
-        if kept.hints:
-            who["hints"] = list(kept.hints)  # rare: the profile row is shared while they stay the same
-        profile = json.dumps(who, ensure_ascii=False, separators=(",", ":"))
-        edition = json.dumps([kept.source, kept.day.isoformat(), kept.templates], ensure_ascii=False)
+        numbers, domain = _split_message_id(kept.message_id)
+        edition = json.dumps([kept.source, kept.day.isoformat(), kept.templates, *([domain] if domain else [])],
+                             ensure_ascii=False)
         index = {term: number for number, term in enumerate(terms)}
-        tail = _encode_tail(kept.more, keys[len(kept.picks):], index) if kept.more else b""
+        tail = encode_tail(kept.more, keys[len(kept.picks):], index) if kept.more else b""
+        record = encode_record(kept.total, kept.since.toordinal() if kept.since else 0, kept.picks,
+                               keys[:len(kept.picks)], index, numbers)
         return (day, self._address(kept.email), self._shared("archive_editions", edition, day),
-                self._shared("archive_profiles", profile, day), kept.message_id, _encode(kept, keys, index)), tail
+                self._shared("archive_profiles", _profile(kept, terms), day), "" if numbers else kept.message_id,
+                record), tail
 
     def _address(self, email: str) -> int:
         self.db.execute("INSERT OR IGNORE INTO addresses (email) VALUES (:e)", {"e": email.lower()})
@@ -203,18 +199,21 @@ class Archive(Connection):
     def _decode_row(self, day: date, message_id: str, record: bytes, edition: str, profile: str,
                     tail: bytes | None = None) -> KeptDigest:
         """A kept digest; with ``tail``, the papers beyond its picks too (its whole list)."""
-        source, listed, templates = json.loads(edition)
-        who = json.loads(profile)
-        who.setdefault("terms", who["keywords"])
-        keys, header, picks = _decode(record, who["terms"])
+        source, listed, templates, *domain = json.loads(edition)
+        who = _who(json.loads(profile))
+        record = bytes(record)
+        if not message_id:
+            message_id = "<{}.{}.{}@{}>".format(*(message_numbers(record) or ()), *domain)
+        keys, head, picks = decode_record(record, who["terms"])
         if tail:
-            _decode_tail(_Varints(bytes(tail), 0), who["terms"], picks[-1][1] if picks else 0, keys, picks)
+            more_keys, more = decode_tail(bytes(tail), who["terms"], picks[-1][1] if picks else 0)
+            keys, picks = keys + more_keys, picks + more
         papers = self._papers_by_key(keys)
         kept = tuple(KeptPick(papers[key], score, rank, matched) for key, (score, rank, matched) in zip(keys, picks))
-        shown = header[2]
+        shown = head[2]
         return KeptDigest(
             email=who["email"], message_id=message_id, sent_on=day, source=source, day=date.fromisoformat(listed),
-            templates=templates, total=header[0], since=date.fromordinal(header[1]) if header[1] else None,
+            templates=templates, total=head[0], since=date.fromordinal(head[1]) if head[1] else None,
             name=who["name"], keywords=tuple(who["keywords"]), terms=tuple(who["terms"]),
             authors=tuple(who.get("authors", ())), orgs=tuple(who.get("orgs", ())),
             hints=tuple(who.get("hints", ())),
@@ -228,7 +227,7 @@ class Archive(Connection):
             {"e": email.lower(), "before": before.toordinal() if before else date.max.toordinal(), "n": limit})
         entries = []
         for day, record in rows:
-            _, (total, _, count) = _header(bytes(record))
+            _, (total, _, count) = header(bytes(record))
             entries.append(KeptEntry(date.fromordinal(day), count, max(total, count)))
         return entries
 
@@ -243,7 +242,7 @@ class Archive(Connection):
         rows = self.db.execute(
             "SELECT r.record FROM archive_records AS r JOIN addresses AS a ON a.id = r.reader "
             "WHERE a.email = :e ORDER BY r.day DESC", {"e": email.lower()})
-        keys = list(dict.fromkeys(key for (record,) in rows for key in _keys_of(record)))
+        keys = list(dict.fromkeys(key for (record,) in rows for key in keys_of(bytes(record))))
         for start in range(0, len(keys), 100):  # the latest digests first: a paper saved today costs one batch
             batch = keys[start:start + 100]
             papers = self._papers_by_key(batch)
@@ -317,6 +316,39 @@ class Archive(Connection):
         return sorted(html + records, key=lambda item: str(item["day"]))
 
 
+MESSAGE_ID = re.compile(r"<(0|[1-9][0-9]{0,19})\.(0|[1-9][0-9]{0,19})\.(0|[1-9][0-9]{0,39})@([^<>@\s\"]+)>")  # make_msgid
+
+
+def _split_message_id(message_id: str) -> tuple[tuple[int, int, int] | None, str]:
+    """``make_msgid``'s three numbers and its domain, to keep as varints and once per edition; else (None, "")."""
+    found = MESSAGE_ID.fullmatch(message_id)
+    if not found:
+        return None, ""
+    return (int(found[1]), int(found[2]), int(found[3])), found[4]
+
+
+def _profile(kept: KeptDigest, terms: list[str]) -> str:
+    """The reader as the digest showed them, as JSON: ``[email, name, keywords]`` and, when there are any,
+    ``{terms, authors, orgs, hints}``. The email keeps a profile the reader's own: removing them removes it."""
+    extra: dict[str, Any] = {}
+    if terms != list(kept.keywords):
+        extra["terms"] = terms  # the ranker's spelling of a keyword differs ("reward model" for '"reward model"')
+    for field, values in (("authors", kept.authors), ("orgs", kept.orgs), ("hints", kept.hints)):
+        if values:  # only then: a profile without them is shared by all of the reader's digests
+            extra[field] = list(values)
+    who = [kept.email, kept.name, list(kept.keywords), *([extra] if extra else [])]
+    return json.dumps(who, ensure_ascii=False, separators=(",", ":"))
+
+
+def _who(stored: Any) -> dict[str, Any]:
+    """A stored profile as a dict: the list of now, or the dict written before."""
+    if isinstance(stored, list):
+        email, name, keywords, *extra = stored
+        stored = {"email": email, "name": name, "keywords": keywords, **(extra[0] if extra else {})}
+    stored.setdefault("terms", stored["keywords"])
+    return stored
+
+
 @dataclass
 class _Memo:
     """What one connection learnt while archiving: papers already stored today, the last prune."""
@@ -341,7 +373,7 @@ class _PaperKeys:
 
     def key_of(self, store: Archive, paper: Paper, day: int) -> int:
         known = self.known.get(paper.id)
-        if known is not None and known[2] >= day and known[0] == paper:
+        if known is not None and known[2] >= day and (known[0] is paper or known[0] == paper):
             return known[1]
         blob = _pack_paper(paper)
         row = store.db.execute(
@@ -350,132 +382,6 @@ class _PaperKeys:
             {"h": hashlib.sha256(blob).digest()[:16], "p": blob, "d": day}).fetchone()
         self.known[paper.id] = self.new[paper.id] = (paper, int(row[0]), day)
         return int(row[0])
-
-
-# the record's bytes ------------------------------------------------------------------------
-
-def _encode(kept: KeptDigest, keys: Sequence[int], index: dict[str, int]) -> bytes:
-    """Varints and 32-bit floats: format, total, since, picks; per pick key, rank, score, matches."""
-    out = bytearray([FORMAT])
-    _varint(out, kept.total)
-    _varint(out, kept.since.toordinal() if kept.since else 0)
-    _varint(out, len(kept.picks))
-    for key, pick in zip(keys, kept.picks):
-        _varint(out, key)
-        _varint(out, pick.rank)
-        out += struct.pack("<f", pick.score)
-        _encode_matches(out, pick, index)
-    return bytes(out)
-
-
-def _encode_tail(more: Sequence[KeptPick], keys: Sequence[int], index: dict[str, int]) -> bytes:
-    """The papers beyond the picks, a few bytes each (a list can hold hundreds): their count and smallest key,
-    then per paper its key above that, its score in thousandths (the ranker's precision) as the drop from the
-    one before (zigzag: 1 byte, mostly), its matches. No rank: they follow the last pick's."""
-    out = bytearray()
-    base = min(keys)
-    _varint(out, len(more))
-    _varint(out, base)
-    before = 0
-    for key, pick in zip(keys, more):
-        _varint(out, key - base)
-        milli = round(pick.score * 1000)
-        _varint(out, _zigzag(before - milli))
-        before = milli
-        _encode_matches(out, pick, index)
-    return bytes(out)
-
-
-def _encode_matches(out: bytearray, pick: KeptPick, index: dict[str, int]) -> None:
-    _varint(out, len(pick.matched))
-    for keyword, partly in pick.matched:
-        _varint(out, 2 * index[keyword] + partly)
-
-
-def _zigzag(value: int) -> int:
-    return 2 * value if value >= 0 else -2 * value - 1
-
-
-def _unzigzag(value: int) -> int:
-    return value // 2 if value % 2 == 0 else -(value + 1) // 2
-
-
-def _header(record: bytes) -> tuple["_Varints", tuple[int, int, int]]:
-    """A reader placed after the header, and the header: (total, since, how many picks)."""
-    if record[0] != FORMAT:
-        raise ValueError(f"archive record format {record[0]} is newer than this digest")
-    reader = _Varints(record, 1)
-    return reader, (reader.next(), reader.next(), reader.next())
-
-
-def _decode(record: bytes, terms: Sequence[str]) -> tuple[list[int], tuple[int, int, int],
-                                                          list[tuple[float, int, Any]]]:
-    """Keys, the header and (score, rank, matches) of the picks."""
-    reader, header = _header(record)
-    keys, picks = [], []
-    for _ in range(header[2]):
-        keys.append(reader.next())
-        rank = reader.next()
-        picks.append((reader.float32(), rank, _matches(reader, terms)))
-    return keys, header, picks
-
-
-def _decode_tail(reader: "_Varints", terms: Sequence[str], last: int, keys: list[int],
-                 picks: list[tuple[float, int, Any]]) -> None:
-    count, base = reader.next(), reader.next()
-    milli = 0
-    for number in range(count):
-        keys.append(base + reader.next())
-        milli -= _unzigzag(reader.next())
-        picks.append((milli / 1000, last + number + 1, _matches(reader, terms)))
-
-
-def _matches(reader: "_Varints", terms: Sequence[str]) -> tuple[tuple[str, bool], ...]:
-    return tuple((terms[code >> 1], bool(code & 1)) for code in [reader.next() for _ in range(reader.next())])
-
-
-def _keys_of(record: bytes) -> list[int]:
-    """The paper keys of a record, in rank order (what ``_decode`` reads, without the reader's terms)."""
-    if record[0] != FORMAT:
-        raise ValueError(f"archive record format {record[0]} is newer than this digest")
-    reader = _Varints(record, 1)
-    for _ in range(2):
-        reader.next()  # total, since
-    keys = []
-    for _ in range(reader.next()):
-        keys.append(reader.next())
-        reader.next()  # rank
-        reader.float32()  # score
-        for _ in range(reader.next()):
-            reader.next()  # a matched keyword
-    return keys
-
-
-def _varint(out: bytearray, value: int) -> None:
-    while value >= 0x80:
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
-    out.append(value)
-
-
-class _Varints:
-    def __init__(self, data: bytes, position: int) -> None:
-        self.data, self.position = data, position
-
-    def next(self) -> int:
-        value = shift = 0
-        while True:
-            byte = self.data[self.position]
-            self.position += 1
-            value |= (byte & 0x7F) << shift
-            if byte < 0x80:
-                return value
-            shift += 7
-
-    def float32(self) -> float:
-        (value,) = struct.unpack_from("<f", self.data, self.position)
-        self.position += 4
-        return float(value)
 
 
 def _pack_paper(paper: Paper) -> bytes:
