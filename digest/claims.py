@@ -31,7 +31,7 @@ import socket
 from collections.abc import Sequence
 from typing import Any
 
-from .store.engine import DatabaseURL
+from .store.engine import DatabaseURL, is_database_error
 from .store.schema import guarded
 
 BATCH = 50  # readers claimed at a time
@@ -69,6 +69,11 @@ class ReaderClaims:
 
     def __exit__(self, *exc: object) -> None:
         if self.conn is not None:
+            try:  # let go now: after a bare close the server frees the rows only once the session's process
+                self.conn.execute("ROLLBACK")  # ends, a moment in which a next send would skip them
+            except Exception as err:  # a dead connection: the server ends the transaction with the session
+                if not is_database_error(err):
+                    raise
             self.conn.close()  # the transaction ends unfinished: every claim goes with it
             self.conn = None
 

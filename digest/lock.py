@@ -44,7 +44,7 @@ from typing import Any
 
 from .errors import ConfigError, LockedError, StoreError, file_in_the_way
 from .model import Subscriber
-from .store.engine import DatabaseURL, lock_key
+from .store.engine import DatabaseURL, is_database_error, lock_key
 from .store.schema import guarded
 
 log = logging.getLogger("digest")
@@ -236,7 +236,12 @@ class ServerLock:
 
     def __exit__(self, *exc: object) -> None:
         if self.conn is not None:
-            self.conn.close()  # ends the session: the server lets go of every lock it held
+            try:  # let go now: after a close the server frees the locks only once the session's process ends,
+                self.conn.execute("SELECT pg_advisory_unlock_all()")  # a moment a next send could see them held
+            except Exception as err:  # a dead connection: the server frees them with the session
+                if not is_database_error(err):
+                    raise
+            self.conn.close()  # ends the session: the server lets go of anything still held
             self.conn = None
 
     def close_inherited(self) -> None:
