@@ -53,11 +53,18 @@ from pathlib import Path
 from digest.app import Digest
 from digest.ranking.profile import parse_profile
 from digest.model import Paper, Subscriber, make_paper
-from digest.ranking.index import Index
+from digest.ranking.index import Index as _Index
+from digest.ranking.rules import Rules
 from digest.ranking.select import Selection, count_matches, rank, rank_whole
 from digest.ranking.many import rank_many
 from digest.settings import load_settings
 from digest.sources import FetchContext, SampleSource
+
+RULES = Rules()  # the word rules digest ranks with; --rules none measures the ranking without them
+
+
+def Index(papers: list[Paper]) -> _Index:  # noqa: N802 (stands in for the class: every index here has --rules)
+    return _Index(papers, rules=RULES)
 
 ROOT = Path(__file__).resolve().parents[1]
 STOP = set("a an the of for and in on to with by from via using based is are we our this that".split())
@@ -561,10 +568,14 @@ def main() -> int:
     parser.add_argument("--send-only", action="store_true", help="only the sending figures")
     parser.add_argument("--links", action="store_true",
                         help="send with DIGEST_PUBLIC_URL and DIGEST_SECRET_KEY: signed links, and each digest archived")
+    parser.add_argument("--rules", choices=("all", "none"), default="all",
+                        help="rank with the word rules (spelling, passing mentions, shares) or without them")
     parser.add_argument("--rounds", type=int, default=2,
                         help="ranking rounds, digest and the references interleaved; the least CPU of each counts")
     parser.add_argument("--huge", type=int, default=0, metavar="N", help="also read and rank N readers (100000)")
     args = parser.parse_args()
+    global RULES
+    RULES = Rules() if args.rules == "all" else Rules.none()
 
     papers, origin = load_papers(args.papers, args.shared)
     pool = keyword_pool(papers, args.shared)
