@@ -81,7 +81,7 @@ def test_the_database_restarted_mid_send_loses_nothing_and_duplicates_at_most_on
     over, and starts again: the send ends with one line or finishes through the journal; the
     next send completes the list.
 
-    Known open bug: in 4 of about 10 full-suite runs on a loaded 2-core machine the first send
+    Known open bug: in 3 of 5 full-suite runs on a loaded 2-core machine the first send
     did not exit within 120 s of the restart (never in dozens of runs of this test alone, with or
     without load). Until it is found, the test is run again once, and a hung send's threads are
     printed (faulthandler) so that the failure names where it waits."""
