@@ -31,7 +31,7 @@ import socket
 from collections.abc import Sequence
 from typing import Any
 
-from .store.engine import DatabaseURL, is_database_error
+from .store.engine import DatabaseURL
 from .store.schema import guarded
 
 BATCH = 50  # readers claimed at a time
@@ -69,21 +69,16 @@ class ReaderClaims:
 
     def __exit__(self, *exc: object) -> None:
         if self.conn is not None:
-            try:  # let go now: after a bare close the server frees the rows only once the session's process
-                self.conn.execute("ROLLBACK")  # ends, a moment in which a next send would skip them
-            except Exception as err:  # a dead connection: the server ends the transaction with the session
-                if not is_database_error(err):
-                    raise
-            self.conn.close()  # the transaction ends unfinished: every claim goes with it
+            from .store.postgres import let_go
+
+            let_go(self.conn, "ROLLBACK")  # the transaction ends unfinished: every claim goes with it
             self.conn = None
 
     def close_inherited(self) -> None:
         """In a forked child: let go of the inherited socket without a word to the server (the parent's
         transaction, and its claims, go on)."""
         if self.conn is not None:
-            null = os.open(os.devnull, os.O_RDWR)
-            try:
-                os.dup2(null, self.conn.fileno())
-            finally:
-                os.close(null)
+            from .store.postgres import drop_inherited
+
+            drop_inherited(self.conn)
             self.conn = None

@@ -44,7 +44,7 @@ from typing import Any
 
 from .errors import ConfigError, LockedError, StoreError, file_in_the_way
 from .model import Subscriber
-from .store.engine import DatabaseURL, is_database_error, lock_key
+from .store.engine import DatabaseURL, lock_key
 from .store.schema import guarded
 
 log = logging.getLogger("digest")
@@ -236,23 +236,18 @@ class ServerLock:
 
     def __exit__(self, *exc: object) -> None:
         if self.conn is not None:
-            try:  # let go now: after a close the server frees the locks only once the session's process ends,
-                self.conn.execute("SELECT pg_advisory_unlock_all()")  # a moment a next send could see them held
-            except Exception as err:  # a dead connection: the server frees them with the session
-                if not is_database_error(err):
-                    raise
-            self.conn.close()  # ends the session: the server lets go of anything still held
+            from .store.postgres import let_go
+
+            let_go(self.conn, "SELECT pg_advisory_unlock_all()")  # ends the session, its locks let go first
             self.conn = None
 
     def close_inherited(self) -> None:
         """In a forked child: let go of the inherited socket without a word to the server (the parent's
-        session, and its locks, go on); /dev/null takes its place, so nothing can ever write to it."""
+        session, and its locks, go on)."""
         if self.conn is not None:
-            null = os.open(os.devnull, os.O_RDWR)
-            try:
-                os.dup2(null, self.conn.fileno())
-            finally:
-                os.close(null)
+            from .store.postgres import drop_inherited
+
+            drop_inherited(self.conn)
             self.conn = None
 
 

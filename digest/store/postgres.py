@@ -66,6 +66,35 @@ def connect(url: DatabaseURL, application: str = "digest") -> Any:
     return conn
 
 
+def let_go(conn: Any, release: str) -> None:
+    """Run ``release`` (``ROLLBACK``, ``SELECT pg_advisory_unlock_all()``), then close the connection.
+
+    After a bare close the server frees a session's locks only once its process has
+    ended: a moment in which the next send would find them still held. A connection
+    already dead needs no release (the server ends its session with it).
+    """
+    from .engine import is_database_error
+
+    try:
+        conn.execute(release)
+    except Exception as err:
+        if not is_database_error(err):
+            raise
+    conn.close()
+
+
+def drop_inherited(conn: Any) -> None:
+    """In a forked child: let go of an inherited connection's socket without a word to the server
+    (the parent's session goes on); /dev/null takes its place, so nothing can ever write to it."""
+    import os
+
+    null = os.open(os.devnull, os.O_RDWR)
+    try:
+        os.dup2(null, conn.fileno())
+    finally:
+        os.close(null)
+
+
 def _read_times_as_text(conn: Any) -> None:
     for kind, loader in _iso_loaders().items():
         conn.adapters.register_loader(kind, loader)
