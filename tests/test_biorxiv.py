@@ -116,6 +116,41 @@ def test_pages_are_followed_by_cursor_until_the_total(server, fetcher):
     assert [r.path.split("/")[-2] for r in server.requests] == ["0", "100", "200"]
 
 
+def test_pages_of_thirty_as_the_live_api_sends_them_are_all_followed(server, fetcher):
+    # api.biorxiv.org answers /details/ 30 records a page: a walk that expects 100 stops after the first
+    for start in range(0, 75, 30):
+        server.route(f"{BIO}/{start}/json",
+                     page([preprint(n) for n in range(start, min(start + 30, 75))], "75", start))
+
+    listing, _ = fetch("biorxiv:neuroscience", server, fetcher)
+
+    assert len({p.id for p in listing.papers}) == 75
+    assert [r.path.split("/")[-2] for r in server.requests] == ["0", "30", "60"]
+
+
+def test_a_page_without_a_total_is_followed_until_an_empty_page(server, fetcher):
+    server.route(f"{BIO}/0/json", page([preprint(n) for n in range(30)], None))
+    server.route(f"{BIO}/30/json", page([preprint(n) for n in range(30, 40)], None, 30))
+    server.route(f"{BIO}/40/json", page([], None, 40))
+
+    listing, _ = fetch("biorxiv:neuroscience", server, fetcher)
+
+    assert len({p.id for p in listing.papers}) == 40
+
+
+def test_a_walk_longer_than_the_page_cap_stops_with_a_warning(server, fetcher, monkeypatch):
+    from digest.sources import biorxiv
+
+    monkeypatch.setattr(biorxiv, "MAX_PAGES", 2)
+    for start in range(0, 90, 30):
+        server.route(f"{BIO}/{start}/json", page([preprint(n) for n in range(start, start + 30)], "90", start))
+
+    listing, _ = fetch("biorxiv:neuroscience", server, fetcher)
+
+    assert len(listing.papers) == 60
+    assert any("stopped after 2 pages (60 of 90 preprints)" in w for w in listing.warnings)
+
+
 def test_a_server_that_ignores_the_cursor_is_asked_twice_not_forever(server, fetcher):
     server.route(f"{BIO}/0/json", page([preprint(n) for n in range(100)], 5000))
     server.route(f"{BIO}/100/json", page([preprint(n) for n in range(100)], 5000))

@@ -35,8 +35,7 @@ from ..errors import ConfigError, EmptyListingError, ListingError, SourceError
 from ..model import Listing, MissingText, Paper, make_paper
 from .json_formats import Fields, Warnings, loads
 
-PAGE_SIZE = 100  # the API's page: fewer than this means the last page
-MAX_PAGES = 50  # 5,000 preprints a request chain (DIGEST_MAX_PAPERS caps the listing anyway)
+MAX_PAGES = 200  # 6,000 preprints a request chain at 30 a page (DIGEST_MAX_PAPERS caps the listing anyway)
 SITES = {"biorxiv": ("bioRxiv", "https://www.biorxiv.org"), "medrxiv": ("medRxiv", "https://www.medrxiv.org")}
 
 BIORXIV_SUBJECTS = (
@@ -128,9 +127,12 @@ class RxivSource:
             new = [p for p in page.papers if (p.id, _version(p)) not in seen]
             seen.update((p.id, _version(p)) for p in new)
             papers.extend(new)
-            cursor += page.count
-            if page.count < PAGE_SIZE or cursor >= page.total or (page.count and not new and page.papers):
+            cursor += page.count  # the cursor is a record offset: step by what came (30 a page today, 100 once)
+            if not page.count or (page.total is not None and cursor >= page.total) or (not new and page.papers):
                 break
+        else:
+            warnings.add(f"stopped after {MAX_PAGES} pages ({cursor} of {page.total or 'more'} preprints); "
+                         "shorten DIGEST_LOOKBACK_DAYS or name subjects")
         return papers
 
 
@@ -145,7 +147,7 @@ class Page:
 
     papers: list[Paper] = field(default_factory=list)
     count: int = 0
-    total: int = 0
+    total: int | None = 0
 
 
 def parse_page(content: bytes, url: str, server: str, keep: tuple[str, ...], warnings: Warnings, *,
@@ -162,7 +164,7 @@ def parse_page(content: bytes, url: str, server: str, keep: tuple[str, ...], war
             return Page()
         raise ListingError(url, "not a bioRxiv details response: no \"collection\" array")
     total = Fields().count(message.get("total"), "total")
-    page = Page(count=len(items), total=total if total is not None else len(items))
+    page = Page(count=len(items), total=total)  # no total: the walk goes on until an empty page
     for item in items:
         paper = _paper(item, server, warnings)
         if paper is not None and (not keep or _in_subjects(item, keep, asked)):
