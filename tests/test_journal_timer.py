@@ -93,3 +93,30 @@ def test_after_a_kill_every_digest_accepted_more_than_the_window_before_is_recor
     window = LINGER + 0.1  # the linger, a commit, and a busy machine's scheduling
     early = {email for email, at in counting_times.accepted.items() if at < killed - window}
     assert early and early <= recorded, sorted(early - recorded)
+
+
+def test_a_pace_that_fails_stops_the_queue_and_close_returns(server, inbox, tmp_path):
+    """The shared pace lives in the store; if taking a turn ever raised, the sender thread used to die
+    with the queue full behind it, and closing the queue waited for it forever."""
+    from threading import Thread
+
+    from digest.sending.deliver import Pace
+
+    class Broken:
+        def take(self) -> float:
+            raise RuntimeError("the bucket is gone")
+
+    settings = load_settings(None, {"DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(server.port),
+                                    "DIGEST_SMTP_SECURITY": "none", "DIGEST_FROM": "digest@example.com"})
+    pace = Pace(60.0)
+    pace.turns = Broken()
+    outgoing = SendQueue(Mailer(settings), "digest@example.com", depth=2, pace=pace)
+    message = b"From: digest@example.com\r\nTo: ada@example.org\r\nSubject: x\r\n\r\nhello\r\n"
+    for number in range(4):
+        outgoing.submit(Outgoing(f"r{number}@example.org", f"<{number}@x>", message, ["2611.00001"]))
+    closing = Thread(target=outgoing.close, daemon=True)
+    closing.start()
+    closing.join(10)
+
+    assert not closing.is_alive()
+    assert isinstance(outgoing.error, RuntimeError) and inbox.messages == []

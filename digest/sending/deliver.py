@@ -81,10 +81,10 @@ class SendQueue:
     def _run(self, mailer: Mailer) -> None:
         try:
             while (item := self._todo.get()) is not None:
-                if not self.pace.wait(self._halted):
-                    self._count_dropped(1)
-                    continue
                 try:
+                    if not self.pace.wait(self._halted):  # the shared pace may be the store: it can fail too
+                        self._count_dropped(1)
+                        continue
                     delivery = mailer.send(self.sender, item.recipient, item.message)
                 except BaseException as err:  # noqa: BLE001 (handed to the caller's thread)
                     self._fail(err)
@@ -158,9 +158,18 @@ class SendQueue:
         if self._halted():
             self.drop_pending()
         for _ in self._threads:
-            self._todo.put(None)  # one end mark per thread; the threads keep taking, so there is room
+            self._end_mark()
         for thread in self._threads:
             thread.join()
+
+    def _end_mark(self) -> None:
+        """One end mark for one thread: the threads keep taking, so there is room, unless none lives any more."""
+        while any(thread.is_alive() for thread in self._threads):
+            try:
+                self._todo.put(None, timeout=0.1)
+                return
+            except queue.Full:
+                continue
 
     @property
     def error(self) -> BaseException | None:
