@@ -19,7 +19,7 @@ from digest.settings import load_settings
 from digest.store import Store
 from digest.store.journal import Journal
 
-from .test_crash import Counting, env_for, living, readers_file, send_command, wait_for
+from .test_crash import Counting, counting, env_for, living, readers_file, send_command, wait_for  # noqa: F401
 
 
 def test_an_accepted_delivery_is_recorded_within_the_linger_while_the_builder_is_busy(server, inbox, tmp_path):
@@ -120,3 +120,28 @@ def test_a_pace_that_fails_stops_the_queue_and_close_returns(server, inbox, tmp_
 
     assert not closing.is_alive()
     assert isinstance(outgoing.error, RuntimeError) and inbox.messages == []
+
+
+def test_a_store_failing_while_the_queue_closes_does_not_take_the_threads_end_marks(counting, tmp_path):
+    """The hang of a send whose database restarted: ``close`` had queued each thread's end mark
+    behind the last messages when the recording thread found the store gone and halted the
+    queue, which dropped the pending messages and the end marks with them; the sender thread
+    then waited for a message forever, and ``close`` for it."""
+    from threading import Thread
+
+    counting.delay = 0.5  # the one thread is busy with its message while the queue is halted
+    settings = load_settings(None, {"DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(counting.port),
+                                    "DIGEST_SMTP_SECURITY": "none", "DIGEST_FROM": "digest@example.com"})
+    outgoing = SendQueue(Mailer(settings), "digest@example.com", depth=4)
+    message = b"From: digest@example.com\r\nTo: ada@example.org\r\nSubject: x\r\n\r\nhello\r\n"
+    for number in range(3):
+        outgoing.submit(Outgoing(f"r{number}@example.org", f"<{number}@x>", message, ["2611.00001"]))
+    assert wait_for(counting.receiving.is_set, 5)
+    closing = Thread(target=outgoing.close, daemon=True)
+    closing.start()  # queues the end mark behind the two waiting messages
+    time.sleep(0.1)
+    outgoing.stop()  # what the recording thread does when the store fails
+    closing.join(10)
+
+    assert not closing.is_alive()
+    assert outgoing.dropped == 2 and counting.copies("r0@example.org") == 1

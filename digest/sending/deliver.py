@@ -141,15 +141,24 @@ class SendQueue:
         return self.drop_pending()
 
     def drop_pending(self) -> int:
-        """Forget the messages not handed to the server yet: they go next run."""
-        dropped = 0
+        """Forget the messages not handed to the server yet: they go next run.
+
+        The end marks stay: the recording thread halts the queue when the store fails, which
+        may be after ``close`` queued them, and a thread without its end mark waits forever."""
+        dropped = ends = 0
         while True:
             try:
-                if self._todo.get_nowait() is not None:
-                    dropped += 1
+                item = self._todo.get_nowait()
             except queue.Empty:
-                self._count_dropped(dropped)
-                return dropped
+                break
+            if item is None:
+                ends += 1
+            else:
+                dropped += 1
+        for _ in range(ends):
+            self._todo.put(None)  # the queue was just emptied, and holds two per thread
+        self._count_dropped(dropped)
+        return dropped
 
     def close(self) -> None:
         """Wait for everything queued (unless stopped) and for the messages in hand; then disconnect."""
