@@ -230,10 +230,10 @@ class CachedEmbedder(Embedder):
     """An embedder whose vectors are kept in the state store (float16, by key and model).
 
     A paper is keyed by its id, a keyword by ``keyword:`` and the SHA-256 of its
-    text in the embedder's ``keyword_template`` (no reader's words are stored). ``open_store`` opens the store for one read
-    or one write, so no transaction is held while the model works. Vectors always
-    go through float16, so a paper scores the same on the day it is embedded as
-    when it comes back from the store.
+    text in the embedder's ``keyword_template`` (no reader's words are stored).
+    ``open_store`` opens the store for one read or one write, so no transaction is
+    held while the model works. Vectors always go through float16, so a paper
+    scores the same on the day it is embedded as when it comes back from the store.
     """
 
     def __init__(self, inner: Embedder, open_store: Callable[[], AbstractContextManager[VectorStore]],
