@@ -280,7 +280,8 @@ def test_semantic_off_embeds_nothing(monkeypatch, tmp_path: Path) -> None:
 
 def test_a_run_whose_vectors_are_all_stored_never_loads_the_model(monkeypatch, tmp_path: Path) -> None:
     db = tmp_path / "state.db"
-    stand_in = Concepts(MiniLM.name)  # fills the store under MiniLM's name
+    stand_in = Concepts(MiniLM.name)  # fills the store under MiniLM's name, its keywords in MiniLM's sentence
+    stand_in.keyword_template = MiniLM.keyword_template
     rank_many(Index(PAPERS, embedder=cached(stand_in, db)), [parse_profile("vehicle")])
     Embedder._keywords.clear()
     monkeypatch.setattr(semantic, "minilm_available", lambda: True)

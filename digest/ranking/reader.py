@@ -54,8 +54,8 @@ lexical keyword scores (the meaning bonus zeroed, so only the model differs),
 votes +0.034 nDCG@10 (every split at least +0.031), library +0.078 (at least
 +0.074), where the TF-IDF model gains +0.023 and +0.060 on the same splits. With
 the meaning bonus on, as DIGEST_SEMANTIC ranks, the keyword ranking starts higher
-(0.517 against 0.489, bonus capped at 1.3) and the model adds less: votes +0.026
-(at least +0.022), library +0.061 (at least +0.054). benchmarks/tune_votes.py
+(0.522 against 0.489, the keyword embedded as "methods for <keyword>") and the model
+adds less: votes +0.025 (at least +0.019), library +0.057 (at least +0.050). benchmarks/tune_votes.py
 checks these constants by 5-fold cross-validation over queries: +0.001 held out,
 for twice the queries worse by more than 0.1, so they stay. Without vectors the TF-IDF
 model below is used, unchanged.
