@@ -37,7 +37,7 @@ STRONGEST = 8  # a paper is about the terms among this many of its top tf-idf te
 
 Group = frozenset[str]  # stems that count as one query word (a prefix expands to many)
 Alternative = tuple[Group, ...]
-Postings = dict[int, list[int]]  # paper number -> positions
+Postings = dict[int, tuple[int, ...]]  # paper number -> positions
 # the index's caches whose entries the weights do not change (``Index.reweighted``)
 _UNWEIGHTED = ("alternatives", "joined", "merged", "idf", "surfaces", "occurrences")
 
@@ -75,10 +75,8 @@ class Index:
         n = max(len(self.docs), 1)
         self.avg_title = sum(d.title_len for d in self.docs) / n or 1.0
         self.avg_abstract = sum(d.abstract_len for d in self.docs) / n or 1.0
-        self.vocabulary: dict[str, set[str]] = defaultdict(set)  # raw word -> stems
-        for doc in self.docs:
-            for raw in doc.raw.values():
-                self.vocabulary[raw].add(stem(raw))
+        self.vocabulary: dict[str, tuple[str, ...]] = {  # raw word -> its stems (a tuple: see ``_add``)
+            raw: (stem(raw),) for doc in self.docs for raw in doc.raw.values()}
         self.acronyms = {**BUILTIN_ACRONYMS, **learn_acronyms(self.papers), **(acronyms or {})}
         self._expansions = {stems_of(v): k for k, v in self.acronyms.items()}
         self._sorted_vocabulary = sorted(self.vocabulary)
@@ -88,8 +86,17 @@ class Index:
         self.cache: dict[str, dict[Any, Any]] = defaultdict(dict)  # per kind of work, per keyword or group
 
     def _add(self, i: int, paper: Paper) -> Doc:
+        """Paper ``i``'s positions, gathered per stem and per written form, then kept as tuples.
+
+        Tuples of ints, unlike lists, are left alone by Python's cycle collector once
+        it has seen them: the postings are most of the objects a run keeps, and a
+        collector walking them again at every full collection cost a fifth of the
+        ranking's time.
+        """
         doc = Doc(0, 0, {})
-        postings, surface, raw_at = self.postings, self.surface, doc.raw
+        here: defaultdict[str, list[int]] = defaultdict(list)  # stem -> positions in this paper
+        written: defaultdict[str, list[int]] = defaultdict(list)  # surface form -> positions
+        raw_at = doc.raw
         stems: list[str] = []
         for offset, text, attr in ((0, paper.title, "title_len"), (ABSTRACT_OFFSET, paper.abstract, "abstract_len")):
             kept = 0
@@ -99,18 +106,21 @@ class Index:
                     positions.append(-1)
                     continue
                 pos = offset + kept
-                postings[st].setdefault(i, []).append(pos)
-                surface[surface_form(raw)].setdefault(i, []).append(pos)
+                here[st].append(pos)
+                written[surface_form(raw)].append(pos)
                 raw_at[pos] = raw
                 stems.append(st)
                 positions.append(pos)
                 kept += 1
             for at, joined in hyphen_words(text):  # multi-modal is also multimodal
                 if at < len(positions) and positions[at] >= 0:
-                    postings[stem(joined)].setdefault(i, []).append(positions[at])
+                    here[stem(joined)].append(positions[at])
                     if self.rules.spelling:  # ... as written, too
-                        surface[surface_form(joined)].setdefault(i, []).append(positions[at])
+                        written[surface_form(joined)].append(positions[at])
             setattr(doc, attr, kept)
+        for table, found in ((self.postings, here), (self.surface, written)):
+            for key, pos in found.items():
+                table[key][i] = tuple(pos)
         doc.counts = Counter(stems)
         return doc
 
@@ -332,7 +342,7 @@ def _merge(postings: Mapping[str, Postings], group: Group) -> Postings:
     for st in group:
         for i, pos in postings.get(st, {}).items():
             merged[i].extend(pos)
-    return dict(merged)
+    return {i: tuple(pos) for i, pos in merged.items()}  # tuples: see ``Index._add``
 
 
 def tie_key(paper: Paper) -> tuple[int, int, str]:

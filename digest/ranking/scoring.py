@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from operator import itemgetter
 from typing import TYPE_CHECKING
 
@@ -122,7 +122,7 @@ def phrase_starts(index: Index, postings: list[Postings], exact: bool, raw_words
     return found
 
 
-def consecutive(postings: list[Postings]) -> dict[int, list[int]]:
+def consecutive(postings: list[Postings]) -> Mapping[int, Sequence[int]]:
     """Where the words stand one after another: paper -> positions of the first word."""
     if len(postings) == 1:
         return postings[0]
