@@ -190,6 +190,25 @@ def test_rank_many_in_two_workers_equals_one_by_one() -> None:
         [[(p.paper.id, p.score, p.matched, p.rank) for p in r] for r in alone]
 
 
+@pytest.mark.parametrize("enabled", [True, False])
+def test_rank_many_leaves_the_cycle_collector_as_it_found_it(enabled: bool) -> None:
+    import gc
+
+    from digest.ranking.many import rank_many
+
+    seen: list[bool] = []
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        picks = rank_many(Index(PAPERS), [parse_profile("exploration")] * 3, workers=1)
+        seen.append(gc.isenabled())
+    finally:
+        (gc.enable if was else gc.disable)()
+
+    assert seen == [enabled]
+    assert [[p.paper.id for p in r] for r in picks] == [ids("exploration", selection=Selection())] * 3
+
+
 # --- optional semantic matching ---------------------------------------------------------
 
 def test_semantic_without_the_extra_is_one_clear_line(monkeypatch, run_cli) -> None:
