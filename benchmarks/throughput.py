@@ -171,10 +171,9 @@ def bench_rank(papers: list[Paper], profiles: list[tuple[str, ...]]) -> dict[str
 
 def cold() -> None:
     """Forget what an earlier round parsed and stemmed: each round pays for its own words."""
-    from digest.ranking import tokens
-    from digest.ranking.profile import parse_keyword
+    from digest.ranking import profile, tokens
 
-    for cached in (parse_keyword, tokens.stem, tokens._word, tokens.surface_form):
+    for cached in (profile.parse_keyword, profile.expansion, tokens.stem, tokens._word, tokens.surface_form):
         cached.cache_clear()
 
 

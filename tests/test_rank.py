@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from digest.errors import KeywordError
-from digest.ranking.profile import parse_keyword, parse_profile
+from digest.ranking.profile import parse_keyword, parse_profile, split_keywords
 from digest.model import make_paper
 from digest.ranking.index import Index
 from digest.ranking.rules import Rules
@@ -34,6 +34,15 @@ def test_keyword_syntax_is_parsed() -> None:
     assert (k.words, k.exact, k.exclude, k.weight) == (("reward", "model"), True, True, 2.0)
     p = parse_keyword("reward model*")
     assert p.prefix and p.words == ("reward", "model")
+
+
+@pytest.mark.parametrize("spec, items", [
+    ("a, b; ,c ;", ["a", "b", "c"]),
+    ('"a, b"; c, -"d; e"', ['"a, b"', "c", '-"d; e"']),
+    ("  ", []),
+])
+def test_keywords_are_split_at_commas_and_semicolons_outside_quotes(spec: str, items: list[str]) -> None:
+    assert split_keywords(spec) == items
 
 
 @pytest.mark.parametrize("spec, message", [

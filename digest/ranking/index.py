@@ -24,6 +24,7 @@ import numpy as np
 from ..model import Paper, title_key
 from . import explain, scoring
 from .acronyms import BUILTIN_ACRONYMS, learn_acronyms
+from .collector import collector_paused
 from .profile import Keyword, Profile
 from .rules import Rules
 from .spelling import joined_words, spelling_variants
@@ -71,7 +72,8 @@ class Index:
         self.vectors = embedder.embed_papers(self.papers) if embedder and self.papers else None
         self.postings: dict[str, Postings] = defaultdict(dict)
         self.surface: dict[str, Postings] = defaultdict(dict)  # the word as written, give or take a plural
-        self.docs: list[Doc] = [self._add(i, p) for i, p in enumerate(self.papers)]
+        with collector_paused():  # the positions form no cycles (``collector``)
+            self.docs: list[Doc] = [self._add(i, p) for i, p in enumerate(self.papers)]
         n = max(len(self.docs), 1)
         self.avg_title = sum(d.title_len for d in self.docs) / n or 1.0
         self.avg_abstract = sum(d.abstract_len for d in self.docs) / n or 1.0

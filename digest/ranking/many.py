@@ -6,11 +6,11 @@ import gc
 import multiprocessing
 import os
 import threading
-from collections.abc import Collection, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Collection, Iterable, Sequence
 
 from . import authors, reader
 from .authors import Follows
+from .collector import collector_paused
 from .explain import Match
 from .index import Index
 from .profile import Profile
@@ -88,25 +88,6 @@ def _rank_slice(bounds: tuple[int, int]) -> list[list[tuple[int, float, tuple[Ma
                        follows=follows[n])]
         for n in range(*bounds)
     ]
-
-
-@contextmanager
-def collector_paused() -> Iterator[None]:
-    """Python's cycle collector off while the readers are ranked one after another.
-
-    Ranking makes no reference cycles (its objects are freed as their counts drop),
-    but the picks it keeps, about ten objects a reader, set off a full collection
-    every quarter more objects, each a walk over every object of the process: a
-    sixth of ranking 10,000 readers. It is on again afterwards, as it was.
-    """
-    if not gc.isenabled():
-        yield
-        return
-    gc.disable()
-    try:
-        yield
-    finally:
-        gc.enable()
 
 
 def fork_is_safe() -> bool:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, replace
-from functools import lru_cache
 
 import numpy as np
 
@@ -334,17 +333,10 @@ class Walk:
 
 def _matched(codes: list[tuple[str, list[int]]], n: int) -> tuple[Match, ...]:
     """The keywords the ``n``-th candidate matches; those it matches fully, when there are any."""
-    return _named(tuple((text, code) for text, column in codes if (code := column[n])))
-
-
-@lru_cache(maxsize=100_000)
-def _named(found: tuple[tuple[str, int], ...]) -> tuple[Match, ...]:
-    """The matches of (keyword, code) pairs, one shared tuple per combination: the picks of
-    many readers hold the same few, and fewer objects are less for the cycle collector to walk."""
-    matches = [match(text, code) for text, code in found]
-    if len(matches) > 1:
-        matches = [m for m in matches if not m.partial] or matches
-    return tuple(matches)
+    found = [match(text, code) for text, column in codes if (code := column[n])]
+    if len(found) > 1:
+        found = [m for m in found if not m.partial] or found
+    return tuple(found)
 
 
 def _best_first(index: Index, numbers: list[int], values: list[float], cut: float | None) -> Iterator[int]:
