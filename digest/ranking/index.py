@@ -340,9 +340,12 @@ def bm25_idf(papers: int, docs: int) -> float:
 
 
 def _merge(postings: Mapping[str, Postings], group: Group) -> Postings:
+    found = [p for p in (postings.get(st) for st in group) if p]
+    if len(found) == 1:  # one stem of the group in the listing: its postings as they are
+        return found[0]
     merged: dict[int, list[int]] = defaultdict(list)
-    for st in group:
-        for i, pos in postings.get(st, {}).items():
+    for one in found:
+        for i, pos in one.items():
             merged[i].extend(pos)
     return {i: tuple(pos) for i, pos in merged.items()}  # tuples: see ``Index._add``
 
