@@ -55,8 +55,7 @@ def match_codes(index: Index, keyword: Keyword) -> np.ndarray:
     if found is not None:
         return found
     size = len(index.papers)
-    domain: np.ndarray = np.zeros(size, dtype=bool)
-    domain[list(index.keyword_scores(keyword))] = True
+    domain: np.ndarray = index.keyword_column(keyword) != 0  # the papers ``index.keyword_scores`` holds
     codes: np.ndarray = np.zeros(size, dtype=np.int8)
     for alt in index.alternatives(keyword):
         titles, abstracts = zip(*(group_fields(index, g) for g in alt))
