@@ -164,8 +164,8 @@ class Index:
         doc, w = self.docs[i], self.weights
         title_norm = 1 - w.b + w.b * doc.title_len / self.avg_title
         abstract_norm = 1 - w.b + w.b * doc.abstract_len / self.avg_abstract
-        in_title = sum(1 for p in positions if p < ABSTRACT_OFFSET)
-        in_abstract = sum(1 for p in positions if p >= ABSTRACT_OFFSET)
+        in_title = sum(map(_IN_TITLE, positions))
+        in_abstract = sum(map(_IN_ABSTRACT, positions))
         tf = w.title * in_title / title_norm + in_abstract / abstract_norm
         return tf * (w.k1 + 1) / (tf + w.k1)
 
@@ -189,9 +189,10 @@ class Index:
         def count() -> tuple[np.ndarray, np.ndarray]:
             title: np.ndarray = np.zeros(len(self.docs), np.intp)
             total: np.ndarray = np.zeros(len(self.docs), np.intp)
-            for i, pos in self.positions(group).items():
-                title[i] = sum(1 for p in pos if p < ABSTRACT_OFFSET)
-                total[i] = len(pos)
+            found = self.positions(group)
+            numbers = np.fromiter(found.keys(), np.intp, len(found))
+            title[numbers] = np.fromiter(map(title_count, found.values()), np.intp, len(found))
+            total[numbers] = np.fromiter(map(len, found.values()), np.intp, len(found))
             return title, total
         return self._cached("occurrences", group, count)
 
@@ -199,8 +200,7 @@ class Index:
         out: np.ndarray = np.zeros(len(self.docs))
         if postings:
             numbers = np.fromiter(postings.keys(), np.intp, len(postings))
-            title = np.fromiter((sum(1 for p in pos if p < ABSTRACT_OFFSET) for pos in postings.values()),
-                                float, len(postings))
+            title = np.fromiter(map(title_count, postings.values()), float, len(postings))
             abstract = np.fromiter(map(len, postings.values()), float, len(postings)) - title
             w = self.weights
             tf = w.title * title / self.title_norms[numbers] + abstract / self.abstract_norms[numbers]
@@ -332,6 +332,15 @@ class Index:
         """Embed every distinct keyword of ``profiles`` in one batch (the embedder keeps them)."""
         if self.vectors is not None:
             self.embedder.embed_keywords([" ".join(k.words) for p in profiles for k in p.wanted if not k.exact])
+
+
+_IN_TITLE = ABSTRACT_OFFSET.__gt__  # position -> whether it is in the title
+_IN_ABSTRACT = ABSTRACT_OFFSET.__le__
+
+
+def title_count(positions: Iterable[int]) -> int:
+    """How many of the positions are in the title (counted in C: a few per paper, for every paper)."""
+    return sum(map(_IN_TITLE, positions))
 
 
 def bm25_idf(papers: int, docs: int) -> float:
