@@ -40,7 +40,7 @@ Group = frozenset[str]  # stems that count as one query word (a prefix expands t
 Alternative = tuple[Group, ...]
 Postings = dict[int, tuple[int, ...]]  # paper number -> positions
 # the index's caches whose entries the weights do not change (``Index.reweighted``)
-_UNWEIGHTED = ("alternatives", "joined", "merged", "idf", "surfaces", "occurrences")
+_UNWEIGHTED = ("alternatives", "joined", "merged", "idf", "surfaces", "occurrences", "groups")
 
 
 @dataclass(slots=True)
@@ -157,7 +157,11 @@ class Index:
         return bm25_idf(len(self.docs), docs)
 
     def stem_idf(self, st: str) -> float:
-        return self._cached("idf", st, lambda: self.idf(len(self.postings[st])))
+        table = self.cache["idf"]  # called for every stem of every paper an exclusion looks at: no closure
+        found = table.get(st)
+        if found is None:
+            found = table[st] = self.idf(len(self.postings.get(st, ())))
+        return found
 
     def saturate(self, i: int, positions: Iterable[int]) -> float:
         """BM25F's saturated term frequency of these positions in paper ``i`` (the title weighted up)."""
@@ -267,7 +271,7 @@ class Index:
 
     def _groups(self, raw_words: tuple[str, ...], prefix: bool) -> Alternative:
         kept = [w for w in raw_words if w not in STOPWORDS] or list(raw_words)
-        groups = [self._group(w) for w in kept]
+        groups = [self._cached("groups", w, lambda w=w: self._group(w)) for w in kept]  # keywords share words
         if prefix:
             last = kept[-1]
             groups[-1] = frozenset(s for raw in self._words_starting(last) for s in self.vocabulary[raw])
