@@ -226,7 +226,9 @@ def qualified_mask(table: Columns, profile: Profile, totals: np.ndarray, floor: 
     if table.index.rules.passing:
         over = table.passing_excess(profile.wanted, PASSING_SHARE * floor)
         if over is not None:
-            words, totals = words - over, totals - over
+            same = words is totals  # without vectors: one subtraction
+            totals = totals - over
+            words = totals if same else words - over
     if table.index.vectors is None:
         return words >= floor
     bonus = table.index.embedder.bonus
@@ -353,8 +355,9 @@ class Walk:
     def _picks(self, chosen: list[tuple[int, int, tuple[Match, ...]]], numbers: list[int],
                values: list[float]) -> list[Pick]:
         papers = self.index.papers
-        return [Pick(papers[numbers[n]], round(values[n], 3), matched, rank=r,
-                     because=self.reasons.get(numbers[n], "")) for r, (_, n, matched) in enumerate(chosen, 1)]
+        reasons = self.reasons
+        return [Pick(papers[numbers[n]], round(values[n], 3), matched, r,
+                     reasons.get(numbers[n], "") if reasons else "") for r, (_, n, matched) in enumerate(chosen, 1)]
 
 
 def _matched(codes: list[tuple[str, list[int]]], n: int) -> tuple[Match, ...]:
