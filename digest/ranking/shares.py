@@ -40,8 +40,10 @@ def shares(available: Mapping[int, int], weights: Sequence[float], limit: int) -
 
 def owners(table: Columns, wanted: Sequence[Keyword], candidates: np.ndarray) -> np.ndarray:
     """For each candidate, the position of the keyword that gives it most of its score."""
-    stacked = np.vstack([table.scores(k)[candidates] * k.weight if k.weight != 1.0 else table.scores(k)[candidates]
-                         for k in wanted])
+    stacked = np.vstack([table.scores(k) for k in wanted])[:, candidates]
+    for row, keyword in enumerate(wanted):
+        if keyword.weight != 1.0:
+            stacked[row] *= keyword.weight
     return np.argmax(stacked, axis=0)
 
 
