@@ -72,13 +72,12 @@ class Index:
         self.vectors = embedder.embed_papers(self.papers) if embedder and self.papers else None
         self.postings: dict[str, Postings] = defaultdict(dict)
         self.surface: dict[str, Postings] = defaultdict(dict)  # the word as written, give or take a plural
+        self.vocabulary: dict[str, tuple[str, ...]] = {}  # raw word -> its stems (a tuple: see ``_add``)
         with collector_paused():  # the positions form no cycles (``collector``)
             self.docs: list[Doc] = [self._add(i, p) for i, p in enumerate(self.papers)]
         n = max(len(self.docs), 1)
         self.avg_title = sum(d.title_len for d in self.docs) / n or 1.0
         self.avg_abstract = sum(d.abstract_len for d in self.docs) / n or 1.0
-        self.vocabulary: dict[str, tuple[str, ...]] = {  # raw word -> its stems (a tuple: see ``_add``)
-            raw: (stem(raw),) for doc in self.docs for raw in doc.raw.values()}
         self.acronyms = {**BUILTIN_ACRONYMS, **learn_acronyms(self.papers), **(acronyms or {})}
         self._expansions = {stems_of(v): k for k, v in self.acronyms.items()}
         self._sorted_vocabulary = sorted(self.vocabulary)
@@ -98,7 +97,7 @@ class Index:
         doc = Doc(0, 0, {})
         here: defaultdict[str, list[int]] = defaultdict(list)  # stem -> positions in this paper
         written: defaultdict[str, list[int]] = defaultdict(list)  # surface form -> positions
-        raw_at = doc.raw
+        raw_at, vocabulary = doc.raw, self.vocabulary
         stems: list[str] = []
         for offset, text, attr in ((0, paper.title, "title_len"), (ABSTRACT_OFFSET, paper.abstract, "abstract_len")):
             kept = 0
@@ -111,6 +110,8 @@ class Index:
                 here[st].append(pos)
                 written[surface_form(raw)].append(pos)
                 raw_at[pos] = raw
+                if raw not in vocabulary:
+                    vocabulary[raw] = (st,)
                 stems.append(st)
                 positions.append(pos)
                 kept += 1
