@@ -122,8 +122,8 @@ class Index:
                         written[surface_form(joined)].append(positions[at])
             setattr(doc, attr, kept)
         for table, found in ((self.postings, here), (self.surface, written)):
-            for key, pos in found.items():
-                table[key][i] = tuple(pos)
+            for key, where in found.items():
+                table[key][i] = tuple(where)
         doc.counts = Counter(stems)
         return doc
 

@@ -83,8 +83,8 @@ def alternative_scores(index: Index, alt: Alternative, exact: bool, raw_words: t
         if len(surface) == 1:
             scores += weights.surface * index.surface_array(raw[0])
         else:
-            for i, starts in consecutive(surface).items():
-                scores[i] += weights.surface * index.saturate(i, starts)
+            for i, together in consecutive(surface).items():
+                scores[i] += weights.surface * index.saturate(i, together)
     if not exact and len(postings) > 1:
         for i, s in proximity_scores(index, postings).items():
             scores[i] += s
