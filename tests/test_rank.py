@@ -218,6 +218,25 @@ def test_rank_many_leaves_the_cycle_collector_as_it_found_it(enabled: bool) -> N
     assert [[p.paper.id for p in r] for r in picks] == [ids("exploration", selection=Selection())] * 3
 
 
+def test_what_is_made_while_the_collector_is_paused_is_still_collected() -> None:
+    import gc
+    import weakref
+
+    from digest.ranking.collector import collector_paused
+
+    class Node:
+        pass
+
+    with collector_paused():
+        cycle = Node()
+        cycle.self = cycle  # type: ignore[attr-defined]
+        gone = weakref.ref(cycle)
+        del cycle
+    assert gc.get_freeze_count() == 0  # nothing is left frozen
+    gc.collect()
+    assert gone() is None
+
+
 # --- optional semantic matching ---------------------------------------------------------
 
 def test_semantic_without_the_extra_is_one_clear_line(monkeypatch, run_cli) -> None:
