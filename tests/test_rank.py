@@ -237,6 +237,21 @@ def test_what_is_made_while_the_collector_is_paused_is_still_collected() -> None
     assert gone() is None
 
 
+def test_the_collector_pause_leaves_what_a_caller_froze_frozen() -> None:
+    import gc
+
+    from digest.ranking.collector import collector_paused
+
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with collector_paused():
+            made = [[n] for n in range(100)]
+        assert gc.get_freeze_count() == frozen and made
+    finally:
+        gc.unfreeze()
+
+
 # --- optional semantic matching ---------------------------------------------------------
 
 def test_semantic_without_the_extra_is_one_clear_line(monkeypatch, run_cli) -> None:

@@ -25,6 +25,7 @@ def collector_paused() -> Iterator[None]:
     try:
         yield
     finally:
-        gc.freeze()  # what was made meanwhile goes to the oldest generation as it is, not through a scan
-        gc.unfreeze()  # of the young generations that would find no cycles in it
+        if not gc.get_freeze_count():  # (never thaw what a caller froze: a forked worker's inherited objects)
+            gc.freeze()  # what was made meanwhile goes to the oldest generation as it is, not through a scan
+            gc.unfreeze()  # of the young generations that would find no cycles in it
         gc.enable()
