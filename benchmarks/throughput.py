@@ -4,8 +4,8 @@ Each figure is measured in the same run as its reference:
 
 1. Ranking: 10,000 distinct keyword profiles against 1,000 papers on one core
    (parse, index once, score and explain every profile), alone (``rank_many``, top
-   10) and as the send's producer ranks (``rank`` plus ``count_matches`` for full
-   digests, ``max_items`` 20; with ``--links``, where the send keeps each reader's
+   10) and as the send's producer ranks (``rank_counted``: the picks, plus
+   ``count_matches`` for full digests from the same scoring, ``max_items`` 20; with ``--links``, where the send keeps each reader's
    whole list for the archive, ``rank_whole``: the picks and the whole list from one
    scoring), beside two references retrieving the top 10 for the
    same 10,000 keyword queries over the same papers in a child process (tokenize,
@@ -55,7 +55,7 @@ from digest.ranking.profile import parse_profile
 from digest.model import Paper, Subscriber, make_paper
 from digest.ranking.index import Index as _Index
 from digest.ranking.rules import Rules
-from digest.ranking.select import Selection, count_matches, rank, rank_whole
+from digest.ranking.select import Selection, rank, rank_counted, rank_whole
 from digest.ranking.many import rank_many
 from digest.settings import load_settings
 from digest.sources import FetchContext, SampleSource
@@ -171,10 +171,9 @@ def bench_rank(papers: list[Paper], profiles: list[tuple[str, ...]]) -> dict[str
 
 def cold() -> None:
     """Forget what an earlier round parsed and stemmed: each round pays for its own words."""
-    from digest.ranking import tokens
-    from digest.ranking.profile import parse_keyword
+    from digest.ranking import profile, tokens
 
-    for cached in (parse_keyword, tokens.stem, tokens._word, tokens.surface_form):
+    for cached in (profile.parse_keyword, profile.expansion, tokens.stem, tokens._word, tokens.surface_form):
         cached.cache_clear()
 
 
@@ -277,9 +276,9 @@ def bench_references(papers_count: int, shared: Path, readers: int) -> dict:
 
 
 def bench_producer(papers: list[Paper], profiles: list[tuple[str, ...]], links: bool = False) -> dict[str, float]:
-    """As the send's producer ranks (``picks_and_total``), on one core from a cold index: ``rank``, and
-    ``count_matches`` when the picks are full; with ``links`` (the archive on) ``rank_whole``, the picks and
-    the whole list kept for the reader's page, scored once."""
+    """As the send's producer ranks (``picks_and_total``), on one core from a cold index: ``rank_counted``
+    (the picks, and ``count_matches`` when they are full, scored once); with ``links`` (the archive on)
+    ``rank_whole``, the picks and the whole list kept for the reader's page, scored once."""
     selection = Selection(max_items=20, min_score=2.0)
     cold()
     started, cpu = time.perf_counter(), cpu_seconds()
@@ -291,11 +290,8 @@ def bench_producer(papers: list[Paper], profiles: list[tuple[str, ...]], links: 
         if links:
             picks, _ = rank_whole(index, profile, selection=selection)
         else:
-            picks = rank(index, profile, selection=selection)
-        if len(picks) == selection.max_items:
-            full += 1
-            if not links:
-                count_matches(index, profile, min_score=selection.min_score)
+            picks, _ = rank_counted(index, profile, selection=selection)
+        full += len(picks) == selection.max_items
     return {"total_s": time.perf_counter() - started, "cpu_s": cpu_seconds() - cpu, "full": full / len(profiles)}
 
 
@@ -637,7 +633,7 @@ def report_rank_ratios(best: dict[str, float], readers: int, links: bool = False
           (f"{bm25s:.2f} s" if bm25s == bm25s else "not installed (pip install -e '.[bench]')"))
     for name, label in (("digest", "rank alone (rank_many, one core, top 10)"),
                         ("producer", f"as the send's producer ranks ("
-                                     f"{'rank_whole: picks and whole list' if links else 'rank + count_matches'}, "
+                                     f"{'rank_whole: picks and whole list' if links else 'rank_counted'}, "
                                      f"max_items 20; "
                                      f"{best['full']:.0%} of readers full)")):
         cpu = best[name]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from digest.errors import KeywordError
-from digest.ranking.profile import parse_keyword, parse_profile
+from digest.ranking.profile import parse_keyword, parse_profile, split_keywords
 from digest.model import make_paper
 from digest.ranking.index import Index
 from digest.ranking.rules import Rules
@@ -34,6 +34,15 @@ def test_keyword_syntax_is_parsed() -> None:
     assert (k.words, k.exact, k.exclude, k.weight) == (("reward", "model"), True, True, 2.0)
     p = parse_keyword("reward model*")
     assert p.prefix and p.words == ("reward", "model")
+
+
+@pytest.mark.parametrize("spec, items", [
+    ("a, b; ,c ;", ["a", "b", "c"]),
+    ('"a, b"; c, -"d; e"', ['"a, b"', "c", '-"d; e"']),
+    ("  ", []),
+])
+def test_keywords_are_split_at_commas_and_semicolons_outside_quotes(spec: str, items: list[str]) -> None:
+    assert split_keywords(spec) == items
 
 
 @pytest.mark.parametrize("spec, message", [
@@ -188,6 +197,59 @@ def test_rank_many_in_two_workers_equals_one_by_one() -> None:
 
     assert [[(p.paper.id, p.score, p.matched, p.rank) for p in r] for r in together] == \
         [[(p.paper.id, p.score, p.matched, p.rank) for p in r] for r in alone]
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_rank_many_leaves_the_cycle_collector_as_it_found_it(enabled: bool) -> None:
+    import gc
+
+    from digest.ranking.many import rank_many
+
+    seen: list[bool] = []
+    was = gc.isenabled()
+    (gc.enable if enabled else gc.disable)()
+    try:
+        picks = rank_many(Index(PAPERS), [parse_profile("exploration")] * 3, workers=1)
+        seen.append(gc.isenabled())
+    finally:
+        (gc.enable if was else gc.disable)()
+
+    assert seen == [enabled]
+    assert [[p.paper.id for p in r] for r in picks] == [ids("exploration", selection=Selection())] * 3
+
+
+def test_what_is_made_while_the_collector_is_paused_is_still_collected() -> None:
+    import gc
+    import weakref
+
+    from digest.ranking.collector import collector_paused
+
+    class Node:
+        pass
+
+    with collector_paused():
+        cycle = Node()
+        cycle.self = cycle  # type: ignore[attr-defined]
+        gone = weakref.ref(cycle)
+        del cycle
+    assert gc.get_freeze_count() == 0  # nothing is left frozen
+    gc.collect()
+    assert gone() is None
+
+
+def test_the_collector_pause_leaves_what_a_caller_froze_frozen() -> None:
+    import gc
+
+    from digest.ranking.collector import collector_paused
+
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        with collector_paused():
+            made = [[n] for n in range(100)]
+        assert gc.get_freeze_count() == frozen and made
+    finally:
+        gc.unfreeze()
 
 
 # --- optional semantic matching ---------------------------------------------------------

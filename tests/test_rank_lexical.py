@@ -6,6 +6,7 @@ length, so "once in an abstract" means once in an average abstract.
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from digest.model import Paper, make_paper
@@ -193,3 +194,30 @@ def test_with_shares_the_shortcut_and_the_full_walk_agree_for_random_readers(mon
     assert [[(p.paper.id, p.score) for p in picks] for picks in fast] == \
         [[(p.paper.id, p.score) for p in picks] for picks in full]
     assert any(len(picks) == selection.max_items for picks, (_, _, selection) in zip(fast, readers))
+
+
+def test_each_paper_belongs_to_the_keyword_that_gives_it_most_of_its_score() -> None:
+    """``shares.owners`` against the rule itself, paper by paper: the largest weighted score, the first
+    keyword on a tie; on random readers with weights."""
+    import random
+
+    from digest.ranking.columns import columns
+    from digest.ranking.shares import owners
+
+    from .test_rank import _listing
+
+    papers = _listing(150)
+    rng = random.Random(11)
+    vocabulary = sorted({w for p in papers for w in p.title.lower().split() if len(w) > 3})
+    index = Index(papers)
+    table = columns(index)
+    compared = 0
+    for _ in range(40):
+        keywords = [f"{w}^{rng.choice([1, 2, 0.5])}" for w in rng.sample(vocabulary, rng.randint(2, 5))]
+        wanted = parse_profile(", ".join(keywords)).wanted
+        candidates = np.flatnonzero(table.totals(wanted) > 0)
+        expected = [max(range(len(wanted)), key=lambda k: (float(table.scores(wanted[k])[i]) * wanted[k].weight, -k))
+                    for i in candidates.tolist()]
+        assert owners(table, wanted, candidates).tolist() == expected
+        compared += len(candidates)
+    assert compared

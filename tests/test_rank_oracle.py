@@ -27,7 +27,7 @@ from digest.ranking.rules import Rules
 from digest.model import Subscriber
 from digest.ranking.authors import follows_of
 from digest.ranking.weights import Weights
-from digest.ranking.select import Pick, Selection, count_matches, rank, rank_whole, score_profile
+from digest.ranking.select import Pick, Selection, count_matches, rank, rank_counted, rank_whole, score_profile
 from digest.sources.files import load_listing_file
 
 from . import reference_rank as oracle
@@ -178,3 +178,32 @@ def test_the_picks_and_the_whole_list_scored_once_are_two_rankings(name: str, pa
         assert _seen(picks) == _seen(rank(index, profile, selection=selection, **ranked))  # type: ignore[arg-type]
         assert _seen(every) == _seen(rank(index, profile, selection=Selection(None, selection.min_score),
                                           **ranked))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("rules", [Rules(), Rules.none()], ids=["word rules and shares", "no rules"])
+@pytest.mark.parametrize("name,papers", LISTINGS[:2] + LISTINGS[-1:], ids=[n for n, _ in LISTINGS[:2] + LISTINGS[-1:]])
+def test_the_picks_and_their_count_scored_once_are_rank_and_count_matches(name: str, papers: list[Paper],
+                                                                          rules: Rules) -> None:
+    """``rank_counted`` (the send's producer without the archive): ``rank``'s picks, and ``count_matches``
+    when they fill the digest (None when they do not), from one scoring."""
+    rng = random.Random(f"counted-{name}")
+    index = Index(papers, rules=rules)
+    ids = [p.id for p in papers]
+    authors = [a for p in papers for a in p.authors][:40]
+    counted = 0
+    for profile in _profiles(papers, rng, 80):
+        selection = rng.choice([s for s in SELECTIONS if s.max_items])
+        sent = set(rng.sample(ids, rng.randint(0, min(5, len(ids)))))
+        examples = _examples(papers, rng)
+        chosen = tuple(rng.sample(authors, min(2, len(authors))))
+        follows = follows_of(Subscriber(email="a@x.org", keywords=("x",), authors=chosen)) \
+            if chosen and rng.random() < 0.3 else None
+        picks, total = rank_counted(index, profile, sent=sent, selection=selection, examples=examples,
+                                    follows=follows)
+        expected = rank(index, profile, sent=sent, selection=selection, examples=examples, follows=follows)
+        assert _seen(picks) == _seen(expected)
+        full = len(expected) == selection.max_items
+        assert total == (count_matches(index, profile, sent=sent, min_score=selection.min_score, follows=follows)
+                         if full else None)
+        counted += full
+    assert counted  # some digests came back full, so the count was compared

@@ -55,8 +55,7 @@ def match_codes(index: Index, keyword: Keyword) -> np.ndarray:
     if found is not None:
         return found
     size = len(index.papers)
-    domain: np.ndarray = np.zeros(size, dtype=bool)
-    domain[list(index.keyword_scores(keyword))] = True
+    domain: np.ndarray = index.keyword_column(keyword) != 0  # the papers ``index.keyword_scores`` holds
     codes: np.ndarray = np.zeros(size, dtype=np.int8)
     for alt in index.alternatives(keyword):
         titles, abstracts = zip(*(group_fields(index, g) for g in alt))
@@ -91,9 +90,10 @@ def group_fields(index: Index, group: Group) -> tuple[np.ndarray, np.ndarray]:
         size = len(index.papers)
         title: np.ndarray = np.zeros(size, dtype=bool)
         abstract: np.ndarray = np.zeros(size, dtype=bool)
-        for i, pos in index.positions(group).items():
-            title[i] = min(pos) < ABSTRACT_OFFSET
-            abstract[i] = max(pos) >= ABSTRACT_OFFSET
+        positions = index.positions(group)
+        numbers = np.fromiter(positions.keys(), np.intp, len(positions))
+        title[numbers] = np.fromiter(map(min, positions.values()), np.intp, len(positions)) < ABSTRACT_OFFSET
+        abstract[numbers] = np.fromiter(map(max, positions.values()), np.intp, len(positions)) >= ABSTRACT_OFFSET
         found = table[group] = (title, abstract)
     return found
 

@@ -10,6 +10,7 @@ from collections.abc import Collection, Iterable, Sequence
 
 from . import authors, reader
 from .authors import Follows
+from .collector import collector_paused
 from .explain import Match
 from .index import Index
 from .profile import Profile
@@ -50,8 +51,9 @@ def rank_many(
     index.embed_keywords(profiles)
     reader.embed_examples(index, examples)  # one batch for every reader's votes and library
     if workers < 2 or len(profiles) < parallel_min or not fork_is_safe():
-        return [rank(index, p, sent=s, selection=sel, examples=e, follows=f)
-                for p, s, sel, e, f in zip(profiles, sent, selections, examples, follows)]
+        with collector_paused():
+            return [rank(index, p, sent=s, selection=sel, examples=e, follows=f)
+                    for p, s, sel, e, f in zip(profiles, sent, selections, examples, follows)]
     prepare(index, profiles)
     reader.prepare(index, examples)
     authors.prepare(index, follows)

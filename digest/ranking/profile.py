@@ -34,6 +34,7 @@ _OPERATOR_HINTS = {
     "AND": "a keyword already wants all its words: write 'a b'",
     "NOT": "write the exclusion as its own keyword: 'a, -b'",
 }
+_SEPARATOR = re.compile(r"[,;]")
 WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
 
 
@@ -60,6 +61,8 @@ class Profile:
 
 def split_keywords(spec: str) -> list[str]:
     """``'a, "b, c"; -d'`` -> ``['a', '"b, c"', '-d']`` (commas and semicolons inside quotes stay)."""
+    if '"' not in spec:  # nothing quoted: every comma and semicolon separates
+        return [p.strip() for p in _SEPARATOR.split(spec) if p.strip()]
     parts: list[str] = []
     current: list[str] = []
     quoted = False
@@ -79,7 +82,13 @@ def normalize_keywords(spec: str | Sequence[str]) -> list[str]:
     """The keyword items a reader meant, in plain syntax: a string or each item of a list
     is split at commas and semicolons, ``NOT x`` becomes ``-x`` and ``Phrase (ACR)`` two items."""
     items = [spec] if isinstance(spec, str) else list(spec)
-    return [plain for item in items for part in split_keywords(item) for plain in expand_keyword(part)]
+    return [plain for item in items for part in split_keywords(item) for plain in expansion(part)]
+
+
+@lru_cache(maxsize=100_000)
+def expansion(item: str) -> tuple[str, ...]:
+    """``expand_keyword``, cached: readers of one list share most keywords."""
+    return tuple(expand_keyword(item))
 
 
 def expand_keyword(item: str) -> list[str]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from operator import itemgetter
 from typing import TYPE_CHECKING
 
@@ -83,8 +83,8 @@ def alternative_scores(index: Index, alt: Alternative, exact: bool, raw_words: t
         if len(surface) == 1:
             scores += weights.surface * index.surface_array(raw[0])
         else:
-            for i, starts in consecutive(surface).items():
-                scores[i] += weights.surface * index.saturate(i, starts)
+            for i, together in consecutive(surface).items():
+                scores[i] += weights.surface * index.saturate(i, together)
     if not exact and len(postings) > 1:
         for i, s in proximity_scores(index, postings).items():
             scores[i] += s
@@ -112,8 +112,7 @@ def phrase_starts(index: Index, postings: list[Postings], exact: bool, raw_words
     raw = [w for w in raw_words if w not in STOPWORDS] or list(raw_words)
     found: dict[int, list[int]] = {}
     for i in common:
-        following = [set(p[i]) for p in postings[1:]]
-        starts = [s for s in postings[0][i] if all(s + k + 1 in f for k, f in enumerate(following))]
+        starts = _starts(postings, i)
         if exact:
             raws = index.docs[i].raw
             starts = [s for s in starts if all(form(raws.get(s + k)) == form(w) for k, w in enumerate(raw))]
@@ -122,17 +121,25 @@ def phrase_starts(index: Index, postings: list[Postings], exact: bool, raw_words
     return found
 
 
-def consecutive(postings: list[Postings]) -> dict[int, list[int]]:
+def consecutive(postings: list[Postings]) -> Mapping[int, Sequence[int]]:
     """Where the words stand one after another: paper -> positions of the first word."""
     if len(postings) == 1:
         return postings[0]
     found: dict[int, list[int]] = {}
     for i in set(postings[0]).intersection(*postings[1:]):
-        following = [set(p[i]) for p in postings[1:]]
-        starts = [s for s in postings[0][i] if all(s + k + 1 in f for k, f in enumerate(following))]
+        starts = _starts(postings, i)
         if starts:
             found[i] = starts
     return found
+
+
+def _starts(postings: list[Postings], i: int) -> list[int]:
+    """The positions in paper ``i`` where the first group stands and each next one right after it."""
+    if len(postings) == 2:  # most phrases: two words
+        following = set(postings[1][i])
+        return [s for s in postings[0][i] if s + 1 in following]
+    rest = [set(p[i]) for p in postings[1:]]
+    return [s for s in postings[0][i] if all(s + k + 1 in f for k, f in enumerate(rest))]
 
 
 def semantic_scores(index: Index, keyword: Keyword) -> dict[int, float]:

@@ -107,6 +107,31 @@ def rank_whole(
     return picks, scored.picks(sent, None, follows)
 
 
+def rank_counted(
+    index: Index,
+    profile: Profile,
+    *,
+    sent: Collection[str] = frozenset(),
+    selection: Selection = Selection(),
+    examples: Examples | None = None,
+    follows: Follows | None = None,
+) -> tuple[list[Pick], int | None]:
+    """``rank``'s picks and, when they fill ``max_items``, ``count_matches`` (None otherwise), scored once.
+
+    The send's producer without the archive: "20 of 30". The count reuses the
+    reader's keyword scores unless the reader's model changed them.
+    """
+    scored = Scored(index, profile, examples, selection.min_score)
+    picks = scored.picks(sent, selection.max_items, follows)
+    if selection.max_items is None or len(picks) < selection.max_items:
+        return picks, None
+    if scored.adjusted:
+        return picks, count_matches(index, profile, sent=sent, min_score=selection.min_score, follows=follows)
+    passing: np.ndarray = np.zeros(len(index.papers), dtype=bool)
+    passing[scored.candidates] = True
+    return picks, _count(index, profile, passing, scored.removed, sent, follows)
+
+
 class Scored:
     """One reader's scores and the papers that pass their ``min_score``, for one or more walks."""
 
@@ -116,6 +141,7 @@ class Scored:
         totals = table.totals(profile.wanted)
         self.removed = removed = table.removed(profile.excluded)
         model = model_for(index, examples)
+        self.adjusted = model is not None  # the reader's model changed the keyword scores
         if model is not None:
             totals = adjusted(totals, model, removed)
         if removed is not None:
@@ -200,7 +226,9 @@ def qualified_mask(table: Columns, profile: Profile, totals: np.ndarray, floor: 
     if table.index.rules.passing:
         over = table.passing_excess(profile.wanted, PASSING_SHARE * floor)
         if over is not None:
-            words, totals = words - over, totals - over
+            same = words is totals  # without vectors: one subtraction
+            totals = totals - over
+            words = totals if same else words - over
     if table.index.vectors is None:
         return words >= floor
     bonus = table.index.embedder.bonus
@@ -327,8 +355,9 @@ class Walk:
     def _picks(self, chosen: list[tuple[int, int, tuple[Match, ...]]], numbers: list[int],
                values: list[float]) -> list[Pick]:
         papers = self.index.papers
-        return [Pick(papers[numbers[n]], round(values[n], 3), matched, rank=r,
-                     because=self.reasons.get(numbers[n], "")) for r, (_, n, matched) in enumerate(chosen, 1)]
+        reasons = self.reasons
+        return [Pick(papers[numbers[n]], round(values[n], 3), matched, r,
+                     reasons.get(numbers[n], "") if reasons else "") for r, (_, n, matched) in enumerate(chosen, 1)]
 
 
 def _matched(codes: list[tuple[str, list[int]]], n: int) -> tuple[Match, ...]:
@@ -386,8 +415,13 @@ def count_matches(index: Index, profile: Profile, *, sent: Collection[str] = fro
     removed = table.removed(profile.excluded)
     if removed is not None:
         totals[removed] = 0.0
-    passing = qualified_mask(table, profile, totals, min_score)
-    named = table.explained_mask(profile.wanted)
+    return _count(index, profile, qualified_mask(table, profile, totals, min_score), removed, sent, follows)
+
+
+def _count(index: Index, profile: Profile, passing: np.ndarray, removed: np.ndarray | None,
+           sent: Collection[str], follows: Follows | None) -> int:
+    """``count_matches`` from the papers that pass ``min_score`` (``qualified_mask``), exclusions applied."""
+    named = columns(index).explained_mask(profile.wanted)
     if named is not None:
         passing &= named
     if follows:

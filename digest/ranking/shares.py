@@ -40,9 +40,11 @@ def shares(available: Mapping[int, int], weights: Sequence[float], limit: int) -
 
 def owners(table: Columns, wanted: Sequence[Keyword], candidates: np.ndarray) -> np.ndarray:
     """For each candidate, the position of the keyword that gives it most of its score."""
-    stacked = np.vstack([table.scores(k)[candidates] * k.weight if k.weight != 1.0 else table.scores(k)[candidates]
-                         for k in wanted])
-    return np.argmax(stacked, axis=0)
+    stacked = np.array([table.scores(k) for k in wanted]).take(candidates, axis=1)
+    for row, keyword in enumerate(wanted):
+        if keyword.weight != 1.0:
+            stacked[row] *= keyword.weight
+    return stacked.argmax(axis=0)
 
 
 def places(table: Columns, wanted: Sequence[Keyword], candidates: np.ndarray, limit: int | None) -> Places | None:
@@ -83,13 +85,18 @@ class Places:
         """
         owner = self.owner_of[candidates]
         counts = self.counts if self.counts is not None else np.bincount(owner[owner >= 0], minlength=len(self.quota))
-        needed = np.array([self.quota.get(k, 0) for k in range(len(counts))]) + room
         cuts: dict[int, float] = {}
         keep: np.ndarray | None = None
-        for k in np.flatnonzero(counts > needed).tolist():  # only keywords with more papers than they can use
-            at = np.flatnonzero(owner == k)
-            scores = totals[candidates[at]]
-            cut = float(np.partition(scores, len(scores) - needed[k])[len(scores) - needed[k]])
+        values: np.ndarray | None = None
+        for k, count in enumerate(counts.tolist()):
+            needed = self.quota.get(k, 0) + room
+            if count <= needed:
+                continue  # only keywords with more papers than they can use
+            at = (owner == k).nonzero()[0]
+            values = totals[candidates] if values is None else values
+            scores = values[at]
+            kth = len(scores) - needed
+            cut = float(np.partition(scores, kth)[kth])
             keep = np.ones(len(candidates), dtype=bool) if keep is None else keep
             keep[at] = scores > cut - tie
             cuts[k] = cut

@@ -50,6 +50,8 @@ def _word(part: str) -> tuple[str, str]:
 
 def hyphen_joins(text: str) -> list[tuple[int, str]]:
     """``multi-modal`` also indexes ``multimodal``: (index of first part, joined stem)."""
+    if "-" not in text:
+        return []
     out: list[tuple[int, str]] = []
     index = 0
     for token in _TOKEN.findall(text):
@@ -83,6 +85,8 @@ def stems_of(text: str) -> str:
 
 def hyphen_words(text: str) -> list[tuple[int, str]]:
     """``hyphen_joins`` with the joined word as written: ``pre-training`` -> ``pretraining``."""
+    if "-" not in text:
+        return []
     out: list[tuple[int, str]] = []
     index = 0
     for token in _TOKEN.findall(text):

@@ -47,7 +47,7 @@ from ..ranking.reader import Examples, embed_examples
 from ..model import Listing, Subscriber
 from ..ranking.hints import KeywordHint
 from ..ranking.index import Index
-from ..ranking.select import Pick, count_matches, rank, rank_whole
+from ..ranking.select import Pick, rank_counted, rank_whole
 from ..ranking.many import fork_is_safe
 from ..readers import refusal
 from ..store import Store
@@ -182,10 +182,9 @@ def picks_and_total(app: "Digest", index: Index, reader: Subscriber, sent: Colle
     selection = app.selection_for(reader)
     follows = follows_of(reader)
     if not app.archives:
-        picks = rank(index, profile, sent=sent, selection=selection, examples=examples, follows=follows)
-        if selection.max_items is None or len(picks) < selection.max_items:
-            return picks, None, []
-        return picks, count_matches(index, profile, sent=sent, min_score=selection.min_score, follows=follows), []
+        picks, total = rank_counted(index, profile, sent=sent, selection=selection, examples=examples,
+                                    follows=follows)
+        return picks, total, []
     picks, every = rank_whole(index, profile, sent=sent, selection=selection, examples=examples, follows=follows)
     if selection.max_items is None or len(picks) < selection.max_items:
         return picks, None, []
