@@ -41,6 +41,7 @@ class Columns:
         self._scores: dict[tuple[object, ...], np.ndarray] = {}
         self._excluded: dict[tuple[object, ...], np.ndarray] = {}
         self._complete: dict[tuple[object, ...], bool] = {}
+        self._bytes: dict[tuple[object, ...], bytes] = {}
         self._over: dict[float, dict[tuple[object, ...], tuple[np.ndarray, np.ndarray]]] = {}  # per cap
 
     def scores(self, keyword: Keyword) -> np.ndarray:
@@ -126,6 +127,14 @@ class Columns:
         """How each paper matches the keyword (``explain.match_codes``; 0: it does not)."""
         return match_codes(self.index, keyword)
 
+    def code_bytes(self, keyword: Keyword) -> bytes:
+        """``codes`` as bytes (a code is 0-7): read paper by paper, by number, as a walk down the picks does."""
+        key = ("bytes", *keyword_key(keyword))
+        found = self._bytes.get(key)
+        if found is None:
+            found = self._bytes[key] = self.codes(keyword).tobytes()
+        return found
+
     def complete(self, keyword: Keyword) -> bool:
         """Whether the keyword names a match for every paper it scores (it does, but for meaning or feedback)."""
         key = keyword_key(keyword)
@@ -167,7 +176,7 @@ class Columns:
             for keyword in profile.wanted:
                 self.scores(keyword)
                 self.words(keyword)
-                self.codes(keyword)
+                self.code_bytes(keyword)
                 if self.index.rules.passing:
                     self.passing(keyword)
             for keyword in profile.excluded:

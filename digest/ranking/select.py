@@ -288,14 +288,14 @@ class Walk:
         gone = set(removed.tolist()) if removed is not None else set()
         numbers = sorted((i for i in found if i not in gone and papers[i].id not in self.sent),
                          key=lambda i: (-round(float(totals[i]), 6), ties[i], i))
-        codes = [(k.text, self.table.codes(k)) for k in self.wanted]
+        codes = [(k.text, self.table.code_bytes(k)) for k in self.wanted]
         picks: list[Pick] = []
         seen_titles: set[str] = set()
         for i in numbers:
             if keys[i] in seen_titles:
                 continue
             seen_titles.add(keys[i])
-            matched = _matched([(text, [int(column[i])]) for text, column in codes], 0)
+            matched = _matched(codes, i)
             picks.append(Pick(papers[i], round(float(totals[i]), 3), matched, because=self.reasons.get(i, ""),
                               followed=found[i]))
             if self.selection.max_items and len(picks) >= self.selection.max_items:
@@ -308,7 +308,7 @@ class Walk:
         scores = totals[candidates]
         ordered = candidates[np.lexsort((candidates, -scores))]  # by score, then paper number
         numbers, values = ordered.tolist(), totals[ordered].tolist()
-        codes = [(k.text, self.table.codes(k)[ordered].tolist()) for k in self.wanted]
+        codes = [(k.text, self.table.code_bytes(k)) for k in self.wanted]
         shared = self.shared
         owners = shared.owner_of[ordered].tolist() if shared is not None else None
         quota = [shared.quota.get(k, 0) for k in range(len(self.wanted))] if shared is not None else []
@@ -328,7 +328,7 @@ class Walk:
             if k >= 0 and used[k] >= quota[k]:
                 waiting.append((step, n))
                 continue
-            matched = _matched(codes, n)
+            matched = _matched(codes, i)
             if not matched and i not in self.lifted:
                 continue  # meaning alone (no keyword's words, no liked paper) never picks a paper
             seen_titles.add(keys[i])
@@ -345,7 +345,7 @@ class Walk:
             if most and len(taken) >= most:
                 break
             i = numbers[n]
-            matched = _matched(codes, n)
+            matched = _matched(codes, i)
             if keys[i] in seen_titles or (not matched and i not in self.lifted):
                 continue
             seen_titles.add(keys[i])
@@ -360,9 +360,10 @@ class Walk:
                      reasons.get(numbers[n], "") if reasons else "") for r, (_, n, matched) in enumerate(chosen, 1)]
 
 
-def _matched(codes: list[tuple[str, list[int]]], n: int) -> tuple[Match, ...]:
-    """The keywords the ``n``-th candidate matches; those it matches fully, when there are any."""
-    found = [match(text, code) for text, column in codes if (code := column[n])]
+def _matched(codes: list[tuple[str, bytes]], i: int) -> tuple[Match, ...]:
+    """The keywords paper ``i`` matches (``codes``: each keyword's ``Columns.code_bytes``); those it
+    matches fully, when there are any."""
+    found = [match(text, code) for text, column in codes if (code := column[i])]
     if len(found) > 1:
         found = [m for m in found if not m.partial] or found
     return tuple(found)

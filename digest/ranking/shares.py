@@ -20,27 +20,30 @@ import numpy as np
 from .columns import Columns
 from .profile import Keyword
 
+SORT_ALL = 128  # candidates a walk sorts whole rather than cut per keyword (``Places.head``)
+
 
 def shares(available: Mapping[int, int], weights: Sequence[float], limit: int) -> dict[int, int]:
     """Places per keyword (by position), by weight, for ``available`` papers per keyword."""
     quota: dict[int, int] = {}
-    active, room = {k for k, n in available.items() if n}, limit
+    active, room = sorted(k for k, n in available.items() if n), limit
     while active:
-        total = sum(weights[k] for k in active) or 1.0
-        small = {k for k in active if available[k] <= room * weights[k] / total}
+        total = sum([weights[k] for k in active]) or 1.0  # summed in the keywords' order
+        small = [k for k in active if available[k] <= room * weights[k] / total]
         if not small:
-            quota.update({k: math.ceil(room * weights[k] / total) for k in active})
+            for k in active:
+                quota[k] = math.ceil(room * weights[k] / total)
             break
         for k in small:
             quota[k] = available[k]
             room -= available[k]
-        active -= small
+        active = [k for k in active if k not in small]
     return quota
 
 
 def owners(table: Columns, wanted: Sequence[Keyword], candidates: np.ndarray) -> np.ndarray:
     """For each candidate, the position of the keyword that gives it most of its score."""
-    stacked = np.array([table.scores(k) for k in wanted]).take(candidates, axis=1)
+    stacked = np.array([table.scores(k)[candidates] for k in wanted])  # the candidates' scores only
     for row, keyword in enumerate(wanted):
         if keyword.weight != 1.0:
             stacked[row] *= keyword.weight
@@ -53,8 +56,9 @@ def places(table: Columns, wanted: Sequence[Keyword], candidates: np.ndarray, li
         return None
     owner = owners(table, wanted, candidates)
     counts = np.bincount(owner, minlength=len(wanted))
-    quota = shares(dict(enumerate(counts.tolist())), [k.weight for k in wanted], limit)
-    if sum(min(quota.get(k, 0), n) for k, n in enumerate(counts.tolist())) >= len(candidates):
+    available = counts.tolist()
+    quota = shares(dict(enumerate(available)), [k.weight for k in wanted], limit)
+    if sum([min(quota.get(k, 0), n) for k, n in enumerate(available)]) >= len(candidates):
         return None
     by_paper: np.ndarray = np.full(len(table.index.papers), -1, dtype=np.intp)
     by_paper[candidates] = owner
@@ -81,8 +85,11 @@ class Places:
 
         A walk over this head that fills the digest picks what a walk over every
         candidate would: a keyword's papers left out rank below its own ones in the
-        head, by which time its places are taken. None for the cut: sort them all.
+        head, by which time its places are taken. None for the cut: sort them all (as for
+        ``SORT_ALL`` candidates or fewer, which cost less to sort than to cut keyword by keyword).
         """
+        if len(candidates) <= SORT_ALL:
+            return candidates, None
         owner = self.owner_of[candidates]
         counts = self.counts if self.counts is not None else np.bincount(owner[owner >= 0], minlength=len(self.quota))
         cuts: dict[int, float] = {}
