@@ -82,6 +82,12 @@ def match(keyword: str, code: int) -> Match:
     return Match(keyword, fields, partial=bool(code & PARTIAL))
 
 
+@lru_cache(maxsize=100_000)
+def matches_by_code(keyword: str) -> tuple[Match | None, ...]:
+    """Every ``Match`` of ``keyword``, by code (None for 0): a walk indexes it rather than call ``match``."""
+    return (None, *(match(keyword, code) for code in range(1, (TITLE | ABSTRACT | PARTIAL) + 1)))
+
+
 def group_fields(index: Index, group: Group) -> tuple[np.ndarray, np.ndarray]:
     """Which papers have the group in the title, and which in the abstract. Cached on the index."""
     table = index.cache["fields"]

@@ -19,7 +19,7 @@ who follows nobody costs nothing more: the keyword ranking, exactly.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -27,9 +27,9 @@ import numpy as np
 from ..model import Paper, title_key
 from .authors import Follows, followed_papers
 from .columns import Columns, columns
-from .explain import Match, match
+from .explain import Match, matches_by_code
 from .index import Index
-from .profile import Profile
+from .profile import Keyword, Profile
 from .reader import UNMATCHED_CAP, Examples, ReaderModel, model_for
 from .scoring import MIN_CONTRIBUTION
 from .shares import Places, places
@@ -288,7 +288,7 @@ class Walk:
         gone = set(removed.tolist()) if removed is not None else set()
         numbers = sorted((i for i in found if i not in gone and papers[i].id not in self.sent),
                          key=lambda i: (-round(float(totals[i]), 6), ties[i], i))
-        codes = [(k.text, self.table.code_bytes(k)) for k in self.wanted]
+        codes = _codes(self.table, self.wanted)
         picks: list[Pick] = []
         seen_titles: set[str] = set()
         for i in numbers:
@@ -308,7 +308,7 @@ class Walk:
         scores = totals[candidates]
         ordered = candidates[np.lexsort((candidates, -scores))]  # by score, then paper number
         numbers, values = ordered.tolist(), totals[ordered].tolist()
-        codes = [(k.text, self.table.code_bytes(k)) for k in self.wanted]
+        codes = _codes(self.table, self.wanted)
         shared = self.shared
         owners = shared.owner_of[ordered].tolist() if shared is not None else None
         quota = [shared.quota.get(k, 0) for k in range(len(self.wanted))] if shared is not None else []
@@ -322,7 +322,7 @@ class Walk:
             if n < 0 or values[n] < danger:
                 return None
             i = numbers[n]
-            if papers[i].id in sent or keys[i] in seen_titles:
+            if (sent and papers[i].id in sent) or keys[i] in seen_titles:
                 continue
             k = owners[n] if owners is not None else -1
             if k >= 0 and used[k] >= quota[k]:
@@ -360,10 +360,14 @@ class Walk:
                      reasons.get(numbers[n], "") if reasons else "") for r, (_, n, matched) in enumerate(chosen, 1)]
 
 
-def _matched(codes: list[tuple[str, bytes]], i: int) -> tuple[Match, ...]:
-    """The keywords paper ``i`` matches (``codes``: each keyword's ``Columns.code_bytes``); those it
-    matches fully, when there are any."""
-    found = [match(text, code) for text, column in codes if (code := column[i])]
+def _codes(table: Columns, wanted: Sequence[Keyword]) -> list[tuple[tuple[Match | None, ...], bytes]]:
+    """Each keyword's matches by code (``explain.matches_by_code``) and its codes (``Columns.code_bytes``)."""
+    return [(matches_by_code(k.text), table.code_bytes(k)) for k in wanted]
+
+
+def _matched(codes: list[tuple[tuple[Match | None, ...], bytes]], i: int) -> tuple[Match, ...]:
+    """The keywords paper ``i`` matches (``codes``: ``_codes``); those it matches fully, when there are any."""
+    found: list[Match] = [by_code[code] for by_code, column in codes if (code := column[i])]  # type: ignore[misc]
     if len(found) > 1:
         found = [m for m in found if not m.partial] or found
     return tuple(found)
