@@ -355,13 +355,15 @@ def bm25_idf(papers: int, docs: int) -> float:
 
 def _merge(postings: Mapping[str, Postings], group: Group) -> Postings:
     found = [p for p in (postings.get(st) for st in group) if p]
-    if len(found) == 1:  # one stem of the group in the listing: its postings as they are
-        return found[0]
-    merged: dict[int, list[int]] = defaultdict(list)
-    for one in found:
+    if len(found) < 2:  # one stem of the group in the listing: its postings as they are
+        return found[0] if found else {}
+    merged = dict(found[0])  # tuples (see ``Index._add``): a paper with one stem of the group keeps its own
+    get = merged.get
+    for one in found[1:]:
         for i, pos in one.items():
-            merged[i].extend(pos)
-    return {i: tuple(pos) for i, pos in merged.items()}  # tuples: see ``Index._add``
+            before = get(i)
+            merged[i] = pos if before is None else before + pos
+    return merged
 
 
 def tie_key(paper: Paper) -> tuple[int, int, str]:
