@@ -127,6 +127,8 @@ def rank_counted(
         return picks, None
     if scored.adjusted:
         return picks, count_matches(index, profile, sent=sent, min_score=selection.min_score, follows=follows)
+    if not follows and columns(index).explained_mask(profile.wanted) is None:  # the candidates, as they are
+        return picks, _titles(index, scored.candidates, sent)
     passing: np.ndarray = np.zeros(len(index.papers), dtype=bool)
     passing[scored.candidates] = True
     return picks, _count(index, profile, passing, scored.removed, sent, follows)
@@ -433,5 +435,13 @@ def _count(index: Index, profile: Profile, passing: np.ndarray, removed: np.ndar
         passing[list(followed_papers(index, follows))] = True
         if removed is not None:
             passing[removed] = False
-    papers, keys = index.papers, index.title_keys
-    return len({keys[i] for i in np.flatnonzero(passing).tolist() if papers[i].id not in sent})
+    return _titles(index, np.flatnonzero(passing), sent)
+
+
+def _titles(index: Index, numbers: np.ndarray, sent: Collection[str]) -> int:
+    """How many distinct titles these papers have, leaving out those sent before."""
+    keys = index.title_keys
+    if not sent:
+        return len(set(map(keys.__getitem__, numbers.tolist())))
+    papers = index.papers
+    return len({keys[i] for i in numbers.tolist() if papers[i].id not in sent})
