@@ -27,6 +27,7 @@ from .profile import Keyword, Profile
 from .scoring import closeness, passing_mentions
 
 
+BY_OBJECT = 100_000  # keyword objects ``scores`` remembers (``parse_keyword`` caches as many)
 _NOTHING: tuple[np.ndarray, np.ndarray] = (np.zeros(0, dtype=np.intp), np.zeros(0))  # no passing mention counts
 
 
@@ -42,13 +43,19 @@ class Columns:
         self._excluded: dict[tuple[object, ...], np.ndarray] = {}
         self._complete: dict[tuple[object, ...], bool] = {}
         self._bytes: dict[tuple[object, ...], bytes] = {}
+        self._by_object: dict[int, tuple[Keyword, np.ndarray]] = {}  # ``scores`` by the keyword object itself
         self._over: dict[float, dict[tuple[object, ...], tuple[np.ndarray, np.ndarray]]] = {}  # per cap
 
     def scores(self, keyword: Keyword) -> np.ndarray:
+        found = self._by_object.get(id(keyword))  # readers share their parsed keywords (``parse_keyword``)
+        if found is not None and found[0] is keyword:
+            return found[1]
         key = keyword_key(keyword)
         column = self._scores.get(key)
         if column is None:
             column = self._scores[key] = self.index.keyword_column(keyword)
+        if len(self._by_object) < BY_OBJECT:
+            self._by_object[id(keyword)] = (keyword, column)  # the keyword kept: its id is not reused
         return column
 
     def words(self, keyword: Keyword) -> np.ndarray:
