@@ -312,7 +312,7 @@ class Walk:
         numbers, values = ordered.tolist(), totals[ordered].tolist()
         codes = _codes(self.table, self.wanted)
         shared = self.shared
-        owners = shared.owner_of[ordered].tolist() if shared is not None else None
+        owners = shared.owner_of[ordered].tolist() if shared is not None else [-1] * len(numbers)
         quota = [shared.quota.get(k, 0) for k in range(len(self.wanted))] if shared is not None else []
         used = [0] * len(quota)
         per_keyword = shared is not None and cut is not None  # the head is cut per keyword (``Places.head``)
@@ -320,26 +320,28 @@ class Walk:
         taken: list[tuple[int, int, tuple[Match, ...]]] = []  # (place in the walk, candidate, matches)
         waiting: list[tuple[int, int]] = []  # their keyword's places were all used
         seen_titles: set[str] = set()
+        full = most or len(numbers) + 1  # as many picks as fill the digest
         for step, n in enumerate(_best_first(self.index, numbers, values, None if per_keyword else cut)):
             if n < 0 or values[n] < danger:
                 return None
             i = numbers[n]
-            if (sent and papers[i].id in sent) or keys[i] in seen_titles:
+            title = keys[i]
+            if (sent and papers[i].id in sent) or title in seen_titles:
                 continue
-            k = owners[n] if owners is not None else -1
+            k = owners[n]
             if k >= 0 and used[k] >= quota[k]:
                 waiting.append((step, n))
                 continue
             matched = _matched(codes, i)
             if not matched and i not in self.lifted:
                 continue  # meaning alone (no keyword's words, no liked paper) never picks a paper
-            seen_titles.add(keys[i])
+            seen_titles.add(title)
             taken.append((step, n, matched))
             if k >= 0:
                 used[k] += 1
                 if per_keyword and used[k] == quota[k] and shared is not None:
                     danger = shared.danger(used)
-            if most and len(taken) >= most:
+            if len(taken) >= full:
                 return self._picks(taken, numbers, values)
         if cut is not None:
             return None
@@ -358,8 +360,10 @@ class Walk:
                values: list[float]) -> list[Pick]:
         papers = self.index.papers
         reasons = self.reasons
-        return [Pick(papers[numbers[n]], round(values[n], 3), matched, r,
-                     reasons.get(numbers[n], "") if reasons else "") for r, (_, n, matched) in enumerate(chosen, 1)]
+        if not reasons:
+            return [Pick(papers[numbers[n]], round(values[n], 3), matched, r) for r, (_, n, matched) in enumerate(chosen, 1)]
+        return [Pick(papers[numbers[n]], round(values[n], 3), matched, r, reasons.get(numbers[n], ""))
+                for r, (_, n, matched) in enumerate(chosen, 1)]
 
 
 def _codes(table: Columns, wanted: Sequence[Keyword]) -> list[tuple[tuple[Match | None, ...], bytes]]:
