@@ -32,6 +32,7 @@ class Match:
 
 
 TITLE, ABSTRACT, PARTIAL = 1, 2, 4  # bits of a match code; 0: no match
+_NONE = np.int8(0)  # no match, as a code's type
 
 
 def explain_all(index: Index, keyword: Keyword) -> dict[int, Match]:
@@ -47,32 +48,49 @@ def match_codes(index: Index, keyword: Keyword) -> np.ndarray:
     or expansion): a paper with all its words matches fully, in the title when every
     word is there, and in the abstract when any word is; a paper with some of its
     words matches partly. The first alternative that matches wins, unless a later
-    one matches fully. Worked out with a few array operations per keyword (cached
-    on the index); ``match`` turns a code into a ``Match`` for the picks only.
+    one matches fully. Worked out from each word's field bits (``group_codes``)
+    with a few array operations per keyword (cached on the index); ``match`` turns
+    a code into a ``Match`` for the picks only.
     """
     key = (keyword.words, keyword.exact, keyword.prefix)
     found = index.cache["codes"].get(key)
     if found is not None:
         return found
-    size = len(index.papers)
     domain: np.ndarray = index.keyword_column(keyword) != 0  # the papers ``index.keyword_scores`` holds
-    codes: np.ndarray = np.zeros(size, dtype=np.int8)
+    codes: np.ndarray | None = None  # None: no alternative has matched a paper yet
     for alt in index.alternatives(keyword):
-        titles, abstracts = zip(*(group_fields(index, g) for g in alt))
-        present = [t | a for t, a in zip(titles, abstracts)]
-        everywhere = domain & np.logical_and.reduce(present)
-        if keyword.exact:
-            everywhere &= _exact_papers(index, alt, keyword.words)
-        in_abstract = np.logical_or.reduce(abstracts)
-        full = everywhere & ((codes == 0) | (codes >= PARTIAL))
-        codes[full] = (TITLE * np.logical_and.reduce(titles) + ABSTRACT * in_abstract)[full]
-        if keyword.exact or len(alt) == 1:
-            continue
-        partly = domain & np.logical_or.reduce(present) & ~everywhere & (codes == 0)
-        codes[partly] = (PARTIAL + TITLE * np.logical_or.reduce(titles) + ABSTRACT * in_abstract)[partly]
-    codes[codes == PARTIAL] = 0  # no field: not a match (cannot happen with positions, kept for safety)
+        codes = _alternative_codes(index, keyword, alt, domain, codes)
+    if codes is None:
+        codes = np.zeros(len(index.papers), dtype=np.int8)
     index.cache["codes"][key] = codes
     return codes
+
+
+def _alternative_codes(index: Index, keyword: Keyword, alt: Alternative, domain: np.ndarray,
+                       codes: np.ndarray | None) -> np.ndarray:
+    """``codes`` with one alternative's matches added (None: the first alternative).
+
+    Per paper, from its words' field bits: all its words there (the least bits not
+    0), then every word in the title (the bits and-ed) and any in the abstract (or-ed).
+    """
+    fields = [group_codes(index, g) for g in alt]
+    if len(fields) == 1:
+        least = both = either = fields[0]
+    else:
+        least, both, either = (np.minimum.reduce(fields), np.bitwise_and.reduce(fields),
+                               np.bitwise_or.reduce(fields))
+    everywhere = domain & (least != 0)
+    if keyword.exact:
+        everywhere &= _exact_papers(index, alt, keyword.words)
+    full = (both & TITLE) | (either & ABSTRACT)  # never 0 where every word is there
+    if codes is None:
+        codes = np.where(everywhere, full, _NONE)
+    else:
+        codes = np.where(everywhere & ((codes == 0) | (codes >= PARTIAL)), full, codes)
+    if keyword.exact or len(alt) == 1:
+        return codes
+    partly = domain & (either != 0) & ~everywhere & (codes == 0)
+    return np.where(partly, either | PARTIAL, codes)
 
 
 @lru_cache(maxsize=100_000)
@@ -88,19 +106,18 @@ def matches_by_code(keyword: str) -> tuple[Match | None, ...]:
     return (None, *(match(keyword, code) for code in range(1, (TITLE | ABSTRACT | PARTIAL) + 1)))
 
 
-def group_fields(index: Index, group: Group) -> tuple[np.ndarray, np.ndarray]:
-    """Which papers have the group in the title, and which in the abstract. Cached on the index."""
+def group_codes(index: Index, group: Group) -> np.ndarray:
+    """Per paper, where the group stands: ``TITLE`` and/or ``ABSTRACT`` bits (0: nowhere). Cached on the index."""
     table = index.cache["fields"]
     found = table.get(group)
     if found is None:
-        size = len(index.papers)
-        title: np.ndarray = np.zeros(size, dtype=bool)
-        abstract: np.ndarray = np.zeros(size, dtype=bool)
+        found = np.zeros(len(index.papers), dtype=np.int8)
         positions = index.positions(group)
         numbers = np.fromiter(positions.keys(), np.intp, len(positions))
-        title[numbers] = np.fromiter(map(min, positions.values()), np.intp, len(positions)) < ABSTRACT_OFFSET
-        abstract[numbers] = np.fromiter(map(max, positions.values()), np.intp, len(positions)) >= ABSTRACT_OFFSET
-        found = table[group] = (title, abstract)
+        title = np.fromiter(map(min, positions.values()), np.intp, len(positions)) < ABSTRACT_OFFSET
+        abstract = np.fromiter(map(max, positions.values()), np.intp, len(positions)) >= ABSTRACT_OFFSET
+        found[numbers] = TITLE * title + ABSTRACT * abstract
+        table[group] = found
     return found
 
 
