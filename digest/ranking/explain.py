@@ -112,11 +112,8 @@ def group_codes(index: Index, group: Group) -> np.ndarray:
     found = table.get(group)
     if found is None:
         found = np.zeros(len(index.papers), dtype=np.int8)
-        positions = index.positions(group)
-        numbers = np.fromiter(positions.keys(), np.intp, len(positions))
-        title = np.fromiter(map(min, positions.values()), np.intp, len(positions)) < ABSTRACT_OFFSET
-        abstract = np.fromiter(map(max, positions.values()), np.intp, len(positions)) >= ABSTRACT_OFFSET
-        found[numbers] = TITLE * title + ABSTRACT * abstract
+        numbers, in_title, in_all = index.counts(group)
+        found[numbers] = TITLE * (in_title > 0) + ABSTRACT * (in_all > in_title)
         table[group] = found
     return found
 

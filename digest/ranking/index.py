@@ -16,6 +16,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from itertools import chain
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
@@ -40,7 +41,7 @@ Group = frozenset[str]  # stems that count as one query word (a prefix expands t
 Alternative = tuple[Group, ...]
 Postings = dict[int, tuple[int, ...]]  # paper number -> positions
 # the index's caches whose entries the weights do not change (``Index.reweighted``)
-_UNWEIGHTED = ("alternatives", "joined", "merged", "idf", "surfaces", "occurrences", "groups")
+_UNWEIGHTED = ("alternatives", "joined", "merged", "idf", "surfaces", "occurrences", "counts", "groups")
 
 
 @dataclass(slots=True)
@@ -187,26 +188,30 @@ class Index:
 
     def group_array(self, group: Group) -> np.ndarray:
         """``group_weights`` as a dense array over the papers (the same floats, computed at once)."""
-        return self._cached("arrays", group, lambda: self._saturated(self.positions(group)))
+        return self._cached("arrays", group, lambda: self._saturated(self.counts(group)))
 
     def occurrences(self, group: Group) -> tuple[np.ndarray, np.ndarray]:
         """How often the group stands in every paper's title, and in all (cached)."""
         def count() -> tuple[np.ndarray, np.ndarray]:
             title: np.ndarray = np.zeros(len(self.docs), np.intp)
             total: np.ndarray = np.zeros(len(self.docs), np.intp)
-            found = self.positions(group)
-            numbers = np.fromiter(found.keys(), np.intp, len(found))
-            title[numbers] = np.fromiter(map(title_count, found.values()), np.intp, len(found))
-            total[numbers] = np.fromiter(map(len, found.values()), np.intp, len(found))
+            numbers, in_title, in_all = self.counts(group)
+            title[numbers] = in_title
+            total[numbers] = in_all
             return title, total
         return self._cached("occurrences", group, count)
 
-    def _saturated(self, postings: Postings) -> np.ndarray:
+    def counts(self, group: Group) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """``position_counts`` of the group's positions (cached)."""
+        return self._cached("counts", group, lambda: position_counts(self.positions(group)))
+
+    def _saturated(self, counts: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
+        """BM25F's saturated term frequency in every paper, from ``position_counts``."""
         out: np.ndarray = np.zeros(len(self.docs))
-        if postings:
-            numbers = np.fromiter(postings.keys(), np.intp, len(postings))
-            title = np.fromiter(map(title_count, postings.values()), float, len(postings))
-            abstract = np.fromiter(map(len, postings.values()), float, len(postings)) - title
+        numbers, in_title, in_all = counts
+        if len(numbers):
+            title = in_title.astype(float)
+            abstract = in_all.astype(float) - title
             w = self.weights
             tf = w.title * title / self.title_norms[numbers] + abstract / self.abstract_norms[numbers]
             out[numbers] = tf * (w.k1 + 1) / (tf + w.k1)
@@ -222,7 +227,7 @@ class Index:
 
     def surface_array(self, word: str) -> np.ndarray:
         """``group_array`` for a query word as written (``surface_postings``)."""
-        return self._cached("surface", word, lambda: self._saturated(self.surface_postings(word)))
+        return self._cached("surface", word, lambda: self._saturated(position_counts(self.surface_postings(word))))
 
     def term_shares(self, i: int) -> list[tuple[str, float]]:
         """A paper's stems (longer than 2 letters): share of its length times idf."""
@@ -343,9 +348,20 @@ _IN_TITLE = ABSTRACT_OFFSET.__gt__  # position -> whether it is in the title
 _IN_ABSTRACT = ABSTRACT_OFFSET.__le__
 
 
-def title_count(positions: Iterable[int]) -> int:
-    """How many of the positions are in the title (counted in C: a few per paper, for every paper)."""
-    return sum(map(_IN_TITLE, positions))
+def position_counts(postings: Postings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The papers of ``postings`` by number, how many of their positions are in the title, and how many in all.
+
+    Every paper's positions read at once, flattened (a few per paper, for every paper).
+    """
+    size = len(postings)
+    numbers = np.fromiter(postings.keys(), np.intp, size)
+    in_all = np.fromiter(map(len, postings.values()), np.intp, size)
+    if not size:
+        return numbers, in_all, in_all
+    flat = np.fromiter(chain.from_iterable(postings.values()), np.intp, int(in_all.sum()))
+    starts = np.zeros(size, np.intp)
+    np.cumsum(in_all[:-1], out=starts[1:])
+    return numbers, np.add.reduceat(flat < ABSTRACT_OFFSET, starts, dtype=np.intp), in_all
 
 
 def bm25_idf(papers: int, docs: int) -> float:
