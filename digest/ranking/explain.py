@@ -139,11 +139,21 @@ def excluded(index: Index, keyword: Keyword) -> set[int]:
     """
     hit: set[int] = set()
     for alt in index.alternatives(keyword):
+        if len(alt) == 1 and not keyword.exact:  # one word: its counts say as much as its positions
+            hit.update(_one_word_excluded(index, alt))
+            continue
         postings = [index.positions(g) for g in alt]
         for i, starts in phrase_starts(index, postings, keyword.exact, keyword.words).items():
             if min(starts) < ABSTRACT_OFFSET or (len(starts) > 1 and _about(index, i, alt)):
                 hit.add(i)
     return hit
+
+
+def _one_word_excluded(index: Index, alt: Alternative) -> list[int]:
+    """``excluded`` for an alternative of one word: in the title, or twice or more and among the strongest terms."""
+    numbers, in_title, in_all = index.counts(alt[0])
+    repeated = numbers[(in_title == 0) & (in_all > 1)].tolist()
+    return numbers[in_title > 0].tolist() + [i for i in repeated if _about(index, i, alt)]
 
 
 def _about(index: Index, i: int, alt: Alternative) -> bool:
