@@ -38,6 +38,7 @@ FEEDBACK_TERMS = 12
 FEEDBACK_WEIGHT = 0.6
 MIN_CONTRIBUTION = 0.05  # per keyword; smaller scores are dropped (see keyword_column)
 PROXIMITY_WINDOW = 5
+FEW = 8  # positions looked through as they are, rather than put in a set first
 
 
 def keyword_column(index: Index, keyword: Keyword, feedback: bool, meaning: bool = True) -> np.ndarray:
@@ -97,7 +98,12 @@ def proximity_scores(index: Index, postings: list[Postings]) -> dict[int, float]
     scores: dict[int, float] = defaultdict(float)
     for left, right in pairs:
         for i in set(left).intersection(right):
-            near = [p for p in left[i] if any(abs(p - q) <= PROXIMITY_WINDOW for q in right[i])]
+            there = right[i]
+            if len(there) == 1:  # most papers: the right word once
+                q = there[0]
+                near = [p for p in left[i] if -PROXIMITY_WINDOW <= p - q <= PROXIMITY_WINDOW]
+            else:
+                near = [p for p in left[i] if any(abs(p - q) <= PROXIMITY_WINDOW for q in there)]
             if near:
                 scores[i] += index.weights.proximity * index.saturate(i, near) / len(pairs)
     return scores
@@ -135,8 +141,10 @@ def consecutive(postings: list[Postings]) -> Mapping[int, Sequence[int]]:
 
 def _starts(postings: list[Postings], i: int) -> list[int]:
     """The positions in paper ``i`` where the first group stands and each next one right after it."""
-    if len(postings) == 2:  # most phrases: two words
-        following = set(postings[1][i])
+    if len(postings) == 2:  # most phrases: two words, each a few times in a paper (a set for more)
+        following = postings[1][i]
+        if len(following) > FEW:
+            following = set(following)
         return [s for s in postings[0][i] if s + 1 in following]
     rest = [set(p[i]) for p in postings[1:]]
     return [s for s in postings[0][i] if all(s + k + 1 in f for k, f in enumerate(rest))]
