@@ -44,7 +44,9 @@ class Columns:
         self._complete: dict[tuple[object, ...], bool] = {}
         self._bytes: dict[tuple[object, ...], bytes] = {}
         self._by_object: dict[int, tuple[Keyword, np.ndarray]] = {}  # ``scores`` by the keyword object itself
+        self._bytes_by_object: dict[int, tuple[Keyword, bytes]] = {}  # ``code_bytes`` likewise
         self._over: dict[float, dict[tuple[object, ...], tuple[np.ndarray, np.ndarray]]] = {}  # per cap
+        self._over_by_object: dict[float, dict[int, tuple[Keyword, tuple[np.ndarray, np.ndarray]]]] = {}
 
     def scores(self, keyword: Keyword) -> np.ndarray:
         found = self._by_object.get(id(keyword))  # readers share their parsed keywords (``parse_keyword``)
@@ -105,12 +107,20 @@ class Columns:
         table = self._over.get(cap)
         if table is None:
             table = self._over[cap] = {}
+            self._over_by_object[cap] = {}
+        known = self._over_by_object[cap]  # as ``scores``: by the keyword object first
         over: np.ndarray | None = None
         for keyword in wanted:
-            key = (keyword.words, keyword.exact, keyword.prefix, keyword.weight)  # keyword_key, and the weight
-            found = table.get(key)
-            if found is None:
-                found = table[key] = self._passing_over(keyword, cap)
+            mine = known.get(id(keyword))
+            if mine is not None and mine[0] is keyword:
+                found = mine[1]
+            else:
+                key = (keyword.words, keyword.exact, keyword.prefix, keyword.weight)  # keyword_key, and the weight
+                found = table.get(key)
+                if found is None:
+                    found = table[key] = self._passing_over(keyword, cap)
+                if len(known) < BY_OBJECT:
+                    known[id(keyword)] = (keyword, found)  # the keyword kept: its id is not reused
             if found is not _NOTHING:
                 over = np.zeros(self.size) if over is None else over
                 over[found[0]] += found[1]
@@ -135,11 +145,19 @@ class Columns:
         return match_codes(self.index, keyword)
 
     def code_bytes(self, keyword: Keyword) -> bytes:
-        """``codes`` as bytes (a code is 0-7): read paper by paper, by number, as a walk down the picks does."""
+        """``codes`` as bytes (a code is 0-7): read paper by paper, by number, as a walk down the picks does.
+
+        Found by the keyword object first, as ``scores`` is (every reader's walk asks for each of its keywords).
+        """
+        known = self._bytes_by_object.get(id(keyword))
+        if known is not None and known[0] is keyword:
+            return known[1]
         key = ("bytes", *keyword_key(keyword))
         found = self._bytes.get(key)
         if found is None:
             found = self._bytes[key] = self.codes(keyword).tobytes()
+        if len(self._bytes_by_object) < BY_OBJECT:
+            self._bytes_by_object[id(keyword)] = (keyword, found)  # the keyword kept: its id is not reused
         return found
 
     def complete(self, keyword: Keyword) -> bool:
