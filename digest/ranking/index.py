@@ -16,7 +16,6 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from itertools import chain
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
@@ -348,20 +347,16 @@ _IN_TITLE = ABSTRACT_OFFSET.__gt__  # position -> whether it is in the title
 _IN_ABSTRACT = ABSTRACT_OFFSET.__le__
 
 
-def position_counts(postings: Postings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The papers of ``postings`` by number, how many of their positions are in the title, and how many in all.
+def title_count(positions: Iterable[int]) -> int:
+    """How many of the positions are in the title (counted in C: a few per paper, for every paper)."""
+    return sum(map(_IN_TITLE, positions))
 
-    Every paper's positions read at once, flattened (a few per paper, for every paper).
-    """
+
+def position_counts(postings: Postings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The papers of ``postings`` by number, how many of their positions are in the title, and how many in all."""
     size = len(postings)
-    numbers = np.fromiter(postings.keys(), np.intp, size)
-    in_all = np.fromiter(map(len, postings.values()), np.intp, size)
-    if not size:
-        return numbers, in_all, in_all
-    flat = np.fromiter(chain.from_iterable(postings.values()), np.intp, int(in_all.sum()))
-    starts = np.zeros(size, np.intp)
-    np.cumsum(in_all[:-1], out=starts[1:])
-    return numbers, np.add.reduceat(flat < ABSTRACT_OFFSET, starts, dtype=np.intp), in_all
+    return (np.fromiter(postings.keys(), np.intp, size), np.fromiter(map(title_count, postings.values()), np.intp, size),
+            np.fromiter(map(len, postings.values()), np.intp, size))
 
 
 def bm25_idf(papers: int, docs: int) -> float:
