@@ -116,9 +116,8 @@ class Columns:
                 found = mine[1]
             else:
                 key = (keyword.words, keyword.exact, keyword.prefix, keyword.weight)  # keyword_key, and the weight
-                found = table.get(key)
-                if found is None:
-                    found = table[key] = self._passing_over(keyword, cap)
+                stored = table.get(key)
+                found = stored if stored is not None else table.setdefault(key, self._passing_over(keyword, cap))
                 if len(known) < BY_OBJECT:
                     known[id(keyword)] = (keyword, found)  # the keyword kept: its id is not reused
             if found is not _NOTHING:

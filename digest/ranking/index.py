@@ -209,7 +209,7 @@ class Index:
         out: np.ndarray = np.zeros(len(self.docs))
         numbers, in_title, in_all = counts
         if len(numbers):
-            title = in_title.astype(float)
+            title: np.ndarray = in_title.astype(float)
             abstract = in_all.astype(float) - title
             w = self.weights
             tf = w.title * title / self.title_norms[numbers] + abstract / self.abstract_norms[numbers]

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import heapq
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from operator import itemgetter
 from typing import TYPE_CHECKING
 
@@ -142,7 +142,7 @@ def consecutive(postings: list[Postings]) -> Mapping[int, Sequence[int]]:
 def _starts(postings: list[Postings], i: int) -> list[int]:
     """The positions in paper ``i`` where the first group stands and each next one right after it."""
     if len(postings) == 2:  # most phrases: two words, each a few times in a paper (a set for more)
-        following = postings[1][i]
+        following: Collection[int] = postings[1][i]
         if len(following) > FEW:
             following = set(following)
         return [s for s in postings[0][i] if s + 1 in following]

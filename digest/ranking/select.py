@@ -373,7 +373,16 @@ def _codes(table: Columns, wanted: Sequence[Keyword]) -> list[tuple[tuple[Match 
 
 def _matched(codes: list[tuple[tuple[Match | None, ...], bytes]], i: int) -> tuple[Match, ...]:
     """The keywords paper ``i`` matches (``codes``: ``_codes``); those it matches fully, when there are any."""
-    found: list[Match] = [by_code[code] for by_code, column in codes if (code := column[i])]  # type: ignore[misc]
+    found: list[Match] | None = None  # a loop, not a comprehension: one call fewer, for every pick of every reader
+    for by_code, column in codes:
+        code = column[i]
+        if code:
+            if found is None:
+                found = [by_code[code]]  # type: ignore[list-item]
+            else:
+                found.append(by_code[code])  # type: ignore[arg-type]
+    if found is None:
+        return ()
     if len(found) > 1:
         found = [m for m in found if not m.partial] or found
     return tuple(found)
