@@ -107,6 +107,18 @@ def _examples(papers: list[Paper], rng: random.Random) -> Examples | None:
     return Examples(tuple(liked[: rng.randint(0, 4)]), tuple(disliked[: rng.randint(0, 2)]))
 
 
+def _full_digest_case(papers: list[Paper], rng: random.Random, ids: list[str],
+                      authors: list[str]) -> tuple[Selection, dict[str, object]]:
+    """A selection with a maximum, and a random reader's sent papers, votes and follows."""
+    selection = rng.choice([s for s in SELECTIONS if s.max_items])
+    sent = set(rng.sample(ids, rng.randint(0, min(5, len(ids)))))
+    examples = _examples(papers, rng)
+    chosen = tuple(rng.sample(authors, min(2, len(authors))))
+    follows = follows_of(Subscriber(email="a@x.org", keywords=("x",), authors=chosen)) \
+        if chosen and rng.random() < 0.3 else None
+    return selection, dict(sent=sent, examples=examples, follows=follows)
+
+
 def _seen(picks: list[Pick]) -> list[tuple]:
     return [(p.paper.id, p.score, p.rank, p.because, tuple((m.keyword, m.fields, m.partial) for m in p.matched))
             for p in picks]
@@ -167,13 +179,7 @@ def test_the_picks_and_the_whole_list_scored_once_are_two_rankings(name: str, pa
     ids = [p.id for p in papers]
     authors = [a for p in papers for a in p.authors][:40]
     for profile in _profiles(papers, rng, 60):
-        selection = rng.choice([s for s in SELECTIONS if s.max_items])
-        sent = set(rng.sample(ids, rng.randint(0, min(5, len(ids)))))
-        examples = _examples(papers, rng)
-        chosen = tuple(rng.sample(authors, min(2, len(authors))))
-        follows = follows_of(Subscriber(email="a@x.org", keywords=("x",), authors=chosen)) \
-            if chosen and rng.random() < 0.3 else None
-        ranked = dict(sent=sent, examples=examples, follows=follows)
+        selection, ranked = _full_digest_case(papers, rng, ids, authors)
         picks, every = rank_whole(index, profile, selection=selection, **ranked)  # type: ignore[arg-type]
         assert _seen(picks) == _seen(rank(index, profile, selection=selection, **ranked))  # type: ignore[arg-type]
         assert _seen(every) == _seen(rank(index, profile, selection=Selection(None, selection.min_score),
@@ -192,18 +198,12 @@ def test_the_picks_and_their_count_scored_once_are_rank_and_count_matches(name: 
     authors = [a for p in papers for a in p.authors][:40]
     counted = 0
     for profile in _profiles(papers, rng, 80):
-        selection = rng.choice([s for s in SELECTIONS if s.max_items])
-        sent = set(rng.sample(ids, rng.randint(0, min(5, len(ids)))))
-        examples = _examples(papers, rng)
-        chosen = tuple(rng.sample(authors, min(2, len(authors))))
-        follows = follows_of(Subscriber(email="a@x.org", keywords=("x",), authors=chosen)) \
-            if chosen and rng.random() < 0.3 else None
-        picks, total = rank_counted(index, profile, sent=sent, selection=selection, examples=examples,
-                                    follows=follows)
-        expected = rank(index, profile, sent=sent, selection=selection, examples=examples, follows=follows)
+        selection, ranked = _full_digest_case(papers, rng, ids, authors)
+        picks, total = rank_counted(index, profile, selection=selection, **ranked)  # type: ignore[arg-type]
+        expected = rank(index, profile, selection=selection, **ranked)  # type: ignore[arg-type]
         assert _seen(picks) == _seen(expected)
         full = len(expected) == selection.max_items
-        assert total == (count_matches(index, profile, sent=sent, min_score=selection.min_score, follows=follows)
-                         if full else None)
+        assert total == (count_matches(index, profile, sent=ranked["sent"], min_score=selection.min_score,
+                                       follows=ranked["follows"]) if full else None)  # type: ignore[arg-type]
         counted += full
     assert counted  # some digests came back full, so the count was compared
