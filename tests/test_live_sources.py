@@ -44,6 +44,11 @@ def hf_page(numbers: range | list[int], day: str = "2026-08-13") -> Reply:
     return Reply.json(json.dumps([hf_item(n, day) for n in numbers]))
 
 
+def first_pages(requests: list) -> list:
+    """The requests for a day's first page (each day's listing also asks for the page after its last)."""
+    return [r for r in requests if r.query.get("p") == "0"]
+
+
 @pytest.fixture
 def server() -> Iterator[PlaybackServer]:
     playback = http_server.start()
@@ -81,16 +86,47 @@ def live_env(server: PlaybackServer, monkeypatch: pytest.MonkeyPatch) -> Playbac
 
 # Hugging Face Daily Papers -----------------------------------------------------
 
-def test_hf_paginates_until_a_short_page(server, fetcher):
+def test_hf_paginates_until_an_empty_page(server, fetcher):
     server.route(f"{API}?date=2026-08-13&limit=100&p=0", hf_page(range(0, 100)))
     server.route(f"{API}?date=2026-08-13&limit=100&p=1", hf_page(range(100, 200)))
     server.route(f"{API}?date=2026-08-13&limit=100&p=2", hf_page(range(200, 237)))
+    server.route(f"{API}?date=2026-08-13&limit=100&p=3", hf_page([]))
 
     listing = fetch("hf:2026-08-13", server, fetcher)
 
     assert len(listing.papers) == 237
     assert len({p.id for p in listing.papers}) == 237
-    assert [r.query["p"] for r in server.requests] == ["0", "1", "2"]
+    assert [r.query["p"] for r in server.requests] == ["0", "1", "2", "3"]
+
+
+def test_hf_reads_every_page_when_the_server_caps_pages_below_the_limit(server, fetcher, caplog):
+    """A server giving 30 items a page, although 100 were asked for: a short page is not the last."""
+    for page, numbers in enumerate([range(0, 30), range(30, 60), range(60, 75), []]):
+        server.route(f"{API}?date=2026-08-13&limit=100&p={page}", hf_page(numbers))
+
+    listing = fetch("hf:2026-08-13", server, fetcher)
+
+    assert sorted(p.id for p in listing.papers) == [f"2608.{n:05d}" for n in range(75)]
+    assert "caps its pages" in caplog.text
+
+
+def test_hf_keeps_the_day_when_the_page_after_a_short_one_fails(server, fetcher):
+    server.route(f"{API}?date=2026-08-13&limit=100&p=0", hf_page(range(0, 40)))
+    server.route(f"{API}?date=2026-08-13&limit=100&p=1", Reply(status=500))
+
+    listing = fetch("hf:2026-08-13", server, fetcher)
+
+    assert len(listing.papers) == 40
+    assert {r.query["p"] for r in server.requests} == {"0", "1"}
+
+
+def test_hf_fails_when_a_page_after_a_full_one_fails(server, fetcher):
+    """A full page promises more: losing the next one is an error, not a shorter day."""
+    server.route(f"{API}?date=2026-08-13&limit=100&p=0", hf_page(range(0, 100)))
+    server.route(f"{API}?date=2026-08-13&limit=100&p=1", Reply(status=500))
+
+    with pytest.raises(SourceError):
+        fetch("hf:2026-08-13", server, fetcher)
 
 
 def test_hf_stops_when_the_server_ignores_the_page_number(server, fetcher):
@@ -120,7 +156,7 @@ def test_lookback_merges_three_days_without_duplicates(server, fetcher):
     listing = fetch("hf", server, fetcher, today=date(2026, 8, 17), lookback=3)
 
     assert sorted(p.id for p in listing.papers) == [f"2608.{n:05d}" for n in (1, 2, 3, 4, 5)]
-    assert sorted(r.query["date"] for r in server.requests) == ["2026-08-15", "2026-08-16", "2026-08-17"]
+    assert sorted(r.query["date"] for r in first_pages(server.requests)) == ["2026-08-15", "2026-08-16", "2026-08-17"]
 
 
 def test_lookback_with_an_empty_weekend_still_lists_the_other_days(server, fetcher):
@@ -141,7 +177,7 @@ def test_hf_today_is_the_date_in_digest_timezone(live_env, monkeypatch, run_cli)
 
     assert code == 0, err
     expected = datetime.now(ZoneInfo("Pacific/Kiritimati")).date().isoformat()
-    assert [r.query["date"] for r in live_env.requests] == [expected]
+    assert {r.query["date"] for r in live_env.requests} == {expected}
 
 
 def test_cli_hf_day_gives_the_same_papers_as_the_fixture_file(live_env, run_cli):
@@ -275,7 +311,7 @@ def test_429_with_retry_after_is_retried_once_after_the_wait(server, fetcher):
     listing = fetch("hf:2026-08-13", server, fetcher)
 
     assert len(listing.papers) == 3
-    first, second = server.requests
+    first, second = first_pages(server.requests)
     assert second.at - first.at >= 0.95
 
 
@@ -285,7 +321,7 @@ def test_500_twice_then_200_is_delivered(server, fetcher):
     listing = fetch("hf:2026-08-13", server, fetcher)
 
     assert len(listing.papers) == 3
-    assert len(server.requests) == 3
+    assert len(first_pages(server.requests)) == 3
 
 
 def test_persistent_503_gives_up_after_the_retries(server, fetcher):
@@ -333,8 +369,9 @@ def test_a_second_fetch_revalidates_with_if_none_match_and_uses_the_cache(server
     second = fetch("hf:2026-08-13", server, fetcher)
 
     assert [p.id for p in second.papers] == [p.id for p in first.papers]
-    assert "if-none-match" not in server.requests[0].headers
-    assert server.requests[1].headers["if-none-match"] == '"v1"'
+    asked = first_pages(server.requests)
+    assert "if-none-match" not in asked[0].headers
+    assert asked[1].headers["if-none-match"] == '"v1"'
 
 
 def test_last_modified_is_sent_back_as_if_modified_since(server, fetcher):
@@ -344,7 +381,7 @@ def test_last_modified_is_sent_back_as_if_modified_since(server, fetcher):
     fetch("hf:2026-08-13", server, fetcher)
     fetch("hf:2026-08-13", server, fetcher)
 
-    assert server.requests[1].headers["if-modified-since"] == stamp
+    assert first_pages(server.requests)[1].headers["if-modified-since"] == stamp
 
 
 def test_offline_uses_only_the_cache_and_says_how_old_it_is(server, fetcher, tmp_path):
@@ -463,14 +500,15 @@ def test_empty_day_is_not_an_error_for_send(live_env, monkeypatch, run_cli):
 def test_a_rerun_asks_again_only_for_today_not_for_the_earlier_days(server, fetcher):
     for day in ("2026-08-17", "2026-08-16", "2026-08-15"):
         server.route(f"{API}?date={day}&limit=100&p=0", Reply.json(json.dumps([hf_item(int(day[-2:]), day)]), etag='"v"'))
+        server.route(f"{API}?date={day}&limit=100&p=1", Reply.json("[]", etag='"e"'))
 
     first = fetch("hf", server, fetcher, today=date(2026, 8, 17), lookback=3)
     asked = len(server.requests)
     second = fetch("hf", server, fetcher, today=date(2026, 8, 17), lookback=3)
 
-    assert asked == 3
-    assert [r.query["date"] for r in server.requests[asked:]] == ["2026-08-17"]
-    assert server.requests[-1].headers["if-none-match"] == '"v"'
+    assert asked == 6  # each day's page, and the empty page after it
+    assert [(r.query["date"], r.query["p"]) for r in server.requests[asked:]] == [("2026-08-17", "0"), ("2026-08-17", "1")]
+    assert server.requests[asked].headers["if-none-match"] == '"v"'
     assert sorted(p.id for p in second.papers) == sorted(p.id for p in first.papers)
 
 

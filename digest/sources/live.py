@@ -96,18 +96,30 @@ class HuggingFaceSource:
         return Listing(source=self.name, papers=list(papers.values()), warnings=warnings, day=max(listed))
 
     def _fetch_day(self, http, context: FetchContext, day: date, ages: _CacheAges) -> tuple[list[Paper], list[str]]:
+        """Every page of one day, until an empty page (or one with nothing new).
+
+        A page shorter than the limit asked for is not taken as the last: a server
+        that caps its pages below ``HF_PAGE_SIZE`` would otherwise lose the rest of
+        a busy day. The page after it is asked for once, and only if that check
+        fails is the short page taken as the last (logged, not an error).
+        """
         url = f"{context.hf_base_url.rstrip('/')}/api/daily_papers"
         papers: list[Paper] = []
         warnings: list[str] = []
         seen: set[str] = set()
+        short = capped = False
         for page in range(HF_MAX_PAGES):
             try:
                 fetched = http.get(url, {"date": day.isoformat(), "limit": HF_PAGE_SIZE, "p": page},
                                    fresh_for=PAST_DAY_FRESH if day < context.today else 0.0)
-            except SourceError:
+            except SourceError as error:
                 if http.offline and page == 0:
                     ages.missing.append(day.isoformat())
                     return [], []
+                if short:
+                    log.info("%s: page %d of %s not checked (%s); taking page %d as the last",
+                             self.name, page, day, error, page - 1)
+                    break
                 raise
             ages.add(fetched)
             try:
@@ -117,11 +129,16 @@ class HuggingFaceSource:
             new = [p for p in listing.papers if p.id not in seen]
             if not new:  # the server ignored the page number: stop instead of looping
                 break
+            if short and not capped:
+                capped = True
+                log.warning("%s: %s has more papers after a page of fewer than %d (the server caps its pages)",
+                            self.name, day, HF_PAGE_SIZE)
             seen.update(p.id for p in new)
             papers.extend(new)
             warnings.extend(f"{day}: {w}" for w in listing.warnings)
-            if _item_count(fetched.content) < HF_PAGE_SIZE:
-                break
+            short = short or _item_count(fetched.content) < HF_PAGE_SIZE
+        else:
+            warnings.append(f"{day}: stopped after {HF_MAX_PAGES} pages of papers; the rest of the day is not read")
         return papers, warnings
 
 
