@@ -42,7 +42,7 @@ def digests(app: Digest, listing: Listing, readers: list[Subscriber]) -> tuple[l
     """(HTML rows, records) of every reader's digest, rendered as the send renders it."""
     pages, records = [], []
     today = app.today()
-    source, day = app._describe(listing)
+    source, day = app.describe(listing)
     index = app.make_index(listing.papers)
     for reader in readers:
         picks, total, more = picks_and_total(app, index, reader, set())

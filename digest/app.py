@@ -8,22 +8,19 @@ import time
 from dataclasses import replace
 from datetime import date, datetime
 from datetime import time as clock_time
-from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 
-from . import sources
+from . import envelope, examples, sources
 from .archive import keep
 from .ranking.profile import parse_profile
 from .model import Listing, Paper, Subscriber
 from .errors import ConfigError, OutputError
 from .lock import Shard
-from .addresses import parse_mailbox
-from .mime import build_message, clean_header, encode_header, format_address
 from .ranking.authors import follows_of
-from .ranking.reader import Examples, examples_for
+from .ranking.reader import Examples
 from .ranking.hints import KeywordHint, keyword_hints
 from .ranking.index import Index
 from .ranking.select import Pick, Selection
@@ -35,7 +32,6 @@ from .settings import Settings
 from .tokens import ReaderLinks, links_for
 
 if TYPE_CHECKING:
-    from .library import Library
     from .summaries import Summarizer
     from .store import Store
 
@@ -76,15 +72,7 @@ class Digest:
 
     def unsubscribe_for(self, reader: Subscriber, links: ReaderLinks | None = None) -> str:
         """The reader's signed link; else DIGEST_UNSUBSCRIBE_URL (only without DIGEST_PUBLIC_URL); else mailto."""
-        if links is not None:
-            return links.unsubscribe
-        if self.settings.unsubscribe_url:
-            return self.settings.unsubscribe_url
-        return self._mailto_unsubscribe()
-
-    def _mailto_unsubscribe(self) -> str:
-        address = parseaddr(self.settings.from_addr)[1]
-        return f"mailto:{address}?subject=unsubscribe" if address else ""
+        return envelope.unsubscribe_for(self.settings, links)
 
     def render(self, reader: Subscriber, picks: list[Pick], day: date | None = None, *,
                listing: Listing | None = None, total: int | None = None, sent_on: date | None = None,
@@ -97,13 +85,13 @@ class Digest:
         DIGEST_PUBLIC_URL the reader's signed links are in it (``links_for``). ``hints``: the
         reader's keywords that matched nothing (``keyword_hints``), said near the top.
         """
-        source, listed = self._describe(listing)
+        source, listed = self.describe(listing)
         links = self.links_for(reader, picks, sent_on)
         return self.renderer.render(reader, picks, day=day or listed, source=source, total=total,
                                     unsubscribe=self.unsubscribe_for(reader, links), links=links, since=since,
                                     hints=hints)
 
-    def _describe(self, listing: Listing | None) -> tuple[str, date]:
+    def describe(self, listing: Listing | None) -> tuple[str, date]:
         """The header's source and day, worked out once per listing (it looks at every paper)."""
         if listing is None:
             return "", self.today()
@@ -112,41 +100,8 @@ class Digest:
         return self._described[1]
 
     def build(self, reader: Subscriber, rendered: Rendered, now: datetime | None = None) -> tuple[str, bytes]:
-        """(Message-ID, the message bytes) for one reader."""
-        if not self.settings.from_addr:
-            raise ConfigError("DIGEST_FROM is not set; set it to the sender address, e.g. Digest <digest@example.org>")
-        sender = parse_mailbox(self.settings.from_addr)
-        message_id = make_msgid(domain=sender.address.rpartition("@")[2])
-        headers = [
-            ("From", format_address(sender.name, sender.address)),
-            ("To", format_address(reader.name, reader.email)),
-            ("Subject", encode_header(rendered.subject)),
-            ("Date", format_datetime(now or self.now())),
-            ("Message-ID", message_id),
-            *self._unsubscribe_headers(rendered),
-        ]
-        return message_id, build_message(headers, rendered.bodies)  # the bytes the size budget measured
-
-    def _unsubscribe_headers(self, rendered: Rendered) -> list[tuple[str, str]]:
-        """List-Unsubscribe (RFC 2369) and, for an https link, One-Click (RFC 8058).
-
-        Built from link strings only (signed tokens, the checked DIGEST_PUBLIC_URL),
-        never from a listing or a reader's data; ``clean_header`` anyway.
-        """
-        if rendered.links is not None:
-            links = [rendered.links.unsubscribe, self._mailto_unsubscribe()]
-            value = ",\r\n ".join(f"<{clean_header(link)}>" for link in links if link)
-            headers = [("List-Unsubscribe", value)]
-            if rendered.links.unsubscribe.startswith("https://"):  # RFC 8058: One-Click needs HTTPS
-                headers.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
-            return headers
-        unsubscribe = self.settings.unsubscribe_url or self._mailto_unsubscribe()
-        if not unsubscribe:
-            return []
-        headers = [("List-Unsubscribe", f"<{encode_header(unsubscribe)}>")]
-        if unsubscribe.startswith("https://"):
-            headers.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
-        return headers
+        """(Message-ID, the message bytes) for one reader (``digest.envelope``)."""
+        return envelope.build(self.settings, reader, rendered, now or self.now())
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), self.settings.zone)
@@ -236,53 +191,12 @@ class Digest:
     def examples_for_readers(self, readers: Sequence[Subscriber], papers: Sequence[Paper],
                              store: Store | None = None, *,
                              problems: dict[str, str] | None = None) -> list[Examples | None]:
-        """Each reader's liked and disliked papers for the ranker: their votes and their library.
-
-        Votes come from the state store in one query for all readers (``store``: a send's
-        open connection; else one is opened); a library file is read once per path. A
-        library entry with only an id takes its text from the listing, else from the
-        papers the store remembers from recent listings. A library that cannot be read
-        (``LibraryError``) stops no one: its readers are ranked on keywords and votes, a
-        warning names each, and ``problems`` (when given) maps their address to the reason.
-        """
-        libraries, failed = _read_libraries([r.library for r in readers if r.library is not None], papers)
-        votes, known = self._stored(readers, [e.paper_id for lib in libraries.values()
-                                              for e in lib.entries if e.paper_id and not e.abstract], store)
-        for path, library in libraries.items():
-            libraries[path] = library = _filled(library, known)
-            log.info("library %s", library.summary())
-        for reader in readers:
-            if reader.library in failed:
-                log.warning("%s: ranked without their library: %s", reader.email, failed[reader.library])
-                if problems is not None:
-                    problems[reader.email] = str(failed[reader.library])
-        return [examples_for(reader, votes.get(reader.email.lower(), ()),
-                             libraries[reader.library].entries if reader.library in libraries else ()) or None
-                for reader in readers]
+        """Each reader's votes and library for the ranker (``digest.examples``)."""
+        return examples.examples_for_readers(self.settings, readers, papers, store, problems=problems)
 
     def with_own_changes(self, readers: Sequence[Subscriber]) -> list[Subscriber]:
-        """The readers with what they changed on the web app (keywords, maximum, follows, language) applied,
-        as the send applies them; unchanged without a store."""
-        if not self.settings.state_db.exists():
-            return list(readers)
-        from .readers import apply_changes
-        from .store import Store
-
-        with Store.open(self.settings.state_db) as store:
-            states = store.reader_states()
-        return [apply_changes(r, states[r.email.lower()]) if r.email.lower() in states else r for r in readers]
-
-    def _stored(self, readers: Sequence[Subscriber], ids: Sequence[str],
-                store: Store | None = None) -> tuple[Mapping[str, Sequence[Any]], list[Paper]]:
-        """(the readers' votes by lower-case address, the remembered papers among ``ids``); none without a store."""
-        if store is not None:
-            return store.votes_for(r.email for r in readers if r.email), store.known_papers(ids) if ids else []
-        if not self.settings.state_db.exists():
-            return {}, []
-        from .store import Store
-
-        with Store.open(self.settings.state_db) as opened:
-            return self._stored(readers, ids, opened)
+        """The readers with what they changed on the web app applied, as the send applies them."""
+        return examples.with_own_changes(self.settings, readers)
 
     def send(
         self,
@@ -323,7 +237,7 @@ class Digest:
 
         return Store.open(self.settings.state_db)
 
-    def _prepare(self, reader: Subscriber, picks: list[Pick], *, listing: Listing | None = None,
+    def prepare_message(self, reader: Subscriber, picks: list[Pick], *, listing: Listing | None = None,
                  total: int | None = None, since: date | None = None,
                  hints: Sequence[KeywordHint] = (), more: Sequence[Pick] = ()) -> Outgoing | None:
         """Render and build one reader's message (None: nothing new, and no empty digests).
@@ -342,13 +256,13 @@ class Digest:
         message_id, message = self.build(reader, rendered)
         kept = None
         if rendered.links is not None:
-            source, day = self._describe(listing)
+            source, day = self.describe(listing)
             kept = keep(reader, picks, message_id=message_id, sent_on=today, source=source, day=day,
                         templates=self.renderer.version, total=total, since=since, hints=hints, more=more)
         return Outgoing(reader.email, message_id, message, [p.paper.id for p in picks[: rendered.shown]],
                         day=today, kept=kept, hints=tuple(hints))
 
-    def _write_eml(self, reader: Subscriber, item: Outgoing, outbox: Path | None) -> Path:
+    def write_eml(self, reader: Subscriber, item: Outgoing, outbox: Path | None) -> Path:
         folder = outbox or Path("outbox")
         path = folder / f"{self.today().isoformat()}-{_file_safe(reader.email)}.eml"
         try:
@@ -396,22 +310,6 @@ class Digest:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _read_libraries(paths: list[Path], papers: Sequence[Paper]) -> tuple[dict[Path, "Library"], dict[Path, Any]]:
-    """The readers' library files (each once), filled from the listing; loaded only when a reader has one."""
-    if not paths:
-        return {}, {}
-    from .library import fill_from, read_libraries
-
-    libraries, failed = read_libraries(paths)
-    return {path: fill_from(library, papers) for path, library in libraries.items()}, failed
-
-
-def _filled(library: "Library", papers: Any) -> "Library":
-    from .library import fill_from
-
-    return fill_from(library, papers)
 
 
 def check_sendable(settings: Settings, readers: Sequence[Subscriber]) -> None:

@@ -5,7 +5,7 @@ Off unless ``DIGEST_LLM_URL`` is set. Only a paper's title and abstract are sent
 text is untrusted data, to ``POST {DIGEST_LLM_URL}/chat/completions``.
 
 When: a send summarises the papers of each reader's digest just before that
-message is rendered (``Digest._prepare``), so only papers some reader receives
+message is rendered (``Digest.prepare_message``), so only papers some reader receives
 are summarised, in that reader's language. Each (paper, abstract hash, model,
 language, prompt version) is asked for at most once: the answer is kept in the
 store for later runs and in memory for this run (a failure too, so one bad paper

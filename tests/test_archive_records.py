@@ -50,7 +50,7 @@ def sent_and_kept(app: Digest, listing: Listing, picks: list[Pick], reader: Subs
                   **render: object) -> tuple[str, KeptDigest]:
     """The HTML the send renders, and the record the send keeps of it."""
     html = app.render(reader, picks, listing=listing, sent_on=SENT_ON, **render).html  # type: ignore[arg-type]
-    source, day = app._describe(listing)
+    source, day = app.describe(listing)
     kept = keep(reader, picks, message_id="<1@example.com>", sent_on=SENT_ON, source=source, day=day,
                 templates=app.renderer.version, **render)  # type: ignore[arg-type]
     return html, kept

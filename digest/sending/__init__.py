@@ -29,7 +29,7 @@ from contextlib import closing
 from datetime import date, datetime, tzinfo
 from email.utils import parseaddr
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..bounces import score_refusals
 from ..errors import StoreError
@@ -44,12 +44,10 @@ from ..store.journal import Journal
 from . import catchup
 from .claiming import Batches, batches
 from .deliver import Outgoing, Pace, SendQueue
+from .pipeline import Pipeline
 from .produce import PRODUCER_MIN, Nothing, Skipped, produce
 from .record import Recording
 from .report import SendReport
-
-if TYPE_CHECKING:
-    from ..app import Digest
 
 __all__ = ["PRODUCER_MIN", "Outgoing", "SendReport", "send_digests"]
 
@@ -57,7 +55,7 @@ log = logging.getLogger("digest")
 Progress = Callable[[int, int], None]
 
 
-def send_digests(app: "Digest", readers: Sequence[Subscriber], *, source: str | None = None,
+def send_digests(app: Pipeline, readers: Sequence[Subscriber], *, source: str | None = None,
                  dry_run: bool = False, outbox: Path | None = None, force: bool = False, offline: bool = False,
                  progress: Progress | None = None, slot: str | None = None, only: str | None = None,
                  shard: Shard | None = None) -> SendReport:
@@ -109,7 +107,7 @@ def send_digests(app: "Digest", readers: Sequence[Subscriber], *, source: str | 
     return report
 
 
-def _sent_meanwhile(app: "Digest", store: Store) -> Callable[[list[str]], set[str]]:
+def _sent_meanwhile(app: Pipeline, store: Store) -> Callable[[list[str]], set[str]]:
     """Of some readers just claimed, those whose digest went out today after all (another send's)."""
     start = app.start_of_today()
     return lambda emails: store.readers_sent_among(emails, start)
@@ -126,7 +124,7 @@ def _replay(journal: Journal, store: Store) -> None:
     journal.check_writable()
 
 
-def who_gets_mail(app: "Digest", store: Store, roster: Sequence[Subscriber], report: SendReport) -> list[Subscriber]:
+def who_gets_mail(app: Pipeline, store: Store, roster: Sequence[Subscriber], report: SendReport) -> list[Subscriber]:
     """The roster with the readers' own changes, plus confirmed sign-ups; the others counted by why."""
     today = app.today()
     last = last_digest_days(store, app.settings.zone)
@@ -162,7 +160,7 @@ def _why_not(state: ReaderState | None, today: date, last: dict[str, date]) -> s
     return "no keywords"
 
 
-def due_today(app: "Digest", store: Store, readers: Sequence[Subscriber], force: bool,
+def due_today(app: Pipeline, store: Store, readers: Sequence[Subscriber], force: bool,
               report: SendReport) -> list[Subscriber]:
     """The readers to send to: once a day, and at most one extra copy after a lost reply."""
     if force:
@@ -188,7 +186,7 @@ def due_today(app: "Digest", store: Store, readers: Sequence[Subscriber], force:
     return todo
 
 
-def _write_all(app: "Digest", listing: Listing, todo: list[Subscriber], sent: Any, outbox: Path | None,
+def _write_all(app: Pipeline, listing: Listing, todo: list[Subscriber], sent: Any, outbox: Path | None,
                report: SendReport, progress: Progress | None, store: Store) -> None:
     """--dry-run: .eml files instead of SMTP; nothing recorded."""
     with closing(produce(app, listing, todo, sent, store=store, problems=report.problems)) as produced:
@@ -198,7 +196,7 @@ def _write_all(app: "Digest", listing: Listing, todo: list[Subscriber], sent: An
             elif isinstance(item, Nothing):
                 report.nothing_new.append(reader.email)
             else:
-                report.written.append(app._write_eml(reader, item, outbox))
+                report.written.append(app.write_eml(reader, item, outbox))
             if progress:
                 progress(number, len(todo))
 
@@ -206,7 +204,7 @@ def _write_all(app: "Digest", listing: Listing, todo: list[Subscriber], sent: An
 class Session:
     """One real send: produce, hand to the server, record; finish the run whatever happens."""
 
-    def __init__(self, app: "Digest", store: Store, mailer: Mailer, report: SendReport, lock: SendLocks,
+    def __init__(self, app: Pipeline, store: Store, mailer: Mailer, report: SendReport, lock: SendLocks,
                  progress: Progress | None) -> None:
         self.app, self.store, self.report, self.lock, self.progress = app, store, report, lock, progress
         self.hints: dict[str, list[dict[str, Any]]] = {}  # per reader ranked: keywords that matched nothing
@@ -291,6 +289,6 @@ def _text(err: BaseException | None) -> str | None:
     return (str(err) or type(err).__name__) if err is not None else None
 
 
-def _record_empty_run(app: "Digest", slot: str | None, note: str) -> None:
+def _record_empty_run(app: Pipeline, slot: str | None, note: str) -> None:
     with Store.open(app.settings.state_db) as store:
         store.finish_run(store.start_run(app.today().isoformat(), slot, app.started_by), 0, 0, 0, note=note)

@@ -54,9 +54,9 @@ from ..store import Store
 from .catchup import Plan
 from .claiming import Batches
 from .deliver import Outgoing
+from .pipeline import Pipeline
 
 if TYPE_CHECKING:
-    from ..app import Digest
     from ..lock import SendLocks
 
 log = logging.getLogger("digest")
@@ -84,7 +84,7 @@ class Nothing:
 Produced = Generator[tuple[Subscriber, Outgoing | Skipped | Nothing], None, None]
 
 
-def produce(app: "Digest", listing: Listing, readers: Sequence[Subscriber], sent: Mapping[str, Collection[str]],
+def produce(app: Pipeline, listing: Listing, readers: Sequence[Subscriber], sent: Mapping[str, Collection[str]],
             lock: "SendLocks | None" = None, store: Store | None = None,
             problems: dict[str, str] | None = None, batches: "Batches | None" = None) -> Produced:
     """Each reader with its built message (``Nothing``: nothing new; ``Skipped``), in the readers' order.
@@ -126,7 +126,7 @@ class Gate:
             self.store.close()
 
 
-def build_all(app: "Digest", listing: Listing, readers: Sequence[Subscriber], sent: Mapping[str, Collection[str]],
+def build_all(app: Pipeline, listing: Listing, readers: Sequence[Subscriber], sent: Mapping[str, Collection[str]],
               gate: Gate, examples: Sequence[Examples | None],
               positions: Iterable[int]) -> Generator[tuple[int, Outgoing | Skipped | Nothing], None, None]:
     """Rank, render and build the message of the reader at each of ``positions`` in turn (the index
@@ -149,7 +149,7 @@ def build_all(app: "Digest", listing: Listing, readers: Sequence[Subscriber], se
                                              examples[number])
         since = sent.covers(reader.email) if isinstance(sent, Plan) else None
         hints = app.keyword_hints(index, reader, sent)
-        built = app._prepare(reader, picks, listing=listing, total=total, since=since, hints=hints, more=more)
+        built = app.prepare_message(reader, picks, listing=listing, total=total, since=since, hints=hints, more=more)
         yield number, Nothing(hints) if built is None else built
 
 
@@ -170,7 +170,7 @@ def embed_keywords(index: Index, readers: Sequence[Subscriber]) -> None:
     index.embed_keywords(profiles)
 
 
-def picks_and_total(app: "Digest", index: Index, reader: Subscriber, sent: Collection[str],
+def picks_and_total(app: Pipeline, index: Index, reader: Subscriber, sent: Collection[str],
                     examples: Examples | None = None) -> tuple[list[Pick], int | None, list[Pick]]:
     """The reader's picks; when ``max_items`` cut the list, how many matched in all ("20 of 30") and, when the
     digest is archived (``Digest.archives``), the papers beyond the picks, in rank order (the first
@@ -194,7 +194,7 @@ def picks_and_total(app: "Digest", index: Index, reader: Subscriber, sent: Colle
     return picks, len(picks) + len(beyond), more
 
 
-def _from_child(app: "Digest", listing: Listing, readers: Sequence[Subscriber], sent: Mapping[str, Collection[str]],
+def _from_child(app: Pipeline, listing: Listing, readers: Sequence[Subscriber], sent: Mapping[str, Collection[str]],
                 examples: Sequence[Examples | None], lock: "SendLocks | None", batches: "Batches") -> Produced:
     context = multiprocessing.get_context("fork")
     channel = context.Queue(maxsize=AHEAD)  # bounds memory: the child waits for the sender
@@ -274,7 +274,7 @@ def _receive(channel: Any, child: Any) -> Any:
                 raise DigestError(f"the rendering process stopped unexpectedly (exit code {child.exitcode})") from None
 
 
-def _child_main(app: "Digest", listing: Listing, readers: Sequence[Subscriber], sent: Mapping[str, Collection[str]],
+def _child_main(app: Pipeline, listing: Listing, readers: Sequence[Subscriber], sent: Mapping[str, Collection[str]],
                 examples: Sequence[Examples | None], channel: Any, work: Any, inherited: Sequence[Any],
                 parent: int) -> None:
     """In the forked child: let go of the parent's things (its locks, its claims), then build each

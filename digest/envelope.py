@@ -1,0 +1,71 @@
+"""A digest's envelope: its headers, its unsubscribe link, and the message bytes.
+
+Built from settings and link strings only (signed tokens, the checked
+``DIGEST_PUBLIC_URL``), never from a listing's text; header values go through
+``clean_header`` or ``encode_header`` anyway.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from email.utils import format_datetime, make_msgid, parseaddr
+from typing import TYPE_CHECKING
+
+from .addresses import parse_mailbox
+from .errors import ConfigError
+from .mime import build_message, clean_header, encode_header, format_address
+from .model import Subscriber
+from .settings import Settings
+from .tokens import ReaderLinks
+
+if TYPE_CHECKING:
+    from .render import Rendered
+
+__all__ = ["build", "mailto_unsubscribe", "unsubscribe_for"]
+
+
+def unsubscribe_for(settings: Settings, links: ReaderLinks | None = None) -> str:
+    """The reader's signed link; else DIGEST_UNSUBSCRIBE_URL (only without DIGEST_PUBLIC_URL); else mailto."""
+    if links is not None:
+        return links.unsubscribe
+    return settings.unsubscribe_url or mailto_unsubscribe(settings)
+
+
+def mailto_unsubscribe(settings: Settings) -> str:
+    address = parseaddr(settings.from_addr)[1]
+    return f"mailto:{address}?subject=unsubscribe" if address else ""
+
+
+def build(settings: Settings, reader: Subscriber, rendered: "Rendered", now: datetime) -> tuple[str, bytes]:
+    """(Message-ID, the message bytes) for one reader."""
+    if not settings.from_addr:
+        raise ConfigError("DIGEST_FROM is not set; set it to the sender address, e.g. Digest <digest@example.org>")
+    sender = parse_mailbox(settings.from_addr)
+    message_id = make_msgid(domain=sender.address.rpartition("@")[2])
+    headers = [
+        ("From", format_address(sender.name, sender.address)),
+        ("To", format_address(reader.name, reader.email)),
+        ("Subject", encode_header(rendered.subject)),
+        ("Date", format_datetime(now)),
+        ("Message-ID", message_id),
+        *_unsubscribe_headers(settings, rendered),
+    ]
+    return message_id, build_message(headers, rendered.bodies)  # the bytes the size budget measured
+
+
+def _unsubscribe_headers(settings: Settings, rendered: "Rendered") -> list[tuple[str, str]]:
+    """List-Unsubscribe (RFC 2369) and, for an https link, One-Click (RFC 8058)."""
+    if rendered.links is not None:
+        links = [rendered.links.unsubscribe, mailto_unsubscribe(settings)]
+        value = ",\r\n ".join(f"<{clean_header(link)}>" for link in links if link)
+        headers = [("List-Unsubscribe", value)]
+        if rendered.links.unsubscribe.startswith("https://"):  # RFC 8058: One-Click needs HTTPS
+            headers.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
+        return headers
+    unsubscribe = settings.unsubscribe_url or mailto_unsubscribe(settings)
+    if not unsubscribe:
+        return []
+    headers = [("List-Unsubscribe", f"<{encode_header(unsubscribe)}>")]
+    if unsubscribe.startswith("https://"):
+        headers.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
+    return headers
