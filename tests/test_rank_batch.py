@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from digest.model import Paper, make_paper
-from digest.ranking.batch import Batch
+from digest.ranking.batch import Ahead, Batch
 from digest.ranking.index import Index
 from digest.ranking.many import rank_many
 from digest.ranking.profile import parse_profile
@@ -99,3 +99,18 @@ def test_a_reader_with_votes_or_a_library_is_left_to_be_ranked_alone() -> None:
     batch = Batch(Index(papers))
     assert batch.scores([None, profile], [Selection()] * 2, [set()] * 2)[0] is None
     assert isinstance(batch.scores([profile], [Selection()], [set()])[0].totals, np.ndarray)  # type: ignore[union-attr]
+
+
+def test_readers_asked_for_in_order_or_not_get_the_scores_of_their_own_chunk() -> None:
+    """The send's producer asks ``Ahead`` reader by reader; a reader skipped (unsubscribed meanwhile) or asked
+    for out of order gets what it gets ranked alone, and a reader with votes or a library is ranked alone."""
+    papers = LISTINGS[1][1]
+    profiles, selections, sent = _readers(papers, "ahead", count=40)
+    index = Index(papers)
+    ahead = Ahead(Batch(index), len(profiles), lambda n: (profiles[n], n % 5 != 0, selections[n], sent[n]))
+    for number in [0, 1, 3, 2, 39, 7, 8]:
+        profile, first = ahead.get(number)
+        assert profile is profiles[number]
+        assert (first is None) == (number % 5 == 0)
+        assert _seen(rank(index, profile, sent=sent[number], selection=selections[number], first=first)) == \
+            _seen(rank(index, profile, sent=sent[number], selection=selections[number]))
