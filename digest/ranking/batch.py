@@ -25,6 +25,7 @@ from collections.abc import Callable, Collection, Sequence
 import numpy as np
 
 from .batch_walk import NO_LIMIT, Candidates, walk_many
+from .collector import collector_paused
 from .columns import columns
 from .index import Index
 from .matrix import Matrix, bounds, gather, slots, summed
@@ -55,6 +56,11 @@ class Batch:
         profile is None: a reader with votes or a library; and for every reader of an index with vectors)."""
         if self.index.vectors is not None:
             return [None] * len(profiles)
+        with collector_paused():  # many objects, no cycles (``collector``)
+            return self._scores(profiles, selections, sent)
+
+    def _scores(self, profiles: Sequence[Profile | None], selections: Sequence[Selection],
+                sent: Sequence[Collection[str]]) -> list[Scores | None]:
         row = self.matrix.row
         rows = [[row(k) for k in p.wanted] if p is not None else [] for p in profiles]  # every new keyword first
         out: list[Scores | None] = []

@@ -46,7 +46,7 @@ def walk_many(found: Candidates, quota: np.ndarray,
     ``quota``: readers x keywords, each keyword's places (``NO_LIMIT`` without shares).
     """
     readers = len(most)
-    order = np.lexsort((found.tie, -found.totals, found.rows))
+    order = _best_first(found)
     rows, totals = found.rows[order], found.totals[order]
     near = (totals[1:] > totals[:-1] - TIE) & (totals[1:] != totals[:-1])
     apart = np.flatnonzero((rows[1:] == rows[:-1]) & near)
@@ -58,10 +58,32 @@ def walk_many(found: Candidates, quota: np.ndarray,
     first = eligible & (_running(keyed, eligible) < quota.ravel()[keyed])  # within its keyword's places
     waits = eligible & ~first
     full = np.array([m if m else NO_LIMIT for m in most], dtype=np.intp)
-    taken = _running(rows, first)
+    taken = _so_far(rows, first, readers)
     room = full - np.bincount(rows[first], minlength=readers)  # after the walk: what waiting papers may fill
-    chosen = (first & (taken < full[rows])) | (waits & (_running(rows, waits) < room[rows]))
+    chosen = (first & (taken < full[rows])) | (waits & (_so_far(rows, waits, readers) < room[rows]))
     return order[chosen], bounds(rows[chosen], readers), slow.tolist()
+
+
+def _best_first(found: Candidates) -> np.ndarray:
+    """The candidates' order: reader by reader, by total (highest first), equal totals by ``tie``.
+
+    Two stable sorts, which cost less than ``np.lexsort``'s three: by reader and
+    ``tie``, then by one key, the reader less the total scaled below 1. The key
+    rounds a total by less than ``TIE``: totals it leaves out of order differ by
+    less than ``TIE`` and are not equal, which sends the reader to the
+    step-by-step walk (``walk_many``).
+    """
+    by_tie = np.argsort(found.rows * len(found.tie) + found.tie, kind="stable")
+    scale = 2.0 * (float(found.totals.max(initial=0.0)) + 1.0)
+    key = found.rows[by_tie] - found.totals[by_tie] / scale
+    return by_tie[np.argsort(key, kind="stable")]
+
+
+def _so_far(rows: np.ndarray, mask: np.ndarray, readers: int) -> np.ndarray:
+    """For each entry (grouped by reader, ``rows``), how many of its reader's entries before it are in ``mask``."""
+    before = np.cumsum(mask) - mask
+    per_reader = np.bincount(rows[mask], minlength=readers)
+    return before - (np.cumsum(per_reader) - per_reader)[rows]
 
 
 def _running(keys: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -70,7 +92,8 @@ def _running(keys: np.ndarray, mask: np.ndarray) -> np.ndarray:
     at = np.flatnonzero(mask)
     if not len(at):
         return out
-    grouped = np.argsort(keys[at], kind="stable")  # by key, in order within each key
+    small = keys[at].astype(np.int16) if keys.max(initial=0) < 2 ** 15 else keys[at]  # a radix sort
+    grouped = np.argsort(small, kind="stable")  # by key, in order within each key
     sorted_keys = keys[at][grouped]
     starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
     lengths = np.diff(np.r_[starts, len(sorted_keys)])
