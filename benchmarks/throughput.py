@@ -56,6 +56,7 @@ from digest.model import Paper, Subscriber, make_paper
 from digest.ranking.index import Index as _Index
 from digest.ranking.rules import Rules
 from digest.ranking.select import Selection, rank, rank_counted, rank_whole
+from digest.ranking.batch import Ahead, Batch
 from digest.ranking.many import rank_many
 from digest.settings import load_settings
 from digest.sources import FetchContext, SampleSource
@@ -276,21 +277,25 @@ def bench_references(papers_count: int, shared: Path, readers: int) -> dict:
 
 
 def bench_producer(papers: list[Paper], profiles: list[tuple[str, ...]], links: bool = False) -> dict[str, float]:
-    """As the send's producer ranks (``picks_and_total``), on one core from a cold index: ``rank_counted``
-    (the picks, and ``count_matches`` when they are full, scored once); with ``links`` (the archive on)
-    ``rank_whole``, the picks and the whole list kept for the reader's page, scored once."""
+    """As the send's producer ranks (``picks_and_total``), on one core from a cold index: the readers'
+    scores a chunk ahead (``Ahead``), then ``rank_counted`` (the picks, and ``count_matches`` when they
+    are full, scored once); with ``links`` (the archive on) ``rank_whole``, the picks and the whole list
+    kept for the reader's page, scored once."""
     selection = Selection(max_items=20, min_score=2.0)
+    sent: frozenset[str] = frozenset()
     cold()
     started, cpu = time.perf_counter(), cpu_seconds()
     parsed = [parse_profile(", ".join(p)) for p in profiles]
     index = Index(papers)
     index.embed_keywords(parsed)
+    ahead = Ahead(Batch(index), len(parsed), lambda n: (parsed[n], True, selection, sent))
     full = 0
-    for profile in parsed:
+    for number, profile in enumerate(parsed):
+        first = ahead.get(number)[1]
         if links:
-            picks, _ = rank_whole(index, profile, selection=selection)
+            picks, _ = rank_whole(index, profile, sent=sent, selection=selection, first=first)
         else:
-            picks, _ = rank_counted(index, profile, selection=selection)
+            picks, _ = rank_counted(index, profile, sent=sent, selection=selection, first=first)
         full += len(picks) == selection.max_items
     return {"total_s": time.perf_counter() - started, "cpu_s": cpu_seconds() - cpu, "full": full / len(profiles)}
 

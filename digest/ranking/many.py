@@ -6,10 +6,11 @@ import gc
 import multiprocessing
 import os
 import threading
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 
 from . import authors, reader
 from .authors import Follows
+from .batch import CHUNK, Batch
 from .collector import collector_paused
 from .explain import Match
 from .index import Index
@@ -37,7 +38,8 @@ def rank_many(
 ) -> list[list[Pick]]:
     """``rank`` for every reader, sharing the keyword work; same results as one by one.
 
-    Every distinct keyword is scored and explained once on the index. With many
+    Every distinct keyword is scored and explained once on the index, and the
+    readers are scored and walked a chunk at a time (``batch``). With many
     readers, several cores, and a single-threaded process (forking a threaded one
     is unsafe: the daemon ranks serially), the readers are then split across
     forked workers that inherit the warm index; they send back paper numbers and
@@ -52,8 +54,7 @@ def rank_many(
     reader.embed_examples(index, examples)  # one batch for every reader's votes and library
     if workers < 2 or len(profiles) < parallel_min or not fork_is_safe():
         with collector_paused():
-            return [rank(index, p, sent=s, selection=sel, examples=e, follows=f)
-                    for p, s, sel, e, f in zip(profiles, sent, selections, examples, follows)]
+            return list(_ranked(index, profiles, sent, selections, examples, follows, 0, len(profiles)))
     prepare(index, profiles)
     reader.prepare(index, examples)
     authors.prepare(index, follows)
@@ -83,11 +84,24 @@ def _rank_slice(bounds: tuple[int, int]) -> list[list[tuple[int, float, tuple[Ma
     index, profiles, sent, selections, examples, follows = _SHARED
     numbers = {id(paper): n for n, paper in enumerate(index.papers)}
     return [
-        [(numbers[id(p.paper)], p.score, p.matched, p.because, p.followed)
-         for p in rank(index, profiles[n], sent=sent[n], selection=selections[n], examples=examples[n],
-                       follows=follows[n])]
-        for n in range(*bounds)
+        [(numbers[id(p.paper)], p.score, p.matched, p.because, p.followed) for p in picks]
+        for picks in _ranked(index, profiles, sent, selections, examples, follows, *bounds)
     ]
+
+
+def _ranked(index: Index, profiles: Sequence[Profile], sent: Sequence[Collection[str]],
+            selections: Sequence[Selection], examples: Sequence[Examples | None], follows: Sequence[Follows | None],
+            start: int, stop: int) -> Iterator[list[Pick]]:
+    """``rank`` for the readers from ``start`` to ``stop``, scored a chunk at a time (``batch``): readers
+    with votes or a library alone."""
+    batch = Batch(index)
+    for low in range(start, stop, CHUNK):
+        high = min(low + CHUNK, stop)
+        firsts = batch.scores([p if not e else None for p, e in zip(profiles[low:high], examples[low:high])],
+                              selections[low:high], sent[low:high])
+        for n, first in zip(range(low, high), firsts):
+            yield rank(index, profiles[n], sent=sent[n], selection=selections[n], examples=examples[n],
+                       follows=follows[n], first=first)
 
 
 def fork_is_safe() -> bool:

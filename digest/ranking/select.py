@@ -62,6 +62,21 @@ class Selection:
     min_score: float = 0.0
 
 
+@dataclass(slots=True)
+class Scores:
+    """A reader's keyword scores worked out with other readers' (``batch``): what ``Scored`` would work out.
+
+    ``walked``: the keyword walk already made for one ``max_items`` and set of papers
+    sent (``batch_walk``): the picks' paper numbers and totals, best first.
+    """
+
+    totals: np.ndarray  # every paper's weighted sum of the reader's keyword scores; 0 where excluded
+    removed: np.ndarray | None  # ``Columns.removed``
+    candidates: np.ndarray  # the papers that pass the reader's floor (``qualified_mask``), by number
+    owners: np.ndarray  # per candidate, the keyword that gives it most of its score (``shares.owners``)
+    walked: tuple[int | None, Collection[str], list[int], list[float]] | None = None
+
+
 def rank(
     index: Index,
     profile: Profile,
@@ -70,6 +85,7 @@ def rank(
     selection: Selection = Selection(),
     examples: Examples | None = None,
     follows: Follows | None = None,
+    first: Scores | None = None,
 ) -> list[Pick]:
     """The reader's picks: best first, above the threshold, never a sent paper.
 
@@ -77,8 +93,9 @@ def rank(
     keyword scores within the bounds ``digest.ranking.reader`` documents; without
     them the ranking is the keyword ranking, exactly. ``follows`` (``authors.follows_of``):
     the papers by the authors and labs the reader follows come first (module docstring).
+    ``first``: the reader's scores as a batch of readers worked them out (``batch``).
     """
-    return Scored(index, profile, examples, selection.min_score).picks(sent, selection.max_items, follows)
+    return Scored(index, profile, examples, selection.min_score, first).picks(sent, selection.max_items, follows)
 
 
 def rank_whole(
@@ -89,14 +106,16 @@ def rank_whole(
     selection: Selection = Selection(),
     examples: Examples | None = None,
     follows: Follows | None = None,
+    first: Scores | None = None,
 ) -> tuple[list[Pick], list[Pick]]:
     """``rank``'s picks and the reader's whole list (``rank`` without ``max_items``), scored once.
 
     Picks that do not fill ``max_items`` are the whole list (the walk saw every
     candidate), and a walk without the maximum is made only for picks that do. Unless
     the digest is shared among the keywords (``shares``), the picks are then its head.
+    ``first``: as for ``rank``.
     """
-    scored = Scored(index, profile, examples, selection.min_score)
+    scored = Scored(index, profile, examples, selection.min_score, first)
     most = selection.max_items
     if most and scored.places(most) is None:
         every = scored.picks(sent, None, follows)
@@ -115,13 +134,14 @@ def rank_counted(
     selection: Selection = Selection(),
     examples: Examples | None = None,
     follows: Follows | None = None,
+    first: Scores | None = None,
 ) -> tuple[list[Pick], int | None]:
     """``rank``'s picks and, when they fill ``max_items``, ``count_matches`` (None otherwise), scored once.
 
     The send's producer without the archive: "20 of 30". The count reuses the
-    reader's keyword scores unless the reader's model changed them.
+    reader's keyword scores unless the reader's model changed them. ``first``: as for ``rank``.
     """
-    scored = Scored(index, profile, examples, selection.min_score)
+    scored = Scored(index, profile, examples, selection.min_score, first)
     picks = scored.picks(sent, selection.max_items, follows)
     if selection.max_items is None or len(picks) < selection.max_items:
         return picks, None
@@ -137,12 +157,27 @@ def rank_counted(
 class Scored:
     """One reader's scores and the papers that pass their ``min_score``, for one or more walks."""
 
-    def __init__(self, index: Index, profile: Profile, examples: Examples | None, floor: float) -> None:
+    def __init__(self, index: Index, profile: Profile, examples: Examples | None, floor: float,
+                 first: Scores | None = None) -> None:
         self.index, self.profile, self.floor = index, profile, floor
-        self.table = table = columns(index)
+        self.table = columns(index)
+        self._places: dict[int | None, Places | None] = {}
+        self.first = first = first if not examples else None
+        self.reasons: Mapping[int, str] = {}
+        self.lifted: Collection[int] = set()
+        if first is not None:  # worked out with other readers: a reader without votes or library
+            self.totals, self.removed, self.candidates = first.totals, first.removed, first.candidates
+            self.adjusted = False
+            self._owners: np.ndarray | None = first.owners
+            return
+        self._owners = None
+        self._alone(profile, examples, floor)
+
+    def _alone(self, profile: Profile, examples: Examples | None, floor: float) -> None:
+        table = self.table
         totals = table.totals(profile.wanted)
         self.removed = removed = table.removed(profile.excluded)
-        model = model_for(index, examples)
+        model = model_for(self.index, examples)
         self.adjusted = model is not None  # the reader's model changed the keyword scores
         if model is not None:
             totals = adjusted(totals, model, removed)
@@ -151,17 +186,19 @@ class Scored:
         self.totals = totals
         self.candidates = np.flatnonzero(qualified_mask(table, profile, totals, floor))
         self.reasons, self.lifted = (model.reasons, model.lifted) if model is not None else ({}, set())
-        self._places: dict[int | None, Places | None] = {}
 
     def places(self, most: int | None) -> Places | None:
         """Each keyword's places in a digest of ``most`` (None: no share applies); worked out once."""
         if not self.index.rules.shares:
             return None
         if most not in self._places:
-            self._places[most] = places(self.table, self.profile.wanted, self.candidates, most)
+            self._places[most] = places(self.table, self.profile.wanted, self.candidates, most, self._owners)
         return self._places[most]
 
     def picks(self, sent: Collection[str], most: int | None, follows: Follows | None) -> list[Pick]:
+        walked = self.first.walked if self.first is not None else None
+        if walked is not None and not follows and walked[0] == most and (walked[1] is sent or walked[1] == sent):
+            return _numbered(self.index, self.table, self.profile.wanted, walked[2], walked[3])
         selection = Selection(most, self.floor)
         walk = Walk(self.index, self.table, self.profile, sent, selection, self.reasons, self.lifted,
                     self.places(most))
@@ -364,6 +401,14 @@ class Walk:
             return [Pick(papers[numbers[n]], round(values[n], 3), matched, r) for r, (_, n, matched) in enumerate(chosen, 1)]
         return [Pick(papers[numbers[n]], round(values[n], 3), matched, r, reasons.get(numbers[n], ""))
                 for r, (_, n, matched) in enumerate(chosen, 1)]
+
+
+def _numbered(index: Index, table: Columns, wanted: Sequence[Keyword], numbers: list[int],
+              totals: list[float]) -> list[Pick]:
+    """The picks of a walk made in a batch (``Scores.walked``), explained."""
+    papers, codes = index.papers, _codes(table, wanted)
+    return [Pick(papers[i], round(total, 3), _matched(codes, i), rank)
+            for rank, (i, total) in enumerate(zip(numbers, totals), 1)]
 
 
 def _codes(table: Columns, wanted: Sequence[Keyword]) -> list[tuple[tuple[Match | None, ...], bytes]]:

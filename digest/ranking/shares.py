@@ -50,19 +50,30 @@ def owners(table: Columns, wanted: Sequence[Keyword], candidates: np.ndarray) ->
     return stacked.argmax(axis=0)
 
 
-def places(table: Columns, wanted: Sequence[Keyword], candidates: np.ndarray, limit: int | None) -> Places | None:
-    """Each keyword's places among ``candidates``; None when all fit, or for one keyword."""
+def places(table: Columns, wanted: Sequence[Keyword], candidates: np.ndarray, limit: int | None,
+           owner: np.ndarray | None = None) -> Places | None:
+    """Each keyword's places among ``candidates``; None when all fit, or for one keyword.
+
+    ``owner``: ``owners`` of the candidates, when already worked out (``batch``).
+    """
     if not limit or len(wanted) < 2 or len(candidates) <= limit:
         return None
-    owner = owners(table, wanted, candidates)
+    owner = owners(table, wanted, candidates) if owner is None else owner
     counts = np.bincount(owner, minlength=len(wanted))
-    available = counts.tolist()
-    quota = shares(dict(enumerate(available)), [k.weight for k in wanted], limit)
-    if sum([min(quota.get(k, 0), n) for k, n in enumerate(available)]) >= len(candidates):
+    quota = places_of(counts.tolist(), [k.weight for k in wanted], limit)
+    if quota is None:
         return None
     by_paper: np.ndarray = np.full(len(table.index.papers), -1, dtype=np.intp)
     by_paper[candidates] = owner
     return Places(by_paper, quota, counts)
+
+
+def places_of(counts: Sequence[int], weights: Sequence[float], limit: int) -> dict[int, int] | None:
+    """Each keyword's places (``shares``) for ``counts`` candidates per keyword; None when they all fit."""
+    quota = shares(dict(enumerate(counts)), weights, limit)
+    if sum([min(quota.get(k, 0), n) for k, n in enumerate(counts)]) >= sum(counts):
+        return None
+    return quota
 
 
 class Places:

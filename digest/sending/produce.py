@@ -42,12 +42,13 @@ from typing import TYPE_CHECKING, Any
 from ..archive import KEPT_BEYOND
 from ..errors import DigestError, KeywordError
 from ..ranking.authors import follows_of
-from ..ranking.profile import parse_profile
+from ..ranking.batch import Ahead, Batch, Reader
+from ..ranking.profile import Profile, parse_profile
 from ..ranking.reader import Examples, embed_examples
 from ..model import Listing, Subscriber
 from ..ranking.hints import KeywordHint
 from ..ranking.index import Index
-from ..ranking.select import Pick, rank_counted, rank_whole
+from ..ranking.select import Pick, Scores, rank_counted, rank_whole
 from ..ranking.many import fork_is_safe
 from ..readers import refusal
 from ..store import Store
@@ -133,11 +134,13 @@ def build_all(app: Pipeline, listing: Listing, readers: Sequence[Subscriber], se
     is made once).
 
     ``examples``: each reader's votes and library, worked out before a fork (the
-    child never reads them from the store).
+    child never reads them from the store). The readers' keyword scores are worked
+    out a chunk of readers ahead (``ranking.batch.Ahead``).
     """
     index = app.make_index(listing.papers)
     embed_keywords(index, readers)
     embed_examples(index, examples)  # with meaning on, every reader's votes and library in one batch
+    ahead = Ahead(Batch(index), len(readers), lambda n: batched(app, readers[n], sent, examples[n]))
     for number in positions:
         reader = readers[number]
         status = gate.refused(reader.email)
@@ -145,8 +148,9 @@ def build_all(app: Pipeline, listing: Listing, readers: Sequence[Subscriber], se
             log.info("%s is %s now; nothing built", reader.email, status)
             yield number, Skipped(status)
             continue
+        profile, first = ahead.get(number)
         picks, total, more = picks_and_total(app, index, reader, sent.get(reader.email.lower(), set()),
-                                             examples[number])
+                                             examples[number], profile, first)
         since = sent.covers(reader.email) if isinstance(sent, Plan) else None
         hints = app.keyword_hints(index, reader, sent)
         built = app.prepare_message(reader, picks, listing=listing, total=total, since=since, hints=hints, more=more)
@@ -170,22 +174,36 @@ def embed_keywords(index: Index, readers: Sequence[Subscriber]) -> None:
     index.embed_keywords(profiles)
 
 
+def batched(app: Pipeline, reader: Subscriber, sent: Mapping[str, Collection[str]],
+            examples: Examples | None) -> Reader:
+    """Who the reader is to ``Ahead``: its profile (None: it does not parse, ``picks_and_total`` says why),
+    whether it may be scored with others (not with votes or a library), its selection and papers sent."""
+    try:
+        profile: Profile | None = parse_profile(reader.keywords)
+    except KeywordError:
+        profile = None
+    return profile, not examples, app.selection_for(reader), sent.get(reader.email.lower(), set())
+
+
 def picks_and_total(app: Pipeline, index: Index, reader: Subscriber, sent: Collection[str],
-                    examples: Examples | None = None) -> tuple[list[Pick], int | None, list[Pick]]:
+                    examples: Examples | None = None, profile: Profile | None = None,
+                    first: Scores | None = None) -> tuple[list[Pick], int | None, list[Pick]]:
     """The reader's picks; when ``max_items`` cut the list, how many matched in all ("20 of 30") and, when the
     digest is archived (``Digest.archives``), the papers beyond the picks, in rank order (the first
     ``KEPT_BEYOND``: the reader's whole list).
 
     Without the archive nothing shows the whole list: only its length is counted (``count_matches``).
+    ``profile``: the reader's, parsed already; ``first``: its scores worked out with other readers'.
     """
-    profile = parse_profile(reader.keywords)
+    profile = profile if profile is not None else parse_profile(reader.keywords)
     selection = app.selection_for(reader)
     follows = follows_of(reader)
     if not app.archives:
         picks, total = rank_counted(index, profile, sent=sent, selection=selection, examples=examples,
-                                    follows=follows)
+                                    follows=follows, first=first)
         return picks, total, []
-    picks, every = rank_whole(index, profile, sent=sent, selection=selection, examples=examples, follows=follows)
+    picks, every = rank_whole(index, profile, sent=sent, selection=selection, examples=examples, follows=follows,
+                              first=first)
     if selection.max_items is None or len(picks) < selection.max_items:
         return picks, None, []
     chosen = {pick.paper.id for pick in picks}

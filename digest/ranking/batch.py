@@ -1,0 +1,194 @@
+"""Many readers ranked together: their totals, candidates and keyword walks as array operations.
+
+A reader's total is the weighted sum of a few keyword columns (``columns``). For a
+chunk of readers every (reader, keyword, paper the keyword scores) term is
+gathered into one flat array and added up with ``np.bincount``, which adds its
+weights one after another, from zero, in their order: each reader's keywords in
+the reader's order, so every total is the same float, bit for bit, as
+``Columns.totals`` makes; the passing mentions' excess (``Columns.passing_excess``)
+likewise. The exclusions, the floor (``select.qualified_mask``), the candidates,
+which keyword owns each of them (``shares.owners``) and the walk down them
+(``batch_walk``) are then array operations over the chunk. What stays per reader
+is each keyword's places (``shares``) and the picks' explanations.
+
+Only the keyword ranking is batched: a reader with votes or a library (whose
+model adjusts the scores) is ranked alone, and so is every reader of an index
+with vectors (meaning confirms, ``qualified_mask``); ``scores`` gives None for them.
+A reader who follows authors gets the batch's scores, and walks alone.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Collection, Sequence
+
+import numpy as np
+
+from .batch_walk import NO_LIMIT, Candidates, walk_many
+from .collector import collector_paused
+from .columns import columns
+from .index import Index
+from .matrix import Matrix, bounds, gather, slots, summed
+from .profile import Keyword, Profile
+from .select import PASSING_SHARE, Scores, Selection
+from .shares import places_of
+
+CHUNK = 256  # readers added up at once: their dense totals stay a few megabytes
+
+
+class Batch:
+    """Readers ranked a chunk at a time against one index's keyword ``Matrix``."""
+
+    def __init__(self, index: Index) -> None:
+        self.index, self.table = index, columns(index)
+        self.size = len(index.papers)
+        self.matrix = Matrix(self.table, self.size)
+        self._ids = [p.id for p in index.papers]
+        keys = Counter(index.title_keys)
+        self._twin = np.array([keys[k] > 1 for k in index.title_keys], dtype=bool)
+        ties = index.tie_keys
+        self._tie: np.ndarray = np.zeros(self.size, dtype=np.intp)
+        self._tie[sorted(range(self.size), key=lambda i: (ties[i], i))] = np.arange(self.size)
+
+    def scores(self, profiles: Sequence[Profile | None], selections: Sequence[Selection],
+               sent: Sequence[Collection[str]]) -> list[Scores | None]:
+        """Each reader's ``Scores``, its walk made for its selection and papers sent (None where the
+        profile is None: a reader with votes or a library; and for every reader of an index with vectors)."""
+        if self.index.vectors is not None:
+            return [None] * len(profiles)
+        with collector_paused():  # many objects, no cycles (``collector``)
+            return self._scores(profiles, selections, sent)
+
+    def _scores(self, profiles: Sequence[Profile | None], selections: Sequence[Selection],
+                sent: Sequence[Collection[str]]) -> list[Scores | None]:
+        row = self.matrix.row
+        rows = [[row(k) for k in p.wanted] if p is not None else [] for p in profiles]  # every new keyword first
+        out: list[Scores | None] = []
+        for start in range(0, len(profiles), CHUNK):
+            end = start + CHUNK
+            out += self._chunk(profiles[start:end], rows[start:end], selections[start:end], sent[start:end])
+        return out
+
+    def _chunk(self, profiles: Sequence[Profile | None], rows: Sequence[Sequence[int]],
+               selections: Sequence[Selection], sent: Sequence[Collection[str]]) -> list[Scores | None]:
+        wanted = [p.wanted if p is not None else () for p in profiles]
+        flat, reader = slots(rows)
+        weights = np.fromiter((k.weight for w in wanted for k in w), float, len(flat))
+        totals = self._totals(flat, reader, weights, len(profiles))
+        removed = [self.table.removed(p.excluded) if p is not None and p.excluded else None for p in profiles]
+        for r, gone in enumerate(removed):
+            if gone is not None:
+                totals[r, gone] = 0.0
+        floors = np.array([s.min_score for s in selections], dtype=float)
+        readers, numbers = self._qualified(totals, flat, reader, weights, floors).nonzero()
+        found = self._candidates(flat, reader, weights, totals, readers, numbers, sent)
+        most = [s.max_items for s in selections]
+        picked, ends, slow = walk_many(found, self._quota(wanted, found, most), most)
+        chosen, values = numbers[picked].tolist(), found.totals[picked].tolist()
+        at = bounds(readers, len(profiles))
+        return [None if profile is None else
+                Scores(totals[r], removed[r], numbers[at[r]:at[r + 1]], found.owners[at[r]:at[r + 1]],
+                       None if slow[r] else (most[r], sent[r], chosen[ends[r]:ends[r + 1]], values[ends[r]:ends[r + 1]]))
+                for r, profile in enumerate(profiles)]
+
+    def _totals(self, flat: np.ndarray, reader: np.ndarray, weights: np.ndarray, readers: int) -> np.ndarray:
+        """Readers x papers: ``Columns.totals``, every reader of the chunk at once."""
+        term, numbers, values = gather(self.matrix.sparse("scores"), flat)
+        return summed(reader[term], numbers, values * weights[term], readers, self.size)
+
+    def _qualified(self, totals: np.ndarray, flat: np.ndarray, reader: np.ndarray, weights: np.ndarray,
+                   floors: np.ndarray) -> np.ndarray:
+        """``select.qualified_mask`` for every reader of the chunk (without vectors the words are the totals).
+
+        A keyword mentioned in passing counts for no more than ``PASSING_SHARE`` of the
+        floor: its excess (``Columns.passing_excess``: weighted words above that cap) is
+        taken off, the keywords' excesses added up from zero in their order.
+        """
+        passing = totals > 0
+        positive = floors > 0
+        if not positive.any():
+            return passing
+        words = totals
+        if self.index.rules.passing:
+            term, numbers, values = gather(self.matrix.sparse("passing"), flat)
+            term_reader = reader[term]
+            excess = values * weights[term] - PASSING_SHARE * floors[term_reader]
+            above = excess > 0
+            words = totals - summed(term_reader[above], numbers[above], excess[above], len(totals), self.size)
+        floor = floors[:, None]
+        return np.where(positive[:, None], words >= floor, passing)
+
+    def _candidates(self, flat: np.ndarray, reader: np.ndarray, weights: np.ndarray, totals: np.ndarray,
+                    readers: np.ndarray, numbers: np.ndarray, sent: Sequence[Collection[str]]) -> Candidates:
+        """The chunk's candidates with their totals, owners (``shares.owners``) and whether a walk may pick them."""
+        width = int(np.bincount(reader).max()) if len(reader) else 1
+        first = np.array(bounds(reader, len(totals)))  # where each reader's terms start
+        slot = np.arange(len(flat)) - first[reader]
+        rows: np.ndarray = np.zeros((len(totals), width), dtype=np.intp)
+        rows[reader, slot] = flat
+        scale = np.ones((len(totals), width))
+        scale[reader, slot] = weights
+        scores = np.full((width, len(readers)), -np.inf)
+        named: np.ndarray = np.zeros(len(readers), dtype=bool)
+        for k in range(width):
+            mine = rows[readers, k]
+            cells = mine * self.size + numbers
+            scores[k] = np.where(mine > 0, self.matrix.scores.ravel()[cells] * scale[readers, k], -np.inf)
+            named |= self.matrix.codes.ravel()[cells] != 0
+        return Candidates(readers, numbers, totals[readers, numbers], scores.argmax(axis=0), self._tie[numbers],
+                          named & ~self._sent(readers, numbers, sent), self._twin[numbers])
+
+    def _sent(self, readers: np.ndarray, numbers: np.ndarray, sent: Sequence[Collection[str]]) -> np.ndarray:
+        """Per candidate, whether its reader was sent it before."""
+        found: np.ndarray = np.zeros(len(readers), dtype=bool)
+        if not any(sent):
+            return found
+        ids = self._ids
+        at = bounds(readers, len(sent))
+        for reader, papers in enumerate(sent):
+            if papers:
+                a, b = at[reader], at[reader + 1]
+                found[a:b] = [ids[i] in papers for i in numbers[a:b].tolist()]
+        return found
+
+    def _quota(self, wanted: Sequence[Sequence[Keyword]], found: Candidates, most: Sequence[int | None]) -> np.ndarray:
+        """Readers x keywords: each keyword's places (``shares.places``; ``NO_LIMIT`` where none apply)."""
+        width = max(max(map(len, wanted), default=0), 1)
+        quota: np.ndarray = np.full((len(wanted), width), NO_LIMIT, dtype=np.intp)
+        if not self.index.rules.shares:
+            return quota
+        counts = np.bincount(found.rows * width + found.owners, minlength=len(wanted) * width).reshape(-1, width)
+        for reader, (keywords, limit, mine) in enumerate(zip(wanted, most, counts.tolist())):
+            if limit and len(keywords) >= 2 and sum(mine) > limit:
+                places = places_of(mine[:len(keywords)], [k.weight for k in keywords], limit)
+                if places is not None:
+                    quota[reader, :len(keywords)] = [places.get(k, 0) for k in range(len(keywords))]
+        return quota
+
+
+Reader = tuple[Profile | None, bool, Selection, Collection[str]]  # profile, whether batched, selection, sent
+
+
+class Ahead:
+    """Scores for readers ranked one at a time in their order (the send's producer), a chunk ahead.
+
+    Asked for reader ``n`` and not holding it, it works out readers ``n`` to
+    ``n + CHUNK`` together and keeps them until the next chunk; a reader asked for
+    out of order starts a chunk of its own. ``reader(n)`` says who each is: its
+    profile (None: its keywords do not parse), whether it may be scored with the
+    others (not with votes or a library), its selection and the papers it was sent.
+    """
+
+    def __init__(self, batch: Batch, count: int, reader: Callable[[int], Reader]) -> None:
+        self.batch, self.count, self.reader = batch, count, reader
+        self._ready: dict[int, tuple[Profile | None, Scores | None]] = {}
+
+    def get(self, number: int) -> tuple[Profile | None, Scores | None]:
+        """Reader ``number``'s profile and ``Scores`` (None: rank it alone)."""
+        if number not in self._ready:
+            numbers = range(number, min(number + CHUNK, self.count))
+            readers = [self.reader(n) for n in numbers]
+            scores = self.batch.scores([p if batched else None for p, batched, _, _ in readers],
+                                       [r[2] for r in readers], [r[3] for r in readers])
+            self._ready = {n: (r[0], s) for n, r, s in zip(numbers, readers, scores)}
+        return self._ready[number]

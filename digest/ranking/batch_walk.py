@@ -1,0 +1,102 @@
+"""Many readers' keyword walks at once: ``select.Walk`` over every candidate, as array operations.
+
+A walk takes the candidates best first (by total, then paper number), skips a
+paper sent before or one no keyword names, and gives each keyword no more than
+its places (``shares``): a paper whose keyword's places are used waits, and fills
+the digest only if the walk ends with room left. Over a batch of readers that
+is a sort, a count of each keyword's papers so far and a count of each reader's
+picks so far. Papers with the same total are ordered as the walk orders them
+(upvotes, then recency, then title: ``tie``, the paper's place in that order).
+Two things only the step-by-step walk does: ordering papers whose totals differ
+by less than ``TIE``, and skipping a repeated title; a reader whose candidates
+hold either is left to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .matrix import bounds
+from .select import TIE
+
+NO_LIMIT = np.iinfo(np.intp).max // 4
+
+
+@dataclass(frozen=True, slots=True)
+class Candidates:
+    """A batch's candidates, flat: reader (row) by reader, each reader's by paper number."""
+
+    rows: np.ndarray
+    numbers: np.ndarray
+    totals: np.ndarray
+    owners: np.ndarray  # the keyword (position) that gives the paper most of its score
+    tie: np.ndarray  # the paper's place among the index's papers by ``index.tie_key`` (then number)
+    eligible: np.ndarray  # a keyword names it, and it was not sent before
+    twin: np.ndarray  # its title is another paper's too
+
+
+def walk_many(found: Candidates, quota: np.ndarray,
+              most: Sequence[int | None]) -> tuple[np.ndarray, list[int], list[bool]]:
+    """The flat positions of every reader's picks, reader by reader, each best first; where each reader's
+    end (``ends[r]:ends[r + 1]``); and whether the reader needs the step-by-step walk instead.
+
+    ``quota``: readers x keywords, each keyword's places (``NO_LIMIT`` without shares).
+    """
+    readers = len(most)
+    order = _best_first(found)
+    rows, totals = found.rows[order], found.totals[order]
+    near = (totals[1:] > totals[:-1] - TIE) & (totals[1:] != totals[:-1])
+    apart = np.flatnonzero((rows[1:] == rows[:-1]) & near)
+    slow: np.ndarray = np.zeros(readers, dtype=bool)
+    slow[rows[apart]] = True
+    slow[rows[found.twin[order]]] = True
+    eligible = found.eligible[order]
+    keyed = rows * quota.shape[1] + found.owners[order]
+    first = eligible & (_running(keyed, eligible) < quota.ravel()[keyed])  # within its keyword's places
+    waits = eligible & ~first
+    full = np.array([m if m else NO_LIMIT for m in most], dtype=np.intp)
+    taken = _so_far(rows, first, readers)
+    room = full - np.bincount(rows[first], minlength=readers)  # after the walk: what waiting papers may fill
+    chosen = (first & (taken < full[rows])) | (waits & (_so_far(rows, waits, readers) < room[rows]))
+    return order[chosen], bounds(rows[chosen], readers), slow.tolist()
+
+
+def _best_first(found: Candidates) -> np.ndarray:
+    """The candidates' order: reader by reader, by total (highest first), equal totals by ``tie``.
+
+    Two stable sorts, which cost less than ``np.lexsort``'s three: by reader and
+    ``tie``, then by one key, the reader less the total scaled below 1. The key
+    rounds a total by less than ``TIE``: totals it leaves out of order differ by
+    less than ``TIE`` and are not equal, which sends the reader to the
+    step-by-step walk (``walk_many``).
+    """
+    by_tie = np.argsort(found.rows * len(found.tie) + found.tie, kind="stable")
+    scale = 2.0 * (float(found.totals.max(initial=0.0)) + 1.0)
+    key = found.rows[by_tie] - found.totals[by_tie] / scale
+    return by_tie[np.argsort(key, kind="stable")]
+
+
+def _so_far(rows: np.ndarray, mask: np.ndarray, readers: int) -> np.ndarray:
+    """For each entry (grouped by reader, ``rows``), how many of its reader's entries before it are in ``mask``."""
+    before = np.cumsum(mask) - mask
+    per_reader = np.bincount(rows[mask], minlength=readers)
+    return before - (np.cumsum(per_reader) - per_reader)[rows]
+
+
+def _running(keys: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """For each entry, how many entries before it (in order) with the same key are in ``mask``."""
+    out: np.ndarray = np.zeros(len(keys), dtype=np.intp)
+    at = np.flatnonzero(mask)
+    if not len(at):
+        return out
+    small = keys[at].astype(np.int16) if keys.max(initial=0) < 2 ** 15 else keys[at]  # a radix sort
+    grouped = np.argsort(small, kind="stable")  # by key, in order within each key
+    sorted_keys = keys[at][grouped]
+    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+    lengths = np.diff(np.r_[starts, len(sorted_keys)])
+    counts = np.arange(len(sorted_keys)) - np.repeat(starts, lengths)
+    out[at[grouped]] = counts
+    return out
