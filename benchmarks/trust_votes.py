@@ -31,7 +31,8 @@ and its held-out figures beside ``current``'s on the same queries.
 Measured (seeds 20261123-27, folds seed 18; ``loo`` and ``loo-soft`` also with
 like weights 3 and 4 on the trusted lift, ``loo-gate`` full lift when the AUC
 beats chance, none otherwise; ``shrink`` K 0.5, 1, 3; ``head`` R 20, 50, 100):
-nothing was adopted. In every fold ``current`` was chosen on the other four, so
+nothing was adopted. In every fold ``current`` was chosen on the other four (by
+mean gain, and with ``--fewest-hurt``: no variant gains as much on four folds), so
 held out it is what it was: votes +0.0249 nDCG@10 with meaning on (splits +0.027
 +0.024 +0.028 +0.027 +0.019), 25 (query, split) pairs worse by more than 0.1;
 TF-IDF +0.0213 (+0.027 +0.016 +0.024 +0.021 +0.019), 25 pairs; library with
