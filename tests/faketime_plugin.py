@@ -15,7 +15,10 @@ import os
 import subprocess
 import sys
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 SHIM_NAME = "digest-faketime-shim"
 
@@ -47,3 +50,31 @@ def _rerun_with_shim() -> None:
 
 
 _rerun_with_shim()
+
+
+@contextmanager
+def real_clock() -> Iterator[None]:
+    """Processes started inside run on the real clock: without libfaketime and its settings.
+
+    For headless Chromium and Playwright's driver, which are the test's instruments, not the
+    code under test: under libfaketime with an unfaked monotonic clock Chromium does not load
+    a page within Playwright's timeout. The pages they look at still come from the faked clock.
+    """
+    saved = {key: value for key, value in os.environ.items() if key == "LD_PRELOAD" or key.startswith("FAKETIME")}
+    for key in saved:
+        del os.environ[key]
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
+
+
+@contextmanager
+def playwright_on_real_clock(manager: Any) -> Iterator[Any]:
+    """``with sync_playwright() as p``, its driver (and so the browsers it starts) on the real clock."""
+    with real_clock():
+        playwright = manager.__enter__()
+    try:
+        yield playwright
+    finally:
+        manager.__exit__(None, None, None)

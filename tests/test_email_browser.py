@@ -51,6 +51,7 @@ from digest.settings import load_settings
 from digest.sources import FetchContext, FileSource
 
 from .conftest import FIXTURES
+from .faketime_plugin import playwright_on_real_clock
 
 CHROMIUM = Path("/usr/bin/chromium")
 if not CHROMIUM.exists() and not os.environ.get("CI"):
@@ -175,7 +176,7 @@ def views():
     html, png, axe = digest_html(), thumbnail_png(), axe_playwright.Axe()
     ARTIFACTS.mkdir(exist_ok=True)
     found: dict[tuple[str, int], View] = {}
-    with sync_api.sync_playwright() as playwright:
+    with playwright_on_real_clock(sync_api.sync_playwright()) as playwright:
         for mode in ("light", "dark", "forced-dark"):
             browser = playwright.chromium.launch(executable_path=str(CHROMIUM),
                                                  args=ARGS + (FORCED_DARK if mode == "forced-dark" else []))

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from .faketime_plugin import playwright_on_real_clock
 from .web_server import running
 
 CHROMIUM = "/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else shutil.which("chromium")
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.skipif(CHROMIUM is None and not os.environ.get("CI"),
 @pytest.fixture(scope="module")
 def browser():
     playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as playwright:
+    with playwright_on_real_clock(playwright_api.sync_playwright()) as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield launched
         launched.close()
