@@ -81,20 +81,35 @@ def reader_examples(earlier: Index, query: str, relevant: set[str], rng: random.
     return votes, Examples(liked=tuple(as_example(p, "library") for p in chosen))
 
 
+@dataclass
+class Halves:
+    """One random split of the set: readers vote on the earlier half and are ranked on the later one."""
+
+    rng: random.Random  # the split's generator, which then draws the simulated readers' votes
+    earlier_docs: list[dict]
+    later_docs: list[dict]
+    later_ids: set[str]
+    kept: list[dict]  # the queries with a relevant paper in the later half
+
+
+def halves(devset: DevSet, seed: int) -> Halves:
+    rng = random.Random(seed)
+    order = devset.docs[:]
+    rng.shuffle(order)
+    half = len(order) // 2
+    later_ids = {d["id"] for d in order[half:]}
+    kept = [q for q in devset.qrels if later_ids & set(q["relevant_ids"])]
+    return Halves(rng, order[:half], order[half:], later_ids, kept)
+
+
 def run(devset: DevSet, seed: int, embedder: object = None) -> dict[str, list[float]]:
     """Per query, nDCG@10 on the later half for BM25, keywords alone, + votes and + library.
 
     With ``embedder``, also keywords with meaning on and the vector model's + votes and + library.
     """
-    docs, qrels = devset.docs, devset.qrels
-    rng = random.Random(seed)
-    order = docs[:]
-    rng.shuffle(order)
-    half = len(order) // 2
-    earlier_docs, later_docs = order[:half], order[half:]
-    earlier, later = Index(papers(earlier_docs)), Index(papers(later_docs))
-    later_ids = {d["id"] for d in later_docs}
-    kept = [q for q in qrels if later_ids & set(q["relevant_ids"])]
+    split = halves(devset, seed)
+    rng, later_docs, later_ids, kept = split.rng, split.later_docs, split.later_ids, split.kept
+    earlier, later = Index(papers(split.earlier_docs)), Index(papers(later_docs))
     bm25 = bm25_baseline(later_docs, [q["query"] for q in kept])
     scores: dict[str, list[float]] = {"bm25": [], "keywords": [], "votes": [], "library": []}
     variants = {label: Index(papers(later_docs), embedder=e) for label, e in vector_variants(embedder).items()}

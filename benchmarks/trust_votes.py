@@ -58,7 +58,6 @@ Usage: python benchmarks/trust_votes.py [--shared PATH] [--store FILE] [--lexica
 from __future__ import annotations
 
 import argparse
-import random
 import sys
 import time
 from collections.abc import Callable
@@ -70,7 +69,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]  # these helpers, and this checkout's digest before an installed one
 
 from devset import ABSENT, EVERYTHING, SHARED, DevSet, embedders, load, measured, papers, reader_profile  # noqa: E402
-from feedback import SEED, SPLITS, WORST_DROP, reader_examples  # noqa: E402
+from feedback import SEED, SPLITS, WORST_DROP, halves, reader_examples  # noqa: E402
 from setquality import ndcg  # noqa: E402
 from tune import folds  # noqa: E402
 from tune_votes import choose  # noqa: E402
@@ -180,13 +179,9 @@ VARIANTS: dict[str, tuple[Callable[..., object], Callable[..., np.ndarray]]] = {
 def split_gains(devset: DevSet, seed: int, embedder: object, use_library: bool,
                 queries: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
     """Per variant, each kept query's gain from its votes (or library) in this split; and the queries' numbers."""
-    rng = random.Random(seed)
-    order = devset.docs[:]
-    rng.shuffle(order)
-    half = len(order) // 2
-    earlier, later = Index(papers(order[:half])), Index(papers(order[half:]), embedder=embedder)
-    later_ids = {d["id"] for d in order[half:]}
-    kept = [q for q in devset.qrels if later_ids & set(q["relevant_ids"])]
+    split = halves(devset, seed)
+    rng, later_ids, kept = split.rng, split.later_ids, split.kept
+    earlier, later = Index(papers(split.earlier_docs)), Index(papers(split.later_docs), embedder=embedder)
     if embedder is not None:
         later.embed_keywords([reader_profile(q["query"]) for q in kept])
     gains = np.zeros((len(VARIANTS), len(kept)))

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import random
 import sys
 import time
 from pathlib import Path
@@ -49,7 +48,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]  # these helpers, and this checkout's digest before an installed one
 
 from devset import ABSENT, EVERYTHING, SHARED, DevSet, embedders, load, measured, papers, reader_profile  # noqa: E402
-from feedback import SEED, SPLITS, WORST_DROP, reader_examples  # noqa: E402
+from feedback import SEED, SPLITS, WORST_DROP, halves, reader_examples  # noqa: E402
 from setquality import ndcg  # noqa: E402
 from tune import folds  # noqa: E402
 
@@ -81,13 +80,9 @@ def choose(gains: np.ndarray, train: np.ndarray, fewest_hurt: bool) -> int:
 def split_gains(devset: DevSet, seed: int, embedder: object, points: list[tuple[float, ...]],
                 queries: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
     """Per grid point, each kept query's gain from votes in this split; and those queries' numbers."""
-    rng = random.Random(seed)
-    order = devset.docs[:]
-    rng.shuffle(order)
-    half = len(order) // 2
-    earlier, later = Index(papers(order[:half])), Index(papers(order[half:]), embedder=embedder)
-    later_ids = {d["id"] for d in order[half:]}
-    kept = [q for q in devset.qrels if later_ids & set(q["relevant_ids"])]
+    split = halves(devset, seed)
+    rng, later_ids, kept = split.rng, split.later_ids, split.kept
+    earlier, later = Index(papers(split.earlier_docs)), Index(papers(split.later_docs), embedder=embedder)
     later.embed_keywords([reader_profile(q["query"]) for q in kept])
     readers = []
     for q in kept:
