@@ -16,11 +16,11 @@ ROOT = Path(digest.__file__).parent
 def imports(package: str) -> Iterator[tuple[str, str, str]]:
     """(module file, the digest package it imports from, the names imported) for every import in ``package``."""
     for path in (ROOT / package).rglob("*.py"):
-        depth = len(path.relative_to(ROOT).parts) - (1 if path.name == "__init__.py" else 0)
+        folder = path.relative_to(ROOT).parent.parts  # the module's package, below digest
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.ImportFrom):
-                if node.level:  # relative: climb from this module's package
-                    base = list(path.relative_to(ROOT).parent.parts)[: max(depth - node.level + (path.name == "__init__.py"), 0)]
+                if node.level:  # relative: one dot is the module's own package, each further dot one up
+                    base = folder[: len(folder) - (node.level - 1)]
                     target = [*base, *(node.module.split(".") if node.module else [])]
                 else:
                     target = (node.module or "").split(".")[1:] if (node.module or "").startswith("digest") else None
