@@ -216,6 +216,27 @@ def test_an_unsubscribe_that_arrives_mid_send_stops_every_message_built_after_it
     assert [type(item).__name__ for _, item in rest] == ["Outgoing", "Skipped"]
 
 
+def test_a_send_that_claims_readers_ranks_only_those(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """On PostgreSQL a send builds the readers it claimed (batches of positions); the readers in
+    between are other sends' and are not even scored ahead."""
+    import importlib
+
+    producing = importlib.import_module("digest.sending.produce")  # the module (the package exports its function)
+    scored: list[str] = []
+    real = producing.batched
+    monkeypatch.setattr(producing, "batched", lambda app, reader, *rest: scored.append(reader.email) or
+                        real(app, reader, *rest))
+    settings = _settings(tmp_path)
+    app = Digest(settings)
+    readers = [Subscriber(f"r{n}@example.org", ("reward model*",)) for n in range(8)]
+    with Store.open(settings.state_db) as store:
+        listing = app.load_listing("sample")
+        built = [reader.email for reader, _ in produce(app, listing, readers, {}, store=store,
+                                                        batches=[[0, 1], [5, 6]])]  # type: ignore[arg-type]
+    assert built == ["r0@example.org", "r1@example.org", "r5@example.org", "r6@example.org"]
+    assert sorted(scored) == built
+
+
 def test_the_forked_builder_asks_the_store_on_its_own_connection(tmp_path: Path) -> None:
     """200 readers: built by a forked child, which opens the store itself after the fork."""
     from digest.ranking.many import fork_is_safe

@@ -20,7 +20,7 @@ A reader who follows authors gets the batch's scores, and walks alone.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 
 import numpy as np
 
@@ -172,23 +172,35 @@ Reader = tuple[Profile | None, bool, Selection, Collection[str]]  # profile, whe
 class Ahead:
     """Scores for readers ranked one at a time in their order (the send's producer), a chunk ahead.
 
-    Asked for reader ``n`` and not holding it, it works out readers ``n`` to
-    ``n + CHUNK`` together and keeps them until the next chunk; a reader asked for
-    out of order starts a chunk of its own. ``reader(n)`` says who each is: its
-    profile (None: its keywords do not parse), whether it may be scored with the
-    others (not with votes or a library), its selection and the papers it was sent.
+    ``expect(numbers)`` works out those readers together (the send hands over the
+    readers it claimed, so that none is scored for another send). Asked for reader
+    ``n`` and not holding it, it works out readers ``n`` to ``n + CHUNK`` together;
+    a reader asked for out of order starts a chunk of its own. ``reader(n)`` says
+    who each is: its profile (None: its keywords do not parse), whether it may be
+    scored with the others (not with votes or a library), its selection and the
+    papers it was sent.
     """
 
     def __init__(self, batch: Batch, count: int, reader: Callable[[int], Reader]) -> None:
         self.batch, self.count, self.reader = batch, count, reader
         self._ready: dict[int, tuple[Profile | None, Scores | None]] = {}
 
+    def expect(self, numbers: Sequence[int]) -> None:
+        """Work out these readers' scores together (at most ``CHUNK`` of them), forgetting the chunk before."""
+        readers = [self.reader(n) for n in numbers]
+        scores = self.batch.scores([p if batched else None for p, batched, _, _ in readers],
+                                   [r[2] for r in readers], [r[3] for r in readers])
+        self._ready = {n: (r[0], s) for n, r, s in zip(numbers, readers, scores)}
+
     def get(self, number: int) -> tuple[Profile | None, Scores | None]:
         """Reader ``number``'s profile and ``Scores`` (None: rank it alone)."""
         if number not in self._ready:
-            numbers = range(number, min(number + CHUNK, self.count))
-            readers = [self.reader(n) for n in numbers]
-            scores = self.batch.scores([p if batched else None for p, batched, _, _ in readers],
-                                       [r[2] for r in readers], [r[3] for r in readers])
-            self._ready = {n: (r[0], s) for n, r, s in zip(numbers, readers, scores)}
+            self.expect(range(number, min(number + CHUNK, self.count)))
         return self._ready[number]
+
+
+def chunks(batches: Iterable[Sequence[int]]) -> Iterator[Sequence[int]]:
+    """The positions of each batch, ``CHUNK`` at a time (what ``Ahead.expect`` takes)."""
+    for batch in batches:
+        for start in range(0, len(batch), CHUNK):
+            yield batch[start:start + CHUNK]

@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 from ..archive import KEPT_BEYOND
 from ..errors import DigestError, KeywordError
 from ..ranking.authors import follows_of
-from ..ranking.batch import Ahead, Batch, Reader
+from ..ranking.batch import Ahead, Batch, Reader, chunks
 from ..ranking.profile import Profile, parse_profile
 from ..ranking.reader import Examples, embed_examples
 from ..model import Listing, Subscriber
@@ -102,8 +102,7 @@ def produce(app: Pipeline, listing: Listing, readers: Sequence[Subscriber], sent
         yield from _from_child(app, listing, readers, sent, examples, lock, batches)
         return
     with Gate(app.settings.state_db, store) as gate:
-        positions = (n for batch in batches for n in batch)
-        for number, item in build_all(app, listing, readers, sent, gate, examples, positions):
+        for number, item in build_all(app, listing, readers, sent, gate, examples, batches):
             yield readers[number], item
 
 
@@ -129,32 +128,41 @@ class Gate:
 
 def build_all(app: Pipeline, listing: Listing, readers: Sequence[Subscriber], sent: Mapping[str, Collection[str]],
               gate: Gate, examples: Sequence[Examples | None],
-              positions: Iterable[int]) -> Generator[tuple[int, Outgoing | Skipped | Nothing], None, None]:
-    """Rank, render and build the message of the reader at each of ``positions`` in turn (the index
-    is made once).
+              batches: Iterable[Sequence[int]]) -> Generator[tuple[int, Outgoing | Skipped | Nothing], None, None]:
+    """Rank, render and build the message of the reader at each position of ``batches`` in turn (the
+    index is made once).
 
     ``examples``: each reader's votes and library, worked out before a fork (the
     child never reads them from the store). The readers' keyword scores are worked
-    out a chunk of readers ahead (``ranking.batch.Ahead``).
+    out a chunk of readers ahead (``ranking.batch.Ahead``), only of the readers in
+    the batches: on PostgreSQL those this send claimed, not the ones other sends build.
     """
     index = app.make_index(listing.papers)
     embed_keywords(index, readers)
     embed_examples(index, examples)  # with meaning on, every reader's votes and library in one batch
     ahead = Ahead(Batch(index), len(readers), lambda n: batched(app, readers[n], sent, examples[n]))
-    for number in positions:
-        reader = readers[number]
-        status = gate.refused(reader.email)
-        if status is not None:
-            log.info("%s is %s now; nothing built", reader.email, status)
-            yield number, Skipped(status)
-            continue
-        profile, first = ahead.get(number)
-        picks, total, more = picks_and_total(app, index, reader, sent.get(reader.email.lower(), set()),
-                                             examples[number], profile, first)
-        since = sent.covers(reader.email) if isinstance(sent, Plan) else None
-        hints = app.keyword_hints(index, reader, sent)
-        built = app.prepare_message(reader, picks, listing=listing, total=total, since=since, hints=hints, more=more)
-        yield number, Nothing(hints) if built is None else built
+    for chunk in chunks(batches):
+        ahead.expect(chunk)
+        for number in chunk:
+            yield number, _build_one(app, index, listing, readers[number], sent, gate, examples[number],
+                                     ahead.get(number))
+
+
+def _build_one(app: Pipeline, index: Index, listing: Listing, reader: Subscriber,
+               sent: Mapping[str, Collection[str]], gate: Gate, examples: Examples | None,
+               scored: tuple[Profile | None, Scores | None]) -> Outgoing | Skipped | Nothing:
+    """The reader's message (``Nothing``: nothing new), or ``Skipped`` when it no longer wants mail."""
+    status = gate.refused(reader.email)
+    if status is not None:
+        log.info("%s is %s now; nothing built", reader.email, status)
+        return Skipped(status)
+    profile, first = scored
+    picks, total, more = picks_and_total(app, index, reader, sent.get(reader.email.lower(), set()),
+                                         examples, profile, first)
+    since = sent.covers(reader.email) if isinstance(sent, Plan) else None
+    hints = app.keyword_hints(index, reader, sent)
+    built = app.prepare_message(reader, picks, listing=listing, total=total, since=since, hints=hints, more=more)
+    return Nothing(hints) if built is None else built
 
 
 def embed_keywords(index: Index, readers: Sequence[Subscriber]) -> None:
@@ -258,8 +266,8 @@ class Feed:
                 self.outstanding += len(batch)
 
 
-def _positions(work: Any, parent: int) -> Iterator[int]:
-    """In the child: the positions the parent hands over, until it says there are no more."""
+def _batches(work: Any, parent: int) -> Iterator[list[int]]:
+    """In the child: the batches of positions the parent hands over, until it says there are no more."""
     while True:
         try:
             batch = work.get(timeout=1.0)
@@ -269,7 +277,7 @@ def _positions(work: Any, parent: int) -> Iterator[int]:
             continue
         if batch is None:
             return
-        yield from batch
+        yield batch
 
 
 def _end(child: Any) -> None:
@@ -305,7 +313,7 @@ def _child_main(app: Pipeline, listing: Listing, readers: Sequence[Subscriber], 
     _die_with(parent)
     try:
         with Gate(app.settings.state_db) as gate:  # its own connection, opened after the fork
-            for message in build_all(app, listing, readers, sent, gate, examples, _positions(work, parent)):
+            for message in build_all(app, listing, readers, sent, gate, examples, _batches(work, parent)):
                 _put(channel, message, parent)
     except BaseException as err:  # noqa: BLE001 (handed to the parent, which raises it)
         _put(channel, err if isinstance(err, DigestError) else DigestError(f"rendering failed: {err!r}"), parent)

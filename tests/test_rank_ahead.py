@@ -1,0 +1,42 @@
+"""The send's producer scores readers a chunk ahead (``ranking.batch.Ahead``), only the ones it builds.
+
+On PostgreSQL several sends share the list, each claiming readers 50 at a time
+(``digest.claims``): a send must not score the readers between its claims, which
+other sends build.
+"""
+
+from __future__ import annotations
+
+from digest.ranking.batch import CHUNK, Ahead, Batch, chunks
+from digest.ranking.index import Index
+from digest.ranking.select import rank
+
+from .test_rank_batch import LISTINGS, _readers, _seen
+
+
+def test_a_send_scores_only_the_readers_it_claimed() -> None:
+    papers = LISTINGS[1][1]
+    profiles, selections, sent = _readers(papers, "claimed", count=400)
+    asked: list[int] = []
+
+    def reader(n: int) -> tuple:
+        asked.append(n)
+        return profiles[n], True, selections[n], sent[n]
+
+    index = Index(papers)
+    ahead = Ahead(Batch(index), len(profiles), reader)
+    claimed = [list(range(0, 50)), list(range(200, 250)), list(range(350, 400))]
+    for chunk in chunks(claimed):
+        ahead.expect(chunk)
+        for number in chunk:
+            profile, first = ahead.get(number)
+            assert first is not None
+            assert _seen(rank(index, profile, sent=sent[number], selection=selections[number], first=first)) == \
+                _seen(rank(index, profile, sent=sent[number], selection=selections[number]))
+    assert sorted(asked) == [n for batch in claimed for n in batch]
+
+
+def test_one_long_batch_is_scored_a_chunk_at_a_time() -> None:
+    every = list(range(2 * CHUNK + 7))
+    assert [len(c) for c in chunks([every])] == [CHUNK, CHUNK, 7]
+    assert [n for c in chunks([every, [900, 901]]) for n in c] == every + [900, 901]
