@@ -1,5 +1,8 @@
 """SMTP delivery: one connection, retries only for what is safe to retry.
 
+Opening the connection (TLS, login, the errors that name a setting) is
+``digest.smtp``'s; this module drives the transactions over it.
+
 Never sends credentials over an unencrypted connection, never falls back to
 plain text, verifies certificates, and never puts the password in a message.
 
@@ -32,16 +35,15 @@ from __future__ import annotations
 import logging
 import re
 import smtplib
-import socket
-import ssl
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from .bounces.verp import envelope_sender
-from .errors import AuthError, ConfigError, MailError
+from .errors import AuthError, MailError
 from .settings import Settings
+from .smtp import Connector, ServerBusy, describe, reply_text
 
 log = logging.getLogger("digest.mail")
 RETRIES = 4
@@ -79,10 +81,6 @@ class _Retry(Exception):
         self.reconnect, self.recipient = reconnect, recipient
 
 
-class _ServerBusy(MailError):
-    """A 4xx greeting (421): the server is there but busy; a send retries, ``digest check`` reports it."""
-
-
 class Tally:
     """What the server said so far in this run, shared by every connection of a pool."""
 
@@ -106,13 +104,11 @@ class Tally:
 
 
 class Mailer:
+    """Sends messages over one SMTP connection, reconnecting and retrying only what is safe to retry."""
+
     def __init__(self, settings: Settings, sleep: Callable[[float], None] = time.sleep,
                  tally: Tally | None = None) -> None:
-        if settings.smtp_security == "none" and settings.smtp_user:
-            raise ConfigError(
-                "DIGEST_SMTP_USER is set but DIGEST_SMTP_SECURITY=none: refusing to send a password "
-                "unencrypted; use starttls or ssl"
-            )
+        self.connector = Connector(settings)  # refuses unsafe settings before anything is opened
         self.settings = settings
         self.sleep = sleep
         self.smtp: smtplib.SMTP | None = None
@@ -120,68 +116,12 @@ class Mailer:
 
     @property
     def where(self) -> str:
-        return f"{self.settings.smtp_host}:{self.settings.port}"
-
-    def _context(self) -> ssl.SSLContext:
-        context = ssl.create_default_context()
-        if self.settings.smtp_ca_file:
-            try:
-                context.load_verify_locations(cafile=str(self.settings.smtp_ca_file))
-            except (OSError, ssl.SSLError) as err:
-                raise ConfigError(f"DIGEST_SMTP_CA_FILE={self.settings.smtp_ca_file}: cannot load ({err})") from err
-        return context
+        return self.connector.where
 
     def connect(self) -> None:
         """Connect, secure and log in, or a ``MailError`` saying which setting to check."""
-        try:
-            smtp = self._open()
-            if self.settings.smtp_user:
-                self._login(smtp)
-        except ssl.SSLCertVerificationError as err:
-            raise MailError(f"{self.where}: TLS certificate not trusted ({err.verify_message}); "
-                            "check DIGEST_SMTP_HOST or DIGEST_SMTP_CA_FILE") from None
-        except smtplib.SMTPConnectError as err:
-            if 400 <= err.smtp_code < 500:
-                raise _ServerBusy(f"the SMTP server {self.where} is busy ({err.smtp_code} {_text(err.smtp_error)}); "
-                                  "try again later") from None
-            raise self._unreachable(err) from None
-        except (ssl.SSLError, smtplib.SMTPException, OSError) as err:
-            if isinstance(err, MailError):
-                raise
-            raise self._unreachable(err) from None
-        self.smtp = smtp
+        self.smtp = self.connector.open()
         self.tally.connected = True
-
-    def _open(self) -> smtplib.SMTP:
-        s = self.settings
-        if s.smtp_security == "ssl":
-            return smtplib.SMTP_SSL(s.smtp_host, s.port, timeout=s.smtp_timeout, context=self._context())
-        smtp = smtplib.SMTP(s.smtp_host, s.port, timeout=s.smtp_timeout)
-        if s.smtp_security == "starttls":
-            smtp.ehlo()
-            if not smtp.has_extn("starttls"):
-                smtp.close()
-                raise MailError(f"{self.where} does not offer STARTTLS; set DIGEST_SMTP_SECURITY=ssl (port 465) "
-                                "or check DIGEST_SMTP_HOST")
-            smtp.starttls(context=self._context())
-            smtp.ehlo()
-        return smtp
-
-    def _unreachable(self, err: BaseException) -> MailError:
-        return MailError(f"cannot connect to the SMTP server {self.where} ({_describe(err)}); "
-                         "check DIGEST_SMTP_HOST, DIGEST_SMTP_PORT and DIGEST_SMTP_SECURITY")
-
-    def _login(self, smtp: smtplib.SMTP) -> None:
-        try:
-            smtp.login(self.settings.smtp_user, self.settings.smtp_password)
-        except smtplib.SMTPAuthenticationError as err:
-            smtp.close()
-            raise AuthError(
-                f"the SMTP server refused the login ({err.smtp_code}); check DIGEST_SMTP_USER and DIGEST_SMTP_PASSWORD"
-            ) from None
-        except smtplib.SMTPNotSupportedError:
-            smtp.close()
-            raise AuthError("the SMTP server offers no login; unset DIGEST_SMTP_USER or check DIGEST_SMTP_SECURITY") from None
 
     def send(self, sender: str, recipient: str, message: bytes) -> Delivery:
         """Deliver one message: ``Delivery`` for what concerns this reader, ``MailError`` to stop the run."""
@@ -210,7 +150,7 @@ class Mailer:
         """The first connection of a run fails at once; later ones (after a drop) are retried."""
         try:
             self.connect()
-        except _ServerBusy as err:
+        except ServerBusy as err:
             raise _Retry(str(err)) from None
         except AuthError:
             raise
@@ -230,14 +170,14 @@ class Mailer:
                 return refused
             return self._data(smtp, message)
         except (smtplib.SMTPServerDisconnected, OSError) as err:
-            raise _Retry(f"connection dropped ({_describe(err)})") from None
+            raise _Retry(f"connection dropped ({describe(err)})") from None
 
     def _mail(self, smtp: smtplib.SMTP, sender: str) -> None:
         code, text = smtp.mail(sender)
         if code == 250:
             return
         self._reset(smtp)
-        reply = f"{code} {_text(text)}"
+        reply = f"{code} {reply_text(text)}"
         if code == 530:
             raise AuthError(NEEDS_LOGIN.format(reply=reply))
         if code == 421 or code < 500:
@@ -251,7 +191,7 @@ class Mailer:
         if code in (250, 251):
             return None
         self._reset(smtp)
-        reply = f"{code} {_text(text)}"
+        reply = f"{code} {reply_text(text)}"
         if code == 530:
             raise AuthError(NEEDS_LOGIN.format(reply=reply))
         if code == 421:
@@ -269,7 +209,7 @@ class Mailer:
             code, text = smtp.getreply()
         except (smtplib.SMTPServerDisconnected, OSError) as err:
             self.close()
-            return Delivery(UNCERTAIN, f"the server's reply to the message was lost ({_describe(err)}); "
+            return Delivery(UNCERTAIN, f"the server's reply to the message was lost ({describe(err)}); "
                                        "it may have been delivered")
         if code == 250:
             return Delivery(SENT)
@@ -282,7 +222,7 @@ class Mailer:
         greylisting) is about this reader, as a 4xx to RCPT is: retried, then
         deferred; only a 421 (the server closing) is about the connection.
         """
-        reply = f"{code} {_text(text)}"
+        reply = f"{code} {reply_text(text)}"
         if code == 530:
             raise AuthError(NEEDS_LOGIN.format(reply=reply))
         if code < 500:
@@ -331,17 +271,3 @@ def _dot_stuffed(message: bytes) -> bytes:
     if not body.endswith(b"\r\n"):
         body += b"\r\n"
     return body + b".\r\n"
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
-
-
-def _describe(err: BaseException) -> str:
-    if isinstance(err, socket.timeout) or "timed out" in str(err):
-        return "timed out"
-    if isinstance(err, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(err, smtplib.SMTPResponseException):
-        return f"{err.smtp_code} {_text(err.smtp_error)}"
-    return str(err) or type(err).__name__

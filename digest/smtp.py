@@ -1,0 +1,111 @@
+"""Opening the SMTP connection: connect, secure and log in, or an error naming the setting to check.
+
+``digest.mail`` sends through what this opens; ``digest check`` opens one and closes
+it to test the settings. Certificates are always verified (against
+``DIGEST_SMTP_CA_FILE`` when set), STARTTLS is required when asked for, and the
+password never appears in a message.
+"""
+
+from __future__ import annotations
+
+import smtplib
+import socket
+import ssl
+
+from .errors import AuthError, ConfigError, MailError
+from .settings import Settings
+
+
+class ServerBusy(MailError):
+    """A 4xx greeting (421): the server is there but busy; a send retries, ``digest check`` reports it."""
+
+
+class Connector:
+    """Opens logged-in connections to the configured SMTP server."""
+
+    def __init__(self, settings: Settings) -> None:
+        if settings.smtp_security == "none" and settings.smtp_user:
+            raise ConfigError(
+                "DIGEST_SMTP_USER is set but DIGEST_SMTP_SECURITY=none: refusing to send a password "
+                "unencrypted; use starttls or ssl"
+            )
+        self.settings = settings
+
+    @property
+    def where(self) -> str:
+        return f"{self.settings.smtp_host}:{self.settings.port}"
+
+    def open(self) -> smtplib.SMTP:
+        """Connect, secure and log in, or a ``MailError`` saying which setting to check."""
+        try:
+            smtp = self._connect()
+            if self.settings.smtp_user:
+                self._login(smtp)
+        except ssl.SSLCertVerificationError as err:
+            raise MailError(f"{self.where}: TLS certificate not trusted ({err.verify_message}); "
+                            "check DIGEST_SMTP_HOST or DIGEST_SMTP_CA_FILE") from None
+        except smtplib.SMTPConnectError as err:
+            if 400 <= err.smtp_code < 500:
+                raise ServerBusy(f"the SMTP server {self.where} is busy "
+                                 f"({err.smtp_code} {reply_text(err.smtp_error)}); try again later") from None
+            raise self._unreachable(err) from None
+        except (ssl.SSLError, smtplib.SMTPException, OSError) as err:
+            if isinstance(err, MailError):
+                raise
+            raise self._unreachable(err) from None
+        return smtp
+
+    def _context(self) -> ssl.SSLContext:
+        context = ssl.create_default_context()
+        if self.settings.smtp_ca_file:
+            try:
+                context.load_verify_locations(cafile=str(self.settings.smtp_ca_file))
+            except (OSError, ssl.SSLError) as err:
+                raise ConfigError(f"DIGEST_SMTP_CA_FILE={self.settings.smtp_ca_file}: cannot load ({err})") from err
+        return context
+
+    def _connect(self) -> smtplib.SMTP:
+        s = self.settings
+        if s.smtp_security == "ssl":
+            return smtplib.SMTP_SSL(s.smtp_host, s.port, timeout=s.smtp_timeout, context=self._context())
+        smtp = smtplib.SMTP(s.smtp_host, s.port, timeout=s.smtp_timeout)
+        if s.smtp_security == "starttls":
+            smtp.ehlo()
+            if not smtp.has_extn("starttls"):
+                smtp.close()
+                raise MailError(f"{self.where} does not offer STARTTLS; set DIGEST_SMTP_SECURITY=ssl (port 465) "
+                                "or check DIGEST_SMTP_HOST")
+            smtp.starttls(context=self._context())
+            smtp.ehlo()
+        return smtp
+
+    def _unreachable(self, err: BaseException) -> MailError:
+        return MailError(f"cannot connect to the SMTP server {self.where} ({describe(err)}); "
+                         "check DIGEST_SMTP_HOST, DIGEST_SMTP_PORT and DIGEST_SMTP_SECURITY")
+
+    def _login(self, smtp: smtplib.SMTP) -> None:
+        try:
+            smtp.login(self.settings.smtp_user, self.settings.smtp_password)
+        except smtplib.SMTPAuthenticationError as err:
+            smtp.close()
+            raise AuthError(
+                f"the SMTP server refused the login ({err.smtp_code}); check DIGEST_SMTP_USER and DIGEST_SMTP_PASSWORD"
+            ) from None
+        except smtplib.SMTPNotSupportedError:
+            smtp.close()
+            raise AuthError("the SMTP server offers no login; unset DIGEST_SMTP_USER or check DIGEST_SMTP_SECURITY") from None
+
+
+def reply_text(value: bytes | str) -> str:
+    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+
+def describe(err: BaseException) -> str:
+    """A short reason for a failed exchange: "timed out", "connection refused", the server's reply, or the error."""
+    if isinstance(err, socket.timeout) or "timed out" in str(err):
+        return "timed out"
+    if isinstance(err, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(err, smtplib.SMTPResponseException):
+        return f"{err.smtp_code} {reply_text(err.smtp_error)}"
+    return str(err) or type(err).__name__
