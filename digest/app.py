@@ -1,11 +1,13 @@
-"""The one place that wires settings, sources, ranker, renderer, store and mailer."""
+"""The one place that wires settings, sources, ranker, renderer, store and mailer.
+
+``Digest`` is the library API; it hands the readers' ranking to ``digest.ranker``
+and each reader's message to ``digest.compose``, under the names its callers know.
+"""
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
-from dataclasses import replace
 from datetime import date, datetime
 from datetime import time as clock_time
 from pathlib import Path
@@ -13,31 +15,25 @@ from typing import TYPE_CHECKING, Any
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 
-from . import envelope, examples, sources
-from .archive import keep
-from .ranking.profile import parse_profile
+from . import examples, sources
+from .compose import Composer
 from .model import Listing, Paper, Subscriber
-from .errors import ConfigError, OutputError
+from .errors import ConfigError
 from .lock import Shard
-from .ranking.authors import follows_of
+from .ranker import Ranker
 from .ranking.reader import Examples
-from .ranking.hints import KeywordHint, keyword_hints
+from .ranking.hints import KeywordHint
 from .ranking.index import Index
 from .ranking.select import Pick, Selection
-from .ranking.many import rank_many
-from .render import Renderer, Rendered, describe_listing
+from .render import Renderer, Rendered
 from .sending import PRODUCER_MIN, Outgoing, SendReport, send_digests
 from .sending.catchup import Plan, candidates
 from .settings import Settings
-from .tokens import ReaderLinks, links_for
 
 if TYPE_CHECKING:
-    from .summaries import Summarizer
     from .store import Store
 
 __all__ = ["PRODUCER_MIN", "Digest", "SendReport", "check_sendable", "make_digest"]
-
-log = logging.getLogger("digest")
 
 
 class Digest:
@@ -49,59 +45,39 @@ class Digest:
         self.clock = clock or time.time  # Unix seconds: "today", what arrived when, when a digest went out
         self.started_by = started_by  # what digest status calls its runs: "daemon" (digest run) or "one-off"
         self.http = http
-        self._renderer = renderer
         self.stopping = threading.Event()  # set by a signal: finish the message in hand, then stop
-        self._described: tuple[Listing, tuple[str, date]] | None = None  # the last listing's header
-        self.summarizer: Summarizer | None = None  # a send's LLM summaries (DIGEST_LLM_URL), made by send()
+        # each reader's message (digest.compose), on the clock below, late-bound: a test may fix today()
+        self.composer = Composer(settings, lambda: self.today(), lambda: self.now(), renderer)
+        self.ranker = Ranker(settings, lambda: self.today())  # the readers' picks and hints (digest.ranker)
 
     @property
     def renderer(self) -> Renderer:
-        if self._renderer is None:
-            self._renderer = Renderer(self.settings.templates_dir, thumbnails=self.settings.thumbnails)
-        return self._renderer
-
-    def links_for(self, reader: Subscriber, picks: Sequence[Pick], sent_on: date | None = None) -> ReaderLinks | None:
-        """The reader's own signed links (with DIGEST_PUBLIC_URL), else None: no links, as before.
-
-        ``sent_on`` is the day the digest goes out (default today): its "view in
-        browser" link shows the copy archived for that day.
-        """
-        if not self.settings.public_url:
-            return None
-        return links_for(self.settings, reader.email, [p.paper.id for p in picks], day=sent_on or self.today())
-
-    def unsubscribe_for(self, reader: Subscriber, links: ReaderLinks | None = None) -> str:
-        """The reader's signed link; else DIGEST_UNSUBSCRIBE_URL (only without DIGEST_PUBLIC_URL); else mailto."""
-        return envelope.unsubscribe_for(self.settings, links)
+        return self.composer.renderer
 
     def render(self, reader: Subscriber, picks: list[Pick], day: date | None = None, *,
                listing: Listing | None = None, total: int | None = None, sent_on: date | None = None,
                since: date | None = None, hints: Sequence[KeywordHint] = ()) -> Rendered:
-        """The one render call: the preview and the mailer both use it.
-
-        ``listing`` names the source and day in the header; ``since``: the first day a
-        catch-up digest covers; ``total`` is how many
-        papers matched before ``max_items`` (``rank.count_matches``). With
-        DIGEST_PUBLIC_URL the reader's signed links are in it (``links_for``). ``hints``: the
-        reader's keywords that matched nothing (``keyword_hints``), said near the top.
-        """
-        source, listed = self.describe(listing)
-        links = self.links_for(reader, picks, sent_on)
-        return self.renderer.render(reader, picks, day=day or listed, source=source, total=total,
-                                    unsubscribe=self.unsubscribe_for(reader, links), links=links, since=since,
-                                    hints=hints)
+        """The one render call: the preview and the mailer both use it (``Composer.render``)."""
+        return self.composer.render(reader, picks, day, listing=listing, total=total, sent_on=sent_on,
+                                    since=since, hints=hints)
 
     def describe(self, listing: Listing | None) -> tuple[str, date]:
-        """The header's source and day, worked out once per listing (it looks at every paper)."""
-        if listing is None:
-            return "", self.today()
-        if self._described is None or self._described[0] is not listing:
-            self._described = (listing, describe_listing(listing, self.today()))
-        return self._described[1]
+        """The header's source and day (``Composer.describe``)."""
+        return self.composer.describe(listing)
 
     def build(self, reader: Subscriber, rendered: Rendered, now: datetime | None = None) -> tuple[str, bytes]:
         """(Message-ID, the message bytes) for one reader (``digest.envelope``)."""
-        return envelope.build(self.settings, reader, rendered, now or self.now())
+        return self.composer.build(reader, rendered, now)
+
+    def prepare_message(self, reader: Subscriber, picks: list[Pick], *, listing: Listing | None = None,
+                        total: int | None = None, since: date | None = None,
+                        hints: Sequence[KeywordHint] = (), more: Sequence[Pick] = ()) -> Outgoing | None:
+        """Render and build one reader's message (``Composer.prepare_message``)."""
+        return self.composer.prepare_message(reader, picks, listing=listing, total=total, since=since,
+                                             hints=hints, more=more)
+
+    def write_eml(self, reader: Subscriber, item: Outgoing, outbox: Path | None) -> Path:
+        return self.composer.write_eml(reader, item, outbox)
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.clock(), self.settings.zone)
@@ -127,15 +103,8 @@ class Digest:
         return Listing(listing.source, listing.papers, listing.warnings, [*listing.notes, *context.notes], listing.day)
 
     def make_index(self, papers: Sequence[Paper]) -> Index:
-        """The day's index; with DIGEST_SEMANTIC on it also embeds the papers the store has no vector for."""
-        embedder = None
-        if self.settings.semantic != "false":
-            from .semantic import CachedEmbedder, make_embedder
-            from .store import Store
-
-            embedder = CachedEmbedder(make_embedder(self.settings.semantic), lambda: Store.open(self.settings.state_db),
-                                      on_error=lambda err: log.warning("embeddings not cached: %s", err))
-        return Index(papers, embedder=embedder)
+        """The day's index, with embeddings when DIGEST_SEMANTIC is on (``Ranker.make_index``)."""
+        return self.ranker.make_index(papers)
 
     @property
     def archives(self) -> bool:
@@ -144,49 +113,18 @@ class Digest:
         return bool(self.settings.public_url and self.settings.secret_key)
 
     def selection_for(self, reader: Subscriber, limit: int | None = None) -> Selection:
-        max_items = reader.max_items if reader.max_items is not None else self.settings.max_items
-        if limit is not None:  # asked for on the command line (rank --limit): it wins
-            max_items = limit
-        min_score = reader.min_score if reader.min_score is not None else self.settings.min_score
-        return Selection(max_items=max_items or None, min_score=min_score)
+        return self.ranker.selection_for(reader, limit)
 
-    def rank_readers(
-        self,
-        listing: Listing,
-        readers: Sequence[Subscriber],
-        sent: Mapping[str, Collection[str]] | None = None,
-        limit: int | None = None,
-        hints: dict[str, tuple[KeywordHint, ...]] | None = None,
-    ) -> list[tuple[Subscriber, list[Pick]]]:
-        """Index the listing once and rank it for every enabled reader.
-
-        ``hints`` (when given) gets, per reader address, their keywords that match nothing (``keyword_hints``).
-        """
-        index = self.make_index(listing.papers)
-        enabled = [reader for reader in readers if reader.enabled]
-        picks = rank_many(
-            index,
-            [parse_profile(reader.keywords) for reader in enabled],
-            [(sent or {}).get(reader.email.lower(), set()) for reader in enabled],
-            [self.selection_for(reader, limit) for reader in enabled],
-            self.examples_for_readers(enabled, listing.papers),
-            [follows_of(reader) for reader in enabled],
-        )
-        if hints is not None:
-            hints.update((reader.email, self.keyword_hints(index, reader, sent or {})) for reader in enabled)
-        return list(zip(enabled, picks))
+    def rank_readers(self, listing: Listing, readers: Sequence[Subscriber],
+                     sent: Mapping[str, Collection[str]] | None = None, limit: int | None = None,
+                     hints: dict[str, tuple[KeywordHint, ...]] | None = None) -> list[tuple[Subscriber, list[Pick]]]:
+        """Index the listing once and rank it for every enabled reader (``Ranker.rank_readers``)."""
+        return self.ranker.rank_readers(listing, readers, sent, limit, hints)
 
     def keyword_hints(self, index: Index, reader: Subscriber,
                       sent: Mapping[str, Collection[str]]) -> tuple[KeywordHint, ...]:
-        """The reader's keywords no paper of their window matches, with nearby terms (``ranking.hints``).
-
-        The window is what the send ranks for them: with catch-up (``sent`` a ``Plan``)
-        the days since their last digest, at most DIGEST_CATCHUP_DAYS; else today's listing.
-        """
-        first = sent.covers(reader.email) if isinstance(sent, Plan) else None
-        days = (self.today() - first).days + 1 if first is not None else 1
-        outside = sent.older(reader.email) if isinstance(sent, Plan) else frozenset()
-        return tuple(keyword_hints(parse_profile(reader.keywords), index, days, leave_out=outside))
+        """The reader's keywords no paper of their window matches (``Ranker.keyword_hints``)."""
+        return self.ranker.keyword_hints(index, reader, sent)
 
     def examples_for_readers(self, readers: Sequence[Subscriber], papers: Sequence[Paper],
                              store: Store | None = None, *,
@@ -225,52 +163,17 @@ class Digest:
         if self.settings.llm_url:  # only then: a send without summaries never loads their module
             from .summaries import summarizer_for
 
-            self.summarizer = summarizer_for(self.settings, self._open_store)  # a budget and deadline per send
+            self.composer.summarizer = summarizer_for(self.settings, self._open_store)  # a budget and deadline per send
         try:
             return send_digests(self, readers, source=source, dry_run=dry_run, outbox=outbox, force=force,
                                 offline=offline, progress=progress, slot=slot, only=only, shard=shard)
         finally:
-            self.summarizer = None
+            self.composer.summarizer = None
 
     def _open_store(self) -> Store:
         from .store import Store
 
         return Store.open(self.settings.state_db)
-
-    def prepare_message(self, reader: Subscriber, picks: list[Pick], *, listing: Listing | None = None,
-                 total: int | None = None, since: date | None = None,
-                 hints: Sequence[KeywordHint] = (), more: Sequence[Pick] = ()) -> Outgoing | None:
-        """Render and build one reader's message (None: nothing new, and no empty digests).
-
-        With DIGEST_PUBLIC_URL what the page is rendered from travels with the
-        message, to be archived for "view in browser" once the server has accepted it,
-        with ``more`` (the papers that matched beyond the picks) for the reader's whole list.
-        """
-        if not picks and not self.settings.send_empty:
-            return None
-        today = self.today()
-        if self.summarizer is not None and picks:  # before rendering: the message waits at most DIGEST_LLM_DEADLINE
-            papers = self.summarizer.summarize([p.paper for p in picks], reader.language)
-            picks = [replace(pick, paper=paper) for pick, paper in zip(picks, papers)]
-        rendered = self.render(reader, picks, listing=listing, total=total, sent_on=today, since=since, hints=hints)
-        message_id, message = self.build(reader, rendered)
-        kept = None
-        if rendered.links is not None:
-            source, day = self.describe(listing)
-            kept = keep(reader, picks, message_id=message_id, sent_on=today, source=source, day=day,
-                        templates=self.renderer.version, total=total, since=since, hints=hints, more=more)
-        return Outgoing(reader.email, message_id, message, [p.paper.id for p in picks[: rendered.shown]],
-                        day=today, kept=kept, hints=tuple(hints))
-
-    def write_eml(self, reader: Subscriber, item: Outgoing, outbox: Path | None) -> Path:
-        folder = outbox or Path("outbox")
-        path = folder / f"{self.today().isoformat()}-{_file_safe(reader.email)}.eml"
-        try:
-            folder.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(item.message)
-        except OSError as err:
-            raise OutputError.writing(path, err, "choose another folder with --outbox DIR") from err
-        return path
 
     def candidates(self, listing: Listing, readers: Sequence[Subscriber]) -> Plan:
         """What a send would rank for these readers: the listing with their catch-up, minus what they got.
@@ -284,15 +187,6 @@ class Digest:
         with Store.open(self.settings.state_db) as store:
             return candidates(store, listing, readers, now=self.clock(), window_days=self.settings.catchup_days,
                               zone=self.settings.zone, few=len(readers) <= 16)
-
-    def sent_ids(self, readers: Sequence[Subscriber], papers: Sequence[Paper]) -> Mapping[str, Collection[str]]:
-        """Which of these papers each reader already got (the send's own query), if there is a store yet."""
-        if not self.settings.state_db.exists():
-            return {}
-        from .store import Store
-
-        with Store.open(self.settings.state_db) as store:
-            return store.sent_among((paper.id for paper in papers), (reader.email for reader in readers))
 
     def _http_for(self, chosen: list[Any], offline: bool) -> Any:
         if self.http is None and any(getattr(s, "needs_http", False) for s in chosen):
@@ -325,7 +219,3 @@ def check_sendable(settings: Settings, readers: Sequence[Subscriber]) -> None:
 
 def make_digest(settings: Settings) -> Digest:
     return Digest(settings)
-
-
-def _file_safe(text: str) -> str:
-    return "".join(c if c.isalnum() or c in "@.-_" else "_" for c in text)
