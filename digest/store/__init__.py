@@ -20,19 +20,20 @@ from .engine import DatabaseURL, is_database_error
 from .hints import Hints
 from .listed import Listed
 from .outbox import Outbox, QueuedMail
-from .readers import Readers, ReaderState, Vote
+from .readers import Readers, ReaderState
 from .reading import ReadingList, SavedPaper
 from .runs import Run, Runs
 from .schema import MIGRATIONS, store_error, utcnow
 from .summaries import Summaries
 from .uncertain import Uncertain
+from .votes import Vote, Votes
 
 __all__ = ["MIGRATIONS", "DatabaseURL", "KeptDigest", "KeptEntry", "KeptPick", "QueuedMail", "ReaderState", "Run", "SavedPaper",
            "Store", "Vote", "utcnow"]
 
 
-class Store(Deliveries, Runs, Readers, Uncertain, Embeddings, Listed, Bounces, Buckets, Archive, Summaries, Outbox,
-            ReadingList, Hints):
+class Store(Deliveries, Runs, Readers, Votes, Uncertain, Embeddings, Listed, Bounces, Buckets, Archive, Summaries,
+            Outbox, ReadingList, Hints):
     @classmethod
     def open(cls, path: Path) -> "Store":
         db: Any = None

@@ -1,4 +1,4 @@
-"""Readers: what each reader changed on the web and their votes (the archive of sent digests: ``archive``).
+"""Readers: what each reader changed on the web (their votes: ``votes``; the archive of sent digests: ``archive``).
 
 The subscribers file and ``DIGEST_TO`` are the operator's roster; a row here is the
 reader's own word and wins over the file for that reader. ``unsubscribed`` is a
@@ -10,13 +10,12 @@ is logged with its time in ``reader_changes``.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, timedelta, timezone
 from typing import Any, Protocol
 
-from ..model import Paper
 from .schema import Connection, utcnow
+from .votes import Vote
 
 STATUSES = ("active", "paused", "unsubscribed", "pending")
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -62,17 +61,14 @@ class ReaderState:
         return last is None or last < latest
 
 
-@dataclass(frozen=True, slots=True)
-class Vote:
-    paper_id: str
-    title: str
-    abstract: str
-    vote: int
-    at: str
+class _VoteRecords(Protocol):
+    """What Readers uses of the Votes mixin, which Store combines with it."""
+
+    def votes(self, email: str) -> list[Vote]: ...
 
 
 class _DeliveryRecords(Protocol):
-    """What Readers uses of the Deliveries mixin, which Store combines with it."""
+    """What Readers uses of the Deliveries mixin."""
 
     def deliveries_of(self, email: str) -> dict[str, list[dict[str, object]]]: ...
 
@@ -95,7 +91,7 @@ class _ReadingRecords(Protocol):
     def forget_reading_list(self, email: str) -> int: ...
 
 
-class Readers(Connection, _DeliveryRecords, _ArchiveRecords, _ReadingRecords):
+class Readers(Connection, _VoteRecords, _DeliveryRecords, _ArchiveRecords, _ReadingRecords):
     def reader_states(self) -> dict[str, ReaderState]:
         rows = self.db.execute(f"SELECT {_COLUMNS} FROM readers")
         return {row[0]: ReaderState.from_row(row) for row in rows}
@@ -217,77 +213,6 @@ class Readers(Connection, _DeliveryRecords, _ArchiveRecords, _ReadingRecords):
             hits = self.db.execute("SELECT hits FROM counters WHERE key = :k AND period = :p",
                                    {"k": key, "p": period}).fetchone()[0]
         return int(hits) <= limit
-
-    # votes ----------------------------------------------------------
-
-    def record_vote(self, email: str, paper: Paper, vote: int) -> None:
-        """+1 or -1 on a paper; a later vote on the same paper replaces the earlier one."""
-        self.record_votes(email, [paper], vote)
-
-    def record_votes(self, email: str, papers: Iterable[Paper], vote: int) -> None:
-        """The same vote on several papers, in one transaction.
-
-        A paper given without its text (a vote from an email link names only the id)
-        takes the title and abstract the store keeps from recent listings
-        (``remember_papers``), so the vote keeps working after the listing is gone.
-        """
-        if vote not in (1, -1):
-            raise ValueError("a vote is +1 or -1")
-        now = utcnow()
-        with self.transaction():
-            self.db.executemany(
-                "INSERT OR REPLACE INTO votes (email, paper_id, title, abstract, vote, at) VALUES (:e, :id, "
-                "coalesce(nullif(:title, ''), (SELECT title FROM paper_texts WHERE id = :id), "
-                "(SELECT title FROM papers WHERE id = :id), ''), "
-                "coalesce(nullif(:abstract, ''), (SELECT abstract FROM paper_texts WHERE id = :id), ''), :vote, :at)",
-                [{"e": email.lower(), "id": p.id, "title": p.title, "abstract": p.abstract, "vote": vote, "at": now}
-                 for p in papers],
-            )
-
-    def remove_vote(self, email: str, paper_id: str) -> bool:
-        """Forget one vote of a reader (the ranking no longer counts it); False if there was none."""
-        with self.transaction():
-            return self.db.execute("DELETE FROM votes WHERE email = :e AND paper_id = :id",
-                                   {"e": email.lower(), "id": paper_id}).rowcount > 0
-
-    def votes(self, email: str) -> list[Vote]:
-        """One reader's votes, oldest first."""
-        return self.votes_for([email]).get(email.lower(), [])
-
-    def votes_for(self, emails: Iterable[str]) -> dict[str, list[Vote]]:
-        """Votes of many readers (lower-case address -> votes, oldest first) in one query."""
-        rows = self.db.execute(
-            "SELECT email, paper_id, title, abstract, vote, at FROM votes "
-            "WHERE email IN (SELECT value FROM json_each(:emails)) ORDER BY email, at, rowid",
-            {"emails": json.dumps(sorted({e.lower() for e in emails}))})
-        out: dict[str, list[Vote]] = {}
-        for email, *vote in rows:
-            out.setdefault(email, []).append(Vote(*vote))
-        return out
-
-    def remember_papers(self, papers: Iterable[Paper], keep_days: int = 90) -> None:
-        """Keep the listing's texts ``keep_days`` (the archive's span: as long as its links can vote)."""
-        now = datetime.now(timezone.utc)
-        with self.transaction():
-            self.db.executemany(
-                "INSERT OR REPLACE INTO paper_texts (id, title, abstract, seen) VALUES (:id, :title, :abstract, :now)",
-                [{"id": p.id, "title": p.title, "abstract": p.abstract, "now": now.isoformat(timespec="seconds")}
-                 for p in papers])
-            self.db.execute("DELETE FROM paper_texts WHERE seen < :oldest",
-                            {"oldest": (now - timedelta(days=keep_days)).isoformat(timespec="seconds")})
-
-    def known_papers(self, ids: Iterable[str]) -> list[Paper]:
-        """The papers among ``ids`` whose text the store keeps (``remember_papers``)."""
-        rows = self.db.execute(
-            "SELECT id, title, abstract FROM paper_texts WHERE id IN (SELECT value FROM json_each(:ids))",
-            {"ids": json.dumps(sorted(set(ids)))})
-        return [Paper(id=row[0], title=row[1], abstract=row[2]) for row in rows]
-
-    def paper_title(self, paper_id: str) -> str | None:
-        row = self.db.execute(
-            "SELECT coalesce((SELECT title FROM paper_texts WHERE id = :id), (SELECT title FROM papers WHERE id = :id))",
-            {"id": paper_id}).fetchone()
-        return row[0] if row else None
 
     # the reader's data as a whole -----------------------------------------------------
 
