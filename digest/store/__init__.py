@@ -13,11 +13,12 @@ from typing import Any
 
 from .bounces import Bounces
 from .buckets import Buckets
-from .archive import Archive, KeptDigest, KeptEntry, KeptPick
+from .archive import Archive
 from .deliveries import Deliveries
 from .embeddings import Embeddings
 from .engine import DatabaseURL, is_database_error
 from .hints import Hints
+from .kept import Kept, KeptDigest, KeptEntry, KeptPick
 from .listed import Listed
 from .outbox import Outbox, QueuedMail
 from .readers import Readers, ReaderState
@@ -32,8 +33,8 @@ __all__ = ["MIGRATIONS", "DatabaseURL", "KeptDigest", "KeptEntry", "KeptPick", "
            "Store", "Vote", "utcnow"]
 
 
-class Store(Deliveries, Runs, Readers, Votes, Uncertain, Embeddings, Listed, Bounces, Buckets, Archive, Summaries,
-            Outbox, ReadingList, Hints):
+class Store(Deliveries, Runs, Readers, Votes, Uncertain, Embeddings, Listed, Bounces, Buckets, Archive, Kept,
+            Summaries, Outbox, ReadingList, Hints):
     @classmethod
     def open(cls, path: Path) -> "Store":
         db: Any = None

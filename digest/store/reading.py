@@ -31,7 +31,7 @@ class SavedPaper:
 
 
 class _PaperSources(Protocol):
-    """What ReadingList uses of the Archive, Listed and Votes mixins, which Store combines with it."""
+    """What ReadingList uses of the Archive, Kept, Listed and Votes mixins, which Store combines with it."""
 
     def archived_paper(self, email: str, paper_id: str) -> tuple[int, Paper] | None: ...
 
