@@ -18,6 +18,7 @@ import pytest
 
 from digest.model import Paper, make_paper
 from digest.ranking.batch import Ahead, Batch
+from digest.ranking.batch_explain import rounded
 from digest.ranking.index import Index
 from digest.ranking.many import rank_many
 from digest.ranking.profile import parse_profile
@@ -114,3 +115,13 @@ def test_readers_asked_for_in_order_or_not_get_the_scores_of_their_own_chunk() -
         assert (first is None) == (number % 5 == 0)
         assert _seen(rank(index, profile, sent=sent[number], selection=selections[number], first=first)) == \
             _seen(rank(index, profile, sent=sent[number], selection=selections[number]))
+
+
+def test_scores_rounded_a_chunk_at_a_time_are_those_round_gives() -> None:
+    """``rounded`` uses numpy where it cannot differ from ``round(score, 3)``: at halves, and a float either
+    side of them, it is ``round`` all the same."""
+    rng = np.random.default_rng(3)
+    halves = (np.arange(0, 200_000) + 0.5) / 1000.0
+    scores = np.concatenate([rng.uniform(0, 60, 200_000), rng.integers(0, 60_000, 1_000) / 1000.0, halves,
+                             np.nextafter(halves, 0.0), np.nextafter(halves, np.inf), [0.0, 1e12, 0.0625, 2.675]])
+    assert rounded(scores) == [round(s, 3) for s in scores.tolist()]

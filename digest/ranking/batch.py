@@ -8,8 +8,9 @@ the reader's order, so every total is the same float, bit for bit, as
 ``Columns.totals`` makes; the passing mentions' excess (``Columns.passing_excess``)
 likewise. The exclusions, the floor (``select.qualified_mask``), the candidates,
 which keyword owns each of them (``shares.owners``) and the walk down them
-(``batch_walk``) are then array operations over the chunk. What stays per reader
-is each keyword's places (``shares``) and the picks' explanations.
+(``batch_walk``) are then array operations over the chunk, and so are the picks'
+explanations and shown scores (``batch_explain``) and the count of what passes
+(``select.rank_counted``). What stays per reader is each keyword's places (``shares``).
 
 Only the keyword ranking is batched: a reader with votes or a library (whose
 model adjusts the scores) is ranked alone, and so is every reader of an index
@@ -24,13 +25,14 @@ from collections.abc import Callable, Collection, Sequence
 
 import numpy as np
 
+from .batch_explain import explained, rounded
 from .batch_walk import NO_LIMIT, Candidates, walk_many
 from .collector import collector_paused
 from .columns import columns
 from .index import Index
 from .matrix import Matrix, bounds, gather, slots, summed
 from .profile import Keyword, Profile
-from .select import PASSING_SHARE, Scores, Selection
+from .select import PASSING_SHARE, Scores, Selection, Walked
 from .shares import places_of
 
 CHUNK = 256  # readers added up at once: their dense totals stay a few megabytes
@@ -81,14 +83,20 @@ class Batch:
                 totals[r, gone] = 0.0
         floors = np.array([s.min_score for s in selections], dtype=float)
         readers, numbers = self._qualified(totals, flat, reader, weights, floors).nonzero()
-        found = self._candidates(flat, reader, weights, totals, readers, numbers, sent)
+        grid, scale = _grid(flat, reader, weights, len(profiles))
+        found = self._candidates(grid, scale, totals, readers, numbers, sent)
         most = [s.max_items for s in selections]
         picked, ends, slow = walk_many(found, self._quota(wanted, found, most), most)
-        chosen, values = numbers[picked].tolist(), found.totals[picked].tolist()
+        chosen = numbers[picked]
+        matched = explained(self.matrix.codes, grid, wanted, readers[picked], chosen)
+        chosen_list, values = chosen.tolist(), rounded(found.totals[picked])
+        counts = self._counts(found, len(profiles))
         at = bounds(readers, len(profiles))
         return [None if profile is None else
                 Scores(totals[r], removed[r], numbers[at[r]:at[r + 1]], found.owners[at[r]:at[r + 1]],
-                       None if slow[r] else (most[r], sent[r], chosen[ends[r]:ends[r + 1]], values[ends[r]:ends[r + 1]]))
+                       None if slow[r] else Walked(most[r], sent[r], chosen_list[ends[r]:ends[r + 1]],
+                                                   values[ends[r]:ends[r + 1]], matched[ends[r]:ends[r + 1]],
+                                                   counts[r]))
                 for r, profile in enumerate(profiles)]
 
     def _totals(self, flat: np.ndarray, reader: np.ndarray, weights: np.ndarray, readers: int) -> np.ndarray:
@@ -118,25 +126,25 @@ class Batch:
         floor = floors[:, None]
         return np.where(positive[:, None], words >= floor, passing)
 
-    def _candidates(self, flat: np.ndarray, reader: np.ndarray, weights: np.ndarray, totals: np.ndarray,
-                    readers: np.ndarray, numbers: np.ndarray, sent: Sequence[Collection[str]]) -> Candidates:
+    def _candidates(self, grid: np.ndarray, scale: np.ndarray, totals: np.ndarray, readers: np.ndarray,
+                    numbers: np.ndarray, sent: Sequence[Collection[str]]) -> Candidates:
         """The chunk's candidates with their totals, owners (``shares.owners``) and whether a walk may pick them."""
-        width = int(np.bincount(reader).max()) if len(reader) else 1
-        first = np.array(bounds(reader, len(totals)))  # where each reader's terms start
-        slot = np.arange(len(flat)) - first[reader]
-        rows: np.ndarray = np.zeros((len(totals), width), dtype=np.intp)
-        rows[reader, slot] = flat
-        scale = np.ones((len(totals), width))
-        scale[reader, slot] = weights
+        width = grid.shape[1]
         scores = np.full((width, len(readers)), -np.inf)
         named: np.ndarray = np.zeros(len(readers), dtype=bool)
         for k in range(width):
-            mine = rows[readers, k]
+            mine = grid[readers, k]
             cells = mine * self.size + numbers
             scores[k] = np.where(mine > 0, self.matrix.scores.ravel()[cells] * scale[readers, k], -np.inf)
             named |= self.matrix.codes.ravel()[cells] != 0
         return Candidates(readers, numbers, totals[readers, numbers], scores.argmax(axis=0), self._tie[numbers],
                           named & ~self._sent(readers, numbers, sent), self._twin[numbers])
+
+    @staticmethod
+    def _counts(found: Candidates, readers: int) -> list[int]:
+        """Per reader, ``select.count_matches``: how many candidates a walk may pick. (Their titles are
+        distinct: a reader with a repeated title among its candidates is walked alone, ``walk_many``.)"""
+        return np.bincount(found.rows[found.eligible], minlength=readers).tolist()
 
     def _sent(self, readers: np.ndarray, numbers: np.ndarray, sent: Sequence[Collection[str]]) -> np.ndarray:
         """Per candidate, whether its reader was sent it before."""
@@ -164,6 +172,18 @@ class Batch:
                 if places is not None:
                     quota[reader, :len(keywords)] = [places.get(k, 0) for k in range(len(keywords))]
         return quota
+
+
+def _grid(flat: np.ndarray, reader: np.ndarray, weights: np.ndarray, readers: int) -> tuple[np.ndarray, np.ndarray]:
+    """Readers x keywords: each reader's keywords' rows in its order (0 past its last), and their weights (1)."""
+    width = int(np.bincount(reader).max()) if len(reader) else 1
+    first = np.array(bounds(reader, readers))  # where each reader's terms start
+    slot = np.arange(len(flat)) - first[reader]
+    grid: np.ndarray = np.zeros((readers, width), dtype=np.intp)
+    grid[reader, slot] = flat
+    scale = np.ones((readers, width))
+    scale[reader, slot] = weights
+    return grid, scale
 
 
 Reader = tuple[Profile | None, bool, Selection, Collection[str]]  # profile, whether batched, selection, sent

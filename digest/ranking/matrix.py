@@ -2,11 +2,11 @@
 
 A keyword's row holds its score column (``Columns.scores``), dense and as the
 papers it scores, its match codes (``Columns.code_bytes``) and the papers it
-mentions in passing (``Columns.passing``). Keywords that score alike share a
-row. Rows are added as new keywords come; the sparse forms are joined into one
-array (CSR: offsets, paper numbers, values), the rows added since the last join
-appended when asked for, and a set of terms (``gather``) is read from them
-without a loop per keyword.
+mentions in passing (``Columns.passing``). Keywords that score and match alike
+share a row. Rows are added as new keywords come; the sparse forms are joined
+into one array (CSR: offsets, paper numbers, values), the rows added since the
+last join appended when asked for, and a set of terms (``gather``) is read from
+them without a loop per keyword.
 """
 
 from __future__ import annotations
@@ -31,19 +31,20 @@ class Matrix:
         self.scores = np.zeros((64, size))
         self.codes: np.ndarray = np.zeros((64, size), dtype=np.int8)
         self._rows: dict[int, tuple[Keyword, int]] = {}  # id(keyword) -> (the keyword, its row)
-        self._by_column: dict[int, int] = {}  # id(score column) -> row
+        self._by_column: dict[tuple[int, int], int] = {}  # ids of (score column, code bytes) -> row
         self._parts: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {"scores": [_EMPTY], "passing": [_EMPTY]}
         self._joined: dict[str, Sparse] = {kind: (np.zeros(2, dtype=np.intp), *_EMPTY) for kind in self._parts}
 
     def row(self, keyword: Keyword) -> int:
-        """The keyword's row, filled the first time it (or a keyword that scores alike) comes."""
+        """The keyword's row, filled the first time it (or a keyword that scores and matches alike) comes."""
         known = self._rows.get(id(keyword))
         if known is not None and known[0] is keyword:
             return known[1]
         column = self.table.scores(keyword)
-        row = self._by_column.get(id(column))
+        same = (id(column), id(self.table.code_bytes(keyword)))  # both cached by the table: ids not reused
+        row = self._by_column.get(same)
         if row is None:
-            row = self._by_column[id(column)] = self._add(keyword, column)
+            row = self._by_column[same] = self._add(keyword, column)
         self._rows[id(keyword)] = (keyword, row)  # the keyword kept: its id is not reused
         return row
 
