@@ -26,6 +26,7 @@ from collections.abc import Callable, Collection, Sequence
 import numpy as np
 
 from .batch_explain import explained, rounded
+from .batch_shares import quotas
 from .batch_walk import NO_LIMIT, Candidates, walk_many
 from .collector import collector_paused
 from .columns import columns
@@ -33,7 +34,6 @@ from .index import Index
 from .matrix import Matrix, bounds, gather, slots, summed
 from .profile import Keyword, Profile
 from .select import PASSING_SHARE, Scores, Selection, Walked
-from .shares import places_of
 
 CHUNK = 256  # readers added up at once: their dense totals stay a few megabytes
 
@@ -86,7 +86,7 @@ class Batch:
         grid, scale = _grid(flat, reader, weights, len(profiles))
         found = self._candidates(grid, scale, totals, readers, numbers, sent)
         most = [s.max_items for s in selections]
-        picked, ends, slow = walk_many(found, self._quota(wanted, found, most), most)
+        picked, ends, slow = walk_many(found, self._quota(wanted, found, most, scale), most)
         chosen = numbers[picked]
         matched = explained(self.matrix.codes, grid, wanted, readers[picked], chosen)
         chosen_list, values = chosen.tolist(), rounded(found.totals[picked])
@@ -159,19 +159,15 @@ class Batch:
                 found[a:b] = [ids[i] in papers for i in numbers[a:b].tolist()]
         return found
 
-    def _quota(self, wanted: Sequence[Sequence[Keyword]], found: Candidates, most: Sequence[int | None]) -> np.ndarray:
+    def _quota(self, wanted: Sequence[Sequence[Keyword]], found: Candidates, most: Sequence[int | None],
+               scale: np.ndarray) -> np.ndarray:
         """Readers x keywords: each keyword's places (``shares.places``; ``NO_LIMIT`` where none apply)."""
-        width = max(max(map(len, wanted), default=0), 1)
-        quota: np.ndarray = np.full((len(wanted), width), NO_LIMIT, dtype=np.intp)
+        width = scale.shape[1]
         if not self.index.rules.shares:
-            return quota
+            return np.full((len(wanted), width), NO_LIMIT, dtype=np.intp)
         counts = np.bincount(found.rows * width + found.owners, minlength=len(wanted) * width).reshape(-1, width)
-        for reader, (keywords, limit, mine) in enumerate(zip(wanted, most, counts.tolist())):
-            if limit and len(keywords) >= 2 and sum(mine) > limit:
-                places = places_of(mine[:len(keywords)], [k.weight for k in keywords], limit)
-                if places is not None:
-                    quota[reader, :len(keywords)] = [places.get(k, 0) for k in range(len(keywords))]
-        return quota
+        keywords = np.fromiter(map(len, wanted), np.intp, len(wanted))
+        return quotas(counts, scale, keywords, np.array([m or 0 for m in most], dtype=np.intp))
 
 
 def _grid(flat: np.ndarray, reader: np.ndarray, weights: np.ndarray, readers: int) -> tuple[np.ndarray, np.ndarray]:
