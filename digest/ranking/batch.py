@@ -63,18 +63,19 @@ class Batch:
 
     def _scores(self, profiles: Sequence[Profile | None], selections: Sequence[Selection],
                 sent: Sequence[Collection[str]]) -> list[Scores | None]:
-        row = self.matrix.row
-        rows = [[row(k) for k in p.wanted] if p is not None else [] for p in profiles]  # every new keyword first
+        term = self.matrix.term
+        terms = [[term(k) for k in p.wanted] if p is not None else [] for p in profiles]  # every new keyword first
         out: list[Scores | None] = []
         for start in range(0, len(profiles), CHUNK):
             end = start + CHUNK
-            out += self._chunk(profiles[start:end], rows[start:end], selections[start:end], sent[start:end])
+            out += self._chunk(profiles[start:end], terms[start:end], selections[start:end], sent[start:end])
         return out
 
-    def _chunk(self, profiles: Sequence[Profile | None], rows: Sequence[Sequence[int]],
+    def _chunk(self, profiles: Sequence[Profile | None], terms: Sequence[Sequence[int]],
                selections: Sequence[Selection], sent: Sequence[Collection[str]]) -> list[Scores | None]:
         wanted = [p.wanted if p is not None else () for p in profiles]
-        flat, reader = slots(rows)
+        mine, reader = slots(terms)
+        flat = self.matrix.rows(mine)
         weights = np.fromiter((k.weight for w in wanted for k in w), float, len(flat))
         totals = self._totals(flat, reader, weights, len(profiles))
         removed = [self.table.removed(p.excluded) if p is not None and p.excluded else None for p in profiles]
@@ -83,12 +84,12 @@ class Batch:
                 totals[r, gone] = 0.0
         floors = np.array([s.min_score for s in selections], dtype=float)
         readers, numbers = self._qualified(totals, flat, reader, weights, floors).nonzero()
-        grid, scale = _grid(flat, reader, weights, len(profiles))
-        found = self._candidates(grid, scale, totals, readers, numbers, sent)
+        grid, scale = _grid(mine, reader, weights, len(profiles))  # terms
+        found = self._candidates(self.matrix.rows(grid), scale, totals, readers, numbers, sent)
         most = [s.max_items for s in selections]
         picked, ends, slow = walk_many(found, self._quota(wanted, found, most, scale), most)
         chosen = numbers[picked]
-        matched = explained(self.matrix.codes, grid, wanted, readers[picked], chosen)
+        matched = explained(self.matrix, grid, readers[picked], chosen)
         chosen_list, values = chosen.tolist(), rounded(found.totals[picked])
         counts = self._counts(found, len(profiles))
         at = bounds(readers, len(profiles))
@@ -171,7 +172,7 @@ class Batch:
 
 
 def _grid(flat: np.ndarray, reader: np.ndarray, weights: np.ndarray, readers: int) -> tuple[np.ndarray, np.ndarray]:
-    """Readers x keywords: each reader's keywords' rows in its order (0 past its last), and their weights (1)."""
+    """Readers x keywords: each reader's keywords' terms in its order (0 past its last), and their weights (1)."""
     width = int(np.bincount(reader).max()) if len(reader) else 1
     first = np.array(bounds(reader, readers))  # where each reader's terms start
     slot = np.arange(len(flat)) - first[reader]
