@@ -80,7 +80,7 @@ def test_most_readers_of_a_listing_are_walked_in_the_batch() -> None:
     papers = LISTINGS[1][1]
     profiles, selections, sent = _readers(papers, "walked")
     firsts = Batch(Index(papers)).scores(profiles, selections, sent)
-    walked = [f for f in firsts if f is not None and f.walked is not None]
+    walked = [f for f, sel, s in zip(firsts, selections, sent) if f is not None and f.walk(sel.max_items, s) is not None]
     assert len(walked) >= 0.9 * len(profiles)
 
 
@@ -90,7 +90,7 @@ def test_papers_with_equal_totals_come_in_the_walks_order_upvotes_first() -> Non
     index = Index(papers)
     profile = parse_profile("curiosity driven exploration")
     first = Batch(index).scores([profile], [Selection(2, 0.5)], [set()])[0]
-    assert first is not None and first.walked is not None
+    assert first is not None and first.walk(2, set()) is not None
     assert len(set(first.totals[first.candidates].tolist())) == 1  # one total for all three
     assert _seen(rank(index, profile, selection=Selection(2, 0.5), first=first)) == \
         _seen(rank(index, profile, selection=Selection(2, 0.5)))

@@ -28,12 +28,13 @@ import numpy as np
 from .batch_explain import explained, rounded
 from .batch_shares import quotas
 from .batch_walk import NO_LIMIT, Candidates, walk_many
+from .chunk import Chunk, Scores
 from .collector import collector_paused
 from .columns import columns
 from .index import Index
 from .matrix import Matrix, bounds, gather, slots, summed
 from .profile import Keyword, Profile
-from .select import PASSING_SHARE, Scores, Selection, Walked
+from .select import PASSING_SHARE, Selection
 
 CHUNK = 256  # readers added up at once: their dense totals stay a few megabytes
 
@@ -89,16 +90,10 @@ class Batch:
         most = [s.max_items for s in selections]
         picked, ends, slow = walk_many(found, self._quota(wanted, found, most, scale), most)
         chosen = numbers[picked]
-        matched = explained(self.matrix, grid, readers[picked], chosen)
-        chosen_list, values = chosen.tolist(), rounded(found.totals[picked])
-        counts = self._counts(found, len(profiles))
-        at = bounds(readers, len(profiles))
-        return [None if profile is None else
-                Scores(totals[r], removed[r], numbers[at[r]:at[r + 1]], found.owners[at[r]:at[r + 1]],
-                       None if slow[r] else Walked(most[r], sent[r], chosen_list[ends[r]:ends[r + 1]],
-                                                   values[ends[r]:ends[r + 1]], matched[ends[r]:ends[r + 1]],
-                                                   counts[r]))
-                for r, profile in enumerate(profiles)]
+        chunk = Chunk(totals, removed, numbers, found.owners, bounds(readers, len(profiles)), most, sent, slow, ends,
+                      chosen.tolist(), rounded(found.totals[picked]), explained(self.matrix, grid, readers[picked], chosen),
+                      self._counts(found, len(profiles)))
+        return [None if profile is None else Scores(chunk, r) for r, profile in enumerate(profiles)]
 
     def _totals(self, flat: np.ndarray, reader: np.ndarray, weights: np.ndarray, readers: int) -> np.ndarray:
         """Readers x papers: ``Columns.totals``, every reader of the chunk at once."""

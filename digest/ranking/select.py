@@ -26,6 +26,7 @@ import numpy as np
 
 from ..model import Paper, title_key
 from .authors import Follows, followed_papers
+from .chunk import Scores, Walked
 from .columns import Columns, columns
 from .explain import Match, matches_by_code
 from .index import Index
@@ -62,42 +63,6 @@ class Selection:
     min_score: float = 0.0
 
 
-@dataclass(slots=True)
-class Scores:
-    """A reader's keyword scores worked out with other readers' (``batch``): what ``Scored`` would work out.
-
-    ``walked``: the keyword walk already made for one ``max_items`` and set of papers
-    sent (``batch_walk``), its picks explained (``batch_explain``).
-    """
-
-    totals: np.ndarray  # every paper's weighted sum of the reader's keyword scores; 0 where excluded
-    removed: np.ndarray | None  # ``Columns.removed``
-    candidates: np.ndarray  # the papers that pass the reader's floor (``qualified_mask``), by number
-    owners: np.ndarray  # per candidate, the keyword that gives it most of its score (``shares.owners``)
-    walked: Walked | None = None
-
-    def picks(self, index: Index, most: int | None, sent: Collection[str]) -> list[Pick] | None:
-        """The walk's picks, when it was made for ``most`` and ``sent`` (None: walk again)."""
-        walked = self.walked
-        if walked is None or walked.most != most or not (walked.sent is sent or walked.sent == sent):
-            return None
-        papers = index.papers
-        return [Pick(papers[i], score, matched, rank)
-                for rank, (i, score, matched) in enumerate(zip(walked.numbers, walked.scores, walked.matched), 1)]
-
-
-@dataclass(frozen=True, slots=True)
-class Walked:
-    """A reader's walk made in a batch, for one ``max_items`` and set of papers sent."""
-
-    most: int | None
-    sent: Collection[str]
-    numbers: list[int]  # the picks' paper numbers, best first
-    scores: list[float]  # their totals, rounded as a ``Pick`` shows them
-    matched: list[tuple[Match, ...]]  # their matches (``_matched``)
-    count: int  # ``count_matches``: the distinct titles of the candidates a keyword names, not sent
-
-
 def rank(
     index: Index,
     profile: Profile,
@@ -116,10 +81,9 @@ def rank(
     the papers by the authors and labs the reader follows come first (module docstring).
     ``first``: the reader's scores as a batch of readers worked them out (``batch``).
     """
-    if first is not None and not examples and not follows:
-        walked = first.picks(index, selection.max_items, sent)
-        if walked is not None:
-            return walked
+    walk = first.walk(selection.max_items, sent) if first is not None and not examples and not follows else None
+    if walk is not None:
+        return _walked(index, walk)
     return Scored(index, profile, examples, selection.min_score, first).picks(sent, selection.max_items, follows)
 
 
@@ -167,11 +131,10 @@ def rank_counted(
     reader's keyword scores unless the reader's model changed them. ``first``: as for ``rank``.
     """
     most = selection.max_items
-    if first is not None and not examples and not follows:
-        walked = first.picks(index, most, sent)
-        if walked is not None:
-            assert first.walked is not None
-            return walked, first.walked.count if most is not None and len(walked) >= most else None
+    walk = first.walk(most, sent) if first is not None and not examples and not follows else None
+    if walk is not None:
+        picks = _walked(index, walk)
+        return picks, walk[3] if most is not None and len(picks) >= most else None
     scored = Scored(index, profile, examples, selection.min_score, first)
     picks = scored.picks(sent, most, follows)
     if most is None or len(picks) < most:
@@ -227,9 +190,9 @@ class Scored:
         return self._places[most]
 
     def picks(self, sent: Collection[str], most: int | None, follows: Follows | None) -> list[Pick]:
-        walked = self.first.picks(self.index, most, sent) if self.first is not None and not follows else None
+        walked = self.first.walk(most, sent) if self.first is not None and not follows else None
         if walked is not None:
-            return walked
+            return _walked(self.index, walked)
         selection = Selection(most, self.floor)
         walk = Walk(self.index, self.table, self.profile, sent, selection, self.reasons, self.lifted,
                     self.places(most))
@@ -432,6 +395,12 @@ class Walk:
             return [Pick(papers[numbers[n]], round(values[n], 3), matched, r) for r, (_, n, matched) in enumerate(chosen, 1)]
         return [Pick(papers[numbers[n]], round(values[n], 3), matched, r, reasons.get(numbers[n], ""))
                 for r, (_, n, matched) in enumerate(chosen, 1)]
+
+
+def _walked(index: Index, walk: Walked) -> list[Pick]:
+    """The picks of a walk made in a batch (``Scores.walk``)."""
+    papers = index.papers
+    return [Pick(papers[i], score, matched, rank) for rank, (i, score, matched) in enumerate(zip(*walk[:3]), 1)]
 
 
 def _codes(table: Columns, wanted: Sequence[Keyword]) -> list[tuple[tuple[Match | None, ...], bytes]]:
