@@ -40,6 +40,7 @@ DUPLICATE_MARGIN = 5  # papers a reader may skip as duplicates of a better-ranke
 WORD_SHARE = 0.75  # with meaning on, the share of min_score a paper must reach on words alone (qualified_mask)
 RECALL_WORDS = 0.5  # or: close in meaning to a keyword (the embedder's ``Bonus.recall``) whose words reach this share
 PASSING_SHARE = 0.9  # the most of min_score a keyword mentioned once, only in an abstract, counts for
+_RANKS = range(1, 1 << 62)  # 1, 2, 3...: a pick's rank, for ``map``
 
 
 @dataclass(slots=True)
@@ -399,8 +400,8 @@ class Walk:
 
 def _walked(index: Index, walk: Walked) -> list[Pick]:
     """The picks of a walk made in a batch (``Scores.walk``)."""
-    papers = index.papers
-    return [Pick(papers[i], score, matched, rank) for rank, (i, score, matched) in enumerate(zip(*walk[:3]), 1)]
+    numbers, scores, matched, _ = walk
+    return list(map(Pick, map(index.papers.__getitem__, numbers), scores, matched, _RANKS))
 
 
 def _codes(table: Columns, wanted: Sequence[Keyword]) -> list[tuple[tuple[Match | None, ...], bytes]]:
