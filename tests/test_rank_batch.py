@@ -18,11 +18,15 @@ import pytest
 
 from digest.model import Paper, make_paper
 from digest.ranking.batch import Ahead, Batch
+from digest.ranking.batch_explain import rounded
+from digest.ranking.batch_shares import quotas
+from digest.ranking.batch_walk import NO_LIMIT
 from digest.ranking.index import Index
 from digest.ranking.many import rank_many
 from digest.ranking.profile import parse_profile
 from digest.ranking.rules import Rules
 from digest.ranking.select import Pick, Selection, rank, rank_counted, rank_whole
+from digest.ranking.shares import places_of
 
 from .test_rank_oracle import LISTINGS, SELECTIONS, _profiles
 
@@ -76,7 +80,7 @@ def test_most_readers_of_a_listing_are_walked_in_the_batch() -> None:
     papers = LISTINGS[1][1]
     profiles, selections, sent = _readers(papers, "walked")
     firsts = Batch(Index(papers)).scores(profiles, selections, sent)
-    walked = [f for f in firsts if f is not None and f.walked is not None]
+    walked = [f for f, sel, s in zip(firsts, selections, sent) if f is not None and f.walk(sel.max_items, s) is not None]
     assert len(walked) >= 0.9 * len(profiles)
 
 
@@ -86,7 +90,7 @@ def test_papers_with_equal_totals_come_in_the_walks_order_upvotes_first() -> Non
     index = Index(papers)
     profile = parse_profile("curiosity driven exploration")
     first = Batch(index).scores([profile], [Selection(2, 0.5)], [set()])[0]
-    assert first is not None and first.walked is not None
+    assert first is not None and first.walk(2, set()) is not None
     assert len(set(first.totals[first.candidates].tolist())) == 1  # one total for all three
     assert _seen(rank(index, profile, selection=Selection(2, 0.5), first=first)) == \
         _seen(rank(index, profile, selection=Selection(2, 0.5)))
@@ -114,3 +118,38 @@ def test_readers_asked_for_in_order_or_not_get_the_scores_of_their_own_chunk() -
         assert (first is None) == (number % 5 == 0)
         assert _seen(rank(index, profile, sent=sent[number], selection=selections[number], first=first)) == \
             _seen(rank(index, profile, sent=sent[number], selection=selections[number]))
+
+
+def test_scores_rounded_a_chunk_at_a_time_are_those_round_gives() -> None:
+    """``rounded`` uses numpy where it cannot differ from ``round(score, 3)``: at halves, and a float either
+    side of them, it is ``round`` all the same."""
+    rng = np.random.default_rng(3)
+    halves = (np.arange(0, 200_000) + 0.5) / 1000.0
+    scores = np.concatenate([rng.uniform(0, 60, 200_000), rng.integers(0, 60_000, 1_000) / 1000.0, halves,
+                             np.nextafter(halves, 0.0), np.nextafter(halves, np.inf), [0.0, 1e12, 0.0625, 2.675]])
+    assert rounded(scores) == [round(s, 3) for s in scores.tolist()]
+
+
+def test_a_chunks_places_are_each_readers_places_of() -> None:
+    """``quotas`` water-fills every reader at once: the places ``places_of`` gives each, weights and
+    limits drawn at random (weights outside a profile's range too, which it leaves to ``places_of``)."""
+    rng = random.Random("quotas")
+    readers, width = 400, 6
+    counts = np.zeros((readers, width), dtype=np.intp)
+    weights = np.ones((readers, width))
+    keywords = np.zeros(readers, dtype=np.intp)
+    limits = np.zeros(readers, dtype=np.intp)
+    for r in range(readers):
+        keywords[r] = n = rng.randint(0, width)
+        counts[r, :n] = [rng.choice([0, 1, 2, 3, 5, 8, 20, 60]) for _ in range(n)]
+        weights[r, :n] = [rng.choice([1.0, 1.0, 2.0, 0.5, 3.7, 100.0, 0.1, 250.0 if r % 50 == 0 else 1.0])
+                          for _ in range(n)]
+        limits[r] = rng.choice([0, 1, 3, 5, 10, 20])
+    found = quotas(counts, weights, keywords, limits)
+    for r in range(readers):
+        n = int(keywords[r])
+        places = places_of(counts[r, :n].tolist(), weights[r, :n].tolist(), int(limits[r])) \
+            if limits[r] and n >= 2 and counts[r].sum() > limits[r] else None
+        expected = [NO_LIMIT] * n if places is None else [places.get(k, 0) for k in range(n)]
+        assert found[r, :n].tolist() == expected
+    assert (found != NO_LIMIT).any(axis=1).sum() > readers // 4  # many readers' keywords were given places

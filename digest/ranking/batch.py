@@ -8,8 +8,9 @@ the reader's order, so every total is the same float, bit for bit, as
 ``Columns.totals`` makes; the passing mentions' excess (``Columns.passing_excess``)
 likewise. The exclusions, the floor (``select.qualified_mask``), the candidates,
 which keyword owns each of them (``shares.owners``) and the walk down them
-(``batch_walk``) are then array operations over the chunk. What stays per reader
-is each keyword's places (``shares``) and the picks' explanations.
+(``batch_walk``) are then array operations over the chunk, and so are the picks'
+explanations and shown scores (``batch_explain``) and the count of what passes
+(``select.rank_counted``). What stays per reader is each keyword's places (``shares``).
 
 Only the keyword ranking is batched: a reader with votes or a library (whose
 model adjusts the scores) is ranked alone, and so is every reader of an index
@@ -24,14 +25,16 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from .batch_explain import explained, rounded
+from .batch_shares import quotas
 from .batch_walk import NO_LIMIT, Candidates, walk_many
+from .chunk import Chunk, Scores
 from .collector import collector_paused
 from .columns import columns
 from .index import Index
 from .matrix import Matrix, bounds, gather, slots, summed
 from .profile import Keyword, Profile
-from .select import PASSING_SHARE, Scores, Selection
-from .shares import places_of
+from .select import PASSING_SHARE, Selection
 
 CHUNK = 256  # readers added up at once: their dense totals stay a few megabytes
 
@@ -61,18 +64,19 @@ class Batch:
 
     def _scores(self, profiles: Sequence[Profile | None], selections: Sequence[Selection],
                 sent: Sequence[Collection[str]]) -> list[Scores | None]:
-        row = self.matrix.row
-        rows = [[row(k) for k in p.wanted] if p is not None else [] for p in profiles]  # every new keyword first
+        term = self.matrix.term
+        terms = [[term(k) for k in p.wanted] if p is not None else [] for p in profiles]  # every new keyword first
         out: list[Scores | None] = []
         for start in range(0, len(profiles), CHUNK):
             end = start + CHUNK
-            out += self._chunk(profiles[start:end], rows[start:end], selections[start:end], sent[start:end])
+            out += self._chunk(profiles[start:end], terms[start:end], selections[start:end], sent[start:end])
         return out
 
-    def _chunk(self, profiles: Sequence[Profile | None], rows: Sequence[Sequence[int]],
+    def _chunk(self, profiles: Sequence[Profile | None], terms: Sequence[Sequence[int]],
                selections: Sequence[Selection], sent: Sequence[Collection[str]]) -> list[Scores | None]:
         wanted = [p.wanted if p is not None else () for p in profiles]
-        flat, reader = slots(rows)
+        mine, reader = slots(terms)
+        flat = self.matrix.rows(mine)
         weights = np.fromiter((k.weight for w in wanted for k in w), float, len(flat))
         totals = self._totals(flat, reader, weights, len(profiles))
         removed = [self.table.removed(p.excluded) if p is not None and p.excluded else None for p in profiles]
@@ -81,15 +85,15 @@ class Batch:
                 totals[r, gone] = 0.0
         floors = np.array([s.min_score for s in selections], dtype=float)
         readers, numbers = self._qualified(totals, flat, reader, weights, floors).nonzero()
-        found = self._candidates(flat, reader, weights, totals, readers, numbers, sent)
+        grid, scale = _grid(mine, reader, weights, len(profiles))  # terms
+        found = self._candidates(self.matrix.rows(grid), scale, totals, readers, numbers, sent)
         most = [s.max_items for s in selections]
-        picked, ends, slow = walk_many(found, self._quota(wanted, found, most), most)
-        chosen, values = numbers[picked].tolist(), found.totals[picked].tolist()
-        at = bounds(readers, len(profiles))
-        return [None if profile is None else
-                Scores(totals[r], removed[r], numbers[at[r]:at[r + 1]], found.owners[at[r]:at[r + 1]],
-                       None if slow[r] else (most[r], sent[r], chosen[ends[r]:ends[r + 1]], values[ends[r]:ends[r + 1]]))
-                for r, profile in enumerate(profiles)]
+        picked, ends, slow = walk_many(found, self._quota(wanted, found, most, scale), most)
+        chosen = numbers[picked]
+        chunk = Chunk(totals, removed, numbers, found.owners, bounds(readers, len(profiles)), most, sent, slow, ends,
+                      chosen.tolist(), rounded(found.totals[picked]), explained(self.matrix, grid, readers[picked], chosen),
+                      self._counts(found, len(profiles)))
+        return [None if profile is None else Scores(chunk, r) for r, profile in enumerate(profiles)]
 
     def _totals(self, flat: np.ndarray, reader: np.ndarray, weights: np.ndarray, readers: int) -> np.ndarray:
         """Readers x papers: ``Columns.totals``, every reader of the chunk at once."""
@@ -118,25 +122,25 @@ class Batch:
         floor = floors[:, None]
         return np.where(positive[:, None], words >= floor, passing)
 
-    def _candidates(self, flat: np.ndarray, reader: np.ndarray, weights: np.ndarray, totals: np.ndarray,
-                    readers: np.ndarray, numbers: np.ndarray, sent: Sequence[Collection[str]]) -> Candidates:
+    def _candidates(self, grid: np.ndarray, scale: np.ndarray, totals: np.ndarray, readers: np.ndarray,
+                    numbers: np.ndarray, sent: Sequence[Collection[str]]) -> Candidates:
         """The chunk's candidates with their totals, owners (``shares.owners``) and whether a walk may pick them."""
-        width = int(np.bincount(reader).max()) if len(reader) else 1
-        first = np.array(bounds(reader, len(totals)))  # where each reader's terms start
-        slot = np.arange(len(flat)) - first[reader]
-        rows: np.ndarray = np.zeros((len(totals), width), dtype=np.intp)
-        rows[reader, slot] = flat
-        scale = np.ones((len(totals), width))
-        scale[reader, slot] = weights
+        width = grid.shape[1]
         scores = np.full((width, len(readers)), -np.inf)
         named: np.ndarray = np.zeros(len(readers), dtype=bool)
         for k in range(width):
-            mine = rows[readers, k]
+            mine = grid[readers, k]
             cells = mine * self.size + numbers
             scores[k] = np.where(mine > 0, self.matrix.scores.ravel()[cells] * scale[readers, k], -np.inf)
             named |= self.matrix.codes.ravel()[cells] != 0
         return Candidates(readers, numbers, totals[readers, numbers], scores.argmax(axis=0), self._tie[numbers],
                           named & ~self._sent(readers, numbers, sent), self._twin[numbers])
+
+    @staticmethod
+    def _counts(found: Candidates, readers: int) -> list[int]:
+        """Per reader, ``select.count_matches``: how many candidates a walk may pick. (Their titles are
+        distinct: a reader with a repeated title among its candidates is walked alone, ``walk_many``.)"""
+        return np.bincount(found.rows[found.eligible], minlength=readers).tolist()
 
     def _sent(self, readers: np.ndarray, numbers: np.ndarray, sent: Sequence[Collection[str]]) -> np.ndarray:
         """Per candidate, whether its reader was sent it before."""
@@ -151,19 +155,27 @@ class Batch:
                 found[a:b] = [ids[i] in papers for i in numbers[a:b].tolist()]
         return found
 
-    def _quota(self, wanted: Sequence[Sequence[Keyword]], found: Candidates, most: Sequence[int | None]) -> np.ndarray:
+    def _quota(self, wanted: Sequence[Sequence[Keyword]], found: Candidates, most: Sequence[int | None],
+               scale: np.ndarray) -> np.ndarray:
         """Readers x keywords: each keyword's places (``shares.places``; ``NO_LIMIT`` where none apply)."""
-        width = max(max(map(len, wanted), default=0), 1)
-        quota: np.ndarray = np.full((len(wanted), width), NO_LIMIT, dtype=np.intp)
+        width = scale.shape[1]
         if not self.index.rules.shares:
-            return quota
+            return np.full((len(wanted), width), NO_LIMIT, dtype=np.intp)
         counts = np.bincount(found.rows * width + found.owners, minlength=len(wanted) * width).reshape(-1, width)
-        for reader, (keywords, limit, mine) in enumerate(zip(wanted, most, counts.tolist())):
-            if limit and len(keywords) >= 2 and sum(mine) > limit:
-                places = places_of(mine[:len(keywords)], [k.weight for k in keywords], limit)
-                if places is not None:
-                    quota[reader, :len(keywords)] = [places.get(k, 0) for k in range(len(keywords))]
-        return quota
+        keywords = np.fromiter(map(len, wanted), np.intp, len(wanted))
+        return quotas(counts, scale, keywords, np.array([m or 0 for m in most], dtype=np.intp))
+
+
+def _grid(flat: np.ndarray, reader: np.ndarray, weights: np.ndarray, readers: int) -> tuple[np.ndarray, np.ndarray]:
+    """Readers x keywords: each reader's keywords' terms in its order (0 past its last), and their weights (1)."""
+    width = int(np.bincount(reader).max()) if len(reader) else 1
+    first = np.array(bounds(reader, readers))  # where each reader's terms start
+    slot = np.arange(len(flat)) - first[reader]
+    grid: np.ndarray = np.zeros((readers, width), dtype=np.intp)
+    grid[reader, slot] = flat
+    scale = np.ones((readers, width))
+    scale[reader, slot] = weights
+    return grid, scale
 
 
 Reader = tuple[Profile | None, bool, Selection, Collection[str]]  # profile, whether batched, selection, sent

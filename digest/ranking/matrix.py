@@ -2,11 +2,11 @@
 
 A keyword's row holds its score column (``Columns.scores``), dense and as the
 papers it scores, its match codes (``Columns.code_bytes``) and the papers it
-mentions in passing (``Columns.passing``). Keywords that score alike share a
-row. Rows are added as new keywords come; the sparse forms are joined into one
-array (CSR: offsets, paper numbers, values), the rows added since the last join
-appended when asked for, and a set of terms (``gather``) is read from them
-without a loop per keyword.
+mentions in passing (``Columns.passing``). Keywords that score and match alike
+share a row. Rows are added as new keywords come; the sparse forms are joined
+into one array (CSR: offsets, paper numbers, values), the rows added since the
+last join appended when asked for, and a set of terms (``gather``) is read from
+them without a loop per keyword.
 """
 
 from __future__ import annotations
@@ -17,34 +17,58 @@ from typing import cast
 import numpy as np
 
 from .columns import Columns
+from .explain import PARTIAL, Match, matches_by_code
 from .profile import Keyword
 
 Sparse = tuple[np.ndarray, np.ndarray, np.ndarray]  # offsets per row, paper numbers, values (CSR)
+CODES = PARTIAL * 2  # match codes 0 to 7 (``explain``)
 _EMPTY: tuple[np.ndarray, np.ndarray] = (np.zeros(0, dtype=np.intp), np.zeros(0))
 
 
 class Matrix:
-    """Per keyword row: scores (dense and sparse), match codes, passing mentions. Row 0 is no keyword."""
+    """Per keyword row: scores (dense and sparse), match codes, passing mentions. Row 0 is no keyword.
+
+    Each keyword object is a term (``term``): its row and its ``Match`` per code
+    (``explain.matches_by_code``, ``CODES`` entries a term in ``matches``), which name the
+    keyword as the reader wrote it. Term 0 is no keyword (row 0, no matches).
+    """
 
     def __init__(self, table: Columns, size: int) -> None:
         self.table, self.size = table, size
         self.scores = np.zeros((64, size))
         self.codes: np.ndarray = np.zeros((64, size), dtype=np.int8)
-        self._rows: dict[int, tuple[Keyword, int]] = {}  # id(keyword) -> (the keyword, its row)
-        self._by_column: dict[int, int] = {}  # id(score column) -> row
+        self.matches: list[Match | None] = [None] * CODES  # per term, by code
+        self._terms: dict[int, tuple[Keyword, int]] = {}  # id(keyword) -> (the keyword, its term)
+        self._term_rows: list[int] = [0]
+        self._rows_of: np.ndarray = np.zeros(1, dtype=np.intp)  # ``_term_rows`` as an array, when asked for
+        self._by_column: dict[tuple[int, int], int] = {}  # ids of (score column, code bytes) -> row
         self._parts: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {"scores": [_EMPTY], "passing": [_EMPTY]}
         self._joined: dict[str, Sparse] = {kind: (np.zeros(2, dtype=np.intp), *_EMPTY) for kind in self._parts}
 
-    def row(self, keyword: Keyword) -> int:
-        """The keyword's row, filled the first time it (or a keyword that scores alike) comes."""
-        known = self._rows.get(id(keyword))
+    def term(self, keyword: Keyword) -> int:
+        """The keyword's term, made (and its row filled) the first time it comes."""
+        known = self._terms.get(id(keyword))
         if known is not None and known[0] is keyword:
             return known[1]
+        term = len(self._term_rows)
+        self._term_rows.append(self._row(keyword))
+        self.matches += matches_by_code(keyword.text)
+        self._terms[id(keyword)] = (keyword, term)  # the keyword kept: its id is not reused
+        return term
+
+    def rows(self, terms: np.ndarray) -> np.ndarray:
+        """The terms' rows."""
+        if len(self._rows_of) < len(self._term_rows):
+            self._rows_of = np.array(self._term_rows, dtype=np.intp)
+        return self._rows_of[terms]
+
+    def _row(self, keyword: Keyword) -> int:
+        """The keyword's row, filled the first time it (or a keyword that scores and matches alike) comes."""
         column = self.table.scores(keyword)
-        row = self._by_column.get(id(column))
+        same = (id(column), id(self.table.code_bytes(keyword)))  # both cached by the table: ids not reused
+        row = self._by_column.get(same)
         if row is None:
-            row = self._by_column[id(column)] = self._add(keyword, column)
-        self._rows[id(keyword)] = (keyword, row)  # the keyword kept: its id is not reused
+            row = self._by_column[same] = self._add(keyword, column)
         return row
 
     def _add(self, keyword: Keyword, column: np.ndarray) -> int:

@@ -26,6 +26,7 @@ import numpy as np
 
 from ..model import Paper, title_key
 from .authors import Follows, followed_papers
+from .chunk import Scores, Walked
 from .columns import Columns, columns
 from .explain import Match, matches_by_code
 from .index import Index
@@ -39,6 +40,7 @@ DUPLICATE_MARGIN = 5  # papers a reader may skip as duplicates of a better-ranke
 WORD_SHARE = 0.75  # with meaning on, the share of min_score a paper must reach on words alone (qualified_mask)
 RECALL_WORDS = 0.5  # or: close in meaning to a keyword (the embedder's ``Bonus.recall``) whose words reach this share
 PASSING_SHARE = 0.9  # the most of min_score a keyword mentioned once, only in an abstract, counts for
+_RANKS = range(1, 1 << 62)  # 1, 2, 3...: a pick's rank, for ``map``
 
 
 @dataclass(slots=True)
@@ -62,21 +64,6 @@ class Selection:
     min_score: float = 0.0
 
 
-@dataclass(slots=True)
-class Scores:
-    """A reader's keyword scores worked out with other readers' (``batch``): what ``Scored`` would work out.
-
-    ``walked``: the keyword walk already made for one ``max_items`` and set of papers
-    sent (``batch_walk``): the picks' paper numbers and totals, best first.
-    """
-
-    totals: np.ndarray  # every paper's weighted sum of the reader's keyword scores; 0 where excluded
-    removed: np.ndarray | None  # ``Columns.removed``
-    candidates: np.ndarray  # the papers that pass the reader's floor (``qualified_mask``), by number
-    owners: np.ndarray  # per candidate, the keyword that gives it most of its score (``shares.owners``)
-    walked: tuple[int | None, Collection[str], list[int], list[float]] | None = None
-
-
 def rank(
     index: Index,
     profile: Profile,
@@ -95,6 +82,9 @@ def rank(
     the papers by the authors and labs the reader follows come first (module docstring).
     ``first``: the reader's scores as a batch of readers worked them out (``batch``).
     """
+    walk = first.walk(selection.max_items, sent) if first is not None and not examples and not follows else None
+    if walk is not None:
+        return _walked(index, walk)
     return Scored(index, profile, examples, selection.min_score, first).picks(sent, selection.max_items, follows)
 
 
@@ -141,9 +131,14 @@ def rank_counted(
     The send's producer without the archive: "20 of 30". The count reuses the
     reader's keyword scores unless the reader's model changed them. ``first``: as for ``rank``.
     """
+    most = selection.max_items
+    walk = first.walk(most, sent) if first is not None and not examples and not follows else None
+    if walk is not None:
+        picks = _walked(index, walk)
+        return picks, walk[3] if most is not None and len(picks) >= most else None
     scored = Scored(index, profile, examples, selection.min_score, first)
-    picks = scored.picks(sent, selection.max_items, follows)
-    if selection.max_items is None or len(picks) < selection.max_items:
+    picks = scored.picks(sent, most, follows)
+    if most is None or len(picks) < most:
         return picks, None
     if scored.adjusted:
         return picks, count_matches(index, profile, sent=sent, min_score=selection.min_score, follows=follows)
@@ -196,9 +191,9 @@ class Scored:
         return self._places[most]
 
     def picks(self, sent: Collection[str], most: int | None, follows: Follows | None) -> list[Pick]:
-        walked = self.first.walked if self.first is not None else None
-        if walked is not None and not follows and walked[0] == most and (walked[1] is sent or walked[1] == sent):
-            return _numbered(self.index, self.table, self.profile.wanted, walked[2], walked[3])
+        walked = self.first.walk(most, sent) if self.first is not None and not follows else None
+        if walked is not None:
+            return _walked(self.index, walked)
         selection = Selection(most, self.floor)
         walk = Walk(self.index, self.table, self.profile, sent, selection, self.reasons, self.lifted,
                     self.places(most))
@@ -403,12 +398,10 @@ class Walk:
                 for r, (_, n, matched) in enumerate(chosen, 1)]
 
 
-def _numbered(index: Index, table: Columns, wanted: Sequence[Keyword], numbers: list[int],
-              totals: list[float]) -> list[Pick]:
-    """The picks of a walk made in a batch (``Scores.walked``), explained."""
-    papers, codes = index.papers, _codes(table, wanted)
-    return [Pick(papers[i], round(total, 3), _matched(codes, i), rank)
-            for rank, (i, total) in enumerate(zip(numbers, totals), 1)]
+def _walked(index: Index, walk: Walked) -> list[Pick]:
+    """The picks of a walk made in a batch (``Scores.walk``)."""
+    numbers, scores, matched, _ = walk
+    return list(map(Pick, map(index.papers.__getitem__, numbers), scores, matched, _RANKS))
 
 
 def _codes(table: Columns, wanted: Sequence[Keyword]) -> list[tuple[tuple[Match | None, ...], bytes]]:
