@@ -9,26 +9,36 @@ and by written form (``grouped``), and filing the groups in the postings.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections import Counter, defaultdict, deque
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import chain, compress
 
 from ..model import Paper
 from .collector import collector_paused
-from .tokens import ABSTRACT_OFFSET, STOPWORDS, as_word, parts, singular, stems
+from .tokens import ABSTRACT_OFFSET, STOPWORDS, as_word, parts, singular, stem, stems
 
 Postings = dict[int, tuple[int, ...]]  # paper number -> positions
+Word = tuple[str, str, str]  # a word that is not a stopword, its stem and its surface form
 
 
 @dataclass(slots=True)
 class Doc:
     title_len: int
     abstract_len: int
-    raw: dict[int, str]  # position -> the word there
+    words: Sequence[str]  # the words that are not stopwords, the title's then the abstract's
     counts: Counter[str] = field(default_factory=Counter)  # stem -> how often (a joined hyphenated word not counted)
     shares: list[tuple[str, float]] | None = None
     strongest: frozenset[str] | None = None
+    _raw: dict[int, str] | None = field(default=None, repr=False)
+
+    @property
+    def raw(self) -> dict[int, str]:
+        """Position -> the word there (made on first need: only exact phrases look)."""
+        if self._raw is None:
+            abstract = range(ABSTRACT_OFFSET, ABSTRACT_OFFSET + self.abstract_len)
+            self._raw = dict(zip(chain(range(self.title_len), abstract), self.words))
+        return self._raw
 
 
 @dataclass(slots=True)
@@ -53,30 +63,41 @@ def build(papers: Sequence[Paper], spelling: bool) -> Tables:
     collector walking them again at every full collection cost a fifth of the
     ranking's time.
     """
-    fields = [parts(text) for paper in papers for text in (paper.title, paper.abstract)]
-    words = _Words(chain.from_iterable(found for found, _ in fields))
-    filer = _Filer(words, spelling)
     with collector_paused():  # the positions form no cycles (``collector``)
+        fields = [parts(text) for paper in papers for text in (paper.title, paper.abstract)]
+        words = _Words()
+        filer = _Filer(words, spelling)
         docs = [filer.add(i, *fields[2 * i], *fields[2 * i + 1]) for i in range(len(papers))]
-        first = dict.fromkeys(chain.from_iterable(d.raw.values() for d in docs))  # in order: title, abstract
-        vocabulary = {word: (words.stem[word],) for word in first}
+        first = dict.fromkeys(chain.from_iterable(d.words for d in docs))
+        vocabulary: dict[str, tuple[str, ...]] = {word: (words.stem[word],) for word in first}
     return Tables(docs, filer.postings, filer.surface, vocabulary)
 
 
-class _Words:
-    """What every distinct part of the listing's words maps to."""
+class _Words(dict[str, "Word | None"]):
+    """Part of a word as found -> the word, its stem and surface form (``None`` for a stopword), each
+    part worked out the first time it is looked up.
 
-    def __init__(self, found: Iterable[str]) -> None:
-        self.word: dict[str, str] = {}  # part as found -> the word ("" for a stopword)
-        for part in set(found):
-            word = as_word(part)
-            self.word[part] = "" if word in STOPWORDS else word
-        distinct = list(set(self.word.values()) - {""})
-        self.stem = dict(zip(distinct, stems(distinct)))  # word -> stem
-        self.form = {word: singular(word) or word for word in distinct}  # word -> surface form
+    Equal strings are made one object (``same``): the dicts keyed by them then
+    find a key by its identity, without reading the string again.
+    """
 
-    def of(self, found: list[str]) -> list[str]:
-        return list(map(self.word.__getitem__, found))
+    def __init__(self) -> None:
+        super().__init__()
+        self.same: dict[str, str] = {}
+        self.stem: dict[str, str] = {}  # word -> stem
+
+    def __missing__(self, part: str) -> Word | None:
+        same = self.same
+        word = same.setdefault(lowered := as_word(part), lowered)
+        if word in STOPWORDS:
+            found = self[part] = None
+            return found
+        st = self.stem.get(word)
+        if st is None:
+            st = self.stem[word] = same.setdefault(fresh := stem(word), fresh)
+        form = same.setdefault(plain := singular(word) or word, plain)
+        found = self[part] = (word, st, form)
+        return found
 
 
 class _Filer:
@@ -87,55 +108,75 @@ class _Filer:
         self.spelling = spelling
         self.postings: defaultdict[str, Postings] = defaultdict(dict)
         self.surface: defaultdict[str, Postings] = defaultdict(dict)
+        self.title, self.abstract = _Positions(0), _Positions(ABSTRACT_OFFSET)
 
     def add(self, i: int, title_found: list[str], title_joins: list[tuple[int, str]],
             abstract_found: list[str], abstract_joins: list[tuple[int, str]]) -> Doc:
-        words = self.words
-        title_words, abstract_words = words.of(title_found), words.of(abstract_found)
+        of = self.words.__getitem__
+        title_words, abstract_words = list(map(of, title_found)), list(map(of, abstract_found))
         title, abstract = list(filter(None, title_words)), list(filter(None, abstract_words))
-        kept = title + abstract
-        positions = [*range(len(title)), *range(ABSTRACT_OFFSET, ABSTRACT_OFFSET + len(abstract))]
-        stems = list(map(words.stem.__getitem__, kept))
-        forms = list(map(words.form.__getitem__, kept))
-        counts = Counter(stems)
+        kept, stems_, forms = zip(*title, *abstract) if title or abstract else ((), (), ())
+        (at, ones), (abstract_at, abstract_ones) = self.title.first(len(title)), self.abstract.first(len(abstract))
+        positions = at + abstract_at
+        counts = Counter(stems_)
         if title_joins or abstract_joins:
-            joins = (self._joins(title_joins, title_words, 0), self._joins(abstract_joins, abstract_words, ABSTRACT_OFFSET))
+            joined = (self._joins(title_joins, title_words, 0), self._joins(abstract_joins, abstract_words, ABSTRACT_OFFSET))
             cut = len(title)
-            order = [*positions[:cut], *joins[0][0], *positions[cut:], *joins[1][0]]
-            here = grouped([*stems[:cut], *joins[0][1], *stems[cut:], *joins[1][1]], order)
+            where = [*at, *joined[0][0], *abstract_at, *joined[1][0]]
+            here = grouped([*stems_[:cut], *joined[0][1], *stems_[cut:], *joined[1][1]], where)
             if self.spelling:
-                written = grouped([*forms[:cut], *joins[0][2], *forms[cut:], *joins[1][2]], order)
+                written = grouped([*forms[:cut], *joined[0][2], *forms[cut:], *joined[1][2]], where)
             else:
-                written = grouped(forms, positions)
+                written = grouped(forms, positions, ones + abstract_ones)
         else:
-            here = grouped(stems, positions, counts)
-            written = grouped(forms, positions)
+            ones += abstract_ones
+            here = grouped(stems_, positions, ones, counts)
+            written = grouped(forms, positions, ones)
         for table, found in ((self.postings, here), (self.surface, written)):
-            for key, where in found.items():
-                table[key][i] = where
-        return Doc(len(title), len(abstract), dict(zip(positions, kept)), counts)
+            for key, positions_ in found.items():
+                table[key][i] = positions_
+        return Doc(len(title), len(abstract), kept, counts)
 
-    def _joins(self, joins: list[tuple[int, str]], words: list[str],
+    def _joins(self, joins: list[tuple[int, str]], words: list[Word | None],
                offset: int) -> tuple[list[int], list[str], list[str]]:
         """The positions, stems and surface forms of a field's joined hyphenated words."""
-        at = [offset + start - words[:start].count("") for start, _ in joins if words[start]]
+        at = [offset + start - words[:start].count(None) for start, _ in joins if words[start]]
         joined = [word for start, word in joins if words[start]]
         return at, stems(joined), [singular(word) or word for word in joined]
 
 
-def grouped(keys: list[str], positions: list[int], counts: Counter[str] | None = None) -> dict[str, tuple[int, ...]]:
-    """Each key's positions, in order, the keys in the order they first come (``counts``: of ``keys``, if known).
+class _Positions:
+    """A field's position numbers and their 1-tuples, made once and shared by every paper."""
 
-    Most keys come once: their 1-tuples are made in C, and only the keys that
-    come again are gathered in Python.
+    def __init__(self, offset: int) -> None:
+        self.numbers: list[int] = []
+        self.ones: list[tuple[int]] = []
+        self.offset = offset
+
+    def first(self, n: int) -> tuple[list[int], list[tuple[int]]]:
+        """The first ``n`` positions, and each alone in a tuple."""
+        if n > len(self.numbers):
+            more = range(self.offset + len(self.numbers), self.offset + n)
+            self.numbers += more
+            self.ones += zip(more)
+        return self.numbers[:n], self.ones[:n]
+
+
+def grouped(keys: Sequence[str], positions: list[int], ones: list[tuple[int]] | None = None,
+            counts: Counter[str] | None = None) -> dict[str, tuple[int, ...]]:
+    """Each key's positions, in order, the keys in the order they first come.
+
+    ``ones``: each position alone in a tuple (shared by every paper, they cost
+    nothing to keep); ``counts``: of ``keys``, if known. Most keys come once
+    in a paper: they get their position's 1-tuple; the keys that come again
+    are gathered apart. All of it in C (``map``), without a loop per word.
     """
-    out = dict(zip(keys, zip(positions)))
+    out: dict[str, tuple[int, ...]] = dict(zip(keys, ones if ones is not None else zip(positions)))
     if len(out) < len(keys):
         counts = counts if counts is not None else Counter(keys)
         again = set(compress(counts, map((1).__lt__, counts.values())))
+        marks = list(map(again.__contains__, keys))
         many: defaultdict[str, list[int]] = defaultdict(list)
-        for key, pos in compress(zip(keys, positions), map(again.__contains__, keys)):
-            many[key].append(pos)
-        for key, where in many.items():
-            out[key] = tuple(where)
+        deque(map(list.append, map(many.__getitem__, compress(keys, marks)), compress(positions, marks)), maxlen=0)
+        out.update(zip(many, map(tuple, many.values())))
     return out
