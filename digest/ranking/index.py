@@ -12,9 +12,8 @@ import copy
 import heapq
 import math
 from bisect import bisect_left
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from datetime import date
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
@@ -24,12 +23,12 @@ import numpy as np
 from ..model import Paper, title_key
 from . import explain, scoring
 from .acronyms import BUILTIN_ACRONYMS, learn_acronyms
-from .collector import collector_paused
+from .build import Doc, Postings, build
 from .profile import Keyword, Profile
 from .rules import Rules
 from .spelling import joined_words, spelling_variants
 from .weights import Weights
-from .tokens import ABSTRACT_OFFSET, STOPWORDS, hyphen_words, singular, stem, stems_of, surface_form, words
+from .tokens import ABSTRACT_OFFSET, STOPWORDS, singular, stem, stems_of, surface_form
 
 if TYPE_CHECKING:
     from .explain import Match
@@ -38,19 +37,8 @@ STRONGEST = 8  # a paper is about the terms among this many of its top tf-idf te
 
 Group = frozenset[str]  # stems that count as one query word (a prefix expands to many)
 Alternative = tuple[Group, ...]
-Postings = dict[int, tuple[int, ...]]  # paper number -> positions
 # the index's caches whose entries the weights do not change (``Index.reweighted``)
 _UNWEIGHTED = ("alternatives", "joined", "merged", "idf", "surfaces", "occurrences", "counts", "groups")
-
-
-@dataclass(slots=True)
-class Doc:
-    title_len: int
-    abstract_len: int
-    raw: dict[int, str]
-    counts: Counter[str] = field(default_factory=Counter)
-    shares: list[tuple[str, float]] | None = None
-    strongest: frozenset[str] | None = None
 
 
 def keyword_key(keyword: Keyword) -> tuple[object, ...]:
@@ -70,11 +58,11 @@ class Index:
         self.weights = weights
         self.embedder = embedder  # digest.semantic.Embedder, or None (lexical only)
         self.vectors = embedder.embed_papers(self.papers) if embedder and self.papers else None
-        self.postings: dict[str, Postings] = defaultdict(dict)
-        self.surface: dict[str, Postings] = defaultdict(dict)  # the word as written, give or take a plural
-        self.vocabulary: dict[str, tuple[str, ...]] = {}  # raw word -> its stems (a tuple: see ``_add``)
-        with collector_paused():  # the positions form no cycles (``collector``)
-            self.docs: list[Doc] = [self._add(i, p) for i, p in enumerate(self.papers)]
+        tables = build(self.papers, rules.spelling)
+        self.docs: list[Doc] = tables.docs
+        self.postings: dict[str, Postings] = tables.postings
+        self.surface: dict[str, Postings] = tables.surface  # the word as written, give or take a plural
+        self.vocabulary: dict[str, tuple[str, ...]] = tables.vocabulary  # word -> its stems (a tuple: ``build``)
         n = max(len(self.docs), 1)
         self.avg_title = sum(d.title_len for d in self.docs) / n or 1.0
         self.avg_abstract = sum(d.abstract_len for d in self.docs) / n or 1.0
@@ -85,47 +73,6 @@ class Index:
         self.title_keys = [title_key(p.title) for p in self.papers]
         self.tie_keys = [tie_key(p) for p in self.papers]
         self.cache: dict[str, dict[Any, Any]] = defaultdict(dict)  # per kind of work, per keyword or group
-
-    def _add(self, i: int, paper: Paper) -> Doc:
-        """Paper ``i``'s positions, gathered per stem and per written form, then kept as tuples.
-
-        Tuples of ints, unlike lists, are left alone by Python's cycle collector once
-        it has seen them: the postings are most of the objects a run keeps, and a
-        collector walking them again at every full collection cost a fifth of the
-        ranking's time.
-        """
-        doc = Doc(0, 0, {})
-        here: defaultdict[str, list[int]] = defaultdict(list)  # stem -> positions in this paper
-        written: defaultdict[str, list[int]] = defaultdict(list)  # surface form -> positions
-        raw_at, vocabulary = doc.raw, self.vocabulary
-        stems: list[str] = []
-        for offset, text, attr in ((0, paper.title, "title_len"), (ABSTRACT_OFFSET, paper.abstract, "abstract_len")):
-            kept = 0
-            positions: list[int] = []
-            for raw, st in words(text):
-                if raw in STOPWORDS:
-                    positions.append(-1)
-                    continue
-                pos = offset + kept
-                here[st].append(pos)
-                written[surface_form(raw)].append(pos)
-                raw_at[pos] = raw
-                if raw not in vocabulary:
-                    vocabulary[raw] = (st,)
-                stems.append(st)
-                positions.append(pos)
-                kept += 1
-            for at, joined in hyphen_words(text):  # multi-modal is also multimodal
-                if at < len(positions) and positions[at] >= 0:
-                    here[stem(joined)].append(positions[at])
-                    if self.rules.spelling:  # ... as written, too
-                        written[surface_form(joined)].append(positions[at])
-            setattr(doc, attr, kept)
-        for table, found in ((self.postings, here), (self.surface, written)):
-            for key, where in found.items():
-                table[key][i] = tuple(where)
-        doc.counts = Counter(stems)
-        return doc
 
     def _norms(self) -> tuple[np.ndarray, np.ndarray]:
         """BM25's length normalisation of every title and abstract."""

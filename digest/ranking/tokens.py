@@ -9,6 +9,9 @@ import snowballstemmer
 
 ABSTRACT_OFFSET = 10_000  # an index position at or above this is in the abstract
 _TOKEN = re.compile(r"[^\W_]+(?:[-'][^\W_]+)*", re.UNICODE)
+_PART = re.compile(r"[^\W_]+")  # a token's parts are exactly the runs of letters and digits
+_PIECE = re.compile(r"[^\W_]+|(?<=[^\W_])[-'](?=[^\W_])")  # the parts, and the marks that join them into tokens
+_JOINS = ("-", "'")
 _STEMMER = snowballstemmer.stemmer("english")
 
 STOPWORDS = frozenset(
@@ -29,6 +32,11 @@ def stem(word: str) -> str:
     return _STEMMER.stemWord(word)
 
 
+def stems(words: list[str]) -> list[str]:
+    """``stem`` of each word, in one call (uncached: for words seen once, as when building the index)."""
+    return _STEMMER.stemWords(words)
+
+
 def words(text: str) -> list[tuple[str, str]]:
     """``[(raw_lower, stem), ...]``; hyphenated words give their parts."""
     out: list[tuple[str, str]] = []
@@ -42,10 +50,49 @@ def words(text: str) -> list[tuple[str, str]]:
 
 @lru_cache(maxsize=200_000)
 def _word(part: str) -> tuple[str, str]:
+    lower = as_word(part)
+    return lower, stem(lower)
+
+
+def as_word(part: str) -> str:
+    """A part of a token as ``words`` gives it: lowercased, a plural acronym (``LLMs``) without its ``s``."""
     if len(part) >= 3 and part[-1] == "s" and part[:-1].isupper():
         part = part[:-1]  # LLMs -> LLM
-    lower = part.lower()
-    return lower, stem(lower)
+    return part.lower()
+
+
+def parts(text: str) -> tuple[list[str], list[tuple[int, str]]]:
+    """The parts ``words`` splits the text into, as written, and ``hyphen_words`` (from one pass over the text)."""
+    if "-" not in text:
+        return _PART.findall(text), []
+    pieces = _PIECE.findall(text)
+    if "-" not in pieces:  # dashes, none inside a word
+        return [p for p in pieces if p != "'"] if "'" in pieces else pieces, []
+    return [p for p in pieces if p not in _JOINS], _joined(pieces)
+
+
+def _joined(pieces: list[str]) -> list[tuple[int, str]]:
+    """``hyphen_words`` from the text's pieces: every token with a hyphen, as (index of its first part, joined word).
+
+    In ``pieces`` a mark always stands between the two parts it joins, so a
+    token is a run of part, mark, part, ... and its parts are every other piece.
+    """
+    out: list[tuple[int, str]] = []
+    end = 0  # the pieces before this one are in tokens already seen
+    while True:
+        try:
+            at = pieces.index("-", end)
+        except ValueError:
+            return out
+        start = at - 1
+        while start and pieces[start - 1] in _JOINS:
+            start -= 2
+        stop = at + 1
+        while stop + 1 < len(pieces) and pieces[stop + 1] in _JOINS:
+            stop += 2
+        before = pieces[:start]
+        out.append((start - before.count("-") - before.count("'"), "".join(pieces[start:stop + 1:2]).lower()))
+        end = stop + 1
 
 
 def hyphen_joins(text: str) -> list[tuple[int, str]]:
