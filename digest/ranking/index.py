@@ -9,7 +9,6 @@ caches; the modules beside it hold the rules.
 from __future__ import annotations
 
 import copy
-import heapq
 import math
 from bisect import bisect_left
 from collections import Counter, defaultdict
@@ -158,21 +157,30 @@ class Index:
         return bm25_idf(len(self.docs), docs)
 
     def stem_idf(self, st: str) -> float:
-        table = self.cache["idf"]  # called for every stem of every paper an exclusion looks at: no closure
-        found = table.get(st)
-        if found is None:
-            found = table[st] = self.idf(len(self.postings.get(st, ())))
-        return found
+        return self.stem_idfs()[st]
 
-    def saturate(self, i: int, positions: Iterable[int]) -> float:
+    def stem_idfs(self) -> StemIdfs:
+        """Every stem's idf, by stem (worked out when first looked up): read for every stem of every
+        paper an exclusion looks at, so a plain lookup rather than a call."""
+        table = self.cache["idf"]
+        if not isinstance(table, StemIdfs):
+            table = self.cache["idf"] = StemIdfs(self.postings, len(self.docs))
+        return table
+
+    def saturate(self, i: int, positions: Sequence[int]) -> float:
         """BM25F's saturated term frequency of these positions in paper ``i`` (the title weighted up)."""
-        doc, w = self.docs[i], self.weights
-        title_norm = 1 - w.b + w.b * doc.title_len / self.avg_title
-        abstract_norm = 1 - w.b + w.b * doc.abstract_len / self.avg_abstract
+        w = self.weights
+        title_norms, abstract_norms = self._norm_lists()
         in_title = sum(map(_IN_TITLE, positions))
-        in_abstract = sum(map(_IN_ABSTRACT, positions))
-        tf = w.title * in_title / title_norm + in_abstract / abstract_norm
+        tf = w.title * in_title / title_norms[i] + (len(positions) - in_title) / abstract_norms[i]
         return tf * (w.k1 + 1) / (tf + w.k1)
+
+    def _norm_lists(self) -> tuple[list[float], list[float]]:
+        """``title_norms`` and ``abstract_norms`` as lists: read a paper at a time, as Python floats (cached)."""
+        found = self.cache["norms"].get(0)
+        if found is None:
+            found = self.cache["norms"][0] = (self.title_norms.tolist(), self.abstract_norms.tolist())
+        return found
 
     def positions(self, group: Group) -> Postings:
         """Where any stem of the group stands, per paper (merged once per group)."""
@@ -209,10 +217,8 @@ class Index:
         out: np.ndarray = np.zeros(len(self.docs))
         numbers, in_title, in_all = counts
         if len(numbers):
-            title: np.ndarray = in_title.astype(float)
-            abstract = in_all.astype(float) - title
-            w = self.weights
-            tf = w.title * title / self.title_norms[numbers] + abstract / self.abstract_norms[numbers]
+            w = self.weights  # the counts are turned into floats as they are divided, exactly
+            tf = w.title * in_title / self.title_norms[numbers] + (in_all - in_title) / self.abstract_norms[numbers]
             out[numbers] = tf * (w.k1 + 1) / (tf + w.k1)
         return out
 
@@ -233,14 +239,16 @@ class Index:
         doc = self.docs[i]
         if doc.shares is None:
             length = doc.title_len + doc.abstract_len or 1
-            doc.shares = [(st, count / length * self.stem_idf(st)) for st, count in doc.counts.items() if len(st) > 2]
+            idf = self.stem_idfs()
+            doc.shares = [(st, count / length * idf[st]) for st, count in doc.counts.items() if len(st) > 2]
         return doc.shares
 
     def strongest_terms(self, i: int) -> frozenset[str]:
         """The ``STRONGEST`` stems of paper ``i`` by tf-idf: what it is about (cached)."""
         doc = self.docs[i]
         if doc.strongest is None:
-            top = heapq.nlargest(STRONGEST, self.term_shares(i), key=itemgetter(1))
+            # ``heapq.nlargest(STRONGEST, ...)``, which is this (the first of equal shares first), but slower
+            top = sorted(self.term_shares(i), key=_SHARE, reverse=True)[:STRONGEST]
             doc.strongest = frozenset(st for st, _ in top)
         return doc.strongest
 
@@ -343,8 +351,20 @@ class Index:
             self.embedder.embed_keywords([" ".join(k.words) for p in profiles for k in p.wanted if not k.exact])
 
 
+class StemIdfs(dict[str, float]):
+    """Each stem's BM25 idf in a listing, by stem; a stem's is worked out the first time it is looked up."""
+
+    def __init__(self, postings: Mapping[str, Postings], papers: int) -> None:
+        super().__init__()
+        self.postings, self.papers = postings, papers
+
+    def __missing__(self, st: str) -> float:
+        found = self[st] = bm25_idf(self.papers, len(self.postings.get(st, ())))
+        return found
+
+
+_SHARE = itemgetter(1)
 _IN_TITLE = ABSTRACT_OFFSET.__gt__  # position -> whether it is in the title
-_IN_ABSTRACT = ABSTRACT_OFFSET.__le__
 
 
 def title_count(positions: Iterable[int]) -> int:
@@ -352,7 +372,7 @@ def title_count(positions: Iterable[int]) -> int:
     return sum(map(_IN_TITLE, positions))
 
 
-def position_counts(postings: Postings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def position_counts(postings: Mapping[int, Sequence[int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The papers of ``postings`` by number, how many of their positions are in the title, and how many in all."""
     size = len(postings)
     return (np.fromiter(postings.keys(), np.intp, size), np.fromiter(map(title_count, postings.values()), np.intp, size),

@@ -76,15 +76,15 @@ def alternative_scores(index: Index, alt: Alternative, exact: bool, raw_words: t
     if len(alt) == 1 and not exact:  # one word: it is its own phrase
         scores += weights.phrase * index.group_array(alt[0])
     else:
+        phrase = weights.phrase + (1.0 if exact else 0.0)
         for i, starts in phrase_starts(index, postings, exact, raw_words).items():
-            scores[i] += (weights.phrase + (1.0 if exact else 0.0)) * index.saturate(i, starts)
+            scores[i] += phrase * index.saturate(i, starts)
     raw = [w for w in raw_words if w not in STOPWORDS] or list(raw_words)
     if not exact and len(raw) == len(alt):
-        surface = [index.surface_postings(w) for w in raw]
-        if len(surface) == 1:
+        if len(raw) == 1:
             scores += weights.surface * index.surface_array(raw[0])
         else:
-            for i, together in consecutive(surface).items():
+            for i, together in consecutive([index.surface_postings(w) for w in raw]).items():
                 scores[i] += weights.surface * index.saturate(i, together)
     if not exact and len(postings) > 1:
         for i, s in proximity_scores(index, postings).items():
@@ -94,19 +94,23 @@ def alternative_scores(index: Index, alt: Alternative, exact: bool, raw_words: t
 
 def proximity_scores(index: Index, postings: list[Postings]) -> dict[int, float]:
     """Adjacent query words standing near each other, in either order."""
-    pairs = list(zip(postings, postings[1:]))
+    pairs = len(postings) - 1
+    proximity = index.weights.proximity
     scores: dict[int, float] = defaultdict(float)
-    for left, right in pairs:
-        for i in set(left).intersection(right):
+    for left, right in zip(postings, postings[1:]):
+        for i in left.keys() & right.keys():
             there = right[i]
             if len(there) == 1:  # most papers: the right word once
                 q = there[0]
                 near = [p for p in left[i] if -PROXIMITY_WINDOW <= p - q <= PROXIMITY_WINDOW]
-            else:
-                near = [p for p in left[i] if any(abs(p - q) <= PROXIMITY_WINDOW for q in there)]
+            else:  # some position of ``there`` within the window of p (in C: no generator)
+                near = [p for p in left[i] if any(map(_WITHIN, map(abs, map(p.__sub__, there))))]
             if near:
-                scores[i] += index.weights.proximity * index.saturate(i, near) / len(pairs)
+                scores[i] += proximity * index.saturate(i, near) / pairs
     return scores
+
+
+_WITHIN = PROXIMITY_WINDOW.__ge__  # a distance -> whether it is within the window
 
 
 def phrase_starts(index: Index, postings: list[Postings], exact: bool, raw_words: tuple[str, ...],
@@ -114,16 +118,26 @@ def phrase_starts(index: Index, postings: list[Postings], exact: bool, raw_words
     """Where the groups stand one after another; with ``exact``, as the words are written."""
     if not postings:
         return {}
-    common = set(postings[0]).intersection(*postings[1:])
-    raw = [w for w in raw_words if w not in STOPWORDS] or list(raw_words)
-    found: dict[int, list[int]] = {}
-    for i in common:
-        starts = _starts(postings, i)
-        if exact:
-            raws = index.docs[i].raw
+    if len(postings) == 1:
+        found = {i: list(starts) for i, starts in postings[0].items()}
+    elif len(postings) == 2:
+        found = _two_starts(postings[0], postings[1])
+    else:
+        found = {}
+        for i in set(postings[0]).intersection(*postings[1:]):
+            starts = _starts(postings, i)
+            if starts:
+                found[i] = starts
+    if exact:
+        raw = [w for w in raw_words if w not in STOPWORDS] or list(raw_words)
+        docs = index.docs
+        for i, starts in list(found.items()):
+            raws = docs[i].raw
             starts = [s for s in starts if all(form(raws.get(s + k)) == form(w) for k, w in enumerate(raw))]
-        if starts:
-            found[i] = starts
+            if starts:
+                found[i] = starts
+            else:
+                del found[i]
     return found
 
 
@@ -131,6 +145,8 @@ def consecutive(postings: list[Postings]) -> Mapping[int, Sequence[int]]:
     """Where the words stand one after another: paper -> positions of the first word."""
     if len(postings) == 1:
         return postings[0]
+    if len(postings) == 2:
+        return _two_starts(postings[0], postings[1])
     found: dict[int, list[int]] = {}
     for i in set(postings[0]).intersection(*postings[1:]):
         starts = _starts(postings, i)
@@ -139,13 +155,21 @@ def consecutive(postings: list[Postings]) -> Mapping[int, Sequence[int]]:
     return found
 
 
-def _starts(postings: list[Postings], i: int) -> list[int]:
-    """The positions in paper ``i`` where the first group stands and each next one right after it."""
-    if len(postings) == 2:  # most phrases: two words, each a few times in a paper (a set for more)
-        following: Collection[int] = postings[1][i]
+def _two_starts(first: Postings, second: Postings) -> dict[int, list[int]]:
+    """``consecutive`` for two groups (most phrases), each a few times in a paper (a set for more)."""
+    found: dict[int, list[int]] = {}
+    for i in first.keys() & second.keys():
+        following: Collection[int] = second[i]
         if len(following) > FEW:
             following = set(following)
-        return [s for s in postings[0][i] if s + 1 in following]
+        starts = [s for s in first[i] if s + 1 in following]
+        if starts:
+            found[i] = starts
+    return found
+
+
+def _starts(postings: list[Postings], i: int) -> list[int]:
+    """The positions in paper ``i`` where the first group stands and each next one right after it (three or more)."""
     rest = [set(p[i]) for p in postings[1:]]
     return [s for s in postings[0][i] if all(s + k + 1 in f for k, f in enumerate(rest))]
 
