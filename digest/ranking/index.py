@@ -39,7 +39,7 @@ Group = frozenset[str]  # stems that count as one query word (a prefix expands t
 Alternative = tuple[Group, ...]
 Postings = dict[int, tuple[int, ...]]  # paper number -> positions
 # the index's caches whose entries the weights do not change (``Index.reweighted``)
-_UNWEIGHTED = ("alternatives", "joined", "merged", "idf", "surfaces", "occurrences", "counts", "groups")
+_UNWEIGHTED = ("alternatives", "joined", "merged", "idf", "surfaces", "counts", "groups")
 
 
 @dataclass(slots=True)
@@ -193,34 +193,22 @@ class Index:
         return self._cached("saturated", group,
                             lambda: {i: self.saturate(i, pos) for i, pos in self.positions(group).items()})
 
-    def group_array(self, group: Group) -> np.ndarray:
-        """``group_weights`` as a dense array over the papers (the same floats, computed at once)."""
-        return self._cached("arrays", group, lambda: self._saturated(self.counts(group)))
-
-    def occurrences(self, group: Group) -> tuple[np.ndarray, np.ndarray]:
-        """How often the group stands in every paper's title, and in all (cached)."""
-        def count() -> tuple[np.ndarray, np.ndarray]:
-            title: np.ndarray = np.zeros(len(self.docs), np.intp)
-            total: np.ndarray = np.zeros(len(self.docs), np.intp)
-            numbers, in_title, in_all = self.counts(group)
-            title[numbers] = in_title
-            total[numbers] = in_all
-            return title, total
-        return self._cached("occurrences", group, count)
+    def group_saturation(self, group: Group) -> tuple[np.ndarray, np.ndarray]:
+        """``group_weights`` as arrays: the papers the group stands in, and its saturated term frequency
+        in each (the same floats, computed at once; cached). Sparse: a dense array per group would be
+        memory to fault in for every new group of a run."""
+        return self._cached("arrays", group, lambda: self._saturation(self.counts(group)))
 
     def counts(self, group: Group) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``position_counts`` of the group's positions (cached)."""
         return self._cached("counts", group, lambda: position_counts(self.positions(group)))
 
-    def _saturated(self, counts: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
-        """BM25F's saturated term frequency in every paper, from ``position_counts``."""
-        out: np.ndarray = np.zeros(len(self.docs))
+    def _saturation(self, counts: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """BM25F's saturated term frequency in each paper of ``position_counts``: the papers, and the values."""
         numbers, in_title, in_all = counts
-        if len(numbers):
-            w = self.weights  # the counts are turned into floats as they are divided, exactly
-            tf = w.title * in_title / self.title_norms[numbers] + (in_all - in_title) / self.abstract_norms[numbers]
-            out[numbers] = tf * (w.k1 + 1) / (tf + w.k1)
-        return out
+        w = self.weights  # the counts are turned into floats as they are divided, exactly
+        tf = w.title * in_title / self.title_norms[numbers] + (in_all - in_title) / self.abstract_norms[numbers]
+        return numbers, tf * (w.k1 + 1) / (tf + w.k1)
 
     def surface_postings(self, word: str) -> Postings:
         """Where a query word stands as written, give or take a plural (and, with the
@@ -230,9 +218,9 @@ class Index:
         return self._cached("surfaces", word, lambda: _merge(
             self.surface, frozenset(surface_form(v) for v in spelling_variants(word) | {word})))
 
-    def surface_array(self, word: str) -> np.ndarray:
-        """``group_array`` for a query word as written (``surface_postings``)."""
-        return self._cached("surface", word, lambda: self._saturated(position_counts(self.surface_postings(word))))
+    def surface_saturation(self, word: str) -> tuple[np.ndarray, np.ndarray]:
+        """``group_saturation`` for a query word as written (``surface_postings``)."""
+        return self._cached("surface", word, lambda: self._saturation(position_counts(self.surface_postings(word))))
 
     def term_shares(self, i: int) -> list[tuple[str, float]]:
         """A paper's stems (longer than 2 letters): share of its length times idf."""

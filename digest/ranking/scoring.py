@@ -46,10 +46,14 @@ def keyword_column(index: Index, keyword: Keyword, feedback: bool, meaning: bool
 
     ``meaning=False``: the words alone, without the semantic bonus (``select``'s word bar).
     """
-    column: np.ndarray = np.zeros(len(index.papers))
-    for alt in index.alternatives(keyword):
-        np.maximum(column, alternative_scores(index, alt, keyword.exact, index.alternative_words(keyword, alt)),
-                   out=column)
+    alts = index.alternatives(keyword)
+    if len(alts) == 1:  # most keywords: the scores are the column (the best of them and zeros, as they are >= 0)
+        column = alternative_scores(index, alts[0], keyword.exact, index.alternative_words(keyword, alts[0]))
+    else:
+        column = np.zeros(len(index.papers))
+        for alt in alts:
+            np.maximum(column, alternative_scores(index, alt, keyword.exact, index.alternative_words(keyword, alt)),
+                       out=column)
     if feedback and not keyword.exact and column.any():
         scored = column.nonzero()[0].tolist()
         for i, s in feedback_scores(index, dict(zip(scored, column[scored].tolist())), keyword).items():
@@ -64,7 +68,10 @@ def keyword_column(index: Index, keyword: Keyword, feedback: bool, meaning: bool
 
 
 def alternative_scores(index: Index, alt: Alternative, exact: bool, raw_words: tuple[str, ...]) -> np.ndarray:
-    """One alternative's score in every paper: each component added for all papers in turn."""
+    """One alternative's score in every paper: each component added for all papers in turn.
+
+    A component found in some papers only is added to those (the others' would be 0.0, which leaves a score as it is).
+    """
     weights = index.weights
     postings = [index.positions(g) for g in alt]
     idfs = [index.idf(len(p)) for p in postings]
@@ -72,9 +79,11 @@ def alternative_scores(index: Index, alt: Alternative, exact: bool, raw_words: t
     scores: np.ndarray = np.zeros(len(index.papers))
     if not exact:
         for group, idf in zip(alt, idfs):
-            scores += (idf / total_idf) * index.group_array(group)
+            numbers, saturated = index.group_saturation(group)
+            scores[numbers] += (idf / total_idf) * saturated
     if len(alt) == 1 and not exact:  # one word: it is its own phrase
-        scores += weights.phrase * index.group_array(alt[0])
+        numbers, saturated = index.group_saturation(alt[0])
+        scores[numbers] += weights.phrase * saturated
     else:
         phrase = weights.phrase + (1.0 if exact else 0.0)
         for i, starts in phrase_starts(index, postings, exact, raw_words).items():
@@ -82,7 +91,8 @@ def alternative_scores(index: Index, alt: Alternative, exact: bool, raw_words: t
     raw = [w for w in raw_words if w not in STOPWORDS] or list(raw_words)
     if not exact and len(raw) == len(alt):
         if len(raw) == 1:
-            scores += weights.surface * index.surface_array(raw[0])
+            numbers, saturated = index.surface_saturation(raw[0])
+            scores[numbers] += weights.surface * saturated
         else:
             for i, together in consecutive([index.surface_postings(w) for w in raw]).items():
                 scores[i] += weights.surface * index.saturate(i, together)
@@ -226,7 +236,13 @@ def passing_mentions(index: Index, keyword: Keyword, words: np.ndarray) -> np.nd
     title: np.ndarray = np.zeros(len(index.papers), dtype=bool)
     repeated: np.ndarray = np.zeros(len(index.papers), dtype=bool)
     for alt in index.alternatives(keyword):
-        counts = [index.occurrences(g) for g in alt]
-        title |= np.logical_or.reduce([in_title > 0 for in_title, _ in counts])
-        repeated |= np.minimum.reduce([total for _, total in counts]) >= 2
+        every = None  # the papers where each group of the alternative so far stands twice or more
+        for group in alt:
+            numbers, in_title, in_all = index.counts(group)
+            title[numbers[in_title > 0]] = True
+            twice: np.ndarray = np.zeros(len(index.papers), dtype=bool)
+            twice[numbers[in_all >= 2]] = True
+            every = twice if every is None else every & twice
+        if every is not None:
+            repeated |= every
     return np.flatnonzero((words > 0) & ~title & ~repeated)
