@@ -174,7 +174,7 @@ def cold() -> None:
     """Forget what an earlier round parsed and stemmed: each round pays for its own words."""
     from digest.ranking import profile, tokens
 
-    for cached in (profile.parse_keyword, profile.expansion, tokens.stem, tokens._word, tokens.surface_form):
+    for cached in (profile.parse_keyword, profile.expansion, profile.keywords_of, tokens.stem, tokens._word, tokens.surface_form):
         cached.cache_clear()
 
 

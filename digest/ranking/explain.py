@@ -7,7 +7,7 @@ Only papers a keyword scores are explained: a trace too faint to score (below
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, reduce
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -73,12 +73,13 @@ def _alternative_codes(index: Index, keyword: Keyword, alt: Alternative, domain:
     Per paper, from its words' field bits: all its words there (the least bits not
     0), then every word in the title (the bits and-ed) and any in the abstract (or-ed).
     """
+    if codes is None and len(alt) == 1 and not keyword.exact:  # one word, first: its field bits are its codes
+        return np.where(domain, group_codes(index, alt[0]), _NONE)
     fields = [group_codes(index, g) for g in alt]
     if len(fields) == 1:
         least = both = either = fields[0]
-    else:
-        least, both, either = (np.minimum.reduce(fields), np.bitwise_and.reduce(fields),
-                               np.bitwise_or.reduce(fields))
+    else:  # pairwise, without stacking the fields into one array first
+        least, both, either = reduce(np.minimum, fields), reduce(np.bitwise_and, fields), reduce(np.bitwise_or, fields)
     everywhere = domain & (least != 0)
     if keyword.exact:
         everywhere &= _exact_papers(index, alt, keyword.words)

@@ -9,7 +9,6 @@ caches; the modules beside it hold the rules.
 from __future__ import annotations
 
 import copy
-import heapq
 import math
 from bisect import bisect_left
 from collections import defaultdict
@@ -38,7 +37,7 @@ STRONGEST = 8  # a paper is about the terms among this many of its top tf-idf te
 Group = frozenset[str]  # stems that count as one query word (a prefix expands to many)
 Alternative = tuple[Group, ...]
 # the index's caches whose entries the weights do not change (``Index.reweighted``)
-_UNWEIGHTED = ("alternatives", "joined", "merged", "idf", "surfaces", "occurrences", "counts", "groups")
+_UNWEIGHTED = ("alternatives", "joined", "merged", "idf", "surfaces", "counts", "groups")
 
 
 def keyword_key(keyword: Keyword) -> tuple[object, ...]:
@@ -105,21 +104,30 @@ class Index:
         return bm25_idf(len(self.docs), docs)
 
     def stem_idf(self, st: str) -> float:
-        table = self.cache["idf"]  # called for every stem of every paper an exclusion looks at: no closure
-        found = table.get(st)
-        if found is None:
-            found = table[st] = self.idf(len(self.postings.get(st, ())))
-        return found
+        return self.stem_idfs()[st]
 
-    def saturate(self, i: int, positions: Iterable[int]) -> float:
+    def stem_idfs(self) -> StemIdfs:
+        """Every stem's idf, by stem (worked out when first looked up): read for every stem of every
+        paper an exclusion looks at, so a plain lookup rather than a call."""
+        table = self.cache["idf"]
+        if not isinstance(table, StemIdfs):
+            table = self.cache["idf"] = StemIdfs(self.postings, len(self.docs))
+        return table
+
+    def saturate(self, i: int, positions: Sequence[int]) -> float:
         """BM25F's saturated term frequency of these positions in paper ``i`` (the title weighted up)."""
-        doc, w = self.docs[i], self.weights
-        title_norm = 1 - w.b + w.b * doc.title_len / self.avg_title
-        abstract_norm = 1 - w.b + w.b * doc.abstract_len / self.avg_abstract
+        w = self.weights
+        title_norms, abstract_norms = self._norm_lists()
         in_title = sum(map(_IN_TITLE, positions))
-        in_abstract = sum(map(_IN_ABSTRACT, positions))
-        tf = w.title * in_title / title_norm + in_abstract / abstract_norm
+        tf = w.title * in_title / title_norms[i] + (len(positions) - in_title) / abstract_norms[i]
         return tf * (w.k1 + 1) / (tf + w.k1)
+
+    def _norm_lists(self) -> tuple[list[float], list[float]]:
+        """``title_norms`` and ``abstract_norms`` as lists: read a paper at a time, as Python floats (cached)."""
+        found = self.cache["norms"].get(0)
+        if found is None:
+            found = self.cache["norms"][0] = (self.title_norms.tolist(), self.abstract_norms.tolist())
+        return found
 
     def positions(self, group: Group) -> Postings:
         """Where any stem of the group stands, per paper (merged once per group)."""
@@ -132,36 +140,22 @@ class Index:
         return self._cached("saturated", group,
                             lambda: {i: self.saturate(i, pos) for i, pos in self.positions(group).items()})
 
-    def group_array(self, group: Group) -> np.ndarray:
-        """``group_weights`` as a dense array over the papers (the same floats, computed at once)."""
-        return self._cached("arrays", group, lambda: self._saturated(self.counts(group)))
-
-    def occurrences(self, group: Group) -> tuple[np.ndarray, np.ndarray]:
-        """How often the group stands in every paper's title, and in all (cached)."""
-        def count() -> tuple[np.ndarray, np.ndarray]:
-            title: np.ndarray = np.zeros(len(self.docs), np.intp)
-            total: np.ndarray = np.zeros(len(self.docs), np.intp)
-            numbers, in_title, in_all = self.counts(group)
-            title[numbers] = in_title
-            total[numbers] = in_all
-            return title, total
-        return self._cached("occurrences", group, count)
+    def group_saturation(self, group: Group) -> tuple[np.ndarray, np.ndarray]:
+        """``group_weights`` as arrays: the papers the group stands in, and its saturated term frequency
+        in each (the same floats, computed at once; cached). Sparse: a dense array per group would be
+        memory to fault in for every new group of a run."""
+        return self._cached("arrays", group, lambda: self._saturation(self.counts(group)))
 
     def counts(self, group: Group) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``position_counts`` of the group's positions (cached)."""
         return self._cached("counts", group, lambda: position_counts(self.positions(group)))
 
-    def _saturated(self, counts: tuple[np.ndarray, np.ndarray, np.ndarray]) -> np.ndarray:
-        """BM25F's saturated term frequency in every paper, from ``position_counts``."""
-        out: np.ndarray = np.zeros(len(self.docs))
+    def _saturation(self, counts: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """BM25F's saturated term frequency in each paper of ``position_counts``: the papers, and the values."""
         numbers, in_title, in_all = counts
-        if len(numbers):
-            title: np.ndarray = in_title.astype(float)
-            abstract = in_all.astype(float) - title
-            w = self.weights
-            tf = w.title * title / self.title_norms[numbers] + abstract / self.abstract_norms[numbers]
-            out[numbers] = tf * (w.k1 + 1) / (tf + w.k1)
-        return out
+        w = self.weights  # the counts are turned into floats as they are divided, exactly
+        tf = w.title * in_title / self.title_norms[numbers] + (in_all - in_title) / self.abstract_norms[numbers]
+        return numbers, tf * (w.k1 + 1) / (tf + w.k1)
 
     def surface_postings(self, word: str) -> Postings:
         """Where a query word stands as written, give or take a plural (and, with the
@@ -171,23 +165,25 @@ class Index:
         return self._cached("surfaces", word, lambda: _merge(
             self.surface, frozenset(surface_form(v) for v in spelling_variants(word) | {word})))
 
-    def surface_array(self, word: str) -> np.ndarray:
-        """``group_array`` for a query word as written (``surface_postings``)."""
-        return self._cached("surface", word, lambda: self._saturated(position_counts(self.surface_postings(word))))
+    def surface_saturation(self, word: str) -> tuple[np.ndarray, np.ndarray]:
+        """``group_saturation`` for a query word as written (``surface_postings``)."""
+        return self._cached("surface", word, lambda: self._saturation(position_counts(self.surface_postings(word))))
 
     def term_shares(self, i: int) -> list[tuple[str, float]]:
         """A paper's stems (longer than 2 letters): share of its length times idf."""
         doc = self.docs[i]
         if doc.shares is None:
             length = doc.title_len + doc.abstract_len or 1
-            doc.shares = [(st, count / length * self.stem_idf(st)) for st, count in doc.counts.items() if len(st) > 2]
+            idf = self.stem_idfs()
+            doc.shares = [(st, count / length * idf[st]) for st, count in doc.counts.items() if len(st) > 2]
         return doc.shares
 
     def strongest_terms(self, i: int) -> frozenset[str]:
         """The ``STRONGEST`` stems of paper ``i`` by tf-idf: what it is about (cached)."""
         doc = self.docs[i]
         if doc.strongest is None:
-            top = heapq.nlargest(STRONGEST, self.term_shares(i), key=itemgetter(1))
+            # ``heapq.nlargest(STRONGEST, ...)``, which is this (the first of equal shares first), but slower
+            top = sorted(self.term_shares(i), key=_SHARE, reverse=True)[:STRONGEST]
             doc.strongest = frozenset(st for st, _ in top)
         return doc.strongest
 
@@ -290,8 +286,20 @@ class Index:
             self.embedder.embed_keywords([" ".join(k.words) for p in profiles for k in p.wanted if not k.exact])
 
 
+class StemIdfs(dict[str, float]):
+    """Each stem's BM25 idf in a listing, by stem; a stem's is worked out the first time it is looked up."""
+
+    def __init__(self, postings: Mapping[str, Postings], papers: int) -> None:
+        super().__init__()
+        self.postings, self.papers = postings, papers
+
+    def __missing__(self, st: str) -> float:
+        found = self[st] = bm25_idf(self.papers, len(self.postings.get(st, ())))
+        return found
+
+
+_SHARE = itemgetter(1)
 _IN_TITLE = ABSTRACT_OFFSET.__gt__  # position -> whether it is in the title
-_IN_ABSTRACT = ABSTRACT_OFFSET.__le__
 
 
 def title_count(positions: Iterable[int]) -> int:
@@ -299,7 +307,7 @@ def title_count(positions: Iterable[int]) -> int:
     return sum(map(_IN_TITLE, positions))
 
 
-def position_counts(postings: Postings) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def position_counts(postings: Mapping[int, Sequence[int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The papers of ``postings`` by number, how many of their positions are in the title, and how many in all."""
     size = len(postings)
     return (np.fromiter(postings.keys(), np.intp, size), np.fromiter(map(title_count, postings.values()), np.intp, size),

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from collections.abc import Iterable, Sequence
+from operator import attrgetter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..errors import KeywordError
@@ -34,7 +35,6 @@ _OPERATOR_HINTS = {
     "AND": "a keyword already wants all its words: write 'a b'",
     "NOT": "write the exclusion as its own keyword: 'a, -b'",
 }
-_SEPARATOR = re.compile(r"[,;]")
 WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?", re.UNICODE)
 
 
@@ -55,14 +55,16 @@ class Profile:
     excluded: tuple[Keyword, ...] = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "wanted", tuple(k for k in self.keywords if not k.exclude))
-        object.__setattr__(self, "excluded", tuple(k for k in self.keywords if k.exclude))
+        wanted = tuple([k for k in self.keywords if not k.exclude])
+        object.__setattr__(self, "wanted", wanted)
+        object.__setattr__(self, "excluded", tuple([k for k in self.keywords if k.exclude])
+                           if len(wanted) < len(self.keywords) else ())
 
 
 def split_keywords(spec: str) -> list[str]:
     """``'a, "b, c"; -d'`` -> ``['a', '"b, c"', '-d']`` (commas and semicolons inside quotes stay)."""
     if '"' not in spec:  # nothing quoted: every comma and semicolon separates
-        return [p.strip() for p in _SEPARATOR.split(spec) if p.strip()]
+        return [part for part in map(str.strip, spec.replace(";", ",").split(",")) if part]
     parts: list[str] = []
     current: list[str] = []
     quoted = False
@@ -94,6 +96,8 @@ def expansion(item: str) -> tuple[str, ...]:
 def expand_keyword(item: str) -> list[str]:
     """``-Reinforcement Learning (RL)^2`` -> ``['-Reinforcement Learning^2', '-RL^2']``; ``NOT x`` -> ``['-x']``."""
     text = item.strip()
+    if "^" not in text and "(" not in text and not text.startswith("-") and not _NOT.match(text):
+        return [text]  # most items: no sign, weight or acronym to move
     sign = ""
     negated = _NOT.match(text)
     if negated or text.startswith("-"):
@@ -107,14 +111,22 @@ def expand_keyword(item: str) -> list[str]:
 
 
 def parse_profile(spec: str | Sequence[str]) -> Profile:
-    keywords = tuple(parse_keyword(item) for item in normalize_keywords(spec))
+    items = [spec] if isinstance(spec, str) else spec
+    keywords = [k for item in items for part in split_keywords(item) for k in keywords_of(part)]
     if not keywords:
         raise KeywordError("no keywords given; e.g. --keywords 'reinforcement learning, -survey'")
-    if not any(not k.exclude for k in keywords):
+    profile = Profile(_merge_duplicates(keywords))
+    if not profile.wanted:
         raise KeywordError(
             "only exclusions given; add at least one keyword to look for (exclusions start with -)"
         )
-    return Profile(_merge_duplicates(keywords))
+    return profile
+
+
+@lru_cache(maxsize=100_000)
+def keywords_of(part: str) -> tuple[Keyword, ...]:
+    """The keywords one item of a list stands for (``expand_keyword``, each parsed); cached, as they are."""
+    return tuple([parse_keyword(item) for item in expand_keyword(part)])
 
 
 def describe_keyword(keyword: Keyword) -> str:
@@ -135,7 +147,7 @@ def parse_keyword(item: str) -> Keyword:
     """One keyword expression; cached, since readers of one list share most keywords."""
     text = item.strip()
     weight = 1.0
-    match = _WEIGHT.search(text)
+    match = _WEIGHT.search(text) if "^" in text else None
     if match:
         weight = _weight(match.group("w"), item)
         text = text[: match.start()].strip()
@@ -149,7 +161,7 @@ def parse_keyword(item: str) -> Keyword:
     if not exact:
         _refuse_search_syntax(item, text)
     prefix = text.endswith("*") and not exact
-    words = tuple(w.lower() for w in WORD.findall(text.rstrip("*")))
+    words = tuple(map(str.lower, WORD.findall(text.rstrip("*"))))
     if not words:
         raise KeywordError(f"keyword {item!r} has no words to match (a lone * matches everything)")
     if "*" in text.rstrip("*"):
@@ -163,7 +175,7 @@ def _refuse_search_syntax(item: str, text: str) -> None:
         raise KeywordError(f"keyword {item!r}: parentheses are understood only around a trailing acronym, "
                            "'reinforcement learning (RL)'; write other alternatives as separate keywords, "
                            "comma-separated")
-    operator = _OPERATOR.search(text)
+    operator = _OPERATOR.search(text) if "OR" in text or "AND" in text or "NOT" in text else None
     if operator:
         raise KeywordError(f"keyword {item!r}: {operator.group(1)} is not an operator here; "
                            f"{_OPERATOR_HINTS[operator.group(1)]}")
@@ -179,8 +191,14 @@ def _weight(raw: str, item: str) -> float:
     return weight
 
 
-def _merge_duplicates(keywords: Iterable[Keyword]) -> tuple[Keyword, ...]:
+def _merge_duplicates(keywords: Sequence[Keyword]) -> tuple[Keyword, ...]:
+    """The keywords, each only at its first appearance (``RL`` and ``rl`` are one keyword)."""
+    if len(set(map(_WORDS, keywords))) == len(keywords):  # most profiles: no words twice
+        return tuple(keywords)
     seen: dict[tuple[object, ...], Keyword] = {}
     for k in keywords:
         seen.setdefault((k.words, k.exact, k.prefix, k.exclude), k)
     return tuple(seen.values())
+
+
+_WORDS = attrgetter("words")

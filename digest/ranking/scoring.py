@@ -46,10 +46,14 @@ def keyword_column(index: Index, keyword: Keyword, feedback: bool, meaning: bool
 
     ``meaning=False``: the words alone, without the semantic bonus (``select``'s word bar).
     """
-    column: np.ndarray = np.zeros(len(index.papers))
-    for alt in index.alternatives(keyword):
-        np.maximum(column, alternative_scores(index, alt, keyword.exact, index.alternative_words(keyword, alt)),
-                   out=column)
+    alts = index.alternatives(keyword)
+    if len(alts) == 1:  # most keywords: the scores are the column (the best of them and zeros, as they are >= 0)
+        column = alternative_scores(index, alts[0], keyword.exact, index.alternative_words(keyword, alts[0]))
+    else:
+        column = np.zeros(len(index.papers))
+        for alt in alts:
+            np.maximum(column, alternative_scores(index, alt, keyword.exact, index.alternative_words(keyword, alt)),
+                       out=column)
     if feedback and not keyword.exact and column.any():
         scored = column.nonzero()[0].tolist()
         for i, s in feedback_scores(index, dict(zip(scored, column[scored].tolist())), keyword).items():
@@ -64,7 +68,10 @@ def keyword_column(index: Index, keyword: Keyword, feedback: bool, meaning: bool
 
 
 def alternative_scores(index: Index, alt: Alternative, exact: bool, raw_words: tuple[str, ...]) -> np.ndarray:
-    """One alternative's score in every paper: each component added for all papers in turn."""
+    """One alternative's score in every paper: each component added for all papers in turn.
+
+    A component found in some papers only is added to those (the others' would be 0.0, which leaves a score as it is).
+    """
     weights = index.weights
     postings = [index.positions(g) for g in alt]
     idfs = [index.idf(len(p)) for p in postings]
@@ -72,19 +79,22 @@ def alternative_scores(index: Index, alt: Alternative, exact: bool, raw_words: t
     scores: np.ndarray = np.zeros(len(index.papers))
     if not exact:
         for group, idf in zip(alt, idfs):
-            scores += (idf / total_idf) * index.group_array(group)
+            numbers, saturated = index.group_saturation(group)
+            scores[numbers] += (idf / total_idf) * saturated
     if len(alt) == 1 and not exact:  # one word: it is its own phrase
-        scores += weights.phrase * index.group_array(alt[0])
+        numbers, saturated = index.group_saturation(alt[0])
+        scores[numbers] += weights.phrase * saturated
     else:
+        phrase = weights.phrase + (1.0 if exact else 0.0)
         for i, starts in phrase_starts(index, postings, exact, raw_words).items():
-            scores[i] += (weights.phrase + (1.0 if exact else 0.0)) * index.saturate(i, starts)
+            scores[i] += phrase * index.saturate(i, starts)
     raw = [w for w in raw_words if w not in STOPWORDS] or list(raw_words)
     if not exact and len(raw) == len(alt):
-        surface = [index.surface_postings(w) for w in raw]
-        if len(surface) == 1:
-            scores += weights.surface * index.surface_array(raw[0])
+        if len(raw) == 1:
+            numbers, saturated = index.surface_saturation(raw[0])
+            scores[numbers] += weights.surface * saturated
         else:
-            for i, together in consecutive(surface).items():
+            for i, together in consecutive([index.surface_postings(w) for w in raw]).items():
                 scores[i] += weights.surface * index.saturate(i, together)
     if not exact and len(postings) > 1:
         for i, s in proximity_scores(index, postings).items():
@@ -94,19 +104,23 @@ def alternative_scores(index: Index, alt: Alternative, exact: bool, raw_words: t
 
 def proximity_scores(index: Index, postings: list[Postings]) -> dict[int, float]:
     """Adjacent query words standing near each other, in either order."""
-    pairs = list(zip(postings, postings[1:]))
+    pairs = len(postings) - 1
+    proximity = index.weights.proximity
     scores: dict[int, float] = defaultdict(float)
-    for left, right in pairs:
-        for i in set(left).intersection(right):
+    for left, right in zip(postings, postings[1:]):
+        for i in left.keys() & right.keys():
             there = right[i]
             if len(there) == 1:  # most papers: the right word once
                 q = there[0]
                 near = [p for p in left[i] if -PROXIMITY_WINDOW <= p - q <= PROXIMITY_WINDOW]
-            else:
-                near = [p for p in left[i] if any(abs(p - q) <= PROXIMITY_WINDOW for q in there)]
+            else:  # some position of ``there`` within the window of p (in C: no generator)
+                near = [p for p in left[i] if any(map(_WITHIN, map(abs, map(p.__sub__, there))))]
             if near:
-                scores[i] += index.weights.proximity * index.saturate(i, near) / len(pairs)
+                scores[i] += proximity * index.saturate(i, near) / pairs
     return scores
+
+
+_WITHIN = PROXIMITY_WINDOW.__ge__  # a distance -> whether it is within the window
 
 
 def phrase_starts(index: Index, postings: list[Postings], exact: bool, raw_words: tuple[str, ...],
@@ -114,16 +128,26 @@ def phrase_starts(index: Index, postings: list[Postings], exact: bool, raw_words
     """Where the groups stand one after another; with ``exact``, as the words are written."""
     if not postings:
         return {}
-    common = set(postings[0]).intersection(*postings[1:])
-    raw = [w for w in raw_words if w not in STOPWORDS] or list(raw_words)
-    found: dict[int, list[int]] = {}
-    for i in common:
-        starts = _starts(postings, i)
-        if exact:
-            raws = index.docs[i].raw
+    if len(postings) == 1:
+        found = {i: list(starts) for i, starts in postings[0].items()}
+    elif len(postings) == 2:
+        found = _two_starts(postings[0], postings[1])
+    else:
+        found = {}
+        for i in set(postings[0]).intersection(*postings[1:]):
+            starts = _starts(postings, i)
+            if starts:
+                found[i] = starts
+    if exact:
+        raw = [w for w in raw_words if w not in STOPWORDS] or list(raw_words)
+        docs = index.docs
+        for i, starts in list(found.items()):
+            raws = docs[i].raw
             starts = [s for s in starts if all(form(raws.get(s + k)) == form(w) for k, w in enumerate(raw))]
-        if starts:
-            found[i] = starts
+            if starts:
+                found[i] = starts
+            else:
+                del found[i]
     return found
 
 
@@ -131,6 +155,8 @@ def consecutive(postings: list[Postings]) -> Mapping[int, Sequence[int]]:
     """Where the words stand one after another: paper -> positions of the first word."""
     if len(postings) == 1:
         return postings[0]
+    if len(postings) == 2:
+        return _two_starts(postings[0], postings[1])
     found: dict[int, list[int]] = {}
     for i in set(postings[0]).intersection(*postings[1:]):
         starts = _starts(postings, i)
@@ -139,13 +165,21 @@ def consecutive(postings: list[Postings]) -> Mapping[int, Sequence[int]]:
     return found
 
 
-def _starts(postings: list[Postings], i: int) -> list[int]:
-    """The positions in paper ``i`` where the first group stands and each next one right after it."""
-    if len(postings) == 2:  # most phrases: two words, each a few times in a paper (a set for more)
-        following: Collection[int] = postings[1][i]
+def _two_starts(first: Postings, second: Postings) -> dict[int, list[int]]:
+    """``consecutive`` for two groups (most phrases), each a few times in a paper (a set for more)."""
+    found: dict[int, list[int]] = {}
+    for i in first.keys() & second.keys():
+        following: Collection[int] = second[i]
         if len(following) > FEW:
             following = set(following)
-        return [s for s in postings[0][i] if s + 1 in following]
+        starts = [s for s in first[i] if s + 1 in following]
+        if starts:
+            found[i] = starts
+    return found
+
+
+def _starts(postings: list[Postings], i: int) -> list[int]:
+    """The positions in paper ``i`` where the first group stands and each next one right after it (three or more)."""
     rest = [set(p[i]) for p in postings[1:]]
     return [s for s in postings[0][i] if all(s + k + 1 in f for k, f in enumerate(rest))]
 
@@ -202,7 +236,13 @@ def passing_mentions(index: Index, keyword: Keyword, words: np.ndarray) -> np.nd
     title: np.ndarray = np.zeros(len(index.papers), dtype=bool)
     repeated: np.ndarray = np.zeros(len(index.papers), dtype=bool)
     for alt in index.alternatives(keyword):
-        counts = [index.occurrences(g) for g in alt]
-        title |= np.logical_or.reduce([in_title > 0 for in_title, _ in counts])
-        repeated |= np.minimum.reduce([total for _, total in counts]) >= 2
+        every = None  # the papers where each group of the alternative so far stands twice or more
+        for group in alt:
+            numbers, in_title, in_all = index.counts(group)
+            title[numbers[in_title > 0]] = True
+            twice: np.ndarray = np.zeros(len(index.papers), dtype=bool)
+            twice[numbers[in_all >= 2]] = True
+            every = twice if every is None else every & twice
+        if every is not None:
+            repeated |= every
     return np.flatnonzero((words > 0) & ~title & ~repeated)
