@@ -13,6 +13,7 @@ from typing import Any
 
 from .bounces import Bounces
 from .buckets import Buckets
+from .counters import Counters
 from .archive import Archive
 from .deliveries import Deliveries
 from .embeddings import Embeddings
@@ -34,7 +35,7 @@ __all__ = ["MIGRATIONS", "DatabaseURL", "KeptDigest", "KeptEntry", "KeptPick", "
 
 
 class Store(Deliveries, Runs, Readers, Votes, Uncertain, Embeddings, Listed, Bounces, Buckets, Archive, Kept,
-            Summaries, Outbox, ReadingList, Hints):
+            Summaries, Outbox, ReadingList, Hints, Counters):
     @classmethod
     def open(cls, path: Path) -> "Store":
         db: Any = None

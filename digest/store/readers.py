@@ -197,25 +197,6 @@ class Readers(Connection, _VoteRecords, _DeliveryRecords, _ArchiveRecords, _Read
         before = (datetime.now(timezone.utc) - timedelta(hours=hours)).isoformat(timespec="seconds")
         self.db.execute("DELETE FROM readers WHERE status = 'pending' AND created < :before", {"before": before})
 
-    def hit(self, key: str, period: str, limit: int) -> bool:
-        """Count one attempt for ``key`` in ``period``; False once over ``limit`` (store-backed rate limit).
-
-        ``period`` starts with the caller's ISO date ("2026-11-23" or "2026-11-23T10"): the
-        clock is the caller's, so counters more than two days older than it are pruned.
-        """
-        stale = (date.fromisoformat(period[:10]) - timedelta(days=2)).isoformat()  # periods sort as text
-        with self.transaction():
-            self.db.execute("DELETE FROM counters WHERE (period < :p AND key = :k) OR period < :stale",
-                            {"p": period, "k": key, "stale": stale})
-            self.db.execute(
-                "INSERT INTO counters (key, period, hits) VALUES (:k, :p, 1) "
-                "ON CONFLICT (key, period) DO UPDATE SET hits = hits + 1", {"k": key, "p": period})
-            hits = self.db.execute("SELECT hits FROM counters WHERE key = :k AND period = :p",
-                                   {"k": key, "p": period}).fetchone()[0]
-        return int(hits) <= limit
-
-    # the reader's data as a whole -----------------------------------------------------
-
     def export_reader(self, email: str) -> dict[str, Any]:
         """Everything the store holds about one reader."""
         state = self.reader_state(email)
