@@ -431,7 +431,7 @@ def bench_components(papers: list[Paper], profiles: list[tuple[str, ...]], workd
     """
     from itsdangerous import URLSafeSerializer, URLSafeTimedSerializer
 
-    import digest.store.archive as readers_module
+    from digest.store import blobs
 
     from digest.mail import Delivery
     from digest.sending.deliver import Outgoing
@@ -451,9 +451,9 @@ def bench_components(papers: list[Paper], profiles: list[tuple[str, ...]], workd
     out: dict[str, float] = {"html_kb": len(html.encode()) / 1024}
     for name, archived, batch in [("old", "", 1), ("new", "", 50), ("old_archive", html, 1), ("new_archive", html, 50)]:
         db = workdir / f"components-{name}.db"
-        pack = readers_module._pack_html
+        pack = blobs.pack_html
         if name == "old_archive":
-            readers_module._pack_html = str  # the reference keeps the HTML as text, as the archive did
+            blobs.pack_html = str  # the reference keeps the HTML as text, as the archive did
         with Store.open(db) as store:
             recorder = Recorder(store, Journal.beside(db), SendReport(), batch=batch)
             answers = [(Outgoing(f"r{n}@example.org", f"<{n}@example.org>", b"", [p.paper.id for p in picks],
@@ -463,7 +463,7 @@ def bench_components(papers: list[Paper], profiles: list[tuple[str, ...]], workd
                 recorder.record([answer])
             recorder.flush()
             out[name] = (time.perf_counter() - started) / count
-        readers_module._pack_html = pack
+        blobs.pack_html = pack
         out[name + "_kb"] = db.stat().st_size / count / 1024
     ids = [p.paper.id for p in picks]
     started = time.perf_counter()

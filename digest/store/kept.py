@@ -8,13 +8,13 @@ kept once in ``archive_papers`` and found by its key.
 from __future__ import annotations
 
 import json
-import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from ..model import Paper, paper_from_stored
+from ..model import Paper
+from .blobs import unpack_paper
 from .codec import decode_record, decode_tail, header, keys_of, message_numbers
 from .schema import Connection
 
@@ -120,7 +120,7 @@ class Kept(Connection):
         rows = self.db.execute("SELECT id, paper FROM archive_papers "
                                "WHERE id IN (SELECT CAST(value AS INTEGER) FROM json_each(:k))",
                                {"k": json.dumps(sorted(set(keys)))})
-        return {int(key): _unpack_paper(blob) for key, blob in rows}
+        return {int(key): unpack_paper(blob) for key, blob in rows}
 
     def archived_paper(self, email: str, paper_id: str) -> tuple[int, Paper] | None:
         """The archive's copy of a paper sent to ``email`` (from their latest digest that had it), and its key."""
@@ -144,7 +144,3 @@ def _who(stored: Any) -> dict[str, Any]:
         stored = {"email": email, "name": name, "keywords": keywords, **(extra[0] if extra else {})}
     stored.setdefault("terms", stored["keywords"])
     return stored
-
-
-def _unpack_paper(blob: bytes) -> Paper:
-    return paper_from_stored(json.loads(zlib.decompress(blob).decode()))
