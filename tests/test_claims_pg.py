@@ -57,7 +57,10 @@ def test_three_sends_without_shards_split_the_list_and_each_reader_gets_one_copy
     url = pg_server.new_database()
     env = env_for(counting.port, tmp_path, DIGEST_STATE_DB=url)
     subscribers = readers_file(tmp_path / "readers.toml", "r")
-    counting.delay = 0.03  # a relay slow enough that the three overlap even when one starts late on a loaded machine
+    counting.delay = 0.03
+    # the relay holds every message until the three sends have connections open (each opens up to
+    # 4 and two hold at most 8), so a send that starts late on a loaded machine still finds readers
+    counting.gate = 2 * 4 + 1
     workers = start(subscribers, env, tmp_path)
     processes.extend(workers)
     started = time.monotonic()

@@ -33,13 +33,17 @@ class Counting:
     def __init__(self) -> None:
         self.got: dict[str, list[set[str]]] = defaultdict(list)
         self.delay = 0.0
+        self.gate = 0  # hold every message until this many connections have one waiting (0: no gate)
+        self.gate_seconds = 8.0  # ... or this long after the first (below the sends' DIGEST_SMTP_TIMEOUT 10)
         self.receiving = threading.Event()
         self._lock = threading.Lock()
+        self._waiting: set[int] = set()
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
         import asyncio
 
         self.receiving.set()
+        await self._pass_gate(session)
         if self.delay:
             await asyncio.sleep(self.delay)
         papers = {match.decode() for match in PAPER.findall(quopri.decodestring(envelope.original_content))}
@@ -47,6 +51,17 @@ class Counting:
             for recipient in envelope.rcpt_tos:
                 self.got[recipient].append(papers)
         return "250 OK"
+
+    async def _pass_gate(self, session) -> None:
+        import asyncio
+
+        if not self.gate:
+            return
+        self._waiting.add(id(session))
+        until = time.monotonic() + self.gate_seconds
+        while len(self._waiting) < self.gate and time.monotonic() < until:
+            await asyncio.sleep(0.01)
+        self.gate = 0  # open for good: every later message goes straight through
 
     def copies(self, address: str) -> int:
         return len(self.got.get(address, []))
