@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from .conftest import FIXTURES
+from .faketime_plugin import real_clock
 from .smtp_server import free_port
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -59,7 +60,8 @@ def chromium(*args: str, profile: Path) -> str:
     assert CHROMIUM, "chromium is required in CI"
     command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                "--disable-component-update", "--no-first-run", "--disable-sync", f"--user-data-dir={profile}", *args]
-    return subprocess.run(command, capture_output=True, text=True, timeout=90).stdout
+    with real_clock():  # the instrument, not the code under test: Chromium hangs under libfaketime
+        return subprocess.run(command, capture_output=True, text=True, timeout=90).stdout
 
 
 def test_preview_serves_exactly_what_is_sent(preview: str) -> None:
