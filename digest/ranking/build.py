@@ -89,7 +89,7 @@ class _Numbers(dict[str, int]):
 
     def add(self, strings: list[str]) -> list[int]:
         """The strings' numbers, new strings numbered after the others."""
-        fresh = [s for s in dict.fromkeys(strings) if s not in self]
+        fresh = list(filterfalse(self.__contains__, dict.fromkeys(strings)))
         self.update(zip(fresh, count(len(self.names))))
         self.names += fresh
         return list(map(self.__getitem__, strings))
@@ -128,7 +128,7 @@ class _Lexicon:
     def stemmed(self, words: list[str]) -> list[str]:
         """Each word's stem, the words not yet stemmed stemmed in one call."""
         stem_of = self.stem_of
-        fresh = [w for w in dict.fromkeys(words) if w not in stem_of]
+        fresh = list(filterfalse(stem_of.__contains__, dict.fromkeys(words)))
         found = stems(fresh)
         stem_of.update(zip(fresh, map(self.same.setdefault, found, found)))
         return list(map(stem_of.__getitem__, words))
@@ -190,11 +190,16 @@ class _Words:
         title, abstract = self.lengths[0::2].tolist(), self.lengths[1::2].tolist()
         ends = np.cumsum(self.lengths[0::2] + self.lengths[1::2])
         spans = list(map(slice, (ends - self.lengths[0::2] - self.lengths[1::2]).tolist(), ends.tolist()))
-        words = list(map(lexicon.words.__getitem__, self.words.tolist()))
-        stems_ = list(map(lexicon.stems.names.__getitem__, self.found.stem.tolist()))
+        words = _objects(lexicon.words)[self.words].tolist()
+        stems_ = _objects(lexicon.stems.names)[self.found.stem].tolist()
         kept = map(tuple, map(words.__getitem__, spans))
-        counts = map(Counter, map(stems_.__getitem__, spans))
+        counts: map[Counter[str]] = map(Counter, map(stems_.__getitem__, spans))
         return list(map(Doc, title, abstract, kept, counts))
+
+
+def _objects(strings: list[str]) -> np.ndarray:
+    """The strings as a numpy array of them: picked out by an array of numbers, in C."""
+    return np.fromiter(strings, object, len(strings))
 
 
 def _in_filing_order(words: _Found, joined: _Found | None, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -243,24 +248,24 @@ def _stable_order(values: np.ndarray, bound: int) -> np.ndarray:
 def _positions(at: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> list[tuple[int, ...]]:
     """The tuple of positions ``at[start:end]`` for each start and end.
 
-    Most are one position: those share one 1-tuple per position number. Tuples
-    of a few positions are made by ``zip`` from a list of each one's first,
-    second, ... position: a tuple costs no slice and no copy of one.
+    Most are one position: those share one 1-tuple per position number, picked
+    by numpy from an array of them. Tuples of a few positions are made by ``zip``
+    from a list of each one's first, second, ... position: a tuple costs no slice
+    and no copy of one.
     """
     title_span = int(at[at < ABSTRACT_OFFSET].max(initial=-1)) + 1
-    ones = list(zip(chain(range(title_span), range(ABSTRACT_OFFSET, int(at.max(initial=0)) + 1))))
+    numbers = chain(range(title_span), range(ABSTRACT_OFFSET, int(at.max(initial=0)) + 1))
+    ones = np.fromiter(zip(numbers), object)
     firsts = at[starts]
-    out: list[tuple[int, ...]] = list(map(ones.__getitem__, np.where(
-        firsts < ABSTRACT_OFFSET, firsts, firsts - ABSTRACT_OFFSET + title_span).tolist()))
+    out = ones[np.where(firsts < ABSTRACT_OFFSET, firsts, firsts - ABSTRACT_OFFSET + title_span)]
     sizes = ends - starts
     for size in range(2, _ZIPPED + 1):
         these = np.flatnonzero(sizes == size)
-        made = zip(*(at[starts[these] + k].tolist() for k in range(size)))
-        deque(map(out.__setitem__, these.tolist(), made), maxlen=0)
+        out[these] = np.fromiter(zip(*(at[starts[these] + k].tolist() for k in range(size))), object, len(these))
     these = np.flatnonzero(sizes > _ZIPPED)
-    positions = map(at.__getitem__, map(slice, starts[these].tolist(), ends[these].tolist()))
-    deque(map(out.__setitem__, these.tolist(), map(tuple, map(np.ndarray.tolist, positions))), maxlen=0)
-    return out
+    longer = map(at.__getitem__, map(slice, starts[these].tolist(), ends[these].tolist()))
+    out[these] = np.fromiter(map(tuple, map(np.ndarray.tolist, longer)), object, len(these))
+    return out.tolist()  # type: ignore[no-any-return]
 
 
 _ZIPPED = 8  # tuples of up to this many positions are zipped (all but a few hundred in a listing)

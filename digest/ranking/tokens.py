@@ -98,21 +98,23 @@ def _ascii_joins(text: str, spaced: bytes) -> list[tuple[int, str]]:
     """
     marked = text.encode("ascii").translate(_MARKED)  # letters, digits and the marks that may join them
     joins: list[tuple[int, str]] = []
-    counted = before = end = 0  # ``before`` parts start before byte ``counted``; hyphens before ``end`` are done
+    counted = before = 0  # ``before`` parts start before byte ``counted``
     hyphen = marked.find(b"-")
     while hyphen != -1:
-        if hyphen >= end and 0 < hyphen < len(marked) - 1 and spaced[hyphen - 1] != 32 != spaced[hyphen + 1]:
-            start = marked.rfind(b" ", 0, hyphen) + 1
-            end = marked.find(b" ", hyphen)
-            end = len(marked) if end == -1 else end
-            before += len(spaced[counted:start].split())
-            counted = start
-            run = text[start:end]
-            if "'" in run or "--" in run or run[0] == "-" or run[-1] == "-":
-                joins += [(before + at, word) for at, word in _joined(_PIECE.findall(text, start, end))]
-            else:  # one token, its parts joined by single hyphens (nearly every run)
-                joins.append((before, run.replace("-", "").lower()))
-        hyphen = marked.find(b"-", hyphen + 1)
+        if not (0 < hyphen < len(marked) - 1 and spaced[hyphen - 1] != 32 != spaced[hyphen + 1]):
+            hyphen = marked.find(b"-", hyphen + 1)  # a dash, or a mark beside another
+            continue
+        start = marked.rfind(b" ", 0, hyphen) + 1
+        end = marked.find(b" ", hyphen)
+        end = len(marked) if end == -1 else end
+        before += len(spaced[counted:start].split())
+        counted = start
+        run = text[start:end]
+        if "'" in run or "--" in run or run[0] == "-" or run[-1] == "-":
+            joins += [(before + at, word) for at, word in _joined(_PIECE.findall(text, start, end))]
+        else:  # one token, its parts joined by single hyphens (nearly every run)
+            joins.append((before, run.replace("-", "").lower()))
+        hyphen = marked.find(b"-", end)
     return joins
 
 
