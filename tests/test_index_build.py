@@ -171,3 +171,12 @@ def test_a_text_splits_into_the_parts_and_hyphenated_words_of_the_pattern(text: 
 @given(st.lists(st.tuples(ANY_TEXT, ANY_TEXT), max_size=6), st.booleans())
 def test_any_texts_build_as_the_word_by_word_reference(fields: list[tuple[str, str]], spelling: bool) -> None:
     assert_built_as_reference([texts(title, abstract, n) for n, (title, abstract) in enumerate(fields)], spelling)
+
+
+def test_a_listing_with_more_stems_than_sixteen_bits_can_number_builds_as_the_reference() -> None:
+    """The build sorts stem numbers with a 16-bit radix sort when they fit, and otherwise as they are."""
+    letters = "bcdfghjklmnpqrtvwxz"  # no vowels, no ``s`` or ``y``: no stemmer rule touches these words
+    made = ["k" + a + b + c + d for a in letters for b in letters for c in letters for d in letters[:10]][:66_000]
+    papers = [texts(" ".join(made[:20]), " ".join(made[n::3]), n) for n in range(3)]
+    assert len(build(papers, spelling=True).postings) > 1 << 16
+    assert_built_as_reference(papers, spelling=True)
