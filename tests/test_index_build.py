@@ -13,17 +13,20 @@ from __future__ import annotations
 
 import json
 import random
+import re
 from dataclasses import replace
 from collections import Counter, defaultdict
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from digest.model import Paper, make_paper
 from digest.ranking.build import build
 from digest.ranking.index import Index
 from digest.ranking.rules import Rules
-from digest.ranking.tokens import ABSTRACT_OFFSET, STOPWORDS, hyphen_words, stem, surface_form, words
+from digest.ranking.tokens import ABSTRACT_OFFSET, STOPWORDS, hyphen_words, parts, stem, surface_form, words
 from digest.sources.files import load_listing_file
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -145,3 +148,35 @@ def test_the_index_holds_the_built_tables() -> None:
     assert ordered(index.postings) == ordered(postings) and ordered(index.surface) == ordered(surface)
     assert ordered(index.vocabulary) == ordered(vocabulary)
     assert [d.raw for d in index.docs] == [d[2] for d in docs]
+
+
+# Texts as JSON can bring them: any piece above, non-ASCII letters and digits, marks, spaces of every kind and
+# lone surrogates; glued without spaces as often as not, so that hyphens and apostrophes join and break words.
+GLUE = ["", " ", "-", "'", "--", "\n", "\u00a0", "_", ".", "\ud800", "\u2013"]
+PIECE = st.sampled_from(PIECES + ["Ünï", "ß", "٣", "½", "Σ", "İ", "\udc80x", "e\u0301", "ﬁ", "A-", "-B"])
+TEXT = st.lists(st.tuples(PIECE, st.sampled_from(GLUE)), max_size=30).map(lambda ps: "".join(a + b for a, b in ps))
+ANY_TEXT = TEXT | st.text(max_size=80) | st.text(st.characters(max_codepoint=127), max_size=80)
+
+
+@settings(max_examples=800, deadline=None)
+@given(ANY_TEXT)
+def test_a_text_splits_into_the_parts_and_hyphenated_words_of_the_pattern(text: str) -> None:
+    """``parts`` splits ASCII text with string methods; it must find what the token pattern finds."""
+    found, joins = parts(text)
+    assert found == re.findall(r"[^\W_]+", text)
+    assert joins == hyphen_words(text)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(ANY_TEXT, ANY_TEXT), max_size=6), st.booleans())
+def test_any_texts_build_as_the_word_by_word_reference(fields: list[tuple[str, str]], spelling: bool) -> None:
+    assert_built_as_reference([texts(title, abstract, n) for n, (title, abstract) in enumerate(fields)], spelling)
+
+
+def test_a_listing_with_more_stems_than_sixteen_bits_can_number_builds_as_the_reference() -> None:
+    """The build sorts stem numbers with a 16-bit radix sort when they fit, and otherwise as they are."""
+    letters = "bcdfghjklmnpqrtvwxz"  # no vowels, no ``s`` or ``y``: no stemmer rule touches these words
+    made = ["k" + a + b + c + d for a in letters for b in letters for c in letters for d in letters[:10]][:66_000]
+    papers = [texts(" ".join(made[:20]), " ".join(made[n::3]), n) for n in range(3)]
+    assert len(build(papers, spelling=True).postings) > 1 << 16
+    assert_built_as_reference(papers, spelling=True)

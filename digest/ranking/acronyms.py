@@ -18,7 +18,8 @@ BUILTIN_ACRONYMS = {
 }
 
 _ACRONYM = re.compile(r"\(([A-Z][A-Za-z0-9]{1,9}?)s?\)")
-_WORDS_BEFORE = re.compile(r"((?:[\w-]+\s+){1,6})$")
+_WORDS_BEFORE = re.compile(r"(?:\s+[\w-]+){1,6}")  # read backwards: the words just before, each then a space
+_SPLIT = re.compile(r"[\s-]+")
 
 
 def learn_acronyms(papers: Iterable[Paper]) -> dict[str, str]:
@@ -31,11 +32,22 @@ def learn_acronyms(papers: Iterable[Paper]) -> dict[str, str]:
             letters = [c.lower() for c in acronym if c.isupper()]
             if len(letters) < 2:
                 continue
-            before = _WORDS_BEFORE.search(text, max(0, match.start() - 120), match.start())
-            if not before:
+            phrase = words_before(text, match.start())
+            if phrase is None:
                 continue
-            phrase = re.split(r"[\s-]+", before.group(1).strip())
             tail = phrase[-len(letters):]
             if len(tail) == len(letters) and all(w[:1].lower() == c for w, c in zip(tail, letters)):
                 found.setdefault(acronym.lower(), " ".join(tail).lower())
     return found
+
+
+def words_before(text: str, end: int) -> list[str] | None:
+    r"""The (at most six) words and spaces that end just before ``end``, within 120 characters, split
+    at spaces and hyphens; ``None`` unless a space is just before.
+
+    It is what ``re.search(r"((?:[\w-]+\s+){1,6})$", text, end - 120, end)`` finds (tests/test_acronyms.py),
+    without trying the pattern at every one of the 120 places: the text read backwards has the words
+    at its start.
+    """
+    found = _WORDS_BEFORE.match(text[max(0, end - 120):end][::-1])
+    return _SPLIT.split(found.group()[::-1].strip()) if found else None

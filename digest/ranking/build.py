@@ -2,9 +2,11 @@
 
 A listing of 1,000 papers holds about 130,000 words but only 13,000 distinct
 ones. What a word costs (whether it is a stopword, its stem, its form as
-written) is found once per distinct word and mapped back onto the text in C
-(``map`` over a dict); what is left per paper is grouping its positions by stem
-and by written form (``grouped``), and filing the groups in the postings.
+written) is found once per distinct word (``_Lexicon``); every word of the
+listing is then a number, and the positions are gathered per stem and per form
+by sorting arrays of numbers (``_filed``), not word by word in Python. What is
+left in Python is making the tables' dicts and tuples, each in one C-level
+``map``.
 """
 
 from __future__ import annotations
@@ -12,14 +14,16 @@ from __future__ import annotations
 from collections import Counter, defaultdict, deque
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from itertools import chain, compress
+from itertools import chain, compress, count, filterfalse, repeat
+
+import numpy as np
 
 from ..model import Paper
 from .collector import collector_paused
-from .tokens import ABSTRACT_OFFSET, STOPWORDS, as_word, parts, singular, stem, stems
+from .tokens import ABSTRACT_OFFSET, STOPWORDS, as_word, parts, singular, stems
 
 Postings = dict[int, tuple[int, ...]]  # paper number -> positions
-Word = tuple[str, str, str]  # a word that is not a stopword, its stem and its surface form
+Fields = list[tuple[list[str], list[tuple[int, str]]]]  # each field's parts and joined hyphenated words (``parts``)
 
 
 @dataclass(slots=True)
@@ -56,7 +60,8 @@ def build(papers: Sequence[Paper], spelling: bool) -> Tables:
     abstract's from ``ABSTRACT_OFFSET``. A hyphenated word (``multi-modal``) is
     also its joined form, at its first part's position (unless that part is a
     stopword), after the field's own words; with the ``spelling`` rule the joined
-    form is also a form as written.
+    form is also a form as written. Each table's keys come in the order the
+    listing first has them, each key's papers in order.
 
     Tuples of ints, unlike lists, are left alone by Python's cycle collector once
     it has seen them: the postings are most of the objects a run keeps, and a
@@ -65,118 +70,203 @@ def build(papers: Sequence[Paper], spelling: bool) -> Tables:
     """
     with collector_paused():  # the positions form no cycles (``collector``)
         fields = [parts(text) for paper in papers for text in (paper.title, paper.abstract)]
-        words = _Words()
-        filer = _Filer(words, spelling)
-        docs = [filer.add(i, *fields[2 * i], *fields[2 * i + 1]) for i in range(len(papers))]
-        first = dict.fromkeys(chain.from_iterable(d.words for d in docs))
-        vocabulary: dict[str, tuple[str, ...]] = {word: (words.stem[word],) for word in first}
-    return Tables(docs, filer.postings, filer.surface, vocabulary)
+        lexicon = _Lexicon()
+        words = _Words(fields, lexicon)
+        joined = words.joined(fields, lexicon)
+        postings = _filed(*_in_filing_order(words.found, joined, "stem"), lexicon.stems.names)
+        written = _in_filing_order(words.found, joined if spelling else None, "form")
+        surface = _filed(*written, lexicon.forms.names)
+        vocabulary: dict[str, tuple[str, ...]] = dict(zip(lexicon.words, zip(lexicon.word_stems)))
+        return Tables(words.docs(lexicon), postings, surface, vocabulary)
 
 
-class _Words(dict[str, "Word | None"]):
-    """Part of a word as found -> the word, its stem and surface form (``None`` for a stopword), each
-    part worked out the first time it is looked up.
+class _Numbers(dict[str, int]):
+    """Strings -> numbers 0, 1, ... in the order first given; ``names`` the strings by number."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: list[str] = []
+
+    def add(self, strings: list[str]) -> list[int]:
+        """The strings' numbers, new strings numbered after the others."""
+        fresh = list(filterfalse(self.__contains__, dict.fromkeys(strings)))
+        self.update(zip(fresh, count(len(self.names))))
+        self.names += fresh
+        return list(map(self.__getitem__, strings))
+
+
+class _Lexicon:
+    """The listing's distinct words, each worked out once: its stem and written form, as numbers.
 
     Equal strings are made one object (``same``): the dicts keyed by them then
     find a key by its identity, without reading the string again.
     """
 
     def __init__(self) -> None:
-        super().__init__()
         self.same: dict[str, str] = {}
-        self.stem: dict[str, str] = {}  # word -> stem
+        self.words: list[str] = []  # the words that are not stopwords, in the order the listing first has them
+        self.word_stems: list[str] = []  # their stems
+        self.stem_of: dict[str, str] = {}  # word -> stem, of every word stemmed so far
+        self.stems, self.forms = _Numbers(), _Numbers()
 
-    def __missing__(self, part: str) -> Word | None:
+    def of_parts(self, found: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """For each part as found (distinct), its word's number in ``words`` (-1 for a stopword); for each
+        word of ``words``, the numbers of its stem and its form."""
+        lowered = list(map(str.lower, found))  # ``as_word``, which differs only on parts that end in ``s``
+        for n in compress(range(len(found)), map(str.endswith, found, repeat("s"))):
+            lowered[n] = as_word(found[n])
         same = self.same
-        word = same.setdefault(lowered := as_word(part), lowered)
-        if word in STOPWORDS:
-            found = self[part] = None
-            return found
-        st = self.stem.get(word)
-        if st is None:
-            st = self.stem[word] = same.setdefault(fresh := stem(word), fresh)
-        form = same.setdefault(plain := singular(word) or word, plain)
-        found = self[part] = (word, st, form)
-        return found
+        words = list(map(same.setdefault, lowered, lowered))
+        self.words = list(dict.fromkeys(filterfalse(STOPWORDS.__contains__, words)))
+        number = dict(zip(self.words, count()))
+        self.word_stems = self.stemmed(self.words)
+        word_ids = np.fromiter(map(number.get, words, repeat(-1)), np.intp, len(words))
+        stem_ids = np.array(self.stems.add(self.word_stems), np.intp)
+        form_ids = np.array(self.forms.add(self.written(self.words)), np.intp)
+        return word_ids, stem_ids, form_ids
+
+    def stemmed(self, words: list[str]) -> list[str]:
+        """Each word's stem, the words not yet stemmed stemmed in one call."""
+        stem_of = self.stem_of
+        fresh = list(filterfalse(stem_of.__contains__, dict.fromkeys(words)))
+        found = stems(fresh)
+        stem_of.update(zip(fresh, map(self.same.setdefault, found, found)))
+        return list(map(stem_of.__getitem__, words))
+
+    def written(self, words: list[str]) -> list[str]:
+        """Each word's key in the surface table: as written, give or take a plural."""
+        forms = list(words)  # ``singular``, which changes only words that end in ``s``
+        for n in compress(range(len(words)), map(str.endswith, words, repeat("s"))):
+            forms[n] = singular(words[n]) or words[n]
+        return list(map(self.same.setdefault, forms, forms))
 
 
-class _Filer:
-    """Files each paper's positions in the postings."""
+@dataclass(slots=True)
+class _Found:
+    """Words of the listing in the order filed, as numbers: their field (paper ``n``'s title is
+    ``2 * n``, its abstract ``2 * n + 1``), position, stem and written form."""
 
-    def __init__(self, words: _Words, spelling: bool) -> None:
-        self.words = words
-        self.spelling = spelling
-        self.postings: defaultdict[str, Postings] = defaultdict(dict)
-        self.surface: defaultdict[str, Postings] = defaultdict(dict)
-        self.title, self.abstract = _Positions(0), _Positions(ABSTRACT_OFFSET)
-
-    def add(self, i: int, title_found: list[str], title_joins: list[tuple[int, str]],
-            abstract_found: list[str], abstract_joins: list[tuple[int, str]]) -> Doc:
-        of = self.words.__getitem__
-        title_words, abstract_words = list(map(of, title_found)), list(map(of, abstract_found))
-        title, abstract = list(filter(None, title_words)), list(filter(None, abstract_words))
-        kept, stems_, forms = zip(*title, *abstract) if title or abstract else ((), (), ())
-        (at, ones), (abstract_at, abstract_ones) = self.title.first(len(title)), self.abstract.first(len(abstract))
-        positions = at + abstract_at
-        counts = Counter(stems_)
-        if title_joins or abstract_joins:
-            joined = (self._joins(title_joins, title_words, 0), self._joins(abstract_joins, abstract_words, ABSTRACT_OFFSET))
-            cut = len(title)
-            where = [*at, *joined[0][0], *abstract_at, *joined[1][0]]
-            here = grouped([*stems_[:cut], *joined[0][1], *stems_[cut:], *joined[1][1]], where)
-            if self.spelling:
-                written = grouped([*forms[:cut], *joined[0][2], *forms[cut:], *joined[1][2]], where)
-            else:
-                written = grouped(forms, positions, ones + abstract_ones)
-        else:
-            ones += abstract_ones
-            here = grouped(stems_, positions, ones, counts)
-            written = grouped(forms, positions, ones)
-        for table, found in ((self.postings, here), (self.surface, written)):
-            for key, positions_ in found.items():
-                table[key][i] = positions_
-        return Doc(len(title), len(abstract), kept, counts)
-
-    def _joins(self, joins: list[tuple[int, str]], words: list[Word | None],
-               offset: int) -> tuple[list[int], list[str], list[str]]:
-        """The positions, stems and surface forms of a field's joined hyphenated words."""
-        at = [offset + start - words[:start].count(None) for start, _ in joins if words[start]]
-        joined = [word for start, word in joins if words[start]]
-        return at, stems(joined), [singular(word) or word for word in joined]
+    field: np.ndarray
+    at: np.ndarray
+    stem: np.ndarray
+    form: np.ndarray
 
 
-class _Positions:
-    """A field's position numbers and their 1-tuples, made once and shared by every paper."""
+class _Words:
+    """Every field's words that are not stopwords, and their positions."""
 
-    def __init__(self, offset: int) -> None:
-        self.numbers: list[int] = []
-        self.ones: list[tuple[int]] = []
-        self.offset = offset
+    def __init__(self, fields: Fields, lexicon: _Lexicon) -> None:
+        lengths = np.fromiter(map(len, (f[0] for f in fields)), np.intp, len(fields))
+        size = int(lengths.sum())
+        first: dict[str, int] = {}  # each distinct part -> where it first comes: its number
+        codes = np.fromiter(map(first.setdefault, chain.from_iterable(f[0] for f in fields), count()), np.intp, size)
+        word_ids: np.ndarray = np.full(size, -1, np.intp)  # by a part's number
+        word_ids[np.fromiter(first.values(), np.intp, len(first))], stem_ids, form_ids = lexicon.of_parts(list(first))
+        self.starts = np.cumsum(lengths) - lengths  # each field's first part, among all
+        words = word_ids[codes]
+        self.kept = words >= 0
+        field_of: np.ndarray = np.repeat(np.arange(len(fields)), lengths)
+        kept_so_far = np.concatenate([[0], np.cumsum(self.kept)])  # kept words before each part
+        self.lengths = kept_so_far[self.starts + lengths] - kept_so_far[self.starts]  # each field's kept words
+        offsets = np.where(np.arange(len(fields)) % 2, ABSTRACT_OFFSET, 0) - kept_so_far[self.starts]
+        self.at = kept_so_far[1:] - 1 + offsets[field_of]  # a kept part's position (meaningless for a stopword)
+        self.words = words[self.kept]
+        self.found = _Found(field_of[self.kept], self.at[self.kept], stem_ids[self.words], form_ids[self.words])
 
-    def first(self, n: int) -> tuple[list[int], list[tuple[int]]]:
-        """The first ``n`` positions, and each alone in a tuple."""
-        if n > len(self.numbers):
-            more = range(self.offset + len(self.numbers), self.offset + n)
-            self.numbers += more
-            self.ones += zip(more)
-        return self.numbers[:n], self.ones[:n]
+    def joined(self, fields: Fields, lexicon: _Lexicon) -> _Found:
+        """The joined forms of the hyphenated words whose first part is kept, at that part's position."""
+        joins = [(n, at, word) for n, (_, field_joins) in enumerate(fields) for at, word in field_joins]
+        numbers, at, all_words = zip(*joins) if joins else ((), (), ())
+        field_of: np.ndarray = np.array(numbers, np.intp)
+        first = self.starts[field_of] + np.array(at, np.intp)  # the first part's number, among all
+        kept = self.kept[first]
+        words = list(compress(all_words, kept.tolist()))
+        stem_ids = np.array(lexicon.stems.add(lexicon.stemmed(words)), np.intp)
+        form_ids = np.array(lexicon.forms.add(lexicon.written(words)), np.intp)
+        return _Found(field_of[kept], self.at[first[kept]], stem_ids, form_ids)
+
+    def docs(self, lexicon: _Lexicon) -> list[Doc]:
+        """Each paper's field lengths, words and stem counts."""
+        title, abstract = self.lengths[0::2].tolist(), self.lengths[1::2].tolist()
+        ends = np.cumsum(self.lengths[0::2] + self.lengths[1::2])
+        spans = list(map(slice, (ends - self.lengths[0::2] - self.lengths[1::2]).tolist(), ends.tolist()))
+        words = _objects(lexicon.words)[self.words].tolist()
+        stems_ = _objects(lexicon.stems.names)[self.found.stem].tolist()
+        kept = map(tuple, map(words.__getitem__, spans))
+        counts: map[Counter[str]] = map(Counter, map(stems_.__getitem__, spans))
+        return list(map(Doc, title, abstract, kept, counts))
 
 
-def grouped(keys: Sequence[str], positions: list[int], ones: list[tuple[int]] | None = None,
-            counts: Counter[str] | None = None) -> dict[str, tuple[int, ...]]:
-    """Each key's positions, in order, the keys in the order they first come.
+def _objects(strings: list[str]) -> np.ndarray:
+    """The strings as a numpy array of them: picked out by an array of numbers, in C."""
+    return np.fromiter(strings, object, len(strings))
 
-    ``ones``: each position alone in a tuple (shared by every paper, they cost
-    nothing to keep); ``counts``: of ``keys``, if known. Most keys come once
-    in a paper: they get their position's 1-tuple; the keys that come again
-    are gathered apart. All of it in C (``map``), without a loop per word.
+
+def _in_filing_order(words: _Found, joined: _Found | None, key: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The keys (``stem`` or ``form``), papers and positions: each field's words, then its joined words."""
+    if joined is None:
+        return getattr(words, key), words.field // 2, words.at
+    order = _stable_order(np.concatenate([words.field * 2, joined.field * 2 + 1]))
+    keys, fields, at = (np.concatenate([getattr(words, name), getattr(joined, name)])[order]
+                        for name in (key, "field", "at"))
+    return keys, fields // 2, at
+
+
+def _filed(keys: np.ndarray, papers: np.ndarray, at: np.ndarray, names: list[str]) -> dict[str, Postings]:
+    """Each key's positions per paper: the keys in the order they first come, the papers in order,
+    each paper's positions in the order given."""
+    if not len(keys):
+        return defaultdict(dict)
+    numbers = _first_come(keys, len(names))
+    rank: np.ndarray = np.empty(len(names), np.intp)
+    rank[numbers] = np.arange(len(numbers))
+    ranks = rank[keys]
+    order = _stable_order(ranks)
+    ranks, papers, at = ranks[order], papers[order], at[order]
+    pairs = np.flatnonzero(np.concatenate([[True], (ranks[1:] != ranks[:-1]) | (papers[1:] != papers[:-1])]))
+    runs = np.flatnonzero(np.concatenate([[True], ranks[pairs[1:]] != ranks[pairs[:-1]]]))  # each key's first pair
+    spans: list[slice] = list(map(slice, runs.tolist(), np.append(runs[1:], len(pairs)).tolist()))
+    where, in_paper = _positions(at, pairs, np.append(pairs[1:], len(keys))), papers[pairs].tolist()
+    found = map(dict, map(zip, map(in_paper.__getitem__, spans), map(where.__getitem__, spans)))
+    return defaultdict(dict, zip(map(names.__getitem__, numbers.tolist()), found))
+
+
+def _first_come(keys: np.ndarray, size: int) -> np.ndarray:
+    """The keys (numbers below ``size``) in the order they first come in ``keys``, each once."""
+    first: np.ndarray = np.full(size, len(keys), np.intp)
+    np.minimum.at(first, keys, np.arange(len(keys)))
+    present = np.flatnonzero(first < len(keys))
+    return present[np.argsort(first[present])]
+
+
+def _stable_order(values: np.ndarray) -> np.ndarray:
+    """``argsort(values, kind="stable")`` of values from 0: a radix sort, ten times as fast as a merge
+    sort, when they fit in 16 bits."""
+    small = int(values.max(initial=0)) < 1 << 16
+    return np.argsort(values.astype(np.uint16) if small else values, kind="stable")
+
+
+def _positions(at: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> list[tuple[int, ...]]:
+    """The tuple of positions ``at[start:end]`` for each start and end.
+
+    Most are one position: those share one 1-tuple per position number, picked
+    by numpy from an array of them. Tuples of a few positions are made by ``zip``
+    from a list of each one's first, second, ... position: a tuple costs no slice
+    and no copy of one.
     """
-    out: dict[str, tuple[int, ...]] = dict(zip(keys, ones if ones is not None else zip(positions)))
-    if len(out) < len(keys):
-        counts = counts if counts is not None else Counter(keys)
-        again = set(compress(counts, map((1).__lt__, counts.values())))
-        marks = list(map(again.__contains__, keys))
-        many: defaultdict[str, list[int]] = defaultdict(list)
-        deque(map(list.append, map(many.__getitem__, compress(keys, marks)), compress(positions, marks)), maxlen=0)
-        out.update(zip(many, map(tuple, many.values())))
-    return out
+    title_span = int(at[at < ABSTRACT_OFFSET].max(initial=-1)) + 1
+    numbers = chain(range(title_span), range(ABSTRACT_OFFSET, int(at.max(initial=0)) + 1))
+    ones = np.fromiter(zip(numbers), object)
+    firsts = at[starts]
+    out = ones[np.where(firsts < ABSTRACT_OFFSET, firsts, firsts - ABSTRACT_OFFSET + title_span)]
+    sizes = ends - starts
+    for size in range(2, _ZIPPED + 1):
+        these = np.flatnonzero(sizes == size)
+        out[these] = np.fromiter(zip(*(at[starts[these] + k].tolist() for k in range(size))), object, len(these))
+    these = np.flatnonzero(sizes > _ZIPPED)
+    longer = map(at.__getitem__, map(slice, starts[these].tolist(), ends[these].tolist()))
+    out[these] = np.fromiter(map(tuple, map(np.ndarray.tolist, longer)), object, len(these))
+    return out.tolist()  # type: ignore[no-any-return]
+
+
+_ZIPPED = 8  # tuples of up to this many positions are zipped (all but a few hundred in a listing)

@@ -13,6 +13,11 @@ _PART = re.compile(r"[^\W_]+")  # a token's parts are exactly the runs of letter
 _PIECE = re.compile(r"[^\W_]+|(?<=[^\W_])[-'](?=[^\W_])")  # the parts, and the marks that join them into tokens
 _JOINS = ("-", "'")
 _STEMMER = snowballstemmer.stemmer("english")
+if hasattr(_STEMMER, "maxCacheSize"):  # PyStemmer: our caches keep what is worth keeping; its own, when full,
+    _STEMMER.maxCacheSize = 0  # costs more to keep up than stemming again (3 ms for the listing's words, 10 ms)
+_ALNUM = bytes(range(48, 58)) + bytes(range(65, 91)) + bytes(range(97, 123))  # what ``[^\W_]`` is in ASCII
+_SPACED = bytes(c if c in _ALNUM else 32 for c in range(256))
+_MARKED = bytes(c if c in _ALNUM or c in b"-'" else 32 for c in range(256))
 
 STOPWORDS = frozenset(
     """a about above after again against all am an and any are as at be because been before
@@ -62,13 +67,55 @@ def as_word(part: str) -> str:
 
 
 def parts(text: str) -> tuple[list[str], list[tuple[int, str]]]:
-    """The parts ``words`` splits the text into, as written, and ``hyphen_words`` (from one pass over the text)."""
+    """The parts ``words`` splits the text into, as written, and ``hyphen_words`` (from one pass over the text).
+
+    ASCII text (nearly every abstract) is split by C string methods, a third of
+    the pattern's time; other text by the pattern, whose letters and digits are
+    Unicode's. Both give the same parts (tests/test_index_build.py).
+    """
+    if text.isascii():
+        return _ascii_parts(text)
     if "-" not in text:
         return _PART.findall(text), []
     pieces = _PIECE.findall(text)
     if "-" not in pieces:  # dashes, none inside a word
         return [p for p in pieces if p != "'"] if "'" in pieces else pieces, []
     return [p for p in pieces if p not in _JOINS], _joined(pieces)
+
+
+def _ascii_parts(text: str) -> tuple[list[str], list[tuple[int, str]]]:
+    """``parts`` of an ASCII text: every byte that is not a letter or digit made a space, then split."""
+    spaced = text.encode("ascii").translate(_SPACED)
+    return spaced.decode("ascii").split(), _ascii_joins(text, spaced) if "-" in text else []
+
+
+def _ascii_joins(text: str, spaced: bytes) -> list[tuple[int, str]]:
+    """``hyphen_words`` of an ASCII text (``spaced``: the text with only its letters and digits left).
+
+    Each hyphen between two letters or digits lies in a run of letters, digits
+    and marks; the run's tokens are found by the pattern, and its first part's
+    number by counting the parts before the run.
+    """
+    marked = text.encode("ascii").translate(_MARKED)  # letters, digits and the marks that may join them
+    joins: list[tuple[int, str]] = []
+    counted = before = 0  # ``before`` parts start before byte ``counted``
+    hyphen = marked.find(b"-")
+    while hyphen != -1:
+        if not (0 < hyphen < len(marked) - 1 and spaced[hyphen - 1] != 32 != spaced[hyphen + 1]):
+            hyphen = marked.find(b"-", hyphen + 1)  # a dash, or a mark beside another
+            continue
+        start = marked.rfind(b" ", 0, hyphen) + 1
+        end = marked.find(b" ", hyphen)
+        end = len(marked) if end == -1 else end
+        before += len(spaced[counted:start].split())
+        counted = start
+        run = text[start:end]
+        if "'" in run or "--" in run or run[0] == "-" or run[-1] == "-":
+            joins += [(before + at, word) for at, word in _joined(_PIECE.findall(text, start, end))]
+        else:  # one token, its parts joined by single hyphens (nearly every run)
+            joins.append((before, run.replace("-", "").lower()))
+        hyphen = marked.find(b"-", end)
+    return joins
 
 
 def _joined(pieces: list[str]) -> list[tuple[int, str]]:
