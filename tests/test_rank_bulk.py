@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from digest.errors import KeywordError
 from digest.model import Paper
-from digest.ranking import bulk, explain
+from digest.ranking import bulk, explain, scoring
 from digest.ranking.index import Index
 from digest.ranking.profile import Keyword, parse_profile
 from digest.ranking.rules import Rules
@@ -78,3 +78,15 @@ _VOCABULARY = sorted({w.lower() for p in _PAPERS for w in WORD.findall(f"{p.titl
                 .map(" ".join), min_size=1, max_size=12), st.sampled_from(["", "*"]), st.sampled_from(RULES))
 def test_any_words_score_and_match_as_alone(texts: list[str], suffix: str, rules: Rules) -> None:
     _same(_PAPERS, rules, _keywords([t + suffix if n % 2 else t for n, t in enumerate(texts)]), chunk=5)
+
+
+@pytest.mark.parametrize("name,papers", CASES, ids=[name for name, _ in CASES])
+def test_passing_mentions_are_those_found_alone(name: str, papers: list[Paper]) -> None:
+    profiles = _profiles(papers, random.Random(f"passing-{name}"), 120)
+    keywords = [k for p in profiles for k in p.wanted] + _keywords(SHAPES)
+    together, alone = Index(papers), Index(papers)
+    bulk.prepare(together, keywords)
+    for keyword in keywords:
+        mine = scoring.passing_mentions(together, keyword, together.keyword_column(keyword))
+        theirs = scoring.passing_mentions(alone, keyword, alone.keyword_column(keyword))
+        assert mine.dtype == theirs.dtype and np.array_equal(mine, theirs), keyword

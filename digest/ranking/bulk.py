@@ -19,7 +19,7 @@ Exact keywords, feedback and meaning stay on that path (``eligible``).
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import chain
 from typing import TYPE_CHECKING, Literal, cast
@@ -60,10 +60,14 @@ def prepare(index: Index, keywords: Iterable[Keyword]) -> None:
         return
     plan = _Plan(index, list(todo.values()))
     scores = plan.columns()
-    marks = plan.codes(scores)
-    for row, found in enumerate(todo):
-        columns[(*found, False, False)] = scores[row]
-        codes[found] = marks[row]
+    rows = list(scores)  # each keyword's column, one object (``scoring.passing_mentions`` knows it by identity)
+    for found, column, marks in zip(todo, rows, plan.codes(scores)):
+        columns[(*found, False, False)] = column
+        codes[found] = marks
+    if index.rules.passing:
+        passing = index.cache["passing"]
+        for found, column, numbers in zip(todo, rows, plan.passing(scores)):
+            passing[found] = (column, numbers)
 
 
 def _units(index: Index) -> _Units:
@@ -148,18 +152,36 @@ class _Plan:
         parts.append(flat.near(many, weights.proximity, size))
         return np.concatenate([c for c, _ in parts]), np.concatenate([v for _, v in parts])
 
+    def passing(self, scores: np.ndarray) -> list[np.ndarray]:
+        """Each keyword's ``scoring.passing_mentions`` (its words' scores being its column)."""
+        one = np.array([len([w for w in k.words if w not in STOPWORDS] or k.words) <= 1 for k in self.keywords])
+        used = np.unique(np.fromiter(chain.from_iterable(a.groups for a in self.alts), np.intp))
+        title, twice = (self.flat.fields(used) & TITLE) != 0, self.flat.twice(used)
+        hit: np.ndarray = np.zeros(scores.shape, dtype=bool)  # in a title, or every word of an alternative twice
+        for _, rows, groups, _ in self._levels():
+            at = np.searchsorted(used, groups)
+            hit[rows] |= title[at].any(axis=1) | twice[at].all(axis=1)
+        rows, numbers = np.nonzero((scores > 0) & ~hit & one[:, None])
+        ends: list[int] = np.asarray(np.searchsorted(rows, np.arange(len(self.keywords) + 1))).tolist()
+        return [numbers[a:b] for a, b in zip(ends, ends[1:])]
+
+    def _levels(self) -> Iterator[tuple[int, np.ndarray, np.ndarray, np.ndarray]]:
+        """Per level (the keywords' first alternatives, then their second...): the rows, the groups (each row's
+        first repeated to the widest), and whether each has several."""
+        for level in range(max((a.level for a in self.alts), default=-1) + 1):
+            mine = [a for a in self.alts if a.level == level]
+            rows = np.array([a.row for a in mine], dtype=np.intp)
+            width = max(len(a.groups) for a in mine)
+            groups = np.array([a.groups + a.groups[:1] * (width - len(a.groups)) for a in mine], dtype=np.intp)
+            yield level, rows, groups, np.array([len(a.groups) > 1 for a in mine])
+
     def codes(self, scores: np.ndarray) -> np.ndarray:
         """Keywords x papers: each keyword's match codes (``explain.match_codes``) from its column."""
         used = np.unique(np.fromiter(chain.from_iterable(a.groups for a in self.alts), np.intp))
         fields = self.flat.fields(used)
         codes: np.ndarray = np.zeros(scores.shape, dtype=np.int8)
         domain = scores != 0
-        for level in range(max((a.level for a in self.alts), default=-1) + 1):
-            mine = [a for a in self.alts if a.level == level]
-            rows = np.array([a.row for a in mine], dtype=np.intp)
-            width = max(len(a.groups) for a in mine)
-            groups = np.array([a.groups + a.groups[:1] * (width - len(a.groups)) for a in mine], dtype=np.intp)
-            several = np.array([len(a.groups) > 1 for a in mine])
+        for level, rows, groups, several in self._levels():
             codes[rows] = _level_codes(fields[np.searchsorted(used, groups)], domain[rows], codes[rows], several,
                                        level == 0)
         return codes
@@ -366,6 +388,13 @@ class _Units:
         at, which = _segments(self.first[units], self.first[units + 1] - self.first[units])
         found: np.ndarray = np.zeros((len(units), self.size), dtype=np.int8)
         found[which, self.paper[at]] = TITLE * (self.in_title[at] > 0) + ABSTRACT * (self.in_all[at] > self.in_title[at])
+        return found
+
+    def twice(self, units: np.ndarray) -> np.ndarray:
+        """The units x papers: whether it stands there twice or more."""
+        at, which = _segments(self.first[units], self.first[units + 1] - self.first[units])
+        found: np.ndarray = np.zeros((len(units), self.size), dtype=bool)
+        found[which[self.in_all[at] >= 2], self.paper[at][self.in_all[at] >= 2]] = True
         return found
 
 
