@@ -34,7 +34,7 @@ from .tokens import ABSTRACT_OFFSET, STOPWORDS, surface_form
 
 if TYPE_CHECKING:
     from .build import Postings
-    from .index import Group, Index
+    from .index import Alternative, Group, Index
 
 Source = tuple[str, object]  # ("group", a stem group) or ("word", a query word as written)
 REACH = 32  # the most groups of an alternative worked out here (a phrase looks this far on)
@@ -48,14 +48,17 @@ def eligible(index: Index, keyword: Keyword) -> bool:
 def prepare(index: Index, keywords: Iterable[Keyword]) -> None:
     """Every eligible keyword's column and match codes not yet cached on the index, worked out together."""
     columns, codes, seen = index.cache["columns"], index.cache["codes"], index.cache["bulk seen"]
-    fresh = {id(k): k for k in keywords if id(k) not in seen}  # readers share keyword objects (``parse_keyword``)
-    seen.update(fresh)  # the keywords kept: their ids are not reused
-    todo: dict[tuple[object, ...], Keyword] = {}
-    for keyword in fresh.values():
+    every = list(keywords)
+    by_id = dict(zip(map(id, every), every))  # readers share keyword objects (``parse_keyword``): a few distinct
+    fresh = [k for i, k in by_id.items() if i not in seen]
+    seen.update(zip(map(id, fresh), fresh))  # the keywords kept: their ids are not reused
+    todo: dict[tuple[object, ...], tuple[Keyword, list[Alternative]]] = {}
+    for keyword in fresh:
         key = (keyword.words, keyword.exact, keyword.prefix)
-        if (key not in todo and key not in codes and (*key, False, False) not in columns and eligible(index, keyword)
-                and all(len(alt) <= REACH for alt in index.alternatives(keyword))):
-            todo[key] = keyword
+        if key not in todo and key not in codes and (*key, False, False) not in columns and eligible(index, keyword):
+            alts = index.alternatives(keyword)
+            if all(len(alt) <= REACH for alt in alts):
+                todo[key] = (keyword, alts)
     if not todo:
         return
     plan = _Plan(index, list(todo.values()))
@@ -94,15 +97,17 @@ class _Plan:
     """The keywords' alternatives, and the sources (stem groups, words as written) they read."""
 
     index: Index
-    keywords: list[Keyword]
+    found: list[tuple[Keyword, list[Alternative]]]  # the keywords, and their alternatives
     alts: list[_Alt] = field(default_factory=list)
     flat: _Units = field(init=False)
+    keywords: list[Keyword] = field(init=False)
 
     def __post_init__(self) -> None:
         self.flat = units = _units(self.index)
+        self.keywords = [k for k, _ in self.found]
         group, word = units.group, units.word
-        for row, keyword in enumerate(self.keywords):
-            for level, groups in enumerate(self.index.alternatives(keyword)):
+        for row, (keyword, alternatives) in enumerate(self.found):
+            for level, groups in enumerate(alternatives):
                 raw_words = self.index.alternative_words(keyword, groups)
                 raw = [w for w in raw_words if w not in STOPWORDS] or list(raw_words)
                 words = list(map(word, raw)) if len(raw) == len(groups) else None
@@ -155,12 +160,10 @@ class _Plan:
     def passing(self, scores: np.ndarray) -> list[np.ndarray]:
         """Each keyword's ``scoring.passing_mentions`` (its words' scores being its column)."""
         one = np.array([len([w for w in k.words if w not in STOPWORDS] or k.words) <= 1 for k in self.keywords])
-        used = np.unique(np.fromiter(chain.from_iterable(a.groups for a in self.alts), np.intp))
-        title, twice = (self.flat.fields(used) & TITLE) != 0, self.flat.twice(used)
+        fields, twice = self.flat.fields, self.flat.twice
         hit: np.ndarray = np.zeros(scores.shape, dtype=bool)  # in a title, or every word of an alternative twice
         for _, rows, groups, _ in self._levels():
-            at = np.searchsorted(used, groups)
-            hit[rows] |= title[at].any(axis=1) | twice[at].all(axis=1)
+            hit[rows] |= ((fields[groups] & TITLE) != 0).any(axis=1) | twice[groups].all(axis=1)
         rows, numbers = np.nonzero((scores > 0) & ~hit & one[:, None])
         ends: list[int] = np.asarray(np.searchsorted(rows, np.arange(len(self.keywords) + 1))).tolist()
         return [numbers[a:b] for a, b in zip(ends, ends[1:])]
@@ -177,13 +180,11 @@ class _Plan:
 
     def codes(self, scores: np.ndarray) -> np.ndarray:
         """Keywords x papers: each keyword's match codes (``explain.match_codes``) from its column."""
-        used = np.unique(np.fromiter(chain.from_iterable(a.groups for a in self.alts), np.intp))
-        fields = self.flat.fields(used)
+        fields = self.flat.fields
         codes: np.ndarray = np.zeros(scores.shape, dtype=np.int8)
         domain = scores != 0
         for level, rows, groups, several in self._levels():
-            codes[rows] = _level_codes(fields[np.searchsorted(used, groups)], domain[rows], codes[rows], several,
-                                       level == 0)
+            codes[rows] = _level_codes(fields[groups], domain[rows], codes[rows], several, level == 0)
         return codes
 
 
@@ -231,7 +232,8 @@ class _Units:
         self.codes, self.paper, self.in_title, self.in_all = empty, empty, empty, empty
         self.first: np.ndarray = np.zeros(1, dtype=np.intp)  # each unit's cells, from first[u] to first[u + 1]
         self.at: np.ndarray = np.zeros(1, dtype=np.intp)  # each unit's codes likewise
-        self.present: np.ndarray = np.zeros((256, self.size), dtype=bool)  # units x papers: whether it stands there
+        self.fields: np.ndarray = np.zeros((256, self.size), dtype=np.int8)  # units x papers: ``explain.group_codes``
+        self.twice: np.ndarray = np.zeros((256, self.size), dtype=bool)  # units x papers: there twice or more
 
     def group(self, group: Group) -> int:
         """A stem group's unit (``Index.positions`` merges its stems' postings)."""
@@ -297,11 +299,12 @@ class _Units:
         self.in_title = _grown(self.in_title, in_title)
         self.in_all = _grown(self.in_all, in_all)
         self.saturated = _grown(self.saturated, _saturation(self.index, paper, in_title, in_all))
-        if base + count > len(self.present):
-            present: np.ndarray = np.zeros((max(2 * len(self.present), base + count), self.size), dtype=bool)
-            present[:base] = self.present[:base]
-            self.present = present
-        self.present[unit, paper] = True
+        if base + count > len(self.fields):
+            rows = max(2 * len(self.fields), base + count)
+            self.fields = np.concatenate([self.fields[:base], np.zeros((rows - base, self.size), dtype=np.int8)])
+            self.twice = np.concatenate([self.twice[:base], np.zeros((rows - base, self.size), dtype=bool)])
+        self.fields[unit, paper] = TITLE * (in_title > 0) + ABSTRACT * (in_all > in_title)
+        self.twice[unit, paper] = in_all >= 2
         self.idfs += map(self.index.idf, np.diff(self.first[base:]).tolist())
 
     def scaled(self, rows: list[int], sources: list[int], factors: list[float], size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -346,7 +349,7 @@ class _Units:
         for k in range(1, max(map(len, lists))):
             has = np.array([len(s) > k for s in lists])[which]
             nxt = np.array([s[k] if len(s) > k else s[0] for s in lists], dtype=np.intp)[which]
-            keep &= ~has | self.present[nxt, paper]  # the next source in the paper at all
+            keep &= ~has | (self.fields[nxt, paper] != 0)  # the next source in the paper at all
             test = keep & has
             keep[test] = self._has(self._moved(codes[test], first[test], nxt[test], k))
         return self._runs(codes[keep], np.array([j for j, _ in alts], dtype=np.intp)[which[keep]], weight, size)
@@ -358,7 +361,7 @@ class _Units:
             return np.zeros(0, dtype=np.intp), np.zeros(0)
         codes, which = self._positions(list(range(len(pairs))), [p[1] for p in pairs])
         right = np.array([p[2] for p in pairs], dtype=np.intp)[which]
-        maybe = self.present[right, (codes // self.stride) % self.size]  # the other source in the paper at all
+        maybe = self.fields[right, (codes // self.stride) % self.size] != 0  # the other source in the paper at all
         codes, which, right = codes[maybe], which[maybe], right[maybe]
         moved = self._moved(codes, np.array([p[1] for p in pairs])[which], right, 0)
         close = self._search(moved + PROXIMITY_WINDOW, "right") > self._search(moved - PROXIMITY_WINDOW)
@@ -382,20 +385,6 @@ class _Units:
         in_all = np.diff(np.r_[starts, len(cell)])
         in_title = np.add.reduceat((codes % self.stride) < ABSTRACT_OFFSET, starts).astype(np.intp)
         return cell[starts], weight * _saturation(self.index, paper[starts], in_title, in_all)
-
-    def fields(self, units: np.ndarray) -> np.ndarray:
-        """The units x papers: ``explain.group_codes`` (``TITLE`` and ``ABSTRACT`` bits)."""
-        at, which = _segments(self.first[units], self.first[units + 1] - self.first[units])
-        found: np.ndarray = np.zeros((len(units), self.size), dtype=np.int8)
-        found[which, self.paper[at]] = TITLE * (self.in_title[at] > 0) + ABSTRACT * (self.in_all[at] > self.in_title[at])
-        return found
-
-    def twice(self, units: np.ndarray) -> np.ndarray:
-        """The units x papers: whether it stands there twice or more."""
-        at, which = _segments(self.first[units], self.first[units + 1] - self.first[units])
-        found: np.ndarray = np.zeros((len(units), self.size), dtype=bool)
-        found[which[self.in_all[at] >= 2], self.paper[at][self.in_all[at] >= 2]] = True
-        return found
 
 
 def _grown(array: np.ndarray, more: np.ndarray) -> np.ndarray:
