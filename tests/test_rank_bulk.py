@@ -90,3 +90,10 @@ def test_passing_mentions_are_those_found_alone(name: str, papers: list[Paper]) 
         mine = scoring.passing_mentions(together, keyword, together.keyword_column(keyword))
         theirs = scoring.passing_mentions(alone, keyword, alone.keyword_column(keyword))
         assert mine.dtype == theirs.dtype and np.array_equal(mine, theirs), keyword
+
+
+def test_a_listing_too_long_to_keep_dense_is_left_to_the_one_at_a_time_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bulk, "DENSE", 0)
+    index = Index(_PAPERS)
+    bulk.prepare(index, _keywords(SHAPES))
+    assert not index.cache["codes"] and not index.cache["passing"]

@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 Source = tuple[str, object]  # ("group", a stem group) or ("word", a query word as written)
 REACH = 32  # the most groups of an alternative worked out here (a phrase looks this far on)
+DENSE = 64_000_000  # units x papers kept dense (``_Units.fields``, ``twice``: 2 bytes each) at most
 
 
 def eligible(index: Index, keyword: Keyword) -> bool:
@@ -59,8 +60,8 @@ def prepare(index: Index, keywords: Iterable[Keyword]) -> None:
             alts = index.alternatives(keyword)
             if all(len(alt) <= REACH for alt in alts):
                 todo[key] = (keyword, alts)
-    if not todo:
-        return
+    if not todo or (len(_units(index).ids) + 4 * len(todo)) * len(index.papers) > DENSE:
+        return  # nothing new, or a listing so long that the one-at-a-time path costs less memory
     plan = _Plan(index, list(todo.values()))
     scores = plan.columns()
     rows = list(scores)  # each keyword's column, one object (``scoring.passing_mentions`` knows it by identity)
