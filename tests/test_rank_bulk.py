@@ -97,3 +97,9 @@ def test_a_listing_too_long_to_keep_dense_is_left_to_the_one_at_a_time_path(monk
     index = Index(_PAPERS)
     bulk.prepare(index, _keywords(SHAPES))
     assert not index.cache["codes"] and not index.cache["passing"]
+
+
+def test_an_empty_listing_is_left_to_the_one_at_a_time_path() -> None:
+    index = Index([])
+    bulk.prepare(index, _keywords(SHAPES))
+    assert not index.cache["codes"]

@@ -60,8 +60,8 @@ def prepare(index: Index, keywords: Iterable[Keyword]) -> None:
             alts = index.alternatives(keyword)
             if all(len(alt) <= REACH for alt in alts):
                 todo[key] = (keyword, alts)
-    if not todo or (len(_units(index).ids) + 4 * len(todo)) * len(index.papers) > DENSE:
-        return  # nothing new, or a listing so long that the one-at-a-time path costs less memory
+    if not todo or not index.papers or (len(_units(index).ids) + 4 * len(todo)) * len(index.papers) > DENSE:
+        return  # nothing new, no papers, or a listing so long that the one-at-a-time path costs less memory
     plan = _Plan(index, list(todo.values()))
     scores = plan.columns()
     rows = list(scores)  # each keyword's column, one object (``scoring.passing_mentions`` knows it by identity)
