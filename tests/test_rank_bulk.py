@@ -5,8 +5,10 @@ and its expansion, a hyphenated word, stopwords, a spelling variant, a word no
 paper has, an exact phrase left to the one-at-a-time path), over the oracle's
 listings, with the word rules on and off: the column ``bulk.prepare`` leaves on
 the index is the one ``scoring.keyword_column`` makes, bit for bit, and so are
-its match codes (``explain.match_codes``); and the same when the keywords come
-a few at a time, as a run's chunks of readers bring them.
+its match codes (``explain.match_codes``) and its passing mentions
+(``scoring.passing_mentions``); and the same when the keywords come a few at a
+time, as a run's chunks of readers bring them. An empty listing, and one too long
+to keep dense, are left to the one-at-a-time path.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ def _same(papers: list[Paper], rules: Rules, keywords: list[Keyword], chunk: int
     together, alone = Index(papers, rules=rules), Index(papers, rules=rules)
     for start in range(0, len(keywords), chunk):
         bulk.prepare(together, keywords[start:start + chunk])
+    assert all((k.words, k.exact, k.prefix) in together.cache["codes"] for k in keywords if not k.exact)  # all done
     for keyword in keywords:
         mine, theirs = together.keyword_column(keyword), alone.keyword_column(keyword)
         assert mine.tobytes() == theirs.tobytes(), keyword
