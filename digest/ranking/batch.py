@@ -25,6 +25,7 @@ from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from . import bulk
 from .batch_explain import explained, rounded
 from .batch_shares import quotas
 from .batch_walk import NO_LIMIT, Candidates, walk_many
@@ -64,6 +65,7 @@ class Batch:
 
     def _scores(self, profiles: Sequence[Profile | None], selections: Sequence[Selection],
                 sent: Sequence[Collection[str]]) -> list[Scores | None]:
+        bulk.prepare(self.index, (k for p in profiles if p is not None for k in p.wanted))  # new keywords together
         term = self.matrix.term
         terms = [[term(k) for k in p.wanted] if p is not None else [] for p in profiles]  # every new keyword first
         out: list[Scores | None] = []

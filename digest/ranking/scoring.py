@@ -231,6 +231,9 @@ def passing_mentions(index: Index, keyword: Keyword, words: np.ndarray) -> np.nd
     mention; "planning" in the title, or planning discussed through the abstract,
     is not.
     """
+    known = index.cache["passing"].get((keyword.words, keyword.exact, keyword.prefix))
+    if known is not None and known[0] is words:  # worked out with others (``bulk``) from these scores
+        return known[1]
     if len([w for w in keyword.words if w not in STOPWORDS] or keyword.words) > 1:
         return np.zeros(0, dtype=np.intp)
     title: np.ndarray = np.zeros(len(index.papers), dtype=bool)

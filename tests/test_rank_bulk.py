@@ -1,0 +1,108 @@
+"""Keywords worked out together (``digest.ranking.bulk``) score and match as each does alone.
+
+For every kind of keyword (a word, a phrase, three words, a prefix, an acronym
+and its expansion, a hyphenated word, stopwords, a spelling variant, a word no
+paper has, an exact phrase left to the one-at-a-time path), over the oracle's
+listings, with the word rules on and off: the column ``bulk.prepare`` leaves on
+the index is the one ``scoring.keyword_column`` makes, bit for bit, and so are
+its match codes (``explain.match_codes``) and its passing mentions
+(``scoring.passing_mentions``); and the same when the keywords come a few at a
+time, as a run's chunks of readers bring them. An empty listing, and one too long
+to keep dense, are left to the one-at-a-time path.
+"""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from digest.errors import KeywordError
+from digest.model import Paper
+from digest.ranking import bulk, explain, scoring
+from digest.ranking.index import Index
+from digest.ranking.profile import Keyword, parse_profile
+from digest.ranking.rules import Rules
+
+from .test_rank_oracle import LISTINGS, WORD, _profiles
+
+RULES = [Rules(), Rules.none()]
+CASES = LISTINGS[:2] + LISTINGS[-1:]
+SHAPES = ["diffusion", "language models", "large language models", "reinforcement learning (RL)", "LLM",
+          "language model*", "agent*", "pre-training", "multi-modal learning", "the state of the art", "colour",
+          "optimise", "zzzunknownword", "qzx*", '"language models"', "vision-language models", "of", "model^2"]
+
+
+def _keywords(texts: list[str]) -> list[Keyword]:
+    found: list[Keyword] = []
+    for text in texts:
+        try:
+            found.extend(parse_profile(text).keywords)
+        except KeywordError:  # a keyword a reader could not save
+            continue
+    assert found
+    return found
+
+
+def _same(papers: list[Paper], rules: Rules, keywords: list[Keyword], chunk: int) -> None:
+    together, alone = Index(papers, rules=rules), Index(papers, rules=rules)
+    for start in range(0, len(keywords), chunk):
+        bulk.prepare(together, keywords[start:start + chunk])
+    assert all((k.words, k.exact, k.prefix) in together.cache["codes"] for k in keywords if not k.exact)  # all done
+    for keyword in keywords:
+        mine, theirs = together.keyword_column(keyword), alone.keyword_column(keyword)
+        assert mine.tobytes() == theirs.tobytes(), keyword
+        codes, expected = explain.match_codes(together, keyword), explain.match_codes(alone, keyword)
+        assert codes.dtype == expected.dtype and np.array_equal(codes, expected), keyword
+
+
+@pytest.mark.parametrize("rules", RULES, ids=["rules", "no-rules"])
+@pytest.mark.parametrize("name,papers", CASES, ids=[name for name, _ in CASES])
+def test_every_shape_of_keyword_scores_and_matches_as_alone(name: str, papers: list[Paper], rules: Rules) -> None:
+    _same(papers, rules, _keywords(SHAPES), chunk=len(SHAPES))
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 1000])
+@pytest.mark.parametrize("name,papers", CASES, ids=[name for name, _ in CASES])
+def test_random_readers_keywords_score_and_match_as_alone(name: str, papers: list[Paper], chunk: int) -> None:
+    profiles = _profiles(papers, random.Random(f"bulk-{name}"), 120)
+    _same(papers, Rules(), [k for p in profiles for k in p.keywords], chunk)
+
+
+_PAPERS = CASES[0][1]
+_VOCABULARY = sorted({w.lower() for p in _PAPERS for w in WORD.findall(f"{p.title} {p.abstract}")})
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(_VOCABULARY + ["of", "the", "zzz"]), min_size=1, max_size=4)
+                .map(" ".join), min_size=1, max_size=12), st.sampled_from(["", "*"]), st.sampled_from(RULES))
+def test_any_words_score_and_match_as_alone(texts: list[str], suffix: str, rules: Rules) -> None:
+    _same(_PAPERS, rules, _keywords([t + suffix if n % 2 else t for n, t in enumerate(texts)]), chunk=5)
+
+
+@pytest.mark.parametrize("name,papers", CASES, ids=[name for name, _ in CASES])
+def test_passing_mentions_are_those_found_alone(name: str, papers: list[Paper]) -> None:
+    profiles = _profiles(papers, random.Random(f"passing-{name}"), 120)
+    keywords = [k for p in profiles for k in p.wanted] + _keywords(SHAPES)
+    together, alone = Index(papers), Index(papers)
+    bulk.prepare(together, keywords)
+    for keyword in keywords:
+        mine = scoring.passing_mentions(together, keyword, together.keyword_column(keyword))
+        theirs = scoring.passing_mentions(alone, keyword, alone.keyword_column(keyword))
+        assert mine.dtype == theirs.dtype and np.array_equal(mine, theirs), keyword
+
+
+def test_a_listing_too_long_to_keep_dense_is_left_to_the_one_at_a_time_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(bulk, "DENSE", 0)
+    index = Index(_PAPERS)
+    bulk.prepare(index, _keywords(SHAPES))
+    assert not index.cache["codes"] and not index.cache["passing"]
+
+
+def test_an_empty_listing_is_left_to_the_one_at_a_time_path() -> None:
+    index = Index([])
+    bulk.prepare(index, _keywords(SHAPES))
+    assert not index.cache["codes"]
