@@ -21,6 +21,7 @@ from typing import cast
 
 import numpy as np
 
+from . import bulk
 from .explain import match_codes
 from .index import Index, keyword_key
 from .profile import Keyword, Profile
@@ -196,6 +197,7 @@ class Columns:
 
     def prepare(self, profiles: Sequence[Profile]) -> None:
         """Every keyword's column and exclusion now (before forking workers that would each redo them)."""
+        bulk.prepare(self.index, [keyword for profile in profiles for keyword in profile.wanted])
         for profile in profiles:
             for keyword in profile.wanted:
                 self.scores(keyword)
