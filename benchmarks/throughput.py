@@ -172,9 +172,10 @@ def bench_rank(papers: list[Paper], profiles: list[tuple[str, ...]]) -> dict[str
 
 def cold() -> None:
     """Forget what an earlier round parsed and stemmed: each round pays for its own words."""
-    from digest.ranking import profile, tokens
+    from digest.ranking import explain, profile, spelling, tokens
 
-    for cached in (profile.parse_keyword, profile.expansion, profile.keywords_of, tokens.stem, tokens._word, tokens.surface_form):
+    for cached in (profile.parse_keyword, profile.expansion, profile.keywords_of, tokens.stem, tokens._word,
+                   tokens.surface_form, spelling.spelling_variants, explain.match, explain.matches_by_code):
         cached.cache_clear()
 
 
