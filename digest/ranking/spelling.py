@@ -33,24 +33,27 @@ _SPELLING_RULES = (  # (British pattern, American replacement); each also read t
 
 
 def _american(word: str) -> str:
-    for root in _OUR_ROOTS:
-        if word.startswith(root):
-            return root[:-2] + "r" + word[len(root):]
+    if word.startswith(_OUR_ROOTS):
+        for root in _OUR_ROOTS:
+            if word.startswith(root):
+                return root[:-2] + "r" + word[len(root):]
     base = singular_form(word)
     if base in _IRREGULAR:
         return _IRREGULAR[base] + word[len(base):]
-    for pattern, replacement in _SPELLING_RULES:
-        changed = re.sub(pattern, replacement, word)
+    for pattern, replacement in _RULES if _ANY_RULE.search(word) else ():
+        changed = pattern.sub(replacement, word)
         if changed != word:
             return changed
     return word
 
 
 def _british(word: str) -> set[str]:
-    found = {root + word[len(root) - 1:] for root in _OUR_ROOTS if word.startswith(root[:-2] + "r")}
+    found = ({root + word[len(root) - 1:] for root in _OUR_ROOTS if word.startswith(root[:-2] + "r")}
+             if word.startswith(_THEIR_ROOTS) else set())
     base = singular_form(word)
-    found |= {b + word[len(base):] for b, a in _IRREGULAR.items() if a == base}
-    found |= {re.sub(a, b, word) for a, b in _REVERSED if re.search(a, word)}
+    found |= {b + word[len(base):] for b in _BRITISH.get(base, ())}
+    if _ANY_REVERSED.search(word):
+        found |= {pattern.sub(b, word) for pattern, b in _REVERSED_RULES if pattern.search(word)}
     return found
 
 
@@ -63,6 +66,16 @@ _REVERSED = (
     (r"([tb])ered$", r"\1red"),
     (r"([tb])ering$", r"\1ring"),
 )
+# compiled once (``re.sub`` with a pattern string looks it up in re's cache on every call), one pass
+# that says whether any rule applies (most words: none), and the tables read the other way
+_RULES = tuple((re.compile(pattern), replacement) for pattern, replacement in _SPELLING_RULES)
+_REVERSED_RULES = tuple((re.compile(pattern), replacement) for pattern, replacement in _REVERSED)
+_ANY_RULE = re.compile("|".join(f"(?:{pattern})" for pattern, _ in _SPELLING_RULES))
+_ANY_REVERSED = re.compile("|".join(f"(?:{pattern})" for pattern, _ in _REVERSED))
+_THEIR_ROOTS = tuple(root[:-2] + "r" for root in _OUR_ROOTS)
+_BRITISH: dict[str, tuple[str, ...]] = {}
+for _british_form, _american_form in _IRREGULAR.items():
+    _BRITISH[_american_form] = (*_BRITISH.get(_american_form, ()), _british_form)
 
 
 @lru_cache(maxsize=100_000)
