@@ -12,6 +12,8 @@ them without a loop per keyword.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import repeat
+from operator import itemgetter
 from typing import cast
 
 import numpy as np
@@ -23,6 +25,7 @@ from .profile import Keyword
 Sparse = tuple[np.ndarray, np.ndarray, np.ndarray]  # offsets per row, paper numbers, values (CSR)
 CODES = PARTIAL * 2  # match codes 0 to 7 (``explain``)
 _EMPTY: tuple[np.ndarray, np.ndarray] = (np.zeros(0, dtype=np.intp), np.zeros(0))
+_UNKNOWN = (None, 0)  # a keyword without a term yet (``Matrix.terms``)
 
 
 class Matrix:
@@ -55,6 +58,15 @@ class Matrix:
         self.matches += matches_by_code(keyword.text)
         self._terms[id(keyword)] = (keyword, term)  # the keyword kept: its id is not reused
         return term
+
+    def terms(self, keywords: Sequence[Keyword]) -> np.ndarray:
+        """Each keyword's ``term``: those already known found in one pass (a batch's readers share
+        most keyword objects), the others made in their order."""
+        known = map(self._terms.get, map(id, keywords), repeat(_UNKNOWN))  # a keyword kept: its id is its own
+        found = np.fromiter(map(itemgetter(1), known), np.intp, len(keywords))
+        for n in np.flatnonzero(found == 0).tolist():
+            found[n] = self.term(keywords[n])
+        return found
 
     def rows(self, terms: np.ndarray) -> np.ndarray:
         """The terms' rows."""

@@ -1,0 +1,80 @@
+"""The batch's shortcuts (``digest.ranking.batch``, ``matrix``) give what the plain path gives, on varied inputs.
+
+A chunk of readers finds its candidates from the dense totals and works out the
+words again only where a keyword mentioned in passing goes over its cap; a reader
+alone asks ``select.qualified_mask``. The matrix finds the terms of the keywords
+it knows in one pass; ``Matrix.term`` makes them one at a time. Hypothesis draws
+the readers' keywords, weights, exclusions and floors (0 and below too).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from digest.ranking.batch import Batch
+from digest.ranking.columns import columns
+from digest.ranking.index import Index
+from digest.ranking.matrix import Matrix
+from digest.ranking.profile import Profile, parse_profile
+from digest.ranking.rules import Rules
+from digest.ranking.select import Selection, qualified_mask
+
+from .test_rank_oracle import LISTINGS
+
+PAPERS = LISTINGS[1][1]  # many equal scores
+INDEXES = {"rules": Index(PAPERS, rules=Rules()), "none": Index(PAPERS, rules=Rules.none())}
+WORDS = ["curiosity", "driven exploration", "reinforcement learning", "language model*", "agents", "world model",
+         '"policy gradient"', "reward", "diffusion", "robot", "survey", "benchmark"]
+FLOORS = [-1.0, 0.0, 0.3, 1.0, 2.0, 3.5, 8.0]
+
+keyword = st.tuples(st.sampled_from(WORDS), st.sampled_from(["", "^2", "^0.5", "^3"]))
+profile = st.tuples(st.lists(keyword, min_size=1, max_size=6), st.lists(st.sampled_from(WORDS), max_size=2))
+
+
+def _parse(wanted: list[tuple[str, str]], excluded: list[str]) -> Profile:
+    return parse_profile(", ".join([w + weight for w, weight in wanted] + ["-" + w for w in excluded]))
+
+
+def _qualified_alone(index: Index, reader: Profile, floor: float) -> list[int]:
+    table = columns(index)
+    totals = table.totals(reader.wanted)
+    removed = table.removed(reader.excluded)
+    if removed is not None:
+        totals[removed] = 0.0
+    return np.flatnonzero(qualified_mask(table, reader, totals, floor)).tolist()
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(readers=st.lists(st.tuples(profile, st.sampled_from(FLOORS)), min_size=1, max_size=12),
+       rules=st.sampled_from(sorted(INDEXES)))
+def test_a_chunks_candidates_are_the_papers_each_reader_qualifies_alone(readers: list, rules: str) -> None:
+    index = INDEXES[rules]
+    profiles = [_parse(*spec) for spec, _ in readers]
+    selections = [Selection(10, floor) for _, floor in readers]
+    firsts = Batch(index).scores(profiles, selections, [set()] * len(profiles))
+    for reader, selection, first in zip(profiles, selections, firsts):
+        assert first is not None
+        assert first.candidates.tolist() == _qualified_alone(index, reader, selection.min_score)
+
+
+@settings(max_examples=60, deadline=None)
+@given(picks=st.lists(st.integers(0, 40), max_size=60), split=st.integers(0, 60))
+def test_a_matrix_finds_the_terms_it_makes_one_at_a_time(picks: list[int], split: int) -> None:
+    """Keywords repeated, new ones among known ones, over two calls: the same terms, rows and matches."""
+    index = INDEXES["rules"]
+    pool = [k for n in range(8) for k in _parse([(WORDS[n], ""), (WORDS[n + 4], "^2")], []).wanted]
+    pool += [k for k in _parse([(w, "") for w in WORDS[:6]], []).wanted]  # the same words, other objects
+    keywords = [pool[n % len(pool)] for n in picks]
+    one, many = Matrix(columns(index), len(PAPERS)), Matrix(columns(index), len(PAPERS))
+    singly = [one.term(k) for k in keywords]
+    together = many.terms(keywords[:split]).tolist() + many.terms(keywords[split:]).tolist()
+    assert together == singly
+    assert many.rows(np.array(together, dtype=np.intp)).tolist() == one.rows(np.array(singly, dtype=np.intp)).tolist()
+    assert many.matches == one.matches
+    rows = len(set(one.rows(np.array(singly, dtype=np.intp)).tolist()))
+    for kind in ("scores", "passing"):
+        assert all(np.array_equal(a, b) for a, b in zip(many.sparse(kind), one.sparse(kind)))
+    assert np.array_equal(many.scores[:rows + 1], one.scores[:rows + 1])
+    assert np.array_equal(many.codes[:rows + 1], one.codes[:rows + 1])
