@@ -10,6 +10,7 @@ the readers' keywords, weights, exclusions and floors (0 and below too).
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -17,7 +18,7 @@ from digest.ranking.batch import Batch
 from digest.ranking.columns import columns
 from digest.ranking.index import Index
 from digest.ranking.matrix import Matrix
-from digest.ranking.profile import Profile, parse_profile
+from digest.ranking.profile import Keyword, Profile, parse_profile
 from digest.ranking.rules import Rules
 from digest.ranking.select import Selection, qualified_mask
 
@@ -78,3 +79,42 @@ def test_a_matrix_finds_the_terms_it_makes_one_at_a_time(picks: list[int], split
         assert all(np.array_equal(a, b) for a, b in zip(many.sparse(kind), one.sparse(kind)))
     assert np.array_equal(many.scores[:rows + 1], one.scores[:rows + 1])
     assert np.array_equal(many.codes[:rows + 1], one.codes[:rows + 1])
+
+
+LARGE = max((papers for _, papers in LISTINGS), key=len)  # many distinct words: the matrix grows
+WIDE = {"rules": Index(LARGE, rules=Rules()), "none": Index(LARGE, rules=Rules.none())}
+TITLE_WORDS = sorted({w.lower() for p in LARGE for w in p.title.split() if w.isalpha()})[:400]
+POOL = [k for n in range(0, len(TITLE_WORDS), 2)
+        for k in _parse([(TITLE_WORDS[n], ""), (" ".join(TITLE_WORDS[n:n + 2]), "^2")], []).wanted]
+
+
+@settings(max_examples=30, deadline=None)
+@given(picks=st.lists(st.lists(st.integers(0, 2 * len(POOL)), min_size=1, max_size=150), min_size=1, max_size=3),
+       rules=st.sampled_from(sorted(WIDE)))
+def test_a_keywords_row_holds_its_columns(picks: list[list[int]], rules: str) -> None:
+    """Dense and sparse, whatever the keywords that came before it (``picks``: a batch's each) and with it."""
+    _rows_hold_their_columns([[POOL[n % len(POOL)] for n in batch] for batch in picks], rules)
+
+
+@pytest.mark.parametrize("rules", sorted(WIDE))
+def test_a_matrix_grown_batch_after_batch_holds_every_keywords_columns(rules: str) -> None:
+    keywords = POOL + POOL[::3]
+    _rows_hold_their_columns([keywords[n:n + 37] for n in range(0, len(keywords), 37)], rules)
+
+
+def _rows_hold_their_columns(batches: list[list[Keyword]], rules: str) -> None:
+    table = columns(WIDE[rules])
+    matrix = Matrix(table, len(LARGE))
+    rows = [row for batch in batches for row in matrix.rows(matrix.terms(batch)).tolist()]
+    scores, passing = matrix.sparse("scores"), matrix.sparse("passing")
+    for keyword, row in zip([k for batch in batches for k in batch], rows):
+        column = table.scores(keyword)
+        assert np.array_equal(matrix.scores[row], column)
+        assert matrix.codes[row].tobytes() == table.code_bytes(keyword)
+        offsets, numbers, values = scores
+        assert numbers[offsets[row]:offsets[row + 1]].tolist() == np.flatnonzero(column).tolist()
+        assert values[offsets[row]:offsets[row + 1]].tolist() == column[column != 0].tolist()
+        offsets, numbers, values = passing
+        mentioned = table.passing(keyword).tolist() if WIDE[rules].rules.passing else []
+        assert numbers[offsets[row]:offsets[row + 1]].tolist() == mentioned
+        assert values[offsets[row]:offsets[row + 1]].tolist() == column[mentioned].tolist()
