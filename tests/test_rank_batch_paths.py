@@ -15,12 +15,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from digest.ranking.batch import Batch
+from digest.ranking.batch_walk import NO_LIMIT, Candidates, walk_many
 from digest.ranking.columns import columns
 from digest.ranking.index import Index
 from digest.ranking.matrix import Matrix
 from digest.ranking.profile import Keyword, Profile, parse_profile
 from digest.ranking.rules import Rules
-from digest.ranking.select import Selection, qualified_mask
+from digest.ranking.select import TIE, Selection, qualified_mask
 
 from .test_rank_oracle import LISTINGS
 
@@ -118,3 +119,55 @@ def _rows_hold_their_columns(batches: list[list[Keyword]], rules: str) -> None:
         mentioned = table.passing(keyword).tolist() if WIDE[rules].rules.passing else []
         assert numbers[offsets[row]:offsets[row + 1]].tolist() == mentioned
         assert values[offsets[row]:offsets[row + 1]].tolist() == column[mentioned].tolist()
+
+
+TOTALS = [1.0, 2.5, 2.5 + 5e-7, 2.5 + 3e-6, 7.25, 7.25 - 2e-7, 40.0, 1e9]  # equal, within TIE, a little apart
+WALK_PLACES = [0, 1, 2, 5, NO_LIMIT]
+
+candidate = st.tuples(st.sampled_from(TOTALS), st.integers(0, 3), st.booleans(), st.integers(0, 30).map(lambda n: n < 2))
+reader_walk = st.tuples(st.dictionaries(st.integers(0, 39), candidate, max_size=25),
+                        st.lists(st.sampled_from(WALK_PLACES), min_size=4, max_size=4), st.sampled_from([None, 1, 3, 10]))
+
+
+@settings(max_examples=150, deadline=None)
+@given(readers=st.lists(reader_walk, min_size=1, max_size=8), ties=st.permutations(range(40)),
+       far=st.booleans())
+def test_the_batch_walk_is_each_readers_walk_down_its_candidates(readers: list, ties: list[int], far: bool) -> None:
+    """Best first (total, then ``tie``), a keyword's places used then waiting; a reader with totals closer
+    than ``TIE`` but not equal, or a repeated title, is left to the step-by-step walk (``far``: totals too far
+    apart for ``_best_first``'s one integer key, whose fallback may leave a few more readers to it)."""
+    rows, numbers, totals, owners, eligible, twin = [], [], [], [], [], []
+    for r, (papers, _, _) in enumerate(readers):
+        for number in sorted(papers):
+            total, owner, ok, repeated = papers[number]
+            rows.append(r), numbers.append(number), totals.append(total * (1e12 if far else 1.0))
+            owners.append(owner), eligible.append(ok), twin.append(repeated)
+    found = Candidates(np.array(rows, dtype=np.intp), np.array(numbers, dtype=np.intp), np.array(totals),
+                       np.array(owners, dtype=np.intp), np.array(ties, dtype=np.intp)[numbers] if numbers else
+                       np.zeros(0, dtype=np.intp), np.array(eligible, dtype=bool), np.array(twin, dtype=bool))
+    quota = np.array([places for _, places, _ in readers], dtype=np.intp)
+    most = [m for _, _, m in readers]
+    picked, ends, slow = walk_many(found, quota, most)
+    for r, (papers, places, limit) in enumerate(readers):
+        values = sorted({total * (1e12 if far else 1.0) for total, _, _, _ in papers.values()})
+        near = any(0 < b - a < TIE for a, b in zip(values, values[1:]))
+        alone = near or any(repeated for _, _, _, repeated in papers.values())
+        assert slow[r] == alone if not far else slow[r] >= alone  # far apart: scaled totals may round together
+        if not slow[r]:
+            assert picked[ends[r]:ends[r + 1]].tolist() == _walked_alone(found, r, places, limit, ties)
+
+
+def _walked_alone(found: Candidates, r: int, places: list[int], limit: int | None, ties: list[int]) -> list[int]:
+    """The positions (in ``found``) of reader ``r``'s picks, walked one candidate at a time."""
+    mine = sorted(np.flatnonzero(found.rows == r).tolist(),
+                  key=lambda n: (-found.totals[n], ties[found.numbers[n]]))
+    used = [0] * len(places)
+    first, waiting = [], []
+    for n in mine:
+        if found.eligible[n]:
+            owner = int(found.owners[n])
+            (first if used[owner] < places[owner] else waiting).append(n)
+            used[owner] += used[owner] < places[owner]
+    full = limit or len(mine)
+    chosen = first[:full] + waiting[:max(full - len(first), 0)]
+    return sorted(chosen, key=mine.index)

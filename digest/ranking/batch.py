@@ -118,8 +118,9 @@ class Batch:
 
     def _totals(self, flat: np.ndarray, reader: np.ndarray, weights: np.ndarray, readers: int) -> np.ndarray:
         """Readers x papers: ``Columns.totals``, every reader of the chunk at once."""
-        term, numbers, values = gather(self.matrix.sparse("scores"), flat)
-        return summed(reader[term], numbers, values * weights[term], readers, self.size)
+        lengths, numbers, values = gather(self.matrix.sparse("scores"), flat)
+        cells = np.repeat(reader * self.size, lengths) + numbers
+        return summed(cells, values * np.repeat(weights, lengths), readers, self.size)
 
     def _qualified(self, totals: np.ndarray, flat: np.ndarray, reader: np.ndarray, weights: np.ndarray,
                    floors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -136,9 +137,9 @@ class Batch:
         positive = floors > 0
         passes = totals >= np.where(positive, floors, _LEAST)[:, None]
         if self.index.rules.passing and positive.any():
-            term, numbers, values = gather(self.matrix.sparse("passing"), flat)
-            term_reader = reader[term]
-            excess = values * weights[term] - PASSING_SHARE * floors[term_reader]
+            lengths, numbers, values = gather(self.matrix.sparse("passing"), flat)
+            term_reader: np.ndarray = np.repeat(reader, lengths)
+            excess = values * np.repeat(weights, lengths) - PASSING_SHARE * floors[term_reader]
             above = (excess > 0) & positive[term_reader]
             if above.any():
                 cells, inverse = np.unique(term_reader[above] * self.size + numbers[above], return_inverse=True)

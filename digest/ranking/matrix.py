@@ -160,29 +160,24 @@ def _grown(array: np.ndarray, size: int, kept: int) -> np.ndarray:
 
 
 def gather(table: Sparse, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For each of ``rows`` in turn, its entries: which of ``rows`` (position), paper numbers, values."""
+    """For each of ``rows`` in turn, its entries: how many (per row), their paper numbers and values."""
     offsets, numbers, values = table
-    starts, lengths = offsets[rows], offsets[rows + 1] - offsets[rows]
-    total = int(lengths.sum())
-    term: np.ndarray = np.repeat(np.arange(len(rows)), lengths)
-    at = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths) + starts[term]
-    return term, numbers[at], values[at]
+    starts = offsets[rows]
+    lengths: np.ndarray = offsets[rows + 1] - starts
+    ends = np.cumsum(lengths)
+    at = np.arange(ends[-1] if len(ends) else 0) + np.repeat(starts - ends + lengths, lengths)
+    return lengths, numbers[at], values[at]
 
 
-def summed(term_reader: np.ndarray, numbers: np.ndarray, values: np.ndarray, readers: int, size: int) -> np.ndarray:
-    """Readers x papers: the values added into their (reader, paper) cell from zero, one after another, in order.
+def summed(cells: np.ndarray, values: np.ndarray, readers: int, size: int) -> np.ndarray:
+    """Readers x papers: the values added into their cell (reader x ``size`` + paper) from zero, one after
+    another, in order.
 
     ``np.bincount`` adds its weights in their order: each reader's terms in the
     reader's keyword order give the same float, bit for bit, as adding the
     keywords' columns one after another (``Columns.totals``).
     """
-    return np.bincount(term_reader * size + numbers, weights=values, minlength=readers * size).reshape(readers, size)
-
-
-def slots(rows: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
-    """Each reader's rows, flat in order, and which reader each belongs to."""
-    flat = np.fromiter((row for mine in rows for row in mine), np.intp)
-    return flat, np.repeat(np.arange(len(rows)), [len(mine) for mine in rows])
+    return np.bincount(cells, weights=values, minlength=readers * size).reshape(readers, size)
 
 
 def bounds(rows: np.ndarray, count: int) -> list[int]:
