@@ -15,8 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from digest.ranking.batch import Batch
+from digest.ranking.batch_explain import Explainer
 from digest.ranking.batch_walk import NO_LIMIT, Candidates, walk_many
-from digest.ranking.columns import columns
+from digest.ranking.columns import Columns, columns
+from digest.ranking.explain import Match, matches_by_code
 from digest.ranking.index import Index
 from digest.ranking.matrix import Matrix
 from digest.ranking.profile import Keyword, Profile, parse_profile
@@ -171,3 +173,32 @@ def _walked_alone(found: Candidates, r: int, places: list[int], limit: int | Non
     full = limit or len(mine)
     chosen = first[:full] + waiting[:max(full - len(first), 0)]
     return sorted(chosen, key=mine.index)
+
+
+@settings(max_examples=40, deadline=None)
+@given(readers=st.lists(st.lists(st.integers(0, 19), min_size=1, max_size=6), min_size=1, max_size=10),
+       picks=st.lists(st.tuples(st.integers(0, 9), st.integers(0, 10 ** 6)), max_size=40))
+def test_a_picks_matches_are_the_keywords_that_name_it_fully_first(readers: list[list[int]],
+                                                                    picks: list[tuple[int, int]]) -> None:
+    """Each keyword whose code for the paper is not 0, in the reader's order; of several, the full matches
+    when there are any (``select``'s rule), for picks named by no keyword, one or several."""
+    table = columns(WIDE["rules"])
+    wanted = [[POOL[n] for n in mine] for mine in readers]
+    matrix = Matrix(table, len(LARGE))
+    grid = np.zeros((len(wanted), 6), dtype=np.intp)
+    for r, keywords in enumerate(wanted):
+        grid[r, :len(keywords)] = matrix.terms(keywords)
+    named = [np.flatnonzero(np.logical_or.reduce([table.codes(k) > 0 for k in keywords])) for keywords in wanted]
+    chosen = []
+    for r, n in picks:
+        mine = named[r % len(wanted)]  # most picks among the papers a keyword names, a few anywhere
+        chosen.append((r % len(wanted), int(mine[n % len(mine)]) if len(mine) and n % 5 else n % len(LARGE)))
+    found = Explainer(matrix).explained(grid, np.array([r for r, _ in chosen], dtype=np.intp),
+                                        np.array([n for _, n in chosen], dtype=np.intp))
+    assert found == [_named(table, wanted[r], number) for r, number in chosen]
+
+
+def _named(table: Columns, keywords: list[Keyword], number: int) -> tuple[Match, ...]:
+    named = [matches_by_code(k.text)[table.code_bytes(k)[number]] for k in keywords if table.code_bytes(k)[number]]
+    full = [m for m in named if m is not None and not m.partial]
+    return tuple(full if len(named) > 1 and full else named)  # type: ignore[arg-type]

@@ -27,7 +27,7 @@ from operator import attrgetter
 
 import numpy as np
 
-from .batch_explain import explained, rounded
+from .batch_explain import Explainer, rounded
 from .batch_shares import quotas
 from .batch_walk import NO_LIMIT, Candidates, walk_many
 from .chunk import Chunk, Scores
@@ -50,6 +50,7 @@ class Batch:
         self.index, self.table = index, columns(index)
         self.size = len(index.papers)
         self.matrix = Matrix(self.table, self.size)
+        self.explainer = Explainer(self.matrix)
         self._ids = [p.id for p in index.papers]
         self._gone: dict[tuple[int, ...], tuple[tuple[Keyword, ...], np.ndarray | None]] = {}  # ``_removed``
         keys = Counter(index.title_keys)
@@ -94,9 +95,9 @@ class Batch:
         most = [s.max_items for s in selections]
         picked, ends, slow = walk_many(found, self._quota(wanted, found, most, scale), most)
         chosen = numbers[picked]
+        matched = self.explainer.explained(grid, readers[picked], chosen)
         chunk = Chunk(totals, removed, numbers, found.owners, bounds(readers, len(profiles)), most, sent, slow, ends,
-                      chosen.tolist(), rounded(found.totals[picked]), explained(self.matrix, grid, readers[picked], chosen),
-                      self._counts(found, len(profiles)))
+                      chosen.tolist(), rounded(found.totals[picked]), matched, self._counts(found, len(profiles)))
         return [None if profile is None else Scores(chunk, r) for r, profile in enumerate(profiles)]
 
     def _exclude(self, totals: np.ndarray, profiles: Sequence[Profile | None]) -> list[np.ndarray | None]:
