@@ -152,17 +152,25 @@ class Batch:
 
     def _candidates(self, grid: np.ndarray, scale: np.ndarray, totals: np.ndarray, readers: np.ndarray,
                     numbers: np.ndarray, sent: Sequence[Collection[str]]) -> Candidates:
-        """The chunk's candidates with their totals, owners (``shares.owners``) and whether a walk may pick them."""
+        """The chunk's candidates with their totals, owners (``shares.owners``) and whether a walk may pick them.
+
+        A keyword's weighted score is -inf past the reader's last keyword (adding 0 elsewhere changes no
+        score but -0, which ``argmax`` takes for 0), and the codes of the reader's keywords are or-ed.
+        """
         width = grid.shape[1]
-        scores = np.full((width, len(readers)), -np.inf)
-        named: np.ndarray = np.zeros(len(readers), dtype=bool)
+        bases: np.ndarray = (grid * self.size).T.copy()  # keywords x readers: each term's first cell
+        weights = scale.T.copy()
+        pads = np.where(grid == 0, -np.inf, 0.0).T.copy()
+        dense, codes = self.matrix.scores.reshape(-1), self.matrix.codes.reshape(-1)
+        scores = np.empty((width, len(readers)))
+        named: np.ndarray = np.zeros(len(readers), dtype=np.int8)
         for k in range(width):
-            mine = grid[readers, k]
-            cells = mine * self.size + numbers
-            scores[k] = np.where(mine > 0, self.matrix.scores.ravel()[cells] * scale[readers, k], -np.inf)
-            named |= self.matrix.codes.ravel()[cells] != 0
+            cells = bases[k][readers] + numbers
+            np.multiply(dense[cells], weights[k][readers], out=scores[k])
+            scores[k] += pads[k][readers]
+            named |= codes[cells]
         return Candidates(readers, numbers, totals[readers, numbers], scores.argmax(axis=0), self._tie[numbers],
-                          named & ~self._sent(readers, numbers, sent), self._twin[numbers])
+                          (named != 0) & ~self._sent(readers, numbers, sent), self._twin[numbers])
 
     @staticmethod
     def _counts(found: Candidates, readers: int) -> list[int]:
