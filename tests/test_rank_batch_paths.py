@@ -23,7 +23,7 @@ from digest.ranking.index import Index
 from digest.ranking.matrix import Matrix
 from digest.ranking.profile import Keyword, Profile, parse_profile
 from digest.ranking.rules import Rules
-from digest.ranking.select import TIE, Selection, qualified_mask
+from digest.ranking.select import TIE, Selection, qualified_mask, rank
 
 from .test_rank_oracle import LISTINGS
 
@@ -202,3 +202,17 @@ def _named(table: Columns, keywords: list[Keyword], number: int) -> tuple[Match,
     named = [matches_by_code(k.text)[table.code_bytes(k)[number]] for k in keywords if table.code_bytes(k)[number]]
     full = [m for m in named if m is not None and not m.partial]
     return tuple(full if len(named) > 1 and full else named)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("chunk", [1, 7, 64])
+def test_readers_split_into_chunks_of_any_size_get_their_picks_ranked_alone(chunk: int) -> None:
+    index = INDEXES["rules"]
+    profiles = [_parse([(WORDS[n % 12], ""), (WORDS[(3 * n + 1) % 12], "^2")], [WORDS[(5 * n) % 12]] if n % 3 else [])
+                for n in range(50)]
+    selections = [Selection(5, [0.0, 1.0, 2.0][n % 3]) for n in range(50)]
+    batch = Batch(index)
+    batch.chunk = chunk
+    firsts = batch.scores(profiles, selections, [set()] * len(profiles))
+    for profile, selection, first in zip(profiles, selections, firsts):
+        assert [(p.paper.id, p.score, p.matched) for p in rank(index, profile, selection=selection, first=first)] == \
+            [(p.paper.id, p.score, p.matched) for p in rank(index, profile, selection=selection)]

@@ -38,7 +38,8 @@ from .matrix import Matrix, bounds, gather, summed
 from .profile import Keyword, Profile
 from .select import PASSING_SHARE, Selection
 
-CHUNK = 256  # readers added up at once: their dense totals stay a few megabytes
+CHUNK = 256  # readers the send's producer scores ahead at once (``Ahead``), and the least a chunk holds
+CELLS = 1 << 20  # readers x papers a chunk adds up at most (8 MB of totals), unless ``CHUNK`` readers are more
 _LEAST = float(np.nextafter(0.0, 1.0))  # the least float above 0
 _WEIGHT = attrgetter("weight")
 
@@ -49,6 +50,7 @@ class Batch:
     def __init__(self, index: Index) -> None:
         self.index, self.table = index, columns(index)
         self.size = len(index.papers)
+        self.chunk = max(CHUNK, CELLS // max(self.size, 1))  # readers added up at once: fewer, larger array passes
         self.matrix = Matrix(self.table, self.size)
         self.explainer = Explainer(self.matrix)
         self._ids = [p.id for p in index.papers]
@@ -74,8 +76,8 @@ class Batch:
         terms = self.matrix.terms(list(chain.from_iterable(wanted)))  # every new keyword first
         starts = np.cumsum([0, *map(len, wanted)]).tolist()
         out: list[Scores | None] = []
-        for start in range(0, len(profiles), CHUNK):
-            end = min(start + CHUNK, len(profiles))
+        for start in range(0, len(profiles), self.chunk):
+            end = min(start + self.chunk, len(profiles))
             out += self._chunk(profiles[start:end], wanted[start:end], terms[starts[start]:starts[end]],
                                selections[start:end], sent[start:end])
         return out
