@@ -42,12 +42,14 @@ class Explainer:
         if not len(numbers):
             return []
         terms = grid[readers]  # picks x keywords
-        mine = self.matrix.codes[self.matrix.rows(terms), numbers[:, None]]
+        width = terms.shape[1]
+        mine = self.matrix.codes.reshape(-1)[self.matrix.rows(terms) * self.matrix.size + numbers[:, None]]
         partly = mine >= PARTIAL  # codes are below ``CODES``
         full = (mine > 0) & ~partly
         keep = (mine != 0) & ~(partly & full.any(axis=1)[:, None])
-        pick, slot = keep.nonzero()  # pick by pick, each in its reader's keyword order
-        found = terms[pick, slot] * CODES + mine[pick, slot]
+        at = np.flatnonzero(keep)  # pick by pick, each in its reader's keyword order
+        pick = at // width
+        found = terms.reshape(-1)[at] * CODES + mine.reshape(-1)[at]
         if not len(found):
             return [()] * len(numbers)
         counts = np.bincount(pick, minlength=len(numbers))
