@@ -113,6 +113,7 @@ class Batch:
         return removed
 
     def _removed(self, excluded: tuple[Keyword, ...]) -> np.ndarray | None:
+        """``Columns.removed``, once per batch for each set of exclusion objects (one array, never changed)."""
         key = tuple(map(id, excluded))
         known = self._gone.get(key)
         if known is None:
