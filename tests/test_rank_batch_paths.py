@@ -1,10 +1,15 @@
-"""The batch's shortcuts (``digest.ranking.batch``, ``matrix``) give what the plain path gives, on varied inputs.
+"""The batch's shortcuts (``digest.ranking.batch``, ``batch_walk``, ``batch_explain``, ``matrix``) give what
+the plain path gives, on varied inputs.
 
 A chunk of readers finds its candidates from the dense totals and works out the
 words again only where a keyword mentioned in passing goes over its cap; a reader
 alone asks ``select.qualified_mask``. The matrix finds the terms of the keywords
-it knows in one pass; ``Matrix.term`` makes them one at a time. Hypothesis draws
-the readers' keywords, weights, exclusions and floors (0 and below too).
+it knows in one pass and fills their rows together; ``Matrix.term`` makes them one
+at a time, and each row must hold its keyword's columns. The batch walk sorts
+every reader's candidates by one integer key; a reader alone walks them one at a
+time. The explainer looks up and zips the picks' matches; ``select`` names them
+keyword by keyword. Hypothesis draws the readers' keywords, weights, exclusions,
+floors (0 and below too), candidates, places and picks.
 """
 
 from __future__ import annotations
