@@ -22,22 +22,27 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from itertools import chain
+from operator import attrgetter
 
 import numpy as np
 
 from . import bulk
-from .batch_explain import explained, rounded
+from .batch_explain import Explainer, rounded
 from .batch_shares import quotas
 from .batch_walk import NO_LIMIT, Candidates, walk_many
 from .chunk import Chunk, Scores
 from .collector import collector_paused
 from .columns import columns
 from .index import Index
-from .matrix import Matrix, bounds, gather, slots, summed
+from .matrix import Matrix, bounds, gather, summed
 from .profile import Keyword, Profile
 from .select import PASSING_SHARE, Selection
 
-CHUNK = 256  # readers added up at once: their dense totals stay a few megabytes
+CHUNK = 256  # readers the send's producer scores ahead at once (``Ahead``), and the least a chunk holds
+CELLS = 1 << 20  # readers x papers a chunk adds up at most (8 MB of totals), unless ``CHUNK`` readers are more
+_LEAST = float(np.nextafter(0.0, 1.0))  # the least float above 0
+_WEIGHT = attrgetter("weight")
 
 
 class Batch:
@@ -46,8 +51,11 @@ class Batch:
     def __init__(self, index: Index) -> None:
         self.index, self.table = index, columns(index)
         self.size = len(index.papers)
+        self.chunk = max(CHUNK, CELLS // max(self.size, 1))  # readers added up at once: fewer, larger array passes
         self.matrix = Matrix(self.table, self.size)
+        self.explainer = Explainer(self.matrix)
         self._ids = [p.id for p in index.papers]
+        self._gone: dict[tuple[int, ...], tuple[tuple[Keyword, ...], np.ndarray | None]] = {}  # ``_removed``
         keys = Counter(index.title_keys)
         self._twin = np.array([keys[k] > 1 for k in index.title_keys], dtype=bool)
         ties = index.tie_keys
@@ -65,78 +73,109 @@ class Batch:
 
     def _scores(self, profiles: Sequence[Profile | None], selections: Sequence[Selection],
                 sent: Sequence[Collection[str]]) -> list[Scores | None]:
-        bulk.prepare(self.index, (k for p in profiles if p is not None for k in p.wanted))  # new keywords together
-        term = self.matrix.term
-        terms = [[term(k) for k in p.wanted] if p is not None else [] for p in profiles]  # every new keyword first
+        wanted = [p.wanted if p is not None else () for p in profiles]
+        bulk.prepare(self.index, chain.from_iterable(wanted))  # new keywords together
+        terms = self.matrix.terms(list(chain.from_iterable(wanted)))  # every new keyword first
+        starts = np.cumsum([0, *map(len, wanted)]).tolist()
         out: list[Scores | None] = []
-        for start in range(0, len(profiles), CHUNK):
-            end = start + CHUNK
-            out += self._chunk(profiles[start:end], terms[start:end], selections[start:end], sent[start:end])
+        for start in range(0, len(profiles), self.chunk):
+            end = min(start + self.chunk, len(profiles))
+            out += self._chunk(profiles[start:end], wanted[start:end], terms[starts[start]:starts[end]],
+                               selections[start:end], sent[start:end])
         return out
 
-    def _chunk(self, profiles: Sequence[Profile | None], terms: Sequence[Sequence[int]],
+    def _chunk(self, profiles: Sequence[Profile | None], wanted: Sequence[Sequence[Keyword]], mine: np.ndarray,
                selections: Sequence[Selection], sent: Sequence[Collection[str]]) -> list[Scores | None]:
-        wanted = [p.wanted if p is not None else () for p in profiles]
-        mine, reader = slots(terms)
+        """``mine``: the readers' keywords' terms, flat, reader after reader."""
+        reader: np.ndarray = np.repeat(np.arange(len(wanted)), np.fromiter(map(len, wanted), np.intp, len(wanted)))
         flat = self.matrix.rows(mine)
-        weights = np.fromiter((k.weight for w in wanted for k in w), float, len(flat))
+        weights = np.fromiter(map(_WEIGHT, chain.from_iterable(wanted)), float, len(flat))
         totals = self._totals(flat, reader, weights, len(profiles))
-        removed = [self.table.removed(p.excluded) if p is not None and p.excluded else None for p in profiles]
-        for r, gone in enumerate(removed):
-            if gone is not None:
-                totals[r, gone] = 0.0
+        removed = self._exclude(totals, profiles)
         floors = np.array([s.min_score for s in selections], dtype=float)
-        readers, numbers = self._qualified(totals, flat, reader, weights, floors).nonzero()
+        readers, numbers = self._qualified(totals, flat, reader, weights, floors)
         grid, scale = _grid(mine, reader, weights, len(profiles))  # terms
         found = self._candidates(self.matrix.rows(grid), scale, totals, readers, numbers, sent)
         most = [s.max_items for s in selections]
         picked, ends, slow = walk_many(found, self._quota(wanted, found, most, scale), most)
         chosen = numbers[picked]
+        matched = self.explainer.explained(grid, readers[picked], chosen)
         chunk = Chunk(totals, removed, numbers, found.owners, bounds(readers, len(profiles)), most, sent, slow, ends,
-                      chosen.tolist(), rounded(found.totals[picked]), explained(self.matrix, grid, readers[picked], chosen),
-                      self._counts(found, len(profiles)))
+                      chosen.tolist(), rounded(found.totals[picked]), matched, self._counts(found, len(profiles)))
         return [None if profile is None else Scores(chunk, r) for r, profile in enumerate(profiles)]
+
+    def _exclude(self, totals: np.ndarray, profiles: Sequence[Profile | None]) -> list[np.ndarray | None]:
+        """Each reader's ``Columns.removed`` (found by its exclusions' objects: readers share them), their totals
+        set to 0."""
+        removed = [self._removed(p.excluded) if p is not None and p.excluded else None for p in profiles]
+        gone = [(r, numbers) for r, numbers in enumerate(removed) if numbers is not None]
+        if gone:
+            rows: np.ndarray = np.repeat([r * self.size for r, _ in gone], [len(numbers) for _, numbers in gone])
+            np.put(totals, np.concatenate([numbers for _, numbers in gone]) + rows, 0.0)
+        return removed
+
+    def _removed(self, excluded: tuple[Keyword, ...]) -> np.ndarray | None:
+        """``Columns.removed``, once per batch for each set of exclusion objects (one array, never changed)."""
+        key = tuple(map(id, excluded))
+        known = self._gone.get(key)
+        if known is None:
+            known = self._gone[key] = (excluded, self.table.removed(excluded))  # the keywords kept: ids their own
+        return known[1]
 
     def _totals(self, flat: np.ndarray, reader: np.ndarray, weights: np.ndarray, readers: int) -> np.ndarray:
         """Readers x papers: ``Columns.totals``, every reader of the chunk at once."""
-        term, numbers, values = gather(self.matrix.sparse("scores"), flat)
-        return summed(reader[term], numbers, values * weights[term], readers, self.size)
+        lengths, numbers, values = gather(self.matrix.sparse("scores"), flat)
+        cells = np.repeat(reader * self.size, lengths) + numbers
+        return summed(cells, values * np.repeat(weights, lengths), readers, self.size)
 
     def _qualified(self, totals: np.ndarray, flat: np.ndarray, reader: np.ndarray, weights: np.ndarray,
-                   floors: np.ndarray) -> np.ndarray:
-        """``select.qualified_mask`` for every reader of the chunk (without vectors the words are the totals).
+                   floors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``select.qualified_mask`` for every reader of the chunk (without vectors the words are the totals):
+        the readers and paper numbers of the papers that pass, reader by reader, each's by number.
 
         A keyword mentioned in passing counts for no more than ``PASSING_SHARE`` of the
         floor: its excess (``Columns.passing_excess``: weighted words above that cap) is
-        taken off, the keywords' excesses added up from zero in their order.
+        taken off, the keywords' excesses added up from zero in their order. Only the
+        cells with an excess are worked out again: elsewhere the words are the totals.
+        A floor of 0 or less lets through any total above 0, which is a total at least
+        the least float above 0.
         """
-        passing = totals > 0
         positive = floors > 0
-        if not positive.any():
-            return passing
-        words = totals
-        if self.index.rules.passing:
-            term, numbers, values = gather(self.matrix.sparse("passing"), flat)
-            term_reader = reader[term]
-            excess = values * weights[term] - PASSING_SHARE * floors[term_reader]
-            above = excess > 0
-            words = totals - summed(term_reader[above], numbers[above], excess[above], len(totals), self.size)
-        floor = floors[:, None]
-        return np.where(positive[:, None], words >= floor, passing)
+        passes = totals >= np.where(positive, floors, _LEAST)[:, None]
+        if self.index.rules.passing and positive.any():
+            lengths, numbers, values = gather(self.matrix.sparse("passing"), flat)
+            term_reader: np.ndarray = np.repeat(reader, lengths)
+            excess = values * np.repeat(weights, lengths) - PASSING_SHARE * floors[term_reader]
+            above = (excess > 0) & positive[term_reader]
+            if above.any():
+                cells, inverse = np.unique(term_reader[above] * self.size + numbers[above], return_inverse=True)
+                over = np.bincount(inverse, weights=excess[above], minlength=len(cells))
+                np.put(passes, cells, totals.take(cells) - over >= floors[cells // self.size])
+        cells = np.flatnonzero(passes)
+        readers: np.ndarray = cells // self.size
+        return readers, cells - readers * self.size
 
     def _candidates(self, grid: np.ndarray, scale: np.ndarray, totals: np.ndarray, readers: np.ndarray,
                     numbers: np.ndarray, sent: Sequence[Collection[str]]) -> Candidates:
-        """The chunk's candidates with their totals, owners (``shares.owners``) and whether a walk may pick them."""
+        """The chunk's candidates with their totals, owners (``shares.owners``) and whether a walk may pick them.
+
+        A keyword's weighted score is -inf past the reader's last keyword (adding 0 elsewhere changes no
+        score but -0, which ``argmax`` takes for 0), and the codes of the reader's keywords are or-ed.
+        """
         width = grid.shape[1]
-        scores = np.full((width, len(readers)), -np.inf)
-        named: np.ndarray = np.zeros(len(readers), dtype=bool)
+        bases: np.ndarray = (grid * self.size).T.copy()  # keywords x readers: each term's first cell
+        weights = scale.T.copy()
+        pads = np.where(grid == 0, -np.inf, 0.0).T.copy()
+        dense, codes = self.matrix.scores.reshape(-1), self.matrix.codes.reshape(-1)
+        scores = np.empty((width, len(readers)))
+        named: np.ndarray = np.zeros(len(readers), dtype=np.int8)
         for k in range(width):
-            mine = grid[readers, k]
-            cells = mine * self.size + numbers
-            scores[k] = np.where(mine > 0, self.matrix.scores.ravel()[cells] * scale[readers, k], -np.inf)
-            named |= self.matrix.codes.ravel()[cells] != 0
+            cells = bases[k][readers] + numbers
+            np.multiply(dense[cells], weights[k][readers], out=scores[k])
+            scores[k] += pads[k][readers]
+            named |= codes[cells]
         return Candidates(readers, numbers, totals[readers, numbers], scores.argmax(axis=0), self._tie[numbers],
-                          named & ~self._sent(readers, numbers, sent), self._twin[numbers])
+                          (named != 0) & ~self._sent(readers, numbers, sent), self._twin[numbers])
 
     @staticmethod
     def _counts(found: Candidates, readers: int) -> list[int]:

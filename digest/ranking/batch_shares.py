@@ -50,9 +50,7 @@ def _water_filled(counts: np.ndarray, weights: np.ndarray, limits: np.ndarray) -
     room: np.ndarray = limits.astype(np.intp)
     live = active.any(axis=1)
     while live.any():
-        total = np.zeros(len(counts))
-        for k in range(counts.shape[1]):  # from zero, in the keywords' order, as ``sum`` adds
-            total = total + np.where(active[:, k], weights[:, k], 0.0)
+        total = np.cumsum(np.where(active, weights, 0.0), axis=1)[:, -1]  # in the keywords' order, as ``sum`` adds
         total[total == 0] = 1.0
         share = room[:, None] * weights / total[:, None]
         small = active & (counts <= share) & live[:, None]

@@ -10,7 +10,7 @@ from collections.abc import Collection, Iterable, Iterator, Sequence
 
 from . import authors, reader
 from .authors import Follows
-from .batch import CHUNK, Batch
+from .batch import Batch
 from .collector import collector_paused
 from .explain import Match
 from .index import Index
@@ -95,8 +95,8 @@ def _ranked(index: Index, profiles: Sequence[Profile], sent: Sequence[Collection
     """``rank`` for the readers from ``start`` to ``stop``, scored a chunk at a time (``batch``): readers
     with votes or a library alone."""
     batch = Batch(index)
-    for low in range(start, stop, CHUNK):
-        high = min(low + CHUNK, stop)
+    for low in range(start, stop, batch.chunk):
+        high = min(low + batch.chunk, stop)
         firsts = batch.scores([p if not e else None for p, e in zip(profiles[low:high], examples[low:high])],
                               selections[low:high], sent[low:high])
         for n, first in zip(range(low, high), firsts):

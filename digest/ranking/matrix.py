@@ -3,15 +3,17 @@
 A keyword's row holds its score column (``Columns.scores``), dense and as the
 papers it scores, its match codes (``Columns.code_bytes``) and the papers it
 mentions in passing (``Columns.passing``). Keywords that score and match alike
-share a row. Rows are added as new keywords come; the sparse forms are joined
-into one array (CSR: offsets, paper numbers, values), the rows added since the
-last join appended when asked for, and a set of terms (``gather``) is read from
-them without a loop per keyword.
+share a row. Rows are added as new keywords come, those of a batch's new keywords
+together (one copy, one ``nonzero``); the sparse forms are one array each (CSR:
+offsets, paper numbers, values), grown in place, and a set of terms (``gather``)
+is read from them without a loop per keyword.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from itertools import repeat
+from operator import itemgetter
 from typing import cast
 
 import numpy as np
@@ -22,7 +24,8 @@ from .profile import Keyword
 
 Sparse = tuple[np.ndarray, np.ndarray, np.ndarray]  # offsets per row, paper numbers, values (CSR)
 CODES = PARTIAL * 2  # match codes 0 to 7 (``explain``)
-_EMPTY: tuple[np.ndarray, np.ndarray] = (np.zeros(0, dtype=np.intp), np.zeros(0))
+_UNKNOWN = (None, 0)  # a keyword without a term yet (``Matrix.terms``)
+_NOTHING: np.ndarray = np.zeros(0, dtype=np.intp)  # no passing mentions (the word rules off)
 
 
 class Matrix:
@@ -42,19 +45,27 @@ class Matrix:
         self._term_rows: list[int] = [0]
         self._rows_of: np.ndarray = np.zeros(1, dtype=np.intp)  # ``_term_rows`` as an array, when asked for
         self._by_column: dict[tuple[int, int], int] = {}  # ids of (score column, code bytes) -> row
-        self._parts: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {"scores": [_EMPTY], "passing": [_EMPTY]}
-        self._joined: dict[str, Sparse] = {kind: (np.zeros(2, dtype=np.intp), *_EMPTY) for kind in self._parts}
+        self._filled = 1  # rows with their columns in (row 0: zeros)
+        self._new: list[tuple[Keyword, np.ndarray, bytes]] = []  # rows named, their columns not yet in (``_fill``)
+        self._sparse = {"scores": _Rows(), "passing": _Rows()}
 
     def term(self, keyword: Keyword) -> int:
         """The keyword's term, made (and its row filled) the first time it comes."""
-        known = self._terms.get(id(keyword))
-        if known is not None and known[0] is keyword:
-            return known[1]
-        term = len(self._term_rows)
-        self._term_rows.append(self._row(keyword))
-        self.matches += matches_by_code(keyword.text)
-        self._terms[id(keyword)] = (keyword, term)  # the keyword kept: its id is not reused
+        term = self._term(keyword)
+        self._fill()
         return term
+
+    def terms(self, keywords: Sequence[Keyword]) -> np.ndarray:
+        """Each keyword's ``term``: those already known found in one pass (a batch's readers share
+        most keyword objects), the others made in their order and their rows filled together."""
+        known = map(self._terms.get, map(id, keywords), repeat(_UNKNOWN))  # a keyword kept: its id is its own
+        found = np.fromiter(map(itemgetter(1), known), np.intp, len(keywords))
+        missing = np.flatnonzero(found == 0).tolist()
+        if missing:
+            for n in missing:
+                found[n] = self._term(keywords[n])
+            self._fill()
+        return found
 
     def rows(self, terms: np.ndarray) -> np.ndarray:
         """The terms' rows."""
@@ -62,63 +73,111 @@ class Matrix:
             self._rows_of = np.array(self._term_rows, dtype=np.intp)
         return self._rows_of[terms]
 
-    def _row(self, keyword: Keyword) -> int:
-        """The keyword's row, filled the first time it (or a keyword that scores and matches alike) comes."""
-        column = self.table.scores(keyword)
-        same = (id(column), id(self.table.code_bytes(keyword)))  # both cached by the table: ids not reused
+    def sparse(self, kind: str) -> Sparse:
+        """Every row's ``scores`` or ``passing`` papers and values (CSR)."""
+        return self._sparse[kind].joined()
+
+    def _term(self, keyword: Keyword) -> int:
+        """The keyword's term; a new one's row named, and left for ``_fill`` when it is new too."""
+        known = self._terms.get(id(keyword))
+        if known is not None:
+            return known[1]
+        column, codes = self.table.scores(keyword), self.table.code_bytes(keyword)
+        same = (id(column), id(codes))  # both cached by the table: ids not reused
         row = self._by_column.get(same)
         if row is None:
-            row = self._by_column[same] = self._add(keyword, column)
-        return row
+            row = self._by_column[same] = self._filled + len(self._new)
+            self._new.append((keyword, column, codes))
+        term = len(self._term_rows)
+        self._term_rows.append(row)
+        self.matches += matches_by_code(keyword.text)
+        self._terms[id(keyword)] = (keyword, term)  # the keyword kept: its id is not reused
+        return term
 
-    def _add(self, keyword: Keyword, column: np.ndarray) -> int:
-        row = len(self._parts["scores"])
-        if row == len(self.scores):
-            self.scores = np.concatenate([self.scores, np.zeros_like(self.scores)])
-            self.codes = np.concatenate([self.codes, np.zeros_like(self.codes)])
-        self.scores[row] = column
-        self.codes[row] = np.frombuffer(self.table.code_bytes(keyword), dtype=np.int8)
-        numbers = np.flatnonzero(column)
-        self._parts["scores"].append((numbers, column[numbers]))
-        passing = self.table.passing(keyword) if self.table.index.rules.passing else _EMPTY[0]
-        self._parts["passing"].append((passing, column[passing]))  # without vectors the words are the scores
-        return row
+    def _fill(self) -> None:
+        """The new rows' columns: dense scores and codes, the papers scored and those mentioned in passing."""
+        new, self._new = self._new, []
+        if not new:
+            return
+        start, end = self._filled, self._filled + len(new)
+        self._room(end)
+        block = self.scores[start:end]
+        np.stack([column for _, column, _ in new], out=block)
+        self.codes[start:end] = np.frombuffer(b"".join([codes for _, _, codes in new]), dtype=np.int8).reshape(
+            len(new), self.size)
+        dense = block.reshape(-1)  # a view: the rows are contiguous
+        cells = np.flatnonzero(dense)  # row by row, each's papers by number
+        rows: np.ndarray = cells // self.size
+        self._sparse["scores"].add(np.bincount(rows, minlength=len(new)), cells - rows * self.size, dense[cells])
+        passing = [self.table.passing(keyword) if self.table.index.rules.passing else _NOTHING for keyword, _, _ in new]
+        lengths = np.fromiter(map(len, passing), np.intp, len(passing))
+        numbers = np.concatenate(passing)
+        self._sparse["passing"].add(lengths, numbers, block[np.repeat(np.arange(len(new)), lengths), numbers])
+        self._filled = end
 
-    def sparse(self, kind: str) -> Sparse:
-        """Every row's ``scores`` or ``passing`` papers and values, joined (CSR)."""
-        offsets, numbers, values = self._joined[kind]
-        parts = self._parts[kind][len(offsets) - 1:]
-        if parts:
-            ends = offsets[-1] + np.cumsum([len(n) for n, _ in parts])
-            self._joined[kind] = (np.concatenate([offsets, ends]), np.concatenate([numbers, *(n for n, _ in parts)]),
-                                  np.concatenate([values, *(v for _, v in parts)]))
-        return self._joined[kind]
+    def _room(self, rows: int) -> None:
+        """Dense rows for at least ``rows`` rows (those past the filled ones are never read)."""
+        if rows <= len(self.scores):
+            return
+        count = max(rows, 2 * len(self.scores))
+        for name in ("scores", "codes"):
+            old = getattr(self, name)
+            grown = np.empty((count, self.size), dtype=old.dtype)
+            grown[:self._filled] = old[:self._filled]
+            setattr(self, name, grown)
+
+
+class _Rows:
+    """A CSR table grown in place, row after row; row 0 has no entries."""
+
+    def __init__(self) -> None:
+        self.offsets: np.ndarray = np.zeros(65, dtype=np.intp)
+        self.numbers: np.ndarray = np.zeros(1024, dtype=np.intp)
+        self.values: np.ndarray = np.zeros(1024)
+        self.count, self.used = 1, 0  # rows, entries
+
+    def add(self, lengths: np.ndarray, numbers: np.ndarray, values: np.ndarray) -> None:
+        """Rows with ``lengths`` entries each, their ``numbers`` and ``values`` one row after another."""
+        rows, used = self.count + len(lengths), self.used + len(numbers)
+        if rows + 1 > len(self.offsets):
+            self.offsets = _grown(self.offsets, rows + 1, self.count + 1)
+        if used > len(self.numbers):
+            self.numbers, self.values = _grown(self.numbers, used, self.used), _grown(self.values, used, self.used)
+        np.cumsum(lengths, out=self.offsets[self.count + 1:rows + 1])
+        self.offsets[self.count + 1:rows + 1] += self.used
+        self.numbers[self.used:used], self.values[self.used:used] = numbers, values
+        self.count, self.used = rows, used
+
+    def joined(self) -> Sparse:
+        return self.offsets[:self.count + 1], self.numbers[:self.used], self.values[:self.used]
+
+
+def _grown(array: np.ndarray, size: int, kept: int) -> np.ndarray:
+    """``array`` with room for ``size`` entries (twice its length at least), its first ``kept`` kept."""
+    grown = np.empty(max(size, 2 * len(array)), dtype=array.dtype)
+    grown[:kept] = array[:kept]
+    return grown
 
 
 def gather(table: Sparse, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """For each of ``rows`` in turn, its entries: which of ``rows`` (position), paper numbers, values."""
+    """For each of ``rows`` in turn, its entries: how many (per row), their paper numbers and values."""
     offsets, numbers, values = table
-    starts, lengths = offsets[rows], offsets[rows + 1] - offsets[rows]
-    total = int(lengths.sum())
-    term: np.ndarray = np.repeat(np.arange(len(rows)), lengths)
-    at = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths) + starts[term]
-    return term, numbers[at], values[at]
+    starts = offsets[rows]
+    lengths: np.ndarray = offsets[rows + 1] - starts
+    ends = np.cumsum(lengths)
+    at = np.arange(ends[-1] if len(ends) else 0) + np.repeat(starts - ends + lengths, lengths)
+    return lengths, numbers[at], values[at]
 
 
-def summed(term_reader: np.ndarray, numbers: np.ndarray, values: np.ndarray, readers: int, size: int) -> np.ndarray:
-    """Readers x papers: the values added into their (reader, paper) cell from zero, one after another, in order.
+def summed(cells: np.ndarray, values: np.ndarray, readers: int, size: int) -> np.ndarray:
+    """Readers x papers: the values added into their cell (reader x ``size`` + paper) from zero, one after
+    another, in order.
 
     ``np.bincount`` adds its weights in their order: each reader's terms in the
     reader's keyword order give the same float, bit for bit, as adding the
     keywords' columns one after another (``Columns.totals``).
     """
-    return np.bincount(term_reader * size + numbers, weights=values, minlength=readers * size).reshape(readers, size)
-
-
-def slots(rows: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
-    """Each reader's rows, flat in order, and which reader each belongs to."""
-    flat = np.fromiter((row for mine in rows for row in mine), np.intp)
-    return flat, np.repeat(np.arange(len(rows)), [len(mine) for mine in rows])
+    return np.bincount(cells, weights=values, minlength=readers * size).reshape(readers, size)
 
 
 def bounds(rows: np.ndarray, count: int) -> list[int]:
