@@ -106,3 +106,28 @@ def test_an_empty_listing_is_left_to_the_one_at_a_time_path() -> None:
     index = Index([])
     bulk.prepare(index, _keywords(SHAPES))
     assert not index.cache["codes"]
+
+
+def test_keywords_no_paper_matches_get_float_columns_that_weights_multiply() -> None:
+    """A chunk of keywords with no component anywhere: ``np.bincount`` of nothing gives integers; the columns
+    stay floats, so a weighted keyword after them adds to the reader's totals."""
+    from digest.ranking.columns import columns
+    from digest.ranking.select import rank
+
+    papers = LISTINGS[1][1]
+    index = Index(papers, rules=Rules())
+    nothing = parse_profile("zyxwv, qqqqq").wanted
+    bulk.prepare(index, nothing)
+    assert all(columns(index).scores(k).dtype == np.float64 and not columns(index).scores(k).any() for k in nothing)
+    weighted = parse_profile("zyxwv, curiosity^2")
+    assert [p.paper.id for p in rank(index, weighted)] == [p.paper.id for p in rank(Index(papers), weighted)]
+
+
+def test_a_chunk_of_readers_nothing_matches_adds_up_float_totals() -> None:
+    from digest.ranking.batch import Batch
+    from digest.ranking.select import Selection
+
+    papers = LISTINGS[1][1]
+    readers = [parse_profile("zyxwv"), parse_profile("qqqqq^2")]
+    firsts = Batch(Index(papers, rules=Rules())).scores(readers, [Selection()] * 2, [set(), set()])
+    assert all(first is not None and first.totals.dtype == np.float64 and not first.totals.any() for first in firsts)

@@ -124,7 +124,9 @@ class _Plan:
         """Keywords x papers: each keyword's column (``scoring.keyword_column``)."""
         size = len(self.index.papers)
         cells, values = self._components()
-        scores = np.bincount(cells, weights=values, minlength=(len(self.alts) + 1) * size).reshape(-1, size)
+        # float even when no cell has a component (``np.bincount`` of nothing gives integers, weights or not)
+        scores = np.bincount(cells, weights=values, minlength=(len(self.alts) + 1) * size).astype(float, copy=False)
+        scores = scores.reshape(-1, size)
         first: np.ndarray = np.full(len(self.keywords), len(self.alts), dtype=np.intp)  # no alternative: the zero row
         later: list[tuple[int, int]] = []
         for j, alt in enumerate(self.alts):
@@ -374,7 +376,7 @@ class _Units:
         if all(p[3] == 1 for p in pairs):
             return cells, values
         unique, inverse = np.unique(cells, return_inverse=True)  # a paper's pairs added up from zero, in order
-        return unique, np.bincount(inverse.ravel(), weights=values, minlength=len(unique))
+        return unique, np.bincount(inverse.ravel(), weights=values, minlength=len(unique)).astype(float, copy=False)
 
     def _runs(self, codes: np.ndarray, rows: np.ndarray, weight: float, size: int) -> tuple[np.ndarray, np.ndarray]:
         """Cells ``row * size + paper`` and ``weight * saturated`` of the positions (codes, in runs per row and paper)."""

@@ -177,7 +177,8 @@ def summed(cells: np.ndarray, values: np.ndarray, readers: int, size: int) -> np
     reader's keyword order give the same float, bit for bit, as adding the
     keywords' columns one after another (``Columns.totals``).
     """
-    return np.bincount(cells, weights=values, minlength=readers * size).reshape(readers, size)
+    totals = np.bincount(cells, weights=values, minlength=readers * size)
+    return totals.astype(float, copy=False).reshape(readers, size)  # of no cells at all, bincount gives integers
 
 
 def bounds(rows: np.ndarray, count: int) -> list[int]:
