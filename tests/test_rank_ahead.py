@@ -40,3 +40,24 @@ def test_one_long_batch_is_scored_a_chunk_at_a_time() -> None:
     every = list(range(2 * CHUNK + 7))
     assert [len(c) for c in chunks([every])] == [CHUNK, CHUNK, 7]
     assert [n for c in chunks([every, [900, 901]]) for n in c] == every + [900, 901]
+
+
+def test_chunks_take_the_batch_size_the_producer_gives() -> None:
+    every = list(range(25))
+    assert [len(c) for c in chunks([every, [900]], 10)] == [10, 10, 5, 1]
+
+
+def test_a_reader_asked_for_first_brings_a_whole_batch_chunk_of_readers_after_it() -> None:
+    papers = LISTINGS[1][1]
+    profiles, selections, sent = _readers(papers, "ahead", count=300)
+    asked: list[int] = []
+
+    def reader(n: int) -> tuple:
+        asked.append(n)
+        return profiles[n], True, selections[n], sent[n]
+
+    batch = Batch(Index(papers))
+    ahead = Ahead(batch, len(profiles), reader)
+    assert batch.chunk > 300 > CHUNK  # a short listing: chunks larger than the least
+    ahead.get(10)
+    assert asked == list(range(10, min(10 + batch.chunk, 300)))

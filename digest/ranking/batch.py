@@ -39,7 +39,7 @@ from .matrix import Matrix, bounds, gather, summed
 from .profile import Keyword, Profile
 from .select import PASSING_SHARE, Selection
 
-CHUNK = 256  # readers the send's producer scores ahead at once (``Ahead``), and the least a chunk holds
+CHUNK = 256  # the least a chunk of readers scored together holds (``Batch.chunk``: more for short listings)
 CELLS = 1 << 20  # readers x papers a chunk adds up at most (8 MB of totals), unless ``CHUNK`` readers are more
 _LEAST = float(np.nextafter(0.0, 1.0))  # the least float above 0
 _WEIGHT = attrgetter("weight")
@@ -227,7 +227,7 @@ class Ahead:
 
     ``expect(numbers)`` works out those readers together (the send hands over the
     readers it claimed, so that none is scored for another send). Asked for reader
-    ``n`` and not holding it, it works out readers ``n`` to ``n + CHUNK`` together;
+    ``n`` and not holding it, it works out the batch's chunk of readers from ``n`` together;
     a reader asked for out of order starts a chunk of its own. ``reader(n)`` says
     who each is: its profile (None: its keywords do not parse), whether it may be
     scored with the others (not with votes or a library), its selection and the
@@ -239,7 +239,7 @@ class Ahead:
         self._ready: dict[int, tuple[Profile | None, Scores | None]] = {}
 
     def expect(self, numbers: Sequence[int]) -> None:
-        """Work out these readers' scores together (at most ``CHUNK`` of them), forgetting the chunk before."""
+        """Work out these readers' scores together (at most ``Batch.chunk`` of them), forgetting the chunk before."""
         readers = [self.reader(n) for n in numbers]
         scores = self.batch.scores([p if batched else None for p, batched, _, _ in readers],
                                    [r[2] for r in readers], [r[3] for r in readers])
@@ -248,12 +248,12 @@ class Ahead:
     def get(self, number: int) -> tuple[Profile | None, Scores | None]:
         """Reader ``number``'s profile and ``Scores`` (None: rank it alone)."""
         if number not in self._ready:
-            self.expect(range(number, min(number + CHUNK, self.count)))
+            self.expect(range(number, min(number + self.batch.chunk, self.count)))
         return self._ready[number]
 
 
-def chunks(batches: Iterable[Sequence[int]]) -> Iterator[Sequence[int]]:
-    """The positions of each batch, ``CHUNK`` at a time (what ``Ahead.expect`` takes)."""
+def chunks(batches: Iterable[Sequence[int]], size: int = CHUNK) -> Iterator[Sequence[int]]:
+    """The positions of each batch, ``size`` at a time (what ``Ahead.expect`` takes: ``Batch.chunk``)."""
     for batch in batches:
-        for start in range(0, len(batch), CHUNK):
-            yield batch[start:start + CHUNK]
+        for start in range(0, len(batch), size):
+            yield batch[start:start + size]

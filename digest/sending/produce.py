@@ -140,8 +140,9 @@ def build_all(app: Pipeline, listing: Listing, readers: Sequence[Subscriber], se
     index = app.make_index(listing.papers)
     embed_keywords(index, readers)
     embed_examples(index, examples)  # with meaning on, every reader's votes and library in one batch
-    ahead = Ahead(Batch(index), len(readers), lambda n: batched(app, readers[n], sent, examples[n]))
-    for chunk in chunks(batches):
+    batch = Batch(index)
+    ahead = Ahead(batch, len(readers), lambda n: batched(app, readers[n], sent, examples[n]))
+    for chunk in chunks(batches, batch.chunk):
         ahead.expect(chunk)
         for number in chunk:
             yield number, _build_one(app, index, listing, readers[number], sent, gate, examples[number],
