@@ -63,7 +63,7 @@ class Turns:
         from .store import Store
 
         with Store.open(self.db) as store:
-            turn = store.take_turn(self.name, self.interval, self.clock())
+            turn = store.take_turn(self.name, self.interval, self.clock)
         return max(0.0, turn - self.clock())
 
 

@@ -198,11 +198,11 @@ def test_on_postgresql_a_process_killed_inside_the_transaction_leaves_nothing_st
 
 def test_a_bucket_stepped_far_ahead_by_the_clock_starts_again_from_now(tmp_path: Path) -> None:
     with Store.open(tmp_path / "state.db") as store:
-        assert store.take_turn("smtp", 1.0, now=1_000_000.0) == 1_000_000.0
-        assert store.take_turn("smtp", 1.0, now=1_000_000.0) == 1_000_001.0  # one turn per interval
-        assert store.take_turn("smtp", 1.0, now=1_000_010.0) == 1_000_010.0  # idle time is not saved up
-        assert store.take_turn("smtp", 1.0, now=100.0) == 100.0  # the clock went back hours: not stuck until then
-        assert store.take_turn("arxiv", 3.0, now=100.0) == 100.0  # each bucket on its own
+        assert store.take_turn("smtp", 1.0, lambda: 1_000_000.0) == 1_000_000.0
+        assert store.take_turn("smtp", 1.0, lambda: 1_000_000.0) == 1_000_001.0  # one turn per interval
+        assert store.take_turn("smtp", 1.0, lambda: 1_000_010.0) == 1_000_010.0  # idle time is not saved up
+        assert store.take_turn("smtp", 1.0, lambda: 100.0) == 100.0  # the clock went back hours: not stuck until then
+        assert store.take_turn("arxiv", 3.0, lambda: 100.0) == 100.0  # each bucket on its own
 
 
 def test_the_clock_is_injected(tmp_path: Path) -> None:
@@ -225,3 +225,26 @@ def test_local_turns_space_the_threads_of_one_process() -> None:
     now = [0.0]
     turns = LocalTurns(2.0, clock=lambda: now[0])
     assert [turns.take(), turns.take()] == [0.0, 2.0]
+
+
+def test_a_turn_is_reserved_from_the_time_the_lock_is_had_not_the_time_it_was_asked_for(tmp_path: Path) -> None:
+    """A process that waits for the store's write lock must not reserve a turn in the past: the next
+    process could then go less than an interval after it."""
+    db = tmp_path / "state.db"
+    Store.open(db).close()
+    holder = sqlite3.connect(db, isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")  # another process inside its short transaction, slow for once
+    released: list[float] = []
+
+    def release() -> None:
+        time.sleep(0.5)
+        released.append(time.time())
+        holder.execute("COMMIT")
+
+    thread = threading.Thread(target=release)
+    thread.start()
+    with Store.open(db) as store:
+        turn = store.take_turn("http:export.arxiv.org", 3.0, time.time)
+    thread.join()
+    holder.close()
+    assert turn >= released[0] - 0.05

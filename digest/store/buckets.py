@@ -15,15 +15,23 @@ taken as stale and starts again from now, so a bucket can never stay stuck.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from .schema import Connection
 
 MAX_AHEAD = 256  # turns that may be reserved ahead: more waiters than 4 shards x 32 connections
 
 
 class Buckets(Connection):
-    def take_turn(self, name: str, interval: float, now: float) -> float:
-        """Reserve the bucket's next turn at or after ``now`` (seconds, wall clock); returns its time."""
+    def take_turn(self, name: str, interval: float, clock: Callable[[], float]) -> float:
+        """Reserve the bucket's next turn at or after now (``clock``: seconds, wall clock); returns its time.
+
+        Now is read once the write lock is held: read before, a process that waited for
+        the lock would reserve a turn in the past and move the row on from there, and
+        the next process could go less than ``interval`` after it.
+        """
         with self.transaction():
+            now = clock()
             row = self.db.execute("SELECT next_at FROM buckets WHERE name = :n", {"n": name}).fetchone()
             free = float(row[0]) if row else now
             if free - now > interval * MAX_AHEAD:
