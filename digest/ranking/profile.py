@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
+from itertools import chain
 from operator import attrgetter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -55,10 +56,13 @@ class Profile:
     excluded: tuple[Keyword, ...] = field(init=False)
 
     def __post_init__(self) -> None:
-        wanted = tuple([k for k in self.keywords if not k.exclude])
-        object.__setattr__(self, "wanted", wanted)
-        object.__setattr__(self, "excluded", tuple([k for k in self.keywords if k.exclude])
-                           if len(wanted) < len(self.keywords) else ())
+        keywords = self.keywords
+        if not any(map(_EXCLUDE, keywords)):  # most profiles: every keyword wanted, the tuple itself
+            _set(self, "wanted", tuple(keywords))
+            _set(self, "excluded", ())
+            return
+        _set(self, "wanted", tuple([k for k in keywords if not k.exclude]))
+        _set(self, "excluded", tuple([k for k in keywords if k.exclude]))
 
 
 def split_keywords(spec: str) -> list[str]:
@@ -111,8 +115,12 @@ def expand_keyword(item: str) -> list[str]:
 
 
 def parse_profile(spec: str | Sequence[str]) -> Profile:
-    items = [spec] if isinstance(spec, str) else spec
-    keywords = [k for item in items for part in split_keywords(item) for k in keywords_of(part)]
+    if isinstance(spec, str) and '"' not in spec:  # ``split_keywords``' common case, its parts straight to their keywords
+        parts = (spec.replace(";", ",") if ";" in spec else spec).split(",")
+        keywords = list(chain.from_iterable(map(keywords_of, filter(None, map(str.strip, parts)))))
+    else:
+        items = [spec] if isinstance(spec, str) else spec
+        keywords = [k for item in items for part in split_keywords(item) for k in keywords_of(part)]
     if not keywords:
         raise KeywordError("no keywords given; e.g. --keywords 'reinforcement learning, -survey'")
     profile = Profile(_merge_duplicates(keywords))
@@ -202,3 +210,5 @@ def _merge_duplicates(keywords: Sequence[Keyword]) -> tuple[Keyword, ...]:
 
 
 _WORDS = attrgetter("words")
+_EXCLUDE = attrgetter("exclude")
+_set = object.__setattr__  # a frozen dataclass's fields, set once in ``__post_init__``
