@@ -5,11 +5,19 @@ Held to a plain walk written here, on candidates Hypothesis varies freely."""
 
 from __future__ import annotations
 
+import random
+
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
+from digest.model import Paper
+from digest.ranking.batch import Batch
 from digest.ranking.batch_walk import NO_LIMIT, Candidates, walk_many
-from digest.ranking.select import TIE
+from digest.ranking.index import Index
+from digest.ranking.profile import Profile
+from digest.ranking.select import TIE, Pick, Selection, rank
+
+from .test_rank_oracle import LISTINGS, SELECTIONS, _profiles
 
 _TOTALS = st.sampled_from([0.5, 1.0, 2.0, 2.0 + TIE / 2, 3.25, 7.0, 1e6, 1e20])
 _CANDIDATE = st.tuples(st.integers(0, 11), _TOTALS, st.integers(0, 2), st.booleans(), st.booleans())
@@ -59,3 +67,39 @@ def test_the_batch_walk_picks_what_each_readers_walk_picks(readers: list[list[tu
         mine = [int(p) - start for p in picked[ends[r]:ends[r + 1]]]
         entries = [(c[0], c[1], c[2], c[3]) for c in candidates]
         assert mine == _walk_one(entries, quota[r], most[r] or NO_LIMIT)
+
+
+def test_a_readers_picks_made_for_the_whole_chunk_are_its_walk_ranked_from_one() -> None:
+    """``Scores.picks`` makes every reader's picks in one pass at the first ask: each reader's are its walk's,
+    ranked 1, 2, ... and a reader asking again gets equal picks of its own (no pick in two lists)."""
+    papers = LISTINGS[1][1]
+    profiles, selections, sent = _readers(papers, "chunk-picks", count=60)
+    index = Index(papers)
+    firsts = Batch(index).scores(profiles, selections, sent)
+    walked = 0
+    for profile, selection, s, first in zip(profiles, selections, sent, firsts):
+        assert first is not None
+        made = first.picks(selection.max_items, s, index.papers, Pick)
+        walk = first.walk(selection.max_items, s)
+        assert (made is None) == (walk is None)
+        if made is None or walk is None:
+            continue
+        walked += 1
+        picks, count = made
+        assert [(p.paper, p.score, p.matched) for p in picks] == \
+            [(index.papers[n], score, matched) for n, score, matched in zip(*walk[:3])]
+        assert [p.rank for p in picks] == list(range(1, len(picks) + 1)) and count == walk[3]
+        again = rank(index, profile, sent=s, selection=selection, first=first)
+        assert again == picks and not any(a is b for a, b in zip(again, picks))
+        assert first.picks(None if selection.max_items else 5, s, index.papers, Pick) is None  # walked for another
+    assert walked >= 40
+
+
+def _readers(papers: list[Paper], seed: str, count: int) -> tuple[list[Profile], list[Selection], list[set[str]]]:
+    rng = random.Random(seed)
+    ids = [p.id for p in papers]
+    profiles = _profiles(papers, rng, count)
+    selections = [rng.choice(SELECTIONS) for _ in profiles]
+    sent = [set(rng.sample(ids, rng.randint(0, min(6, len(ids))))) if rng.random() < 0.5 else set()
+            for _ in profiles]
+    return profiles, selections, sent
