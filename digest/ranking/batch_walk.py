@@ -49,21 +49,30 @@ def walk_many(found: Candidates, quota: np.ndarray,
     """
     readers = len(most)
     order = _best_first(found)
-    rows, totals = found.rows[order], found.totals[order]
+    rows = found.rows[order]
+    slow = _slow(found, rows, found.totals[order], readers)
+    eligible = found.eligible[order]
+    keyed = rows * quota.shape[1] + found.owners[order]
+    first = eligible & (_running(keyed, eligible) < quota.ravel()[keyed])  # within its keyword's places
+    full = np.array([m if m else NO_LIMIT for m in most], dtype=np.intp)
+    firsts = np.bincount(rows[first], minlength=readers)
+    chosen = first & (_so_far(rows, first, firsts) < full[rows])
+    room = full - firsts  # after the walk: what waiting papers may fill
+    waits = eligible & ~first
+    if waits.any() and (room > 0).any():
+        chosen |= waits & (_so_far(rows, waits, np.bincount(rows[waits], minlength=readers)) < room[rows])
+    return order[chosen], bounds(rows[chosen], readers), slow.tolist()
+
+
+def _slow(found: Candidates, rows: np.ndarray, totals: np.ndarray, readers: int) -> np.ndarray:
+    """Per reader, whether only the step-by-step walk orders it: totals closer than ``TIE`` but not equal
+    (``rows`` and ``totals`` in the walk's order), or a title another paper has too."""
     near = (totals[1:] > totals[:-1] - TIE) & (totals[1:] != totals[:-1])
     apart = np.flatnonzero((rows[1:] == rows[:-1]) & near)
     slow: np.ndarray = np.zeros(readers, dtype=bool)
     slow[rows[apart]] = True
-    slow[rows[found.twin[order]]] = True
-    eligible = found.eligible[order]
-    keyed = rows * quota.shape[1] + found.owners[order]
-    first = eligible & (_running(keyed, eligible) < quota.ravel()[keyed])  # within its keyword's places
-    waits = eligible & ~first
-    full = np.array([m if m else NO_LIMIT for m in most], dtype=np.intp)
-    taken = _so_far(rows, first, readers)
-    room = full - np.bincount(rows[first], minlength=readers)  # after the walk: what waiting papers may fill
-    chosen = (first & (taken < full[rows])) | (waits & (_so_far(rows, waits, readers) < room[rows]))
-    return order[chosen], bounds(rows[chosen], readers), slow.tolist()
+    slow[found.rows[found.twin]] = True
+    return slow
 
 
 def _best_first(found: Candidates) -> np.ndarray:
@@ -88,7 +97,7 @@ def _best_first(found: Candidates) -> np.ndarray:
     below = (high - steps).astype(np.int64)
     # no two keys equal (a reader's candidates are distinct papers, ``tie`` one place per paper): any sort gives
     # the one order, and numpy's default sorts 64-bit integers faster than its stable sort
-    return np.argsort((found.rows.astype(np.int64) << (levels + ties)) | (below << ties) | found.tie)
+    return np.argsort((found.rows.astype(np.int64, copy=False) << (levels + ties)) | (below << ties) | found.tie)
 
 
 def _best_first_by_floats(found: Candidates) -> np.ndarray:
@@ -100,10 +109,10 @@ def _best_first_by_floats(found: Candidates) -> np.ndarray:
     return by_tie[np.argsort(key, kind="stable")]
 
 
-def _so_far(rows: np.ndarray, mask: np.ndarray, readers: int) -> np.ndarray:
-    """For each entry (grouped by reader, ``rows``), how many of its reader's entries before it are in ``mask``."""
+def _so_far(rows: np.ndarray, mask: np.ndarray, per_reader: np.ndarray) -> np.ndarray:
+    """For each entry (grouped by reader, ``rows``), how many of its reader's entries before it are in ``mask``
+    (``per_reader``: how many of each reader's are)."""
     before = np.cumsum(mask) - mask
-    per_reader = np.bincount(rows[mask], minlength=readers)
     return before - (np.cumsum(per_reader) - per_reader)[rows]
 
 
