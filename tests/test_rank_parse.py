@@ -58,3 +58,25 @@ def test_a_profile_built_from_a_list_of_keywords_holds_tuples() -> None:
 def test_nothing_to_look_for_is_refused(spec: str) -> None:
     with pytest.raises(KeywordError):
         parse_profile(spec)
+
+
+def test_only_n_begins_a_not_whatever_its_case() -> None:
+    """``parse_keyword`` tries ``NOT x`` only on items starting with N or n: no other character matches
+    the pattern's first letter, case ignored (no Unicode case folding reaches it)."""
+    from digest.ranking import profile
+
+    starts = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF
+              and profile._NOT.match(chr(c) + "OT survey")]
+    assert starts == ["N", "n"] and all(s in profile._N for s in starts)
+
+
+@pytest.mark.parametrize("item,exclude,text", [("NOT survey", True, "survey"), ("not  survey", True, "survey"),
+                                               ("Note taking", False, "Note taking"), ("NOT", False, "NOT"),
+                                               ("nothing", False, "nothing"), ("-n", True, "n")])
+def test_not_is_an_exclusion_only_as_a_word_before_another(item: str, exclude: bool, text: str) -> None:
+    try:
+        keyword = parse_keyword(item)
+    except KeywordError:
+        assert item == "NOT"  # refused as an operator
+        return
+    assert (keyword.exclude, keyword.text) == (exclude, text)
