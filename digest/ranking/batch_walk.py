@@ -24,6 +24,7 @@ from .select import TIE
 
 NO_LIMIT = np.iinfo(np.intp).max // 4
 _STEP = 2.0 ** -22  # a step of the walk's sort key: a quarter of ``TIE`` or less
+_STEPS = 2.0 ** 22  # steps in 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,21 +49,30 @@ def walk_many(found: Candidates, quota: np.ndarray,
     """
     readers = len(most)
     order = _best_first(found)
-    rows, totals = found.rows[order], found.totals[order]
+    rows = found.rows[order]
+    slow = _slow(found, rows, found.totals[order], readers)
+    eligible = found.eligible[order]
+    keyed = rows * quota.shape[1] + found.owners[order]
+    first = eligible & (_running(keyed, eligible) < quota.ravel()[keyed])  # within its keyword's places
+    full = np.array([m if m else NO_LIMIT for m in most], dtype=np.intp)
+    firsts = np.bincount(rows[first], minlength=readers)
+    chosen = first & (_so_far(rows, first, firsts) < full[rows])
+    room = full - firsts  # after the walk: what waiting papers may fill
+    waits = eligible & ~first
+    if waits.any() and (room > 0).any():
+        chosen |= waits & (_so_far(rows, waits, np.bincount(rows[waits], minlength=readers)) < room[rows])
+    return order[chosen], bounds(rows[chosen], readers), slow.tolist()
+
+
+def _slow(found: Candidates, rows: np.ndarray, totals: np.ndarray, readers: int) -> np.ndarray:
+    """Per reader, whether only the step-by-step walk orders it: totals closer than ``TIE`` but not equal
+    (``rows`` and ``totals`` in the walk's order), or a title another paper has too."""
     near = (totals[1:] > totals[:-1] - TIE) & (totals[1:] != totals[:-1])
     apart = np.flatnonzero((rows[1:] == rows[:-1]) & near)
     slow: np.ndarray = np.zeros(readers, dtype=bool)
     slow[rows[apart]] = True
-    slow[rows[found.twin[order]]] = True
-    eligible = found.eligible[order]
-    keyed = rows * quota.shape[1] + found.owners[order]
-    first = eligible & (_running(keyed, eligible) < quota.ravel()[keyed])  # within its keyword's places
-    waits = eligible & ~first
-    full = np.array([m if m else NO_LIMIT for m in most], dtype=np.intp)
-    taken = _so_far(rows, first, readers)
-    room = full - np.bincount(rows[first], minlength=readers)  # after the walk: what waiting papers may fill
-    chosen = (first & (taken < full[rows])) | (waits & (_so_far(rows, waits, readers) < room[rows]))
-    return order[chosen], bounds(rows[chosen], readers), slow.tolist()
+    slow[found.rows[found.twin]] = True
+    return slow
 
 
 def _best_first(found: Candidates) -> np.ndarray:
@@ -76,7 +86,7 @@ def _best_first(found: Candidates) -> np.ndarray:
     """
     if not len(found.totals):
         return np.zeros(0, dtype=np.intp)
-    steps = np.floor(found.totals / _STEP)
+    steps = np.floor(found.totals * _STEPS)  # exactly totals / _STEP: a power of 2
     high = float(steps.max())
     spread = high - float(steps.min())
     if not spread < 2.0 ** 62:  # not finite either
@@ -85,7 +95,9 @@ def _best_first(found: Candidates) -> np.ndarray:
     if int(found.rows[-1]).bit_length() + levels + ties > 62:
         return _best_first_by_floats(found)
     below = (high - steps).astype(np.int64)
-    return np.argsort((found.rows.astype(np.int64) << (levels + ties)) | (below << ties) | found.tie, kind="stable")
+    # no two keys equal (a reader's candidates are distinct papers, ``tie`` one place per paper): any sort gives
+    # the one order, and numpy's default sorts 64-bit integers faster than its stable sort
+    return np.argsort((found.rows.astype(np.int64, copy=False) << (levels + ties)) | (below << ties) | found.tie)
 
 
 def _best_first_by_floats(found: Candidates) -> np.ndarray:
@@ -97,24 +109,31 @@ def _best_first_by_floats(found: Candidates) -> np.ndarray:
     return by_tie[np.argsort(key, kind="stable")]
 
 
-def _so_far(rows: np.ndarray, mask: np.ndarray, readers: int) -> np.ndarray:
-    """For each entry (grouped by reader, ``rows``), how many of its reader's entries before it are in ``mask``."""
+def _so_far(rows: np.ndarray, mask: np.ndarray, per_reader: np.ndarray) -> np.ndarray:
+    """For each entry (grouped by reader, ``rows``), how many of its reader's entries before it are in ``mask``
+    (``per_reader``: how many of each reader's are)."""
     before = np.cumsum(mask) - mask
-    per_reader = np.bincount(rows[mask], minlength=readers)
     return before - (np.cumsum(per_reader) - per_reader)[rows]
 
 
 def _running(keys: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """For each entry, how many entries before it (in order) with the same key are in ``mask``."""
+    """For each entry, how many entries before it (in order) with the same key are in ``mask``.
+
+    The entries in ``mask`` sorted by key, stably (a radix sort when the keys fit 16 bits): each one's
+    count is its place less the place where its key starts. When all are in ``mask`` (no paper sent
+    before, every one named), no subset is taken.
+    """
+    at = None if mask.all() else np.flatnonzero(mask)
+    picked = keys if at is None else keys[at]
     out: np.ndarray = np.zeros(len(keys), dtype=np.intp)
-    at = np.flatnonzero(mask)
-    if not len(at):
+    if not len(picked):
         return out
-    small = keys[at].astype(np.int16) if keys.max(initial=0) < 2 ** 15 else keys[at]  # a radix sort
+    small = picked.astype(np.int16) if keys.max(initial=0) < 2 ** 15 else picked
     grouped = np.argsort(small, kind="stable")  # by key, in order within each key
-    sorted_keys = keys[at][grouped]
-    starts = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
-    lengths = np.diff(np.r_[starts, len(sorted_keys)])
-    counts = np.arange(len(sorted_keys)) - np.repeat(starts, lengths)
-    out[at[grouped]] = counts
+    sorted_keys = small[grouped]
+    starts: np.ndarray = np.empty(len(sorted_keys), dtype=bool)
+    starts[0] = True
+    np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=starts[1:])
+    place = np.arange(len(sorted_keys))
+    out[grouped if at is None else at[grouped]] = place - np.maximum.accumulate(np.where(starts, place, 0))
     return out

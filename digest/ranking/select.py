@@ -26,7 +26,7 @@ import numpy as np
 
 from ..model import Paper, title_key
 from .authors import Follows, followed_papers
-from .chunk import Scores, Walked
+from .chunk import Scores
 from .columns import Columns, columns
 from .explain import Match, matches_by_code
 from .index import Index
@@ -40,7 +40,6 @@ DUPLICATE_MARGIN = 5  # papers a reader may skip as duplicates of a better-ranke
 WORD_SHARE = 0.75  # with meaning on, the share of min_score a paper must reach on words alone (qualified_mask)
 RECALL_WORDS = 0.5  # or: close in meaning to a keyword (the embedder's ``Bonus.recall``) whose words reach this share
 PASSING_SHARE = 0.9  # the most of min_score a keyword mentioned once, only in an abstract, counts for
-_RANKS = range(1, 1 << 62)  # 1, 2, 3...: a pick's rank, for ``map``
 
 
 @dataclass(slots=True)
@@ -82,9 +81,10 @@ def rank(
     the papers by the authors and labs the reader follows come first (module docstring).
     ``first``: the reader's scores as a batch of readers worked them out (``batch``).
     """
-    walk = first.walk(selection.max_items, sent) if first is not None and not examples and not follows else None
-    if walk is not None:
-        return _walked(index, walk)
+    most = selection.max_items
+    made = first.picks(most, sent, index.papers, Pick) if first is not None and not examples and not follows else None
+    if made is not None:
+        return made[0]
     return Scored(index, profile, examples, selection.min_score, first).picks(sent, selection.max_items, follows)
 
 
@@ -132,10 +132,10 @@ def rank_counted(
     reader's keyword scores unless the reader's model changed them. ``first``: as for ``rank``.
     """
     most = selection.max_items
-    walk = first.walk(most, sent) if first is not None and not examples and not follows else None
-    if walk is not None:
-        picks = _walked(index, walk)
-        return picks, walk[3] if most is not None and len(picks) >= most else None
+    made = first.picks(most, sent, index.papers, Pick) if first is not None and not examples and not follows else None
+    if made is not None:
+        picks, count = made
+        return picks, count if most is not None and len(picks) >= most else None
     scored = Scored(index, profile, examples, selection.min_score, first)
     picks = scored.picks(sent, most, follows)
     if most is None or len(picks) < most:
@@ -191,9 +191,9 @@ class Scored:
         return self._places[most]
 
     def picks(self, sent: Collection[str], most: int | None, follows: Follows | None) -> list[Pick]:
-        walked = self.first.walk(most, sent) if self.first is not None and not follows else None
-        if walked is not None:
-            return _walked(self.index, walked)
+        made = self.first.picks(most, sent, self.index.papers, Pick) if self.first is not None and not follows else None
+        if made is not None:
+            return made[0]
         selection = Selection(most, self.floor)
         walk = Walk(self.index, self.table, self.profile, sent, selection, self.reasons, self.lifted,
                     self.places(most))
@@ -396,12 +396,6 @@ class Walk:
             return [Pick(papers[numbers[n]], round(values[n], 3), matched, r) for r, (_, n, matched) in enumerate(chosen, 1)]
         return [Pick(papers[numbers[n]], round(values[n], 3), matched, r, reasons.get(numbers[n], ""))
                 for r, (_, n, matched) in enumerate(chosen, 1)]
-
-
-def _walked(index: Index, walk: Walked) -> list[Pick]:
-    """The picks of a walk made in a batch (``Scores.walk``)."""
-    numbers, scores, matched, _ = walk
-    return list(map(Pick, map(index.papers.__getitem__, numbers), scores, matched, _RANKS))
 
 
 def _codes(table: Columns, wanted: Sequence[Keyword]) -> list[tuple[tuple[Match | None, ...], bytes]]:
