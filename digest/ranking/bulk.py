@@ -312,9 +312,8 @@ class _Units:
         self.in_all = _grown(self.in_all, in_all)
         self.saturated = _grown(self.saturated, _saturation(self.index, paper, in_title, in_all))
         if base + count > len(self.fields):
-            rows = max(2 * len(self.fields), base + count)
-            self.fields = np.concatenate([self.fields[:base], np.zeros((rows - base, self.size), dtype=np.int8)])
-            self.twice = np.concatenate([self.twice[:base], np.zeros((rows - base, self.size), dtype=bool)])
+            rows = 2 * max(len(self.fields), base + count)
+            self.fields, self.twice = _widened(self.fields, base, rows), _widened(self.twice, base, rows)
         self.fields[unit, paper] = TITLE * (in_title > 0) + ABSTRACT * (in_all > in_title)
         self.twice[unit, paper] = in_all >= 2
         self.idfs += map(self.index.idf, np.diff(self.first[base:]).tolist())
@@ -408,6 +407,14 @@ def _grown(array: np.ndarray, more: np.ndarray) -> np.ndarray:
         base[:size] = array
     base[size:size + len(more)] = more
     return base[:size + len(more)]
+
+
+def _widened(array: np.ndarray, kept: int, rows: int) -> np.ndarray:
+    """``rows`` rows of zeros, the first ``kept`` of ``array`` copied in. Twice the rows needed: rows never
+    written cost no memory (``np.zeros``: the system hands a zero page over when it is first written)."""
+    grown = np.zeros((rows, array.shape[1]), dtype=array.dtype)
+    grown[:kept] = array[:kept]
+    return grown
 
 
 def _saturation(index: Index, numbers: np.ndarray, in_title: np.ndarray, in_all: np.ndarray) -> np.ndarray:
