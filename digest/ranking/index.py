@@ -13,9 +13,8 @@ import math
 from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from itertools import chain, compress
 from datetime import date
-from operator import itemgetter
+from itertools import chain, compress
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -327,7 +326,6 @@ class StemIdfs(dict[str, float]):
         return found
 
 
-_SHARE = itemgetter(1)
 _IN_TITLE = ABSTRACT_OFFSET.__gt__  # position -> whether it is in the title
 
 
