@@ -131,3 +131,23 @@ def test_a_chunk_of_readers_nothing_matches_adds_up_float_totals() -> None:
     readers = [parse_profile("zyxwv"), parse_profile("qqqqq^2")]
     firsts = Batch(Index(papers, rules=Rules())).scores(readers, [Selection()] * 2, [set(), set()])
     assert all(first is not None and first.totals.dtype == np.float64 and not first.totals.any() for first in firsts)
+
+
+@pytest.mark.parametrize("texts", [["diffusion", "qzx*"], ["LLM", "reinforcement learning (RL)", "qzx*"],
+                                   ["qzx*", "LLM"], ["qzx*"]], ids=lambda texts: " + ".join(texts))
+@pytest.mark.parametrize("rules", RULES, ids=["rules", "no-rules"])
+def test_a_chunk_ending_in_a_keyword_with_no_alternative_scores_and_matches_as_alone(texts: list[str],
+                                                                                    rules: Rules) -> None:
+    """``columns`` adds a keyword's first alternative up in the keyword's row and any other after the
+    keywords': a last keyword that matches no word of the listing has a row of its own all the same."""
+    _same(_PAPERS, rules, _keywords(texts), chunk=len(texts))
+
+
+def test_keywords_past_the_first_rows_of_word_fields_score_and_match_as_alone() -> None:
+    """The words' field bits (``_Units.fields``) grow as chunks bring new words: the rows read before are kept."""
+    words = _keywords([w for w in _VOCABULARY if w.isalpha()][:700])
+    _same(_PAPERS, Rules(), words, chunk=90)
+    index = Index(_PAPERS, rules=Rules())
+    for start in range(0, len(words), 90):
+        bulk.prepare(index, words[start:start + 90])
+    assert len(index.cache["bulk"]["units"].fields) > 256  # grown, more than once

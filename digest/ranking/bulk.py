@@ -121,39 +121,48 @@ class _Plan:
             alt.factors = [idf / total for idf in mine]
 
     def columns(self) -> np.ndarray:
-        """Keywords x papers: each keyword's column (``scoring.keyword_column``)."""
-        size = len(self.index.papers)
-        cells, values = self._components()
+        """Keywords x papers: each keyword's column (``scoring.keyword_column``).
+
+        A keyword's first alternative is added up in the keyword's own row, any other
+        in a row after the keywords' (``_places``), taken into the keyword's by
+        ``np.maximum``; a cell below ``MIN_CONTRIBUTION`` is 0 before that as after
+        (the larger of two cells passes when either does). Only a cell with a
+        component can be other than 0: those alone are compared.
+        """
+        size, keywords = len(self.index.papers), len(self.keywords)
+        places = self._places()
+        cells, values = self._components(places)
+        rows = max(keywords, max(places, default=0) + 1)
         # float even when no cell has a component (``np.bincount`` of nothing gives integers, weights or not)
-        scores = np.bincount(cells, weights=values, minlength=(len(self.alts) + 1) * size).astype(float, copy=False)
-        scores = scores.reshape(-1, size)
-        first: np.ndarray = np.full(len(self.keywords), len(self.alts), dtype=np.intp)  # no alternative: the zero row
-        later: list[tuple[int, int]] = []
-        for j, alt in enumerate(self.alts):
-            if alt.level == 0:
-                first[alt.row] = j
-            else:
-                later.append((alt.row, j))
-        plain = not later and np.array_equal(first, np.arange(len(self.alts)))
-        out = scores[:-1] if plain else scores[first]  # most runs: one alternative each, the rows as they are
-        for row, j in later:
-            np.maximum(out[row], scores[j], out=out[row])
-        out[out < MIN_CONTRIBUTION] = 0.0
+        flat = np.bincount(cells, weights=values, minlength=rows * size).astype(float, copy=False)
+        flat[cells[flat[cells] < MIN_CONTRIBUTION]] = 0.0
+        scores = flat.reshape(-1, size)
+        out = scores[:keywords]
+        for alt, place in zip(self.alts, places):
+            if alt.level:
+                np.maximum(out[alt.row], scores[place], out=out[alt.row])
         return out
 
-    def _components(self) -> tuple[np.ndarray, np.ndarray]:
-        """Every (alternative x paper) cell's components, in the order ``alternative_scores`` adds them."""
+    def _places(self) -> list[int]:
+        """Each alternative's row in ``columns``: its keyword's for a first, one after the keywords' for another."""
+        later = iter(range(len(self.keywords), len(self.keywords) + len(self.alts)))
+        return [next(later) if alt.level else alt.row for alt in self.alts]
+
+    def _components(self, places: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Every (alternative x paper) cell's components, in the order ``alternative_scores`` adds them; an
+        alternative's cells in its row (``places``)."""
         flat, weights, size = self.flat, self.index.weights, len(self.index.papers)
+        placed = list(zip(places, self.alts))
         parts: list[tuple[np.ndarray, np.ndarray]] = []
         for k in range(max((len(a.groups) for a in self.alts), default=0)):
-            mine = [j for j, a in enumerate(self.alts) if len(a.groups) > k]
-            parts.append(flat.scaled(mine, [self.alts[j].groups[k] for j in mine],
-                                     [self.alts[j].factors[k] for j in mine], size))
-        ones = [(j, a.groups[0]) for j, a in enumerate(self.alts) if len(a.groups) == 1]
-        many = [(j, a.groups) for j, a in enumerate(self.alts) if len(a.groups) > 1]
+            mine = [(j, a) for j, a in placed if len(a.groups) > k]
+            parts.append(flat.scaled([j for j, _ in mine], [a.groups[k] for _, a in mine],
+                                     [a.factors[k] for _, a in mine], size))
+        ones = [(j, a.groups[0]) for j, a in placed if len(a.groups) == 1]
+        many = [(j, a.groups) for j, a in placed if len(a.groups) > 1]
         parts.append(flat.scaled([j for j, _ in ones], [g for _, g in ones], [weights.phrase] * len(ones), size))
         parts.append(flat.together(many, weights.phrase, size))
-        words = [(j, a.words) for j, a in enumerate(self.alts) if a.words is not None]
+        words = [(j, a.words) for j, a in placed if a.words is not None]
         single = [(j, w[0]) for j, w in words if len(w) == 1]
         parts.append(flat.scaled([j for j, _ in single], [w for _, w in single], [weights.surface] * len(single), size))
         parts.append(flat.together([(j, w) for j, w in words if len(w) > 1], weights.surface, size))
@@ -303,9 +312,8 @@ class _Units:
         self.in_all = _grown(self.in_all, in_all)
         self.saturated = _grown(self.saturated, _saturation(self.index, paper, in_title, in_all))
         if base + count > len(self.fields):
-            rows = max(2 * len(self.fields), base + count)
-            self.fields = np.concatenate([self.fields[:base], np.zeros((rows - base, self.size), dtype=np.int8)])
-            self.twice = np.concatenate([self.twice[:base], np.zeros((rows - base, self.size), dtype=bool)])
+            rows = 2 * max(len(self.fields), base + count)
+            self.fields, self.twice = _widened(self.fields, base, rows), _widened(self.twice, base, rows)
         self.fields[unit, paper] = TITLE * (in_title > 0) + ABSTRACT * (in_all > in_title)
         self.twice[unit, paper] = in_all >= 2
         self.idfs += map(self.index.idf, np.diff(self.first[base:]).tolist())
@@ -399,6 +407,14 @@ def _grown(array: np.ndarray, more: np.ndarray) -> np.ndarray:
         base[:size] = array
     base[size:size + len(more)] = more
     return base[:size + len(more)]
+
+
+def _widened(array: np.ndarray, kept: int, rows: int) -> np.ndarray:
+    """``rows`` rows of zeros, the first ``kept`` of ``array`` copied in. Twice the rows needed: rows never
+    written cost no memory (``np.zeros``: the system hands a zero page over when it is first written)."""
+    grown = np.zeros((rows, array.shape[1]), dtype=array.dtype)
+    grown[:kept] = array[:kept]
+    return grown
 
 
 def _saturation(index: Index, numbers: np.ndarray, in_title: np.ndarray, in_all: np.ndarray) -> np.ndarray:

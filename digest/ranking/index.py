@@ -14,7 +14,7 @@ from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
-from operator import itemgetter
+from itertools import chain, compress
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -179,13 +179,41 @@ class Index:
         return doc.shares
 
     def strongest_terms(self, i: int) -> frozenset[str]:
-        """The ``STRONGEST`` stems of paper ``i`` by tf-idf: what it is about (cached)."""
+        """The ``STRONGEST`` stems of paper ``i`` by tf-idf: what it is about (cached).
+
+        The first paper asked for has every paper's worked out with it (``_find_strongest``):
+        the exclusions of a run look at most of the listing.
+        """
         doc = self.docs[i]
         if doc.strongest is None:
-            # ``heapq.nlargest(STRONGEST, ...)``, which is this (the first of equal shares first), but slower
-            top = sorted(self.term_shares(i), key=_SHARE, reverse=True)[:STRONGEST]
-            doc.strongest = frozenset(st for st, _ in top)
-        return doc.strongest
+            self._find_strongest()
+        return doc.strongest if doc.strongest is not None else frozenset()
+
+    def _find_strongest(self) -> None:
+        """Every paper's ``strongest_terms``: its ``term_shares`` sorted by share, the first of equal
+        shares first (as ``sorted(..., reverse=True)`` leaves them), the first ``STRONGEST`` kept.
+
+        The shares are the same floats, worked out for every stem of every paper at
+        once (a count over a length, times an idf); each paper's are sorted in a row
+        of their own (papers x stems, the rows padded past their end).
+        """
+        docs, idf = self.docs, self.stem_idfs()
+        every = list(chain.from_iterable(d.counts for d in docs))  # each paper's stems, in its order
+        long = np.fromiter(map(len, every), np.intp, len(every)) > 2
+        stems = list(compress(every, long.tolist()))
+        counts = np.fromiter(chain.from_iterable(d.counts.values() for d in docs), np.intp, len(every))[long]
+        paper = np.repeat(np.arange(len(docs)), [len(d.counts) for d in docs])[long]
+        lengths = np.array([d.title_len + d.abstract_len or 1 for d in docs], dtype=np.intp)
+        shares = counts / lengths[paper] * np.fromiter(map(idf.__getitem__, stems), float, len(stems))
+        sizes = np.bincount(paper, minlength=len(docs))
+        starts = np.cumsum(sizes) - sizes
+        rows = np.full((len(docs), int(sizes.max(initial=0))), np.inf)
+        rows[paper, np.arange(len(paper)) - starts[paper]] = -shares
+        top = np.argsort(rows, axis=1, kind="stable")[:, :STRONGEST]  # the largest shares first
+        at = (top + starts[:, None]).tolist()
+        for doc, mine, size in zip(docs, at, np.minimum(sizes, STRONGEST).tolist()):
+            if doc.strongest is None:
+                doc.strongest = frozenset([stems[j] for j in mine[:size]])
 
     # --- keywords -----------------------------------------------------------
 
@@ -298,7 +326,6 @@ class StemIdfs(dict[str, float]):
         return found
 
 
-_SHARE = itemgetter(1)
 _IN_TITLE = ABSTRACT_OFFSET.__gt__  # position -> whether it is in the title
 
 

@@ -116,10 +116,15 @@ class Matrix:
         self._filled = end
 
     def _room(self, rows: int) -> None:
-        """Dense rows for at least ``rows`` rows (those past the filled ones are never read)."""
+        """Dense rows for at least ``rows`` rows, and as many again (those past the filled ones are never read).
+
+        Rows never written cost no memory (``np.empty``: the system hands a page
+        over when it is first written), so room for twice what is asked is free; a
+        run's first chunk brings half its keywords, and the rows are then not copied again.
+        """
         if rows <= len(self.scores):
             return
-        count = max(rows, 2 * len(self.scores))
+        count = 2 * max(rows, len(self.scores))
         for name in ("scores", "codes"):
             old = getattr(self, name)
             grown = np.empty((count, self.size), dtype=old.dtype)
