@@ -181,39 +181,15 @@ class Index:
     def strongest_terms(self, i: int) -> frozenset[str]:
         """The ``STRONGEST`` stems of paper ``i`` by tf-idf: what it is about (cached).
 
-        The first paper asked for has every paper's worked out with it (``_find_strongest``):
+        The first paper asked for has every paper's worked out with it (``strongest_terms``, the module's):
         the exclusions of a run look at most of the listing.
         """
         doc = self.docs[i]
         if doc.strongest is None:
-            self._find_strongest()
+            for each, found in zip(self.docs, strongest_terms(self.docs, self.stem_idfs())):
+                if each.strongest is None:
+                    each.strongest = found
         return doc.strongest if doc.strongest is not None else frozenset()
-
-    def _find_strongest(self) -> None:
-        """Every paper's ``strongest_terms``: its ``term_shares`` sorted by share, the first of equal
-        shares first (as ``sorted(..., reverse=True)`` leaves them), the first ``STRONGEST`` kept.
-
-        The shares are the same floats, worked out for every stem of every paper at
-        once (a count over a length, times an idf); each paper's are sorted in a row
-        of their own (papers x stems, the rows padded past their end).
-        """
-        docs, idf = self.docs, self.stem_idfs()
-        every = list(chain.from_iterable(d.counts for d in docs))  # each paper's stems, in its order
-        long = np.fromiter(map(len, every), np.intp, len(every)) > 2
-        stems = list(compress(every, long.tolist()))
-        counts = np.fromiter(chain.from_iterable(d.counts.values() for d in docs), np.intp, len(every))[long]
-        paper = np.repeat(np.arange(len(docs)), [len(d.counts) for d in docs])[long]
-        lengths = np.array([d.title_len + d.abstract_len or 1 for d in docs], dtype=np.intp)
-        shares = counts / lengths[paper] * np.fromiter(map(idf.__getitem__, stems), float, len(stems))
-        sizes = np.bincount(paper, minlength=len(docs))
-        starts = np.cumsum(sizes) - sizes
-        rows = np.full((len(docs), int(sizes.max(initial=0))), np.inf)
-        rows[paper, np.arange(len(paper)) - starts[paper]] = -shares
-        top = np.argsort(rows, axis=1, kind="stable")[:, :STRONGEST]  # the largest shares first
-        at = (top + starts[:, None]).tolist()
-        for doc, mine, size in zip(docs, at, np.minimum(sizes, STRONGEST).tolist()):
-            if doc.strongest is None:
-                doc.strongest = frozenset([stems[j] for j in mine[:size]])
 
     # --- keywords -----------------------------------------------------------
 
@@ -324,6 +300,30 @@ class StemIdfs(dict[str, float]):
     def __missing__(self, st: str) -> float:
         found = self[st] = bm25_idf(self.papers, len(self.postings.get(st, ())))
         return found
+
+
+def strongest_terms(docs: Sequence[Doc], idf: Mapping[str, float]) -> list[frozenset[str]]:
+    """Every paper's ``Index.strongest_terms``: its ``term_shares`` sorted by share, the first of equal
+    shares first (as ``sorted(..., reverse=True)`` leaves them), the first ``STRONGEST`` kept.
+
+    The shares are the same floats, worked out for every stem of every paper at
+    once (a count over a length, times an idf); each paper's are sorted in a row
+    of their own (papers x stems, the rows padded past their end).
+    """
+    every = list(chain.from_iterable(d.counts for d in docs))  # each paper's stems, in its order
+    long = np.fromiter(map(len, every), np.intp, len(every)) > 2
+    stems = list(compress(every, long.tolist()))
+    counts = np.fromiter(chain.from_iterable(d.counts.values() for d in docs), np.intp, len(every))[long]
+    paper = np.repeat(np.arange(len(docs)), [len(d.counts) for d in docs])[long]
+    lengths = np.array([d.title_len + d.abstract_len or 1 for d in docs], dtype=np.intp)
+    shares = counts / lengths[paper] * np.fromiter(map(idf.__getitem__, stems), float, len(stems))
+    sizes = np.bincount(paper, minlength=len(docs))
+    starts = np.cumsum(sizes) - sizes
+    rows = np.full((len(docs), int(sizes.max(initial=0))), np.inf)
+    rows[paper, np.arange(len(paper)) - starts[paper]] = -shares
+    top = np.argsort(rows, axis=1, kind="stable")[:, :STRONGEST]  # the largest shares first
+    at = (top + starts[:, None]).tolist()
+    return [frozenset([stems[j] for j in mine[:size]]) for mine, size in zip(at, np.minimum(sizes, STRONGEST).tolist())]
 
 
 _IN_TITLE = ABSTRACT_OFFSET.__gt__  # position -> whether it is in the title
