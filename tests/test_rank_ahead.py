@@ -7,6 +7,8 @@ other sends build.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from digest.ranking.batch import CHUNK, Ahead, Batch, chunks
 from digest.ranking.index import Index
 from digest.ranking.select import rank
@@ -17,11 +19,7 @@ from .test_rank_batch import LISTINGS, _readers, _seen
 def test_a_send_scores_only_the_readers_it_claimed() -> None:
     papers = LISTINGS[1][1]
     profiles, selections, sent = _readers(papers, "claimed", count=400)
-    asked: list[int] = []
-
-    def reader(n: int) -> tuple:
-        asked.append(n)
-        return profiles[n], True, selections[n], sent[n]
+    asked, reader = _recorded(profiles, selections, sent)
 
     index = Index(papers)
     ahead = Ahead(Batch(index), len(profiles), reader)
@@ -50,14 +48,21 @@ def test_chunks_take_the_batch_size_the_producer_gives() -> None:
 def test_a_reader_asked_for_first_brings_a_whole_batch_chunk_of_readers_after_it() -> None:
     papers = LISTINGS[1][1]
     profiles, selections, sent = _readers(papers, "ahead", count=300)
-    asked: list[int] = []
-
-    def reader(n: int) -> tuple:
-        asked.append(n)
-        return profiles[n], True, selections[n], sent[n]
+    asked, reader = _recorded(profiles, selections, sent)
 
     batch = Batch(Index(papers))
     ahead = Ahead(batch, len(profiles), reader)
     assert batch.chunk > 300 > CHUNK  # a short listing: chunks larger than the least
     ahead.get(10)
     assert asked == list(range(10, min(10 + batch.chunk, 300)))
+
+
+def _recorded(profiles: list, selections: list, sent: list) -> tuple[list[int], Callable[[int], tuple]]:
+    """``Ahead``'s ``reader``, and the positions it was asked for, in order."""
+    asked: list[int] = []
+
+    def reader(n: int) -> tuple:
+        asked.append(n)
+        return profiles[n], True, selections[n], sent[n]
+
+    return asked, reader

@@ -5,19 +5,16 @@ Held to a plain walk written here, on candidates Hypothesis varies freely."""
 
 from __future__ import annotations
 
-import random
-
 import numpy as np
 from hypothesis import given, settings, strategies as st
 
-from digest.model import Paper
 from digest.ranking.batch import Batch
 from digest.ranking.batch_walk import NO_LIMIT, Candidates, walk_many
 from digest.ranking.index import Index
-from digest.ranking.profile import Profile
-from digest.ranking.select import TIE, Pick, Selection, rank
+from digest.ranking.select import TIE, Pick, rank
 
-from .test_rank_oracle import LISTINGS, SELECTIONS, _profiles
+from .test_rank_batch import _readers
+from .test_rank_oracle import LISTINGS
 
 _TOTALS = st.sampled_from([0.5, 1.0, 2.0, 2.0 + TIE / 2, 3.25, 7.0, 1e6, 1e20])
 _CANDIDATE = st.tuples(st.integers(0, 11), _TOTALS, st.integers(0, 2), st.booleans(), st.booleans())
@@ -94,12 +91,3 @@ def test_a_readers_picks_made_for_the_whole_chunk_are_its_walk_ranked_from_one()
         assert first.picks(None if selection.max_items else 5, s, index.papers, Pick) is None  # walked for another
     assert walked >= 40
 
-
-def _readers(papers: list[Paper], seed: str, count: int) -> tuple[list[Profile], list[Selection], list[set[str]]]:
-    rng = random.Random(seed)
-    ids = [p.id for p in papers]
-    profiles = _profiles(papers, rng, count)
-    selections = [rng.choice(SELECTIONS) for _ in profiles]
-    sent = [set(rng.sample(ids, rng.randint(0, min(6, len(ids))))) if rng.random() < 0.5 else set()
-            for _ in profiles]
-    return profiles, selections, sent
