@@ -310,7 +310,7 @@ class _Units:
         self.paper = _grown(self.paper, paper)
         self.in_title = _grown(self.in_title, in_title)
         self.in_all = _grown(self.in_all, in_all)
-        self.saturated = _grown(self.saturated, _saturation(self.index, paper, in_title, in_all))
+        self.saturated = _grown(self.saturated, self.index.saturation((paper, in_title, in_all))[1])
         if base + count > len(self.fields):
             rows = 2 * max(len(self.fields), base + count)
             self.fields, self.twice = _widened(self.fields, base, rows), _widened(self.twice, base, rows)
@@ -326,8 +326,8 @@ class _Units:
         values = np.array(factors, dtype=float)[which] * self.saturated[at]
         return np.array(rows, dtype=np.intp)[which] * size + self.paper[at], values
 
-    def _positions(self, rows: list[int], sources: list[int]) -> tuple[np.ndarray, np.ndarray]:
-        """Every code of each source, and which of ``rows`` it is for."""
+    def _positions(self, sources: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Every code of each source, and which of ``sources`` (its place there) it is for."""
         sources_ = np.array(sources, dtype=np.intp)
         at, which = _segments(self.at[sources_], self.at[sources_ + 1] - self.at[sources_])
         return self.codes[at], which
@@ -352,7 +352,7 @@ class _Units:
         after another (``scoring.phrase_starts``, ``scoring.consecutive``)."""
         if not alts:
             return np.zeros(0, dtype=np.intp), np.zeros(0)
-        codes, which = self._positions([j for j, _ in alts], [s[0] for _, s in alts])
+        codes, which = self._positions([s[0] for _, s in alts])
         lists = [s for _, s in alts]
         keep: np.ndarray = np.ones(len(codes), dtype=bool)
         paper: np.ndarray = (codes // self.stride) % self.size
@@ -370,7 +370,7 @@ class _Units:
         pairs = [(j, s[k], s[k + 1], len(s) - 1) for j, s in alts for k in range(len(s) - 1)]
         if not pairs:
             return np.zeros(0, dtype=np.intp), np.zeros(0)
-        codes, which = self._positions(list(range(len(pairs))), [p[1] for p in pairs])
+        codes, which = self._positions([p[1] for p in pairs])
         right = np.array([p[2] for p in pairs], dtype=np.intp)[which]
         maybe = self.fields[right, (codes // self.stride) % self.size] != 0  # the other source in the paper at all
         codes, which, right = codes[maybe], which[maybe], right[maybe]
@@ -395,7 +395,7 @@ class _Units:
         starts = np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]])
         in_all = np.diff(np.r_[starts, len(cell)])
         in_title = np.add.reduceat((codes % self.stride) < ABSTRACT_OFFSET, starts).astype(np.intp)
-        return cell[starts], weight * _saturation(self.index, paper[starts], in_title, in_all)
+        return cell[starts], weight * self.index.saturation((paper[starts], in_title, in_all))[1]
 
 
 def _grown(array: np.ndarray, more: np.ndarray) -> np.ndarray:
@@ -415,10 +415,3 @@ def _widened(array: np.ndarray, kept: int, rows: int) -> np.ndarray:
     grown = np.zeros((rows, array.shape[1]), dtype=array.dtype)
     grown[:kept] = array[:kept]
     return grown
-
-
-def _saturation(index: Index, numbers: np.ndarray, in_title: np.ndarray, in_all: np.ndarray) -> np.ndarray:
-    """``Index._saturation``: the same operations, in the same order."""
-    w = index.weights
-    tf = w.title * in_title / index.title_norms[numbers] + (in_all - in_title) / index.abstract_norms[numbers]
-    return tf * (w.k1 + 1) / (tf + w.k1)

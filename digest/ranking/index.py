@@ -144,13 +144,13 @@ class Index:
         """``group_weights`` as arrays: the papers the group stands in, and its saturated term frequency
         in each (the same floats, computed at once; cached). Sparse: a dense array per group would be
         memory to fault in for every new group of a run."""
-        return self._cached("arrays", group, lambda: self._saturation(self.counts(group)))
+        return self._cached("arrays", group, lambda: self.saturation(self.counts(group)))
 
     def counts(self, group: Group) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """``position_counts`` of the group's positions (cached)."""
         return self._cached("counts", group, lambda: position_counts(self.positions(group)))
 
-    def _saturation(self, counts: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    def saturation(self, counts: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
         """BM25F's saturated term frequency in each paper of ``position_counts``: the papers, and the values."""
         numbers, in_title, in_all = counts
         w = self.weights  # the counts are turned into floats as they are divided, exactly
@@ -167,7 +167,7 @@ class Index:
 
     def surface_saturation(self, word: str) -> tuple[np.ndarray, np.ndarray]:
         """``group_saturation`` for a query word as written (``surface_postings``)."""
-        return self._cached("surface", word, lambda: self._saturation(position_counts(self.surface_postings(word))))
+        return self._cached("surface", word, lambda: self.saturation(position_counts(self.surface_postings(word))))
 
     def term_shares(self, i: int) -> list[tuple[str, float]]:
         """A paper's stems (longer than 2 letters): share of its length times idf."""
