@@ -11,7 +11,7 @@ keyword at once: a phrase start is a position whose next word's code is in the
 array, a near word one whose code has another within the window.
 
 The floats are those of the one-at-a-time path, bit for bit: each paper's
-saturation is worked out by the same operations in the same order, and a
+saturation is ``Index.saturation`` itself, and a
 keyword's components are added into its row by ``np.bincount``, which adds its
 weights one after another from zero, in the order ``alternative_scores`` adds them.
 Exact keywords, feedback and meaning stay on that path (``eligible``).
