@@ -93,20 +93,15 @@ def _ranked(index: Index, profiles: Sequence[Profile], sent: Sequence[Collection
             selections: Sequence[Selection], examples: Sequence[Examples | None], follows: Sequence[Follows | None],
             start: int, stop: int) -> Iterator[list[Pick]]:
     """``rank`` for the readers from ``start`` to ``stop``, scored a chunk at a time (``batch``): readers
-    with votes or a library alone. A reader the batch walked takes its picks straight from the chunk, as
-    ``rank`` would (``Scores.picks``)."""
+    with votes or a library alone."""
     batch = Batch(index)
-    papers = index.papers
     for low in range(start, stop, batch.chunk):
         high = min(low + batch.chunk, stop)
         firsts = batch.scores([p if not e else None for p, e in zip(profiles[low:high], examples[low:high])],
                               selections[low:high], sent[low:high])
-        for n, first in zip(range(low, high), firsts):  # ``first`` is None for a reader with votes or a library
-            made = None
-            if first is not None and not follows[n]:
-                made = first.picks(selections[n].max_items, sent[n], papers, Pick)
-            yield made[0] if made is not None else rank(index, profiles[n], sent=sent[n], selection=selections[n],
-                                                        examples=examples[n], follows=follows[n], first=first)
+        for n, first in zip(range(low, high), firsts):
+            yield rank(index, profiles[n], sent=sent[n], selection=selections[n], examples=examples[n],
+                       follows=follows[n], first=first)
 
 
 def fork_is_safe() -> bool:
