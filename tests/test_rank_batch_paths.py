@@ -181,7 +181,8 @@ def _walked_alone(found: Candidates, r: int, places: list[int], limit: int | Non
 
 
 @settings(max_examples=40, deadline=None)
-@given(readers=st.lists(st.lists(st.integers(0, 19), min_size=1, max_size=6), min_size=1, max_size=10),
+@given(readers=st.lists(st.lists(st.integers(0, min(19, len(POOL) - 1)), min_size=1, max_size=6), min_size=1,
+                        max_size=10),
        picks=st.lists(st.tuples(st.integers(0, 9), st.integers(0, 10 ** 6)), max_size=40))
 def test_a_picks_matches_are_the_keywords_that_name_it_fully_first(readers: list[list[int]],
                                                                     picks: list[tuple[int, int]]) -> None:
