@@ -151,3 +151,49 @@ def test_keywords_past_the_first_rows_of_word_fields_score_and_match_as_alone() 
     for start in range(0, len(words), 90):
         bulk.prepare(index, words[start:start + 90])
     assert len(index.cache["bulk"]["units"].fields) > 256  # grown, more than once
+
+
+def _same_exclusions(papers: list[Paper], rules: Rules, keywords: list[Keyword], chunk: int) -> None:
+    together, alone = Index(papers, rules=rules), Index(papers, rules=rules)
+    for start in range(0, len(keywords), chunk):
+        bulk.prepare_exclusions(together, keywords[start:start + chunk])
+    assert all((k.words, k.exact, k.prefix) in together.cache["excluded"] for k in keywords if not k.exact)  # all done
+    for keyword in keywords:
+        assert together.excluded(keyword) == explain.excluded(alone, keyword), keyword
+        numbers = together.cache["excluded numbers"].get((keyword.words, keyword.exact, keyword.prefix))
+        assert keyword.exact or list(numbers) == sorted(explain.excluded(alone, keyword)), keyword
+
+
+@pytest.mark.parametrize("rules", RULES, ids=["rules", "no-rules"])
+@pytest.mark.parametrize("name,papers", CASES, ids=[name for name, _ in CASES])
+def test_every_shape_of_exclusion_removes_what_it_removes_alone(name: str, papers: list[Paper], rules: Rules) -> None:
+    """In the title, or come back to and among the paper's strongest terms (``explain.excluded``), worked out
+    together; an exact phrase is left to the one-at-a-time path."""
+    _same_exclusions(papers, rules, _keywords(SHAPES), chunk=len(SHAPES))
+
+
+@pytest.mark.parametrize("chunk", [1, 9, 1000])
+@pytest.mark.parametrize("name,papers", CASES, ids=[name for name, _ in CASES])
+def test_random_readers_keywords_as_exclusions_remove_what_they_remove_alone(name: str, papers: list[Paper],
+                                                                             chunk: int) -> None:
+    profiles = _profiles(papers, random.Random(f"exclusions-{name}"), 120)
+    _same_exclusions(papers, Rules(), [k for p in profiles for k in p.keywords], chunk)
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(_VOCABULARY + ["of", "the", "zzz"]), min_size=1, max_size=4)
+                .map(" ".join), min_size=1, max_size=12), st.sampled_from(RULES))
+def test_any_words_as_exclusions_remove_what_they_remove_alone(texts: list[str], rules: Rules) -> None:
+    _same_exclusions(_PAPERS, rules, _keywords(texts), chunk=5)
+
+
+def test_a_reader_with_several_exclusions_loses_each_ones_papers_once_by_number() -> None:
+    from digest.ranking.columns import columns
+
+    index = Index(_PAPERS)
+    excluded = _keywords([w for w in _VOCABULARY if w.isalpha()][:300])
+    bulk.prepare_exclusions(index, excluded)
+    removed = columns(index).removed(excluded)
+    alone = Index(_PAPERS)
+    expected = sorted(set().union(*(explain.excluded(alone, k) for k in excluded)))
+    assert removed is not None and len(expected) > 1 and removed.tolist() == expected

@@ -75,6 +75,7 @@ class Batch:
                 sent: Sequence[Collection[str]]) -> list[Scores | None]:
         wanted = [p.wanted if p is not None else () for p in profiles]
         bulk.prepare(self.index, chain.from_iterable(wanted))  # new keywords together
+        bulk.prepare_exclusions(self.index, chain.from_iterable(p.excluded for p in profiles if p is not None))
         terms = self.matrix.terms(list(chain.from_iterable(wanted)))  # every new keyword first
         starts = np.cumsum([0, *map(len, wanted)]).tolist()
         out: list[Scores | None] = []

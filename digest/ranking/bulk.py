@@ -15,6 +15,10 @@ saturation is ``Index.saturation`` itself, and a
 keyword's components are added into its row by ``np.bincount``, which adds its
 weights one after another from zero, in the order ``alternative_scores`` adds them.
 Exact keywords, feedback and meaning stay on that path (``eligible``).
+
+The papers a run's exclusions remove (``explain.excluded``) are found the same
+way (``prepare_exclusions``): where each alternative's words stand together, and
+how often in the title and in all.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from typing import TYPE_CHECKING, Literal, cast
 
 import numpy as np
 
-from .explain import ABSTRACT, PARTIAL, TITLE
+from .explain import ABSTRACT, PARTIAL, TITLE, about
 from .profile import Keyword
 from .scoring import MIN_CONTRIBUTION, PROXIMITY_WINDOW
 from .spelling import spelling_variants
@@ -72,6 +76,47 @@ def prepare(index: Index, keywords: Iterable[Keyword]) -> None:
         passing = index.cache["passing"]
         for found, column, numbers in zip(todo, rows, plan.passing(scores)):
             passing[found] = (column, numbers)
+
+
+def prepare_exclusions(index: Index, keywords: Iterable[Keyword]) -> None:
+    """Every exclusion's papers (``explain.excluded``) not yet cached on the index, worked out together:
+    as ``Index.excluded`` keeps them, and by number as an array (``Columns.excluded``).
+
+    Per alternative and paper, where its words stand together: a paper is about
+    the exclusion when a start is in the title, or when there are two or more and
+    each word of the alternative is among the paper's strongest terms. Exact
+    phrases stay on ``explain.excluded``'s own path.
+    """
+    cached = index.cache["excluded"]
+    todo: dict[tuple[object, ...], list[Alternative]] = {}
+    for keyword in keywords:
+        key = (keyword.words, keyword.exact, keyword.prefix)  # ``Index.excluded``'s key
+        if key not in todo and key not in cached and not keyword.exact:
+            alts = index.alternatives(keyword)
+            if all(len(alt) <= REACH for alt in alts):
+                todo[key] = alts
+    if not todo or not index.papers:
+        return
+    units = _units(index)
+    if (len(units.ids) + 4 * len(todo)) * len(index.papers) > DENSE:
+        return  # as ``prepare``: a listing too long to keep dense
+    alts = [alt for found in todo.values() for alt in found]
+    owner: np.ndarray = np.repeat(np.arange(len(todo)), [len(found) for found in todo.values()])
+    sources = [list(map(units.group, alt)) for alt in alts]
+    units.read()
+    place, paper, in_title, in_all = units.phrase_counts(sources)
+    hit = in_title > 0
+    repeated = np.flatnonzero(~hit & (in_all > 1)).tolist()
+    papers, places = paper.tolist(), place.tolist()
+    hit[repeated] = [about(index, papers[n], alts[places[n]]) for n in repeated]
+    keys, numbers = owner[place[hit]], paper[hit]
+    cells = np.unique(keys * len(index.papers) + numbers)  # each exclusion's papers, by number, once
+    keys, numbers = np.divmod(cells, len(index.papers))
+    ends = np.searchsorted(keys, np.arange(len(todo) + 1)).tolist()
+    found, arrays = numbers.tolist(), index.cache["excluded numbers"]
+    for n, key in enumerate(todo):
+        cached[key] = set(found[ends[n]:ends[n + 1]])
+        arrays[key] = numbers[ends[n]:ends[n + 1]]
 
 
 def _units(index: Index) -> _Units:
@@ -352,8 +397,24 @@ class _Units:
         after another (``scoring.phrase_starts``, ``scoring.consecutive``)."""
         if not alts:
             return np.zeros(0, dtype=np.intp), np.zeros(0)
-        codes, which = self._positions([s[0] for _, s in alts])
-        lists = [s for _, s in alts]
+        codes, which = self._phrases([s for _, s in alts])
+        return self._runs(codes, np.array([j for j, _ in alts], dtype=np.intp)[which], weight, size)
+
+    def phrase_counts(self, alts: list[list[int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per alternative (its place in ``alts``) and paper where its sources stand one after another
+        (``scoring.phrase_starts``; a source alone: wherever it stands): the place, the paper, and how many
+        such starts are in the title and in all."""
+        if not alts:
+            nothing: np.ndarray = np.zeros(0, dtype=np.intp)
+            return nothing, nothing, nothing, nothing
+        codes, which = self._phrases(alts)
+        cells, paper, in_title, in_all = self._counted(codes, which, self.size)
+        return cells // self.size, paper, in_title, in_all
+
+    def _phrases(self, lists: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+        """The codes of the positions where each list's sources stand one after another, and which list
+        (its place in ``lists``) each is for: in runs per list and paper."""
+        codes, which = self._positions([s[0] for s in lists])
         keep: np.ndarray = np.ones(len(codes), dtype=bool)
         paper: np.ndarray = (codes // self.stride) % self.size
         first = np.array([s[0] for s in lists], dtype=np.intp)[which]
@@ -363,7 +424,7 @@ class _Units:
             keep &= ~has | (self.fields[nxt, paper] != 0)  # the next source in the paper at all
             test = keep & has
             keep[test] = self._has(self._moved(codes[test], first[test], nxt[test], k))
-        return self._runs(codes[keep], np.array([j for j, _ in alts], dtype=np.intp)[which[keep]], weight, size)
+        return codes[keep], which[keep]
 
     def near(self, alts: list[tuple[int, list[int]]], weight: float, size: int) -> tuple[np.ndarray, np.ndarray]:
         """Cells and proximity scores of adjacent sources of each alternative near each other (``scoring.proximity_scores``)."""
@@ -388,14 +449,23 @@ class _Units:
 
     def _runs(self, codes: np.ndarray, rows: np.ndarray, weight: float, size: int) -> tuple[np.ndarray, np.ndarray]:
         """Cells ``row * size + paper`` and ``weight * saturated`` of the positions (codes, in runs per row and paper)."""
+        cell, paper, in_title, in_all = self._counted(codes, rows, size)
+        if not len(cell):
+            return cell, np.zeros(0)
+        return cell, weight * self.index.saturation((paper, in_title, in_all))[1]
+
+    def _counted(self, codes: np.ndarray, rows: np.ndarray,
+                 size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per run of positions (codes, in runs per row and paper): its cell ``row * size + paper``, its paper,
+        and how many of its positions are in the title and in all."""
         paper: np.ndarray = (codes // self.stride) % self.size
         cell = rows * size + paper
         if not len(cell):
-            return cell, np.zeros(0)
+            return cell, cell, cell, cell
         starts = np.flatnonzero(np.r_[True, cell[1:] != cell[:-1]])
         in_all = np.diff(np.r_[starts, len(cell)])
         in_title = np.add.reduceat((codes % self.stride) < ABSTRACT_OFFSET, starts).astype(np.intp)
-        return cell[starts], weight * self.index.saturation((paper[starts], in_title, in_all))[1]
+        return cell[starts], paper[starts], in_title, in_all
 
 
 def _grown(array: np.ndarray, more: np.ndarray) -> np.ndarray:

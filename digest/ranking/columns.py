@@ -134,10 +134,14 @@ class Columns:
         return (numbers[above], excess[above]) if above.any() else _NOTHING
 
     def excluded(self, keyword: Keyword) -> np.ndarray:
+        """The papers the exclusion removes, by number (as ``bulk.prepare_exclusions`` leaves them)."""
         key = keyword_key(keyword)
         found = self._excluded.get(key)
         if found is None:
-            found = self._excluded[key] = np.array(sorted(self.index.excluded(keyword)), dtype=np.intp)
+            found = self.index.cache["excluded numbers"].get(key)
+            if found is None:
+                found = np.array(sorted(self.index.excluded(keyword)), dtype=np.intp)
+            self._excluded[key] = found
         return found
 
     def codes(self, keyword: Keyword) -> np.ndarray:
@@ -183,11 +187,10 @@ class Columns:
 
     def removed(self, excluded: Sequence[Keyword]) -> np.ndarray | None:
         """The numbers of the papers the profile's exclusions remove (None: none)."""
-        found = [self.excluded(k) for k in excluded]
-        found = [f for f in found if f.size]
-        if not found:
-            return None
-        return found[0] if len(found) == 1 else np.unique(np.concatenate(found))
+        found = [f for f in map(self.excluded, excluded) if f.size]
+        if len(found) < 2:
+            return found[0] if found else None
+        return np.array(sorted(set().union(*map(np.ndarray.tolist, found))), dtype=np.intp)  # a few: faster than numpy
 
     def explained_mask(self, wanted: Sequence[Keyword]) -> np.ndarray | None:
         """Papers some keyword names as a match; None when that is every paper a keyword scores."""
@@ -198,6 +201,7 @@ class Columns:
     def prepare(self, profiles: Sequence[Profile]) -> None:
         """Every keyword's column and exclusion now (before forking workers that would each redo them)."""
         bulk.prepare(self.index, [keyword for profile in profiles for keyword in profile.wanted])
+        bulk.prepare_exclusions(self.index, [keyword for profile in profiles for keyword in profile.excluded])
         for profile in profiles:
             for keyword in profile.wanted:
                 self.scores(keyword)

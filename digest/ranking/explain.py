@@ -164,7 +164,7 @@ def excluded(index: Index, keyword: Keyword) -> set[int]:
             continue
         postings = [index.positions(g) for g in alt]
         for i, starts in phrase_starts(index, postings, keyword.exact, keyword.words).items():
-            if min(starts) < ABSTRACT_OFFSET or (len(starts) > 1 and _about(index, i, alt)):
+            if min(starts) < ABSTRACT_OFFSET or (len(starts) > 1 and about(index, i, alt)):
                 hit.add(i)
     return hit
 
@@ -173,9 +173,10 @@ def _one_word_excluded(index: Index, alt: Alternative) -> list[int]:
     """``excluded`` for an alternative of one word: in the title, or twice or more and among the strongest terms."""
     numbers, in_title, in_all = index.counts(alt[0])
     repeated = numbers[(in_title == 0) & (in_all > 1)].tolist()
-    return numbers[in_title > 0].tolist() + [i for i in repeated if _about(index, i, alt)]
+    return numbers[in_title > 0].tolist() + [i for i in repeated if about(index, i, alt)]
 
 
-def _about(index: Index, i: int, alt: Alternative) -> bool:
+def about(index: Index, i: int, alt: Alternative) -> bool:
+    """Whether each group of the alternative has a stem among paper ``i``'s strongest terms."""
     strongest = index.strongest_terms(i)
     return all(group & strongest for group in alt)

@@ -291,11 +291,15 @@ class Index:
 
 
 class StemIdfs(dict[str, float]):
-    """Each stem's BM25 idf in a listing, by stem; a stem's is worked out the first time it is looked up."""
+    """Each stem's BM25 idf in a listing, by stem: the listing's stems' worked out at once (one logarithm
+    per distinct count of papers), any other's the first time it is looked up."""
 
     def __init__(self, postings: Mapping[str, Postings], papers: int) -> None:
         super().__init__()
         self.postings, self.papers = postings, papers
+        docs = list(map(len, postings.values()))
+        idf = {n: bm25_idf(papers, n) for n in set(docs)}
+        self.update(zip(postings, map(idf.__getitem__, docs)))
 
     def __missing__(self, st: str) -> float:
         found = self[st] = bm25_idf(self.papers, len(self.postings.get(st, ())))
