@@ -100,8 +100,8 @@ def prepare_exclusions(index: Index, keywords: Iterable[Keyword]) -> None:
     units = _units(index)
     if (len(units.ids) + 4 * len(todo)) * len(index.papers) > DENSE:
         return  # as ``prepare``: a listing too long to keep dense
-    alts = [alt for found in todo.values() for alt in found]
-    owner: np.ndarray = np.repeat(np.arange(len(todo)), [len(found) for found in todo.values()])
+    alts = [alt for each in todo.values() for alt in each]
+    owner: np.ndarray = np.repeat(np.arange(len(todo)), [len(each) for each in todo.values()])
     sources = [list(map(units.group, alt)) for alt in alts]
     units.read()
     place, paper, in_title, in_all = units.phrase_counts(sources)
@@ -109,14 +109,13 @@ def prepare_exclusions(index: Index, keywords: Iterable[Keyword]) -> None:
     repeated = np.flatnonzero(~hit & (in_all > 1)).tolist()
     papers, places = paper.tolist(), place.tolist()
     hit[repeated] = [about(index, papers[n], alts[places[n]]) for n in repeated]
-    keys, numbers = owner[place[hit]], paper[hit]
-    cells = np.unique(keys * len(index.papers) + numbers)  # each exclusion's papers, by number, once
-    keys, numbers = np.divmod(cells, len(index.papers))
-    ends = np.searchsorted(keys, np.arange(len(todo) + 1)).tolist()
+    cells = np.unique(owner[place[hit]] * len(index.papers) + paper[hit])  # each exclusion's papers, once
+    which, numbers = np.divmod(cells, len(index.papers))
+    ends: list[int] = np.searchsorted(which, np.arange(len(todo) + 1)).tolist()
     found, arrays = numbers.tolist(), index.cache["excluded numbers"]
-    for n, key in enumerate(todo):
-        cached[key] = set(found[ends[n]:ends[n + 1]])
-        arrays[key] = numbers[ends[n]:ends[n + 1]]
+    for n, done in enumerate(todo):
+        cached[done] = set(found[ends[n]:ends[n + 1]])
+        arrays[done] = numbers[ends[n]:ends[n + 1]]
 
 
 def _units(index: Index) -> _Units:
