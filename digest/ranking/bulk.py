@@ -111,7 +111,7 @@ def prepare_exclusions(index: Index, keywords: Iterable[Keyword]) -> None:
     hit[repeated] = [about(index, papers[n], alts[places[n]]) for n in repeated]
     cells = np.unique(owner[place[hit]] * len(index.papers) + paper[hit])  # each exclusion's papers, once
     which, numbers = np.divmod(cells, len(index.papers))
-    ends: list[int] = np.searchsorted(which, np.arange(len(todo) + 1)).tolist()
+    ends: list[int] = np.asarray(np.searchsorted(which, np.arange(len(todo) + 1))).tolist()
     found, arrays = numbers.tolist(), index.cache["excluded numbers"]
     for n, done in enumerate(todo):
         cached[done] = set(found[ends[n]:ends[n + 1]])
