@@ -16,6 +16,7 @@ import random
 import re
 from dataclasses import replace
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -72,8 +73,9 @@ def reference(papers: list[Paper], spelling: bool) -> tuple[list[tuple[object, .
 
 
 def ordered(value: object) -> object:
-    """A value with the order of its dicts made part of it (``==`` on dicts ignores order)."""
-    if isinstance(value, dict):
+    """A value with the order of its dicts made part of it (``==`` on dicts ignores order); a table
+    (``filed.Filed``) read as the dict of its keys' postings, each made as it is looked up."""
+    if isinstance(value, Mapping):
         return [(k, ordered(v)) for k, v in value.items()]
     if isinstance(value, list | tuple):
         return [ordered(v) for v in value]
@@ -180,3 +182,20 @@ def test_a_listing_with_more_stems_than_sixteen_bits_can_number_builds_as_the_re
     papers = [texts(" ".join(made[:20]), " ".join(made[n::3]), n) for n in range(3)]
     assert len(build(papers, spelling=True).postings) > 1 << 16
     assert_built_as_reference(papers, spelling=True)
+
+
+def test_a_table_reads_each_key_as_its_dict_and_knows_no_other_key() -> None:
+    papers = [make_paper(title, abstract, id=f"p{n}") for n, (title, abstract) in enumerate([
+        ("Snakes and ladders", "A snake eats a snake; ladders help."), ("Ladders", "No snakes here, only ladders.")])]
+    tables = build(papers, spelling=True)
+    _, postings, _, _ = reference(papers, True)
+    table = tables.postings
+    assert list(table) == list(postings) and len(table) == len(postings)
+    assert table.sizes() == [len(v) for v in postings.values()]
+    for key, expected in postings.items():
+        assert key in table and table[key] == expected and table.get(key) is table[key]  # made once
+        first, end = table.span(key) or (0, 0)
+        assert table.papers[first:end].tolist() == list(expected)
+    assert "zzz" not in table and table.get("zzz") is None and table.get("zzz", {}) == {} and table.span("zzz") is None
+    with pytest.raises(KeyError):
+        table["zzz"]

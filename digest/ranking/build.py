@@ -4,14 +4,13 @@ A listing of 1,000 papers holds about 130,000 words but only 13,000 distinct
 ones. What a word costs (whether it is a stopword, its stem, its form as
 written) is found once per distinct word (``_Lexicon``); every word of the
 listing is then a number, and the positions are gathered per stem and per form
-by sorting arrays of numbers (``_filed``), not word by word in Python. What is
-left in Python is making the tables' dicts and tuples, each in one C-level
-``map``.
+by sorting arrays of numbers (``_filed``), not word by word in Python. The
+tables keep those arrays (``filed.Filed``): a key's dict is made when it is read.
 """
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict, deque
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import chain, compress, count, filterfalse, repeat
@@ -20,9 +19,10 @@ import numpy as np
 
 from ..model import Paper
 from .collector import collector_paused
+from .filed import Filed, Postings
 from .tokens import ABSTRACT_OFFSET, STOPWORDS, as_word, parts, singular, stems
 
-Postings = dict[int, tuple[int, ...]]  # paper number -> positions
+__all__ = ["Doc", "Filed", "Postings", "Tables", "build"]
 Fields = list[tuple[list[str], list[tuple[int, str]]]]  # each field's parts and joined hyphenated words (``parts``)
 
 
@@ -48,8 +48,8 @@ class Doc:
 @dataclass(slots=True)
 class Tables:
     docs: list[Doc]
-    postings: dict[str, Postings]  # stem -> where it stands in each paper
-    surface: dict[str, Postings]  # the word as written, give or take a plural -> where
+    postings: Filed  # stem -> where it stands in each paper
+    surface: Filed  # the word as written, give or take a plural -> where
     vocabulary: dict[str, tuple[str, ...]]  # word -> its stems, in the order the listing first has them
 
 
@@ -212,11 +212,11 @@ def _in_filing_order(words: _Found, joined: _Found | None, key: str) -> tuple[np
     return keys, fields // 2, at
 
 
-def _filed(keys: np.ndarray, papers: np.ndarray, at: np.ndarray, names: list[str]) -> dict[str, Postings]:
+def _filed(keys: np.ndarray, papers: np.ndarray, at: np.ndarray, names: list[str]) -> Filed:
     """Each key's positions per paper: the keys in the order they first come, the papers in order,
     each paper's positions in the order given."""
     if not len(keys):
-        return defaultdict(dict)
+        return Filed.empty()
     numbers = _first_come(keys, len(names))
     rank: np.ndarray = np.empty(len(names), np.intp)
     rank[numbers] = np.arange(len(numbers))
@@ -225,10 +225,8 @@ def _filed(keys: np.ndarray, papers: np.ndarray, at: np.ndarray, names: list[str
     ranks, papers, at = ranks[order], papers[order], at[order]
     pairs = np.flatnonzero(np.concatenate([[True], (ranks[1:] != ranks[:-1]) | (papers[1:] != papers[:-1])]))
     runs = np.flatnonzero(np.concatenate([[True], ranks[pairs[1:]] != ranks[pairs[:-1]]]))  # each key's first pair
-    spans: list[slice] = list(map(slice, runs.tolist(), np.append(runs[1:], len(pairs)).tolist()))
-    where, in_paper = _positions(at, pairs, np.append(pairs[1:], len(keys))), papers[pairs].tolist()
-    found = map(dict, map(zip, map(in_paper.__getitem__, spans), map(where.__getitem__, spans)))
-    return defaultdict(dict, zip(map(names.__getitem__, numbers.tolist()), found))
+    return Filed(list(map(names.__getitem__, numbers.tolist())), np.append(runs, len(pairs)),
+                 np.append(pairs, len(keys)), papers[pairs], at)
 
 
 def _first_come(keys: np.ndarray, size: int) -> np.ndarray:
@@ -244,29 +242,3 @@ def _stable_order(values: np.ndarray) -> np.ndarray:
     sort, when they fit in 16 bits."""
     small = int(values.max(initial=0)) < 1 << 16
     return np.argsort(values.astype(np.uint16) if small else values, kind="stable")
-
-
-def _positions(at: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> list[tuple[int, ...]]:
-    """The tuple of positions ``at[start:end]`` for each start and end.
-
-    Most are one position: those share one 1-tuple per position number, picked
-    by numpy from an array of them. Tuples of a few positions are made by ``zip``
-    from a list of each one's first, second, ... position: a tuple costs no slice
-    and no copy of one.
-    """
-    title_span = int(at[at < ABSTRACT_OFFSET].max(initial=-1)) + 1
-    numbers = chain(range(title_span), range(ABSTRACT_OFFSET, int(at.max(initial=0)) + 1))
-    ones = np.fromiter(zip(numbers), object)
-    firsts = at[starts]
-    out = ones[np.where(firsts < ABSTRACT_OFFSET, firsts, firsts - ABSTRACT_OFFSET + title_span)]
-    sizes = ends - starts
-    for size in range(2, _ZIPPED + 1):
-        these = np.flatnonzero(sizes == size)
-        out[these] = np.fromiter(zip(*(at[starts[these] + k].tolist() for k in range(size))), object, len(these))
-    these = np.flatnonzero(sizes > _ZIPPED)
-    longer = map(at.__getitem__, map(slice, starts[these].tolist(), ends[these].tolist()))
-    out[these] = np.fromiter(map(tuple, map(np.ndarray.tolist, longer)), object, len(these))
-    return out.tolist()  # type: ignore[no-any-return]
-
-
-_ZIPPED = 8  # tuples of up to this many positions are zipped (all but a few hundred in a listing)

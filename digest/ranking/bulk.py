@@ -37,7 +37,7 @@ from .spelling import spelling_variants
 from .tokens import ABSTRACT_OFFSET, STOPWORDS, surface_form
 
 if TYPE_CHECKING:
-    from .build import Postings
+    from .filed import Filed
     from .index import Alternative, Group, Index
 
 Source = tuple[str, object]  # ("group", a stem group) or ("word", a query word as written)
@@ -280,7 +280,8 @@ class _Units:
         longest = max((d.abstract_len for d in index.docs), default=0)
         self.stride = ABSTRACT_OFFSET + longest + 2 * PROXIMITY_WINDOW + REACH + 2
         self.ids: dict[Source, int] = {}
-        self.pending: list[list[Postings]] = []  # the postings of the units made since the last read
+        self.pairs = _Pairs(index.postings, index.surface)
+        self.pending: list[list[tuple[int, int]]] = []  # the units made since the last read: their keys' pairs
         self.counted: list[tuple[Group, int]] = []  # groups of one stem made since: ``Index.counts`` of their unit
         self.idfs: list[float] = []
         empty: np.ndarray = np.zeros(0, dtype=np.intp)
@@ -295,9 +296,9 @@ class _Units:
         """A stem group's unit (``Index.positions`` merges its stems' postings)."""
         found = self.ids.get(("group", group))
         if found is None:
-            postings = [p for p in map(self.index.postings.get, group) if p]
-            found = self._add(("group", group), postings)
-            if len(postings) == 1:  # its counts are ``Index.counts``: kept there when read (``read``)
+            spans = self.pairs.spans(self.index.postings, group)
+            found = self._add(("group", group), spans)
+            if len(spans) == 1:  # its counts are ``Index.counts``: kept there when read (``read``)
                 self.counted.append((group, found))
         return found
 
@@ -307,12 +308,12 @@ class _Units:
         if found is None:
             forms = ({surface_form(v) for v in spelling_variants(word) | {word}} if self.index.rules.spelling
                      else {surface_form(word)})
-            found = self._add(("word", word), [p for p in map(self.index.surface.get, forms) if p])
+            found = self._add(("word", word), self.pairs.spans(self.index.surface, forms))
         return found
 
-    def _add(self, source: Source, postings: list[Postings]) -> int:
+    def _add(self, source: Source, spans: list[tuple[int, int]]) -> int:
         found = self.ids[source] = len(self.ids)
-        self.pending.append(postings)
+        self.pending.append(spans)
         return found
 
     def read(self) -> None:
@@ -320,19 +321,16 @@ class _Units:
         if not self.pending:
             return
         base, count = len(self.first) - 1, len(self.pending)
-        dicts = list(chain.from_iterable(self.pending))
+        spans = list(chain.from_iterable(self.pending))
         owner: np.ndarray = np.repeat(np.arange(base, base + count), [len(s) for s in self.pending])
         several = any(len(s) > 1 for s in self.pending)
         self.pending = []
-        entries = np.fromiter(map(len, dicts), np.intp, len(dicts))
-        papers = np.array(list(chain.from_iterable(dicts)), dtype=np.intp)
-        values = list(chain.from_iterable(d.values() for d in dicts))
-        lengths = np.array(list(map(len, values)), dtype=np.intp)
-        positions = np.array(list(chain.from_iterable(values)), dtype=np.intp)
-        cells = np.repeat(owner, entries) * self.size + papers
-        codes = np.sort(np.repeat(cells, lengths) * self.stride + positions)
-        in_title = (np.add.reduceat(positions < ABSTRACT_OFFSET, np.cumsum(lengths) - lengths).astype(np.intp)
-                    if len(values) else lengths)
+        pairs = self.pairs
+        begin = np.array([a for a, _ in spans], dtype=np.intp)
+        pair, piece = _segments(begin, np.array([b for _, b in spans], dtype=np.intp) - begin)
+        lengths, in_title = pairs.length[pair], pairs.in_title[pair]
+        cells = owner[piece] * self.size + pairs.paper[pair]
+        codes = np.sort(np.repeat(cells, lengths) * self.stride + pairs.at[_segments(pairs.start[pair], lengths)[0]])
         if several:  # a group of several stems: its papers' counts added up
             cells, inverse = np.unique(cells, return_inverse=True)
             in_title = np.bincount(inverse, weights=in_title, minlength=len(cells)).astype(np.intp)
@@ -465,6 +463,24 @@ class _Units:
         in_all = np.diff(np.r_[starts, len(cell)])
         in_title = np.add.reduceat((codes % self.stride) < ABSTRACT_OFFSET, starts).astype(np.intp)
         return cell[starts], paper[starts], in_title, in_all
+
+
+class _Pairs:
+    """The stems' and the written forms' tables (``filed.Filed``) as one range of pairs (a key's paper):
+    each pair's paper, first position in ``at``, number of positions, and of those in the title."""
+
+    def __init__(self, stems: Filed, forms: Filed) -> None:
+        self.stems, self.forms = stems, forms
+        self.paper = np.concatenate([stems.papers, forms.papers])
+        self.start = np.concatenate([stems.pairs[:-1], forms.pairs[:-1] + len(stems.at)])
+        self.length = np.concatenate([np.diff(stems.pairs), np.diff(forms.pairs)])
+        self.in_title = np.concatenate([stems.title_counts(), forms.title_counts()])
+        self.at = np.concatenate([stems.at, forms.at])
+
+    def spans(self, table: Filed, keys: Iterable[str]) -> list[tuple[int, int]]:
+        """The pairs of each of the keys that ``table`` (``stems`` or ``forms``) holds."""
+        base = 0 if table is self.stems else len(self.stems.papers)
+        return [(base + a, base + b) for a, b in filter(None, map(table.span, keys))]
 
 
 def _grown(array: np.ndarray, more: np.ndarray) -> np.ndarray:

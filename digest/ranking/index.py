@@ -22,7 +22,7 @@ import numpy as np
 from ..model import Paper, title_key
 from . import explain, scoring
 from .acronyms import BUILTIN_ACRONYMS, learn_acronyms
-from .build import Doc, Postings, build
+from .build import Doc, Filed, Postings, build
 from .profile import Keyword, Profile
 from .rules import Rules
 from .spelling import joined_words, spelling_variants
@@ -59,8 +59,8 @@ class Index:
         self.vectors = embedder.embed_papers(self.papers) if embedder and self.papers else None
         tables = build(self.papers, rules.spelling)
         self.docs: list[Doc] = tables.docs
-        self.postings: dict[str, Postings] = tables.postings
-        self.surface: dict[str, Postings] = tables.surface  # the word as written, give or take a plural
+        self.postings: Filed = tables.postings
+        self.surface: Filed = tables.surface  # the word as written, give or take a plural
         self.vocabulary: dict[str, tuple[str, ...]] = tables.vocabulary  # word -> its stems (a tuple: ``build``)
         n = max(len(self.docs), 1)
         self.avg_title = sum(d.title_len for d in self.docs) / n or 1.0
@@ -294,10 +294,10 @@ class StemIdfs(dict[str, float]):
     """Each stem's BM25 idf in a listing, by stem: the listing's stems' worked out at once (one logarithm
     per distinct count of papers), any other's the first time it is looked up."""
 
-    def __init__(self, postings: Mapping[str, Postings], papers: int) -> None:
+    def __init__(self, postings: Filed, papers: int) -> None:
         super().__init__()
         self.postings, self.papers = postings, papers
-        docs = list(map(len, postings.values()))
+        docs = postings.sizes()
         idf = {n: bm25_idf(papers, n) for n in set(docs)}
         self.update(zip(postings, map(idf.__getitem__, docs)))
 

@@ -115,7 +115,7 @@ def expand_keyword(item: str) -> list[str]:
 def parse_profile(spec: str | Sequence[str]) -> Profile:
     if isinstance(spec, str) and '"' not in spec:  # ``split_keywords``' common case, its parts straight to their keywords
         parts = (spec.replace(";", ",") if ";" in spec else spec).split(",")
-        keywords = sum(map(keywords_of, filter(None, map(str.strip, parts))), ())  # (a few short tuples: sum is quickest)
+        keywords: Sequence[Keyword] = sum(map(keywords_of, filter(None, map(str.strip, parts))), ())  # (sum: quickest)
     else:
         items = [spec] if isinstance(spec, str) else spec
         keywords = [k for item in items for part in split_keywords(item) for k in keywords_of(part)]
