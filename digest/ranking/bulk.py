@@ -37,8 +37,9 @@ from .spelling import spelling_variants
 from .tokens import ABSTRACT_OFFSET, STOPWORDS, surface_form
 
 if TYPE_CHECKING:
+    from .alternatives import Alternative, Group
     from .filed import Filed
-    from .index import Alternative, Group, Index
+    from .index import Index
 
 Source = tuple[str, object]  # ("group", a stem group) or ("word", a query word as written)
 REACH = 32  # the most groups of an alternative worked out here (a phrase looks this far on)

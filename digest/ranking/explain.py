@@ -17,7 +17,8 @@ from .scoring import phrase_starts
 from .tokens import ABSTRACT_OFFSET
 
 if TYPE_CHECKING:
-    from .index import Alternative, Group, Index
+    from .alternatives import Alternative, Group
+    from .index import Index
 
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import math
-from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
@@ -22,27 +21,21 @@ import numpy as np
 from ..model import Paper, title_key
 from . import explain, scoring
 from .acronyms import BUILTIN_ACRONYMS, learn_acronyms
+from .alternatives import Alternative, Alternatives, Group
 from .build import Doc, Filed, Postings, build
-from .profile import Keyword, Profile
+from .profile import Keyword, Profile, keyword_key
 from .rules import Rules
-from .spelling import joined_words, spelling_variants
+from .spelling import spelling_variants
+from .tokens import ABSTRACT_OFFSET, surface_form
 from .weights import Weights
-from .tokens import ABSTRACT_OFFSET, STOPWORDS, singular, stem, stems_of, surface_form
 
 if TYPE_CHECKING:
     from .explain import Match
 
 STRONGEST = 8  # a paper is about the terms among this many of its top tf-idf terms
 
-Group = frozenset[str]  # stems that count as one query word (a prefix expands to many)
-Alternative = tuple[Group, ...]
 # the index's caches whose entries the weights do not change (``Index.reweighted``)
-_UNWEIGHTED = ("alternatives", "joined", "merged", "idf", "surfaces", "counts", "groups")
-
-
-def keyword_key(keyword: Keyword) -> tuple[object, ...]:
-    """What makes two keywords score alike (their text and weight do not)."""
-    return (keyword.words, keyword.exact, keyword.prefix)
+_UNWEIGHTED = ("merged", "idf", "surfaces", "counts")
 
 
 class Index:
@@ -66,8 +59,7 @@ class Index:
         self.avg_title = sum(d.title_len for d in self.docs) / n or 1.0
         self.avg_abstract = sum(d.abstract_len for d in self.docs) / n or 1.0
         self.acronyms = {**BUILTIN_ACRONYMS, **learn_acronyms(self.papers), **(acronyms or {})}
-        self._expansions = {stems_of(v): k for k, v in self.acronyms.items()}
-        self._sorted_vocabulary = sorted(self.vocabulary)
+        self.keywords = Alternatives(self.postings, self.vocabulary, self.acronyms, rules)
         self.title_norms, self.abstract_norms = self._norms()
         self.title_keys = [title_key(p.title) for p in self.papers]
         self.tie_keys = [tie_key(p) for p in self.papers]
@@ -194,60 +186,12 @@ class Index:
     # --- keywords -----------------------------------------------------------
 
     def alternatives(self, keyword: Keyword) -> list[Alternative]:
-        """The stem groups a keyword can match: itself, and its acronym or expansion (cached)."""
-        return self._cached("alternatives", keyword_key(keyword), lambda: self._find_alternatives(keyword))
+        """The stem groups a keyword can match: itself, and its acronym or expansion (``alternatives``)."""
+        return self.keywords.of(keyword)
 
     def alternative_words(self, keyword: Keyword, alt: Alternative) -> tuple[str, ...]:
         """The query words an alternative stands for as written: the keyword's, or its joined form's."""
-        return self.cache["joined"].get((keyword_key(keyword), alt), keyword.words)
-
-    def _find_alternatives(self, keyword: Keyword) -> list[Alternative]:
-        main = self._groups(keyword.words, keyword.prefix)
-        alts = [main] if main else []
-        written = joined_words(keyword.text) if self.rules.spelling and not keyword.exact else None
-        if written:  # pre-training: also pretraining
-            alt = self._groups(written, keyword.prefix)
-            if alt and alt != main:
-                self.cache["joined"][(keyword_key(keyword), alt)] = written
-                alts.append(alt)
-        if keyword.exact or keyword.prefix:
-            return alts
-        joined = " ".join(keyword.words)
-        joined = joined if joined in self.acronyms else (singular(joined) or joined)
-        if joined in self.acronyms:
-            alts.append(tuple(frozenset([s]) for s in stems_of(self.acronyms[joined]).split()))
-        acronym = self._expansions.get(stems_of(joined))
-        if acronym:
-            alts.append((frozenset([stem(acronym)]),))
-        return [a for a in alts if a]
-
-    def _groups(self, raw_words: tuple[str, ...], prefix: bool) -> Alternative:
-        kept = [w for w in raw_words if w not in STOPWORDS] or list(raw_words)
-        groups = [self._cached("groups", w, lambda w=w: self._group(w)) for w in kept]  # keywords share words
-        if prefix:
-            last = kept[-1]
-            groups[-1] = frozenset(s for raw in self._words_starting(last) for s in self.vocabulary[raw])
-            if not groups[-1]:
-                return ()  # no word of the listing starts so: the keyword matches nothing, not its other words
-        return tuple(g for g in groups if g)
-
-    def _group(self, word: str) -> Group:
-        """The stems one query word matches: its own, its singular's and (the spelling rule)
-        those of its other spellings that the listing holds."""
-        forms = {word, singular(word) or word}
-        own = {stem(f) for f in forms}
-        if not self.rules.spelling:
-            return frozenset(own)
-        variants = {stem(v) for f in forms for v in spelling_variants(f)} - own
-        return frozenset(own | {st for st in variants if st in self.postings})
-
-    def _words_starting(self, prefix: str) -> list[str]:
-        words_ = self._sorted_vocabulary
-        start = bisect_left(words_, prefix)
-        end = start
-        while end < len(words_) and words_[end].startswith(prefix):
-            end += 1
-        return words_[start:end]
+        return self.keywords.words(keyword, alt)
 
     def keyword_column(self, keyword: Keyword, feedback: bool | None = None, meaning: bool = True) -> np.ndarray:
         """Every paper's score for one keyword, 0 where it does not count (cached: readers share keywords).

@@ -50,6 +50,11 @@ class Keyword:
     weight: float = 1.0
 
 
+def keyword_key(keyword: Keyword) -> tuple[object, ...]:
+    """What makes two keywords score alike (their text and weight do not)."""
+    return (keyword.words, keyword.exact, keyword.prefix)
+
+
 @dataclass(frozen=True, slots=True)
 class Profile:
     keywords: tuple[Keyword, ...]
