@@ -7,6 +7,7 @@ other sends build.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable
 
 from digest.ranking.batch import CHUNK, Ahead, Batch, chunks
@@ -55,6 +56,29 @@ def test_a_reader_asked_for_first_brings_a_whole_batch_chunk_of_readers_after_it
     assert batch.chunk > 300 > CHUNK  # a short listing: chunks larger than the least
     ahead.get(10)
     assert asked == list(range(10, min(10 + batch.chunk, 300)))
+
+
+def test_the_chunk_before_is_freed_before_the_next_is_worked_out() -> None:
+    papers = LISTINGS[1][1]
+    profiles, selections, sent = _readers(papers, "freed", count=60)
+    _, reader = _recorded(profiles, selections, sent)
+    batch = Batch(Index(papers))
+    ahead = Ahead(batch, len(profiles), reader)
+    ahead.expect(range(0, 30))
+    scored = ahead.get(0)[1]
+    assert scored is not None
+    before = weakref.ref(scored.chunk.totals)
+    del scored
+    alive_while_scoring = []
+    score = batch.scores
+
+    def watched(*args):
+        alive_while_scoring.append(before() is not None)
+        return score(*args)
+
+    batch.scores = watched
+    ahead.expect(range(30, 60))
+    assert alive_while_scoring == [False]  # one chunk's totals in memory at a time, not two
 
 
 def _recorded(profiles: list, selections: list, sent: list) -> tuple[list[int], Callable[[int], tuple]]:

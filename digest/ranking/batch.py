@@ -242,6 +242,7 @@ class Ahead:
     def expect(self, numbers: Sequence[int]) -> None:
         """Work out these readers' scores together (at most ``Batch.chunk`` of them), forgetting the chunk before."""
         readers = [self.reader(n) for n in numbers]
+        self._ready = {}  # the chunk before is freed before this one is worked out: one chunk alive, not two
         scores = self.batch.scores([p if batched else None for p, batched, _, _ in readers],
                                    [r[2] for r in readers], [r[3] for r in readers])
         self._ready = {n: (r[0], s) for n, r, s in zip(numbers, readers, scores)}
