@@ -64,6 +64,9 @@ def test_the_view_answers_what_the_old_sets_did_on_a_random_history(seed: int, r
             assert (email.lower() in answer) == (email.lower() in expected)
             assert_same(answer.get(email.lower(), frozenset()), expected.get(email.lower(), set()),
                         PAPERS + ["2699.99999", "never-seen"])
+        for a, b in itertools.product(answer, repeat=2):  # two lookups are two views: equal as their sets are
+            assert (answer[a] == answer[b]) == (expected[a] == expected[b]), (a, b)
+            assert (answer[a] != answer[b]) == (expected[a] != expected[b]), (a, b)
 
 
 def test_a_view_is_read_only_and_its_set_operations_give_plain_sets(tmp_path: Path) -> None:
