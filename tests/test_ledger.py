@@ -78,6 +78,21 @@ def test_the_query_looks_up_todays_papers_and_never_scans_the_ledger(tmp_path) -
             assert "SCAN s" not in plan and "SCAN p" not in plan and "SCAN a" not in plan, plan
 
 
+def test_the_sends_refusal_check_reads_the_failed_messages_never_every_message_kept(tmp_path) -> None:
+    from digest.store.bounces import RCPT_MARK, REFUSALS_NOT_SCORED
+
+    with Store.open(tmp_path / "state.db") as store:
+        store.record_deliveries([(f"r{n}@example.org", f"<{n}@x>", [f"2608.{n % 50:05d}"], None) for n in range(500)])
+        store.record_failed("ada@example.org", "<refused@x>", "550 no such user" + RCPT_MARK, 3)
+        store.record_failed("bob@example.org", "<later@x>", "421 try later", 3)  # not refused at RCPT
+        store.db.execute("ANALYZE")
+        plan = " | ".join(row[3] for row in store.db.execute("EXPLAIN QUERY PLAN " + REFUSALS_NOT_SCORED,
+                                                            {"mark": "%" + RCPT_MARK}))
+        assert "USING INDEX messages_failed" in plan, plan
+        assert "SCAN m" not in plan.replace("SCAN m USING INDEX messages_failed", ""), plan
+        assert [(mid, email) for mid, email, _, _ in store.refusals_not_scored()] == [("<refused@x>", "ada@example.org")]
+
+
 def test_a_message_recorded_again_replaces_its_status(tmp_path) -> None:
     with Store.open(tmp_path / "state.db") as store:
         store.record_failed("ada@example.org", "<1@x>", "421 try later", 2)

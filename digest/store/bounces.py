@@ -24,6 +24,12 @@ from .schema import Connection, utcnow
 WEIGHTS = {"hard": 1.0, "soft": 0.5}  # what counts towards the score; every other kind counts 0
 SUPPRESS_AT_ONCE = ("complaint",)
 RCPT_MARK = " (refused at RCPT)"  # digest.mail.AT_RCPT: the store reads it back from the recorded error
+# the messages refused at RCPT that no bounce event scored yet, read through the partial index of failed
+# messages (schema: messages_failed), never a scan of every message kept
+REFUSALS_NOT_SCORED = (
+    "SELECT m.message_id, a.email, m.created, m.error FROM messages AS m JOIN addresses AS a ON a.id = m.reader "
+    "WHERE m.status = 'failed' AND m.error LIKE :mark AND NOT EXISTS "
+    "(SELECT 1 FROM bounce_events AS b WHERE b.key = 'rcpt:' || m.message_id) ORDER BY m.created, m.id")
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,11 +156,7 @@ class Bounces(Connection):
 
     def refusals_not_scored(self) -> list[tuple[str, str, int, str]]:
         """(Message-ID, address, time, reply) of the messages refused at RCPT not yet scored."""
-        rows = self.db.execute(
-            "SELECT m.message_id, a.email, m.created, m.error FROM messages AS m JOIN addresses AS a ON a.id = m.reader "
-            "WHERE m.status = 'failed' AND m.error LIKE :mark AND NOT EXISTS "
-            "(SELECT 1 FROM bounce_events AS b WHERE b.key = 'rcpt:' || m.message_id) ORDER BY m.created, m.id",
-            {"mark": "%" + RCPT_MARK})
+        rows = self.db.execute(REFUSALS_NOT_SCORED, {"mark": "%" + RCPT_MARK})
         return [(r[0], r[1], r[2], r[3].removesuffix(RCPT_MARK)) for r in rows]
 
     def reader_by_message_id(self, message_ids: list[str]) -> str | None:

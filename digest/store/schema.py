@@ -259,6 +259,11 @@ MIGRATIONS: list[str | Retype] = [
         ("suppressions", "at", "timestamptz"), ("forgotten", "at", "timestamptz"),
         ("llm_summaries", "used", "date"),
     )),
+    # the send's first step scores the refusals not yet scored (issue #19: a send that does not see its
+    # history): the failed messages by time, so that it reads those, not every message kept
+    """
+    CREATE INDEX messages_failed ON messages (created) WHERE status = 'failed';
+    """,
 ]
 
 
