@@ -172,6 +172,10 @@ def send_both(work: Path, history_db: Path, repeat: int) -> tuple[dict, dict]:
                                       str(work / "readers.json"), str(outbox)))
             runs[name][-1].update(measure("--check-child", str(db), str(work / "listing.jsonl")))
     best = {name: {key: min(r[key] for r in results) for key in results[0]} for name, results in runs.items()}
+    pairs = sorted(h["cpu_s"] / e["cpu_s"] for h, e in zip(runs["history"], runs["empty"]))
+    print("  each run's CPU time, s: with the history " + " ".join(f"{r['cpu_s']:.2f}" for r in runs["history"])
+          + "; empty " + " ".join(f"{r['cpu_s']:.2f}" for r in runs["empty"])
+          + f"; the ratio of each pair (run one after the other), median {pairs[len(pairs) // 2]:.2f}x")
     return best["empty"], best["history"]
 
 
