@@ -141,24 +141,35 @@ def build_all(app: Pipeline, listing: Listing, readers: Sequence[Subscriber], se
     embed_keywords(index, readers)
     embed_examples(index, examples)  # with meaning on, every reader's votes and library in one batch
     batch = Batch(index)
-    ahead = Ahead(batch, len(readers), lambda n: batched(app, readers[n], sent, examples[n]))
+    looked: dict[int, Collection[str]] = {}  # the chunk's readers' papers sent, looked up once each
+
+    def sent_to(number: int) -> Collection[str]:
+        if number not in looked:
+            looked[number] = sent.get(readers[number].email.lower(), set())
+        return looked[number]
+
+    # Ahead walks a reader for the very object its ranking is asked with: a second lookup makes a new
+    # view, which would be compared with the first paper by paper
+    ahead = Ahead(batch, len(readers), lambda n: batched(app, readers[n], sent_to(n), examples[n]))
     for chunk in chunks(batches, batch.chunk):
+        looked.clear()
         ahead.expect(chunk)
         for number in chunk:
-            yield number, _build_one(app, index, listing, readers[number], sent, gate, examples[number],
-                                     ahead.get(number))
+            yield number, _build_one(app, index, listing, readers[number], sent, sent_to(number), gate,
+                                     examples[number], ahead.get(number))
 
 
 def _build_one(app: Pipeline, index: Index, listing: Listing, reader: Subscriber,
-               sent: Mapping[str, Collection[str]], gate: Gate, examples: Examples | None,
-               scored: tuple[Profile | None, Scores | None]) -> Outgoing | Skipped | Nothing:
-    """The reader's message (``Nothing``: nothing new), or ``Skipped`` when it no longer wants mail."""
+               sent: Mapping[str, Collection[str]], papers_sent: Collection[str], gate: Gate,
+               examples: Examples | None, scored: tuple[Profile | None, Scores | None]) -> Outgoing | Skipped | Nothing:
+    """The reader's message (``Nothing``: nothing new), or ``Skipped`` when it no longer wants mail.
+    ``papers_sent``: the reader's part of ``sent``."""
     status = gate.refused(reader.email)
     if status is not None:
         log.info("%s is %s now; nothing built", reader.email, status)
         return Skipped(status)
     profile, first = scored
-    picks, total, more = picks_and_total(app, index, reader, sent.get(reader.email.lower(), set()),
+    picks, total, more = picks_and_total(app, index, reader, papers_sent,
                                          examples, profile, first)
     since = sent.covers(reader.email) if isinstance(sent, Plan) else None
     hints = app.keyword_hints(index, reader, sent)
@@ -183,15 +194,14 @@ def embed_keywords(index: Index, readers: Sequence[Subscriber]) -> None:
     index.embed_keywords(profiles)
 
 
-def batched(app: Pipeline, reader: Subscriber, sent: Mapping[str, Collection[str]],
-            examples: Examples | None) -> Reader:
+def batched(app: Pipeline, reader: Subscriber, sent: Collection[str], examples: Examples | None) -> Reader:
     """Who the reader is to ``Ahead``: its profile (None: it does not parse, ``picks_and_total`` says why),
     whether it may be scored with others (not with votes or a library), its selection and papers sent."""
     try:
         profile: Profile | None = parse_profile(reader.keywords)
     except KeywordError:
         profile = None
-    return profile, not examples, app.selection_for(reader), sent.get(reader.email.lower(), set())
+    return profile, not examples, app.selection_for(reader), sent
 
 
 def picks_and_total(app: Pipeline, index: Index, reader: Subscriber, sent: Collection[str],

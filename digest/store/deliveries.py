@@ -307,15 +307,6 @@ class SentPapers(AbstractSet[str]):
     def __len__(self) -> int:
         return len(self._positions)
 
-    def __eq__(self, other: object) -> bool:
-        # Two views of one reader's papers (each lookup makes one) compare their packed positions in C,
-        # not id by id: the ranking checks that the papers it walked a reader for are the ones asked.
-        if isinstance(other, SentPapers) and other._ids is self._ids and other._positions == self._positions:
-            return True
-        return super().__eq__(other)
-
-    __hash__ = None  # type: ignore[assignment]  # a set that compares by content: unhashable, as set is
-
     @classmethod
     def _from_iterable(cls, items: Iterable[_T]) -> AbstractSet[_T]:  # what &, |, - give: a plain frozenset
         return frozenset(items)
