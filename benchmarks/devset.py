@@ -7,6 +7,7 @@ benchmarks say so on one line and exit with ``ABSENT`` (2).
 
 from __future__ import annotations
 
+import argparse
 import json
 import logging
 import math
@@ -104,6 +105,18 @@ def measured() -> str:
     import digest
 
     return str(Path(digest.__file__).parent)
+
+
+def folds_parser(doc: str | None, store: bool = True) -> argparse.ArgumentParser:
+    """The options every cross-validating script takes: ``--shared``, ``--store`` (the paper vectors' state
+    database; ``store=False``: none), ``--folds`` and ``--seed`` (the folds' shuffle)."""
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n")[0])
+    parser.add_argument("--shared", type=Path, default=SHARED)
+    if store:
+        parser.add_argument("--store", type=Path)
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--seed", type=int, default=18)
+    return parser
 
 
 def papers(docs: Sequence[dict[str, str]]) -> list[Paper]:

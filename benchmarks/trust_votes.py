@@ -199,6 +199,19 @@ def split_gains(devset: DevSet, seed: int, embedder: object, use_library: bool,
     return gains, np.array([queries[q["query"]] for q in kept])
 
 
+def pooled(splits: list[tuple[np.ndarray, np.ndarray]], queries: int, k: int,
+           seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The splits' (gains, query numbers) side by side: every (query, split) pair's gains (one column
+    each), the fold of its query (``k`` folds of the queries, shuffled with ``seed``) and its split."""
+    fold_of = np.zeros(queries, dtype=np.intp)
+    for f, held in enumerate(folds(queries, k, seed)):
+        fold_of[held] = f
+    gains = np.concatenate([g for g, _ in splits], axis=1)
+    which = np.concatenate([fold_of[numbers] for _, numbers in splits])
+    split_of = np.concatenate([np.full(len(numbers), s) for s, (_, numbers) in enumerate(splits)])
+    return gains, which, split_of
+
+
 def print_variants(gains: np.ndarray, split_of: np.ndarray) -> None:
     print(f"| variant | mean gain | per split | worse by >{WORST_DROP} | worst |")
     print("| --- | --- | --- | --- | --- |")
@@ -255,13 +268,7 @@ def main() -> int:
     splits = [split_gains(devset, seed, embedder, args.library, queries)
               for seed in range(args.seed, args.seed + SPLITS)]
     print(f"{len(VARIANTS)} variants x {SPLITS} splits in {time.perf_counter() - started:.0f} s")
-    parts = folds(len(devset.queries), args.folds, args.fold_seed)
-    fold_of = np.zeros(len(devset.queries), dtype=np.intp)
-    for f, held in enumerate(parts):
-        fold_of[held] = f
-    gains = np.concatenate([g for g, _ in splits], axis=1)
-    which = np.concatenate([fold_of[numbers] for _, numbers in splits])
-    split_of = np.concatenate([np.full(len(numbers), s) for s, (_, numbers) in enumerate(splits)])
+    gains, which, split_of = pooled(splits, len(devset.queries), args.folds, args.fold_seed)
     print_variants(gains, split_of)
     print_folds(gains, which, split_of, args.folds, args.fewest_hurt)
     return 0

@@ -46,7 +46,6 @@ Usage: python benchmarks/tune_keywords.py [--shared PATH] [--store FILE] [--fold
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import re
 import sys
@@ -59,7 +58,9 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]  # these helpers, and this checkout's digest before an installed one
 
-from devset import ABSENT, SHARED, DevSet, embedders, load, make_index, measured, papers, reader_profile  # noqa: E402
+from devset import (  # noqa: E402
+    ABSENT, DevSet, embedders, folds_parser, load, make_index, measured, papers, reader_profile,
+)
 from tune import folds  # noqa: E402
 
 from digest.ranking.scoring import MIN_CONTRIBUTION  # noqa: E402
@@ -150,11 +151,7 @@ def setup(devset: DevSet, store: Path | None) -> tuple[Any, Judge, np.ndarray, l
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--shared", type=Path, default=SHARED)
-    parser.add_argument("--store", type=Path)
-    parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--seed", type=int, default=18)
+    parser = folds_parser(__doc__)
     parser.add_argument("--papers", action="store_true", help="also the paper vectors (embeds titles and chunks)")
     parser.add_argument("--shapes", action="store_true", help="also other shapes of the bonus, and nDCG@10 by class")
     args = parser.parse_args()

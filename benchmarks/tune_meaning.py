@@ -41,7 +41,6 @@ Usage: python benchmarks/tune_meaning.py [--shared PATH] [--store FILE] [--folds
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import sys
 import time
@@ -56,7 +55,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]  # these helpers, and this checkout's digest before an installed one
 
 import digests  # noqa: E402
-from devset import ABSENT, EVERYTHING, SHARED, DevSet, embedders, load, make_index, measured, papers  # noqa: E402
+from devset import ABSENT, EVERYTHING, DevSet, embedders, load, make_index, measured, papers, folds_parser  # noqa: E402
 from devset import reader_profile  # noqa: E402
 from setquality import Sent, judge, ndcg, summarise  # noqa: E402
 from tune import folds  # noqa: E402
@@ -127,11 +126,7 @@ def quality(sent: list[list[Sent]], readers: np.ndarray) -> tuple[float, float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--shared", type=Path, default=SHARED)
-    parser.add_argument("--store", type=Path)
-    parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--seed", type=int, default=18)
+    parser = folds_parser(__doc__)
     parser.add_argument("--bonus", help="hold the bonus: weight,floor,cap (only the rules are chosen)")
     args = parser.parse_args()
     if args.bonus:

@@ -45,7 +45,6 @@ Usage: python benchmarks/tune_prf.py [--shared PATH] [--store FILE] [--folds 5] 
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import sys
 import time
@@ -57,7 +56,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]  # these helpers, and this checkout's digest before an installed one
 
-from devset import ABSENT, SHARED, load, measured  # noqa: E402
+from devset import ABSENT, load, measured, folds_parser  # noqa: E402
 from tune import folds  # noqa: E402
 from tune_keywords import Judge, setup, unit  # noqa: E402
 
@@ -159,11 +158,7 @@ def report(name: str, points: list[tuple[Any, ...]], table: np.ndarray, parts: l
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--shared", type=Path, default=SHARED)
-    parser.add_argument("--store", type=Path)
-    parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--seed", type=int, default=18)
+    parser = folds_parser(__doc__)
     args = parser.parse_args()
     devset = load(args.shared)
     if devset is None:

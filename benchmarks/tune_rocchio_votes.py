@@ -74,8 +74,8 @@ sys.path[:0] = [str(HERE), str(HERE.parent)]  # these helpers, and this checkout
 from devset import ABSENT, EVERYTHING, SHARED, DevSet, embedders, load, measured, papers, reader_profile  # noqa: E402
 from feedback import SEED, SPLITS, WORST_DROP, halves, reader_examples  # noqa: E402
 from setquality import ndcg  # noqa: E402
-from tune import folds  # noqa: E402
 from tune_prf import normalise  # noqa: E402
+from trust_votes import pooled  # noqa: E402
 from tune_votes import choose  # noqa: E402
 
 from digest.ranking import columns  # noqa: E402
@@ -221,13 +221,7 @@ def main() -> int:
               for seed in range(args.seed, args.seed + SPLITS)]
     print(f"{len(POINTS)} points x 2 families x {SPLITS} splits in {time.perf_counter() - started:.0f} s;"
           f" {args.folds} folds of queries (seed {args.fold_seed})")
-    parts = folds(len(devset.queries), args.folds, args.fold_seed)
-    fold_of = np.zeros(len(devset.queries), dtype=np.intp)
-    for f, held in enumerate(parts):
-        fold_of[held] = f
-    gains = np.concatenate([g for g, _ in splits], axis=1)
-    which = np.concatenate([fold_of[numbers] for _, numbers in splits])
-    split_of = np.concatenate([np.full(len(numbers), s) for s, (_, numbers) in enumerate(splits)])
+    gains, which, split_of = pooled(splits, len(devset.queries), args.folds, args.fold_seed)
 
     print("\nIn-sample, every point (orientation only: all queries, not held out)")
     print(f"| point | mean gain | per split | worse by >{WORST_DROP} |\n| --- | --- | --- | --- |")

@@ -27,7 +27,6 @@ Usage: python benchmarks/tune_words.py [--shared PATH] [--folds 5] [--seed 18]
 
 from __future__ import annotations
 
-import argparse
 import re
 import sys
 from pathlib import Path
@@ -37,7 +36,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]  # these helpers, and this checkout's digest before an installed one
 
-from devset import ABSENT, SHARED, DevSet, load, make_index, measured, papers, reader_profile  # noqa: E402
+from devset import ABSENT, DevSet, load, make_index, measured, papers, reader_profile, folds_parser  # noqa: E402
 from tune import folds  # noqa: E402
 from tune_keywords import Judge, held_out  # noqa: E402
 
@@ -81,10 +80,7 @@ def _first_sentence(abstract: str) -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--shared", type=Path, default=SHARED)
-    parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--seed", type=int, default=18)
+    parser = folds_parser(__doc__, store=False)
     args = parser.parse_args()
     devset = load(args.shared)
     if devset is None:
