@@ -1,0 +1,172 @@
+"""Does the reader's model gain more, hurting no more readers, when it adds TF-IDF likeness to the vectors' likeness?
+
+Issue #18: votes with meaning on should gain +0.03 nDCG@10 (every split +0.02)
+with no query worse by more than 0.1. With DIGEST_SEMANTIC on the reader's model
+compares MiniLM vectors only; without it, TF-IDF over stems. The two see
+different things: the vectors a topic, TF-IDF the specific words a liked paper
+shares with a new one. Variants, on benchmarks/feedback.py's simulated readers
+(5 random splits, seeds from ``--seed``), ranked as DIGEST_SEMANTIC ranks:
+
+- ``current``: ``reader.model_for`` as it is (vectors).
+- ``sum-A``: the vector model's points plus A times the TF-IDF model's (its lift and
+  penalty), the total lift still at most ``LIFT_CAP``.
+- ``max``: per paper the larger lift of the two (penalties: the vectors').
+- ``tfidf``: the TF-IDF model alone, with meaning on.
+
+Printed per variant: the mean gain over keywords with meaning, each split's, the
+(query, split) pairs worse by more than 0.1; then by 5-fold cross-validation over
+queries (folds seed ``--fold-seed``) the variant chosen on the other folds and its
+held-out figures beside ``current``'s. digest/ is not changed.
+
+Measured (seeds 20261123-27, folds seed 18, 30 s): votes ``current`` +0.0249
+(splits +0.027 +0.024 +0.028 +0.027 +0.019), 25 (query, split) pairs worse by more
+than 0.1; ``sum-0.25`` +0.0256 (+0.027 +0.025 +0.028 +0.027 +0.020), 22 pairs;
+``sum-1`` +0.0262, 39 pairs; ``max`` +0.0249, 31; ``mean`` +0.0231, 21; ``tfidf``
+alone +0.0148, 22. Held out, by mean gain the folds chose ``sum-1`` or ``sum-0.5``:
++0.0256 with 38 pairs; with ``--fewest-hurt`` ``sum-0.25`` (with or without the
+TF-IDF penalties) on every fold: +0.0256, 22 pairs, every split +0.020 or more.
+Library (``--library``): ``current`` +0.0569, 32 pairs; ``sum-0.25`` +0.0603, 35;
+``sum-1`` +0.0600, 47; with ``--fewest-hurt`` every fold keeps ``current``. Short
+of +0.03 for votes in every form, +0.0007 and three pairs fewer for votes against
+three pairs more for a library: not adopted.
+
+Usage: python benchmarks/hybrid_votes.py [--shared PATH] --store FILE [--library] [--seed 20261123]
+                                         [--fold-seed 18] [--fewest-hurt]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE), str(HERE.parent)]  # these helpers, and this checkout's digest before an installed one
+
+from devset import ABSENT, EVERYTHING, SHARED, DevSet, embedders, load, measured, papers, reader_profile  # noqa: E402
+from feedback import SEED, SPLITS, halves, reader_examples  # noqa: E402
+from setquality import ndcg  # noqa: E402
+from trust_votes import pooled, print_folds, print_variants  # noqa: E402
+import trust_votes  # noqa: E402
+
+from digest.ranking import reader, select  # noqa: E402
+from digest.ranking.index import Index  # noqa: E402
+from digest.ranking.reader import Examples, ReaderModel, embed_examples  # noqa: E402
+
+MODEL_FOR = select.model_for
+
+
+class Lexical:
+    """An index seen without its vectors: the reader's model falls back to TF-IDF over its stems."""
+
+    vectors = None
+
+    def __init__(self, index: Index) -> None:
+        self.papers, self.postings, self.docs = index.papers, index.postings, index.docs
+
+
+_LEXICAL: dict[int, Lexical] = {}
+
+
+def lexical(index: Index) -> Any:
+    found = _LEXICAL.get(id(index))
+    if found is None or found.papers is not index.papers:
+        found = _LEXICAL[id(index)] = Lexical(index)
+    return found
+
+
+def combined(how: Callable[[float, float], float], penalties: float) -> Callable[[Index, Examples | None], ReaderModel | None]:
+    """The vector model and the TF-IDF model, lifts joined by ``how``, TF-IDF penalties times ``penalties``."""
+    def model_for(index: Index, examples: Examples | None) -> ReaderModel | None:
+        vectors = MODEL_FOR(index, examples)
+        words = MODEL_FOR(lexical(index), examples)
+        if vectors is None or words is None:
+            return vectors
+        adjust: dict[int, float] = {}
+        for i in set(vectors.adjust) | set(words.adjust):
+            v, w = vectors.adjust.get(i, 0.0), words.adjust.get(i, 0.0)
+            lift = how(max(v, 0.0), max(w, 0.0))
+            adjust[i] = min(reader.LIFT_CAP, lift) + min(v, 0.0) + penalties * min(w, 0.0)
+        reasons = {i: why for i, why in {**words.reasons, **vectors.reasons}.items()
+                   if adjust.get(i, 0.0) >= reader.EXPLAIN_MIN}
+        return ReaderModel(adjust, reasons)
+    return model_for
+
+
+def added(share: float) -> Callable[[float, float], float]:
+    return lambda v, w: v + share * w
+
+
+def words_only(index: Index, examples: Examples | None) -> ReaderModel | None:
+    return MODEL_FOR(lexical(index), examples)
+
+
+VARIANTS: dict[str, Callable[..., object]] = {
+    "current": MODEL_FOR,
+    **{f"sum-{a:g}": combined(added(a), a) for a in (0.25, 0.5, 1.0)},
+    **{f"sum-{a:g}-lifts": combined(added(a), 0.0) for a in (0.25, 0.5, 1.0)},
+    "max": combined(max, 0.0),
+    "mean": combined(lambda v, w: (v + w) / 2, 0.0),
+    "tfidf": words_only,
+}
+
+
+def split_gains(devset: DevSet, seed: int, embedder: object, use_library: bool,
+                queries: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    split = halves(devset, seed)
+    rng, later_ids, kept = split.rng, split.later_ids, split.kept
+    earlier, later = Index(papers(split.earlier_docs)), Index(papers(split.later_docs), embedder=embedder)
+    later.embed_keywords([reader_profile(q["query"]) for q in kept])
+    gains = np.zeros((len(VARIANTS), len(kept)))
+    for j, q in enumerate(kept):
+        votes, library = reader_examples(earlier, q["query"], set(q["relevant_ids"]), rng)
+        examples = library if use_library else votes
+        embed_examples(later, [examples])
+        profile, relevant = reader_profile(q["query"]), set(q["relevant_ids"]) & later_ids
+        alone = ndcg([p.paper.id for p in select.rank(later, profile, selection=EVERYTHING)], relevant)
+        for n, model_for in enumerate(VARIANTS.values()):
+            select.model_for = model_for  # type: ignore[assignment]
+            picks = select.rank(later, profile, selection=EVERYTHING, examples=examples)
+            gains[n, j] = ndcg([p.paper.id for p in picks], relevant) - alone
+        select.model_for = MODEL_FOR
+    return gains, np.array([queries[q["query"]] for q in kept])
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--shared", type=Path, default=SHARED)
+    parser.add_argument("--store", type=Path)
+    parser.add_argument("--library", action="store_true", help="a library of 5 liked papers instead of votes")
+    parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--fold-seed", type=int, default=18)
+    parser.add_argument("--fewest-hurt", action="store_true")
+    args = parser.parse_args()
+    devset = load(args.shared)
+    if devset is None:
+        return ABSENT
+    embedder = dict(embedders(skip=("wordllama",), store=args.store)).get("minilm")
+    if embedder is None:
+        print("MiniLM is not installed", file=sys.stderr)
+        return 1
+    embedder.embed_papers(papers(devset.docs))
+    print(f"measuring the digest package at {measured()}; MiniLM, meaning on; {'library' if args.library else 'votes'}")
+    queries = {q: n for n, q in enumerate(devset.queries)}
+    started = time.perf_counter()
+    splits = [split_gains(devset, seed, embedder, args.library, queries)
+              for seed in range(args.seed, args.seed + SPLITS)]
+    print(f"{len(VARIANTS)} variants x {SPLITS} splits in {time.perf_counter() - started:.0f} s")
+    trust_votes.VARIANTS = VARIANTS  # type: ignore[assignment]  # the printers name the rows from it
+    gains, which, split_of = pooled(splits, len(devset.queries), args.folds, args.fold_seed)
+    print_variants(gains, split_of)
+    print_folds(gains, which, split_of, args.folds, args.fewest_hurt)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
