@@ -23,7 +23,11 @@ vectors, so the reader's model measures likeness between vectors instead of
 TF-IDF, for the same simulated readers' examples, in the same run, twice: with
 DIGEST_SEMANTIC's keyword bonus on (as a run with meaning on ranks: gains over
 keywords with meaning), and with that bonus zeroed (the keyword scores are the
-lexical ones: the vector model against the TF-IDF model, nothing else changed). ``--store
+lexical ones: the vector model against the TF-IDF model, nothing else changed). With
+meaning on, the readers' votes are measured twice: "votes", on the same top 10 as
+above (the earlier half ranked on words: what the rows before compare), and "votes
+seen", on the top 10 a DIGEST_SEMANTIC reader was shown, the earlier half ranked
+with meaning on (what such a reader votes on). ``--store
 PATH`` keeps the vectors in that state database (outside the project), so a
 re-run embeds nothing.
 
@@ -69,13 +73,18 @@ def as_example(paper: Paper, source: str) -> Example:
     return Example(paper.id, paper.title, paper.abstract, source)  # type: ignore[arg-type]
 
 
-def reader_examples(earlier: Index, query: str, relevant: set[str], rng: random.Random) -> tuple[Examples, Examples]:
-    """The votes a reader of the earlier half would give, and a library of relevant earlier papers."""
+def seen_votes(earlier: Index, query: str, relevant: set[str]) -> Examples:
+    """The votes a reader of the earlier half gives on the top 10 they were shown (ranked by ``earlier``)."""
     seen = rank(earlier, reader_profile(query), selection=Selection(max_items=SEEN, min_score=0.0))
-    votes = Examples(
+    return Examples(
         liked=tuple(as_example(p.paper, "vote") for p in seen if p.paper.id in relevant),
         disliked=tuple(as_example(p.paper, "vote") for p in seen if p.paper.id not in relevant),
     )
+
+
+def reader_examples(earlier: Index, query: str, relevant: set[str], rng: random.Random) -> tuple[Examples, Examples]:
+    """The votes a reader of the earlier half would give, and a library of relevant earlier papers."""
+    votes = seen_votes(earlier, query, relevant)
     pool = sorted((p for p in earlier.papers if p.id in relevant), key=lambda p: p.id)
     chosen = rng.sample(pool, min(LIBRARY_SIZE, len(pool)))
     return votes, Examples(liked=tuple(as_example(p, "library") for p in chosen))
@@ -113,9 +122,14 @@ def run(devset: DevSet, seed: int, embedder: object = None) -> dict[str, list[fl
     bm25 = bm25_baseline(later_docs, [q["query"] for q in kept])
     scores: dict[str, list[float]] = {"bm25": [], "keywords": [], "votes": [], "library": []}
     variants = {label: Index(papers(later_docs), embedder=e) for label, e in vector_variants(embedder).items()}
+    profiles = [reader_profile(q["query"]) for q in kept]
     for label, index in variants.items():
-        scores.update({f"{name} ({label})": [] for name in ("keywords", "votes", "library")})
-        index.embed_keywords([reader_profile(q["query"]) for q in kept])
+        scores.update({f"{name} ({label})": [] for name in rankings(label)})
+        index.embed_keywords(profiles)
+    shown = None  # the earlier half as a DIGEST_SEMANTIC reader was shown it: ranked with meaning on
+    if MEANING in variants:
+        shown = Index(papers(split.earlier_docs), embedder=embedder)
+        shown.embed_keywords(profiles)
     for q, base in zip(kept, bm25):
         relevant = set(q["relevant_ids"])
         later_relevant = relevant & later_ids
@@ -126,8 +140,11 @@ def run(devset: DevSet, seed: int, embedder: object = None) -> dict[str, list[fl
             picks = rank(later, profile, selection=EVERYTHING, examples=examples)
             scores[name].append(ndcg([p.paper.id for p in picks], later_relevant))
         for label, index in variants.items():
-            embed_examples(index, [votes, library])
-            for name, examples in (("keywords", None), ("votes", votes), ("library", library)):
+            learned = [("keywords", None), ("votes", votes), ("library", library)]
+            if label == MEANING and shown is not None:
+                learned.insert(1, ("votes seen", seen_votes(shown, q["query"], relevant)))
+            embed_examples(index, [examples for _, examples in learned])
+            for name, examples in learned:
                 picks = rank(index, profile, selection=EVERYTHING, examples=examples)
                 scores[f"{name} ({label})"].append(ndcg([p.paper.id for p in picks], later_relevant))
     return scores
@@ -135,6 +152,11 @@ def run(devset: DevSet, seed: int, embedder: object = None) -> dict[str, list[fl
 
 MEANING = "vectors, meaning on"
 LEXICAL = "vectors, lexical keywords"
+
+
+def rankings(label: str) -> tuple[str, ...]:
+    """The rankings measured for a vector variant: with meaning on, also votes on the meaning-on top 10."""
+    return ("keywords", "votes seen", "votes", "library") if label == MEANING else ("keywords", "votes", "library")
 
 
 def vector_variants(embedder: Any) -> dict[str, Any]:
@@ -162,7 +184,7 @@ class Split:
 
 def base(name: str) -> str:
     """The keyword ranking a model's gain is over: "votes (x)" is over "keywords (x)"."""
-    return "keywords" + name[name.index(" "):] if " " in name else "keywords"
+    return "keywords" + name[name.index(" ("):] if " (" in name else "keywords"
 
 
 def measure(scores: dict[str, list[float]], seed: int) -> Split:
@@ -174,20 +196,23 @@ def measure(scores: dict[str, list[float]], seed: int) -> Split:
                  {name: sum(x < -WORST_DROP for x in d) for name, d in deltas.items()})
 
 
-def report(splits: list[Split], votes: str = "votes", library: str = "library") -> None:
+def report(splits: list[Split], learners: tuple[str, ...] = ("votes", "library")) -> None:
     """The table for one model: its gains over its keyword ranking (keywords alone, or with meaning)."""
-    keywords = base(votes)
-    print(f"| seed | queries | BM25 | {keywords} | + {votes} | + {library} | worst query, votes | worst query, library"
-          f" | worse by >{WORST_DROP} (votes / library) |")
-    print("| --- | --- | --- | --- | --- | --- | --- | --- | --- |")
+    keywords = base(learners[0])
+    short = [name.split(" (")[0] for name in learners]  # the section's title names the model
+    print("| seed | queries | BM25 | keywords | " + " | ".join(f"+ {name}" for name in short)
+          + " | " + " | ".join(f"worst query, {name}" for name in short)
+          + f" | worse by >{WORST_DROP} ({' / '.join(short)}) |")
+    print("| --- " * (4 + 2 * len(learners) + 1) + "|")
     for s in splits:
-        print(f"| {s.seed} | {s.queries} | {s.mean['bm25']:.3f} | {s.mean[keywords]:.3f} | {s.gain(votes):+.3f}"
-              f" | {s.gain(library):+.3f} | {s.worst[votes]:+.3f} | {s.worst[library]:+.3f}"
-              f" | {s.dropped[votes]} / {s.dropped[library]} |")
-    mean = {name: sum(s.gain(name) for s in splits) / len(splits) for name in (votes, library)}
+        print(f"| {s.seed} | {s.queries} | {s.mean['bm25']:.3f} | {s.mean[keywords]:.3f} | "
+              + " | ".join(f"{s.gain(name):+.3f}" for name in learners) + " | "
+              + " | ".join(f"{s.worst[name]:+.3f}" for name in learners)
+              + f" | {' / '.join(str(s.dropped[name]) for name in learners)} |")
     print(f"| mean | | {sum(s.mean['bm25'] for s in splits) / len(splits):.3f}"
-          f" | {sum(s.mean[keywords] for s in splits) / len(splits):.3f} | {mean[votes]:+.3f}"
-          f" | {mean[library]:+.3f} | | | |")
+          f" | {sum(s.mean[keywords] for s in splits) / len(splits):.3f} | "
+          + " | ".join(f"{sum(s.gain(name) for s in splits) / len(splits):+.3f}" for name in learners)
+          + " |" * (len(learners) + 1))
 
 
 def targets(splits: list[Split]) -> list[tuple[str, bool]]:
@@ -259,7 +284,7 @@ def main() -> int:
     report(splits)
     for label in vector_variants(embedder):
         print(f"\nThe model on {args.semantic} {label}:")
-        report(splits, f"votes ({label})", f"library ({label})")
+        report(splits, tuple(f"{name} ({label})" for name in rankings(label)[1:]))
     print("\nTargets (issue #18, development set):")
     for text, holds in targets(splits):
         print(f"  {'✔' if holds else '✘'} {text}")
