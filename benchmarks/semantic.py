@@ -113,8 +113,9 @@ class _Wrapped:
     def __new__(cls, name: str, encode: Any) -> Any:
         from digest import semantic
 
-        class Backend(semantic.Embedder):
+        class Backend(semantic.Embedder):  # ranks as digest's MiniLM does: its bonus and keyword template
             bonus = semantic.MiniLM.bonus
+            keyword_template = semantic.MiniLM.keyword_template
 
             def encode(self, texts: Any) -> Any:
                 return encode(list(texts))
