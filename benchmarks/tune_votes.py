@@ -30,8 +30,15 @@ gaining at least the current constants there) gained +0.0248 held out against
 +0.0249, and hurt 31 pairs against 25: fewer hurt readers on the training folds
 did not carry over. Nothing was changed.
 
+With ``--votes-seen`` (the readers vote on their top 10 ranked with meaning on, as a
+DIGEST_SEMANTIC reader does; benchmarks/feedback.py's "votes seen"; GRID, 18
+points): held out +0.0299 against +0.0285 for the current constants, for 56 (query,
+split) pairs worse by more than 0.1 against 27 (the folds chose like weight 3,
+floor 0.25, four of them with down-votes 8 above 0.5 or 4 above 0.6). Twice the
+readers hurt for +0.0014: nothing was changed.
+
 Usage: python benchmarks/tune_votes.py [--shared PATH] [--store FILE] [--folds 5] [--seed 20261123]
-                                      [--lift-caps 1.0,1.5,2.0 | --gentle] [--fewest-hurt]
+                                      [--lift-caps 1.0,1.5,2.0 | --gentle] [--votes-seen] [--fewest-hurt]
 """
 
 from __future__ import annotations
@@ -48,7 +55,7 @@ HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]  # these helpers, and this checkout's digest before an installed one
 
 from devset import ABSENT, EVERYTHING, SHARED, DevSet, embedders, load, measured, papers, reader_profile  # noqa: E402
-from feedback import SEED, SPLITS, WORST_DROP, halves, reader_examples  # noqa: E402
+from feedback import SEED, SPLITS, WORST_DROP, halves, reader_examples, seen_votes  # noqa: E402
 from setquality import ndcg  # noqa: E402
 from tune import folds  # noqa: E402
 
@@ -78,15 +85,22 @@ def choose(gains: np.ndarray, train: np.ndarray, fewest_hurt: bool) -> int:
 
 
 def split_gains(devset: DevSet, seed: int, embedder: object, points: list[tuple[float, ...]],
-                queries: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Per grid point, each kept query's gain from votes in this split; and those queries' numbers."""
+                queries: dict[str, int], seen: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Per grid point, each kept query's gain from votes in this split; and those queries' numbers.
+
+    ``seen``: the votes are cast on the top 10 ranked with meaning on (feedback.py's "votes seen")."""
     split = halves(devset, seed)
     rng, later_ids, kept = split.rng, split.later_ids, split.kept
     earlier, later = Index(papers(split.earlier_docs)), Index(papers(split.later_docs), embedder=embedder)
     later.embed_keywords([reader_profile(q["query"]) for q in kept])
+    shown = Index(papers(split.earlier_docs), embedder=embedder) if seen else None
+    if shown is not None:
+        shown.embed_keywords([reader_profile(q["query"]) for q in kept])
     readers = []
     for q in kept:
         votes, library = reader_examples(earlier, q["query"], set(q["relevant_ids"]), rng)
+        if shown is not None:
+            votes = seen_votes(shown, q["query"], set(q["relevant_ids"]))
         embed_examples(later, [votes, library])
         profile = reader_profile(q["query"])
         alone = ndcg([p.paper.id for p in rank(later, profile, selection=EVERYTHING)], set(q["relevant_ids"]) & later_ids)
@@ -110,6 +124,7 @@ def main() -> int:
     parser.add_argument("--fold-seed", type=int, default=18)
     parser.add_argument("--lift-caps", help="instead of GRID: these LIFT_CAP values, comma-separated, with CAPPED")
     parser.add_argument("--gentle", action="store_true", help="instead of GRID: GENTLE")
+    parser.add_argument("--votes-seen", action="store_true", help="votes on the top 10 ranked with meaning on")
     parser.add_argument("--fewest-hurt", action="store_true",
                         help="choose the point hurting the fewest pairs among those gaining at least the current one")
     args = parser.parse_args()
@@ -130,7 +145,8 @@ def main() -> int:
     points = [current] + [p for p in grid if p != current]
     queries = {q: n for n, q in enumerate(devset.queries)}
     started = time.perf_counter()
-    splits = [split_gains(devset, seed, embedder, points, queries) for seed in range(args.seed, args.seed + SPLITS)]
+    splits = [split_gains(devset, seed, embedder, points, queries, args.votes_seen)
+              for seed in range(args.seed, args.seed + SPLITS)]
     print(f"{len(points)} grid points x {SPLITS} splits in {time.perf_counter() - started:.0f} s;"
           f" {args.folds} folds of queries (seed {args.fold_seed})")
     parts = folds(len(devset.queries), args.folds, args.fold_seed)
