@@ -150,7 +150,7 @@ def main() -> int:
     print(f"{len(points)} grid points x {SPLITS} splits in {time.perf_counter() - started:.0f} s;"
           f" {args.folds} folds of queries (seed {args.fold_seed})")
     parts = folds(len(devset.queries), args.folds, args.fold_seed)
-    fold_of = np.zeros(len(devset.queries), dtype=np.intp)
+    fold_of: np.ndarray = np.zeros(len(devset.queries), dtype=np.intp)
     for f, held in enumerate(parts):
         fold_of[held] = f
     gains = np.concatenate([g for g, _ in splits], axis=1)
