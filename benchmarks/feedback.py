@@ -58,6 +58,7 @@ from digest.ranking.reader import Example, Examples, embed_examples  # noqa: E40
 from digest.model import Paper  # noqa: E402
 from digest.semantic import Bonus  # noqa: E402
 from digest.ranking.index import Index  # noqa: E402
+from digest.ranking.profile import Profile  # noqa: E402
 from digest.ranking.select import Selection, rank  # noqa: E402
 
 LIBRARY_SIZE = 5
@@ -67,6 +68,21 @@ SEED = 20261123
 MEAN_GAIN = {"votes": 0.03, "library": 0.05}  # issue #18's targets, nDCG@10 over keywords alone
 SPLIT_GAIN = 0.02  # in every split
 WORST_DROP = 0.1  # no query loses more, in any split
+
+
+def votes_parser(doc: str | None) -> argparse.ArgumentParser:
+    """The options of the scripts that cross-validate on these simulated readers: ``--shared``, ``--store``,
+    ``--seed`` (the first split's), ``--folds``, ``--fold-seed`` (the folds' shuffle) and ``--fewest-hurt``."""
+    parser = argparse.ArgumentParser(description=(doc or "").split("\n")[0])
+    parser.add_argument("--shared", type=Path, default=SHARED)
+    parser.add_argument("--store", type=Path, help="the paper vectors' state database (a re-run embeds nothing)")
+    parser.add_argument("--seed", type=int, default=SEED, help="the first split's seed; the others follow it")
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--fold-seed", type=int, default=18)
+    parser.add_argument("--fewest-hurt", action="store_true",
+                        help="choose, among those gaining at least the current one on the other folds,"
+                             " what hurts the fewest (query, split) pairs")
+    return parser
 
 
 def as_example(paper: Paper, source: str) -> Example:
@@ -111,6 +127,14 @@ def halves(devset: DevSet, seed: int) -> Halves:
     return Halves(rng, order[:half], order[half:], later_ids, kept)
 
 
+def indexed(docs: list[dict], embedder: Any, profiles: list[Profile]) -> Index:
+    """A half indexed with ``embedder`` (None: words only), these readers' keywords embedded."""
+    index = Index(papers(docs), embedder=embedder)
+    if embedder is not None:
+        index.embed_keywords(profiles)
+    return index
+
+
 def run(devset: DevSet, seed: int, embedder: object = None) -> dict[str, list[float]]:
     """Per query, nDCG@10 on the later half for BM25, keywords alone, + votes and + library.
 
@@ -121,15 +145,12 @@ def run(devset: DevSet, seed: int, embedder: object = None) -> dict[str, list[fl
     earlier, later = Index(papers(split.earlier_docs)), Index(papers(later_docs))
     bm25 = bm25_baseline(later_docs, [q["query"] for q in kept])
     scores: dict[str, list[float]] = {"bm25": [], "keywords": [], "votes": [], "library": []}
-    variants = {label: Index(papers(later_docs), embedder=e) for label, e in vector_variants(embedder).items()}
     profiles = [reader_profile(q["query"]) for q in kept]
-    for label, index in variants.items():
+    variants = {label: indexed(later_docs, e, profiles) for label, e in vector_variants(embedder).items()}
+    for label in variants:
         scores.update({f"{name} ({label})": [] for name in rankings(label)})
-        index.embed_keywords(profiles)
-    shown = None  # the earlier half as a DIGEST_SEMANTIC reader was shown it: ranked with meaning on
-    if MEANING in variants:
-        shown = Index(papers(split.earlier_docs), embedder=embedder)
-        shown.embed_keywords(profiles)
+    # the earlier half as a DIGEST_SEMANTIC reader was shown it: ranked with meaning on
+    shown = indexed(split.earlier_docs, embedder, profiles) if MEANING in variants else None
     for q, base in zip(kept, bm25):
         relevant = set(q["relevant_ids"])
         later_relevant = relevant & later_ids

@@ -41,27 +41,23 @@ Usage: python benchmarks/hybrid_votes.py [--shared PATH] --store FILE [--library
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]  # these helpers, and this checkout's digest before an installed one
 
-from devset import ABSENT, EVERYTHING, SHARED, DevSet, embedders, load, measured, papers, reader_profile  # noqa: E402
-from feedback import SEED, SPLITS, halves, reader_examples, seen_votes  # noqa: E402
-from setquality import ndcg  # noqa: E402
-from trust_votes import pooled, print_folds, print_variants  # noqa: E402
-import trust_votes  # noqa: E402
+from devset import ABSENT, embedders, load, measured, papers  # noqa: E402
+from feedback import SPLITS, votes_parser  # noqa: E402
+from trust_votes import Variants, pooled, print_folds, print_variants, split_gains  # noqa: E402
 
 from digest.ranking import reader, select  # noqa: E402
 from digest.ranking.index import Index  # noqa: E402
-from digest.ranking.reader import Examples, ReaderModel, embed_examples  # noqa: E402
+from digest.ranking.reader import Examples, ReaderModel  # noqa: E402
 
 MODEL_FOR = select.model_for
 
@@ -111,7 +107,7 @@ def words_only(index: Index, examples: Examples | None) -> ReaderModel | None:
     return MODEL_FOR(lexical(index), examples)
 
 
-VARIANTS: dict[str, Callable[..., object]] = {
+MODELS: dict[str, Callable[..., object]] = {
     "current": MODEL_FOR,
     **{f"sum-{a:g}": combined(added(a), a) for a in (0.25, 0.5, 1.0)},
     **{f"sum-{a:g}-lifts": combined(added(a), 0.0) for a in (0.25, 0.5, 1.0)},
@@ -119,45 +115,14 @@ VARIANTS: dict[str, Callable[..., object]] = {
     "mean": combined(lambda v, w: (v + w) / 2, 0.0),
     "tfidf": words_only,
 }
-
-
-def split_gains(devset: DevSet, seed: int, embedder: object, use_library: bool,
-                queries: dict[str, int], seen: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    split = halves(devset, seed)
-    rng, later_ids, kept = split.rng, split.later_ids, split.kept
-    earlier, later = Index(papers(split.earlier_docs)), Index(papers(split.later_docs), embedder=embedder)
-    later.embed_keywords([reader_profile(q["query"]) for q in kept])
-    shown = Index(papers(split.earlier_docs), embedder=embedder) if seen else None
-    if shown is not None:
-        shown.embed_keywords([reader_profile(q["query"]) for q in kept])
-    gains = np.zeros((len(VARIANTS), len(kept)))
-    for j, q in enumerate(kept):
-        votes, library = reader_examples(earlier, q["query"], set(q["relevant_ids"]), rng)
-        if shown is not None:
-            votes = seen_votes(shown, q["query"], set(q["relevant_ids"]))
-        examples = library if use_library else votes
-        embed_examples(later, [examples])
-        profile, relevant = reader_profile(q["query"]), set(q["relevant_ids"]) & later_ids
-        alone = ndcg([p.paper.id for p in select.rank(later, profile, selection=EVERYTHING)], relevant)
-        for n, model_for in enumerate(VARIANTS.values()):
-            select.model_for = model_for  # type: ignore[assignment]
-            picks = select.rank(later, profile, selection=EVERYTHING, examples=examples)
-            gains[n, j] = ndcg([p.paper.id for p in picks], relevant) - alone
-        select.model_for = MODEL_FOR
-    return gains, np.array([queries[q["query"]] for q in kept])
+VARIANTS: Variants = {name: (model_for, select.adjusted) for name, model_for in MODELS.items()}
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--shared", type=Path, default=SHARED)
-    parser.add_argument("--store", type=Path)
+    parser = votes_parser(__doc__)
     parser.add_argument("--library", action="store_true", help="a library of 5 liked papers instead of votes")
     parser.add_argument("--votes-seen", action="store_true",
                         help="votes on the top 10 ranked with meaning on (feedback.py's \"votes seen\")")
-    parser.add_argument("--seed", type=int, default=SEED)
-    parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--fold-seed", type=int, default=18)
-    parser.add_argument("--fewest-hurt", action="store_true")
     args = parser.parse_args()
     devset = load(args.shared)
     if devset is None:
@@ -170,13 +135,12 @@ def main() -> int:
     print(f"measuring the digest package at {measured()}; MiniLM, meaning on; {'library' if args.library else 'votes'}")
     queries = {q: n for n, q in enumerate(devset.queries)}
     started = time.perf_counter()
-    splits = [split_gains(devset, seed, embedder, args.library, queries, args.votes_seen)
+    splits = [split_gains(devset, seed, embedder, args.library, queries, VARIANTS, args.votes_seen)
               for seed in range(args.seed, args.seed + SPLITS)]
     print(f"{len(VARIANTS)} variants x {SPLITS} splits in {time.perf_counter() - started:.0f} s")
-    trust_votes.VARIANTS = VARIANTS  # type: ignore[assignment]  # the printers name the rows from it
     gains, which, split_of = pooled(splits, len(devset.queries), args.folds, args.fold_seed)
-    print_variants(gains, split_of)
-    print_folds(gains, which, split_of, args.folds, args.fewest_hurt)
+    print_variants(gains, split_of, list(VARIANTS))
+    print_folds(gains, which, split_of, args.folds, args.fewest_hurt, list(VARIANTS))
     return 0
 
 

@@ -57,7 +57,6 @@ Usage: python benchmarks/trust_votes.py [--shared PATH] [--store FILE] [--lexica
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from collections.abc import Callable
@@ -68,8 +67,8 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]  # these helpers, and this checkout's digest before an installed one
 
-from devset import ABSENT, EVERYTHING, SHARED, DevSet, embedders, load, measured, papers, reader_profile  # noqa: E402
-from feedback import SEED, SPLITS, WORST_DROP, halves, reader_examples  # noqa: E402
+from devset import ABSENT, EVERYTHING, DevSet, embedders, load, measured, papers, reader_profile  # noqa: E402
+from feedback import SPLITS, WORST_DROP, halves, indexed, reader_examples, seen_votes, votes_parser  # noqa: E402
 from setquality import ndcg  # noqa: E402
 from tune import folds  # noqa: E402
 from tune_votes import choose  # noqa: E402
@@ -168,7 +167,8 @@ def head_only(reach: int) -> Callable[..., np.ndarray]:
     return adjusted
 
 
-VARIANTS: dict[str, tuple[Callable[..., object], Callable[..., np.ndarray]]] = {
+Variants = dict[str, tuple[Callable[..., object], Callable[..., np.ndarray]]]  # name: (model_for, adjusted)
+VARIANTS: Variants = {
     "current": (MODEL_FOR, ADJUSTED),
     **{f"loo{name}-w{w:g}": (trusted(trust, w), ADJUSTED) for name, trust in TRUST.items() for w in (2.0, 3.0, 4.0)},
     **{f"shrink-{k:g}": (shrunk(k), ADJUSTED) for k in (0.5, 1.0, 3.0)},
@@ -176,22 +176,27 @@ VARIANTS: dict[str, tuple[Callable[..., object], Callable[..., np.ndarray]]] = {
 }
 
 
-def split_gains(devset: DevSet, seed: int, embedder: object, use_library: bool,
-                queries: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
-    """Per variant, each kept query's gain from its votes (or library) in this split; and the queries' numbers."""
+def split_gains(devset: DevSet, seed: int, embedder: object, use_library: bool, queries: dict[str, int],
+                variants: Variants = VARIANTS, seen: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Per variant, each kept query's gain from its votes (or library) in this split; and the queries' numbers.
+
+    ``seen``: the votes are cast on the top 10 ranked with meaning on (feedback.py's "votes seen")."""
     split = halves(devset, seed)
     rng, later_ids, kept = split.rng, split.later_ids, split.kept
-    earlier, later = Index(papers(split.earlier_docs)), Index(papers(split.later_docs), embedder=embedder)
-    if embedder is not None:
-        later.embed_keywords([reader_profile(q["query"]) for q in kept])
-    gains = np.zeros((len(VARIANTS), len(kept)))
+    profiles = [reader_profile(q["query"]) for q in kept]
+    earlier, later = Index(papers(split.earlier_docs)), indexed(split.later_docs, embedder, profiles)
+    shown = indexed(split.earlier_docs, embedder, profiles) if seen else None
+    gains = np.zeros((len(variants), len(kept)))
     for j, q in enumerate(kept):
+        # drawn as always, ``seen`` or not: the library's random draws stay those of every other run
         votes, library = reader_examples(earlier, q["query"], set(q["relevant_ids"]), rng)
+        if shown is not None:
+            votes = seen_votes(shown, q["query"], set(q["relevant_ids"]))
         examples = library if use_library else votes
         embed_examples(later, [examples])
         profile, relevant = reader_profile(q["query"]), set(q["relevant_ids"]) & later_ids
         alone = ndcg([p.paper.id for p in select.rank(later, profile, selection=EVERYTHING)], relevant)
-        for n, (model_for, adjusted) in enumerate(VARIANTS.values()):
+        for n, (model_for, adjusted) in enumerate(variants.values()):
             select.model_for, select.adjusted = model_for, adjusted  # type: ignore[assignment]
             picks = select.rank(later, profile, selection=EVERYTHING, examples=examples)
             gains[n, j] = ndcg([p.paper.id for p in picks], relevant) - alone
@@ -212,17 +217,17 @@ def pooled(splits: list[tuple[np.ndarray, np.ndarray]], queries: int, k: int,
     return gains, which, split_of
 
 
-def print_variants(gains: np.ndarray, split_of: np.ndarray) -> None:
+def print_variants(gains: np.ndarray, split_of: np.ndarray, names: list[str] = list(VARIANTS)) -> None:
     print(f"| variant | mean gain | per split | worse by >{WORST_DROP} | worst |")
     print("| --- | --- | --- | --- | --- |")
-    for n, name in enumerate(VARIANTS):
+    for n, name in enumerate(names):
         per_split = " ".join(f"{gains[n, split_of == s].mean():+.3f}" for s in range(SPLITS))
         print(f"| {name} | {gains[n].mean():+.4f} | {per_split} | {int((gains[n] < -WORST_DROP).sum())}"
               f" | {gains[n].min():+.3f} |")
 
 
-def print_folds(gains: np.ndarray, which: np.ndarray, split_of: np.ndarray, k: int, fewest_hurt: bool) -> None:
-    names = list(VARIANTS)
+def print_folds(gains: np.ndarray, which: np.ndarray, split_of: np.ndarray, k: int, fewest_hurt: bool,
+                names: list[str] = list(VARIANTS)) -> None:
     print(f"\n| fold | chosen on the other folds | held-out gain | current | per split (chosen)"
           f" | worse by >{WORST_DROP} (chosen / current) |")
     print("| --- | --- | --- | --- | --- | --- |")
@@ -242,15 +247,9 @@ def print_folds(gains: np.ndarray, which: np.ndarray, split_of: np.ndarray, k: i
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--shared", type=Path, default=SHARED)
-    parser.add_argument("--store", type=Path)
+    parser = votes_parser(__doc__)
     parser.add_argument("--lexical", action="store_true", help="the TF-IDF model (no vectors)")
     parser.add_argument("--library", action="store_true", help="a library of 5 liked papers instead of votes")
-    parser.add_argument("--seed", type=int, default=SEED)
-    parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--fold-seed", type=int, default=18)
-    parser.add_argument("--fewest-hurt", action="store_true")
     args = parser.parse_args()
     devset = load(args.shared)
     if devset is None:

@@ -57,7 +57,6 @@ Usage: python benchmarks/tune_rocchio_votes.py [--shared PATH] [--store FILE] [-
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import sys
 import time
@@ -71,8 +70,8 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]  # these helpers, and this checkout's digest before an installed one
 
-from devset import ABSENT, EVERYTHING, SHARED, DevSet, embedders, load, measured, papers, reader_profile  # noqa: E402
-from feedback import SEED, SPLITS, WORST_DROP, halves, reader_examples  # noqa: E402
+from devset import ABSENT, EVERYTHING, DevSet, embedders, load, measured, papers, reader_profile  # noqa: E402
+from feedback import SPLITS, WORST_DROP, halves, reader_examples, votes_parser  # noqa: E402
 from setquality import ndcg  # noqa: E402
 from tune_prf import normalise  # noqa: E402
 from trust_votes import pooled  # noqa: E402
@@ -194,16 +193,8 @@ def summary(gains: np.ndarray, split_of: np.ndarray) -> tuple[list[float], float
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--shared", type=Path, default=SHARED)
-    parser.add_argument("--store", type=Path)
-    parser.add_argument("--seed", type=int, default=SEED)
-    parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--fold-seed", type=int, default=18)
+    parser = votes_parser(__doc__)
     parser.add_argument("--library", action="store_true", help="a library of 5 relevant papers instead of votes")
-    parser.add_argument("--fewest-hurt", action="store_true",
-                        help="also choose, per family, the point hurting the fewest pairs among those gaining"
-                             " at least the current model on the other folds")
     parser.add_argument("--check", type=int, default=3, help="queries per split also ranked on a fresh index")
     args = parser.parse_args()
     devset = load(args.shared)

@@ -43,7 +43,6 @@ Usage: python benchmarks/tune_votes.py [--shared PATH] [--store FILE] [--folds 5
 
 from __future__ import annotations
 
-import argparse
 import itertools
 import sys
 import time
@@ -54,8 +53,8 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]  # these helpers, and this checkout's digest before an installed one
 
-from devset import ABSENT, EVERYTHING, SHARED, DevSet, embedders, load, measured, papers, reader_profile  # noqa: E402
-from feedback import SEED, SPLITS, WORST_DROP, halves, reader_examples, seen_votes  # noqa: E402
+from devset import ABSENT, EVERYTHING, DevSet, embedders, load, measured, papers, reader_profile  # noqa: E402
+from feedback import SPLITS, WORST_DROP, halves, indexed, reader_examples, seen_votes, votes_parser  # noqa: E402
 from setquality import ndcg  # noqa: E402
 from tune import folds  # noqa: E402
 
@@ -91,13 +90,12 @@ def split_gains(devset: DevSet, seed: int, embedder: object, points: list[tuple[
     ``seen``: the votes are cast on the top 10 ranked with meaning on (feedback.py's "votes seen")."""
     split = halves(devset, seed)
     rng, later_ids, kept = split.rng, split.later_ids, split.kept
-    earlier, later = Index(papers(split.earlier_docs)), Index(papers(split.later_docs), embedder=embedder)
-    later.embed_keywords([reader_profile(q["query"]) for q in kept])
-    shown = Index(papers(split.earlier_docs), embedder=embedder) if seen else None
-    if shown is not None:
-        shown.embed_keywords([reader_profile(q["query"]) for q in kept])
+    profiles = [reader_profile(q["query"]) for q in kept]
+    earlier, later = Index(papers(split.earlier_docs)), indexed(split.later_docs, embedder, profiles)
+    shown = indexed(split.earlier_docs, embedder, profiles) if seen else None
     readers = []
     for q in kept:
+        # drawn as always, ``seen`` or not: the library's random draws stay those of every other run
         votes, library = reader_examples(earlier, q["query"], set(q["relevant_ids"]), rng)
         if shown is not None:
             votes = seen_votes(shown, q["query"], set(q["relevant_ids"]))
@@ -116,17 +114,10 @@ def split_gains(devset: DevSet, seed: int, embedder: object, points: list[tuple[
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--shared", type=Path, default=SHARED)
-    parser.add_argument("--store", type=Path)
-    parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--seed", type=int, default=SEED)
-    parser.add_argument("--fold-seed", type=int, default=18)
+    parser = votes_parser(__doc__)
     parser.add_argument("--lift-caps", help="instead of GRID: these LIFT_CAP values, comma-separated, with CAPPED")
     parser.add_argument("--gentle", action="store_true", help="instead of GRID: GENTLE")
     parser.add_argument("--votes-seen", action="store_true", help="votes on the top 10 ranked with meaning on")
-    parser.add_argument("--fewest-hurt", action="store_true",
-                        help="choose the point hurting the fewest pairs among those gaining at least the current one")
     args = parser.parse_args()
     devset = load(args.shared)
     if devset is None:
