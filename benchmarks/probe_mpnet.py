@@ -46,7 +46,7 @@ sys.path[:0] = [str(HERE), str(HERE.parent)]  # these helpers, and this checkout
 import ranking  # noqa: E402
 
 from digest import semantic  # noqa: E402
-from digest.semantic_onnx import read_safetensors  # noqa: E402
+from digest.semantic_onnx import OnnxMiniLM, read_safetensors  # noqa: E402
 
 HEADS, LAYERS, HIDDEN, EPSILON = 12, 12, 768, 1e-5
 BUCKETS, MAX_DISTANCE = 32, 128  # MPNet's relative-position buckets (config.json, transformers' MPNet)
@@ -140,8 +140,10 @@ def build_model(weights: dict[str, Any], max_tokens: int) -> Any:
     return model
 
 
-class OnnxMPNet:
-    def __init__(self, model_dir: Path, max_tokens: int) -> None:
+class OnnxMPNet(OnnxMiniLM):
+    """digest's MiniLM runner (its ``encode``: sorted batches, mean vectors) on MPNet's graph and tokenizer."""
+
+    def __init__(self, model_dir: Path, max_tokens: int) -> None:  # not OnnxMiniLM's: another graph and tokenizer
         import onnxruntime
         from tokenizers import Tokenizer
 
@@ -153,17 +155,6 @@ class OnnxMPNet:
         model = build_model(read_safetensors(model_dir / "model.safetensors"), max_tokens)
         self.session = onnxruntime.InferenceSession(model.SerializeToString(), options,
                                                     providers=["CPUExecutionProvider"])
-
-    def encode(self, texts: list[str], batch_size: int = 32) -> Any:
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))  # similar lengths pad less
-        out: Any = np.zeros((len(texts), HIDDEN), dtype=np.float32)
-        for start in range(0, len(order), batch_size):
-            chunk = order[start:start + batch_size]
-            encodings = self.tokenizer.encode_batch([texts[i] for i in chunk])
-            feeds = {"input_ids": np.array([e.ids for e in encodings], dtype=np.int64),
-                     "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64)}
-            out[chunk] = self.session.run(["embeddings"], feeds)[0]
-        return out
 
 
 def main() -> int:
