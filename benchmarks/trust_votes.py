@@ -137,7 +137,9 @@ def trusted(trust: Callable[[float], float], weight: float) -> Callable[[Index, 
     def model_for(index: Index, examples: Examples | None) -> ReaderModel | None:
         if getattr(index, "vectors", None) is None or not examples or not examples.liked:
             return MODEL_FOR(index, examples)
-        agreement = held_out_agreement(index, examples, MODEL_FOR(index, examples))
+        model = MODEL_FOR(index, examples)
+        assert model is not None  # examples given: a model
+        agreement = held_out_agreement(index, examples, model)
         saved, reader.VECTOR_LIKE_WEIGHT = reader.VECTOR_LIKE_WEIGHT, weight
         try:
             model = MODEL_FOR(index, examples)
@@ -208,7 +210,7 @@ def pooled(splits: list[tuple[np.ndarray, np.ndarray]], queries: int, k: int,
            seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The splits' (gains, query numbers) side by side: every (query, split) pair's gains (one column
     each), the fold of its query (``k`` folds of the queries, shuffled with ``seed``) and its split."""
-    fold_of = np.zeros(queries, dtype=np.intp)
+    fold_of: np.ndarray = np.zeros(queries, dtype=np.intp)
     for f, held in enumerate(folds(queries, k, seed)):
         fold_of[held] = f
     gains = np.concatenate([g for g, _ in splits], axis=1)

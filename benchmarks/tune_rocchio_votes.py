@@ -113,7 +113,7 @@ def moved(index: Index, text: str, vector: Any) -> Iterator[None]:
 
 
 def rocchio(q: np.ndarray, up: list[Any], down: list[Any], beta: float, gamma: float) -> np.ndarray:
-    moved_q = q.astype(float)
+    moved_q: np.ndarray = q.astype(float)
     if up:
         moved_q = moved_q + beta * np.mean(up, axis=0)
     if down and gamma:
