@@ -210,6 +210,19 @@ class MemoryVectors:
         self.vectors.update({(model, i): v for i, v in vectors.items()})
 
 
+def with_minilm(shared: Path, store: Path | None, doing: str) -> tuple[DevSet, Any]:
+    """The labelled set and MiniLM's embedder (its vectors kept in ``store``), or exit: with ``ABSENT``
+    without the set (``load`` says so), with 1 when MiniLM is not installed ("nothing to ``doing``")."""
+    devset = load(shared)
+    if devset is None:
+        raise SystemExit(ABSENT)
+    embedder = dict(embedders(skip=("wordllama",), store=store)).get("minilm")
+    if embedder is None:
+        print(f"MiniLM is not installed: nothing to {doing}", file=sys.stderr)
+        raise SystemExit(1)
+    return devset, embedder
+
+
 def embedders(skip: Sequence[str] = (), store: Path | None = None) -> Iterator[tuple[str, Any]]:
     """(name, embedder) for each installed backend not in ``skip``, its vectors cached.
 

@@ -51,7 +51,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]  # these helpers, and this checkout's digest before an installed one
 
-from devset import ABSENT, embedders, load, measured, papers  # noqa: E402
+from devset import measured, papers, with_minilm  # noqa: E402
 from feedback import SPLITS, votes_parser  # noqa: E402
 from trust_votes import Variants, pooled, print_folds, print_variants, split_gains  # noqa: E402
 
@@ -124,13 +124,7 @@ def main() -> int:
     parser.add_argument("--votes-seen", action="store_true",
                         help="votes on the top 10 ranked with meaning on (feedback.py's \"votes seen\")")
     args = parser.parse_args()
-    devset = load(args.shared)
-    if devset is None:
-        return ABSENT
-    embedder = dict(embedders(skip=("wordllama",), store=args.store)).get("minilm")
-    if embedder is None:
-        print("MiniLM is not installed", file=sys.stderr)
-        return 1
+    devset, embedder = with_minilm(args.shared, args.store, "measure")
     embedder.embed_papers(papers(devset.docs))
     print(f"measuring the digest package at {measured()}; MiniLM, meaning on; {'library' if args.library else 'votes'}")
     queries = {q: n for n, q in enumerate(devset.queries)}

@@ -70,7 +70,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]  # these helpers, and this checkout's digest before an installed one
 
-from devset import ABSENT, EVERYTHING, DevSet, embedders, load, measured, papers, reader_profile  # noqa: E402
+from devset import EVERYTHING, DevSet, measured, papers, reader_profile, with_minilm  # noqa: E402
 from feedback import SPLITS, WORST_DROP, halves, reader_examples, votes_parser  # noqa: E402
 from setquality import ndcg  # noqa: E402
 from tune_prf import normalise  # noqa: E402
@@ -197,13 +197,7 @@ def main() -> int:
     parser.add_argument("--library", action="store_true", help="a library of 5 relevant papers instead of votes")
     parser.add_argument("--check", type=int, default=3, help="queries per split also ranked on a fresh index")
     args = parser.parse_args()
-    devset = load(args.shared)
-    if devset is None:
-        return ABSENT
-    embedder = dict(embedders(skip=("wordllama",), store=args.store)).get("minilm")
-    if embedder is None:
-        print("MiniLM is not installed: nothing to measure", file=sys.stderr)
-        return 1
+    devset, embedder = with_minilm(args.shared, args.store, "measure")
     print(f"measuring the digest package at {measured()}; MiniLM, meaning on; {'library' if args.library else 'votes'}")
     embedder.embed_papers(papers(devset.docs))  # every paper once (kept in the store)
     queries = {q: n for n, q in enumerate(devset.queries)}

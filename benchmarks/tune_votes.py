@@ -53,7 +53,7 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE), str(HERE.parent)]  # these helpers, and this checkout's digest before an installed one
 
-from devset import ABSENT, EVERYTHING, DevSet, embedders, load, measured, papers, reader_profile  # noqa: E402
+from devset import EVERYTHING, DevSet, measured, papers, reader_profile, with_minilm  # noqa: E402
 from feedback import SPLITS, WORST_DROP, halves, indexed, reader_examples, seen_votes, votes_parser  # noqa: E402
 from setquality import ndcg  # noqa: E402
 from tune import folds  # noqa: E402
@@ -119,13 +119,7 @@ def main() -> int:
     parser.add_argument("--gentle", action="store_true", help="instead of GRID: GENTLE")
     parser.add_argument("--votes-seen", action="store_true", help="votes on the top 10 ranked with meaning on")
     args = parser.parse_args()
-    devset = load(args.shared)
-    if devset is None:
-        return ABSENT
-    embedder = dict(embedders(skip=("wordllama",), store=args.store)).get("minilm")
-    if embedder is None:
-        print("MiniLM is not installed: nothing to tune", file=sys.stderr)
-        return 1
+    devset, embedder = with_minilm(args.shared, args.store, "tune")
     print(f"measuring the digest package at {measured()}")
     current = tuple(getattr(reader, name) for name in NAMES)
     grid = GRID
