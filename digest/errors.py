@@ -74,7 +74,12 @@ class TemplateError(DigestError):
 
 
 class StoreError(DigestError):
-    pass
+    """The state store failed. ``transient``: its server was out of reach or gave up for now (a retry may
+    work, and is safe: nothing is sent before the store opens); otherwise (damaged, full) it needs a fix."""
+
+    def __init__(self, message: str, *, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient
 
 
 class LockedError(DigestError):

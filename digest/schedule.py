@@ -10,7 +10,8 @@ was down runs once at start-up when it is less than ``DIGEST_GRACE_HOURS`` old.
 A run that fails (network down, SMTP outage) is retried a few times within the
 grace period; exactly-once delivery makes retries safe. A run whose state store
 cannot record (disk full, damaged database) is not retried: a retry would send
-what it cannot record.
+what it cannot record. A PostgreSQL server out of reach is retried like an SMTP
+outage: a retry sends nothing before the store opens.
 """
 
 from __future__ import annotations
@@ -60,6 +61,16 @@ def slot_for(trigger: LocalCronTrigger, now: datetime, grace: timedelta) -> date
     """The scheduled time a job starting at ``now`` serves (it may start late, within grace)."""
     recent = trigger.fire_times(now - grace - timedelta(minutes=1), now + timedelta(seconds=1))
     return recent[-1] if recent else None
+
+
+def _worth_retrying(err: DigestError) -> bool:
+    """Logs a failed run; False when a retry could send what the state store cannot record."""
+    log.error("run failed: %s", err)
+    if isinstance(err, StoreError) and not err.transient:  # a server out of reach is tried again, as SMTP is
+        log.error("not retrying: the state store cannot record deliveries; fix it, and the next "
+                  "scheduled run (or digest send) records what is pending first")
+        return False
+    return True
 
 
 @dataclass
@@ -190,13 +201,8 @@ class Daemon:
                     log.info("the run for %s already happened; skipping", slot)
                     return None
                 report = self._send(slot)
-            except StoreError as err:
-                log.error("run failed: %s", err)
-                log.error("not retrying: the state store cannot record deliveries; fix it, and the next "
-                          "scheduled run (or digest send) records what is pending first")
-                retry_it = False
             except DigestError as err:
-                log.error("run failed: %s", err)
+                retry_it = _worth_retrying(err)
             except Exception:  # a bug: keep the daemon alive, keep the traceback
                 log.exception("run failed with an unexpected error")
             if retry_it and (report is None or report.incomplete):

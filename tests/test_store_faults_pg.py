@@ -13,6 +13,7 @@ import pytest
 from digest.errors import StoreError
 from digest.store import DatabaseURL, Store
 
+from .conftest import FIXTURES
 from .pg_server import pg_server  # noqa: F401  (fixture)
 from .smtp_server import free_port
 from .test_crash import counting, env_for, processes, readers_file, send_command, wait_for  # noqa: F401
@@ -32,11 +33,45 @@ def test_a_server_that_is_not_there_is_one_line_without_the_password(tmp_path) -
     assert "cannot be reached" in message and "DIGEST_STATE_DB" in message
 
 
+@pytest.mark.parametrize("password", ["p", "refused", "pa%24s"])
+def test_a_short_or_common_password_is_hidden_without_garbling_the_reason(tmp_path, password) -> None:
+    url = DatabaseURL(f"postgresql://digest:{password}@127.0.0.1:{free_port()}/digest", tmp_path)
+    with pytest.raises(StoreError) as caught:
+        Store.open(url)
+    message = str(caught.value)
+    assert "port" in message and "***ort" not in message and "TCP/IP" in message  # "p" was masked in every word
+    words = message.replace(",", " ").replace(")", " ").split()
+    assert password not in words and password.replace("%24", "$") not in words
+    assert ("Connection ***" in message) == (password == "refused")  # the password itself, as a word, still hidden
+
+
 def test_digest_status_says_so_in_one_line_and_exits_non_zero(tmp_path, run_cli, monkeypatch) -> None:
     monkeypatch.setenv("DIGEST_STATE_DB", f"postgresql://digest:s3cret-pw@127.0.0.1:{free_port()}/digest")
     code, out, err = run_cli("status")
     assert code != 0 and "s3cret-pw" not in out + err and "Traceback" not in err
     assert err.strip().count("\n") == 0 and "cannot be reached" in err
+
+
+def test_the_daemon_tries_again_later_when_the_server_is_out_of_reach(tmp_path, caplog) -> None:
+    import logging
+
+    from digest.schedule import Daemon
+    from digest.settings import load_settings
+    from digest.subscribers import subscribers_from_settings
+
+    settings = load_settings(None, {
+        "DIGEST_SOURCE": str(FIXTURES / "papers.jsonl"), "DIGEST_TO": "ada@example.org",
+        "DIGEST_KEYWORDS": "exploration", "DIGEST_FROM": "d@example.com", "DIGEST_SMTP_HOST": "127.0.0.1",
+        "DIGEST_SMTP_PORT": str(free_port()), "DIGEST_SMTP_SECURITY": "none",
+        "DIGEST_STATE_DB": f"postgresql://digest:s3cret-pw@127.0.0.1:{free_port()}/digest"})
+    daemon = Daemon(settings, subscribers_from_settings(settings))
+    caplog.set_level(logging.INFO, logger="digest")
+
+    daemon.run_once(slot="2026-11-23 07:00 UTC")
+
+    assert "cannot be reached" in caplog.text and "will retry at" in caplog.text and "not retrying" not in caplog.text
+    assert [job.id for job in daemon.scheduler.get_jobs()] == ["retry-2026-11-23 07:00 UTC"]
+    assert "s3cret-pw" not in caplog.text
 
 
 def test_a_dropped_connection_is_a_store_error_and_the_next_store_works(pg_server, tmp_path) -> None:  # noqa: F811

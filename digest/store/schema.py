@@ -14,6 +14,7 @@ statement by statement (``engine``, ``postgres``, ``dialect``).
 from __future__ import annotations
 
 import errno
+import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
@@ -21,7 +22,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from ..errors import StoreError, file_in_the_way
 from .dialect import Retype, migration_steps
@@ -304,10 +305,7 @@ def store_error(path: Path, err: BaseException) -> StoreError:
 def _server_error(url: DatabaseURL, err: BaseException) -> StoreError:
     """PostgreSQL's errors, by SQLSTATE where it has one; the password never shows."""
     state = getattr(err, "sqlstate", None) or ""
-    reason = " ".join(_reason(err).replace(url.url, str(url)).split())
-    password = urlsplit(url.url).password
-    if password:
-        reason = reason.replace(password, "***")
+    reason = _without_password(" ".join(_reason(err).replace(url.url, str(url)).split()), url.url)
     if state == "53100" or "no space left" in reason.lower():
         problem = "cannot be written: the server's disk is full; free some space there and run again"
     elif state == "57014":
@@ -320,7 +318,22 @@ def _server_error(url: DatabaseURL, err: BaseException) -> StoreError:
         problem = f"gave up a transaction ({reason}); run again"
     else:
         problem = f"cannot be used ({reason}); check DIGEST_STATE_DB"
-    return StoreError(f"the state database {url} {problem}")
+    transient = (state == "57014" or state.startswith(("08", "57P", "40"))
+                 or (not state and "no space left" not in reason.lower()))
+    return StoreError(f"the state database {url} {problem}", transient=transient)
+
+
+def _without_password(reason: str, url: str) -> str:
+    """``reason`` with the URL's password (as written or decoded) shown as ``***`` wherever it stands as a word.
+
+    Only whole words: a short password such as ``p`` must not turn "port" into "***ort".
+    """
+    password = urlsplit(url).password or ""
+    for form in {password, unquote(password)} - {""}:
+        before = r"(?<!\w)" if re.match(r"\w", form[0]) else ""
+        after = r"(?!\w)" if re.match(r"\w", form[-1]) else ""
+        reason = re.sub(before + re.escape(form) + after, "***", reason)
+    return reason
 
 
 def _reason(err: BaseException) -> str:
