@@ -11,6 +11,7 @@ logs in to the SMTP server itself, and live sources are only resolved, not fetch
 from __future__ import annotations
 
 import logging
+import os
 import ssl
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -138,6 +139,43 @@ def _sender_problems(settings: Settings, readers: Sequence[Subscriber]) -> list[
     return problems
 
 
+def _semantic_problems(settings: Settings, readers: Sequence[Subscriber]) -> list[str]:
+    """The model DIGEST_SEMANTIC names is installed: found now, not at the first morning's ranking."""
+    if settings.semantic == "false":
+        return []
+    from .semantic import make_embedder
+
+    return _failures(lambda: make_embedder(settings.semantic))
+
+
+def _store_problems(settings: Settings, readers: Sequence[Subscriber]) -> list[str]:
+    """The state database file opens, or a new one can be made there (nothing is created now).
+
+    A PostgreSQL server is the network's: ``digest check`` connects to it itself (``server_problems``).
+    """
+    from .store import DatabaseURL, Store
+
+    path = settings.state_db
+    if isinstance(path, DatabaseURL):
+        return []
+    if path.exists():
+        return _failures(lambda: Store.open(path).close())
+    folder = next(parent for parent in path.parents if parent.exists())  # DIGEST_STATE_DB's parser refused a file there
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return [f"the state database {path} cannot be created: {folder} is not writable; "
+                "make it writable, or set DIGEST_STATE_DB to a writable place"]
+    return []
+
+
+def server_problems(settings: Settings) -> list[str]:
+    """``digest check``'s connection to a PostgreSQL state database (``check_setup`` never touches the network)."""
+    from .store import DatabaseURL, Store
+
+    if not isinstance(settings.state_db, DatabaseURL):
+        return []
+    return _failures(lambda: Store.open(settings.state_db).close())
+
+
 def _require_secret(settings: Settings) -> None:
     from .tokens import require_secret
 
@@ -198,5 +236,5 @@ def _failures(step: Callable[[], object]) -> list[str]:
 
 
 _CHECKS: tuple[Callable[[Settings, Sequence[Subscriber]], list[str]], ...] = (
-    _sender_problems, _recipient_problems,
+    _sender_problems, _recipient_problems, _semantic_problems, _store_problems,
 )

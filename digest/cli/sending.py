@@ -176,13 +176,13 @@ def _add_check(commands: argparse._SubParsersAction) -> None:
 
 def run_check(args: argparse.Namespace) -> int:
     """Every problem on its own line (stderr) and exit 1; else "settings ok" and, unless --no-smtp, the login."""
-    from ..checks import check_setup, understood
+    from ..checks import check_setup, server_problems, understood
 
     settings = settings_for(args)
     result = check_setup(settings)
     for reader in result.readers:
         print(clean(understood(reader)))
-    problems = list(result.problems)
+    problems = list(result.problems) + server_problems(settings)
     if not args.no_smtp and not problems:  # a login is worth trying once the settings are right
         problems += _smtp_problems(settings)
     for problem in problems:
