@@ -185,3 +185,40 @@ def test_a_wrong_certificate_is_refused_over_starttls_too(dovecot, tmp_path) -> 
     with pytest.raises(MailboxError, match="not trusted"):
         with opened(settings, ssl.create_default_context()):
             pass
+
+
+# digest check ---------------------------------------------------------------------------------
+
+def check_env(dovecot, server, tmp_path: Path, url: str) -> Path:
+    env = tmp_path / "check.env"
+    env.write_text(f"DIGEST_SOURCE={FIXTURES / 'papers.jsonl'}\nDIGEST_TO={READERS[0]}\nDIGEST_KEYWORDS=exploration\n"
+                   f"DIGEST_FROM=digest@example.org\nDIGEST_SMTP_HOST=127.0.0.1\nDIGEST_SMTP_PORT={server.port}\n"
+                   f"DIGEST_SMTP_SECURITY=none\nDIGEST_STATE_DB={tmp_path / 'state.db'}\n"
+                   f"DIGEST_BOUNCE_ADDRESS={BOUNCES}\nDIGEST_SECRET_KEY={KEY}\nDIGEST_BOUNCE_IMAP_URL={url}\n"
+                   f"DIGEST_BOUNCE_CA_FILE={dovecot.ca_file}\n")
+    return env
+
+
+def test_check_logs_in_to_the_bounce_mailbox_and_reads_nothing(dovecot, server, tmp_path, run_cli) -> None:
+    dovecot.deliver(message("postfix_5.1.1.eml", READERS[0]))
+
+    code, out, err = run_cli("--env-file", str(check_env(dovecot, server, tmp_path, dovecot.url())), "check")
+
+    assert (code, err) == (0, "")
+    assert out.splitlines()[-1] == f"bounce mailbox ok: imaps://localhost:{dovecot.imaps_port}/INBOX"
+    settings = settings_for(dovecot, tmp_path)
+    sent_digests(settings)
+    assert check(settings, DAY).read == 1  # still unread: check only looked
+
+
+def test_check_names_a_bounce_mailbox_that_refuses_the_login(dovecot, server, tmp_path, run_cli) -> None:
+    url = f"imaps://bounces:wrong-pass@localhost:{dovecot.imaps_port}/INBOX"
+
+    code, out, err = run_cli("--env-file", str(check_env(dovecot, server, tmp_path, url)), "check")
+
+    assert code == 1 and "settings ok" not in out and "wrong-pass" not in out + err
+    assert err.strip().splitlines() == [f"digest: error: the bounce mailbox imaps://localhost:{dovecot.imaps_port}/INBOX "
+                                        "refused the login of bounces; check the user and password in "
+                                        "DIGEST_BOUNCE_IMAP_URL"]
+    code, _, err = run_cli("--env-file", str(check_env(dovecot, server, tmp_path, url)), "check", "--no-smtp")
+    assert (code, err) == (0, "")  # --no-smtp: neither login

@@ -30,7 +30,7 @@ from .classify import Finding, classify, kind_of_reply
 from .verp import envelope_sender, verp_ids
 
 __all__ = ["BounceReport", "Finding", "Matcher", "check_bounces", "classify", "envelope_sender",
-           "handle_message", "score_refusals"]
+           "handle_message", "log_in", "score_refusals"]
 
 
 @dataclass
@@ -91,6 +91,17 @@ def check_bounces(settings: Settings, store: StoreLike, readers: Iterable[str], 
             handle_message(raw, store, matcher, _rule(settings), today, report)
             mailbox.mark_read(uid)
     return report
+
+
+def log_in(settings: Settings) -> str:
+    """``digest check``'s visit to the bounce mailbox: logged in and its folder selected, nothing read; where it is.
+
+    One ``MailboxError`` naming the setting to fix otherwise.
+    """
+    from .mailbox import opened
+
+    with opened(settings) as mailbox:
+        return str(mailbox.where)
 
 
 def handle_message(raw: bytes, store: StoreLike, matcher: Matcher, rule: Rule, today: date,

@@ -169,8 +169,9 @@ class ZonedFormatter(logging.Formatter):
 
 def _add_check(commands: argparse._SubParsersAction) -> None:
     cmd = commands.add_parser("check", help="validate everything a send uses, show each reader's keywords "
-                                            "as understood, and log in to the SMTP server")
-    cmd.add_argument("--no-smtp", action="store_true", help="skip the SMTP login")
+                                            "as understood, and log in to the SMTP server (and bounce mailbox)")
+    cmd.add_argument("--no-smtp", action="store_true",
+                     help="skip the SMTP login (and the bounce mailbox's, when DIGEST_BOUNCE_IMAP_URL is set)")
     cmd.set_defaults(func=run_check)
 
 
@@ -183,8 +184,9 @@ def run_check(args: argparse.Namespace) -> int:
     for reader in result.readers:
         print(clean(understood(reader)))
     problems = list(result.problems) + server_problems(settings)
+    mailbox: list[str] = []
     if not args.no_smtp and not problems:  # a login is worth trying once the settings are right
-        problems += _smtp_problems(settings)
+        problems += _smtp_problems(settings) + _mailbox_problems(settings, mailbox)
     for problem in problems:
         print(f"digest: error: {clean(problem)}", file=sys.stderr)
     if problems:
@@ -193,6 +195,8 @@ def run_check(args: argparse.Namespace) -> int:
     if not args.no_smtp:
         print(f"SMTP ok: {settings.smtp_host}:{settings.port} ({settings.smtp_security})"
               + (f", logged in as {settings.smtp_user}" if settings.smtp_user else ""))
+    for where in mailbox:
+        print(f"bounce mailbox ok: {where}")
     return 0
 
 
@@ -204,6 +208,19 @@ def _smtp_problems(settings: Settings) -> list[str]:
         mailer = Mailer(settings)
         mailer.connect()
         mailer.close()
+    except DigestError as err:
+        return [str(err)]
+    return []
+
+
+def _mailbox_problems(settings: Settings, found: list[str]) -> list[str]:
+    """The bounce mailbox's login (DIGEST_BOUNCE_IMAP_URL), which the daemon would otherwise first try unattended."""
+    from ..bounces import log_in
+
+    if not settings.bounce_imap_url:
+        return []
+    try:
+        found.append(log_in(settings))
     except DigestError as err:
         return [str(err)]
     return []
