@@ -84,6 +84,43 @@ def test_a_connection_that_sends_no_request_head_is_closed(tmp_path: Path) -> No
         handle.stop()
 
 
+def slow_bodies(port: int, path: str, count: int) -> list[socket.socket]:
+    """Posts whose 60 KB body never comes: one byte each, then nothing (slow-body DoS)."""
+    sockets = idle_sockets(port, count, "127.0.0.1")  # the proxy's address: no cap per client
+    for sock in sockets:
+        sock.sendall(f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded"
+                     "\r\nContent-Length: 60000\r\n\r\nk".encode())
+    return sockets
+
+
+def test_110_bodies_sent_a_byte_at_a_time_do_not_starve_a_readers_page(web: Web) -> None:
+    page = web.links("ada@example.org").preferences
+    sockets = slow_bodies(web.handle.port, page.removeprefix(web.url), 110)
+    try:
+        time.sleep(0.5)  # every head is in, every body pending
+        with httpx.Client(timeout=1.0) as client:
+            answer = client.get(page)
+        assert answer.status_code == 200 and "ada@example.org" in answer.text
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def test_a_request_whose_body_does_not_arrive_in_time_is_closed(tmp_path: Path) -> None:
+    port = free_port()
+    app = make_app(make_settings(tmp_path, port))
+    handle = start_in_thread(app, "127.0.0.1", port, ConnectionLimits(first_request=0.3))
+    try:
+        (sock,) = slow_bodies(port, "/subscribe", 1)
+        sock.settimeout(5)
+        assert sock.recv(1024) == b""  # closed, with no answer: nobody is there to read one
+        sock.close()
+        with httpx.Client(timeout=5) as client:
+            assert client.get(handle.url).status_code == 200
+    finally:
+        handle.stop()
+
+
 def test_100_open_keep_alive_connections_are_not_refused(web: Web) -> None:
     page = web.links("bob@example.org").preferences.removeprefix(web.url)
     connections = [http.client.HTTPConnection("127.0.0.1", web.handle.port, timeout=10) for _ in range(100)]

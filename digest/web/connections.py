@@ -1,28 +1,30 @@
-"""What keeps idle sockets from starving the app: a deadline for each request head, a cap per client.
+"""What keeps idle sockets from starving the app: a deadline for each request, a cap per client.
 
 uvicorn waits for ever for a connection's first request, and its
 ``limit_concurrency`` counts open connections, so a few hundred sockets that never
 send anything used to turn every page into a 503. Here a connection must deliver a
-request head within ``first_request`` seconds of opening (and of each response; a
-keep-alive connection that says nothing is closed sooner, by uvicorn's keep-alive
-timeout), and one client address (an IPv6 /64) holds at most ``per_client``
-connections: one more closes that client's oldest connection with no request in
-flight. The reverse proxy's own address (loopback) is not capped: it speaks for
-everyone, and caps its clients itself. How many requests run at once is
-``InFlight``'s business, not the connections'.
+whole request, head and body, within ``first_request`` seconds of opening (and of
+each response; a keep-alive connection that says nothing is closed sooner, by
+uvicorn's keep-alive timeout), and one client address (an IPv6 /64) holds at most
+``per_client`` connections: one more closes that client's oldest connection with no
+request in flight. The reverse proxy's own address (loopback) is not capped: it
+speaks for everyone, and caps its clients itself. How many requests run at once is
+``InFlight``'s business, not the connections': it counts a request once its body
+has arrived, so bodies sent a byte at a time hold sockets, never the app.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from starlette.responses import PlainTextResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from .security import client_key
+from .security import WEBHOOK_BODY, client_key
 
 FIRST_REQUEST = 10.0
 PER_CLIENT = 32
@@ -79,8 +81,13 @@ class GuardedH11Protocol(H11Protocol):
         self._deadline = self.loop.call_later(self.limits.first_request, self._past_deadline)
 
     def _past_deadline(self) -> None:
-        if self.waiting():  # no complete request head since the deadline was set
+        if self.waiting() or self.receiving_body():  # no complete request since the deadline was set
             self.close_now()
+
+    def receiving_body(self) -> bool:
+        """A request head came, its body has not all come, and nothing has been answered yet."""
+        cycle = self.cycle
+        return cycle is not None and cycle.more_body and not cycle.response_started
 
     def _forget(self) -> None:
         if self._deadline is not None:
@@ -101,18 +108,25 @@ def protocol_for(limits: ConnectionLimits) -> type[GuardedH11Protocol]:
 class InFlight:
     """At most ``limit`` requests handled at once; the next gets a 503 at once, until one finishes.
 
-    Counts requests, not connections: an idle keep-alive connection is no work.
+    Counts requests, not connections: an idle keep-alive connection is no work, and
+    neither is a body still arriving. The body (up to ``max_body`` bytes: past that the
+    app's own cap answers 413) is read before the request counts, then handed to the app.
     """
 
-    def __init__(self, app: ASGIApp, limit: int = IN_FLIGHT) -> None:
+    def __init__(self, app: ASGIApp, limit: int = IN_FLIGHT, max_body: int = WEBHOOK_BODY) -> None:
         self.app = app
         self.limit = limit
+        self.max_body = max_body
         self.running = 0  # one event loop: no lock needed
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        arrived = await _body(receive, self.max_body)
+        if arrived[-1]["type"] == "http.disconnect":  # gone (or closed at the deadline) before it finished
+            return
+        receive = _replay(arrived, receive)
         if self.running >= self.limit:
             busy: Any = PlainTextResponse("busy; please try again in a moment\n", status_code=503,
                                           headers={"retry-after": "1"})
@@ -123,3 +137,24 @@ class InFlight:
             await self.app(scope, receive, send)
         finally:
             self.running -= 1
+
+
+async def _body(receive: Receive, max_body: int) -> list[Message]:
+    """The request's messages until its body is complete, the client leaves, or ``max_body`` is passed."""
+    messages, size = [], 0
+    while True:
+        message = await receive()
+        messages.append(message)
+        size += len(message.get("body", b""))
+        if message["type"] != "http.request" or not message.get("more_body", False) or size > max_body:
+            return messages
+
+
+def _replay(messages: list[Message], receive: Receive) -> Receive:
+    """``receive`` that gives ``messages`` first, then what the connection sends."""
+    queue = deque(messages)
+
+    async def replayed() -> Message:
+        return queue.popleft() if queue else await receive()
+
+    return replayed

@@ -1,9 +1,9 @@
 """Uvicorn, configured once for ``serve``, ``preview`` and ``digest run``'s in-process server.
 
-Idle keep-alive connections close after 5 s, a connection that sends no request
-within 10 s is closed, one client holds at most 32 connections
+Idle keep-alive connections close after 5 s, a connection that sends no whole request
+(head and body) within 10 s is closed, one client holds at most 32 connections
 (``connections``), at most 100 requests are handled at once (the next gets a 503;
-idle connections do not count), no access log (links carry tokens), and a client
+idle connections and bodies still arriving do not count), no access log (links carry tokens), and a client
 that disconnects mid-response is not an error. The app's lifespan runs (the
 reader's side sends its outbox from it).
 """
