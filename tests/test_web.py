@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import socket
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -101,10 +102,14 @@ def test_one_readers_links_act_on_that_reader_only(web: Web) -> None:
 # preferences ----------------------------------------------------------------------------
 
 def save(web: Web, email: str, **form: str) -> httpx.Response:
+    """The preferences form as a browser posts it: the page's hidden fields, and these."""
     with web.client() as client:
         link = web.links(email).preferences
-        fields = {"keywords": "", "max_items": "", "frequency": "run", "status": "active", **form}
-        return client.post(link, data={"csrf": csrf_of(client.get(link).text), **fields})
+        page = client.get(link).text
+        shown = re.search(r'name="shown_status" value="([^"]*)"', page)
+        fields = {"keywords": "", "max_items": "", "frequency": "run", "status": "active",
+                  "shown_status": shown.group(1) if shown else "", **form}
+        return client.post(link, data={"csrf": csrf_of(page), **fields})
 
 
 def test_the_page_shows_the_roster_keywords_until_the_reader_changes_them(web: Web) -> None:
@@ -368,6 +373,42 @@ def test_an_unsubscribed_reader_stays_so_unless_they_choose_to_resume(web: Web) 
     assert web.status("ada@example.org") == "unsubscribed" and "ada@example.org" not in readers_today(web)
     save(web, "ada@example.org", keywords="graphs", status="active")
     assert readers_today(web)["ada@example.org"] == ("graphs",)
+
+
+def test_a_form_opened_before_a_one_click_unsubscribe_cannot_undo_it(web: Web) -> None:
+    with web.client() as client:  # the reader opens their preferences: "Send me the digest" is checked
+        link = web.links("ada@example.org").preferences
+        page = client.get(link).text
+        assert 'name="shown_status" value="active"' in page
+        httpx.post(web.links("ada@example.org").unsubscribe, data={"List-Unsubscribe": "One-Click"})  # the mail app
+        answer = client.post(link, data={"csrf": csrf_of(page), "keywords": "graphs", "max_items": "",
+                                         "frequency": "run", "status": "active", "shown_status": "active"})
+        assert answer.status_code == 200 and "you stay unsubscribed" in answer.text
+        assert 'value="unsubscribed" checked' in answer.text
+        stale_pause = client.post(link, data={"csrf": csrf_of(page), "action": "pause"})  # the unsubscribe page's
+        assert "You unsubscribed already" in stale_pause.text
+    assert web.status("ada@example.org") == "unsubscribed" and "ada@example.org" not in readers_today(web)
+    save(web, "ada@example.org", keywords="graphs", status="active")  # the page now says so: resuming is a choice
+    assert readers_today(web)["ada@example.org"] == ("graphs",)
+
+
+@pytest.mark.parametrize(("stored", "shown", "chosen", "saved"), [
+    ("active", "active", "paused", "paused"),  # the reader's own change
+    ("paused", "active", "active", "paused"),  # paused elsewhere meanwhile, the radio left as it was shown
+    ("paused", "active", "paused", "paused"),
+    ("active", "paused", "paused", "active"),  # resumed elsewhere meanwhile: the untouched "paused" would undo it
+    ("active", "paused", "active", "active"),
+    ("unsubscribed", "active", "active", "unsubscribed"),
+    ("unsubscribed", "paused", "active", "unsubscribed"),
+    ("unsubscribed", "", "active", "unsubscribed"),  # a form from before this field: never resumes
+    ("unsubscribed", "unsubscribed", "active", "active"),  # the page said "unsubscribed": the reader resumes
+    (None, "", "paused", "paused"),  # a roster reader's first save
+])
+def test_what_a_preferences_form_sets_when_the_status_changed_after_it_was_shown(stored, shown, chosen,
+                                                                                   saved) -> None:
+    from digest.web.pages import status_to_save
+
+    assert status_to_save(stored, shown, chosen) == saved
 
 
 def test_the_secret_key_is_never_shown(web: Web) -> None:

@@ -76,6 +76,12 @@ async def unsubscribe(site: Site, request: Request) -> Response:
 
 # preferences ----------------------------------------------------------------------------
 
+ALREADY_UNSUBSCRIBED = ('You unsubscribed already: no digests are sent. To get the digest again, choose "Send me '
+                        'the digest" and save.')
+STAY_UNSUBSCRIBED = ("Saved, and you stay unsubscribed: you unsubscribed after this page was opened. "
+                     'To get the digest again, choose "Send me the digest" and save.')
+
+
 @dataclass
 class Choices:
     """What the preferences form says, validated."""
@@ -179,23 +185,42 @@ async def save_preferences(site: Site, request: Request) -> Response:
     rid = site.rid_of("preferences", request.path_params["token"])
     email = await site.email_of(rid)
     form = await form_of(site, request)
+    stored = await site.in_store(lambda store: store.reader_status(email))
     if form.get("action") == "pause":
-        await site.in_store(lambda store: store.set_status(email, "paused", by="web"))
+        if stored != "unsubscribed":  # a stale "Pause instead" after a one-click unsubscribe changes nothing
+            await site.in_store(lambda store: store.set_status(email, "paused", by="web"))
         values = await site.in_store(lambda store: current(site, store, email))
-        return preferences_response(site, request, rid, email, values, saved="Paused: no digests until you resume.")
+        return preferences_response(site, request, rid, email, values, saved=(
+            ALREADY_UNSUBSCRIBED if stored == "unsubscribed" else "Paused: no digests until you resume."))
     try:
         choices = parse_choices(form)
     except KeywordError as err:
         values = {k: str(form.get(k, "")) for k in ("keywords", "max_items", "frequency", "status", "authors", "orgs",
-                                                    "language")}
+                                                    "language", "shown_status")}  # shown: as first shown, still
         return preferences_response(site, request, rid, email, values, status=400, error=str(err))
+    status = status_to_save(stored, str(form.get("shown_status", "")), choices.status)
     await site.in_store(lambda store: store.save_preferences(
         email, keywords=choices.keywords, max_items=choices.max_items, frequency=choices.frequency,
-        status=choices.status, authors=choices.authors, orgs=choices.orgs, language=choices.language))
+        status=status, authors=choices.authors, orgs=choices.orgs, language=choices.language))
     values = await site.in_store(lambda store: current(site, store, email))
     hints = await site.in_store(lambda store: keyword_hints(store, email, values["keywords"]))
+    kept = status == "unsubscribed" != choices.status
     return preferences_response(site, request, rid, email, values, hints=hints,
-                                saved="Saved: your next digest uses these settings.")
+                                saved=STAY_UNSUBSCRIBED if kept else "Saved: your next digest uses these settings.")
+
+
+def status_to_save(stored: str | None, shown: str, chosen: str) -> str:
+    """The delivery status a preferences form sets, given the one it showed (``shown_status``).
+
+    An unsubscribe that came after the page was shown (the mail app's one-click) is
+    never undone by it: only a page that said "unsubscribed" can resume. A status
+    changed elsewhere meanwhile stays when the form's choice is the one it showed.
+    """
+    if stored == "unsubscribed" and shown != "unsubscribed":
+        return stored
+    if stored is not None and shown and stored != shown and chosen == shown:
+        return stored
+    return chosen
 
 
 # feedback ---------------------------------------------------------------------------------
