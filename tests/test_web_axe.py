@@ -7,6 +7,7 @@ from the site's front page), in any of the states it is shown in.
 
 from __future__ import annotations
 
+import time
 from datetime import date
 from pathlib import Path
 
@@ -23,6 +24,7 @@ axe_playwright = pytest.importorskip("axe_playwright_python.sync_playwright")
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="Debian chromium not installed (.ci/run installs it)")
 
 ADA = "ada@example.org"
+NEW = "new@example.net"
 DAY = date(2026, 11, 23)
 PAPER = Paper(id="2611.10001", title="Reward models that know what they don't know",
               abstract="We calibrate reward models for RLHF so that exploration follows their uncertainty.",
@@ -47,6 +49,8 @@ def fill(web: Web) -> None:
     with web.store() as store:
         store.archive_digests([kept], keep_days=400)
         store.record_vote(ADA, PAPER, 1)
+        store.request_signup(NEW, reader_id(SECRET, NEW), ["graph neural network*", "-survey"])  # confirm shows them
+        store.hold_signup(NEW, ["graph neural network*", "-survey"], time.time())
 
 
 def pages(web: Web) -> dict[str, str]:
@@ -54,7 +58,7 @@ def pages(web: Web) -> dict[str, str]:
     return {
         "index": f"{web.url}/",
         "subscribe": f"{web.url}/subscribe",
-        "confirm": f"{web.url}/confirm/{Signer(SECRET).dumps('confirm', reader_id(SECRET, 'new@example.net'))}",
+        "confirm": f"{web.url}/confirm/{Signer(SECRET).dumps('confirm', reader_id(SECRET, NEW))}",
         "preferences": links.preferences,
         "unsubscribe": links.unsubscribe,
         "feedback": links.feedback[PAPER.id].up,

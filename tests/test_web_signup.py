@@ -46,17 +46,28 @@ def test_the_confirmation_link_activates_the_reader(web: Web, inbox) -> None:
         assert web.status("new@example.org") == "pending"
         web.drain()
         [message] = inbox.to("new@example.org")
-        assert "graph neural network*, -survey" in message.get_content()
         assert message["From"] == "Digest <digest@example.com>"
         link = link_in(message)
         page = client.get(link)  # a mail scanner following the link confirms nothing
         assert web.status("new@example.org") == "pending"
+        assert "<li>graph neural network*</li><li>-survey</li>" in page.text  # shown to the link's holder
         done = client.post(link, data={"csrf": csrf_of(page.text)})
     assert done.status_code == 200 and "You are subscribed" in done.text
     assert web.status("new@example.org") == "active"
     with web.store() as store:
         readers = effective_readers([], store, date.today())
     assert [(r.email, r.keywords) for r in readers] == [("new@example.org", ("graph neural network*", "-survey"))]
+
+
+def test_the_confirmation_mail_carries_nothing_the_form_was_given(web: Web, inbox) -> None:
+    lure = ["URGENT your account is suspended", "verify now at https://evil.example/login", "call 555 0100"]
+    with web.client() as client:
+        assert sign_up(web, client, "victim@example.org", "\n".join(lure)).status_code == 200
+    web.drain()
+    [message] = inbox.to("victim@example.org")
+    text = message.get_content()
+    assert not any(word in text for word in ("URGENT", "evil.example", "555")), text
+    assert message["Subject"] == "Confirm your paper digest subscription"
 
 
 def test_an_unconfirmed_reader_gets_nothing_and_expires_after_48_hours(web: Web) -> None:

@@ -121,16 +121,20 @@ def _sign_up(site: Site, store: Store, email: str, keywords: list[str], base: st
         pending = store.request_signup(email, rid, keywords, listed=email.lower() in site.roster_emails())
         if pending:
             keywords = store.hold_signup(email, keywords, now.timestamp())
-    subject, body = _confirmation(site, rid, keywords, base) if pending else _already(site, rid, base)
+    subject, body = _confirmation(site, rid, base) if pending else _already(site, rid, base)
     store.queue_mail(email, build_mail(site.settings, email, subject, body, now), now.timestamp())
     return True
 
 
-def _confirmation(site: Site, rid: str, keywords: list[str], base: str) -> tuple[str, str]:
+def _confirmation(site: Site, rid: str, base: str) -> tuple[str, str]:
+    """Nothing the form's sender typed: the keywords would carry their text to any address from ours.
+
+    The confirm page shows them, to the address's owner alone.
+    """
     link = f"{base}/confirm/{site.signer.dumps('confirm', rid)}"
     return "Confirm your paper digest subscription", (
-        f"Someone (we hope you) asked to receive the research-paper digest at this address, "
-        f"for these keywords:\n\n  {', '.join(keywords)}\n\nTo confirm, open this link within 48 hours:\n\n"
+        f"Someone (we hope you) asked to receive the research-paper digest at this address. "
+        f"To confirm, and to see the keywords asked for, open this link within 48 hours:\n\n"
         f"  {link}\n\nIf it was not you, ignore this email: you will get nothing more.\n")
 
 
@@ -157,8 +161,10 @@ def build_mail(settings: Settings, to: str, subject: str, body: str, now: dateti
 async def confirm_page(site: Site, request: Request) -> Response:
     """A GET only shows a button: mail scanners that follow links must not confirm."""
     _enabled(site)
-    site.rid_of("confirm", request.path_params["token"])
-    return site.page(request, "confirm.html", done=False, links={})
+    rid = site.rid_of("confirm", request.path_params["token"])
+    email = await site.email_of(rid)
+    keywords = await site.in_store(lambda store: store.held_signup(email, datetime.now(timezone.utc).timestamp()))
+    return site.page(request, "confirm.html", done=False, links={}, email=email, keywords=keywords or [])
 
 
 async def confirm(site: Site, request: Request) -> Response:
