@@ -30,7 +30,7 @@ import re
 import unicodedata
 from collections.abc import Iterable
 
-from .model import Paper, arxiv_id
+from .model import Paper, arxiv_id, web_url
 
 BIBTEX_TYPE = "application/x-bibtex; charset=utf-8"
 RIS_TYPE = "application/x-research-info-systems; charset=utf-8"
@@ -86,7 +86,7 @@ def _bibtex_entry(paper: Paper) -> str:
     known = arxiv_id(paper.id)
     if known == paper.id:
         fields += [("eprint", known), ("archivePrefix", "arXiv")]
-    fields += [(name, value) for name, value in (("doi", paper.doi), ("url", paper.url))
+    fields += [(name, value) for name, value in (("doi", paper.doi), ("url", link_of(paper)))
                if value and _PLAIN.match(value)]
     if paper.venue:
         fields.append(("note", bibtex_escape(paper.venue)))
@@ -94,6 +94,12 @@ def _bibtex_entry(paper: Paper) -> str:
         fields.append(("abstract", bibtex_escape(paper.abstract)))
     body = "".join(f"  {name} = {{{value}}},\n" for name, value in fields)
     return f"@misc{{{cite_key(paper)},\n{body}}}\n"
+
+
+def link_of(paper: Paper) -> str | None:
+    """The paper's http(s) page, as the email links it: else its arXiv page, else none."""
+    known = arxiv_id(paper.id)
+    return web_url(paper.url) or (f"https://arxiv.org/abs/{known}" if known == paper.id else None)
 
 
 def _bibtex_name(name: str) -> str:
@@ -113,7 +119,7 @@ def _ris_record(paper: Paper) -> str:
         lines.append(("PY", str(year)))
     if paper.published:
         lines.append(("DA", paper.published.strftime("%Y/%m/%d")))
-    lines += [(tag, value) for tag, value in (("DO", paper.doi), ("UR", paper.url)) if value and _PLAIN.match(value)]
+    lines += [(tag, value) for tag, value in (("DO", paper.doi), ("UR", link_of(paper))) if value and _PLAIN.match(value)]
     lines += [(tag, value) for tag, value in (("N1", paper.venue), ("AB", paper.abstract)) if value]
     text = "".join(f"{tag}  - {' '.join(value.split())}\r\n" for tag, value in lines)
     return text + "ER  - \r\n\r\n"

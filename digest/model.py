@@ -25,6 +25,7 @@ _INVISIBLE = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
                         "\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _HTTPS_URL = re.compile(r"^https://[^\s\"'<>\\]+$")
+_WEB_URL = re.compile(r"^https?://[^\s\"'<>]+$")
 
 
 def encodable(text: str) -> str:
@@ -222,6 +223,12 @@ def _texts(values: object) -> tuple[str, ...]:
     if not isinstance(values, (list, tuple)):
         return ()
     return tuple(clean for value in values if (clean := _clean(value)))
+
+
+def web_url(url: str | None) -> str | None:
+    """The URL if it is http(s) without spaces, quotes or brackets: only those from a listing reach a reader
+    (a link in the email or a page, an export for a reference manager); a ``javascript:`` URL never does."""
+    return url if url and _WEB_URL.match(url) else None
 
 
 def _https(value: object) -> str | None:

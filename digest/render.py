@@ -26,7 +26,7 @@ from .errors import KeywordError, TemplateError
 from .ranking.hints import KeywordHint
 from .ranking.profile import parse_keyword
 from .mime import Bodies, clean_header
-from .model import Listing, Paper, Subscriber, arxiv_id, encodable
+from .model import Listing, Paper, Subscriber, arxiv_id, encodable, web_url
 from .ranking.select import Pick
 from .ranking.tokens import stem, words
 from .text import cut_words, plural
@@ -301,7 +301,7 @@ def _summary(paper: Paper, stems: set[str]) -> dict[str, Any]:
 def _thumbnail(paper: Paper, shown: bool) -> dict[str, Any]:
     """The listing's picture of the paper (https only), with alt text naming the paper."""
     url = paper.thumbnail if shown and paper.thumbnail and paper.thumbnail.startswith("https://") else None
-    if not safe_url(url):
+    if not web_url(url):
         return {"thumbnail": "", "thumbnail_alt": "", "thumbnail_width": 0, "thumbnail_height": 0}
     width, height = THUMBNAIL_SIZE
     return {"thumbnail": url or "", "thumbnail_alt": f"Thumbnail of {cut_words(paper.title, 80)}",
@@ -335,11 +335,11 @@ def paper_links(paper: Paper) -> dict[str, str | None]:
     """
     known = arxiv_id(paper.id)
     arxiv = known if known == paper.id else None
-    page = safe_url(paper.url) or (f"https://arxiv.org/abs/{arxiv}" if arxiv else None)
+    page = web_url(paper.url) or (f"https://arxiv.org/abs/{arxiv}" if arxiv else None)
     search = None if page else f"https://arxiv.org/search/?query={quote_plus(paper.title)}&searchtype=title"
     return {
         "url": page or search, "url_label": "Abstract" if page else "Search arXiv for this title",
-        "pdf": f"https://arxiv.org/pdf/{arxiv}" if arxiv else None, "github": safe_url(paper.github),
+        "pdf": f"https://arxiv.org/pdf/{arxiv}" if arxiv else None, "github": web_url(paper.github),
     }
 
 
@@ -438,8 +438,3 @@ def _stemmed_words(text: str) -> tuple[tuple[int, int, str], ...]:
     return tuple(found)
 
 
-def safe_url(url: str | None) -> str | None:
-    """Only http(s) links from a listing reach an href."""
-    if url and re.match(r"^https?://[^\s\"'<>]+$", url):
-        return url
-    return None

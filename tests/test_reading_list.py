@@ -8,7 +8,7 @@ exports are read back by real parsers (bibtexparser with its LaTeX decoding, ris
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
 import bibtexparser
@@ -199,6 +199,22 @@ def test_a_hostile_title_stays_data_on_the_page_and_in_both_exports(web: Web) ->
                           "authors": ["Ada Lovelace", "Alan Turing"], "year": "2024", "date": "2024/11/05",
                           "doi": "10.1234/rm.2024", "urls": [REWARD.url], "notes": ["ICLR 2026"],
                           "abstract": REWARD.abstract}
+
+
+def test_exports_link_a_paper_as_the_email_does_never_to_a_script(web: Web) -> None:
+    scripted = Paper(id="2411.00003", title="A paper whose listing gave a script", abstract="x",
+                     url="javascript:alert(4)")
+    unlinked = Paper(id="title:0123456789abcdef", title="A paper with no page", abstract="y", url="javascript:x()")
+    with web.store() as store:
+        store.archive_digests([kept(ADA, date.today() - timedelta(days=1), scripted, unlinked)])
+    save(web, scripted, unlinked)
+    bib = httpx.get(reading_url(web, ADA) + ".bib").text
+    ris = httpx.get(reading_url(web, ADA) + ".ris").text
+    assert "javascript" not in bib + ris
+    urls = {entry["title"]: entry.get("url") for entry in parsed_bibtex(bib)}
+    assert urls == {scripted.title: "https://arxiv.org/abs/2411.00003", unlinked.title: None}
+    assert sorted(record.get("urls", [None])[0] or "" for record in rispy.loads(ris)) == [
+        "", "https://arxiv.org/abs/2411.00003"]
 
 
 def test_remove_takes_the_paper_off_the_list_and_the_exports(web: Web) -> None:
