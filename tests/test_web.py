@@ -141,6 +141,7 @@ def test_pausing_on_the_page_stops_the_digest(web: Web) -> None:
     ('"world model', "unbalanced quote"),
     ("diffusion^x", "weight after ^ must be a number"),
     ("x" * 2001, "too long"),
+    ("\x00graphs", "a control character is in it"),  # a NUL typed into a form, or pasted
 ])
 def test_invalid_keywords_show_the_error_and_change_nothing(web: Web, keywords: str, error: str) -> None:
     answer = save(web, "ada@example.org", keywords=keywords)
@@ -409,6 +410,13 @@ def test_what_a_preferences_form_sets_when_the_status_changed_after_it_was_shown
     from digest.web.pages import status_to_save
 
     assert status_to_save(stored, shown, chosen) == saved
+
+
+def test_a_method_a_page_does_not_take_is_a_405_page_saying_which_it_takes(web: Web) -> None:
+    answer = httpx.put(web.links("ada@example.org").unsubscribe)
+    assert answer.status_code == 405 and "Not allowed" in answer.text
+    assert set(answer.headers["allow"].replace(" ", "").split(",")) == {"GET", "HEAD", "POST"}
+    assert web.status("ada@example.org") is None
 
 
 def test_the_secret_key_is_never_shown(web: Web) -> None:

@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, HTMLResponse, Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
 
 from ..errors import ConfigError, DigestError, StoreError
 from ..settings import Settings
@@ -90,7 +90,18 @@ async def error_page(site: Site, request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     status = exc.status_code
     detail = exc.detail if status != 405 else "This page only takes the buttons on it."
-    return site.page(request, "message.html", status=status, title=TITLES.get(status, "Error"), text=detail)
+    page = site.page(request, "message.html", status=status, title=TITLES.get(status, "Error"), text=detail)
+    if status == 405:  # says what the URL takes (RFC 9110): every route of the path, not Starlette's first
+        page.headers["Allow"] = ", ".join(sorted(allowed_methods(request)))
+    return page
+
+
+def allowed_methods(request: Request) -> set[str]:
+    methods: set[str] = set()
+    for route in request.app.routes:
+        if isinstance(route, Route) and route.matches(request.scope)[0] != Match.NONE:
+            methods |= route.methods or set()
+    return methods
 
 
 async def digest_error(site: Site, request: Request, exc: Exception) -> Response:
