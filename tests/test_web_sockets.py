@@ -159,3 +159,34 @@ def test_the_request_past_the_limit_in_flight_gets_a_503_and_the_next_one_after_
         return [*done, third.status_code, after.status_code, int(third.headers["retry-after"])]
 
     assert asyncio.run(scenario()) == [200, 200, 503, 200, 1]
+
+
+def test_a_request_still_running_when_the_server_stops_gets_a_503_not_a_traceback(caplog) -> None:
+    """uvicorn waits 5 s for requests in flight at a stop, then cancels them."""
+    import logging
+    import threading
+
+    entered = threading.Event()
+
+    async def stuck(scope, receive, send) -> None:  # a page waiting on a locked store, say
+        if scope["type"] == "lifespan":
+            while (message := await receive())["type"] != "lifespan.shutdown":
+                await send({"type": "lifespan.startup.complete"})
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+        entered.set()
+        await asyncio.sleep(3600)
+
+    port = free_port()
+    handle = start_in_thread(stuck, "127.0.0.1", port)
+    answers: list[httpx.Response] = []
+    asking = threading.Thread(target=lambda: answers.append(httpx.get(handle.url, timeout=30)))
+    caplog.set_level(logging.INFO)
+    asking.start()
+    assert entered.wait(10)
+    handle.stop(timeout=20)
+    asking.join(20)
+
+    assert [a.status_code for a in answers] == [503] and "restarting" in answers[0].text
+    assert "cut short" in caplog.text
+    assert "Exception in ASGI application" not in caplog.text and "Traceback" not in caplog.text

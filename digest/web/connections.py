@@ -16,6 +16,7 @@ has arrived, so bodies sent a byte at a time hold sockets, never the app.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -29,6 +30,8 @@ from .security import WEBHOOK_BODY, client_key
 FIRST_REQUEST = 10.0
 PER_CLIENT = 32
 IN_FLIGHT = 100
+
+log = logging.getLogger("digest.web")
 
 
 @dataclass(frozen=True)
@@ -128,15 +131,29 @@ class InFlight:
             return
         receive = _replay(arrived, receive)
         if self.running >= self.limit:
-            busy: Any = PlainTextResponse("busy; please try again in a moment\n", status_code=503,
-                                          headers={"retry-after": "1"})
-            await busy(scope, receive, send)
+            await _unavailable("busy; please try again in a moment", scope, receive, send)
             return
         self.running += 1
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, watched)
+        except asyncio.CancelledError:  # still running when a stop's grace ran out (uvicorn cancels it)
+            log.warning("web: a request still running when the server stopped was cut short")
+            if not started:  # an answer, rather than uvicorn's traceback and bare 500
+                await _unavailable("the server is restarting; please try again in a moment", scope, receive, send)
         finally:
             self.running -= 1
+
+
+async def _unavailable(text: str, scope: Scope, receive: Receive, send: Send) -> None:
+    answer: Any = PlainTextResponse(f"{text}\n", status_code=503, headers={"retry-after": "1"})
+    await answer(scope, receive, send)
 
 
 async def _body(receive: Receive, max_body: int) -> list[Message]:
