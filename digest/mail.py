@@ -22,7 +22,11 @@ server. What happens to a failure depends on that point:
   stops with one error;
 - a 5xx to MAIL (or 530 anywhere): the sender or the login is wrong; the run stops;
 - after the end of the message, no reply (connection dropped, timeout): the
-  server may have queued it. That is *uncertain*, never resent in this run.
+  server may have queued it. That is *uncertain*, never resent in this run;
+- mid-run, once the server has turned the last readers away with the same 4xx
+  (over an hourly quota, say), each next reader gets one try, not the retries and
+  their backoff; once the replies to the last messages in a row were all lost, the
+  run stops: each next reader would be uncertain, and a second copy next run.
 
 With ``DIGEST_BOUNCE_ADDRESS`` the envelope sender is that address in its per-reader
 (VERP) form (``digest.bounces.verp``), so later bounces name the reader. A 5xx to
@@ -49,6 +53,8 @@ log = logging.getLogger("digest.mail")
 RETRIES = 4
 BACKOFF = (0.5, 2.0, 5.0, 10.0)
 SAME_FAILURE_STOPS = 3  # the same refusal for this many readers in a row, before any success, stops the run
+# (and after a success, the same 4xx for this many in a row: the next readers get one try each)
+LOST_REPLIES_STOP = 3  # the replies to this many messages in a row lost: the run stops
 NEEDS_LOGIN = ("the SMTP server requires a login ({reply}): set DIGEST_SMTP_USER and DIGEST_SMTP_PASSWORD "
                "(with DIGEST_SMTP_SECURITY=starttls or ssl)")
 FIXES = {
@@ -87,12 +93,14 @@ class Tally:
     def __init__(self) -> None:
         self.accepted = 0
         self.streak: tuple[int, int] = (0, 0)  # (reply code, readers in a row refused or deferred with it)
+        self.lost = 0  # messages in a row whose reply was lost (uncertain)
         self.connected = False  # some connection of this run got through: later refusals are worth retrying
         self.lock = threading.Lock()
 
     def count(self, delivery: Delivery) -> int:
         """Count one answer; returns how many readers in a row (nobody accepted yet) got this same refusal."""
         with self.lock:
+            self.lost = self.lost + 1 if delivery.status == UNCERTAIN else 0
             if delivery.status not in (FAILED, DEFERRED):
                 self.accepted += delivery.ok
                 self.streak = (0, 0)
@@ -101,6 +109,12 @@ class Tally:
             same = self.streak[1] + 1 if self.streak[0] == code else 1
             self.streak = (code, same)
             return 0 if self.accepted else same
+
+    def deferring(self, reply: str) -> bool:
+        """The last readers were all deferred with this reply's code: the server defers everyone just now."""
+        code = int(reply[:3]) if reply[:3].isdigit() else 0
+        with self.lock:
+            return code < 500 and self.streak[0] == code and self.streak[1] >= SAME_FAILURE_STOPS
 
 
 class Mailer:
@@ -127,6 +141,7 @@ class Mailer:
         """Deliver one message: ``Delivery`` for what concerns this reader, ``MailError`` to stop the run."""
         error = ""
         sender = envelope_sender(self.settings, recipient) or sender
+        self._stop_if_replies_are_lost()
         for attempt in range(RETRIES + 1):
             try:
                 if self.smtp is None:
@@ -137,9 +152,10 @@ class Mailer:
                 error = str(retry)
                 if retry.reconnect:
                     self.close()
-                if retry.recipient and attempt == RETRIES:
+                if retry.recipient and (attempt == RETRIES or self.tally.deferring(error)):
+                    deferred = self._count(Delivery(DEFERRED, error + DEFERRED_NOTE))  # or the run stops here
                     log.warning("deferring %s to the next run: %s", recipient, error)
-                    return self._count(Delivery(DEFERRED, error + DEFERRED_NOTE))
+                    return deferred
             if attempt < RETRIES:
                 log.info("retrying %s after: %s", recipient, error)
                 self.sleep(BACKOFF[min(attempt, len(BACKOFF) - 1)])
@@ -235,6 +251,12 @@ class Mailer:
             smtp.rset()
         except (smtplib.SMTPException, OSError):
             self.close()
+
+    def _stop_if_replies_are_lost(self) -> None:
+        if self.tally.lost >= LOST_REPLIES_STOP:
+            raise MailError(f"the SMTP server {self.where} did not answer the last {self.tally.lost} messages "
+                            "in a row once they were sent (they may have been delivered); the run stops so that "
+                            "no more readers are left uncertain: check the server, or raise DIGEST_SMTP_TIMEOUT")
 
     def _count(self, delivery: Delivery) -> Delivery:
         """Stop the run when every reader so far was refused with the same 5xx: that is the account."""

@@ -190,3 +190,35 @@ def test_digest_check_reports_a_busy_server_in_one_line(faulty, faults, tmp_path
 
     assert code == 1 and err.strip().splitlines() == [
         f"digest: error: the SMTP server 127.0.0.1:{faulty.port} is busy (421 4.3.2 busy, try again); try again later"]
+
+
+# a server that turns on everyone mid-run ----------------------------------------------------
+
+def many(count: int) -> list[Subscriber]:
+    return [Subscriber(f"r{n}@example.org", ("reward model", "exploration")) for n in range(count)]
+
+
+def test_a_server_deferring_everyone_mid_run_gets_one_try_per_reader_not_five(faulty, faults, tmp_path):
+    faults.after_dot += ["250 OK", "250 OK"]  # then over its hourly quota: every message turned away for now
+    faults.after_dot_always = "451 4.3.2 over the hourly limit, try later"
+
+    report = send(faulty, tmp_path, readers=many(10))
+
+    assert len(report.sent) == 2 and len(report.deferred) == 8
+    # three readers retried as ever (their own mailboxes, maybe), then one try each: 22 transactions, not 42
+    assert faults.mail_commands == 2 + 3 * 5 + 5
+
+
+def test_replies_lost_for_three_messages_in_a_row_stop_the_run_before_more_are_uncertain(faulty, faults, tmp_path):
+    from digest.errors import MailError
+
+    faults.after_dot += ["250 OK", "drop", "drop", "drop"]  # queued each time, the reply never comes
+
+    with pytest.raises(MailError, match="did not answer the last 3 messages in a row"):
+        send(faulty, tmp_path, readers=many(8))
+
+    assert faults.mail_commands == 4  # the fifth reader was not tried: they wait for the next run
+    with Store.open(tmp_path / "state.db") as store:
+        assert sorted(row[0] for row in store.open_uncertain()) == ["r1@example.org", "r2@example.org", "r3@example.org"]
+    send(faulty, tmp_path, readers=many(8))  # the server answers again
+    assert [faults.to(f"r{n}@example.org") for n in range(8)] == [1, 2, 2, 2, 1, 1, 1, 1]  # at most one extra copy
