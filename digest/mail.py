@@ -167,7 +167,7 @@ class Mailer:
         try:
             self.connect()
         except ServerBusy as err:
-            raise _Retry(str(err)) from None
+            raise _Retry(f"busy ({err.reply})") from None
         except AuthError:
             raise
         except MailError as err:

@@ -19,6 +19,10 @@ from .settings import Settings
 class ServerBusy(MailError):
     """A 4xx greeting (421): the server is there but busy; a send retries, ``digest check`` reports it."""
 
+    def __init__(self, message: str, reply: str) -> None:
+        super().__init__(message)
+        self.reply = reply  # "421 try later"
+
 
 class Connector:
     """Opens logged-in connections to the configured SMTP server."""
@@ -46,8 +50,8 @@ class Connector:
                             "check DIGEST_SMTP_HOST or DIGEST_SMTP_CA_FILE") from None
         except smtplib.SMTPConnectError as err:
             if 400 <= err.smtp_code < 500:
-                raise ServerBusy(f"the SMTP server {self.where} is busy "
-                                 f"({err.smtp_code} {reply_text(err.smtp_error)}); try again later") from None
+                reply = f"{err.smtp_code} {reply_text(err.smtp_error)}"
+                raise ServerBusy(f"the SMTP server {self.where} is busy ({reply}); try again later", reply) from None
             raise self._unreachable(err) from None
         except (ssl.SSLError, smtplib.SMTPException, OSError) as err:
             if isinstance(err, MailError):

@@ -143,6 +143,19 @@ def test_a_421_greeting_on_connect_and_on_reconnect_is_retried(faulty, faults, t
     assert faults.connections == 4
 
 
+def test_a_server_busy_for_every_try_stops_the_run_with_one_plain_sentence(faulty, faults, tmp_path):
+    from digest.errors import MailError
+
+    faults.greet.update({n: "421 4.3.2 busy, try again" for n in range(1, 10)})
+
+    with pytest.raises(MailError) as stopped:
+        send(faulty, tmp_path)
+
+    assert str(stopped.value) == (f"cannot deliver to the SMTP server 127.0.0.1:{faulty.port}: busy (421 4.3.2 busy, "
+                                  f"try again) (while sending to {ADA}); check DIGEST_SMTP_HOST or try again later")
+    assert faults.connections == 5 and faults.received == []
+
+
 def test_530_for_every_reader_is_one_line_with_the_fix(faulty, faults, tmp_path, monkeypatch, run_cli):
     faults.mail_always = "530 5.7.0 Authentication required"
     use_env(monkeypatch, env_for(faulty.port, tmp_path))

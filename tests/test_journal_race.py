@@ -80,6 +80,20 @@ def test_a_line_torn_by_a_crash_does_not_swallow_the_next_append(db):
     assert [e.email for e in journal.pending()] == ["r1@example.org", "r3@example.org"]
 
 
+def test_a_replay_says_how_many_lines_it_could_not_read(db, caplog):
+    journal = Journal.beside(db)
+    journal.append([entry(1)])
+    with journal.path.open("ab") as torn:
+        torn.write(b'{"email": "r2@exam\n')  # the process died mid-write
+    journal.append([entry(3)])
+
+    with Store.open(db) as store:
+        assert journal.replay(store) == 2
+
+    assert "recorded 2 deliveries" in caplog.text
+    assert f"skipped 1 unreadable line(s) of {journal.path}" in caplog.text and "may get that digest again" in caplog.text
+
+
 def test_an_append_that_hits_a_file_size_limit_is_cut_back_and_says_so(db):
     """In a child process: no file may grow past 300 bytes, so the second append cannot fit whole."""
     script = f"""

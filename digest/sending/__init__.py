@@ -172,7 +172,7 @@ def due_today(app: Pipeline, store: Store, readers: Sequence[Subscriber], force:
     for reader in readers:
         email = reader.email.lower()
         if email in done:
-            log.info("%s already got today's digest; skipped (--force sends again)", reader.email)
+            log.debug("%s already got today's digest; skipped", reader.email)  # the summary counts them
             report.nothing_new.append(reader.email)
             report.already_today.append(reader.email)
         elif uncertain.get(email, 0) >= 2:

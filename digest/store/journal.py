@@ -104,14 +104,19 @@ class Journal:
 
     def pending(self) -> list[Entry]:
         """The entries waiting to be recorded (a line torn by a crash is skipped)."""
+        return self._read()[0]
+
+    def _read(self) -> tuple[list[Entry], int]:
+        """(the entries, how many lines could not be read)."""
         try:
-            lines = self.path.read_bytes().splitlines()
+            lines = [line for line in self.path.read_bytes().splitlines() if line.strip()]
         except FileNotFoundError:
-            return []
+            return [], 0
         except OSError as err:
             raise StoreError(f"cannot read the delivery journal {self.path} ({err.strerror or err}); "
                              "make it readable, or move it away (its deliveries may then be sent again)") from err
-        return [entry for entry in map(_parse, lines) if entry is not None]
+        entries = [entry for entry in map(_parse, lines) if entry is not None]
+        return entries, len(lines) - len(entries)
 
     def replay(self, store: Any) -> int:
         """Record the pending entries in ``store``, then remove the journal; no other process appends meanwhile."""
@@ -123,10 +128,13 @@ class Journal:
         if fd is None:
             return 0
         try:
-            entries = self.pending()
+            entries, unreadable = self._read()
             if entries:
                 record_entries(store, entries)
                 log.warning("recorded %d deliveries from %s", len(entries), self.path)
+            if unreadable:
+                log.warning("skipped %d unreadable line(s) of %s (torn by a crash, or damaged): those readers "
+                            "may get that digest again", unreadable, self.path)
             self.clear()
         finally:
             os.close(fd)  # lets a waiting append go on, into a new file
