@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,22 @@ def test_a_run_whose_process_holds_the_send_lock_is_still_running(tmp_path, monk
         out = status(run_cli, monkeypatch, tmp_path)
 
     assert "(still running)" in out and "(failed" not in out
+
+
+def test_a_run_killed_while_another_send_holds_the_lock_failed_even_before_it_is_reaped(tmp_path, monkeypatch,
+                                                                                        run_cli):
+    killed = subprocess.Popen([sys.executable, "-c", "pass"])  # not waited for: a zombie, as a kill -9 leaves it
+    deadline = time.monotonic() + 10
+    while Path(f"/proc/{killed.pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z":
+        assert time.monotonic() < deadline
+    start_run(tmp_path / "state.db", killed.pid)
+    try:
+        with send_lock(tmp_path / "state.db"):  # the other send
+            out = status(run_cli, monkeypatch, tmp_path)
+    finally:
+        killed.wait()
+
+    assert "(failed: it ended without recording its end" in out and "still running" not in out
 
 
 def test_a_run_whose_process_lives_but_holds_no_lock_failed(tmp_path, monkeypatch, run_cli):
