@@ -141,7 +141,7 @@ def test_pausing_on_the_page_stops_the_digest(web: Web) -> None:
     ('"world model', "unbalanced quote"),
     ("diffusion^x", "weight after ^ must be a number"),
     ("x" * 2001, "too long"),
-    ("\x00graphs", "a control character is in it"),  # a NUL typed into a form, or pasted
+    ("\x00graphs", "a keyword has a control character in it"),  # a NUL typed into a form, or pasted
 ])
 def test_invalid_keywords_show_the_error_and_change_nothing(web: Web, keywords: str, error: str) -> None:
     answer = save(web, "ada@example.org", keywords=keywords)

@@ -28,7 +28,6 @@ from dataclasses import dataclass, field
 from ..errors import KeywordError
 
 _WEIGHT = re.compile(r"\^(?P<w>[^\s^]*)$")
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")  # a NUL or C1 code in a form or file, not a tab
 _NOT = re.compile(r"^NOT\s+(?=\S)", re.IGNORECASE)
 _N = ("N", "n")  # the only characters ``_NOT``'s first matches, case ignored (tests/test_rank_parse.py): most items skip it
 _ACRONYM = re.compile(r"^(?P<phrase>[^()]*?\S)\s*\((?P<short>[^()\s]+)\)$")
@@ -169,8 +168,6 @@ def parse_keyword(item: str) -> Keyword:
     if text.isascii() and text.replace(" ", "").isalnum():  # plain words (most keywords): no quote, star or pattern
         _refuse_search_syntax(item, text)
         return Keyword(text, tuple(text.lower().split()), False, False, exclude, weight)
-    if _CONTROL.search(text):
-        raise KeywordError(f"keyword {item!r}: a control character is in it; type the keyword as plain text")
     exact = len(text) >= 2 and text.startswith('"') and text.endswith('"')
     text = text.strip('"').strip() if exact else text
     if text.count('"'):

@@ -76,6 +76,7 @@ async def unsubscribe(site: Site, request: Request) -> Response:
 
 # preferences ----------------------------------------------------------------------------
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # in a form: a NUL, an escape... (not tab or line ends)
 ALREADY_UNSUBSCRIBED = ('You unsubscribed already: no digests are sent. To get the digest again, choose "Send me '
                         'the digest" and save.')
 STAY_UNSUBSCRIBED = ("Saved, and you stay unsubscribed: you unsubscribed after this page was opened. "
@@ -99,6 +100,8 @@ def parse_choices(form: FormData) -> Choices:
     text = str(form.get("keywords", ""))
     if len(text) > MAX_KEYWORDS_TEXT:
         raise KeywordError(f"keywords are too long (at most {MAX_KEYWORDS_TEXT} characters)")
+    if _CONTROL.search(text):
+        raise KeywordError("a keyword has a control character in it (pasted from elsewhere?); type it as plain text")
     keywords = normalize_keywords(text.splitlines())
     if len(keywords) > MAX_KEYWORDS:
         raise KeywordError(f"too many keywords (at most {MAX_KEYWORDS})")
