@@ -120,6 +120,7 @@ def test_one_address_gets_at_most_three_mails_a_day(web: Web, inbox) -> None:
     ("a" * 300 + "@example.org", "diffusion", "does not look like an email address"),
     ("b@example.org", "-survey", "only exclusions"),
     ("b@example.org", "<script>x</script>\n" * 200, "too long"),
+    ("b@example.org", "diffusion\x1b[2J", "control character"),
 ])
 def test_bad_signups_are_refused_with_a_reason(web: Web, inbox, email: str, keywords: str, error: str) -> None:
     with web.client() as client:

@@ -96,8 +96,8 @@ class Choices:
     language: str = ""  # of the summaries; "" English
 
 
-def parse_choices(form: FormData) -> Choices:
-    text = str(form.get("keywords", ""))
+def form_keywords(text: str) -> list[str]:
+    """A form's keywords, one a line (preferences and sign-up), checked; a ``KeywordError`` says what is wrong."""
     if len(text) > MAX_KEYWORDS_TEXT:
         raise KeywordError(f"keywords are too long (at most {MAX_KEYWORDS_TEXT} characters)")
     if _CONTROL.search(text):
@@ -106,6 +106,11 @@ def parse_choices(form: FormData) -> Choices:
     if len(keywords) > MAX_KEYWORDS:
         raise KeywordError(f"too many keywords (at most {MAX_KEYWORDS})")
     parse_profile(keywords)
+    return keywords
+
+
+def parse_choices(form: FormData) -> Choices:
+    keywords = form_keywords(str(form.get("keywords", "")))
     raw_max = str(form.get("max_items", "")).strip()
     if raw_max and not (re.fullmatch(r"[0-9]{1,3}", raw_max) and 1 <= int(raw_max) <= MAX_ITEMS_LIMIT):
         raise KeywordError(f"papers per digest must be a whole number from 1 to {MAX_ITEMS_LIMIT}, or empty")

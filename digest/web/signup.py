@@ -23,12 +23,11 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ..addresses import canonical_address, parse_address
-from ..errors import ConfigError, DigestError, KeywordError
-from ..ranking.profile import normalize_keywords, parse_profile
+from ..errors import ConfigError, KeywordError
 from ..settings import Settings
 from ..store import Store
 from ..tokens import reader_id
-from .pages import MAX_KEYWORDS, MAX_KEYWORDS_TEXT, form_of
+from .pages import MAX_KEYWORDS_TEXT, form_keywords, form_of
 from .security import client_key
 from .site import Site
 
@@ -58,13 +57,7 @@ async def subscribe_page(site: Site, request: Request) -> Response:
 
 def parse_signup(email: str, text: str) -> list[str]:
     deliverable(email)
-    if len(text) > MAX_KEYWORDS_TEXT:
-        raise KeywordError(f"keywords are too long (at most {MAX_KEYWORDS_TEXT} characters)")
-    keywords = normalize_keywords(text.splitlines())
-    if len(keywords) > MAX_KEYWORDS:
-        raise KeywordError(f"too many keywords (at most {MAX_KEYWORDS})")
-    parse_profile(keywords)
-    return keywords
+    return form_keywords(text)
 
 
 async def subscribe(site: Site, request: Request) -> Response:
