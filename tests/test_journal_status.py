@@ -92,3 +92,27 @@ def test_the_last_runs_deferred_and_failed_readers_are_named_by_address(faulty, 
     assert f"  deferred: {BOB}: 452 4.2.2 over quota\n" in out
     assert f"  failed: {CAROL}: 554 5.7.1 refused\n" in out
     assert ADA not in out.partition("refused in the last run")[2]
+
+
+def test_a_killed_run_counts_its_own_messages_even_those_recorded_after_another_send_started(tmp_path) -> None:
+    """Two sends at once (another shard, a second send waiting on its own readers): the killed one's
+    messages are told from the other's by the process id in their Message-IDs."""
+    from datetime import datetime, timezone
+
+    from digest.store.runs import Run
+
+    def at(seconds: int) -> datetime:
+        return datetime.fromtimestamp(1_790_000_000 + seconds, timezone.utc)
+
+    with Store.open(tmp_path / "state.db") as store:
+        for run_id, pid, started in ((1, 111, 0), (2, 222, 10)):
+            store.db.execute("INSERT INTO runs (id, started, run_date, pid) VALUES (:id, :at, '2026-11-23', :pid)",
+                             {"id": run_id, "at": at(started).isoformat(timespec="seconds"), "pid": pid})
+        for n, (pid, second) in enumerate(((111, 5), (222, 15), (111, 20), (111, 25))):
+            store.record_deliveries([(f"r{n}@example.org", f"<17900000{second}.{pid}.99{n}@example.org>", ["p"],
+                                      None)], at=at(second))
+        killed, other = (Run(1, at(0).isoformat(timespec="seconds"), None, "2026-11-23", 0, 0, 0, None, pid=111),
+                         Run(2, at(10).isoformat(timespec="seconds"), None, "2026-11-23", 0, 0, 0, None, pid=222))
+
+        assert store.recorded_during(killed, other.started) == (3, 0)  # by the window alone: 1
+        assert store.recorded_during(other) == (1, 0)  # by the window alone: 3

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
-import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from .schema import Connection, utcnow
 
@@ -100,14 +101,30 @@ class Runs(Connection):
 
     def recorded_during(self, run: Run, until: str | None = None) -> tuple[int, int]:
         """(sent, failed) messages recorded from the run's start to ``until`` (the next run's start,
-        or now): what an unfinished run (killed midway) got done, which its own counts never say."""
-        since = int(datetime.fromisoformat(run.started).timestamp())
-        end = int(datetime.fromisoformat(until).timestamp()) if until else 2**62
+        or now): what an unfinished run (killed midway) got done, which its own counts never say.
+
+        A run that kept its process id counts only its own messages (``_own``): a send that
+        started while it was running (another shard, another host) does not blur the counts.
+        """
+        where, values = self._own(run, until)
         row = self.db.execute(
             "SELECT count(*) FILTER (WHERE status = 'sent'), count(*) FILTER (WHERE status != 'sent') "
-            "FROM messages WHERE created >= :since AND created < :end", {"since": since, "end": end},
+            f"FROM messages WHERE {where}", values,
         ).fetchone()
         return int(row[0] or 0), int(row[1] or 0)
+
+    def _own(self, run: Run, until: str | None) -> tuple[str, dict[str, Any]]:
+        """The messages of ``run``: since its start, and either made by its process (Python's Message-IDs,
+        ``<time.PID.random@domain>``, name the process), up to its process's next run, or up to ``until``."""
+        since = int(datetime.fromisoformat(run.started).timestamp())
+        if run.pid is None:
+            end = int(datetime.fromisoformat(until).timestamp()) if until else 2**62
+            return "created >= :since AND created < :end", {"since": since, "end": end}
+        later = self.db.execute("SELECT min(started) FROM runs WHERE id > :id AND pid = :pid",
+                                {"id": run.id, "pid": run.pid}).fetchone()[0]
+        end = int(datetime.fromisoformat(later).timestamp()) if later else 2**62
+        return ("created >= :since AND created < :end AND (message_id LIKE :mine OR message_id NOT LIKE '<%.%.%@%')",
+                {"since": since, "end": end, "mine": f"<%.{run.pid}.%@%"})  # (an id of another shape: the window)
 
     def refused_during(self, run: Run, until: str | None = None) -> list[tuple[str, str]]:
         """(address, error) of the messages refused (failed or deferred) from the run's start to ``until``."""
