@@ -19,6 +19,7 @@ import pytest
 
 from digest.web import make_app, start_in_thread
 from digest.web.connections import PER_CLIENT, ConnectionLimits, InFlight
+from digest.web.server import ServerHandle
 
 from .smtp_server import free_port
 from .web_server import Web, make_settings, running, wait_until
@@ -67,21 +68,27 @@ def test_300_idle_sockets_do_not_starve_a_readers_page(web: Web, source: str) ->
             sock.close()
 
 
-def test_a_connection_that_sends_no_request_head_is_closed(tmp_path: Path) -> None:
+@pytest.fixture
+def impatient(tmp_path: Path) -> Iterator[ServerHandle]:
+    """The real app, closing a connection whose request is not complete 0.3 s after it opened."""
     port = free_port()
-    app = make_app(make_settings(tmp_path, port))
-    handle = start_in_thread(app, "127.0.0.1", port, ConnectionLimits(first_request=0.3))
+    handle = start_in_thread(make_app(make_settings(tmp_path, port)), "127.0.0.1", port,
+                             ConnectionLimits(first_request=0.3))
     try:
-        silent, partial = idle_sockets(port, 2, "127.0.0.1")
-        partial.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # a head that never ends (slowloris)
-        for sock in (silent, partial):
-            sock.settimeout(5)
-            assert sock.recv(1024) == b""
-            sock.close()
-        with httpx.Client(timeout=5) as client:  # a complete request is served as ever
-            assert client.get(handle.url).status_code == 200
+        yield handle
     finally:
         handle.stop()
+
+
+def test_a_connection_that_sends_no_request_head_is_closed(impatient: ServerHandle) -> None:
+    silent, partial = idle_sockets(impatient.port, 2, "127.0.0.1")
+    partial.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # a head that never ends (slowloris)
+    for sock in (silent, partial):
+        sock.settimeout(5)
+        assert sock.recv(1024) == b""
+        sock.close()
+    with httpx.Client(timeout=5) as client:  # a complete request is served as ever
+        assert client.get(impatient.url).status_code == 200
 
 
 def slow_bodies(port: int, path: str, count: int) -> list[socket.socket]:
@@ -106,19 +113,13 @@ def test_110_bodies_sent_a_byte_at_a_time_do_not_starve_a_readers_page(web: Web)
             sock.close()
 
 
-def test_a_request_whose_body_does_not_arrive_in_time_is_closed(tmp_path: Path) -> None:
-    port = free_port()
-    app = make_app(make_settings(tmp_path, port))
-    handle = start_in_thread(app, "127.0.0.1", port, ConnectionLimits(first_request=0.3))
-    try:
-        (sock,) = slow_bodies(port, "/subscribe", 1)
-        sock.settimeout(5)
-        assert sock.recv(1024) == b""  # closed, with no answer: nobody is there to read one
-        sock.close()
-        with httpx.Client(timeout=5) as client:
-            assert client.get(handle.url).status_code == 200
-    finally:
-        handle.stop()
+def test_a_request_whose_body_does_not_arrive_in_time_is_closed(impatient: ServerHandle) -> None:
+    (sock,) = slow_bodies(impatient.port, "/subscribe", 1)
+    sock.settimeout(5)
+    assert sock.recv(1024) == b""  # closed, with no answer: nobody is there to read one
+    sock.close()
+    with httpx.Client(timeout=5) as client:
+        assert client.get(impatient.url).status_code == 200
 
 
 def test_100_open_keep_alive_connections_are_not_refused(web: Web) -> None:
