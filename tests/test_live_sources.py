@@ -120,6 +120,46 @@ def test_hf_keeps_the_day_when_the_page_after_a_short_one_fails(server, fetcher)
     assert {r.query["p"] for r in server.requests} == {"0", "1"}
 
 
+MAINTENANCE = Reply(body=b"<!doctype html><title>Down for maintenance</title>", headers={"Content-Type": "text/html"})
+
+
+def test_hf_keeps_the_day_when_the_page_after_a_short_one_is_not_a_listing(server, fetcher):
+    server.route(f"{API}?date=2026-08-13&limit=100&p=0", hf_page(range(0, 40)))
+    server.route(f"{API}?date=2026-08-13&limit=100&p=1", MAINTENANCE)
+
+    listing = fetch("hf:2026-08-13", server, fetcher)
+
+    assert len(listing.papers) == 40
+
+
+def test_a_200_that_is_not_a_listing_is_not_kept_for_the_next_run(server, fetcher):
+    """A past day's copy is fresh for hours: a maintenance page cached would stand for the listing."""
+    route = f"{API}?date=2026-08-12&limit=100&p=0"
+    server.route(route, MAINTENANCE, hf_page(range(0, 40)))
+    server.route(f"{API}?date=2026-08-12&limit=100&p=1", hf_page([]))
+
+    with pytest.raises(ListingError, match="HTML"):
+        fetch("hf:2026-08-12", server, fetcher)
+    listing = fetch("hf:2026-08-12", server, fetcher)  # the server is back
+
+    assert len(listing.papers) == 40
+    assert len(server.requests_to(API)) == 3  # asked again, not answered from the cache
+
+
+def test_a_cached_copy_that_no_longer_reads_is_fetched_again_at_once(server, fetcher):
+    route = f"{API}?date=2026-08-12&limit=100&p=0"
+    server.route(route, hf_page(range(0, 40)))
+    server.route(f"{API}?date=2026-08-12&limit=100&p=1", hf_page([]))
+    fetch("hf:2026-08-12", server, fetcher)
+    url = f"{server.url}{route}"
+    body, meta = fetcher.cache.load(url)
+    fetcher.cache.save(url, body[: len(body) // 2], {})  # damaged on disk, its size recorded to match
+
+    listing = fetch("hf:2026-08-12", server, fetcher)
+
+    assert len(listing.papers) == 40 and len(server.requests_to(API)) == 3  # p=0 once more; p=1 still fresh
+
+
 def test_hf_fails_when_a_page_after_a_full_one_fails(server, fetcher):
     """A full page promises more: losing the next one is an error, not a shorter day."""
     server.route(f"{API}?date=2026-08-13&limit=100&p=0", hf_page(range(0, 100)))

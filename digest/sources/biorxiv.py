@@ -33,6 +33,7 @@ from typing import Any
 
 from ..errors import ConfigError, EmptyListingError, ListingError, SourceError
 from ..model import Listing, MissingText, Paper, make_paper
+from .http import parsed
 from .json_formats import Fields, Warnings, loads
 
 MAX_PAGES = 200  # 6,000 preprints a request chain at 30 a page (DIGEST_MAX_PAPERS caps the listing anyway)
@@ -120,10 +121,11 @@ class RxivSource:
         seen: set[tuple[str, int]] = set()
         cursor = 0
         for _ in range(MAX_PAGES):
-            fetched = context.http.get(f"{base}/{cursor}/json", params)
+            fetched, page = parsed(context.http, context.http.get(f"{base}/{cursor}/json", params),
+                                   lambda body, at: parse_page(body, at, self.server, keep, warnings,
+                                                               asked=ask is not None))
             if fetched.from_cache:
                 oldest.append(fetched.fetched_at)
-            page = parse_page(fetched.content, fetched.url, self.server, keep, warnings, asked=ask is not None)
             new = [p for p in page.papers if (p.id, _version(p)) not in seen]
             seen.update((p.id, _version(p)) for p in new)
             papers.extend(new)

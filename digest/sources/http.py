@@ -33,16 +33,18 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlencode, urljoin, urlsplit
 
 import httpcore
 import httpx
 
 from .. import __version__
-from ..errors import SourceError
+from ..errors import EmptyListingError, ListingError, SourceError
 from ..limits import LocalTurns, Turns
 from .files import describe_size
+
+T = TypeVar("T")
 
 log = logging.getLogger("digest.http")
 
@@ -114,6 +116,14 @@ class Cache:
             _write_atomic(meta_path, json.dumps(meta).encode())
         except OSError as err:  # a cache we cannot write only costs a refetch
             log.warning("cannot write the HTTP cache in %s: %s", self.directory, err.strerror)
+
+    def forget(self, url: str) -> None:
+        """Drop the copy of ``url`` (a body that did not read as a listing: never reused)."""
+        for path in self._paths(url):
+            try:
+                path.unlink(missing_ok=True)
+            except OSError:
+                pass
 
     def touch(self, url: str, meta: dict[str, Any]) -> None:
         """A 304 confirmed the copy: it is as fresh as now."""
@@ -222,6 +232,11 @@ class Fetcher:
         if self.cache:
             self.cache.save(url, response.body, response.headers)
         return Fetched(url, response.body, fetched_at=time.time())
+
+    def forget(self, url: str) -> None:
+        """The body fetched from ``url`` did not read as a listing: drop its cached copy."""
+        if self.cache:
+            self.cache.forget(url)
 
     def _request(self, url: str, headers: dict[str, str]) -> Answer:
         """One logical GET: redirects on the same host, retries on transient failures."""
@@ -522,3 +537,25 @@ def _install_deadlines(client: httpx.Client) -> None:
         if not isinstance(getattr(pool, "_network_backend", None), httpcore.NetworkBackend):
             raise RuntimeError("cannot install request deadlines in this httpx version")
         pool._network_backend = _DeadlineBackend(pool._network_backend)  # type: ignore[union-attr]
+
+
+def parsed(http: "Fetcher", fetched: Fetched, parse: Callable[[bytes, str], T]) -> tuple[Fetched, T]:
+    """(what was read, ``parse`` of its body). A body that is not a listing (a 200 maintenance page, a
+    body cut short) is dropped from the cache so the next run asks again, and a cached one that no
+    longer reads is fetched again at once; a valid empty listing stays."""
+    try:
+        return fetched, parse(fetched.content, fetched.url)
+    except EmptyListingError:
+        raise
+    except ListingError:
+        http.forget(fetched.url)
+        if not fetched.from_cache or http.offline:
+            raise
+    fetched = http.get(fetched.url)
+    try:
+        return fetched, parse(fetched.content, fetched.url)
+    except EmptyListingError:
+        raise
+    except ListingError:
+        http.forget(fetched.url)
+        raise

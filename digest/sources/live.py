@@ -14,11 +14,12 @@ import time
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from ..errors import ConfigError, EmptyListingError, SourceError
+from ..errors import ConfigError, EmptyListingError, ListingError, SourceError
 from ..model import Listing, Paper
 from . import FetchContext, register
 from .biorxiv import RxivSource
 from .biorxiv import parse_spec as parse_rxiv_spec
+from .http import parsed
 from .parse import parse_listing
 
 log = logging.getLogger("digest.sources")
@@ -121,11 +122,18 @@ class HuggingFaceSource:
                              self.name, page, day, error, page - 1)
                     break
                 raise
-            ages.add(fetched)
             try:
-                listing = parse_listing(fetched.content, fetched.url, today=day)
+                fetched, listing = parsed(http, fetched, lambda body, at: parse_listing(body, at, today=day))
             except EmptyListingError:
+                ages.add(fetched)
                 break
+            except ListingError as error:  # e.g. a maintenance page with a 200
+                if not short:
+                    raise
+                log.info("%s: page %d of %s not checked (%s); taking page %d as the last",
+                         self.name, page, day, error, page - 1)
+                break
+            ages.add(fetched)
             new = [p for p in listing.papers if p.id not in seen]
             if not new:  # the server ignored the page number: stop instead of looping
                 break
@@ -172,16 +180,17 @@ class ArxivSource:
         http = _http(context, self.name)
         fetched = http.get(f"{context.arxiv_base_url.rstrip('/')}/rss/{self.categories}")
         ages = _CacheAges()
-        ages.add(fetched)
-        ages.note(self.name, context)
         try:
-            listing = parse_listing(fetched.content, fetched.url, today=context.today,
-                                    announce_types=context.announce_types)
+            fetched, listing = parsed(http, fetched, lambda body, at: parse_listing(
+                body, at, today=context.today, announce_types=context.announce_types))
         except EmptyListingError as err:
             raise EmptyListingError(
                 self.name, f"no papers listed for {context.today} (arXiv announces nothing on weekends "
                 "and holidays)"
             ) from err
+        finally:
+            ages.add(fetched)
+            ages.note(self.name, context)
         return Listing(source=self.name, papers=listing.papers, warnings=listing.warnings, day=listing.day)
 
 
@@ -197,12 +206,13 @@ class UrlSource:
         return self.url
 
     def fetch(self, context: FetchContext) -> Listing:
-        fetched = _http(context, self.name).get(self.url)
+        http = _http(context, self.name)
+        fetched, listing = parsed(http, http.get(self.url), lambda body, at: parse_listing(
+            body, self.url, today=context.today, announce_types=context.announce_types))
         ages = _CacheAges()
         ages.add(fetched)
         ages.note(self.name, context)
-        return parse_listing(fetched.content, self.url, today=context.today,
-                             announce_types=context.announce_types)
+        return listing
 
 
 @register(exact="hf")
