@@ -428,3 +428,16 @@ def test_a_line_separator_inside_a_jsonl_string_does_not_split_the_line() -> Non
 
     assert [p.title for p in listing.papers] == ["Reward Models 1", "Reward Models 2"]
     assert listing.warnings == []
+
+
+@pytest.mark.parametrize("breaker", ["\u2028", "\u2029", "\x85", "\x0c", "\x1c"], ids=["LS", "PS", "NEL", "FF", "FS"])
+def test_a_unicode_line_break_inside_a_saved_abstract_keeps_the_paper_whole(breaker: str) -> None:
+    text = (FIXTURES / "hf_blank.txt").read_text(encoding="utf-8")
+    broken = text.replace("intrinsic motivation in small", f"intrinsic motivation{breaker} in small", 1)
+    assert broken != text
+
+    clean = parse_listing(text.encode(), "page.txt", today=date(2026, 8, 13))
+    odd = parse_listing(broken.encode(), "page.txt", today=date(2026, 8, 13))
+
+    assert [p.title for p in odd.papers] == [p.title for p in clean.papers] and not odd.warnings
+    assert "motivation" in odd.papers[0].abstract and "small grid worlds" in odd.papers[0].abstract

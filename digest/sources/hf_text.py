@@ -36,6 +36,7 @@ _GLUED = re.compile(r"^Subscribe(?=\S)")
 MIN_ABSTRACT = 80  # characters: the shortest abstract a real page shows is far longer
 MAX_TITLE = 300
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_SPACING_CONTROLS = re.compile(r"[\x0b\x0c\x1c-\x1f\x85]")  # the controls Python counts as spaces
 
 
 def looks_like_hf_text(lines: list[str]) -> bool:
@@ -48,7 +49,7 @@ def looks_like_hf_text(lines: list[str]) -> bool:
 
 def parse_hf_text(text: str, *, today: date | None = None) -> tuple[list[Paper], list[str]]:
     """Parse a saved page; returns the papers and warnings about odd blocks."""
-    _, lines = _split_header([line.strip() for line in text.splitlines() if line.strip()])
+    _, lines = _split_header([line.strip() for line in text_lines(text) if line.strip()])
     papers: list[Paper] = []
     warnings: list[str] = []
     i = 0
@@ -161,3 +162,10 @@ def _parse_date_line(line: str, today: date | None) -> tuple[date | None, int | 
         return (guess if guess <= today else date(today.year - 1, month, day)), up
     except ValueError:
         return None, up
+
+
+def text_lines(text: str) -> list[str]:
+    """The lines of a saved text page: broken at CR, LF or CRLF only. ``str.splitlines`` also breaks at
+    U+2028, NEL or a form feed, which an abstract may carry: a paper would be cut in two."""
+    spaced = _SPACING_CONTROLS.sub(" ", text)  # a form feed or NEL in an abstract is a space there, not junk
+    return spaced.replace("\r\n", "\n").replace("\r", "\n").split("\n")

@@ -16,7 +16,7 @@ from defusedxml import DefusedXmlException
 
 from ..errors import EmptyListingError, ListingError
 from ..model import Listing, Paper
-from .hf_text import looks_like_hf_text, page_day, parse_hf_text
+from .hf_text import looks_like_hf_text, page_day, parse_hf_text, text_lines
 from .json_formats import ShapeError, daily_papers_day, loads, parse_json_document, parse_jsonl
 from .xml_formats import ATOM, FeedError, parse_atom, parse_rss
 
@@ -138,7 +138,7 @@ def _json_problem(err: ValueError, text: str) -> str:
 
 
 def _parse_text(text: str, source: str, today: date | None) -> Parsed:
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    lines = [line.strip() for line in text_lines(text) if line.strip()]
     if not looks_like_hf_text(lines):
         raise ListingError(
             source,
