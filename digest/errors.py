@@ -22,7 +22,10 @@ one line on stderr. Anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 import errno
+import re
 from pathlib import Path
+
+_URL_PASSWORD = re.compile(r"(//[^/@:\s]*):[^/@\s]*@")
 
 
 class DigestError(Exception):
@@ -49,6 +52,7 @@ class LibraryError(ConfigError):
 
 class ListingError(DigestError):
     def __init__(self, source: str, problem: str) -> None:
+        source, problem = shown_url(source), shown_url(problem)
         super().__init__(f"{source}: {problem}")
         self.source = source
         self.problem = problem
@@ -60,9 +64,15 @@ class EmptyListingError(ListingError):
 
 class SourceError(DigestError):
     def __init__(self, source: str, problem: str) -> None:
+        source, problem = shown_url(source), shown_url(problem)
         super().__init__(f"{source}: {problem}")
         self.source = source
         self.problem = problem
+
+
+def shown_url(text: str) -> str:
+    """``text`` with the password of any URL in it shown as ``***`` (``https://user:***@host/...``)."""
+    return _URL_PASSWORD.sub(r"\1:***@", text)
 
 
 class KeywordError(DigestError):

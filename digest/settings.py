@@ -398,6 +398,33 @@ def _without_password(url: str) -> str:
     return url.replace(f":{parts.password}@", ":***@", 1)
 
 
+def url_problem(url: str) -> str | None:
+    """What makes ``url`` no http(s) URL to fetch (None: it is one)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # a ValueError for a port that is no number or out of range
+    except ValueError as err:
+        return f"{url!r} is not a URL ({err})"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"{url!r} is not an http(s) URL with a host"
+    return None
+
+
+def _base_url(default: str) -> Callable[[str], str]:
+    """An API's base URL: http(s), a host, maybe a port and a path (checked now, not at the first fetch);
+    empty: the default."""
+    def parse(value: str) -> str:
+        url = value.strip() or default
+        problem = url_problem(url)
+        if problem:
+            raise ValueError(f"{problem}; use http(s)://HOST[:PORT][/PATH], e.g. {default}")
+        return url
+
+    return parse
+
+
 def _llm_url(value: str) -> str:
     url = value.strip().rstrip("/")
     if url and not re.match(r"^https?://[^/\s?#]+(/[^\s?#]*)?$", url):
@@ -442,10 +469,10 @@ _PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "DIGEST_LOOKBACK_DAYS": ("lookback_days", _whole(0, 366)),
     "DIGEST_CATCHUP_DAYS": ("catchup_days", _whole(1, 366)),
     "DIGEST_CACHE_DIR": ("cache_dir", _cache_dir),
-    "DIGEST_HF_BASE_URL": ("hf_base_url", _text),
-    "DIGEST_ARXIV_BASE_URL": ("arxiv_base_url", _text),
+    "DIGEST_HF_BASE_URL": ("hf_base_url", _base_url(Settings.hf_base_url)),
+    "DIGEST_ARXIV_BASE_URL": ("arxiv_base_url", _base_url(Settings.arxiv_base_url)),
     "DIGEST_ARXIV_DELAY": ("arxiv_delay", _number(0, 600)),
-    "DIGEST_BIORXIV_BASE_URL": ("biorxiv_base_url", _text),
+    "DIGEST_BIORXIV_BASE_URL": ("biorxiv_base_url", _base_url(Settings.biorxiv_base_url)),
     "DIGEST_HTTP_TIMEOUT": ("http_timeout", _number(0, MAX_TIMEOUT, above=True)),
     "DIGEST_HTTP_MAX_BYTES": ("http_max_bytes", _byte_size),
     "DIGEST_MAX_PAPERS": ("max_papers", _whole(1, 1_000_000)),

@@ -588,3 +588,37 @@ def test_hf_items_with_fields_of_the_wrong_type_are_kept_without_them(server, fe
         "upvotes (a JSON number out of range, not a count), githubRepo (a JSON number, not text), "
         "organization (a JSON array, not text)"
     ]
+
+
+
+@pytest.mark.parametrize(("spec", "says"), [
+    ("http://[::1/x", "is not a URL (Invalid IPv6 URL)"),
+    ("http://", "is not an http(s) URL with a host"),
+    ("http://127.0.0.1:99999/x", "is not a URL (Port out of range"),
+])
+def test_a_malformed_url_source_is_one_line_before_any_request(run_cli, spec, says) -> None:
+    code, out, err = run_cli("papers", "--source", spec)
+
+    assert code == 1 and out == "" and "Traceback" not in err
+    assert err.strip().splitlines() == [err.strip()] and says in err and "http(s)://HOST[:PORT]/PATH" in err
+
+
+@pytest.mark.parametrize("key", ["DIGEST_HF_BASE_URL", "DIGEST_ARXIV_BASE_URL", "DIGEST_BIORXIV_BASE_URL"])
+def test_a_base_url_is_checked_with_the_settings_and_empty_means_the_default(key) -> None:
+    from digest.settings import Settings, load_settings
+
+    with pytest.raises(ConfigError, match=f"{key}='http://\\[::1': .*is not a URL"):
+        load_settings(None, {key: "http://[::1"})
+    with pytest.raises(ConfigError, match=f"{key}='ftp://x': .*not an http\\(s\\) URL"):
+        load_settings(None, {key: "ftp://x"})
+    field = key.removeprefix("DIGEST_").lower()
+    assert getattr(load_settings(None, {key: ""}), field) == getattr(Settings, field)
+
+
+def test_a_password_in_a_url_source_never_shows_in_its_error(run_cli, monkeypatch) -> None:
+    from .smtp_server import free_port
+
+    monkeypatch.setattr(Fetcher, "_backoff", lambda self, attempt: 0.01)  # the retries, without their waits
+    code, _, err = run_cli("papers", "--source", f"http://reader:s3cret-pw@127.0.0.1:{free_port()}/x.json")
+
+    assert code == 1 and "s3cret-pw" not in err and "http://reader:***@127.0.0.1" in err

@@ -16,6 +16,7 @@ from datetime import date, timedelta
 
 from ..errors import ConfigError, EmptyListingError, ListingError, SourceError
 from ..model import Listing, Paper
+from ..settings import url_problem
 from . import FetchContext, register
 from .biorxiv import RxivSource
 from .biorxiv import parse_spec as parse_rxiv_spec
@@ -251,4 +252,7 @@ def _rxiv(spec: str) -> RxivSource:
 @register(prefix="http://")
 @register(prefix="https://")
 def _url(spec: str) -> UrlSource:
+    problem = url_problem(spec)
+    if problem:
+        raise ConfigError(f"source {problem}; a listing on the web is http(s)://HOST[:PORT]/PATH")
     return UrlSource(spec)
