@@ -48,6 +48,19 @@ def test_a_configured_reader_is_previewed_without_the_demo_note(run_cli, monkeyp
     assert SAMPLE_TITLE not in (tmp_path / "preview.html").read_text(encoding="utf-8")
 
 
+def test_preview_warns_about_what_the_listing_dropped_as_papers_does(run_cli, monkeypatch, tmp_path):
+    monkeypatch.setenv("DIGEST_KEYWORDS", "exploration")
+    listing = tmp_path / "listing.jsonl"
+    listing.write_text('{"id": "2601.00001", "title": "Exploration bonuses", "abstract": "We study exploration."}\n'
+                       '{"id": "2601.00002", "title": 42, "abstract": "A title that is a number."}\n', encoding="utf-8")
+
+    _, _, papers_err = run_cli("papers", "--source", str(listing))
+    code, _, err = run_cli("preview", "--source", str(listing), "--output", "preview.html")
+
+    warnings = [line for line in papers_err.splitlines() if line.startswith("digest: warning:")]
+    assert code == 0 and len(warnings) == 1 and err.splitlines() == warnings
+
+
 def test_a_live_source_with_no_reader_still_says_how_to_configure_one(run_cli):
     code, out, err = run_cli("preview", "--source", "hf", "--output", "preview.html")
 

@@ -182,6 +182,7 @@ def run_preview(args: argparse.Namespace) -> int:
     readers = preview_readers(args, settings)
     with make_digest(settings) as app:
         preview = Preview(app, readers[0], source=args.source, offline=args.offline)
+        _warn(preview.listing)  # what the listing dropped, or a day with none, as papers and rank say it
         if args.output:
             html = preview.rendered().html
             try:
