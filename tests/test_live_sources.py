@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from datetime import date, datetime
 from pathlib import Path
@@ -494,6 +495,24 @@ def test_a_redirect_to_another_host_is_refused(server, fetcher):
     with pytest.raises(SourceError, match=r"redirected to another host \(example.invalid\)"):
         fetch("hf:2026-08-13", server, fetcher)
     assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize(("location", "says"), [
+    ("file:///etc/passwd", "redirected to a URL that is not http(s) (file:)"),
+    ("/loop.json", "more than 5 redirects; check the URL"),
+])
+def test_a_redirect_to_a_file_or_in_a_loop_is_refused_with_the_fix(server, fetcher, location, says):
+    server.route("/loop.json", Reply(302, headers={"Location": location}))
+
+    with pytest.raises(SourceError, match=re.escape(says)):
+        fetch(f"{server.url}/loop.json", server, fetcher)
+
+
+def test_a_redirect_from_https_to_plain_http_is_refused():
+    from digest.sources.http import redirect_problem
+
+    assert redirect_problem("https://h.org/a", "http://h.org/b", "h.org") == "redirected from https to plain http"
+    assert redirect_problem("http://h.org/a", "https://h.org/b", "h.org") is None  # an upgrade is fine
 
 
 def test_a_redirect_on_the_same_host_is_followed(server, fetcher):

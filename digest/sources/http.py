@@ -248,13 +248,11 @@ class Fetcher:
                 return response
             location = response.headers.get("location", "")
             target = urljoin(current, location)
-            if not location or urlsplit(target).hostname != origin:
-                raise SourceError(
-                    url, f"redirected to another host ({urlsplit(target).hostname or location}); "
-                    "refusing to follow it. Check the URL or the base URL setting"
-                )
+            problem = redirect_problem(current, target, origin) if location else "redirected nowhere"
+            if problem:
+                raise SourceError(url, f"{problem}; refusing to follow it. Check the URL or the base URL setting")
             current = target
-        raise SourceError(url, f"more than {MAX_REDIRECTS} redirects")
+        raise SourceError(url, f"more than {MAX_REDIRECTS} redirects; check the URL or the base URL setting")
 
     def _with_retries(self, url: str, headers: dict[str, str]) -> Answer:
         attempt = 0
@@ -325,6 +323,18 @@ class Fetcher:
         remaining = turns.take()
         if remaining > 0:
             self.sleep(remaining)
+
+
+def redirect_problem(current: str, target: str, origin: str | None) -> str | None:
+    """Why a redirect is not followed: only on the same host, over http(s), never from https down to http."""
+    parts = urlsplit(target)
+    if parts.scheme not in ("http", "https"):
+        return f"redirected to a URL that is not http(s) ({parts.scheme or target}:)"
+    if parts.hostname != origin:
+        return f"redirected to another host ({parts.hostname})"
+    if urlsplit(current).scheme == "https" and parts.scheme == "http":
+        return "redirected from https to plain http"
+    return None
 
 
 def _validators(meta: Mapping[str, Any]) -> dict[str, str]:
