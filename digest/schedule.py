@@ -1,7 +1,7 @@
 """The daemon: ``digest send`` on a cron schedule, in the reader's time zone, once per slot.
 
 APScheduler 3 runs the job on one worker thread (runs never overlap); the main
-thread only waits for SIGTERM/SIGINT, then lets a running send finish before it
+thread only waits for SIGTERM/SIGINT/SIGHUP, then lets a running send finish before it
 exits. With ``web`` (``digest run --serve``) the reader pages are served from
 a thread of the same process until then. Each scheduled time is a *slot* ("2026-10-25 02:30 Europe/Berlin"); a slot
 with a finished run in the state store is never served again, which guards the
@@ -91,6 +91,7 @@ class Daemon:
         self.grace = timedelta(hours=self.settings.grace_hours)
         self._stop = threading.Event()
         self._busy = threading.Lock()
+        self._bounce_reader: threading.Thread | None = None
         self.scheduler = BackgroundScheduler(
             timezone=self.settings.zone,
             executors={"default": ThreadPoolExecutor(1)},
@@ -101,7 +102,7 @@ class Daemon:
     # --- the loop ----------------------------------------------------------------------
 
     def serve(self, *, now: bool = False) -> int:
-        """Run until SIGTERM/SIGINT; returns the exit code (0 after a clean stop).
+        """Run until SIGTERM/SIGINT/SIGHUP; returns the exit code (0 after a clean stop).
 
         Refuses to start (a ``ConfigError`` naming every problem) when a send
         would fail anyway: better now, with the operator watching, than at 07:00.
@@ -140,19 +141,16 @@ class Daemon:
         self._stop.set()
 
     def read_bounces(self) -> None:
-        """The bounce mailbox, every ``BOUNCE_MINUTES``: a failure is logged and tried again next time."""
-        from .bounces import check_bounces
-        from .store import Store
-
-        try:
-            with Store.open(self.settings.state_db) as store:
-                report = check_bounces(self.settings, store, [r.email for r in self.readers],
-                                       datetime.now(self.settings.zone).date())
-        except DigestError as err:
-            log.error("bounce mailbox: %s (tried again in %d minutes)", err, BOUNCE_MINUTES)
+        """The bounce mailbox, every ``BOUNCE_MINUTES``, on a thread of its own: a slow or stalled IMAP
+        server never holds up a send or a stop (the thread dies with the process)."""
+        if self._bounce_reader is not None and self._bounce_reader.is_alive():
+            log.warning("bounce mailbox: the last read has not finished (a slow or stalled server); "
+                        "not starting another")
             return
-        for line in report.lines():
-            log.info("bounces: %s", line)
+        readers = [r.email for r in self.readers]
+        self._bounce_reader = threading.Thread(target=read_bounce_mailbox, args=(self.settings, readers),
+                                               name="digest-bounces", daemon=True)
+        self._bounce_reader.start()
 
     def start_web(self) -> Any:
         """The reader pages in a thread of this process (``web``), or None."""
@@ -168,7 +166,7 @@ class Daemon:
         previous: dict[int, Any] = {}
         if threading.current_thread() is not threading.main_thread():
             return previous
-        for number in (signal.SIGTERM, signal.SIGINT):
+        for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):  # SIGHUP: the terminal closed
             previous[number] = signal.signal(number, self._on_signal)
         return previous
 
@@ -270,3 +268,18 @@ class Daemon:
         log.info("digest daemon starting: %s, %d reader(s)", summary, len(self.readers))
         log.info("schedule %r in %s; next run: %s", self.settings.schedule, self.settings.timezone,
                  self.next_run_text())
+
+
+def read_bounce_mailbox(settings: Settings, readers: Sequence[str]) -> None:
+    """One read of the bounce mailbox; a failure is logged and tried again next time."""
+    from .bounces import check_bounces
+    from .store import Store
+
+    try:
+        with Store.open(settings.state_db) as store:
+            report = check_bounces(settings, store, readers, datetime.now(settings.zone).date())
+    except DigestError as err:
+        log.error("bounce mailbox: %s (tried again in %d minutes)", err, BOUNCE_MINUTES)
+        return
+    for line in report.lines():
+        log.info("bounces: %s", line)

@@ -62,9 +62,9 @@ class Running:
         wait_until(lambda: text in self.log or self.process.poll() is not None, timeout)
         assert text in self.log, self.log
 
-    def terminate(self, timeout: float = 10) -> tuple[int, float]:
+    def terminate(self, timeout: float = 10, signum: int = signal.SIGTERM) -> tuple[int, float]:
         began = time.monotonic()
-        self.process.send_signal(signal.SIGTERM)
+        self.process.send_signal(signum)
         code = self.process.wait(timeout)
         self._log.close()
         return code, time.monotonic() - began
@@ -125,13 +125,14 @@ def test_restarting_with_now_the_same_day_sends_nothing_new(server, inbox, tmp_p
     assert len(inbox.messages) == 1
 
 
-def test_sigterm_during_a_send_lets_it_finish_and_records_it(server, inbox, tmp_path, daemons):
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP (the terminal closed)"])
+def test_sigterm_during_a_send_lets_it_finish_and_records_it(server, inbox, tmp_path, daemons, signum):
     inbox.delay = 2.0  # the server sits on DATA: the signal lands mid-send
     daemon = launch(daemons, daemon_env(server, tmp_path), tmp_path, "--now")
     wait_until(inbox.receiving.is_set, timeout=30)
     assert inbox.receiving.is_set(), daemon.log
 
-    code, _ = daemon.terminate(timeout=20)
+    code, _ = daemon.terminate(timeout=20, signum=signum)
 
     assert code == 0, daemon.log
     assert len(inbox.messages) == 1
@@ -237,3 +238,23 @@ def test_each_run_rereads_the_subscribers_file_and_keeps_the_old_list_if_it_brea
     daemon.refresh_readers()
     assert [r.email for r in daemon.readers] == ["ada@example.org", "bob@example.org"]
     assert "keeping the previous 2 reader(s)" in caplog.text
+
+
+def test_a_stalled_bounce_mailbox_holds_up_neither_the_digest_nor_the_stop(server, inbox, tmp_path, daemons):
+    """An IMAP server that accepts and never greets (or trickles its greeting): its read waits on its own thread."""
+    import socket
+
+    stalled = socket.socket()
+    stalled.bind(("127.0.0.1", 0))
+    stalled.listen(5)
+    env = daemon_env(server, tmp_path, DIGEST_BOUNCE_ADDRESS="bounces@example.com",
+                     DIGEST_SECRET_KEY="a-test-secret-key-of-some-length",
+                     DIGEST_BOUNCE_IMAP_URL=f"imap://bounces:pw@127.0.0.1:{stalled.getsockname()[1]}/INBOX")
+    try:
+        daemon = launch(daemons, env, tmp_path, "--now")
+        daemon.wait_for_log("sent 1, nothing new 0, failed 0")
+        code, took = daemon.terminate()
+    finally:
+        stalled.close()
+
+    assert len(inbox.messages) == 1 and code == 0 and took < 5, daemon.log

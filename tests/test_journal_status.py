@@ -71,6 +71,20 @@ def test_a_run_killed_while_another_send_holds_the_lock_failed_even_before_it_is
     assert "(failed: it ended without recording its end" in out and "still running" not in out
 
 
+def test_a_daemons_earlier_unfinished_run_failed_once_the_same_process_started_another(tmp_path, monkeypatch,
+                                                                                      run_cli):
+    """A daemon lives on after a run it could not end (its store was down): its next run shows that one is over."""
+    import os
+
+    start_run(tmp_path / "state.db", os.getpid())  # 07:00, never ended
+    start_run(tmp_path / "state.db", os.getpid())  # the retry, sending now
+    with send_lock(tmp_path / "state.db"):
+        out = status(run_cli, monkeypatch, tmp_path)
+
+    newest, older = [line for line in out.splitlines() if "recorded so far" in line]
+    assert "(still running)" in newest and "(failed: it ended without recording its end" in older
+
+
 def test_a_run_whose_process_lives_but_holds_no_lock_failed(tmp_path, monkeypatch, run_cli):
     """Its pid was reused, or it survived its send: no send holds the lock, so none is running."""
     import os

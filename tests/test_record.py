@@ -120,3 +120,20 @@ def test_a_batch_archives_the_records_of_its_sent_digests_not_their_html(store, 
     assert store.kept_digest("r0@example.org", DAY.isoformat()) == kept
     assert store.kept_digest("r1@example.org", DAY.isoformat()) is None, "only accepted digests are archived"
     assert store.db.execute("SELECT count(*) FROM archive").fetchone()[0] == 0
+
+
+@pytest.mark.parametrize("transient", [True, False], ids=["server out of reach", "disk full"])
+def test_the_stop_a_failed_store_causes_keeps_whether_a_retry_may_work(store, tmp_path, monkeypatch, transient):
+    """The daemon retries a run stopped by a PostgreSQL server out of reach, not one stopped by a full disk."""
+    from digest.errors import StoreError
+
+    def unreachable(*args, **kwargs):
+        raise StoreError("the state database postgresql://digest:***@db/digest cannot be reached", transient=transient)
+
+    monkeypatch.setattr(store, "record_deliveries", unreachable)
+    rec = recorder(store, tmp_path)
+    rec.record([answer(0)])
+
+    with pytest.raises(StoreError, match="cannot be reached.*stopped sending") as stopped:
+        rec.raise_if_broken()
+    assert stopped.value.transient is transient and rec.journaled == 1

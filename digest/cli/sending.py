@@ -269,14 +269,16 @@ def _show_history(settings: Settings) -> None:
             _show_problems(runs[0])
         print("last runs:" if runs else "no runs yet")
         running = send_running(settings.state_db)
-        for newer, run in zip([None, *runs], runs):
+        for n, (newer, run) in enumerate(zip([None, *runs], runs)):
+            superseded = run.pid is not None and any((r.host, r.pid) == (run.host, run.pid) for r in runs[:n])
             print("  " + run_line(store, run, newer.started if newer else None, settings.zone,
-                                  unfinished=_unfinished(run, running)))
+                                  unfinished=_unfinished(run, running and not superseded)))
 
 
 def _unfinished(run: Run, running: bool) -> str:
     """What became of a run that never wrote its end: still running, or failed (killed, a store that could not
-    record), told from its process and the send lock; ``running``: some send holds the lock now."""
+    record), told from its process and the send lock; ``running``: some send holds the lock now, and the run's
+    process (a daemon lives on) has started no later run."""
     import socket
 
     from ..lock import process_alive

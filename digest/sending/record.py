@@ -157,9 +157,10 @@ class Recorder:
         if self.journal_error is not None:
             raise StoreError(f"{self.broken}; and {self.journal_error}: stopped sending; {self._lost()}, "
                              f"{self.journaled} kept in the journal") from self.broken
-        if self.broken is not None:
+        if self.broken is not None:  # all kept in the journal: a server out of reach is worth a retry, as before
             raise StoreError(f"{self.broken}; stopped sending: the {self.journaled} deliveries the server answered "
-                             f"since are kept in {self.journal.path} and recorded before the next send") from self.broken
+                             f"since are kept in {self.journal.path} and recorded before the next send",
+                             transient=getattr(self.broken, "transient", False)) from self.broken
 
     def _lost(self) -> str:
         """``3 readers whose digest the server accepted could be recorded nowhere ...``: the exact count, named."""
