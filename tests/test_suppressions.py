@@ -53,7 +53,7 @@ def test_a_suppressed_reader_is_named_with_the_reason_in_the_summary_status_and_
     assert code == 0 and "skipped 1 (1 suppressed (complaint): bob@example.org)" in out, out + err
     assert sorted(m["To"] for m in inbox.messages) == [ADA, CY]
     code, out, _ = run_cli("--env-file", str(env), "status")
-    assert "suppressed: 1 reader get no digest until digest readers resume EMAIL" in out
+    assert "suppressed: 1 reader gets no digest until digest readers resume EMAIL" in out
     assert "  bob@example.org: complaint: abuse report, on 2026-03-02" in out
     code, out, _ = run_cli("--env-file", str(env), "readers", "list")
     assert [line.split()[:2] for line in out.splitlines() if line.startswith(BOB)] == [[BOB, "suppressed"]]

@@ -20,6 +20,7 @@ headers, and the returned message's Message-ID. A reply is matched by its sender
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -131,6 +132,7 @@ def _detected(msg: Message) -> tuple[str, str, tuple[str, ...]] | None:
     """
     from flufl.bounce import all_failures
 
+    logging.getLogger("flufl.bounce").setLevel(logging.WARNING)  # not a line per detector per message with -v
     permanent, temporary = all_failures(msg)
     if not permanent and not temporary:
         return None

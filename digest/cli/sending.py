@@ -343,7 +343,8 @@ def _show_suppressed(store: Store, limit: int = 20) -> None:
     removed = len(store.forgotten())
     if not found and not removed:
         return
-    print(f"suppressed: {plural(len(found), 'reader')} get no digest until digest readers resume EMAIL"
+    print(f"suppressed: {plural(len(found), 'reader')} {'gets' if len(found) == 1 else 'get'} no digest until "
+          "digest readers resume EMAIL"
           + (f" (and {removed} removed reader(s), kept only as a keyed hash)" if removed else ""))
     for item in found[:limit]:
         print(f"  {clean(item.email)}: {clean(item.reason)} (since {item.at[:10]})")
