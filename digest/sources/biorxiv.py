@@ -33,8 +33,8 @@ from typing import Any
 
 from ..errors import ConfigError, EmptyListingError, ListingError, SourceError
 from ..model import Listing, MissingText, Paper, make_paper
-from .http import parsed
 from .json_formats import Fields, Warnings, loads
+from .parse import parsed
 
 MAX_PAGES = 200  # 6,000 preprints a request chain at 30 a page (DIGEST_MAX_PAPERS caps the listing anyway)
 SITES = {"biorxiv": ("bioRxiv", "https://www.biorxiv.org"), "medrxiv": ("medRxiv", "https://www.medrxiv.org")}

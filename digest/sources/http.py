@@ -33,18 +33,16 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
 import httpcore
 import httpx
 
 from .. import __version__
-from ..errors import EmptyListingError, ListingError, SourceError
+from ..errors import SourceError
 from ..limits import LocalTurns, Turns
 from .files import describe_size
-
-T = TypeVar("T")
 
 log = logging.getLogger("digest.http")
 
@@ -547,25 +545,3 @@ def _install_deadlines(client: httpx.Client) -> None:
         if not isinstance(getattr(pool, "_network_backend", None), httpcore.NetworkBackend):
             raise RuntimeError("cannot install request deadlines in this httpx version")
         pool._network_backend = _DeadlineBackend(pool._network_backend)  # type: ignore[union-attr]
-
-
-def parsed(http: "Fetcher", fetched: Fetched, parse: Callable[[bytes, str], T]) -> tuple[Fetched, T]:
-    """(what was read, ``parse`` of its body). A body that is not a listing (a 200 maintenance page, a
-    body cut short) is dropped from the cache so the next run asks again, and a cached one that no
-    longer reads is fetched again at once; a valid empty listing stays."""
-    try:
-        return fetched, parse(fetched.content, fetched.url)
-    except EmptyListingError:
-        raise
-    except ListingError:
-        http.forget(fetched.url)
-        if not fetched.from_cache or http.offline:
-            raise
-    fetched = http.get(fetched.url)
-    try:
-        return fetched, parse(fetched.content, fetched.url)
-    except EmptyListingError:
-        raise
-    except ListingError:
-        http.forget(fetched.url)
-        raise

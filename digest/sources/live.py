@@ -20,8 +20,7 @@ from ..settings import url_problem
 from . import FetchContext, register
 from .biorxiv import RxivSource
 from .biorxiv import parse_spec as parse_rxiv_spec
-from .http import parsed
-from .parse import parse_listing
+from .parse import parse_listing, parsed
 
 log = logging.getLogger("digest.sources")
 

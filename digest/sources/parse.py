@@ -8,7 +8,9 @@ it decodes what its declaration says (ISO-8859-1, windows-1252, ...).
 from __future__ import annotations
 
 import codecs
+from collections.abc import Callable
 from datetime import date
+from typing import TYPE_CHECKING, TypeVar
 from xml.etree.ElementTree import Element
 
 import defusedxml.ElementTree as SafeET
@@ -19,6 +21,11 @@ from ..model import Listing, Paper
 from .hf_text import looks_like_hf_text, page_day, parse_hf_text, text_lines
 from .json_formats import ShapeError, daily_papers_day, loads, parse_json_document, parse_jsonl
 from .xml_formats import ATOM, FeedError, parse_atom, parse_rss
+
+if TYPE_CHECKING:  # httpx is loaded only by a live source
+    from .http import Fetched, Fetcher
+
+T = TypeVar("T")
 
 Parsed = tuple[list[Paper], list[str], date | None]  # papers, warnings, the day the listing names
 FORMATS = ("hf-text", "hf-json", "jsonl", "arxiv-atom", "arxiv-rss")
@@ -146,3 +153,20 @@ def _parse_text(text: str, source: str, today: date | None) -> Parsed:
             "HF API JSON, JSON Lines, or arXiv Atom/RSS",
         )
     return (*parse_hf_text(text, today=today), page_day(lines, today=today))
+
+
+def parsed(http: Fetcher, fetched: Fetched, parse: Callable[[bytes, str], T]) -> tuple[Fetched, T]:
+    """(what was read, ``parse`` of its body). A body that is not a listing (a 200 maintenance page, a
+    body cut short) is dropped from the cache so the next run asks again, and a cached one that no
+    longer reads is fetched again at once; a valid empty listing stays."""
+    for _ in range(2):
+        try:
+            return fetched, parse(fetched.content, fetched.url)
+        except EmptyListingError:
+            raise
+        except ListingError:
+            http.forget(fetched.url)
+            if not fetched.from_cache or http.offline:
+                raise
+        fetched = http.get(fetched.url)  # the cached copy no longer reads: asked again, once (not from a cache)
+    raise AssertionError("unreachable: the second body is never from the cache")
