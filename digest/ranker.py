@@ -85,6 +85,8 @@ class Ranker:
         The window is what the send ranks for them: with catch-up (``sent`` a ``Plan``)
         the days since their last digest, at most DIGEST_CATCHUP_DAYS; else today's listing.
         """
+        if not index.papers:  # nothing listed: no keyword can be said to match nothing
+            return ()
         first = sent.covers(reader.email) if isinstance(sent, Plan) else None
         days = (self.today() - first).days + 1 if first is not None else 1
         outside = sent.older(reader.email) if isinstance(sent, Plan) else frozenset()

@@ -253,6 +253,15 @@ def test_cli_empty_day_says_no_papers_listed_for_the_date(live_env, run_cli):
     assert out == ""
 
 
+def test_rank_on_an_empty_day_says_so_and_blames_no_keyword(live_env, run_cli):
+    live_env.route(API, Reply.json("[]"))
+
+    code, out, err = run_cli("rank", "--source", "hf:2026-08-15", "--keywords", "llm")
+
+    assert "no papers listed for 2026-08-15" in err
+    assert "matched nothing" not in out + err  # nothing was listed to match
+
+
 @pytest.mark.parametrize("spec", ["hf:2026-13-01", "hf:yesterday", "arxiv:", "arxiv:cs.LG+", "arxiv:cs LG"])
 def test_bad_source_specs_are_config_errors(spec):
     with pytest.raises(ConfigError, match="source"):
