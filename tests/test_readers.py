@@ -155,6 +155,8 @@ def test_pause_and_resume_round_trip_and_resume_says_so(run_cli, roster: Path, t
     assert code == 0 and out.strip() == "resumed: bob@example.org gets the next digest (was unsubscribed)"
     with Store.open(tmp_path / "state.db") as store:
         assert store.reader_status("bob@example.org") == "active"
+    code, out, _ = run_cli("readers", "resume", "bob@example.org")  # again: nothing to lift
+    assert code == 0 and out.strip() == "resumed: bob@example.org gets the next digest (it was active already)"
 
 
 def test_show_and_export_print_everything_stored_as_json(run_cli, roster: Path, tmp_path: Path) -> None:

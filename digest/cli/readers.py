@@ -156,7 +156,7 @@ def _resume(store: Store, settings: Settings, email: str) -> None:
     store.lift_forgotten(address_hashes(settings.secret_keys, email))
     was = (before if before and before != "active" else f"suppressed: {lifted.reason}" if lifted
            else f"removed while {removed}" if removed else "")
-    print(clean(f"resumed: {email} gets the next digest" + (f" (was {was})" if was else "")))
+    print(clean(f"resumed: {email} gets the next digest" + (f" (was {was})" if was else " (it was active already)")))
 
 
 def _removed_why(store: Store, settings: Settings, email: str) -> str | None:
