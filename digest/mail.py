@@ -154,7 +154,7 @@ class Mailer:
                     self.close()
                 if retry.recipient and (attempt == RETRIES or self.tally.deferring(error)):
                     deferred = self._count(Delivery(DEFERRED, error + DEFERRED_NOTE))  # or the run stops here
-                    log.warning("deferring %s to the next run: %s", recipient, error)
+                    log.info("deferring %s to the next run: %s", recipient, error)  # the run's summary names them
                     return deferred
             if attempt < RETRIES:
                 log.info("retrying %s after: %s", recipient, error)

@@ -131,6 +131,25 @@ def test_a_deferred_reader_is_named_on_stderr(faulty, faults, tmp_path, monkeypa
     assert "deferred 1" in out
 
 
+def test_a_deferred_reader_is_named_once_by_a_real_send_process(faulty, faults, tmp_path):
+    """As an operator sees it (stderr of its own process, logging as the CLI sets it up)."""
+    import os
+    import subprocess
+    import sys
+
+    faults.rcpt[ADA] = "452 4.2.2 mailbox full"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")}
+    env |= env_for(faulty.port, tmp_path, DIGEST_TO=ADA, DIGEST_KEYWORDS="exploration")
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])
+
+    quick = ("import sys, digest.mail; digest.mail.BACKOFF = (0.01,) * 4; from digest.cli import main; "
+             "sys.exit(main(sys.argv[1:]))")  # the real CLI, its retries without their waits
+    result = subprocess.run([sys.executable, "-c", quick, "send", "--source", str(FIXTURES / "papers.jsonl")],
+                            env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+
+    assert result.returncode == 1 and result.stderr.count(ADA) == 1, result.stderr
+
+
 def test_a_421_greeting_on_connect_and_on_reconnect_is_retried(faulty, faults, tmp_path):
     faults.greet[1] = "421 4.3.2 busy, try again"
     faults.mail += ["", "421 4.4.2 closing connection"]  # bob's MAIL: the server hangs up
