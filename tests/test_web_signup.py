@@ -59,6 +59,24 @@ def test_the_confirmation_link_activates_the_reader(web: Web, inbox) -> None:
     assert [(r.email, r.keywords) for r in readers] == [("new@example.org", ("graph neural network*", "-survey"))]
 
 
+def test_another_spelling_of_a_readers_gmail_mailbox_is_the_same_reader(web: Web, inbox) -> None:
+    with web.client() as client:
+        sign_up(web, client, "dan.smith@gmail.com", "diffusion")
+        web.drain()
+        link = link_in(inbox.to("dan.smith@gmail.com")[0])
+        client.post(link, data={"csrf": csrf_of(client.get(link).text)})
+        for spelling in ("DanSmith+papers@gmail.com", "dan.smith@googlemail.com"):
+            assert sign_up(web, client, spelling, "robotics").status_code == 200
+        web.drain()
+
+    again = inbox.to("dan.smith@gmail.com")[1:]  # to the spelling the list knows: one mailbox
+    assert [m["Subject"] for m in again] == ["Your paper digest subscription"] * 2  # "already receives it"
+    assert inbox.to("DanSmith+papers@gmail.com") == [] == inbox.to("dan.smith@googlemail.com")
+    with web.store() as store:
+        readers = effective_readers([], store, date.today())
+    assert [(r.email, r.keywords) for r in readers] == [("dan.smith@gmail.com", ("diffusion",))]
+
+
 def test_the_confirmation_mail_carries_nothing_the_form_was_given(web: Web, inbox) -> None:
     lure = ["URGENT your account is suspended", "verify now at https://evil.example/login", "call 555 0100"]
     with web.client() as client:

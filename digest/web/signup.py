@@ -106,6 +106,7 @@ def _sign_up(site: Site, store: Store, email: str, keywords: list[str], base: st
     now = datetime.now(timezone.utc)
     if not store.hit(f"signup:{canonical_address(email)}", now.strftime("%Y-%m-%d"), PER_ADDRESS_PER_DAY):
         return False
+    email = known_spelling(site, store, email)
     rid = reader_id(site.signer.secret, email)
     held = store.held_signup(email, now.timestamp())
     if held is not None and store.reader_status(email) in ("pending", "unsubscribed"):
@@ -117,6 +118,16 @@ def _sign_up(site: Site, store: Store, email: str, keywords: list[str], base: st
     subject, body = _confirmation(site, rid, base) if pending else _already(site, rid, base)
     store.queue_mail(email, build_mail(site.settings, email, subject, body, now), now.timestamp())
     return True
+
+
+def known_spelling(site: Site, store: Store, email: str) -> str:
+    """The address as the list already knows this mailbox (``D.A.N+x@gmail.com`` for ``dan@gmail.com``),
+    or as typed: one mailbox is one reader, never two digests."""
+    wanted = canonical_address(email)
+    known = [*site.roster_emails(), *store.known_emails()]
+    if email.lower() in (address.lower() for address in known):
+        return email
+    return next((address for address in known if canonical_address(address) == wanted), email)
 
 
 def _confirmation(site: Site, rid: str, base: str) -> tuple[str, str]:
