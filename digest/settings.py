@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
 
-from .errors import ConfigError, file_in_the_way
+from .errors import ConfigError, file_in_the_way, shown_url
 
 PREFIX = "DIGEST_"
 MAX_DAYS = 36_500  # 100 years: longer is a typo, and overflows a date
@@ -120,9 +120,9 @@ class Settings:
         shown["smtp_password"] = "***" if self.smtp_password else ""
         shown["secret_key"] = "***" if self.secret_key else ""
         shown["secret_keys_old"] = tuple("***" for _ in self.secret_keys_old)
-        shown["bounce_imap_url"] = _without_password(self.bounce_imap_url)
+        shown["bounce_imap_url"] = shown_url(self.bounce_imap_url)
         shown["llm_api_key"] = "***" if self.llm_api_key else ""
-        shown["llm_url"] = _without_password(self.llm_url)
+        shown["llm_url"] = shown_url(self.llm_url)
         shown["postmark_webhook_secret"] = "***" if self.postmark_webhook_secret else ""
         return f"Settings({shown})"
 
@@ -389,15 +389,6 @@ def _imap_url(value: str) -> str:
     return url
 
 
-def _without_password(url: str) -> str:
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    return url.replace(f":{parts.password}@", ":***@", 1)
-
-
 def url_problem(url: str) -> str | None:
     """What makes ``url`` no http(s) URL to fetch (None: it is one)."""
     from urllib.parse import urlsplit
@@ -567,7 +558,7 @@ def _shown(key: str, value: str) -> str:
     if "PASSWORD" in key or "SECRET" in key or key.endswith("API_KEY"):
         return "***"
     if key in ("DIGEST_BOUNCE_IMAP_URL", "DIGEST_LLM_URL"):
-        value = _without_password(value)
+        value = shown_url(value)
     return repr(value) if len(value) <= 80 else f"{value[:40]!r}… ({len(value)} characters)"
 
 

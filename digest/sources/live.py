@@ -113,8 +113,12 @@ class HuggingFaceSource:
             try:
                 fetched = http.get(url, {"date": day.isoformat(), "limit": HF_PAGE_SIZE, "p": page},
                                    fresh_for=PAST_DAY_FRESH if day < context.today else 0.0)
-            except SourceError as error:
-                if http.offline and page == 0:
+                fetched, listing = parsed(http, fetched, lambda body, at: parse_listing(body, at, today=day))
+            except EmptyListingError:
+                ages.add(fetched)
+                break
+            except (SourceError, ListingError) as error:  # no answer, or one that is no listing (a 200 HTML page)
+                if isinstance(error, SourceError) and http.offline and page == 0:
                     ages.missing.append(day.isoformat())
                     return [], []
                 if short:
@@ -122,17 +126,6 @@ class HuggingFaceSource:
                              self.name, page, day, error, page - 1)
                     break
                 raise
-            try:
-                fetched, listing = parsed(http, fetched, lambda body, at: parse_listing(body, at, today=day))
-            except EmptyListingError:
-                ages.add(fetched)
-                break
-            except ListingError as error:  # e.g. a maintenance page with a 200
-                if not short:
-                    raise
-                log.info("%s: page %d of %s not checked (%s); taking page %d as the last",
-                         self.name, page, day, error, page - 1)
-                break
             ages.add(fetched)
             new = [p for p in listing.papers if p.id not in seen]
             if not new:  # the server ignored the page number: stop instead of looping

@@ -159,14 +159,12 @@ def parsed(http: Fetcher, fetched: Fetched, parse: Callable[[bytes, str], T]) ->
     """(what was read, ``parse`` of its body). A body that is not a listing (a 200 maintenance page, a
     body cut short) is dropped from the cache so the next run asks again, and a cached one that no
     longer reads is fetched again at once; a valid empty listing stays."""
-    for _ in range(2):
-        try:
-            return fetched, parse(fetched.content, fetched.url)
-        except EmptyListingError:
+    try:
+        return fetched, parse(fetched.content, fetched.url)
+    except EmptyListingError:
+        raise
+    except ListingError:
+        http.forget(fetched.url)
+        if not fetched.from_cache or http.offline:
             raise
-        except ListingError:
-            http.forget(fetched.url)
-            if not fetched.from_cache or http.offline:
-                raise
-        fetched = http.get(fetched.url)  # the cached copy no longer reads: asked again, once (not from a cache)
-    raise AssertionError("unreachable: the second body is never from the cache")
+    return parsed(http, http.get(fetched.url), parse)  # once: with the copy forgotten, this one is fresh
