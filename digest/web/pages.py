@@ -79,8 +79,8 @@ async def unsubscribe(site: Site, request: Request) -> Response:
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # in a form: a NUL, an escape... (not tab or line ends)
 ALREADY_UNSUBSCRIBED = ('You unsubscribed already: no digests are sent. To get the digest again, choose "Send me '
                         'the digest" and save.')
-STAY_UNSUBSCRIBED = ("Saved, and you stay unsubscribed: you unsubscribed after this page was opened. "
-                     'To get the digest again, choose "Send me the digest" and save.')
+STAY_UNSUBSCRIBED = "Saved, and you stay unsubscribed: you unsubscribed after this page was opened."  # (the page
+# then says how to resume, as it does for every unsubscribed reader)
 
 
 @dataclass
