@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import subprocess
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -59,6 +62,22 @@ def test_preview_warns_about_what_the_listing_dropped_as_papers_does(run_cli, mo
 
     warnings = [line for line in papers_err.splitlines() if line.startswith("digest: warning:")]
     assert code == 0 and len(warnings) == 1 and err.splitlines() == warnings
+
+
+def test_send_words_a_listing_warning_like_every_other_command_line(tmp_path):
+    listing = tmp_path / "listing.jsonl"
+    listing.write_text('{"id": "2601.00001", "title": "Exploration bonuses", "abstract": "We study exploration."}\n'
+                       '{"id": "2601.00002", "title": 42, "abstract": "A title that is a number."}\n', encoding="utf-8")
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")},
+           "DIGEST_FROM": "digest@example.com", "DIGEST_TO": "ada@example.org", "DIGEST_KEYWORDS": "exploration",
+           "DIGEST_STATE_DB": str(tmp_path / "state.db")}
+
+    done = subprocess.run([sys.executable, "-m", "digest", "send", "--dry-run", "--outbox", str(tmp_path / "out"),
+                           "--source", str(listing)], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("digest: warning: ") and "line 2 skipped" in lines[0], lines
 
 
 def test_a_live_source_with_no_reader_still_says_how_to_configure_one(run_cli):

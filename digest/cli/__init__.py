@@ -41,11 +41,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     for name in BLAS_THREADS:  # one BLAS thread, unless the environment says otherwise
         os.environ.setdefault(name, "1")
-    logging.basicConfig(
-        level=logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s" if args.debug else "%(message)s",
-        stream=sys.stderr,
-    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s") if args.debug
+                         else CommandFormatter())
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING,
+                        handlers=[handler])
     logging.getLogger("httpx").setLevel(logging.INFO if args.debug else logging.WARNING)
     try:
         return int(args.func(args))
@@ -59,6 +59,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+
+
+class CommandFormatter(logging.Formatter):
+    """A warning or error logged by the library reads like the command's own lines: ``digest: warning: ...``.
+
+    Progress (``-v``) stays bare; the daemon logs with times instead (``ZonedFormatter``).
+    """
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        if record.levelno < logging.WARNING or line.startswith("digest:"):
+            return line
+        return f"digest: {line}"
 
 
 def build_parser() -> argparse.ArgumentParser:
