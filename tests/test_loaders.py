@@ -371,6 +371,26 @@ def test_several_sources_together_are_capped_too(tmp_path: Path) -> None:
                                 "(raise DIGEST_MAX_PAPERS to keep more)"]
 
 
+def test_a_paper_one_file_lists_twice_is_kept_once_the_first_and_the_operator_is_told(tmp_path: Path) -> None:
+    path = tmp_path / "twice.jsonl"
+    items = [jsonl_item(id="2608.00001", title="First"), jsonl_item(id="2608.00002", title="Other"),
+             jsonl_item(id="2608.00001v2", title="Second")]
+    path.write_text("".join(json.dumps(item) + "\n" for item in items), encoding="utf-8")
+
+    listing = fetch_all(resolve(str(path)), FetchContext(today=date(2026, 8, 13), max_papers=100))
+
+    assert [p.title for p in listing.papers] == ["First", "Other"]
+    assert listing.warnings == [f"{path}: 1 paper(s) listed more than once (2608.00001); kept the first of each"]
+
+
+def test_two_sources_naming_the_same_paper_is_no_warning(tmp_path: Path) -> None:
+    spec = f"{big_jsonl(tmp_path / 'a.jsonl', 3)}, {big_jsonl(tmp_path / 'b.jsonl', 3)}"
+
+    listing = fetch_all(resolve(spec), FetchContext(today=date(2026, 8, 13), max_papers=50))
+
+    assert len(listing.papers) == 3 and listing.warnings == []
+
+
 def test_jsonl_is_read_line_by_line_not_whole(tmp_path: Path) -> None:
     """A JSON Lines file far larger than DIGEST_HTTP_MAX_BYTES still loads: it is streamed."""
     path = big_jsonl(tmp_path / "big.jsonl", 2000)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -131,6 +132,7 @@ def fetch_all(sources: list[Source], context: FetchContext) -> Listing:
         loaded.append(source.name)
         days.extend([listing.day] if listing.day else [])
         warnings.extend(f"{listing.source}: {w}" for w in listing.warnings)
+        warnings.extend(_listed_twice(listing))
         for paper in listing.papers:
             papers.setdefault(paper.id, paper)
     if failures and len(failures) == len(sources):
@@ -138,6 +140,16 @@ def fetch_all(sources: list[Source], context: FetchContext) -> Listing:
     name = ", ".join(loaded or [s.name for s in sources])
     kept = _capped(_one_per_doi(list(papers.values())), name, context.max_papers, warnings)
     return Listing(source=name, papers=kept, warnings=warnings, day=max(days, default=None))
+
+
+def _listed_twice(listing: Listing) -> list[str]:
+    """One source naming the same paper twice keeps the first; the operator hears of it (two sources may)."""
+    counts = Counter(paper.id for paper in listing.papers)
+    twice = [paper_id for paper_id, n in counts.items() if n > 1]
+    if not twice:
+        return []
+    shown = ", ".join(twice[:3]) + (", ..." if len(twice) > 3 else "")
+    return [f"{listing.source}: {len(twice)} paper(s) listed more than once ({shown}); kept the first of each"]
 
 
 def _one_per_doi(papers: list[Paper]) -> list[Paper]:
