@@ -20,8 +20,11 @@ _ARXIV_OLD = re.compile(r"(?<![a-z\-])([a-z\-]+(?:\.[A-Z]{2})?/\d{7})(v\d+)?")
 _SPACE = re.compile(r"\s+")
 # Bidirectional controls (U+202E turns "gpj.exe" into "exe.jpg" on screen) and the
 # C0/C1 control characters other than whitespace: never meaningful in a listing,
-# and they would reach the Subject line and the HTML as they are.
-_INVISIBLE = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+# and they would reach the Subject line and the HTML as they are. With them the
+# invisible breaks that split a word for matching while showing it whole (zero-width
+# space, word joiner, BOM, soft hyphen: "pre\u00adtraining" is "pretraining"); the
+# zero-width (non-)joiners stay, which some scripts and emoji need.
+_INVISIBLE = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u200b\u2060\ufeff\u00ad"
                         "\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _HTTPS_URL = re.compile(r"^https://[^\s\"'<>\\]+$")

@@ -333,6 +333,23 @@ def test_bidirectional_controls_are_stripped_from_every_text_field() -> None:
     assert paper.authors == ("Ada Lovelace",) and paper.organization == "Tiny Lab"
 
 
+def test_invisible_word_breaks_are_dropped_so_the_word_shows_and_matches_whole() -> None:
+    item = jsonl_item(title="Pre\u00adtraining Re\u200bward Models\ufeff", abstract="We pre\u2060train them.",
+                      authors=["Ada\u200b Lovelace"])
+
+    [paper] = parse_listing(json.dumps([item]).encode(), "listing.json").papers
+
+    assert (paper.title, paper.abstract, paper.authors) == ("Pretraining Reward Models", "We pretrain them.",
+                                                            ("Ada Lovelace",))
+
+
+def test_zero_width_joiners_stay_in_an_emoji_and_in_scripts_that_need_them() -> None:
+    title = "Agents for \U0001F468\u200d\U0001F4BB coding and \u0645\u06cc\u200c\u062e\u0648\u0627\u0647\u0645"
+    [paper] = parse_listing(json.dumps([jsonl_item(title=title)]).encode(), "listing.json").papers
+
+    assert paper.title == title
+
+
 @pytest.mark.parametrize("name", ["hf_blank.txt", "arxiv_atom.xml", "arxiv_rss.xml"])
 def test_bidirectional_controls_are_stripped_in_every_format(tmp_path: Path, name: str) -> None:
     text = (FIXTURES / name).read_text("utf-8")

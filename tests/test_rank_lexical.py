@@ -52,6 +52,13 @@ def test_a_keyword_in_the_title_or_repeated_in_the_abstract_sends_the_paper(pid:
     assert pid in sent_ids(MENTIONS, "planning")
 
 
+def test_a_word_split_by_an_invisible_break_in_the_listing_still_matches() -> None:
+    papers = [paper("1", "Re\u200bward models for long tasks", "A re\u00adward model scores each step."),
+              *MENTIONS[3:]]
+
+    assert sent_ids(papers, "reward model") == ["1"]
+
+
 def test_a_phrase_found_once_as_written_is_specific_enough_to_send_the_paper() -> None:
     papers = [paper("1", "Robots that tidy kitchens", "A reward model scores a few of the steps."), *MENTIONS[1:]]
 
