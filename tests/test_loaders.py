@@ -183,6 +183,39 @@ def test_real_arxiv_fixtures() -> None:
         load(folder / "arxiv_rss_physics_2025-12-31_EMPTY_transcribed.xml")
 
 
+RDF_FEED = """<?xml version="1.0" encoding="UTF-8"?>
+<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/"
+         xmlns:dc="http://purl.org/dc/elements/1.1/">
+  <channel rdf:about="https://journal.example.org/rss"><title>A journal</title></channel>
+  <item rdf:about="https://journal.example.org/articles/s41586-026-0001">
+    <title>Reward models for &lt;robots&gt;</title>
+    <link>https://journal.example.org/articles/s41586-026-0001</link>
+    <description>We train reward models for household robots.</description>
+    <dc:creator>Ada Lovelace, Alan Turing</dc:creator>
+    <dc:date>2026-08-12</dc:date>
+    <dc:identifier>doi:10.1038/s41586-026-0001</dc:identifier>
+  </item>
+  <item rdf:about="https://journal.example.org/articles/no-abstract"><title>Editorial</title></item>
+</rdf:RDF>"""
+
+
+def test_an_rss_1_0_feed_as_journals_publish_is_read_like_arxiv_rss() -> None:
+    listing = parse_listing(RDF_FEED.encode(), "journal.rdf")
+
+    [paper] = listing.papers
+    assert (paper.title, paper.abstract) == ("Reward models for <robots>", "We train reward models for household robots.")
+    assert paper.authors == ("Ada Lovelace", "Alan Turing") and paper.published == date(2026, 8, 12)
+    assert (paper.url, paper.doi) == ("https://journal.example.org/articles/s41586-026-0001", "10.1038/s41586-026-0001")
+    assert listing.warnings == ["item https://journal.example.org/articles/no-abstract skipped: missing title or abstract"]
+
+
+def test_an_rss_1_0_feed_with_no_items_is_an_empty_listing() -> None:
+    empty = RDF_FEED[:RDF_FEED.index("  <item")] + "</rdf:RDF>"
+
+    with pytest.raises(EmptyListingError):
+        parse_listing(empty.encode(), "journal.rdf")
+
+
 # Untrusted fields: checked by type at the loader ----------------------------------
 
 def hf_item(**paper: object) -> dict:

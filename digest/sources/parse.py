@@ -20,7 +20,7 @@ from ..errors import EmptyListingError, ListingError
 from ..model import Listing, Paper
 from .hf_text import looks_like_hf_text, page_day, parse_hf_text, text_lines
 from .json_formats import ShapeError, daily_papers_day, loads, parse_json_document, parse_jsonl
-from .xml_formats import ATOM, FeedError, parse_atom, parse_rss
+from .xml_formats import ATOM, RDF, RSS1, FeedError, parse_atom, parse_rss
 
 if TYPE_CHECKING:  # httpx is loaded only by a live source
     from .http import Fetched, Fetcher
@@ -104,9 +104,11 @@ def _parse_xml(data: bytes, source: str, announce_types: frozenset[str] | None) 
             return (*parse_atom(root), None)
         if root.tag == "rss":
             return (*parse_rss(root, announce_types), None)
+        if root.tag == f"{RDF}RDF":
+            return (*parse_rss(root, announce_types, ns=RSS1), None)
     except FeedError as err:
         raise ListingError(source, str(err)) from err
-    raise ListingError(source, f"unknown XML document <{str(root.tag)[:100]}>; expected arXiv Atom or RSS")
+    raise ListingError(source, f"unknown XML document <{str(root.tag)[:100]}>; expected arXiv Atom, RSS or RSS 1.0")
 
 
 def _xml_root(data: bytes, source: str) -> Element:

@@ -1,4 +1,5 @@
-"""arXiv API (Atom) and arXiv RSS, parsed with defusedxml (no entity expansion)."""
+"""arXiv API (Atom), arXiv RSS and RSS 1.0 (RDF, as journals' feeds are), parsed with defusedxml
+(no entity expansion)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from .venue import venue_from_comment
 ATOM = "{http://www.w3.org/2005/Atom}"
 ARXIV = "{http://arxiv.org/schemas/atom}"
 DC = "{http://purl.org/dc/elements/1.1/}"
+RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
+RSS1 = "{http://purl.org/rss/1.0/}"
 
 Parsed = tuple[list[Paper], list[str]]
 _COMMENTS = re.compile(r"^\s*Comments:\s*(.+)$", re.M)
@@ -49,17 +52,18 @@ def parse_atom(root: Element) -> Parsed:
     return papers, warnings
 
 
-def parse_rss(root: Element, announce_types: frozenset[str] | None = None) -> Parsed:
-    """arXiv RSS; ``announce_types`` keeps e.g. only ``new`` and ``cross`` items."""
+def parse_rss(root: Element, announce_types: frozenset[str] | None = None, ns: str = "") -> Parsed:
+    """arXiv RSS; ``announce_types`` keeps e.g. only ``new`` and ``cross`` items. ``ns``: RSS 1.0's
+    namespace (``RSS1``) for an RDF feed, whose items carry ``rdf:about`` and ``dc:date`` instead."""
     papers: list[Paper] = []
     warnings: list[str] = []
-    for item in root.iter("item"):
+    for item in root.iter(f"{ns}item"):
         kind = _text(item, f"{ARXIV}announce_type") or "new"
         if announce_types is not None and kind not in announce_types:
             continue
-        title = _text(item, "title")
-        ident = _text(item, "guid") or _text(item, "link")
-        description = _text(item, "description")
+        title = _text(item, f"{ns}title")
+        ident = _text(item, f"{ns}guid") or _text(item, f"{ns}link") or item.get(f"{RDF}about", "").strip()
+        description = _text(item, f"{ns}description")
         abstract = _rss_abstract(description)
         if not title or not abstract:
             warnings.append(f"item {ident or '?'} skipped: missing title or abstract")
@@ -71,10 +75,11 @@ def parse_rss(root: Element, announce_types: frozenset[str] | None = None) -> Pa
                 abstract,
                 id=ident or None,
                 authors=[name for name in creators.split(",")] if creators else [],
-                published=_rfc_date(_text(item, "pubDate")),
-                url=_text(item, "link") or None,
+                published=_rfc_date(_text(item, "pubDate")) or _iso_date(_text(item, f"{DC}date")),
+                url=_text(item, f"{ns}link") or None,
                 venue=venue_from_comment(_rss_comment(description)),
-                doi=_text(item, f"{ARXIV}DOI") or None,  # the journal's (or bioRxiv's) DOI, when the authors gave one
+                # the journal's (or bioRxiv's) DOI, when the authors gave one; a journal's RDF feed names its own
+                doi=_text(item, f"{ARXIV}DOI") or _text(item, f"{DC}identifier") or None,
             ))
         except MissingText as err:
             warnings.append(f"item {ident or '?'} skipped: {err}")
