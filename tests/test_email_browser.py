@@ -168,6 +168,7 @@ class View:
     card_background: str
     violations: list[dict]  # axe-core's, where it ran (light and dark at AXE_WIDTHS)
     images: list[dict]  # each <img>: its box before and after loading, and whether it loaded
+    headings: list[list[str]]  # [tag, text] of each h1-h6, in order: what a screen reader jumps between
 
 
 @pytest.fixture(scope="module")
@@ -207,6 +208,8 @@ def look(page, mode: str, width: int, axe=None) -> View:
         inner_width=page.evaluate("innerWidth"), scroll_width=page.evaluate("document.scrollingElement.scrollWidth"),
         card_background=page.evaluate("getComputedStyle(document.querySelector('.card > table')).backgroundColor"),
         violations=axe.run(page).response["violations"] if axe else [], images=page.evaluate(IMAGES),
+        headings=page.evaluate("() => [...document.querySelectorAll('h1,h2,h3,h4,h5,h6')]"
+                               ".map(h => [h.tagName, h.textContent.trim()])"),
     )
 
 
@@ -268,6 +271,15 @@ def test_axe_core_finds_no_serious_violation(views, mode: str, width: int) -> No
 def test_axe_core_really_ran(views) -> None:
     """Its moderate page-level findings show it looked: an email has no <main> landmark."""
     assert "landmark-one-main" in {v["id"] for v in views["light", 375].violations}
+
+
+def test_a_screen_reader_can_jump_from_paper_to_paper(views) -> None:
+    """One h1 (the listing and day), then an h2 per paper, its title: the outline a heading key walks."""
+    headings = views["light", 375].headings
+    titles = [text for tag, text in headings if tag == "H2"]
+    assert [tag for tag, _ in headings] == ["H1"] + ["H2"] * len(titles) and len(titles) >= 8
+    assert titles[0].startswith("1. ") and all(re.match(r"\d+\. \S", title) for title in titles)
+    assert "page-has-heading-one" not in {v["id"] for v in views["light", 375].violations}
 
 
 @pytest.mark.parametrize("width", WIDTHS)
