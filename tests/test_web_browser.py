@@ -69,6 +69,61 @@ def test_an_invalid_keyword_is_explained_on_the_page(page, tmp_path: Path) -> No
         assert web.status("ada@example.org") is None
 
 
+@pytest.mark.parametrize(("email", "keywords", "field"), [
+    ("not an address", "world model*", "#email"), ("new@example.org", "-survey", "#keywords")])
+def test_a_refused_sign_up_marks_and_focuses_the_field_it_is_about(page, tmp_path: Path, email, keywords,
+                                                                   field) -> None:
+    with running(tmp_path, signup=True) as web:
+        page.goto(f"{web.url}/subscribe")
+        page.fill("#email", email)
+        page.fill("#keywords", keywords)
+        page.evaluate("document.querySelector('form').noValidate = true")  # the server's check, not the browser's
+        page.click("button[type=submit]")
+        assert page.get_attribute(field, "aria-invalid") == "true"
+        assert "form-error" in page.get_attribute(field, "aria-describedby").split()
+        assert page.evaluate("document.activeElement.id") == field[1:]
+        assert page.evaluate("document.querySelectorAll('[aria-invalid]').length") == 1
+
+
+def test_a_refused_preferences_form_focuses_its_error_and_each_box_names_its_hint(page, tmp_path: Path) -> None:
+    with running(tmp_path) as web:
+        page.goto(web.links("ada@example.org").preferences)
+        described = page.evaluate("[...document.querySelectorAll('textarea, select, input:not([type=hidden])')]"
+                                  ".filter(e => e.getAttribute('aria-describedby'))"
+                                  ".map(e => [e.id, document.getElementById(e.getAttribute('aria-describedby'))"
+                                  "?.textContent.length || 0])")
+        page.fill("#keywords", "-survey")
+        page.click("button[type=submit]")
+        focused = page.evaluate("document.activeElement.id")
+    assert {name for name, length in described if length > 20} >= {"keywords", "authors", "orgs", "frequency",
+                                                                     "language"}
+    assert focused == "form-error"
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_a_form_fields_edge_stands_out_from_what_surrounds_it(page, tmp_path: Path, scheme: str) -> None:
+    """WCAG 1.4.11: a control's boundary at 3:1 or more against the field and against the panel it sits on."""
+    page.emulate_media(color_scheme=scheme)
+    with running(tmp_path) as web:
+        page.goto(web.links("ada@example.org").preferences)
+        colours = page.evaluate("""() => { const s = e => getComputedStyle(e);
+            const field = document.querySelector('#keywords');
+            return [s(field).borderTopColor, s(field).backgroundColor, s(document.querySelector('main')).backgroundColor];
+        }""")
+    edge, field, panel = (luminance(colour) for colour in colours)
+    assert min(ratio(edge, field), ratio(edge, panel)) >= 3, colours
+
+
+def luminance(css: str) -> float:
+    channels = [int(v) / 255 for v in re.findall(r"\d+", css)[:3]]
+    linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def ratio(first: float, second: float) -> float:
+    return (max(first, second) + 0.05) / (min(first, second) + 0.05)
+
+
 def test_double_opt_in_through_the_browser(page, tmp_path: Path, server, inbox) -> None:
     with running(tmp_path, signup=True, smtp_host="127.0.0.1", smtp_port=server.port, smtp_security="none") as web:
         page.goto(f"{web.url}/subscribe")

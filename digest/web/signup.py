@@ -52,31 +52,29 @@ def _enabled(site: Site) -> None:
 
 async def subscribe_page(site: Site, request: Request) -> Response:
     _enabled(site)
-    return site.page(request, "subscribe.html", values={"email": "", "keywords": ""}, sent=False, error="")
-
-
-def parse_signup(email: str, text: str) -> list[str]:
-    deliverable(email)
-    return form_keywords(text)
+    return site.page(request, "subscribe.html", values={"email": "", "keywords": ""}, sent=False, error="", invalid="")
 
 
 async def subscribe(site: Site, request: Request) -> Response:
     _enabled(site)
     form = await form_of(site, request)
     typed, text = str(form.get("email", "")).strip(), str(form.get("keywords", ""))
+    field = "email"  # the field the error is about: marked invalid, described by the error, and focused
     try:
-        keywords = parse_signup(typed, text)
         email = deliverable(typed).lower()
+        field = "keywords"
+        keywords = form_keywords(text)
     except KeywordError as err:
         values = {"email": typed[:254], "keywords": text[:MAX_KEYWORDS_TEXT]}
-        return site.page(request, "subscribe.html", status=400, values=values, sent=False, error=str(err))
+        return site.page(request, "subscribe.html", status=400, values=values, sent=False, error=str(err),
+                         invalid=field)
     client = client_key(request.client.host if request.client else "?")
     if not await site.in_store(lambda store: _allowed(store, client)):
         raise HTTPException(429, "Too many sign-ups from your network; please try again in an hour.")
     base = site.settings.public_url or str(request.base_url).rstrip("/")  # loopback only without it (make_app)
     if await site.in_store(lambda store: _sign_up(site, store, email, keywords, base)):
         site.outbox.wake()
-    return site.page(request, "subscribe.html", values={"email": "", "keywords": ""}, sent=True, error="")
+    return site.page(request, "subscribe.html", values={"email": "", "keywords": ""}, sent=True, error="", invalid="")
 
 
 def deliverable(typed: str) -> str:
