@@ -311,10 +311,29 @@ def _port(value: str) -> int:
     return port
 
 
+# A URL that goes into List-Unsubscribe between <...> (RFC 2369) and into links: an ASCII host (an IDN in
+# punycode), a port, and a path (with a query where one is allowed) of RFC 3986's characters, less the
+# quote, the parentheses and the comma, which could end the header's <...> or start a second URL in it.
+_HOST_PORT = r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?"
+_PATH_CHARS = r"[A-Za-z0-9._~!$&*+;=:@%/-]"
+_PUBLIC_URL = re.compile(rf"^https?://{_HOST_PORT}(?:/{_PATH_CHARS}*)?$")
+_UNSUBSCRIBE_URL = re.compile(rf"^(?:https?://{_HOST_PORT}(?:/{_PATH_CHARS}*)?(?:\?[A-Za-z0-9._~!$&*+;=:@%/?-]*)?"
+                              r"|mailto:[A-Za-z0-9.!#$%&*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+(?:\?[A-Za-z0-9._~!$&*+;=:@%/?-]*)?)$")
+
+
 def _public_url(value: str) -> str:
     url = value.strip().rstrip("/")
-    if url and (not re.match(r"^https?://[^/\s?#]+(/[^\s?#]*)?$", url)):
-        raise ValueError("use the base URL readers open, e.g. https://digest.example.org")
+    if url and (not _PUBLIC_URL.match(url) or url_problem(url)):
+        raise ValueError("use the base URL readers open, e.g. https://digest.example.org (an ASCII host, "
+                         "no quotes, commas, brackets or spaces)")
+    return url
+
+
+def _unsubscribe_url(value: str) -> str:
+    url = value.strip()
+    if url and (not _UNSUBSCRIBE_URL.match(url) or (not url.startswith("mailto:") and url_problem(url))):
+        raise ValueError("use an http(s) URL or a mailto: address, e.g. https://example.org/unsubscribe?list=papers "
+                         "(ASCII, no quotes, commas, brackets or spaces)")
     return url
 
 
@@ -456,7 +475,7 @@ _PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "DIGEST_THUMBNAILS": ("thumbnails", _bool),
     "DIGEST_SEMANTIC": ("semantic", _semantic),
     "DIGEST_ARXIV_ANNOUNCE": ("arxiv_announce", _announce_types),
-    "DIGEST_UNSUBSCRIBE_URL": ("unsubscribe_url", _text),
+    "DIGEST_UNSUBSCRIBE_URL": ("unsubscribe_url", _unsubscribe_url),
     "DIGEST_LOOKBACK_DAYS": ("lookback_days", _whole(0, 366)),
     "DIGEST_CATCHUP_DAYS": ("catchup_days", _whole(1, 366)),
     "DIGEST_CACHE_DIR": ("cache_dir", _cache_dir),

@@ -73,6 +73,15 @@ def test_example_config_documents_every_key() -> None:
     ("DIGEST_SMTP_HOST", "smtp..example.org", "not a host name"),
     ("DIGEST_SMTP_HOST", "smtp example.org", "not a host name"),
     ("DIGEST_STATE_DB", "/", "is a folder; name the database file in it"),
+    ("DIGEST_PUBLIC_URL", "https://x.example/>,<https://evil.example", "no quotes, commas, brackets"),
+    ("DIGEST_PUBLIC_URL", "https://x.example/a b", "no quotes, commas, brackets or spaces"),
+    ("DIGEST_PUBLIC_URL", "https://bücher.example", "an ASCII host"),
+    ("DIGEST_PUBLIC_URL", "https://x.example:99999", "use the base URL readers open"),
+    ("DIGEST_UNSUBSCRIBE_URL", "nonsense", "use an http(s) URL or a mailto: address"),
+    ("DIGEST_UNSUBSCRIBE_URL", "javascript:alert(1)", "use an http(s) URL or a mailto: address"),
+    ("DIGEST_UNSUBSCRIBE_URL", "https://x.example/u>, <https://evil.example", "no quotes, commas, brackets"),
+    ("DIGEST_UNSUBSCRIBE_URL", "https://x.example/\u00fc space", "ASCII"),
+    ("DIGEST_UNSUBSCRIBE_URL", "mailto:a@b.example>,<https://evil.example", "use an http(s) URL or a mailto:"),
 ])
 def test_a_value_that_would_break_a_send_later_is_refused_when_the_settings_load(key, value, problem) -> None:
     with pytest.raises(ConfigError) as info:
@@ -106,6 +115,14 @@ def test_a_state_db_under_a_file_is_refused(tmp_path: Path) -> None:
     ("DIGEST_SMTP_HOST", "::1", "smtp_host", "::1"),
     ("DIGEST_SMTP_HOST", "bücher.example", "smtp_host", "bücher.example"),
     ("DIGEST_SMTP_HOST", "", "smtp_host", "localhost"),
+    ("DIGEST_PUBLIC_URL", "https://digest.example.org/papers/", "public_url", "https://digest.example.org/papers"),
+    ("DIGEST_PUBLIC_URL", "http://127.0.0.1:8080", "public_url", "http://127.0.0.1:8080"),
+    ("DIGEST_PUBLIC_URL", "http://[::1]:8080", "public_url", "http://[::1]:8080"),
+    ("DIGEST_PUBLIC_URL", "https://xn--bcher-kva.example", "public_url", "https://xn--bcher-kva.example"),
+    ("DIGEST_UNSUBSCRIBE_URL", "https://example.com/u?id=1&list=a%20b", "unsubscribe_url",
+     "https://example.com/u?id=1&list=a%20b"),
+    ("DIGEST_UNSUBSCRIBE_URL", "mailto:leave+papers@example.org?subject=unsubscribe", "unsubscribe_url",
+     "mailto:leave+papers@example.org?subject=unsubscribe"),
 ])
 def test_sane_values_at_the_edges_of_each_range_are_kept(key, value, attribute, expected) -> None:
     assert getattr(load_settings(None, {key: value}), attribute) == expected
