@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import OutputError
-from .common import _app, _source_option, _warn, chosen_readers, clean, clip, count, plural, readers_for, settings_for
+from .common import (
+    _app, _source_option, _warn, chosen_readers, clean, clip, count, plural, port, readers_for, settings_for,
+)
 
 if TYPE_CHECKING:
     from ..model import Subscriber
@@ -154,7 +156,7 @@ def _add_preview(commands: argparse._SubParsersAction) -> None:
     cmd.add_argument("--subscribers", type=Path, metavar="FILE", help="subscribers TOML file")
     cmd.add_argument("--keywords", help="preview for these keywords instead")
     cmd.add_argument("--output", type=Path, metavar="FILE", help="write the HTML to FILE and exit")
-    cmd.add_argument("--port", type=int, default=8025, metavar="N", help="port on 127.0.0.1 (default 8025)")
+    cmd.add_argument("--port", type=port, default=8025, metavar="N", help="port on 127.0.0.1 (default 8025)")
     cmd.add_argument("--no-browser", action="store_true", help="do not open a browser")
     cmd.set_defaults(func=run_preview)
 

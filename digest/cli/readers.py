@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
-from .common import _source_option, _warn, clean, clip, settings_for
+from .common import _source_option, _warn, clean, clip, port, settings_for
 
 if TYPE_CHECKING:
     from ..model import Listing, Paper, Subscriber
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 def _add_serve(commands: argparse._SubParsersAction) -> None:
     cmd = commands.add_parser("serve", help="the reader pages: unsubscribe, preferences, feedback, sign-up")
     cmd.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; put a proxy in front)")
-    cmd.add_argument("--port", type=int, default=8026, metavar="N", help="port (default 8026)")
+    cmd.add_argument("--port", type=port, default=8026, metavar="N", help="port (default 8026)")
     cmd.set_defaults(func=run_serve)
 
 

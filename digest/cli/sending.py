@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import DigestError
 from ..errors import ConfigError, StoreError
-from .common import _source_option, clean, plural, readers_for, settings_for
+from .common import _source_option, clean, plural, port, readers_for, settings_for
 
 if TYPE_CHECKING:  # the library is imported by the command that runs, after the arguments are parsed
     import threading
@@ -35,7 +35,7 @@ def _add_send(commands: argparse._SubParsersAction) -> None:
     cmd.add_argument("--subscriber", metavar="EMAIL", help="only this reader")
     cmd.add_argument("--subscribers", type=Path, metavar="FILE", help="subscribers TOML file")
     cmd.add_argument("--dry-run", action="store_true", help="write .eml files instead of sending; record nothing")
-    cmd.add_argument("--outbox", type=Path, default=Path("outbox"), metavar="DIR", help="where --dry-run writes (./outbox)")
+    cmd.add_argument("--outbox", type=Path, metavar="DIR", help="where --dry-run writes (./outbox); only with --dry-run")
     cmd.add_argument("--force", action="store_true", help="send even papers already sent")
     cmd.add_argument("--shard", metavar="K/N", help="only the K-th of N parts of the readers (split by address)")
     cmd.set_defaults(func=run_send)
@@ -45,6 +45,9 @@ def run_send(args: argparse.Namespace) -> int:
     from ..app import make_digest
     from ..lock import Shard
 
+    if args.outbox is not None and not args.dry_run:  # a dry run's option on a real send: mail would go out
+        raise ConfigError("--outbox is where --dry-run writes; add --dry-run to write the messages there, "
+                          "or leave --outbox out to send them")
     settings = settings_for(args)
     shard = None if args.shard is None else Shard.parse(args.shard)
     readers = readers_for(args, settings)
@@ -52,7 +55,7 @@ def run_send(args: argparse.Namespace) -> int:
         raise ConfigError(f"no subscriber {args.subscriber} in the configured readers or the web sign-ups")
     progress = _progress_bar if sys.stderr.isatty() and len(readers) > 20 else None
     with make_digest(settings) as app, _stop_on_signals(app.stopping):
-        report = app.send(readers, source=args.source, dry_run=args.dry_run, outbox=args.outbox,
+        report = app.send(readers, source=args.source, dry_run=args.dry_run, outbox=args.outbox or Path("outbox"),
                           force=args.force, offline=args.offline, progress=progress, shard=shard,
                           only=args.subscriber)
     for kind, readers_errors in (("failed", report.failed), ("deferred", report.deferred),
@@ -120,7 +123,7 @@ def _add_run(commands: argparse._SubParsersAction) -> None:
     cmd.add_argument("--serve", action="store_true",
                      help="also serve the reader pages, as digest serve does (DIGEST_SERVE=true does too)")
     cmd.add_argument("--host", default="127.0.0.1", help="with --serve: address to bind (default 127.0.0.1)")
-    cmd.add_argument("--port", type=int, default=8026, metavar="N", help="with --serve: port (default 8026)")
+    cmd.add_argument("--port", type=port, default=8026, metavar="N", help="with --serve: port (default 8026)")
     cmd.set_defaults(func=run_run)
 
 

@@ -7,7 +7,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import ConfigError, StoreError
-from .common import settings_for
+from .common import seconds, settings_for
 
 
 def _add_store(commands: argparse._SubParsersAction) -> None:
@@ -18,7 +18,7 @@ def _add_store(commands: argparse._SubParsersAction) -> None:
                           "give the space of pruned digests back at once; copy: every table of the SQLite "
                           "store into the empty PostgreSQL database --to names")
     cmd.add_argument("--to", metavar="URL", help="copy: postgresql://USER:PASSWORD@HOST:PORT/DB (an empty database)")
-    cmd.add_argument("--wait", type=float, default=600.0, metavar="SECONDS",
+    cmd.add_argument("--wait", type=seconds, default=600.0, metavar="SECONDS",
                      help="how long to wait for a running send to finish (default 600)")
     cmd.set_defaults(func=run_store)
 
