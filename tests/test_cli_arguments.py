@@ -44,3 +44,40 @@ def test_a_dry_run_still_writes_to_the_outbox_it_is_given(run_cli, monkeypatch, 
 
     assert code == 0, err
     assert inbox.messages == [] and len(list((tmp_path / "out").glob("*.eml"))) == 1
+
+
+DISABLED = ('[[subscribers]]\nemail = "ada@example.org"\nkeywords = ["exploration"]\n\n'
+            '[[subscribers]]\nemail = "cy@example.org"\nkeywords = ["exploration"]\nenabled = false\n')
+
+
+@pytest.fixture
+def disabled_reader(monkeypatch, tmp_path):
+    (tmp_path / "subscribers.toml").write_text(DISABLED, encoding="utf-8")
+    monkeypatch.setenv("DIGEST_SUBSCRIBERS", str(tmp_path / "subscribers.toml"))
+    monkeypatch.setenv("DIGEST_STATE_DB", str(tmp_path / "state.db"))
+    return "cy@example.org"
+
+
+def test_a_disabled_reader_is_listed_as_disabled_not_active(run_cli, disabled_reader) -> None:
+    code, out, err = run_cli("readers", "list")
+
+    statuses = {line.split()[0]: line.split()[1] for line in out.splitlines()[1:]}
+    assert code == 0 and statuses == {"ada@example.org": "active", "cy@example.org": "disabled"}
+
+
+def test_ranking_a_disabled_reader_by_name_shows_their_picks_and_says_they_get_none(run_cli, disabled_reader):
+    code, out, err = run_cli("rank", "--source", "sample", "--subscriber", disabled_reader)
+
+    assert code == 0 and "exploration" in out.lower()
+    assert "cy@example.org is disabled (enabled = false): no digest is sent to them" in err
+
+
+def test_sending_to_a_disabled_reader_by_name_is_refused_in_one_line(run_cli, monkeypatch, server, inbox,
+                                                                     disabled_reader, tmp_path) -> None:
+    smtp_env(monkeypatch, server, tmp_path, DIGEST_SUBSCRIBERS=str(tmp_path / "subscribers.toml"))
+
+    code, out, err = run_cli("send", "--subscriber", disabled_reader)
+
+    assert code == 1 and inbox.messages == []
+    assert err.strip() == ("digest: error: cy@example.org is disabled (enabled = false in the subscribers file); "
+                           "set enabled = true to send to them")

@@ -4,6 +4,7 @@ the readers to act on, and text made safe for the terminal."""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 import sys
 from typing import TYPE_CHECKING
@@ -99,9 +100,15 @@ def readers_for(args: argparse.Namespace, settings: Settings) -> list[Subscriber
 
 
 def chosen_readers(args: argparse.Namespace, settings: Settings) -> list[Subscriber]:
+    """``rank`` and ``preview``'s readers: one named by ``--subscriber`` is shown even when disabled
+    (``enabled = false``), with a line saying no digest goes to them."""
     readers = readers_for(args, settings)
     if getattr(args, "subscriber", None):
         readers = [r for r in readers if r.email.lower() == args.subscriber.lower()]
         if not readers:
             raise ConfigError(f"no subscriber {args.subscriber} in the configured readers")
+        if not readers[0].enabled:
+            print(f"digest: {clean(readers[0].email)} is disabled (enabled = false): no digest is sent to them; "
+                  "shown anyway", file=sys.stderr)
+            readers = [dataclasses.replace(readers[0], enabled=True)]
     return readers

@@ -93,6 +93,7 @@ def _readers_list(roster: list[Subscriber], store: Store, settings: Settings) ->
         keywords = state.keywords if state and state.keywords is not None else (reader.keywords if reader else ())
         origin = "file" if reader else ("web" if state and state.origin == "web" else "store")
         status = state.status if state and state.status != "active" else held.get(email, "active")
+        status = "disabled" if status == "active" and reader is not None and not reader.enabled else status
         lines.append(f"{clean(email):<36} {status:<13} {origin:<7} "
                      f"{state.frequency if state else 'run':<9} {clip(', '.join(keywords), 60)}")
     print("\n".join(lines))

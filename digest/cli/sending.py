@@ -53,6 +53,9 @@ def run_send(args: argparse.Namespace) -> int:
     readers = readers_for(args, settings)
     if args.subscriber and not _known_reader(settings, readers, args.subscriber):
         raise ConfigError(f"no subscriber {args.subscriber} in the configured readers or the web sign-ups")
+    if args.subscriber and any(not r.enabled and r.email.lower() == args.subscriber.lower() for r in readers):
+        raise ConfigError(f"{args.subscriber} is disabled (enabled = false in the subscribers file); "
+                          "set enabled = true to send to them")
     progress = _progress_bar if sys.stderr.isatty() and len(readers) > 20 else None
     with make_digest(settings) as app, _stop_on_signals(app.stopping):
         report = app.send(readers, source=args.source, dry_run=args.dry_run, outbox=args.outbox or Path("outbox"),
