@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from email import message_from_bytes, policy
+
 import pytest
 
 from .test_cli import smtp_env
@@ -81,3 +83,23 @@ def test_sending_to_a_disabled_reader_by_name_is_refused_in_one_line(run_cli, mo
     assert code == 1 and inbox.messages == []
     assert err.strip() == ("digest: error: cy@example.org is disabled (enabled = false in the subscribers file); "
                            "set enabled = true to send to them")
+
+
+def test_a_right_to_left_override_in_a_keyword_reaches_neither_the_email_nor_the_terminal(run_cli, monkeypatch,
+                                                                                         tmp_path) -> None:
+    (tmp_path / "subscribers.toml").write_text(
+        '[[subscribers]]\nemail = "ada@example.org"\nkeywords = ["LLM, -\\u202esurvey", "explo\\u200bration"]\n',
+        encoding="utf-8")
+    monkeypatch.setenv("DIGEST_SUBSCRIBERS", str(tmp_path / "subscribers.toml"))
+    monkeypatch.setenv("DIGEST_STATE_DB", str(tmp_path / "state.db"))
+    monkeypatch.setenv("DIGEST_FROM", "digest@example.com")
+
+    listed = run_cli("readers", "list")
+    sent = run_cli("send", "--source", "sample", "--dry-run", "--outbox", str(tmp_path / "out"))
+
+    [eml] = (tmp_path / "out").glob("*.eml")
+    message = message_from_bytes(eml.read_bytes(), policy=policy.default)
+    parts = [part.get_content() for part in message.walk() if part.get_content_type() in ("text/plain", "text/html")]
+    assert listed[0] == 0 and "llm, -survey, exploration" in listed[1].lower()
+    assert sent[0] == 0 and len(parts) == 2 and all("not: survey" in part and "\u202e" not in part for part in parts)
+    assert not any(ch in listed[1] + listed[2] for ch in "\u202e\u200b")

@@ -73,12 +73,14 @@ def clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(width - 1, 1)] + "…"
 
 
-_CONTROLS = {code: None for code in [*range(0x20), 0x7F, *range(0x80, 0xA0)] if code != 0x0A} | {0x09: " "}
+_BIDI = [0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)]  # reorder text on screen
+_CONTROLS = {code: None for code in [*range(0x20), 0x7F, *range(0x80, 0xA0), *_BIDI] if code != 0x0A} | {0x09: " "}
 
 
 def clean(text: str) -> str:
-    """Text for the terminal: no control characters (C0 and C1, but newline) from a listing or a store,
-    whatever they hold: an escape sequence in a title must not recolour or rewrite the screen."""
+    """Text for the terminal: no control characters (C0 and C1, but newline, and the bidirectional ones) from
+    a listing or a store, whatever they hold: an escape sequence in a title must not recolour or rewrite the
+    screen, nor a right-to-left override reverse the rest of the line."""
     return text.translate(_CONTROLS)
 
 

@@ -87,10 +87,16 @@ def split_keywords(spec: str) -> list[str]:
     return [p.strip() for p in parts if p.strip()]
 
 
+# Bidirectional controls and invisible word breaks, dropped from keywords as from listing text
+# (``model.normalize_space``): a right-to-left override would flip the email's footer that names them.
+_INVISIBLE = re.compile("[\u061c\u200b\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff\u00ad]")
+
+
 def normalize_keywords(spec: str | Sequence[str]) -> list[str]:
     """The keyword items a reader meant, in plain syntax: a string or each item of a list
     is split at commas and semicolons, ``NOT x`` becomes ``-x`` and ``Phrase (ACR)`` two items."""
     items = [spec] if isinstance(spec, str) else list(spec)
+    items = [_INVISIBLE.sub("", item) for item in items]
     return [plain for item in items for part in split_keywords(item) for plain in expansion(part)]
 
 
