@@ -41,6 +41,7 @@ SUMMARY_CHARS = 300  # a summary longer than this is cut at a word, with an elli
 THUMBNAIL_SIZE = (192, 104)  # CSS pixels, fixed (no layout shift); object-fit: cover crops other shapes
 AUTHORS_SHOWN = 3
 SUBJECT_CHARS = 78
+HINTS_SHOWN = 5  # keyword notes in an email at most: an operator's list of 400 keywords must not fill it
 
 
 def bundled_templates() -> Path:
@@ -204,11 +205,20 @@ def _context(frame: _Frame, shown: int, chars: int) -> dict[str, Any]:
         **_unsubscribe_words(frame.unsubscribe),
         "view_url": frame.links.view if frame.links else "",
         "preferences_url": frame.links.preferences if frame.links else "",
-        "hints": [hint.sentence() for hint in frame.hints],
+        "hints": hint_lines(frame.hints),
         "archive_url": frame.links.archive if frame.links else "",
         "feed_url": frame.links.feed if frame.links else "",
         "all_url": frame.links.whole_list if frame.links and frame.total > shown else "",
     }
+
+
+def hint_lines(hints: Sequence[KeywordHint]) -> list[str]:
+    """A line per keyword that matched nothing, the first ``HINTS_SHOWN - 1`` and a count of the rest when
+    there are more than ``HINTS_SHOWN`` (the preferences page lists them all)."""
+    if len(hints) <= HINTS_SHOWN:
+        return [hint.sentence() for hint in hints]
+    rest = len(hints) - (HINTS_SHOWN - 1)
+    return [hint.sentence() for hint in hints[:HINTS_SHOWN - 1]] + [f"{rest} more of your keywords matched nothing"]
 
 
 def period_text(since: date | None, day: date) -> str:

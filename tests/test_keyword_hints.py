@@ -136,6 +136,17 @@ def test_the_email_carries_the_line_escaped_with_a_link_to_the_preferences() -> 
     assert f"Change your keywords: {rendered.links.preferences}" in rendered.text
 
 
+def test_an_email_names_at_most_five_keywords_that_matched_nothing_and_counts_the_rest() -> None:
+    hints = [KeywordHint(f"topic number {n}", 1, ()) for n in range(400)]
+
+    rendered = app().render(READER, picks_for(fixture_papers()), day=DAY, sent_on=DAY, hints=hints)
+
+    notes = [line for line in rendered.text.splitlines() if line.startswith("Note: ")]
+    assert notes[:4] == [f"Note: “topic number {n}” matched nothing in today's listing." for n in range(4)]
+    assert notes[4:] == ["Note: 396 more of your keywords matched nothing."]
+    assert rendered.html.count("Note: ") == 5 and len(rendered.html.encode()) < 40_000
+
+
 @pytest.mark.parametrize("part", ["text", "html"])
 def test_a_reader_whose_keywords_all_match_gets_the_email_of_before(part: str) -> None:
     papers = fixture_papers()
