@@ -42,6 +42,10 @@ class CheckResult:
         return not self.problems
 
 
+BOUNCES_WITHOUT_ADDRESS = ("DIGEST_BOUNCE_IMAP_URL is set but DIGEST_BOUNCE_ADDRESS is not: set the address "
+                           "that mailbox receives, so digests' bounces go there")
+
+
 def check_setup(settings: Settings, readers: Sequence[Subscriber] | None = None, *, source: str | None = None,
                 subscribers: Path | None = None, today: date | None = None) -> CheckResult:
     """Every problem a send with these settings would meet; ``readers`` default to the configured ones."""
@@ -136,6 +140,8 @@ def _sender_problems(settings: Settings, readers: Sequence[Subscriber]) -> list[
                         "use starttls or ssl")
     if settings.smtp_ca_file is not None:
         problems += _failures(lambda: _load_ca(settings.smtp_ca_file))
+    if settings.bounce_imap_url and not settings.bounce_address:
+        problems.append(BOUNCES_WITHOUT_ADDRESS)
     return problems
 
 

@@ -178,6 +178,16 @@ def test_check_reports_a_missing_ca_file_without_smtp(run_cli, monkeypatch, tmp_
     assert code == 1 and f"DIGEST_SMTP_CA_FILE={tmp_path / 'ca.pem'}: cannot load it" in err
 
 
+def test_check_finds_a_bounce_mailbox_without_the_address_its_bounces_come_to(run_cli, monkeypatch, tmp_path):
+    configure(monkeypatch, tmp_path, DIGEST_TO="ada@example.org", DIGEST_KEYWORDS="exploration",
+              DIGEST_BOUNCE_IMAP_URL="imaps://bounces:secret@127.0.0.1/INBOX")
+
+    code, _, err = run_cli("check", "--no-smtp")
+
+    assert code == 1 and "DIGEST_BOUNCE_IMAP_URL is set but DIGEST_BOUNCE_ADDRESS is not" in err
+    assert "secret" not in err
+
+
 def test_check_resolves_live_sources_without_fetching_them(run_cli, monkeypatch, tmp_path) -> None:
     configure(monkeypatch, tmp_path, DIGEST_TO="ada@example.org", DIGEST_KEYWORDS="exploration",
               DIGEST_SOURCE="hf, arxiv:cs.LG", DIGEST_HF_BASE_URL="http://127.0.0.1:9",

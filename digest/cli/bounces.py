@@ -22,12 +22,12 @@ def _add_bounces(commands: argparse._SubParsersAction) -> None:
 
 def run_bounces(args: argparse.Namespace) -> int:
     from ..bounces import check_bounces
+    from ..checks import BOUNCES_WITHOUT_ADDRESS
     from ..store import Store
 
     settings = settings_for(args)
     if settings.bounce_imap_url and not settings.bounce_address:
-        raise ConfigError("DIGEST_BOUNCE_IMAP_URL is set but DIGEST_BOUNCE_ADDRESS is not: set the address "
-                          "that mailbox receives, so digests' bounces go there")
+        raise ConfigError(BOUNCES_WITHOUT_ADDRESS)
     if not settings.bounce_imap_url:
         print("digest: note: DIGEST_BOUNCE_IMAP_URL is not set; only the refusals at RCPT are counted",
               file=sys.stderr)
