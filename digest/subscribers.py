@@ -33,13 +33,14 @@ _FOLLOW_EXAMPLES = {"authors": '["Yann LeCun", "LeCun, Y.", "@ylecun"]', "orgs":
 _LANGUAGE = re.compile(r"[^\W\d_]+(?:[ -][^\W\d_]+){0,3}")  # "German", "pt-BR", "Brazilian Portuguese"
 
 
-def load_subscribers(path: Path) -> list[Subscriber]:
+def load_subscribers(path: Path, named_by: str = "DIGEST_SUBSCRIBERS") -> list[Subscriber]:
+    """``named_by``: where the path came from, for the fix a missing file's error names (``--subscribers``)."""
     import tomllib  # only a subscribers file needs it: one reader from DIGEST_KEYWORDS starts without
 
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"{path}: subscribers file not found; check DIGEST_SUBSCRIBERS") from None
+        raise ConfigError(f"{path}: subscribers file not found; check {named_by}") from None
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"{path}: cannot read subscribers file ({err})") from None
     except tomllib.TOMLDecodeError as err:
@@ -211,9 +212,10 @@ def _library(table: dict[str, Any], folder: Path | None) -> Path | None:
 
 def subscribers_from_settings(settings: Settings, path: Path | None = None) -> list[Subscriber]:
     """The file if one is named, else the single reader of DIGEST_TO + DIGEST_KEYWORDS."""
-    chosen = path or settings.subscribers
-    if chosen:
-        return load_subscribers(chosen)
+    if path:
+        return load_subscribers(path, named_by="--subscribers")
+    if settings.subscribers:
+        return load_subscribers(settings.subscribers)
     if not settings.keywords:
         raise ConfigError("no readers: set DIGEST_KEYWORDS (and DIGEST_TO), or DIGEST_SUBSCRIBERS")
     parse_profile(settings.keywords)

@@ -103,3 +103,12 @@ def test_a_right_to_left_override_in_a_keyword_reaches_neither_the_email_nor_the
     assert listed[0] == 0 and "llm, -survey, exploration" in listed[1].lower()
     assert sent[0] == 0 and len(parts) == 2 and all("not: survey" in part and "\u202e" not in part for part in parts)
     assert not any(ch in listed[1] + listed[2] for ch in "\u202e\u200b")
+
+
+def test_a_missing_subscribers_file_given_on_the_command_line_names_the_option(run_cli, monkeypatch, tmp_path):
+    monkeypatch.setenv("DIGEST_STATE_DB", str(tmp_path / "state.db"))
+
+    code, out, err = run_cli("readers", "list", "--subscribers", str(tmp_path / "nope.toml"))
+
+    assert code == 1
+    assert err.strip() == f"digest: error: {tmp_path / 'nope.toml'}: subscribers file not found; check --subscribers"

@@ -136,3 +136,15 @@ def test_a_time_postgresql_cannot_read_stops_the_copy_naming_the_table(tmp_path,
     assert "suppressions" in err and "soon" in err
     with Store.open(DatabaseURL(url, tmp_path / "local")) as target:  # nothing half-copied
         assert target.all_sent_ids() == {}
+
+
+def test_a_copy_target_that_cannot_be_reached_is_named_as_the_to_option(tmp_path, run_cli, monkeypatch) -> None:
+    with Store.open(tmp_path / "state.db") as store:
+        store.record_sent("ada@example.org", "<1@x>", ["p1"])
+    monkeypatch.setenv("DIGEST_STATE_DB", str(tmp_path / "state.db"))
+
+    code, out, err = run_cli("store", "copy", "--to", "postgresql://digest:hunter2@127.0.0.1:1/digest")
+
+    assert code == 1 and err.count("\n") == 1 and "hunter2" not in err
+    assert "cannot be reached" in err and "check that the server is running and --to" in err
+    assert "DIGEST_STATE_DB" not in err

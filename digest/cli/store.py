@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
-
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import ConfigError, StoreError
 from .common import seconds, settings_for
+
+if TYPE_CHECKING:
+    from ..store import DatabaseURL, Store
 
 
 def _add_store(commands: argparse._SubParsersAction) -> None:
@@ -52,7 +55,7 @@ def _copy(state_db: Path, to: str | None, wait: float) -> int:
     if is_url(state_db) or not state_db.exists():
         raise StoreError(f"there is no SQLite state database at {state_db} to copy; set DIGEST_STATE_DB to its path")
     target = DatabaseURL(to, default_state_db().parent)
-    with send_lock(state_db, wait=wait), Store.open(state_db) as source, Store.open(target) as destination:
+    with send_lock(state_db, wait=wait), Store.open(state_db) as source, _opened(target) as destination:
         Journal.beside(state_db).replay(source)  # deliveries still waiting beside the file go over too
         copied = copy_store(source, destination)
     for table, rows in copied.items():
@@ -68,3 +71,13 @@ def _size(count: int) -> str:
             return f"{count} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
         value /= 1024
     return f"{value:.1f} GB"
+
+
+def _opened(target: DatabaseURL) -> Store:
+    """The copy's PostgreSQL database, its errors naming --to, where the URL came from (not DIGEST_STATE_DB)."""
+    from ..store import Store
+
+    try:
+        return Store.open(target)
+    except StoreError as err:
+        raise StoreError(str(err).replace("DIGEST_STATE_DB", "--to"), transient=err.transient) from None
