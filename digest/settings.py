@@ -435,10 +435,20 @@ def _base_url(default: str) -> Callable[[str], str]:
     return parse
 
 
+def _api_key(value: str) -> str:
+    """Sent as ``Authorization: Bearer KEY``: one word of visible characters (a line break would end the header)."""
+    key = value.strip()
+    if key and not re.fullmatch(r"[\x21-\x7e]+", key):
+        raise ValueError("has a space, a line break or a character beyond ASCII in it; paste the key alone")
+    return key
+
+
 def _llm_url(value: str) -> str:
     url = value.strip().rstrip("/")
     if url and not re.match(r"^https?://[^/\s?#]+(/[^\s?#]*)?$", url):
         raise ValueError("use the API's base URL, e.g. http://127.0.0.1:11434/v1 (digest adds /chat/completions)")
+    if url and "@" in url.split("/")[2]:  # scheme://USER:KEY@HOST: the regex above made [2] the authority
+        raise ValueError("put the key in DIGEST_LLM_API_KEY, not in the URL (a URL is logged with --debug)")
     return url
 
 
@@ -501,7 +511,7 @@ _PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "DIGEST_BOUNCE_STALE_DAYS": ("bounce_stale_days", _whole(1, 366)),
     "DIGEST_LLM_URL": ("llm_url", _llm_url),
     "DIGEST_LLM_MODEL": ("llm_model", _text),
-    "DIGEST_LLM_API_KEY": ("llm_api_key", _text),
+    "DIGEST_LLM_API_KEY": ("llm_api_key", _api_key),
     "DIGEST_LLM_BUDGET": ("llm_budget", _whole(0, 100_000)),
     "DIGEST_LLM_TIMEOUT": ("llm_timeout", _number(0, MAX_TIMEOUT, above=True)),
     "DIGEST_LLM_DEADLINE": ("llm_deadline", _number(0, 24 * 3600, above=True)),
@@ -577,7 +587,7 @@ def _shown(key: str, value: str) -> str:
     if "PASSWORD" in key or "SECRET" in key or key.endswith("API_KEY"):
         return "***"
     if key in ("DIGEST_BOUNCE_IMAP_URL", "DIGEST_LLM_URL"):
-        value = shown_url(value)
+        value = re.sub(r"([?#]).*", r"\1***", shown_url(value))  # a key may hide in the query (``?key=...``)
     return repr(value) if len(value) <= 80 else f"{value[:40]!r}… ({len(value)} characters)"
 
 

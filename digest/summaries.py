@@ -18,8 +18,12 @@ that, however slowly the server answers. A paper whose summary failed, timed out
 ran over the budget or deadline goes out with its abstract, in the same message:
 never later, never dropped.
 
+A refused key (401, 403), a wrong path or model (404), a rate limit (429) or three
+failures in a row stop the send's asking: the rest go out with their abstracts.
+
 The answer is untrusted too: only the text of ``choices[0].message.content`` is
-kept, tags and control characters removed, whitespace collapsed, cut to 300
+kept, a reasoning model's thoughts, tags, links, list and markdown marks, terminal
+escapes and control characters removed, whitespace collapsed, cut to 300
 characters; the renderer escapes it and labels it with the model.
 """
 
@@ -54,6 +58,16 @@ SYSTEM = (
 )
 _TAG = re.compile(r"<[^<>]{0,500}>")
 _MARKUP = re.compile(r"[*_`#]+")
+# A reasoning model's thoughts before its answer (``<think>...</think>``); one left open runs to the end.
+_THOUGHTS = re.compile(r"<(think|thinking|reasoning)>.*?(</\1>|$)", re.IGNORECASE | re.DOTALL)
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")  # a terminal escape: gone whole, not as "[31m"
+_IMAGE = re.compile(r"!\[[^\]]{0,500}\]\([^)]{0,2000}\)")
+_LINK = re.compile(r"\[([^\]]{0,500})\]\([^)]{0,2000}\)")  # a markdown link: its words stay
+_URL = re.compile(r"\b(?:https?://|www\.)\S+", re.IGNORECASE)  # a summary links nowhere: the paper's links do
+_LIST_MARK = re.compile(r"^\s*(?:[-+•]|\d{1,2}[.)])\s+", re.MULTILINE)
+STOPPING_STATUSES = {401: "refused the key", 403: "refused the key", 404: "has no such API or model",
+                     429: "asks to slow down"}
+FAILURES_IN_A_ROW = 3  # then the server is taken to be down for this send
 
 
 @dataclass(frozen=True)
@@ -77,6 +91,8 @@ class Summarizer:
     clock: Callable[[], float] = time.monotonic
     calls: int = 0
     started: float | None = None
+    stopped: str = ""  # why this send asks no more (a refused key, a missing model, a rate limit, a dead server)
+    failures: int = 0  # in a row
     known: dict[tuple[str, ...], str | None] = field(default_factory=dict)  # this run's answers; None: failed
 
     def summarize(self, papers: Sequence[Paper], language: str | None) -> list[Paper]:
@@ -126,9 +142,9 @@ class Summarizer:
 
     def _ask(self, paper: Paper, key: tuple[str, ...], language: str) -> None:
         left = self._left()
-        if self.calls >= self.config.budget or left <= 0:
-            why = "budget" if self.calls >= self.config.budget else "deadline"
-            log.info("summaries: %s sent with its abstract (DIGEST_LLM_%s reached)", paper.id, why.upper())
+        if self.calls >= self.config.budget or left <= 0 or self.stopped:
+            why = self.stopped or f"DIGEST_LLM_{'BUDGET' if self.calls >= self.config.budget else 'DEADLINE'} reached"
+            log.info("summaries: %s sent with its abstract (%s)", paper.id, why)
             self.known[key] = None  # the store had none (``_load`` asked): none for this run
             return
         self.calls += 1
@@ -137,13 +153,29 @@ class Summarizer:
         except SummaryError as err:
             log.warning("summaries: %s sent with its abstract: %s", paper.id, err)
             self.known[key] = None
+            self._failed(err)
             return
+        self.failures = 0
         self.known[key] = summary
         self._save(key, summary)
 
+    def _failed(self, err: SummaryError) -> None:
+        """A refused key, a wrong model or URL, a rate limit, or three failures in a row: no more asking
+        this send (each would fail the same way, spending its time and filling the log); the next run asks."""
+        self.failures += 1
+        if err.status in STOPPING_STATUSES or self.failures >= FAILURES_IN_A_ROW:
+            reason = STOPPING_STATUSES.get(err.status or 0, f"failed {self.failures} times in a row")
+            self.stopped = f"{shown_url(self.config.url)} {reason}; no more summaries this send"
+            log.warning("summaries: %s; the other papers go out with their abstracts", self.stopped)
+
 
 class SummaryError(Exception):
-    """A summary could not be had; the paper goes out with its abstract. Never carries the API key."""
+    """A summary could not be had; the paper goes out with its abstract. Never carries the API key.
+    ``status``: the HTTP status the server answered, if that was the trouble."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def messages(paper: Paper, language: str) -> list[dict[str, str]]:
@@ -164,7 +196,7 @@ def request(config: LLMConfig, paper: Paper, language: str, seconds: float) -> s
     if worker.is_alive():
         raise SummaryError(f"no answer from {shown_url(config.url)} within {seconds:.3g} s")
     if "error" in result:
-        raise SummaryError(result["error"])
+        raise SummaryError(result["error"], result.get("status"))
     return result["text"]
 
 
@@ -173,28 +205,32 @@ def _post(config: LLMConfig, paper: Paper, language: str, seconds: float, result
 
     headers = {"Authorization": f"Bearer {config.api_key}"} if config.api_key else {}
     body = {"model": config.model, "messages": messages(paper, language), "temperature": 0.2, "stream": False}
+    end = time.monotonic() + seconds  # the thread ends too, however slowly the server trickles bytes
     try:
         with httpx.Client(timeout=seconds, follow_redirects=False) as client:
             with client.stream("POST", f"{config.url.rstrip('/')}/chat/completions", json=body,
                                headers=headers) as response:
-                data = _read(response)
                 if response.status_code != 200:
-                    raise SummaryError(f"{shown_url(config.url)} answered HTTP {response.status_code}")
+                    raise SummaryError(f"{shown_url(config.url)} answered HTTP {response.status_code}",
+                                       response.status_code)
+                data = _read(response, end)
         result["text"] = answer_text(data)
     except SummaryError as err:
-        result["error"] = str(err)
+        result["error"], result["status"] = str(err), err.status
     except httpx.HTTPError as err:  # the message names the kind of failure, never the request's headers
         result["error"] = f"{shown_url(config.url)}: {type(err).__name__}"
     except Exception as err:  # noqa: BLE001 (a daemon thread: whatever happened becomes "no summary")
         result["error"] = f"{shown_url(config.url)}: {type(err).__name__}"
 
 
-def _read(response: Any) -> bytes:
+def _read(response: Any, end: float) -> bytes:
     body = bytearray()
     for piece in response.iter_bytes():
         body += piece
         if len(body) > MAX_ANSWER_BYTES:
             raise SummaryError(f"the answer is larger than {MAX_ANSWER_BYTES // 1024} KB")
+        if time.monotonic() > end:
+            raise SummaryError("the answer was still coming at the deadline")
     return bytes(body)
 
 
@@ -211,7 +247,9 @@ def answer_text(data: bytes) -> str:
 
 
 def clean_summary(text: str) -> str:
-    """Plain text of at most ``MAX_CHARS``: no tags, markdown marks or control characters."""
+    """Plain text of at most ``MAX_CHARS``: no reasoning, tags, links, markdown marks or control characters."""
+    text = _LIST_MARK.sub("", _ANSI.sub("", _THOUGHTS.sub(" ", text)))
+    text = _URL.sub("", _LINK.sub(r"\1", _IMAGE.sub("", text)))
     plain = normalize_space(_MARKUP.sub("", _TAG.sub(" ", text)))
     if not plain:
         raise SummaryError("the answer is empty")

@@ -27,6 +27,7 @@ class Behaviour:
     status: int = 200
     raw: bytes | None = None  # sent as it is instead of a chat completion
     delay: float = 0.0
+    trickle: float = 0.0  # seconds between the body's bytes: a server that keeps the answer coming, slowly
     seen: list[Seen] = field(default_factory=list)
 
 
@@ -65,7 +66,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
-            self.wfile.write(data)
+            if behaviour.trickle:
+                for byte in data[: int(SLOW_AT_MOST / behaviour.trickle)]:
+                    self.wfile.write(bytes([byte]))
+                    self.wfile.flush()
+                    time.sleep(behaviour.trickle)
+            else:
+                self.wfile.write(data)
         except OSError:  # the client gave up waiting, as it should
             pass
 
