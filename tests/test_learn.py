@@ -73,6 +73,21 @@ def test_a_down_vote_demotes_a_near_duplicate() -> None:
     assert [p.paper.id for p in ranked][0] == LEGAL.id
 
 
+def test_a_paper_already_in_the_readers_library_is_not_news_and_is_not_picked() -> None:
+    owned = Example(PROTEIN.id, PROTEIN.title, PROTEIN.abstract, source="library")
+
+    ranked = picks(Examples(liked=(owned, LIKED_PROTEIN)))
+
+    assert PROTEIN.id not in [p.paper.id for p in ranked] and ranked[0].paper.id == LEGAL.id
+    assert not any("like 'Benchmark for protein" in p.because for p in ranked)
+
+
+def test_an_up_voted_paper_in_the_listing_again_is_still_ranked_it_is_the_send_that_skips_it() -> None:
+    voted = Example(PROTEIN.id, PROTEIN.title, PROTEIN.abstract, source="vote")
+
+    assert PROTEIN.id in [p.paper.id for p in picks(Examples(liked=(voted,)))]
+
+
 def test_a_lifted_pick_names_the_paper_the_reader_liked() -> None:
     top = picks(Examples(liked=(LIKED_PROTEIN,)))[0]
     assert top.because == "like 'Protein structure prediction from folding targets'"
@@ -208,16 +223,32 @@ def test_digest_rank_says_which_liked_paper_lifted_a_pick(tmp_path, run_cli) -> 
     import json
 
     (tmp_path / "listing.jsonl").write_text("".join(json.dumps(p.to_json()) + "\n" for p in LISTING), encoding="utf-8")
+    (tmp_path / "ada.bib").write_text(  # a paper of another day, close to PROTEIN
+        f"@article{{liked, title = {{{LIKED_PROTEIN.title}}}, abstract = {{{LIKED_PROTEIN.abstract}}}}}\n",
+        encoding="utf-8")
+    (tmp_path / "readers.toml").write_text(
+        '[[subscribers]]\nemail = "ada@example.org"\nkeywords = ["benchmark"]\nmin_score = 0\nlibrary = "ada.bib"\n',
+        encoding="utf-8")
+    code, out, err = run_cli("rank", "--source", str(tmp_path / "listing.jsonl"),
+                             "--subscribers", str(tmp_path / "readers.toml"), "--json")
+    rows = [json.loads(line) for line in out.splitlines()]
+    assert code == 0, err
+    assert (rows[0]["id"], rows[0]["because"]) == (PROTEIN.id, f"like '{LIKED_PROTEIN.title}'")
+    assert rows[1]["because"] is None
+
+
+def test_digest_rank_leaves_out_a_paper_the_readers_library_already_holds(tmp_path, run_cli) -> None:
+    import json
+
+    (tmp_path / "listing.jsonl").write_text("".join(json.dumps(p.to_json()) + "\n" for p in LISTING), encoding="utf-8")
     (tmp_path / "ada.txt").write_text(f"{PROTEIN.id}\n", encoding="utf-8")  # an id the listing knows
     (tmp_path / "readers.toml").write_text(
         '[[subscribers]]\nemail = "ada@example.org"\nkeywords = ["benchmark"]\nmin_score = 0\nlibrary = "ada.txt"\n',
         encoding="utf-8")
     code, out, err = run_cli("rank", "--source", str(tmp_path / "listing.jsonl"),
                              "--subscribers", str(tmp_path / "readers.toml"), "--json")
-    rows = [json.loads(line) for line in out.splitlines()]
-    assert code == 0, err
-    assert (rows[0]["id"], rows[0]["because"]) == (PROTEIN.id, f"like '{PROTEIN.title}'")
-    assert rows[1]["because"] is None
+    ids = [json.loads(line)["id"] for line in out.splitlines()]
+    assert code == 0 and LEGAL.id in ids and PROTEIN.id not in ids, err
 
 
 @pytest.mark.parametrize("spec", PROFILES)

@@ -171,7 +171,7 @@ class Scored:
     def _alone(self, profile: Profile, examples: Examples | None, floor: float) -> None:
         table = self.table
         totals = table.totals(profile.wanted)
-        self.removed = removed = table.removed(profile.excluded)
+        self.removed = removed = _without_owned(self.index, table.removed(profile.excluded), examples)
         model = model_for(self.index, examples)
         self.adjusted = model is not None  # the reader's model changed the keyword scores
         if model is not None:
@@ -202,6 +202,16 @@ class Scored:
             picks = followed_first(walk.followed(self.totals, followed_papers(self.index, follows), self.removed),
                                    picks, most)
         return picks
+
+
+def _without_owned(index: Index, removed: np.ndarray | None, examples: Examples | None) -> np.ndarray | None:
+    """``removed`` and the papers already in the reader's library: they have them, so they are not news (and
+    would be lifted by their own likeness, "like" themselves)."""
+    owned = {e.paper_id for e in examples.liked if e.source == "library" and e.paper_id} if examples else set()
+    numbers = [n for n, paper in enumerate(index.papers) if paper.id in owned] if owned else []
+    if not numbers:
+        return removed
+    return np.array(sorted(set(numbers).union(removed.tolist() if removed is not None else ())), dtype=np.intp)
 
 
 def _keyword_picks(walk: Walk, totals: np.ndarray, candidates: np.ndarray, most: int | None,
