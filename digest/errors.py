@@ -45,7 +45,9 @@ class LibraryError(ConfigError):
     """
 
     def __init__(self, path: Path, problem: str, fix: str) -> None:
-        super().__init__(f"{path}: {problem}; {fix}")
+        shown = str(path)
+        shown = repr(shown) if not shown.isprintable() else shown  # a line break in the name: still one line
+        super().__init__(f"{shown}: {problem}; {fix}")
         self.path = path
         self.problem = problem
 

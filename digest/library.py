@@ -67,6 +67,7 @@ MAX_ENTRIES = 50_000
 MAX_LINES = 500_000
 MAX_BIBTEX_MARKS = 1_000_000
 MAX_TEXT_CHARS = 5_000
+MAX_RIS_RECORD_LINES = 2_000  # of one RIS record; the rest of a longer one is dropped
 
 # [ \t]*, not \s*: \s* spans line breaks, so each of n blank lines rescanned the rest (80 KB took 36 s)
 _RIS_START = re.compile(r"^[ \t]*TY  - ", re.M)
@@ -122,7 +123,10 @@ def load_library(path: Path) -> Library:
                            "entries)", _EXPORT_FEWER) from None
     except csv.Error as err:
         raise LibraryError(path, f"cannot read library file as CSV ({err})", _EXPORT_AGAIN) from err
-    library = Library(path, kind, tuple(entries), skipped)
+    if not entries:  # read as nothing: the reader would be ranked without it and never know why
+        what = f"{skipped} {kind} entries, none with a title or an arXiv id" if skipped else f"empty as {kind}"
+        raise LibraryError(path, f"no paper could be read from the library file ({what})", _EXPORT_AGAIN)
+    library = Library(path, kind, tuple(dict.fromkeys(entries)), skipped)  # a paper exported twice counts once
     return replace(library, without_text=sum(1 for e in entries if not (e.title or e.abstract)))
 
 
@@ -167,7 +171,7 @@ def _read(path: Path) -> str:
         raise LibraryError(path, f"library file too big ({math.ceil(max(size, len(data)) / 1e5) / 10:.1f} MB; digest "
                            f"reads at most {MAX_LIBRARY_BYTES / 1e6:g} MB)", _EXPORT_FEWER)
     try:
-        return data.decode("utf-8-sig")
+        return data.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")  # Mac "CSV": CR alone
     except UnicodeDecodeError as err:
         raise LibraryError(path, f"cannot read library file (not UTF-8: byte {data[err.start]:#04x} at offset "
                            f"{err.start})", _EXPORT_AGAIN) from err
@@ -177,6 +181,9 @@ def _checked_size(path: Path) -> int:
     """The size of ``path``, once it is known to be a file: a folder or a pipe (which would block) is refused."""
     try:
         info = path.stat()
+    except ValueError:  # a NUL in the name: no file can have it
+        raise LibraryError(path, "library file name has a character no file name can hold (NUL)",
+                           "check the reader's library = or DIGEST_LIBRARY") from None
     except (FileNotFoundError, NotADirectoryError) as err:
         raise LibraryError(path, "library file not found", "check the reader's library = or DIGEST_LIBRARY") from err
     except OSError as err:
@@ -193,10 +200,15 @@ def _detect(text: str) -> tuple[str, Any]:
         return "RIS", parse_ris
     if _BIB_ENTRY.search(text):
         return "BibTeX", parse_bibtex
-    first = text.lstrip().split("\n", 1)[0].lower()
-    if "title" in first and ("," in first or "\t" in first):
+    first = _header(text).lower()
+    if "title" in first and any(mark in first for mark in ",;\t"):
         return "CSV", parse_csv
     return "id list", parse_ids
+
+
+def _header(text: str) -> str:
+    """A CSV's first line, or an id list's first line that is not a ``#`` comment or blank."""
+    return next((line for line in text.split("\n", 20)[:20] if line.strip() and not line.lstrip().startswith("#")), "")
 
 
 def fill_from(library: Library, papers: Iterable[Paper]) -> Library:
@@ -235,12 +247,16 @@ def _arxiv(text: str) -> str | None:
 def parse_bibtex(text: str) -> tuple[list[Entry], int]:
     """Fields as written; only the title and abstract are decoded from LaTeX, cut to ``MAX_TEXT_CHARS`` first."""
     import bibtexparser
+    from bibtexparser.model import DuplicateBlockKeyBlock, Entry as BibEntry
 
     logging.getLogger("bibtexparser").setLevel(logging.ERROR)  # it logs each broken block; we count them
     parsed = bibtexparser.parse_string(text)
     entries: list[Entry] = []
-    skipped = len(parsed.failed_blocks)
-    for item in parsed.entries:
+    # two papers under one key (Scholar's "lin2025reward" is easily taken twice) are two papers
+    again = [b.ignore_error_block for b in parsed.failed_blocks
+             if isinstance(b, DuplicateBlockKeyBlock) and isinstance(b.ignore_error_block, BibEntry)]
+    skipped = len(parsed.failed_blocks) - len(again)
+    for item in [*parsed.entries, *again]:
         fields = {k.lower(): str(f.value) for k, f in item.fields_dict.items()}
         eprint = fields.get("eprint")
         if eprint and "arxiv" in (fields.get("archiveprefix", "") + fields.get("eprinttype", "")).lower():
@@ -326,8 +342,18 @@ def parse_ris(text: str) -> tuple[list[Entry], int]:
 
 def _ris_records(text: str) -> list[str]:
     starts = [m.start() for m in _RIS_START.finditer(text)]
-    return [text[a:b] if _RIS_END.search(text[a:b]) else text[a:b] + "\nER  - \n"
-            for a, b in zip(starts, [*starts[1:], len(text)])]
+    records = [text[a:b] for a, b in zip(starts, [*starts[1:], len(text)])]
+    return [_cut(record) if record.count("\n") > MAX_RIS_RECORD_LINES else
+            record if _RIS_END.search(record) else record + "\nER  - \n" for record in records]
+
+
+def _cut(record: str) -> str:
+    """A record's first ``MAX_RIS_RECORD_LINES`` lines, closed: rispy joins a field's continuation lines one
+    string at a time, so 490,000 of them took three minutes (a real record has a few dozen)."""
+    end = -1
+    for _ in range(MAX_RIS_RECORD_LINES):
+        end = record.find("\n", end + 1)
+    return record[:end] + "\nER  - \n"
 
 
 # --- Zotero CSV --------------------------------------------------------------
@@ -337,8 +363,9 @@ def parse_csv(text: str) -> tuple[list[Entry], int]:
     """Zotero's columns by name; a field may be as long as the file (a long note is no ``_csv.Error``)."""
     if csv.field_size_limit() < MAX_LIBRARY_BYTES:
         csv.field_size_limit(MAX_LIBRARY_BYTES)  # process-wide, only ever raised: see the module docstring
-    dialect = "excel-tab" if "\t" in text.split("\n", 1)[0] and "," not in text.split("\n", 1)[0] else "excel"
-    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
+    header = _header(text)
+    delimiter = next((mark for mark in "\t;" if mark in header and "," not in header), ",")  # Excel: ";"
+    reader = csv.DictReader(io.StringIO(text[text.index(header):]), dialect="excel", delimiter=delimiter)
     names = {name.strip().lower(): name for name in reader.fieldnames or []}
     title = next((names[n] for n in _CSV_TITLE if n in names), None)
     abstract = next((names[n] for n in _CSV_ABSTRACT if n in names), None)

@@ -95,6 +95,68 @@ def test_a_library_file_that_is_not_utf8_is_one_library_error_naming_the_byte() 
         load_library(Path("binary.bib"))
 
 
+def test_a_library_path_with_a_nul_in_it_is_one_library_error_not_a_crash() -> None:
+    with pytest.raises(LibraryError, match=r"library file name has a character no file name can hold \(NUL\)"):
+        load_library(Path("lib/zotero.bib\x00x"))
+
+
+def test_a_library_path_with_a_line_break_is_named_on_one_line() -> None:
+    with pytest.raises(LibraryError) as info:
+        load_library(Path("ada\nlib.bib"))
+    assert "\n" not in str(info.value) and str(info.value).startswith("'ada\\nlib.bib': library file not found")
+
+
+@pytest.mark.parametrize("name, text", [
+    ("empty.bib", ""),
+    ("notes.txt", "# Papers whose titles I liked, 2025\nsee my notes\n"),
+    ("broken.bib", "@article{a, title={Unterminated\n@article{b, title={Also"),
+    ("zeros.txt", "\x00" * 10_000),
+])
+def test_a_library_from_which_no_paper_can_be_read_is_an_error_not_a_silent_nothing(name: str, text: str) -> None:
+    Path(name).write_text(text, encoding="utf-8")
+    with pytest.raises(LibraryError, match=r"no paper could be read from the library file"):
+        load_library(Path(name))
+
+
+def test_an_id_list_whose_comment_names_titles_with_a_comma_is_still_an_id_list() -> None:
+    Path("ids.txt").write_text("# Papers whose titles I liked, 2025\n2501.01234\nhttps://arxiv.org/abs/2502.04321v2\n",
+                               encoding="utf-8")
+    library = load_library(Path("ids.txt"))
+    assert library.format == "id list" and [e.paper_id for e in library.entries] == ["2501.01234", "2502.04321"]
+
+
+def test_a_csv_saved_by_excel_with_semicolons_keeps_its_titles() -> None:
+    Path("zotero.csv").write_text('Key;Title;Abstract Note;Url\nA1;"Reward models; a survey";Models of reward.;'
+                                  "https://arxiv.org/abs/2501.01234\n", encoding="utf-8")
+    library = load_library(Path("zotero.csv"))
+    assert library.format == "CSV"
+    assert library.entries == (Entry("2501.01234", "Reward models; a survey", "Models of reward."),)
+
+
+@pytest.mark.parametrize("name, text", [
+    ("mac.csv", "Title,Abstract Note,Url\rReward models,Models of reward.,https://arxiv.org/abs/2501.01234\r"),
+    ("mac.bib", "@article{k,\r  title = {Reward models},\r  eprint = {2501.01234}, archivePrefix = {arXiv}\r}\r"),
+])
+def test_a_file_with_old_mac_line_ends_reads_like_any_other(name: str, text: str) -> None:
+    Path(name).write_bytes(text.encode())
+    assert [(e.paper_id, e.title) for e in load_library(Path(name)).entries] == [("2501.01234", "Reward models")]
+
+
+def test_a_ris_record_of_half_a_million_lines_reads_in_seconds_not_minutes_as_its_first_lines() -> None:
+    Path("long.ris").write_text("TY  - JOUR\nTI  - Reward\n" + "continued\n" * 490_000 + "ER  - \n", encoding="utf-8")
+    assert _seconds_to_load(Path("long.ris")) < 10  # it took three minutes
+    assert load_library(Path("long.ris")).entries[0].title.startswith("Reward continued continued")
+
+
+def test_two_papers_under_one_bibtex_key_are_both_read_and_a_paper_exported_twice_counts_once() -> None:
+    Path("scholar.bib").write_text("@article{lin2025reward, title={Reward models for robots}}\n"
+                                   "@article{lin2025reward, title={Reward hacking in language models}}\n"
+                                   "@article{lin2025reward, title={Reward models for robots}}\n", encoding="utf-8")
+    library = load_library(Path("scholar.bib"))
+    assert [e.title for e in library.entries] == ["Reward models for robots", "Reward hacking in language models"]
+    assert library.skipped == 0
+
+
 def test_a_library_over_the_size_cap_is_refused_from_its_size_without_reading_it() -> None:
     with open("huge.bib", "wb") as file:
         file.truncate(MAX_LIBRARY_BYTES + 1)  # sparse: no disk used, and reading it would take seconds
@@ -143,7 +205,10 @@ def test_a_zotero_csv_with_a_200_kb_note_loads_with_its_abstract_cut() -> None:
 
 def _seconds_to_load(path: Path) -> float:
     started = time.perf_counter()
-    load_library(path)
+    try:
+        load_library(path)
+    except LibraryError as err:  # read to the end and found nothing: as bounded, and said
+        assert "no paper could be read" in str(err)
     return time.perf_counter() - started
 
 
@@ -198,8 +263,12 @@ def test_any_latex_decodes_without_crashing_and_without_braces(text: str) -> Non
 def test_any_text_reads_as_a_library_without_crashing(text: str) -> None:
     path = Path("fuzz.txt")
     path.write_text(text, encoding="utf-8")
-    library = load_library(path)
-    assert library.skipped >= 0 and all(e.title or e.paper_id for e in library.entries)
+    try:
+        library = load_library(path)
+    except LibraryError as err:
+        assert "no paper could be read from the library file" in str(err) and "\n" not in str(err)
+        return
+    assert library.skipped >= 0 and library.entries and all(e.title or e.paper_id for e in library.entries)
 
 
 def test_a_subscriber_library_is_relative_to_the_subscribers_file(tmp_path: Path) -> None:
