@@ -120,6 +120,8 @@ def test_votes_show_in_readers_show_with_title_direction_and_time(days, run_cli)
 @pytest.mark.parametrize("argv,problem", [
     (["--like", f"{OLD_LEGAL.id},2699.99999"], "2699.99999: not in "),
     (["--dislike", "2699.99999,nonsense"], "2699.99999, nonsense: not in "),
+    (["--like", ",".join(f"2699.{n:05d}" for n in range(10_000))],
+     "2699.00000, 2699.00001, 2699.00002, 2699.00003, 2699.00004 and 9995 more: not in "),
 ])
 def test_an_id_not_in_the_listing_is_one_line_naming_it_and_nothing_is_recorded(days, run_cli, tmp_path,
                                                                                    argv, problem) -> None:

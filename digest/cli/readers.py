@@ -229,6 +229,8 @@ def papers_named(ids: Sequence[str], listing: Listing) -> list[Paper]:
     found = {given: by_id.get(given) or by_id.get(arxiv_id(given) or "") for given in ids}
     missing = [given for given, paper in found.items() if paper is None]
     if missing:
-        raise ConfigError(f"{', '.join(missing)}: not in {listing.source}; nothing recorded "
+        named = ", ".join(clip(given, 40) for given in missing[:5]) + (f" and {len(missing) - 5} more"
+                                                                      if len(missing) > 5 else "")
+        raise ConfigError(f"{named}: not in {listing.source}; nothing recorded "
                           f"(see the ids with digest papers --source {listing.source})")
     return list({paper.id: paper for paper in found.values() if paper is not None}.values())
