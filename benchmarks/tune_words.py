@@ -18,7 +18,8 @@ plural with its singular, so those are not signals here.
 Measured (5 folds, seed 18; ``c`` in 0-2): held out, coordination 0.5000, all in
 the title 0.5006, spread 0.4995, against 0.5012 for the words alone: none helps.
 The first sentence (added later; ``c`` 0.5 on every fold) gives 0.5044 held out,
-+0.003, the same with fold seeds 7 and 99 (0.5043, 0.5041); with MiniLM's bonus on
++0.003, the same with fold seeds 7 and 99 (0.5044 each, measured again 2026-12-07;
+0.5043 and 0.5041 when first measured); with MiniLM's bonus on
 (the same signal added to the words and the bonus, folds as here) it gives 0.5318
 against 0.5327 without it. Not adopted: +0.003 on words alone, nothing with meaning.
 
