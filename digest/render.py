@@ -290,8 +290,10 @@ def _item(pick: Pick, chars: int, reader_links: ReaderLinks | None = None, thumb
         "snippet": highlight(snippet, stems), "snippet_text": snippet,
         **_summary(paper, stems), **_thumbnail(paper, thumbnails),
         "stars": _stars(paper.stars) if links["github"] else "",
-        # a followed author's paper may match no keyword: its "Followed: by ..." line says why it is there
-        "matched": ", ".join(_readable_match(m) for m in pick.matched) or ("" if pick.followed else "related to your keywords"),
+        # a followed author's paper may match no keyword: its "Followed: by ..." line says why it is there; one
+        # the reader's votes or library lifted says which paper it is like
+        "matched": "; ".join(part for part in (", ".join(_readable_match(m) for m in pick.matched), pick.because)
+                             if part) or ("" if pick.followed else "related to your keywords"),
         "followed": pick.followed,
         "score": pick.score, "extras": " · ".join(extras), **links,
         "more_url": feedback.up if feedback else "", "less_url": feedback.down if feedback else "",

@@ -336,3 +336,22 @@ def test_the_store_forgets_listed_papers_after_the_archive_span(tmp_path) -> Non
         store.db.execute("UPDATE paper_texts SET seen = '2000-01-01T00:00:00+00:00'")
         store.remember_papers([LEGAL], keep_days=90)
         assert [p.id for p in store.known_papers([PROTEIN.id, LEGAL.id, "2699.00001"])] == [LEGAL.id]
+
+
+def test_the_email_says_which_liked_paper_lifted_a_pick_and_never_calls_a_lift_a_keyword_match() -> None:
+    from datetime import date
+
+    from digest.app import Digest
+    from digest.settings import load_settings
+
+    ranked = picks(Examples(liked=(LIKED_PROTEIN,)), keywords="benchmark, galaxy morphology")[:2]
+    lifted_only = picks(Examples(liked=(Example("2601.09998", ASTRONOMY.title + " again", ASTRONOMY.abstract),)),
+                        keywords="benchmark", selection=Selection(max_items=None, min_score=0.5))
+    reader = Subscriber("ada@example.org", ("benchmark",))
+    digest = Digest(load_settings(None, {"DIGEST_FROM": "digest@example.com"}))
+
+    text = digest.render(reader, ranked, day=date(2026, 3, 2)).text
+    alone = digest.render(reader, [p for p in lifted_only if p.paper.id == ASTRONOMY.id], day=date(2026, 3, 2)).text
+
+    assert f"Matched: benchmark; like '{LIKED_PROTEIN.title}'" in text
+    assert f"Matched: like '{ASTRONOMY.title} again'" in alone and "related to your keywords" not in alone
