@@ -88,12 +88,19 @@ class Digest:
     def start_of_today(self) -> datetime:
         return datetime.combine(self.today(), clock_time(), tzinfo=self.settings.zone)
 
-    def load_listing(self, spec: str | None = None, *, offline: bool = False) -> Listing:
-        """Fetch or load every source in ``spec`` (default ``DIGEST_SOURCE``), merged by id."""
+    def load_listing(self, spec: str | None = None, *, offline: bool = False, since: date | None = None) -> Listing:
+        """Fetch or load every source in ``spec`` (default ``DIGEST_SOURCE``), merged by id.
+
+        ``since``: the day of the last run; a source that looks back (``hf``, bioRxiv) reaches back to it when
+        ``DIGEST_LOOKBACK_DAYS`` does not, at most ``DIGEST_CATCHUP_DAYS``: papers added to Friday's Daily
+        Papers after Friday's run are in Monday's listing, not lost over the weekend.
+        """
         chosen = sources.resolve(spec or self.settings.source)
+        today = self.today()
+        reach = min((today - since).days + 1, self.settings.catchup_days) if since is not None and since < today else 0
         context = sources.FetchContext(
-            today=self.today(), http=self._http_for(chosen, offline),
-            lookback_days=self.settings.lookback_days,
+            today=today, http=self._http_for(chosen, offline),
+            lookback_days=max(self.settings.lookback_days, reach),
             hf_base_url=self.settings.hf_base_url, arxiv_base_url=self.settings.arxiv_base_url,
             biorxiv_base_url=self.settings.biorxiv_base_url,
             announce_types=self.settings.arxiv_announce,

@@ -211,3 +211,39 @@ def test_rank_and_the_preview_show_the_catch_up_the_send_would_send(faulty, faul
     expected = ids_of(MONDAY + timedelta(days=1)) | ids_of(wednesday)
     assert {pick.paper.id for pick in picks} == expected
     assert {pick.paper.id for pick in preview.picks} == expected and subject.startswith("4–5 Mar")
+
+
+# papers a Daily Papers day gains after its run ---------------------------------------------
+
+def test_papers_added_to_fridays_daily_papers_after_fridays_run_come_on_monday(server, inbox, tmp_path):
+    """Monday's default look-back (3 days: Saturday to Monday) would skip Friday: it reaches back to the last run."""
+    from .http_server import Reply
+    from .http_server import start as start_http
+    from .test_live_sources import API, hf_page
+
+    friday, monday = MONDAY + timedelta(days=4), MONDAY + timedelta(days=7)
+    web = start_http()
+    try:
+        web.route(f"{API}?date={friday}&limit=100&p=0", hf_page([1, 2], friday.isoformat()))
+        web.route(API, Reply.json("[]"))
+        env = {"DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(server.port), "DIGEST_SMTP_SECURITY": "none",
+               "DIGEST_FROM": "digest@example.com", "DIGEST_STATE_DB": str(tmp_path / "state.db"),
+               "DIGEST_HF_BASE_URL": web.url, "DIGEST_LOOKBACK_DAYS": "3", "DIGEST_CACHE_DIR": str(tmp_path / "c")}
+        reader = [Subscriber(DAILY, ("exploration",))]
+        with Digest(load_settings(None, env), clock=lambda: at_seven(friday)) as app:
+            app.send(reader, source="hf")
+        web.route(f"{API}?date={friday}&limit=100&p=0", hf_page([1, 2, 3], friday.isoformat()))  # added later
+        web.route(f"{API}?date={monday}&limit=100&p=0", hf_page([4], monday.isoformat()))
+        web.requests.clear()
+        env["DIGEST_CACHE_DIR"] = str(tmp_path / "c2")  # the HTTP cache keeps real time: Friday's copy is not old
+        with Digest(load_settings(None, env), clock=lambda: at_seven(monday) + 7 * 3600) as app:
+            app.send(reader, source="hf")
+    finally:
+        web.shutdown()
+        web.server_close()
+
+    assert got(tmp_path, DAILY) == {"2608.00001", "2608.00002", "2608.00003", "2608.00004"}
+    texts = [message.get_body(preferencelist=("plain",)).get_content() for message in inbox.to(DAILY)]
+    assert [text.count("Paper number") for text in texts] == [2, 2]  # Friday's two, then the late one and Monday's
+    asked = sorted({r.query["date"] for r in web.requests if r.query.get("p") == "0"})
+    assert asked == [(friday + timedelta(days=n)).isoformat() for n in range(4)]

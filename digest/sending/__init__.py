@@ -62,7 +62,7 @@ def send_digests(app: Pipeline, readers: Sequence[Subscriber], *, source: str | 
     """``only``: that one reader (``--subscriber``), not the whole list and its web sign-ups;
     ``shard``: only this shard's readers, under the shard's own lock (``digest send --shard K/N``).
     """
-    listing = app.load_listing(source, offline=offline)
+    listing = app.load_listing(source, offline=offline, since=last_run_day(app))
     for warning in listing.warnings:
         log.warning("warning: %s", warning)
     for note in listing.notes:
@@ -287,6 +287,21 @@ def pool(settings: Any, first: Mailer, halt: Any = None) -> SendQueue:
 
 def _text(err: BaseException | None) -> str | None:
     return (str(err) or type(err).__name__) if err is not None else None
+
+
+def last_run_day(app: Pipeline) -> date | None:
+    """The day of the latest run before today that did not fail (its listing was read), or None (no store yet,
+    no such run, or the store cannot be read now: the send's own opening of it says why)."""
+    db = app.settings.state_db
+    if isinstance(db, Path) and not db.exists():
+        return None
+    today = app.today().isoformat()
+    try:
+        with Store.open(db) as store:
+            days = [run.run_date for run in store.last_runs(50) if run.run_date < today and run.error is None]
+    except StoreError:
+        return None
+    return date.fromisoformat(max(days)) if days else None
 
 
 def _record_empty_run(app: Pipeline, slot: str | None, note: str) -> None:
