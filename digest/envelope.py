@@ -62,10 +62,8 @@ def _unsubscribe_headers(settings: Settings, rendered: "Rendered") -> list[tuple
         if rendered.links.unsubscribe.startswith("https://"):  # RFC 8058: One-Click needs HTTPS
             headers.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
         return headers
-    unsubscribe = settings.unsubscribe_url or mailto_unsubscribe(settings)
-    if not unsubscribe:
-        return []
-    headers = [("List-Unsubscribe", f"<{encode_header(unsubscribe)}>")]
-    if unsubscribe.startswith("https://"):
-        headers.append(("List-Unsubscribe-Post", "List-Unsubscribe=One-Click"))
-    return headers
+    # one address for every reader: no One-Click (RFC 8058 wants the URI to name the recipient, and its POST
+    # carries nothing else, so a shared URL could not tell who leaves); the mailto beside it names them
+    links = [settings.unsubscribe_url, mailto_unsubscribe(settings)]
+    value = ",\r\n ".join(f"<{clean_header(link)}>" for link in dict.fromkeys(links) if link)
+    return [("List-Unsubscribe", value)] if value else []

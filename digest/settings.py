@@ -316,6 +316,7 @@ def _port(value: str) -> int:
 # quote, the parentheses and the comma, which could end the header's <...> or start a second URL in it.
 _HOST_PORT = r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?"
 _PATH_CHARS = r"[A-Za-z0-9._~!$&*+;=:@%/-]"
+MAX_LINK_URL = 500  # DIGEST_PUBLIC_URL and DIGEST_UNSUBSCRIBE_URL: List-Unsubscribe stays one header line
 _PUBLIC_URL = re.compile(rf"^https?://{_HOST_PORT}(?:/{_PATH_CHARS}*)?$")
 _UNSUBSCRIBE_URL = re.compile(rf"^(?:https?://{_HOST_PORT}(?:/{_PATH_CHARS}*)?(?:\?[A-Za-z0-9._~!$&*+;=:@%/?-]*)?"
                               r"|mailto:[A-Za-z0-9.!#$%&*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+(?:\?[A-Za-z0-9._~!$&*+;=:@%/?-]*)?)$")
@@ -323,6 +324,8 @@ _UNSUBSCRIBE_URL = re.compile(rf"^(?:https?://{_HOST_PORT}(?:/{_PATH_CHARS}*)?(?
 
 def _public_url(value: str) -> str:
     url = value.strip().rstrip("/")
+    if len(url) > MAX_LINK_URL:
+        raise ValueError(f"longer than {MAX_LINK_URL} characters; a mail header line holds 998 with its links")
     if url and (not _PUBLIC_URL.match(url) or url_problem(url)):
         raise ValueError("use the base URL readers open, e.g. https://digest.example.org (an ASCII host, "
                          "no quotes, commas, brackets or spaces)")
@@ -331,6 +334,8 @@ def _public_url(value: str) -> str:
 
 def _unsubscribe_url(value: str) -> str:
     url = value.strip()
+    if len(url) > MAX_LINK_URL:
+        raise ValueError(f"longer than {MAX_LINK_URL} characters; a mail header line holds 998 with its links")
     if url and (not _UNSUBSCRIBE_URL.match(url) or (not url.startswith("mailto:") and url_problem(url))):
         raise ValueError("use an http(s) URL or a mailto: address, e.g. https://example.org/unsubscribe?list=papers "
                          "(ASCII, no quotes, commas, brackets or spaces)")

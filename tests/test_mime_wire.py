@@ -144,3 +144,42 @@ def test_the_clip_guard_measures_the_encoded_bytes_it_sends() -> None:
 
 def shown_at_the_limit(digest_app: Digest, reader: Subscriber, picks: list) -> int:
     return digest_app.renderer.render(reader, picks, day=DAY, unsubscribe="mailto:d@example.com").shown
+
+
+def test_text_mostly_beyond_latin_goes_as_base64_and_english_stays_quoted_printable() -> None:
+    from email import message_from_bytes, policy
+
+    chinese = "奖励模型在强化学习中的作用。" * 40 + "\nA line of English."
+    message = build_message([("Subject", "s")], Bodies.encode(chinese, "<p>Reward models for RLHF.</p>"))
+    parsed = message_from_bytes(message, policy=policy.default)
+    text, html = parsed.get_body(("plain",)), parsed.get_body(("html",))
+
+    assert (text["Content-Transfer-Encoding"], html["Content-Transfer-Encoding"]) == ("base64", "quoted-printable")
+    assert text.get_content().replace("\r\n", "\n") == chinese and "Reward models" in html.get_content()
+    assert not BARE.search(_dot_stuffed(message))
+
+
+def test_a_body_line_that_starts_with_from_is_never_one_an_mbox_would_rewrite() -> None:
+    from email import message_from_bytes, policy
+
+    text = "From the authors: reward models.\nFrom here on, more."
+    message = build_message([("Subject", "s")], Bodies.encode(text, f"<p>x</p>\n{text}"))
+
+    assert not re.search(rb"(?m)^From ", message.split(b"\r\n\r\n", 1)[1])
+    decoded = message_from_bytes(message, policy=policy.default).get_body(("plain",)).get_content()
+    assert decoded.replace("\r\n", "\n") == text
+
+
+def test_twenty_papers_with_chinese_summaries_fit_under_the_clip_as_english_ones_do() -> None:
+    from digest.ranking.index import Index
+    from digest.ranking.profile import parse_profile
+    from digest.ranking.select import Selection, rank
+
+    reader = Subscriber("ada@example.org", ("exploration",), name="Ada")
+    summary = ("我们研究探索在稀疏奖励环境中的作用，并提出一种基于好奇心的方法，在多个基准上取得了更好的结果。" * 3)[:140]
+    papers = [make_paper(f"Exploration paper {i}", "Exploration " + "lorem ipsum " * 20, id=f"2608.{10000 + i}",
+                         summary=summary * 2, summary_by="a model") for i in range(40)]
+    picks = rank(Index(papers), parse_profile(reader.keywords), selection=Selection(max_items=20, min_score=0.5))
+    rendered = app().renderer.render(reader, picks, day=DAY, unsubscribe="mailto:d@example.com",
+                                     budget=MAX_MESSAGE_BYTES)
+    assert rendered.shown == 20 and rendered.bodies.size() <= MAX_MESSAGE_BYTES

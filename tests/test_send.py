@@ -63,11 +63,14 @@ def test_a_second_send_the_same_day_sends_nothing(server, inbox, tmp_path) -> No
     assert len(forced.sent) == 2
 
 
-def test_https_unsubscribe_adds_one_click(server, inbox, tmp_path) -> None:
+def test_one_unsubscribe_url_for_every_reader_claims_no_one_click_and_keeps_the_mailto(server, inbox,
+                                                                                         tmp_path) -> None:
+    """RFC 8058: a One-Click POST carries nothing but the URI, so a URI shared by all readers cannot say who
+    leaves; only a reader's own signed link (DIGEST_PUBLIC_URL) gets One-Click."""
     send(settings_for(server, tmp_path, DIGEST_UNSUBSCRIBE_URL="https://example.com/u?id=1"))
     message = inbox.messages[0]
-    assert message["List-Unsubscribe"] == "<https://example.com/u?id=1>"
-    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert message["List-Unsubscribe"] == "<https://example.com/u?id=1>, <mailto:digest@example.com?subject=unsubscribe>"
+    assert message["List-Unsubscribe-Post"] is None
 
 
 def test_transient_451_is_retried_and_delivered_once(server, inbox, tmp_path) -> None:

@@ -82,6 +82,8 @@ def test_example_config_documents_every_key() -> None:
     ("DIGEST_UNSUBSCRIBE_URL", "https://x.example/u>, <https://evil.example", "no quotes, commas, brackets"),
     ("DIGEST_UNSUBSCRIBE_URL", "https://x.example/\u00fc space", "ASCII"),
     ("DIGEST_UNSUBSCRIBE_URL", "mailto:a@b.example>,<https://evil.example", "use an http(s) URL or a mailto:"),
+    ("DIGEST_UNSUBSCRIBE_URL", "https://x.example/" + "a" * 600, "longer than 500 characters"),
+    ("DIGEST_PUBLIC_URL", "https://x.example/" + "a" * 600, "longer than 500 characters"),
 ])
 def test_a_value_that_would_break_a_send_later_is_refused_when_the_settings_load(key, value, problem) -> None:
     with pytest.raises(ConfigError) as info:

@@ -54,6 +54,7 @@ def test_a_signup_with_the_relay_down_is_delivered_once_the_relay_is_back(tmp_pa
             relay.stop()
     [message] = inbox.to("late@example.org")
     assert "/confirm/" in message.get_content()
+    assert message["Auto-Submitted"] == "auto-generated"  # RFC 3834: no vacation reply to it
 
 
 def test_the_page_answers_while_the_relay_says_nothing(tmp_path: Path, inbox) -> None:

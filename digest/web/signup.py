@@ -156,6 +156,7 @@ def build_mail(settings: Settings, to: str, subject: str, body: str, now: dateti
     message["Subject"] = subject
     message["Date"] = format_datetime(now)
     message["Message-ID"] = make_msgid(domain=parseaddr(settings.from_addr)[1].rpartition("@")[2] or None)
+    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation reply to a confirmation request
     message.set_content(body)
     return message.as_bytes(policy=policy.SMTP)
 
