@@ -353,5 +353,6 @@ def test_the_email_says_which_liked_paper_lifted_a_pick_and_never_calls_a_lift_a
     text = digest.render(reader, ranked, day=date(2026, 3, 2)).text
     alone = digest.render(reader, [p for p in lifted_only if p.paper.id == ASTRONOMY.id], day=date(2026, 3, 2)).text
 
+    text, alone = " ".join(text.split()), " ".join(alone.split())  # "Matched" lines wrap at 75 columns
     assert f"Matched: benchmark; like '{LIKED_PROTEIN.title}'" in text
     assert f"Matched: like '{ASTRONOMY.title} again'" in alone and "related to your keywords" not in alone
