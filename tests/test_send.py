@@ -207,6 +207,9 @@ def test_a_big_list_built_by_a_forked_producer_is_delivered_once_each(server, in
         f"sent 0, nothing new {readers - matching}, failed 0, already had today's {matching}")
     with Store.open(tmp_path / "state.db") as store:
         assert len(store.all_sent_ids()) == matching
+        first_run = store.last_runs(2)[1]
+        # a run's own messages, as `digest status` counts an unfinished one: the renderer's name the send's process
+        assert store.recorded_during(first_run) == (matching, 0)
 
 
 def test_non_ascii_subjects_are_encoded_words_that_decode_back() -> None:

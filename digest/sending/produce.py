@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..archive import KEPT_BEYOND
 from ..errors import DigestError, KeywordError
+from ..envelope import messages_made_for
 from ..ranking.authors import follows_of
 from ..ranking.batch import Ahead, Batch, Reader, chunks
 from ..ranking.profile import Profile, parse_profile
@@ -321,6 +322,7 @@ def _child_main(app: Pipeline, listing: Listing, readers: Sequence[Subscriber], 
             held.close_inherited()
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    messages_made_for(parent)  # their Message-IDs name the send's process, which recorded the run
     _die_with(parent)
     try:
         with Gate(app.settings.state_db) as gate:  # its own connection, opened after the fork
