@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
@@ -269,6 +270,23 @@ def _hostname(value: str) -> str:
     return host
 
 
+def _database_url_problem(url: str) -> None:
+    """A password with a ``/``, ``?``, ``#`` or ``@`` as it is ends the URL's host part early: the host and
+    port would be read from the password (and the password printed as a host); say how to write it."""
+    rest = url.split("//", 1)[1]
+    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    try:
+        urlsplit(url).port
+    except ValueError:
+        bad_port = True
+    else:
+        bad_port = False
+    if bad_port or ("@" not in authority and "@" in rest) or authority.count("@") > 1:
+        raise ValueError("cannot tell the host from the password: percent-encode / ? # @ in the user or "
+                         "password (/ as %2F, ? as %3F, # as %23, @ as %40), e.g. "
+                         "postgresql://digest:Ab%2FCd@db.example.org:5432/digest")
+
+
 def _state_db(value: str) -> Path | None:
     """The database file: not a folder (``/``), and no file where a folder on its path should be.
 
@@ -278,6 +296,7 @@ def _state_db(value: str) -> Path | None:
     if value.strip().startswith(("postgresql://", "postgres://")):
         from .store.engine import DatabaseURL
 
+        _database_url_problem(value.strip())
         return DatabaseURL(value, default_state_db().parent)
     path = _path(value)
     if path is None:
@@ -400,8 +419,6 @@ def _bare_address(value: str) -> str:
 
 def _imap_url(value: str) -> str:
     """``imaps://user:password@host[:port][/MAILBOX]`` (TLS) or ``imap://`` (STARTTLS, required)."""
-    from urllib.parse import urlsplit
-
     url = value.strip()
     if not url:
         return ""
@@ -415,8 +432,6 @@ def _imap_url(value: str) -> str:
 
 def url_problem(url: str) -> str | None:
     """What makes ``url`` no http(s) URL to fetch (None: it is one)."""
-    from urllib.parse import urlsplit
-
     try:
         parts = urlsplit(url)
         parts.port  # a ValueError for a port that is no number or out of range
@@ -591,7 +606,7 @@ def _shown(key: str, value: str) -> str:
     """The value as the error quotes it: never a secret, and a long one cut (the message stays one line)."""
     if "PASSWORD" in key or "SECRET" in key or key.endswith("API_KEY"):
         return "***"
-    if key in ("DIGEST_BOUNCE_IMAP_URL", "DIGEST_LLM_URL"):
+    if key in ("DIGEST_BOUNCE_IMAP_URL", "DIGEST_LLM_URL", "DIGEST_STATE_DB"):
         value = re.sub(r"([?#]).*", r"\1***", shown_url(value))  # a key may hide in the query (``?key=...``)
     return repr(value) if len(value) <= 80 else f"{value[:40]!r}… ({len(value)} characters)"
 

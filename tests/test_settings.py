@@ -94,6 +94,23 @@ def test_a_value_that_would_break_a_send_later_is_refused_when_the_settings_load
     assert "\n" not in message and len(message) < 300  # one readable line, even for a 5,000-character value
 
 
+@pytest.mark.parametrize("url", [
+    "postgresql://digest:Ab/Cd9xq@127.0.0.1:5432/digest",  # would read host "digest", port "Ab"
+    "postgresql://digest:5432/Cd9xq@127.0.0.1:5432/digest",  # would read port 5432, and print the rest as a path
+    "postgresql://digest:Ab#Cd9xq@127.0.0.1:5432/digest",
+    "postgresql://digest:Ab@Cd9xq@127.0.0.1:5432/digest",
+])
+def test_a_postgresql_password_with_a_character_that_ends_the_host_part_is_refused_and_never_shown(url) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(None, {"DIGEST_STATE_DB": url})
+    assert "percent-encode / ? # @ in the user or password" in str(info.value) and "Cd9xq" not in str(info.value)
+
+
+def test_a_percent_encoded_postgresql_password_is_kept_as_written() -> None:
+    url = "postgresql://digest:Ab%2FCd9xq@127.0.0.1:5432/digest"
+    assert load_settings(None, {"DIGEST_STATE_DB": url}).state_db.url == url
+
+
 def test_a_state_db_that_names_an_existing_folder_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=f"is a folder; name the database file in it, e.g. {tmp_path / 'state.db'}"):
         load_settings(None, {"DIGEST_STATE_DB": str(tmp_path)})
