@@ -12,6 +12,8 @@ import pytest
 
 from digest.errors import StoreError
 from digest.store import DatabaseURL, Store
+from digest.settings import default_state_db
+from digest.store.journal import journal_path
 
 from .conftest import FIXTURES
 from .pg_server import pg_server  # noqa: F401  (fixture)
@@ -184,6 +186,9 @@ def test_a_database_too_slow_for_its_statement_timeout_mid_send_is_one_line_and_
     assert first.returncode != 0 and "Traceback" not in err
     assert len(errors) == 1 and errors[0].startswith("digest: error: the state database postgresql://"), err
     assert "did not answer in time" in errors[0] and "statement_timeout" in errors[0]
+    journal = journal_path(DatabaseURL(url, default_state_db().parent))  # where the send's process kept answers
+    kept = journal.exists() and journal.read_text(encoding="utf-8").strip()
+    assert ("are kept in" in errors[0]) == bool(kept), (errors[0], kept)  # whichever query timed out first
     sent_before = sum(counting.copies(f"s{n}@example.org") for n in range(300))
     assert 0 < sent_before < 200, sent_before  # it stopped mid-send
 

@@ -47,6 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO if args.verbose else logging.WARNING,
                         handlers=[handler])
     logging.getLogger("httpx").setLevel(logging.INFO if args.debug else logging.WARNING)
+    # psycopg logs "error ignored terminating <psycopg.Pipeline ...>" for a failure digest reports in its own words
+    logging.getLogger("psycopg").setLevel(logging.DEBUG if args.debug else logging.CRITICAL)
     try:
         return int(args.func(args))
     except DigestError as err:

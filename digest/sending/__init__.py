@@ -218,10 +218,12 @@ class Session:
         self.store.remember_papers(listing.papers, self.app.settings.archive_days)  # votes from links keep the text
         run_id = self.store.start_run(self.app.today().isoformat(), slot, self.app.started_by)
         error: str | None = None
+        failed: StoreError | None = None
         try:
             self._deliver(listing, todo, sent, mine or Batches(todo))
         except BaseException as err:
             error = str(err) or type(err).__name__
+            failed = err if isinstance(err, StoreError) else None
             raise
         finally:
             self.outgoing.close()  # the messages in hand finish; the queue waits unless stopped
@@ -230,6 +232,8 @@ class Session:
             self.recorder.close()  # the last answers are recorded (or journaled) before the run's end
             error = error or _text(self.outgoing.error) or _text(self.recorder.broken)
             self._finish(run_id, error)
+            if failed is not None and self.recorder.journaled:  # the store failed here first: say where they are
+                raise StoreError(f"{failed}; {self.recorder.journal_note()}", transient=failed.transient) from failed
         self.outgoing.raise_error()
         self.recorder.raise_if_broken()
 

@@ -158,9 +158,12 @@ class Recorder:
             raise StoreError(f"{self.broken}; and {self.journal_error}: stopped sending; {self._lost()}, "
                              f"{self.journaled} kept in the journal") from self.broken
         if self.broken is not None:  # all kept in the journal: a server out of reach is worth a retry, as before
-            raise StoreError(f"{self.broken}; stopped sending: the {self.journaled} deliveries the server answered "
-                             f"since are kept in {self.journal.path} and recorded before the next send",
+            raise StoreError(f"{self.broken}; {self.journal_note()}",
                              transient=getattr(self.broken, "transient", False)) from self.broken
+
+    def journal_note(self) -> str:
+        return (f"stopped sending: the {self.journaled} deliveries the server answered since are kept in "
+                f"{self.journal.path} and recorded before the next send")
 
     def _lost(self) -> str:
         """``3 readers whose digest the server accepted could be recorded nowhere ...``: the exact count, named."""
@@ -220,6 +223,14 @@ class Recording:
             self._thread.join()
         elif self.outgoing.answered(0):
             raise AssertionError("answers to record, but the recording thread never started")
+
+    @property
+    def journaled(self) -> int:
+        """Answers kept in the journal because the store could not take them."""
+        return self.recorder.journaled
+
+    def journal_note(self) -> str:
+        return self.recorder.journal_note()
 
     def raise_if_broken(self) -> None:
         if self._failure is not None:
