@@ -18,7 +18,7 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from . import examples, sources
 from .compose import Composer
 from .model import Listing, Paper, Subscriber
-from .errors import ConfigError
+from .errors import ConfigError, StoreError
 from .lock import Shard
 from .ranker import Ranker
 from .ranking.reader import Examples
@@ -26,7 +26,7 @@ from .ranking.hints import KeywordHint
 from .ranking.index import Index
 from .ranking.select import Pick, Selection
 from .render import Renderer, Rendered
-from .sending import PRODUCER_MIN, Outgoing, SendReport, send_digests
+from .sending import ONE_READER, PRODUCER_MIN, Outgoing, SendReport, send_digests
 from .sending.catchup import Plan, candidates
 from .settings import Settings
 
@@ -108,6 +108,24 @@ class Digest:
         )
         listing = sources.fetch_all(chosen, context)
         return Listing(listing.source, listing.papers, listing.warnings, [*listing.notes, *context.notes], listing.day)
+
+    def last_run_day(self) -> date | None:
+        """The day of the latest run before today that did not fail and served the whole list (its listing was
+        read), or None (no store yet, no such run, or the store cannot be read now: a send's own opening of it
+        says why). ``load_listing(since=...)`` reaches back to it."""
+        from .store import DatabaseURL, Store
+
+        db = self.settings.state_db
+        if isinstance(db, Path) and not isinstance(db, DatabaseURL) and not db.exists():
+            return None
+        today = self.today().isoformat()
+        try:
+            with Store.open(db) as store:
+                days = [run.run_date for run in store.last_runs(50)
+                        if run.run_date < today and run.error is None and run.started_by != ONE_READER]
+        except StoreError:
+            return None
+        return date.fromisoformat(max(days)) if days else None
 
     def make_index(self, papers: Sequence[Paper]) -> Index:
         """The day's index, with embeddings when DIGEST_SEMANTIC is on (``Ranker.make_index``)."""

@@ -25,7 +25,7 @@ import errno
 import re
 from pathlib import Path
 
-_URL_PASSWORD = re.compile(r"(//[^/@:\s'\"]*):[^\s'\"]*@")  # to the last @: a password may hold / or @
+_URL_PASSWORD = re.compile(r"(//[^/@:\s]*):\S*?@")  # to the first @ after it: a password may hold / or quotes
 
 
 class DigestError(Exception):

@@ -73,6 +73,7 @@ MAX_RIS_RECORD_LINES = 2_000  # of one RIS record; the rest of a longer one is d
 _RIS_START = re.compile(r"^[ \t]*TY  - ", re.M)
 _RIS_END = re.compile(r"^ER  -.*$", re.M)
 _BIB_ENTRY = re.compile(r"^[ \t]*@\w+[ \t]*[{(]", re.M)
+_COMMENT = re.compile(r"\s*#(?![,;\t])")  # a comment line; "#,Title,..." is a CSV's numbering column
 _BIB_MARKS = '{}",=@\n\\'
 _LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 _UNBRACE = {ord("{"): None, ord("}"): None, ord("~"): " "}
@@ -208,7 +209,7 @@ def _detect(text: str) -> tuple[str, Any]:
 
 def _header(text: str) -> str:
     """A CSV's first line, or an id list's first line that is not a ``#`` comment or blank."""
-    return next((line for line in text.split("\n", 20)[:20] if line.strip() and not line.lstrip().startswith("#")), "")
+    return next((line for line in text.split("\n", 20)[:20] if line.strip() and not _COMMENT.match(line)), "")
 
 
 def fill_from(library: Library, papers: Iterable[Paper]) -> Library:

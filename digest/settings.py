@@ -273,8 +273,8 @@ def _hostname(value: str) -> str:
 def _database_url_problem(url: str) -> None:
     """A password with a ``/``, ``?``, ``#`` or ``@`` as it is ends the URL's host part early: the host and
     port would be read from the password (and the password printed as a host); say how to write it."""
-    rest = url.split("//", 1)[1]
-    authority = re.split(r"[/?#]", rest, maxsplit=1)[0]
+    rest = re.split(r"[?#]", url.split("//", 1)[1], maxsplit=1)[0]  # a query's @ (user=a@b) is the query's
+    authority = rest.split("/", 1)[0]
     try:
         urlsplit(url).port
     except ValueError:
@@ -347,7 +347,7 @@ def _public_url(value: str) -> str:
         raise ValueError(f"longer than {MAX_LINK_URL} characters; a mail header line holds 998 with its links")
     if url and (not _PUBLIC_URL.match(url) or url_problem(url)):
         raise ValueError("use the base URL readers open, e.g. https://digest.example.org (an ASCII host, "
-                         "no quotes, commas, brackets or spaces)")
+                         "no user or password, no quotes, commas, brackets or spaces)")
     return url
 
 
@@ -357,7 +357,7 @@ def _unsubscribe_url(value: str) -> str:
         raise ValueError(f"longer than {MAX_LINK_URL} characters; a mail header line holds 998 with its links")
     if url and (not _UNSUBSCRIBE_URL.match(url) or (not url.startswith("mailto:") and url_problem(url))):
         raise ValueError("use an http(s) URL or a mailto: address, e.g. https://example.org/unsubscribe?list=papers "
-                         "(ASCII, no quotes, commas, brackets or spaces)")
+                         "(ASCII, no user or password, no quotes, commas, brackets or spaces)")
     return url
 
 
@@ -606,9 +606,22 @@ def _shown(key: str, value: str) -> str:
     """The value as the error quotes it: never a secret, and a long one cut (the message stays one line)."""
     if "PASSWORD" in key or "SECRET" in key or key.endswith("API_KEY"):
         return "***"
-    if key in ("DIGEST_BOUNCE_IMAP_URL", "DIGEST_LLM_URL", "DIGEST_STATE_DB"):
-        value = re.sub(r"([?#]).*", r"\1***", shown_url(value))  # a key may hide in the query (``?key=...``)
+    if key in _URL_KEYS:
+        value = _masked_url(value)
     return repr(value) if len(value) <= 80 else f"{value[:40]!r}… ({len(value)} characters)"
+
+
+_URL_KEYS = ("DIGEST_BOUNCE_IMAP_URL", "DIGEST_LLM_URL", "DIGEST_STATE_DB", "DIGEST_PUBLIC_URL",
+             "DIGEST_UNSUBSCRIBE_URL")
+
+
+def _masked_url(value: str) -> str:
+    """A URL setting as an error quotes it: all between ``//`` and the last ``@`` (a user, a password, a key
+    written as the user, whatever characters they hold) and the query (``?key=...``) shown as ``***``."""
+    head, slashes, rest = value.partition("//")
+    if slashes and "@" in rest:
+        rest = "***@" + rest.rpartition("@")[2]
+    return head + slashes + re.sub(r"([?#]).*", r"\1***", rest)
 
 
 def _unknown_key(key: str) -> str:

@@ -248,9 +248,9 @@ def answer_text(data: bytes) -> str:
 
 def clean_summary(text: str) -> str:
     """Plain text of at most ``MAX_CHARS``: no reasoning, tags, links, markdown marks or control characters."""
-    text = _LIST_MARK.sub("", _ANSI.sub("", _THOUGHTS.sub(" ", text)))
+    text = _TAG.sub(" ", _LIST_MARK.sub("", _ANSI.sub("", _THOUGHTS.sub(" ", text))))  # tags first: <a href=URL>
     text = _URL.sub("", _LINK.sub(r"\1", _IMAGE.sub("", text)))
-    plain = normalize_space(_MARKUP.sub("", _TAG.sub(" ", text)))
+    plain = normalize_space(_MARKUP.sub("", text))
     if not plain:
         raise SummaryError("the answer is empty")
     if len(plain) <= MAX_CHARS:

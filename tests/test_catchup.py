@@ -235,7 +235,12 @@ def test_papers_added_to_fridays_daily_papers_after_fridays_run_come_on_monday(s
         web.route(f"{API}?date={friday}&limit=100&p=0", hf_page([1, 2, 3], friday.isoformat()))  # added later
         web.route(f"{API}?date={monday}&limit=100&p=0", hf_page([4], monday.isoformat()))
         web.requests.clear()
-        env["DIGEST_CACHE_DIR"] = str(tmp_path / "c2")  # the HTTP cache keeps real time: Friday's copy is not old
+        saturday = friday + timedelta(days=1)
+        env["DIGEST_CACHE_DIR"] = str(tmp_path / "c2")  # the HTTP cache keeps real time: a fresh one each day
+        with Digest(load_settings(None, env), clock=lambda: at_seven(saturday)) as app:  # one reader's send
+            app.send([Subscriber(OTHER, ("protein folding",))], source="hf", only=OTHER)  # does not move the mark
+        web.requests.clear()
+        env["DIGEST_CACHE_DIR"] = str(tmp_path / "c3")
         with Digest(load_settings(None, env), clock=lambda: at_seven(monday) + 7 * 3600) as app:
             app.send(reader, source="hf")
     finally:

@@ -125,6 +125,13 @@ def test_an_id_list_whose_comment_names_titles_with_a_comma_is_still_an_id_list(
     assert library.format == "id list" and [e.paper_id for e in library.entries] == ["2501.01234", "2502.04321"]
 
 
+def test_a_csv_whose_first_column_is_a_numbering_hash_is_still_a_csv() -> None:
+    Path("numbered.csv").write_text("#,Title,Url\n1,Reward models,https://arxiv.org/abs/2501.01234\n"
+                                    "2,Exploration bonuses,\n", encoding="utf-8")
+    library = load_library(Path("numbered.csv"))
+    assert library.format == "CSV" and [e.title for e in library.entries] == ["Reward models", "Exploration bonuses"]
+
+
 def test_a_csv_saved_by_excel_with_semicolons_keeps_its_titles() -> None:
     Path("zotero.csv").write_text('Key;Title;Abstract Note;Url\nA1;"Reward models; a survey";Models of reward.;'
                                   "https://arxiv.org/abs/2501.01234\n", encoding="utf-8")

@@ -106,6 +106,24 @@ def test_a_postgresql_password_with_a_character_that_ends_the_host_part_is_refus
     assert "percent-encode / ? # @ in the user or password" in str(info.value) and "Cd9xq" not in str(info.value)
 
 
+@pytest.mark.parametrize(("key", "value", "secret"), [
+    ("DIGEST_LLM_URL", "https://sk-live-abc123@api.example.org/v1", "sk-live-abc123"),
+    ("DIGEST_STATE_DB", "postgresql://digest:pa'ss9xq@db:99999/x", "ss9xq"),
+    ("DIGEST_PUBLIC_URL", "https://staff:S3cretPw@digest.example.org", "S3cretPw"),
+    ("DIGEST_UNSUBSCRIBE_URL", "https://staff:S3cretPw@x.example/u", "S3cretPw"),
+    ("DIGEST_BOUNCE_IMAP_URL", 'imaps://me:pa"ss9xq@host:99999/INBOX', "ss9xq"),
+])
+def test_a_refused_url_setting_never_quotes_its_user_password_or_key(key, value, secret) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(None, {key: value, "DIGEST_LLM_MODEL": "m"})
+    assert f"{key}=" in str(info.value) and secret not in str(info.value) and "***@" in str(info.value)
+
+
+def test_an_at_sign_in_a_postgresql_urls_query_is_no_password_problem() -> None:
+    url = "postgresql://db.example.org/digest?user=digest@myserver"
+    assert load_settings(None, {"DIGEST_STATE_DB": url}).state_db.url == url
+
+
 def test_a_percent_encoded_postgresql_password_is_kept_as_written() -> None:
     url = "postgresql://digest:Ab%2FCd9xq@127.0.0.1:5432/digest"
     assert load_settings(None, {"DIGEST_STATE_DB": url}).state_db.url == url

@@ -82,7 +82,7 @@ def run_rank(args: argparse.Namespace) -> int:
     with make_digest(settings) as app:
         if args.keywords is None:  # a reader's own changes on the web app win, as in the send
             readers = app.with_own_changes(readers)
-        listing = app.load_listing(args.source, offline=args.offline)
+        listing = app.load_listing(args.source, offline=args.offline, since=app.last_run_day())  # as a send would
         _warn(listing)
         plan = app.candidates(listing, readers)
         hints: dict[str, tuple[KeywordHint, ...]] = {}

@@ -49,10 +49,11 @@ from .produce import PRODUCER_MIN, Nothing, Skipped, produce
 from .record import Recording
 from .report import SendReport
 
-__all__ = ["PRODUCER_MIN", "Outgoing", "SendReport", "send_digests"]
+__all__ = ["ONE_READER", "PRODUCER_MIN", "Outgoing", "SendReport", "send_digests"]
 
 log = logging.getLogger("digest")
 Progress = Callable[[int, int], None]
+ONE_READER = "one reader"  # a run's started_by when it served one reader (``send --subscriber``)
 
 
 def send_digests(app: Pipeline, readers: Sequence[Subscriber], *, source: str | None = None,
@@ -62,7 +63,7 @@ def send_digests(app: Pipeline, readers: Sequence[Subscriber], *, source: str | 
     """``only``: that one reader (``--subscriber``), not the whole list and its web sign-ups;
     ``shard``: only this shard's readers, under the shard's own lock (``digest send --shard K/N``).
     """
-    listing = app.load_listing(source, offline=offline, since=last_run_day(app))
+    listing = app.load_listing(source, offline=offline, since=app.last_run_day())
     for warning in listing.warnings:
         log.warning("warning: %s", warning)
     for note in listing.notes:
@@ -101,7 +102,8 @@ def send_digests(app: Pipeline, readers: Sequence[Subscriber], *, source: str | 
             _write_all(app, candidates.listing, todo, candidates, outbox, report, progress, store)
             return report
         with batches(db, todo, None if force else _sent_meanwhile(app, store)) as mine:
-            Session(app, store, mailer, report, lock, progress).run(candidates.listing, todo, candidates, slot, mine)
+            Session(app, store, mailer, report, lock, progress).run(candidates.listing, todo, candidates, slot, mine,
+                                                                     one_reader=only is not None)
             report.nothing_new += mine.done_elsewhere
             report.already_today += mine.done_elsewhere
     return report
@@ -213,10 +215,12 @@ class Session:
                                   report, keep_days=app.settings.archive_days, clock=app.clock)
 
     def run(self, listing: Listing, todo: list[Subscriber], sent: Any, slot: str | None,
-            mine: Batches | None = None) -> None:
+            mine: Batches | None = None, one_reader: bool = False) -> None:
+        """``one_reader``: a send for one reader (``--subscriber``), which ``last_run_day`` does not count."""
         self.store.record_seen(listing.papers)
         self.store.remember_papers(listing.papers, self.app.settings.archive_days)  # votes from links keep the text
-        run_id = self.store.start_run(self.app.today().isoformat(), slot, self.app.started_by)
+        run_id = self.store.start_run(self.app.today().isoformat(), slot,
+                                      ONE_READER if one_reader else self.app.started_by)
         error: str | None = None
         failed: StoreError | None = None
         try:
@@ -291,21 +295,6 @@ def pool(settings: Any, first: Mailer, halt: Any = None) -> SendQueue:
 
 def _text(err: BaseException | None) -> str | None:
     return (str(err) or type(err).__name__) if err is not None else None
-
-
-def last_run_day(app: Pipeline) -> date | None:
-    """The day of the latest run before today that did not fail (its listing was read), or None (no store yet,
-    no such run, or the store cannot be read now: the send's own opening of it says why)."""
-    db = app.settings.state_db
-    if isinstance(db, Path) and not db.exists():
-        return None
-    today = app.today().isoformat()
-    try:
-        with Store.open(db) as store:
-            days = [run.run_date for run in store.last_runs(50) if run.run_date < today and run.error is None]
-    except StoreError:
-        return None
-    return date.fromisoformat(max(days)) if days else None
 
 
 def _record_empty_run(app: Pipeline, slot: str | None, note: str) -> None:

@@ -27,7 +27,7 @@ class Preview:
     def __init__(self, app: Digest, reader: Subscriber, source: str | None = None, offline: bool = False) -> None:
         self.app = app
         self.reader = reader = with_own_changes(app, reader)
-        plan = app.candidates(app.load_listing(source, offline=offline), [reader])
+        plan = app.candidates(app.load_listing(source, offline=offline, since=app.last_run_day()), [reader])
         self.listing, self.since = plan.listing, plan.covers(reader.email)
         sent = plan.get(reader.email.lower(), frozenset())
         index = app.make_index(self.listing.papers)
