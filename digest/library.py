@@ -127,8 +127,8 @@ def load_library(path: Path) -> Library:
     if not entries:  # read as nothing: the reader would be ranked without it and never know why
         what = f"{skipped} {kind} entries, none with a title or an arXiv id" if skipped else f"empty as {kind}"
         raise LibraryError(path, f"no paper could be read from the library file ({what})", _EXPORT_AGAIN)
-    library = Library(path, kind, tuple(dict.fromkeys(entries)), skipped)  # a paper exported twice counts once
-    return replace(library, without_text=sum(1 for e in entries if not (e.title or e.abstract)))
+    once = tuple(dict.fromkeys(entries))  # a paper exported twice counts once
+    return Library(path, kind, once, skipped, without_text=sum(1 for e in once if not (e.title or e.abstract)))
 
 
 class _TooManyEntries(Exception):

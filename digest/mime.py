@@ -85,7 +85,23 @@ def qp(text: str) -> bytes:
     that starts "From " starts "=46rom ": an mbox would write ">From " there (seen, and a DKIM body hash broken)."""
     lines = text.replace("\r\n", "\n").replace("\r", "\n")
     encoded = binascii.b2a_qp(lines.encode("utf-8"), istext=True)
-    return _FROM_LINE.sub(b"=46rom ", encoded).replace(b"\n", b"\r\n")
+    if _FROM_LINE.search(encoded):
+        encoded = b"\n".join(_from_escaped(line) for line in encoded.split(b"\n"))
+    return encoded.replace(b"\n", b"\r\n")
+
+
+def _from_escaped(line: bytes) -> bytes:
+    """``From ...`` as ``=46rom ...``, still at most 76 characters: a soft break where it grew past them,
+    never inside an ``=XX`` escape."""
+    if not line.startswith(b"From "):
+        return line
+    line = b"=46" + line[1:]
+    if len(line) <= 76:
+        return line
+    cut = 75
+    while b"=" in line[cut - 2:cut]:  # the cut would split an escape: move it before the escape
+        cut -= 1
+    return line[:cut] + b"=\n" + line[cut:]
 
 
 def b64(text: str) -> bytes:

@@ -183,3 +183,15 @@ def test_twenty_papers_with_chinese_summaries_fit_under_the_clip_as_english_ones
     rendered = app().renderer.render(reader, picks, day=DAY, unsubscribe="mailto:d@example.com",
                                      budget=MAX_MESSAGE_BYTES)
     assert rendered.shown == 20 and rendered.bodies.size() <= MAX_MESSAGE_BYTES
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["From ", "From", "a", "é", "=", " ", "\n", "x" * 70, "Fr", "\t"]), max_size=40)
+       .map("".join))
+def test_quoted_printable_keeps_76_columns_never_starts_a_line_with_from_and_decodes_back(text: str) -> None:
+    import quopri
+
+    encoded = digest.mime.qp(text)
+    lines = encoded.split(b"\r\n")
+    assert all(len(line) <= 76 and not line.startswith(b"From ") for line in lines)
+    assert quopri.decodestring(encoded.replace(b"\r\n", b"\n")).decode() == text.replace("\r", "")
