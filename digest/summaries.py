@@ -60,7 +60,7 @@ _TAG = re.compile(r"<[^<>]{0,500}>")
 _MARKUP = re.compile(r"[*_`#]+")
 # A reasoning model's thoughts before its answer (``<think>...</think>``); one left open runs to the end.
 _THOUGHTS = re.compile(r"<(think|thinking|reasoning)>.*?(</\1>|$)", re.IGNORECASE | re.DOTALL)
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")  # a terminal escape: gone whole, not as "[31m"
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]{0,2000}(?:\x07|\x1b\\)?")  # CSI, OSC: whole
 _IMAGE = re.compile(r"!\[[^\]]{0,500}\]\([^)]{0,2000}\)")
 _LINK = re.compile(r"\[([^\]]{0,500})\]\([^)]{0,2000}\)")  # a markdown link: its words stay
 _URL = re.compile(r"\b(?:https?://|www\.)\S+", re.IGNORECASE)  # a summary links nowhere: the paper's links do

@@ -151,6 +151,7 @@ def test_a_failing_or_broken_answer_leaves_the_abstract_and_is_not_retried_this_
     ("- Reward [models](http://evil.example) ![x](http://evil.example/x.png) help\n2. RLHF \x1b[31mworks",
      "Reward models help RLHF works"),
     ('See <a href="https://evil.example/x">the paper</a> for more.', "See the paper for more."),
+    ("A \x1b]8;;https://evil.example\x07terminal link\x1b]8;;\x07 here.", "A terminal link here."),
 ])
 def test_hostile_answers_become_plain_text(llm, tmp_path, answer, expected):
     llm.behaviour.content = lambda body: answer
