@@ -77,31 +77,28 @@ def format_address(name: str, address: str) -> str:
     return f"{encode_header(name, always=True)} <{address}>"
 
 
-_FROM_LINE = re.compile(rb"^From ", re.MULTILINE)
-
-
 def qp(text: str) -> bytes:
     """Quoted-printable with CRLF line ends, as SMTP wants them; a lone CR or LF is a line end too. A line
-    that starts "From " starts "=46rom ": an mbox would write ">From " there (seen, and a DKIM body hash broken)."""
+    that starts "From " starts "=46rom ": an mbox would write ">From " there (seen, and a DKIM body hash broken).
+    Every line at most 76 characters (binascii lets a line that ends in an escaped tab reach 78)."""
     lines = text.replace("\r\n", "\n").replace("\r", "\n")
     encoded = binascii.b2a_qp(lines.encode("utf-8"), istext=True)
-    if _FROM_LINE.search(encoded):
-        encoded = b"\n".join(_from_escaped(line) for line in encoded.split(b"\n"))
+    split = encoded.split(b"\n")
+    if any(len(line) > 76 or line.startswith(b"From ") for line in split):
+        encoded = b"\n".join(_within_76(b"=46" + line[1:] if line.startswith(b"From ") else line) for line in split)
     return encoded.replace(b"\n", b"\r\n")
 
 
-def _from_escaped(line: bytes) -> bytes:
-    """``From ...`` as ``=46rom ...``, still at most 76 characters: a soft break where it grew past them,
-    never inside an ``=XX`` escape."""
-    if not line.startswith(b"From "):
-        return line
-    line = b"=46" + line[1:]
-    if len(line) <= 76:
-        return line
-    cut = 75
-    while b"=" in line[cut - 2:cut]:  # the cut would split an escape: move it before the escape
-        cut -= 1
-    return line[:cut] + b"=\n" + line[cut:]
+def _within_76(line: bytes) -> bytes:
+    """``line`` in pieces of at most 76 characters joined by soft breaks, never cut inside an ``=XX`` escape."""
+    pieces = []
+    while len(line) > 76:
+        cut = 75
+        while b"=" in line[cut - 2:cut]:  # the cut would split an escape: move it before the escape
+            cut -= 1
+        pieces.append(line[:cut] + b"=")
+        line = line[cut:]
+    return b"\n".join([*pieces, line])
 
 
 def b64(text: str) -> bytes:
