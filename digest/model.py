@@ -24,8 +24,8 @@ _SPACE = re.compile(r"\s+")
 # invisible breaks that split a word for matching while showing it whole (zero-width
 # space, word joiner, BOM, soft hyphen: "pre\u00adtraining" is "pretraining"); the
 # zero-width (non-)joiners stay, which some scripts and emoji need.
-_INVISIBLE = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u200b\u2060\ufeff\u00ad"
-                        "\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
+INVISIBLE_MARKS = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u200b\u2060\ufeff\u00ad"  # a regex class's inside
+_INVISIBLE = re.compile(f"[{INVISIBLE_MARKS}\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _HTTPS_URL = re.compile(r"^https://[^\s\"'<>\\]+$")
 _WEB_URL = re.compile(r"^https?://[^\s\"'<>]+$")

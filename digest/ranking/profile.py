@@ -26,6 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..errors import KeywordError
+from ..model import INVISIBLE_MARKS
 
 _WEIGHT = re.compile(r"\^(?P<w>[^\s^]*)$")
 _NOT = re.compile(r"^NOT\s+(?=\S)", re.IGNORECASE)
@@ -89,7 +90,7 @@ def split_keywords(spec: str) -> list[str]:
 
 # Bidirectional controls and invisible word breaks, dropped from keywords as from listing text
 # (``model.normalize_space``): a right-to-left override would flip the email's footer that names them.
-_INVISIBLE = re.compile("[\u061c\u200b\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff\u00ad]")
+_INVISIBLE = re.compile(f"[{INVISIBLE_MARKS}]")
 
 
 def normalize_keywords(spec: str | Sequence[str]) -> list[str]:
