@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import ssl
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -167,10 +168,23 @@ def _store_problems(settings: Settings, readers: Sequence[Subscriber]) -> list[s
     if path.exists():
         return _failures(lambda: Store.open(path).close())
     folder = next(parent for parent in path.parents if parent.exists())  # DIGEST_STATE_DB's parser refused a file there
-    if not os.access(folder, os.W_OK | os.X_OK):
+    if not _can_create_in(folder):
         return [f"the state database {path} cannot be created: {folder} is not writable; "
                 "make it writable, or set DIGEST_STATE_DB to a writable place"]
     return []
+
+
+def _can_create_in(folder: Path) -> bool:
+    """A file can be made in ``folder``: tried, and removed at once (root passes ``os.access`` even for /proc)."""
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return False
+    try:
+        handle, probe = tempfile.mkstemp(prefix=".digest-check-", dir=folder)
+    except OSError:
+        return False
+    os.close(handle)
+    os.unlink(probe)
+    return True
 
 
 def server_problems(settings: Settings) -> list[str]:

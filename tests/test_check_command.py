@@ -267,6 +267,19 @@ def test_check_creates_no_state_database_where_none_is_yet(run_cli, monkeypatch,
     assert not (tmp_path / "new").exists()  # the first send makes it
 
 
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc")
+def test_check_finds_a_folder_where_no_state_database_can_be_made_even_as_root(run_cli, monkeypatch,
+                                                                                  tmp_path) -> None:
+    configure(monkeypatch, tmp_path, DIGEST_TO="ada@example.org", DIGEST_KEYWORDS="exploration",
+              DIGEST_STATE_DB="/proc/digest-nowhere/state.db")  # root passes os.access here; creating fails
+
+    code, _, err = run_cli("check", "--no-smtp")
+
+    assert code == 1
+    assert errors(err) == ["digest: error: the state database /proc/digest-nowhere/state.db cannot be created: "
+                           "/proc is not writable; make it writable, or set DIGEST_STATE_DB to a writable place"]
+
+
 def test_check_connects_to_a_postgresql_state_database_but_the_daemon_starts_without_it(run_cli, monkeypatch,
                                                                                         tmp_path) -> None:
     from .smtp_server import free_port
