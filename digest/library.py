@@ -251,14 +251,15 @@ def parse_bibtex(text: str) -> tuple[list[Entry], int]:
     from bibtexparser.model import DuplicateBlockKeyBlock, Entry as BibEntry
 
     logging.getLogger("bibtexparser").setLevel(logging.ERROR)  # it logs each broken block; we count them
-    parsed = bibtexparser.parse_string(text)
+    parsed = bibtexparser.parse_string(text, parse_stack=[])  # values as written: _expanded reads them
     entries: list[Entry] = []
     # two papers under one key (Scholar's "lin2025reward" is easily taken twice) are two papers
     again = [b.ignore_error_block for b in parsed.failed_blocks
              if isinstance(b, DuplicateBlockKeyBlock) and isinstance(b.ignore_error_block, BibEntry)]
     skipped = len(parsed.failed_blocks) - len(again)
+    macros = _macros(parsed)
     for item in [*parsed.entries, *again]:
-        fields = {k.lower(): str(f.value) for k, f in item.fields_dict.items()}
+        fields = {k.lower(): _expanded(str(f.value), macros) for k, f in item.fields_dict.items()}
         eprint = fields.get("eprint")
         if eprint and "arxiv" in (fields.get("archiveprefix", "") + fields.get("eprinttype", "")).lower():
             eprint = f"arXiv:{eprint}"
@@ -271,6 +272,72 @@ def parse_bibtex(text: str) -> tuple[list[Entry], int]:
     return entries, skipped
 
 
+_MONTHS = {m: m.capitalize() for m in ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
+                                       "nov", "dec")}
+_MARKS = re.compile(r'[{}"]')
+_BARE = re.compile(r"[^\s#]*")
+
+
+def _macros(parsed: Any) -> dict[str, str]:
+    """The file's ``@string`` macros and the month names, by lower-case name, their values expanded in turn."""
+    macros = dict(_MONTHS)
+    for string in parsed.strings:
+        macros[string.key.lower()] = _expanded(str(string.value), macros)
+    return macros
+
+
+def _expanded(raw: str, macros: dict[str, str]) -> str:
+    """A field's value as BibTeX reads it: ``ttl # " for robots"`` joins a macro's value and a quoted text.
+
+    Each piece a ``#`` joins is ``{text}``, ``"text"``, a number or a macro's name (an
+    unknown name is kept as written). Only the first ``MAX_TEXT_CHARS`` are read: that is
+    all the title and abstract keep, and more than any id field holds.
+    """
+    raw = raw[:MAX_TEXT_CHARS + 2].strip()
+    if "#" not in raw:  # one piece, by far the most common: no scan
+        if raw[:1] == "{" and raw[-1:] == "}" or raw[:1] == '"' and raw[-1:] == '"' and len(raw) > 1:
+            return raw[1:-1]
+        return macros.get(raw.lower(), raw.lstrip('{"'))
+    pieces: list[str] = []
+    at = 0
+    while True:
+        at = _skip_spaces(raw, at)
+        if at >= len(raw):
+            return "".join(pieces)
+        if raw[at] in "{\"":
+            end = _closing(raw, at)
+            pieces.append(raw[at + 1:end])
+            at = end + 1
+        else:
+            word = _BARE.match(raw, at)[0]  # type: ignore[index]  # matches at any position
+            pieces.append(macros.get(word.lower(), word))
+            at += len(word)
+        at = _skip_spaces(raw, at)
+        if at < len(raw) and raw[at] != "#":
+            return "".join(pieces) + raw[at:]  # not a chain after all: the rest as written
+        at += 1
+
+
+def _skip_spaces(text: str, at: int) -> int:
+    while at < len(text) and text[at].isspace():
+        at += 1
+    return at
+
+
+def _closing(text: str, at: int) -> int:
+    """Where the ``{`` or ``"`` at ``at`` closes (braces nest; a quote closes outside them); the end if never."""
+    opener, depth = text[at], int(text[at] == "{")
+    for mark in _MARKS.finditer(text, at + 1):
+        if mark[0] == '"':
+            if opener == '"' and depth == 0:
+                return mark.start()
+            continue
+        depth = max(0, depth + (1 if mark[0] == "{" else -1))
+        if opener == "{" and depth == 0:
+            return mark.start()
+    return len(text)
+
+
 def _decoded(value: str | None) -> str:
     return latex_to_text((value or "")[:MAX_TEXT_CHARS])
 
@@ -280,6 +347,10 @@ _ACCENTS = {"'": "\u0301", "`": "\u0300", "^": "\u0302", '"': "\u0308", "~": "\u
             "k": "\u0328", "d": "\u0323", "b": "\u0331"}
 _SYMBOLS = {"ss": "ß", "o": "ø", "O": "Ø", "ae": "æ", "AE": "Æ", "aa": "å", "AA": "Å", "l": "ł", "L": "Ł",
             "oe": "œ", "OE": "Œ", "i": "ı", "j": "ȷ", "LaTeX": "LaTeX", "TeX": "TeX"}
+_SWITCHES = frozenset({"em", "it", "bf", "sc", "sl", "tt", "rm", "sf", "normalfont", "itshape", "bfseries",
+                       "scshape", "slshape", "upshape", "mdseries", "rmfamily", "sffamily", "ttfamily", "tiny",
+                       "scriptsize", "footnotesize", "small", "normalsize", "large", "Large", "LARGE", "huge",
+                       "Huge", "boldmath", "unboldmath"})
 _LATEX = re.compile(r"""
     \\(?P<accent>[.'`^"~=]|[cvuHrkdb](?=\s*\{))\s*(?:\{\s*(?P<in_braces>\\?[A-Za-z])\s*\}|(?P<bare>\\?[A-Za-z]))
   | \\(?P<name>[A-Za-z]+)\s*(?P<empty>\{\})?
@@ -308,6 +379,8 @@ def _latex_token(match: re.Match[str]) -> str:
         name = match["name"]
         if name in _SYMBOLS:
             return _SYMBOLS[name]
+        if name in _SWITCHES:
+            return ""  # {\em x} is x
         if match.string.startswith("{", match.end()):
             return ""  # \emph{x}: the argument stays, its braces go
         return name + (" " if match[0][-1].isspace() else "")  # "\alpha beta" keeps two words

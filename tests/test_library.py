@@ -51,6 +51,17 @@ def test_bibtex_latex_accents_and_braces_are_decoded() -> None:
     assert load_library(path).entries == (Entry("2501.01234", "Über Reward Models", ""),)
 
 
+def test_bibtex_string_macros_and_their_concatenation_are_expanded() -> None:
+    Path("macros.bib").write_text(
+        '@string{venue = "Learning"}\n@string{series = {Deep} # " " # venue}\n'
+        '@article{a, title = series # " for {Robots}", eprint = 2501.01234, archivePrefix = {arXiv}}\n'
+        '@article{b, title = "A # sign, quoted", abstract = {Braced # too}}\n'
+        '@article{c, title = unknownmacro # { kept as written}}\n', encoding="utf-8")
+    assert load_library(Path("macros.bib")).entries == (
+        Entry("2501.01234", "Deep Learning for Robots", ""), Entry(None, "A # sign, quoted", "Braced # too"),
+        Entry(None, "unknownmacro kept as written", ""))
+
+
 def test_a_plain_list_of_ids_and_urls_counts_lines_that_are_not_ids() -> None:
     library = load_library(LIBRARY / "ids.txt")
     assert [e.paper_id for e in library.entries] == ["2501.01234", "2502.04321", "cs/0112017"]
@@ -254,6 +265,7 @@ def test_a_title_inside_hundreds_of_nested_braces_is_read_not_dropped() -> None:
     ("\\emph{Reward} models on {GPT}--4 --- 50\\% \\& more", "Reward models on GPT–4 — 50% & more"),
     ("$O(n^{2})$ with \\alpha decay", "$O(n^2)$ with alpha decay"),
     ("a~b", "a b"),
+    ("{\\em Sparse} and {\\bf dense}, {\\itshape in situ}", "Sparse and dense, in situ"),
 ])
 def test_titles_and_abstracts_are_decoded_from_latex(latex: str, text: str) -> None:
     assert latex_to_text(latex) == text
