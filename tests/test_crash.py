@@ -195,7 +195,7 @@ def test_twenty_sigkills_at_random_moments_lose_nothing_and_duplicate_at_most_on
                                timeout=60)
         assert after.returncode == 0, (seed, round_, after.stderr)
         assert "waiting for another digest send" not in after.stderr, (seed, round_)
-        assert time.monotonic() - began < 20, (seed, round_)
+        assert time.monotonic() - began < 45, (seed, round_)  # 300 readers: ~5 s idle, 32 s seen on a loaded machine
 
     with Store.open(tmp_path / "state.db") as store:
         recorded = store.all_sent_ids()
