@@ -183,6 +183,17 @@ def test_a_form_post_without_its_csrf_field_is_forbidden(web: Web, form: str) ->
         assert store.reader_state("ada@example.org") is None and store.votes("ada@example.org") == []
 
 
+def test_a_csrf_cookie_with_letters_beyond_ascii_is_refused_not_a_server_error(web: Web) -> None:
+    """A cookie may hold any byte (planted by a sibling subdomain over http, or mangled): a 403, never a 500."""
+    link = web.links("ada@example.org").preferences
+    with web.client() as client:
+        field = csrf_of(client.get(link).text)
+    answer = httpx.post(link, data={"csrf": field, "keywords": "graphs", "frequency": "run", "status": "active"},
+                        headers={"cookie": "digest_csrf=\xe9t\xe9".encode("latin-1")})
+    assert answer.status_code == 403 and "did not come from this site" in answer.text
+    assert web.status("ada@example.org") is None
+
+
 def test_another_host_name_gets_nothing(web: Web) -> None:
     """DNS rebinding: a page on evil.example that resolves to 127.0.0.1 never sees a reader's data."""
     link = web.links("ada@example.org").preferences

@@ -154,5 +154,11 @@ class Csrf:
             expected = self.signer.loads("csrf", submitted) if isinstance(submitted, str) else None
         except BadToken:
             expected = None
-        if not nonce or not isinstance(expected, str) or not hmac.compare_digest(expected, nonce):
+        if not nonce or not isinstance(expected, str) or not _same(expected, nonce):
             raise HTTPException(403, "This form has expired or did not come from this site. Go back, reload the page and try again.")
+
+
+def _same(signed: str, nonce: str) -> bool:
+    """Compared as bytes in constant time: a cookie may hold letters beyond ASCII, which
+    ``hmac.compare_digest`` refuses to compare as strings (a TypeError: a 500 for a bad cookie)."""
+    return hmac.compare_digest(signed.encode("utf-8", "surrogatepass"), nonce.encode("utf-8", "surrogatepass"))
