@@ -180,6 +180,15 @@ def test_a_postmark_call_without_the_credentials_changes_nothing(web: Web, crede
     assert bounces(web)["suppressed"] is None and bounces(web)["bounces"] == []
 
 
+@pytest.mark.parametrize("hook", ["ses", "postmark"])
+def test_a_body_nested_too_deep_to_read_is_a_400_not_a_server_error(web: Web, hook: str) -> None:
+    """SES bodies are read before their signature is checked: anyone can send one."""
+    auth = tuple(POSTMARK.split(":", 1)) if hook == "postmark" else None
+    answer = httpx.post(f"{web.url}/webhooks/{hook}", content=b"[" * 100_000, auth=auth)  # type: ignore[arg-type]
+    assert answer.status_code == 400 and "not a JSON object" in answer.text
+    assert bounces(web)["bounces"] == []
+
+
 def test_webhooks_are_404_until_their_setting_is_given(tmp_path: Path, key) -> None:
     with running(tmp_path) as web:
         assert post_ses(web, sns_message(key, ses_bounce(ADA))).status_code == 404

@@ -33,6 +33,7 @@ from .site import Site
 from .sns import BadSignature, Certificates, verify
 
 log = logging.getLogger("digest.web")
+NOT_JSON = (ValueError, UnicodeDecodeError, RecursionError)  # RecursionError: arrays or objects nested too deep
 POSTMARK_KINDS = {"HardBounce": "hard", "BadEmailAddress": "hard", "SoftBounce": "soft", "DnsError": "soft",
                   "Transient": "delayed", "SpamComplaint": "complaint", "Blocked": "policy", "DMARCPolicy": "policy"}
 
@@ -46,7 +47,7 @@ def routes(site: Site) -> list[Route]:
 async def _json(request: Request) -> dict[str, Any]:
     try:
         value = json.loads(await request.body())
-    except (ValueError, UnicodeDecodeError):
+    except NOT_JSON:
         value = None
     if not isinstance(value, dict):
         raise HTTPException(400, "the body is not a JSON object")
@@ -83,7 +84,7 @@ async def ses(site: Site, certificates: Certificates, request: Request) -> Respo
         return PlainTextResponse("noted\n")
     try:
         notification = json.loads(message["Message"])
-    except ValueError:
+    except NOT_JSON:
         raise HTTPException(400, "the SNS message is not an SES notification") from None
     events = ses_events(notification) if isinstance(notification, dict) else []
     done = await site.in_store(lambda store: _record(site, store, events))
