@@ -149,3 +149,26 @@ def test_unsubscribe_button_and_pause_instead(page, tmp_path: Path) -> None:
         page.click("button:has-text('Unsubscribe')")
         assert page.text_content("h1") == "You are unsubscribed"
         assert web.status("ada@example.org") == "unsubscribed"
+
+
+def test_a_form_opened_from_webmail_still_works_after_another_link_of_the_digest_is_opened(page,
+                                                                                         tmp_path: Path) -> None:
+    """Links clicked in a webmail are cross-site navigations: opening a second one must not expire the first's form."""
+    with running(tmp_path) as web:
+        links = web.links("ada@example.org", ("2401.00001",))
+        more = links.feedback["2401.00001"].up
+        mail = f'<a id="preferences" href="{links.preferences}">Preferences</a> <a id="more" href="{more}">More</a>'
+        page.context.route("http://webmail.example/**", lambda route: route.fulfill(content_type="text/html",
+                                                                                    body=mail))
+        other_tab = page.context.new_page()
+        for tab, link in ((page, "#preferences"), (other_tab, "#more")):
+            tab.goto("http://webmail.example/inbox")
+            tab.click(link)
+        page.fill("#keywords", "world model*")
+        page.click("button[type=submit]")
+        assert "Saved: your next digest uses these settings." in page.text_content("main")
+        other_tab.click("button[type=submit]")
+        assert other_tab.text_content("h1") == "Thanks, noted"
+        with web.store() as store:
+            state, votes = store.reader_state("ada@example.org"), store.votes("ada@example.org")
+    assert state is not None and state.keywords == ("world model*",) and len(votes) == 1

@@ -144,8 +144,11 @@ class Csrf:
         return self.signer.dumps("csrf", nonce), fresh
 
     def set_cookie(self, response: Response, fresh: str | None) -> Response:
+        """Lax, not Strict: a link clicked in a webmail is a cross-site navigation, which a Strict cookie does not
+        come with, so each such page made a new nonce and expired the forms of the reader's other tabs. A
+        cross-site POST still comes without it (and without the signed field): forms stay refused from elsewhere."""
         if fresh:
-            response.set_cookie(self.cookie, fresh, httponly=True, samesite="strict", secure=self.secure, path="/")
+            response.set_cookie(self.cookie, fresh, httponly=True, samesite="lax", secure=self.secure, path="/")
         return response
 
     def check(self, request: Request, submitted: object) -> None:
