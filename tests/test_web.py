@@ -150,6 +150,15 @@ def test_invalid_keywords_show_the_error_and_change_nothing(web: Web, keywords: 
     assert readers_today(web)["ada@example.org"] == ("reward model*", "exploration")
 
 
+def test_keywords_that_fit_the_box_are_not_too_long_for_the_server(web: Web) -> None:
+    """The box holds 2,000 characters, a line break counting one (maxlength); a browser sends each as CR LF."""
+    lines = [f"topic {n:02d} " + "word " * 7 + "graph" for n in range(40)]  # 49 characters each
+    assert len("\n".join(lines)) <= 2000 < len("\r\n".join(lines))
+    answer = save(web, "ada@example.org", keywords="\r\n".join(lines))
+    assert answer.status_code == 200 and "Saved" in answer.text
+    assert readers_today(web)["ada@example.org"] == tuple(lines)
+
+
 @pytest.mark.parametrize("max_items", ["-1", "0", "201", "9" * 5000, "٣", "1e3"])
 def test_a_bad_max_items_is_refused(web: Web, max_items: str) -> None:
     answer = save(web, "ada@example.org", keywords="exploration", max_items=max_items)

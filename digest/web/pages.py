@@ -97,8 +97,12 @@ class Choices:
 
 
 def form_keywords(text: str) -> list[str]:
-    """A form's keywords, one a line (preferences and sign-up), checked; a ``KeywordError`` says what is wrong."""
-    if len(text) > MAX_KEYWORDS_TEXT:
+    """A form's keywords, one a line (preferences and sign-up), checked; a ``KeywordError`` says what is wrong.
+
+    The length is counted as the page's box counts it (``maxlength``): a line break is one character,
+    though a browser sends it as CR LF.
+    """
+    if len(text.replace("\r\n", "\n")) > MAX_KEYWORDS_TEXT:
         raise KeywordError(f"keywords are too long (at most {MAX_KEYWORDS_TEXT} characters)")
     if _CONTROL.search(text):
         raise KeywordError("a keyword has a control character in it (pasted from elsewhere?); type it as plain text")
