@@ -19,7 +19,7 @@ from functools import lru_cache
 from datetime import date, datetime
 from typing import Any
 
-from itsdangerous import BadData, URLSafeSerializer, URLSafeTimedSerializer
+from itsdangerous import BadData, SignatureExpired, URLSafeSerializer, URLSafeTimedSerializer
 
 from .errors import ConfigError
 from .settings import MAKE_SECRET, Settings
@@ -30,6 +30,10 @@ CONFIRM_MAX_AGE = 48 * 3600
 
 class BadToken(Exception):
     """A tampered, truncated, expired or foreign token: the page says so and nothing changes."""
+
+
+class ExpiredToken(BadToken):
+    """A sign-up confirmation token signed by us, but past its 48 hours: late, not damaged."""
 
 
 def require_secret(settings: Settings) -> str:
@@ -131,6 +135,8 @@ class Signer:
             if purpose == "confirm":
                 return self._timed.loads(token, max_age=CONFIRM_MAX_AGE)
             return self._plain[purpose].loads(token)
+        except SignatureExpired as err:  # checked after the signature: the token is ours
+            raise ExpiredToken(purpose) from err
         except (BadData, UnicodeError, ValueError) as err:
             raise BadToken(purpose) from err
 

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import httpx
 import pytest
+from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
 from digest.readers import effective_readers
+from digest.tokens import reader_id
 
-from .web_server import Web, csrf_of, running
+from .web_server import SECRET, Web, csrf_of, running
 
 
 @pytest.fixture
@@ -161,3 +163,19 @@ def test_a_confirmation_link_with_a_damaged_token_does_nothing(web: Web, inbox) 
         page = client.get(f"{web.url}/subscribe")
         answer = client.post(link[:-3], data={"csrf": csrf_of(page.text)})
     assert answer.status_code == 400 and web.status("d@example.org") == "pending"
+
+
+class _TwoDaysAgo(TimestampSigner):
+    def get_timestamp(self) -> int:
+        return super().get_timestamp() - 49 * 3600
+
+
+def test_a_confirmation_link_past_its_48_hours_says_it_expired_not_that_it_is_damaged(web: Web) -> None:
+    with web.client() as client:
+        sign_up(web, client, "late@example.org")
+        late = URLSafeTimedSerializer(SECRET, salt="digest.confirm", signer=_TwoDaysAgo)
+        token = late.dumps(reader_id(SECRET, "late@example.org"))
+        page = client.get(f"{web.url}/subscribe")
+        answer = client.post(f"{web.url}/confirm/{token}", data={"csrf": csrf_of(page.text)})
+    assert answer.status_code == 400 and "expired" in answer.text and "sign up again" in answer.text
+    assert "damaged" not in answer.text and web.status("late@example.org") == "pending"

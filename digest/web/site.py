@@ -20,7 +20,7 @@ from starlette.responses import HTMLResponse
 from ..archive import Reprinter
 from ..settings import Settings
 from ..store import Store
-from ..tokens import BadToken, Signer, require_secret
+from ..tokens import BadToken, ExpiredToken, Signer, require_secret
 from .outbox import OutboxSender
 from .roster import Roster
 from .security import Csrf
@@ -72,6 +72,9 @@ class Site:
     def rid_of(self, purpose: str, token: str) -> str:
         try:
             return self.signer.reader(purpose, token)
+        except ExpiredToken:
+            raise HTTPException(400, "This confirmation link has expired (they last 48 hours): nothing was "
+                                     "changed. To get the digest, sign up again for a new link.") from None
         except BadToken:
             raise bad_link() from None
 
