@@ -162,6 +162,24 @@ def test_the_request_past_the_limit_in_flight_gets_a_503_and_the_next_one_after_
     assert asyncio.run(scenario()) == [200, 200, 503, 200, 1]
 
 
+def test_the_503_past_the_limit_in_flight_carries_the_security_headers_of_every_response() -> None:
+    async def refused() -> httpx.Headers:
+        gate = asyncio.Event()
+        app = InFlight(lambda s, r, snd: _slow_app(s, r, snd, gate), limit=1)
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://t") as client:
+            first = asyncio.create_task(client.get("/"))
+            await asyncio.sleep(0.05)
+            answer = await client.get("/")
+            gate.set()
+            await first
+        assert answer.status_code == 503
+        return answer.headers
+
+    headers = asyncio.run(refused())
+    assert headers["x-frame-options"] == "DENY" and headers["x-content-type-options"] == "nosniff"
+    assert headers["referrer-policy"] == "no-referrer" and "default-src 'none'" in headers["content-security-policy"]
+
+
 def test_a_request_still_running_when_the_server_stops_gets_a_503_not_a_traceback(caplog) -> None:
     """uvicorn waits 5 s for requests in flight at a stop, then cancels them."""
     import logging

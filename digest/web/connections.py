@@ -25,7 +25,7 @@ from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from .security import WEBHOOK_BODY, client_key
+from .security import HEADERS, PAGE_CSP, WEBHOOK_BODY, client_key
 
 FIRST_REQUEST = 10.0
 PER_CLIENT = 32
@@ -152,7 +152,9 @@ class InFlight:
 
 
 async def _unavailable(text: str, scope: Scope, receive: Receive, send: Send) -> None:
-    answer: Any = PlainTextResponse(f"{text}\n", status_code=503, headers={"retry-after": "1"})
+    """Outside the app's ``Guard``, so it gives the headers every response carries itself."""
+    headers = {**HEADERS, "content-security-policy": PAGE_CSP, "retry-after": "1"}
+    answer: Any = PlainTextResponse(f"{text}\n", status_code=503, headers=headers)
     await answer(scope, receive, send)
 
 
