@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -91,6 +92,23 @@ def test_a_file_that_stops_parsing_keeps_the_readers_read_before(web: Web, reads
     for _ in range(3):
         assert keywords_on_page(web, "ada@example.org") == "reward model*\nexploration"
     assert len(reads) == 2  # read once when it changed, not again on every page
+
+
+def test_a_file_that_does_not_parse_when_first_read_says_why_in_the_log(tmp_path: Path, caplog) -> None:
+    """``digest serve`` started on a broken file: no readers read before, and the operator is told."""
+    roster_file = tmp_path / "subscribers.toml"
+    roster_file.write_text("[[subscribers]\nemail = ")
+    caplog.set_level(logging.WARNING, logger="digest.web")
+    roster = Roster(Settings(subscribers=roster_file, secret_key=SECRET), SECRET)
+    assert roster.reader("ada@example.org") is None
+    assert [r.levelno for r in caplog.records] == [logging.WARNING] and str(roster_file) in caplog.text
+
+
+def test_a_server_without_a_roster_of_its_own_logs_nothing_about_it(caplog) -> None:
+    """Sign-ups only: no subscribers file and no DIGEST_TO is not a problem to report."""
+    caplog.set_level(logging.WARNING, logger="digest.web")
+    roster = Roster(Settings(secret_key=SECRET), SECRET)
+    assert roster.reader("ada@example.org") is None and caplog.records == []
 
 
 def test_a_reader_removed_from_the_file_but_known_to_the_store_still_reaches_their_page(web: Web) -> None:

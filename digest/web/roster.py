@@ -99,6 +99,8 @@ class Roster:
         except DigestError as err:
             if previous.by_email:
                 log.warning("reader pages: %s; keeping the %d readers read before", err, len(previous.by_email))
+            elif self.settings.subscribers:  # none read before (serve started on it): its readers' links say 404
+                log.warning("reader pages: %s; no reader is read from it until it is fixed", err)
             return previous
         by_email: dict[str, Subscriber] = {}
         for reader in readers:
