@@ -16,7 +16,7 @@ from digest.model import make_paper
 from digest.readers import effective_readers, suppressed
 from digest.subscribers import load_subscribers
 
-from .web_server import Web, csrf_of, running
+from .web_server import ROSTER, Web, csrf_of, running
 
 MONDAY, TUESDAY = date(2026, 11, 23), date(2026, 11, 24)
 ONE_CLICK = {"content": b"List-Unsubscribe=One-Click",
@@ -128,6 +128,26 @@ def test_saved_preferences_change_what_the_next_send_uses(web: Web) -> None:
     assert monday["ada@example.org"].keywords == ("graph neural network*", "-survey")
     assert monday["ada@example.org"].max_items == 5
     assert tuesday == ["bob@example.org"]  # weekly on Mondays, and Monday's went out
+
+
+@pytest.mark.parametrize("file_max", [0, 500])  # 0: no limit; the file allows up to 10,000, the page 200
+def test_the_page_as_shown_saves_for_a_reader_the_file_gives_more_papers_than_the_box_takes(web: Web,
+                                                                                               file_max: int) -> None:
+    web.settings.subscribers.write_text(  # type: ignore[union-attr]
+        ROSTER + f'[[subscribers]]\nemail = "cy@example.org"\nkeywords = ["graphs"]\nmax_items = {file_max}\n')
+    with web.client() as client:
+        link = web.links("cy@example.org").preferences
+        page = client.get(link).text
+        shown = re.search(r'name="max_items"[^>]* value="([^"]*)"', page)
+        assert shown is not None
+        answer = client.post(link, data={"csrf": csrf_of(page), "keywords": "graphs\nprotein folding",
+                                         "max_items": shown.group(1), "frequency": "run", "status": "active",
+                                         "shown_status": "active"})
+    assert answer.status_code == 200 and "Saved" in answer.text
+    roster = load_subscribers(web.settings.subscribers)  # type: ignore[arg-type]
+    with web.store() as store:
+        [cy] = [r for r in effective_readers(roster, store, MONDAY) if r.email == "cy@example.org"]
+    assert cy.keywords == ("graphs", "protein folding") and cy.max_items == file_max  # the file's, still
 
 
 def test_pausing_on_the_page_stops_the_digest(web: Web) -> None:

@@ -154,9 +154,21 @@ def current(site: Site, store: Store, email: str) -> dict[str, Any]:
     authors = state.authors if state and state.authors is not None else (roster.authors if roster else ())
     orgs = state.orgs if state and state.orgs is not None else (roster.orgs if roster else ())
     language = state.language if state and state.language is not None else (roster.language if roster else None)
-    return {"keywords": "\n".join(keywords), "max_items": "" if max_items is None else str(max_items),
+    return {"keywords": "\n".join(keywords), "max_items": shown_max(max_items),
             "frequency": state.frequency if state else "run", "status": state.status if state else "active",
             "authors": "\n".join(authors), "orgs": "\n".join(orgs), "language": language or ""}
+
+
+def shown_max(max_items: int | None) -> str:
+    """Papers per digest as the box shows it: empty for a number it does not take (the file's 0, no limit, or
+    more than 200), which saving empty keeps (the box's placeholder says what applies)."""
+    return str(max_items) if max_items is not None and 1 <= max_items <= MAX_ITEMS_LIMIT else ""
+
+
+def default_max(site: Site, email: str) -> int:
+    """What an empty box means: the file's ``max_items`` for this reader, else DIGEST_MAX_ITEMS (0: no limit)."""
+    roster = site.roster.reader(email)
+    return roster.max_items if roster and roster.max_items is not None else site.settings.max_items
 
 
 def keyword_hints(store: Store, email: str, keywords: str) -> list[str]:
@@ -181,7 +193,7 @@ def keyword_hints(store: Store, email: str, keywords: str) -> list[str]:
 def preferences_response(site: Site, request: Request, rid: str, email: str, values: dict[str, Any],
                          status: int = 200, **extra: Any) -> HTMLResponse:
     return site.page(request, "preferences.html", status=status, email=email, values=values,
-                     days=DAY_NAMES, default_max=site.settings.max_items, links=site.links(rid),
+                     days=DAY_NAMES, default_max=default_max(site, email), links=site.links(rid),
                      hints=extra.pop("hints", []), **extra)
 
 
