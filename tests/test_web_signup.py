@@ -11,10 +11,13 @@ import httpx
 import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
 
+from digest.errors import ConfigError
 from digest.readers import effective_readers
 from digest.tokens import reader_id
+from digest.web import make_app
 
-from .web_server import SECRET, Web, csrf_of, running
+from .smtp_server import free_port
+from .web_server import SECRET, Web, csrf_of, make_settings, running
 
 
 @pytest.fixture
@@ -39,6 +42,13 @@ def test_signup_is_404_unless_enabled(tmp_path: Path) -> None:
     with running(tmp_path) as web:
         assert httpx.get(f"{web.url}/subscribe").status_code == 404
         assert httpx.post(f"{web.url}/subscribe", data={"email": "a@example.org"}).status_code == 404
+
+
+def test_sign_ups_without_a_sender_address_are_refused_at_start(tmp_path: Path) -> None:
+    """A confirmation email needs a From (a send refuses to start without DIGEST_FROM too)."""
+    settings = make_settings(tmp_path, free_port(), signup=True, from_addr="")
+    with pytest.raises(ConfigError, match="DIGEST_FROM"):
+        make_app(settings)
 
 
 def test_the_confirmation_link_activates_the_reader(web: Web, inbox) -> None:

@@ -32,10 +32,14 @@ TITLES = {400: "That did not work", 403: "Please try again", 404: "Not found", 4
 def make_app(settings: Settings, bind_host: str = "127.0.0.1", mailer_factory: Any = None) -> Guard:
     """The reader's side; needs DIGEST_SECRET_KEY (a ConfigError says how to make one), a
     state store it can open (a damaged one fails here, in one line, not in every request),
-    and beyond loopback DIGEST_PUBLIC_URL: links are made from it, never from a request's Host."""
+    beyond loopback DIGEST_PUBLIC_URL (links are made from it, never from a request's Host),
+    and with DIGEST_SIGNUP a DIGEST_FROM to send the confirmations from."""
     if not is_loopback(bind_host) and not settings.public_url:
         raise ConfigError(f"DIGEST_PUBLIC_URL is required to serve on {bind_host} (beyond this machine): set it to "
                           "the address readers open, e.g. DIGEST_PUBLIC_URL=https://digest.example.org")
+    if settings.signup and not settings.from_addr:  # as a send refuses to start without it
+        raise ConfigError("DIGEST_SIGNUP=true sends confirmation emails, so DIGEST_FROM must be set: the sender "
+                          "address, e.g. DIGEST_FROM=Digest <digest@example.org>")
     site = Site(settings, mailer_factory)
     check_store(settings)
     app = Starlette(
