@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import io
 import ipaddress
 import math
 import os
@@ -553,7 +554,7 @@ def read_env(env_file: Path | None, environ: Mapping[str, str]) -> dict[str, str
     """
     values: dict[str, str] = {}
     if env_file is not None:
-        for key, value in dotenv_values(_readable(env_file), interpolate=False).items():
+        for key, value in dotenv_values(stream=io.StringIO(_env_text(env_file)), interpolate=False).items():
             values[key] = value or ""
     values.update(environ)
     return {k: v for k, v in values.items() if k.startswith(PREFIX)}
@@ -564,17 +565,22 @@ def default_env_file() -> Path | None:
     return DEFAULT_ENV_FILE if DEFAULT_ENV_FILE.is_file() else None
 
 
-def _readable(env_file: Path) -> Path:
+def _env_text(env_file: Path) -> str:
+    """The settings file's text (a UTF-8 BOM dropped); a line that is not UTF-8 is named, not a traceback."""
     if not env_file.exists():
         raise ConfigError(f"--env-file {env_file}: no such file; check the path "
                           "(without --env-file, ./.env is used if present)")
     if env_file.is_dir():
         raise ConfigError(f"--env-file {env_file}: is a directory; name a settings file like config.example.env")
     try:
-        with env_file.open("rb"):
-            return env_file
+        data = env_file.read_bytes()
     except OSError as err:
         raise ConfigError(f"--env-file {env_file}: cannot read it ({err.strerror})") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise ConfigError(f"--env-file {env_file}: line {line} is not UTF-8 text; save the file as UTF-8") from None
 
 
 def load_settings(env_file: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:

@@ -107,6 +107,16 @@ def test_an_env_file_that_is_a_directory_is_an_error(run_cli, tmp_path):
     assert code == 1 and "--env-file conf: is a directory" in err
 
 
+def test_an_env_file_that_is_not_utf8_is_one_line_naming_the_line_and_the_fix(run_cli, tmp_path):
+    (tmp_path / "latin1.env").write_bytes("DIGEST_SOURCE=sample\nDIGEST_KEYWORDS=r\u00e9seaux\n".encode("latin-1"))
+
+    code, out, err = run_cli("--env-file", "latin1.env", "status")
+
+    assert code == 1
+    assert err.strip().splitlines() == [
+        "digest: error: --env-file latin1.env: line 2 is not UTF-8 text; save the file as UTF-8"]
+
+
 def test_without_env_file_a_missing_dot_env_is_fine_and_a_present_one_is_read(run_cli, tmp_path):
     code, out, _ = run_cli("status")
     assert code == 0 and "(0 7 * * 1-5, UTC)" in out
