@@ -192,10 +192,10 @@ def _byte_size(value: str) -> int:
     match = _SIZE.match(value.strip())
     if not match:
         raise ValueError("use a number of bytes, e.g. 50MB or 50000000")
-    size = int(float(match.group(1)) * 1000 ** " kmg".index(match.group(2).lower() or " "))
+    size = float(match.group(1)) * 1000 ** " kmg".index(match.group(2).lower() or " ")  # inf for 400 digits
     if not 1 <= size <= MAX_BYTES:
         raise ValueError("must be 1 byte to 10GB")
-    return size
+    return int(size)
 
 
 ANNOUNCE_TYPES = ("new", "cross", "replace", "replace-cross")

@@ -84,6 +84,7 @@ def test_example_config_documents_every_key() -> None:
     ("DIGEST_UNSUBSCRIBE_URL", "mailto:a@b.example>,<https://evil.example", "use an http(s) URL or a mailto:"),
     ("DIGEST_UNSUBSCRIBE_URL", "https://x.example/" + "a" * 600, "longer than 500 characters"),
     ("DIGEST_PUBLIC_URL", "https://x.example/" + "a" * 600, "longer than 500 characters"),
+    ("DIGEST_HTTP_MAX_BYTES", "9" * 400 + "MB", "must be 1 byte to 10GB"),  # a float of infinity, no int
 ])
 def test_a_value_that_would_break_a_send_later_is_refused_when_the_settings_load(key, value, problem) -> None:
     with pytest.raises(ConfigError) as info:
