@@ -149,11 +149,20 @@ def _path(value: str) -> Path | None:
     return Path(value.strip()).expanduser() if value.strip() else None
 
 
+def _int(value: str) -> int:
+    """``int(value)``, but a number of thousands of digits (more than ``int`` converts) is out of every
+    range, as a smaller one is: its error then says the range, not ``sys.set_int_max_str_digits()``."""
+    text = value.strip()
+    if len(text) > 100 and text.lstrip("+-").isdigit():
+        return -(10**100) if text.startswith("-") else 10**100
+    return int(value)
+
+
 def _whole(low: int, high: int | None = None) -> Callable[[str], int]:
     """A parser of whole numbers from ``low`` (to ``high``); the error says the range."""
 
     def parse(value: str) -> int:
-        number = int(value)
+        number = _int(value)
         if number < low or (high is not None and number > high):
             raise ValueError(f"must be {low}-{high}" if high is not None else f"must be {low} or more")
         return number
@@ -325,7 +334,7 @@ def _mailbox_or_empty(value: str) -> str:
 
 
 def _port(value: str) -> int:
-    port = int(value)
+    port = _int(value)
     if not 0 <= port <= 65535:
         raise ValueError("must be a port number, 1-65535")
     return port
@@ -363,7 +372,7 @@ def _unsubscribe_url(value: str) -> str:
 
 
 def _keep_days(value: str) -> int:
-    days = int(value)
+    days = _int(value)
     if days < 1:
         raise ValueError("must be 1 or more (today's messages say who already got today's digest)")
     if days > MAX_DAYS:

@@ -85,6 +85,10 @@ def test_example_config_documents_every_key() -> None:
     ("DIGEST_UNSUBSCRIBE_URL", "https://x.example/" + "a" * 600, "longer than 500 characters"),
     ("DIGEST_PUBLIC_URL", "https://x.example/" + "a" * 600, "longer than 500 characters"),
     ("DIGEST_HTTP_MAX_BYTES", "9" * 400 + "MB", "must be 1 byte to 10GB"),  # a float of infinity, no int
+    ("DIGEST_MAX_ITEMS", "9" * 5000, "must be 0-10000"),  # past int()'s 4300 digits: the range, not its hint
+    ("DIGEST_LOOKBACK_DAYS", "-" + "9" * 5000, "must be 0-366"),
+    ("DIGEST_SMTP_PORT", "9" * 5000, "must be a port number"),
+    ("DIGEST_KEEP_DAYS", "9" * 5000, "36500 or less"),
 ])
 def test_a_value_that_would_break_a_send_later_is_refused_when_the_settings_load(key, value, problem) -> None:
     with pytest.raises(ConfigError) as info:
