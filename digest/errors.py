@@ -118,6 +118,16 @@ class OutputError(DigestError):
         return cls(f"cannot write {path}: {why_not_writable(path, err)}; {fix}")
 
 
+def expand_home(path: Path) -> Path:
+    """``path`` with a leading ``~`` or ``~user`` expanded; a user with no home is a ``ConfigError`` saying so
+    (``Path.expanduser`` raises a bare ``RuntimeError``)."""
+    try:
+        return path.expanduser()
+    except RuntimeError:
+        raise ConfigError(f"{path}: cannot expand {path.parts[0]} (no such user, or no home folder); "
+                          "write the path in full") from None
+
+
 def file_in_the_way(path: Path) -> Path | None:
     """The first folder in ``path`` that is really a file, if any (``/a/file.txt/x`` -> ``/a/file.txt``)."""
     for folder in reversed(path.parents):

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv import dotenv_values
 
-from .errors import ConfigError, file_in_the_way, shown_url
+from .errors import ConfigError, expand_home, file_in_the_way, shown_url
 
 PREFIX = "DIGEST_"
 MAX_DAYS = 36_500  # 100 years: longer is a typo, and overflows a date
@@ -146,7 +146,7 @@ def _text(value: str) -> str:
 
 
 def _path(value: str) -> Path | None:
-    return Path(value.strip()).expanduser() if value.strip() else None
+    return expand_home(Path(value.strip())) if value.strip() else None
 
 
 def _int(value: str) -> int:

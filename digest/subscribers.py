@@ -21,7 +21,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, KeywordError
+from .errors import ConfigError, KeywordError, expand_home
 from .ranking.authors import MAX_FOLLOWS, follow_problem
 from .ranking.profile import normalize_keywords, parse_profile
 from .model import Subscriber
@@ -206,7 +206,7 @@ def _library(table: dict[str, Any], folder: Path | None) -> Path | None:
         return None
     if not isinstance(value, str) or not value.strip():
         raise ConfigError(f"library must be the path of a file, not {value!r}")
-    path = Path(value.strip()).expanduser()
+    path = expand_home(Path(value.strip()))
     return path if path.is_absolute() or folder is None else folder / path
 
 

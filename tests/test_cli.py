@@ -88,6 +88,15 @@ def test_a_live_source_with_no_reader_still_says_how_to_configure_one(run_cli):
         "digest: error: no readers: set DIGEST_KEYWORDS (and DIGEST_TO), or DIGEST_SUBSCRIBERS"]
 
 
+def test_a_source_under_the_home_of_an_unknown_user_is_one_line(run_cli):
+    code, out, err = run_cli("papers", "--source", "~no-such-user-here/listing.json")
+
+    assert code == 1
+    assert err.strip().splitlines() == [
+        "digest: error: ~no-such-user-here/listing.json: cannot expand ~no-such-user-here "
+        "(no such user, or no home folder); write the path in full"]
+
+
 # --env-file ---------------------------------------------------------------------------
 
 def test_an_env_file_named_but_missing_is_an_error(run_cli):

@@ -139,6 +139,15 @@ def test_a_state_db_that_names_an_existing_folder_is_refused(tmp_path: Path) -> 
         load_settings(None, {"DIGEST_STATE_DB": str(tmp_path)})
 
 
+@pytest.mark.parametrize("key", ["DIGEST_STATE_DB", "DIGEST_SUBSCRIBERS", "DIGEST_CACHE_DIR", "DIGEST_TEMPLATES_DIR"])
+def test_a_path_under_the_home_of_an_unknown_user_is_refused_with_the_fix(key: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(None, {key: "~no-such-user-here/digest/state.db"})
+
+    assert str(info.value).startswith(f"invalid settings: {key}='~no-such-user-here/digest/state.db': ")
+    assert "cannot expand ~no-such-user-here (no such user, or no home folder); write the path in full" in str(info.value)
+
+
 def test_a_state_db_under_a_file_is_refused(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("a file")
     with pytest.raises(ConfigError, match="notes.txt is a file, not a folder"):

@@ -99,3 +99,9 @@ def test_a_reader_without_keywords_is_told_how_to_write_them(tmp_path: Path) -> 
 def test_an_unknown_field_lists_the_known_ones(tmp_path: Path) -> None:
     message = problem_of(tmp_path, ADA + "enable = false\n")
     assert "unknown field(s) enable; the fields are authors, email, enabled, keywords" in message
+
+
+def test_a_library_under_the_home_of_an_unknown_user_is_an_error_naming_the_reader(tmp_path: Path) -> None:
+    message = problem_of(tmp_path, ADA + 'library = "~no-such-user-here/ada.bib"\n')
+
+    assert "subscriber 1: ada@example.org: ~no-such-user-here/ada.bib: cannot expand ~no-such-user-here" in message

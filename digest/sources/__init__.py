@@ -16,7 +16,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..errors import ConfigError, EmptyListingError, ListingError, SourceError
+from ..errors import ConfigError, EmptyListingError, ListingError, SourceError, expand_home
 from ..model import Listing, Paper
 from .files import load_listing_file
 from .parse import parse_listing
@@ -107,7 +107,7 @@ def _resolve_one(spec: str) -> Source:
     if _URL.match(spec):  # a URL of another kind, not a file name (Path would fold "ftp://x" into "ftp:/x")
         raise ConfigError(f"{spec}: not a source digest can read; a source is an http(s) URL, a file, "
                           "sample, hf, hf:YYYY-MM-DD, arxiv:CATS, biorxiv:SUBJECT or medrxiv:SUBJECT")
-    return FileSource(Path(spec).expanduser())
+    return FileSource(expand_home(Path(spec)))
 
 
 def fetch_all(sources: list[Source], context: FetchContext) -> Listing:
