@@ -14,7 +14,7 @@ import ipaddress
 import math
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -311,9 +311,10 @@ def _state_db(value: str) -> Path | None:
     path = _path(value)
     if path is None:
         return None
-    if path.is_dir():
+    with _looking_at("DIGEST_STATE_DB"):
+        folder, blocker = path.is_dir(), file_in_the_way(path)
+    if folder:
         raise ValueError(f"{path} is a folder; name the database file in it, e.g. {path / 'state.db'}")
-    blocker = file_in_the_way(path)
     if blocker is not None:
         raise ValueError(f"{blocker} is a file, not a folder; set DIGEST_STATE_DB to a path in a folder")
     return path
@@ -321,9 +322,21 @@ def _state_db(value: str) -> Path | None:
 
 def _cache_dir(value: str) -> Path | None:
     path = _path(value)
-    if path is not None and path.exists() and not path.is_dir():
+    with _looking_at("DIGEST_CACHE_DIR"):
+        a_file = path is not None and path.exists() and not path.is_dir()
+    if a_file:
         raise ValueError(f"{path} is a file; name a folder for the HTTP cache")
     return path
+
+
+@contextlib.contextmanager
+def _looking_at(key: str) -> Iterator[None]:
+    """A look at a path that fails for more than a missing file (a name too long, a folder not ours to
+    read: ``Path.is_dir`` raises those) is the setting's problem, in words."""
+    try:
+        yield
+    except OSError as err:
+        raise ValueError(f"cannot look at it ({err.strerror or err}); set {key} to another path") from None
 
 
 def _mailbox_or_empty(value: str) -> str:

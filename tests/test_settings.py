@@ -139,6 +139,16 @@ def test_a_state_db_that_names_an_existing_folder_is_refused(tmp_path: Path) -> 
         load_settings(None, {"DIGEST_STATE_DB": str(tmp_path)})
 
 
+@pytest.mark.parametrize("key", ["DIGEST_STATE_DB", "DIGEST_CACHE_DIR"])
+def test_a_state_db_or_cache_dir_the_system_cannot_look_at_is_refused_in_one_line(tmp_path: Path, key: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_settings(None, {key: str(tmp_path / ("a" * 300) / "state.db")})  # a name longer than 255 bytes
+
+    message = str(info.value)
+    assert f"{key}=" in message and "File name too long" in message and f"set {key} to another path" in message
+    assert "\n" not in message and len(message) < 300
+
+
 @pytest.mark.parametrize("key", ["DIGEST_STATE_DB", "DIGEST_SUBSCRIBERS", "DIGEST_CACHE_DIR", "DIGEST_TEMPLATES_DIR"])
 def test_a_path_under_the_home_of_an_unknown_user_is_refused_with_the_fix(key: str) -> None:
     with pytest.raises(ConfigError) as info:
