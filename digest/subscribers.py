@@ -38,7 +38,7 @@ def load_subscribers(path: Path, named_by: str = "DIGEST_SUBSCRIBERS") -> list[S
     import tomllib  # only a subscribers file needs it: one reader from DIGEST_KEYWORDS starts without
 
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # a BOM: as Notepad saves
     except FileNotFoundError:
         raise ConfigError(f"{path}: subscribers file not found; check {named_by}") from None
     except (OSError, UnicodeDecodeError) as err:

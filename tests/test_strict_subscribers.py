@@ -105,3 +105,10 @@ def test_a_library_under_the_home_of_an_unknown_user_is_an_error_naming_the_read
     message = problem_of(tmp_path, ADA + 'library = "~no-such-user-here/ada.bib"\n')
 
     assert "subscriber 1: ada@example.org: ~no-such-user-here/ada.bib: cannot expand ~no-such-user-here" in message
+
+
+def test_a_file_saved_with_a_utf8_byte_order_mark_loads_like_one_without(tmp_path: Path) -> None:
+    path = tmp_path / "subscribers.toml"
+    path.write_text(f"[[subscribers]]\n{ADA}", encoding="utf-8-sig")  # as Windows Notepad saves UTF-8
+
+    assert [reader.email for reader in load_subscribers(path)] == ["ada@example.org"]
