@@ -454,14 +454,15 @@ def _imap_url(value: str) -> str:
 
 
 def url_problem(url: str) -> str | None:
-    """What makes ``url`` no http(s) URL to fetch (None: it is one)."""
+    """What makes ``url`` no http(s) URL to fetch (None: it is one); a long one is quoted cut (one short line)."""
+    shown = repr(url) if len(url) <= 80 else f"{url[:60]!r}… ({len(url)} characters)"
     try:
         parts = urlsplit(url)
         parts.port  # a ValueError for a port that is no number or out of range
     except ValueError as err:
-        return f"{url!r} is not a URL ({err})"
+        return f"{shown} is not a URL ({err})"
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        return f"{url!r} is not an http(s) URL with a host"
+        return f"{shown} is not an http(s) URL with a host"
     return None
 
 

@@ -89,6 +89,8 @@ def test_example_config_documents_every_key() -> None:
     ("DIGEST_LOOKBACK_DAYS", "-" + "9" * 5000, "must be 0-366"),
     ("DIGEST_SMTP_PORT", "9" * 5000, "must be a port number"),
     ("DIGEST_KEEP_DAYS", "9" * 5000, "36500 or less"),
+    ("DIGEST_HF_BASE_URL", "huggingface.co/" + "a" * 5000, "use http(s)://HOST[:PORT][/PATH]"),
+    ("DIGEST_ARXIV_BASE_URL", "https://rss.arxiv.org:99999/" + "a" * 5000, "use http(s)://HOST[:PORT][/PATH]"),
 ])
 def test_a_value_that_would_break_a_send_later_is_refused_when_the_settings_load(key, value, problem) -> None:
     with pytest.raises(ConfigError) as info:
