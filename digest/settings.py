@@ -455,7 +455,7 @@ def _imap_url(value: str) -> str:
 
 def url_problem(url: str) -> str | None:
     """What makes ``url`` no http(s) URL to fetch (None: it is one); a long one is quoted cut (one short line)."""
-    shown = repr(url) if len(url) <= 80 else f"{url[:60]!r}… ({len(url)} characters)"
+    shown = repr(shown_url(url)) if len(url) <= 80 else f"{shown_url(url)[:60]!r}… ({len(url)} characters)"
     try:
         parts = urlsplit(url)
         parts.port  # a ValueError for a port that is no number or out of range
@@ -641,7 +641,7 @@ def _shown(key: str, value: str) -> str:
 
 
 _URL_KEYS = ("DIGEST_BOUNCE_IMAP_URL", "DIGEST_LLM_URL", "DIGEST_STATE_DB", "DIGEST_PUBLIC_URL",
-             "DIGEST_UNSUBSCRIBE_URL")
+             "DIGEST_UNSUBSCRIBE_URL", "DIGEST_HF_BASE_URL", "DIGEST_ARXIV_BASE_URL", "DIGEST_BIORXIV_BASE_URL")
 
 
 def _masked_url(value: str) -> str:

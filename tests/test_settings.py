@@ -119,6 +119,8 @@ def test_a_postgresql_password_with_a_character_that_ends_the_host_part_is_refus
     ("DIGEST_PUBLIC_URL", "https://staff:S3cretPw@digest.example.org", "S3cretPw"),
     ("DIGEST_UNSUBSCRIBE_URL", "https://staff:S3cretPw@x.example/u", "S3cretPw"),
     ("DIGEST_BOUNCE_IMAP_URL", 'imaps://me:pa"ss9xq@host:99999/INBOX', "ss9xq"),
+    ("DIGEST_HF_BASE_URL", "https://me:S3cretPw@mirror.example:99999/", "S3cretPw"),
+    ("DIGEST_BIORXIV_BASE_URL", "ftp://me:S3cretPw@mirror.example/", "S3cretPw"),
 ])
 def test_a_refused_url_setting_never_quotes_its_user_password_or_key(key, value, secret) -> None:
     with pytest.raises(ConfigError) as info:
