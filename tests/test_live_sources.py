@@ -650,3 +650,14 @@ def test_a_password_in_a_url_source_never_shows_in_its_error(run_cli, monkeypatc
     code, _, err = run_cli("papers", "--source", f"http://reader:s3cret-pw@127.0.0.1:{free_port()}/x.json")
 
     assert code == 1 and "s3cret-pw" not in err and "http://reader:***@127.0.0.1" in err
+
+
+def test_a_password_in_a_url_source_never_shows_in_the_retry_log(run_cli, monkeypatch, caplog) -> None:
+    from .smtp_server import free_port
+
+    monkeypatch.setattr(Fetcher, "_backoff", lambda self, attempt: 0.01)
+    with caplog.at_level("DEBUG", logger="digest"):  # -v shows the retries, --debug the cache's lines too
+        run_cli("-v", "papers", "--source", f"http://reader:s3cret-pw@127.0.0.1:{free_port()}/x.json")
+
+    assert "retrying in" in caplog.text and "http://reader:***@127.0.0.1" in caplog.text
+    assert "s3cret-pw" not in caplog.text

@@ -40,7 +40,7 @@ import httpcore
 import httpx
 
 from .. import __version__
-from ..errors import SourceError
+from ..errors import SourceError, shown_url
 from ..limits import LocalTurns, Turns
 from .files import describe_size
 
@@ -217,12 +217,12 @@ class Fetcher:
                 raise SourceError(url, "not in the cache; run once without --offline to fetch it")
             return Fetched(url, cached[0], from_cache=True, fetched_at=cached[1]["fetched_at"])
         if cached and time.time() - cached[1]["fetched_at"] < fresh_for:
-            log.debug("%s: cached copy is fresh, not asking again", url)
+            log.debug("%s: cached copy is fresh, not asking again", shown_url(url))
             return Fetched(url, cached[0], from_cache=True, fetched_at=cached[1]["fetched_at"])
         headers = _validators(cached[1]) if cached else {}
         response = self._request(url, headers)
         if response.status_code == 304 and cached:
-            log.debug("%s: not modified, using the cached copy", url)
+            log.debug("%s: not modified, using the cached copy", shown_url(url))
             self.cache.touch(url, cached[1])  # type: ignore[union-attr]
             return Fetched(url, cached[0], from_cache=True, fetched_at=time.time())
         if response.status_code != 200:
@@ -304,7 +304,7 @@ class Fetcher:
         return min(self.backoff * 2 ** (attempt - 1), self.max_wait)
 
     def _pause(self, url: str, seconds: float, why: str) -> None:
-        log.info("%s: %s; retrying in %.1f s", url, why, seconds)
+        log.info("%s: %s; retrying in %.1f s", shown_url(url), shown_url(why), seconds)  # as its errors do
         self.sleep(seconds)
 
     def _wait_turn(self, url: str) -> None:
