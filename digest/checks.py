@@ -140,7 +140,9 @@ def _sender_problems(settings: Settings, readers: Sequence[Subscriber]) -> list[
         problems.append("DIGEST_SMTP_USER is set but DIGEST_SMTP_SECURITY=none: a password would go unencrypted; "
                         "use starttls or ssl")
     if settings.smtp_ca_file is not None:
-        problems += _failures(lambda: _load_ca(settings.smtp_ca_file))
+        problems += _failures(lambda: _load_ca(settings.smtp_ca_file, "DIGEST_SMTP_CA_FILE"))
+    if settings.bounce_imap_url and settings.bounce_ca_file is not None:  # the daemon reads the mailbox unattended
+        problems += _failures(lambda: _load_ca(settings.bounce_ca_file, "DIGEST_BOUNCE_CA_FILE"))
     if settings.bounce_imap_url and not settings.bounce_address:
         problems.append(BOUNCES_WITHOUT_ADDRESS)
     return problems
@@ -202,11 +204,11 @@ def _require_secret(settings: Settings) -> None:
     require_secret(settings)
 
 
-def _load_ca(path: Path | None) -> None:
+def _load_ca(path: Path | None, key: str) -> None:
     try:
         ssl.create_default_context().load_verify_locations(cafile=str(path))
     except (OSError, ssl.SSLError) as err:
-        raise ConfigError(f"DIGEST_SMTP_CA_FILE={path}: cannot load it ({getattr(err, 'strerror', None) or err}); "
+        raise ConfigError(f"{key}={path}: cannot load it ({getattr(err, 'strerror', None) or err}); "
                           "name a PEM file of CA certificates") from None
 
 

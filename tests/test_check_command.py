@@ -188,6 +188,21 @@ def test_check_finds_a_bounce_mailbox_without_the_address_its_bounces_come_to(ru
     assert "secret" not in err
 
 
+def test_check_and_the_daemons_start_load_the_bounce_mailboxs_ca_file_without_logging_in(run_cli, monkeypatch,
+                                                                                         tmp_path) -> None:
+    bounces = {"DIGEST_BOUNCE_IMAP_URL": "imaps://bounces:secret@127.0.0.1/INBOX",
+               "DIGEST_BOUNCE_ADDRESS": "bounces@example.com", "DIGEST_BOUNCE_CA_FILE": str(tmp_path / "imap-ca.pem")}
+    configure(monkeypatch, tmp_path, DIGEST_TO="ada@example.org", DIGEST_KEYWORDS="exploration", **bounces)
+
+    code, _, err = run_cli("check", "--no-smtp")
+
+    assert code == 1 and errors(err) == [f"digest: error: DIGEST_BOUNCE_CA_FILE={tmp_path / 'imap-ca.pem'}: "
+                                         "cannot load it (No such file or directory); name a PEM file of CA certificates"]
+    settings = load_settings(None, {"DIGEST_SOURCE": LISTING, "DIGEST_FROM": "d@example.org", **bounces})
+    with pytest.raises(ConfigError, match="not starting: DIGEST_BOUNCE_CA_FILE="):  # not a failure every 30 minutes
+        require_ready(settings, load_subscribers(subscribers_file(tmp_path)))
+
+
 def test_check_resolves_live_sources_without_fetching_them(run_cli, monkeypatch, tmp_path) -> None:
     configure(monkeypatch, tmp_path, DIGEST_TO="ada@example.org", DIGEST_KEYWORDS="exploration",
               DIGEST_SOURCE="hf, arxiv:cs.LG", DIGEST_HF_BASE_URL="http://127.0.0.1:9",
