@@ -112,3 +112,23 @@ def test_a_missing_subscribers_file_given_on_the_command_line_names_the_option(r
 
     assert code == 1
     assert err.strip() == f"digest: error: {tmp_path / 'nope.toml'}: subscribers file not found; check --subscribers"
+
+
+@pytest.mark.parametrize("argv", [
+    ("rank", "--source", "sample", "--subscriber", "ada@bücher.example"),
+    ("preview", "--source", "sample", "--subscriber", "ADA@Bücher.example", "--output", "ada.html"),
+    ("send", "--source", "sample", "--dry-run", "--subscriber", "ada@bücher.example"),
+    ("readers", "show", "ada@bücher.example"),
+    ("readers", "pause", "Ada@BÜCHER.example"),
+    ("feedback", "--source", "sample", "--reader", "ada@bücher.example", "--like", "2611.00194"),
+])
+def test_a_reader_named_as_the_subscribers_file_writes_them_is_found(run_cli, monkeypatch, tmp_path, argv) -> None:
+    (tmp_path / "subscribers.toml").write_text('[[subscribers]]\nemail = "ada@bücher.example"\n'
+                                               'keywords = ["exploration"]\n', encoding="utf-8")
+    monkeypatch.setenv("DIGEST_SUBSCRIBERS", str(tmp_path / "subscribers.toml"))  # kept as ada@xn--bcher-kva.example
+    monkeypatch.setenv("DIGEST_STATE_DB", str(tmp_path / "state.db"))
+    monkeypatch.setenv("DIGEST_FROM", "digest@example.com")
+
+    code, out, err = run_cli(*argv)
+
+    assert code == 0, err

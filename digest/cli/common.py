@@ -43,6 +43,18 @@ def count(text: str) -> int:
     return int(text)
 
 
+def address(text: str) -> str:
+    """An argparse type: a reader's address as the roster and the store keep it (ASCII: ``ada@bücher.example``
+    is ``ada@xn--bcher-kva.example``), so the reader the subscribers file names is found as written there.
+    One that is no address stays as typed: the command says there is no such reader."""
+    from ..addresses import parse_address
+
+    try:
+        return parse_address(text)
+    except ConfigError:
+        return text.strip()
+
+
 def port(text: str) -> int:
     """An argparse type: a TCP port, 0-65535 (0: any free one)."""
     if not text.isdigit() or int(text) > 65535:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import OutputError
 from .common import (
-    _app, _source_option, _warn, chosen_readers, clean, clip, count, plural, port, readers_for, settings_for,
+    _app, _source_option, _warn, address, chosen_readers, clean, clip, count, plural, port, readers_for, settings_for,
 )
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ def _add_rank(commands: argparse._SubParsersAction) -> None:
     who = cmd.add_mutually_exclusive_group()
     who.add_argument("--keywords", help='e.g. "reward model*, RLHF^2, -survey"')
     who.add_argument("--subscribers", type=Path, metavar="FILE", help="subscribers TOML file")
-    cmd.add_argument("--subscriber", metavar="EMAIL",
+    cmd.add_argument("--subscriber", type=address, metavar="EMAIL",
                      help="only this reader (with --keywords: those keywords with this reader's votes)")
     cmd.add_argument("--limit", type=count, metavar="N",
                      help="at most N picks per reader, instead of DIGEST_MAX_ITEMS (0: no limit)")
@@ -152,7 +152,7 @@ def matched_where(pick: Pick) -> str:
 def _add_preview(commands: argparse._SubParsersAction) -> None:
     cmd = commands.add_parser("preview", help="the email in your browser, exactly as it would be sent")
     _source_option(cmd)
-    cmd.add_argument("--subscriber", metavar="EMAIL", help="preview this reader's digest")
+    cmd.add_argument("--subscriber", type=address, metavar="EMAIL", help="preview this reader's digest")
     cmd.add_argument("--subscribers", type=Path, metavar="FILE", help="subscribers TOML file")
     cmd.add_argument("--keywords", help="preview for these keywords instead")
     cmd.add_argument("--output", type=Path, metavar="FILE", help="write the HTML to FILE and exit")

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
-from .common import _source_option, _warn, clean, clip, port, settings_for
+from .common import _source_option, _warn, address, clean, clip, port, settings_for
 
 if TYPE_CHECKING:
     from ..model import Listing, Paper, Subscriber
@@ -48,7 +48,7 @@ def _add_readers(commands: argparse._SubParsersAction) -> None:
     cmd = commands.add_parser("readers", help="who reads: list, show, pause, resume, remove, export")
     cmd.add_argument("action", nargs="?", default="list",
                      choices=("list", "show", "pause", "resume", "remove", "export"))
-    cmd.add_argument("email", nargs="?", metavar="EMAIL", help="the reader (show, pause, resume, remove)")
+    cmd.add_argument("email", nargs="?", type=address, metavar="EMAIL", help="the reader (show, pause, resume, remove)")
     cmd.add_argument("--subscribers", type=Path, metavar="FILE", help="subscribers TOML file")
     cmd.set_defaults(func=run_readers)
 
@@ -173,7 +173,7 @@ def _removed_why(store: Store, settings: Settings, email: str) -> str | None:
 def _add_feedback(commands: argparse._SubParsersAction) -> None:
     cmd = commands.add_parser("feedback", help="record a reader's votes: more (or fewer) papers like these")
     _source_option(cmd)
-    cmd.add_argument("--reader", required=True, metavar="EMAIL", help="the reader who votes")
+    cmd.add_argument("--reader", required=True, type=address, metavar="EMAIL", help="the reader who votes")
     vote = cmd.add_mutually_exclusive_group(required=True)
     vote.add_argument("--like", type=id_list, metavar="ID[,ID...]", help="more like these papers (ids in SRC)")
     vote.add_argument("--dislike", type=id_list, metavar="ID[,ID...]", help="fewer like these papers (ids in SRC)")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import DigestError
 from ..errors import ConfigError, StoreError
-from .common import _source_option, clean, plural, port, readers_for, settings_for
+from .common import _source_option, address, clean, plural, port, readers_for, settings_for
 
 if TYPE_CHECKING:  # the library is imported by the command that runs, after the arguments are parsed
     import threading
@@ -32,7 +32,7 @@ if TYPE_CHECKING:  # the library is imported by the command that runs, after the
 def _add_send(commands: argparse._SubParsersAction) -> None:
     cmd = commands.add_parser("send", help="send today's digests once (for cron or CI)")
     _source_option(cmd)
-    cmd.add_argument("--subscriber", metavar="EMAIL", help="only this reader")
+    cmd.add_argument("--subscriber", type=address, metavar="EMAIL", help="only this reader")
     cmd.add_argument("--subscribers", type=Path, metavar="FILE", help="subscribers TOML file")
     cmd.add_argument("--dry-run", action="store_true", help="write .eml files instead of sending; record nothing")
     cmd.add_argument("--outbox", type=Path, metavar="DIR", help="where --dry-run writes (./outbox); only with --dry-run")
