@@ -132,3 +132,17 @@ def test_a_reader_named_as_the_subscribers_file_writes_them_is_found(run_cli, mo
     code, out, err = run_cli(*argv)
 
     assert code == 0, err
+
+
+@pytest.mark.parametrize("host", ["192.0.2.1", "no-such-host.invalid"])  # TEST-NET-1: no address of this machine
+def test_serving_on_an_address_this_machine_does_not_have_names_the_host_as_the_fix(run_cli, monkeypatch, tmp_path,
+                                                                                   host) -> None:
+    monkeypatch.setenv("DIGEST_SECRET_KEY", "Ut4nW8qZ1xC6vB3mK9pR2sL7")
+    monkeypatch.setenv("DIGEST_PUBLIC_URL", "https://digest.example.org")
+    monkeypatch.setenv("DIGEST_STATE_DB", str(tmp_path / "state.db"))
+
+    code, out, err = run_cli("serve", "--host", host, "--port", "0")
+
+    [line] = err.strip().splitlines()
+    assert code == 1 and out == "" and line.startswith(f"digest: error: cannot listen on {host}:0 (")
+    assert line.endswith("; check --host: an address of this machine (127.0.0.1, or 0.0.0.0 for all of them)")

@@ -36,12 +36,20 @@ def bind(host: str, port: int, *, fallback: bool = False) -> socket.socket:
     except OSError as err:
         if not (fallback and err.errno == errno.EADDRINUSE):
             sock.close()
-            raise ConfigError(f"cannot listen on {host}:{port} ({err.strerror}); choose another --port") from None
+            raise ConfigError(f"cannot listen on {host}:{port} ({err.strerror}); {_bind_fix(err)}") from None
         sock.bind((host, 0))
         print(f"port {port} is busy; using {sock.getsockname()[1]} instead", file=sys.stderr)
     sock.listen(128)
     sock.set_inheritable(True)
     return sock
+
+
+def _bind_fix(err: OSError) -> str:
+    """A port taken (or kept for root) is the port's fault; a name that does not resolve, or an address that is
+    not this machine's, the host's."""
+    if isinstance(err, socket.gaierror) or err.errno == errno.EADDRNOTAVAIL:
+        return "check --host: an address of this machine (127.0.0.1, or 0.0.0.0 for all of them)"
+    return "choose another --port"
 
 
 def make_server(app: Any, limits: ConnectionLimits | None = None, in_flight: int = IN_FLIGHT) -> uvicorn.Server:
