@@ -198,6 +198,35 @@ def test_every_digest_command_in_a_readme_block_is_accepted_by_the_real_parser(b
     assert callable(args.func)
 
 
+# the command table: what it shows in [...] may be left out ----------------------------------
+
+TABLE_ROW = re.compile(r"^\| `digest (\w+)([^`]*)` \|", re.M)
+PLACEHOLDERS = {"SRC": "sample", "EMAIL": "ada@example.org", "FILE": "x.toml", "N": "1", "ID": "2601.00001",
+                "K/N": "1/2", "DIR": "out", "SECONDS": "5", "PATH": "x"}
+
+
+def least_usage(usage: str) -> list[str]:
+    """A command table row's usage with every optional ``[...]`` dropped, the first of each ``(a | b)`` kept."""
+    usage = usage.replace("\\|", "|")
+    while "[" in usage:
+        usage = re.sub(r"\[[^\[\]]*\]", "", usage)
+    usage = re.sub(r"\(([^()|]*)\|[^()]*\)", r"\1", usage)
+    return [PLACEHOLDERS.get(word, word) for word in usage.split()]
+
+
+ROWS = TABLE_ROW.findall(README.read_text(encoding="utf-8").split("## Commands", 1)[1].split("\n## ", 1)[0])
+
+
+@pytest.mark.parametrize(("command", "usage"), ROWS, ids=[command for command, _ in ROWS])
+def test_what_the_command_table_shows_as_optional_can_be_left_out(command: str, usage: str) -> None:
+    argv = [command, *least_usage(usage)]
+    try:
+        build_parser().parse_args(argv)
+    except SystemExit:
+        pytest.fail(f"the README's `digest {command}{usage}` shows as optional what `digest {' '.join(argv)}` "
+                    "needs")
+
+
 # the subscribers example passes digest check ----------------------------------------------
 
 ONE_ENTRY = """@article{vaswani2017,
