@@ -35,6 +35,17 @@ def test_every_problem_is_reported_in_one_message() -> None:
         assert part in message
 
 
+def test_a_value_of_bytes_that_are_not_utf8_in_the_environment_is_refused_by_key() -> None:
+    # os.environ holds a Latin-1 "é" (byte 0xE9) as the lone surrogate U+DCE9: no email or terminal can carry it
+    with pytest.raises(ConfigError) as info:
+        load_settings(None, {"DIGEST_KEYWORDS": "r\udce9seau", "DIGEST_SMTP_PASSWORD": "p\udce9ss-word"})
+
+    message = str(info.value)
+    assert "DIGEST_KEYWORDS: not UTF-8 text; set it again in UTF-8" in message
+    assert "DIGEST_SMTP_PASSWORD: not UTF-8 text" in message and "ss-word" not in message
+    message.encode("utf-8")  # the error itself prints
+
+
 def test_bad_password_value_is_never_echoed() -> None:
     settings = load_settings(None, {"DIGEST_SMTP_PASSWORD": "hunter2"})
     assert "hunter2" not in repr(settings)
