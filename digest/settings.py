@@ -615,7 +615,7 @@ def load_settings(env_file: Path | None = None, environ: Mapping[str, str] | Non
         if key not in _PARSERS:
             problems.append(_unknown_key(key))
             continue
-        if not _utf8(value):  # never quoted: it may be a password
+        if not is_utf8(value):  # never quoted: it may be a password
             problems.append(f"{key}: not UTF-8 text; set it again in UTF-8 (the shell's locale may be another)")
             continue
         name, parse = _PARSERS[key]
@@ -634,7 +634,7 @@ def load_settings(env_file: Path | None = None, environ: Mapping[str, str] | Non
     return Settings(**values)
 
 
-def _utf8(value: str) -> bool:
+def is_utf8(value: str) -> bool:
     """Whether ``value`` is text: a byte of another encoding in the environment (Latin-1 ``é``) arrives as a lone
     surrogate, which no email, header or terminal line can carry."""
     try:

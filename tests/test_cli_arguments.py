@@ -146,3 +146,14 @@ def test_serving_on_an_address_this_machine_does_not_have_names_the_host_as_the_
     [line] = err.strip().splitlines()
     assert code == 1 and out == "" and line.startswith(f"digest: error: cannot listen on {host}:0 (")
     assert line.endswith("; check --host: an address of this machine (127.0.0.1, or 0.0.0.0 for all of them)")
+
+
+@pytest.mark.parametrize("command", ["rank", "preview"])
+def test_keywords_of_bytes_that_are_not_utf8_are_one_line(run_cli, monkeypatch, tmp_path, command) -> None:
+    monkeypatch.setenv("DIGEST_STATE_DB", str(tmp_path / "state.db"))
+
+    # a Latin-1 shell passes "é" as byte 0xE9: sys.argv holds it as the lone surrogate U+DCE9
+    code, out, err = run_cli(command, "--source", "sample", "--keywords", "llm, r\udce9seau", *(
+        ["--output", "preview.html"] if command == "preview" else []))
+
+    assert code == 1 and err == "digest: error: --keywords is not UTF-8 text; type them again in a UTF-8 terminal\n"

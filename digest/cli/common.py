@@ -104,11 +104,14 @@ def plural(number: int, word: str) -> str:
 
 
 def readers_for(args: argparse.Namespace, settings: Settings) -> list[Subscriber]:
+    from ..settings import is_utf8
     from ..subscribers import single_reader, subscribers_from_settings
 
     if getattr(args, "keywords", None) is not None:
         if not args.keywords.strip():
             raise KeywordError("--keywords is empty; e.g. --keywords 'reinforcement learning, -survey'")
+        if not is_utf8(args.keywords):  # no email or terminal line can carry them
+            raise KeywordError("--keywords is not UTF-8 text; type them again in a UTF-8 terminal")
         return [single_reader(settings, args.keywords)]
     return subscribers_from_settings(settings, getattr(args, "subscribers", None))
 
