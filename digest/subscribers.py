@@ -94,12 +94,15 @@ def subscriber_from_table(table: Any, folder: Path | None = None) -> Subscriber:
 
 def _keywords(value: Any) -> tuple[str, ...]:
     """A list of keywords, or one string split like ``DIGEST_KEYWORDS``; checked as a profile."""
+    no_keywords = 'no keywords; add keywords = ["reinforcement learning", "-survey"]'
     if value is None:
-        raise ConfigError('no keywords; add keywords = ["reinforcement learning", "-survey"]')
+        raise ConfigError(no_keywords)
     if not isinstance(value, str) and not (isinstance(value, list) and all(isinstance(k, str) for k in value)):
         raise ConfigError(f'keywords must be a list of strings or one comma-separated string, not {value!r}; '
                           'e.g. keywords = ["reinforcement learning", "-survey"]')
     items = normalize_keywords(value)
+    if not items:  # [] or "": the profile's own error would name --keywords, an option of another place
+        raise ConfigError(no_keywords)
     parse_profile(items)  # a KeywordError says which keyword and how to write it
     return tuple(items)
 
@@ -216,7 +219,7 @@ def subscribers_from_settings(settings: Settings, path: Path | None = None) -> l
         return load_subscribers(path, named_by="--subscribers")
     if settings.subscribers:
         return load_subscribers(settings.subscribers)
-    if not settings.keywords:
+    if not normalize_keywords(settings.keywords):  # empty, or commas alone
         raise ConfigError("no readers: set DIGEST_KEYWORDS (and DIGEST_TO), or DIGEST_SUBSCRIBERS")
     parse_profile(settings.keywords)
     return [single_reader(settings, settings.keywords)]

@@ -83,7 +83,7 @@ def test_keywords_written_naturally_are_stored_as_what_they_mean(tmp_path: Path)
     ("keywords = [1, 2]", "keywords must be a list of strings"),
     ('keywords = ["a OR b"]', "OR is not an operator here; write the alternatives as separate keywords"),
     ('keywords = ["diffusion (image generation)"]', "parentheses are understood only around a trailing acronym"),
-    ('keywords = ""', "no keywords given"),
+    ('keywords = ""', 'no keywords; add keywords = ["reinforcement learning", "-survey"]'),
 ])
 def test_keywords_that_cannot_mean_what_was_written_are_refused_with_a_hint(tmp_path: Path, line: str,
                                                                              problem: str) -> None:
@@ -91,9 +91,12 @@ def test_keywords_that_cannot_mean_what_was_written_are_refused_with_a_hint(tmp_
     assert "subscriber 1: ada@example.org: " in message and problem in message
 
 
-def test_a_reader_without_keywords_is_told_how_to_write_them(tmp_path: Path) -> None:
-    assert 'no keywords; add keywords = ["reinforcement learning", "-survey"]' in problem_of(
-        tmp_path, 'email = "ada@example.org"\n')
+@pytest.mark.parametrize("line", ["", "keywords = []", 'keywords = ""', 'keywords = [" ", ""]', 'keywords = ",, ;"'])
+def test_a_reader_without_keywords_is_told_how_to_write_them(tmp_path: Path, line: str) -> None:
+    message = problem_of(tmp_path, f'email = "ada@example.org"\n{line}\n')
+
+    assert 'no keywords; add keywords = ["reinforcement learning", "-survey"]' in message
+    assert "--keywords" not in message  # an option of the command line, not a field of this file
 
 
 def test_an_unknown_field_lists_the_known_ones(tmp_path: Path) -> None:
@@ -112,3 +115,13 @@ def test_a_file_saved_with_a_utf8_byte_order_mark_loads_like_one_without(tmp_pat
     path.write_text(f"[[subscribers]]\n{ADA}", encoding="utf-8-sig")  # as Windows Notepad saves UTF-8
 
     assert [reader.email for reader in load_subscribers(path)] == ["ada@example.org"]
+
+
+def test_digest_keywords_of_separators_alone_is_told_how_to_set_them() -> None:
+    from digest.settings import load_settings
+    from digest.subscribers import subscribers_from_settings
+
+    with pytest.raises(ConfigError) as info:
+        subscribers_from_settings(load_settings(None, {"DIGEST_KEYWORDS": ",, ;"}))
+
+    assert str(info.value).startswith("no readers: set DIGEST_KEYWORDS") and "--keywords" not in str(info.value)
