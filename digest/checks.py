@@ -168,6 +168,9 @@ def _store_problems(settings: Settings, readers: Sequence[Subscriber]) -> list[s
     if isinstance(path, DatabaseURL):
         return []
     if path.exists():
+        if not os.access(path, os.W_OK):  # opens, and reads, but a send stops at its first write
+            return [f"the state database {path} is read-only; make it writable, "
+                    "or set DIGEST_STATE_DB to a writable place"]
         return _failures(lambda: Store.open(path).close())
     folder = next(parent for parent in path.parents if parent.exists())  # DIGEST_STATE_DB's parser refused a file there
     if not _can_create_in(folder):

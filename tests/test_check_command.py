@@ -272,6 +272,38 @@ def test_check_opens_the_state_database_and_names_a_damaged_one(run_cli, monkeyp
                            "(set DIGEST_STATE_DB)"]
 
 
+@pytest.fixture
+def read_only():
+    """Makes a file no one may write, root included (``chattr +i``; root ignores a mode of 0444)."""
+    locked: list[Path] = []
+
+    def make(path: Path) -> None:
+        if os.geteuid() != 0:
+            path.chmod(0o444)
+        elif subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode == 0:
+            locked.append(path)
+        else:
+            pytest.skip("running as root, and chattr +i is not available here")
+
+    yield make
+    for path in locked:
+        subprocess.run(["chattr", "-i", str(path)], check=True)
+
+
+def test_check_finds_a_state_database_that_cannot_be_written(run_cli, monkeypatch, tmp_path, read_only) -> None:
+    from digest.store import Store
+
+    Store.open(tmp_path / "state.db").close()
+    read_only(tmp_path / "state.db")
+    configure(monkeypatch, tmp_path, DIGEST_TO="ada@example.org", DIGEST_KEYWORDS="exploration")
+
+    code, _, err = run_cli("check", "--no-smtp")  # a send would record nothing: it stops at its first write
+
+    assert code == 1
+    assert errors(err) == [f"digest: error: the state database {tmp_path / 'state.db'} is read-only; "
+                           "make it writable, or set DIGEST_STATE_DB to a writable place"]
+
+
 def test_check_creates_no_state_database_where_none_is_yet(run_cli, monkeypatch, tmp_path) -> None:
     configure(monkeypatch, tmp_path, DIGEST_TO="ada@example.org", DIGEST_KEYWORDS="exploration",
               DIGEST_STATE_DB=str(tmp_path / "new" / "state.db"))
