@@ -168,7 +168,7 @@ def test_a_negative_limit_is_a_usage_error(run_cli, capsys):
         run_cli("rank", "--source", "sample", "--keywords", "x", "--limit", "-1")
 
     assert stopped.value.code == 2
-    assert "--limit: '-1' is not a whole number of 0 or more" in capsys.readouterr().err
+    assert "--limit: '-1' is not a whole number from 0 to 10000" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("columns", [60, 100, 200])

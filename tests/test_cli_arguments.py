@@ -17,6 +17,7 @@ from .test_cli import smtp_env
     (["store", "compact", "--wait", "nan"], "argument --wait: 'nan' is not a number of seconds from 0 to 86400"),
     (["store", "compact", "--wait", "inf"], "argument --wait: 'inf' is not a number of seconds from 0 to 86400"),
     (["store", "compact", "--wait", "-1"], "argument --wait: '-1' is not a number of seconds from 0 to 86400"),
+    (["rank", "--limit", "9" * 30], "argument --limit: '99999999999999999999'… is not a whole number from 0 to 10000"),
 ])
 def test_an_argument_out_of_its_range_is_a_usage_error_not_a_traceback_or_a_hang(capsys, argv, problem) -> None:
     from digest.cli import main

@@ -37,9 +37,13 @@ def settings_for(args: argparse.Namespace) -> Settings:
 
 
 def count(text: str) -> int:
-    """An argparse type: a whole number, 0 or more."""
-    if not text.isdigit():
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 0 or more")
+    """An argparse type: a number of picks, 0 to MAX_ITEMS as DIGEST_MAX_ITEMS (a larger one overflowed the
+    ranking's arrays)."""
+    from ..settings import MAX_ITEMS
+
+    if not text.isdigit() or len(text) > 9 or int(text) > MAX_ITEMS:
+        shown = repr(text) if len(text) <= 20 else f"{text[:20]!r}…"
+        raise argparse.ArgumentTypeError(f"{shown} is not a whole number from 0 to {MAX_ITEMS}")
     return int(text)
 
 
