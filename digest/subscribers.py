@@ -38,11 +38,7 @@ def load_subscribers(path: Path, named_by: str = "DIGEST_SUBSCRIBERS") -> list[S
     import tomllib  # only a subscribers file needs it: one reader from DIGEST_KEYWORDS starts without
 
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))  # a BOM: as Notepad saves
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: subscribers file not found; check {named_by}") from None
-    except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{path}: cannot read subscribers file ({err})") from None
+        data = tomllib.loads(_text_of(path, named_by))
     except tomllib.TOMLDecodeError as err:
         raise ConfigError(f"{path}: invalid TOML: {err}") from None
     tables = data.get("subscribers")
@@ -64,6 +60,23 @@ def load_subscribers(path: Path, named_by: str = "DIGEST_SUBSCRIBERS") -> list[S
     if problems:
         raise ConfigError(f"{path}: " + "; ".join(problems))
     return readers
+
+
+def _text_of(path: Path, named_by: str) -> str:
+    """The file's text (a UTF-8 BOM, as Notepad saves, dropped); what keeps it from being read, and the fix."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: subscribers file not found; check {named_by}") from None
+    except IsADirectoryError:
+        raise ConfigError(f"{path}: a folder, not a subscribers file; check {named_by}") from None
+    except OSError as err:
+        raise ConfigError(f"{path}: cannot read subscribers file ({err.strerror or err}); check {named_by}") from None
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise ConfigError(f"{path}: line {line} is not UTF-8 text; save the subscribers file as UTF-8") from None
 
 
 def subscriber_from_table(table: Any, folder: Path | None = None) -> Subscriber:

@@ -125,3 +125,20 @@ def test_digest_keywords_of_separators_alone_is_told_how_to_set_them() -> None:
         subscribers_from_settings(load_settings(None, {"DIGEST_KEYWORDS": ",, ;"}))
 
     assert str(info.value).startswith("no readers: set DIGEST_KEYWORDS") and "--keywords" not in str(info.value)
+
+
+def test_a_file_that_is_not_utf8_names_the_line_and_the_fix(tmp_path: Path) -> None:
+    path = tmp_path / "subscribers.toml"
+    path.write_bytes(f'[[subscribers]]\n{ADA}name = "Jos\u00e9"\n'.encode("latin-1"))  # as an old editor saves it
+
+    with pytest.raises(ConfigError) as info:
+        load_subscribers(path)
+
+    assert str(info.value) == f"{path}: line 4 is not UTF-8 text; save the subscribers file as UTF-8"
+
+
+def test_a_folder_named_as_the_subscribers_file_names_the_setting_to_fix(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_subscribers(tmp_path, named_by="--subscribers")
+
+    assert str(info.value) == f"{tmp_path}: a folder, not a subscribers file; check --subscribers"
