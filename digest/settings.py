@@ -349,7 +349,7 @@ def _mailbox_or_empty(value: str) -> str:
 def _port(value: str) -> int:
     port = _int(value)
     if not 0 <= port <= 65535:
-        raise ValueError("must be a port number, 1-65535")
+        raise ValueError("must be a port number, 0-65535 (0: 587 for starttls, 465 for ssl, 25 for none)")
     return port
 
 

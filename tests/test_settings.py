@@ -99,6 +99,7 @@ def test_example_config_documents_every_key() -> None:
     ("DIGEST_MAX_ITEMS", "9" * 5000, "must be 0-10000"),  # past int()'s 4300 digits: the range, not its hint
     ("DIGEST_LOOKBACK_DAYS", "-" + "9" * 5000, "must be 0-366"),
     ("DIGEST_SMTP_PORT", "9" * 5000, "must be a port number"),
+    ("DIGEST_SMTP_PORT", "-1", "must be a port number, 0-65535 (0: 587 for starttls, 465 for ssl, 25 for none)"),  # 0 is valid
     ("DIGEST_KEEP_DAYS", "9" * 5000, "36500 or less"),
     ("DIGEST_HF_BASE_URL", "huggingface.co/" + "a" * 5000, "use http(s)://HOST[:PORT][/PATH]"),
     ("DIGEST_ARXIV_BASE_URL", "https://rss.arxiv.org:99999/" + "a" * 5000, "use http(s)://HOST[:PORT][/PATH]"),
