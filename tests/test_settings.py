@@ -65,6 +65,35 @@ def test_example_config_documents_every_key() -> None:
         assert f"{key}=" in example, key
 
 
+def comment_above(example: str, key: str) -> str:
+    lines = example.splitlines()
+    at = next(number for number, line in enumerate(lines) if line.startswith(f"{key}="))
+    above = []
+    for line in reversed(lines[:at]):
+        if not line.startswith("#"):
+            break
+        above.append(line)
+    return " ".join(reversed(above))
+
+
+def test_example_config_gives_the_range_each_number_is_checked_against() -> None:
+    """The README: "Every number must be finite and within the range config.example.env gives"."""
+    import re
+
+    from digest.settings import KEYS
+
+    example = (Path(__file__).parents[1] / "config.example.env").read_text()
+    missing = {}
+    for key in KEYS:
+        try:
+            load_settings(None, {key: "-99999999"})
+        except ConfigError as err:
+            found = re.search(r"must be (?:a port number, )?(\d+-\d+|more than \S+ and at most \d+)", str(err))
+            if found and found.group(1) not in comment_above(example, key):
+                missing[key] = found.group(1)
+    assert missing == {}
+
+
 # strict values (issue #17): what parsed here but broke a send hours later --------------------
 
 @pytest.mark.parametrize(("key", "value", "problem"), [
