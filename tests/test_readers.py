@@ -188,6 +188,15 @@ def test_remove_wipes_the_readers_data(run_cli, roster: Path, tmp_path: Path) ->
             "archive": [], "reading_list": []}
 
 
+@pytest.mark.parametrize("action", ["list", "export"])
+def test_list_and_export_given_an_address_say_show_is_for_one_reader(run_cli, roster: Path, action: str) -> None:
+    code, out, err = run_cli("readers", action, "ada@example.org")  # not everyone's data, as if it were Ada's
+
+    assert code == 1 and out == ""
+    assert err == (f"digest: error: digest readers {action} takes no address; "
+                   "for one reader: digest readers show ada@example.org\n")
+
+
 @pytest.mark.parametrize("argv", [("readers", "pause"), ("readers", "show", "nobody@example.org")])
 def test_readers_errors_are_one_line(run_cli, roster: Path, argv: tuple[str, ...]) -> None:
     code, out, err = run_cli(*argv)

@@ -59,6 +59,9 @@ def run_readers(args: argparse.Namespace) -> int:
     settings = settings_for(args)
     if args.action in ("show", "pause", "resume", "remove") and not args.email:
         raise ConfigError(f"digest readers {args.action} needs the reader's address: digest readers {args.action} EMAIL")
+    if args.action in ("list", "export") and args.email:
+        raise ConfigError(f"digest readers {args.action} takes no address; "
+                          f"for one reader: digest readers show {args.email}")
     roster = _roster_or_none(settings, args.subscribers)
     with Store.open(settings.state_db) as store:
         if args.action == "list":
