@@ -158,3 +158,14 @@ def test_keywords_of_bytes_that_are_not_utf8_are_one_line(run_cli, monkeypatch, 
         ["--output", "preview.html"] if command == "preview" else []))
 
     assert code == 1 and err == "digest: error: --keywords is not UTF-8 text; type them again in a UTF-8 terminal\n"
+
+
+def test_rank_with_keywords_and_a_subscriber_that_is_no_address_names_the_option(run_cli, monkeypatch,
+                                                                                tmp_path) -> None:
+    monkeypatch.setenv("DIGEST_STATE_DB", str(tmp_path / "state.db"))
+
+    code, out, err = run_cli("rank", "--source", "sample", "--keywords", "llm", "--subscriber", "ada.example.org")
+
+    assert code == 1 and out == ""
+    assert err == ("digest: error: --subscriber ada.example.org: not an email address "
+                   "(An email address must have an @-sign)\n")

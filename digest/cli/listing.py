@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import OutputError
+from ..errors import ConfigError, OutputError
 from .common import (
     _app, _source_option, _warn, address, chosen_readers, clean, clip, count, plural, port, readers_for, settings_for,
 )
@@ -76,7 +76,11 @@ def run_rank(args: argparse.Namespace) -> int:
 
     settings = settings_for(args)
     if args.keywords is not None and args.subscriber:  # these keywords, ranked with that reader's votes
-        readers = [replace(readers_for(args, settings)[0], email=parse_address(args.subscriber), name="")]
+        try:
+            email = parse_address(args.subscriber)
+        except ConfigError as err:
+            raise ConfigError(f"--subscriber {args.subscriber}: {err}") from None
+        readers = [replace(readers_for(args, settings)[0], email=email, name="")]
     else:
         readers = chosen_readers(args, settings)
     with make_digest(settings) as app:
