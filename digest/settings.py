@@ -21,7 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from dotenv import dotenv_values
+from dotenv.parser import parse_stream
 
 from .errors import ConfigError, expand_home, file_in_the_way, shown_url
 
@@ -573,14 +573,33 @@ def read_env(env_file: Path | None, environ: Mapping[str, str]) -> dict[str, str
     """The ``DIGEST_*`` keys of the file overlaid by the real environment.
 
     A file named here must exist (the CLI passes ``./.env`` only when it is there).
-    ``interpolate=False``: a password with ``$`` in it must stay as written.
+    Values are taken as written (no ``${VAR}`` expansion): a password with ``$`` in it must stay so.
     """
-    values: dict[str, str] = {}
-    if env_file is not None:
-        for key, value in dotenv_values(stream=io.StringIO(_env_text(env_file)), interpolate=False).items():
-            values[key] = value or ""
+    values = _env_values(env_file) if env_file is not None else {}
     values.update(environ)
     return {k: v for k, v in values.items() if k.startswith(PREFIX)}
+
+
+_ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+
+
+def _env_values(env_file: Path) -> dict[str, str]:
+    """Every ``KEY=value`` of the file, as python-dotenv reads them; a line that is none (a quote never closed,
+    a ``[[subscribers]]`` of a TOML file given by mistake) is an error naming its line, never its value, where
+    python-dotenv would warn once per line and drop it (a password dropped, a login failing at the send)."""
+    values: dict[str, str] = {}
+    wrong: list[int] = []
+    for binding in parse_stream(io.StringIO(_env_text(env_file))):
+        if binding.error or (binding.key is not None and not _ENV_NAME.fullmatch(binding.key)):
+            wrong.append(binding.original.line)
+        elif binding.key is not None:
+            values[binding.key] = binding.value or ""
+    if wrong:
+        lines = ", ".join(map(str, wrong[:5])) + (f" and {len(wrong) - 5} more" if len(wrong) > 5 else "")
+        which = f"line {lines} is not a KEY=value line" if len(wrong) == 1 else f"lines {lines} are not KEY=value lines"
+        raise ConfigError(f"--env-file {env_file}: {which}; write settings as config.example.env does, "
+                          "e.g. DIGEST_KEYWORDS=reinforcement learning")
+    return values
 
 
 def default_env_file() -> Path | None:

@@ -126,6 +126,18 @@ def test_an_env_file_that_is_not_utf8_is_one_line_naming_the_line_and_the_fix(ru
         "digest: error: --env-file latin1.env: line 2 is not UTF-8 text; save the file as UTF-8"]
 
 
+def test_an_env_file_that_is_no_settings_file_is_one_line_not_a_warning_per_line(run_cli, tmp_path):
+    (tmp_path / "subscribers.toml").write_text('[[subscribers]]\nemail = "ada@example.org"\nkeywords = ["llm"]\n',
+                                               encoding="utf-8")
+
+    code, out, err = run_cli("--env-file", "subscribers.toml", "status")  # the subscribers file, by mistake
+
+    assert code == 1 and out == ""
+    assert err.strip().splitlines() == [
+        "digest: error: --env-file subscribers.toml: line 1 is not a KEY=value line; "
+        "write settings as config.example.env does, e.g. DIGEST_KEYWORDS=reinforcement learning"]
+
+
 def test_without_env_file_a_missing_dot_env_is_fine_and_a_present_one_is_read(run_cli, tmp_path):
     code, out, _ = run_cli("status")
     assert code == 0 and "(0 7 * * 1-5, UTC)" in out

@@ -23,6 +23,18 @@ def test_env_file_is_read_and_real_environment_wins(tmp_path: Path) -> None:
     assert settings.smtp_password == "pa$word${HOME}"  # never interpolated
 
 
+def test_a_line_of_the_env_file_that_does_not_parse_is_an_error_naming_the_line_not_the_value(tmp_path: Path) -> None:
+    env = tmp_path / ".env"
+    env.write_text('DIGEST_MAX_ITEMS=5\nDIGEST_SMTP_PASSWORD="s3cret-pw\nDIGEST_SMTP_USER=ada\n'
+                   + "".join(f"oops {n}\n" for n in range(9)))  # a quote never closed: the password was dropped
+
+    with pytest.raises(ConfigError) as info:
+        load_settings(env, {})
+
+    assert str(info.value) == (f"--env-file {env}: lines 2, 4, 5, 6, 7 and 5 more are not KEY=value lines; write "
+                               "settings as config.example.env does, e.g. DIGEST_KEYWORDS=reinforcement learning")
+
+
 def test_every_problem_is_reported_in_one_message() -> None:
     with pytest.raises(ConfigError) as info:
         load_settings(None, {
