@@ -169,3 +169,53 @@ def test_rank_with_keywords_and_a_subscriber_that_is_no_address_names_the_option
     assert code == 1 and out == ""
     assert err == ("digest: error: --subscriber ada.example.org: not an email address "
                    "(An email address must have an @-sign)\n")
+
+
+def test_sending_one_reader_with_a_shard_that_does_not_hold_them_says_so(run_cli, monkeypatch, server, inbox,
+                                                                       disabled_reader, tmp_path) -> None:
+    """ada@example.org is in shard 3 of 4 (tests/test_shard.py pins the split): shard 1 would send no one."""
+    smtp_env(monkeypatch, server, tmp_path, DIGEST_SUBSCRIBERS=str(tmp_path / "subscribers.toml"))
+
+    code, out, err = run_cli("send", "--source", "sample", "--shard", "1/4", "--subscriber", "ada@example.org")
+
+    assert code == 1 and inbox.messages == [] and out == ""
+    assert err.strip() == ("digest: error: ada@example.org is not in shard 1/4 (readers are split by address); "
+                           "send without --shard, or with the shard that holds them")
+
+
+def test_preview_takes_keywords_or_a_subscribers_file_not_both(capsys, tmp_path) -> None:
+    """As rank does: given both, the keywords silently won over the file."""
+    from digest.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["preview", "--source", "sample", "--keywords", "llm", "--subscribers", str(tmp_path / "s.toml"),
+              "--output", str(tmp_path / "preview.html")])
+
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and "not allowed with argument" in err
+
+
+def test_a_quoted_home_folder_in_a_path_option_is_the_home_folder_not_a_folder_named_tilde(
+        run_cli, monkeypatch, tmp_path) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("DIGEST_STATE_DB", str(tmp_path / "state.db"))
+    monkeypatch.setenv("DIGEST_KEYWORDS", "exploration")
+    monkeypatch.setenv("DIGEST_TO", "ada@example.org")
+    monkeypatch.setenv("DIGEST_FROM", "digest@example.com")
+
+    code, out, err = run_cli("send", "--source", "sample", "--dry-run", "--outbox", "~/out")
+
+    assert code == 0, err
+    assert len(list((tmp_path / "home" / "out").glob("*.eml"))) == 1 and not (tmp_path / "~").exists()
+
+
+def test_a_path_option_under_the_home_of_an_unknown_user_is_a_usage_error(capsys) -> None:
+    from digest.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(["send", "--source", "sample", "--dry-run", "--outbox", "~no-such-user-here/out"])
+
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and "argument --outbox: ~no-such-user-here/out: cannot expand" in err
+    assert "Traceback" not in err

@@ -16,7 +16,7 @@ from pathlib import Path
 from .. import __version__
 from ..errors import DigestError
 from .bounces import _add_bounces
-from .common import chosen_readers, clean, clip, count, plural, readers_for, settings_for
+from .common import chosen_readers, clean, clip, count, path, plural, readers_for, settings_for
 from .listing import LEGEND, _add_papers, _add_preview, _add_rank
 from .readers import _add_feedback, _add_readers, _add_serve
 from .sending import ZonedFormatter, _add_check, _add_run, _add_send, _add_status
@@ -81,7 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="digest", description="The day's research papers, ranked for you, by email."
     )
     parser.add_argument("--version", action="version", version=f"digest {__version__}")
-    parser.add_argument("--env-file", type=Path, metavar="PATH",
+    parser.add_argument("--env-file", type=path, metavar="PATH",
                         help="settings file (default ./.env if there is one; real environment variables win)")
     parser.add_argument("--debug", action="store_true", help="show tracebacks and debug logs")
     parser.add_argument("-v", "--verbose", action="store_true", help="show progress logs")

@@ -9,14 +9,14 @@ from datetime import datetime
 from pathlib import Path
 
 from ..errors import ConfigError
-from .common import clean, settings_for
+from .common import clean, path, settings_for
 from .readers import _roster_or_none
 
 
 def _add_bounces(commands: argparse._SubParsersAction) -> None:
     cmd = commands.add_parser(
         "bounces", help="read the bounce mailbox (DIGEST_BOUNCE_IMAP_URL): suppress dead addresses and complainers")
-    cmd.add_argument("--subscribers", type=Path, metavar="FILE", help="subscribers TOML file")
+    cmd.add_argument("--subscribers", type=path, metavar="FILE", help="subscribers TOML file")
     cmd.set_defaults(func=run_bounces)
 
 

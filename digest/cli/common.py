@@ -7,9 +7,10 @@ import argparse
 import dataclasses
 import math
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import ConfigError, KeywordError
+from ..errors import ConfigError, KeywordError, expand_home
 
 if TYPE_CHECKING:  # the library is imported by the command that runs, after the arguments are parsed
     from ..app import Digest
@@ -57,6 +58,15 @@ def address(text: str) -> str:
         return parse_address(text)
     except ConfigError:
         return text.strip()
+
+
+def path(text: str) -> Path:
+    """An argparse type: a file or folder, ``~`` and ``~user`` expanded as the shell would have (a quoted
+    ``'~/x'`` made a folder named ``~``)."""
+    try:
+        return expand_home(Path(text))
+    except ConfigError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
 
 
 def port(text: str) -> int:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import ConfigError, OutputError
 from .common import (
-    _app, _source_option, _warn, address, chosen_readers, clean, clip, count, plural, port, readers_for, settings_for,
+    _app, _source_option, _warn, address, chosen_readers, clean, clip, count, path, plural, port, readers_for, settings_for,
 )
 
 if TYPE_CHECKING:
@@ -59,7 +59,7 @@ def _add_rank(commands: argparse._SubParsersAction) -> None:
     _source_option(cmd)
     who = cmd.add_mutually_exclusive_group()
     who.add_argument("--keywords", help='e.g. "reward model*, RLHF^2, -survey"')
-    who.add_argument("--subscribers", type=Path, metavar="FILE", help="subscribers TOML file")
+    who.add_argument("--subscribers", type=path, metavar="FILE", help="subscribers TOML file")
     cmd.add_argument("--subscriber", type=address, metavar="EMAIL",
                      help="only this reader (with --keywords: those keywords with this reader's votes)")
     cmd.add_argument("--limit", type=count, metavar="N",
@@ -157,9 +157,10 @@ def _add_preview(commands: argparse._SubParsersAction) -> None:
     cmd = commands.add_parser("preview", help="the email in your browser, exactly as it would be sent")
     _source_option(cmd)
     cmd.add_argument("--subscriber", type=address, metavar="EMAIL", help="preview this reader's digest")
-    cmd.add_argument("--subscribers", type=Path, metavar="FILE", help="subscribers TOML file")
-    cmd.add_argument("--keywords", help="preview for these keywords instead")
-    cmd.add_argument("--output", type=Path, metavar="FILE", help="write the HTML to FILE and exit")
+    who = cmd.add_mutually_exclusive_group()  # as in rank: the keywords would silently win over the file
+    who.add_argument("--subscribers", type=path, metavar="FILE", help="subscribers TOML file")
+    who.add_argument("--keywords", help="preview for these keywords instead")
+    cmd.add_argument("--output", type=path, metavar="FILE", help="write the HTML to FILE and exit")
     cmd.add_argument("--port", type=port, default=8025, metavar="N", help="port on 127.0.0.1 (default 8025)")
     cmd.add_argument("--no-browser", action="store_true", help="do not open a browser")
     cmd.set_defaults(func=run_preview)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
-from .common import _source_option, _warn, address, clean, clip, port, settings_for
+from .common import _source_option, _warn, address, clean, clip, path, port, settings_for
 
 if TYPE_CHECKING:
     from ..model import Listing, Paper, Subscriber
@@ -49,7 +49,7 @@ def _add_readers(commands: argparse._SubParsersAction) -> None:
     cmd.add_argument("action", nargs="?", default="list",
                      choices=("list", "show", "pause", "resume", "remove", "export"))
     cmd.add_argument("email", nargs="?", type=address, metavar="EMAIL", help="the reader (show, pause, resume, remove)")
-    cmd.add_argument("--subscribers", type=Path, metavar="FILE", help="subscribers TOML file")
+    cmd.add_argument("--subscribers", type=path, metavar="FILE", help="subscribers TOML file")
     cmd.set_defaults(func=run_readers)
 
 
@@ -180,7 +180,7 @@ def _add_feedback(commands: argparse._SubParsersAction) -> None:
     vote = cmd.add_mutually_exclusive_group(required=True)
     vote.add_argument("--like", type=id_list, metavar="ID[,ID...]", help="more like these papers (ids in SRC)")
     vote.add_argument("--dislike", type=id_list, metavar="ID[,ID...]", help="fewer like these papers (ids in SRC)")
-    cmd.add_argument("--subscribers", type=Path, metavar="FILE", help="subscribers TOML file")
+    cmd.add_argument("--subscribers", type=path, metavar="FILE", help="subscribers TOML file")
     cmd.set_defaults(func=run_feedback)
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import DigestError
 from ..errors import ConfigError, StoreError
-from .common import _source_option, address, clean, plural, port, readers_for, settings_for
+from .common import _source_option, address, clean, path, plural, port, readers_for, settings_for
 
 if TYPE_CHECKING:  # the library is imported by the command that runs, after the arguments are parsed
     import threading
@@ -33,9 +33,9 @@ def _add_send(commands: argparse._SubParsersAction) -> None:
     cmd = commands.add_parser("send", help="send today's digests once (for cron or CI)")
     _source_option(cmd)
     cmd.add_argument("--subscriber", type=address, metavar="EMAIL", help="only this reader")
-    cmd.add_argument("--subscribers", type=Path, metavar="FILE", help="subscribers TOML file")
+    cmd.add_argument("--subscribers", type=path, metavar="FILE", help="subscribers TOML file")
     cmd.add_argument("--dry-run", action="store_true", help="write .eml files instead of sending; record nothing")
-    cmd.add_argument("--outbox", type=Path, metavar="DIR", help="where --dry-run writes (./outbox); only with --dry-run")
+    cmd.add_argument("--outbox", type=path, metavar="DIR", help="where --dry-run writes (./outbox); only with --dry-run")
     cmd.add_argument("--force", action="store_true", help="send even papers already sent")
     cmd.add_argument("--shard", metavar="K/N", help="only the K-th of N parts of the readers (split by address)")
     cmd.set_defaults(func=run_send)
@@ -53,6 +53,9 @@ def run_send(args: argparse.Namespace) -> int:
     readers = readers_for(args, settings)
     if args.subscriber and not _known_reader(settings, readers, args.subscriber):
         raise ConfigError(f"no subscriber {args.subscriber} in the configured readers or the web sign-ups")
+    if args.subscriber and shard is not None and not shard.owns(args.subscriber):
+        raise ConfigError(f"{args.subscriber} is not in shard {shard} (readers are split by address); "
+                          "send without --shard, or with the shard that holds them")
     if args.subscriber and any(not r.enabled and r.email.lower() == args.subscriber.lower() for r in readers):
         raise ConfigError(f"{args.subscriber} is disabled (enabled = false in the subscribers file); "
                           "set enabled = true to send to them")
@@ -122,7 +125,7 @@ def _add_run(commands: argparse._SubParsersAction) -> None:
     cmd = commands.add_parser("run", help="the daemon: send on DIGEST_SCHEDULE in DIGEST_TIMEZONE")
     cmd.add_argument("--now", action="store_true", help="also run once at start")
     cmd.add_argument("--source", metavar="SRC", help="listing source(s) (default DIGEST_SOURCE)")
-    cmd.add_argument("--subscribers", type=Path, metavar="FILE", help="subscribers TOML file")
+    cmd.add_argument("--subscribers", type=path, metavar="FILE", help="subscribers TOML file")
     cmd.add_argument("--serve", action="store_true",
                      help="also serve the reader pages, as digest serve does (DIGEST_SERVE=true does too)")
     cmd.add_argument("--host", default="127.0.0.1", help="with --serve: address to bind (default 127.0.0.1)")
