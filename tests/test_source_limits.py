@@ -161,6 +161,22 @@ def test_a_body_we_cannot_decode_is_a_clear_error(web, fetcher, cache_dir, encod
     assert cached_bodies(cache_dir) == []
 
 
+@pytest.mark.parametrize("encoding, packed", [
+    ("gzip", gzip.compress(LISTING)[: len(gzip.compress(LISTING)) // 2]),
+    ("gzip", gzip.compress(LISTING)[:-4]),  # all of the data, but not the length that checks it
+    ("deflate", zlib.compress(LISTING)[: len(zlib.compress(LISTING)) // 2]),
+], ids=["gzip-half", "gzip-without-trailer", "deflate-half"])
+def test_a_compressed_body_cut_short_is_an_error_and_never_cached(web, fetcher, cache_dir, encoding, packed):
+    # The Content-Length matches what is sent: only the compressed stream itself shows it stops early
+    web.route("/listing.json", Reply.json(packed, headers={"Content-Encoding": encoding}))
+
+    message, _ = failure(fetcher, f"{web.url}/listing.json")
+
+    assert message == (f"{web.url}/listing.json: the response was cut short (its {encoding} data ends "
+                       "early); try again later")
+    assert cached_bodies(cache_dir) == []
+
+
 def test_an_error_page_is_read_only_far_enough_for_its_message(web, fetcher):
     web.route("/listing.json", Reply(404, gzip_bomb(), {"Content-Encoding": "gzip"}))
 

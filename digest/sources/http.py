@@ -418,7 +418,7 @@ def _read_body(response: httpx.Response, url: str, limit: int, *, strict: bool) 
     if strict and not encoded and declared.isdigit() and int(declared) > limit:
         raise SourceError(url, _too_big(limit, f" (the server announces {describe_size(int(declared))})"))
     body = bytearray()
-    for piece in _decoded(response, url):
+    for piece in _decoded(response, url, whole=strict):
         if len(body) + len(piece) > limit:
             if strict:
                 raise SourceError(url, _too_big(limit, " after decompression" if encoded else ""))
@@ -432,11 +432,12 @@ def _too_big(limit: int, detail: str) -> str:
             "stopped reading. Raise DIGEST_HTTP_MAX_BYTES if the listing really is that large")
 
 
-def _decoded(response: httpx.Response, url: str) -> Iterator[bytes]:
+def _decoded(response: httpx.Response, url: str, *, whole: bool) -> Iterator[bytes]:
+    """The body, inflated; with ``whole``, a compressed stream that stops before its end is an error."""
     decoder = _Inflater(response.headers.get("content-encoding", ""), url)
     for raw in response.iter_raw():
         yield from decoder.decode(raw)
-    yield decoder.flush()
+    yield decoder.flush(whole=whole)
 
 
 class _Inflater:
@@ -471,8 +472,16 @@ class _Inflater:
         self._started = True
         return out
 
-    def flush(self) -> bytes:
-        return self._zlib.flush() if self.kind else b""
+    def flush(self, *, whole: bool = False) -> bytes:
+        """What is left. With ``whole``, a stream that was started but never reached its end (a body cut
+        short, whose Content-Length the server counted after cutting it) is an error: never cached."""
+        if self.kind is None:
+            return b""
+        rest = self._zlib.flush()
+        if whole and self._started and not self._zlib.eof:
+            raise SourceError(self.url, f"the response was cut short (its {self.kind} data ends early); "
+                              "try again later")
+        return rest
 
 
 # The deadline, below httpx ---------------------------------------------------------
