@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 from typing import TypedDict, Unpack
 
+from .text import cut_words
 from .titles import readable_title
 
 _ARXIV_NEW = re.compile(r"(\d{4}\.\d{4,5})(v\d+)?")
@@ -29,6 +30,11 @@ _INVISIBLE = re.compile(f"[{INVISIBLE_MARKS}\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _HTTPS_URL = re.compile(r"^https://[^\s\"'<>\\]+$")
 _WEB_URL = re.compile(r"^https?://[^\s\"'<>]+$")
+# Far beyond any real title (arXiv's longest are ~300 characters) or abstract (arXiv allows 1,920): a
+# longer one is cut at a word, so a 10 MB field cannot stall the title's markdown and LaTeX reading or
+# the ranker, whose work grows with the square of a keyword's occurrences in one paper.
+MAX_TITLE_CHARS = 1_000
+MAX_ABSTRACT_CHARS = 20_000
 
 
 def encodable(text: str) -> str:
@@ -160,13 +166,15 @@ def make_paper(
     Every loader comes through here, so this is where listing text is made safe for
     every later stage: whitespace collapsed, controls dropped, surrogates mended
     (``encodable``), the title's LaTeX and markdown turned into plain text
-    (``readable_title``), and each field checked by type, whatever the caller passed
-    (an optional field that is not what it should be is dropped; a thumbnail must be https).
+    (``readable_title``), a title or abstract longer than ``MAX_TITLE_CHARS`` or
+    ``MAX_ABSTRACT_CHARS`` cut at a word, and each field checked by type, whatever the caller
+    passed (an optional field that is not what it should be is dropped; a thumbnail must be https).
 
     Raises MissingText when the title or abstract is not text, or is empty once
     cleaned (a title made only of bidirectional controls, say); loaders skip such items.
     """
-    clean_title, clean_abstract = normalize_space(readable_title(_required(title, "title"))), _required(abstract, "abstract")
+    clean_title = normalize_space(readable_title(_required(title, "title", MAX_TITLE_CHARS)))
+    clean_abstract = _required(abstract, "abstract", MAX_ABSTRACT_CHARS)
     clean_id = _clean(str(id) if type(id) is int else id) or ""
     found = arxiv_id(clean_id) if clean_id else None
     names = _texts(authors)
@@ -205,7 +213,8 @@ def paper_from_stored(data: dict[str, object]) -> Paper:
     return Paper(**values)  # type: ignore[arg-type]
 
 
-def _required(text: object, name: str) -> str:
+def _required(text: object, name: str, limit: int) -> str:
+    """``text`` cleaned, and cut at a word to at most ``limit`` characters."""
     if text is None:
         raise MissingText(f"missing {name}")
     if not isinstance(text, str):
@@ -213,7 +222,7 @@ def _required(text: object, name: str) -> str:
     clean = normalize_space(text)
     if not clean:
         raise MissingText(f"missing {name}")
-    return clean
+    return cut_words(clean, limit)
 
 
 def _clean(text: object) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from datetime import date
 from pathlib import Path
 
@@ -511,3 +512,31 @@ def test_a_unicode_line_break_inside_a_saved_abstract_keeps_the_paper_whole(brea
 
     assert [p.title for p in odd.papers] == [p.title for p in clean.papers] and not odd.warnings
     assert "motivation" in odd.papers[0].abstract and "small grid worlds" in odd.papers[0].abstract
+
+
+# Huge fields: one paper cannot stall the run ------------------------------------------
+
+def test_a_title_or_abstract_of_megabytes_is_cut_at_a_word_and_every_paper_kept() -> None:
+    huge = "reward model " * 800_000  # 10 MB: a broken export, or a hostile listing
+    items = [jsonl_item(id="2608.00001", title=f"Reward Models {huge}"),
+             jsonl_item(id="2608.00002", abstract=f"We train {huge}"),
+             jsonl_item(id="2608.00003")]
+
+    papers = parse_listing(json.dumps(items).encode(), "listing.json").papers
+
+    assert [p.id for p in papers] == ["2608.00001", "2608.00002", "2608.00003"]
+    assert papers[0].title.startswith("Reward Models reward model") and papers[0].title.endswith(("reward…", "model…"))
+    assert papers[1].abstract.startswith("We train reward model") and papers[1].abstract.endswith(("reward…", "model…"))
+    assert len(papers[0].title) <= 1_000 and len(papers[1].abstract) <= 20_000
+    assert papers[2].title == "Reward Models" and papers[2].abstract == "We train reward models."
+
+
+def test_a_long_title_full_of_markdown_marks_loads_at_once() -> None:
+    # Markdown emphasis is looked for in the whole title: 40 KB of "**a " took seconds, 10 MB forever
+    item = jsonl_item(title="Reward Models " + "**a " * 10_000)
+
+    started = time.monotonic()
+    [paper] = parse_listing(json.dumps([item]).encode(), "listing.json").papers
+
+    assert time.monotonic() - started < 1
+    assert paper.title.startswith("Reward Models **a **a")
