@@ -9,6 +9,10 @@ with one line naming the URL and the setting, and nothing cut short is cached.
 from __future__ import annotations
 
 import gzip
+import json
+import os
+import subprocess
+import sys
 import time
 import tracemalloc
 import zlib
@@ -24,6 +28,7 @@ from . import http_server
 from .conftest import FIXTURES
 from .http_server import PlaybackServer, Reply, endless, gzip_bomb
 
+REPO = Path(__file__).resolve().parents[1]
 TIMEOUT = 0.5  # seconds; the deadline is three times this
 DEADLINE = 3 * TIMEOUT
 MAX_BYTES = 1_000_000
@@ -175,6 +180,25 @@ def test_a_compressed_body_cut_short_is_an_error_and_never_cached(web, fetcher, 
     assert message == (f"{web.url}/listing.json: the response was cut short (its {encoding} data ends "
                        "early); try again later")
     assert cached_bodies(cache_dir) == []
+
+
+def test_bytes_after_the_end_of_a_gzip_body_are_ignored_not_inflated_forever(web, tmp_path):
+    # A body that inflates past one decoding step, then a newline after the gzip data (as some servers
+    # add): the finished stream was handed those bytes again and again, a loop no deadline ends.
+    # A real process, so that a loop fails the test instead of hanging it.
+    papers = [{"id": f"2608.{n:05d}", "title": f"Reward models {n}", "abstract": "We train reward models. " * 20}
+              for n in range(300)]
+    packed = gzip.compress(json.dumps(papers).encode())
+    web.route("/listing.json", Reply.json(packed + b"\n", headers={"Content-Encoding": "gzip"}))
+    env = {**os.environ, "PYTHONPATH": str(REPO), "DIGEST_CACHE_DIR": str(tmp_path / "cache"),
+           "DIGEST_STATE_DB": str(tmp_path / "state.db")}
+
+    done = subprocess.run([sys.executable, "-m", "digest", "--env-file", "/dev/null", "papers", "--source",
+                           f"{web.url}/listing.json"], env=env, cwd=tmp_path, capture_output=True, text=True,
+                          timeout=30)
+
+    assert done.returncode == 0, done.stderr
+    assert f"300 papers from {web.url}/listing.json" in done.stderr
 
 
 def test_an_error_page_is_read_only_far_enough_for_its_message(web, fetcher):

@@ -457,9 +457,9 @@ class _Inflater:
         if self.kind is None:
             yield data
             return
-        while data:
+        while data and not self._zlib.eof:  # bytes after the end are ignored, as curl and urllib3 ignore them
             yield self._step(data)
-            data = self._zlib.unconsumed_tail
+            data = self._zlib.unconsumed_tail  # at the end, zlib leaves what follows it here too: never fed again
 
     def _step(self, data: bytes) -> bytes:
         try:
