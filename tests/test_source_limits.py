@@ -153,6 +153,17 @@ def test_compressed_responses_are_decoded(web, fetcher, encoding, packed):
     assert fetcher.get(f"{web.url}/listing.json").content == LISTING
 
 
+@pytest.mark.parametrize("copies", [1, 100], ids=["small", "each-member-past-one-decoding-step"])
+def test_a_gzip_body_of_several_members_is_read_whole(web, fetcher, copies):
+    # RFC 1952: a gzip body may be several members one after another (`cat a.gz b.gz`); curl reads them all
+    whole = LISTING * copies
+    half = len(whole) // 2
+    packed = gzip.compress(whole[:half]) + gzip.compress(whole[half:])
+    web.route("/listing.json", Reply.json(packed, headers={"Content-Encoding": "gzip"}))
+
+    assert fetcher.get(f"{web.url}/listing.json").content == whole
+
+
 @pytest.mark.parametrize("encoding, packed, problem", [
     ("br", b"\x1b\x03", "the server sent Content-Encoding 'br', which digest cannot read"),
     ("gzip", b"not gzip at all", "the response is not valid gzip data"),

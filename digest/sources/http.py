@@ -54,6 +54,7 @@ DEADLINE_FACTOR = 3  # a whole exchange gets 3 x DIGEST_HTTP_TIMEOUT (60 s by de
 DEFAULT_MAX_BYTES = 50_000_000
 ERROR_BODY_BYTES = 64 * 1024  # of an error page, only enough for its message
 DECODE_STEP = 64 * 1024  # bytes a compressed body may grow to in one step
+GZIP_MAGIC = b"\x1f\x8b"  # the start of a gzip member
 
 
 @dataclass(frozen=True)
@@ -452,14 +453,35 @@ class _Inflater:
         self.kind = names[0] if names else None
         self._zlib = zlib.decompressobj(zlib.MAX_WBITS | 16 if self.kind != "deflate" else zlib.MAX_WBITS)
         self._started = False
+        self._after = b""  # bytes after the end of a gzip member, too few yet to say whether another starts
+        self._ignoring = False  # what followed the end is no gzip member: the rest of the body is ignored
 
     def decode(self, data: bytes) -> Iterator[bytes]:
         if self.kind is None:
             yield data
             return
-        while data and not self._zlib.eof:  # bytes after the end are ignored, as curl and urllib3 ignore them
+        if self._zlib.eof:
+            data = self._next_member(data)
+        while data:
             yield self._step(data)
-            data = self._zlib.unconsumed_tail  # at the end, zlib leaves what follows it here too: never fed again
+            # at the end, zlib leaves what follows it in unconsumed_tail too: never hand that back to it
+            data = self._next_member(self._zlib.unused_data) if self._zlib.eof else self._zlib.unconsumed_tail
+
+    def _next_member(self, data: bytes) -> bytes:
+        """Given the bytes after the end of the stream, those that start the next gzip member: a gzip body
+        may be several members, one after another (RFC 1952; ``cat a.gz b.gz``). Anything else after the
+        end is ignored, as curl and urllib3 ignore it; b"" until (and unless) a member starts."""
+        data, self._after = self._after + data, b""
+        if self._ignoring or self.kind == "deflate" or not data:
+            return b""
+        if len(data) < len(GZIP_MAGIC) and GZIP_MAGIC.startswith(data):
+            self._after = data
+            return b""
+        if not data.startswith(GZIP_MAGIC):
+            self._ignoring = True
+            return b""
+        self._zlib = zlib.decompressobj(zlib.MAX_WBITS | 16)
+        return data
 
     def _step(self, data: bytes) -> bytes:
         try:
