@@ -390,6 +390,15 @@ def test_a_retry_after_longer_than_we_wait_fails_at_once(server, fetcher):
     assert len(server.requests) == 1
 
 
+@pytest.mark.parametrize("digits", [400, 5000], ids=["past-a-float", "past-pythons-int-digits"])
+def test_a_retry_after_too_large_for_a_number_fails_at_once_in_one_line(server, fetcher, digits):
+    server.route(API, Reply(429, headers={"Retry-After": "9" * digits}))
+
+    with pytest.raises(SourceError, match=r"HTTP 429: the server asks to wait 1000000000 s; try again later$"):
+        fetch("hf:2026-08-13", server, fetcher)
+    assert len(server.requests) == 1
+
+
 def test_a_response_slower_than_the_read_timeout_names_the_url(server, fetcher):
     server.route(API, Reply.json(HF_FIXTURE, delay=1.5))
 

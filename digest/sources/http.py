@@ -55,6 +55,7 @@ DEFAULT_MAX_BYTES = 50_000_000
 ERROR_BODY_BYTES = 64 * 1024  # of an error page, only enough for its message
 DECODE_STEP = 64 * 1024  # bytes a compressed body may grow to in one step
 GZIP_MAGIC = b"\x1f\x8b"  # the start of a gzip member
+MAX_RETRY_AFTER = 1e9  # seconds (31 years): a longer Retry-After (9 x 400 is no float at all) is read as this
 
 
 @dataclass(frozen=True)
@@ -351,14 +352,14 @@ def _retry_after(value: str | None) -> float | None:
         return None
     value = value.strip()
     if value.isdigit():
-        return float(value)
+        return min(float(value), MAX_RETRY_AFTER)
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=timezone.utc)
-    return max(0.0, (when - datetime.now(timezone.utc)).total_seconds())
+    return min(max(0.0, (when - datetime.now(timezone.utc)).total_seconds()), MAX_RETRY_AFTER)
 
 
 def _status_problem(response: Answer) -> str:
