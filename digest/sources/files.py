@@ -34,7 +34,7 @@ def load_listing_file(
 ) -> Listing:
     source = str(path)
     with _open(path) as handle:
-        head = _read(handle, SNIFF_BYTES, source)
+        head = _sniff(handle, source)
         if is_json_lines(head):
             handle.seek(0)
             return _stream_jsonl(handle, source, max_papers)
@@ -46,6 +46,17 @@ def load_listing_file(
                            "the limit for a listing read whole; save it as JSON Lines "
                            "(digest papers --json) or raise DIGEST_HTTP_MAX_BYTES")
     return parse_listing(data, source, today=today, announce_types=announce_types)
+
+
+def _sniff(handle: BinaryIO, source: str) -> bytes:
+    """The start of the file: ``SNIFF_BYTES``, or, when that holds only part of a first line that opens a JSON
+    object, all of that line (up to ``MAX_LINE_BYTES``) and some of the next: a first paper with 3,000 authors
+    (a collaboration's) is a 90 kB line, and its file is JSON Lines all the same."""
+    head = _read(handle, SNIFF_BYTES, source)
+    start = head.removeprefix(codecs.BOM_UTF8).lstrip()
+    if start.startswith(b"{") and b"\n" not in start:
+        head += _readline(handle, source) + _read(handle, SNIFF_BYTES, source)
+    return head
 
 
 def is_json_lines(head: bytes) -> bool:
