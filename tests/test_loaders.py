@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import threading
 import time
 from datetime import date
 from pathlib import Path
@@ -464,6 +466,20 @@ def test_jsonl_whose_first_paper_is_longer_than_the_sniff_is_still_streamed(tmp_
 
     assert len(json.dumps(collaboration)) > 64 * 1024
     assert len(listing.papers) == 10 and len(listing.papers[0].authors) == 3000
+
+
+def test_a_jsonl_listing_from_a_pipe_loads_like_one_from_a_file(tmp_path: Path) -> None:
+    """``--source /dev/stdin`` or ``--source <(curl ...)``: a pipe, which cannot seek back to its start."""
+    pipe = tmp_path / "listing.jsonl"
+    os.mkfifo(pipe)
+    lines = "".join(json.dumps(jsonl_item(id=f"2608.{n:05d}", title=f"Paper {n}")) + "\n" for n in range(3))
+    writer = threading.Thread(target=pipe.write_text, args=(lines,), daemon=True)
+    writer.start()
+
+    listing = load(pipe)
+
+    writer.join(timeout=10)
+    assert [p.id for p in listing.papers] == ["2608.00000", "2608.00001", "2608.00002"]
 
 
 def test_a_jsonl_line_too_long_or_not_utf8_is_skipped(tmp_path: Path) -> None:

@@ -9,11 +9,12 @@ response from the web has.
 from __future__ import annotations
 
 import codecs
+import io
 import json
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, Protocol
 
 from ..errors import EmptyListingError, ListingError
 from ..model import Listing
@@ -36,8 +37,7 @@ def load_listing_file(
     with _open(path) as handle:
         head = _sniff(handle, source)
         if is_json_lines(head):
-            handle.seek(0)
-            return _stream_jsonl(handle, source, max_papers)
+            return _stream_jsonl(_Replay(head, handle), source, max_papers)
         limit = max_bytes if max_bytes is not None else -1
         rest = _read(handle, max(limit + 1 - len(head), 0) if limit >= 0 else -1, source)
     data = head + rest
@@ -73,7 +73,25 @@ def is_json_lines(head: bytes) -> bool:
         return False
 
 
-def _stream_jsonl(handle: BinaryIO, source: str, max_papers: int | None) -> Listing:
+class _Readable(Protocol):
+    def readline(self, size: int = -1, /) -> bytes: ...
+
+
+class _Replay:
+    """A file read again from its start, ``head``, which was read already: no seek back to it, which
+    a pipe (``--source /dev/stdin``, ``--source <(curl ...)``) cannot do."""
+
+    def __init__(self, head: bytes, handle: BinaryIO) -> None:
+        self.head, self.handle = io.BytesIO(head), handle
+
+    def readline(self, size: int = -1, /) -> bytes:
+        line = self.head.readline(size)
+        if line.endswith(b"\n") or 0 <= size <= len(line):
+            return line
+        return line + self.handle.readline(size - len(line) if size >= 0 else -1)
+
+
+def _stream_jsonl(handle: _Readable, source: str, max_papers: int | None) -> Listing:
     collected = Warnings()
     papers, warnings = parse_jsonl(_lines(handle, source, collected), max_papers, collected)
     if not papers:
@@ -82,7 +100,7 @@ def _stream_jsonl(handle: BinaryIO, source: str, max_papers: int | None) -> List
     return Listing(source=source, papers=papers, warnings=warnings)
 
 
-def _lines(handle: BinaryIO, source: str, warnings: Warnings) -> Iterator[str]:
+def _lines(handle: _Readable, source: str, warnings: Warnings) -> Iterator[str]:
     """Decoded lines; one too long or not UTF-8 becomes a blank line and a warning."""
     number = 0
     while True:
@@ -102,14 +120,14 @@ def _lines(handle: BinaryIO, source: str, warnings: Warnings) -> Iterator[str]:
             yield ""
 
 
-def _readline(handle: BinaryIO, source: str) -> bytes:
+def _readline(handle: _Readable, source: str) -> bytes:
     try:
         return handle.readline(MAX_LINE_BYTES + 1)
     except OSError as err:
         raise ListingError(source, f"cannot read: {err.strerror or err}") from err
 
 
-def _skip_rest_of_line(handle: BinaryIO, raw: bytes, source: str) -> None:
+def _skip_rest_of_line(handle: _Readable, raw: bytes, source: str) -> None:
     while raw and not raw.endswith(b"\n"):
         raw = _readline(handle, source)
 
