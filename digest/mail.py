@@ -237,12 +237,14 @@ class Mailer:
         With one recipient per transaction, a 4xx here (over quota, content
         greylisting) is about this reader, as a 4xx to RCPT is: retried, then
         deferred; only a 421 (the server closing) is about the connection.
+        Any refusal is followed by RSET: a DATA turned away leaves the transaction
+        open (Postfix then answers the next reader's MAIL with "503 nested MAIL").
         """
         reply = f"{code} {reply_text(text)}"
         if code == 530:
             raise AuthError(NEEDS_LOGIN.format(reply=reply))
+        self._reset(smtp)
         if code < 500:
-            self._reset(smtp)
             raise _Retry(reply, reconnect=code == 421, recipient=code != 421)
         return Delivery(FAILED, reply)
 

@@ -144,18 +144,28 @@ class FaultyServer:
             writer.close()
 
     async def _commands(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """As Postfix and aiosmtpd do, a transaction lasts from an accepted MAIL to RSET or the end of the
+        message: a refused RCPT or DATA leaves it open, and a MAIL inside it is a 503 (nested MAIL)."""
         recipients: list[str] = []
+        open_transaction = False
         while line := await reader.readline():
             verb = line[:4].upper()
             if verb in (b"EHLO", b"HELO"):
+                open_transaction = False
                 await _say(writer, "250-faulty\r\n250 8BITMIME")
+            elif verb == b"MAIL" and open_transaction:
+                await _say(writer, "503 5.5.1 Error: nested MAIL command")
             elif verb == b"MAIL":
                 recipients = []
                 self.faults.mail_commands += 1
                 reply = (self.faults.mail.pop(0) if self.faults.mail else "") or self.faults.mail_always or "250 OK"
                 if reply == "drop":
                     return
+                open_transaction = reply.startswith("250")
                 await _say(writer, reply)
+            elif verb == b"RSET":
+                recipients, open_transaction = [], False
+                await _say(writer, "250 OK")
             elif verb == b"RCPT":
                 address = line.decode().partition("<")[2].partition(">")[0]
                 reply = self.faults.rcpt.get(address, "250 OK")
@@ -167,6 +177,7 @@ class FaultyServer:
                     await _say(writer, refusal)
                     continue
                 await _say(writer, "354 go ahead")
+                open_transaction = False  # the end of the message ends the transaction, whatever the reply
                 if not await self._message(reader, writer, recipients):
                     return
             elif verb == b"QUIT":

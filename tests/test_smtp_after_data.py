@@ -112,3 +112,17 @@ def test_the_cli_names_the_deferred_reader_and_exits_1(faulty, faults, tmp_path,
 
     assert code == 1 and "digest: deferred: ada@example.org: 452 4.2.2 over quota" in err
     assert "Traceback" not in err and "deferred 1" in out
+
+
+def test_a_5xx_to_data_ends_that_transaction_and_the_next_readers_go_on_the_same_connection(faulty, faults,
+                                                                                             tmp_path):
+    """A refused DATA leaves the transaction open (Postfix: "554 5.5.1 no valid recipients", then "503 nested
+    MAIL" to the next MAIL): the mailer says RSET, so the next reader's MAIL is not refused as the sender."""
+    roster = readers(4)
+    faults.data["r0@example.org"] = "554 5.7.1 message refused"
+
+    report = send(faulty.port, tmp_path, roster)
+
+    assert list(report.failed) == ["r0@example.org"]
+    assert sorted(report.sent) == ["r1@example.org", "r2@example.org", "r3@example.org"]
+    assert faults.connections == 1 and faults.mail_commands == 4
