@@ -19,7 +19,9 @@ server. What happens to a failure depends on that point:
   goes on;
 - the same refusal (4xx or 5xx) for the first readers in a row (nobody accepted
   yet) is a problem of the server or the account, not of the readers: the run
-  stops with one error;
+  stops with one error; a refusal naming the reader's own mailbox (RFC 3463
+  X.1.1 unknown, X.1.2 no such domain, X.1.10 null MX, X.2.1 disabled, X.2.2
+  full) is that reader's, and counts towards no such streak;
 - a 5xx to MAIL (or 530 anywhere): the sender or the login is wrong; the run stops;
 - after the end of the message, no reply (connection dropped, timeout): the
   server may have queued it. That is *uncertain*, never resent in this run;
@@ -52,6 +54,7 @@ from .smtp import Connector, ServerBusy, describe, reply_text
 log = logging.getLogger("digest.mail")
 RETRIES = 4
 BACKOFF = (0.5, 2.0, 5.0, 10.0)
+_OWN_MAILBOX = re.compile(r"\d{3}[ -][45]\.(1\.(1|2|10)|2\.[12])\b")  # 550 5.1.1, 452 4.2.2: the reader's mailbox
 SAME_FAILURE_STOPS = 3  # the same refusal for this many readers in a row, before any success, stops the run
 # (and after a success, the same 4xx for this many in a row: the next readers get one try each)
 LOST_REPLIES_STOP = 3  # the replies to this many messages in a row lost: the run stops
@@ -105,6 +108,8 @@ class Tally:
                 self.accepted += delivery.ok
                 self.streak = (0, 0)
                 return 0
+            if _OWN_MAILBOX.match(delivery.error):
+                return 0  # this reader's mailbox (unknown, full): says nothing of the server or the account
             code = int(delivery.error[:3]) if delivery.error[:3].isdigit() else 0
             same = self.streak[1] + 1 if self.streak[0] == code else 1
             self.streak = (code, same)

@@ -206,6 +206,24 @@ def test_552_for_every_reader_stops_the_run_once_with_the_fix(faulty, faults, tm
     assert faults.mail_commands == 3
 
 
+@pytest.mark.parametrize("reply, outcome", [("550 5.1.1 user unknown", "failed"),
+                                             ("452 4.2.2 mailbox full", "deferred")])
+def test_unknown_or_full_mailboxes_first_in_the_list_are_those_readers_own_and_the_others_get_theirs(
+        faulty, faults, tmp_path, reply, outcome):
+    """The same refusal for the first readers stops the run only when it can be the account's: a reply
+    naming the reader's own mailbox (RFC 3463 X.1.1 unknown, X.2.2 full) never can, so three dead
+    addresses at the top of the list must not stop everyone's digest, day after day."""
+    roster = many(6)
+    for reader in roster[:3]:
+        faults.rcpt[reader.email] = reply
+
+    report = send(faulty, tmp_path, readers=roster)
+
+    assert sorted(getattr(report, outcome)) == [r.email for r in roster[:3]]
+    assert sorted(report.sent) == [r.email for r in roster[3:]]
+    assert all(faults.to(r.email) == 1 for r in roster[3:])
+
+
 def test_a_552_for_one_reader_among_accepted_ones_fails_only_that_reader(faulty, faults, tmp_path):
     faults.after_dot += ["250 OK", "552 5.3.4 too big for this mailbox"]
 
