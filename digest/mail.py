@@ -25,6 +25,10 @@ server. What happens to a failure depends on that point:
 - a 5xx to MAIL (or 530 anywhere): the sender or the login is wrong; the run stops;
 - after the end of the message, no reply (connection dropped, timeout): the
   server may have queued it. That is *uncertain*, never resent in this run;
+- a new connection greeted with a 4xx (421: "too many connections") while other
+  connections of the pool are open: the server caps connections at once, it is
+  not down; that connection hands its message to the others (``Surplus``) and
+  the pool goes on with those the server takes;
 - mid-run, once the server has turned the last readers away with the same 4xx
   (over an hourly quota, say), each next reader gets one try, not the retries and
   their backoff; once the replies to the last messages in a row were all lost, the
@@ -90,6 +94,15 @@ class _Retry(Exception):
         self.reconnect, self.recipient = reconnect, recipient
 
 
+class Surplus(Exception):
+    """This connection is one more than the server takes at once (a 4xx greeting while others of the pool
+    are open): its message goes to another connection, and this one is given up for the run."""
+
+    def __init__(self, reply: str) -> None:
+        super().__init__(reply)
+        self.reply = reply
+
+
 class Tally:
     """What the server said so far in this run, shared by every connection of a pool."""
 
@@ -98,6 +111,7 @@ class Tally:
         self.streak: tuple[int, int] = (0, 0)  # (reply code, readers in a row refused or deferred with it)
         self.lost = 0  # messages in a row whose reply was lost (uncertain)
         self.connected = False  # some connection of this run got through: later refusals are worth retrying
+        self.open = 0  # connections of this run open now
         self.lock = threading.Lock()
 
     def count(self, delivery: Delivery) -> int:
@@ -140,17 +154,23 @@ class Mailer:
     def connect(self) -> None:
         """Connect, secure and log in, or a ``MailError`` saying which setting to check."""
         self.smtp = self.connector.open()
-        self.tally.connected = True
+        with self.tally.lock:
+            self.tally.connected = True
+            self.tally.open += 1
 
-    def send(self, sender: str, recipient: str, message: bytes) -> Delivery:
-        """Deliver one message: ``Delivery`` for what concerns this reader, ``MailError`` to stop the run."""
+    def send(self, sender: str, recipient: str, message: bytes, *, may_retire: bool = False) -> Delivery:
+        """Deliver one message: ``Delivery`` for what concerns this reader, ``MailError`` to stop the run.
+
+        ``may_retire``: a busy greeting while other connections of the pool are open raises ``Surplus``
+        (nothing was sent) instead of retrying.
+        """
         error = ""
         sender = envelope_sender(self.settings, recipient) or sender
         self._stop_if_replies_are_lost()
         for attempt in range(RETRIES + 1):
             try:
                 if self.smtp is None:
-                    self._reconnect()
+                    self._reconnect(may_retire)
                 delivery = self._transaction(sender, recipient, message)
                 return self._count(delivery)
             except _Retry as retry:
@@ -167,11 +187,13 @@ class Mailer:
         raise MailError(f"cannot deliver to the SMTP server {self.where}: {error} (while sending to {recipient}); "
                         "check DIGEST_SMTP_HOST or try again later")
 
-    def _reconnect(self) -> None:
+    def _reconnect(self, may_retire: bool = False) -> None:
         """The first connection of a run fails at once; later ones (after a drop) are retried."""
         try:
             self.connect()
         except ServerBusy as err:
+            if may_retire and self.tally.open > 0:
+                raise Surplus(err.reply) from None
             raise _Retry(f"busy ({err.reply})") from None
         except AuthError:
             raise
@@ -281,6 +303,8 @@ class Mailer:
 
     def close(self) -> None:
         if self.smtp is not None:
+            with self.tally.lock:
+                self.tally.open -= 1
             try:
                 self.smtp.quit()
             except (OSError, smtplib.SMTPException):

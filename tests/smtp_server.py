@@ -88,6 +88,7 @@ class Faults:
     data: dict[str, str] = field(default_factory=dict)  # address -> its reply to DATA instead of 354
     after_dot_for: dict[str, str] = field(default_factory=dict)  # address -> the reply to its every message
     on_received: list = field(default_factory=list)  # (count, callback): called once the server queued that many
+    most_at_once: int = 0  # more connections than this at once get a 421 greeting (0: no limit)
     connections: int = 0
     open_now: int = 0
     most_open: int = 0  # the most connections open at once
@@ -133,6 +134,8 @@ class FaultyServer:
         faults.open_now += 1
         faults.most_open = max(faults.most_open, faults.open_now)
         greeting = faults.greet.get(faults.connections, "220 faulty ESMTP")
+        if faults.most_at_once and faults.open_now > faults.most_at_once:
+            greeting = "421 4.3.2 The maximum number of concurrent connections has exceeded a limit"
         try:
             await _say(writer, greeting)
             if greeting.startswith("220"):

@@ -55,6 +55,21 @@ def test_a_421_and_a_dropped_connection_mid_batch_lose_and_duplicate_nothing(fau
         assert len(store.all_sent_ids()) == 30
 
 
+def test_a_server_that_takes_fewer_connections_at_once_gets_every_message_on_those_it_takes(faulty, faults,
+                                                                                            tmp_path, caplog):
+    """A provider's cap on connections at once (Exchange Online: 421 4.3.2 to the one too many) is not a
+    server that is down: the connection it turns away hands its message to the others, and the run goes on."""
+    faults.most_at_once = 2
+    readers = [Subscriber(f"r{n}@example.org", ("exploration",)) for n in range(200)]
+
+    report = send(app_for(faulty.port, tmp_path, DIGEST_SMTP_CONNECTIONS="4"), readers)
+
+    assert sorted(report.sent) == sorted(r.email for r in readers) and not report.failed
+    assert [faults.to(r.email) for r in readers] == [1] * 200, "counted at the server"
+    assert faults.connections > 2, "the server turned some away"
+    assert caplog.text.count("lower DIGEST_SMTP_CONNECTIONS") == 1, "said once a run"
+
+
 def test_an_unreachable_server_stops_the_run_once(tmp_path):
     from .smtp_server import free_port
 

@@ -6,7 +6,9 @@ connection (``DIGEST_SMTP_CONNECTIONS``, one ``Mailer`` each, all with the same
 security, login and retry rules) and takes the next message from one queue fed
 by the one producer; ``DIGEST_SMTP_RATE`` paces them together. A message whose
 connection drops before the end of DATA is retried (on a new connection) by the
-thread that holds it; the others go on. Results go to the recording
+thread that holds it; the others go on. A connection the server turns away
+because it takes fewer at once (a 421 greeting while others are open) hands its
+message to the others and is given up: the pool goes on with fewer. Results go to the recording
 thread (``record.Recording``), which records them within ``LINGER`` seconds
 whatever the builder is doing: a message counts as sent only after the server
 accepted it. A fatal error (server gone after the retries, refused login) stops
@@ -16,6 +18,7 @@ nor recorded, so the next run sends them.
 
 from __future__ import annotations
 
+import logging
 import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -24,11 +27,13 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from ..limits import LocalTurns, Turns, wait_for_turn
-from ..mail import Delivery, Mailer
+from ..mail import Delivery, Mailer, Surplus
 
 if TYPE_CHECKING:
     from ..ranking.hints import KeywordHint
     from ..store import KeptDigest
+
+log = logging.getLogger("digest")
 
 
 @dataclass
@@ -74,24 +79,66 @@ class SendQueue:
         self._error: BaseException | None = None
         self._error_lock = threading.Lock()
         self._stopped = threading.Event()
+        self._back: list[Outgoing] = []  # messages handed back by a connection the server would not take
+        self._taking = len(self.mailers)  # threads still taking messages (neither given up nor ending)
+        self._back_lock = threading.Lock()
+        self._warned = False  # said once that the server takes fewer connections
         # started by the first submit: a producer may fork before, while this process has one thread
         self._threads = [threading.Thread(target=self._run, args=(mailer,), name=f"digest-smtp-{number}", daemon=True)
                          for number, mailer in enumerate(self.mailers, 1)]
 
     def _run(self, mailer: Mailer) -> None:
         try:
-            while (item := self._todo.get()) is not None:
-                try:
-                    if not self.pace.wait(self._halted):  # the shared pace may be the store: it can fail too
-                        self._count_dropped(1)
-                        continue
-                    delivery = mailer.send(self.sender, item.recipient, item.message)
-                except BaseException as err:  # noqa: BLE001 (handed to the caller's thread)
-                    self._fail(err)
-                    continue
-                self._done.put((item, delivery))
+            while (item := self._next()) is not None:
+                if not self._deliver(mailer, item, may_retire=True):
+                    return  # one connection too many for the server: another sends its message
+            for item in self._leave():
+                self._deliver(mailer, item, may_retire=False)
         finally:
             mailer.close()
+
+    def _deliver(self, mailer: Mailer, item: Outgoing, may_retire: bool) -> bool:
+        """Send one message and hand its answer over; False: this connection is given up, its message handed back."""
+        try:
+            if not self.pace.wait(self._halted):  # the shared pace may be the store: it can fail too
+                self._count_dropped(1)
+                return True
+            delivery = mailer.send(self.sender, item.recipient, item.message, may_retire=may_retire)
+        except Surplus as surplus:
+            if self._hand_back(item, mailer, surplus.reply):
+                return False
+            return self._deliver(mailer, item, may_retire=False)  # the last connection taking messages
+        except BaseException as err:  # noqa: BLE001 (handed to the caller's thread)
+            self._fail(err)
+            return True
+        self._done.put((item, delivery))
+        return True
+
+    def _next(self) -> Outgoing | None:
+        with self._back_lock:
+            if self._back:
+                return self._back.pop()
+        return self._todo.get()
+
+    def _hand_back(self, item: Outgoing, mailer: Mailer, reply: str) -> bool:
+        """Give this connection up and its message to the others, unless it is the last one taking messages."""
+        with self._back_lock:
+            if self._taking <= 1:
+                return False
+            self._taking -= 1
+            self._back.append(item)
+            warned, self._warned = self._warned, True
+        if not warned:  # once a run
+            log.warning("the SMTP server %s takes fewer connections at once than DIGEST_SMTP_CONNECTIONS=%d (%s); "
+                        "going on with fewer: lower DIGEST_SMTP_CONNECTIONS", mailer.where, len(self.mailers), reply)
+        return True
+
+    def _leave(self) -> list[Outgoing]:
+        """This thread takes no more messages: those handed back so far are its to send."""
+        with self._back_lock:
+            self._taking -= 1
+            back, self._back = self._back, []
+        return back
 
     def _halted(self) -> bool:
         return self._stopped.is_set() or self.halt.is_set()
