@@ -8,6 +8,7 @@ password never appears in a message.
 
 from __future__ import annotations
 
+import re
 import smtplib
 import socket
 import ssl
@@ -100,8 +101,17 @@ class Connector:
             raise AuthError("the SMTP server offers no login; unset DIGEST_SMTP_USER or check DIGEST_SMTP_SECURITY") from None
 
 
+_STATUS = re.compile(r"[245]\.\d{1,3}\.\d{1,3}\s+")  # an RFC 3463 status, which a multi-line reply repeats
+
+
 def reply_text(value: bytes | str) -> str:
-    return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    """The server's reply text on one line: a multi-line reply (``552-5.3.4 ...``, ``552 5.3.4 ...``, as Gmail
+    answers) has its lines joined by a space, the status each line repeats said once."""
+    text = value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+    first, *rest = text.splitlines() or [""]
+    status = _STATUS.match(first)
+    rest = [line.removeprefix(status.group()) if status and _STATUS.match(line) else line for line in rest]
+    return " ".join(part for part in (line.strip() for line in (first, *rest)) if part)
 
 
 def describe(err: BaseException) -> str:

@@ -224,6 +224,45 @@ def test_unknown_or_full_mailboxes_first_in_the_list_are_those_readers_own_and_t
     assert all(faults.to(r.email) == 1 for r in roster[3:])
 
 
+GMAIL_SIZE = ("552-5.3.4 Your message exceeded Google's message size limits. Please visit\r\n"
+              "552-5.3.4  https://support.google.com/mail/?p=MaxSizeError to view our size\r\n"
+              "552 5.3.4 guidelines. 5b1f17b1804b1-42f5 - gsmtp")
+GMAIL_FULL = ("452-4.2.2 The recipient's inbox is out of storage space. Please direct the\r\n"
+              "452-4.2.2 recipient to\r\n"
+              "452 4.2.2  https://support.google.com/mail/?p=OverQuotaTemp 5b1f17b1804b1-42f5 - gsmtp")
+
+
+def test_a_multi_line_reply_that_stops_the_run_is_still_one_line_with_the_fix(faulty, faults, tmp_path,
+                                                                               monkeypatch, run_cli):
+    """Gmail answers in several lines (552-..., 552 ...): the error is the reply's text on one line."""
+    faults.after_dot_always = GMAIL_SIZE
+    use_env(monkeypatch, env_for(faulty.port, tmp_path))
+    subscribers = tmp_path / "subscribers.toml"
+    subscribers.write_text("".join(f'[[subscribers]]\nemail = "r{n}@example.org"\nkeywords = ["exploration"]\n'
+                                   for n in range(5)), encoding="utf-8")
+
+    code, _, err = run_cli("send", "--subscribers", str(subscribers), "--source", str(FIXTURES / "papers.jsonl"))
+
+    lines = err.strip().splitlines()
+    assert code == 1 and len(lines) == 1, err
+    assert ("552 5.3.4 Your message exceeded Google's message size limits. Please visit "
+            "https://support.google.com/mail/?p=MaxSizeError to view our size guidelines.") in lines[0]
+    assert "DIGEST_MAX_ITEMS" in lines[0]
+
+
+def test_a_reader_deferred_with_a_multi_line_reply_is_named_in_one_line(faulty, faults, tmp_path, monkeypatch,
+                                                                        run_cli):
+    faults.rcpt[ADA] = GMAIL_FULL
+    use_env(monkeypatch, env_for(faulty.port, tmp_path, DIGEST_TO=ADA, DIGEST_KEYWORDS="exploration"))
+
+    code, out, err = run_cli("send", "--source", str(FIXTURES / "papers.jsonl"))
+
+    assert code == 1 and err.strip().splitlines() == [
+        f"digest: deferred: {ADA}: 452 4.2.2 The recipient's inbox is out of storage space. Please direct the "
+        "recipient to https://support.google.com/mail/?p=OverQuotaTemp 5b1f17b1804b1-42f5 - gsmtp "
+        "(deferred to the next run)"]
+
+
 def test_a_552_for_one_reader_among_accepted_ones_fails_only_that_reader(faulty, faults, tmp_path):
     faults.after_dot += ["250 OK", "552 5.3.4 too big for this mailbox"]
 
