@@ -18,7 +18,8 @@ from .settings import Settings
 
 
 class ServerBusy(MailError):
-    """A 4xx greeting (421): the server is there but busy; a send retries, ``digest check`` reports it."""
+    """A 4xx greeting (421) or a 4xx to the login (454): the server is there but busy; a send retries,
+    ``digest check`` reports it."""
 
     def __init__(self, message: str, reply: str) -> None:
         super().__init__(message)
@@ -93,6 +94,10 @@ class Connector:
             smtp.login(self.settings.smtp_user, self.settings.smtp_password)
         except smtplib.SMTPAuthenticationError as err:
             smtp.close()
+            if 400 <= err.smtp_code < 500:  # RFC 4954's 454 (Gmail: too many logins at once): not the password
+                reply = f"{err.smtp_code} {reply_text(err.smtp_error)}"
+                raise ServerBusy(f"the SMTP server {self.where} cannot log in just now ({reply}); try again later",
+                                 reply) from None
             raise AuthError(
                 f"the SMTP server refused the login ({err.smtp_code}); check DIGEST_SMTP_USER and DIGEST_SMTP_PASSWORD"
             ) from None

@@ -148,6 +148,34 @@ def test_wrong_password_stops_at_once_and_never_shows_it(inbox, tmp_path, ca) ->
     assert inbox.messages == []
 
 
+class BusyAtFirst(Authenticator):
+    """Gmail's answer to too many logins at once: a temporary failure (RFC 4954 454), not a wrong password."""
+
+    def __init__(self, user: str, password: str, busy: int) -> None:
+        super().__init__(user, password)
+        self.busy = busy  # AUTH commands answered 454 first (smtplib tries PLAIN, then LOGIN)
+
+    def __call__(self, server, session, envelope, mechanism, auth_data):
+        from aiosmtpd.smtp import AuthResult
+
+        if self.busy:
+            self.busy -= 1
+            return AuthResult(success=False, handled=False,
+                              message="454 4.7.0 Too many login attempts, please try again later.")
+        return super().__call__(server, session, envelope, mechanism, auth_data)
+
+
+@pytest.mark.usefixtures("fast_retries")
+def test_a_temporary_login_failure_is_retried_not_reported_as_a_wrong_password(inbox, tmp_path, ca) -> None:
+    controller = start(inbox, tls=server_context(ca), auth=BusyAtFirst("ada", "s3cret", busy=2))
+    try:
+        report = send(tls_settings(controller, tmp_path, ca, "starttls", DIGEST_SMTP_USER="ada",
+                                   DIGEST_SMTP_PASSWORD="s3cret", DIGEST_SMTP_CONNECTIONS="1"))
+    finally:
+        controller.stop()
+    assert sorted(report.sent) == ["ada@example.org", "bob@example.org"] and len(inbox.messages) == 2
+
+
 def test_untrusted_certificate_is_refused(inbox, tmp_path, ca) -> None:
     controller = start(inbox, tls=server_context(ca))
     try:
