@@ -18,8 +18,8 @@ from .settings import Settings
 
 
 class ServerBusy(MailError):
-    """A 4xx greeting (421) or a 4xx to the login (454): the server is there but busy; a send retries,
-    ``digest check`` reports it."""
+    """A 4xx greeting (421), a 4xx to EHLO or to the login (454): the server is there but busy; a send
+    retries, ``digest check`` reports it."""
 
     def __init__(self, message: str, reply: str) -> None:
         super().__init__(message)
@@ -73,17 +73,30 @@ class Connector:
     def _connect(self) -> smtplib.SMTP:
         s = self.settings
         if s.smtp_security == "ssl":
-            return smtplib.SMTP_SSL(s.smtp_host, s.port, timeout=s.smtp_timeout, context=self._context())
-        smtp = smtplib.SMTP(s.smtp_host, s.port, timeout=s.smtp_timeout)
+            smtp: smtplib.SMTP = smtplib.SMTP_SSL(s.smtp_host, s.port, timeout=s.smtp_timeout,
+                                                  context=self._context())
+        else:
+            smtp = smtplib.SMTP(s.smtp_host, s.port, timeout=s.smtp_timeout)
+        self._hello(smtp)
         if s.smtp_security == "starttls":
-            smtp.ehlo()
             if not smtp.has_extn("starttls"):
                 smtp.close()
                 raise MailError(f"{self.where} does not offer STARTTLS; set DIGEST_SMTP_SECURITY=ssl (port 465) "
                                 "or check DIGEST_SMTP_HOST")
             smtp.starttls(context=self._context())
-            smtp.ehlo()
+            self._hello(smtp)
         return smtp
+
+    def _hello(self, smtp: smtplib.SMTP) -> None:
+        """EHLO; a 4xx to it (Gmail: "421 4.7.0 Try again later, closing connection. (EHLO)") is a busy
+        server, as a 4xx greeting is, not one without STARTTLS or a login."""
+        code, text = smtp.ehlo()
+        if 400 <= code < 500:
+            smtp.close()
+            reply = f"{code} {reply_text(text)}"
+            raise ServerBusy(f"the SMTP server {self.where} is busy ({reply}); try again later", reply)
+        if code != 250:
+            smtp.ehlo_resp = None  # a server without EHLO: smtplib says HELO when it first needs to
 
     def _unreachable(self, err: BaseException) -> MailError:
         return MailError(f"cannot connect to the SMTP server {self.where} ({describe(err)}); "

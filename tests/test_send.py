@@ -17,7 +17,7 @@ from digest.settings import load_settings
 from digest.store import Store
 
 from .conftest import FIXTURES
-from .smtp_server import Authenticator, start
+from .smtp_server import Authenticator, Inbox, start
 
 READERS = [
     Subscriber("ada@example.org", ("reward model", "RLHF"), name="Ada"),
@@ -170,6 +170,34 @@ def test_a_temporary_login_failure_is_retried_not_reported_as_a_wrong_password(i
     controller = start(inbox, tls=server_context(ca), auth=BusyAtFirst("ada", "s3cret", busy=2))
     try:
         report = send(tls_settings(controller, tmp_path, ca, "starttls", DIGEST_SMTP_USER="ada",
+                                   DIGEST_SMTP_PASSWORD="s3cret", DIGEST_SMTP_CONNECTIONS="1"))
+    finally:
+        controller.stop()
+    assert sorted(report.sent) == ["ada@example.org", "bob@example.org"] and len(inbox.messages) == 2
+
+
+class BusyHello(Inbox):
+    """Gmail's answer to too many connections: "421 4.7.0 Try again later, closing connection. (EHLO)"."""
+
+    def __init__(self, busy: int) -> None:
+        super().__init__()
+        self.busy = busy  # EHLO commands answered 421 first
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # noqa: N802
+        if self.busy:
+            self.busy -= 1
+            return ["421 4.7.0 Try again later, closing connection. (EHLO)"]
+        session.host_name = hostname  # what aiosmtpd does itself when no handler answers EHLO
+        return responses
+
+
+@pytest.mark.usefixtures("fast_retries")
+@pytest.mark.parametrize("security, implicit", [("starttls", False), ("ssl", True)])
+def test_a_421_to_ehlo_is_a_busy_server_retried_not_a_missing_starttls(tmp_path, ca, security, implicit) -> None:
+    inbox = BusyHello(busy=1)
+    controller = start(inbox, tls=server_context(ca), implicit=implicit, auth=Authenticator("ada", "s3cret"))
+    try:
+        report = send(tls_settings(controller, tmp_path, ca, security, DIGEST_SMTP_USER="ada",
                                    DIGEST_SMTP_PASSWORD="s3cret", DIGEST_SMTP_CONNECTIONS="1"))
     finally:
         controller.stop()
