@@ -6,6 +6,7 @@ import os
 import re
 import shutil
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -58,6 +59,33 @@ def test_a_reader_changes_keywords_in_the_browser(page, tmp_path: Path) -> None:
         with web.store() as store:
             state = store.reader_state("ada@example.org")
     assert state is not None and state.keywords == ("graph neural network*", "-survey") and state.frequency == "fri"
+
+
+@pytest.mark.parametrize("mode", ["stripped", "kept"])
+def test_a_page_behind_a_proxy_under_a_path_loads_its_stylesheet_and_its_form_saves(page, tmp_path: Path,
+                                                                                     mode: str) -> None:
+    """DIGEST_PUBLIC_URL=http://HOST/papers behind a proxy that forwards /papers/ only, stripped or kept."""
+    def proxy(route) -> None:
+        url = route.request.url
+        path = urlsplit(url).path
+        if path == "/favicon.ico":  # the rest of the site's, not the digest's
+            route.fulfill(status=204)
+        elif not path.startswith("/papers/"):
+            route.fulfill(status=404, content_type="text/plain", body="outside the proxy's location /papers/")
+        else:
+            route.continue_(url=url.replace("/papers/", "/", 1) if mode == "stripped" else url)
+
+    with running(tmp_path, path="/papers") as web:
+        page.route(f"{web.url}/**", proxy)
+        page.goto(web.links("ada@example.org").preferences)
+        styled = "getComputedStyle(document.querySelector('main')).maxWidth"
+        assert page.evaluate(styled) == "544px"  # site.css: main { max-width: 34rem }
+        page.fill("#keywords", "world model*")
+        page.click("button[type=submit]")
+        assert "Saved" in page.text_content("[role=status]") and page.evaluate(styled) == "544px"
+        with web.store() as store:
+            state = store.reader_state("ada@example.org")
+    assert state is not None and state.keywords == ("world model*",)
 
 
 def test_an_invalid_keyword_is_explained_on_the_page(page, tmp_path: Path) -> None:

@@ -72,10 +72,11 @@ def csrf_of(page: str) -> str:
     return found.group(1)
 
 
-def make_settings(tmp_path: Path, port: int, **changes: object) -> Settings:
+def make_settings(tmp_path: Path, port: int, path: str = "", **changes: object) -> Settings:
+    """``path`` (``/papers``): the pages served under it, DIGEST_PUBLIC_URL=http://127.0.0.1:PORT/papers."""
     roster = tmp_path / "subscribers.toml"
     roster.write_text(ROSTER)
-    base = Settings(state_db=tmp_path / "state.db", secret_key=SECRET, public_url=f"http://127.0.0.1:{port}",
+    base = Settings(state_db=tmp_path / "state.db", secret_key=SECRET, public_url=f"http://127.0.0.1:{port}{path}",
                     subscribers=roster, from_addr="Digest <digest@example.com>")
     return replace(base, **changes)  # type: ignore[arg-type]
 

@@ -21,6 +21,7 @@ from starlette.routing import Match, Route
 from ..errors import ConfigError, DigestError, StoreError
 from ..settings import Settings
 from . import history, pages, reader_feed, reading, signup, webhooks
+from .prefix import Prefix, clash
 from .security import EMAIL_CSP, Guard, allowed_hosts, is_loopback
 from .site import HERE, Site
 
@@ -29,11 +30,12 @@ TITLES = {400: "That did not work", 403: "Please try again", 404: "Not found", 4
           413: "Too much", 429: "Slow down", 500: "Something went wrong"}
 
 
-def make_app(settings: Settings, bind_host: str = "127.0.0.1", mailer_factory: Any = None) -> Guard:
+def make_app(settings: Settings, bind_host: str = "127.0.0.1", mailer_factory: Any = None) -> Prefix:
     """The reader's side; needs DIGEST_SECRET_KEY (a ConfigError says how to make one), a
     state store it can open (a damaged one fails here, in one line, not in every request),
-    beyond loopback DIGEST_PUBLIC_URL (links are made from it, never from a request's Host),
-    and with DIGEST_SIGNUP a DIGEST_FROM to send the confirmations from."""
+    beyond loopback DIGEST_PUBLIC_URL (links are made from it, never from a request's Host; the pages
+    are served under its path, ``digest.web.prefix``), and with DIGEST_SIGNUP a DIGEST_FROM to send the
+    confirmations from."""
     if not is_loopback(bind_host) and not settings.public_url:
         raise ConfigError(f"DIGEST_PUBLIC_URL is required to serve on {bind_host} (beyond this machine): set it to "
                           "the address readers open, e.g. DIGEST_PUBLIC_URL=https://digest.example.org")
@@ -41,24 +43,39 @@ def make_app(settings: Settings, bind_host: str = "127.0.0.1", mailer_factory: A
         raise ConfigError("DIGEST_SIGNUP=true sends confirmation emails, so DIGEST_FROM must be set: the sender "
                           "address, e.g. DIGEST_FROM=Digest <digest@example.org>")
     site = Site(settings, mailer_factory)
+    routes = site_routes(site)
+    check_root(site.root, routes)
     check_store(settings)
     app = Starlette(
-        routes=[
-            Route("/", partial(index, site), methods=["GET"]),
-            Route("/static/site.css", stylesheet, methods=["GET"]),
-            Route("/favicon.ico", lambda request: Response(status_code=204), methods=["GET"]),
-            *pages.routes(site),
-            *history.routes(site),
-            *reader_feed.routes(site),
-            *reading.routes(site),
-            *signup.routes(site),
-            *webhooks.routes(site),
-        ],
+        routes=routes,
         lifespan=partial(lifespan, site),
         exception_handlers={HTTPException: partial(error_page, site), ClientDisconnect: disconnected,
                             DigestError: partial(digest_error, site)},
     )
-    return Guard(app, allowed_hosts(bind_host, settings.public_url))
+    return Prefix(Guard(app, allowed_hosts(bind_host, settings.public_url)), site.root)
+
+
+def site_routes(site: Site) -> list[Route]:
+    return [
+        Route("/", partial(index, site), methods=["GET"]),
+        Route("/static/site.css", stylesheet, methods=["GET"]),
+        Route("/favicon.ico", lambda request: Response(status_code=204), methods=["GET"]),
+        *pages.routes(site),
+        *history.routes(site),
+        *reader_feed.routes(site),
+        *reading.routes(site),
+        *signup.routes(site),
+        *webhooks.routes(site),
+    ]
+
+
+def check_root(root: str, routes: list[Route]) -> None:
+    """DIGEST_PUBLIC_URL's path may not begin as a page's own does (``digest.web.prefix``: ambiguous requests)."""
+    clashing = clash(root, (route.path for route in routes))
+    if clashing is not None:
+        raise ConfigError(f"DIGEST_PUBLIC_URL's path {root} begins with /{clashing}/, as one of the reader "
+                          "pages' own paths does, so requests behind a proxy would be ambiguous; serve the pages "
+                          "under another path, e.g. https://example.org/digest")
 
 
 @asynccontextmanager

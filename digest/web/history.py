@@ -61,7 +61,7 @@ def _day(value: str | None) -> date | None:
 
 
 def _listed(site: Site, rid: str, entry: KeptEntry) -> dict[str, Any]:
-    view = f"/d/{site.signer.dumps('view', [rid, entry.sent_on.isoformat()])}"
+    view = site.path(f"/d/{site.signer.dumps('view', [rid, entry.sent_on.isoformat()])}")
     return {"day": entry.sent_on, "when": f"{entry.sent_on:%A} {entry.sent_on.day} {entry.sent_on:%B %Y}",
             "papers": entry.papers, "total": entry.total, "view": view, "all": f"{view}/all"}
 
@@ -86,11 +86,12 @@ def _whole(site: Site, rid: str, token: str, kept: KeptDigest) -> dict[str, Any]
     total = max(kept.total, listed)
     return {"email": kept.email, "source": kept.source, "period": period_text(kept.since, kept.day),
             "year": kept.day.year, "picked": items[:len(kept.picks)], "beyond": items[len(kept.picks):],
-            "total": total, "unlisted": total - listed, "kept_beyond": KEPT_BEYOND, "view": f"/d/{token}",
-            "links": site.links(rid)}
+            "total": total, "unlisted": total - listed, "kept_beyond": KEPT_BEYOND,
+            "view": site.path(f"/d/{token}"), "links": site.links(rid)}
 
 
 def _with_votes(site: Site, rid: str, item: dict[str, Any]) -> dict[str, Any]:
     """The paper's "more/fewer like this" links (the same signed feedback links the email carries)."""
     token = site.signer.dumps("feedback", [rid, item["id"]])
-    return {**item, "more_url": f"/feedback/{token}?vote=up", "less_url": f"/feedback/{token}?vote=down"}
+    return {**item, "more_url": site.path(f"/feedback/{token}?vote=up"),
+            "less_url": site.path(f"/feedback/{token}?vote=down")}

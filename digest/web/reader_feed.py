@@ -121,4 +121,4 @@ async def remove_vote(site: Site, request: Request) -> Response:
     if not paper_id:
         raise HTTPException(400, "Choose a vote to remove with its button.")
     await site.in_store(lambda store: store.remove_vote(email, paper_id))
-    return RedirectResponse(f"/votes/{token}?removed=1", status_code=303)
+    return RedirectResponse(site.path(f"/votes/{token}?removed=1"), status_code=303)

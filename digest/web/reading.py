@@ -93,7 +93,7 @@ async def remove(site: Site, request: Request) -> Response:
     if not paper_id:
         raise HTTPException(400, "Choose a paper to remove with its button.")
     await site.in_store(lambda store: store.unsave_paper(email, paper_id))
-    return RedirectResponse(f"/reading/{token}?removed=1", status_code=303)
+    return RedirectResponse(site.path(f"/reading/{token}?removed=1"), status_code=303)
 
 
 async def export(site: Site, kind: str, request: Request) -> Response:

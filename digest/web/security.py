@@ -20,6 +20,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..tokens import BadToken, Signer
+from .prefix import route_path
 
 LOOPBACK_NAMES = frozenset({"127.0.0.1", "localhost", "::1"})
 MAX_BODY = 64 * 1024
@@ -90,7 +91,7 @@ class Guard:
             await _plain(400, "unknown Host header; open this server by its own name", scope, receive, send)
             return
         length = headers.get("content-length", "0")
-        cap = WEBHOOK_BODY if str(scope.get("path", "")).startswith("/webhooks/") else self.max_body
+        cap = WEBHOOK_BODY if route_path(scope).startswith("/webhooks/") else self.max_body
         if not length.isdigit() or int(length) > cap:
             await _plain(413, f"request body too large (at most {cap // 1024} KB)", scope, receive, send)
             return

@@ -22,6 +22,7 @@ from ..settings import Settings
 from ..store import Store
 from ..tokens import BadToken, ExpiredToken, Signer, require_secret
 from .outbox import OutboxSender
+from .prefix import root_of
 from .roster import Roster
 from .security import Csrf
 
@@ -32,6 +33,7 @@ T = TypeVar("T")
 class Site:
     def __init__(self, settings: Settings, mailer_factory: Callable[[], Any] | None = None) -> None:
         self.settings = settings
+        self.root = root_of(settings.public_url)  # every page path starts with it: '' or '/papers'
         self.signer = Signer(require_secret(settings), settings.secret_keys_old)  # old keys: links before a rotation
         self.csrf = Csrf(self.signer, secure=settings.public_url.startswith("https://"))
         self.pages = jinja2.Environment(
@@ -64,7 +66,8 @@ class Site:
     def page(self, request: Request, name: str, status: int = 200, **context: Any) -> HTMLResponse:
         """A page with a fresh CSRF field (the cookie is set if the browser has none)."""
         field, fresh = self.csrf.field(request)
-        html = self.pages.get_template(name).render(csrf=field, signup=self.settings.signup, **context)
+        html = self.pages.get_template(name).render(csrf=field, signup=self.settings.signup, root=self.root,
+                                                   **context)
         return self.csrf.set_cookie(HTMLResponse(html, status_code=status), fresh)  # type: ignore[return-value]
 
     # who a token names ------------------------------------------------------------------
@@ -104,13 +107,17 @@ class Site:
         """This reader's own page paths (never another reader's)."""
         preferences = self.signer.dumps("preferences", rid)
         return {
-            "unsubscribe": f"/unsubscribe/{self.signer.dumps('unsubscribe', rid)}",
-            "preferences": f"/preferences/{preferences}",
-            "feed": f"/feed/{preferences}",  # the reader's own pages share the preferences token
-            "votes": f"/votes/{preferences}",
-            "reading": f"/reading/{preferences}",
-            "archive": f"/archive/{preferences}",
+            "unsubscribe": self.path(f"/unsubscribe/{self.signer.dumps('unsubscribe', rid)}"),
+            "preferences": self.path(f"/preferences/{preferences}"),
+            "feed": self.path(f"/feed/{preferences}"),  # the reader's own pages share the preferences token
+            "votes": self.path(f"/votes/{preferences}"),
+            "reading": self.path(f"/reading/{preferences}"),
+            "archive": self.path(f"/archive/{preferences}"),
         }
+
+    def path(self, page: str) -> str:
+        """A page's path as browsers ask for it: under DIGEST_PUBLIC_URL's path (``digest.web.prefix``)."""
+        return self.root + page
 
 
 def bad_link() -> HTTPException:
