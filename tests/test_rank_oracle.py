@@ -16,12 +16,15 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from digest.errors import KeywordError
 from digest.model import Paper, make_paper
 from digest.ranking.index import Index
 from digest.ranking.many import rank_many
 from digest.ranking.profile import Profile, parse_profile
+from digest.ranking.scoring import PROXIMITY_WINDOW, near_positions
 from digest.ranking.reader import Example, Examples
 from digest.ranking.rules import Rules
 from digest.model import Subscriber
@@ -210,3 +213,25 @@ def test_the_picks_and_their_count_scored_once_are_rank_and_count_matches(name: 
                                        follows=ranked["follows"]) if full else None)  # type: ignore[arg-type]
         counted += full
     assert counted  # some digests came back full, so the count was compared
+
+
+def test_papers_saying_the_keywords_hundreds_of_times_score_as_the_reference() -> None:
+    """Past a few hundred pairs of positions, proximity walks the two sorted lists instead of comparing every
+    pair (a listing of such papers took seconds a keyword): the scores are the same."""
+    rng = random.Random(7)
+    words = ["reward", "model", "policy", "gradient", "agent", "learning"]
+    papers = [make_paper(id=f"2612.{n:05d}", title=f"Paper {n}", url=f"https://arxiv.org/abs/2612.{n:05d}",
+                         abstract=" ".join(rng.choice(words) for _ in range(rng.choice([40, 600, 1500]))))
+              for n in range(30)]
+    index, reference = Index(papers, rules=Rules.none(), weights=REFERENCE_WEIGHTS), oracle.Index(papers)
+    for text in ["reward model, policy gradient", "learning agent", "reward model policy"]:
+        profile = parse_profile(text)
+        full_new, full_old = score_profile(index, profile), oracle.score_profile(reference, profile)
+        assert full_new.keys() == full_old.keys() and len(full_new) == 30
+        assert list(full_new.values()) == pytest.approx([full_old[i] for i in full_new], abs=1e-9)
+
+
+@given(st.lists(st.integers(0, 400), unique=True).map(sorted), st.lists(st.integers(0, 400), min_size=1,
+                                                                           unique=True).map(sorted))
+def test_the_walk_finds_the_positions_near_another_word_as_comparing_every_pair_does(left, right) -> None:
+    assert near_positions(left, right) == [p for p in left if any(abs(p - q) <= PROXIMITY_WINDOW for q in right)]

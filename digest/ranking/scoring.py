@@ -113,14 +113,28 @@ def proximity_scores(index: Index, postings: list[Postings]) -> dict[int, float]
             if len(there) == 1:  # most papers: the right word once
                 q = there[0]
                 near = [p for p in left[i] if -PROXIMITY_WINDOW <= p - q <= PROXIMITY_WINDOW]
-            else:  # some position of ``there`` within the window of p (in C: no generator)
-                near = [p for p in left[i] if any(map(_WITHIN, map(abs, map(p.__sub__, there))))]
+            elif len(there) * len(left[i]) <= _PAIRS_AT_ONCE:  # some position of ``there`` within the window of p
+                near = [p for p in left[i] if any(map(_WITHIN, map(abs, map(p.__sub__, there))))]  # in C
+            else:  # a paper saying the words hundreds of times: every pair would take seconds
+                near = near_positions(left[i], there)
             if near:
                 scores[i] += proximity * index.saturate(i, near) / pairs
     return scores
 
 
 _WITHIN = PROXIMITY_WINDOW.__ge__  # a distance -> whether it is within the window
+_PAIRS_AT_ONCE = 256  # up to this many (left, right) pairs, comparing each is quicker than the walk
+
+
+def near_positions(left: Sequence[int], right: Sequence[int]) -> list[int]:
+    """The positions of ``left`` with one of ``right`` within the window, both sorted: one walk over each."""
+    near, j, last = [], 0, len(right) - 1
+    for p in left:
+        while j < last and right[j] < p - PROXIMITY_WINDOW:
+            j += 1
+        if abs(right[j] - p) <= PROXIMITY_WINDOW:
+            near.append(p)
+    return near
 
 
 def phrase_starts(index: Index, postings: list[Postings], exact: bool, raw_words: tuple[str, ...],
