@@ -187,6 +187,25 @@ def test_cut_words(text: str, expected: str) -> None:
     assert cut_words(text, 30 if "Learning" in text else 20) == expected
 
 
+@pytest.mark.parametrize("text, expected", [
+    ("3 papers · 基于大语言模型的多智能体强化学习方法研究", "3 papers · 基于大语言模…"),
+    ("3 papers · 大規模言語モデルによる強化学習の研究", "3 papers · 大規模言語モ…"),
+    ("3 papers · 대규모 언어 모델 강화학습 연구", "3 papers · 대규모 언어…"),  # Korean spaces its words
+])
+def test_text_written_without_spaces_is_cut_at_a_character(text: str, expected: str) -> None:
+    from digest.text import cut_words
+
+    assert cut_words(text, 18) == expected
+
+
+def test_a_long_title_in_chinese_stays_in_the_subject_cut_at_a_character() -> None:
+    title = "基于大语言模型的多智能体强化学习方法研究：从理论分析到大规模实验评估与应用的系统性综述和展望以及未来方向" * 2
+    paper = make_paper(title, "Exploration for agents; exploration bonuses drive the exploration.", id="2608.00042")
+    rendered = app().render(READER, picks_for([paper]), day=DAY)
+    assert len(rendered.subject) <= 78 and rendered.subject.endswith("…")
+    assert title[:20] in rendered.subject
+
+
 # --- the footer speaks plainly ---------------------------------------------------------
 
 def test_the_footer_shows_keywords_as_readers_understand_them() -> None:
