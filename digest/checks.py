@@ -99,9 +99,9 @@ def _configured_readers(settings: Settings, path: Path | None, problems: list[st
 
 def _source_names(spec: str, problems: list[str], bearable: list[str]) -> list[str]:
     """Each part of ``spec`` resolves; a file source must be a file (``huggingface`` is neither)."""
-    from .sources import resolve
+    from .sources import resolve, split_sources
 
-    parts = [part.strip() for part in spec.split(",") if part.strip()]
+    parts = split_sources(spec)
     if not parts:
         problems.extend(_failures(lambda: resolve(spec)))  # "no source given: set DIGEST_SOURCE ..."
         return []

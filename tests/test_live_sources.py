@@ -268,6 +268,18 @@ def test_bad_source_specs_are_config_errors(spec):
         resolve(spec)
 
 
+def test_a_url_whose_query_holds_commas_is_one_source_beside_the_others(server, fetcher):
+    """``--source`` parts are comma-separated; the arXiv API's ``id_list=A,B`` is one URL, not two sources."""
+    server.route("/api/query", Reply(body=(FIXTURES / "arxiv_atom.xml").read_bytes()))
+    url = f"{server.url}/api/query?id_list=2608.00001,2608.00002&max_results=2"
+
+    listing = fetch(f"{url}, sample,hf:2026-08-13", server, fetcher)
+
+    assert server.requests_to("/api/query")[0].query["id_list"] == "2608.00001,2608.00002"
+    assert len(resolve(f"{url}, sample,hf:2026-08-13")) == 3 and listing.papers
+    assert len(resolve(f"{server.url}/a.json,sample")) == 2  # no query: every comma separates
+
+
 # arXiv -----------------------------------------------------------------------------
 
 def test_arxiv_rss_keeps_new_and_cross_announcements(server, fetcher):

@@ -90,9 +90,21 @@ def register(exact: str | None = None, prefix: str | None = None) -> Callable[[S
     return add
 
 
+def split_sources(spec: str) -> list[str]:
+    """``"hf, arxiv:cs.LG, ./saved.txt"`` -> its comma-separated parts; a comma in a URL's query with no
+    space after it stays in the URL (``https://export.arxiv.org/api/query?id_list=2401.1,2401.2`` is one)."""
+    parts: list[str] = []
+    for piece in spec.split(","):
+        if parts and _URL.match(parts[-1]) and "?" in parts[-1] and piece[:1] not in ("", " ", "\t"):
+            parts[-1] += "," + piece.rstrip()
+        else:
+            parts.append(piece.strip())
+    return [part for part in parts if part]
+
+
 def resolve(spec: str) -> list[Source]:
-    """``"hf, arxiv:cs.LG, ./saved.txt"`` -> one Source per comma-separated part."""
-    parts = [part.strip() for part in spec.split(",") if part.strip()]
+    """``"hf, arxiv:cs.LG, ./saved.txt"`` -> one Source per part (``split_sources``)."""
+    parts = split_sources(spec)
     if not parts:
         raise ConfigError("no source given: set DIGEST_SOURCE or pass --source (e.g. sample)")
     return [_resolve_one(part) for part in parts]
