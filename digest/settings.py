@@ -170,6 +170,14 @@ def _whole(low: int, high: int | None = None) -> Callable[[str], int]:
     return parse
 
 
+def _rate(value: str) -> float:
+    """Messages a minute: 0 (no limit) or 1-100000 (0.000001 passed, then waited two years between messages)."""
+    number = float(value)
+    if not (number == 0 or 1 <= number <= 100_000):  # nan too
+        raise ValueError("must be 0 (no limit) or 1-100000 messages a minute")
+    return number
+
+
 def _number(low: float, high: float, *, above: bool = False) -> Callable[[str], float]:
     """A parser of finite numbers in ``[low, high]`` (``(low, high]`` with ``above``); the error says the range.
 
@@ -518,7 +526,7 @@ _PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "DIGEST_SMTP_TIMEOUT": ("smtp_timeout", _number(0, MAX_TIMEOUT, above=True)),
     "DIGEST_SMTP_CA_FILE": ("smtp_ca_file", _path),
     "DIGEST_SMTP_CONNECTIONS": ("smtp_connections", _whole(1, 32)),
-    "DIGEST_SMTP_RATE": ("smtp_rate", _number(0, 100_000)),
+    "DIGEST_SMTP_RATE": ("smtp_rate", _rate),
     "DIGEST_SCHEDULE": ("schedule", _schedule),
     "DIGEST_TIMEZONE": ("timezone", _timezone),
     "DIGEST_MAX_ITEMS": ("max_items", _whole(0, MAX_ITEMS)),

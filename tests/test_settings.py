@@ -100,7 +100,8 @@ def test_example_config_gives_the_range_each_number_is_checked_against() -> None
         try:
             load_settings(None, {key: "-99999999"})
         except ConfigError as err:
-            found = re.search(r"must be (?:a port number, )?(\d+-\d+|more than \S+ and at most \d+)", str(err))
+            found = re.search(r"must be (?:a port number, |0 \(no limit\) or )?(\d+-\d+|more than \S+ and at most \d+)",
+                              str(err))
             if found and found.group(1) not in comment_above(example, key):
                 missing[key] = found.group(1)
     assert missing == {}
@@ -110,6 +111,9 @@ def test_example_config_gives_the_range_each_number_is_checked_against() -> None
 
 @pytest.mark.parametrize(("key", "value", "problem"), [
     ("DIGEST_SMTP_TIMEOUT", "0", "more than 0 and at most 3600"),
+    ("DIGEST_SMTP_RATE", "0.000001", "must be 0 (no limit) or 1-100000 messages a minute"),  # years a message
+    ("DIGEST_SMTP_RATE", "100001", "must be 0 (no limit) or 1-100000"),
+    ("DIGEST_SMTP_RATE", "nan", "must be 0 (no limit) or 1-100000"),
     ("DIGEST_SMTP_TIMEOUT", "nan", "must be a finite number"),
     ("DIGEST_SMTP_TIMEOUT", "inf", "must be a finite number"),
     ("DIGEST_HTTP_TIMEOUT", "-inf", "must be a finite number"),
