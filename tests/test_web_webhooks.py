@@ -173,6 +173,15 @@ def test_a_postmark_spam_complaint_suppresses_at_once(web: Web) -> None:
     assert bounces(web)["suppressed"] is not None
 
 
+def test_a_postmark_record_with_a_lone_surrogate_is_recorded_with_it_replaced(web: Web) -> None:
+    """JSON may carry "\\ud800"; no database or log line can: it was a 500, and Postmark retries for hours."""
+    body = json.dumps(postmark_record(ADA) | {"Description": "bad \ud800 mailbox", "ID": "\udc00"})
+    auth = tuple(POSTMARK.split(":", 1))
+    answer = httpx.post(f"{web.url}/webhooks/postmark", content=body, auth=auth)  # type: ignore[arg-type]
+    assert answer.status_code == 200 and answer.text == "1 recorded\n"
+    assert "bad \ufffd mailbox" in bounces(web)["bounces"][0]["detail"]
+
+
 @pytest.mark.parametrize("credentials", [None, "postmark:wrong-password-0000000", "other:0123456789abcdef-secret"])
 def test_a_postmark_call_without_the_credentials_changes_nothing(web: Web, credentials: str | None) -> None:
     answer = post_postmark(web, postmark_record(ADA, kind="SpamComplaint", record="SpamComplaint"), credentials)

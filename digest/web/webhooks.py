@@ -17,6 +17,7 @@ import binascii
 import hmac
 import json
 import logging
+from dataclasses import replace
 from datetime import date, datetime, timezone
 from functools import partial
 from typing import Any
@@ -27,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from ..model import encodable
 from ..store import Store
 from ..store.bounces import BounceEvent, Rule
 from .site import Site
@@ -56,7 +58,14 @@ async def _json(request: Request) -> dict[str, Any]:
 
 def _record(site: Site, store: Store, events: list[BounceEvent]) -> list[str]:
     rule = Rule(threshold=site.settings.bounce_threshold, stale_days=site.settings.bounce_stale_days)
-    return [store.record_bounce(event, rule) for event in events]
+    return [store.record_bounce(_encodable(event), rule) for event in events]
+
+
+def _encodable(event: BounceEvent) -> BounceEvent:
+    """The event's text as a database can keep it: JSON may carry a lone surrogate ("\\ud800"), which no
+    UTF-8 encoder takes (a 500, and the provider retries for hours); it becomes U+FFFD."""
+    return replace(event, key=encodable(event.key), detail=encodable(event.detail),
+                   email=None if event.email is None else encodable(event.email))
 
 
 def _day(timestamp: object) -> date:
