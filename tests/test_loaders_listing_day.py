@@ -133,6 +133,21 @@ def test_a_listing_url_of_hf_api_json_is_dated_by_its_daily_entries(server: Play
     assert listing.day == THURSDAY
 
 
+def test_an_entry_dated_far_in_the_future_does_not_date_the_listing(server: PlaybackServer,
+                                                                    fetcher: Fetcher) -> None:
+    """A broken or hostile entry of 9999-12-31 dated the whole digest "Dec 9999"; tomorrow still counts (a
+    listing published in a time zone ahead of ours)."""
+    items = [hf_item(1, "2026-08-13", "2026-08-12"), hf_item(2, "9999-12-31", "2026-08-12")]
+    server.route("/saved.json", Reply.json(json.dumps(items)))
+    server.route("/ahead.json", Reply.json(json.dumps(items[:1])))
+
+    far = fetch_all(resolve(f"{server.url}/saved.json"), FetchContext(today=THURSDAY, http=fetcher))
+    ahead = fetch_all(resolve(f"{server.url}/ahead.json"), FetchContext(today=WEDNESDAY, http=fetcher))
+
+    assert far.day == THURSDAY and len(far.papers) == 2
+    assert ahead.day == THURSDAY
+
+
 def test_a_saved_api_response_in_the_older_shape_is_dated_by_its_entries(tmp_path: Path) -> None:
     """Before ``submittedOnDailyAt``, the item's own ``publishedAt`` was the daily entry's."""
     listing = FileSource(FIXTURES / "hf_api.json").fetch(FetchContext(today=date(2026, 9, 1)))

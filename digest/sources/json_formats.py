@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from ..model import Paper, PaperExtra, make_paper
@@ -67,8 +67,9 @@ def parse_json_document(data: Any) -> Parsed:
     return papers, warnings.lines()
 
 
-def daily_papers_day(data: Any) -> date | None:
-    """The Daily Papers day an HF API response is for: the newest of its entries' own dates.
+def daily_papers_day(data: Any, today: date | None = None) -> date | None:
+    """The Daily Papers day an HF API response is for: the newest of its entries' own dates (with ``today``,
+    none after tomorrow: one entry dated 9999-12-31 dated the whole digest "Dec 9999").
 
     An entry's day is ``paper.submittedOnDailyAt``; older responses have none, and
     there the item's own ``publishedAt`` is the entry's (today it is arXiv's date, so
@@ -79,7 +80,8 @@ def daily_papers_day(data: Any) -> date | None:
         items = _items(data)
     except ShapeError:
         return None
-    days = [day for item in items if (day := _entry_day(item))]
+    latest = date.max if today is None else today + timedelta(days=1)  # tomorrow: a time zone ahead of ours
+    days = [day for item in items if (day := _entry_day(item)) and day <= latest]
     return max(days, default=None)
 
 

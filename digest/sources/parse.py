@@ -52,7 +52,7 @@ def parse_listing(
         text = _decode(data, encoding, source)
         stripped = text.lstrip()
         if stripped.startswith(("[", "{")):
-            papers, warnings, day = _parse_json(stripped, source)
+            papers, warnings, day = _parse_json(stripped, source, today)
         else:
             papers, warnings, day = _parse_text(text, source, today)
     if not papers:
@@ -122,7 +122,7 @@ def _xml_root(data: bytes, source: str) -> Element:
         raise ListingError(source, f"malformed XML: {err}") from err
 
 
-def _parse_json(text: str, source: str) -> Parsed:
+def _parse_json(text: str, source: str, today: date | None = None) -> Parsed:
     try:
         data = loads(text)
     except RecursionError as err:
@@ -132,7 +132,7 @@ def _parse_json(text: str, source: str) -> Parsed:
             return (*parse_jsonl(text.split("\n")), None)  # not splitlines(): U+2028 may sit inside a string
         raise ListingError(source, _json_problem(err, text)) from err
     try:
-        return (*parse_json_document(data), daily_papers_day(data))
+        return (*parse_json_document(data), daily_papers_day(data, today))
     except ShapeError as err:
         raise ListingError(source, f"not a paper listing: {err}") from err
 
