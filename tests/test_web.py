@@ -150,6 +150,27 @@ def test_the_page_as_shown_saves_for_a_reader_the_file_gives_more_papers_than_th
     assert cy.keywords == ("graphs", "protein folding") and cy.max_items == file_max  # the file's, still
 
 
+def test_a_reader_the_file_gives_more_keywords_than_the_page_takes_can_save_it_and_remove_some(web: Web) -> None:
+    """The file has no limit on keywords; the page takes 50 in 2,000 characters, except what it shows."""
+    many = [f"topic number {n} in graph representation learning" for n in range(60)]  # 2,869 characters
+    web.settings.subscribers.write_text(  # type: ignore[union-attr]
+        ROSTER + '[[subscribers]]\nemail = "cy@example.org"\nkeywords = [' + ", ".join(f'"{k}"' for k in many) + "]\n")
+    with web.client() as client:
+        link = web.links("cy@example.org").preferences
+        page = client.get(link).text
+        box = re.search(r'<textarea id="keywords"[^>]* maxlength="(\d+)"[^>]*>([^<]*)</textarea>', page)
+        assert box is not None and int(box.group(1)) >= len(box.group(2)) > 2000  # the box takes what it shows
+        form = {"csrf": csrf_of(page), "max_items": "", "frequency": "run", "status": "active", "shown_status": "active"}
+        as_shown = client.post(link, data=form | {"keywords": box.group(2).replace("\n", "\r\n")})
+        fewer = client.post(link, data=form | {"keywords": "\n".join(many[1:])})
+        more = client.post(link, data=form | {"keywords": "\n".join(many[2:] + ["graphs", "proteins"])})
+    assert as_shown.status_code == 200 and "Saved" in as_shown.text
+    assert fewer.status_code == 200 and "Saved" in fewer.text
+    assert more.status_code == 400 and "too many keywords (at most 59)" in more.text
+    with web.store() as store:
+        assert store.reader_state("cy@example.org").keywords == tuple(many[1:])  # type: ignore[union-attr]
+
+
 def test_pausing_on_the_page_stops_the_digest(web: Web) -> None:
     save(web, "ada@example.org", keywords="exploration", status="paused")
     assert web.status("ada@example.org") == "paused"

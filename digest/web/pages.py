@@ -96,25 +96,39 @@ class Choices:
     language: str = ""  # of the summaries; "" English
 
 
-def form_keywords(text: str) -> list[str]:
+@dataclass(frozen=True)
+class Room:
+    """How many keywords, and characters of them, a page's form takes."""
+
+    keywords: int = MAX_KEYWORDS
+    chars: int = MAX_KEYWORDS_TEXT
+
+    @classmethod
+    def beside(cls, shown: str) -> Room:
+        """The page's limits, or the keywords it shows if more: the subscribers file has no such limits, and a
+        reader it gives 60 keywords could not save their page as shown (nor remove one)."""
+        return cls(max(MAX_KEYWORDS, len(normalize_keywords(shown.splitlines()))), max(MAX_KEYWORDS_TEXT, len(shown)))
+
+
+def form_keywords(text: str, room: Room = Room()) -> list[str]:
     """A form's keywords, one a line (preferences and sign-up), checked; a ``KeywordError`` says what is wrong.
 
     The length is counted as the page's box counts it (``maxlength``): a line break is one character,
     though a browser sends it as CR LF.
     """
-    if len(text.replace("\r\n", "\n")) > MAX_KEYWORDS_TEXT:
-        raise KeywordError(f"keywords are too long (at most {MAX_KEYWORDS_TEXT} characters)")
+    if len(text.replace("\r\n", "\n")) > room.chars:
+        raise KeywordError(f"keywords are too long (at most {room.chars} characters)")
     if _CONTROL.search(text):
         raise KeywordError("a keyword has a control character in it (pasted from elsewhere?); type it as plain text")
     keywords = normalize_keywords(text.splitlines())
-    if len(keywords) > MAX_KEYWORDS:
-        raise KeywordError(f"too many keywords (at most {MAX_KEYWORDS})")
+    if len(keywords) > room.keywords:
+        raise KeywordError(f"too many keywords (at most {room.keywords})")
     parse_profile(keywords)
     return keywords
 
 
-def parse_choices(form: FormData) -> Choices:
-    keywords = form_keywords(str(form.get("keywords", "")))
+def parse_choices(form: FormData, room: Room = Room()) -> Choices:
+    keywords = form_keywords(str(form.get("keywords", "")), room)
     raw_max = str(form.get("max_items", "")).strip()
     if raw_max and not (re.fullmatch(r"[0-9]{1,3}", raw_max) and 1 <= int(raw_max) <= MAX_ITEMS_LIMIT):
         raise KeywordError(f"papers per digest must be a whole number from 1 to {MAX_ITEMS_LIMIT}, or empty")
@@ -191,10 +205,11 @@ def keyword_hints(store: Store, email: str, keywords: str) -> list[str]:
 
 
 def preferences_response(site: Site, request: Request, rid: str, email: str, values: dict[str, Any],
-                         status: int = 200, **extra: Any) -> HTMLResponse:
+                         status: int = 200, room: Room | None = None, **extra: Any) -> HTMLResponse:
+    room = room or Room.beside(values["keywords"])
     return site.page(request, "preferences.html", status=status, email=email, values=values,
                      days=DAY_NAMES, default_max=default_max(site, email), links=site.links(rid),
-                     hints=extra.pop("hints", []), **extra)
+                     hints=extra.pop("hints", []), keywords_chars=room.chars, **extra)
 
 
 async def preferences_page(site: Site, request: Request) -> Response:
@@ -216,12 +231,14 @@ async def save_preferences(site: Site, request: Request) -> Response:
         values = await site.in_store(lambda store: current(site, store, email))
         return preferences_response(site, request, rid, email, values, saved=(
             ALREADY_UNSUBSCRIBED if stored == "unsubscribed" else "Paused: no digests until you resume."))
+    shown = await site.in_store(lambda store: current(site, store, email))
+    room = Room.beside(shown["keywords"])
     try:
-        choices = parse_choices(form)
+        choices = parse_choices(form, room)
     except KeywordError as err:
         values = {k: str(form.get(k, "")) for k in ("keywords", "max_items", "frequency", "status", "authors", "orgs",
                                                     "language", "shown_status")}  # shown: as first shown, still
-        return preferences_response(site, request, rid, email, values, status=400, error=str(err))
+        return preferences_response(site, request, rid, email, values, status=400, room=room, error=str(err))
     status = status_to_save(stored, str(form.get("shown_status", "")), choices.status)
     await site.in_store(lambda store: store.save_preferences(
         email, keywords=choices.keywords, max_items=choices.max_items, frequency=choices.frequency,
