@@ -18,7 +18,7 @@ from .settings import Settings
 
 
 class ServerBusy(MailError):
-    """A 4xx greeting (421), a 4xx to EHLO or to the login (454): the server is there but busy; a send
+    """A 4xx greeting (421), a 4xx to EHLO, to STARTTLS or to the login (454): the server is there but busy; a send
     retries, ``digest check`` reports it."""
 
     def __init__(self, message: str, reply: str) -> None:
@@ -45,8 +45,13 @@ class Connector:
         """Connect, secure and log in, or a ``MailError`` saying which setting to check."""
         try:
             smtp = self._connect()
-            if self.settings.smtp_user:
-                self._login(smtp)
+            try:
+                self._secure(smtp)
+                if self.settings.smtp_user:
+                    self._login(smtp)
+            except BaseException:
+                smtp.close()  # not left to the garbage collector: a retried connect would hold two sockets
+                raise
         except ssl.SSLCertVerificationError as err:
             raise MailError(f"{self.where}: TLS certificate not trusted ({err.verify_message}); "
                             "check DIGEST_SMTP_HOST or DIGEST_SMTP_CA_FILE") from None
@@ -77,15 +82,25 @@ class Connector:
                                                   context=self._context())
         else:
             smtp = smtplib.SMTP(s.smtp_host, s.port, timeout=s.smtp_timeout)
-        self._hello(smtp)
-        if s.smtp_security == "starttls":
-            if not smtp.has_extn("starttls"):
-                smtp.close()
-                raise MailError(f"{self.where} does not offer STARTTLS; set DIGEST_SMTP_SECURITY=ssl (port 465) "
-                                "or check DIGEST_SMTP_HOST")
-            smtp.starttls(context=self._context())
-            self._hello(smtp)
         return smtp
+
+    def _secure(self, smtp: smtplib.SMTP) -> None:
+        """EHLO, and STARTTLS when asked for: a 4xx to it (RFC 3207's 454) is a busy server, not an unreachable one."""
+        self._hello(smtp)
+        if self.settings.smtp_security != "starttls":
+            return
+        if not smtp.has_extn("starttls"):
+            raise MailError(f"{self.where} does not offer STARTTLS; set DIGEST_SMTP_SECURITY=ssl (port 465) "
+                            "or check DIGEST_SMTP_HOST")
+        try:
+            smtp.starttls(context=self._context())
+        except smtplib.SMTPResponseException as err:
+            if not 400 <= err.smtp_code < 500:
+                raise
+            reply = f"{err.smtp_code} {reply_text(err.smtp_error)}"
+            raise ServerBusy(f"the SMTP server {self.where} cannot start TLS just now ({reply}); try again later",
+                             reply) from None
+        self._hello(smtp)
 
     def _hello(self, smtp: smtplib.SMTP) -> None:
         """EHLO; a 4xx to it (Gmail: "421 4.7.0 Try again later, closing connection. (EHLO)") is a busy

@@ -89,6 +89,7 @@ class Faults:
     after_dot_for: dict[str, str] = field(default_factory=dict)  # address -> the reply to its every message
     on_received: list = field(default_factory=list)  # (count, callback): called once the server queued that many
     most_at_once: int = 0  # more connections than this at once get a 421 greeting (0: no limit)
+    starttls: str = ""  # offer STARTTLS and answer it with this reply (the server has no TLS to start)
     connections: int = 0
     open_now: int = 0
     most_open: int = 0  # the most connections open at once
@@ -155,7 +156,10 @@ class FaultyServer:
             verb = line[:4].upper()
             if verb in (b"EHLO", b"HELO"):
                 open_transaction = False
-                await _say(writer, "250-faulty\r\n250 8BITMIME")
+                await _say(writer, "250-faulty\r\n" + ("250-STARTTLS\r\n" if self.faults.starttls else "")
+                           + "250 8BITMIME")
+            elif verb == b"STAR":
+                await _say(writer, self.faults.starttls)
             elif verb == b"MAIL" and open_transaction:
                 await _say(writer, "503 5.5.1 Error: nested MAIL command")
             elif verb == b"MAIL":

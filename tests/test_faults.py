@@ -175,6 +175,23 @@ def test_a_server_busy_for_every_try_stops_the_run_with_one_plain_sentence(fault
     assert faults.connections == 5 and faults.received == []
 
 
+def test_a_server_that_cannot_start_tls_just_now_is_busy_retried_and_its_connections_closed(faulty, faults,
+                                                                                            tmp_path):
+    """RFC 3207's 454 to STARTTLS is temporary: the run retries and then stops saying so, not "cannot connect,
+    check DIGEST_SMTP_HOST"; each connection given up is closed, not left to the garbage collector."""
+    from digest.errors import MailError
+
+    faults.starttls = "454 4.7.0 TLS not available due to temporary reason"
+
+    with pytest.raises(MailError) as stopped:
+        send(faulty, tmp_path, DIGEST_SMTP_SECURITY="starttls")
+
+    assert "busy (454 4.7.0 TLS not available due to temporary reason)" in str(stopped.value)
+    assert "try again later" in str(stopped.value) and "cannot connect" not in str(stopped.value)
+    assert faults.connections == 5 and faults.received == []
+    assert faults.open_now == 0
+
+
 def test_530_for_every_reader_is_one_line_with_the_fix(faulty, faults, tmp_path, monkeypatch, run_cli):
     faults.mail_always = "530 5.7.0 Authentication required"
     use_env(monkeypatch, env_for(faulty.port, tmp_path))
