@@ -145,6 +145,9 @@ def _sender_problems(settings: Settings, readers: Sequence[Subscriber]) -> list[
         problems += _failures(lambda: _load_ca(settings.bounce_ca_file, "DIGEST_BOUNCE_CA_FILE"))
     if settings.bounce_imap_url and not settings.bounce_address:
         problems.append(BOUNCES_WITHOUT_ADDRESS)
+    if settings.ses_cert_dir is not None and not settings.ses_cert_dir.is_dir():  # every SES report refused
+        problems.append(f"DIGEST_SES_CERT_DIR={settings.ses_cert_dir} is not a folder; name the folder that holds "
+                        "the pinned SNS certificates, or leave it empty to fetch them")
     return problems
 
 

@@ -203,6 +203,21 @@ def test_check_and_the_daemons_start_load_the_bounce_mailboxs_ca_file_without_lo
         require_ready(settings, load_subscribers(subscribers_file(tmp_path)))
 
 
+@pytest.mark.parametrize("what", ["missing", "a file"])
+def test_check_finds_a_pinned_certificate_folder_that_is_no_folder(run_cli, monkeypatch, tmp_path, what) -> None:
+    """With it, every SES report would be refused as unsigned, each only a log line of the web app."""
+    folder = tmp_path / "certs"
+    if what == "a file":
+        folder.write_text("not a folder", encoding="utf-8")
+    configure(monkeypatch, tmp_path, DIGEST_TO="ada@example.org", DIGEST_KEYWORDS="exploration",
+              DIGEST_SES_CERT_DIR=str(folder))
+
+    code, _, err = run_cli("check", "--no-smtp")
+
+    assert code == 1 and errors(err) == [f"digest: error: DIGEST_SES_CERT_DIR={folder} is not a folder; name the "
+                                         "folder that holds the pinned SNS certificates, or leave it empty to fetch them"]
+
+
 def test_check_resolves_live_sources_without_fetching_them(run_cli, monkeypatch, tmp_path) -> None:
     configure(monkeypatch, tmp_path, DIGEST_TO="ada@example.org", DIGEST_KEYWORDS="exploration",
               DIGEST_SOURCE="hf, arxiv:cs.LG", DIGEST_HF_BASE_URL="http://127.0.0.1:9",
