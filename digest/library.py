@@ -1,7 +1,7 @@
 """A reader's library of liked papers, from the files reference managers export.
 
     BibTeX       Zotero, Mendeley, JabRef, Google Scholar (.bib)       bibtexparser
-    RIS          Zotero, Mendeley, EndNote, most publishers (.ris)     rispy
+    RIS          Zotero, Mendeley, EndNote, most publishers (.ris)     rispy (abstract: AB, else N2)
     Zotero CSV   "Export Collection... > CSV" (.csv)                   csv
     id list      one arXiv id or URL a line (# comments)               -
 
@@ -404,7 +404,7 @@ def parse_ris(text: str) -> tuple[list[Entry], int]:
             continue
         for item in items:
             entry = _entry(
-                item.get("title") or item.get("primary_title"), item.get("abstract"),
+                item.get("title") or item.get("primary_title"), item.get("abstract") or item.get("notes_abstract"),
                 *(item.get("urls") or []), item.get("doi"), *(item.get("notes") or []),
             )
             if entry is None:

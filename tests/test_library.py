@@ -316,3 +316,11 @@ def test_digest_rank_with_a_missing_library_ranks_on_keywords_and_warns_naming_r
     assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
         f"ada@example.org: ranked without their library: {tmp_path / 'ada.bib'}: library file not found; "
         "check the reader's library = or DIGEST_LIBRARY"]
+
+
+def test_a_ris_abstract_under_n2_as_endnote_and_publishers_write_it_is_kept() -> None:
+    Path("endnote.ris").write_text("TY  - JOUR\nTI  - Reward models for robots\nN2  - We train reward models "
+                                   "on robot preferences.\nUR  - https://arxiv.org/abs/2501.01234\nER  - \n",
+                                   encoding="utf-8")
+    (entry,) = load_library(Path("endnote.ris")).entries
+    assert entry == Entry("2501.01234", "Reward models for robots", "We train reward models on robot preferences.")
