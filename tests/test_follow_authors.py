@@ -72,6 +72,10 @@ def picks_of(reader: Subscriber, papers=LISTING, **selection: object):
     ("José García-López", "Jose Garcia Lopez"),
     ("Jean-Pierre Dupont", "J.-P. Dupont"),
     ("Conan O'Brien", "Conan O’Brien"),  # either apostrophe
+    ("Lukasz Kaiser", "Łukasz Kaiser"),  # letters with a stroke, which no accent mark makes
+    ("Soren Hauberg", "Søren Hauberg"),
+    ("Dinh Phung", "Đinh Phùng"),
+    ("Aesa Lind", "Æsa Lind"),
     ("Yann LeCun", "Yann LeCun Jr."),
     ("LeCun", "Alan LeCun"),  # a surname alone follows everyone of that name
 ])

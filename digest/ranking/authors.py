@@ -5,10 +5,11 @@ pick a paper whatever its keyword score; ``select.rank`` puts those picks first.
 This module only finds them, once per index and set of follows.
 
 How an author name matches a name in the listing. Both are normalised the same
-way: Unicode NFKD with the accents (combining marks) dropped, casefolded,
-apostrophes removed, and cut into runs of letters (dots, hyphens and spaces
-separate them); "Family, Given" is turned round to "Given Family", and a
-trailing Jr/Sr/II/III/IV is dropped. Two names match when
+way: Unicode NFKD with the accents (combining marks) dropped, casefolded, a
+letter with a stroke or a ligature spelt plain (ł l, ø o, đ d, æ ae), apostrophes
+removed, and cut into runs of letters (dots, hyphens and spaces separate them);
+"Family, Given" is turned round to "Given Family", and a trailing Jr/Sr/II/III/IV
+is dropped. Two names match when
 
 - their family names are equal, spaces ignored: the last word, or the last two or
   three together ("Le Cun" is "LeCun", "van der Berg" is "Van Der Berg"), always
@@ -52,6 +53,9 @@ SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv"})
 _LETTERS = re.compile(r"[^\W\d_]+")
 _WORDS = re.compile(r"\w+")
 _APOSTROPHES = re.compile("['\u2019\u02bc`]")
+# letters NFKD leaves whole (a stroke or a ligature is no combining mark), as their plain spelling
+_PLAIN = str.maketrans({"ł": "l", "ø": "o", "đ": "d", "ð": "d", "ħ": "h", "ŧ": "t", "ı": "i", "æ": "ae", "œ": "oe",
+                        "þ": "th"})
 
 MAX_FOLLOWS = 100  # authors, and organisations, one reader may follow
 MAX_FOLLOW_CHARS = 100
@@ -109,9 +113,10 @@ def follow_problem(text: str, kind: str) -> str | None:
 
 
 def fold(text: str) -> str:
-    """NFKD, accents dropped, casefolded: "Yänn" and "YANN" are "yann"."""
+    """NFKD, accents dropped, casefolded, strokes and ligatures spelt out: "Yänn" and "YANN" are "yann",
+    "Łukasz" is "lukasz", "Søren" "soren"."""
     decomposed = unicodedata.normalize("NFKD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold().translate(_PLAIN)
 
 
 def name_words(name: str) -> tuple[str, ...]:
