@@ -56,7 +56,7 @@ SYSTEM = (
     "mention them. Reply with plain text only (no markdown, no HTML, no lists), at most "
     "{limit} characters, written in {language}."
 )
-_TAG = re.compile(r"<[^<>]{0,500}>")
+_TAG = re.compile(r"</?[A-Za-z!?][^<>]{0,500}>")  # a tag opens with a name: "<1% ... >2x" is a comparison
 _MARKUP = re.compile(r"[*_`#]+")
 # A reasoning model's thoughts before its answer (``<think>...</think>``); one left open runs to the end.
 _THOUGHTS = re.compile(r"<(think|thinking|reasoning)>.*?(</\1>|$)", re.IGNORECASE | re.DOTALL)

@@ -161,6 +161,19 @@ def test_hostile_answers_become_plain_text(llm, tmp_path, answer, expected):
     assert paper.summary == expected
 
 
+@pytest.mark.parametrize("answer", [
+    "Uses <1% of the memory and gets >2x the speed.",
+    "Shows that x < y and y > z for every reward model.",
+    "Scores <b>90%</b> on the benchmark.",  # this one is a tag: its words stay, the tag goes
+])
+def test_comparisons_in_a_summary_are_words_not_tags(llm, tmp_path, answer):
+    llm.behaviour.content = lambda body: answer
+
+    (paper,) = summarizer(llm, tmp_path).summarize(PAPERS[:1], None)
+
+    assert paper.summary == answer.replace("<b>", "").replace("</b>", "")
+
+
 def test_an_answer_of_only_unfinished_reasoning_leaves_the_abstract(llm, tmp_path):
     llm.behaviour.content = lambda body: "<think>Okay, the user wants a short summary. Let me think about it"
 
