@@ -35,7 +35,8 @@ the limits below, checked before parsing, bound it at about 10 s (measured on
 
 Only the title and abstract are decoded from LaTeX, by ``latex_to_text``: a
 single regular-expression pass for what titles and abstracts hold (accents,
-``\\ss`` and friends, escaped characters, ``\\emph{...}``, grouping braces).
+``\\ss`` and friends, text symbols such as ``\\textless``, escaped characters,
+``\\emph{...}``, grouping braces).
 bibtexparser's ``LatexDecodingMiddleware`` decoded every field of every entry
 with pylatexenc, 30 to 180 us a character (a 350 KB field took 13 s, a 21 MB one
 over 3 minutes) and a RecursionError on a few hundred nested braces. The csv
@@ -346,7 +347,14 @@ _ACCENTS = {"'": "\u0301", "`": "\u0300", "^": "\u0302", '"': "\u0308", "~": "\u
             ".": "\u0307", "c": "\u0327", "v": "\u030c", "u": "\u0306", "H": "\u030b", "r": "\u030a",
             "k": "\u0328", "d": "\u0323", "b": "\u0331"}
 _SYMBOLS = {"ss": "ß", "o": "ø", "O": "Ø", "ae": "æ", "AE": "Æ", "aa": "å", "AA": "Å", "l": "ł", "L": "Ł",
-            "oe": "œ", "OE": "Œ", "i": "ı", "j": "ȷ", "LaTeX": "LaTeX", "TeX": "TeX"}
+            "oe": "œ", "OE": "Œ", "i": "ı", "j": "ȷ", "LaTeX": "LaTeX", "TeX": "TeX",
+            # text symbols as JabRef's and Mendeley's exports write them ({\textless}, {\textquoteright})
+            "textless": "<", "textgreater": ">", "textendash": "–", "textemdash": "—", "textquoteleft": "‘",
+            "textquoteright": "’", "textquotedblleft": "“", "textquotedblright": "”", "textquotesingle": "'",
+            "textbar": "|", "textbackslash": "\\", "textunderscore": "_", "textasciicircum": "^",
+            "textbullet": "•", "textdegree": "°", "textperiodcentered": "·", "textellipsis": "…", "ldots": "…",
+            "textregistered": "®", "texttrademark": "™", "textcopyright": "©", "textdollar": "$",
+            "textsterling": "£", "texteuro": "€"}
 _SWITCHES = frozenset({"em", "it", "bf", "sc", "sl", "tt", "rm", "sf", "normalfont", "itshape", "bfseries",
                        "scshape", "slshape", "upshape", "mdseries", "rmfamily", "sffamily", "ttfamily", "tiny",
                        "scriptsize", "footnotesize", "small", "normalsize", "large", "Large", "LARGE", "huge",

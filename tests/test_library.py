@@ -271,6 +271,17 @@ def test_titles_and_abstracts_are_decoded_from_latex(latex: str, text: str) -> N
     assert latex_to_text(latex) == text
 
 
+@pytest.mark.parametrize("latex,text", [  # JabRef's and Mendeley's exports write these symbols as commands
+    ("accuracy {\\textless}1{\\%} and {\\textgreater}2x", "accuracy <1% and >2x"),
+    ("It{\\textquoteright}s {\\textquotedblleft}reward{\\textquotedblright} hacking",
+     "It’s “reward” hacking"),
+    ("Pre{\\textendash}training {\\textemdash} at 25{\\textdegree}C", "Pre–training — at 25°C"),
+    ("{\\textbar}x{\\textbar} and a\\textbackslash{}b", "|x| and a\\b"),
+])
+def test_text_symbols_written_as_commands_are_decoded_not_left_as_words(latex: str, text: str) -> None:
+    assert latex_to_text(latex) == text
+
+
 @settings(max_examples=200, deadline=None)
 @given(st.text(alphabet=st.sampled_from(list("\\{}$~-'\"`^=.cvuHrkdbss ae oi\n")), max_size=60))
 def test_any_latex_decodes_without_crashing_and_without_braces(text: str) -> None:
