@@ -51,6 +51,7 @@ def hints_for(keywords: str, papers: list[Paper] = PAPERS, days: int = 14, **kwa
     ("pre training", ("pretraining",)),  # two words written as one
     ("behavior modeling", ("behaviour modelling",)),  # US and UK spellings
     ("reinfrocement learning", ("reinforcement learning",)),  # a typo
+    ("reward modle", ("reward models",)),  # a typo of a word the papers only write in the plural
     ("dialogue system", ()),  # what the papers say already: nothing else to suggest
 ])
 def test_nearby_terms_are_the_papers_own(keyword: str, suggested: tuple[str, ...]) -> None:

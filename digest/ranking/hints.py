@@ -196,7 +196,8 @@ class Vocabulary:
         own = surface_form(word)
         near: list[tuple[str, str, int]] = []
         for raw, key in self.buckets.get(own[:BUCKET], ()):
-            distance = 0 if key == own else _closeness(word, raw)
+            # as written, or give or take a plural: "modle" is one edit from "models" as "model"
+            distance = 0 if key == own else _nearest(_closeness(word, raw), _closeness(own, key))
             if distance is not None:
                 near.append((raw, key, distance))
         near.sort(key=lambda item: (item[2] > 0, -self.papers(item[1]), item[2], item[0]))
@@ -218,6 +219,10 @@ def _closeness(word: str, other: str) -> int | None:
         return None
     distance = edit_distance(word, other, limit)
     return distance if distance <= limit else None
+
+
+def _nearest(*distances: int | None) -> int | None:
+    return min((d for d in distances if d is not None), default=None)
 
 
 def edit_distance(a: str, b: str, limit: int) -> int:
