@@ -10,7 +10,8 @@ abstract where the file has them, and an arXiv id where one can be found (an
 ``eprint`` field, an arxiv.org URL, an arXiv DOI, Google Scholar's "arXiv preprint
 arXiv:..." journal). An entry with only an id takes its text from the day's
 listings (``fill_from``). Entries with neither text nor id are skipped and
-counted, never a crash.
+counted, never a crash. Zotero's rich-text tags (``<i>``, ``<span class="nocase">``)
+and the JATS tags of abstracts are dropped, their words kept.
 
 A file that cannot be read at all (missing, a folder, unreadable, not UTF-8, too
 big, malformed) is one ``LibraryError`` (a ``ConfigError``): one line naming the
@@ -229,10 +230,22 @@ def fill_from(library: Library, papers: Iterable[Paper]) -> Library:
 def _entry(title: str | None, abstract: str | None, *id_fields: str | None) -> Entry | None:
     """An entry from a record's fields; None when it has neither a title nor an arXiv id."""
     found = next((i for f in id_fields if f and (i := _arxiv(f[:MAX_TEXT_CHARS]))), None)
-    title = normalize_space((title or "")[:MAX_TEXT_CHARS])
+    title = _plain((title or "")[:MAX_TEXT_CHARS])
     if not title and not found:
         return None
-    return Entry(found, title, normalize_space((abstract or "")[:MAX_TEXT_CHARS]))
+    return Entry(found, title, _plain((abstract or "")[:MAX_TEXT_CHARS]))
+
+
+# Zotero's rich text (<i>, <sub>, <span class="nocase">, which its BibTeX import makes of {BERT}) and the JATS
+# of abstracts fetched by DOI, as its CSV and RIS exports write them: inline tags go, block tags part words
+_INLINE_TAG = re.compile(r"</?(?:i|b|em|strong|sub|sup|sc|span)\b[^<>]{0,500}>", re.I)
+_BLOCK_TAG = re.compile(r"</?(?:p|br|div|(?:jats|mml):[\w-]+)\b[^<>]{0,500}>", re.I)
+
+
+def _plain(text: str) -> str:
+    if "<" in text:
+        text = _BLOCK_TAG.sub(" ", _INLINE_TAG.sub("", text))
+    return normalize_space(text)
 
 
 def _arxiv(text: str) -> str | None:

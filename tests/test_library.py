@@ -335,3 +335,14 @@ def test_a_ris_abstract_under_n2_as_endnote_and_publishers_write_it_is_kept() ->
                                    encoding="utf-8")
     (entry,) = load_library(Path("endnote.ris")).entries
     assert entry == Entry("2501.01234", "Reward models for robots", "We train reward models on robot preferences.")
+
+
+def test_zotero_rich_text_markup_in_titles_and_abstracts_is_read_as_its_words() -> None:
+    """Zotero keeps <i>, <sub> and <span class="nocase"> (what its BibTeX import makes of {BERT}) in titles, and
+    abstracts fetched by DOI carry JATS tags; its CSV and RIS exports write them as they are."""
+    Path("zotero.csv").write_text(
+        'Key,Item Type,Title,Abstract Note,Url\n'
+        'A1,preprint,"Pretraining <span class=""nocase"">BERT</span> on <i>E. coli</i> and H<sub>2</sub>O",'
+        '"<jats:p>We pretrain <i>BERT</i> on x < y.</jats:p>",https://arxiv.org/abs/2501.01234\n', encoding="utf-8")
+    (entry,) = load_library(Path("zotero.csv")).entries
+    assert entry == Entry("2501.01234", "Pretraining BERT on E. coli and H2O", "We pretrain BERT on x < y.")
