@@ -8,7 +8,8 @@
 The format is told by the content, not the extension. Entries give a title and
 abstract where the file has them, and an arXiv id where one can be found (an
 ``eprint`` field, an arxiv.org URL, an arXiv DOI, Google Scholar's "arXiv preprint
-arXiv:..." journal). An entry with only an id takes its text from the day's
+arXiv:..." journal, Semantic Scholar's and DBLP's journal "ArXiv" or "CoRR" with
+volume "abs/ID"). An entry with only an id takes its text from the day's
 listings (``fill_from``). Entries with neither text nor id are skipped and
 counted, never a crash. Zotero's rich-text tags (``<i>``, ``<span class="nocase">``)
 and the JATS tags of abstracts are dropped, their words kept.
@@ -278,12 +279,21 @@ def parse_bibtex(text: str) -> tuple[list[Entry], int]:
         if eprint and "arxiv" in (fields.get("archiveprefix", "") + fields.get("eprinttype", "")).lower():
             eprint = f"arXiv:{eprint}"
         entry = _entry(_decoded(fields.get("title")), _decoded(fields.get("abstract")), eprint, fields.get("arxivid"),
-                       fields.get("url"), fields.get("doi"), fields.get("journal"), fields.get("note"))
+                       fields.get("url"), fields.get("doi"), fields.get("journal"), fields.get("note"),
+                       _arxiv_volume(fields))
         if entry is None:
             skipped += 1
         else:
             entries.append(entry)
     return entries, skipped
+
+
+def _arxiv_volume(fields: dict[str, str]) -> str | None:
+    """Semantic Scholar's and DBLP's citation of an arXiv paper: journal "ArXiv" or "CoRR", volume "abs/ID"."""
+    volume = fields.get("volume", "").strip()
+    if fields.get("journal", "").strip().lower() in ("arxiv", "corr") and volume.lower().startswith("abs/"):
+        return f"arXiv:{volume[4:]}"
+    return None
 
 
 _MONTHS = {m: m.capitalize() for m in ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",

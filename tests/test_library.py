@@ -346,3 +346,15 @@ def test_zotero_rich_text_markup_in_titles_and_abstracts_is_read_as_its_words() 
         '"<jats:p>We pretrain <i>BERT</i> on x < y.</jats:p>",https://arxiv.org/abs/2501.01234\n', encoding="utf-8")
     (entry,) = load_library(Path("zotero.csv")).entries
     assert entry == Entry("2501.01234", "Pretraining BERT on E. coli and H2O", "We pretrain BERT on x < y.")
+
+
+def test_semantic_scholars_and_dblps_arxiv_volume_gives_the_id() -> None:
+    """Semantic Scholar (and DBLP without an eprint) cite an arXiv paper as the journal "ArXiv" or "CoRR", volume
+    "abs/ID", with a link to their own page: the id is what the library-holds-it check and the listing's text need."""
+    Path("s2.bib").write_text("@article{Vaswani2017AttentionIA, title={Attention is All you Need}, journal={ArXiv},\n"
+                              "  year={2017}, volume={abs/1706.03762}, url={https://api.semanticscholar.org/CorpusID:1}}\n"
+                              "@article{DBLP:journals/corr/abs-2501-01234, title={Reward models}, journal={CoRR},\n"
+                              "  volume={abs/2501.01234}, year={2025}}\n"
+                              "@article{other, title={A journal paper}, journal={Nature}, volume={abs/2501.09999}}\n",
+                              encoding="utf-8")
+    assert [e.paper_id for e in load_library(Path("s2.bib")).entries] == ["1706.03762", "2501.01234", None]
