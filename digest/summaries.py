@@ -22,9 +22,9 @@ A refused key (401, 403), a wrong path or model (404), a rate limit (429) or thr
 failures in a row stop the send's asking: the rest go out with their abstracts.
 
 The answer is untrusted too: only the text of ``choices[0].message.content`` is
-kept, a reasoning model's thoughts, tags, links, list and markdown marks, terminal
-escapes and control characters removed, whitespace collapsed, cut to 300
-characters; the renderer escapes it and labels it with the model.
+kept, a reasoning model's thoughts, tags, links (with or without a scheme), list and
+markdown marks, terminal escapes and control characters removed, whitespace
+collapsed, cut to 300 characters; the renderer escapes it and labels it with the model.
 """
 
 from __future__ import annotations
@@ -64,6 +64,9 @@ _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]{0,2000}(?:\x07|
 _IMAGE = re.compile(r"!\[[^\]]{0,500}\]\([^)]{0,2000}\)")
 _LINK = re.compile(r"\[([^\]]{0,500})\]\([^)]{0,2000}\)")  # a markdown link: its words stay
 _URL = re.compile(r"\b(?:https?://|www\.)\S+", re.IGNORECASE)  # a summary links nowhere: the paper's links do
+# nor without its scheme, which mail apps link all the same: a host with a path, or one of the common endings
+_HOST = re.compile(r"\b(?:[a-z0-9-]{1,63}\.){1,10}(?:[a-z]{2,24}/\S*|(?:com|net|org|io|ai|app|dev|xyz|info|biz|top|"
+                   r"site|online|link|click|ru|cn)\b)", re.IGNORECASE)
 _LIST_MARK = re.compile(r"^\s*(?:[-+•]|\d{1,2}[.)])\s+", re.MULTILINE)
 STOPPING_STATUSES = {401: "refused the key", 403: "refused the key", 404: "has no such API or model",
                      429: "asks to slow down"}
@@ -249,7 +252,7 @@ def answer_text(data: bytes) -> str:
 def clean_summary(text: str) -> str:
     """Plain text of at most ``MAX_CHARS``: no reasoning, tags, links, markdown marks or control characters."""
     text = _TAG.sub(" ", _LIST_MARK.sub("", _ANSI.sub("", _THOUGHTS.sub(" ", text))))  # tags first: <a href=URL>
-    text = _URL.sub("", _LINK.sub(r"\1", _IMAGE.sub("", text)))
+    text = _HOST.sub("", _URL.sub("", _LINK.sub(r"\1", _IMAGE.sub("", text))))
     plain = normalize_space(_MARKUP.sub("", text))
     if not plain:
         raise SummaryError("the answer is empty")

@@ -174,6 +174,19 @@ def test_comparisons_in_a_summary_are_words_not_tags(llm, tmp_path, answer):
     assert paper.summary == answer.replace("<b>", "").replace("</b>", "")
 
 
+@pytest.mark.parametrize("answer, expected", [
+    ("Reward models help. Get the code at evil-example.com/signin today.", "Reward models help. Get the code at today."),
+    ("Reward models help; sign in at secure-login.evil.com to read more.", "Reward models help; sign in at to read more."),
+    ("Runs on Node.js and scores 90.5 on GSM8K, e.g. in Sec. 4.", "Runs on Node.js and scores 90.5 on GSM8K, e.g. in Sec. 4."),
+])
+def test_a_url_without_its_scheme_goes_too_as_mail_apps_would_link_it(llm, tmp_path, answer, expected):
+    llm.behaviour.content = lambda body: answer
+
+    (paper,) = summarizer(llm, tmp_path).summarize(PAPERS[:1], None)
+
+    assert paper.summary == expected
+
+
 def test_an_answer_of_only_unfinished_reasoning_leaves_the_abstract(llm, tmp_path):
     llm.behaviour.content = lambda body: "<think>Okay, the user wants a short summary. Let me think about it"
 
