@@ -57,7 +57,8 @@ SYSTEM = (
     "{limit} characters, written in {language}."
 )
 _TAG = re.compile(r"</?[A-Za-z!?][^<>]{0,500}>")  # a tag opens with a name: "<1% ... >2x" is a comparison
-_MARKUP = re.compile(r"[*_`#]+")
+# emphasis marks at a word's edge, code ticks, a heading's hashes: not x_t, snake_case, C# or #1
+_MARKUP = re.compile(r"(?<!\w)[*_]+|[*_]+(?!\w)|`+|^[ \t]*#{1,6}(?=\s)", re.MULTILINE)
 # A reasoning model's thoughts before its answer (``<think>...</think>``); one left open runs to the end.
 _THOUGHTS = re.compile(r"<(think|thinking|reasoning)>.*?(</\1>|$)", re.IGNORECASE | re.DOTALL)
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]{0,2000}(?:\x07|\x1b\\)?")  # CSI, OSC: whole

@@ -187,6 +187,19 @@ def test_a_url_without_its_scheme_goes_too_as_mail_apps_would_link_it(llm, tmp_p
     assert paper.summary == expected
 
 
+@pytest.mark.parametrize("answer, expected", [
+    ("Denoises x_t into x_0 with a C# and F# port, ranked #1.", "Denoises x_t into x_0 with a C# and F# port, ranked #1."),
+    ("## Summary\n**Reward models** _generalise_ via `snake_case` names.",
+     "Summary Reward models generalise via snake_case names."),
+])
+def test_markdown_marks_go_but_the_same_characters_inside_words_stay(llm, tmp_path, answer, expected):
+    llm.behaviour.content = lambda body: answer
+
+    (paper,) = summarizer(llm, tmp_path).summarize(PAPERS[:1], None)
+
+    assert paper.summary == expected
+
+
 def test_an_answer_of_only_unfinished_reasoning_leaves_the_abstract(llm, tmp_path):
     llm.behaviour.content = lambda body: "<think>Okay, the user wants a short summary. Let me think about it"
 
