@@ -126,9 +126,11 @@ class Summarizer:
             return
         try:
             with self.open_store() as store:
-                self.known.update(store.summaries(keys))
+                kept = store.summaries(keys)
         except Exception as err:  # noqa: BLE001 (a cache we cannot read costs requests, not the digest)
             log.warning("summaries: the store's copies could not be read: %s", err)
+            return
+        self.known.update({key: _recleaned(summary) for key, summary in kept.items()})
 
     def _save(self, key: tuple[str, ...], summary: str) -> None:
         if self.open_store is None:
@@ -248,6 +250,15 @@ def answer_text(data: bytes) -> str:
     if not isinstance(text, str):
         raise SummaryError("the answer's content is not text")
     return text
+
+
+def _recleaned(summary: str) -> str | None:
+    """A kept summary cleaned by today's rules: one kept by an older release may hold what they now remove (a
+    link without its scheme); None (ask again) if nothing is left."""
+    try:
+        return clean_summary(summary)
+    except SummaryError:
+        return None
 
 
 def clean_summary(text: str) -> str:

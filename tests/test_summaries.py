@@ -70,6 +70,20 @@ def test_a_summary_is_kept_in_the_store_and_not_asked_for_again_by_the_next_run(
     assert all(p.summary for p in again)
 
 
+def test_a_kept_summary_is_cleaned_by_todays_rules_when_it_is_read(llm, tmp_path):
+    """A release before removed only links with a scheme: its kept copies may hold one without."""
+    first = summarizer(llm, tmp_path)
+    first.summarize(PAPERS[:1], None)
+    [key] = first.known
+    with Store.open(tmp_path / "state.db") as store:
+        store.save_summary(key, "Sign in at secure-login.evil.com/verify to read the results.")
+
+    [paper] = summarizer(llm, tmp_path).summarize(PAPERS[:1], None)
+
+    assert len(llm.behaviour.seen) == 1 and paper.summary is not None
+    assert "evil" not in paper.summary and "read the results" in paper.summary
+
+
 @pytest.mark.parametrize("change", ["language", "abstract", "model"])
 def test_another_language_abstract_or_model_asks_afresh(llm, tmp_path, change):
     summarizer(llm, tmp_path).summarize(PAPERS[:1], "English")
