@@ -5,8 +5,10 @@ thread only waits for SIGTERM/SIGINT/SIGHUP, then lets a running send finish bef
 exits. With ``web`` (``digest run --serve``) the reader pages are served from
 a thread of the same process until then. Each scheduled time is a *slot* ("2026-10-25 02:30 Europe/Berlin"); a slot
 with a finished run in the state store is never served again, which guards the
-autumn DST day and restarts. A slot missed while the machine slept or the daemon
-was down runs once at start-up when it is less than ``DIGEST_GRACE_HOURS`` old.
+autumn DST day and restarts. A slot missed while the daemon was down runs once at
+start-up, and one due while the machine slept runs once when it wakes (a suspend stops
+the monotonic clock the scheduler's wait counts on: a jump of the wall clock wakes it),
+when it is less than ``DIGEST_GRACE_HOURS`` old.
 A run that fails (network down, SMTP outage) is retried a few times within the
 grace period; exactly-once delivery makes retries safe. A run whose state store
 cannot record (disk full, damaged database) is not retried: a retry would send
@@ -19,6 +21,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -42,10 +45,29 @@ log = logging.getLogger("digest.daemon")
 RETRY_MINUTES = (5, 15, 30, 60, 60, 60)
 JOB_ID = "digest"
 BOUNCE_MINUTES = 30  # how often the daemon reads the bounce mailbox (DIGEST_BOUNCE_IMAP_URL)
+CLOCK_JUMP_SECONDS = 5.0  # the wall clock moved this much more than the monotonic one: the machine slept
 
 
 def utcnow() -> datetime:
     return datetime.now(timezone.utc)
+
+
+class ClockWatch:
+    """Tells when the wall clock jumped against the monotonic one: a suspend (which stops the monotonic
+    clock that the scheduler's timed wait counts on, so its wait would run on by the time slept) or a clock
+    set by hand or NTP."""
+
+    def __init__(self) -> None:
+        self.offset = self._offset()
+
+    @staticmethod
+    def _offset() -> float:
+        return utcnow().timestamp() - time.monotonic()
+
+    def jumped(self) -> bool:
+        """Whether the clocks drifted apart since the last call (then the scheduler is woken to look again)."""
+        before, self.offset = self.offset, self._offset()
+        return abs(self.offset - before) > CLOCK_JUMP_SECONDS
 
 
 def missed_slot(trigger: LocalCronTrigger, now: datetime, grace: timedelta,
@@ -125,8 +147,11 @@ class Daemon:
         previous = self.install_signal_handlers()
         try:
             self.scheduler.start()
+            clock = ClockWatch()
             while not self._stop.wait(1.0):
-                pass
+                if clock.jumped():
+                    log.info("the clock jumped (the machine slept, or the time was set): looking for due runs")
+                    self.scheduler.wakeup()
             if self._busy.locked():
                 log.info("stopping: letting the current send finish")
             self.scheduler.shutdown(wait=True)

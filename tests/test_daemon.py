@@ -258,3 +258,46 @@ def test_a_stalled_bounce_mailbox_holds_up_neither_the_digest_nor_the_stop(serve
         stalled.close()
 
     assert len(inbox.messages) == 1 and code == 0 and took < 5, daemon.log
+
+
+def test_a_run_due_while_the_machine_slept_happens_when_it_wakes(tmp_path, monkeypatch):
+    """A suspended machine stops the monotonic clock timed waits count on, not the wall clock the schedule is
+    in: a daemon that went to sleep at 06:00 waiting for 07:00 and woke at 07:01 runs then, not at 08:01."""
+    import threading
+
+    import apscheduler.executors.base
+    import apscheduler.schedulers.base
+
+    from digest.subscribers import subscribers_from_settings
+
+    settings = load_settings(None, {**daemon_env(_NoServer(), tmp_path), "DIGEST_TIMEZONE": "UTC",
+                                    "DIGEST_SCHEDULE": "0 7 * * *", "DIGEST_GRACE_HOURS": "2"})
+    real_now = datetime.now(timezone.utc)
+    slept = {"offset": real_now.replace(hour=6, minute=0, second=0, microsecond=0) - real_now}
+
+    class WallClock(datetime):  # the wall clock as the process sees it, before and after the sleep
+        @classmethod
+        def now(cls, tz=None):  # type: ignore[override]
+            return datetime.now(tz) + slept["offset"]
+
+    monkeypatch.setattr(apscheduler.schedulers.base, "datetime", WallClock)
+    monkeypatch.setattr(apscheduler.executors.base, "datetime", WallClock)
+    monkeypatch.setattr("digest.schedule.utcnow", lambda: WallClock.now(timezone.utc))
+    daemon = Daemon(settings, subscribers_from_settings(settings, None))
+    ran = threading.Event()
+    daemon.scheduled_run = ran.set  # type: ignore[method-assign]
+    serving = threading.Thread(target=daemon.serve, daemon=True)
+    serving.start()
+    try:
+        wait_until(lambda: daemon.scheduler.running, 10)
+        time.sleep(1.5)
+        assert not ran.is_set(), "07:00 has not come yet"
+        slept["offset"] += timedelta(hours=1, minutes=1)  # the lid closed at 06:00 and opened at 07:01
+        assert ran.wait(5), "the 07:00 run must happen on waking, not an hour of monotonic time later"
+    finally:
+        daemon.stop()
+        serving.join(10)
+
+
+class _NoServer:  # a test that sends nothing
+    port = 25
