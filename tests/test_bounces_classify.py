@@ -46,6 +46,14 @@ def test_each_report_leads_back_to_the_reader_by_verp_id_and_message_id(name) ->
     assert message_id(READER, 4) in finding.message_ids
 
 
+@pytest.mark.parametrize("host", ["4.150.12.3", "5.7.40.2", "2.16.8.9", "5.2.2.10"])
+def test_the_mail_servers_address_in_a_bounce_is_not_read_as_its_status_code(host) -> None:
+    """Exim names the host before its reply: an IPv4 address such as Azure's 4.150.12.3 is no status 4.150.12."""
+    finding = classify(message("exim_failed.eml", READER, 4).replace(b"192.0.2.40", host.encode()))
+    assert finding.kind == "hard"
+    assert "5.1.1" in finding.detail
+
+
 @pytest.mark.parametrize("status, action, kind", [
     ("5.1.1", "failed", "hard"), ("5.2.1", "failed", "hard"), ("5.2.2", "failed", "soft"),
     ("4.4.7", "failed", "soft"), ("5.7.26", "failed", "policy"), ("5.7.1", "failed", "policy"),

@@ -28,7 +28,7 @@ from email.message import Message
 from email.utils import parseaddr
 
 
-_STATUS = re.compile(r"\b([245])\.(\d{1,3})\.(\d{1,3})\b")
+_STATUS = re.compile(r"\b(?<!\.)([245])\.(\d{1,3})\.(\d{1,3})\b(?!\.\d)")  # not inside an IPv4 address
 _REPLY_CODE = re.compile(r"^\s*(5\d\d)\b")
 _UNSUBSCRIBE = re.compile(r"^\W*(unsubscribe|remove me|stop)\b", re.IGNORECASE)
 _ROBOT_FROM = re.compile(r"^(mailer-daemon|postmaster|no-?reply)@", re.IGNORECASE)
