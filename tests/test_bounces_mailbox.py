@@ -124,6 +124,21 @@ def test_an_unsubscribe_reply_unsubscribes_its_sender_and_an_auto_reply_does_not
         assert store.reader_status(READERS[0]) is None
 
 
+def test_a_reply_in_a_charset_nobody_knows_neither_stops_the_pass_nor_blocks_the_mail_behind_it(dovecot,
+                                                                                                 tmp_path) -> None:
+    """Some mailers label 8-bit text ``unknown-8bit``: an auto-reply so labelled is read, ignored and marked read,
+    and the bounce after it still counts (else the pass fails on it every 30 minutes, and nothing behind it is read)."""
+    settings = settings_for(dovecot, tmp_path)
+    sent_digests(settings)
+    dovecot.deliver(f"From: {READERS[1]}\r\nTo: {BOUNCES}\r\nSubject: Re: Your paper digest\r\n"
+                    "Content-Type: text/plain; charset=unknown-8bit\r\nContent-Transfer-Encoding: 8bit\r\n\r\n"
+                    "Je suis absente jusqu'\xe0 lundi.\r\n".encode("latin-1"))
+    dovecot.deliver(message("postfix_5.1.1.eml", READERS[0], 0))
+    report = check(settings, DAY)
+    assert (report.read, report.ignored, list(report.counted)) == (2, 1, [READERS[0]])
+    assert dovecot.seen() == [True, True]
+
+
 def test_each_message_is_read_once_and_left_in_the_mailbox_marked_read(dovecot, tmp_path) -> None:
     settings = settings_for(dovecot, tmp_path, DIGEST_BOUNCE_THRESHOLD="2")
     sent_digests(settings)

@@ -197,8 +197,16 @@ def _text_of(msg: Message) -> str:
         if part.get_content_type() == "text/plain" and not _inside_returned(msg, part):
             raw = part.get_payload(decode=True)
             if isinstance(raw, bytes):
-                return raw.decode(part.get_content_charset() or "utf-8", "replace")
+                return _decoded(raw, part.get_content_charset())
     return ""
+
+
+def _decoded(raw: bytes, charset: str | None) -> str:
+    """Text in its declared charset; one Python cannot decode with (``unknown-8bit``, a typo, ``idna``) as UTF-8."""
+    try:
+        return raw.decode(charset or "utf-8", "replace")
+    except (LookupError, ValueError):  # ValueError: a NUL in the name; UnicodeError: idna refuses "replace"
+        return raw.decode("utf-8", "replace")
 
 
 def _inside_returned(msg: Message, wanted: Message) -> bool:
