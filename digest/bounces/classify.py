@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import Message
@@ -193,8 +194,8 @@ def _is_unsubscribe(msg: Message, sender: str) -> bool:
 
 def _text_of(msg: Message) -> str:
     """The first text/plain part, decoded (the part a person or a bounce robot wrote)."""
-    for part in msg.walk():
-        if part.get_content_type() == "text/plain" and not _inside_returned(msg, part):
+    for part in _own_parts(msg):
+        if part.get_content_type() == "text/plain":
             raw = part.get_payload(decode=True)
             if isinstance(raw, bytes):
                 return _decoded(raw, part.get_content_charset())
@@ -209,12 +210,19 @@ def _decoded(raw: bytes, charset: str | None) -> str:
         return raw.decode("utf-8", "replace")
 
 
-def _inside_returned(msg: Message, wanted: Message) -> bool:
-    for part in msg.walk():
-        if part.get_content_type() == "message/rfc822" and part is not wanted:
-            if any(sub is wanted for sub in part.walk() if sub is not part):
-                return True
-    return False
+def _own_parts(msg: Message) -> Iterator[Message]:
+    """The message's parts in ``walk`` order, without the insides of a message it returns (``message/rfc822``).
+
+    One pass: asking of each part whether a returned message holds it took a walk per part, and a message
+    of a few thousand parts minutes, holding up the mailbox.
+    """
+    stack = [msg]
+    while stack:
+        part = stack.pop()
+        yield part
+        payload = part.get_payload()
+        if part.get_content_type() != "message/rfc822" and part.is_multipart() and isinstance(payload, list):
+            stack.extend(sub for sub in reversed(payload) if isinstance(sub, Message))
 
 
 def _bare(value: str) -> str:
