@@ -121,6 +121,26 @@ def test_a_copy_into_a_database_with_a_history_is_refused(tmp_path, pg_server, r
     assert code != 0 and err.count("\n") == 1 and "already holds a history" in err and "Traceback" not in err
 
 
+def test_a_copy_waits_for_a_send_already_running_on_the_target_and_then_gives_up(tmp_path, pg_server, run_cli,
+                                                                                    monkeypatch) -> None:
+    """The copy takes the target's whole-list lock alone, as compact does: a send on another host that holds
+    it shared may have read the empty ledger, and would send again what the copied history says went out."""
+    from digest.lock import send_lock
+
+    source = tmp_path / "state.db"
+    with Store.open(source) as store:
+        store.record_sent("ada@example.org", "<1@x>", ["p1"])
+    url = pg_server.new_database()
+    monkeypatch.setenv("DIGEST_STATE_DB", str(source))
+
+    with send_lock(DatabaseURL(url, tmp_path / "local"), together=True):  # a plain send on the target, running
+        code, out, err = run_cli("store", "copy", "--to", url, "--wait", "1")
+
+    assert code == 1 and err.count("\n") == 1 and "another digest send" in err and "Traceback" not in err
+    with Store.open(DatabaseURL(url, tmp_path / "local")) as target:
+        assert target.all_sent_ids() == {}
+
+
 def test_a_time_postgresql_cannot_read_stops_the_copy_naming_the_table(tmp_path, pg_server, run_cli,
                                                                         monkeypatch) -> None:
     source = tmp_path / "state.db"

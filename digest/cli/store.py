@@ -42,7 +42,8 @@ def run_store(args: argparse.Namespace) -> int:
 
 
 def _copy(state_db: Path, to: str | None, wait: float) -> int:
-    """Hold the send lock of the SQLite store while its history goes over: no send writes meanwhile."""
+    """Hold the send lock of the SQLite store while its history goes over, and the target's whole-list lock
+    alone (as compact does): no send writes to either meanwhile, nor reads the target's empty ledger."""
     from ..lock import send_lock
     from ..settings import default_state_db
     from ..store import DatabaseURL, Store
@@ -55,7 +56,8 @@ def _copy(state_db: Path, to: str | None, wait: float) -> int:
     if is_url(state_db) or not state_db.exists():
         raise StoreError(f"there is no SQLite state database at {state_db} to copy; set DIGEST_STATE_DB to its path")
     target = DatabaseURL(to, default_state_db().parent)
-    with send_lock(state_db, wait=wait), Store.open(state_db) as source, _opened(target) as destination:
+    with (send_lock(state_db, wait=wait), Store.open(state_db) as source, _opened(target) as destination,
+          send_lock(target, wait=wait)):
         Journal.beside(state_db).replay(source)  # deliveries still waiting beside the file go over too
         copied = copy_store(source, destination)
     for table, rows in copied.items():
