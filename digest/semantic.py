@@ -72,6 +72,7 @@ class Embedder:
     """
 
     name = ""
+    dimensions = 0  # the width of its vectors (0: not known before it embeds)
     bonus = Bonus(0.0, 1.0, 0.0)
     keyword_template = "{}"  # the sentence a keyword is embedded in (its vector is cached under the keyword)
     _keywords: dict[tuple[str, str], Any] = {}
@@ -110,6 +111,7 @@ class MiniLM(Embedder):
 
     MAX_TOKENS = 128  # a paper's first 128 word pieces: as good as 256 on the labelled set, twice as fast
     name = f"all-MiniLM-L6-v2/{MAX_TOKENS}"
+    dimensions = 384
     # chosen by 5-fold cross-validation over the labelled set's queries (benchmarks/tune_meaning.py,
     # benchmarks/tune_keywords.py): a keyword is embedded as a research topic, "methods for <keyword>",
     # which places it nearer the abstracts about it than the bare words do (nDCG@10 held out 0.532 against 0.524)
@@ -131,6 +133,7 @@ class WordLlama(Embedder):
     """WordLlama's 256-dimension static embeddings, shipped inside its wheel."""
 
     name = "wordllama-l2-supercat-256"
+    dimensions = 256
     bonus = Bonus(weight=2.0, floor=0.2, cap=1.6)
     _model: Any = None
 
@@ -240,6 +243,7 @@ class CachedEmbedder(Embedder):
                  on_error: Callable[[DigestError], None] | None = None) -> None:
         self.inner, self.open_store, self.on_error = inner, open_store, on_error
         self.name, self.bonus, self.keyword_template = inner.name, inner.bonus, inner.keyword_template
+        self.dimensions = inner.dimensions
         self.embedded = 0  # papers this object had to embed (the rest came from the store)
         self.keywords_embedded = 0
 
@@ -263,7 +267,7 @@ class CachedEmbedder(Embedder):
         """(float32 vectors by key, how many were embedded now): from the store, else embedded and saved."""
         import numpy as np
 
-        stored = self._read(list(texts))
+        stored = {key: vector for key, vector in self._read(list(texts)).items() if self._fits(vector)}
         fresh = {key: text for key, text in texts.items() if key not in stored}
         if fresh:
             vectors = self.inner.embed(list(fresh.values())).astype(np.float16)
@@ -271,6 +275,11 @@ class CachedEmbedder(Embedder):
             self._write(new)
             stored.update(new)
         return {key: np.frombuffer(stored[key], dtype=np.float16).astype(np.float32) for key in texts}, len(fresh)
+
+    def _fits(self, vector: bytes) -> bool:
+        """A stored vector of this model's width (float16); a damaged or truncated row is embedded again."""
+        size = 2 * self.dimensions
+        return len(vector) == size if size else len(vector) > 0 and len(vector) % 2 == 0
 
     def _read(self, keys: list[str]) -> dict[str, bytes]:
         try:

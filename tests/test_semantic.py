@@ -134,6 +134,24 @@ def test_keywords_come_back_from_the_store_the_next_day_without_their_words(tmp_
         assert len(store.db.execute("SELECT key FROM embeddings WHERE key LIKE 'keyword:%'").fetchall()) == 2
 
 
+@pytest.mark.parametrize("damaged", [b"\x00\x3c" * 3, b"\x00\x3c" * 4 + b"\x01", b""],
+                         ids=["narrower", "odd-length", "empty"])
+def test_a_stored_vector_of_another_width_is_embedded_again_not_used(tmp_path: Path, damaged: bytes) -> None:
+    db = tmp_path / "state.db"
+    model = Concepts()
+    model.dimensions = 4
+    fresh = Index(PAPERS, embedder=cached(model, db))
+    with Store.open(db) as store:  # another width (a damaged row, or another version's), or a truncated one
+        store.save_embeddings(model.name, {"2603.00002": damaged})
+    model.texts.clear()
+
+    again = Index(PAPERS, embedder=cached(model, db))
+
+    assert model.texts == ["Protein Folding Kinetics. Proteins fold through intermediate states."]
+    keyword = parse_profile("protein").wanted[0]
+    assert list(again.keyword_scores(keyword)) == list(fresh.keyword_scores(keyword))
+
+
 def test_a_store_that_cannot_be_written_still_ranks_and_says_why(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
@@ -286,6 +304,7 @@ def test_a_run_whose_vectors_are_all_stored_never_loads_the_model(monkeypatch, t
     Embedder._keywords.clear()
     monkeypatch.setattr(semantic, "minilm_available", lambda: True)
     monkeypatch.setattr(MiniLM, "_model", None)
+    monkeypatch.setattr(MiniLM, "dimensions", 4)  # the stand-in's width: its stored vectors fit
     monkeypatch.setattr(semantic, "_load_minilm", lambda: pytest.fail("loaded the model"))
 
     index = Index(PAPERS, embedder=cached(MiniLM(), db))
