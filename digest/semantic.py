@@ -212,15 +212,33 @@ def _load_wordllama() -> Any:
     # tokenizer/ and would download it: hand it the shipped copy, and forbid downloads.
     package = Path(wordllama.__file__).parent
     cache = Path(tempfile.gettempdir()) / "digest-wordllama"
-    (cache / "tokenizers").mkdir(parents=True, exist_ok=True)
     shipped = package / "tokenizers" / _TOKENIZER
-    if shipped.exists() and not (cache / "tokenizers" / _TOKENIZER).exists():
-        shutil.copyfile(shipped, cache / "tokenizers" / _TOKENIZER)
     try:
+        (cache / "tokenizers").mkdir(parents=True, exist_ok=True)
+        if shipped.exists():
+            _copy_whole(shipped, cache / "tokenizers" / _TOKENIZER)
         return Model.load(cache_dir=cache, disable_download=True)
-    except (FileNotFoundError, OSError) as err:
+    except Exception as err:  # OSError; tokenizers raises a bare Exception for a damaged file
         raise ConfigError(f"cannot load the semantic model ({err}); reinstall 'digest[semantic]' "
                           "or set DIGEST_SEMANTIC=false") from err
+
+
+def _copy_whole(source: Path, target: Path) -> None:
+    """``source`` at ``target`` unless a copy of its size is there; written aside and renamed, so that another
+    process never reads a copy half written (nor this one a copy a full disk cut short)."""
+    try:
+        if target.stat().st_size == source.stat().st_size:
+            return
+    except FileNotFoundError:
+        pass
+    with tempfile.NamedTemporaryFile(dir=target.parent, prefix=target.name, delete=False) as aside:
+        try:
+            with source.open("rb") as shipped:
+                shutil.copyfileobj(shipped, aside)
+        except OSError:
+            os.unlink(aside.name)
+            raise
+    os.replace(aside.name, target)
 
 
 class VectorStore(Protocol):

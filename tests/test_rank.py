@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from digest.errors import KeywordError
@@ -294,6 +296,24 @@ def test_semantic_matching_finds_a_paper_by_meaning_but_never_picks_on_meaning_a
     scores = semantic.keyword_scores(keyword)
     assert scores.get(0, 0) > scores.get(1, 0) and scores[0] > 0
     assert rank(semantic, parse_profile("vehicle"), selection=Selection(max_items=5, min_score=2.0)) == []
+
+
+@semantic_installed
+def test_a_truncated_copy_of_the_wordllama_tokenizer_is_copied_again_not_loaded(monkeypatch, tmp_path: Path) -> None:
+    import tempfile
+
+    from digest import semantic
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(semantic.WordLlama, "_model", None)
+    copy = tmp_path / "digest-wordllama" / "tokenizers" / "l2_supercat_tokenizer_config.json"
+    copy.parent.mkdir(parents=True)
+    copy.write_text('{"model": {"ty')  # a copy another process is still writing, or one a full disk cut short
+
+    index = Index(PAPERS, embedder=semantic.WordLlama())
+
+    assert index.keyword_scores(parse_profile("exploration").wanted[0])
+    assert copy.stat().st_size > 1000
 
 
 @semantic_installed
