@@ -128,6 +128,16 @@ def expand_home(path: Path) -> Path:
                           "write the path in full") from None
 
 
+def utf8_text(data: bytes, where: str, fix: str) -> str:
+    """A settings or subscribers file's text (a UTF-8 BOM, as Notepad saves, dropped); not UTF-8 is a
+    ``ConfigError`` naming the line: ``{where}: line 3 is not UTF-8 text; {fix}``."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = data[: err.start].count(b"\n") + 1
+        raise ConfigError(f"{where}: line {line} is not UTF-8 text; {fix}") from None
+
+
 def file_in_the_way(path: Path) -> Path | None:
     """The first folder in ``path`` that is really a file, if any (``/a/file.txt/x`` -> ``/a/file.txt``)."""
     for folder in reversed(path.parents):

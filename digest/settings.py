@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv.parser import parse_stream
 
-from .errors import ConfigError, expand_home, file_in_the_way, shown_url
+from .errors import ConfigError, expand_home, file_in_the_way, shown_url, utf8_text
 
 PREFIX = "DIGEST_"
 MAX_DAYS = 36_500  # 100 years: longer is a typo, and overflows a date
@@ -626,11 +626,7 @@ def _env_text(env_file: Path) -> str:
         data = env_file.read_bytes()
     except OSError as err:
         raise ConfigError(f"--env-file {env_file}: cannot read it ({err.strerror})") from None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = data[: err.start].count(b"\n") + 1
-        raise ConfigError(f"--env-file {env_file}: line {line} is not UTF-8 text; save the file as UTF-8") from None
+    return utf8_text(data, f"--env-file {env_file}", "save the file as UTF-8")
 
 
 def load_settings(env_file: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:

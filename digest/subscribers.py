@@ -21,7 +21,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError, KeywordError, expand_home
+from .errors import ConfigError, KeywordError, expand_home, utf8_text
 from .ranking.authors import MAX_FOLLOWS, follow_problem
 from .ranking.profile import normalize_keywords, parse_profile
 from .model import Subscriber
@@ -72,11 +72,7 @@ def _text_of(path: Path, named_by: str) -> str:
         raise ConfigError(f"{path}: a folder, not a subscribers file; check {named_by}") from None
     except OSError as err:
         raise ConfigError(f"{path}: cannot read subscribers file ({err.strerror or err}); check {named_by}") from None
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as err:
-        line = data[: err.start].count(b"\n") + 1
-        raise ConfigError(f"{path}: line {line} is not UTF-8 text; save the subscribers file as UTF-8") from None
+    return utf8_text(data, str(path), "save the subscribers file as UTF-8")
 
 
 def subscriber_from_table(table: Any, folder: Path | None = None) -> Subscriber:

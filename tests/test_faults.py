@@ -39,6 +39,14 @@ def send(server, tmp_path: Path, readers=READERS, **extra: str):
         return app.send(readers, source=str(FIXTURES / "papers.jsonl"))
 
 
+def send_to_many(run_cli, tmp_path: Path, count: int) -> tuple[int, str, str]:
+    """``digest send`` to ``count`` readers of a subscribers file, as an operator runs it."""
+    subscribers = tmp_path / "subscribers.toml"
+    subscribers.write_text("".join(f'[[subscribers]]\nemail = "r{n}@example.org"\nkeywords = ["exploration"]\n'
+                                   for n in range(count)), encoding="utf-8")
+    return run_cli("send", "--subscribers", str(subscribers), "--source", str(FIXTURES / "papers.jsonl"))
+
+
 def use_env(monkeypatch: pytest.MonkeyPatch, env: dict[str, str]) -> None:
     for key, value in env.items():
         monkeypatch.setenv(key, value)
@@ -195,11 +203,7 @@ def test_a_server_that_cannot_start_tls_just_now_is_busy_retried_and_its_connect
 def test_530_for_every_reader_is_one_line_with_the_fix(faulty, faults, tmp_path, monkeypatch, run_cli):
     faults.mail_always = "530 5.7.0 Authentication required"
     use_env(monkeypatch, env_for(faulty.port, tmp_path))
-    subscribers = tmp_path / "subscribers.toml"
-    subscribers.write_text("".join(f'[[subscribers]]\nemail = "r{n}@example.org"\nkeywords = ["exploration"]\n'
-                                   for n in range(50)), encoding="utf-8")
-
-    code, out, err = run_cli("send", "--subscribers", str(subscribers), "--source", str(FIXTURES / "papers.jsonl"))
+    code, out, err = send_to_many(run_cli, tmp_path, 50)
 
     assert code == 1
     assert err.strip().splitlines() == [
@@ -211,11 +215,7 @@ def test_530_for_every_reader_is_one_line_with_the_fix(faulty, faults, tmp_path,
 def test_552_for_every_reader_stops_the_run_once_with_the_fix(faulty, faults, tmp_path, monkeypatch, run_cli):
     faults.after_dot_always = "552 5.3.4 message size exceeds limit"
     use_env(monkeypatch, env_for(faulty.port, tmp_path))
-    subscribers = tmp_path / "subscribers.toml"
-    subscribers.write_text("".join(f'[[subscribers]]\nemail = "r{n}@example.org"\nkeywords = ["exploration"]\n'
-                                   for n in range(50)), encoding="utf-8")
-
-    code, _, err = run_cli("send", "--subscribers", str(subscribers), "--source", str(FIXTURES / "papers.jsonl"))
+    code, _, err = send_to_many(run_cli, tmp_path, 50)
 
     lines = err.strip().splitlines()
     assert code == 1 and len(lines) == 1
@@ -254,11 +254,7 @@ def test_a_multi_line_reply_that_stops_the_run_is_still_one_line_with_the_fix(fa
     """Gmail answers in several lines (552-..., 552 ...): the error is the reply's text on one line."""
     faults.after_dot_always = GMAIL_SIZE
     use_env(monkeypatch, env_for(faulty.port, tmp_path))
-    subscribers = tmp_path / "subscribers.toml"
-    subscribers.write_text("".join(f'[[subscribers]]\nemail = "r{n}@example.org"\nkeywords = ["exploration"]\n'
-                                   for n in range(5)), encoding="utf-8")
-
-    code, _, err = run_cli("send", "--subscribers", str(subscribers), "--source", str(FIXTURES / "papers.jsonl"))
+    code, _, err = send_to_many(run_cli, tmp_path, 5)
 
     lines = err.strip().splitlines()
     assert code == 1 and len(lines) == 1, err

@@ -41,6 +41,13 @@ def summarizer(llm: LLMServer, tmp_path: Path, **config) -> Summarizer:
     return Summarizer(LLMConfig(llm.url, "tiny-model", KEY, **settings), lambda: Store.open(db))
 
 
+def summary_of(llm: LLMServer, tmp_path: Path, answer: str):
+    """The first paper as summarised when the model answers ``answer``."""
+    llm.behaviour.content = lambda body: answer
+    (paper,) = summarizer(llm, tmp_path).summarize(PAPERS[:1], None)
+    return paper
+
+
 def test_a_summary_is_the_models_answer_labelled_with_the_model(llm, tmp_path):
     papers = summarizer(llm, tmp_path).summarize(PAPERS[:1], None)
 
@@ -168,9 +175,7 @@ def test_a_failing_or_broken_answer_leaves_the_abstract_and_is_not_retried_this_
     ("A \x1b]8;;https://evil.example\x07terminal link\x1b]8;;\x07 here.", "A terminal link here."),
 ])
 def test_hostile_answers_become_plain_text(llm, tmp_path, answer, expected):
-    llm.behaviour.content = lambda body: answer
-
-    (paper,) = summarizer(llm, tmp_path).summarize(PAPERS[:1], None)
+    paper = summary_of(llm, tmp_path, answer)
 
     assert paper.summary == expected
 
@@ -181,9 +186,7 @@ def test_hostile_answers_become_plain_text(llm, tmp_path, answer, expected):
     "Scores <b>90%</b> on the benchmark.",  # this one is a tag: its words stay, the tag goes
 ])
 def test_comparisons_in_a_summary_are_words_not_tags(llm, tmp_path, answer):
-    llm.behaviour.content = lambda body: answer
-
-    (paper,) = summarizer(llm, tmp_path).summarize(PAPERS[:1], None)
+    paper = summary_of(llm, tmp_path, answer)
 
     assert paper.summary == answer.replace("<b>", "").replace("</b>", "")
 
@@ -194,9 +197,7 @@ def test_comparisons_in_a_summary_are_words_not_tags(llm, tmp_path, answer):
     ("Runs on Node.js and scores 90.5 on GSM8K, e.g. in Sec. 4.", "Runs on Node.js and scores 90.5 on GSM8K, e.g. in Sec. 4."),
 ])
 def test_a_url_without_its_scheme_goes_too_as_mail_apps_would_link_it(llm, tmp_path, answer, expected):
-    llm.behaviour.content = lambda body: answer
-
-    (paper,) = summarizer(llm, tmp_path).summarize(PAPERS[:1], None)
+    paper = summary_of(llm, tmp_path, answer)
 
     assert paper.summary == expected
 
@@ -207,9 +208,7 @@ def test_a_url_without_its_scheme_goes_too_as_mail_apps_would_link_it(llm, tmp_p
      "Summary Reward models generalise via snake_case names."),
 ])
 def test_markdown_marks_go_but_the_same_characters_inside_words_stay(llm, tmp_path, answer, expected):
-    llm.behaviour.content = lambda body: answer
-
-    (paper,) = summarizer(llm, tmp_path).summarize(PAPERS[:1], None)
+    paper = summary_of(llm, tmp_path, answer)
 
     assert paper.summary == expected
 
