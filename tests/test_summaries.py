@@ -173,6 +173,10 @@ def test_a_failing_or_broken_answer_leaves_the_abstract_and_is_not_retried_this_
      "Reward models help RLHF works"),
     ('See <a href="https://evil.example/x">the paper</a> for more.', "See the paper for more."),
     ("A \x1b]8;;https://evil.example\x07terminal link\x1b]8;;\x07 here.", "A terminal link here."),
+    # a URL without its scheme goes too, as mail apps would link it; a name with dots is no URL
+    ("Reward models help. Get the code at evil-example.com/signin today.", "Reward models help. Get the code at today."),
+    ("Reward models help; sign in at secure-login.evil.com to read more.", "Reward models help; sign in at to read more."),
+    ("Runs on Node.js and scores 90.5 on GSM8K, e.g. in Sec. 4.", "Runs on Node.js and scores 90.5 on GSM8K, e.g. in Sec. 4."),
 ])
 def test_hostile_answers_become_plain_text(llm, tmp_path, answer, expected):
     paper = summary_of(llm, tmp_path, answer)
@@ -189,17 +193,6 @@ def test_comparisons_in_a_summary_are_words_not_tags(llm, tmp_path, answer):
     paper = summary_of(llm, tmp_path, answer)
 
     assert paper.summary == answer.replace("<b>", "").replace("</b>", "")
-
-
-@pytest.mark.parametrize("answer, expected", [
-    ("Reward models help. Get the code at evil-example.com/signin today.", "Reward models help. Get the code at today."),
-    ("Reward models help; sign in at secure-login.evil.com to read more.", "Reward models help; sign in at to read more."),
-    ("Runs on Node.js and scores 90.5 on GSM8K, e.g. in Sec. 4.", "Runs on Node.js and scores 90.5 on GSM8K, e.g. in Sec. 4."),
-])
-def test_a_url_without_its_scheme_goes_too_as_mail_apps_would_link_it(llm, tmp_path, answer, expected):
-    paper = summary_of(llm, tmp_path, answer)
-
-    assert paper.summary == expected
 
 
 @pytest.mark.parametrize("answer, expected", [
