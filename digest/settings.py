@@ -321,8 +321,11 @@ def _state_db(value: str) -> Path | None:
         return None
     with _looking_at("DIGEST_STATE_DB"):
         folder, blocker = path.is_dir(), file_in_the_way(path)
+        special = path.exists() and not folder and not path.is_file()  # /dev/null, a FIFO: "disk full" later
     if folder:
         raise ValueError(f"{path} is a folder; name the database file in it, e.g. {path / 'state.db'}")
+    if special:
+        raise ValueError(f"{path} is a device or a pipe, not a file; name a database file, e.g. state.db")
     if blocker is not None:
         raise ValueError(f"{blocker} is a file, not a folder; set DIGEST_STATE_DB to a path in a folder")
     return path

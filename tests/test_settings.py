@@ -129,6 +129,7 @@ def test_example_config_gives_the_range_each_number_is_checked_against() -> None
     ("DIGEST_SMTP_HOST", "smtp..example.org", "not a host name"),
     ("DIGEST_SMTP_HOST", "smtp example.org", "not a host name"),
     ("DIGEST_STATE_DB", "/", "is a folder; name the database file in it"),
+    ("DIGEST_STATE_DB", "/dev/null", "is a device or a pipe, not a file; name a database file"),  # was "disk full"
     ("DIGEST_PUBLIC_URL", "https://x.example/>,<https://evil.example", "no quotes, commas, brackets"),
     ("DIGEST_PUBLIC_URL", "https://x.example/a b", "no quotes, commas, brackets or spaces"),
     ("DIGEST_PUBLIC_URL", "https://bücher.example", "an ASCII host"),
