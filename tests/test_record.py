@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -73,6 +73,24 @@ def test_a_store_that_fails_at_a_batch_commit_puts_the_whole_batch_in_the_journa
         ("r1@example.org", "sent"), ("r2@example.org", "failed")]
     rec.record([answer(3)])  # once broken, every answer goes straight to the journal
     assert rec.journaled == 3 and rec.pending == []
+
+
+def test_a_journaled_delivery_replayed_the_next_morning_stays_last_nights_digest(store, tmp_path) -> None:
+    evening = datetime(2026, 11, 23, 23, 50, tzinfo=timezone.utc)
+    morning = datetime(2026, 11, 24, 8, 0, tzinfo=timezone.utc)
+    store.clock = evening.timestamp  # the send that could not record: last night
+    rec = recorder(store, tmp_path, batch=1)
+    store.db.execute("CREATE TRIGGER full BEFORE INSERT ON messages BEGIN SELECT RAISE(ABORT, 'disk full'); END")
+    rec.record([answer(1)])
+    assert rec.journaled == 1
+    store.db.execute("DROP TRIGGER full")
+
+    store.clock = morning.timestamp  # the next morning's send replays the journal first
+    assert Journal.beside(tmp_path / "state.db").replay(store) == 1
+
+    assert store.sent_ids("r1@example.org") == {"2611.00001"}
+    assert store.readers_sent_since(morning.replace(hour=0)) == set(), "last night's digest is not today's"
+    assert store.catchup_marks()["r1@example.org"][0] == int(evening.timestamp())
 
 
 def test_a_batch_archives_its_sent_digests_compressed_and_reads_them_back(store, tmp_path) -> None:

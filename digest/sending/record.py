@@ -57,9 +57,12 @@ NAMED = 5  # readers named in the error when their delivery could be recorded no
 
 class Recorder:
     def __init__(self, store: Any, journal: Journal, report: SendReport, keep_days: int = 90,
-                 batch: int = BATCH, linger: float = LINGER, halt: Callable[[], object] | None = None) -> None:
-        """``halt``: stop handing messages to the server; called the moment the store fails."""
+                 batch: int = BATCH, linger: float = LINGER, halt: Callable[[], object] | None = None,
+                 clock: Callable[[], float] | None = None) -> None:
+        """``halt``: stop handing messages to the server; called the moment the store fails. ``clock``: when
+        an answer came (the send's; default the store's), kept with it in the journal."""
         self.store = store
+        self.clock = clock
         self.batch, self.linger = batch, linger
         self.pending: list[tuple[Outgoing, Delivery]] = []
         self._size = 1  # the current batch: doubles with each commit up to ``batch``
@@ -102,7 +105,8 @@ class Recorder:
         answered, self.pending = self.pending, []
         if not answered:
             return
-        entries = [Entry(item.recipient, item.message_id, item.paper_ids, delivery.status, delivery.error)
+        at = float((self.clock or (self.store.clock if self.store is not None else time.time))())
+        entries = [Entry(item.recipient, item.message_id, item.paper_ids, delivery.status, delivery.error, at)
                    for item, delivery in answered]
         if self.broken is None:
             try:
@@ -188,7 +192,7 @@ class Recording:
                  clock: Callable[[], float] = time.time) -> None:
         self.outgoing = outgoing
         self.clock = clock  # when a delivery is recorded (the send's clock)
-        self.recorder = Recorder(None, journal, report, keep_days, batch, linger, halt=outgoing.stop)
+        self.recorder = Recorder(None, journal, report, keep_days, batch, linger, halt=outgoing.stop, clock=clock)
         self._state_db = state_db
         self._closing = threading.Event()
         self._failure: BaseException | None = None  # a bug on the thread, raised on the caller's

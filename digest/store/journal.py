@@ -25,6 +25,7 @@ import logging
 import os
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +41,7 @@ class Entry:
     paper_ids: list[str]
     status: str  # sent, failed, deferred or uncertain (see digest.mail.Delivery)
     error: str = ""
+    at: float | None = None  # when the server answered (Unix seconds); None: a line written before digest kept it
 
 
 def journal_path(state_db: Path) -> Path:
@@ -149,12 +151,21 @@ class Journal:
 
 
 def record_entries(store: Any, entries: list[Entry]) -> None:
-    """The one place deliveries become rows: used by the recorder and by the replay."""
-    store.record_deliveries(
-        (e.email, e.message_id, e.paper_ids, None if e.status == "sent" else e.error)
-        for e in entries if e.status != "uncertain"
-    )
-    store.record_uncertain((e.email, e.message_id, e.paper_ids, e.error) for e in entries if e.status == "uncertain")
+    """The one place deliveries become rows: used by the recorder and by the replay.
+
+    Each delivery is recorded at the time the server answered it, not at the replay's:
+    a digest journaled last night and replayed this morning is last night's, so it
+    neither counts as today's digest (the reader would be skipped today) nor moves the
+    reader's catch-up mark past papers that arrived in between.
+    """
+    times = sorted({e.at for e in entries}, key=lambda at: (at is not None, at or 0.0))
+    for at in times:
+        when = None if at is None else datetime.fromtimestamp(at, timezone.utc)
+        store.record_deliveries(
+            ((e.email, e.message_id, e.paper_ids, None if e.status == "sent" else e.error)
+             for e in entries if e.at == at and e.status != "uncertain"), at=when)
+        store.record_uncertain(((e.email, e.message_id, e.paper_ids, e.error)
+                                for e in entries if e.at == at and e.status == "uncertain"), at=when)
     store.resolve_uncertain({e.email for e in entries if e.status == "sent"})
 
 

@@ -16,9 +16,11 @@ from .schema import Connection, utcnow
 
 
 class Uncertain(Connection):
-    def record_uncertain(self, deliveries: Iterable[tuple[str, str, list[str], str]]) -> None:
-        """(email, Message-ID, paper ids, what happened) of messages with a lost reply."""
-        rows = [{"mid": mid, "email": email.lower(), "now": utcnow(), "papers": json.dumps(ids), "error": error}
+    def record_uncertain(self, deliveries: Iterable[tuple[str, str, list[str], str]],
+                         at: datetime | None = None) -> None:
+        """(email, Message-ID, paper ids, what happened) of messages with a lost reply; ``at``: when (default now)."""
+        now = utcnow() if at is None else at.astimezone(timezone.utc).isoformat(timespec="seconds")
+        rows = [{"mid": mid, "email": email.lower(), "now": now, "papers": json.dumps(ids), "error": error}
                 for email, mid, ids, error in deliveries]
         if not rows:
             return
