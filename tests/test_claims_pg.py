@@ -115,3 +115,14 @@ def test_a_killed_sends_readers_are_taken_over_by_the_next_run_at_once(
     # only what the killed send had in flight: its 4 SMTP connections, and the answers of at most 25 ms
     # (one batch) not yet recorded; its other readers were either recorded (done) or never sent
     assert len(twice) <= 15, twice
+
+
+def test_the_server_itself_probes_a_claiming_or_locking_connection_so_a_vanished_hosts_hold_ends_in_a_minute(
+        pg_server, tmp_path) -> None:  # noqa: F811
+    from digest.lock import ServerLock
+
+    url = DatabaseURL(pg_server.new_database(), tmp_path)
+    names = ("tcp_keepalives_idle", "tcp_keepalives_interval", "tcp_keepalives_count")
+    with ReaderClaims(url) as claims, ServerLock(url) as lock:
+        for conn in (claims.conn, lock.conn):  # the backend's end of the socket: the client's probes free nothing
+            assert [conn.execute(f"SHOW {name}").fetchone()[0] for name in names] == ["30", "10", "3"]

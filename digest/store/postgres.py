@@ -31,6 +31,10 @@ from .schema import guarded
 
 WRITE_LOCK = lock_key("write")  # every write transaction of the store
 CONNECT_SECONDS = 10
+# TCP keepalives on the server's end of the socket (libpq's keepalives_* are the client's end only): a host
+# that vanished mid-send holds its send locks and claims until the server notices, after the system's default
+# of two hours and more without these; with them, within about a minute (30 s idle, then 3 probes 10 s apart)
+KEEPALIVES = (("tcp_keepalives_idle", 30), ("tcp_keepalives_interval", 10), ("tcp_keepalives_count", 3))
 _VERSION_SET = re.compile(r"^\s*PRAGMA\s+user_version\s*=\s*(\d+)\s*$", re.I)
 _VERSION_GET = re.compile(r"^\s*PRAGMA\s+user_version\s*$", re.I)
 _PRAGMA = re.compile(r"^\s*PRAGMA\b", re.I)
@@ -59,6 +63,8 @@ def connect(url: DatabaseURL, application: str = "digest") -> Any:
     try:
         _read_times_as_text(conn)
         conn.execute("SET TIME ZONE 'UTC'")
+        for name, value in KEEPALIVES:  # the server's side too: only its probes end a vanished host's session
+            conn.execute(f"SET {name} = {value}")
         _bootstrap(conn)
     except BaseException:
         conn.close()
