@@ -5,7 +5,9 @@ installation, not on one process: four ``digest send --shard K/4`` together
 send no faster than one would. Each limit is a bucket row in the state store
 (``digest.store.buckets``); ``Turns.take`` reserves the next turn in one short
 transaction and says how long to wait for it; the caller waits with the store
-unlocked. The clock is the wall clock (the one every process shares), injectable.
+unlocked. The clock is the wall clock (the one every process on a host shares; on
+PostgreSQL the row keeps the database server's time, so hosts whose clocks differ
+still take one turn each), injectable.
 
 A store that cannot be used (a read-only folder for ``digest papers``) is no
 reason to hammer a server or to fail: the limit falls back to this process alone,

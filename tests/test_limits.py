@@ -253,3 +253,15 @@ def test_a_turn_is_reserved_from_the_time_the_lock_is_had_not_the_time_it_was_as
     thread.join()
     holder.close()
     assert turn >= released[0] - 0.05
+
+
+def test_on_postgresql_hosts_whose_clocks_differ_still_keep_one_turn_per_interval(tmp_path: Path,
+                                                                                  pg_server) -> None:  # noqa: F811
+    from digest.store import DatabaseURL
+
+    url = DatabaseURL(pg_server.new_database(), tmp_path)
+    behind = Turns(url, "smtp", 1.0)  # this host's clock is right
+    ahead = Turns(url, "smtp", 1.0, clock=lambda: time.time() + 300)  # that one's runs five minutes fast
+    waits = [behind.take(), ahead.take(), behind.take()]
+    assert waits[0] == 0.0
+    assert 0.5 < waits[1] <= 1.0 and 1.5 < waits[2] <= 2.0, waits  # one turn a second between them, not three at once

@@ -11,6 +11,12 @@ Nothing is ever held: a process killed while it waits only wastes its own turn,
 and one killed inside the transaction leaves nothing (SQLite rolls it back). A
 row more than ``MAX_AHEAD`` turns in the future (the wall clock stepped back) is
 taken as stale and starts again from now, so a bucket can never stay stuck.
+
+On PostgreSQL the row is kept in the database server's time (``clock_timestamp()``),
+read inside the transaction: the hosts' own clocks differ, and a host whose clock is
+behind would find the others' turns far ahead (stale, with a skew of ``MAX_AHEAD``
+turns: the cap gone) and they its turns in the past. Each host is handed its turn
+in its own clock's time, as a wait from now.
 """
 
 from __future__ import annotations
@@ -31,7 +37,9 @@ class Buckets(Connection):
         the next process could go less than ``interval`` after it.
         """
         with self.transaction():
-            now = clock()
+            here = now = clock()
+            if self.db.dialect == "postgresql":  # several hosts: the row keeps the server's time, not any host's
+                now = float(self.db.execute("SELECT extract(epoch FROM clock_timestamp())").fetchone()[0])
             row = self.db.execute("SELECT next_at FROM buckets WHERE name = :n", {"n": name}).fetchone()
             free = float(row[0]) if row else now
             if free - now > interval * MAX_AHEAD:
@@ -40,4 +48,4 @@ class Buckets(Connection):
             self.db.execute("INSERT INTO buckets (name, next_at) VALUES (:n, :t) "
                             "ON CONFLICT (name) DO UPDATE SET next_at = excluded.next_at",
                             {"n": name, "t": turn + interval})
-        return turn
+        return here + (turn - now)  # in ``clock``'s time: how long to wait is the same on every host
