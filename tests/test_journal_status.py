@@ -130,3 +130,16 @@ def test_a_killed_run_counts_its_own_messages_even_those_recorded_after_another_
 
         assert store.recorded_during(killed, other.started) == (3, 0)  # by the window alone: 1
         assert store.recorded_during(other) == (1, 0)  # by the window alone: 3
+
+
+def test_a_run_started_on_another_host_failed_when_no_send_holds_the_lock_anywhere(tmp_path, monkeypatch, run_cli):
+    """Its process cannot be looked at from here, but the lock (PostgreSQL's, across hosts) says no send runs."""
+    start_run(tmp_path / "state.db", dead_pid())
+    with Store.open(tmp_path / "state.db") as store:
+        store.db.execute("UPDATE runs SET host = 'worker-b.example.org'")
+
+    out = status(run_cli, monkeypatch, tmp_path)
+    assert "(failed: it ended without recording its end" in out and "still running there" not in out
+    with send_lock(tmp_path / "state.db"):
+        out = status(run_cli, monkeypatch, tmp_path)
+    assert "started on worker-b.example.org; interrupted, or still running there" in out

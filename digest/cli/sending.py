@@ -295,8 +295,9 @@ def _unfinished(run: Run, running: bool) -> str:
     died = "failed: it ended without recording its end (killed, or the database could not be written)"
     if run.pid is None:  # a run from before digest kept its process id
         return "unfinished: interrupted, or still running" if running else died
-    if run.host != socket.gethostname():
-        return f"unfinished: started on {clean(run.host or '?')}; interrupted, or still running there"
+    if run.host != socket.gethostname():  # its process cannot be seen from here, but the lock holds across hosts
+        return f"unfinished: started on {clean(run.host or '?')}; interrupted, or still running there" if running \
+            else died
     return "still running" if running and process_alive(run.pid) else died
 
 
