@@ -126,3 +126,23 @@ def test_the_server_itself_probes_a_claiming_or_locking_connection_so_a_vanished
     with ReaderClaims(url) as claims, ServerLock(url) as lock:
         for conn in (claims.conn, lock.conn):  # the backend's end of the socket: the client's probes free nothing
             assert [conn.execute(f"SHOW {name}").fetchone()[0] for name in names] == ["30", "10", "3"]
+
+
+def test_a_reader_another_send_had_meanwhile_is_not_sent_again_even_when_its_reply_was_lost(
+        pg_server, tmp_path) -> None:  # noqa: F811
+    from datetime import datetime, timezone
+
+    from digest.sending import _sent_meanwhile
+
+    class App:
+        def start_of_today(self) -> datetime:
+            return datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+
+    url = DatabaseURL(pg_server.new_database(), tmp_path)
+    with Store.open(url) as mine, Store.open(url) as other:
+        other.record_uncertain([("ada@example.org", "<1@x>", ["p1"], "reply lost")])  # this morning's run
+        recheck = _sent_meanwhile(App(), mine)  # this send decides: ada is due her one extra copy
+        other.record_uncertain([("ada@example.org", "<2@x>", ["p1"], "reply lost")])  # another host had her first
+        other.record_sent("bob@example.org", "<3@x>", ["p1"])
+        assert recheck(["ada@example.org", "bob@example.org", "carol@example.org"]) == {
+            "ada@example.org", "bob@example.org"}, "ada's reply was lost twice today: no third copy"

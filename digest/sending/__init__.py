@@ -93,6 +93,7 @@ def send_digests(app: Pipeline, readers: Sequence[Subscriber], *, source: str | 
             wanted = [reader for reader in wanted if reader.email.lower() == only.lower()]
         if shard is not None:
             wanted = shard.select(wanted)  # after the sign-ups joined: they are sharded too
+        recheck = None if force or mailer is None else _sent_meanwhile(app, store)  # as this send decides
         todo = due_today(app, store, wanted, force, report)
         if mailer is not None:
             store.mark_due((reader.email for reader in todo), app.clock())
@@ -101,7 +102,7 @@ def send_digests(app: Pipeline, readers: Sequence[Subscriber], *, source: str | 
         if mailer is None:
             _write_all(app, candidates.listing, todo, candidates, outbox, report, progress, store)
             return report
-        with batches(db, todo, None if force else _sent_meanwhile(app, store)) as mine:
+        with batches(db, todo, recheck) as mine:
             Session(app, store, mailer, report, lock, progress).run(candidates.listing, todo, candidates, slot, mine,
                                                                      one_reader=only is not None)
             report.nothing_new += mine.done_elsewhere
@@ -110,9 +111,18 @@ def send_digests(app: Pipeline, readers: Sequence[Subscriber], *, source: str | 
 
 
 def _sent_meanwhile(app: Pipeline, store: Store) -> Callable[[list[str]], set[str]]:
-    """Of some readers just claimed, those whose digest went out today after all (another send's)."""
+    """Of some readers just claimed, those another send had since this one decided: their digest went out
+    today after all, or went out and the server's reply was lost (that send's uncertain delivery, which the
+    next run sends once more: sent again now, a reader whose reply was lost twice would get a third copy)."""
     start = app.start_of_today()
-    return lambda emails: store.readers_sent_among(emails, start)
+    lost_before = store.uncertain_since(start)
+
+    def recheck(emails: list[str]) -> set[str]:
+        lost = store.uncertain_since(start)
+        return store.readers_sent_among(emails, start) | {
+            email for email in emails if lost.get(email, 0) > lost_before.get(email, 0)}
+
+    return recheck
 
 
 def _replay(journal: Journal, store: Store) -> None:
