@@ -81,7 +81,8 @@ def test_a_page_behind_a_proxy_under_a_path_loads_its_stylesheet_and_its_form_sa
         styled = "getComputedStyle(document.querySelector('main')).maxWidth"
         assert page.evaluate(styled) == "544px"  # site.css: main { max-width: 34rem }
         page.fill("#keywords", "world model*")
-        page.click("button[type=submit]")
+        with page.expect_navigation(wait_until="load"):  # the answer and its stylesheet (a click waits for less)
+            page.click("button[type=submit]")
         assert "Saved" in page.text_content("[role=status]") and page.evaluate(styled) == "544px"
         with web.store() as store:
             state = store.reader_state("ada@example.org")
