@@ -57,8 +57,7 @@ class Connector:
                             "check DIGEST_SMTP_HOST or DIGEST_SMTP_CA_FILE") from None
         except smtplib.SMTPConnectError as err:
             if 400 <= err.smtp_code < 500:
-                reply = f"{err.smtp_code} {reply_text(err.smtp_error)}"
-                raise ServerBusy(f"the SMTP server {self.where} is busy ({reply}); try again later", reply) from None
+                raise self._busy(err.smtp_code, err.smtp_error) from None
             raise self._unreachable(err) from None
         except (ssl.SSLError, smtplib.SMTPException, OSError) as err:
             if isinstance(err, MailError):
@@ -97,9 +96,7 @@ class Connector:
         except smtplib.SMTPResponseException as err:
             if not 400 <= err.smtp_code < 500:
                 raise
-            reply = f"{err.smtp_code} {reply_text(err.smtp_error)}"
-            raise ServerBusy(f"the SMTP server {self.where} cannot start TLS just now ({reply}); try again later",
-                             reply) from None
+            raise self._busy(err.smtp_code, err.smtp_error, "cannot start TLS just now") from None
         self._hello(smtp)
 
     def _hello(self, smtp: smtplib.SMTP) -> None:
@@ -107,11 +104,13 @@ class Connector:
         server, as a 4xx greeting is, not one without STARTTLS or a login."""
         code, text = smtp.ehlo()
         if 400 <= code < 500:
-            smtp.close()
-            reply = f"{code} {reply_text(text)}"
-            raise ServerBusy(f"the SMTP server {self.where} is busy ({reply}); try again later", reply)
+            raise self._busy(code, text)
         if code != 250:
             smtp.ehlo_resp = None  # a server without EHLO: smtplib says HELO when it first needs to
+
+    def _busy(self, code: int, text: bytes | str, doing: str = "is busy") -> ServerBusy:
+        reply = f"{code} {reply_text(text)}"
+        return ServerBusy(f"the SMTP server {self.where} {doing} ({reply}); try again later", reply)
 
     def _unreachable(self, err: BaseException) -> MailError:
         return MailError(f"cannot connect to the SMTP server {self.where} ({describe(err)}); "
@@ -120,17 +119,13 @@ class Connector:
     def _login(self, smtp: smtplib.SMTP) -> None:
         try:
             smtp.login(self.settings.smtp_user, self.settings.smtp_password)
-        except smtplib.SMTPAuthenticationError as err:
-            smtp.close()
+        except smtplib.SMTPAuthenticationError as err:  # ``open`` closes the connection
             if 400 <= err.smtp_code < 500:  # RFC 4954's 454 (Gmail: too many logins at once): not the password
-                reply = f"{err.smtp_code} {reply_text(err.smtp_error)}"
-                raise ServerBusy(f"the SMTP server {self.where} cannot log in just now ({reply}); try again later",
-                                 reply) from None
+                raise self._busy(err.smtp_code, err.smtp_error, "cannot log in just now") from None
             raise AuthError(
                 f"the SMTP server refused the login ({err.smtp_code}); check DIGEST_SMTP_USER and DIGEST_SMTP_PASSWORD"
             ) from None
         except smtplib.SMTPNotSupportedError:
-            smtp.close()
             raise AuthError("the SMTP server offers no login; unset DIGEST_SMTP_USER or check DIGEST_SMTP_SECURITY") from None
 
 
