@@ -15,8 +15,9 @@ from itsdangerous import URLSafeSerializer
 from digest.model import make_paper
 from digest.readers import effective_readers, suppressed
 from digest.subscribers import load_subscribers
+from digest.tokens import Signer
 
-from .web_server import ROSTER, Web, csrf_of, running
+from .web_server import ROSTER, SECRET, Web, csrf_of, running
 
 MONDAY, TUESDAY = date(2026, 11, 23), date(2026, 11, 24)
 ONE_CLICK = {"content": b"List-Unsubscribe=One-Click",
@@ -233,11 +234,42 @@ def test_a_form_post_without_its_csrf_field_is_forbidden(web: Web, form: str) ->
         assert store.reader_state("ada@example.org") is None and store.votes("ada@example.org") == []
 
 
+def test_two_links_opened_at_once_from_the_email_both_keep_working_forms(web: Web) -> None:
+    """Two tabs opened together at the start of a browser session both go out without a cookie; the second
+    answer's cookie replaces the first's, and the first tab's form must still be taken."""
+    links = web.links("ada@example.org", ("2401.00001",))
+    with web.client() as client:
+        first = client.get(links.preferences).text
+        client.cookies.clear()  # the second tab's request left before the first answer's cookie came
+        second = client.get(links.feedback["2401.00001"].up).text
+        saved = client.post(links.preferences, data={"csrf": csrf_of(first), "keywords": "graphs", "max_items": "",
+                                                     "frequency": "run", "status": "active"})
+        voted = client.post(links.feedback["2401.00001"].up, data={"csrf": csrf_of(second), "vote": "up"})
+    assert saved.status_code == voted.status_code == 200
+    assert readers_today(web)["ada@example.org"] == ("graphs",)
+
+
+def test_a_form_field_made_for_another_reader_is_forbidden(web: Web) -> None:
+    """A reader's page hands out a field good for that reader's forms only: bob's cannot change ada's."""
+    ada, bob = web.links("ada@example.org").preferences, web.links("bob@example.org").preferences
+    with web.client() as client:
+        field = csrf_of(client.get(bob).text)
+        answer = client.post(ada, data={"csrf": field, "keywords": "graphs", "frequency": "run", "status": "active"})
+    assert answer.status_code == 403 and web.status("ada@example.org") is None
+
+
+def test_a_form_shown_before_reader_fields_existed_is_still_taken_with_its_cookie(web: Web) -> None:
+    link = web.links("ada@example.org").preferences
+    field = Signer(SECRET).dumps("csrf", "a-nonce")
+    answer = httpx.post(link, data={"csrf": field, "keywords": "graphs", "frequency": "run", "status": "active"},
+                        cookies={"digest_csrf": "a-nonce"})
+    assert answer.status_code == 200 and readers_today(web)["ada@example.org"] == ("graphs",)
+
+
 def test_a_csrf_cookie_with_letters_beyond_ascii_is_refused_not_a_server_error(web: Web) -> None:
     """A cookie may hold any byte (planted by a sibling subdomain over http, or mangled): a 403, never a 500."""
     link = web.links("ada@example.org").preferences
-    with web.client() as client:
-        field = csrf_of(client.get(link).text)
+    field = Signer(SECRET).dumps("csrf", "a-nonce")  # a cookie's field, as a page open since before reader fields has
     answer = httpx.post(link, data={"csrf": field, "keywords": "graphs", "frequency": "run", "status": "active"},
                         headers={"cookie": "digest_csrf=\xe9t\xe9".encode("latin-1")})
     assert answer.status_code == 403 and "did not come from this site" in answer.text

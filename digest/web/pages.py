@@ -50,10 +50,10 @@ def routes(site: Site) -> list[Route]:
     ]
 
 
-async def form_of(site: Site, request: Request, csrf: bool = True) -> FormData:
+async def form_of(site: Site, request: Request, reader: str | None = None) -> FormData:
+    """The form, CSRF-checked: ``reader`` is whom the form's URL names (``digest.web.security.Csrf``)."""
     form = await request.form(max_files=0, max_fields=20, max_part_size=MAX_BODY)
-    if csrf:
-        site.csrf.check(request, form.get("csrf"))
+    site.csrf.check(request, form.get("csrf"), reader)
     return form
 
 
@@ -63,7 +63,8 @@ async def unsubscribe_page(site: Site, request: Request) -> Response:
     rid = site.rid_of("unsubscribe", request.path_params["token"])
     email = await site.email_of(rid)
     status = await site.in_store(lambda store: store.reader_status(email))
-    return site.page(request, "unsubscribe.html", email=email, done=status == "unsubscribed", links=site.links(rid))
+    return site.page(request, "unsubscribe.html", reader=rid, email=email, done=status == "unsubscribed",
+                     links=site.links(rid))
 
 
 async def unsubscribe(site: Site, request: Request) -> Response:
@@ -71,7 +72,7 @@ async def unsubscribe(site: Site, request: Request) -> Response:
     rid = site.rid_of("unsubscribe", request.path_params["token"])
     email = await site.email_of(rid)
     await site.in_store(lambda store: store.set_status(email, "unsubscribed", by="web"))
-    return site.page(request, "unsubscribe.html", email=email, done=True, links=site.links(rid))
+    return site.page(request, "unsubscribe.html", reader=rid, email=email, done=True, links=site.links(rid))
 
 
 # preferences ----------------------------------------------------------------------------
@@ -207,7 +208,7 @@ def keyword_hints(store: Store, email: str, keywords: str) -> list[str]:
 def preferences_response(site: Site, request: Request, rid: str, email: str, values: dict[str, Any],
                          status: int = 200, room: Room | None = None, **extra: Any) -> HTMLResponse:
     room = room or Room.beside(values["keywords"])
-    return site.page(request, "preferences.html", status=status, email=email, values=values,
+    return site.page(request, "preferences.html", status=status, reader=rid, email=email, values=values,
                      days=DAY_NAMES, default_max=default_max(site, email), links=site.links(rid),
                      hints=extra.pop("hints", []), keywords_chars=room.chars, **extra)
 
@@ -223,7 +224,7 @@ async def preferences_page(site: Site, request: Request) -> Response:
 async def save_preferences(site: Site, request: Request) -> Response:
     rid = site.rid_of("preferences", request.path_params["token"])
     email = await site.email_of(rid)
-    form = await form_of(site, request)
+    form = await form_of(site, request, rid)
     stored = await site.in_store(lambda store: store.reader_status(email))
     if form.get("action") == "pause":
         if stored != "unsubscribed":  # a stale "Pause instead" after a one-click unsubscribe changes nothing
@@ -277,13 +278,14 @@ async def feedback_page(site: Site, request: Request) -> Response:
     vote = _vote_of(request.query_params.get("vote"))
     await site.email_of(rid)
     title = await site.in_store(lambda store: store.paper_title(paper_id))
-    return site.page(request, "feedback.html", title=title or paper_id, vote=vote, recorded=False, links=site.links(rid))
+    return site.page(request, "feedback.html", reader=rid, title=title or paper_id, vote=vote, recorded=False,
+                     links=site.links(rid))
 
 
 async def vote(site: Site, request: Request) -> Response:
     rid, paper_id = site.pair_of("feedback", request.path_params["token"])
     email = await site.email_of(rid)
-    form = await form_of(site, request)
+    form = await form_of(site, request, rid)
     value = _vote_of(form.get("vote") or request.query_params.get("vote"))
 
     def record(store: Store) -> str:
@@ -292,7 +294,8 @@ async def vote(site: Site, request: Request) -> Response:
         return title or paper_id
 
     title = await site.in_store(record)
-    return site.page(request, "feedback.html", title=title, vote=value, recorded=True, links=site.links(rid))
+    return site.page(request, "feedback.html", reader=rid, title=title, vote=value, recorded=True,
+                     links=site.links(rid))
 
 
 # view in browser --------------------------------------------------------------------------

@@ -107,7 +107,7 @@ async def votes_page(site: Site, request: Request) -> Response:
     email = await site.email_of(rid)
     kept = await site.in_store(lambda store: store.votes(email))
     removed = request.query_params.get("removed") == "1"
-    return site.page(request, "votes.html", email=email, votes=list(reversed(kept)), removed=removed,
+    return site.page(request, "votes.html", reader=rid, email=email, votes=list(reversed(kept)), removed=removed,
                      links=site.links(rid))
 
 
@@ -116,7 +116,7 @@ async def remove_vote(site: Site, request: Request) -> Response:
     token = request.path_params["token"]
     rid = site.rid_of("preferences", token)
     email = await site.email_of(rid)
-    form = await form_of(site, request)
+    form = await form_of(site, request, rid)
     paper_id = str(form.get("paper", ""))
     if not paper_id:
         raise HTTPException(400, "Choose a vote to remove with its button.")

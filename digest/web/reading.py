@@ -47,15 +47,17 @@ async def save_page(site: Site, request: Request) -> Response:
     email = await site.email_of(rid)
     paper, saved = await site.in_store(lambda store: (store.paper_to_save(email, paper_id),
                                                       store.is_saved(email, paper_id)))
-    return site.page(request, "save.html", paper=_known(paper), already=saved, recorded=False, links=site.links(rid))
+    return site.page(request, "save.html", reader=rid, paper=_known(paper), already=saved, recorded=False,
+                     links=site.links(rid))
 
 
 async def save(site: Site, request: Request) -> Response:
     rid, paper_id = site.pair_of("save", request.path_params["token"])
     email = await site.email_of(rid)
-    await form_of(site, request)
+    await form_of(site, request, rid)
     paper = await site.in_store(lambda store: store.save_paper(email, paper_id))
-    return site.page(request, "save.html", paper=_known(paper), already=False, recorded=True, links=site.links(rid))
+    return site.page(request, "save.html", reader=rid, paper=_known(paper), already=False, recorded=True,
+                     links=site.links(rid))
 
 
 def _known(paper: Paper | None) -> Paper:
@@ -80,15 +82,16 @@ async def reading_page(site: Site, request: Request) -> Response:
     rid = _reader(site, request.path_params["token"])
     email = await site.email_of(rid)
     saved = await site.in_store(lambda store: store.reading_list(email))
-    return site.page(request, "reading.html", email=email, saved=saved, links=site.links(rid),
+    return site.page(request, "reading.html", reader=rid, email=email, saved=saved, links=site.links(rid),
                      removed=request.query_params.get("removed") == "1")
 
 
 async def remove(site: Site, request: Request) -> Response:
     """Take one paper off the list (POST/redirect/GET: a reload does not post again)."""
     token = request.path_params["token"]
-    email = await site.email_of(_reader(site, token))
-    form = await form_of(site, request)
+    rid = _reader(site, token)
+    email = await site.email_of(rid)
+    form = await form_of(site, request, rid)
     paper_id = str(form.get("paper", ""))
     if not paper_id:
         raise HTTPException(400, "Choose a paper to remove with its button.")

@@ -129,15 +129,27 @@ async def _plain(status: int, text: str, scope: Scope, receive: Receive, send: S
 
 
 class Csrf:
-    """Signed double-submit: a random cookie, and a form field that is its signature."""
+    """A form field signed for its reader on a reader's pages; a signed double-submit cookie elsewhere.
+
+    A reader's page (a link from their email: preferences, feedback, save...) carries a
+    field signed for that reader, and its form's own URL names the reader too: the field
+    is taken when both name the same one, whatever the cookie. The pages set no cookie,
+    so two links opened at once (no cookie yet, two tabs from the email) cannot race for
+    it, the second tab's cookie expiring the first tab's form. A page elsewhere cannot
+    post one: it has neither the signing key nor, to read the field from, the link.
+    Pages for no reader (sign-up) keep the double-submit: a random cookie, and a field
+    that is its signature.
+    """
 
     def __init__(self, signer: Signer, secure: bool) -> None:
         self.signer = signer
         self.secure = secure
         self.cookie = SECURE_CSRF_COOKIE if secure else CSRF_COOKIE
 
-    def field(self, request: Request) -> tuple[str, str | None]:
+    def field(self, request: Request, reader: str | None = None) -> tuple[str, str | None]:
         """(the form field value, a new cookie nonce to set or None)."""
+        if reader is not None:
+            return self.signer.dumps("csrf", ["reader", reader]), None
         nonce = request.cookies.get(self.cookie)
         fresh = None
         if not nonce or len(nonce) > 64:
@@ -152,14 +164,21 @@ class Csrf:
             response.set_cookie(self.cookie, fresh, httponly=True, samesite="lax", secure=self.secure, path="/")
         return response
 
-    def check(self, request: Request, submitted: object) -> None:
+    def check(self, request: Request, submitted: object, reader: str | None = None) -> None:
+        """``reader``: whom the form's URL names (a field signed for them is enough); else the cookie must match
+        (a page shown before reader fields existed, still open, is taken too)."""
+        signed = self._payload(submitted)
+        if reader is not None and signed == ["reader", reader]:
+            return
         nonce = request.cookies.get(self.cookie, "")
-        try:
-            expected = self.signer.loads("csrf", submitted) if isinstance(submitted, str) else None
-        except BadToken:
-            expected = None
-        if not nonce or not isinstance(expected, str) or not _same(expected, nonce):
+        if not nonce or not isinstance(signed, str) or not _same(signed, nonce):
             raise HTTPException(403, "This form has expired or did not come from this site. Go back, reload the page and try again.")
+
+    def _payload(self, submitted: object) -> object:
+        try:
+            return self.signer.loads("csrf", submitted) if isinstance(submitted, str) else None
+        except BadToken:
+            return None
 
 
 def _same(signed: str, nonce: str) -> bool:

@@ -167,16 +167,17 @@ async def confirm_page(site: Site, request: Request) -> Response:
     rid = site.rid_of("confirm", request.path_params["token"])
     email = await site.email_of(rid)
     keywords = await site.in_store(lambda store: store.held_signup(email, datetime.now(timezone.utc).timestamp()))
-    return site.page(request, "confirm.html", done=False, links={}, email=email, keywords=keywords or [])
+    return site.page(request, "confirm.html", reader=rid, done=False, links={}, email=email,
+                     keywords=keywords or [])
 
 
 async def confirm(site: Site, request: Request) -> Response:
     _enabled(site)
     rid = site.rid_of("confirm", request.path_params["token"])
-    await form_of(site, request)
+    await form_of(site, request, rid)
     email = await site.email_of(rid)
     await site.in_store(lambda store: _confirm(store, email))
-    return site.page(request, "confirm.html", done=True, links=site.links(rid))
+    return site.page(request, "confirm.html", reader=rid, done=True, links=site.links(rid))
 
 
 def _confirm(store: Store, email: str) -> None:
