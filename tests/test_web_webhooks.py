@@ -10,7 +10,11 @@ from __future__ import annotations
 import base64
 import json
 import logging
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -22,7 +26,11 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
-from .web_server import Web, running
+from digest.web import make_app, start_in_thread
+from digest.web.sns import BadSignature, CertificateUnavailable, Certificates
+
+from .smtp_server import free_port
+from .web_server import Web, make_settings, running, wait_until
 
 TOPIC = "arn:aws:sns:eu-west-1:123456789012:digest-bounces"
 CERT_URL = "https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-test.pem"
@@ -233,6 +241,95 @@ def test_without_pinned_certificates_the_certificate_is_fetched_once(tmp_path: P
     for _ in range(2):
         verify(sns_message(key, ses_bounce(ADA)), certificates, TOPIC)
     assert fetched == [CERT_URL]
+
+
+# fetched certificates: bounded -------------------------------------------------------------
+
+@dataclass
+class SlowHost:
+    """Stands in for sns.<region>.amazonaws.com: every fetch waits until the test opens the gate."""
+
+    pem: bytes
+    gate: threading.Event = field(default_factory=threading.Event)
+    asked: list[str] = field(default_factory=list)
+
+    def __call__(self, url: str) -> bytes:
+        self.asked.append(url)
+        assert self.gate.wait(10), "the test never opened the gate"
+        return self.pem
+
+
+def cert_url(name: str) -> str:
+    return f"https://sns.eu-west-1.amazonaws.com/SimpleNotificationService-{name}.pem"
+
+
+def test_while_certificates_are_fetched_more_ses_messages_are_refused_at_once_with_a_503(tmp_path: Path,
+                                                                                          key) -> None:
+    """Anyone who knows the topic can name certificate URLs, each fetch holding a worker thread for up to
+    10 s: past a few at once the server answers 503 (which SNS retries) instead of fetching more."""
+    host = SlowHost((tmp_path / "certs" / "SimpleNotificationService-test.pem").read_bytes())
+    port = free_port()
+    settings = make_settings(tmp_path, port, ses_topic_arn=TOPIC)
+    handle = start_in_thread(make_app(settings, certificates=Certificates(fetch=host, at_once=2)), "127.0.0.1", port)
+    url = handle.url.rstrip("/")
+
+    def post(name: str) -> httpx.Response:
+        return httpx.post(f"{url}/webhooks/ses", json=sns_message(key, ses_bounce(ADA), cert_url=cert_url(name)),
+                          timeout=5)
+
+    try:
+        with ThreadPoolExecutor(2) as pool:
+            fetching = [pool.submit(post, name) for name in ("a", "b")]
+            wait_until(lambda: len(host.asked) == 2, what="two fetches under way")
+            refused = post("c")
+            host.gate.set()
+            answers = [future.result() for future in fetching]
+    finally:
+        host.gate.set()
+        handle.stop()
+    assert refused.status_code == 503 and refused.headers["retry-after"] == "20"
+    assert [answer.status_code for answer in answers] == [200, 200]
+    assert sorted(host.asked) == [cert_url("a"), cert_url("b")]
+
+
+def test_messages_naming_one_certificate_at_once_fetch_it_once(tmp_path: Path, key) -> None:
+    host = SlowHost((tmp_path / "certs" / "SimpleNotificationService-test.pem").read_bytes())
+    certificates = Certificates(fetch=host)
+    with ThreadPoolExecutor(3) as pool:
+        asking = [pool.submit(certificates.key, CERT_URL) for _ in range(3)]
+        wait_until(lambda: host.asked, what="a fetch under way")
+        time.sleep(0.2)  # the others ask meanwhile
+        host.gate.set()
+        keys = [future.result() for future in asking]
+    assert host.asked == [CERT_URL] and keys[0] is keys[1] is keys[2]
+
+
+def unusable(url: str) -> bytes:
+    return b"not a certificate"
+
+
+def unreachable(url: str) -> bytes:
+    raise CertificateUnavailable(f"cannot fetch the signing certificate {url} (timed out)")
+
+
+@pytest.mark.parametrize(("fetch", "error", "remembered"), [
+    (unusable, BadSignature, timedelta(minutes=10)),
+    (unreachable, CertificateUnavailable, timedelta(seconds=15)),  # under SNS's 20 s between retries
+])
+def test_a_certificate_that_failed_is_not_fetched_again_for_a_while(fetch: Callable[[str], bytes],
+                                                                    error: type[Exception],
+                                                                    remembered: timedelta) -> None:
+    now = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
+    asked: list[str] = []
+    certificates = Certificates(fetch=lambda url: asked.append(url) or fetch(url), clock=lambda: now)
+    for _ in range(3):
+        with pytest.raises(error):
+            certificates.key(CERT_URL)
+    assert len(asked) == 1
+    now += remembered
+    with pytest.raises(error):
+        certificates.key(CERT_URL)
+    assert len(asked) == 2
 
 
 def test_an_ses_notification_with_the_original_headers_may_be_larger_than_a_form(web: Web, key) -> None:

@@ -24,25 +24,27 @@ from . import history, pages, reader_feed, reading, signup, webhooks
 from .prefix import Prefix, clash
 from .security import EMAIL_CSP, Guard, allowed_hosts, is_loopback
 from .site import HERE, Site
+from .sns import Certificates
 
 log = logging.getLogger("digest.web")
 TITLES = {400: "That did not work", 403: "Please try again", 404: "Not found", 405: "Not allowed",
           413: "Too much", 429: "Slow down", 500: "Something went wrong"}
 
 
-def make_app(settings: Settings, bind_host: str = "127.0.0.1", mailer_factory: Any = None) -> Prefix:
+def make_app(settings: Settings, bind_host: str = "127.0.0.1", mailer_factory: Any = None,
+             certificates: Certificates | None = None) -> Prefix:
     """The reader's side; needs DIGEST_SECRET_KEY (a ConfigError says how to make one), a
     state store it can open (a damaged one fails here, in one line, not in every request),
     beyond loopback DIGEST_PUBLIC_URL (links are made from it, never from a request's Host; the pages
     are served under its path, ``digest.web.prefix``), and with DIGEST_SIGNUP a DIGEST_FROM to send the
-    confirmations from."""
+    confirmations from. ``certificates``: where the SES webhook gets SNS's signing keys (``digest.web.sns``)."""
     if not is_loopback(bind_host) and not settings.public_url:
         raise ConfigError(f"DIGEST_PUBLIC_URL is required to serve on {bind_host} (beyond this machine): set it to "
                           "the address readers open, e.g. DIGEST_PUBLIC_URL=https://digest.example.org")
     if settings.signup and not settings.from_addr:  # as a send refuses to start without it
         raise ConfigError("DIGEST_SIGNUP=true sends confirmation emails, so DIGEST_FROM must be set: the sender "
                           "address, e.g. DIGEST_FROM=Digest <digest@example.org>")
-    site = Site(settings, mailer_factory)
+    site = Site(settings, mailer_factory, certificates)
     routes = site_routes(site)
     check_root(site.root, routes)
     check_store(settings)

@@ -25,13 +25,15 @@ from .outbox import OutboxSender
 from .prefix import root_of
 from .roster import Roster
 from .security import Csrf
+from .sns import Certificates
 
 HERE = Path(__file__).parent
 T = TypeVar("T")
 
 
 class Site:
-    def __init__(self, settings: Settings, mailer_factory: Callable[[], Any] | None = None) -> None:
+    def __init__(self, settings: Settings, mailer_factory: Callable[[], Any] | None = None,
+                 certificates: Certificates | None = None) -> None:
         self.settings = settings
         self.root = root_of(settings.public_url)  # every page path starts with it: '' or '/papers'
         self.signer = Signer(require_secret(settings), settings.secret_keys_old)  # old keys: links before a rotation
@@ -44,6 +46,7 @@ class Site:
         self.roster = Roster(settings, self.signer.secret)
         self.old_rosters = [Roster(settings, key) for key in settings.secret_keys_old]  # ids an old key made
         self.outbox = OutboxSender(settings, self.make_mailer)  # started and stopped by the app's lifespan
+        self.certificates = certificates or Certificates(settings.ses_cert_dir)  # SNS's, for the SES webhook
 
     def make_mailer(self) -> Any:
         if self.mailer_factory is not None:

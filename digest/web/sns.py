@@ -4,7 +4,14 @@ SNS signs each message with a certificate it names by URL. The URL must be an
 ``https://sns.<region>.amazonaws.com/...pem`` address (anything else is a forgery
 pointing at its own key); the certificate is read from ``DIGEST_SES_CERT_DIR``
 (pinned by the operator: the file named as the URL's last part) or fetched once
-over https and kept in memory. The signed text is the message's fields, in the
+over https and kept in memory.
+
+Anyone who knows the topic ARN can name such URLs, and each fetch holds one of the
+server's worker threads for up to 10 s, so fetching is bounded: one fetch per URL
+at a time (other messages naming it wait for its result), at most ``AT_ONCE``
+messages waiting on certificates at all (the others are refused at once,
+``CertificateUnavailable``: a 503, which SNS retries), and a certificate that
+could not be used is not fetched again for a while (``REMEMBERED``). The signed text is the message's fields, in the
 order AWS documents, as ``Key\\nValue\\n``; SignatureVersion 1 is SHA-1, 2 is SHA-256,
 both RSA PKCS#1 v1.5. Any AWS account can sign messages for its own topics, so the
 topic must also be ours (``DIGEST_SES_TOPIC_ARN``).
@@ -15,8 +22,10 @@ from __future__ import annotations
 import base64
 import binascii
 import re
+import threading
 from collections.abc import Callable
-from datetime import datetime, timezone
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
@@ -37,10 +46,24 @@ SIGNED = {
 OPTIONAL = frozenset({"Subject"})
 HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {"1": hashes.SHA1, "2": hashes.SHA256}
 MAX_CERT_BYTES = 64 * 1024
+AT_ONCE = 4  # messages waiting on certificate fetches at once, of the app's 40 worker threads
+WAIT = 15.0  # seconds a message waits for another's fetch of its certificate (a fetch times out after 10)
+MAX_REMEMBERED = 1000  # failed certificate URLs kept: a caller can name any number of them
 
 
 class BadSignature(DigestError):
     """The message is not provably from our SNS topic: the webhook changes nothing."""
+
+
+class CertificateUnavailable(DigestError):
+    """The signing certificate cannot be had just now (too many being fetched, or AWS did not answer): retry."""
+
+
+# How long a certificate URL that failed answers the same without a new fetch: an unusable certificate
+# (AWS's 404, not a PEM, expired) for 10 minutes; one AWS did not give for 15 s, under SNS's 20 s between
+# retries, so that a real message's retry fetches it again.
+REMEMBERED: dict[type[DigestError], timedelta] = {BadSignature: timedelta(minutes=10),
+                                                  CertificateUnavailable: timedelta(seconds=15)}
 
 
 def certificate_url_ok(url: str) -> bool:
@@ -57,26 +80,110 @@ def fetch_over_https(url: str) -> bytes:
         with httpx.Client(timeout=10, follow_redirects=False) as client:
             answer = client.get(url)
     except httpx.HTTPError as err:
-        raise BadSignature(f"cannot fetch the signing certificate {url} ({err})") from None
+        raise CertificateUnavailable(f"cannot fetch the signing certificate {url} ({err})") from None
+    if answer.status_code >= 500:
+        raise CertificateUnavailable(f"cannot fetch the signing certificate {url} (HTTP {answer.status_code})")
     if answer.status_code != 200 or len(answer.content) > MAX_CERT_BYTES:
         raise BadSignature(f"cannot fetch the signing certificate {url} (HTTP {answer.status_code})")
     return answer.content
 
 
+@dataclass(frozen=True)
+class _Failed:
+    """A certificate URL that failed, until when it answers so (a new exception each time, not one
+    re-raised: its traceback would grow with every raise)."""
+
+    kind: type[DigestError]
+    message: str
+    until: datetime
+
+
 class Certificates:
-    """SNS signing keys by certificate URL: pinned in a folder, or fetched (``fetch``) and cached."""
+    """SNS signing keys by certificate URL: pinned in a folder, or fetched (``fetch``) and cached.
+
+    Thread-safe: ``key`` runs in the app's worker threads. A URL's first caller loads it
+    (a flight); callers meanwhile wait for that flight, and at most ``at_once`` callers
+    load or wait at all.
+    """
 
     def __init__(self, pinned: Path | None = None, fetch: Callable[[str], bytes] = fetch_over_https,
-                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc), at_once: int = AT_ONCE) -> None:
         self.pinned, self.fetch, self.clock = pinned, fetch, clock
         self.keys: dict[str, rsa.RSAPublicKey] = {}
+        self._failed: dict[str, _Failed] = {}
+        self._flights: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(at_once)
 
     def key(self, url: str) -> rsa.RSAPublicKey:
         if not certificate_url_ok(url):
             raise BadSignature("the signing certificate's URL is not an https sns.<region>.amazonaws.com address")
-        if url not in self.keys:
-            self.keys[url] = self._load(url)
-        return self.keys[url]
+        with self._lock:
+            known = self._known(url)
+        if known is not None:
+            return known
+        if not self._slots.acquire(blocking=False):
+            raise CertificateUnavailable("too many signing certificates are being fetched at once; try again later")
+        try:
+            return self._once(url)
+        finally:
+            self._slots.release()
+
+    def _known(self, url: str) -> rsa.RSAPublicKey | None:
+        """The cached key, or the remembered failure raised anew; None: not tried lately. Under the lock."""
+        if url in self.keys:
+            return self.keys[url]
+        failed = self._failed.get(url)
+        if failed is not None and self.clock() < failed.until:
+            raise failed.kind(failed.message)
+        self._failed.pop(url, None)
+        return None
+
+    def _once(self, url: str) -> rsa.RSAPublicKey:
+        """Load ``url`` once however many ask at the same time: the first loads, the others wait for it."""
+        with self._lock:
+            known = self._known(url)  # a flight may have landed since the first look
+            if known is not None:
+                return known
+            flight = self._flights.get(url)
+            first = flight is None
+            if flight is None:
+                flight = self._flights[url] = threading.Event()
+        return self._fly(url, flight) if first else self._await(url, flight)
+
+    def _fly(self, url: str, flight: threading.Event) -> rsa.RSAPublicKey:
+        try:
+            key = self._load(url)
+            with self._lock:
+                self.keys[url] = key
+            return key
+        except (BadSignature, CertificateUnavailable) as err:
+            if self.pinned is None:  # a pinned file may be added any time, and reading it costs nothing
+                with self._lock:
+                    self._remember(url, err)
+            raise
+        finally:
+            with self._lock:
+                del self._flights[url]
+            flight.set()
+
+    def _await(self, url: str, flight: threading.Event) -> rsa.RSAPublicKey:
+        if not flight.wait(WAIT):
+            raise CertificateUnavailable(f"the signing certificate {url} is still being fetched; try again later")
+        with self._lock:
+            known = self._known(url)
+        if known is None:
+            raise CertificateUnavailable(f"the signing certificate {url} could not be loaded; try again later")
+        return known
+
+    def _remember(self, url: str, err: DigestError) -> None:
+        """Under the lock; the expired first, else the oldest, make room."""
+        now = self.clock()
+        if len(self._failed) >= MAX_REMEMBERED:
+            for old in [u for u, f in self._failed.items() if f.until <= now] or list(self._failed)[:1]:
+                del self._failed[old]
+        span = next(span for kind, span in REMEMBERED.items() if isinstance(err, kind))
+        self._failed[url] = _Failed(type(err), str(err), now + span)
 
     def _load(self, url: str) -> rsa.RSAPublicKey:
         if self.pinned is not None:

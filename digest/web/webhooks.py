@@ -5,7 +5,9 @@ Each report feeds the same bounce scoring as the bounce mailbox
 suppresses at once, a 5.7.x policy refusal is recorded and never counted. Nothing
 is believed before it is authenticated: SES messages by their SNS signature and
 topic (``sns``), Postmark's by HTTP Basic credentials compared in constant time.
-A refused call changes nothing (403 / 401). A route whose setting is empty is 404.
+A refused call changes nothing (403 / 401); an SES message whose signing certificate
+cannot be had just now (too many being fetched, or AWS did not answer) is a 503,
+which SNS retries. A route whose setting is empty is 404.
 An SNS subscription request is logged with its link for the operator to open,
 never followed by the server.
 """
@@ -32,7 +34,7 @@ from ..model import encodable
 from ..store import Store
 from ..store.bounces import BounceEvent, Rule
 from .site import Site
-from .sns import BadSignature, Certificates, verify
+from .sns import BadSignature, CertificateUnavailable, verify
 
 log = logging.getLogger("digest.web")
 NOT_JSON = (ValueError, UnicodeDecodeError, RecursionError)  # RecursionError: arrays or objects nested too deep
@@ -41,8 +43,7 @@ POSTMARK_KINDS = {"HardBounce": "hard", "BadEmailAddress": "hard", "SoftBounce":
 
 
 def routes(site: Site) -> list[Route]:
-    certificates = Certificates(site.settings.ses_cert_dir)
-    return [Route("/webhooks/ses", partial(ses, site, certificates), methods=["POST"]),
+    return [Route("/webhooks/ses", partial(ses, site), methods=["POST"]),
             Route("/webhooks/postmark", partial(postmark, site), methods=["POST"])]
 
 
@@ -77,15 +78,19 @@ def _day(timestamp: object) -> date:
 
 # Amazon SES, through SNS ----------------------------------------------------------------
 
-async def ses(site: Site, certificates: Certificates, request: Request) -> Response:
+async def ses(site: Site, request: Request) -> Response:
     if not site.settings.ses_topic_arn:
         raise HTTPException(404, "SES webhooks are off (set DIGEST_SES_TOPIC_ARN).")
     message = await _json(request)
     try:
-        await run_in_threadpool(verify, message, certificates, site.settings.ses_topic_arn)
+        await run_in_threadpool(verify, message, site.certificates, site.settings.ses_topic_arn)
     except BadSignature as err:
         log.warning("webhooks/ses: refused a message: %s", err)
         return PlainTextResponse("signature not valid\n", status_code=403)
+    except CertificateUnavailable as err:
+        log.warning("webhooks/ses: put off a message: %s", err)
+        return PlainTextResponse("signing certificate not available; try again later\n", status_code=503,
+                                 headers={"retry-after": "20"})
     if message["Type"] != "Notification":
         log.warning("webhooks/ses: SNS asks to %s; open this link once to confirm it: %s",
                     "subscribe" if message["Type"] == "SubscriptionConfirmation" else "unsubscribe",
