@@ -237,3 +237,21 @@ def test_check_names_a_bounce_mailbox_that_refuses_the_login(dovecot, server, tm
                                         "DIGEST_BOUNCE_IMAP_URL"]
     code, _, err = run_cli("--env-file", str(check_env(dovecot, server, tmp_path, url)), "check", "--no-smtp")
     assert (code, err) == (0, "")  # --no-smtp: neither login
+
+
+def test_a_mailbox_whose_unread_list_exceeds_imaplibs_line_limit_is_still_read_to_the_end(dovecot, tmp_path,
+                                                                                         monkeypatch) -> None:
+    """imaplib refuses any answer line over ``_MAXLINE`` (1,000,000 bytes): one ``SEARCH UNSEEN`` over some
+    120,000 unread messages failed every pass, and the mailbox was never drained. The same at a small scale:
+    a limit of 1,000 bytes, and 400 unread messages (a one-line answer of about 1,500)."""
+    monkeypatch.setattr("imaplib._MAXLINE", 1000)
+    settings = settings_for(dovecot, tmp_path)
+    sent_digests(settings)
+    replies = [f"From: someone{n}@example.net\r\nTo: {BOUNCES}\r\nSubject: Out of office\r\n"
+               f"Auto-Submitted: auto-replied\r\n\r\nAway until Monday ({n}).\r\n".encode() for n in range(399)]
+    dovecot.deliver_many([*replies, message("postfix_5.1.1.eml", READERS[0], 0)])
+
+    report = check(settings, DAY)
+
+    assert (report.read, report.ignored, list(report.counted)) == (400, 399, [READERS[0]])
+    assert dovecot.seen() == [True] * 400

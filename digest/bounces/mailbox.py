@@ -3,6 +3,12 @@
 Unread messages are fetched without marking them (``BODY.PEEK``), and each is flagged
 ``\\Seen`` only after its outcome is in the store: a crash in between reads it again,
 and the store's event key makes the second reading count nothing. Nothing is deleted.
+
+The unread are searched a span of message numbers at a time (``UID SEARCH 1:90900 UNSEEN``,
+then the next), because imaplib refuses an answer line over ``imaplib._MAXLINE`` (1,000,000
+bytes): one search over some 120,000 unread messages failed every pass, and the mailbox
+was never drained. Each span's answer, up to 11 bytes a UID, fits that line. Message
+numbers shift only when another client expunges meanwhile; what that skips is read next pass.
 """
 
 from __future__ import annotations
@@ -45,16 +51,24 @@ class Where:
 class Mailbox:
     """One logged-in IMAP session on the bounce folder."""
 
-    def __init__(self, imap: imaplib.IMAP4, where: Where) -> None:
+    def __init__(self, imap: imaplib.IMAP4, where: Where, count: int = 0) -> None:
         self.imap, self.where = imap, where
+        self.count = count  # messages in the folder when it was selected; later ones wait for the next pass
 
     def unread(self) -> Iterator[tuple[bytes, bytes]]:
         """(uid, the raw message) of each unread message, oldest first."""
-        for uid in self._call("search", "UNSEEN")[0].split():
+        for uid in self.unread_uids():
             data = self._call("fetch", uid.decode(), "(BODY.PEEK[])")
             raw = next((item[1] for item in data if isinstance(item, tuple)), None)
             if isinstance(raw, bytes):
                 yield uid, raw
+
+    def unread_uids(self) -> Iterator[bytes]:
+        """The UIDs of the unread messages, one span of message numbers searched at a time."""
+        span = _span()
+        for first in range(1, self.count + 1, span):
+            last = min(first + span - 1, self.count)
+            yield from self._call("search", f"{first}:{last}", "UNSEEN")[0].split()
 
     def mark_read(self, uid: bytes) -> None:
         self._call("store", uid.decode(), "+FLAGS", "(\\Seen)")
@@ -76,8 +90,8 @@ def opened(settings: Settings, context: ssl.SSLContext | None = None) -> Iterato
     context = context or _context(settings)
     imap = _connect(where, context)
     try:
-        _login(imap, where)
-        yield Mailbox(imap, where)
+        count = _login(imap, where)
+        yield Mailbox(imap, where, count)
     finally:
         try:
             imap.logout()
@@ -117,7 +131,8 @@ def _connect(where: Where, context: ssl.SSLContext) -> imaplib.IMAP4:
                            "(imaps:// for TLS, imap:// for STARTTLS)") from None
 
 
-def _login(imap: imaplib.IMAP4, where: Where) -> None:
+def _login(imap: imaplib.IMAP4, where: Where) -> int:
+    """Logged in and the folder selected; how many messages it holds."""
     try:
         imap.login(where.user, where.password)
     except imaplib.IMAP4.error:
@@ -130,6 +145,13 @@ def _login(imap: imaplib.IMAP4, where: Where) -> None:
     if status != "OK":
         raise MailboxError(f"the bounce mailbox has no folder {where.folder!r} ({_text(data)}); "
                            f"name the folder at the end of DIGEST_BOUNCE_IMAP_URL")
+    return int(data[0]) if data and isinstance(data[0], bytes) and data[0].isdigit() else 0
+
+
+def _span() -> int:
+    """How many messages one SEARCH covers: its answer must fit one line of imaplib's (private) limit."""
+    limit = getattr(imaplib, "_MAXLINE", 1_000_000)
+    return max(1, (limit - 100) // 11)  # "* SEARCH", then a UID of up to 10 digits and a space each
 
 
 def _quoted(folder: str) -> str:
