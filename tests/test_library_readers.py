@@ -110,3 +110,29 @@ def test_a_send_names_the_readers_sent_without_their_library_in_the_summary_and_
     code, out, _ = run_cli("status")
     assert code == 0 and "problems in the last run: 2 readers" in out
     assert f"  bo@example.org: {tmp_path / 'ada.bib'}: library file not found" in out
+
+
+@pytest.mark.parametrize("stored", ["bo@example.org: library file not found", '["bo@example.org"]', "42", "null",
+                                    '{"bo@example.org": "not found"', b"\xff\xfe{}"])
+def test_status_says_a_damaged_problems_value_cannot_be_read_and_shows_the_rest(
+        tmp_path: Path, monkeypatch, run_cli, stored: str | bytes) -> None:
+    """``runs.problems`` is JSON the send writes; edited by hand (or damaged) it is one readable line, not a
+    traceback, and the runs are still listed."""
+    import sqlite3
+
+    from digest.store import Store
+    from digest.store.runs import Tally
+
+    monkeypatch.setenv("DIGEST_STATE_DB", str(tmp_path / "state.db"))
+    with Store.open(tmp_path / "state.db") as store:
+        run = store.start_run("2026-11-23")
+        store.finish_run(run, 2, 0, 0, tally=Tally(sent=2, problems=(("bo@example.org", "not found"),)))
+    with sqlite3.connect(tmp_path / "state.db") as db:
+        db.execute("UPDATE runs SET problems = ?", (stored,))
+
+    code, out, err = run_cli("status")
+
+    assert (code, err) == (0, "")
+    assert "problems in the last run: cannot be read (run 1's problems are not a JSON object of address: problem" \
+        in out
+    assert "sent 2, nothing new 0, failed 0" in out.split("last runs:")[1]

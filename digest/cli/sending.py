@@ -303,7 +303,11 @@ def _unfinished(run: Run, running: bool) -> str:
 
 def _show_problems(run: Run, limit: int = 20) -> None:
     """Readers the last run sent to without something of theirs (a library it could not read)."""
-    problems = run.reader_problems()
+    try:
+        problems = run.reader_problems()
+    except StoreError as err:
+        print(f"problems in the last run: cannot be read ({clean(str(err))})")
+        return
     if not problems:
         return
     print(f"problems in the last run: {plural(len(problems), 'reader')} (sent without it; fix it for the next run)")

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ..errors import StoreError
 from .schema import Connection, utcnow
 
 RUN_COLUMNS = ("id, started, finished, run_date, sent, nothing_new, failed, note, slot, error, "
@@ -36,8 +37,16 @@ class Run:
     problems: str | None = None  # JSON {address: problem}: readers sent without something of theirs (a library)
 
     def reader_problems(self) -> dict[str, str]:
-        loaded = json.loads(self.problems) if self.problems else {}
-        return {str(k): str(v) for k, v in loaded.items()} if isinstance(loaded, dict) else {}
+        """{address: problem}, or a ``StoreError`` naming the run when the stored value is not such a JSON
+        object (edited by hand, damaged): ``digest status`` says so in one line."""
+        try:
+            loaded = json.loads(self.problems) if self.problems else {}
+        except (ValueError, TypeError):  # not JSON, not UTF-8, not text
+            loaded = None
+        if not isinstance(loaded, dict):
+            raise StoreError(f"run {self.id}'s problems are not a JSON object of address: problem "
+                             f"({repr(self.problems)[:60]}); the next run writes its own")
+        return {str(k): str(v) for k, v in loaded.items()}
 
     @property
     def kind(self) -> str:
