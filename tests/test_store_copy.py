@@ -11,7 +11,10 @@ import time
 from datetime import date
 from pathlib import Path
 
+import pytest
+
 from digest.app import Digest
+from digest.errors import StoreError
 from digest.model import Paper, Subscriber
 from digest.settings import load_settings
 from digest.store import MIGRATIONS, DatabaseURL, KeptDigest, KeptPick, Store
@@ -19,7 +22,7 @@ from digest.store.bounces import BounceEvent, Rule
 from digest.store.dialect import Retype
 
 from .conftest import FIXTURES
-from .pg_server import pg_server  # noqa: F401  (fixture)
+from .pg_server import pg_server, state_db  # noqa: F401  (fixtures)
 
 NEW = {"id": "2608.00099", "title": "Reward Models for Exploration with Diffusion Language Models",
        "abstract": "A reward model guides exploration; diffusion language models write the plans."}
@@ -118,7 +121,34 @@ def test_a_copy_into_a_database_with_a_history_is_refused(tmp_path, pg_server, r
 
     code, out, err = run_cli("store", "copy", "--to", url)
 
-    assert code != 0 and err.count("\n") == 1 and "already holds a history" in err and "Traceback" not in err
+    assert code != 0 and err.count("\n") == 1 and "already holds data (" in err and "Traceback" not in err
+
+
+HELD = {  # data a target may hold without any delivery history
+    "suppressions": "INSERT INTO suppressions (email, reason, at) VALUES ('bob@example.org', 'complaint', "
+                    "'2031-01-06T07:00:00+00:00')",
+    "signup_holds": "INSERT INTO signup_holds (email, keywords, created) VALUES ('cy@example.org', '[]', 1.0)",
+    "keyword_hints": "INSERT INTO keyword_hints (email, at, hints) VALUES ('cy@example.org', 1.0, '[]')",
+}
+
+
+@pytest.mark.parametrize("table", HELD)
+def test_a_copy_into_a_target_holding_any_data_is_refused_naming_the_table(tmp_path, state_db, table) -> None:
+    """Not only a delivery history: a copy merges nothing, so a target with a suppression (say) is refused
+    before anything is written, instead of failing on a duplicate key or quietly mixing two stores."""
+    from digest.store.copy import copy_store
+
+    source = tmp_path / "source.db"
+    with Store.open(source) as store:
+        store.record_sent("ada@example.org", "<1@x>", ["p1"])
+        store.db.execute(HELD["suppressions"])
+    with Store.open(state_db) as target:
+        target.db.execute(HELD[table])
+
+    with Store.open(source) as store, Store.open(state_db) as target:
+        with pytest.raises(StoreError, match=rf"already holds data \({table}\); copy into an empty database"):
+            copy_store(store, target)
+        assert target.all_sent_ids() == {}
 
 
 def test_a_copy_waits_for_a_send_already_running_on_the_target_and_then_gives_up(tmp_path, pg_server, run_cli,

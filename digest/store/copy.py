@@ -5,7 +5,9 @@ embeddings, listings, catch-up marks, bounces, runs, ...) is copied row for
 row, keys included, in one transaction on the target: a copy that fails
 leaves the target as it was. Both stores are opened first, so both are at the
 latest schema and have the same tables and columns. The target must hold no
-history yet (a copy merges nothing). Identity counters (``runs.id``, ...) are
+data at all, in any table the copy writes (a copy merges nothing): a target with
+only a suppression or a signup hold is refused too, naming the tables that hold
+rows, before anything is written. Identity counters (``runs.id``, ...) are
 moved past the copied keys, so new rows never collide with old ones. Times and
 days, ISO text in SQLite, become ``timestamptz`` and ``date`` values there
 (``dialect.Retype``); one PostgreSQL cannot read as such stops the copy.
@@ -21,7 +23,6 @@ from .schema import Connection
 
 BATCH = 5000
 FIRST = ("addresses", "papers")  # referred to by other tables' foreign keys
-HISTORY = ("messages", "sent", "readers", "runs", "archive_records", "archive")
 
 
 def copy_store(source: Connection, target: Connection) -> dict[str, int]:
@@ -29,10 +30,10 @@ def copy_store(source: Connection, target: Connection) -> dict[str, int]:
     if source.db.dialect != "sqlite":
         raise StoreError(f"digest store copy reads a SQLite store; {source.path} is not one")
     tables = _tables(source)
-    for table in HISTORY:
-        if table in tables and target.db.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is not None:
-            raise StoreError(f"the state database {target.path} already holds a history ({table}); "
-                             "copy into an empty database")
+    held = [table for table in tables if target.db.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone() is not None]
+    if held:
+        raise StoreError(f"the state database {target.path} already holds data ({', '.join(held)}); "
+                         "copy into an empty database")
     copied: dict[str, int] = {}
     with target.transaction():
         for table in tables:
