@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import json
 import sqlite3
 import tempfile
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -22,6 +24,8 @@ from digest.store import Store
 from .conftest import FIXTURES
 
 EMAILS = ["ada@example.org", "bob@example.org", "chloé@example.fr", "o'brien@example.ie"]
+NEW_PAPER = {"id": "2608.00099", "title": "Reward Models for Exploration with Diffusion Language Models",
+             "abstract": "A reward model guides exploration; diffusion language models write the plans."}
 PAPERS = ["2608.00001", "2608.00002", "2608.00003", "hep-th/9901001", "x'); DROP TABLE sent; --", "ünïcode", "?"]
 
 # the same address as readers may write it: case does not matter
@@ -191,3 +195,26 @@ def test_two_stores_on_one_file_agree_on_the_keys_of_papers_and_readers(tmp_path
                     "chloé@example.fr": {"2608.00002"}}
         assert one.sent_among(["2608.00002"]) == two.sent_among(["2608.00002"]) == expected
         assert two.sent_ids("chloé@example.fr") == {"2608.00002", "2608.00003"}
+
+
+def test_keep_days_1_never_prunes_the_morning_of_a_25_hour_day_before_a_late_send(server, inbox, tmp_path) -> None:
+    """Europe/Berlin's 25 October 2026 has 25 hours: a send at 23:30 is more than a day after one at 00:15.
+    Pruning by 24 hours forgot the morning's delivery, and the next send that day mailed the reader again."""
+    settings = load_settings(None, {
+        "DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(server.port), "DIGEST_SMTP_SECURITY": "none",
+        "DIGEST_FROM": "digest@example.com", "DIGEST_STATE_DB": str(tmp_path / "state.db"),
+        "DIGEST_MIN_SCORE": "1", "DIGEST_KEEP_DAYS": "1", "DIGEST_TIMEZONE": "Europe/Berlin",
+    })
+    readers = [Subscriber("ada@example.org", ("reward model", "exploration", "diffusion"))]
+    later = tmp_path / "later.jsonl"  # the day's listing grew: one more paper for her
+    later.write_text((FIXTURES / "papers.jsonl").read_text() + json.dumps(NEW_PAPER) + "\n")
+    berlin = ZoneInfo("Europe/Berlin")
+    morning, night, later_night = (datetime(2026, 10, 25, h, m, tzinfo=berlin).timestamp()
+                                   for h, m in ((0, 15), (23, 30), (23, 45)))
+    assert night - morning > 86_400
+
+    Digest(settings, clock=lambda: morning).send(readers, source=str(FIXTURES / "papers.jsonl"))
+    Digest(settings, clock=lambda: night).send(readers, source=str(FIXTURES / "papers.jsonl"))
+    report = Digest(settings, clock=lambda: later_night).send(readers, source=str(later))
+
+    assert len(inbox.messages) == 1 and report.already_today == ["ada@example.org"]

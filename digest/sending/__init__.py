@@ -288,7 +288,8 @@ class Session:
         try:
             self.store.finish_run(run_id, 0, 0, 0, error=error, tally=report.tally())
             self.store.save_keyword_hints(self.hints, self.app.clock())  # for the preferences page
-            self.store.prune(self.app.settings.keep_days)  # per-message bookkeeping; never the never-twice record
+            self.store.prune(self.app.settings.keep_days, self.app.clock(),  # per-message bookkeeping; never
+                             self.app.start_of_today())  # the never-twice record, nor today's messages
         except StoreError as err:
             if error is None:
                 raise

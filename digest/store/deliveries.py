@@ -21,7 +21,6 @@ integer keys. Lists of ids go to SQLite as one JSON array parameter read with
 from __future__ import annotations
 
 import json
-import time
 from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from collections.abc import Set as AbstractSet
@@ -229,9 +228,15 @@ class Deliveries(Connection):
             removed += self.db.execute(sql, {"id": row[0]}).rowcount
         return removed
 
-    def prune(self, keep_days: int, now: float | None = None) -> int:
-        """Forget messages older than ``keep_days`` (never the never-twice ledger); how many went."""
-        cutoff = int(now if now is not None else time.time()) - keep_days * DAY
+    def prune(self, keep_days: int, now: float | None = None, today: datetime | None = None) -> int:
+        """Forget messages older than ``keep_days`` (never the never-twice ledger); how many went.
+
+        ``now``: default the store's clock (a send's). ``today``: when the current day began where the list
+        lives; nothing of it goes, whatever ``keep_days``: they say who already got today's digest, and a
+        day of 25 hours (autumn's clock change) is longer than ``keep_days=1``.
+        """
+        cutoff = int(now if now is not None else self.clock()) - keep_days * DAY
+        cutoff = min(cutoff, int(today.timestamp())) if today is not None else cutoff
         with self.transaction():
             cursor = self.db.execute("DELETE FROM messages WHERE created < :cutoff", {"cutoff": cutoff})
         return cursor.rowcount
