@@ -24,6 +24,8 @@ RID = reader_id(KEY, READER)
     ("gmail_5.1.1.eml", "hard", "5.1.1"),
     ("outlook_5.1.10.eml", "hard", "5.1.10"),
     ("exim_failed.eml", "hard", "5.1.1"),
+    ("exim_unrouteable.eml", "hard", ""),  # no code: flufl.bounce's "permanent" decides
+    ("gmail_delay_plain.eml", "delayed", ""),  # a warning, no DSN: flufl.bounce's "temporary", counted nowhere
     ("gmail_5.7.1_policy.eml", "policy", "5.7.1"),
     ("postfix_4.2.2_full.eml", "soft", "4.2.2"),
     ("postfix_delayed.eml", "delayed", "4.4.1"),

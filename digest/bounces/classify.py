@@ -7,8 +7,10 @@ complaint, an unsubscribe reply, or nothing to act on. Pure: bytes in, a ``Findi
   5.2.2 (mailbox full) is soft; ``failed`` with 4.x.x (gave up retrying) is soft;
   ``delayed`` is only news, counted nowhere.
 - Other bounces (Exim's plain "Mail delivery failed", qmail, old Exchange):
-  ``flufl.bounce`` (Mailman's detector) says permanent or temporary; an enhanced
-  status code in the text refines it as above.
+  ``flufl.bounce`` (Mailman's detector) says permanent or temporary. Permanent is
+  hard, unless an enhanced status code in the text says otherwise (as above);
+  temporary (a warning: the server retries) is only news, like ``delayed``, and
+  counted nowhere, as Mailman does.
 - RFC 5965 ARF reports (``feedback-report``) are complaints.
 - A reply whose subject or first line says "unsubscribe", not sent by a robot, is
   the reader's unsubscribe (the ``mailto:`` link every digest carries).
@@ -134,13 +136,13 @@ def _detected(msg: Message) -> tuple[str, str, tuple[str, ...]] | None:
     from flufl.bounce import all_failures
 
     logging.getLogger("flufl.bounce").setLevel(logging.WARNING)  # not a line per detector per message with -v
-    permanent, temporary = all_failures(msg)
+    temporary, permanent = all_failures(msg)  # flufl.bounce's order
     if not permanent and not temporary:
         return None
     body = _text_of(msg)
     match = _STATUS.search(body)
     status = match.group(0) if match else ""
-    kind = kind_of(status) if status else ("hard" if permanent else "soft")  # the code, when given, decides
+    kind = "delayed" if not permanent else kind_of(status) if status else "hard"  # the code, when given, decides
     line = next((ln.strip() for ln in body.splitlines() if status and status in ln), status)
     addresses = tuple(sorted(a.decode("utf-8", "replace").lower() for a in permanent | temporary))
     return kind, _one_line(line or "bounce"), addresses
