@@ -26,6 +26,8 @@ RID = reader_id(KEY, READER)
     ("exim_failed.eml", "hard", "5.1.1"),
     ("exim_unrouteable.eml", "hard", ""),  # no code: flufl.bounce's "permanent" decides
     ("gmail_delay_plain.eml", "delayed", ""),  # a warning, no DSN: flufl.bounce's "temporary", counted nowhere
+    ("exim_notice_first.eml", "hard", "5.1.1"),  # the code for the failed address, not one the notice names
+    ("qmail_no_mailbox.eml", "hard", "no mailbox here"),  # never the 2.5.8 of a title in the returned copy
     ("gmail_5.7.1_policy.eml", "policy", "5.7.1"),
     ("postfix_4.2.2_full.eml", "soft", "4.2.2"),
     ("postfix_delayed.eml", "delayed", "4.4.1"),
@@ -54,6 +56,14 @@ def test_the_mail_servers_address_in_a_bounce_is_not_read_as_its_status_code(hos
     finding = classify(message("exim_failed.eml", READER, 4).replace(b"192.0.2.40", host.encode()))
     assert finding.kind == "hard"
     assert "5.1.1" in finding.detail
+
+
+@pytest.mark.parametrize("version", ["4.94.2", "4.97.1"])
+def test_a_version_in_the_returned_copys_headers_is_not_read_as_the_status_code(version) -> None:
+    """Exim returns the message inline, its Received header naming Exim's version: 4.97.1 is no status 4.97.1."""
+    finding = classify(message("exim_unrouteable.eml", READER, 4).replace(b"(Exim 4.96)", f"(Exim {version})".encode()))
+    assert finding.kind == "hard"
+    assert finding.detail == f"{READER} Unrouteable address"
 
 
 def test_a_message_of_thousands_of_parts_is_read_in_moments_not_minutes() -> None:

@@ -10,7 +10,13 @@ complaint, an unsubscribe reply, or nothing to act on. Pure: bytes in, a ``Findi
   ``flufl.bounce`` (Mailman's detector) says permanent or temporary. Permanent is
   hard, unless an enhanced status code in the text says otherwise (as above);
   temporary (a warning: the server retries) is only news, like ``delayed``, and
-  counted nowhere, as Mailman does.
+  counted nowhere, as Mailman does. The code is looked for as flufl.bounce's
+  detectors look for addresses, in the report's own words and not in the copy of
+  the message it returns (cut at its separator line, Exim's "This is a copy of the
+  message"): first in the paragraph that names the failed address, then anywhere
+  before the copy. The first code anywhere may be another: one a notice above the
+  failure names, a version (Exim 4.97.1) in a returned header, a number in a
+  returned title.
 - RFC 5965 ARF reports (``feedback-report``) are complaints.
 - A reply whose subject or first line says "unsubscribe", not sent by a robot, is
   the reader's unsubscribe (the ``mailto:`` link every digest carries).
@@ -22,6 +28,7 @@ headers, and the returned message's Message-ID. A reply is matched by its sender
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
 from collections.abc import Iterator
@@ -33,6 +40,8 @@ from email.utils import parseaddr
 
 _STATUS = re.compile(r"\b(?<!\.)([245])\.(\d{1,3})\.(\d{1,3})\b(?!\.\d)")  # not inside an IPv4 address
 _REPLY_CODE = re.compile(r"^\s*(5\d\d)\b")
+_RETURNED = re.compile(r"^\s*-{2,}.*\b(copy of (the|your) message|copy of the body|"  # where the returned copy starts
+                       r"(original|returned|unsent|undelivered) message|message (headers? )?follows?)\b", re.I)
 _UNSUBSCRIBE = re.compile(r"^\W*(unsubscribe|remove me|stop)\b", re.IGNORECASE)
 _ROBOT_FROM = re.compile(r"^(mailer-daemon|postmaster|no-?reply)@", re.IGNORECASE)
 _QUOTED_ID = re.compile(r"^Message-ID:\s*(<[^<>\s]+>)\s*$", re.IGNORECASE | re.MULTILINE)
@@ -139,13 +148,31 @@ def _detected(msg: Message) -> tuple[str, str, tuple[str, ...]] | None:
     temporary, permanent = all_failures(msg)  # flufl.bounce's order
     if not permanent and not temporary:
         return None
-    body = _text_of(msg)
-    match = _STATUS.search(body)
-    status = match.group(0) if match else ""
-    kind = "delayed" if not permanent else kind_of(status) if status else "hard"  # the code, when given, decides
-    line = next((ln.strip() for ln in body.splitlines() if status and status in ln), status)
     addresses = tuple(sorted(a.decode("utf-8", "replace").lower() for a in permanent | temporary))
+    status, line = _status_of(_text_of(msg), addresses)
+    kind = "delayed" if not permanent else kind_of(status) if status else "hard"  # the code, when given, decides
     return kind, _one_line(line or "bounce"), addresses
+
+
+def _status_of(body: str, addresses: tuple[str, ...]) -> tuple[str, str]:
+    """The enhanced status code that speaks for the failed address (``""``: none), and what says it.
+
+    The paragraph naming the address first, then the rest of the report; never the returned copy.
+    """
+    own = list(itertools.takewhile(lambda line: not _RETURNED.match(line), body.splitlines()))
+    paragraph = _paragraph_naming(own, addresses)
+    for line in [*paragraph, *own]:
+        match = _STATUS.search(line)
+        if match:
+            return match.group(0), line.strip()
+    return "", " ".join(line.strip() for line in paragraph)
+
+
+def _paragraph_naming(lines: list[str], addresses: tuple[str, ...]) -> list[str]:
+    """From the first line naming one of ``addresses`` to the blank line after it (nothing if none does)."""
+    start = next((n for n, line in enumerate(lines) if any(a and a in line.lower() for a in addresses)), len(lines))
+    end = next((n for n in range(start, len(lines)) if not lines[n].strip()), len(lines))
+    return lines[start:end]
 
 
 def _feedback(msg: Message) -> str:
