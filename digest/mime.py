@@ -2,8 +2,8 @@
 
 ``email.message.EmailMessage`` costs ~10 ms for a 60 KB digest; this writes the
 same ``multipart/alternative`` (text, then HTML, quoted-printable) in well under
-a millisecond with ``binascii``. Header values are folded and RFC 2047-encoded by
-the email package's own helpers, and CR/LF never reaches a header.
+a millisecond with ``binascii``. Header values are RFC 2047-encoded (each encoded word
+within 75 characters) and folded within 78 columns, and CR/LF never reaches a header.
 
 Line ends: every CR, LF or CRLF in a body becomes one CRLF before it is encoded,
 and a header whose CR or LF is anything but folding (CRLF then a space or tab) is
@@ -23,23 +23,54 @@ from functools import lru_cache
 from email.utils import formataddr
 
 from .errors import ConfigError, MailError
+from .model import encodable
 
 HEADER_BYTES = 1500  # what the size budget allows for the headers and the MIME framing
 
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]+")  # C0 and C1 controls (NEL is a line end to some)
+LINE = 78  # RFC 5322: a header line should stay within 78 characters; RFC 2047: an encoded word within 75
+SUBJECT, ADDRESS = len("Subject: "), len("From: ")  # what precedes a value on its first line
+_SPACES = re.compile(" {2,}")
+_ATOM = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+")  # RFC 5322 atext: a word that needs no quoting
 
 
 def clean_header(value: str) -> str:
-    """No CR, LF or other control characters: the defence against header injection."""
-    return _CONTROL.sub(" ", value).strip()
+    """No CR, LF or other control characters: the defence against header injection; a lone surrogate
+    (which no UTF-8 encoder takes) becomes U+FFFD."""
+    return _CONTROL.sub(" ", encodable(value)).strip()
 
 
-def encode_header(value: str, *, always: bool = False) -> str:
-    """RFC 2047 base64 encoded-words, folded, for anything that is not short plain ASCII."""
+def encode_header(value: str) -> str:
+    """An unstructured value (Subject): plain ASCII as it is, else RFC 2047 base64 encoded-words; folded.
+
+    Text holding "=?" is encoded too: a reader's mail program would decode it as an encoded word.
+    """
     value = clean_header(value)
-    if value.isascii() and len(value) < 900 and not always:
-        return value
-    return "\r\n ".join(f"=?utf-8?b?{base64.b64encode(chunk).decode()}?=" for chunk in _utf8_chunks(value, 45))
+    if value.isascii() and "=?" not in value and len(value) < 900:
+        return _folded(value.split(" "), SUBJECT)
+    return _folded(_encoded_words(value, SUBJECT), SUBJECT)
+
+
+def _encoded_words(value: str, start: int) -> list[str]:
+    """``value`` as encoded words that fit a line after ``start`` characters, never splitting a character.
+
+    "Subject: " leaves 69 characters: 42 bytes, 56 in base64 and 68 with "=?utf-8?b?" and "?=" (45 bytes
+    made that first line 81 characters long).
+    """
+    size = (min(75, LINE - start) - len("=?utf-8?b??=")) // 4 * 3
+    return [f"=?utf-8?b?{base64.b64encode(chunk).decode()}?=" for chunk in _utf8_chunks(value, size)]
+
+
+def _folded(words: list[str], start: int) -> str:
+    """``words`` joined by spaces, a space turned into a fold (CRLF, then the space) where the line
+    would pass ``LINE`` characters; unfolding gives the words joined by spaces back."""
+    text, width = words[0], start + len(words[0])
+    for word in words[1:]:
+        if word and width + 1 + len(word) > LINE:
+            text, width = f"{text}\r\n {word}", 1 + len(word)
+        else:
+            text, width = f"{text} {word}", width + 1 + len(word)
+    return text
 
 
 def _utf8_chunks(value: str, size: int) -> list[bytes]:
@@ -69,12 +100,30 @@ def format_address(name: str, address: str) -> str:
     """
     if not _ADDR_SPEC.fullmatch(address):
         raise ConfigError(f"{address!r} is not a plain email address; check the reader's email")
-    name = clean_header(name)
+    name = _SPACES.sub(" ", clean_header(name))  # runs of spaces in a name are one space to a reader's program
     if not name:
         return address
     if name.isascii() and len(name) <= 200 and "=?" not in name:
         return formataddr((name, address))
-    return f"{encode_header(name, always=True)} <{address}>"
+    return _folded([*_phrase(name), f"<{address}>"], ADDRESS)
+
+
+def _phrase(name: str) -> list[str]:
+    """The display name's words: a plain ASCII word as it is, each run of other words as encoded words.
+
+    Plain words between the runs keep encoded words apart where the name allows: two adjacent ones
+    are one text to RFC 2047 (the space between them is not part of the name), but Python's
+    ``email`` parser reads a space there (CPython gh-128110), as other lenient readers may."""
+    words: list[str] = []
+    run: list[str] = []
+    for word in name.split(" "):
+        if _ATOM.fullmatch(word) and "=?" not in word:
+            words += _encoded_words(" ".join(run), ADDRESS) if run else []
+            words.append(word)
+            run = []
+        else:
+            run.append(word)
+    return words + (_encoded_words(" ".join(run), ADDRESS) if run else [])
 
 
 def qp(text: str) -> bytes:
