@@ -71,8 +71,16 @@ class Turns:
 
 def wait_for_turn(turns: LocalTurns | Turns, halted: Callable[[], bool] = lambda: False,
                   sleep: Callable[[float], None] = time.sleep, step: float = 0.05) -> bool:
-    """Take a turn and wait for it, a short sleep at a time; False if ``halted`` meanwhile."""
-    until = time.monotonic() + turns.take()
+    """Take a turn and wait for it; False if ``halted`` meanwhile."""
+    return pause(turns.take(), halted, sleep, step)
+
+
+def pause(seconds: float, halted: Callable[[], bool], sleep: Callable[[float], None] = time.sleep,
+          step: float = 0.05) -> bool:
+    """Wait ``seconds``, a short sleep at a time, so a stop is seen within ``step``; False if ``halted``
+    meanwhile. Short sleeps, not a timed wait on an event: there may be two events to watch, and under
+    libfaketime a timed lock wait waits for the faked clock."""
+    until = time.monotonic() + seconds
     while not halted():
         left = until - time.monotonic()
         if left <= 0:

@@ -25,6 +25,8 @@ server. What happens to a failure depends on that point:
 - a 5xx to MAIL (or 530 anywhere): the sender or the login is wrong; the run stops;
 - after the end of the message, no reply (connection dropped, timeout): the
   server may have queued it. That is *uncertain*, never resent in this run;
+- a stop signal (SIGTERM) while a message waits out the backoff before its next try:
+  nothing of it was queued; it is not tried again, and goes next run with the rest;
 - a new connection greeted with a 4xx (421: "too many connections") while other
   connections of the pool are open: the server caps connections at once, it is
   not down; that connection hands its message to the others (``Surplus``) and
@@ -52,6 +54,7 @@ from dataclasses import dataclass
 
 from .bounces.verp import envelope_sender
 from .errors import AuthError, MailError
+from .limits import pause
 from .settings import Settings
 from .smtp import Connector, ServerBusy, describe, reply_text
 
@@ -92,6 +95,11 @@ class _Retry(Exception):
     def __init__(self, reply: str, *, reconnect: bool = True, recipient: bool = False) -> None:
         super().__init__(reply)
         self.reconnect, self.recipient = reconnect, recipient
+
+
+class Halted(Exception):
+    """The send was stopped while this message waited to be tried again: nothing of it was queued, so it
+    goes next run, as the messages not handed to the server yet."""
 
 
 class Surplus(Exception):
@@ -158,11 +166,13 @@ class Mailer:
             self.tally.connected = True
             self.tally.open += 1
 
-    def send(self, sender: str, recipient: str, message: bytes, *, may_retire: bool = False) -> Delivery:
+    def send(self, sender: str, recipient: str, message: bytes, *, may_retire: bool = False,
+             halted: Callable[[], bool] = lambda: False) -> Delivery:
         """Deliver one message: ``Delivery`` for what concerns this reader, ``MailError`` to stop the run.
 
         ``may_retire``: a busy greeting while other connections of the pool are open raises ``Surplus``
-        (nothing was sent) instead of retrying.
+        (nothing was sent) instead of retrying. ``halted`` (a stop signal) ends a backoff between
+        tries within 50 ms with ``Halted``: a stop should not wait out seconds of it.
         """
         error = ""
         sender = envelope_sender(self.settings, recipient) or sender
@@ -183,7 +193,8 @@ class Mailer:
                     return deferred
             if attempt < RETRIES:
                 log.info("retrying %s after: %s", recipient, error)
-                self.sleep(BACKOFF[min(attempt, len(BACKOFF) - 1)])
+                if not pause(BACKOFF[min(attempt, len(BACKOFF) - 1)], halted, self.sleep):
+                    raise Halted(f"stopped while waiting to retry {recipient} after: {error}")
         raise MailError(f"cannot deliver to the SMTP server {self.where}: {error} (while sending to {recipient}); "
                         "check DIGEST_SMTP_HOST or try again later")
 

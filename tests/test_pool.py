@@ -103,6 +103,39 @@ def test_a_stop_signal_finishes_the_message_in_hand_on_every_connection(tmp_path
     assert report.stopped == 9
 
 
+@pytest.mark.parametrize("busy", ["451 to MAIL", "421 greeting"])
+def test_a_stop_signal_cuts_a_backoff_short_and_the_reader_waits_for_the_next_run(faulty, faults, tmp_path,
+                                                                                monkeypatch, busy):
+    monkeypatch.setattr("digest.mail.BACKOFF", (60.0,) * 4)  # without the cut, the stop waits a minute
+    if busy == "451 to MAIL":
+        faults.mail.append("451 4.3.0 try again later")
+    else:
+        faults.greet[1] = "421 4.3.2 busy, try again"
+    app = app_for(faulty.port, tmp_path, DIGEST_SMTP_CONNECTIONS="1")
+    turned_away = (lambda: faults.mail_commands >= 1) if busy == "451 to MAIL" else (lambda: faults.connections >= 1)
+    threading.Thread(target=stop_once, args=(turned_away, app), daemon=True).start()
+
+    began = time.monotonic()
+    report = send(app, READERS[:2])
+    took = time.monotonic() - began
+
+    assert took < 20, f"the stop waited out the backoff ({took:.1f} s)"
+    assert report.sent == [] and report.deferred == {} and report.stopped == 2 and faults.received == []
+    with Store.open(tmp_path / "state.db") as store:
+        assert store.message_status(READERS[0].email) == [], "nothing recorded: not sent, not deferred"
+    again = send(app_for(faulty.port, tmp_path, DIGEST_SMTP_CONNECTIONS="1"), READERS[:2])
+    assert sorted(again.sent) == [r.email for r in READERS[:2]] and len(faults.received) == 2
+
+
+def stop_once(turned_away, app: Digest) -> None:
+    """The stop signal, once the server has turned the first try away (the sender is in its backoff)."""
+    deadline = time.monotonic() + 30
+    while not turned_away() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(0.2)
+    app.stopping.set()
+
+
 def test_the_rate_limit_paces_the_whole_pool(faulty, faults, tmp_path):
     began = time.monotonic()
     report = send(app_for(faulty.port, tmp_path, DIGEST_SMTP_RATE="600"), READERS[:6])  # one every 0.1 s

@@ -27,7 +27,7 @@ from datetime import date
 from typing import TYPE_CHECKING
 
 from ..limits import LocalTurns, Turns, wait_for_turn
-from ..mail import Delivery, Mailer, Surplus
+from ..mail import Delivery, Halted, Mailer, Surplus
 
 if TYPE_CHECKING:
     from ..ranking.hints import KeywordHint
@@ -103,7 +103,11 @@ class SendQueue:
             if not self.pace.wait(self._halted):  # the shared pace may be the store: it can fail too
                 self._count_dropped(1)
                 return True
-            delivery = mailer.send(self.sender, item.recipient, item.message, may_retire=may_retire)
+            delivery = mailer.send(self.sender, item.recipient, item.message, may_retire=may_retire,
+                                   halted=self._halted)
+        except Halted:  # stopped during a backoff: nothing of it was queued
+            self._count_dropped(1)
+            return True
         except Surplus as surplus:
             if self._hand_back(item, mailer, surplus.reply):
                 return False
