@@ -204,6 +204,18 @@ def test_uncertain_deliveries_stay_open_until_a_later_digest_is_accepted(state_d
         assert store.open_uncertain() == []
 
 
+def test_a_lost_reply_is_recorded_on_the_sends_clock_as_a_delivery_is(state_db: Path) -> None:
+    with Store.open(state_db) as store:
+        store.clock = NOON.timestamp  # the send's clock, not the wall clock: its "today" is NOON's day
+        store.record_uncertain([("ada@example.org", "<1@x>", ["p1"], "reply lost")])
+        store.record_sent("bob@example.org", "<2@x>", ["p1"])
+        morning, tomorrow = NOON.replace(hour=0), NOON.replace(hour=0) + timedelta(days=1)
+        assert store.uncertain_since(morning) == {"ada@example.org": 1}, "today's lost reply counts today"
+        assert store.readers_sent_since(morning) == {"bob@example.org"}
+        assert store.uncertain_since(tomorrow) == {} and store.readers_sent_since(tomorrow) == set()
+        assert [when for _, when, _ in store.open_uncertain()] == [NOON.isoformat(timespec="seconds")]
+
+
 def test_bounces_count_once_a_day_and_suppress_at_the_threshold(state_db: Path) -> None:
     rule = Rule(threshold=2.0, stale_days=7)
     with Store.open(state_db) as store:

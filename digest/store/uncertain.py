@@ -12,14 +12,15 @@ import json
 from collections.abc import Iterable
 from datetime import datetime, timezone
 
-from .schema import Connection, utcnow
+from .schema import Connection
 
 
 class Uncertain(Connection):
     def record_uncertain(self, deliveries: Iterable[tuple[str, str, list[str], str]],
                          at: datetime | None = None) -> None:
-        """(email, Message-ID, paper ids, what happened) of messages with a lost reply; ``at``: when (default now)."""
-        now = utcnow() if at is None else at.astimezone(timezone.utc).isoformat(timespec="seconds")
+        """(email, Message-ID, paper ids, what happened) of messages with a lost reply; ``at``: when (default
+        now on the store's clock, the send's, as for a delivery: "today's lost replies" are asked on it)."""
+        now = self._when(at)
         rows = [{"mid": mid, "email": email.lower(), "now": now, "papers": json.dumps(ids), "error": error}
                 for email, mid, ids, error in deliveries]
         if not rows:
@@ -31,12 +32,16 @@ class Uncertain(Connection):
 
     def resolve_uncertain(self, emails: Iterable[str]) -> None:
         """A later digest to these readers was accepted: their uncertain deliveries are settled."""
-        rows = [{"email": email.lower(), "now": utcnow()} for email in emails]
+        rows = [{"email": email.lower(), "now": self._when(None)} for email in emails]
         if not rows:
             return
         with self.transaction():
             self.db.executemany(
                 "UPDATE uncertain SET resolved = :now WHERE email = :email AND resolved IS NULL", rows)
+
+    def _when(self, at: datetime | None) -> str:
+        moment = at if at is not None else datetime.fromtimestamp(self.clock(), timezone.utc)
+        return moment.astimezone(timezone.utc).isoformat(timespec="seconds")
 
     def uncertain_since(self, since: datetime) -> dict[str, int]:
         """How many uncertain deliveries each reader had at or after ``since``."""
