@@ -11,7 +11,8 @@ abstract where the file has them, and an arXiv id where one can be found (an
 arXiv:..." journal, Semantic Scholar's and DBLP's journal "ArXiv" or "CoRR" with
 volume "abs/ID"). An entry with only an id takes its text from the day's
 listings (``fill_from``). Entries with neither text nor id are skipped and
-counted, never a crash. Zotero's rich-text tags (``<i>``, ``<span class="nocase">``)
+counted, never a crash. BibTeX's ``%`` comments, between entries or between an
+entry's fields, are skipped. Zotero's rich-text tags (``<i>``, ``<span class="nocase">``)
 and the JATS tags of abstracts are dropped, their words kept.
 
 A file that cannot be read at all (missing, a folder, unreadable, not UTF-8, too
@@ -29,10 +30,11 @@ the limits below, checked before parsing, bound it at about 10 s (measured on
     MAX_LIBRARY_BYTES  20 MB, from the file's size, before reading it
     MAX_ENTRIES        50,000 entries (records, rows, ids); each costs 30 to 90 us
     MAX_LINES          500,000 lines (RIS is parsed line by line, 15 to 30 us each)
-    MAX_BIBTEX_MARKS   1,000,000 braces, backslashes, quotes, commas, "=", "@" and
-                       line breaks: bibtexparser's time grows with these (4 to 10 us
-                       each), and decoding the LaTeX of titles and abstracts with
-                       the backslashes
+    MAX_BIBTEX_MARKS   1,000,000 braces, backslashes, quotes, commas, "=", "@",
+                       percent signs and line breaks: bibtexparser's time grows
+                       with these (4 to 10 us each), decoding the LaTeX of titles
+                       and abstracts with the backslashes, and finding the
+                       comments with the braces, quotes and percent signs
     MAX_TEXT_CHARS     5,000: a title, abstract or id field is cut to this first
 
 Only the title and abstract are decoded from LaTeX, by ``latex_to_text``: a
@@ -77,7 +79,7 @@ _RIS_START = re.compile(r"^[ \t]*TY  - ", re.M)
 _RIS_END = re.compile(r"^ER  -.*$", re.M)
 _BIB_ENTRY = re.compile(r"^[ \t]*@\w+[ \t]*[{(]", re.M)
 _COMMENT = re.compile(r"\s*#(?![,;\t])")  # a comment line; "#,Title,..." is a CSV's numbering column
-_BIB_MARKS = '{}",=@\n\\'
+_BIB_MARKS = '{}",=@%\n\\'
 _LINE_BREAKS = "\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 _UNBRACE = {ord("{"): None, ord("}"): None, ord("~"): " "}
 _EXPORT_AGAIN = "export it again as UTF-8 BibTeX, RIS or CSV"
@@ -144,7 +146,8 @@ def _over_bounds(kind: str, text: str) -> str:
     if lines > MAX_LINES:
         return f"{lines:,} lines; at most {MAX_LINES:,}"
     if kind == "BibTeX" and (marks := sum(text.count(c) for c in _BIB_MARKS)) > MAX_BIBTEX_MARKS:
-        return f"{marks:,} braces, backslashes, quotes, commas and line breaks; at most {MAX_BIBTEX_MARKS:,}"
+        return (f"{marks:,} braces, backslashes, quotes, commas, percent signs and line breaks; "
+                f"at most {MAX_BIBTEX_MARKS:,}")
     pattern = {"BibTeX": _BIB_ENTRY, "RIS": _RIS_START}.get(kind)
     if pattern is not None and (entries := sum(1 for _ in pattern.finditer(text))) > MAX_ENTRIES:
         return f"{entries:,} entries; at most {MAX_ENTRIES:,}"
@@ -266,7 +269,8 @@ def parse_bibtex(text: str) -> tuple[list[Entry], int]:
     from bibtexparser.model import DuplicateBlockKeyBlock, Entry as BibEntry
 
     logging.getLogger("bibtexparser").setLevel(logging.ERROR)  # it logs each broken block; we count them
-    parsed = bibtexparser.parse_string(text, parse_stack=[])  # values as written: _expanded reads them
+    # values as written (_expanded reads them), less the comments bibtexparser would read as field names
+    parsed = bibtexparser.parse_string(_without_comments(text), parse_stack=[])
     entries: list[Entry] = []
     # two papers under one key (Scholar's "lin2025reward" is easily taken twice) are two papers
     again = [b.ignore_error_block for b in parsed.failed_blocks
@@ -286,6 +290,45 @@ def parse_bibtex(text: str) -> tuple[list[Entry], int]:
         else:
             entries.append(entry)
     return entries, skipped
+
+
+# what tells a comment from a value's text: a % (first on its line or not), an entry's start, braces, quotes
+_BIB_SCAN = re.compile(r'(?P<line>^[ \t]*%)|^[ \t]*@(?P<kind>\w+)[ \t]*[{(]|[%{}"]', re.M)
+_RAW_ENTRIES = frozenset({"comment", "preamble"})  # their text is kept as written, % and all
+
+
+def _without_comments(text: str) -> str:
+    """The text less its ``%`` comments: lines between entries, and from a ``%`` between an
+    entry's fields to the end of its line.
+
+    JabRef, biber and people editing by hand write them, and bibtexparser reads one
+    inside an entry as part of the next field's name: the entry, or its later fields,
+    were lost. A ``%`` inside a braced or quoted value is the value's text and stays
+    (dropping the rest of its line could drop the value's closing brace), as does all
+    of an ``@comment`` or ``@preamble``. Each entry's start resets the count, so an
+    unbalanced brace costs at most its own entry. One pass, on a file with a ``%`` only.
+    """
+    if "%" not in text:
+        return text
+    kept: list[str] = []
+    at = pos = depth = 0
+    quoted, plain = False, True  # in a quoted value; in an entry whose % may start a comment
+    while (mark := _BIB_SCAN.search(text, pos)) is not None:
+        pos, token = mark.end(), mark[0][-1]
+        if mark["kind"] is not None:
+            depth, quoted, plain = 1, False, mark["kind"].lower() not in _RAW_ENTRIES
+        elif token in "{}":
+            depth = depth + 1 if token == "{" else max(0, depth - 1)
+            quoted = quoted and depth > 0
+        elif token == '"':
+            quoted = quoted != (depth == 1)  # a quote inside braces is text
+        elif depth == 0 and mark["line"] or depth == 1 and plain and not quoted:
+            line_end = text.find("\n", pos)
+            end = len(text) if line_end < 0 else line_end + 1 if mark["line"] else line_end
+            kept.append(text[at:mark.start()])
+            at = pos = end
+    kept.append(text[at:])
+    return "".join(kept)
 
 
 def _arxiv_volume(fields: dict[str, str]) -> str | None:

@@ -62,6 +62,43 @@ def test_bibtex_string_macros_and_their_concatenation_are_expanded() -> None:
         Entry(None, "unknownmacro kept as written", ""))
 
 
+def test_bibtex_comment_lines_inside_and_between_entries_are_skipped_and_every_field_is_kept() -> None:
+    Path("commented.bib").write_text(
+        "% Exported by JabRef, with notes\n"
+        "@article{a,\n  title = {Reward models},\n  % checked, see = {the appendix}\n"
+        "  abstract = {We train reward models.},\n  % a stray { in a note\n  eprint = {2501.01234},\n"
+        "  archivePrefix = {arXiv}\n}\n"
+        "% @misc{old, title = {A commented-out entry}}\n"
+        "@article{b,\n  % year = {2020},\n  title = {Sparse rewards},\n  url = {https://arxiv.org/abs/2502.04321}\n}\n",
+        encoding="utf-8")
+    library = load_library(Path("commented.bib"))
+    assert library.entries == (Entry("2501.01234", "Reward models", "We train reward models."),
+                               Entry("2502.04321", "Sparse rewards", ""))
+    assert library.skipped == 0
+
+
+def test_a_bibtex_comment_after_a_field_on_its_line_is_skipped_and_the_next_field_kept() -> None:
+    Path("trailing.bib").write_text("@article{a,\n  title = {Reward models}, % the title, as = published\n"
+                                    "  abstract = {We train.}, eprint = {2501.01234},\n"
+                                    "  archivePrefix = {arXiv} % done\n}\n", encoding="utf-8")
+    assert load_library(Path("trailing.bib")).entries == (Entry("2501.01234", "Reward models", "We train."),)
+
+
+@pytest.mark.parametrize("value", [
+    "{Success rises by 50\n% over the baseline {in {all}} runs}",  # a line of a braced value that starts with %
+    '"Success rises by 50\n% over the baseline {in {all}} runs"',  # and of a quoted one
+])
+def test_a_percent_sign_inside_a_bibtex_value_is_part_of_the_value_and_later_comments_still_go(value: str) -> None:
+    Path("wrapped.bib").write_text(f"@article{{a, title = {{Reward models}}, abstract = {value},\n"
+                                   "  % a comment after the value\n  eprint = {2501.01234}, archivePrefix = {arXiv}}\n"
+                                   "@comment{jabref-meta: 50% of groups;}\n"
+                                   "@article{b,\n  % a comment\n  title = {Fifty% off}, eprint = {2502.04321},\n"
+                                   "  archivePrefix = {arXiv}}\n", encoding="utf-8")
+    assert load_library(Path("wrapped.bib")).entries == (
+        Entry("2501.01234", "Reward models", "Success rises by 50 % over the baseline in all runs"),
+        Entry("2502.04321", "Fifty% off", ""))
+
+
 def test_a_plain_list_of_ids_and_urls_counts_lines_that_are_not_ids() -> None:
     library = load_library(LIBRARY / "ids.txt")
     assert [e.paper_id for e in library.entries] == ["2501.01234", "2502.04321", "cs/0112017"]
@@ -199,8 +236,8 @@ def test_a_library_with_more_entries_than_the_bound_is_refused_whatever_its_form
 
 def test_a_bibtex_file_of_a_million_braces_is_refused_in_bounded_time_not_parsed() -> None:
     Path("braces.bib").write_text("@article{k, title={" + "{}" * 500_001 + "}}\n", encoding="utf-8")
-    with pytest.raises(LibraryError, match=r"1,000,0\d\d braces, backslashes, quotes, commas and line breaks; "
-                                           r"at most 1,000,000\); export only"):
+    with pytest.raises(LibraryError, match=r"1,000,0\d\d braces, backslashes, quotes, commas, percent signs and "
+                                           r"line breaks; at most 1,000,000\); export only"):
         load_library(Path("braces.bib"))
 
 
