@@ -3,7 +3,7 @@
     BibTeX       Zotero, Mendeley, JabRef, Google Scholar (.bib)       bibtexparser
     RIS          Zotero, Mendeley, EndNote, most publishers (.ris)     rispy (abstract: AB, else N2)
     Zotero CSV   "Export Collection... > CSV" (.csv)                   csv
-    id list      one arXiv id or URL a line (# comments)               -
+    id list      arXiv ids or URLs, one or more a line (# comments)    -
 
 The format is told by the content, not the extension. Entries give a title and
 abstract where the file has them, and an arXiv id where one can be found (an
@@ -538,21 +538,36 @@ def parse_csv(text: str) -> tuple[list[Entry], int]:
 
 
 def parse_ids(text: str) -> tuple[list[Entry], int]:
-    """One arXiv id or URL a line; blank lines and # comments are ignored."""
+    """arXiv ids or URLs, one or more a line (split by commas, semicolons or spaces); # comments are ignored.
+
+    A word beside ids that is not one is counted as skipped; a line with no id at all
+    (a note) counts once.
+    """
     entries: list[Entry] = []
     skipped = 0
     for line in text.splitlines():
         line = re.split(r"(?:^|\s)#", line, maxsplit=1)[0].strip()
         if not line:
             continue
-        if len(entries) + skipped >= MAX_ENTRIES:
+        found, others = _ids_in(line)
+        entries.extend(Entry(paper_id) for paper_id in found)
+        skipped += others if found else 1
+        if len(entries) + skipped > MAX_ENTRIES:
             raise _TooManyEntries
-        if len(line) > MAX_TEXT_CHARS:  # no id or URL is this long
-            skipped += 1
-            continue
-        found = arxiv_id(line)
-        if found:
-            entries.append(Entry(found))
-        else:
-            skipped += 1
     return entries, skipped
+
+
+_ID_SEPARATORS = re.compile(r"[\s,;]+")
+
+
+def _ids_in(line: str) -> tuple[list[str], int]:
+    """The ids of one line, and how many of its words are not one."""
+    found: list[str] = []
+    others = 0
+    for word in _ID_SEPARATORS.split(line)[:MAX_ENTRIES + 1]:  # past that the file is refused anyway
+        paper_id = arxiv_id(word) if word and len(word) <= MAX_TEXT_CHARS else None  # no id or URL is longer
+        if paper_id:
+            found.append(paper_id)
+        elif word:
+            others += 1
+    return found, others

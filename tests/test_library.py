@@ -105,6 +105,25 @@ def test_a_plain_list_of_ids_and_urls_counts_lines_that_are_not_ids() -> None:
     assert (library.format, library.skipped, library.without_text) == ("id list", 1, 3)
 
 
+@pytest.mark.parametrize("line", [
+    "2501.01234, 2502.04321,arXiv:cs/0112017",
+    "2501.01234; 2502.04321;https://arxiv.org/abs/cs/0112017v1",
+    "2501.01234 2502.04321\thttps://arxiv.org/pdf/cs/0112017",
+])
+def test_a_line_of_several_ids_keeps_them_all_whatever_separates_them(line: str) -> None:
+    Path("ids.txt").write_text(f"# liked this week\n{line}\n", encoding="utf-8")
+    library = load_library(Path("ids.txt"))
+    assert [e.paper_id for e in library.entries] == ["2501.01234", "2502.04321", "cs/0112017"]
+    assert library.skipped == 0
+
+
+def test_a_word_beside_ids_that_is_not_one_is_counted_and_a_line_of_words_counts_once() -> None:
+    Path("ids.txt").write_text("2501.01234, draft, 2502.04321\nsome notes on these\n", encoding="utf-8")
+    library = load_library(Path("ids.txt"))
+    assert [e.paper_id for e in library.entries] == ["2501.01234", "2502.04321"]
+    assert library.skipped == 2
+
+
 def test_entries_with_only_an_id_take_their_text_from_the_listing_and_the_rest_are_counted() -> None:
     listing = [make_paper("Sparse Rewards, Dense Signals", "Shaping sparse rewards.", id="2502.04321")]
     library = fill_from(load_library(LIBRARY / "ids.txt"), listing)
