@@ -15,11 +15,14 @@ counted, never a crash. BibTeX's ``%`` comments, between entries or between an
 entry's fields, are skipped. Zotero's rich-text tags (``<i>``, ``<span class="nocase">``)
 and the JATS tags of abstracts are dropped, their words kept.
 
-A file that cannot be read at all (missing, a folder, unreadable, not UTF-8, too
-big, malformed) is one ``LibraryError`` (a ``ConfigError``): one line naming the
-file, the problem and the fix. ``load_library`` is what ``digest check`` calls to
-validate a reader's library; a send catches the error, ranks that reader on their
-keywords and votes alone and reports the reader by address (``Digest.examples_for_readers``).
+The file is UTF-8 (with or without a byte order mark) or UTF-16 with one; any
+other is read as Windows-1252 (Latin-1's letters and more), with a warning line
+and a note in ``Library.notes``. A file that cannot be read at all (missing, a
+folder, unreadable, UTF-16 cut short, too big, malformed) is one ``LibraryError``
+(a ``ConfigError``): one line naming the file, the problem and the fix.
+``load_library`` is what ``digest check`` calls to validate a reader's library; a
+send catches the error, ranks that reader on their keywords and votes alone and
+reports the reader by address (``Digest.examples_for_readers``).
 
 A library is one reader's file, so it is read within bounds that keep one export
 from stalling everybody's digest. Every step is linear in the file's size, and
@@ -52,6 +55,7 @@ smaller one.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import logging
@@ -66,6 +70,8 @@ from typing import Any
 
 from .errors import LibraryError
 from .model import Paper, arxiv_id, normalize_space
+
+log = logging.getLogger("digest")
 
 MAX_LIBRARY_BYTES = 20_000_000
 MAX_ENTRIES = 50_000
@@ -103,7 +109,7 @@ class Library:
     entries: tuple[Entry, ...] = ()
     skipped: int = 0  # entries with neither an id nor a title, or that did not parse
     without_text: int = 0  # entries with an id only, not found in the listings (after fill_from)
-    notes: tuple[str, ...] = field(default=())
+    notes: tuple[str, ...] = field(default=())  # warnings about reading it (an encoding guessed)
 
     def summary(self) -> str:
         """One line for the logs: what was read and what was not."""
@@ -117,7 +123,9 @@ class Library:
 
 def load_library(path: Path) -> Library:
     """Read a library file in any supported format; one ``LibraryError`` naming it if it cannot be read."""
-    text = _read(path)
+    text, note = _read(path)
+    if note:
+        log.warning("%s", note)
     kind, parser = _detect(text)
     too_much = _over_bounds(kind, text)
     if too_much:
@@ -133,7 +141,8 @@ def load_library(path: Path) -> Library:
         what = f"{skipped} {kind} entries, none with a title or an arXiv id" if skipped else f"empty as {kind}"
         raise LibraryError(path, f"no paper could be read from the library file ({what})", _EXPORT_AGAIN)
     once = tuple(dict.fromkeys(entries))  # a paper exported twice counts once
-    return Library(path, kind, once, skipped, without_text=sum(1 for e in once if not (e.title or e.abstract)))
+    return Library(path, kind, once, skipped, without_text=sum(1 for e in once if not (e.title or e.abstract)),
+                   notes=(note,) if note else ())
 
 
 class _TooManyEntries(Exception):
@@ -166,8 +175,9 @@ def read_libraries(paths: Iterable[Path]) -> tuple[dict[Path, Library], dict[Pat
     return read, failed
 
 
-def _read(path: Path) -> str:
-    """The file's text, read only after ``_checked_size`` (at most ``MAX_LIBRARY_BYTES``, even if it grows meanwhile)."""
+def _read(path: Path) -> tuple[str, str]:
+    """(the file's text, a warning about its encoding or ""), read only after ``_checked_size`` (at most
+    ``MAX_LIBRARY_BYTES``, even if it grows meanwhile)."""
     size = _checked_size(path)
     try:
         with path.open("rb") as file:
@@ -177,11 +187,40 @@ def _read(path: Path) -> str:
     if max(size, len(data)) > MAX_LIBRARY_BYTES:
         raise LibraryError(path, f"library file too big ({math.ceil(max(size, len(data)) / 1e5) / 10:.1f} MB; digest "
                            f"reads at most {MAX_LIBRARY_BYTES / 1e6:g} MB)", _EXPORT_FEWER)
+    text, note = _decoded_file(path, data)
+    return text.replace("\r\n", "\n").replace("\r", "\n"), note  # Mac "CSV": CR alone
+
+
+_BOMS = ((codecs.BOM_UTF8, "utf-8-sig", "UTF-8"), (codecs.BOM_UTF16_LE, "utf-16", "UTF-16"),
+         (codecs.BOM_UTF16_BE, "utf-16", "UTF-16"))
+
+
+def _decoded_file(path: Path, data: bytes) -> tuple[str, str]:
+    """(the text, a warning or ""): UTF-8, or UTF-16 told by its byte order mark; else Windows-1252.
+
+    Windows tools (EndNote, Excel's CSV, older JabRef) save in the system's code
+    page, which in Western Europe and the Americas is Windows-1252, a superset of
+    Latin-1's letters; any byte string decodes as it, so the fallback never fails,
+    but it may be the wrong guess, and the warning says so.
+    """
+    for bom, encoding, name in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(encoding), ""
+            except UnicodeDecodeError as err:
+                raise LibraryError(path, f"cannot read library file (it starts as {name} but is not: {err.reason} "
+                                   f"at offset {err.start})", _EXPORT_AGAIN) from err
     try:
-        return data.decode("utf-8-sig").replace("\r\n", "\n").replace("\r", "\n")  # Mac "CSV": CR alone
+        return data.decode("utf-8"), ""
     except UnicodeDecodeError as err:
-        raise LibraryError(path, f"cannot read library file (not UTF-8: byte {data[err.start]:#04x} at offset "
-                           f"{err.start})", _EXPORT_AGAIN) from err
+        note = (f"{_shown(path)}: library file is not UTF-8 (byte {data[err.start]:#04x} at offset {err.start}); "
+                "read as Windows-1252 (Latin-1); if its accents look wrong, export it again as UTF-8")
+        return data.decode("cp1252", errors="replace"), note  # 5 bytes mean nothing in it: U+FFFD, visibly
+
+
+def _shown(path: Path) -> str:
+    """The path on one line, as ``LibraryError`` names it."""
+    return str(path) if str(path).isprintable() else repr(str(path))
 
 
 def _checked_size(path: Path) -> int:

@@ -155,11 +155,37 @@ def test_a_named_pipe_given_as_the_library_is_refused_without_waiting_for_a_writ
         load_library(Path("pipe.bib"))
 
 
-def test_a_library_file_that_is_not_utf8_is_one_library_error_naming_the_byte() -> None:
-    Path("binary.bib").write_bytes(b"\xff\xfe\x00@article{")
-    with pytest.raises(LibraryError, match=r"^binary\.bib: cannot read library file \(not UTF-8: byte 0xff at offset 0\); "
-                                           r"export it again as UTF-8"):
-        load_library(Path("binary.bib"))
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "utf-16"])  # Python's utf-16 writes a BOM
+def test_a_library_in_utf8_with_or_without_a_bom_or_utf16_with_one_reads_without_a_warning(
+        encoding: str, caplog: pytest.LogCaptureFixture) -> None:
+    Path("lib.bib").write_text('@article{k, title = {Über Reward Models — “préférences”}}\n', encoding=encoding)
+    library = load_library(Path("lib.bib"))
+    assert [e.title for e in library.entries] == ["Über Reward Models — “préférences”"]
+    assert (library.notes, caplog.records) == ((), [])
+
+
+@pytest.mark.parametrize("encoding", ["utf-16-be", "utf-16-le"])
+def test_a_utf16_library_is_told_by_its_bom_whichever_the_byte_order(encoding: str) -> None:
+    Path("lib.ris").write_bytes("\ufeffTY  - JOUR\nTI  - Jürgen's reward models\nER  - \n".encode(encoding))
+    assert [e.title for e in load_library(Path("lib.ris")).entries] == ["Jürgen's reward models"]
+
+
+def test_a_latin1_or_windows_library_is_read_as_windows_1252_with_one_warning_line(
+        caplog: pytest.LogCaptureFixture) -> None:
+    Path("endnote.ris").write_bytes("TY  - JOUR\nTI  - Réseaux “profonds” für Jürgen\nER  - \n".encode("cp1252"))
+    library = load_library(Path("endnote.ris"))
+    assert [e.title for e in library.entries] == ["Réseaux “profonds” für Jürgen"]
+    warning = ("endnote.ris: library file is not UTF-8 (byte 0xe9 at offset 18); read as Windows-1252 (Latin-1); "
+               "if its accents look wrong, export it again as UTF-8")
+    assert library.notes == (warning,)
+    assert [(r.levelname, r.getMessage()) for r in caplog.records] == [("WARNING", warning)]
+
+
+def test_a_utf16_library_cut_short_is_one_library_error_not_a_traceback() -> None:
+    Path("cut.bib").write_bytes("@article{k, title = {Reward}}".encode("utf-16") + b"\x00")
+    with pytest.raises(LibraryError, match=r"^cut\.bib: cannot read library file \(it starts as UTF-16 but is not: "
+                                           r"truncated data at offset 60\); export it again as UTF-8"):
+        load_library(Path("cut.bib"))
 
 
 def test_a_library_path_with_a_nul_in_it_is_one_library_error_not_a_crash() -> None:
@@ -355,6 +381,16 @@ def test_any_text_reads_as_a_library_without_crashing(text: str) -> None:
         assert "no paper could be read from the library file" in str(err) and "\n" not in str(err)
         return
     assert library.skipped >= 0 and library.entries and all(e.title or e.paper_id for e in library.entries)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(st.sampled_from([b"", b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff"]), st.binary(max_size=200))
+def test_any_bytes_read_as_a_library_or_one_line_library_error(bom: bytes, data: bytes) -> None:
+    Path("bytes.bib").write_bytes(bom + data)
+    try:
+        load_library(Path("bytes.bib"))
+    except LibraryError as err:
+        assert "\n" not in str(err)
 
 
 def test_a_subscriber_library_is_relative_to_the_subscribers_file(tmp_path: Path) -> None:
