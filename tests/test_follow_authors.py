@@ -95,6 +95,80 @@ def test_names_of_different_people_do_not_match(followed: str, listed: str) -> N
     assert not same_person(followed, listed)
 
 
+@pytest.mark.parametrize(("followed", "listed"), [
+    ("Jürgen Schmidhuber", "Juergen Schmidhuber"),  # German writes ü as ue without the letter
+    ("Juergen Schmidhuber", "Jürgen Schmidhuber"),
+    ("Juergen Schmidhuber", "J\u0075\u0308rgen Schmidhuber"),  # ü as u and a combining mark
+    ("Kurt Goedel", "K. Gödel"),
+    ("Jürgen Müller", "J. Mueller"),
+    ("Bernhard Schölkopf", "SCHOELKOPF, Bernhard"),
+])
+def test_a_name_with_an_umlaut_matches_its_german_spelling_with_an_e(followed: str, listed: str) -> None:
+    assert same_person(followed, listed)
+
+
+@pytest.mark.parametrize(("followed", "listed"), [
+    ("Juergen Schmidhuber", "Jurgen Schmidhuber"),  # neither has an umlaut: "ue" is read as written
+    ("Yu Zhang", "Yue Zhang"),  # so two Chinese names are never taken for one
+    ("Wei Xu", "Wei Xue"),
+    ("Jürgen Müller", "Jürgen Muell"),
+])
+def test_an_e_after_a_vowel_is_not_an_umlaut_unless_one_of_the_names_has_one(followed: str, listed: str) -> None:
+    assert not same_person(followed, listed)
+
+
+@pytest.mark.parametrize(("followed", "listed"), [
+    ("van der Berg", "Pieter van der Berg"),  # particles in lower case, then a name: a surname alone
+    ("van der Berg", "P. Van Der Berg"),
+    ("van der Berg", "Anna vanderBerg"),
+    ("de la Cruz", "María de la Cruz"),
+    ("von Neumann", "John von Neumann"),
+    ("von Neumann", "von Neumann, J."),
+    ("García Márquez,", "Gabriel García Márquez"),  # "Family," with no given name: the family name alone
+    ("García Márquez,", "García Márquez, G."),
+    ("García-Márquez", "Gabriel García Márquez"),  # one hyphenated word, as one word alone
+    ("Le Song", "L. Song"),  # a capitalised particle may be a given name: read both ways
+    ("Le Song", "Song, Le"),
+    ("Van Der Berg", "Pieter van der Berg"),
+])
+def test_a_family_name_of_several_words_followed_alone_matches_any_given_name(followed: str, listed: str) -> None:
+    assert same_person(followed, listed)
+
+
+@pytest.mark.parametrize(("followed", "listed"), [
+    ("van der Berg", "V. Berg"),  # a particle in lower case is part of the family name, never a given name
+    ("van der Berg", "Pieter Berg"),
+    ("van der Berg", "Pieter van den Berg"),
+    ("von Neumann", "V. Neumann"),
+    ("García Márquez,", "Gabriel Márquez"),
+    ("García Márquez,", "Gabriel García"),
+    ("García-Márquez", "Gabriel García"),
+    ("García Márquez", "Gabriel García Márquez"),  # no comma: a given name and a family name, as "Ann Lee"
+])
+def test_a_family_name_followed_alone_does_not_match_part_of_it_or_another(followed: str, listed: str) -> None:
+    assert not same_person(followed, listed)
+
+
+@pytest.mark.parametrize(("followed", "listed"), [
+    ("Jane Doe", "Jane Doe (MIT)"),
+    ("Jane Doe", "Jane Doe [Stanford University]"),
+    ("Jane Doe", "Jane Doe (MIT"),  # cut off in the listing
+    ("Jane Doe (MIT)", "J. Doe"),
+    ("Jane Doe", "Jane Doe1,2"),  # footnote marks
+])
+def test_an_affiliation_in_brackets_beside_a_name_is_not_part_of_it(followed: str, listed: str) -> None:
+    assert same_person(followed, listed)
+
+
+@pytest.mark.parametrize(("followed", "listed"), [
+    ("MIT", "Jane Doe (MIT)"),  # a surname alone never matches an affiliation's words
+    ("Jane Doe", "Jane Roe (Doe Lab)"),
+    ("Jane Lab", "Jane Doe (Doe Lab)"),
+])
+def test_an_affiliations_words_never_match_a_followed_name(followed: str, listed: str) -> None:
+    assert not same_person(followed, listed)
+
+
 @pytest.mark.parametrize(("followed", "organization", "matches"), [
     ("Meta AI", "Meta AI", True),
     ("meta ai", "META AI", True),

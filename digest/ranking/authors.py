@@ -5,11 +5,13 @@ pick a paper whatever its keyword score; ``select.rank`` puts those picks first.
 This module only finds them, once per index and set of follows.
 
 How an author name matches a name in the listing. Both are normalised the same
-way: Unicode NFKD with the accents (combining marks) dropped, casefolded, a
-letter with a stroke or a ligature spelt plain (ł l, ø o, đ d, æ ae), apostrophes
-removed, and cut into runs of letters (dots, hyphens and spaces separate them);
+way: what brackets hold dropped (an affiliation: "Jane Doe (MIT)"), Unicode NFKD
+with the accents (combining marks) dropped, casefolded, a letter with a stroke or a
+ligature spelt plain (ł l, ø o, đ d, æ ae), apostrophes removed, and cut into runs
+of letters (dots, hyphens, spaces and digits such as footnote marks separate them);
 "Family, Given" is turned round to "Given Family", and a trailing Jr/Sr/II/III/IV
-is dropped. Two names match when
+is dropped. Each name has one or more readings (``readings``), a family name and
+the given names before it, and two names match when a reading of each does:
 
 - their family names are equal, spaces ignored: the last word, or the last two or
   three together ("Le Cun" is "LeCun", "van der Berg" is "Van Der Berg"), always
@@ -17,6 +19,19 @@ is dropped. Two names match when
 - their first given names agree: equal when both are written out, the same first
   letter when either is an initial ("Y." agrees with "Yann", "J." with "Jane" and
   "John"); a name of one word (a surname alone, a mononym) agrees with any given name.
+
+A family name of several words is read alone, with no given name, when the name
+says so: lower-case particles before its last word ("van der Berg", "de la Cruz",
+"von Neumann": a particle so written is never a given name), one hyphenated word
+("García-Márquez"), or a comma after it ("García Márquez,"). Without one of these
+marks "García Márquez" reads as "Ann Lee" does, a given name and a family name: no
+rule without a list of names could tell them apart. A capitalised particle may be a
+given name ("Le Song", "Van Morrison"): such a name is read both ways.
+
+A name with ä, ö or ü is also read in its German spelling with an e ("Jürgen" as
+"Juergen"): the umlaut is the evidence. A name without one is read only as written,
+so "Juergen" and "Jurgen" are not matched, nor "Yue" and "Yu" (undoing "ue" wherever
+it is written would make one person of many).
 
 So "Yann LeCun", "Y. LeCun", "LeCun, Yann", "Yann Le Cun" and "Yänn Lecun" are one
 person, and "A. LeCun" or "Alan LeCun" another. Middle names are not compared;
@@ -50,7 +65,13 @@ if TYPE_CHECKING:
 
 FAMILY_WORDS = 3  # "van der Berg": the most words a family name is tried with
 SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv"})
+# words that start a family name ("van der Berg", "de la Cruz", "von Neumann", "bin Said")
+PARTICLES = frozenset({"van", "von", "der", "den", "de", "del", "della", "di", "da", "das", "dos", "du", "des", "la",
+                       "le", "ten", "ter", "zu", "af", "bin", "ibn", "al", "el"})
 _LETTERS = re.compile(r"[^\W\d_]+")
+_HYPHENATED = re.compile(r"[^\W\d_]+(?:[-\u2010\u2011][^\W\d_]+)+")
+_AFFILIATION = re.compile(r"\([^)]*\)?|\[[^\]]*\]?")
+_UMLAUTS = str.maketrans({"ä": "ae", "ö": "oe", "ü": "ue", "Ä": "Ae", "Ö": "Oe", "Ü": "Ue"})
 _WORDS = re.compile(r"\w+")
 _APOSTROPHES = re.compile("['\u2019\u02bc`]")
 # letters NFKD leaves whole (a stroke or a ligature is no combining mark), as their plain spelling
@@ -62,6 +83,7 @@ MAX_FOLLOW_CHARS = 100
 _HANDLE = re.compile(r"@[A-Za-z0-9][A-Za-z0-9._-]{0,95}")
 
 Entry = tuple[int, tuple[str, ...], str]  # paper number, given names, the name as the listing writes it
+Reading = tuple[str, tuple[str, ...]]  # a family name without spaces, the given names before it
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,12 +143,51 @@ def fold(text: str) -> str:
 
 def name_words(name: str) -> tuple[str, ...]:
     """A person's name as words, given names first: "LeCun, Yann" and "Yann LeCun" are ("yann", "lecun")."""
-    text = _APOSTROPHES.sub("", fold(name))
+    text = _APOSTROPHES.sub("", fold(without_affiliation(name)))
     family, comma, given = text.partition(",")
     words = _LETTERS.findall(f"{given} {family}" if comma else text)
     while len(words) > 1 and words[-1] in SUFFIXES:
         words.pop()
     return tuple(words)
+
+
+def without_affiliation(name: str) -> str:
+    """The name less what brackets hold: "Jane Doe (MIT)" is "Jane Doe" (a bracket left open runs to the end)."""
+    return _AFFILIATION.sub(" ", name) if "(" in name or "[" in name else name
+
+
+def readings(name: str) -> list[Reading]:
+    """Each way to read a person's name: (family name without spaces, the given names before it).
+
+    A name with an umlaut is read in both spellings, "Jürgen" as "jurgen" and as
+    "juergen"; a name without one only as written, so "Yue" is never "Yu".
+    """
+    text = without_affiliation(name)
+    found: list[Reading] = []
+    for spelling in _spellings(text):
+        found.extend(r for r in _readings_of(spelling) if r not in found)
+    return found
+
+
+def _spellings(text: str) -> tuple[str, ...]:
+    if text.isascii():
+        return (text,)
+    text = unicodedata.normalize("NFC", text)  # "u" and a combining diaeresis are "ü"
+    german = text.translate(_UMLAUTS)
+    return (text, german) if german != text else (text,)
+
+
+def _readings_of(text: str) -> list[Reading]:
+    """The readings of one spelling: a family name alone, given and family names, or both (the module docstring)."""
+    words = name_words(text)
+    alone: Reading = ("".join(words), ())
+    plain = _APOSTROPHES.sub("", text).strip()
+    _, comma, given = plain.partition(",")
+    if comma and not given.strip() or " " not in plain and _HYPHENATED.fullmatch(plain):
+        return [alone] if words else []  # "García Márquez," or "García-Márquez"
+    if len(words) > 1 and all(word in PARTICLES for word in words[:-1]):
+        return [alone] if plain[:1].islower() else [alone, *family_splits(words)]  # "van der Berg"; "Le Song"
+    return family_splits(words)
 
 
 def family_splits(words: tuple[str, ...]) -> list[tuple[str, tuple[str, ...]]]:
@@ -146,10 +207,10 @@ def given_agree(one: tuple[str, ...], other: tuple[str, ...]) -> bool:
 
 def same_person(followed: str, listed: str) -> bool:
     """Whether a followed name and a listing's author name match (the rule in the module docstring)."""
-    listed_splits = family_splits(name_words(listed))
+    listed_readings = readings(listed)
     return any(family == other and given_agree(given, other_given)
-               for family, given in family_splits(name_words(followed))
-               for other, other_given in listed_splits)
+               for family, given in readings(followed)
+               for other, other_given in listed_readings)
 
 
 def org_words(name: str) -> str:
@@ -171,7 +232,7 @@ class Listed:
         self.by_org: dict[str, list[int]] = defaultdict(list)
         for i, paper in enumerate(papers):
             for author in paper.authors:
-                for family, given in family_splits(name_words(author)):
+                for family, given in readings(author):
                     self.by_family[family].append((i, given, author))
             for user in paper.hf_users:
                 self.by_user[user.casefold()].append(i)
@@ -183,7 +244,7 @@ class Listed:
         if followed.startswith("@"):
             return {i: followed for i in self.by_user.get(followed[1:].casefold(), ())}
         found: dict[int, str] = {}
-        for family, given in family_splits(name_words(followed)):
+        for family, given in readings(followed):
             for i, other, written in self.by_family.get(family, ()):
                 if i not in found and given_agree(given, other):
                     found[i] = written
