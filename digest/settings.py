@@ -3,6 +3,12 @@
 Loaded once, at the edge (the CLI); components receive a ``Settings`` and never
 read ``os.environ`` themselves. Every invalid or unknown key is reported in one
 ``ConfigError``.
+
+An empty value (or one of spaces) is the key's default, whatever the key: a copy of
+config.example.env with a value left blank (``DIGEST_MAX_ITEMS=``) is as if the line
+were not there. For the keys whose default is empty (an address, a path, a secret,
+``DIGEST_LLM_URL``...) that is the empty value their comment documents. Set in the
+real environment, an empty value still wins over the file's, as any value there does.
 """
 
 from __future__ import annotations
@@ -145,8 +151,8 @@ def _text(value: str) -> str:
     return value.strip()
 
 
-def _path(value: str) -> Path | None:
-    return expand_home(Path(value.strip())) if value.strip() else None
+def _path(value: str) -> Path:
+    return expand_home(Path(value.strip()))
 
 
 def _int(value: str) -> int:
@@ -240,7 +246,7 @@ def _bool(value: str) -> bool:
     lowered = value.strip().lower()
     if lowered in {"1", "true", "yes", "on"}:
         return True
-    if lowered in {"0", "false", "no", "off", ""}:
+    if lowered in {"0", "false", "no", "off"}:
         return False
     raise ValueError("use true or false")
 
@@ -273,10 +279,8 @@ _HOST_HINT = "not a host name or IP address (e.g. smtp.example.org)"
 
 
 def _hostname(value: str) -> str:
-    """A name DNS can hold (labels of 1-63 characters, 253 in all) or an IP address; empty: localhost."""
+    """A name DNS can hold (labels of 1-63 characters, 253 in all) or an IP address."""
     host = value.strip()
-    if not host:
-        return "localhost"
     with contextlib.suppress(ValueError):
         return str(ipaddress.ip_address(host.strip("[]")))
     try:
@@ -305,7 +309,7 @@ def _database_url_problem(url: str) -> None:
                          "postgresql://digest:Ab%2FCd@db.example.org:5432/digest")
 
 
-def _state_db(value: str) -> Path | None:
+def _state_db(value: str) -> Path:
     """The database file: not a folder (``/``), and no file where a folder on its path should be.
 
     Or a PostgreSQL database, ``postgresql://USER:PASSWORD@HOST:PORT/DB`` (the ``postgres``
@@ -317,8 +321,6 @@ def _state_db(value: str) -> Path | None:
         _database_url_problem(value.strip())
         return DatabaseURL(value, default_state_db().parent)
     path = _path(value)
-    if path is None:
-        return None
     with _looking_at("DIGEST_STATE_DB"):
         folder, blocker = path.is_dir(), file_in_the_way(path)
         special = path.exists() and not folder and not path.is_file()  # /dev/null, a FIFO: "disk full" later
@@ -331,10 +333,10 @@ def _state_db(value: str) -> Path | None:
     return path
 
 
-def _cache_dir(value: str) -> Path | None:
+def _cache_dir(value: str) -> Path:
     path = _path(value)
     with _looking_at("DIGEST_CACHE_DIR"):
-        a_file = path is not None and path.exists() and not path.is_dir()
+        a_file = path.exists() and not path.is_dir()
     if a_file:
         raise ValueError(f"{path} is a file; name a folder for the HTTP cache")
     return path
@@ -478,10 +480,9 @@ def url_problem(url: str) -> str | None:
 
 
 def _base_url(default: str) -> Callable[[str], str]:
-    """An API's base URL: http(s), a host, maybe a port and a path (checked now, not at the first fetch);
-    empty: the default."""
+    """An API's base URL: http(s), a host, maybe a port and a path (checked now, not at the first fetch)."""
     def parse(value: str) -> str:
-        url = value.strip() or default
+        url = value.strip()
         problem = url_problem(url)
         if problem:
             raise ValueError(f"{problem}; use http(s)://HOST[:PORT][/PATH], e.g. {default}")
@@ -644,14 +645,13 @@ def load_settings(env_file: Path | None = None, environ: Mapping[str, str] | Non
         if not is_utf8(value):  # never quoted: it may be a password
             problems.append(f"{key}: not UTF-8 text; set it again in UTF-8 (the shell's locale may be another)")
             continue
+        if not value.strip():
+            continue  # the default, as if not set (the module docstring)
         name, parse = _PARSERS[key]
         try:
-            parsed = parse(value)
+            values[name] = parse(value)
         except (ValueError, ConfigError) as err:
             problems.append(f"{key}={_shown(key, value)}: {_reason(err)}")
-            continue
-        if parsed is not None or name not in ("state_db", "cache_dir"):
-            values[name] = parsed
     if values.get("llm_url") and not values.get("llm_model"):
         problems.append("DIGEST_LLM_URL is set but DIGEST_LLM_MODEL is not; name the model to ask, e.g. llama3.2")
     if problems:

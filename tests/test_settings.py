@@ -23,6 +23,65 @@ def test_env_file_is_read_and_real_environment_wins(tmp_path: Path) -> None:
     assert settings.smtp_password == "pa$word${HOME}"  # never interpolated
 
 
+# an empty value: the default, for every key ----------------------------------------------------------
+
+DEFAULTS_BY_KIND = [  # one key of each kind of value, and what its empty value stands for
+    ("DIGEST_MAX_ITEMS", "max_items", 20),  # a whole number
+    ("DIGEST_MIN_SCORE", "min_score", 2.0),  # a number
+    ("DIGEST_SMTP_PORT", "port", 587),
+    ("DIGEST_SMTP_RATE", "smtp_rate", 0.0),
+    ("DIGEST_HTTP_MAX_BYTES", "http_max_bytes", 50_000_000),  # a size
+    ("DIGEST_KEEP_DAYS", "keep_days", 400),
+    ("DIGEST_TIMEZONE", "timezone", "UTC"),
+    ("DIGEST_SCHEDULE", "schedule", "0 7 * * 1-5"),
+    ("DIGEST_SMTP_SECURITY", "smtp_security", "starttls"),  # a choice
+    ("DIGEST_ARXIV_ANNOUNCE", "arxiv_announce", frozenset({"new", "cross"})),  # a list
+    ("DIGEST_THUMBNAILS", "thumbnails", True),  # a switch that is on by default
+    ("DIGEST_SEND_EMPTY", "send_empty", False),
+    ("DIGEST_SEMANTIC", "semantic", "false"),
+    ("DIGEST_SOURCE", "source", "hf"),  # text
+    ("DIGEST_SMTP_HOST", "smtp_host", "localhost"),  # a host
+    ("DIGEST_HF_BASE_URL", "hf_base_url", "https://huggingface.co"),  # a URL
+    ("DIGEST_PUBLIC_URL", "public_url", ""),
+    ("DIGEST_TO", "to", ""),  # an address
+    ("DIGEST_LIBRARY", "library", None),  # a path
+    ("DIGEST_SECRET_KEY", "secret_key", ""),  # a secret
+]
+
+
+@pytest.mark.parametrize("blank", ["", "   "])
+@pytest.mark.parametrize(("key", "attribute", "default"), DEFAULTS_BY_KIND)
+def test_an_empty_value_is_the_keys_default_whatever_its_kind(key: str, attribute: str, default: object,
+                                                             blank: str) -> None:
+    assert getattr(load_settings(None, {key: blank}), attribute) == default
+
+
+def test_every_key_left_empty_loads_as_if_it_were_not_set() -> None:
+    from digest.settings import KEYS
+
+    assert load_settings(None, dict.fromkeys(KEYS, "")) == load_settings(None, {})
+
+
+def test_a_copy_of_the_example_config_with_every_value_left_blank_loads_as_the_defaults(tmp_path: Path) -> None:
+    example = (Path(__file__).parents[1] / "config.example.env").read_text()
+    blank = "\n".join(line.split("=", 1)[0] + "=" if line.startswith("DIGEST_") else line
+                      for line in example.splitlines())
+    (tmp_path / ".env").write_text(blank)
+    assert load_settings(tmp_path / ".env", {}) == load_settings(None, {})
+
+
+def test_an_empty_value_in_the_environment_still_wins_over_the_files_value_and_means_the_default(
+        tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("DIGEST_MAX_ITEMS=5\nDIGEST_SMTP_USER=ada\n")
+    settings = load_settings(tmp_path / ".env", {"DIGEST_MAX_ITEMS": "", "DIGEST_SMTP_USER": ""})
+    assert (settings.max_items, settings.smtp_user) == (20, "")
+
+
+def test_an_unknown_key_left_empty_is_still_reported() -> None:
+    with pytest.raises(ConfigError, match="DIGEST_MAX_ITEM is not a known setting; did you mean DIGEST_MAX_ITEMS"):
+        load_settings(None, {"DIGEST_MAX_ITEM": ""})
+
+
 def test_a_line_of_the_env_file_that_does_not_parse_is_an_error_naming_the_line_not_the_value(tmp_path: Path) -> None:
     env = tmp_path / ".env"
     env.write_text('DIGEST_MAX_ITEMS=5\nDIGEST_SMTP_PASSWORD="s3cret-pw\nDIGEST_SMTP_USER=ada\n'
