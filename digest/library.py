@@ -15,7 +15,7 @@ counted, never a crash. BibTeX's ``%`` comments, between entries or between an
 entry's fields, are skipped. Zotero's rich-text tags (``<i>``, ``<span class="nocase">``)
 and the JATS tags of abstracts are dropped, their words kept.
 
-The file is UTF-8 (with or without a byte order mark) or UTF-16 with one; any
+The file is UTF-8 (with or without a byte order mark) or UTF-16 or UTF-32 with one; any
 other is read as Windows-1252 (Latin-1's letters and more), with a warning line
 and a note in ``Library.notes``. A file that cannot be read at all (missing, a
 folder, unreadable, UTF-16 cut short, too big, malformed) is one ``LibraryError``
@@ -191,12 +191,13 @@ def _read(path: Path) -> tuple[str, str]:
     return text.replace("\r\n", "\n").replace("\r", "\n"), note  # Mac "CSV": CR alone
 
 
-_BOMS = ((codecs.BOM_UTF8, "utf-8-sig", "UTF-8"), (codecs.BOM_UTF16_LE, "utf-16", "UTF-16"),
-         (codecs.BOM_UTF16_BE, "utf-16", "UTF-16"))
+_BOMS = ((codecs.BOM_UTF8, "utf-8-sig", "UTF-8"),  # UTF-32's before UTF-16's: FF FE 00 00 starts as FF FE
+         (codecs.BOM_UTF32_LE, "utf-32", "UTF-32"), (codecs.BOM_UTF32_BE, "utf-32", "UTF-32"),
+         (codecs.BOM_UTF16_LE, "utf-16", "UTF-16"), (codecs.BOM_UTF16_BE, "utf-16", "UTF-16"))
 
 
 def _decoded_file(path: Path, data: bytes) -> tuple[str, str]:
-    """(the text, a warning or ""): UTF-8, or UTF-16 told by its byte order mark; else Windows-1252.
+    """(the text, a warning or ""): UTF-8, or UTF-16/32 told by its byte order mark; else Windows-1252.
 
     Windows tools (EndNote, Excel's CSV, older JabRef) save in the system's code
     page, which in Western Europe and the Americas is Windows-1252, a superset of

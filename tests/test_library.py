@@ -164,8 +164,8 @@ def test_a_library_in_utf8_with_or_without_a_bom_or_utf16_with_one_reads_without
     assert (library.notes, caplog.records) == ((), [])
 
 
-@pytest.mark.parametrize("encoding", ["utf-16-be", "utf-16-le"])
-def test_a_utf16_library_is_told_by_its_bom_whichever_the_byte_order(encoding: str) -> None:
+@pytest.mark.parametrize("encoding", ["utf-16-be", "utf-16-le", "utf-32-be", "utf-32-le"])
+def test_a_utf16_or_utf32_library_is_told_by_its_bom_whichever_the_byte_order(encoding: str) -> None:
     Path("lib.ris").write_bytes("\ufeffTY  - JOUR\nTI  - Jürgen's reward models\nER  - \n".encode(encoding))
     assert [e.title for e in load_library(Path("lib.ris")).entries] == ["Jürgen's reward models"]
 
