@@ -10,7 +10,7 @@ import logging
 import re
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from importlib import resources
 from pathlib import Path
@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from ..errors import ConfigError, EmptyListingError, ListingError, SourceError, expand_home
 from ..model import Listing, Paper
+from .distinct import Distinct
 from .files import load_listing_file
 from .parse import parse_listing
 
@@ -131,7 +132,7 @@ def fetch_all(sources: list[Source], context: FetchContext) -> Listing:
     days: list[date] = []  # the days the listings name (Daily Papers days); the newest dates the merge
     for source in sources:
         try:
-            listing = source.fetch(context)
+            listing = source.fetch(_reading(context, len(papers)))
         except EmptyListingError as err:
             context.notes.append(str(err))
             continue
@@ -154,6 +155,13 @@ def fetch_all(sources: list[Source], context: FetchContext) -> Listing:
     return Listing(source=name, papers=kept, warnings=warnings, day=max(days, default=None))
 
 
+def _reading(context: FetchContext, merged: int) -> FetchContext:
+    """The context for the next source: it may stop after ``max_papers + merged`` distinct papers. Each of the
+    ``merged`` papers before it may stand for two of its own (one by id, another by DOI) and takes one of the
+    ``max_papers`` places itself, so the first ``max_papers`` of the merge are those reading it whole gives."""
+    return replace(context, max_papers=context.max_papers + merged) if merged else context
+
+
 def _listed_twice(listing: Listing) -> list[str]:
     """One source naming the same paper twice keeps the first; the operator hears of it (two sources may)."""
     counts = Counter(paper.id for paper in listing.papers)
@@ -167,13 +175,12 @@ def _listed_twice(listing: Listing) -> list[str]:
 def _one_per_doi(papers: list[Paper]) -> list[Paper]:
     """One paper per DOI: a preprint bioRxiv lists and arXiv lists with the same DOI (``arxiv:DOI``)
     is kept as the source named first listed it, as papers with the same id are."""
-    seen: set[str] = set()
+    seen = Distinct()
     kept = []
     for paper in papers:
-        if paper.doi is not None and paper.doi in seen:
+        if not seen.new(paper):
             log.info("%s: the same paper (DOI %s) as one listed before; kept once", paper.id, paper.doi)
             continue
-        seen.update([paper.doi] if paper.doi else [])
         kept.append(paper)
     return kept
 

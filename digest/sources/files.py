@@ -3,7 +3,7 @@
 JSON Lines is read one line at a time, and past ``DIGEST_MAX_PAPERS`` lines are only
 counted, so a 200 MB file costs what 5,000 papers cost. The other formats must be
 parsed whole; they are read only up to ``DIGEST_HTTP_MAX_BYTES``, the same bound a
-response from the web has.
+response from the web has, and past ``DIGEST_MAX_PAPERS`` their items are only counted too.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def load_listing_file(
         raise ListingError(source, f"larger than {describe_size(max_bytes)} (DIGEST_HTTP_MAX_BYTES), "
                            "the limit for a listing read whole; save it as JSON Lines "
                            "(digest papers --json) or raise DIGEST_HTTP_MAX_BYTES")
-    return parse_listing(data, source, today=today, announce_types=announce_types)
+    return parse_listing(data, source, today=today, announce_types=announce_types, max_papers=max_papers)
 
 
 def _sniff(handle: BinaryIO, source: str) -> bytes:

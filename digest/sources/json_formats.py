@@ -17,6 +17,7 @@ from datetime import date, datetime, timedelta
 from typing import Any
 
 from ..model import Paper, PaperExtra, make_paper
+from .distinct import Cap
 
 Parsed = tuple[list[Paper], list[str]]
 MAX_COUNT = 10**9  # more upvotes or authors than this is not a count
@@ -58,13 +59,19 @@ def _parse_int(digits: str) -> int | float:
     return int(digits) if len(digits) <= MAX_INT_DIGITS else float(digits)
 
 
-def parse_json_document(data: Any) -> Parsed:
-    """A whole JSON document: an HF API array, or an array of plain papers."""
+def parse_json_document(data: Any, max_papers: int | None = None) -> Parsed:
+    """A whole JSON document: an HF API array, or an array of plain papers; the items after
+    ``max_papers`` distinct papers are only counted."""
     papers: list[Paper] = []
     warnings = Warnings()
-    for number, item in enumerate(_items(data), 1):
-        _convert(item, f"item {number}", papers, warnings)
-    return papers, warnings.lines()
+    cap = Cap(max_papers)
+    items = _items(data)
+    for number, item in enumerate(items, 1):
+        if cap.full:
+            cap.unread = len(items) - number + 1
+            break
+        _convert(item, f"item {number}", papers, warnings, cap)
+    return papers, [*warnings.lines(), *cap.warnings("items")]
 
 
 def daily_papers_day(data: Any, today: date | None = None) -> date | None:
@@ -125,13 +132,15 @@ def parse_jsonl(lines: Iterable[str], max_papers: int | None = None, warnings: W
     return papers, [*warnings.lines(), *capped]
 
 
-def _convert(item: Any, label: str, papers: list[Paper], warnings: Warnings) -> None:
+def _convert(item: Any, label: str, papers: list[Paper], warnings: Warnings, cap: Cap | None = None) -> None:
     fields = Fields()
     try:
         papers.append(_paper_from_any(item, fields))
     except (ValueError, KeyError) as err:
         warnings.add(f"{label} skipped: {_reason(err)}")
         return
+    if cap is not None:
+        cap.add(papers[-1])
     if fields.dropped:
         warnings.add(f"{label}: ignored {', '.join(fields.dropped)}")
 

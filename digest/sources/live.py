@@ -175,7 +175,8 @@ class ArxivSource:
         ages = _CacheAges()
         try:
             fetched, listing = parsed(http, fetched, lambda body, at: parse_listing(
-                body, at, today=context.today, announce_types=context.announce_types))
+                body, at, today=context.today, announce_types=context.announce_types,
+                max_papers=context.max_papers))
         except EmptyListingError as err:
             raise EmptyListingError(
                 self.name, f"no papers listed for {context.today} (arXiv announces nothing on weekends "
@@ -201,7 +202,8 @@ class UrlSource:
     def fetch(self, context: FetchContext) -> Listing:
         http = _http(context, self.name)
         fetched, listing = parsed(http, http.get(self.url), lambda body, at: parse_listing(
-            body, self.url, today=context.today, announce_types=context.announce_types))
+            body, self.url, today=context.today, announce_types=context.announce_types,
+            max_papers=context.max_papers))
         ages = _CacheAges()
         ages.add(fetched)
         ages.note(self.name, context)

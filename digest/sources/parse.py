@@ -41,18 +41,20 @@ def parse_listing(
     *,
     today: date | None = None,
     announce_types: frozenset[str] | None = None,
+    max_papers: int | None = None,
 ) -> Listing:
-    """Parse ``data``; raise ListingError naming ``source`` when it is not a listing."""
+    """Parse ``data``; raise ListingError naming ``source`` when it is not a listing. Past ``max_papers``
+    distinct papers, a JSON array's items and a feed's entries are only counted (``distinct.Cap``)."""
     if not data.strip():
         raise ListingError(source, "the file is empty; expected a paper listing")
     encoding = sniff_encoding(data)
     if looks_like_xml(data, encoding):
-        papers, warnings, day = _parse_xml(data, source, announce_types)
+        papers, warnings, day = _parse_xml(data, source, announce_types, max_papers)
     else:
         text = _decode(data, encoding, source)
         stripped = text.lstrip()
         if stripped.startswith(("[", "{")):
-            papers, warnings, day = _parse_json(stripped, source, today)
+            papers, warnings, day = _parse_json(stripped, source, today, max_papers)
         else:
             papers, warnings, day = _parse_text(text, source, today)
     if not papers:
@@ -95,17 +97,17 @@ def _decode(data: bytes, encoding: str, source: str) -> str:
         ) from err
 
 
-def _parse_xml(data: bytes, source: str, announce_types: frozenset[str] | None) -> Parsed:
+def _parse_xml(data: bytes, source: str, announce_types: frozenset[str] | None, max_papers: int | None) -> Parsed:
     if _head(data, sniff_encoding(data))[:200].lstrip().lower().startswith(("<!doctype html", "<html")):
         raise ListingError(source, "this is an HTML page, not a listing (an error page?)")
     root = _xml_root(data, source)
     try:
         if root.tag == f"{ATOM}feed":
-            return (*parse_atom(root), None)
+            return (*parse_atom(root, max_papers), None)
         if root.tag == "rss":
-            return (*parse_rss(root, announce_types), None)
+            return (*parse_rss(root, announce_types, max_papers=max_papers), None)
         if root.tag == f"{RDF}RDF":
-            return (*parse_rss(root, announce_types, ns=RSS1), None)
+            return (*parse_rss(root, announce_types, ns=RSS1, max_papers=max_papers), None)
     except FeedError as err:
         raise ListingError(source, str(err)) from err
     raise ListingError(source, f"unknown XML document <{str(root.tag)[:100]}>; expected arXiv Atom, RSS or RSS 1.0")
@@ -122,7 +124,7 @@ def _xml_root(data: bytes, source: str) -> Element:
         raise ListingError(source, f"malformed XML: {err}") from err
 
 
-def _parse_json(text: str, source: str, today: date | None = None) -> Parsed:
+def _parse_json(text: str, source: str, today: date | None = None, max_papers: int | None = None) -> Parsed:
     try:
         data = loads(text)
     except RecursionError as err:
@@ -132,7 +134,7 @@ def _parse_json(text: str, source: str, today: date | None = None) -> Parsed:
             return (*parse_jsonl(text.split("\n")), None)  # not splitlines(): U+2028 may sit inside a string
         raise ListingError(source, _json_problem(err, text)) from err
     try:
-        return (*parse_json_document(data), daily_papers_day(data, today))
+        return (*parse_json_document(data, max_papers), daily_papers_day(data, today))
     except ShapeError as err:
         raise ListingError(source, f"not a paper listing: {err}") from err
 

@@ -9,6 +9,7 @@ from email.utils import parsedate_to_datetime
 from xml.etree.ElementTree import Element
 
 from ..model import MissingText, Paper, arxiv_id, make_paper
+from .distinct import Cap
 from .venue import venue_from_comment
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -25,10 +26,15 @@ class FeedError(ValueError):
     """The feed itself reports an error (arXiv answers errors as an Atom entry)."""
 
 
-def parse_atom(root: Element) -> Parsed:
+def parse_atom(root: Element, max_papers: int | None = None) -> Parsed:
+    """arXiv's API; the entries after ``max_papers`` distinct papers are only counted."""
     papers: list[Paper] = []
     warnings: list[str] = []
+    cap = Cap(max_papers)
     for entry in root.iter(f"{ATOM}entry"):
+        if cap.full:
+            cap.unread += 1
+            continue
         entry_id = _text(entry, f"{ATOM}id")
         if "/api/errors" in entry_id:
             raise FeedError(f"arXiv API error: {_text(entry, f'{ATOM}summary')}")
@@ -49,17 +55,25 @@ def parse_atom(root: Element) -> Parsed:
             ))
         except MissingText as err:
             warnings.append(f"entry {entry_id or '?'} skipped: {err}")
-    return papers, warnings
+            continue
+        cap.add(papers[-1])
+    return papers, [*warnings, *cap.warnings("entries")]
 
 
-def parse_rss(root: Element, announce_types: frozenset[str] | None = None, ns: str = "") -> Parsed:
+def parse_rss(root: Element, announce_types: frozenset[str] | None = None, ns: str = "",
+              max_papers: int | None = None) -> Parsed:
     """arXiv RSS; ``announce_types`` keeps e.g. only ``new`` and ``cross`` items. ``ns``: RSS 1.0's
-    namespace (``RSS1``) for an RDF feed, whose items carry ``rdf:about`` and ``dc:date`` instead."""
+    namespace (``RSS1``) for an RDF feed, whose items carry ``rdf:about`` and ``dc:date`` instead.
+    The items after ``max_papers`` distinct papers are only counted."""
     papers: list[Paper] = []
     warnings: list[str] = []
+    cap = Cap(max_papers)
     for item in root.iter(f"{ns}item"):
         kind = _text(item, f"{ARXIV}announce_type") or "new"
         if announce_types is not None and kind not in announce_types:
+            continue
+        if cap.full:
+            cap.unread += 1
             continue
         title = _text(item, f"{ns}title")
         ident = _text(item, f"{ns}guid") or _text(item, f"{ns}link") or item.get(f"{RDF}about", "").strip()
@@ -83,7 +97,9 @@ def parse_rss(root: Element, announce_types: frozenset[str] | None = None, ns: s
             ))
         except MissingText as err:
             warnings.append(f"item {ident or '?'} skipped: {err}")
-    return papers, warnings
+            continue
+        cap.add(papers[-1])
+    return papers, [*warnings, *cap.warnings("items")]
 
 
 def _rss_abstract(description: str) -> str:
