@@ -458,7 +458,7 @@ def test_jsonl_is_read_line_by_line_not_whole(tmp_path: Path) -> None:
 def test_jsonl_whose_first_paper_is_longer_than_the_sniff_is_still_streamed(tmp_path: Path) -> None:
     """A collaboration paper with 3,000 authors first (a 90 kB line): still JSON Lines, still streamed."""
     collaboration = jsonl_item(id="2608.00000", authors=[f"Physicist Number {n}" for n in range(3000)])
-    path = big_jsonl(tmp_path / "big.jsonl", 2000)
+    path = big_jsonl(tmp_path / "big.jsonl", 2000, start=1)
     path.write_text(json.dumps(collaboration) + "\n" + path.read_text())
     context = FetchContext(today=date(2026, 8, 13), max_bytes=10_000, max_papers=10)
 

@@ -25,7 +25,7 @@ from . import http_server
 from .http_server import PlaybackServer, Reply
 
 TODAY = date(2026, 8, 13)
-UNREAD = {"json": "items", "atom": "entries", "rss": "items"}  # what each format calls what is left unread
+UNREAD = {"json": "items", "jsonl": "lines", "atom": "entries", "rss": "items"}  # what each format leaves unread
 
 
 @dataclass(frozen=True)
@@ -47,6 +47,11 @@ def as_json(entries: list[Entry]) -> str:
     return json.dumps([{"id": e.id, "title": e.heading, "abstract": f"Abstract {e.number}."} for e in entries])
 
 
+def as_jsonl(entries: list[Entry]) -> str:
+    return "".join(json.dumps({"id": e.id, "title": e.heading, "abstract": f"Abstract {e.number}."}) + "\n"
+                   for e in entries)
+
+
 def as_atom(entries: list[Entry]) -> str:
     body = "".join(
         f"<entry><id>http://arxiv.org/abs/{e.id}v1</id><title>{e.heading}</title>"
@@ -66,11 +71,11 @@ def as_rss(entries: list[Entry]) -> str:
     return f'<rss xmlns:arxiv="http://arxiv.org/schemas/atom" version="2.0"><channel>{body}</channel></rss>'
 
 
-WRITERS = {"json": as_json, "atom": as_atom, "rss": as_rss}
+WRITERS = {"json": as_json, "jsonl": as_jsonl, "atom": as_atom, "rss": as_rss}
 
 
 def saved(tmp_path: Path, fmt: str, entries: list[Entry], name: str = "listing") -> Path:
-    path = tmp_path / f"{name}.{'json' if fmt == 'json' else 'xml'}"
+    path = tmp_path / f"{name}.{fmt if fmt.startswith('json') else 'xml'}"
     path.write_text(WRITERS[fmt](entries), "utf-8")
     return path
 
@@ -150,8 +155,9 @@ def web() -> Iterator[PlaybackServer]:
 
 @pytest.mark.parametrize("spec, path, fmt", [
     ("{url}/listing.json", "/listing.json", "json"),
+    ("{url}/listing.jsonl", "/listing.jsonl", "jsonl"),
     ("arxiv:cs.LG", "/rss/cs.LG", "rss"),
-], ids=["url", "arxiv"])
+], ids=["url", "url-jsonl", "arxiv"])
 def test_a_live_listing_is_cut_short_the_same_way(web: PlaybackServer, tmp_path: Path, spec: str, path: str,
                                                    fmt: str) -> None:
     from digest.sources.http import Fetcher

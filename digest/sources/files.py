@@ -1,6 +1,6 @@
 """Listing files on disk, read without holding more of them in memory than needed.
 
-JSON Lines is read one line at a time, and past ``DIGEST_MAX_PAPERS`` lines are only
+JSON Lines is read one line at a time, and past ``DIGEST_MAX_PAPERS`` papers its lines are only
 counted, so a 200 MB file costs what 5,000 papers cost. The other formats must be
 parsed whole; they are read only up to ``DIGEST_HTTP_MAX_BYTES``, the same bound a
 response from the web has, and past ``DIGEST_MAX_PAPERS`` their items are only counted too.

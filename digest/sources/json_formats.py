@@ -111,36 +111,33 @@ def _items(data: Any) -> list[Any]:
 
 
 def parse_jsonl(lines: Iterable[str], max_papers: int | None = None, warnings: Warnings | None = None) -> Parsed:
-    """Our JSON Lines, one line at a time; past ``max_papers`` lines are only counted."""
+    """Our JSON Lines, one line at a time; past ``max_papers`` distinct papers, lines are only counted."""
     papers: list[Paper] = []
     warnings = warnings or Warnings()
-    unread = 0
+    cap = Cap(max_papers)
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
-        if max_papers is not None and len(papers) >= max_papers:
-            unread += 1
+        if cap.full:
+            cap.unread += 1
             continue
         try:
             item = loads(line)
         except (ValueError, RecursionError) as err:
             warnings.add(f"line {number} skipped: {_reason(err)}")
             continue
-        _convert(item, f"line {number}", papers, warnings)
-    capped = [f"kept the first {max_papers} papers; {unread} more lines not read "
-              "(raise DIGEST_MAX_PAPERS to keep more)"] if unread else []
-    return papers, [*warnings.lines(), *capped]
+        _convert(item, f"line {number}", papers, warnings, cap)
+    return papers, [*warnings.lines(), *cap.warnings("lines")]
 
 
-def _convert(item: Any, label: str, papers: list[Paper], warnings: Warnings, cap: Cap | None = None) -> None:
+def _convert(item: Any, label: str, papers: list[Paper], warnings: Warnings, cap: Cap) -> None:
     fields = Fields()
     try:
         papers.append(_paper_from_any(item, fields))
     except (ValueError, KeyError) as err:
         warnings.add(f"{label} skipped: {_reason(err)}")
         return
-    if cap is not None:
-        cap.add(papers[-1])
+    cap.add(papers[-1])
     if fields.dropped:
         warnings.add(f"{label}: ignored {', '.join(fields.dropped)}")
 

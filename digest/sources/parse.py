@@ -131,7 +131,8 @@ def _parse_json(text: str, source: str, today: date | None = None, max_papers: i
         raise ListingError(source, "JSON nested too deeply to be a listing") from err
     except ValueError as err:
         if text.startswith("{") and "\n" in text.strip():
-            return (*parse_jsonl(text.split("\n")), None)  # not splitlines(): U+2028 may sit inside a string
+            lines = text.split("\n")  # not splitlines(): U+2028 may sit inside a string
+            return (*parse_jsonl(lines, max_papers), None)
         raise ListingError(source, _json_problem(err, text)) from err
     try:
         return (*parse_json_document(data, max_papers), daily_papers_day(data, today))
