@@ -217,7 +217,7 @@ class Digest:
         if self.http is None and any(getattr(s, "needs_http", False) for s in chosen):
             from .sources.http import Fetcher
 
-            self.http = Fetcher.from_settings(self.settings, offline=offline)
+            self.http = Fetcher.from_settings(self.settings, offline=offline, clock=self.clock)
         return self.http
 
     def close(self) -> None:

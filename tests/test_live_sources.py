@@ -455,6 +455,42 @@ def test_last_modified_is_sent_back_as_if_modified_since(server, fetcher):
     assert first_pages(server.requests)[1].headers["if-modified-since"] == stamp
 
 
+def test_a_cached_copy_is_fresh_for_as_long_as_the_fetchers_clock_says(server, tmp_path):
+    server.route("/listing.json", Reply.json(HF_FIXTURE))
+    now = [datetime(2026, 8, 13, 8, tzinfo=ZoneInfo("UTC")).timestamp()]
+    client = Fetcher(cache_dir=tmp_path / "http-cache", clock=lambda: now[0])
+    url = f"{server.url}/listing.json"
+    asked = []
+    try:
+        for step in (0, 3599, 2, -7200):  # fetched; fresh for an hour; stale; a copy stamped ahead is no fresher
+            now[0] += step
+            client.get(url, fresh_for=3600)
+            asked.append(len(server.requests))
+    finally:
+        client.close()
+
+    assert asked == [1, 1, 2, 3]
+
+
+def test_the_apps_clock_dates_the_cache(server, tmp_path):
+    """Yesterday's Daily Papers are not asked for again for six hours: six hours of the app's clock."""
+    from digest.app import Digest
+    from digest.settings import load_settings
+
+    server.route(API, hf_page(range(3)))
+    now = [datetime(2026, 8, 13, 8, tzinfo=ZoneInfo("UTC")).timestamp()]
+    settings = load_settings(None, {"DIGEST_HF_BASE_URL": server.url, "DIGEST_LOOKBACK_DAYS": "2",
+                                    "DIGEST_CACHE_DIR": str(tmp_path / "http-cache")})
+    asked = []
+    with Digest(settings, clock=lambda: now[0]) as app:
+        for hours in (0, 1, 6):
+            now[0] += hours * 3600
+            app.load_listing("hf")
+            asked.append(len(first_pages([r for r in server.requests if r.query.get("date") == "2026-08-12"])))
+
+    assert asked == [1, 1, 2]
+
+
 def test_offline_uses_only_the_cache_and_says_how_old_it_is(server, fetcher, tmp_path):
     server.route(API, Reply.json(HF_FIXTURE))
     online = fetch("hf:2026-08-13", server, fetcher)

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import difflib
 import re
-import time
 from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
@@ -100,7 +99,7 @@ class RxivSource:
             from .http import describe_age  # the live sources' one way of saying it
 
             context.notes.append(f"{self.name}: offline, using the cache (oldest copy "
-                                 f"{describe_age(time.time() - min(oldest))})")
+                                 f"{describe_age(context.http.clock() - min(oldest))})")
         if not papers:
             start, end = self.interval(context)
             raise EmptyListingError(self.name, f"no preprints posted from {start} to {end}")

@@ -81,10 +81,12 @@ def describe_age(seconds: float) -> str:
 
 
 class Cache:
-    """Response bodies and their validators, one pair of files per URL."""
+    """Response bodies and their validators, one pair of files per URL. A copy is stamped with
+    ``clock``'s time (the fetcher's), which its freshness is read against."""
 
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, clock: Callable[[], float] = time.time) -> None:
         self.directory = directory
+        self.clock = clock
 
     def _paths(self, url: str) -> tuple[Path, Path]:
         key = hashlib.sha256(url.encode()).hexdigest()[:40]
@@ -107,7 +109,7 @@ class Cache:
             "size": len(body),
             "etag": headers.get("etag"),
             "last_modified": headers.get("last-modified"),
-            "fetched_at": time.time(),
+            "fetched_at": self.clock(),
         }
         body_path, meta_path = self._paths(url)
         try:
@@ -129,11 +131,12 @@ class Cache:
         """A 304 confirmed the copy: it is as fresh as now."""
         _, meta_path = self._paths(url)
         try:
-            _write_atomic(meta_path, json.dumps({**meta, "fetched_at": time.time()}).encode())
+            _write_atomic(meta_path, json.dumps({**meta, "fetched_at": self.clock()}).encode())
         except OSError:
             pass
 
     def prune(self, max_age_days: float = CACHE_MAX_AGE_DAYS) -> None:
+        """Drop files untouched for ``max_age_days`` (by the file system's clock, as their times are)."""
         cutoff = time.time() - max_age_days * 86400
         try:
             entries = list(self.directory.iterdir())
@@ -170,8 +173,10 @@ class Fetcher:
         max_bytes: int = DEFAULT_MAX_BYTES,
         deadline: float | None = None,
         shared: Path | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.offline = offline
+        self.clock = clock  # Unix seconds: the app's clock, which a cached copy's age is read against
         self.max_bytes = max_bytes
         self.deadline = deadline if deadline is not None else DEADLINE_FACTOR * timeout
         self.retries = retries
@@ -180,7 +185,7 @@ class Fetcher:
         self.timeout = timeout
         self.min_interval = dict(min_interval or {})
         self.sleep = sleep
-        self.cache = Cache(cache_dir) if cache_dir else None
+        self.cache = Cache(cache_dir, clock) if cache_dir else None
         if self.cache and not offline:
             self.cache.prune()
         self.shared = shared  # the state store whose buckets space requests across processes (shards)
@@ -193,7 +198,8 @@ class Fetcher:
         _install_deadlines(self._client)
 
     @classmethod
-    def from_settings(cls, settings: Any, *, offline: bool = False) -> "Fetcher":
+    def from_settings(cls, settings: Any, *, offline: bool = False,
+                      clock: Callable[[], float] = time.time) -> "Fetcher":
         arxiv_hosts = {urlsplit(settings.arxiv_base_url).hostname or "", "arxiv.org",
                        "export.arxiv.org", "rss.arxiv.org"}
         return cls(
@@ -203,6 +209,7 @@ class Fetcher:
             offline=offline,
             min_interval={host: settings.arxiv_delay for host in arxiv_hosts if host},
             shared=settings.state_db,
+            clock=clock,
         )
 
     def close(self) -> None:
@@ -218,7 +225,7 @@ class Fetcher:
             if cached is None:
                 raise SourceError(url, "not in the cache; run once without --offline to fetch it")
             return Fetched(url, cached[0], from_cache=True, fetched_at=cached[1]["fetched_at"])
-        if cached and time.time() - cached[1]["fetched_at"] < fresh_for:
+        if cached and 0 <= self.clock() - cached[1]["fetched_at"] < fresh_for:
             log.debug("%s: cached copy is fresh, not asking again", shown_url(url))
             return Fetched(url, cached[0], from_cache=True, fetched_at=cached[1]["fetched_at"])
         headers = _validators(cached[1]) if cached else {}
@@ -226,12 +233,12 @@ class Fetcher:
         if response.status_code == 304 and cached:
             log.debug("%s: not modified, using the cached copy", shown_url(url))
             self.cache.touch(url, cached[1])  # type: ignore[union-attr]
-            return Fetched(url, cached[0], from_cache=True, fetched_at=time.time())
+            return Fetched(url, cached[0], from_cache=True, fetched_at=self.clock())
         if response.status_code != 200:
             raise SourceError(url, _status_problem(response))
         if self.cache:
             self.cache.save(url, response.body, response.headers)
-        return Fetched(url, response.body, fetched_at=time.time())
+        return Fetched(url, response.body, fetched_at=self.clock())
 
     def forget(self, url: str) -> None:
         """The body fetched from ``url`` did not read as a listing: drop its cached copy."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import time
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -46,7 +45,8 @@ class _CacheAges:
             return
         from .http import describe_age  # imported late: file sources never load httpx
 
-        context.notes.append(f"{name}: offline, using the cache (oldest copy {describe_age(time.time() - self.oldest)})")
+        age = describe_age(context.http.clock() - self.oldest)
+        context.notes.append(f"{name}: offline, using the cache (oldest copy {age})")
 
 
 def _http(context: FetchContext, name: str):
