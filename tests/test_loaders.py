@@ -212,6 +212,16 @@ def test_an_rss_1_0_feed_as_journals_publish_is_read_like_arxiv_rss() -> None:
     assert listing.warnings == ["item https://journal.example.org/articles/no-abstract skipped: missing title or abstract"]
 
 
+def test_a_feed_that_gives_each_author_a_dc_creator_keeps_them_all() -> None:
+    """Nature's feed names each author in a dc:creator of their own; arXiv names them all in one."""
+    one_each = "<dc:creator>Ada Lovelace</dc:creator>\n    <dc:creator>Turing, Alan</dc:creator>"
+    feed = RDF_FEED.replace("<dc:creator>Ada Lovelace, Alan Turing</dc:creator>", one_each)
+
+    [paper] = parse_listing(feed.encode(), "journal.rdf").papers
+
+    assert paper.authors == ("Ada Lovelace", "Turing, Alan")
+
+
 def test_an_rss_1_0_feed_with_no_items_is_an_empty_listing() -> None:
     empty = RDF_FEED[:RDF_FEED.index("  <item")] + "</rdf:RDF>"
 

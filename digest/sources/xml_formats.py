@@ -82,13 +82,12 @@ def parse_rss(root: Element, announce_types: frozenset[str] | None = None, ns: s
         if not title or not abstract:
             warnings.append(f"item {ident or '?'} skipped: missing title or abstract")
             continue
-        creators = _text(item, f"{DC}creator")
         try:
             papers.append(make_paper(
                 title,
                 abstract,
                 id=ident or None,
-                authors=[name for name in creators.split(",")] if creators else [],
+                authors=_creators(item),
                 published=_rfc_date(_text(item, "pubDate")) or _iso_date(_text(item, f"{DC}date")),
                 url=_text(item, f"{ns}link") or None,
                 venue=venue_from_comment(_rss_comment(description)),
@@ -100,6 +99,14 @@ def parse_rss(root: Element, announce_types: frozenset[str] | None = None, ns: s
             continue
         cap.add(papers[-1])
     return papers, [*warnings, *cap.warnings("items")]
+
+
+def _creators(item: Element) -> list[str]:
+    """The authors: arXiv names them all in one ``dc:creator``, separated by commas; a journal's feed
+    (Nature's) gives each their own ``dc:creator``, which may be "Last, First"."""
+    names = [(creator.text or "").strip() for creator in item.iterfind(f"{DC}creator")]
+    names = [name for name in names if name]
+    return names[0].split(",") if len(names) == 1 else names
 
 
 def _rss_abstract(description: str) -> str:
