@@ -574,6 +574,19 @@ def test_a_redirect_to_a_file_or_in_a_loop_is_refused_with_the_fix(server, fetch
         fetch(f"{server.url}/loop.json", server, fetcher)
 
 
+@pytest.mark.parametrize("location", ["http://[::1/listing.json", "http://127.0.0.1:99x/listing.json"])
+def test_a_redirect_to_a_malformed_url_is_refused_at_once(server, fetcher, location):
+    """Not retried as a broken connection, which will not mend: the server sends the same Location each time."""
+    server.route("/moved.json", Reply(302, headers={"Location": location}))
+
+    with pytest.raises(SourceError) as caught:
+        fetch(f"{server.url}/moved.json", server, fetcher)
+
+    assert str(caught.value) == (f"{server.url}/moved.json: redirected to a malformed URL ({location!r}); refusing "
+                                 "to follow it. Check the URL or the base URL setting")
+    assert len(server.requests) == 1
+
+
 def test_a_redirect_from_https_to_plain_http_is_refused():
     from digest.sources.http import redirect_problem
 

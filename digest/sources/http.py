@@ -194,6 +194,7 @@ class Fetcher:
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
             headers={"User-Agent": USER_AGENT, "Accept-Encoding": "gzip, deflate"},
             follow_redirects=False,
+            event_hooks={"response": [_check_location]},
         )
         _install_deadlines(self._client)
 
@@ -250,7 +251,11 @@ class Fetcher:
         origin = urlsplit(url).hostname
         current = url
         for _ in range(MAX_REDIRECTS + 1):
-            response = self._with_retries(current, headers)
+            try:
+                response = self._with_retries(current, headers)
+            except _MalformedLocation as err:
+                raise SourceError(url, f"redirected to a malformed URL ({err.location[:100]!r}); "
+                                  "refusing to follow it. Check the URL or the base URL setting") from None
             if response.status_code not in (301, 302, 303, 307, 308):
                 return response
             location = response.headers.get("location", "")
@@ -330,6 +335,24 @@ class Fetcher:
         remaining = turns.take()
         if remaining > 0:
             self.sleep(remaining)
+
+
+class _MalformedLocation(Exception):
+    def __init__(self, location: str) -> None:
+        super().__init__(location)
+        self.location = location
+
+
+def _check_location(response: httpx.Response) -> None:
+    """httpx reads a redirect's Location before it hands the response back, even when not following it, and
+    takes one that is no URL for a protocol error: a broken connection, retried. It is refused at once."""
+    if not response.has_redirect_location:
+        return
+    location = response.headers["location"]
+    try:
+        httpx.URL(location)
+    except httpx.InvalidURL:
+        raise _MalformedLocation(location) from None
 
 
 def redirect_problem(current: str, target: str, origin: str | None) -> str | None:
