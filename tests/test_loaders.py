@@ -341,6 +341,37 @@ def test_a_flood_of_broken_items_gives_a_bounded_list_of_warnings() -> None:
     assert listing.warnings[-1] == "... and 450 more like these"
 
 
+FEEDS = {  # one entry of each feed, without its title when the title given is empty
+    "atom": ('<feed xmlns="http://www.w3.org/2005/Atom">{}</feed>',
+             "<entry><id>http://arxiv.org/abs/2608.{n:05d}v1</id><title>{title}</title>"
+             "<summary>We train reward models.</summary></entry>"),
+    "rss": ("<rss version='2.0'><channel>{}</channel></rss>",
+            "<item><title>{title}</title><guid>oai:arXiv.org:2608.{n:05d}v1</guid>"
+            "<description>Abstract: We train reward models.</description></item>"),
+}
+
+
+def saved_page(junk: int) -> str:
+    """A saved Daily Papers page: ``junk`` stray lines, then one paper."""
+    abstract = "We train reward models for household robots and find that they generalise to new homes."
+    return "\n".join(["Daily Papers", *(f"stray line {n}" for n in range(junk)), "Reward Models", abstract])
+
+
+@pytest.mark.parametrize("feed", [*FEEDS, "hf-text"])
+def test_a_flood_of_broken_entries_gives_a_bounded_list_of_warnings_in_every_format(feed: str) -> None:
+    if feed == "hf-text":
+        data = saved_page(500)
+    else:
+        document, entry = FEEDS[feed]
+        data = document.format("".join([entry.format(n=n, title="") for n in range(500)]
+                                       + [entry.format(n=500, title="Reward Models")]))
+    listing = parse_listing(data.encode(), "listing")
+
+    assert len(listing.papers) == 1
+    assert len(listing.warnings) == 51
+    assert listing.warnings[-1] == "... and 450 more like these"
+
+
 # Text encodings and invisible characters ----------------------------------------
 
 @pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32"])

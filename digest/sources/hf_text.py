@@ -17,6 +17,7 @@ import re
 from datetime import date
 
 from ..model import MissingText, Paper, PaperExtra, make_paper
+from .json_formats import Warnings
 
 HEADER_LINES = {
     "new",
@@ -51,16 +52,16 @@ def parse_hf_text(text: str, *, today: date | None = None) -> tuple[list[Paper],
     """Parse a saved page; returns the papers and warnings about odd blocks."""
     _, lines = _split_header([line.strip() for line in text_lines(text) if line.strip()])
     papers: list[Paper] = []
-    warnings: list[str] = []
+    warnings = Warnings()
     i = 0
     while i < len(lines):
         title = lines[i]
         if i + 1 >= len(lines):
-            warnings.append(f"title without an abstract at the end: {title[:60]!r}")
+            warnings.add(f"title without an abstract at the end: {title[:60]!r}")
             break
         abstract = lines[i + 1]
         if not looks_like_paper(title, abstract):
-            warnings.append(f"{title[:60]!r} skipped: not a paper (a title, then an abstract of at least "
+            warnings.add(f"{title[:60]!r} skipped: not a paper (a title, then an abstract of at least "
                             f"{MIN_ABSTRACT} characters)")
             i += 1  # the next line may start a paper again: a junk line does not shift every pair after it
             continue
@@ -68,8 +69,8 @@ def parse_hf_text(text: str, *, today: date | None = None) -> tuple[list[Paper],
         try:
             papers.append(_paper(title, abstract, meta, today))
         except MissingText as err:
-            warnings.append(f"{title[:60]!r} skipped: {err}")
-    return papers, warnings
+            warnings.add(f"{title[:60]!r} skipped: {err}")
+    return papers, warnings.lines()
 
 
 def looks_like_paper(title: str, abstract: str) -> bool:

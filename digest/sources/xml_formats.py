@@ -10,6 +10,7 @@ from xml.etree.ElementTree import Element
 
 from ..model import MissingText, Paper, arxiv_id, make_paper
 from .distinct import Cap
+from .json_formats import Warnings
 from .venue import venue_from_comment
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -29,7 +30,7 @@ class FeedError(ValueError):
 def parse_atom(root: Element, max_papers: int | None = None) -> Parsed:
     """arXiv's API; the entries after ``max_papers`` distinct papers are only counted."""
     papers: list[Paper] = []
-    warnings: list[str] = []
+    warnings = Warnings()
     cap = Cap(max_papers)
     for entry in root.iter(f"{ATOM}entry"):
         if cap.full:
@@ -40,7 +41,7 @@ def parse_atom(root: Element, max_papers: int | None = None) -> Parsed:
             raise FeedError(f"arXiv API error: {_text(entry, f'{ATOM}summary')}")
         title, summary = _text(entry, f"{ATOM}title"), _text(entry, f"{ATOM}summary")
         if not title or not summary:
-            warnings.append(f"entry {entry_id or '?'} skipped: missing title or summary")
+            warnings.add(f"entry {entry_id or '?'} skipped: missing title or summary")
             continue
         try:
             papers.append(make_paper(
@@ -54,10 +55,10 @@ def parse_atom(root: Element, max_papers: int | None = None) -> Parsed:
                 doi=_text(entry, f"{ARXIV}doi") or None,
             ))
         except MissingText as err:
-            warnings.append(f"entry {entry_id or '?'} skipped: {err}")
+            warnings.add(f"entry {entry_id or '?'} skipped: {err}")
             continue
         cap.add(papers[-1])
-    return papers, [*warnings, *cap.warnings("entries")]
+    return papers, [*warnings.lines(), *cap.warnings("entries")]
 
 
 def parse_rss(root: Element, announce_types: frozenset[str] | None = None, ns: str = "",
@@ -66,7 +67,7 @@ def parse_rss(root: Element, announce_types: frozenset[str] | None = None, ns: s
     namespace (``RSS1``) for an RDF feed, whose items carry ``rdf:about`` and ``dc:date`` instead.
     The items after ``max_papers`` distinct papers are only counted."""
     papers: list[Paper] = []
-    warnings: list[str] = []
+    warnings = Warnings()
     cap = Cap(max_papers)
     for item in root.iter(f"{ns}item"):
         kind = _text(item, f"{ARXIV}announce_type") or "new"
@@ -80,7 +81,7 @@ def parse_rss(root: Element, announce_types: frozenset[str] | None = None, ns: s
         description = _text(item, f"{ns}description")
         abstract = _rss_abstract(description)
         if not title or not abstract:
-            warnings.append(f"item {ident or '?'} skipped: missing title or abstract")
+            warnings.add(f"item {ident or '?'} skipped: missing title or abstract")
             continue
         try:
             papers.append(make_paper(
@@ -95,10 +96,10 @@ def parse_rss(root: Element, announce_types: frozenset[str] | None = None, ns: s
                 doi=_text(item, f"{ARXIV}DOI") or _text(item, f"{DC}identifier") or None,
             ))
         except MissingText as err:
-            warnings.append(f"item {ident or '?'} skipped: {err}")
+            warnings.add(f"item {ident or '?'} skipped: {err}")
             continue
         cap.add(papers[-1])
-    return papers, [*warnings, *cap.warnings("items")]
+    return papers, [*warnings.lines(), *cap.warnings("items")]
 
 
 def _creators(item: Element) -> list[str]:
