@@ -66,6 +66,51 @@ def test_a_version_in_the_returned_copys_headers_is_not_read_as_the_status_code(
     assert finding.detail == f"{READER} Unrouteable address"
 
 
+def exim_failure(*lines: str) -> bytes:
+    """Exim's plain report (no DSN, no enhanced code), these lines under the failed address."""
+    said = "\n".join(f"    {line}" for line in lines)
+    return message("exim_unrouteable.eml", READER, 4).replace(b"    Unrouteable address", said.encode())
+
+
+@pytest.mark.parametrize("reply, kind", [
+    ("452 Mailbox full", "soft"),  # a 4xx in a final report: the server retried until it gave up
+    ("421 Too many connections from your host", "soft"),
+    ("552 Mailbox quota exceeded", "soft"),  # 552 is taken as temporary, as Mailman does (RFC 5321, 4.5.3.1.10)
+    ("550 No such user here", "hard"),
+    ("554 delivery error: This user doesn't have an account", "hard"),
+])
+def test_a_plain_smtp_reply_code_for_the_failed_address_decides_its_kind(reply, kind) -> None:
+    """Without an enhanced code (5.1.1), the reply the server gave for the address says 4xx soft, 5xx hard."""
+    finding = classify(exim_failure("host mail.example.net [192.0.2.40]",
+                                    f"SMTP error from remote mail server after RCPT TO:<{READER}>:", reply))
+    assert (finding.kind, finding.detail) == (kind, reply)
+
+
+def test_an_older_exim_reply_after_the_hosts_name_is_read_too() -> None:
+    finding = classify(exim_failure(f"SMTP error from remote mail server after RCPT TO:<{READER}>:",
+                                    "host mail.example.net [192.0.2.40]: 452 Insufficient system storage"))
+    assert finding.kind == "soft"
+
+
+@pytest.mark.parametrize("line", [
+    "host mail.example.net [192.0.2.40]:465: Connection refused",  # a port
+    "452 KB is more than this mailbox accepts",  # a size
+    "Mailbox size: 552 MB",
+    "Last tried: 450 minutes ago",  # a time
+    "all relevant MX records point to non-existent hosts (retried 452 times)",
+])
+def test_a_number_that_is_no_reply_code_does_not_decide_the_kind(line) -> None:
+    """flufl.bounce's "permanent" stands: the 4xx and 552 here are ports, sizes, times, counts."""
+    assert classify(exim_failure(line)).kind == "hard"
+
+
+def test_a_reply_code_outside_the_failed_addresss_paragraph_does_not_decide_the_kind() -> None:
+    """A notice above the failure ('mail to a full mailbox is returned with 452 after four days') is not its code."""
+    notice = b"Mail to a full mailbox is returned with a\n452 after four days.\n\nThis message was created"
+    raw = message("exim_unrouteable.eml", READER, 4).replace(b"This message was created", notice)
+    assert classify(raw).kind == "hard"
+
+
 def test_a_message_of_thousands_of_parts_is_read_in_moments_not_minutes() -> None:
     """Anyone can write to the bounce mailbox: 3,000 forwarded messages in one mail (230 KB) must not hold it up."""
     import time

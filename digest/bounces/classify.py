@@ -8,15 +8,19 @@ complaint, an unsubscribe reply, or nothing to act on. Pure: bytes in, a ``Findi
   ``delayed`` is only news, counted nowhere.
 - Other bounces (Exim's plain "Mail delivery failed", qmail, old Exchange):
   ``flufl.bounce`` (Mailman's detector) says permanent or temporary. Permanent is
-  hard, unless an enhanced status code in the text says otherwise (as above);
-  temporary (a warning: the server retries) is only news, like ``delayed``, and
-  counted nowhere, as Mailman does. The code is looked for as flufl.bounce's
-  detectors look for addresses, in the report's own words and not in the copy of
-  the message it returns (cut at its separator line, Exim's "This is a copy of the
-  message"): first in the paragraph that names the failed address, then anywhere
-  before the copy. The first code anywhere may be another: one a notice above the
-  failure names, a version (Exim 4.97.1) in a returned header, a number in a
-  returned title.
+  hard, unless an enhanced status code in the text says otherwise (as above), or,
+  without one, the SMTP reply code the server gave for the address: 4xx (it gave up
+  retrying) and 552 (a full mailbox, or too many recipients) are soft, as Mailman 3
+  takes them; temporary (a warning: the server retries) is only news, like
+  ``delayed``, and counted nowhere, as Mailman does. The code is looked for as
+  flufl.bounce's detectors look for addresses, in the report's own words and not in
+  the copy of the message it returns (cut at its separator line, Exim's "This is a
+  copy of the message"): first in the paragraph that names the failed address (an
+  enhanced code, else a reply code where a reply stands: opening a line, after
+  "said:"), then an enhanced code anywhere before the copy. The first code anywhere
+  may be another: one a notice above the failure names, a version (Exim 4.97.1) in
+  a returned header, a number in a returned title; and a 452 elsewhere is as likely
+  a size, a port or a count.
 - RFC 5965 ARF reports (``feedback-report``) are complaints.
 - A reply whose subject or first line says "unsubscribe", not sent by a robot, is
   the reader's unsubscribe (the ``mailto:`` link every digest carries).
@@ -40,6 +44,10 @@ from email.utils import parseaddr
 
 _STATUS = re.compile(r"\b(?<!\.)([245])\.(\d{1,3})\.(\d{1,3})\b(?!\.\d)")  # not inside an IPv4 address
 _REPLY_CODE = re.compile(r"^\s*(5\d\d)\b")
+_BASIC_CODE = re.compile(  # an SMTP reply code where a reply stands: never an address, port, size or date
+    r"(?:^\s*|:\s+|\b(?:said|replied|returned|responded with)\s+)[\"'(#]?([45]\d\d)(?=[\s-]|$)(?!-?\d)"
+    r"(?!\s*(?:%|(?:[kmgt]i?b|bytes?|octets|ms|s|secs?|seconds?|mins?|minutes?|hours?|days?|times|tries)\b))",
+    re.IGNORECASE)
 _RETURNED = re.compile(r"^\s*-{2,}.*\b(copy of (the|your) message|copy of the body|"  # where the returned copy starts
                        r"(original|returned|unsent|undelivered) message|message (headers? )?follows?)\b", re.I)
 _UNSUBSCRIBE = re.compile(r"^\W*(unsubscribe|remove me|stop)\b", re.IGNORECASE)
@@ -150,22 +158,40 @@ def _detected(msg: Message) -> tuple[str, str, tuple[str, ...]] | None:
         return None
     addresses = tuple(sorted(a.decode("utf-8", "replace").lower() for a in permanent | temporary))
     status, line = _status_of(_text_of(msg), addresses)
-    kind = "delayed" if not permanent else kind_of(status) if status else "hard"  # the code, when given, decides
+    kind = "delayed" if not permanent else _kind_of_code(status)  # the code, when given, decides
     return kind, _one_line(line or "bounce"), addresses
 
 
-def _status_of(body: str, addresses: tuple[str, ...]) -> tuple[str, str]:
-    """The enhanced status code that speaks for the failed address (``""``: none), and what says it.
+def _kind_of_code(code: str) -> str:
+    """A permanent failure's kind from its code: an enhanced one as ``kind_of``; a basic reply code 4xx (the
+    server gave up retrying) or 552 soft, other 5xx hard, as Mailman 3 reads them (RFC 5321 4.5.3.1.10: a 552 is
+    often "too many recipients" or a full mailbox, to be taken as temporary); none: hard."""
+    if not code or _STATUS.search(code):
+        return kind_of(code) if code else "hard"
+    return "soft" if code.startswith("4") or code == "552" else "hard"
 
-    The paragraph naming the address first, then the rest of the report; never the returned copy.
+
+def _status_of(body: str, addresses: tuple[str, ...]) -> tuple[str, str]:
+    """The status code that speaks for the failed address (``""``: none), and what says it.
+
+    In the paragraph naming the address an enhanced code (5.1.1) first, then a basic reply code (452); then an
+    enhanced code anywhere in the report, never in the returned copy. A basic code is read there only, and only
+    where a reply stands (opening a line, after "said:"): elsewhere a 452 is as likely a size or a count.
     """
     own = list(itertools.takewhile(lambda line: not _RETURNED.match(line), body.splitlines()))
     paragraph = _paragraph_naming(own, addresses)
-    for line in [*paragraph, *own]:
-        match = _STATUS.search(line)
-        if match:
-            return match.group(0), line.strip()
+    for lines, basic in ((paragraph, False), (paragraph, True), (own, False)):
+        for line in lines:
+            code = _code_on(line, basic)
+            if code:
+                return code, line.strip()
     return "", " ".join(line.strip() for line in paragraph)
+
+
+def _code_on(line: str, basic: bool) -> str:
+    """The enhanced status code on ``line`` (``5.1.1``), or with ``basic`` its SMTP reply code (``452``); ``""``."""
+    match = (_BASIC_CODE if basic else _STATUS).search(line)
+    return "" if match is None else match.group(1) if basic else match.group(0)
 
 
 def _paragraph_naming(lines: list[str], addresses: tuple[str, ...]) -> list[str]:
