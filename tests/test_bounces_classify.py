@@ -25,7 +25,7 @@ RID = reader_id(KEY, READER)
     ("outlook_5.1.10.eml", "hard", "5.1.10"),
     ("exim_failed.eml", "hard", "5.1.1"),
     ("exim_unrouteable.eml", "hard", ""),  # no code: flufl.bounce's "permanent" decides
-    ("gmail_delay_plain.eml", "delayed", ""),  # a warning, no DSN: flufl.bounce's "temporary", counted nowhere
+    ("gmail_delay_plain.eml", "delayed", "did not accept our requests"),  # a warning, no DSN: counted nowhere
     ("exim_notice_first.eml", "hard", "5.1.1"),  # the code for the failed address, not one the notice names
     ("qmail_no_mailbox.eml", "hard", "no mailbox here"),  # never the 2.5.8 of a title in the returned copy
     ("gmail_5.7.1_policy.eml", "policy", "5.7.1"),
@@ -64,6 +64,31 @@ def test_a_version_in_the_returned_copys_headers_is_not_read_as_the_status_code(
     finding = classify(message("exim_unrouteable.eml", READER, 4).replace(b"(Exim 4.96)", f"(Exim {version})".encode()))
     assert finding.kind == "hard"
     assert finding.detail == f"{READER} Unrouteable address"
+
+
+GMAIL_DETAILS = (b"The recipient server did not accept our requests to connect. Learn more at\n"
+                 b"https://support.google.com/mail/answer/7720 [mail.example.net 192.0.2.40: timed out]")
+
+
+def test_a_warnings_detail_is_its_technical_details_not_the_address_alone() -> None:
+    """Gmail's warning names the address alone in its paragraph: the detail is what went wrong."""
+    finding = classify(message("gmail_delay_plain.eml", READER, 4))
+    assert finding.detail == " ".join(GMAIL_DETAILS.decode().split())
+
+
+@pytest.mark.parametrize("said, reply", [
+    ("The error that the other server returned was:", f"550 5.1.1 <{READER}>: Recipient address rejected"),
+    ("Google tried to deliver your message, but it was rejected by the server:", "550 No such user here"),
+])
+def test_a_warning_with_a_permanent_code_is_still_delayed_and_shows_the_code(said, reply) -> None:
+    """The server that warns still retries: the 5xx is its last reply, not its verdict (Gmail retries some,
+    Exchange wraps them in 451 4.4.0, Postfix's soft_bounce keeps them queued). Its final report, if it gives up,
+    counts; the warning counts nowhere, as RFC 3464's "delayed" and Mailman's temporary failures, or one
+    failure would count twice, on the warning's day and on the final report's."""
+    raw = message("gmail_delay_plain.eml", READER, 4).replace(GMAIL_DETAILS, f"{said}\n{reply}".encode())
+    finding = classify(raw)
+    assert finding.kind == "delayed"
+    assert finding.detail.endswith(reply)
 
 
 def exim_failure(*lines: str) -> bytes:

@@ -12,7 +12,13 @@ complaint, an unsubscribe reply, or nothing to act on. Pure: bytes in, a ``Findi
   without one, the SMTP reply code the server gave for the address: 4xx (it gave up
   retrying) and 552 (a full mailbox, or too many recipients) are soft, as Mailman 3
   takes them; temporary (a warning: the server retries) is only news, like
-  ``delayed``, and counted nowhere, as Mailman does. The code is looked for as
+  ``delayed``, and counted nowhere, as Mailman does, whatever code it quotes: a 5xx
+  there is the server's last reply, not its verdict (Gmail retries some, Exchange
+  wraps them in 451 4.4.0, Postfix's soft_bounce keeps them queued), and its final
+  report, if it gives up, is the one that counts. Without a code the detail is what
+  the report says went wrong: the paragraph naming the address, or when that holds
+  the address alone, the technical details under their heading (Gmail's "Technical
+  details of temporary failure:"). The code is looked for as
   flufl.bounce's detectors look for addresses, in the report's own words and not in
   the copy of the message it returns (cut at its separator line, Exim's "This is a
   copy of the message"): first in the paragraph that names the failed address (an
@@ -50,6 +56,8 @@ _BASIC_CODE = re.compile(  # an SMTP reply code where a reply stands: never an a
     re.IGNORECASE)
 _RETURNED = re.compile(r"^\s*-{2,}.*\b(copy of (the|your) message|copy of the body|"  # where the returned copy starts
                        r"(original|returned|unsent|undelivered) message|message (headers? )?follows?)\b", re.I)
+_DIAGNOSTIC = re.compile(  # the heading of a report's technical details: "Technical details of temporary failure:"
+    r"^\s*[^:]{0,60}\b(details|diagnostic|reason|error|response)\b[^:]{0,40}:\s*(?P<rest>.*)$", re.IGNORECASE)
 _UNSUBSCRIBE = re.compile(r"^\W*(unsubscribe|remove me|stop)\b", re.IGNORECASE)
 _ROBOT_FROM = re.compile(r"^(mailer-daemon|postmaster|no-?reply)@", re.IGNORECASE)
 _QUOTED_ID = re.compile(r"^Message-ID:\s*(<[^<>\s]+>)\s*$", re.IGNORECASE | re.MULTILINE)
@@ -185,7 +193,30 @@ def _status_of(body: str, addresses: tuple[str, ...]) -> tuple[str, str]:
             code = _code_on(line, basic)
             if code:
                 return code, line.strip()
-    return "", " ".join(line.strip() for line in paragraph)
+    return "", _diagnostic(own, paragraph, addresses)
+
+
+def _diagnostic(lines: list[str], paragraph: list[str], addresses: tuple[str, ...]) -> str:
+    """What the report says went wrong: the paragraph naming the address, or when that names nothing more (a
+    warning's "Delivery to the following recipient has been delayed: / ada@example.net"), its technical details
+    (Gmail's "Technical details of temporary failure:" and the lines under it)."""
+    said = " ".join(line.strip() for line in paragraph)
+    if re.sub(r"[\W_]+", "", _without(said, addresses)):
+        return said
+    for n, line in enumerate(lines):
+        match = _DIAGNOSTIC.match(line)
+        if match:
+            rest = list(itertools.takewhile(str.strip, lines[n + 1:]))
+            details = " ".join(text.strip() for text in [match.group("rest"), *rest] if text.strip())
+            if details:
+                return details
+    return said
+
+
+def _without(text: str, addresses: tuple[str, ...]) -> str:
+    for address in addresses:
+        text = re.sub(re.escape(address), "", text, flags=re.IGNORECASE)
+    return text
 
 
 def _code_on(line: str, basic: bool) -> str:
