@@ -251,6 +251,48 @@ def test_status_counts_one_message_in_the_singular(run_cli, monkeypatch, server,
     assert "history: 1 message to 1 reader, 12 papers seen" in out
 
 
+@pytest.mark.parametrize("column, value, says", [
+    ("started", "yesterday morning", "run 2's start is not a date and time ('yesterday morning')"),
+    ("started", 1795417200, "run 2's start is not a date and time ('1795417200')"),  # TEXT: stored as text
+    ("started", "0001-01-01T00:00:00+05:00", "run 2's start is not a date and time"),
+    ("started", None, "run 2's start is not a date and time (None)"),
+    ("finished", "done", "run 2's end is not a date and time ('done')"),
+    ("sent", "many", "run 2's sent is not a count ('many')"),
+    ("sent", 2.5, "run 2's sent is not a count (2.5)"),
+    ("sent", None, "run 2's sent is not a count (None)"),
+    ("deferred", -1, "run 2's deferred is not a count (-1)"),
+    ("pid", "abc", "run 2's pid is not a process id ('abc')"),
+    ("pid", 2**40, "run 2's pid is not a process id"),
+    ("pid", 0, "run 2's pid is not a process id (0)"),
+    ("host", b"\xffhost", "run 2's host is not text (b'\\xffhost')"),
+    ("error", b"SMTP down", "run 2's error is not text (b'SMTP down')"),
+    ("started_by", b"daemon", "run 2's started_by is not text (b'daemon')"),
+    ("run_date", None, "run 2's run_date is not text (None)"),
+])
+def test_status_says_a_damaged_run_cannot_be_read_in_one_line_and_lists_the_others(
+        run_cli, monkeypatch, tmp_path, column, value, says):
+    """A ``runs`` row edited by hand or damaged (even rebuilt without its NOT NULLs) is one line naming the value,
+    never a traceback; the other runs are listed as ever."""
+    import sqlite3
+
+    from digest.store import Store
+
+    monkeypatch.setenv("DIGEST_STATE_DB", str(tmp_path / "state.db"))
+    with Store.open(tmp_path / "state.db") as store:
+        for sent in (1, 2):
+            store.finish_run(store.start_run("2026-11-23"), sent, 0, 0)
+    with sqlite3.connect(tmp_path / "state.db") as db:  # as rebuilt by hand: no constraints left
+        db.executescript("CREATE TABLE copy AS SELECT * FROM runs; DROP TABLE runs; ALTER TABLE copy RENAME TO runs;")
+        db.execute(f"UPDATE runs SET {column} = ? WHERE id = 2", (value,))
+
+    code, out, err = run_cli("status")
+
+    assert (code, err) == (0, "")
+    last_runs = out.split("last runs:\n")[1].splitlines()
+    assert last_runs[0].startswith(f"  run 2: cannot be read ({says}")
+    assert last_runs[1].endswith("sent 1, nothing new 0, failed 0")
+
+
 # the daemon's log times -------------------------------------------------------------------
 
 @pytest.mark.parametrize(

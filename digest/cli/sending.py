@@ -273,15 +273,35 @@ def _show_history(settings: Settings) -> None:
         print(f"history: {plural(counts['messages'], 'message')} to {plural(counts['readers'], 'reader')}, "
               f"{plural(counts['papers'], 'paper')} seen")
         runs = store.last_runs()
-        if runs:
+        if runs and _readable(runs[0]):  # else its line below says what cannot be read
             _show_refused(store, runs[0])
             _show_problems(runs[0])
         print("last runs:" if runs else "no runs yet")
         running = send_running(settings.state_db)
         for n, (newer, run) in enumerate(zip([None, *runs], runs)):
             superseded = run.pid is not None and any((r.host, r.pid) == (run.host, run.pid) for r in runs[:n])
-            print("  " + run_line(store, run, newer.started if newer else None, settings.zone,
-                                  unfinished=_unfinished(run, running and not superseded)))
+            print("  " + _run_entry(store, run, newer, settings.zone, running and not superseded))
+
+
+def _run_entry(store: Store, run: Run, newer: Run | None, zone: ZoneInfo, running: bool) -> str:
+    """The run's line, or one saying which of its values cannot be read (a row edited by hand, or damaged).
+
+    Only the row's values: a store that fails meanwhile is no damaged run, and ends ``status`` as it did."""
+    try:
+        run.checked()
+        if newer and not run.finished:  # an unfinished run's messages are counted up to the next run's start
+            newer.started_at()
+    except StoreError as err:
+        return f"run {run.id}: cannot be read ({clean(str(err))})"
+    return run_line(store, run, newer.started if newer else None, zone, unfinished=_unfinished(run, running))
+
+
+def _readable(run: Run) -> bool:
+    try:
+        run.checked()
+    except StoreError:
+        return False
+    return True
 
 
 def _unfinished(run: Run, running: bool) -> str:
@@ -334,7 +354,7 @@ def _show_refused(store: Store, run: Run, limit: int = 20) -> None:
 
 def run_line(store: Store, run: Run, next_started: str | None, zone: ZoneInfo, unfinished: str = "") -> str:
     """``2026-11-23 07:00 CET  scheduled  sent 38, nothing new 2, failed 0``, and what else happened."""
-    started = datetime.fromisoformat(run.started).astimezone(zone)
+    started = run.started_at().astimezone(zone)
     if run.finished:
         sent, failed = run.sent, run.failed
         counts = f"sent {sent}, nothing new {run.nothing_new}, failed {failed}"

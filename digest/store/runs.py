@@ -48,9 +48,51 @@ class Run:
                              f"({repr(self.problems)[:60]}); the next run writes its own")
         return {str(k): str(v) for k, v in loaded.items()}
 
+    def checked(self) -> Run:
+        """The run, or a ``StoreError`` naming it and the first value of it that is not of its kind (edited by
+        hand, damaged: a start that is no date, a count that is no number, a NULL where one cannot be): ``digest
+        status`` shows that in one line and goes on."""
+        instant(self.started, f"run {self.id}'s start")
+        if self.finished is not None:
+            instant(self.finished, f"run {self.id}'s end")
+        for name in ("sent", "nothing_new", "failed", "already", "deferred", "left_over"):
+            _expect(self, name, _is_count(getattr(self, name)), "a count")
+        _expect(self, "pid", self.pid is None or _is_count(self.pid) and self.pid > 0, "a process id")
+        _expect(self, "run_date", isinstance(self.run_date, str), "text")
+        for name in ("note", "slot", "error", "started_by", "host"):
+            _expect(self, name, isinstance(getattr(self, name), (str, type(None))), "text")
+        return self
+
+    def started_at(self) -> datetime:
+        return instant(self.started, f"run {self.id}'s start")
+
     @property
     def kind(self) -> str:
         return "scheduled" if self.slot else (self.started_by or "one-off")
+
+
+def instant(value: object, what: str) -> datetime:
+    """A stored ISO date and time, or a ``StoreError`` saying ``what`` is not one."""
+    try:
+        found = datetime.fromisoformat(value)  # type: ignore[arg-type]  # anything a damaged row holds
+    except (TypeError, ValueError):
+        found = None
+    if found is None or not 1970 <= found.year < 9999:  # (year 1 or 9999, shown in a time zone, overflows)
+        raise StoreError(f"{what} is not a date and time ({_shown(value)})")
+    return found
+
+
+def _is_count(value: object) -> bool:
+    return type(value) is int and 0 <= value < 2**31
+
+
+def _expect(run: Run, name: str, fits: bool, kind: str) -> None:
+    if not fits:
+        raise StoreError(f"run {run.id}'s {name} is not {kind} ({_shown(getattr(run, name))})")
+
+
+def _shown(value: object) -> str:
+    return repr(value)[:60]
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,20 +167,20 @@ class Runs(Connection):
     def _own(self, run: Run, until: str | None) -> tuple[str, dict[str, Any]]:
         """The messages of ``run``: since its start, and either made by its process (Python's Message-IDs,
         ``<time.PID.random@domain>``, name the process), up to its process's next run, or up to ``until``."""
-        since = int(datetime.fromisoformat(run.started).timestamp())
+        since = int(run.started_at().timestamp())
         if run.pid is None:
-            end = int(datetime.fromisoformat(until).timestamp()) if until else 2**62
+            end = int(instant(until, "the next run's start").timestamp()) if until else 2**62
             return "created >= :since AND created < :end", {"since": since, "end": end}
         later = self.db.execute("SELECT min(started) FROM runs WHERE id > :id AND pid = :pid",
                                 {"id": run.id, "pid": run.pid}).fetchone()[0]
-        end = int(datetime.fromisoformat(later).timestamp()) if later else 2**62
+        end = int(instant(later, f"the start of process {run.pid}'s next run").timestamp()) if later else 2**62
         return ("created >= :since AND created < :end AND (message_id LIKE :mine OR message_id NOT LIKE '<%.%.%@%')",
                 {"since": since, "end": end, "mine": f"<%.{run.pid}.%@%"})  # (an id of another shape: the window)
 
     def refused_during(self, run: Run, until: str | None = None) -> list[tuple[str, str]]:
         """(address, error) of the messages refused (failed or deferred) from the run's start to ``until``."""
-        since = int(datetime.fromisoformat(run.started).timestamp())
-        end = int(datetime.fromisoformat(until).timestamp()) if until else 2**62
+        since = int(run.started_at().timestamp())
+        end = int(instant(until, "the next run's start").timestamp()) if until else 2**62
         rows = self.db.execute(
             "SELECT a.email, coalesce(m.error, '') FROM messages AS m JOIN addresses AS a ON a.id = m.reader "
             "WHERE m.created >= :since AND m.created < :end AND m.status != 'sent' ORDER BY m.created, m.id",
