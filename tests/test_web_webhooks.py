@@ -27,8 +27,10 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
 from digest.web import make_app, start_in_thread
-from digest.web.sns import BadSignature, CertificateUnavailable, Certificates
+from digest.web.sns import BadSignature, CertificateUnavailable, Certificates, certificate_client, fetch_certificate
 
+from . import http_server
+from .http_server import PlaybackServer, Reply, endless
 from .smtp_server import free_port
 from .web_server import Web, make_settings, running, wait_until
 
@@ -339,3 +341,54 @@ def test_an_ses_notification_with_the_original_headers_may_be_larger_than_a_form
     assert len(json.dumps(message)) > 150_000  # a form is capped at 64 KB; SNS messages go up to 256 KB
     assert post_ses(web, message).status_code == 200
     assert bounces(web)["bounce_score"] == 1.0
+
+
+# fetching a certificate: over a real HTTP server on 127.0.0.1 (the URL is checked before, by Certificates) -------
+
+@pytest.fixture
+def aws() -> Iterator[PlaybackServer]:
+    playback = http_server.start()
+    yield playback
+    playback.shutdown()
+    playback.server_close()
+
+
+@pytest.fixture
+def client() -> Iterator[httpx.Client]:
+    with certificate_client() as made:
+        yield made
+
+
+def test_a_certificate_is_fetched_whole(aws: PlaybackServer, client: httpx.Client, tmp_path: Path, key) -> None:
+    pem = (tmp_path / "certs" / "SimpleNotificationService-test.pem").read_bytes()
+    aws.route("/cert.pem", Reply(body=pem))
+    assert fetch_certificate(client, f"{aws.url}/cert.pem") == pem
+
+
+@pytest.mark.parametrize(("status", "error"), [(404, BadSignature), (503, CertificateUnavailable)])
+def test_a_certificate_aws_refuses_is_unusable_and_one_it_fails_to_give_is_unavailable(
+        aws: PlaybackServer, client: httpx.Client, status: int, error: type[Exception]) -> None:
+    aws.route("/cert.pem", Reply(status, b"no"))
+    with pytest.raises(error):
+        fetch_certificate(client, f"{aws.url}/cert.pem")
+
+
+def test_a_certificate_body_past_64_kb_is_refused_without_reading_the_rest(aws: PlaybackServer,
+                                                                          client: httpx.Client) -> None:
+    aws.route("/cert.pem", Reply(chunks=endless(b"-" * 4096)))  # for 20 s, unless the client hangs up
+    started = time.monotonic()
+    with pytest.raises(BadSignature, match="larger than 64 KB"):
+        fetch_certificate(client, f"{aws.url}/cert.pem")
+    assert time.monotonic() - started < 5
+
+
+@pytest.mark.parametrize("reply", [Reply(body=b"-" * 2000, drip=0.05), Reply(body=b"-" * 2000, header_drip=0.05)],
+                         ids=["body", "headers"])
+def test_a_certificate_dripping_in_is_cut_off_at_the_deadline_of_the_whole_fetch(
+        aws: PlaybackServer, client: httpx.Client, reply: Reply) -> None:
+    """Each byte comes well within the timeout of one read; the whole fetch still ends at its deadline."""
+    aws.route("/cert.pem", reply)
+    started = time.monotonic()
+    with pytest.raises(CertificateUnavailable):
+        fetch_certificate(client, f"{aws.url}/cert.pem", seconds=0.5)
+    assert 0.4 < time.monotonic() - started < 3

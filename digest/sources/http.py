@@ -28,7 +28,6 @@ import threading
 import time
 import zlib
 from collections.abc import Callable, Iterator, Mapping
-from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
@@ -36,10 +35,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urljoin, urlsplit
 
-import httpcore
 import httpx
 
-from .. import __version__
+from .. import __version__, deadlines
 from ..errors import SourceError, shown_url
 from ..limits import LocalTurns, Turns
 from .files import describe_size
@@ -196,7 +194,7 @@ class Fetcher:
             follow_redirects=False,
             event_hooks={"response": [_check_location]},
         )
-        _install_deadlines(self._client)
+        deadlines.install(self._client)
 
     @classmethod
     def from_settings(cls, settings: Any, *, offline: bool = False,
@@ -301,9 +299,8 @@ class Fetcher:
     def _exchange(self, url: str, headers: dict[str, str]) -> Answer:
         """One GET, its body read within the deadline and the size cap."""
         deadline = time.monotonic() + self.deadline
-        token = _DEADLINE.set(deadline)
         try:
-            with self._client.stream("GET", url, headers=headers) as response:
+            with deadlines.within(self.deadline), self._client.stream("GET", url, headers=headers) as response:
                 ok = response.status_code == 200
                 body = _read_body(response, url, self.max_bytes if ok else ERROR_BODY_BYTES, strict=ok)
                 return Answer(response.status_code, response.reason_phrase, response.headers, body)
@@ -311,8 +308,6 @@ class Fetcher:
             if time.monotonic() >= deadline - 0.01:
                 raise SourceError(url, _deadline_problem(self.deadline)) from err
             raise
-        finally:
-            _DEADLINE.reset(token)
 
     def _backoff(self, attempt: int) -> float:
         return min(self.backoff * 2 ** (attempt - 1), self.max_wait)
@@ -535,75 +530,3 @@ class _Inflater:
             raise SourceError(self.url, f"the response was cut short (its {self.kind} data ends early); "
                               "try again later")
         return rest
-
-
-# The deadline, below httpx ---------------------------------------------------------
-
-_DEADLINE: ContextVar[float | None] = ContextVar("digest_http_deadline", default=None)
-
-
-def _left(timeout: float | None, expired: type[Exception]) -> float | None:
-    """``timeout`` shortened to what is left before this exchange's deadline."""
-    deadline = _DEADLINE.get()
-    if deadline is None:
-        return timeout
-    left = deadline - time.monotonic()
-    if left <= 0:
-        raise expired("the request deadline has passed")
-    return left if timeout is None else min(timeout, left)
-
-
-class _DeadlineStream(httpcore.NetworkStream):
-    def __init__(self, stream: httpcore.NetworkStream) -> None:
-        self._stream = stream
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        return self._stream.read(max_bytes, _left(timeout, httpcore.ReadTimeout))
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        self._stream.write(buffer, _left(timeout, httpcore.WriteTimeout))
-
-    def close(self) -> None:
-        self._stream.close()
-
-    def start_tls(self, ssl_context: Any, server_hostname: str | None = None,
-                  timeout: float | None = None) -> httpcore.NetworkStream:
-        tls = self._stream.start_tls(ssl_context, server_hostname, _left(timeout, httpcore.ConnectTimeout))
-        return _DeadlineStream(tls)
-
-    def get_extra_info(self, info: str) -> Any:
-        return self._stream.get_extra_info(info)
-
-
-class _DeadlineBackend(httpcore.NetworkBackend):
-    def __init__(self, backend: httpcore.NetworkBackend) -> None:
-        self._backend = backend
-
-    def connect_tcp(self, host: str, port: int, timeout: float | None = None,
-                    local_address: str | None = None, socket_options: Any = None) -> httpcore.NetworkStream:
-        stream = self._backend.connect_tcp(host, port, _left(timeout, httpcore.ConnectTimeout),
-                                           local_address, socket_options)
-        return _DeadlineStream(stream)
-
-    def connect_unix_socket(self, path: str, timeout: float | None = None,
-                            socket_options: Any = None) -> httpcore.NetworkStream:
-        stream = self._backend.connect_unix_socket(path, _left(timeout, httpcore.ConnectTimeout), socket_options)
-        return _DeadlineStream(stream)
-
-    def sleep(self, seconds: float) -> None:
-        self._backend.sleep(seconds)
-
-
-def _install_deadlines(client: httpx.Client) -> None:
-    """Put the deadline backend under every transport of ``client`` (proxies included).
-
-    httpx has no public seam for a network backend; its transports keep an httpcore
-    pool in ``_pool``. Should a new httpx change that, fail here, loudly, rather than
-    run without deadlines.
-    """
-    transports = [client._transport, *(t for t in client._mounts.values() if t is not None)]
-    for transport in transports:
-        pool = getattr(transport, "_pool", None)
-        if not isinstance(getattr(pool, "_network_backend", None), httpcore.NetworkBackend):
-            raise RuntimeError("cannot install request deadlines in this httpx version")
-        pool._network_backend = _DeadlineBackend(pool._network_backend)  # type: ignore[union-attr]

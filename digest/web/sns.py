@@ -4,7 +4,8 @@ SNS signs each message with a certificate it names by URL. The URL must be an
 ``https://sns.<region>.amazonaws.com/...pem`` address (anything else is a forgery
 pointing at its own key); the certificate is read from ``DIGEST_SES_CERT_DIR``
 (pinned by the operator: the file named as the URL's last part) or fetched once
-over https and kept in memory.
+over https and kept in memory. A fetch reads at most ``MAX_CERT_BYTES`` and takes at
+most ``FETCH_SECONDS`` in all, however slowly the server sends (``digest.deadlines``).
 
 Anyone who knows the topic ARN can name such URLs, and each fetch holds one of the
 server's worker threads for up to 10 s, so fetching is bounded: one fetch per URL
@@ -30,11 +31,13 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from .. import deadlines
 from ..errors import DigestError
 
 CERT_HOST = re.compile(r"sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?")
@@ -46,6 +49,7 @@ SIGNED = {
 OPTIONAL = frozenset({"Subject"})
 HASHES: dict[str, Callable[[], hashes.HashAlgorithm]] = {"1": hashes.SHA1, "2": hashes.SHA256}
 MAX_CERT_BYTES = 64 * 1024
+FETCH_SECONDS = 10.0  # for a whole fetch: connecting, TLS, headers and body
 AT_ONCE = 4  # messages waiting on certificate fetches at once, of the app's 40 worker threads
 WAIT = 15.0  # seconds a message waits for another's fetch of its certificate (a fetch times out after 10)
 MAX_REMEMBERED = 1000  # failed certificate URLs kept: a caller can name any number of them
@@ -74,18 +78,40 @@ def certificate_url_ok(url: str) -> bool:
 
 def fetch_over_https(url: str) -> bytes:
     """The certificate from AWS itself (TLS-verified); the URL was checked before."""
-    import httpx
+    with certificate_client() as client:
+        return fetch_certificate(client, url)
 
+
+def certificate_client() -> httpx.Client:
+    """A client for ``fetch_certificate``: its timeouts cut short by the fetch's deadline (``digest.deadlines``)."""
+    client = httpx.Client(timeout=FETCH_SECONDS, follow_redirects=False, headers={"accept-encoding": "identity"})
+    deadlines.install(client)
+    return client
+
+
+def fetch_certificate(client: httpx.Client, url: str, seconds: float = FETCH_SECONDS) -> bytes:
+    """The certificate at ``url`` (checked before), read within ``seconds`` in all (connecting, TLS, headers,
+    body: a server dripping bytes is cut off) and never more than ``MAX_CERT_BYTES`` of it."""
     try:
-        with httpx.Client(timeout=10, follow_redirects=False) as client:
-            answer = client.get(url)
+        with deadlines.within(seconds), client.stream("GET", url) as answer:
+            if answer.status_code >= 500:
+                raise CertificateUnavailable(f"cannot fetch the signing certificate {url} (HTTP {answer.status_code})")
+            if answer.status_code != 200:
+                raise BadSignature(f"cannot fetch the signing certificate {url} (HTTP {answer.status_code})")
+            return _body(answer, url)
     except httpx.HTTPError as err:
         raise CertificateUnavailable(f"cannot fetch the signing certificate {url} ({err})") from None
-    if answer.status_code >= 500:
-        raise CertificateUnavailable(f"cannot fetch the signing certificate {url} (HTTP {answer.status_code})")
-    if answer.status_code != 200 or len(answer.content) > MAX_CERT_BYTES:
-        raise BadSignature(f"cannot fetch the signing certificate {url} (HTTP {answer.status_code})")
-    return answer.content
+
+
+def _body(answer: httpx.Response, url: str) -> bytes:
+    """Read as it arrives, up to the limit: a longer body is refused without reading the rest. Raw bytes: a
+    certificate is never compressed (none is asked for), and inflating one could make it any size."""
+    body = bytearray()
+    for piece in answer.iter_raw():
+        body += piece
+        if len(body) > MAX_CERT_BYTES:
+            raise BadSignature(f"the signing certificate at {url} is larger than {MAX_CERT_BYTES // 1024} KB")
+    return bytes(body)
 
 
 @dataclass(frozen=True)
