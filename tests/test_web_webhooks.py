@@ -306,6 +306,28 @@ def test_messages_naming_one_certificate_at_once_fetch_it_once(tmp_path: Path, k
     assert host.asked == [CERT_URL] and keys[0] is keys[1] is keys[2]
 
 
+def test_the_app_fetches_certificates_over_its_one_client_and_closes_it_when_it_stops(tmp_path: Path, key) -> None:
+    pem = (tmp_path / "certs" / "SimpleNotificationService-test.pem").read_bytes()
+    asked: list[str] = []
+
+    def aws(request: httpx.Request) -> httpx.Response:
+        asked.append(str(request.url))
+        return httpx.Response(200, stream=httpx.ByteStream(pem))  # as read from a socket
+
+    http = httpx.Client(transport=httpx.MockTransport(aws))  # the seam: what the app's client would reach
+    port = free_port()
+    handle = start_in_thread(make_app(make_settings(tmp_path, port, ses_topic_arn=TOPIC), http=http),
+                             "127.0.0.1", port)
+    try:
+        answers = [httpx.post(f"{handle.url.rstrip('/')}/webhooks/ses",
+                              json=sns_message(key, ses_bounce(ADA), cert_url=cert_url(name))) for name in "ab"]
+        assert not http.is_closed
+    finally:
+        handle.stop()
+    assert [answer.status_code for answer in answers] == [200, 200]
+    assert asked == [cert_url("a"), cert_url("b")] and http.is_closed
+
+
 def unusable(url: str) -> bytes:
     return b"not a certificate"
 

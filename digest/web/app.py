@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from functools import partial
 from typing import Any
 
+import httpx
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
@@ -32,22 +33,28 @@ TITLES = {400: "That did not work", 403: "Please try again", 404: "Not found", 4
 
 
 def make_app(settings: Settings, bind_host: str = "127.0.0.1", mailer_factory: Any = None,
-             certificates: Certificates | None = None) -> Prefix:
+             certificates: Certificates | None = None, http: httpx.Client | None = None) -> Prefix:
     """The reader's side; needs DIGEST_SECRET_KEY (a ConfigError says how to make one), a
     state store it can open (a damaged one fails here, in one line, not in every request),
     beyond loopback DIGEST_PUBLIC_URL (links are made from it, never from a request's Host; the pages
     are served under its path, ``digest.web.prefix``), and with DIGEST_SIGNUP a DIGEST_FROM to send the
-    confirmations from. ``certificates``: where the SES webhook gets SNS's signing keys (``digest.web.sns``)."""
+    confirmations from. ``certificates``: where the SES webhook gets SNS's signing keys (``digest.web.sns``);
+    ``http``: the one client the app fetches them with (``sns.certificate_client()`` by default), which the app
+    closes when it stops."""
     if not is_loopback(bind_host) and not settings.public_url:
         raise ConfigError(f"DIGEST_PUBLIC_URL is required to serve on {bind_host} (beyond this machine): set it to "
                           "the address readers open, e.g. DIGEST_PUBLIC_URL=https://digest.example.org")
     if settings.signup and not settings.from_addr:  # as a send refuses to start without it
         raise ConfigError("DIGEST_SIGNUP=true sends confirmation emails, so DIGEST_FROM must be set: the sender "
                           "address, e.g. DIGEST_FROM=Digest <digest@example.org>")
-    site = Site(settings, mailer_factory, certificates)
-    routes = site_routes(site)
-    check_root(site.root, routes)
-    check_store(settings)
+    site = Site(settings, mailer_factory, certificates, http)
+    try:
+        routes = site_routes(site)
+        check_root(site.root, routes)
+        check_store(settings)
+    except BaseException:
+        site.close()
+        raise
     app = Starlette(
         routes=routes,
         lifespan=partial(lifespan, site),
@@ -82,12 +89,14 @@ def check_root(root: str, routes: list[Route]) -> None:
 
 @asynccontextmanager
 async def lifespan(site: Site, app: Starlette) -> AsyncIterator[None]:
-    """The outbox is sent from this process while it serves (``digest.web.outbox``)."""
+    """The outbox is sent from this process while it serves (``digest.web.outbox``); the app's HTTP client is
+    closed when it stops."""
     site.outbox.start()
     try:
         yield
     finally:
         site.outbox.stop()
+        site.close()
 
 
 def check_store(settings: Settings) -> None:

@@ -1,4 +1,4 @@
-"""What the reader pages share: settings, the signer, page templates, the store, the roster.
+"""What the reader pages share: settings, the signer, page templates, the store, the roster, the HTTP client.
 
 Store calls run in Starlette's thread pool, each on its own short-lived
 connection (SQLite connections are per thread): WAL, ``BEGIN IMMEDIATE`` and a
@@ -8,9 +8,11 @@ connection (SQLite connections are per thread): WAL, ``BEGIN IMMEDIATE`` and a
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
+import httpx
 import jinja2
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -25,7 +27,7 @@ from .outbox import OutboxSender
 from .prefix import root_of
 from .roster import Roster
 from .security import Csrf
-from .sns import Certificates
+from .sns import Certificates, certificate_client, fetch_certificate
 
 HERE = Path(__file__).parent
 T = TypeVar("T")
@@ -33,7 +35,7 @@ T = TypeVar("T")
 
 class Site:
     def __init__(self, settings: Settings, mailer_factory: Callable[[], Any] | None = None,
-                 certificates: Certificates | None = None) -> None:
+                 certificates: Certificates | None = None, http: httpx.Client | None = None) -> None:
         self.settings = settings
         self.root = root_of(settings.public_url)  # every page path starts with it: '' or '/papers'
         self.signer = Signer(require_secret(settings), settings.secret_keys_old)  # old keys: links before a rotation
@@ -46,7 +48,12 @@ class Site:
         self.roster = Roster(settings, self.signer.secret)
         self.old_rosters = [Roster(settings, key) for key in settings.secret_keys_old]  # ids an old key made
         self.outbox = OutboxSender(settings, self.make_mailer)  # started and stopped by the app's lifespan
-        self.certificates = certificates or Certificates(settings.ses_cert_dir)  # SNS's, for the SES webhook
+        self.http = http or certificate_client()  # the app's one HTTP client, closed by its lifespan (close)
+        self.certificates = certificates or Certificates(  # SNS's, for the SES webhook
+            settings.ses_cert_dir, fetch=partial(fetch_certificate, self.http))
+
+    def close(self) -> None:
+        self.http.close()
 
     def make_mailer(self) -> Any:
         if self.mailer_factory is not None:

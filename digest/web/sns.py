@@ -76,15 +76,11 @@ def certificate_url_ok(url: str) -> bool:
             and bool(CERT_HOST.fullmatch(parts.hostname or "")) and parts.path.endswith(".pem"))
 
 
-def fetch_over_https(url: str) -> bytes:
-    """The certificate from AWS itself (TLS-verified); the URL was checked before."""
-    with certificate_client() as client:
-        return fetch_certificate(client, url)
-
-
 def certificate_client() -> httpx.Client:
-    """A client for ``fetch_certificate``: its timeouts cut short by the fetch's deadline (``digest.deadlines``)."""
-    client = httpx.Client(timeout=FETCH_SECONDS, follow_redirects=False, headers={"accept-encoding": "identity"})
+    """The web app's one client for ``fetch_certificate`` (closed by the app's lifespan): its timeouts cut short
+    by each fetch's deadline (``digest.deadlines``), a connection for each fetch that may run at once."""
+    client = httpx.Client(timeout=FETCH_SECONDS, limits=httpx.Limits(max_connections=AT_ONCE),
+                          follow_redirects=False, headers={"accept-encoding": "identity"})
     deadlines.install(client)
     return client
 
@@ -125,14 +121,15 @@ class _Failed:
 
 
 class Certificates:
-    """SNS signing keys by certificate URL: pinned in a folder, or fetched (``fetch``) and cached.
+    """SNS signing keys by certificate URL: pinned in a folder, or fetched (``fetch``, e.g. ``fetch_certificate``
+    over the app's client) and cached.
 
     Thread-safe: ``key`` runs in the app's worker threads. A URL's first caller loads it
     (a flight); callers meanwhile wait for that flight, and at most ``at_once`` callers
     load or wait at all.
     """
 
-    def __init__(self, pinned: Path | None = None, fetch: Callable[[str], bytes] = fetch_over_https,
+    def __init__(self, pinned: Path | None = None, fetch: Callable[[str], bytes] | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc), at_once: int = AT_ONCE) -> None:
         self.pinned, self.fetch, self.clock = pinned, fetch, clock
         self.keys: dict[str, rsa.RSAPublicKey] = {}
@@ -217,8 +214,10 @@ class Certificates:
             if not path.is_file():
                 raise BadSignature(f"the signing certificate {path.name} is not in DIGEST_SES_CERT_DIR")
             pem = path.read_bytes()
-        else:
+        elif self.fetch is not None:
             pem = self.fetch(url)
+        else:
+            raise BadSignature(f"the signing certificate {url} is not pinned, and this server does not fetch any")
         try:
             cert = x509.load_pem_x509_certificate(pem)
         except ValueError:
