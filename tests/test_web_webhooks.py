@@ -42,14 +42,20 @@ ADA = "ada@example.org"
 
 def make_key_and_cert(folder: Path) -> rsa.RSAPrivateKey:
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.amazonaws.com")])
     now = datetime.now(timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(x509.random_serial_number()).not_valid_before(now - timedelta(days=1))
-            .not_valid_after(now + timedelta(days=1)).sign(key, hashes.SHA256()))
     folder.mkdir()
-    (folder / "SimpleNotificationService-test.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    (folder / "SimpleNotificationService-test.pem").write_bytes(
+        certificate(key, now - timedelta(days=1), now + timedelta(days=1)))
     return key
+
+
+def certificate(key: rsa.RSAPrivateKey, valid_from: datetime, valid_until: datetime) -> bytes:
+    """A self-signed certificate for ``key``, in PEM, as SNS's are served."""
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.amazonaws.com")])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(valid_from)
+            .not_valid_after(valid_until).sign(key, hashes.SHA256()))
+    return cert.public_bytes(serialization.Encoding.PEM)
 
 
 def sns_message(key: rsa.RSAPrivateKey, notification: dict[str, Any] | None = None, *, kind: str = "Notification",
@@ -354,6 +360,32 @@ def test_a_certificate_that_failed_is_not_fetched_again_for_a_while(fetch: Calla
     with pytest.raises(error):
         certificates.key(CERT_URL)
     assert len(asked) == 2
+
+
+def test_a_certificate_kept_in_memory_is_refused_once_it_has_expired(key) -> None:
+    now = datetime(2026, 3, 2, 10, 0, tzinfo=timezone.utc)
+    pem = certificate(key, now - timedelta(days=30), now + timedelta(hours=1))
+    certificates = Certificates(fetch=lambda url: pem, clock=lambda: now)
+    certificates.key(CERT_URL)
+    now += timedelta(hours=2)
+    with pytest.raises(BadSignature, match="not valid now"):
+        certificates.key(CERT_URL)
+
+
+def test_at_most_max_keys_certificates_are_kept_the_least_recently_used_going_first(tmp_path: Path, key) -> None:
+    from digest.web.sns import MAX_KEYS
+
+    pem = (tmp_path / "certs" / "SimpleNotificationService-test.pem").read_bytes()
+    fetched: list[str] = []
+    certificates = Certificates(fetch=lambda url: fetched.append(url) or pem)
+    for n in range(MAX_KEYS):
+        certificates.key(cert_url(str(n)))
+    certificates.key(cert_url("0"))  # used again: now the most recently used
+    certificates.key(cert_url("one more"))  # makes room: "1" goes
+    fetched.clear()
+    certificates.key(cert_url("0"))
+    certificates.key(cert_url("1"))
+    assert fetched == [cert_url("1")]
 
 
 def test_an_ses_notification_with_the_original_headers_may_be_larger_than_a_form(web: Web, key) -> None:

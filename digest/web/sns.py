@@ -4,8 +4,10 @@ SNS signs each message with a certificate it names by URL. The URL must be an
 ``https://sns.<region>.amazonaws.com/...pem`` address (anything else is a forgery
 pointing at its own key); the certificate is read from ``DIGEST_SES_CERT_DIR``
 (pinned by the operator: the file named as the URL's last part) or fetched once
-over https and kept in memory. A fetch reads at most ``MAX_CERT_BYTES`` and takes at
-most ``FETCH_SECONDS`` in all, however slowly the server sends (``digest.deadlines``).
+over https, and kept in memory (the ``MAX_KEYS`` most recently used), its validity
+dates checked at every use: an expired one is loaded again, and refused. A fetch
+reads at most ``MAX_CERT_BYTES`` and takes at most ``FETCH_SECONDS`` in all, however
+slowly the server sends (``digest.deadlines``).
 
 Anyone who knows the topic ARN can name such URLs, and each fetch holds one of the
 server's worker threads for up to 10 s, so fetching is bounded: one fetch per URL
@@ -53,6 +55,7 @@ FETCH_SECONDS = 10.0  # for a whole fetch: connecting, TLS, headers and body
 AT_ONCE = 4  # messages waiting on certificate fetches at once, of the app's 40 worker threads
 WAIT = 15.0  # seconds a message waits for another's fetch of its certificate (a fetch times out after 10)
 MAX_REMEMBERED = 1000  # failed certificate URLs kept: a caller can name any number of them
+MAX_KEYS = 100  # good keys kept: AWS signs with a few certificates, but any it serves may be named
 
 
 class BadSignature(DigestError):
@@ -111,6 +114,18 @@ def _body(answer: httpx.Response, url: str) -> bytes:
 
 
 @dataclass(frozen=True)
+class _Good:
+    """A certificate's key and the time it is valid in: checked each time the key is used, not only when loaded."""
+
+    key: rsa.RSAPublicKey
+    not_before: datetime
+    not_after: datetime
+
+    def valid(self, now: datetime) -> bool:
+        return self.not_before <= now <= self.not_after
+
+
+@dataclass(frozen=True)
 class _Failed:
     """A certificate URL that failed, until when it answers so (a new exception each time, not one
     re-raised: its traceback would grow with every raise)."""
@@ -132,7 +147,7 @@ class Certificates:
     def __init__(self, pinned: Path | None = None, fetch: Callable[[str], bytes] | None = None,
                  clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc), at_once: int = AT_ONCE) -> None:
         self.pinned, self.fetch, self.clock = pinned, fetch, clock
-        self.keys: dict[str, rsa.RSAPublicKey] = {}
+        self._good: dict[str, _Good] = {}
         self._failed: dict[str, _Failed] = {}
         self._flights: dict[str, threading.Event] = {}
         self._lock = threading.Lock()
@@ -153,9 +168,12 @@ class Certificates:
             self._slots.release()
 
     def _known(self, url: str) -> rsa.RSAPublicKey | None:
-        """The cached key, or the remembered failure raised anew; None: not tried lately. Under the lock."""
-        if url in self.keys:
-            return self.keys[url]
+        """The cached key, or the remembered failure raised anew; None: not tried lately (or its certificate
+        is not valid now: loaded again, a pinned file may have been replaced). Under the lock."""
+        good = self._good.pop(url, None)
+        if good is not None and good.valid(self.clock()):
+            self._good[url] = good  # last: the most recently used are kept
+            return good.key
         failed = self._failed.get(url)
         if failed is not None and self.clock() < failed.until:
             raise failed.kind(failed.message)
@@ -176,10 +194,10 @@ class Certificates:
 
     def _fly(self, url: str, flight: threading.Event) -> rsa.RSAPublicKey:
         try:
-            key = self._load(url)
+            good = self._load(url)
             with self._lock:
-                self.keys[url] = key
-            return key
+                self._keep(url, good)
+            return good.key
         except (BadSignature, CertificateUnavailable) as err:
             if self.pinned is None:  # a pinned file may be added any time, and reading it costs nothing
                 with self._lock:
@@ -199,6 +217,12 @@ class Certificates:
             raise CertificateUnavailable(f"the signing certificate {url} could not be loaded; try again later")
         return known
 
+    def _keep(self, url: str, good: _Good) -> None:
+        """Under the lock; past ``MAX_KEYS`` the least recently used goes (it is loaded again if named again)."""
+        if len(self._good) >= MAX_KEYS:
+            del self._good[next(iter(self._good))]
+        self._good[url] = good
+
     def _remember(self, url: str, err: DigestError) -> None:
         """Under the lock; the expired first, else the oldest, make room."""
         now = self.clock()
@@ -208,7 +232,7 @@ class Certificates:
         span = next(span for kind, span in REMEMBERED.items() if isinstance(err, kind))
         self._failed[url] = _Failed(type(err), str(err), now + span)
 
-    def _load(self, url: str) -> rsa.RSAPublicKey:
+    def _load(self, url: str) -> _Good:
         if self.pinned is not None:
             path = self.pinned / PurePosixPath(urlsplit(url).path).name
             if not path.is_file():
@@ -222,12 +246,13 @@ class Certificates:
             cert = x509.load_pem_x509_certificate(pem)
         except ValueError:
             raise BadSignature(f"the signing certificate at {url} is not a PEM certificate") from None
-        if not cert.not_valid_before_utc <= self.clock() <= cert.not_valid_after_utc:
-            raise BadSignature(f"the signing certificate at {url} is not valid now")
         key = cert.public_key()
         if not isinstance(key, rsa.RSAPublicKey):
             raise BadSignature("the signing certificate's key is not RSA")
-        return key
+        good = _Good(key, cert.not_valid_before_utc, cert.not_valid_after_utc)
+        if not good.valid(self.clock()):
+            raise BadSignature(f"the signing certificate at {url} is not valid now")
+        return good
 
 
 def signed_text(message: dict[str, Any]) -> bytes:
