@@ -258,6 +258,14 @@ def test_a_form_field_made_for_another_reader_is_forbidden(web: Web) -> None:
     assert answer.status_code == 403 and web.status("ada@example.org") is None
 
 
+def test_a_sign_up_forms_field_is_not_taken_by_a_readers_form(web: Web) -> None:
+    """It names a client, not the reader: only a field signed for the reader changes the reader's settings."""
+    link = web.links("ada@example.org").preferences
+    field = Signer(SECRET).dumps("csrf", ["client", "127.0.0.1", int(datetime.now(timezone.utc).timestamp())])
+    answer = httpx.post(link, data={"csrf": field, "keywords": "graphs", "frequency": "run", "status": "active"})
+    assert answer.status_code == 403 and web.status("ada@example.org") is None
+
+
 def test_a_form_shown_before_reader_fields_existed_is_still_taken_with_its_cookie(web: Web) -> None:
     link = web.links("ada@example.org").preferences
     field = Signer(SECRET).dumps("csrf", "a-nonce")

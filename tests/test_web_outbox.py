@@ -124,8 +124,9 @@ def test_27_spellings_of_one_address_get_at_most_the_per_address_limit(web: Web,
     assert len(set(SPELLINGS)) == 27 and len({canonical_address(parse_address(s)) for s in SPELLINGS}) == 1
     with web.client() as client:
         for n, spelling in enumerate(SPELLINGS):  # from 27 networks: the per-client limit is not what stops them
-            page = client.get(f"{web.url}/subscribe")
-            answer = client.post(f"{web.url}/subscribe", headers={"x-forwarded-for": f"203.0.113.{n + 1}"},
+            network = {"x-forwarded-for": f"203.0.113.{n + 1}"}  # the form is fetched and posted from it
+            page = client.get(f"{web.url}/subscribe", headers=network)
+            answer = client.post(f"{web.url}/subscribe", headers=network,
                                  data={"csrf": csrf_of(page.text), "email": spelling, "keywords": "diffusion"})
             assert answer.status_code == 200
     web.drain()

@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+from starlette.exceptions import HTTPException
 
 from digest.errors import ConfigError
 from digest.readers import effective_readers
@@ -163,6 +164,58 @@ def test_bad_signups_are_refused_with_a_reason(web: Web, inbox, email: str, keyw
 def test_signup_without_csrf_is_forbidden(web: Web, inbox) -> None:
     answer = httpx.post(f"{web.url}/subscribe", data={"email": "c@example.org", "keywords": "diffusion"})
     assert answer.status_code == 403 and inbox.messages == [] and web.queued() == []
+
+
+def subscribe_form(web: Web, client: httpx.Client, page: str, email: str, **headers: str) -> httpx.Response:
+    return client.post(f"{web.url}/subscribe", data={"csrf": csrf_of(page), "email": email, "keywords": "diffusion"},
+                       headers=headers)
+
+
+def test_two_sign_up_pages_opened_at_once_both_take_their_form(web: Web) -> None:
+    """Both tabs' requests leave before either answer comes: no page sets a cookie for the other to replace."""
+    with web.client() as client:
+        first = client.get(f"{web.url}/subscribe")
+        client.cookies.clear()  # the second tab's request left before the first answer
+        second = client.get(f"{web.url}/subscribe")
+        answers = [subscribe_form(web, client, page.text, f"{tab}@example.org")
+                   for tab, page in (("first", first), ("second", second))]
+    assert [answer.status_code for answer in answers] == [200, 200]
+    assert web.status("first@example.org") == web.status("second@example.org") == "pending"
+    assert "set-cookie" not in first.headers and "set-cookie" not in second.headers
+
+
+def test_a_sign_up_field_fetched_by_another_client_is_refused(web: Web) -> None:
+    """A page elsewhere can fetch the form from its own address; its visitors cannot post the field it got."""
+    elsewhere = httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.2"), timeout=10)
+    with elsewhere, web.client() as visitor:
+        page = elsewhere.get(f"{web.url}/subscribe").text
+        answer = subscribe_form(web, visitor, page, "victim@example.org")
+    assert answer.status_code == 403 and web.status("victim@example.org") is None
+
+
+def test_a_sign_up_the_browser_says_came_from_another_site_is_refused(web: Web) -> None:
+    with web.client() as client:
+        page = client.get(f"{web.url}/subscribe").text
+        answer = subscribe_form(web, client, page, "victim@example.org", **{"sec-fetch-site": "cross-site"})
+    assert answer.status_code == 403 and web.status("victim@example.org") is None
+
+
+def test_a_sign_up_form_is_taken_for_a_day() -> None:
+    from starlette.requests import Request
+
+    from digest.tokens import Signer
+    from digest.web.security import FORM_MAX_AGE, Csrf
+
+    now = 1_767_225_600.0
+    csrf = Csrf(Signer(SECRET), secure=False, clock=lambda: now)
+    request = Request({"type": "http", "method": "POST", "headers": [], "client": ("192.0.2.7", 50000)})
+    field = csrf.field(request)
+    now += FORM_MAX_AGE
+    csrf.check(request, field)
+    now += 1
+    with pytest.raises(HTTPException) as refused:
+        csrf.check(request, field)
+    assert refused.value.status_code == 403 and "reload the page" in refused.value.detail
 
 
 def test_a_confirmation_link_with_a_damaged_token_does_nothing(web: Web, inbox) -> None:

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
-import secrets
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from urllib.parse import urlsplit
 
 from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..tokens import BadToken, Signer
@@ -37,10 +37,11 @@ HEADERS = {
     "cross-origin-opener-policy": "same-origin",
     "cache-control": "no-store",
 }
+# The cookie of forms shown before signed fields (no page sets it any more); over https ``__Host-`` prefixed:
+# browsers took it only from this origin, so a sibling subdomain could not plant a nonce of its own.
 CSRF_COOKIE = "digest_csrf"
-# Over https the cookie is ``__Host-`` prefixed: browsers then take it only from this origin, with
-# Secure and Path=/ and no Domain, so a sibling subdomain cannot plant a nonce of its own.
 SECURE_CSRF_COOKIE = "__Host-digest_csrf"
+FORM_MAX_AGE = 24 * 3600  # seconds a sign-up form may stay open before it must be reloaded
 
 
 def is_loopback(host: str) -> bool:
@@ -129,56 +130,72 @@ async def _plain(status: int, text: str, scope: Scope, receive: Receive, send: S
 
 
 class Csrf:
-    """A form field signed for its reader on a reader's pages; a signed double-submit cookie elsewhere.
+    """A form field signed by the server, checked without a cookie: for its reader, or for its client and time.
 
     A reader's page (a link from their email: preferences, feedback, save...) carries a
     field signed for that reader, and its form's own URL names the reader too: the field
-    is taken when both name the same one, whatever the cookie. The pages set no cookie,
-    so two links opened at once (no cookie yet, two tabs from the email) cannot race for
-    it, the second tab's cookie expiring the first tab's form. A page elsewhere cannot
-    post one: it has neither the signing key nor, to read the field from, the link.
-    Pages for no reader (sign-up) keep the double-submit: a random cookie, and a field
-    that is its signature.
+    is taken when both name the same one. A page elsewhere cannot post one: it has
+    neither the signing key nor, to read the field from, the link.
+
+    A page for no reader (sign-up) carries a field signed for the client that asked for
+    it (``client_key``: its address, an IPv6 /64) and the time: taken from that client
+    within ``FORM_MAX_AGE``, by forms for no reader. A page elsewhere can get such a
+    field only by asking for the form itself, from its own address, and the field is
+    then refused when its visitors' browsers post it (a forged sign-up could anyway
+    only ask for a confirmation mail, counted against the sender's network's limit,
+    which the address's owner ignores).
+
+    No page sets a cookie, so pages opened at once (two tabs, no cookie yet) cannot
+    race for one, the second tab's cookie expiring the first tab's form. A browser's
+    word that a POST comes from another site (``Sec-Fetch-Site``) is refused outright.
+    A form shown before these fields existed (a field signed for a cookie's nonce) is
+    still taken with its cookie.
     """
 
-    def __init__(self, signer: Signer, secure: bool) -> None:
+    def __init__(self, signer: Signer, secure: bool, clock: Callable[[], float] = time.time) -> None:
         self.signer = signer
-        self.secure = secure
+        self.clock = clock
         self.cookie = SECURE_CSRF_COOKIE if secure else CSRF_COOKIE
 
-    def field(self, request: Request, reader: str | None = None) -> tuple[str, str | None]:
-        """(the form field value, a new cookie nonce to set or None)."""
+    def field(self, request: Request, reader: str | None = None) -> str:
         if reader is not None:
-            return self.signer.dumps("csrf", ["reader", reader]), None
-        nonce = request.cookies.get(self.cookie)
-        fresh = None
-        if not nonce or len(nonce) > 64:
-            nonce = fresh = secrets.token_urlsafe(16)
-        return self.signer.dumps("csrf", nonce), fresh
-
-    def set_cookie(self, response: Response, fresh: str | None) -> Response:
-        """Lax, not Strict: a link clicked in a webmail is a cross-site navigation, which a Strict cookie does not
-        come with, so each such page made a new nonce and expired the forms of the reader's other tabs. A
-        cross-site POST still comes without it (and without the signed field): forms stay refused from elsewhere."""
-        if fresh:
-            response.set_cookie(self.cookie, fresh, httponly=True, samesite="lax", secure=self.secure, path="/")
-        return response
+            return self.signer.dumps("csrf", ["reader", reader])
+        return self.signer.dumps("csrf", ["client", client_of(request), int(self.clock())])
 
     def check(self, request: Request, submitted: object, reader: str | None = None) -> None:
-        """``reader``: whom the form's URL names (a field signed for them is enough); else the cookie must match
-        (a page shown before reader fields existed, still open, is taken too)."""
+        """``reader``: whom the form's URL names (a field signed for them is enough); else the field must be this
+        client's and fresh, or (a page shown before these fields) match the cookie."""
+        if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+            raise forbidden()
         signed = self._payload(submitted)
         if reader is not None and signed == ["reader", reader]:
             return
+        if reader is None and self._fresh_for(request, signed):
+            return
         nonce = request.cookies.get(self.cookie, "")
         if not nonce or not isinstance(signed, str) or not _same(signed, nonce):
-            raise HTTPException(403, "This form has expired or did not come from this site. Go back, reload the page and try again.")
+            raise forbidden()
+
+    def _fresh_for(self, request: Request, signed: object) -> bool:
+        if not (isinstance(signed, list) and len(signed) == 3 and signed[0] == "client"
+                and isinstance(signed[2], int)):
+            return False
+        return signed[1] == client_of(request) and self.clock() - signed[2] <= FORM_MAX_AGE
 
     def _payload(self, submitted: object) -> object:
         try:
             return self.signer.loads("csrf", submitted) if isinstance(submitted, str) else None
         except BadToken:
             return None
+
+
+def client_of(request: Request) -> str:
+    return client_key(request.client.host if request.client else "?")
+
+
+def forbidden() -> HTTPException:
+    return HTTPException(403, "This form has expired or did not come from this site. Go back, reload the page "
+                              "and try again.")
 
 
 def _same(signed: str, nonce: str) -> bool:

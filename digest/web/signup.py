@@ -28,7 +28,7 @@ from ..settings import Settings
 from ..store import Store
 from ..tokens import reader_id
 from .pages import MAX_KEYWORDS_TEXT, form_keywords, form_of
-from .security import client_key
+from .security import client_of
 from .site import Site
 
 log = logging.getLogger("digest.web")
@@ -68,7 +68,7 @@ async def subscribe(site: Site, request: Request) -> Response:
         values = {"email": typed[:254], "keywords": text[:MAX_KEYWORDS_TEXT]}
         return site.page(request, "subscribe.html", status=400, values=values, sent=False, error=str(err),
                          invalid=field)
-    client = client_key(request.client.host if request.client else "?")
+    client = client_of(request)
     if not await site.in_store(lambda store: _allowed(store, client)):
         raise HTTPException(429, "Too many sign-ups from your network; please try again in an hour.")
     base = site.settings.public_url or str(request.base_url).rstrip("/")  # loopback only without it (make_app)

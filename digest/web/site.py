@@ -75,12 +75,11 @@ class Site:
 
     def page(self, request: Request, name: str, status: int = 200, reader: str | None = None,
              **context: Any) -> HTMLResponse:
-        """A page with a fresh CSRF field: signed for ``reader`` (whose link this is), else for a cookie (set if the
-        browser has none; ``digest.web.security.Csrf``)."""
-        field, fresh = self.csrf.field(request, reader)
-        html = self.pages.get_template(name).render(csrf=field, signup=self.settings.signup, root=self.root,
-                                                   **context)
-        return self.csrf.set_cookie(HTMLResponse(html, status_code=status), fresh)  # type: ignore[return-value]
+        """A page with a fresh CSRF field: signed for ``reader`` (whose link this is), else for this client and the
+        time (``digest.web.security.Csrf``)."""
+        html = self.pages.get_template(name).render(csrf=self.csrf.field(request, reader),
+                                                   signup=self.settings.signup, root=self.root, **context)
+        return HTMLResponse(html, status_code=status)
 
     # who a token names ------------------------------------------------------------------
 
