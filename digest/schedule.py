@@ -5,7 +5,8 @@ thread only waits for SIGTERM/SIGINT/SIGHUP, then lets a running send finish bef
 exits. With ``web`` (``digest run --serve``) the reader pages are served from
 a thread of the same process until then. Each scheduled time is a *slot* ("2026-10-25 02:30 Europe/Berlin"); a slot
 with a finished run in the state store is never served again, which guards the
-autumn DST day and restarts. A slot missed while the daemon was down runs once at
+autumn DST day and restarts; a run that failed, or that a stop signal cut short
+(readers left over), did not serve its slot. A slot missed while the daemon was down runs once at
 start-up, and one due while the machine slept runs once when it wakes (a suspend stops
 the monotonic clock the scheduler's wait counts on: a jump of the wall clock wakes it),
 when it is less than ``DIGEST_GRACE_HOURS`` old.
@@ -268,7 +269,7 @@ class Daemon:
                                id=f"retry-{slot}", replace_existing=True, misfire_grace_time=None)
 
     def _slot_done(self, slot: str) -> bool:
-        """Whether the state store has a finished run for ``slot`` (no store yet: no)."""
+        """Whether a run in the state store served ``slot`` (``Store.slot_done``; no store yet: no)."""
         from .store import Store
 
         if not self.settings.state_db.exists():

@@ -87,6 +87,17 @@ def test_runs_record_their_counts_and_a_finished_slot_is_done(state_db: Path) ->
             (second, 0, 0, "one-off"), (first, 3, 1, "scheduled")]
 
 
+def test_a_run_a_stop_signal_cut_short_leaves_its_slot_open_until_a_run_serves_the_rest(state_db: Path) -> None:
+    from digest.store.runs import Tally
+
+    slot = "2031-01-06 08:00 UTC"
+    with Store.open(state_db) as store:
+        store.finish_run(store.start_run("2031-01-06", slot=slot), 0, 0, 0, tally=Tally(sent=2, left_over=3))
+        assert not store.slot_done(slot), "three readers wait for the slot's catch-up"
+        store.finish_run(store.start_run("2031-01-06", slot=slot), 0, 0, 0, tally=Tally(sent=3, already=2))
+        assert store.slot_done(slot)
+
+
 def test_what_a_killed_run_recorded_is_counted_from_the_messages(state_db: Path) -> None:
     with Store.open(state_db) as store:
         run_id = store.start_run("2031-01-06")

@@ -121,9 +121,15 @@ class Runs(Connection):
         return int(cursor.lastrowid or 0)
 
     def slot_done(self, slot: str) -> bool:
-        """Whether a run for this scheduled slot finished: the daemon never serves a slot twice."""
+        """Whether a run served this scheduled slot: the daemon never serves a slot twice.
+
+        A run that failed (``error``) or that a stop signal cut short (``left_over``: readers it never
+        handed to the server) did not serve it: the slot stays open for a retry or the catch-up at the
+        next start, whose readers who already had today's digest get nothing more.
+        """
         row = self.db.execute(
-            "SELECT 1 FROM runs WHERE slot = :slot AND finished IS NOT NULL AND error IS NULL LIMIT 1",
+            "SELECT 1 FROM runs WHERE slot = :slot AND finished IS NOT NULL AND error IS NULL AND left_over = 0 "
+            "LIMIT 1",
             {"slot": slot},
         ).fetchone()
         return row is not None
