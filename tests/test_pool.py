@@ -11,6 +11,7 @@ import pytest
 
 from digest.app import Digest
 from digest.errors import MailError
+from digest.limits import Turns
 from digest.model import Subscriber
 from digest.settings import load_settings
 from digest.store import Store
@@ -141,6 +142,19 @@ def test_the_rate_limit_paces_the_whole_pool(faulty, faults, tmp_path):
     report = send(app_for(faulty.port, tmp_path, DIGEST_SMTP_RATE="600"), READERS[:6])  # one every 0.1 s
 
     assert len(report.sent) == 6 and time.monotonic() - began >= 0.5
+
+
+def test_a_stopped_send_takes_no_turns_of_the_rate_limit_for_the_messages_it_leaves(faulty, faults, tmp_path):
+    """The turns are shared with every send from this store (shards, the run after a restart): a message the
+    stop leaves for the next run must not push their first turn back."""
+    app = app_for(faulty.port, tmp_path, DIGEST_SMTP_CONNECTIONS="1", DIGEST_SMTP_RATE="6")  # a turn every 10 s
+    faults.on_received.append((1, app.stopping.set))  # the stop lands as the first message is queued
+
+    report = send(app, READERS[:5])
+
+    assert len(report.sent) == 1 and report.stopped == 4
+    wait = Turns(tmp_path / "state.db", "smtp", 10.0).take()
+    assert wait <= 10.0, f"the next send waits {wait:.0f} s for its first turn, not at most one turn"
 
 
 @pytest.mark.parametrize("value", ["0", "33", "many"])

@@ -59,10 +59,14 @@ class Pace:
         self.turns: LocalTurns | Turns = shared or LocalTurns(self.interval)
 
     def wait(self, halted: Callable[[], bool]) -> bool:
-        """Wait for this message's turn; False if the queue was halted meanwhile."""
-        if self.interval:
-            return wait_for_turn(self.turns, halted)
-        return not halted()
+        """Wait for this message's turn; False if the queue was halted before or meanwhile.
+
+        A halted queue takes no turn: the turns are shared with every send from the store (shards, the
+        next run), and a message left for the next run would push their turns back for nothing.
+        """
+        if halted():
+            return False
+        return wait_for_turn(self.turns, halted) if self.interval else True
 
 
 class SendQueue:
