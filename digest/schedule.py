@@ -1,15 +1,19 @@
 """The daemon: ``digest send`` on a cron schedule, in the reader's time zone, once per slot.
 
 APScheduler 3 runs the job on one worker thread (runs never overlap); the main
-thread only waits for SIGTERM/SIGINT/SIGHUP, then lets a running send finish before it
-exits. With ``web`` (``digest run --serve``) the reader pages are served from
-a thread of the same process until then. Each scheduled time is a *slot* ("2026-10-25 02:30 Europe/Berlin"); a slot
-with a finished run in the state store is never served again, which guards the
-autumn DST day and restarts; a run that failed, or that a stop signal cut short
-(readers left over), did not serve its slot. A slot missed while the daemon was down runs once at
-start-up, and one due while the machine slept runs once when it wakes (a suspend stops
-the monotonic clock the scheduler's wait counts on: a jump of the wall clock wakes it),
-when it is less than ``DIGEST_GRACE_HOURS`` old.
+thread only waits for SIGTERM/SIGINT/SIGHUP, then stops a running send as ``digest
+send`` stops on SIGTERM: the messages in hand finish and are recorded, the rest are
+never handed to the server (a retry's backoff and the rate limit's wait are cut short),
+so a stop takes seconds, not the rest of a long list. With ``web`` (``digest run
+--serve``) the reader pages are served from a thread of the same process until then.
+Each scheduled time is a *slot* ("2026-10-25 02:30 Europe/Berlin"); a slot with a
+finished run in the state store is never served again, which guards the autumn DST
+day and restarts; a run that failed, or that a stop signal cut short (readers left
+over), did not serve its slot: the next start serves it again, for the readers left.
+A slot missed while the daemon was down runs once at start-up, and one due while the
+machine slept runs once when it wakes (a suspend stops the monotonic clock the
+scheduler's wait counts on: a jump of the wall clock wakes it), when it is less than
+``DIGEST_GRACE_HOURS`` old.
 A run that fails (network down, SMTP outage) is retried a few times within the
 grace period; exactly-once delivery makes retries safe. A run whose state store
 cannot record (disk full, damaged database) is not retried: a retry would send
@@ -154,7 +158,8 @@ class Daemon:
                     log.info("the clock jumped (the machine slept, or the time was set): looking for due runs")
                     self.scheduler.wakeup()
             if self._busy.locked():
-                log.info("stopping: letting the current send finish")
+                log.info("stopping: the messages in hand finish; the readers left go out when the daemon "
+                         "starts again (within DIGEST_GRACE_HOURS of the run's time)")
             self.scheduler.shutdown(wait=True)
         finally:
             self.restore_signal_handlers(previous)
@@ -238,6 +243,7 @@ class Daemon:
         self.runs += 1
         self.refresh_readers()
         with self.app_factory(self.settings) as app:
+            app.stopping = self._stop  # a stop signal ends the send after the messages in hand, not the list
             report = app.send(self.readers, source=self.source, slot=slot)
         log.info("%s", report.summary())
         for kind, errors in (("failed", report.failed), ("deferred", report.deferred),

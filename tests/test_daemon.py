@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -126,7 +127,7 @@ def test_restarting_with_now_the_same_day_sends_nothing_new(server, inbox, tmp_p
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP], ids=["SIGTERM", "SIGHUP (the terminal closed)"])
-def test_sigterm_during_a_send_lets_it_finish_and_records_it(server, inbox, tmp_path, daemons, signum):
+def test_sigterm_during_a_send_finishes_the_message_in_hand_and_records_it(server, inbox, tmp_path, daemons, signum):
     inbox.delay = 2.0  # the server sits on DATA: the signal lands mid-send
     daemon = launch(daemons, daemon_env(server, tmp_path), tmp_path, "--now")
     wait_until(inbox.receiving.is_set, timeout=30)
@@ -136,7 +137,7 @@ def test_sigterm_during_a_send_lets_it_finish_and_records_it(server, inbox, tmp_
 
     assert code == 0, daemon.log
     assert len(inbox.messages) == 1
-    assert "letting the current send finish" in daemon.log
+    assert "stopping: the messages in hand finish" in daemon.log
     with Store.open(tmp_path / "state.db") as store:
         assert store.sent_ids(READER), "the accepted message must be recorded as sent"
         assert [status for _, status in store.message_status(READER)] == ["sent"]
@@ -159,6 +160,67 @@ def test_a_missed_run_within_the_grace_period_runs_once_at_start(server, inbox, 
 
     assert "missed the run" not in second.log
     assert len(inbox.messages) == 1
+
+
+def midday_zone() -> str:
+    """A zone where it is about noon now: a slot a few minutes ago, its run and the catch-up after a restart all
+    fall on one local day, whatever the date and time the tests run at (``Etc/GMT-5`` is UTC+5)."""
+    return f"Etc/GMT{datetime.now(timezone.utc).hour - 12:+d}"
+
+
+def slow_server(inbox) -> Callable[[], bool]:
+    """The server sits on each message for 2 s: the stop lands with one in hand, the rest queued behind it."""
+    inbox.delay = 2.0
+    return inbox.receiving.is_set
+
+
+def backing_off(inbox) -> Callable[[], bool]:
+    """451 after the first message's "." five times over (0.5 + 2 + 5 + 10 s of backoff between the tries):
+    the stop lands in the 2 s backoff after the second try."""
+    inbox.replies = ["451 4.3.0 try again later"] * 5
+    return lambda: len(inbox.replies) <= 3
+
+
+def accepted_one(inbox) -> Callable[[], bool]:
+    """With DIGEST_SMTP_RATE=30 (a turn every 2 s): the stop lands while the second message waits for its turn."""
+    return lambda: len(inbox.messages) >= 1
+
+
+@pytest.mark.parametrize(("extra", "stop_when"), [
+    pytest.param({}, slow_server, id="a slow server"),
+    pytest.param({}, backing_off, id="an SMTP backoff"),
+    pytest.param({"DIGEST_SMTP_RATE": "30"}, accepted_one, id="a rate limit"),
+])
+def test_sigterm_stops_a_scheduled_send_in_seconds_and_the_restart_sends_the_rest_once(
+        server, inbox, tmp_path, daemons, extra, stop_when):
+    readers = [f"reader{n}@example.org" for n in range(5)]
+    (tmp_path / "subscribers.toml").write_text("".join(
+        f'[[subscribers]]\nemail = "{email}"\nkeywords = ["exploration"]\n' for email in readers), encoding="utf-8")
+    zone = midday_zone()
+    slot = datetime.now(ZoneInfo(zone)) - timedelta(minutes=3)
+    env = daemon_env(server, tmp_path, DIGEST_TO="", DIGEST_SUBSCRIBERS=str(tmp_path / "subscribers.toml"),
+                     DIGEST_TIMEZONE=zone, DIGEST_GRACE_HOURS="1", DIGEST_SCHEDULE=f"{slot.minute} {slot.hour} * * *",
+                     DIGEST_SMTP_CONNECTIONS="1", **extra)
+    stop_now = stop_when(inbox)
+
+    first = launch(daemons, env, tmp_path)  # no --now: the slot's run is the catch-up at start
+    wait_until(stop_now, timeout=30)
+    assert stop_now(), first.log
+    code, took = first.terminate(timeout=15)  # without the stop reaching the send: 8 s or more
+    left = len(readers) - len(inbox.messages)
+
+    assert code == 0 and took < 5, f"the stop took {took:.1f} s:\n{first.log}"
+    assert left > 0 and f"stopped early, {left} left for the next run" in first.log
+    inbox.delay, inbox.replies = 0.0, []
+    second = launch(daemons, env, tmp_path)
+    second.wait_for_log(f"sent {left}, ")
+    assert second.terminate()[0] == 0
+    assert "missed the run at" in second.log, "the slot the stop cut short is served again"
+    assert sorted(m["To"] for m in inbox.messages) == readers, "each reader once: nobody lost, nobody twice"
+    with Store.open(tmp_path / "state.db") as store:
+        runs = store.last_runs()
+    assert [(run.slot, run.left_over, run.already) for run in runs] == [
+        (runs[0].slot, 0, len(readers) - left), (runs[0].slot, left, 0)], "the stop's run is recorded as cut short"
 
 
 @pytest.mark.parametrize(
