@@ -372,6 +372,29 @@ def test_a_flood_of_broken_entries_gives_a_bounded_list_of_warnings_in_every_for
     assert listing.warnings[-1] == "... and 450 more like these"
 
 
+@pytest.mark.parametrize("feed", [*FEEDS, "hf-text", "json"])
+def test_a_listing_of_only_broken_items_counts_them_all_in_its_error(feed: str) -> None:
+    """Only 50 warnings are kept, but the error tells how many items were broken: 500, not 51."""
+    if feed == "hf-text":
+        data = saved_page(500).rsplit("\n", 2)[0]  # the stray lines, without the paper after them
+    elif feed == "json":
+        data = json.dumps([jsonl_item(title=n) for n in range(500)])
+    else:
+        document, entry = FEEDS[feed]
+        data = document.format("".join(entry.format(n=n, title="") for n in range(500)))
+
+    with pytest.raises(EmptyListingError, match=r": no papers listed \(500 broken items: "):
+        parse_listing(data.encode(), "listing")
+
+
+def test_a_json_lines_file_of_only_broken_lines_counts_them_all_in_its_error(tmp_path: Path) -> None:
+    path = tmp_path / "papers.jsonl"
+    path.write_text("".join(json.dumps(jsonl_item(title=n)) + "\n" for n in range(500)))
+
+    with pytest.raises(EmptyListingError, match=r": no papers listed \(500 broken items: line 1 skipped"):
+        load(path)
+
+
 # Text encodings and invisible characters ----------------------------------------
 
 @pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "utf-16-le", "utf-16-be", "utf-32"])

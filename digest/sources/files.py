@@ -18,7 +18,7 @@ from typing import BinaryIO, Protocol
 
 from ..errors import EmptyListingError, ListingError
 from ..model import Listing
-from .json_formats import Warnings, parse_jsonl
+from .json_formats import Warnings, no_papers, parse_jsonl
 from .parse import parse_listing, sniff_encoding
 
 SNIFF_BYTES = 64 * 1024
@@ -95,8 +95,7 @@ def _stream_jsonl(handle: _Readable, source: str, max_papers: int | None) -> Lis
     collected = Warnings()
     papers, warnings = parse_jsonl(_lines(handle, source, collected), max_papers, collected)
     if not papers:
-        detail = f" ({len(warnings)} broken items: {warnings[0]})" if warnings else ""
-        raise EmptyListingError(source, f"no papers listed{detail}")
+        raise EmptyListingError(source, no_papers(warnings))
     return Listing(source=source, papers=papers, warnings=warnings)
 
 

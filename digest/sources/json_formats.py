@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -48,6 +49,20 @@ class Warnings:
 
     def lines(self) -> list[str]:
         return [*self.shown, *([f"... and {self.more} more like these"] if self.more else [])]
+
+
+_MORE = re.compile(r"\.\.\. and (\d+) more like these")
+
+
+def counted(lines: list[str]) -> int:
+    """How many warnings ``lines`` (from ``Warnings.lines``) stand for: its last line may count 450 more."""
+    return sum(int(more.group(1)) if (more := _MORE.fullmatch(line)) else 1 for line in lines)
+
+
+def no_papers(warnings: list[str]) -> str:
+    """The problem of a listing without a paper: every item broken, counted in full, and the first of them."""
+    detail = f" ({counted(warnings)} broken items: {warnings[0]})" if warnings else ""
+    return f"no papers listed{detail}"
 
 
 def loads(text: str) -> Any:

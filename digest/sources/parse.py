@@ -19,7 +19,7 @@ from defusedxml import DefusedXmlException
 from ..errors import EmptyListingError, ListingError
 from ..model import Listing, Paper
 from .hf_text import looks_like_hf_text, page_day, parse_hf_text, text_lines
-from .json_formats import ShapeError, daily_papers_day, loads, parse_json_document, parse_jsonl
+from .json_formats import ShapeError, daily_papers_day, loads, no_papers, parse_json_document, parse_jsonl
 from .xml_formats import ATOM, RDF, RSS1, FeedError, parse_atom, parse_rss
 
 if TYPE_CHECKING:  # httpx is loaded only by a live source
@@ -58,8 +58,7 @@ def parse_listing(
         else:
             papers, warnings, day = _parse_text(text, source, today)
     if not papers:
-        detail = f" ({len(warnings)} broken items: {warnings[0]})" if warnings else ""
-        raise EmptyListingError(source, f"no papers listed{detail}")
+        raise EmptyListingError(source, no_papers(warnings))
     return Listing(source=source, papers=papers, warnings=warnings, day=day)
 
 
