@@ -603,6 +603,30 @@ def test_a_redirect_on_the_same_host_is_followed(server, fetcher):
     assert len(listing.papers) == 3
 
 
+def test_a_redirect_target_that_refuses_connections_is_blamed_on_the_configured_source(server, fetcher):
+    """The URL to fix is the one in the settings; the target it was sent to is named after it."""
+    from .smtp_server import free_port
+
+    target = f"http://127.0.0.1:{free_port()}/listing.json"
+    server.route("/moved.json", Reply(302, headers={"Location": target}))
+
+    with pytest.raises(SourceError) as caught:
+        fetch(f"{server.url}/moved.json", server, fetcher)
+
+    assert str(caught.value).startswith(f"{server.url}/moved.json: redirected to {target}: cannot connect after")
+
+
+def test_a_redirect_target_that_times_out_is_blamed_on_the_configured_source(server, fetcher):
+    server.route("/moved.json", Reply(302, headers={"Location": "/slow.json"}))
+    server.route("/slow.json", Reply.json(HF_FIXTURE, delay=1.5))
+
+    with pytest.raises(SourceError) as caught:
+        fetch(f"{server.url}/moved.json", server, fetcher)
+
+    assert str(caught.value).startswith(f"{server.url}/moved.json: redirected to {server.url}/slow.json: "
+                                        "timed out after 0.5 s")
+
+
 def test_http_errors_name_the_status_and_the_url(server, fetcher):
     server.route("/missing.json", Reply(404, b"nope"))
 

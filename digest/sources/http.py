@@ -254,6 +254,11 @@ class Fetcher:
             except _MalformedLocation as err:
                 raise SourceError(url, f"redirected to a malformed URL ({err.location[:100]!r}); "
                                   "refusing to follow it. Check the URL or the base URL setting") from None
+            except SourceError as err:
+                if current == url:
+                    raise
+                # the setting to fix holds ``url``: the error names it, then where it led
+                raise SourceError(url, f"redirected to {current}: {err.problem}") from err
             if response.status_code not in (301, 302, 303, 307, 308):
                 return response
             location = response.headers.get("location", "")
