@@ -111,6 +111,48 @@ def test_bad_input_gets_a_clear_error_naming_the_file(name: str) -> None:
     assert str(info.value).startswith("listing.txt: ")
 
 
+RSS_091 = (  # an old feed, as Netscape's format asked: the DOCTYPE names a DTD on the web
+    '<?xml version="1.0"?>\n<!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN" "{dtd}">\n'
+    '<rss version="0.91"><channel><title>Lab news</title>'
+    "<item><title>Reward Models</title><link>https://lab.example/rm</link>"
+    "<description>We train reward models.</description></item></channel></rss>"
+)
+
+
+def test_an_rss_091_feed_with_its_doctype_loads_without_fetching_the_dtd() -> None:
+    from . import http_server
+
+    server = http_server.start()
+    try:
+        listing = parse_listing(RSS_091.format(dtd=f"{server.url}/rss-0.91.dtd").encode(), "feed.xml")
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    assert [p.title for p in listing.papers] == ["Reward Models"]
+    assert server.requests == []
+
+
+UNSAFE_XML = {
+    "billion laughs": (
+        '<!DOCTYPE rss [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">'
+        '<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>'
+    ),
+    "external entity (XXE)": '<!DOCTYPE rss [<!ENTITY lol3 SYSTEM "file:///etc/passwd">]>',
+    "external parameter entity": '<!DOCTYPE rss [<!ENTITY % dtd SYSTEM "http://127.0.0.1:9/x.dtd"> %dtd;]>',
+    "internal subset without entities": "<!DOCTYPE rss [<!ATTLIST item lol3 CDATA #FIXED 'x'>]>",
+}
+
+
+@pytest.mark.parametrize("doctype", UNSAFE_XML.values(), ids=UNSAFE_XML)
+def test_a_doctype_with_declarations_of_its_own_is_refused(doctype: str) -> None:
+    feed = (f'<?xml version="1.0"?>{doctype}<rss version="2.0"><channel><item><title>&lol3;</title>'
+            "<description>We train reward models.</description></item></channel></rss>")
+
+    with pytest.raises(ListingError, match=r"^feed.xml: refused unsafe XML"):
+        parse_listing(feed.encode(), "feed.xml")
+
+
 def test_arxiv_error_feed_reports_the_api_message() -> None:
     with pytest.raises(ListingError, match="incorrect id format for abc"):
         load(FIXTURES / "arxiv_error.xml")

@@ -11,10 +11,10 @@ import codecs
 from collections.abc import Callable
 from datetime import date
 from typing import TYPE_CHECKING, TypeVar
-from xml.etree.ElementTree import Element
+from xml.etree.ElementTree import Element, TreeBuilder
 
 import defusedxml.ElementTree as SafeET
-from defusedxml import DefusedXmlException
+from defusedxml import DefusedXmlException, DTDForbidden
 
 from ..errors import EmptyListingError, ListingError
 from ..model import Listing, Paper
@@ -112,9 +112,26 @@ def _parse_xml(data: bytes, source: str, announce_types: frozenset[str] | None, 
     raise ListingError(source, f"unknown XML document <{str(root.tag)[:100]}>; expected arXiv Atom, RSS or RSS 1.0")
 
 
+class _SafeXMLParser(SafeET.DefusedXMLParser):  # type: ignore[misc]  # defusedxml has no type hints
+    """defusedxml's parser (no entity declarations, no external references), which also takes a DOCTYPE, as
+    RSS 0.91 feeds carry one (``<!DOCTYPE rss PUBLIC "..." "http://my.netscape.com/...dtd">``): the DTD it
+    names is never fetched. A DOCTYPE with declarations of its own (``[...]``) is refused whole."""
+
+    def __init__(self) -> None:
+        super().__init__(target=TreeBuilder(), forbid_dtd=False, forbid_entities=True, forbid_external=True)
+        self.parser.StartDoctypeDeclHandler = self._no_internal_subset
+
+    def _no_internal_subset(self, name: str, system_id: str | None, public_id: str | None,
+                            has_internal_subset: int) -> None:
+        if has_internal_subset:
+            raise DTDForbidden(name, system_id, public_id)
+
+
 def _xml_root(data: bytes, source: str) -> Element:
+    parser = _SafeXMLParser()
     try:
-        return SafeET.fromstring(data, forbid_dtd=True)
+        parser.feed(data)
+        return parser.close()
     except DefusedXmlException as err:
         raise ListingError(source, f"refused unsafe XML ({type(err).__name__})") from err
     except SafeET.ParseError as err:
