@@ -555,6 +555,66 @@ def test_malformed_responses_are_errors_naming_the_url(server, fetcher, reply, p
     assert problem in str(caught.value)
 
 
+# Charsets -----------------------------------------------------------------------------
+
+LATIN_RSS = ("<rss version='2.0'><channel><item><title>Schrödinger bridges</title>"
+             "<guid>oai:arXiv.org:2608.00001v1</guid><description>Abstract: Über alles.</description>"
+             "</item></channel></rss>")
+
+
+def listing_served(server, fetcher, body: bytes, content_type: str):
+    server.route("/feed", Reply(body=body, headers={"Content-Type": content_type}))
+    return fetch(f"{server.url}/feed", server, fetcher)
+
+
+def test_xml_without_a_declaration_is_read_in_the_content_type_charset(server, fetcher):
+    listing = listing_served(server, fetcher, LATIN_RSS.encode("latin-1"), "text/xml; charset=ISO-8859-1")
+
+    assert [p.title for p in listing.papers] == ["Schrödinger bridges"]
+    assert listing.papers[0].abstract == "Über alles."
+
+
+@pytest.mark.parametrize(("body", "says"), [
+    (b'<?xml version="1.0" encoding="UTF-8"?>' + LATIN_RSS.encode(), "a declaration"),
+    (b"\xef\xbb\xbf" + LATIN_RSS.encode(), "a byte order mark"),
+], ids=["declaration", "bom"])
+def test_the_documents_own_encoding_wins_over_the_content_type_charset(server, fetcher, body, says):
+    listing = listing_served(server, fetcher, body, "text/xml; charset=ISO-8859-1")
+
+    assert [p.title for p in listing.papers] == ["Schrödinger bridges"], says
+
+
+@pytest.mark.parametrize(("body", "content_type"), [
+    (json.dumps([hf_item(1) | {"title": "Schrödinger bridges"}], ensure_ascii=False).encode("cp1252"),
+     "application/json; charset=windows-1252"),
+    (json.dumps([hf_item(1) | {"title": "Schrödinger bridges"}], ensure_ascii=False).encode(),
+     "application/json; charset=ISO-8859-1"),
+], ids=["windows-1252", "utf-8-labelled-latin-1"])
+def test_json_is_read_as_utf8_when_it_is_and_else_in_the_content_type_charset(server, fetcher, body, content_type):
+    listing = listing_served(server, fetcher, body, content_type)
+
+    assert [p.title for p in listing.papers] == ["Schrödinger bridges"]
+
+
+def test_an_unknown_content_type_charset_is_one_line_naming_it(server, fetcher):
+    with pytest.raises(ListingError) as caught:
+        listing_served(server, fetcher, LATIN_RSS.encode("latin-1"), "text/xml; charset=x-klingon")
+
+    assert str(caught.value) == (f"{server.url}/feed: the server names the charset 'x-klingon' in its Content-Type, "
+                                 "which digest does not know; ask the site to serve the listing as UTF-8")
+
+
+def test_a_cached_copy_is_read_in_the_charset_it_was_served_in(server, fetcher, tmp_path):
+    listing_served(server, fetcher, LATIN_RSS.encode("latin-1"), "text/xml; charset=ISO-8859-1")
+    offline = Fetcher(cache_dir=tmp_path / "http-cache", offline=True)
+    try:
+        listing = fetch(f"{server.url}/feed", server, offline)
+    finally:
+        offline.close()
+
+    assert [p.title for p in listing.papers] == ["Schrödinger bridges"]
+
+
 def test_a_redirect_to_another_host_is_refused(server, fetcher):
     server.route(API, Reply(302, headers={"Location": "http://example.invalid/api/daily_papers"}))
 

@@ -121,8 +121,8 @@ class RxivSource:
         cursor = 0
         for _ in range(MAX_PAGES):
             fetched, page = parsed(context.http, context.http.get(f"{base}/{cursor}/json", params),
-                                   lambda body, at: parse_page(body, at, self.server, keep, warnings,
-                                                               asked=ask is not None))
+                                   lambda got: parse_page(got.content, got.url, self.server, keep, warnings,
+                                                          asked=ask is not None))
             if fetched.from_cache:
                 oldest.append(fetched.fetched_at)
             new = [p for p in page.papers if (p.id, _version(p)) not in seen]

@@ -30,6 +30,7 @@ import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from email.message import Message
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
@@ -64,6 +65,16 @@ class Fetched:
     content: bytes
     from_cache: bool = False
     fetched_at: float = 0.0
+    charset: str | None = None  # what the Content-Type names, for a body that does not say its own encoding
+
+
+def content_charset(content_type: str | None) -> str | None:
+    """The ``charset`` of a Content-Type header (``text/xml; charset="ISO-8859-1"``), lower case; None without."""
+    if not content_type:
+        return None
+    message = Message()
+    message["content-type"] = content_type
+    return (message.get_content_charset() or "").strip() or None
 
 
 def describe_age(seconds: float) -> str:
@@ -107,6 +118,7 @@ class Cache:
             "size": len(body),
             "etag": headers.get("etag"),
             "last_modified": headers.get("last-modified"),
+            "charset": content_charset(headers.get("content-type")),
             "fetched_at": self.clock(),
         }
         body_path, meta_path = self._paths(url)
@@ -223,21 +235,22 @@ class Fetcher:
         if self.offline:
             if cached is None:
                 raise SourceError(url, "not in the cache; run once without --offline to fetch it")
-            return Fetched(url, cached[0], from_cache=True, fetched_at=cached[1]["fetched_at"])
+            return _copy(url, cached, cached[1]["fetched_at"])
         if cached and 0 <= self.clock() - cached[1]["fetched_at"] < fresh_for:
             log.debug("%s: cached copy is fresh, not asking again", shown_url(url))
-            return Fetched(url, cached[0], from_cache=True, fetched_at=cached[1]["fetched_at"])
+            return _copy(url, cached, cached[1]["fetched_at"])
         headers = _validators(cached[1]) if cached else {}
         response = self._request(url, headers)
         if response.status_code == 304 and cached:
             log.debug("%s: not modified, using the cached copy", shown_url(url))
             self.cache.touch(url, cached[1])  # type: ignore[union-attr]
-            return Fetched(url, cached[0], from_cache=True, fetched_at=self.clock())
+            return _copy(url, cached, self.clock())
         if response.status_code != 200:
             raise SourceError(url, _status_problem(response))
         if self.cache:
             self.cache.save(url, response.body, response.headers)
-        return Fetched(url, response.body, fetched_at=self.clock())
+        return Fetched(url, response.body, fetched_at=self.clock(),
+                       charset=content_charset(response.headers.get("content-type")))
 
     def forget(self, url: str) -> None:
         """The body fetched from ``url`` did not read as a listing: drop its cached copy."""
@@ -335,6 +348,11 @@ class Fetcher:
         remaining = turns.take()
         if remaining > 0:
             self.sleep(remaining)
+
+
+def _copy(url: str, cached: tuple[bytes, dict[str, Any]], fetched_at: float) -> Fetched:
+    body, meta = cached
+    return Fetched(url, body, from_cache=True, fetched_at=fetched_at, charset=meta.get("charset"))
 
 
 class _MalformedLocation(Exception):

@@ -113,7 +113,8 @@ class HuggingFaceSource:
             try:
                 fetched = http.get(url, {"date": day.isoformat(), "limit": HF_PAGE_SIZE, "p": page},
                                    fresh_for=PAST_DAY_FRESH if day < context.today else 0.0)
-                fetched, listing = parsed(http, fetched, lambda body, at: parse_listing(body, at, today=day))
+                fetched, listing = parsed(http, fetched, lambda got: parse_listing(
+                    got.content, got.url, today=day, charset=got.charset))
             except EmptyListingError:
                 ages.add(fetched)
                 break
@@ -174,9 +175,9 @@ class ArxivSource:
         fetched = http.get(f"{context.arxiv_base_url.rstrip('/')}/rss/{self.categories}")
         ages = _CacheAges()
         try:
-            fetched, listing = parsed(http, fetched, lambda body, at: parse_listing(
-                body, at, today=context.today, announce_types=context.announce_types,
-                max_papers=context.max_papers))
+            fetched, listing = parsed(http, fetched, lambda got: parse_listing(
+                got.content, got.url, today=context.today, announce_types=context.announce_types,
+                max_papers=context.max_papers, charset=got.charset))
         except EmptyListingError as err:
             raise EmptyListingError(
                 self.name, f"no papers listed for {context.today} (arXiv announces nothing on weekends "
@@ -201,9 +202,9 @@ class UrlSource:
 
     def fetch(self, context: FetchContext) -> Listing:
         http = _http(context, self.name)
-        fetched, listing = parsed(http, http.get(self.url), lambda body, at: parse_listing(
-            body, self.url, today=context.today, announce_types=context.announce_types,
-            max_papers=context.max_papers))
+        fetched, listing = parsed(http, http.get(self.url), lambda got: parse_listing(
+            got.content, self.url, today=context.today, announce_types=context.announce_types,
+            max_papers=context.max_papers, charset=got.charset))
         ages = _CacheAges()
         ages.add(fetched)
         ages.note(self.name, context)

@@ -3,11 +3,18 @@
 Text is read as UTF-8, or as UTF-16/UTF-32 when a byte-order mark (or the zero
 bytes of BOM-less UTF-16) says so. XML is handed to the XML parser as bytes, so
 it decodes what its declaration says (ISO-8859-1, windows-1252, ...).
+
+A response from the web may also name its charset in its Content-Type. It counts
+only where the document says nothing itself: XML is read by a byte-order mark, then
+by its declaration's encoding, then by that charset (XML 1.0, appendix F); JSON and
+saved pages are read as UTF-8 when they are valid UTF-8 (JSON is UTF-8, RFC 8259, and
+``application/json`` defines no charset), otherwise in the charset.
 """
 
 from __future__ import annotations
 
 import codecs
+import re
 from collections.abc import Callable
 from datetime import date
 from typing import TYPE_CHECKING, TypeVar
@@ -29,6 +36,8 @@ T = TypeVar("T")
 
 Parsed = tuple[list[Paper], list[str], date | None]  # papers, warnings, the day the listing names
 FORMATS = ("hf-text", "hf-json", "jsonl", "arxiv-atom", "arxiv-rss")
+_UTF8_LABEL = re.compile(r"utf-?8|(us-)?ascii", re.I)
+_XML_DECLARED = re.compile(rb"\s*<\?xml\s[^>]*\bencoding\s*=")  # an XML declaration naming its encoding
 _BOMS = (  # UTF-32 LE first: its mark starts with UTF-16 LE's
     (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
     (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
@@ -42,11 +51,14 @@ def parse_listing(
     today: date | None = None,
     announce_types: frozenset[str] | None = None,
     max_papers: int | None = None,
+    charset: str | None = None,
 ) -> Listing:
     """Parse ``data``; raise ListingError naming ``source`` when it is not a listing. Past ``max_papers``
-    distinct papers, a JSON array's items and a feed's entries are only counted (``distinct.Cap``)."""
+    distinct papers, a JSON array's items and a feed's entries are only counted (``distinct.Cap``).
+    ``charset``: the one a response's Content-Type names, for a document that does not say its own."""
     if not data.strip():
         raise ListingError(source, "the file is empty; expected a paper listing")
+    data = _in_charset(data, charset, source) if charset else data
     encoding = sniff_encoding(data)
     if looks_like_xml(data, encoding):
         papers, warnings, day = _parse_xml(data, source, announce_types, max_papers)
@@ -74,6 +86,32 @@ def sniff_encoding(data: bytes) -> str:
         if not any(head[0::2]) and all(head[1::2]):
             return "utf-16-be"
     return "utf-8"
+
+
+def _in_charset(data: bytes, charset: str, source: str) -> bytes:
+    """``data`` as UTF-8, read in the transport's ``charset`` where the document does not say how to read it
+    (a byte-order mark; for XML, an encoding declaration; otherwise, being valid UTF-8). US-ASCII, a label
+    servers give UTF-8 by default (``text/xml``'s, once), is read as UTF-8, of which it is a part."""
+    if _UTF8_LABEL.fullmatch(charset) or sniff_encoding(data) != "utf-8":
+        return data
+    if _XML_DECLARED.match(data, 0, 1024) or (not looks_like_xml(data, "utf-8") and _is_utf8(data)):
+        return data
+    try:
+        return data.decode(charset).encode("utf-8")
+    except LookupError:  # no such codec, or one that is no text encoding ("base64")
+        raise ListingError(source, f"the server names the charset {charset[:40]!r} in its Content-Type, which "
+                           "digest does not know; ask the site to serve the listing as UTF-8") from None
+    except UnicodeDecodeError as err:
+        raise ListingError(source, f"not valid {charset[:40]} text, as the server's Content-Type says (bad byte "
+                           f"at offset {err.start})") from err
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def looks_like_xml(data: bytes, encoding: str) -> bool:
@@ -176,12 +214,12 @@ def _parse_text(text: str, source: str, today: date | None) -> Parsed:
     return (*parse_hf_text(text, today=today), page_day(lines, today=today))
 
 
-def parsed(http: Fetcher, fetched: Fetched, parse: Callable[[bytes, str], T]) -> tuple[Fetched, T]:
-    """(what was read, ``parse`` of its body). A body that is not a listing (a 200 maintenance page, a
+def parsed(http: Fetcher, fetched: Fetched, parse: Callable[[Fetched], T]) -> tuple[Fetched, T]:
+    """(what was read, ``parse`` of it). A body that is not a listing (a 200 maintenance page, a
     body cut short) is dropped from the cache so the next run asks again, and a cached one that no
     longer reads is fetched again at once; a valid empty listing stays."""
     try:
-        return fetched, parse(fetched.content, fetched.url)
+        return fetched, parse(fetched)
     except EmptyListingError:
         raise
     except ListingError:
