@@ -254,6 +254,28 @@ def test_an_rss_1_0_feed_as_journals_publish_is_read_like_arxiv_rss() -> None:
     assert listing.warnings == ["item https://journal.example.org/articles/no-abstract skipped: missing title or abstract"]
 
 
+JOURNAL_TITLES = {  # a title as Nature's feed writes it (HTML, escaped in the XML) -> as the digest shows it
+    "italics": ("Structure of &lt;i&gt;p&lt;/i&gt;53 in &lt;em&gt;E. coli&lt;/em&gt;", "Structure of p53 in E. coli"),
+    "sub and sup": ("CO&lt;sub&gt;2&lt;/sub&gt; and Ca&lt;sup&gt;2+&lt;/sup&gt; at 10&lt;sup&gt;−3&lt;/sup&gt; K",
+                    "CO₂ and Ca²⁺ at 10⁻³ K"),
+    "sub of letters": ("Measuring T&lt;sub&gt;eff&lt;/sub&gt;", "Measuring Teff"),
+    "bold, nested": ("&lt;b&gt;&lt;i&gt;Reward&lt;/i&gt; models&lt;/b&gt;", "Reward models"),
+    "span with attributes": ('&lt;span class="nocase"&gt;BERT&lt;/span&gt; for robots', "BERT for robots"),
+    "entities": ("Models &amp;amp; robots&amp;#8217; &amp;lt;i&amp;gt;", "Models & robots’ <i>"),
+    "unknown tag": ("Reward models for &lt;robots&gt;", "Reward models for <robots>"),
+    "unclosed tag": ("The &lt;b&gt; tag considered harmful", "The <b> tag considered harmful"),
+}
+
+
+@pytest.mark.parametrize(("written", "shown"), JOURNAL_TITLES.values(), ids=JOURNAL_TITLES)
+def test_a_journal_titles_inline_html_is_read_as_its_words(written: str, shown: str) -> None:
+    feed = RDF_FEED.replace("Reward models for &lt;robots&gt;", written)
+
+    [paper] = parse_listing(feed.encode(), "journal.rdf").papers
+
+    assert paper.title == shown
+
+
 def test_a_feed_that_gives_each_author_a_dc_creator_keeps_them_all() -> None:
     """Nature's feed names each author in a dc:creator of their own; arXiv names them all in one."""
     one_each = "<dc:creator>Ada Lovelace</dc:creator>\n    <dc:creator>Turing, Alan</dc:creator>"

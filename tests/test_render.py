@@ -71,6 +71,16 @@ def test_titles_and_abstracts_are_escaped() -> None:
     assert "<script>alert(1)</script>" in rendered.text  # plain text stays text
 
 
+def test_a_title_read_from_html_is_still_escaped() -> None:
+    """A journal's markup becomes words; what is left in angle brackets, or was written as an entity, is text."""
+    paper = make_paper("<i>p</i>53 exploration &lt;script&gt;alert(1)&lt;/script&gt; <script>alert(2)</script>",
+                       "exploration", id="2608.9")
+    rendered = app().render(READER, picks_for([paper]), day=DAY)
+    assert paper.title == "p53 exploration <script>alert(1)</script> <script>alert(2)</script>"
+    assert "<script>" not in rendered.html and "<i>" not in rendered.html
+    assert "p53 exploration &lt;script&gt;alert(1)&lt;/script&gt; &lt;script&gt;alert(2)" in rendered.html
+
+
 def test_no_cr_lf_from_a_title_reaches_a_header() -> None:
     evil = make_paper("x", "exploration", id="2608.9")
     evil = type(evil)(**{**{f: getattr(evil, f) for f in evil.__slots__}, "title": "Exploration\r\nBcc: victim@example.org"})
