@@ -99,13 +99,14 @@ def exim_failure(*lines: str) -> bytes:
 
 @pytest.mark.parametrize("reply, kind", [
     ("452 Mailbox full", "soft"),  # a 4xx in a final report: the server retried until it gave up
-    ("421 Too many connections from your host", "soft"),
+    ("421 Too many connections from your host", "policy"),  # the server closing on us: never the address
     ("552 Mailbox quota exceeded", "soft"),  # 552 is taken as temporary, as Mailman does (RFC 5321, 4.5.3.1.10)
     ("550 No such user here", "hard"),
     ("554 delivery error: This user doesn't have an account", "hard"),
 ])
 def test_a_plain_smtp_reply_code_for_the_failed_address_decides_its_kind(reply, kind) -> None:
-    """Without an enhanced code (5.1.1), the reply the server gave for the address says 4xx soft, 5xx hard."""
+    """Without an enhanced code (5.1.1), the reply the server gave for the address says 4xx soft, 5xx hard
+    (tests/test_bounces_codes.py holds the rule whole)."""
     finding = classify(exim_failure("host mail.example.net [192.0.2.40]",
                                     f"SMTP error from remote mail server after RCPT TO:<{READER}>:", reply))
     assert (finding.kind, finding.detail) == (kind, reply)
@@ -160,7 +161,7 @@ def test_rfc_3463_status_codes_decide_the_kind(status, action, kind) -> None:
 @pytest.mark.parametrize("reply, kind", [
     ("550 5.1.1 mailbox unavailable", "hard"), ("550 No such user here", "hard"),
     ("554 5.7.1 Service unavailable; client host blocked", "policy"), ("552 5.2.2 over quota", "soft"),
-    ("554 transaction failed", "soft"),
+    ("554 transaction failed", "hard"), ("521 host does not accept mail", "hard"), ("552 too many recipients", "soft"),
 ])
 def test_a_refusal_at_rcpt_is_classified_like_a_bounce(reply, kind) -> None:
     assert kind_of_reply(reply) == kind

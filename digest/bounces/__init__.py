@@ -9,7 +9,9 @@ skips them, with the reason, until ``digest readers resume``.
 ``check_bounces`` does one pass: the refusals recorded since the last pass, then
 each unread message of the mailbox (``mailbox``), classified (``classify``) and
 matched to a reader by the VERP id of the envelope sender it came back to
-(``verp``), else by the Message-ID of the digest it returns. A message matched to
+(``verp``), else by the Message-ID of the digest it returns. What a server's codes
+say of the address (hard, soft, or policy: our mail refused) is one rule for
+refusals, reports and webhooks alike (``codes``). A message matched to
 nobody is recorded and left alone; a reply that asks to unsubscribe unsubscribes
 its sender, if the sender is a reader.
 """
@@ -39,7 +41,7 @@ class BounceReport:
     counted: dict[str, str] = field(default_factory=dict)  # reader -> the bounce that counted
     suppressed: dict[str, str] = field(default_factory=dict)  # reader -> why, this pass
     unsubscribed: list[str] = field(default_factory=list)
-    policy: list[str] = field(default_factory=list)  # 5.7.x refusals: never counted per reader
+    policy: list[str] = field(default_factory=list)  # refusals of our mail (5.7.x, 4.7.x, 421): never counted
     unmatched: int = 0
     ignored: int = 0  # delays, auto-replies, anything else: left read, nothing done
 
@@ -49,8 +51,9 @@ class BounceReport:
         out += [f"counted a bounce for {email}: {what}" for email, what in sorted(self.counted.items())
                 if email not in self.suppressed]
         if self.policy:
-            out.append(f"{len(self.policy)} policy refusal(s) (5.7.x) not counted against readers: the provider "
-                       f"refused our mail itself ({self.policy[0]}); check the sending domain's SPF, DKIM and DMARC")
+            out.append(f"{len(self.policy)} policy refusal(s) (5.7.x, 4.7.x, 421) not counted against readers: the "
+                       f"provider refused our mail or our server itself ({self.policy[0]}); check the sending domain's "
+                       "SPF, DKIM and DMARC, and the sending rate")
         if self.unmatched:
             out.append(f"{self.unmatched} bounce(s) matched no reader (no VERP id, no known Message-ID)")
         return out

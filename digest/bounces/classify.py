@@ -2,16 +2,16 @@
 complaint, an unsubscribe reply, or nothing to act on. Pure: bytes in, a ``Finding`` out.
 
 - RFC 3464 delivery status notifications (Gmail, Outlook, Postfix, Exim with DSN):
-  the ``Action`` and ``Status`` of each recipient decide. ``failed`` with 5.x.x is hard,
-  but 5.7.x is a policy refusal (the provider refused *us*, for all its readers) and
-  5.2.2 (mailbox full) is soft; ``failed`` with 4.x.x (gave up retrying) is soft;
+  the ``Action`` of each recipient, then its codes (``Status``, and the server's
+  reply in ``Diagnostic-Code``) by the one rule every path shares
+  (``codes.kind_of_code``): 5.x.x and 5xx hard, 4.x.x, 4xx, 5.2.2 and 552 soft,
+  X.7.x and 421 (the provider refused *us*, for all its readers) policy;
   ``delayed`` is only news, counted nowhere.
 - Other bounces (Exim's plain "Mail delivery failed", qmail, old Exchange):
   ``flufl.bounce`` (Mailman's detector) says permanent or temporary. Permanent is
-  hard, unless an enhanced status code in the text says otherwise (as above), or,
-  without one, the SMTP reply code the server gave for the address: 4xx (it gave up
-  retrying) and 552 (a full mailbox, or too many recipients) are soft, as Mailman 3
-  takes them; temporary (a warning: the server retries) is only news, like
+  hard, unless the code the report gives for the address says otherwise, by the
+  same rule (a 452 after the retries ran out is soft, a 421 or 5.7.1 policy);
+  temporary (a warning: the server retries) is only news, like
   ``delayed``, and counted nowhere, as Mailman does, whatever code it quotes: a 5xx
   there is the server's last reply, not its verdict (Gmail retries some, Exchange
   wraps them in 451 4.4.0, Postfix's soft_bounce keeps them queued), and its final
@@ -47,9 +47,9 @@ from email import message_from_bytes, policy
 from email.message import Message
 from email.utils import parseaddr
 
+from .codes import STATUS, kind_of_code
 
-_STATUS = re.compile(r"\b(?<!\.)([245])\.(\d{1,3})\.(\d{1,3})\b(?!\.\d)")  # not inside an IPv4 address
-_REPLY_CODE = re.compile(r"^\s*(5\d\d)\b")
+
 _BASIC_CODE = re.compile(  # an SMTP reply code where a reply stands: never an address, port, size or date
     r"(?:^\s*|:\s+|\b(?:said|replied|returned|responded with)\s+)[\"'(#]?([45]\d\d)(?=[\s-]|$)(?!-?\d)"
     r"(?!\s*(?:%|(?:[kmgt]i?b|bytes?|octets|ms|s|secs?|seconds?|mins?|minutes?|hours?|days?|times|tries)\b))",
@@ -93,27 +93,17 @@ def classify(raw: bytes) -> Finding:
     return Finding("other", str(msg.get("Subject", ""))[:100], texts, mids, sender)
 
 
-def kind_of(status: str, action: str = "failed") -> str:
-    """hard, soft, policy or delayed, from an RFC 3463 status (``5.1.1``) and an RFC 3464 action."""
+def kind_of(status: str, action: str = "failed", diagnostic: str = "") -> str:
+    """hard, soft, policy or delayed, from an RFC 3464 action, status (``5.1.1``) and diagnostic (``smtp; 550
+    ...``), by the one rule for codes (``codes.kind_of_code``)."""
     if action.lower() in ("delayed", "relayed", "delivered", "expanded"):
         return "delayed" if action.lower() == "delayed" else "other"
-    match = _STATUS.search(status)
-    if match is None:
-        return "hard"
-    klass, subject, detail = match.groups()
-    if klass == "5" and subject == "7":
-        return "policy"
-    if klass == "4" or (subject, detail) in (("2", "2"), ("3", "1"), ("4", "7")):
-        return "soft"  # 4.x.x after retries, mailbox full, system full, delivery time expired
-    return "hard" if klass == "5" else "other"
+    return kind_of_code(diagnostic, status)
 
 
 def kind_of_reply(reply: str) -> str:
-    """The same for an SMTP reply to RCPT (``550 5.1.1 user unknown``); no enhanced code: 550/551/553 hard."""
-    if _STATUS.search(reply):
-        return kind_of(reply)
-    code = _REPLY_CODE.match(reply)
-    return "hard" if code and code.group(1) in ("550", "551", "553") else "soft"
+    """The same for an SMTP server's refusal during a send (``550 5.1.1 user unknown``)."""
+    return kind_of_code(reply)
 
 
 def _report_type(msg: Message) -> str:
@@ -129,9 +119,9 @@ def _delivery_status(msg: Message) -> tuple[str, str, tuple[str, ...]]:
         if part.get_content_type() != "message/delivery-status":
             continue
         for group in _field_groups(part)[1:]:  # the first group is per message, the rest per recipient
-            status = group.get("status", "")
-            kind = kind_of(status, group.get("action", "failed"))
-            detail = " ".join(v for v in (status, group.get("diagnostic-code", "")) if v)
+            status, diagnostic = group.get("status", ""), group.get("diagnostic-code", "")
+            kind = kind_of(status, group.get("action", "failed"), diagnostic)
+            detail = " ".join(v for v in (status, diagnostic) if v)
             verdicts.append((kind, detail, _bare(group.get("final-recipient", ""))))
     order = ("hard", "soft", "policy", "delayed", "other")
     verdicts.sort(key=lambda v: order.index(v[0]))
@@ -166,17 +156,15 @@ def _detected(msg: Message) -> tuple[str, str, tuple[str, ...]] | None:
         return None
     addresses = tuple(sorted(a.decode("utf-8", "replace").lower() for a in permanent | temporary))
     status, line = _status_of(_text_of(msg), addresses)
-    kind = "delayed" if not permanent else _kind_of_code(status)  # the code, when given, decides
+    kind = "delayed" if not permanent else _kind_of_code(status, line)  # the code, when given, decides
     return kind, _one_line(line or "bounce"), addresses
 
 
-def _kind_of_code(code: str) -> str:
-    """A permanent failure's kind from its code: an enhanced one as ``kind_of``; a basic reply code 4xx (the
-    server gave up retrying) or 552 soft, other 5xx hard, as Mailman 3 reads them (RFC 5321 4.5.3.1.10: a 552 is
-    often "too many recipients" or a full mailbox, to be taken as temporary); none: hard."""
-    if not code or _STATUS.search(code):
-        return kind_of(code) if code else "hard"
-    return "soft" if code.startswith("4") or code == "552" else "hard"
+def _kind_of_code(code: str, line: str) -> str:
+    """A permanent failure's kind from the code found for it (``5.1.1`` or ``452``) and the line saying it, whose
+    reply code (``554`` in ``554 5.7.1``) the rule weighs too; none: hard."""
+    reply = _code_on(line, True) if code else ""
+    return kind_of_code(f"{reply} {code}" if reply and reply != code else code)
 
 
 def _status_of(body: str, addresses: tuple[str, ...]) -> tuple[str, str]:
@@ -221,7 +209,7 @@ def _without(text: str, addresses: tuple[str, ...]) -> str:
 
 def _code_on(line: str, basic: bool) -> str:
     """The enhanced status code on ``line`` (``5.1.1``), or with ``basic`` its SMTP reply code (``452``); ``""``."""
-    match = (_BASIC_CODE if basic else _STATUS).search(line)
+    match = (_BASIC_CODE if basic else STATUS).search(line)
     return "" if match is None else match.group(1) if basic else match.group(0)
 
 

@@ -4,8 +4,9 @@ Scored the way Mailman 3 does it: a hard bounce counts 1, a soft one 0.5, at mos
 one bounce a day counts (a relay that retries, or two reports of one failure, are
 one bounce); a score whose last bounce is older than the stale period starts
 again from zero. At the threshold the reader is suppressed. A complaint (an ARF
-abuse report) suppresses at once. A policy refusal (5.7.x) is recorded but never
-counted: one provider refusing our mail refuses it for all its readers at once.
+abuse report) suppresses at once. A policy refusal (5.7.x, 4.7.x, 421: our mail or
+server refused, ``digest.bounces.codes``) is recorded but never counted: one
+provider refusing our mail refuses it for all its readers at once.
 Only ``digest readers resume`` lifts a suppression (``lift_suppression``).
 
 Every event carries a key (the bounce message's digest, or ``rcpt:`` and the

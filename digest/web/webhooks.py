@@ -2,7 +2,10 @@
 
 Each report feeds the same bounce scoring as the bounce mailbox
 (``Store.record_bounce``): a hard bounce counts 1, a soft one 0.5, a complaint
-suppresses at once, a 5.7.x policy refusal is recorded and never counted. Nothing
+suppresses at once, a policy refusal is recorded and never counted. The codes a
+report quotes are judged by the mailbox's rule (``digest.bounces.codes``): a
+provider's hard bounce is what they say (a 552 is soft), and a 5.7.x, 4.7.x or 421
+is a policy refusal whatever the provider's type. Nothing
 is believed before it is authenticated: SES messages by their SNS signature and
 topic (``sns``), Postmark's by HTTP Basic credentials compared in constant time.
 A refused call changes nothing (403 / 401); an SES message whose signing certificate
@@ -30,6 +33,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from ..bounces.codes import kind_of_code
 from ..model import encodable
 from ..store import Store
 from ..store.bounces import BounceEvent, Rule
@@ -126,12 +130,21 @@ def _ses_bounces(report: dict[str, Any]) -> list[BounceEvent]:
         address, status = str(recipient.get("emailAddress", "")).strip().lower(), str(recipient.get("status", ""))
         if "@" not in address:
             continue
-        kind = "policy" if status.startswith("5.7.") else "hard" if permanent else "soft"
+        kind = provider_kind("hard" if permanent else "soft", str(recipient.get("diagnosticCode", "")), status)
         detail = f"SES {report.get('bounceType')}/{report.get('bounceSubType')}: " + \
             str(recipient.get("diagnosticCode") or status)
         events.append(BounceEvent(f"ses:{report.get('feedbackId')}:{address}", address,
                                   _day(report.get("timestamp")), kind, detail))
     return events
+
+
+def provider_kind(verdict: str, reply: str, status: str = "") -> str:
+    """A provider's hard or soft weighed by the codes it quotes, as the bounce mailbox weighs flufl.bounce's
+    permanent: hard is what the codes say (``kind_of_code``); soft stays soft unless they say the server refused
+    our mail or our server (policy). Other verdicts stand."""
+    if verdict == "hard":
+        return kind_of_code(reply, status)
+    return "policy" if verdict == "soft" and kind_of_code(reply, status) == "policy" else verdict
 
 
 def _object(value: object) -> dict[str, Any]:
@@ -176,7 +189,7 @@ def postmark_event(payload: dict[str, Any]) -> BounceEvent | None:
     address = str(payload.get("Email", "")).strip().lower()
     if "@" not in address or payload.get("ID") is None:
         return None
-    kind = POSTMARK_KINDS.get(str(payload.get("Type")), "other")
+    kind = provider_kind(POSTMARK_KINDS.get(str(payload.get("Type")), "other"), str(payload.get("Details") or ""))
     detail = f"Postmark {payload.get('Type')}: {payload.get('Description') or ''} {payload.get('Details') or ''}"
     return BounceEvent(f"postmark:{payload.get('ID')}", address, _day(payload.get("BouncedAt")), kind,
                        detail.strip())
