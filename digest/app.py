@@ -6,6 +6,7 @@ and each reader's message to ``digest.compose``, under the names its callers kno
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from datetime import date, datetime
@@ -31,8 +32,9 @@ from .sending.catchup import Plan, candidates
 from .settings import Settings
 
 if TYPE_CHECKING:
-    from .store import Store
+    from .store import Run, Store
 
+log = logging.getLogger("digest")
 __all__ = ["PRODUCER_MIN", "Digest", "SendReport", "check_sendable", "make_digest"]
 
 
@@ -121,10 +123,11 @@ class Digest:
         today = self.today().isoformat()
         try:
             with Store.open(db) as store:
-                days = [run.run_date for run in store.last_runs(50)
-                        if run.run_date < today and run.error is None and run.started_by != ONE_READER]
+                runs = store.last_runs(50)
         except StoreError:
             return None
+        days = [run.run_date for run in _readable(runs)
+                if run.run_date < today and run.error is None and run.started_by != ONE_READER]
         return date.fromisoformat(max(days)) if days else None
 
     def make_index(self, papers: Sequence[Paper]) -> Index:
@@ -244,3 +247,15 @@ def check_sendable(settings: Settings, readers: Sequence[Subscriber]) -> None:
 
 def make_digest(settings: Settings) -> Digest:
     return Digest(settings)
+
+
+def _readable(runs: Sequence[Run]) -> list[Run]:
+    """The runs whose values can be read; one a hand edit or damage left unreadable is left out, with one warning
+    naming it: the catch-up then reaches back further, never less far."""
+    readable = []
+    for run in runs:
+        try:
+            readable.append(run.checked())
+        except StoreError as err:
+            log.warning("run %s is left out of the catch-up: %s", run.id, err)
+    return readable

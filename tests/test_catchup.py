@@ -252,3 +252,29 @@ def test_papers_added_to_fridays_daily_papers_after_fridays_run_come_on_monday(s
     assert [text.count("Paper number") for text in texts] == [2, 2]  # Friday's two, then the late one and Monday's
     asked = sorted({r.query["date"] for r in web.requests if r.query.get("p") == "0"})
     assert asked == [(friday + timedelta(days=n)).isoformat() for n in range(4)]
+
+
+@pytest.mark.parametrize("run_date, says", [
+    ("2031-02-31", "run 2's run_date is not a day ('2031-02-31')"),
+    (None, "run 2's run_date is not a day (None)"),
+    (b"2031-03-02", "run 2's run_date is not a day (b'2031-03-02')"),
+    ("2031-03-02", "run 2's start is not a date and time ('soon')"),  # a day, but the row's start is damaged
+])
+def test_a_damaged_run_is_left_out_of_the_catch_up_with_one_warning_naming_it(tmp_path, caplog, run_date, says):
+    """A runs row edited by hand or damaged never stops a send: the catch-up reaches back to the last good run."""
+    import sqlite3
+
+    env = {"DIGEST_FROM": "Digest <digest@example.com>", "DIGEST_STATE_DB": str(tmp_path / "state.db")}
+    with Store.open(tmp_path / "state.db") as store:
+        for day in (MONDAY - timedelta(days=3), MONDAY - timedelta(days=1)):
+            store.finish_run(store.start_run(day.isoformat()), 1, 0, 0)
+    with sqlite3.connect(tmp_path / "state.db") as db:  # as rebuilt by hand: no constraints left
+        db.executescript("CREATE TABLE copy AS SELECT * FROM runs; DROP TABLE runs; ALTER TABLE copy RENAME TO runs;")
+        db.execute("UPDATE runs SET run_date = ? WHERE id = 2", (run_date,))
+        if run_date == "2031-03-02":
+            db.execute("UPDATE runs SET started = 'soon' WHERE id = 2")
+
+    with Digest(load_settings(None, env), clock=lambda: at_seven(MONDAY)) as app:
+        assert app.last_run_day() == MONDAY - timedelta(days=3)
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and says in warnings[0] and "left out" in warnings[0]

@@ -8,7 +8,7 @@ import logging
 import os
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -267,7 +267,8 @@ def test_status_counts_one_message_in_the_singular(run_cli, monkeypatch, server,
     ("host", b"\xffhost", "run 2's host is not text (b'\\xffhost')"),
     ("error", b"SMTP down", "run 2's error is not text (b'SMTP down')"),
     ("started_by", b"daemon", "run 2's started_by is not text (b'daemon')"),
-    ("run_date", None, "run 2's run_date is not text (None)"),
+    ("run_date", None, "run 2's run_date is not a day (None)"),
+    ("run_date", "2026-11-31", "run 2's run_date is not a day ('2026-11-31')"),
 ])
 def test_status_says_a_damaged_run_cannot_be_read_in_one_line_and_lists_the_others(
         run_cli, monkeypatch, tmp_path, column, value, says):
@@ -291,6 +292,75 @@ def test_status_says_a_damaged_run_cannot_be_read_in_one_line_and_lists_the_othe
     last_runs = out.split("last runs:\n")[1].splitlines()
     assert last_runs[0].startswith(f"  run 2: cannot be read ({says}")
     assert last_runs[1].endswith("sent 1, nothing new 0, failed 0")
+
+
+def rebuilt_without_constraints(path, table: str, where: str, column: str, value: object) -> None:
+    """A table of the real SQLite file as someone rebuilt it by hand (no NOT NULL left), one value edited."""
+    import sqlite3
+
+    with sqlite3.connect(path) as db:
+        db.executescript(f"CREATE TABLE copy AS SELECT * FROM {table}; DROP TABLE {table}; "
+                         f"ALTER TABLE copy RENAME TO {table};")
+        db.execute(f"UPDATE {table} SET {column} = ? WHERE {where}", (value,))
+
+
+@pytest.mark.parametrize("column, value, says", [
+    ("created", "yesterday", "the time of bob@example.org's uncertain delivery is not a date and time ('yesterday')"),
+    ("created", None, "the time of bob@example.org's uncertain delivery is not a date and time (None)"),
+    ("created", b"2026-11-23T07:00:00+00:00",
+     "the time of bob@example.org's uncertain delivery is not a date and time (b'2026-11-23"),
+    ("created", "0001-01-01T00:00:00+05:00", "the time of bob@example.org's uncertain delivery is not a date and time"),
+    ("error", b"reply lost", "the error of bob@example.org's uncertain delivery is not text (b'reply lost')"),
+    ("error", None, "the error of bob@example.org's uncertain delivery is not text (None)"),
+    ("email", b"bob@example.org", "the address of an uncertain delivery is not text (b'bob@example.org')"),
+])
+def test_status_says_a_damaged_uncertain_delivery_cannot_be_read_in_one_line_and_shows_the_rest(
+        run_cli, monkeypatch, tmp_path, column, value, says):
+    from digest.store import Store
+
+    monkeypatch.setenv("DIGEST_STATE_DB", str(tmp_path / "state.db"))
+    with Store.open(tmp_path / "state.db") as store:
+        store.record_uncertain([("ada@example.org", "<1@x>", ["2401.00001"], "reply lost"),
+                                ("bob@example.org", "<2@x>", ["2401.00001"], "reply lost")])
+        store.finish_run(store.start_run("2026-11-23"), 1, 0, 0)
+    rebuilt_without_constraints(tmp_path / "state.db", "uncertain", "message_id = '<2@x>'", column, value)
+
+    code, out, err = run_cli("status")
+
+    assert (code, err) == (0, "")
+    lines = out.split("uncertain: 2 deliveries")[1].splitlines()[1:3]
+    assert any(line.endswith("  ada@example.org: reply lost") for line in lines)
+    assert any(line.startswith("  cannot be read: " + says) for line in lines)
+    assert "history: " in out and "sent 1, nothing new 0, failed 0" in out
+
+
+@pytest.mark.parametrize("column, value, says", [
+    ("at", "last week", "the day bob@example.org was suppressed is not a date and time ('last week')"),
+    ("at", None, "the day bob@example.org was suppressed is not a date and time (None)"),
+    ("at", 12345, "the day bob@example.org was suppressed is not a date and time ('12345')"),  # TEXT: as text
+    ("at", b"2026-11-23T07:00:00+00:00", "the day bob@example.org was suppressed is not a date and time (b'2026"),
+    ("reason", b"complaint", "the reason bob@example.org was suppressed is not text (b'complaint')"),
+    ("reason", None, "the reason bob@example.org was suppressed is not text (None)"),
+    ("email", b"bob@example.org", "the address of a suppression is not text (b'bob@example.org')"),
+])
+def test_status_says_a_damaged_suppression_cannot_be_read_in_one_line_and_lists_the_others(
+        run_cli, monkeypatch, tmp_path, column, value, says):
+    from digest.store import Store
+    from digest.store.bounces import BounceEvent, Rule
+
+    monkeypatch.setenv("DIGEST_STATE_DB", str(tmp_path / "state.db"))
+    with Store.open(tmp_path / "state.db") as store:
+        for n, email in enumerate(["ada@example.org", "bob@example.org"]):
+            store.record_bounce(BounceEvent(f"k{n}", email, date(2026, 11, 23), "complaint", "abuse report"), Rule())
+    rebuilt_without_constraints(tmp_path / "state.db", "suppressions", "email = 'bob@example.org'", column, value)
+
+    code, out, err = run_cli("status")
+
+    assert (code, err) == (0, "")
+    lines = out.split("suppressed: 2 readers")[1].splitlines()[1:3]
+    assert any(line.startswith("  ada@example.org: complaint: abuse report") for line in lines)
+    assert any(line.startswith("  cannot be read: " + says) for line in lines)
+    assert "history: " in out
 
 
 # the daemon's log times -------------------------------------------------------------------

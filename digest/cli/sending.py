@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # the library is imported by the command that runs, after the
     from ..model import Subscriber
     from ..settings import Settings
     from ..store import Run, Store
+    from ..store.bounces import Suppression
 
 
 # send -----------------------------------------------------------------------
@@ -373,7 +374,7 @@ def run_line(store: Store, run: Run, next_started: str | None, zone: ZoneInfo, u
 
 def _show_suppressed(store: Store, limit: int = 20) -> None:
     """Readers every send skips until ``digest readers resume``: bounces, complaints, and removed ones."""
-    found = sorted(store.suppressions().values(), key=lambda s: (s.at, s.email))
+    found = sorted(store.suppressions().values(), key=lambda s: (str(s.at), str(s.email)))  # any types, if damaged
     removed = len(store.forgotten())
     if not found and not removed:
         return
@@ -381,9 +382,17 @@ def _show_suppressed(store: Store, limit: int = 20) -> None:
           "digest readers resume EMAIL"
           + (f" (and {removed} removed reader(s), kept only as a keyed hash)" if removed else ""))
     for item in found[:limit]:
-        print(f"  {clean(item.email)}: {clean(item.reason)} (since {item.at[:10]})")
+        print("  " + _suppression_line(item))
     if len(found) > limit:
         print(f"  and {len(found) - limit} more")
+
+
+def _suppression_line(item: Suppression) -> str:
+    try:
+        since = item.since()
+    except StoreError as err:
+        return f"cannot be read: {clean(str(err))}"
+    return f"{clean(item.email)}: {clean(item.reason)} (since {since})"
 
 
 def _show_pending(settings: Settings) -> None:
@@ -398,13 +407,20 @@ def _show_pending(settings: Settings) -> None:
 
 
 def _show_uncertain(store: object, settings: Settings) -> None:
-    from datetime import datetime
-
     open_ones = store.open_uncertain()  # type: ignore[attr-defined]
     if not open_ones:
         return
     print(f"uncertain: {len(open_ones)} deliveries whose reply the server never gave "
           "(the next run sends them once more; at most one extra copy)")
-    for email, created, error in open_ones:
-        when = datetime.fromisoformat(created).astimezone(settings.zone)
-        print(f"  {when:%Y-%m-%d %H:%M %Z}  {clean(email)}: {clean(error)}")
+    for row in open_ones:
+        print("  " + _uncertain_line(row, settings.zone))
+
+
+def _uncertain_line(row: tuple[object, object, object], zone: ZoneInfo) -> str:
+    from ..store.uncertain import checked_uncertain
+
+    try:
+        email, when, error = checked_uncertain(*row)
+    except StoreError as err:
+        return f"cannot be read: {clean(str(err))}"
+    return f"{when.astimezone(zone):%Y-%m-%d %H:%M %Z}  {clean(email)}: {clean(error)}"

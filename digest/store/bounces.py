@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
+from ..errors import StoreError
+from .runs import instant, shown
 from .schema import Connection, utcnow
 
 WEIGHTS = {"hard": 1.0, "soft": 0.5}  # what counts towards the score; every other kind counts 0
@@ -53,6 +55,15 @@ class Suppression:
     email: str
     reason: str
     at: str
+
+    def since(self) -> date:
+        """The day it began, or a ``StoreError`` naming the reader and the first value that is not of its kind
+        (edited by hand, damaged): ``digest status`` shows that in one line and goes on."""
+        if not isinstance(self.email, str):
+            raise StoreError(f"the address of a suppression is not text ({shown(self.email)})")
+        if not isinstance(self.reason, str):
+            raise StoreError(f"the reason {self.email} was suppressed is not text ({shown(self.reason)})")
+        return instant(self.at, f"the day {self.email} was suppressed").date()
 
 
 def next_score(score: float, last: date | None, weight: float, day: date, stale_days: int) -> tuple[float, bool]:

@@ -6,7 +6,7 @@ import json
 import os
 import socket
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from ..errors import StoreError
@@ -58,7 +58,7 @@ class Run:
         for name in ("sent", "nothing_new", "failed", "already", "deferred", "left_over"):
             _expect(self, name, _is_count(getattr(self, name)), "a count")
         _expect(self, "pid", self.pid is None or _is_count(self.pid) and self.pid > 0, "a process id")
-        _expect(self, "run_date", isinstance(self.run_date, str), "text")
+        _expect(self, "run_date", _is_day(self.run_date), "a day")
         for name in ("note", "slot", "error", "started_by", "host"):
             _expect(self, name, isinstance(getattr(self, name), (str, type(None))), "text")
         return self
@@ -78,8 +78,15 @@ def instant(value: object, what: str) -> datetime:
     except (TypeError, ValueError):
         found = None
     if found is None or not 1970 <= found.year < 9999:  # (year 1 or 9999, shown in a time zone, overflows)
-        raise StoreError(f"{what} is not a date and time ({_shown(value)})")
+        raise StoreError(f"{what} is not a date and time ({shown(value)})")
     return found
+
+
+def _is_day(value: object) -> bool:
+    try:
+        return isinstance(value, str) and len(value) == 10 and bool(date.fromisoformat(value))
+    except ValueError:
+        return False
 
 
 def _is_count(value: object) -> bool:
@@ -88,10 +95,11 @@ def _is_count(value: object) -> bool:
 
 def _expect(run: Run, name: str, fits: bool, kind: str) -> None:
     if not fits:
-        raise StoreError(f"run {run.id}'s {name} is not {kind} ({_shown(getattr(run, name))})")
+        raise StoreError(f"run {run.id}'s {name} is not {kind} ({shown(getattr(run, name))})")
 
 
-def _shown(value: object) -> str:
+def shown(value: object) -> str:
+    """A stored value as an error message quotes it: its repr, cut short."""
     return repr(value)[:60]
 
 

@@ -12,7 +12,20 @@ import json
 from collections.abc import Iterable
 from datetime import datetime, timezone
 
+from ..errors import StoreError
+from .runs import instant, shown
 from .schema import Connection
+
+
+def checked_uncertain(email: object, created: object, error: object) -> tuple[str, datetime, str]:
+    """One row of ``open_uncertain`` with its time read, or a ``StoreError`` naming the first value that is not of
+    its kind (edited by hand, damaged): ``digest status`` shows that in one line and goes on."""
+    if not isinstance(email, str):
+        raise StoreError(f"the address of an uncertain delivery is not text ({shown(email)})")
+    when = instant(created, f"the time of {email}'s uncertain delivery")
+    if not isinstance(error, str):
+        raise StoreError(f"the error of {email}'s uncertain delivery is not text ({shown(error)})")
+    return email, when, error
 
 
 class Uncertain(Connection):
