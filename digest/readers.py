@@ -73,7 +73,7 @@ def refusal(store: ReaderStore, email: str) -> str | None:
     if status in ("unsubscribed", "paused", "pending"):
         return status
     found = store.suppression(email)
-    return f"suppressed ({found.reason.split(':')[0]})" if found else None
+    return f"suppressed ({found.kind()})" if found else None
 
 
 def suppressed(store: ReaderStore, email: str) -> bool:

@@ -157,3 +157,19 @@ def test_an_unsubscribe_reply_and_a_complaint_in_the_mailbox_act_before_the_next
     code, out, _ = run_cli("--env-file", str(env), "send", "--force")
     assert "skipped 2 (1 suppressed (complaint): cy@example.org, 1 unsubscribed)" in out, out
     assert len(inbox.to(ADA)) == len(inbox.to(CY)) == 1 and len(inbox.to(BOB)) == 2
+
+
+@pytest.mark.parametrize("reason", [b"complaint: abuse report", None, 42])
+def test_a_suppression_damaged_by_hand_still_skips_its_reader_and_the_send_goes_on(env, inbox, run_cli,
+                                                                                   reason: object) -> None:
+    with store_of(env) as store:
+        complaint(store, BOB)
+    with closing(sqlite3.connect(env.parent / "state.db")) as db, db:  # as rebuilt by hand: no NOT NULL left
+        db.executescript("CREATE TABLE copy AS SELECT * FROM suppressions; DROP TABLE suppressions; "
+                         "ALTER TABLE copy RENAME TO suppressions;")
+        db.execute("UPDATE suppressions SET reason = ? WHERE email = ?", (reason, BOB))
+
+    code, out, err = run_cli("--env-file", str(env), "send")
+
+    assert code == 0 and "bob@example.org" in out.split("skipped 1 (1 suppressed")[1], out + err
+    assert sorted(m["To"] for m in inbox.messages) == [ADA, CY]

@@ -141,7 +141,7 @@ def who_gets_mail(app: Pipeline, store: Store, roster: Sequence[Subscriber], rep
     today = app.today()
     last = last_digest_days(store, app.settings.zone)
     score_refusals(app.settings, store, app.settings.zone)  # the last runs' 5xx at RCPT count towards suppression
-    suppressed = {email: f"suppressed ({found.reason.split(':')[0]})" for email, found in store.suppressions().items()}
+    suppressed = {email: f"suppressed ({found.kind()})" for email, found in store.suppressions().items()}
     readers = effective_readers(roster, store, today, last)
     states = store.reader_states()
     suppressed |= removed_refusals(readers, states, store.forgotten(), app.settings.secret_keys)

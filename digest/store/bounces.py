@@ -65,6 +65,11 @@ class Suppression:
             raise StoreError(f"the reason {self.email} was suppressed is not text ({shown(self.reason)})")
         return instant(self.at, f"the day {self.email} was suppressed").date()
 
+    def kind(self) -> str:
+        """Why, in a word (``complaint``, ``hard``), as a send's summary names it; a reason that is not text
+        (edited by hand, damaged) still suppresses, named as such, so one bad row never stops the send."""
+        return self.reason.split(":")[0] if isinstance(self.reason, str) else "reason unreadable"
+
 
 def next_score(score: float, last: date | None, weight: float, day: date, stale_days: int) -> tuple[float, bool]:
     """(the new score, whether this bounce counted): once a day, never backwards, reset when stale."""
