@@ -133,6 +133,30 @@ def test_an_rss_091_feed_with_its_doctype_loads_without_fetching_the_dtd() -> No
     assert server.requests == []
 
 
+RSS_091_ENTITIES = (  # HTML's named entities, which the RSS 0.91 DTD declares and digest never fetches
+    "<rss version='0.91'><channel><item><title>Caf&eacute;&nbsp;robots &mdash; reward models</title>"
+    "<description>We train reward models &ndash; at 20&nbsp;&deg;C.</description></item></channel></rss>"
+)
+
+
+@pytest.mark.parametrize("doctype", ["", '<!DOCTYPE rss PUBLIC "-//Netscape Communications//DTD RSS 0.91//EN" '
+                                         '"http://my.netscape.com/publish/formats/rss-0.91.dtd">\n'],
+                         ids=["without a doctype", "with netscape's doctype"])
+def test_html_named_entities_in_a_feed_read_as_their_characters(doctype: str) -> None:
+    feed = f'<?xml version="1.0" encoding="ISO-8859-1"?>\n{doctype}{RSS_091_ENTITIES}'
+
+    [paper] = parse_listing(feed.encode("latin-1"), "feed.xml").papers
+
+    assert (paper.title, paper.abstract) == ("Café robots — reward models", "We train reward models – at 20 °C.")
+
+
+def test_an_entity_html_does_not_know_is_still_malformed_xml() -> None:
+    feed = RSS_091_ENTITIES.replace("&mdash;", "&notanentity;")
+
+    with pytest.raises(ListingError, match=r"^feed.xml: malformed XML: undefined entity &notanentity;"):
+        parse_listing(feed.encode(), "feed.xml")
+
+
 UNSAFE_XML = {
     "billion laughs": (
         '<!DOCTYPE rss [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">'
@@ -149,8 +173,9 @@ def test_a_doctype_with_declarations_of_its_own_is_refused(doctype: str) -> None
     feed = (f'<?xml version="1.0"?>{doctype}<rss version="2.0"><channel><item><title>&lol3;</title>'
             "<description>We train reward models.</description></item></channel></rss>")
 
-    with pytest.raises(ListingError, match=r"^feed.xml: refused unsafe XML"):
+    with pytest.raises(ListingError, match=r"^feed.xml: refused unsafe XML") as refused:
         parse_listing(feed.encode(), "feed.xml")
+    assert str(refused.value).endswith("; ask the site for the feed without them, or remove them from the file")
 
 
 def test_arxiv_error_feed_reports_the_api_message() -> None:

@@ -14,6 +14,7 @@ saved pages are read as UTF-8 when they are valid UTF-8 (JSON is UTF-8, RFC 8259
 from __future__ import annotations
 
 import codecs
+import html.entities
 import re
 from collections.abc import Callable
 from datetime import date
@@ -38,6 +39,8 @@ Parsed = tuple[list[Paper], list[str], date | None]  # papers, warnings, the day
 FORMATS = ("hf-text", "hf-json", "jsonl", "arxiv-atom", "arxiv-rss")
 _UTF8_LABEL = re.compile(r"utf-?8|(us-)?ascii", re.I)
 _XML_DECLARED = re.compile(rb"\s*<\?xml\s[^>]*\bencoding\s*=")  # an XML declaration naming its encoding
+# HTML's named entities by name (``eacute``), as ElementTree looks up an undeclared ``&eacute;``
+_HTML_ENTITIES = {name[:-1]: text for name, text in html.entities.html5.items() if name.endswith(";")}
 _BOMS = (  # UTF-32 LE first: its mark starts with UTF-16 LE's
     (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
     (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
@@ -153,11 +156,18 @@ def _parse_xml(data: bytes, source: str, announce_types: frozenset[str] | None, 
 class _SafeXMLParser(SafeET.DefusedXMLParser):  # type: ignore[misc]  # defusedxml has no type hints
     """defusedxml's parser (no entity declarations, no external references), which also takes a DOCTYPE, as
     RSS 0.91 feeds carry one (``<!DOCTYPE rss PUBLIC "..." "http://my.netscape.com/...dtd">``): the DTD it
-    names is never fetched. A DOCTYPE with declarations of its own (``[...]``) is refused whole."""
+    names is never fetched. A DOCTYPE with declarations of its own (``[...]``) is refused whole.
+
+    That DTD declares HTML's named entities, and such feeds write ``&eacute;``, ``&nbsp;``, ``&mdash;``;
+    so do others without any DOCTYPE. The parser reads as if a DTD it cannot see were there (expat's
+    foreign DTD, never loaded), so an entity nothing declares is passed to ElementTree's table of
+    entities, here HTML's: a fixed table of characters, nothing the document can add to or expand."""
 
     def __init__(self) -> None:
         super().__init__(target=TreeBuilder(), forbid_dtd=False, forbid_entities=True, forbid_external=True)
         self.parser.StartDoctypeDeclHandler = self._no_internal_subset
+        self.parser.UseForeignDTD(True)
+        self.entity = dict(_HTML_ENTITIES)  # ElementTree's: what an undeclared &name; stands for
 
     def _no_internal_subset(self, name: str, system_id: str | None, public_id: str | None,
                             has_internal_subset: int) -> None:
@@ -171,7 +181,9 @@ def _xml_root(data: bytes, source: str) -> Element:
         parser.feed(data)
         return parser.close()
     except DefusedXmlException as err:
-        raise ListingError(source, f"refused unsafe XML ({type(err).__name__})") from err
+        raise ListingError(source, f"refused unsafe XML ({type(err).__name__}): digest never reads declarations "
+                           "in a DOCTYPE ([...]) or entities that point elsewhere; ask the site for the feed "
+                           "without them, or remove them from the file") from err
     except SafeET.ParseError as err:
         raise ListingError(source, f"malformed XML: {err}") from err
     except (ValueError, LookupError) as err:  # an encoding Python does not know, for one
