@@ -13,7 +13,8 @@ volume "abs/ID"). An entry with only an id takes its text from the day's
 listings (``fill_from``). Entries with neither text nor id are skipped and
 counted, never a crash. BibTeX's ``%`` comments, between entries or between an
 entry's fields, are skipped. Zotero's rich-text tags (``<i>``, ``<span class="nocase">``)
-and the JATS tags of abstracts are dropped, their words kept.
+and the JATS tags of abstracts are read as a journal feed's titles are (``digest.markup``):
+their words kept, ``H<sub>2</sub>O`` as ``H₂O``, HTML's entities as their characters.
 
 The file is UTF-8 (with or without a byte order mark) or UTF-16 or UTF-32 with one; any
 other is read as Windows-1252 (Latin-1's letters and more), with a warning line
@@ -69,6 +70,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import LibraryError
+from .markup import strip_inline_html
 from .model import Paper, arxiv_id, normalize_space
 
 log = logging.getLogger("digest")
@@ -280,16 +282,11 @@ def _entry(title: str | None, abstract: str | None, *id_fields: str | None) -> E
     return Entry(found, title, _plain((abstract or "")[:MAX_TEXT_CHARS]))
 
 
-# Zotero's rich text (<i>, <sub>, <span class="nocase">, which its BibTeX import makes of {BERT}) and the JATS
-# of abstracts fetched by DOI, as its CSV and RIS exports write them: inline tags go, block tags part words
-_INLINE_TAG = re.compile(r"</?(?:i|b|em|strong|sub|sup|sc|span)\b[^<>]{0,500}>", re.I)
-_BLOCK_TAG = re.compile(r"</?(?:p|br|div|(?:jats|mml):[\w-]+)\b[^<>]{0,500}>", re.I)
-
-
 def _plain(text: str) -> str:
-    if "<" in text:
-        text = _BLOCK_TAG.sub(" ", _INLINE_TAG.sub("", text))
-    return normalize_space(text)
+    """Zotero's rich text (``<i>``, ``<sub>``, ``<span class="nocase">``, which its BibTeX import makes of
+    ``{BERT}``) and the JATS of abstracts fetched by DOI, as its CSV and RIS exports write them, read as the
+    titles of a journal's feed are."""
+    return normalize_space(strip_inline_html(text))
 
 
 def _arxiv(text: str) -> str | None:

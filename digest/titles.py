@@ -1,10 +1,9 @@
 """Titles as people read them: inline HTML, LaTeX and markdown emphasis turned into Unicode text.
 
 Journal feeds (Nature's) give titles as HTML: ``<i>p</i>53``, ``CO<sub>2</sub>``,
-``Ca<sup>2+</sup>``, ``&amp;``. A pair of known inline tags (``<i>``, ``<b>``, ``<em>``,
-``<sub>``, ``<span class="nocase">``, ...) gives way to the words it holds, sub- and
-superscript digits and signs become ``₂`` and ``⁺`` (other text stays as it is), and then
-HTML entities are read. Anything else in angle brackets (``Reward models for <robots>``,
+``Ca<sup>2+</sup>``, ``&amp;``. A pair of known tags gives way to the words it holds, and
+sub- and superscript digits become ``₂`` and ``⁺`` (``digest.markup``, which reads a Zotero
+library's titles the same way). Anything else in angle brackets (``Reward models for <robots>``,
 a lone ``<b>``) is text, as is the result: the renderer escapes it like any title.
 
 arXiv and Hugging Face give titles as their authors typed them: ``$\\mathcal{O}(n)$``,
@@ -19,21 +18,14 @@ as it was.
 
 from __future__ import annotations
 
-import html
-import html.entities
 import logging
 import re
 from functools import lru_cache
 from typing import Any
 
+from .markup import strip_inline_html
+
 MAX_LATEX = 1000  # characters: no title is longer, and nothing longer is parsed
-_INLINE_TAGS = "i|b|em|strong|u|s|sub|sup|span|sc|scp|small|big|tt|code|font"
-# a known tag, its attributes (bounded) and its close, around text holding no tag: the innermost pair
-_INLINE_PAIR = re.compile(rf"<({_INLINE_TAGS})(?:\s[^<>]{{0,200}})?>([^<]*)</\1\s*>", re.I)
-_BREAK = re.compile(r"<br\s*/?>", re.I)
-_ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
-_SUBSCRIPT = str.maketrans("0123456789+-−=()", "₀₁₂₃₄₅₆₇₈₉₊₋₋₌₍₎")
-_SUPERSCRIPT = str.maketrans("0123456789+-−=()", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁻⁼⁽⁾")
 _BOLD = re.compile(r"\*\*(?=\S)(.+?)(?<=\S)\*\*|__(?=\S)(.+?)(?<=\S)__")
 _ITALIC = re.compile(r"(?<![\w*])\*(?=[^\s*])([^*]+?)(?<=[^\s*])\*(?![\w*])")
 _CODE = re.compile(r"(?<!`)`([^`\n]+)`(?!`)")
@@ -49,34 +41,6 @@ def readable_title(title: str) -> str:
     if ("$" in text or "\\" in text) and len(text) <= MAX_LATEX:
         text = latex_to_text(text)
     return text if text.strip() else title  # "` `" is no title: keep what was typed
-
-
-def strip_inline_html(text: str) -> str:
-    """Known inline tags, in pairs, replaced by what they hold (innermost first), ``<br>`` by a space, and
-    then HTML entities read; ``<robots>`` and a ``<b>`` that is never closed stay as they are."""
-    if "<" not in text and "&" not in text:
-        return text
-    text = _BREAK.sub(" ", text)
-    for _ in range(text.count("<")):  # each pass takes one level of tags away
-        text, found = _INLINE_PAIR.subn(_pair_content, text)
-        if not found:
-            break
-    return _ENTITY.sub(_entity, text)
-
-
-def _entity(match: re.Match[str]) -> str:
-    """The character of an entity HTML knows; any other (``&notreal;``, not ``¬real;``) stays as written."""
-    reference = match.group()
-    known = reference.startswith("&#") or reference[1:] in html.entities.html5
-    return html.unescape(reference) if known else reference
-
-
-def _pair_content(match: re.Match[str]) -> str:
-    tag, content = match.group(1).lower(), match.group(2)
-    scripts = {"sub": _SUBSCRIPT, "sup": _SUPERSCRIPT}.get(tag)
-    if scripts and content and all(ord(c) in scripts for c in content):
-        return content.translate(scripts)
-    return content
 
 
 def strip_markdown(text: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import time
 from pathlib import Path
@@ -437,7 +438,47 @@ def test_zotero_rich_text_markup_in_titles_and_abstracts_is_read_as_its_words() 
         'A1,preprint,"Pretraining <span class=""nocase"">BERT</span> on <i>E. coli</i> and H<sub>2</sub>O",'
         '"<jats:p>We pretrain <i>BERT</i> on x < y.</jats:p>",https://arxiv.org/abs/2501.01234\n', encoding="utf-8")
     (entry,) = load_library(Path("zotero.csv")).entries
-    assert entry == Entry("2501.01234", "Pretraining BERT on E. coli and H2O", "We pretrain BERT on x < y.")
+    assert entry == Entry("2501.01234", "Pretraining BERT on E. coli and H₂O", "We pretrain BERT on x < y.")
+
+
+def test_a_jats_abstract_keeps_its_words_whole_and_its_sections_apart() -> None:
+    """JATS subscripts, italics and MathML are inside a word; sections, titles and paragraphs part words."""
+    jats = ("<jats:sec><jats:title>Background</jats:title><jats:p>We split H<jats:sub>2</jats:sub>O with "
+            "<jats:italic>E. coli</jats:italic> at <mml:math><mml:mi>x</mml:mi><mml:mo>=</mml:mo><mml:mn>2</mml:mn>"
+            "</mml:math>.</jats:p></jats:sec>")
+    write_zotero_csv(title="Water splitting", abstract=jats)
+
+    (entry,) = load_library(Path("zotero.csv")).entries
+
+    assert entry.abstract == "Background We split H₂O with E. coli at x=2."
+
+
+SAME_MARKUP = {  # a title as a journal's feed and a Zotero export write it -> as the digest reads it from either
+    "italics": ("Structure of <i>p</i>53 in <em>E. coli</em>", "Structure of p53 in E. coli"),
+    "sub and sup": ("CO<sub>2</sub> and Ca<sup>2+</sup>", "CO₂ and Ca²⁺"),
+    "nocase span": ('<span class="nocase">BERT</span> for robots', "BERT for robots"),
+    "small capitals": ('<span style="font-variant:small-caps;">Bert</span> models', "Bert models"),
+    "italics around a less-than sign": ("<i>p < 0.05</i> in most runs", "p < 0.05 in most runs"),
+    "entities": ("Models &amp; robots&#8217; &lt;i&gt;", "Models & robots’ <i>"),
+    "unknown tag": ("Reward models for <robots>", "Reward models for <robots>"),
+    "unclosed tag": ("The <b> tag considered harmful", "The <b> tag considered harmful"),
+}
+
+
+@pytest.mark.parametrize(("written", "read"), SAME_MARKUP.values(), ids=SAME_MARKUP)
+def test_a_library_title_reads_its_markup_as_a_journal_feeds_title_does(written: str, read: str) -> None:
+    write_zotero_csv(title=written, abstract="We train reward models.")
+
+    (entry,) = load_library(Path("zotero.csv")).entries
+
+    assert entry.title == read
+    assert make_paper(written, "We train reward models.").title == read
+
+
+def write_zotero_csv(title: str, abstract: str) -> None:
+    with Path("zotero.csv").open("w", encoding="utf-8", newline="") as out:
+        csv.writer(out).writerows([["Key", "Item Type", "Title", "Abstract Note", "Url"],
+                                   ["A1", "preprint", title, abstract, "https://arxiv.org/abs/2501.01234"]])
 
 
 def test_semantic_scholars_and_dblps_arxiv_volume_gives_the_id() -> None:
