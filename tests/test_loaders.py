@@ -301,6 +301,77 @@ def test_a_journal_titles_inline_html_is_read_as_its_words(written: str, shown: 
     assert paper.title == shown
 
 
+JOURNAL_ABSTRACTS = {  # a description as a journal's feed writes it (HTML, escaped in the XML) -> the abstract
+    "paragraphs": ("&lt;p&gt;We train reward models.&lt;/p&gt;&lt;p&gt;They generalise.&lt;/p&gt;",
+                   "We train reward models. They generalise."),
+    "inline tags": ("We split H&lt;sub&gt;2&lt;/sub&gt;O with &lt;i&gt;E. coli&lt;/i&gt;&lt;br/&gt;at "
+                    "10&lt;sup&gt;−3&lt;/sup&gt; K.", "We split H₂O with E. coli at 10⁻³ K."),
+    "entities, read once": ("Robots &amp;amp; models at p &amp;lt; 0.05, not &amp;amp;lt;b&amp;amp;gt;",
+                            "Robots & models at p < 0.05, not &lt;b&gt;"),
+    "in a CDATA section": ("<![CDATA[<p>We train <b>reward</b> models &amp; robots.</p>]]>",
+                           "We train reward models & robots."),
+    "nature's published line": ('&lt;p&gt;Nature, Published online: 03 December 2026; &lt;a href="https://doi.org/'
+                                '10.1038/s41586-026-0001"&gt;doi:10.1038/s41586-026-0001&lt;/a&gt;&lt;/p&gt;'
+                                "We train reward models.", "We train reward models."),
+    "an image, a script, a comment": ('&lt;img src="https://journal.example.org/f.png" alt="Figure 1"/&gt;We train '
+                                      "&lt;script&gt;alert(1)&lt;/script&gt;&lt;!-- ad --&gt;reward models.",
+                                      "We train reward models."),
+}
+
+
+@pytest.mark.parametrize(("written", "read"), JOURNAL_ABSTRACTS.values(), ids=JOURNAL_ABSTRACTS)
+def test_a_journal_abstracts_html_is_read_as_text(written: str, read: str) -> None:
+    feed = RDF_FEED.replace("We train reward models for household robots.", written)
+
+    [paper] = parse_listing(feed.encode(), "journal.rdf").papers
+
+    assert paper.abstract == read
+
+
+HTML_FIELDS = {  # where else a feed puts an abstract as HTML
+    "rss content:encoded": (
+        "<rss version='2.0' xmlns:content='http://purl.org/rss/1.0/modules/content/'><channel><item>"
+        "<title>Reward models</title><link>https://journal.example.org/a/1</link>"
+        "<description>&lt;p&gt;Nature, Published online: 03 December 2026; doi:10.1038/s41586-026-0001&lt;/p&gt;"
+        "</description><content:encoded>{}</content:encoded></item></channel></rss>"),
+    "atom summary of type html": (
+        "<feed xmlns='http://www.w3.org/2005/Atom'><entry><id>https://journal.example.org/a/1</id>"
+        "<title>Reward models</title><summary type='html'>{}</summary></entry></feed>"),
+    "atom content of type html": (
+        "<feed xmlns='http://www.w3.org/2005/Atom'><entry><id>https://journal.example.org/a/1</id>"
+        "<title>Reward models</title><content type='html'>{}</content></entry></feed>"),
+}
+
+
+@pytest.mark.parametrize("feed", HTML_FIELDS.values(), ids=HTML_FIELDS)
+def test_an_abstract_given_as_html_elsewhere_in_a_feed_is_read_as_text(feed: str) -> None:
+    html = "&lt;p&gt;We split H&lt;sub&gt;2&lt;/sub&gt;O with &lt;i&gt;E. coli&lt;/i&gt; &amp;amp; robots.&lt;/p&gt;"
+
+    [paper] = parse_listing(feed.format(html).encode(), "feed.xml").papers
+
+    assert paper.abstract == "We split H₂O with E. coli & robots."
+
+
+ARXIV_PLAIN = {  # arXiv's abstracts are plain text: what looks like markup is what the authors wrote
+    "arxiv rss": ("<rss version='2.0' xmlns:arxiv='http://arxiv.org/schemas/atom'><channel><item>"
+                  "<title>Reward models</title><link>https://arxiv.org/abs/2608.00001</link>"
+                  "<description>arXiv:2608.00001v1 Announce Type: new \nAbstract: {}</description>"
+                  "<guid>oai:arXiv.org:2608.00001v1</guid><arxiv:announce_type>new</arxiv:announce_type>"
+                  "</item></channel></rss>"),
+    "arxiv api": ("<feed xmlns='http://www.w3.org/2005/Atom'><entry><id>http://arxiv.org/abs/2608.00001v1</id>"
+                  "<title>Reward models</title><summary>{}</summary></entry></feed>"),
+}
+
+
+@pytest.mark.parametrize("feed", ARXIV_PLAIN.values(), ids=ARXIV_PLAIN)
+def test_an_arxiv_abstract_is_plain_text_whatever_it_holds(feed: str) -> None:
+    written = "At p &lt; 0.05 on &lt;1% of runs, x&lt;y and &lt;b&gt;bold&lt;/b&gt; &amp;amp; &lt;p&gt; stay."
+
+    [paper] = parse_listing(feed.format(written).encode(), "feed.xml").papers
+
+    assert paper.abstract == "At p < 0.05 on <1% of runs, x<y and <b>bold</b> &amp; <p> stay."
+
+
 def test_a_feed_that_gives_each_author_a_dc_creator_keeps_them_all() -> None:
     """Nature's feed names each author in a dc:creator of their own; arXiv names them all in one."""
     one_each = "<dc:creator>Ada Lovelace</dc:creator>\n    <dc:creator>Turing, Alan</dc:creator>"

@@ -18,6 +18,7 @@ from digest.ranking.select import Selection, count_matches, rank
 from digest.render import Renderer, describe_listing
 from digest.settings import load_settings
 from digest.sources import FetchContext, FileSource
+from digest.sources.parse import parse_listing
 
 from .conftest import FIXTURES
 
@@ -79,6 +80,18 @@ def test_a_title_read_from_html_is_still_escaped() -> None:
     assert paper.title == "p53 exploration <script>alert(1)</script> <script>alert(2)</script>"
     assert "<script>" not in rendered.html and "<i>" not in rendered.html
     assert "p53 exploration &lt;script&gt;alert(1)&lt;/script&gt; &lt;script&gt;alert(2)" in rendered.html
+
+
+def test_an_abstract_read_from_a_journals_html_is_still_escaped() -> None:
+    """The markup of a journal's description is gone; what it wrote as an entity is text, escaped again."""
+    feed = ("<rss version='2.0'><channel><item><title>Exploration</title><link>https://journal.example.org/a/1</link>"
+            "<description>&lt;p&gt;exploration &lt;script&gt;alert(1)&lt;/script&gt; &amp;lt;script&amp;gt;alert(2)"
+            "&amp;lt;/script&amp;gt; &lt;img src=x onerror=alert(3)&gt;&lt;/p&gt;</description></item></channel></rss>")
+    [paper] = parse_listing(feed.encode(), "journal.xml").papers
+    rendered = app().render(READER, picks_for([paper]), day=DAY)
+    assert paper.abstract == "exploration <script>alert(2)</script>"
+    assert "<script>" not in rendered.html and "<img" not in rendered.html and "alert(1)" not in rendered.html
+    assert "&lt;script&gt;alert(2)&lt;/script&gt;" in rendered.html
 
 
 def test_no_cr_lf_from_a_title_reaches_a_header() -> None:

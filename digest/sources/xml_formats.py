@@ -1,5 +1,12 @@
 """arXiv API (Atom), arXiv RSS and RSS 1.0 (RDF, as journals' feeds are), parsed with defusedxml
-(no entity expansion)."""
+(no entity expansion).
+
+A journal's RSS description (or ``content:encoded``) is HTML, as RSS has it, and so is an Atom summary or
+content of type ``html``: it is read as text (``digest.markup.html_to_text``: ``<p>``, ``<i>``, ``<sub>``,
+``<img>`` and entities), less the line Nature's feeds begin with ("Nature, Published online: 03 December
+2025; doi:..."). arXiv's abstracts are plain text ("p < 0.05" is what its authors wrote) and stay as they are:
+its RSS items, which carry an ``arxiv:announce_type`` or an arXiv guid, and Atom summaries of type ``text``.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +15,7 @@ from datetime import date, datetime
 from email.utils import parsedate_to_datetime
 from xml.etree.ElementTree import Element
 
+from ..markup import html_to_text
 from ..model import MissingText, Paper, arxiv_id, make_paper
 from .distinct import Cap
 from .json_formats import Warnings
@@ -18,9 +26,12 @@ ARXIV = "{http://arxiv.org/schemas/atom}"
 DC = "{http://purl.org/dc/elements/1.1/}"
 RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
 RSS1 = "{http://purl.org/rss/1.0/}"
+CONTENT = "{http://purl.org/rss/1.0/modules/content/}encoded"
 
 Parsed = tuple[list[Paper], list[str]]
 _COMMENTS = re.compile(r"^\s*Comments:\s*(.+)$", re.M)
+# what a Nature feed's description begins with: "Nature, Published online: 03 December 2025; doi:10.1038/..."
+_PUBLISHED_LINE = re.compile(r"\s*[^;:]{1,100}, Published online: [^;]{1,40};(?:\s*doi:\s*\S+)?\s*")
 
 
 class FeedError(ValueError):
@@ -39,7 +50,7 @@ def parse_atom(root: Element, max_papers: int | None = None) -> Parsed:
         entry_id = _text(entry, f"{ATOM}id")
         if "/api/errors" in entry_id:
             raise FeedError(f"arXiv API error: {_text(entry, f'{ATOM}summary')}")
-        title, summary = _text(entry, f"{ATOM}title"), _text(entry, f"{ATOM}summary")
+        title, summary = _text(entry, f"{ATOM}title"), _atom_text(entry, "summary") or _atom_text(entry, "content")
         if not title or not summary:
             warnings.add(f"entry {entry_id or '?'} skipped: missing title or summary")
             continue
@@ -78,7 +89,7 @@ def parse_rss(root: Element, announce_types: frozenset[str] | None = None, ns: s
             continue
         title = _text(item, f"{ns}title")
         ident = _text(item, f"{ns}guid") or _text(item, f"{ns}link") or item.get(f"{RDF}about", "").strip()
-        description = _text(item, f"{ns}description")
+        description = _text(item, f"{ns}description") if _from_arxiv(item, ident) else _html_description(item, ns)
         abstract = _rss_abstract(description)
         if not title or not abstract:
             warnings.add(f"item {ident or '?'} skipped: missing title or abstract")
@@ -108,6 +119,33 @@ def _creators(item: Element) -> list[str]:
     names = [(creator.text or "").strip() for creator in item.iterfind(f"{DC}creator")]
     names = [name for name in names if name]
     return names[0].split(",") if len(names) == 1 else names
+
+
+def _atom_text(entry: Element, name: str) -> str:
+    """An Atom text construct as text: HTML read as such when its ``type`` says so."""
+    text = _text(entry, f"{ATOM}{name}")
+    child = entry.find(f"{ATOM}{name}")
+    return html_to_text(text).strip() if child is not None and child.get("type") == "html" else text
+
+
+def _from_arxiv(item: Element, ident: str) -> bool:
+    """An arXiv announcement, whose description is plain text: ``arxiv:announce_type``, or an arXiv guid or link."""
+    return item.find(f"{ARXIV}announce_type") is not None or "arxiv.org" in ident.lower()
+
+
+def _html_description(item: Element, ns: str) -> str:
+    """A journal's description as text, less Nature's "Published online" line; where that line is all there is,
+    the ``content:encoded`` instead."""
+    for tag in (f"{ns}description", CONTENT):
+        text = _without_published_line(html_to_text(_text(item, tag))).strip()
+        if text:
+            return text
+    return ""
+
+
+def _without_published_line(text: str) -> str:
+    line = _PUBLISHED_LINE.match(text)
+    return text[line.end():] if line else text
 
 
 def _rss_abstract(description: str) -> str:
