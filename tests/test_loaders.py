@@ -352,6 +352,27 @@ def test_an_abstract_given_as_html_elsewhere_in_a_feed_is_read_as_text(feed: str
     assert paper.abstract == "We split H₂O with E. coli & robots."
 
 
+@pytest.mark.parametrize("field", ["summary", "content"])
+def test_an_atom_abstract_of_type_xhtml_is_read_as_its_text(field: str) -> None:
+    feed = ("<feed xmlns='http://www.w3.org/2005/Atom'><entry><id>https://journal.example.org/a/1</id>"
+            f"<title type='xhtml'><div xmlns='http://www.w3.org/1999/xhtml'>Reward <i>models</i></div></title>"
+            f"<{field} type='xhtml'><div xmlns='http://www.w3.org/1999/xhtml'><p>We split H<sub>2</sub>O "
+            "with <i>E. coli</i> &amp; &lt;robots&gt;.</p><p>Second<br/>part.</p></div></" + field + "></entry></feed>")
+
+    [paper] = parse_listing(feed.encode(), "feed.xml").papers
+
+    assert (paper.title, paper.abstract) == ("Reward models", "We split H₂O with E. coli & <robots>. Second part.")
+
+
+def test_an_atom_xhtml_abstract_nested_beyond_pythons_recursion_limit_is_read() -> None:
+    deep = "<b>" * 5000 + "Reward models." + "</b>" * 5000
+    feed = ("<feed xmlns='http://www.w3.org/2005/Atom'><entry><id>https://journal.example.org/a/1</id>"
+            f"<title>Reward models</title><summary type='xhtml'><div xmlns='http://www.w3.org/1999/xhtml'>{deep}"
+            "</div></summary></entry></feed>")
+
+    assert parse_listing(feed.encode(), "feed.xml").papers[0].abstract == "Reward models."
+
+
 ARXIV_PLAIN = {  # arXiv's abstracts are plain text: what looks like markup is what the authors wrote
     "arxiv rss": ("<rss version='2.0' xmlns:arxiv='http://arxiv.org/schemas/atom'><channel><item>"
                   "<title>Reward models</title><link>https://arxiv.org/abs/2608.00001</link>"

@@ -2,7 +2,7 @@
 (no entity expansion).
 
 A journal's RSS description (or ``content:encoded``) is HTML, as RSS has it, and so is an Atom summary or
-content of type ``html``: it is read as text (``digest.markup.html_to_text``: ``<p>``, ``<i>``, ``<sub>``,
+content of type ``html`` (or ``xhtml``, and then its title too): it is read as text (``digest.markup.html_to_text``: ``<p>``, ``<i>``, ``<sub>``,
 ``<img>`` and entities), less the line Nature's feeds begin with ("Nature, Published online: 03 December
 2025; doi:..."). arXiv's abstracts are plain text ("p < 0.05" is what its authors wrote) and stay as they are:
 its RSS items, which carry an ``arxiv:announce_type`` or an arXiv guid, and Atom summaries of type ``text``.
@@ -11,6 +11,7 @@ its RSS items, which carry an ``arxiv:announce_type`` or an arXiv guid, and Atom
 from __future__ import annotations
 
 import re
+from html import escape
 from datetime import date, datetime
 from email.utils import parsedate_to_datetime
 from xml.etree.ElementTree import Element
@@ -50,7 +51,8 @@ def parse_atom(root: Element, max_papers: int | None = None) -> Parsed:
         entry_id = _text(entry, f"{ATOM}id")
         if "/api/errors" in entry_id:
             raise FeedError(f"arXiv API error: {_text(entry, f'{ATOM}summary')}")
-        title, summary = _text(entry, f"{ATOM}title"), _atom_text(entry, "summary") or _atom_text(entry, "content")
+        title = _atom_text(entry, "title") if _typed(entry, "title", "xhtml") else _text(entry, f"{ATOM}title")
+        summary = _atom_text(entry, "summary") or _atom_text(entry, "content")
         if not title or not summary:
             warnings.add(f"entry {entry_id or '?'} skipped: missing title or summary")
             continue
@@ -122,10 +124,36 @@ def _creators(item: Element) -> list[str]:
 
 
 def _atom_text(entry: Element, name: str) -> str:
-    """An Atom text construct as text: HTML read as such when its ``type`` says so."""
-    text = _text(entry, f"{ATOM}{name}")
+    """An Atom text construct as text: HTML read as such when its ``type`` says so, and XHTML (a ``div``
+    of elements, RFC 4287 3.1.1.3) as the same HTML would be."""
     child = entry.find(f"{ATOM}{name}")
-    return html_to_text(text).strip() if child is not None and child.get("type") == "html" else text
+    kind = child.get("type") if child is not None else None
+    if child is not None and kind == "xhtml":
+        return html_to_text(_as_html(child)).strip()
+    text = _text(entry, f"{ATOM}{name}")
+    return html_to_text(text).strip() if kind == "html" else text
+
+
+def _typed(entry: Element, name: str, kind: str) -> bool:
+    child = entry.find(f"{ATOM}{name}")
+    return child is not None and child.get("type") == kind
+
+
+def _as_html(top: Element) -> str:
+    """XHTML elements written back as HTML (text escaped, namespaces dropped) for ``html_to_text``; a loop, not
+    a recursion: a feed's nesting has no bound."""
+    out: list[str] = []
+    stack: list[tuple[Element, bool]] = [(node, False) for node in reversed(top)]
+    while stack:
+        node, closing = stack.pop()
+        name = node.tag.rpartition("}")[2] if isinstance(node.tag, str) else ""
+        if closing:
+            out.append(f"</{name}>" + escape(node.tail or "", quote=False))
+            continue
+        out.append(f"<{name}>" + escape(node.text or "", quote=False))
+        stack.append((node, True))
+        stack.extend((child, False) for child in reversed(node))
+    return "".join(out)
 
 
 def _from_arxiv(item: Element, ident: str) -> bool:
