@@ -4,7 +4,8 @@ APScheduler 3 runs the job on one worker thread (runs never overlap); the main
 thread only waits for SIGTERM/SIGINT/SIGHUP, then stops a running send as ``digest
 send`` stops on SIGTERM: the messages in hand finish and are recorded, the rest are
 never handed to the server (a retry's backoff and the rate limit's wait are cut short),
-so a stop takes seconds, not the rest of a long list. With ``web`` (``digest run
+so a stop takes seconds, not the rest of a long list; a second signal ends the process at
+once, as it ends ``digest send`` (a kill: nothing is lost). With ``web`` (``digest run
 --serve``) the reader pages are served from a thread of the same process until then.
 Each scheduled time is a *slot* ("2026-10-25 02:30 Europe/Berlin"); a slot with a
 finished run in the state store is never served again, which guards the autumn DST
@@ -24,6 +25,7 @@ outage: a retry sends nothing before the store opens.
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 import time
@@ -206,7 +208,15 @@ class Daemon:
             signal.signal(number, handler)
 
     def _on_signal(self, number: int, frame: FrameType | None) -> None:
-        log.info("received %s", signal.Signals(number).name)
+        """The first stop signal stops the send after the messages in hand; a second one ends the process at
+        once, as it ends ``digest send``: a kill, which the journal and the run's unrecorded end make safe."""
+        name = signal.Signals(number).name
+        if self._stop.is_set():
+            log.warning("received %s again: ending now; the next start serves the readers left", name)
+            signal.signal(number, signal.SIG_DFL)
+            os.kill(os.getpid(), number)
+            return
+        log.info("received %s", name)
         self._stop.set()
 
     # --- one run --------------------------------------------------------------------------

@@ -168,6 +168,18 @@ def midday_zone() -> str:
     return f"Etc/GMT{datetime.now(timezone.utc).hour - 12:+d}"
 
 
+def slot_missed_minutes_ago(server, tmp_path: Path, readers: list[str], **extra: str) -> dict[str, str]:
+    """The environment of a daemon whose slot was 3 minutes ago (its start catches it up), in a zone where it is
+    about noon, for ``readers`` on one connection."""
+    (tmp_path / "subscribers.toml").write_text("".join(
+        f'[[subscribers]]\nemail = "{email}"\nkeywords = ["exploration"]\n' for email in readers), encoding="utf-8")
+    zone = midday_zone()
+    slot = datetime.now(ZoneInfo(zone)) - timedelta(minutes=3)
+    return daemon_env(server, tmp_path, DIGEST_TO="", DIGEST_SUBSCRIBERS=str(tmp_path / "subscribers.toml"),
+                      DIGEST_TIMEZONE=zone, DIGEST_GRACE_HOURS="1", DIGEST_SCHEDULE=f"{slot.minute} {slot.hour} * * *",
+                      DIGEST_SMTP_CONNECTIONS="1", **extra)
+
+
 def slow_server(inbox) -> Callable[[], bool]:
     """The server sits on each message for 2 s: the stop lands with one in hand, the rest queued behind it."""
     inbox.delay = 2.0
@@ -194,13 +206,7 @@ def accepted_one(inbox) -> Callable[[], bool]:
 def test_sigterm_stops_a_scheduled_send_in_seconds_and_the_restart_sends_the_rest_once(
         server, inbox, tmp_path, daemons, extra, stop_when):
     readers = [f"reader{n}@example.org" for n in range(5)]
-    (tmp_path / "subscribers.toml").write_text("".join(
-        f'[[subscribers]]\nemail = "{email}"\nkeywords = ["exploration"]\n' for email in readers), encoding="utf-8")
-    zone = midday_zone()
-    slot = datetime.now(ZoneInfo(zone)) - timedelta(minutes=3)
-    env = daemon_env(server, tmp_path, DIGEST_TO="", DIGEST_SUBSCRIBERS=str(tmp_path / "subscribers.toml"),
-                     DIGEST_TIMEZONE=zone, DIGEST_GRACE_HOURS="1", DIGEST_SCHEDULE=f"{slot.minute} {slot.hour} * * *",
-                     DIGEST_SMTP_CONNECTIONS="1", **extra)
+    env = slot_missed_minutes_ago(server, tmp_path, readers, **extra)
     stop_now = stop_when(inbox)
 
     first = launch(daemons, env, tmp_path)  # no --now: the slot's run is the catch-up at start
@@ -221,6 +227,30 @@ def test_sigterm_stops_a_scheduled_send_in_seconds_and_the_restart_sends_the_res
         runs = store.last_runs()
     assert [(run.slot, run.left_over, run.already) for run in runs] == [
         (runs[0].slot, 0, len(readers) - left), (runs[0].slot, left, 0)], "the stop's run is recorded as cut short"
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_a_second_stop_signal_ends_the_daemon_at_once_and_the_restart_loses_nobody(
+        server, inbox, tmp_path, daemons, signum):
+    readers = [f"reader{n}@example.org" for n in range(5)]
+    env = slot_missed_minutes_ago(server, tmp_path, readers)
+    inbox.delay = 6.0  # the first stop would wait for the message in hand
+    first = launch(daemons, env, tmp_path)
+    wait_until(inbox.receiving.is_set, timeout=30)
+    assert inbox.receiving.is_set(), first.log
+
+    first.process.send_signal(signum)
+    first.wait_for_log("stopping: the messages in hand finish")
+    code, took = first.terminate(timeout=15, signum=signum)
+
+    assert code == -signum and took < 2, f"the second {signal.Signals(signum).name} took {took:.1f} s:\n{first.log}"
+    assert "again: ending now" in first.log
+    inbox.delay = 0.0
+    second = launch(daemons, env, tmp_path)
+    second.wait_for_log("sent ")
+    assert second.terminate()[0] == 0
+    got = [m["To"] for m in inbox.messages]
+    assert set(got) == set(readers) and len(got) <= len(readers) + 1, "nobody lost; at most the one in hand twice"
 
 
 @pytest.mark.parametrize(
