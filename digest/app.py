@@ -220,7 +220,8 @@ class Digest:
         if self.http is None and any(getattr(s, "needs_http", False) for s in chosen):
             from .sources.http import Fetcher
 
-            self.http = Fetcher.from_settings(self.settings, offline=offline, clock=self.clock)
+            self.http = Fetcher.from_settings(self.settings, offline=offline, clock=self.clock,
+                                              halted=lambda: self.stopping.is_set())  # late-bound: the daemon's
         return self.http
 
     def close(self) -> None:

@@ -69,6 +69,11 @@ class Turns:
         return max(0.0, turn - self.clock())
 
 
+class Stopped(Exception):
+    """A stop signal ended a wait before its time (a fetch waiting to retry): no error; the send records its
+    run as cut short, and the next run serves its readers."""
+
+
 def wait_for_turn(turns: LocalTurns | Turns, halted: Callable[[], bool] = lambda: False,
                   sleep: Callable[[float], None] = time.sleep, step: float = 0.05) -> bool:
     """Take a turn and wait for it; False if ``halted`` meanwhile."""

@@ -19,7 +19,9 @@ from digest.schedule import Daemon
 from digest.settings import load_settings
 from digest.store import Store
 
+from . import http_server
 from .conftest import FIXTURES
+from .http_server import PlaybackServer, Reply
 
 READER = "ada@example.org"
 
@@ -227,6 +229,57 @@ def test_sigterm_stops_a_scheduled_send_in_seconds_and_the_restart_sends_the_res
         runs = store.last_runs()
     assert [(run.slot, run.left_over, run.already) for run in runs] == [
         (runs[0].slot, 0, len(readers) - left), (runs[0].slot, left, 0)], "the stop's run is recorded as cut short"
+
+
+@pytest.fixture
+def listing_server() -> Iterator[PlaybackServer]:
+    """A real HTTP server on 127.0.0.1 for the listing (tests/http_server.py)."""
+    web = http_server.start()
+    yield web
+    web.shutdown()
+    web.server_close()
+
+
+def asks_to_retry_after_30_s(web: PlaybackServer) -> Callable[[Running], bool]:
+    """503 with Retry-After: 30 (within the fetcher's 60 s): the stop lands in that wait."""
+    web.route(PATH, Reply(503, b"busy", headers={"Retry-After": "30"}))
+    return lambda daemon: "retrying in 30.0 s" in daemon.log
+
+
+def slow_and_down(web: PlaybackServer) -> Callable[[Running], bool]:
+    """A 503 after 2 s, each time: the stop lands with the first request in flight, which finishes."""
+    web.route(PATH, Reply(503, b"busy", delay=2.0))
+    return lambda daemon: bool(web.requests)
+
+
+PATH = "/papers.jsonl"
+
+
+@pytest.mark.parametrize("stop_when", [
+    pytest.param(asks_to_retry_after_30_s, id="503 with Retry-After"),
+    pytest.param(slow_and_down, id="a slow 503"),
+])
+def test_sigterm_while_the_listing_is_fetched_takes_no_further_attempt_and_the_restart_serves_the_slot(
+        server, inbox, tmp_path, daemons, listing_server, stop_when):
+    readers = [f"reader{n}@example.org" for n in range(3)]
+    env = slot_missed_minutes_ago(server, tmp_path, readers, DIGEST_SOURCE=f"{listing_server.url}{PATH}",
+                                  DIGEST_CACHE_DIR=str(tmp_path / "cache"))
+
+    stop_now = stop_when(listing_server)
+    first = launch(daemons, env, tmp_path)
+    wait_until(lambda: stop_now(first), timeout=30)
+    assert stop_now(first), first.log
+    code, took = first.terminate(timeout=40)  # without the stop reaching the fetch: 15 s or more
+
+    assert code == 0 and took < 5, f"the stop took {took:.1f} s:\n{first.log}"
+    assert "stopped early, 3 left for the next run" in first.log and not inbox.messages
+    assert len(listing_server.requests) == 1, "no attempt after the stop"
+    listing_server.route(PATH, Reply(body=(FIXTURES / "papers.jsonl").read_bytes()))
+    second = launch(daemons, env, tmp_path)
+    second.wait_for_log("sent 3, ")
+    assert second.terminate()[0] == 0
+    assert "missed the run at" in second.log, "the slot the stop cut short is served again"
+    assert sorted(m["To"] for m in inbox.messages) == readers
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])

@@ -33,7 +33,7 @@ from typing import Any
 
 from ..bounces import score_refusals
 from ..errors import StoreError
-from ..limits import Turns
+from ..limits import Stopped, Turns
 from ..lock import SendLocks, Shard, send_lock
 from ..mail import Mailer
 from ..model import Listing, Subscriber
@@ -63,7 +63,9 @@ def send_digests(app: Pipeline, readers: Sequence[Subscriber], *, source: str | 
     """``only``: that one reader (``--subscriber``), not the whole list and its web sign-ups;
     ``shard``: only this shard's readers, under the shard's own lock (``digest send --shard K/N``).
     """
-    listing = app.load_listing(source, offline=offline, since=app.last_run_day())
+    listing = _listing_unless_stopped(app, source, offline)
+    if listing is None:
+        return _stopped_before_sending(app, readers, slot, dry_run)
     for warning in listing.warnings:
         log.warning("warning: %s", warning)
     for note in listing.notes:
@@ -107,6 +109,28 @@ def send_digests(app: Pipeline, readers: Sequence[Subscriber], *, source: str | 
                                                                      one_reader=only is not None)
             report.nothing_new += mine.done_elsewhere
             report.already_today += mine.done_elsewhere
+    return report
+
+
+def _listing_unless_stopped(app: Pipeline, source: str | None, offline: bool) -> Listing | None:
+    """The listing, or None when a stop signal came while it was fetched: the fetch takes no further attempt
+    and waits out no ``Retry-After`` (``Stopped``), and what a request in flight brought is not ranked."""
+    try:
+        listing = app.load_listing(source, offline=offline, since=app.last_run_day())
+    except Stopped as stop:
+        log.info("%s", stop)
+        return None
+    return None if app.stopping.is_set() else listing
+
+
+def _stopped_before_sending(app: Pipeline, readers: Sequence[Subscriber], slot: str | None,
+                            dry_run: bool) -> SendReport:
+    """A run a stop signal cut short before its first message: recorded with its readers left over, so
+    its slot stays open for the next start (``Store.slot_done``). Who was due is not known yet (the store
+    says): the roster counts them, at least one."""
+    report = SendReport(stopped=max(len(readers), 1), note="stopped while fetching the listing")
+    if not dry_run:
+        _record_empty_run(app, slot, report.note, report)
     return report
 
 
@@ -308,6 +332,7 @@ def _text(err: BaseException | None) -> str | None:
     return (str(err) or type(err).__name__) if err is not None else None
 
 
-def _record_empty_run(app: Pipeline, slot: str | None, note: str) -> None:
+def _record_empty_run(app: Pipeline, slot: str | None, note: str, report: SendReport | None = None) -> None:
     with Store.open(app.settings.state_db) as store:
-        store.finish_run(store.start_run(app.today().isoformat(), slot, app.started_by), 0, 0, 0, note=note)
+        store.finish_run(store.start_run(app.today().isoformat(), slot, app.started_by), 0, 0, 0, note=note,
+                         tally=report.tally() if report is not None else None)
