@@ -16,7 +16,9 @@ machine slept runs once when it wakes (a suspend stops the monotonic clock the
 scheduler's wait counts on: a jump of the wall clock wakes it), when it is less than
 ``DIGEST_GRACE_HOURS`` old.
 A run that fails (network down, SMTP outage) is retried a few times within the
-grace period; exactly-once delivery makes retries safe. A run whose state store
+grace period; exactly-once delivery makes retries safe. So is one whose server deferred
+readers (a 4xx), and that retry outlives the process: the day's runs in the state store
+say it is owed and when (``owed_retry``), and a start the same day keeps that time. A run whose state store
 cannot record (disk full, damaged database) is not retried: a retry would send
 what it cannot record. A PostgreSQL server out of reach is retried like an SMTP
 outage: a retry sends nothing before the store opens.
@@ -46,6 +48,7 @@ from .cron import LocalCronTrigger, parse_cron
 from .errors import DigestError, StoreError
 from .model import Subscriber
 from .settings import Settings
+from .store.runs import Run, instant
 
 log = logging.getLogger("digest.daemon")
 
@@ -53,6 +56,7 @@ RETRY_MINUTES = (5, 15, 30, 60, 60, 60)
 JOB_ID = "digest"
 BOUNCE_MINUTES = 30  # how often the daemon reads the bounce mailbox (DIGEST_BOUNCE_IMAP_URL)
 CLOCK_JUMP_SECONDS = 5.0  # the wall clock moved this much more than the monotonic one: the machine slept
+DAEMON_RUNS = ("scheduled", "daemon")  # the runs' started_by of the daemon's runs (a slot's, --now's)
 
 
 def utcnow() -> datetime:
@@ -90,6 +94,30 @@ def slot_for(trigger: LocalCronTrigger, now: datetime, grace: timedelta) -> date
     """The scheduled time a job starting at ``now`` serves (it may start late, within grace)."""
     recent = trigger.fire_times(now - grace - timedelta(minutes=1), now + timedelta(seconds=1))
     return recent[-1] if recent else None
+
+
+@dataclass(frozen=True)
+class Retry:
+    """The retry a daemon run left owed: its server deferred readers (a 4xx)."""
+
+    slot: str | None
+    number: int  # the day's runs of the slot that deferred readers: the retry's ``run_once(retry=...)``
+    at: datetime | None  # when RETRY_MINUTES puts it; None: the retries are used up
+
+
+def owed_retry(runs: Sequence[Run]) -> Retry | None:
+    """The retry the day's ``runs`` (oldest first) leave owed: when the daemon's last run deferred readers,
+    the next try after it, when the daemon that ran it would have tried; None when that run served its
+    readers, failed or was cut short (the slot's catch-up at start serves those)."""
+    mine = [run for run in runs if run.started_by in DAEMON_RUNS]
+    last = mine[-1] if mine else None
+    if last is None or last.finished is None or last.error is not None or last.left_over or not last.deferred:
+        return None
+    tries = sum(1 for run in mine if run.slot == last.slot and run.deferred)
+    if tries > len(RETRY_MINUTES):
+        return Retry(last.slot, tries, None)
+    ended = instant(last.finished, f"run {last.id}'s end")
+    return Retry(last.slot, tries, ended + timedelta(minutes=RETRY_MINUTES[tries - 1]))
 
 
 def _worth_retrying(err: DigestError) -> bool:
@@ -143,14 +171,7 @@ class Daemon:
         if self.settings.bounce_imap_url:
             self.scheduler.add_job(self.read_bounces, IntervalTrigger(minutes=BOUNCE_MINUTES), id="bounces",
                                    name="bounce mailbox", next_run_time=utcnow(), misfire_grace_time=None)
-        catch_up = self.missed_at_start()
-        if catch_up is not None:
-            log.info("missed the run at %s; running it now (within DIGEST_GRACE_HOURS=%g)",
-                     self.local(catch_up), self.settings.grace_hours)
-        if now or catch_up is not None:
-            slot = self.trigger.slot(catch_up) if catch_up is not None else None
-            self.scheduler.add_job(self.run_once, DateTrigger(utcnow()), kwargs={"slot": slot},
-                                   id="start", misfire_grace_time=None)
+        self.add_start_jobs(now)
         previous = self.install_signal_handlers()
         try:
             self.scheduler.start()
@@ -169,6 +190,23 @@ class Daemon:
                 server.stop()
         log.info("stopped")
         return 0
+
+    def add_start_jobs(self, now: bool) -> None:
+        """The retry a run before this start left owed, at its time; a slot missed while the daemon was down
+        (unless that retry serves it); ``now``: a run at once."""
+        catch_up = self.missed_at_start()
+        owed = self.retry_at_start()
+        if owed is not None:
+            self.resume_retry(owed)
+            if catch_up is not None and self.trigger.slot(catch_up) == owed.slot:
+                catch_up = None
+        if catch_up is not None:
+            log.info("missed the run at %s; running it now (within DIGEST_GRACE_HOURS=%g)",
+                     self.local(catch_up), self.settings.grace_hours)
+        if now or catch_up is not None:
+            slot = self.trigger.slot(catch_up) if catch_up is not None else None
+            self.scheduler.add_job(self.run_once, DateTrigger(utcnow()), kwargs={"slot": slot},
+                                   id="start", misfire_grace_time=None)
 
     def stop(self) -> None:
         self._stop.set()
@@ -281,8 +319,37 @@ class Daemon:
             return
         at = utcnow() + timedelta(minutes=RETRY_MINUTES[retry])
         log.info("will retry at %s", self.local(at))
-        self.scheduler.add_job(self.run_once, DateTrigger(at), kwargs={"slot": slot, "retry": retry + 1},
+        self._add_retry(slot, retry + 1, at)
+
+    def _add_retry(self, slot: str | None, retry: int, at: datetime) -> None:
+        self.scheduler.add_job(self.run_once, DateTrigger(at), kwargs={"slot": slot, "retry": retry},
                                id=f"retry-{slot}", replace_existing=True, misfire_grace_time=None)
+
+    def retry_at_start(self) -> Retry | None:
+        """The retry today's last daemon run left owed (``owed_retry``): the runs in the state store keep it
+        across a restart or a crash, so a reader a server deferred is not left for tomorrow."""
+        from .store import Store
+
+        if not self.settings.state_db.exists():
+            return None
+        today = utcnow().astimezone(self.settings.zone).date().isoformat()
+        try:
+            with Store.open(self.settings.state_db) as store:
+                return owed_retry(store.runs_on(today))
+        except StoreError as err:  # the first run says it again, and does not send what it cannot record
+            log.error("cannot tell whether readers deferred today wait for a retry: %s", err)
+            return None
+
+    def resume_retry(self, owed: Retry) -> None:
+        """Schedule ``owed`` at its time, or at once when that has passed."""
+        if owed.at is None:
+            log.warning("the readers deferred today were retried %d times; they wait for the next run",
+                        owed.number - 1)
+            return
+        at = max(owed.at, utcnow())
+        log.info("readers were deferred today (%s): retrying them at %s", owed.slot or "a run at start",
+                 self.local(at))
+        self._add_retry(owed.slot, owed.number, at)
 
     def _slot_done(self, slot: str) -> bool:
         """Whether a run in the state store served ``slot`` (``Store.slot_done``; no store yet: no)."""

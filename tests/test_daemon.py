@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -15,9 +16,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from digest.schedule import Daemon
+from digest.schedule import RETRY_MINUTES, Daemon, owed_retry
 from digest.settings import load_settings
-from digest.store import Store
+from digest.store import Run, Store
 
 from . import http_server
 from .conftest import FIXTURES
@@ -229,6 +230,73 @@ def test_sigterm_stops_a_scheduled_send_in_seconds_and_the_restart_sends_the_res
         runs = store.last_runs()
     assert [(run.slot, run.left_over, run.already) for run in runs] == [
         (runs[0].slot, 0, len(readers) - left), (runs[0].slot, left, 0)], "the stop's run is recorded as cut short"
+
+
+def as_if_minutes_ago(db: Path, minutes: int) -> None:
+    """The daemon stayed down ``minutes`` longer: every run in the state store started and ended that much
+    earlier (a wait of minutes, without waiting)."""
+    with sqlite3.connect(db) as connection:
+        for run_id, started, finished in connection.execute("SELECT id, started, finished FROM runs").fetchall():
+            earlier = [(datetime.fromisoformat(t) - timedelta(minutes=minutes)).isoformat(timespec="seconds")
+                       for t in (started, finished)]
+            connection.execute("UPDATE runs SET started = ?, finished = ? WHERE id = ?", (*earlier, run_id))
+    connection.close()
+
+
+def test_a_reader_deferred_before_a_restart_is_retried_on_schedule_after_it_and_gets_one_digest(
+        faulty, faults, tmp_path, daemons):
+    ada, bob = "ada@example.org", "bob@example.org"
+    faults.rcpt[bob] = "452 4.2.2 mailbox full"  # five tries, 17.5 s of backoff, then deferred
+    env = slot_missed_minutes_ago(faulty, tmp_path, [ada, bob])
+
+    first = launch(daemons, env, tmp_path)
+    first.wait_for_log("deferred 1 (retried next run)", timeout=40)
+    first.wait_for_log("will retry at")
+    assert first.terminate()[0] == 0
+    del faults.rcpt[bob]  # the mailbox has room again
+    early = launch(daemons, env, tmp_path)  # back at once: the retry keeps its time, 5 minutes after the deferral
+    early.wait_for_log("readers were deferred today")
+    assert early.terminate()[0] == 0
+    assert faults.to(bob) == 0 and "will retry at" not in early.log, early.log
+    as_if_minutes_ago(tmp_path / "state.db", RETRY_MINUTES[0])  # the first retry is due when the daemon is back
+    second = launch(daemons, env, tmp_path)
+    second.wait_for_log("sent 1, nothing new 0, failed 0, already had today's 1", timeout=15)
+    assert second.terminate()[0] == 0
+
+    assert "readers were deferred today" in second.log and "missed the run at" not in second.log
+    assert (faults.to(ada), faults.to(bob)) == (1, 1), "bob gets today's digest after all, and nobody a second"
+    with Store.open(tmp_path / "state.db") as store:
+        assert [(run.deferred, run.already) for run in store.last_runs()] == [(0, 1), (1, 0)]
+
+
+def deferring_run(number: int, finished: str, slot: str | None = "2031-01-06 08:00 UTC", **counts: int) -> Run:
+    return Run(number, finished, finished, "2031-01-06", 3, 0, 0, None, slot,
+               started_by="scheduled" if slot else "daemon", **{"deferred": 1, **counts})
+
+
+@pytest.mark.parametrize(("runs", "owed"), [
+    pytest.param([deferring_run(1, "2031-01-06T08:01:00+00:00")], (1, "08:06"), id="the first: 5 minutes after"),
+    pytest.param([deferring_run(1, "2031-01-06T08:01:00+00:00"), deferring_run(2, "2031-01-06T08:07:00+00:00")],
+                 (2, "08:22"), id="the second: 15 minutes after"),
+    pytest.param([deferring_run(n, "2031-01-06T08:01:00+00:00") for n in range(1, len(RETRY_MINUTES) + 2)],
+                 (len(RETRY_MINUTES) + 1, None), id="used up"),
+    pytest.param([deferring_run(1, "2031-01-06T08:01:00+00:00", slot=None)], (1, "08:06"), id="a --now run's"),
+])
+def test_a_run_that_deferred_readers_owes_the_retry_its_daemon_would_have_made(runs, owed):
+    retry = owed_retry(runs)
+
+    assert retry is not None and retry.slot == runs[-1].slot
+    assert (retry.number, retry.at and f"{retry.at:%H:%M}") == owed
+
+
+@pytest.mark.parametrize("last", [
+    pytest.param(deferring_run(2, "2031-01-06T08:07:00+00:00", deferred=0), id="served"),
+    pytest.param(deferring_run(2, "2031-01-06T08:07:00+00:00", left_over=1), id="cut short: the catch-up's"),
+    pytest.param(Run(2, "2031-01-06T08:07:00+00:00", None, "2031-01-06", 0, 0, 0, None, "2031-01-06 08:00 UTC",
+                     started_by="scheduled"), id="still running or killed"),
+])
+def test_a_last_run_that_deferred_nobody_owes_no_retry(last):
+    assert owed_retry([deferring_run(1, "2031-01-06T08:01:00+00:00"), last]) is None
 
 
 @pytest.fixture

@@ -98,6 +98,20 @@ def test_a_run_a_stop_signal_cut_short_leaves_its_slot_open_until_a_run_serves_t
         assert store.slot_done(slot)
 
 
+def test_a_run_whose_server_deferred_readers_leaves_its_slot_open_for_their_retry(state_db: Path) -> None:
+    from digest.store.runs import Tally
+
+    slot = "2031-01-06 08:00 UTC"
+    with Store.open(state_db) as store:
+        deferring = store.start_run("2031-01-06", slot=slot)
+        store.finish_run(deferring, 0, 0, 0, tally=Tally(sent=4, deferred=1))
+        assert not store.slot_done(slot), "the deferred reader waits for the retry"
+        assert [(run.id, run.deferred) for run in store.runs_on("2031-01-06")] == [(deferring, 1)]
+        store.finish_run(store.start_run("2031-01-06", slot=slot), 0, 0, 0, tally=Tally(sent=1, already=4))
+        assert store.slot_done(slot)
+        assert store.runs_on("2031-01-07") == []
+
+
 def test_what_a_killed_run_recorded_is_counted_from_the_messages(state_db: Path) -> None:
     with Store.open(state_db) as store:
         run_id = store.start_run("2031-01-06")

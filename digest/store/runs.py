@@ -131,16 +131,23 @@ class Runs(Connection):
     def slot_done(self, slot: str) -> bool:
         """Whether a run served this scheduled slot: the daemon never serves a slot twice.
 
-        A run that failed (``error``) or that a stop signal cut short (``left_over``: readers it never
-        handed to the server) did not serve it: the slot stays open for a retry or the catch-up at the
-        next start, whose readers who already had today's digest get nothing more.
+        A run that failed (``error``), that a stop signal cut short (``left_over``: readers it never
+        handed to the server) or whose server deferred readers (``deferred``: a 4xx, retried later the same
+        day) did not serve it: the slot stays open for a retry or the catch-up at the next start, whose
+        readers who already had today's digest get nothing more.
         """
         row = self.db.execute(
             "SELECT 1 FROM runs WHERE slot = :slot AND finished IS NOT NULL AND error IS NULL AND left_over = 0 "
-            "LIMIT 1",
+            "AND deferred = 0 LIMIT 1",
             {"slot": slot},
         ).fetchone()
         return row is not None
+
+    def runs_on(self, run_date: str) -> list[Run]:
+        """The runs of one day, oldest first: what the daemon left to retry that day (``digest.schedule``)."""
+        rows = self.db.execute(f"SELECT {RUN_COLUMNS} FROM runs WHERE run_date = :day ORDER BY id",
+                               {"day": run_date})
+        return [Run(*row) for row in rows]
 
     def finish_run(self, run_id: int, sent: int, nothing_new: int, failed: int, note: str = "",
                    error: str | None = None, *, tally: Tally | None = None) -> None:
