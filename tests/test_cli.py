@@ -227,6 +227,25 @@ def test_a_second_send_the_same_day_says_why_nothing_went_out(run_cli, monkeypat
     assert len(inbox.messages) == 1
 
 
+@pytest.mark.parametrize("send_empty", ["true", "false"])
+def test_an_empty_day_sends_the_nothing_new_note_only_with_send_empty(run_cli, monkeypatch, server, inbox, tmp_path,
+                                                                       send_empty):
+    (tmp_path / "empty.json").write_text("[]", encoding="utf-8")  # a holiday: the listing lists no papers
+    smtp_env(monkeypatch, server, tmp_path, DIGEST_SOURCE="empty.json", DIGEST_KEYWORDS="reward model",
+             DIGEST_TO="ada@example.org", DIGEST_SEND_EMPTY=send_empty)
+
+    code, out, err = run_cli("send")
+
+    assert code == 0, err
+    assert out.strip().endswith("(empty.json: no papers listed)")
+    if send_empty == "true":  # config.example.env: 'a short "nothing new today" note instead of nothing'
+        assert out.startswith("sent 1,")
+        assert [m["To"] for m in inbox.messages] == ["ada@example.org"]
+        assert "nothing new" in inbox.messages[0]["Subject"]
+    else:
+        assert out.startswith("sent 0,") and inbox.messages == []
+
+
 def test_the_note_counts_readers_in_the_plural(run_cli, monkeypatch, server, inbox, tmp_path):
     (tmp_path / "subscribers.toml").write_text(
         '[[subscribers]]\nemail = "ada@example.org"\nkeywords = ["reward model"]\n\n'

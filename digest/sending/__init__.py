@@ -73,9 +73,10 @@ def send_digests(app: Pipeline, readers: Sequence[Subscriber], *, source: str | 
     report = SendReport()
     if not listing.papers:
         report.note = "; ".join(listing.notes) or "no papers listed"
-        if not dry_run:
-            _record_empty_run(app, slot, report.note)
-        return report
+        if not app.settings.send_empty:  # with it, every reader due gets the "nothing new" note (or their catch-up)
+            if not dry_run:
+                _record_empty_run(app, slot, report.note)
+            return report
     mailer = None if dry_run else Mailer(app.settings)  # checks the SMTP settings before anything is opened
     db = app.settings.state_db
     slot_lock = slot if mailer is not None and shard is None else None
