@@ -208,7 +208,7 @@ def _weight(raw: str, item: str) -> float:
     except ValueError:
         raise KeywordError(f"keyword {item!r}: weight after ^ must be a number (e.g. ^2)") from None
     if not 0 < weight <= 100:
-        raise KeywordError(f"keyword {item!r}: weight must be between 0 and 100")
+        raise KeywordError(f"keyword {item!r}: weight must be more than 0 and at most 100 (e.g. ^2)")
     return weight
 
 
