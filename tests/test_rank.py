@@ -51,6 +51,8 @@ def test_keywords_are_split_at_commas_and_semicolons_outside_quotes(spec: str, i
     ("", "no keywords"), ("  , ,", "no keywords"), ("-survey", "only exclusions"),
     ("*", "no words"), ("x^y", "must be a number"), ('"open', "unbalanced quote"), ("a*b", "only allowed at the end"),
     ("x^0", r"more than 0 and at most 100 \(e\.g\. \^2\)"),  # 0 is refused: "between 0 and 100" misled
+    ("-", r"^keyword '-' has no words to match; write a word"),  # no word to exclude: nothing about a lone *
+    ("*", r"no words to match \(a lone \* would match everything\)"),
 ])
 def test_invalid_keywords_are_clear_errors(spec: str, message: str) -> None:
     with pytest.raises(KeywordError, match=message):

@@ -184,7 +184,8 @@ def parse_keyword(item: str) -> Keyword:
     prefix = text.endswith("*") and not exact
     words = tuple(map(str.lower, WORD.findall(text.rstrip("*"))))
     if not words:
-        raise KeywordError(f"keyword {item!r} has no words to match (a lone * matches everything)")
+        why = " (a lone * would match everything)" if "*" in text else ""
+        raise KeywordError(f"keyword {item!r} has no words to match{why}; write a word or a phrase: 'reward model'")
     if "*" in text.rstrip("*"):
         raise KeywordError(f"keyword {item!r}: * is only allowed at the end (reward model*)")
     return Keyword(text, words, exact, prefix, exclude, weight)  # (by position: a third cheaper than by name)
