@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # the library is imported by the command that runs, after the
 
 def _source_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", metavar="SRC",
-                        help="file, sample, hf, hf:YYYY-MM-DD, arxiv:CATS or URL; "
+                        help="file, sample, hf, hf:YYYY-MM-DD, arxiv:CATS, biorxiv:SUBJECT, medrxiv:SUBJECT or URL; "
                              "several comma-separated (default DIGEST_SOURCE)")
     parser.add_argument("--offline", action="store_true", help="use only the HTTP cache")
 
