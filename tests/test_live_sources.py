@@ -268,6 +268,16 @@ def test_bad_source_specs_are_config_errors(spec):
         resolve(spec)
 
 
+@pytest.mark.parametrize("spec, problem", [
+    ("arxiv:", "a category is missing"), ("arxiv:cs.LG+", "a category is missing"),
+    ("arxiv:cs LG", "'cs LG' is not an arXiv category"),
+])
+def test_a_bad_arxiv_spec_says_what_is_wrong_with_it(spec, problem):
+    with pytest.raises(ConfigError) as refused:  # not "'no category' is not an arXiv category"
+        resolve(spec)
+    assert str(refused.value) == f"source {spec!r}: {problem}; use e.g. arxiv:cs.LG or arxiv:cs.LG+cs.AI"
+
+
 def test_a_url_whose_query_holds_commas_is_one_source_beside_the_others(server, fetcher):
     """``--source`` parts are comma-separated; the arXiv API's ``id_list=A,B`` is one URL, not two sources."""
     server.route("/api/query", Reply(body=(FIXTURES / "arxiv_atom.xml").read_bytes()))

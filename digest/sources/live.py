@@ -231,10 +231,8 @@ def _arxiv(spec: str) -> ArxivSource:
     parts = categories.split("+")
     bad = [part for part in parts if not _CATEGORY.match(part)]
     if not categories or bad:
-        raise ConfigError(
-            f"source {spec!r}: {bad[0] if bad and bad[0] else 'no category'!r} is not an arXiv category; "
-            "use e.g. arxiv:cs.LG or arxiv:cs.LG+cs.AI"
-        )
+        problem = f"{bad[0]!r} is not an arXiv category" if bad and bad[0] else "a category is missing"
+        raise ConfigError(f"source {spec!r}: {problem}; use e.g. arxiv:cs.LG or arxiv:cs.LG+cs.AI")
     return ArxivSource(categories)
 
 
