@@ -729,6 +729,21 @@ def test_empty_day_is_not_an_error_for_send(live_env, monkeypatch, run_cli):
     assert out.strip() == "sent 0, nothing new 0, failed 0 (hf:2026-08-15: no papers listed for 2026-08-15)"
 
 
+def test_a_day_whose_items_are_all_broken_is_an_error_not_an_empty_day(live_env, monkeypatch, run_cli):
+    """An API that changed its format must not read as a holiday: exit 1, one line, the daemon retries."""
+    monkeypatch.setenv("DIGEST_FROM", "digest@example.org")
+    monkeypatch.setenv("DIGEST_TO", "ada@example.org")
+    monkeypatch.setenv("DIGEST_KEYWORDS", "exploration")
+    live_env.route(API, Reply.json('[{"paper": {"id": "2608.00001", "headline": "Tiny Curiosity"}}]'))
+
+    code, out, err = run_cli("send", "--source", "hf:2026-08-15", "--dry-run")
+
+    assert code == 1 and out == ""
+    assert err.strip().splitlines() == [
+        f"digest: error: {live_env.url}{API}?date=2026-08-15&limit=100&p=0: no paper could be read from its item "
+        "(item 1 skipped: missing title); check that the source is a paper listing"]
+
+
 def test_a_rerun_asks_again_only_for_today_not_for_the_earlier_days(server, fetcher):
     for day in ("2026-08-17", "2026-08-16", "2026-08-15"):
         server.route(f"{API}?date={day}&limit=100&p=0", Reply.json(json.dumps([hf_item(int(day[-2:]), day)]), etag='"v"'))

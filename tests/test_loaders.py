@@ -90,7 +90,7 @@ BAD_INPUTS = {
     "invalid utf-8": (b"Daily Papers\nTitle \xff\xfe\nAbstract", "UTF-8"),
     "truncated json": (b'[{"paper": {"id": "2608.00001", "title": "T', "truncated JSON"),
     "wrong json shape": (b'{"error": "rate limited"}', "not a paper listing"),
-    "json number": (b"[1, 2, 3]", "no papers listed"),
+    "json number": (b"[1, 2, 3]", "no paper could be read from its 3 items (item 1 skipped: expected an object"),
     "entity bomb": (
         b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]>'
         b"<feed>&lol2;</feed>",
@@ -564,15 +564,16 @@ def test_a_listing_of_only_broken_items_counts_them_all_in_its_error(feed: str) 
         document, entry = FEEDS[feed]
         data = document.format("".join(entry.format(n=n, title="") for n in range(500)))
 
-    with pytest.raises(EmptyListingError, match=r": no papers listed \(500 broken items: "):
+    with pytest.raises(ListingError, match=r": no paper could be read from its 500 items \(") as refused:
         parse_listing(data.encode(), "listing")
+    assert not isinstance(refused.value, EmptyListingError)  # not an empty day: the listing is broken
 
 
 def test_a_json_lines_file_of_only_broken_lines_counts_them_all_in_its_error(tmp_path: Path) -> None:
     path = tmp_path / "papers.jsonl"
     path.write_text("".join(json.dumps(jsonl_item(title=n)) + "\n" for n in range(500)))
 
-    with pytest.raises(EmptyListingError, match=r": no papers listed \(500 broken items: line 1 skipped"):
+    with pytest.raises(ListingError, match=r": no paper could be read from its 500 items \(line 1 skipped"):
         load(path)
 
 

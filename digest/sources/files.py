@@ -16,10 +16,10 @@ from datetime import date
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
-from ..errors import EmptyListingError, ListingError
+from ..errors import ListingError
 from ..model import Listing
-from .json_formats import Warnings, no_papers, parse_jsonl
-from .parse import parse_listing, sniff_encoding
+from .json_formats import Warnings, parse_jsonl
+from .parse import no_papers, parse_listing, sniff_encoding
 
 SNIFF_BYTES = 64 * 1024
 MAX_LINE_BYTES = 1_000_000  # a paper is a few kB; a longer line is skipped, not held
@@ -95,7 +95,7 @@ def _stream_jsonl(handle: _Readable, source: str, max_papers: int | None) -> Lis
     collected = Warnings()
     papers, warnings = parse_jsonl(_lines(handle, source, collected), max_papers, collected)
     if not papers:
-        raise EmptyListingError(source, no_papers(warnings))
+        raise no_papers(source, warnings)
     return Listing(source=source, papers=papers, warnings=warnings)
 
 

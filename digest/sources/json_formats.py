@@ -59,12 +59,6 @@ def counted(lines: list[str]) -> int:
     return sum(int(more.group(1)) if (more := _MORE.fullmatch(line)) else 1 for line in lines)
 
 
-def no_papers(warnings: list[str]) -> str:
-    """The problem of a listing without a paper: every item broken, counted in full, and the first of them."""
-    detail = f" ({counted(warnings)} broken items: {warnings[0]})" if warnings else ""
-    return f"no papers listed{detail}"
-
-
 def loads(text: str) -> Any:
     """``json.loads`` that turns absurdly long integers into (rejected) floats instead of raising."""
     return json.loads(text, parse_int=_parse_int)

@@ -27,7 +27,7 @@ from defusedxml import DefusedXmlException, DTDForbidden
 from ..errors import EmptyListingError, ListingError
 from ..model import Listing, Paper
 from .hf_text import looks_like_hf_text, page_day, parse_hf_text, text_lines
-from .json_formats import ShapeError, daily_papers_day, loads, no_papers, parse_json_document, parse_jsonl
+from .json_formats import ShapeError, counted, daily_papers_day, loads, parse_json_document, parse_jsonl
 from .xml_formats import ATOM, RDF, RSS1, FeedError, parse_atom, parse_rss
 
 if TYPE_CHECKING:  # httpx is loaded only by a live source
@@ -73,8 +73,19 @@ def parse_listing(
         else:
             papers, warnings, day = _parse_text(text, source, today)
     if not papers:
-        raise EmptyListingError(source, no_papers(warnings))
+        raise no_papers(source, warnings)
     return Listing(source=source, papers=papers, warnings=warnings, day=day)
+
+
+def no_papers(source: str, warnings: list[str]) -> ListingError:
+    """What a listing without papers is: an empty day (``EmptyListingError``: a weekend, not an error), or, when
+    it held items and none could be read (an API that changed its format), a broken listing: an error that the
+    send reports and the daemon retries, never a quiet "no papers listed" that looks like a holiday."""
+    if not warnings:
+        return EmptyListingError(source, "no papers listed")
+    items = counted(warnings)  # every broken item, also those only counted past the warnings kept
+    return ListingError(source, f"no paper could be read from {'its item' if items == 1 else f'its {items} items'} "
+                                f"({warnings[0]}); check that the source is a paper listing")
 
 
 def sniff_encoding(data: bytes) -> str:
