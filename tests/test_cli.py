@@ -99,6 +99,29 @@ def test_a_source_under_the_home_of_an_unknown_user_is_one_line(run_cli):
 
 # --env-file ---------------------------------------------------------------------------
 
+@pytest.mark.parametrize("argv, hint", [
+    (["rank", "--source", "sample", "--debug"], "--debug is a global option: write it before the command, "
+                                                "digest --debug rank ..."),
+    (["--env-file", "x.env", "send", "--dry-run", "-v"], "-v is a global option: write it before the command, "
+                                                         "digest -v send ..."),
+    (["readers", "list", "--env-file=x.env"], "--env-file is a global option: write it before the command, "
+                                              "digest --env-file PATH readers ..."),
+])
+def test_a_global_option_after_the_command_says_where_it_goes(run_cli, capsys, argv, hint):
+    with pytest.raises(SystemExit) as stopped:
+        run_cli(*argv)
+
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1].endswith(f"; {hint}")
+
+
+def test_an_unknown_option_gets_no_global_option_hint(run_cli, capsys):
+    with pytest.raises(SystemExit):
+        run_cli("rank", "--bogus")
+
+    assert capsys.readouterr().err.splitlines()[-1] == "digest: error: unrecognized arguments: --bogus"
+
+
 def test_an_env_file_named_but_missing_is_an_error(run_cli):
     code, out, err = run_cli("--env-file", "missing.env", "status")
 

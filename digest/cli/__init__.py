@@ -12,6 +12,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from .. import __version__
 from ..errors import DigestError
@@ -76,8 +77,35 @@ class CommandFormatter(logging.Formatter):
         return f"digest: {line}"
 
 
+GLOBAL_OPTIONS = {"--debug": "--debug", "-v": "-v", "--verbose": "-v", "--env-file": "--env-file PATH",
+                  "--version": "--version"}
+
+
+class _Parser(argparse.ArgumentParser):
+    """``digest send --debug`` is the usual slip: the error says where a global option goes."""
+
+    argv: Sequence[str] = ()
+
+    def parse_args(  # type: ignore[override]
+            self, args: Sequence[str] | None = None, namespace: None = None) -> argparse.Namespace:
+        self.argv = sys.argv[1:] if args is None else list(args)
+        return super().parse_args(args, namespace)
+
+    def error(self, message: str) -> NoReturn:
+        if message.startswith("unrecognized arguments: "):
+            given = [arg.split("=", 1)[0] for arg in message.split(": ", 1)[1].split()]
+            misplaced = [GLOBAL_OPTIONS[arg] for arg in given if arg in GLOBAL_OPTIONS]
+            commands = {name for action in self._actions if isinstance(action, argparse._SubParsersAction)
+                        for name in action.choices}
+            command = next((arg for arg in self.argv if arg in commands), "COMMAND")
+            if misplaced:
+                message += (f"; {misplaced[0].split()[0]} is a global option: write it before the command, "
+                            f"digest {misplaced[0]} {command} ...")
+        super().error(message)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="digest", description="The day's research papers, ranked for you, by email."
     )
     parser.add_argument("--version", action="version", version=f"digest {__version__}")
