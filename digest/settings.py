@@ -359,6 +359,17 @@ def _mailbox_or_empty(value: str) -> str:
     return str(parse_mailbox(value)) if value.strip() else ""
 
 
+def _recipient(value: str) -> str:
+    """DIGEST_TO: the one reader; a list of them belongs in the subscribers file, and the error says so."""
+    try:
+        return _mailbox_or_empty(value)
+    except ConfigError as err:
+        if "not a list" not in str(err) and value.count("@") < 2:  # two addresses: a list of readers
+            raise
+        raise ConfigError(f"{err}; for several readers, list them in a subscribers file named by "
+                          "DIGEST_SUBSCRIBERS (README: Many readers)") from None
+
+
 def _port(value: str) -> int:
     port = _int(value)
     if not 0 <= port <= 65535:
@@ -518,7 +529,7 @@ def _schedule(value: str) -> str:
 _PARSERS: dict[str, tuple[str, Callable[[str], Any]]] = {
     "DIGEST_SOURCE": ("source", _text),
     "DIGEST_KEYWORDS": ("keywords", _text),
-    "DIGEST_TO": ("to", _mailbox_or_empty),
+    "DIGEST_TO": ("to", _recipient),
     "DIGEST_FROM": ("from_addr", _mailbox_or_empty),
     "DIGEST_SUBSCRIBERS": ("subscribers", _path),
     "DIGEST_LIBRARY": ("library", _path),

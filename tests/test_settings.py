@@ -117,6 +117,19 @@ def test_a_value_of_bytes_that_are_not_utf8_in_the_environment_is_refused_by_key
     message.encode("utf-8")  # the error itself prints
 
 
+@pytest.mark.parametrize("to", ["ada@example.org, bo@example.org", "ada@example.org; bo@example.org",
+                                "Ada <ada@example.org>, Bo <bo@example.org>"])
+def test_a_list_in_digest_to_points_to_the_subscribers_file(to: str) -> None:
+    with pytest.raises(ConfigError, match=r"for several readers, list them in a subscribers file named by "
+                                          r"DIGEST_SUBSCRIBERS"):
+        load_settings(None, {"DIGEST_TO": to})
+
+
+@pytest.mark.parametrize("to", ["Doe, Jane <jane@example.org>", '"Doe, Jane" <jane@example.org>'])
+def test_a_name_with_a_comma_in_digest_to_is_one_reader(to: str) -> None:
+    assert load_settings(None, {"DIGEST_TO": to}).to == '"Doe, Jane" <jane@example.org>'
+
+
 def test_bad_password_value_is_never_echoed() -> None:
     settings = load_settings(None, {"DIGEST_SMTP_PASSWORD": "hunter2"})
     assert "hunter2" not in repr(settings)
