@@ -21,6 +21,7 @@ from .errors import (
     SourceError,
     StoreError,
     TemplateError,
+    UnreadableItemsError,
 )
 
 if TYPE_CHECKING:
@@ -66,6 +67,7 @@ __all__ = [
     "StoreError",
     "Subscriber",
     "TemplateError",
+    "UnreadableItemsError",
     "__version__",
     "load_settings",
     "make_digest",

@@ -7,7 +7,8 @@ one line on stderr. Anything else is a bug and keeps its traceback.
     ├── ConfigError            a setting or the subscribers file is wrong
     │   └── LibraryError       a reader's library file cannot be read (carries the path)
     ├── ListingError           a listing file or response cannot be read
-    │   └── EmptyListingError  the listing is valid but lists no papers
+    │   ├── EmptyListingError  the listing is valid but lists no papers
+    │   └── UnreadableItemsError  the listing holds items, none of which could be read
     ├── SourceError            a live source failed (network, HTTP status)
     ├── KeywordError           a keyword expression is invalid
     ├── TemplateError          a template cannot be loaded or rendered
@@ -62,6 +63,10 @@ class ListingError(DigestError):
 
 class EmptyListingError(ListingError):
     pass
+
+
+class UnreadableItemsError(ListingError):
+    """Not an empty day: every item was broken (an API that changed its format, a wrong file)."""
 
 
 class SourceError(DigestError):

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from digest.errors import ConfigError, ListingError, SourceError
+from digest.errors import ConfigError, EmptyListingError, ListingError, SourceError
 from digest.sources import FetchContext, fetch_all, resolve
 from digest.sources.http import USER_AGENT, Fetcher
 
@@ -742,6 +742,30 @@ def test_a_day_whose_items_are_all_broken_is_an_error_not_an_empty_day(live_env,
     assert err.strip().splitlines() == [
         f"digest: error: {live_env.url}{API}?date=2026-08-15&limit=100&p=0: no paper could be read from its item "
         "(item 1 skipped: missing title); check that the source is a paper listing"]
+
+
+BROKEN_DAY = '[{"paper": {"id": "2608.00009", "headline": "no title here"}}]'
+
+
+def test_a_lookback_day_whose_items_are_all_broken_is_skipped_with_a_warning(server, fetcher):
+    """One unreadable day of the look-back does not stop the days that read; it is said, not taken as empty."""
+    server.route(f"{API}?date=2026-08-17&limit=100&p=0", Reply.json(json.dumps([hf_item(1, "2026-08-17")])))
+    server.route(f"{API}?date=2026-08-17&limit=100&p=1", Reply.json("[]"))
+    server.route(f"{API}?date=2026-08-16&limit=100&p=0", Reply.json(BROKEN_DAY))
+
+    listing = fetch("hf", server, fetcher, today=date(2026, 8, 17), lookback=2)
+
+    assert [p.id for p in listing.papers] == ["2608.00001"]
+    assert [w for w in listing.warnings if "2026-08-16" in w and "no paper could be read" in w]
+
+
+def test_a_lookback_whose_every_day_is_broken_is_an_error(server, fetcher):
+    for day in ("2026-08-17", "2026-08-16"):
+        server.route(f"{API}?date={day}&limit=100&p=0", Reply.json(BROKEN_DAY))
+
+    with pytest.raises(ListingError, match="no paper could be read from its item") as refused:
+        fetch("hf", server, fetcher, today=date(2026, 8, 17), lookback=2)
+    assert not isinstance(refused.value, EmptyListingError)
 
 
 def test_a_rerun_asks_again_only_for_today_not_for_the_earlier_days(server, fetcher):

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from ..errors import ConfigError, EmptyListingError, ListingError, SourceError
+from ..errors import ConfigError, EmptyListingError, ListingError, SourceError, UnreadableItemsError
 from ..model import Listing, Paper
 from ..settings import url_problem
 from . import FetchContext, register
@@ -78,8 +78,13 @@ class HuggingFaceSource:
         warnings: list[str] = []
         empty: list[date] = []
         listed: list[date] = []
+        unreadable: list[UnreadableItemsError] = []
         for day in self.days(context):  # newest first: a paper listed twice keeps its latest entry
-            day_papers, day_warnings = self._fetch_day(http, context, day, ages)
+            try:
+                day_papers, day_warnings = self._fetch_day(http, context, day, ages)
+            except UnreadableItemsError as error:  # that day only: an error below if no day reads
+                unreadable.append(error)
+                continue
             (listed if day_papers else empty).append(day)
             warnings.extend(day_warnings)
             for paper in day_papers:
@@ -89,8 +94,11 @@ class HuggingFaceSource:
             raise SourceError(self.name, "nothing in the cache; run once without --offline to fetch it")
         for missing in ages.missing:
             context.notes.append(f"{self.name}: no cached copy for {missing}; skipped (offline)")
+        if not papers and unreadable:
+            raise unreadable[0]
         if not papers:
             raise EmptyListingError(self.name, f"no papers listed for {_dates(empty)}")
+        warnings.extend(f"skipped {error}" for error in unreadable)
         for day in empty:
             log.info("%s: no papers listed for %s", self.name, day)
         # Dated by the newest Daily Papers day that listed papers, not by its papers' arXiv dates
@@ -126,6 +134,8 @@ class HuggingFaceSource:
                     log.info("%s: page %d of %s not checked (%s); taking page %d as the last",
                              self.name, page, day, error, page - 1)
                     break
+                if page and isinstance(error, UnreadableItemsError):  # after a full page: papers would be missing
+                    raise ListingError(error.source, error.problem) from error
                 raise
             ages.add(fetched)
             new = [p for p in listing.papers if p.id not in seen]

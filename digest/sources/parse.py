@@ -24,7 +24,7 @@ from xml.etree.ElementTree import Element, TreeBuilder
 import defusedxml.ElementTree as SafeET
 from defusedxml import DefusedXmlException, DTDForbidden
 
-from ..errors import EmptyListingError, ListingError
+from ..errors import EmptyListingError, ListingError, UnreadableItemsError
 from ..model import Listing, Paper
 from .hf_text import looks_like_hf_text, page_day, parse_hf_text, text_lines
 from .json_formats import ShapeError, counted, daily_papers_day, loads, parse_json_document, parse_jsonl
@@ -83,9 +83,10 @@ def no_papers(source: str, warnings: list[str]) -> ListingError:
     send reports and the daemon retries, never a quiet "no papers listed" that looks like a holiday."""
     if not warnings:
         return EmptyListingError(source, "no papers listed")
-    items = counted(warnings)  # every broken item, also those only counted past the warnings kept
-    return ListingError(source, f"no paper could be read from {'its item' if items == 1 else f'its {items} items'} "
-                                f"({warnings[0]}); check that the source is a paper listing")
+    count = counted(warnings)  # every broken item, also those only counted past the warnings kept
+    items = "its item" if count == 1 else f"its {count} items"
+    return UnreadableItemsError(source, f"no paper could be read from {items} ({warnings[0]}); "
+                                        "check that the source is a paper listing")
 
 
 def sniff_encoding(data: bytes) -> str:
