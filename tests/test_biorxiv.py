@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from digest.errors import ConfigError
+from digest.errors import ConfigError, UnreadableItemsError
 from digest.sources import FetchContext, fetch_all, resolve
 from digest.sources.http import Fetcher
 
@@ -335,3 +335,11 @@ def test_cli_lists_biorxiv_papers_from_the_settings_base_url(server, monkeypatch
     assert [p["id"] for p in papers] == ["10.1101/2026.11.30.612345", "10.1101/2026.11.29.611002"]
     assert papers[0]["doi"] == "10.1101/2026.11.30.612345"
     assert server.requests[0].path.startswith("/details/medrxiv/")
+
+
+def test_a_week_whose_preprints_are_all_broken_is_an_error_not_a_quiet_week(server, fetcher):
+    server.route(f"{BIO}/0/json", page([preprint(1, title=12345), preprint(2, abstract=None)], "2"))
+
+    with pytest.raises(UnreadableItemsError, match=r"biorxiv:neuroscience: no paper could be read from its 2 items "
+                                                    r"\(.*600001 skipped: title is a number"):
+        fetch("biorxiv:neuroscience", server, fetcher)

@@ -33,7 +33,7 @@ from typing import Any
 from ..errors import ConfigError, EmptyListingError, ListingError, SourceError
 from ..model import Listing, MissingText, Paper, make_paper
 from .json_formats import Fields, Warnings, loads
-from .parse import parsed
+from .parse import no_papers, parsed
 
 MAX_PAGES = 200  # 6,000 preprints a request chain at 30 a page (DIGEST_MAX_PAPERS caps the listing anyway)
 SITES = {"biorxiv": ("bioRxiv", "https://www.biorxiv.org"), "medrxiv": ("medRxiv", "https://www.medrxiv.org")}
@@ -100,6 +100,8 @@ class RxivSource:
 
             context.notes.append(f"{self.name}: offline, using the cache (oldest copy "
                                  f"{describe_age(context.http.clock() - min(oldest))})")
+        if not papers and warnings.shown:  # preprints came, none could be read: not a quiet week
+            raise no_papers(self.name, warnings.lines())
         if not papers:
             start, end = self.interval(context)
             raise EmptyListingError(self.name, f"no preprints posted from {start} to {end}")
