@@ -23,13 +23,16 @@ import re
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from dotenv.parser import parse_stream
 
 from .errors import ConfigError, expand_home, file_in_the_way, shown_url, utf8_text
+
+if TYPE_CHECKING:  # the store is imported only for a PostgreSQL URL
+    from .store.engine import DatabaseURL
 
 PREFIX = "DIGEST_"
 MAX_DAYS = 36_500  # 100 years: longer is a typo, and overflows a date
@@ -309,6 +312,15 @@ def _database_url_problem(url: str) -> None:
                          "postgresql://digest:Ab%2FCd@db.example.org:5432/digest")
 
 
+def database_url(value: str) -> DatabaseURL:
+    """A PostgreSQL store's URL, checked as DIGEST_STATE_DB is (``digest store copy --to`` too); a ValueError
+    says how to write it."""
+    from .store.engine import DatabaseURL
+
+    _database_url_problem(value.strip())
+    return DatabaseURL(value, default_state_db().parent)
+
+
 def _state_db(value: str) -> Path:
     """The database file: not a folder (``/``), and no file where a folder on its path should be.
 
@@ -316,10 +328,7 @@ def _state_db(value: str) -> Path:
     extra): what stays on this host (the delivery journal) goes beside the default file.
     """
     if value.strip().startswith(("postgresql://", "postgres://")):
-        from .store.engine import DatabaseURL
-
-        _database_url_problem(value.strip())
-        return DatabaseURL(value, default_state_db().parent)
+        return database_url(value)
     path = _path(value)
     with _looking_at("DIGEST_STATE_DB"):
         folder, blocker = path.is_dir(), file_in_the_way(path)

@@ -198,3 +198,18 @@ def test_a_copy_target_that_cannot_be_reached_is_named_as_the_to_option(tmp_path
     assert code == 1 and err.count("\n") == 1 and "hunter2" not in err
     assert "cannot be reached" in err and "check that the server is running and --to" in err
     assert "DIGEST_STATE_DB" not in err
+
+
+@pytest.mark.parametrize("url", ["postgresql://digest:hunter/2@db.example.org/digest",
+                                 "postgresql://digest:hunter2@db.example.org:notaport/digest",
+                                 "postgresql://digest:hun@ter2@db.example.org/digest"])
+def test_a_to_url_whose_password_ends_the_host_part_early_is_one_line(tmp_path, run_cli, monkeypatch, url) -> None:
+    """As DIGEST_STATE_DB is: it was urllib's ValueError traceback ("Port could not be cast to integer")."""
+    with Store.open(tmp_path / "state.db") as store:
+        store.record_sent("ada@example.org", "<1@x>", ["p1"])
+    monkeypatch.setenv("DIGEST_STATE_DB", str(tmp_path / "state.db"))
+
+    code, out, err = run_cli("store", "copy", "--to", url)
+
+    assert code == 1 and err.count("\n") == 1 and "hunter" not in err and "ter2" not in err
+    assert err.startswith("digest: error: --to: cannot tell the host from the password: percent-encode /")

@@ -45,8 +45,8 @@ def _copy(state_db: Path, to: str | None, wait: float) -> int:
     """Hold the send lock of the SQLite store while its history goes over, and the target's whole-list lock
     alone (as compact does): no send writes to either meanwhile, nor reads the target's empty ledger."""
     from ..lock import send_lock
-    from ..settings import default_state_db
-    from ..store import DatabaseURL, Store
+    from ..settings import database_url
+    from ..store import Store
     from ..store.copy import copy_store
     from ..store.journal import Journal
     from ..store.engine import is_url
@@ -55,7 +55,10 @@ def _copy(state_db: Path, to: str | None, wait: float) -> int:
         raise ConfigError("digest store copy needs --to postgresql://USER:PASSWORD@HOST:PORT/DB (an empty database)")
     if is_url(state_db) or not state_db.exists():
         raise StoreError(f"there is no SQLite state database at {state_db} to copy; set DIGEST_STATE_DB to its path")
-    target = DatabaseURL(to, default_state_db().parent)
+    try:
+        target = database_url(to)
+    except ValueError as err:
+        raise ConfigError(f"--to: {err}") from None  # not the URL: its password is what failed to parse
     with (send_lock(state_db, wait=wait), Store.open(state_db) as source, _opened(target) as destination,
           send_lock(target, wait=wait)):
         Journal.beside(state_db).replay(source)  # deliveries still waiting beside the file go over too
