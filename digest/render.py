@@ -217,8 +217,12 @@ def hint_lines(hints: Sequence[KeywordHint]) -> list[str]:
     there are more than ``HINTS_SHOWN`` (the preferences page lists them all)."""
     if len(hints) <= HINTS_SHOWN:
         return [hint.sentence() for hint in hints]
-    rest = len(hints) - (HINTS_SHOWN - 1)
-    return [hint.sentence() for hint in hints[:HINTS_SHOWN - 1]] + [f"{rest} more of your keywords matched nothing"]
+    rest = hints[HINTS_SHOWN - 1:]
+    partly = sum(hint.partly for hint in rest)
+    counts = [f"{len(rest) - partly} more matched nothing" if len(rest) > partly else "",
+              f"{partly} more matched only partly" if partly else ""]
+    return [hint.sentence() for hint in hints[:HINTS_SHOWN - 1]] + [
+        "Of your keywords, " + " and ".join(count for count in counts if count)]
 
 
 def period_text(since: date | None, day: date) -> str:

@@ -144,8 +144,25 @@ def test_an_email_names_at_most_five_keywords_that_matched_nothing_and_counts_th
 
     notes = [line for line in rendered.text.splitlines() if line.startswith("Note: ")]
     assert notes[:4] == [f"Note: “topic number {n}” matched nothing in today's listing." for n in range(4)]
-    assert notes[4:] == ["Note: 396 more of your keywords matched nothing."]
+    assert notes[4:] == ["Note: Of your keywords, 396 more matched nothing."]
     assert rendered.html.count("Note: ") == 5 and len(rendered.html.encode()) < 40_000
+
+
+def test_the_count_of_the_rest_tells_keywords_that_matched_only_partly_from_those_that_matched_nothing() -> None:
+    hints = [KeywordHint(f"topic number {n}", 1, (), partly=n % 3 == 0) for n in range(12)]
+
+    rendered = app().render(READER, picks_for(fixture_papers()), day=DAY, sent_on=DAY, hints=hints)
+
+    notes = [line for line in rendered.text.splitlines() if line.startswith("Note: ")]
+    assert notes[4:] == ["Note: Of your keywords, 6 more matched nothing and 2 more matched only partly."]
+
+
+def test_when_every_keyword_left_matched_only_partly_the_count_says_only_that() -> None:
+    hints = [KeywordHint(f"topic number {n}", 1, (), partly=True) for n in range(7)]
+
+    rendered = app().render(READER, picks_for(fixture_papers()), day=DAY, sent_on=DAY, hints=hints)
+
+    assert "Note: Of your keywords, 3 more matched only partly." in rendered.text
 
 
 @pytest.mark.parametrize("part", ["text", "html"])
