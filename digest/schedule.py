@@ -9,16 +9,18 @@ once, as it ends ``digest send`` (a kill: nothing is lost). With ``web`` (``dige
 --serve``) the reader pages are served from a thread of the same process until then.
 Each scheduled time is a *slot* ("2026-10-25 02:30 Europe/Berlin"); a slot with a
 finished run in the state store is never served again, which guards the autumn DST
-day and restarts; a run that failed, or that a stop signal cut short (readers left
-over), did not serve its slot: the next start serves it again, for the readers left.
+day and restarts; a run that failed, that left readers for a retry (deferred, refused,
+uncertain) or that a stop signal cut short (readers left over) did not serve its slot:
+its retry, or the next start, serves it again, for the readers left.
 A slot missed while the daemon was down runs once at start-up, and one due while the
 machine slept runs once when it wakes (a suspend stops the monotonic clock the
 scheduler's wait counts on: a jump of the wall clock wakes it), when it is less than
 ``DIGEST_GRACE_HOURS`` old.
 A run that fails (network down, SMTP outage) is retried a few times within the
-grace period; exactly-once delivery makes retries safe. So is one whose server deferred
-readers (a 4xx), and that retry outlives the process: the day's runs in the state store
-say it is owed and when (``owed_retry``), and a start the same day keeps that time. A run whose state store
+grace period; exactly-once delivery makes retries safe. So is one whose server deferred,
+refused or lost the reply to some readers. A recorded run's retry outlives the process:
+the day's runs in the state store say it is owed and when (``owed_retry``), and a start
+the same day keeps that time, in place of the slot's catch-up. A run whose state store
 cannot record (disk full, damaged database) is not retried: a retry would send
 what it cannot record. A PostgreSQL server out of reach is retried like an SMTP
 outage: a retry sends nothing before the store opens.
@@ -98,22 +100,32 @@ def slot_for(trigger: LocalCronTrigger, now: datetime, grace: timedelta) -> date
 
 @dataclass(frozen=True)
 class Retry:
-    """The retry a daemon run left owed: its server deferred readers (a 4xx)."""
+    """The retry a daemon run left owed (``left_readers``)."""
 
     slot: str | None
-    number: int  # the day's runs of the slot that deferred readers: the retry's ``run_once(retry=...)``
+    number: int  # the day's runs of the slot that left readers: the retry's ``run_once(retry=...)``
     at: datetime | None  # when RETRY_MINUTES puts it; None: the retries are used up
 
 
+def left_readers(run: Run) -> bool:
+    """Whether ``run`` ended leaving readers that its daemon retries later the same day (``run_once``): it
+    failed (``error``: the SMTP server unreachable or turning everyone away, a refused login, the replies to
+    messages in a row lost), or its server deferred (a 4xx), refused (a 5xx) or lost the reply to (uncertain)
+    some readers. A run a stop cut short (``left_over``) or a kill ended is the catch-up's at start."""
+    if run.finished is None or run.left_over:
+        return False
+    return run.error is not None or bool(run.failed or run.deferred or run.uncertain)
+
+
 def owed_retry(runs: Sequence[Run]) -> Retry | None:
-    """The retry the day's ``runs`` (oldest first) leave owed: when the daemon's last run deferred readers,
+    """The retry the day's ``runs`` (oldest first) leave owed: when the daemon's last run left readers,
     the next try after it, when the daemon that ran it would have tried; None when that run served its
-    readers, failed or was cut short (the slot's catch-up at start serves those)."""
+    readers, was cut short or never finished (the slot's catch-up at start serves those)."""
     mine = [run for run in runs if run.started_by in DAEMON_RUNS]
     last = mine[-1] if mine else None
-    if last is None or last.finished is None or last.error is not None or last.left_over or not last.deferred:
+    if last is None or not left_readers(last):
         return None
-    tries = sum(1 for run in mine if run.slot == last.slot and run.deferred)
+    tries = sum(1 for run in mine if run.slot == last.slot and left_readers(run))
     if tries > len(RETRY_MINUTES):
         return Retry(last.slot, tries, None)
     ended = instant(last.finished, f"run {last.id}'s end")
@@ -171,9 +183,9 @@ class Daemon:
         if self.settings.bounce_imap_url:
             self.scheduler.add_job(self.read_bounces, IntervalTrigger(minutes=BOUNCE_MINUTES), id="bounces",
                                    name="bounce mailbox", next_run_time=utcnow(), misfire_grace_time=None)
-        self.add_start_jobs(now)
-        previous = self.install_signal_handlers()
+        previous = self.install_signal_handlers()  # before the start jobs log: a test may stop it once they did
         try:
+            self.add_start_jobs(now)
             self.scheduler.start()
             clock = ClockWatch()
             while not self._stop.wait(1.0):
@@ -327,7 +339,7 @@ class Daemon:
 
     def retry_at_start(self) -> Retry | None:
         """The retry today's last daemon run left owed (``owed_retry``): the runs in the state store keep it
-        across a restart or a crash, so a reader a server deferred is not left for tomorrow."""
+        across a restart or a crash, so a reader left for a retry is not left for tomorrow."""
         from .store import Store
 
         if not self.settings.state_db.exists():
@@ -337,17 +349,17 @@ class Daemon:
             with Store.open(self.settings.state_db) as store:
                 return owed_retry(store.runs_on(today))
         except StoreError as err:  # the first run says it again, and does not send what it cannot record
-            log.error("cannot tell whether readers deferred today wait for a retry: %s", err)
+            log.error("cannot tell whether readers left today wait for a retry: %s", err)
             return None
 
     def resume_retry(self, owed: Retry) -> None:
         """Schedule ``owed`` at its time, or at once when that has passed."""
         if owed.at is None:
-            log.warning("the readers deferred today were retried %d times; they wait for the next run",
+            log.warning("the readers left today were retried %d times; they wait for the next run",
                         owed.number - 1)
             return
         at = max(owed.at, utcnow())
-        log.info("readers were deferred today (%s): retrying them at %s", owed.slot or "a run at start",
+        log.info("readers were left for a retry today (%s): retrying them at %s", owed.slot or "a run at start",
                  self.local(at))
         self._add_retry(owed.slot, owed.number, at)
 

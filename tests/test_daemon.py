@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -23,6 +24,7 @@ from digest.store import Run, Store
 from . import http_server
 from .conftest import FIXTURES
 from .http_server import PlaybackServer, Reply
+from .smtp_server import free_port
 
 READER = "ada@example.org"
 
@@ -255,7 +257,7 @@ def test_a_reader_deferred_before_a_restart_is_retried_on_schedule_after_it_and_
     assert first.terminate()[0] == 0
     del faults.rcpt[bob]  # the mailbox has room again
     early = launch(daemons, env, tmp_path)  # back at once: the retry keeps its time, 5 minutes after the deferral
-    early.wait_for_log("readers were deferred today")
+    early.wait_for_log("readers were left for a retry today")
     assert early.terminate()[0] == 0
     assert faults.to(bob) == 0 and "will retry at" not in early.log, early.log
     as_if_minutes_ago(tmp_path / "state.db", RETRY_MINUTES[0])  # the first retry is due when the daemon is back
@@ -263,15 +265,61 @@ def test_a_reader_deferred_before_a_restart_is_retried_on_schedule_after_it_and_
     second.wait_for_log("sent 1, nothing new 0, failed 0, already had today's 1", timeout=15)
     assert second.terminate()[0] == 0
 
-    assert "readers were deferred today" in second.log and "missed the run at" not in second.log
+    assert "readers were left for a retry today" in second.log and "missed the run at" not in second.log
     assert (faults.to(ada), faults.to(bob)) == (1, 1), "bob gets today's digest after all, and nobody a second"
     with Store.open(tmp_path / "state.db") as store:
         assert [(run.deferred, run.already) for run in store.last_runs()] == [(0, 1), (1, 0)]
 
 
-def deferring_run(number: int, finished: str, slot: str | None = "2031-01-06 08:00 UTC", **counts: int) -> Run:
-    return Run(number, finished, finished, "2031-01-06", 3, 0, 0, None, slot,
-               started_by="scheduled" if slot else "daemon", **{"deferred": 1, **counts})
+def test_a_run_the_smtp_server_was_down_for_is_retried_on_schedule_after_a_restart_and_sends_once(
+        faulty, faults, tmp_path, daemons):
+    ada, bob = "ada@example.org", "bob@example.org"
+    env = slot_missed_minutes_ago(faulty, tmp_path, [ada, bob])
+    down = {**env, "DIGEST_SMTP_PORT": str(free_port())}  # nothing listens there
+
+    first = launch(daemons, down, tmp_path)
+    first.wait_for_log("run failed: ")
+    first.wait_for_log("will retry at")
+    assert first.terminate()[0] == 0
+    early = launch(daemons, env, tmp_path)  # the server is up again: the retry keeps its time, not the catch-up's
+    early.wait_for_log("readers were left for a retry today")
+    assert early.terminate()[0] == 0
+    assert faults.received == [] and "missed the run at" not in early.log, early.log
+    as_if_minutes_ago(tmp_path / "state.db", RETRY_MINUTES[0])  # the first retry is due when the daemon is back
+    second = launch(daemons, env, tmp_path)
+    second.wait_for_log("sent 2, nothing new 0, failed 0", timeout=15)
+    assert second.terminate()[0] == 0
+
+    assert (faults.to(ada), faults.to(bob)) == (1, 1), "each reader gets the day's digest once"
+    assert "missed the run at" not in second.log
+    with Store.open(tmp_path / "state.db") as store:
+        [served, failed] = store.last_runs()
+        assert failed.error and served.error is None and store.slot_done(served.slot or "")
+        assert owed_retry(store.runs_on(served.run_date)) is None, "served: a restart owes nothing more"
+
+
+def test_a_reader_whose_reply_was_lost_before_a_restart_gets_it_once_more_after_it(faulty, faults, tmp_path,
+                                                                                     daemons):
+    ada, bob = "ada@example.org", "bob@example.org"
+    faults.after_dot_for[bob] = "drop"  # bob's message reaches the server, its reply never comes back
+    env = slot_missed_minutes_ago(faulty, tmp_path, [ada, bob])
+
+    first = launch(daemons, env, tmp_path)
+    first.wait_for_log("will retry at")
+    assert first.terminate()[0] == 0 and "uncertain 1" in first.log, first.log
+    del faults.after_dot_for[bob]
+    as_if_minutes_ago(tmp_path / "state.db", RETRY_MINUTES[0])  # the first retry is due when the daemon is back
+    second = launch(daemons, env, tmp_path)
+    second.wait_for_log("sent 1, nothing new 0, failed 0, already had today's 1", timeout=15)
+    assert second.terminate()[0] == 0
+
+    assert "readers were left for a retry today" in second.log
+    assert (faults.to(ada), faults.to(bob)) == (1, 2), "bob gets the one extra copy the README allows, ada none"
+
+
+def deferring_run(number: int, finished: str, slot: str | None = "2031-01-06 08:00 UTC", **counts: Any) -> Run:
+    return Run(number, finished, finished, "2031-01-06", sent=3, nothing_new=0, note=None, slot=slot,
+               started_by="scheduled" if slot else "daemon", **{"failed": 0, "deferred": 1, **counts})
 
 
 @pytest.mark.parametrize(("runs", "owed"), [
@@ -287,6 +335,20 @@ def test_a_run_that_deferred_readers_owes_the_retry_its_daemon_would_have_made(r
 
     assert retry is not None and retry.slot == runs[-1].slot
     assert (retry.number, retry.at and f"{retry.at:%H:%M}") == owed
+
+
+@pytest.mark.parametrize("left", [
+    pytest.param({"error": "cannot connect to the SMTP server 127.0.0.1:25"}, id="failed: SMTP down"),
+    pytest.param({"failed": 1}, id="a reader refused (5xx)"),
+    pytest.param({"uncertain": 1}, id="a reader's reply lost"),
+])
+def test_a_run_that_left_readers_otherwise_owes_the_same_retry(left):
+    runs = [deferring_run(1, "2031-01-06T08:01:00+00:00", deferred=0, **left),
+            deferring_run(2, "2031-01-06T08:07:00+00:00", deferred=0, **left)]
+
+    retry = owed_retry(runs)
+
+    assert retry is not None and (retry.slot, retry.number, f"{retry.at:%H:%M}") == (runs[-1].slot, 2, "08:22")
 
 
 @pytest.mark.parametrize("last", [

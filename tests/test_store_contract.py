@@ -112,6 +112,19 @@ def test_a_run_whose_server_deferred_readers_leaves_its_slot_open_for_their_retr
         assert store.runs_on("2031-01-07") == []
 
 
+@pytest.mark.parametrize("left", [{"failed": 1}, {"uncertain": 1}], ids=["refused (5xx)", "reply lost"])
+def test_a_run_that_left_readers_for_a_retry_keeps_its_slot_open_and_says_how_many(
+        state_db: Path, left: dict[str, int]) -> None:
+    from digest.store.runs import Tally
+
+    slot = "2031-01-06 08:00 UTC"
+    with Store.open(state_db) as store:
+        store.finish_run(store.start_run("2031-01-06", slot=slot), 0, 0, 0, tally=Tally(sent=4, **left))
+        assert not store.slot_done(slot), "the reader left waits for the retry"
+        [run] = store.runs_on("2031-01-06")
+        assert (run.failed, run.uncertain) == (left.get("failed", 0), left.get("uncertain", 0))
+
+
 def test_what_a_killed_run_recorded_is_counted_from_the_messages(state_db: Path) -> None:
     with Store.open(state_db) as store:
         run_id = store.start_run("2031-01-06")

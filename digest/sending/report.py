@@ -53,7 +53,8 @@ class SendReport:
         """The counts a run keeps in the store, each kind apart (``digest status``)."""
         return Tally(sent=len(self.sent), nothing_new=len(self.nothing_new) - len(self.already_today),
                      failed=len(self.failed), already=len(self.already_today), deferred=len(self.deferred),
-                     left_over=self.stopped, problems=tuple(sorted(self.problems.items())))
+                     left_over=self.stopped, uncertain=len(self.uncertain),
+                     problems=tuple(sorted(self.problems.items())))
 
     def skipped_text(self) -> str:
         """``3 (2 unsubscribed, 1 weekly on Sat: bo@example.org)``: who gets nothing by their own choice, and why.

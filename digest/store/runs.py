@@ -13,7 +13,7 @@ from ..errors import StoreError
 from .schema import Connection, utcnow
 
 RUN_COLUMNS = ("id, started, finished, run_date, sent, nothing_new, failed, note, slot, error, "
-               "started_by, already, deferred, left_over, host, pid, problems")
+               "started_by, already, deferred, left_over, host, pid, problems, uncertain")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +35,7 @@ class Run:
     host: str | None = None  # where the send ran, and its process id; None: an older run
     pid: int | None = None
     problems: str | None = None  # JSON {address: problem}: readers sent without something of theirs (a library)
+    uncertain: int = 0  # readers whose server reply was lost: the next run sends them once more
 
     def reader_problems(self) -> dict[str, str]:
         """{address: problem}, or a ``StoreError`` naming the run when the stored value is not such a JSON
@@ -55,7 +56,7 @@ class Run:
         instant(self.started, f"run {self.id}'s start")
         if self.finished is not None:
             instant(self.finished, f"run {self.id}'s end")
-        for name in ("sent", "nothing_new", "failed", "already", "deferred", "left_over"):
+        for name in ("sent", "nothing_new", "failed", "already", "deferred", "left_over", "uncertain"):
             _expect(self, name, _is_count(getattr(self, name)), "a count")
         _expect(self, "pid", self.pid is None or _is_count(self.pid) and self.pid > 0, "a process id")
         _expect(self, "run_date", _is_day(self.run_date), "a day")
@@ -113,6 +114,7 @@ class Tally:
     already: int = 0
     deferred: int = 0
     left_over: int = 0
+    uncertain: int = 0
     problems: tuple[tuple[str, str], ...] = ()  # (address, problem) of readers with a problem of their own
 
 
@@ -132,13 +134,13 @@ class Runs(Connection):
         """Whether a run served this scheduled slot: the daemon never serves a slot twice.
 
         A run that failed (``error``), that a stop signal cut short (``left_over``: readers it never
-        handed to the server) or whose server deferred readers (``deferred``: a 4xx, retried later the same
-        day) did not serve it: the slot stays open for a retry or the catch-up at the next start, whose
-        readers who already had today's digest get nothing more.
+        handed to the server) or that left readers for a retry later the same day (``deferred``: a 4xx;
+        ``failed``: a 5xx; ``uncertain``: a lost reply) did not serve it: the slot stays open for a retry or
+        the catch-up at the next start, whose readers who already had today's digest get nothing more.
         """
         row = self.db.execute(
             "SELECT 1 FROM runs WHERE slot = :slot AND finished IS NOT NULL AND error IS NULL AND left_over = 0 "
-            "AND deferred = 0 LIMIT 1",
+            "AND deferred = 0 AND failed = 0 AND uncertain = 0 LIMIT 1",
             {"slot": slot},
         ).fetchone()
         return row is not None
@@ -160,10 +162,10 @@ class Runs(Connection):
             self.db.execute(
                 "UPDATE runs SET finished = :now, sent = :sent, nothing_new = :nothing_new, failed = :failed, "
                 "note = :note, error = :error, already = :already, deferred = :deferred, left_over = :left_over, "
-                "problems = :problems WHERE id = :id",
+                "uncertain = :uncertain, problems = :problems WHERE id = :id",
                 {"now": utcnow(), "note": note, "error": error, "id": run_id, "sent": tally.sent,
                  "nothing_new": tally.nothing_new, "failed": tally.failed, "already": tally.already,
-                 "deferred": tally.deferred, "left_over": tally.left_over,
+                 "deferred": tally.deferred, "left_over": tally.left_over, "uncertain": tally.uncertain,
                  "problems": json.dumps(dict(tally.problems)) if tally.problems else None},
             )
 

@@ -265,6 +265,10 @@ MIGRATIONS: list[str | Retype] = [
     """
     CREATE INDEX messages_failed ON messages (created) WHERE status = 'failed';
     """,
+    # runs keep how many readers' replies were lost (uncertain): the daemon's retry of them outlives a restart
+    """
+    ALTER TABLE runs ADD COLUMN uncertain INTEGER NOT NULL DEFAULT 0;
+    """,
 ]
 
 
