@@ -12,6 +12,7 @@ import trustme
 
 from digest.app import Digest
 from digest.errors import AuthError, MailError
+from digest.lock import Shard
 from digest.model import Subscriber
 from digest.settings import load_settings
 from digest.store import Store
@@ -316,3 +317,23 @@ def test_sigterm_during_a_send_records_what_went_out_and_the_next_run_sends_the_
     assert recorded == {m["To"] for m in inbox.messages[:delivered_first]}
     assert second.returncode == 0, second.stderr
     assert sorted(m["To"] for m in inbox.messages) == sorted(f"reader{n}@example.org" for n in range(6))
+
+
+FOUR = [Subscriber(f"{name}@example.org", ("exploration",)) for name in ("ada", "bob", "cy", "dee")]
+
+
+@pytest.mark.parametrize(("kwargs", "left"), [
+    pytest.param({}, 4, id="the whole list"),
+    pytest.param({"only": "Bob@example.org"}, 1, id="--subscriber"),
+    pytest.param({"shard": Shard.parse("2/3")}, len(Shard.parse("2/3").select(FOUR)), id="--shard 2/3"),
+])
+def test_a_send_stopped_while_fetching_leaves_over_the_readers_it_was_for(server, inbox, tmp_path, kwargs,
+                                                                         left) -> None:
+    app = Digest(settings_for(server, tmp_path))
+    app.stopping.set()  # a SIGTERM while the listing is fetched
+
+    report = app.send(FOUR, source=str(FIXTURES / "papers.jsonl"), **kwargs)
+
+    with Store.open(tmp_path / "state.db") as store:
+        [run] = store.last_runs()
+    assert (report.stopped, run.left_over) == (left, left) and inbox.messages == []

@@ -65,7 +65,7 @@ def send_digests(app: Pipeline, readers: Sequence[Subscriber], *, source: str | 
     """
     listing = _listing_unless_stopped(app, source, offline)
     if listing is None:
-        return _stopped_before_sending(app, readers, slot, dry_run)
+        return _stopped_before_sending(app, _this_sends(readers, only, shard), slot, dry_run)
     for warning in listing.warnings:
         log.warning("warning: %s", warning)
     for note in listing.notes:
@@ -128,11 +128,18 @@ def _stopped_before_sending(app: Pipeline, readers: Sequence[Subscriber], slot: 
                             dry_run: bool) -> SendReport:
     """A run a stop signal cut short before its first message: recorded with its readers left over, so
     its slot stays open for the next start (``Store.slot_done``). Who was due is not known yet (the store
-    says): the roster counts them, at least one."""
+    says): the roster's readers the send was for (``_this_sends``) count them, at least one."""
     report = SendReport(stopped=max(len(readers), 1), note="stopped while fetching the listing")
     if not dry_run:
         _record_empty_run(app, slot, report.note, report)
     return report
+
+
+def _this_sends(readers: Sequence[Subscriber], only: str | None, shard: Shard | None) -> list[Subscriber]:
+    """The roster's readers a send is for: that one (``only``), or its shard's; the whole roster otherwise."""
+    if only is not None:
+        return [reader for reader in readers if reader.email.lower() == only.lower()]
+    return shard.select(readers) if shard is not None else list(readers)
 
 
 def _sent_meanwhile(app: Pipeline, store: Store) -> Callable[[list[str]], set[str]]:
