@@ -330,3 +330,29 @@ def luminance(rgb: tuple[int, ...]) -> float:
 def contrast(first: tuple[int, ...], second: tuple[int, ...]) -> float:
     lighter, darker = sorted((luminance(first), luminance(second)), reverse=True)
     return (lighter + 0.05) / (darker + 0.05)
+
+
+ALT_TEXTS = """() => [...document.images].map(img => {
+  const layers = [];
+  for (let e = img; e; e = e.parentElement) layers.push(getComputedStyle(e).backgroundColor);
+  return {text: img.alt, color: getComputedStyle(img).color, layers, loaded: img.naturalWidth > 0};
+})"""
+
+
+@pytest.mark.parametrize("mode", ["light", "dark"])
+def test_a_blocked_thumbnails_alt_text_is_readable(mode: str) -> None:
+    """Gmail, Outlook and Apple Mail's privacy protection may not load remote images: the box then shows
+    the alt text ("Thumbnail of ..."), in the image's own colour, which the dark scheme must lighten too."""
+    with playwright_on_real_clock(sync_api.sync_playwright()) as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 600, "height": 800})
+            page.emulate_media(color_scheme=mode)
+            page.route("**/*", lambda route: route.abort())  # images blocked
+            page.set_content(digest_html(), wait_until="load")
+            alts = page.evaluate(ALT_TEXTS)
+        finally:
+            browser.close()
+    assert len(alts) == 4 and not any(alt["loaded"] for alt in alts)
+    poor = [m for m in (computed_contrast(alt, dark_canvas=mode == "dark") for alt in alts) if m.contrast < MINIMUM]
+    assert not poor, f"{mode}: {report(poor)}"
