@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import textwrap
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -81,6 +82,7 @@ class Renderer:
             keep_trailing_newline=True,
         )
         self.env.filters["wordwrap"] = self._cached_wordwrap(self.env)
+        self.env.filters["prose"] = wrap_prose
         self._stamp: tuple[float, ...] = ()
         self.load()
 
@@ -416,6 +418,23 @@ def _named_day(spec: str) -> date | None:
         return date.fromisoformat(spec.removeprefix("hf:")) if spec.startswith("hf:") else None
     except ValueError:
         return None
+
+
+_LINK = re.compile(r"\w+://|www\.", re.IGNORECASE)
+
+
+@lru_cache(maxsize=4096)  # the same abstract is wrapped for many readers
+def wrap_prose(text: str, width: int = 72) -> str:
+    """An abstract or summary in lines of at most ``width`` characters for the text part, never cut inside a
+    link or at its hyphens (a mail app links a URL up to the line break): a longer link has a line of its own.
+    A longer word that is no link (text written without spaces: Chinese, Japanese) is cut at characters."""
+    lines: list[str] = []
+    for line in textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False):
+        if len(line) > width and not _LINK.search(line):
+            lines.extend(textwrap.wrap(line, width, break_on_hyphens=False))
+        else:
+            lines.append(line)
+    return "\n".join(lines)
 
 
 def shorten(text: str, chars: int) -> str:

@@ -325,3 +325,28 @@ def test_the_text_part_wraps_matches_and_the_footer_at_78_but_never_a_title_or_a
 
     long = [line for line in text.splitlines() if len(line) > 78 and "://" not in line]
     assert long == [f"1. {title}"]
+
+
+LINKED_ABSTRACT = ("We study exploration in sparse-reward settings with learned reward models. Code and data: "
+                   "https://github.com/example-lab/curiosity-driven-exploration-benchmark.")
+
+
+@pytest.mark.parametrize("field", ["abstract", "summary"])
+def test_the_text_part_never_breaks_a_link_in_an_abstract_or_summary(field: str) -> None:
+    """A mail app links a URL up to the line break: one cut at its hyphens or inside it leads nowhere."""
+    long_link = "https://example.org/" + "x" * 90
+    text = f"{LINKED_ABSTRACT} Mirror: {long_link} (same data)."
+    paper = (make_paper("Exploration benchmarks", text, id="2608.00042") if field == "abstract" else
+             make_paper("Exploration benchmarks", "Exploration.", id="2608.00042", summary=text, summary_by="a model"))
+    lines = app().render(READER, picks_for([paper]), day=DAY).text.splitlines()
+    assert "   https://github.com/example-lab/curiosity-driven-exploration-benchmark." in lines
+    assert f"   {long_link}" in lines or any(line.endswith(f" {long_link}") for line in lines)
+    prose = [line for line in lines if line.startswith("   We study") or "sparse" in line or "(same data)" in line]
+    assert prose and all(len(line) <= 75 for line in prose)
+
+
+def test_the_text_part_still_wraps_an_abstract_written_without_spaces() -> None:
+    paper = make_paper("探索 exploration", "探索 exploration " + "中文摘要" * 60, id="2608.00043")
+    lines = app().render(READER, picks_for([paper]), day=DAY).text.splitlines()
+    body = [line for line in lines if "中文摘要" in line]
+    assert len(body) > 2 and all(len(line) <= 75 for line in body)
