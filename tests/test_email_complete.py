@@ -96,3 +96,13 @@ def test_the_html_part_escapes_what_the_text_part_shows_plainly() -> None:
     assert "Q&amp;A &lt;agents&gt; that &#34;abstract&#34; data" in page or \
         "Q&amp;A &lt;agents&gt; that &quot;abstract&quot; data" in page
     assert "<agents>" not in page and "<why>" not in page
+
+
+def test_every_line_of_the_text_part_but_a_title_or_a_link_fits_in_76_columns() -> None:
+    """Plain-text mail apps show the part as it is: the hint notes, the Followed line and the details line
+    (venue · upvotes · lab) wrap as the Matched line and the footer do. A title stays one line, and a
+    line with a link is never cut."""
+    text = complete_digest()[1].text
+    long = [line for line in text.splitlines()
+            if len(line) > 76 and not re.match(r"\d+\. ", line) and "://" not in line]
+    assert not long, long

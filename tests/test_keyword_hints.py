@@ -133,7 +133,7 @@ def test_the_email_carries_the_line_escaped_with_a_link_to_the_preferences() -> 
     assert "Note: “&lt;img src=x onerror=&#34;alert`1`&#34;&gt;” matched nothing in 14 days" in rendered.html
     assert rendered.links is not None
     assert f'<a href="{rendered.links.preferences}" style="color:#0b57d0;">Change your keywords</a>' in rendered.html
-    assert f"Note: “{HOSTILE}” matched nothing in 14 days; papers say “dialogue <b>system</b>”." in rendered.text
+    assert f"Note: “{HOSTILE}” matched nothing in 14 days; papers say “dialogue <b>system</b>”." in " ".join(rendered.text.split())  # wrapped at 76
     assert f"Change your keywords: {rendered.links.preferences}" in rendered.text
 
 
@@ -219,7 +219,7 @@ def test_the_send_says_it_in_the_email_and_the_page_keeps_it_for_a_reader_who_go
         assert report.sent == ["ada@example.org"] and report.nothing_new == ["cara@example.org"]
         text = inbox.to("ada@example.org")[0].get_body(("plain",)).get_content()
         assert "Note: “reinfrocement learning” matched only partly in today's listing; " \
-               "papers say “reinforcement learning”." in text
+               "papers say “reinforcement learning”." in " ".join(text.split())  # wrapped at 76
         page = httpx.get(web.links("cara@example.org").preferences, timeout=10)
         assert page.status_code == 200
         assert "<li>“exploraton” matched nothing in today&#39;s listing; papers say “exploration”.</li>" in page.text

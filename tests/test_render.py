@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from digest.app import Digest
+from digest.ranking.hints import KeywordHint
 from digest.ranking.profile import parse_profile
 from digest.model import Listing, Subscriber, make_paper
 from digest.ranking.index import Index
@@ -350,3 +351,11 @@ def test_the_text_part_still_wraps_an_abstract_written_without_spaces() -> None:
     lines = app().render(READER, picks_for([paper]), day=DAY).text.splitlines()
     body = [line for line in lines if "中文摘要" in line]
     assert len(body) > 2 and all(len(line) <= 75 for line in body)
+
+
+def test_a_long_keyword_note_wraps_in_the_text_part() -> None:
+    hint = KeywordHint("graph neural network explainability", 14, ("graph neural networks", "explainable GNNs"))
+    paper = make_paper("Exploration", "Exploration.", id="2608.00044")
+    text = app().render(READER, picks_for([paper]), day=DAY, hints=[hint]).text
+    assert f"Note: {hint.sentence()}." in " ".join(text.split())
+    assert all(len(line) <= 76 for line in text.splitlines() if "://" not in line and not line.startswith("1. "))
