@@ -202,6 +202,8 @@ def _context(frame: _Frame, shown: int, chars: int) -> dict[str, Any]:
         "top_title": clean_header(top),
         "preheader": f"{headline}: " + "; ".join(i["title"] for i in items[:3]) if items else headline,
         "reader_email": frame.reader.email, "reader_name": frame.reader.name,
+        # a preview for keywords alone (no DIGEST_TO) has no address: "because you follow", not "because  follows"
+        "follower": f"{frame.reader.email} follows" if frame.reader.email else "you follow",
         "keywords": readable_keywords(frame.reader.keywords), "subject": "",
         "followed_names": ", ".join((*frame.reader.authors, *frame.reader.orgs)),
         **_unsubscribe_words(frame.unsubscribe),

@@ -359,3 +359,10 @@ def test_a_long_keyword_note_wraps_in_the_text_part() -> None:
     text = app().render(READER, picks_for([paper]), day=DAY, hints=[hint]).text
     assert f"Note: {hint.sentence()}." in " ".join(text.split())
     assert all(len(line) <= 76 for line in text.splitlines() if "://" not in line and not line.startswith("1. "))
+
+
+def test_a_preview_for_keywords_alone_says_you_follow_them() -> None:
+    """``digest preview --keywords`` without DIGEST_TO renders for a reader with no address."""
+    rendered = app().render(Subscriber("", ("exploration",)), [], day=DAY, total=0)
+    for part in (rendered.text, rendered.html):
+        assert "You get this because you follow: exploration." in " ".join(part.split()), part
