@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-import textwrap
+import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -423,20 +423,65 @@ def _named_day(spec: str) -> date | None:
 
 
 _LINK = re.compile(r"\w+://|www\.", re.IGNORECASE)
+_NO_LINE_START = "，。、；：！？）】」』〉》”’・ー々ぁぃぅぇぉっゃゅょァィゥェォッャュョ"  # kept on the line before (kinsoku)
 
 
 @lru_cache(maxsize=4096)  # the same abstract is wrapped for many readers
 def wrap_prose(text: str, width: int = 72) -> str:
-    """An abstract or summary in lines of at most ``width`` characters for the text part, never cut inside a
-    link or at its hyphens (a mail app links a URL up to the line break): a longer link has a line of its own.
-    A longer word that is no link (text written without spaces: Chinese, Japanese) is cut at characters."""
+    """An abstract or summary in lines of at most ``width`` columns for the text part.
+
+    A link is never cut (a mail app links a URL up to the line break): a longer one has a line of its own.
+    Chinese, Japanese and Korean characters take two columns in a monospaced font; Chinese and Japanese,
+    written without spaces, may break between any two characters (Korean breaks at its spaces, as English
+    does); a word longer than the line that is no link is cut at characters.
+    """
     lines: list[str] = []
-    for line in textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False):
-        if len(line) > width and not _LINK.search(line):
-            lines.extend(textwrap.wrap(line, width, break_on_hyphens=False))
+    line, used = "", 0
+    for word in text.split():
+        size = _columns(word)
+        if line and used + 1 + size <= width:
+            line, used = f"{line} {word}", used + 1 + size
+        elif _LINK.search(word) or (size <= width and not any(map(_unspaced, word))):
+            lines += [line] if line else []
+            line, used = word, size
         else:
+            line, used = _fill(lines, line, used, word, width)
+    return "\n".join(lines + ([line] if line else []))
+
+
+def _fill(lines: list[str], line: str, used: int, word: str, width: int) -> tuple[str, int]:
+    """``word`` added a piece at a time (a wide character, a run of narrow ones, or each character of a run
+    longer than the line), starting lines in ``lines`` as it goes; the line left open and its columns."""
+    for n, piece in enumerate(_pieces(word, width)):
+        gap = 1 if line and n == 0 else 0
+        size = _columns(piece)
+        if line and used + gap + size > width:
             lines.append(line)
-    return "\n".join(lines)
+            line, used, gap = "", 0, 0
+        line, used = line + " " * gap + piece, used + gap + size
+    return line, used
+
+
+def _pieces(word: str, width: int) -> list[str]:
+    runs: list[str] = []
+    for ch in word:
+        if runs and ch in _NO_LINE_START:
+            runs[-1] += ch
+        elif _unspaced(ch) or not runs or _unspaced(runs[-1][-1]):
+            runs.append(ch)
+        else:
+            runs[-1] += ch
+    return [piece for run in runs for piece in (list(run) if _columns(run) > width else [run])]
+
+
+def _unspaced(ch: str) -> bool:
+    """A character of a script written without spaces (CJK ideographs, kana), a line may break after."""
+    return unicodedata.east_asian_width(ch) in "WF" and not ("\u1100" <= ch <= "\u11ff" or "\u3130" <= ch <= "\u318f"
+                                                            or "\uac00" <= ch <= "\ud7a3")
+
+
+def _columns(text: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
 def shorten(text: str, chars: int) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import unicodedata
 from datetime import date
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -366,3 +367,21 @@ def test_a_preview_for_keywords_alone_says_you_follow_them() -> None:
     rendered = app().render(Subscriber("", ("exploration",)), [], day=DAY, total=0)
     for part in (rendered.text, rendered.html):
         assert "You get this because you follow: exploration." in " ".join(part.split()), part
+
+
+def columns(line: str) -> int:
+    """A line's width in a monospaced font: a Chinese or Japanese character takes two columns."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in line)
+
+
+@pytest.mark.parametrize("field", ["abstract", "summary"])
+def test_the_text_part_wraps_chinese_by_its_width_on_screen(field: str) -> None:
+    """A summary in the reader's language (Chinese) is wrapped at 75 columns as English is, not at 75
+    characters (150 columns, which a terminal mail client breaks again, mid-indent)."""
+    text = "本文研究 exploration 在稀疏奖励环境中的作用，" + "我们提出一种基于学习的奖励模型方法，" * 12
+    paper = (make_paper("探索 exploration", text, id="2608.00045") if field == "abstract" else
+             make_paper("探索 exploration", "Exploration.", id="2608.00045", summary=text, summary_by="qwen"))
+    lines = app().render(READER, picks_for([paper]), day=DAY).text.splitlines()
+    body = [line for line in lines if any(ch in line for ch in "本奖方")]
+    assert len(body) >= 4 and all(columns(line) <= 75 for line in body), [columns(line) for line in body]
+    assert "".join(line.strip() for line in body).startswith("本文研究 exploration 在稀疏奖励环境中的作用，我们")
