@@ -24,6 +24,7 @@ import mjml
 from markupsafe import Markup, escape
 
 from .errors import KeywordError, TemplateError
+from .ranking.authors import name_list
 from .ranking.hints import KeywordHint
 from .ranking.profile import parse_keyword
 from .mime import Bodies, clean_header
@@ -205,7 +206,7 @@ def _context(frame: _Frame, shown: int, chars: int) -> dict[str, Any]:
         # a preview for keywords alone (no DIGEST_TO) has no address: "because you follow", not "because  follows"
         "follower": f"{frame.reader.email} follows" if frame.reader.email else "you follow",
         "keywords": readable_keywords(frame.reader.keywords), "subject": "",
-        "followed_names": ", ".join((*frame.reader.authors, *frame.reader.orgs)),
+        "followed_names": name_list((*frame.reader.authors, *frame.reader.orgs)),
         **_unsubscribe_words(frame.unsubscribe),
         "view_url": frame.links.view if frame.links else "",
         "preferences_url": frame.links.preferences if frame.links else "",
@@ -344,7 +345,7 @@ def _authors(paper: Paper) -> str:
         return f"{count} authors" if count and count > 1 else ""
     named = paper.authors[:AUTHORS_SHOWN]
     more = max(len(paper.authors), paper.authors_count or 0) > len(named)
-    return ", ".join(named) + (" et al." if more else "")
+    return name_list(named) + (" et al." if more else "")
 
 
 def paper_links(paper: Paper) -> dict[str, str | None]:

@@ -432,3 +432,14 @@ def test_the_readers_own_follows_are_kept_and_left_alone_when_not_given(state_db
                                status="active", authors=[], orgs=[])
         state = store.reader_state("ada@example.org")
         assert state is not None and state.authors == () and state.orgs == ()
+
+
+def test_names_written_last_first_are_told_apart_in_the_followed_line_and_the_footer() -> None:
+    from digest.ranking.authors import reason
+    from digest.render import Renderer
+
+    assert reason(["Liskov, B.", "Hopper, G."], ["MIT"]) == "by Liskov, B.; Hopper, G.; from MIT"
+    assert reason(["Barbara Liskov", "Grace Hopper"], []) == "by Barbara Liskov, Grace Hopper"
+    reader = Subscriber("ada@example.org", ("exploration",), authors=("LeCun, Y.", "Bottou, L."))
+    text = Renderer().render(reader, [], day=date(2026, 8, 13), unsubscribe="").text
+    assert "and the papers of LeCun, Y.; Bottou, L." in " ".join(text.split())

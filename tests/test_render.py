@@ -310,6 +310,10 @@ def test_the_preheader_is_hidden_without_a_low_contrast_colour() -> None:
     (["A", "B", "C", "D"], None, "A, B, C et al."),
     (["Grace Hopper"], 7, "Grace Hopper et al."),
     ([], 10, "10 authors"),
+    # names written "Last, First" (a journal's feed, a BibTeX export): commas alone would not say who is who
+    (["Liskov, Barbara", "Hopper, Grace", "Turing, Alan", "Lovelace, Ada"], None,
+     "Liskov, Barbara; Hopper, Grace; Turing, Alan et al."),
+    (["Liskov, B.", "Grace Hopper"], None, "Liskov, B.; Grace Hopper"),
 ])
 def test_authors_line(authors: list[str], count: int | None, shown: str) -> None:
     paper = make_paper("Exploration", "exploration", id="2608.3", authors=authors, authors_count=count)

@@ -280,9 +280,15 @@ def _reasons(lookup: Callable[[str, str], dict[int, str]], follows: Follows) -> 
     return {i: reason(names.get(i, ()), orgs.get(i, ())) for i in sorted({*names, *orgs})}
 
 
+def name_list(names: Sequence[str]) -> str:
+    """People's names in a line: ``Ada Lovelace, Alan Turing``; ``Liskov, Barbara; Hopper, Grace`` when one
+    is written "Last, First" (a journal's feed, a BibTeX export), where commas alone would not say who is who."""
+    return ("; " if any("," in name for name in names) else ", ").join(names)
+
+
 def reason(names: Sequence[str], orgs: Sequence[str]) -> str:
     """Why a paper was picked for a follow: "by Yann LeCun, Léon Bottou; from Meta AI"."""
-    parts = [f"by {', '.join(names)}"] if names else []
+    parts = [f"by {name_list(names)}"] if names else []
     return "; ".join(parts + [f"from {org}" for org in orgs])
 
 
