@@ -288,7 +288,7 @@ def _item(pick: Pick, chars: int, reader_links: ReaderLinks | None = None, thumb
     stems = {stem(w) for m in pick.matched for w in re.findall(r"\w+", m.keyword.lower())}
     extras = [paper.venue] if paper.venue else []
     if paper.upvotes:
-        extras.append(f"▲ {paper.upvotes} upvotes")
+        extras.append(f"▲ {plural(paper.upvotes, 'upvote')}")
     if paper.organization:
         extras.append(paper.organization)
     if paper.published:

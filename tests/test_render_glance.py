@@ -132,6 +132,11 @@ def test_the_venue_leads_the_papers_details() -> None:
     assert "· ICLR 2026 · ▲ 3 upvotes" in rendered.html and "   ICLR 2026 · ▲ 3 upvotes\n" in rendered.text
 
 
+def test_a_single_upvote_is_one_upvote() -> None:
+    rendered = rendered_for(rich(upvotes=1))
+    assert "▲ 1 upvote\n" in rendered.text and "▲ 1 upvote<" in rendered.html and "1 upvotes" not in rendered.html
+
+
 def test_every_text_block_of_a_paper_lays_itself_out_in_its_own_direction() -> None:
     html = rendered_for(*glance_papers()).html
     for text in ("استكشاف نماذج المكافأة", "ليلى أحمد", "Count-based bonuses", "Ada Lovelace"):
