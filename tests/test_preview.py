@@ -141,6 +141,17 @@ def test_preview_output_writes_the_html_and_exits(run_cli, tmp_path: Path, monke
 
 
 
+def test_preview_says_which_keywords_matched_nothing_as_the_email_does(run_cli, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """The send puts a note in the email for a keyword no paper matched; the preview showed the email without it."""
+    for key, value in {"DIGEST_KEYWORDS": "exploration, zebrafish", "DIGEST_TO": "ada@example.org",
+                       "DIGEST_FROM": "digest@example.com", "DIGEST_MIN_SCORE": "1"}.items():
+        monkeypatch.setenv(key, value)
+    code, _, _ = run_cli("preview", "--source", str(FIXTURES / "hf_api.json"), "--output", "out.html")
+    html = (tmp_path / "out.html").read_text()
+    assert code == 0 and "Note: “zebrafish” matched nothing in today&#39;s listing" in html
+
+
 def test_preview_re_renders_when_a_template_changes(tmp_path: Path) -> None:
     from digest.render import bundled_templates
 

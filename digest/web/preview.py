@@ -33,12 +33,14 @@ class Preview:
         index = app.make_index(self.listing.papers)
         examples = app.examples_for_readers([reader], self.listing.papers)[0]
         self.picks, self.total, _ = picks_and_total(app, index, reader, sent, examples)
+        self.hints = app.keyword_hints(index, reader, plan)  # the note the send adds for keywords that match nothing
         self.lock = threading.Lock()
 
     def rendered(self) -> Rendered:
         with self.lock:
             self.app.renderer.reload_if_changed()
-            return self.app.render(self.reader, self.picks, listing=self.listing, total=self.total, since=self.since)
+            return self.app.render(self.reader, self.picks, listing=self.listing, total=self.total, since=self.since,
+                                   hints=self.hints)
 
     def message(self) -> bytes:
         rendered = self.rendered()
