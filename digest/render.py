@@ -486,9 +486,11 @@ def _columns(text: str) -> int:
 
 
 def shorten(text: str, chars: int) -> str:
+    """The abstract's opening in ``chars``, cut at a word; text written without spaces (Chinese, Japanese)
+    at a character: cut back to its last space, an abstract after "探索 exploration " kept those two words."""
     if len(text) <= chars:
         return text
-    cut = text[:chars].rsplit(" ", 1)[0]
+    cut = text[:chars] if _unspaced(text[chars - 1]) and _unspaced(text[chars]) else text[:chars].rsplit(" ", 1)[0]
     return cut.rstrip(",;:") + " …"
 
 

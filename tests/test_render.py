@@ -389,3 +389,13 @@ def test_the_text_part_wraps_chinese_by_its_width_on_screen(field: str) -> None:
     body = [line for line in lines if any(ch in line for ch in "本奖方")]
     assert len(body) >= 4 and all(columns(line) <= 75 for line in body), [columns(line) for line in body]
     assert "".join(line.strip() for line in body).startswith("本文研究 exploration 在稀疏奖励环境中的作用，我们")
+
+
+def test_an_abstract_written_without_spaces_is_cut_at_a_character_not_at_its_last_space() -> None:
+    """Cut back to the last space, a Chinese abstract after "探索 exploration " kept those two words alone."""
+    abstract = "探索 exploration 在强化学习中的作用。" + "我们提出一种基于学习的奖励模型方法。" * 40
+    paper = make_paper("探索 exploration", abstract, id="2608.00046")
+    rendered = app().render(READER, picks_for([paper]), day=DAY)
+    shown = "".join(line.strip() for line in rendered.text.splitlines() if "奖励" in line)
+    assert len(shown) > 300 and shown.endswith("…")
+    assert "我们提出一种基于学习的奖励模型方法。我们提出" in rendered.html
