@@ -399,3 +399,14 @@ def test_an_abstract_written_without_spaces_is_cut_at_a_character_not_at_its_las
     shown = "".join(line.strip() for line in rendered.text.splitlines() if "奖励" in line)
     assert len(shown) > 300 and shown.endswith("…")
     assert "我们提出一种基于学习的奖励模型方法。我们提出" in rendered.html
+
+
+def test_a_long_authors_line_wraps_in_the_text_part() -> None:
+    authors = ["Maximilian Alexander Mustermann-Schmidt", "Christopher Montgomery-Hamilton",
+               "Alexandra Featherstonehaugh-Cholmondeley", "D. Author"]
+    paper = make_paper("Exploration", "exploration", id="2608.00047", authors=authors)
+    lines = app().render(READER, picks_for([paper]), day=DAY).text.splitlines()
+    start = lines.index("1. Exploration") + 1
+    assert lines[start].startswith("   Maximilian") and lines[start + 1].startswith("   ")
+    assert " ".join(" ".join(lines[start:start + 2]).split()) == ", ".join(authors[:3]) + " et al."
+    assert all(len(line) <= 75 for line in lines[start:start + 2])
