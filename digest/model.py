@@ -24,8 +24,12 @@ _SPACE = re.compile(r"\s+")
 # and they would reach the Subject line and the HTML as they are. With them the
 # invisible breaks that split a word for matching while showing it whole (zero-width
 # space, word joiner, BOM, soft hyphen: "pre\u00adtraining" is "pretraining"); the
-# zero-width (non-)joiners stay, which some scripts and emoji need.
-INVISIBLE_MARKS = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u200b\u2060\ufeff\u00ad"  # a regex class's inside
+# zero-width (non-)joiners stay, which some scripts and emoji need. And what shows as nothing
+# at all: invisible maths operators (U+2061-2064), the Mongolian vowel separator, the Hangul
+# fillers, and the tag characters (U+E0000-E007F), which spell ASCII no one sees but a
+# summarising model reads ("ASCII smuggling"; a subdivision flag loses its region, shown as 🏴).
+INVISIBLE_MARKS = ("\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u200b\u2060\ufeff\u00ad"  # a regex class's inside
+                   "\u2061-\u2064\u180e\u115f\u1160\u3164\uffa0\U000e0000-\U000e007f")
 _INVISIBLE = re.compile(f"[{INVISIBLE_MARKS}\x00-\x08\x0e-\x1b\x7f-\x84\x86-\x9f]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 _HTTPS_URL = re.compile(r"^https://[^\s\"'<>\\]+$")
