@@ -53,6 +53,18 @@ def test_golden_files(part: str) -> None:
     assert actual == golden.read_text()
 
 
+def test_the_html_declares_both_colour_schemes_in_meta_tags_as_apple_mail_reads_them() -> None:
+    """The CSS ``color-scheme`` alone is not enough for Apple Mail and Outlook for Mac, which read the meta tags."""
+    head = app().render(READER, picks_for(fixture_papers()), day=DAY).html.split("</head>")[0]
+    assert '<meta name="color-scheme" content="light dark"' in head
+    assert '<meta name="supported-color-schemes" content="light dark"' in head
+
+
+def test_the_html_carries_no_indentation_which_would_count_against_gmails_clip_size() -> None:
+    html = app().render(READER, picks_for(fixture_papers()), day=DAY).html
+    assert not [line for line in html.splitlines() if line[:1] in (" ", "\t")]
+
+
 def test_content_per_paper() -> None:
     rendered = app().render(READER, picks_for(fixture_papers()), day=DAY)
     assert 'href="https://huggingface.co/papers/2608.00001"' in rendered.html
