@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import timezone
 from functools import cache
 from typing import Any
@@ -35,6 +36,11 @@ CONNECT_SECONDS = 10
 # that vanished mid-send holds its send locks and claims until the server notices, after the system's default
 # of two hours and more without these; with them, within about a minute (30 s idle, then 3 probes 10 s apart)
 KEEPALIVES = (("tcp_keepalives_idle", 30), ("tcp_keepalives_interval", 10), ("tcp_keepalives_count", 3))
+# A statement the server has not answered after this long (or the session's statement_timeout and 10 s more,
+# if longer) is given up and its connection closed: a stalled backend or a network partition (the server's
+# kernel still acknowledging, or nothing in flight for keepalives to notice) held a send, its claims and the
+# other hosts' write turns for ever. VACUUM FULL and the migrations wait as long as they take.
+STALL_SECONDS = 60.0
 _VERSION_SET = re.compile(r"^\s*PRAGMA\s+user_version\s*=\s*(\d+)\s*$", re.I)
 _VERSION_GET = re.compile(r"^\s*PRAGMA\s+user_version\s*$", re.I)
 _PRAGMA = re.compile(r"^\s*PRAGMA\b", re.I)
@@ -58,9 +64,14 @@ def connect(url: DatabaseURL, application: str = "digest") -> Any:
 
         raise ConfigError(f"DIGEST_STATE_DB is a PostgreSQL URL ({url}): install the postgres extra, "
                           "pip install 'digest[postgres]'") from None
-    conn = psycopg.connect(url.url, autocommit=True, connect_timeout=CONNECT_SECONDS, application_name=application,
-                           keepalives=1, keepalives_idle=30, keepalives_interval=10, keepalives_count=3)
+    conn = _connection_class().connect(
+        url.url, autocommit=True, connect_timeout=CONNECT_SECONDS, application_name=application,
+        keepalives=1, keepalives_idle=30, keepalives_interval=10, keepalives_count=3)
     try:
+        conn.stall = STALL_SECONDS
+        timeout = conn.execute("SELECT setting::float / 1000 FROM pg_settings WHERE name = 'statement_timeout'")
+        server = float(timeout.fetchone()[0])  # 0: none
+        conn.stall = max(STALL_SECONDS, server + 10.0) if server > 0 else STALL_SECONDS
         _read_times_as_text(conn)
         conn.execute("SET TIME ZONE 'UTC'")
         for name, value in KEEPALIVES:  # the server's side too: only its probes end a vanished host's session
@@ -70,6 +81,45 @@ def connect(url: DatabaseURL, application: str = "digest") -> Any:
         conn.close()
         raise
     return conn
+
+
+@cache
+def _connection_class() -> Any:
+    """psycopg's connection, each wait for the server bounded by its ``stall`` seconds (None: unbounded).
+
+    psycopg 3.2 and later (``Connection.wait``'s ``timeout``); before it, waits stay unbounded."""
+    import psycopg
+
+    found: type[BaseException] | None = getattr(psycopg.errors, "_WaitTimeout", None)
+    if found is None:
+        return psycopg.Connection
+    timed_out: type[BaseException] = found
+
+    class Connection(psycopg.Connection):  # type: ignore[type-arg]
+        stall: float | None = None
+
+        def wait(self, gen: Any, interval: float = 0.1, timeout: float | None = None) -> Any:
+            limit = self.stall if timeout is None else timeout
+            try:
+                return super().wait(gen, interval, limit)
+            except timed_out:
+                if timeout is not None:
+                    raise
+                self.close()  # mid-protocol: the connection cannot be used again
+                raise psycopg.OperationalError(f"no answer from the server within {limit:g} s "
+                                               "(the server or the network stalled)") from None
+
+    return Connection
+
+
+@contextmanager
+def unhurried(conn: Any) -> Iterator[None]:
+    """Waits for the server unbounded inside (VACUUM FULL, a migration rewriting a big table)."""
+    stall, conn.stall = getattr(conn, "stall", None), None
+    try:
+        yield
+    finally:
+        conn.stall = stall
 
 
 def let_go(conn: Any, release: str) -> None:
@@ -279,7 +329,11 @@ class PgDatabase:
         return int(self.raw.execute("SELECT pg_database_size(current_database())").fetchone()[0])
 
     def compact(self) -> None:
-        self.raw.execute("VACUUM FULL")
+        with unhurried(self.raw):
+            self.raw.execute("VACUUM FULL")
+
+    def unhurried(self) -> Any:
+        return unhurried(self.raw)
 
     def close(self) -> None:
         self.raw.close()

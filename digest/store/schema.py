@@ -18,7 +18,7 @@ import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
@@ -423,6 +423,9 @@ class _Database:
         self.execute("VACUUM")
         self.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
+    def unhurried(self) -> AbstractContextManager[None]:
+        return nullcontext()  # SQLite waits only for its busy timeout
+
     def close(self) -> None:
         self.raw.close()
 
@@ -473,6 +476,10 @@ class Connection:
         return db
 
     def _migrate(self) -> None:
+        with self.db.unhurried():  # a migration rewriting a big table takes what it takes
+            self._migrate_steps()
+
+    def _migrate_steps(self) -> None:
         for number, script in enumerate(MIGRATIONS, 1):
             if self._version() >= number:
                 continue
