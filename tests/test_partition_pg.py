@@ -83,3 +83,18 @@ def test_a_session_statement_timeout_longer_than_the_stall_limit_is_waited_for(p
     with Store.open(url) as store:
         store.db.execute("SELECT pg_sleep(2)")  # past 1 s, within the server's own 3 s: answered, not cut
         assert store.counts()["messages"] == 0
+
+
+def test_a_host_frozen_inside_a_write_does_not_hold_the_other_hosts_writes(pg_server, tmp_path, monkeypatch) -> None:  # noqa: F811
+    """Host A stops (SIGSTOP, a paused VM whose kernel still answers) between the statements of a write
+    transaction, holding the store's write turn; host B's writes go on once the server has ended A's
+    idle transaction, and A, when it wakes, finds its session gone (a store error: its journal)."""
+    monkeypatch.setattr("digest.store.postgres.IDLE_IN_WRITE_SECONDS", 1.0, raising=False)
+    url = DatabaseURL(pg_server.new_database(), tmp_path)
+    with Store.open(url) as frozen, Store.open(url) as other:
+        frozen.db.begin()  # holds the write turn, then never says another word
+        err = within(15, lambda: other.record_sent("ada@example.org", "<1@x>", ["p1"]))
+        assert err is None, err
+        assert other.sent_ids("ada@example.org") == {"p1"}
+        with pytest.raises(StoreError):
+            frozen.db.execute("SELECT 1")  # its transaction, and session, are gone

@@ -41,6 +41,11 @@ KEEPALIVES = (("tcp_keepalives_idle", 30), ("tcp_keepalives_interval", 10), ("tc
 # kernel still acknowledging, or nothing in flight for keepalives to notice) held a send, its claims and the
 # other hosts' write turns for ever. VACUUM FULL and the migrations wait as long as they take.
 STALL_SECONDS = 60.0
+# A store connection idle this long inside a transaction has its session ended by the server: its transactions
+# are a few statements long, and one holds the write turn of every host; a host frozen in one (SIGSTOP, a paused
+# VM, whose kernel still answers keepalives) held every other host's writes until it woke. The claiming
+# connection's transaction lasts the whole send and is never limited.
+IDLE_IN_WRITE_SECONDS = 20.0
 _VERSION_SET = re.compile(r"^\s*PRAGMA\s+user_version\s*=\s*(\d+)\s*$", re.I)
 _VERSION_GET = re.compile(r"^\s*PRAGMA\s+user_version\s*$", re.I)
 _PRAGMA = re.compile(r"^\s*PRAGMA\b", re.I)
@@ -55,8 +60,9 @@ _UNIQUE_KEYS = """
 """
 
 
-def connect(url: DatabaseURL, application: str = "digest") -> Any:
-    """A psycopg connection in autocommit, the database made ready for the migrations."""
+def connect(url: DatabaseURL, application: str = "digest", *, store: bool = False) -> Any:
+    """A psycopg connection in autocommit, the database made ready for the migrations; ``store``: the
+    store's own, whose transactions are short (``IDLE_IN_WRITE_SECONDS``)."""
     try:
         import psycopg
     except ImportError:
@@ -76,6 +82,8 @@ def connect(url: DatabaseURL, application: str = "digest") -> Any:
         conn.execute("SET TIME ZONE 'UTC'")
         for name, value in KEEPALIVES:  # the server's side too: only its probes end a vanished host's session
             conn.execute(f"SET {name} = {value}")
+        if store:
+            _limit_idle_transactions(conn)
         _bootstrap(conn)
     except BaseException:
         conn.close()
@@ -120,6 +128,15 @@ def unhurried(conn: Any) -> Iterator[None]:
         yield
     finally:
         conn.stall = stall
+
+
+def _limit_idle_transactions(conn: Any) -> None:
+    """``idle_in_transaction_session_timeout`` at most ``IDLE_IN_WRITE_SECONDS`` (a shorter one set for the
+    server or in the URL stays)."""
+    row = conn.execute("SELECT setting::float / 1000 FROM pg_settings "
+                       "WHERE name = 'idle_in_transaction_session_timeout'").fetchone()
+    if float(row[0]) == 0 or float(row[0]) > IDLE_IN_WRITE_SECONDS:
+        conn.execute(f"SET idle_in_transaction_session_timeout = {int(IDLE_IN_WRITE_SECONDS * 1000)}")
 
 
 def let_go(conn: Any, release: str) -> None:

@@ -466,7 +466,7 @@ class Connection:
         if isinstance(path, DatabaseURL):
             from .postgres import PgDatabase, connect
 
-            return PgDatabase(connect(path), path)
+            return PgDatabase(connect(path, store=True), path)
         db = sqlite3.connect(path, timeout=BUSY_SECONDS, isolation_level=None)
         if db.execute("PRAGMA page_count").fetchone()[0] == 0:  # a new file, before WAL writes its header
             db.execute("PRAGMA auto_vacuum=INCREMENTAL")  # an old one switches at `digest store compact`
