@@ -98,3 +98,15 @@ def test_a_host_frozen_inside_a_write_does_not_hold_the_other_hosts_writes(pg_se
         assert other.sent_ids("ada@example.org") == {"p1"}
         with pytest.raises(StoreError):
             frozen.db.execute("SELECT 1")  # its transaction, and session, are gone
+
+
+def test_a_send_ending_lets_go_of_a_stalled_claiming_connection_in_seconds(pg_server, tmp_path) -> None:  # noqa: F811
+    """The last word to the server (ROLLBACK of the claims, the send locks' unlock) is not waited for over
+    the stall limit: the server frees them anyway when the session ends."""
+    url = DatabaseURL(pg_server.new_database(), tmp_path)
+    Store.open(url).close()
+    claims = ReaderClaims(url).__enter__()
+    claims.offer(["ada@example.org"])
+    assert claims.take(["ada@example.org"]) == {"ada@example.org"}
+    with stopped(claims.conn.info.backend_pid):
+        assert within(15, lambda: claims.__exit__(None, None, None)) is None

@@ -46,6 +46,7 @@ STALL_SECONDS = 60.0
 # VM, whose kernel still answers keepalives) held every other host's writes until it woke. The claiming
 # connection's transaction lasts the whole send and is never limited.
 IDLE_IN_WRITE_SECONDS = 20.0
+RELEASE_SECONDS = 5.0  # the last word to a server (let_go): it lets go of a closed session's locks itself
 _VERSION_SET = re.compile(r"^\s*PRAGMA\s+user_version\s*=\s*(\d+)\s*$", re.I)
 _VERSION_GET = re.compile(r"^\s*PRAGMA\s+user_version\s*$", re.I)
 _PRAGMA = re.compile(r"^\s*PRAGMA\b", re.I)
@@ -148,6 +149,8 @@ def let_go(conn: Any, release: str) -> None:
     """
     from .engine import is_database_error
 
+    if getattr(conn, "stall", None) is not None:  # a stalled server frees them anyway when the session ends
+        conn.stall = min(conn.stall, RELEASE_SECONDS)
     try:
         conn.execute(release)
     except Exception as err:
