@@ -7,6 +7,8 @@ bug and keeps its traceback.
 from __future__ import annotations
 
 import argparse
+import codecs
+import io
 import logging
 import os
 import sys
@@ -40,6 +42,7 @@ BLAS_THREADS = ("OPENBLAS_NUM_THREADS",)
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    _escape_what_stdout_cannot_encode()
     for name in BLAS_THREADS:  # one BLAS thread, unless the environment says otherwise
         os.environ.setdefault(name, "1")
     handler = logging.StreamHandler(sys.stderr)
@@ -62,6 +65,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 0
+
+
+def _escape_what_stdout_cannot_encode() -> None:
+    """A character the terminal's encoding cannot carry (a title's ``☃`` with ``PYTHONIOENCODING=ascii`` or in a
+    Latin-1 terminal) is written as a ``\\uXXXX`` escape, not a ``UnicodeEncodeError`` traceback halfway through
+    the table. In ``--json`` output the escape is the same character to any JSON reader."""
+    stream = sys.stdout
+    if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":
+        stream.reconfigure(errors=JSON_ESCAPE)
+
+
+def _json_escape(err: UnicodeError) -> tuple[str, int]:
+    """The codec error handler: each character as JSON escapes it (one beyond U+FFFF as its surrogate pair)."""
+    if not isinstance(err, UnicodeEncodeError):
+        raise err
+    units = err.object[err.start:err.end].encode("utf-16-be", "surrogatepass")
+    return "".join(f"\\u{units[i]:02x}{units[i + 1]:02x}" for i in range(0, len(units), 2)), err.end
+
+
+JSON_ESCAPE = "digest-json-escape"
+codecs.register_error(JSON_ESCAPE, _json_escape)
 
 
 class CommandFormatter(logging.Formatter):
