@@ -152,6 +152,25 @@ def test_preview_says_which_keywords_matched_nothing_as_the_email_does(run_cli, 
     assert code == 0 and "Note: “zebrafish” matched nothing in today&#39;s listing" in html
 
 
+@pytest.mark.parametrize("given, follows", [(("--keywords", "exploration"), "exploration"), ((), "reward model")])
+def test_preview_keywords_win_over_the_readers_own_from_the_web(run_cli, tmp_path, monkeypatch, given, follows):
+    """``--keywords`` previews those keywords, as rank ranks them; without it, what DIGEST_TO's reader chose
+    on the preferences page wins, as in the send."""
+    from digest.store import Store
+
+    for key, value in {"DIGEST_KEYWORDS": "curiosity", "DIGEST_TO": "ada@example.org", "DIGEST_MIN_SCORE": "1",
+                       "DIGEST_FROM": "digest@example.com", "DIGEST_STATE_DB": str(tmp_path / "s.db")}.items():
+        monkeypatch.setenv(key, value)
+    with Store.open(tmp_path / "s.db") as store:
+        store.save_preferences("ada@example.org", keywords=["reward model"], max_items=None, frequency="run",
+                               status="active")
+
+    code, _, err = run_cli("preview", "--source", "sample", *given, "--output", "out.html")
+
+    assert code == 0, err
+    assert f"follows: {follows}." in (tmp_path / "out.html").read_text(encoding="utf-8")
+
+
 def test_preview_re_renders_when_a_template_changes(tmp_path: Path) -> None:
     from digest.render import bundled_templates
 

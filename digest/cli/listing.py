@@ -188,7 +188,8 @@ def run_preview(args: argparse.Namespace) -> int:
     settings = settings_for(args)
     readers = preview_readers(args, settings)
     with make_digest(settings) as app:
-        preview = Preview(app, readers[0], source=args.source, offline=args.offline)
+        preview = Preview(app, readers[0], source=args.source, offline=args.offline,
+                          own_changes=args.keywords is None)  # as rank: --keywords are the keywords previewed
         _warn(preview.listing)  # what the listing dropped, or a day with none, as papers and rank say it
         if args.output:
             html = preview.rendered().html

@@ -24,9 +24,12 @@ class Preview:
     reader's signed links are what the send would put in this reader's digest.
     """
 
-    def __init__(self, app: Digest, reader: Subscriber, source: str | None = None, offline: bool = False) -> None:
+    def __init__(self, app: Digest, reader: Subscriber, source: str | None = None, offline: bool = False,
+                 own_changes: bool = True) -> None:
+        """``own_changes``: what the reader chose on the web wins, as in the send; not for ``--keywords``,
+        which preview the keywords given (their reader's stored keywords silently replaced them)."""
         self.app = app
-        self.reader = reader = with_own_changes(app, reader)
+        self.reader = reader = with_own_changes(app, reader) if own_changes else reader
         plan = app.candidates(app.load_listing(source, offline=offline, since=app.last_run_day()), [reader])
         self.listing, self.since = plan.listing, plan.covers(reader.email)
         sent = plan.get(reader.email.lower(), frozenset())
