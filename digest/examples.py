@@ -8,7 +8,7 @@ papers the store remembers from recent listings. A library that cannot be read
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from .library import Library
     from .store import Store
 
-__all__ = ["examples_for_readers", "with_own_changes"]
+__all__ = ["examples_for_readers", "web_sign_ups", "with_own_changes"]
 
 log = logging.getLogger("digest")
 
@@ -62,6 +62,21 @@ def with_own_changes(settings: Settings, readers: Sequence[Subscriber]) -> list[
     with Store.open(settings.state_db) as store:
         states = store.reader_states()
     return [apply_changes(r, states[r.email.lower()]) if r.email.lower() in states else r for r in readers]
+
+
+def web_sign_ups(settings: Settings, listed: Collection[str]) -> list[Subscriber]:
+    """The confirmed web sign-ups the roster does not name (``listed``: lower-case addresses), with their own
+    keywords: the readers a send adds to the roster (``readers.effective_readers``); none without a store."""
+    if not settings.state_db.exists():
+        return []
+    from .readers import apply_changes
+    from .store import Store
+
+    with Store.open(settings.state_db) as store:
+        states = store.reader_states()
+    found = (apply_changes(Subscriber(email=email, keywords=()), state) for email, state in sorted(states.items())
+             if email not in listed and state.origin == "web" and state.status == "active")
+    return [reader for reader in found if reader.keywords]
 
 
 def _stored(settings: Settings, readers: Sequence[Subscriber], ids: Sequence[str],

@@ -208,3 +208,39 @@ def test_old_rate_limit_counters_are_pruned(store: Store) -> None:
     store.hit("signup:a@example.org", "2020-01-01", 5)
     store.hit("client:5.6.7.8", "2999-01-01T10", 5)
     assert store.db.execute("SELECT key FROM counters").fetchall() == [("client:5.6.7.8",)]
+
+
+# rank and preview: the readers a send serves ------------------------------------------------
+
+@pytest.fixture
+def web_reader(roster: Path, tmp_path: Path) -> str:
+    """A confirmed web sign-up (the send gets them a digest), and one that never confirmed (it does not)."""
+    with Store.open(tmp_path / "state.db") as store:
+        store.request_signup("Web@Example.org", "rid", ["exploration"])
+        store.confirm_signup("web@example.org")
+        store.request_signup("pending@example.org", "rid2", ["exploration"])
+    return "web@example.org"
+
+
+def test_rank_shows_confirmed_web_sign_ups_as_the_send_serves_them(run_cli, web_reader: str) -> None:
+    code, out, err = run_cli("rank", "--source", "sample", "--json")
+
+    assert code == 0, err
+    ranked = {json.loads(line)["subscriber"] for line in out.splitlines()}
+    assert web_reader in ranked and "ada@example.org" in ranked and "pending@example.org" not in ranked
+
+
+@pytest.mark.parametrize("command", [("rank",), ("preview", "--output", "out.html")])
+def test_subscriber_finds_a_confirmed_web_sign_up(run_cli, web_reader: str, tmp_path: Path,
+                                                  command: tuple[str, ...]) -> None:
+    code, out, err = run_cli(*command, "--source", "sample", "--subscriber", "WEB@example.org")
+
+    assert code == 0, err
+    shown = out if command == ("rank",) else (tmp_path / "out.html").read_text(encoding="utf-8")
+    assert "Curiosity in the Dark" in shown
+
+
+def test_subscriber_does_not_find_a_sign_up_never_confirmed(run_cli, web_reader: str) -> None:
+    code, _, err = run_cli("rank", "--source", "sample", "--subscriber", "pending@example.org")
+
+    assert code == 1 and err.startswith("digest: error: no subscriber pending@example.org")

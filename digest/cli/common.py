@@ -130,10 +130,13 @@ def readers_for(args: argparse.Namespace, settings: Settings) -> list[Subscriber
     return subscribers_from_settings(settings, getattr(args, "subscribers", None))
 
 
-def chosen_readers(args: argparse.Namespace, settings: Settings) -> list[Subscriber]:
-    """``rank`` and ``preview``'s readers: one named by ``--subscriber`` is shown even when disabled
-    (``enabled = false``), with a line saying no digest goes to them."""
+def chosen_readers(args: argparse.Namespace, settings: Settings, app: Digest | None = None) -> list[Subscriber]:
+    """``rank`` and ``preview``'s readers: with ``app`` and no ``--keywords``, the confirmed web sign-ups too, as
+    the send adds them. One named by ``--subscriber`` is shown even when disabled (``enabled = false``), with a
+    line saying no digest goes to them."""
     readers = readers_for(args, settings)
+    if app is not None and getattr(args, "keywords", None) is None:
+        readers += app.web_sign_ups({reader.email.lower() for reader in readers})
     if getattr(args, "subscriber", None):
         readers = [r for r in readers if r.email.lower() == args.subscriber.lower()]
         if not readers:

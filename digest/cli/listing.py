@@ -14,6 +14,7 @@ from .common import (
 )
 
 if TYPE_CHECKING:
+    from ..app import Digest
     from ..model import Subscriber
     from ..ranking.hints import KeywordHint
     from ..ranking.select import Pick
@@ -75,15 +76,17 @@ def run_rank(args: argparse.Namespace) -> int:
     from ..app import make_digest
 
     settings = settings_for(args)
+    votes_of = None
     if args.keywords is not None and args.subscriber:  # these keywords, ranked with that reader's votes
         try:
-            email = parse_address(args.subscriber)
+            votes_of = parse_address(args.subscriber)
         except ConfigError as err:
             raise ConfigError(f"--subscriber {args.subscriber}: {err}") from None
-        readers = [replace(readers_for(args, settings)[0], email=email, name="")]
-    else:
-        readers = chosen_readers(args, settings)
     with make_digest(settings) as app:
+        if votes_of is not None:
+            readers = [replace(readers_for(args, settings)[0], email=votes_of, name="")]
+        else:  # the web sign-ups too, as the send adds them
+            readers = chosen_readers(args, settings, app)
         if args.keywords is None:  # a reader's own changes on the web app win, as in the send
             readers = app.with_own_changes(readers)
         listing = app.load_listing(args.source, offline=args.offline, since=app.last_run_day())  # as a send would
@@ -169,13 +172,14 @@ def _add_preview(commands: argparse._SubParsersAction) -> None:
 SAMPLE_KEYWORDS = "reinforcement learning, reward model*, LLM, -survey"  # what the sample is about
 
 
-def preview_readers(args: argparse.Namespace, settings: Settings) -> list[Subscriber]:
-    """The configured readers; with none, the bundled sample previews for its demo keywords."""
+def preview_readers(args: argparse.Namespace, settings: Settings, app: Digest | None = None) -> list[Subscriber]:
+    """The configured readers (with ``app``, and the web sign-ups); with none, the bundled sample previews for
+    its demo keywords."""
     from ..subscribers import single_reader
 
     configured = args.keywords or args.subscriber or args.subscribers or settings.subscribers or settings.keywords
     if configured or (args.source or settings.source).strip() != "sample":
-        return chosen_readers(args, settings)
+        return chosen_readers(args, settings, app)
     print(f"digest: no reader configured (DIGEST_KEYWORDS, DIGEST_SUBSCRIBERS); "
           f"previewing the sample for its demo keywords: {SAMPLE_KEYWORDS}", file=sys.stderr)
     return [single_reader(settings, SAMPLE_KEYWORDS)]
@@ -186,8 +190,8 @@ def run_preview(args: argparse.Namespace) -> int:
     from ..web.preview import Preview, serve
 
     settings = settings_for(args)
-    readers = preview_readers(args, settings)
     with make_digest(settings) as app:
+        readers = preview_readers(args, settings, app)
         preview = Preview(app, readers[0], source=args.source, offline=args.offline,
                           own_changes=args.keywords is None)  # as rank: --keywords are the keywords previewed
         _warn(preview.listing)  # what the listing dropped, or a day with none, as papers and rank say it
