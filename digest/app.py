@@ -164,6 +164,10 @@ class Digest:
         """The readers with what they changed on the web app applied, as the send applies them."""
         return examples.with_own_changes(self.settings, readers)
 
+    def held_back(self, readers: Sequence[Subscriber]) -> dict[str, str]:
+        """Why each of these readers gets no digest now (paused, unsubscribed, suppressed), by lower-case address."""
+        return examples.held_back(self.settings, readers)
+
     def web_sign_ups(self, listed: Collection[str]) -> list[Subscriber]:
         """The confirmed web sign-ups not among ``listed`` (lower-case addresses), as a send adds them."""
         return examples.web_sign_ups(self.settings, listed)

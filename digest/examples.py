@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from .library import Library
     from .store import Store
 
-__all__ = ["examples_for_readers", "web_sign_ups", "with_own_changes"]
+__all__ = ["examples_for_readers", "held_back", "web_sign_ups", "with_own_changes"]
 
 log = logging.getLogger("digest")
 
@@ -77,6 +77,21 @@ def web_sign_ups(settings: Settings, listed: Collection[str]) -> list[Subscriber
     found = (apply_changes(Subscriber(email=email, keywords=()), state) for email, state in sorted(states.items())
              if email not in listed and state.origin == "web" and state.status == "active")
     return [reader for reader in found if reader.keywords]
+
+
+def held_back(settings: Settings, readers: Sequence[Subscriber]) -> dict[str, str]:
+    """Why each of these readers gets no digest now, by lower-case address, as the send asks it
+    (``readers.refusal``): their own pause or unsubscribe, an unconfirmed sign-up, a suppression."""
+    if not settings.state_db.exists():
+        return {}
+    from .readers import refusal_of
+    from .store import Store
+
+    with Store.open(settings.state_db) as store:
+        states, suppressions = store.reader_states(), store.suppressions()
+    found = {email: refusal_of(states[email].status if email in states else None, suppressions.get(email))
+             for email in {reader.email.lower() for reader in readers if reader.email}}
+    return {email: why for email, why in found.items() if why is not None}
 
 
 def _stored(settings: Settings, readers: Sequence[Subscriber], ids: Sequence[str],

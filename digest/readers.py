@@ -70,10 +70,17 @@ def refusal(store: ReaderStore, email: str) -> str | None:
     mailbox while a send runs: a reader suppressed mid-send gets no message built after).
     """
     status = store.reader_status(email)
-    if status in ("unsubscribed", "paused", "pending"):
+    return refusal_of(status, None if status in HELD else store.suppression(email))
+
+
+HELD = ("unsubscribed", "paused", "pending")  # statuses that get nothing
+
+
+def refusal_of(status: str | None, suppression: Suppression | None) -> str | None:
+    """``refusal``'s rule, for a status and a suppression already read (``digest rank`` reads them in bulk)."""
+    if status in HELD:
         return status
-    found = store.suppression(email)
-    return f"suppressed ({found.kind()})" if found else None
+    return f"suppressed ({suppression.kind()})" if suppression else None
 
 
 def suppressed(store: ReaderStore, email: str) -> bool:

@@ -244,3 +244,28 @@ def test_subscriber_does_not_find_a_sign_up_never_confirmed(run_cli, web_reader:
     code, _, err = run_cli("rank", "--source", "sample", "--subscriber", "pending@example.org")
 
     assert code == 1 and err.startswith("digest: error: no subscriber pending@example.org")
+
+
+@pytest.mark.parametrize("hold", ["paused", "unsubscribed", "suppressed"])
+def test_rank_leaves_out_a_reader_the_send_skips_and_shows_them_when_named(run_cli, roster: Path, tmp_path: Path,
+                                                                       hold: str) -> None:
+    with Store.open(tmp_path / "state.db") as store:
+        if hold == "suppressed":
+            from digest.store.bounces import BounceEvent, Rule
+
+            store.record_bounce(BounceEvent("mail:1", "ada@example.org", MONDAY, "complaint", "abuse report"), Rule())
+        else:
+            store.set_status("ada@example.org", hold)
+
+    code, out, err = run_cli("rank", "--source", "sample", "--json")
+    assert code == 0, err
+    assert "ada@example.org" not in {json.loads(line)["subscriber"] for line in out.splitlines()}
+
+    code, out, err = run_cli("rank", "--source", "sample", "--subscriber", "ADA@example.org")
+    assert code == 0 and "Reward Models That Know" in out
+    note = f"digest: ada@example.org is {hold}{' (complaint)' if hold == 'suppressed' else ''}: " \
+           "no digest is sent to them; shown anyway"
+    assert err.splitlines() == [note]
+
+    code, out, err = run_cli("preview", "--source", "sample", "--subscriber", "ada@example.org", "--output", "p.html")
+    assert code == 0 and err.splitlines() == [note]

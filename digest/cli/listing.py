@@ -88,7 +88,7 @@ def run_rank(args: argparse.Namespace) -> int:
         else:  # the web sign-ups too, as the send adds them
             readers = chosen_readers(args, settings, app)
         if args.keywords is None:  # a reader's own changes on the web app win, as in the send
-            readers = app.with_own_changes(readers)
+            readers = held_back(app.with_own_changes(readers), app.held_back(readers), named=bool(args.subscriber))
         listing = app.load_listing(args.source, offline=args.offline, since=app.last_run_day())  # as a send would
         _warn(listing)
         plan = app.candidates(listing, readers)
@@ -103,6 +103,18 @@ def run_rank(args: argparse.Namespace) -> int:
     if not args.json and any(picks for _, picks in results):
         print(LEGEND)
     return 0
+
+
+def held_back(readers: list[Subscriber], held: dict[str, str], named: bool) -> list[Subscriber]:
+    """Readers the send skips (paused, unsubscribed, suppressed) are left out, as they get nothing; one named by
+    ``--subscriber`` is shown, with a line saying so (as a disabled one is)."""
+    if not named:
+        return [reader for reader in readers if reader.email.lower() not in held]
+    for reader in readers:
+        if reader.email.lower() in held:
+            print(f"digest: {clean(reader.email)} is {held[reader.email.lower()]}: no digest is sent to them; "
+                  "shown anyway", file=sys.stderr)
+    return readers
 
 
 LEGEND = "where found: [t] title, [a] abstract, [t+a] both"
@@ -192,6 +204,8 @@ def run_preview(args: argparse.Namespace) -> int:
     settings = settings_for(args)
     with make_digest(settings) as app:
         readers = preview_readers(args, settings, app)
+        if args.keywords is None:  # a paused reader is previewed, with a line saying they get nothing
+            held_back(readers[:1], app.held_back(readers[:1]), named=True)
         preview = Preview(app, readers[0], source=args.source, offline=args.offline,
                           own_changes=args.keywords is None)  # as rank: --keywords are the keywords previewed
         _warn(preview.listing)  # what the listing dropped, or a day with none, as papers and rank say it
