@@ -219,3 +219,26 @@ def test_a_path_option_under_the_home_of_an_unknown_user_is_a_usage_error(capsys
     err = capsys.readouterr().err
     assert exited.value.code == 2 and "argument --outbox: ~no-such-user-here/out: cannot expand" in err
     assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("argv", [
+    ["feedback", "--reader", "", "--like", "2401.00001"],
+    ["feedback", "--reader", "   ", "--dislike", "2401.00001"],
+    ["readers", "show", ""],
+    ["readers", "pause", " "],
+    ["readers", "resume", ""],
+    ["readers", "remove", ""],
+    ["send", "--subscriber", "", "--dry-run"],
+    ["rank", "--subscriber", " "],
+    ["preview", "--subscriber", "", "--no-browser"],
+])
+def test_an_empty_address_is_a_usage_error_not_an_unknown_reader_nor_every_reader(capsys, tmp_path, argv) -> None:
+    from digest.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and "Traceback" not in err
+    assert "the address is empty; give the reader's email, e.g. ada@example.com" in err
+    assert "no reader  in" not in err and not any(tmp_path.iterdir())

@@ -51,9 +51,12 @@ def count(text: str) -> int:
 def address(text: str) -> str:
     """An argparse type: a reader's address as the roster and the store keep it (ASCII: ``ada@bücher.example``
     is ``ada@xn--bcher-kva.example``), so the reader the subscribers file names is found as written there.
-    One that is no address stays as typed: the command says there is no such reader."""
+    One that is no address stays as typed: the command says there is no such reader. An empty one is a usage
+    error of its own: it read as "no reader  in the roster", and ``--subscriber ""`` as every reader."""
     from ..addresses import parse_address
 
+    if not text.strip():
+        raise argparse.ArgumentTypeError("the address is empty; give the reader's email, e.g. ada@example.com")
     try:
         return parse_address(text)
     except ConfigError:
