@@ -39,6 +39,7 @@ from datetime import datetime, timedelta, timezone
 from types import FrameType
 from typing import Any
 
+from apscheduler.events import EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
@@ -58,6 +59,7 @@ RETRY_MINUTES = (5, 15, 30, 60, 60, 60)
 JOB_ID = "digest"
 BOUNCE_MINUTES = 30  # how often the daemon reads the bounce mailbox (DIGEST_BOUNCE_IMAP_URL)
 CLOCK_JUMP_SECONDS = 5.0  # the wall clock moved this much more than the monotonic one: the machine slept
+SKIPPED_LOOKBACK = timedelta(days=7)  # how far back a start looks for a run it skips, to say so
 DAEMON_RUNS = ("scheduled", "daemon")  # the runs' started_by of the daemon's runs (a slot's, --now's)
 
 
@@ -90,6 +92,18 @@ def missed_slot(trigger: LocalCronTrigger, now: datetime, grace: timedelta,
     if not recent or done(trigger.slot(recent[-1])):
         return None
     return recent[-1]
+
+
+def skipped_slot(trigger: LocalCronTrigger, now: datetime, grace: timedelta,
+                 done: Callable[[str], bool]) -> datetime | None:
+    """The latest scheduled time of the week before ``now`` that no run served and that is too old to run now
+    (more than ``grace`` ago, with no later time since): what a start skips, to be said."""
+    if trigger.fire_times(now - grace, now):
+        return None  # a later time is due now, or already served: the older one no longer matters
+    earlier = trigger.fire_times(now - grace - SKIPPED_LOOKBACK, now - grace)
+    if not earlier or done(trigger.slot(earlier[-1])):
+        return None
+    return earlier[-1]
 
 
 def slot_for(trigger: LocalCronTrigger, now: datetime, grace: timedelta) -> datetime | None:
@@ -180,6 +194,7 @@ class Daemon:
         self.log_start()
         server = self.start_web()
         self.scheduler.add_job(self.scheduled_run, self.trigger, id=JOB_ID, name="daily digest")
+        self.scheduler.add_listener(self.on_missed, EVENT_JOB_MISSED)
         if self.settings.bounce_imap_url:
             self.scheduler.add_job(self.read_bounces, IntervalTrigger(minutes=BOUNCE_MINUTES), id="bounces",
                                    name="bounce mailbox", next_run_time=utcnow(), misfire_grace_time=None)
@@ -215,6 +230,10 @@ class Daemon:
         if catch_up is not None:
             log.info("missed the run at %s; running it now (within DIGEST_GRACE_HOURS=%g)",
                      self.local(catch_up), self.settings.grace_hours)
+        elif self.settings.state_db.exists():  # a first start (no state yet) skipped nothing
+            skipped = skipped_slot(self.trigger, utcnow(), self.grace, self._slot_done)
+            if skipped is not None:
+                self.log_skipped(skipped, "the daemon was not running then")
         if now or catch_up is not None:
             slot = self.trigger.slot(catch_up) if catch_up is not None else None
             self.scheduler.add_job(self.run_once, DateTrigger(utcnow()), kwargs={"slot": slot},
@@ -384,11 +403,27 @@ class Daemon:
     def local(self, moment: datetime) -> str:
         return f"{moment.astimezone(self.settings.zone):%Y-%m-%d %H:%M %Z}"
 
+    def on_missed(self, event: JobExecutionEvent) -> None:
+        """APScheduler skipped a scheduled run more than the grace period late (the machine slept through it)."""
+        if event.job_id == JOB_ID:
+            self.log_skipped(event.scheduled_run_time, "the machine was asleep or the clock was set")
+
+    def log_skipped(self, slot: datetime, why: str) -> None:
+        late = utcnow() - slot
+        log.warning("skipped the run at %s: %s, and it is %s late, more than DIGEST_GRACE_HOURS=%g (raise it "
+                    "to catch up that late); next run: %s",
+                    self.local(slot), why, _duration(late), self.settings.grace_hours, self.next_run_text())
+
     def log_start(self) -> None:
         summary = ", ".join(f"{key}={value}" for key, value in self.settings.summary().items())
         log.info("digest daemon starting: %s, %d reader(s)", summary, len(self.readers))
         log.info("schedule %r in %s; next run: %s", self.settings.schedule, self.settings.timezone,
                  self.next_run_text())
+
+
+def _duration(late: timedelta) -> str:
+    minutes = max(int(late.total_seconds() // 60), 0)
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
 
 
 def read_bounce_mailbox(settings: Settings, readers: Sequence[str]) -> None:

@@ -574,5 +574,90 @@ def test_a_run_due_while_the_machine_slept_happens_when_it_wakes(tmp_path, monke
         serving.join(10)
 
 
+def test_a_run_slept_through_for_longer_than_the_grace_period_is_skipped_with_a_line_saying_so(
+        tmp_path, monkeypatch, caplog):
+    """The lid closed at 06:00 and opened at 10:01: the 07:00 run is three hours too late for a grace of two."""
+    import threading
+
+    import apscheduler.executors.base
+    import apscheduler.schedulers.base
+
+    from digest.subscribers import subscribers_from_settings
+
+    settings = load_settings(None, {**daemon_env(_NoServer(), tmp_path), "DIGEST_TIMEZONE": "UTC",
+                                    "DIGEST_SCHEDULE": "0 7 * * *", "DIGEST_GRACE_HOURS": "2"})
+    real_now = datetime.now(timezone.utc)
+    slept = {"offset": real_now.replace(hour=6, minute=0, second=0, microsecond=0) - real_now}
+
+    class WallClock(datetime):
+        @classmethod
+        def now(cls, tz=None):  # type: ignore[override]
+            return datetime.now(tz) + slept["offset"]
+
+    monkeypatch.setattr(apscheduler.schedulers.base, "datetime", WallClock)
+    monkeypatch.setattr(apscheduler.executors.base, "datetime", WallClock)
+    monkeypatch.setattr("digest.schedule.utcnow", lambda: WallClock.now(timezone.utc))
+    caplog.set_level(logging.INFO, logger="digest")
+    daemon = Daemon(settings, subscribers_from_settings(settings, None))
+    ran = threading.Event()
+    daemon.scheduled_run = ran.set  # type: ignore[method-assign]
+    serving = threading.Thread(target=daemon.serve, daemon=True)
+    serving.start()
+    try:
+        wait_until(lambda: daemon.scheduler.running, 10)
+        slept["offset"] += timedelta(hours=4, minutes=1)
+        wait_until(lambda: "asleep" in caplog.text, 5)
+    finally:
+        daemon.stop()
+        serving.join(10)
+
+    assert not ran.is_set()
+    day = WallClock.now(timezone.utc).date()
+    assert (f"skipped the run at {day} 07:00 UTC: the machine was asleep or the clock was set, and it is 3 h 01 min "
+            "late, more than DIGEST_GRACE_HOURS=2 (raise it to catch up that late); next run: ") in caplog.text
+
+
+@pytest.mark.parametrize(("hour", "skipped"), [(10, True), (8, False)])
+def test_a_start_after_a_run_older_than_the_grace_period_says_it_skips_it(tmp_path, monkeypatch, caplog,
+                                                                           hour, skipped):
+    """Off at 07:00, started at 10:00 with a grace of two hours: one line says 07:00 is not run, and why."""
+    settings = load_settings(None, {**daemon_env(_NoServer(), tmp_path), "DIGEST_TIMEZONE": "UTC",
+                                    "DIGEST_SCHEDULE": "0 7 * * *", "DIGEST_GRACE_HOURS": "2"})
+    monkeypatch.setattr("digest.schedule.utcnow", lambda: datetime(2031, 3, 4, hour, 0, tzinfo=timezone.utc))
+    caplog.set_level(logging.INFO, logger="digest")
+
+    Store.open(settings.state_db).close()  # not the first start
+    Daemon(settings, []).add_start_jobs(now=False)
+
+    line = ("skipped the run at 2031-03-04 07:00 UTC: the daemon was not running then, and it is 3 h 00 min late, "
+            "more than DIGEST_GRACE_HOURS=2 (raise it to catch up that late); next run: 2031-03-05 07:00 UTC")
+    assert (line in caplog.text) is skipped
+    assert ("missed the run at 2031-03-04 07:00 UTC; running it now" in caplog.text) is not skipped
+
+
+def test_a_start_says_nothing_of_an_old_run_that_happened(tmp_path, monkeypatch, caplog):
+    settings = load_settings(None, {**daemon_env(_NoServer(), tmp_path), "DIGEST_TIMEZONE": "UTC",
+                                    "DIGEST_SCHEDULE": "0 7 * * *", "DIGEST_GRACE_HOURS": "2"})
+    monkeypatch.setattr("digest.schedule.utcnow", lambda: datetime(2031, 3, 4, 10, 0, tzinfo=timezone.utc))
+    daemon = Daemon(settings, [])
+    monkeypatch.setattr(daemon, "_slot_done", lambda slot: slot == "2031-03-04 07:00 UTC")
+    caplog.set_level(logging.INFO, logger="digest")
+
+    daemon.add_start_jobs(now=False)
+
+    assert "skipped" not in caplog.text and "missed" not in caplog.text
+
+
+def test_a_first_start_says_nothing_of_the_runs_before_it(tmp_path, monkeypatch, caplog):
+    settings = load_settings(None, {**daemon_env(_NoServer(), tmp_path), "DIGEST_TIMEZONE": "UTC",
+                                    "DIGEST_SCHEDULE": "0 7 * * *", "DIGEST_GRACE_HOURS": "2"})
+    monkeypatch.setattr("digest.schedule.utcnow", lambda: datetime(2031, 3, 4, 10, 0, tzinfo=timezone.utc))
+    caplog.set_level(logging.INFO, logger="digest")
+
+    Daemon(settings, []).add_start_jobs(now=False)
+
+    assert "skipped" not in caplog.text and not settings.state_db.exists()
+
+
 class _NoServer:  # a test that sends nothing
     port = 25
