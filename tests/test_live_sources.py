@@ -251,6 +251,18 @@ def test_cli_empty_day_says_no_papers_listed_for_the_date(live_env, run_cli):
 
     assert err.strip().splitlines() == ["digest: hf:2026-08-15: no papers listed for 2026-08-15"]
     assert out == ""
+    assert code == 0, "an empty day is no error for cron or CI, as for digest send"
+
+
+@pytest.mark.parametrize("args", [(), ("--json",)])
+def test_cli_an_empty_day_exits_zero_and_an_unreadable_listing_one(live_env, run_cli, args):
+    live_env.route(API, Reply.json("[]"))
+    empty = run_cli("papers", "--source", "hf:2026-08-15", *args)
+    live_env.route(API, Reply(body=b"<html>maintenance</html>", headers={"Content-Type": "text/html"}))
+    broken = run_cli("papers", "--source", "hf:2026-08-14", *args)
+
+    assert empty[0] == 0 and empty[1] == ""
+    assert broken[0] == 1 and broken[1] == "" and broken[2].startswith("digest: error: ")
 
 
 def test_rank_on_an_empty_day_says_so_and_blames_no_keyword(live_env, run_cli):
@@ -258,7 +270,7 @@ def test_rank_on_an_empty_day_says_so_and_blames_no_keyword(live_env, run_cli):
 
     code, out, err = run_cli("rank", "--source", "hf:2026-08-15", "--keywords", "llm")
 
-    assert "no papers listed for 2026-08-15" in err
+    assert "no papers listed for 2026-08-15" in err and code == 0
     assert "matched nothing" not in out + err  # nothing was listed to match
 
 

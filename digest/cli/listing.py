@@ -36,10 +36,10 @@ def run_papers(args: argparse.Namespace) -> int:
     with _app(args) as app:
         listing = app.load_listing(args.source, offline=args.offline)
     _warn(listing)
-    if not listing.papers:
+    if not listing.papers:  # an empty day (a weekend, a holiday) is no error, as for send; an unreadable listing is
         if not listing.notes:
             print(f"digest: no papers listed in {listing.source}", file=sys.stderr)
-        return 1
+        return 0
     if args.json:
         for paper in listing.papers:
             print(json.dumps(paper.to_json(), ensure_ascii=False))
