@@ -180,7 +180,11 @@ def test_digest_bounces_reads_over_starttls_and_tells_who_was_suppressed(dovecot
     ({"DIGEST_BOUNCE_CA_FILE": ""}, "TLS certificate not trusted"),
 ])
 def test_a_mailbox_that_cannot_be_read_is_one_line_naming_the_setting(dovecot, tmp_path, run_cli, change, says) -> None:
+    from digest.store import Store
+
     from .imap_server import PASSWORD
+
+    Store.open(tmp_path / "state.db").close()  # digest has sent from here (a store that is not there is refused)
 
     values = {"DIGEST_BOUNCE_ADDRESS": BOUNCES, "DIGEST_BOUNCE_IMAP_URL": dovecot.url(),
               "DIGEST_BOUNCE_CA_FILE": str(dovecot.ca_file), "DIGEST_STATE_DB": str(tmp_path / "state.db")}

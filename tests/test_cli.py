@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from digest.cli import LEGEND, ZonedFormatter, build_parser
+from digest.store import Store
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 SAMPLE_TITLE = "Reward Models That Know What They"  # the sample's best match for its demo keywords
@@ -71,6 +72,7 @@ def test_send_words_a_listing_warning_like_every_other_command_line(tmp_path):
     env = {**{k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")},
            "DIGEST_FROM": "digest@example.com", "DIGEST_TO": "ada@example.org", "DIGEST_KEYWORDS": "exploration",
            "DIGEST_STATE_DB": str(tmp_path / "state.db")}
+    Store.open(tmp_path / "state.db").close()  # no note that the dry run has no history
 
     done = subprocess.run([sys.executable, "-m", "digest", "send", "--dry-run", "--outbox", str(tmp_path / "out"),
                            "--source", str(listing)], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)

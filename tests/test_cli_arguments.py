@@ -129,6 +129,9 @@ def test_a_reader_named_as_the_subscribers_file_writes_them_is_found(run_cli, mo
     monkeypatch.setenv("DIGEST_SUBSCRIBERS", str(tmp_path / "subscribers.toml"))  # kept as ada@xn--bcher-kva.example
     monkeypatch.setenv("DIGEST_STATE_DB", str(tmp_path / "state.db"))
     monkeypatch.setenv("DIGEST_FROM", "digest@example.com")
+    from digest.store import Store
+
+    Store.open(tmp_path / "state.db").close()  # readers show refuses a store that is not there
 
     code, out, err = run_cli(*argv)
 

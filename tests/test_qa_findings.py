@@ -13,6 +13,7 @@ import pytest
 from digest.errors import OutputError, why_not_writable
 
 from digest.model import Subscriber
+from digest.store import Store
 
 from .conftest import FIXTURES
 
@@ -45,6 +46,8 @@ def test_a_dry_run_outbox_that_is_a_file_is_one_line_naming_the_file(run_cli, mo
     monkeypatch.setenv("DIGEST_FROM", "d@example.com")
     monkeypatch.setenv("DIGEST_TO", "ada@example.org")
     monkeypatch.setenv("DIGEST_KEYWORDS", "reward model")
+    monkeypatch.setenv("DIGEST_STATE_DB", str(tmp_path / "state.db"))
+    Store.open(tmp_path / "state.db").close()  # no note that the dry run has no history
 
     code, out, err = run_cli("send", "--source", "sample", "--dry-run", "--outbox", "base.env")
 

@@ -381,6 +381,7 @@ def test_a_big_list_built_by_a_forked_producer_gets_its_summaries_asked_once_eac
     command = [sys.executable, "-m", "digest", "-v", "send", "--dry-run", "--outbox", str(tmp_path / "out"),
                "--source", str(FIXTURES / "papers.jsonl")]
 
+    Store.open(tmp_path / "state.db").close()  # a dry run with no store yet keeps nothing, summaries neither
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
 
     assert result.returncode == 0, result.stderr

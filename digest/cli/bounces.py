@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 
 from ..errors import ConfigError
-from .common import clean, path, settings_for
+from .common import clean, path, require_state, settings_for
 from .readers import _roster_or_none
 
 
@@ -28,6 +28,7 @@ def run_bounces(args: argparse.Namespace) -> int:
     settings = settings_for(args)
     if settings.bounce_imap_url and not settings.bounce_address:
         raise ConfigError(BOUNCES_WITHOUT_ADDRESS)
+    require_state(settings)  # no send ever used a store that is not there: the mailbox's bounces are another's
     if not settings.bounce_imap_url:
         print("digest: note: DIGEST_BOUNCE_IMAP_URL is not set; only the refusals at RCPT are counted",
               file=sys.stderr)

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import ConfigError, KeywordError, expand_home
+from ..errors import ConfigError, KeywordError, StoreError, expand_home
 
 if TYPE_CHECKING:  # the library is imported by the command that runs, after the arguments are parsed
     from ..app import Digest
@@ -23,6 +23,25 @@ def _source_option(parser: argparse.ArgumentParser) -> None:
                         help="file, sample, hf, hf:YYYY-MM-DD, arxiv:CATS, biorxiv:SUBJECT, medrxiv:SUBJECT or URL; "
                              "several comma-separated (default DIGEST_SOURCE)")
     parser.add_argument("--offline", action="store_true", help="use only the HTTP cache")
+
+
+def no_state_yet(state_db: Path) -> str:
+    return f"no state database at {state_db} yet: check DIGEST_STATE_DB, or run digest send once to create it"
+
+
+def require_state(settings: Settings) -> None:
+    """A command that only reads what the state store recorded creates no empty one where there is none: a
+    mistyped DIGEST_STATE_DB showed every reader active and nothing recorded, as if it were so."""
+    if not settings.state_db.exists():
+        raise StoreError(no_state_yet(settings.state_db))
+
+
+def say_if_new_state(settings: Settings) -> None:
+    """A command that records something (a pause, a vote) makes the database where there is none, as on a
+    first install, but says so: on a mistyped DIGEST_STATE_DB no send would see what it records."""
+    if not settings.state_db.exists():
+        print(f"digest: note: there is no state database at {settings.state_db} yet; making it (if digest has "
+              "sent from here before, check DIGEST_STATE_DB: no send would see this)", file=sys.stderr)
 
 
 def _app(args: argparse.Namespace) -> Digest:

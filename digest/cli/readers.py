@@ -10,7 +10,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigError
-from .common import _source_option, _warn, address, clean, clip, path, port, settings_for
+from .common import (
+    _source_option, _warn, address, clean, clip, no_state_yet, path, port, require_state, say_if_new_state,
+    settings_for,
+)
 
 if TYPE_CHECKING:
     from ..model import Listing, Paper, Subscriber
@@ -63,6 +66,14 @@ def run_readers(args: argparse.Namespace) -> int:
         raise ConfigError(f"digest readers {args.action} takes no address; "
                           f"for one reader: digest readers show {args.email}")
     roster = _roster_or_none(settings, args.subscribers)
+    if args.action == "list" and not settings.state_db.exists():  # the roster alone, said to be that
+        print(f"digest: note: {no_state_yet(settings.state_db)}; the roster alone is shown, without what "
+              "readers or you changed (pauses, unsubscribes, suppressions)", file=sys.stderr)
+        return _readers_list(roster, None, settings)
+    if args.action in ("list", "export", "show"):
+        require_state(settings)
+    else:
+        say_if_new_state(settings)
     with Store.open(settings.state_db) as store:
         if args.action == "list":
             return _readers_list(roster, store, settings)
@@ -82,14 +93,15 @@ def _roster_or_none(settings: Settings, path: Path | None) -> list[Subscriber]:
     return [r for r in subscribers_from_settings(settings, path) if r.email]
 
 
-def _readers_list(roster: list[Subscriber], store: Store, settings: Settings) -> int:
-    """One line per reader, from one index of the roster (a search per line was quadratic)."""
-    states = store.reader_states()
+def _readers_list(roster: list[Subscriber], store: Store | None, settings: Settings) -> int:
+    """One line per reader, from one index of the roster (a search per line was quadratic); no store: the
+    roster as the files give it."""
+    states = store.reader_states() if store is not None else {}
     listed: dict[str, Subscriber] = {}
     for subscriber in roster:
         listed.setdefault(subscriber.email.lower(), subscriber)
     emails = sorted(listed.keys() | states.keys())
-    held = _held(roster, states, store, settings)
+    held = _held(roster, states, store, settings) if store is not None else {}
     lines = [f"{'EMAIL':<36} {'STATUS':<13} {'FROM':<7} {'HOW OFTEN':<9} KEYWORDS"]
     for email in emails:
         state, reader = states.get(email), listed.get(email)
@@ -204,6 +216,7 @@ def run_feedback(args: argparse.Namespace) -> int:
     _warn(listing)
     papers = papers_named(args.like or args.dislike, listing)
     value = 1 if args.like else -1
+    say_if_new_state(settings)
     with Store.open(settings.state_db) as store:
         store.record_votes(email, papers, value)
     for paper in papers:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import functools
 import logging
 import signal
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import DigestError
 from ..errors import ConfigError, StoreError
-from .common import _source_option, address, clean, path, plural, port, readers_for, settings_for
+from .common import _source_option, address, clean, no_state_yet, path, plural, port, readers_for, settings_for
 
 if TYPE_CHECKING:  # the library is imported by the command that runs, after the arguments are parsed
     import threading
@@ -61,7 +62,8 @@ def run_send(args: argparse.Namespace) -> int:
         raise ConfigError(f"{args.subscriber} is disabled (enabled = false in the subscribers file); "
                           "set enabled = true to send to them")
     progress = _progress_bar if sys.stderr.isatty() and len(readers) > 20 else None
-    with make_digest(settings) as app, _stop_on_signals(app.stopping):
+    with _state_for(settings, args.dry_run) as settings, make_digest(settings) as app, \
+            _stop_on_signals(app.stopping):
         report = app.send(readers, source=args.source, dry_run=args.dry_run, outbox=args.outbox or Path("outbox"),
                           force=args.force, offline=args.offline, progress=progress, shard=shard,
                           only=args.subscriber)
@@ -74,6 +76,21 @@ def run_send(args: argparse.Namespace) -> int:
     print(report.summary())
     _explain_skipped(report)
     return 1 if report.incomplete else 0
+
+
+@contextlib.contextmanager
+def _state_for(settings: Settings, dry_run: bool) -> Iterator[Settings]:
+    """A dry run records nothing, and makes no state database where there is none (a mistyped
+    DIGEST_STATE_DB): it builds the messages against an empty one of its own, gone after, and says so."""
+    import tempfile
+
+    if not dry_run or settings.state_db.exists():
+        yield settings
+        return
+    with tempfile.TemporaryDirectory(prefix="digest-dry-run-") as scratch:
+        yield dataclasses.replace(settings, state_db=Path(scratch) / "state.db")
+    print(f"digest: note: {no_state_yet(settings.state_db)}; this dry run treated every reader as new "
+          "(nothing sent to them, paused or unsubscribed)", file=sys.stderr)
 
 
 def _known_reader(settings: Settings, roster: Sequence[Subscriber], email: str) -> bool:
@@ -253,7 +270,8 @@ def run_status(args: argparse.Namespace) -> int:
     when = f"{upcoming.astimezone(settings.zone):%Y-%m-%d %H:%M %Z}" if upcoming else "never"
     print(f"next run: {when} ({settings.schedule}, {settings.timezone})")
     if not settings.state_db.exists():
-        print(f"no history yet ({settings.state_db})")
+        print(f"no history yet: there is no state database at {settings.state_db} (check DIGEST_STATE_DB, "
+              "or run digest send once to create it)")
         return 0
     try:
         _show_history(settings)
