@@ -341,13 +341,13 @@ def test_a_client_that_disconnects_mid_request_is_not_an_error(web: Web, caplog:
 # feedback and view in browser ---------------------------------------------------------------
 
 def test_a_vote_is_recorded_with_the_paper_and_a_later_one_replaces_it(web: Web) -> None:
-    paper = make_paper("Reward Models <b>for</b> RLHF", "We study reward models.", id="2401.00001")
+    paper = make_paper("Reward Models <script>for</script> RLHF", "We study reward models.", id="2401.00001")
     with web.store() as store:
         store.record_seen([paper])
     links = web.links("ada@example.org", (paper.id,))
     with web.client() as client:
         page = client.get(links.feedback[paper.id].up)
-        assert page.status_code == 200 and "Reward Models &lt;b&gt;for&lt;/b&gt; RLHF" in page.text
+        assert page.status_code == 200 and "Reward Models &lt;script&gt;for&lt;/script&gt; RLHF" in page.text
         assert "Yes, more like this" in page.text
         up = client.post(links.feedback[paper.id].up, data={"csrf": csrf_of(page.text), "vote": "up"})
         down = client.post(links.feedback[paper.id].down, data={"csrf": csrf_of(page.text), "vote": "down"})

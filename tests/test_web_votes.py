@@ -15,7 +15,7 @@ from digest.model import make_paper
 
 from .web_server import Web, csrf_of, running
 
-UP = make_paper("Reward models <b>for</b> RLHF", "We study reward models.", id="2411.00001")
+UP = make_paper("Reward models <script>for</script> RLHF", "We study reward models.", id="2411.00001")
 DOWN = make_paper("A survey of surveys", "Everything, briefly.", id="2411.00002")
 
 
@@ -42,7 +42,7 @@ def counted(web: Web) -> dict[str, list[tuple[str, int]]]:
 def test_the_page_lists_the_readers_votes_escaped(web: Web) -> None:
     page = httpx.get(votes_url(web, "ada@example.org"))
     assert page.status_code == 200
-    assert "More like <em dir=\"auto\">Reward models &lt;b&gt;for&lt;/b&gt; RLHF</em>" in page.text
+    assert "More like <em dir=\"auto\">Reward models &lt;script&gt;for&lt;/script&gt; RLHF</em>" in page.text
     assert "Fewer like <em dir=\"auto\">A survey of surveys</em>" in page.text
     assert page.text.count("<button type=\"submit\">Remove</button>") == 2
 
