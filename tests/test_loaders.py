@@ -364,6 +364,14 @@ def test_an_atom_abstract_of_type_xhtml_is_read_as_its_text(field: str) -> None:
     assert (paper.title, paper.abstract) == ("Reward models", "We split H₂O with E. coli & <robots>. Second part.")
 
 
+def test_an_atom_xhtml_title_reads_its_entities_once_so_written_tags_stay_text() -> None:
+    feed = ("<feed xmlns='http://www.w3.org/2005/Atom'><entry><id>https://journal.example.org/a/1</id>"
+            "<title type='xhtml'><div xmlns='http://www.w3.org/1999/xhtml'>Why &lt;i&gt;tags&lt;/i&gt; &amp;amp; "
+            "<b>bold</b> matter</div></title><summary>We study tags.</summary></entry></feed>")
+
+    assert parse_listing(feed.encode(), "feed.xml").papers[0].title == "Why <i>tags</i> &amp; bold matter"
+
+
 def test_an_atom_xhtml_abstract_nested_beyond_pythons_recursion_limit_is_read() -> None:
     deep = "<b>" * 5000 + "Reward models." + "</b>" * 5000
     feed = ("<feed xmlns='http://www.w3.org/2005/Atom'><entry><id>https://journal.example.org/a/1</id>"

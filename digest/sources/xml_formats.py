@@ -51,7 +51,7 @@ def parse_atom(root: Element, max_papers: int | None = None) -> Parsed:
         entry_id = _text(entry, f"{ATOM}id")
         if "/api/errors" in entry_id:
             raise FeedError(f"arXiv API error: {_text(entry, f'{ATOM}summary')}")
-        title = _atom_text(entry, "title") if _typed(entry, "title", "xhtml") else _text(entry, f"{ATOM}title")
+        title = _xhtml_title(entry) if _typed(entry, "title", "xhtml") else _text(entry, f"{ATOM}title")
         summary = _atom_text(entry, "summary") or _atom_text(entry, "content")
         if not title or not summary:
             warnings.add(f"entry {entry_id or '?'} skipped: missing title or summary")
@@ -132,6 +132,12 @@ def _atom_text(entry: Element, name: str) -> str:
         return html_to_text(_as_html(child)).strip()
     text = _text(entry, f"{ATOM}{name}")
     return html_to_text(text).strip() if kind == "html" else text
+
+
+def _xhtml_title(entry: Element) -> str:
+    """An XHTML title as ``make_paper`` takes a title: text whose ``<``, ``>`` and ``&`` are written as entities,
+    which its title reading (``strip_inline_html``) reads once; read as text here, they would be read twice."""
+    return escape(_atom_text(entry, "title"), quote=False)
 
 
 def _typed(entry: Element, name: str, kind: str) -> bool:
