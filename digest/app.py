@@ -261,10 +261,8 @@ def make_digest(settings: Settings) -> Digest:
 def _readable(runs: Sequence[Run]) -> list[Run]:
     """The runs whose values can be read; one a hand edit or damage left unreadable is left out, with one warning
     naming it: the catch-up then reaches back further, never less far."""
-    readable = []
-    for run in runs:
-        try:
-            readable.append(run.checked())
-        except StoreError as err:
-            log.warning("run %s is left out of the catch-up: %s", run.id, err)
-    return readable
+    unreadable = {run.id: run.unreadable() for run in runs}
+    for run_id, why in unreadable.items():
+        if why:
+            log.warning("run %s is left out of the catch-up: %s", run_id, why)
+    return [run for run in runs if not unreadable[run.id]]

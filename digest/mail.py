@@ -54,7 +54,7 @@ from dataclasses import dataclass
 
 from .bounces.verp import envelope_sender
 from .errors import AuthError, MailError
-from .limits import pause
+from .limits import Stopped, pause
 from .settings import Settings
 from .smtp import Connector, ServerBusy, describe, reply_text
 
@@ -95,11 +95,6 @@ class _Retry(Exception):
     def __init__(self, reply: str, *, reconnect: bool = True, recipient: bool = False) -> None:
         super().__init__(reply)
         self.reconnect, self.recipient = reconnect, recipient
-
-
-class Halted(Exception):
-    """The send was stopped while this message waited to be tried again: nothing of it was queued, so it
-    goes next run, as the messages not handed to the server yet."""
 
 
 class Surplus(Exception):
@@ -172,7 +167,8 @@ class Mailer:
 
         ``may_retire``: a busy greeting while other connections of the pool are open raises ``Surplus``
         (nothing was sent) instead of retrying. ``halted`` (a stop signal) ends a backoff between
-        tries within 50 ms with ``Halted``: a stop should not wait out seconds of it.
+        tries within 50 ms with ``limits.Stopped`` (nothing of the message was queued: it goes next run):
+        a stop should not wait out seconds of it.
         """
         error = ""
         sender = envelope_sender(self.settings, recipient) or sender
@@ -194,7 +190,7 @@ class Mailer:
             if attempt < RETRIES:
                 log.info("retrying %s after: %s", recipient, error)
                 if not pause(BACKOFF[min(attempt, len(BACKOFF) - 1)], halted, self.sleep):
-                    raise Halted(f"stopped while waiting to retry {recipient} after: {error}")
+                    raise Stopped(f"stopped while waiting to retry {recipient} after: {error}")
         raise MailError(f"cannot deliver to the SMTP server {self.where}: {error} (while sending to {recipient}); "
                         "check DIGEST_SMTP_HOST or try again later")
 

@@ -80,7 +80,12 @@ def refusal_of(status: str | None, suppression: Suppression | None) -> str | Non
     """``refusal``'s rule, for a status and a suppression already read (``digest rank`` reads them in bulk)."""
     if status in HELD:
         return status
-    return f"suppressed ({suppression.kind()})" if suppression else None
+    return held_by(suppression) if suppression else None
+
+
+def held_by(suppression: Suppression) -> str:
+    """Why a suppressed reader gets nothing, as the send's summary and ``digest rank`` say it."""
+    return f"suppressed ({suppression.kind()})"
 
 
 def suppressed(store: ReaderStore, email: str) -> bool:

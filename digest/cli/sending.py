@@ -292,7 +292,7 @@ def _show_history(settings: Settings) -> None:
         print(f"history: {plural(counts['messages'], 'message')} to {plural(counts['readers'], 'reader')}, "
               f"{plural(counts['papers'], 'paper')} seen")
         runs = store.last_runs()
-        if runs and _readable(runs[0]):  # else its line below says what cannot be read
+        if runs and runs[0].unreadable() is None:  # else its line below says what cannot be read
             _show_refused(store, runs[0])
             _show_problems(runs[0])
         print("last runs:" if runs else "no runs yet")
@@ -313,14 +313,6 @@ def _run_entry(store: Store, run: Run, newer: Run | None, zone: ZoneInfo, runnin
     except StoreError as err:
         return f"run {run.id}: cannot be read ({clean(str(err))})"
     return run_line(store, run, newer.started if newer else None, zone, unfinished=_unfinished(run, running))
-
-
-def _readable(run: Run) -> bool:
-    try:
-        run.checked()
-    except StoreError:
-        return False
-    return True
 
 
 def _unfinished(run: Run, running: bool) -> str:

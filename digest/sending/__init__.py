@@ -37,7 +37,7 @@ from ..limits import Stopped, Turns
 from ..lock import SendLocks, Shard, send_lock
 from ..mail import Mailer
 from ..model import Listing, Subscriber
-from ..readers import effective_readers, removed_refusals
+from ..readers import effective_readers, held_by, removed_refusals
 from ..store import Store
 from ..store.readers import ReaderState
 from ..store.journal import Journal
@@ -91,11 +91,7 @@ def send_digests(app: Pipeline, readers: Sequence[Subscriber], *, source: str | 
         if mailer is not None:
             _replay(Journal.beside(db), store)
             store.remember_listing(listing.papers, app.clock(), keep_days=app.settings.catchup_days)
-        wanted = who_gets_mail(app, store, readers, report)
-        if only is not None:
-            wanted = [reader for reader in wanted if reader.email.lower() == only.lower()]
-        if shard is not None:
-            wanted = shard.select(wanted)  # after the sign-ups joined: they are sharded too
+        wanted = _this_sends(who_gets_mail(app, store, readers, report), only, shard)  # sign-ups sharded too
         recheck = None if force or mailer is None else _sent_meanwhile(app, store)  # as this send decides
         todo = due_today(app, store, wanted, force, report)
         if mailer is not None:
@@ -136,9 +132,9 @@ def _stopped_before_sending(app: Pipeline, readers: Sequence[Subscriber], slot: 
 
 
 def _this_sends(readers: Sequence[Subscriber], only: str | None, shard: Shard | None) -> list[Subscriber]:
-    """The roster's readers a send is for: that one (``only``), or its shard's; the whole roster otherwise."""
+    """The readers a send is for: that one (``only``), then its shard's (``shard``); all of them otherwise."""
     if only is not None:
-        return [reader for reader in readers if reader.email.lower() == only.lower()]
+        readers = [reader for reader in readers if reader.email.lower() == only.lower()]
     return shard.select(readers) if shard is not None else list(readers)
 
 
@@ -173,7 +169,7 @@ def who_gets_mail(app: Pipeline, store: Store, roster: Sequence[Subscriber], rep
     today = app.today()
     last = last_digest_days(store, app.settings.zone)
     score_refusals(app.settings, store, app.settings.zone)  # the last runs' 5xx at RCPT count towards suppression
-    suppressed = {email: f"suppressed ({found.kind()})" for email, found in store.suppressions().items()}
+    suppressed = {email: held_by(found) for email, found in store.suppressions().items()}
     readers = effective_readers(roster, store, today, last)
     states = store.reader_states()
     suppressed |= removed_refusals(readers, states, store.forgotten(), app.settings.secret_keys)

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
-from ..limits import LocalTurns, Turns, wait_for_turn
-from ..mail import Delivery, Halted, Mailer, Surplus
+from ..limits import LocalTurns, Stopped, Turns, wait_for_turn
+from ..mail import Delivery, Mailer, Surplus
 
 if TYPE_CHECKING:
     from ..ranking.hints import KeywordHint
@@ -109,7 +109,7 @@ class SendQueue:
                 return True
             delivery = mailer.send(self.sender, item.recipient, item.message, may_retire=may_retire,
                                    halted=self._halted)
-        except Halted:  # stopped during a backoff: nothing of it was queued
+        except Stopped:  # stopped during a backoff: nothing of it was queued
             self._count_dropped(1)
             return True
         except Surplus as surplus:

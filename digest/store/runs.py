@@ -46,7 +46,7 @@ class Run:
             loaded = None
         if not isinstance(loaded, dict):
             raise StoreError(f"run {self.id}'s problems are not a JSON object of address: problem "
-                             f"({repr(self.problems)[:60]}); the next run writes its own")
+                             f"({shown(self.problems)}); the next run writes its own")
         return {str(k): str(v) for k, v in loaded.items()}
 
     def checked(self) -> Run:
@@ -63,6 +63,14 @@ class Run:
         for name in ("note", "slot", "error", "started_by", "host"):
             _expect(self, name, isinstance(getattr(self, name), (str, type(None))), "text")
         return self
+
+    def unreadable(self) -> str | None:
+        """What ``checked`` finds that cannot be read, or None: the run can be shown and counted."""
+        try:
+            self.checked()
+        except StoreError as err:
+            return str(err)
+        return None
 
     def started_at(self) -> datetime:
         return instant(self.started, f"run {self.id}'s start")
