@@ -31,7 +31,7 @@ from .mime import Bodies, clean_header
 from .model import Listing, Paper, Subscriber, arxiv_id, encodable, web_url
 from .ranking.select import Pick
 from .ranking.tokens import stem, words
-from .text import cut_words, plural
+from .text import cut_words, plural, unspaced
 from .tokens import ReaderLinks
 
 HTML_TEMPLATE = "digest.mjml.j2"
@@ -446,7 +446,7 @@ def wrap_prose(text: str, width: int = 72) -> str:
         size = _columns(word)
         if line and used + 1 + size <= width:
             line, used = f"{line} {word}", used + 1 + size
-        elif _LINK.search(word) or (size <= width and not any(map(_unspaced, word))):
+        elif _LINK.search(word) or (size <= width and not any(map(unspaced, word))):
             lines += [line] if line else []
             line, used = word, size
         else:
@@ -472,17 +472,11 @@ def _pieces(word: str, width: int) -> list[str]:
     for ch in word:
         if runs and ch in _NO_LINE_START:
             runs[-1] += ch
-        elif _unspaced(ch) or not runs or _unspaced(runs[-1][-1]):
+        elif unspaced(ch) or not runs or unspaced(runs[-1][-1]):
             runs.append(ch)
         else:
             runs[-1] += ch
     return [piece for run in runs for piece in (list(run) if _columns(run) > width else [run])]
-
-
-def _unspaced(ch: str) -> bool:
-    """A character of a script written without spaces (CJK ideographs, kana), a line may break after."""
-    return unicodedata.east_asian_width(ch) in "WF" and not ("\u1100" <= ch <= "\u11ff" or "\u3130" <= ch <= "\u318f"
-                                                            or "\uac00" <= ch <= "\ud7a3")
 
 
 def _columns(text: str) -> int:
@@ -494,7 +488,7 @@ def shorten(text: str, chars: int) -> str:
     at a character: cut back to its last space, an abstract after "探索 exploration " kept those two words."""
     if len(text) <= chars:
         return text
-    cut = text[:chars] if _unspaced(text[chars - 1]) and _unspaced(text[chars]) else text[:chars].rsplit(" ", 1)[0]
+    cut = text[:chars] if unspaced(text[chars - 1]) and unspaced(text[chars]) else text[:chars].rsplit(" ", 1)[0]
     return cut.rstrip(",;:") + " …"
 
 

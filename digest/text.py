@@ -21,9 +21,15 @@ def cut_words(text: str, limit: int) -> str:
 
 
 def _unspaced(around: str) -> bool:
-    """Whether the characters at a cut are of a script written without spaces (wide: CJK ideographs, kana;
-    not Korean, which spaces its words)."""
-    return all(unicodedata.east_asian_width(ch) in "WF" and not "\uac00" <= ch <= "\ud7a3" for ch in around)
+    """Whether the characters at a cut are all of a script written without spaces (``unspaced``)."""
+    return all(map(unspaced, around))
+
+
+def unspaced(ch: str) -> bool:
+    """A character of a script written without spaces, a line may break after (wide: CJK ideographs, kana;
+    not Korean, which spaces its words: its syllables and jamo)."""
+    return unicodedata.east_asian_width(ch) in "WF" and not ("\u1100" <= ch <= "\u11ff" or "\u3130" <= ch <= "\u318f"
+                                                            or "\uac00" <= ch <= "\ud7a3")
 
 
 def plural(number: int, word: str) -> str:
