@@ -49,6 +49,16 @@ def kind_of_code(reply: str, status: str = "") -> str:
     return _by_status(*enhanced[0]) if enhanced else "hard"
 
 
+def provider_kind(verdict: str, reply: str, status: str = "") -> str:
+    """A provider's hard or soft (a webhook's) weighed by the codes it quotes, as the bounce mailbox weighs
+    flufl.bounce's permanent: hard is what the codes say (``kind_of_code``); soft stays soft unless they say the
+    server refused our mail or our server (policy). Other verdicts stand."""
+    if verdict not in ("hard", "soft"):
+        return verdict
+    said = kind_of_code(reply, status)
+    return said if verdict == "hard" else "policy" if said == "policy" else verdict
+
+
 def reply_code(reply: str) -> str:
     """The SMTP reply code ``reply`` opens with (``550``), or ``""``."""
     match = _REPLY.match(reply)
@@ -65,4 +75,4 @@ def _by_status(klass: str, subject: str, detail: str) -> str:
     return "hard" if klass == "5" else "other"
 
 
-__all__ = ["STATUS", "kind_of_code", "reply_code"]
+__all__ = ["STATUS", "kind_of_code", "provider_kind", "reply_code"]

@@ -33,7 +33,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from ..bounces.codes import kind_of_code
+from ..bounces.codes import provider_kind
 from ..model import encodable
 from ..store import Store
 from ..store.bounces import BounceEvent, Rule
@@ -136,15 +136,6 @@ def _ses_bounces(report: dict[str, Any]) -> list[BounceEvent]:
         events.append(BounceEvent(f"ses:{report.get('feedbackId')}:{address}", address,
                                   _day(report.get("timestamp")), kind, detail))
     return events
-
-
-def provider_kind(verdict: str, reply: str, status: str = "") -> str:
-    """A provider's hard or soft weighed by the codes it quotes, as the bounce mailbox weighs flufl.bounce's
-    permanent: hard is what the codes say (``kind_of_code``); soft stays soft unless they say the server refused
-    our mail or our server (policy). Other verdicts stand."""
-    if verdict == "hard":
-        return kind_of_code(reply, status)
-    return "policy" if verdict == "soft" and kind_of_code(reply, status) == "policy" else verdict
 
 
 def _object(value: object) -> dict[str, Any]:
