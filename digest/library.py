@@ -56,7 +56,6 @@ smaller one.
 
 from __future__ import annotations
 
-import codecs
 import csv
 import io
 import logging
@@ -72,6 +71,7 @@ from typing import Any
 from .errors import LibraryError
 from .markup import strip_inline_html
 from .model import Paper, arxiv_id, normalize_space
+from .text import bom_encoding
 
 log = logging.getLogger("digest")
 
@@ -193,11 +193,6 @@ def _read(path: Path) -> tuple[str, str]:
     return text.replace("\r\n", "\n").replace("\r", "\n"), note  # Mac "CSV": CR alone
 
 
-_BOMS = ((codecs.BOM_UTF8, "utf-8-sig", "UTF-8"),  # UTF-32's before UTF-16's: FF FE 00 00 starts as FF FE
-         (codecs.BOM_UTF32_LE, "utf-32", "UTF-32"), (codecs.BOM_UTF32_BE, "utf-32", "UTF-32"),
-         (codecs.BOM_UTF16_LE, "utf-16", "UTF-16"), (codecs.BOM_UTF16_BE, "utf-16", "UTF-16"))
-
-
 def _decoded_file(path: Path, data: bytes) -> tuple[str, str]:
     """(the text, a warning or ""): UTF-8, or UTF-16/32 told by its byte order mark; else Windows-1252.
 
@@ -206,13 +201,14 @@ def _decoded_file(path: Path, data: bytes) -> tuple[str, str]:
     Latin-1's letters; any byte string decodes as it, so the fallback never fails,
     but it may be the wrong guess, and the warning says so.
     """
-    for bom, encoding, name in _BOMS:
-        if data.startswith(bom):
-            try:
-                return data.decode(encoding), ""
-            except UnicodeDecodeError as err:
-                raise LibraryError(path, f"cannot read library file (it starts as {name} but is not: {err.reason} "
-                                   f"at offset {err.start})", _EXPORT_AGAIN) from err
+    encoding = bom_encoding(data)
+    if encoding:
+        try:
+            return data.decode(encoding), ""
+        except UnicodeDecodeError as err:
+            name = encoding.removesuffix("-sig").upper()
+            raise LibraryError(path, f"cannot read library file (it starts as {name} but is not: {err.reason} "
+                               f"at offset {err.start})", _EXPORT_AGAIN) from err
     try:
         return data.decode("utf-8"), ""
     except UnicodeDecodeError as err:

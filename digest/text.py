@@ -2,7 +2,19 @@
 
 from __future__ import annotations
 
+import codecs
 import unicodedata
+
+_BOMS = (  # UTF-32 LE first: its mark starts with UTF-16 LE's
+    (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
+)
+
+
+def bom_encoding(data: bytes) -> str | None:
+    """The codec that reads ``data`` by the byte order mark it starts with (``utf-8-sig``, ``utf-16``,
+    ``utf-32``: each drops the mark), or None without one."""
+    return next((name for bom, name in _BOMS if data.startswith(bom)), None)
 
 
 def cut_words(text: str, limit: int) -> str:

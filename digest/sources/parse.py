@@ -26,6 +26,7 @@ from defusedxml import DefusedXmlException, DTDForbidden
 
 from ..errors import EmptyListingError, ListingError, UnreadableItemsError
 from ..model import Listing, Paper
+from ..text import bom_encoding
 from .hf_text import looks_like_hf_text, page_day, parse_hf_text, text_lines
 from .json_formats import ShapeError, counted, daily_papers_day, loads, parse_json_document, parse_jsonl
 from .xml_formats import ATOM, RDF, RSS1, FeedError, parse_atom, parse_rss
@@ -41,10 +42,6 @@ _UTF8_LABEL = re.compile(r"utf-?8|(us-)?ascii", re.I)
 _XML_DECLARED = re.compile(rb"\s*<\?xml\s[^>]*\bencoding\s*=")  # an XML declaration naming its encoding
 # HTML's named entities by name (``eacute``), as ElementTree looks up an undeclared ``&eacute;``
 _HTML_ENTITIES = {name[:-1]: text for name, text in html.entities.html5.items() if name.endswith(";")}
-_BOMS = (  # UTF-32 LE first: its mark starts with UTF-16 LE's
-    (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"), (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
-)
 
 
 def parse_listing(
@@ -91,9 +88,9 @@ def no_papers(source: str, warnings: list[str]) -> ListingError:
 
 def sniff_encoding(data: bytes) -> str:
     """The text encoding of a listing: a byte-order mark, BOM-less UTF-16, or UTF-8."""
-    for bom, name in _BOMS:
-        if data.startswith(bom):
-            return name
+    marked = bom_encoding(data)
+    if marked:
+        return marked
     head = data[: min(64, len(data) // 2 * 2)]
     if len(head) >= 2:
         if not any(head[1::2]) and all(head[0::2]):
