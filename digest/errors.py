@@ -46,9 +46,7 @@ class LibraryError(ConfigError):
     """
 
     def __init__(self, path: Path, problem: str, fix: str) -> None:
-        shown = str(path)
-        shown = repr(shown) if not shown.isprintable() else shown  # a line break in the name: still one line
-        super().__init__(f"{shown}: {problem}; {fix}")
+        super().__init__(f"{shown_path(path)}: {problem}; {fix}")
         self.path = path
         self.problem = problem
 
@@ -75,6 +73,11 @@ class SourceError(DigestError):
         super().__init__(f"{source}: {problem}")
         self.source = source
         self.problem = problem
+
+
+def shown_path(path: Path) -> str:
+    """A file's name on one line: as it is, or its repr when it holds a line break or another unprintable."""
+    return str(path) if str(path).isprintable() else repr(str(path))
 
 
 def shown_url(text: str) -> str:

@@ -68,7 +68,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from .errors import LibraryError
+from .errors import LibraryError, shown_path
 from .markup import strip_inline_html
 from .model import Paper, arxiv_id, normalize_space
 from .text import bom_encoding
@@ -212,14 +212,9 @@ def _decoded_file(path: Path, data: bytes) -> tuple[str, str]:
     try:
         return data.decode("utf-8"), ""
     except UnicodeDecodeError as err:
-        note = (f"{_shown(path)}: library file is not UTF-8 (byte {data[err.start]:#04x} at offset {err.start}); "
+        note = (f"{shown_path(path)}: library file is not UTF-8 (byte {data[err.start]:#04x} at offset {err.start}); "
                 "read as Windows-1252 (Latin-1); if its accents look wrong, export it again as UTF-8")
         return data.decode("cp1252", errors="replace"), note  # 5 bytes mean nothing in it: U+FFFD, visibly
-
-
-def _shown(path: Path) -> str:
-    """The path on one line, as ``LibraryError`` names it."""
-    return str(path) if str(path).isprintable() else repr(str(path))
 
 
 def _checked_size(path: Path) -> int:
