@@ -76,8 +76,7 @@ def connect(url: DatabaseURL, application: str = "digest", *, store: bool = Fals
         keepalives=1, keepalives_idle=30, keepalives_interval=10, keepalives_count=3)
     try:
         conn.stall = STALL_SECONDS
-        timeout = conn.execute("SELECT setting::float / 1000 FROM pg_settings WHERE name = 'statement_timeout'")
-        server = float(timeout.fetchone()[0])  # 0: none
+        server = _setting_seconds(conn, "statement_timeout")  # 0: none
         conn.stall = max(STALL_SECONDS, server + 10.0) if server > 0 else STALL_SECONDS
         _read_times_as_text(conn)
         conn.execute("SET TIME ZONE 'UTC'")
@@ -134,10 +133,14 @@ def unhurried(conn: Any) -> Iterator[None]:
 def _limit_idle_transactions(conn: Any) -> None:
     """``idle_in_transaction_session_timeout`` at most ``IDLE_IN_WRITE_SECONDS`` (a shorter one set for the
     server or in the URL stays)."""
-    row = conn.execute("SELECT setting::float / 1000 FROM pg_settings "
-                       "WHERE name = 'idle_in_transaction_session_timeout'").fetchone()
-    if float(row[0]) == 0 or float(row[0]) > IDLE_IN_WRITE_SECONDS:
+    idle = _setting_seconds(conn, "idle_in_transaction_session_timeout")
+    if idle == 0 or idle > IDLE_IN_WRITE_SECONDS:
         conn.execute(f"SET idle_in_transaction_session_timeout = {int(IDLE_IN_WRITE_SECONDS * 1000)}")
+
+
+def _setting_seconds(conn: Any, name: str) -> float:
+    """A server setting in milliseconds (a timeout), in seconds; 0 is none."""
+    return float(conn.execute("SELECT setting::float / 1000 FROM pg_settings WHERE name = %s", (name,)).fetchone()[0])
 
 
 def let_go(conn: Any, release: str) -> None:
