@@ -535,84 +535,70 @@ def test_a_stalled_bounce_mailbox_holds_up_neither_the_digest_nor_the_stop(serve
     assert len(inbox.messages) == 1 and code == 0 and took < 5, daemon.log
 
 
+class _Sleeper:
+    """A daemon serving in a thread whose wall clock (``WallClock``) stands at 06:00 UTC today until ``sleep``
+    moves it on, as a suspended machine's does on waking; its scheduled run only sets ``ran``."""
+
+    def __init__(self, tmp_path, monkeypatch) -> None:
+        import threading
+
+        import apscheduler.executors.base
+        import apscheduler.schedulers.base
+
+        from digest.subscribers import subscribers_from_settings
+
+        settings = load_settings(None, {**daemon_env(_NoServer(), tmp_path), "DIGEST_TIMEZONE": "UTC",
+                                        "DIGEST_SCHEDULE": "0 7 * * *", "DIGEST_GRACE_HOURS": "2"})
+        real_now = datetime.now(timezone.utc)
+        offset = {"now": real_now.replace(hour=6, minute=0, second=0, microsecond=0) - real_now}
+
+        class WallClock(datetime):  # the wall clock as the process sees it, before and after the sleep
+            @classmethod
+            def now(cls, tz=None):  # type: ignore[override]
+                return datetime.now(tz) + offset["now"]
+
+        self.offset, self.WallClock = offset, WallClock
+        monkeypatch.setattr(apscheduler.schedulers.base, "datetime", WallClock)
+        monkeypatch.setattr(apscheduler.executors.base, "datetime", WallClock)
+        monkeypatch.setattr("digest.schedule.utcnow", lambda: WallClock.now(timezone.utc))
+        self.daemon = Daemon(settings, subscribers_from_settings(settings, None))
+        self.ran = threading.Event()
+        self.daemon.scheduled_run = self.ran.set  # type: ignore[method-assign]
+        self.serving = threading.Thread(target=self.daemon.serve, daemon=True)
+
+    def __enter__(self) -> _Sleeper:
+        self.serving.start()
+        wait_until(lambda: self.daemon.scheduler.running, 10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.daemon.stop()
+        self.serving.join(10)
+
+    def sleep(self, how_long: timedelta) -> None:
+        self.offset["now"] += how_long
+
+
 def test_a_run_due_while_the_machine_slept_happens_when_it_wakes(tmp_path, monkeypatch):
     """A suspended machine stops the monotonic clock timed waits count on, not the wall clock the schedule is
     in: a daemon that went to sleep at 06:00 waiting for 07:00 and woke at 07:01 runs then, not at 08:01."""
-    import threading
-
-    import apscheduler.executors.base
-    import apscheduler.schedulers.base
-
-    from digest.subscribers import subscribers_from_settings
-
-    settings = load_settings(None, {**daemon_env(_NoServer(), tmp_path), "DIGEST_TIMEZONE": "UTC",
-                                    "DIGEST_SCHEDULE": "0 7 * * *", "DIGEST_GRACE_HOURS": "2"})
-    real_now = datetime.now(timezone.utc)
-    slept = {"offset": real_now.replace(hour=6, minute=0, second=0, microsecond=0) - real_now}
-
-    class WallClock(datetime):  # the wall clock as the process sees it, before and after the sleep
-        @classmethod
-        def now(cls, tz=None):  # type: ignore[override]
-            return datetime.now(tz) + slept["offset"]
-
-    monkeypatch.setattr(apscheduler.schedulers.base, "datetime", WallClock)
-    monkeypatch.setattr(apscheduler.executors.base, "datetime", WallClock)
-    monkeypatch.setattr("digest.schedule.utcnow", lambda: WallClock.now(timezone.utc))
-    daemon = Daemon(settings, subscribers_from_settings(settings, None))
-    ran = threading.Event()
-    daemon.scheduled_run = ran.set  # type: ignore[method-assign]
-    serving = threading.Thread(target=daemon.serve, daemon=True)
-    serving.start()
-    try:
-        wait_until(lambda: daemon.scheduler.running, 10)
+    with _Sleeper(tmp_path, monkeypatch) as machine:
         time.sleep(1.5)
-        assert not ran.is_set(), "07:00 has not come yet"
-        slept["offset"] += timedelta(hours=1, minutes=1)  # the lid closed at 06:00 and opened at 07:01
-        assert ran.wait(5), "the 07:00 run must happen on waking, not an hour of monotonic time later"
-    finally:
-        daemon.stop()
-        serving.join(10)
+        assert not machine.ran.is_set(), "07:00 has not come yet"
+        machine.sleep(timedelta(hours=1, minutes=1))  # the lid closed at 06:00 and opened at 07:01
+        assert machine.ran.wait(5), "the 07:00 run must happen on waking, not an hour of monotonic time later"
 
 
 def test_a_run_slept_through_for_longer_than_the_grace_period_is_skipped_with_a_line_saying_so(
         tmp_path, monkeypatch, caplog):
     """The lid closed at 06:00 and opened at 10:01: the 07:00 run is three hours too late for a grace of two."""
-    import threading
-
-    import apscheduler.executors.base
-    import apscheduler.schedulers.base
-
-    from digest.subscribers import subscribers_from_settings
-
-    settings = load_settings(None, {**daemon_env(_NoServer(), tmp_path), "DIGEST_TIMEZONE": "UTC",
-                                    "DIGEST_SCHEDULE": "0 7 * * *", "DIGEST_GRACE_HOURS": "2"})
-    real_now = datetime.now(timezone.utc)
-    slept = {"offset": real_now.replace(hour=6, minute=0, second=0, microsecond=0) - real_now}
-
-    class WallClock(datetime):
-        @classmethod
-        def now(cls, tz=None):  # type: ignore[override]
-            return datetime.now(tz) + slept["offset"]
-
-    monkeypatch.setattr(apscheduler.schedulers.base, "datetime", WallClock)
-    monkeypatch.setattr(apscheduler.executors.base, "datetime", WallClock)
-    monkeypatch.setattr("digest.schedule.utcnow", lambda: WallClock.now(timezone.utc))
     caplog.set_level(logging.INFO, logger="digest")
-    daemon = Daemon(settings, subscribers_from_settings(settings, None))
-    ran = threading.Event()
-    daemon.scheduled_run = ran.set  # type: ignore[method-assign]
-    serving = threading.Thread(target=daemon.serve, daemon=True)
-    serving.start()
-    try:
-        wait_until(lambda: daemon.scheduler.running, 10)
-        slept["offset"] += timedelta(hours=4, minutes=1)
+    with _Sleeper(tmp_path, monkeypatch) as machine:
+        machine.sleep(timedelta(hours=4, minutes=1))
         wait_until(lambda: "asleep" in caplog.text, 5)
-    finally:
-        daemon.stop()
-        serving.join(10)
 
-    assert not ran.is_set()
-    day = WallClock.now(timezone.utc).date()
+    assert not machine.ran.is_set()
+    day = machine.WallClock.now(timezone.utc).date()
     assert (f"skipped the run at {day} 07:00 UTC: the machine was asleep or the clock was set, and it is 3 h 01 min "
             "late, more than DIGEST_GRACE_HOURS=2 (raise it to catch up that late); next run: ") in caplog.text
 
