@@ -127,9 +127,10 @@ def test_four_processes_make_one_arxiv_request_per_interval(tmp_path: Path, shar
     times = sorted(request.at for request in server.requests)
     assert len(times) == 12
     # The turns space the requests' starts by 0.5 s to the millisecond; each reaches the server 5-80 ms
-    # after its start on a loaded 2-core machine (more under faketime), so one gap can shrink by that much
-    # while its neighbours grow. Unshared pacing (each process alone) would send four at once.
-    assert min(later - earlier for earlier, later in zip(times, times[1:])) >= 0.35
+    # after its start on a loaded 2-core machine (over 200 ms under faketime with the suite on two
+    # workers), so one gap can shrink by that much while its neighbours grow. Unshared pacing (each
+    # process alone) would send four at once: gaps of a few milliseconds.
+    assert min(later - earlier for earlier, later in zip(times, times[1:])) >= 0.2
     assert most_in_any_window(times, 0.85) <= 2  # never three requests within two intervals
     assert times[-1] - times[0] >= 11 * 0.5 - 0.3
 

@@ -123,7 +123,9 @@ def test_a_request_whose_body_does_not_arrive_in_time_is_closed(impatient: Serve
 
 
 def test_100_open_keep_alive_connections_are_not_refused(web: Web) -> None:
-    page = web.links("bob@example.org").preferences.removeprefix(web.url)
+    # a cheap page: a round of 100 reader pages can take longer than the keep-alive timeout on a loaded
+    # machine, and the server then rightly closes the first connections before the second round
+    page = "/static/site.css"
     connections = [http.client.HTTPConnection("127.0.0.1", web.handle.port, timeout=10) for _ in range(100)]
     try:
         statuses = []
