@@ -27,7 +27,7 @@ from .ranking.hints import KeywordHint
 from .ranking.index import Index
 from .ranking.select import Pick, Selection
 from .render import Renderer, Rendered
-from .sending import ONE_READER, PRODUCER_MIN, Outgoing, SendReport, send_digests
+from .sending import PRODUCER_MIN, Outgoing, SendReport, send_digests
 from .sending.catchup import Plan, candidates
 from .settings import Settings
 
@@ -112,23 +112,29 @@ class Digest:
         return Listing(listing.source, listing.papers, listing.warnings, [*listing.notes, *context.notes], listing.day)
 
     def last_run_day(self) -> date | None:
-        """The day of the latest run before today that did not fail and served the whole list (its listing was
-        read), or None (no store yet, no such run, or the store cannot be read now: a send's own opening of it
-        says why). ``load_listing(since=...)`` reaches back to it."""
+        """The day of the latest run before today that served its readers (``Store.served_runs``: it read its
+        listing, and no error, stop or kill cut it short), or None (no store yet, no such run, or the store
+        cannot be read now: a send's own opening of it says why). ``load_listing(since=...)`` reaches back to
+        it; a run that did not serve its readers is passed over, so the look-back reaches further, never less
+        far. Those runs are read newest first until one before today is found: no number of later runs (a
+        day's shards, one-reader sends) hides it."""
         from .store import DatabaseURL, Store
 
         db = self.settings.state_db
         if isinstance(db, Path) and not isinstance(db, DatabaseURL) and not db.exists():
             return None
-        today = self.today().isoformat()
+        today = self.today()
         try:
             with Store.open(db) as store:
-                runs = store.last_runs(50)
+                before = None
+                while runs := store.served_runs(before):
+                    days = [run.run_date for run in _readable(runs) if run.run_date < today.isoformat()]
+                    if days:
+                        return date.fromisoformat(max(days))
+                    before = runs[-1].id
         except StoreError:
             return None
-        days = [run.run_date for run in _readable(runs)
-                if run.run_date < today and run.error is None and run.started_by != ONE_READER]
-        return date.fromisoformat(max(days)) if days else None
+        return None
 
     def make_index(self, papers: Sequence[Paper]) -> Index:
         """The day's index, with embeddings when DIGEST_SEMANTIC is on (``Ranker.make_index``)."""

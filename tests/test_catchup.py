@@ -19,6 +19,7 @@ from digest.model import Subscriber
 from digest.sending import SendReport
 from digest.settings import load_settings
 from digest.store import Store
+from digest.store.runs import Tally
 
 DAILY, WEEKLY, OTHER = "daily@example.org", "weekly@example.org", "other@example.org"
 KEYWORDS = ("graph neural network",)
@@ -278,3 +279,69 @@ def test_a_damaged_run_is_left_out_of_the_catch_up_with_one_warning_naming_it(tm
         assert app.last_run_day() == MONDAY - timedelta(days=3)
     warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert len(warnings) == 1 and says in warnings[0] and "left out" in warnings[0]
+
+
+def test_a_run_stopped_while_fetching_its_listing_does_not_move_the_look_back(server, inbox, tmp_path):
+    """Monday's run is stopped before it read its listing: Tuesday's look-back still reaches back to Friday, the
+    last run that read its listing and served its readers, so what Friday's Daily Papers gained after Friday's
+    run still comes (reaching back only to Monday, Tuesday's 3 days would start on Sunday)."""
+    from .http_server import Reply
+    from .http_server import start as start_http
+    from .test_live_sources import API, hf_page
+
+    friday, monday, tuesday = MONDAY + timedelta(days=4), MONDAY + timedelta(days=7), MONDAY + timedelta(days=8)
+    web = start_http()
+    try:
+        web.route(f"{API}?date={friday}&limit=100&p=0", hf_page([1, 2], friday.isoformat()))
+        web.route(API, Reply.json("[]"))
+        env = {"DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(server.port), "DIGEST_SMTP_SECURITY": "none",
+               "DIGEST_FROM": "digest@example.com", "DIGEST_STATE_DB": str(tmp_path / "state.db"),
+               "DIGEST_HF_BASE_URL": web.url, "DIGEST_LOOKBACK_DAYS": "3", "DIGEST_CACHE_DIR": str(tmp_path / "c")}
+        reader = [Subscriber(DAILY, ("exploration",))]
+        with Digest(load_settings(None, env), clock=lambda: at_seven(friday)) as app:
+            app.send(reader, source="hf")
+        web.route(f"{API}?date={friday}&limit=100&p=0", hf_page([1, 2, 3], friday.isoformat()))  # added later
+        env["DIGEST_CACHE_DIR"] = str(tmp_path / "c2")  # the HTTP cache keeps real time: a fresh one each day
+        with Digest(load_settings(None, env), clock=lambda: at_seven(monday)) as app:
+            app.stopping.set()  # SIGTERM while the listing is fetched
+            stopped = app.send(reader, source="hf")
+        web.route(f"{API}?date={tuesday}&limit=100&p=0", hf_page([4], tuesday.isoformat()))
+        web.requests.clear()
+        env["DIGEST_CACHE_DIR"] = str(tmp_path / "c3")
+        with Digest(load_settings(None, env), clock=lambda: at_seven(tuesday)) as app:
+            assert app.last_run_day() == friday
+            app.send(reader, source="hf")
+    finally:
+        web.shutdown()
+        web.server_close()
+
+    assert stopped.stopped == 1 and stopped.note == "stopped while fetching the listing"
+    assert got(tmp_path, DAILY) == {"2608.00001", "2608.00002", "2608.00003", "2608.00004"}
+    asked = sorted({r.query["date"] for r in web.requests if r.query.get("p") == "0"})
+    assert asked == [(friday + timedelta(days=n)).isoformat() for n in range(5)]
+
+
+def test_a_run_a_stop_cut_short_does_not_count_for_the_look_back(tmp_path):
+    """A run that left readers for the next start (``left_over``) did not serve them all: the look-back reaches
+    back past it, as past a run that failed, to the last run that did."""
+    env = {"DIGEST_FROM": "Digest <digest@example.com>", "DIGEST_STATE_DB": str(tmp_path / "state.db")}
+    with Store.open(tmp_path / "state.db") as store:
+        store.finish_run(store.start_run((MONDAY - timedelta(days=3)).isoformat()), 1, 0, 0)
+        store.finish_run(store.start_run((MONDAY - timedelta(days=2)).isoformat()), 0, 0, 0, error="SMTP down")
+        cut = Tally(sent=3, left_over=2)
+        store.finish_run(store.start_run((MONDAY - timedelta(days=1)).isoformat()), 0, 0, 0, tally=cut)
+    with Digest(load_settings(None, env), clock=lambda: at_seven(MONDAY)) as app:
+        assert app.last_run_day() == MONDAY - timedelta(days=3)
+
+
+def test_the_look_back_finds_the_last_good_run_behind_many_others(tmp_path):
+    """Many later runs (one-reader sends, shards of today, stopped runs) never hide the last run that served
+    its readers: the look-back would then not reach back at all."""
+    env = {"DIGEST_FROM": "Digest <digest@example.com>", "DIGEST_STATE_DB": str(tmp_path / "state.db")}
+    with Store.open(tmp_path / "state.db") as store:
+        store.finish_run(store.start_run((MONDAY - timedelta(days=3)).isoformat()), 1, 0, 0)
+        for _ in range(60):
+            store.finish_run(store.start_run((MONDAY - timedelta(days=1)).isoformat(), started_by="one reader"),
+                             1, 0, 0)
+    with Digest(load_settings(None, env), clock=lambda: at_seven(MONDAY)) as app:
+        assert app.last_run_day() == MONDAY - timedelta(days=3)

@@ -40,6 +40,7 @@ from ..model import Listing, Subscriber
 from ..readers import effective_readers, held_by, removed_refusals
 from ..store import Store
 from ..store.readers import ReaderState
+from ..store.runs import ONE_READER
 from ..store.journal import Journal
 from . import catchup
 from .claiming import Batches, batches
@@ -53,7 +54,6 @@ __all__ = ["ONE_READER", "PRODUCER_MIN", "Outgoing", "SendReport", "send_digests
 
 log = logging.getLogger("digest")
 Progress = Callable[[int, int], None]
-ONE_READER = "one reader"  # a run's started_by when it served one reader (``send --subscriber``)
 
 
 def send_digests(app: Pipeline, readers: Sequence[Subscriber], *, source: str | None = None,

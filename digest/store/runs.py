@@ -12,6 +12,7 @@ from typing import Any
 from ..errors import StoreError
 from .schema import Connection, utcnow
 
+ONE_READER = "one reader"  # a run's started_by when it served one reader (``digest send --subscriber``)
 RUN_COLUMNS = ("id, started, finished, run_date, sent, nothing_new, failed, note, slot, error, "
                "started_by, already, deferred, left_over, host, pid, problems, uncertain")
 
@@ -176,6 +177,18 @@ class Runs(Connection):
                  "deferred": tally.deferred, "left_over": tally.left_over, "uncertain": tally.uncertain,
                  "problems": json.dumps(dict(tally.problems)) if tally.problems else None},
             )
+
+    def served_runs(self, before: int | None = None, limit: int = 50) -> list[Run]:
+        """The runs that served their readers, newest first (with ``before``: those older than that run id):
+        finished, with no error and no reader a stop left over, and not a one-reader send (``started_by``
+        ``one_reader``, the name ``digest.sending`` gives it). The catch-up's look-back reaches back to the
+        latest of them (``Digest.last_run_day``): a run stopped while it read its listing, cut short or killed
+        read less than it should, or served only some readers."""
+        rows = self.db.execute(
+            f"SELECT {RUN_COLUMNS} FROM runs WHERE finished IS NOT NULL AND error IS NULL AND left_over = 0 "
+            "AND (started_by IS NULL OR started_by <> :one) AND id < :before ORDER BY id DESC LIMIT :limit",
+            {"one": ONE_READER, "before": 2**62 if before is None else before, "limit": limit})
+        return [Run(*row) for row in rows]
 
     def last_runs(self, limit: int = 10) -> list[Run]:
         rows = self.db.execute(f"SELECT {RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT :limit", {"limit": limit})
