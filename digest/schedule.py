@@ -19,8 +19,8 @@ scheduler's wait counts on: a jump of the wall clock wakes it), when it is less 
 A run that fails (network down, SMTP outage) is retried a few times within the
 grace period; exactly-once delivery makes retries safe. So is one whose server deferred,
 refused or lost the reply to some readers. A recorded run's retry outlives the process:
-the day's runs in the state store say it is owed and when (``owed_retry``), and a start
-the same day keeps that time, in place of the slot's catch-up. A run whose state store
+the day's runs in the state store say it is owed and when (``owed_retry``; a run whose listing could not
+be had is recorded as failed too), and a start the same day keeps that time, in place of the slot's catch-up. A run whose state store
 cannot record (disk full, damaged database) is not retried: a retry would send
 what it cannot record. A PostgreSQL server out of reach is retried like an SMTP
 outage: a retry sends nothing before the store opens.

@@ -412,6 +412,32 @@ def test_sigterm_while_the_listing_is_fetched_takes_no_further_attempt_and_the_r
     assert sorted(m["To"] for m in inbox.messages) == readers
 
 
+def test_a_now_run_whose_listing_could_not_be_fetched_is_retried_on_schedule_after_a_restart(
+        server, inbox, tmp_path, daemons, listing_server):
+    """The run failed before it sent anything (the source answered 404): it is recorded as failed, so a restart
+    the same day (without --now, and past any grace period) still owes its retry and keeps its time."""
+    listing_server.route(PATH, Reply(404, b"not found"))
+    env = daemon_env(server, tmp_path, DIGEST_SOURCE=f"{listing_server.url}{PATH}",
+                     DIGEST_CACHE_DIR=str(tmp_path / "cache"), DIGEST_TIMEZONE=midday_zone())  # one local day
+
+    first = launch(daemons, env, tmp_path, "--now")
+    first.wait_for_log("will retry at")
+    assert first.terminate()[0] == 0 and "run failed: " in first.log
+    listing_server.route(PATH, Reply(body=(FIXTURES / "papers.jsonl").read_bytes()))
+    early = launch(daemons, env, tmp_path)  # back at once: the retry keeps its time, 5 minutes after the failure
+    early.wait_for_log("readers were left for a retry today", timeout=10)
+    assert early.terminate()[0] == 0 and not inbox.messages
+    as_if_minutes_ago(tmp_path / "state.db", RETRY_MINUTES[0])  # the first retry is due when the daemon is back
+    second = launch(daemons, env, tmp_path)
+    second.wait_for_log("sent 1, nothing new 0, failed 0", timeout=15)
+    assert second.terminate()[0] == 0
+
+    assert [m["To"] for m in inbox.messages] == [READER]
+    with Store.open(tmp_path / "state.db") as store:
+        [served, failed] = store.last_runs()
+    assert "404" in (failed.error or "") and failed.started_by == "daemon" and served.error is None
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_second_stop_signal_ends_the_daemon_at_once_and_the_restart_loses_nobody(
         server, inbox, tmp_path, daemons, signum):

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ..bounces import score_refusals
-from ..errors import StoreError
+from ..errors import DigestError, StoreError
 from ..limits import Stopped, Turns
 from ..lock import SendLocks, Shard, send_lock
 from ..mail import Mailer
@@ -63,7 +63,12 @@ def send_digests(app: Pipeline, readers: Sequence[Subscriber], *, source: str | 
     """``only``: that one reader (``--subscriber``), not the whole list and its web sign-ups;
     ``shard``: only this shard's readers, under the shard's own lock (``digest send --shard K/N``).
     """
-    listing = _listing_unless_stopped(app, source, offline)
+    try:
+        listing = _listing_unless_stopped(app, source, offline)
+    except DigestError as err:
+        if not dry_run:
+            _record_failed_run(app, slot, err)
+        raise
     if listing is None:
         return _stopped_before_sending(app, _this_sends(readers, only, shard), slot, dry_run)
     for warning in listing.warnings:
@@ -129,6 +134,18 @@ def _stopped_before_sending(app: Pipeline, readers: Sequence[Subscriber], slot: 
     if not dry_run:
         _record_empty_run(app, slot, report.note, report)
     return report
+
+
+def _record_failed_run(app: Pipeline, slot: str | None, err: DigestError) -> None:
+    """A run whose listing could not be had (the source down, a listing that cannot be read): recorded as
+    failed, so the daemon's retry outlives a restart (``digest.schedule.owed_retry``), its slot stays open
+    and ``digest status`` shows it. A store that cannot record it is said in a line; the error stands."""
+    try:
+        with Store.open(app.settings.state_db) as store:
+            store.finish_run(store.start_run(app.today().isoformat(), slot, app.started_by), 0, 0, 0,
+                             note="the listing could not be had", error=str(err) or type(err).__name__)
+    except DigestError as failed:
+        log.error("could not record the failed run: %s", failed)
 
 
 def _this_sends(readers: Sequence[Subscriber], only: str | None, shard: Shard | None) -> list[Subscriber]:
