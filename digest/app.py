@@ -93,13 +93,15 @@ class Digest:
     def load_listing(self, spec: str | None = None, *, offline: bool = False, since: date | None = None) -> Listing:
         """Fetch or load every source in ``spec`` (default ``DIGEST_SOURCE``), merged by id.
 
-        ``since``: the day of the last run; a source that looks back (``hf``, bioRxiv) reaches back to it when
-        ``DIGEST_LOOKBACK_DAYS`` does not, at most ``DIGEST_CATCHUP_DAYS``: papers added to Friday's Daily
-        Papers after Friday's run are in Monday's listing, not lost over the weekend.
+        ``since``: the day of the last run; a source that looks back (``hf``, bioRxiv) reaches back to the day
+        before it when ``DIGEST_LOOKBACK_DAYS`` does not, at most ``DIGEST_CATCHUP_DAYS``: papers added to
+        Friday's Daily Papers after Friday's run are in Monday's listing, not lost over the weekend, and so are
+        those a source whose day ends later than ours (a time zone behind the reader's, a host clock ahead)
+        added to Thursday after Friday's run.
         """
         chosen = sources.resolve(spec or self.settings.source)
         today = self.today()
-        reach = min((today - since).days + 1, self.settings.catchup_days) if since is not None and since < today else 0
+        reach = min((today - since).days + 2, self.settings.catchup_days) if since is not None and since < today else 0
         context = sources.FetchContext(
             today=today, http=self._http_for(chosen, offline),
             lookback_days=max(self.settings.lookback_days, reach),

@@ -252,7 +252,7 @@ def test_papers_added_to_fridays_daily_papers_after_fridays_run_come_on_monday(s
     texts = [message.get_body(preferencelist=("plain",)).get_content() for message in inbox.to(DAILY)]
     assert [text.count("Paper number") for text in texts] == [2, 2]  # Friday's two, then the late one and Monday's
     asked = sorted({r.query["date"] for r in web.requests if r.query.get("p") == "0"})
-    assert asked == [(friday + timedelta(days=n)).isoformat() for n in range(4)]
+    assert asked == [(friday + timedelta(days=n)).isoformat() for n in range(-1, 4)]  # and the day before
 
 
 @pytest.mark.parametrize("run_date, says", [
@@ -318,7 +318,7 @@ def test_a_run_stopped_while_fetching_its_listing_does_not_move_the_look_back(se
     assert stopped.stopped == 1 and stopped.note == "stopped while fetching the listing"
     assert got(tmp_path, DAILY) == {"2608.00001", "2608.00002", "2608.00003", "2608.00004"}
     asked = sorted({r.query["date"] for r in web.requests if r.query.get("p") == "0"})
-    assert asked == [(friday + timedelta(days=n)).isoformat() for n in range(5)]
+    assert asked == [(friday + timedelta(days=n)).isoformat() for n in range(-1, 5)]  # and the day before
 
 
 def test_a_run_a_stop_cut_short_does_not_count_for_the_look_back(tmp_path):
@@ -345,3 +345,37 @@ def test_the_look_back_finds_the_last_good_run_behind_many_others(tmp_path):
                              1, 0, 0)
     with Digest(load_settings(None, env), clock=lambda: at_seven(MONDAY)) as app:
         assert app.last_run_day() == MONDAY - timedelta(days=3)
+
+
+def test_papers_a_day_gains_after_the_next_days_run_come_with_the_day_after(server, inbox, tmp_path):
+    """Daily Papers' day ends later than the reader's (Tokyo's 07:00 is 22:00 UTC the day before): Monday's page
+    still gains papers after Tuesday's 07:00 run. With a one-day look-back Wednesday's run reads Tuesday and
+    Wednesday only; the send reaches back to the day before its last run, so Monday's late paper still comes."""
+    from zoneinfo import ZoneInfo
+
+    from .http_server import Reply
+    from .http_server import start as start_http
+    from .test_live_sources import API, hf_page
+
+    tuesday, wednesday = MONDAY + timedelta(days=1), MONDAY + timedelta(days=2)
+    tokyo = ZoneInfo("Asia/Tokyo")
+    web = start_http()
+    try:
+        web.route(f"{API}?date={MONDAY}&limit=100&p=0", hf_page([1], MONDAY.isoformat()))
+        web.route(API, Reply.json("[]"))
+        env = {"DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(server.port), "DIGEST_SMTP_SECURITY": "none",
+               "DIGEST_FROM": "digest@example.com", "DIGEST_STATE_DB": str(tmp_path / "state.db"),
+               "DIGEST_HF_BASE_URL": web.url, "DIGEST_LOOKBACK_DAYS": "1", "DIGEST_TIMEZONE": "Asia/Tokyo"}
+        reader = [Subscriber(DAILY, ("exploration",))]
+        for day, added in ((MONDAY, None), (tuesday, [1, 2]), (wednesday, [1, 2, 3])):
+            if added:
+                web.route(f"{API}?date={MONDAY}&limit=100&p=0", hf_page(added, MONDAY.isoformat()))
+            env["DIGEST_CACHE_DIR"] = str(tmp_path / f"cache-{day}")  # the HTTP cache keeps real time
+            seven = datetime(day.year, day.month, day.day, 7, tzinfo=tokyo).timestamp()
+            with Digest(load_settings(None, env), clock=lambda: seven) as app:
+                app.send(reader, source="hf")
+    finally:
+        web.shutdown()
+        web.server_close()
+
+    assert got(tmp_path, DAILY) == {"2608.00001", "2608.00002", "2608.00003"}
