@@ -50,7 +50,8 @@ class Digest:
         self.stopping = threading.Event()  # set by a signal: finish the message in hand, then stop
         # each reader's message (digest.compose), on the clock below, late-bound: a test may fix today()
         self.composer = Composer(settings, lambda: self.today(), lambda: self.now(), renderer)
-        self.ranker = Ranker(settings, lambda: self.today())  # the readers' picks and hints (digest.ranker)
+        self.ranker = Ranker(settings, lambda: self.today(),  # the readers' picks and hints (digest.ranker)
+                             halted=lambda: self.stopping.is_set())  # late-bound: the daemon's
 
     @property
     def renderer(self) -> Renderer:

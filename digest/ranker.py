@@ -30,9 +30,11 @@ log = logging.getLogger("digest")
 class Ranker:
     """Ranks a listing for readers as the settings say; ``today`` is the app's clock, asked at each call."""
 
-    def __init__(self, settings: Settings, today: Callable[[], date]) -> None:
+    def __init__(self, settings: Settings, today: Callable[[], date],
+                 halted: Callable[[], bool] = lambda: False) -> None:
         self.settings = settings
         self.today = today
+        self.halted = halted  # a stop signal: embedding the day's papers and keywords ends (``Stopped``)
 
     def make_index(self, papers: Sequence[Paper]) -> Index:
         """The day's index; with DIGEST_SEMANTIC on it also embeds the papers the store has no vector for."""
@@ -42,7 +44,8 @@ class Ranker:
             from .store import Store
 
             embedder = CachedEmbedder(make_embedder(self.settings.semantic), lambda: Store.open(self.settings.state_db),
-                                      on_error=lambda err: log.warning("embeddings not cached: %s", err))
+                                      on_error=lambda err: log.warning("embeddings not cached: %s", err),
+                                      halted=self.halted)
         return Index(papers, embedder=embedder)
 
     def selection_for(self, reader: Subscriber, limit: int | None = None) -> Selection:

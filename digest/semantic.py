@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from .errors import ConfigError, DigestError
+from .limits import Stopped
 from .model import Paper
 
 CHOICES = ("minilm", "wordllama")
@@ -241,6 +242,9 @@ def _copy_whole(source: Path, target: Path) -> None:
     os.replace(aside.name, target)
 
 
+EMBED_CHUNK = 64  # texts embedded (and kept) between two looks at the stop signal: one batch of the model
+
+
 class VectorStore(Protocol):
     def embeddings(self, model: str, ids: Sequence[str]) -> dict[str, bytes]: ...
 
@@ -258,8 +262,9 @@ class CachedEmbedder(Embedder):
     """
 
     def __init__(self, inner: Embedder, open_store: Callable[[], AbstractContextManager[VectorStore]],
-                 on_error: Callable[[DigestError], None] | None = None) -> None:
-        self.inner, self.open_store, self.on_error = inner, open_store, on_error
+                 on_error: Callable[[DigestError], None] | None = None,
+                 halted: Callable[[], bool] = lambda: False) -> None:
+        self.inner, self.open_store, self.on_error, self.halted = inner, open_store, on_error, halted
         self.name, self.bonus, self.keyword_template = inner.name, inner.bonus, inner.keyword_template
         self.dimensions = inner.dimensions
         self.embedded = 0  # papers this object had to embed (the rest came from the store)
@@ -286,10 +291,13 @@ class CachedEmbedder(Embedder):
         import numpy as np
 
         stored = {key: vector for key, vector in self._read(list(texts)).items() if self._fits(vector)}
-        fresh = {key: text for key, text in texts.items() if key not in stored}
-        if fresh:
-            vectors = self.inner.embed(list(fresh.values())).astype(np.float16)
-            new = {key: vector.tobytes() for key, vector in zip(fresh, vectors)}
+        fresh = sorted(((key, text) for key, text in texts.items() if key not in stored), key=lambda kt: len(kt[1]))
+        for start in range(0, len(fresh), EMBED_CHUNK):  # a stop signal is seen between chunks, each one kept
+            if self.halted():
+                raise Stopped(f"stopped while embedding ({start} of {len(fresh)} texts embedded and kept)")
+            chunk = fresh[start:start + EMBED_CHUNK]
+            vectors = self.inner.embed([text for _, text in chunk]).astype(np.float16)
+            new = {key: vector.tobytes() for (key, _), vector in zip(chunk, vectors)}
             self._write(new)
             stored.update(new)
         return {key: np.frombuffer(stored[key], dtype=np.float16).astype(np.float32) for key in texts}, len(fresh)

@@ -19,6 +19,7 @@ np = pytest.importorskip("numpy")
 from digest import semantic  # noqa: E402
 from digest.app import Digest  # noqa: E402
 from digest.errors import ConfigError  # noqa: E402
+from digest.limits import Stopped  # noqa: E402
 from digest.ranking.profile import parse_profile  # noqa: E402
 from digest.model import make_paper  # noqa: E402
 from digest.ranking.index import Index  # noqa: E402
@@ -311,3 +312,51 @@ def test_a_run_whose_vectors_are_all_stored_never_loads_the_model(monkeypatch, t
     rank_many(index, [parse_profile("vehicle")])
 
     assert index.keyword_scores(parse_profile("vehicle").wanted[0])[0] > 0
+
+
+# a stop signal while embedding ------------------------------------------------------------------
+
+def many_papers(count: int) -> list:
+    return [make_paper(f"Cars and trucks, study {n}", f"How cars drive, part {n}.", id=f"2603.{n:05d}")
+            for n in range(count)]
+
+
+def test_embedding_stops_between_chunks_at_a_stop_signal_and_keeps_what_it_embedded(tmp_path: Path) -> None:
+    """Embedding a big listing takes minutes on a CPU: a stop is seen after the chunk in hand, not at the end."""
+    model = Concepts()
+    stop = []
+    embedder = CachedEmbedder(model, lambda: Store.open(tmp_path / "state.db"), halted=lambda: bool(stop))
+    original = model.encode
+    model.encode = lambda texts: (stop.append(1), original(texts))[1]  # the signal comes during the first chunk
+    papers = many_papers(3 * semantic.EMBED_CHUNK)
+
+    with pytest.raises(Stopped, match=f"stopped while embedding \\({semantic.EMBED_CHUNK} of {len(papers)} texts"):
+        embedder.embed_papers(papers)
+
+    assert model.calls == 1 and len(model.texts) == semantic.EMBED_CHUNK
+    with Store.open(tmp_path / "state.db") as store:
+        assert len(store.embeddings(model.name, [p.id for p in papers])) == semantic.EMBED_CHUNK, "kept for next time"
+
+
+def test_a_send_stopped_while_embedding_sends_nothing_and_leaves_every_reader_for_the_next_run(
+        monkeypatch, server, inbox, tmp_path: Path) -> None:
+    from digest.model import Subscriber
+
+    env = {"DIGEST_SEMANTIC": "true", "DIGEST_STATE_DB": str(tmp_path / "state.db"), "DIGEST_FROM": "d@example.com",
+           "DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(server.port), "DIGEST_SMTP_SECURITY": "none"}
+    listing = tmp_path / "papers.jsonl"
+    listing.write_text("".join(f'{{"id": "{p.id}", "title": "{p.title}", "abstract": "{p.abstract}"}}\n'
+                               for p in many_papers(3 * semantic.EMBED_CHUNK)))
+    readers = [Subscriber(f"r{n}@example.org", ("cars",)) for n in range(3)]
+    model = Concepts()
+    monkeypatch.setattr(semantic, "make_embedder", lambda choice: model)
+    with Digest(load_settings(None, env)) as app:
+        original = model.encode
+        model.encode = lambda texts: (app.stopping.set(), original(texts))[1]  # SIGTERM while embedding
+        report = app.send(readers, source=str(listing))
+
+    assert len(model.texts) == semantic.EMBED_CHUNK, "the stop is seen after the chunk in hand"
+    assert report.stopped == 3 and not report.sent and not inbox.messages
+    with Store.open(tmp_path / "state.db") as store:
+        [run] = store.last_runs()
+    assert run.left_over == 3 and run.error is None and run.finished is not None

@@ -337,3 +337,41 @@ def test_a_send_stopped_while_fetching_leaves_over_the_readers_it_was_for(server
     with Store.open(tmp_path / "state.db") as store:
         [run] = store.last_runs()
     assert (report.stopped, run.left_over) == (left, left) and inbox.messages == []
+
+
+def test_sigterm_while_a_forked_producer_embeds_stops_the_send_in_a_second(server, inbox, tmp_path) -> None:
+    """`digest send` waits for its renderer's first message while the renderer embeds the day's papers (a
+    minute on a slow CPU with DIGEST_SEMANTIC): a SIGTERM then stops it at once, every reader left over."""
+    import signal
+    import time
+
+    from digest.app import PRODUCER_MIN
+
+    readers = PRODUCER_MIN + 20
+    lines = [f'[[subscribers]]\nemail = "reader{n}@example.org"\nkeywords = ["exploration"]\n' for n in range(readers)]
+    (tmp_path / "subscribers.toml").write_text("\n".join(lines), encoding="utf-8")
+    folder = str(Path(__file__).parent / "slow_embedder")  # a model that takes a second for 64 texts
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("DIGEST_")},
+           "PYTHONPATH": os.pathsep.join(p for p in (folder, os.environ.get("PYTHONPATH")) if p),
+           "DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(server.port), "DIGEST_SMTP_SECURITY": "none",
+           "DIGEST_FROM": "digest@example.com", "DIGEST_SUBSCRIBERS": str(tmp_path / "subscribers.toml"),
+           "DIGEST_STATE_DB": str(tmp_path / "state.db"), "DIGEST_SEMANTIC": "true"}
+    papers = tmp_path / "papers.jsonl"
+    papers.write_text("".join(f'{{"id": "2603.{n:05d}", "title": "Exploration study {n}", "abstract": "On '
+                              f'exploration, part {n}."}}\n' for n in range(640)))  # ten seconds of the model
+    command = [sys.executable, "-m", "digest", "-v", "send", "--source", str(papers)]
+    send = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen = ""
+    while "embedding" not in seen and send.poll() is None:
+        seen += send.stderr.readline()
+    began = time.monotonic()
+    send.send_signal(signal.SIGTERM)
+    out, err = send.communicate(timeout=30)
+    took = time.monotonic() - began
+
+    assert f"building {readers} messages in a second process" in seen, seen + err
+    assert send.returncode == 1 and took < 4, f"{took:.1f} s: {err}"
+    assert f"stopped early, {readers} left for the next run" in out and not inbox.messages
+    with Store.open(tmp_path / "state.db") as store:
+        [run] = store.last_runs()
+    assert run.left_over == readers and run.error is None

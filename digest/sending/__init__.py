@@ -298,10 +298,24 @@ class Session:
 
     def _deliver(self, listing: Listing, todo: list[Subscriber], sent: Any, mine: Batches) -> None:
         """``mine``: the readers this send builds (all of ``todo``, or those it claims as it goes)."""
-        number = 0
+        self.handled = 0
+        try:
+            self._hand_over_all(listing, todo, sent, mine)
+        except Stopped as stop:  # while the day's papers or the keywords were embedded: no message in hand
+            log.info("%s", stop)
+            self.report.stopped = max((len(todo) if mine.claims is None else mine.taken) - self.handled, 1)
+        number = self.handled
+        if self.progress and 0 < number < len(todo) and mine.claims is not None:
+            self.progress(number, number)  # the rest was other sends' share: this one's part is done
+
+    def _hand_over_all(self, listing: Listing, todo: list[Subscriber], sent: Any, mine: Batches) -> None:
+        """Each reader's message as it is built, until the list ends, a stop signal comes or the server or the
+        store gives out (``self.handled``: the readers reached); ``Stopped``: the stop came while the ranking
+        embedded (with DIGEST_SEMANTIC), which it watches too."""
         with closing(produce(self.app, listing, todo, sent, self.lock, self.store, self.report.problems,
                              mine)) as produced:
             for number, (reader, item) in enumerate(produced, 1):
+                self.handled = number
                 if self.app.stopping.is_set():
                     self.report.stopped = mine.taken - number + 1
                     break
@@ -315,8 +329,6 @@ class Session:
                     break
                 if self.progress:
                     self.progress(number, len(todo))
-        if self.progress and 0 < number < len(todo) and mine.claims is not None:
-            self.progress(number, number)  # the rest was other sends' share: this one's part is done
 
     def _hand_over(self, item: Outgoing) -> bool:
         """Queue one message (the recording thread records the answers); False: stop (server gone, store broken).

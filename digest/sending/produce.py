@@ -34,13 +34,14 @@ import multiprocessing
 import os
 import queue
 import signal
-from collections.abc import Collection, Generator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..archive import KEPT_BEYOND
 from ..errors import DigestError, KeywordError
+from ..limits import Stopped
 from ..envelope import messages_made_for
 from ..ranking.authors import follows_of
 from ..ranking.batch import Ahead, Batch, Reader, chunks
@@ -65,6 +66,7 @@ log = logging.getLogger("digest")
 
 PRODUCER_MIN = 200  # readers; below this a second process is not worth starting
 JOIN_SECONDS = 2.0  # how long the parent waits for a terminated child before killing it
+RECEIVE_STEP = 0.05  # seconds: how often the parent, waiting for the child's next message, looks at the stop signal
 PR_SET_PDEATHSIG = 1
 AHEAD = 64  # readers handed to the child beyond those it has built (its channel holds as many)
 
@@ -245,7 +247,7 @@ def _from_child(app: Pipeline, listing: Listing, readers: Sequence[Subscriber], 
     try:
         feed.top_up()
         while feed.outstanding:
-            message = _receive(channel, child)
+            message = _receive(channel, child, app.stopping.is_set)
             if isinstance(message, BaseException):
                 raise message
             number, item = message
@@ -303,10 +305,14 @@ def _end(child: Any) -> None:
     child.join(JOIN_SECONDS)
 
 
-def _receive(channel: Any, child: Any) -> Any:
+def _receive(channel: Any, child: Any, halted: Callable[[], bool]) -> Any:
+    """The child's next message; ``Stopped`` when a stop signal comes first (the child may be ranking or
+    embedding a long while before its first message): the child is ended, nothing it had built is lost."""
     while True:
+        if halted():
+            raise Stopped("stopped while the messages were built")
         try:
-            return channel.get(timeout=1.0)
+            return channel.get(timeout=RECEIVE_STEP)
         except queue.Empty:
             if not child.is_alive():
                 raise DigestError(f"the rendering process stopped unexpectedly (exit code {child.exitcode})") from None
