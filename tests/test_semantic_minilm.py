@@ -81,11 +81,15 @@ def test_minilm_vectors_come_back_from_the_store_and_score_the_same(minilm: Mini
 
 
 def test_embedding_leaves_no_thread_behind_so_big_lists_still_fork_their_renderer(minilm: MiniLM) -> None:
+    import threading
+
     from digest.ranking.many import fork_is_safe
 
+    before, safe = set(threading.enumerate()), fork_is_safe()  # pytest's own threads, if any, stay out of it
     minilm.embed_papers(PAPERS)
 
-    assert fork_is_safe()  # tqdm's monitor thread would make the send build every message in-process
+    assert set(threading.enumerate()) <= before  # tqdm's monitor thread would be a new one here
+    assert fork_is_safe() == safe  # ... and would make the send build every message in-process
 
 
 def _damaged_model(tmp_path: Path, name: str, content: bytes | None) -> Path:
