@@ -375,3 +375,30 @@ def test_sigterm_while_a_forked_producer_embeds_stops_the_send_in_a_second(serve
     with Store.open(tmp_path / "state.db") as store:
         [run] = store.last_runs()
     assert run.left_over == readers and run.error is None
+
+
+@pytest.mark.parametrize("kwargs", [
+    pytest.param({"only": "bob@example.org"}, id="--subscriber"),
+    pytest.param({"shard": next(Shard.parse(f"{k}/3") for k in (1, 2, 3)
+                                if not Shard.parse(f"{k}/3").owns("cy@example.org"))}, id="--shard"),
+])
+def test_a_send_for_some_readers_counts_only_their_skips(server, inbox, tmp_path, kwargs) -> None:
+    """``send --subscriber bob`` said "skipped 1 (1 paused)" for cy, whom it was never for; a shard counted
+    every other shard's skipped readers too."""
+    settings = settings_for(server, tmp_path)
+    with Store.open(tmp_path / "state.db") as store:
+        store.set_status("cy@example.org", "paused")
+
+    report = Digest(settings).send(FOUR, source=str(FIXTURES / "papers.jsonl"), **kwargs)
+
+    assert "cy@example.org" not in report.skipped and "skipped" not in report.summary()
+
+
+def test_a_send_for_one_reader_still_says_why_that_reader_is_skipped(server, inbox, tmp_path) -> None:
+    with Store.open(tmp_path / "state.db") as store:
+        store.set_status("cy@example.org", "paused")
+
+    report = Digest(settings_for(server, tmp_path)).send(FOUR, source=str(FIXTURES / "papers.jsonl"),
+                                                         only="cy@example.org")
+
+    assert report.skipped == {"cy@example.org": "paused"} and inbox.messages == []

@@ -97,6 +97,10 @@ def send_digests(app: Pipeline, readers: Sequence[Subscriber], *, source: str | 
             _replay(Journal.beside(db), store)
             store.remember_listing(listing.papers, app.clock(), keep_days=app.settings.catchup_days)
         wanted = _this_sends(who_gets_mail(app, store, readers, report), only, shard)  # sign-ups sharded too
+        report.skipped = {email: why for email, why in report.skipped.items()  # theirs only, not the whole list's
+                          if _sends_to(email, only, shard)}
+        if report.skipped:
+            log.info("skipped %s", report.skipped_text())
         recheck = None if force or mailer is None else _sent_meanwhile(app, store)  # as this send decides
         todo = due_today(app, store, wanted, force, report)
         if mailer is not None:
@@ -150,9 +154,12 @@ def _record_failed_run(app: Pipeline, slot: str | None, err: DigestError) -> Non
 
 def _this_sends(readers: Sequence[Subscriber], only: str | None, shard: Shard | None) -> list[Subscriber]:
     """The readers a send is for: that one (``only``), then its shard's (``shard``); all of them otherwise."""
-    if only is not None:
-        readers = [reader for reader in readers if reader.email.lower() == only.lower()]
-    return shard.select(readers) if shard is not None else list(readers)
+    return [reader for reader in readers if _sends_to(reader.email, only, shard)]
+
+
+def _sends_to(email: str, only: str | None, shard: Shard | None) -> bool:
+    """Whether a send for ``only`` (``--subscriber``) and ``shard`` is for this reader."""
+    return (only is None or email.lower() == only.lower()) and (shard is None or shard.owns(email))
 
 
 def _sent_meanwhile(app: Pipeline, store: Store) -> Callable[[list[str]], set[str]]:
@@ -198,8 +205,6 @@ def who_gets_mail(app: Pipeline, store: Store, roster: Sequence[Subscriber], rep
     for reader in roster:
         if reader.email.lower() not in kept:
             report.skipped[reader.email] = _why_not(states.get(reader.email.lower()), today, last)
-    if report.skipped:
-        log.info("skipped %s", report.skipped_text())
     return readers
 
 
