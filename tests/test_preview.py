@@ -195,3 +195,18 @@ def test_preview_re_renders_when_a_template_changes(tmp_path: Path) -> None:
         proc.terminate()
         _, err = proc.communicate(timeout=15)
     assert "Traceback" not in err
+
+
+def test_preview_keywords_for_a_reader_of_the_subscribers_file(run_cli, tmp_path, monkeypatch) -> None:
+    """``--keywords K --subscriber EMAIL`` previews K for that reader, as rank ranks K with their votes; it
+    said "no subscriber bob@example.org in the configured readers" for anyone but DIGEST_TO."""
+    (tmp_path / "subs.toml").write_text('[[subscribers]]\nemail = "bob@example.org"\nkeywords = ["curiosity"]\n')
+    for key, value in {"DIGEST_SUBSCRIBERS": str(tmp_path / "subs.toml"), "DIGEST_MIN_SCORE": "1",
+                       "DIGEST_FROM": "digest@example.com", "DIGEST_STATE_DB": str(tmp_path / "s.db")}.items():
+        monkeypatch.setenv(key, value)
+
+    code, _, err = run_cli("preview", "--source", "sample", "--keywords", "reward model",
+                           "--subscriber", "bob@example.org", "--output", "out.html")
+
+    assert code == 0, err
+    assert "follows: reward model." in (tmp_path / "out.html").read_text(encoding="utf-8")

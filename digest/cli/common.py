@@ -152,11 +152,24 @@ def readers_for(args: argparse.Namespace, settings: Settings) -> list[Subscriber
     return subscribers_from_settings(settings, getattr(args, "subscribers", None))
 
 
+def votes_address(email: str) -> str:
+    """``--keywords`` with ``--subscriber EMAIL``: the address whose votes rank those keywords, any reader's (the
+    roster's, a web sign-up's) or none yet; only no address at all is refused."""
+    from ..addresses import parse_address
+
+    try:
+        return parse_address(email)
+    except ConfigError as err:
+        raise ConfigError(f"--subscriber {email}: {err}") from None
+
+
 def chosen_readers(args: argparse.Namespace, settings: Settings, app: Digest | None = None) -> list[Subscriber]:
     """``rank`` and ``preview``'s readers: with ``app`` and no ``--keywords``, the confirmed web sign-ups too, as
-    the send adds them. One named by ``--subscriber`` is shown even when disabled (``enabled = false``), with a
+    the send adds them; ``--keywords`` with ``--subscriber``: those keywords for that reader, with their votes. One named by ``--subscriber`` is shown even when disabled (``enabled = false``), with a
     line saying no digest goes to them."""
     readers = readers_for(args, settings)
+    if getattr(args, "keywords", None) is not None and getattr(args, "subscriber", None):
+        return [dataclasses.replace(readers[0], email=votes_address(args.subscriber), name="")]
     if app is not None and getattr(args, "keywords", None) is None:
         readers += app.web_sign_ups({reader.email.lower() for reader in readers})
     if getattr(args, "subscriber", None):

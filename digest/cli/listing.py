@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import ConfigError, OutputError
+from ..errors import OutputError
 from .common import (
-    _app, _source_option, _warn, address, chosen_readers, clean, clip, count, path, plural, port, readers_for, settings_for,
+    _app, _source_option, _warn, address, chosen_readers, clean, clip, count, path, plural, port, settings_for,
 )
 
 if TYPE_CHECKING:
@@ -70,23 +70,11 @@ def _add_rank(commands: argparse._SubParsersAction) -> None:
 
 
 def run_rank(args: argparse.Namespace) -> int:
-    from dataclasses import replace
-
-    from ..addresses import parse_address
     from ..app import make_digest
 
     settings = settings_for(args)
-    votes_of = None
-    if args.keywords is not None and args.subscriber:  # these keywords, ranked with that reader's votes
-        try:
-            votes_of = parse_address(args.subscriber)
-        except ConfigError as err:
-            raise ConfigError(f"--subscriber {args.subscriber}: {err}") from None
     with make_digest(settings) as app:
-        if votes_of is not None:
-            readers = [replace(readers_for(args, settings)[0], email=votes_of, name="")]
-        else:  # the web sign-ups too, as the send adds them
-            readers = chosen_readers(args, settings, app)
+        readers = chosen_readers(args, settings, app)  # the web sign-ups too, as the send adds them
         if args.keywords is None:  # a reader's own changes on the web app win, as in the send
             readers = held_back(app.with_own_changes(readers), app.held_back(readers), named=bool(args.subscriber))
         listing = app.load_listing(args.source, offline=args.offline, since=app.last_run_day())  # as a send would
