@@ -67,6 +67,28 @@ def test_check_prints_each_readers_keywords_as_understood(run_cli, monkeypatch, 
     ]
 
 
+def test_check_lists_the_readers_who_signed_up_on_the_web_too(run_cli, monkeypatch, tmp_path) -> None:
+    """A send adds the confirmed web sign-ups to the subscribers file's readers; the check left them out, and
+    counted only the file's."""
+    from digest.store import Store
+
+    configure(monkeypatch, tmp_path, DIGEST_SUBSCRIBERS=str(subscribers_file(tmp_path)))
+    with Store.open(tmp_path / "state.db") as store:
+        store.request_signup("cy@example.org", "rid-cy", ["diffusion"])
+        store.confirm_signup("cy@example.org")
+        store.request_signup("dee@example.org", "rid-dee", ["robotics"])  # not confirmed: gets nothing
+
+    code, out, err = run_cli("check", "--no-smtp")
+
+    assert code == 0, err
+    assert out.splitlines() == [
+        "ada@example.org: reinforcement learning, rl, -survey",
+        "bob@example.org (enabled = false): reward model*, diffusion^2",
+        "cy@example.org: diffusion (signed up on the web)",
+        f"settings ok: 3 readers (1 signed up on the web), source {LISTING}, templates ok",
+    ]
+
+
 def test_check_shows_the_one_readers_keywords_from_digest_keywords(run_cli, monkeypatch, tmp_path) -> None:
     configure(monkeypatch, tmp_path, DIGEST_TO="ada@example.org", DIGEST_KEYWORDS="LLM; a OR-less phrase, NOT survey")
 

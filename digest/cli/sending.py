@@ -208,9 +208,12 @@ def run_check(args: argparse.Namespace) -> int:
 
     settings = settings_for(args)
     result = check_setup(settings)
+    problems = list(result.problems) + server_problems(settings)
+    signed_up = [] if problems else _web_sign_ups(settings, result.readers)
     for reader in result.readers:
         print(clean(understood(reader)))
-    problems = list(result.problems) + server_problems(settings)
+    for reader in signed_up:
+        print(clean(f"{understood(reader)} (signed up on the web)"))
     mailbox: list[str] = []
     if not args.no_smtp and not problems:  # a login is worth trying once the settings are right
         problems += _smtp_problems(settings) + _mailbox_problems(settings, mailbox)
@@ -218,13 +221,22 @@ def run_check(args: argparse.Namespace) -> int:
         print(f"digest: error: {clean(problem)}", file=sys.stderr)
     if problems:
         return 1
-    print(f"settings ok: {plural(len(result.readers), 'reader')}, source {', '.join(result.sources)}, templates ok")
+    web = f" ({len(signed_up)} signed up on the web)" if signed_up else ""
+    print(f"settings ok: {plural(len(result.readers) + len(signed_up), 'reader')}{web}, source {', '.join(result.sources)}, templates ok")
     if not args.no_smtp:
         print(f"SMTP ok: {settings.smtp_host}:{settings.port} ({settings.smtp_security})"
               + (f", logged in as {settings.smtp_user}" if settings.smtp_user else ""))
     for where in mailbox:
         print(f"bounce mailbox ok: {where}")
     return 0
+
+
+def _web_sign_ups(settings: Settings, roster: Sequence[Subscriber]) -> list[Subscriber]:
+    """The confirmed web sign-ups a send adds to the roster (none before the state database exists)."""
+    from ..app import make_digest
+
+    with make_digest(settings) as app:
+        return app.web_sign_ups({reader.email.lower() for reader in roster})
 
 
 def _smtp_problems(settings: Settings) -> list[str]:
