@@ -174,6 +174,23 @@ def test_show_and_export_print_everything_stored_as_json(run_cli, roster: Path, 
     assert exported["ada@example.org"] == shown
 
 
+def test_show_says_what_the_subscribers_file_says_of_a_reader_the_store_knows_nothing_about(
+        run_cli, roster: Path, tmp_path: Path) -> None:
+    """Ada is only in the file: show printed ``"state": null`` and empty lists, as if no such reader existed;
+    now her status and origin as ``readers list`` gives them, and her entry in the file."""
+    with Store.open(tmp_path / "state.db") as store:
+        store.set_status("bob@example.org", "paused")  # the store exists, knowing someone else
+
+    code, out, err = run_cli("readers", "show", "ada@example.org")
+
+    shown = json.loads(out)
+    assert code == 0, err
+    assert (shown["status"], shown["from"], shown["state"]) == ("active", "file", None)
+    assert shown["roster"]["keywords"] == ["reward model*"] and shown["roster"]["enabled"] is True
+    bob = json.loads(run_cli("readers", "show", "bob@example.org")[1])
+    assert (bob["status"], bob["roster"]["keywords"]) == ("paused", ["diffusion"])
+
+
 def test_remove_wipes_the_readers_data(run_cli, roster: Path, tmp_path: Path) -> None:
     with Store.open(tmp_path / "state.db") as store:
         store.record_vote("ada@example.org", make_paper("T", "A", id="2401.00001"), 1)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from .common import (
@@ -79,7 +80,7 @@ def run_readers(args: argparse.Namespace) -> int:
             return _readers_list(roster, store, settings)
         if args.action == "export":
             emails = sorted({r.email.lower() for r in roster} | set(store.known_emails()))
-            print(json.dumps({"readers": [store.export_reader(e) for e in emails]}, indent=2, ensure_ascii=False))
+            print(json.dumps({"readers": _shown(emails, roster, store, settings)}, indent=2, ensure_ascii=False))
             return 0
         return _reader_action(args.action, args.email.strip().lower(), roster, store, settings)
 
@@ -106,14 +107,51 @@ def _readers_list(roster: list[Subscriber], store: Store | None, settings: Setti
     for email in emails:
         state, reader = states.get(email), listed.get(email)
         keywords = state.keywords if state and state.keywords is not None else (reader.keywords if reader else ())
-        origin = "file" if reader else ("web" if state and state.origin == "web" else "store")
-        status = state.status if state and state.status != "active" else held.get(email, "active")
-        status = "disabled" if status == "active" and reader is not None and not reader.enabled else status
+        origin, status = _origin(state, reader), _status(email, state, reader, held)
         lines.append(f"{clean(email):<36} {status:<13} {origin:<7} "
                      f"{state.frequency if state else 'run':<9} {clip(', '.join(keywords), 60)}")
     print("\n".join(lines))
     print(f"{len(emails)} reader(s)", file=sys.stderr)
     return 0
+
+
+def _origin(state: ReaderState | None, reader: Subscriber | None) -> str:
+    """Where the reader comes from: the subscribers file, a web sign-up, or only what the store recorded."""
+    return "file" if reader else ("web" if state and state.origin == "web" else "store")
+
+
+def _status(email: str, state: ReaderState | None, reader: Subscriber | None, held: dict[str, str]) -> str:
+    """Whether a send serves them, as ``readers list`` says it: their own status, a suppression or removal
+    (``held``), ``enabled = false`` in the file."""
+    status = state.status if state and state.status != "active" else held.get(email, "active")
+    return "disabled" if status == "active" and reader is not None and not reader.enabled else status
+
+
+def _shown(emails: Sequence[str], roster: list[Subscriber], store: Store, settings: Settings) -> list[dict[str, Any]]:
+    """``show`` and ``export``: what is stored about each reader, after their status as ``list`` gives it and
+    what the subscribers file says of them (``"roster"``). A reader only the file names showed ``"state": null``
+    and nothing else, as if unknown."""
+    states = store.reader_states()
+    held = _held(roster, states, store, settings)
+    listed: dict[str, Subscriber] = {}
+    for subscriber in roster:
+        listed.setdefault(subscriber.email.lower(), subscriber)
+    shown = []
+    for email in emails:
+        state, reader = states.get(email), listed.get(email)
+        shown.append({"email": email, "status": _status(email, state, reader, held), "from": _origin(state, reader),
+                      "roster": _as_json(reader)} | store.export_reader(email))
+    return shown
+
+
+def _as_json(reader: Subscriber | None) -> dict[str, Any] | None:
+    """The subscribers file's entry, as it was read (keywords as written, the library's path)."""
+    if reader is None:
+        return None
+    entry = dataclasses.asdict(reader)
+    entry.pop("email")
+    return {key: str(value) if isinstance(value, Path) else list(value) if isinstance(value, tuple) else value
+            for key, value in entry.items()}
 
 
 def _held(roster: list[Subscriber], states: dict[str, ReaderState], store: Store, settings: Settings) -> dict[str, str]:
@@ -130,7 +168,8 @@ def _reader_action(action: str, email: str, roster: list[Subscriber], store: Sto
         raise ConfigError(f"no reader {email} in the roster or the state store; see digest readers list")
     if action == "show":
         bounces = store.bounce_summary(email)  # shown once the reader has bounced (or is suppressed)
-        shown = store.export_reader(email) | (bounces if bounces["bounces"] or bounces["suppressed"] else {})
+        shown = _shown([email], roster, store, settings)[0] | (bounces if bounces["bounces"] or bounces["suppressed"]
+                                                                else {})
         removed = _removed_why(store, settings, email)
         print(json.dumps(shown | ({"removed": removed} if removed else {}), indent=2, ensure_ascii=False))
     elif action == "remove":
