@@ -210,3 +210,20 @@ def test_preview_keywords_for_a_reader_of_the_subscribers_file(run_cli, tmp_path
 
     assert code == 0, err
     assert "follows: reward model." in (tmp_path / "out.html").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("send_empty, said", [("false", True), ("true", False)])
+def test_preview_of_a_day_with_nothing_new_says_no_email_would_be_sent(run_cli, tmp_path, monkeypatch,
+                                                                       send_empty, said) -> None:
+    """With DIGEST_SEND_EMPTY off the send sends nothing to a reader with no picks; the preview showed the
+    "nothing new" email without a word, as if it would go out."""
+    for key, value in {"DIGEST_KEYWORDS": "zebrafish", "DIGEST_TO": "ada@example.org", "DIGEST_MIN_SCORE": "1",
+                       "DIGEST_FROM": "digest@example.com", "DIGEST_SEND_EMPTY": send_empty}.items():
+        monkeypatch.setenv(key, value)
+
+    code, _, err = run_cli("preview", "--source", "sample", "--output", "out.html")
+
+    assert code == 0 and (tmp_path / "out.html").exists()
+    line = ("digest: nothing new for ada@example.org: no email is sent (DIGEST_SEND_EMPTY is off); shown anyway, "
+            "as DIGEST_SEND_EMPTY=true would send it")
+    assert (line in err.splitlines()) is said
