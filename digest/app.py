@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from dataclasses import replace
 from datetime import date, datetime
 from datetime import time as clock_time
 from pathlib import Path
@@ -214,6 +215,22 @@ class Digest:
                                 offline=offline, progress=progress, slot=slot, only=only, shard=shard)
         finally:
             self.composer.summarizer = None
+
+    def kept_summaries(self, reader: Subscriber, picks: list[Pick]) -> tuple[list[Pick], int]:
+        """The picks with the LLM summaries (``DIGEST_LLM_URL``) the store keeps for them in the reader's language,
+        the model asked nothing (``digest preview``), and how many have none kept: the send would ask for those."""
+        if not self.settings.llm_url or not picks:
+            return picks, 0
+        if not self.settings.state_db.exists():  # a preview makes no state database
+            return picks, len(picks)
+        from .summaries import summarizer_for
+
+        summarizer = summarizer_for(self.settings, self._open_store)
+        if summarizer is None:
+            return picks, 0
+        papers = summarizer.kept([pick.paper for pick in picks], reader.language)
+        missing = sum(paper.summary_by != self.settings.llm_model for paper in papers)
+        return [replace(pick, paper=paper) for pick, paper in zip(picks, papers)], missing
 
     def _open_store(self) -> Store:
         from .store import Store

@@ -112,6 +112,13 @@ class Summarizer:
                 self._ask(paper, key, language)
         return [self._filled(paper, self.known.get(keys[paper.id])) for paper in papers]
 
+    def kept(self, papers: Sequence[Paper], language: str | None) -> list[Paper]:
+        """``papers`` with the summaries the store keeps for them, the model asked nothing (``digest preview``)."""
+        language = normalize_space(language or "") or DEFAULT_LANGUAGE
+        keys = {paper.id: self.key(paper, language) for paper in papers}
+        self._load([key for key in keys.values() if key not in self.known])
+        return [self._filled(paper, self.known.get(keys[paper.id])) for paper in papers]
+
     def key(self, paper: Paper, language: str) -> tuple[str, ...]:
         abstract = hashlib.sha256(paper.abstract.encode()).hexdigest()[:32]
         return (paper.id, abstract, self.config.model, language.casefold(), str(PROMPT_VERSION))

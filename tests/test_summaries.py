@@ -392,3 +392,33 @@ def test_a_big_list_built_by_a_forked_producer_gets_its_summaries_asked_once_eac
     assert len(asked) == len(set(asked)) > 0
     with Store.open(tmp_path / "state.db") as store:
         assert store.db.execute("SELECT count(*) FROM llm_summaries").fetchone()[0] == len(asked)
+
+
+# the preview ---------------------------------------------------------------------------------
+
+def test_the_preview_shows_the_summaries_a_send_kept_and_says_which_papers_it_shows_without(
+        llm, tmp_path, run_cli, monkeypatch):
+    """The preview never asks the model (README, Summaries), but it showed abstracts even where a send had kept
+    the model's summaries, and said nothing of the difference from what is sent."""
+    env = {"DIGEST_FROM": "d@example.com", "DIGEST_STATE_DB": str(tmp_path / "s.db"), "DIGEST_MIN_SCORE": "1",
+           "DIGEST_LLM_URL": llm.url, "DIGEST_LLM_MODEL": "tiny-model", "DIGEST_LLM_API_KEY": KEY,
+           "DIGEST_TO": "ada@example.org", "DIGEST_KEYWORDS": "reward model, exploration", "DIGEST_MAX_ITEMS": "2"}
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with Store.open(tmp_path / "s.db"):
+        pass  # the store exists, with no summary kept yet
+    preview = ("preview", "--source", str(FIXTURES / "papers.jsonl"), "--output", "out.html")
+
+    code, _, err = run_cli(*preview)
+
+    assert code == 0 and llm.behaviour.seen == [] and "Summary by tiny-model" not in Path("out.html").read_text()
+    assert ("digest: note: no summary by tiny-model for 2 of 2 papers here: the send asks DIGEST_LLM_URL for them; "
+            "the preview never asks, it shows the summaries a send kept") in err.splitlines()
+
+    Digest(load_settings(None, env)).send([Subscriber("ada@example.org", ("reward model", "exploration"))],
+                                          source=str(FIXTURES / "papers.jsonl"), dry_run=True, outbox=tmp_path / "o")
+    asked = len(llm.behaviour.seen)
+    code, _, err = run_cli(*preview)
+
+    assert code == 0 and asked == 2 and len(llm.behaviour.seen) == asked  # kept: not asked again
+    assert Path("out.html").read_text().count("Summary by tiny-model") == 2 and "no summary" not in err

@@ -197,6 +197,10 @@ def run_preview(args: argparse.Namespace) -> int:
         preview = Preview(app, readers[0], source=args.source, offline=args.offline,
                           own_changes=args.keywords is None)  # as rank: --keywords are the keywords previewed
         _warn(preview.listing)  # what the listing dropped, or a day with none, as papers and rank say it
+        if preview.unsummarised:
+            print(f"digest: note: no summary by {clean(settings.llm_model)} for {preview.unsummarised} of "
+                  f"{plural(len(preview.picks), 'paper')} here: the send asks DIGEST_LLM_URL for them; the preview "
+                  "never asks, it shows the summaries a send kept", file=sys.stderr)
         if not preview.picks and not settings.send_empty:  # the send sends nothing then: the email shown is not sent
             who = clean(preview.reader.email) or "this reader"
             print(f"digest: nothing new for {who}: no email is sent (DIGEST_SEND_EMPTY is off); shown anyway, "

@@ -35,7 +35,9 @@ class Preview:
         sent = plan.get(reader.email.lower(), frozenset())
         index = app.make_index(self.listing.papers)
         examples = app.examples_for_readers([reader], self.listing.papers)[0]
-        self.picks, self.total, _ = picks_and_total(app, index, reader, sent, examples)
+        picks, self.total, _ = picks_and_total(app, index, reader, sent, examples)
+        # the LLM summaries a send kept (DIGEST_LLM_URL); the preview never asks the model for the others
+        self.picks, self.unsummarised = app.kept_summaries(reader, picks)
         self.hints = app.keyword_hints(index, reader, plan)  # the note the send adds for keywords that match nothing
         self.lock = threading.Lock()
 
