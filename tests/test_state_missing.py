@@ -47,6 +47,17 @@ def test_a_command_that_records_makes_the_database_and_says_so(run_cli, missing,
     assert missing.exists()
 
 
+@pytest.mark.parametrize("action", ["pause", "resume", "remove"])
+def test_a_change_for_no_known_reader_makes_no_database(run_cli, missing, action) -> None:
+    """A mistyped address: one error line; it said it was making the database, made it, then refused."""
+    code, out, err = run_cli("readers", action, "nobody@example.org")
+
+    assert code == 1 and out == ""
+    assert err.splitlines() == ["digest: error: no reader nobody@example.org in the roster or the state store; "
+                                "see digest readers list"]
+    assert not missing.parent.exists()
+
+
 def test_readers_list_shows_the_roster_and_says_nothing_recorded_is_known(run_cli, missing) -> None:
     code, out, err = run_cli("readers", "list")
 

@@ -74,6 +74,8 @@ def run_readers(args: argparse.Namespace) -> int:
     if args.action in ("list", "export", "show"):
         require_state(settings)
     else:
+        if not settings.state_db.exists() and args.email.lower() not in {r.email.lower() for r in roster}:
+            raise ConfigError(_no_reader(args.email.lower()))  # before a database is made for nobody
         say_if_new_state(settings)
     with Store.open(settings.state_db) as store:
         if args.action == "list":
@@ -165,7 +167,7 @@ def _held(roster: list[Subscriber], states: dict[str, ReaderState], store: Store
 def _reader_action(action: str, email: str, roster: list[Subscriber], store: Store, settings: Settings) -> int:
     known = email in {r.email.lower() for r in roster} or email in store.known_emails()
     if not known:
-        raise ConfigError(f"no reader {email} in the roster or the state store; see digest readers list")
+        raise ConfigError(_no_reader(email))
     if action == "show":
         bounces = store.bounce_summary(email)  # shown once the reader has bounced (or is suppressed)
         shown = _shown([email], roster, store, settings)[0] | (bounces if bounces["bounces"] or bounces["suppressed"]
@@ -180,6 +182,10 @@ def _reader_action(action: str, email: str, roster: list[Subscriber], store: Sto
     else:
         _resume(store, settings, email)
     return 0
+
+
+def _no_reader(email: str) -> str:
+    return f"no reader {email} in the roster or the state store; see digest readers list"
 
 
 def _remove(store: Store, settings: Settings, email: str, still: bool) -> None:
