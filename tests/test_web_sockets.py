@@ -211,3 +211,23 @@ def test_a_request_still_running_when_the_server_stops_gets_a_503_not_a_tracebac
     assert [a.status_code for a in answers] == [503] and "restarting" in answers[0].text
     assert "cut short" in caplog.text
     assert "Exception in ASGI application" not in caplog.text and "Traceback" not in caplog.text
+
+
+def test_a_busy_preview_port_gives_way_to_a_free_one_with_a_note_like_the_other_lines(capsys) -> None:
+    """The one stderr line without ``digest:`` in front: ``port 8025 is busy; using 41234 instead``."""
+    import socket
+
+    from digest.web.server import bind
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen(1)
+    busy = taken.getsockname()[1]
+    try:
+        sock = bind("127.0.0.1", busy, fallback=True)
+        used = sock.getsockname()[1]
+        sock.close()
+    finally:
+        taken.close()
+
+    assert capsys.readouterr().err.splitlines() == [f"digest: note: port {busy} is busy; using {used} instead"]

@@ -38,7 +38,7 @@ def bind(host: str, port: int, *, fallback: bool = False) -> socket.socket:
             sock.close()
             raise ConfigError(f"cannot listen on {host}:{port} ({err.strerror}); {_bind_fix(err)}") from None
         sock.bind((host, 0))
-        print(f"port {port} is busy; using {sock.getsockname()[1]} instead", file=sys.stderr)
+        print(f"digest: note: port {port} is busy; using {sock.getsockname()[1]} instead", file=sys.stderr)
     sock.listen(128)
     sock.set_inheritable(True)
     return sock
