@@ -227,3 +227,17 @@ def test_preview_of_a_day_with_nothing_new_says_no_email_would_be_sent(run_cli, 
     line = ("digest: nothing new for ada@example.org: no email is sent (DIGEST_SEND_EMPTY is off); shown anyway, "
             "as DIGEST_SEND_EMPTY=true would send it")
     assert (line in err.splitlines()) is said
+
+
+def test_preview_output_with_missing_templates_is_one_error_line(run_cli, tmp_path, monkeypatch) -> None:
+    """The notes about the email (a paused reader, nothing new) came before the error that no email could be
+    rendered at all."""
+    for key, value in {"DIGEST_KEYWORDS": "zebrafish", "DIGEST_TO": "ada@example.org", "DIGEST_MIN_SCORE": "1",
+                       "DIGEST_FROM": "digest@example.com", "DIGEST_TEMPLATES_DIR": str(tmp_path / "none")}.items():
+        monkeypatch.setenv(key, value)
+
+    code, out, err = run_cli("preview", "--source", "sample", "--output", "out.html")
+
+    assert code == 1 and out == "" and not (tmp_path / "out.html").exists()
+    assert err.splitlines() == [f"digest: error: template {tmp_path / 'none' / 'digest.mjml.j2'} not found; "
+                                "check DIGEST_TEMPLATES_DIR"]

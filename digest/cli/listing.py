@@ -192,11 +192,13 @@ def run_preview(args: argparse.Namespace) -> int:
     settings = settings_for(args)
     with make_digest(settings) as app:
         readers = preview_readers(args, settings, app)
-        if args.keywords is None:  # a paused reader is previewed, with a line saying they get nothing
-            held_back(readers[:1], app.held_back(readers[:1]), named=True)
         preview = Preview(app, readers[0], source=args.source, offline=args.offline,
                           own_changes=args.keywords is None)  # as rank: --keywords are the keywords previewed
+        html = preview.rendered().html if args.output else ""  # a failure is the one line said (the server
+        # renders on each request, the templates perhaps mid-edit)
         _warn(preview.listing)  # what the listing dropped, or a day with none, as papers and rank say it
+        if args.keywords is None:  # a paused reader is previewed, with a line saying they get nothing
+            held_back(readers[:1], app.held_back(readers[:1]), named=True)
         if preview.unsummarised:
             print(f"digest: note: no summary by {clean(settings.llm_model)} for {preview.unsummarised} of "
                   f"{plural(len(preview.picks), 'paper')} here: the send asks DIGEST_LLM_URL for them; the preview "
@@ -206,7 +208,6 @@ def run_preview(args: argparse.Namespace) -> int:
             print(f"digest: nothing new for {who}: no email is sent (DIGEST_SEND_EMPTY is off); shown anyway, "
                   "as DIGEST_SEND_EMPTY=true would send it", file=sys.stderr)
         if args.output:
-            html = preview.rendered().html
             try:
                 args.output.write_text(html, encoding="utf-8")
             except OSError as err:
