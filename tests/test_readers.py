@@ -286,3 +286,19 @@ def test_rank_leaves_out_a_reader_the_send_skips_and_shows_them_when_named(run_c
 
     code, out, err = run_cli("preview", "--source", "sample", "--subscriber", "ada@example.org", "--output", "p.html")
     assert code == 0 and err.splitlines() == [note]
+
+
+@pytest.mark.parametrize("command", [("rank",), ("preview", "--output", "out.html")])
+def test_a_listing_that_cannot_be_read_is_the_one_line_for_a_reader_shown_anyway(
+        run_cli, roster: Path, tmp_path: Path, command: tuple[str, ...]) -> None:
+    """"ada is paused: ... shown anyway" came first, about a digest the command then could not make."""
+    roster.write_text(roster.read_text().replace('keywords = ["reward model*"]',
+                                                 'keywords = ["reward model*"]\nenabled = false'))
+    with Store.open(tmp_path / "state.db") as store:
+        store.set_status("ada@example.org", "paused")
+
+    code, out, err = run_cli(*command, "--source", str(tmp_path / "gone.json"), "--subscriber", "ada@example.org")
+
+    assert code == 1 and out == ""
+    gone = tmp_path / "gone.json"
+    assert err.splitlines() == [f"digest: error: {gone}: no such file; check the path given to --source"]

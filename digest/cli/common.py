@@ -163,10 +163,21 @@ def votes_address(email: str) -> str:
         raise ConfigError(f"--subscriber {email}: {err}") from None
 
 
-def chosen_readers(args: argparse.Namespace, settings: Settings, app: Digest | None = None) -> list[Subscriber]:
+def say(line: str, said: list[str] | None = None) -> None:
+    """A line on stderr now, or kept in ``said`` to print later."""
+    if said is None:
+        print(line, file=sys.stderr)
+    else:
+        said.append(line)
+
+
+def chosen_readers(args: argparse.Namespace, settings: Settings, app: Digest | None = None,
+                   said: list[str] | None = None) -> list[Subscriber]:
     """``rank`` and ``preview``'s readers: with ``app`` and no ``--keywords``, the confirmed web sign-ups too, as
-    the send adds them; ``--keywords`` with ``--subscriber``: those keywords for that reader, with their votes. One named by ``--subscriber`` is shown even when disabled (``enabled = false``), with a
-    line saying no digest goes to them."""
+    the send adds them; ``--keywords`` with ``--subscriber``: those keywords for that reader, with their votes.
+    One named by ``--subscriber`` is shown even when disabled (``enabled = false``), with a
+    line saying no digest goes to them (kept in ``said`` when given, for the command to print once it has what it
+    needs: a listing that cannot be read is then the one line)."""
     readers = readers_for(args, settings)
     if getattr(args, "keywords", None) is not None and getattr(args, "subscriber", None):
         return [dataclasses.replace(readers[0], email=votes_address(args.subscriber), name="")]
@@ -177,7 +188,7 @@ def chosen_readers(args: argparse.Namespace, settings: Settings, app: Digest | N
         if not readers:
             raise ConfigError(f"no subscriber {args.subscriber} in the configured readers")
         if not readers[0].enabled:
-            print(f"digest: {clean(readers[0].email)} is disabled (enabled = false): no digest is sent to them; "
-                  "shown anyway", file=sys.stderr)
+            say(f"digest: {clean(readers[0].email)} is disabled (enabled = false): no digest is sent to them; "
+                "shown anyway", said)
             readers = [dataclasses.replace(readers[0], enabled=True)]
     return readers

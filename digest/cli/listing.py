@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import OutputError
 from .common import (
-    _app, _source_option, _warn, address, chosen_readers, clean, clip, count, path, plural, port, settings_for,
+    _app, _source_option, _warn, address, chosen_readers, clean, clip, count, path, plural, port, say, settings_for,
 )
 
 if TYPE_CHECKING:
@@ -74,10 +74,14 @@ def run_rank(args: argparse.Namespace) -> int:
 
     settings = settings_for(args)
     with make_digest(settings) as app:
-        readers = chosen_readers(args, settings, app)  # the web sign-ups too, as the send adds them
+        said: list[str] = []  # about the readers, once the listing is read
+        readers = chosen_readers(args, settings, app, said)  # the web sign-ups too, as the send adds them
         if args.keywords is None:  # a reader's own changes on the web app win, as in the send
-            readers = held_back(app.with_own_changes(readers), app.held_back(readers), named=bool(args.subscriber))
+            readers = held_back(app.with_own_changes(readers), app.held_back(readers), named=bool(args.subscriber),
+                                said=said)
         listing = app.load_listing(args.source, offline=args.offline, since=app.last_run_day())  # as a send would
+        for line in said:
+            print(line, file=sys.stderr)
         _warn(listing)
         plan = app.candidates(listing, readers)
         hints: dict[str, tuple[KeywordHint, ...]] = {}
@@ -93,15 +97,16 @@ def run_rank(args: argparse.Namespace) -> int:
     return 0
 
 
-def held_back(readers: list[Subscriber], held: dict[str, str], named: bool) -> list[Subscriber]:
+def held_back(readers: list[Subscriber], held: dict[str, str], named: bool,
+              said: list[str] | None = None) -> list[Subscriber]:
     """Readers the send skips (paused, unsubscribed, suppressed) are left out, as they get nothing; one named by
-    ``--subscriber`` is shown, with a line saying so (as a disabled one is)."""
+    ``--subscriber`` is shown, with a line saying so (as a disabled one is; kept in ``said`` when given)."""
     if not named:
         return [reader for reader in readers if reader.email.lower() not in held]
     for reader in readers:
         if reader.email.lower() in held:
-            print(f"digest: {clean(reader.email)} is {held[reader.email.lower()]}: no digest is sent to them; "
-                  "shown anyway", file=sys.stderr)
+            say(f"digest: {clean(reader.email)} is {held[reader.email.lower()]}: no digest is sent to them; "
+                "shown anyway", said)
     return readers
 
 
@@ -172,14 +177,15 @@ def _add_preview(commands: argparse._SubParsersAction) -> None:
 SAMPLE_KEYWORDS = "reinforcement learning, reward model*, LLM, -survey"  # what the sample is about
 
 
-def preview_readers(args: argparse.Namespace, settings: Settings, app: Digest | None = None) -> list[Subscriber]:
+def preview_readers(args: argparse.Namespace, settings: Settings, app: Digest | None = None,
+                    said: list[str] | None = None) -> list[Subscriber]:
     """The configured readers (with ``app``, and the web sign-ups); with none, the bundled sample previews for
     its demo keywords."""
     from ..subscribers import single_reader
 
     configured = args.keywords or args.subscriber or args.subscribers or settings.subscribers or settings.keywords
     if configured or (args.source or settings.source).strip() != "sample":
-        return chosen_readers(args, settings, app)
+        return chosen_readers(args, settings, app, said)
     print(f"digest: no reader configured (DIGEST_KEYWORDS, DIGEST_SUBSCRIBERS); "
           f"previewing the sample for its demo keywords: {SAMPLE_KEYWORDS}", file=sys.stderr)
     return [single_reader(settings, SAMPLE_KEYWORDS)]
@@ -191,12 +197,15 @@ def run_preview(args: argparse.Namespace) -> int:
 
     settings = settings_for(args)
     with make_digest(settings) as app:
-        readers = preview_readers(args, settings, app)
+        said: list[str] = []  # about the reader, once the email is made
+        readers = preview_readers(args, settings, app, said)
         preview = Preview(app, readers[0], source=args.source, offline=args.offline,
                           own_changes=args.keywords is None)  # as rank: --keywords are the keywords previewed
         html = preview.rendered().html if args.output else ""  # a failure is the one line said (the server
         # renders on each request, the templates perhaps mid-edit)
         _warn(preview.listing)  # what the listing dropped, or a day with none, as papers and rank say it
+        for line in said:
+            print(line, file=sys.stderr)
         if args.keywords is None:  # a paused reader is previewed, with a line saying they get nothing
             held_back(readers[:1], app.held_back(readers[:1]), named=True)
         if preview.unsummarised:

@@ -222,7 +222,8 @@ def run_check(args: argparse.Namespace) -> int:
     if problems:
         return 1
     web = f" ({len(signed_up)} signed up on the web)" if signed_up else ""
-    print(f"settings ok: {plural(len(result.readers) + len(signed_up), 'reader')}{web}, source {', '.join(result.sources)}, templates ok")
+    readers = plural(len(result.readers) + len(signed_up), "reader")
+    print(f"settings ok: {readers}{web}, source {', '.join(result.sources)}, templates ok")
     if not args.no_smtp:
         print(f"SMTP ok: {settings.smtp_host}:{settings.port} ({settings.smtp_security})"
               + (f", logged in as {settings.smtp_user}" if settings.smtp_user else ""))
