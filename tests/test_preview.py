@@ -241,3 +241,20 @@ def test_preview_output_with_missing_templates_is_one_error_line(run_cli, tmp_pa
     assert code == 1 and out == "" and not (tmp_path / "out.html").exists()
     assert err.splitlines() == [f"digest: error: template {tmp_path / 'none' / 'digest.mjml.j2'} not found; "
                                 "check DIGEST_TEMPLATES_DIR"]
+
+
+def test_preview_of_several_readers_says_whose_digest_it_shows(run_cli, tmp_path, monkeypatch) -> None:
+    """With a subscribers file and no --subscriber the first reader's digest was shown without a word."""
+    (tmp_path / "subs.toml").write_text('[[subscribers]]\nemail = "bob@example.org"\nkeywords = ["curiosity"]\n\n'
+                                        '[[subscribers]]\nemail = "cy@example.org"\nkeywords = ["LLM"]\n')
+    for key, value in {"DIGEST_SUBSCRIBERS": str(tmp_path / "subs.toml"), "DIGEST_MIN_SCORE": "1",
+                       "DIGEST_FROM": "digest@example.com"}.items():
+        monkeypatch.setenv(key, value)
+
+    code, _, err = run_cli("preview", "--source", "sample", "--output", "out.html")
+    assert code == 0, err
+    assert ("digest: previewing the digest of bob@example.org, the first of 2 readers; --subscriber EMAIL previews "
+            "another's") in err.splitlines()
+
+    code, _, err = run_cli("preview", "--source", "sample", "--subscriber", "cy@example.org", "--output", "out.html")
+    assert code == 0 and "previewing" not in err

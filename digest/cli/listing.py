@@ -206,6 +206,9 @@ def run_preview(args: argparse.Namespace) -> int:
         _warn(preview.listing)  # what the listing dropped, or a day with none, as papers and rank say it
         for line in said:
             print(line, file=sys.stderr)
+        if len(readers) > 1:  # no --subscriber: whose email this is was nowhere said
+            print(f"digest: previewing the digest of {clean(readers[0].email)}, the first of {len(readers)} readers; "
+                  "--subscriber EMAIL previews another's", file=sys.stderr)
         if args.keywords is None:  # a paused reader is previewed, with a line saying they get nothing
             held_back(readers[:1], app.held_back(readers[:1]), named=True)
         if preview.unsummarised:
