@@ -27,6 +27,9 @@ import re
 from pathlib import Path
 
 _URL_PASSWORD = re.compile(r"(//[^/@:\s]*):\S*?@")  # to the first @ after it: a password may hold / or quotes
+_URL_SECRET_PARAMETER = re.compile(  # Zotero's ?key=, a feed's ?token=, a signed link's &sig=
+    r"([?&;][^=&#\s]*(?:key|token|secret|password|passwd|pwd|sig|signature|auth|credentials?|session(?:id)?)=)"
+    r"[^&#\s]*", re.IGNORECASE)
 
 
 class DigestError(Exception):
@@ -81,8 +84,9 @@ def shown_path(path: Path) -> str:
 
 
 def shown_url(text: str) -> str:
-    """``text`` with the password of any URL in it shown as ``***`` (``https://user:***@host/...``)."""
-    return _URL_PASSWORD.sub(r"\1:***@", text)
+    """``text`` with the password of any URL in it shown as ``***`` (``https://user:***@host/...``), and the
+    value of a query parameter named as a secret is (``?key=***``, ``&access_token=***``: a private feed's)."""
+    return _URL_SECRET_PARAMETER.sub(r"\1***", _URL_PASSWORD.sub(r"\1:***@", text))
 
 
 class KeywordError(DigestError):

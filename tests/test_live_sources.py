@@ -876,3 +876,15 @@ def test_a_password_in_a_url_source_never_shows_in_the_retry_log(run_cli, monkey
 
     assert "retrying in" in caplog.text and "http://reader:***@127.0.0.1" in caplog.text
     assert "s3cret-pw" not in caplog.text
+
+
+def test_a_key_in_a_url_sources_query_never_shows_in_its_error(run_cli, monkeypatch) -> None:
+    """A private feed's URL carries its key in the query (Zotero's ``?key=``, a journal's ``?token=``); the
+    error line, the run history and the logs showed it, while the URL's other parameters help find the fault."""
+    from .smtp_server import free_port
+
+    monkeypatch.setattr(Fetcher, "_backoff", lambda self, attempt: 0.01)
+    url = f"http://127.0.0.1:{free_port()}/items?format=atom&key=s3cret-key&access_token=s3cret-token"
+    code, _, err = run_cli("papers", "--source", url)
+
+    assert code == 1 and "s3cret" not in err and "/items?format=atom&key=***&access_token=***" in err
