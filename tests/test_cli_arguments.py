@@ -245,3 +245,16 @@ def test_an_empty_address_is_a_usage_error_not_an_unknown_reader_nor_every_reade
     assert exited.value.code == 2 and "Traceback" not in err
     assert "the address is empty; give the reader's email, e.g. ada@example.com" in err
     assert "no reader  in" not in err and not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize("argv", [["serve", "--host", ""], ["run", "--serve", "--host", " "]])
+def test_an_empty_host_is_a_usage_error_not_every_address_of_the_machine(capsys, argv) -> None:
+    """``--host "$HOST"`` with HOST unset listened on 0.0.0.0 without a word."""
+    from digest.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main(argv)
+
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and "Traceback" not in err
+    assert "argument --host: the address is empty; give 127.0.0.1 (this machine only)" in err

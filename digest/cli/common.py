@@ -91,6 +91,15 @@ def path(text: str) -> Path:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
+def host(text: str) -> str:
+    """An argparse type: the address to listen on. An empty one (``--host "$HOST"`` with HOST unset) listened on
+    every address of the machine, as 0.0.0.0 does, without a word."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("the address is empty; give 127.0.0.1 (this machine only) or 0.0.0.0 "
+                                         "(every address, behind a proxy)")
+    return text.strip()
+
+
 def port(text: str) -> int:
     """An argparse type: a TCP port, 0-65535 (0: any free one)."""
     if not text.isdigit() or int(text) > 65535:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
 from .common import (
-    _source_option, _warn, address, clean, clip, no_state_yet, path, port, require_state, say_if_new_state,
+    _source_option, _warn, address, clean, clip, host, no_state_yet, path, port, require_state, say_if_new_state,
     settings_for,
 )
 
@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 def _add_serve(commands: argparse._SubParsersAction) -> None:
     cmd = commands.add_parser("serve", help="the reader pages: unsubscribe, preferences, feedback, sign-up")
-    cmd.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1; put a proxy in front)")
+    cmd.add_argument("--host", type=host, default="127.0.0.1", help="address to bind (default 127.0.0.1; put a proxy in front)")
     cmd.add_argument("--port", type=port, default=8026, metavar="N", help="port (default 8026)")
     cmd.set_defaults(func=run_serve)
 

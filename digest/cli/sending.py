@@ -16,7 +16,9 @@ from typing import TYPE_CHECKING
 
 from ..errors import DigestError
 from ..errors import ConfigError, StoreError
-from .common import _source_option, address, clean, no_state_yet, path, plural, port, readers_for, settings_for
+from .common import (
+    _source_option, address, clean, host, no_state_yet, path, plural, port, readers_for, settings_for,
+)
 
 if TYPE_CHECKING:  # the library is imported by the command that runs, after the arguments are parsed
     import threading
@@ -146,7 +148,7 @@ def _add_run(commands: argparse._SubParsersAction) -> None:
     cmd.add_argument("--subscribers", type=path, metavar="FILE", help="subscribers TOML file")
     cmd.add_argument("--serve", action="store_true",
                      help="also serve the reader pages, as digest serve does (DIGEST_SERVE=true does too)")
-    cmd.add_argument("--host", default="127.0.0.1", help="with --serve: address to bind (default 127.0.0.1)")
+    cmd.add_argument("--host", type=host, default="127.0.0.1", help="with --serve: address to bind (default 127.0.0.1)")
     cmd.add_argument("--port", type=port, default=8026, metavar="N", help="with --serve: port (default 8026)")
     cmd.set_defaults(func=run_run)
 
