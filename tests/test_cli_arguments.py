@@ -258,3 +258,15 @@ def test_an_empty_host_is_a_usage_error_not_every_address_of_the_machine(capsys,
     err = capsys.readouterr().err
     assert exited.value.code == 2 and "Traceback" not in err
     assert "argument --host: the address is empty; give 127.0.0.1 (this machine only)" in err
+
+
+@pytest.mark.parametrize("command", ["papers", "rank", "preview", "send", "run", "feedback"])
+def test_an_empty_source_is_a_usage_error_not_digest_source(capsys, command) -> None:
+    """``--source "$SRC"`` with SRC unset read DIGEST_SOURCE (``hf`` by default) as if no --source were given."""
+    from digest.cli import main
+
+    with pytest.raises(SystemExit) as exited:
+        main([command, "--source", " "])
+
+    err = capsys.readouterr().err
+    assert exited.value.code == 2 and "argument --source: the source is empty; e.g. --source sample" in err

@@ -19,10 +19,19 @@ if TYPE_CHECKING:  # the library is imported by the command that runs, after the
 
 
 def _source_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--source", metavar="SRC",
+    parser.add_argument("--source", type=source, metavar="SRC",
                         help="file, sample, hf, hf:YYYY-MM-DD, arxiv:CATS, biorxiv:SUBJECT, medrxiv:SUBJECT or URL; "
                              "several comma-separated (default DIGEST_SOURCE)")
     parser.add_argument("--offline", action="store_true", help="use only the HTTP cache")
+
+
+def source(text: str) -> str:
+    """An argparse type: a source spec. An empty one (``--source "$SRC"`` with SRC unset) read DIGEST_SOURCE
+    without a word, as if no --source were given."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("the source is empty; e.g. --source sample, --source hf or a file "
+                                         "(leave --source out for DIGEST_SOURCE)")
+    return text
 
 
 def no_state_yet(state_db: Path) -> str:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from ..errors import DigestError
 from ..errors import ConfigError, StoreError
 from .common import (
-    _source_option, address, clean, host, no_state_yet, path, plural, port, readers_for, settings_for,
+    _source_option, address, clean, host, no_state_yet, path, plural, port, readers_for, settings_for, source,
 )
 
 if TYPE_CHECKING:  # the library is imported by the command that runs, after the arguments are parsed
@@ -144,7 +144,7 @@ def _progress_bar(done: int, total: int) -> None:
 def _add_run(commands: argparse._SubParsersAction) -> None:
     cmd = commands.add_parser("run", help="the daemon: send on DIGEST_SCHEDULE in DIGEST_TIMEZONE")
     cmd.add_argument("--now", action="store_true", help="also run once at start")
-    cmd.add_argument("--source", metavar="SRC", help="listing source(s) (default DIGEST_SOURCE)")
+    cmd.add_argument("--source", type=source, metavar="SRC", help="listing source(s) (default DIGEST_SOURCE)")
     cmd.add_argument("--subscribers", type=path, metavar="FILE", help="subscribers TOML file")
     cmd.add_argument("--serve", action="store_true",
                      help="also serve the reader pages, as digest serve does (DIGEST_SERVE=true does too)")
