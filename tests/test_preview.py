@@ -258,3 +258,21 @@ def test_preview_of_several_readers_says_whose_digest_it_shows(run_cli, tmp_path
 
     code, _, err = run_cli("preview", "--source", "sample", "--subscriber", "cy@example.org", "--output", "out.html")
     assert code == 0 and "previewing" not in err
+
+
+def test_preview_message_without_a_recipient_says_which_setting_is_missing(tmp_path: Path) -> None:
+    """DIGEST_KEYWORDS without DIGEST_TO: /eml answered "'' is not a plain email address; check the reader's email"."""
+    from digest.app import Digest
+    from digest.errors import ConfigError
+    from digest.model import Subscriber
+    from digest.settings import load_settings
+    from digest.web.preview import Preview
+
+    settings = load_settings(None, {"DIGEST_KEYWORDS": "LLM", "DIGEST_FROM": "digest@example.com",
+                                    "DIGEST_STATE_DB": str(tmp_path / "s.db")})
+    with Digest(settings) as app:
+        preview = Preview(app, Subscriber("", ("LLM",)), source="sample")
+
+        assert "LLM" in preview.rendered().html  # the page itself needs no address
+        with pytest.raises(ConfigError, match="^no recipient for the message: set DIGEST_TO, or preview a reader"):
+            preview.message()

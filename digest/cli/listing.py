@@ -207,7 +207,8 @@ def run_preview(args: argparse.Namespace) -> int:
         for line in said:
             print(line, file=sys.stderr)
         if len(readers) > 1:  # no --subscriber: whose email this is was nowhere said
-            print(f"digest: previewing the digest of {clean(readers[0].email)}, the first of {len(readers)} readers; "
+            who = clean(readers[0].email) or "DIGEST_KEYWORDS (no DIGEST_TO)"
+            print(f"digest: previewing the digest of {who}, the first of {len(readers)} readers; "
                   "--subscriber EMAIL previews another's", file=sys.stderr)
         if args.keywords is None:  # a paused reader is previewed, with a line saying they get nothing
             held_back(readers[:1], app.held_back(readers[:1]), named=True)

@@ -10,6 +10,7 @@ import threading
 import webbrowser
 
 from ..app import Digest
+from ..errors import ConfigError
 from ..model import Subscriber
 from ..render import Rendered
 from ..sending.produce import picks_and_total
@@ -48,6 +49,9 @@ class Preview:
                                    hints=self.hints)
 
     def message(self) -> bytes:
+        if not self.reader.email:  # the keywords of DIGEST_KEYWORDS, with no DIGEST_TO: /eml said "'' is not ..."
+            raise ConfigError("no recipient for the message: set DIGEST_TO, or preview a reader of DIGEST_SUBSCRIBERS "
+                              "with --subscriber EMAIL (the send needs one too)")
         rendered = self.rendered()
         return self.app.build(self.reader, rendered)[1]
 
