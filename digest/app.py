@@ -115,30 +115,42 @@ class Digest:
         listing = sources.fetch_all(chosen, context)
         return Listing(listing.source, listing.papers, listing.warnings, [*listing.notes, *context.notes], listing.day)
 
-    def last_run_day(self) -> date | None:
-        """The day of the latest run before today that served its readers (``Store.served_runs``: it read its
-        listing, and no error, stop or kill cut it short), or None (no store yet, no such run, or the store
-        cannot be read now: a send's own opening of it says why). ``load_listing(since=...)`` reaches back to
-        it; a run that did not serve its readers is passed over, so the look-back reaches further, never less
-        far. Those runs are read newest first until one before today is found: no number of later runs (a
-        day's shards, one-reader sends) hides it."""
+    def last_run_day(self, spec: str | None = None) -> date | None:
+        """The day from which every source of ``spec`` (default ``DIGEST_SOURCE``) was last read: for each, the
+        day of the latest run before today that read it (``Run.read_sources``; a run from before runs kept their
+        sources counts for any) and served its readers (``Store.served_runs``: it read its listing, and no error,
+        stop or kill cut it short); the earliest of those days, a source no run ever read left out. None: no
+        store yet, no such run, or the store cannot be read now (a send's own opening of it says why).
+        ``load_listing(spec, since=...)`` reaches back to it. A run that did not serve its readers is passed
+        over, so the look-back reaches further, never less far, and so is a run of other sources: a one-off
+        ``digest send --source FILE`` read none of ``hf``'s days. Those runs are read newest first until each
+        source's is found: no number of later runs (a day's shards, one-reader sends, other sources) hides it."""
         from .store import DatabaseURL, Store
 
         db = self.settings.state_db
         if isinstance(db, Path) and not isinstance(db, DatabaseURL) and not db.exists():
             return None
-        today = self.today()
+        wanted = set(self.sources_read(spec))
+        today = self.today().isoformat()
+        found: dict[str, str] = {}  # source name: the day of its last run
         try:
             with Store.open(db) as store:
                 before = None
-                while runs := store.served_runs(before):
-                    days = [run.run_date for run in _readable(runs) if run.run_date < today.isoformat()]
-                    if days:
-                        return date.fromisoformat(max(days))
+                while len(found) < len(wanted) and (runs := store.served_runs(before)):
+                    read = [(run.run_date, run.read_sources()) for run in _readable(runs) if run.run_date < today]
+                    for name in wanted - found.keys():
+                        days = [day for day, names in read if names is None or name in names]
+                        if days:
+                            found[name] = max(days)
                     before = runs[-1].id
         except StoreError:
             return None
-        return None
+        return date.fromisoformat(min(found.values())) if found else None
+
+    def sources_read(self, spec: str | None = None) -> list[str]:
+        """The names of the sources of ``spec`` (default ``DIGEST_SOURCE``), as a run records what it read
+        (``sources.source_names``)."""
+        return sources.source_names(spec or self.settings.source)
 
     def make_index(self, papers: Sequence[Paper]) -> Index:
         """The day's index, with embeddings when DIGEST_SEMANTIC is on (``Ranker.make_index``)."""

@@ -18,6 +18,7 @@ from digest.app import Digest
 from digest.model import Subscriber
 from digest.sending import SendReport
 from digest.settings import load_settings
+from digest.sources import source_names
 from digest.store import Store
 from digest.store.runs import Tally
 
@@ -379,3 +380,107 @@ def test_papers_a_day_gains_after_the_next_days_run_come_with_the_day_after(serv
         web.server_close()
 
     assert got(tmp_path, DAILY) == {"2608.00001", "2608.00002", "2608.00003"}
+
+
+# the look-back is the source's own -------------------------------------------------------------
+
+def test_a_one_off_send_of_another_source_does_not_move_the_look_back_of_the_daemons(server, inbox, tmp_path):
+    """Monday's run of ``hf`` served its readers; on Wednesday an operator tried a saved file on the same state
+    store (``digest send --source FILE``): Thursday's run of ``hf`` still reaches back to Monday (and the day
+    before), so what Monday's Daily Papers gained after Monday's run and Tuesday's papers still come."""
+    from .http_server import Reply
+    from .http_server import start as start_http
+    from .test_live_sources import API, hf_page
+
+    tuesday, wednesday, thursday = (MONDAY + timedelta(days=n) for n in (1, 2, 3))
+    web = start_http()
+    try:
+        web.route(f"{API}?date={MONDAY}&limit=100&p=0", hf_page([1, 2], MONDAY.isoformat()))
+        web.route(API, Reply.json("[]"))
+        env = {"DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(server.port), "DIGEST_SMTP_SECURITY": "none",
+               "DIGEST_FROM": "digest@example.com", "DIGEST_STATE_DB": str(tmp_path / "state.db"),
+               "DIGEST_HF_BASE_URL": web.url, "DIGEST_LOOKBACK_DAYS": "1", "DIGEST_CACHE_DIR": str(tmp_path / "c")}
+        reader = [Subscriber(DAILY, ("exploration",))]
+        with Digest(load_settings(None, env), clock=lambda: at_seven(MONDAY), started_by="daemon") as app:
+            app.send(reader, source="hf")
+        web.route(f"{API}?date={MONDAY}&limit=100&p=0", hf_page([1, 2, 3], MONDAY.isoformat()))  # added later
+        web.route(f"{API}?date={tuesday}&limit=100&p=0", hf_page([4], tuesday.isoformat()))
+        with Digest(load_settings(None, env), clock=lambda: at_seven(wednesday)) as app:  # the one-off try
+            tried = app.send(reader, source=str(listing_for(tmp_path, wednesday)))
+        web.requests.clear()
+        env["DIGEST_CACHE_DIR"] = str(tmp_path / "c2")  # the HTTP cache keeps real time: a fresh one each day
+        with Digest(load_settings(None, env), clock=lambda: at_seven(thursday), started_by="daemon") as app:
+            assert app.last_run_day("hf") == MONDAY
+            assert app.last_run_day(str(listing_for(tmp_path, wednesday))) == wednesday
+            app.send(reader, source="hf")
+    finally:
+        web.shutdown()
+        web.server_close()
+
+    assert tried.nothing_new == [DAILY]  # it served its readers: a run that counts, for its own source
+    assert got(tmp_path, DAILY) == {"2608.00001", "2608.00002", "2608.00003", "2608.00004"}
+    asked = sorted({r.query["date"] for r in web.requests if r.query.get("p") == "0"})
+    assert asked == [(MONDAY + timedelta(days=n)).isoformat() for n in range(-1, 4)]  # Sunday to Thursday
+
+
+@pytest.mark.parametrize("other", ["sample", "arxiv:cs.LG", "FILE", "hf:2031-03-02"])
+def test_the_look_back_of_a_source_is_the_latest_served_run_that_read_it(tmp_path, other):
+    """A run of other sources is passed over; a run recorded before runs kept their sources counts for every
+    source, so an upgrade never shortens a look-back."""
+    env = {"DIGEST_FROM": "Digest <digest@example.com>", "DIGEST_STATE_DB": str(tmp_path / "state.db")}
+    other = str(listing_for(tmp_path, MONDAY)) if other == "FILE" else other
+    with Store.open(tmp_path / "state.db") as store:
+        store.finish_run(store.start_run((MONDAY - timedelta(days=6)).isoformat()), 1, 0, 0)  # an older release's
+        store.finish_run(store.start_run((MONDAY - timedelta(days=4)).isoformat(), sources=["hf"]), 1, 0, 0)
+        store.finish_run(store.start_run((MONDAY - timedelta(days=1)).isoformat(), sources=source_names(other)),
+                         1, 0, 0)
+    with Digest(load_settings(None, env), clock=lambda: at_seven(MONDAY)) as app:
+        assert app.last_run_day("hf") == MONDAY - timedelta(days=4)
+        assert app.last_run_day(other) == MONDAY - timedelta(days=1)
+        assert app.last_run_day("biorxiv:neuroscience") == MONDAY - timedelta(days=6)  # the older release's run
+
+
+def test_the_look_back_of_several_sources_reaches_the_one_read_least_recently(tmp_path):
+    """The look-back serves every source of the spec: a run of ``hf`` and arXiv counts for ``hf`` too, a run of
+    ``hf`` alone does not for arXiv, and a source no run has read yet (just added to DIGEST_SOURCE) leaves the
+    others' look-back as it was."""
+    env = {"DIGEST_FROM": "Digest <digest@example.com>", "DIGEST_STATE_DB": str(tmp_path / "state.db")}
+    with Store.open(tmp_path / "state.db") as store:
+        store.finish_run(store.start_run((MONDAY - timedelta(days=5)).isoformat(), sources=["arxiv:cs.LG"]), 1, 0, 0)
+        store.finish_run(store.start_run((MONDAY - timedelta(days=4)).isoformat(), sources=["hf"]), 1, 0, 0)
+        store.finish_run(store.start_run((MONDAY - timedelta(days=2)).isoformat(), sources=["arxiv:cs.LG", "hf"]),
+                         1, 0, 0)
+        store.finish_run(store.start_run((MONDAY - timedelta(days=1)).isoformat(), sources=["hf"]), 1, 0, 0)
+        for _ in range(60):  # many runs of a saved file since: they hide nothing
+            store.finish_run(store.start_run(MONDAY.isoformat(), sources=["/srv/saved.json"]), 1, 0, 0)
+    with Digest(load_settings(None, env), clock=lambda: at_seven(MONDAY + timedelta(days=1))) as app:
+        assert app.last_run_day("hf") == MONDAY - timedelta(days=1)
+        assert app.last_run_day("arxiv:cs.LG") == MONDAY - timedelta(days=2)
+        assert app.last_run_day("arxiv:cs.LG, hf") == MONDAY - timedelta(days=2)
+        assert app.last_run_day("hf, biorxiv:neuroscience") == MONDAY - timedelta(days=1)  # never read: left out
+        assert app.last_run_day("biorxiv:neuroscience") is None
+        assert app.last_run_day("/srv/saved.json") == MONDAY
+
+
+def test_a_run_whose_sources_are_damaged_is_left_out_of_the_look_back(tmp_path, caplog):
+    env = {"DIGEST_FROM": "Digest <digest@example.com>", "DIGEST_STATE_DB": str(tmp_path / "state.db")}
+    with Store.open(tmp_path / "state.db") as store:
+        for day in (MONDAY - timedelta(days=3), MONDAY - timedelta(days=1)):
+            store.finish_run(store.start_run(day.isoformat(), sources=["hf"]), 1, 0, 0)
+        store.db.execute("UPDATE runs SET sources = '\"hf\"' WHERE id = 2")
+    with Digest(load_settings(None, env), clock=lambda: at_seven(MONDAY)) as app:
+        assert app.last_run_day("hf") == MONDAY - timedelta(days=3)
+    [warning] = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert "run 2's sources are not a JSON list of names" in warning and "left out" in warning
+
+
+def test_a_source_is_named_the_same_however_its_spec_is_written(tmp_path, monkeypatch):
+    """Order, spacing and repetition do not matter; a file is its absolute path, as the folder it is named from
+    makes it: the same name in another folder is another file."""
+    (tmp_path / "a").mkdir()
+    monkeypatch.chdir(tmp_path / "a")
+    assert source_names(" hf ,arxiv:cs.LG") == source_names("arxiv: cs.LG, hf, hf") == ["arxiv:cs.LG", "hf"]
+    assert source_names("saved.json") == source_names("./saved.json") == source_names("../a/saved.json") \
+        == [str(tmp_path / "a" / "saved.json")]
+    assert len({*source_names("hf"), *source_names("hf:2031-03-03"), *source_names("sample"),
+                *source_names("saved.json"), *source_names(str(tmp_path / "saved.json"))}) == 5

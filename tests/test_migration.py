@@ -148,3 +148,25 @@ def test_opening_a_migrated_database_again_changes_nothing(tmp_path) -> None:
         store.record_sent("ada@example.org", "<1@x>", ["2608.00001"])
     with Store.open(tmp_path / "state.db") as store:
         assert store.all_sent_ids() == {"ada@example.org": {"2608.00001"}}
+
+
+def test_the_old_releases_runs_count_for_the_look_back_of_every_source(tmp_path) -> None:
+    """Runs kept no source before: each of them still counts for whatever source the next run reads, so an
+    upgrade never shortens a look-back (and a newer run of another source does not count for this one)."""
+    friday = datetime(2031, 3, 7, 7, tzinfo=timezone.utc)
+    old = OldRelease(tmp_path / "state.db")
+    old.db.execute("INSERT INTO runs (started, finished, run_date, sent, slot) VALUES (?, ?, ?, 1, ?)",
+                   (friday.isoformat(timespec="seconds"), friday.isoformat(timespec="seconds"), "2031-03-07",
+                    "2031-03-07 07:00 UTC"))
+    old.close()
+    settings_ = load_settings(None, {"DIGEST_FROM": "digest@example.com",
+                                     "DIGEST_STATE_DB": str(tmp_path / "state.db")})
+    monday = friday + timedelta(days=3)
+    with Store.open(tmp_path / "state.db") as store:
+        [run] = store.last_runs()
+        assert run.read_sources() is None and run.unreadable() is None
+        store.finish_run(store.start_run("2031-03-09", sources=["sample"]), 1, 0, 0)  # a one-off try on Sunday
+
+    with Digest(settings_, clock=lambda: monday.timestamp()) as app:
+        assert app.last_run_day("hf") == app.last_run_day("arxiv:cs.LG") == friday.date()
+        assert app.last_run_day("sample") == friday.date() + timedelta(days=2)

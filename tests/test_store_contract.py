@@ -125,6 +125,15 @@ def test_a_run_that_left_readers_for_a_retry_keeps_its_slot_open_and_says_how_ma
         assert (run.failed, run.uncertain) == (left.get("failed", 0), left.get("uncertain", 0))
 
 
+def test_a_run_keeps_the_sources_it_read(state_db: Path) -> None:
+    with Store.open(state_db) as store:
+        store.finish_run(store.start_run("2031-01-05"), 1, 0, 0)  # as a caller that names none (a release before)
+        store.finish_run(store.start_run("2031-01-06", sources=["hf", "/srv/saved.json", "hf"]), 1, 0, 0)
+        newer, older = store.served_runs()
+        assert newer.read_sources() == {"hf", "/srv/saved.json"} and newer.unreadable() is None
+        assert newer.sources == '["/srv/saved.json", "hf"]' and older.read_sources() is None
+
+
 def test_what_a_killed_run_recorded_is_counted_from_the_messages(state_db: Path) -> None:
     with Store.open(state_db) as store:
         run_id = store.start_run("2031-01-06")

@@ -76,8 +76,9 @@ def test_a_postgresql_store_made_before_keeps_its_times_when_they_take_their_typ
         retype = next(n for n, m in enumerate(MIGRATIONS) if isinstance(m, Retype))
         before.setattr(schema, "MIGRATIONS", MIGRATIONS[:retype])  # the store as the release before the step left it
         with Store.open(url) as old:
-            old.start_run("2031-01-06")
-            with old.transaction():  # finished as that release did (finish_run writes the columns of later ones)
+            with old.transaction():  # as that release wrote a run (start_run and finish_run write later columns)
+                old.db.execute("INSERT INTO runs (started, run_date, started_by, host, pid) "
+                               "VALUES ('2031-01-06T07:00:00+00:00', '2031-01-06', 'one-off', 'h', 1)")
                 old.db.execute("UPDATE runs SET finished = started, sent = 1")
             old.record_vote("ada@example.org", Paper(id="p1", title="T", abstract="A"), 1)
             old.record_deliveries([("ada@example.org", "<1@x>", ["p1"], None)])

@@ -79,7 +79,8 @@ def run_rank(args: argparse.Namespace) -> int:
         if args.keywords is None:  # a reader's own changes on the web app win, as in the send
             readers = held_back(app.with_own_changes(readers), app.held_back(readers), named=bool(args.subscriber),
                                 said=said)
-        listing = app.load_listing(args.source, offline=args.offline, since=app.last_run_day())  # as a send would
+        since = app.last_run_day(args.source)  # as a send would: the look-back of this source
+        listing = app.load_listing(args.source, offline=args.offline, since=since)
         for line in said:
             print(line, file=sys.stderr)
         _warn(listing)

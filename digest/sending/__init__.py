@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from ..bounces import score_refusals
-from ..errors import DigestError, StoreError
+from ..errors import ConfigError, DigestError, StoreError
 from ..limits import Stopped, Turns
 from ..lock import SendLocks, Shard, send_lock
 from ..mail import Mailer
@@ -63,14 +63,15 @@ def send_digests(app: Pipeline, readers: Sequence[Subscriber], *, source: str | 
     """``only``: that one reader (``--subscriber``), not the whole list and its web sign-ups;
     ``shard``: only this shard's readers, under the shard's own lock (``digest send --shard K/N``).
     """
+    read = _sources_read(app, source)
     try:
         listing = _listing_unless_stopped(app, source, offline)
     except DigestError as err:
         if not dry_run:
-            _record_failed_run(app, slot, err)
+            _record_failed_run(app, slot, err, read)
         raise
     if listing is None:
-        return _stopped_before_sending(app, _this_sends(readers, only, shard), slot, dry_run)
+        return _stopped_before_sending(app, _this_sends(readers, only, shard), slot, dry_run, read)
     for warning in listing.warnings:
         log.warning("warning: %s", warning)
     for note in listing.notes:
@@ -80,7 +81,7 @@ def send_digests(app: Pipeline, readers: Sequence[Subscriber], *, source: str | 
         report.note = "; ".join(listing.notes) or "no papers listed"
         if not app.settings.send_empty:  # with it, every reader due gets the "nothing new" note (or their catch-up)
             if not dry_run:
-                _record_empty_run(app, slot, report.note)
+                _record_empty_run(app, slot, report.note, sources=read)
             return report
     mailer = None if dry_run else Mailer(app.settings)  # checks the SMTP settings before anything is opened
     db = app.settings.state_db
@@ -112,7 +113,7 @@ def send_digests(app: Pipeline, readers: Sequence[Subscriber], *, source: str | 
             return report
         with batches(db, todo, recheck) as mine:
             Session(app, store, mailer, report, lock, progress).run(candidates.listing, todo, candidates, slot, mine,
-                                                                     one_reader=only is not None)
+                                                                     one_reader=only is not None, sources=read)
             report.nothing_new += mine.done_elsewhere
             report.already_today += mine.done_elsewhere
     return report
@@ -122,7 +123,7 @@ def _listing_unless_stopped(app: Pipeline, source: str | None, offline: bool) ->
     """The listing, or None when a stop signal came while it was fetched: the fetch takes no further attempt
     and waits out no ``Retry-After`` (``Stopped``), and what a request in flight brought is not ranked."""
     try:
-        listing = app.load_listing(source, offline=offline, since=app.last_run_day())
+        listing = app.load_listing(source, offline=offline, since=app.last_run_day(source))
     except Stopped as stop:
         log.info("%s", stop)
         return None
@@ -130,23 +131,32 @@ def _listing_unless_stopped(app: Pipeline, source: str | None, offline: bool) ->
 
 
 def _stopped_before_sending(app: Pipeline, readers: Sequence[Subscriber], slot: str | None,
-                            dry_run: bool) -> SendReport:
+                            dry_run: bool, sources: list[str] | None) -> SendReport:
     """A run a stop signal cut short before its first message: recorded with its readers left over, so
     its slot stays open for the next start (``Store.slot_done``). Who was due is not known yet (the store
     says): the roster's readers the send was for (``_this_sends``) count them, at least one."""
     report = SendReport(stopped=max(len(readers), 1), note="stopped while fetching the listing")
     if not dry_run:
-        _record_empty_run(app, slot, report.note, report)
+        _record_empty_run(app, slot, report.note, report, sources=sources)
     return report
 
 
-def _record_failed_run(app: Pipeline, slot: str | None, err: DigestError) -> None:
+def _sources_read(app: Pipeline, source: str | None) -> list[str] | None:
+    """The names of the sources a send reads, as its run records them (``Pipeline.sources_read``: each source's
+    look-back is its own), or None for a spec no source reads (its run fails, and counts for no look-back)."""
+    try:
+        return app.sources_read(source)
+    except ConfigError:
+        return None
+
+
+def _record_failed_run(app: Pipeline, slot: str | None, err: DigestError, sources: list[str] | None) -> None:
     """A run whose listing could not be had (the source down, a listing that cannot be read): recorded as
     failed, so the daemon's retry outlives a restart (``digest.schedule.owed_retry``), its slot stays open
     and ``digest status`` shows it. A store that cannot record it is said in a line; the error stands."""
     try:
         with Store.open(app.settings.state_db) as store:
-            store.finish_run(store.start_run(app.today().isoformat(), slot, app.started_by), 0, 0, 0,
+            store.finish_run(store.start_run(app.today().isoformat(), slot, app.started_by, sources), 0, 0, 0,
                              note="the listing could not be had", error=str(err) or type(err).__name__)
     except DigestError as failed:
         log.error("could not record the failed run: %s", failed)
@@ -275,12 +285,13 @@ class Session:
                                   report, keep_days=app.settings.archive_days, clock=app.clock)
 
     def run(self, listing: Listing, todo: list[Subscriber], sent: Any, slot: str | None,
-            mine: Batches | None = None, one_reader: bool = False) -> None:
-        """``one_reader``: a send for one reader (``--subscriber``), which ``last_run_day`` does not count."""
+            mine: Batches | None = None, one_reader: bool = False, sources: list[str] | None = None) -> None:
+        """``one_reader``: a send for one reader (``--subscriber``), which ``last_run_day`` does not count;
+        ``sources``: the names of the sources the listing was read from, whose ``last_run_day`` this run is."""
         self.store.record_seen(listing.papers)
         self.store.remember_papers(listing.papers, self.app.settings.archive_days)  # votes from links keep the text
         run_id = self.store.start_run(self.app.today().isoformat(), slot,
-                                      ONE_READER if one_reader else self.app.started_by)
+                                      ONE_READER if one_reader else self.app.started_by, sources)
         error: str | None = None
         failed: StoreError | None = None
         try:
@@ -370,7 +381,8 @@ def _text(err: BaseException | None) -> str | None:
     return (str(err) or type(err).__name__) if err is not None else None
 
 
-def _record_empty_run(app: Pipeline, slot: str | None, note: str, report: SendReport | None = None) -> None:
+def _record_empty_run(app: Pipeline, slot: str | None, note: str, report: SendReport | None = None, *,
+                      sources: list[str] | None) -> None:
     with Store.open(app.settings.state_db) as store:
-        store.finish_run(store.start_run(app.today().isoformat(), slot, app.started_by), 0, 0, 0, note=note,
+        store.finish_run(store.start_run(app.today().isoformat(), slot, app.started_by, sources), 0, 0, 0, note=note,
                          tally=report.tally() if report is not None else None)

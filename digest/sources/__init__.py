@@ -7,6 +7,7 @@ chosen by its spec's prefix from a registry, never an if/elif chain.
 from __future__ import annotations
 
 import logging
+import os
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -109,6 +110,15 @@ def resolve(spec: str) -> list[Source]:
     if not parts:
         raise ConfigError("no source given: set DIGEST_SOURCE or pass --source (e.g. sample)")
     return [_resolve_one(part) for part in parts]
+
+
+def source_names(spec: str) -> list[str]:
+    """The sources ``spec`` names (``resolve``), sorted, each once, by a name the same however the spec writes
+    it: ``arxiv: cs.LG`` as ``arxiv:cs.LG``, a file by its absolute path (``./saved.json`` and ``saved.json`` are
+    one file, the same name in another folder another). What a run records as the sources it read, and what the
+    catch-up's look-back asks for (``Digest.last_run_day``); a ``ConfigError`` for a spec no source reads."""
+    return sorted({os.path.abspath(source.path) if isinstance(source, FileSource) else source.name
+                   for source in resolve(spec)})
 
 
 def _resolve_one(spec: str) -> Source:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
@@ -14,7 +15,7 @@ from .schema import Connection, utcnow
 
 ONE_READER = "one reader"  # a run's started_by when it served one reader (``digest send --subscriber``)
 RUN_COLUMNS = ("id, started, finished, run_date, sent, nothing_new, failed, note, slot, error, "
-               "started_by, already, deferred, left_over, host, pid, problems, uncertain")
+               "started_by, already, deferred, left_over, host, pid, problems, uncertain, sources")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +38,7 @@ class Run:
     pid: int | None = None
     problems: str | None = None  # JSON {address: problem}: readers sent without something of theirs (a library)
     uncertain: int = 0  # readers whose server reply was lost: the next run sends them once more
+    sources: str | None = None  # JSON [name]: the sources it read (``read_sources``); None: an older run
 
     def reader_problems(self) -> dict[str, str]:
         """{address: problem}, or a ``StoreError`` naming the run when the stored value is not such a JSON
@@ -49,6 +51,20 @@ class Run:
             raise StoreError(f"run {self.id}'s problems are not a JSON object of address: problem "
                              f"({shown(self.problems)}); the next run writes its own")
         return {str(k): str(v) for k, v in loaded.items()}
+
+    def read_sources(self) -> frozenset[str] | None:
+        """The names of the sources the run read (``digest.sources.source_names``), or None for a run from before
+        runs kept them (it counts for any source); a ``StoreError`` naming the run when the stored value is not
+        a JSON list of names (edited by hand, damaged)."""
+        if self.sources is None:
+            return None
+        try:
+            loaded = json.loads(self.sources)
+        except (ValueError, TypeError):  # not JSON, not UTF-8, not text
+            loaded = None
+        if not isinstance(loaded, list) or not all(isinstance(name, str) for name in loaded):
+            raise StoreError(f"run {self.id}'s sources are not a JSON list of names ({shown(self.sources)})")
+        return frozenset(loaded)
 
     def checked(self) -> Run:
         """The run, or a ``StoreError`` naming it and the first value of it that is not of its kind (edited by
@@ -63,6 +79,7 @@ class Run:
         _expect(self, "run_date", _is_day(self.run_date), "a day")
         for name in ("note", "slot", "error", "started_by", "host"):
             _expect(self, name, isinstance(getattr(self, name), (str, type(None))), "text")
+        self.read_sources()
         return self
 
     def unreadable(self) -> str | None:
@@ -128,14 +145,17 @@ class Tally:
 
 
 class Runs(Connection):
-    def start_run(self, run_date: str, slot: str | None = None, started_by: str | None = None) -> int:
-        """``slot`` names the scheduled time a daemon run serves (see ``slot_done``)."""
+    def start_run(self, run_date: str, slot: str | None = None, started_by: str | None = None,
+                  sources: Collection[str] | None = None) -> int:
+        """``slot`` names the scheduled time a daemon run serves (see ``slot_done``); ``sources``: the names of the
+        sources the run reads (``digest.sources.source_names``): the catch-up's look-back is each source's own."""
         with self.transaction():
             cursor = self.db.execute(
-                "INSERT INTO runs (started, run_date, slot, started_by, host, pid) "
-                "VALUES (:now, :day, :slot, :by, :host, :pid)",
+                "INSERT INTO runs (started, run_date, slot, started_by, host, pid, sources) "
+                "VALUES (:now, :day, :slot, :by, :host, :pid, :sources)",
                 {"now": utcnow(), "day": run_date, "slot": slot, "by": "scheduled" if slot else started_by,
-                 "host": socket.gethostname(), "pid": os.getpid()},
+                 "host": socket.gethostname(), "pid": os.getpid(),
+                 "sources": None if sources is None else json.dumps(sorted(set(sources)))},
             )
         return int(cursor.lastrowid or 0)
 
@@ -183,7 +203,8 @@ class Runs(Connection):
         finished, with no error and no reader a stop left over, and not a one-reader send (``started_by``
         ``one_reader``, the name ``digest.sending`` gives it). The catch-up's look-back reaches back to the
         latest of them (``Digest.last_run_day``): a run stopped while it read its listing, cut short or killed
-        read less than it should, or served only some readers."""
+        read less than it should, or served only some readers. The look-back of a source counts only the runs
+        that read it (``Run.read_sources``)."""
         rows = self.db.execute(
             f"SELECT {RUN_COLUMNS} FROM runs WHERE finished IS NOT NULL AND error IS NULL AND left_over = 0 "
             "AND (started_by IS NULL OR started_by <> :one) AND id < :before ORDER BY id DESC LIMIT :limit",

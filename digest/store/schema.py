@@ -269,6 +269,11 @@ MIGRATIONS: list[str | Retype] = [
     """
     ALTER TABLE runs ADD COLUMN uncertain INTEGER NOT NULL DEFAULT 0;
     """,
+    # runs keep the sources they read (a JSON list of digest.sources.source_names): the catch-up's look-back is each
+    # source's own, so a one-off send of a file does not move the daemon's; NULL: a run from before, read as any
+    """
+    ALTER TABLE runs ADD COLUMN sources TEXT;
+    """,
 ]
 
 

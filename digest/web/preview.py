@@ -31,7 +31,7 @@ class Preview:
         which preview the keywords given (their reader's stored keywords silently replaced them)."""
         self.app = app
         self.reader = reader = with_own_changes(app, reader) if own_changes else reader
-        plan = app.candidates(app.load_listing(source, offline=offline, since=app.last_run_day()), [reader])
+        plan = app.candidates(app.load_listing(source, offline=offline, since=app.last_run_day(source)), [reader])
         self.listing, self.since = plan.listing, plan.covers(reader.email)
         sent = plan.get(reader.email.lower(), frozenset())
         index = app.make_index(self.listing.papers)
