@@ -194,6 +194,17 @@ class Digest:
         """The confirmed web sign-ups not among ``listed`` (lower-case addresses), as a send adds them."""
         return examples.web_sign_ups(self.settings, listed)
 
+    def require_readers(self, roster: Sequence[Subscriber]) -> list[Subscriber]:
+        """The confirmed web sign-ups a send adds to ``roster`` (``web_sign_ups``); a ``ConfigError`` saying how
+        to add readers when there is nobody at all: no roster (a list run through sign-up alone has none) and no
+        confirmed sign-up."""
+        signed_up = self.web_sign_ups({reader.email.lower() for reader in roster})
+        if not roster and not signed_up:
+            from .subscribers import no_readers
+
+            raise ConfigError(no_readers(self.settings))
+        return signed_up
+
     def send(
         self,
         readers: Sequence[Subscriber],

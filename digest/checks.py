@@ -31,7 +31,7 @@ SOURCE_FORMS = "sample, hf, hf:YYYY-MM-DD, arxiv:CATS (e.g. arxiv:cs.LG), an htt
 
 @dataclass(frozen=True)
 class CheckResult:
-    readers: tuple[Subscriber, ...]  # as the settings name them (empty if they cannot be read)
+    readers: tuple[Subscriber, ...]  # as the settings name them (empty if they cannot be read, or name none)
     sources: tuple[str, ...]  # the names of the sources that resolved
     problems: tuple[str, ...]  # one line each: what is wrong and how to fix it
     # of those, the ones a daemon can start with: one reader's library (that reader is sent without it)
@@ -88,10 +88,12 @@ def understood(reader: Subscriber) -> str:
 
 
 def _configured_readers(settings: Settings, path: Path | None, problems: list[str]) -> list[Subscriber]:
-    from .subscribers import subscribers_from_settings
+    """The roster; none is no problem here: the readers may all be web sign-ups, which only the store knows
+    (``digest check`` asks it, ``Digest.require_readers``, once the settings are right)."""
+    from .subscribers import roster_from_settings
 
     try:
-        return subscribers_from_settings(settings, path)
+        return roster_from_settings(settings, path)
     except DigestError as err:
         problems.append(str(err))
         return []

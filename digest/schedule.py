@@ -48,7 +48,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from .app import Digest, SendReport
 from .checks import require_ready
 from .cron import LocalCronTrigger, parse_cron
-from .errors import DigestError, StoreError
+from .errors import ConfigError, DigestError, StoreError
 from .model import Subscriber
 from .settings import Settings
 from .store.runs import Run, instant
@@ -191,7 +191,7 @@ class Daemon:
         would fail anyway: better now, with the operator watching, than at 07:00.
         """
         require_ready(self.settings, self.readers, source=self.source)
-        self.log_start()
+        self.log_start(self.signed_up_at_start())
         server = self.start_web()
         self.scheduler.add_job(self.scheduled_run, self.trigger, id=JOB_ID, name="daily digest")
         self.scheduler.add_listener(self.on_missed, EVENT_JOB_MISSED)
@@ -238,6 +238,24 @@ class Daemon:
             slot = self.trigger.slot(catch_up) if catch_up is not None else None
             self.scheduler.add_job(self.run_once, DateTrigger(utcnow()), kwargs={"slot": slot},
                                    id="start", misfire_grace_time=None)
+
+    def signed_up_at_start(self) -> int:
+        """With no roster, how many confirmed web sign-ups there are (with a roster the store is not opened at
+        start). Nobody at all stops the start with the ways to add readers, unless readers can sign up
+        (DIGEST_SIGNUP): then the daemon waits for the first confirmed sign-up; each run picks up those
+        confirmed since."""
+        if self.readers:
+            return 0
+        try:
+            with self.app_factory(self.settings) as app:
+                return len(app.require_readers(self.readers))
+        except ConfigError as err:
+            if not self.settings.signup:
+                raise
+            log.info("%s; the digests go out once readers have signed up", err)
+        except StoreError as err:  # PostgreSQL not up yet: a run opens the store again
+            log.warning("cannot count the web sign-ups yet: %s", err)
+        return 0
 
     def stop(self) -> None:
         self._stop.set()
@@ -323,6 +341,12 @@ class Daemon:
         self.refresh_readers()
         with self.app_factory(self.settings) as app:
             app.stopping = self._stop  # a stop signal ends the send after the messages in hand, not the list
+            if not self.readers:  # all readers sign up on the web: maybe nobody has yet
+                try:
+                    app.require_readers(self.readers)
+                except ConfigError as err:
+                    log.info("nothing to send yet: %s", err)
+                    return SendReport(note="no readers yet")
             report = app.send(self.readers, source=self.source, slot=slot)
         log.info("%s", report.summary())
         for kind, errors in (("failed", report.failed), ("deferred", report.deferred),
@@ -414,9 +438,11 @@ class Daemon:
                     "to catch up that late); next run: %s",
                     self.local(slot), why, _duration(late), self.settings.grace_hours, self.next_run_text())
 
-    def log_start(self) -> None:
+    def log_start(self, signed_up: int = 0) -> None:
+        """``signed_up``: the confirmed web sign-ups, counted apart from the roster's readers."""
         summary = ", ".join(f"{key}={value}" for key, value in self.settings.summary().items())
-        log.info("digest daemon starting: %s, %d reader(s)", summary, len(self.readers))
+        web = f" and {signed_up} signed up on the web" if signed_up else ""
+        log.info("digest daemon starting: %s, %d reader(s)%s", summary, len(self.readers), web)
         log.info("schedule %r in %s; next run: %s", self.settings.schedule, self.settings.timezone,
                  self.next_run_text())
 

@@ -222,16 +222,40 @@ def _library(table: dict[str, Any], folder: Path | None) -> Path | None:
     return path if path.is_absolute() or folder is None else folder / path
 
 
-def subscribers_from_settings(settings: Settings, path: Path | None = None) -> list[Subscriber]:
-    """The file if one is named, else the single reader of DIGEST_TO + DIGEST_KEYWORDS."""
+def roster_from_settings(settings: Settings, path: Path | None = None) -> list[Subscriber]:
+    """The operator's roster: the file if one is named, else the single reader of DIGEST_TO + DIGEST_KEYWORDS;
+    none when neither is set (the readers may all be web sign-ups: ``Digest.require_readers`` says whether
+    there is anybody)."""
     if path:
         return load_subscribers(path, named_by="--subscribers")
     if settings.subscribers:
         return load_subscribers(settings.subscribers)
     if not normalize_keywords(settings.keywords):  # empty, or commas alone
-        raise ConfigError("no readers: set DIGEST_KEYWORDS (and DIGEST_TO), or DIGEST_SUBSCRIBERS")
+        return []
     parse_profile(settings.keywords)
     return [single_reader(settings, settings.keywords)]
+
+
+def names_roster(settings: Settings) -> bool:
+    """Whether the settings name a roster (a subscribers file, or keywords for DIGEST_TO's reader), readable or not."""
+    return bool(settings.subscribers) or bool(normalize_keywords(settings.keywords))
+
+
+def subscribers_from_settings(settings: Settings, path: Path | None = None) -> list[Subscriber]:
+    """The roster (``roster_from_settings``); none is a ``ConfigError`` saying how to name readers."""
+    readers = roster_from_settings(settings, path)
+    if not readers:
+        raise ConfigError(no_readers(settings))
+    return readers
+
+
+def no_readers(settings: Settings) -> str:
+    """Why nobody gets a digest, and the ways to add readers (with sign-up on: nobody has confirmed one yet)."""
+    if settings.signup:
+        return ("no readers yet: nobody has confirmed a sign-up at /subscribe (DIGEST_SIGNUP=true); "
+                "or set DIGEST_KEYWORDS (and DIGEST_TO) for one reader, or DIGEST_SUBSCRIBERS for a subscribers file")
+    return ("no readers: set DIGEST_KEYWORDS (and DIGEST_TO) for one reader, DIGEST_SUBSCRIBERS for a subscribers "
+            "file, or DIGEST_SIGNUP=true to let readers sign up at /subscribe (digest serve, or digest run --serve)")
 
 
 def single_reader(settings: Settings, keywords: str) -> Subscriber:

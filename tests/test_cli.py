@@ -87,7 +87,9 @@ def test_a_live_source_with_no_reader_still_says_how_to_configure_one(run_cli):
 
     assert code == 1
     assert err.strip().splitlines() == [
-        "digest: error: no readers: set DIGEST_KEYWORDS (and DIGEST_TO), or DIGEST_SUBSCRIBERS"]
+        "digest: error: no readers: set DIGEST_KEYWORDS (and DIGEST_TO) for one reader, DIGEST_SUBSCRIBERS for a "
+        "subscribers file, or DIGEST_SIGNUP=true to let readers sign up at /subscribe (digest serve, or digest "
+        "run --serve)"]
 
 
 def test_a_source_under_the_home_of_an_unknown_user_is_one_line(run_cli):

@@ -158,8 +158,10 @@ def plural(number: int, word: str) -> str:
 
 
 def readers_for(args: argparse.Namespace, settings: Settings) -> list[Subscriber]:
+    """The roster (``--keywords``, ``--subscribers``, the settings'); none when nothing names a reader: the readers
+    may all be web sign-ups (``Digest.require_readers`` says whether there is anybody)."""
     from ..settings import is_utf8
-    from ..subscribers import single_reader, subscribers_from_settings
+    from ..subscribers import roster_from_settings, single_reader
 
     if getattr(args, "keywords", None) is not None:
         if not args.keywords.strip():
@@ -167,7 +169,7 @@ def readers_for(args: argparse.Namespace, settings: Settings) -> list[Subscriber
         if not is_utf8(args.keywords):  # no email or terminal line can carry them
             raise KeywordError("--keywords is not UTF-8 text; type them again in a UTF-8 terminal")
         return [single_reader(settings, args.keywords)]
-    return subscribers_from_settings(settings, getattr(args, "subscribers", None))
+    return roster_from_settings(settings, getattr(args, "subscribers", None))
 
 
 def votes_address(email: str) -> str:
@@ -192,7 +194,8 @@ def say(line: str, said: list[str] | None = None) -> None:
 def chosen_readers(args: argparse.Namespace, settings: Settings, app: Digest | None = None,
                    said: list[str] | None = None) -> list[Subscriber]:
     """``rank`` and ``preview``'s readers: with ``app`` and no ``--keywords``, the confirmed web sign-ups too, as
-    the send adds them; ``--keywords`` with ``--subscriber``: those keywords for that reader, with their votes.
+    the send adds them (nobody at all, roster nor sign-up, is the error saying how to add readers);
+    ``--keywords`` with ``--subscriber``: those keywords for that reader, with their votes.
     One named by ``--subscriber`` is shown even when disabled (``enabled = false``), with a
     line saying no digest goes to them (kept in ``said`` when given, for the command to print once it has what it
     needs: a listing that cannot be read is then the one line)."""
@@ -200,7 +203,11 @@ def chosen_readers(args: argparse.Namespace, settings: Settings, app: Digest | N
     if getattr(args, "keywords", None) is not None and getattr(args, "subscriber", None):
         return [dataclasses.replace(readers[0], email=votes_address(args.subscriber), name="")]
     if app is not None and getattr(args, "keywords", None) is None:
-        readers += app.web_sign_ups({reader.email.lower() for reader in readers})
+        readers += app.require_readers(readers)
+    elif not readers:
+        from ..subscribers import no_readers
+
+        raise ConfigError(no_readers(settings))
     if getattr(args, "subscriber", None):
         readers = [r for r in readers if r.email.lower() == args.subscriber.lower()]
         if not readers:

@@ -55,6 +55,8 @@ def run_send(args: argparse.Namespace) -> int:
     settings = settings_for(args)
     shard = None if args.shard is None else Shard.parse(args.shard)
     readers = readers_for(args, settings)
+    with make_digest(settings) as app:
+        signed_up = app.require_readers(readers)  # the roster's and the confirmed sign-ups; nobody: "no readers"
     if args.subscriber and not _known_reader(settings, readers, args.subscriber):
         raise ConfigError(f"no subscriber {args.subscriber} in the configured readers or the web sign-ups")
     if args.subscriber and shard is not None and not shard.owns(args.subscriber):
@@ -63,7 +65,7 @@ def run_send(args: argparse.Namespace) -> int:
     if args.subscriber and any(not r.enabled and r.email.lower() == args.subscriber.lower() for r in readers):
         raise ConfigError(f"{args.subscriber} is disabled (enabled = false in the subscribers file); "
                           "set enabled = true to send to them")
-    progress = _progress_bar if sys.stderr.isatty() and len(readers) > 20 else None
+    progress = _progress_bar if sys.stderr.isatty() and len(readers) + len(signed_up) > 20 else None
     with _state_for(settings, args.dry_run) as settings, make_digest(settings) as app, \
             _stop_on_signals(app.stopping):
         report = app.send(readers, source=args.source, dry_run=args.dry_run, outbox=args.outbox or Path("outbox"),
@@ -211,7 +213,7 @@ def run_check(args: argparse.Namespace) -> int:
     settings = settings_for(args)
     result = check_setup(settings)
     problems = list(result.problems) + server_problems(settings)
-    signed_up = [] if problems else _web_sign_ups(settings, result.readers)
+    signed_up = _web_sign_ups(settings, result.readers, problems)
     for reader in result.readers:
         print(clean(understood(reader)))
     for reader in signed_up:
@@ -234,12 +236,26 @@ def run_check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _web_sign_ups(settings: Settings, roster: Sequence[Subscriber]) -> list[Subscriber]:
-    """The confirmed web sign-ups a send adds to the roster (none before the state database exists)."""
-    from ..app import make_digest
+def _web_sign_ups(settings: Settings, roster: Sequence[Subscriber], problems: list[str]) -> list[Subscriber]:
+    """The confirmed web sign-ups a send adds to the roster (none before the state database exists); nobody at
+    all (no roster, no sign-up) is the problem that says how to add readers.
 
-    with make_digest(settings) as app:
-        return app.web_sign_ups({reader.email.lower() for reader in roster})
+    With other problems, the store is asked only when the settings name no roster (whether there is anybody),
+    and a store that cannot be read then is left to the problem that already says so."""
+    from ..app import make_digest
+    from ..subscribers import names_roster
+
+    if problems and (roster or names_roster(settings)):  # a roster that cannot be read has its own problem
+        return []
+    try:
+        with make_digest(settings) as app:
+            return app.require_readers(roster)
+    except ConfigError as err:
+        problems.append(str(err))
+    except DigestError:
+        if not problems:
+            raise
+    return []
 
 
 def _smtp_problems(settings: Settings) -> list[str]:
