@@ -113,7 +113,7 @@ class Digest:
             max_papers=self.settings.max_papers, max_bytes=self.settings.http_max_bytes,
         )
         listing = sources.fetch_all(chosen, context)
-        return Listing(listing.source, listing.papers, listing.warnings, [*listing.notes, *context.notes], listing.day)
+        return replace(listing, notes=[*listing.notes, *context.notes])
 
     def last_run_day(self, spec: str | None = None) -> date | None:
         """The day from which every source of ``spec`` (default ``DIGEST_SOURCE``) was last read: for each, the

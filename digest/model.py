@@ -272,7 +272,10 @@ class Listing:
     listing served from the cache while offline. ``day`` is the day the listing
     itself names, when it names one: the Hugging Face Daily Papers day it was
     published for (not the arXiv dates of its papers, which are earlier), or the
-    date a saved page shows. The digest is dated by it.
+    date a saved page shows. The digest is dated by it. ``failed`` names the
+    sources of several that could not be read and were skipped (a warning says
+    why), as a run records the sources it read (``digest.sources.source_name``):
+    the run counts for the others' catch-up look-back, not for theirs.
     """
 
     source: str
@@ -280,6 +283,7 @@ class Listing:
     warnings: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     day: date | None = None
+    failed: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)

@@ -423,6 +423,53 @@ def test_a_one_off_send_of_another_source_does_not_move_the_look_back_of_the_dae
     assert asked == [(MONDAY + timedelta(days=n)).isoformat() for n in range(-1, 4)]  # Sunday to Thursday
 
 
+def test_a_source_that_failed_while_the_others_loaded_keeps_its_look_back(server, inbox, tmp_path):
+    """``hf, arxiv:cs.LG``: on Tuesday Daily Papers answers 503 and the send goes on with arXiv alone. Tuesday's
+    run read arXiv, not ``hf``: Wednesday's run still reaches back to Monday, the last day ``hf`` was read, and
+    asks Daily Papers from Sunday (the day before) to Wednesday."""
+    from .http_server import Reply
+    from .http_server import start as start_http
+    from .test_live_sources import API, RSS_FIXTURE, hf_page
+
+    tuesday, wednesday = MONDAY + timedelta(days=1), MONDAY + timedelta(days=2)
+    both = "hf, arxiv:cs.LG"
+    web = start_http()
+    try:
+        web.route(f"{API}?date={MONDAY}&limit=100&p=0", hf_page([11, 12], MONDAY.isoformat()))
+        web.route(API, Reply.json("[]"))
+        web.route("/rss/cs.LG", Reply(body=RSS_FIXTURE))
+        env = {"DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(server.port), "DIGEST_SMTP_SECURITY": "none",
+               "DIGEST_FROM": "digest@example.com", "DIGEST_STATE_DB": str(tmp_path / "state.db"),
+               "DIGEST_HF_BASE_URL": web.url, "DIGEST_ARXIV_BASE_URL": web.url, "DIGEST_ARXIV_DELAY": "0",
+               "DIGEST_LOOKBACK_DAYS": "1"}
+        reader = [Subscriber(DAILY, ("exploration",))]
+        for day in (MONDAY, tuesday):
+            if day == tuesday:  # Daily Papers is down all day: every attempt answers 503
+                web.routes.clear()
+                web.route("/rss/cs.LG", Reply(body=RSS_FIXTURE))
+                web.route(API, Reply(503, headers={"Retry-After": "0"}))
+            env["DIGEST_CACHE_DIR"] = str(tmp_path / f"cache-{day}")  # the HTTP cache keeps real time
+            with Digest(load_settings(None, env), clock=lambda: at_seven(day)) as app:
+                app.send(reader, source=both)
+        web.route(API, Reply.json("[]"))  # back up
+        web.requests.clear()
+        env["DIGEST_CACHE_DIR"] = str(tmp_path / f"cache-{wednesday}")
+        with Digest(load_settings(None, env), clock=lambda: at_seven(wednesday)) as app:
+            assert app.last_run_day("arxiv:cs.LG") == tuesday
+            assert app.last_run_day("hf") == app.last_run_day(both) == MONDAY
+            app.send(reader, source=both)
+    finally:
+        web.shutdown()
+        web.server_close()
+
+    with Store.open(tmp_path / "state.db") as store:
+        runs = {run.run_date: run.read_sources() for run in store.served_runs()}
+    assert runs == {MONDAY.isoformat(): {"arxiv:cs.LG", "hf"}, tuesday.isoformat(): {"arxiv:cs.LG"},
+                    wednesday.isoformat(): {"arxiv:cs.LG", "hf"}}
+    asked = sorted({r.query["date"] for r in web.requests if r.query.get("p") == "0"})
+    assert asked == [(MONDAY + timedelta(days=n)).isoformat() for n in range(-1, 3)]  # Sunday to Wednesday
+
+
 @pytest.mark.parametrize("other", ["sample", "arxiv:cs.LG", "FILE", "hf:2031-03-02"])
 def test_the_look_back_of_a_source_is_the_latest_served_run_that_read_it(tmp_path, other):
     """A run of other sources is passed over; a run recorded before runs kept their sources counts for every

@@ -373,6 +373,7 @@ def test_one_failing_source_warns_and_the_others_go_on(server, fetcher):
 
     assert len(listing.papers) == 3
     assert any("/rss/cs.LG" in w and "HTTP 503" in w for w in listing.warnings)
+    assert listing.failed == ["arxiv:cs.LG"]  # not read: a run records hf alone (its look-back is arXiv's own)
 
 
 def test_all_sources_failing_names_each_one(server, fetcher):

@@ -72,6 +72,7 @@ def send_digests(app: Pipeline, readers: Sequence[Subscriber], *, source: str | 
         raise
     if listing is None:
         return _stopped_before_sending(app, _this_sends(readers, only, shard), slot, dry_run, read)
+    read = _loaded(read, listing)
     for warning in listing.warnings:
         log.warning("warning: %s", warning)
     for note in listing.notes:
@@ -148,6 +149,12 @@ def _sources_read(app: Pipeline, source: str | None) -> list[str] | None:
         return app.sources_read(source)
     except ConfigError:
         return None
+
+
+def _loaded(read: list[str] | None, listing: Listing) -> list[str] | None:
+    """The sources a run read, without those of them that failed and were skipped (``Listing.failed``): their
+    look-back stays at their last read, so what they listed meanwhile still comes once they are back."""
+    return None if read is None else [name for name in read if name not in listing.failed]
 
 
 def _record_failed_run(app: Pipeline, slot: str | None, err: DigestError, sources: list[str] | None) -> None:

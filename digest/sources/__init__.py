@@ -117,8 +117,12 @@ def source_names(spec: str) -> list[str]:
     it: ``arxiv: cs.LG`` as ``arxiv:cs.LG``, a file by its absolute path (``./saved.json`` and ``saved.json`` are
     one file, the same name in another folder another). What a run records as the sources it read, and what the
     catch-up's look-back asks for (``Digest.last_run_day``); a ``ConfigError`` for a spec no source reads."""
-    return sorted({os.path.abspath(source.path) if isinstance(source, FileSource) else source.name
-                   for source in resolve(spec)})
+    return sorted({source_name(source) for source in resolve(spec)})
+
+
+def source_name(source: Source) -> str:
+    """The name a run records for ``source`` (``source_names``): a file by its absolute path."""
+    return os.path.abspath(source.path) if isinstance(source, FileSource) else source.name
 
 
 def _resolve_one(spec: str) -> Source:
@@ -134,10 +138,11 @@ def _resolve_one(spec: str) -> Source:
 
 
 def fetch_all(sources: list[Source], context: FetchContext) -> Listing:
-    """Merge the sources' papers by id; one failing source only warns."""
+    """Merge the sources' papers by id; one failing source only warns, and is named in ``Listing.failed``."""
     papers: dict[str, Paper] = {}
     warnings: list[str] = []
     failures: list[str] = []
+    failed: list[str] = []  # their names as a run records them (source_name): their look-back does not move
     loaded: list[str] = []  # the summary names only these: a source that failed is in the warnings
     days: list[date] = []  # the days the listings name (Daily Papers days); the newest dates the merge
     for source in sources:
@@ -150,6 +155,7 @@ def fetch_all(sources: list[Source], context: FetchContext) -> Listing:
             if len(sources) == 1:
                 raise
             failures.append(str(err))
+            failed.append(source_name(source))
             warnings.append(f"skipped {err}")
             continue
         loaded.append(source.name)
@@ -162,7 +168,7 @@ def fetch_all(sources: list[Source], context: FetchContext) -> Listing:
         raise SourceError("all sources", "; ".join(failures))
     name = ", ".join(loaded or [s.name for s in sources])
     kept = _capped(_one_per_doi(list(papers.values())), name, context.max_papers, warnings)
-    return Listing(source=name, papers=kept, warnings=warnings, day=max(days, default=None))
+    return Listing(source=name, papers=kept, warnings=warnings, day=max(days, default=None), failed=failed)
 
 
 def _reading(context: FetchContext, merged: int) -> FetchContext:
