@@ -16,12 +16,15 @@ claimed reader is asked again whether today's digest already went out (another
 send may have had them between this send's start and the claim), and the locks
 are let go when the transaction ends: at the end of the send, at once when the
 process is killed (the server sees its socket close), or within about a minute
-for a host that vanished (TCP keepalives, as for the send locks). The next send
+for a host that vanished (TCP keepalives, as for the send locks), and after the
+lease for a host that froze (``digest.lease``: from its first message on, a send
+renews its claims, and stops before a message once it cannot be sure it still
+holds them). The next send
 then takes the dead one's readers over: the ones whose delivery was recorded are
 done, the rest get their digest, and the few whose answer from the SMTP server
 was lost in the kill get it once more (the documented extra copy).
 ``idle_in_transaction_session_timeout``, if the server sets one, must be longer
-than a send (it would end the claiming connection mid-send).
+than a send takes to build its first message (from then on the lease sets its own).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ import socket
 from collections.abc import Sequence
 from typing import Any
 
+from .lease import Lease
 from .store.engine import DatabaseURL
 from .store.schema import guarded
 
@@ -66,6 +70,10 @@ class ReaderClaims:
             rows = self.conn.execute("SELECT email FROM claims WHERE email = ANY(%s) FOR UPDATE SKIP LOCKED",
                                      (list(emails),)).fetchall()
         return {row[0] for row in rows}
+
+    def keep(self, lease: Lease) -> None:
+        """Have ``lease`` renew the claims (a frozen host's are let go after the lease: ``digest.lease``)."""
+        lease.hold(self.conn, "its claims on readers", in_transaction=True)
 
     def __exit__(self, *exc: object) -> None:
         if self.conn is not None:

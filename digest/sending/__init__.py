@@ -33,6 +33,7 @@ from typing import Any
 
 from ..bounces import score_refusals
 from ..errors import ConfigError, DigestError, StoreError
+from ..lease import Lease
 from ..limits import Stopped, Turns
 from ..lock import SendLocks, Shard, send_lock
 from ..mail import Mailer
@@ -287,7 +288,8 @@ class Session:
                  progress: Progress | None) -> None:
         self.app, self.store, self.report, self.lock, self.progress = app, store, report, lock, progress
         self.hints: dict[str, list[dict[str, Any]]] = {}  # per reader ranked: keywords that matched nothing
-        self.outgoing = pool(app.settings, mailer, halt=app.stopping)
+        self.lease = Lease(app.settings.state_db)  # on PostgreSQL: the claims and locks, renewed while it lasts
+        self.outgoing = pool(app.settings, mailer, halt=app.stopping, held=self.lease.check)
         self.recorder = Recording(app.settings.state_db, self.outgoing, Journal.beside(app.settings.state_db),
                                   report, keep_days=app.settings.archive_days, clock=app.clock)
 
@@ -301,14 +303,18 @@ class Session:
                                       ONE_READER if one_reader else self.app.started_by, sources)
         error: str | None = None
         failed: StoreError | None = None
+        mine = mine or Batches(todo)
+        if mine.claims is not None:
+            mine.claims.keep(self.lease)
         try:
-            self._deliver(listing, todo, sent, mine or Batches(todo))
+            self._deliver(listing, todo, sent, mine)
         except BaseException as err:
             error = str(err) or type(err).__name__
             failed = err if isinstance(err, StoreError) else None
             raise
         finally:
             self.outgoing.close()  # the messages in hand finish; the queue waits unless stopped
+            self.lease.stop()
             if self.app.stopping.is_set():
                 self.report.stopped += self.outgoing.dropped
             self.recorder.close()  # the last answers are recorded (or journaled) before the run's end
@@ -361,6 +367,7 @@ class Session:
         """
         self.outgoing.submit(item)
         self.recorder.start()  # after the first message: the producer has forked by now
+        self.lease.start()
         return self.recorder.broken is None and self.outgoing.error is None
 
     def _finish(self, run_id: int, error: str | None) -> None:
@@ -376,12 +383,13 @@ class Session:
             log.error("could not record the end of the run: %s", err)
 
 
-def pool(settings: Any, first: Mailer, halt: Any = None) -> SendQueue:
+def pool(settings: Any, first: Mailer, halt: Any = None, held: Callable[[], None] | None = None) -> SendQueue:
     """``DIGEST_SMTP_CONNECTIONS`` mailers sharing one tally, paced by ``DIGEST_SMTP_RATE`` across every
     process that sends from this state store (shards included)."""
     mailers = [first] + [Mailer(settings, tally=first.tally) for _ in range(settings.smtp_connections - 1)]
     shared = Turns(settings.state_db, "smtp", 60.0 / settings.smtp_rate) if settings.smtp_rate else None
-    return SendQueue(mailers, parseaddr(settings.from_addr)[1], pace=Pace(settings.smtp_rate, shared), halt=halt)
+    return SendQueue(mailers, parseaddr(settings.from_addr)[1], pace=Pace(settings.smtp_rate, shared), halt=halt,
+                     held=held)
 
 
 def _text(err: BaseException | None) -> str | None:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
 
+from ..errors import DigestError
 from ..limits import LocalTurns, Stopped, Turns, wait_for_turn
 from ..mail import Delivery, Mailer, Surplus
 
@@ -71,12 +72,16 @@ class Pace:
 
 class SendQueue:
     def __init__(self, mailers: Mailer | Sequence[Mailer], sender: str, depth: int = 4,
-                 pace: Pace | None = None, halt: threading.Event | None = None) -> None:
-        """``halt`` (a stop signal): no connection starts another message; the ones in hand finish."""
+                 pace: Pace | None = None, halt: threading.Event | None = None,
+                 held: Callable[[], None] | None = None) -> None:
+        """``halt`` (a stop signal): no connection starts another message; the ones in hand finish.
+        ``held``: asked before each message, raises a ``DigestError`` when this send lost its right to send
+        (its claims or locks on PostgreSQL, ``digest.lease``): the queue stops as after a fatal error."""
         self.mailers = [mailers] if isinstance(mailers, Mailer) else list(mailers)
         self.sender = sender
         self.pace = pace or Pace(0)
         self.halt = halt or threading.Event()
+        self.held = held
         self.dropped = 0  # messages never handed to the server (stopped, halted): they go next run
         self._todo: queue.Queue[Outgoing | None] = queue.Queue(maxsize=max(depth, 2 * len(self.mailers)))
         self._done: queue.Queue[tuple[Outgoing, Delivery]] = queue.Queue()
@@ -104,7 +109,7 @@ class SendQueue:
     def _deliver(self, mailer: Mailer, item: Outgoing, may_retire: bool) -> bool:
         """Send one message and hand its answer over; False: this connection is given up, its message handed back."""
         try:
-            if not self.pace.wait(self._halted):  # the shared pace may be the store: it can fail too
+            if not self.pace.wait(self._halted) or not self._still_held():  # the shared pace may be the store
                 self._count_dropped(1)
                 return True
             delivery = mailer.send(self.sender, item.recipient, item.message, may_retire=may_retire,
@@ -120,6 +125,17 @@ class SendQueue:
             self._fail(err)
             return True
         self._done.put((item, delivery))
+        return True
+
+    def _still_held(self) -> bool:
+        """Whether this send may still hand a message over (``held``); if not, the queue stops."""
+        if self.held is None:
+            return True
+        try:
+            self.held()
+        except DigestError as err:
+            self._fail(err)
+            return False
         return True
 
     def _next(self) -> Outgoing | None:

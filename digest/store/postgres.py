@@ -44,7 +44,7 @@ STALL_SECONDS = 60.0
 # A store connection idle this long inside a transaction has its session ended by the server: its transactions
 # are a few statements long, and one holds the write turn of every host; a host frozen in one (SIGSTOP, a paused
 # VM, whose kernel still answers keepalives) held every other host's writes until it woke. The claiming
-# connection's transaction lasts the whole send and is never limited.
+# connection's transaction lasts the whole send: its limit is the lease the send renews (digest.lease).
 IDLE_IN_WRITE_SECONDS = 20.0
 RELEASE_SECONDS = 5.0  # the last word to a server (let_go): it lets go of a closed session's locks itself
 _VERSION_SET = re.compile(r"^\s*PRAGMA\s+user_version\s*=\s*(\d+)\s*$", re.I)

@@ -1,0 +1,143 @@
+"""A send's hold on PostgreSQL (its claimed readers, its send and slot locks) as a lease it renews.
+
+The claims are row locks in a transaction of their own and the send locks advisory
+locks of a session of their own (``digest.claims``, ``digest.lock``); both last as
+long as their connection. A killed host's end at once, a vanished host's within
+about a minute (TCP keepalives). A *frozen* host (SIGSTOP, a paused VM, a long GC
+or swap storm) is neither: its kernel still answers the keepalives, so its claims
+and locks would stay held until it woke, and its readers miss their digest.
+
+So, from the send's first message on, each such connection gets a server-side
+limit on idleness (``idle_in_transaction_session_timeout`` for the claims,
+``idle_session_timeout`` for the locks, PostgreSQL 14 or later), and a thread of
+the send renews it every ``seconds / 6`` with a ``SELECT 1``. A live host keeps its
+hold; a frozen one has its session ended by the server after ``seconds``, which lets
+its claims and locks go to the other hosts' sends.
+
+Before each message goes to the SMTP server the sender asks ``check``: the hold
+must have been renewed within the last ``seconds / 2`` (a host that slept, or a
+server it could not reach, cannot know whether it still holds anything), and a
+connection the server closed (a restart, ``pg_terminate_backend``, a dropped
+network) is found at once: its socket has something to read, and a renewal right
+then fails. Either way ``check`` raises a ``StoreError`` and the send stops before
+its next message; what the lost claims covered goes to another send. Only a
+message already with the SMTP server when the host froze can go out twice (the
+documented one extra copy).
+"""
+
+from __future__ import annotations
+
+import logging
+import select
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .errors import StoreError
+from .store.engine import is_database_error
+
+log = logging.getLogger("digest")
+
+LEASE_SECONDS = 30.0  # a hold not renewed for this long is let go by the server
+
+
+def _boottime() -> float:
+    """Seconds on a clock that also runs while the machine sleeps (a suspended laptop or VM)."""
+    return time.clock_gettime(getattr(time, "CLOCK_BOOTTIME", time.CLOCK_MONOTONIC))
+
+
+class Lease:
+    """Renews the sessions of ``hold``'s connections on a thread, from ``start`` until ``stop``."""
+
+    def __init__(self, url: Path, seconds: float = LEASE_SECONDS,
+                 clock: Callable[[], float] = _boottime) -> None:
+        self.url, self.seconds, self.clock = url, seconds, clock
+        self.held: list[tuple[Any, str, str]] = []  # connection, its idleness setting, what it holds
+        self.lost: str | None = None
+        self.renewed = clock()
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def hold(self, conn: Any, what: str, *, in_transaction: bool) -> None:
+        """Keep ``conn``'s session (which holds ``what``) alive; ``in_transaction``: it idles inside one."""
+        if conn is None:
+            return
+        if in_transaction:
+            setting = "idle_in_transaction_session_timeout"
+        elif conn.info.server_version >= 140000:
+            setting = "idle_session_timeout"
+        else:
+            setting = ""  # before PostgreSQL 14: the keepalives alone end a frozen host's locks
+        self.held.append((conn, setting, what))
+
+    def start(self) -> None:
+        """The server's limits set, and the thread renewing them started (once; nothing held: nothing to do)."""
+        if self._thread is not None or not self.held:
+            return
+        with self._lock:
+            started = self.clock()
+            for conn, setting, what in self.held:
+                if setting:
+                    self._renew_one(conn, what, f"SET {setting} = {int(self.seconds * 1000)}")
+            if self.lost is None:
+                self.renewed = started
+        self._thread = threading.Thread(target=self._run, name="digest-lease", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self.seconds / 6):
+            self.renew()
+            if self.lost is not None:
+                return
+
+    def renew(self) -> None:
+        """One ``SELECT 1`` on each connection; a failure is a lost hold."""
+        with self._lock:
+            if self.lost is not None:
+                return
+            started = self.clock()
+            for conn, _, what in self.held:
+                self._renew_one(conn, what, "SELECT 1")
+            if self.lost is None:
+                self.renewed = started
+
+    def _renew_one(self, conn: Any, what: str, sql: str) -> None:
+        if self.lost is not None:
+            return
+        try:
+            conn.execute(sql)
+        except Exception as err:
+            if not is_database_error(err):
+                raise
+            self.lost = f"{what}: {str(err).strip() or type(err).__name__}"
+            log.warning("this send lost %s", self.lost)
+
+    def check(self) -> None:
+        """Raise a ``StoreError`` unless the hold is still this send's (see the module's docstring)."""
+        if self._thread is None:
+            return
+        if self.lost is None and any(_readable(conn) for conn, _, _ in self.held):
+            self.renew()  # the server said something unasked: most likely that it closed the session
+        if self.lost is None and self.clock() - self.renewed >= self.seconds / 2:
+            self.lost = (f"its hold was last renewed {self.clock() - self.renewed:.0f} s ago (the host was frozen "
+                         "or the server out of reach): the server lets it go after "
+                         f"{self.seconds:g} s")
+        if self.lost is not None:
+            raise StoreError(f"this send lost {self.lost}; stopped before its next message: another host's send or "
+                             f"the next run sends the readers left ({self.url})", transient=True)
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._thread.join()
+
+
+def _readable(conn: Any) -> bool:
+    """Whether the server sent something on ``conn`` that nobody asked for yet (or closed it)."""
+    try:
+        return bool(select.select([conn.fileno()], [], [], 0)[0])
+    except Exception:  # noqa: BLE001 (a closed connection has no socket)
+        return True

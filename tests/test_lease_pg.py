@@ -1,0 +1,143 @@
+"""A send's claims and locks on PostgreSQL are a lease (``digest.lease``): a live host renews it, a
+frozen host's (SIGSTOP: its kernel still answers keepalives) goes to the other hosts after the lease,
+and the frozen host, on waking, hands no further message to the SMTP server.
+
+Real parts: a PostgreSQL started by tests/pg_server.py, the holder a process of its own that is
+really stopped, aiosmtpd on 127.0.0.1 for the sender's side.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from digest.claims import ReaderClaims
+from digest.errors import StoreError
+from digest.lease import Lease
+from digest.store import DatabaseURL, Store
+
+from .pg_server import pg_server  # noqa: F401  (fixture)
+
+pytest.importorskip("psycopg", reason="psycopg is not installed (pip install 'digest[postgres]')")
+
+EMAILS = ["a@example.org", "b@example.org", "c@example.org"]
+LEASE = 1.0
+
+# another host's send: claims two readers under a lease of LEASE seconds, then asks before each of its
+# "messages" (every 50 ms) whether it still holds them, as the sender threads do
+HOLDER = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from digest.claims import ReaderClaims
+    from digest.errors import StoreError
+    from digest.lease import Lease
+    from digest.store import DatabaseURL
+
+    url = DatabaseURL(sys.argv[1], Path(sys.argv[2]))
+    lease = Lease(url, float(sys.argv[3]))
+    with ReaderClaims(url) as claims:
+        claims.offer(sys.argv[4:])
+        print("claimed", *sorted(claims.take(sys.argv[4:6])), flush=True)
+        claims.keep(lease)
+        lease.start()
+        try:
+            while True:
+                lease.check()
+                time.sleep(0.05)
+        except StoreError as err:
+            print("stopped:", err, flush=True)
+        finally:
+            lease.stop()
+""")
+
+
+def free_now(url: DatabaseURL) -> set[str]:
+    """What a send starting now can claim."""
+    with ReaderClaims(url) as claims:
+        claims.offer(EMAILS)
+        return claims.take(EMAILS)
+
+
+def eventually(seconds: float, ask):
+    deadline = time.monotonic() + seconds
+    while True:
+        found = ask()
+        if found or time.monotonic() >= deadline:
+            return found
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def holder(pg_server, tmp_path):  # noqa: F811
+    url = DatabaseURL(pg_server.new_database(), tmp_path)
+    Store.open(url).close()
+    child = subprocess.Popen([sys.executable, "-c", HOLDER, url.url, str(tmp_path), str(LEASE), *EMAILS],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().split() == ["claimed", *EMAILS[:2]]
+        yield url, child
+    finally:
+        if child.poll() is None:
+            os.kill(child.pid, signal.SIGCONT)
+            child.kill()
+            child.communicate(timeout=5)
+
+
+def test_a_live_host_keeps_its_claims_past_the_lease(holder) -> None:
+    url, _ = holder
+    time.sleep(3 * LEASE)  # renewed meanwhile
+
+    assert free_now(url) == {EMAILS[2]}
+
+
+def test_a_frozen_hosts_claims_go_to_another_send_after_the_lease_and_it_stops_on_waking(holder) -> None:
+    url, child = holder
+    os.kill(child.pid, signal.SIGSTOP)  # frozen, not dead: its socket stays open, its kernel answers
+    frozen = time.monotonic()
+
+    assert eventually(3 * LEASE + 2, lambda: free_now(url) == set(EMAILS)), "the frozen host still holds them"
+    assert time.monotonic() - frozen < 3 * LEASE + 2
+    os.kill(child.pid, signal.SIGCONT)
+    out, err = child.communicate(timeout=5)  # it stops by itself, before its next message
+    assert out.startswith("stopped: this send lost ") and "next message" in out, (out, err)
+
+
+def test_a_send_that_slept_past_half_its_lease_hands_nothing_more_to_the_server(pg_server, tmp_path, server,
+                                                                                inbox) -> None:  # noqa: F811
+    from digest.mail import Mailer
+    from digest.sending.deliver import Outgoing, SendQueue
+    from digest.settings import load_settings
+
+    url = DatabaseURL(pg_server.new_database(), tmp_path)
+    Store.open(url).close()
+    now = [100.0]
+    lease = Lease(url, 30.0, clock=lambda: now[0])
+    settings = load_settings(None, {"DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(server.port),
+                                    "DIGEST_SMTP_SECURITY": "none", "DIGEST_FROM": "digest@example.com"})
+    message = b"From: digest@example.com\r\nTo: a@example.org\r\nSubject: x\r\n\r\nhello\r\n"
+    with ReaderClaims(url) as claims:
+        claims.offer(EMAILS)
+        claims.take(EMAILS)
+        claims.keep(lease)
+        lease.start()
+        outgoing = SendQueue(Mailer(settings), "digest@example.com", held=lease.check)
+        try:
+            outgoing.submit(Outgoing(EMAILS[0], "<0@x>", message, ["p1"]))
+            assert eventually(5, lambda: len(inbox.messages) == 1)
+            now[0] += 16.0  # the host slept: whether it still holds its claims is unknown
+            for number in (1, 2):
+                outgoing.submit(Outgoing(EMAILS[number], f"<{number}@x>", message, ["p1"]))
+        finally:
+            outgoing.close()
+            lease.stop()
+
+    assert len(inbox.messages) == 1 and outgoing.dropped >= 1
+    assert isinstance(outgoing.error, StoreError) and "last renewed 16 s ago" in str(outgoing.error)
+
