@@ -18,7 +18,9 @@ advisory locks in the database (``ServerLock``), which hold across hosts: the
 whole-list lock (shared by the shards) and each shard's, on a connection of their
 own held for the send. The server drops them when that connection ends: a killed
 worker's at once (its socket closes), a vanished host's within about a minute
-(TCP keepalives: 30 s idle, then 3 probes 10 s apart). There a send takes the
+(TCP keepalives: 30 s idle, then 3 probes 10 s apart), a frozen host's after the
+send's lease (``digest.lease``, which also stops a send whose lock connection
+dropped before its next message: it no longer holds what it locked). There a send takes the
 whole-list lock shared (``together``): any number of sends run side by side and
 split the readers between them by claiming each one (``digest.claims``), and only
 the store's own upkeep (``digest store compact``, ``copy``) takes it alone. A
@@ -43,6 +45,7 @@ from types import TracebackType
 from typing import Any
 
 from .errors import ConfigError, LockedError, StoreError, file_in_the_way
+from .lease import Lease
 from .model import Subscriber
 from .store.engine import DatabaseURL, lock_key
 from .store.schema import guarded
@@ -188,6 +191,12 @@ class SendLocks:
         for lock in self.locks:
             lock.close_inherited()
 
+    def keep(self, lease: Lease) -> None:
+        """Have ``lease`` renew the locks held on the server, and notice their loss (``digest.lease``)."""
+        for lock in self.locks:
+            if isinstance(lock, ServerLock):
+                lock.keep(lease)
+
     @property
     def slot_elsewhere(self) -> bool:
         """Another host's daemon holds the slot asked for: it is running it now."""
@@ -220,6 +229,10 @@ class ServerLock:
             self.conn = None
             raise
         return self
+
+    def keep(self, lease: Lease) -> None:
+        lease.hold(self.conn, "its send lock" if self.slot is None else "its send and slot locks",
+                   in_transaction=False)
 
     def _take(self, key: int, shared: bool, deadline: float) -> None:
         take = "pg_try_advisory_lock_shared" if shared else "pg_try_advisory_lock"

@@ -141,3 +141,68 @@ def test_a_send_that_slept_past_half_its_lease_hands_nothing_more_to_the_server(
     assert len(inbox.messages) == 1 and outgoing.dropped >= 1
     assert isinstance(outgoing.error, StoreError) and "last renewed 16 s ago" in str(outgoing.error)
 
+
+def test_a_send_whose_lock_connection_dropped_notices_before_its_next_message(pg_server, tmp_path) -> None:  # noqa: F811
+    import psycopg
+
+    from digest.lock import ServerLock
+
+    url = DatabaseURL(pg_server.new_database(), tmp_path)
+    Store.open(url).close()
+    lease = Lease(url)
+    with ServerLock(url, slot="2031-01-06 08:00") as mine:
+        mine.keep(lease)
+        lease.start()
+        try:
+            lease.check()  # held
+            with psycopg.connect(url.url, autocommit=True) as admin:  # a restart, a dropped network, a DBA
+                admin.execute("SELECT pg_terminate_backend(%s)", (mine.conn.info.backend_pid,))
+            with ServerLock(url, slot="2031-01-06 08:00") as theirs:
+                assert not theirs.slot_elsewhere  # another host's daemon takes the slot
+            started = time.monotonic()
+            with pytest.raises(StoreError, match="lost its send and slot locks"):
+                lease.check()  # at once, not at the next renewal
+            assert time.monotonic() - started < 2
+        finally:
+            lease.stop()
+
+
+LOCK_HOLDER = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from digest.lease import Lease
+    from digest.lock import ServerLock
+    from digest.store import DatabaseURL
+
+    url = DatabaseURL(sys.argv[1], Path(sys.argv[2]))
+    lease = Lease(url, float(sys.argv[3]))
+    with ServerLock(url, together=True, slot="2031-01-06 08:00") as lock:
+        lock.keep(lease)
+        lease.start()
+        print("locked", lock.slot_elsewhere, flush=True)
+        time.sleep(60)
+""")
+
+
+def test_a_frozen_hosts_slot_lock_goes_to_another_daemon_after_the_lease(pg_server, tmp_path) -> None:  # noqa: F811
+    from digest.lock import ServerLock
+
+    url = DatabaseURL(pg_server.new_database(), tmp_path)
+    Store.open(url).close()
+    child = subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, url.url, str(tmp_path), str(LEASE)],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    def taken() -> bool:
+        with ServerLock(url, together=True, slot="2031-01-06 08:00", wait=0) as other:
+            return not other.slot_elsewhere
+
+    try:
+        assert child.stdout is not None and child.stdout.readline().split() == ["locked", "False"]
+        time.sleep(2 * LEASE)
+        assert not taken()  # renewed: still the first host's
+        os.kill(child.pid, signal.SIGSTOP)
+        assert eventually(3 * LEASE + 2, taken), "the frozen host still holds the slot"
+    finally:
+        os.kill(child.pid, signal.SIGCONT)
+        child.kill()
+        child.communicate(timeout=5)

@@ -289,6 +289,7 @@ class Session:
         self.app, self.store, self.report, self.lock, self.progress = app, store, report, lock, progress
         self.hints: dict[str, list[dict[str, Any]]] = {}  # per reader ranked: keywords that matched nothing
         self.lease = Lease(app.settings.state_db)  # on PostgreSQL: the claims and locks, renewed while it lasts
+        lock.keep(self.lease)
         self.outgoing = pool(app.settings, mailer, halt=app.stopping, held=self.lease.check)
         self.recorder = Recording(app.settings.state_db, self.outgoing, Journal.beside(app.settings.state_db),
                                   report, keep_days=app.settings.archive_days, clock=app.clock)
