@@ -37,6 +37,7 @@ from typing import Any
 
 from .errors import StoreError
 from .store.engine import is_database_error
+from .store.schema import store_error
 
 log = logging.getLogger("digest")
 
@@ -112,8 +113,8 @@ class Lease:
         except Exception as err:
             if not is_database_error(err):
                 raise
-            self.lost = f"{what}: {str(err).strip() or type(err).__name__}"
-            log.warning("this send lost %s", self.lost)
+            self.lost = f"{store_error(self.url, err)}; this send lost {what} with its session"
+            log.warning("%s", self.lost)
 
     def check(self) -> None:
         """Raise a ``StoreError`` unless the hold is still this send's (see the module's docstring)."""
@@ -121,13 +122,15 @@ class Lease:
             return
         if self.lost is None and any(_readable(conn) for conn, _, _ in self.held):
             self.renew()  # the server said something unasked: most likely that it closed the session
-        if self.lost is None and self.clock() - self.renewed >= self.seconds / 2:
-            self.lost = (f"its hold was last renewed {self.clock() - self.renewed:.0f} s ago (the host was frozen "
-                         "or the server out of reach): the server lets it go after "
-                         f"{self.seconds:g} s")
+        age = self.clock() - self.renewed
+        if self.lost is None and age >= self.seconds / 2:
+            what = " and ".join(what for _, _, what in self.held)
+            self.lost = (f"the state database {self.url} has not renewed this send's hold for {age:.0f} s (the host "
+                         f"was frozen, or the server out of reach), and lets go of one after {self.seconds:g} s: "
+                         f"this send may have lost {what}")
         if self.lost is not None:
-            raise StoreError(f"this send lost {self.lost}; stopped before its next message: another host's send or "
-                             f"the next run sends the readers left ({self.url})", transient=True)
+            raise StoreError(f"{self.lost}; it stopped before its next message, and another host's send or the next "
+                             "run sends the readers left", transient=True)
 
     def stop(self) -> None:
         self._stopping.set()
