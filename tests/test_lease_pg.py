@@ -206,3 +206,41 @@ def test_a_frozen_hosts_slot_lock_goes_to_another_daemon_after_the_lease(pg_serv
         os.kill(child.pid, signal.SIGCONT)
         child.kill()
         child.communicate(timeout=5)
+
+
+def test_a_host_frozen_mid_statement_in_a_write_holds_the_other_hosts_writes_no_longer_than_an_idle_one(
+        pg_server, tmp_path, monkeypatch) -> None:  # noqa: F811
+    """The recording thread's batch goes to the server as one pipeline; a host frozen while sending it
+    left the server waiting for the rest ("active", reading), which no idle timeout ends, with the
+    store's write lock held: every other host's writes waited until it woke (seen in a real send frozen mid-list)."""
+    import threading
+
+    import psycopg
+
+    from digest.store.postgres import WRITE_LOCK
+
+    monkeypatch.setattr("digest.store.postgres.IDLE_IN_WRITE_SECONDS", 1.0)
+    url = DatabaseURL(pg_server.new_database(), tmp_path)
+    Store.open(url).close()
+    frozen = psycopg.connect(url.url, autocommit=True)
+    try:
+        frozen.execute("BEGIN")
+        frozen.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+        frozen.pgconn.enter_pipeline_mode()  # the first statements of a batch sent, the rest never comes
+        frozen.pgconn.send_query_params(b"SELECT 1", None)
+        frozen.pgconn.flush()
+        done = threading.Event()
+
+        def write() -> None:
+            with Store.open(url) as store:
+                store.record_sent("ada@example.org", "<1@x>", ["p1"])
+            done.set()
+
+        started = time.monotonic()
+        threading.Thread(target=write, daemon=True).start()
+        assert done.wait(10), "the frozen host still holds every other host's writes"
+        assert time.monotonic() - started < 5
+    finally:
+        frozen.close()  # its session was ended: its lock went with it
+    with Store.open(url) as store:
+        assert store.all_sent_ids() == {"ada@example.org": {"p1"}}

@@ -45,7 +45,16 @@ STALL_SECONDS = 60.0
 # are a few statements long, and one holds the write turn of every host; a host frozen in one (SIGSTOP, a paused
 # VM, whose kernel still answers keepalives) held every other host's writes until it woke. The claiming
 # connection's transaction lasts the whole send: its limit is the lease the send renews (digest.lease).
+# A host frozen in the middle of a statement (a batch of inserts goes out as one pipeline: the server, having
+# run part of it, waits for the rest, "active" and reading, which no idle timeout ends) is ended by the
+# next writer once it has waited that long as well (_STUCK_WRITER).
 IDLE_IN_WRITE_SECONDS = 20.0
+_STUCK_WRITER = """
+    SELECT pg_terminate_backend(a.pid) FROM pg_locks AS l JOIN pg_stat_activity AS a ON a.pid = l.pid
+    WHERE l.locktype = 'advisory' AND l.granted AND l.pid != pg_backend_pid()
+    AND ((l.classid::bigint << 32) | l.objid::bigint) = (%s::bigint & x'ffffffffffffffff'::bigint)
+    AND a.state = 'active' AND a.wait_event = 'ClientRead' AND a.query_start < now() - make_interval(secs => %s)
+"""
 RELEASE_SECONDS = 5.0  # the last word to a server (let_go): it lets go of a closed session's locks itself
 _VERSION_SET = re.compile(r"^\s*PRAGMA\s+user_version\s*=\s*(\d+)\s*$", re.I)
 _VERSION_GET = re.compile(r"^\s*PRAGMA\s+user_version\s*$", re.I)
@@ -297,8 +306,7 @@ class PgDatabase:
     def _special(self, sql: str, parameters: Any) -> PgCursor | None:
         """BEGIN [IMMEDIATE] and PRAGMAs, which PostgreSQL does its own way."""
         if _BEGIN.match(sql):
-            self.raw.execute("BEGIN")
-            self.raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            self._write_turn()
             return PgCursor(None, self)
         if _VERSION_GET.match(sql):
             return PgCursor(self.raw.execute("SELECT version FROM schema_version"), self)
@@ -308,6 +316,29 @@ class PgDatabase:
         if _PRAGMA.match(sql):
             return PgCursor(None, self)
         return None
+
+    def _write_turn(self) -> None:
+        """``BEGIN`` and the store's write lock: at once if free; else waited for, a quarter of
+        ``IDLE_IN_WRITE_SECONDS`` at a time, ending between waits a holder stuck mid-statement that long."""
+        import psycopg
+
+        self.raw.execute("BEGIN")
+        if self.raw.execute("SELECT pg_try_advisory_xact_lock(%s)", (WRITE_LOCK,)).fetchone()[0]:
+            return
+        while True:
+            self.raw.execute(f"SET LOCAL lock_timeout = {max(int(IDLE_IN_WRITE_SECONDS * 250), 1)}")
+            try:
+                self.raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            except psycopg.errors.LockNotAvailable:
+                self.raw.execute("ROLLBACK")
+                try:
+                    self.raw.execute(_STUCK_WRITER, (WRITE_LOCK, IDLE_IN_WRITE_SECONDS))
+                except psycopg.errors.InsufficientPrivilege:  # another role's session: wait on
+                    pass
+                self.raw.execute("BEGIN")
+                continue
+            self.raw.execute("SET LOCAL lock_timeout TO DEFAULT")
+            return
 
     def _translated(self, sql: str, parameters: bool) -> str:
         key = (sql, parameters)
