@@ -52,9 +52,9 @@ def _boottime() -> float:
 class Lease:
     """Renews the sessions of ``hold``'s connections on a thread, from ``start`` until ``stop``."""
 
-    def __init__(self, url: Path, seconds: float = LEASE_SECONDS,
+    def __init__(self, url: Path, seconds: float | None = None,
                  clock: Callable[[], float] = _boottime) -> None:
-        self.url, self.seconds, self.clock = url, seconds, clock
+        self.url, self.seconds, self.clock = url, LEASE_SECONDS if seconds is None else seconds, clock
         self.held: list[tuple[Any, str, str]] = []  # connection, its idleness setting, what it holds
         self.lost: str | None = None
         self.renewed = clock()

@@ -23,6 +23,7 @@ from digest.lease import Lease
 from digest.store import DatabaseURL, Store
 
 from .pg_server import pg_server  # noqa: F401  (fixture)
+from .test_crash import counting, env_for, processes, readers_file, send_command, wait_for  # noqa: F401  (fixtures)
 
 pytest.importorskip("psycopg", reason="psycopg is not installed (pip install 'digest[postgres]')")
 
@@ -43,9 +44,10 @@ HOLDER = textwrap.dedent("""
     lease = Lease(url, float(sys.argv[3]))
     with ReaderClaims(url) as claims:
         claims.offer(sys.argv[4:])
-        print("claimed", *sorted(claims.take(sys.argv[4:6])), flush=True)
+        taken = claims.take(sys.argv[4:6])
         claims.keep(lease)
         lease.start()
+        print("claimed", *sorted(taken), flush=True)
         try:
             while True:
                 lease.check()
@@ -208,11 +210,50 @@ def test_a_frozen_hosts_slot_lock_goes_to_another_daemon_after_the_lease(pg_serv
         child.communicate(timeout=5)
 
 
+def test_a_send_frozen_mid_list_is_taken_over_and_on_waking_sends_only_what_it_had_in_hand(
+        counting, tmp_path, processes, pg_server) -> None:  # noqa: F811
+    """Real ``digest send`` processes under a lease of LEASE seconds: the first is frozen (its whole
+    process group SIGSTOPped) mid-list, a second send run meanwhile delivers everything it had not
+    recorded, and the first, woken, stops before its next message: a reader gets a second copy only
+    from what the frozen send had with the SMTP server or unrecorded when it froze."""
+    url = pg_server.new_database()
+    env = env_for(counting.port, tmp_path, DIGEST_STATE_DB=url)
+    subscribers = readers_file(tmp_path / "readers.toml", "f")
+    # the lease, and the wait before a writer ends a frozen one (below), shortened to a test's length
+    leased = [sys.executable, "-c", "import runpy, digest.lease, digest.store.postgres as pg; "
+              f"digest.lease.LEASE_SECONDS = {LEASE}; pg.IDLE_IN_WRITE_SECONDS = 2.0; "
+              "runpy.run_module('digest', run_name='__main__')", *send_command(subscribers)[3:]]
+    counting.delay = 0.05
+    first = subprocess.Popen(leased, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, start_new_session=True)
+    processes.append(first)
+    assert wait_for(lambda: sum(len(copies) for copies in counting.got.values()) >= 20, 30)
+    os.killpg(first.pid, signal.SIGSTOP)
+    try:
+        time.sleep(2 * LEASE)  # the server ends its sessions: its claims and locks go
+        at_freeze = sum(len(copies) for copies in counting.got.values())
+        counting.delay = 0.0
+        second = subprocess.run(leased, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    finally:
+        os.killpg(first.pid, signal.SIGCONT)
+    out, err = first.communicate(timeout=30)
+
+    assert second.returncode == 0, second.stderr
+    assert first.returncode == 1 and "it stopped before its next message" in err.strip().splitlines()[-1], err
+    twice = []
+    for n in range(300):
+        copies = counting.copies(f"f{n}@example.org")
+        assert copies == (0 if n % 3 == 0 else copies) and (n % 3 == 0 or 1 <= copies <= 2), (n, copies)
+        if copies == 2:
+            twice.append(n)
+    assert at_freeze < 200 and len(twice) <= 8, (at_freeze, twice)  # 4 connections' messages and a batch's answers
+
+
 def test_a_host_frozen_mid_statement_in_a_write_holds_the_other_hosts_writes_no_longer_than_an_idle_one(
         pg_server, tmp_path, monkeypatch) -> None:  # noqa: F811
     """The recording thread's batch goes to the server as one pipeline; a host frozen while sending it
     left the server waiting for the rest ("active", reading), which no idle timeout ends, with the
-    store's write lock held: every other host's writes waited until it woke (seen in a real send frozen mid-list)."""
+    store's write lock held: every other host's writes waited until it woke (seen in the test above)."""
     import threading
 
     import psycopg
