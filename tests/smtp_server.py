@@ -28,6 +28,7 @@ class Inbox:
     refuse: set[str] = field(default_factory=set)  # recipients answered with 550
     delay: float = 0.0  # seconds to sit on DATA before answering: a send in progress
     receiving: threading.Event = field(default_factory=threading.Event)  # set when DATA arrives
+    hold: threading.Event | None = None  # if given, DATA is answered only once it is set: a send caught mid-way
 
     async def handle_RCPT(self, server, session, envelope, address, options):  # noqa: N802
         if address in self.refuse:
@@ -37,6 +38,8 @@ class Inbox:
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802
         self.receiving.set()
+        while self.hold is not None and not self.hold.is_set():
+            await asyncio.sleep(0.01)
         if self.delay:
             await asyncio.sleep(self.delay)
         if self.replies:

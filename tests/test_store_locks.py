@@ -6,6 +6,7 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -139,7 +140,10 @@ def test_a_second_daemon_skips_at_once_a_slot_another_host_is_running(url, serve
               "DIGEST_SMTP_CONNECTIONS": "1"}
     source, slot = str(FIXTURES / "papers.jsonl"), "2031-01-06 08:00 UTC"
     readers = [Subscriber(f"r{n}@example.org", ("reward model", "exploration")) for n in range(20)]
-    inbox.delay = 0.3  # the first host's run takes about 6 s
+    inbox.hold = threading.Event()  # the first host's run waits on its first message until the second has tried
+    # ... or 5 s at most: a second daemon that waited for the first would then take that long
+    give_up = threading.Timer(5.0, inbox.hold.set)
+    give_up.start()
     first_host = subprocess.Popen(
         [sys.executable, "-c", "import sys\nfrom digest.app import Digest\nfrom digest.model import Subscriber\n"
          "from digest.settings import load_settings\n"
@@ -153,8 +157,11 @@ def test_a_second_daemon_skips_at_once_a_slot_another_host_is_running(url, serve
         started = time.monotonic()
         second = Digest(load_settings(None, values)).send(readers, source=source, slot=slot)
         took = time.monotonic() - started
+        inbox.hold.set()
         out, err = first_host.communicate(timeout=60)
     finally:
+        give_up.cancel()
+        inbox.hold.set()
         first_host.kill()
         first_host.wait()
     assert took < 3, f"the second daemon waited {took:.1f} s"
