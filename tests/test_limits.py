@@ -74,7 +74,7 @@ def test_four_shards_together_keep_one_smtp_rate(tmp_path: Path, shared_store: s
     arrivals = Arrivals()
     controller = Controller(arrivals, hostname="127.0.0.1", port=free_port())
     controller.start()
-    readers = [f"reader{n}@example.org" for n in range(60)]
+    readers = [f"reader{n}@example.org" for n in range(30)]
     subscribers = tmp_path / "subscribers.toml"
     subscribers.write_text("".join(f'[[subscribers]]\nemail = "{e}"\nkeywords = ["reward model"]\n\n' for e in readers))
     env = clean_env(DIGEST_SMTP_HOST="127.0.0.1", DIGEST_SMTP_PORT=str(controller.port), DIGEST_SMTP_SECURITY="none",
@@ -93,9 +93,10 @@ def test_four_shards_together_keep_one_smtp_rate(tmp_path: Path, shared_store: s
     # 600 a minute: 10 turns a second, and the first of the next. Turns are kept to the millisecond, but the
     # first message of each new connection reaches the server after its greeting, about one 0.1 s turn late
     # here, and can land beside the next turn's: two messages of slack at this scale. At 60 a minute the
-    # same delay is a tenth of a turn (at most 61 in any minute). Each process pacing itself alone: 38.
+    # same delay is a tenth of a turn (at most 61 in any minute). Each process pacing itself alone: some 25
+    # (its 7 or 8 readers in under a second, the four at once). 30 readers: the processes overlap for seconds.
     assert most_in_any_window(arrivals.times, 1.0) <= 13
-    assert arrivals.times[-1] - arrivals.times[0] >= 5.5  # 60 messages, one every 0.1 s, whatever the shards
+    assert arrivals.times[-1] - arrivals.times[0] >= 2.5  # 30 messages, one every 0.1 s, whatever the shards
 
 
 FETCH = """
@@ -103,7 +104,7 @@ import sys
 from digest.settings import load_settings
 from digest.sources.http import Fetcher
 fetcher = Fetcher.from_settings(load_settings())
-for _ in range(3):
+for _ in range(2):
     fetcher.get(sys.argv[1])
 fetcher.close()
 """
@@ -125,14 +126,14 @@ def test_four_processes_make_one_arxiv_request_per_interval(tmp_path: Path, shar
         server.shutdown()
     assert [proc.returncode for proc in procs] == [0] * 4, errors
     times = sorted(request.at for request in server.requests)
-    assert len(times) == 12
+    assert len(times) == 8
     # The turns space the requests' starts by 0.5 s to the millisecond; each reaches the server 5-80 ms
     # after its start on a loaded 2-core machine (over 200 ms under faketime with the suite on two
     # workers), so one gap can shrink by that much while its neighbours grow. Unshared pacing (each
     # process alone) would send four at once: gaps of a few milliseconds.
     assert min(later - earlier for earlier, later in zip(times, times[1:])) >= 0.2
     assert most_in_any_window(times, 0.85) <= 2  # never three requests within two intervals
-    assert times[-1] - times[0] >= 11 * 0.5 - 0.3
+    assert times[-1] - times[0] >= 7 * 0.5 - 0.3
 
 
 def test_a_turn_waits_with_the_store_unlocked(tmp_path: Path) -> None:
