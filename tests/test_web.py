@@ -433,16 +433,32 @@ def test_the_public_urls_host_name_is_answered_too(tmp_path: Path) -> None:
 
 
 @pytest.mark.slow
-def test_an_idle_connection_is_closed(web: Web) -> None:
-    host, port = web.url.removeprefix("http://").split(":")
-    with socket.create_connection((host, int(port)), timeout=15) as raw:
-        raw.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
-        received = b""
-        while b"</html>" not in received:
-            received += raw.recv(65536)
-        assert received.startswith(b"HTTP/1.1 200")
-        raw.settimeout(15)
-        assert raw.recv(1024) == b""  # closed by the server after its keep-alive timeout (5 s)
+def test_an_idle_connection_is_closed(tmp_path: Path) -> None:
+    import time
+
+    from digest.web import make_app, start_in_thread
+    from digest.web.connections import ConnectionLimits
+    from digest.web.server import make_server
+
+    from .smtp_server import free_port
+    from .web_server import make_settings
+
+    assert make_server(None).config.timeout_keep_alive == 5  # what digest serve keeps an idle connection open
+    port = free_port()
+    handle = start_in_thread(make_app(make_settings(tmp_path, port)), "127.0.0.1", port, ConnectionLimits(keep_alive=1))
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=15) as raw:
+            raw.sendall(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            received = b""
+            while b"</html>" not in received:
+                received += raw.recv(65536)
+            assert received.startswith(b"HTTP/1.1 200")
+            idle = time.monotonic()
+            raw.settimeout(15)
+            assert raw.recv(1024) == b""  # closed by the server after its keep-alive timeout (here 1 s)
+            assert 0.8 < time.monotonic() - idle < 5
+    finally:
+        handle.stop()
 
 
 # the links -------------------------------------------------------------------------------------

@@ -5,7 +5,7 @@ uvicorn waits for ever for a connection's first request, and its
 send anything used to turn every page into a 503. Here a connection must deliver a
 whole request, head and body, within ``first_request`` seconds of opening (and of
 each response; a keep-alive connection that says nothing is closed sooner, by
-uvicorn's keep-alive timeout), and one client address (an IPv6 /64) holds at most
+uvicorn's keep-alive timeout, ``keep_alive``), and one client address (an IPv6 /64) holds at most
 ``per_client`` connections: one more closes that client's oldest connection with no
 request in flight. The reverse proxy's own address (loopback) is not capped: it
 speaks for everyone, and caps its clients itself. How many requests run at once is
@@ -28,6 +28,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from .security import HEADERS, PAGE_CSP, WEBHOOK_BODY, client_key
 
 FIRST_REQUEST = 10.0
+KEEP_ALIVE = 5  # seconds an idle keep-alive connection stays open (uvicorn's timeout_keep_alive)
 PER_CLIENT = 32
 IN_FLIGHT = 100
 
@@ -37,6 +38,7 @@ log = logging.getLogger("digest.web")
 @dataclass(frozen=True)
 class ConnectionLimits:
     first_request: float = FIRST_REQUEST
+    keep_alive: int = KEEP_ALIVE
     per_client: int = PER_CLIENT
     exempt: frozenset[str] = field(default_factory=lambda: frozenset({"127.0.0.1", "::1"}))
 

@@ -23,8 +23,6 @@ from ..errors import ConfigError
 from ..settings import Settings
 from .connections import IN_FLIGHT, ConnectionLimits, InFlight, protocol_for
 
-KEEP_ALIVE = 5
-
 
 def bind(host: str, port: int, *, fallback: bool = False) -> socket.socket:
     """A listening socket; with ``fallback``, a busy port gives way to a free one (and says so)."""
@@ -53,9 +51,10 @@ def _bind_fix(err: OSError) -> str:
 
 
 def make_server(app: Any, limits: ConnectionLimits | None = None, in_flight: int = IN_FLIGHT) -> uvicorn.Server:
+    limits = limits or ConnectionLimits()
     config = uvicorn.Config(
-        InFlight(app, in_flight), http=protocol_for(limits or ConnectionLimits()), log_config=None,
-        access_log=False, server_header=False, timeout_keep_alive=KEEP_ALIVE, limit_concurrency=None,
+        InFlight(app, in_flight), http=protocol_for(limits), log_config=None,
+        access_log=False, server_header=False, timeout_keep_alive=limits.keep_alive, limit_concurrency=None,
         proxy_headers=True, forwarded_allow_ips="127.0.0.1", lifespan="on", timeout_graceful_shutdown=5,
     )
     return uvicorn.Server(config)
