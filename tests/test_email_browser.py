@@ -173,22 +173,24 @@ class View:
 
 @pytest.fixture(scope="module")
 def views():
-    """Each (mode, width) rendered once: one page per mode, resized to each width."""
+    """Each (mode, width) rendered once: one page per mode, resized to each width. Light and dark are
+    pages of one browser (the colour scheme is the page's); forced dark needs a browser launched so."""
     html, png, axe = digest_html(), thumbnail_png(), axe_playwright.Axe()
     ARTIFACTS.mkdir(exist_ok=True)
     found: dict[tuple[str, int], View] = {}
     with playwright_on_real_clock(sync_api.sync_playwright()) as playwright:
-        for mode in ("light", "dark", "forced-dark"):
-            browser = playwright.chromium.launch(executable_path=str(CHROMIUM),
-                                                 args=ARGS + (FORCED_DARK if mode == "forced-dark" else []))
+        for modes, args in ((("light", "dark"), ARGS), (("forced-dark",), ARGS + FORCED_DARK)):
+            browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=args)
             try:
-                page = browser.new_page(viewport={"width": WIDTHS[0], "height": 800}, device_scale_factor=2)
-                page.emulate_media(color_scheme="dark" if mode == "dark" else "light")
-                page.route("**/*", lambda route: serve_only_thumbnails(route, png))  # nothing else may load
-                page.set_content(html, wait_until="load")
-                for width in WIDTHS:
-                    found[mode, width] = look(page, mode, width, axe if mode != "forced-dark" and width in AXE_WIDTHS
-                                              else None)
+                for mode in modes:
+                    page = browser.new_page(viewport={"width": WIDTHS[0], "height": 800}, device_scale_factor=2)
+                    page.emulate_media(color_scheme="dark" if mode == "dark" else "light")
+                    page.route("**/*", lambda route: serve_only_thumbnails(route, png))  # nothing else may load
+                    page.set_content(html, wait_until="load")
+                    for width in WIDTHS:
+                        found[mode, width] = look(page, mode, width,
+                                                  axe if mode != "forced-dark" and width in AXE_WIDTHS else None)
+                    page.close()
             finally:
                 browser.close()
     return found
