@@ -63,7 +63,12 @@ class ListingError(DigestError):
 
 
 class EmptyListingError(ListingError):
-    pass
+    """``incomplete``: no papers in what was read, but a part of the source could not be read (a day of its
+    look-back skipped): not an empty source, so the run does not count for its look-back (``Listing.failed``)."""
+
+    def __init__(self, source: str, problem: str, *, incomplete: bool = False) -> None:
+        super().__init__(source, problem)
+        self.incomplete = incomplete
 
 
 class UnreadableItemsError(ListingError):

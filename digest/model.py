@@ -275,7 +275,9 @@ class Listing:
     date a saved page shows. The digest is dated by it. ``failed`` names the
     sources of several that could not be read and were skipped (a warning says
     why), as a run records the sources it read (``digest.sources.source_name``):
-    the run counts for the others' catch-up look-back, not for theirs.
+    the run counts for the others' catch-up look-back, not for theirs. A source that read only some of its
+    days (Daily Papers with a day of its look-back unreadable, or offline without a cached copy) is named
+    too: its papers from the other days are in the listing, and the next run reads the skipped day again.
     """
 
     source: str

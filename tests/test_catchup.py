@@ -531,3 +531,48 @@ def test_a_source_is_named_the_same_however_its_spec_is_written(tmp_path, monkey
         == [str(tmp_path / "a" / "saved.json")]
     assert len({*source_names("hf"), *source_names("hf:2031-03-03"), *source_names("sample"),
                 *source_names("saved.json"), *source_names(str(tmp_path / "saved.json"))}) == 5
+
+
+def test_a_day_the_source_could_not_read_keeps_its_look_back_and_the_days_it_read_are_sent(server, inbox, tmp_path):
+    """``hf`` alone: on Tuesday Monday's page is broken (every item unreadable) while Tuesday's reads. Tuesday's
+    papers are sent that day, but the run did not read all of ``hf``: it is recorded as having read nothing, and
+    Wednesday's run still reaches back to Monday (asking Daily Papers from Sunday), where a paper that had been
+    unreadable now comes; Tuesday's is not sent twice."""
+    from .http_server import Reply
+    from .http_server import start as start_http
+    from .test_live_sources import API, BROKEN_DAY, hf_page
+
+    tuesday, wednesday = MONDAY + timedelta(days=1), MONDAY + timedelta(days=2)
+    web = start_http()
+    try:
+        web.route(f"{API}?date={MONDAY}&limit=100&p=0", hf_page([11], MONDAY.isoformat()))
+        web.route(API, Reply.json("[]"))
+        env = {"DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(server.port), "DIGEST_SMTP_SECURITY": "none",
+               "DIGEST_FROM": "digest@example.com", "DIGEST_STATE_DB": str(tmp_path / "state.db"),
+               "DIGEST_HF_BASE_URL": web.url, "DIGEST_LOOKBACK_DAYS": "1"}
+        reader = [Subscriber(DAILY, ("exploration",))]
+        sent = {}
+        for day in (MONDAY, tuesday, wednesday):
+            if day == tuesday:  # Monday's page is broken on Tuesday; Tuesday's reads
+                web.route(f"{API}?date={MONDAY}&limit=100&p=0", Reply.json(BROKEN_DAY))
+                web.route(f"{API}?date={tuesday}&limit=100&p=0", hf_page([21], tuesday.isoformat()))
+            if day == wednesday:  # Monday's page reads again, with the paper that was broken
+                web.route(f"{API}?date={MONDAY}&limit=100&p=0", hf_page([11, 12], MONDAY.isoformat()))
+                web.requests.clear()
+            env["DIGEST_CACHE_DIR"] = str(tmp_path / f"cache-{day}")  # the HTTP cache keeps real time
+            with Digest(load_settings(None, env), clock=lambda: at_seven(day)) as app:
+                if day == wednesday:
+                    assert app.last_run_day("hf") == MONDAY
+                report = app.send(reader, source="hf")
+            sent[day] = len(report.sent)
+    finally:
+        web.shutdown()
+        web.server_close()
+
+    with Store.open(tmp_path / "state.db") as store:
+        runs = {run.run_date: run.read_sources() for run in store.served_runs()}
+    assert runs == {MONDAY.isoformat(): {"hf"}, tuesday.isoformat(): set(), wednesday.isoformat(): {"hf"}}
+    assert sent == {MONDAY: 1, tuesday: 1, wednesday: 1}
+    assert got(tmp_path, DAILY) == {"2608.00011", "2608.00021", "2608.00012"}
+    asked = sorted({r.query["date"] for r in web.requests if r.query.get("p") == "0"})
+    assert asked == [(MONDAY + timedelta(days=n)).isoformat() for n in range(-1, 3)]  # Sunday to Wednesday

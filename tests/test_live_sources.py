@@ -889,3 +889,40 @@ def test_a_key_in_a_url_sources_query_never_shows_in_its_error(run_cli, monkeypa
     code, _, err = run_cli("papers", "--source", url)
 
     assert code == 1 and "s3cret" not in err and "/items?format=atom&key=***&access_token=***" in err
+
+
+def test_a_lookback_day_that_could_not_be_read_names_the_source_as_failed(server, fetcher):
+    """Its papers from the days that read come, but the source was not read whole: ``Listing.failed`` names
+    it, so the run does not count for its look-back and the next run reads the skipped day again."""
+    server.route(f"{API}?date=2026-08-17&limit=100&p=0", Reply.json(json.dumps([hf_item(1, "2026-08-17")])))
+    server.route(f"{API}?date=2026-08-17&limit=100&p=1", Reply.json("[]"))
+    server.route(f"{API}?date=2026-08-16&limit=100&p=0", Reply.json(BROKEN_DAY))
+    server.route("/rss/cs.LG", Reply(body=RSS_FIXTURE))
+
+    alone = fetch("hf", server, fetcher, today=date(2026, 8, 17), lookback=2)
+    both = fetch("hf, arxiv:cs.LG", server, fetcher, today=date(2026, 8, 17), lookback=2)
+
+    assert [p.id for p in alone.papers] == ["2608.00001"] and alone.failed == ["hf"]
+    assert "2608.00001" in {p.id for p in both.papers} and both.failed == ["hf"]
+
+
+@pytest.mark.parametrize("cached", [[1], []])
+def test_an_offline_lookback_missing_a_day_in_the_cache_names_the_source_as_failed(server, tmp_path, cached):
+    """Offline, a day of the look-back with no cached copy is skipped (a note says so): the source was not read
+    whole, whether the days it had listed papers or none, so the run does not move its look-back."""
+    server.route(f"{API}?date=2026-08-16&limit=100&p=0", Reply.json(json.dumps([hf_item(n, "2026-08-16")
+                                                                               for n in cached])))
+    server.route(f"{API}?date=2026-08-16&limit=100&p=1", Reply.json("[]"))
+    online = Fetcher(cache_dir=tmp_path / "http-cache", timeout=0.5, backoff=0.05)
+    offline = Fetcher(cache_dir=tmp_path / "http-cache", offline=True)
+    try:
+        fetch("hf:2026-08-16", server, online)
+        ctx = context(server, offline, today=date(2026, 8, 17), lookback=2)
+        listing = fetch_all(resolve("hf"), ctx)
+    finally:
+        online.close()
+        offline.close()
+
+    assert [p.id for p in listing.papers] == [f"2608.{n:05d}" for n in cached]
+    assert "hf: no cached copy for 2026-08-17; skipped (offline)" in ctx.notes
+    assert listing.failed == ["hf"]

@@ -138,7 +138,8 @@ def _resolve_one(spec: str) -> Source:
 
 
 def fetch_all(sources: list[Source], context: FetchContext) -> Listing:
-    """Merge the sources' papers by id; one failing source only warns, and is named in ``Listing.failed``."""
+    """Merge the sources' papers by id; one failing source only warns, and is named in ``Listing.failed``, as is
+    one that loaded only in part (its own listing's ``failed``: a day of its look-back skipped)."""
     papers: dict[str, Paper] = {}
     warnings: list[str] = []
     failures: list[str] = []
@@ -150,6 +151,7 @@ def fetch_all(sources: list[Source], context: FetchContext) -> Listing:
             listing = source.fetch(_reading(context, len(papers)))
         except EmptyListingError as err:
             context.notes.append(str(err))
+            failed.extend([source_name(source)] if err.incomplete else [])
             continue
         except (ListingError, SourceError) as err:
             if len(sources) == 1:
@@ -159,6 +161,7 @@ def fetch_all(sources: list[Source], context: FetchContext) -> Listing:
             warnings.append(f"skipped {err}")
             continue
         loaded.append(source.name)
+        failed.extend([source_name(source)] if listing.failed else [])  # read in part: a day of it skipped
         days.extend([listing.day] if listing.day else [])
         warnings.extend(f"{listing.source}: {w}" for w in listing.warnings)
         warnings.extend(_listed_twice(listing))

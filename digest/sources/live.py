@@ -96,13 +96,17 @@ class HuggingFaceSource:
             context.notes.append(f"{self.name}: no cached copy for {missing}; skipped (offline)")
         if not papers and unreadable:
             raise unreadable[0]
+        # A day skipped (unreadable, or offline with no cached copy): the source was not read whole, and a run
+        # that counted as having read it would move its look-back past that day (``Listing.failed``)
+        incomplete = bool(unreadable or ages.missing)
         if not papers:
-            raise EmptyListingError(self.name, f"no papers listed for {_dates(empty)}")
+            raise EmptyListingError(self.name, f"no papers listed for {_dates(empty)}", incomplete=incomplete)
         warnings.extend(f"skipped {error}" for error in unreadable)
         for day in empty:
             log.info("%s: no papers listed for %s", self.name, day)
         # Dated by the newest Daily Papers day that listed papers, not by its papers' arXiv dates
-        return Listing(source=self.name, papers=list(papers.values()), warnings=warnings, day=max(listed))
+        return Listing(source=self.name, papers=list(papers.values()), warnings=warnings, day=max(listed),
+                       failed=[self.name] if incomplete else [])
 
     def _fetch_day(self, http, context: FetchContext, day: date, ages: _CacheAges) -> tuple[list[Paper], list[str]]:
         """Every page of one day, until an empty page (or one with nothing new).
