@@ -576,3 +576,41 @@ def test_a_day_the_source_could_not_read_keeps_its_look_back_and_the_days_it_rea
     assert got(tmp_path, DAILY) == {"2608.00011", "2608.00021", "2608.00012"}
     asked = sorted({r.query["date"] for r in web.requests if r.query.get("p") == "0"})
     assert asked == [(MONDAY + timedelta(days=n)).isoformat() for n in range(-1, 3)]  # Sunday to Wednesday
+
+
+def test_a_key_in_a_url_sources_query_is_not_stored_and_the_look_back_compares_it_masked(server, inbox, tmp_path,
+                                                                                          caplog):
+    """A private feed's URL carries its key (``?key=``, ``&access_token=``): the run records the source with the
+    key as ``***``, as errors and logs show it, so the state database holds no key in plain text; the look-back
+    compares masked names, so the same feed with a new key is the same source."""
+    import logging
+
+    from .http_server import Reply
+    from .http_server import start as start_http
+
+    caplog.set_level(logging.INFO)
+    web = start_http()
+    try:
+        web.route("/feed.jsonl", Reply(body=listing_for(tmp_path, MONDAY).read_bytes()))
+        feed = f"{web.url}/feed.jsonl?format=jsonl&key=s3cret-key&access_token=s3cret-token"
+        env = {"DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(server.port), "DIGEST_SMTP_SECURITY": "none",
+               "DIGEST_FROM": "digest@example.com", "DIGEST_STATE_DB": str(tmp_path / "state.db"),
+               "DIGEST_CACHE_DIR": str(tmp_path / "cache"), "DIGEST_PUBLIC_URL": "https://digest.example.org",
+               "DIGEST_SECRET_KEY": "Qx7-vR2mZt9LpW4nHc8sYb3KdF6gJ0aE"}
+        with Digest(load_settings(None, env), clock=lambda: at_seven(MONDAY)) as app:
+            report = app.send([Subscriber(DAILY, KEYWORDS)], source=feed)
+            papers = app.load_listing(feed, offline=True)
+        with Digest(load_settings(None, env), clock=lambda: at_seven(MONDAY + timedelta(days=1))) as app:
+            assert app.last_run_day(feed.replace("s3cret-key", "n3w-key")) == MONDAY
+    finally:
+        web.shutdown()
+        web.server_close()
+
+    assert len(report.sent) == 1
+    with Store.open(tmp_path / "state.db") as store:
+        [run] = store.served_runs()
+    assert run.read_sources() == {f"{web.url}/feed.jsonl?format=jsonl&key=***&access_token=***"}
+    stored = b"".join(path.read_bytes() for path in tmp_path.glob("state.db*"))
+    assert b"s3cret" not in stored
+    assert "s3cret" not in papers.source + "".join(papers.notes + papers.warnings)
+    assert not [r for r in caplog.records if r.name.startswith("digest") and "s3cret" in r.getMessage()]

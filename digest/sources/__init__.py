@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Protocol
 
-from ..errors import ConfigError, EmptyListingError, ListingError, SourceError, expand_home
+from ..errors import ConfigError, EmptyListingError, ListingError, SourceError, expand_home, shown_url
 from ..model import Listing, Paper
 from .distinct import Distinct
 from .files import load_listing_file
@@ -121,8 +121,11 @@ def source_names(spec: str) -> list[str]:
 
 
 def source_name(source: Source) -> str:
-    """The name a run records for ``source`` (``source_names``): a file by its absolute path."""
-    return os.path.abspath(source.path) if isinstance(source, FileSource) else source.name
+    """The name a run records for ``source`` (``source_names``): a file by its absolute path, a URL with a key
+    in its query (``?key=``, ``&access_token=``) or a password as ``***`` (``shown_url``), so the state database
+    holds no key. The look-back compares these masked names: two URLs that differ only in a key are one source
+    (the same feed with a new key keeps its look-back)."""
+    return os.path.abspath(source.path) if isinstance(source, FileSource) else shown_url(source.name)
 
 
 def _resolve_one(spec: str) -> Source:

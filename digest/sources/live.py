@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
-from ..errors import ConfigError, EmptyListingError, ListingError, SourceError, UnreadableItemsError
+from ..errors import ConfigError, EmptyListingError, ListingError, SourceError, UnreadableItemsError, shown_url
 from ..model import Listing, Paper
 from ..settings import url_problem
 from . import FetchContext, register
@@ -212,12 +212,14 @@ class UrlSource:
 
     @property
     def name(self) -> str:
-        return self.url
+        """The URL with a key in its query (or a password) as ``***``: the name its listing, notes and warnings
+        show and a run records (``digest.sources.source_name``); only the request itself carries the key."""
+        return shown_url(self.url)
 
     def fetch(self, context: FetchContext) -> Listing:
         http = _http(context, self.name)
         fetched, listing = parsed(http, http.get(self.url), lambda got: parse_listing(
-            got.content, self.url, today=context.today, announce_types=context.announce_types,
+            got.content, self.name, today=context.today, announce_types=context.announce_types,
             max_papers=context.max_papers, charset=got.charset))
         ages = _CacheAges()
         ages.add(fetched)
