@@ -34,8 +34,9 @@ class CheckResult:
     readers: tuple[Subscriber, ...]  # as the settings name them (empty if they cannot be read, or name none)
     sources: tuple[str, ...]  # the names of the sources that resolved
     problems: tuple[str, ...]  # one line each: what is wrong and how to fix it
-    # of those, the ones a daemon can start with: one reader's library (that reader is sent without it)
-    # and a listing file not written yet (it may be there by the first run)
+    # of those, the ones a daemon can start with: one reader's library (that reader is sent without it),
+    # a listing file not written yet (it may be there by the first run) and DIGEST_TO without DIGEST_KEYWORDS
+    # (the web sign-ups' digests still go out)
     bearable: tuple[str, ...] = ()
 
     @property
@@ -58,6 +59,7 @@ def check_setup(settings: Settings, readers: Sequence[Subscriber] | None = None,
     for find in _CHECKS:
         problems += find(settings, readers)
     bearable += _library_problems(settings, readers)
+    bearable += _unserved_recipient(settings, readers)
     problems += _template_problems(settings, readers, today or date.today())
     return CheckResult(tuple(readers), tuple(sources), tuple(problems + bearable), tuple(bearable))
 
@@ -224,6 +226,15 @@ def _recipient_problems(settings: Settings, readers: Sequence[Subscriber]) -> li
     if any(not reader.email for reader in readers):
         return ["no recipient: set DIGEST_TO to the reader's address, or list readers in DIGEST_SUBSCRIBERS"]
     return []
+
+
+def _unserved_recipient(settings: Settings, readers: Sequence[Subscriber]) -> list[str]:
+    """DIGEST_TO without DIGEST_KEYWORDS (and no subscribers file): a half-made reader who gets nothing, while the
+    web sign-ups are sent theirs (``subscribers.to_without_keywords``)."""
+    from .subscribers import to_without_keywords
+
+    problem = to_without_keywords(settings, readers)
+    return [problem] if problem else []
 
 
 def _library_problems(settings: Settings, readers: Sequence[Subscriber]) -> list[str]:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -247,6 +248,16 @@ def subscribers_from_settings(settings: Settings, path: Path | None = None) -> l
     if not readers:
         raise ConfigError(no_readers(settings))
     return readers
+
+
+def to_without_keywords(settings: Settings, roster: Sequence[Subscriber]) -> str | None:
+    """DIGEST_TO set with no DIGEST_KEYWORDS and no other roster: that reader gets nothing, and the digests go to
+    the web sign-ups alone. A half-made setting, said (``digest check``, the daemon's start, ``digest send``),
+    never a refusal: it must not stop the sign-ups' digests."""
+    if roster or not settings.to or settings.subscribers or normalize_keywords(settings.keywords):
+        return None
+    return (f"DIGEST_TO is set but DIGEST_KEYWORDS is not: {settings.to} gets no digest (only the readers who "
+            "signed up on the web do); set DIGEST_KEYWORDS to send to them too, or leave DIGEST_TO empty")
 
 
 def no_readers(settings: Settings) -> str:

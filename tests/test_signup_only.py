@@ -161,3 +161,44 @@ def test_check_says_there_is_nobody_beside_its_other_problems(run_cli, server, t
     assert code == 1 and out == ""
     assert [line.split(":")[1].strip() for line in err.splitlines()] == ["error", "error"]
     assert "DIGEST_FROM is not set" in err and "no readers: set DIGEST_KEYWORDS" in err
+
+
+TO_WITHOUT_KEYWORDS = ("DIGEST_TO is set but DIGEST_KEYWORDS is not: owner@example.org gets no digest (only the "
+                       "readers who signed up on the web do); set DIGEST_KEYWORDS to send to them too, or leave "
+                       "DIGEST_TO empty")
+
+
+def test_send_to_the_sign_ups_warns_once_that_digest_to_without_keywords_gets_nothing(
+        run_cli, only_sign_ups: Path, inbox, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DIGEST_TO alone named a reader once (without sign-ups it is still the 'no readers' error); beside confirmed
+    sign-ups it was ignored without a word. The send goes to the sign-ups and says so, once."""
+    monkeypatch.setenv("DIGEST_TO", "owner@example.org")
+
+    code, out, err = run_cli("send")
+
+    assert code == 0, err
+    assert [message["To"] for message in inbox.messages] == [SIGNED_UP]
+    assert [line for line in err.splitlines() if "DIGEST_TO" in line] == [f"digest: warning: {TO_WITHOUT_KEYWORDS}"]
+
+
+def test_check_reports_digest_to_without_keywords_beside_the_sign_ups(run_cli, only_sign_ups: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DIGEST_TO", "owner@example.org")
+
+    code, out, err = run_cli("check", "--no-smtp")
+
+    assert code == 1
+    assert f"{SIGNED_UP}: exploration (signed up on the web)" in out.splitlines()
+    assert err.splitlines() == [f"digest: error: {TO_WITHOUT_KEYWORDS}"]
+
+
+def test_a_daemon_with_digest_to_without_keywords_starts_and_warns(server, tmp_path: Path, caplog) -> None:
+    """It is the daemon's start check too, as a warning: the sign-ups' digests still go out."""
+    from digest.checks import check_setup, require_ready
+
+    settings = load_settings(None, {**sign_up_env(server, tmp_path), "DIGEST_TO": "owner@example.org"})
+
+    require_ready(settings, [])  # does not raise: not starting would stop the sign-ups' digests
+
+    assert check_setup(settings, []).bearable == (TO_WITHOUT_KEYWORDS,)
+    assert f"warning: {TO_WITHOUT_KEYWORDS}" in caplog.text

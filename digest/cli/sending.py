@@ -48,6 +48,7 @@ def _add_send(commands: argparse._SubParsersAction) -> None:
 def run_send(args: argparse.Namespace) -> int:
     from ..app import make_digest
     from ..lock import Shard
+    from ..subscribers import to_without_keywords
 
     if args.outbox is not None and not args.dry_run:  # a dry run's option on a real send: mail would go out
         raise ConfigError("--outbox is where --dry-run writes; add --dry-run to write the messages there, "
@@ -57,6 +58,8 @@ def run_send(args: argparse.Namespace) -> int:
     readers = readers_for(args, settings)
     with make_digest(settings) as app:
         signed_up = app.require_readers(readers)  # the roster's and the confirmed sign-ups; nobody: "no readers"
+    if getattr(args, "subscribers", None) is None and (unserved := to_without_keywords(settings, readers)):
+        print(f"digest: warning: {clean(unserved)}", file=sys.stderr)  # the sign-ups' digests go out all the same
     if args.subscriber and not _known_reader(settings, readers, args.subscriber):
         raise ConfigError(f"no subscriber {args.subscriber} in the configured readers or the web sign-ups")
     if args.subscriber and shard is not None and not shard.owns(args.subscriber):
