@@ -6,8 +6,14 @@ late on the port that refused the first tries.
 
 from __future__ import annotations
 
+import os
+import signal
 import socket
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -15,8 +21,10 @@ import pytest
 from aiosmtpd.controller import Controller
 
 from digest.addresses import canonical_address, parse_address
+from digest.store import Store
 
 from .smtp_server import Inbox, free_port
+from .smtp_server import start as start_relay
 from .test_web_signup import link_in, sign_up
 from .web_server import Web, csrf_of, running, wait_until
 
@@ -71,10 +79,59 @@ def test_the_page_answers_while_the_relay_says_nothing(tmp_path: Path, inbox) ->
             assert answer.status_code == 200 and "Check your inbox" in answer.text
             assert took < 10, f"the page waited on SMTP ({took:.1f} s; the relay's timeout is 60 s)"
             assert [r for r, _, _ in web.queued()] == ["patient@example.org"]
-            silent.close()  # the relay goes away (its waiting connections reset): the server's stop need not
-            # wait its 10 s for the outbox's 60 s banner wait
     finally:
         silent.close()
+
+
+@contextmanager
+def serving(tmp_path: Path, relay_port: int) -> Iterator[subprocess.Popen[bytes]]:
+    """A real `digest serve` process whose outbox mails through the relay on ``relay_port`` (30 s timeout)."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith("DIGEST_")}
+    env.update({"DIGEST_STATE_DB": str(tmp_path / "state.db"), "DIGEST_SECRET_KEY": "Ut4nW8qZ1xC6vB3mK9pR2sL7",
+                "DIGEST_FROM": "Digest <digest@example.com>", "DIGEST_SMTP_HOST": "127.0.0.1",
+                "DIGEST_SMTP_PORT": str(relay_port), "DIGEST_SMTP_SECURITY": "none", "DIGEST_SMTP_TIMEOUT": "30"})
+    with (tmp_path / "serve.log").open("ab") as log:
+        process = subprocess.Popen([sys.executable, "-m", "digest", "serve", "--port", str(free_port())],
+                                   env=env, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_a_stop_while_the_relay_says_nothing_is_prompt_and_the_mail_is_sent_after_the_restart(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "state.db") as store:
+        message = b"To: waiting@example.org\r\nSubject: Confirm\r\n\r\nyour link\r\n"
+        store.queue_mail("waiting@example.org", message, time.time())
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)  # accepts, never greets
+        silent.settimeout(20)
+        with serving(tmp_path, silent.getsockname()[1]) as serve:
+            relay_side, _ = silent.accept()  # the outbox has the mail in hand and waits for the banner
+            with relay_side:
+                time.sleep(0.2)
+                began = time.monotonic()
+                serve.send_signal(signal.SIGTERM)
+                serve.wait(20)
+                took = time.monotonic() - began
+    assert took < 3, f"the stop waited {took:.1f} s on a silent relay"
+    with Store.open(tmp_path / "state.db") as store:
+        assert [r for r, _, _ in store.queued_mail()] == ["waiting@example.org"]  # not lost
+    inbox = Inbox()
+    relay = start_relay(inbox)
+    try:
+        with serving(tmp_path, relay.port):  # restarted: the mail is due at once, not after its claim lapses
+            wait_until(lambda: bool(inbox.to("waiting@example.org")), what="the mail was not sent after the restart",
+                       timeout=10)
+            time.sleep(0.3)
+    finally:
+        relay.stop()
+    assert len(inbox.to("waiting@example.org")) == 1
+    with Store.open(tmp_path / "state.db") as store:
+        assert store.queued_mail() == []
 
 
 def test_a_second_form_for_a_pending_signup_keeps_the_first_keywords(web: Web, inbox) -> None:

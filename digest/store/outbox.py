@@ -53,6 +53,12 @@ class Outbox(Connection):
         with self.transaction():
             self.db.execute("DELETE FROM outbox WHERE id = :id", {"id": mail_id})
 
+    def release_mail(self, mail_ids: list[int], now: float) -> None:
+        """Claimed but not sent (the process is stopping): due again at once, not when the lease lapses."""
+        with self.transaction():
+            self.db.executemany("UPDATE outbox SET next_try = :now WHERE id = :id",
+                                [{"now": now, "id": mail_id} for mail_id in mail_ids])
+
     def mail_later(self, mail_id: int, error: str, next_try: float) -> None:
         with self.transaction():
             self.db.execute("UPDATE outbox SET attempts = attempts + 1, next_try = :t, last_error = :e WHERE id = :id",

@@ -6,6 +6,11 @@ mail the relay could not take waits ``RETRY_DELAYS`` (then the last one, again)
 and is dropped, with a warning, after ``GIVE_UP_SECONDS``: its link has expired by
 then. A relay's clear refusal (5xx) is final; an ambiguous end (the reply to the
 message lost) counts as sent, so a reader never gets two copies.
+
+A stop waits ``STOP_SECONDS`` for the mail in hand, not the relay's timeout: a mail
+the relay has not answered by then stays queued, due at once, and is sent when the
+server runs again (a second copy only if the relay had in fact taken it); the
+mails of the batch not yet tried wait likewise.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ RETRY_DELAYS = (5.0, 30.0, 120.0, 600.0, 1800.0)
 GIVE_UP_SECONDS = 48 * 3600.0
 LEASE_SECONDS = 600.0  # a claimed mail returns to the queue if its process died while sending it
 POLL_SECONDS = 5.0  # also looks by itself: another process may queue, and retries fall due
+STOP_SECONDS = 1.0  # how long a stop waits for the mail in hand (a silent relay holds it DIGEST_SMTP_TIMEOUT)
 
 
 class OutboxSender:
@@ -37,17 +43,28 @@ class OutboxSender:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._claimed: dict[int, QueuedMail] = {}  # taken from the queue, neither sent nor put back yet
+        self._claimed_lock = threading.Lock()
 
     def start(self) -> None:
         self._stop.clear()
         self._thread = threading.Thread(target=self._run, name="digest-outbox", daemon=True)
         self._thread.start()
 
-    def stop(self, timeout: float = 10) -> None:
+    def stop(self, timeout: float = STOP_SECONDS) -> None:
+        """Stop sending; a mail still in the relay's hands after ``timeout`` is left queued, due at once (the
+        thread, a daemon, ends with the process)."""
         self._stop.set()
         self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
+        if self._thread is None:
+            return
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            try:
+                with Store.open(self.settings.state_db) as store:
+                    self._put_back(store)
+            except DigestError as err:  # its claim lapses after LEASE_SECONDS instead
+                log.warning("outbox: %s", err)
 
     def wake(self) -> None:
         self._wake.set()
@@ -67,7 +84,27 @@ class OutboxSender:
             batch = store.take_mail(self.clock(), LEASE_SECONDS)
             if not batch:
                 return 0
-            return self._send(store, batch)
+            with self._claimed_lock:
+                self._claimed.update((mail.id, mail) for mail in batch)
+            try:
+                return self._send(store, batch)
+            finally:
+                self._put_back(store)  # what a stop left untried
+
+    def _put_back(self, store: Store) -> None:
+        """The claimed mails not sent (a stop came): due again now, not when their lease lapses."""
+        with self._claimed_lock:
+            left, self._claimed = list(self._claimed.values()), {}
+        if not left:
+            return
+        store.release_mail([mail.id for mail in left], self.clock())
+        for mail in left:
+            log.warning("outbox: stopped before the relay took the mail to %s; it stays queued and is sent when "
+                        "the server runs again (twice, if the relay had in fact taken it)", mail.recipient)
+
+    def _settled(self, mail: QueuedMail) -> None:
+        with self._claimed_lock:
+            self._claimed.pop(mail.id, None)
 
     def _send(self, store: Store, batch: list[QueuedMail]) -> int:
         sent = 0
@@ -75,6 +112,8 @@ class OutboxSender:
         try:
             mailer = self.make_mailer()
             for number, mail in enumerate(batch):
+                if self._stop.is_set():
+                    break
                 try:
                     sent += self._send_one(store, mailer, mail)
                 except DigestError as err:  # the relay (not this mail): the rest wait too
@@ -98,6 +137,7 @@ class OutboxSender:
         if delivery.status == "failed":
             log.warning("outbox: the relay refused the mail to %s: %s; not retried", mail.recipient, delivery.error)
         store.mail_done(mail.id)
+        self._settled(mail)
         return int(delivery.ok)
 
     def _later(self, store: Store, mail: QueuedMail, error: str) -> None:
@@ -105,7 +145,9 @@ class OutboxSender:
         if now - mail.created >= GIVE_UP_SECONDS:
             log.warning("outbox: gave up the mail to %s after %d tries: %s", mail.recipient, mail.attempts + 1, error)
             store.mail_done(mail.id)
+            self._settled(mail)
             return
         delay = RETRY_DELAYS[min(mail.attempts, len(RETRY_DELAYS) - 1)]
         log.info("outbox: the mail to %s waits %g s: %s", mail.recipient, delay, error)
         store.mail_later(mail.id, error, now + delay)
+        self._settled(mail)
