@@ -191,8 +191,9 @@ class Daemon:
         would fail anyway: better now, with the operator watching, than at 07:00.
         """
         require_ready(self.settings, self.readers, source=self.source)
+        web = self.ready_web()  # the pages built and the port bound: a failure is one line, not a start then an end
         self.log_start(self.signed_up_at_start())
-        server = self.start_web()
+        server = self.start_web(web)
         self.scheduler.add_job(self.scheduled_run, self.trigger, id=JOB_ID, name="daily digest")
         self.scheduler.add_listener(self.on_missed, EVENT_JOB_MISSED)
         if self.settings.bounce_imap_url:
@@ -272,13 +273,21 @@ class Daemon:
                                                name="digest-bounces", daemon=True)
         self._bounce_reader.start()
 
-    def start_web(self) -> Any:
-        """The reader pages in a thread of this process (``web``), or None."""
+    def ready_web(self) -> tuple[Any, Any] | None:
+        """The reader pages' app and bound socket (``web``), not served yet, or None."""
         if self.web is None:
             return None
-        from .web import serve_in_thread
+        from .web import ready_to_serve
 
-        handle = serve_in_thread(self.settings, *self.web)
+        return ready_to_serve(self.settings, *self.web)
+
+    def start_web(self, web: tuple[Any, Any] | None) -> Any:
+        """The reader pages (``ready_web``) served from a thread of this process, or None."""
+        if web is None:
+            return None
+        from .web import start_on
+
+        handle = start_on(*web)
         log.info("reader pages at %s", handle.url)
         return handle
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 from pathlib import Path
 
 import httpx
@@ -53,3 +54,17 @@ def test_digest_serve_setting_serves_like_the_option(run_cli, tmp_path: Path) ->
                                    "DIGEST_FROM=Digest <digest@example.com>\nDIGEST_SERVE=true\n")
     code, out, err = run_cli("run")
     assert code == 1 and "DIGEST_SECRET_KEY" in err  # serving needs the key: checked before the daemon starts
+
+
+def test_run_serve_on_a_port_taken_says_so_in_one_line_before_the_daemon_starts(server, tmp_path: Path,
+                                                                                 daemons) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        env = daemon_env(server, tmp_path, DIGEST_SECRET_KEY="Ut4nW8qZ1xC6vB3mK9pR2sL7")
+        daemon = launch(daemons, env, tmp_path, "--serve", "--port", str(port))
+        code = daemon.process.wait(30)
+    assert code == 1
+    assert daemon.log.strip().splitlines() == [f"digest: error: cannot listen on 127.0.0.1:{port} "
+                                               "(Address already in use); choose another --port"]

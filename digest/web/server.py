@@ -88,7 +88,11 @@ class ServerHandle:
 
 
 def start_in_thread(app: Any, host: str, port: int, limits: ConnectionLimits | None = None) -> ServerHandle:
-    sock = bind(host, port)
+    return start_on(app, bind(host, port), limits)
+
+
+def start_on(app: Any, sock: socket.socket, limits: ConnectionLimits | None = None) -> ServerHandle:
+    """Serve ``app`` on ``sock`` (bound already) in a thread of this process."""
     server = make_server(app, limits)
     thread = threading.Thread(target=_serve, args=(server, sock), name="digest-web", daemon=True)
     thread.start()
@@ -105,8 +109,14 @@ def _serve(server: uvicorn.Server, sock: socket.socket) -> None:
         sock.close()
 
 
-def serve_in_thread(app_settings: Settings, host: str = "127.0.0.1", port: int = 8026) -> ServerHandle:
-    """The reader's side in a thread (``digest run --serve``); ``port=0`` takes a free one."""
+def ready_to_serve(app_settings: Settings, host: str = "127.0.0.1", port: int = 8026) -> tuple[Any, socket.socket]:
+    """The reader's side built and its port bound, not served yet (``start_on`` serves it): ``digest run
+    --serve`` says a setting or a port that fails in one line, before the daemon says it starts."""
     from .app import make_app
 
-    return start_in_thread(make_app(app_settings, bind_host=host), host, port)
+    return make_app(app_settings, bind_host=host), bind(host, port)
+
+
+def serve_in_thread(app_settings: Settings, host: str = "127.0.0.1", port: int = 8026) -> ServerHandle:
+    """The reader's side in a thread; ``port=0`` takes a free one."""
+    return start_on(*ready_to_serve(app_settings, host, port))
