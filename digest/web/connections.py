@@ -29,6 +29,7 @@ from .security import HEADERS, PAGE_CSP, WEBHOOK_BODY, client_key
 
 FIRST_REQUEST = 10.0
 KEEP_ALIVE = 5  # seconds an idle keep-alive connection stays open (uvicorn's timeout_keep_alive)
+SHUTDOWN_GRACE = 5  # seconds a stop lets requests in flight finish (uvicorn's timeout_graceful_shutdown)
 PER_CLIENT = 32
 IN_FLIGHT = 100
 
@@ -39,6 +40,7 @@ log = logging.getLogger("digest.web")
 class ConnectionLimits:
     first_request: float = FIRST_REQUEST
     keep_alive: int = KEEP_ALIVE
+    shutdown_grace: int = SHUTDOWN_GRACE
     per_client: int = PER_CLIENT
     exempt: frozenset[str] = field(default_factory=lambda: frozenset({"127.0.0.1", "::1"}))
 

@@ -4,8 +4,9 @@ Idle keep-alive connections close after 5 s, a connection that sends no whole re
 (head and body) within 10 s is closed, one client holds at most 32 connections
 (``connections``), at most 100 requests are handled at once (the next gets a 503;
 idle connections and bodies still arriving do not count), no access log (links carry tokens), and a client
-that disconnects mid-response is not an error. The app's lifespan runs (the
-reader's side sends its outbox from it).
+that disconnects mid-response is not an error. A stop lets requests in flight finish
+for 5 s (``shutdown_grace``). The app's lifespan runs (the reader's side sends its
+outbox from it).
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ def make_server(app: Any, limits: ConnectionLimits | None = None, in_flight: int
     config = uvicorn.Config(
         InFlight(app, in_flight), http=protocol_for(limits), log_config=None,
         access_log=False, server_header=False, timeout_keep_alive=limits.keep_alive, limit_concurrency=None,
-        proxy_headers=True, forwarded_allow_ips="127.0.0.1", lifespan="on", timeout_graceful_shutdown=5,
+        proxy_headers=True, forwarded_allow_ips="127.0.0.1", lifespan="on",
+        timeout_graceful_shutdown=limits.shutdown_grace,
     )
     return uvicorn.Server(config)
 
