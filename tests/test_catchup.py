@@ -466,6 +466,9 @@ def test_a_source_that_failed_while_the_others_loaded_keeps_its_look_back(server
         runs = {run.run_date: run.read_sources() for run in store.served_runs()}
     assert runs == {MONDAY.isoformat(): {"arxiv:cs.LG", "hf"}, tuesday.isoformat(): {"arxiv:cs.LG"},
                     wednesday.isoformat(): {"arxiv:cs.LG", "hf"}}
+    with Store.open(tmp_path / "state.db") as store:
+        failed = {run.run_date: run.sources_failed() for run in store.served_runs()}
+    assert failed == {MONDAY.isoformat(): set(), tuesday.isoformat(): {"hf"}, wednesday.isoformat(): set()}
     asked = sorted({r.query["date"] for r in web.requests if r.query.get("p") == "0"})
     assert asked == [(MONDAY + timedelta(days=n)).isoformat() for n in range(-1, 3)]  # Sunday to Wednesday
 

@@ -297,6 +297,25 @@ def test_status_counts_one_message_in_the_singular(run_cli, monkeypatch, server,
     assert "history: 1 message to 1 reader, 12 papers seen" in out
 
 
+def test_status_shows_the_sources_each_run_read_and_those_that_failed(run_cli, monkeypatch, server, inbox, tmp_path):
+    """``sample`` loaded and a listing file was missing: the run names both, the missing one as failed; a run
+    from before runs kept their sources names none rather than a wrong one."""
+    smtp_env(monkeypatch, server, tmp_path, DIGEST_KEYWORDS="reward model", DIGEST_TO="ada@example.org")
+    with Store.open(tmp_path / "state.db") as store:  # an older release's run: no sources recorded
+        store.finish_run(store.start_run("2026-11-20"), 1, 0, 0)
+    missing = tmp_path / "gone.jsonl"
+
+    code, out, err = run_cli("send", "--source", f"sample, {missing}")
+    assert code == 0, err
+    code, out, err = run_cli("status")
+
+    assert code == 0, err
+    last_runs = out.split("last runs:\n")[1].splitlines()
+    assert last_runs[0].endswith(f"  sources {missing} (failed), sample")
+    assert "sent 1, nothing new 0, failed 0" in last_runs[0]
+    assert last_runs[1].endswith("sent 1, nothing new 0, failed 0")  # no sources: none shown
+
+
 @pytest.mark.parametrize("column, value, says", [
     ("started", "yesterday morning", "run 2's start is not a date and time ('yesterday morning')"),
     ("started", 1795417200, "run 2's start is not a date and time ('1795417200')"),  # TEXT: stored as text
@@ -315,6 +334,8 @@ def test_status_counts_one_message_in_the_singular(run_cli, monkeypatch, server,
     ("started_by", b"daemon", "run 2's started_by is not text (b'daemon')"),
     ("run_date", None, "run 2's run_date is not a day (None)"),
     ("run_date", "2026-11-31", "run 2's run_date is not a day ('2026-11-31')"),
+    ("sources", "hf", "run 2's sources are not a JSON list of names ('hf')"),
+    ("failed_sources", '{"hf": 1}', "run 2's failed sources are not a JSON list of names ('{\"hf\": 1}')"),
 ])
 def test_status_says_a_damaged_run_cannot_be_read_in_one_line_and_lists_the_others(
         run_cli, monkeypatch, tmp_path, column, value, says):

@@ -132,6 +132,15 @@ def test_a_run_keeps_the_sources_it_read(state_db: Path) -> None:
         newer, older = store.served_runs()
         assert newer.read_sources() == {"hf", "/srv/saved.json"} and newer.unreadable() is None
         assert newer.sources == '["/srv/saved.json", "hf"]' and older.read_sources() is None
+        assert newer.sources_failed() == older.sources_failed() == frozenset()
+
+
+def test_a_run_keeps_the_sources_that_failed_while_others_loaded(state_db: Path) -> None:
+    with Store.open(state_db) as store:
+        store.finish_run(store.start_run("2031-01-06", sources=["arxiv:cs.LG"], failed_sources=["hf", "hf"]), 1, 0, 0)
+        (run,) = store.served_runs()
+        assert run.read_sources() == {"arxiv:cs.LG"} and run.sources_failed() == {"hf"}
+        assert run.failed_sources == '["hf"]' and run.unreadable() is None
 
 
 def test_what_a_killed_run_recorded_is_counted_from_the_messages(state_db: Path) -> None:

@@ -86,7 +86,7 @@ def test_every_table_comes_over_row_for_row(tmp_path, pg_server) -> None:
         store.save_embeddings("m", {"p1": b"\x00\x01"})
         store.remember_listing([Paper(id="p1", title="T", abstract="A")])
         store.record_uncertain([("bob@example.org", "<2@x>", ["p2"], "lost")])
-        store.finish_run(store.start_run("2031-01-06", sources=["hf"]), 1, 0, 0)
+        store.finish_run(store.start_run("2031-01-06", sources=["hf"], failed_sources=["arxiv:cs.LG"]), 1, 0, 0)
         store.record_bounce(BounceEvent("k1", "bob@example.org", day, "hard", "550"), Rule(2.0, 7))
         store.remember_papers([Paper(id="p1", title="T", abstract="A")])
         counts = {t: store.db.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in (
@@ -103,6 +103,7 @@ def test_every_table_comes_over_row_for_row(tmp_path, pg_server) -> None:
         assert target.export_reader("ada@example.org")["votes"][0]["paper_id"] == "p1"
         assert target.kept_digest("ada@example.org", "2031-01-06") is not None
         assert [run.read_sources() for run in target.served_runs()] == [{"hf"}]  # what it read, for the look-back
+        assert [run.sources_failed() for run in target.served_runs()] == [{"arxiv:cs.LG"}]  # for digest status
         for table, column, *_ in TYPED:  # timestamptz and date on the copy, the same ISO text read back
             assert _values(target, table, column) == _values(store, table, column), (table, column)
 

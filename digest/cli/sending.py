@@ -413,7 +413,17 @@ def run_line(store: Store, run: Run, next_started: str | None, zone: ZoneInfo, u
         state = f" (stopped early: {run.left_over} left for the next run)"
     state = f" (stopped: {clean(run.error)})" if run.error else state
     state += f" ({clean(run.note)})" if run.note and not sent else ""
-    return f"{started:%Y-%m-%d %H:%M %Z}  {run.kind:<9}  " + ", ".join([counts, *extras]) + state
+    return f"{started:%Y-%m-%d %H:%M %Z}  {run.kind:<9}  " + ", ".join([counts, *extras]) + state + _sources(run)
+
+
+def _sources(run: Run) -> str:
+    """``  sources arxiv:cs.LG, hf (failed)``: what the run read, and those of its sources that failed (or loaded
+    only in part) while others loaded; nothing for a run from before runs kept their sources."""
+    names = sorted((run.read_sources() or frozenset()) | run.sources_failed())
+    failed = run.sources_failed()
+    if not names:
+        return ""
+    return "  sources " + ", ".join(clean(name) + (" (failed)" if name in failed else "") for name in names)
 
 
 def _show_suppressed(store: Store, limit: int = 20) -> None:

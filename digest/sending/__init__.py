@@ -73,7 +73,7 @@ def send_digests(app: Pipeline, readers: Sequence[Subscriber], *, source: str | 
         raise
     if listing is None:
         return _stopped_before_sending(app, _this_sends(readers, only, shard), slot, dry_run, read)
-    read = _loaded(read, listing)
+    read, failed = _loaded(read, listing), list(listing.failed)
     for warning in listing.warnings:
         log.warning("warning: %s", warning)
     for note in listing.notes:
@@ -83,7 +83,7 @@ def send_digests(app: Pipeline, readers: Sequence[Subscriber], *, source: str | 
         report.note = "; ".join(listing.notes) or "no papers listed"
         if not app.settings.send_empty:  # with it, every reader due gets the "nothing new" note (or their catch-up)
             if not dry_run:
-                _record_empty_run(app, slot, report.note, sources=read)
+                _record_empty_run(app, slot, report.note, sources=read, failed=failed)
             return report
     mailer = None if dry_run else Mailer(app.settings)  # checks the SMTP settings before anything is opened
     db = app.settings.state_db
@@ -115,7 +115,8 @@ def send_digests(app: Pipeline, readers: Sequence[Subscriber], *, source: str | 
             return report
         with batches(db, todo, recheck) as mine:
             Session(app, store, mailer, report, lock, progress).run(candidates.listing, todo, candidates, slot, mine,
-                                                                     one_reader=only is not None, sources=read)
+                                                                     one_reader=only is not None, sources=read,
+                                                                     failed_sources=failed)
             report.nothing_new += mine.done_elsewhere
             report.already_today += mine.done_elsewhere
     return report
@@ -295,13 +296,15 @@ class Session:
                                   report, keep_days=app.settings.archive_days, clock=app.clock)
 
     def run(self, listing: Listing, todo: list[Subscriber], sent: Any, slot: str | None,
-            mine: Batches | None = None, one_reader: bool = False, sources: list[str] | None = None) -> None:
+            mine: Batches | None = None, one_reader: bool = False, sources: list[str] | None = None,
+            failed_sources: Sequence[str] = ()) -> None:
         """``one_reader``: a send for one reader (``--subscriber``), which ``last_run_day`` does not count;
-        ``sources``: the names of the sources the listing was read from, whose ``last_run_day`` this run is."""
+        ``sources``: the names of the sources the listing was read from, whose ``last_run_day`` this run is;
+        ``failed_sources``: those that failed while they loaded (``Listing.failed``), for ``digest status``."""
         self.store.record_seen(listing.papers)
         self.store.remember_papers(listing.papers, self.app.settings.archive_days)  # votes from links keep the text
         run_id = self.store.start_run(self.app.today().isoformat(), slot,
-                                      ONE_READER if one_reader else self.app.started_by, sources)
+                                      ONE_READER if one_reader else self.app.started_by, sources, failed_sources)
         error: str | None = None
         failed: StoreError | None = None
         mine = mine or Batches(todo)
@@ -398,7 +401,8 @@ def _text(err: BaseException | None) -> str | None:
 
 
 def _record_empty_run(app: Pipeline, slot: str | None, note: str, report: SendReport | None = None, *,
-                      sources: list[str] | None) -> None:
+                      sources: list[str] | None, failed: Sequence[str] = ()) -> None:
     with Store.open(app.settings.state_db) as store:
-        store.finish_run(store.start_run(app.today().isoformat(), slot, app.started_by, sources), 0, 0, 0, note=note,
+        store.finish_run(store.start_run(app.today().isoformat(), slot, app.started_by, sources, failed), 0, 0, 0,
+                         note=note,
                          tally=report.tally() if report is not None else None)

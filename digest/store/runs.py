@@ -15,7 +15,7 @@ from .schema import Connection, utcnow
 
 ONE_READER = "one reader"  # a run's started_by when it served one reader (``digest send --subscriber``)
 RUN_COLUMNS = ("id, started, finished, run_date, sent, nothing_new, failed, note, slot, error, "
-               "started_by, already, deferred, left_over, host, pid, problems, uncertain, sources")
+               "started_by, already, deferred, left_over, host, pid, problems, uncertain, sources, failed_sources")
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +39,7 @@ class Run:
     problems: str | None = None  # JSON {address: problem}: readers sent without something of theirs (a library)
     uncertain: int = 0  # readers whose server reply was lost: the next run sends them once more
     sources: str | None = None  # JSON [name]: the sources it read (``read_sources``); None: an older run
+    failed_sources: str | None = None  # JSON [name]: those that failed while others loaded (``sources_failed``)
 
     def reader_problems(self) -> dict[str, str]:
         """{address: problem}, or a ``StoreError`` naming the run when the stored value is not such a JSON
@@ -56,15 +57,12 @@ class Run:
         """The names of the sources the run read (``digest.sources.source_names``), or None for a run from before
         runs kept them (it counts for any source); a ``StoreError`` naming the run when the stored value is not
         a JSON list of names (edited by hand, damaged)."""
-        if self.sources is None:
-            return None
-        try:
-            loaded = json.loads(self.sources)
-        except (ValueError, TypeError):  # not JSON, not UTF-8, not text
-            loaded = None
-        if not isinstance(loaded, list) or not all(isinstance(name, str) for name in loaded):
-            raise StoreError(f"run {self.id}'s sources are not a JSON list of names ({shown(self.sources)})")
-        return frozenset(loaded)
+        return _names(self, "sources")
+
+    def sources_failed(self) -> frozenset[str]:
+        """The names of the sources of the run that failed while others loaded, or loaded only in part
+        (``Listing.failed``): not among ``read_sources``; none for a run from before runs kept them."""
+        return _names(self, "failed_sources") or frozenset()
 
     def checked(self) -> Run:
         """The run, or a ``StoreError`` naming it and the first value of it that is not of its kind (edited by
@@ -80,6 +78,7 @@ class Run:
         for name in ("note", "slot", "error", "started_by", "host"):
             _expect(self, name, isinstance(getattr(self, name), (str, type(None))), "text")
         self.read_sources()
+        self.sources_failed()
         return self
 
     def unreadable(self) -> str | None:
@@ -107,6 +106,20 @@ def instant(value: object, what: str) -> datetime:
     if found is None or not 1970 <= found.year < 9999:  # (year 1 or 9999, shown in a time zone, overflows)
         raise StoreError(f"{what} is not a date and time ({shown(value)})")
     return found
+
+
+def _names(run: Run, column: str) -> frozenset[str] | None:
+    """A column's JSON list of source names, None for NULL, or a ``StoreError`` naming the run and the column."""
+    value = getattr(run, column)
+    if value is None:
+        return None
+    try:
+        loaded = json.loads(value)
+    except (ValueError, TypeError):  # not JSON, not UTF-8, not text
+        loaded = None
+    if not isinstance(loaded, list) or not all(isinstance(name, str) for name in loaded):
+        raise StoreError(f"run {run.id}'s {column.replace('_', ' ')} are not a JSON list of names ({shown(value)})")
+    return frozenset(loaded)
 
 
 def _is_day(value: object) -> bool:
@@ -146,16 +159,18 @@ class Tally:
 
 class Runs(Connection):
     def start_run(self, run_date: str, slot: str | None = None, started_by: str | None = None,
-                  sources: Collection[str] | None = None) -> int:
+                  sources: Collection[str] | None = None, failed_sources: Collection[str] = ()) -> int:
         """``slot`` names the scheduled time a daemon run serves (see ``slot_done``); ``sources``: the names of the
-        sources the run reads (``digest.sources.source_names``): the catch-up's look-back is each source's own."""
+        sources the run reads (``digest.sources.source_names``): the catch-up's look-back is each source's own;
+        ``failed_sources``: those of its sources that failed while others loaded (``digest status`` names them)."""
         with self.transaction():
             cursor = self.db.execute(
-                "INSERT INTO runs (started, run_date, slot, started_by, host, pid, sources) "
-                "VALUES (:now, :day, :slot, :by, :host, :pid, :sources)",
+                "INSERT INTO runs (started, run_date, slot, started_by, host, pid, sources, failed_sources) "
+                "VALUES (:now, :day, :slot, :by, :host, :pid, :sources, :failed)",
                 {"now": utcnow(), "day": run_date, "slot": slot, "by": "scheduled" if slot else started_by,
                  "host": socket.gethostname(), "pid": os.getpid(),
-                 "sources": None if sources is None else json.dumps(sorted(set(sources)))},
+                 "sources": None if sources is None else json.dumps(sorted(set(sources))),
+                 "failed": json.dumps(sorted(set(failed_sources))) if failed_sources else None},
             )
         return int(cursor.lastrowid or 0)
 

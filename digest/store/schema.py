@@ -274,6 +274,11 @@ MIGRATIONS: list[str | Retype] = [
     """
     ALTER TABLE runs ADD COLUMN sources TEXT;
     """,
+    # runs keep the sources of theirs that failed while others loaded (a JSON list of names, as sources; NULL: none
+    # failed, or a run from before): digest status names them beside those the run read
+    """
+    ALTER TABLE runs ADD COLUMN failed_sources TEXT;
+    """,
 ]
 
 
