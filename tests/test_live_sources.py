@@ -627,6 +627,57 @@ def test_an_unknown_content_type_charset_is_one_line_naming_it(server, fetcher):
                                  "which digest does not know; ask the site to serve the listing as UTF-8")
 
 
+def test_the_cache_keeps_no_key_of_a_url_in_plain_text_and_still_finds_its_copies(server, tmp_path):
+    """A private feed's ``?key=`` and ``&access_token=`` are not written beside the cache (its files say
+    ``***``), yet the copy is found again: revalidated online, read offline; another key is another copy."""
+    server.route("/feed.jsonl", Reply.json('{"id": "2601.00001", "title": "T", "abstract": "A."}\n', etag='"v1"'))
+    url = f"{server.url}/feed.jsonl?format=jsonl&key=s3cr3t-k3y&access_token=t0k3n-v4lue"
+    cache = tmp_path / "http-cache"
+    online = Fetcher(cache_dir=cache)
+    try:
+        first = online.get(url)
+        second = online.get(url)
+    finally:
+        online.close()
+    offline = Fetcher(cache_dir=cache, offline=True)
+    try:
+        kept = offline.get(url)
+        with pytest.raises(SourceError, match="not in the cache"):
+            offline.get(url.replace("s3cr3t-k3y", "another-key"))
+    finally:
+        offline.close()
+
+    assert second.content == kept.content == first.content and kept.from_cache
+    assert server.requests[1].headers["if-none-match"] == '"v1"'  # the copy was found and revalidated
+    written = b"".join(path.read_bytes() for path in cache.iterdir())
+    assert b"s3cr3t" not in written and b"t0k3n" not in written
+    assert b"key=***&access_token=***" in written
+
+
+def test_a_copy_cached_with_its_key_in_plain_text_is_still_found_and_then_kept_without_it(server, tmp_path):
+    """A cache written by a release before: its copy serves offline, and its file no longer holds the key."""
+    import hashlib
+
+    server.route("/feed.jsonl", Reply.json('{"id": "2601.00001", "title": "T", "abstract": "A."}\n'))
+    url = f"{server.url}/feed.jsonl?key=s3cr3t-k3y"
+    cache = tmp_path / "http-cache"
+    online = Fetcher(cache_dir=cache)
+    try:
+        online.get(url)
+    finally:
+        online.close()
+    meta = cache / f"{hashlib.sha256(url.encode()).hexdigest()[:40]}.json"
+    meta.write_text(json.dumps({**json.loads(meta.read_text()), "url": url}))  # as that release wrote it
+    offline = Fetcher(cache_dir=cache, offline=True)
+    try:
+        kept = offline.get(url)
+    finally:
+        offline.close()
+
+    assert kept.content.startswith(b'{"id": "2601.00001"')
+    assert "s3cr3t" not in meta.read_text()
+
+
 def test_a_cached_copy_is_read_in_the_charset_it_was_served_in(server, fetcher, tmp_path):
     listing_served(server, fetcher, LATIN_RSS.encode("latin-1"), "text/xml; charset=ISO-8859-1")
     offline = Fetcher(cache_dir=tmp_path / "http-cache", offline=True)

@@ -91,7 +91,11 @@ def describe_age(seconds: float) -> str:
 
 class Cache:
     """Response bodies and their validators, one pair of files per URL. A copy is stamped with
-    ``clock``'s time (the fetcher's), which its freshness is read against."""
+    ``clock``'s time (the fetcher's), which its freshness is read against.
+
+    The files are named by a hash of the whole URL, and the metadata names the URL with its keys masked
+    (``shown_url``: ``?key=***``, ``&access_token=***``): no key of a private feed lies in plain text beside
+    the cache, and another key is still another copy."""
 
     def __init__(self, directory: Path, clock: Callable[[], float] = time.time) -> None:
         self.directory = directory
@@ -108,13 +112,16 @@ class Cache:
             body = body_path.read_bytes()
         except (OSError, ValueError):
             return None
-        if meta.get("url") != url or meta.get("size") != len(body):
+        if meta.get("url") not in (shown_url(url), url) or meta.get("size") != len(body):
             return None
+        if meta["url"] != shown_url(url):  # written by a release that kept the key: keep it no longer
+            meta["url"] = shown_url(url)
+            self._write_meta(meta_path, meta)
         return body, meta
 
     def save(self, url: str, body: bytes, headers: Mapping[str, str]) -> None:
         meta = {
-            "url": url,
+            "url": shown_url(url),
             "size": len(body),
             "etag": headers.get("etag"),
             "last_modified": headers.get("last-modified"),
@@ -140,9 +147,13 @@ class Cache:
     def touch(self, url: str, meta: dict[str, Any]) -> None:
         """A 304 confirmed the copy: it is as fresh as now."""
         _, meta_path = self._paths(url)
+        self._write_meta(meta_path, {**meta, "url": shown_url(url), "fetched_at": self.clock()})
+
+    @staticmethod
+    def _write_meta(meta_path: Path, meta: dict[str, Any]) -> None:
         try:
-            _write_atomic(meta_path, json.dumps({**meta, "fetched_at": self.clock()}).encode())
-        except OSError:
+            _write_atomic(meta_path, json.dumps(meta).encode())
+        except OSError:  # a cache we cannot write only costs a refetch
             pass
 
     def prune(self, max_age_days: float = CACHE_MAX_AGE_DAYS) -> None:
