@@ -70,6 +70,41 @@ def test_rank_shows_the_confirmed_sign_ups(run_cli, only_sign_ups: Path) -> None
     assert {json.loads(line)["subscriber"] for line in out.splitlines()} == {SIGNED_UP}
 
 
+@pytest.mark.parametrize("source", ["sample", "FILE"])
+def test_preview_shows_the_first_confirmed_sign_up_of_any_source_the_sample_too(run_cli, only_sign_ups: Path,
+                                                                                tmp_path: Path, source: str) -> None:
+    """The sample's demo keywords are for nobody at all (a fresh install): with a confirmed sign-up, the sample
+    previews that reader's digest, as a send of it would send, and as a listing file's preview does."""
+    from .test_cli import SAMPLE_TITLE
+
+    if source == "FILE":
+        source = str(tmp_path / "sample.jsonl")
+        Path(source).write_bytes((Path(__file__).parents[1] / "digest" / "data" / "sample.jsonl").read_bytes())
+
+    code, out, err = run_cli("preview", "--source", source, "--output", "preview.html")
+
+    assert code == 0, err
+    assert "demo keywords" not in err
+    html = (tmp_path / "preview.html").read_text(encoding="utf-8")
+    assert SAMPLE_TITLE not in html and "xploration" in html
+
+
+def test_preview_of_the_sample_with_nobody_confirmed_shows_the_demo_keywords(run_cli, server, tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    from .test_cli import SAMPLE_TITLE
+
+    for key, value in sign_up_env(server, tmp_path).items():
+        if key.startswith("DIGEST_"):
+            monkeypatch.setenv(key, value)
+    sign_up(tmp_path / "state.db", "pending@example.org", confirm=False)  # not a reader until confirmed
+
+    code, out, err = run_cli("preview", "--source", "sample", "--output", "preview.html")
+
+    assert code == 0, err
+    assert "no reader configured" in err and "demo keywords" in err
+    assert SAMPLE_TITLE in (tmp_path / "preview.html").read_text(encoding="utf-8")
+
+
 @pytest.mark.parametrize("command", [("send",), ("check", "--no-smtp"), ("rank",)])
 def test_with_nobody_at_all_each_command_says_how_to_add_readers(run_cli, server, tmp_path: Path,
                                                                 monkeypatch: pytest.MonkeyPatch,

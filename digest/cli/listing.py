@@ -180,12 +180,12 @@ SAMPLE_KEYWORDS = "reinforcement learning, reward model*, LLM, -survey"  # what 
 
 def preview_readers(args: argparse.Namespace, settings: Settings, app: Digest | None = None,
                     said: list[str] | None = None) -> list[Subscriber]:
-    """The configured readers (with ``app``, and the web sign-ups); with none, the bundled sample previews for
-    its demo keywords."""
+    """The configured readers (with ``app``, and the web sign-ups); with none at all, neither a roster nor a
+    confirmed sign-up (a fresh install), the bundled sample previews for its demo keywords."""
     from ..subscribers import single_reader
 
     configured = args.keywords or args.subscriber or args.subscribers or settings.subscribers or settings.keywords
-    if configured or (args.source or settings.source).strip() != "sample":
+    if configured or (args.source or settings.source).strip() != "sample" or (app and app.web_sign_ups(())):
         return chosen_readers(args, settings, app, said)
     print(f"digest: no reader configured (DIGEST_KEYWORDS, DIGEST_SUBSCRIBERS); "
           f"previewing the sample for its demo keywords: {SAMPLE_KEYWORDS}", file=sys.stderr)
