@@ -7,12 +7,15 @@ about a minute (TCP keepalives). A *frozen* host (SIGSTOP, a paused VM, a long G
 or swap storm) is neither: its kernel still answers the keepalives, so its claims
 and locks would stay held until it woke, and its readers miss their digest.
 
-So, from the send's first message on, each such connection gets a server-side
+So, from the send's first claim on (``ReaderClaims.take``: the producer has forked by then; a send
+that claims nothing, from its first message), each such connection gets a server-side
 limit on idleness (``idle_in_transaction_session_timeout`` for the claims,
 ``idle_session_timeout`` for the locks, PostgreSQL 14 or later), and a thread of
 the send renews it every ``seconds / 6`` with a ``SELECT 1``. A live host keeps its
 hold; a frozen one has its session ended by the server after ``seconds``, which lets
-its claims and locks go to the other hosts' sends.
+its claims and locks go to the other hosts' sends. Before that nothing is renewed: the
+renewing thread must wait for the fork, and a limit set earlier, not renewed, would end
+a live host's send lock while it reads the sources or embeds the day's papers (minutes).
 
 Before each message goes to the SMTP server the sender asks ``check``: the hold
 must have been renewed within the last ``seconds / 2`` (a host that slept, or a

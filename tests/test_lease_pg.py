@@ -111,6 +111,51 @@ def test_a_frozen_hosts_claims_go_to_another_send_after_the_lease_and_it_stops_o
     assert out.startswith("stopped: the state database ") and "it stopped before its next message" in out, (out, err)
 
 
+# a send on another host as ``Session`` runs one: the lease is kept before the first claim, then the
+# readers are ranked (here: the CPU kept busy) before any message goes out, for as long as that takes
+BUSY_HOLDER = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from digest.claims import ReaderClaims
+    from digest.lease import Lease
+    from digest.store import DatabaseURL
+
+    url = DatabaseURL(sys.argv[1], Path(sys.argv[2]))
+    lease = Lease(url, float(sys.argv[3]))
+    with ReaderClaims(url) as claims:
+        claims.offer(sys.argv[4:])
+        claims.keep(lease)
+        taken = claims.take(sys.argv[4:6])
+        print("claimed", *sorted(taken), flush=True)
+        try:
+            ranked = 0
+            while True:  # ranking, rendering, embedding: no first message yet
+                ranked += sum(range(1000))
+        finally:
+            lease.stop()
+""")
+
+
+def test_claims_taken_before_the_first_message_are_a_lease_too(pg_server, tmp_path) -> None:  # noqa: F811
+    """Between a send's first claim and its first message (the forked producer ranks a big list, or embeds
+    the day's papers, for seconds to minutes) a live host keeps its claims, and a frozen one's go after the
+    lease."""
+    url = DatabaseURL(pg_server.new_database(), tmp_path)
+    Store.open(url).close()
+    child = subprocess.Popen([sys.executable, "-c", BUSY_HOLDER, url.url, str(tmp_path), str(LEASE), *EMAILS],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline().split() == ["claimed", *EMAILS[:2]]
+        time.sleep(3 * LEASE)
+        assert free_now(url) == {EMAILS[2]}  # busy, not frozen: still its claims
+        os.kill(child.pid, signal.SIGSTOP)
+        assert eventually(3 * LEASE + 2, lambda: free_now(url) == set(EMAILS)), "the frozen host still holds them"
+    finally:
+        os.kill(child.pid, signal.SIGCONT)
+        child.kill()
+        child.communicate(timeout=5)
+
+
 def test_a_send_that_slept_past_half_its_lease_hands_nothing_more_to_the_server(pg_server, tmp_path, server,
                                                                                 inbox) -> None:  # noqa: F811
     from digest.mail import Mailer

@@ -371,7 +371,7 @@ class Session:
         """
         self.outgoing.submit(item)
         self.recorder.start()  # after the first message: the producer has forked by now
-        self.lease.start()
+        self.lease.start()  # a send that claims readers started it at its first claim
         return self.recorder.broken is None and self.outgoing.error is None
 
     def _finish(self, run_id: int, error: str | None) -> None:
