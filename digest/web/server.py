@@ -12,6 +12,7 @@ outbox from it).
 from __future__ import annotations
 
 import errno
+import signal
 import socket
 import sys
 import threading
@@ -67,11 +68,28 @@ def url_of(sock: socket.socket) -> str:
     return f"http://{'[' + host + ']' if ':' in host else host}:{port}/"
 
 
+class _Terminated(Exception):
+    """SIGTERM: uvicorn's, re-raised once it has stopped (or one that came before its handlers did)."""
+
+
+def _terminated(number: int, frame: Any) -> None:
+    raise _Terminated
+
+
 def run(app: Any, sock: socket.socket) -> None:
-    """Serve until SIGTERM/SIGINT (uvicorn's own handlers: finish what is in flight, then stop)."""
+    """Serve until SIGTERM/SIGINT (uvicorn's own handlers: finish what is in flight, then stop), then return.
+
+    Uvicorn raises the signal it caught again once it has stopped, for the handler it found: SIGTERM's
+    default killed the process (status -15, 143 to a shell: a failure to a service manager) after a clean
+    stop. Here that SIGTERM just ends the serving; SIGINT's raises KeyboardInterrupt, for the caller.
+    """
+    previous = signal.signal(signal.SIGTERM, _terminated)
     try:
         make_server(app).run(sockets=[sock])
+    except _Terminated:
+        pass
     finally:
+        signal.signal(signal.SIGTERM, previous)
         sock.close()
 
 
