@@ -74,10 +74,7 @@ def send_digests(app: Pipeline, readers: Sequence[Subscriber], *, source: str | 
     if listing is None:
         return _stopped_before_sending(app, _this_sends(readers, only, shard), slot, dry_run, read)
     read, failed = _loaded(read, listing), list(listing.failed)
-    for warning in listing.warnings:
-        log.warning("warning: %s", warning)
-    for note in listing.notes:
-        log.warning("%s", note)
+    _log_listing(listing)
     report = SendReport()
     if not listing.papers:
         report.note = "; ".join(listing.notes) or "no papers listed"
@@ -90,11 +87,9 @@ def send_digests(app: Pipeline, readers: Sequence[Subscriber], *, source: str | 
     slot_lock = slot if mailer is not None and shard is None else None
     with send_lock(db, shard, together=True, slot=slot_lock) as lock, Store.open(db) as store:
         store.clock = app.clock
-        if slot_lock and lock.slot_elsewhere:
-            report.note = f"the run for {slot} is under way on another host (another daemon)"
-            return report
-        if slot_lock and store.slot_done(slot_lock):
-            report.note = f"the run for {slot} already happened (another daemon)"  # asked under the lock: across hosts
+        taken = _slot_taken(slot_lock, lock, store)
+        if taken:
+            report.note = taken
             return report
         if mailer is not None:
             _replay(Journal.beside(db), store)
@@ -120,6 +115,25 @@ def send_digests(app: Pipeline, readers: Sequence[Subscriber], *, source: str | 
             report.nothing_new += mine.done_elsewhere
             report.already_today += mine.done_elsewhere
     return report
+
+
+def _log_listing(listing: Listing) -> None:
+    for warning in listing.warnings:
+        log.warning("warning: %s", warning)
+    for note in listing.notes:
+        log.warning("%s", note)
+
+
+def _slot_taken(slot: str | None, lock: SendLocks, store: Store) -> str | None:
+    """Why a daemon's run must leave ``slot`` alone, or None: another host's daemon is running it, or ran it
+    (asked under the lock: across hosts)."""
+    if slot is None:
+        return None
+    if lock.slot_elsewhere:
+        return f"the run for {slot} is under way on another host (another daemon)"
+    if store.slot_done(slot):
+        return f"the run for {slot} already happened (another daemon)"
+    return None
 
 
 def _listing_unless_stopped(app: Pipeline, source: str | None, offline: bool) -> Listing | None:
