@@ -33,7 +33,7 @@ from .sending.catchup import Plan, candidates
 from .settings import Settings
 
 if TYPE_CHECKING:
-    from .store import Run, Store
+    from .store import Store
 
 log = logging.getLogger("digest")
 __all__ = ["PRODUCER_MIN", "Digest", "SendReport", "check_sendable", "make_digest"]
@@ -130,19 +130,9 @@ class Digest:
         db = self.settings.state_db
         if isinstance(db, Path) and not isinstance(db, DatabaseURL) and not db.exists():
             return None
-        wanted = set(self.sources_read(spec))
-        today = self.today().isoformat()
-        found: dict[str, str] = {}  # source name: the day of its last run
         try:
             with Store.open(db) as store:
-                before = None
-                while len(found) < len(wanted) and (runs := store.served_runs(before)):
-                    read = [(run.run_date, run.read_sources()) for run in _readable(runs) if run.run_date < today]
-                    for name in wanted - found.keys():
-                        days = [day for day, names in read if names is None or name in names]
-                        if days:
-                            found[name] = max(days)
-                    before = runs[-1].id
+                found = store.last_reads(self.sources_read(spec), self.today().isoformat())
         except StoreError:
             return None
         return date.fromisoformat(min(found.values())) if found else None
@@ -307,11 +297,3 @@ def make_digest(settings: Settings) -> Digest:
     return Digest(settings)
 
 
-def _readable(runs: Sequence[Run]) -> list[Run]:
-    """The runs whose values can be read; one a hand edit or damage left unreadable is left out, with one warning
-    naming it: the catch-up then reaches back further, never less far."""
-    unreadable = {run.id: run.unreadable() for run in runs}
-    for run_id, why in unreadable.items():
-        if why:
-            log.warning("run %s is left out of the catch-up: %s", run_id, why)
-    return [run for run in runs if not unreadable[run.id]]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 from collections.abc import Collection
@@ -13,6 +14,7 @@ from typing import Any
 from ..errors import StoreError
 from .schema import Connection, utcnow
 
+log = logging.getLogger("digest")  # the catch-up's warning about a run it leaves out
 ONE_READER = "one reader"  # a run's started_by when it served one reader (``digest send --subscriber``)
 RUN_COLUMNS = ("id, started, finished, run_date, sent, nothing_new, failed, note, slot, error, "
                "started_by, already, deferred, left_over, host, pid, problems, uncertain, sources, failed_sources")
@@ -226,6 +228,23 @@ class Runs(Connection):
             {"one": ONE_READER, "before": 2**62 if before is None else before, "limit": limit})
         return [Run(*row) for row in rows]
 
+    def last_reads(self, wanted: Collection[str], before_day: str) -> dict[str, str]:
+        """{source name: the day of the latest served run (``served_runs``) before ``before_day`` that read it}
+        for each of ``wanted`` some run read (a run from before runs kept their sources read all). The runs are read
+        newest first until each source's is found: no number of later runs (a day's shards, other sources) hides it.
+        A run a hand edit or damage left unreadable is left out, with one warning naming it: the catch-up then
+        reaches back further, never less far (``Digest.last_run_day``)."""
+        found: dict[str, str] = {}
+        before = None
+        while len(found) < len(wanted) and (runs := self.served_runs(before)):
+            read = [(run.run_date, run.read_sources()) for run in _readable(runs) if run.run_date < before_day]
+            for name in set(wanted) - found.keys():
+                days = [day for day, names in read if names is None or name in names]
+                if days:
+                    found[name] = max(days)
+            before = runs[-1].id
+        return found
+
     def last_runs(self, limit: int = 10) -> list[Run]:
         rows = self.db.execute(f"SELECT {RUN_COLUMNS} FROM runs ORDER BY id DESC LIMIT :limit", {"limit": limit})
         return [Run(*row) for row in rows]
@@ -267,3 +286,11 @@ class Runs(Connection):
             {"since": since, "end": end},
         )
         return [(row[0], row[1]) for row in rows]
+
+
+def _readable(runs: list[Run]) -> list[Run]:
+    unreadable = {run.id: run.unreadable() for run in runs}
+    for run_id, why in unreadable.items():
+        if why:
+            log.warning("run %s is left out of the catch-up: %s", run_id, why)
+    return [run for run in runs if not unreadable[run.id]]
