@@ -68,6 +68,12 @@ def weekly_on_monday(tmp_path: Path) -> None:
         store.save_preferences(WEEKLY, keywords=list(KEYWORDS), max_items=None, frequency="mon", status="active")
 
 
+
+def sending_env(server, tmp_path):
+    """The settings of a real send to ``server`` (aiosmtpd) with its state database in ``tmp_path``."""
+    return {"DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(server.port), "DIGEST_SMTP_SECURITY": "none",
+            "DIGEST_FROM": "digest@example.com", "DIGEST_STATE_DB": str(tmp_path / "state.db")}
+
 def test_a_weekly_reader_gets_the_same_papers_as_a_daily_readers_week(faulty, faults, tmp_path):
     readers = [Subscriber(DAILY, KEYWORDS), Subscriber(WEEKLY, KEYWORDS)]
     weekly_on_monday(tmp_path)
@@ -228,8 +234,7 @@ def test_papers_added_to_fridays_daily_papers_after_fridays_run_come_on_monday(s
     try:
         web.route(f"{API}?date={friday}&limit=100&p=0", hf_page([1, 2], friday.isoformat()))
         web.route(API, Reply.json("[]"))
-        env = {"DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(server.port), "DIGEST_SMTP_SECURITY": "none",
-               "DIGEST_FROM": "digest@example.com", "DIGEST_STATE_DB": str(tmp_path / "state.db"),
+        env = {**sending_env(server, tmp_path),
                "DIGEST_HF_BASE_URL": web.url, "DIGEST_LOOKBACK_DAYS": "3", "DIGEST_CACHE_DIR": str(tmp_path / "c")}
         reader = [Subscriber(DAILY, ("exploration",))]
         with Digest(load_settings(None, env), clock=lambda: at_seven(friday)) as app:
@@ -295,8 +300,7 @@ def test_a_run_stopped_while_fetching_its_listing_does_not_move_the_look_back(se
     try:
         web.route(f"{API}?date={friday}&limit=100&p=0", hf_page([1, 2], friday.isoformat()))
         web.route(API, Reply.json("[]"))
-        env = {"DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(server.port), "DIGEST_SMTP_SECURITY": "none",
-               "DIGEST_FROM": "digest@example.com", "DIGEST_STATE_DB": str(tmp_path / "state.db"),
+        env = {**sending_env(server, tmp_path),
                "DIGEST_HF_BASE_URL": web.url, "DIGEST_LOOKBACK_DAYS": "3", "DIGEST_CACHE_DIR": str(tmp_path / "c")}
         reader = [Subscriber(DAILY, ("exploration",))]
         with Digest(load_settings(None, env), clock=lambda: at_seven(friday)) as app:
@@ -364,8 +368,7 @@ def test_papers_a_day_gains_after_the_next_days_run_come_with_the_day_after(serv
     try:
         web.route(f"{API}?date={MONDAY}&limit=100&p=0", hf_page([1], MONDAY.isoformat()))
         web.route(API, Reply.json("[]"))
-        env = {"DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(server.port), "DIGEST_SMTP_SECURITY": "none",
-               "DIGEST_FROM": "digest@example.com", "DIGEST_STATE_DB": str(tmp_path / "state.db"),
+        env = {**sending_env(server, tmp_path),
                "DIGEST_HF_BASE_URL": web.url, "DIGEST_LOOKBACK_DAYS": "1", "DIGEST_TIMEZONE": "Asia/Tokyo"}
         reader = [Subscriber(DAILY, ("exploration",))]
         for day, added in ((MONDAY, None), (tuesday, [1, 2]), (wednesday, [1, 2, 3])):
@@ -397,8 +400,7 @@ def test_a_one_off_send_of_another_source_does_not_move_the_look_back_of_the_dae
     try:
         web.route(f"{API}?date={MONDAY}&limit=100&p=0", hf_page([1, 2], MONDAY.isoformat()))
         web.route(API, Reply.json("[]"))
-        env = {"DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(server.port), "DIGEST_SMTP_SECURITY": "none",
-               "DIGEST_FROM": "digest@example.com", "DIGEST_STATE_DB": str(tmp_path / "state.db"),
+        env = {**sending_env(server, tmp_path),
                "DIGEST_HF_BASE_URL": web.url, "DIGEST_LOOKBACK_DAYS": "1", "DIGEST_CACHE_DIR": str(tmp_path / "c")}
         reader = [Subscriber(DAILY, ("exploration",))]
         with Digest(load_settings(None, env), clock=lambda: at_seven(MONDAY), started_by="daemon") as app:
@@ -438,8 +440,7 @@ def test_a_source_that_failed_while_the_others_loaded_keeps_its_look_back(server
         web.route(f"{API}?date={MONDAY}&limit=100&p=0", hf_page([11, 12], MONDAY.isoformat()))
         web.route(API, Reply.json("[]"))
         web.route("/rss/cs.LG", Reply(body=RSS_FIXTURE))
-        env = {"DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(server.port), "DIGEST_SMTP_SECURITY": "none",
-               "DIGEST_FROM": "digest@example.com", "DIGEST_STATE_DB": str(tmp_path / "state.db"),
+        env = {**sending_env(server, tmp_path),
                "DIGEST_HF_BASE_URL": web.url, "DIGEST_ARXIV_BASE_URL": web.url, "DIGEST_ARXIV_DELAY": "0",
                "DIGEST_LOOKBACK_DAYS": "1"}
         reader = [Subscriber(DAILY, ("exploration",))]
@@ -550,8 +551,7 @@ def test_a_day_the_source_could_not_read_keeps_its_look_back_and_the_days_it_rea
     try:
         web.route(f"{API}?date={MONDAY}&limit=100&p=0", hf_page([11], MONDAY.isoformat()))
         web.route(API, Reply.json("[]"))
-        env = {"DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(server.port), "DIGEST_SMTP_SECURITY": "none",
-               "DIGEST_FROM": "digest@example.com", "DIGEST_STATE_DB": str(tmp_path / "state.db"),
+        env = {**sending_env(server, tmp_path),
                "DIGEST_HF_BASE_URL": web.url, "DIGEST_LOOKBACK_DAYS": "1"}
         reader = [Subscriber(DAILY, ("exploration",))]
         sent = {}
@@ -596,8 +596,7 @@ def test_a_key_in_a_url_sources_query_is_not_stored_and_the_look_back_compares_i
     try:
         web.route("/feed.jsonl", Reply(body=listing_for(tmp_path, MONDAY).read_bytes()))
         feed = f"{web.url}/feed.jsonl?format=jsonl&key=s3cret-key&access_token=s3cret-token"
-        env = {"DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(server.port), "DIGEST_SMTP_SECURITY": "none",
-               "DIGEST_FROM": "digest@example.com", "DIGEST_STATE_DB": str(tmp_path / "state.db"),
+        env = {**sending_env(server, tmp_path),
                "DIGEST_CACHE_DIR": str(tmp_path / "cache"), "DIGEST_PUBLIC_URL": "https://digest.example.org",
                "DIGEST_SECRET_KEY": "Qx7-vR2mZt9LpW4nHc8sYb3KdF6gJ0aE"}
         with Digest(load_settings(None, env), clock=lambda: at_seven(MONDAY)) as app:
