@@ -237,3 +237,16 @@ def test_a_daemon_with_digest_to_without_keywords_starts_and_warns(server, tmp_p
 
     assert check_setup(settings, []).bearable == (TO_WITHOUT_KEYWORDS,)
     assert f"warning: {TO_WITHOUT_KEYWORDS}" in caplog.text
+
+
+@pytest.mark.parametrize("keywords", ["", ", "])
+def test_readers_list_shows_the_sign_ups_when_the_keywords_name_none(run_cli, only_sign_ups: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch,
+                                                                      keywords: str) -> None:
+    """Commas alone are no keywords, as for send, check and rank: no roster, not a refusal."""
+    monkeypatch.setenv("DIGEST_KEYWORDS", keywords)
+
+    code, out, err = run_cli("readers", "list")
+
+    assert code == 0, err
+    assert SIGNED_UP in out and "pending@example.org" in out

@@ -89,11 +89,9 @@ def run_readers(args: argparse.Namespace) -> int:
 
 def _roster_or_none(settings: Settings, path: Path | None) -> list[Subscriber]:
     """The operator's roster; none at all is fine here (readers may all be web sign-ups)."""
-    from ..subscribers import subscribers_from_settings
+    from ..subscribers import roster_from_settings
 
-    if not (path or settings.subscribers or settings.keywords):
-        return []
-    return [r for r in subscribers_from_settings(settings, path) if r.email]
+    return [r for r in roster_from_settings(settings, path) if r.email]
 
 
 def _readers_list(roster: list[Subscriber], store: Store | None, settings: Settings) -> int:
