@@ -136,6 +136,28 @@ BUSY_HOLDER = textwrap.dedent("""
 """)
 
 
+def test_a_servers_shorter_idle_in_transaction_limit_does_not_end_a_live_sends_claims(pg_server, tmp_path) -> None:  # noqa: F811
+    """The claims are one open transaction, but the claiming connection sets its own limit (the lease): a
+    database default shorter than the renewals (100 ms, renewed every LEASE / 6) does not end them."""
+    import psycopg
+
+    url = DatabaseURL(pg_server.new_database(), tmp_path)
+    Store.open(url).close()
+    with psycopg.connect(url.url, autocommit=True) as conn:
+        name = conn.execute("SELECT current_database()").fetchone()[0]
+        conn.execute(f'ALTER DATABASE "{name}" SET idle_in_transaction_session_timeout = 100')
+    child = subprocess.Popen([sys.executable, "-c", HOLDER, url.url, str(tmp_path), str(LEASE), *EMAILS],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout is not None and child.stdout.readline().split() == ["claimed", *EMAILS[:2]]
+        time.sleep(3 * LEASE)
+
+        assert free_now(url) == {EMAILS[2]}
+    finally:
+        child.kill()
+        child.communicate(timeout=5)
+
+
 def test_claims_taken_before_the_first_message_are_a_lease_too(pg_server, tmp_path) -> None:  # noqa: F811
     """Between a send's first claim and its first message (the forked producer ranks a big list, or embeds
     the day's papers, for seconds to minutes) a live host keeps its claims, and a frozen one's go after the
