@@ -202,8 +202,8 @@ class Daemon:
         previous = self.install_signal_handlers()  # before the start jobs log: a test may stop it once they did
         try:
             self.add_start_jobs(now)
+            clock = ClockWatch()  # before the scheduler reads the time: a jump between the two is still seen
             self.scheduler.start()
-            clock = ClockWatch()
             while not self._stop.wait(1.0):
                 if clock.jumped():
                     log.info("the clock jumped (the machine slept, or the time was set): looking for due runs")
