@@ -81,13 +81,7 @@ class Lease:
         """The server's limits set, and the thread renewing them started (once; nothing held: nothing to do)."""
         if self._thread is not None or not self.held:
             return
-        with self._lock:
-            started = self.clock()
-            for conn, setting, what in self.held:
-                if setting:
-                    self._renew_one(conn, what, f"SET {setting} = {int(self.seconds * 1000)}")
-            if self.lost is None:
-                self.renewed = started
+        self._renew_all(lambda setting: setting and f"SET {setting} = {int(self.seconds * 1000)}")
         self._thread = threading.Thread(target=self._run, name="digest-lease", daemon=True)
         self._thread.start()
 
@@ -99,12 +93,15 @@ class Lease:
 
     def renew(self) -> None:
         """One ``SELECT 1`` on each connection; a failure is a lost hold."""
+        self._renew_all(lambda setting: "SELECT 1")
+
+    def _renew_all(self, statement: Callable[[str], str]) -> None:
+        """``statement(setting)`` on each held connection (none where it is empty); renewed as of its start."""
         with self._lock:
-            if self.lost is not None:
-                return
             started = self.clock()
-            for conn, _, what in self.held:
-                self._renew_one(conn, what, "SELECT 1")
+            for conn, setting, what in self.held:
+                if sql := statement(setting):
+                    self._renew_one(conn, what, sql)
             if self.lost is None:
                 self.renewed = started
 
