@@ -254,7 +254,7 @@ def to_without_keywords(settings: Settings, roster: Sequence[Subscriber]) -> str
     """DIGEST_TO set with no DIGEST_KEYWORDS and no other roster: that reader gets nothing, and the digests go to
     the web sign-ups alone. A half-made setting, said (``digest check``, the daemon's start, ``digest send``),
     never a refusal: it must not stop the sign-ups' digests."""
-    if roster or not settings.to or settings.subscribers or normalize_keywords(settings.keywords):
+    if roster or not settings.to or names_roster(settings):
         return None
     return (f"DIGEST_TO is set but DIGEST_KEYWORDS is not: {settings.to} gets no digest (only the readers who "
             "signed up on the web do); set DIGEST_KEYWORDS to send to them too, or leave DIGEST_TO empty")
