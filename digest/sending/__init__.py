@@ -178,9 +178,8 @@ def _record_failed_run(app: Pipeline, slot: str | None, err: DigestError, source
     failed, so the daemon's retry outlives a restart (``digest.schedule.owed_retry``), its slot stays open
     and ``digest status`` shows it. A store that cannot record it is said in a line; the error stands."""
     try:
-        with Store.open(app.settings.state_db) as store:
-            store.finish_run(store.start_run(app.today().isoformat(), slot, app.started_by, sources), 0, 0, 0,
-                             note="the listing could not be had", error=str(err) or type(err).__name__)
+        _record_empty_run(app, slot, "the listing could not be had", sources=sources,
+                          error=str(err) or type(err).__name__)
     except DigestError as failed:
         log.error("could not record the failed run: %s", failed)
 
@@ -415,8 +414,8 @@ def _text(err: BaseException | None) -> str | None:
 
 
 def _record_empty_run(app: Pipeline, slot: str | None, note: str, report: SendReport | None = None, *,
-                      sources: list[str] | None, failed: Sequence[str] = ()) -> None:
+                      sources: list[str] | None, failed: Sequence[str] = (), error: str | None = None) -> None:
+    """A run that sent nothing, recorded with ``note`` (and ``error``: it failed)."""
     with Store.open(app.settings.state_db) as store:
         store.finish_run(store.start_run(app.today().isoformat(), slot, app.started_by, sources, failed), 0, 0, 0,
-                         note=note,
-                         tally=report.tally() if report is not None else None)
+                         note=note, error=error, tally=report.tally() if report is not None else None)
