@@ -223,23 +223,32 @@ def test_rank_and_the_preview_show_the_catch_up_the_send_would_send(faulty, faul
 
 # papers a Daily Papers day gains after its run ---------------------------------------------
 
+def _fridays_run_then_a_late_paper(server, tmp_path, web, friday):
+    """Friday's run sends Daily Papers' two papers of Friday (the only day with any) to DAILY; then Friday gains a
+    third. Returns the settings (look-back 3 days) and the reader."""
+    from .http_server import Reply
+    from .test_live_sources import API, hf_page
+
+    web.route(f"{API}?date={friday}&limit=100&p=0", hf_page([1, 2], friday.isoformat()))
+    web.route(API, Reply.json("[]"))
+    env = {**sending_env(server, tmp_path),
+           "DIGEST_HF_BASE_URL": web.url, "DIGEST_LOOKBACK_DAYS": "3", "DIGEST_CACHE_DIR": str(tmp_path / "c")}
+    reader = [Subscriber(DAILY, ("exploration",))]
+    with Digest(load_settings(None, env), clock=lambda: at_seven(friday)) as app:
+        app.send(reader, source="hf")
+    web.route(f"{API}?date={friday}&limit=100&p=0", hf_page([1, 2, 3], friday.isoformat()))  # added later
+    return env, reader
+
+
 def test_papers_added_to_fridays_daily_papers_after_fridays_run_come_on_monday(server, inbox, tmp_path):
     """Monday's default look-back (3 days: Saturday to Monday) would skip Friday: it reaches back to the last run."""
-    from .http_server import Reply
     from .http_server import start as start_http
     from .test_live_sources import API, hf_page
 
     friday, monday = MONDAY + timedelta(days=4), MONDAY + timedelta(days=7)
     web = start_http()
     try:
-        web.route(f"{API}?date={friday}&limit=100&p=0", hf_page([1, 2], friday.isoformat()))
-        web.route(API, Reply.json("[]"))
-        env = {**sending_env(server, tmp_path),
-               "DIGEST_HF_BASE_URL": web.url, "DIGEST_LOOKBACK_DAYS": "3", "DIGEST_CACHE_DIR": str(tmp_path / "c")}
-        reader = [Subscriber(DAILY, ("exploration",))]
-        with Digest(load_settings(None, env), clock=lambda: at_seven(friday)) as app:
-            app.send(reader, source="hf")
-        web.route(f"{API}?date={friday}&limit=100&p=0", hf_page([1, 2, 3], friday.isoformat()))  # added later
+        env, reader = _fridays_run_then_a_late_paper(server, tmp_path, web, friday)
         web.route(f"{API}?date={monday}&limit=100&p=0", hf_page([4], monday.isoformat()))
         web.requests.clear()
         saturday = friday + timedelta(days=1)
@@ -291,21 +300,13 @@ def test_a_run_stopped_while_fetching_its_listing_does_not_move_the_look_back(se
     """Monday's run is stopped before it read its listing: Tuesday's look-back still reaches back to Friday, the
     last run that read its listing and served its readers, so what Friday's Daily Papers gained after Friday's
     run still comes (reaching back only to Monday, Tuesday's 3 days would start on Sunday)."""
-    from .http_server import Reply
     from .http_server import start as start_http
     from .test_live_sources import API, hf_page
 
     friday, monday, tuesday = MONDAY + timedelta(days=4), MONDAY + timedelta(days=7), MONDAY + timedelta(days=8)
     web = start_http()
     try:
-        web.route(f"{API}?date={friday}&limit=100&p=0", hf_page([1, 2], friday.isoformat()))
-        web.route(API, Reply.json("[]"))
-        env = {**sending_env(server, tmp_path),
-               "DIGEST_HF_BASE_URL": web.url, "DIGEST_LOOKBACK_DAYS": "3", "DIGEST_CACHE_DIR": str(tmp_path / "c")}
-        reader = [Subscriber(DAILY, ("exploration",))]
-        with Digest(load_settings(None, env), clock=lambda: at_seven(friday)) as app:
-            app.send(reader, source="hf")
-        web.route(f"{API}?date={friday}&limit=100&p=0", hf_page([1, 2, 3], friday.isoformat()))  # added later
+        env, reader = _fridays_run_then_a_late_paper(server, tmp_path, web, friday)
         env["DIGEST_CACHE_DIR"] = str(tmp_path / "c2")  # the HTTP cache keeps real time: a fresh one each day
         with Digest(load_settings(None, env), clock=lambda: at_seven(monday)) as app:
             app.stopping.set()  # SIGTERM while the listing is fetched
