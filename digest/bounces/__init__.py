@@ -80,15 +80,16 @@ class Matcher:
 
 
 def check_bounces(settings: Settings, store: StoreLike, readers: Iterable[str], today: date,
-                  context: ssl.SSLContext | None = None) -> BounceReport:
-    """One pass: the RCPT refusals recorded since the last, then the unread mail of the bounce mailbox."""
-    from .mailbox import opened
+                  context: ssl.SSLContext | None = None, span: int | None = None) -> BounceReport:
+    """One pass: the RCPT refusals recorded since the last, then the unread mail of the bounce mailbox, searched
+    ``span`` messages at a time (by default as many as one answer line of imaplib holds: ``mailbox.SPAN``)."""
+    from .mailbox import SPAN, opened
 
     report = score_refusals(settings, store, settings.zone)
     if not settings.bounce_imap_url:
         return report
     matcher = Matcher(settings, store, [*readers, *store.known_emails()])
-    with opened(settings, context) as mailbox:
+    with opened(settings, context, span or SPAN) as mailbox:
         for uid, raw in mailbox.unread():
             report.read += 1
             handle_message(raw, store, matcher, _rule(settings), today, report)

@@ -5,10 +5,10 @@ Unread messages are fetched without marking them (``BODY.PEEK``), and each is fl
 and the store's event key makes the second reading count nothing. Nothing is deleted.
 
 The unread are searched a span of message numbers at a time (``UID SEARCH 1:90900 UNSEEN``,
-then the next), because imaplib refuses an answer line over ``imaplib._MAXLINE`` (1,000,000
-bytes): one search over some 120,000 unread messages failed every pass, and the mailbox
-was never drained. Each span's answer, up to 11 bytes a UID, fits that line. Message
-numbers shift only when another client expunges meanwhile; what that skips is read next pass.
+then the next), because imaplib refuses an answer line over 1,000,000 bytes: one search over
+some 120,000 unread messages failed every pass, and the mailbox was never drained. Each
+span's answer, up to 11 bytes a UID, fits that line. Message numbers shift only when another
+client expunges meanwhile; what that skips is read next pass.
 """
 
 from __future__ import annotations
@@ -25,6 +25,8 @@ from ..settings import Settings
 
 TIMEOUT = 30.0
 FIX = "check DIGEST_BOUNCE_IMAP_URL"
+LINE_LIMIT = 1_000_000  # the longest answer line imaplib takes (its private ``_MAXLINE``)
+SPAN = (LINE_LIMIT - 100) // 11  # messages a SEARCH covers: "* SEARCH", then a UID of up to 10 digits and a space each
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +53,10 @@ class Where:
 class Mailbox:
     """One logged-in IMAP session on the bounce folder."""
 
-    def __init__(self, imap: imaplib.IMAP4, where: Where, count: int = 0) -> None:
+    def __init__(self, imap: imaplib.IMAP4, where: Where, count: int = 0, span: int = SPAN) -> None:
         self.imap, self.where = imap, where
         self.count = count  # messages in the folder when it was selected; later ones wait for the next pass
+        self.span = span  # messages one SEARCH covers
 
     def unread(self) -> Iterator[tuple[bytes, bytes]]:
         """(uid, the raw message) of each unread message, oldest first."""
@@ -65,9 +68,8 @@ class Mailbox:
 
     def unread_uids(self) -> Iterator[bytes]:
         """The UIDs of the unread messages, one span of message numbers searched at a time."""
-        span = _span()
-        for first in range(1, self.count + 1, span):
-            last = min(first + span - 1, self.count)
+        for first in range(1, self.count + 1, self.span):
+            last = min(first + self.span - 1, self.count)
             yield from self._call("search", f"{first}:{last}", "UNSEEN")[0].split()
 
     def mark_read(self, uid: bytes) -> None:
@@ -84,14 +86,15 @@ class Mailbox:
 
 
 @contextmanager
-def opened(settings: Settings, context: ssl.SSLContext | None = None) -> Iterator[Mailbox]:
-    """The bounce folder, logged in over TLS, or one ``MailboxError`` naming the setting to check."""
+def opened(settings: Settings, context: ssl.SSLContext | None = None, span: int = SPAN) -> Iterator[Mailbox]:
+    """The bounce folder, logged in over TLS, or one ``MailboxError`` naming the setting to check; ``span``: how
+    many messages one search for the unread covers."""
     where = Where.of(settings.bounce_imap_url)
     context = context or _context(settings)
     imap = _connect(where, context)
     try:
         count = _login(imap, where)
-        yield Mailbox(imap, where, count)
+        yield Mailbox(imap, where, count, span)
     finally:
         try:
             imap.logout()
@@ -146,12 +149,6 @@ def _login(imap: imaplib.IMAP4, where: Where) -> int:
         raise MailboxError(f"the bounce mailbox has no folder {where.folder!r} ({_text(data)}); "
                            f"name the folder at the end of DIGEST_BOUNCE_IMAP_URL")
     return int(data[0]) if data and isinstance(data[0], bytes) and data[0].isdigit() else 0
-
-
-def _span() -> int:
-    """How many messages one SEARCH covers: its answer must fit one line of imaplib's (private) limit."""
-    limit = getattr(imaplib, "_MAXLINE", 1_000_000)
-    return max(1, (limit - 100) // 11)  # "* SEARCH", then a UID of up to 10 digits and a space each
 
 
 def _quoted(folder: str) -> str:
