@@ -113,11 +113,12 @@ def test_a_send_names_the_readers_sent_without_their_library_in_the_summary_and_
 
 
 @pytest.mark.parametrize("stored", ["bo@example.org: library file not found", '["bo@example.org"]', "42", "null",
-                                    '{"bo@example.org": "not found"', b"\xff\xfe{}"])
+                                    '{"bo@example.org": "not found"', b"\xff\xfe{}", "[" * 100_000,
+                                    '{"bo@example.org": ' + "[" * 100_000 + "]" * 100_000 + "}"])
 def test_status_says_a_damaged_problems_value_cannot_be_read_and_shows_the_rest(
         tmp_path: Path, monkeypatch, run_cli, stored: str | bytes) -> None:
     """``runs.problems`` is JSON the send writes; edited by hand (or damaged) it is one readable line, not a
-    traceback, and the runs are still listed."""
+    traceback, and the runs are still listed: also JSON nested too deep for Python's parser."""
     import sqlite3
 
     from digest.store import Store
@@ -135,4 +136,27 @@ def test_status_says_a_damaged_problems_value_cannot_be_read_and_shows_the_rest(
     assert (code, err) == (0, "")
     assert "problems in the last run: cannot be read (run 1's problems are not a JSON object of address: problem" \
         in out
+    assert "sent 2, nothing new 0, failed 0" in out.split("last runs:")[1]
+
+
+def test_status_shows_a_problem_whose_stored_text_holds_a_lone_surrogate(tmp_path: Path, monkeypatch, run_cli) -> None:
+    """JSON may escape half a UTF-16 pair (``\\ud800``), which no terminal can be written: the rest of the
+    problem is shown, that character replaced, and no traceback."""
+    import sqlite3
+
+    from digest.store import Store
+    from digest.store.runs import Tally
+
+    monkeypatch.setenv("DIGEST_STATE_DB", str(tmp_path / "state.db"))
+    with Store.open(tmp_path / "state.db") as store:
+        run = store.start_run("2026-11-23")
+        store.finish_run(run, 2, 0, 0, tally=Tally(sent=2, problems=(("bo@example.org", "not found"),)))
+    with sqlite3.connect(tmp_path / "state.db") as db:
+        db.execute("UPDATE runs SET problems = ?", ('{"bo@example.org\\udfff": "library \\ud800 not found"}',))
+
+    code, out, err = run_cli("status")
+
+    assert (code, err) == (0, "")
+    assert "problems in the last run: 1 reader" in out
+    assert "  bo@example.org?: library ? not found" in out
     assert "sent 2, nothing new 0, failed 0" in out.split("last runs:")[1]

@@ -46,14 +46,11 @@ class Run:
     def reader_problems(self) -> dict[str, str]:
         """{address: problem}, or a ``StoreError`` naming the run when the stored value is not such a JSON
         object (edited by hand, damaged): ``digest status`` says so in one line."""
-        try:
-            loaded = json.loads(self.problems) if self.problems else {}
-        except (ValueError, TypeError):  # not JSON, not UTF-8, not text
-            loaded = None
+        loaded = _loaded(self.problems) if self.problems else {}
         if not isinstance(loaded, dict):
             raise StoreError(f"run {self.id}'s problems are not a JSON object of address: problem "
                              f"({shown(self.problems)}); the next run writes its own")
-        return {str(k): str(v) for k, v in loaded.items()}
+        return {_text(k): _text(v) for k, v in loaded.items()}
 
     def read_sources(self) -> frozenset[str] | None:
         """The names of the sources the run read (``digest.sources.source_names``), or None for a run from before
@@ -115,13 +112,24 @@ def _names(run: Run, column: str) -> frozenset[str] | None:
     value = getattr(run, column)
     if value is None:
         return None
-    try:
-        loaded = json.loads(value)
-    except (ValueError, TypeError):  # not JSON, not UTF-8, not text
-        loaded = None
+    loaded = _loaded(value)
     if not isinstance(loaded, list) or not all(isinstance(name, str) for name in loaded):
         raise StoreError(f"run {run.id}'s {column.replace('_', ' ')} are not a JSON list of names ({shown(value)})")
     return frozenset(loaded)
+
+
+def _loaded(value: object) -> Any:
+    """A stored JSON value, or None when it is not JSON (edited by hand, damaged): not UTF-8, not text, or
+    nested deeper than Python's parser goes."""
+    try:
+        return json.loads(value)  # type: ignore[arg-type]  # anything a damaged row holds
+    except (ValueError, TypeError, RecursionError):
+        return None
+
+
+def _text(value: object) -> str:
+    """A loaded JSON value as text that can be written anywhere: half a UTF-16 pair (JSON's ``\\ud800``) is ``?``."""
+    return str(value).encode("utf-8", "replace").decode("utf-8")
 
 
 def _is_day(value: object) -> bool:
