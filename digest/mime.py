@@ -214,6 +214,16 @@ def build_message(headers: list[tuple[str, str]], bodies: Bodies) -> bytes:
     return b"".join(parts)
 
 
+def build_text_message(headers: list[tuple[str, str]], text: str) -> bytes:
+    """Headers + one plain-text part (a confirmation mail) -> the bytes handed to SMTP: the headers written as
+    given, as ``build_message`` does (Python's ``email`` refolds them, with encoded words of 76 characters)."""
+    check_headers(headers)
+    body, encoding = encoded(text)
+    head = "".join(f"{name}: {value}\r\n" for name, value in headers)
+    return (f"{head}MIME-Version: 1.0\r\nContent-Type: text/plain; charset=\"utf-8\"\r\n"
+            f"Content-Transfer-Encoding: {encoding}\r\n\r\n").encode("utf-8") + body
+
+
 def _part(boundary: str, kind: str, body: bytes, encoding: str) -> bytes:
     return (
         f"--{boundary}\r\nContent-Type: {kind}; charset=\"utf-8\"\r\n"

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timezone
-from email import policy
-from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid, parseaddr
+from email.utils import format_datetime, make_msgid
 from functools import partial
 
 from starlette.exceptions import HTTPException
@@ -22,8 +20,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ..addresses import canonical_address, parse_address
+from ..addresses import canonical_address, parse_address, parse_mailbox
 from ..errors import ConfigError, KeywordError
+from ..mime import build_text_message, encode_header, format_address
 from ..settings import Settings
 from ..store import Store
 from ..tokens import reader_id
@@ -149,16 +148,17 @@ def _already(site: Site, rid: str, base: str) -> tuple[str, str]:
 
 
 def build_mail(settings: Settings, to: str, subject: str, body: str, now: datetime) -> bytes:
-    """The message as the relay gets it (CRLF lines): ``to`` is ASCII (``deliverable``)."""
-    message = EmailMessage()
-    message["From"] = settings.from_addr
-    message["To"] = to
-    message["Subject"] = subject
-    message["Date"] = format_datetime(now)
-    message["Message-ID"] = make_msgid(domain=parseaddr(settings.from_addr)[1].rpartition("@")[2] or None)
-    message["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation reply to a confirmation request
-    message.set_content(body)
-    return message.as_bytes(policy=policy.SMTP)
+    """The message as the relay gets it (CRLF lines): ``to`` is ASCII (``deliverable``). Its headers are
+    written as the digest's are (``digest.mime``): encoded words within 75 characters, lines within 78."""
+    sender = parse_mailbox(settings.from_addr)
+    return build_text_message([
+        ("From", format_address(sender.name, sender.address)),
+        ("To", format_address("", to)),
+        ("Subject", encode_header(subject)),
+        ("Date", format_datetime(now)),
+        ("Message-ID", make_msgid(domain=sender.address.rpartition("@")[2] or None)),
+        ("Auto-Submitted", "auto-generated"),  # RFC 3834: no vacation reply to a confirmation request
+    ], body)
 
 
 async def confirm_page(site: Site, request: Request) -> Response:
