@@ -156,6 +156,229 @@ def _worth_retrying(err: DigestError) -> bool:
     return True
 
 
+def make_scheduler(settings: Settings, grace: timedelta) -> BackgroundScheduler:
+    """The daemon's scheduler: one worker thread (runs never overlap), a late run coalesced and run within ``grace``."""
+    return BackgroundScheduler(
+        timezone=settings.zone,
+        executors={"default": ThreadPoolExecutor(1)},
+        job_defaults={"coalesce": True, "max_instances": 1,
+                      "misfire_grace_time": max(int(grace.total_seconds()), 1)},
+    )
+
+
+def wait_for_stop(stopped: threading.Event, clock: ClockWatch, wakeup: Callable[[], None]) -> None:
+    """Wait until ``stopped`` is set, waking the scheduler (``wakeup``) to look for due runs when the wall clock
+    jumped (``clock``: a suspend, or the time set)."""
+    while not stopped.wait(1.0):
+        if clock.jumped():
+            log.info("the clock jumped (the machine slept, or the time was set): looking for due runs")
+            wakeup()
+
+
+class StopSignals:
+    """SIGTERM/SIGINT/SIGHUP (the terminal closed) while the daemon serves, on the main thread only: the first sets
+    ``stopped`` (the send stops after the messages in hand); a second ends the process at once, as it ends ``digest
+    send``: a kill, which the journal and the run's unrecorded end make safe. The handlers before are put back on
+    leaving the ``with`` block."""
+
+    NUMBERS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+
+    def __init__(self, stopped: threading.Event) -> None:
+        self.stopped = stopped
+        self.previous: dict[int, Any] = {}
+
+    def __enter__(self) -> StopSignals:
+        if threading.current_thread() is threading.main_thread():
+            for number in self.NUMBERS:
+                self.previous[number] = signal.signal(number, self._on_signal)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for number, handler in self.previous.items():
+            signal.signal(number, handler)
+        self.previous = {}
+
+    def _on_signal(self, number: int, frame: FrameType | None) -> None:
+        name = signal.Signals(number).name
+        if self.stopped.is_set():
+            log.warning("received %s again: ending now; the next start serves the readers left", name)
+            signal.signal(number, signal.SIG_DFL)
+            os.kill(os.getpid(), number)
+            return
+        log.info("received %s", name)
+        self.stopped.set()
+
+
+class Calendar:
+    """The schedule's times as the daemon says them, in the reader's time zone."""
+
+    def __init__(self, settings: Settings, trigger: LocalCronTrigger) -> None:
+        self.settings = settings
+        self.trigger = trigger
+
+    def next_run(self) -> datetime | None:
+        return self.trigger.get_next_fire_time(None, utcnow())
+
+    def next_run_text(self) -> str:
+        upcoming = self.next_run()
+        return self.local(upcoming) if upcoming else "never (the schedule has no future times)"
+
+    def local(self, moment: datetime) -> str:
+        return f"{moment.astimezone(self.settings.zone):%Y-%m-%d %H:%M %Z}"
+
+    def log_skipped(self, slot: datetime, why: str) -> None:
+        late = utcnow() - slot
+        log.warning("skipped the run at %s: %s, and it is %s late, more than DIGEST_GRACE_HOURS=%g (raise it "
+                    "to catch up that late); next run: %s",
+                    self.local(slot), why, _duration(late), self.settings.grace_hours, self.next_run_text())
+
+
+class SlotBook:
+    """What the state store says of the daemon's slots: whether a run served one, and the retry the day's runs
+    left owed. No store yet (a first start): nothing served, nothing owed."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def started_before(self) -> bool:
+        """Whether a run made the state store: a first start (no state yet) skipped nothing."""
+        return self.settings.state_db.exists()
+
+    def done(self, slot: str) -> bool:
+        """Whether a run in the state store served ``slot`` (``Store.slot_done``)."""
+        from .store import Store
+
+        if not self.started_before():
+            return False
+        with Store.open(self.settings.state_db) as store:
+            return store.slot_done(slot)
+
+    def owed_today(self) -> Retry | None:
+        """The retry today's last daemon run left owed (``owed_retry``): the runs in the state store keep it
+        across a restart or a crash, so a reader left for a retry is not left for tomorrow."""
+        from .store import Store
+
+        if not self.started_before():
+            return None
+        today = utcnow().astimezone(self.settings.zone).date().isoformat()
+        try:
+            with Store.open(self.settings.state_db) as store:
+                return owed_retry(store.runs_on(today))
+        except StoreError as err:  # the first run says it again, and does not send what it cannot record
+            log.error("cannot tell whether readers left today wait for a retry: %s", err)
+            return None
+
+
+class Retries:
+    """A run's retries on the scheduler: ``RETRY_MINUTES`` apart, one job per slot, none after a stop."""
+
+    def __init__(self, scheduler: BackgroundScheduler, run: Callable[..., Any], calendar: Calendar,
+                 stopped: threading.Event) -> None:
+        self.scheduler, self.run, self.calendar, self.stopped = scheduler, run, calendar, stopped
+
+    def schedule(self, slot: str | None, retry: int) -> None:
+        """The next try after the run that was try ``retry`` (0: the first run) left readers."""
+        if retry >= len(RETRY_MINUTES) or self.stopped.is_set():
+            return
+        at = utcnow() + timedelta(minutes=RETRY_MINUTES[retry])
+        log.info("will retry at %s", self.calendar.local(at))
+        self.add(slot, retry + 1, at)
+
+    def resume(self, owed: Retry) -> None:
+        """Schedule ``owed`` at its time, or at once when that has passed."""
+        if owed.at is None:
+            log.warning("the readers left today were retried %d times; they wait for the next run",
+                        owed.number - 1)
+            return
+        at = max(owed.at, utcnow())
+        log.info("readers were left for a retry today (%s): retrying them at %s", owed.slot or "a run at start",
+                 self.calendar.local(at))
+        self.add(owed.slot, owed.number, at)
+
+    def add(self, slot: str | None, retry: int, at: datetime) -> None:
+        self.scheduler.add_job(self.run, DateTrigger(at), kwargs={"slot": slot, "retry": retry},
+                               id=f"retry-{slot}", replace_existing=True, misfire_grace_time=None)
+
+
+@dataclass(frozen=True)
+class CatchUp:
+    """What a start owes the runs before it: the retry a run left owed, at its time; a slot missed while the
+    daemon was down (unless that retry serves it), run at once; a slot too old for that, said."""
+
+    settings: Settings
+    trigger: LocalCronTrigger
+    grace: timedelta
+    slots: SlotBook
+    retries: Retries
+    calendar: Calendar
+
+    def due_at_start(self) -> datetime | None:
+        """Schedules the owed retry and says what is missed or skipped; the missed slot a run at start serves."""
+        catch_up = missed_slot(self.trigger, utcnow(), self.grace, self.slots.done)
+        owed = self.slots.owed_today()
+        if owed is not None:
+            self.retries.resume(owed)
+            if catch_up is not None and self.trigger.slot(catch_up) == owed.slot:
+                catch_up = None
+        if catch_up is not None:
+            log.info("missed the run at %s; running it now (within DIGEST_GRACE_HOURS=%g)",
+                     self.calendar.local(catch_up), self.settings.grace_hours)
+        elif self.slots.started_before():
+            skipped = skipped_slot(self.trigger, utcnow(), self.grace, self.slots.done)
+            if skipped is not None:
+                self.calendar.log_skipped(skipped, "the daemon was not running then")
+        return catch_up
+
+
+class BounceReader:
+    """The bounce mailbox (``DIGEST_BOUNCE_IMAP_URL``), read on a thread of its own each time it is called: a slow or
+    stalled IMAP server never holds up a send or a stop (the thread dies with the process)."""
+
+    def __init__(self, settings: Settings, readers: Callable[[], Sequence[Subscriber]]) -> None:
+        self.settings = settings
+        self.readers = readers
+        self.thread: threading.Thread | None = None
+
+    def read(self) -> None:
+        if self.thread is not None and self.thread.is_alive():
+            log.warning("bounce mailbox: the last read has not finished (a slow or stalled server); "
+                        "not starting another")
+            return
+        readers = [r.email for r in self.readers()]
+        self.thread = threading.Thread(target=read_bounce_mailbox, args=(self.settings, readers),
+                                       name="digest-bounces", daemon=True)
+        self.thread.start()
+
+
+def ready_web(settings: Settings, web: tuple[str, int] | None) -> tuple[Any, Any] | None:
+    """The reader pages' app and bound socket on ``web`` (host, port), not served yet, or None."""
+    if web is None:
+        return None
+    from .web import ready_to_serve
+
+    return ready_to_serve(settings, *web)
+
+
+def start_web(web: tuple[Any, Any] | None) -> Any:
+    """The reader pages (``ready_web``) served from a thread of this process, or None."""
+    if web is None:
+        return None
+    from .web import start_on
+
+    handle = start_on(*web)
+    log.info("reader pages at %s", handle.url)
+    return handle
+
+
+def log_report(report: SendReport) -> None:
+    """A run's summary, and a line for each reader it did not reach."""
+    log.info("%s", report.summary())
+    for kind, errors in (("failed", report.failed), ("deferred", report.deferred),
+                         ("uncertain", report.uncertain)):
+        for email, error in errors.items():
+            log.warning("%s: %s: %s", kind, email, error)
+
+
 @dataclass
 class Daemon:
     """``digest run``: the library side; the CLI only builds it and calls ``serve``."""
@@ -174,15 +397,12 @@ class Daemon:
         self.grace = timedelta(hours=self.settings.grace_hours)
         self._stop = threading.Event()
         self._busy = threading.Lock()
-        self._bounce_reader: threading.Thread | None = None
-        self.scheduler = BackgroundScheduler(
-            timezone=self.settings.zone,
-            executors={"default": ThreadPoolExecutor(1)},
-            job_defaults={"coalesce": True, "max_instances": 1,
-                          "misfire_grace_time": max(int(self.grace.total_seconds()), 1)},
-        )
-
-    # --- the loop ----------------------------------------------------------------------
+        self.scheduler = make_scheduler(self.settings, self.grace)
+        self.calendar = Calendar(self.settings, self.trigger)
+        self.slots = SlotBook(self.settings)
+        self.retries = Retries(self.scheduler, self.run_once, self.calendar, self._stop)
+        self.catch_up = CatchUp(self.settings, self.trigger, self.grace, self.slots, self.retries, self.calendar)
+        self.bounces = BounceReader(self.settings, lambda: self.readers)
 
     def serve(self, *, now: bool = False) -> int:
         """Run until SIGTERM/SIGINT/SIGHUP; returns the exit code (0 after a clean stop).
@@ -191,50 +411,33 @@ class Daemon:
         would fail anyway: better now, with the operator watching, than at 07:00.
         """
         require_ready(self.settings, self.readers, source=self.source)
-        web = self.ready_web()  # the pages built and the port bound: a failure is one line, not a start then an end
+        web = ready_web(self.settings, self.web)  # built and bound: a failure is one line, not a start then an end
         self.log_start(self.signed_up_at_start())
-        server = self.start_web(web)
+        server = start_web(web)
         self.scheduler.add_job(self.scheduled_run, self.trigger, id=JOB_ID, name="daily digest")
         self.scheduler.add_listener(self.on_missed, EVENT_JOB_MISSED)
         if self.settings.bounce_imap_url:
-            self.scheduler.add_job(self.read_bounces, IntervalTrigger(minutes=BOUNCE_MINUTES), id="bounces",
+            self.scheduler.add_job(self.bounces.read, IntervalTrigger(minutes=BOUNCE_MINUTES), id="bounces",
                                    name="bounce mailbox", next_run_time=utcnow(), misfire_grace_time=None)
-        previous = self.install_signal_handlers()  # before the start jobs log: a test may stop it once they did
         try:
-            self.add_start_jobs(now)
-            clock = ClockWatch()  # before the scheduler reads the time: a jump between the two is still seen
-            self.scheduler.start()
-            while not self._stop.wait(1.0):
-                if clock.jumped():
-                    log.info("the clock jumped (the machine slept, or the time was set): looking for due runs")
-                    self.scheduler.wakeup()
-            if self._busy.locked():
-                log.info("stopping: the messages in hand finish; the readers left go out when the daemon "
-                         "starts again (within DIGEST_GRACE_HOURS of the run's time)")
-            self.scheduler.shutdown(wait=True)
+            with StopSignals(self._stop):  # before the start jobs log: a test may stop it once they did
+                self.add_start_jobs(now)
+                clock = ClockWatch()  # before the scheduler reads the time: a jump between the two is still seen
+                self.scheduler.start()
+                wait_for_stop(self._stop, clock, self.scheduler.wakeup)
+                if self._busy.locked():
+                    log.info("stopping: the messages in hand finish; the readers left go out when the daemon "
+                             "starts again (within DIGEST_GRACE_HOURS of the run's time)")
+                self.scheduler.shutdown(wait=True)
         finally:
-            self.restore_signal_handlers(previous)
             if server is not None:
                 server.stop()
         log.info("stopped")
         return 0
 
     def add_start_jobs(self, now: bool) -> None:
-        """The retry a run before this start left owed, at its time; a slot missed while the daemon was down
-        (unless that retry serves it); ``now``: a run at once."""
-        catch_up = self.missed_at_start()
-        owed = self.retry_at_start()
-        if owed is not None:
-            self.resume_retry(owed)
-            if catch_up is not None and self.trigger.slot(catch_up) == owed.slot:
-                catch_up = None
-        if catch_up is not None:
-            log.info("missed the run at %s; running it now (within DIGEST_GRACE_HOURS=%g)",
-                     self.local(catch_up), self.settings.grace_hours)
-        elif self.settings.state_db.exists():  # a first start (no state yet) skipped nothing
-            skipped = skipped_slot(self.trigger, utcnow(), self.grace, self._slot_done)
-            if skipped is not None:
-                self.log_skipped(skipped, "the daemon was not running then")
+        """What a start owes the runs before it (``CatchUp``); ``now``: a run at once."""
+        catch_up = self.catch_up.due_at_start()
         if now or catch_up is not None:
             slot = self.trigger.slot(catch_up) if catch_up is not None else None
             self.scheduler.add_job(self.run_once, DateTrigger(utcnow()), kwargs={"slot": slot},
@@ -261,65 +464,6 @@ class Daemon:
     def stop(self) -> None:
         self._stop.set()
 
-    def read_bounces(self) -> None:
-        """The bounce mailbox, every ``BOUNCE_MINUTES``, on a thread of its own: a slow or stalled IMAP
-        server never holds up a send or a stop (the thread dies with the process)."""
-        if self._bounce_reader is not None and self._bounce_reader.is_alive():
-            log.warning("bounce mailbox: the last read has not finished (a slow or stalled server); "
-                        "not starting another")
-            return
-        readers = [r.email for r in self.readers]
-        self._bounce_reader = threading.Thread(target=read_bounce_mailbox, args=(self.settings, readers),
-                                               name="digest-bounces", daemon=True)
-        self._bounce_reader.start()
-
-    def ready_web(self) -> tuple[Any, Any] | None:
-        """The reader pages' app and bound socket (``web``), not served yet, or None."""
-        if self.web is None:
-            return None
-        from .web import ready_to_serve
-
-        return ready_to_serve(self.settings, *self.web)
-
-    def start_web(self, web: tuple[Any, Any] | None) -> Any:
-        """The reader pages (``ready_web``) served from a thread of this process, or None."""
-        if web is None:
-            return None
-        from .web import start_on
-
-        handle = start_on(*web)
-        log.info("reader pages at %s", handle.url)
-        return handle
-
-    def install_signal_handlers(self) -> dict[int, Any]:
-        previous: dict[int, Any] = {}
-        if threading.current_thread() is not threading.main_thread():
-            return previous
-        for number in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):  # SIGHUP: the terminal closed
-            previous[number] = signal.signal(number, self._on_signal)
-        return previous
-
-    def restore_signal_handlers(self, previous: dict[int, Any]) -> None:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
-
-    def _on_signal(self, number: int, frame: FrameType | None) -> None:
-        """The first stop signal stops the send after the messages in hand; a second one ends the process at
-        once, as it ends ``digest send``: a kill, which the journal and the run's unrecorded end make safe."""
-        name = signal.Signals(number).name
-        if self._stop.is_set():
-            log.warning("received %s again: ending now; the next start serves the readers left", name)
-            signal.signal(number, signal.SIG_DFL)
-            os.kill(os.getpid(), number)
-            return
-        log.info("received %s", name)
-        self._stop.set()
-
-    # --- one run --------------------------------------------------------------------------
-
-    def missed_at_start(self) -> datetime | None:
-        return missed_slot(self.trigger, utcnow(), self.grace, self._slot_done)
-
     def scheduled_run(self) -> None:
         fire = slot_for(self.trigger, utcnow(), self.grace)
         self.run_once(slot=self.trigger.slot(fire) if fire else None)
@@ -332,7 +476,7 @@ class Daemon:
             report: SendReport | None = None
             retry_it = True
             try:
-                if slot and not retry and self._slot_done(slot):
+                if slot and not retry and self.slots.done(slot):
                     log.info("the run for %s already happened; skipping", slot)
                     return None
                 report = self._send(slot)
@@ -341,8 +485,8 @@ class Daemon:
             except Exception:  # a bug: keep the daemon alive, keep the traceback
                 log.exception("run failed with an unexpected error")
             if retry_it and (report is None or report.incomplete):
-                self.schedule_retry(slot, retry)
-            log.info("next run: %s", self.next_run_text())
+                self.retries.schedule(slot, retry)
+            log.info("next run: %s", self.calendar.next_run_text())
             return report
 
     def _send(self, slot: str | None) -> SendReport:
@@ -357,11 +501,7 @@ class Daemon:
                     log.info("nothing to send yet: %s", err)
                     return SendReport(note="no readers yet")
             report = app.send(self.readers, source=self.source, slot=slot)
-        log.info("%s", report.summary())
-        for kind, errors in (("failed", report.failed), ("deferred", report.deferred),
-                             ("uncertain", report.uncertain)):
-            for email, error in errors.items():
-                log.warning("%s: %s: %s", kind, email, error)
+        log_report(report)
         return report
 
     def refresh_readers(self) -> None:
@@ -378,74 +518,10 @@ class Daemon:
             log.info("readers: %d (were %d)", len(readers), len(self.readers))
         self.readers = readers
 
-    def schedule_retry(self, slot: str | None, retry: int) -> None:
-        if retry >= len(RETRY_MINUTES) or self._stop.is_set():
-            return
-        at = utcnow() + timedelta(minutes=RETRY_MINUTES[retry])
-        log.info("will retry at %s", self.local(at))
-        self._add_retry(slot, retry + 1, at)
-
-    def _add_retry(self, slot: str | None, retry: int, at: datetime) -> None:
-        self.scheduler.add_job(self.run_once, DateTrigger(at), kwargs={"slot": slot, "retry": retry},
-                               id=f"retry-{slot}", replace_existing=True, misfire_grace_time=None)
-
-    def retry_at_start(self) -> Retry | None:
-        """The retry today's last daemon run left owed (``owed_retry``): the runs in the state store keep it
-        across a restart or a crash, so a reader left for a retry is not left for tomorrow."""
-        from .store import Store
-
-        if not self.settings.state_db.exists():
-            return None
-        today = utcnow().astimezone(self.settings.zone).date().isoformat()
-        try:
-            with Store.open(self.settings.state_db) as store:
-                return owed_retry(store.runs_on(today))
-        except StoreError as err:  # the first run says it again, and does not send what it cannot record
-            log.error("cannot tell whether readers left today wait for a retry: %s", err)
-            return None
-
-    def resume_retry(self, owed: Retry) -> None:
-        """Schedule ``owed`` at its time, or at once when that has passed."""
-        if owed.at is None:
-            log.warning("the readers left today were retried %d times; they wait for the next run",
-                        owed.number - 1)
-            return
-        at = max(owed.at, utcnow())
-        log.info("readers were left for a retry today (%s): retrying them at %s", owed.slot or "a run at start",
-                 self.local(at))
-        self._add_retry(owed.slot, owed.number, at)
-
-    def _slot_done(self, slot: str) -> bool:
-        """Whether a run in the state store served ``slot`` (``Store.slot_done``; no store yet: no)."""
-        from .store import Store
-
-        if not self.settings.state_db.exists():
-            return False
-        with Store.open(self.settings.state_db) as store:
-            return store.slot_done(slot)
-
-    # --- what it says -------------------------------------------------------------------
-
-    def next_run(self) -> datetime | None:
-        return self.trigger.get_next_fire_time(None, utcnow())
-
-    def next_run_text(self) -> str:
-        upcoming = self.next_run()
-        return self.local(upcoming) if upcoming else "never (the schedule has no future times)"
-
-    def local(self, moment: datetime) -> str:
-        return f"{moment.astimezone(self.settings.zone):%Y-%m-%d %H:%M %Z}"
-
     def on_missed(self, event: JobExecutionEvent) -> None:
         """APScheduler skipped a scheduled run more than the grace period late (the machine slept through it)."""
         if event.job_id == JOB_ID:
-            self.log_skipped(event.scheduled_run_time, "the machine was asleep or the clock was set")
-
-    def log_skipped(self, slot: datetime, why: str) -> None:
-        late = utcnow() - slot
-        log.warning("skipped the run at %s: %s, and it is %s late, more than DIGEST_GRACE_HOURS=%g (raise it "
-                    "to catch up that late); next run: %s",
-                    self.local(slot), why, _duration(late), self.settings.grace_hours, self.next_run_text())
+            self.calendar.log_skipped(event.scheduled_run_time, "the machine was asleep or the clock was set")
 
     def log_start(self, signed_up: int = 0) -> None:
         """``signed_up``: the confirmed web sign-ups, counted apart from the roster's readers."""
@@ -453,7 +529,7 @@ class Daemon:
         web = f" and {signed_up} signed up on the web" if signed_up else ""
         log.info("digest daemon starting: %s, %d reader(s)%s", summary, len(self.readers), web)
         log.info("schedule %r in %s; next run: %s", self.settings.schedule, self.settings.timezone,
-                 self.next_run_text())
+                 self.calendar.next_run_text())
 
 
 def _duration(late: timedelta) -> str:

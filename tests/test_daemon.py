@@ -659,7 +659,7 @@ def test_a_start_says_nothing_of_an_old_run_that_happened(tmp_path, monkeypatch,
                                     "DIGEST_SCHEDULE": "0 7 * * *", "DIGEST_GRACE_HOURS": "2"})
     monkeypatch.setattr("digest.schedule.utcnow", lambda: datetime(2031, 3, 4, 10, 0, tzinfo=timezone.utc))
     daemon = Daemon(settings, [])
-    monkeypatch.setattr(daemon, "_slot_done", lambda slot: slot == "2031-03-04 07:00 UTC")
+    monkeypatch.setattr(daemon.slots, "done", lambda slot: slot == "2031-03-04 07:00 UTC")
     caplog.set_level(logging.INFO, logger="digest")
 
     daemon.add_start_jobs(now=False)
