@@ -1,7 +1,9 @@
 """The one place that wires settings, sources, ranker, renderer, store and mailer.
 
-``Digest`` is the library API; it hands the readers' ranking to ``digest.ranker``
-and each reader's message to ``digest.compose``, under the names its callers know.
+``Digest`` is the library API; it hands the readers' ranking to ``digest.ranker``,
+each reader's message to ``digest.compose``, the day's listing to ``digest.listings``
+and what the state store keeps for a send to ``digest.stored``, under the names its
+callers know.
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from dataclasses import replace
 from datetime import date, datetime
 from datetime import time as clock_time
 from pathlib import Path
@@ -17,10 +18,11 @@ from typing import TYPE_CHECKING, Any
 
 from collections.abc import Callable, Collection, Mapping, Sequence
 
-from . import examples, sources
+from . import examples
 from .compose import Composer
 from .model import Listing, Paper, Subscriber
-from .errors import ConfigError, StoreError
+from .errors import ConfigError
+from .listings import Listings
 from .lock import Shard
 from .ranker import Ranker
 from .ranking.reader import Examples
@@ -29,8 +31,9 @@ from .ranking.index import Index
 from .ranking.select import Pick, Selection
 from .render import Renderer, Rendered
 from .sending import PRODUCER_MIN, Outgoing, SendReport, send_digests
-from .sending.catchup import Plan, candidates
+from .sending.catchup import Plan
 from .settings import Settings
+from .stored import Stored
 
 if TYPE_CHECKING:
     from .store import Store
@@ -47,12 +50,15 @@ class Digest:
         self.settings = settings
         self.clock = clock or time.time  # Unix seconds: "today", what arrived when, when a digest went out
         self.started_by = started_by  # what digest status calls its runs: "daemon" (digest run) or "one-off"
-        self.http = http
         self.stopping = threading.Event()  # set by a signal: finish the message in hand, then stop
         # each reader's message (digest.compose), on the clock below, late-bound: a test may fix today()
         self.composer = Composer(settings, lambda: self.today(), lambda: self.now(), renderer)
         self.ranker = Ranker(settings, lambda: self.today(),  # the readers' picks and hints (digest.ranker)
                              halted=lambda: self.stopping.is_set())  # late-bound: the daemon's
+        # the day's listing (digest.listings) and what the state store keeps that a send reads (digest.stored)
+        self.listings = Listings(settings, lambda: self.today(), lambda: self.clock(),
+                                 halted=lambda: self.stopping.is_set(), http=http)
+        self.stored = Stored(settings, lambda: self.clock())
 
     @property
     def renderer(self) -> Renderer:
@@ -93,54 +99,16 @@ class Digest:
         return datetime.combine(self.today(), clock_time(), tzinfo=self.settings.zone)
 
     def load_listing(self, spec: str | None = None, *, offline: bool = False, since: date | None = None) -> Listing:
-        """Fetch or load every source in ``spec`` (default ``DIGEST_SOURCE``), merged by id.
-
-        ``since``: the day of the last run; a source that looks back (``hf``, bioRxiv) reaches back to the day
-        before it when ``DIGEST_LOOKBACK_DAYS`` does not, at most ``DIGEST_CATCHUP_DAYS``: papers added to
-        Friday's Daily Papers after Friday's run are in Monday's listing, not lost over the weekend, and so are
-        those a source whose day ends later than ours (a time zone behind the reader's, a host clock ahead)
-        added to Thursday after Friday's run.
-        """
-        chosen = sources.resolve(spec or self.settings.source)
-        today = self.today()
-        reach = min((today - since).days + 2, self.settings.catchup_days) if since is not None and since < today else 0
-        context = sources.FetchContext(
-            today=today, http=self._http_for(chosen, offline),
-            lookback_days=max(self.settings.lookback_days, reach),
-            hf_base_url=self.settings.hf_base_url, arxiv_base_url=self.settings.arxiv_base_url,
-            biorxiv_base_url=self.settings.biorxiv_base_url,
-            announce_types=self.settings.arxiv_announce,
-            max_papers=self.settings.max_papers, max_bytes=self.settings.http_max_bytes,
-        )
-        listing = sources.fetch_all(chosen, context)
-        return replace(listing, notes=[*listing.notes, *context.notes])
+        """Every source in ``spec`` (default ``DIGEST_SOURCE``), merged by id (``Listings.load``)."""
+        return self.listings.load(spec, offline=offline, since=since)
 
     def last_run_day(self, spec: str | None = None) -> date | None:
-        """The day from which every source of ``spec`` (default ``DIGEST_SOURCE``) was last read: for each, the
-        day of the latest run before today that read it (``Run.read_sources``; a run from before runs kept their
-        sources counts for any) and served its readers (``Store.served_runs``: it read its listing, and no error,
-        stop or kill cut it short); the earliest of those days, a source no run ever read left out. None: no
-        store yet, no such run, or the store cannot be read now (a send's own opening of it says why).
-        ``load_listing(spec, since=...)`` reaches back to it. A run that did not serve its readers is passed
-        over, so the look-back reaches further, never less far, and so is a run of other sources: a one-off
-        ``digest send --source FILE`` read none of ``hf``'s days. Those runs are read newest first until each
-        source's is found: no number of later runs (a day's shards, one-reader sends, other sources) hides it."""
-        from .store import DatabaseURL, Store
-
-        db = self.settings.state_db
-        if isinstance(db, Path) and not isinstance(db, DatabaseURL) and not db.exists():
-            return None
-        try:
-            with Store.open(db) as store:
-                found = store.last_reads(self.sources_read(spec), self.today().isoformat())
-        except StoreError:
-            return None
-        return date.fromisoformat(min(found.values())) if found else None
+        """The day from which every source of ``spec`` was last read (``Listings.last_run_day``)."""
+        return self.listings.last_run_day(spec)
 
     def sources_read(self, spec: str | None = None) -> list[str]:
-        """The names of the sources of ``spec`` (default ``DIGEST_SOURCE``), as a run records what it read
-        (``sources.source_names``)."""
-        return sources.source_names(spec or self.settings.source)
+        """The names of the sources of ``spec``, as a run records what it read (``Listings.sources_read``)."""
+        return self.listings.sources_read(spec)
 
     def make_index(self, papers: Sequence[Paper]) -> Index:
         """The day's index, with embeddings when DIGEST_SEMANTIC is on (``Ranker.make_index``)."""
@@ -185,30 +153,13 @@ class Digest:
         return examples.web_sign_ups(self.settings, listed)
 
     def require_readers(self, roster: Sequence[Subscriber]) -> list[Subscriber]:
-        """The confirmed web sign-ups a send adds to ``roster`` (``web_sign_ups``); a ``ConfigError`` saying how
-        to add readers when there is nobody at all: no roster (a list run through sign-up alone has none) and no
-        confirmed sign-up."""
-        signed_up = self.web_sign_ups({reader.email.lower() for reader in roster})
-        if not roster and not signed_up:
-            from .subscribers import no_readers
+        """The confirmed web sign-ups a send adds to ``roster``; a ``ConfigError`` saying how to add readers when
+        there is nobody at all (``examples.require_readers``)."""
+        return examples.require_readers(self.settings, roster)
 
-            raise ConfigError(no_readers(self.settings))
-        return signed_up
-
-    def send(
-        self,
-        readers: Sequence[Subscriber],
-        *,
-        source: str | None = None,
-        dry_run: bool = False,
-        outbox: Path | None = None,
-        force: bool = False,
-        offline: bool = False,
-        progress: Any = None,
-        slot: str | None = None,
-        shard: Shard | None = None,
-        only: str | None = None,
-    ) -> SendReport:
+    def send(self, readers: Sequence[Subscriber], *, source: str | None = None, dry_run: bool = False,
+             outbox: Path | None = None, force: bool = False, offline: bool = False, progress: Any = None,
+             slot: str | None = None, shard: Shard | None = None, only: str | None = None) -> SendReport:
         """Rank, render, build and deliver each reader's digest exactly once (see ``digest.sending``).
 
         A reader gets at most one digest a day (in ``DIGEST_TIMEZONE``) unless
@@ -219,10 +170,7 @@ class Digest:
         shard's readers, under the shard's own lock.
         """
         check_sendable(self.settings, readers)
-        if self.settings.llm_url:  # only then: a send without summaries never loads their module
-            from .summaries import summarizer_for
-
-            self.composer.summarizer = summarizer_for(self.settings, self._open_store)  # a budget and deadline per send
+        self.composer.summarizer = self.stored.summarizer()  # a budget and deadline per send
         try:
             return send_digests(self, readers, source=source, dry_run=dry_run, outbox=outbox, force=force,
                                 offline=offline, progress=progress, slot=slot, only=only, shard=shard)
@@ -230,50 +178,21 @@ class Digest:
             self.composer.summarizer = None
 
     def kept_summaries(self, reader: Subscriber, picks: list[Pick]) -> tuple[list[Pick], int]:
-        """The picks with the LLM summaries (``DIGEST_LLM_URL``) the store keeps for them in the reader's language,
-        the model asked nothing (``digest preview``), and how many have none kept: the send would ask for those."""
-        if not self.settings.llm_url or not picks:
-            return picks, 0
-        if not self.settings.state_db.exists():  # a preview makes no state database
-            return picks, len(picks)
-        from .summaries import summarizer_for
-
-        summarizer = summarizer_for(self.settings, self._open_store)
-        if summarizer is None:
-            return picks, 0
-        papers = summarizer.kept([pick.paper for pick in picks], reader.language)
-        missing = sum(paper.summary_by != self.settings.llm_model for paper in papers)
-        return [replace(pick, paper=paper) for pick, paper in zip(picks, papers)], missing
-
-    def _open_store(self) -> Store:
-        from .store import Store
-
-        return Store.open(self.settings.state_db)
+        """The picks with the LLM summaries kept for them, and how many have none (``Stored.kept_summaries``)."""
+        return self.stored.kept_summaries(reader, picks)
 
     def candidates(self, listing: Listing, readers: Sequence[Subscriber]) -> Plan:
-        """What a send would rank for these readers: the listing with their catch-up, minus what they got.
+        """What a send would rank for these readers (``Stored.candidates``): ``digest rank`` and the preview use it,
+        so they show what the send would send."""
+        return self.stored.candidates(listing, readers)
 
-        ``digest rank`` and the preview use it, so they show what the send would send.
-        """
-        if not self.settings.state_db.exists():
-            return Plan(listing, {}, {}, [], [], self.settings.zone)
-        from .store import Store
-
-        with Store.open(self.settings.state_db) as store:
-            return candidates(store, listing, readers, now=self.clock(), window_days=self.settings.catchup_days,
-                              zone=self.settings.zone, few=len(readers) <= 16)
-
-    def _http_for(self, chosen: list[Any], offline: bool) -> Any:
-        if self.http is None and any(getattr(s, "needs_http", False) for s in chosen):
-            from .sources.http import Fetcher
-
-            self.http = Fetcher.from_settings(self.settings, offline=offline, clock=self.clock,
-                                              halted=lambda: self.stopping.is_set())  # late-bound: the daemon's
-        return self.http
+    @property
+    def http(self) -> Any:
+        """The HTTP client the sources share (``Listings``): the one given, else made on first need."""
+        return self.listings.http
 
     def close(self) -> None:
-        if self.http is not None:
-            self.http.close()
+        self.listings.close()
 
     def __enter__(self) -> "Digest":
         return self

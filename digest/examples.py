@@ -12,6 +12,7 @@ from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .errors import ConfigError
 from .model import Paper, Subscriber
 from .ranking.reader import Examples, examples_for
 from .settings import Settings
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
     from .library import Library
     from .store import Store
 
-__all__ = ["examples_for_readers", "held_back", "web_sign_ups", "with_own_changes"]
+__all__ = ["examples_for_readers", "held_back", "require_readers", "web_sign_ups", "with_own_changes"]
 
 log = logging.getLogger("digest")
 
@@ -77,6 +78,18 @@ def web_sign_ups(settings: Settings, listed: Collection[str]) -> list[Subscriber
     found = (apply_changes(Subscriber(email=email, keywords=()), state) for email, state in sorted(states.items())
              if email not in listed and state.origin == "web" and state.status == "active")
     return [reader for reader in found if reader.keywords]
+
+
+def require_readers(settings: Settings, roster: Sequence[Subscriber]) -> list[Subscriber]:
+    """The confirmed web sign-ups a send adds to ``roster`` (``web_sign_ups``); a ``ConfigError`` saying how to
+    add readers when there is nobody at all: no roster (a list run through sign-up alone has none) and no
+    confirmed sign-up."""
+    signed_up = web_sign_ups(settings, {reader.email.lower() for reader in roster})
+    if not roster and not signed_up:
+        from .subscribers import no_readers
+
+        raise ConfigError(no_readers(settings))
+    return signed_up
 
 
 def held_back(settings: Settings, readers: Sequence[Subscriber]) -> dict[str, str]:
