@@ -111,6 +111,12 @@ def test_a_server_without_a_roster_of_its_own_logs_nothing_about_it(caplog) -> N
     assert roster.reader("ada@example.org") is None and caplog.records == []
 
 
+def test_a_server_without_a_roster_of_its_own_reads_no_readers_without_an_error_to_catch() -> None:
+    """Sign-ups only: the roster's reading answers "nobody", it does not raise "no readers" to be caught."""
+    settings = Settings(secret_key=SECRET)
+    assert Roster(settings, SECRET).load(settings) == []
+
+
 def test_a_reader_removed_from_the_file_but_known_to_the_store_still_reaches_their_page(web: Web) -> None:
     with web.store() as store:
         store.set_status("ada@example.org", "paused")

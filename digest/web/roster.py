@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from ..errors import DigestError
 from ..model import Subscriber
 from ..settings import Settings
-from ..subscribers import subscribers_from_settings
+from ..subscribers import roster_from_settings
 from ..tokens import reader_id
 
 log = logging.getLogger("digest.web")
@@ -42,7 +42,7 @@ class Roster:
     """The operator's readers as the pages need them; safe to share between request threads."""
 
     def __init__(self, settings: Settings, secret: str,
-                 load: Callable[[Settings], list[Subscriber]] = subscribers_from_settings,
+                 load: Callable[[Settings], list[Subscriber]] = roster_from_settings,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self.settings = settings
         self.secret = secret
@@ -93,7 +93,8 @@ class Roster:
         return (info.st_mtime_ns, info.st_size, info.st_ino)
 
     def _read(self, previous: RosterIndex) -> RosterIndex:
-        """A fresh index; a file that no longer parses keeps the previous one, as the daemon does."""
+        """A fresh index (none for a site of sign-ups alone: ``roster_from_settings`` names no reader then); a file
+        that no longer parses keeps the previous one, as the daemon does."""
         try:
             readers = self.load(self.settings)
         except DigestError as err:
