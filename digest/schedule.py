@@ -52,6 +52,7 @@ from .errors import ConfigError, DigestError, StoreError
 from .model import Subscriber
 from .settings import Settings
 from .store.runs import Run, instant
+from .subscribers import no_readers
 
 log = logging.getLogger("digest.daemon")
 
@@ -452,14 +453,15 @@ class Daemon:
             return 0
         try:
             with self.app_factory(self.settings) as app:
-                return len(app.require_readers(self.readers))
-        except ConfigError as err:
-            if not self.settings.signup:
-                raise
-            log.info("%s; the digests go out once readers have signed up", err)
+                signed_up = app.web_sign_ups(())
         except StoreError as err:  # PostgreSQL not up yet: a run opens the store again
             log.warning("cannot count the web sign-ups yet: %s", err)
-        return 0
+            return 0
+        if not signed_up:
+            if not self.settings.signup:
+                raise ConfigError(no_readers(self.settings))
+            log.info("%s; the digests go out once readers have signed up", no_readers(self.settings))
+        return len(signed_up)
 
     def stop(self) -> None:
         self._stop.set()
@@ -494,12 +496,9 @@ class Daemon:
         self.refresh_readers()
         with self.app_factory(self.settings) as app:
             app.stopping = self._stop  # a stop signal ends the send after the messages in hand, not the list
-            if not self.readers:  # all readers sign up on the web: maybe nobody has yet
-                try:
-                    app.require_readers(self.readers)
-                except ConfigError as err:
-                    log.info("nothing to send yet: %s", err)
-                    return SendReport(note="no readers yet")
+            if not self.readers and not app.web_sign_ups(()):  # all readers sign up on the web: nobody has yet
+                log.info("nothing to send yet: %s", no_readers(self.settings))
+                return SendReport(note="no readers yet")
             report = app.send(self.readers, source=self.source, slot=slot)
         log_report(report)
         return report
