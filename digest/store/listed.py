@@ -3,8 +3,8 @@
 A source like arXiv RSS lists only today's announcements: a reader who was not
 served today (weekly, deferred by their server, paused) would never see them.
 So every listing's papers are kept here as they arrive (``listed``: the whole
-paper, compressed, with the time it first arrived), for ``DIGEST_CATCHUP_DAYS``,
-and each reader has a mark (``reader_marks``):
+paper, compressed, with its arrival stamp), for ``DIGEST_CATCHUP_DAYS``, and
+each reader has a mark (``reader_marks``):
 
 - ``last_digest``: when the server last accepted a digest for them (written with
   the delivery, in the same transaction);
@@ -14,6 +14,17 @@ and each reader has a mark (``reader_marks``):
 A reader's candidates are the day's listing plus the kept papers that arrived
 after their mark (``since``), at most the catch-up window back; what they
 already got is dropped by the never-twice ledger as always.
+
+The arrival stamps follow the order in which listings are committed, whatever
+the clocks of the sends that keep them: a send stamps its new papers with its
+clock, or one second past the newest stamp kept, whichever is later, inside a
+write transaction (SQLite's and PostgreSQL's take turns: ``schema``,
+``postgres``). So every paper not yet committed when a send reads the newest
+stamp (``listed_upto``) gets a larger one, even from a host whose clock is
+behind. A newest stamp more than ``LEAD`` ahead of the send's clock is not
+followed: that is a clock gone wrong (the window, the days a digest covers and
+the pruning read the stamps as times), and the order is kept only among clocks
+less than that apart.
 """
 
 from __future__ import annotations
@@ -27,18 +38,35 @@ from ..model import Paper, paper_from_stored
 from .schema import Connection
 
 DAY = 86_400
+# a newest stamp this far ahead of a send's clock is a clock gone wrong, not a host a little ahead: following
+# it would carry every later stamp (the catch-up window, the days a digest says it covers, the pruning) there
+LEAD = 3_600
 
 
 class Listed(Connection):
-    def remember_listing(self, papers: Iterable[Paper], now: float | None = None, keep_days: int = 14) -> None:
-        """Keep the listing's papers (a paper listed again keeps its first arrival, takes the new text)."""
-        at = int(now if now is not None else time.time())
-        rows = [{"id": p.id, "at": at, "paper": _pack(p)} for p in papers]
-        with self.transaction():
+    def remember_listing(self, papers: Iterable[Paper], now: float | None = None, keep_days: int = 14) -> int:
+        """Keep the listing's papers (a paper listed again keeps its first arrival, takes the new text).
+
+        The new papers' arrival stamp: ``now``, or one past the newest stamp kept if that is later (a
+        host whose clock is behind, up to ``LEAD``), so stamps grow in the order listings are committed.
+        Returns it.
+        """
+        packed = [(p.id, _pack(p)) for p in papers]
+        clock = int(now if now is not None else time.time())
+        with self.transaction():  # a write transaction: the others wait, and their stamps are all below
+            newest = self.db.execute("SELECT max(arrived) FROM listed").fetchone()[0]
+            at = clock if newest is None or newest >= clock + LEAD else max(clock, int(newest) + 1)
             self.db.executemany(
                 "INSERT INTO listed (id, arrived, paper) VALUES (:id, :at, :paper) "
-                "ON CONFLICT (id) DO UPDATE SET paper = excluded.paper", rows)
+                "ON CONFLICT (id) DO UPDATE SET paper = excluded.paper",
+                [{"id": pid, "at": at, "paper": blob} for pid, blob in packed])
             self.db.execute("DELETE FROM listed WHERE arrived < :oldest", {"oldest": at - (keep_days + 1) * DAY})
+        return at
+
+    def listed_upto(self) -> int:
+        """The newest arrival stamp committed (0: nothing kept): a plan reads it before the papers."""
+        newest = self.db.execute("SELECT max(arrived) FROM listed").fetchone()[0]
+        return int(newest) if newest is not None else 0
 
     def arrived_since(self, since: float, leave_out: Iterable[str] = ()) -> list[tuple[Paper, int]]:
         """(paper, arrival time) of the kept papers that arrived at or after ``since``, oldest first."""
