@@ -185,7 +185,14 @@ def test_a_dry_run_shows_the_catch_up_and_records_nothing(faulty, faults, tmp_pa
     assert "Papers from 4–5 Mar" in text or "4=E2=80=935 Mar" in text
     with Store.open(tmp_path / "state.db") as store:
         assert store.sent_ids(DAILY) == ids_of(MONDAY)
-        assert store.catchup_marks([DAILY])[DAILY][0] == int(at_seven(MONDAY))
+        assert store.catchup_marks([DAILY])[DAILY].last_digest == int(at_seven(MONDAY))
+
+
+def test_a_send_records_with_each_digest_what_its_plan_saw(faulty, faults, tmp_path):
+    readers = [Subscriber(DAILY, KEYWORDS)]
+    send_on(MONDAY, faulty.port, tmp_path, readers)
+    with Store.open(tmp_path / "state.db") as store:  # the newest arrival stamp, its listing's: not the clock
+        assert store.catchup_marks([DAILY])[DAILY].seen_upto == store.listed_upto() == int(at_seven(MONDAY))
 
 
 def test_the_store_keeps_a_papers_first_arrival_and_forgets_after_the_window(tmp_path):

@@ -19,8 +19,10 @@ from digest.store.journal import Journal
 DAY = date(2026, 11, 23)
 
 
-def answer(number: int, status: str = "sent", html: str = "") -> tuple[Outgoing, Delivery]:
-    item = Outgoing(f"r{number}@example.org", f"<{number}@example.org>", b"...", ["2611.00001"], day=DAY, html=html)
+def answer(number: int, status: str = "sent", html: str = "",
+           seen_upto: int | None = None) -> tuple[Outgoing, Delivery]:
+    item = Outgoing(f"r{number}@example.org", f"<{number}@example.org>", b"...", ["2611.00001"], day=DAY, html=html,
+                    seen_upto=seen_upto)
     return item, Delivery(status, "" if status == "sent" else "550 no such user")
 
 
@@ -75,13 +77,14 @@ def test_a_store_that_fails_at_a_batch_commit_puts_the_whole_batch_in_the_journa
     assert rec.journaled == 3 and rec.pending == []
 
 
-def test_a_journaled_delivery_replayed_the_next_morning_stays_last_nights_digest(store, tmp_path) -> None:
+def test_a_journaled_delivery_replayed_the_next_morning_stays_last_nights_digest_and_keeps_what_its_plan_saw(
+        store, tmp_path) -> None:
     evening = datetime(2026, 11, 23, 23, 50, tzinfo=timezone.utc)
     morning = datetime(2026, 11, 24, 8, 0, tzinfo=timezone.utc)
     store.clock = evening.timestamp  # the send that could not record: last night
     rec = recorder(store, tmp_path, batch=1)
     store.db.execute("CREATE TRIGGER full BEFORE INSERT ON messages BEGIN SELECT RAISE(ABORT, 'disk full'); END")
-    rec.record([answer(1)])
+    rec.record([answer(1, seen_upto=int(evening.timestamp()) - 600)])
     assert rec.journaled == 1
     store.db.execute("DROP TRIGGER full")
 
@@ -90,7 +93,8 @@ def test_a_journaled_delivery_replayed_the_next_morning_stays_last_nights_digest
 
     assert store.sent_ids("r1@example.org") == {"2611.00001"}
     assert store.readers_sent_since(morning.replace(hour=0)) == set(), "last night's digest is not today's"
-    assert store.catchup_marks()["r1@example.org"][0] == int(evening.timestamp())
+    mark = store.catchup_marks()["r1@example.org"]
+    assert (mark.last_digest, mark.seen_upto) == (int(evening.timestamp()), int(evening.timestamp()) - 600)
 
 
 def test_a_batch_archives_its_sent_digests_compressed_and_reads_them_back(store, tmp_path) -> None:

@@ -18,6 +18,7 @@ from digest.errors import StoreError
 from digest.model import Paper
 from digest.store import MIGRATIONS, KeptDigest, KeptPick, Store
 from digest.store.bounces import BounceEvent, Rule
+from digest.store.listed import Mark
 
 from .pg_server import pg_server, state_db  # noqa: F401  (fixtures)
 
@@ -248,7 +249,8 @@ def test_listings_and_catchup_marks(state_db: Path) -> None:
         store.mark_due(["ada@example.org"], now=100)
         store.mark_due(["ada@example.org"], now=200)  # the first time stays
         store.record_deliveries([("ada@example.org", "<1@x>", ["p1"], None)], at=NOON)
-        assert store.catchup_marks(["ADA@example.org"]) == {"ada@example.org": (int(NOON.timestamp()), 100)}
+        store.record_deliveries([("ada@example.org", "<2@x>", ["p2"], None)], at=NOON, seen_upto=7)
+        assert store.catchup_marks(["ADA@example.org"]) == {"ada@example.org": Mark(int(NOON.timestamp()), 100, 7)}
 
 
 def test_uncertain_deliveries_stay_open_until_a_later_digest_is_accepted(state_db: Path) -> None:

@@ -81,7 +81,13 @@ def test_a_postgresql_store_made_before_keeps_its_times_when_they_take_their_typ
                                "VALUES ('2031-01-06T07:00:00+00:00', '2031-01-06', 'one-off', 'h', 1)")
                 old.db.execute("UPDATE runs SET finished = started, sent = 1")
             old.record_vote("ada@example.org", Paper(id="p1", title="T", abstract="A"), 1)
-            old.record_deliveries([("ada@example.org", "<1@x>", ["p1"], None)])
+            with old.transaction():  # a delivery as that release recorded it (record_deliveries writes later columns)
+                old.db.execute("INSERT INTO addresses (email) VALUES ('ada@example.org')")
+                old.db.execute("INSERT INTO papers (id, title, first_seen) "
+                               "VALUES ('p1', '', '2031-01-06T07:00:00+00:00')")
+                old.db.execute("INSERT INTO messages (message_id, reader, created, status, papers) "
+                               "SELECT '<1@x>', id, 1925535600, 'sent', 1 FROM addresses")
+                old.db.execute("INSERT INTO sent (paper, reader) SELECT p.key, a.id FROM papers AS p, addresses AS a")
             assert _column_types(old)[("runs", "started")] == "text"
             was = (_run_times(old), old.votes("ada@example.org"), old.all_sent_ids())
 

@@ -242,8 +242,8 @@ def who_gets_mail(app: Pipeline, store: Store, roster: Sequence[Subscriber], rep
 
 def last_digest_days(store: Store, zone: tzinfo) -> dict[str, date]:
     """Each reader's (lower-case address) day of their last accepted digest, in ``zone``."""
-    return {email: datetime.fromtimestamp(last, zone).date()
-            for email, (last, _) in store.catchup_marks().items() if last is not None}
+    return {email: datetime.fromtimestamp(mark.last_digest, zone).date()
+            for email, mark in store.catchup_marks().items() if mark.last_digest is not None}
 
 
 def _why_not(state: ReaderState | None, today: date, last: dict[str, date]) -> str:

@@ -2,8 +2,9 @@
 
 The day's listing is always a candidate set (as before). To it come the papers
 the store kept from earlier listings (``digest.store.listed``) that arrived after
-the reader's mark: their last accepted digest, or, for a reader who never got
-one, the first time a send found them due; never further back than
+the reader's mark: what the plan of their last accepted digest saw (``Plan.upto``,
+recorded with the delivery), or, for a reader who never got one, the first time
+a send found them due; never further back than
 ``DIGEST_CATCHUP_DAYS``. So a weekly reader gets the week, a reader whose server
 deferred or refused yesterday's digest gets yesterday's papers today, and a
 paused reader who comes back gets what arrived while away (within the window),
@@ -23,6 +24,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 from typing import Protocol
 
 from ..model import Listing, Paper, Subscriber
+from ..store.listed import Mark
 
 DAY = 86_400
 
@@ -32,9 +34,12 @@ class CatchupStore(Protocol):
 
     def sent_among(self, paper_ids: Iterable[str], emails: Iterable[str] | None = None) -> Mapping[str, Collection[str]]: ...
 
-    def catchup_marks(self, emails: Sequence[str] | None = None) -> dict[str, tuple[int | None, int | None]]: ...
+    def catchup_marks(self, emails: Sequence[str] | None = None) -> dict[str, Mark]: ...
 
-    def arrived_since(self, since: float, leave_out: Iterable[str] = ()) -> list[tuple[Paper, int]]: ...
+    def listed_upto(self) -> int: ...
+
+    def arrived_since(self, since: float, leave_out: Iterable[str] = (),
+                      upto: int | None = None) -> list[tuple[Paper, int]]: ...
 
 
 class Excluded(Collection[str]):
@@ -69,6 +74,7 @@ class Plan(Mapping[str, Collection[str]]):
     arrivals: list[int]  # of the kept papers added to the listing, oldest first
     kept_ids: list[str]
     zone: tzinfo
+    upto: int = 0  # the newest arrival stamp the plan saw: what its digests record as seen (``seen_upto``)
 
     def __post_init__(self) -> None:
         self._old: dict[int, frozenset[str]] = {}
@@ -110,21 +116,21 @@ def plan(store: CatchupStore, listing: Listing, readers: Sequence[Subscriber], *
 
     The plan's ``sent`` is empty: the caller asks the ledger about ``plan.listing``'s papers.
     """
+    upto = store.listed_upto()  # first: every paper committed after it is stamped later (digest.store.listed)
     emails = [reader.email.lower() for reader in readers]
     marks = store.catchup_marks(emails) if emails else {}
     first_day = datetime.fromtimestamp(now, zone).date() - timedelta(days=window_days)
     oldest = datetime.combine(first_day, time(), tzinfo=zone).timestamp()  # the window: whole local days
     since: dict[str, int] = {}
     for email in emails:
-        last, first = marks.get(email, (None, None))
-        mark = last + 1 if last is not None else first  # after the last digest; or from when first due
+        mark = marks.get(email, Mark()).since()  # past what their last digest's plan saw; or from when first due
         if mark is not None:
             since[email] = int(max(mark, oldest))
     kept: list[tuple[Paper, int]] = []
     if since:
-        kept = store.arrived_since(min(since.values()), leave_out={p.id for p in listing.papers})
+        kept = store.arrived_since(min(since.values()), leave_out={p.id for p in listing.papers}, upto=upto)
     combined = replace(listing, papers=[*listing.papers, *(paper for paper, _ in kept)]) if kept else listing
-    return Plan(combined, {}, since, [at for _, at in kept], [paper.id for paper, _ in kept], zone)
+    return Plan(combined, {}, since, [at for _, at in kept], [paper.id for paper, _ in kept], zone, upto)
 
 
 def candidates(store: CatchupStore, listing: Listing, readers: Sequence[Subscriber], *, now: float,

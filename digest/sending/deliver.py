@@ -49,6 +49,7 @@ class Outgoing:
     html: str = ""  # an HTML copy to archive as it is, once accepted (the archive's old form)
     kept: KeptDigest | None = None  # what its page is re-rendered from, archived once accepted
     hints: tuple[KeywordHint, ...] = ()  # the reader's keywords that matched nothing (said in the message)
+    seen_upto: int | None = None  # the newest arrival stamp its plan saw (catchup.Plan.upto), recorded once accepted
 
 
 class Pace:

@@ -177,7 +177,9 @@ def _build_one(app: Pipeline, index: Index, listing: Listing, reader: Subscriber
     since = sent.covers(reader.email) if isinstance(sent, Plan) else None
     hints = app.keyword_hints(index, reader, sent)
     built = app.prepare_message(reader, picks, listing=listing, total=total, since=since, hints=hints, more=more)
-    return Nothing(hints) if built is None else built
+    if built is None:
+        return Nothing(hints)
+    return replace(built, seen_upto=sent.upto) if isinstance(sent, Plan) else built
 
 
 def embed_keywords(index: Index, readers: Sequence[Subscriber]) -> None:

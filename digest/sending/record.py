@@ -106,8 +106,8 @@ class Recorder:
         if not answered:
             return
         at = float((self.clock or (self.store.clock if self.store is not None else time.time))())
-        entries = [Entry(item.recipient, item.message_id, item.paper_ids, delivery.status, delivery.error, at)
-                   for item, delivery in answered]
+        entries = [Entry(item.recipient, item.message_id, item.paper_ids, delivery.status, delivery.error, at,
+                         item.seen_upto) for item, delivery in answered]
         if self.broken is None:
             try:
                 record_entries(self.store, entries)

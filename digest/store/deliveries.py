@@ -124,12 +124,14 @@ class Deliveries(Connection):
         self.record_deliveries([(email, message_id, ["?"] * papers, error)])
 
     def record_deliveries(self, deliveries: Iterable[tuple[str, str, list[str], str | None]],
-                          at: datetime | None = None) -> None:
+                          at: datetime | None = None, seen_upto: int | None = None) -> None:
         """(email, Message-ID, paper ids, error or None) of messages the server has answered.
 
         One transaction for the lot: a batch commits as soon as the replies are in. A
         Message-ID recorded again replaces its earlier status. ``at``: when the server
-        answered (default now; an import or a benchmark writes the past).
+        answered (default now; an import or a benchmark writes the past). ``seen_upto``: the
+        newest arrival stamp the plan that built these digests saw (``catchup.Plan.upto``),
+        from which the readers' next digests catch up (None: not known, their mark stays).
         """
         rows = [(email.lower(), message_id, list(paper_ids), error) for email, message_id, paper_ids, error in deliveries]
         if not rows:
@@ -148,9 +150,10 @@ class Deliveries(Connection):
             pairs = {(papers[pid], readers[email]) for email, _, pids, error in rows if error is None for pid in pids}
             self.db.executemany("INSERT OR IGNORE INTO sent (paper, reader) VALUES (?, ?)", sorted(pairs))
             self.db.executemany(  # from when the reader's next digest catches up (digest.store.listed)
-                "INSERT INTO reader_marks (reader, last_digest) VALUES (?, ?) ON CONFLICT (reader) DO UPDATE "
-                "SET last_digest = max(coalesce(last_digest, 0), excluded.last_digest)",
-                sorted({(readers[email], now) for email, _, _, error in rows if error is None}))
+                "INSERT INTO reader_marks (reader, last_digest, seen_upto) VALUES (?, ?, ?) ON CONFLICT (reader) "
+                "DO UPDATE SET last_digest = max(coalesce(last_digest, 0), excluded.last_digest), "
+                "seen_upto = coalesce(max(seen_upto, excluded.seen_upto), seen_upto, excluded.seen_upto)",
+                sorted({(readers[email], now, seen_upto) for email, _, _, error in rows if error is None}))
         if len(self._paper_keys) < 100_000:  # committed: these keys are now for good
             self._paper_keys.update(papers)
 

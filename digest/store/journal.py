@@ -42,6 +42,8 @@ class Entry:
     status: str  # sent, failed, deferred or uncertain (see digest.mail.Delivery)
     error: str = ""
     at: float | None = None  # when the server answered (Unix seconds); None: a line written before digest kept it
+    seen_upto: int | None = None  # the newest arrival stamp its digest's plan saw (digest.store.listed); None: a
+    # line written before digest kept it, or a digest no plan built
 
 
 def journal_path(state_db: Path) -> Path:
@@ -156,16 +158,18 @@ def record_entries(store: Any, entries: list[Entry]) -> None:
     Each delivery is recorded at the time the server answered it, not at the replay's:
     a digest journaled last night and replayed this morning is last night's, so it
     neither counts as today's digest (the reader would be skipped today) nor moves the
-    reader's catch-up mark past papers that arrived in between.
+    reader's catch-up mark past papers that arrived in between; and with what its plan
+    saw (``seen_upto``), from which the reader's next digest catches up.
     """
-    times = sorted({e.at for e in entries}, key=lambda at: (at is not None, at or 0.0))
-    for at in times:
+    times = sorted({(e.at, e.seen_upto) for e in entries},
+                   key=lambda key: (key[0] is not None, key[0] or 0.0, key[1] is not None, key[1] or 0))
+    for at, seen_upto in times:
         when = None if at is None else datetime.fromtimestamp(at, timezone.utc)
-        store.record_deliveries(
-            ((e.email, e.message_id, e.paper_ids, None if e.status == "sent" else e.error)
-             for e in entries if e.at == at and e.status != "uncertain"), at=when)
+        these = [e for e in entries if e.at == at and e.seen_upto == seen_upto]
+        store.record_deliveries(((e.email, e.message_id, e.paper_ids, None if e.status == "sent" else e.error)
+                                 for e in these if e.status != "uncertain"), at=when, seen_upto=seen_upto)
         store.record_uncertain(((e.email, e.message_id, e.paper_ids, e.error)
-                                for e in entries if e.at == at and e.status == "uncertain"), at=when)
+                                for e in these if e.status == "uncertain"), at=when)
     store.resolve_uncertain({e.email for e in entries if e.status == "sent"})
 
 

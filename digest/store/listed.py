@@ -4,27 +4,38 @@ A source like arXiv RSS lists only today's announcements: a reader who was not
 served today (weekly, deferred by their server, paused) would never see them.
 So every listing's papers are kept here as they arrive (``listed``: the whole
 paper, compressed, with its arrival stamp), for ``DIGEST_CATCHUP_DAYS``, and
-each reader has a mark (``reader_marks``):
-
-- ``last_digest``: when the server last accepted a digest for them (written with
-  the delivery, in the same transaction);
-- ``first_due``: when a send first found them due (a reader who never got a
-  digest still catches up from then).
-
-A reader's candidates are the day's listing plus the kept papers that arrived
-after their mark (``since``), at most the catch-up window back; what they
-already got is dropped by the never-twice ledger as always.
+each reader has a mark (``reader_marks``).
 
 The arrival stamps follow the order in which listings are committed, whatever
 the clocks of the sends that keep them: a send stamps its new papers with its
 clock, or one second past the newest stamp kept, whichever is later, inside a
 write transaction (SQLite's and PostgreSQL's take turns: ``schema``,
-``postgres``). So every paper not yet committed when a send reads the newest
+``postgres``). So every paper not yet committed when a plan reads the newest
 stamp (``listed_upto``) gets a larger one, even from a host whose clock is
 behind. A newest stamp more than ``LEAD`` ahead of the send's clock is not
 followed: that is a clock gone wrong (the window, the days a digest covers and
 the pruning read the stamps as times), and the order is kept only among clocks
 less than that apart.
+
+A reader's mark is what the plan that built their last accepted digest saw:
+
+- ``seen_upto``: that plan's newest stamp (written with the delivery, in the
+  same transaction; the largest, when digests from several plans are
+  accepted). Their next digest offers the kept papers stamped after it: a paper
+  another send kept while this one planned and delivered (the two run side by
+  side on PostgreSQL, or on two hosts) comes the next day, though the digest was
+  accepted later by the clock;
+- ``last_digest``: when the server last accepted a digest for them (the day of
+  their last digest, a weekly reader's due-ness); a reader whose last digest
+  was recorded before ``seen_upto`` was kept catches up from then;
+- ``first_due``: when a send first found them due (a reader who never got a
+  digest still catches up from then).
+
+A reader's candidates are the day's listing plus the kept papers from their
+mark (``since``) up to the newest stamp the plan read, at most the catch-up
+window back; what they already got is dropped by the never-twice ledger as
+always, and a paper their plan held but that was not picked is not offered
+again.
 """
 
 from __future__ import annotations
@@ -33,6 +44,7 @@ import json
 import time
 import zlib
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 from ..model import Paper, paper_from_stored
 from .schema import Connection
@@ -41,6 +53,21 @@ DAY = 86_400
 # a newest stamp this far ahead of a send's clock is a clock gone wrong, not a host a little ahead: following
 # it would carry every later stamp (the catch-up window, the days a digest says it covers, the pruning) there
 LEAD = 3_600
+
+
+@dataclass(frozen=True)
+class Mark:
+    """Where a reader's catch-up starts (Unix seconds, or arrival stamps; None: not known)."""
+
+    last_digest: int | None = None  # when the server last accepted a digest for them
+    first_due: int | None = None  # when a send first found them due
+    seen_upto: int | None = None  # the newest arrival stamp the plan of their last accepted digest saw
+
+    def since(self) -> int | None:
+        """The first arrival stamp their next digest covers (None: today's listing only)."""
+        if self.seen_upto is not None:
+            return self.seen_upto + 1
+        return self.last_digest + 1 if self.last_digest is not None else self.first_due
 
 
 class Listed(Connection):
@@ -68,11 +95,16 @@ class Listed(Connection):
         newest = self.db.execute("SELECT max(arrived) FROM listed").fetchone()[0]
         return int(newest) if newest is not None else 0
 
-    def arrived_since(self, since: float, leave_out: Iterable[str] = ()) -> list[tuple[Paper, int]]:
-        """(paper, arrival time) of the kept papers that arrived at or after ``since``, oldest first."""
+    def arrived_since(self, since: float, leave_out: Iterable[str] = (),
+                      upto: int | None = None) -> list[tuple[Paper, int]]:
+        """(paper, arrival stamp) of the kept papers stamped from ``since`` (to ``upto``), oldest first."""
         skip = set(leave_out)
-        rows = self.db.execute("SELECT id, arrived, paper FROM listed WHERE arrived >= :since ORDER BY arrived, id",
-                               {"since": int(since)})
+        query = "SELECT id, arrived, paper FROM listed WHERE arrived >= :since"
+        params = {"since": int(since)}
+        if upto is not None:
+            query += " AND arrived <= :upto"
+            params["upto"] = int(upto)
+        rows = self.db.execute(query + " ORDER BY arrived, id", params)
         return [(_unpack(blob), int(arrived)) for pid, arrived, blob in rows if pid not in skip]
 
     def listed_paper(self, paper_id: str) -> Paper | None:
@@ -92,15 +124,16 @@ class Listed(Connection):
                                 "ON CONFLICT (reader) DO UPDATE SET first_due = coalesce(first_due, excluded.first_due)",
                                 [(key, at) for key in keys.values()])
 
-    def catchup_marks(self, emails: Sequence[str] | None = None) -> dict[str, tuple[int | None, int | None]]:
-        """Reader (lower case) -> (last accepted digest, first found due), Unix seconds; absent: never seen."""
-        query = ("SELECT a.email, m.last_digest, m.first_due FROM reader_marks AS m "
+    def catchup_marks(self, emails: Sequence[str] | None = None) -> dict[str, Mark]:
+        """Reader (lower case) -> their catch-up mark; absent: never seen."""
+        query = ("SELECT a.email, m.last_digest, m.first_due, m.seen_upto FROM reader_marks AS m "
                  "JOIN addresses AS a ON a.id = m.reader")
         if emails is None:
-            return {row[0]: (row[1], row[2]) for row in self.db.execute(query)}
-        rows = self.db.execute(query + " WHERE a.email IN (SELECT value FROM json_each(:emails))",
-                               {"emails": json.dumps(sorted({e.lower() for e in emails}))})
-        return {row[0]: (row[1], row[2]) for row in rows}
+            rows = self.db.execute(query)
+        else:
+            rows = self.db.execute(query + " WHERE a.email IN (SELECT value FROM json_each(:emails))",
+                                   {"emails": json.dumps(sorted({e.lower() for e in emails}))})
+        return {row[0]: Mark(*row[1:]) for row in rows}
 
     def _reader_keys(self, emails: set[str]) -> dict[str, int]:
         self.db.executemany("INSERT OR IGNORE INTO addresses (email) VALUES (?)", [(e,) for e in sorted(emails)])

@@ -279,6 +279,12 @@ MIGRATIONS: list[str | Retype] = [
     """
     ALTER TABLE runs ADD COLUMN failed_sources TEXT;
     """,
+    # catch-up marks that sends side by side (and hosts whose clocks differ) cannot overtake: per reader, the
+    # newest arrival stamp of listed that the plan of their last accepted digest saw (NULL: a digest recorded
+    # before, whose catch-up still runs from last_digest); digest.store.listed
+    """
+    ALTER TABLE reader_marks ADD COLUMN seen_upto INTEGER;
+    """,
 ]
 
 
