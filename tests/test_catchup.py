@@ -8,7 +8,9 @@ today: the clock is injected, so the tests pass on any date.
 
 from __future__ import annotations
 
+import itertools
 import json
+from collections.abc import Callable
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -49,12 +51,13 @@ def at_seven(day: date) -> float:
     return datetime(day.year, day.month, day.day, 7, tzinfo=timezone.utc).timestamp()
 
 
-def send_on(day: date, port: int, tmp_path: Path, readers: list[Subscriber], **extra: str) -> SendReport:
+def send_on(day: date, port: int, tmp_path: Path, readers: list[Subscriber], clock: Callable[[], float] | None = None,
+            **extra: str) -> SendReport:
     env = {"DIGEST_SMTP_HOST": "127.0.0.1", "DIGEST_SMTP_PORT": str(port), "DIGEST_SMTP_SECURITY": "none",
            "DIGEST_FROM": "Digest <digest@example.com>", "DIGEST_STATE_DB": str(tmp_path / "state.db"),
            "DIGEST_SMTP_TIMEOUT": "2", "DIGEST_SMTP_CONNECTIONS": "1", "DIGEST_MAX_ITEMS": "0", **extra}
     source = listing_for(tmp_path, day)
-    with Digest(load_settings(None, env), clock=lambda: at_seven(day)) as app:
+    with Digest(load_settings(None, env), clock=clock or (lambda: at_seven(day))) as app:
         return app.send(readers, source=str(source))
 
 
@@ -193,6 +196,13 @@ def test_a_send_records_with_each_digest_what_its_plan_saw(faulty, faults, tmp_p
     send_on(MONDAY, faulty.port, tmp_path, readers)
     with Store.open(tmp_path / "state.db") as store:  # the newest arrival stamp, its listing's: not the clock
         assert store.catchup_marks([DAILY])[DAILY].seen_upto == store.listed_upto() == int(at_seven(MONDAY))
+
+
+def test_a_send_finds_a_new_reader_due_from_its_listings_arrival_stamp_not_a_later_clock(faulty, faults, tmp_path):
+    ticks = itertools.count()  # a clock that moves on between the send's steps, as a real one does
+    send_on(MONDAY, faulty.port, tmp_path, [Subscriber(DAILY, KEYWORDS)], clock=lambda: at_seven(MONDAY) + next(ticks))
+    with Store.open(tmp_path / "state.db") as store:  # a paper another send keeps meanwhile is stamped after it
+        assert store.catchup_marks([DAILY])[DAILY].first_due == store.listed_upto()
 
 
 def test_the_store_keeps_a_papers_first_arrival_and_forgets_after_the_window(tmp_path):

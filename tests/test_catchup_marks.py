@@ -121,6 +121,13 @@ def test_a_stamp_far_ahead_of_the_clock_is_a_clock_gone_wrong_and_not_followed(s
         assert store.remember_listing([paper("t2")], now=NOON + 30 * MINUTE) == int(NOON) + 30 * MINUTE
 
 
+def test_a_new_reader_two_sends_find_due_catches_up_from_the_listing_of_the_first(state_db: Path) -> None:
+    with Store.open(state_db) as b, Store.open(state_db) as a:
+        a.mark_due([READER], now=a.remember_listing([paper("P")], now=NOON))  # A: its listing, the reader due
+        b.mark_due([READER], now=b.remember_listing([paper("b1")], now=NOON + MINUTE))  # B: the first mark stays
+        assert offered(plan_on(b, listing("b1"), NOON + MINUTE)) == {"P", "b1"}  # B has the reader (claims)
+
+
 def test_a_paper_the_readers_plan_held_but_did_not_pick_is_not_offered_again(state_db: Path) -> None:
     with Store.open(state_db) as store:
         send(store, listing("monday"), NOON - DAY, 1)

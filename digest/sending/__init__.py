@@ -91,9 +91,10 @@ def send_digests(app: Pipeline, readers: Sequence[Subscriber], *, source: str | 
         if taken:
             report.note = taken
             return report
+        arrived = None  # the arrival stamp of this listing's papers: new readers catch up from it
         if mailer is not None:
             _replay(Journal.beside(db), store)
-            store.remember_listing(listing.papers, app.clock(), keep_days=app.settings.catchup_days)
+            arrived = store.remember_listing(listing.papers, app.clock(), keep_days=app.settings.catchup_days)
         wanted = _this_sends(who_gets_mail(app, store, readers, report), only, shard)  # sign-ups sharded too
         report.skipped = {email: why for email, why in report.skipped.items()  # theirs only, not the whole list's
                           if _sends_to(email, only, shard)}
@@ -101,8 +102,8 @@ def send_digests(app: Pipeline, readers: Sequence[Subscriber], *, source: str | 
             log.info("skipped %s", report.skipped_text())
         recheck = None if force or mailer is None else _sent_meanwhile(app, store)  # as this send decides
         todo = due_today(app, store, wanted, force, report)
-        if mailer is not None:
-            store.mark_due((reader.email for reader in todo), app.clock())
+        if arrived is not None:  # not the clock now: a listing another send keeps meanwhile is stamped later
+            store.mark_due((reader.email for reader in todo), arrived)
         candidates = catchup.candidates(store, listing, todo, now=app.clock(), window_days=app.settings.catchup_days,
                                         zone=app.settings.zone, ledger=not force)
         if mailer is None:

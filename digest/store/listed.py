@@ -28,8 +28,9 @@ A reader's mark is what the plan that built their last accepted digest saw:
 - ``last_digest``: when the server last accepted a digest for them (the day of
   their last digest, a weekly reader's due-ness); a reader whose last digest
   was recorded before ``seen_upto`` was kept catches up from then;
-- ``first_due``: when a send first found them due (a reader who never got a
-  digest still catches up from then).
+- ``first_due``: when a send first found them due: the arrival stamp of that
+  send's listing (a reader who never got a digest still catches up from then,
+  and a listing another send keeps meanwhile is stamped later).
 
 A reader's candidates are the day's listing plus the kept papers from their
 mark (``since``) up to the newest stamp the plan read, at most the catch-up
@@ -60,7 +61,7 @@ class Mark:
     """Where a reader's catch-up starts (Unix seconds, or arrival stamps; None: not known)."""
 
     last_digest: int | None = None  # when the server last accepted a digest for them
-    first_due: int | None = None  # when a send first found them due
+    first_due: int | None = None  # when a send first found them due (its listing's arrival stamp)
     seen_upto: int | None = None  # the newest arrival stamp the plan of their last accepted digest saw
 
     def since(self) -> int | None:
@@ -113,7 +114,8 @@ class Listed(Connection):
         return _unpack(row[0]) if row else None
 
     def mark_due(self, emails: Iterable[str], now: float | None = None) -> None:
-        """Readers a send found due: the first time sets when their catch-up starts."""
+        """Readers a send found due: the first time sets when their catch-up starts (``now``: a send passes
+        its listing's arrival stamp)."""
         wanted = {email.lower() for email in emails}
         if not wanted:
             return
