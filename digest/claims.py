@@ -17,14 +17,14 @@ send may have had them between this send's start and the claim), and the locks
 are let go when the transaction ends: at the end of the send, at once when the
 process is killed (the server sees its socket close), or within about a minute
 for a host that vanished (TCP keepalives, as for the send locks), and after the
-lease for a host that froze (``digest.lease``: from its first claim on, a send
-renews its claims, however long its first message then takes to build, and stops before a message once it cannot be sure it still
-holds them). The next send
+lease for a host that froze (``digest.lease``: from the moment its transaction is
+open, a send renews its claims, however long its first claim and first message then
+take, and stops before a message once it cannot be sure it still holds them). The next send
 then takes the dead one's readers over: the ones whose delivery was recorded are
 done, the rest get their digest, and the few whose answer from the SMTP server
 was lost in the kill get it once more (the documented extra copy).
-``idle_in_transaction_session_timeout``, if the server sets one, must be longer
-than a send takes to claim its first readers (from then on the lease sets its own).
+An ``idle_in_transaction_session_timeout`` the server sets does not matter: the
+lease sets its own as soon as the transaction is open.
 """
 
 from __future__ import annotations
@@ -66,8 +66,8 @@ class ReaderClaims:
             self.conn.execute("BEGIN")
 
     def take(self, emails: Sequence[str]) -> set[str]:
-        """Those of ``emails`` no other send holds, now held by this one until it ends (from the first claim
-        on under the lease ``keep`` gave, started here: a forked producer is forked by the time a send claims)."""
+        """Those of ``emails`` no other send holds, now held by this one until it ends, under the lease ``keep``
+        gave (started here if the send's locks did not start it)."""
         if self.lease is not None:
             self.lease.start()
         with guarded(self.url):
@@ -76,8 +76,8 @@ class ReaderClaims:
         return {row[0] for row in rows}
 
     def keep(self, lease: Lease) -> None:
-        """Have ``lease`` renew the claims from the first one ``take`` takes (a frozen host's are let go after the
-        lease: ``digest.lease``)."""
+        """Have ``lease`` renew the claims, from now if it is started, else from ``take`` (a frozen host's are
+        let go after the lease: ``digest.lease``)."""
         lease.hold(self.conn, "its claims on readers", in_transaction=True)
         self.lease = lease
 

@@ -7,15 +7,23 @@ about a minute (TCP keepalives). A *frozen* host (SIGSTOP, a paused VM, a long G
 or swap storm) is neither: its kernel still answers the keepalives, so its claims
 and locks would stay held until it woke, and its readers miss their digest.
 
-So, from the send's first claim on (``ReaderClaims.take``: the producer has forked by then; a send
-that claims nothing, from its first message), each such connection gets a server-side
-limit on idleness (``idle_in_transaction_session_timeout`` for the claims,
-``idle_session_timeout`` for the locks, PostgreSQL 14 or later), and a thread of
-the send renews it every ``seconds / 6`` with a ``SELECT 1``. A live host keeps its
-hold; a frozen one has its session ended by the server after ``seconds``, which lets
-its claims and locks go to the other hosts' sends. Before that nothing is renewed: the
-renewing thread must wait for the fork, and a limit set earlier, not renewed, would end
-a live host's send lock while it reads the sources or embeds the day's papers (minutes).
+So each such connection gets a server-side limit on idleness
+(``idle_in_transaction_session_timeout`` for the claims, ``idle_session_timeout`` for
+the locks, PostgreSQL 14 or later), and a thread of the send renews it every
+``seconds / 6`` with a ``SELECT 1``: the locks from the moment the send has taken them
+(``digest.sending``), the claims from the moment their transaction is open. A live host
+keeps its hold; a frozen one has its session ended by the server after ``seconds``,
+which lets its claims and locks go to the other hosts' sends: a frozen daemon's slot
+too, even while it was still ranking, before its first claim (embedding the day's papers
+takes minutes with a real model, in the send's process or the producer it forks).
+
+A limit is never set without the renewals: set and not renewed, it would end a live
+host's lock while it embeds. The renewals run on a thread because the ranking runs on
+the main one; that thread runs through a ranking done in this process (threads are fine
+without a fork), and stops for the instant the producer is forked (``paused_for_fork``:
+no thread, nor a lock a thread holds, may exist across a fork; the process must have one
+thread to fork at all, ``fork_is_safe``), renewing just before and starting again in the
+parent right after.
 
 Before each message goes to the SMTP server the sender asks ``check``: the hold
 must have been renewed within the last ``seconds / 2`` (a host that slept, or a
@@ -34,7 +42,8 @@ import logging
 import select
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -62,11 +71,13 @@ class Lease:
         self.lost: str | None = None
         self.renewed = clock()
         self._lock = threading.Lock()
-        self._stopping = threading.Event()
+        self._started = self._stopped = False
+        self._halt = threading.Event()
         self._thread: threading.Thread | None = None
 
     def hold(self, conn: Any, what: str, *, in_transaction: bool) -> None:
-        """Keep ``conn``'s session (which holds ``what``) alive; ``in_transaction``: it idles inside one."""
+        """Keep ``conn``'s session (which holds ``what``) alive; ``in_transaction``: it idles inside one. On a
+        lease already started, its limit is set at once."""
         if conn is None:
             return
         if in_transaction:
@@ -75,18 +86,51 @@ class Lease:
             setting = "idle_session_timeout"
         else:
             setting = ""  # before PostgreSQL 14: the keepalives alone end a frozen host's locks
-        self.held.append((conn, setting, what))
+        with self._lock:
+            self.held.append((conn, setting, what))
+            if self._started and setting:
+                self._renew_one(conn, what, self._limit(setting))
 
     def start(self) -> None:
         """The server's limits set, and the thread renewing them started (once; nothing held: nothing to do)."""
-        if self._thread is not None or not self.held:
+        if self._started or not self.held:
             return
-        self._renew_all(lambda setting: setting and f"SET {setting} = {int(self.seconds * 1000)}")
-        self._thread = threading.Thread(target=self._run, name="digest-lease", daemon=True)
+        self._renew_all(lambda setting: setting and self._limit(setting))
+        self._started = True
+        self._spawn()
+
+    def _limit(self, setting: str) -> str:
+        return f"SET {setting} = {int(self.seconds * 1000)}"
+
+    def _spawn(self) -> None:
+        self._halt = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(self._halt,), name="digest-lease", daemon=True)
         self._thread.start()
 
-    def _run(self) -> None:
-        while not self._stopping.wait(self.seconds / 6):
+    def _end_thread(self) -> None:
+        if self._thread is not None:
+            self._halt.set()
+            self._thread.join()
+            self._thread = None
+
+    @contextmanager
+    def paused_for_fork(self) -> Iterator[None]:
+        """No renewing thread in this process while the body runs (a fork: no thread, nor a lock one holds,
+        may exist across it), renewed just before; then the thread again (in the parent). Keep the body short:
+        nothing renews meanwhile."""
+        if self._thread is None:
+            yield
+            return
+        self._end_thread()
+        self.renew()
+        try:
+            yield
+        finally:
+            if not self._stopped and self.lost is None:
+                self._spawn()
+
+    def _run(self, halt: threading.Event) -> None:
+        while not halt.wait(self.seconds / 6):
             self.renew()
             if self.lost is not None:
                 return
@@ -118,7 +162,7 @@ class Lease:
 
     def check(self) -> None:
         """Raise a ``StoreError`` unless the hold is still this send's (see the module's docstring)."""
-        if self._thread is None:
+        if not self._started:
             return
         if self.lost is None and any(_readable(conn) for conn, _, _ in self.held):
             self.renew()  # the server said something unasked: most likely that it closed the session
@@ -133,9 +177,8 @@ class Lease:
                              "run sends the readers left", transient=True)
 
     def stop(self) -> None:
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join()
+        self._stopped = True
+        self._end_thread()
 
 
 def _readable(conn: Any) -> bool:

@@ -14,12 +14,14 @@ import subprocess
 import sys
 import textwrap
 import time
+from pathlib import Path
 
 import pytest
 
 from digest.claims import ReaderClaims
 from digest.errors import StoreError
 from digest.lease import Lease
+from digest.sending import PRODUCER_MIN
 from digest.store import DatabaseURL, Store
 
 from .pg_server import pg_server  # noqa: F401  (fixture)
@@ -356,3 +358,103 @@ def test_a_host_frozen_mid_statement_in_a_write_holds_the_other_hosts_writes_no_
         frozen.close()  # its session was ended: its lock went with it
     with Store.open(url) as store:
         assert store.all_sent_ids() == {"ada@example.org": {"p1"}}
+
+
+# a host's daemon running one slot (``Daemon.run_once``) under a lease of argv[1] seconds; run with
+# tests/slow_embedder on its path, DIGEST_SEMANTIC's stand-in model takes a second for 64 texts and says
+# "embedding" on stderr: the day's papers are embedded after the send and slot locks are taken and before
+# the first reader is claimed (in this process, for a list below PRODUCER_MIN; in the forked producer above)
+DAEMON_HOST = textwrap.dedent("""
+    import logging, sys
+    import digest.lease
+    digest.lease.LEASE_SECONDS = float(sys.argv[1])
+    from digest.schedule import Daemon
+    from digest.settings import load_settings
+    from digest.subscribers import subscribers_from_settings
+
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(message)s")
+    settings = load_settings(None)
+    report = Daemon(settings, subscribers_from_settings(settings)).run_once(slot=sys.argv[2])
+    print(report.summary() if report is not None else "no run", flush=True)
+""")
+SLOT = "2031-01-06 08:00 UTC"
+
+
+def daemon_host(counting, tmp_path, url: str, readers: int, papers: int) -> tuple[list[str], dict[str, str]]:  # noqa: F811
+    """The command and environment of a host's daemon that sends ``readers`` readers (every one of them matches)
+    ``papers`` papers, whose embedding takes ``papers / 64`` seconds."""
+    (tmp_path / "readers.toml").write_text("".join(
+        f'[[subscribers]]\nemail = "r{n}@example.org"\nkeywords = ["exploration"]\n' for n in range(readers)))
+    (tmp_path / "papers.jsonl").write_text("".join(
+        f'{{"id": "2603.{n:05d}", "title": "Exploration study {n}", "abstract": "On exploration, part {n}."}}\n'
+        for n in range(papers)))
+    folder = str(Path(__file__).parent / "slow_embedder")
+    env = env_for(counting.port, tmp_path, DIGEST_STATE_DB=url, DIGEST_SEMANTIC="true",
+                  DIGEST_SUBSCRIBERS=str(tmp_path / "readers.toml"), DIGEST_SOURCE=str(tmp_path / "papers.jsonl"),
+                  PYTHONPATH=os.pathsep.join(p for p in (folder, os.environ.get("PYTHONPATH")) if p))
+    return [sys.executable, "-c", DAEMON_HOST, str(LEASE), SLOT], env
+
+
+def slot_free(url: str, tmp_path) -> bool:
+    """Whether another host's daemon starting the slot now would run it (no daemon holds it)."""
+    from digest.lock import ServerLock
+
+    with ServerLock(DatabaseURL(url, tmp_path), together=True, slot=SLOT, wait=0) as other:
+        return not other.slot_elsewhere
+
+
+def embedding(host: subprocess.Popen, seconds: float) -> str:
+    """What ``host`` said on stderr until its model started embedding (bounded by ``seconds``)."""
+    seen = ""
+    deadline = time.monotonic() + seconds
+    while "embedding" not in seen and host.poll() is None and time.monotonic() < deadline:
+        seen += host.stderr.readline()
+    return seen
+
+
+def test_a_host_frozen_between_taking_its_slot_and_its_first_claim_lets_the_slot_go_after_the_lease(
+        counting, tmp_path, processes, pg_server) -> None:  # noqa: F811
+    """A daemon ranks a list below PRODUCER_MIN in its own process, after it took the send and slot locks and
+    before it claims a reader: embedding the day's papers there takes minutes with a real model. Frozen
+    then, it lost its slot only when it woke: no other host's daemon could run the slot, and the readers
+    missed their digest. Now the locks are renewed from the moment they are taken: the slot goes after the
+    lease, another host's daemon sends every reader once, and the frozen one, woken, sends nothing."""
+    url = pg_server.new_database()
+    command, env = daemon_host(counting, tmp_path, url, readers=20, papers=192)  # three seconds of the model
+    first = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    processes.append(first)
+    seen = embedding(first, 20)
+    assert "embedding" in seen, seen
+    os.kill(first.pid, signal.SIGSTOP)  # with its locks, before its first claim
+    try:
+        assert eventually(3 * LEASE + 2, lambda: slot_free(url, tmp_path)), "the frozen host still holds the slot"
+        second = subprocess.run(command, env=env, cwd=tmp_path, capture_output=True, text=True, timeout=30)
+    finally:
+        os.kill(first.pid, signal.SIGCONT)
+    out, err = first.communicate(timeout=20)
+
+    assert second.returncode == 0 and "sent 20" in second.stdout, second.stdout + second.stderr
+    assert [counting.copies(f"r{n}@example.org") for n in range(20)] == [1] * 20, (out, err)
+    assert "this send lost its send and slot locks" in err, err  # woken, it claims nothing
+
+
+@pytest.mark.parametrize("readers", [20, PRODUCER_MIN + 10], ids=["ranked in the daemon", "forked producer"])
+def test_a_live_host_ranking_longer_than_the_lease_keeps_its_slot_and_sends_every_reader_once(
+        counting, tmp_path, processes, pg_server, readers) -> None:  # noqa: F811
+    """The renewals run from the moment the locks are taken through the ranking (a thread in the daemon's
+    process, paused across the fork of a big list's producer, which still forks): a live host keeps them."""
+    url = pg_server.new_database()
+    command, env = daemon_host(counting, tmp_path, url, readers=readers, papers=256)  # four seconds of the model
+    first = subprocess.Popen(command, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    processes.append(first)
+    seen = embedding(first, 20)
+    assert "embedding" in seen, seen
+    time.sleep(2 * LEASE)
+    assert not slot_free(url, tmp_path), "a live host lost its slot while it ranked"
+    out, err = first.communicate(timeout=30)
+
+    assert first.returncode == 0 and f"sent {readers}" in out, out + seen + err
+    assert ("building" in seen + err and "in a second process" in seen + err) == (readers >= PRODUCER_MIN), err
+    assert [counting.copies(f"r{n}@example.org") for n in range(readers)] == [1] * readers

@@ -24,8 +24,8 @@ each fault rule its home:
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
-from contextlib import closing
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import closing, contextmanager
 from datetime import date, datetime, tzinfo
 from email.utils import parseaddr
 from pathlib import Path
@@ -85,7 +85,8 @@ def send_digests(app: Pipeline, readers: Sequence[Subscriber], *, source: str | 
     mailer = None if dry_run else Mailer(app.settings)  # checks the SMTP settings before anything is opened
     db = app.settings.state_db
     slot_lock = slot if mailer is not None and shard is None else None
-    with send_lock(db, shard, together=True, slot=slot_lock) as lock, Store.open(db) as store:
+    with send_lock(db, shard, together=True, slot=slot_lock) as lock, _leased(lock, db) as lease, \
+            Store.open(db) as store:
         store.clock = app.clock
         taken = _slot_taken(slot_lock, lock, store)
         if taken:
@@ -107,15 +108,28 @@ def send_digests(app: Pipeline, readers: Sequence[Subscriber], *, source: str | 
         candidates = catchup.candidates(store, listing, todo, now=app.clock(), window_days=app.settings.catchup_days,
                                         zone=app.settings.zone, ledger=not force)
         if mailer is None:
-            _write_all(app, candidates.listing, todo, candidates, outbox, report, progress, store)
+            _write_all(app, candidates.listing, todo, candidates, outbox, report, progress, store, lease)
             return report
-        with batches(db, todo, recheck) as mine:
-            Session(app, store, mailer, report, lock, progress).run(candidates.listing, todo, candidates, slot, mine,
-                                                                     one_reader=only is not None, sources=read,
-                                                                     failed_sources=failed)
+        with batches(db, todo, recheck, lease) as mine:
+            session = Session(app, store, mailer, report, lock, lease, progress)
+            session.run(candidates.listing, todo, candidates, slot, mine, one_reader=only is not None, sources=read,
+                        failed_sources=failed)
             report.nothing_new += mine.done_elsewhere
             report.already_today += mine.done_elsewhere
     return report
+
+
+@contextmanager
+def _leased(lock: SendLocks, db: Path) -> Iterator[Lease]:
+    """The send's lease (``digest.lease``): on PostgreSQL its locks renewed from the moment they are taken
+    (through the ranking, paused across the producer's fork), its claims from the moment it has them."""
+    lease = Lease(db)
+    lock.keep(lease)
+    lease.start()
+    try:
+        yield lease
+    finally:
+        lease.stop()
 
 
 def _log_listing(listing: Listing) -> None:
@@ -282,9 +296,9 @@ def due_today(app: Pipeline, store: Store, readers: Sequence[Subscriber], force:
 
 
 def _write_all(app: Pipeline, listing: Listing, todo: list[Subscriber], sent: Any, outbox: Path | None,
-               report: SendReport, progress: Progress | None, store: Store) -> None:
+               report: SendReport, progress: Progress | None, store: Store, lease: Lease) -> None:
     """--dry-run: .eml files instead of SMTP; nothing recorded."""
-    with closing(produce(app, listing, todo, sent, store=store, problems=report.problems)) as produced:
+    with closing(produce(app, listing, todo, sent, store=store, problems=report.problems, lease=lease)) as produced:
         for number, (reader, item) in enumerate(produced, 1):
             if isinstance(item, Skipped):
                 report.skipped[reader.email] = item.status
@@ -300,11 +314,11 @@ class Session:
     """One real send: produce, hand to the server, record; finish the run whatever happens."""
 
     def __init__(self, app: Pipeline, store: Store, mailer: Mailer, report: SendReport, lock: SendLocks,
-                 progress: Progress | None) -> None:
+                 lease: Lease, progress: Progress | None) -> None:
+        """``lease``: on PostgreSQL the send's locks and claims, renewed already (``_leased``, ``batches``)."""
         self.app, self.store, self.report, self.lock, self.progress = app, store, report, lock, progress
         self.hints: dict[str, list[dict[str, Any]]] = {}  # per reader ranked: keywords that matched nothing
-        self.lease = Lease(app.settings.state_db)  # on PostgreSQL: the claims and locks, renewed while it lasts
-        lock.keep(self.lease)
+        self.lease = lease
         self.outgoing = pool(app.settings, mailer, halt=app.stopping, held=self.lease.check)
         self.recorder = Recording(app.settings.state_db, self.outgoing, Journal.beside(app.settings.state_db),
                                   report, keep_days=app.settings.archive_days, clock=app.clock)
@@ -322,8 +336,6 @@ class Session:
         error: str | None = None
         failed: StoreError | None = None
         mine = mine or Batches(todo)
-        if mine.claims is not None:
-            mine.claims.keep(self.lease)
         try:
             self._deliver(listing, todo, sent, mine)
         except BaseException as err:
@@ -332,7 +344,7 @@ class Session:
             raise
         finally:
             self.outgoing.close()  # the messages in hand finish; the queue waits unless stopped
-            self.lease.stop()
+            self.lease.stop()  # before the claims are let go (``batches``): no renewal of a closing connection
             if self.app.stopping.is_set():
                 self.report.stopped += self.outgoing.dropped
             self.recorder.close()  # the last answers are recorded (or journaled) before the run's end
@@ -360,7 +372,7 @@ class Session:
         store gives out (``self.handled``: the readers reached); ``Stopped``: the stop came while the ranking
         embedded (with DIGEST_SEMANTIC), which it watches too."""
         with closing(produce(self.app, listing, todo, sent, self.lock, self.store, self.report.problems,
-                             mine)) as produced:
+                             mine, self.lease)) as produced:
             for number, (reader, item) in enumerate(produced, 1):
                 self.handled = number
                 if self.app.stopping.is_set():
@@ -385,7 +397,6 @@ class Session:
         """
         self.outgoing.submit(item)
         self.recorder.start()  # after the first message: the producer has forked by now
-        self.lease.start()  # a send that claims readers started it at its first claim
         return self.recorder.broken is None and self.outgoing.error is None
 
     def _finish(self, run_id: int, error: str | None) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 
 from ..claims import BATCH, ReaderClaims
+from ..lease import Lease
 from ..model import Subscriber
 from ..store.engine import DatabaseURL
 
@@ -62,11 +63,15 @@ class Batches:
 
 
 @contextmanager
-def batches(db: object, readers: Sequence[Subscriber], recheck: Recheck | None) -> Iterator[Batches]:
-    """Every reader in one batch (SQLite), or claimed batches on a connection held until the send ends."""
+def batches(db: object, readers: Sequence[Subscriber], recheck: Recheck | None,
+            lease: Lease | None = None) -> Iterator[Batches]:
+    """Every reader in one batch (SQLite), or claimed batches on a connection held until the send ends (and
+    renewed by ``lease`` from the moment its transaction is open)."""
     if not isinstance(db, DatabaseURL):
         yield Batches(readers)
         return
     with ReaderClaims(db) as claims:
         claims.offer([reader.email.lower() for reader in readers])
+        if lease is not None:
+            claims.keep(lease)
         yield Batches(readers, claims, recheck)

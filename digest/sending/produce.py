@@ -2,8 +2,9 @@
 
 Ranking, rendering and building are CPU work, sending is mostly waiting for the
 server. For a big list (and a single-threaded process: forking a threaded one is
-unsafe) a forked child does the CPU work on another core and hands the built
-messages over a bounded queue. The child records nothing, holds nothing and
+unsafe; the send's lease, renewing its locks on PostgreSQL, stops its thread for the
+fork: ``Lease.paused_for_fork``) a forked child does the CPU work on another core and
+hands the built messages over a bounded queue. The child records nothing, holds nothing and
 outlives nothing:
 
 - it closes its inherited copy of the send lock at once, so a killed parent
@@ -35,6 +36,7 @@ import os
 import queue
 import signal
 from collections.abc import Callable, Collection, Generator, Iterable, Iterator, Mapping, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -60,6 +62,7 @@ from .deliver import Outgoing
 from .pipeline import Pipeline
 
 if TYPE_CHECKING:
+    from ..lease import Lease
     from ..lock import SendLocks
 
 log = logging.getLogger("digest")
@@ -90,20 +93,25 @@ Produced = Generator[tuple[Subscriber, Outgoing | Skipped | Nothing], None, None
 
 def produce(app: Pipeline, listing: Listing, readers: Sequence[Subscriber], sent: Mapping[str, Collection[str]],
             lock: "SendLocks | None" = None, store: Store | None = None,
-            problems: dict[str, str] | None = None, batches: "Batches | None" = None) -> Produced:
+            problems: dict[str, str] | None = None, batches: "Batches | None" = None,
+            lease: "Lease | None" = None) -> Produced:
     """Each reader with its built message (``Nothing``: nothing new; ``Skipped``), in the readers' order.
 
     ``store`` (this process's connection) gives the readers' votes and answers
     whether a reader still wants mail; the forked child opens its own for the latter.
     ``problems`` gets the readers ranked without something of theirs (a library it could not read).
     ``batches``: the positions to build (default: every reader).
+    ``lease``: the send's (``digest.lease``): its renewing thread is paused while the producer forks.
     """
     examples = app.examples_for_readers(readers, listing.papers, store, problems=problems)  # never in the child
     batches = batches if batches is not None else Batches(readers)
-    if len(readers) >= PRODUCER_MIN and fork_is_safe():
-        log.info("building %d messages in a second process while sending", len(readers))
-        yield from _from_child(app, listing, readers, sent, examples, lock, batches)
-        return
+    if len(readers) >= PRODUCER_MIN:
+        with lease.paused_for_fork() if lease is not None else nullcontext():
+            child = _fork(app, listing, readers, sent, examples, lock, batches) if fork_is_safe() else None
+        if child is not None:
+            log.info("building %d messages in a second process while sending", len(readers))
+            yield from _from_child(readers, child, batches, app.stopping.is_set)
+            return
     with Gate(app.settings.state_db, store) as gate:
         for number, item in build_all(app, listing, readers, sent, gate, examples, batches):
             yield readers[number], item
@@ -236,8 +244,18 @@ def picks_and_total(app: Pipeline, index: Index, reader: Subscriber, sent: Colle
     return picks, len(picks) + len(beyond), more
 
 
-def _from_child(app: Pipeline, listing: Listing, readers: Sequence[Subscriber], sent: Mapping[str, Collection[str]],
-                examples: Sequence[Examples | None], lock: "SendLocks | None", batches: "Batches") -> Produced:
+@dataclass(frozen=True)
+class Child:
+    """The forked producer, the queue it hands its messages over, and the one it is handed its work on."""
+
+    process: Any
+    channel: Any
+    work: Any
+
+
+def _fork(app: Pipeline, listing: Listing, readers: Sequence[Subscriber], sent: Mapping[str, Collection[str]],
+          examples: Sequence[Examples | None], lock: "SendLocks | None", batches: "Batches") -> Child:
+    """The producer, forked (this process has one thread: ``fork_is_safe``)."""
     context = multiprocessing.get_context("fork")
     channel = context.Queue(maxsize=AHEAD)  # bounds memory: the child waits for the sender
     work = context.Queue()  # the batches of positions to build, then None
@@ -245,11 +263,18 @@ def _from_child(app: Pipeline, listing: Listing, readers: Sequence[Subscriber], 
                             args=(app, listing, readers, sent, examples, channel, work, (lock, batches), os.getpid()),
                             name="digest-render", daemon=True)
     child.start()
+    return Child(child, channel, work)
+
+
+def _from_child(readers: Sequence[Subscriber], forked: Child, batches: "Batches",
+                halted: Callable[[], bool]) -> Produced:
+    """Each reader with its message as the forked producer hands it over, the work handed to it as it goes."""
+    child, channel, work = forked.process, forked.channel, forked.work
     feed = Feed(work, batches)
     try:
         feed.top_up()
         while feed.outstanding:
-            message = _receive(channel, child, app.stopping.is_set)
+            message = _receive(channel, child, halted)
             if isinstance(message, BaseException):
                 raise message
             number, item = message
