@@ -19,7 +19,8 @@ process is killed (the server sees its socket close), or within about a minute
 for a host that vanished (TCP keepalives, as for the send locks), and after the
 lease for a host that froze (``digest.lease``: from the moment its transaction is
 open, a send renews its claims, however long its first claim and first message then
-take, and stops before a message once it cannot be sure it still holds them). The next send
+take, and stops before a message or a claim once it cannot be sure it still holds
+them). The next send
 then takes the dead one's readers over: the ones whose delivery was recorded are
 done, the rest get their digest, and the few whose answer from the SMTP server
 was lost in the kill get it once more (the documented extra copy).
@@ -67,9 +68,12 @@ class ReaderClaims:
 
     def take(self, emails: Sequence[str]) -> set[str]:
         """Those of ``emails`` no other send holds, now held by this one until it ends, under the lease ``keep``
-        gave (started here if the send's locks did not start it)."""
+        gave (started here if the send's locks did not start it). A send whose lease is gone (the host froze
+        past it while it ranked) claims nothing more: ``Lease.check``'s transient ``StoreError``, not the
+        server's word on the ended session."""
         if self.lease is not None:
             self.lease.start()
+            self.lease.check()
         with guarded(self.url):
             rows = self.conn.execute("SELECT email FROM claims WHERE email = ANY(%s) FOR UPDATE SKIP LOCKED",
                                      (list(emails),)).fetchall()

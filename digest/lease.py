@@ -25,13 +25,15 @@ no thread, nor a lock a thread holds, may exist across a fork; the process must 
 thread to fork at all, ``fork_is_safe``), renewing just before and starting again in the
 parent right after.
 
-Before each message goes to the SMTP server the sender asks ``check``: the hold
+Before each message goes to the SMTP server the sender asks ``check``, and so does
+each claim of a batch of readers (``ReaderClaims.take``): the hold
 must have been renewed within the last ``seconds / 2`` (a host that slept, or a
 server it could not reach, cannot know whether it still holds anything), and a
 connection the server closed (a restart, ``pg_terminate_backend``, a dropped
 network) is found at once: its socket has something to read, and a renewal right
-then fails. Either way ``check`` raises a ``StoreError`` and the send stops before
-its next message; what the lost claims covered goes to another send. Only a
+then fails. Either way ``check`` raises a transient ``StoreError`` and the send stops
+before its next message or claim (a daemon tries the run again later); what the lost
+claims covered goes to another send. Only a
 message already with the SMTP server when the host froze can go out twice (the
 documented one extra copy).
 """
