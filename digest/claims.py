@@ -89,6 +89,8 @@ class ReaderClaims:
         if self.conn is not None:
             from .store.postgres import let_go
 
+            if self.lease is not None:
+                self.lease.release(self.conn)  # the send's locks, still renewed, outlive the claims
             let_go(self.conn, "ROLLBACK")  # the transaction ends unfinished: every claim goes with it
             self.conn = None
 

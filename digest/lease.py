@@ -11,7 +11,8 @@ So each such connection gets a server-side limit on idleness
 (``idle_in_transaction_session_timeout`` for the claims, ``idle_session_timeout`` for
 the locks, PostgreSQL 14 or later), and a thread of the send renews it every
 ``seconds / 6`` with a ``SELECT 1``: the locks from the moment the send has taken them
-(``digest.sending``), the claims from the moment their transaction is open. A live host
+until it lets go of them (``digest.sending``), the claims from the moment their
+transaction is open until it ends (``release``: before the locks). A live host
 keeps its hold; a frozen one has its session ended by the server after ``seconds``,
 which lets its claims and locks go to the other hosts' sends: a frozen daemon's slot
 too, even while it was still ranking, before its first claim (embedding the day's papers
@@ -64,7 +65,7 @@ def _boottime() -> float:
 
 
 class Lease:
-    """Renews the sessions of ``hold``'s connections on a thread, from ``start`` until ``stop``."""
+    """Renews the sessions of ``hold``'s connections on a thread, from ``start`` until ``stop`` (or ``release``)."""
 
     def __init__(self, url: Path, seconds: float | None = None,
                  clock: Callable[[], float] = _boottime) -> None:
@@ -92,6 +93,11 @@ class Lease:
             self.held.append((conn, setting, what))
             if self._started and setting:
                 self._renew_one(conn, what, self._limit(setting))
+
+    def release(self, conn: Any) -> None:
+        """No renewal of ``conn`` from now on: its holder lets go of it (the send's claims end before its locks)."""
+        with self._lock:  # a renewal under way finishes first
+            self.held = [entry for entry in self.held if entry[0] is not conn]
 
     def start(self) -> None:
         """The server's limits set, and the thread renewing them started (once; nothing held: nothing to do)."""

@@ -460,3 +460,28 @@ def test_a_live_host_ranking_longer_than_the_lease_keeps_its_slot_and_sends_ever
     assert first.returncode == 0 and f"sent {readers}" in out, out + seen + err
     assert ("building" in seen + err and "in a second process" in seen + err) == (readers >= PRODUCER_MIN), err
     assert [counting.copies(f"r{n}@example.org") for n in range(readers)] == [1] * readers
+
+
+def test_claims_let_go_are_no_longer_renewed_while_the_sends_locks_still_are(pg_server, tmp_path) -> None:  # noqa: F811
+    """The lease runs from the send's locks, which outlive its claims (a send that fails before its first
+    message lets go of the claims first): a renewal of the closed claiming connection was a lost hold, and
+    a warning that the send had lost its claims."""
+    from digest.lock import ServerLock
+
+    url = DatabaseURL(pg_server.new_database(), tmp_path)
+    Store.open(url).close()
+    lease = Lease(url, LEASE)
+    with ServerLock(url, together=True, slot=SLOT) as lock:
+        lock.keep(lease)
+        lease.start()
+        try:
+            with ReaderClaims(url) as claims:
+                claims.offer(EMAILS)
+                claims.keep(lease)
+                assert claims.take(EMAILS) == set(EMAILS)
+            lease.renew()  # as the thread does, any moment now
+
+            assert lease.lost is None
+            lease.check()
+        finally:
+            lease.stop()

@@ -344,7 +344,6 @@ class Session:
             raise
         finally:
             self.outgoing.close()  # the messages in hand finish; the queue waits unless stopped
-            self.lease.stop()  # before the claims are let go (``batches``): no renewal of a closing connection
             if self.app.stopping.is_set():
                 self.report.stopped += self.outgoing.dropped
             self.recorder.close()  # the last answers are recorded (or journaled) before the run's end
