@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from .addresses import parse_mailbox
 from .errors import ConfigError
-from .mime import build_message, clean_header, encode_header, format_address
+from .mime import build_message, clean_header, encode_header, format_address, list_id
 from .model import Subscriber
 from .settings import Settings
 from .tokens import ReaderLinks
@@ -65,6 +65,7 @@ def build(settings: Settings, reader: Subscriber, rendered: "Rendered", now: dat
         ("Subject", encode_header(rendered.subject)),
         ("Date", format_datetime(now)),
         ("Message-ID", made),
+        ("List-Id", list_id(sender.name, sender.address)),
         *_unsubscribe_headers(settings, rendered),
     ]
     return made, build_message(headers, rendered.bodies)  # the bytes the size budget measured

@@ -1,0 +1,72 @@
+"""What a big mailbox provider checks of a list (Gmail's and Yahoo's bulk-sender rules of 2024), on the bytes a
+real SMTP server (aiosmtpd) received from ``digest send`` and on what the real web app does with them."""
+
+from __future__ import annotations
+
+import re
+from email import message_from_bytes, policy
+from pathlib import Path
+
+import pytest
+
+from digest.mime import list_id
+
+from .smtp_server import start
+from .test_mime_wire import RawInbox
+
+KEY = "Zq7VhX2mN9pL4tR8wK3cF6yB1dG5sJ0a"
+ADA = "ada@example.org"
+# RFC 2919: List-Id: [phrase] <list-label "." list-id-namespace>, the label a dot-atom
+LIST_ID = re.compile(r"(?:[^<>]*\s)?<[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(?:\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)+>")
+
+
+@pytest.fixture
+def wire(tmp_path: Path):
+    inbox = RawInbox()
+    controller = start(inbox)
+    yield inbox, controller.port
+    controller.stop()
+
+
+def env_file(tmp_path: Path, port: int, *lines: str) -> Path:
+    subscribers = tmp_path / "subscribers.toml"
+    subscribers.write_text(f'[[subscribers]]\nemail = "{ADA}"\nname = "Ada Lovelace"\nkeywords = ["reward model*"]\n')
+    path = tmp_path / "digest.env"
+    path.write_text("\n".join([
+        f"DIGEST_SUBSCRIBERS={subscribers}", f"DIGEST_STATE_DB={tmp_path / 'state.db'}", "DIGEST_SOURCE=sample",
+        "DIGEST_FROM=Paper Digest <digest@example.com>", "DIGEST_MIN_SCORE=1", "DIGEST_SMTP_HOST=127.0.0.1",
+        f"DIGEST_SMTP_PORT={port}", "DIGEST_SMTP_SECURITY=none", f"DIGEST_SECRET_KEY={KEY}",
+        "DIGEST_PUBLIC_URL=https://digest.example.com", "DIGEST_BOUNCE_ADDRESS=bounces@example.com", *lines]) + "\n")
+    return path
+
+
+def head_of(raw: bytes) -> str:
+    return raw.split(b"\r\n\r\n", 1)[0].decode("ascii")
+
+
+@pytest.mark.parametrize("sender, label", [
+    ("Paper Digest <digest@example.com>", "Paper Digest <digest.example.com>"),
+    ("digest@example.com", "<digest.example.com>"),
+    ("Résumé (du jour) <papers+ml@lists.example.com>", "<papers+ml.lists.example.com>"),
+])
+def test_a_digest_on_the_wire_names_its_list_in_a_well_formed_list_id(wire, tmp_path: Path, run_cli, sender,
+                                                                         label) -> None:
+    inbox, port = wire
+    env = env_file(tmp_path, port, f"DIGEST_FROM={sender}")
+    code, out, err = run_cli("--env-file", str(env), "send")
+    assert code == 0, out + err
+    [(_, raw)] = inbox.raw
+    message = message_from_bytes(raw, policy=policy.default)
+    value = " ".join(message.get_all("List-Id", []))
+    assert LIST_ID.fullmatch(value), head_of(raw)
+    assert str(message["List-Id"]).endswith(label)
+    written = re.search(r"^List-Id:.*?\r\n(?![ \t])", head_of(raw) + "\r\n", re.M | re.S).group(0)
+    assert all(len(line) <= 78 for line in written.split("\r\n")), written
+
+
+def test_a_long_name_beyond_ascii_keeps_the_list_id_within_78_columns_and_reads_back() -> None:
+    name = "Résumé des papiers du jour, édition spéciale pour les lecteurs 田中俊介"
+    value = list_id(name, "digest@example.com")
+    assert all(len(line) <= 78 for line in f"List-Id: {value}".split("\r\n")), value
+    parsed = message_from_bytes(f"List-Id: {value}\r\n\r\n".encode("ascii"), policy=policy.default)
+    assert str(parsed["List-Id"]) == f"{name} <digest.example.com>"
