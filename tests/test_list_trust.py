@@ -70,3 +70,66 @@ def test_a_long_name_beyond_ascii_keeps_the_list_id_within_78_columns_and_reads_
     assert all(len(line) <= 78 for line in f"List-Id: {value}".split("\r\n")), value
     parsed = message_from_bytes(f"List-Id: {value}\r\n\r\n".encode("ascii"), policy=policy.default)
     assert str(parsed["List-Id"]) == f"{name} <digest.example.com>"
+
+
+# a suppressed address gets nothing from the web app either ------------------------------------------------------
+
+@pytest.fixture
+def signup_web(tmp_path: Path, server, inbox):
+    from .web_server import running
+
+    with running(tmp_path, signup=True, smtp_host="127.0.0.1", smtp_port=server.port, smtp_security="none") as site:
+        yield site
+
+
+def suppress(web, email: str, kind: str) -> None:
+    from datetime import date
+
+    from digest.store.bounces import BounceEvent, Rule
+
+    with web.store() as store:
+        store.record_bounce(BounceEvent(f"mail:{email}", email, date(2026, 3, 2), kind, "report"), Rule(threshold=1))
+
+
+@pytest.mark.parametrize("kind", ["complaint", "hard"])
+@pytest.mark.parametrize("email", ["ada@example.org", "dan@example.org"], ids=["roster-reader", "web-reader"])
+def test_a_sign_up_for_a_suppressed_address_mails_it_nothing_and_answers_as_for_any(signup_web, inbox, kind,
+                                                                                    email) -> None:
+    """A form anyone can post must not make the list mail an address that filed a spam complaint (or whose
+    mailbox bounced): the provider counts that mail against the sender. Only `digest readers resume` lifts it."""
+    from .test_web_signup import _same, sign_up
+
+    web = signup_web
+    if email == "dan@example.org":  # a reader who signed up on the web, confirmed, and was later suppressed
+        with web.store() as store:
+            store.request_signup(email, "rid-dan", ["diffusion"])
+            store.confirm_signup(email)
+    suppress(web, email, kind)
+    with web.client() as client:
+        answer = sign_up(web, client, email)
+        other = sign_up(web, client, "fresh@example.org")
+    web.drain()
+    assert answer.status_code == other.status_code == 200 and _same(answer.text) == _same(other.text)
+    assert inbox.to(email) == [] and len(inbox.to("fresh@example.org")) == 1
+    with web.store() as store:
+        assert store.suppression(email) is not None
+
+
+def test_a_mail_queued_before_its_address_was_suppressed_is_not_sent(signup_web, inbox) -> None:
+    from datetime import datetime, timezone
+
+    from digest.web.signup import build_mail
+
+    web = signup_web
+    web.handle.stop()  # no outbox running: the mail waits in the queue
+    now = datetime.now(timezone.utc)
+    with web.store() as store:
+        store.queue_mail("eve@example.org", build_mail(web.settings, "eve@example.org", "Hi", "Text.\n", now),
+                         now.timestamp())
+    suppress(web, "eve@example.org", "complaint")
+    from digest.web.outbox import OutboxSender
+    from digest.mail import Mailer
+
+    sender = OutboxSender(web.settings, lambda: Mailer(web.settings))
+    assert sender.send_due() == 0
+    assert inbox.messages == [] and web.queued() == []

@@ -5,7 +5,8 @@ A relay that is down, busy or silent costs this thread time, never a request. A
 mail the relay could not take waits ``RETRY_DELAYS`` (then the last one, again)
 and is dropped, with a warning, after ``GIVE_UP_SECONDS``: its link has expired by
 then. A relay's clear refusal (5xx) is final; an ambiguous end (the reply to the
-message lost) counts as sent, so a reader never gets two copies.
+message lost) counts as sent, so a reader never gets two copies. A mail to an
+address suppressed since it was queued (a complaint, bounces) is dropped unsent.
 
 A stop waits ``STOP_SECONDS`` for the mail in hand, not the relay's timeout: a mail
 the relay has not answered by then stays queued, due at once, and is sent when the
@@ -129,6 +130,11 @@ class OutboxSender:
         return sent
 
     def _send_one(self, store: Store, mailer: Any, mail: QueuedMail) -> int:
+        if (found := store.suppression(mail.recipient)) is not None:  # suppressed after the mail was queued
+            log.info("outbox: not sending the mail to %s, suppressed (%s)", mail.recipient, found.kind())
+            store.mail_done(mail.id)
+            self._settled(mail)
+            return 0
         sender = parseaddr(self.settings.from_addr)[1]
         delivery = mailer.send(sender, mail.recipient, mail.message)
         if delivery.status == "deferred":

@@ -94,7 +94,8 @@ def _allowed(store: Store, client: str) -> bool:
 
 
 def _sign_up(site: Site, store: Store, email: str, keywords: list[str], base: str) -> bool:
-    """Record the request and queue its mail (True); past the per-address limit, silently nothing.
+    """Record the request and queue its mail (True); past the per-address limit, or for a suppressed address
+    (it filed a complaint, or its mailbox bounced), silently nothing: the form answers as for any address.
 
     The limit counts the person (``canonical_address``), whatever the spelling. A
     sign-up not yet confirmed keeps the keywords first typed: a second form resends
@@ -104,6 +105,8 @@ def _sign_up(site: Site, store: Store, email: str, keywords: list[str], base: st
     if not store.hit(f"signup:{canonical_address(email)}", now.strftime("%Y-%m-%d"), PER_ADDRESS_PER_DAY):
         return False
     email = known_spelling(site, store, email)
+    if store.suppression(email) is not None:  # a complaint or bounces: nothing more, until digest readers resume
+        return False
     rid = reader_id(site.signer.secret, email)
     held = store.held_signup(email, now.timestamp())
     if held is not None and store.reader_status(email) in ("pending", "unsubscribed"):
