@@ -133,3 +133,107 @@ def test_a_mail_queued_before_its_address_was_suppressed_is_not_sent(signup_web,
     sender = OutboxSender(web.settings, lambda: Mailer(web.settings))
     assert sender.send_due() == 0
     assert inbox.messages == [] and web.queued() == []
+
+
+# each way out stops the next send; the way back asks for a confirmation ---------------------------------------
+
+@pytest.fixture
+def served(tmp_path: Path, server, inbox):
+    """The real web app (uvicorn) and `digest send` over one state file, mailing into one aiosmtpd inbox."""
+    from .web_server import running
+
+    with running(tmp_path, signup=True, smtp_host="127.0.0.1", smtp_port=server.port, smtp_security="none") as web:
+        env = tmp_path / "digest.env"
+        env.write_text(f"DIGEST_SUBSCRIBERS={web.settings.subscribers}\nDIGEST_STATE_DB={web.settings.state_db}\n"
+                       "DIGEST_SOURCE=sample\nDIGEST_FROM=Digest <digest@example.com>\nDIGEST_MIN_SCORE=1\n"
+                       f"DIGEST_SMTP_HOST=127.0.0.1\nDIGEST_SMTP_PORT={server.port}\nDIGEST_SMTP_SECURITY=none\n"
+                       f"DIGEST_SECRET_KEY={KEY}\nDIGEST_PUBLIC_URL={web.url}\n")
+        yield web, env
+
+
+def one_click_url(message) -> str:
+    found = re.search(r"<(http[^>]+/unsubscribe/[^>]+)>", str(message["List-Unsubscribe"]))
+    assert found, message["List-Unsubscribe"]
+    return found.group(1)
+
+
+def test_the_one_click_post_of_a_sent_digest_needs_no_cookie_or_form_answers_at_once_and_stops_the_next_send(
+        served, inbox, run_cli) -> None:
+    import time
+
+    import httpx
+
+    web, env = served
+    assert run_cli("--env-file", str(env), "send")[0] == 0
+    [digest] = inbox.to(ADA)
+    url = one_click_url(digest)
+    started = time.monotonic()
+    for _ in range(2):  # a provider may post twice: the same answer, nothing more changed
+        answer = httpx.post(url, files={"List-Unsubscribe": (None, "One-Click")},  # multipart, as RFC 8058 allows
+                            headers={"sec-fetch-site": "cross-site", "user-agent": "Google-One-Click"}, timeout=5)
+        assert answer.status_code == 200 and "set-cookie" not in answer.headers, answer.text
+    assert time.monotonic() - started < 2
+    assert web.status(ADA) == "unsubscribed"
+    with web.store() as store:
+        assert [change for _, change in store.reader_changes(ADA)] == ["status active -> unsubscribed (web)"]
+    code, out, err = run_cli("--env-file", str(env), "send", "--force")
+    assert code == 0 and len(inbox.to(ADA)) == 1 and "1 unsubscribed" in out, out + err
+
+
+@pytest.mark.parametrize("how", ["one-click", "web page", "preferences page"])
+def test_after_any_unsubscribe_a_sign_up_needs_its_confirmation_before_the_digest_comes_again(served, inbox, run_cli,
+                                                                                               how) -> None:
+    import httpx
+
+    from .test_web_signup import link_in, sign_up
+    from .web_server import csrf_of
+
+    web, env = served
+    links = web.links(ADA)
+    with web.client() as client:
+        if how == "one-click":
+            client.post(links.unsubscribe, content=b"List-Unsubscribe=One-Click")
+        elif how == "web page":
+            page = client.get(links.unsubscribe).text
+            form = re.search(r'<form[^>]*action="([^"]*)"[^>]*method="post"', page) or re.search(
+                r'<form[^>]*method="post"[^>]*action="([^"]*)"', page)
+            assert form, page
+            assert client.post(httpx.URL(web.url).join(form.group(1)), data={"csrf": csrf_of(page)}).status_code == 200
+        else:
+            page = client.get(links.preferences).text
+            data = {"csrf": csrf_of(page), "keywords": "reward model*", "frequency": "run",
+                    "status": "unsubscribed", "shown_status": "active", "max_items": ""}
+            assert client.post(links.preferences, data=data).status_code == 200
+    assert web.status(ADA) == "unsubscribed"
+    with web.client() as client:
+        assert sign_up(web, client, ADA, "reward model*").status_code == 200
+    web.drain()
+    run_cli("--env-file", str(env), "send", "--force")
+    assert web.status(ADA) == "unsubscribed"
+    confirmation = [m for m in inbox.to(ADA) if "/confirm/" in m.get_content()]
+    assert [m for m in inbox.to(ADA) if m not in confirmation] == []  # no digest before the confirmation
+    [mail] = confirmation
+    with web.client() as client:
+        page = client.get(link_in(mail))
+        assert client.post(link_in(mail), data={"csrf": csrf_of(page.text)}).status_code == 200
+    assert web.status(ADA) == "active"
+    run_cli("--env-file", str(env), "send", "--force")
+    assert len([m for m in inbox.to(ADA) if m not in confirmation]) == 1
+
+
+@pytest.mark.parametrize("args", [("send", "--subscriber", ADA), ("send", "--subscriber", ADA, "--force"),
+                                  ("send", "--force")])
+def test_a_suppressed_reader_named_on_the_command_line_still_gets_nothing(wire, tmp_path: Path, run_cli,
+                                                                           args) -> None:
+    from datetime import date
+
+    from digest.store import Store
+    from digest.store.bounces import BounceEvent, Rule
+
+    inbox, port = wire
+    env = env_file(tmp_path, port)
+    with Store.open(tmp_path / "state.db") as store:
+        store.record_bounce(BounceEvent("mail:x", ADA, date(2026, 3, 2), "complaint", "abuse report"), Rule())
+    code, out, err = run_cli("--env-file", str(env), *args)
+    assert inbox.raw == [] and "suppressed (complaint)" in out + err, out + err
+
