@@ -38,8 +38,9 @@ server. What happens to a failure depends on that point:
 
 With ``DIGEST_BOUNCE_ADDRESS`` the envelope sender is that address in its per-reader
 (VERP) form (``digest.bounces.verp``), so later bounces name the reader. A 5xx to
-RCPT is recorded with ``AT_RCPT`` after the reply: the bounce score counts it
-(``digest.bounces``), as a bounce that arrives later by mail.
+RCPT is recorded with ``AT_RCPT`` after the reply (``AT_DATA`` for one naming the reader's mailbox
+once the server had the message): the bounce score counts it (``digest.bounces``), as a bounce that
+arrives later by mail.
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ FIXES = {
 SENT, FAILED, DEFERRED, UNCERTAIN = "sent", "failed", "deferred", "uncertain"
 DEFERRED_NOTE = " (deferred to the next run)"
 AT_RCPT = " (refused at RCPT)"  # the reader's address itself was refused: counted towards a suppression
+AT_DATA = " (refused at DATA)"  # the same, said only once the server had the message (X.1.x, X.2.x codes)
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,6 +275,10 @@ class Mailer:
         deferred; only a 421 (the server closing) is about the connection.
         Any refusal is followed by RSET: a DATA turned away leaves the transaction
         open (Postfix then answers the next reader's MAIL with "503 nested MAIL").
+        A 5xx whose code names the reader's mailbox (``550 5.1.10`` recipient not found,
+        as Microsoft 365 answers after the message) is marked ``AT_DATA`` and counts
+        towards a suppression as a refusal at RCPT does; one about the message (5.7.1
+        spam, 5.3.4 too big) is not the address's and counts nothing.
         """
         reply = f"{code} {reply_text(text)}"
         if code == 530:
@@ -280,7 +286,7 @@ class Mailer:
         self._reset(smtp)
         if code < 500:
             raise _Retry(reply, reconnect=code == 421, recipient=code != 421)
-        return Delivery(FAILED, reply)
+        return Delivery(FAILED, reply + (AT_DATA if _OWN_MAILBOX.match(reply) else ""))
 
     def _reset(self, smtp: smtplib.SMTP) -> None:
         try:

@@ -237,3 +237,48 @@ def test_a_suppressed_reader_named_on_the_command_line_still_gets_nothing(wire, 
     code, out, err = run_cli("--env-file", str(env), *args)
     assert inbox.raw == [] and "suppressed (complaint)" in out + err, out + err
 
+
+# an address refused after its message ----------------------------------------------------------------------------
+
+class RefusedAfterData(RawInbox):
+    """A server that takes RCPT for anyone and refuses bob's message once it has it: his dead mailbox (Microsoft
+    365's ``550 5.1.10 RESOLVER.ADR.RecipientNotFound``, servers that check recipients after DATA), or the message
+    itself (spam, size: not the address's)."""
+
+    def __init__(self, reply: str) -> None:
+        super().__init__()
+        self.reply = reply
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        if "bob@example.org" in envelope.rcpt_tos:
+            return self.reply
+        return await super().handle_DATA(server, session, envelope)
+
+
+@pytest.mark.parametrize("reply, suppressed", [
+    ("550 5.1.10 RESOLVER.ADR.RecipientNotFound; Recipient not found by SMTP address lookup", True),
+    ("550 5.1.1 <bob@example.org>: Recipient address rejected: User unknown", True),
+    ("550 5.7.1 Message rejected as spam by Content Filtering", False),
+    ("552 5.3.4 Message size exceeds fixed limit", False),
+], ids=["5.1.10", "5.1.1", "5.7.1-spam", "5.3.4-size"])
+def test_a_dead_address_refused_after_its_message_counts_as_a_hard_bounce_and_the_message_refused_does_not(
+        tmp_path: Path, reply: str, suppressed: bool) -> None:
+    from datetime import timedelta
+
+    from digest.store import Store
+
+    from .test_bounces_rcpt import MONDAY, send_on, settings_for
+
+    inbox = RefusedAfterData(reply)
+    controller = start(inbox)
+    try:
+        settings = settings_for(controller, tmp_path)
+        reports = [send_on(settings, MONDAY + timedelta(days=n)) for n in range(6)]
+    finally:
+        controller.stop()
+    assert all(reply[:10] in report.failed["bob@example.org"] for report in reports[:5])
+    assert ("bob@example.org" in reports[5].skipped) is suppressed
+    with Store.open(settings.state_db) as store:
+        found = store.suppression("bob@example.org")
+        assert (found is not None and f"refused at DATA: {reply}" in found.reason) is suppressed
+        assert store.suppression("ada@example.org") is None

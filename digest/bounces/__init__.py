@@ -130,9 +130,9 @@ def handle_message(raw: bytes, store: StoreLike, matcher: Matcher, rule: Rule, t
 def score_refusals(settings: Settings, store: StoreLike, zone: tzinfo, report: BounceReport | None = None) -> BounceReport:
     """Count the refusals at RCPT that sends recorded (``550 5.1.1`` now is a bounce, the same as later)."""
     report = report or BounceReport()
-    for message_id, email, created, reply in store.refusals_not_scored():
+    for message_id, email, created, reply, where in store.refusals_not_scored():
         day = datetime.fromtimestamp(created, zone).date()
-        event = BounceEvent("rcpt:" + message_id, email, day, kind_of_reply(reply), f"refused at RCPT: {reply}")
+        event = BounceEvent("rcpt:" + message_id, email, day, kind_of_reply(reply), f"refused at {where}: {reply}")
         _record(store, event, _rule(settings), report)
     return report
 

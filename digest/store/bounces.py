@@ -27,6 +27,8 @@ from .schema import Connection, utcnow
 WEIGHTS = {"hard": 1.0, "soft": 0.5}  # what counts towards the score; every other kind counts 0
 SUPPRESS_AT_ONCE = ("complaint",)
 RCPT_MARK = " (refused at RCPT)"  # digest.mail.AT_RCPT: the store reads it back from the recorded error
+DATA_MARK = " (refused at DATA)"  # digest.mail.AT_DATA: the reader's mailbox refused once the server had the message
+REFUSED_AT = "% (refused at %)"  # either mark, as the query below matches it
 # the messages refused at RCPT that no bounce event scored yet, read through the partial index of failed
 # messages (schema: messages_failed), never a scan of every message kept
 REFUSALS_NOT_SCORED = (
@@ -171,10 +173,16 @@ class Bounces(Connection):
             "bounces": [dict(zip(("day", "kind", "counted", "detail"), row)) for row in events],
         }
 
-    def refusals_not_scored(self) -> list[tuple[str, str, int, str]]:
-        """(Message-ID, address, time, reply) of the messages refused at RCPT not yet scored."""
-        rows = self.db.execute(REFUSALS_NOT_SCORED, {"mark": "%" + RCPT_MARK})
-        return [(r[0], r[1], r[2], r[3].removesuffix(RCPT_MARK)) for r in rows]
+    def refusals_not_scored(self) -> list[tuple[str, str, int, str, str]]:
+        """(Message-ID, address, time, reply, where: RCPT or DATA) of the messages whose address the server
+        refused during a send, not yet scored."""
+        rows = self.db.execute(REFUSALS_NOT_SCORED, {"mark": REFUSED_AT})
+        out = []
+        for r in rows:
+            for mark, where in ((RCPT_MARK, "RCPT"), (DATA_MARK, "DATA")):
+                if r[3].endswith(mark):
+                    out.append((r[0], r[1], r[2], r[3].removesuffix(mark), where))
+        return out
 
     def reader_by_message_id(self, message_ids: list[str]) -> str | None:
         """The reader a kept message was sent to, by its Message-ID (with or without <>)."""
