@@ -103,8 +103,8 @@ def format_address(name: str, address: str) -> str:
     name = _SPACES.sub(" ", clean_header(name))  # runs of spaces in a name are one space to a reader's program
     if not name:
         return address
-    if name.isascii() and len(name) <= 200 and "=?" not in name:
-        return formataddr((name, address))
+    if name.isascii() and len(name) <= 200 and "=?" not in name:  # folded at its spaces (inside quotes too)
+        return _folded(formataddr((name, address)).split(" "), ADDRESS)
     return _folded([*_phrase(name), f"<{address}>"], ADDRESS)
 
 

@@ -169,3 +169,14 @@ def test_any_sender_name_in_the_confirmation_is_within_the_limits_and_its_addres
         assert sender.display_name == name
     if not name.isascii():
         assert rfc2047_decoded(value.rsplit(" ", 1)[0]) == name
+
+
+@pytest.mark.parametrize("name", [
+    "Research paper digest of the machine learning group at the University of Somewhere Far Away",
+    "Dr. Ada King, Countess of Lovelace (Analytical Engine Society), Department of Mathematics",
+], ids=["plain-words", "quoted-specials"])
+def test_a_long_plain_name_is_folded_within_78_columns_and_reads_back_as_written(name: str) -> None:
+    value = format_address(name, "digest@example.com")
+    assert all(len(line) <= 78 for line in lines_of("From", value)), value
+    [address] = parsed(f"From: {value}")["From"].addresses
+    assert (address.display_name, address.addr_spec) == (name, "digest@example.com")
