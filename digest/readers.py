@@ -26,6 +26,8 @@ class ReaderStore(Protocol):
 
     def suppression(self, email: str) -> Suppression | None: ...
 
+    def forgotten(self) -> dict[str, str]: ...
+
 
 def effective_readers(roster: Sequence[Subscriber], store: ReaderStore, today: date,
                       last: Mapping[str, date] | None = None) -> list[Subscriber]:
@@ -91,6 +93,18 @@ def held_by(suppression: Suppression) -> str:
 def suppressed(store: ReaderStore, email: str) -> bool:
     """Whether this reader must get nothing now (``refusal`` says why)."""
     return refusal(store, email) is not None
+
+
+def unmailable(store: ReaderStore, keys: tuple[str, ...], email: str) -> str | None:
+    """Why no mail at all may go to this address (a sign-up's confirmation neither), or None: a suppression
+    (bounces, a complaint), or one a removal kept as a keyed hash of the address. An unsubscribe does not
+    bar it: the reader may ask for the digest again, and confirm."""
+    found = store.suppression(email)
+    if found is not None:
+        return held_by(found)
+    forgotten = store.forgotten()
+    why = next((forgotten[h] for h in address_hashes(keys, email) if h in forgotten), None) if forgotten else None
+    return f"removed ({why})" if why is not None and why != "unsubscribed" else None
 
 
 def removed_refusals(readers: Sequence[Subscriber], states: Mapping[str, ReaderState], forgotten: Mapping[str, str],

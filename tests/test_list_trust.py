@@ -115,6 +115,29 @@ def test_a_sign_up_for_a_suppressed_address_mails_it_nothing_and_answers_as_for_
         assert store.suppression(email) is not None
 
 
+@pytest.mark.parametrize("kind, mailed", [("complaint", 0), ("hard", 0), ("unsubscribed", 1)])
+def test_a_reader_removed_while_suppressed_is_mailed_nothing_by_a_sign_up_one_removed_unsubscribed_is(
+        signup_web, inbox, run_cli, kind, mailed) -> None:
+    """`digest readers remove` keeps a suppression as a keyed hash of the address: still a suppression."""
+    from .test_web_signup import sign_up
+
+    web = signup_web
+    env = web.settings.state_db.parent / "digest.env"
+    env.write_text(f"DIGEST_SUBSCRIBERS={web.settings.subscribers}\nDIGEST_STATE_DB={web.settings.state_db}\n"
+                   f"DIGEST_SECRET_KEY={web.settings.secret_key}\nDIGEST_FROM=Digest <digest@example.com>\n")
+    if kind == "unsubscribed":
+        with web.store() as store:
+            store.set_status(ADA, "unsubscribed", by="web")
+    else:
+        suppress(web, ADA, kind)
+    code, out, err = run_cli("--env-file", str(env), "readers", "remove", ADA)
+    assert code == 0 and "keyed hash" in out, out + err
+    with web.client() as client:
+        assert sign_up(web, client, ADA).status_code == 200
+    web.drain()
+    assert len(inbox.to(ADA)) == mailed
+
+
 def test_a_mail_queued_before_its_address_was_suppressed_is_not_sent(signup_web, inbox) -> None:
     from datetime import datetime, timezone
 

@@ -24,6 +24,7 @@ from email.utils import parseaddr
 from typing import Any
 
 from ..errors import DigestError
+from ..readers import unmailable
 from ..settings import Settings
 from ..store import QueuedMail, Store
 
@@ -130,8 +131,8 @@ class OutboxSender:
         return sent
 
     def _send_one(self, store: Store, mailer: Any, mail: QueuedMail) -> int:
-        if (found := store.suppression(mail.recipient)) is not None:  # suppressed after the mail was queued
-            log.info("outbox: not sending the mail to %s, suppressed (%s)", mail.recipient, found.kind())
+        if why := unmailable(store, self.settings.secret_keys, mail.recipient):  # since the mail was queued
+            log.info("outbox: not sending the mail to %s: %s", mail.recipient, why)
             store.mail_done(mail.id)
             self._settled(mail)
             return 0

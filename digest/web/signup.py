@@ -22,6 +22,7 @@ from starlette.routing import Route
 
 from ..addresses import canonical_address, parse_address, parse_mailbox
 from ..errors import ConfigError, KeywordError
+from ..readers import unmailable
 from ..mime import build_text_message, encode_header, format_address
 from ..settings import Settings
 from ..store import Store
@@ -105,7 +106,7 @@ def _sign_up(site: Site, store: Store, email: str, keywords: list[str], base: st
     if not store.hit(f"signup:{canonical_address(email)}", now.strftime("%Y-%m-%d"), PER_ADDRESS_PER_DAY):
         return False
     email = known_spelling(site, store, email)
-    if store.suppression(email) is not None:  # a complaint or bounces: nothing more, until digest readers resume
+    if unmailable(store, site.settings.secret_keys, email):  # a complaint or bounces: nothing, until readers resume
         return False
     rid = reader_id(site.signer.secret, email)
     held = store.held_signup(email, now.timestamp())
