@@ -80,10 +80,15 @@ def test_a_bad_token_changes_nothing(web: Web, damage: str) -> None:
     assert web.status("ada@example.org") is None
 
 
-def test_a_reader_removed_from_everywhere_gets_404(web: Web) -> None:
-    answer = httpx.post(web.links("nobody@example.org").unsubscribe)
-    assert answer.status_code == 404
-    assert web.status("nobody@example.org") is None
+def test_a_one_click_for_a_reader_removed_from_everywhere_succeeds_and_says_they_are_not_on_the_list(web: Web) -> None:
+    answer = httpx.post(web.links("nobody@example.org").unsubscribe, **ONE_CLICK)  # a mail app, on an old digest
+    assert answer.status_code == 200 and "You are not on the list" in answer.text
+    assert web.status("nobody@example.org") is None  # nothing stored for an address the list does not have
+
+
+def test_the_unsubscribe_page_of_a_reader_removed_from_everywhere_says_so_with_404(web: Web) -> None:
+    answer = httpx.get(web.links("nobody@example.org").unsubscribe)
+    assert answer.status_code == 404 and "not on the list any more" in answer.text
 
 
 def test_one_readers_links_act_on_that_reader_only(web: Web) -> None:

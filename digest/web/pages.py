@@ -70,7 +70,10 @@ async def unsubscribe_page(site: Site, request: Request) -> Response:
 async def unsubscribe(site: Site, request: Request) -> Response:
     """RFC 8058 one-click: any body (``List-Unsubscribe=One-Click``, a form, nothing) unsubscribes."""
     rid = site.rid_of("unsubscribe", request.path_params["token"])
-    email = await site.email_of(rid)
+    email = await site.find_email(rid)
+    if email is None:  # removed from the list: nothing goes to them, and a mail app's one-click still succeeds
+        return site.page(request, "unsubscribe.html", reader=rid, email="", done=True, gone=True,
+                         links=site.links(rid))
     await site.in_store(lambda store: store.set_status(email, "unsubscribed", by="web"))
     return site.page(request, "unsubscribe.html", reader=rid, email=email, done=True, links=site.links(rid))
 

@@ -100,11 +100,15 @@ class Site:
 
     async def email_of(self, rid: str) -> str:
         """The address behind a link id: sign-ups by their stored id, others by the roster's index."""
-        email = await self.in_store(lambda store: self._find(store, rid))
+        email = await self.find_email(rid)
         if email is None:
             raise HTTPException(404, "This link's reader is not on the list any more. "
                                      "If you still get the digest, use the link in your latest email.")
         return email
+
+    async def find_email(self, rid: str) -> str | None:
+        """``email_of``, or None for a reader no longer on the list (removed from the roster and the store)."""
+        return await self.in_store(lambda store: self._find(store, rid))
 
     def _find(self, store: Store, rid: str) -> str | None:
         return store.reader_by_rid(rid) or next(filter(None, (roster.email_of(rid, store.known_emails)
