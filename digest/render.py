@@ -32,6 +32,7 @@ from .model import Listing, Paper, Subscriber, arxiv_id, encodable, web_url
 from .ranking.select import Pick
 from .ranking.tokens import stem, words
 from .text import cut_words, plural, unspaced
+from .titles import latex_to_text
 from .tokens import ReaderLinks
 
 HTML_TEMPLATE = "digest.mjml.j2"
@@ -47,6 +48,7 @@ SUMMARY_CHARS = 300  # a summary longer than this is cut at a word, with an elli
 THUMBNAIL_SIZE = (192, 104)  # CSS pixels, fixed (no layout shift); object-fit: cover crops other shapes
 AUTHORS_SHOWN = 3
 SUBJECT_CHARS = 78
+MATHS_CHARS = 200  # an inline formula longer than this stays as written
 HINTS_SHOWN = 5  # keyword notes in an email at most: an operator's list of 400 keywords must not fill it
 
 
@@ -288,7 +290,7 @@ def paper_item(pick: Pick, chars: int = SNIPPET_CHARS[0]) -> dict[str, Any]:
 def _item(pick: Pick, chars: int, reader_links: ReaderLinks | None = None, thumbnails: bool = True) -> dict[str, Any]:
     paper = pick.paper
     feedback = reader_links.feedback.get(paper.id) if reader_links else None
-    snippet = shorten(paper.abstract, chars)
+    snippet = shorten(readable_maths(paper.abstract), chars)
     stems = {stem(w) for m in pick.matched for w in re.findall(r"\w+", m.keyword.lower())}
     extras = [paper.venue] if paper.venue else []
     if paper.upvotes:
@@ -319,7 +321,7 @@ def _summary(paper: Paper, stems: set[str]) -> dict[str, Any]:
     says whose words these are ("Summary by Hugging Face", or the LLM's model name)."""
     if not paper.summary:
         return {"summary": "", "summary_text": "", "summary_by": ""}
-    text = cut_words(paper.summary, SUMMARY_CHARS)
+    text = cut_words(readable_maths(paper.summary), SUMMARY_CHARS)
     return {"summary": highlight(text, stems), "summary_text": text, "summary_by": paper.summary_by or "a model"}
 
 
@@ -481,6 +483,17 @@ def _pieces(word: str, width: int) -> list[str]:
 
 def _columns(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+# inline maths as arXiv abstracts write it: no space inside either dollar, so "$5 and $10" is money
+_MATHS = re.compile(r"(?<![\\$])\$(?=[^\s$])((?:\\\$|[^$]){1,%d}?)(?<=[^\s\\])\$(?!\$)" % MATHS_CHARS)
+
+
+@lru_cache(maxsize=4096)  # the same abstract is shown to many readers
+def readable_maths(text: str) -> str:
+    """``text`` with each inline ``$...$`` read as Unicode text, as a title's is (``$\\alpha$`` is ``α``,
+    ``$\\tilde{O}(\\sqrt{T})$`` is ``Õ(√(T))``); everything outside the dollars stays as written."""
+    return _MATHS.sub(lambda found: latex_to_text(found.group()), text) if "$" in text else text
 
 
 def shorten(text: str, chars: int) -> str:

@@ -151,6 +151,21 @@ def test_titles_reach_the_email_and_subject_as_readable_text() -> None:
     assert "\\mathcal" not in rendered.subject + rendered.html + rendered.text
 
 
+@pytest.mark.parametrize("field", ["abstract", "summary"])
+def test_inline_maths_in_an_abstract_or_summary_reads_as_text_like_a_titles(field: str) -> None:
+    """arXiv abstracts are full of ``$\\alpha$``: the excerpt shows ``α``, as the title does, in both parts;
+    money (``$5 and $10``) and a backslash outside maths stay as written."""
+    text = ("We study exploration with $\\alpha$-divergences and $\\epsilon$-greedy baselines; regret is "
+            "$\\tilde{O}(\\sqrt{T})$ and $\\mathbb{E}[r]$ grows, at $5 and $10 a run (C:\\data).")
+    paper = (make_paper("Exploration bounds", text, id="2608.00050") if field == "abstract" else
+             make_paper("Exploration bounds", "Exploration.", id="2608.00050", summary=text, summary_by="a model"))
+    rendered = rendered_for(paper)
+    for part in (rendered.html, " ".join(rendered.text.split())):
+        assert "with α-divergences and ϵ-greedy baselines; regret is Õ(√(T)) and 𝔼[r] grows" in part, part
+        assert "at $5 and $10 a run (C:\\data)." in part
+        assert "$\\alpha$" not in part and "\\tilde" not in part
+
+
 # --- 20 picks with everything still fit under Gmail's clip size -----------------------------
 
 from .conftest import SHARED  # noqa: E402
