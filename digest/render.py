@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from datetime import date
@@ -50,6 +50,7 @@ AUTHORS_SHOWN = 3
 SUBJECT_CHARS = 78
 MATHS_CHARS = 200  # an inline formula longer than this stays as written
 HINTS_SHOWN = 5  # keyword notes in an email at most: an operator's list of 400 keywords must not fill it
+FOOTER_SHOWN = 10  # keywords, exclusions and followed names the footer names each; the rest it counts
 
 
 def bundled_templates() -> Path:
@@ -211,8 +212,8 @@ def _context(frame: _Frame, shown: int, chars: int) -> dict[str, Any]:
         "reader_email": frame.reader.email, "reader_name": frame.reader.name,
         # a preview for keywords alone (no DIGEST_TO) has no address: "because you follow", not "because  follows"
         "follower": f"{frame.reader.email} follows" if frame.reader.email else "you follow",
-        "keywords": readable_keywords(frame.reader.keywords), "subject": "",
-        "followed_names": name_list((*frame.reader.authors, *frame.reader.orgs)),
+        "keywords": readable_keywords(frame.reader.keywords, most=FOOTER_SHOWN), "subject": "",
+        "followed_names": _first(name_list, (*frame.reader.authors, *frame.reader.orgs), FOOTER_SHOWN),
         **_unsubscribe_words(frame.unsubscribe),
         "view_url": frame.links.view if frame.links else "",
         "preferences_url": frame.links.preferences if frame.links else "",
@@ -370,10 +371,12 @@ def paper_links(paper: Paper) -> dict[str, str | None]:
     }
 
 
-def readable_keywords(keywords: Sequence[str]) -> str:
+def readable_keywords(keywords: Sequence[str], most: int | None = None) -> str:
     """The reader's keywords as a person reads them: ``reward model…, RLHF; not: survey``.
 
-    No syntax: no ``-``, ``*`` or ``^2``; exact phrases keep their quotes.
+    No syntax: no ``-``, ``*`` or ``^2``; exact phrases keep their quotes. ``most``: of the wanted and of the
+    excluded keywords, name that many and count the rest (``a, b and 398 more``): an operator's list of 400
+    keywords repeated whole in the footer was a wall of text that took room in the size budget from the papers.
     """
     wanted: list[str] = []
     excluded: list[str] = []
@@ -384,8 +387,15 @@ def readable_keywords(keywords: Sequence[str]) -> str:
             continue
         text = keyword.text.rstrip("*") + ("…" if keyword.prefix else "")
         (excluded if keyword.exclude else wanted).append(f"“{text}”" if keyword.exact else text)
-    shown = ", ".join(wanted)
-    return f"{shown}; not: {', '.join(excluded)}" if excluded else shown
+    shown = _first(", ".join, wanted, most)
+    return f"{shown}; not: {_first(', '.join, excluded, most)}" if excluded else shown
+
+
+def _first(join: Callable[[Sequence[str]], str], items: Sequence[str], most: int | None) -> str:
+    """``items`` joined, or with more than ``most`` of them the first ``most`` and a count of the others."""
+    if most is None or len(items) <= most:
+        return join(items)
+    return f"{join(items[:most])} and {len(items) - most} more"
 
 
 def _readable_match(match: Any) -> str:

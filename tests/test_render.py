@@ -254,6 +254,30 @@ def test_the_footer_shows_keywords_as_readers_understand_them() -> None:
         assert syntax not in rendered.text and syntax not in rendered.html
 
 
+def test_a_long_keyword_list_does_not_fill_the_footer_or_push_papers_out() -> None:
+    """An operator's list of 400 keywords (and 100 followed authors): the footer names the first few of each and
+    counts the rest (the preferences page lists them all). It repeated every one, some 15 KB in each part, which
+    Gmail's size budget took from the papers: twenty papers that fit whole lost three."""
+    from .test_render_glance import twenty_rich_papers
+
+    topics = tuple(f"topic{n} words{n}" for n in range(400))
+    reader = Subscriber("ada@example.org", ("exploration", "reward model", *topics, "-survey",
+                                            *(f"-skip{n}" for n in range(30))),
+                        authors=tuple(f"Author{n} Surname{n}" for n in range(100)))
+    picks = rank(Index(twenty_rich_papers()), parse_profile(reader.keywords),
+                 selection=Selection(max_items=20, min_score=0.5))
+    rendered = app(**LINKS).render(reader, picks, day=DAY)
+    for part in (" ".join(rendered.text.split()), rendered.html):
+        assert "follows: exploration, reward model, topic0 words0, topic1 words1," in part
+        assert "topic20 words20" not in part and "and 392 more; not: survey, skip0," in part
+        assert "skip20" not in part and "and 21 more; and the papers of Author0 Surname0, " in part
+        assert "Author20" not in part and "and 90 more." in part
+    assert rendered.shown == 20
+
+
+LINKS = {"DIGEST_PUBLIC_URL": "https://digest.example.org", "DIGEST_SECRET_KEY": "Zq7VhX2mN9pL4tR8wK3cF6yB1dG5sJ0a"}
+
+
 @pytest.mark.parametrize("env, words", [
     ({}, 'To stop getting this digest, send an email with the subject "unsubscribe" to digest@example.com.'),
     ({"DIGEST_UNSUBSCRIBE_URL": "https://example.com/u?id=1"},
