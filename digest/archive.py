@@ -37,17 +37,18 @@ KEPT_BEYOND = 500  # papers kept beyond a digest's picks for the reader's whole 
 
 def keep(reader: Subscriber, picks: Sequence[Pick], *, message_id: str, sent_on: date, source: str, day: date,
          templates: str, total: int | None = None, since: date | None = None,
-         hints: Sequence[KeywordHint] = (), more: Sequence[Pick] = ()) -> KeptDigest:
+         hints: Sequence[KeywordHint] = (), more: Sequence[Pick] = (), nothing_listed: bool = False) -> KeptDigest:
     """What the archive keeps of one digest: the arguments of its render call, nothing rendered.
 
-    ``more``: the papers that matched beyond the picks, in rank order (the reader's whole list).
+    ``more``: the papers that matched beyond the picks, in rank order (the reader's whole list);
+    ``nothing_listed``: the listing had no papers at all (the email said so).
     """
     return KeptDigest(
         email=reader.email, message_id=message_id, sent_on=sent_on, source=source, day=day, templates=templates,
         picks=tuple(_kept(p) for p in picks), more=tuple(_kept(p) for p in more),
         total=total or 0, since=since, name=reader.name, keywords=tuple(reader.keywords),
         terms=_terms(reader.keywords), authors=tuple(reader.authors), orgs=tuple(reader.orgs),
-        hints=tuple(hint.to_json() for hint in hints))
+        hints=tuple(hint.to_json() for hint in hints), nothing_listed=nothing_listed)
 
 
 def _kept(pick: Pick) -> KeptPick:
@@ -82,7 +83,8 @@ def render_kept(renderer: Renderer, settings: Settings, kept: KeptDigest) -> str
     links = links_for(settings, kept.email, [p.paper.id for p in picks], day=kept.sent_on)
     return renderer.render(reader, picks, day=kept.day, source=kept.source, total=kept.total,
                            unsubscribe=links.unsubscribe, links=links, since=kept.since,
-                           hints=[KeywordHint.from_json(hint) for hint in kept.hints]).html
+                           hints=[KeywordHint.from_json(hint) for hint in kept.hints],
+                           listed=0 if kept.nothing_listed else None).html
 
 
 class Reprinter:

@@ -72,7 +72,8 @@ class Composer:
         links = self.links_for(reader, picks, sent_on)
         return self.renderer.render(reader, picks, day=day or listed, source=source, total=total,
                                     unsubscribe=envelope.unsubscribe_for(self.settings, links), links=links,
-                                    since=since, hints=hints)
+                                    since=since, hints=hints,
+                                    listed=None if listing is None else len(listing.papers))
 
     def describe(self, listing: Listing | None) -> tuple[str, date]:
         """The header's source and day, worked out once per listing (it looks at every paper)."""
@@ -107,7 +108,8 @@ class Composer:
         if rendered.links is not None:
             source, day = self.describe(listing)
             kept = keep(reader, picks, message_id=message_id, sent_on=today, source=source, day=day,
-                        templates=self.renderer.version, total=total, since=since, hints=hints, more=more)
+                        templates=self.renderer.version, total=total, since=since, hints=hints, more=more,
+                        nothing_listed=listing is not None and not listing.papers)
         return Outgoing(reader.email, message_id, message, [p.paper.id for p in picks[: rendered.shown]],
                         day=today, kept=kept, hints=tuple(hints))
 

@@ -141,7 +141,7 @@ class Renderer:
     def render(self, reader: Subscriber, picks: list[Pick], *, day: date, unsubscribe: str,
                source: str = "", total: int | None = None, budget: int = MAX_MESSAGE_BYTES,
                links: ReaderLinks | None = None, since: date | None = None,
-               hints: Sequence[KeywordHint] = ()) -> Rendered:
+               hints: Sequence[KeywordHint] = (), listed: int | None = None) -> Rendered:
         """Render within the size budget: shorter snippets first, then fewer picks.
 
         ``day`` and ``source`` describe the listing ("Hugging Face Daily Papers",
@@ -151,9 +151,12 @@ class Renderer:
         more/less like this under each paper, preferences and unsubscribe. ``since``: the
         first day a catch-up digest covers ("Papers from 9–13 Mar"; None or ``day``: one day).
         ``hints``: the reader's keywords that matched nothing (``ranking.hints``), one line each.
+        ``listed``: how many papers the reader's listing held (None: not known); with none at all (a weekend, a
+        holiday, under DIGEST_SEND_EMPTY) the email says no papers were listed, not that none of them matched.
         """
         frame = _Frame(reader, picks, day, unsubscribe, source or "Paper digest", max(total or 0, len(picks)), links,
-                       since if since is not None and since < day else None, self.thumbnails, tuple(hints))
+                       since if since is not None and since < day else None, self.thumbnails, tuple(hints),
+                       listed == 0 and not picks)
         for chars in SNIPPET_CHARS:
             result = self._render(frame, len(picks), chars)
             if result.bodies.size() <= budget:
@@ -194,16 +197,17 @@ class _Frame:
     since: date | None = None  # a catch-up digest covers since..day
     thumbnails: bool = True
     hints: tuple[KeywordHint, ...] = ()  # keywords that matched nothing, and what the papers say
+    nothing_listed: bool = False  # the listing had no papers at all: nothing could match
 
 
 def _context(frame: _Frame, shown: int, chars: int) -> dict[str, Any]:
     items = [_item(p, chars, frame.links, frame.thumbnails) for p in frame.picks[:shown]]
     top = frame.picks[0].paper.title if frame.picks else ""
-    headline = _headline(shown, frame.total)
+    headline = NOTHING_LISTED if frame.nothing_listed else _headline(shown, frame.total)
     return {
         "items": items, "count": frame.total, "shown": shown, "overflow": frame.total - shown,
         "overflow_reason": _overflow_reason(shown, len(frame.picks)),
-        "count_text": _count_text(shown, frame.total), "headline": headline,
+        "count_text": _count_text(shown, frame.total), "headline": headline, "nothing_listed": frame.nothing_listed,
         "source_text": frame.source, "date_text": f"{frame.day.day} {frame.day:%b %Y}",
         "day_text": period_text(frame.since, frame.day), "weekday_text": f"{frame.day:%A}",
         "period_text": f"Papers from {period_text(frame.since, frame.day)}" if frame.since else "",
@@ -252,6 +256,9 @@ def _count_text(shown: int, total: int) -> str:
     """``3 papers``, ``1 paper``, ``20 of 30 papers``."""
     noun = "paper" if total == 1 else "papers"
     return f"{shown} of {total} {noun}" if shown < total else f"{total} {noun}"
+
+
+NOTHING_LISTED = "No new papers were listed"
 
 
 def _headline(shown: int, total: int) -> str:

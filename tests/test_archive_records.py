@@ -83,6 +83,20 @@ def test_every_shape_of_digest_renders_byte_for_byte(app: Digest, store: Store, 
     assert again is not None and render_kept(app.renderer, app.settings, again) == html
 
 
+def test_a_day_with_no_papers_listed_renders_byte_for_byte(app: Digest, store: Store) -> None:
+    """DIGEST_SEND_EMPTY on a holiday: "view in browser" says no papers were listed, as the email did."""
+    listing = Listing("sample", [])
+    html = app.render(READER, [], listing=listing, sent_on=SENT_ON).html
+    source, day = app.describe(listing)
+    store.archive_digests([keep(READER, [], message_id="<1@example.com>", sent_on=SENT_ON, source=source, day=day,
+                                templates=app.renderer.version, nothing_listed=True)])
+
+    again = store.kept_digest(READER.email, SENT_ON.isoformat())
+
+    assert again is not None and render_kept(app.renderer, app.settings, again) == html
+    assert "No new papers were listed" in html
+
+
 def test_a_paper_whose_text_changed_later_shows_the_text_that_was_sent(app: Digest, store: Store) -> None:
     listing, picks = ranked(app)
     html, kept = sent_and_kept(app, listing, picks)

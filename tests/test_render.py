@@ -138,6 +138,22 @@ def test_empty_digest_renders_a_nothing_new_note() -> None:
     assert "nothing new" in rendered.subject and "Nothing new matched" in rendered.text
 
 
+def test_a_day_with_no_papers_listed_says_so_rather_than_that_none_matched() -> None:
+    """DIGEST_SEND_EMPTY on a weekend or holiday: the listing had no papers, so the reader's keywords are not
+    to blame. The note said "None of the papers in this listing matched", as if some had been listed."""
+    rendered = app(DIGEST_SEND_EMPTY="true").render(READER, [], day=DAY, listing=Listing("hf", []))
+    assert rendered.subject == "13 Aug: no new papers were listed"
+    for part in (" ".join(rendered.text.split()), rendered.html):
+        assert "No new papers were listed" in part and "so there was nothing to match your keywords" in part
+        assert "None of the papers" not in part and "matched your keywords" not in part
+
+
+def test_a_listing_whose_papers_all_missed_still_says_nothing_new_matched() -> None:
+    rendered = app().render(READER, [], day=DAY, listing=Listing("hf", fixture_papers()))
+    assert rendered.subject == "13 Aug: nothing new matched your keywords"
+    assert "None of the papers in this listing matched" in " ".join(rendered.text.split())
+
+
 def test_custom_templates_dir_and_broken_template(tmp_path: Path) -> None:
     from digest.errors import TemplateError
     from digest.render import bundled_templates

@@ -223,13 +223,16 @@ def _split_message_id(message_id: str) -> tuple[tuple[int, int, int] | None, str
 
 def _profile(kept: KeptDigest, terms: list[str]) -> str:
     """The reader as the digest showed them, as JSON: ``[email, name, keywords]`` and, when there are any,
-    ``{terms, authors, orgs, hints}``. The email keeps a profile the reader's own: removing them removes it."""
+    ``{terms, authors, orgs, hints, nothing_listed}``. The email keeps a profile the reader's own: removing them
+    removes it."""
     extra: dict[str, Any] = {}
     if terms != list(kept.keywords):
         extra["terms"] = terms  # the ranker's spelling of a keyword differs ("reward model" for '"reward model"')
     for field, values in (("authors", kept.authors), ("orgs", kept.orgs), ("hints", kept.hints)):
         if values:  # only then: a profile without them is shared by all of the reader's digests
             extra[field] = list(values)
+    if kept.nothing_listed:
+        extra["nothing_listed"] = True
     who = [kept.email, kept.name, list(kept.keywords), *([extra] if extra else [])]
     return json.dumps(who, ensure_ascii=False, separators=(",", ":"))
 

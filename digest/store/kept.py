@@ -47,6 +47,7 @@ class KeptDigest:
     orgs: tuple[str, ...] = ()
     hints: tuple[dict[str, Any], ...] = ()  # keywords that matched nothing (``KeywordHint.to_json``), as said
     more: tuple[KeptPick, ...] = ()  # what matched beyond the picks, ranked after them (the whole list's tail)
+    nothing_listed: bool = False  # the listing had no papers at all (a weekend, under DIGEST_SEND_EMPTY)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +102,7 @@ class Kept(Connection):
             templates=templates, total=head[0], since=date.fromordinal(head[1]) if head[1] else None,
             name=who["name"], keywords=tuple(who["keywords"]), terms=tuple(who["terms"]),
             authors=tuple(who.get("authors", ())), orgs=tuple(who.get("orgs", ())),
-            hints=tuple(who.get("hints", ())),
+            hints=tuple(who.get("hints", ())), nothing_listed=bool(who.get("nothing_listed", False)),
             picks=kept[:shown], more=kept[shown:])
 
     def kept_entries(self, email: str, before: date | None = None, limit: int = 30) -> list[KeptEntry]:
