@@ -10,6 +10,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from digest.tokens import links_for
+
 from .faketime_plugin import playwright_on_real_clock
 from .web_server import running
 
@@ -201,3 +203,44 @@ def test_a_form_opened_from_webmail_still_works_after_another_link_of_the_digest
         with web.store() as store:
             state, votes = store.reader_state("ada@example.org"), store.votes("ada@example.org")
     assert state is not None and state.keywords == ("world model*",) and len(votes) == 1
+
+
+LONG_WORD = "Supercalifragilistic" * 5  # a gene, a compound, a model name or a URL a title holds unbroken
+
+
+@pytest.mark.parametrize("mode", ["light", "dark"])
+def test_a_title_with_a_long_unbroken_word_never_scrolls_a_page_sideways_on_a_phone(browser, tmp_path: Path,
+                                                                                     mode: str) -> None:
+    """At 375 px the feedback, save, votes and reading-list pages wrap the title as the email does: a 100-letter
+    word ran 800 px past the card's edge, the page scrolled sideways and its background stopped at the card."""
+    from datetime import date
+
+    from digest.model import Paper
+    from digest.store import KeptDigest, KeptPick
+
+    paper = Paper(id="2611.10001", title=f"Exploration with {LONG_WORD} bonuses", abstract="Exploration. " * 10,
+                  url="https://arxiv.org/abs/2611.10001")
+    day = date(2026, 11, 23)
+    kept = KeptDigest(email="ada@example.org", message_id="<1@x>", sent_on=day, source="arXiv cs.LG", day=day,
+                      templates="t", picks=(KeptPick(paper, 4.0, 1, (("exploration", False),)),), total=1,
+                      keywords=("exploration",), terms=("exploration",))
+    context = browser.new_context(viewport={"width": 375, "height": 800}, color_scheme=mode)
+    page = context.new_page()
+    with running(tmp_path) as web:
+        with web.store() as store:
+            store.archive_digests([kept], keep_days=400)
+            store.record_seen([paper])  # what a send records of the papers it saw: the feedback page's title
+            store.record_vote("ada@example.org", paper, 1)
+            store.save_paper("ada@example.org", paper.id)
+        links = links_for(web.settings, "ada@example.org", [paper.id], day=day)
+        pages = {"more like this": links.feedback[paper.id].up, "less like this": links.feedback[paper.id].down,
+                 "save": links.feedback[paper.id].save,
+                 "votes": links.preferences.replace("/preferences/", "/votes/"),
+                 "reading list": links.preferences.replace("/preferences/", "/reading/")}
+        wide = {}
+        for name, url in pages.items():
+            page.goto(url)
+            assert LONG_WORD in page.text_content("main"), name
+            wide[name] = page.evaluate("document.scrollingElement.scrollWidth")
+    context.close()
+    assert wide == dict.fromkeys(pages, 375)
