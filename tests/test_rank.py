@@ -329,3 +329,16 @@ def test_semantic_scores_add_to_word_matches(monkeypatch) -> None:
     assert {p.paper.id for p in plain} <= {p.paper.id for p in boosted}
     by_id = {p.paper.id: p.score for p in boosted}
     assert all(by_id[p.paper.id] >= p.score for p in plain)
+
+
+@pytest.mark.parametrize("form", ["NFC", "NFD"])
+def test_an_accented_keyword_matches_however_its_accents_were_typed(form: str) -> None:
+    """Pasted from a PDF or a macOS file name, "ö" is "o" and a combining diaeresis: the same letter on screen."""
+    import unicodedata
+
+    papers = [make_paper("Schrödinger bridges for generative modelling", "We study Schrödinger bridges.",
+                         id="2601.00010")]
+    keyword = unicodedata.normalize(form, "Schrödinger bridge*")
+    picks = rank(Index(papers), parse_profile([keyword]), sent=set(), selection=EVERYTHING)
+    assert [p.paper.id for p in picks] == ["2601.00010"]
+    assert parse_keyword(keyword).text == "Schrödinger bridge*"  # as the email's footer and hints name it

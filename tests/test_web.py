@@ -549,3 +549,12 @@ def test_the_secret_key_is_never_shown(web: Web) -> None:
     with pytest.raises(ConfigError) as raised:
         load_settings(environ={"DIGEST_SECRET_KEY": "hunter2", "DIGEST_PUBLIC_URL": "ftp://x"})
     assert "hunter2" not in str(raised.value) and "DIGEST_PUBLIC_URL='ftp://x'" in str(raised.value)
+
+
+def test_keywords_typed_with_decomposed_accents_are_saved_composed(web: Web) -> None:
+    """A keyword pasted as "o" and a combining diaeresis is kept as the "ö" the papers spell."""
+    answer = save(web, "ada@example.org", keywords="Schro\u0308dinger bridge*\nZu\u0308rich")
+    assert answer.status_code == 200 and "Saved" in answer.text
+    with web.store() as store:
+        state = store.reader_state("ada@example.org")
+    assert state is not None and state.keywords == ("Schr\u00f6dinger bridge*", "Z\u00fcrich")

@@ -19,6 +19,7 @@ Matching is case-insensitive; plural and inflected forms match through stemming.
 from __future__ import annotations
 
 import re
+import unicodedata
 from functools import lru_cache
 from itertools import filterfalse
 from operator import attrgetter
@@ -93,11 +94,17 @@ def split_keywords(spec: str) -> list[str]:
 _INVISIBLE = re.compile(f"[{INVISIBLE_MARKS}]")
 
 
+def composed(text: str) -> str:
+    """``text`` with its accents composed (NFC), as listings spell them: "o" and a combining diaeresis, as a PDF or
+    a macOS file name pastes it, is the "ö" it shows as, or the keyword would match nothing."""
+    return text if text.isascii() else unicodedata.normalize("NFC", text)
+
+
 def normalize_keywords(spec: str | Sequence[str]) -> list[str]:
     """The keyword items a reader meant, in plain syntax: a string or each item of a list
     is split at commas and semicolons, ``NOT x`` becomes ``-x`` and ``Phrase (ACR)`` two items."""
     items = [spec] if isinstance(spec, str) else list(spec)
-    items = [_INVISIBLE.sub("", item) for item in items]
+    items = [composed(_INVISIBLE.sub("", item)) for item in items]
     return [plain for item in items for part in split_keywords(item) for plain in expansion(part)]
 
 
@@ -163,7 +170,7 @@ def describe_profile(profile: Profile) -> str:
 @lru_cache(maxsize=100_000)
 def parse_keyword(item: str) -> Keyword:
     """One keyword expression; cached, since readers of one list share most keywords."""
-    text = item.strip()
+    text = composed(item.strip())
     weight = 1.0
     match = _WEIGHT.search(text) if "^" in text else None
     if match:
