@@ -244,3 +244,29 @@ def test_a_title_with_a_long_unbroken_word_never_scrolls_a_page_sideways_on_a_ph
             wide[name] = page.evaluate("document.scrollingElement.scrollWidth")
     context.close()
     assert wide == dict.fromkeys(pages, 375)
+
+
+LONG_ADDRESS = "christopher.montgomery@csail.massachusetts.example.edu"  # 54 characters, nowhere to break
+
+
+@pytest.mark.parametrize("kind", ["preferences", "unsubscribe", "votes", "reading", "archive"])
+def test_a_long_address_wraps_on_a_phone_instead_of_widening_the_page(page, tmp_path: Path, kind: str) -> None:
+    page.set_viewport_size({"width": 375, "height": 700})
+    with running(tmp_path) as web:
+        web.settings.subscribers.write_text(f'[[subscribers]]\nemail = "{LONG_ADDRESS}"\nkeywords = ["robot"]\n')
+        links = web.links(LONG_ADDRESS)
+        page.goto(links.unsubscribe if kind == "unsubscribe" else links.preferences.replace("/preferences/",
+                                                                                           f"/{kind}/"))
+        assert LONG_ADDRESS in page.text_content("main")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375
+
+
+def test_a_refused_long_keyword_wraps_on_a_phone_instead_of_widening_the_page(page, tmp_path: Path) -> None:
+    page.set_viewport_size({"width": 375, "height": 700})
+    with running(tmp_path, signup=True) as web:
+        page.goto(f"{web.url}/subscribe")
+        page.fill("#email", "new@example.org")
+        page.fill("#keywords", "Rindfleischetikettierungsüberwachungsaufgabenübertragungsgesetz*e")  # one German word
+        page.click("button[type=submit]")
+        assert "only allowed at the end" in page.text_content("[role=alert]")
+        assert page.evaluate("document.documentElement.scrollWidth") <= 375
