@@ -72,6 +72,23 @@ def test_the_confirmation_link_activates_the_reader(web: Web, inbox) -> None:
     assert [(r.email, r.keywords) for r in readers] == [("new@example.org", ("graph neural network*", "-survey"))]
 
 
+def test_a_confirmation_link_opened_again_says_the_reader_is_subscribed_not_to_confirm(web: Web, inbox) -> None:
+    """The back button after confirming, or the email's link clicked a second time."""
+    with web.client() as client:
+        sign_up(web, client, "new@example.org", "graph neural network*")
+        web.drain()
+        link = link_in(inbox.to("new@example.org")[0])
+        client.post(link, data={"csrf": csrf_of(client.get(link).text)})
+        again = client.get(link)
+        with web.store() as store:
+            store.set_status("new@example.org", "paused", by="web")
+        paused = client.get(link)
+    assert again.status_code == 200 and "<h1>You are subscribed</h1>" in again.text
+    assert "Confirm your subscription" not in again.text and 'type="submit"' not in again.text
+    assert "/preferences/" in again.text  # where to change keywords
+    assert "paused" in paused.text and 'type="submit"' not in paused.text
+
+
 def test_another_spelling_of_a_readers_gmail_mailbox_is_the_same_reader(web: Web, inbox) -> None:
     with web.client() as client:
         sign_up(web, client, "dan.smith@gmail.com", "diffusion")

@@ -170,6 +170,9 @@ async def confirm_page(site: Site, request: Request) -> Response:
     _enabled(site)
     rid = site.rid_of("confirm", request.path_params["token"])
     email = await site.email_of(rid)
+    status = await site.in_store(lambda store: store.reader_status(email))
+    if status in ("active", "paused"):  # confirmed already: the back button, or the mail's link opened again
+        return site.page(request, "confirm.html", reader=rid, done=True, confirmed=status, links=site.links(rid))
     keywords = await site.in_store(lambda store: store.held_signup(email, datetime.now(timezone.utc).timestamp()))
     return site.page(request, "confirm.html", reader=rid, done=False, links={}, email=email,
                      keywords=keywords or [])
