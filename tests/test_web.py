@@ -178,9 +178,11 @@ def test_a_reader_the_file_gives_more_keywords_than_the_page_takes_can_save_it_a
 
 
 def test_pausing_on_the_page_stops_the_digest(web: Web) -> None:
-    save(web, "ada@example.org", keywords="exploration", status="paused")
+    answer = save(web, "ada@example.org", keywords="exploration", status="paused")
     assert web.status("ada@example.org") == "paused"
     assert list(readers_today(web)) == ["bob@example.org"]
+    assert "Saved, and paused: no digests until you resume." in answer.text  # not "your next digest uses..."
+    assert "your next digest uses these settings" not in answer.text
 
 
 @pytest.mark.parametrize(("keywords", "error"), [

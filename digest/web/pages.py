@@ -83,6 +83,8 @@ async def unsubscribe(site: Site, request: Request) -> Response:
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")  # in a form: a NUL, an escape... (not tab or line ends)
 ALREADY_UNSUBSCRIBED = ('You unsubscribed already: no digests are sent. To get the digest again, choose "Send me '
                         'the digest" and save.')
+SAVED = "Saved: your next digest uses these settings."
+SAVED_PAUSED = "Saved, and paused: no digests until you resume. Your digest after that uses these settings."
 STAY_UNSUBSCRIBED = "Saved, and you stay unsubscribed: you unsubscribed after this page was opened."  # (the page
 # then says how to resume, as it does for every unsubscribed reader)
 
@@ -251,7 +253,7 @@ async def save_preferences(site: Site, request: Request) -> Response:
     hints = await site.in_store(lambda store: keyword_hints(store, email, values["keywords"]))
     kept = status == "unsubscribed" != choices.status
     return preferences_response(site, request, rid, email, values, hints=hints,
-                                saved=STAY_UNSUBSCRIBED if kept else "Saved: your next digest uses these settings.")
+                                saved=STAY_UNSUBSCRIBED if kept else SAVED_PAUSED if status == "paused" else SAVED)
 
 
 def status_to_save(stored: str | None, shown: str, chosen: str) -> str:
