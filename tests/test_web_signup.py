@@ -146,6 +146,20 @@ def test_the_answer_is_the_same_for_a_new_and_a_known_address(web: Web, inbox) -
     assert "already receives" in note.get_content() and "/preferences/" in link_in(note)
 
 
+def test_a_paused_reader_who_signs_up_again_is_told_the_digest_is_paused_and_how_to_resume(web: Web, inbox) -> None:
+    with web.store() as store:
+        store.set_status("ada@example.org", "paused", by="web")
+    with web.client() as client:
+        answer = sign_up(web, client, "Ada@Example.org")
+    web.drain()
+    assert "Check your inbox" in answer.text  # the page says what it says to anyone
+    assert web.status("ada@example.org") == "paused"  # a visitor's form resumes nobody
+    [note] = inbox.to("ada@example.org")
+    assert "already receives" not in note.get_content()
+    assert "paused" in note.get_content() and "resume" in note.get_content()
+    assert "/preferences/" in link_in(note)
+
+
 def test_a_flood_from_one_client_is_rate_limited(web: Web, inbox) -> None:
     with web.client() as client:
         answers = [sign_up(web, client, f"flood{n}@example.org").status_code for n in range(12)]

@@ -116,7 +116,8 @@ def _sign_up(site: Site, store: Store, email: str, keywords: list[str], base: st
         pending = store.request_signup(email, rid, keywords, listed=email.lower() in site.roster_emails())
         if pending:
             keywords = store.hold_signup(email, keywords, now.timestamp())
-    subject, body = _confirmation(site, rid, base) if pending else _already(site, rid, base)
+    subject, body = (_confirmation(site, rid, base) if pending
+                     else _already(site, rid, base, paused=store.reader_status(email) == "paused"))
     store.queue_mail(email, build_mail(site.settings, email, subject, body, now), now.timestamp())
     return True
 
@@ -143,8 +144,14 @@ def _confirmation(site: Site, rid: str, base: str) -> tuple[str, str]:
         f"  {link}\n\nIf it was not you, ignore this email: you will get nothing more.\n")
 
 
-def _already(site: Site, rid: str, base: str) -> tuple[str, str]:
+def _already(site: Site, rid: str, base: str, paused: bool = False) -> tuple[str, str]:
+    """To an address the list has: its preferences link (a paused reader is told so, and how to resume)."""
     link = f"{base}/preferences/{site.signer.dumps('preferences', rid)}"
+    if paused:
+        return "Your paper digest subscription", (
+            f"Someone (we hope you) asked to subscribe this address to the research-paper digest. It is "
+            f"subscribed, and its digest is paused. Nothing was changed.\n\nTo resume it, or change your "
+            f"keywords:\n\n  {link}\n")
     return "Your paper digest subscription", (
         f"Someone (we hope you) asked to subscribe this address to the research-paper digest, "
         f"which it already receives. Nothing was changed.\n\nTo change your keywords or pause it:\n\n"
