@@ -265,10 +265,10 @@ def test_an_empty_day_sends_the_nothing_new_note_only_with_send_empty(run_cli, m
 
     assert code == 0, err
     assert out.strip().endswith("(empty.json: no papers listed)")
-    if send_empty == "true":  # config.example.env: 'a short "nothing new today" note instead of nothing'
+    if send_empty == "true":  # config.example.env: a short note instead of nothing
         assert out.startswith("sent 1,")
         assert [m["To"] for m in inbox.messages] == ["ada@example.org"]
-        assert "nothing new" in inbox.messages[0]["Subject"]
+        assert "no new papers were listed" in inbox.messages[0]["Subject"]  # the listing held none
     else:
         assert out.startswith("sent 0,") and inbox.messages == []
 
