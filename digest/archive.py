@@ -6,7 +6,8 @@ source and day, the first day a catch-up covers, the templates, and the reader's
 signed links; the links are deterministic for the same key, reader, papers and
 day. So the send keeps those (``keep``, a few hundred bytes in the store) and
 "view in browser" renders them again with the same ``Renderer.render`` call
-(``Reprinter``): the page is byte for byte the HTML part that was sent, as long
+(``Reprinter``): the page is byte for byte the HTML part that was sent, less its
+"View in your browser" link to the page itself, as long
 as the templates (their version is kept), ``DIGEST_PUBLIC_URL`` and
 ``DIGEST_SECRET_KEY`` are unchanged. After a template change a page is rendered
 with the current templates: the same papers, today's look.
@@ -75,8 +76,12 @@ def _terms(keywords: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(texts))
 
 
-def render_kept(renderer: Renderer, settings: Settings, kept: KeptDigest) -> str:
-    """The HTML of a kept digest: ``Digest.render``'s call, with the kept arguments and the reader's links."""
+def render_kept(renderer: Renderer, settings: Settings, kept: KeptDigest, in_browser: bool = False) -> str:
+    """The HTML of a kept digest: ``Digest.render``'s call, with the kept arguments and the reader's links.
+
+    ``in_browser``: for the "view in browser" page, the same HTML without its "View in your browser" link
+    (on that page it would open the page itself).
+    """
     reader = Subscriber(email=kept.email, keywords=kept.keywords, name=kept.name, authors=kept.authors,
                         orgs=kept.orgs)
     picks = picks_of(kept)
@@ -84,7 +89,7 @@ def render_kept(renderer: Renderer, settings: Settings, kept: KeptDigest) -> str
     return renderer.render(reader, picks, day=kept.day, source=kept.source, total=kept.total,
                            unsubscribe=links.unsubscribe, links=links, since=kept.since,
                            hints=[KeywordHint.from_json(hint) for hint in kept.hints],
-                           listed=0 if kept.nothing_listed else None).html
+                           listed=0 if kept.nothing_listed else None, in_browser=in_browser).html
 
 
 class Reprinter:
@@ -101,7 +106,7 @@ class Reprinter:
             if kept.templates != renderer.version:
                 log.info("the digest of %s was rendered with other templates (%s, now %s): showing it with today's",
                          kept.sent_on, kept.templates, renderer.version)
-            return render_kept(renderer, self.settings, kept)
+            return render_kept(renderer, self.settings, kept, in_browser=True)
 
     def _current(self) -> Renderer:
         if self._renderer is None:

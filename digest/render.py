@@ -141,7 +141,7 @@ class Renderer:
     def render(self, reader: Subscriber, picks: list[Pick], *, day: date, unsubscribe: str,
                source: str = "", total: int | None = None, budget: int = MAX_MESSAGE_BYTES,
                links: ReaderLinks | None = None, since: date | None = None,
-               hints: Sequence[KeywordHint] = (), listed: int | None = None) -> Rendered:
+               hints: Sequence[KeywordHint] = (), listed: int | None = None, in_browser: bool = False) -> Rendered:
         """Render within the size budget: shorter snippets first, then fewer picks.
 
         ``day`` and ``source`` describe the listing ("Hugging Face Daily Papers",
@@ -153,10 +153,11 @@ class Renderer:
         ``hints``: the reader's keywords that matched nothing (``ranking.hints``), one line each.
         ``listed``: how many papers the reader's listing held (None: not known); with none at all (a weekend, a
         holiday, under DIGEST_SEND_EMPTY) the email says no papers were listed, not that none of them matched.
+        ``in_browser``: for the "view in browser" page itself, which has no "View in your browser" link to itself.
         """
         frame = _Frame(reader, picks, day, unsubscribe, source or "Paper digest", max(total or 0, len(picks)), links,
                        since if since is not None and since < day else None, self.thumbnails, tuple(hints),
-                       listed == 0 and not picks)
+                       listed == 0 and not picks, in_browser)
         for chars in SNIPPET_CHARS:
             result = self._render(frame, len(picks), chars)
             if result.bodies.size() <= budget:
@@ -198,6 +199,7 @@ class _Frame:
     thumbnails: bool = True
     hints: tuple[KeywordHint, ...] = ()  # keywords that matched nothing, and what the papers say
     nothing_listed: bool = False  # the listing had no papers at all: nothing could match
+    in_browser: bool = False  # the "view in browser" page: no link to itself
 
 
 def _context(frame: _Frame, shown: int, chars: int) -> dict[str, Any]:
@@ -219,7 +221,7 @@ def _context(frame: _Frame, shown: int, chars: int) -> dict[str, Any]:
         "keywords": readable_keywords(frame.reader.keywords, most=FOOTER_SHOWN), "subject": "",
         "followed_names": _first(name_list, (*frame.reader.authors, *frame.reader.orgs), FOOTER_SHOWN),
         **_unsubscribe_words(frame.unsubscribe),
-        "view_url": frame.links.view if frame.links else "",
+        "view_url": frame.links.view if frame.links and not frame.in_browser else "",
         "preferences_url": frame.links.preferences if frame.links else "",
         "hints": hint_lines(frame.hints),
         "archive_url": frame.links.archive if frame.links else "",

@@ -182,3 +182,13 @@ def test_the_preferences_page_links_the_archive(web: Web) -> None:
     links = links_for(web.settings, "ada@example.org")
     answer = httpx.get(links.preferences)
     assert f'href="{links.archive.removeprefix(web.url)}">Your past digests</a>' in answer.text
+
+
+def test_the_view_in_browser_page_does_not_link_to_itself(web: Web) -> None:
+    """The page *is* the browser view: the email's "View in your browser" line would open the same page."""
+    keep(web, "ada@example.org", DAY, ["The pick", "One more"], picks=1)
+    links = links_for(web.settings, "ada@example.org", day=DAY)
+    answer = httpx.get(links.view)
+    assert answer.status_code == 200 and "The pick" in answer.text
+    assert "View in your browser" not in answer.text and f'href="{links.view}"' not in answer.text
+    assert f'href="{links.whole_list}"' in answer.text  # its other links stay: "See all 2 in your browser"
