@@ -86,6 +86,9 @@ def title_id(title: str) -> str:
     return f"title:{digest}"
 
 
+HF_SUMMARY_BY = "Hugging Face"  # the label of an ai_summary (Hugging Face's summaries are English)
+
+
 @dataclass(frozen=True, slots=True)
 class Paper:
     """One paper from a listing; untrusted text, already whitespace-normalised."""

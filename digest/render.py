@@ -24,11 +24,12 @@ import mjml
 from markupsafe import Markup, escape
 
 from .errors import KeywordError, TemplateError
+from .languages import ENGLISH, is_english, language_tag
 from .ranking.authors import name_list
 from .ranking.hints import KeywordHint
 from .ranking.profile import parse_keyword
 from .mime import Bodies, clean_header
-from .model import Listing, Paper, Subscriber, arxiv_id, encodable, web_url
+from .model import HF_SUMMARY_BY, Listing, Paper, Subscriber, arxiv_id, encodable, web_url
 from .ranking.select import Pick
 from .ranking.tokens import stem, words
 from .text import cut_words, plural, unspaced
@@ -203,7 +204,8 @@ class _Frame:
 
 
 def _context(frame: _Frame, shown: int, chars: int) -> dict[str, Any]:
-    items = [_item(p, chars, frame.links, frame.thumbnails) for p in frame.picks[:shown]]
+    language = language_tag(frame.reader.language)
+    items = [_item(p, chars, frame.links, frame.thumbnails, language) for p in frame.picks[:shown]]
     top = frame.picks[0].paper.title if frame.picks else ""
     headline = NOTHING_LISTED if frame.nothing_listed else _headline(shown, frame.total)
     return {
@@ -297,7 +299,8 @@ def paper_item(pick: Pick, chars: int = SNIPPET_CHARS[0]) -> dict[str, Any]:
     return {**_item(pick, chars, None, thumbnails=False), "id": pick.paper.id}
 
 
-def _item(pick: Pick, chars: int, reader_links: ReaderLinks | None = None, thumbnails: bool = True) -> dict[str, Any]:
+def _item(pick: Pick, chars: int, reader_links: ReaderLinks | None = None, thumbnails: bool = True,
+          language: str = ENGLISH) -> dict[str, Any]:
     paper = pick.paper
     feedback = reader_links.feedback.get(paper.id) if reader_links else None
     snippet = shorten(readable_maths(paper.abstract), chars)
@@ -313,7 +316,7 @@ def _item(pick: Pick, chars: int, reader_links: ReaderLinks | None = None, thumb
     return {
         "rank": pick.rank, "title": paper.title, "authors": _authors(paper),
         "snippet": highlight(snippet, stems), "snippet_text": snippet,
-        **_summary(paper, stems), **_thumbnail(paper, thumbnails),
+        **_summary(paper, stems, language), **_thumbnail(paper, thumbnails),
         "stars": _stars(paper.stars) if links["github"] else "",
         # a followed author's paper may match no keyword: its "Followed: by ..." line says why it is there; one
         # the reader's votes or library lifted says which paper it is like
@@ -326,13 +329,20 @@ def _item(pick: Pick, chars: int, reader_links: ReaderLinks | None = None, thumb
     }
 
 
-def _summary(paper: Paper, stems: set[str]) -> dict[str, Any]:
+def _summary(paper: Paper, stems: set[str], language: str = ENGLISH) -> dict[str, Any]:
     """A short summary, shown instead of the abstract's opening, and who wrote it: the label
-    says whose words these are ("Summary by Hugging Face", or the LLM's model name)."""
+    says whose words these are ("Summary by Hugging Face", or the LLM's model name).
+
+    ``language``: the reader's summary language as a BCP 47 tag (``languages.language_tag``), the one the LLM
+    wrote in; Hugging Face's summaries are English. ``summary_lang`` is the tag a summary that is not in the
+    email's English carries (``""``: a language with no tag known), else None: no ``lang`` of its own.
+    """
     if not paper.summary:
-        return {"summary": "", "summary_text": "", "summary_by": ""}
+        return {"summary": "", "summary_text": "", "summary_by": "", "summary_lang": None}
     text = cut_words(readable_maths(paper.summary), SUMMARY_CHARS)
-    return {"summary": highlight(text, stems), "summary_text": text, "summary_by": paper.summary_by or "a model"}
+    written_in = ENGLISH if paper.summary_by == HF_SUMMARY_BY else language
+    return {"summary": highlight(text, stems), "summary_text": text, "summary_by": paper.summary_by or "a model",
+            "summary_lang": None if is_english(written_in) else written_in}
 
 
 def _thumbnail(paper: Paper, shown: bool) -> dict[str, Any]:

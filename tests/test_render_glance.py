@@ -225,3 +225,34 @@ def test_a_thumbnail_that_is_not_https_never_reaches_the_email_even_from_a_store
     paper = replace(rich(), thumbnail=url)  # as paper_from_stored would give it back, unchecked
     html = rendered_for(paper).html
     assert "<img" not in html and "javascript:" not in html and "example.org/a.png" not in html
+
+
+def summary_element(html: str) -> str:
+    """The opening tag of the summary's element, just after its "Summary by" label."""
+    return re.search(r"Summary by [^<]*</div>\s*(<div[^>]*>)", html).group(1)  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("language", "tag"), [("German", "de"), ("pt-BR", "pt-BR"), ("PT-br", "pt-BR"),
+                                                ("Brazilian Portuguese", "pt-BR"), ("français", "fr"),
+                                                ("Simplified Chinese", "zh-Hans"), ("ja", "ja")])
+def test_a_summary_in_the_readers_language_says_which_for_screen_readers(language: str, tag: str) -> None:
+    reader = Subscriber("ada@example.org", READER.keywords, language=language)
+    paper = rich(summary="Zählbasierte Boni genügen.", summary_by="llama3.1:8b")
+    rendered = app().render(reader, picks_for([paper]), day=DAY)
+    assert f'lang="{tag}"' in summary_element(rendered.html)
+    assert re.search(r'<html[^>]* lang="en"', rendered.html)  # the email's own words stay English
+
+
+def test_a_language_with_no_known_tag_is_marked_unknown_rather_than_english() -> None:
+    reader = Subscriber("ada@example.org", READER.keywords, language="Old Norse Runic")
+    rendered = app().render(reader, picks_for([rich(summary="Short.", summary_by="llama3.1:8b")]), day=DAY)
+    assert 'lang=""' in summary_element(rendered.html)
+
+
+@pytest.mark.parametrize(("language", "by"), [(None, "llama3.1:8b"), ("English", "llama3.1:8b"),
+                                               ("German", "Hugging Face")])
+def test_an_english_summary_needs_no_lang_of_its_own(language: str | None, by: str) -> None:
+    """The email is English; so are Hugging Face's summaries, whatever the reader's language."""
+    reader = Subscriber("ada@example.org", READER.keywords, language=language)
+    rendered = app().render(reader, picks_for([rich(summary="Short.", summary_by=by)]), day=DAY)
+    assert "lang=" not in summary_element(rendered.html)

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from ..model import Paper, PaperExtra, make_paper
+from ..model import HF_SUMMARY_BY, Paper, PaperExtra, make_paper
 from .distinct import Cap
 
 Parsed = tuple[list[Paper], list[str]]
@@ -26,7 +26,6 @@ MAX_INT_DIGITS = 30  # longer integers (Python refuses > 4,300 digits) become fl
 
 
 MAX_WARNINGS = 50
-HF_SUMMARY_BY = "Hugging Face"  # the label of an ai_summary
 
 
 class ShapeError(ValueError):
