@@ -156,7 +156,7 @@ class Renderer:
         holiday, under DIGEST_SEND_EMPTY) the email says no papers were listed, not that none of them matched.
         ``in_browser``: for the "view in browser" page itself, which has no "View in your browser" link to itself.
         """
-        frame = _Frame(reader, picks, day, unsubscribe, source or "Paper digest", max(total or 0, len(picks)), links,
+        frame = _Frame(reader, picks, day, unsubscribe, source or DEFAULT_SOURCE, max(total or 0, len(picks)), links,
                        since if since is not None and since < day else None, self.thumbnails, tuple(hints),
                        listed == 0 and not picks, in_browser)
         for chars in SNIPPET_CHARS:
@@ -216,7 +216,7 @@ def _context(frame: _Frame, shown: int, chars: int) -> dict[str, Any]:
         "day_text": period_text(frame.since, frame.day), "weekday_text": f"{frame.day:%A}",
         "period_text": f"Papers from {period_text(frame.since, frame.day)}" if frame.since else "",
         "top_title": clean_header(top),
-        "preheader": f"{headline}: " + "; ".join(i["title"] for i in items[:3]) if items else headline,
+        "preheader": _preheader(frame, headline, items),
         "reader_email": frame.reader.email, "reader_name": frame.reader.name,
         # a preview for keywords alone (no DIGEST_TO) has no address: "because you follow", not "because  follows"
         "follower": f"{frame.reader.email} follows" if frame.reader.email else "you follow",
@@ -263,6 +263,19 @@ def _count_text(shown: int, total: int) -> str:
 
 
 NOTHING_LISTED = "No new papers were listed"
+DEFAULT_SOURCE = "Paper digest"  # the header's name when the listing's source is not known
+
+
+def _preheader(frame: _Frame, headline: str, items: list[dict[str, Any]]) -> str:
+    """The line an inbox shows after the subject: the first titles; on a day with no papers listed whose
+    listing it was and for when (the subject already says that none were), else the headline."""
+    if items:
+        return f"{headline}: " + "; ".join(item["title"] for item in items[:3])
+    if frame.nothing_listed:
+        source = frame.source if frame.source != DEFAULT_SOURCE else "The listing"
+        when = period_text(frame.since, frame.day) if frame.since else f"{frame.day:%A} {frame.day.day} {frame.day:%b}"
+        return f"{source} listed no papers for {when} (a weekend or a holiday, perhaps): nothing to match your keywords"
+    return headline
 
 
 def _headline(shown: int, total: int) -> str:

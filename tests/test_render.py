@@ -148,6 +148,19 @@ def test_a_day_with_no_papers_listed_says_so_rather_than_that_none_matched() -> 
         assert "None of the papers" not in part and "matched your keywords" not in part
 
 
+def preheader(html: str) -> str:
+    return re.search(r'<div class="preheader"[^>]*>([^<]*)</div>', html).group(1)  # type: ignore[union-attr]
+
+
+def test_the_preheader_of_a_day_with_no_papers_listed_adds_to_the_subject_rather_than_repeating_it() -> None:
+    """The inbox shows the subject, then the preheader: "No new papers were listed" twice said nothing more."""
+    rendered = app(DIGEST_SEND_EMPTY="true").render(READER, [], day=DAY, listing=Listing("hf", []))
+    shown = preheader(rendered.html)
+    assert shown.casefold() not in rendered.subject.casefold() and "No new papers were listed" not in shown
+    assert shown.startswith("Hugging Face Daily Papers listed no papers for Thursday 13 Aug")  # whose listing, when
+    assert "nothing to match your keywords" in shown
+
+
 def test_a_listing_whose_papers_all_missed_still_says_nothing_new_matched() -> None:
     rendered = app().render(READER, [], day=DAY, listing=Listing("hf", fixture_papers()))
     assert rendered.subject == "13 Aug: nothing new matched your keywords"
