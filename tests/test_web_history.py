@@ -192,3 +192,16 @@ def test_the_view_in_browser_page_does_not_link_to_itself(web: Web) -> None:
     assert answer.status_code == 200 and "The pick" in answer.text
     assert "View in your browser" not in answer.text and f'href="{links.view}"' not in answer.text
     assert f'href="{links.whole_list}"' in answer.text  # its other links stay: "See all 2 in your browser"
+
+
+@pytest.mark.parametrize(("days", "said"), [(0, "Each digest is kept until the next one"),
+                                            (1, "Each digest is kept 1 day"), (90, "Each digest is kept 90 days")])
+def test_the_archive_says_how_long_digests_are_kept_in_words_that_fit_the_setting(tmp_path: Path, days: int,
+                                                                                  said: str) -> None:
+    """DIGEST_ARCHIVE_DAYS=0 keeps the day's digest until the next send: "kept 0 days" beside it was wrong."""
+    with running(tmp_path, archive_days=days) as web:
+        keep(web, "ada@example.org", DAY, ["The pick"], picks=1)
+        page = httpx.get(links_for(web.settings, "ada@example.org").archive).text
+        gone = httpx.get(links_for(web.settings, "ada@example.org", day=DAY - timedelta(days=1)).view).text
+    assert said in page and "Monday 23 November 2026" in page and not re.search(r"\b[01] days", page + gone)
+    assert said.removeprefix("Each digest is ") in gone  # the 404 of a digest no longer kept says the same

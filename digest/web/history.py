@@ -47,7 +47,7 @@ async def archive_page(site: Site, request: Request) -> Response:
     digests = [_listed(site, rid, entry) for entry in found[:PAGE]]
     older = f"?before={found[PAGE - 1].sent_on.isoformat()}" if len(found) > PAGE else ""
     return site.page(request, "archive.html", email=email, digests=digests, older=older, paged=before is not None,
-                     keep_days=site.settings.archive_days, links=site.links(rid))
+                     keeping=site.keeping(), links=site.links(rid))
 
 
 def _day(value: str | None) -> date | None:
@@ -75,7 +75,7 @@ async def whole_list(site: Site, request: Request) -> Response:
     kept = await site.in_store(lambda store: store.kept_digest(email, day))
     if kept is None:
         raise HTTPException(404, f"The digest of {day} is not kept any more (digests are kept "
-                                 f"{site.settings.archive_days} days), or was kept before its whole list was.")
+                                 f"{site.keeping()}), or was kept before its whole list was.")
     return site.page(request, "whole.html", **_whole(site, rid, token, kept))
 
 

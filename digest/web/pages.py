@@ -311,7 +311,7 @@ async def view(site: Site, request: Request) -> Response:
     html = await site.in_store(lambda store: _kept_page(site, store, email, day))
     if html is None:
         raise HTTPException(404, f"The digest of {day} is not kept any more (digests are kept "
-                                 f"{site.settings.archive_days} days).")
+                                 f"{site.keeping()}).")
     return HTMLResponse(html, headers={"content-security-policy": EMAIL_CSP})
 
 

@@ -130,6 +130,12 @@ class Site:
             "archive": self.path(f"/archive/{preferences}"),
         }
 
+    def keeping(self) -> str:
+        """How long a digest is kept, as the pages say it: ``90 days``, ``1 day``, or with DIGEST_ARCHIVE_DAYS=0
+        (each send drops the copies of earlier days) ``until the next one``."""
+        days = self.settings.archive_days
+        return "until the next one" if days == 0 else f"{days} day" if days == 1 else f"{days} days"
+
     def path(self, page: str) -> str:
         """A page's path as browsers ask for it: under DIGEST_PUBLIC_URL's path (``digest.web.prefix``)."""
         return self.root + page
