@@ -8,6 +8,7 @@ exports are read back by real parsers (bibtexparser with its LaTeX decoding, ris
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import httpx
 import pytest
 import rispy
 from bibtexparser.middlewares import LatexDecodingMiddleware
+from markupsafe import escape
 
 from digest.citations import bibtex_escape, cite_key
 from digest.model import Paper, make_paper
@@ -228,6 +230,16 @@ def test_remove_takes_the_paper_off_the_list_and_the_exports(web: Web) -> None:
     assert answer.status_code == 200 and "Removed from your reading list" in answer.text
     assert saved(web) == [REWARD.id]
     assert [e["key"] for e in parsed_bibtex(httpx.get(url + ".bib").text)] == [cite_key(REWARD)]
+
+
+def test_each_remove_button_names_the_paper_it_removes_for_a_screen_reader(web: Web) -> None:
+    """Every button was called "Remove" alone; the look stays "Remove", the name says which paper goes."""
+    save(web, REWARD, ODD)
+    page = httpx.get(reading_url(web, ADA)).text
+    names = re.findall(r'<button type="submit" aria-label="([^"]*)">Remove</button>', page)
+    assert sorted(names) == sorted([f"Remove {escape(title)} from your reading list" for title in (REWARD.title,
+                                                                                                     ODD.title)])
+    assert page.count(">Remove</button>") == 2
 
 
 @pytest.mark.parametrize("suffix", ["", ".bib", ".ris"])

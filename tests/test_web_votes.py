@@ -44,7 +44,15 @@ def test_the_page_lists_the_readers_votes_escaped(web: Web) -> None:
     assert page.status_code == 200
     assert "More like <em dir=\"auto\">Reward models &lt;script&gt;for&lt;/script&gt; RLHF</em>" in page.text
     assert "Fewer like <em dir=\"auto\">A survey of surveys</em>" in page.text
-    assert page.text.count("<button type=\"submit\">Remove</button>") == 2
+    assert page.text.count(">Remove</button>") == 2
+
+
+def test_each_remove_button_names_the_vote_it_removes_for_a_screen_reader(web: Web) -> None:
+    """Two buttons both called "Remove" told a screen reader's list of buttons nothing; the look stays "Remove"."""
+    page = httpx.get(votes_url(web, "ada@example.org")).text
+    assert ('<button type="submit" aria-label="Remove your vote: more like '
+            'Reward models &lt;script&gt;for&lt;/script&gt; RLHF">Remove</button>') in page
+    assert '<button type="submit" aria-label="Remove your vote: fewer like A survey of surveys">Remove</button>' in page
 
 
 def test_remove_deletes_that_vote_only_so_ranking_no_longer_counts_it(web: Web) -> None:
