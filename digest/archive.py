@@ -89,7 +89,8 @@ def render_kept(renderer: Renderer, settings: Settings, kept: KeptDigest, in_bro
     return renderer.render(reader, picks, day=kept.day, source=kept.source, total=kept.total,
                            unsubscribe=links.unsubscribe, links=links, since=kept.since,
                            hints=[KeywordHint.from_json(hint) for hint in kept.hints],
-                           listed=0 if kept.nothing_listed else None, in_browser=in_browser).html
+                           listed=0 if kept.nothing_listed else None, in_browser=in_browser,
+                           today=kept.sent_on).html
 
 
 class Reprinter:

@@ -73,7 +73,7 @@ class Composer:
         return self.renderer.render(reader, picks, day=day or listed, source=source, total=total,
                                     unsubscribe=envelope.unsubscribe_for(self.settings, links), links=links,
                                     since=since, hints=hints,
-                                    listed=None if listing is None else len(listing.papers))
+                                    listed=None if listing is None else len(listing.papers), today=self.today())
 
     def describe(self, listing: Listing | None) -> tuple[str, date]:
         """The header's source and day, worked out once per listing (it looks at every paper)."""

@@ -142,7 +142,8 @@ class Renderer:
     def render(self, reader: Subscriber, picks: list[Pick], *, day: date, unsubscribe: str,
                source: str = "", total: int | None = None, budget: int = MAX_MESSAGE_BYTES,
                links: ReaderLinks | None = None, since: date | None = None,
-               hints: Sequence[KeywordHint] = (), listed: int | None = None, in_browser: bool = False) -> Rendered:
+               hints: Sequence[KeywordHint] = (), listed: int | None = None, in_browser: bool = False,
+               today: date | None = None) -> Rendered:
         """Render within the size budget: shorter snippets first, then fewer picks.
 
         ``day`` and ``source`` describe the listing ("Hugging Face Daily Papers",
@@ -155,10 +156,11 @@ class Renderer:
         ``listed``: how many papers the reader's listing held (None: not known); with none at all (a weekend, a
         holiday, under DIGEST_SEND_EMPTY) the email says no papers were listed, not that none of them matched.
         ``in_browser``: for the "view in browser" page itself, which has no "View in your browser" link to itself.
+        ``today``: the day it is sent (the app's clock): a listing of another year says its year ("4 Mar 2025").
         """
         frame = _Frame(reader, picks, day, unsubscribe, source or DEFAULT_SOURCE, max(total or 0, len(picks)), links,
                        since if since is not None and since < day else None, self.thumbnails, tuple(hints),
-                       listed == 0 and not picks, in_browser)
+                       listed == 0 and not picks, in_browser, today.year if today else None)
         for chars in SNIPPET_CHARS:
             result = self._render(frame, len(picks), chars)
             if result.bodies.size() <= budget:
@@ -201,6 +203,7 @@ class _Frame:
     hints: tuple[KeywordHint, ...] = ()  # keywords that matched nothing, and what the papers say
     nothing_listed: bool = False  # the listing had no papers at all: nothing could match
     in_browser: bool = False  # the "view in browser" page: no link to itself
+    this_year: int | None = None  # the year it is sent in: a day of another year is shown with its year
 
 
 def _context(frame: _Frame, shown: int, chars: int) -> dict[str, Any]:
@@ -213,8 +216,8 @@ def _context(frame: _Frame, shown: int, chars: int) -> dict[str, Any]:
         "overflow_reason": _overflow_reason(shown, len(frame.picks)),
         "count_text": _count_text(shown, frame.total), "headline": headline, "nothing_listed": frame.nothing_listed,
         "source_text": frame.source, "date_text": f"{frame.day.day} {frame.day:%b %Y}",
-        "day_text": period_text(frame.since, frame.day), "weekday_text": f"{frame.day:%A}",
-        "period_text": f"Papers from {period_text(frame.since, frame.day)}" if frame.since else "",
+        "day_text": period_text(frame.since, frame.day, frame.this_year), "weekday_text": f"{frame.day:%A}",
+        "period_text": f"Papers from {period_text(frame.since, frame.day, frame.this_year)}" if frame.since else "",
         "top_title": clean_header(top),
         "preheader": _preheader(frame, headline, items),
         "reader_email": frame.reader.email, "reader_name": frame.reader.name,
@@ -245,15 +248,19 @@ def hint_lines(hints: Sequence[KeywordHint]) -> list[str]:
         "Of your keywords, " + " and ".join(count for count in counts if count)]
 
 
-def period_text(since: date | None, day: date) -> str:
-    """``13 Mar``, or for a catch-up ``9–13 Mar``, ``28 Feb–3 Mar``, ``30 Dec 2026–2 Jan 2027``."""
+def period_text(since: date | None, day: date, this_year: int | None = None) -> str:
+    """``13 Mar``, or for a catch-up ``9–13 Mar``, ``28 Feb–3 Mar``, ``30 Dec 2026–2 Jan 2027``.
+
+    ``this_year``: the year it is now; a day of another one says its year (``4 Mar 2025``, ``9–13 Mar 2025``).
+    """
+    year = f" {day.year}" if this_year is not None and day.year != this_year else ""
     if since is None or since >= day:
-        return f"{day.day} {day:%b}"
+        return f"{day.day} {day:%b}{year}"
     if since.year != day.year:
         return f"{since.day} {since:%b %Y}–{day.day} {day:%b %Y}"
     if since.month != day.month:
-        return f"{since.day} {since:%b}–{day.day} {day:%b}"
-    return f"{since.day}–{day.day} {day:%b}"
+        return f"{since.day} {since:%b}–{day.day} {day:%b}{year}"
+    return f"{since.day}–{day.day} {day:%b}{year}"
 
 
 def _count_text(shown: int, total: int) -> str:
@@ -273,7 +280,8 @@ def _preheader(frame: _Frame, headline: str, items: list[dict[str, Any]]) -> str
         return f"{headline}: " + "; ".join(item["title"] for item in items[:3])
     if frame.nothing_listed:
         source = frame.source if frame.source != DEFAULT_SOURCE else "The listing"
-        when = period_text(frame.since, frame.day) if frame.since else f"{frame.day:%A} {frame.day.day} {frame.day:%b}"
+        when = period_text(frame.since, frame.day, frame.this_year)
+        when = when if frame.since else f"{frame.day:%A} {when}"
         return f"{source} listed no papers for {when} (a weekend or a holiday, perhaps): nothing to match your keywords"
     return headline
 

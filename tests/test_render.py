@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
-from datetime import date
+from dataclasses import replace
+from datetime import date, datetime, timezone
 from email import message_from_bytes, policy
 from pathlib import Path
 
@@ -26,11 +27,13 @@ from .conftest import FIXTURES
 
 GOLDEN = Path(__file__).parent / "golden"
 DAY = date(2026, 8, 13)
+NOON = datetime(2026, 8, 13, 12, tzinfo=timezone.utc).timestamp()
 READER = Subscriber("ada@example.org", ("exploration", "reward model"), name="Ada")
 
 
 def app(**env: str) -> Digest:
-    return Digest(load_settings(None, {"DIGEST_FROM": "Digest <digest@example.com>", **env}))
+    """The app on DAY's clock (noon UTC): a digest of DAY is this year's on any date the tests run."""
+    return Digest(load_settings(None, {"DIGEST_FROM": "Digest <digest@example.com>", **env}), clock=lambda: NOON)
 
 
 def picks_for(papers, reader=READER):
@@ -159,6 +162,28 @@ def test_the_preheader_of_a_day_with_no_papers_listed_adds_to_the_subject_rather
     assert shown.casefold() not in rendered.subject.casefold() and "No new papers were listed" not in shown
     assert shown.startswith("Hugging Face Daily Papers listed no papers for Thursday 13 Aug")  # whose listing, when
     assert "nothing to match your keywords" in shown
+
+
+def dated(year: int, month: int, day: int) -> Digest:
+    """The app on the clock of noon UTC that day."""
+    noon = datetime(year, month, day, 12, tzinfo=timezone.utc).timestamp()
+    return Digest(load_settings(None, {"DIGEST_FROM": "Digest <digest@example.com>"}), clock=lambda: noon)
+
+
+@pytest.mark.parametrize(("today", "shown"), [((2026, 12, 7), "4 Mar 2025"), ((2025, 12, 7), "4 Mar"),
+                                              ((2025, 3, 4), "4 Mar")])
+def test_an_old_listings_subject_and_heading_say_its_year(today: tuple[int, int, int], shown: str) -> None:
+    """A backfill of hf:2025-03-04 sent in 2026 said "4 Mar", as if it were this year's 4 March."""
+    papers = [replace(p, published=date(2025, 3, 3)) for p in fixture_papers()]
+    rendered = dated(*today).render(READER, picks_for(papers), listing=Listing("hf:2025-03-04", papers))
+    assert rendered.subject.startswith(f"{shown}: ")
+    assert f"Hugging Face Daily Papers, {shown}</h1>" in rendered.html
+
+
+def test_an_old_catch_up_says_its_year_once() -> None:
+    rendered = dated(2026, 12, 7).render(READER, picks_for(fixture_papers()), listing=Listing("hf:2025-03-13", []),
+                                         since=date(2025, 3, 9))
+    assert rendered.subject.startswith("9–13 Mar 2025: ") and "Papers from 9–13 Mar 2025, since" in rendered.html
 
 
 def test_a_listing_whose_papers_all_missed_still_says_nothing_new_matched() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import date
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -20,12 +20,14 @@ from digest.settings import load_settings
 
 GOLDEN = Path(__file__).parent / "golden"
 DAY = date(2026, 8, 13)
+NOON = datetime(2026, 8, 13, 12, tzinfo=timezone.utc).timestamp()
 READER = Subscriber("ada@example.org", ("exploration", "reward model"), name="Ada")
 THUMB = "https://cdn-thumbnails.huggingface.co/social-thumbnails/papers/2608.00001.png"
 
 
 def app(**env: str) -> Digest:
-    return Digest(load_settings(None, {"DIGEST_FROM": "Digest <digest@example.com>", **env}))
+    """The app on DAY's clock (noon UTC): a digest of DAY is this year's on any date the tests run."""
+    return Digest(load_settings(None, {"DIGEST_FROM": "Digest <digest@example.com>", **env}), clock=lambda: NOON)
 
 
 def picks_for(papers):
