@@ -49,7 +49,7 @@ def keep(reader: Subscriber, picks: Sequence[Pick], *, message_id: str, sent_on:
         picks=tuple(_kept(p) for p in picks), more=tuple(_kept(p) for p in more),
         total=total or 0, since=since, name=reader.name, keywords=tuple(reader.keywords),
         terms=_terms(reader.keywords), authors=tuple(reader.authors), orgs=tuple(reader.orgs),
-        hints=tuple(hint.to_json() for hint in hints), nothing_listed=nothing_listed)
+        hints=tuple(hint.to_json() for hint in hints), nothing_listed=nothing_listed, language=reader.language)
 
 
 def _kept(pick: Pick) -> KeptPick:
@@ -83,7 +83,7 @@ def render_kept(renderer: Renderer, settings: Settings, kept: KeptDigest, in_bro
     (on that page it would open the page itself).
     """
     reader = Subscriber(email=kept.email, keywords=kept.keywords, name=kept.name, authors=kept.authors,
-                        orgs=kept.orgs)
+                        orgs=kept.orgs, language=kept.language)
     picks = picks_of(kept)
     links = links_for(settings, kept.email, [p.paper.id for p in picks], day=kept.sent_on)
     return renderer.render(reader, picks, day=kept.day, source=kept.source, total=kept.total,

@@ -161,3 +161,17 @@ def test_export_lists_kept_digests_and_remove_wipes_them(app: Digest, store: Sto
 
 def test_a_day_that_is_not_a_date_finds_nothing(store: Store) -> None:
     assert store.kept_digest("ada@example.org", "yesterday") is None
+
+
+def test_a_summary_in_the_readers_language_keeps_its_lang_on_the_page(app: Digest, store: Store) -> None:
+    reader = replace(READER, language="German")
+    listing, picks = ranked(app, reader)
+    picks = [replace(picks[0], paper=replace(picks[0].paper, summary="Eine kurze Zusammenfassung.",
+                                             summary_by="llama3.1:8b")), *picks[1:]]
+    html, kept = sent_and_kept(app, listing, picks, reader)
+    store.archive_digests([kept])
+
+    again = store.kept_digest(reader.email, SENT_ON.isoformat())
+
+    assert 'lang="de"' in html and again is not None
+    assert render_kept(app.renderer, app.settings, again) == html

@@ -223,7 +223,7 @@ def _split_message_id(message_id: str) -> tuple[tuple[int, int, int] | None, str
 
 def _profile(kept: KeptDigest, terms: list[str]) -> str:
     """The reader as the digest showed them, as JSON: ``[email, name, keywords]`` and, when there are any,
-    ``{terms, authors, orgs, hints, nothing_listed}``. The email keeps a profile the reader's own: removing them
+    ``{terms, authors, orgs, hints, nothing_listed, language}``. The email keeps a profile the reader's own: removing them
     removes it."""
     extra: dict[str, Any] = {}
     if terms != list(kept.keywords):
@@ -233,6 +233,8 @@ def _profile(kept: KeptDigest, terms: list[str]) -> str:
             extra[field] = list(values)
     if kept.nothing_listed:
         extra["nothing_listed"] = True
+    if kept.language:
+        extra["language"] = kept.language
     who = [kept.email, kept.name, list(kept.keywords), *([extra] if extra else [])]
     return json.dumps(who, ensure_ascii=False, separators=(",", ":"))
 

@@ -48,6 +48,7 @@ class KeptDigest:
     hints: tuple[dict[str, Any], ...] = ()  # keywords that matched nothing (``KeywordHint.to_json``), as said
     more: tuple[KeptPick, ...] = ()  # what matched beyond the picks, ranked after them (the whole list's tail)
     nothing_listed: bool = False  # the listing had no papers at all (a weekend, under DIGEST_SEND_EMPTY)
+    language: str | None = None  # the reader's summary language: a summary in it carries its ``lang``
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +104,7 @@ class Kept(Connection):
             name=who["name"], keywords=tuple(who["keywords"]), terms=tuple(who["terms"]),
             authors=tuple(who.get("authors", ())), orgs=tuple(who.get("orgs", ())),
             hints=tuple(who.get("hints", ())), nothing_listed=bool(who.get("nothing_listed", False)),
+            language=who.get("language"),
             picks=kept[:shown], more=kept[shown:])
 
     def kept_entries(self, email: str, before: date | None = None, limit: int = 30) -> list[KeptEntry]:
