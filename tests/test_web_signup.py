@@ -72,13 +72,19 @@ def test_the_confirmation_link_activates_the_reader(web: Web, inbox) -> None:
     assert [(r.email, r.keywords) for r in readers] == [("new@example.org", ("graph neural network*", "-survey"))]
 
 
+def confirmed(web: Web, client, inbox, email: str, keywords: str) -> str:
+    """Sign ``email`` up and confirm it through the mailed link, as its owner does; the link."""
+    sign_up(web, client, email, keywords)
+    web.drain()
+    link = link_in(inbox.to(email)[0])
+    client.post(link, data={"csrf": csrf_of(client.get(link).text)})
+    return link
+
+
 def test_a_confirmation_link_opened_again_says_the_reader_is_subscribed_not_to_confirm(web: Web, inbox) -> None:
     """The back button after confirming, or the email's link clicked a second time."""
     with web.client() as client:
-        sign_up(web, client, "new@example.org", "graph neural network*")
-        web.drain()
-        link = link_in(inbox.to("new@example.org")[0])
-        client.post(link, data={"csrf": csrf_of(client.get(link).text)})
+        link = confirmed(web, client, inbox, "new@example.org", "graph neural network*")
         again = client.get(link)
         with web.store() as store:
             store.set_status("new@example.org", "paused", by="web")
@@ -91,10 +97,7 @@ def test_a_confirmation_link_opened_again_says_the_reader_is_subscribed_not_to_c
 
 def test_another_spelling_of_a_readers_gmail_mailbox_is_the_same_reader(web: Web, inbox) -> None:
     with web.client() as client:
-        sign_up(web, client, "dan.smith@gmail.com", "diffusion")
-        web.drain()
-        link = link_in(inbox.to("dan.smith@gmail.com")[0])
-        client.post(link, data={"csrf": csrf_of(client.get(link).text)})
+        confirmed(web, client, inbox, "dan.smith@gmail.com", "diffusion")
         for spelling in ("DanSmith+papers@gmail.com", "dan.smith@googlemail.com"):
             assert sign_up(web, client, spelling, "robotics").status_code == 200
         web.drain()
