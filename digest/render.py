@@ -274,16 +274,19 @@ DEFAULT_SOURCE = "Paper digest"  # the header's name when the listing's source i
 
 
 def _preheader(frame: _Frame, headline: str, items: list[dict[str, Any]]) -> str:
-    """The line an inbox shows after the subject: the first titles; on a day with no papers listed whose
-    listing it was and for when (the subject already says that none were), else the headline."""
+    """The line an inbox shows after the subject: the first titles; when there are none, what the subject
+    does not say already: whose listing it was and for when, and on a day whose papers did not match, the
+    first keyword that matched nothing and what the papers say instead."""
     if items:
         return f"{headline}: " + "; ".join(item["title"] for item in items[:3])
+    source = frame.source if frame.source != DEFAULT_SOURCE else "The listing"
+    when = period_text(frame.since, frame.day, frame.this_year)
+    when = when if frame.since else f"{frame.day:%A} {when}"
     if frame.nothing_listed:
-        source = frame.source if frame.source != DEFAULT_SOURCE else "The listing"
-        when = period_text(frame.since, frame.day, frame.this_year)
-        when = when if frame.since else f"{frame.day:%A} {when}"
         return f"{source} listed no papers for {when} (a weekend or a holiday, perhaps): nothing to match your keywords"
-    return headline
+    if frame.hints:
+        return frame.hints[0].sentence()
+    return f"{source} for {when}: none of its papers matched your keywords"
 
 
 def _headline(shown: int, total: int) -> str:

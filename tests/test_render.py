@@ -8,6 +8,7 @@ import unicodedata
 from dataclasses import replace
 from datetime import date, datetime, timezone
 from email import message_from_bytes, policy
+from html import escape
 from pathlib import Path
 
 import pytest
@@ -162,6 +163,20 @@ def test_the_preheader_of_a_day_with_no_papers_listed_adds_to_the_subject_rather
     assert shown.casefold() not in rendered.subject.casefold() and "No new papers were listed" not in shown
     assert shown.startswith("Hugging Face Daily Papers listed no papers for Thursday 13 Aug")  # whose listing, when
     assert "nothing to match your keywords" in shown
+
+
+def test_the_preheader_of_a_day_whose_papers_did_not_match_adds_to_the_subject_rather_than_repeating_it() -> None:
+    """Papers were listed and none matched: the inbox said "Nothing new matched your keywords" in the subject and
+    again in the preheader; it now says whose listing and when, or which keyword matched nothing and what the
+    papers say instead."""
+    plain = app().render(READER, [], day=DAY, listing=Listing("hf", papers=[make_paper("Unrelated", "Words.")]))
+    shown = preheader(plain.html)
+    assert shown.casefold() not in plain.subject.casefold() and "Nothing new matched" not in shown
+    assert shown == "Hugging Face Daily Papers for Thursday 13 Aug: none of its papers matched your keywords"
+    hint = KeywordHint("dialog systems", days=14, suggestions=("dialogue system",))
+    hinted = app().render(READER, [], day=DAY, listing=Listing("hf", papers=[make_paper("Unrelated", "Words.")]),
+                          hints=(hint,))
+    assert preheader(hinted.html) == escape(hint.sentence(), quote=False)
 
 
 def dated(year: int, month: int, day: int) -> Digest:
