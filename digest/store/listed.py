@@ -82,8 +82,8 @@ class Listed(Connection):
         packed = [(p.id, _pack(p)) for p in papers]
         clock = int(now if now is not None else time.time())
         with self.transaction():  # a write transaction: the others wait, and their stamps are all below
-            newest = self.db.execute("SELECT max(arrived) FROM listed").fetchone()[0]
-            at = clock if newest is None or newest >= clock + LEAD else max(clock, int(newest) + 1)
+            newest = self.listed_upto()
+            at = clock if newest >= clock + LEAD else max(clock, newest + 1)
             self.db.executemany(
                 "INSERT INTO listed (id, arrived, paper) VALUES (:id, :at, :paper) "
                 "ON CONFLICT (id) DO UPDATE SET paper = excluded.paper",
