@@ -34,11 +34,14 @@ def send(port: int, tmp_path: Path, connections: int = 4):
 
 
 def fill_the_disk(db: Path) -> None:
-    """From now on the database refuses every delivery and the journal cannot be written."""
+    """From now on the database refuses every delivery and the journal cannot be written.
+
+    The journal's place is taken first: a batch the store refuses in between would otherwise be journaled
+    (seen on a loaded machine, where the recorder ran between the two steps)."""
+    Path(f"{db}.journal").mkdir()
     other = sqlite3.connect(db, timeout=10, isolation_level=None)
     other.execute("CREATE TRIGGER full BEFORE INSERT ON messages BEGIN SELECT RAISE(ABORT, 'disk is full'); END")
     other.close()
-    Path(f"{db}.journal").mkdir()
 
 
 def free_the_disk(db: Path) -> None:
